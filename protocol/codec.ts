@@ -1,0 +1,75 @@
+// Turning frames into typed messages and back. Decoding never throws: it returns the message or the
+// stable error code (and a readable reason) that the sender should hear.
+import * as v from "valibot";
+import { clientMessageSchema, serverMessageSchema, type ClientMessage, type ServerMessage } from "./messages.ts";
+import { canonicalJson, utf8Length, type Json } from "./encoding.ts";
+import type { ErrorCode } from "./errors.ts";
+import { MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTIONS_PER_FRAME } from "./limits.ts";
+
+export type Decoded<T> = { ok: true; message: T } | { ok: false; code: ErrorCode; reason: string };
+
+const fail = (code: ErrorCode, reason: string): Decoded<never> => ({ ok: false, code, reason });
+
+/** Byte size of a frame as it travels: UTF-8 for text, raw length for binary. */
+export function frameBytes(frame: string | ArrayBuffer | ArrayBufferView): number {
+  if (typeof frame !== "string") return frame.byteLength;
+  // Every UTF-16 unit is 1 to 3 UTF-8 bytes: only count exactly when the bounds straddle the limit.
+  if (frame.length > MAX_FRAME_BYTES) return frame.length;
+  if (frame.length * 3 <= MAX_FRAME_BYTES) return frame.length;
+  return utf8Length(frame);
+}
+
+function parseFrame<T>(
+  frame: string | ArrayBuffer | ArrayBufferView,
+  schema: v.GenericSchema<unknown, T>,
+): Decoded<T> {
+  if (typeof frame !== "string") return fail("bad_frame", "binary frames are not part of the protocol; send JSON text");
+  const size = frameBytes(frame);
+  if (size > MAX_FRAME_BYTES) return fail("frame_too_large", `frame of ${size} bytes exceeds ${MAX_FRAME_BYTES}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(frame);
+  } catch {
+    return fail("bad_frame", "frame is not valid JSON");
+  }
+  const result = v.safeParse(schema, json);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const path = v.getDotPath(issue) ?? "";
+    return fail("bad_frame", `${path ? `${path}: ` : ""}${issue.message}`.slice(0, 500));
+  }
+  return { ok: true, message: result.output };
+}
+
+/** Limits a schema cannot express cheaply: sizes of transaction data and of headers. */
+function checkClientLimits(message: ClientMessage): Decoded<ClientMessage> {
+  if (message.type !== "content") return { ok: true, message };
+  let total = 0;
+  for (const chunk of Object.values(message.sessions)) {
+    if (!chunk) continue;
+    total += chunk.transactions.length;
+    for (const transaction of chunk.transactions) {
+      const data = transaction.data;
+      if (data.length * 3 > MAX_TRANSACTION_BYTES && utf8Length(data) > MAX_TRANSACTION_BYTES) {
+        return fail("transaction_too_large", `a transaction's data exceeds ${MAX_TRANSACTION_BYTES} bytes`);
+      }
+    }
+  }
+  if (total > MAX_TRANSACTIONS_PER_FRAME) {
+    return fail("transaction_too_large", `${total} transactions in one frame; at most ${MAX_TRANSACTIONS_PER_FRAME}`);
+  }
+  if (message.header && utf8Length(canonicalJson(message.header as unknown as Json)) > MAX_HEADER_BYTES) {
+    return fail("bad_header", `header exceeds ${MAX_HEADER_BYTES} bytes`);
+  }
+  return { ok: true, message };
+}
+
+export function decodeClientMessage(frame: string | ArrayBuffer | ArrayBufferView): Decoded<ClientMessage> {
+  const decoded = parseFrame(frame, clientMessageSchema);
+  return decoded.ok ? checkClientLimits(decoded.message) : decoded;
+}
+
+export const decodeServerMessage = (frame: string | ArrayBuffer | ArrayBufferView): Decoded<ServerMessage> =>
+  parseFrame(frame, serverMessageSchema);
+
+export const encodeMessage = (message: ClientMessage | ServerMessage): string => JSON.stringify(message);

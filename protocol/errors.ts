@@ -1,0 +1,33 @@
+// Stable error codes of the wire protocol, and the WebSocket close code (if any) that goes with each.
+// Codes are part of the protocol: apps and the SDK branch on them, so never rename one.
+
+export const ERROR_CLOSE_CODES = {
+  /** Not JSON, not a known message, or a field of the wrong shape. */
+  bad_frame: 1007,
+  /** The frame is larger than MAX_FRAME_BYTES. */
+  frame_too_large: 1009,
+  /** The client speaks a protocol version this relay does not. Retrying will not help. */
+  unsupported_version: 1002,
+  /** A message other than `hello` arrived before the handshake finished. */
+  not_ready: 1008,
+  /** The handshake failed, or the agent may not do what it asked. */
+  unauthorized: 1008,
+  /** The group has MAX_PEERS_PER_GROUP peers already; retry after `retryAfter` seconds. */
+  too_many_peers: 1013,
+  /** The relay failed on its side; retry with backoff. */
+  internal: 1011,
+  /** A checkpoint signature does not match the transactions (forged, or a broken hash chain). */
+  bad_signature: null,
+  /** A transaction's data is larger than MAX_TRANSACTION_BYTES, or a frame holds too many. */
+  transaction_too_large: null,
+  /** A header does not hash to the document id, names another group, or another creator. */
+  bad_header: null,
+  /** Transactions for a document whose header the relay has never received. */
+  unknown_doc: null,
+} as const satisfies Record<string, number | null>;
+
+export type ErrorCode = keyof typeof ERROR_CLOSE_CODES;
+
+export const ERROR_CODES = Object.keys(ERROR_CLOSE_CODES) as ErrorCode[];
+
+export const closeCodeOf = (code: ErrorCode): number | null => ERROR_CLOSE_CODES[code];

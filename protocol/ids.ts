@@ -1,0 +1,55 @@
+// Identifiers. Every id is derived from something that can be checked: an agent id is its public key,
+// a session id embeds its agent id, a document id is the hash of its header.
+import { canonicalJson, fromBase64Url, randomBase64Url, toBase64Url, utf8, type Json } from "./encoding.ts";
+import { sha256 } from "./crypto.ts";
+
+export type AgentId = `ag_${string}`;
+export type SessionId = `${AgentId}~${string}`;
+export type DocId = `doc_${string}`;
+export type GroupId = string;
+
+const AGENT_PATTERN = /^ag_[A-Za-z0-9_-]{43}$/;
+const SESSION_PATTERN = /^ag_[A-Za-z0-9_-]{43}~[A-Za-z0-9_-]{8,32}$/;
+const DOC_PATTERN = /^doc_[A-Za-z0-9_-]{43}$/;
+/** Group ids are chosen by apps: URL-safe, 1 to 128 characters. */
+const GROUP_PATTERN = /^[A-Za-z0-9._~-]{1,128}$/;
+
+export const isAgentId = (value: string): value is AgentId => AGENT_PATTERN.test(value);
+export const isSessionId = (value: string): value is SessionId => SESSION_PATTERN.test(value);
+export const isDocId = (value: string): value is DocId => DOC_PATTERN.test(value);
+export const isGroupId = (value: string): value is GroupId => GROUP_PATTERN.test(value);
+
+export const agentIdOf = (publicKey: Uint8Array): AgentId => `ag_${toBase64Url(publicKey)}`;
+
+/** The public key an agent id stands for, or undefined if the id is malformed. */
+export function publicKeyOfAgent(agentId: string): Uint8Array | undefined {
+  if (!isAgentId(agentId)) return undefined;
+  const key = fromBase64Url(agentId.slice(3));
+  return key?.length === 32 ? key : undefined;
+}
+
+export const newSessionId = (agentId: AgentId): SessionId => `${agentId}~${randomBase64Url(12)}`;
+
+/** The agent that owns a session: the part before the `~`. */
+export const agentOfSession = (sessionId: SessionId): AgentId => sessionId.slice(0, sessionId.indexOf("~")) as AgentId;
+
+export type DocMeta = { [key: string]: Json };
+
+/** What a document is: fixed at creation, hashed into its id. */
+export type DocHeader = {
+  group: GroupId;
+  /** What the payloads are, for apps: "json", "yjs", "automerge", "ciphertext", ... The relay ignores it. */
+  kind: string;
+  creator: AgentId;
+  createdAt: number;
+  /** Makes two otherwise equal headers (and so ids) distinct. */
+  nonce: string;
+  meta: DocMeta;
+};
+
+export const docIdOf = (header: DocHeader): DocId =>
+  `doc_${toBase64Url(sha256(utf8(canonicalJson(header as unknown as Json))))}`;
+
+export function newHeader(fields: { group: GroupId; kind: string; creator: AgentId; createdAt: number; meta?: DocMeta }): DocHeader {
+  return { ...fields, meta: fields.meta ?? {}, nonce: randomBase64Url(12) };
+}

@@ -1,0 +1,10 @@
+// weft/protocol: identifiers, session logs, known state and the wire messages shared by relay and SDK.
+export * from "./limits.ts";
+export * from "./encoding.ts";
+export * from "./crypto.ts";
+export * from "./ids.ts";
+export * from "./known-state.ts";
+export * from "./session-log.ts";
+export * from "./errors.ts";
+export * from "./messages.ts";
+export * from "./codec.ts";

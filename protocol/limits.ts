@@ -1,0 +1,26 @@
+// Every limit the relay and the SDK enforce, in one place. Both ends import these,
+// so a client never builds a frame the relay would refuse.
+
+/** Wire protocol version, sent in `challenge` and `hello`. */
+export const PROTOCOL_VERSION = 1;
+
+/** Largest text frame either side accepts, in UTF-8 bytes (under 1 MiB). */
+export const MAX_FRAME_BYTES = 1_000_000;
+/** Outgoing `content` frames are packed up to this size, leaving room for the envelope. */
+export const CHUNK_TARGET_BYTES = 256 * 1024;
+/** Largest `data` of one transaction, in UTF-8 bytes. Well under SQLite's 2 MB per value in production. */
+export const MAX_TRANSACTION_BYTES = 256 * 1024;
+/** Most transactions in one `content` frame, all sessions together. */
+export const MAX_TRANSACTIONS_PER_FRAME = 2_000;
+/** Most sessions in one `content` or `known` frame. */
+export const MAX_SESSIONS_PER_FRAME = 1_000;
+/** Most WebSocket peers one group object serves at once. */
+export const MAX_PEERS_PER_GROUP = 500;
+/** Most documents one `dir` frame lists; larger directories arrive in several frames. */
+export const MAX_DOCS_PER_DIR_FRAME = 500;
+/** Largest encoded document header (meta included), in UTF-8 bytes. */
+export const MAX_HEADER_BYTES = 4 * 1024;
+/** Longest identifier (group, document, session) in characters. */
+export const MAX_ID_LENGTH = 128;
+/** Seconds a peer refused for load should wait before retrying. */
+export const RETRY_AFTER_BUSY_SECONDS = 5;

@@ -1,0 +1,146 @@
+// The wire protocol: one schema per message, two unions (one per direction) discriminated on `type`.
+// Every frame is validated with these schemas on arrival; TypeScript types are inferred from them.
+import * as v from "valibot";
+import { isAgentId, isDocId, isGroupId, isSessionId, type AgentId, type DocId, type DocMeta, type SessionId } from "./ids.ts";
+import type { SessionCounts } from "./known-state.ts";
+import { MAX_DOCS_PER_DIR_FRAME, MAX_SESSIONS_PER_FRAME, MAX_TRANSACTIONS_PER_FRAME } from "./limits.ts";
+import { ERROR_CODES } from "./errors.ts";
+
+const text = (max: number) => v.pipe(v.string(), v.maxLength(max));
+const count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const base64url = (max: number) => v.pipe(v.string(), v.maxLength(max), v.regex(/^[A-Za-z0-9_-]*$/));
+
+export const agentIdSchema = v.custom<AgentId>((value) => typeof value === "string" && isAgentId(value), "bad agent id");
+export const sessionIdSchema = v.custom<SessionId>((value) => typeof value === "string" && isSessionId(value), "bad session id");
+export const docIdSchema = v.custom<DocId>((value) => typeof value === "string" && isDocId(value), "bad document id");
+export const groupIdSchema = v.custom<string>((value) => typeof value === "string" && isGroupId(value), "bad group id");
+
+const signature = base64url(86);
+
+/** valibot types records with template-literal keys as partial; every present key has a value. */
+const bySession = <T>(schema: v.GenericSchema<unknown, T>) =>
+  v.pipe(
+    v.record(sessionIdSchema, schema),
+    v.maxEntries(MAX_SESSIONS_PER_FRAME),
+    v.transform((record) => record as Record<SessionId, T>),
+  );
+
+export const transactionSchema = v.object({ at: count, data: v.string() });
+
+export const headerSchema = v.object({
+  group: groupIdSchema,
+  kind: text(64),
+  creator: agentIdSchema,
+  createdAt: count,
+  nonce: base64url(64),
+  meta: v.custom<DocMeta>((value) => typeof value === "object" && value !== null && !Array.isArray(value), "meta must be an object"),
+});
+
+export const knownStateSchema = v.object({
+  header: v.boolean(),
+  sessions: v.pipe(bySession(count), v.transform((sessions): SessionCounts => sessions)),
+});
+
+const transactions = v.pipe(v.array(transactionSchema), v.maxLength(MAX_TRANSACTIONS_PER_FRAME));
+/** Transactions a writer appends after `after`, signed as of the last one. */
+const signedChunkSchema = v.object({ after: count, transactions, signature });
+/** Transactions the relay forwards; signed when the chunk ends where the writer signed. */
+const forwardedChunkSchema = v.object({ after: count, transactions, signature: v.optional(signature) });
+
+// Client to relay.
+
+export const helloSchema = v.object({
+  type: v.literal("hello"),
+  v: v.pipe(v.number(), v.safeInteger()),
+  agent: agentIdSchema,
+  session: sessionIdSchema,
+  group: groupIdSchema,
+  signature,
+});
+export const dirRequestSchema = v.object({ type: v.literal("dir") });
+export const loadSchema = v.object({ type: v.literal("load"), doc: docIdSchema, known: knownStateSchema });
+export const contentSchema = v.object({
+  type: v.literal("content"),
+  doc: docIdSchema,
+  header: v.optional(headerSchema),
+  sessions: bySession(signedChunkSchema),
+});
+export const unsubSchema = v.object({ type: v.literal("unsub"), doc: docIdSchema });
+export const pingSchema = v.object({ type: v.literal("ping") });
+
+export const clientMessageSchema = v.variant("type", [
+  helloSchema,
+  dirRequestSchema,
+  loadSchema,
+  contentSchema,
+  unsubSchema,
+  pingSchema,
+]);
+
+// Relay to client.
+
+export const challengeSchema = v.object({ type: v.literal("challenge"), v: count, nonce: base64url(64) });
+export const welcomeSchema = v.object({
+  type: v.literal("welcome"),
+  v: count,
+  group: groupIdSchema,
+  agent: agentIdSchema,
+  session: sessionIdSchema,
+});
+export const dirEntrySchema = v.object({
+  id: docIdSchema,
+  header: headerSchema,
+  known: knownStateSchema,
+  updatedAt: count,
+});
+export const dirResponseSchema = v.object({
+  type: v.literal("dir"),
+  docs: v.pipe(v.array(dirEntrySchema), v.maxLength(MAX_DOCS_PER_DIR_FRAME)),
+  /** True when more `dir` frames of the same answer follow. */
+  more: v.boolean(),
+});
+export const serverContentSchema = v.object({
+  type: v.literal("content"),
+  doc: docIdSchema,
+  header: v.optional(headerSchema),
+  sessions: bySession(forwardedChunkSchema),
+});
+export const knownSchema = v.object({
+  type: v.literal("known"),
+  doc: docIdSchema,
+  header: v.boolean(),
+  sessions: bySession(count),
+  /** load: the answer to a `load`, after any content. ack: transactions were stored. correction: `after` was wrong. */
+  reason: v.picklist(["load", "ack", "correction"]),
+});
+export const errorSchema = v.object({
+  type: v.literal("error"),
+  code: v.picklist(ERROR_CODES),
+  message: text(1024),
+  doc: v.optional(docIdSchema),
+  session: v.optional(sessionIdSchema),
+  /** Seconds to wait before trying again, when waiting helps. */
+  retryAfter: v.optional(count),
+});
+export const pongSchema = v.object({ type: v.literal("pong") });
+
+export const serverMessageSchema = v.variant("type", [
+  challengeSchema,
+  welcomeSchema,
+  dirResponseSchema,
+  serverContentSchema,
+  knownSchema,
+  errorSchema,
+  pongSchema,
+]);
+
+export type ClientMessage = v.InferOutput<typeof clientMessageSchema>;
+export type ServerMessage = v.InferOutput<typeof serverMessageSchema>;
+export type Hello = v.InferOutput<typeof helloSchema>;
+export type Load = v.InferOutput<typeof loadSchema>;
+export type Content = v.InferOutput<typeof contentSchema>;
+export type ServerContent = v.InferOutput<typeof serverContentSchema>;
+export type Known = v.InferOutput<typeof knownSchema>;
+export type ErrorMessage = v.InferOutput<typeof errorSchema>;
+export type DirEntry = v.InferOutput<typeof dirEntrySchema>;
+export type SessionChunk = ServerContent["sessions"][SessionId];

@@ -1,0 +1,58 @@
+// Session logs: one writer session's transactions in one document, hash-chained and signed.
+// hash[i] = SHA-256(hash[i-1] || canonical(transaction i)), hash[-1] = 32 zero bytes.
+// After each batch the agent signs (document id, session id, transaction count, last hash).
+import { canonicalJson, fromBase64Url, toBase64Url, utf8 } from "./encoding.ts";
+import { sha256, sign, verify } from "./crypto.ts";
+import { agentOfSession, publicKeyOfAgent, type DocId, type SessionId } from "./ids.ts";
+
+/** One transaction. `data` is opaque to the relay: JSON ops, a base64 Yjs update, ciphertext. */
+export type Transaction = { at: number; data: string };
+
+/** Hash before the first transaction of every session, base64url. */
+export const GENESIS_HASH = toBase64Url(new Uint8Array(32));
+
+export const encodeTransaction = (transaction: Transaction): string =>
+  canonicalJson({ at: transaction.at, data: transaction.data });
+
+/** Extends a chain by some transactions; returns the hash after the last one (base64url). */
+export function chainHash(previousHash: string, transactions: readonly Transaction[]): string {
+  let hash = fromBase64Url(previousHash);
+  if (!hash || hash.length !== 32) throw new TypeError("chainHash: previous hash is not 32 bytes of base64url");
+  for (const transaction of transactions) {
+    const body = utf8(encodeTransaction(transaction));
+    const input = new Uint8Array(32 + body.length);
+    input.set(hash, 0);
+    input.set(body, 32);
+    hash = sha256(input);
+  }
+  return toBase64Url(hash);
+}
+
+/** The exact bytes an agent signs to vouch for the first `count` transactions of a session. */
+export const checkpointMessage = (docId: DocId, sessionId: SessionId, count: number, lastHash: string): Uint8Array =>
+  utf8(canonicalJson(["weft/session/v1", docId, sessionId, count, lastHash]));
+
+export const signCheckpoint = (
+  secretKey: Uint8Array,
+  docId: DocId,
+  sessionId: SessionId,
+  count: number,
+  lastHash: string,
+): string => toBase64Url(sign(checkpointMessage(docId, sessionId, count, lastHash), secretKey));
+
+export async function verifyCheckpoint(
+  signature: string,
+  docId: DocId,
+  sessionId: SessionId,
+  count: number,
+  lastHash: string,
+): Promise<boolean> {
+  const publicKey = publicKeyOfAgent(agentOfSession(sessionId));
+  const signatureBytes = fromBase64Url(signature);
+  if (!publicKey || !signatureBytes) return false;
+  return verify(signatureBytes, checkpointMessage(docId, sessionId, count, lastHash), publicKey);
+}
+
+/** The bytes a client signs to answer the relay's challenge. */
+export const helloMessage = (group: string, sessionId: SessionId, nonce: string): Uint8Array =>
+  utf8(canonicalJson(["weft/hello/v1", group, sessionId, nonce]));

@@ -1,0 +1,126 @@
+// The Durable Object for one group: a thin shell that turns WebSocket events into relay-core events and
+// carries out the effects on SQLite and sockets. It keeps no timers, so it hibernates whenever it is idle;
+// all it must remember of a peer lives in the socket's attachment and the subscriptions table.
+import { DurableObject } from "cloudflare:workers";
+import { encodeMessage, randomBase64Url } from "../protocol/index.ts";
+import type { PeerRecord } from "./core/effects.ts";
+import { initialState } from "./core/relay-core.ts";
+import { Relay, type Transport } from "./core/relay.ts";
+import type { PeerId } from "./core/store.ts";
+import { SqliteStore } from "./sqlite-store.ts";
+
+/** Header the Worker uses to tell the object which group it is (an object cannot read its own name). */
+export const GROUP_HEADER = "x-weft-group";
+
+/** Keep-alive answered by the runtime itself, without waking a hibernated object. */
+export const PING_FRAME = encodeMessage({ type: "ping" });
+export const PONG_FRAME = encodeMessage({ type: "pong" });
+
+// Close codes the runtime reports for closes that carried no Close frame; there is nothing to echo.
+const UNECHOED_CLOSE_CODES = new Set([1005, 1006, 1015]);
+
+export class GroupObject extends DurableObject<Env> {
+  readonly #store: SqliteStore;
+  readonly #sockets = new Map<PeerId, WebSocket>();
+  #relay: Relay | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#store = new SqliteStore(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    const group = request.headers.get(GROUP_HEADER);
+    if (!group) return new Response("missing group", { status: 400 });
+    if (this.#store.meta("group") === undefined) this.#store.setMeta("group", group);
+
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    const peer = crypto.randomUUID();
+    this.ctx.acceptWebSocket(server, [peer]);
+    const relay = this.#wake();
+    this.#sockets.set(peer, server);
+    await relay.dispatch({ type: "opened", peer, nonce: randomBase64Url(24), peerCount: this.ctx.getWebSockets().length });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const peer = this.#peerOf(ws);
+    if (!peer) return ws.close(1011, "unknown peer");
+    try {
+      await this.#wake().dispatch({ type: "frame", peer, frame: message, now: Date.now() });
+    } catch (error) {
+      // A throw here would only be logged by the runtime and the sender would hear nothing.
+      console.error("weft: frame failed", error);
+      try {
+        ws.send(encodeMessage({ type: "error", code: "internal", message: "the relay failed to handle this frame; nothing of it was stored" }));
+        ws.close(1011, "internal");
+      } catch {
+        // the socket is already gone
+      }
+      await this.#wake().dispatch({ type: "closed", peer });
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    // The hibernation API does not answer a Close frame by itself.
+    if (!UNECHOED_CLOSE_CODES.has(code)) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // already closed
+      }
+    }
+    await this.#dropped(ws);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.#dropped(ws);
+  }
+
+  async #dropped(ws: WebSocket): Promise<void> {
+    const peer = this.#peerOf(ws);
+    if (!peer) return;
+    this.#sockets.delete(peer);
+    await this.#wake().dispatch({ type: "closed", peer });
+  }
+
+  #peerOf(ws: WebSocket): PeerId | undefined {
+    return (ws.deserializeAttachment() as PeerRecord | null)?.id;
+  }
+
+  /** The relay of this instance, rebuilt from attachments after the object was evicted from memory. */
+  #wake(): Relay {
+    if (this.#relay) return this.#relay;
+    const peers: PeerRecord[] = [];
+    for (const ws of this.ctx.getWebSockets()) {
+      const record = ws.deserializeAttachment() as PeerRecord | null;
+      if (!record) continue;
+      peers.push(record);
+      this.#sockets.set(record.id, ws);
+    }
+    // After a restart (not a hibernation) the old sockets are gone: so are their subscriptions.
+    this.#store.forgetPeersExcept(peers.map((peer) => peer.id));
+    const group = this.#store.meta("group") ?? "";
+    this.#relay = new Relay(initialState(group, peers), this.#store, this.#transport);
+    return this.#relay;
+  }
+
+  readonly #transport: Transport = {
+    send: (peer, frame) => {
+      const ws = this.#sockets.get(peer);
+      if (!ws) throw new Error(`no socket for peer ${peer}`);
+      ws.send(frame);
+    },
+    close: (peer, code, reason) => {
+      const ws = this.#sockets.get(peer);
+      this.#sockets.delete(peer);
+      try {
+        ws?.close(code, reason);
+      } catch {
+        // already closed
+      }
+    },
+    savePeer: (peer, record) => this.#sockets.get(peer)?.serializeAttachment(record),
+  };
+}

@@ -1,0 +1,195 @@
+// GroupStore on Durable Object SQLite. Documents and sessions get integer keys so each transaction row
+// carries two integers, not two long ids; reads stream through cursors, never a whole group at once.
+import type { DirEntry, DocHeader, DocId, KnownState, SessionId } from "../protocol/index.ts";
+import type { GroupStore, PeerId, SessionHead, StoredTransaction, Write } from "./core/store.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS docs (
+  num INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  header TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+  num INTEGER PRIMARY KEY,
+  doc_num INTEGER NOT NULL REFERENCES docs (num),
+  id TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  last_hash TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  UNIQUE (doc_num, id)
+);
+CREATE TABLE IF NOT EXISTS transactions (
+  session_num INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  signature TEXT,
+  PRIMARY KEY (session_num, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS subscriptions (
+  doc TEXT NOT NULL,
+  peer TEXT NOT NULL,
+  PRIMARY KEY (doc, peer)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS subscriptions_by_peer ON subscriptions (peer);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+/** Rows read per query when streaming a session log: bounded memory whatever the log's length. */
+const PAGE_ROWS = 1_000;
+
+export class SqliteStore implements GroupStore {
+  readonly sql: SqlStorage;
+  readonly transactionSync: <T>(fn: () => T) => T;
+
+  constructor(sql: SqlStorage, transactionSync: <T>(fn: () => T) => T) {
+    this.sql = sql;
+    this.transactionSync = transactionSync;
+    sql.exec(SCHEMA);
+  }
+
+  meta(key: string): string | undefined {
+    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+  }
+
+  header(doc: DocId): DocHeader | undefined {
+    const row = this.sql.exec<{ header: string }>("SELECT header FROM docs WHERE id = ?", doc).toArray()[0];
+    return row ? (JSON.parse(row.header) as DocHeader) : undefined;
+  }
+
+  knownState(doc: DocId): KnownState {
+    const docNum = this.#docNum(doc);
+    if (docNum === undefined) return { header: false, sessions: {} };
+    const sessions: KnownState["sessions"] = {};
+    for (const row of this.sql.exec<{ id: SessionId; count: number }>("SELECT id, count FROM sessions WHERE doc_num = ?", docNum)) {
+      sessions[row.id] = row.count;
+    }
+    return { header: true, sessions };
+  }
+
+  sessionHead(doc: DocId, session: SessionId): SessionHead | undefined {
+    const row = this.sql
+      .exec<{ count: number; last_hash: string }>(
+        "SELECT s.count, s.last_hash FROM sessions s JOIN docs d ON d.num = s.doc_num WHERE d.id = ? AND s.id = ?",
+        doc,
+        session,
+      )
+      .toArray()[0];
+    return row ? { count: row.count, lastHash: row.last_hash } : undefined;
+  }
+
+  subscribers(doc: DocId): PeerId[] {
+    return this.sql.exec<{ peer: string }>("SELECT peer FROM subscriptions WHERE doc = ?", doc).toArray().map((row) => row.peer);
+  }
+
+  *readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction> {
+    const row = this.sql
+      .exec<{ num: number }>("SELECT s.num FROM sessions s JOIN docs d ON d.num = s.doc_num WHERE d.id = ? AND s.id = ?", doc, session)
+      .toArray()[0];
+    if (!row) return;
+    for (let next = from; next < to; ) {
+      const page = this.sql
+        .exec<{ idx: number; at: number; data: string; signature: string | null }>(
+          "SELECT idx, at, data, signature FROM transactions WHERE session_num = ? AND idx >= ? AND idx < ? ORDER BY idx LIMIT ?",
+          row.num,
+          next,
+          to,
+          PAGE_ROWS,
+        )
+        .toArray();
+      if (page.length === 0) return;
+      for (const tx of page) {
+        yield tx.signature === null ? { index: tx.idx, at: tx.at, data: tx.data } : { index: tx.idx, at: tx.at, data: tx.data, signature: tx.signature };
+      }
+      next = page[page.length - 1]!.idx + 1;
+    }
+  }
+
+  *listDocuments(): Iterable<DirEntry> {
+    let after = "";
+    for (;;) {
+      const page = this.sql
+        .exec<{ num: number; id: DocId; header: string; updated_at: number }>(
+          "SELECT num, id, header, updated_at FROM docs WHERE id > ? ORDER BY id LIMIT ?",
+          after,
+          PAGE_ROWS,
+        )
+        .toArray();
+      if (page.length === 0) return;
+      for (const doc of page) {
+        const sessions: KnownState["sessions"] = {};
+        for (const row of this.sql.exec<{ id: SessionId; count: number }>("SELECT id, count FROM sessions WHERE doc_num = ?", doc.num)) {
+          sessions[row.id] = row.count;
+        }
+        yield { id: doc.id, header: JSON.parse(doc.header) as DocHeader, known: { header: true, sessions }, updatedAt: doc.updated_at };
+      }
+      after = page[page.length - 1]!.id;
+    }
+  }
+
+  commit(write: Write): void {
+    this.transactionSync(() => {
+      if (write.header) {
+        this.sql.exec("INSERT INTO docs (id, header, updated_at) VALUES (?, ?, ?)", write.doc, JSON.stringify(write.header), write.now);
+      } else {
+        this.sql.exec("UPDATE docs SET updated_at = ? WHERE id = ?", write.now, write.doc);
+      }
+      const docNum = this.#docNum(write.doc);
+      if (docNum === undefined) throw new Error(`commit: unknown document ${write.doc}`);
+      for (const append of write.appends) {
+        const count = append.after + append.transactions.length;
+        const session = this.sql
+          .exec<{ num: number; count: number }>(
+            `INSERT INTO sessions (doc_num, id, count, last_hash, signature) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (doc_num, id) DO UPDATE SET count = excluded.count, last_hash = excluded.last_hash, signature = excluded.signature
+             RETURNING num`,
+            docNum,
+            append.session,
+            count,
+            append.lastHash,
+            append.signature,
+          )
+          .one();
+        const last = append.transactions.length - 1;
+        append.transactions.forEach((transaction, offset) => {
+          // The primary key refuses a second row at the same index: a double append fails loudly.
+          this.sql.exec(
+            "INSERT INTO transactions (session_num, idx, at, data, signature) VALUES (?, ?, ?, ?, ?)",
+            session.num,
+            append.after + offset,
+            transaction.at,
+            transaction.data,
+            offset === last ? append.signature : null,
+          );
+        });
+      }
+    });
+  }
+
+  subscribe(peer: PeerId, doc: DocId): void {
+    this.sql.exec("INSERT OR IGNORE INTO subscriptions (doc, peer) VALUES (?, ?)", doc, peer);
+  }
+
+  unsubscribe(peer: PeerId, doc: DocId): void {
+    this.sql.exec("DELETE FROM subscriptions WHERE doc = ? AND peer = ?", doc, peer);
+  }
+
+  forgetPeer(peer: PeerId): void {
+    this.sql.exec("DELETE FROM subscriptions WHERE peer = ?", peer);
+  }
+
+  forgetPeersExcept(live: readonly PeerId[]): void {
+    const keep = new Set(live);
+    const stale = this.sql.exec<{ peer: string }>("SELECT DISTINCT peer FROM subscriptions").toArray().filter((row) => !keep.has(row.peer));
+    for (const row of stale) this.forgetPeer(row.peer);
+  }
+
+  #docNum(doc: DocId): number | undefined {
+    return this.sql.exec<{ num: number }>("SELECT num FROM docs WHERE id = ?", doc).toArray()[0]?.num;
+  }
+}
