@@ -1,0 +1,241 @@
+// One WebSocket to one group, kept alive: handshake, keep-alive pings, and reconnect with backoff.
+// It knows nothing of documents; the group above it decides what to send once the socket is ready.
+import {
+  PROTOCOL_VERSION,
+  decodeServerMessage,
+  encodeMessage,
+  helloMessage,
+  sign,
+  toBase64Url,
+  type ClientMessage,
+  type ErrorCode,
+  type ErrorMessage,
+  type ServerMessage,
+  type SessionId,
+} from "../protocol/index.ts";
+import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.ts";
+import type { Identity } from "./identity.ts";
+import { StatusError, canTransition, type Status } from "./status.ts";
+
+/** Errors that no retry can fix: the client stops and says why. */
+const FATAL_CODES: ReadonlySet<ErrorCode> = new Set(["unsupported_version", "unauthorized"]);
+
+// Exactly the frame the relay's runtime answers without waking the object.
+const PING = encodeMessage({ type: "ping" });
+
+export type ConnectionOptions = {
+  url: string;
+  group: string;
+  identity: Identity;
+  session: SessionId;
+  backoff?: Partial<BackoffOptions>;
+  /** Send a ping after this long without traffic, in ms. */
+  pingIntervalMs?: number;
+  /** Give up on a connection that answers nothing for this long after a ping, in ms. */
+  pingTimeoutMs?: number;
+  WebSocket?: typeof WebSocket;
+  random?: () => number;
+};
+
+export interface ConnectionHandler {
+  /** The relay accepted the handshake: send loads now. */
+  onReady(): void;
+  onMessage(message: ServerMessage): void;
+  /** The socket went away; anything sent and not acknowledged may be lost. */
+  onDown(): void;
+  onStatus(status: Status, reason?: string): void;
+}
+
+export class Connection {
+  readonly options: ConnectionOptions;
+  readonly #handler: ConnectionHandler;
+  readonly #backoff: BackoffOptions;
+  readonly #WebSocket: typeof WebSocket;
+  #status: Status = "idle";
+  #socket: WebSocket | undefined;
+  #attempt = 0;
+  #liveSince = 0;
+  #retryAfterMs = 0;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #pingTimer: ReturnType<typeof setTimeout> | undefined;
+  #awaitingPong = false;
+  #removeNetworkListeners: (() => void) | undefined;
+  /** Why the connection closed for good, if it did. */
+  closeReason: string | undefined;
+  /** UTF-8 bytes of frames received, for measuring what a sync costs. */
+  bytesReceived = 0;
+
+  constructor(options: ConnectionOptions, handler: ConnectionHandler) {
+    this.options = options;
+    this.#handler = handler;
+    this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    const Socket = options.WebSocket ?? globalThis.WebSocket;
+    if (!Socket) throw new TypeError("no WebSocket in this runtime: pass one in the options (Node 22+ and browsers have it)");
+    this.#WebSocket = Socket;
+    this.#watchNetwork();
+  }
+
+  get status(): Status {
+    return this.#status;
+  }
+
+  start(): void {
+    if (this.#status === "idle") this.#open();
+  }
+
+  /** Sends a message if the handshake is done; returns false otherwise (the group resends on ready). */
+  send(message: ClientMessage): boolean {
+    if ((this.#status !== "syncing" && this.#status !== "live") || !this.#socket) return false;
+    this.#socket.send(encodeMessage(message));
+    return true;
+  }
+
+  /** Every load is answered: the group is in sync with the relay. */
+  markLive(): void {
+    if (this.#status === "syncing") {
+      this.#liveSince = Date.now();
+      this.#setStatus("live");
+    }
+  }
+
+  /** Back to syncing (new documents opened while live). */
+  markSyncing(): void {
+    if (this.#status === "live") this.#setStatus("syncing");
+  }
+
+  close(reason = "closed by the app"): void {
+    if (this.#status === "closed") return;
+    this.closeReason = reason;
+    this.#clearTimers();
+    this.#removeNetworkListeners?.();
+    const socket = this.#socket;
+    this.#socket = undefined;
+    socket?.close(1000, "bye");
+    this.#setStatus("closed", reason);
+  }
+
+  /** Drops the socket as if the network failed (tests, and the browser's `offline` event). */
+  drop(): void {
+    this.#socket?.close(4000, "dropped");
+    this.#down();
+  }
+
+  #open(): void {
+    this.#setStatus("connecting");
+    const base = this.options.url.replace(/^http/, "ws").replace(/\/+$/, "");
+    const socket = new this.#WebSocket(`${base}/v1/groups/${encodeURIComponent(this.options.group)}/ws`);
+    this.#socket = socket;
+    socket.addEventListener("open", () => {
+      if (this.#socket === socket) {
+        this.#setStatus("authenticating");
+        this.#schedulePing();
+      }
+    });
+    socket.addEventListener("message", (event) => {
+      if (this.#socket === socket) this.#receive(event.data);
+    });
+    socket.addEventListener("close", (event) => {
+      if (this.#socket === socket) this.#down(event.reason);
+    });
+    socket.addEventListener("error", () => {
+      if (this.#socket === socket) this.#down();
+    });
+  }
+
+  #receive(data: unknown): void {
+    const frame = typeof data === "string" ? data : "";
+    this.bytesReceived += frame.length;
+    this.#awaitingPong = false;
+    this.#schedulePing();
+    const decoded = decodeServerMessage(frame);
+    if (!decoded.ok) return this.#fail(`the relay sent a bad frame: ${decoded.reason}`);
+    const message = decoded.message;
+    switch (message.type) {
+      case "challenge": {
+        const signature = toBase64Url(sign(helloMessage(this.options.group, this.options.session, message.nonce), this.options.identity.secretKey));
+        this.#socket?.send(
+          encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: this.options.identity.agent, session: this.options.session, group: this.options.group, signature }),
+        );
+        return;
+      }
+      case "welcome":
+        this.#setStatus("syncing");
+        return this.#handler.onReady();
+      case "pong":
+        return;
+      case "error":
+        return this.#onError(message);
+      default:
+        return this.#handler.onMessage(message);
+    }
+  }
+
+  #onError(error: ErrorMessage): void {
+    if (error.retryAfter !== undefined) this.#retryAfterMs = error.retryAfter * 1000;
+    if (FATAL_CODES.has(error.code) && this.#status === "authenticating") {
+      return this.close(`${error.code}: ${error.message}`);
+    }
+    if (error.code === "unsupported_version") return this.close(`${error.code}: ${error.message}`);
+    this.#handler.onMessage(error);
+  }
+
+  #fail(reason: string): void {
+    this.#socket?.close(1002, "protocol error");
+    this.#down(reason);
+  }
+
+  #down(_reason?: string): void {
+    if (this.#status === "closed" || this.#status === "offline") return;
+    const wasUp = this.#status === "live" && Date.now() - this.#liveSince >= this.#backoff.minUptimeMs;
+    if (wasUp) this.#attempt = 0;
+    this.#socket = undefined;
+    this.#clearTimers();
+    this.#setStatus("offline");
+    this.#handler.onDown();
+    const delay = backoffDelay(this.#backoff, this.#attempt++, (this.options.random ?? Math.random)(), this.#retryAfterMs);
+    this.#retryAfterMs = 0;
+    this.#reconnectTimer = setTimeout(() => this.#open(), delay);
+  }
+
+  #schedulePing(): void {
+    clearTimeout(this.#pingTimer);
+    const interval = this.#awaitingPong ? (this.options.pingTimeoutMs ?? 10_000) : (this.options.pingIntervalMs ?? 20_000);
+    this.#pingTimer = setTimeout(() => {
+      if (this.#awaitingPong) return this.drop(); // silence after a ping: the connection is dead
+      this.#awaitingPong = true;
+      this.#socket?.send(PING);
+      this.#schedulePing();
+    }, interval);
+  }
+
+  #clearTimers(): void {
+    clearTimeout(this.#reconnectTimer);
+    clearTimeout(this.#pingTimer);
+    this.#awaitingPong = false;
+  }
+
+  /** In browsers, follow the OS: drop at once when offline, retry at once when back online. */
+  #watchNetwork(): void {
+    const target = globalThis as { addEventListener?: typeof addEventListener; removeEventListener?: typeof removeEventListener; navigator?: Navigator };
+    if (typeof target.addEventListener !== "function" || typeof target.navigator?.onLine !== "boolean") return;
+    const offline = () => this.drop();
+    const online = () => {
+      if (this.#status !== "offline") return;
+      clearTimeout(this.#reconnectTimer);
+      this.#open();
+    };
+    target.addEventListener("offline", offline);
+    target.addEventListener("online", online);
+    this.#removeNetworkListeners = () => {
+      target.removeEventListener?.("offline", offline);
+      target.removeEventListener?.("online", online);
+    };
+  }
+
+  #setStatus(status: Status, reason?: string): void {
+    if (status === this.#status) return;
+    if (!canTransition(this.#status, status)) throw new StatusError(this.#status, status);
+    this.#status = status;
+    this.#handler.onStatus(status, reason);
+  }
+}

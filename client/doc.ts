@@ -1,0 +1,232 @@
+// A document as one client holds it: every session's transactions, this client's own signed session,
+// and what the relay has confirmed. It decides what to push; the group carries the frames.
+import {
+  CHUNK_TARGET_BYTES,
+  GENESIS_HASH,
+  chainHash,
+  countOf,
+  mergeKnownStates,
+  signCheckpoint,
+  type Content,
+  type DocHeader,
+  type DocId,
+  type KnownState,
+  type ServerContent,
+  type SessionId,
+  type Transaction,
+} from "../protocol/index.ts";
+import type { Identity } from "./identity.ts";
+
+/** Transactions per pushed frame: well under the relay's MAX_TRANSACTIONS_PER_FRAME, for steady pipelining. */
+const PUSH_BATCH = 500;
+/** Unacknowledged transactions allowed in flight before pushing waits for acks. */
+const MAX_IN_FLIGHT = 5_000;
+
+export type DocTransaction = Transaction & { session: SessionId; index: number };
+
+export type DocChange = {
+  /** Transactions that arrived or were appended since the last call, in arrival order. */
+  added: DocTransaction[];
+  doc: Doc;
+};
+
+type SessionLog = { transactions: Transaction[] };
+
+export class Doc {
+  readonly id: DocId;
+  readonly #identity: Identity;
+  readonly #session: SessionId;
+  readonly #onLocalChange: (doc: Doc) => void;
+  #header: DocHeader | undefined;
+  readonly #sessions = new Map<SessionId, SessionLog>();
+  /** Chain hash after each of this client's own transactions. */
+  readonly #ownHashes: string[] = [];
+  #lastAt = 0;
+  /** What the relay has confirmed holding. */
+  #relay: KnownState = { header: false, sessions: {} };
+  /** How many own transactions were sent (optimistic: dropped back to the relay's count on reconnect). */
+  #sent = 0;
+  /** A header-only frame is on its way; do not send another until the relay answers. */
+  #headerInFlight = false;
+  #loaded = false;
+  readonly #listeners = new Set<(change: DocChange) => void>();
+  #syncedWaiters: (() => void)[] = [];
+  #loadedWaiters: (() => void)[] = [];
+
+  constructor(id: DocId, header: DocHeader | undefined, identity: Identity, session: SessionId, onLocalChange: (doc: Doc) => void) {
+    this.id = id;
+    this.#header = header;
+    this.#identity = identity;
+    this.#session = session;
+    this.#onLocalChange = onLocalChange;
+  }
+
+  get header(): DocHeader | undefined {
+    return this.#header;
+  }
+
+  /** What this client holds: per session, how many transactions. */
+  get known(): KnownState {
+    const sessions: KnownState["sessions"] = {};
+    for (const [session, log] of this.#sessions) sessions[session] = log.transactions.length;
+    return { header: this.#header !== undefined, sessions };
+  }
+
+  /** What the relay has confirmed holding. */
+  get relayKnown(): KnownState {
+    return this.#relay;
+  }
+
+  /** True while some local transactions (or the header) are not yet acknowledged by the relay. */
+  get hasUnsynced(): boolean {
+    return this.#ownCount() > countOf(this.#relay, this.#session) || (this.#header !== undefined && !this.#relay.header);
+  }
+
+  /** Appends a transaction to this client's session. It is sent (signed, batched) as soon as possible. */
+  append(data: string): DocTransaction {
+    if (!this.#header) throw new Error(`append: document ${this.id} is not loaded yet`);
+    const log = this.#log(this.#session);
+    // `at` never goes backwards within a session, so ordering by `at` keeps each session's order.
+    const at = Math.max(Date.now(), this.#lastAt);
+    this.#lastAt = at;
+    const transaction = { at, data };
+    log.transactions.push(transaction);
+    const previous = this.#ownHashes[this.#ownHashes.length - 1] ?? GENESIS_HASH;
+    this.#ownHashes.push(chainHash(previous, [transaction]));
+    const added = { ...transaction, session: this.#session, index: log.transactions.length - 1 };
+    this.#emit([added]);
+    this.#onLocalChange(this);
+    return added;
+  }
+
+  /** Every transaction, ordered by time, then session, then index: the same order on every replica. */
+  transactions(): DocTransaction[] {
+    const all: DocTransaction[] = [];
+    for (const [session, log] of this.#sessions) {
+      log.transactions.forEach((transaction, index) => all.push({ ...transaction, session, index }));
+    }
+    return all.sort((a, b) => a.at - b.at || (a.session < b.session ? -1 : a.session > b.session ? 1 : a.index - b.index));
+  }
+
+  /** The transactions of one session, in order. */
+  sessionTransactions(session: SessionId): readonly Transaction[] {
+    return this.#sessions.get(session)?.transactions ?? [];
+  }
+
+  /** Calls `listener` with every change; returns a function that stops it. */
+  subscribe(listener: (change: DocChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Resolves when the relay has acknowledged everything appended so far. */
+  synced(): Promise<void> {
+    if (!this.hasUnsynced) return Promise.resolve();
+    return new Promise((resolve) => this.#syncedWaiters.push(resolve));
+  }
+
+  /** Resolves once the relay has answered this document's load (it may not exist there yet). */
+  loaded(): Promise<void> {
+    if (this.#loaded) return Promise.resolve();
+    return new Promise((resolve) => this.#loadedWaiters.push(resolve));
+  }
+
+  // The methods below are the group's side of the document: sync traffic in and out.
+
+  /** The connection dropped: forget what was in flight, keep what the relay confirmed. */
+  resetInFlight(): void {
+    this.#sent = countOf(this.#relay, this.#session);
+    this.#headerInFlight = false;
+  }
+
+  /** The relay answered a load, acked a write, or corrected our `after`. */
+  onKnown(relay: KnownState, reason: "load" | "ack" | "correction"): void {
+    this.#relay = mergeKnownStates(this.#relay, relay);
+    if (reason !== "ack") this.#sent = countOf(this.#relay, this.#session);
+    if (reason !== "ack" || this.#relay.header) this.#headerInFlight = false;
+    if (reason === "load" && !this.#loaded) {
+      this.#loaded = true;
+      for (const resolve of this.#loadedWaiters.splice(0)) resolve();
+    }
+    if (!this.hasUnsynced) for (const resolve of this.#syncedWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * Applies transactions from the relay; returns false when they do not follow what we hold
+   * (a gap), in which case the group reloads the document.
+   */
+  onContent(content: ServerContent): boolean {
+    if (content.header && !this.#header) this.#header = content.header;
+    const added: DocTransaction[] = [];
+    let gap = false;
+    for (const [session, chunk] of Object.entries(content.sessions) as [SessionId, ServerContent["sessions"][SessionId]][]) {
+      if (session === this.#session) continue; // our own log is authoritative here
+      const log = this.#log(session);
+      const held = log.transactions.length;
+      if (chunk.after > held) {
+        gap = true;
+        continue;
+      }
+      chunk.transactions.slice(held - chunk.after).forEach((transaction) => {
+        log.transactions.push(transaction);
+        added.push({ ...transaction, session, index: log.transactions.length - 1 });
+      });
+      this.#relay.sessions[session] = Math.max(countOf(this.#relay, session), chunk.after + chunk.transactions.length);
+    }
+    if (content.header) this.#relay.header = true;
+    if (added.length > 0 || content.header) this.#emit(added);
+    return !gap;
+  }
+
+  get isLoaded(): boolean {
+    return this.#loaded;
+  }
+
+  /** Frames to push now: own transactions the relay lacks, batched, signed, bounded in flight. */
+  takePush(): Content[] {
+    if (!this.#loaded) return [];
+    const frames: Content[] = [];
+    const needsHeader = this.#header !== undefined && !this.#relay.header;
+    const own = this.#sessions.get(this.#session)?.transactions ?? [];
+    const confirmed = countOf(this.#relay, this.#session);
+    let includeHeader = needsHeader && !this.#headerInFlight && this.#sent === confirmed;
+    while (this.#sent < own.length && this.#sent - confirmed < MAX_IN_FLIGHT) {
+      const after = this.#sent;
+      let end = after;
+      let bytes = 0;
+      while (end < own.length && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) bytes += own[end++]!.data.length + 40;
+      const signature = signCheckpoint(this.#identity.secretKey, this.id, this.#session, end, this.#ownHashes[end - 1]!);
+      frames.push({
+        type: "content",
+        doc: this.id,
+        ...(includeHeader ? { header: this.#header! } : {}),
+        sessions: { [this.#session]: { after, transactions: own.slice(after, end), signature } },
+      });
+      if (includeHeader) this.#headerInFlight = true;
+      includeHeader = false;
+      this.#sent = end;
+    }
+    if (includeHeader) {
+      frames.push({ type: "content", doc: this.id, header: this.#header!, sessions: {} });
+      this.#headerInFlight = true;
+    }
+    return frames;
+  }
+
+  #ownCount(): number {
+    return this.#sessions.get(this.#session)?.transactions.length ?? 0;
+  }
+
+  #log(session: SessionId): SessionLog {
+    let log = this.#sessions.get(session);
+    if (!log) {
+      log = { transactions: [] };
+      this.#sessions.set(session, log);
+    }
+    return log;
+  }
+
+  #emit(added: DocTransaction[]): void {
+    for (const listener of this.#listeners) listener({ added, doc: this });
+  }
+}

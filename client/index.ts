@@ -1,0 +1,7 @@
+// weft/client: the SDK apps import to sync documents through a Weft relay.
+export { createClient, Client, type ClientOptions } from "./client.ts";
+export { Group, RelayError, type GroupOptions } from "./group.ts";
+export { Doc, type DocChange, type DocTransaction } from "./doc.ts";
+export { createIdentity, importIdentity, exportIdentity, type Identity } from "./identity.ts";
+export type { Status } from "./status.ts";
+export type { BackoffOptions } from "./backoff.ts";

@@ -1,0 +1,89 @@
+// Starts the real relay (`wrangler dev`) on a free 127.0.0.1 port, and stops or kills it. Used by the
+// end-to-end tests and the benchmarks; every process it starts is killed by `stop()` or `kill()`.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const WRANGLER = fileURLToPath(new URL("../../node_modules/wrangler/bin/wrangler.js", import.meta.url));
+
+// No outside traffic at all: no metrics, no update check, no Request.cf lookup.
+const QUIET_ENV = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true", NO_COLOR: "1" };
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export type RelayProcess = {
+  url: string;
+  port: number;
+  persistTo: string;
+  /** Graceful stop. */
+  stop(): Promise<void>;
+  /** SIGKILL to the relay and everything it started (workerd): a crash, not a shutdown. */
+  kill(): Promise<void>;
+  /** What the relay printed, for debugging a failed test. */
+  output(): string;
+};
+
+export async function startRelay(options: { persistTo: string; port?: number; timeoutMs?: number }): Promise<RelayProcess> {
+  const port = options.port ?? (await freePort());
+  const inspectorPort = await freePort();
+  const child = spawn(
+    process.execPath,
+    [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", options.persistTo, "--log-level", "warn"],
+    { cwd: ROOT, env: { ...process.env, ...QUIET_ENV }, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+
+  const killGroup = async (signal: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      process.kill(-child.pid!, signal); // the whole process group: wrangler and its workerd
+    } catch {
+      // already gone
+    }
+    await exited;
+  };
+
+  try {
+    await waitForHealth(url, child, options.timeoutMs ?? 30_000);
+  } catch (error) {
+    await killGroup("SIGKILL");
+    throw new Error(`${(error as Error).message}\n--- relay output ---\n${output}`);
+  }
+  return {
+    url,
+    port,
+    persistTo: options.persistTo,
+    stop: () => killGroup("SIGTERM"),
+    kill: () => killGroup("SIGKILL"),
+    output: () => output,
+  };
+}
+
+async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(1_000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`wrangler dev did not answer on ${url} within ${timeoutMs} ms`);
+}
