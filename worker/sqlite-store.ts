@@ -155,18 +155,19 @@ export class SqliteStore implements GroupStore {
             append.signature,
           )
           .one();
-        const last = append.transactions.length - 1;
-        append.transactions.forEach((transaction, offset) => {
-          // The primary key refuses a second row at the same index: a double append fails loudly.
-          this.sql.exec(
-            "INSERT INTO transactions (session_num, idx, at, data, signature) VALUES (?, ?, ?, ?, ?)",
-            session.num,
-            append.after + offset,
-            transaction.at,
-            transaction.data,
-            offset === last ? append.signature : null,
-          );
-        });
+        // One statement per append, whatever its length: SQLite unpacks the batch from one JSON parameter
+        // (statements stay far under the 100 KB statement limit, parameters under the 2 MB value limit).
+        // The primary key refuses a second row at the same index: a double append fails loudly.
+        this.sql.exec(
+          `INSERT INTO transactions (session_num, idx, at, data, signature)
+           SELECT ?, ? + key, json_extract(value, '$.at'), json_extract(value, '$.data'), CASE WHEN key = ? THEN ? END
+           FROM json_each(?)`,
+          session.num,
+          append.after,
+          append.transactions.length - 1,
+          append.signature,
+          JSON.stringify(append.transactions),
+        );
       }
     });
   }
