@@ -16,6 +16,7 @@ import {
   type Transaction,
 } from "../protocol/index.ts";
 import type { Identity } from "./identity.ts";
+import type { DocChanges, StoredDoc } from "./storage/local-store.ts";
 
 /** Transactions per pushed frame: well under the relay's MAX_TRANSACTIONS_PER_FRAME, for steady pipelining. */
 const PUSH_BATCH = 500;
@@ -49,6 +50,9 @@ export class Doc {
   /** A header-only frame is on its way; do not send another until the relay answers. */
   #headerInFlight = false;
   #loaded = false;
+  /** How much of each session, and whether the header, is saved in the local store. */
+  readonly #saved = new Map<SessionId, number>();
+  #headerSaved = false;
   readonly #listeners = new Set<(change: DocChange) => void>();
   #syncedWaiters: (() => void)[] = [];
   #loadedWaiters: (() => void)[] = [];
@@ -131,7 +135,41 @@ export class Doc {
     return new Promise((resolve) => this.#loadedWaiters.push(resolve));
   }
 
-  // The methods below are the group's side of the document: sync traffic in and out.
+  // The methods below are the group's side of the document: local storage and sync traffic.
+
+  /** Loads what the local store holds; the relay is asked only for what is missing. */
+  restore(stored: StoredDoc): void {
+    this.#header ??= stored.header;
+    this.#headerSaved = true;
+    for (const [session, transactions] of Object.entries(stored.sessions) as [SessionId, Transaction[]][]) {
+      const log = this.#log(session);
+      if (log.transactions.length > 0) continue;
+      log.transactions.push(...transactions);
+      this.#saved.set(session, transactions.length);
+    }
+    const own = this.#sessions.get(this.#session)?.transactions ?? [];
+    for (const transaction of own.slice(this.#ownHashes.length)) {
+      this.#ownHashes.push(chainHash(this.#ownHashes[this.#ownHashes.length - 1] ?? GENESIS_HASH, [transaction]));
+      this.#lastAt = Math.max(this.#lastAt, transaction.at);
+    }
+  }
+
+  /** What the local store lacks, or undefined when it is up to date. */
+  unsaved(): DocChanges | undefined {
+    if (!this.#header) return undefined;
+    const changes: DocChanges = { appends: [] };
+    if (!this.#headerSaved) changes.header = this.#header;
+    for (const [session, log] of this.#sessions) {
+      const saved = this.#saved.get(session) ?? 0;
+      if (log.transactions.length > saved) changes.appends.push({ session, after: saved, transactions: log.transactions.slice(saved) });
+    }
+    return changes.header || changes.appends.length > 0 ? changes : undefined;
+  }
+
+  markSaved(changes: DocChanges): void {
+    if (changes.header) this.#headerSaved = true;
+    for (const append of changes.appends) this.#saved.set(append.session, append.after + append.transactions.length);
+  }
 
   /** The connection dropped: forget what was in flight, keep what the relay confirmed. */
   resetInFlight(): void {
@@ -186,15 +224,17 @@ export class Doc {
   takePush(): Content[] {
     if (!this.#loaded) return [];
     const frames: Content[] = [];
-    const needsHeader = this.#header !== undefined && !this.#relay.header;
+    const needsHeader = this.#header !== undefined && this.#headerSaved && !this.#relay.header;
+    // Only what is saved locally leaves the device: an acked write is then also a durable local one.
     const own = this.#sessions.get(this.#session)?.transactions ?? [];
+    const sendable = Math.min(own.length, this.#saved.get(this.#session) ?? 0);
     const confirmed = countOf(this.#relay, this.#session);
     let includeHeader = needsHeader && !this.#headerInFlight && this.#sent === confirmed;
-    while (this.#sent < own.length && this.#sent - confirmed < MAX_IN_FLIGHT) {
+    while (this.#sent < sendable && this.#sent - confirmed < MAX_IN_FLIGHT) {
       const after = this.#sent;
       let end = after;
       let bytes = 0;
-      while (end < own.length && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) bytes += own[end++]!.data.length + 40;
+      while (end < sendable && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) bytes += own[end++]!.data.length + 40;
       const signature = signCheckpoint(this.#identity.secretKey, this.id, this.#session, end, this.#ownHashes[end - 1]!);
       frames.push({
         type: "content",

@@ -13,6 +13,7 @@ import { Connection, type ConnectionOptions } from "./connection.ts";
 import { Doc } from "./doc.ts";
 import type { Identity } from "./identity.ts";
 import type { Status } from "./status.ts";
+import type { LocalStore } from "./storage/local-store.ts";
 
 export type GroupOptions = Omit<ConnectionOptions, "group" | "identity" | "session">;
 
@@ -38,12 +39,17 @@ export class Group {
   readonly #statusListeners = new Set<(status: Status, reason?: string) => void>();
   readonly #errorListeners = new Set<(error: RelayError) => void>();
   #directory: { entries: DirEntry[]; waiters: { resolve: (entries: DirEntry[]) => void }[] } = { entries: [], waiters: [] };
-  #pushScheduled = false;
+  readonly #store: LocalStore;
+  /** Resolves once the documents saved on this device are loaded; the connection opens after it. */
+  readonly ready: Promise<void>;
+  #flushScheduled = false;
+  #flushing: Promise<void> | undefined;
 
-  constructor(id: string, identity: Identity, session: SessionId, options: GroupOptions) {
+  constructor(id: string, identity: Identity, session: SessionId, store: LocalStore, options: GroupOptions) {
     this.id = id;
     this.identity = identity;
     this.session = session;
+    this.#store = store;
     this.connection = new Connection(
       { ...options, group: id, identity, session },
       {
@@ -56,6 +62,14 @@ export class Group {
         },
       },
     );
+    this.ready = this.#restore();
+  }
+
+  async #restore(): Promise<void> {
+    for (const stored of await this.#store.loadGroup(this.id)) {
+      const doc = this.#docs.get(stored.id) ?? this.#track(stored.id, stored.header);
+      doc.restore(stored);
+    }
     this.connection.start();
   }
 
@@ -68,15 +82,26 @@ export class Group {
     const header = newHeader({ group: this.id, kind: options.kind ?? "json", creator: this.identity.agent, createdAt: Date.now(), meta: options.meta ?? {} });
     const doc = this.#track(docIdOf(header), header);
     this.#load(doc);
+    this.#scheduleFlush();
     return doc;
   }
 
-  /** Opens a document by id and resolves once the relay has sent what it holds of it. */
+  /**
+   * Opens a document by id. One saved on this device resolves at once, without the network, and
+   * catches up in the background; otherwise this waits until the relay has sent what it holds.
+   */
   async open(id: DocId): Promise<Doc> {
+    await this.ready;
     const doc = this.#docs.get(id) ?? this.#track(id, undefined);
     this.#load(doc);
-    await doc.loaded();
+    if (!doc.header) await doc.loaded();
     return doc;
+  }
+
+  /** Resolves when every change so far is saved locally and acknowledged by the relay. */
+  async synced(): Promise<void> {
+    await this.ready;
+    await Promise.all([...this.#docs.values()].map((doc) => doc.synced()));
   }
 
   /** The documents of this group, as the relay lists them. */
@@ -104,7 +129,7 @@ export class Group {
   }
 
   #track(id: DocId, header: Doc["header"]): Doc {
-    const doc = new Doc(id, header, this.identity, this.session, () => this.#schedulePush());
+    const doc = new Doc(id, header, this.identity, this.session, () => this.#scheduleFlush());
     this.#docs.set(id, doc);
     return doc;
   }
@@ -141,8 +166,9 @@ export class Group {
       }
       case "content": {
         const doc = this.#docs.get(message.doc);
-        if (doc && !doc.onContent(message)) this.connection.send({ type: "load", doc: doc.id, known: doc.known });
-        return;
+        if (!doc) return;
+        if (!doc.onContent(message)) this.connection.send({ type: "load", doc: doc.id, known: doc.known });
+        return this.#scheduleFlush();
       }
       case "dir": {
         this.#directory.entries.push(...message.docs);
@@ -169,14 +195,41 @@ export class Group {
     this.connection.markLive();
   }
 
-  #schedulePush(): void {
-    if (this.#pushScheduled) return;
-    this.#pushScheduled = true;
-    // Appends made in the same tick travel together: one signature and one frame per batch.
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // Appends made in the same tick travel together: one save, one signature and one frame per batch.
     queueMicrotask(() => {
-      this.#pushScheduled = false;
-      for (const doc of this.#docs.values()) this.#push(doc);
+      this.#flushScheduled = false;
+      void this.#flush();
     });
+  }
+
+  /** Saves what the local store lacks, then pushes what the relay lacks; one flush at a time. */
+  async #flush(): Promise<void> {
+    if (this.#flushing) {
+      await this.#flushing;
+      return this.#scheduleFlush();
+    }
+    this.#flushing = (async () => {
+      for (const doc of this.#docs.values()) {
+        const changes = doc.unsaved();
+        if (!changes) continue;
+        try {
+          await this.#store.save(this.id, doc.id, changes);
+          doc.markSaved(changes);
+        } catch (error) {
+          const message = `saving ${doc.id} locally failed: ${(error as Error).message}`;
+          for (const listener of this.#errorListeners) listener(new RelayError({ type: "error", code: "internal", message, doc: doc.id }));
+        }
+      }
+      for (const doc of this.#docs.values()) this.#push(doc);
+    })();
+    try {
+      await this.#flushing;
+    } finally {
+      this.#flushing = undefined;
+    }
   }
 
   #push(doc: Doc): void {

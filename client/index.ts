@@ -5,3 +5,6 @@ export { Doc, type DocChange, type DocTransaction } from "./doc.ts";
 export { createIdentity, importIdentity, exportIdentity, type Identity } from "./identity.ts";
 export type { Status } from "./status.ts";
 export type { BackoffOptions } from "./backoff.ts";
+export { MemoryLocalStore } from "./storage/memory-store.ts";
+export { IndexedDbLocalStore } from "./storage/indexeddb-store.ts";
+export type { LocalStore, StoredDoc, DocChanges } from "./storage/local-store.ts";

@@ -19,7 +19,7 @@ describe("relay killed mid-stream", () => {
 
   it("loses no acknowledged transaction", async () => {
     relay = await startRelay({ persistTo });
-    const writer = createClient({ url: relay.url, identity: createIdentity() });
+    const writer = await createClient({ url: relay.url, identity: createIdentity() });
     const doc = writer.group("crash").create({ kind: "json" });
     await doc.loaded();
 
@@ -41,7 +41,7 @@ describe("relay killed mid-stream", () => {
     writer.close();
 
     relay = await startRelay({ persistTo, port });
-    const reader = createClient({ url: relay.url, identity: createIdentity() });
+    const reader = await createClient({ url: relay.url, identity: createIdentity() });
     const reloaded = await reader.group("crash").open(doc.id);
     const stored = reloaded.sessionTransactions(writer.session).map((t) => t.data);
     expect(stored.length).toBeGreaterThanOrEqual(acked);

@@ -38,7 +38,7 @@ describe("two Node processes through wrangler dev", () => {
 
   it("converge on the same 2,000 transactions, and every acked one survives a SIGKILL of the relay", async () => {
     const group = "e2e-two-writers";
-    const creator = createClient({ url: relay.url, identity: createIdentity() });
+    const creator = await createClient({ url: relay.url, identity: createIdentity() });
     const created = creator.group(group).create({ kind: "json", meta: { title: "shared" } });
     await created.synced();
     creator.close();
@@ -57,7 +57,7 @@ describe("two Node processes through wrangler dev", () => {
     // Both writers saw every transaction acked before exiting; a crash must not lose any of them.
     await relay.kill();
     relay = await startRelay({ persistTo, port: relay.port });
-    const reader = createClient({ url: relay.url, identity: createIdentity() });
+    const reader = await createClient({ url: relay.url, identity: createIdentity() });
     const doc = await reader.group(group).open(created.id);
     expect(doc.sessionTransactions(a.session as never).map((t) => t.data)).toEqual(expected("a"));
     expect(doc.sessionTransactions(b.session as never).map((t) => t.data)).toEqual(expected("b"));

@@ -5,7 +5,7 @@ import { createClient, createIdentity } from "../../client/index.ts";
 import type { DocId } from "../../protocol/index.ts";
 
 const [url, group, docId, name, count, expectTotal] = process.argv.slice(2) as [string, string, DocId, string, string, string];
-const client = createClient({ url, identity: createIdentity() });
+const client = await createClient({ url, identity: createIdentity() });
 const doc = await client.group(group).open(docId);
 
 // Append in small bursts so the two writers interleave at the relay instead of one finishing first.

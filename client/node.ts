@@ -1,0 +1,2 @@
+// weft/client/node: what only Node can do, kept out of the browser bundle.
+export { FileLocalStore } from "./storage/file-store.ts";
