@@ -1,0 +1,96 @@
+// A TCP proxy on 127.0.0.1 that a test controls, to cut, stall and restore the network between
+// clients and the relay. It counts the bytes it forwards from the relay to the clients.
+import { createServer, connect, type Server, type Socket } from "node:net";
+
+export type Proxy = {
+  url: string;
+  /** Destroys every open connection, both ways (clients see the socket drop). */
+  cut(): void;
+  /** Refuses new connections and cuts the open ones until `restore()`. */
+  down(): void;
+  /** Holds traffic in both directions (a stalled network: nothing arrives, nothing closes). */
+  stall(): void;
+  /** Back to normal: accepts connections and releases held traffic. */
+  restore(): void;
+  /** Bytes forwarded from the relay to clients since the proxy started. */
+  readonly bytesToClients: number;
+  readonly connections: number;
+  close(): Promise<void>;
+};
+
+export async function startProxy(target: { host?: string; port: number }): Promise<Proxy> {
+  const pairs = new Set<[Socket, Socket]>();
+  let refusing = false;
+  let stalled = false;
+  let bytesToClients = 0;
+  let connections = 0;
+
+  const server: Server = createServer((client) => {
+    if (refusing) return client.destroy();
+    connections++;
+    const upstream = connect(target.port, target.host ?? "127.0.0.1");
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    if (stalled) {
+      client.pause();
+      upstream.pause();
+    }
+    client.on("data", (chunk) => upstream.write(chunk));
+    upstream.on("data", (chunk) => {
+      bytesToClients += chunk.length;
+      client.write(chunk);
+    });
+    const end = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("close", end).on("error", end);
+    upstream.on("close", end).on("error", end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  if (!address || typeof address !== "object") throw new Error("proxy has no address");
+
+  const cut = () => {
+    for (const [client, upstream] of pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    pairs.clear();
+  };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    cut,
+    down() {
+      refusing = true;
+      cut();
+    },
+    stall() {
+      stalled = true;
+      for (const [client, upstream] of pairs) {
+        client.pause();
+        upstream.pause();
+      }
+    },
+    restore() {
+      refusing = false;
+      stalled = false;
+      for (const [client, upstream] of pairs) {
+        client.resume();
+        upstream.resume();
+      }
+    },
+    get bytesToClients() {
+      return bytesToClients;
+    },
+    get connections() {
+      return connections;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        cut();
+        server.close(() => resolve());
+      }),
+  };
+}
