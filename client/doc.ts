@@ -28,6 +28,8 @@ export type DocTransaction = Transaction & { session: SessionId; index: number }
 export type DocChange = {
   /** Transactions that arrived or were appended since the last call, in arrival order. */
   added: DocTransaction[];
+  /** The full ordered view after this change (computed on first read). */
+  readonly transactions: readonly DocTransaction[];
   doc: Doc;
 };
 
@@ -53,6 +55,8 @@ export class Doc {
   /** How much of each session, and whether the header, is saved in the local store. */
   readonly #saved = new Map<SessionId, number>();
   #headerSaved = false;
+  /** The ordered view, kept until the next change. */
+  #ordered: DocTransaction[] | undefined;
   readonly #listeners = new Set<(change: DocChange) => void>();
   #syncedWaiters: (() => void)[] = [];
   #loadedWaiters: (() => void)[] = [];
@@ -104,12 +108,14 @@ export class Doc {
   }
 
   /** Every transaction, ordered by time, then session, then index: the same order on every replica. */
-  transactions(): DocTransaction[] {
+  transactions(): readonly DocTransaction[] {
+    if (this.#ordered) return this.#ordered;
     const all: DocTransaction[] = [];
     for (const [session, log] of this.#sessions) {
       log.transactions.forEach((transaction, index) => all.push({ ...transaction, session, index }));
     }
-    return all.sort((a, b) => a.at - b.at || (a.session < b.session ? -1 : a.session > b.session ? 1 : a.index - b.index));
+    this.#ordered = all.sort((a, b) => a.at - b.at || (a.session < b.session ? -1 : a.session > b.session ? 1 : a.index - b.index));
+    return this.#ordered;
   }
 
   /** The transactions of one session, in order. */
@@ -141,6 +147,7 @@ export class Doc {
   restore(stored: StoredDoc): void {
     this.#header ??= stored.header;
     this.#headerSaved = true;
+    this.#ordered = undefined;
     for (const [session, transactions] of Object.entries(stored.sessions) as [SessionId, Transaction[]][]) {
       const log = this.#log(session);
       if (log.transactions.length > 0) continue;
@@ -267,6 +274,16 @@ export class Doc {
   }
 
   #emit(added: DocTransaction[]): void {
-    for (const listener of this.#listeners) listener({ added, doc: this });
+    this.#ordered = undefined;
+    if (this.#listeners.size === 0) return;
+    const doc = this;
+    const change: DocChange = {
+      added,
+      doc,
+      get transactions() {
+        return doc.transactions();
+      },
+    };
+    for (const listener of this.#listeners) listener(change);
   }
 }
