@@ -1,0 +1,149 @@
+// A harness for transcript tests of the relay: the real core and driver over a MemoryStore, with a
+// Transport that records every frame as one line in the words of the protocol, long ids replaced by names.
+import {
+  GENESIS_HASH,
+  decodeClientMessage,
+  decodeServerMessage,
+  encodeMessage,
+  type ClientMessage,
+  type KnownState,
+  type DocHeader,
+  type DocId,
+  type ServerMessage,
+  type Transaction,
+} from "../../protocol/index.ts";
+import { MemoryStore } from "../../worker/core/memory-store.ts";
+import { initialState } from "../../worker/core/relay-core.ts";
+import { Relay, type Transport } from "../../worker/core/relay.ts";
+import type { PeerId } from "../../worker/core/store.ts";
+import { helloFrame, signedChunk, testAgent, testHeader, type TestAgent } from "../support/identity.ts";
+
+export const GROUP = "g1";
+export const NOW = 1_700_000_100_000;
+
+export const alice = testAgent(1);
+export const bob = testAgent(2);
+export const carol = testAgent(3);
+export const aliceTwo = testAgent(1, "session-two");
+export const doc1 = testHeader(alice, GROUP, "nonce-0001");
+export const doc2 = testHeader(alice, GROUP, "nonce-0002");
+export const nothingKnown = { header: false, sessions: {} };
+
+// Sessions before agents: a session id starts with its agent id.
+const names: [string, string][] = [
+  [aliceTwo.session, "alice~two"],
+  [alice.session, "alice"],
+  [bob.session, "bob"],
+  [carol.session, "carol"],
+  [alice.agent, "alice"],
+  [bob.agent, "bob"],
+  [carol.agent, "carol"],
+  [doc1.id, "doc1"],
+  [doc2.id, "doc2"],
+];
+const short = (text: string): string => names.reduce((out, [long, name]) => out.replaceAll(long, name), text);
+
+const sessions = (counts: KnownState["sessions"]): string =>
+  `{${Object.entries(counts).map(([session, count]) => `${session}:${count}`).join(", ")}}`;
+const known = (state: KnownState): string => `${state.header ? "" : "(no header) "}${sessions(state.sessions)}`;
+
+function render(message: ClientMessage | ServerMessage): string {
+  switch (message.type) {
+    case "challenge":
+      return `challenge v=${message.v} nonce=${message.nonce}`;
+    case "hello":
+      return `hello v=${message.v} ${message.session} ${message.group}`;
+    case "welcome":
+      return `welcome v=${message.v} ${message.session} ${message.group}`;
+    case "dir":
+      return "docs" in message ? `dir [${message.docs.map((entry) => `${entry.id} ${known(entry.known)}`).join(", ")}] more=${message.more}` : "dir";
+    case "load":
+      return `load ${message.doc} ${known(message.known)}`;
+    case "content": {
+      const chunks = Object.entries(message.sessions).map(
+        ([session, chunk]) => `${session} after=${chunk!.after} n=${chunk!.transactions.length}${chunk!.signature ? "" : " unsigned"}`,
+      );
+      return `content ${message.doc}${message.header ? " +header" : ""} ${chunks.join(", ")}`;
+    }
+    case "known":
+      return `known ${message.doc} ${known(message)} ${message.reason}`;
+    case "unsub":
+      return `unsub ${message.doc}`;
+    case "error": {
+      const about = [message.doc, message.session, message.retryAfter === undefined ? undefined : `retryAfter=${message.retryAfter}`];
+      return ["error", message.code, ...about.filter(Boolean), JSON.stringify(message.message)].join(" ");
+    }
+    case "ping":
+    case "pong":
+      return message.type;
+  }
+}
+
+/** A Transport that records frames as transcript lines; `failing` peers throw on send like a dead socket. */
+export class RecordingTransport implements Transport {
+  readonly lines: string[] = [];
+  readonly frames: { peer: PeerId; text: string }[] = [];
+  readonly failing = new Set<PeerId>();
+
+  send(peer: PeerId, frame: string): void {
+    if (this.failing.has(peer)) throw new Error(`socket of ${peer} is gone`);
+    const decoded = decodeServerMessage(frame);
+    this.frames.push({ peer, text: frame });
+    this.lines.push(short(`relay -> ${peer} | ${decoded.ok ? render(decoded.message) : `UNDECODABLE ${decoded.code}: ${decoded.reason}`}`));
+  }
+
+  close(peer: PeerId, code: number, reason: string): void {
+    this.lines.push(`relay -x ${peer} | close ${code} ${reason}`);
+  }
+
+  savePeer(): void {}
+}
+
+export function scenario() {
+  const store = new MemoryStore();
+  const transport = new RecordingTransport();
+  const relay = new Relay(initialState(GROUP), store, transport);
+
+  /** Sends a client frame from `peer`, logging it first. */
+  async function send(peer: PeerId, message: ClientMessage | Record<string, unknown>): Promise<void> {
+    const text = encodeMessage(message as ClientMessage);
+    const decoded = decodeClientMessage(text);
+    transport.lines.push(short(`${peer} -> relay | ${decoded.ok ? render(decoded.message) : text}`));
+    await relay.dispatch({ type: "frame", peer, frame: text, now: NOW });
+  }
+
+  async function open(peer: PeerId, peerCount = 1): Promise<void> {
+    await relay.dispatch({ type: "opened", peer, nonce: `nonce-${peer}`, peerCount });
+  }
+
+  /** Opens a connection and completes the handshake as `who`. */
+  async function connect(peer: PeerId, who: TestAgent): Promise<void> {
+    await open(peer);
+    await send(peer, helloFrame(who, GROUP, `nonce-${peer}`));
+  }
+
+  async function close(peer: PeerId): Promise<void> {
+    transport.lines.push(`${peer} -x relay | closed`);
+    await relay.dispatch({ type: "closed", peer });
+  }
+
+  /** The transcript so far, as one string; clears it so each step can be snapshotted on its own. */
+  function transcript(): string {
+    return transport.lines.splice(0).join("\n");
+  }
+
+  return { store, transport, relay, send, open, connect, close, transcript };
+}
+
+/** A writer that keeps its own chain head, like the SDK does. */
+export function writer(who: TestAgent, doc: { id: DocId; header: DocHeader }) {
+  let count = 0;
+  let lastHash = GENESIS_HASH;
+  return (txs: Transaction[], options: { header?: boolean; after?: number } = {}) => {
+    const { chunk, lastHash: next } = signedChunk(who, doc.id, count, txs, lastHash);
+    count += txs.length;
+    lastHash = next;
+    const sent = options.after === undefined ? chunk : { ...chunk, after: options.after };
+    return { type: "content", doc: doc.id, ...(options.header ? { header: doc.header } : {}), sessions: { [who.session]: sent } };
+  };
+}
