@@ -1,59 +1,138 @@
-// A real WebSocket to the real relay inside workerd, with a frame inbox the tests can await on.
-import { exports } from "cloudflare:workers";
-import { decodeServerMessage, type ServerMessage } from "../../protocol/index.ts";
-import { helloFrame, type TestAgent } from "../support/identity.ts";
+// Helpers for the workerd tests: real WebSockets to the real relay with a frame inbox the tests can await on,
+// signed session logs that keep their own hash chain, and SQLite reads inside the group's Durable Object.
+import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import {
+  GENESIS_HASH,
+  decodeServerMessage,
+  randomBase64Url,
+  utf8Length,
+  type DocId,
+  type ServerMessage,
+  type SessionId,
+  type Transaction,
+} from "../../protocol/index.ts";
+import { helloFrame, signedChunk, type TestAgent } from "../support/identity.ts";
+
+type Of<T extends ServerMessage["type"]> = Extract<ServerMessage, { type: T }>;
 
 export type Peer = {
   ws: WebSocket;
+  /** Decoded frames not yet taken by `next` or `drain`. */
   inbox: ServerMessage[];
+  /** Every text frame received, in order, with its UTF-8 size. */
+  received: { type: string; bytes: number }[];
+  /** Frames the SDK's decoder would refuse (too large, wrong shape): the relay must never send one. */
+  undecodable: { bytes: number; reason: string }[];
   closed: Promise<{ code: number; reason: string }>;
   send(message: unknown): void;
   sendRaw(frame: string | ArrayBuffer): void;
   /** Resolves with the next frame matching `match` (frames before it stay in the inbox for later). */
-  next<T extends ServerMessage["type"]>(type: T, match?: (m: Extract<ServerMessage, { type: T }>) => boolean): Promise<Extract<ServerMessage, { type: T }>>;
+  next<T extends ServerMessage["type"]>(type: T, match?: (m: Of<T>) => boolean, timeoutMs?: number): Promise<Of<T>>;
+  /** Takes every frame of `type` now in the inbox. */
+  drain<T extends ServerMessage["type"]>(type: T): Of<T>[];
+  /**
+   * Round trip through the relay's event queue: a ping that is not byte-equal to the auto-response pair, so
+   * the object itself answers it after every earlier event. Frames caused by earlier events arrive first.
+   */
+  sync(): Promise<void>;
   close(): Promise<void>;
 };
 
+/** Sockets still open, closed by `closeAll` after a test that failed half-way. */
+const open = new Set<Peer>();
+
+/** A group id no other test (or earlier run on persisted storage) has used. */
+export const uniqueGroup = (label: string): string => `${label}-${randomBase64Url(6)}`;
+
+export const groupStub = (group: string) => env.GROUPS.getByName(group);
+
+export const wsUrl = (group: string): string => `http://relay/v1/groups/${group}/ws`;
+
+/** The ping the runtime answers by itself, without waking the object (ctx.setWebSocketAutoResponse). */
+export const AUTO_PING = '{"type":"ping"}';
+const RELAY_PING = '{ "type": "ping" }';
+
 export async function openSocket(group: string): Promise<Peer> {
-  const res = await exports.default.fetch(`http://relay/v1/groups/${group}/ws`, { headers: { Upgrade: "websocket" } });
+  const res = await exports.default.fetch(wsUrl(group), { headers: { Upgrade: "websocket" } });
   const ws = res.webSocket;
-  if (!ws) throw new Error(`no socket: ${res.status}`);
+  if (!ws) throw new Error(`no socket: ${res.status} ${await res.text()}`);
   ws.accept();
   const inbox: ServerMessage[] = [];
+  const received: Peer["received"] = [];
+  const undecodable: Peer["undecodable"] = [];
   const waiters: (() => void)[] = [];
-  ws.addEventListener("message", (event) => {
-    const decoded = decodeServerMessage(event.data as string);
-    if (!decoded.ok) throw new Error(`relay sent a bad frame: ${decoded.reason}`);
-    inbox.push(decoded.message);
+  const wakeAll = () => {
     for (const wake of waiters.splice(0)) wake();
-  });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
-    ws.addEventListener("close", (event) => {
-      resolve({ code: event.code, reason: event.reason });
-      for (const wake of waiters.splice(0)) wake();
-    });
+  };
+  ws.addEventListener("message", (event) => {
+    const frame = event.data;
+    if (typeof frame !== "string") {
+      undecodable.push({ bytes: (frame as ArrayBuffer).byteLength, reason: "binary frame" });
+      return wakeAll();
+    }
+    const bytes = utf8Length(frame);
+    const decoded = decodeServerMessage(frame);
+    if (decoded.ok) {
+      received.push({ type: decoded.message.type, bytes });
+      inbox.push(decoded.message);
+    } else {
+      received.push({ type: "undecodable", bytes });
+      undecodable.push({ bytes, reason: `${decoded.code}: ${decoded.reason}` });
+    }
+    wakeAll();
   });
   let isClosed = false;
-  void closed.then(() => (isClosed = true));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.addEventListener("close", (event) => {
+      isClosed = true;
+      open.delete(peer);
+      resolve({ code: event.code, reason: event.reason });
+      wakeAll();
+    });
+  });
   const peer: Peer = {
     ws,
     inbox,
+    received,
+    undecodable,
     closed,
     send: (message) => ws.send(JSON.stringify(message)),
     sendRaw: (frame) => ws.send(frame),
-    async next(type, match) {
+    async next(type, match, timeoutMs = 4_000) {
+      const deadline = Date.now() + timeoutMs;
       for (;;) {
         const index = inbox.findIndex((m) => m.type === type && (!match || match(m as never)));
         if (index >= 0) return inbox.splice(index, 1)[0] as never;
-        if (isClosed) throw new Error(`socket closed while waiting for ${type}; inbox: ${JSON.stringify(inbox)}`);
-        await new Promise<void>((resolve) => waiters.push(resolve));
+        const left = deadline - Date.now();
+        if (isClosed || left <= 0) {
+          const why = isClosed ? "socket closed" : `no frame in ${timeoutMs} ms`;
+          throw new Error(`${why} while waiting for ${type}; inbox: ${JSON.stringify(inbox).slice(0, 2_000)}`);
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
       }
+    },
+    drain(type) {
+      const taken = inbox.filter((m) => m.type === type);
+      inbox.splice(0, inbox.length, ...inbox.filter((m) => m.type !== type));
+      return taken as never;
+    },
+    async sync() {
+      ws.send(RELAY_PING);
+      await peer.next("pong");
     },
     async close() {
       if (!isClosed) ws.close(1000, "done");
       await closed;
     },
   };
+  open.add(peer);
   return peer;
 }
 
@@ -65,3 +144,85 @@ export async function connect(group: string, who: TestAgent): Promise<Peer> {
   await peer.next("welcome");
   return peer;
 }
+
+/** Closes every socket a test left open (use in afterEach, so a failing test cannot hang the next file). */
+export async function closeAll(): Promise<void> {
+  await Promise.all([...open].map((peer) => peer.close()));
+}
+
+/** One writer's session log in one document: keeps the count and hash chain, signs each appended batch. */
+export class SessionWriter {
+  count = 0;
+  lastHash = GENESIS_HASH;
+  readonly who: TestAgent;
+  readonly doc: DocId;
+
+  constructor(who: TestAgent, doc: DocId) {
+    this.who = who;
+    this.doc = doc;
+  }
+
+  get session(): SessionId {
+    return this.who.session;
+  }
+
+  /** A copy at the same position, for building a chunk without moving this writer on. */
+  fork(who: TestAgent = this.who): SessionWriter {
+    const copy = new SessionWriter(who, this.doc);
+    copy.count = this.count;
+    copy.lastHash = this.lastHash;
+    return copy;
+  }
+
+  /** A signed chunk appending `txs` after everything appended so far; the writer's state moves on. */
+  append(txs: Transaction[]) {
+    const { chunk, lastHash } = signedChunk(this.who, this.doc, this.count, txs, this.lastHash);
+    this.count += txs.length;
+    this.lastHash = lastHash;
+    return chunk;
+  }
+
+  /** A content frame for this session alone. */
+  content(txs: Transaction[], header?: unknown) {
+    return { type: "content", doc: this.doc, ...(header ? { header } : {}), sessions: { [this.session]: this.append(txs) } };
+  }
+}
+
+export type StoredRow = { idx: number; at: number; data: string; signature: string | null };
+
+/** Runs a query in the group's object against its real SQLite. */
+export function sqlRows<T extends Record<string, SqlStorageValue>>(group: string, query: string, ...bindings: SqlStorageValue[]): Promise<T[]> {
+  return runInDurableObject(groupStub(group), (_instance, state) => state.storage.sql.exec<T>(query, ...bindings).toArray());
+}
+
+/** One session log as stored, in index order. */
+export const storedLog = (group: string, doc: DocId, session: SessionId): Promise<StoredRow[]> =>
+  sqlRows<StoredRow>(
+    group,
+    `SELECT t.idx, t.at, t.data, t.signature FROM transactions t
+     JOIN sessions s ON s.num = t.session_num JOIN docs d ON d.num = s.doc_num
+     WHERE d.id = ? AND s.id = ? ORDER BY t.idx`,
+    doc,
+    session,
+  );
+
+/** Every transaction row of the group, to prove that a refused write changed nothing. */
+export const allRows = (group: string) =>
+  sqlRows<{ session: string; idx: number; data: string }>(
+    group,
+    "SELECT s.id AS session, t.idx, t.data FROM transactions t JOIN sessions s ON s.num = t.session_num ORDER BY s.id, t.idx",
+  );
+
+/** Every transaction a peer received for `doc` in `content` frames now in its inbox, per session. */
+export function takeContent(peer: Peer, doc: DocId): Map<SessionId, { after: number; transactions: Transaction[]; signature?: string }[]> {
+  const bySession = new Map<SessionId, { after: number; transactions: Transaction[]; signature?: string }[]>();
+  for (const frame of peer.drain("content")) {
+    if (frame.doc !== doc) continue;
+    for (const [session, chunk] of Object.entries(frame.sessions) as [SessionId, (typeof frame.sessions)[SessionId]][]) {
+      bySession.set(session, [...(bySession.get(session) ?? []), chunk]);
+    }
+  }
+  return bySession;
+}
+
+export const emptyKnown = { header: false, sessions: {} };

@@ -1,0 +1,82 @@
+// The Worker's HTTP surface: health, the upgrade check, group id validation and unknown paths.
+import { listDurableObjectIds } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { afterEach, describe, expect, it } from "vitest";
+import { PROTOCOL_VERSION } from "../../protocol/index.ts";
+import { closeAll, groupStub, openSocket, uniqueGroup, wsUrl } from "./socket.ts";
+
+afterEach(closeAll);
+
+const get = (path: string, headers: Record<string, string> = {}) => exports.default.fetch(`http://relay${path}`, { headers });
+
+/** Whether the namespace holds an object for `group` (objects appear once they are created). */
+async function objectExists(group: string): Promise<boolean> {
+  const id = groupStub(group).id;
+  return (await listDurableObjectIds(env.GROUPS)).some((other) => other.equals(id));
+}
+
+describe("HTTP routes", () => {
+  it("GET /v1/health answers 200 JSON with the protocol version", async () => {
+    const res = await get("/v1/health");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await res.json()).toEqual({ ok: true, protocol: PROTOCOL_VERSION });
+  });
+
+  it("the socket endpoint without Upgrade is 426 with Upgrade: websocket, and creates no object", async () => {
+    const group = uniqueGroup("http-426");
+    const res = await get(`/v1/groups/${group}/ws`);
+    expect(res.status).toBe(426);
+    expect(res.headers.get("upgrade")).toBe("websocket");
+    await res.body?.cancel();
+    expect(await objectExists(group)).toBe(false);
+
+    const wrongUpgrade = await get(`/v1/groups/${group}/ws`, { Upgrade: "h2c" });
+    expect(wrongUpgrade.status).toBe(426);
+    await wrongUpgrade.body?.cancel();
+  });
+
+  it("a valid group with Upgrade opens a socket (and so creates the object)", async () => {
+    const group = uniqueGroup("http-101");
+    const peer = await openSocket(group);
+    expect((await peer.next("challenge")).v).toBe(PROTOCOL_VERSION);
+    expect(await objectExists(group)).toBe(true);
+    await peer.close();
+  });
+
+  it.each([
+    ["200 characters", "g".repeat(200)],
+    ["129 characters", "g".repeat(129)],
+    ["an encoded space", "bad%20group"],
+    ["an encoded slash", "a%2Fb"],
+    ["non-ASCII", "gr%C3%BCppe"],
+  ])("a group id with %s is 400, even with Upgrade", async (_label, group) => {
+    const plain = await get(`/v1/groups/${group}/ws`);
+    expect(plain.status).toBe(400);
+    await plain.body?.cancel();
+    const upgrade = await get(`/v1/groups/${group}/ws`, { Upgrade: "websocket" });
+    expect(upgrade.status).toBe(400);
+    expect(upgrade.webSocket).toBeNull();
+    await upgrade.body?.cancel();
+  });
+
+  it("a group id of exactly 128 allowed characters is accepted", async () => {
+    const group = `${uniqueGroup("max")}.~_-`.padEnd(128, "x");
+    expect(group).toHaveLength(128);
+    const res = await get(`/v1/groups/${group}/ws`);
+    expect(res.status).toBe(426);
+    await res.body?.cancel();
+  });
+
+  it.each(["/", "/v1", "/v1/groups/g", "/v1/groups/g/ws/extra", "/v2/health"])("unknown path %s is 404 JSON", async (path) => {
+    const res = await get(path);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: "not_found" });
+  });
+
+  it("POST to the socket endpoint is not routed", async () => {
+    const res = await exports.default.fetch(wsUrl("g"), { method: "POST", body: "x" });
+    expect(res.status).toBe(404);
+    await res.body?.cancel();
+  });
+});
