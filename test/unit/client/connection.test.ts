@@ -1,0 +1,267 @@
+// The client's connection on its own: handshake, status, keep-alive pings and reconnect timing, driven
+// with fake timers and a fake WebSocket. The test plays the relay with the real protocol encoders.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { PROTOCOL_VERSION, closeCodeOf, fromBase64Url, helloMessage, publicKeyOfAgent, utf8Length, verify, type ErrorCode } from "../../../protocol/index.ts";
+import { GROUP, HOUR, NONCE, connect, expectNextSocketAfter, failConnections, handshake, identity, session } from "./connection-harness.ts";
+import { FakeSocket } from "./fake-socket.ts";
+
+beforeEach(() => {
+  FakeSocket.instances = [];
+  vi.useFakeTimers();
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("handshake and status", () => {
+  it("goes idle -> connecting -> authenticating -> syncing -> live", () => {
+    const { connection, log } = connect();
+    expect(connection.status).toBe("idle");
+    expect(FakeSocket.instances).toHaveLength(0);
+    connection.start();
+    expect(connection.status).toBe("connecting");
+    expect(FakeSocket.latest.url).toBe(`wss://relay.test/v1/groups/${GROUP}/ws`);
+    FakeSocket.latest.serverOpen();
+    expect(connection.status).toBe("authenticating");
+    FakeSocket.latest.serverSend({ type: "challenge", v: PROTOCOL_VERSION, nonce: NONCE });
+    expect(connection.status).toBe("authenticating");
+    expect(log.ready).toBe(0);
+    FakeSocket.latest.serverSend({ type: "welcome", v: PROTOCOL_VERSION, group: GROUP, agent: identity.agent, session });
+    expect(connection.status).toBe("syncing");
+    expect(log.ready).toBe(1);
+    connection.markLive();
+    expect(log.statuses).toEqual(["connecting", "authenticating", "syncing", "live"]);
+  });
+
+  it("answers the challenge with a hello signed for this group, session and nonce", async () => {
+    const { connection } = connect();
+    connection.start();
+    const hello = handshake();
+    expect(hello).toMatchObject({ type: "hello", v: PROTOCOL_VERSION, agent: identity.agent, session, group: GROUP });
+    const signature = fromBase64Url(hello.signature)!;
+    const publicKey = publicKeyOfAgent(identity.agent)!;
+    expect(await verify(signature, helloMessage(GROUP, session, NONCE), publicKey)).toBe(true);
+    expect(await verify(signature, helloMessage(GROUP, session, "YW5vdGhlci1ub25jZQ"), publicKey)).toBe(false);
+    expect(await verify(signature, helloMessage("other-group", session, NONCE), publicKey)).toBe(false);
+  });
+
+  it("sends app messages only once the relay welcomed it", () => {
+    const { connection } = connect();
+    connection.start();
+    expect(connection.send({ type: "dir" })).toBe(false);
+    FakeSocket.latest.serverOpen();
+    expect(connection.send({ type: "dir" })).toBe(false);
+    handshake(FakeSocket.latest);
+    expect(connection.send({ type: "dir" })).toBe(true);
+    expect(FakeSocket.latest.sent.filter((frame) => frame === '{"type":"dir"}')).toHaveLength(1);
+  });
+
+  it.each<ErrorCode>(["unsupported_version", "unauthorized"])("closes for good on %s during the handshake", (code) => {
+    const { connection, log } = connect();
+    connection.start();
+    const socket = FakeSocket.latest;
+    socket.serverOpen();
+    socket.serverSend({ type: "challenge", v: PROTOCOL_VERSION, nonce: NONCE });
+    socket.serverSend({ type: "error", code, message: "refused" });
+    socket.serverClose(closeCodeOf(code) ?? 1008, code);
+    expect(connection.status).toBe("closed");
+    expect(connection.closeReason).toContain(code);
+    expect(log.statuses[log.statuses.length - 1]).toBe("closed");
+    expect(log.reasons[log.reasons.length - 1]).toContain(code);
+    connection.start();
+    vi.advanceTimersByTime(24 * HOUR);
+    expect(FakeSocket.instances).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("stays up when `unauthorized` refuses one write after the handshake", () => {
+    const { connection, log } = connect();
+    connection.start();
+    handshake();
+    FakeSocket.latest.serverSend({ type: "error", code: "unauthorized", message: "not your session" });
+    expect(connection.status).toBe("syncing");
+    expect(log.messages).toEqual([{ type: "error", code: "unauthorized", message: "not your session" }]);
+  });
+});
+
+describe("reconnect", () => {
+  it("waits a jittered backoff after a drop, then connects and handshakes again", () => {
+    const { connection, log } = connect();
+    connection.start();
+    handshake();
+    connection.markLive();
+    FakeSocket.latest.serverClose(1006);
+    expect(connection.status).toBe("offline");
+    expect(log.down).toBe(1);
+    expectNextSocketAfter(500);
+    expect(connection.status).toBe("connecting");
+    handshake();
+    expect(connection.status).toBe("syncing");
+    expect(log.ready).toBe(2);
+  });
+
+  it("draws a new random delay for every attempt (full jitter)", () => {
+    const draws = [0.25, 0.75, 0];
+    const { connection } = connect({ random: () => draws.shift() ?? 0.5 });
+    connection.start();
+    FakeSocket.latest.serverFail();
+    expectNextSocketAfter(250); // 0.25 of 1 s
+    FakeSocket.latest.serverFail();
+    expectNextSocketAfter(1_500); // 0.75 of 2 s
+    FakeSocket.latest.serverFail();
+    vi.advanceTimersByTime(0); // 0 of 4 s: at once
+    expect(FakeSocket.instances).toHaveLength(4);
+  });
+
+  it("doubles the delay while connections keep failing, up to the cap", () => {
+    const { connection, log } = connect();
+    connection.start();
+    failConnections([500, 1_000, 2_000, 4_000, 8_000, 8_000, 8_000]);
+    expect(log.down).toBe(7);
+  });
+
+  it("resets the delay after a connection stayed live for minUptimeMs", () => {
+    const { connection } = connect();
+    connection.start();
+    failConnections([500, 1_000, 2_000]);
+    handshake();
+    connection.markLive();
+    vi.advanceTimersByTime(5_000);
+    FakeSocket.latest.serverClose(1006);
+    expectNextSocketAfter(500);
+  });
+
+  it("keeps growing the delay when a connection dies soon after going live", () => {
+    const { connection } = connect();
+    connection.start();
+    failConnections([500, 1_000, 2_000]);
+    handshake();
+    connection.markLive();
+    vi.advanceTimersByTime(4_999);
+    FakeSocket.latest.serverClose(1006);
+    expectNextSocketAfter(4_000);
+    handshake(); // syncing, never live: no reset either
+    FakeSocket.latest.serverClose(1006);
+    expectNextSocketAfter(8_000);
+  });
+
+  // BUG (client/connection.ts:189 and :96): uptime counts only while the status is exactly "live", from the
+  // last markLive(). Opening a document (markSyncing) on a connection that has been up for minutes, then
+  // losing it, keeps the old attempt count, so the app waits as if the relay had been failing all along.
+  it.fails("resets the delay for a long-lived connection that is syncing a newly opened document", () => {
+    const { connection } = connect();
+    connection.start();
+    failConnections([500, 1_000, 2_000]);
+    handshake();
+    connection.markLive();
+    vi.advanceTimersByTime(60_000);
+    connection.markSyncing();
+    FakeSocket.latest.serverClose(1006);
+    expectNextSocketAfter(500); // actual: 4,000 (attempt 3)
+  });
+
+  it("waits at least the relay's retryAfter, once", () => {
+    const { connection, log } = connect();
+    connection.start();
+    const socket = FakeSocket.latest;
+    socket.serverOpen();
+    socket.serverSend({ type: "error", code: "too_many_peers", message: "full", retryAfter: 30 });
+    socket.serverClose(closeCodeOf("too_many_peers") ?? 1013, "too_many_peers");
+    expect(connection.status).toBe("offline");
+    expect(log.messages.map((message) => message.type)).toEqual(["error"]);
+    expectNextSocketAfter(30_000);
+    FakeSocket.latest.serverFail();
+    expectNextSocketAfter(1_000); // the hint applied to one wait only: back to jitter, attempt 1
+  });
+
+  // BUG (client/status.ts + connection.ts:118-120): drop() is what the browser's `offline` event calls, and
+  // the group starts the connection only after the local store loaded. An `offline` event in that window
+  // makes #down() try idle -> offline, which throws StatusError out of the event listener.
+  it.fails("drop() before start() is harmless", () => {
+    const { connection } = connect();
+    expect(() => connection.drop()).not.toThrow();
+    expect(connection.status).toBe("idle");
+  });
+});
+
+describe("keep-alive", () => {
+  it("pings after pingIntervalMs of silence and drops a connection that stays silent", async () => {
+    const { connection, log } = connect({ pingIntervalMs: 1_000, pingTimeoutMs: 500 });
+    connection.start();
+    handshake();
+    const socket = FakeSocket.latest;
+    const sentBefore = socket.sent.length;
+    vi.advanceTimersByTime(999);
+    expect(socket.sent).toHaveLength(sentBefore);
+    vi.advanceTimersByTime(1);
+    expect(socket.sent.slice(sentBefore)).toEqual(['{"type":"ping"}']);
+    vi.advanceTimersByTime(499);
+    expect(connection.status).toBe("syncing");
+    expect(socket.closedByClient).toBeUndefined();
+    vi.advanceTimersByTime(1);
+    expect(socket.closedByClient).toBeDefined();
+    expect(connection.status).toBe("offline");
+    await Promise.resolve(); // the dropped socket's own close event arrives late and changes nothing
+    expect(log.down).toBe(1);
+    expectNextSocketAfter(500);
+  });
+
+  it("keeps a connection that answers, and counts silence from the last frame", () => {
+    const { connection } = connect({ pingIntervalMs: 1_000, pingTimeoutMs: 500 });
+    connection.start();
+    handshake();
+    const socket = FakeSocket.latest;
+    const pings = () => socket.sent.filter((frame) => frame === '{"type":"ping"}').length;
+    vi.advanceTimersByTime(1_400);
+    socket.serverSend({ type: "pong" });
+    vi.advanceTimersByTime(999);
+    expect(pings()).toBe(1);
+    expect(connection.status).toBe("syncing");
+    vi.advanceTimersByTime(1);
+    expect(pings()).toBe(2);
+  });
+
+  // BUG (client/connection.ts:147): bytesReceived is documented as "UTF-8 bytes of frames received" but adds
+  // frame.length, the UTF-16 length, so non-ASCII traffic is under-counted (here 2 bytes short).
+  it.fails("counts received bytes as UTF-8", () => {
+    const { connection } = connect();
+    connection.start();
+    handshake();
+    const before = connection.bytesReceived;
+    const frame = JSON.stringify({ type: "error", code: "internal", message: "déjà vu" });
+    FakeSocket.latest.serverSend(frame);
+    expect(connection.bytesReceived - before).toBe(utf8Length(frame));
+  });
+});
+
+describe("close", () => {
+  it("clears every timer and never reconnects", async () => {
+    const { connection, log } = connect({ pingIntervalMs: 1_000 });
+    connection.start();
+    handshake();
+    connection.markLive();
+    expect(vi.getTimerCount()).toBeGreaterThan(0);
+    connection.close();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(connection.status).toBe("closed");
+    expect(connection.closeReason).toBe("closed by the app");
+    expect(FakeSocket.latest.closedByClient?.code).toBe(1000);
+    await Promise.resolve(); // its close event
+    vi.advanceTimersByTime(24 * HOUR);
+    expect(FakeSocket.instances).toHaveLength(1);
+    expect(log.down).toBe(0);
+  });
+
+  it("cancels a pending reconnect", () => {
+    const { connection } = connect();
+    connection.start();
+    FakeSocket.latest.serverFail();
+    expect(connection.status).toBe("offline");
+    connection.close();
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(24 * HOUR);
+    expect(FakeSocket.instances).toHaveLength(1);
+    expect(connection.status).toBe("closed");
+  });
+});
