@@ -7,6 +7,7 @@ import {
   helloMessage,
   sign,
   toBase64Url,
+  utf8Length,
   type ClientMessage,
   type ErrorCode,
   type ErrorMessage,
@@ -54,7 +55,8 @@ export class Connection {
   #status: Status = "idle";
   #socket: WebSocket | undefined;
   #attempt = 0;
-  #liveSince = 0;
+  /** When the relay last welcomed us: a connection up for minUptimeMs resets the backoff. */
+  #upSince = 0;
   #retryAfterMs = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #pingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -62,7 +64,7 @@ export class Connection {
   #removeNetworkListeners: (() => void) | undefined;
   /** Why the connection closed for good, if it did. */
   closeReason: string | undefined;
-  /** UTF-8 bytes of frames received, for measuring what a sync costs. */
+  /** UTF-8 bytes of text frames received, for measuring what a sync costs. */
   bytesReceived = 0;
 
   constructor(options: ConnectionOptions, handler: ConnectionHandler) {
@@ -92,10 +94,7 @@ export class Connection {
 
   /** Every load is answered: the group is in sync with the relay. */
   markLive(): void {
-    if (this.#status === "syncing") {
-      this.#liveSince = Date.now();
-      this.#setStatus("live");
-    }
+    if (this.#status === "syncing") this.#setStatus("live");
   }
 
   /** Back to syncing (new documents opened while live). */
@@ -116,6 +115,7 @@ export class Connection {
 
   /** Drops the socket as if the network failed (tests, and the browser's `offline` event). */
   drop(): void {
+    if (this.#status === "idle" || this.#status === "closed" || this.#status === "offline") return;
     this.#socket?.close(4000, "dropped");
     this.#down();
   }
@@ -144,7 +144,7 @@ export class Connection {
 
   #receive(data: unknown): void {
     const frame = typeof data === "string" ? data : "";
-    this.bytesReceived += frame.length;
+    this.bytesReceived += utf8Length(frame);
     this.#awaitingPong = false;
     this.#schedulePing();
     const decoded = decodeServerMessage(frame);
@@ -159,6 +159,7 @@ export class Connection {
         return;
       }
       case "welcome":
+        this.#upSince = Date.now();
         this.#setStatus("syncing");
         return this.#handler.onReady();
       case "pong":
@@ -186,7 +187,7 @@ export class Connection {
 
   #down(_reason?: string): void {
     if (this.#status === "closed" || this.#status === "offline") return;
-    const wasUp = this.#status === "live" && Date.now() - this.#liveSince >= this.#backoff.minUptimeMs;
+    const wasUp = (this.#status === "live" || this.#status === "syncing") && Date.now() - this.#upSince >= this.#backoff.minUptimeMs;
     if (wasUp) this.#attempt = 0;
     this.#socket = undefined;
     this.#clearTimers();

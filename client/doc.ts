@@ -3,6 +3,8 @@
 import {
   CHUNK_TARGET_BYTES,
   GENESIS_HASH,
+  MAX_TRANSACTION_BYTES,
+  jsonStringBytes,
   chainHash,
   countOf,
   mergeKnownStates,
@@ -93,6 +95,9 @@ export class Doc {
   /** Appends a transaction to this client's session. It is sent (signed, batched) as soon as possible. */
   append(data: string): DocTransaction {
     if (!this.#header) throw new Error(`append: document ${this.id} is not loaded yet`);
+    const bytes = jsonStringBytes(data) - 2;
+    // Refused here, not by the relay: a refused transaction would block every later one of the session.
+    if (bytes > MAX_TRANSACTION_BYTES) throw new RangeError(`append: ${bytes} bytes of data; at most ${MAX_TRANSACTION_BYTES}`);
     const log = this.#log(this.#session);
     // `at` never goes backwards within a session, so ordering by `at` keeps each session's order.
     const at = Math.max(Date.now(), this.#lastAt);
@@ -241,7 +246,7 @@ export class Doc {
       const after = this.#sent;
       let end = after;
       let bytes = 0;
-      while (end < sendable && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) bytes += own[end++]!.data.length + 40;
+      while (end < sendable && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) bytes += jsonStringBytes(own[end++]!.data) + 40;
       const signature = signCheckpoint(this.#identity.secretKey, this.id, this.#session, end, this.#ownHashes[end - 1]!);
       frames.push({
         type: "content",

@@ -58,8 +58,15 @@ function checkClientLimits(message: ClientMessage): Decoded<ClientMessage> {
   if (total > MAX_TRANSACTIONS_PER_FRAME) {
     return fail("transaction_too_large", `${total} transactions in one frame; at most ${MAX_TRANSACTIONS_PER_FRAME}`);
   }
-  if (message.header && utf8Length(canonicalJson(message.header as unknown as Json)) > MAX_HEADER_BYTES) {
-    return fail("bad_header", `header exceeds ${MAX_HEADER_BYTES} bytes`);
+  if (message.header) {
+    let encoded: string;
+    try {
+      encoded = canonicalJson(message.header as unknown as Json);
+    } catch {
+      // JSON.parse turns 1e999 into Infinity, which has no canonical form (and so no document id).
+      return fail("bad_header", "header meta must hold only finite numbers");
+    }
+    if (utf8Length(encoded) > MAX_HEADER_BYTES) return fail("bad_header", `header exceeds ${MAX_HEADER_BYTES} bytes`);
   }
   return { ok: true, message };
 }

@@ -7,7 +7,9 @@ const decoder = new TextDecoder();
 export const utf8 = (text: string): Uint8Array => encoder.encode(text);
 export const fromUtf8 = (bytes: Uint8Array): string => decoder.decode(bytes);
 
-/** UTF-8 length of a string without allocating when the answer is obvious. */
+const isLowSurrogate = (code: number): boolean => code >= 0xdc00 && code <= 0xdfff;
+
+/** UTF-8 length of a string (as TextEncoder would encode it), without allocating. */
 export function utf8Length(text: string): number {
   // Each UTF-16 unit takes 1 to 3 UTF-8 bytes, so ASCII-only fast paths are exact.
   let bytes = 0;
@@ -15,13 +17,20 @@ export function utf8Length(text: string): number {
     const code = text.charCodeAt(i);
     if (code < 0x80) bytes += 1;
     else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+    else if (code >= 0xd800 && code <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
       bytes += 4; // a surrogate pair is one 4-byte code point
       i++;
-    } else bytes += 3;
+    } else bytes += 3; // the rest of the BMP, and lone surrogates (encoded as U+FFFD)
   }
   return bytes;
 }
+
+// Characters JSON escapes (controls, quote, backslash) or UTF-8 widens (non-ASCII).
+const NOT_PLAIN_ASCII = /[\u0000-\u001f"\\\u007f-\uffff]/;
+
+/** Bytes a string takes as a JSON string in a frame, quotes included: exact, and cheap for plain ASCII. */
+export const jsonStringBytes = (text: string): number =>
+  NOT_PLAIN_ASCII.test(text) ? utf8Length(JSON.stringify(text)) : text.length + 2;
 
 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const lookup = new Int16Array(128).fill(-1);
@@ -80,7 +89,8 @@ export function canonicalJson(value: Json): string {
     if (typeof value === "number" && !Number.isFinite(value)) throw new TypeError("canonicalJson: non-finite number");
     return JSON.stringify(value);
   }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  // Like JSON.stringify, an array slot holding undefined is written as null.
+  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? "null" : canonicalJson(item))).join(",")}]`;
   const keys = Object.keys(value)
     .filter((key) => value[key] !== undefined)
     .sort();

@@ -12,6 +12,8 @@ export const ERROR_CLOSE_CODES = {
   not_ready: 1008,
   /** The handshake failed, or the agent may not do what it asked. */
   unauthorized: 1008,
+  /** The app-issued token has expired: fetch a fresh one and connect again. */
+  token_expired: 1008,
   /** The group has MAX_PEERS_PER_GROUP peers already; retry after `retryAfter` seconds. */
   too_many_peers: 1013,
   /** The relay failed on its side; retry with backoff. */
@@ -20,8 +22,14 @@ export const ERROR_CLOSE_CODES = {
   bad_signature: null,
   /** A transaction's data is larger than MAX_TRANSACTION_BYTES, or a frame holds too many. */
   transaction_too_large: null,
+  /** The document has MAX_SESSIONS_PER_DOCUMENT sessions; no new session may write to it. */
+  too_many_sessions: null,
   /** A header does not hash to the document id, names another group, or another creator. */
   bad_header: null,
+  /** The agent is a member, but its role does not allow this (a reader writing, a writer deleting). */
+  forbidden: null,
+  /** The document was deleted; nothing more can be written to it. */
+  doc_deleted: null,
   /** Transactions for a document whose header the relay has never received. */
   unknown_doc: null,
 } as const satisfies Record<string, number | null>;

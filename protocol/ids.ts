@@ -11,8 +11,8 @@ export type GroupId = string;
 const AGENT_PATTERN = /^ag_[A-Za-z0-9_-]{43}$/;
 const SESSION_PATTERN = /^ag_[A-Za-z0-9_-]{43}~[A-Za-z0-9_-]{8,32}$/;
 const DOC_PATTERN = /^doc_[A-Za-z0-9_-]{43}$/;
-/** Group ids are chosen by apps: URL-safe, 1 to 128 characters. */
-const GROUP_PATTERN = /^[A-Za-z0-9._~-]{1,128}$/;
+/** Group ids are chosen by apps: URL-safe, 1 to 128 characters, not only dots (`..` is a path step). */
+const GROUP_PATTERN = /^(?!\.+$)[A-Za-z0-9._~-]{1,128}$/;
 
 export const isAgentId = (value: string): value is AgentId => AGENT_PATTERN.test(value);
 export const isSessionId = (value: string): value is SessionId => SESSION_PATTERN.test(value);
@@ -45,11 +45,14 @@ export type DocHeader = {
   /** Makes two otherwise equal headers (and so ids) distinct. */
   nonce: string;
   meta: DocMeta;
+  /** If set, only these agents (with the creator and the group's admins) may see the document. */
+  readers?: AgentId[];
 };
 
 export const docIdOf = (header: DocHeader): DocId =>
   `doc_${toBase64Url(sha256(utf8(canonicalJson(header as unknown as Json))))}`;
 
-export function newHeader(fields: { group: GroupId; kind: string; creator: AgentId; createdAt: number; meta?: DocMeta }): DocHeader {
-  return { ...fields, meta: fields.meta ?? {}, nonce: randomBase64Url(12) };
+export function newHeader(fields: { group: GroupId; kind: string; creator: AgentId; createdAt: number; meta?: DocMeta; readers?: AgentId[] }): DocHeader {
+  const { readers, ...rest } = fields;
+  return { ...rest, meta: fields.meta ?? {}, nonce: randomBase64Url(12), ...(readers ? { readers } : {}) };
 }

@@ -8,3 +8,5 @@ export * from "./session-log.ts";
 export * from "./errors.ts";
 export * from "./messages.ts";
 export * from "./codec.ts";
+export * from "./roles.ts";
+export * from "./digest.ts";

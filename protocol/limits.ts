@@ -12,8 +12,13 @@ export const CHUNK_TARGET_BYTES = 256 * 1024;
 export const MAX_TRANSACTION_BYTES = 256 * 1024;
 /** Most transactions in one `content` frame, all sessions together. */
 export const MAX_TRANSACTIONS_PER_FRAME = 2_000;
-/** Most sessions in one `content` or `known` frame. */
+/** Most sessions in one `content` frame. */
 export const MAX_SESSIONS_PER_FRAME = 1_000;
+/**
+ * Most writer sessions one document may have. A `known` state lists them all in one frame: 10,000 ids
+ * of ~60 characters stay well under MAX_FRAME_BYTES.
+ */
+export const MAX_SESSIONS_PER_DOCUMENT = 10_000;
 /** Most WebSocket peers one group object serves at once. */
 export const MAX_PEERS_PER_GROUP = 500;
 /** Most documents one `dir` frame lists; larger directories arrive in several frames. */

@@ -3,8 +3,9 @@
 import * as v from "valibot";
 import { isAgentId, isDocId, isGroupId, isSessionId, type AgentId, type DocId, type DocMeta, type SessionId } from "./ids.ts";
 import type { SessionCounts } from "./known-state.ts";
-import { MAX_DOCS_PER_DIR_FRAME, MAX_SESSIONS_PER_FRAME, MAX_TRANSACTIONS_PER_FRAME } from "./limits.ts";
+import { MAX_DOCS_PER_DIR_FRAME, MAX_SESSIONS_PER_DOCUMENT, MAX_SESSIONS_PER_FRAME } from "./limits.ts";
 import { ERROR_CODES } from "./errors.ts";
+import { ROLES } from "./roles.ts";
 
 const text = (max: number) => v.pipe(v.string(), v.maxLength(max));
 const count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
@@ -18,10 +19,10 @@ export const groupIdSchema = v.custom<string>((value) => typeof value === "strin
 const signature = base64url(86);
 
 /** valibot types records with template-literal keys as partial; every present key has a value. */
-const bySession = <T>(schema: v.GenericSchema<unknown, T>) =>
+const bySession = <T>(schema: v.GenericSchema<unknown, T>, maxEntries = MAX_SESSIONS_PER_FRAME) =>
   v.pipe(
     v.record(sessionIdSchema, schema),
-    v.maxEntries(MAX_SESSIONS_PER_FRAME),
+    v.maxEntries(maxEntries),
     v.transform((record) => record as Record<SessionId, T>),
   );
 
@@ -34,14 +35,16 @@ export const headerSchema = v.object({
   createdAt: count,
   nonce: base64url(64),
   meta: v.custom<DocMeta>((value) => typeof value === "object" && value !== null && !Array.isArray(value), "meta must be an object"),
+  readers: v.optional(v.pipe(v.array(agentIdSchema), v.maxLength(64))),
 });
 
 export const knownStateSchema = v.object({
   header: v.boolean(),
-  sessions: v.pipe(bySession(count), v.transform((sessions): SessionCounts => sessions)),
+  sessions: v.pipe(bySession(count, MAX_SESSIONS_PER_DOCUMENT), v.transform((sessions): SessionCounts => sessions)),
 });
 
-const transactions = v.pipe(v.array(transactionSchema), v.maxLength(MAX_TRANSACTIONS_PER_FRAME));
+// The count per frame is checked across sessions in codec.ts, with its own error code.
+const transactions = v.array(transactionSchema);
 /** Transactions a writer appends after `after`, signed as of the last one. */
 const signedChunkSchema = v.object({ after: count, transactions, signature });
 /** Transactions the relay forwards; signed when the chunk ends where the writer signed. */
@@ -56,8 +59,16 @@ export const helloSchema = v.object({
   session: sessionIdSchema,
   group: groupIdSchema,
   signature,
+  /** A token from the app's backend granting a role in this group (see worker/tokens.ts). */
+  token: v.optional(text(8192)),
 });
-export const dirRequestSchema = v.object({ type: v.literal("dir") });
+export const dirRequestSchema = v.object({
+  type: v.literal("dir"),
+  /** Only documents changed after this cursor (from an earlier answer). */
+  since: v.optional(count),
+  /** The client's digest of what it holds; if it equals the relay's, the answer is just `inSync: true`. */
+  digest: v.optional(base64url(43)),
+});
 export const loadSchema = v.object({ type: v.literal("load"), doc: docIdSchema, known: knownStateSchema });
 export const contentSchema = v.object({
   type: v.literal("content"),
@@ -66,6 +77,16 @@ export const contentSchema = v.object({
   sessions: bySession(signedChunkSchema),
 });
 export const unsubSchema = v.object({ type: v.literal("unsub"), doc: docIdSchema });
+/** Opens every document of the group this peer may read: the relay streams what the peer lacks of each. */
+export const openGroupSchema = v.object({
+  type: v.literal("open"),
+  known: v.pipe(
+    v.record(docIdSchema, knownStateSchema),
+    v.maxEntries(20_000),
+    v.transform((record) => record as Record<DocId, v.InferOutput<typeof knownStateSchema>>),
+  ),
+});
+export const deleteSchema = v.object({ type: v.literal("delete"), doc: docIdSchema });
 export const pingSchema = v.object({ type: v.literal("ping") });
 
 export const clientMessageSchema = v.variant("type", [
@@ -74,6 +95,8 @@ export const clientMessageSchema = v.variant("type", [
   loadSchema,
   contentSchema,
   unsubSchema,
+  openGroupSchema,
+  deleteSchema,
   pingSchema,
 ]);
 
@@ -86,19 +109,35 @@ export const welcomeSchema = v.object({
   group: groupIdSchema,
   agent: agentIdSchema,
   session: sessionIdSchema,
+  /** The peer's role; every authenticated agent is a writer in a group without a membership log. */
+  role: v.picklist(ROLES),
+  /** The group's membership log, once it has one. */
+  members: v.optional(docIdSchema),
 });
 export const dirEntrySchema = v.object({
   id: docIdSchema,
   header: headerSchema,
   known: knownStateSchema,
   updatedAt: count,
+  /** A tombstone: the document was deleted; its transactions are gone. */
+  deleted: v.optional(v.boolean()),
 });
 export const dirResponseSchema = v.object({
   type: v.literal("dir"),
   docs: v.pipe(v.array(dirEntrySchema), v.maxLength(MAX_DOCS_PER_DIR_FRAME)),
   /** True when more `dir` frames of the same answer follow. */
   more: v.boolean(),
+  /** Pass as `since` next time to hear only of later changes. */
+  cursor: count,
+  /** The relay's digest of every document's known state. */
+  digest: base64url(43),
+  /** The client's digest matched: it holds exactly what the relay holds, and `docs` is empty. */
+  inSync: v.boolean(),
 });
+/** The document was deleted (sent to whoever deleted it and to its subscribers). */
+export const deletedSchema = v.object({ type: v.literal("deleted"), doc: docIdSchema });
+/** The end of an `open`: every readable document was sent, the peer is subscribed to the whole group. */
+export const openedSchema = v.object({ type: v.literal("opened"), docs: count, cursor: count });
 export const serverContentSchema = v.object({
   type: v.literal("content"),
   doc: docIdSchema,
@@ -109,7 +148,7 @@ export const knownSchema = v.object({
   type: v.literal("known"),
   doc: docIdSchema,
   header: v.boolean(),
-  sessions: bySession(count),
+  sessions: bySession(count, MAX_SESSIONS_PER_DOCUMENT),
   /** load: the answer to a `load`, after any content. ack: transactions were stored. correction: `after` was wrong. */
   reason: v.picklist(["load", "ack", "correction"]),
 });
@@ -130,6 +169,8 @@ export const serverMessageSchema = v.variant("type", [
   dirResponseSchema,
   serverContentSchema,
   knownSchema,
+  openedSchema,
+  deletedSchema,
   errorSchema,
   pongSchema,
 ]);
@@ -143,4 +184,6 @@ export type ServerContent = v.InferOutput<typeof serverContentSchema>;
 export type Known = v.InferOutput<typeof knownSchema>;
 export type ErrorMessage = v.InferOutput<typeof errorSchema>;
 export type DirEntry = v.InferOutput<typeof dirEntrySchema>;
+export type DirRequest = v.InferOutput<typeof dirRequestSchema>;
+export type OpenGroup = v.InferOutput<typeof openGroupSchema>;
 export type SessionChunk = ServerContent["sessions"][SessionId];

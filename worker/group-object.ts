@@ -8,6 +8,7 @@ import { initialState } from "./core/relay-core.ts";
 import { Relay, type Transport } from "./core/relay.ts";
 import type { PeerId } from "./core/store.ts";
 import { SqliteStore } from "./sqlite-store.ts";
+import { tokenVerifier } from "./tokens.ts";
 
 /** Header the Worker uses to tell the object which group it is (an object cannot read its own name). */
 export const GROUP_HEADER = "x-weft-group";
@@ -102,7 +103,7 @@ export class GroupObject extends DurableObject<Env> {
     // After a restart (not a hibernation) the old sockets are gone: so are their subscriptions.
     this.#store.forgetPeersExcept(peers.map((peer) => peer.id));
     const group = this.#store.meta("group") ?? "";
-    this.#relay = new Relay(initialState(group, peers), this.#store, this.#transport);
+    this.#relay = new Relay(initialState(group, peers), this.#store, this.#transport, tokenVerifier(this.env));
     return this.#relay;
   }
 

@@ -1,15 +1,19 @@
 // GroupStore on Durable Object SQLite. Documents and sessions get integer keys so each transaction row
 // carries two integers, not two long ids; reads stream through cursors, never a whole group at once.
-import type { DirEntry, DocHeader, DocId, KnownState, SessionId } from "../protocol/index.ts";
-import type { GroupStore, PeerId, SessionHead, StoredTransaction, Write } from "./core/store.ts";
+import { EMPTY_DIGEST, docDigest, xorDigest } from "../protocol/index.ts";
+import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../protocol/index.ts";
+import { ALL_DOCS, type GroupInfo, type GroupStore, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
   num INTEGER PRIMARY KEY,
   id TEXT NOT NULL UNIQUE,
   header TEXT NOT NULL,
-  updated_at INTEGER NOT NULL
+  updated_at INTEGER NOT NULL,
+  cursor INTEGER NOT NULL DEFAULT 0,
+  deleted INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS docs_by_cursor ON docs (cursor);
 CREATE TABLE IF NOT EXISTS sessions (
   num INTEGER PRIMARY KEY,
   doc_num INTEGER NOT NULL REFERENCES docs (num),
@@ -34,6 +38,7 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS subscriptions_by_peer ON subscriptions (peer);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS members (agent TEXT PRIMARY KEY, role TEXT NOT NULL);
 `;
 
 /** Rows read per query when streaming a session log: bounded memory whatever the log's length. */
@@ -46,6 +51,11 @@ export class SqliteStore implements GroupStore {
   constructor(sql: SqlStorage, transactionSync: <T>(fn: () => T) => T) {
     this.sql = sql;
     this.transactionSync = transactionSync;
+    // Objects created before documents had a cursor and tombstones get the columns first.
+    const docColumns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('docs')").toArray().map((row) => row.name);
+    if (docColumns.length > 0 && !docColumns.includes("cursor")) {
+      sql.exec("ALTER TABLE docs ADD COLUMN cursor INTEGER NOT NULL DEFAULT 0; ALTER TABLE docs ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;");
+    }
     sql.exec(SCHEMA);
   }
 
@@ -57,14 +67,36 @@ export class SqliteStore implements GroupStore {
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
   }
 
+  info(): GroupInfo {
+    const membersDoc = this.meta("members_doc") as DocId | undefined;
+    return {
+      membersDoc,
+      membersAt: Number(this.meta("members_at") ?? 0),
+      cursor: Number(this.meta("cursor") ?? 0),
+      digest: this.meta("digest") ?? EMPTY_DIGEST,
+    };
+  }
+
+  role(agent: AgentId): Role | undefined {
+    return this.sql.exec<{ role: Role }>("SELECT role FROM members WHERE agent = ?", agent).toArray()[0]?.role;
+  }
+
+  members(): Map<AgentId, Role> {
+    return new Map(this.sql.exec<{ agent: AgentId; role: Role }>("SELECT agent, role FROM members").toArray().map((row) => [row.agent, row.role]));
+  }
+
   header(doc: DocId): DocHeader | undefined {
-    const row = this.sql.exec<{ header: string }>("SELECT header FROM docs WHERE id = ?", doc).toArray()[0];
+    const row = this.sql.exec<{ header: string }>("SELECT header FROM docs WHERE id = ? AND deleted = 0", doc).toArray()[0];
     return row ? (JSON.parse(row.header) as DocHeader) : undefined;
+  }
+
+  deleted(doc: DocId): boolean {
+    return this.sql.exec("SELECT 1 FROM docs WHERE id = ? AND deleted = 1", doc).toArray().length > 0;
   }
 
   knownState(doc: DocId): KnownState {
     const docNum = this.#docNum(doc);
-    if (docNum === undefined) return { header: false, sessions: {} };
+    if (docNum === undefined || this.deleted(doc)) return { header: false, sessions: {} };
     const sessions: KnownState["sessions"] = {};
     for (const row of this.sql.exec<{ id: SessionId; count: number }>("SELECT id, count FROM sessions WHERE doc_num = ?", docNum)) {
       sessions[row.id] = row.count;
@@ -84,7 +116,10 @@ export class SqliteStore implements GroupStore {
   }
 
   subscribers(doc: DocId): PeerId[] {
-    return this.sql.exec<{ peer: string }>("SELECT peer FROM subscriptions WHERE doc = ?", doc).toArray().map((row) => row.peer);
+    return this.sql
+      .exec<{ peer: string }>("SELECT DISTINCT peer FROM subscriptions WHERE doc IN (?, ?)", doc, ALL_DOCS)
+      .toArray()
+      .map((row) => row.peer);
   }
 
   *readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction> {
@@ -110,12 +145,11 @@ export class SqliteStore implements GroupStore {
     }
   }
 
-  *listDocuments(): Iterable<DirEntry> {
-    let after = "";
-    for (;;) {
+  *listDocuments(since = 0): Iterable<DirEntry> {
+    for (let after = since; ; ) {
       const page = this.sql
-        .exec<{ num: number; id: DocId; header: string; updated_at: number }>(
-          "SELECT num, id, header, updated_at FROM docs WHERE id > ? ORDER BY id LIMIT ?",
+        .exec<{ num: number; id: DocId; header: string; updated_at: number; cursor: number; deleted: number }>(
+          "SELECT num, id, header, updated_at, cursor, deleted FROM docs WHERE cursor > ? ORDER BY cursor LIMIT ?",
           after,
           PAGE_ROWS,
         )
@@ -126,14 +160,18 @@ export class SqliteStore implements GroupStore {
         for (const row of this.sql.exec<{ id: SessionId; count: number }>("SELECT id, count FROM sessions WHERE doc_num = ?", doc.num)) {
           sessions[row.id] = row.count;
         }
-        yield { id: doc.id, header: JSON.parse(doc.header) as DocHeader, known: { header: true, sessions }, updatedAt: doc.updated_at };
+        const header = JSON.parse(doc.header) as DocHeader;
+        yield doc.deleted
+          ? { id: doc.id, header, known: { header: false, sessions: {} }, updatedAt: doc.updated_at, deleted: true }
+          : { id: doc.id, header, known: { header: true, sessions }, updatedAt: doc.updated_at };
       }
-      after = page[page.length - 1]!.id;
+      after = page[page.length - 1]!.cursor;
     }
   }
 
   commit(write: Write): void {
     this.transactionSync(() => {
+      const before = this.knownState(write.doc);
       if (write.header) {
         this.sql.exec("INSERT INTO docs (id, header, updated_at) VALUES (?, ?, ?)", write.doc, JSON.stringify(write.header), write.now);
       } else {
@@ -169,10 +207,40 @@ export class SqliteStore implements GroupStore {
           JSON.stringify(append.transactions),
         );
       }
+      const cursor = this.#bumpCursor();
+      this.sql.exec("UPDATE docs SET cursor = ? WHERE num = ?", cursor, docNum);
+      const removed = before.header ? [docDigest(write.doc, before)] : [];
+      this.setMeta("digest", xorDigest(this.info().digest, ...removed, docDigest(write.doc, this.knownState(write.doc))));
+      if (write.members) {
+        if (write.members.genesis) this.setMeta("members_doc", write.doc);
+        this.setMeta("members_at", String(write.members.lastAt));
+        for (const change of write.members.changes) {
+          if (change.role) this.sql.exec("INSERT INTO members (agent, role) VALUES (?, ?) ON CONFLICT (agent) DO UPDATE SET role = excluded.role", change.agent, change.role);
+          else this.sql.exec("DELETE FROM members WHERE agent = ?", change.agent);
+        }
+      }
     });
   }
 
-  subscribe(peer: PeerId, doc: DocId): void {
+  deleteDoc(doc: DocId, now: number): void {
+    this.transactionSync(() => {
+      const docNum = this.#docNum(doc);
+      if (docNum === undefined || this.deleted(doc)) return;
+      this.setMeta("digest", xorDigest(this.info().digest, docDigest(doc, this.knownState(doc))));
+      this.sql.exec("DELETE FROM transactions WHERE session_num IN (SELECT num FROM sessions WHERE doc_num = ?)", docNum);
+      this.sql.exec("DELETE FROM sessions WHERE doc_num = ?", docNum);
+      this.sql.exec("DELETE FROM subscriptions WHERE doc = ?", doc);
+      this.sql.exec("UPDATE docs SET deleted = 1, updated_at = ?, cursor = ? WHERE num = ?", now, this.#bumpCursor(), docNum);
+    });
+  }
+
+  #bumpCursor(): number {
+    const cursor = Number(this.meta("cursor") ?? 0) + 1;
+    this.setMeta("cursor", String(cursor));
+    return cursor;
+  }
+
+  subscribe(peer: PeerId, doc: DocId | typeof ALL_DOCS): void {
     this.sql.exec("INSERT OR IGNORE INTO subscriptions (doc, peer) VALUES (?, ?)", doc, peer);
   }
 

@@ -1,7 +1,7 @@
 // A LocalStore for Node: one append-only JSON-lines file per document, written synchronously so a save
 // has reached the operating system before the SDK sends anything. Plain files keep it dependency-free and
 // easy to inspect; a torn last line (a crash mid-write) is ignored on load.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, fsyncSync, openSync, closeSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentId, DocId, SessionId } from "../../protocol/index.ts";
 import { applyChanges, type DocChanges, type LocalStore, type StoredDoc } from "./local-store.ts";
@@ -12,6 +12,8 @@ export class FileLocalStore implements LocalStore {
   readonly directory: string;
   /** fsync every save: slower, but survives a power cut, not only a crash of the app. */
   readonly fsync: boolean;
+  /** Files this store has checked for a torn last line since it was opened. */
+  readonly #repaired = new Set<string>();
 
   constructor(directory: string, options: { fsync?: boolean } = {}) {
     this.directory = directory;
@@ -47,6 +49,7 @@ export class FileLocalStore implements LocalStore {
     const folder = this.#groupPath(group);
     mkdirSync(folder, { recursive: true });
     const path = join(folder, `${doc}.jsonl`);
+    this.#repair(path);
     appendFileSync(path, lines.map((line) => `${JSON.stringify(line)}\n`).join(""));
     if (this.fsync) {
       const fd = openSync(path, "r");
@@ -60,7 +63,18 @@ export class FileLocalStore implements LocalStore {
 
   async close(): Promise<void> {}
 
+  /** Cuts a torn last line (a crash mid-write) so the next save starts on a line of its own. */
+  #repair(path: string): void {
+    if (this.#repaired.has(path)) return;
+    this.#repaired.add(path);
+    if (!existsSync(path)) return;
+    const text = readFileSync(path, "utf8");
+    if (text.length === 0 || text.endsWith("\n")) return;
+    truncateSync(path, Buffer.byteLength(text.slice(0, text.lastIndexOf("\n") + 1)));
+  }
+
   #readDoc(path: string, id: DocId): StoredDoc | undefined {
+    this.#repair(path);
     let stored: StoredDoc | undefined;
     for (const text of readFileSync(path, "utf8").split("\n")) {
       if (!text) continue;
@@ -68,7 +82,7 @@ export class FileLocalStore implements LocalStore {
       try {
         line = JSON.parse(text) as Line;
       } catch {
-        break; // a torn write at the end: everything before it is intact
+        break; // a torn write: everything before it is intact
       }
       if ("header" in line) stored ??= { id, header: line.header, sessions: {} };
       else if (stored) applyChanges(stored, { appends: [line] });
@@ -89,6 +103,7 @@ export class FileLocalStore implements LocalStore {
   }
 
   #groupPath(group: string): string {
-    return join(this.directory, encodeURIComponent(group));
+    // Dots are encoded too, so no group id can name `.` or `..` and step out of the store's folder.
+    return join(this.directory, encodeURIComponent(group).replaceAll(".", "%2E"));
   }
 }

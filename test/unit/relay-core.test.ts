@@ -14,7 +14,7 @@ describe("handshake", () => {
     expect(transcript()).toMatchInlineSnapshot(`
       "relay -> alice | challenge v=1 nonce=nonce-alice
       alice -> relay | hello v=1 alice g1
-      relay -> alice | welcome v=1 alice g1
+      relay -> alice | welcome v=1 alice g1 role=writer
       alice -> relay | ping
       relay -> alice | pong"
     `);
@@ -162,30 +162,23 @@ describe("writing and fan-out", () => {
     const bobs = signedChunk(bob, doc1.id, 0, transactions(1, "bob")).chunk;
     await send("alice", { type: "content", doc: doc1.id, sessions: { [bob.session]: bobs } });
     const lines = transcript().split("\n");
-    expect(lines).toContain(`relay -> alice | error unauthorized doc1 bob "only the session's own agent may write it"`);
+    expect(lines).toContain(`relay -> alice | error forbidden doc1 bob "only the session's own agent may write it"`);
     expect(lines.filter((line) => line.includes("-> bob"))).toEqual([]);
     expect(store.knownState(doc1.id)).toEqual({ header: true, sessions: { [alice.session]: 1 } });
   });
 
-  // BUG (worker/core/relay-core.ts:177): onContent keeps only the `effects` of refuse(), and for `unauthorized`
-  // (close code 1008) those include `close` and `forgetPeer`, while the returned state still holds the writer
-  // as ready. So the relay closes the socket yet goes on as if the writer stayed: it still stores and acks the
-  // writer's own sessions of the same frame, to a closed socket. Either the writer stays connected (what this
-  // test expects, as other per-session refusals such as bad_signature do) or the core must drop it from state
-  // and stop handling the frame.
-  it.fails("keeps the writer connected after refusing one foreign session, and stores its own", async () => {
+  it("refuses a whole frame when one of its sessions is another agent's, and keeps the writer connected", async () => {
     const { connect, send, store, relay, transcript } = scenario();
     await connect("alice", alice);
     const own = signedChunk(alice, doc1.id, 0, transactions(1)).chunk;
     const bobs = signedChunk(bob, doc1.id, 0, transactions(1, "bob")).chunk;
     transcript();
     await send("alice", { type: "content", doc: doc1.id, header: doc1.header, sessions: { [alice.session]: own, [bob.session]: bobs } });
-    expect(store.knownState(doc1.id)).toEqual({ header: true, sessions: { [alice.session]: 1 } });
+    expect(store.knownState(doc1.id)).toEqual({ header: false, sessions: {} });
     expect(transcript()).toBe(
       [
         "alice -> relay | content doc1 +header alice after=0 n=1, bob after=0 n=1",
-        `relay -> alice | error unauthorized doc1 bob "only the session's own agent may write it"`,
-        "relay -> alice | known doc1 {alice:1} ack",
+        `relay -> alice | error forbidden doc1 bob "only the session's own agent may write it"`,
       ].join("\n"),
     );
     expect(relay.state.peers.get("alice")?.phase).toBe("ready");
@@ -296,7 +289,7 @@ describe("reading", () => {
     await send("bob", { type: "dir" });
     expect(transcript()).toMatchInlineSnapshot(`
       "bob -> relay | dir
-      relay -> bob | dir [doc2 {}, doc1 {alice:3}] more=false"
+      relay -> bob | dir [doc1 {alice:3}, doc2 {}] more=false cursor=2"
     `);
   });
 });

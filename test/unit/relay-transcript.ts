@@ -54,9 +54,19 @@ function render(message: ClientMessage | ServerMessage): string {
     case "hello":
       return `hello v=${message.v} ${message.session} ${message.group}`;
     case "welcome":
-      return `welcome v=${message.v} ${message.session} ${message.group}`;
+      return `welcome v=${message.v} ${message.session} ${message.group} role=${message.role}${message.members ? ` members=${message.members}` : ""}`;
     case "dir":
-      return "docs" in message ? `dir [${message.docs.map((entry) => `${entry.id} ${known(entry.known)}`).join(", ")}] more=${message.more}` : "dir";
+      return "docs" in message
+        ? `dir [${message.docs.map((entry) => `${entry.id}${entry.deleted ? " deleted" : ""} ${known(entry.known)}`).join(", ")}] more=${message.more} cursor=${message.cursor}${message.inSync ? " inSync" : ""}`
+        : `dir${message.since === undefined ? "" : ` since=${message.since}`}${message.digest ? " +digest" : ""}`;
+    case "open":
+      return `open ${Object.keys(message.known).length} docs`;
+    case "opened":
+      return `opened docs=${message.docs} cursor=${message.cursor}`;
+    case "delete":
+      return `delete ${message.doc}`;
+    case "deleted":
+      return `deleted ${message.doc}`;
     case "load":
       return `load ${message.doc} ${known(message.known)}`;
     case "content": {

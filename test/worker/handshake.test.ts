@@ -34,7 +34,7 @@ describe("handshake", () => {
     const peer = await openSocket(group);
     const { nonce } = await peer.next("challenge");
     peer.send(helloFrame(alice, group, nonce));
-    expect(await peer.next("welcome")).toEqual({ type: "welcome", v: PROTOCOL_VERSION, group, agent: alice.agent, session: alice.session });
+    expect(await peer.next("welcome")).toEqual({ type: "welcome", v: PROTOCOL_VERSION, group, agent: alice.agent, session: alice.session, role: "writer" });
     expect(isSessionId(alice.session)).toBe(true);
     // The connection is usable: a load is answered.
     const { id } = testHeader(alice, group);

@@ -1,7 +1,7 @@
 // Sync between real peers: live fan-out, loading exactly what is missing, big documents in bounded frames,
 // the directory, and unsubscribing.
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_FRAME_BYTES, chainHash, GENESIS_HASH, verifyCheckpoint, type SessionId } from "../../protocol/index.ts";
+import { EMPTY_DIGEST, MAX_FRAME_BYTES, chainHash, GENESIS_HASH, verifyCheckpoint, type SessionId } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
 import { SessionWriter, closeAll, connect, emptyKnown, takeContent, uniqueGroup } from "./socket.ts";
 
@@ -121,7 +121,7 @@ describe("sync", () => {
     const a = await connect(group, alice);
     const b = await connect(group, bob);
     a.send({ type: "dir" });
-    expect(await a.next("dir")).toEqual({ type: "dir", docs: [], more: false });
+    expect(await a.next("dir")).toEqual({ type: "dir", docs: [], more: false, cursor: 0, digest: EMPTY_DIGEST, inSync: false });
 
     const first = testHeader(alice, group, "first-doc");
     const second = testHeader(bob, group, "second-doc");

@@ -1,12 +1,23 @@
 // The relay core's vocabulary: the events it is fed and the effects it asks its driver to carry out.
 // All plain data, so a scenario can be replayed, printed and compared.
-import type { AgentId, DocId, GroupId, Range, ServerMessage, SessionId } from "../../protocol/index.ts";
+import type { AgentId, DocId, GroupId, KnownState, Range, Role, ServerMessage, SessionId } from "../../protocol/index.ts";
 import type { PeerId, SessionAppend, Write } from "./store.ts";
 
+/** A role granted by an app-issued token rather than the membership log, until it expires. */
+export type TokenGrant = { role: Role; expiresAt: number };
+
+export type ReadyPeer = { id: PeerId; phase: "ready"; agent: AgentId; session: SessionId; token?: TokenGrant };
+
 /** What the relay remembers of a peer; small enough for a WebSocket attachment (2 KiB). */
-export type PeerRecord =
-  | { id: PeerId; phase: "challenged"; nonce: string }
-  | { id: PeerId; phase: "ready"; agent: AgentId; session: SessionId };
+export type PeerRecord = { id: PeerId; phase: "challenged"; nonce: string } | ReadyPeer;
+
+/** What checking an app-issued token found. */
+export type TokenResult =
+  | { ok: true; agent: AgentId; group: GroupId; role: Role; expiresAt: number }
+  | { ok: false; expired: boolean; reason: string };
+
+/** Who is asking, for the effects that must filter what they send by what the peer may read. */
+export type Reader = { agent: AgentId; role: Role };
 
 export type RelayState = { readonly group: GroupId; readonly peers: ReadonlyMap<PeerId, PeerRecord> };
 
@@ -15,22 +26,24 @@ export type SignatureCheck = { publicKeyOf: AgentId; message: Uint8Array; signat
 
 /** What to do once the signatures are checked: the core's own continuation, as data. */
 export type Continuation =
-  | { kind: "hello"; agent: AgentId; session: SessionId }
+  | { kind: "hello"; agent: AgentId; session: SessionId; token?: string }
   | { kind: "content"; write: Write; pending: SessionAppend[] };
 
 export type RelayEvent =
   | { type: "opened"; peer: PeerId; nonce: string; peerCount: number }
   | { type: "frame"; peer: PeerId; frame: string | ArrayBuffer; now: number }
-  | { type: "verified"; peer: PeerId; then: Continuation; valid: boolean[] }
+  | { type: "verified"; peer: PeerId; then: Continuation; valid: boolean[]; token?: TokenResult }
   | { type: "closed"; peer: PeerId };
 
 export type Effect =
   | { type: "send"; peer: PeerId; message: ServerMessage }
   | { type: "sendDelta"; peer: PeerId; doc: DocId; header: boolean; ranges: Range[] }
-  | { type: "sendDirectory"; peer: PeerId }
+  | { type: "sendDirectory"; peer: PeerId; since: number; reader: Reader }
+  | { type: "sendGroup"; peer: PeerId; known: Record<DocId, KnownState>; reader: Reader }
   | { type: "verify"; peer: PeerId; checks: SignatureCheck[]; then: Continuation }
   | { type: "commit"; write: Write }
-  | { type: "subscribe"; peer: PeerId; doc: DocId }
+  | { type: "deleteDoc"; doc: DocId; now: number }
+  | { type: "subscribe"; peer: PeerId; doc: DocId | "*" }
   | { type: "unsubscribe"; peer: PeerId; doc: DocId }
   | { type: "forgetPeer"; peer: PeerId }
   | { type: "savePeer"; peer: PeerRecord }

@@ -1,20 +1,47 @@
 // An in-memory GroupStore with the same behaviour as the SQLite one, for the relay core's Node tests.
-import type { DirEntry, DocHeader, DocId, KnownState, SessionId } from "../../protocol/index.ts";
-import type { GroupStore, PeerId, SessionHead, StoredTransaction, Write } from "./store.ts";
+import { EMPTY_DIGEST, docDigest, xorDigest } from "../../protocol/index.ts";
+import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../../protocol/index.ts";
+import { ALL_DOCS, type GroupInfo, type GroupStore, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./store.ts";
 
-type StoredDoc = { header: DocHeader; updatedAt: number; sessions: Map<SessionId, StoredTransaction[]>; heads: Map<SessionId, SessionHead> };
+type StoredDoc = {
+  header: DocHeader;
+  updatedAt: number;
+  cursor: number;
+  deleted: boolean;
+  sessions: Map<SessionId, StoredTransaction[]>;
+  heads: Map<SessionId, SessionHead>;
+};
 
 export class MemoryStore implements GroupStore {
   readonly #docs = new Map<DocId, StoredDoc>();
-  readonly #subscriptions = new Map<DocId, Set<PeerId>>();
+  readonly #subscriptions = new Map<string, Set<PeerId>>();
+  readonly #members = new Map<AgentId, Role>();
+  #info: GroupInfo = { membersDoc: undefined, membersAt: 0, cursor: 0, digest: EMPTY_DIGEST };
+
+  info(): GroupInfo {
+    return { ...this.#info };
+  }
+
+  role(agent: AgentId): Role | undefined {
+    return this.#members.get(agent);
+  }
+
+  members(): Map<AgentId, Role> {
+    return new Map(this.#members);
+  }
 
   header(doc: DocId): DocHeader | undefined {
-    return this.#docs.get(doc)?.header;
+    const stored = this.#docs.get(doc);
+    return stored && !stored.deleted ? stored.header : undefined;
+  }
+
+  deleted(doc: DocId): boolean {
+    return this.#docs.get(doc)?.deleted ?? false;
   }
 
   knownState(doc: DocId): KnownState {
     const stored = this.#docs.get(doc);
-    if (!stored) return { header: false, sessions: {} };
+    if (!stored || stored.deleted) return { header: false, sessions: {} };
     const sessions: KnownState["sessions"] = {};
     for (const [session, head] of stored.heads) sessions[session] = head.count;
     return { header: true, sessions };
@@ -25,7 +52,7 @@ export class MemoryStore implements GroupStore {
   }
 
   subscribers(doc: DocId): PeerId[] {
-    return [...(this.#subscriptions.get(doc) ?? [])];
+    return [...new Set([...(this.#subscriptions.get(doc) ?? []), ...(this.#subscriptions.get(ALL_DOCS) ?? [])])];
   }
 
   *readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction> {
@@ -33,18 +60,19 @@ export class MemoryStore implements GroupStore {
     yield* log.slice(from, to);
   }
 
-  *listDocuments(): Iterable<DirEntry> {
-    for (const id of [...this.#docs.keys()].sort()) {
-      const stored = this.#docs.get(id)!;
-      yield { id, header: stored.header, known: this.knownState(id), updatedAt: stored.updatedAt };
+  *listDocuments(since = 0): Iterable<DirEntry> {
+    const changed = [...this.#docs.entries()].filter(([, doc]) => doc.cursor > since).sort(([, a], [, b]) => a.cursor - b.cursor);
+    for (const [id, stored] of changed) {
+      yield { id, header: stored.header, known: this.knownState(id), updatedAt: stored.updatedAt, ...(stored.deleted ? { deleted: true } : {}) };
     }
   }
 
   commit(write: Write): void {
     let stored = this.#docs.get(write.doc);
+    const before = this.knownState(write.doc);
     if (!stored) {
       if (!write.header) throw new Error(`commit: no header for new document ${write.doc}`);
-      stored = { header: write.header, updatedAt: write.now, sessions: new Map(), heads: new Map() };
+      stored = { header: write.header, updatedAt: write.now, cursor: 0, deleted: false, sessions: new Map(), heads: new Map() };
       this.#docs.set(write.doc, stored);
     }
     for (const append of write.appends) {
@@ -58,9 +86,31 @@ export class MemoryStore implements GroupStore {
       stored.heads.set(append.session, { count: log.length, lastHash: append.lastHash });
     }
     stored.updatedAt = write.now;
+    stored.cursor = ++this.#info.cursor;
+    const removed = before.header ? [docDigest(write.doc, before)] : [];
+    this.#info.digest = xorDigest(this.#info.digest, ...removed, docDigest(write.doc, this.knownState(write.doc)));
+    if (write.members) {
+      if (write.members.genesis) this.#info.membersDoc = write.doc;
+      this.#info.membersAt = write.members.lastAt;
+      for (const change of write.members.changes) {
+        if (change.role) this.#members.set(change.agent, change.role);
+        else this.#members.delete(change.agent);
+      }
+    }
   }
 
-  subscribe(peer: PeerId, doc: DocId): void {
+  deleteDoc(doc: DocId, now: number): void {
+    const stored = this.#docs.get(doc);
+    if (!stored || stored.deleted) return;
+    this.#info.digest = xorDigest(this.#info.digest, docDigest(doc, this.knownState(doc)));
+    stored.deleted = true;
+    stored.sessions.clear();
+    stored.heads.clear();
+    stored.updatedAt = now;
+    stored.cursor = ++this.#info.cursor;
+  }
+
+  subscribe(peer: PeerId, doc: DocId | typeof ALL_DOCS): void {
     const peers = this.#subscriptions.get(doc) ?? new Set();
     peers.add(peer);
     this.#subscriptions.set(doc, peers);

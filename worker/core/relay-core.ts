@@ -3,29 +3,38 @@
 // and everything the relay does (send, store, verify a signature) leaves as an effect for the driver.
 import {
   GENESIS_HASH,
+  MEMBERS_KIND,
   PROTOCOL_VERSION,
   MAX_PEERS_PER_GROUP,
+  MAX_SESSIONS_PER_DOCUMENT,
   RETRY_AFTER_BUSY_SECONDS,
   agentOfSession,
+  applyMemberOp,
+  can,
   chainHash,
   checkpointMessage,
   closeCodeOf,
   decodeClientMessage,
   docIdOf,
   helloMessage,
+  mayRead,
   missing,
+  parseMemberOp,
+  type AgentId,
+  type ClientMessage,
   type Content,
+  type DocHeader,
   type DocId,
   type ErrorCode,
   type GroupId,
   type Hello,
-  type Load,
+  type Role,
   type SessionId,
 } from "../../protocol/index.ts";
 import { ContentPacker } from "./content-packer.ts";
-import type { Continuation, Effect, PeerRecord, RelayEvent, RelayState, SignatureCheck } from "./effects.ts";
+import type { Continuation, Effect, PeerRecord, ReadyPeer, RelayEvent, RelayState, SignatureCheck, TokenResult } from "./effects.ts";
 import { assertNever } from "./effects.ts";
-import type { PeerId, SessionAppend, StoreReader, Write } from "./store.ts";
+import type { MemberChange, PeerId, SessionAppend, StoreReader, Write } from "./store.ts";
 
 export type Step = { state: RelayState; effects: Effect[] };
 
@@ -43,10 +52,19 @@ export function step(state: RelayState, event: RelayEvent, store: StoreReader): 
     case "frame":
       return onFrame(state, event.peer, event.frame, event.now, store);
     case "verified":
-      return onVerified(state, event.peer, event.then, event.valid, store);
+      return event.then.kind === "hello"
+        ? onHelloVerified(state, event.peer, event.then, event.valid[0] === true, event.token, store)
+        : onContentVerified(state, event.peer, event.then.write, event.then.pending, event.valid, store);
     default:
       return assertNever(event);
   }
+}
+
+/** A peer's role: from its token, else from the membership log; in a group without one, everyone writes. */
+export function roleOf(peer: ReadyPeer, store: StoreReader): Role | undefined {
+  if (peer.token) return peer.token.role;
+  if (!store.info().membersDoc) return "writer";
+  return store.role(peer.agent);
 }
 
 const unchanged = (state: RelayState, effects: Effect[] = []): Step => ({ state, effects });
@@ -63,15 +81,17 @@ function withoutPeer(state: RelayState, id: PeerId): RelayState {
   return { ...state, peers };
 }
 
+type ErrorExtra = { doc?: DocId; session?: SessionId; retryAfter?: number };
+
+const errorEffect = (peer: PeerId, code: ErrorCode, message: string, extra: ErrorExtra = {}): Effect => ({
+  type: "send",
+  peer,
+  message: { type: "error", code, message, ...extra },
+});
+
 /** An error frame, and for codes that end the connection, the close; the peer is forgotten at once. */
-function refuse(
-  state: RelayState,
-  peer: PeerId,
-  code: ErrorCode,
-  message: string,
-  extra: { doc?: DocId; session?: SessionId; retryAfter?: number } = {},
-): Step {
-  const effects: Effect[] = [{ type: "send", peer, message: { type: "error", code, message, ...extra } }];
+function refuse(state: RelayState, peer: PeerId, code: ErrorCode, message: string, extra: ErrorExtra = {}): Step {
+  const effects: Effect[] = [errorEffect(peer, code, message, extra)];
   const closeCode = closeCodeOf(code);
   if (closeCode === null) return unchanged(state, effects);
   effects.push({ type: "close", peer, code: closeCode, reason: code }, { type: "forgetPeer", peer });
@@ -105,15 +125,47 @@ function onFrame(state: RelayState, id: PeerId, frame: string | ArrayBuffer, now
     if (message.type !== "hello") return refuse(state, id, "not_ready", `send hello before ${message.type}`);
     return onHello(state, peer.id, peer.nonce, message);
   }
+  if (peer.token && now >= peer.token.expiresAt) return refuse(state, id, "token_expired", "the token has expired; connect again with a fresh one");
+  const role = roleOf(peer, store);
+  if (!role) return refuse(state, id, "unauthorized", "this agent is no longer a member of the group");
+  return onRequest(state, peer, role, message, now, store);
+}
+
+function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Exclude<ClientMessage, { type: "ping" }>, now: number, store: StoreReader): Step {
+  const id = peer.id;
+  const reader = { agent: peer.agent, role };
   switch (message.type) {
     case "hello":
       return refuse(state, id, "bad_frame", "hello was already accepted on this connection");
-    case "dir":
-      return unchanged(state, [{ type: "sendDirectory", peer: id }]);
-    case "load":
-      return unchanged(state, onLoad(id, message, store));
+    case "dir": {
+      const info = store.info();
+      if (message.digest !== undefined && message.digest === info.digest) {
+        return unchanged(state, [{ type: "send", peer: id, message: { type: "dir", docs: [], more: false, cursor: info.cursor, digest: info.digest, inSync: true } }]);
+      }
+      return unchanged(state, [{ type: "sendDirectory", peer: id, since: message.since ?? 0, reader }]);
+    }
+    case "load": {
+      if (store.deleted(message.doc)) return refuse(state, id, "doc_deleted", "this document was deleted", { doc: message.doc });
+      const header = store.header(message.doc);
+      if (header && !mayRead(role, peer.agent, header)) return refuse(state, id, "forbidden", "this agent may not read this document", { doc: message.doc });
+      const effects: Effect[] = [{ type: "subscribe", peer: id, doc: message.doc }];
+      const relayKnown = store.knownState(message.doc);
+      const delta = missing(message.known, relayKnown);
+      if (delta.header || delta.ranges.length > 0) {
+        effects.push({ type: "sendDelta", peer: id, doc: message.doc, header: delta.header, ranges: delta.ranges });
+      }
+      effects.push({ type: "send", peer: id, message: { type: "known", doc: message.doc, ...relayKnown, reason: "load" } });
+      return unchanged(state, effects);
+    }
+    case "open":
+      return unchanged(state, [
+        { type: "subscribe", peer: id, doc: "*" },
+        { type: "sendGroup", peer: id, known: message.known, reader },
+      ]);
     case "content":
-      return onContent(state, peer.id, peer.agent, message, now, store);
+      return onContent(state, peer, role, message, now, store);
+    case "delete":
+      return onDelete(state, id, role, message.doc, now, store);
     case "unsub":
       return unchanged(state, [{ type: "unsubscribe", peer: id, doc: message.doc }]);
     default:
@@ -136,116 +188,213 @@ function onHello(state: RelayState, peer: PeerId, nonce: string, hello: Hello): 
     message: helloMessage(state.group, hello.session, nonce),
     signature: hello.signature,
   };
-  return unchanged(state, [{ type: "verify", peer, checks: [check], then: { kind: "hello", agent: hello.agent, session: hello.session } }]);
+  const then: Continuation = { kind: "hello", agent: hello.agent, session: hello.session, ...(hello.token ? { token: hello.token } : {}) };
+  return unchanged(state, [{ type: "verify", peer, checks: [check], then }]);
 }
 
-function onLoad(peer: PeerId, load: Load, store: StoreReader): Effect[] {
-  const effects: Effect[] = [{ type: "subscribe", peer, doc: load.doc }];
-  const relayKnown = store.knownState(load.doc);
-  const delta = missing(load.known, relayKnown);
-  if (delta.header || delta.ranges.length > 0) {
-    effects.push({ type: "sendDelta", peer, doc: load.doc, header: delta.header, ranges: delta.ranges });
+function onHelloVerified(
+  state: RelayState,
+  id: PeerId,
+  then: Extract<Continuation, { kind: "hello" }>,
+  signatureValid: boolean,
+  token: TokenResult | undefined,
+  store: StoreReader,
+): Step {
+  if (!state.peers.has(id)) return unchanged(state);
+  if (!signatureValid) return refuse(state, id, "unauthorized", "the hello signature does not verify for this agent");
+  const record: ReadyPeer = { id, phase: "ready", agent: then.agent, session: then.session };
+  if (then.token) {
+    if (!token?.ok) return refuse(state, id, token?.expired ? "token_expired" : "unauthorized", token?.reason ?? "the token was not checked");
+    if (token.agent !== then.agent) return refuse(state, id, "unauthorized", "the token names another agent");
+    if (token.group !== state.group) return refuse(state, id, "unauthorized", "the token is for another group");
+    record.token = { role: token.role, expiresAt: token.expiresAt };
   }
-  effects.push({ type: "send", peer, message: { type: "known", doc: load.doc, ...relayKnown, reason: "load" } });
-  return effects;
+  const role = roleOf(record, store);
+  if (!role) return refuse(state, id, "unauthorized", "this agent is not a member of the group");
+  const members = store.info().membersDoc;
+  return {
+    state: withPeer(state, record),
+    effects: [
+      { type: "savePeer", peer: record },
+      {
+        type: "send",
+        peer: id,
+        message: { type: "welcome", v: PROTOCOL_VERSION, group: state.group, agent: then.agent, session: then.session, role, ...(members ? { members } : {}) },
+      },
+    ],
+  };
 }
 
-function onContent(state: RelayState, peer: PeerId, agent: string, content: Content, now: number, store: StoreReader): Step {
+function onDelete(state: RelayState, peer: PeerId, role: Role, doc: DocId, now: number, store: StoreReader): Step {
+  if (!can(role, "delete")) return refuse(state, peer, "forbidden", "only an admin may delete documents", { doc });
+  if (store.deleted(doc)) return refuse(state, peer, "doc_deleted", "this document was already deleted", { doc });
+  if (!store.header(doc)) return refuse(state, peer, "unknown_doc", "no such document", { doc });
+  if (doc === store.info().membersDoc) return refuse(state, peer, "forbidden", "the membership log cannot be deleted", { doc });
+  const effects: Effect[] = [{ type: "deleteDoc", doc, now }];
+  for (const subscriber of new Set([peer, ...store.subscribers(doc)])) {
+    effects.push({ type: "send", peer: subscriber, message: { type: "deleted", doc } });
+  }
+  return unchanged(state, effects);
+}
+
+/** Checks a header for a document the relay does not have yet; returns why it is refused, if it is. */
+function headerProblem(state: RelayState, agent: AgentId, doc: DocId, header: DocHeader): string | undefined {
+  if (docIdOf(header) !== doc) return "the header does not hash to the document id";
+  if (header.group !== state.group) return `the header belongs to group ${header.group}`;
+  if (header.creator !== agent) return "the header names another agent as creator";
+  return undefined;
+}
+
+function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Content, now: number, store: StoreReader): Step {
+  const { id, agent } = peer;
   const doc = content.doc;
+  if (store.deleted(doc)) return refuse(state, id, "doc_deleted", "this document was deleted", { doc });
   const write: Write = { doc, appends: [], now };
-  if (!store.header(doc)) {
-    const header = content.header;
-    if (!header) return refuse(state, peer, "unknown_doc", "send the header with the first content of a document", { doc });
-    const wrong =
-      docIdOf(header) !== doc
-        ? "the header does not hash to the document id"
-        : header.group !== state.group
-          ? `the header belongs to group ${header.group}`
-          : header.creator !== agent
-            ? "the header names another agent as creator"
-            : undefined;
-    if (wrong) return refuse(state, peer, "bad_header", wrong, { doc });
+  const info = store.info();
+  let header = store.header(doc);
+  let genesis = false;
+  if (!header) {
+    header = content.header;
+    if (!header) return refuse(state, id, "unknown_doc", "send the header with the first content of a document", { doc });
+    const problem = headerProblem(state, agent, doc, header);
+    if (problem) return refuse(state, id, "bad_header", problem, { doc });
+    if (header.kind === MEMBERS_KIND) {
+      if (info.membersDoc) return refuse(state, id, "bad_header", "this group already has a membership log", { doc });
+      genesis = true;
+    } else if (!can(role, "create")) {
+      return refuse(state, id, "forbidden", `a ${role} may not create documents`, { doc });
+    }
     write.header = header;
+  } else if (!mayRead(role, agent, header)) {
+    return refuse(state, id, "forbidden", "this agent may not read this document", { doc });
+  } else if (doc === info.membersDoc ? !can(role, "manage") : !can(role, "write")) {
+    return refuse(state, id, "forbidden", doc === info.membersDoc ? "only an admin may change membership" : `a ${role} may not write`, { doc });
   }
+
+  // A frame is all or nothing: one session of another agent, or one new session too many, refuses it whole.
+  const chunks = Object.entries(content.sessions) as [SessionId, (typeof content.sessions)[SessionId]][];
+  const foreign = chunks.find(([session]) => agentOfSession(session) !== agent);
+  if (foreign) return refuse(state, id, "forbidden", "only the session's own agent may write it", { doc, session: foreign[0] });
 
   const effects: Effect[] = [];
   const pending: SessionAppend[] = [];
   const checks: SignatureCheck[] = [];
   let corrected = false;
-  for (const [session, chunk] of Object.entries(content.sessions) as [SessionId, (typeof content.sessions)[SessionId]][]) {
-    if (agentOfSession(session) !== agent) {
-      effects.push(...refuse(state, peer, "unauthorized", "only the session's own agent may write it", { doc, session }).effects);
-      continue;
+  let sessionCount: number | undefined;
+  for (const [session, chunk] of chunks) {
+    const head = store.sessionHead(doc, session);
+    if (!head && chunk.transactions.length > 0) {
+      sessionCount ??= Object.keys(store.knownState(doc).sessions).length;
+      if (++sessionCount > MAX_SESSIONS_PER_DOCUMENT) {
+        return refuse(state, id, "too_many_sessions", `a document holds at most ${MAX_SESSIONS_PER_DOCUMENT} sessions`, { doc, session });
+      }
     }
-    const head = store.sessionHead(doc, session) ?? { count: 0, lastHash: GENESIS_HASH };
-    if (chunk.after !== head.count) {
+    const { count: held, lastHash: previous } = head ?? { count: 0, lastHash: GENESIS_HASH };
+    if (chunk.after !== held) {
       corrected = true;
       continue;
     }
     if (chunk.transactions.length === 0) continue;
-    const lastHash = chainHash(head.lastHash, chunk.transactions);
+    const lastHash = chainHash(previous, chunk.transactions);
     const count = chunk.after + chunk.transactions.length;
     pending.push({ session, after: chunk.after, transactions: chunk.transactions, signature: chunk.signature, lastHash });
-    checks.push({ publicKeyOf: agentOfSession(session), message: checkpointMessage(doc, session, count, lastHash), signature: chunk.signature });
+    checks.push({ publicKeyOf: agent, message: checkpointMessage(doc, session, count, lastHash), signature: chunk.signature });
+  }
+
+  if (genesis || doc === info.membersDoc) {
+    const members = membershipChanges(header.creator, genesis, agent, pending, store);
+    if (typeof members === "string") return refuse(state, id, "forbidden", members, { doc });
+    write.members = members;
   }
   if (corrected) {
-    effects.push({ type: "send", peer, message: { type: "known", doc, ...store.knownState(doc), reason: "correction" } });
+    effects.push({ type: "send", peer: id, message: { type: "known", doc, ...store.knownState(doc), reason: "correction" } });
   }
-  if (checks.length > 0) effects.push({ type: "verify", peer, checks, then: { kind: "content", write, pending } });
-  else if (write.header) effects.push(...commitAndFanOut(peer, write, store));
+  if (checks.length > 0) effects.push({ type: "verify", peer: id, checks, then: { kind: "content", write, pending } });
+  else if (write.header) return applyWrite(state, id, write, store, effects);
   return unchanged(state, effects);
 }
 
-function onVerified(state: RelayState, id: PeerId, then: Continuation, valid: boolean[], store: StoreReader): Step {
-  const peer = state.peers.get(id);
-  if (then.kind === "hello") {
-    if (!peer) return unchanged(state);
-    if (!valid[0]) return refuse(state, id, "unauthorized", "the hello signature does not verify for this agent");
-    const record: PeerRecord = { id, phase: "ready", agent: then.agent, session: then.session };
-    return {
-      state: withPeer(state, record),
-      effects: [
-        { type: "savePeer", peer: record },
-        { type: "send", peer: id, message: { type: "welcome", v: PROTOCOL_VERSION, group: state.group, agent: then.agent, session: then.session } },
-      ],
-    };
+/**
+ * The role changes a write to the membership log makes, replayed on the current members; a string
+ * explains why the whole write is refused. Operations must not go back in time, so the relay's order
+ * (by `at`, then session, then index) is the order every client replays.
+ */
+function membershipChanges(creator: AgentId, genesis: boolean, author: AgentId, pending: SessionAppend[], store: StoreReader): Write["members"] | string {
+  const before = genesis ? new Map<AgentId, Role>() : store.members();
+  const members = genesis ? new Map<AgentId, Role>([[creator, "admin"]]) : new Map(before);
+  let lastAt = genesis ? 0 : store.info().membersAt;
+  for (const append of pending) {
+    for (const transaction of append.transactions) {
+      if (transaction.at < lastAt) return "membership operations must not go back in time";
+      const op = parseMemberOp(transaction.data);
+      if (!op) return 'a membership operation is {"op":"set","agent":…,"role":…} or {"op":"remove","agent":…}';
+      const problem = applyMemberOp(members, author, op);
+      if (problem) return problem;
+      lastAt = transaction.at;
+    }
   }
-  // Content is stored even if its sender left meanwhile: it was valid when it arrived.
+  const changes: MemberChange[] = [];
+  for (const [agent, role] of members) if (before.get(agent) !== role) changes.push({ agent, role });
+  for (const agent of before.keys()) if (!members.has(agent)) changes.push({ agent, role: null });
+  return { changes, genesis, lastAt };
+}
+
+function onContentVerified(state: RelayState, id: PeerId, write: Write, pending: SessionAppend[], valid: boolean[], store: StoreReader): Step {
+  const writer = state.peers.has(id) ? id : undefined;
   const effects: Effect[] = [];
   const appends: SessionAppend[] = [];
-  then.pending.forEach((append, index) => {
+  pending.forEach((append, index) => {
     if (valid[index]) appends.push(append);
-    else if (peer) {
-      effects.push({
-        type: "send",
-        peer: id,
-        message: { type: "error", code: "bad_signature", message: "the checkpoint signature does not match these transactions", doc: then.write.doc, session: append.session },
-      });
+    else if (writer) {
+      effects.push(errorEffect(id, "bad_signature", "the checkpoint signature does not match these transactions", { doc: write.doc, session: append.session }));
     }
   });
-  if (appends.length > 0 || then.write.header) effects.push(...commitAndFanOut(peer ? id : undefined, { ...then.write, appends }, store));
-  return unchanged(state, effects);
+  // Membership changes were worked out over every pending append: all must stand, or none.
+  if (write.members && appends.length < pending.length) return unchanged(state, effects);
+  // Content is stored even if its sender left meanwhile: it was valid when it arrived.
+  if (appends.length === 0 && !write.header) return unchanged(state, effects);
+  return applyWrite(state, writer, { ...write, appends }, store, effects);
 }
 
-/** Commit, then ack to the writer, then send every other subscriber exactly the new transactions. */
-function commitAndFanOut(writer: PeerId | undefined, write: Write, store: StoreReader): Effect[] {
-  const effects: Effect[] = [{ type: "commit", write }];
+/** Commit; ack the writer; send every other subscriber that may read it exactly the new transactions; cut off removed members. */
+function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write, store: StoreReader, effects: Effect[]): Step {
+  effects.push({ type: "commit", write });
   const known = store.knownState(write.doc);
   known.header = true;
   for (const append of write.appends) known.sessions[append.session] = append.after + append.transactions.length;
   if (writer) effects.push({ type: "send", peer: writer, message: { type: "known", doc: write.doc, ...known, reason: "ack" } });
 
-  const subscribers = store.subscribers(write.doc).filter((peer) => peer !== writer);
-  if (subscribers.length === 0) return effects;
-  const packer = new ContentPacker(write.doc, write.header);
-  for (const append of write.appends) {
-    const last = append.transactions.length - 1;
-    append.transactions.forEach((transaction, offset) => {
-      packer.add(append.session, { ...transaction, index: append.after + offset, ...(offset === last ? { signature: append.signature } : {}) });
-    });
+  // Roles as they are once this write is committed: a just-removed member receives nothing more.
+  const changed = new Map((write.members?.changes ?? []).map((change) => [change.agent, change.role]));
+  const groupIsOpen = !store.info().membersDoc && !write.members?.genesis;
+  const roleAfter = (peer: ReadyPeer): Role | undefined =>
+    peer.token ? peer.token.role : groupIsOpen ? "writer" : changed.has(peer.agent) ? (changed.get(peer.agent) ?? undefined) : store.role(peer.agent);
+
+  const header = write.header ?? store.header(write.doc)!;
+  const readers: PeerId[] = [];
+  for (const id of store.subscribers(write.doc)) {
+    const peer = state.peers.get(id);
+    if (id !== writer && peer?.phase === "ready" && mayRead(roleAfter(peer), peer.agent, header)) readers.push(id);
   }
-  packer.flush();
-  const frames = packer.take();
-  for (const peer of subscribers) for (const message of frames) effects.push({ type: "send", peer, message });
-  return effects;
+  if (readers.length > 0) {
+    const packer = new ContentPacker(write.doc, write.header);
+    for (const append of write.appends) {
+      const last = append.transactions.length - 1;
+      append.transactions.forEach((transaction, offset) => {
+        packer.add(append.session, { ...transaction, index: append.after + offset, ...(offset === last ? { signature: append.signature } : {}) });
+      });
+    }
+    packer.flush();
+    const frames = packer.take();
+    for (const peer of readers) for (const message of frames) effects.push({ type: "send", peer, message });
+  }
+
+  let next = state;
+  for (const peer of state.peers.values()) {
+    if (peer.phase !== "ready" || peer.token || !changed.has(peer.agent) || changed.get(peer.agent) !== null) continue;
+    const cut = refuse(next, peer.id, "unauthorized", "this agent was removed from the group");
+    next = cut.state;
+    effects.push(...cut.effects);
+  }
+  return { state: next, effects };
 }

@@ -3,17 +3,22 @@
 import {
   CHUNK_TARGET_BYTES,
   MAX_DOCS_PER_DIR_FRAME,
+  emptyKnownState,
   encodeMessage,
   fromBase64Url,
+  mayRead,
+  missing,
   publicKeyOfAgent,
   verify,
   type DirEntry,
+  type DocHeader,
   type DocId,
+  type KnownState,
   type Range,
   type ServerMessage,
 } from "../../protocol/index.ts";
 import { ContentPacker } from "./content-packer.ts";
-import { assertNever, type Effect, type RelayEvent, type RelayState, type SignatureCheck } from "./effects.ts";
+import { assertNever, type Effect, type Reader, type RelayEvent, type RelayState, type SignatureCheck, type TokenResult } from "./effects.ts";
 import { step } from "./relay-core.ts";
 import type { GroupStore, PeerId } from "./store.ts";
 
@@ -25,17 +30,26 @@ export interface Transport {
   savePeer(peer: PeerId, record: unknown): void;
 }
 
+/** Checks an app-issued token (worker/tokens.ts); without one, the relay refuses every token. */
+export type TokenVerifier = (token: string) => Promise<TokenResult>;
+
+const NO_TOKENS: TokenVerifier = async () => ({ ok: false, expired: false, reason: "this relay is not configured to accept tokens" });
+
 export class Relay {
   #state: RelayState;
   #queue: Promise<void> = Promise.resolve();
+  /** Peers whose socket failed during the current event: later frames of the same event skip them. */
+  readonly #failed = new Set<PeerId>();
 
   readonly store: GroupStore;
   readonly transport: Transport;
+  readonly verifyToken: TokenVerifier;
 
-  constructor(state: RelayState, store: GroupStore, transport: Transport) {
+  constructor(state: RelayState, store: GroupStore, transport: Transport, verifyToken: TokenVerifier = NO_TOKENS) {
     this.#state = state;
     this.store = store;
     this.transport = transport;
+    this.verifyToken = verifyToken;
   }
 
   get state(): RelayState {
@@ -53,6 +67,7 @@ export class Relay {
   }
 
   async #run(event: RelayEvent): Promise<void> {
+    this.#failed.clear();
     const result = step(this.#state, event, this.store);
     this.#state = result.state;
     for (const effect of result.effects) await this.#carryOut(effect);
@@ -63,15 +78,20 @@ export class Relay {
       case "send":
         return this.#send(effect.peer, effect.message);
       case "sendDelta":
-        return this.#sendDelta(effect.peer, effect.doc, effect.header, effect.ranges);
+        return this.#sendDelta(effect.peer, effect.doc, effect.header ? this.store.header(effect.doc) : undefined, effect.ranges);
       case "sendDirectory":
-        return this.#sendDirectory(effect.peer);
+        return this.#sendDirectory(effect.peer, effect.since, effect.reader);
+      case "sendGroup":
+        return this.#sendGroup(effect.peer, effect.known, effect.reader);
       case "verify": {
+        const token = effect.then.kind === "hello" && effect.then.token ? this.verifyToken(effect.then.token) : undefined;
         const valid = await Promise.all(effect.checks.map(checkSignature));
-        return this.#run({ type: "verified", peer: effect.peer, then: effect.then, valid });
+        return this.#run({ type: "verified", peer: effect.peer, then: effect.then, valid, ...(token ? { token: await token } : {}) });
       }
       case "commit":
         return this.store.commit(effect.write);
+      case "deleteDoc":
+        return this.store.deleteDoc(effect.doc, effect.now);
       case "subscribe":
         return this.store.subscribe(effect.peer, effect.doc);
       case "unsubscribe":
@@ -88,10 +108,12 @@ export class Relay {
   }
 
   #send(peer: PeerId, message: ServerMessage): void {
+    if (this.#failed.has(peer)) return;
     try {
       this.transport.send(peer, encodeMessage(message));
     } catch {
       // A dead socket must not take the others down: close it and forget its subscriptions.
+      this.#failed.add(peer);
       this.transport.close(peer, 1011, "send failed");
       this.#state = step(this.#state, { type: "closed", peer }, this.store).state;
       this.store.forgetPeer(peer);
@@ -99,8 +121,8 @@ export class Relay {
   }
 
   /** Streams what a peer lacks straight from storage, in frames under the limit. */
-  #sendDelta(peer: PeerId, doc: DocId, header: boolean, ranges: Range[]): void {
-    const packer = new ContentPacker(doc, header ? this.store.header(doc) : undefined);
+  #sendDelta(peer: PeerId, doc: DocId, header: DocHeader | undefined, ranges: Range[]): void {
+    const packer = new ContentPacker(doc, header);
     for (const range of ranges) {
       for (const transaction of this.store.readTransactions(doc, range.session, range.from, range.to)) {
         packer.add(range.session, transaction);
@@ -111,20 +133,45 @@ export class Relay {
     for (const message of packer.take()) this.#send(peer, message);
   }
 
-  #sendDirectory(peer: PeerId): void {
+  /** Documents changed since a cursor that the peer may read, in bounded frames, then the new cursor. */
+  #sendDirectory(peer: PeerId, since: number, reader: Reader): void {
     let docs: DirEntry[] = [];
     let bytes = 0;
-    for (const entry of this.store.listDocuments()) {
+    for (const entry of this.store.listDocuments(since)) {
+      if (!mayRead(reader.role, reader.agent, entry.header)) continue;
       const size = JSON.stringify(entry).length;
       if (docs.length >= MAX_DOCS_PER_DIR_FRAME || (docs.length > 0 && bytes + size > CHUNK_TARGET_BYTES)) {
-        this.#send(peer, { type: "dir", docs, more: true });
+        this.#sendDirectoryFrame(peer, docs, true);
         docs = [];
         bytes = 0;
       }
       docs.push(entry);
       bytes += size;
     }
-    this.#send(peer, { type: "dir", docs, more: false });
+    this.#sendDirectoryFrame(peer, docs, false);
+  }
+
+  #sendDirectoryFrame(peer: PeerId, docs: DirEntry[], more: boolean): void {
+    const { cursor, digest } = this.store.info();
+    this.#send(peer, { type: "dir", docs, more, cursor, digest, inSync: false });
+  }
+
+  /** Every document the peer may read: what it lacks of each, then `known`, then `opened`. */
+  #sendGroup(peer: PeerId, known: Record<DocId, KnownState>, reader: Reader): void {
+    let docs = 0;
+    for (const entry of this.store.listDocuments(0)) {
+      const held = known[entry.id];
+      if (entry.deleted) {
+        if (held) this.#send(peer, { type: "deleted", doc: entry.id });
+        continue;
+      }
+      if (!mayRead(reader.role, reader.agent, entry.header)) continue;
+      docs++;
+      const delta = missing(held ?? emptyKnownState(), entry.known);
+      if (delta.header || delta.ranges.length > 0) this.#sendDelta(peer, entry.id, delta.header ? entry.header : undefined, delta.ranges);
+      this.#send(peer, { type: "known", doc: entry.id, ...entry.known, reason: "load" });
+    }
+    this.#send(peer, { type: "opened", docs, cursor: this.store.info().cursor });
   }
 }
 

@@ -1,6 +1,6 @@
 // The storage the relay core reads and its driver writes, kept small so the core never sees SQL.
 // Implemented on Durable Object SQLite (../sqlite-store.ts) and in memory (memory-store.ts) for tests.
-import type { DirEntry, DocHeader, DocId, KnownState, SessionId, Transaction } from "../../protocol/index.ts";
+import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId, Transaction } from "../../protocol/index.ts";
 
 export type PeerId = string;
 
@@ -18,25 +18,59 @@ export type SessionAppend = {
   lastHash: string;
 };
 
+/** A change of one member's role (`null`: removed), from the membership log. */
+export type MemberChange = { agent: AgentId; role: Role | null };
+
 /** Everything one `content` frame changes, committed atomically. */
-export type Write = { doc: DocId; header?: DocHeader; appends: SessionAppend[]; now: number };
+export type Write = {
+  doc: DocId;
+  header?: DocHeader;
+  appends: SessionAppend[];
+  now: number;
+  /** Set when the write is to the membership log: the roles it changes, and its genesis. */
+  members?: { changes: MemberChange[]; genesis: boolean; lastAt: number };
+};
+
+/** Group-wide facts, cheap to read. */
+export type GroupInfo = {
+  /** The membership log, once the group has one; until then every authenticated agent may write. */
+  membersDoc: DocId | undefined;
+  /** `at` of the newest membership operation: later ones may not go back in time. */
+  membersAt: number;
+  /** Bumped by every change; documents remember the value of their last change. */
+  cursor: number;
+  /** XOR digest of every live document's known state (protocol/digest.ts). */
+  digest: string;
+};
+
+/** Every document a group subscription covers. */
+export const ALL_DOCS = "*";
 
 /** What the relay core may read. Reads are synchronous: Durable Object SQLite answers in-process. */
 export interface StoreReader {
+  info(): GroupInfo;
+  /** A member's role per the membership log. */
+  role(agent: AgentId): Role | undefined;
+  members(): Map<AgentId, Role>;
+  /** Header of a live document (undefined if missing or deleted). */
   header(doc: DocId): DocHeader | undefined;
+  deleted(doc: DocId): boolean;
   knownState(doc: DocId): KnownState;
   sessionHead(doc: DocId, session: SessionId): SessionHead | undefined;
+  /** Peers subscribed to this document, or to the whole group (`ALL_DOCS`). */
   subscribers(doc: DocId): PeerId[];
 }
 
 export interface GroupStore extends StoreReader {
   /** Transactions `from` (inclusive) to `to` (exclusive) of one session, in order, read lazily. */
   readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction>;
-  /** Every document of the group with its known state, read lazily in id order. */
-  listDocuments(): Iterable<DirEntry>;
+  /** Documents changed after `since` (tombstones included), read lazily in the order they changed. */
+  listDocuments(since?: number): Iterable<DirEntry>;
   /** Appends all of `write` or nothing. */
   commit(write: Write): void;
-  subscribe(peer: PeerId, doc: DocId): void;
+  /** Leaves a tombstone and frees the document's transactions. */
+  deleteDoc(doc: DocId, now: number): void;
+  subscribe(peer: PeerId, doc: DocId | typeof ALL_DOCS): void;
   unsubscribe(peer: PeerId, doc: DocId): void;
   forgetPeer(peer: PeerId): void;
   /** Drops the subscriptions of every peer not in `live` (after a restart closed their sockets). */

@@ -1,0 +1,70 @@
+// Who may do what in a group. Membership is itself a document of kind MEMBERS_KIND whose transactions are
+// membership operations signed by admins; every client can replay it to check who may do what.
+import * as v from "valibot";
+import { isAgentId, type AgentId, type DocHeader } from "./ids.ts";
+
+export const ROLES = ["admin", "writer", "reader"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The document kind of a group's membership log. A group has at most one, created at its genesis. */
+export const MEMBERS_KIND = "weft/members";
+
+export type Action = "read" | "write" | "create" | "delete" | "manage";
+
+const ALLOWED: Record<Role, readonly Action[]> = {
+  admin: ["read", "write", "create", "delete", "manage"],
+  writer: ["read", "write", "create"],
+  reader: ["read"],
+};
+
+export const can = (role: Role | undefined, action: Action): boolean => role !== undefined && ALLOWED[role].includes(action);
+
+/**
+ * Whether an agent may read a document: admins read everything; a document whose header lists
+ * `readers` is visible only to them and its creator; any other document to every member.
+ */
+export function mayRead(role: Role | undefined, agent: AgentId, header: DocHeader): boolean {
+  if (!can(role, "read")) return false;
+  if (role === "admin" || !header.readers) return true;
+  return header.creator === agent || header.readers.includes(agent);
+}
+
+const agent = v.custom<AgentId>((value) => typeof value === "string" && isAgentId(value), "bad agent id");
+
+/** One membership operation: the `data` of a transaction in the membership log, as JSON. */
+export const memberOpSchema = v.variant("op", [
+  v.object({ op: v.literal("set"), agent, role: v.picklist(ROLES) }),
+  v.object({ op: v.literal("remove"), agent }),
+]);
+export type MemberOp = v.InferOutput<typeof memberOpSchema>;
+
+export function parseMemberOp(data: string): MemberOp | undefined {
+  try {
+    const result = v.safeParse(memberOpSchema, JSON.parse(data));
+    return result.success ? result.output : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Replays membership operations in log order (the relay's order: by `at`, then session, then index).
+ * The genesis header's creator starts as the only admin. Operations an admin could not make are skipped,
+ * exactly as the relay refused them; the group never loses its last admin.
+ */
+export function replayMembers(creator: AgentId, ops: readonly { author: AgentId; op: MemberOp }[]): Map<AgentId, Role> {
+  const members = new Map<AgentId, Role>([[creator, "admin"]]);
+  for (const { author, op } of ops) applyMemberOp(members, author, op);
+  return members;
+}
+
+/** Applies one operation if `author` may make it; returns an explanation when it may not. */
+export function applyMemberOp(members: Map<AgentId, Role>, author: AgentId, op: MemberOp): string | undefined {
+  if (members.get(author) !== "admin") return "only an admin may change membership";
+  const admins = [...members.values()].filter((role) => role === "admin").length;
+  const losesAdmin = members.get(op.agent) === "admin" && (op.op === "remove" || op.role !== "admin");
+  if (losesAdmin && admins === 1) return "a group keeps at least one admin";
+  if (op.op === "remove") members.delete(op.agent);
+  else members.set(op.agent, op.role);
+  return undefined;
+}
