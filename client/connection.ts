@@ -13,6 +13,7 @@ import {
   type ErrorMessage,
   type ServerMessage,
   type SessionId,
+  type Welcome,
 } from "../protocol/index.ts";
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.ts";
 import type { Identity } from "./identity.ts";
@@ -36,12 +37,17 @@ export type ConnectionOptions = {
   pingTimeoutMs?: number;
   WebSocket?: typeof WebSocket;
   random?: () => number;
+  /**
+   * A token from the app's backend for this group (a JWT the relay is configured to check). Called before
+   * every handshake, and again when the relay says the token expired.
+   */
+  getToken?: (group: string) => Promise<string> | string;
 };
 
 export interface ConnectionHandler {
   /** The relay accepted the handshake: send loads now. */
-  onReady(): void;
-  onMessage(message: ServerMessage): void;
+  onReady(welcome: Welcome): void;
+  onMessage(message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" }>): void;
   /** The socket went away; anything sent and not acknowledged may be lost. */
   onDown(): void;
   onStatus(status: Status, reason?: string): void;
@@ -58,6 +64,9 @@ export class Connection {
   /** When the relay last welcomed us: a connection up for minUptimeMs resets the backoff. */
   #upSince = 0;
   #retryAfterMs = 0;
+  /** The next reconnect skips the backoff (the relay asked for a fresh token, not for patience). */
+  #retryNow = false;
+  #tokenRetries = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #pingTimer: ReturnType<typeof setTimeout> | undefined;
   #awaitingPong = false;
@@ -151,17 +160,13 @@ export class Connection {
     if (!decoded.ok) return this.#fail(`the relay sent a bad frame: ${decoded.reason}`);
     const message = decoded.message;
     switch (message.type) {
-      case "challenge": {
-        const signature = toBase64Url(sign(helloMessage(this.options.group, this.options.session, message.nonce), this.options.identity.secretKey));
-        this.#socket?.send(
-          encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: this.options.identity.agent, session: this.options.session, group: this.options.group, signature }),
-        );
-        return;
-      }
+      case "challenge":
+        return void this.#hello(message.nonce);
       case "welcome":
         this.#upSince = Date.now();
+        this.#tokenRetries = 0;
         this.#setStatus("syncing");
-        return this.#handler.onReady();
+        return this.#handler.onReady(message);
       case "pong":
         return;
       case "error":
@@ -171,8 +176,28 @@ export class Connection {
     }
   }
 
+  async #hello(nonce: string): Promise<void> {
+    const socket = this.#socket;
+    const { group, session, identity, getToken } = this.options;
+    let token: string | undefined;
+    try {
+      token = getToken ? await getToken(group) : undefined;
+    } catch (error) {
+      return this.close(`getToken failed: ${(error as Error).message}`);
+    }
+    if (this.#socket !== socket) return; // dropped while the app fetched a token
+    const signature = toBase64Url(sign(helloMessage(group, session, nonce), identity.secretKey));
+    socket?.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: identity.agent, session, group, signature, ...(token ? { token } : {}) }));
+  }
+
   #onError(error: ErrorMessage): void {
     if (error.retryAfter !== undefined) this.#retryAfterMs = error.retryAfter * 1000;
+    // An expired token is not fatal: reconnect at once, and the handshake asks the app for a fresh one.
+    if (error.code === "token_expired" && this.options.getToken) {
+      // Once in a row: an app that keeps handing out expired tokens gets the ordinary backoff.
+      this.#retryNow = this.#tokenRetries++ === 0;
+      return this.#handler.onMessage(error);
+    }
     if (FATAL_CODES.has(error.code) && this.#status === "authenticating") {
       return this.close(`${error.code}: ${error.message}`);
     }
@@ -193,8 +218,9 @@ export class Connection {
     this.#clearTimers();
     this.#setStatus("offline");
     this.#handler.onDown();
-    const delay = backoffDelay(this.#backoff, this.#attempt++, (this.options.random ?? Math.random)(), this.#retryAfterMs);
+    const delay = this.#retryNow ? 0 : backoffDelay(this.#backoff, this.#attempt++, (this.options.random ?? Math.random)(), this.#retryAfterMs);
     this.#retryAfterMs = 0;
+    this.#retryNow = false;
     this.#reconnectTimer = setTimeout(() => this.#open(), delay);
   }
 

@@ -46,7 +46,9 @@ export class Doc {
   readonly #sessions = new Map<SessionId, SessionLog>();
   /** Chain hash after each of this client's own transactions. */
   readonly #ownHashes: string[] = [];
+  /** The newest `at` seen in any session: new transactions never go back in time (the membership log relies on it). */
   #lastAt = 0;
+  #deleted = false;
   /** What the relay has confirmed holding. */
   #relay: KnownState = { header: false, sessions: {} };
   /** How many own transactions were sent (optimistic: dropped back to the relay's count on reconnect). */
@@ -60,7 +62,9 @@ export class Doc {
   /** The ordered view, kept until the next change. */
   #ordered: DocTransaction[] | undefined;
   readonly #listeners = new Set<(change: DocChange) => void>();
-  #syncedWaiters: (() => void)[] = [];
+  #syncedWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** The relay refused this client's writes (a reader writing, say): nothing more is pushed until a reconnect. */
+  #refused: Error | undefined;
   #loadedWaiters: (() => void)[] = [];
 
   constructor(id: DocId, header: DocHeader | undefined, identity: Identity, session: SessionId, onLocalChange: (doc: Doc) => void) {
@@ -89,12 +93,14 @@ export class Doc {
 
   /** True while some local transactions (or the header) are not yet acknowledged by the relay. */
   get hasUnsynced(): boolean {
+    if (this.#deleted) return false;
     return this.#ownCount() > countOf(this.#relay, this.#session) || (this.#header !== undefined && !this.#relay.header);
   }
 
   /** Appends a transaction to this client's session. It is sent (signed, batched) as soon as possible. */
   append(data: string): DocTransaction {
     if (!this.#header) throw new Error(`append: document ${this.id} is not loaded yet`);
+    if (this.#deleted) throw new Error(`append: document ${this.id} was deleted`);
     const bytes = jsonStringBytes(data) - 2;
     // Refused here, not by the relay: a refused transaction would block every later one of the session.
     if (bytes > MAX_TRANSACTION_BYTES) throw new RangeError(`append: ${bytes} bytes of data; at most ${MAX_TRANSACTION_BYTES}`);
@@ -136,8 +142,9 @@ export class Doc {
 
   /** Resolves when the relay has acknowledged everything appended so far. */
   synced(): Promise<void> {
+    if (this.#refused) return Promise.reject(this.#refused);
     if (!this.hasUnsynced) return Promise.resolve();
-    return new Promise((resolve) => this.#syncedWaiters.push(resolve));
+    return new Promise((resolve, reject) => this.#syncedWaiters.push({ resolve, reject }));
   }
 
   /** Resolves once the relay has answered this document's load (it may not exist there yet). */
@@ -157,12 +164,12 @@ export class Doc {
       const log = this.#log(session);
       if (log.transactions.length > 0) continue;
       log.transactions.push(...transactions);
+      for (const transaction of transactions) if (transaction.at > this.#lastAt) this.#lastAt = transaction.at;
       this.#saved.set(session, transactions.length);
     }
     const own = this.#sessions.get(this.#session)?.transactions ?? [];
     for (const transaction of own.slice(this.#ownHashes.length)) {
       this.#ownHashes.push(chainHash(this.#ownHashes[this.#ownHashes.length - 1] ?? GENESIS_HASH, [transaction]));
-      this.#lastAt = Math.max(this.#lastAt, transaction.at);
     }
   }
 
@@ -187,6 +194,7 @@ export class Doc {
   resetInFlight(): void {
     this.#sent = countOf(this.#relay, this.#session);
     this.#headerInFlight = false;
+    this.#refused = undefined; // roles may have changed: try again on the next connection
   }
 
   /** The relay answered a load, acked a write, or corrected our `after`. */
@@ -198,7 +206,7 @@ export class Doc {
       this.#loaded = true;
       for (const resolve of this.#loadedWaiters.splice(0)) resolve();
     }
-    if (!this.hasUnsynced) for (const resolve of this.#syncedWaiters.splice(0)) resolve();
+    if (!this.hasUnsynced) for (const waiter of this.#syncedWaiters.splice(0)) waiter.resolve();
   }
 
   /**
@@ -219,6 +227,7 @@ export class Doc {
       }
       chunk.transactions.slice(held - chunk.after).forEach((transaction) => {
         log.transactions.push(transaction);
+        if (transaction.at > this.#lastAt) this.#lastAt = transaction.at;
         added.push({ ...transaction, session, index: log.transactions.length - 1 });
       });
       this.#relay.sessions[session] = Math.max(countOf(this.#relay, session), chunk.after + chunk.transactions.length);
@@ -232,9 +241,28 @@ export class Doc {
     return this.#loaded;
   }
 
+  /** True once the relay reported this document deleted; appends are refused from then on. */
+  get deleted(): boolean {
+    return this.#deleted;
+  }
+
+  onDeleted(): void {
+    this.#deleted = true;
+    this.#loaded = true;
+    for (const resolve of this.#loadedWaiters.splice(0)) resolve();
+    for (const waiter of this.#syncedWaiters.splice(0)) waiter.resolve();
+    this.#emit([]);
+  }
+
+  /** The relay refused our writes for good reasons of its own (role, deletion): stop pushing, tell waiters. */
+  onRefused(error: Error): void {
+    this.#refused = error;
+    for (const waiter of this.#syncedWaiters.splice(0)) waiter.reject(error);
+  }
+
   /** Frames to push now: own transactions the relay lacks, batched, signed, bounded in flight. */
   takePush(): Content[] {
-    if (!this.#loaded) return [];
+    if (!this.#loaded || this.#deleted || this.#refused) return [];
     const frames: Content[] = [];
     const needsHeader = this.#header !== undefined && this.#headerSaved && !this.#relay.header;
     // Only what is saved locally leaves the device: an acked write is then also a durable local one.

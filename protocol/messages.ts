@@ -178,6 +178,7 @@ export const serverMessageSchema = v.variant("type", [
 export type ClientMessage = v.InferOutput<typeof clientMessageSchema>;
 export type ServerMessage = v.InferOutput<typeof serverMessageSchema>;
 export type Hello = v.InferOutput<typeof helloSchema>;
+export type Welcome = v.InferOutput<typeof welcomeSchema>;
 export type Load = v.InferOutput<typeof loadSchema>;
 export type Content = v.InferOutput<typeof contentSchema>;
 export type ServerContent = v.InferOutput<typeof serverContentSchema>;

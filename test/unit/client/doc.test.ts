@@ -202,10 +202,18 @@ describe("content from other sessions", () => {
     vi.useFakeTimers();
     vi.setSystemTime(50);
     const doc = newDoc();
+    doc.append("mine");
     doc.onContent(content({ [another]: { after: 0, transactions: [{ at: 100, data: "another-0" }, { at: 200, data: "another-1" }] } }));
     doc.onContent(content({ [other]: { after: 0, transactions: [{ at: 100, data: "other-0" }, { at: 100, data: "other-1" }] } }));
-    doc.append("mine");
     expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["mine", "other-0", "other-1", "another-0", "another-1"]);
+  });
+
+  it("never stamps a new transaction earlier than any it has seen, even with its own clock behind", () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(50);
+    const doc = newDoc();
+    doc.onContent(content({ [other]: { after: 0, transactions: [{ at: 1_000, data: "from a clock ahead" }] } }));
+    expect(doc.append("mine").at).toBe(1_000);
   });
 });
 
