@@ -8,7 +8,8 @@ export default defineConfig({
         test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
       },
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
+        // The token secret exists only in tests; deployments set theirs with `wrangler secret put`.
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { WEFT_TOKEN_SECRET: "test-token-secret" } } })],
         test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
       },
       {
