@@ -4,6 +4,7 @@ import {
   CHUNK_TARGET_BYTES,
   GENESIS_HASH,
   MAX_TRANSACTION_BYTES,
+  MAX_TRANSACTIONS_PER_FRAME,
   jsonStringBytes,
   chainHash,
   countOf,
@@ -20,10 +21,10 @@ import {
 import type { Identity } from "./identity.ts";
 import type { DocChanges, StoredDoc } from "./storage/local-store.ts";
 
-/** Transactions per pushed frame: well under the relay's MAX_TRANSACTIONS_PER_FRAME, for steady pipelining. */
-const PUSH_BATCH = 500;
+/** Transactions per pushed frame (also bounded by CHUNK_TARGET_BYTES): fewer, fuller frames ingest fastest. */
+export const PUSH_BATCH = MAX_TRANSACTIONS_PER_FRAME;
 /** Unacknowledged transactions allowed in flight before pushing waits for acks. */
-const MAX_IN_FLIGHT = 5_000;
+export const MAX_IN_FLIGHT = 4 * PUSH_BATCH;
 
 export type DocTransaction = Transaction & { session: SessionId; index: number };
 

@@ -18,7 +18,7 @@ import {
   type SessionId,
   type Transaction,
 } from "../../../protocol/index.ts";
-import { Doc, type DocChange } from "../../../client/doc.ts";
+import { Doc, MAX_IN_FLIGHT, PUSH_BATCH, type DocChange } from "../../../client/doc.ts";
 import { createIdentity, newSession } from "../../../client/identity.ts";
 import { testAgent, transactions } from "../../support/identity.ts";
 
@@ -80,10 +80,10 @@ describe("pushing own transactions", () => {
   });
 
   it("signs every frame as a checkpoint over the whole own log up to its end", async () => {
-    const doc = loadedDoc(1_200);
+    const doc = loadedDoc(2 * PUSH_BATCH + 200);
     const own = doc.sessionTransactions(session);
     const frames = doc.takePush();
-    expect(afters(frames)).toEqual([0, 500, 1_000]);
+    expect(afters(frames)).toEqual([0, PUSH_BATCH, 2 * PUSH_BATCH]);
     for (const frame of frames) {
       const { after, transactions: sent, signature } = chunkOf(frame);
       const count = after + sent.length;
@@ -122,23 +122,24 @@ describe("pushing own transactions", () => {
   });
 
   it("bounds what is in flight, and sends more as acks come back", () => {
-    const doc = loadedDoc(20_000);
+    const doc = loadedDoc(MAX_IN_FLIGHT * 3);
     const first = doc.takePush();
-    expect(sentCount(first)).toBe(5_000);
+    expect(sentCount(first)).toBe(MAX_IN_FLIGHT);
     expect(doc.takePush()).toEqual([]);
-    doc.onKnown(relayHolds(2_000), "ack");
+    doc.onKnown(relayHolds(2 * PUSH_BATCH), "ack");
     const next = doc.takePush();
-    expect(afters(next)).toEqual([5_000, 5_500, 6_000, 6_500]);
-    expect(sentCount(next)).toBe(2_000);
+    expect(afters(next)).toEqual([MAX_IN_FLIGHT, MAX_IN_FLIGHT + PUSH_BATCH]);
+    expect(sentCount(next)).toBe(2 * PUSH_BATCH);
   });
 
   it("starts again at the relay-confirmed count after resetInFlight", () => {
-    const doc = loadedDoc(1_200);
+    const doc = loadedDoc(PUSH_BATCH + 700);
     doc.takePush();
     doc.onKnown(relayHolds(500), "ack");
     doc.resetInFlight();
     const frames = doc.takePush();
-    expect(afters(frames)).toEqual([500, 1_000]);
+    expect(afters(frames)).toEqual([500, 500 + PUSH_BATCH]);
+    expect(sentCount(frames)).toBe(PUSH_BATCH + 200);
     expect(frames.some((frame) => frame.header)).toBe(false); // the relay has it
   });
 
@@ -156,7 +157,8 @@ describe("pushing own transactions", () => {
     doc.onKnown(relayHolds(500), "ack");
     expect(doc.takePush()).toEqual([]);
     doc.onKnown(relayHolds(500), "correction");
-    expect(afters(doc.takePush())).toEqual([500, 1_000]);
+    expect(afters(doc.takePush())).toEqual([500]);
+    expect(sentCount(doc.takePush())).toBe(0);
   });
 
   it("resolves synced() only once the relay acked everything", async () => {
