@@ -104,6 +104,7 @@ export class MemoryStore implements GroupStore {
     if (!stored || stored.deleted) return;
     this.#info.digest = xorDigest(this.#info.digest, docDigest(doc, this.knownState(doc)));
     stored.deleted = true;
+    this.#subscriptions.delete(doc);
     stored.sessions.clear();
     stored.heads.clear();
     stored.updatedAt = now;
