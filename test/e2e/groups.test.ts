@@ -9,18 +9,10 @@ import { createClient, createIdentity, RelayError, type Client, type Identity } 
 import type { AgentId, Role } from "../../protocol/index.ts";
 import { startProxy, type Proxy } from "../support/proxy.ts";
 import { startRelay, type RelayProcess } from "../support/relay-process.ts";
+import { sleep, until } from "../support/wait.ts";
 
 const SECRET = "e2e-token-secret";
 const FAST_RETRY = { baseMs: 50, capMs: 500, minUptimeMs: 1_000 };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting for a condition");
-    await sleep(20);
-  }
-}
 
 /** What an app's backend does: mint a short-lived token naming the agent, the group and a role. */
 const mintToken = (agent: AgentId, group: string, role: Role, lifetimeSeconds: number) =>

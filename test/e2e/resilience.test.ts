@@ -11,20 +11,12 @@ import { createClient, createIdentity, exportIdentity, type Client, type Doc } f
 import { countOf, type DocId } from "../../protocol/index.ts";
 import { startProxy, type Proxy } from "../support/proxy.ts";
 import { startRelay, type RelayProcess } from "../support/relay-process.ts";
+import { sleep, until } from "../support/wait.ts";
 
 const run = promisify(execFile);
 const OFFLINE_WRITER = fileURLToPath(new URL("./offline-writer.ts", import.meta.url));
 const FAST_RETRY = { baseMs: 50, capMs: 500, minUptimeMs: 1_000 };
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting for a condition");
-    await sleep(20);
-  }
-}
 
 describe("through a flaky network", () => {
   const persistTo = mkdtempSync(join(tmpdir(), "weft-resilience-"));
