@@ -1,0 +1,169 @@
+// The directory (cursor, digest, tombstones) and deleting documents, against the real object and SQLite.
+import { afterEach, describe, expect, it } from "vitest";
+import { digestOf, type DirEntry, type DocId, type KnownState } from "../../protocol/index.ts";
+import { testAgent, transactions } from "../support/identity.ts";
+import { closedGroup, docHeader } from "./groups-helpers.ts";
+import { SessionWriter, closeAll, connect, emptyKnown, sqlRows, uniqueGroup, type Peer } from "./socket.ts";
+
+afterEach(closeAll);
+
+const alice = testAgent(91);
+const bob = testAgent(92);
+const carol = testAgent(93);
+const dave = testAgent(94);
+
+/** `who` creates a document with `count` transactions and waits for the ack. */
+async function create(peer: Peer, who: typeof alice, group: string, nonce: string, count = 2, readers?: (typeof alice)[]) {
+  const { id, header } = docHeader(who, group, nonce, readers?.map((reader) => reader.agent));
+  const log = new SessionWriter(who, id);
+  peer.send(log.content(transactions(count, nonce), header));
+  expect(await peer.next("known", (k) => k.doc === id)).toMatchObject({ reason: "ack" });
+  return { id, header, log };
+}
+
+async function dir(peer: Peer, request: { since?: number; digest?: string } = {}) {
+  peer.send({ type: "dir", ...request });
+  return peer.next("dir");
+}
+
+const held = (docs: DirEntry[]): [DocId, KnownState][] => docs.map((entry) => [entry.id, entry.known]);
+
+describe("directory", () => {
+  it("dir since a cursor lists only later changes, in the order they happened, tombstones included", async () => {
+    const { group, adminPeer: a } = await closedGroup("dir-since", alice, [[bob, "writer"]]);
+    const b = await connect(group, bob);
+    const [one, two, three] = [await create(b, bob, group, "one"), await create(b, bob, group, "two"), await create(b, bob, group, "three")];
+    const first = await dir(b);
+    expect(first.docs).toHaveLength(4);
+
+    b.send(one.log.content(transactions(1, "later")));
+    await b.next("known", (k) => k.doc === one.id);
+    a.send({ type: "delete", doc: two.id });
+    await a.next("deleted");
+    const four = await create(b, bob, group, "four");
+
+    const changes = await dir(b, { since: first.cursor });
+    expect(changes.docs.map((entry) => entry.id)).toEqual([one.id, two.id, four.id]);
+    expect(changes.docs[0]!.known).toEqual({ header: true, sessions: { [bob.session]: 3 } });
+    expect(changes.docs[1]).toMatchObject({ id: two.id, deleted: true, known: { header: false, sessions: {} } });
+    expect(changes.docs.filter((entry) => entry.deleted)).toHaveLength(1);
+    expect(changes.cursor).toBeGreaterThan(first.cursor);
+    expect(changes.docs.some((entry) => entry.id === three.id)).toBe(false);
+
+    expect(await dir(b, { since: changes.cursor })).toMatchObject({ docs: [], more: false, cursor: changes.cursor });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("a client holding exactly what the relay holds is told inSync with no document data; one transaction behind is not", async () => {
+    const group = uniqueGroup("dir-digest");
+    const b = await connect(group, bob);
+    for (const nonce of ["d1", "d2", "d3"]) await create(b, bob, group, nonce, 3);
+    const full = await dir(b);
+    expect(digestOf(held(full.docs))).toBe(full.digest);
+
+    const sizeBefore = b.received.length;
+    const answer = await dir(b, { digest: full.digest });
+    expect(answer).toEqual({ type: "dir", docs: [], more: false, cursor: full.cursor, digest: full.digest, inSync: true });
+    expect(b.received.slice(sizeBefore)).toEqual([{ type: "dir", bytes: expect.any(Number) }]);
+    expect(b.received.at(-1)!.bytes).toBeLessThan(200);
+
+    const behind = held(full.docs).map(([id, known], index): [DocId, KnownState] =>
+      index === 0 ? [id, { header: true, sessions: { [bob.session]: 2 } }] : [id, known],
+    );
+    const answerBehind = await dir(b, { digest: digestOf(behind) });
+    expect(answerBehind.inSync).toBe(false);
+    expect(answerBehind.docs.map((entry) => entry.id).sort()).toEqual(full.docs.map((entry) => entry.id).sort());
+    await b.close();
+  });
+
+  // BUG (worker/core/relay-core.ts `dir` case and worker/sqlite-store.ts meta "digest"): the relay has one
+  // digest for the whole group, private documents included, and compares every reader against it. A member
+  // left out of a `readers` list can never hold that set, so it is never inSync and downloads the full
+  // directory on every check, however up to date it is. Expected: a digest over what this peer may read.
+  it.fails("a reader left out of a private document is inSync once it holds everything it may read", async () => {
+    const { group, adminPeer } = await closedGroup("dir-digest-private", alice, [[bob, "writer"], [carol, "reader"], [dave, "reader"]]);
+    const b = await connect(group, bob);
+    await create(b, bob, group, "private", 1, [carol]);
+    await create(b, bob, group, "public", 1);
+    const d = await connect(group, dave);
+    const visible = await dir(d);
+    expect(visible.docs).toHaveLength(2);
+    expect(await dir(d, { digest: digestOf(held(visible.docs)) })).toMatchObject({ docs: [], inSync: true });
+    await Promise.all([adminPeer.close(), b.close(), d.close()]);
+  });
+});
+
+describe("delete", () => {
+  it("a writer may not delete, nor may anyone delete the membership log", async () => {
+    const { group, adminPeer: a, membersDoc } = await closedGroup("del-forbidden", alice, [[bob, "writer"]]);
+    const b = await connect(group, bob);
+    const doc = await create(b, bob, group, "keep");
+    b.send({ type: "delete", doc: doc.id });
+    expect(await b.next("error")).toMatchObject({ code: "forbidden", doc: doc.id });
+    a.send({ type: "delete", doc: membersDoc });
+    expect(await a.next("error")).toMatchObject({ code: "forbidden", doc: membersDoc });
+    expect(await sqlRows(group, "SELECT deleted FROM docs ORDER BY num")).toEqual([{ deleted: 0 }, { deleted: 0 }]);
+    // The membership log's one operation (Bob's role) and the document's two transactions are all still there.
+    expect(await sqlRows(group, "SELECT COUNT(*) AS n FROM transactions")).toEqual([{ n: 3 }]);
+    b.send({ type: "load", doc: doc.id, known: emptyKnown });
+    expect(await b.next("known", (k) => k.reason === "load")).toMatchObject({ header: true, sessions: { [bob.session]: 2 } });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("an admin's delete frees storage, tells the deleter and every subscriber, and later writes get doc_deleted", async () => {
+    const { group, adminPeer: a } = await closedGroup("del-admin", alice, [[bob, "writer"], [carol, "writer"], [dave, "reader"]]);
+    const [b, c, d] = [await connect(group, bob), await connect(group, carol), await connect(group, dave)];
+    const doomed = await create(b, bob, group, "doomed", 3);
+    const kept = await create(b, bob, group, "kept", 1);
+    const carolLog = new SessionWriter(carol, doomed.id);
+    c.send(carolLog.content(transactions(2, "carol")));
+    await c.next("known", (k) => k.doc === doomed.id);
+    c.send({ type: "load", doc: doomed.id, known: emptyKnown });
+    await c.next("known", (k) => k.reason === "load");
+    d.send({ type: "open", known: {} });
+    await d.next("opened");
+    const docNum = (await sqlRows<{ num: number }>(group, "SELECT num FROM docs WHERE id = ?", doomed.id))[0]!.num;
+    expect(await sqlRows(group, "SELECT COUNT(*) AS n FROM sessions WHERE doc_num = ?", docNum)).toEqual([{ n: 2 }]);
+    const total = async () => (await sqlRows<{ n: number }>(group, "SELECT COUNT(*) AS n FROM transactions"))[0]!.n;
+    const before = await total();
+
+    a.send({ type: "delete", doc: doomed.id });
+    for (const peer of [a, c, d]) expect(await peer.next("deleted")).toEqual({ type: "deleted", doc: doomed.id });
+    expect(await sqlRows(group, "SELECT COUNT(*) AS n FROM sessions WHERE doc_num = ?", docNum)).toEqual([{ n: 0 }]);
+    expect(await total()).toBe(before - 5); // Bob's 3 and Carol's 2 are gone, nothing else
+
+    const tombstone = (await dir(d)).docs.find((entry) => entry.id === doomed.id);
+    expect(tombstone).toMatchObject({ deleted: true, known: { header: false, sessions: {} } });
+    b.send(doomed.log.content(transactions(1, "too-late")));
+    expect(await b.next("error")).toMatchObject({ code: "doc_deleted", doc: doomed.id });
+    b.send(new SessionWriter(bob, doomed.id).content(transactions(1, "again"), doomed.header));
+    expect(await b.next("error")).toMatchObject({ code: "doc_deleted", doc: doomed.id });
+    c.send({ type: "load", doc: doomed.id, known: emptyKnown });
+    expect(await c.next("error")).toMatchObject({ code: "doc_deleted", doc: doomed.id });
+    a.send({ type: "delete", doc: doomed.id });
+    expect(await a.next("error")).toMatchObject({ code: "doc_deleted" });
+    expect(await total()).toBe(before - 5);
+
+    // A client that dropped the document is in sync with the relay.
+    const live = (await dir(b)).docs.filter((entry) => !entry.deleted);
+    expect(live.map((entry) => entry.id)).toContain(kept.id);
+    expect(await dir(b, { digest: digestOf(held(live)) })).toMatchObject({ inSync: true, docs: [] });
+    await Promise.all([a, b, c, d].map((peer) => peer.close()));
+  });
+
+  // BUG (worker/core/relay-core.ts onDelete: `deleted` goes to every `store.subscribers(doc)`, which
+  // includes whole-group subscribers, with no mayRead check): a member who opened the group learns the id
+  // of a private document it was never allowed to see when an admin deletes it. Expected: fan-out skips it.
+  it.fails("deleting a private document does not reveal it to openers who may not read it", async () => {
+    const { group, adminPeer: a } = await closedGroup("del-private", alice, [[bob, "writer"], [carol, "reader"], [dave, "reader"]]);
+    const [b, d] = [await connect(group, bob), await connect(group, dave)];
+    d.send({ type: "open", known: {} });
+    await d.next("opened");
+    const secret = await create(b, bob, group, "secret", 1, [carol]);
+    a.send({ type: "delete", doc: secret.id });
+    await a.next("deleted");
+    await d.sync();
+    expect(d.drain("deleted")).toEqual([]);
+    await Promise.all([a.close(), b.close(), d.close()]);
+  });
+});

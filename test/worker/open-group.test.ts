@@ -1,0 +1,129 @@
+// `open`: one frame subscribes a peer to the whole group and streams what it lacks of every document it may
+// read, in bounded frames, then `opened`; documents created afterwards reach it live.
+import { afterEach, describe, expect, it } from "vitest";
+import { MAX_FRAME_BYTES, type DocId } from "../../protocol/index.ts";
+import { testAgent, transactions } from "../support/identity.ts";
+import { closedGroup, docHeader } from "./groups-helpers.ts";
+import { SessionWriter, closeAll, connect, uniqueGroup } from "./socket.ts";
+
+afterEach(closeAll);
+
+const alice = testAgent(101);
+const bob = testAgent(102);
+
+describe("open the whole group", () => {
+  it("streams all 1,000 documents over one socket, no frame over MAX_FRAME_BYTES, then opened {docs: 1000}", async () => {
+    const group = uniqueGroup("open-1000");
+    const a = await connect(group, alice);
+    const ids: DocId[] = [];
+    // Sent without waiting: the relay handles them in order, so the last ack means all are stored.
+    for (let i = 0; i < 1_000; i++) {
+      const { id, header } = docHeader(alice, group, `doc-${String(i).padStart(4, "0")}`);
+      ids.push(id);
+      a.send(new SessionWriter(alice, id).content([{ at: 1_700_000_000_000 + i, data: `payload-${i}` }], header));
+    }
+    await a.next("known", (k) => k.doc === ids.at(-1), 60_000);
+    expect(a.drain("error")).toEqual([]);
+    expect(a.drain("known").filter((k) => k.reason === "ack")).toHaveLength(999);
+
+    const b = await connect(group, bob);
+    b.send({ type: "open", known: {} });
+    const opened = await b.next("opened", undefined, 60_000);
+    expect(opened.docs).toBe(1_000);
+    expect(opened.cursor).toBeGreaterThanOrEqual(1_000);
+    expect(b.undecodable).toEqual([]);
+    expect(Math.max(...b.received.map((frame) => frame.bytes))).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+
+    const loads = b.drain("known");
+    expect(loads.every((k) => k.reason === "load")).toBe(true);
+    expect(new Set(loads.map((k) => k.doc))).toEqual(new Set(ids));
+    const content = b.drain("content");
+    expect(new Set(content.map((frame) => frame.doc))).toEqual(new Set(ids));
+    const byDoc = new Map(content.map((frame) => [frame.doc, frame]));
+    ids.forEach((id, i) => {
+      const frame = byDoc.get(id)!;
+      expect(frame.header?.nonce).toBe(`doc-${String(i).padStart(4, "0")}`);
+      expect(frame.sessions[alice.session]?.transactions).toEqual([{ at: 1_700_000_000_000 + i, data: `payload-${i}` }]);
+    });
+    // Every document's content arrives before its `known`, and `opened` comes last.
+    const order = b.received.map((frame) => frame.type);
+    expect(order.at(-1)).toBe("opened");
+    expect(order.filter((type) => type === "content")).toHaveLength(1_000);
+    await Promise.all([a.close(), b.close()]);
+  }, 120_000);
+
+  it("sends only what the peer lacks, and `deleted` for what it holds that is gone", async () => {
+    const { group, adminPeer: a, membersDoc, log } = await closedGroup("open-delta", alice, [[bob, "reader"]]);
+    const docs = [];
+    for (const nonce of ["held", "behind", "missing", "gone"]) {
+      const { id, header } = docHeader(alice, group, nonce);
+      const writer = new SessionWriter(alice, id);
+      a.send(writer.content(transactions(4, nonce), header));
+      await a.next("known", (k) => k.doc === id);
+      docs.push(id);
+    }
+    const [held, behind, missing, gone] = docs as [DocId, DocId, DocId, DocId];
+    a.send({ type: "delete", doc: gone });
+    await a.next("deleted");
+
+    const b = await connect(group, bob);
+    const all = { header: true, sessions: { [alice.session]: 4 } };
+    b.send({
+      type: "open",
+      known: { [membersDoc]: { header: true, sessions: { [alice.session]: log.writer.count } }, [held]: all, [behind]: { header: true, sessions: { [alice.session]: 1 } }, [gone]: all },
+    });
+    expect(await b.next("opened")).toMatchObject({ docs: 4 });
+    expect(b.drain("deleted")).toEqual([{ type: "deleted", doc: gone }]);
+    const frames = b.drain("content");
+    expect(frames.map((m) => m.doc).sort()).toEqual([behind, missing].sort());
+    const [behindFrame, missingFrame] = [behind, missing].map((id) => frames.find((m) => m.doc === id)!);
+    expect(behindFrame!.header).toBeUndefined();
+    expect(behindFrame!.sessions).toEqual({ [alice.session]: { after: 1, transactions: transactions(4, "behind").slice(1), signature: expect.any(String) } });
+    expect(missingFrame!.header?.nonce).toBe("missing");
+    expect(missingFrame!.sessions[alice.session]).toMatchObject({ after: 0, transactions: transactions(4, "missing") });
+    expect(new Set(b.drain("known").map((k) => k.doc))).toEqual(new Set([membersDoc, held, behind, missing]));
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("a document larger than one frame is streamed to the opener in several frames, each under MAX_FRAME_BYTES", async () => {
+    const group = uniqueGroup("open-big");
+    const a = await connect(group, alice);
+    const { id, header } = docHeader(alice, group, "big");
+    const writer = new SessionWriter(alice, id);
+    // 6 transactions of 200 KB that JSON-escape to ~300 KB each (~1.8 MB on the wire): no single frame holds them.
+    const big = Array.from({ length: 6 }, (_, i) => ({ at: 1_700_000_000_000 + i, data: `${i}"`.repeat(100_000) }));
+    for (const [i, transaction] of big.entries()) a.send(writer.content([transaction], i === 0 ? header : undefined));
+    await a.next("known", (k) => k.sessions[alice.session] === 6, 20_000);
+
+    const b = await connect(group, bob);
+    b.send({ type: "open", known: {} });
+    expect(await b.next("opened", undefined, 20_000)).toMatchObject({ docs: 1 });
+    expect(b.undecodable).toEqual([]);
+    const sizes = b.received.filter((frame) => frame.type === "content").map((frame) => frame.bytes);
+    expect(sizes.length).toBeGreaterThan(2);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+    const chunks = b.drain("content").map((frame) => frame.sessions[alice.session]!);
+    expect(chunks.flatMap((chunk) => chunk.transactions)).toEqual(big);
+    await Promise.all([a.close(), b.close()]);
+  }, 60_000);
+
+  it("a document created after open reaches the opener live, header included, and so do later writes", async () => {
+    const group = uniqueGroup("open-live");
+    const b = await connect(group, bob);
+    b.send({ type: "open", known: {} });
+    expect(await b.next("opened")).toMatchObject({ docs: 0 });
+
+    const a = await connect(group, alice);
+    const { id, header } = docHeader(alice, group, "born-later");
+    const writer = new SessionWriter(alice, id);
+    a.send(writer.content(transactions(2, "first"), header));
+    const first = await b.next("content", (m) => m.doc === id);
+    expect(first.header).toEqual(header);
+    expect(first.sessions[alice.session]?.transactions).toEqual(transactions(2, "first"));
+    a.send(writer.content(transactions(1, "second")));
+    const second = await b.next("content", (m) => m.doc === id);
+    expect(second.header).toBeUndefined();
+    expect(second.sessions[alice.session]).toMatchObject({ after: 2, transactions: transactions(1, "second") });
+    await Promise.all([a.close(), b.close()]);
+  });
+});
