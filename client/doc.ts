@@ -5,6 +5,7 @@ import {
   GENESIS_HASH,
   MAX_TRANSACTION_BYTES,
   MAX_TRANSACTIONS_PER_FRAME,
+  MEMBERS_KIND,
   jsonStringBytes,
   chainHash,
   countOf,
@@ -106,8 +107,9 @@ export class Doc {
     // Refused here, not by the relay: a refused transaction would block every later one of the session.
     if (bytes > MAX_TRANSACTION_BYTES) throw new RangeError(`append: ${bytes} bytes of data; at most ${MAX_TRANSACTION_BYTES}`);
     const log = this.#log(this.#session);
-    // `at` never goes backwards within a session, so ordering by `at` keeps each session's order.
-    const at = Math.max(Date.now(), this.#lastAt);
+    // `at` never goes back behind anything seen, so ordering by `at` keeps each session's order. In the
+    // membership log it moves strictly forward: the relay refuses an op that would sort before the newest.
+    const at = Math.max(Date.now(), this.#header.kind === MEMBERS_KIND ? this.#lastAt + 1 : this.#lastAt);
     this.#lastAt = at;
     const transaction = { at, data };
     log.transactions.push(transaction);

@@ -2,7 +2,7 @@
 // carries two integers, not two long ids; reads stream through cursors, never a whole group at once.
 import { EMPTY_DIGEST, docDigest, xorDigest } from "../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../protocol/index.ts";
-import { ALL_DOCS, type GroupInfo, type GroupStore, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
+import { ALL_DOCS, type GroupInfo, type GroupStore, type LogPosition, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
@@ -11,7 +11,8 @@ CREATE TABLE IF NOT EXISTS docs (
   header TEXT NOT NULL,
   updated_at INTEGER NOT NULL,
   cursor INTEGER NOT NULL DEFAULT 0,
-  deleted INTEGER NOT NULL DEFAULT 0
+  deleted INTEGER NOT NULL DEFAULT 0,
+  restricted INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS docs_by_cursor ON docs (cursor);
 CREATE TABLE IF NOT EXISTS sessions (
@@ -51,10 +52,12 @@ export class SqliteStore implements GroupStore {
   constructor(sql: SqlStorage, transactionSync: <T>(fn: () => T) => T) {
     this.sql = sql;
     this.transactionSync = transactionSync;
-    // Objects created before documents had a cursor and tombstones get the columns first.
+    // Objects created by an earlier version get the newer columns of `docs` first.
     const docColumns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('docs')").toArray().map((row) => row.name);
-    if (docColumns.length > 0 && !docColumns.includes("cursor")) {
-      sql.exec("ALTER TABLE docs ADD COLUMN cursor INTEGER NOT NULL DEFAULT 0; ALTER TABLE docs ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;");
+    if (docColumns.length > 0) {
+      for (const column of ["cursor", "deleted", "restricted"]) {
+        if (!docColumns.includes(column)) sql.exec(`ALTER TABLE docs ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
+      }
     }
     sql.exec(SCHEMA);
   }
@@ -71,7 +74,7 @@ export class SqliteStore implements GroupStore {
     const membersDoc = this.meta("members_doc") as DocId | undefined;
     return {
       membersDoc,
-      membersAt: Number(this.meta("members_at") ?? 0),
+      membersLast: JSON.parse(this.meta("members_last") ?? '{"at":0,"session":""}') as LogPosition,
       cursor: Number(this.meta("cursor") ?? 0),
       digest: this.meta("digest") ?? EMPTY_DIGEST,
     };
@@ -92,6 +95,10 @@ export class SqliteStore implements GroupStore {
 
   deleted(doc: DocId): boolean {
     return this.sql.exec("SELECT 1 FROM docs WHERE id = ? AND deleted = 1", doc).toArray().length > 0;
+  }
+
+  hasRestrictedDocs(): boolean {
+    return this.sql.exec("SELECT 1 FROM docs WHERE restricted = 1 AND deleted = 0 LIMIT 1").toArray().length > 0;
   }
 
   knownState(doc: DocId): KnownState {
@@ -173,7 +180,13 @@ export class SqliteStore implements GroupStore {
     this.transactionSync(() => {
       const before = this.knownState(write.doc);
       if (write.header) {
-        this.sql.exec("INSERT INTO docs (id, header, updated_at) VALUES (?, ?, ?)", write.doc, JSON.stringify(write.header), write.now);
+        this.sql.exec(
+          "INSERT INTO docs (id, header, updated_at, restricted) VALUES (?, ?, ?, ?)",
+          write.doc,
+          JSON.stringify(write.header),
+          write.now,
+          write.header.readers ? 1 : 0,
+        );
       } else {
         this.sql.exec("UPDATE docs SET updated_at = ? WHERE id = ?", write.now, write.doc);
       }
@@ -213,7 +226,7 @@ export class SqliteStore implements GroupStore {
       this.setMeta("digest", xorDigest(this.info().digest, ...removed, docDigest(write.doc, this.knownState(write.doc))));
       if (write.members) {
         if (write.members.genesis) this.setMeta("members_doc", write.doc);
-        this.setMeta("members_at", String(write.members.lastAt));
+        this.setMeta("members_last", JSON.stringify(write.members.last));
         for (const change of write.members.changes) {
           if (change.role) this.sql.exec("INSERT INTO members (agent, role) VALUES (?, ?) ON CONFLICT (agent) DO UPDATE SET role = excluded.role", change.agent, change.role);
           else this.sql.exec("DELETE FROM members WHERE agent = ?", change.agent);

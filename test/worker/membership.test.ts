@@ -111,18 +111,13 @@ describe("membership log", () => {
     await Promise.all([adminPeer.close(), c.close()]);
   });
 
-  // BUG (worker/core/relay-core.ts, membershipChanges: `if (transaction.at < lastAt)`): the relay accepts an
-  // operation at the same `at` as the newest one and applies it last, but every client replays the log "by
-  // at, then session, then index" (protocol/roles.ts replayMembers, client/doc.ts transactions()). An admin
-  // writing from a session that sorts earlier at an equal instant makes the relay and every client disagree
-  // on a member's role. Expected: refused (at must increase) or applied in replay order.
-  it.fails("what the relay enforces equals what a client replays from the stored log (equal `at`)", async () => {
+  it("refuses an operation that would sort before the newest one, so relay and replay agree (equal `at`)", async () => {
     const { group, adminPeer, log, membersDoc } = await closedGroup("mem-replay", alice);
     const t = MEMBERS_EPOCH + 50;
     const laterSession = new MemberLog(testAgent(61, "session-bb"), membersDoc, log.header);
     const earlierSession = new MemberLog(testAgent(61, "session-aa"), membersDoc, log.header);
     expect(await changeMembers(adminPeer, laterSession, [setRole(bob, "writer")], t)).toMatchObject({ reason: "ack" });
-    expect(await changeMembers(adminPeer, earlierSession, [setRole(bob, "reader")], t)).toMatchObject({ reason: "ack" });
+    expect(await changeMembers(adminPeer, earlierSession, [setRole(bob, "reader")], t)).toMatchObject({ type: "error", code: "forbidden" });
 
     const rows = await sqlRows<{ session: string; idx: number; at: number; data: string }>(
       group,
@@ -134,7 +129,7 @@ describe("membership log", () => {
     const replayed = replayMembers(alice.agent, ops);
     expect(replayed.get(bob.agent)).toBe("writer"); // every client computes this
     const { peer: b, welcome } = await admit(group, bob);
-    expect(welcome.role).toBe(replayed.get(bob.agent)); // the relay enforces "reader"
+    expect(welcome.role).toBe(replayed.get(bob.agent)); // and the relay enforces the same
     await Promise.all([adminPeer.close(), b.close()]);
   });
 

@@ -38,7 +38,7 @@ export type RelayEvent =
 export type Effect =
   | { type: "send"; peer: PeerId; message: ServerMessage }
   | { type: "sendDelta"; peer: PeerId; doc: DocId; header: boolean; ranges: Range[] }
-  | { type: "sendDirectory"; peer: PeerId; since: number; reader: Reader }
+  | { type: "sendDirectory"; peer: PeerId; since: number; reader: Reader; ownDigest?: boolean; digest?: string }
   | { type: "sendGroup"; peer: PeerId; known: Record<DocId, KnownState>; reader: Reader }
   | { type: "verify"; peer: PeerId; checks: SignatureCheck[]; then: Continuation }
   | { type: "commit"; write: Write }

@@ -16,10 +16,10 @@ export class MemoryStore implements GroupStore {
   readonly #docs = new Map<DocId, StoredDoc>();
   readonly #subscriptions = new Map<string, Set<PeerId>>();
   readonly #members = new Map<AgentId, Role>();
-  #info: GroupInfo = { membersDoc: undefined, membersAt: 0, cursor: 0, digest: EMPTY_DIGEST };
+  #info: GroupInfo = { membersDoc: undefined, membersLast: { at: 0, session: "" }, cursor: 0, digest: EMPTY_DIGEST };
 
   info(): GroupInfo {
-    return { ...this.#info };
+    return { ...this.#info, membersLast: { ...this.#info.membersLast } };
   }
 
   role(agent: AgentId): Role | undefined {
@@ -37,6 +37,10 @@ export class MemoryStore implements GroupStore {
 
   deleted(doc: DocId): boolean {
     return this.#docs.get(doc)?.deleted ?? false;
+  }
+
+  hasRestrictedDocs(): boolean {
+    return [...this.#docs.values()].some((doc) => !doc.deleted && doc.header.readers !== undefined);
   }
 
   knownState(doc: DocId): KnownState {
@@ -91,7 +95,7 @@ export class MemoryStore implements GroupStore {
     this.#info.digest = xorDigest(this.#info.digest, ...removed, docDigest(write.doc, this.knownState(write.doc)));
     if (write.members) {
       if (write.members.genesis) this.#info.membersDoc = write.doc;
-      this.#info.membersAt = write.members.lastAt;
+      this.#info.membersLast = write.members.last;
       for (const change of write.members.changes) {
         if (change.role) this.#members.set(change.agent, change.role);
         else this.#members.delete(change.agent);

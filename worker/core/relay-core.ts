@@ -34,7 +34,7 @@ import {
 import { ContentPacker } from "./content-packer.ts";
 import type { Continuation, Effect, PeerRecord, ReadyPeer, RelayEvent, RelayState, SignatureCheck, TokenResult } from "./effects.ts";
 import { assertNever } from "./effects.ts";
-import type { MemberChange, PeerId, SessionAppend, StoreReader, Write } from "./store.ts";
+import type { LogPosition, MemberChange, PeerId, SessionAppend, StoreReader, Write } from "./store.ts";
 
 export type Step = { state: RelayState; effects: Effect[] };
 
@@ -139,10 +139,13 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
       return refuse(state, id, "bad_frame", "hello was already accepted on this connection");
     case "dir": {
       const info = store.info();
-      if (message.digest !== undefined && message.digest === info.digest) {
+      // A peer that may not see every document has a digest of its own: the driver computes it by a scan.
+      const sharesGroupDigest = role === "admin" || !store.hasRestrictedDocs();
+      if (sharesGroupDigest && message.digest !== undefined && message.digest === info.digest) {
         return unchanged(state, [{ type: "send", peer: id, message: { type: "dir", docs: [], more: false, cursor: info.cursor, digest: info.digest, inSync: true } }]);
       }
-      return unchanged(state, [{ type: "sendDirectory", peer: id, since: message.since ?? 0, reader }]);
+      const digest = sharesGroupDigest ? undefined : message.digest;
+      return unchanged(state, [{ type: "sendDirectory", peer: id, since: message.since ?? 0, reader, ...(sharesGroupDigest ? {} : { ownDigest: true, digest }) }]);
     }
     case "load": {
       if (store.deleted(message.doc)) return refuse(state, id, "doc_deleted", "this document was deleted", { doc: message.doc });
@@ -231,8 +234,14 @@ function onDelete(state: RelayState, peer: PeerId, role: Role, doc: DocId, now: 
   if (!store.header(doc)) return refuse(state, peer, "unknown_doc", "no such document", { doc });
   if (doc === store.info().membersDoc) return refuse(state, peer, "forbidden", "the membership log cannot be deleted", { doc });
   const effects: Effect[] = [{ type: "deleteDoc", doc, now }];
+  const header = store.header(doc)!;
   for (const subscriber of new Set([peer, ...store.subscribers(doc)])) {
-    effects.push({ type: "send", peer: subscriber, message: { type: "deleted", doc } });
+    const record = state.peers.get(subscriber);
+    if (record?.phase !== "ready") continue;
+    const expired = record.token !== undefined && now >= record.token.expiresAt;
+    if (!expired && mayRead(roleOf(record, store), record.agent, header)) {
+      effects.push({ type: "send", peer: subscriber, message: { type: "deleted", doc } });
+    }
   }
   return unchanged(state, effects);
 }
@@ -258,11 +267,10 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
     if (!header) return refuse(state, id, "unknown_doc", "send the header with the first content of a document", { doc });
     const problem = headerProblem(state, agent, doc, header);
     if (problem) return refuse(state, id, "bad_header", problem, { doc });
+    if (!can(role, "create")) return refuse(state, id, "forbidden", `a ${role} may not create documents`, { doc });
     if (header.kind === MEMBERS_KIND) {
       if (info.membersDoc) return refuse(state, id, "bad_header", "this group already has a membership log", { doc });
       genesis = true;
-    } else if (!can(role, "create")) {
-      return refuse(state, id, "forbidden", `a ${role} may not create documents`, { doc });
     }
     write.header = header;
   } else if (!mayRead(role, agent, header)) {
@@ -322,21 +330,31 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
 function membershipChanges(creator: AgentId, genesis: boolean, author: AgentId, pending: SessionAppend[], store: StoreReader): Write["members"] | string {
   const before = genesis ? new Map<AgentId, Role>() : store.members();
   const members = genesis ? new Map<AgentId, Role>([[creator, "admin"]]) : new Map(before);
-  let lastAt = genesis ? 0 : store.info().membersAt;
+  let last: LogPosition = genesis ? { at: 0, session: "" } : store.info().membersLast;
+  // Within a session, operations must not go back in time (sorting would reorder them otherwise).
   for (const append of pending) {
-    for (const transaction of append.transactions) {
-      if (transaction.at < lastAt) return "membership operations must not go back in time";
-      const op = parseMemberOp(transaction.data);
-      if (!op) return 'a membership operation is {"op":"set","agent":…,"role":…} or {"op":"remove","agent":…}';
-      const problem = applyMemberOp(members, author, op);
-      if (problem) return problem;
-      lastAt = transaction.at;
+    if (append.transactions.some((transaction, index) => index > 0 && transaction.at < append.transactions[index - 1]!.at)) {
+      return "membership operations must not go back in time";
     }
+  }
+  // Apply in the order every client replays the log: by `at`, then session, then index.
+  const ops = pending
+    .flatMap((append) => append.transactions.map((transaction, index) => ({ ...transaction, session: append.session, index })))
+    .sort((a, b) => a.at - b.at || (a.session < b.session ? -1 : a.session > b.session ? 1 : a.index - b.index));
+  for (const transaction of ops) {
+    if (transaction.at < last.at || (transaction.at === last.at && transaction.session < last.session)) {
+      return "membership operations must not go back in time: each sorts after the newest one (by at, then session)";
+    }
+    const op = parseMemberOp(transaction.data);
+    if (!op) return 'a membership operation is {"op":"set","agent":…,"role":…} or {"op":"remove","agent":…}';
+    const problem = applyMemberOp(members, author, op);
+    if (problem) return problem;
+    last = { at: transaction.at, session: transaction.session };
   }
   const changes: MemberChange[] = [];
   for (const [agent, role] of members) if (before.get(agent) !== role) changes.push({ agent, role });
   for (const agent of before.keys()) if (!members.has(agent)) changes.push({ agent, role: null });
-  return { changes, genesis, lastAt };
+  return { changes, genesis, last };
 }
 
 function onContentVerified(state: RelayState, id: PeerId, write: Write, pending: SessionAppend[], valid: boolean[], store: StoreReader): Step {
@@ -367,8 +385,11 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
   // Roles as they are once this write is committed: a just-removed member receives nothing more.
   const changed = new Map((write.members?.changes ?? []).map((change) => [change.agent, change.role]));
   const groupIsOpen = !store.info().membersDoc && !write.members?.genesis;
-  const roleAfter = (peer: ReadyPeer): Role | undefined =>
-    peer.token ? peer.token.role : groupIsOpen ? "writer" : changed.has(peer.agent) ? (changed.get(peer.agent) ?? undefined) : store.role(peer.agent);
+  const roleAfter = (peer: ReadyPeer): Role | undefined => {
+    if (peer.token) return write.now < peer.token.expiresAt ? peer.token.role : undefined;
+    if (groupIsOpen) return "writer";
+    return changed.has(peer.agent) ? (changed.get(peer.agent) ?? undefined) : store.role(peer.agent);
+  };
 
   const header = write.header ?? store.header(write.doc)!;
   const readers: PeerId[] = [];

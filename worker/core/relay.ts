@@ -2,7 +2,10 @@
 // GroupStore and a Transport. Shared by the Durable Object and the Node tests, so both run the same code.
 import {
   CHUNK_TARGET_BYTES,
+  EMPTY_DIGEST,
   MAX_DOCS_PER_DIR_FRAME,
+  docDigest,
+  xorDigest,
   emptyKnownState,
   encodeMessage,
   fromBase64Url,
@@ -80,7 +83,7 @@ export class Relay {
       case "sendDelta":
         return this.#sendDelta(effect.peer, effect.doc, effect.header ? this.store.header(effect.doc) : undefined, effect.ranges);
       case "sendDirectory":
-        return this.#sendDirectory(effect.peer, effect.since, effect.reader);
+        return this.#sendDirectory(effect.peer, effect.since, effect.reader, effect.ownDigest ? this.#digestFor(effect.reader) : undefined, effect.digest);
       case "sendGroup":
         return this.#sendGroup(effect.peer, effect.known, effect.reader);
       case "verify": {
@@ -133,27 +136,40 @@ export class Relay {
     for (const message of packer.take()) this.#send(peer, message);
   }
 
+  /** The digest of the documents one reader may see: a scan, for groups with private documents. */
+  #digestFor(reader: Reader): string {
+    let digest = EMPTY_DIGEST;
+    for (const entry of this.store.listDocuments(0)) {
+      if (!entry.deleted && mayRead(reader.role, reader.agent, entry.header)) digest = xorDigest(digest, docDigest(entry.id, entry.known));
+    }
+    return digest;
+  }
+
   /** Documents changed since a cursor that the peer may read, in bounded frames, then the new cursor. */
-  #sendDirectory(peer: PeerId, since: number, reader: Reader): void {
+  #sendDirectory(peer: PeerId, since: number, reader: Reader, readerDigest?: string, clientDigest?: string): void {
+    if (readerDigest !== undefined && readerDigest === clientDigest) {
+      this.#send(peer, { type: "dir", docs: [], more: false, cursor: this.store.info().cursor, digest: readerDigest, inSync: true });
+      return;
+    }
     let docs: DirEntry[] = [];
     let bytes = 0;
     for (const entry of this.store.listDocuments(since)) {
       if (!mayRead(reader.role, reader.agent, entry.header)) continue;
       const size = JSON.stringify(entry).length;
       if (docs.length >= MAX_DOCS_PER_DIR_FRAME || (docs.length > 0 && bytes + size > CHUNK_TARGET_BYTES)) {
-        this.#sendDirectoryFrame(peer, docs, true);
+        this.#sendDirectoryFrame(peer, docs, true, readerDigest);
         docs = [];
         bytes = 0;
       }
       docs.push(entry);
       bytes += size;
     }
-    this.#sendDirectoryFrame(peer, docs, false);
+    this.#sendDirectoryFrame(peer, docs, false, readerDigest);
   }
 
-  #sendDirectoryFrame(peer: PeerId, docs: DirEntry[], more: boolean): void {
+  #sendDirectoryFrame(peer: PeerId, docs: DirEntry[], more: boolean, readerDigest?: string): void {
     const { cursor, digest } = this.store.info();
-    this.#send(peer, { type: "dir", docs, more, cursor, digest, inSync: false });
+    this.#send(peer, { type: "dir", docs, more, cursor, digest: readerDigest ?? digest, inSync: false });
   }
 
   /** Every document the peer may read: what it lacks of each, then `known`, then `opened`. */

@@ -28,15 +28,18 @@ export type Write = {
   appends: SessionAppend[];
   now: number;
   /** Set when the write is to the membership log: the roles it changes, and its genesis. */
-  members?: { changes: MemberChange[]; genesis: boolean; lastAt: number };
+  members?: { changes: MemberChange[]; genesis: boolean; last: LogPosition };
 };
+
+/** Where a transaction sorts when a log is replayed: by `at`, then session (then index within a session). */
+export type LogPosition = { at: number; session: string };
 
 /** Group-wide facts, cheap to read. */
 export type GroupInfo = {
   /** The membership log, once the group has one; until then every authenticated agent may write. */
   membersDoc: DocId | undefined;
-  /** `at` of the newest membership operation: later ones may not go back in time. */
-  membersAt: number;
+  /** The newest membership operation: a later one must sort after it, so enforcement and replay agree. */
+  membersLast: LogPosition;
   /** Bumped by every change; documents remember the value of their last change. */
   cursor: number;
   /** XOR digest of every live document's known state (protocol/digest.ts). */
@@ -55,6 +58,8 @@ export interface StoreReader {
   /** Header of a live document (undefined if missing or deleted). */
   header(doc: DocId): DocHeader | undefined;
   deleted(doc: DocId): boolean;
+  /** Whether any live document limits its readers (then a reader's digest differs from the group's). */
+  hasRestrictedDocs(): boolean;
   knownState(doc: DocId): KnownState;
   sessionHead(doc: DocId, session: SessionId): SessionHead | undefined;
   /** Peers subscribed to this document, or to the whole group (`ALL_DOCS`). */
