@@ -1,0 +1,69 @@
+// Serves the browser test's page on 127.0.0.1: an HTML page that imports the SDK's browser bundle as an ES
+// module, and a service worker that caches both, so the page loads again with the network off, as an
+// offline-first app's page would. It counts the requests that reach it, to tell a cached load from a fetch.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export const BUNDLE_PATH = "/weft.js";
+
+// The SDK becomes `window.weft`; `window.offlineReady` settles once the service worker controls the page.
+const PAGE = `<!doctype html>
+<meta charset="utf-8">
+<title>weft in a browser</title>
+<script type="module">
+  import * as weft from "${BUNDLE_PATH}";
+  window.weft = weft;
+  window.offlineReady = navigator.serviceWorker.register("/sw.js").then(() =>
+    navigator.serviceWorker.controller ? undefined : new Promise((resolve) => navigator.serviceWorker.addEventListener("controllerchange", resolve, { once: true })),
+  );
+</script>
+`;
+
+// Cache first for this origin's GETs; WebSockets never pass through a service worker.
+const SERVICE_WORKER = `
+self.addEventListener("install", (event) => {
+  self.skipWaiting();
+  event.waitUntil(caches.open("weft-page").then((cache) => cache.addAll(["/", "${BUNDLE_PATH}"])));
+});
+self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+self.addEventListener("fetch", (event) => {
+  if (event.request.method !== "GET" || new URL(event.request.url).origin !== self.location.origin) return;
+  event.respondWith(caches.match(event.request).then((hit) => hit ?? fetch(event.request)));
+});
+`;
+
+export type PageServer = {
+  url: string;
+  /** Requests that reached this server (not answered by the service worker's cache). */
+  readonly requests: number;
+  close(): Promise<void>;
+};
+
+export async function startPageServer(bundle: Uint8Array): Promise<PageServer> {
+  let requests = 0;
+  const server: Server = createServer((request, response) => {
+    requests++;
+    const path = new URL(request.url ?? "/", "http://127.0.0.1").pathname;
+    const send = (type: string, body: string | Uint8Array) => {
+      response.writeHead(200, { "content-type": type, "cache-control": "no-store" });
+      response.end(body);
+    };
+    if (path === "/") return send("text/html; charset=utf-8", PAGE);
+    if (path === BUNDLE_PATH) return send("text/javascript; charset=utf-8", bundle);
+    if (path === "/sw.js") return send("text/javascript; charset=utf-8", SERVICE_WORKER);
+    response.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get requests() {
+      return requests;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
