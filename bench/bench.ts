@@ -1,0 +1,176 @@
+// The bench's shared state: the relay (restartable on the same storage and port), the worker processes
+// and temp folders it created, and the cleanup that stops all of them however the run ends.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startRelay, type RelayProcess } from "../test/support/relay-process.ts";
+import { WorkerProcess } from "./ipc.ts";
+import { cpuBetween, processesChanged, relayProcessGroup, sampleProcessGroup, type TreeSample } from "./proc-stats.ts";
+import { wallClock } from "./workload.ts";
+
+const SCRIPTS = {
+  writer: fileURLToPath(new URL("./writer.ts", import.meta.url)),
+  subscriber: fileURLToPath(new URL("./subscriber.ts", import.meta.url)),
+  reader: fileURLToPath(new URL("./reader.ts", import.meta.url)),
+};
+
+export type WorkerKind = keyof typeof SCRIPTS;
+
+export type BenchOptions = {
+  runs: number;
+  cpuProfileDir?: string;
+  /** The whole run should end within this long; scenarios stop repeating runs when it runs short. */
+  totalBudgetMs: number;
+};
+
+/** Time kept back for the scenarios still to come when deciding whether to repeat a run. */
+const RESERVE_MS = 45_000;
+
+export class Bench {
+  readonly options: BenchOptions;
+  readonly persistTo: string;
+  readonly #workers = new Set<WorkerProcess>();
+  readonly #tempDirs: string[] = [];
+  #relay: RelayProcess | undefined;
+  #relayGroup: number | undefined;
+  #spawned = 0;
+
+  readonly #startedAt = wallClock();
+
+  constructor(options: BenchOptions) {
+    this.options = options;
+    this.persistTo = this.tempDir("weft-bench-relay-");
+  }
+
+  get runs(): number {
+    return this.options.runs;
+  }
+
+  /**
+   * Whether to do run number `run` (0-based) of something that started at `since`: the first always;
+   * more up to `runs`, while these runs have taken less than `whileUnderMs` and the whole bench has
+   * time left. Keeps the run bounded on a slow or busy machine, where each run takes longer.
+   */
+  moreRuns(run: number, since: number, whileUnderMs = Number.POSITIVE_INFINITY): boolean {
+    if (run === 0) return true;
+    if (run >= this.runs) return false;
+    const elapsed = wallClock() - this.#startedAt;
+    if (elapsed > this.options.totalBudgetMs - RESERVE_MS) return false;
+    return wallClock() - since < whileUnderMs;
+  }
+
+  get relay(): RelayProcess {
+    if (!this.#relay) throw new Error("the relay is not running");
+    return this.#relay;
+  }
+
+  get url(): string {
+    return this.relay.url;
+  }
+
+  /** Starts the relay on the bench's storage; on the same port as before if it ran already. */
+  async startRelay(): Promise<{ ms: number }> {
+    const t0 = wallClock();
+    const port = this.#relay?.port;
+    this.#relay = undefined;
+    // wrangler dev now and then fails to bind one of its internal sockets ("Address already in use"),
+    // more often while other relays start on the machine: try again before giving up.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.#relay = await startRelay({ persistTo: this.persistTo, ...(port ? { port } : {}) });
+        break;
+      } catch (error) {
+        if (attempt >= 3) throw error;
+        this.relayStartRetries++;
+      }
+    }
+    this.#relayGroup = relayProcessGroup(this.persistTo);
+    return { ms: wallClock() - t0 };
+  }
+
+  /** SIGKILL (a crash) or SIGTERM (a shutdown) to the relay and everything it started; resolves once gone. */
+  async stopRelay(how: "kill" | "stop"): Promise<void> {
+    const relay = this.#relay;
+    if (!relay) return;
+    await (how === "kill" ? relay.kill() : relay.stop());
+    this.#relayGroup = undefined;
+  }
+
+  /** Is the relay answering? (A failed scenario may have left it down.) */
+  async relayHealthy(): Promise<boolean> {
+    if (!this.#relay) return false;
+    try {
+      return (await fetch(`${this.#relay.url}/v1/health`, { signal: AbortSignal.timeout(2_000) })).ok;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Resident memory and CPU time of every relay process (wrangler and workerd). */
+  relaySample(): TreeSample {
+    this.#relayGroup ??= relayProcessGroup(this.persistTo);
+    if (this.#relayGroup === undefined) return { rssKiB: 0, cpuMs: 0, processes: [] };
+    return sampleProcessGroup(this.#relayGroup);
+  }
+
+  /** Starts measuring the relay's CPU time; `stop()` gives the CPU used and whether the relay was rebuilt meanwhile. */
+  relayCpuMeter(): { stop(): { cpuMs: number; rebuilt: boolean } } {
+    const before = this.relaySample();
+    return {
+      stop: () => {
+        const after = this.relaySample();
+        const rebuilt = processesChanged(before, after);
+        if (rebuilt) this.relayRebuilds++;
+        return { cpuMs: cpuBetween(before, after), rebuilt };
+      },
+    };
+  }
+
+  /** Times wrangler dev failed to start and was tried again. */
+  relayStartRetries = 0;
+
+  /** Times the relay's workerd processes changed under a measurement without the bench restarting it. */
+  relayRebuilds = 0;
+
+  spawn(kind: WorkerKind): WorkerProcess {
+    const name = `${kind}-${++this.#spawned}`;
+    const execArgv = this.options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${this.options.cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+    const worker = new WorkerProcess(SCRIPTS[kind], name, execArgv);
+    this.#workers.add(worker);
+    worker.child.once("exit", () => this.#workers.delete(worker));
+    return worker;
+  }
+
+  async stopWorkers(workers: Iterable<WorkerProcess> = [...this.#workers]): Promise<void> {
+    await Promise.all([...workers].map((worker) => worker.stop()));
+  }
+
+  tempDir(prefix: string): string {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    this.#tempDirs.push(dir);
+    return dir;
+  }
+
+  /** Stops everything this bench started and deletes its folders. */
+  async close(): Promise<void> {
+    await this.stopWorkers();
+    await this.#relay?.kill();
+    this.#relay = undefined;
+    for (const dir of this.#tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  }
+
+  /** Last resort, synchronous (process `exit`): SIGKILL to every child process and the relay's group. */
+  killEverythingNow(): void {
+    for (const worker of this.#workers) worker.kill();
+    const group = this.#relayGroup ?? relayProcessGroup(this.persistTo);
+    if (group !== undefined) {
+      try {
+        process.kill(-group, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    for (const dir of this.#tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,108 @@
+// Looking inside the relay through the inspector wrangler dev opens (`--inspector-port`, read from its
+// command line): a V8 CPU profile, the isolate's heap size; and a summary of any .cpuprofile by self time.
+import { readFileSync } from "node:fs";
+import { relayProcessGroup, sampleProcessGroup } from "./proc-stats.ts";
+
+type ProfileNode = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] };
+export type CpuProfile = { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] };
+
+function inspectorPort(persistTo: string): number | undefined {
+  const group = relayProcessGroup(persistTo);
+  if (group === undefined) return undefined;
+  for (const process of sampleProcessGroup(group).processes) {
+    try {
+      const line = readFileSync(`/proc/${process.pid}/cmdline`, "utf8").split("\0").join(" ");
+      const match = /--inspector-port[ =](\d+)/.exec(line);
+      if (match) return Number(match[1]);
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
+}
+
+type Inspector = { command<T>(method: string, params?: Record<string, unknown>): Promise<T>; close(): void };
+
+/** A DevTools protocol session with the relay's workerd, through the inspector proxy wrangler dev runs. */
+async function connectInspector(persistTo: string): Promise<Inspector> {
+  const port = inspectorPort(persistTo);
+  if (port === undefined) throw new Error("no --inspector-port on the relay's command line");
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string }[];
+  const url = targets[0]?.webSocketDebuggerUrl;
+  if (!url) throw new Error("the relay's inspector lists no target");
+  // The inspector proxy only accepts a local Origin; Node's WebSocket (undici) takes headers as an extension.
+  const socket = new WebSocket(url, { headers: { Origin: "http://127.0.0.1" } } as unknown as string[]);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer from ${url}`)), 5_000);
+    socket.addEventListener("open", () => (clearTimeout(timer), resolve()), { once: true });
+    socket.addEventListener("error", () => (clearTimeout(timer), reject(new Error(`cannot connect to ${url}`))), { once: true });
+  });
+  let nextId = 1;
+  const pending = new Map<number, (result: unknown) => void>();
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
+    if (message.id !== undefined) pending.get(message.id)?.(message.result);
+  });
+  return {
+    command: <T>(method: string, params: Record<string, unknown> = {}): Promise<T> =>
+      new Promise<T>((resolve, reject) => {
+        if (socket.readyState !== WebSocket.OPEN) return reject(new Error("the relay's inspector connection closed (the relay restarted?)"));
+        const id = nextId++;
+        const timer = setTimeout(() => reject(new Error(`inspector: ${method} got no answer`)), 20_000);
+        pending.set(id, (result) => {
+          clearTimeout(timer);
+          pending.delete(id);
+          resolve(result as T);
+        });
+        socket.send(JSON.stringify({ id, method, params }));
+      }),
+    close: () => socket.close(),
+  };
+}
+
+/** Starts the V8 sampling profiler inside the relay's workerd; `stop()` returns the profile. */
+export async function profileRelay(persistTo: string): Promise<{ stop(): Promise<CpuProfile> }> {
+  const inspector = await connectInspector(persistTo);
+  await inspector.command("Profiler.enable");
+  await inspector.command("Profiler.setSamplingInterval", { interval: 200 });
+  await inspector.command("Profiler.start");
+  return {
+    async stop() {
+      try {
+        return (await inspector.command<{ profile: CpuProfile }>("Profiler.stop")).profile;
+      } finally {
+        inspector.close();
+      }
+    },
+  };
+}
+
+/** The relay isolate's JavaScript heap in bytes (V8's used size), to tell it apart from the process's RSS. */
+export async function relayHeapUsed(persistTo: string): Promise<number> {
+  const inspector = await connectInspector(persistTo);
+  try {
+    return (await inspector.command<{ usedSize: number }>("Runtime.getHeapUsage")).usedSize;
+  } finally {
+    inspector.close();
+  }
+}
+
+/** Self time per function (name and file:line), largest first, as percentages of the sampled time. */
+export function topFunctions(profile: CpuProfile, limit = 15): { fn: string; selfMs: number; percent: number }[] {
+  const byNode = new Map<number, number>();
+  profile.samples.forEach((node, index) => byNode.set(node, (byNode.get(node) ?? 0) + (profile.timeDeltas[index] ?? 0)));
+  const byFunction = new Map<string, number>();
+  let total = 0;
+  for (const node of profile.nodes) {
+    const micros = byNode.get(node.id) ?? 0;
+    if (micros === 0) continue;
+    const file = node.callFrame.url.split("/").slice(-2).join("/");
+    const name = `${node.callFrame.functionName || "(anonymous)"} ${file ? `${file}:${node.callFrame.lineNumber + 1}` : ""}`.trim();
+    byFunction.set(name, (byFunction.get(name) ?? 0) + micros);
+    total += micros;
+  }
+  return [...byFunction.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit)
+    .map(([fn, micros]) => ({ fn, selfMs: Math.round(micros / 100) / 10, percent: Math.round((1000 * micros) / total) / 10 }));
+}

@@ -1,0 +1,106 @@
+// fanout: one writer at a steady 500 transactions/s for 4 s, with 10 and then 50 subscribers on the same
+// document. Each transaction carries its send time; every subscriber records arrival minus send time.
+import type { Bench } from "../bench.ts";
+import { figure, type Figure, type Scenario } from "../scenario.ts";
+import { percentileSorted, round, sortedCopy, summarizeLatencies, type LatencySummary } from "../stats.ts";
+import { wallClock } from "../workload.ts";
+import { SubscriberPool } from "./subscribers.ts";
+import type { DocId } from "../../protocol/index.ts";
+
+const RATE = 500;
+const DURATION_MS = 4_000;
+const BYTES = 100;
+const SUBSCRIBER_COUNTS = [10, 50];
+const EXPECTED = (RATE * DURATION_MS) / 1000;
+/** How long the writer waits for its last ack, and then the subscribers for their last delivery. */
+const ACK_WAIT_MS = 8_000;
+const DELIVERY_WAIT_MS = 4_000;
+const RUNS_WHILE_UNDER_MS = 20_000;
+
+/** Percentiles drawn in the chart: dense in the tail. */
+const CURVE_PERCENTILES = [0, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 92, 94, 95, 96, 97, 98, 99, 99.2, 99.4, 99.5, 99.6, 99.7, 99.8, 99.9, 99.95, 99.99];
+
+export type CurvePoint = { p: number; ms: number };
+export type LatencySeries = { label: string; runs: number; samples: number; max: number; p50: number; p99: number; points: CurvePoint[] };
+
+type Steady = { sent: number; sendMs: number; syncedMs: number | null; cpuMs: number };
+
+export const fanout: Scenario = {
+  name: "fanout",
+  budgetMs: 150_000,
+  async run(bench: Bench) {
+    const figures: Figure[] = [];
+    const series: LatencySeries[] = [];
+    const details: Record<string, unknown> = { rate: RATE, durationMs: DURATION_MS, bytesPerTransaction: BYTES };
+    for (const subscribers of SUBSCRIBER_COUNTS) {
+      const writer = bench.spawn("writer");
+      const pool = new SubscriberPool(bench, subscribers);
+      try {
+        const group = `bench-fanout-${subscribers}`;
+        await writer.call("connect", { url: bench.url, group });
+        const runs: (LatencySummary & { missing: number; relayCpuMs: number; subscriberCpuMs: number; writerCpuMs: number; windowMs: number; writerSyncedMs: number | null })[] = [];
+        const meanByTenth: number[][] = [];
+        const pooled: number[] = [];
+        const since = wallClock();
+        // A relay that falls behind makes each run long (the backlog drains after the writer stops):
+        // further runs only while this subscriber count has taken less than RUNS_WHILE_UNDER_MS.
+        for (let run = 0; bench.moreRuns(run, since, RUNS_WHILE_UNDER_MS); run++) {
+          const { doc } = await writer.call<{ doc: DocId }>("create");
+          await pool.open(bench.url, group, doc, EXPECTED);
+          const subscriberCpuBefore = (await pool.collect(0)).cpuMs;
+          const relayMeter = bench.relayCpuMeter();
+          const windowStart = wallClock();
+          const steady = await writer.call<Steady>("steady", { rate: RATE, durationMs: DURATION_MS, bytes: BYTES, ackTimeoutMs: ACK_WAIT_MS }, DURATION_MS + 20_000);
+          const collected = await pool.collect(DELIVERY_WAIT_MS);
+          const relayCpuMs = relayMeter.stop().cpuMs;
+          const windowMs = wallClock() - windowStart;
+          meanByTenth.push(collected.tenthSums.map((sum, tenth) => round(sum / Math.max(1, collected.tenthCounts[tenth] ?? 0), 2)));
+          const missing = subscribers * EXPECTED - collected.received.reduce((sum, count) => sum + count, 0);
+          runs.push({
+            ...summarizeLatencies(collected.latencies),
+            missing,
+            relayCpuMs,
+            subscriberCpuMs: collected.cpuMs - subscriberCpuBefore,
+            writerCpuMs: steady.cpuMs,
+            windowMs,
+            writerSyncedMs: steady.syncedMs,
+          });
+          for (const latency of collected.latencies) pooled.push(latency);
+          await pool.closeClients();
+        }
+        const key = (name: string) => `${name}_${subscribers}`;
+        const label = `${subscribers} subscribers`;
+        figures.push(
+          figure(key("p50_ms"), `${label}: p50`, "ms", runs.map((r) => r.p50)),
+          figure(key("p99_ms"), `${label}: p99`, "ms", runs.map((r) => r.p99), subscribers === 50 ? { target: { op: "<=", value: 25 } } : {}),
+          figure(key("max_ms"), `${label}: max`, "ms", runs.map((r) => r.max)),
+          figure(key("missing"), `${label}: not delivered`, "tx", runs.map((r) => r.missing), { target: { op: "<=", value: 0 }, summary: "worst" }),
+          figure(key("relay_cpu_pct"), `${label}: relay CPU`, "% of 1 core", runs.map((r) => (100 * r.relayCpuMs) / r.windowMs)),
+          figure(key("writer_cpu_pct"), `${label}: writer process CPU`, "% of 1 core", runs.map((r) => (100 * r.writerCpuMs) / r.windowMs)),
+          figure(key("subscriber_cpu_pct"), `${label}: subscriber processes CPU`, "% of 1 core", runs.map((r) => (100 * r.subscriberCpuMs) / r.windowMs)),
+        );
+        const sorted = sortedCopy(pooled);
+        const all = summarizeLatencies(sorted);
+        series.push({
+          label,
+          runs: runs.length,
+          samples: all.samples,
+          max: all.max,
+          p50: all.p50,
+          p99: all.p99,
+          points: CURVE_PERCENTILES.filter((p) => p === 0 || sorted.length * (1 - p / 100) >= 1).map((p) => ({ p, ms: round(percentileSorted(sorted, p), 3) })),
+        });
+        details[`subscribers_${subscribers}`] = {
+          processes: pool.workers.length,
+          runs: runs.map((run) => Object.fromEntries(Object.entries(run).map(([name, value]) => [name, value === null ? null : round(value, 3)]))),
+          meanLatencyByTenthOfStream: meanByTenth,
+          pooled: Object.fromEntries(Object.entries(all).map(([name, value]) => [name, round(value, 3)])),
+        };
+      } finally {
+        await bench.stopWorkers([writer, ...pool.workers]);
+      }
+    }
+    details.series = series;
+    return { figures, details };
+  },
+};

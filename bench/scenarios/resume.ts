@@ -1,0 +1,54 @@
+// resume: a subscriber in sync closes its client; 100 transactions are written; a new client with the
+// same identity and the same file store reconnects. Time until it is live with all of them, and bytes
+// received against the data bytes of the delta.
+import { createIdentity, exportIdentity } from "../../client/index.ts";
+import type { Bench } from "../bench.ts";
+import { wallClock } from "../workload.ts";
+import { figure, type Scenario } from "../scenario.ts";
+import type { DocId } from "../../protocol/index.ts";
+
+const BASE = 2_000;
+const DELTA = 100;
+const BYTES = 100;
+const GROUP = "bench-resume";
+
+type Resumed = { ms: number; fromStore: number; count: number; bytesReceived: number };
+
+export const resume: Scenario = {
+  name: "resume",
+  budgetMs: 60_000,
+  async run(bench: Bench) {
+    const writer = bench.spawn("writer");
+    const reader = bench.spawn("reader");
+    try {
+      await writer.call("connect", { url: bench.url, group: GROUP });
+      const { doc } = await writer.call<{ doc: DocId }>("create");
+      await writer.call("fill", { count: BASE, bytes: BYTES }, 30_000);
+      let total = BASE;
+      const results: Resumed[] = [];
+      const since = wallClock();
+      for (let run = 0; bench.moreRuns(run, since); run++) {
+        const identity = { secret: exportIdentity(createIdentity()), storeDir: bench.tempDir("weft-bench-store-") };
+        await reader.call("prepareResume", { url: bench.url, group: GROUP, doc, ...identity, expect: total });
+        await writer.call("fill", { count: DELTA, bytes: BYTES }, 30_000);
+        total += DELTA;
+        const resumed = await reader.call<Resumed>("resume", { url: bench.url, group: GROUP, doc, ...identity, expect: total });
+        if (resumed.fromStore !== total - DELTA) throw new Error(`the store gave back ${resumed.fromStore} transactions, expected ${total - DELTA}`);
+        results.push(resumed);
+      }
+      const deltaBytes = DELTA * BYTES;
+      return {
+        figures: [
+          figure("ms", `live again with the ${DELTA} new tx`, "ms", results.map((r) => r.ms), { target: { op: "<=", value: 20 } }),
+          figure("bytes_received", `bytes received (delta data ${deltaBytes.toLocaleString("en")} B)`, "B", results.map((r) => r.bytesReceived), {
+            target: { op: "<=", value: deltaBytes + 2_048 },
+            summary: "worst",
+          }),
+        ],
+        details: { base: BASE, delta: DELTA, bytesPerTransaction: BYTES, deltaBytes, results },
+      };
+    } finally {
+      await bench.stopWorkers([writer, reader]);
+    }
+  },
+};
