@@ -218,6 +218,7 @@ export class Connection {
     this.#clearTimers();
     this.#setStatus("offline");
     this.#handler.onDown();
+    if ((this.#status as Status) !== "offline") return; // a listener closed the client meanwhile
     // A browser that knows it is offline waits for its `online` event instead of dialling into nothing.
     if ((globalThis as { navigator?: Navigator }).navigator?.onLine === false && this.#removeNetworkListeners) return;
     const delay = this.#retryNow ? 0 : backoffDelay(this.#backoff, this.#attempt++, (this.options.random ?? Math.random)(), this.#retryAfterMs);

@@ -273,7 +273,11 @@ export class Doc {
     const sendable = Math.min(own.length, this.#saved.get(this.#session) ?? 0);
     const confirmed = countOf(this.#relay, this.#session);
     let includeHeader = needsHeader && !this.#headerInFlight && this.#sent === confirmed;
-    while (this.#sent < sendable && this.#sent - confirmed < MAX_IN_FLIGHT) {
+    // Like Nagle's algorithm: full frames go at once, but while anything is in flight a partial frame waits
+    // for the ack, gathering what is appended meanwhile. A steady trickle of appends then travels as a few
+    // frames per round trip instead of one frame (and one signature, and one commit) per append.
+    const inFlight = this.#sent > confirmed;
+    while (this.#sent < sendable && this.#sent - confirmed < MAX_IN_FLIGHT && (!inFlight || sendable - this.#sent >= PUSH_BATCH)) {
       const after = this.#sent;
       let end = after;
       let bytes = 0;

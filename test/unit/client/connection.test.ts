@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { PROTOCOL_VERSION, closeCodeOf, fromBase64Url, helloMessage, publicKeyOfAgent, utf8Length, verify, type ErrorCode } from "../../../protocol/index.ts";
 import { GROUP, HOUR, NONCE, connect, expectNextSocketAfter, failConnections, handshake, identity, session } from "./connection-harness.ts";
 import { FakeSocket } from "./fake-socket.ts";
+import { Connection } from "../../../client/connection.ts";
 
 beforeEach(() => {
   FakeSocket.instances = [];
@@ -228,6 +229,22 @@ describe("keep-alive", () => {
 });
 
 describe("close", () => {
+  it("stays closed when a status listener closes it as it goes offline", () => {
+    const WebSocket = FakeSocket as unknown as typeof globalThis.WebSocket;
+    const connection: Connection = new Connection(
+      { url: "https://relay.test/", group: GROUP, identity, session, WebSocket, random: () => 0.5, pingIntervalMs: HOUR },
+      { onReady: () => {}, onMessage: () => {}, onDown: () => {}, onStatus: (status) => status === "offline" && connection.close("gave up") },
+    );
+    connection.start();
+    handshake();
+    FakeSocket.latest.serverClose(1006);
+    expect(connection.status).toBe("closed");
+    expect(vi.getTimerCount()).toBe(0);
+    const sockets = FakeSocket.instances.length;
+    vi.advanceTimersByTime(24 * HOUR);
+    expect(FakeSocket.instances).toHaveLength(sockets);
+  });
+
   it("clears every timer and never reconnects", async () => {
     const { connection, log } = connect({ pingIntervalMs: 1_000 });
     connection.start();

@@ -75,7 +75,12 @@ describe("pushing own transactions", () => {
     doc.append("c");
     expect(doc.takePush()).toEqual([]); // loaded, but "c" is not saved yet
     saveAll(doc);
-    expect(doc.takePush().map(chunkOf)).toEqual([expect.objectContaining({ after: 2, transactions: [expect.objectContaining({ data: "c" })] })]);
+    expect(doc.takePush()).toEqual([]); // saved, but a partial frame waits while "a" and "b" are in flight
+    doc.append("d");
+    saveAll(doc);
+    doc.onKnown(relayHolds(2), "ack");
+    // The ack releases everything gathered meanwhile, as one frame.
+    expect(doc.takePush().map(chunkOf)).toEqual([expect.objectContaining({ after: 2, transactions: [expect.objectContaining({ data: "c" }), expect.objectContaining({ data: "d" })] })]);
     expect(doc.takePush()).toEqual([]); // already in flight
   });
 
