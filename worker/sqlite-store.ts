@@ -45,7 +45,17 @@ CREATE TABLE IF NOT EXISTS members (agent TEXT PRIMARY KEY, role TEXT NOT NULL);
 /** Rows read per query when streaming a session log: bounded memory whatever the log's length. */
 const PAGE_ROWS = 1_000;
 
+/** Parsed headers kept in memory: read on every write to a document, never changed once stored. */
+const HEADER_CACHE_SIZE = 1_000;
+
+/**
+ * The object is the only writer of its storage, so group facts, roles and headers are cached in memory
+ * between writes: a frame that changes nothing reads no metadata from SQLite.
+ */
 export class SqliteStore implements GroupStore {
+  #info: GroupInfo | undefined;
+  #memberRoles: Map<AgentId, Role> | undefined;
+  readonly #headers = new Map<DocId, DocHeader>();
   readonly sql: SqlStorage;
   readonly transactionSync: <T>(fn: () => T) => T;
 
@@ -71,6 +81,11 @@ export class SqliteStore implements GroupStore {
   }
 
   info(): GroupInfo {
+    this.#info ??= this.#readInfo();
+    return { ...this.#info };
+  }
+
+  #readInfo(): GroupInfo {
     const membersDoc = this.meta("members_doc") as DocId | undefined;
     return {
       membersDoc,
@@ -81,16 +96,29 @@ export class SqliteStore implements GroupStore {
   }
 
   role(agent: AgentId): Role | undefined {
-    return this.sql.exec<{ role: Role }>("SELECT role FROM members WHERE agent = ?", agent).toArray()[0]?.role;
+    return this.#members().get(agent);
   }
 
   members(): Map<AgentId, Role> {
-    return new Map(this.sql.exec<{ agent: AgentId; role: Role }>("SELECT agent, role FROM members").toArray().map((row) => [row.agent, row.role]));
+    return new Map(this.#members());
+  }
+
+  #members(): Map<AgentId, Role> {
+    this.#memberRoles ??= new Map(
+      this.sql.exec<{ agent: AgentId; role: Role }>("SELECT agent, role FROM members").toArray().map((row) => [row.agent, row.role]),
+    );
+    return this.#memberRoles;
   }
 
   header(doc: DocId): DocHeader | undefined {
+    const cached = this.#headers.get(doc);
+    if (cached) return cached;
     const row = this.sql.exec<{ header: string }>("SELECT header FROM docs WHERE id = ? AND deleted = 0", doc).toArray()[0];
-    return row ? (JSON.parse(row.header) as DocHeader) : undefined;
+    if (!row) return undefined;
+    const header = JSON.parse(row.header) as DocHeader;
+    if (this.#headers.size >= HEADER_CACHE_SIZE) this.#headers.delete(this.#headers.keys().next().value!);
+    this.#headers.set(doc, header);
+    return header;
   }
 
   deleted(doc: DocId): boolean {
@@ -177,7 +205,7 @@ export class SqliteStore implements GroupStore {
   }
 
   commit(write: Write): void {
-    this.transactionSync(() => {
+    this.#write(() => {
       const before = this.knownState(write.doc);
       if (write.header) {
         this.sql.exec(
@@ -236,7 +264,8 @@ export class SqliteStore implements GroupStore {
   }
 
   deleteDoc(doc: DocId, now: number): void {
-    this.transactionSync(() => {
+    this.#headers.delete(doc);
+    this.#write(() => {
       const docNum = this.#docNum(doc);
       if (docNum === undefined || this.deleted(doc)) return;
       this.setMeta("digest", xorDigest(this.info().digest, docDigest(doc, this.knownState(doc))));
@@ -245,6 +274,21 @@ export class SqliteStore implements GroupStore {
       this.sql.exec("DELETE FROM subscriptions WHERE doc = ?", doc);
       this.sql.exec("UPDATE docs SET deleted = 1, updated_at = ?, cursor = ? WHERE num = ?", now, this.#bumpCursor(), docNum);
     });
+  }
+
+  /**
+   * One write transaction. The caches are dropped before and after it: whatever it did, or undid by
+   * throwing (SQLite rolls the transaction back), the next read comes from storage.
+   */
+  #write(body: () => void): void {
+    this.#info = undefined;
+    this.#memberRoles = undefined;
+    try {
+      this.transactionSync(body);
+    } finally {
+      this.#info = undefined;
+      this.#memberRoles = undefined;
+    }
   }
 
   #bumpCursor(): number {
