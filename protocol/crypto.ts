@@ -7,7 +7,11 @@ import { sha256 as nobleSha256, sha512 } from "@noble/hashes/sha2.js";
 // @noble/ed25519 3.x needs a synchronous SHA-512 for its synchronous API.
 ed.hashes.sha512 = sha512;
 
-type NodeCrypto = { createHash(algorithm: "sha256"): { update(data: Uint8Array): { digest(): Uint8Array } } };
+type NodeCrypto = {
+  createHash(algorithm: "sha256"): { update(data: Uint8Array): { digest(): Uint8Array } };
+  createPrivateKey(options: { key: Uint8Array; format: "der"; type: "pkcs8" }): object;
+  sign(algorithm: null, data: Uint8Array, key: object): Uint8Array;
+};
 
 // Where the runtime has node:crypto (Node, and workerd with nodejs_compat), hash natively: in workerd
 // pure-JS SHA-256 is several times slower, and a session log hashes every transaction. Browsers use @noble.
@@ -25,7 +29,31 @@ export function generateSecretKey(): Uint8Array {
 
 export const publicKeyOf = (secretKey: Uint8Array): Uint8Array => ed.getPublicKey(secretKey);
 
-export const sign = (message: Uint8Array, secretKey: Uint8Array): Uint8Array => ed.sign(message, secretKey);
+// PKCS#8 wrapping of a raw Ed25519 seed (RFC 8410), so node:crypto can sign with the same key.
+const PKCS8_ED25519_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+const privateKeys = new Map<string, object>();
+
+function nodePrivateKey(crypto: NodeCrypto, secretKey: Uint8Array): object {
+  const id = String.fromCharCode(...secretKey);
+  let key = privateKeys.get(id);
+  if (!key) {
+    const der = new Uint8Array(PKCS8_ED25519_PREFIX.length + 32);
+    der.set(PKCS8_ED25519_PREFIX);
+    der.set(secretKey, PKCS8_ED25519_PREFIX.length);
+    key = crypto.createPrivateKey({ key: der, format: "der", type: "pkcs8" });
+    if (privateKeys.size >= 16) privateKeys.delete(privateKeys.keys().next().value!);
+    privateKeys.set(id, key);
+  }
+  return key;
+}
+
+/**
+ * Ed25519 signature (deterministic: the same bytes from either implementation). Native where node:crypto
+ * is available, with the key parsed once; @noble rebuilds the key for every signature.
+ */
+export const sign: (message: Uint8Array, secretKey: Uint8Array) => Uint8Array = nodeCrypto
+  ? (message, secretKey) => nodeCrypto.sign(null, message, nodePrivateKey(nodeCrypto, secretKey))
+  : (message, secretKey) => ed.sign(message, secretKey);
 
 type Verifier = (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => Promise<boolean>;
 
