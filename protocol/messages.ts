@@ -3,6 +3,7 @@
 import * as v from "valibot";
 import { isAgentId, isDocId, isGroupId, isSessionId, type AgentId, type DocId, type DocMeta, type SessionId } from "./ids.ts";
 import type { SessionCounts } from "./known-state.ts";
+import type { Transaction } from "./session-log.ts";
 import { MAX_DOCS_PER_DIR_FRAME, MAX_SESSIONS_PER_DOCUMENT, MAX_SESSIONS_PER_FRAME } from "./limits.ts";
 import { ERROR_CODES } from "./errors.ts";
 import { ROLES } from "./roles.ts";
@@ -26,7 +27,6 @@ const bySession = <T>(schema: v.GenericSchema<unknown, T>, maxEntries = MAX_SESS
     v.transform((record) => record as Record<SessionId, T>),
   );
 
-export const transactionSchema = v.object({ at: count, data: v.string() });
 
 export const headerSchema = v.object({
   group: groupIdSchema,
@@ -43,8 +43,24 @@ export const knownStateSchema = v.object({
   sessions: v.pipe(bySession(count, MAX_SESSIONS_PER_DOCUMENT), v.transform((sessions): SessionCounts => sessions)),
 });
 
-// The count per frame is checked across sessions in codec.ts, with its own error code.
-const transactions = v.array(transactionSchema);
+/**
+ * Exactly `{at, data}` objects. Checked by a plain loop rather than a schema per element: a frame carries up
+ * to thousands, and this runs for every frame on both ends. The count per frame is checked across sessions
+ * in codec.ts, with its own error code.
+ */
+function isTransactionList(value: unknown): value is Transaction[] {
+  if (!Array.isArray(value)) return false;
+  for (const item of value as unknown[]) {
+    if (typeof item !== "object" || item === null) return false;
+    const { at, data } = item as Record<string, unknown>;
+    if (typeof data !== "string" || typeof at !== "number" || !Number.isSafeInteger(at) || at < 0) return false;
+    let keys = 0;
+    for (const _ in item) keys++;
+    if (keys !== 2) return false;
+  }
+  return true;
+}
+const transactions = v.custom<Transaction[]>(isTransactionList, "transactions must be a list of {at, data}: at a non-negative integer, data a string");
 /** Transactions a writer appends after `after`, signed as of the last one. */
 const signedChunkSchema = v.object({ after: count, transactions, signature });
 /** Transactions the relay forwards; signed when the chunk ends where the writer signed. */

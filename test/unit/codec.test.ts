@@ -125,6 +125,10 @@ describe("decodeClientMessage refuses bad frames with a stable code", () => {
     ["content without signature", "bad_frame", content({ [alice.session]: { ...chunk, signature: undefined } })],
     ["content with data that is not a string", "bad_frame", content({ [alice.session]: { ...chunk, transactions: [{ at: 1, data: {} }] } })],
     ["content with a fractional at", "bad_frame", content({ [alice.session]: { ...chunk, transactions: [{ at: 1.5, data: "" }] } })],
+    ["content with a negative at", "bad_frame", content({ [alice.session]: { ...chunk, transactions: [{ at: -1, data: "" }] } })],
+    ["content with a transaction carrying an extra field", "bad_frame", content({ [alice.session]: { ...chunk, transactions: [{ at: 1, data: "", extra: "smuggled" }] } })],
+    ["content with a transaction that is null", "bad_frame", content({ [alice.session]: { ...chunk, transactions: [null] } })],
+    ["content with transactions that are not a list", "bad_frame", content({ [alice.session]: { ...chunk, transactions: { at: 1, data: "" } } })],
     ["content with a header whose meta is an array", "bad_frame", content({}, { header: { ...header, meta: [] } })],
     ["content with a header without creator", "bad_frame", content({}, { header: { ...header, creator: undefined } })],
   ])("%s -> %s", (_name, code, frame) => {
