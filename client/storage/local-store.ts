@@ -27,6 +27,7 @@ export function applyChanges(stored: StoredDoc, changes: DocChanges): void {
   for (const append of changes.appends) {
     const log = (stored.sessions[append.session] ??= []);
     if (append.after > log.length) continue; // a gap: never store a log with holes
-    log.push(...append.transactions.slice(log.length - append.after));
+    // A loop, not push(...list): a long list would overflow the argument limit.
+    for (const transaction of append.transactions.slice(log.length - append.after)) log.push(transaction);
   }
 }

@@ -15,7 +15,11 @@ export class MemoryLocalStore implements LocalStore {
   }
 
   async loadGroup(group: string): Promise<StoredDoc[]> {
-    return [...(this.#groups.get(group)?.values() ?? [])].map((doc) => structuredClone(doc));
+    // Fresh arrays, shared transactions: a caller extending a log never changes what is stored.
+    return [...(this.#groups.get(group)?.values() ?? [])].map((doc) => ({
+      ...doc,
+      sessions: Object.fromEntries(Object.entries(doc.sessions).map(([session, log]) => [session, [...log]])),
+    }));
   }
 
   async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
@@ -26,7 +30,8 @@ export class MemoryLocalStore implements LocalStore {
       if (!changes.header) return; // nothing to anchor transactions to yet
       docs.set(doc, (stored = { id: doc, header: changes.header, sessions: {} }));
     }
-    applyChanges(stored, structuredClone(changes));
+    // Transactions are never mutated once made, so the store may share them with the document.
+    applyChanges(stored, changes);
   }
 
   async close(): Promise<void> {}
