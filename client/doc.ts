@@ -166,7 +166,7 @@ export class Doc {
     for (const [session, transactions] of Object.entries(stored.sessions) as [SessionId, Transaction[]][]) {
       const log = this.#log(session);
       if (log.transactions.length > 0) continue;
-      log.transactions.push(...transactions);
+      for (const transaction of transactions) log.transactions.push(transaction);
       for (const transaction of transactions) if (transaction.at > this.#lastAt) this.#lastAt = transaction.at;
       this.#saved.set(session, transactions.length);
     }
