@@ -21,9 +21,22 @@ export type TokenKeys = {
   WEFT_TOKEN_PUBLIC_KEY?: string;
 };
 
+/**
+ * The configured Ed25519 public key. WebCrypto now exports such keys with `alg: "Ed25519"`, a name hono's
+ * JWT helpers do not know (they say "EdDSA"); the algorithm is fixed here anyway, so the field is dropped.
+ */
+function publicJwk(json: string): JsonWebKey {
+  const { alg: _alg, ...jwk } = JSON.parse(json) as JsonWebKey;
+  return jwk;
+}
+
 /** The verifier for the configured key, or undefined when the relay accepts no tokens. */
 export function tokenVerifier(keys: TokenKeys): TokenVerifier | undefined {
-  const key = keys.WEFT_TOKEN_PUBLIC_KEY ? { key: JSON.parse(keys.WEFT_TOKEN_PUBLIC_KEY) as JsonWebKey, alg: "EdDSA" as const } : keys.WEFT_TOKEN_SECRET ? { key: keys.WEFT_TOKEN_SECRET, alg: "HS256" as const } : undefined;
+  const key = keys.WEFT_TOKEN_PUBLIC_KEY
+    ? { key: publicJwk(keys.WEFT_TOKEN_PUBLIC_KEY), alg: "EdDSA" as const }
+    : keys.WEFT_TOKEN_SECRET
+      ? { key: keys.WEFT_TOKEN_SECRET, alg: "HS256" as const }
+      : undefined;
   if (!key) return undefined;
   return async (token) => {
     let payload: unknown;
