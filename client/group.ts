@@ -308,6 +308,7 @@ export class Group {
       }
       case "deleted": {
         this.#docs.get(message.doc)?.onDeleted();
+        this.#store.remove(this.id, message.doc).catch((error: Error) => this.#localFailure(message.doc, `removing ${message.doc} locally failed: ${error.message}`));
         for (const waiter of this.#deletes.get(message.doc) ?? []) waiter.resolve();
         this.#deletes.delete(message.doc);
         return;
@@ -368,8 +369,7 @@ export class Group {
           await this.#store.save(this.id, doc.id, changes);
           doc.markSaved(changes);
         } catch (error) {
-          const message = `saving ${doc.id} locally failed: ${(error as Error).message}`;
-          for (const listener of this.#errorListeners) listener(new RelayError({ type: "error", code: "internal", message, doc: doc.id }));
+          this.#localFailure(doc.id, `saving ${doc.id} locally failed: ${(error as Error).message}`);
         }
       }
       if (this.status === "syncing" || this.status === "live") {
@@ -381,6 +381,11 @@ export class Group {
     } finally {
       this.#flushing = undefined;
     }
+  }
+
+  /** The local store failed: the app hears of it through onError, as code `internal`. */
+  #localFailure(doc: DocId, message: string): void {
+    for (const listener of this.#errorListeners) listener(new RelayError({ type: "error", code: "internal", message, doc }));
   }
 
   #failWaiters(error: Error): void {

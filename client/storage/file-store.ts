@@ -1,7 +1,7 @@
 // A LocalStore for Node: one append-only JSON-lines file per document, written synchronously so a save
 // has reached the operating system before the SDK sends anything. Plain files keep it dependency-free and
 // easy to inspect; a torn last line (a crash mid-write) is ignored on load.
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentId, DocId, SessionId } from "../../protocol/index.ts";
 import { applyChanges, type DocChanges, type LocalStore, type StoredDoc } from "./local-store.ts";
@@ -59,6 +59,10 @@ export class FileLocalStore implements LocalStore {
         closeSync(fd);
       }
     }
+  }
+
+  async remove(group: string, doc: DocId): Promise<void> {
+    rmSync(join(this.#groupPath(group), `${doc}.jsonl`), { force: true });
   }
 
   async close(): Promise<void> {}

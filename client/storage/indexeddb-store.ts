@@ -64,6 +64,19 @@ export class IndexedDbLocalStore implements LocalStore {
     await committed(transaction);
   }
 
+  async remove(group: string, doc: DocId): Promise<void> {
+    const transaction = (await this.#db).transaction(CHANGES, "readwrite");
+    const changes = transaction.objectStore(CHANGES);
+    const request = changes.index("group").openCursor(group);
+    request.onsuccess = () => {
+      const cursor = request.result;
+      if (!cursor) return;
+      if ((cursor.value as ChangeRecord).doc === doc) cursor.delete();
+      cursor.continue();
+    };
+    await committed(transaction);
+  }
+
   async close(): Promise<void> {
     (await this.#db).close();
   }

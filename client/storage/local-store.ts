@@ -19,6 +19,8 @@ export interface LocalStore {
   loadGroup(group: string): Promise<StoredDoc[]>;
   /** Saves the changes of one document; resolves once they would survive a restart of the app. */
   save(group: string, doc: DocId, changes: DocChanges): Promise<void>;
+  /** Forgets a document (the relay deleted it), so it does not come back at the next start. */
+  remove(group: string, doc: DocId): Promise<void>;
   close(): Promise<void>;
 }
 

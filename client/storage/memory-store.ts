@@ -34,5 +34,9 @@ export class MemoryLocalStore implements LocalStore {
     applyChanges(stored, changes);
   }
 
+  async remove(group: string, doc: DocId): Promise<void> {
+    this.#groups.get(group)?.delete(doc);
+  }
+
   async close(): Promise<void> {}
 }

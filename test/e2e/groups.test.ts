@@ -57,6 +57,14 @@ describe("groups through wrangler dev", () => {
     await doc.synced();
     expect(bobs.role).toBe("writer");
 
+    // An admin deletes Bob's document: Bob hears of it live, and his copy stops taking writes.
+    const adminsView = await team.open(doc.id);
+    await team.delete(doc.id);
+    await until(() => doc.deleted);
+    expect(adminsView.deleted).toBe(true);
+    expect(() => doc.append("too late")).toThrow(/deleted/);
+    expect(await team.directory()).toMatchObject({ inSync: true }); // the deletion counts as held
+
     await team.removeMember(bobIdentity.agent);
     await until(() => bobs.status === "closed");
     expect(bobs.connection.closeReason).toMatch(/^unauthorized/);

@@ -124,6 +124,17 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     expect(await store.loadGroup("empty")).toEqual([]);
   });
 
+  it("forgets a removed document, and only that one", async () => {
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 2) }] });
+    const third = testHeader(alice, GROUP, "nonce-third");
+    await store.save(GROUP, third.id, { header: third.header, appends: [] });
+    await store.save(OTHER_GROUP, first.id, { header: first.header, appends: [] });
+    await store.remove(GROUP, first.id);
+    expect((await store.loadGroup(GROUP)).map((doc) => doc.id)).toEqual([third.id]);
+    expect((await store.loadGroup(OTHER_GROUP)).map((doc) => doc.id)).toEqual([first.id]);
+    if (survivesRestart) expect((await open().loadGroup(GROUP)).map((doc) => doc.id)).toEqual([third.id]);
+  });
+
   it.runIf(survivesRestart)("loads what an earlier instance saved (an app restart)", async () => {
     await store.saveSession(alice.agent, alice.session);
     await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 3) }] });
