@@ -47,6 +47,7 @@ const PAGE_ROWS = 1_000;
 
 /** Parsed headers kept in memory: read on every write to a document, never changed once stored. */
 const HEADER_CACHE_SIZE = 1_000;
+const ROW_CACHE_SIZE = 20_000;
 
 /**
  * The object is the only writer of its storage, so group facts, roles and headers are cached in memory
@@ -56,6 +57,10 @@ export class SqliteStore implements GroupStore {
   #info: GroupInfo | undefined;
   #memberRoles: Map<AgentId, Role> | undefined;
   readonly #headers = new Map<DocId, DocHeader>();
+  /** Meta values, written through. */
+  readonly #meta = new Map<string, string | undefined>();
+  /** Each document's row number and tombstone flag; a row number never changes once given. */
+  readonly #rows = new Map<DocId, { num: number; deleted: boolean }>();
   readonly sql: SqlStorage;
   readonly transactionSync: <T>(fn: () => T) => T;
 
@@ -73,11 +78,15 @@ export class SqliteStore implements GroupStore {
   }
 
   meta(key: string): string | undefined {
-    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+    if (!this.#meta.has(key)) {
+      this.#meta.set(key, this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value);
+    }
+    return this.#meta.get(key);
   }
 
   setMeta(key: string, value: string): void {
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+    this.#meta.set(key, value);
   }
 
   info(): GroupInfo {
@@ -122,7 +131,7 @@ export class SqliteStore implements GroupStore {
   }
 
   deleted(doc: DocId): boolean {
-    return this.sql.exec("SELECT 1 FROM docs WHERE id = ? AND deleted = 1", doc).toArray().length > 0;
+    return this.#row(doc)?.deleted ?? false;
   }
 
   hasRestrictedDocs(): boolean {
@@ -130,8 +139,9 @@ export class SqliteStore implements GroupStore {
   }
 
   knownState(doc: DocId): KnownState {
-    const docNum = this.#docNum(doc);
-    if (docNum === undefined || this.deleted(doc)) return { header: false, sessions: {} };
+    const row = this.#row(doc);
+    if (!row || row.deleted) return { header: false, sessions: {} };
+    const docNum = row.num;
     const sessions: KnownState["sessions"] = {};
     for (const row of this.sql.exec<{ id: SessionId; count: number }>("SELECT id, count FROM sessions WHERE doc_num = ?", docNum)) {
       sessions[row.id] = row.count;
@@ -140,12 +150,10 @@ export class SqliteStore implements GroupStore {
   }
 
   sessionHead(doc: DocId, session: SessionId): SessionHead | undefined {
+    const docNum = this.#row(doc)?.num;
+    if (docNum === undefined) return undefined;
     const row = this.sql
-      .exec<{ count: number; last_hash: string }>(
-        "SELECT s.count, s.last_hash FROM sessions s JOIN docs d ON d.num = s.doc_num WHERE d.id = ? AND s.id = ?",
-        doc,
-        session,
-      )
+      .exec<{ count: number; last_hash: string }>("SELECT count, last_hash FROM sessions WHERE doc_num = ? AND id = ?", docNum, session)
       .toArray()[0];
     return row ? { count: row.count, lastHash: row.last_hash } : undefined;
   }
@@ -158,9 +166,9 @@ export class SqliteStore implements GroupStore {
   }
 
   *readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction> {
-    const row = this.sql
-      .exec<{ num: number }>("SELECT s.num FROM sessions s JOIN docs d ON d.num = s.doc_num WHERE d.id = ? AND s.id = ?", doc, session)
-      .toArray()[0];
+    const docNum = this.#row(doc)?.num;
+    if (docNum === undefined) return;
+    const row = this.sql.exec<{ num: number }>("SELECT num FROM sessions WHERE doc_num = ? AND id = ?", docNum, session).toArray()[0];
     if (!row) return;
     for (let next = from; next < to; ) {
       const page = this.sql
@@ -218,7 +226,7 @@ export class SqliteStore implements GroupStore {
       } else {
         this.sql.exec("UPDATE docs SET updated_at = ? WHERE id = ?", write.now, write.doc);
       }
-      const docNum = this.#docNum(write.doc);
+      const docNum = this.#row(write.doc)?.num;
       if (docNum === undefined) throw new Error(`commit: unknown document ${write.doc}`);
       for (const append of write.appends) {
         const count = append.after + append.transactions.length;
@@ -266,13 +274,15 @@ export class SqliteStore implements GroupStore {
   deleteDoc(doc: DocId, now: number): void {
     this.#headers.delete(doc);
     this.#write(() => {
-      const docNum = this.#docNum(doc);
-      if (docNum === undefined || this.deleted(doc)) return;
+      const row = this.#row(doc);
+      if (!row || row.deleted) return;
+      const docNum = row.num;
       this.setMeta("digest", xorDigest(this.info().digest, docDigest(doc, this.knownState(doc))));
       this.sql.exec("DELETE FROM transactions WHERE session_num IN (SELECT num FROM sessions WHERE doc_num = ?)", docNum);
       this.sql.exec("DELETE FROM sessions WHERE doc_num = ?", docNum);
       this.sql.exec("DELETE FROM subscriptions WHERE doc = ?", doc);
       this.sql.exec("UPDATE docs SET deleted = 1, updated_at = ?, cursor = ? WHERE num = ?", now, this.#bumpCursor(), docNum);
+      this.#rows.set(doc, { num: docNum, deleted: true });
     });
   }
 
@@ -285,6 +295,11 @@ export class SqliteStore implements GroupStore {
     this.#memberRoles = undefined;
     try {
       this.transactionSync(body);
+    } catch (error) {
+      // Rolled back: what the body wrote through to the caches never happened.
+      this.#meta.clear();
+      this.#rows.clear();
+      throw error;
     } finally {
       this.#info = undefined;
       this.#memberRoles = undefined;
@@ -315,7 +330,14 @@ export class SqliteStore implements GroupStore {
     for (const row of stale) this.forgetPeer(row.peer);
   }
 
-  #docNum(doc: DocId): number | undefined {
-    return this.sql.exec<{ num: number }>("SELECT num FROM docs WHERE id = ?", doc).toArray()[0]?.num;
+  #row(doc: DocId): { num: number; deleted: boolean } | undefined {
+    const cached = this.#rows.get(doc);
+    if (cached) return cached;
+    const row = this.sql.exec<{ num: number; deleted: number }>("SELECT num, deleted FROM docs WHERE id = ?", doc).toArray()[0];
+    if (!row) return undefined;
+    if (this.#rows.size >= ROW_CACHE_SIZE) this.#rows.clear();
+    const entry = { num: row.num, deleted: row.deleted === 1 };
+    this.#rows.set(doc, entry);
+    return entry;
   }
 }
