@@ -9,7 +9,6 @@ import {
   MAX_SESSIONS_PER_DOCUMENT,
   RETRY_AFTER_BUSY_SECONDS,
   agentOfSession,
-  applyMemberOp,
   can,
   chainHash,
   checkpointMessage,
@@ -19,7 +18,6 @@ import {
   helloMessage,
   mayRead,
   missing,
-  parseMemberOp,
   type AgentId,
   type ClientMessage,
   type Content,
@@ -31,10 +29,11 @@ import {
   type Role,
   type SessionId,
 } from "../../protocol/index.ts";
+import { membershipChanges, roleOf } from "./access.ts";
 import { ContentPacker } from "./content-packer.ts";
 import type { Continuation, Effect, PeerRecord, ReadyPeer, RelayEvent, RelayState, SignatureCheck, TokenResult } from "./effects.ts";
 import { assertNever } from "./effects.ts";
-import type { LogPosition, MemberChange, PeerId, SessionAppend, StoreReader, Write } from "./store.ts";
+import type { PeerId, SessionAppend, StoreReader, Write } from "./store.ts";
 
 export type Step = { state: RelayState; effects: Effect[] };
 
@@ -58,13 +57,6 @@ export function step(state: RelayState, event: RelayEvent, store: StoreReader): 
     default:
       return assertNever(event);
   }
-}
-
-/** A peer's role: from its token, else from the membership log; in a group without one, everyone writes. */
-export function roleOf(peer: ReadyPeer, store: StoreReader): Role | undefined {
-  if (peer.token) return peer.token.role;
-  if (!store.info().membersDoc) return "writer";
-  return store.role(peer.agent);
 }
 
 const unchanged = (state: RelayState, effects: Effect[] = []): Step => ({ state, effects });
@@ -320,41 +312,6 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
   if (checks.length > 0) effects.push({ type: "verify", peer: id, checks, then: { kind: "content", write, pending } });
   else if (write.header) return applyWrite(state, id, write, store, effects);
   return unchanged(state, effects);
-}
-
-/**
- * The role changes a write to the membership log makes, replayed on the current members; a string
- * explains why the whole write is refused. Operations must not go back in time, so the relay's order
- * (by `at`, then session, then index) is the order every client replays.
- */
-function membershipChanges(creator: AgentId, genesis: boolean, author: AgentId, pending: SessionAppend[], store: StoreReader): Write["members"] | string {
-  const before = genesis ? new Map<AgentId, Role>() : store.members();
-  const members = genesis ? new Map<AgentId, Role>([[creator, "admin"]]) : new Map(before);
-  let last: LogPosition = genesis ? { at: 0, session: "" } : store.info().membersLast;
-  // Within a session, operations must not go back in time (sorting would reorder them otherwise).
-  for (const append of pending) {
-    if (append.transactions.some((transaction, index) => index > 0 && transaction.at < append.transactions[index - 1]!.at)) {
-      return "membership operations must not go back in time";
-    }
-  }
-  // Apply in the order every client replays the log: by `at`, then session, then index.
-  const ops = pending
-    .flatMap((append) => append.transactions.map((transaction, index) => ({ ...transaction, session: append.session, index })))
-    .sort((a, b) => a.at - b.at || (a.session < b.session ? -1 : a.session > b.session ? 1 : a.index - b.index));
-  for (const transaction of ops) {
-    if (transaction.at < last.at || (transaction.at === last.at && transaction.session < last.session)) {
-      return "membership operations must not go back in time: each sorts after the newest one (by at, then session)";
-    }
-    const op = parseMemberOp(transaction.data);
-    if (!op) return 'a membership operation is {"op":"set","agent":…,"role":…} or {"op":"remove","agent":…}';
-    const problem = applyMemberOp(members, author, op);
-    if (problem) return problem;
-    last = { at: transaction.at, session: transaction.session };
-  }
-  const changes: MemberChange[] = [];
-  for (const [agent, role] of members) if (before.get(agent) !== role) changes.push({ agent, role });
-  for (const agent of before.keys()) if (!members.has(agent)) changes.push({ agent, role: null });
-  return { changes, genesis, last };
 }
 
 function onContentVerified(state: RelayState, id: PeerId, write: Write, pending: SessionAppend[], valid: boolean[], store: StoreReader): Step {
