@@ -65,6 +65,8 @@ export class Group {
   readonly #docs = new Map<DocId, Doc>();
   /** Documents with changes to save locally or push to the relay. */
   readonly #dirty = new Set<Doc>();
+  /** Documents whose load the relay has not answered yet: the group is live when this is empty. */
+  readonly #unloaded = new Set<Doc>();
   readonly #statusListeners = new Set<(status: Status, reason?: string) => void>();
   readonly #errorListeners = new Set<(error: RelayError) => void>();
   #directory: { request: { since?: number; digest?: string }; entries: DirEntry[]; waiters: Waiter<Directory>[] } | undefined;
@@ -250,6 +252,7 @@ export class Group {
   #track(id: DocId, header: Doc["header"]): Doc {
     const doc = new Doc(id, header, this.identity, this.session, () => this.#markDirty(doc));
     this.#docs.set(id, doc);
+    this.#unloaded.add(doc);
     return doc;
   }
 
@@ -292,7 +295,10 @@ export class Group {
         if (!doc) return;
         const wasLoaded = doc.isLoaded;
         doc.onKnown({ header: message.header, sessions: message.sessions }, message.reason);
-        if (!wasLoaded) this.#checkLive();
+        if (!wasLoaded && doc.isLoaded) {
+          this.#unloaded.delete(doc);
+          this.#checkLive();
+        }
         return this.#markDirty(doc);
       }
       case "content": {
@@ -307,7 +313,9 @@ export class Group {
         return;
       }
       case "deleted": {
-        this.#docs.get(message.doc)?.onDeleted();
+        const deleted = this.#docs.get(message.doc);
+        deleted?.onDeleted();
+        if (deleted && this.#unloaded.delete(deleted)) this.#checkLive();
         this.#store.remove(this.id, message.doc).catch((error: Error) => this.#localFailure(message.doc, `removing ${message.doc} locally failed: ${error.message}`));
         for (const waiter of this.#deletes.get(message.doc) ?? []) waiter.resolve();
         this.#deletes.delete(message.doc);
@@ -337,8 +345,7 @@ export class Group {
   }
 
   #checkLive(): void {
-    for (const doc of this.#docs.values()) if (!doc.isLoaded) return;
-    this.connection.markLive();
+    if (this.#unloaded.size === 0) this.connection.markLive();
   }
 
   #markDirty(doc: Doc): void {
