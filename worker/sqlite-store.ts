@@ -1,8 +1,8 @@
 // GroupStore on Durable Object SQLite. Documents and sessions get integer keys so each transaction row
 // carries two integers, not two long ids; reads stream through cursors, never a whole group at once.
-import { EMPTY_DIGEST, docDigest, xorDigest } from "../protocol/index.ts";
+import { EMPTY_DIGEST } from "../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../protocol/index.ts";
-import { ALL_DOCS, type GroupInfo, type GroupStore, type LogPosition, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
+import { ALL_DOCS, digestAfter, knownAfter, type GroupInfo, type GroupStore, type LogPosition, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
@@ -258,8 +258,7 @@ export class SqliteStore implements GroupStore {
       }
       const cursor = this.#bumpCursor();
       this.sql.exec("UPDATE docs SET cursor = ? WHERE num = ?", cursor, docNum);
-      const removed = before.header ? [docDigest(write.doc, before)] : [];
-      this.setMeta("digest", xorDigest(this.info().digest, ...removed, docDigest(write.doc, this.knownState(write.doc))));
+      this.setMeta("digest", digestAfter(this.info().digest, write.doc, before, knownAfter(before, write)));
       if (write.members) {
         if (write.members.genesis) this.setMeta("members_doc", write.doc);
         this.setMeta("members_last", JSON.stringify(write.members.last));
@@ -277,7 +276,7 @@ export class SqliteStore implements GroupStore {
       const row = this.#row(doc);
       if (!row || row.deleted) return;
       const docNum = row.num;
-      this.setMeta("digest", xorDigest(this.info().digest, docDigest(doc, this.knownState(doc))));
+      this.setMeta("digest", digestAfter(this.info().digest, doc, this.knownState(doc), { header: false, sessions: {} }));
       this.sql.exec("DELETE FROM transactions WHERE session_num IN (SELECT num FROM sessions WHERE doc_num = ?)", docNum);
       this.sql.exec("DELETE FROM sessions WHERE doc_num = ?", docNum);
       this.sql.exec("DELETE FROM subscriptions WHERE doc = ?", doc);

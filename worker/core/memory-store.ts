@@ -1,7 +1,7 @@
 // An in-memory GroupStore with the same behaviour as the SQLite one, for the relay core's Node tests.
-import { EMPTY_DIGEST, docDigest, xorDigest } from "../../protocol/index.ts";
+import { EMPTY_DIGEST } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../../protocol/index.ts";
-import { ALL_DOCS, type GroupInfo, type GroupStore, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./store.ts";
+import { ALL_DOCS, digestAfter, knownAfter, type GroupInfo, type GroupStore, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./store.ts";
 
 type StoredDoc = {
   header: DocHeader;
@@ -91,8 +91,7 @@ export class MemoryStore implements GroupStore {
     }
     stored.updatedAt = write.now;
     stored.cursor = ++this.#info.cursor;
-    const removed = before.header ? [docDigest(write.doc, before)] : [];
-    this.#info.digest = xorDigest(this.#info.digest, ...removed, docDigest(write.doc, this.knownState(write.doc)));
+    this.#info.digest = digestAfter(this.#info.digest, write.doc, before, knownAfter(before, write));
     if (write.members) {
       if (write.members.genesis) this.#info.membersDoc = write.doc;
       this.#info.membersLast = write.members.last;
@@ -106,7 +105,7 @@ export class MemoryStore implements GroupStore {
   deleteDoc(doc: DocId, now: number): void {
     const stored = this.#docs.get(doc);
     if (!stored || stored.deleted) return;
-    this.#info.digest = xorDigest(this.#info.digest, docDigest(doc, this.knownState(doc)));
+    this.#info.digest = digestAfter(this.#info.digest, doc, this.knownState(doc), { header: false, sessions: {} });
     stored.deleted = true;
     this.#subscriptions.delete(doc);
     stored.sessions.clear();

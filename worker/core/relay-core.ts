@@ -33,7 +33,7 @@ import { membershipChanges, roleOf } from "./access.ts";
 import { ContentPacker } from "./content-packer.ts";
 import type { Continuation, Effect, PeerRecord, ReadyPeer, RelayEvent, RelayState, SignatureCheck, TokenResult } from "./effects.ts";
 import { assertNever } from "./effects.ts";
-import type { PeerId, SessionAppend, StoreReader, Write } from "./store.ts";
+import { knownAfter, type PeerId, type SessionAppend, type StoreReader, type Write } from "./store.ts";
 
 export type Step = { state: RelayState; effects: Effect[] };
 
@@ -334,9 +334,7 @@ function onContentVerified(state: RelayState, id: PeerId, write: Write, pending:
 /** Commit; ack the writer; send every other subscriber that may read it exactly the new transactions; cut off removed members. */
 function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write, store: StoreReader, effects: Effect[]): Step {
   effects.push({ type: "commit", write });
-  const known = store.knownState(write.doc);
-  known.header = true;
-  for (const append of write.appends) known.sessions[append.session] = append.after + append.transactions.length;
+  const known = knownAfter(store.knownState(write.doc), write);
   if (writer) effects.push({ type: "send", peer: writer, message: { type: "known", doc: write.doc, ...known, reason: "ack" } });
 
   // Roles as they are once this write is committed: a just-removed member receives nothing more.

@@ -1,5 +1,6 @@
 // The storage the relay core reads and its driver writes, kept small so the core never sees SQL.
 // Implemented on Durable Object SQLite (../sqlite-store.ts) and in memory (memory-store.ts) for tests.
+import { docDigest, xorDigest } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId, Transaction } from "../../protocol/index.ts";
 
 export type PeerId = string;
@@ -33,6 +34,19 @@ export type Write = {
 
 /** Where a transaction sorts when a log is replayed: by `at`, then session (then index within a session). */
 export type LogPosition = { at: number; session: string };
+
+/** A document's known state once `write` is committed on top of `before`: derived, not read back. */
+export function knownAfter(before: KnownState, write: Write): KnownState {
+  const sessions = { ...before.sessions };
+  for (const append of write.appends) sessions[append.session] = append.after + append.transactions.length;
+  return { header: true, sessions };
+}
+
+/** The group digest once one document's known state went from `before` to `after` (protocol/digest.ts). */
+export function digestAfter(digest: string, doc: DocId, before: KnownState, after: KnownState): string {
+  const parts = [...(before.header ? [docDigest(doc, before)] : []), ...(after.header ? [docDigest(doc, after)] : [])];
+  return xorDigest(digest, ...parts);
+}
 
 /** Group-wide facts, cheap to read. */
 export type GroupInfo = {
