@@ -9,7 +9,6 @@ import {
   toBase64Url,
   utf8Length,
   type ClientMessage,
-  type ErrorCode,
   type ErrorMessage,
   type ServerMessage,
   type SessionId,
@@ -18,9 +17,6 @@ import {
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.ts";
 import type { Identity } from "./identity.ts";
 import { StatusError, canTransition, type Status } from "./status.ts";
-
-/** Errors that no retry can fix: the client stops and says why. */
-const FATAL_CODES: ReadonlySet<ErrorCode> = new Set(["unsupported_version", "unauthorized"]);
 
 // Exactly the frame the relay's runtime answers without waking the object.
 const PING = encodeMessage({ type: "ping" });
@@ -198,10 +194,9 @@ export class Connection {
       this.#retryNow = this.#tokenRetries++ === 0;
       return this.#handler.onMessage(error);
     }
-    if (FATAL_CODES.has(error.code) && this.#status === "authenticating") {
-      return this.close(`${error.code}: ${error.message}`);
-    }
-    if (error.code === "unsupported_version") return this.close(`${error.code}: ${error.message}`);
+    // Errors that no retry can fix: the client stops and says why.
+    const fatal = error.code === "unsupported_version" || (error.code === "unauthorized" && this.#status === "authenticating");
+    if (fatal) return this.close(`${error.code}: ${error.message}`);
     this.#handler.onMessage(error);
   }
 
@@ -210,13 +205,14 @@ export class Connection {
     this.#down(reason);
   }
 
-  #down(_reason?: string): void {
+  /** The socket is gone; `reason` (the relay's close reason, or what went wrong) reaches status listeners. */
+  #down(reason?: string): void {
     if (this.#status === "closed" || this.#status === "offline") return;
     const wasUp = (this.#status === "live" || this.#status === "syncing") && Date.now() - this.#upSince >= this.#backoff.minUptimeMs;
     if (wasUp) this.#attempt = 0;
     this.#socket = undefined;
     this.#clearTimers();
-    this.#setStatus("offline");
+    this.#setStatus("offline", reason || undefined);
     this.#handler.onDown();
     if ((this.#status as Status) !== "offline") return; // a listener closed the client meanwhile
     // A browser that knows it is offline waits for its `online` event instead of dialling into nothing.
