@@ -6,6 +6,7 @@ import {
   MAX_TRANSACTION_BYTES,
   MAX_TRANSACTIONS_PER_FRAME,
   MEMBERS_KIND,
+  WIRE_BYTES_PER_TRANSACTION,
   jsonStringBytes,
   chainHash,
   countOf,
@@ -281,7 +282,7 @@ export class Doc {
       const after = this.#sent;
       let end = after;
       let bytes = 0;
-      while (end < sendable && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) bytes += jsonStringBytes(own[end++]!.data) + 40;
+      while (end < sendable && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) bytes += jsonStringBytes(own[end++]!.data) + WIRE_BYTES_PER_TRANSACTION;
       const signature = signCheckpoint(this.#identity.secretKey, this.id, this.#session, end, this.#ownHashes[end - 1]!);
       frames.push({
         type: "content",

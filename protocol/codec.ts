@@ -2,6 +2,7 @@
 // stable error code (and a readable reason) that the sender should hear.
 import * as v from "valibot";
 import { clientMessageSchema, serverMessageSchema, type ClientMessage, type ServerMessage } from "./messages.ts";
+import { toColumns } from "./transaction-columns.ts";
 import { canonicalJson, utf8Length, type Json } from "./encoding.ts";
 import type { ErrorCode } from "./errors.ts";
 import { MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTIONS_PER_FRAME } from "./limits.ts";
@@ -79,4 +80,14 @@ export function decodeClientMessage(frame: string | ArrayBuffer | ArrayBufferVie
 export const decodeServerMessage = (frame: string | ArrayBuffer | ArrayBufferView): Decoded<ServerMessage> =>
   parseFrame(frame, serverMessageSchema);
 
-export const encodeMessage = (message: ClientMessage | ServerMessage): string => JSON.stringify(message);
+/** The frame for a message: JSON, with each chunk's transactions as columns (see transaction-columns.ts). */
+export function encodeMessage(message: ClientMessage | ServerMessage): string {
+  if (message.type !== "content") return JSON.stringify(message);
+  const sessions: Record<string, unknown> = {};
+  for (const [session, chunk] of Object.entries(message.sessions)) {
+    if (!chunk) continue;
+    const { transactions, ...rest } = chunk;
+    sessions[session] = { ...rest, ...toColumns(transactions) };
+  }
+  return JSON.stringify({ ...message, sessions });
+}

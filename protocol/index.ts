@@ -8,5 +8,6 @@ export * from "./session-log.ts";
 export * from "./errors.ts";
 export * from "./messages.ts";
 export * from "./codec.ts";
+export * from "./transaction-columns.ts";
 export * from "./roles.ts";
 export * from "./digest.ts";

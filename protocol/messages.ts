@@ -3,7 +3,7 @@
 import * as v from "valibot";
 import { isAgentId, isDocId, isGroupId, isSessionId, type AgentId, type DocId, type DocMeta, type SessionId } from "./ids.ts";
 import type { SessionCounts } from "./known-state.ts";
-import type { Transaction } from "./session-log.ts";
+import { fromColumns } from "./transaction-columns.ts";
 import { MAX_DOCS_PER_DIR_FRAME, MAX_SESSIONS_PER_DOCUMENT, MAX_SESSIONS_PER_FRAME } from "./limits.ts";
 import { ERROR_CODES } from "./errors.ts";
 import { ROLES } from "./roles.ts";
@@ -44,27 +44,26 @@ export const knownStateSchema = v.object({
 });
 
 /**
- * Exactly `{at, data}` objects. Checked by a plain loop rather than a schema per element: a frame carries up
- * to thousands, and this runs for every frame on both ends. The count per frame is checked across sessions
- * in codec.ts, with its own error code.
+ * A session's transactions after `after`, as columns on the wire (see transaction-columns.ts) and as
+ * `{after, transactions}` once decoded. The count per frame is checked across sessions in codec.ts, with
+ * its own error code.
  */
-function isTransactionList(value: unknown): value is Transaction[] {
-  if (!Array.isArray(value)) return false;
-  for (const item of value as unknown[]) {
-    if (typeof item !== "object" || item === null) return false;
-    const { at, data } = item as Record<string, unknown>;
-    if (typeof data !== "string" || typeof at !== "number" || !Number.isSafeInteger(at) || at < 0) return false;
-    let keys = 0;
-    for (const _ in item) keys++;
-    if (keys !== 2) return false;
-  }
-  return true;
-}
-const transactions = v.custom<Transaction[]>(isTransactionList, "transactions must be a list of {at, data}: at a non-negative integer, data a string");
+const list = v.custom<unknown[]>(Array.isArray, "must be a list");
+const chunkSchema = <S extends v.GenericSchema>(signatureSchema: S) =>
+  v.pipe(
+    v.object({ after: count, at: list, data: list, signature: signatureSchema }),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const { at, data, ...rest } = dataset.value;
+      const transactions = fromColumns(at, data);
+      if (transactions) return { ...rest, transactions };
+      addIssue({ message: "at and data must be lists of the same length: integer time differences that sum to non-negative times, and strings" });
+      return NEVER;
+    }),
+  );
 /** Transactions a writer appends after `after`, signed as of the last one. */
-const signedChunkSchema = v.object({ after: count, transactions, signature });
+const signedChunkSchema = chunkSchema(signature);
 /** Transactions the relay forwards; signed when the chunk ends where the writer signed. */
-const forwardedChunkSchema = v.object({ after: count, transactions, signature: v.optional(signature) });
+const forwardedChunkSchema = chunkSchema(v.optional(signature));
 
 // Client to relay.
 

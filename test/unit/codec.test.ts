@@ -10,7 +10,11 @@ import {
   decodeClientMessage,
   decodeServerMessage,
   encodeMessage,
+  toColumns,
+  type ClientMessage,
   type ErrorCode,
+  type ServerMessage,
+  type Transaction,
 } from "../../protocol/index.ts";
 import { helloFrame, signedChunk, testAgent, testHeader, transactions } from "../support/identity.ts";
 
@@ -20,8 +24,14 @@ const { id: doc, header } = testHeader(alice, "g1");
 const { chunk } = signedChunk(alice, doc, 0, transactions(3));
 const known = { header: true, sessions: { [alice.session]: 3, [bob.session]: 1 } };
 
+/** A content frame whose chunks are given as they travel, in columns (see protocol/transaction-columns.ts). */
 const content = (sessions: Record<string, unknown>, extra: object = {}) => JSON.stringify({ type: "content", doc, ...extra, sessions });
-const withData = (data: string) => content({ [alice.session]: { after: 0, transactions: [{ at: 1, data }], signature: chunk.signature } });
+const columns = (chunk: { after: number; transactions: Transaction[]; signature?: string }) => {
+  const { transactions, ...rest } = chunk;
+  return { ...rest, ...toColumns(transactions) };
+};
+const wireChunk = columns(chunk);
+const withData = (data: string) => content({ [alice.session]: columns({ after: 0, transactions: [{ at: 1, data }], signature: chunk.signature }) });
 /** A ping frame padded (with an ignored member) to exactly `bytes` UTF-8 bytes using `unit`. */
 const paddedPing = (bytes: number, unit: string, unitBytes: number): string => {
   const envelope = '{"type":"ping","pad":""}';
@@ -45,7 +55,7 @@ describe("decodeClientMessage accepts every client message", () => {
     ["delete", { type: "delete", doc }],
     ["ping", { type: "ping" }],
   ])("%s", (_name, message) => {
-    const decoded = decodeClientMessage(JSON.stringify(message));
+    const decoded = decodeClientMessage(encodeMessage(message as ClientMessage));
     expect(decoded).toEqual({ ok: true, message });
   });
 
@@ -75,7 +85,7 @@ describe("decodeServerMessage accepts every server message", () => {
     ["error with doc, session and retryAfter", { type: "error", code: "too_many_peers", message: "busy", doc, session: alice.session, retryAfter: 5 }],
     ["pong", { type: "pong" }],
   ])("%s", (_name, message) => {
-    expect(decodeServerMessage(JSON.stringify(message))).toEqual({ ok: true, message });
+    expect(decodeServerMessage(encodeMessage(message as ServerMessage))).toEqual({ ok: true, message });
   });
 
   it.each([
@@ -88,6 +98,20 @@ describe("decodeServerMessage accepts every server message", () => {
 });
 
 describe("encodeMessage", () => {
+  it("sends a chunk's transactions as columns: the first time in full, then differences", () => {
+    const txs = [{ at: 1_763_780_000_000, data: "a" }, { at: 1_763_780_000_000, data: "b" }, { at: 1_763_780_000_007, data: "c" }, { at: 1_763_779_999_999, data: "d" }];
+    const frame = encodeMessage({ type: "content", doc, sessions: { [alice.session]: { after: 4, transactions: txs, signature: chunk.signature } } });
+    expect(JSON.parse(frame).sessions[alice.session]).toEqual({ after: 4, at: [1_763_780_000_000, 0, 7, -8], data: ["a", "b", "c", "d"], signature: chunk.signature });
+    expect(decodeClientMessage(frame)).toMatchObject({ ok: true, message: { sessions: { [alice.session]: { after: 4, transactions: txs } } } });
+  });
+
+  it("costs a few bytes per transaction, not an object each", () => {
+    const txs = transactions(100);
+    const frame = encodeMessage({ type: "content", doc, sessions: { [alice.session]: { after: 0, transactions: txs, signature: chunk.signature } } });
+    const dataBytes = txs.reduce((sum, tx) => sum + tx.data.length, 0);
+    expect(frame.length - dataBytes).toBeLessThan(300 + 100 * 6);
+  });
+
   it("round-trips through the decoder of the other side", () => {
     const hello = helloFrame(alice, "g1", "nonce-1");
     expect(decodeClientMessage(encodeMessage(hello))).toEqual({ ok: true, message: hello });
@@ -119,16 +143,20 @@ describe("decodeClientMessage refuses bad frames with a stable code", () => {
     ["load with a bad session id in known", "bad_frame", JSON.stringify({ type: "load", doc, known: { header: true, sessions: { bob: 1 } } })],
     ["load with a negative count", "bad_frame", JSON.stringify({ type: "load", doc, known: { header: true, sessions: { [bob.session]: -1 } } })],
     ["unsub with a number for doc", "bad_frame", JSON.stringify({ type: "unsub", doc: 7 })],
-    ["content with a negative after", "bad_frame", content({ [alice.session]: { ...chunk, after: -1 } })],
-    ["content with a fractional after", "bad_frame", content({ [alice.session]: { ...chunk, after: 0.5 } })],
-    ["content with after as a string", "bad_frame", content({ [alice.session]: { ...chunk, after: "0" } })],
-    ["content without signature", "bad_frame", content({ [alice.session]: { ...chunk, signature: undefined } })],
-    ["content with data that is not a string", "bad_frame", content({ [alice.session]: { ...chunk, transactions: [{ at: 1, data: {} }] } })],
-    ["content with a fractional at", "bad_frame", content({ [alice.session]: { ...chunk, transactions: [{ at: 1.5, data: "" }] } })],
-    ["content with a negative at", "bad_frame", content({ [alice.session]: { ...chunk, transactions: [{ at: -1, data: "" }] } })],
-    ["content with a transaction carrying an extra field", "bad_frame", content({ [alice.session]: { ...chunk, transactions: [{ at: 1, data: "", extra: "smuggled" }] } })],
-    ["content with a transaction that is null", "bad_frame", content({ [alice.session]: { ...chunk, transactions: [null] } })],
-    ["content with transactions that are not a list", "bad_frame", content({ [alice.session]: { ...chunk, transactions: { at: 1, data: "" } } })],
+    ["content with a negative after", "bad_frame", content({ [alice.session]: { ...wireChunk, after: -1 } })],
+    ["content with a fractional after", "bad_frame", content({ [alice.session]: { ...wireChunk, after: 0.5 } })],
+    ["content with after as a string", "bad_frame", content({ [alice.session]: { ...wireChunk, after: "0" } })],
+    ["content without signature", "bad_frame", content({ [alice.session]: { ...wireChunk, signature: undefined } })],
+    ["content with data that is not a string", "bad_frame", content({ [alice.session]: { ...wireChunk, at: [1], data: [{}] } })],
+    ["content with data null", "bad_frame", content({ [alice.session]: { ...wireChunk, at: [1], data: [null] } })],
+    ["content with a fractional at", "bad_frame", content({ [alice.session]: { ...wireChunk, at: [1.5], data: [""] } })],
+    ["content with a negative first at", "bad_frame", content({ [alice.session]: { ...wireChunk, at: [-1], data: [""] } })],
+    ["content whose at differences go below zero", "bad_frame", content({ [alice.session]: { ...wireChunk, at: [5, -6], data: ["", ""] } })],
+    ["content whose at sums past the safe integers", "bad_frame", content({ [alice.session]: { ...wireChunk, at: [Number.MAX_SAFE_INTEGER, 1], data: ["", ""] } })],
+    ["content with more times than data", "bad_frame", content({ [alice.session]: { ...wireChunk, at: [1, 2], data: [""] } })],
+    ["content with an at that is not a list", "bad_frame", content({ [alice.session]: { ...wireChunk, at: 1, data: [""] } })],
+    ["content with data that is not a list", "bad_frame", content({ [alice.session]: { ...wireChunk, at: [1], data: "" } })],
+    ["content with transactions as objects instead of columns", "bad_frame", content({ [alice.session]: chunk })],
     ["content with a header whose meta is an array", "bad_frame", content({}, { header: { ...header, meta: [] } })],
     ["content with a header without creator", "bad_frame", content({}, { header: { ...header, creator: undefined } })],
   ])("%s -> %s", (_name, code, frame) => {
@@ -168,7 +196,7 @@ describe("size limits", () => {
 
   it("refuses more than MAX_TRANSACTIONS_PER_FRAME transactions across sessions with transaction_too_large", () => {
     const half = MAX_TRANSACTIONS_PER_FRAME / 2;
-    const chunkOf = (count: number) => ({ after: 0, transactions: transactions(count), signature: chunk.signature });
+    const chunkOf = (count: number) => columns({ after: 0, transactions: transactions(count), signature: chunk.signature });
     const other = testAgent(1, "session-two").session;
     expect(decodeClientMessage(content({ [alice.session]: chunkOf(half), [other]: chunkOf(half) }))).toMatchObject({ ok: true });
     expect(decodeClientMessage(content({ [alice.session]: chunkOf(half), [other]: chunkOf(half + 1) }))).toMatchObject({
@@ -178,7 +206,7 @@ describe("size limits", () => {
   });
 
   it("refuses more than MAX_TRANSACTIONS_PER_FRAME transactions in one session with transaction_too_large", () => {
-    const many = { after: 0, transactions: transactions(MAX_TRANSACTIONS_PER_FRAME + 1), signature: chunk.signature };
+    const many = columns({ after: 0, transactions: transactions(MAX_TRANSACTIONS_PER_FRAME + 1), signature: chunk.signature });
     expect(decodeClientMessage(content({ [alice.session]: many }))).toMatchObject({ ok: false, code: "transaction_too_large" });
   });
 

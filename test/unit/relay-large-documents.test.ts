@@ -33,11 +33,11 @@ describe("large documents", () => {
     await send("bob", { type: "load", doc: doc1.id, known: nothingKnown });
     expect(transcript()).toMatchInlineSnapshot(`
       "bob -> relay | load doc1 (no header) {}
-      relay -> bob | content doc1 +header alice after=0 n=1109 unsigned
-      relay -> bob | content doc1 alice after=1109 n=1105 unsigned
-      relay -> bob | content doc1 alice after=2214 n=1105 unsigned
-      relay -> bob | content doc1 alice after=3319 n=1105 unsigned
-      relay -> bob | content doc1 alice after=4424 n=576
+      relay -> bob | content doc1 +header alice after=0 n=1205 unsigned
+      relay -> bob | content doc1 alice after=1205 n=1201 unsigned
+      relay -> bob | content doc1 alice after=2406 n=1201 unsigned
+      relay -> bob | content doc1 alice after=3607 n=1201 unsigned
+      relay -> bob | content doc1 alice after=4808 n=192
       relay -> bob | known doc1 {alice:5000} load"
     `);
     const sizes = transport.frames.map((frame) => new TextEncoder().encode(frame.text).length);

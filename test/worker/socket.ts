@@ -5,8 +5,10 @@ import { env, exports } from "cloudflare:workers";
 import {
   GENESIS_HASH,
   decodeServerMessage,
+  encodeMessage,
   randomBase64Url,
   utf8Length,
+  type ClientMessage,
   type DocId,
   type ServerMessage,
   type SessionId,
@@ -97,7 +99,7 @@ export async function openSocket(group: string): Promise<Peer> {
     received,
     undecodable,
     closed,
-    send: (message) => ws.send(JSON.stringify(message)),
+    send: (message) => ws.send(encodeMessage(message as ClientMessage)),
     sendRaw: (frame) => ws.send(frame),
     async next(type, match, timeoutMs = 4_000) {
       const deadline = Date.now() + timeoutMs;

@@ -1,13 +1,11 @@
 // Packs transactions into `content` frames that stay under the frame limit, so a document of any size
 // travels as a stream of bounded frames. Pure: rows in, messages out.
-import { CHUNK_TARGET_BYTES, MAX_TRANSACTIONS_PER_FRAME, jsonStringBytes, utf8Length } from "../../protocol/index.ts";
+import { CHUNK_TARGET_BYTES, MAX_TRANSACTIONS_PER_FRAME, WIRE_BYTES_PER_TRANSACTION, jsonStringBytes, utf8Length } from "../../protocol/index.ts";
 import type { DocHeader, DocId, ServerContent, SessionChunk, SessionId } from "../../protocol/index.ts";
 import type { StoredTransaction } from "./store.ts";
 
-// Envelope of one transaction in JSON: {"at":1763780000000,"data":""}, and a signature's worst case.
-const TRANSACTION_OVERHEAD = 40;
+// A chunk's envelope: session id, after, column names, and a signature's worst case.
 const SESSION_OVERHEAD = 200;
-
 
 export class ContentPacker {
   readonly #frames: ServerContent[] = [];
@@ -28,7 +26,7 @@ export class ContentPacker {
 
   /** Adds the next transaction of a session; transactions of one session must come in index order. */
   add(session: SessionId, transaction: StoredTransaction): void {
-    const size = jsonStringBytes(transaction.data) + TRANSACTION_OVERHEAD;
+    const size = jsonStringBytes(transaction.data) + WIRE_BYTES_PER_TRANSACTION;
     let chunk: SessionChunk | undefined = this.#sessions[session];
     const extra = size + (chunk ? 0 : SESSION_OVERHEAD + session.length);
     if (this.#count > 0 && (this.#bytes + extra > this.targetBytes || this.#count >= MAX_TRANSACTIONS_PER_FRAME)) {
