@@ -41,7 +41,12 @@ export type ConnectionOptions = {
 };
 
 export interface ConnectionHandler {
-  /** The relay accepted the handshake: send loads now. */
+  /**
+   * The hello is on its way: send what follows it (loads, opens) now, without waiting a round trip for the
+   * welcome. The relay handles a socket's frames in order, so they are judged after the hello.
+   */
+  onHello(): void;
+  /** The relay accepted the handshake. */
   onReady(welcome: Welcome): void;
   onMessage(message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" }>): void;
   /** The socket went away; anything sent and not acknowledged may be lost. */
@@ -56,6 +61,8 @@ export class Connection {
   readonly #WebSocket: typeof WebSocket;
   #status: Status = "idle";
   #socket: WebSocket | undefined;
+  /** The hello went out on the current socket: frames may follow it. */
+  #helloSent = false;
   #attempt = 0;
   /** When the relay last welcomed us: a connection up for minUptimeMs resets the backoff. */
   #upSince = 0;
@@ -90,10 +97,15 @@ export class Connection {
     if (this.#status === "idle") this.#open();
   }
 
-  /** Sends a message if the handshake is done; returns false otherwise (the group resends on ready). */
+  /** Whether `send` would send: the hello is out and the socket is still up. */
+  get canSend(): boolean {
+    return this.#helloSent && this.#socket !== undefined && (this.#status === "authenticating" || this.#status === "syncing" || this.#status === "live");
+  }
+
+  /** Sends a message if the hello is out; returns false otherwise (the group sends it again on the next hello). */
   send(message: ClientMessage): boolean {
-    if ((this.#status !== "syncing" && this.#status !== "live") || !this.#socket) return false;
-    this.#socket.send(encodeMessage(message));
+    if (!this.canSend) return false;
+    this.#socket!.send(encodeMessage(message));
     return true;
   }
 
@@ -130,6 +142,7 @@ export class Connection {
     const base = this.options.url.replace(/^http/, "ws").replace(/\/+$/, "");
     const socket = new this.#WebSocket(`${base}/v1/groups/${encodeURIComponent(this.options.group)}/ws`);
     this.#socket = socket;
+    this.#helloSent = false;
     socket.addEventListener("open", () => {
       if (this.#socket === socket) {
         this.#setStatus("authenticating");
@@ -183,7 +196,10 @@ export class Connection {
     }
     if (this.#socket !== socket) return; // dropped while the app fetched a token
     const signature = toBase64Url(sign(helloMessage(group, session, nonce), identity.secretKey));
-    socket?.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: identity.agent, session, group, signature, ...(token ? { token } : {}) }));
+    if (!socket || this.#status !== "authenticating") return;
+    socket.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: identity.agent, session, group, signature, ...(token ? { token } : {}) }));
+    this.#helloSent = true;
+    this.#handler.onHello();
   }
 
   #onError(error: ErrorMessage): void {

@@ -67,6 +67,10 @@ export class Group {
   readonly #dirty = new Set<Doc>();
   /** Documents whose load the relay has not answered yet: the group is live when this is empty. */
   readonly #unloaded = new Set<Doc>();
+  /** Documents whose load went out on the current socket, so a second `open` does not ask again. */
+  readonly #requested = new Set<Doc>();
+  /** The local store's documents are tracked: a resume can say what this client holds. */
+  #restored = false;
   readonly #statusListeners = new Set<(status: Status, reason?: string) => void>();
   readonly #errorListeners = new Set<(error: RelayError) => void>();
   #directory: { request: { since?: number; digest?: string }; entries: DirEntry[]; waiters: Waiter<Directory>[] } | undefined;
@@ -85,6 +89,7 @@ export class Group {
     this.connection = new Connection(
       { ...options, group: id, identity, session },
       {
+        onHello: () => this.#restored && this.#resume(),
         onReady: (welcome) => this.#onReady(welcome),
         onMessage: (message) => this.#onMessage(message),
         onDown: () => this.#onDown(),
@@ -94,6 +99,9 @@ export class Group {
         },
       },
     );
+    // The socket opens while the store loads, so a resume pays for the slower of the two, not both. A
+    // microtask later, so that status listeners added right after client.group() hear "connecting".
+    queueMicrotask(() => this.connection.start());
     this.ready = this.#restore();
   }
 
@@ -102,7 +110,8 @@ export class Group {
       const doc = this.#docs.get(stored.id) ?? this.#track(stored.id, stored.header);
       doc.restore(stored);
     }
-    this.connection.start();
+    this.#restored = true;
+    if (this.connection.canSend) this.#resume();
   }
 
   get status(): Status {
@@ -257,9 +266,13 @@ export class Group {
   }
 
   #load(doc: Doc): void {
-    if (doc.isLoaded) return;
+    if (doc.isLoaded || this.#requested.has(doc)) return;
     this.connection.markSyncing();
-    this.connection.send({ type: "load", doc: doc.id, known: doc.known });
+    this.#sendLoad(doc);
+  }
+
+  #sendLoad(doc: Doc): void {
+    if (this.connection.send({ type: "load", doc: doc.id, known: doc.known })) this.#requested.add(doc);
   }
 
   #sendOpen(): void {
@@ -267,23 +280,28 @@ export class Group {
     this.connection.send({ type: "open", known });
   }
 
-  #onReady(welcome: Welcome): void {
-    this.role = welcome.role;
-    this.membersDoc = welcome.members ?? this.membersDoc;
-    // Resume: say what we hold; the relay answers with exactly what we lack.
+  /** Right behind the hello: say what this client holds; the relay answers with exactly what it lacks. */
+  #resume(): void {
+    this.#requested.clear();
     if (this.#openedWhole) this.#sendOpen();
     for (const doc of this.#docs.values()) {
-      if (!this.#openedWhole || !doc.header) this.connection.send({ type: "load", doc: doc.id, known: doc.known });
+      if (!this.#openedWhole || !doc.header) this.#sendLoad(doc);
     }
     if (this.#directory) {
       this.#directory.entries = [];
       this.connection.send({ type: "dir", ...this.#directory.request });
     }
     for (const id of this.#deletes.keys()) this.connection.send({ type: "delete", doc: id });
+  }
+
+  #onReady(welcome: Welcome): void {
+    this.role = welcome.role;
+    this.membersDoc = welcome.members ?? this.membersDoc;
     this.#checkLive();
   }
 
   #onDown(): void {
+    this.#requested.clear();
     for (const doc of this.#docs.values()) doc.resetInFlight();
   }
 
@@ -304,7 +322,7 @@ export class Group {
       case "content": {
         const doc = this.#docs.get(message.doc) ?? (this.#openedWhole ? this.#track(message.doc, undefined) : undefined);
         if (!doc) return;
-        if (!doc.onContent(message)) this.connection.send({ type: "load", doc: doc.id, known: doc.known });
+        if (!doc.onContent(message)) this.#sendLoad(doc);
         return this.#markDirty(doc);
       }
       case "opened": {

@@ -1,8 +1,8 @@
 // The handshake over a real socket: challenge, signed hello, welcome, and every way a hello is refused.
 import { afterEach, describe, expect, it } from "vitest";
 import { PROTOCOL_VERSION, helloMessage, isSessionId, sign, toBase64Url } from "../../protocol/index.ts";
-import { helloFrame, testAgent, testHeader } from "../support/identity.ts";
-import { AUTO_PING, SessionWriter, closeAll, emptyKnown, openSocket, uniqueGroup, type Peer } from "./socket.ts";
+import { helloFrame, testAgent, testHeader, transactions } from "../support/identity.ts";
+import { AUTO_PING, SessionWriter, closeAll, connect, emptyKnown, openSocket, uniqueGroup, type Peer } from "./socket.ts";
 
 afterEach(closeAll);
 
@@ -41,6 +41,42 @@ describe("handshake", () => {
     peer.send({ type: "load", doc: id, known: emptyKnown });
     expect(await peer.next("known")).toMatchObject({ doc: id, reason: "load", header: false });
     await peer.close();
+  });
+
+  it("frames sent right behind the hello, before its welcome, are handled after it", async () => {
+    const group = uniqueGroup("hs-pipelined");
+    const writer = await openSocket(group);
+    const { nonce: writerNonce } = await writer.next("challenge");
+    const { id, header } = testHeader(alice, group);
+    const log = new SessionWriter(alice, id);
+    // hello, content and load in one burst: the SDK's resume does not wait for the welcome.
+    writer.send(helloFrame(alice, group, writerNonce));
+    writer.send(log.content(transactions(3), header));
+    expect(await writer.next("welcome")).toMatchObject({ role: "writer" });
+    expect(await writer.next("known", (m) => m.reason === "ack")).toMatchObject({ sessions: { [alice.session]: 3 } });
+
+    const reader = await openSocket(group);
+    const { nonce } = await reader.next("challenge");
+    reader.send(helloFrame(mallory, group, nonce));
+    reader.send({ type: "load", doc: log.doc, known: emptyKnown });
+    expect(await reader.next("welcome")).toMatchObject({ session: mallory.session });
+    const content = await reader.next("content");
+    expect(content.sessions[alice.session]?.transactions).toEqual(transactions(3));
+    expect(await reader.next("known")).toMatchObject({ doc: log.doc, reason: "load", sessions: { [alice.session]: 3 } });
+    expect(reader.received.map((frame) => frame.type)).toEqual(["challenge", "welcome", "content", "known"]);
+  });
+
+  it("a frame pipelined behind a refused hello is not handled", async () => {
+    const group = uniqueGroup("hs-pipelined-refused");
+    const peer = await openSocket(group);
+    const { nonce } = await peer.next("challenge");
+    const { id, header } = testHeader(mallory, group);
+    peer.send({ ...helloFrame(mallory, group, nonce), signature: toBase64Url(sign(helloMessage(group, mallory.session, "another-nonce"), mallory.secretKey)) });
+    peer.send(new SessionWriter(mallory, id).content(transactions(1), header));
+    await expectRefused(peer, "unauthorized", 1008);
+    const reader = await connect(group, alice);
+    reader.send({ type: "load", doc: id, known: emptyKnown });
+    expect(await reader.next("known")).toMatchObject({ doc: id, header: false, sessions: {} });
   });
 
   it("a wrong protocol version is unsupported_version and close 1002", async () => {

@@ -35,6 +35,18 @@ describe("handshake and status", () => {
     expect(log.statuses).toEqual(["connecting", "authenticating", "syncing", "live"]);
   });
 
+  it("lets frames follow the hello at once, without waiting a round trip for the welcome", () => {
+    const { connection, log } = connect();
+    connection.start();
+    FakeSocket.latest.serverOpen();
+    expect(connection.send({ type: "dir" })).toBe(false);
+    FakeSocket.latest.serverSend({ type: "challenge", v: PROTOCOL_VERSION, nonce: NONCE });
+    expect(log.hello).toBe(1);
+    expect(connection.status).toBe("authenticating");
+    expect(connection.send({ type: "dir" })).toBe(true);
+    expect(FakeSocket.latest.sent.map((frame) => JSON.parse(frame).type)).toEqual(["hello", "dir"]);
+  });
+
   it("answers the challenge with a hello signed for this group, session and nonce", async () => {
     const { connection } = connect();
     connection.start();
@@ -233,7 +245,7 @@ describe("close", () => {
     const WebSocket = FakeSocket as unknown as typeof globalThis.WebSocket;
     const connection: Connection = new Connection(
       { url: "https://relay.test/", group: GROUP, identity, session, WebSocket, random: () => 0.5, pingIntervalMs: HOUR },
-      { onReady: () => {}, onMessage: () => {}, onDown: () => {}, onStatus: (status) => status === "offline" && connection.close("gave up") },
+      { onHello: () => {}, onReady: () => {}, onMessage: () => {}, onDown: () => {}, onStatus: (status) => status === "offline" && connection.close("gave up") },
     );
     connection.start();
     handshake();
