@@ -106,6 +106,7 @@ export class Group {
   }
 
   async #restore(): Promise<void> {
+    await Promise.resolve(); // after the socket starts: a store that reads synchronously must not delay it
     for (const stored of await this.#store.loadGroup(this.id)) {
       const doc = this.#docs.get(stored.id) ?? this.#track(stored.id, stored.header);
       doc.restore(stored);

@@ -143,13 +143,16 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
       if (store.deleted(message.doc)) return refuse(state, id, "doc_deleted", "this document was deleted", { doc: message.doc });
       const header = store.header(message.doc);
       if (header && !mayRead(role, peer.agent, header)) return refuse(state, id, "forbidden", "this agent may not read this document", { doc: message.doc });
-      const effects: Effect[] = [{ type: "subscribe", peer: id, doc: message.doc }];
+      const effects: Effect[] = [];
       const relayKnown = store.knownState(message.doc);
       const delta = missing(message.known, relayKnown);
       if (delta.header || delta.ranges.length > 0) {
         effects.push({ type: "sendDelta", peer: id, doc: message.doc, header: delta.header, ranges: delta.ranges });
       }
       effects.push({ type: "send", peer: id, message: { type: "known", doc: message.doc, ...relayKnown, reason: "load" } });
+      // Subscribe last: frames sent after a storage write wait for it to be durable (the output gate), and
+      // a subscription is not data. No other event runs in between, so nothing live is missed.
+      effects.push({ type: "subscribe", peer: id, doc: message.doc });
       return unchanged(state, effects);
     }
     case "open":
