@@ -32,9 +32,17 @@ export function utf8Length(text: string): number {
 // Characters JSON escapes (controls, quote, backslash) or UTF-8 widens (non-ASCII).
 const NOT_PLAIN_ASCII = /[\u0000-\u001f"\\\u007f-\uffff]/;
 
-/** Bytes a string takes as a JSON string in a frame, quotes included: exact, and cheap for plain ASCII. */
-export const jsonStringBytes = (text: string): number =>
-  NOT_PLAIN_ASCII.test(text) ? utf8Length(JSON.stringify(text)) : text.length + 2;
+const NOT_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * Bytes a string takes as a JSON string in a frame, quotes included: exact. Cheap for ASCII, escapes or
+ * not (JSON text inside JSON is common); only text beyond ASCII is counted character by character.
+ */
+export function jsonStringBytes(text: string): number {
+  if (!NOT_PLAIN_ASCII.test(text)) return text.length + 2;
+  const escaped = JSON.stringify(text);
+  return NOT_ASCII.test(escaped) ? utf8Length(escaped) : escaped.length;
+}
 
 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const lookup = new Int16Array(128).fill(-1);

@@ -1,7 +1,7 @@
 // Byte and text encodings: base64url (checked against Node's own encoder), canonical JSON, and UTF-8 length
 // (checked against TextEncoder, which is what a WebSocket text frame costs on the wire).
 import { describe, expect, it } from "vitest";
-import { canonicalJson, fromBase64Url, toBase64Url, utf8Length, type Json } from "../../protocol/index.ts";
+import { canonicalJson, fromBase64Url, jsonStringBytes, toBase64Url, utf8Length, type Json } from "../../protocol/index.ts";
 import { seededRandom } from "./seeded-random.ts";
 
 const nodeBase64Url = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64url");
@@ -150,5 +150,20 @@ describe("utf8Length", () => {
       const text = Array.from({ length: random.below(20) }, units).join("");
       expect(utf8Length(text)).toBe(encoded(text));
     }
+  });
+});
+
+describe("jsonStringBytes", () => {
+  const wireBytes = (text: string) => new TextEncoder().encode(JSON.stringify(text)).length;
+  it.each([
+    ["plain ASCII", "hello world"],
+    ["empty", ""],
+    ["JSON text with quotes", '{"t":1,"p":"xx"}'],
+    ["backslashes and controls", "a\\b\n\t\u0001\u007f"],
+    ["2-, 3- and 4-byte characters", "é一😀"],
+    ["non-ASCII with quotes", '"é" said 一'],
+    ["a lone surrogate", "a\ud800b"],
+  ])("counts %s exactly as it travels in a frame", (_name, text) => {
+    expect(jsonStringBytes(text)).toBe(wireBytes(text));
   });
 });
