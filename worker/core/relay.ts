@@ -43,6 +43,8 @@ export class Relay {
   #queue: Promise<void> = Promise.resolve();
   /** Peers whose socket failed during the current event: later frames of the same event skip them. */
   readonly #failed = new Set<PeerId>();
+  /** Frames already encoded: a fan-out sends one message object to every subscriber, encoded once. */
+  readonly #encoded = new WeakMap<ServerMessage, string>();
 
   readonly store: GroupStore;
   readonly transport: Transport;
@@ -112,8 +114,13 @@ export class Relay {
 
   #send(peer: PeerId, message: ServerMessage): void {
     if (this.#failed.has(peer)) return;
+    let frame = this.#encoded.get(message);
+    if (frame === undefined) {
+      frame = encodeMessage(message);
+      this.#encoded.set(message, frame);
+    }
     try {
-      this.transport.send(peer, encodeMessage(message));
+      this.transport.send(peer, frame);
     } catch {
       // A dead socket must not take the others down: close it and forget its subscriptions.
       this.#failed.add(peer);
