@@ -9,10 +9,13 @@ import { WorkerProcess } from "./ipc.ts";
 import { cpuBetween, processesChanged, relayProcessGroup, sampleProcessGroup, type TreeSample } from "./proc-stats.ts";
 import { wallClock } from "./workload.ts";
 
+const FLOOR_CONFIG = fileURLToPath(new URL("./floor/wrangler.toml", import.meta.url));
+
 const SCRIPTS = {
   writer: fileURLToPath(new URL("./writer.ts", import.meta.url)),
   subscriber: fileURLToPath(new URL("./subscriber.ts", import.meta.url)),
   reader: fileURLToPath(new URL("./reader.ts", import.meta.url)),
+  floor: fileURLToPath(new URL("./floor-client.ts", import.meta.url)),
 };
 
 export type WorkerKind = keyof typeof SCRIPTS;
@@ -34,6 +37,7 @@ export class Bench {
   readonly #tempDirs: string[] = [];
   #relay: RelayProcess | undefined;
   #relayGroup: number | undefined;
+  #floor: RelayProcess | undefined;
   #spawned = 0;
 
   readonly #startedAt = wallClock();
@@ -127,6 +131,19 @@ export class Bench {
     };
   }
 
+  /** Starts the floor (bench/floor/worker.ts) under its own wrangler dev; `stopFloor` or `close` stops it. */
+  async startFloor(): Promise<RelayProcess & { cpuMs(): number }> {
+    const persistTo = this.tempDir("weft-bench-floor-");
+    this.#floor = await startRelay({ persistTo, config: FLOOR_CONFIG });
+    const group = relayProcessGroup(persistTo);
+    return { ...this.#floor, cpuMs: () => (group === undefined ? Number.NaN : sampleProcessGroup(group).cpuMs) };
+  }
+
+  async stopFloor(): Promise<void> {
+    await this.#floor?.kill();
+    this.#floor = undefined;
+  }
+
   /** Times wrangler dev failed to start and was tried again. */
   relayStartRetries = 0;
 
@@ -157,14 +174,16 @@ export class Bench {
     await this.stopWorkers();
     await this.#relay?.kill();
     this.#relay = undefined;
+    await this.stopFloor();
     for (const dir of this.#tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   }
 
   /** Last resort, synchronous (process `exit`): SIGKILL to every child process and the relay's group. */
   killEverythingNow(): void {
     for (const worker of this.#workers) worker.kill();
-    const group = this.#relayGroup ?? relayProcessGroup(this.persistTo);
-    if (group !== undefined) {
+    const groups = [this.#relayGroup ?? relayProcessGroup(this.persistTo), this.#floor && relayProcessGroup(this.#floor.persistTo)];
+    for (const group of groups) {
+      if (group === undefined) continue;
       try {
         process.kill(-group, "SIGKILL");
       } catch {

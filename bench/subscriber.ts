@@ -1,11 +1,11 @@
 // Bench worker process: several subscribing clients (each its own identity and connection) on one
 // document. Every transaction's delivery latency is its arrival time here minus the send time it carries.
-import { createClient, createIdentity, type Client } from "../client/index.ts";
+import { createClient, createIdentity, type Client, type Group } from "../client/index.ts";
 import type { DocId } from "../protocol/index.ts";
 import { serve } from "./ipc.ts";
 import { ownCpuMs, readStamp, wallClock } from "./workload.ts";
 
-type Subscriber = { client: Client; received: number; doneAt: number | undefined };
+type Subscriber = { client: Client; group: Group; framesAtOpen: number; received: number; doneAt: number | undefined };
 
 let subscribers: Subscriber[] = [];
 let latencies: number[] = [];
@@ -39,8 +39,9 @@ serve({
     subscribers = await Promise.all(
       Array.from({ length: args.clients }, async () => {
         const client = await createClient({ url: args.url, identity: createIdentity() });
-        const subscriber: Subscriber = { client, received: 0, doneAt: undefined };
-        const doc = await client.group(args.group).open(args.doc);
+        const group = client.group(args.group);
+        const doc = await group.open(args.doc);
+        const subscriber: Subscriber = { client, group, framesAtOpen: group.connection.framesReceived, received: 0, doneAt: undefined };
         doc.subscribe(({ added }) => {
           const now = wallClock();
           for (const transaction of added) {
@@ -79,6 +80,7 @@ serve({
       latencies: latencies.map((value) => Math.round(value * 1000) / 1000),
       doneAt: subscribers.map((subscriber) => subscriber.doneAt ?? null),
       received: subscribers.map((subscriber) => subscriber.received),
+      frames: subscribers.map((subscriber) => subscriber.group.connection.framesReceived - subscriber.framesAtOpen),
       tenthSums,
       tenthCounts,
       cpuMs: ownCpuMs(),

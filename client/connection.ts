@@ -78,6 +78,8 @@ export class Connection {
   closeReason: string | undefined;
   /** UTF-8 bytes of text frames received, for measuring what a sync costs. */
   bytesReceived = 0;
+  /** Frames received, for the same reason. */
+  framesReceived = 0;
 
   constructor(options: ConnectionOptions, handler: ConnectionHandler) {
     this.options = options;
@@ -163,6 +165,7 @@ export class Connection {
   #receive(data: unknown): void {
     const frame = typeof data === "string" ? data : "";
     this.bytesReceived += utf8Length(frame);
+    this.framesReceived++;
     this.#awaitingPong = false;
     this.#schedulePing();
     const decoded = decodeServerMessage(frame);

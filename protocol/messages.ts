@@ -121,9 +121,6 @@ export const challengeSchema = v.object({ type: v.literal("challenge"), v: count
 export const welcomeSchema = v.object({
   type: v.literal("welcome"),
   v: count,
-  group: groupIdSchema,
-  agent: agentIdSchema,
-  session: sessionIdSchema,
   /** The peer's role; every authenticated agent is a writer in a group without a membership log. */
   role: v.picklist(ROLES),
   /** The group's membership log, once it has one. */

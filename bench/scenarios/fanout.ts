@@ -38,7 +38,7 @@ export const fanout: Scenario = {
       try {
         const group = `bench-fanout-${subscribers}`;
         await writer.call("connect", { url: bench.url, group });
-        const runs: (LatencySummary & { missing: number; relayCpuMs: number; subscriberCpuMs: number; writerCpuMs: number; windowMs: number; writerSyncedMs: number | null })[] = [];
+        const runs: (LatencySummary & { framesPerSecond: number; missing: number; relayCpuMs: number; subscriberCpuMs: number; writerCpuMs: number; windowMs: number; writerSyncedMs: number | null })[] = [];
         const meanByTenth: number[][] = [];
         const pooled: number[] = [];
         const since = wallClock();
@@ -58,6 +58,7 @@ export const fanout: Scenario = {
           const missing = subscribers * EXPECTED - collected.received.reduce((sum, count) => sum + count, 0);
           runs.push({
             ...summarizeLatencies(collected.latencies),
+            framesPerSecond: collected.frames.reduce((sum, frames) => sum + frames, 0) / Math.max(1, collected.frames.length) / (DURATION_MS / 1000),
             missing,
             relayCpuMs,
             subscriberCpuMs: collected.cpuMs - subscriberCpuBefore,
@@ -74,6 +75,7 @@ export const fanout: Scenario = {
           figure(key("p50_ms"), `${label}: p50`, "ms", runs.map((r) => r.p50)),
           figure(key("p99_ms"), `${label}: p99`, "ms", runs.map((r) => r.p99), subscribers === 50 ? { target: { op: "<=", value: 25 } } : {}),
           figure(key("max_ms"), `${label}: max`, "ms", runs.map((r) => r.max)),
+          figure(key("frames_per_s"), `${label}: frames each receives per second`, "/s", runs.map((r) => r.framesPerSecond)),
           figure(key("missing"), `${label}: not delivered`, "tx", runs.map((r) => r.missing), { target: { op: "<=", value: 0 }, summary: "worst" }),
           figure(key("relay_cpu_pct"), `${label}: relay CPU`, "% of 1 core", runs.map((r) => (100 * r.relayCpuMs) / r.windowMs)),
           figure(key("writer_cpu_pct"), `${label}: writer process CPU`, "% of 1 core", runs.map((r) => (100 * r.writerCpuMs) / r.windowMs)),

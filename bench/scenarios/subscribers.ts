@@ -7,7 +7,7 @@ import type { DocId } from "../../protocol/index.ts";
 /** At most this many subscribing clients per worker process, and always at least two processes. */
 const CLIENTS_PER_PROCESS = 10;
 
-export type Collected = { latencies: number[]; doneAt: (number | null)[]; received: number[]; tenthSums: number[]; tenthCounts: number[]; cpuMs: number };
+export type Collected = { latencies: number[]; doneAt: (number | null)[]; received: number[]; frames: number[]; tenthSums: number[]; tenthCounts: number[]; cpuMs: number };
 
 export class SubscriberPool {
   readonly workers: WorkerProcess[];
@@ -30,6 +30,7 @@ export class SubscriberPool {
       latencies: parts.flatMap((part) => part.latencies),
       doneAt: parts.flatMap((part) => part.doneAt),
       received: parts.flatMap((part) => part.received),
+      frames: parts.flatMap((part) => part.frames),
       tenthSums: sumColumns(parts.map((part) => part.tenthSums)),
       tenthCounts: sumColumns(parts.map((part) => part.tenthCounts)),
       cpuMs: parts.reduce((sum, part) => sum + part.cpuMs, 0),

@@ -33,12 +33,20 @@ export type RelayProcess = {
   output(): string;
 };
 
-export async function startRelay(options: { persistTo: string; port?: number; timeoutMs?: number; vars?: Record<string, string> }): Promise<RelayProcess> {
+export async function startRelay(options: {
+  persistTo: string;
+  port?: number;
+  timeoutMs?: number;
+  vars?: Record<string, string>;
+  /** Another Worker's wrangler.toml (the bench's floor); the relay's own by default. */
+  config?: string;
+}): Promise<RelayProcess> {
   const port = options.port ?? (await freePort());
   const inspectorPort = await freePort();
   const child = spawn(
     process.execPath,
     [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", options.persistTo, "--log-level", "warn",
+      ...(options.config ? ["--config", options.config] : []),
       ...Object.entries(options.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}:${value}`])],
     { cwd: ROOT, env: { ...process.env, ...QUIET_ENV }, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );

@@ -14,7 +14,7 @@ describe("handshake", () => {
     expect(transcript()).toMatchInlineSnapshot(`
       "relay -> alice | challenge v=1 nonce=nonce-alice
       alice -> relay | hello v=1 alice g1
-      relay -> alice | welcome v=1 alice g1 role=writer
+      relay -> alice | welcome v=1 role=writer
       alice -> relay | ping
       relay -> alice | pong"
     `);

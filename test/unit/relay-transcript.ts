@@ -54,7 +54,7 @@ function render(message: ClientMessage | ServerMessage): string {
     case "hello":
       return `hello v=${message.v} ${message.session} ${message.group}`;
     case "welcome":
-      return `welcome v=${message.v} ${message.session} ${message.group} role=${message.role}${message.members ? ` members=${message.members}` : ""}`;
+      return `welcome v=${message.v} role=${message.role}${message.members ? ` members=${message.members}` : ""}`;
     case "dir":
       return "docs" in message
         ? `dir [${message.docs.map((entry) => `${entry.id}${entry.deleted ? " deleted" : ""} ${known(entry.known)}`).join(", ")}] more=${message.more} cursor=${message.cursor}${message.inSync ? " inSync" : ""}`

@@ -29,12 +29,12 @@ describe("handshake", () => {
     await Promise.all(peers.map((peer) => peer.close()));
   });
 
-  it("a good hello is welcomed with the group, agent and session", async () => {
+  it("a good hello is welcomed with the agent's role", async () => {
     const group = uniqueGroup("hs-welcome");
     const peer = await openSocket(group);
     const { nonce } = await peer.next("challenge");
     peer.send(helloFrame(alice, group, nonce));
-    expect(await peer.next("welcome")).toEqual({ type: "welcome", v: PROTOCOL_VERSION, group, agent: alice.agent, session: alice.session, role: "writer" });
+    expect(await peer.next("welcome")).toEqual({ type: "welcome", v: PROTOCOL_VERSION, role: "writer" });
     expect(isSessionId(alice.session)).toBe(true);
     // The connection is usable: a load is answered.
     const { id } = testHeader(alice, group);
@@ -59,7 +59,7 @@ describe("handshake", () => {
     const { nonce } = await reader.next("challenge");
     reader.send(helloFrame(mallory, group, nonce));
     reader.send({ type: "load", doc: log.doc, known: emptyKnown });
-    expect(await reader.next("welcome")).toMatchObject({ session: mallory.session });
+    expect(await reader.next("welcome")).toMatchObject({ role: "writer" });
     const content = await reader.next("content");
     expect(content.sessions[alice.session]?.transactions).toEqual(transactions(3));
     expect(await reader.next("known")).toMatchObject({ doc: log.doc, reason: "load", sessions: { [alice.session]: 3 } });
@@ -116,7 +116,7 @@ describe("handshake", () => {
     await expectRefused(second, "unauthorized", 1008);
     // The original is still good on its own connection: the nonce, not the hello, was wrong.
     first.send(hello);
-    expect(await first.next("welcome")).toMatchObject({ agent: alice.agent });
+    expect(await first.next("welcome")).toMatchObject({ role: "writer" });
     await first.close();
   });
 

@@ -217,7 +217,7 @@ function onHelloVerified(
       {
         type: "send",
         peer: id,
-        message: { type: "welcome", v: PROTOCOL_VERSION, group: state.group, agent: then.agent, session: then.session, role, ...(members ? { members } : {}) },
+        message: { type: "welcome", v: PROTOCOL_VERSION, role, ...(members ? { members } : {}) },
       },
     ],
   };

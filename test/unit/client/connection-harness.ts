@@ -40,7 +40,7 @@ export function handshake(socket = FakeSocket.latest): Hello {
   socket.serverSend({ type: "challenge", v: PROTOCOL_VERSION, nonce: NONCE });
   const decoded = decodeClientMessage(socket.sent[socket.sent.length - 1] ?? "");
   if (!decoded.ok || decoded.message.type !== "hello") throw new Error(`expected a hello, got ${socket.sent.join(" | ")}`);
-  socket.serverSend({ type: "welcome", v: PROTOCOL_VERSION, group: GROUP, agent: identity.agent, session, role: "writer" });
+  socket.serverSend({ type: "welcome", v: PROTOCOL_VERSION, role: "writer" });
   return decoded.message;
 }
 

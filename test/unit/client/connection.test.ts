@@ -28,7 +28,7 @@ describe("handshake and status", () => {
     FakeSocket.latest.serverSend({ type: "challenge", v: PROTOCOL_VERSION, nonce: NONCE });
     expect(connection.status).toBe("authenticating");
     expect(log.ready).toBe(0);
-    FakeSocket.latest.serverSend({ type: "welcome", v: PROTOCOL_VERSION, group: GROUP, agent: identity.agent, session, role: "writer" });
+    FakeSocket.latest.serverSend({ type: "welcome", v: PROTOCOL_VERSION, role: "writer" });
     expect(connection.status).toBe("syncing");
     expect(log.ready).toBe(1);
     connection.markLive();
@@ -229,14 +229,15 @@ describe("keep-alive", () => {
     expect(pings()).toBe(2);
   });
 
-  it("counts received bytes as UTF-8", () => {
+  it("counts received frames, and their bytes as UTF-8", () => {
     const { connection } = connect();
     connection.start();
     handshake();
-    const before = connection.bytesReceived;
+    const before = { bytes: connection.bytesReceived, frames: connection.framesReceived };
     const frame = JSON.stringify({ type: "error", code: "internal", message: "déjà vu" });
     FakeSocket.latest.serverSend(frame);
-    expect(connection.bytesReceived - before).toBe(utf8Length(frame));
+    expect(connection.bytesReceived - before.bytes).toBe(utf8Length(frame));
+    expect(connection.framesReceived - before.frames).toBe(1);
   });
 });
 

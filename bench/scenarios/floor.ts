@@ -1,0 +1,66 @@
+// floor: the same round trips and fan-out against a relay that does nothing (bench/floor/worker.ts), run
+// under its own wrangler dev on this machine. Not a Weft figure: the part of every Weft figure that is
+// wrangler dev, workerd and Node's WebSocket, so the table can say how much of a miss is Weft's.
+import type { Bench } from "../bench.ts";
+import type { WorkerProcess } from "../ipc.ts";
+import { figure, type Figure, type Scenario } from "../scenario.ts";
+import { summarizeLatencies } from "../stats.ts";
+import { sleep, wallClock } from "../workload.ts";
+
+const RESUME_ROUNDS = 15;
+/** One frame per transaction of the fanout scenario (the SDK batches, so Weft sends fewer). */
+const FRAMES_PER_SECOND = 500;
+const DURATION_MS = 2_000;
+const FRAME_BYTES = 250;
+const SOCKETS = [10, 50];
+const SOCKETS_PER_PROCESS = 10;
+
+type Listened = { latencies: number[]; missing: number; cpuMs: number };
+
+export const floor: Scenario = {
+  name: "floor",
+  budgetMs: 90_000,
+  async run(bench: Bench) {
+    const floorRelay = await bench.startFloor();
+    const workers: WorkerProcess[] = [];
+    const spawn = () => {
+      const worker = bench.spawn("floor");
+      workers.push(worker);
+      return worker;
+    };
+    try {
+      const figures: Figure[] = [];
+      const resumeMs = await spawn().call<number[]>("resume", { url: floorRelay.url, rounds: RESUME_ROUNDS });
+      figures.push(figure("resume_ms", "open, hello + load, known (a resume's round trips)", "ms", resumeMs));
+
+      const fan: Record<string, unknown> = {};
+      for (const sockets of SOCKETS) {
+        const listeners = Array.from({ length: Math.ceil(sockets / SOCKETS_PER_PROCESS) }, spawn);
+        const sender = spawn();
+        await Promise.all(listeners.map((worker) => worker.call("listen", { url: floorRelay.url, sockets: SOCKETS_PER_PROCESS })));
+        await sleep(200);
+        const frames = (FRAMES_PER_SECOND * DURATION_MS) / 1000;
+        const cpuBefore = floorRelay.cpuMs();
+        const t0 = wallClock();
+        await sender.call("send", { url: floorRelay.url, frames, perSecond: FRAMES_PER_SECOND, bytes: FRAME_BYTES }, DURATION_MS + 10_000);
+        const parts = await Promise.all(listeners.map((worker) => worker.call<Listened>("collect", { expect: frames, timeoutMs: 10_000 }, 20_000)));
+        const windowMs = wallClock() - t0;
+        const cpuPercent = (100 * (floorRelay.cpuMs() - cpuBefore)) / windowMs;
+        const latency = summarizeLatencies(parts.flatMap((part) => part.latencies));
+        const missing = parts.reduce((sum, part) => sum + part.missing, 0);
+        const label = `${FRAMES_PER_SECOND} frames/s to ${sockets} sockets`;
+        figures.push(
+          figure(`fan_p50_ms_${sockets}`, `${label}: p50`, "ms", [latency.p50]),
+          figure(`fan_p99_ms_${sockets}`, `${label}: p99`, "ms", [latency.p99]),
+          figure(`fan_cpu_pct_${sockets}`, `${label}: relay CPU`, "% of 1 core", [cpuPercent]),
+        );
+        fan[sockets] = { ...latency, missing, cpuPercent, windowMs };
+        await bench.stopWorkers([...listeners, sender]);
+      }
+      return { figures, details: { resumeMs, framesPerSecond: FRAMES_PER_SECOND, durationMs: DURATION_MS, frameBytes: FRAME_BYTES, fan } };
+    } finally {
+      await bench.stopWorkers(workers);
+      await bench.stopFloor();
+    }
+  },
+};
