@@ -48,6 +48,32 @@ serve({
     return times;
   },
 
+  /**
+   * A cold load's bytes without the work: open, hello, then ask for `frames` canned frames of `bytes` each;
+   * each is parsed as the SDK parses a frame. Time from opening until the known after them.
+   */
+  async bulk(args: { url: string; rounds: number; frames: number; bytes: number }) {
+    const times: number[] = [];
+    for (let round = 0; round < args.rounds; round++) {
+      const t0 = wallClock();
+      const socket = new WebSocket(socketUrl(args.url, "floor-bulk"));
+      await new Promise<void>((resolve, reject) => {
+        socket.addEventListener("error", () => reject(new Error("floor: WebSocket failed")), { once: true });
+        socket.addEventListener("message", (event) => {
+          const { type } = JSON.parse(String(event.data)) as { type: string };
+          if (type === "challenge") {
+            socket.send(HELLO);
+            socket.send(JSON.stringify({ type: "bulk", frames: args.frames, bytes: args.bytes }));
+          } else if (type === "known") resolve();
+        });
+      });
+      times.push(wallClock() - t0);
+      socket.close(1000, "done");
+      await sleep(50);
+    }
+    return times;
+  },
+
   /** Opens `sockets` listening sockets on the fan-out group; each frame's latency is its arrival minus its stamp. */
   async listen(args: { url: string; sockets: number }) {
     for (const { socket } of listeners) socket.close(1000, "done");

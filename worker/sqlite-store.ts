@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS members (agent TEXT PRIMARY KEY, role TEXT NOT NULL);
 `;
 
 /** Rows read per query when streaming a session log: bounded memory whatever the log's length. */
-const PAGE_ROWS = 1_000;
+const PAGE_ROWS = 2_000;
 
 /** Parsed headers kept in memory: read on every write to a document, never changed once stored. */
 const HEADER_CACHE_SIZE = 1_000;
@@ -170,26 +170,22 @@ export class SqliteStore implements GroupStore {
     if (docNum === undefined) return;
     const row = this.sql.exec<{ num: number }>("SELECT num FROM sessions WHERE doc_num = ? AND id = ?", docNum, session).toArray()[0];
     if (!row) return;
-    for (let next = from; next < to; ) {
-      // Rows as arrays (raw), not objects: a cold load reads thousands, and naming every column of every
-      // row was the relay's largest cost in answering one. A page is read whole before yielding, so no
-      // cursor stays open while the caller runs.
+    // A session's indexes are dense (0, 1, 2, …), so a page is a range of them and each row's index is
+    // its position. Rows come as arrays (raw), not objects: a cold load reads thousands, and naming every
+    // column of every row was the relay's largest cost in answering one. A page is read whole before
+    // yielding, so no cursor stays open while the caller runs.
+    for (let next = from; next < to; next += PAGE_ROWS) {
+      const end = Math.min(to, next + PAGE_ROWS);
       const page = [
         ...this.sql
-          .exec(
-            "SELECT idx, at, data, signature FROM transactions WHERE session_num = ? AND idx >= ? AND idx < ? ORDER BY idx LIMIT ?",
-            row.num,
-            next,
-            to,
-            PAGE_ROWS,
-          )
-          .raw<[number, number, string, string | null]>(),
+          .exec("SELECT at, data, signature FROM transactions WHERE session_num = ? AND idx >= ? AND idx < ? ORDER BY idx", row.num, next, end)
+          .raw<[number, string, string | null]>(),
       ];
-      for (const [idx, at, data, signature] of page) {
-        yield signature === null ? { index: idx, at, data } : { index: idx, at, data, signature };
+      for (let i = 0; i < page.length; i++) {
+        const [at, data, signature] = page[i]!;
+        yield signature === null ? { index: next + i, at, data } : { index: next + i, at, data, signature };
       }
-      if (page.length < PAGE_ROWS) return;
-      next = page[page.length - 1]![0] + 1;
+      if (page.length < end - next) return;
     }
   }
 

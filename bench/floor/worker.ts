@@ -1,6 +1,7 @@
 // A relay that does nothing: the same route, a Durable Object per group with hibernatable sockets, a
-// challenge on connect, a canned welcome for hello and a canned known for load, and every "fan" frame
-// sent to every socket. No storage, no checks, no JSON beyond reading the type. What the bench measures
+// challenge on connect, a canned welcome for hello and a canned known for load, every "fan" frame sent to
+// every socket, and for "bulk" a given number of canned frames of a given size (a cold load's bytes,
+// without reading or encoding anything). No storage, no checks, no JSON beyond reading the request. What the bench measures
 // here is what wrangler dev and workerd cost on this machine, under every figure of the real relay.
 import { DurableObject } from "cloudflare:workers";
 
@@ -9,6 +10,28 @@ type FloorEnv = { FLOOR: DurableObjectNamespace<FloorObject> };
 const CHALLENGE = JSON.stringify({ type: "challenge", v: 1, nonce: "floor-nonce-floor-nonce-floor-no" });
 const WELCOME = JSON.stringify({ type: "welcome", v: 1, role: "writer" });
 const KNOWN = JSON.stringify({ type: "known", header: true, sessions: {}, reason: "load" });
+
+/**
+ * One canned frame per size, built once: a content frame of about `bytes` bytes whose data look like the
+ * bench's transactions (JSON text with a stamp and padding), so it compresses as the real ones do.
+ */
+const bulkFrames = new Map<number, string>();
+function bulkFrame(bytes: number): string {
+  let frame = bulkFrames.get(bytes);
+  if (!frame) {
+    const at: number[] = [];
+    const data: string[] = [];
+    for (let i = 0, size = 0; size < bytes - 200; i++) {
+      const text = JSON.stringify({ t: 1_763_780_000_000.125 + i * 0.37, i, p: "x".repeat(60) });
+      at.push(i === 0 ? 1_763_780_000_000 : i % 3);
+      data.push(text);
+      size += text.length + 16;
+    }
+    frame = JSON.stringify({ type: "content", doc: "doc_floor", sessions: { "floor~session": { after: 0, at, data } } });
+    bulkFrames.set(bytes, frame);
+  }
+  return frame;
+}
 
 export class FloorObject extends DurableObject<FloorEnv> {
   override async fetch(): Promise<Response> {
@@ -20,10 +43,14 @@ export class FloorObject extends DurableObject<FloorEnv> {
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     if (typeof message !== "string") return;
-    const { type } = JSON.parse(message) as { type?: string };
+    const { type, frames = 0, bytes = 0 } = JSON.parse(message) as { type?: string; frames?: number; bytes?: number };
     if (type === "hello") ws.send(WELCOME);
     else if (type === "load") ws.send(KNOWN);
     else if (type === "fan") for (const socket of this.ctx.getWebSockets()) socket.send(message);
+    else if (type === "bulk") {
+      for (let i = 0; i < frames; i++) ws.send(bulkFrame(bytes));
+      ws.send(KNOWN);
+    }
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {

@@ -8,10 +8,15 @@ import { summarizeLatencies } from "../stats.ts";
 import { sleep, wallClock } from "../workload.ts";
 
 const RESUME_ROUNDS = 15;
-/** One frame per transaction of the fanout scenario (the SDK batches, so Weft sends fewer). */
-const FRAMES_PER_SECOND = 500;
-const DURATION_MS = 2_000;
-const FRAME_BYTES = 250;
+/** The bytes of cold_load's 10,000 transactions (1.13 MB) in frames of the relay's chunk size. */
+const BULK = { rounds: 5, frames: 5, bytes: 226_000 };
+/**
+ * About what the fanout scenario's writer sends at 500 tx/s once the SDK has batched them: 40-60 frames
+ * a second of ~12 transactions each (see its "frames each receives per second").
+ */
+const FRAMES_PER_SECOND = 50;
+const DURATION_MS = 4_000;
+const FRAME_BYTES = 1_500;
 const SOCKETS = [10, 50];
 const SOCKETS_PER_PROCESS = 10;
 
@@ -32,6 +37,8 @@ export const floor: Scenario = {
       const figures: Figure[] = [];
       const resumeMs = await spawn().call<number[]>("resume", { url: floorRelay.url, rounds: RESUME_ROUNDS });
       figures.push(figure("resume_ms", "open, hello + load, known (a resume's round trips)", "ms", resumeMs));
+      const bulkMs = await spawn().call<number[]>("bulk", { url: floorRelay.url, rounds: BULK.rounds, frames: BULK.frames, bytes: BULK.bytes });
+      figures.push(figure("cold_load_ms", `open, hello, ${BULK.frames} canned frames of ${BULK.bytes / 1000} kB (a cold load's bytes)`, "ms", bulkMs));
 
       const fan: Record<string, unknown> = {};
       for (const sockets of SOCKETS) {
@@ -57,7 +64,7 @@ export const floor: Scenario = {
         fan[sockets] = { ...latency, missing, cpuPercent, windowMs };
         await bench.stopWorkers([...listeners, sender]);
       }
-      return { figures, details: { resumeMs, framesPerSecond: FRAMES_PER_SECOND, durationMs: DURATION_MS, frameBytes: FRAME_BYTES, fan } };
+      return { figures, details: { resumeMs, bulkMs, bulk: BULK, framesPerSecond: FRAMES_PER_SECOND, durationMs: DURATION_MS, frameBytes: FRAME_BYTES, fan } };
     } finally {
       await bench.stopWorkers(workers);
       await bench.stopFloor();

@@ -10,6 +10,8 @@ const SESSION_OVERHEAD = 200;
 export class ContentPacker {
   readonly #frames: ServerContent[] = [];
   #sessions: Record<SessionId, SessionChunk> = {};
+  /** The signature each chunk of the current frame ends on, if it ends where the writer signed. */
+  #signatures = new Map<SessionId, string | undefined>();
   #header: DocHeader | undefined;
   #bytes = 0;
   #count = 0;
@@ -39,9 +41,8 @@ export class ContentPacker {
       this.#bytes += SESSION_OVERHEAD + session.length;
     }
     chunk.transactions.push({ at: transaction.at, data: transaction.data });
-    // A chunk carries the signature only when it ends where the writer signed.
-    if (transaction.signature) chunk.signature = transaction.signature;
-    else delete chunk.signature;
+    // A chunk carries the signature only when it ends where the writer signed (set once, at flush).
+    this.#signatures.set(session, transaction.signature);
     this.#bytes += size;
     this.#count++;
   }
@@ -49,6 +50,8 @@ export class ContentPacker {
   /** Ends the current frame, if it holds anything (or a header still unsent). */
   flush(): void {
     if (this.#count === 0 && !this.#header) return;
+    for (const [session, signature] of this.#signatures) if (signature) this.#sessions[session]!.signature = signature;
+    this.#signatures.clear();
     this.#frames.push({
       type: "content",
       doc: this.doc,
@@ -59,6 +62,11 @@ export class ContentPacker {
     this.#sessions = {};
     this.#bytes = 0;
     this.#count = 0;
+  }
+
+  /** Whether finished frames are waiting to be taken. */
+  get hasFrames(): boolean {
+    return this.#frames.length > 0;
   }
 
   /** Takes the finished frames, leaving the packer empty but able to continue. */

@@ -136,7 +136,7 @@ export class Relay {
     for (const range of ranges) {
       for (const transaction of this.store.readTransactions(doc, range.session, range.from, range.to)) {
         packer.add(range.session, transaction);
-        for (const message of packer.take()) this.#send(peer, message);
+        if (packer.hasFrames) for (const message of packer.take()) this.#send(peer, message);
       }
     }
     packer.flush();
