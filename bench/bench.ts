@@ -132,11 +132,12 @@ export class Bench {
   }
 
   /** Starts the floor (bench/floor/worker.ts) under its own wrangler dev; `stopFloor` or `close` stops it. */
-  async startFloor(): Promise<RelayProcess & { cpuMs(): number }> {
+  async startFloor(): Promise<RelayProcess & { cpuMs(): number; rssKiB(): number }> {
     const persistTo = this.tempDir("weft-bench-floor-");
     this.#floor = await startRelay({ persistTo, config: FLOOR_CONFIG });
     const group = relayProcessGroup(persistTo);
-    return { ...this.#floor, cpuMs: () => (group === undefined ? Number.NaN : sampleProcessGroup(group).cpuMs) };
+    const sample = () => (group === undefined ? { cpuMs: Number.NaN, rssKiB: Number.NaN } : sampleProcessGroup(group));
+    return { ...this.#floor, cpuMs: () => sample().cpuMs, rssKiB: () => sample().rssKiB };
   }
 
   async stopFloor(): Promise<void> {

@@ -74,6 +74,23 @@ serve({
     return times;
   },
 
+  /** `count` frames of `bytes` each over one socket, one at a time, each answered with a known. */
+  async events(args: { url: string; count: number; bytes: number }) {
+    const socket = await connect(args.url, "floor-events");
+    const frame = JSON.stringify({ type: "load", pad: "x".repeat(args.bytes) });
+    const t0 = wallClock();
+    await new Promise<void>((resolve) => {
+      let answered = 0;
+      socket.addEventListener("message", () => {
+        if (++answered === args.count) resolve();
+        else socket.send(frame);
+      });
+      socket.send(frame);
+    });
+    socket.close(1000, "done");
+    return { ms: wallClock() - t0 };
+  },
+
   /** Opens `sockets` listening sockets on the fan-out group; each frame's latency is its arrival minus its stamp. */
   async listen(args: { url: string; sockets: number }) {
     for (const { socket } of listeners) socket.close(1000, "done");

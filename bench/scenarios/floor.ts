@@ -19,6 +19,8 @@ const DURATION_MS = 4_000;
 const FRAME_BYTES = 1_500;
 const SOCKETS = [10, 50];
 const SOCKETS_PER_PROCESS = 10;
+/** About as many frames as many_docs sends the relay (1,000 documents created, then 1,000 loads). */
+const EVENTS = { count: 2_000, bytes: 700 };
 
 type Listened = { latencies: number[]; missing: number; cpuMs: number };
 
@@ -39,6 +41,12 @@ export const floor: Scenario = {
       figures.push(figure("resume_ms", "open, hello + load, known (a resume's round trips)", "ms", resumeMs));
       const bulkMs = await spawn().call<number[]>("bulk", { url: floorRelay.url, rounds: BULK.rounds, frames: BULK.frames, bytes: BULK.bytes });
       figures.push(figure("cold_load_ms", `open, hello, ${BULK.frames} canned frames of ${BULK.bytes / 1000} kB (a cold load's bytes)`, "ms", bulkMs));
+
+      const rssBefore = floorRelay.rssKiB();
+      const events = await spawn().call<{ ms: number }>("events", { url: floorRelay.url, ...EVENTS }, 60_000);
+      await sleep(200);
+      const rssGrowthMiB = (floorRelay.rssKiB() - rssBefore) / 1024;
+      figures.push(figure("rss_growth_mib", `relay resident memory growth over ${EVENTS.count.toLocaleString("en")} answered frames`, "MiB", [rssGrowthMiB]));
 
       const fan: Record<string, unknown> = {};
       for (const sockets of SOCKETS) {
@@ -64,7 +72,7 @@ export const floor: Scenario = {
         fan[sockets] = { ...latency, missing, cpuPercent, windowMs };
         await bench.stopWorkers([...listeners, sender]);
       }
-      return { figures, details: { resumeMs, bulkMs, bulk: BULK, framesPerSecond: FRAMES_PER_SECOND, durationMs: DURATION_MS, frameBytes: FRAME_BYTES, fan } };
+      return { figures, details: { resumeMs, bulkMs, bulk: BULK, events: { ...EVENTS, ...events, rssGrowthMiB }, framesPerSecond: FRAMES_PER_SECOND, durationMs: DURATION_MS, frameBytes: FRAME_BYTES, fan } };
     } finally {
       await bench.stopWorkers(workers);
       await bench.stopFloor();
