@@ -2,7 +2,7 @@
 // It knows nothing of documents; the group above it decides what to send once the socket is ready.
 import {
   PROTOCOL_VERSION,
-  decodeServerMessage,
+  decodeServerFrame,
   encodeMessage,
   helloMessage,
   sign,
@@ -168,9 +168,16 @@ export class Connection {
     this.framesReceived++;
     this.#awaitingPong = false;
     this.#schedulePing();
-    const decoded = decodeServerMessage(frame);
+    const decoded = decodeServerFrame(frame);
     if (!decoded.ok) return this.#fail(`the relay sent a bad frame: ${decoded.reason}`);
-    const message = decoded.message;
+    const socket = this.#socket;
+    for (const message of decoded.message) {
+      if (this.#socket !== socket) return; // a message of the batch closed or dropped the connection
+      this.#handle(message);
+    }
+  }
+
+  #handle(message: ServerMessage): void {
     switch (message.type) {
       case "challenge":
         return void this.#hello(message.nonce);

@@ -1,7 +1,7 @@
 // Turning frames into typed messages and back. Decoding never throws: it returns the message or the
 // stable error code (and a readable reason) that the sender should hear.
 import * as v from "valibot";
-import { clientMessageSchema, serverMessageSchema, type ClientMessage, type ServerMessage } from "./messages.ts";
+import { clientMessageSchema, serverFrameSchema, serverMessageSchema, type ClientMessage, type ServerMessage } from "./messages.ts";
 import { toColumns } from "./transaction-columns.ts";
 import { canonicalJson, utf8Length, type Json } from "./encoding.ts";
 import type { ErrorCode } from "./errors.ts";
@@ -79,6 +79,17 @@ export function decodeClientMessage(frame: string | ArrayBuffer | ArrayBufferVie
 
 export const decodeServerMessage = (frame: string | ArrayBuffer | ArrayBufferView): Decoded<ServerMessage> =>
   parseFrame(frame, serverMessageSchema);
+
+/** The messages of one frame from the relay, in order: one, or the contents of a batch. */
+export function decodeServerFrame(frame: string | ArrayBuffer | ArrayBufferView): Decoded<ServerMessage[]> {
+  const decoded = parseFrame(frame, serverFrameSchema);
+  if (!decoded.ok) return decoded;
+  return { ok: true, message: decoded.message.type === "batch" ? decoded.message.messages : [decoded.message] };
+}
+
+/** One frame holding several encoded messages (see batchSchema); a single message goes as it is. */
+export const batchFrame = (frames: readonly string[]): string =>
+  frames.length === 1 ? frames[0]! : `{"type":"batch","messages":[${frames.join(",")}]}`;
 
 /** The frame for a message: JSON, with each chunk's transactions as columns (see transaction-columns.ts). */
 export function encodeMessage(message: ClientMessage | ServerMessage): string {

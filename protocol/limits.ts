@@ -21,6 +21,8 @@ export const MAX_SESSIONS_PER_FRAME = 1_000;
 export const MAX_SESSIONS_PER_DOCUMENT = 10_000;
 /** Most WebSocket peers one group object serves at once. */
 export const MAX_PEERS_PER_GROUP = 500;
+/** Most messages in one `batch` frame (whose size is bounded by MAX_FRAME_BYTES too). */
+export const MAX_MESSAGES_PER_BATCH = 10_000;
 /** Most documents one `dir` frame lists; larger directories arrive in several frames. */
 export const MAX_DOCS_PER_DIR_FRAME = 500;
 /** Largest encoded document header (meta included), in UTF-8 bytes. */

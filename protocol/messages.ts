@@ -4,7 +4,7 @@ import * as v from "valibot";
 import { isAgentId, isDocId, isGroupId, isSessionId, type AgentId, type DocId, type DocMeta, type SessionId } from "./ids.ts";
 import type { SessionCounts } from "./known-state.ts";
 import { fromColumns } from "./transaction-columns.ts";
-import { MAX_DOCS_PER_DIR_FRAME, MAX_SESSIONS_PER_DOCUMENT, MAX_SESSIONS_PER_FRAME } from "./limits.ts";
+import { MAX_DOCS_PER_DIR_FRAME, MAX_MESSAGES_PER_BATCH, MAX_SESSIONS_PER_DOCUMENT, MAX_SESSIONS_PER_FRAME } from "./limits.ts";
 import { ERROR_CODES } from "./errors.ts";
 import { ROLES } from "./roles.ts";
 
@@ -186,6 +186,18 @@ export const serverMessageSchema = v.variant("type", [
   errorSchema,
   pongSchema,
 ]);
+
+/**
+ * Several messages in one frame, handled in order as if each had come alone. The relay gathers what one
+ * event sends a peer (a load's content and known, an open's thousand small documents) into frames of up
+ * to CHUNK_TARGET_BYTES: fewer, fuller frames cost less at every hop than many small ones.
+ */
+export const batchSchema = v.object({
+  type: v.literal("batch"),
+  messages: v.pipe(v.array(serverMessageSchema), v.minLength(1), v.maxLength(MAX_MESSAGES_PER_BATCH)),
+});
+/** What one frame from the relay holds: a message, or a batch of them. */
+export const serverFrameSchema = v.variant("type", [...serverMessageSchema.options, batchSchema]);
 
 export type ClientMessage = v.InferOutput<typeof clientMessageSchema>;
 export type ServerMessage = v.InferOutput<typeof serverMessageSchema>;

@@ -8,6 +8,8 @@ import {
   MAX_TRANSACTION_BYTES,
   MAX_TRANSACTIONS_PER_FRAME,
   decodeClientMessage,
+  batchFrame,
+  decodeServerFrame,
   decodeServerMessage,
   encodeMessage,
   toColumns,
@@ -94,6 +96,39 @@ describe("decodeServerMessage accepts every server message", () => {
     ["a client message", { type: "hello" }],
   ])("refuses %s with bad_frame", (_name, message) => {
     expect(decodeServerMessage(JSON.stringify(message))).toMatchObject({ ok: false, code: "bad_frame" });
+  });
+});
+
+describe("decodeServerFrame", () => {
+  const known = { type: "known", doc, header: true, sessions: { [alice.session]: 3 }, reason: "load" } as const;
+  const content = { type: "content", doc, sessions: { [alice.session]: { after: 0, transactions: chunk.transactions } } } as const;
+
+  it("gives a single message as a list of one", () => {
+    expect(decodeServerFrame(encodeMessage(known))).toEqual({ ok: true, message: [known] });
+  });
+
+  it("unpacks a batch into its messages, in order", () => {
+    const frame = batchFrame([encodeMessage(content), encodeMessage(known), encodeMessage({ type: "pong" })]);
+    expect(JSON.parse(frame).type).toBe("batch");
+    expect(decodeServerFrame(frame)).toEqual({ ok: true, message: [content, known, { type: "pong" }] });
+  });
+
+  it("sends a batch of one as the message itself", () => {
+    expect(batchFrame([encodeMessage(known)])).toBe(encodeMessage(known));
+  });
+
+  it.each([
+    ["an empty batch", { type: "batch", messages: [] }],
+    ["a batch inside a batch", { type: "batch", messages: [{ type: "batch", messages: [{ type: "pong" }] }] }],
+    ["a batch holding a client message", { type: "batch", messages: [{ type: "ping" }] }],
+    ["a batch with one bad message", { type: "batch", messages: [{ type: "pong" }, { type: "known", doc }] }],
+    ["a batch whose messages are not a list", { type: "batch", messages: { type: "pong" } }],
+  ])("refuses %s with bad_frame", (_name, frame) => {
+    expect(decodeServerFrame(JSON.stringify(frame))).toMatchObject({ ok: false, code: "bad_frame" });
+  });
+
+  it("is not something a client may send", () => {
+    expect(decodeClientMessage(batchFrame(['{"type":"ping"}', '{"type":"ping"}']))).toMatchObject({ ok: false, code: "bad_frame" });
   });
 });
 

@@ -5,15 +5,15 @@ import {
   MAX_DOCS_PER_DIR_FRAME,
   MAX_FRAME_BYTES,
   MAX_SESSIONS_PER_FRAME,
-  decodeServerMessage,
+  decodeServerFrame,
   type ServerMessage,
 } from "../../protocol/index.ts";
 import { signedChunk, testAgent, testHeader, transactions } from "../support/identity.ts";
 import { GROUP, alice, bob, doc1, nothingKnown, scenario, writer } from "./relay-transcript.ts";
 
 const decodedFrames = (frames: { text: string }[]): ServerMessage[] =>
-  frames.map((frame) => {
-    const decoded = decodeServerMessage(frame.text);
+  frames.flatMap((frame) => {
+    const decoded = decodeServerFrame(frame.text);
     if (!decoded.ok) throw new Error(`the client would refuse this frame: ${decoded.code}: ${decoded.reason}`);
     return decoded.message;
   });
@@ -79,5 +79,41 @@ describe("large documents", () => {
     await send("bob", { type: "load", doc: doc1.id, known: nothingKnown });
     const received = decodedFrames(transport.frames.filter((frame) => frame.peer === "bob"));
     expect(received.at(-1)).toMatchObject({ type: "known", reason: "load" });
+  });
+
+  it("opens a group of 300 small documents in a few batch frames, every message in order and under the limits", async () => {
+    const { connect, send, transport } = scenario();
+    await connect("alice", alice);
+    await connect("bob", bob);
+    const ids: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const doc = testHeader(alice, GROUP, `small-${i}`);
+      ids.push(doc.id);
+      await send("alice", writer(alice, doc)(transactions(2, `doc-${i}`), { header: true }));
+    }
+    transport.frames.length = 0;
+    await send("bob", { type: "open", known: {} });
+    const frames = transport.frames.filter((frame) => frame.peer === "bob");
+    // 601 messages (content and known per document, then opened) in a handful of frames, not 601.
+    expect(frames.length).toBeLessThanOrEqual(5);
+    for (const frame of frames) expect(new TextEncoder().encode(frame.text).length).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+    const messages = decodedFrames(frames);
+    expect(messages).toHaveLength(601);
+    expect(messages.at(-1)).toMatchObject({ type: "opened", docs: 300 });
+    for (let i = 0; i < 300; i++) {
+      expect(messages[2 * i]).toMatchObject({ type: "content", doc: ids[i] });
+      expect(messages[2 * i + 1]).toMatchObject({ type: "known", doc: ids[i], reason: "load" });
+    }
+  });
+
+  it("answers a load with its content and known in one frame", async () => {
+    const { connect, send, transport } = scenario();
+    await connect("alice", alice);
+    await connect("bob", bob);
+    await send("alice", writer(alice, doc1)(transactions(10), { header: true }));
+    transport.frames.length = 0;
+    await send("bob", { type: "load", doc: doc1.id, known: nothingKnown });
+    expect(transport.frames).toHaveLength(1);
+    expect(decodedFrames(transport.frames).map((message) => message.type)).toEqual(["content", "known"]);
   });
 });

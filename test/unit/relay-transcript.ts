@@ -3,7 +3,7 @@
 import {
   GENESIS_HASH,
   decodeClientMessage,
-  decodeServerMessage,
+  decodeServerFrame,
   encodeMessage,
   type ClientMessage,
   type KnownState,
@@ -97,9 +97,10 @@ export class RecordingTransport implements Transport {
 
   send(peer: PeerId, frame: string): void {
     if (this.failing.has(peer)) throw new Error(`socket of ${peer} is gone`);
-    const decoded = decodeServerMessage(frame);
+    const decoded = decodeServerFrame(frame);
     this.frames.push({ peer, text: frame });
-    this.lines.push(short(`relay -> ${peer} | ${decoded.ok ? render(decoded.message) : `UNDECODABLE ${decoded.code}: ${decoded.reason}`}`));
+    if (!decoded.ok) this.lines.push(short(`relay -> ${peer} | UNDECODABLE ${decoded.code}: ${decoded.reason}`));
+    else for (const message of decoded.message) this.lines.push(short(`relay -> ${peer} | ${render(message)}`));
   }
 
   close(peer: PeerId, code: number, reason: string): void {

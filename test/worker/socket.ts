@@ -4,7 +4,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import {
   GENESIS_HASH,
-  decodeServerMessage,
+  decodeServerFrame,
   encodeMessage,
   randomBase64Url,
   utf8Length,
@@ -22,7 +22,7 @@ export type Peer = {
   ws: WebSocket;
   /** Decoded frames not yet taken by `next` or `drain`. */
   inbox: ServerMessage[];
-  /** Every text frame received, in order, with its UTF-8 size. */
+  /** Every message received, in order, with the UTF-8 size of the frame that carried it (a batch carries several). */
   received: { type: string; bytes: number }[];
   /** Frames the SDK's decoder would refuse (too large, wrong shape): the relay must never send one. */
   undecodable: { bytes: number; reason: string }[];
@@ -74,10 +74,12 @@ export async function openSocket(group: string): Promise<Peer> {
       return wakeAll();
     }
     const bytes = utf8Length(frame);
-    const decoded = decodeServerMessage(frame);
+    const decoded = decodeServerFrame(frame);
     if (decoded.ok) {
-      received.push({ type: decoded.message.type, bytes });
-      inbox.push(decoded.message);
+      for (const message of decoded.message) {
+        received.push({ type: message.type, bytes });
+        inbox.push(message);
+      }
     } else {
       received.push({ type: "undecodable", bytes });
       undecodable.push({ bytes, reason: `${decoded.code}: ${decoded.reason}` });

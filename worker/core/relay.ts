@@ -7,6 +7,7 @@ import {
   docDigest,
   xorDigest,
   emptyKnownState,
+  batchFrame,
   encodeMessage,
   fromBase64Url,
   mayRead,
@@ -45,6 +46,12 @@ export class Relay {
   readonly #failed = new Set<PeerId>();
   /** Frames already encoded: a fan-out sends one message object to every subscriber, encoded once. */
   readonly #encoded = new WeakMap<ServerMessage, string>();
+  /**
+   * What each peer is sent during the current event, sent together at its end (batchFrame). Sizes are
+   * counted in UTF-16 units against CHUNK_TARGET_BYTES: at most 3 UTF-8 bytes each, so a batch stays
+   * far under MAX_FRAME_BYTES; a single message larger than the target goes alone.
+   */
+  readonly #outbox = new Map<PeerId, { frames: string[]; size: number }>();
 
   readonly store: GroupStore;
   readonly transport: Transport;
@@ -75,7 +82,11 @@ export class Relay {
     this.#failed.clear();
     const result = step(this.#state, event, this.store);
     this.#state = result.state;
-    for (const effect of result.effects) await this.#carryOut(effect);
+    try {
+      for (const effect of result.effects) await this.#carryOut(effect);
+    } finally {
+      for (const peer of [...this.#outbox.keys()]) this.#deliver(peer);
+    }
   }
 
   async #carryOut(effect: Effect): Promise<void> {
@@ -106,6 +117,7 @@ export class Relay {
       case "savePeer":
         return this.transport.savePeer(effect.peer.id, effect.peer);
       case "close":
+        this.#deliver(effect.peer); // what it was told (the error) before it is closed
         return this.transport.close(effect.peer, effect.code, effect.reason);
       default:
         return assertNever(effect);
@@ -119,8 +131,24 @@ export class Relay {
       frame = encodeMessage(message);
       this.#encoded.set(message, frame);
     }
+    let box = this.#outbox.get(peer);
+    if (box && box.size + frame.length > CHUNK_TARGET_BYTES) {
+      this.#deliver(peer);
+      box = undefined;
+    }
+    if (!box) this.#outbox.set(peer, (box = { frames: [], size: 0 }));
+    box.frames.push(frame);
+    box.size += frame.length + 1;
+  }
+
+  /** Sends a peer what its outbox holds, as one frame. */
+  #deliver(peer: PeerId): void {
+    const box = this.#outbox.get(peer);
+    if (!box) return;
+    this.#outbox.delete(peer);
+    if (this.#failed.has(peer)) return;
     try {
-      this.transport.send(peer, frame);
+      this.transport.send(peer, batchFrame(box.frames));
     } catch {
       // A dead socket must not take the others down: close it and forget its subscriptions.
       this.#failed.add(peer);

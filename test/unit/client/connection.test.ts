@@ -1,10 +1,25 @@
 // The client's connection on its own: handshake, status, keep-alive pings and reconnect timing, driven
 // with fake timers and a fake WebSocket. The test plays the relay with the real protocol encoders.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { PROTOCOL_VERSION, closeCodeOf, fromBase64Url, helloMessage, publicKeyOfAgent, utf8Length, verify, type ErrorCode } from "../../../protocol/index.ts";
+import {
+  PROTOCOL_VERSION,
+  batchFrame,
+  closeCodeOf,
+  encodeMessage,
+  fromBase64Url,
+  helloMessage,
+  publicKeyOfAgent,
+  utf8Length,
+  verify,
+  type ErrorCode,
+} from "../../../protocol/index.ts";
+import { testAgent, testHeader } from "../../support/identity.ts";
 import { GROUP, HOUR, NONCE, connect, expectNextSocketAfter, failConnections, handshake, identity, session } from "./connection-harness.ts";
 import { FakeSocket } from "./fake-socket.ts";
 import { Connection } from "../../../client/connection.ts";
+
+const DOC_A = testHeader(testAgent(9), GROUP, "a").id;
+const DOC_B = testHeader(testAgent(9), GROUP, "b").id;
 
 beforeEach(() => {
   FakeSocket.instances = [];
@@ -227,6 +242,19 @@ describe("keep-alive", () => {
     expect(connection.status).toBe("syncing");
     vi.advanceTimersByTime(1);
     expect(pings()).toBe(2);
+  });
+
+  it("handles the messages of a batch in order, and none after one that closes the connection", () => {
+    const { connection, log } = connect();
+    connection.start();
+    handshake();
+    const deleted = (doc: typeof DOC_A) => encodeMessage({ type: "deleted", doc });
+    const unsupported = encodeMessage({ type: "error", code: "unsupported_version", message: "no" });
+    FakeSocket.latest.serverSend(batchFrame([deleted(DOC_A), deleted(DOC_B)]));
+    expect(log.messages.map((message) => message.type === "deleted" && message.doc)).toEqual([DOC_A, DOC_B]);
+    FakeSocket.latest.serverSend(batchFrame([unsupported, deleted(DOC_A)]));
+    expect(connection.status).toBe("closed");
+    expect(log.messages).toHaveLength(2);
   });
 
   it("counts received frames, and their bytes as UTF-8", () => {
