@@ -37,6 +37,9 @@ export interface Transport {
 /** Checks an app-issued token (worker/tokens.ts); without one, the relay refuses every token. */
 export type TokenVerifier = (token: string) => Promise<TokenResult>;
 
+/** Effects that write storage. */
+const WRITES = new Set<Effect["type"]>(["commit", "deleteDoc", "subscribe", "unsubscribe", "forgetPeer"]);
+
 const NO_TOKENS: TokenVerifier = async () => ({ ok: false, expired: false, reason: "this relay is not configured to accept tokens" });
 
 export class Relay {
@@ -85,11 +88,14 @@ export class Relay {
     try {
       for (const effect of result.effects) await this.#carryOut(effect);
     } finally {
-      for (const peer of [...this.#outbox.keys()]) this.#deliver(peer);
+      this.#deliverAll();
     }
   }
 
   async #carryOut(effect: Effect): Promise<void> {
+    // Frames queued before a storage write do not depend on it: send them first, or the runtime holds
+    // them until the write is durable (the output gate). Frames queued after it wait, as acks must.
+    if (WRITES.has(effect.type)) this.#deliverAll();
     switch (effect.type) {
       case "send":
         return this.#send(effect.peer, effect.message);
@@ -139,6 +145,10 @@ export class Relay {
     if (!box) this.#outbox.set(peer, (box = { frames: [], size: 0 }));
     box.frames.push(frame);
     box.size += frame.length + 1;
+  }
+
+  #deliverAll(): void {
+    for (const peer of [...this.#outbox.keys()]) this.#deliver(peer);
   }
 
   /** Sends a peer what its outbox holds, as one frame. */
