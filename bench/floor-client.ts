@@ -21,58 +21,45 @@ function connect(url: string, group: string): Promise<WebSocket> {
   });
 }
 
+/**
+ * `rounds` times: a new socket that answers the challenge with a hello and `request`, timed from opening
+ * until the floor's known; every frame on the way is parsed as the SDK parses one.
+ */
+async function timedRounds(url: string, group: string, request: string, rounds: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const t0 = wallClock();
+    const socket = new WebSocket(socketUrl(url, group));
+    await new Promise<void>((resolve, reject) => {
+      socket.addEventListener("error", () => reject(new Error("floor: WebSocket failed")), { once: true });
+      socket.addEventListener("message", (event) => {
+        const { type } = JSON.parse(String(event.data)) as { type: string };
+        if (type === "challenge") {
+          socket.send(HELLO);
+          socket.send(request);
+        } else if (type === "known") resolve();
+      });
+    });
+    times.push(wallClock() - t0);
+    socket.close(1000, "done");
+    await sleep(30);
+  }
+  return times;
+}
+
 let listeners: { socket: WebSocket; received: number }[] = [];
 let latencies: number[] = [];
 
 serve({
   /** A resume's round trips without the work: open, and on the challenge send hello and load; time to the known. */
-  async resume(args: { url: string; rounds: number }) {
-    const times: number[] = [];
-    for (let round = 0; round < args.rounds; round++) {
-      const t0 = wallClock();
-      const socket = new WebSocket(socketUrl(args.url, "floor-resume"));
-      await new Promise<void>((resolve, reject) => {
-        socket.addEventListener("error", () => reject(new Error("floor: WebSocket failed")), { once: true });
-        socket.addEventListener("message", (event) => {
-          const { type } = JSON.parse(String(event.data)) as { type: string };
-          if (type === "challenge") {
-            socket.send(HELLO);
-            socket.send(LOAD);
-          } else if (type === "known") resolve();
-        });
-      });
-      times.push(wallClock() - t0);
-      socket.close(1000, "done");
-      await sleep(20);
-    }
-    return times;
-  },
+  resume: (args: { url: string; rounds: number }) => timedRounds(args.url, "floor-resume", LOAD, args.rounds),
 
   /**
    * A cold load's bytes without the work: open, hello, then ask for `frames` canned frames of `bytes` each;
    * each is parsed as the SDK parses a frame. Time from opening until the known after them.
    */
-  async bulk(args: { url: string; rounds: number; frames: number; bytes: number }) {
-    const times: number[] = [];
-    for (let round = 0; round < args.rounds; round++) {
-      const t0 = wallClock();
-      const socket = new WebSocket(socketUrl(args.url, "floor-bulk"));
-      await new Promise<void>((resolve, reject) => {
-        socket.addEventListener("error", () => reject(new Error("floor: WebSocket failed")), { once: true });
-        socket.addEventListener("message", (event) => {
-          const { type } = JSON.parse(String(event.data)) as { type: string };
-          if (type === "challenge") {
-            socket.send(HELLO);
-            socket.send(JSON.stringify({ type: "bulk", frames: args.frames, bytes: args.bytes }));
-          } else if (type === "known") resolve();
-        });
-      });
-      times.push(wallClock() - t0);
-      socket.close(1000, "done");
-      await sleep(50);
-    }
-    return times;
-  },
+  bulk: (args: { url: string; rounds: number; frames: number; bytes: number }) =>
+    timedRounds(args.url, "floor-bulk", JSON.stringify({ type: "bulk", frames: args.frames, bytes: args.bytes }), args.rounds),
 
   /** `count` frames of `bytes` each over one socket, one at a time, each answered with a known. */
   async events(args: { url: string; count: number; bytes: number }) {
