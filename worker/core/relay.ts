@@ -50,9 +50,9 @@ export class Relay {
   /** Frames already encoded: a fan-out sends one message object to every subscriber, encoded once. */
   readonly #encoded = new WeakMap<ServerMessage, string>();
   /**
-   * What each peer is sent during the current event, sent together at its end (batchFrame). Sizes are
-   * counted in UTF-16 units against CHUNK_TARGET_BYTES: at most 3 UTF-8 bytes each, so a batch stays
-   * far under MAX_FRAME_BYTES; a single message larger than the target goes alone.
+   * What each peer is to be sent, gathered into one frame (batchFrame) until the event ends or a storage
+   * write comes. Sizes are counted in UTF-16 units against CHUNK_TARGET_BYTES: at most 3 UTF-8 bytes each,
+   * so a batch stays far under MAX_FRAME_BYTES; a single message larger than the target goes alone.
    */
   readonly #outbox = new Map<PeerId, { frames: string[]; size: number }>();
 
