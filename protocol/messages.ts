@@ -190,7 +190,7 @@ export const serverMessageSchema = v.variant("type", [
 /**
  * Several messages in one frame, handled in order as if each had come alone. The relay gathers what one
  * event sends a peer (a load's content and known, an open's thousand small documents) into frames of up
- * to CHUNK_TARGET_BYTES: fewer, fuller frames cost less at every hop than many small ones.
+ * to CHUNK_TARGET_BYTES (worker/core/relay.ts): fewer, fuller frames cost less at every hop.
  */
 export const batchSchema = v.object({
   type: v.literal("batch"),

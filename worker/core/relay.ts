@@ -50,9 +50,9 @@ export class Relay {
   /** Frames already encoded: a fan-out sends one message object to every subscriber, encoded once. */
   readonly #encoded = new WeakMap<ServerMessage, string>();
   /**
-   * What each peer is to be sent, gathered into one frame (batchFrame) until the event ends or a storage
-   * write comes. Sizes are counted in UTF-16 units against CHUNK_TARGET_BYTES: at most 3 UTF-8 bytes each,
-   * so a batch stays far under MAX_FRAME_BYTES; a single message larger than the target goes alone.
+   * What each peer is to be sent, gathered into one frame (batchFrame) until it is half full, the event
+   * ends or a storage write comes. Sizes are counted in UTF-16 units against CHUNK_TARGET_BYTES: at most 3
+   * UTF-8 bytes each, so a batch stays far under MAX_FRAME_BYTES; a message larger than the target goes alone.
    */
   readonly #outbox = new Map<PeerId, { frames: string[]; size: number }>();
 
@@ -145,6 +145,8 @@ export class Relay {
     if (!box) this.#outbox.set(peer, (box = { frames: [], size: 0 }));
     box.frames.push(frame);
     box.size += frame.length + 1;
+    // Half full is full enough: the peer starts on it while the rest of a long answer is packed.
+    if (box.size >= CHUNK_TARGET_BYTES / 2) this.#deliver(peer);
   }
 
   #deliverAll(): void {
