@@ -1,8 +1,10 @@
 // One WebSocket to one group, kept alive: handshake, keep-alive pings, and reconnect with backoff.
 // It knows nothing of documents; the group above it decides what to send once the socket is ready.
 import {
+  CHUNK_TARGET_BYTES,
   PROTOCOL_VERSION,
   decodeServerFrame,
+  packBatches,
   encodeMessage,
   helloMessage,
   sign,
@@ -63,6 +65,8 @@ export class Connection {
   #socket: WebSocket | undefined;
   /** The hello went out on the current socket: frames may follow it. */
   #helloSent = false;
+  /** While the hello is being sent: what follows it, to travel in the same frame. */
+  #behindHello: string[] | undefined;
   #attempt = 0;
   /** When the relay last welcomed us: a connection up for minUptimeMs resets the backoff. */
   #upSince = 0;
@@ -107,7 +111,8 @@ export class Connection {
   /** Sends a message if the hello is out; returns false otherwise (the group sends it again on the next hello). */
   send(message: ClientMessage): boolean {
     if (!this.canSend) return false;
-    this.#socket!.send(encodeMessage(message));
+    if (this.#behindHello) this.#behindHello.push(encodeMessage(message));
+    else this.#socket!.send(encodeMessage(message));
     return true;
   }
 
@@ -207,9 +212,16 @@ export class Connection {
     if (this.#socket !== socket) return; // dropped while the app fetched a token
     const signature = toBase64Url(sign(helloMessage(group, session, nonce), identity.secretKey));
     if (!socket || this.#status !== "authenticating") return;
-    socket.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: identity.agent, session, group, signature, ...(token ? { token } : {}) }));
+    // The hello and what the group sends behind it (a resume's loads) leave as one batch: one event at the relay.
+    const frames = [encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: identity.agent, session, group, signature, ...(token ? { token } : {}) })];
     this.#helloSent = true;
-    this.#handler.onHello();
+    this.#behindHello = frames;
+    try {
+      this.#handler.onHello();
+    } finally {
+      this.#behindHello = undefined;
+    }
+    for (const frame of packBatches(frames, CHUNK_TARGET_BYTES)) socket.send(frame);
   }
 
   #onError(error: ErrorMessage): void {

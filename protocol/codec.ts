@@ -1,7 +1,7 @@
 // Turning frames into typed messages and back. Decoding never throws: it returns the message or the
 // stable error code (and a readable reason) that the sender should hear.
 import * as v from "valibot";
-import { clientMessageSchema, serverFrameSchema, serverMessageSchema, type ClientMessage, type ServerMessage } from "./messages.ts";
+import { clientFrameSchema, clientMessageSchema, serverFrameSchema, serverMessageSchema, type ClientMessage, type ServerMessage } from "./messages.ts";
 import { toColumns } from "./transaction-columns.ts";
 import { canonicalJson, utf8Length, type Json } from "./encoding.ts";
 import type { ErrorCode } from "./errors.ts";
@@ -77,6 +77,18 @@ export function decodeClientMessage(frame: string | ArrayBuffer | ArrayBufferVie
   return decoded.ok ? checkClientLimits(decoded.message) : decoded;
 }
 
+/** The messages of one frame from a client, in order: one, or the contents of a batch, each within the limits. */
+export function decodeClientFrame(frame: string | ArrayBuffer | ArrayBufferView): Decoded<ClientMessage[]> {
+  const decoded = parseFrame(frame, clientFrameSchema);
+  if (!decoded.ok) return decoded;
+  const messages = decoded.message.type === "batch" ? decoded.message.messages : [decoded.message];
+  for (const message of messages) {
+    const checked = checkClientLimits(message);
+    if (!checked.ok) return checked;
+  }
+  return { ok: true, message: messages };
+}
+
 export const decodeServerMessage = (frame: string | ArrayBuffer | ArrayBufferView): Decoded<ServerMessage> =>
   parseFrame(frame, serverMessageSchema);
 
@@ -90,6 +102,27 @@ export function decodeServerFrame(frame: string | ArrayBuffer | ArrayBufferView)
 /** One frame holding several encoded messages (see batchSchema); a single message goes as it is. */
 export const batchFrame = (frames: readonly string[]): string =>
   frames.length === 1 ? frames[0]! : `{"type":"batch","messages":[${frames.join(",")}]}`;
+
+/**
+ * Encoded messages as few frames as fit, in order: each batch holds at most `target` UTF-16 units (so at
+ * most 3 × target UTF-8 bytes); a message longer than that goes alone.
+ */
+export function packBatches(frames: readonly string[], target: number): string[] {
+  const packed: string[] = [];
+  let batch: string[] = [];
+  let size = 0;
+  for (const frame of frames) {
+    if (batch.length > 0 && size + frame.length > target) {
+      packed.push(batchFrame(batch));
+      batch = [];
+      size = 0;
+    }
+    batch.push(frame);
+    size += frame.length + 1;
+  }
+  if (batch.length > 0) packed.push(batchFrame(batch));
+  return packed;
+}
 
 /** The frame for a message: JSON, with each chunk's transactions as columns (see transaction-columns.ts). */
 export function encodeMessage(message: ClientMessage | ServerMessage): string {

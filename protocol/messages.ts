@@ -115,6 +115,17 @@ export const clientMessageSchema = v.variant("type", [
   pingSchema,
 ]);
 
+/**
+ * Several client messages in one frame, handled in order as if each had come alone. The SDK sends its
+ * hello and what follows it (loads, an open) this way, so a resume costs the relay one event.
+ */
+export const clientBatchSchema = v.object({
+  type: v.literal("batch"),
+  messages: v.pipe(v.array(clientMessageSchema), v.minLength(1), v.maxLength(MAX_MESSAGES_PER_BATCH)),
+});
+/** What one frame from a client holds: a message, or a batch of them. */
+export const clientFrameSchema = v.variant("type", [...clientMessageSchema.options, clientBatchSchema]);
+
 // Relay to client.
 
 export const challengeSchema = v.object({ type: v.literal("challenge"), v: count, nonce: base64url(64) });

@@ -9,7 +9,9 @@ import {
   MAX_TRANSACTIONS_PER_FRAME,
   decodeClientMessage,
   batchFrame,
+  decodeClientFrame,
   decodeServerFrame,
+  packBatches,
   decodeServerMessage,
   encodeMessage,
   toColumns,
@@ -129,6 +131,35 @@ describe("decodeServerFrame", () => {
 
   it("is not something a client may send", () => {
     expect(decodeClientMessage(batchFrame(['{"type":"ping"}', '{"type":"ping"}']))).toMatchObject({ ok: false, code: "bad_frame" });
+  });
+});
+
+describe("decodeClientFrame", () => {
+  const hello = helloFrame(alice, "g1", "nonce-1");
+  const load = { type: "load", doc, known } as const;
+
+  it("unpacks the SDK's hello and the loads behind it, in order", () => {
+    expect(decodeClientFrame(batchFrame([encodeMessage(hello), encodeMessage(load)]))).toEqual({ ok: true, message: [hello, load] });
+    expect(decodeClientFrame(encodeMessage(load))).toEqual({ ok: true, message: [load] });
+  });
+
+  it.each([
+    ["an empty batch", "bad_frame", JSON.stringify({ type: "batch", messages: [] })],
+    ["a batch inside a batch", "bad_frame", JSON.stringify({ type: "batch", messages: [{ type: "batch", messages: [load] }] })],
+    ["a batch holding a relay message", "bad_frame", JSON.stringify({ type: "batch", messages: [load, { type: "pong" }] })],
+    ["a batch with an oversized transaction", "transaction_too_large", batchFrame([encodeMessage(load), withData("x".repeat(MAX_TRANSACTION_BYTES + 1))])],
+  ])("refuses %s with %s", (_name, code, frame) => {
+    expect(decodeClientFrame(frame)).toMatchObject({ ok: false, code });
+  });
+});
+
+describe("packBatches", () => {
+  it("packs messages in order into as few frames as fit the target, a long one alone", () => {
+    const small = ['{"type":"ping"}', '{"type":"dir"}', '{"type":"ping"}'];
+    expect(packBatches(small, 1_000)).toEqual([batchFrame(small)]);
+    const long = `{"type":"dir","pad":"${"x".repeat(2_000)}"}`;
+    expect(packBatches([small[0]!, long, small[1]!, small[2]!], 1_000)).toEqual([small[0], long, batchFrame([small[1]!, small[2]!])]);
+    expect(packBatches([], 1_000)).toEqual([]);
   });
 });
 

@@ -1,6 +1,6 @@
 // The handshake over a real socket: challenge, signed hello, welcome, and every way a hello is refused.
 import { afterEach, describe, expect, it } from "vitest";
-import { PROTOCOL_VERSION, helloMessage, isSessionId, sign, toBase64Url } from "../../protocol/index.ts";
+import { PROTOCOL_VERSION, batchFrame, encodeMessage, helloMessage, isSessionId, sign, toBase64Url, type ClientMessage } from "../../protocol/index.ts";
 import { helloFrame, testAgent, testHeader, transactions } from "../support/identity.ts";
 import { AUTO_PING, SessionWriter, closeAll, connect, emptyKnown, openSocket, uniqueGroup, type Peer } from "./socket.ts";
 
@@ -64,6 +64,35 @@ describe("handshake", () => {
     expect(content.sessions[alice.session]?.transactions).toEqual(transactions(3));
     expect(await reader.next("known")).toMatchObject({ doc: log.doc, reason: "load", sessions: { [alice.session]: 3 } });
     expect(reader.received.map((frame) => frame.type)).toEqual(["challenge", "welcome", "content", "known"]);
+  });
+
+  it("a batch of hello, content and load is handled in order, and answered in one frame", async () => {
+    const group = uniqueGroup("hs-batch");
+    const { id, header } = testHeader(alice, group);
+    const peer = await openSocket(group);
+    const { nonce } = await peer.next("challenge");
+    const frames = [helloFrame(alice, group, nonce), new SessionWriter(alice, id).content(transactions(2), header), { type: "load", doc: id, known: emptyKnown }];
+    const before = peer.received.length;
+    const framesBefore = peer.frames;
+    peer.sendRaw(batchFrame(frames.map((message) => encodeMessage(message as ClientMessage))));
+    expect(await peer.next("known", (m) => m.reason === "load")).toMatchObject({ doc: id, sessions: { [alice.session]: 2 } });
+    const answered = peer.received.slice(before);
+    expect(answered.map((frame) => frame.type)).toEqual(["welcome", "known", "content", "known"]);
+    // welcome and ack go out when the content is committed, the load's answer before its subscription is.
+    expect(peer.frames - framesBefore).toBe(2);
+  });
+
+  it("a batch whose hello is refused handles nothing after it", async () => {
+    const group = uniqueGroup("hs-batch-refused");
+    const { id, header } = testHeader(mallory, group);
+    const peer = await openSocket(group);
+    const { nonce } = await peer.next("challenge");
+    const badHello = { ...helloFrame(mallory, group, nonce), signature: toBase64Url(sign(helloMessage(group, mallory.session, "another-nonce"), mallory.secretKey)) };
+    peer.sendRaw(batchFrame([badHello, new SessionWriter(mallory, id).content(transactions(1), header)].map((message) => encodeMessage(message as ClientMessage))));
+    await expectRefused(peer, "unauthorized", 1008);
+    const reader = await connect(group, alice);
+    reader.send({ type: "load", doc: id, known: emptyKnown });
+    expect(await reader.next("known")).toMatchObject({ doc: id, header: false, sessions: {} });
   });
 
   it("a frame pipelined behind a refused hello is not handled", async () => {

@@ -24,6 +24,8 @@ export type Peer = {
   inbox: ServerMessage[];
   /** Every message received, in order, with the UTF-8 size of the frame that carried it (a batch carries several). */
   received: { type: string; bytes: number }[];
+  /** Text frames received. */
+  frames: number;
   /** Frames the SDK's decoder would refuse (too large, wrong shape): the relay must never send one. */
   undecodable: { bytes: number; reason: string }[];
   closed: Promise<{ code: number; reason: string }>;
@@ -74,6 +76,7 @@ export async function openSocket(group: string): Promise<Peer> {
       return wakeAll();
     }
     const bytes = utf8Length(frame);
+    peer.frames++;
     const decoded = decodeServerFrame(frame);
     if (decoded.ok) {
       for (const message of decoded.message) {
@@ -99,6 +102,7 @@ export async function openSocket(group: string): Promise<Peer> {
     ws,
     inbox,
     received,
+    frames: 0,
     undecodable,
     closed,
     send: (message) => ws.send(encodeMessage(message as ClientMessage)),

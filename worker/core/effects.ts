@@ -1,6 +1,6 @@
 // The relay core's vocabulary: the events it is fed and the effects it asks its driver to carry out.
 // All plain data, so a scenario can be replayed, printed and compared.
-import type { AgentId, DocId, GroupId, KnownState, Range, Role, ServerMessage, SessionId } from "../../protocol/index.ts";
+import type { AgentId, ClientMessage, DocId, GroupId, KnownState, Range, Role, ServerMessage, SessionId } from "../../protocol/index.ts";
 import type { PeerId, SessionAppend, Write } from "./store.ts";
 
 /** A role granted by an app-issued token rather than the membership log, until it expires. */
@@ -32,6 +32,8 @@ export type Continuation =
 export type RelayEvent =
   | { type: "opened"; peer: PeerId; nonce: string; peerCount: number }
   | { type: "frame"; peer: PeerId; frame: string | ArrayBuffer; now: number }
+  /** One message of a batch frame. */
+  | { type: "message"; peer: PeerId; message: ClientMessage; now: number }
   | { type: "verified"; peer: PeerId; then: Continuation; valid: boolean[]; token?: TokenResult }
   | { type: "closed"; peer: PeerId };
 
@@ -47,7 +49,9 @@ export type Effect =
   | { type: "unsubscribe"; peer: PeerId; doc: DocId }
   | { type: "forgetPeer"; peer: PeerId }
   | { type: "savePeer"; peer: PeerRecord }
-  | { type: "close"; peer: PeerId; code: number; reason: string };
+  | { type: "close"; peer: PeerId; code: number; reason: string }
+  /** A batch frame: each of its messages is an event of its own, after the one before has been handled. */
+  | { type: "handleEach"; peer: PeerId; messages: ClientMessage[]; now: number };
 
 export function assertNever(value: never): never {
   throw new Error(`unhandled case: ${JSON.stringify(value)}`);

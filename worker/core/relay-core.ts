@@ -13,7 +13,7 @@ import {
   chainHash,
   checkpointMessage,
   closeCodeOf,
-  decodeClientMessage,
+  decodeClientFrame,
   docIdOf,
   helloMessage,
   mayRead,
@@ -50,6 +50,8 @@ export function step(state: RelayState, event: RelayEvent, store: StoreReader): 
       return state.peers.has(event.peer) ? { state: withoutPeer(state, event.peer), effects: [{ type: "forgetPeer", peer: event.peer }] } : unchanged(state);
     case "frame":
       return onFrame(state, event.peer, event.frame, event.now, store);
+    case "message":
+      return onMessage(state, event.peer, event.message, event.now, store);
     case "verified":
       return event.then.kind === "hello"
         ? onHelloVerified(state, event.peer, event.then, event.valid[0] === true, event.token, store)
@@ -107,11 +109,17 @@ function onOpened(state: RelayState, peer: PeerId, nonce: string, peerCount: num
 }
 
 function onFrame(state: RelayState, id: PeerId, frame: string | ArrayBuffer, now: number, store: StoreReader): Step {
-  const peer = state.peers.get(id);
-  if (!peer) return unchanged(state); // a frame racing its socket's close
-  const decoded = decodeClientMessage(frame);
+  if (!state.peers.has(id)) return unchanged(state); // a frame racing its socket's close
+  const decoded = decodeClientFrame(frame);
   if (!decoded.ok) return refuse(state, id, decoded.code, decoded.reason);
-  const message = decoded.message;
+  const [first, ...rest] = decoded.message;
+  if (rest.length > 0) return unchanged(state, [{ type: "handleEach", peer: id, messages: decoded.message, now }]);
+  return onMessage(state, id, first!, now, store);
+}
+
+function onMessage(state: RelayState, id: PeerId, message: ClientMessage, now: number, store: StoreReader): Step {
+  const peer = state.peers.get(id);
+  if (!peer) return unchanged(state); // closed by an earlier message of the same batch, or racing the close
   if (message.type === "ping") return unchanged(state, [{ type: "send", peer: id, message: { type: "pong" } }]);
   if (peer.phase === "challenged") {
     if (message.type !== "hello") return refuse(state, id, "not_ready", `send hello before ${message.type}`);

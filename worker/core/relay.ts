@@ -55,6 +55,8 @@ export class Relay {
    * UTF-8 bytes each, so a batch stays far under MAX_FRAME_BYTES; a message larger than the target goes alone.
    */
   readonly #outbox = new Map<PeerId, { frames: string[]; size: number }>();
+  /** Events being handled, nested ones included (a batch's messages, verified signatures). */
+  #depth = 0;
 
   readonly store: GroupStore;
   readonly transport: Transport;
@@ -85,10 +87,12 @@ export class Relay {
     this.#failed.clear();
     const result = step(this.#state, event, this.store);
     this.#state = result.state;
+    this.#depth++;
     try {
       for (const effect of result.effects) await this.#carryOut(effect);
     } finally {
-      this.#deliverAll();
+      // The outermost event sends what is left: a batch's answers travel together.
+      if (--this.#depth === 0) this.#deliverAll();
     }
   }
 
@@ -125,6 +129,9 @@ export class Relay {
       case "close":
         this.#deliver(effect.peer); // what it was told (the error) before it is closed
         return this.transport.close(effect.peer, effect.code, effect.reason);
+      case "handleEach":
+        for (const message of effect.messages) await this.#run({ type: "message", peer: effect.peer, message, now: effect.now });
+        return;
       default:
         return assertNever(effect);
     }

@@ -5,6 +5,7 @@ import {
   PROTOCOL_VERSION,
   batchFrame,
   closeCodeOf,
+  decodeClientFrame,
   encodeMessage,
   fromBase64Url,
   helloMessage,
@@ -60,6 +61,32 @@ describe("handshake and status", () => {
     expect(connection.status).toBe("authenticating");
     expect(connection.send({ type: "dir" })).toBe(true);
     expect(FakeSocket.latest.sent.map((frame) => JSON.parse(frame).type)).toEqual(["hello", "dir"]);
+  });
+
+  it("sends what the group sends behind the hello in the hello's own frame", () => {
+    const WebSocket = FakeSocket as unknown as typeof globalThis.WebSocket;
+    const connection: Connection = new Connection(
+      { url: "https://relay.test/", group: GROUP, identity, session, WebSocket, random: () => 0.5, pingIntervalMs: HOUR },
+      {
+        onHello: () => {
+          connection.send({ type: "load", doc: DOC_A, known: { header: false, sessions: {} } });
+          connection.send({ type: "load", doc: DOC_B, known: { header: false, sessions: {} } });
+        },
+        onReady: () => {},
+        onMessage: () => {},
+        onDown: () => {},
+        onStatus: () => {},
+      },
+    );
+    connection.start();
+    FakeSocket.latest.serverOpen();
+    FakeSocket.latest.serverSend({ type: "challenge", v: PROTOCOL_VERSION, nonce: NONCE });
+    expect(FakeSocket.latest.sent).toHaveLength(1);
+    const decoded = decodeClientFrame(FakeSocket.latest.sent[0]!);
+    expect(decoded.ok && decoded.message.map((message) => message.type === "load" ? message.doc : message.type)).toEqual(["hello", DOC_A, DOC_B]);
+    // After the hello, messages go as they are sent.
+    connection.send({ type: "dir" });
+    expect(FakeSocket.latest.sent).toHaveLength(2);
   });
 
   it("answers the challenge with a hello signed for this group, session and nonce", async () => {
