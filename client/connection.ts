@@ -65,8 +65,8 @@ export class Connection {
   #socket: WebSocket | undefined;
   /** The hello went out on the current socket: frames may follow it. */
   #helloSent = false;
-  /** While the hello is being sent: what follows it, to travel in the same frame. */
-  #behindHello: string[] | undefined;
+  /** Messages sent in the current tick: they leave together, in as few frames as fit, when it ends. */
+  #outgoing: string[] | undefined;
   #attempt = 0;
   /** When the relay last welcomed us: a connection up for minUptimeMs resets the backoff. */
   #upSince = 0;
@@ -111,9 +111,25 @@ export class Connection {
   /** Sends a message if the hello is out; returns false otherwise (the group sends it again on the next hello). */
   send(message: ClientMessage): boolean {
     if (!this.canSend) return false;
-    if (this.#behindHello) this.#behindHello.push(encodeMessage(message));
-    else this.#socket!.send(encodeMessage(message));
+    this.#enqueue(encodeMessage(message));
     return true;
+  }
+
+  #enqueue(frame: string): void {
+    if (!this.#outgoing) {
+      this.#outgoing = [];
+      const socket = this.#socket;
+      queueMicrotask(() => this.#flushOutgoing(socket));
+    }
+    this.#outgoing.push(frame);
+  }
+
+  /** Sends what this tick queued, if the socket it was queued for is still the current one. */
+  #flushOutgoing(socket: WebSocket | undefined): void {
+    const frames = this.#outgoing;
+    this.#outgoing = undefined;
+    if (!frames || !socket || socket !== this.#socket) return;
+    for (const frame of packBatches(frames, CHUNK_TARGET_BYTES)) socket.send(frame);
   }
 
   /** Every load is answered: the group is in sync with the relay. */
@@ -212,16 +228,15 @@ export class Connection {
     if (this.#socket !== socket) return; // dropped while the app fetched a token
     const signature = toBase64Url(sign(helloMessage(group, session, nonce), identity.secretKey));
     if (!socket || this.#status !== "authenticating") return;
-    // The hello and what the group sends behind it (a resume's loads) leave as one batch: one event at the relay.
-    const frames = [encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: identity.agent, session, group, signature, ...(token ? { token } : {}) })];
+    // The hello and what the group sends behind it (a resume's loads) leave at once, as one batch: one
+    // event at the relay.
     this.#helloSent = true;
-    this.#behindHello = frames;
+    this.#enqueue(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: identity.agent, session, group, signature, ...(token ? { token } : {}) }));
     try {
       this.#handler.onHello();
     } finally {
-      this.#behindHello = undefined;
+      this.#flushOutgoing(socket);
     }
-    for (const frame of packBatches(frames, CHUNK_TARGET_BYTES)) socket.send(frame);
   }
 
   #onError(error: ErrorMessage): void {

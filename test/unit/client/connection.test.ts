@@ -51,7 +51,7 @@ describe("handshake and status", () => {
     expect(log.statuses).toEqual(["connecting", "authenticating", "syncing", "live"]);
   });
 
-  it("lets frames follow the hello at once, without waiting a round trip for the welcome", () => {
+  it("lets frames follow the hello at once, without waiting a round trip for the welcome", async () => {
     const { connection, log } = connect();
     connection.start();
     FakeSocket.latest.serverOpen();
@@ -60,10 +60,11 @@ describe("handshake and status", () => {
     expect(log.hello).toBe(1);
     expect(connection.status).toBe("authenticating");
     expect(connection.send({ type: "dir" })).toBe(true);
+    await Promise.resolve();
     expect(FakeSocket.latest.sent.map((frame) => JSON.parse(frame).type)).toEqual(["hello", "dir"]);
   });
 
-  it("sends what the group sends behind the hello in the hello's own frame", () => {
+  it("sends what the group sends behind the hello in the hello's own frame", async () => {
     const WebSocket = FakeSocket as unknown as typeof globalThis.WebSocket;
     const connection: Connection = new Connection(
       { url: "https://relay.test/", group: GROUP, identity, session, WebSocket, random: () => 0.5, pingIntervalMs: HOUR },
@@ -84,8 +85,9 @@ describe("handshake and status", () => {
     expect(FakeSocket.latest.sent).toHaveLength(1);
     const decoded = decodeClientFrame(FakeSocket.latest.sent[0]!);
     expect(decoded.ok && decoded.message.map((message) => message.type === "load" ? message.doc : message.type)).toEqual(["hello", DOC_A, DOC_B]);
-    // After the hello, messages go as they are sent.
+    // Later messages go in frames of their own.
     connection.send({ type: "dir" });
+    await Promise.resolve();
     expect(FakeSocket.latest.sent).toHaveLength(2);
   });
 
@@ -101,7 +103,7 @@ describe("handshake and status", () => {
     expect(await verify(signature, helloMessage("other-group", session, NONCE), publicKey)).toBe(false);
   });
 
-  it("sends app messages only once the relay welcomed it", () => {
+  it("sends app messages only once its hello is out", async () => {
     const { connection } = connect();
     connection.start();
     expect(connection.send({ type: "dir" })).toBe(false);
@@ -109,8 +111,25 @@ describe("handshake and status", () => {
     expect(connection.send({ type: "dir" })).toBe(false);
     handshake(FakeSocket.latest);
     expect(connection.send({ type: "dir" })).toBe(true);
+    await Promise.resolve(); // messages sent in one tick leave together at its end
     expect(FakeSocket.latest.sent.filter((frame) => frame === '{"type":"dir"}')).toHaveLength(1);
   });
+
+  it("sends the messages of one tick together, in order, in one frame", async () => {
+    const { connection } = connect();
+    connection.start();
+    handshake();
+    const sentBefore = FakeSocket.latest.sent.length;
+    connection.send({ type: "load", doc: DOC_A, known: { header: false, sessions: {} } });
+    connection.send({ type: "load", doc: DOC_B, known: { header: false, sessions: {} } });
+    connection.send({ type: "dir" });
+    expect(FakeSocket.latest.sent).toHaveLength(sentBefore);
+    await Promise.resolve();
+    expect(FakeSocket.latest.sent).toHaveLength(sentBefore + 1);
+    const decoded = decodeClientFrame(FakeSocket.latest.sent.at(-1)!);
+    expect(decoded.ok && decoded.message.map((message) => (message.type === "load" ? message.doc : message.type))).toEqual([DOC_A, DOC_B, "dir"]);
+  });
+
 
   it.each<ErrorCode>(["unsupported_version", "unauthorized"])("closes for good on %s during the handshake", (code) => {
     const { connection, log } = connect();
