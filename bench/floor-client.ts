@@ -2,7 +2,7 @@
 // do-nothing relay in bench/floor/worker.ts. The same round trips and fan-out the SDK makes of the real
 // relay, with neither side doing any work: what is left is the cost of wrangler dev and the sockets.
 import { serve } from "./ipc.ts";
-import { ownCpuMs, sleep, wallClock } from "./workload.ts";
+import { ownCpuMs, paced, sleep, wallClock } from "./workload.ts";
 
 void globalThis.WebSocket; // Node loads its WebSocket on first use: pay that before any timing
 
@@ -111,12 +111,7 @@ serve({
   async send(args: { url: string; frames: number; perSecond: number; bytes: number }) {
     const socket = await connect(args.url, "floor-fan");
     const pad = "x".repeat(args.bytes);
-    const start = wallClock();
-    for (let sent = 0; sent < args.frames; ) {
-      const due = Math.min(args.frames, Math.floor(((wallClock() - start) * args.perSecond) / 1000) + 1);
-      while (sent < due) socket.send(JSON.stringify({ type: "fan", t: wallClock(), i: sent++, pad }));
-      await sleep(1);
-    }
+    const start = await paced(args.frames, args.perSecond, (i) => socket.send(JSON.stringify({ type: "fan", t: wallClock(), i, pad })));
     await sleep(50);
     socket.close(1000, "done");
     return { sendMs: wallClock() - start };

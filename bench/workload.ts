@@ -23,6 +23,20 @@ export function readStamp(data: string): Stamp | undefined {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Calls `emit(0)`, `emit(1)`, … `count` times at a steady `perSecond`, catching up after a late timer so
+ * the rate holds on a busy machine. Resolves with the wall-clock time it started.
+ */
+export async function paced(count: number, perSecond: number, emit: (i: number) => void): Promise<number> {
+  const start = wallClock();
+  for (let sent = 0; sent < count; ) {
+    const due = Math.min(count, Math.floor(((wallClock() - start) * perSecond) / 1000) + 1);
+    while (sent < due) emit(sent++);
+    await sleep(1);
+  }
+  return start;
+}
+
 /** Polls `condition` every `everyMs` until it holds; throws after `timeoutMs`. */
 export async function until(condition: () => boolean, timeoutMs: number, what: string, everyMs = 1): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -4,7 +4,7 @@ import { createClient, createIdentity, importIdentity, type Client, type Doc, ty
 import { FileLocalStore } from "../client/node.ts";
 import { countOf, type DocId } from "../protocol/index.ts";
 import { emit, serve } from "./ipc.ts";
-import { ownCpuMs, payload, sleep, until, wallClock } from "./workload.ts";
+import { ownCpuMs, paced, payload, sleep, until, wallClock } from "./workload.ts";
 
 const FAST_RETRY = { baseMs: 50, capMs: 500, minUptimeMs: 1_000 };
 
@@ -61,17 +61,11 @@ serve({
     const target = need(doc, "document");
     const total = Math.round((args.rate * args.durationMs) / 1000);
     const cpuBefore = ownCpuMs();
-    const start = wallClock();
-    let sent = 0;
-    while (sent < total) {
-      const due = Math.min(total, Math.floor(((wallClock() - start) * args.rate) / 1000) + 1);
-      while (sent < due) target.append(payload(sent++, args.bytes));
-      await sleep(1);
-    }
+    const start = await paced(total, args.rate, (i) => target.append(payload(i, args.bytes)));
     const lastSend = wallClock();
     // Bounded: a relay that cannot keep up is a result to report, not a reason to hang.
     const synced = await Promise.race([target.synced().then(() => true), sleep(args.ackTimeoutMs).then(() => false)]);
-    return { t0: start, sent, sendMs: lastSend - start, syncedMs: synced ? wallClock() - start : null, cpuMs: ownCpuMs() - cpuBefore };
+    return { t0: start, sent: total, sendMs: lastSend - start, syncedMs: synced ? wallClock() - start : null, cpuMs: ownCpuMs() - cpuBefore };
   },
 
   /**
