@@ -158,9 +158,7 @@ serve({
     try {
       const group = client.group(args.group);
       const phases = watchPhases(group, t0);
-      // directory() answered a list, and now answers { docs, cursor, inSync }: accept both.
-      const answer: unknown = await group.directory();
-      const entries = (Array.isArray(answer) ? answer : (answer as { docs: unknown[] }).docs) as { id: DocId }[];
+      const { docs: entries } = await group.directory();
       const listed = wallClock();
       const docs = await Promise.all(entries.map((entry) => group.open(entry.id)));
       await whenHolds(group, docs, () => docs.every((doc) => transactionCount(doc.known) >= args.perDoc), 30_000, "every document loaded");
@@ -170,16 +168,14 @@ serve({
     }
   },
 
-  /** A fresh client opens the whole group with `openAll()` (where the SDK has it): time until all are loaded. */
+  /** A fresh client opens the whole group with `openAll()`: time until all are loaded. */
   async openAll(args: { url: string; group: string; perDoc: number }) {
     const identity = createIdentity();
     const t0 = wallClock();
     const client = await createClient({ url: args.url, identity });
     try {
       const group = client.group(args.group);
-      const openAll = (group as unknown as { openAll?: () => Promise<Doc[]> }).openAll;
-      if (typeof openAll !== "function") return { ms: null, docs: 0 };
-      const docs = await openAll.call(group);
+      const docs = await group.openAll();
       await whenHolds(group, docs, () => docs.every((doc) => transactionCount(doc.known) >= args.perDoc), 30_000, "every document loaded");
       return { ms: wallClock() - t0, docs: docs.length, bytesReceived: group.connection.bytesReceived };
     } finally {
