@@ -7,11 +7,11 @@ import {
   docDigest,
   xorDigest,
   emptyKnownState,
-  batchFrame,
   encodeMessage,
   fromBase64Url,
   mayRead,
   missing,
+  packBatches,
   publicKeyOfAgent,
   verify,
   type DirEntry,
@@ -50,9 +50,9 @@ export class Relay {
   /** Frames already encoded: a fan-out sends one message object to every subscriber, encoded once. */
   readonly #encoded = new WeakMap<ServerMessage, string>();
   /**
-   * What each peer is to be sent, gathered into one frame (batchFrame) until it is half full, the event
-   * ends or a storage write comes. Sizes are counted in UTF-16 units against CHUNK_TARGET_BYTES: at most 3
-   * UTF-8 bytes each, so a batch stays far under MAX_FRAME_BYTES; a message larger than the target goes alone.
+   * What each peer is to be sent, gathered until it is half of CHUNK_TARGET_BYTES, the event ends or a
+   * storage write comes, then sent in as few frames as fit (packBatches: a batch stays far under
+   * MAX_FRAME_BYTES, a message larger than the target goes alone).
    */
   readonly #outbox = new Map<PeerId, { frames: string[]; size: number }>();
   /** Events being handled, nested ones included (a batch's messages, verified signatures). */
@@ -145,10 +145,6 @@ export class Relay {
       this.#encoded.set(message, frame);
     }
     let box = this.#outbox.get(peer);
-    if (box && box.size + frame.length > CHUNK_TARGET_BYTES) {
-      this.#deliver(peer);
-      box = undefined;
-    }
     if (!box) this.#outbox.set(peer, (box = { frames: [], size: 0 }));
     box.frames.push(frame);
     box.size += frame.length + 1;
@@ -160,14 +156,14 @@ export class Relay {
     for (const peer of [...this.#outbox.keys()]) this.#deliver(peer);
   }
 
-  /** Sends a peer what its outbox holds, as one frame. */
+  /** Sends a peer what its outbox holds, in as few frames as fit. */
   #deliver(peer: PeerId): void {
     const box = this.#outbox.get(peer);
     if (!box) return;
     this.#outbox.delete(peer);
     if (this.#failed.has(peer)) return;
     try {
-      this.transport.send(peer, batchFrame(box.frames));
+      for (const frame of packBatches(box.frames, CHUNK_TARGET_BYTES)) this.transport.send(peer, frame);
     } catch {
       // A dead socket must not take the others down: close it and forget its subscriptions.
       this.#failed.add(peer);
