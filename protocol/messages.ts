@@ -115,14 +115,15 @@ export const clientMessageSchema = v.variant("type", [
   pingSchema,
 ]);
 
+/** Several messages of one direction in one frame, handled in order as if each had come alone. */
+const batchOf = <S extends v.GenericSchema>(message: S) =>
+  v.object({ type: v.literal("batch"), messages: v.pipe(v.array(message), v.minLength(1), v.maxLength(MAX_MESSAGES_PER_BATCH)) });
+
 /**
- * Several client messages in one frame, handled in order as if each had come alone. The SDK sends its
- * hello and what follows it (loads, an open) this way, so a resume costs the relay one event.
+ * The SDK sends what it sends in one tick as a batch, its hello and the loads behind it included, so a
+ * resume costs the relay one event.
  */
-export const clientBatchSchema = v.object({
-  type: v.literal("batch"),
-  messages: v.pipe(v.array(clientMessageSchema), v.minLength(1), v.maxLength(MAX_MESSAGES_PER_BATCH)),
-});
+export const clientBatchSchema = batchOf(clientMessageSchema);
 /** What one frame from a client holds: a message, or a batch of them. */
 export const clientFrameSchema = v.variant("type", [...clientMessageSchema.options, clientBatchSchema]);
 
@@ -199,14 +200,11 @@ export const serverMessageSchema = v.variant("type", [
 ]);
 
 /**
- * Several messages in one frame, handled in order as if each had come alone. The relay gathers what one
- * event sends a peer (a load's content and known, an open's thousand small documents) into frames of up
- * to CHUNK_TARGET_BYTES (worker/core/relay.ts): fewer, fuller frames cost less at every hop.
+ * The relay gathers what one event sends a peer (a load's content and known, an open's thousand small
+ * documents) into frames of up to CHUNK_TARGET_BYTES (worker/core/relay.ts): fewer, fuller frames cost
+ * less at every hop.
  */
-export const batchSchema = v.object({
-  type: v.literal("batch"),
-  messages: v.pipe(v.array(serverMessageSchema), v.minLength(1), v.maxLength(MAX_MESSAGES_PER_BATCH)),
-});
+export const batchSchema = batchOf(serverMessageSchema);
 /** What one frame from the relay holds: a message, or a batch of them. */
 export const serverFrameSchema = v.variant("type", [...serverMessageSchema.options, batchSchema]);
 
