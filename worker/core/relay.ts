@@ -32,6 +32,8 @@ export interface Transport {
   close(peer: PeerId, code: number, reason: string): void;
   /** Remembers what the relay must know of a peer after the object was evicted from memory. */
   savePeer(peer: PeerId, record: unknown): void;
+  /** Makes sure the object wakes (an `alarm` event) at or before `at`; transports without alarms may omit it. */
+  wakeAt?(at: number): void;
 }
 
 /** Checks an app-issued token (worker/tokens.ts); without one, the relay refuses every token. */
@@ -129,6 +131,8 @@ export class Relay {
       case "close":
         this.#deliver(effect.peer); // what it was told (the error) before it is closed
         return this.transport.close(effect.peer, effect.code, effect.reason);
+      case "wakeAt":
+        return this.transport.wakeAt?.(effect.at);
       case "handleEach":
         for (const message of effect.messages) await this.#run({ type: "message", peer: effect.peer, message, now: effect.now });
         return;
