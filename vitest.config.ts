@@ -19,6 +19,11 @@ export default defineConfig({
         test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
       },
       {
+        // The relay as deployed with a token key and nothing else set: the secure defaults of worker/config.ts.
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { WEFT_TOKEN_SECRET: "test-token-secret" } } })],
+        test: { name: "worker-locked", include: ["test/worker-locked/**/*.test.ts"] },
+      },
+      {
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts", "test/browser/**/*.test.ts"],

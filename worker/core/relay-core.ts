@@ -191,6 +191,9 @@ function onHello(state: RelayState, peer: PeerId, nonce: string, hello: Hello): 
   if (agentOfSession(hello.session) !== hello.agent) {
     return refuse(state, peer, "unauthorized", "the session does not belong to the agent");
   }
+  if (!hello.token && !state.access.openGroups) {
+    return refuse(state, peer, "unauthorized", "this relay admits only peers with an app token");
+  }
   const check: SignatureCheck = {
     publicKeyOf: hello.agent,
     message: helloMessage(state.group, hello.session, nonce),
@@ -276,6 +279,9 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
     if (!can(role, "create")) return refuse(state, id, "forbidden", `a ${role} may not create documents`, { doc });
     if (header.kind === MEMBERS_KIND) {
       if (info.membersDoc) return refuse(state, id, "bad_header", "this group already has a membership log", { doc });
+      if (state.access.founders === "token-admins" && peer.token?.role !== "admin") {
+        return refuse(state, id, "forbidden", "on this relay only a peer whose token makes it admin may found a group", { doc });
+      }
       genesis = true;
     }
     write.header = header;
