@@ -2,9 +2,8 @@
 // GroupStore and a Transport. Shared by the Durable Object and the Node tests, so both run the same code.
 import {
   CHUNK_TARGET_BYTES,
-  EMPTY_DIGEST,
   MAX_DOCS_PER_DIR_FRAME,
-  updateDigest,
+  digestOf,
   emptyKnownState,
   encodeMessage,
   fromBase64Url,
@@ -191,11 +190,10 @@ export class Relay {
 
   /** The digest of the documents one reader may see: a scan, for groups with private documents. */
   #digestFor(reader: Reader): string {
-    let digest = EMPTY_DIGEST;
-    for (const entry of this.store.listDocuments(0)) {
-      if (!entry.deleted && mayRead(reader.role, reader.agent, entry.header)) digest = updateDigest(digest, entry.id, emptyKnownState(), entry.known);
-    }
-    return digest;
+    const readable = function* (entries: Iterable<DirEntry>): Iterable<[DocId, KnownState]> {
+      for (const entry of entries) if (!entry.deleted && mayRead(reader.role, reader.agent, entry.header)) yield [entry.id, entry.known];
+    };
+    return digestOf(readable(this.store.listDocuments(0)));
   }
 
   /** Documents changed since a cursor that the peer may read, in bounded frames, then the new cursor. */
