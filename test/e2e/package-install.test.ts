@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { build } from "esbuild";
+import { build as viteBuild } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BROWSER_BUNDLE_BUDGET_GZIPPED, browserBundle, gzippedSize } from "../../scripts/bundle-size.ts";
 import { chromium } from "playwright-core";
@@ -234,10 +235,20 @@ describe("the packed package, installed by an app", () => {
     expect(result.stdout).toBe("");
   });
 
-  it("bundles weft/client for browsers with esbuild within the size budget", async () => {
+  it("bundles weft/client for browsers with esbuild within the size budget, and with Vite", async () => {
     writeFileSync(join(app, "browser.mjs"), `export * from "weft/client";\n`);
     const bundle = await browserBundle(join(app, "browser.mjs"));
     expect(new TextDecoder().decode(bundle)).toContain("weft/session/v1");
     expect(gzippedSize(bundle)).toBeLessThanOrEqual(BROWSER_BUNDLE_BUDGET_GZIPPED);
+
+    const built = await viteBuild({
+      root: app,
+      configFile: false,
+      logLevel: "silent",
+      build: { write: false, lib: { entry: join(app, "browser.mjs"), formats: ["es"], fileName: "app" } },
+    });
+    const code = (Array.isArray(built) ? built : [built]).flatMap((output) => ("output" in output ? output.output : [])).map((chunk) => ("code" in chunk ? chunk.code : "")).join("");
+    expect(code).toContain("weft/session/v1");
+    expect(code).not.toMatch(/from\s*["']node:/);
   });
 });
