@@ -2,9 +2,8 @@
 // from a few hundred candidate headers, a subset whose hashes XOR to zero (Gaussian elimination over GF(2));
 // creating those documents left the group's digest unchanged, and a peer asking `dir {since, digest}` was
 // told inSync and jumped past them for good. The set hash (protocol/digest.ts) changes with them.
-import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { canonicalJson, docIdOf, digestOf, type DocHeader, type DocId } from "../../protocol/index.ts";
+import { canonicalJson, docIdOf, digestOf, sha256, utf8, type DocHeader, type DocId } from "../../protocol/index.ts";
 import { testAgent } from "../support/identity.ts";
 import { closeAll, connect, uniqueGroup, type Peer } from "./socket.ts";
 
@@ -15,7 +14,7 @@ const bob = testAgent(62);
 
 /** The element hash of a header-only document under the XOR digest, as an integer of 256 bits. */
 const xorElement = (doc: DocId): bigint =>
-  BigInt(`0x${createHash("sha256").update(canonicalJson(["weft/digest/v2", doc])).digest("hex")}`);
+  sha256(utf8(canonicalJson(["weft/digest/v2", doc]))).reduce((value, byte) => (value << 8n) | BigInt(byte), 0n);
 
 /** Indices of a non-empty subset of `vectors` whose XOR is zero (there is one once there are more than 256). */
 function cancellingSubset(vectors: bigint[]): number[] {
