@@ -389,6 +389,12 @@ describe("FileLocalStore on disk", () => {
     }
   });
 
+  it("leaves no lock file behind when a process exits without closing its client", { timeout: 30_000 }, async () => {
+    const { stdout } = await run(process.execPath, [CHILD, "exit", directory, alice.agent], { timeout: 20_000 });
+    const session = stdout.trim();
+    expect(readdirSync(join(directory, "sessions"))).toEqual([`${session}.session`]);
+  });
+
   it("writes a group named '..' inside its own folder", async () => {
     const root = join(directory, "store");
     const store = new FileLocalStore(root);
