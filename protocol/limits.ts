@@ -23,7 +23,7 @@ export const MAX_SESSIONS_PER_FRAME = 1_000;
  */
 export const MAX_SESSIONS_PER_DOCUMENT = 10_000;
 /** Most authenticated peers one group object serves at once (sockets still in the handshake do not count). */
-export const MAX_PEERS_PER_GROUP = 500;
+export const MAX_PEERS_PER_GROUP = 5_000;
 /**
  * Most sockets one group object lets wait in the handshake. A newcomer beyond it pushes out the one that
  * has waited longest, so sockets that never say hello cannot keep members out.
