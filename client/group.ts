@@ -3,6 +3,7 @@ import {
   MEMBERS_KIND,
   agentOfSession,
   digestOf,
+  openParts,
   docIdOf,
   newHeader,
   parseMemberOp,
@@ -282,7 +283,8 @@ export class Group {
 
   #sendOpen(): void {
     const known = Object.fromEntries([...this.#docs.values()].filter((doc) => doc.header).map((doc) => [doc.id, doc.known]));
-    this.connection.send({ type: "open", known });
+    // Past a few thousand documents one `open` would not fit a frame: send it in parts by id range.
+    for (const part of openParts(known)) this.connection.send(part);
   }
 
   /** Right behind the hello: say what this client holds; the relay answers with exactly what it lacks. */

@@ -11,3 +11,4 @@ export * from "./codec.ts";
 export * from "./transaction-columns.ts";
 export * from "./roles.ts";
 export * from "./digest.ts";
+export * from "./open-parts.ts";

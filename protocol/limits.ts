@@ -23,7 +23,7 @@ export const MAX_SESSIONS_PER_FRAME = 1_000;
  */
 export const MAX_SESSIONS_PER_DOCUMENT = 10_000;
 /** Most authenticated peers one group object serves at once (sockets still in the handshake do not count). */
-export const MAX_PEERS_PER_GROUP = 500;
+export const MAX_PEERS_PER_GROUP = 5_000;
 /**
  * Most sockets one group object lets wait in the handshake. A newcomer beyond it pushes out the one that
  * has waited longest, so sockets that never say hello cannot keep members out.
@@ -31,10 +31,21 @@ export const MAX_PEERS_PER_GROUP = 500;
 export const MAX_PENDING_HANDSHAKES = 256;
 /** A socket that has not completed its hello this long after the challenge is closed (`not_ready`). */
 export const HANDSHAKE_DEADLINE_MS = 10_000;
+/**
+ * Most documents the relay does not have (yet) that one peer may `load` and be subscribed to; further loads
+ * of unknown ids are answered but hold no subscription, so no frame can make the relay write a row per id.
+ */
+export const MAX_WAITING_LOADS_PER_PEER = 256;
 /** Most messages in one `batch` frame (whose size is bounded by MAX_FRAME_BYTES too); each is atomic on its own. */
 export const MAX_MESSAGES_PER_BATCH = 10_000;
 /** Most documents whose known state one `open` may carry. */
 export const MAX_DOCS_PER_OPEN = 20_000;
+/**
+ * Most documents, and transactions, the relay streams for one `open` in one event; the rest follows in
+ * later events, so other peers' frames are handled in between.
+ */
+export const OPEN_SLICE_DOCS = 200;
+export const OPEN_SLICE_ROWS = 5_000;
 /** Most documents one `dir` frame lists; larger directories arrive in several frames. */
 export const MAX_DOCS_PER_DIR_FRAME = 500;
 /** Largest encoded document header (meta included), in UTF-8 bytes. */

@@ -133,16 +133,29 @@ export const contentSchema = v.pipe(
   v.check((content) => content.header !== undefined || Object.keys(content.sessions).length > 0, "content must carry a header or at least one session"),
 );
 export const unsubSchema = v.object({ type: v.literal("unsub"), doc: docIdSchema });
-/** Opens every document of the group this peer may read: the relay streams what the peer lacks of each. */
-export const openGroupSchema = v.object({
-  type: v.literal("open"),
-  known: v.pipe(
-    recordShape,
-    v.record(docIdSchema, knownStateSchema),
-    v.maxEntries(MAX_DOCS_PER_OPEN),
-    v.transform((record) => record as Record<DocId, v.InferOutput<typeof knownStateSchema>>),
+/**
+ * Opens every document of the group this peer may read: the relay streams what the peer lacks of each.
+ * A client holding more than fits one frame opens in parts, each covering the ids that sort after `after`
+ * and up to `through` (open at either end), and listing what it holds of them; the part without `through`
+ * comes last and is answered with `opened`.
+ */
+export const openGroupSchema = v.pipe(
+  v.object({
+    type: v.literal("open"),
+    known: v.pipe(
+      recordShape,
+      v.record(docIdSchema, knownStateSchema),
+      v.maxEntries(MAX_DOCS_PER_OPEN),
+      v.transform((record) => record as Record<DocId, v.InferOutput<typeof knownStateSchema>>),
+    ),
+    after: v.optional(docIdSchema),
+    through: v.optional(docIdSchema),
+  }),
+  v.check(
+    (open) => Object.keys(open.known).every((id) => (open.after === undefined || id > open.after) && (open.through === undefined || id <= open.through)),
+    "every document an open part lists must sort after `after` and up to `through`",
   ),
-});
+);
 export const deleteSchema = v.object({ type: v.literal("delete"), doc: docIdSchema });
 export const pingSchema = v.object({ type: v.literal("ping") });
 

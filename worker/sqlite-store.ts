@@ -55,6 +55,7 @@ const SUBSCRIBER_CACHE_SIZE = 256;
 const HEAD_CACHE_SIZE = 10_000;
 
 type DocRow = { num: number; deleted: boolean; sessions: number };
+type DocListRow = { num: number; id: DocId; header: string; updated_at: number; cursor: number; deleted: number };
 type HeadRow = SessionHead & { num: number };
 
 /**
@@ -248,25 +249,39 @@ export class SqliteStore implements GroupStore {
   *listDocuments(since = 0): Iterable<DirEntry> {
     for (let after = since; ; ) {
       const page = this.sql
-        .exec<{ num: number; id: DocId; header: string; updated_at: number; cursor: number; deleted: number }>(
-          "SELECT num, id, header, updated_at, cursor, deleted FROM docs WHERE cursor > ? ORDER BY cursor LIMIT ?",
-          after,
+        .exec<DocListRow>("SELECT num, id, header, updated_at, cursor, deleted FROM docs WHERE cursor > ? ORDER BY cursor LIMIT ?", after, PAGE_ROWS)
+        .toArray();
+      if (page.length === 0) return;
+      for (const doc of page) yield this.#dirEntry(doc);
+      after = page[page.length - 1]!.cursor;
+    }
+  }
+
+  *listDocumentsById(after?: DocId, through?: DocId): Iterable<DirEntry> {
+    for (let from = after ?? ""; ; ) {
+      const page = this.sql
+        .exec<DocListRow>(
+          "SELECT num, id, header, updated_at, cursor, deleted FROM docs WHERE id > ? AND (? IS NULL OR id <= ?) ORDER BY id LIMIT ?",
+          from,
+          through ?? null,
+          through ?? null,
           PAGE_ROWS,
         )
         .toArray();
       if (page.length === 0) return;
-      for (const doc of page) {
-        const sessions: KnownState["sessions"] = {};
-        for (const row of this.sql.exec<{ id: SessionId; count: number }>("SELECT id, count FROM sessions WHERE doc_num = ?", doc.num)) {
-          sessions[row.id] = row.count;
-        }
-        const header = JSON.parse(doc.header) as DocHeader;
-        yield doc.deleted
-          ? { id: doc.id, header, known: { header: false, sessions: {} }, updatedAt: doc.updated_at, deleted: true }
-          : { id: doc.id, header, known: { header: true, sessions }, updatedAt: doc.updated_at };
-      }
-      after = page[page.length - 1]!.cursor;
+      for (const doc of page) yield this.#dirEntry(doc);
+      from = page[page.length - 1]!.id;
     }
+  }
+
+  #dirEntry(doc: DocListRow): DirEntry {
+    const header = JSON.parse(doc.header) as DocHeader;
+    if (doc.deleted) return { id: doc.id, header, known: { header: false, sessions: {} }, updatedAt: doc.updated_at, deleted: true };
+    const sessions: KnownState["sessions"] = {};
+    for (const row of this.sql.exec<{ id: SessionId; count: number }>("SELECT id, count FROM sessions WHERE doc_num = ?", doc.num)) {
+      sessions[row.id] = row.count;
+    }
+    return { id: doc.id, header, known: { header: true, sessions }, updatedAt: doc.updated_at };
   }
 
   /**

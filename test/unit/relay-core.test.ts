@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { HANDSHAKE_DEADLINE_MS, MAX_PEERS_PER_GROUP, MAX_PENDING_HANDSHAKES } from "../../protocol/index.ts";
 import { helloFrame, signedChunk, transactions } from "../support/identity.ts";
+import type { PeerRecord } from "../../worker/core/effects.ts";
 import { GROUP, NOW, alice, bob, carol, doc1, doc2, nothingKnown, scenario, writer } from "./relay-transcript.ts";
 
 describe("handshake", () => {
@@ -60,16 +61,18 @@ describe("handshake", () => {
   });
 
   it("counts only authenticated peers against MAX_PEERS_PER_GROUP; the next hello is refused with a retry hint", async () => {
-    const { open, connect, transcript, relay } = scenario();
+    const members = Array.from({ length: MAX_PEERS_PER_GROUP }, (_, i): PeerRecord => ({ id: `member${i}`, phase: "ready", agent: alice.agent, session: alice.session }));
+    const { open, connect, transcript, relay } = scenario(members);
     for (let i = 0; i < MAX_PENDING_HANDSHAKES; i++) await open(`silent${i}`);
-    for (let i = 0; i < MAX_PEERS_PER_GROUP; i++) await connect(`member${i}`, alice);
     expect([...relay.state.peers.values()].filter((peer) => peer.phase === "ready")).toHaveLength(MAX_PEERS_PER_GROUP);
     transcript();
     await connect("bob", bob);
     expect(transcript()).toMatchInlineSnapshot(`
-      "relay -> bob | challenge v=1 nonce=nonce-bob
+      "relay -> silent0 | error not_ready "too many connections are waiting in the handshake"
+      relay -x silent0 | close 1008 not_ready
+      relay -> bob | challenge v=1 nonce=nonce-bob
       bob -> relay | hello v=1 bob g1
-      relay -> bob | error too_many_peers retryAfter=5 "this group has 500 peers connected"
+      relay -> bob | error too_many_peers retryAfter=5 "this group has 5000 peers connected"
       relay -x bob | close 1013 too_many_peers"
     `);
   });

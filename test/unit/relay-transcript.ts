@@ -14,6 +14,7 @@ import {
 } from "../../protocol/index.ts";
 import { MemoryStore } from "../../worker/core/memory-store.ts";
 import { initialState } from "../../worker/core/relay-core.ts";
+import type { PeerRecord } from "../../worker/core/effects.ts";
 import { Relay, type Transport } from "../../worker/core/relay.ts";
 import type { PeerId } from "../../worker/core/store.ts";
 import { helloFrame, signedChunk, testAgent, testHeader, type TestAgent } from "../support/identity.ts";
@@ -116,10 +117,11 @@ export class RecordingTransport implements Transport {
   }
 }
 
-export function scenario() {
+/** A relay over a MemoryStore; `peers` are already connected when it starts (as after a hibernation). */
+export function scenario(peers: readonly PeerRecord[] = []) {
   const store = new MemoryStore();
   const transport = new RecordingTransport();
-  const relay = new Relay(initialState(GROUP), store, transport);
+  const relay = new Relay(initialState(GROUP, peers), store, transport);
 
   /** Sends a client frame from `peer`, logging it first. */
   async function send(peer: PeerId, message: ClientMessage | Record<string, unknown>): Promise<void> {

@@ -7,7 +7,15 @@ import type { PeerId, SessionAppend, Write } from "./store.ts";
 /** A role granted by an app-issued token rather than the membership log, until it expires. */
 export type TokenGrant = { role: Role; expiresAt: number };
 
-export type ReadyPeer = { id: PeerId; phase: "ready"; agent: AgentId; session: SessionId; token?: TokenGrant };
+export type ReadyPeer = {
+  id: PeerId;
+  phase: "ready";
+  agent: AgentId;
+  session: SessionId;
+  token?: TokenGrant;
+  /** Loads of documents the relay did not have, each holding a subscription row until the peer leaves. */
+  waitingLoads?: number;
+};
 
 /** A socket that was sent its challenge at `openedAt` and has not completed its hello yet. */
 export type ChallengedPeer = { id: PeerId; phase: "challenged"; nonce: string; openedAt: number };
@@ -47,7 +55,8 @@ export type Effect =
   | { type: "send"; peer: PeerId; message: ServerMessage }
   | { type: "sendDelta"; peer: PeerId; doc: DocId; header: boolean; ranges: Range[] }
   | { type: "sendDirectory"; peer: PeerId; since: number; reader: Reader; ownDigest?: boolean; digest?: string }
-  | { type: "sendGroup"; peer: PeerId; known: Record<DocId, KnownState>; reader: Reader }
+  /** The documents of an `open` (part) whose ids sort in (after, through]; `opened` follows the last part. */
+  | { type: "sendGroup"; peer: PeerId; known: Record<DocId, KnownState>; reader: Reader; after?: DocId; through?: DocId }
   | { type: "verify"; peer: PeerId; checks: SignatureCheck[]; then: Continuation }
   | { type: "commit"; write: Write }
   | { type: "deleteDoc"; doc: DocId; now: number }

@@ -76,6 +76,13 @@ export class MemoryStore implements GroupStore {
     }
   }
 
+  *listDocumentsById(after?: DocId, through?: DocId): Iterable<DirEntry> {
+    const inRange = [...this.#docs.entries()].filter(([id]) => (after === undefined || id > after) && (through === undefined || id <= through));
+    for (const [id, stored] of inRange.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      yield { id, header: stored.header, known: this.knownState(id), updatedAt: stored.updatedAt, ...(stored.deleted ? { deleted: true } : {}) };
+    }
+  }
+
   commit(write: Write): void {
     // Every check before the first change, so a refused write leaves nothing behind, as in SQLite.
     let stored = this.#docs.get(write.doc);

@@ -7,6 +7,7 @@ import {
   PROTOCOL_VERSION,
   HANDSHAKE_DEADLINE_MS,
   MAX_PEERS_PER_GROUP,
+  MAX_WAITING_LOADS_PER_PEER,
   MAX_SESSIONS_PER_DOCUMENT,
   RETRY_AFTER_BUSY_SECONDS,
   agentOfSession,
@@ -184,14 +185,31 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
       }
       effects.push({ type: "send", peer: id, message: { type: "known", doc: message.doc, ...relayKnown, reason: "load" } });
       // Subscribe last: frames sent after a storage write wait for it to be durable (the output gate), and
-      // a subscription is not data. No other event runs in between, so nothing live is missed.
-      effects.push({ type: "subscribe", peer: id, doc: message.doc });
-      return unchanged(state, effects);
+      // a subscription is not data. No other event runs in between, so nothing live is missed. A peer waits
+      // for at most MAX_WAITING_LOADS_PER_PEER documents the relay does not have (a frame of made-up ids
+      // would otherwise write a row each); past that it is answered but not subscribed, and its creator is
+      // subscribed anyway once the header is stored.
+      if (header) {
+        effects.push({ type: "subscribe", peer: id, doc: message.doc });
+        return unchanged(state, effects);
+      }
+      const waiting = peer.waitingLoads ?? 0;
+      if (waiting >= MAX_WAITING_LOADS_PER_PEER) return unchanged(state, effects);
+      const record: ReadyPeer = { ...peer, waitingLoads: waiting + 1 };
+      effects.push({ type: "savePeer", peer: record }, { type: "subscribe", peer: id, doc: message.doc });
+      return { state: withPeer(state, record), effects };
     }
     case "open":
       return unchanged(state, [
         { type: "subscribe", peer: id, doc: "*" },
-        { type: "sendGroup", peer: id, known: message.known, reader },
+        {
+          type: "sendGroup",
+          peer: id,
+          known: message.known,
+          reader,
+          ...(message.after === undefined ? {} : { after: message.after }),
+          ...(message.through === undefined ? {} : { through: message.through }),
+        },
       ]);
     case "content":
       return onContent(state, peer, role, message, now, store);
@@ -389,6 +407,7 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
   effects.push({ type: "commit", write });
   // The ack says what this write changed, not the document's whole known state: its size follows the write.
   if (writer) effects.push({ type: "send", peer: writer, message: { type: "known", doc: write.doc, ...knownChanged(write), reason: "ack" } });
+  if (writer && write.header) effects.push({ type: "subscribe", peer: writer, doc: write.doc });
 
   // Roles as they are once this write is committed: a just-removed member receives nothing more.
   const changed = new Map((write.members?.changes ?? []).map((change) => [change.agent, change.role]));

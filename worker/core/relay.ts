@@ -3,6 +3,8 @@
 import {
   CHUNK_TARGET_BYTES,
   MAX_DOCS_PER_DIR_FRAME,
+  OPEN_SLICE_DOCS,
+  OPEN_SLICE_ROWS,
   digestOf,
   emptyKnownState,
   encodeMessage,
@@ -37,6 +39,10 @@ export interface Transport {
 /** Checks an app-issued token (worker/tokens.ts); without one, the relay refuses every token. */
 export type TokenVerifier = (token: string) => Promise<TokenResult>;
 
+type SendGroup = Extract<Effect, { type: "sendGroup" }>;
+/** An open part being streamed: `after` moves past each document sent; `sending` while its slice runs. */
+type OpenPart = SendGroup & { sending?: boolean };
+
 /** Effects that write storage. */
 const WRITES = new Set<Effect["type"]>(["commit", "deleteDoc", "subscribe", "unsubscribe", "forgetPeer"]);
 
@@ -55,6 +61,10 @@ export class Relay {
    * MAX_FRAME_BYTES, a message larger than the target goes alone).
    */
   readonly #outbox = new Map<PeerId, { frames: string[]; size: number }>();
+  /** Each peer's `open` parts still being streamed, the one in progress first (see #sendGroup). */
+  readonly #opening = new Map<PeerId, OpenPart[]>();
+  /** Documents an open has sent a peer so far, over all its parts, for `opened`. */
+  readonly #openedCount = new Map<PeerId, number>();
   /** Events being handled, nested ones included (a batch's messages, verified signatures). */
   #depth = 0;
 
@@ -78,7 +88,11 @@ export class Relay {
    * frame must not be judged against storage that an earlier, still-verifying frame is about to change.
    */
   dispatch(event: RelayEvent): Promise<void> {
-    const run = this.#queue.then(() => this.#run(event));
+    return this.#enqueue(() => this.#run(event));
+  }
+
+  #enqueue(work: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(work);
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -104,11 +118,12 @@ export class Relay {
       case "send":
         return this.#send(effect.peer, effect.message);
       case "sendDelta":
-        return this.#sendDelta(effect.peer, effect.doc, effect.header ? this.store.header(effect.doc) : undefined, effect.ranges);
+        this.#sendDelta(effect.peer, effect.doc, effect.header ? this.store.header(effect.doc) : undefined, effect.ranges);
+        return;
       case "sendDirectory":
         return this.#sendDirectory(effect.peer, effect.since, effect.reader, effect.ownDigest ? this.#digestFor(effect.reader) : undefined, effect.digest);
       case "sendGroup":
-        return this.#sendGroup(effect.peer, effect.known, effect.reader);
+        return this.#sendGroup(effect);
       case "verify": {
         const token = effect.then.kind === "hello" && effect.then.token ? this.verifyToken(effect.then.token) : undefined;
         const valid = await Promise.all(effect.checks.map(checkSignature));
@@ -141,6 +156,7 @@ export class Relay {
 
   #send(peer: PeerId, message: ServerMessage): void {
     if (this.#failed.has(peer)) return;
+    if ((message.type === "content" || message.type === "deleted") && this.#streamedLater(peer, message.doc)) return;
     let frame = this.#encoded.get(message);
     if (frame === undefined) {
       frame = encodeMessage(message);
@@ -175,17 +191,20 @@ export class Relay {
     }
   }
 
-  /** Streams what a peer lacks straight from storage, in frames under the limit. */
-  #sendDelta(peer: PeerId, doc: DocId, header: DocHeader | undefined, ranges: Range[]): void {
+  /** Streams what a peer lacks straight from storage, in frames under the limit; returns the rows read. */
+  #sendDelta(peer: PeerId, doc: DocId, header: DocHeader | undefined, ranges: Range[]): number {
     const packer = new ContentPacker(doc, header);
+    let rows = 0;
     for (const range of ranges) {
       for (const transaction of this.store.readTransactions(doc, range.session, range.from, range.to)) {
+        rows++;
         packer.add(range.session, transaction);
         if (packer.hasFrames) for (const message of packer.take()) this.#send(peer, message);
       }
     }
     packer.flush();
     for (const message of packer.take()) this.#send(peer, message);
+    return rows;
   }
 
   /** The digest of the documents one reader may see: a scan, for groups with private documents. */
@@ -223,22 +242,88 @@ export class Relay {
     this.#send(peer, { type: "dir", docs, more, cursor, digest: readerDigest ?? digest, inSync: false });
   }
 
-  /** Every document the peer may read: what it lacks of each, then `known`, then `opened`. */
-  #sendGroup(peer: PeerId, known: Record<DocId, KnownState>, reader: Reader): void {
+  /**
+   * The documents of an `open` (part) the peer may read, in id order: what it lacks of each, then `known`;
+   * after the last part, `opened`. One slice (OPEN_SLICE_DOCS documents or OPEN_SLICE_ROWS transactions)
+   * per event: the rest continues in an event queued behind whatever other peers sent meanwhile, so a
+   * whole-group open never holds the group up. A peer's parts and slices run one after another.
+   */
+  #sendGroup(effect: SendGroup): void {
+    const pending = this.#opening.get(effect.peer);
+    if (pending) pending.push({ ...effect });
+    else {
+      this.#opening.set(effect.peer, [{ ...effect }]);
+      this.#sendGroupSlice(effect.peer);
+    }
+  }
+
+  #sendGroupSlice(peer: PeerId): void {
+    const queue = this.#opening.get(peer);
+    const part = queue?.[0];
+    if (!queue || !part) return;
+    if (this.#state.peers.get(peer)?.phase !== "ready" || this.#failed.has(peer)) {
+      this.#opening.delete(peer);
+      this.#openedCount.delete(peer);
+      return;
+    }
+    // While this slice is sent, live content for its documents goes out as usual (it follows what is sent).
+    part.sending = true;
     let docs = 0;
-    for (const entry of this.store.listDocuments(0)) {
-      const held = known[entry.id];
+    let rows = 0;
+    for (const entry of this.store.listDocumentsById(part.after, part.through)) {
+      if (docs >= OPEN_SLICE_DOCS || rows >= OPEN_SLICE_ROWS) {
+        part.sending = false;
+        this.#later(() => this.#sendGroupSlice(peer));
+        return;
+      }
+      part.after = entry.id;
+      const held = part.known[entry.id];
       if (entry.deleted) {
         if (held) this.#send(peer, { type: "deleted", doc: entry.id });
         continue;
       }
-      if (!mayRead(reader.role, reader.agent, entry.header)) continue;
       docs++;
+      if (!mayRead(part.reader.role, part.reader.agent, entry.header)) continue;
+      this.#openedCount.set(peer, (this.#openedCount.get(peer) ?? 0) + 1);
       const delta = missing(held ?? emptyKnownState(), entry.known);
-      if (delta.header || delta.ranges.length > 0) this.#sendDelta(peer, entry.id, delta.header ? entry.header : undefined, delta.ranges);
+      if (delta.header || delta.ranges.length > 0) rows += this.#sendDelta(peer, entry.id, delta.header ? entry.header : undefined, delta.ranges);
       this.#send(peer, { type: "known", doc: entry.id, ...entry.known, reason: "load" });
     }
-    this.#send(peer, { type: "opened", docs, cursor: this.store.info().cursor });
+    queue.shift();
+    if (part.through === undefined) {
+      this.#send(peer, { type: "opened", docs: this.#openedCount.get(peer) ?? 0, cursor: this.store.info().cursor });
+      this.#openedCount.delete(peer);
+    }
+    if (queue.length === 0) this.#opening.delete(peer);
+    else this.#later(() => this.#sendGroupSlice(peer));
+  }
+
+  /**
+   * Whether live content for `doc` would reach `peer` ahead of an open still streaming it: the open will
+   * send the document as it then is, so the live frame is dropped rather than arriving before its past.
+   */
+  #streamedLater(peer: PeerId, doc: DocId): boolean {
+    const queue = this.#opening.get(peer);
+    if (!queue) return false;
+    return queue.some((part) => !part.sending && (part.after === undefined || doc > part.after) && (part.through === undefined || doc <= part.through));
+  }
+
+  /**
+   * Runs `work` as an event of its own, queued behind the events that arrive meanwhile. A zero-delay
+   * yield to the runtime's task queue (not a timer that keeps the object awake), so sockets' messages
+   * that arrived during this event are dispatched first.
+   */
+  #later(work: () => void): void {
+    setTimeout(() => {
+      this.#enqueue(async () => {
+        this.#depth++;
+        try {
+          work();
+        } finally {
+          if (--this.#depth === 0) this.#deliverAll();
+        }
+      }).catch((error: unknown) => console.error("weft: streaming an open failed", error));
+    }, 0);
   }
 }
 

@@ -93,6 +93,8 @@ export interface GroupStore extends StoreReader {
   readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction>;
   /** Documents changed after `since` (tombstones included), read lazily in the order they changed. */
   listDocuments(since?: number): Iterable<DirEntry>;
+  /** Documents whose id sorts after `after` and up to `through` (either open), tombstones included, in id order. */
+  listDocumentsById(after?: DocId, through?: DocId): Iterable<DirEntry>;
   /** Appends all of `write` or nothing. */
   commit(write: Write): void;
   /** Leaves a tombstone and frees the document's transactions. */
