@@ -46,6 +46,10 @@ export const MAX_DOCS_PER_OPEN = 20_000;
  */
 export const OPEN_SLICE_DOCS = 200;
 export const OPEN_SLICE_ROWS = 5_000;
+/** Most documents the relay lists for one `dir` in one event; the listing continues in later events. */
+export const DIR_SLICE_DOCS = 1_000;
+/** Most `dir` and `open` messages one frame may carry together (each starts a listing of the group). */
+export const MAX_LISTINGS_PER_FRAME = 16;
 /** Most documents one `dir` frame lists; larger directories arrive in several frames. */
 export const MAX_DOCS_PER_DIR_FRAME = 500;
 /** Largest encoded document header (meta included), in UTF-8 bytes. */

@@ -2,7 +2,7 @@
 // carries two integers, not two long ids; reads stream through cursors, never a whole group at once.
 import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, digestOfSum, digestSumOf, updateDigestSum } from "../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../protocol/index.ts";
-import { ALL_DOCS, digestAfter, type GroupInfo, type GroupStore, type LogPosition, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
+import { ALL_DOCS, digestAfter, type ListedDoc, type GroupInfo, type GroupStore, type LogPosition, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
@@ -246,13 +246,13 @@ export class SqliteStore implements GroupStore {
     }
   }
 
-  *listDocuments(since = 0): Iterable<DirEntry> {
+  *listDocuments(since = 0): Iterable<ListedDoc> {
     for (let after = since; ; ) {
       const page = this.sql
         .exec<DocListRow>("SELECT num, id, header, updated_at, cursor, deleted FROM docs WHERE cursor > ? ORDER BY cursor LIMIT ?", after, PAGE_ROWS)
         .toArray();
       if (page.length === 0) return;
-      for (const doc of page) yield this.#dirEntry(doc);
+      for (const doc of page) yield { ...this.#dirEntry(doc), cursor: doc.cursor };
       after = page[page.length - 1]!.cursor;
     }
   }

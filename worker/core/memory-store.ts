@@ -1,7 +1,7 @@
 // An in-memory GroupStore with the same behaviour as the SQLite one, for the relay core's Node tests.
 import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, digestOfSum, updateDigestSum } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../../protocol/index.ts";
-import { ALL_DOCS, digestAfter, type GroupInfo, type GroupStore, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./store.ts";
+import { ALL_DOCS, digestAfter, type ListedDoc, type GroupInfo, type GroupStore, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./store.ts";
 
 type StoredDoc = {
   header: DocHeader;
@@ -69,10 +69,10 @@ export class MemoryStore implements GroupStore {
     yield* log.slice(from, to);
   }
 
-  *listDocuments(since = 0): Iterable<DirEntry> {
+  *listDocuments(since = 0): Iterable<ListedDoc> {
     const changed = [...this.#docs.entries()].filter(([, doc]) => doc.cursor > since).sort(([, a], [, b]) => a.cursor - b.cursor);
     for (const [id, stored] of changed) {
-      yield { id, header: stored.header, known: this.knownState(id), updatedAt: stored.updatedAt, ...(stored.deleted ? { deleted: true } : {}) };
+      yield { id, header: stored.header, known: this.knownState(id), updatedAt: stored.updatedAt, ...(stored.deleted ? { deleted: true } : {}), cursor: stored.cursor };
     }
   }
 

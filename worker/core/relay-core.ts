@@ -6,6 +6,7 @@ import {
   MEMBERS_KIND,
   PROTOCOL_VERSION,
   HANDSHAKE_DEADLINE_MS,
+  MAX_LISTINGS_PER_FRAME,
   MAX_PEERS_PER_GROUP,
   MAX_WAITING_LOADS_PER_PEER,
   MAX_SESSIONS_PER_DOCUMENT,
@@ -138,6 +139,11 @@ function onFrame(state: RelayState, id: PeerId, frame: string | ArrayBuffer, now
   if (!state.peers.has(id)) return unchanged(state); // a frame racing its socket's close
   const decoded = decodeClientFrame(frame);
   if (!decoded.ok) return refuse(state, id, decoded.code, decoded.reason);
+  // Each dir or open starts a listing of the whole group: a frame may start only a few.
+  const listings = decoded.message.filter((message) => message.type === "dir" || message.type === "open").length;
+  if (listings > MAX_LISTINGS_PER_FRAME) {
+    return refuse(state, id, "bad_frame", `a frame may hold at most ${MAX_LISTINGS_PER_FRAME} dir and open messages, not ${listings}`);
+  }
   const [first, ...rest] = decoded.message;
   if (rest.length > 0) return unchanged(state, [{ type: "handleEach", peer: id, messages: decoded.message, now }]);
   return onMessage(state, id, first!, now, store);

@@ -52,6 +52,9 @@ export function digestAfter(digestSum: string, write: Write): string {
   return updateDigestSum(digestSum, write.doc, { header: write.header === undefined, sessions }, knownChanged(write));
 }
 
+/** A directory entry with the cursor of its last change, where a listing sliced after it resumes. */
+export type ListedDoc = DirEntry & { cursor: number };
+
 /** Group-wide facts, cheap to read. */
 export type GroupInfo = {
   /** The membership log, once the group has one; until then every authenticated agent may write. */
@@ -92,7 +95,7 @@ export interface GroupStore extends StoreReader {
   /** Transactions `from` (inclusive) to `to` (exclusive) of one session, in order, read lazily. */
   readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction>;
   /** Documents changed after `since` (tombstones included), read lazily in the order they changed. */
-  listDocuments(since?: number): Iterable<DirEntry>;
+  listDocuments(since?: number): Iterable<ListedDoc>;
   /** Documents whose id sorts after `after` and up to `through` (either open), tombstones included, in id order. */
   listDocumentsById(after?: DocId, through?: DocId): Iterable<DirEntry>;
   /** Appends all of `write` or nothing. */
