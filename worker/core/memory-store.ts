@@ -1,7 +1,7 @@
 // An in-memory GroupStore with the same behaviour as the SQLite one, for the relay core's Node tests.
-import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, digestOfSum, updateDigestSum } from "../../protocol/index.ts";
+import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, agentOfSession, digestOfSum, updateDigestSum } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../../protocol/index.ts";
-import { ALL_DOCS, digestAfter, type ListedDoc, type GroupInfo, type GroupStore, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./store.ts";
+import { ALL_DOCS, digestAfter, type AgentUsage, type ListedDoc, type GroupInfo, type GroupStore, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./store.ts";
 
 type StoredDoc = {
   header: DocHeader;
@@ -53,6 +53,16 @@ export class MemoryStore implements GroupStore {
 
   sessionHead(doc: DocId, session: SessionId): SessionHead | undefined {
     return this.#docs.get(doc)?.heads.get(session);
+  }
+
+  usage(agent: AgentId): AgentUsage {
+    const usage = { docs: 0, sessions: 0 };
+    for (const stored of this.#docs.values()) {
+      if (stored.deleted) continue;
+      if (stored.header.creator === agent) usage.docs++;
+      for (const session of stored.heads.keys()) if (agentOfSession(session) === agent) usage.sessions++;
+    }
+    return usage;
   }
 
   sessionCount(doc: DocId): number {

@@ -6,7 +6,9 @@ import {
   MEMBERS_KIND,
   PROTOCOL_VERSION,
   HANDSHAKE_DEADLINE_MS,
+  MAX_DOCS_PER_AGENT,
   MAX_LISTINGS_PER_FRAME,
+  MAX_SESSIONS_PER_AGENT,
   MAX_PEERS_PER_GROUP,
   MAX_WAITING_LOADS_PER_PEER,
   MAX_SESSIONS_PER_DOCUMENT,
@@ -381,6 +383,15 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
   if (corrected) return unchanged(state, [{ type: "send", peer: id, message: { type: "known", doc, header: !write.header, sessions: held, reason: "correction" } }]);
   if (newSessions > 0 && store.sessionCount(doc) + newSessions > MAX_SESSIONS_PER_DOCUMENT) {
     return refuse(state, id, "too_many_sessions", `a document holds at most ${MAX_SESSIONS_PER_DOCUMENT} sessions`, { doc });
+  }
+  if (write.header || newSessions > 0) {
+    const usage = store.usage(agent);
+    if (write.header && usage.docs >= MAX_DOCS_PER_AGENT) {
+      return refuse(state, id, "quota_exceeded", `an agent may create at most ${MAX_DOCS_PER_AGENT} documents in a group`, { doc });
+    }
+    if (usage.sessions + newSessions > MAX_SESSIONS_PER_AGENT) {
+      return refuse(state, id, "quota_exceeded", `an agent may write at most ${MAX_SESSIONS_PER_AGENT} sessions in a group`, { doc });
+    }
   }
 
   if (genesis || doc === info.membersDoc) {
