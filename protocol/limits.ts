@@ -50,6 +50,8 @@ export const MAX_DOCS_PER_OPEN = 20_000;
  */
 export const OPEN_SLICE_DOCS = 200;
 export const OPEN_SLICE_ROWS = 5_000;
+/** Most transactions the relay streams for one `load` in one event; the rest follows in later events. */
+export const LOAD_SLICE_ROWS = 2_000;
 /** Most documents the relay lists for one `dir` in one event; the listing continues in later events. */
 export const DIR_SLICE_DOCS = 1_000;
 /** Most `dir` and `open` messages one frame may carry together (each starts a listing of the group). */

@@ -2,10 +2,10 @@
 // group, and a whole-group `open` or a directory from 0 streams in slices, so another member's write is
 // acknowledged while the long answer is still going out, not after it.
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_LISTINGS_PER_FRAME, type ServerMessage } from "../../protocol/index.ts";
+import { MAX_LISTINGS_PER_FRAME, MAX_TRANSACTIONS_PER_FRAME, type ServerMessage } from "../../protocol/index.ts";
 import { testAgent, transactions } from "../support/identity.ts";
 import { docHeader } from "./groups-helpers.ts";
-import { SessionWriter, closeAll, connect, uniqueGroup, type Peer } from "./socket.ts";
+import { SessionWriter, closeAll, connect, emptyKnown, takeContent, uniqueGroup, type Peer } from "./socket.ts";
 
 afterEach(closeAll);
 
@@ -50,7 +50,7 @@ async function ackDuring(group: string, start: (r: Peer) => Promise<unknown>, is
     events.mark("answer done");
   })();
   await Promise.all([acked, finished]);
-  return events.seen;
+  return Object.assign(events.seen, { reader: r });
 }
 
 describe("bounded work", () => {
@@ -66,12 +66,45 @@ describe("bounded work", () => {
   it("a member's write is acknowledged while another peer's open of 3,000 documents is still streaming", async () => {
     const group = await groupOf(3_000);
     const seen = await ackDuring(group, (r) => (r.send({ type: "open", known: {} }), r.next("known", undefined, 30_000)), (m) => m.type === "opened");
-    expect(seen).toEqual(["ack", "answer done"]);
+    expect([...seen]).toEqual(["ack", "answer done"]);
   }, 60_000);
 
   it("a member's write is acknowledged while another peer's directory of 3,000 documents is still streaming", async () => {
     const group = await groupOf(3_000);
     const seen = await ackDuring(group, (r) => (r.send({ type: "dir" }), r.next("dir", (m) => m.more, 30_000)), (m) => m.type === "dir" && !m.more);
-    expect(seen).toEqual(["ack", "answer done"]);
+    expect([...seen]).toEqual(["ack", "answer done"]);
   }, 60_000);
+
+  it("a load of a 30,000-transaction document streams in slices: another member's write is acked first, and a write to it mid-load arrives once", async () => {
+    const group = uniqueGroup("bounded-load");
+    const long = docHeader(creator, group, "long");
+    const c = await connect(group, creator);
+    const log = new SessionWriter(creator, long.id);
+    for (let i = 0; i < 30_000; i += MAX_TRANSACTIONS_PER_FRAME) {
+      c.send(log.content(transactions(MAX_TRANSACTIONS_PER_FRAME, `t${i}-`), i === 0 ? long.header : undefined));
+      await c.next("known", (k) => k.doc === long.id && k.reason === "ack", 30_000);
+    }
+    const events = order();
+    let midLoad: Promise<void> | undefined;
+    const seen = await ackDuring(
+      group,
+      async (r) => {
+        r.send({ type: "load", doc: long.id, known: emptyKnown });
+        while (!r.received.some((frame) => frame.type === "content")) await new Promise((resolve) => setTimeout(resolve, 1));
+        c.send(log.content(transactions(1, "mid-load")));
+        midLoad = c.next("known", (k) => k.doc === long.id && k.reason === "ack").then(() => events.mark("mid-load write acked"));
+      },
+      (m) => m.type === "known" && m.doc === long.id,
+    );
+    await midLoad;
+    expect([...seen]).toEqual(["ack", "answer done"]);
+    expect(events.seen).toEqual(["mid-load write acked"]);
+    // Every transaction once, in order, the one written mid-load included.
+    const chunks = takeContent(seen.reader, long.id).get(creator.session) ?? [];
+    const data = chunks.flatMap((chunk) => chunk.transactions.map((transaction) => transaction.data));
+    expect(chunks.map((chunk) => chunk.after)).toEqual(chunks.map((_, i) => chunks.slice(0, i).reduce((n, chunk) => n + chunk.transactions.length, 0)));
+    expect(data).toHaveLength(30_001);
+    expect(data.filter((text) => text.startsWith("mid-load"))).toHaveLength(1);
+    await c.close();
+  }, 120_000);
 });

@@ -185,13 +185,8 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
       if (store.deleted(message.doc)) return refuse(state, id, "doc_deleted", "this document was deleted", { doc: message.doc });
       const header = store.header(message.doc);
       if (header && !mayRead(role, peer.agent, header)) return refuse(state, id, "forbidden", "this agent may not read this document", { doc: message.doc });
-      const effects: Effect[] = [];
-      const relayKnown = store.knownState(message.doc);
-      const delta = missing(message.known, relayKnown);
-      if (delta.header || delta.ranges.length > 0) {
-        effects.push({ type: "sendDelta", peer: id, doc: message.doc, header: delta.header, ranges: delta.ranges });
-      }
-      effects.push({ type: "send", peer: id, message: { type: "known", doc: message.doc, ...relayKnown, reason: "load" } });
+      // What the peer lacks, then the relay's known state; streamed in slices when the document is long.
+      const effects: Effect[] = [{ type: "sendLoad", peer: id, doc: message.doc, known: message.known }];
       // Subscribe last: frames sent after a storage write wait for it to be durable (the output gate), and
       // a subscription is not data. No other event runs in between, so nothing live is missed. A peer waits
       // for at most MAX_WAITING_LOADS_PER_PEER documents the relay does not have (a frame of made-up ids
@@ -422,9 +417,10 @@ function onContentVerified(state: RelayState, id: PeerId, write: Write, pending:
 /** Commit; ack the writer; send every other subscriber that may read it exactly the new transactions; cut off removed members. */
 function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write, store: StoreReader, effects: Effect[]): Step {
   effects.push({ type: "commit", write });
+  // The creator hears later writes to its document, whether or not it loaded it first (one row per document).
+  if (writer && write.header) effects.push({ type: "subscribe", peer: writer, doc: write.doc });
   // The ack says what this write changed, not the document's whole known state: its size follows the write.
   if (writer) effects.push({ type: "send", peer: writer, message: { type: "known", doc: write.doc, ...knownChanged(write), reason: "ack" } });
-  if (writer && write.header) effects.push({ type: "subscribe", peer: writer, doc: write.doc });
 
   // Roles as they are once this write is committed: a just-removed member receives nothing more.
   const changed = new Map((write.members?.changes ?? []).map((change) => [change.agent, change.role]));

@@ -4,6 +4,7 @@ import {
   CHUNK_TARGET_BYTES,
   MAX_DOCS_PER_DIR_FRAME,
   DIR_SLICE_DOCS,
+  LOAD_SLICE_ROWS,
   OPEN_SLICE_DOCS,
   OPEN_SLICE_ROWS,
   digestOf,
@@ -44,8 +45,10 @@ type SendGroup = Extract<Effect, { type: "sendGroup" }>;
 /** An open part being streamed: `after` moves past each document sent; `sending` while its slice runs. */
 type OpenPart = SendGroup & { kind: "open"; sending?: boolean };
 /** A directory listing being streamed: `since` moves past each document listed. */
-type DirListing = { kind: "dir"; peer: PeerId; since: number; reader: Reader; readerDigest?: string };
-type Streamed = OpenPart | DirListing;
+type DirListing = { kind: "dir"; peer: PeerId; since: number; reader: Reader; readerDigest?: string; sending?: boolean };
+/** A load being streamed: `have` is what the peer holds so far, advanced as transactions are sent. */
+type LoadStream = { kind: "load"; peer: PeerId; doc: DocId; have: KnownState; sending?: boolean };
+type Streamed = OpenPart | DirListing | LoadStream;
 
 /** Effects that write storage. */
 const WRITES = new Set<Effect["type"]>(["commit", "deleteDoc", "subscribe", "unsubscribe", "forgetPeer"]);
@@ -121,9 +124,8 @@ export class Relay {
     switch (effect.type) {
       case "send":
         return this.#send(effect.peer, effect.message);
-      case "sendDelta":
-        this.#sendDelta(effect.peer, effect.doc, effect.header ? this.store.header(effect.doc) : undefined, effect.ranges);
-        return;
+      case "sendLoad":
+        return this.#stream({ kind: "load", peer: effect.peer, doc: effect.doc, have: { header: effect.known.header, sessions: { ...effect.known.sessions } } });
       case "sendDirectory":
         return this.#sendDirectory(effect.peer, effect.since, effect.reader, effect.ownDigest ? this.#digestFor(effect.reader) : undefined, effect.digest);
       case "sendGroup":
@@ -289,10 +291,46 @@ export class Relay {
       this.#openedCount.delete(peer);
       return;
     }
-    const done = answer.kind === "open" ? this.#sendGroupSlice(peer, answer) : this.#directorySlice(peer, answer);
+    const done =
+      answer.kind === "open" ? this.#sendGroupSlice(peer, answer) : answer.kind === "dir" ? this.#directorySlice(peer, answer) : this.#loadSlice(peer, answer);
     if (done) queue.shift();
     if (queue.length === 0) this.#streams.delete(peer);
     else this.#later(() => this.#streamSlice(peer));
+  }
+
+  /**
+   * One slice of a load (LOAD_SLICE_ROWS transactions); whether it is done. Each slice works out afresh
+   * what the peer lacks, so writes that land between slices are included, and live content for the
+   * document waits until the load's `known` has gone out.
+   */
+  #loadSlice(peer: PeerId, load: LoadStream): boolean {
+    load.sending = true;
+    try {
+      const relayKnown = this.store.knownState(load.doc);
+      const delta = missing(load.have, relayKnown);
+      const packer = new ContentPacker(load.doc, delta.header ? this.store.header(load.doc) : undefined);
+      load.have.header ||= delta.header;
+      let rows = 0;
+      for (const range of delta.ranges) {
+        for (const transaction of this.store.readTransactions(load.doc, range.session, range.from, range.to)) {
+          if (rows >= LOAD_SLICE_ROWS) {
+            packer.flush();
+            for (const message of packer.take()) this.#send(peer, message);
+            return false;
+          }
+          rows++;
+          packer.add(range.session, transaction);
+          load.have.sessions[range.session] = transaction.index + 1;
+          if (packer.hasFrames) for (const message of packer.take()) this.#send(peer, message);
+        }
+      }
+      packer.flush();
+      for (const message of packer.take()) this.#send(peer, message);
+      this.#send(peer, { type: "known", doc: load.doc, ...relayKnown, reason: "load" });
+      return true;
+    } finally {
+      load.sending = false;
+    }
   }
 
   /** One slice of an open part (OPEN_SLICE_DOCS documents or OPEN_SLICE_ROWS transactions); whether the part is done. */
@@ -334,8 +372,12 @@ export class Relay {
   #streamedLater(peer: PeerId, doc: DocId): boolean {
     const queue = this.#streams.get(peer);
     if (!queue) return false;
-    return queue.some(
-      (part) => part.kind === "open" && !part.sending && (part.after === undefined || doc > part.after) && (part.through === undefined || doc <= part.through),
+    return queue.some((answer) =>
+      answer.sending
+        ? false
+        : answer.kind === "open"
+          ? (answer.after === undefined || doc > answer.after) && (answer.through === undefined || doc <= answer.through)
+          : answer.kind === "load" && answer.doc === doc,
     );
   }
 
