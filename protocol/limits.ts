@@ -36,6 +36,10 @@ export const HANDSHAKE_DEADLINE_MS = 10_000;
  * of unknown ids are answered but hold no subscription, so no frame can make the relay write a row per id.
  */
 export const MAX_WAITING_LOADS_PER_PEER = 256;
+/** Most live documents one agent may have created in one group (the group's storage is shared by all). */
+export const MAX_DOCS_PER_AGENT = 25_000;
+/** Most sessions one agent may write in one group, over all its live documents. */
+export const MAX_SESSIONS_PER_AGENT = 100_000;
 /** Most messages in one `batch` frame (whose size is bounded by MAX_FRAME_BYTES too); each is atomic on its own. */
 export const MAX_MESSAGES_PER_BATCH = 10_000;
 /** Most documents whose known state one `open` may carry. */
@@ -46,6 +50,12 @@ export const MAX_DOCS_PER_OPEN = 20_000;
  */
 export const OPEN_SLICE_DOCS = 200;
 export const OPEN_SLICE_ROWS = 5_000;
+/** Most transactions the relay streams for one `load` in one event; the rest follows in later events. */
+export const LOAD_SLICE_ROWS = 2_000;
+/** Most documents the relay lists for one `dir` in one event; the listing continues in later events. */
+export const DIR_SLICE_DOCS = 1_000;
+/** Most `dir` and `open` messages one frame may carry together (each starts a listing of the group). */
+export const MAX_LISTINGS_PER_FRAME = 16;
 /** Most documents one `dir` frame lists; larger directories arrive in several frames. */
 export const MAX_DOCS_PER_DIR_FRAME = 500;
 /** Largest encoded document header (meta included), in UTF-8 bytes. */

@@ -1,8 +1,8 @@
 // GroupStore on Durable Object SQLite. Documents and sessions get integer keys so each transaction row
 // carries two integers, not two long ids; reads stream through cursors, never a whole group at once.
-import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, digestOfSum, digestSumOf, updateDigestSum } from "../protocol/index.ts";
+import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, agentOfSession, digestOfSum, digestSumOf, updateDigestSum } from "../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../protocol/index.ts";
-import { ALL_DOCS, digestAfter, type GroupInfo, type GroupStore, type LogPosition, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
+import { ALL_DOCS, digestAfter, type AgentUsage, type ListedDoc, type GroupInfo, type GroupStore, type LogPosition, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 CREATE INDEX IF NOT EXISTS subscriptions_by_peer ON subscriptions (peer);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS members (agent TEXT PRIMARY KEY, role TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS agent_usage (agent TEXT PRIMARY KEY, docs INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0);
 `;
 
 /** Rows read per query when streaming a session log: bounded memory whatever the log's length. */
@@ -82,6 +83,7 @@ export class SqliteStore implements GroupStore {
     this.transactionSync = transactionSync;
     // Objects created by an earlier version get the newer columns of `docs` first.
     const docColumns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('docs')").toArray().map((row) => row.name);
+    const countsUsage = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'agent_usage'").toArray().length > 0;
     if (docColumns.length > 0) {
       for (const column of ["cursor", "deleted", "restricted", "sessions"]) {
         if (!docColumns.includes(column)) sql.exec(`ALTER TABLE docs ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
@@ -89,6 +91,14 @@ export class SqliteStore implements GroupStore {
       if (!docColumns.includes("sessions")) sql.exec("UPDATE docs SET sessions = (SELECT count(*) FROM sessions WHERE doc_num = docs.num)");
     }
     sql.exec(SCHEMA);
+    // Groups stored before agents' usage was counted: count it once.
+    if (!countsUsage && docColumns.length > 0) {
+      sql.exec(`INSERT INTO agent_usage (agent, docs) SELECT header ->> '$.creator', count(*) FROM docs WHERE deleted = 0 GROUP BY 1`);
+      sql.exec(
+        `INSERT INTO agent_usage (agent, sessions) SELECT substr(id, 1, instr(id, '~') - 1), count(*) FROM sessions WHERE true GROUP BY 1
+         ON CONFLICT (agent) DO UPDATE SET sessions = excluded.sessions`,
+      );
+    }
     // Groups stored before the digest became a set hash have an XOR digest and no sum: rebuild both once.
     if (this.meta("digest") !== undefined && this.meta("digest_sum") === undefined) this.#rebuildDigest();
   }
@@ -203,6 +213,11 @@ export class SqliteStore implements GroupStore {
     this.#heads.set(key, head);
   }
 
+  usage(agent: AgentId): AgentUsage {
+    const row = this.sql.exec<AgentUsage>("SELECT docs, sessions FROM agent_usage WHERE agent = ?", agent).toArray()[0];
+    return row ? { docs: row.docs, sessions: row.sessions } : { docs: 0, sessions: 0 };
+  }
+
   sessionCount(doc: DocId): number {
     const row = this.#row(doc);
     return row && !row.deleted ? row.sessions : 0;
@@ -246,13 +261,13 @@ export class SqliteStore implements GroupStore {
     }
   }
 
-  *listDocuments(since = 0): Iterable<DirEntry> {
+  *listDocuments(since = 0): Iterable<ListedDoc> {
     for (let after = since; ; ) {
       const page = this.sql
         .exec<DocListRow>("SELECT num, id, header, updated_at, cursor, deleted FROM docs WHERE cursor > ? ORDER BY cursor LIMIT ?", after, PAGE_ROWS)
         .toArray();
       if (page.length === 0) return;
-      for (const doc of page) yield this.#dirEntry(doc);
+      for (const doc of page) yield { ...this.#dirEntry(doc), cursor: doc.cursor };
       after = page[page.length - 1]!.cursor;
     }
   }
@@ -350,6 +365,16 @@ export class SqliteStore implements GroupStore {
         digest,
         digestSum,
       );
+      if (write.header || newSessions > 0) {
+        const agent = write.header?.creator ?? agentOfSession(write.appends[0]!.session);
+        this.sql.exec(
+          `INSERT INTO agent_usage (agent, docs, sessions) VALUES (?, ?, ?)
+           ON CONFLICT (agent) DO UPDATE SET docs = docs + excluded.docs, sessions = sessions + excluded.sessions`,
+          agent,
+          write.header ? 1 : 0,
+          newSessions,
+        );
+      }
       if (write.members) {
         if (write.members.genesis) this.setMeta("members_doc", write.doc);
         this.setMeta("members_last", JSON.stringify(write.members.last));
@@ -368,11 +393,18 @@ export class SqliteStore implements GroupStore {
   }
 
   deleteDoc(doc: DocId, now: number): void {
+    const creator = this.header(doc)?.creator;
     this.#headers.delete(doc);
     this.#write(() => {
       const row = this.#row(doc);
       if (!row || row.deleted) return;
       const docNum = row.num;
+      if (creator) this.sql.exec("UPDATE agent_usage SET docs = docs - 1 WHERE agent = ?", creator);
+      this.sql.exec(
+        `INSERT INTO agent_usage (agent, sessions) SELECT substr(id, 1, instr(id, '~') - 1), -count(*) FROM sessions WHERE doc_num = ? GROUP BY 1
+         ON CONFLICT (agent) DO UPDATE SET sessions = sessions + excluded.sessions`,
+        docNum,
+      );
       const digestSum = updateDigestSum(this.info().digestSum, doc, this.knownState(doc), { header: false, sessions: {} });
       this.setMeta("digest_sum", digestSum);
       this.setMeta("digest", digestOfSum(digestSum));

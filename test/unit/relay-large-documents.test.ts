@@ -32,13 +32,18 @@ describe("large documents", () => {
     transcript();
     transport.frames.length = 0;
     await send("bob", { type: "load", doc: doc1.id, known: nothingKnown });
+    // The load streams LOAD_SLICE_ROWS transactions per event.
+    for (let waited = 0; !transport.lines.some((line) => line.startsWith("relay -> bob | known doc1")); waited++) {
+      if (waited > 1_000) throw new Error("the load never ended");
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
     expect(transcript()).toMatchInlineSnapshot(`
       "bob -> relay | load doc1 (no header) {}
       relay -> bob | content doc1 +header alice after=0 n=1205 unsigned
-      relay -> bob | content doc1 alice after=1205 n=1201 unsigned
-      relay -> bob | content doc1 alice after=2406 n=1201 unsigned
-      relay -> bob | content doc1 alice after=3607 n=1201 unsigned
-      relay -> bob | content doc1 alice after=4808 n=192
+      relay -> bob | content doc1 alice after=1205 n=795
+      relay -> bob | content doc1 alice after=2000 n=1201 unsigned
+      relay -> bob | content doc1 alice after=3201 n=799
+      relay -> bob | content doc1 alice after=4000 n=1000
       relay -> bob | known doc1 {alice:5000} load"
     `);
     const sizes = transport.frames.map((frame) => new TextEncoder().encode(frame.text).length);

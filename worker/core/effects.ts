@@ -53,7 +53,8 @@ export type RelayEvent =
 
 export type Effect =
   | { type: "send"; peer: PeerId; message: ServerMessage }
-  | { type: "sendDelta"; peer: PeerId; doc: DocId; header: boolean; ranges: Range[] }
+  /** What the peer lacks of `doc` given what it holds (`known`), then `known {reason: "load"}`. */
+  | { type: "sendLoad"; peer: PeerId; doc: DocId; known: KnownState }
   | { type: "sendDirectory"; peer: PeerId; since: number; reader: Reader; ownDigest?: boolean; digest?: string }
   /** The documents of an `open` (part) whose ids sort in (after, through]; `opened` follows the last part. */
   | { type: "sendGroup"; peer: PeerId; known: Record<DocId, KnownState>; reader: Reader; after?: DocId; through?: DocId }

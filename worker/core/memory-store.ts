@@ -1,7 +1,7 @@
 // An in-memory GroupStore with the same behaviour as the SQLite one, for the relay core's Node tests.
-import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, digestOfSum, updateDigestSum } from "../../protocol/index.ts";
+import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, agentOfSession, digestOfSum, updateDigestSum } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../../protocol/index.ts";
-import { ALL_DOCS, digestAfter, type GroupInfo, type GroupStore, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./store.ts";
+import { ALL_DOCS, digestAfter, type AgentUsage, type ListedDoc, type GroupInfo, type GroupStore, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./store.ts";
 
 type StoredDoc = {
   header: DocHeader;
@@ -55,6 +55,16 @@ export class MemoryStore implements GroupStore {
     return this.#docs.get(doc)?.heads.get(session);
   }
 
+  usage(agent: AgentId): AgentUsage {
+    const usage = { docs: 0, sessions: 0 };
+    for (const stored of this.#docs.values()) {
+      if (stored.deleted) continue;
+      if (stored.header.creator === agent) usage.docs++;
+      for (const session of stored.heads.keys()) if (agentOfSession(session) === agent) usage.sessions++;
+    }
+    return usage;
+  }
+
   sessionCount(doc: DocId): number {
     const stored = this.#docs.get(doc);
     return stored && !stored.deleted ? stored.heads.size : 0;
@@ -69,10 +79,10 @@ export class MemoryStore implements GroupStore {
     yield* log.slice(from, to);
   }
 
-  *listDocuments(since = 0): Iterable<DirEntry> {
+  *listDocuments(since = 0): Iterable<ListedDoc> {
     const changed = [...this.#docs.entries()].filter(([, doc]) => doc.cursor > since).sort(([, a], [, b]) => a.cursor - b.cursor);
     for (const [id, stored] of changed) {
-      yield { id, header: stored.header, known: this.knownState(id), updatedAt: stored.updatedAt, ...(stored.deleted ? { deleted: true } : {}) };
+      yield { id, header: stored.header, known: this.knownState(id), updatedAt: stored.updatedAt, ...(stored.deleted ? { deleted: true } : {}), cursor: stored.cursor };
     }
   }
 

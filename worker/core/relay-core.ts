@@ -6,6 +6,9 @@ import {
   MEMBERS_KIND,
   PROTOCOL_VERSION,
   HANDSHAKE_DEADLINE_MS,
+  MAX_DOCS_PER_AGENT,
+  MAX_LISTINGS_PER_FRAME,
+  MAX_SESSIONS_PER_AGENT,
   MAX_PEERS_PER_GROUP,
   MAX_WAITING_LOADS_PER_PEER,
   MAX_SESSIONS_PER_DOCUMENT,
@@ -138,6 +141,11 @@ function onFrame(state: RelayState, id: PeerId, frame: string | ArrayBuffer, now
   if (!state.peers.has(id)) return unchanged(state); // a frame racing its socket's close
   const decoded = decodeClientFrame(frame);
   if (!decoded.ok) return refuse(state, id, decoded.code, decoded.reason);
+  // Each dir or open starts a listing of the whole group: a frame may start only a few.
+  const listings = decoded.message.filter((message) => message.type === "dir" || message.type === "open").length;
+  if (listings > MAX_LISTINGS_PER_FRAME) {
+    return refuse(state, id, "bad_frame", `a frame may hold at most ${MAX_LISTINGS_PER_FRAME} dir and open messages, not ${listings}`);
+  }
   const [first, ...rest] = decoded.message;
   if (rest.length > 0) return unchanged(state, [{ type: "handleEach", peer: id, messages: decoded.message, now }]);
   return onMessage(state, id, first!, now, store);
@@ -177,13 +185,8 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
       if (store.deleted(message.doc)) return refuse(state, id, "doc_deleted", "this document was deleted", { doc: message.doc });
       const header = store.header(message.doc);
       if (header && !mayRead(role, peer.agent, header)) return refuse(state, id, "forbidden", "this agent may not read this document", { doc: message.doc });
-      const effects: Effect[] = [];
-      const relayKnown = store.knownState(message.doc);
-      const delta = missing(message.known, relayKnown);
-      if (delta.header || delta.ranges.length > 0) {
-        effects.push({ type: "sendDelta", peer: id, doc: message.doc, header: delta.header, ranges: delta.ranges });
-      }
-      effects.push({ type: "send", peer: id, message: { type: "known", doc: message.doc, ...relayKnown, reason: "load" } });
+      // What the peer lacks, then the relay's known state; streamed in slices when the document is long.
+      const effects: Effect[] = [{ type: "sendLoad", peer: id, doc: message.doc, known: message.known }];
       // Subscribe last: frames sent after a storage write wait for it to be durable (the output gate), and
       // a subscription is not data. No other event runs in between, so nothing live is missed. A peer waits
       // for at most MAX_WAITING_LOADS_PER_PEER documents the relay does not have (a frame of made-up ids
@@ -376,6 +379,15 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
   if (newSessions > 0 && store.sessionCount(doc) + newSessions > MAX_SESSIONS_PER_DOCUMENT) {
     return refuse(state, id, "too_many_sessions", `a document holds at most ${MAX_SESSIONS_PER_DOCUMENT} sessions`, { doc });
   }
+  if (write.header || newSessions > 0) {
+    const usage = store.usage(agent);
+    if (write.header && usage.docs >= MAX_DOCS_PER_AGENT) {
+      return refuse(state, id, "quota_exceeded", `an agent may create at most ${MAX_DOCS_PER_AGENT} documents in a group`, { doc });
+    }
+    if (usage.sessions + newSessions > MAX_SESSIONS_PER_AGENT) {
+      return refuse(state, id, "quota_exceeded", `an agent may write at most ${MAX_SESSIONS_PER_AGENT} sessions in a group`, { doc });
+    }
+  }
 
   if (genesis || doc === info.membersDoc) {
     const members = membershipChanges(header.creator, genesis, agent, pending, store);
@@ -405,9 +417,10 @@ function onContentVerified(state: RelayState, id: PeerId, write: Write, pending:
 /** Commit; ack the writer; send every other subscriber that may read it exactly the new transactions; cut off removed members. */
 function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write, store: StoreReader, effects: Effect[]): Step {
   effects.push({ type: "commit", write });
+  // The creator hears later writes to its document, whether or not it loaded it first (one row per document).
+  if (writer && write.header) effects.push({ type: "subscribe", peer: writer, doc: write.doc });
   // The ack says what this write changed, not the document's whole known state: its size follows the write.
   if (writer) effects.push({ type: "send", peer: writer, message: { type: "known", doc: write.doc, ...knownChanged(write), reason: "ack" } });
-  if (writer && write.header) effects.push({ type: "subscribe", peer: writer, doc: write.doc });
 
   // Roles as they are once this write is committed: a just-removed member receives nothing more.
   const changed = new Map((write.members?.changes ?? []).map((change) => [change.agent, change.role]));

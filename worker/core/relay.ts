@@ -3,6 +3,8 @@
 import {
   CHUNK_TARGET_BYTES,
   MAX_DOCS_PER_DIR_FRAME,
+  DIR_SLICE_DOCS,
+  LOAD_SLICE_ROWS,
   OPEN_SLICE_DOCS,
   OPEN_SLICE_ROWS,
   digestOf,
@@ -41,7 +43,12 @@ export type TokenVerifier = (token: string) => Promise<TokenResult>;
 
 type SendGroup = Extract<Effect, { type: "sendGroup" }>;
 /** An open part being streamed: `after` moves past each document sent; `sending` while its slice runs. */
-type OpenPart = SendGroup & { sending?: boolean };
+type OpenPart = SendGroup & { kind: "open"; sending?: boolean };
+/** A directory listing being streamed: `since` moves past each document listed. */
+type DirListing = { kind: "dir"; peer: PeerId; since: number; reader: Reader; readerDigest?: string; sending?: boolean };
+/** A load being streamed: `have` is what the peer holds so far, advanced as transactions are sent. */
+type LoadStream = { kind: "load"; peer: PeerId; doc: DocId; have: KnownState; sending?: boolean };
+type Streamed = OpenPart | DirListing | LoadStream;
 
 /** Effects that write storage. */
 const WRITES = new Set<Effect["type"]>(["commit", "deleteDoc", "subscribe", "unsubscribe", "forgetPeer"]);
@@ -61,8 +68,8 @@ export class Relay {
    * MAX_FRAME_BYTES, a message larger than the target goes alone).
    */
   readonly #outbox = new Map<PeerId, { frames: string[]; size: number }>();
-  /** Each peer's `open` parts still being streamed, the one in progress first (see #sendGroup). */
-  readonly #opening = new Map<PeerId, OpenPart[]>();
+  /** Each peer's long answers (open parts, directory listings) still being streamed, the current one first. */
+  readonly #streams = new Map<PeerId, Streamed[]>();
   /** Documents an open has sent a peer so far, over all its parts, for `opened`. */
   readonly #openedCount = new Map<PeerId, number>();
   /** Events being handled, nested ones included (a batch's messages, verified signatures). */
@@ -117,9 +124,8 @@ export class Relay {
     switch (effect.type) {
       case "send":
         return this.#send(effect.peer, effect.message);
-      case "sendDelta":
-        this.#sendDelta(effect.peer, effect.doc, effect.header ? this.store.header(effect.doc) : undefined, effect.ranges);
-        return;
+      case "sendLoad":
+        return this.#stream({ kind: "load", peer: effect.peer, doc: effect.doc, have: { header: effect.known.header, sessions: { ...effect.known.sessions } } });
       case "sendDirectory":
         return this.#sendDirectory(effect.peer, effect.since, effect.reader, effect.ownDigest ? this.#digestFor(effect.reader) : undefined, effect.digest);
       case "sendGroup":
@@ -221,20 +227,33 @@ export class Relay {
       this.#send(peer, { type: "dir", docs: [], more: false, cursor: this.store.info().cursor, digest: readerDigest, inSync: true });
       return;
     }
+    this.#stream({ kind: "dir", peer, since, reader, ...(readerDigest === undefined ? {} : { readerDigest }) });
+  }
+
+  /** One slice of a directory listing (DIR_SLICE_DOCS documents); whether the listing is done. */
+  #directorySlice(peer: PeerId, listing: DirListing): boolean {
     let docs: DirEntry[] = [];
     let bytes = 0;
-    for (const entry of this.store.listDocuments(since)) {
-      if (!mayRead(reader.role, reader.agent, entry.header)) continue;
+    let listed = 0;
+    for (const { cursor, ...entry } of this.store.listDocuments(listing.since)) {
+      if (listed >= DIR_SLICE_DOCS) {
+        this.#sendDirectoryFrame(peer, docs, true, listing.readerDigest);
+        return false;
+      }
+      listed++;
+      listing.since = cursor;
+      if (!mayRead(listing.reader.role, listing.reader.agent, entry.header)) continue;
       const size = JSON.stringify(entry).length;
       if (docs.length >= MAX_DOCS_PER_DIR_FRAME || (docs.length > 0 && bytes + size > CHUNK_TARGET_BYTES)) {
-        this.#sendDirectoryFrame(peer, docs, true, readerDigest);
+        this.#sendDirectoryFrame(peer, docs, true, listing.readerDigest);
         docs = [];
         bytes = 0;
       }
       docs.push(entry);
       bytes += size;
     }
-    this.#sendDirectoryFrame(peer, docs, false, readerDigest);
+    this.#sendDirectoryFrame(peer, docs, false, listing.readerDigest);
+    return true;
   }
 
   #sendDirectoryFrame(peer: PeerId, docs: DirEntry[], more: boolean, readerDigest?: string): void {
@@ -249,53 +268,101 @@ export class Relay {
    * whole-group open never holds the group up. A peer's parts and slices run one after another.
    */
   #sendGroup(effect: SendGroup): void {
-    const pending = this.#opening.get(effect.peer);
-    if (pending) pending.push({ ...effect });
-    else {
-      this.#opening.set(effect.peer, [{ ...effect }]);
-      this.#sendGroupSlice(effect.peer);
-    }
+    this.#stream({ ...effect, kind: "open" });
   }
 
-  #sendGroupSlice(peer: PeerId): void {
-    const queue = this.#opening.get(peer);
-    const part = queue?.[0];
-    if (!queue || !part) return;
+  /**
+   * Queues a long answer for a peer: its slices run one per event, and a peer's answers one after another,
+   * so other peers' frames are handled between slices.
+   */
+  #stream(answer: Streamed): void {
+    const queue = this.#streams.get(answer.peer);
+    if (queue) return void queue.push(answer);
+    this.#streams.set(answer.peer, [answer]);
+    this.#streamSlice(answer.peer);
+  }
+
+  #streamSlice(peer: PeerId): void {
+    const queue = this.#streams.get(peer);
+    const answer = queue?.[0];
+    if (!queue || !answer) return;
     if (this.#state.peers.get(peer)?.phase !== "ready" || this.#failed.has(peer)) {
-      this.#opening.delete(peer);
+      this.#streams.delete(peer);
       this.#openedCount.delete(peer);
       return;
     }
+    const done =
+      answer.kind === "open" ? this.#sendGroupSlice(peer, answer) : answer.kind === "dir" ? this.#directorySlice(peer, answer) : this.#loadSlice(peer, answer);
+    if (done) queue.shift();
+    if (queue.length === 0) this.#streams.delete(peer);
+    else this.#later(() => this.#streamSlice(peer));
+  }
+
+  /**
+   * One slice of a load (LOAD_SLICE_ROWS transactions); whether it is done. Each slice works out afresh
+   * what the peer lacks, so writes that land between slices are included, and live content for the
+   * document waits until the load's `known` has gone out.
+   */
+  #loadSlice(peer: PeerId, load: LoadStream): boolean {
+    load.sending = true;
+    try {
+      const relayKnown = this.store.knownState(load.doc);
+      const delta = missing(load.have, relayKnown);
+      const packer = new ContentPacker(load.doc, delta.header ? this.store.header(load.doc) : undefined);
+      load.have.header ||= delta.header;
+      let rows = 0;
+      for (const range of delta.ranges) {
+        for (const transaction of this.store.readTransactions(load.doc, range.session, range.from, range.to)) {
+          if (rows >= LOAD_SLICE_ROWS) {
+            packer.flush();
+            for (const message of packer.take()) this.#send(peer, message);
+            return false;
+          }
+          rows++;
+          packer.add(range.session, transaction);
+          load.have.sessions[range.session] = transaction.index + 1;
+          if (packer.hasFrames) for (const message of packer.take()) this.#send(peer, message);
+        }
+      }
+      packer.flush();
+      for (const message of packer.take()) this.#send(peer, message);
+      this.#send(peer, { type: "known", doc: load.doc, ...relayKnown, reason: "load" });
+      return true;
+    } finally {
+      load.sending = false;
+    }
+  }
+
+  /** One slice of an open part (OPEN_SLICE_DOCS documents or OPEN_SLICE_ROWS transactions); whether the part is done. */
+  #sendGroupSlice(peer: PeerId, part: OpenPart): boolean {
     // While this slice is sent, live content for its documents goes out as usual (it follows what is sent).
     part.sending = true;
     let docs = 0;
     let rows = 0;
-    for (const entry of this.store.listDocumentsById(part.after, part.through)) {
-      if (docs >= OPEN_SLICE_DOCS || rows >= OPEN_SLICE_ROWS) {
-        part.sending = false;
-        this.#later(() => this.#sendGroupSlice(peer));
-        return;
+    try {
+      for (const entry of this.store.listDocumentsById(part.after, part.through)) {
+        if (docs >= OPEN_SLICE_DOCS || rows >= OPEN_SLICE_ROWS) return false;
+        part.after = entry.id;
+        docs++;
+        const held = part.known[entry.id];
+        if (entry.deleted) {
+          if (held) this.#send(peer, { type: "deleted", doc: entry.id });
+          continue;
+        }
+        if (!mayRead(part.reader.role, part.reader.agent, entry.header)) continue;
+        this.#openedCount.set(peer, (this.#openedCount.get(peer) ?? 0) + 1);
+        const delta = missing(held ?? emptyKnownState(), entry.known);
+        if (delta.header || delta.ranges.length > 0) rows += this.#sendDelta(peer, entry.id, delta.header ? entry.header : undefined, delta.ranges);
+        this.#send(peer, { type: "known", doc: entry.id, ...entry.known, reason: "load" });
       }
-      part.after = entry.id;
-      const held = part.known[entry.id];
-      if (entry.deleted) {
-        if (held) this.#send(peer, { type: "deleted", doc: entry.id });
-        continue;
-      }
-      docs++;
-      if (!mayRead(part.reader.role, part.reader.agent, entry.header)) continue;
-      this.#openedCount.set(peer, (this.#openedCount.get(peer) ?? 0) + 1);
-      const delta = missing(held ?? emptyKnownState(), entry.known);
-      if (delta.header || delta.ranges.length > 0) rows += this.#sendDelta(peer, entry.id, delta.header ? entry.header : undefined, delta.ranges);
-      this.#send(peer, { type: "known", doc: entry.id, ...entry.known, reason: "load" });
+    } finally {
+      part.sending = false;
     }
-    queue.shift();
     if (part.through === undefined) {
       this.#send(peer, { type: "opened", docs: this.#openedCount.get(peer) ?? 0, cursor: this.store.info().cursor });
       this.#openedCount.delete(peer);
     }
-    if (queue.length === 0) this.#opening.delete(peer);
-    else this.#later(() => this.#sendGroupSlice(peer));
+    return true;
   }
 
   /**
@@ -303,9 +370,15 @@ export class Relay {
    * send the document as it then is, so the live frame is dropped rather than arriving before its past.
    */
   #streamedLater(peer: PeerId, doc: DocId): boolean {
-    const queue = this.#opening.get(peer);
+    const queue = this.#streams.get(peer);
     if (!queue) return false;
-    return queue.some((part) => !part.sending && (part.after === undefined || doc > part.after) && (part.through === undefined || doc <= part.through));
+    return queue.some((answer) =>
+      answer.sending
+        ? false
+        : answer.kind === "open"
+          ? (answer.after === undefined || doc > answer.after) && (answer.through === undefined || doc <= answer.through)
+          : answer.kind === "load" && answer.doc === doc,
+    );
   }
 
   /**

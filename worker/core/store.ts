@@ -52,6 +52,12 @@ export function digestAfter(digestSum: string, write: Write): string {
   return updateDigestSum(digestSum, write.doc, { header: write.header === undefined, sessions }, knownChanged(write));
 }
 
+/** A directory entry with the cursor of its last change, where a listing sliced after it resumes. */
+export type ListedDoc = DirEntry & { cursor: number };
+
+/** One agent's share of a group, held against MAX_DOCS_PER_AGENT and MAX_SESSIONS_PER_AGENT. */
+export type AgentUsage = { docs: number; sessions: number };
+
 /** Group-wide facts, cheap to read. */
 export type GroupInfo = {
   /** The membership log, once the group has one; until then every authenticated agent may write. */
@@ -84,6 +90,8 @@ export interface StoreReader {
   sessionHead(doc: DocId, session: SessionId): SessionHead | undefined;
   /** How many sessions a live document has (0 if missing or deleted), without reading them. */
   sessionCount(doc: DocId): number;
+  /** What an agent holds in the group: live documents it created, and sessions of its in live documents. */
+  usage(agent: AgentId): AgentUsage;
   /** Peers subscribed to this document, or to the whole group (`ALL_DOCS`). */
   subscribers(doc: DocId): PeerId[];
 }
@@ -92,7 +100,7 @@ export interface GroupStore extends StoreReader {
   /** Transactions `from` (inclusive) to `to` (exclusive) of one session, in order, read lazily. */
   readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction>;
   /** Documents changed after `since` (tombstones included), read lazily in the order they changed. */
-  listDocuments(since?: number): Iterable<DirEntry>;
+  listDocuments(since?: number): Iterable<ListedDoc>;
   /** Documents whose id sorts after `after` and up to `through` (either open), tombstones included, in id order. */
   listDocumentsById(after?: DocId, through?: DocId): Iterable<DirEntry>;
   /** Appends all of `write` or nothing. */
