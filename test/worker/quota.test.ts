@@ -1,9 +1,9 @@
 // Per-agent quota in a group (issue 10, item 9): one agent cannot fill a group's storage with documents.
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_DOCS_PER_AGENT } from "../../protocol/index.ts";
-import { testAgent } from "../support/identity.ts";
-import { docHeader, nextOf } from "./groups-helpers.ts";
-import { closeAll, connect, sqlRows, uniqueGroup } from "./socket.ts";
+import { testAgent, transactions } from "../support/identity.ts";
+import { closedGroup, docHeader, nextOf } from "./groups-helpers.ts";
+import { SessionWriter, closeAll, connect, sqlRows, uniqueGroup } from "./socket.ts";
 
 afterEach(closeAll);
 
@@ -37,4 +37,17 @@ describe("per-agent quota", () => {
     expect(await theirs.next("known", (k) => k.doc === own.id)).toMatchObject({ reason: "ack" });
     await Promise.all([peer.close(), theirs.close()]);
   }, 120_000);
+
+  it("a deleted document no longer counts against its creator", async () => {
+    const { group, adminPeer } = await closedGroup("quota-delete", other);
+    const usage = async () => (await sqlRows<{ docs: number; sessions: number }>(group, "SELECT docs, sessions FROM agent_usage WHERE agent = ?", other.agent))[0];
+    const doc = docHeader(other, group, "to-delete");
+    adminPeer.send(new SessionWriter(other, doc.id).content(transactions(2), doc.header));
+    await adminPeer.next("known", (k) => k.doc === doc.id);
+    expect(await usage()).toEqual({ docs: 2, sessions: 1 }); // the membership log (no operations yet) and this document
+    adminPeer.send({ type: "delete", doc: doc.id });
+    await adminPeer.next("deleted");
+    expect(await usage()).toEqual({ docs: 1, sessions: 0 });
+    await adminPeer.close();
+  });
 });
