@@ -50,6 +50,9 @@ type DirListing = { kind: "dir"; peer: PeerId; since: number; reader: Reader; re
 type LoadStream = { kind: "load"; peer: PeerId; doc: DocId; have: KnownState; sending?: boolean };
 type Streamed = OpenPart | DirListing | LoadStream;
 
+/** Readers whose private digest is kept between `dir` requests. */
+const READER_DIGESTS_KEPT = 64;
+
 /** Effects that write storage. */
 const WRITES = new Set<Effect["type"]>(["commit", "deleteDoc", "subscribe", "unsubscribe", "forgetPeer"]);
 
@@ -68,6 +71,8 @@ export class Relay {
    * MAX_FRAME_BYTES, a message larger than the target goes alone).
    */
   readonly #outbox = new Map<PeerId, { frames: string[]; size: number }>();
+  /** Digests of what one reader may see, by role and agent, with the group cursor they were computed at. */
+  readonly #readerDigests = new Map<string, { cursor: number; digest: string }>();
   /** Each peer's long answers (open parts, directory listings) still being streamed, the current one first. */
   readonly #streams = new Map<PeerId, Streamed[]>();
   /** Documents an open has sent a peer so far, over all its parts, for `opened`. */
@@ -215,11 +220,20 @@ export class Relay {
 
   /** The digest of the documents one reader may see: a scan, for groups with private documents. */
   #digestFor(reader: Reader): string {
+    // Cached per reader until the group changes: an in-sync reader polling `dir` costs no scan.
+    const key = `${reader.role} ${reader.agent}`;
+    const { cursor } = this.store.info();
+    const cached = this.#readerDigests.get(key);
+    if (cached?.cursor === cursor) return cached.digest;
     const readable = function* (entries: Iterable<DirEntry>): Iterable<[DocId, KnownState]> {
       for (const entry of entries) if (!entry.deleted && mayRead(reader.role, reader.agent, entry.header)) yield [entry.id, entry.known];
     };
-    return digestOf(readable(this.store.listDocuments(0)));
+    const digest = digestOf(readable(this.store.listDocuments(0)));
+    if (this.#readerDigests.size >= READER_DIGESTS_KEPT) this.#readerDigests.delete(this.#readerDigests.keys().next().value!);
+    this.#readerDigests.set(key, { cursor, digest });
+    return digest;
   }
+
 
   /** Documents changed since a cursor that the peer may read, in bounded frames, then the new cursor. */
   #sendDirectory(peer: PeerId, since: number, reader: Reader, readerDigest?: string, clientDigest?: string): void {
