@@ -1,6 +1,7 @@
 // The entry point apps use: createClient({ url, identity }) and then client.group(id).
 import { Group, type GroupOptions } from "./group.ts";
 import { newSession, type Identity } from "./identity.ts";
+import { checkRelayUrl } from "./local-checks.ts";
 import type { SessionId } from "../protocol/index.ts";
 import type { LocalStore } from "./storage/local-store.ts";
 import { MemoryLocalStore } from "./storage/memory-store.ts";
@@ -44,8 +45,16 @@ export class Client {
   }
 }
 
-/** A client for one identity on one device; its session id is kept in the store across restarts. */
-export async function createClient(options: ClientOptions): Promise<Client> {
+/**
+ * A client for one identity on one device; its session id is kept in the store across restarts. A bad
+ * `url` (one without a scheme, say) throws a LocalRefusalError here, synchronously.
+ */
+export function createClient(options: ClientOptions): Promise<Client> {
+  checkRelayUrl(options.url);
+  return openClient(options);
+}
+
+async function openClient(options: ClientOptions): Promise<Client> {
   const { identity, store = new MemoryLocalStore(), session: given, ...rest } = options;
   let session = given ?? (await store.loadSession(identity.agent));
   if (!session) {
