@@ -73,6 +73,7 @@ export class Group {
     this.#store = store;
     this.#registry = new DocRegistry((docId, header) => {
       const doc: Doc = new Doc(docId, header, identity, session, () => this.#pump.markDirty(doc));
+      if (this.#closed) doc.close(this.#closed);
       return doc;
     });
     this.#pump = new PushPump({
@@ -354,6 +355,7 @@ export class Group {
   }
 
   async #changeMembers(op: MemberOp): Promise<void> {
+    this.#throwIfClosed();
     const log = await this.#membersLog();
     log.append(JSON.stringify(op));
     await log.synced();

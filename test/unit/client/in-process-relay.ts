@@ -105,6 +105,18 @@ export class InProcessRelay {
     }
   }
 
+  /** Delivers a message to a client as if the relay had sent it (a relay that lies, for checks of what arrives). */
+  inject(peer: PeerId, message: ServerMessage): void {
+    const frame = encodeMessage(message);
+    this.#record(`relay -> ${peer}`, frame);
+    this.#sockets.get(peer)?.deliver(frame);
+  }
+
+  /** The peers connected now, oldest first. */
+  get peers(): PeerId[] {
+    return [...this.#sockets.keys()];
+  }
+
   #record(prefix: string, frame: string): void {
     const decoded = prefix.startsWith("relay") ? decodeServerFrame(frame) : decodeClientFrame(frame);
     if (!decoded.ok) return void this.lines.push(`${prefix} | UNDECODABLE ${decoded.code}`);
