@@ -5,7 +5,6 @@
 import {
   MEMBERS_KIND,
   digestOf,
-  docIdOf,
   isDocId,
   newHeader,
   type AgentId,
@@ -26,12 +25,13 @@ import { Doc, type RefusedWrites } from "./doc.ts";
 import { routeError } from "./error-routing.ts";
 import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import { checkDocId, checkGroupId, checkHeader, checkSince } from "./local-checks.ts";
+import { checkDocId, checkGroupId, checkHeader, checkSince, headerIsFor } from "./local-checks.ts";
 import { membersOf } from "./membership.ts";
 import { WholeGroupOpen, openGroupMessages } from "./open-all.ts";
 import { PushPump } from "./push-pump.ts";
+import { RefusedWritesKeeper } from "./refusals.ts";
 import type { Status } from "./status.ts";
-import type { LocalStore, StoredDoc } from "./storage/local-store.ts";
+import type { LocalStore } from "./storage/local-store.ts";
 import { Waiters } from "./waiters.ts";
 
 export { RelayError } from "./errors.ts";
@@ -63,7 +63,7 @@ export class Group {
   #closed: ClosedError | undefined;
   readonly #statusListeners = new Set<(status: Status, reason?: string) => void>();
   readonly #errorListeners = new Set<(error: RelayError | ConnectionError) => void>();
-  readonly #refusalListeners = new Set<(refused: RefusedWrites) => void>();
+  readonly #refusals: RefusedWritesKeeper;
 
   constructor(id: string, identity: Identity, session: SessionId, store: LocalStore, options: GroupOptions) {
     checkGroupId(id);
@@ -88,6 +88,17 @@ export class Group {
         }
       },
     });
+    const group = this;
+    this.#refusals = new RefusedWritesKeeper({
+      group: id,
+      store,
+      get membersDoc() {
+        return group.membersDoc;
+      },
+      forget: (doc) => this.#registry.forget(doc),
+      changed: (doc) => this.#pump.markDirty(doc),
+      report: (error) => this.#report(error),
+    });
     this.connection = new Connection(
       { ...options, group: id, identity, session },
       {
@@ -111,26 +122,18 @@ export class Group {
   async #restore(): Promise<void> {
     await Promise.resolve(); // after the socket starts: a store that reads synchronously must not delay it
     for (const stored of await this.#store.loadGroup(this.id)) {
-      if (!this.#storedHeaderMatches(stored)) {
+      if (!isDocId(stored.id) || !stored.header || !headerIsFor(stored.header, stored.id, this.id)) {
         this.#report(new RelayError({ code: "bad_header", message: `the local store holds ${String(stored.id)} with a header that is not its own: skipped`, doc: stored.id }));
         continue;
       }
       const doc = this.#registry.get(stored.id) ?? this.#registry.track(stored.id, stored.header);
       doc.restore(stored);
       // Writes an older SDK let into the store that the relay would refuse never leave the device.
-      if (doc.refused) this.#surfaceRefusal(doc);
+      if (doc.refused) this.#refusals.surface(doc);
       if (doc.header?.kind === MEMBERS_KIND) this.membersDoc ??= doc.id;
     }
     this.#restored = true;
     if (this.connection.canSend) this.#resume();
-  }
-
-  #storedHeaderMatches(stored: StoredDoc): boolean {
-    try {
-      return isDocId(stored.id) && stored.header !== undefined && docIdOf(stored.header) === stored.id && stored.header.group === this.id;
-    } catch {
-      return false; // a header without a canonical form (a non-finite number in meta, say)
-    }
   }
 
   get status(): Status {
@@ -262,8 +265,7 @@ export class Group {
     return digestOfDocs(this.#registry.all());
   }
 
-  // Refused writes: what the relay refused (or the store held that it would refuse) stays on this device,
-  // out of the push path, until the app discards it or retries it.
+  // Refused writes (refusals.ts): held on this device, out of the push path, until discarded or retried.
 
   /** Every document whose own writes are held back after a refusal, with the writes and the reason. */
   refused(): RefusedWrites[] {
@@ -271,18 +273,8 @@ export class Group {
   }
 
   /** Forgets a document's refused writes (and the document, if it was refused whole); resolves when the store agrees. */
-  async discardRefused(doc: Doc): Promise<void> {
-    const whole = doc.refusedWrites()?.wholeDocument ?? false;
-    const kept = doc.discardRefused();
-    if (whole || !kept) {
-      if (whole) this.#registry.forget(doc);
-      if (whole) await this.#store.remove(this.id, doc.id);
-      return;
-    }
-    // The store cannot cut a session short: write the document again as it now is.
-    await this.#store.remove(this.id, doc.id);
-    await this.#store.save(this.id, doc.id, { header: kept.header, appends: Object.entries(kept.sessions).map(([session, transactions]) => ({ session: session as SessionId, after: 0, transactions })) });
-    this.#pump.markDirty(doc);
+  discardRefused(doc: Doc): Promise<void> {
+    return this.#refusals.discard(doc);
   }
 
   /** Sends a document's refused writes again (after a role change, say). */
@@ -292,8 +284,7 @@ export class Group {
 
   /** Calls `listener` once for each refusal, with the writes held back. */
   onRefused(listener: (refused: RefusedWrites) => void): () => void {
-    this.#refusalListeners.add(listener);
-    return () => this.#refusalListeners.delete(listener);
+    return this.#refusals.listen(listener);
   }
 
   // Membership. The log is a document of kind MEMBERS_KIND; its creator is the first admin.
@@ -422,7 +413,7 @@ export class Group {
       }
       case "content": {
         // A header must be the one the id names, in this group: anything else is dropped, not adopted.
-        if (message.header && !this.#headerIsFor(message.header, message.doc)) {
+        if (message.header && !headerIsFor(message.header, message.doc, this.id)) {
           return this.#report(new RelayError({ code: "bad_header", message: "a received header does not hash to its document id: ignored", doc: message.doc }));
         }
         const doc = this.#heardOf(message.doc);
@@ -445,14 +436,6 @@ export class Group {
     }
   }
 
-  #headerIsFor(header: DocHeader, id: DocId): boolean {
-    try {
-      return header.group === this.id && docIdOf(header) === id;
-    } catch {
-      return false;
-    }
-  }
-
   #onDeleted(id: DocId): void {
     const doc = this.#registry.get(id);
     if (doc) {
@@ -470,12 +453,12 @@ export class Group {
     const route = routeError(message, { held: doc !== undefined, awaitingLoad: doc !== undefined && !doc.isLoaded, deleting: message.doc !== undefined && this.#deletes.has(message.doc) });
     switch (route.kind) {
       case "deleted":
-        if (doc?.hasUnsynced) this.#refuse(doc, error);
+        if (doc?.hasUnsynced) this.#refusals.refuse(doc, error);
         this.#onDeleted(message.doc!);
         break;
       case "loadRefused":
         doc!.onLoadRefused(error);
-        if (doc!.header) this.#refuse(doc!, error);
+        if (doc!.header) this.#refusals.refuse(doc!, error);
         else this.#registry.forget(doc!);
         this.#answered(doc!);
         if (this.#registry.allAnswered) this.connection.markLive();
@@ -485,12 +468,12 @@ export class Group {
         this.#deletes.delete(message.doc!);
         break;
       case "writesRefused":
-        this.#refuse(doc!, error);
+        this.#refusals.refuse(doc!, error);
         break;
       case "frameRefused": {
         const inFlight = [...this.#registry.all()].filter((held) => held.inFlight);
         const culprit = this.#pump.onFrameRefused(inFlight);
-        if (culprit) this.#refuse(culprit, error);
+        if (culprit) this.#refusals.refuse(culprit, error);
         // What else the refused frame held is lost with it: start over on a fresh socket.
         this.connection.drop(`the relay refused a frame: ${error.message}`);
         break;
@@ -499,23 +482,6 @@ export class Group {
         break;
     }
     this.#report(error);
-  }
-
-  /** The relay refused `doc`'s writes for good: held back, surfaced once; the membership log moves on at once. */
-  #refuse(doc: Doc, error: RelayError): void {
-    if (doc.refused || !doc.hasUnsynced) return;
-    doc.onRefused(error);
-    this.#surfaceRefusal(doc);
-    // A refused membership operation is dropped: the promise of setRole()/removeMember() carries the
-    // refusal, and the operations after it are not stuck behind it (they were refused with it).
-    if (doc.id === this.membersDoc) {
-      this.discardRefused(doc).catch((failure: Error) => this.#report(new RelayError({ code: "internal", message: `discarding a refused membership operation failed: ${failure.message}`, doc: doc.id })));
-    }
-  }
-
-  #surfaceRefusal(doc: Doc): void {
-    const refused = doc.refusedWrites();
-    if (refused) for (const listener of this.#refusalListeners) listener(refused);
   }
 
   #report(error: RelayError | ConnectionError): void {

@@ -56,6 +56,15 @@ export function checkHeader(header: DocHeader, group: string): DocId {
   return doc;
 }
 
+/** Whether a header (received, or read from the local store) is the one `id` names, in `group`. */
+export function headerIsFor(header: DocHeader, id: DocId, group: string): boolean {
+  try {
+    return header.group === group && docIdOf(header) === id;
+  } catch {
+    return false; // a header without a canonical form (a non-finite number in meta, say)
+  }
+}
+
 export function checkDocId(id: unknown, what: string): asserts id is DocId {
   if (typeof id !== "string" || !isDocId(id)) throw new LocalRefusalError("bad_frame", `${what}: ${JSON.stringify(id) ?? String(id)} is not a document id (doc_ followed by 43 base64url characters)`);
 }

@@ -129,8 +129,10 @@ export class InProcessRelay {
     class InProcessSocket extends EventTarget {
       readonly peer: PeerId = `c${++relay.#peers}`;
       readyState = 0;
-      constructor(readonly url: string) {
+      readonly url: string;
+      constructor(url: string) {
         super();
+        this.url = url;
         queueMicrotask(() => {
           if (relay.down) {
             this.readyState = 3;
