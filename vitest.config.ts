@@ -8,9 +8,20 @@ export default defineConfig({
         test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
       },
       {
-        // The token secret exists only in tests; deployments set theirs with `wrangler secret put`.
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { WEFT_TOKEN_SECRET: "test-token-secret" } } })],
+        // The token secret exists only in tests; deployments set theirs with `wrangler secret put`. These tests
+        // also admit peers without tokens and let anyone found a group; test/worker-locked runs the defaults.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: { WEFT_TOKEN_SECRET: "test-token-secret", WEFT_OPEN_GROUPS: "true", WEFT_FOUNDERS: "anyone" } },
+          }),
+        ],
         test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
+      },
+      {
+        // The relay as deployed with a token key and nothing else set: the secure defaults of worker/config.ts.
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { WEFT_TOKEN_SECRET: "test-token-secret" } } })],
+        test: { name: "worker-locked", include: ["test/worker-locked/**/*.test.ts"] },
       },
       {
         test: {

@@ -1,10 +1,14 @@
 // Bindings of the Worker, as declared in wrangler.toml, and its module for typed `exports` in tests.
+// The relay's own settings (WEFT_*) are described in config.ts (ConfigEnv).
 interface Env {
   GROUPS: DurableObjectNamespace<import("./group-object.ts").GroupObject>;
-  /** Shared secret for HS256 app tokens (a Worker secret: `wrangler secret put WEFT_TOKEN_SECRET`). */
   WEFT_TOKEN_SECRET?: string;
-  /** Ed25519 public key (JWK JSON) for EdDSA app tokens. */
   WEFT_TOKEN_PUBLIC_KEY?: string;
+  WEFT_TOKEN_AUDIENCE?: string;
+  WEFT_TOKEN_ISSUER?: string;
+  WEFT_TOKEN_MAX_LIFETIME_SECONDS?: string;
+  WEFT_OPEN_GROUPS?: string;
+  WEFT_FOUNDERS?: string;
 }
 
 declare namespace Cloudflare {

@@ -8,6 +8,7 @@ import { initialState } from "./core/relay-core.ts";
 import { Relay, type Transport } from "./core/relay.ts";
 import type { PeerId } from "./core/store.ts";
 import { SqliteStore } from "./sqlite-store.ts";
+import { configFromEnv, reportProblems, type RelayConfig } from "./config.ts";
 import { tokenVerifier } from "./tokens.ts";
 
 /** Header the Worker uses to tell the object which group it is (an object cannot read its own name). */
@@ -24,11 +25,19 @@ export class GroupObject extends DurableObject<Env> {
   readonly #store: SqliteStore;
   readonly #sockets = new Map<PeerId, WebSocket>();
   #relay: Relay | undefined;
+  readonly #config: RelayConfig;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.#config = this.relayConfig();
+    reportProblems(this.#config);
     this.#store = new SqliteStore(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+  }
+
+  /** Where the relay's keys and policies come from: the Worker's bindings, unless a subclass says otherwise. */
+  protected relayConfig(): RelayConfig {
+    return configFromEnv(this.env);
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -103,7 +112,7 @@ export class GroupObject extends DurableObject<Env> {
     // After a restart (not a hibernation) the old sockets are gone: so are their subscriptions.
     this.#store.forgetPeersExcept(peers.map((peer) => peer.id));
     const group = this.#store.meta("group") ?? "";
-    this.#relay = new Relay(initialState(group, peers), this.#store, this.#transport, tokenVerifier(this.env));
+    this.#relay = new Relay(initialState(group, peers, this.#config.access), this.#store, this.#transport, tokenVerifier(this.#config));
     return this.#relay;
   }
 

@@ -1,53 +1,67 @@
 // App-issued tokens: an app's backend that already knows its users mints a JWT naming the agent, the group
-// and a role, signed with a key the relay is configured with (a Worker secret). The relay checks it in
-// the handshake; an expired token gets its own error code so the SDK asks the app for a fresh one.
+// and a role, signed with a key the relay is configured with (worker/config.ts). The relay checks it in the
+// handshake. The signature is checked first: only a token that verifies can be told apart as expired, so a
+// forged token is `unauthorized`, and an honest expired one `token_expired` (the SDK then asks for a fresh one).
 import * as v from "valibot";
 import { verify } from "hono/jwt";
-import { JwtTokenExpired } from "hono/utils/jwt/types";
 import { ROLES, agentIdSchema, groupIdSchema } from "../protocol/index.ts";
+import type { RelayConfig, TokenPolicy } from "./config.ts";
 import type { TokenVerifier } from "./core/relay.ts";
+import type { TokenResult } from "./core/effects.ts";
+
+const seconds = v.pipe(v.number(), v.safeInteger());
 
 const claimsSchema = v.object({
   sub: agentIdSchema,
   group: groupIdSchema,
   role: v.picklist(ROLES),
-  exp: v.pipe(v.number(), v.safeInteger()),
+  exp: seconds,
+  iat: v.optional(seconds),
+  nbf: v.optional(seconds),
+  aud: v.optional(v.union([v.string(), v.array(v.string())])),
+  iss: v.optional(v.string()),
 });
 
-export type TokenKeys = {
-  /** Shared secret for HS256 tokens. */
-  WEFT_TOKEN_SECRET?: string;
-  /** Public key (JWK JSON, OKP Ed25519) for EdDSA tokens. */
-  WEFT_TOKEN_PUBLIC_KEY?: string;
-};
+const refused = (reason: string): TokenResult => ({ ok: false, code: "unauthorized", reason });
 
 /**
- * The configured Ed25519 public key. WebCrypto now exports such keys with `alg: "Ed25519"`, a name hono's
- * JWT helpers do not know (they say "EdDSA"); the algorithm is fixed here anyway, so the field is dropped.
+ * The verifier for the configured key. Without a key every token is refused; with a key that cannot be
+ * used (config.problems says why) every token gets `internal`, the same answer each time.
  */
-function publicJwk(json: string): JsonWebKey {
-  const { alg: _alg, ...jwk } = JSON.parse(json) as JsonWebKey;
-  return jwk;
+export function tokenVerifier(config: RelayConfig, clock: () => number = Date.now): TokenVerifier {
+  const policy = config.tokens;
+  if (!policy) {
+    const answer: TokenResult = config.access.tokensConfigured
+      ? { ok: false, code: "internal", reason: "the relay's token key is misconfigured; its operator has been told" }
+      : refused("this relay is not configured to accept tokens");
+    return async () => answer;
+  }
+  return (token) => checkToken(token, policy, clock());
 }
 
-/** The verifier for the configured key, or undefined when the relay accepts no tokens. */
-export function tokenVerifier(keys: TokenKeys): TokenVerifier | undefined {
-  const key = keys.WEFT_TOKEN_PUBLIC_KEY
-    ? { key: publicJwk(keys.WEFT_TOKEN_PUBLIC_KEY), alg: "EdDSA" as const }
-    : keys.WEFT_TOKEN_SECRET
-      ? { key: keys.WEFT_TOKEN_SECRET, alg: "HS256" as const }
-      : undefined;
-  if (!key) return undefined;
-  return async (token) => {
-    let payload: unknown;
-    try {
-      payload = await verify(token, key.key, key.alg);
-    } catch (error) {
-      if (error instanceof JwtTokenExpired) return { ok: false, expired: true, reason: "the token has expired" };
-      return { ok: false, expired: false, reason: `the token does not verify: ${(error as Error).name}` };
-    }
-    const claims = v.safeParse(claimsSchema, payload);
-    if (!claims.success) return { ok: false, expired: false, reason: "the token lacks sub (agent id), group, role or exp" };
-    return { ok: true, agent: claims.output.sub, group: claims.output.group, role: claims.output.role, expiresAt: claims.output.exp * 1000 };
-  };
+async function checkToken(token: string, policy: TokenPolicy, nowMs: number): Promise<TokenResult> {
+  const key = policy.key.alg === "HS256" ? policy.key.secret : policy.key.publicKey;
+  let payload: unknown;
+  try {
+    // Only the header and signature here; the claims are judged below, after the signature held.
+    payload = await verify(token, key, { alg: policy.key.alg, exp: false, nbf: false, iat: false });
+  } catch (error) {
+    return refused(`the token does not verify: ${(error as Error).name}`);
+  }
+  const parsed = v.safeParse(claimsSchema, payload);
+  if (!parsed.success) return refused("the token lacks sub (agent id), group, role or exp, or has a malformed claim");
+  const claims = parsed.output;
+  const now = Math.floor(nowMs / 1000);
+  if (policy.issuer !== undefined && claims.iss !== policy.issuer) return refused(`the token's issuer must be ${policy.issuer}`);
+  if (policy.audience !== undefined && ![claims.aud ?? []].flat().includes(policy.audience)) {
+    return refused(`the token's audience must include ${policy.audience}`);
+  }
+  if (claims.nbf !== undefined && claims.nbf > now) return refused("the token is not valid yet (nbf)");
+  if (claims.iat !== undefined && claims.iat > now + 60) return refused("the token was issued in the future (iat)");
+  const lifetime = claims.exp - (claims.iat ?? now);
+  if (lifetime > policy.maxLifetimeSeconds) {
+    return refused(`the token lives ${lifetime} s; this relay accepts at most ${policy.maxLifetimeSeconds} s`);
+  }
+  if (claims.exp <= now) return { ok: false, code: "token_expired", reason: "the token has expired" };
+  return { ok: true, agent: claims.sub, group: claims.group, role: claims.role, expiresAt: claims.exp * 1000 };
 }

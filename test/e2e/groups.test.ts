@@ -31,7 +31,8 @@ describe("groups through wrangler dev", () => {
   };
 
   beforeAll(async () => {
-    relay = await startRelay({ persistTo, vars: { WEFT_TOKEN_SECRET: SECRET } });
+    // Members by signature and token holders side by side: open groups and founding by anyone, explicitly.
+    relay = await startRelay({ persistTo, vars: { WEFT_TOKEN_SECRET: SECRET, WEFT_OPEN_GROUPS: "true", WEFT_FOUNDERS: "anyone" } });
     proxy = await startProxy({ port: relay.port });
   });
 

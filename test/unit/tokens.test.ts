@@ -1,10 +1,12 @@
 // App tokens checked by worker/tokens.ts, for both key kinds a deployment can configure.
 import { describe, expect, it } from "vitest";
 import { sign } from "hono/jwt";
-import { tokenVerifier } from "../../worker/tokens.ts";
+import { configFromEnv, type ConfigEnv } from "../../worker/config.ts";
+import { tokenVerifier as verifierOf } from "../../worker/tokens.ts";
 import { testAgent } from "../support/identity.ts";
 
 const alice = testAgent(1);
+const tokenVerifier = (env: ConfigEnv) => verifierOf(configFromEnv(env));
 const inSeconds = (seconds: number) => Math.floor(Date.now() / 1000) + seconds;
 
 /** A key pair as an app's backend would hold it: JWKs exported by WebCrypto (which label them alg "Ed25519"). */
@@ -15,40 +17,100 @@ async function ed25519Jwks(): Promise<{ privateJwk: JsonWebKey; publicJwk: JsonW
 }
 
 describe("app tokens", () => {
-  it("accepts no tokens when no key is configured", () => {
-    expect(tokenVerifier({})).toBeUndefined();
+  it("accepts no tokens when no key is configured", async () => {
+    const token = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(60) }, "s3cret", "HS256");
+    expect(await tokenVerifier({})(token)).toMatchObject({ ok: false, code: "unauthorized" });
   });
 
   it("HS256: a valid token names the agent, group, role and expiry; a wrong secret is refused", async () => {
-    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret" })!;
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret" });
     const exp = inSeconds(60);
     const token = await sign({ sub: alice.agent, group: "g1", role: "writer", exp }, "s3cret", "HS256");
     expect(await verify(token)).toEqual({ ok: true, agent: alice.agent, group: "g1", role: "writer", expiresAt: exp * 1000 });
     const forged = await sign({ sub: alice.agent, group: "g1", role: "admin", exp }, "guessed", "HS256");
-    expect(await verify(forged)).toMatchObject({ ok: false, expired: false });
+    expect(await verify(forged)).toMatchObject({ ok: false, code: "unauthorized" });
   });
 
   it("EdDSA: verified against the configured public key; another key's token is refused", async () => {
     const keys = await ed25519Jwks();
     const other = await ed25519Jwks();
-    const verify = tokenVerifier({ WEFT_TOKEN_PUBLIC_KEY: JSON.stringify(keys.publicJwk) })!;
+    const verify = tokenVerifier({ WEFT_TOKEN_PUBLIC_KEY: JSON.stringify(keys.publicJwk) });
     const claims = { sub: alice.agent, group: "g1", role: "reader", exp: inSeconds(60) };
     expect(await verify(await sign(claims, keys.privateJwk, "EdDSA"))).toMatchObject({ ok: true, role: "reader", agent: alice.agent });
-    expect(await verify(await sign(claims, other.privateJwk, "EdDSA"))).toMatchObject({ ok: false, expired: false });
+    expect(await verify(await sign(claims, other.privateJwk, "EdDSA"))).toMatchObject({ ok: false, code: "unauthorized" });
   });
 
   it("tells an expired token apart, and refuses claims that are missing or malformed", async () => {
-    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret" })!;
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret" });
     const expired = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(-10) }, "s3cret", "HS256");
-    expect(await verify(expired)).toEqual({ ok: false, expired: true, reason: "the token has expired" });
+    expect(await verify(expired)).toEqual({ ok: false, code: "token_expired", reason: "the token has expired" });
     for (const claims of [
       { group: "g1", role: "writer", exp: inSeconds(60) },
       { sub: "not-an-agent", group: "g1", role: "writer", exp: inSeconds(60) },
       { sub: alice.agent, group: "g1", role: "owner", exp: inSeconds(60) },
       { sub: alice.agent, role: "writer", exp: inSeconds(60) },
     ]) {
-      expect(await verify(await sign(claims, "s3cret", "HS256"))).toMatchObject({ ok: false, expired: false });
+      expect(await verify(await sign(claims, "s3cret", "HS256"))).toMatchObject({ ok: false, code: "unauthorized" });
     }
-    expect(await verify("not.a.token")).toMatchObject({ ok: false, expired: false });
+    expect(await verify("not.a.token")).toMatchObject({ ok: false, code: "unauthorized" });
+  });
+
+  it("a forged token is unauthorized even when it claims to have expired", async () => {
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret" });
+    const forged = await sign({ sub: alice.agent, group: "g1", role: "admin", exp: inSeconds(-10) }, "guessed", "HS256");
+    expect(await verify(forged)).toMatchObject({ ok: false, code: "unauthorized" });
+  });
+
+  it("checks aud and iss when configured, and caps the lifetime", async () => {
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret", WEFT_TOKEN_AUDIENCE: "weft", WEFT_TOKEN_ISSUER: "my-app", WEFT_TOKEN_MAX_LIFETIME_SECONDS: "3600" });
+    const base = { sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(600) };
+    const mint = (claims: object) => sign({ ...base, ...claims }, "s3cret", "HS256");
+    expect(await verify(await mint({ aud: "weft", iss: "my-app" }))).toMatchObject({ ok: true });
+    expect(await verify(await mint({ aud: ["other", "weft"], iss: "my-app" }))).toMatchObject({ ok: true });
+    expect(await verify(await mint({ iss: "my-app" }))).toMatchObject({ ok: false, code: "unauthorized" });
+    expect(await verify(await mint({ aud: "other", iss: "my-app" }))).toMatchObject({ ok: false, code: "unauthorized" });
+    expect(await verify(await mint({ aud: "weft" }))).toMatchObject({ ok: false, code: "unauthorized" });
+    expect(await verify(await mint({ aud: "weft", iss: "someone-else" }))).toMatchObject({ ok: false, code: "unauthorized" });
+    const tooLong = await mint({ aud: "weft", iss: "my-app", exp: inSeconds(7200) });
+    expect(await verify(tooLong)).toMatchObject({ ok: false, code: "unauthorized", reason: expect.stringContaining("3600") });
+    const issuedLongAgo = await mint({ aud: "weft", iss: "my-app", iat: inSeconds(-7000) });
+    expect(await verify(issuedLongAgo)).toMatchObject({ ok: false, code: "unauthorized" });
+  });
+
+  it("a malformed public key is one clear problem, and every token then gets internal", async () => {
+    for (const key of ["not json", '{"kty":"RSA","n":"x","e":"AQAB"}', '{"kty":"OKP","crv":"Ed25519","x":"short"}']) {
+      const config = configFromEnv({ WEFT_TOKEN_PUBLIC_KEY: key });
+      expect(config.problems).toHaveLength(1);
+      expect(config.problems[0]).toMatch(/^WEFT_TOKEN_PUBLIC_KEY /);
+      expect(config.tokens).toBeUndefined();
+      expect(config.access).toMatchObject({ openGroups: false, tokensConfigured: true });
+      const verify = verifierOf(config);
+      const token = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(60) }, "s3cret", "HS256");
+      expect(await verify(token)).toMatchObject({ ok: false, code: "internal" });
+      expect(await verify("not.a.token")).toMatchObject({ ok: false, code: "internal" });
+    }
+  });
+});
+
+describe("relay config from the environment", () => {
+  it("a relay without a token key is open; with one, tokens are required and only token admins found groups", () => {
+    expect(configFromEnv({})).toEqual({ tokens: undefined, access: { openGroups: true, founders: "anyone", tokensConfigured: false }, problems: [] });
+    expect(configFromEnv({ WEFT_TOKEN_SECRET: "s" })).toMatchObject({
+      tokens: { key: { alg: "HS256", secret: "s" }, maxLifetimeSeconds: 86_400 },
+      access: { openGroups: false, founders: "token-admins", tokensConfigured: true },
+      problems: [],
+    });
+    expect(configFromEnv({ WEFT_TOKEN_SECRET: "s", WEFT_OPEN_GROUPS: "true", WEFT_FOUNDERS: "anyone" }).access).toEqual({
+      openGroups: true,
+      founders: "anyone",
+      tokensConfigured: true,
+    });
+  });
+
+  it("a value it cannot read is a problem, and the secure choice stands", () => {
+    const config = configFromEnv({ WEFT_TOKEN_SECRET: "s", WEFT_OPEN_GROUPS: "yes", WEFT_FOUNDERS: "everyone", WEFT_TOKEN_MAX_LIFETIME_SECONDS: "-5" });
+    expect(config.access).toMatchObject({ openGroups: false, founders: "token-admins" });
+    expect(config.tokens?.maxLifetimeSeconds).toBe(86_400);
+    expect(config.problems).toHaveLength(3);
   });
 });

@@ -1,6 +1,7 @@
 // The relay core's vocabulary: the events it is fed and the effects it asks its driver to carry out.
 // All plain data, so a scenario can be replayed, printed and compared.
 import type { AgentId, ClientMessage, DocId, GroupId, KnownState, Range, Role, ServerMessage, SessionId } from "../../protocol/index.ts";
+import type { AccessPolicy } from "../config.ts";
 import type { PeerId, SessionAppend, Write } from "./store.ts";
 
 /** A role granted by an app-issued token rather than the membership log, until it expires. */
@@ -14,12 +15,12 @@ export type PeerRecord = { id: PeerId; phase: "challenged"; nonce: string } | Re
 /** What checking an app-issued token found. */
 export type TokenResult =
   | { ok: true; agent: AgentId; group: GroupId; role: Role; expiresAt: number }
-  | { ok: false; expired: boolean; reason: string };
+  | { ok: false; code: "unauthorized" | "token_expired" | "internal"; reason: string };
 
 /** Who is asking, for the effects that must filter what they send by what the peer may read. */
 export type Reader = { agent: AgentId; role: Role };
 
-export type RelayState = { readonly group: GroupId; readonly peers: ReadonlyMap<PeerId, PeerRecord> };
+export type RelayState = { readonly group: GroupId; readonly access: AccessPolicy; readonly peers: ReadonlyMap<PeerId, PeerRecord> };
 
 /** A signature the driver must check (asynchronously) before the core goes on. */
 export type SignatureCheck = { publicKeyOf: AgentId; message: Uint8Array; signature: string };

@@ -29,6 +29,7 @@ import {
   type Role,
   type SessionId,
 } from "../../protocol/index.ts";
+import { OPEN_ACCESS, type AccessPolicy } from "../config.ts";
 import { membershipChanges, roleOf } from "./access.ts";
 import { ContentPacker } from "./content-packer.ts";
 import type { Continuation, Effect, PeerRecord, ReadyPeer, RelayEvent, RelayState, SignatureCheck, TokenResult } from "./effects.ts";
@@ -37,8 +38,9 @@ import { knownAfter, type PeerId, type SessionAppend, type StoreReader, type Wri
 
 export type Step = { state: RelayState; effects: Effect[] };
 
-export const initialState = (group: GroupId, peers: readonly PeerRecord[] = []): RelayState => ({
+export const initialState = (group: GroupId, peers: readonly PeerRecord[] = [], access: AccessPolicy = OPEN_ACCESS): RelayState => ({
   group,
+  access,
   peers: new Map(peers.map((peer) => [peer.id, peer])),
 });
 
@@ -189,6 +191,9 @@ function onHello(state: RelayState, peer: PeerId, nonce: string, hello: Hello): 
   if (agentOfSession(hello.session) !== hello.agent) {
     return refuse(state, peer, "unauthorized", "the session does not belong to the agent");
   }
+  if (!hello.token && !state.access.openGroups) {
+    return refuse(state, peer, "unauthorized", "this relay admits only peers with an app token");
+  }
   const check: SignatureCheck = {
     publicKeyOf: hello.agent,
     message: helloMessage(state.group, hello.session, nonce),
@@ -210,7 +215,8 @@ function onHelloVerified(
   if (!signatureValid) return refuse(state, id, "unauthorized", "the hello signature does not verify for this agent");
   const record: ReadyPeer = { id, phase: "ready", agent: then.agent, session: then.session };
   if (then.token) {
-    if (!token?.ok) return refuse(state, id, token?.expired ? "token_expired" : "unauthorized", token?.reason ?? "the token was not checked");
+    if (!token) return refuse(state, id, "unauthorized", "the token was not checked");
+    if (!token.ok) return refuse(state, id, token.code, token.reason);
     if (token.agent !== then.agent) return refuse(state, id, "unauthorized", "the token names another agent");
     if (token.group !== state.group) return refuse(state, id, "unauthorized", "the token is for another group");
     record.token = { role: token.role, expiresAt: token.expiresAt };
@@ -273,6 +279,9 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
     if (!can(role, "create")) return refuse(state, id, "forbidden", `a ${role} may not create documents`, { doc });
     if (header.kind === MEMBERS_KIND) {
       if (info.membersDoc) return refuse(state, id, "bad_header", "this group already has a membership log", { doc });
+      if (state.access.founders === "token-admins" && peer.token?.role !== "admin") {
+        return refuse(state, id, "forbidden", "on this relay only a peer whose token makes it admin may found a group", { doc });
+      }
       genesis = true;
     }
     write.header = header;

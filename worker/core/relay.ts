@@ -40,7 +40,7 @@ export type TokenVerifier = (token: string) => Promise<TokenResult>;
 /** Effects that write storage. */
 const WRITES = new Set<Effect["type"]>(["commit", "deleteDoc", "subscribe", "unsubscribe", "forgetPeer"]);
 
-const NO_TOKENS: TokenVerifier = async () => ({ ok: false, expired: false, reason: "this relay is not configured to accept tokens" });
+const NO_TOKENS: TokenVerifier = async () => ({ ok: false, code: "unauthorized", reason: "this relay is not configured to accept tokens" });
 
 export class Relay {
   #state: RelayState;
