@@ -4,12 +4,13 @@ import { createClient, type Client, type ClientOptions } from "../../../client/i
 import { createIdentity, type Identity } from "../../../client/identity.ts";
 import type { Status } from "../../../client/status.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import type { TokenVerifier } from "../../../worker/core/relay.ts";
 import { InProcessRelay } from "./in-process-relay.ts";
 
 export const GROUP = "g1";
 
-export function harness() {
-  const relay = new InProcessRelay(GROUP);
+export function harness(verifyToken?: TokenVerifier) {
+  const relay = new InProcessRelay(GROUP, verifyToken);
   const clients: Client[] = [];
   let named = 0;
 
