@@ -2,52 +2,72 @@
 import { Group, type GroupOptions } from "./group.ts";
 import { newSession, type Identity } from "./identity.ts";
 import { checkRelayUrl } from "./local-checks.ts";
-import type { SessionId } from "../protocol/index.ts";
-import type { LocalStore } from "./storage/local-store.ts";
+import type { DocId, SessionId } from "../protocol/index.ts";
+import type { DocChanges, LocalStore, StoredDoc } from "./storage/local-store.ts";
 import { MemoryLocalStore } from "./storage/memory-store.ts";
+import type { LeaseRequest, SessionLease } from "./storage/session-pool.ts";
 
 export type ClientOptions = GroupOptions & {
   identity: Identity;
   /** Where documents are kept on this device: in memory unless given (see FileLocalStore, IndexedDbLocalStore). */
   store?: LocalStore;
-  /** This device's session id. By default the one saved in the store, or a new one. */
+  /**
+   * Write as exactly this session (one of `identity`'s). It is leased like any other: createClient rejects
+   * with SessionInUseError while another live client on this store holds it. By default the client leases
+   * a free session of the store's pool, or a fresh one.
+   */
   session?: SessionId;
 };
 
 export class Client {
   readonly identity: Identity;
+  /** The session this client writes as; no other live client on the same store writes into it. */
   readonly session: SessionId;
   readonly store: LocalStore;
   readonly #options: GroupOptions;
   readonly #groups = new Map<string, Group>();
+  readonly #lease: SessionLease;
+  readonly #writes: LeaseholderStore;
+  #closed: Promise<void> | undefined;
 
-  constructor(identity: Identity, session: SessionId, store: LocalStore, options: GroupOptions) {
+  constructor(identity: Identity, lease: SessionLease, store: LocalStore, options: GroupOptions) {
     this.identity = identity;
-    this.session = session;
+    this.session = lease.session;
     this.store = store;
+    this.#lease = lease;
+    this.#writes = new LeaseholderStore(store);
     this.#options = options;
   }
 
   /** The group with this id, connected on first use. */
   group(id: string): Group {
+    if (this.#closed) throw new Error(`client.group(${JSON.stringify(id)}): the client is closed`);
     let group = this.#groups.get(id);
     if (!group) {
-      group = new Group(id, this.identity, this.session, this.store, this.#options);
+      group = new Group(id, this.identity, this.session, this.#writes, this.#options);
       this.#groups.set(id, group);
     }
     return group;
   }
 
-  /** Closes every connection and timer, so a Node process can exit. */
-  close(): void {
-    for (const group of this.#groups.values()) group.close();
-    this.#groups.clear();
+  /**
+   * Closes every connection and timer, so a Node process can exit, and gives up the session once the saves
+   * under way have finished; another client on this store may then take it over. Writes after close are
+   * not saved (the group's onError hears of them).
+   */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      for (const group of this.#groups.values()) group.close();
+      this.#groups.clear();
+      this.#closed = this.#writes.stop().then(() => this.#lease.release());
+    }
+    return this.#closed;
   }
 }
 
 /**
- * A client for one identity on one device; its session id is kept in the store across restarts. A bad
- * `url` (one without a scheme, say) throws a LocalRefusalError here, synchronously.
+ * A client for one identity on one device; it writes as a session it leases from the store. A bad `url`
+ * (one without a scheme, say) throws a LocalRefusalError here, synchronously.
  */
 export function createClient(options: ClientOptions): Promise<Client> {
   checkRelayUrl(options.url);
@@ -55,11 +75,57 @@ export function createClient(options: ClientOptions): Promise<Client> {
 }
 
 async function openClient(options: ClientOptions): Promise<Client> {
-  const { identity, store = new MemoryLocalStore(), session: given, ...rest } = options;
-  let session = given ?? (await store.loadSession(identity.agent));
-  if (!session) {
-    session = newSession(identity);
-    await store.saveSession(identity.agent, session);
+  const { identity, store = new MemoryLocalStore(), session: wanted, ...rest } = options;
+  const request: LeaseRequest = { fresh: () => newSession(identity), ...(wanted !== undefined ? { wanted } : {}) };
+  const lease = await store.leaseSession(identity.agent, request);
+  return new Client(identity, lease, store, rest);
+}
+
+/**
+ * The store as a client's groups see it: saves are tracked, and once the client closes none starts, so
+ * the session is given up only after its leaseholder's last write reached the store.
+ */
+class LeaseholderStore implements LocalStore {
+  readonly #store: LocalStore;
+  readonly #saving = new Set<Promise<void>>();
+  #stopped = false;
+
+  constructor(store: LocalStore) {
+    this.#store = store;
   }
-  return new Client(identity, session, store, rest);
+
+  leaseSession(...args: Parameters<LocalStore["leaseSession"]>): Promise<SessionLease> {
+    return this.#store.leaseSession(...args);
+  }
+
+  loadGroup(group: string): Promise<StoredDoc[]> {
+    return this.#store.loadGroup(group);
+  }
+
+  save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
+    if (this.#stopped) return Promise.reject(new Error("the client is closed"));
+    const saving = this.#store.save(group, doc, changes);
+    this.#saving.add(saving);
+    const forget = () => void this.#saving.delete(saving);
+    saving.then(forget, forget);
+    return saving;
+  }
+
+  remove(group: string, doc: DocId): Promise<void> {
+    return this.#store.remove(group, doc);
+  }
+
+  /** The store belongs to the app, which may share it with other clients: closing a client leaves it open. */
+  async close(): Promise<void> {}
+
+  /** Lets the saves already under way finish (a flush queued before close() included), then refuses more. */
+  async stop(): Promise<void> {
+    for (;;) {
+      // A macrotask: every flush queued as a microtask before this has called save() by then.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (this.#saving.size === 0) break;
+      await Promise.allSettled([...this.#saving]);
+    }
+    this.#stopped = true;
+  }
 }

@@ -10,3 +10,4 @@ export type { BackoffOptions } from "./backoff.ts";
 export { MemoryLocalStore } from "./storage/memory-store.ts";
 export { IndexedDbLocalStore } from "./storage/indexeddb-store.ts";
 export type { LocalStore, StoredDoc, DocChanges } from "./storage/local-store.ts";
+export { SessionInUseError, type SessionLease, type LeaseRequest } from "./storage/session-pool.ts";

@@ -1,32 +1,38 @@
-// A LocalStore for Node: one append-only JSON-lines file per document, written synchronously so a save
-// has reached the operating system before the SDK sends anything. Plain files keep it dependency-free and
-// easy to inspect; a torn last line (a crash mid-write) is ignored on load.
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import type { AgentId, DocId, SessionId } from "../../protocol/index.ts";
+// A LocalStore for Node: one append-only JSON-lines file per document, one line per save, written
+// synchronously and fsynced (by default) before the save resolves, so a save has reached the disk before
+// the SDK sends anything. Plain files keep it dependency-free and easy to inspect.
+//
+// Torn writes: every save starts on a fresh line ("\n" + record + "\n"), so a record torn by a crash, a full
+// disk or a power cut can never glue onto the next one, and loading skips any line that does not parse: a
+// bad line costs only itself, never a later good save. Several processes may share one directory: appends
+// go to files opened with O_APPEND (each save one write), nothing is ever truncated or rewritten in place,
+// and session leases are lock files (file-session-locks.ts).
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { AgentId, DocId } from "../../protocol/index.ts";
+import { fileSessionLocks } from "./file-session-locks.ts";
 import { applyChanges, type DocChanges, type LocalStore, type StoredDoc } from "./local-store.ts";
+import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 
-type Line = { header: StoredDoc["header"] } | { session: SessionId; after: number; transactions: StoredDoc["sessions"][SessionId] };
+/** One save. Files written before saves were one line hold `{header}` and `{session, after, transactions}` lines. */
+type Record = { header?: StoredDoc["header"]; appends?: DocChanges["appends"] };
+type OldAppendLine = DocChanges["appends"][number];
 
 export class FileLocalStore implements LocalStore {
   readonly directory: string;
-  /** fsync every save: slower, but survives a power cut, not only a crash of the app. */
+  /** fsync every save (and each new file's folder): a save then survives a power cut, not only a crash of the app. */
   readonly fsync: boolean;
-  /** Files this store has checked for a torn last line since it was opened. */
-  readonly #repaired = new Set<string>();
+  readonly #locks: SessionLocks;
 
   constructor(directory: string, options: { fsync?: boolean } = {}) {
     this.directory = directory;
-    this.fsync = options.fsync ?? false;
+    this.fsync = options.fsync ?? true;
     mkdirSync(directory, { recursive: true });
+    this.#locks = fileSessionLocks(directory);
   }
 
-  async loadSession(agent: AgentId): Promise<SessionId | undefined> {
-    return this.#readMeta()[agent];
-  }
-
-  async saveSession(agent: AgentId, session: SessionId): Promise<void> {
-    writeFileSync(this.#metaPath(), JSON.stringify({ ...this.#readMeta(), [agent]: session }));
+  leaseSession(agent: AgentId, request: LeaseRequest): Promise<SessionLease> {
+    return leaseSession(this.#locks, agent, request);
   }
 
   async loadGroup(group: string): Promise<StoredDoc[]> {
@@ -35,30 +41,19 @@ export class FileLocalStore implements LocalStore {
     const docs: StoredDoc[] = [];
     for (const name of readdirSync(folder)) {
       if (!name.endsWith(".jsonl")) continue;
-      const doc = this.#readDoc(join(folder, name), name.slice(0, -".jsonl".length) as DocId);
+      const doc = readDoc(join(folder, name), name.slice(0, -".jsonl".length) as DocId);
       if (doc) docs.push(doc);
     }
     return docs;
   }
 
   async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
-    const lines: Line[] = [];
-    if (changes.header) lines.push({ header: changes.header });
-    for (const append of changes.appends) lines.push(append);
-    if (lines.length === 0) return;
-    const folder = this.#groupPath(group);
-    mkdirSync(folder, { recursive: true });
-    const path = join(folder, `${doc}.jsonl`);
-    this.#repair(path);
-    appendFileSync(path, lines.map((line) => `${JSON.stringify(line)}\n`).join(""));
-    if (this.fsync) {
-      const fd = openSync(path, "r");
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
+    if (!changes.header && changes.appends.length === 0) return;
+    const record: Record = { ...(changes.header ? { header: changes.header } : {}), appends: changes.appends };
+    const path = join(this.#groupPath(group), `${doc}.jsonl`);
+    const created = this.#ensureFolder(dirname(path)) || !existsSync(path);
+    appendWhole(path, Buffer.from(`\n${JSON.stringify(record)}\n`), this.fsync);
+    if (created && this.fsync) fsyncPath(dirname(path)); // the new file's name is durable too
   }
 
   async remove(group: string, doc: DocId): Promise<void> {
@@ -67,47 +62,58 @@ export class FileLocalStore implements LocalStore {
 
   async close(): Promise<void> {}
 
-  /** Cuts a torn last line (a crash mid-write) so the next save starts on a line of its own. */
-  #repair(path: string): void {
-    if (this.#repaired.has(path)) return;
-    this.#repaired.add(path);
-    if (!existsSync(path)) return;
-    const text = readFileSync(path, "utf8");
-    if (text.length === 0 || text.endsWith("\n")) return;
-    truncateSync(path, Buffer.byteLength(text.slice(0, text.lastIndexOf("\n") + 1)));
-  }
-
-  #readDoc(path: string, id: DocId): StoredDoc | undefined {
-    this.#repair(path);
-    let stored: StoredDoc | undefined;
-    for (const text of readFileSync(path, "utf8").split("\n")) {
-      if (!text) continue;
-      let line: Line;
-      try {
-        line = JSON.parse(text) as Line;
-      } catch {
-        break; // a torn write: everything before it is intact
-      }
-      if ("header" in line) stored ??= { id, header: line.header, sessions: {} };
-      else if (stored) applyChanges(stored, { appends: [line] });
-    }
-    return stored;
-  }
-
-  #readMeta(): Record<string, SessionId> {
-    try {
-      return JSON.parse(readFileSync(this.#metaPath(), "utf8")) as Record<string, SessionId>;
-    } catch {
-      return {};
-    }
-  }
-
-  #metaPath(): string {
-    return join(this.directory, "sessions.json");
+  /** Creates a group's folder if missing; true when it did. */
+  #ensureFolder(folder: string): boolean {
+    if (existsSync(folder)) return false;
+    mkdirSync(folder, { recursive: true });
+    if (this.fsync) fsyncPath(this.directory);
+    return true;
   }
 
   #groupPath(group: string): string {
     // Dots are encoded too, so no group id can name `.` or `..` and step out of the store's folder.
     return join(this.directory, encodeURIComponent(group).replaceAll(".", "%2E"));
   }
+}
+
+/** One write of the whole buffer to the end of the file (O_APPEND), looping over short writes, then fsync. */
+function appendWhole(path: string, bytes: Buffer, fsync: boolean): void {
+  const fd = openSync(path, "a");
+  try {
+    let written = 0;
+    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+    if (fsync) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Replays a document's records; a line that does not parse (a torn or garbled write) is skipped. */
+function readDoc(path: string, id: DocId): StoredDoc | undefined {
+  let stored: StoredDoc | undefined;
+  for (const text of readFileSync(path, "utf8").split("\n")) {
+    if (!text) continue;
+    let record: Record & Partial<OldAppendLine>;
+    try {
+      record = JSON.parse(text) as typeof record;
+    } catch {
+      continue;
+    }
+    if (typeof record !== "object" || record === null) continue;
+    if (typeof record.header === "object" && record.header !== null) stored ??= { id, header: record.header, sessions: {} };
+    if (!stored) continue; // transactions need their header first
+    // A line of the older format is one append of its own.
+    const appends = Array.isArray(record.appends) ? record.appends : "session" in record ? [record as OldAppendLine] : [];
+    applyChanges(stored, { appends });
+  }
+  return stored;
 }

@@ -1,7 +1,11 @@
 // A LocalStore for browsers on IndexedDB. Like the file store, it keeps an append-only list of changes
 // per document (one record per save), replayed on load; a save resolves when its transaction commits.
+// Each save is one IndexedDB transaction, so it is stored whole or not at all, and tabs sharing the
+// database never overwrite each other's records. Session leases are Web Locks, which the browser drops
+// when a tab closes or crashes; `navigator.locks` is shared by every tab and worker of the origin.
 import type { AgentId, DocId, SessionId } from "../../protocol/index.ts";
 import { applyChanges, type DocChanges, type LocalStore, type StoredDoc } from "./local-store.ts";
+import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 
 const CHANGES = "changes";
 const SESSIONS = "sessions";
@@ -21,10 +25,18 @@ const committed = (transaction: IDBTransaction): Promise<void> =>
     transaction.onabort = () => reject(transaction.error ?? new Error("IndexedDB transaction aborted"));
   });
 
+/** Web Lock names: per session, not per database, since one session must never have two writers anywhere. */
+const lockName = (session: SessionId) => `weft-session:${session}`;
+
 export class IndexedDbLocalStore implements LocalStore {
   readonly #db: Promise<IDBDatabase>;
+  readonly #locks: SessionLocks;
 
-  constructor(name = "weft", factory: IDBFactory = globalThis.indexedDB) {
+  /**
+   * `locks` is the origin's Web Locks (`navigator.locks`). Where there is none (Node with fake-indexeddb,
+   * browsers older than 2022) leases hold only within this page, not across tabs.
+   */
+  constructor(name = "weft", factory: IDBFactory = globalThis.indexedDB, locks: LockManager | undefined = globalThis.navigator?.locks) {
     const request = factory.open(name, 1);
     request.onupgradeneeded = () => {
       const db = request.result;
@@ -32,17 +44,25 @@ export class IndexedDbLocalStore implements LocalStore {
       db.createObjectStore(CHANGES, { autoIncrement: true }).createIndex("group", "group");
     };
     this.#db = done(request);
+    this.#locks = {
+      pool: async (agent) => poolOf(await done((await this.#db).transaction(SESSIONS).objectStore(SESSIONS).get(agent))),
+      addToPool: async (agent, session) => {
+        // Read and write in one transaction: tabs adding sessions at once are serialized by IndexedDB.
+        const transaction = (await this.#db).transaction(SESSIONS, "readwrite");
+        const sessions = transaction.objectStore(SESSIONS);
+        const read = sessions.get(agent);
+        read.onsuccess = () => {
+          const pool = poolOf(read.result);
+          if (!pool.includes(session)) sessions.put([...pool, session], agent);
+        };
+        await committed(transaction);
+      },
+      tryLock: (session) => (locks ? webLock(locks, lockName(session)) : Promise.resolve(async () => {})),
+    };
   }
 
-  async loadSession(agent: AgentId): Promise<SessionId | undefined> {
-    const db = await this.#db;
-    return (await done(db.transaction(SESSIONS).objectStore(SESSIONS).get(agent))) as SessionId | undefined;
-  }
-
-  async saveSession(agent: AgentId, session: SessionId): Promise<void> {
-    const transaction = (await this.#db).transaction(SESSIONS, "readwrite");
-    transaction.objectStore(SESSIONS).put(session, agent);
-    await committed(transaction);
+  leaseSession(agent: AgentId, request: LeaseRequest): Promise<SessionLease> {
+    return leaseSession(this.#locks, agent, request);
   }
 
   async loadGroup(group: string): Promise<StoredDoc[]> {
@@ -51,6 +71,7 @@ export class IndexedDbLocalStore implements LocalStore {
     const records = (await done(db.transaction(CHANGES).objectStore(CHANGES).index("group").getAll(group))) as ChangeRecord[];
     const docs = new Map<DocId, StoredDoc>();
     for (const record of records) {
+      if (!record?.changes || !Array.isArray(record.changes.appends)) continue; // not a record this code wrote
       let stored = docs.get(record.doc);
       if (!stored && record.changes.header) docs.set(record.doc, (stored = { id: record.doc, header: record.changes.header, sessions: {} }));
       if (stored) applyChanges(stored, record.changes);
@@ -80,4 +101,27 @@ export class IndexedDbLocalStore implements LocalStore {
   async close(): Promise<void> {
     (await this.#db).close();
   }
+}
+
+/** The pool as stored: a list, or one session id as databases written before leases kept it. */
+function poolOf(value: unknown): SessionId[] {
+  if (typeof value === "string") return [value as SessionId];
+  return Array.isArray(value) ? (value as SessionId[]) : [];
+}
+
+/** Takes the Web Lock `name` if free, holding it until the returned unlock is called. */
+function webLock(locks: LockManager, name: string): Promise<(() => Promise<void>) | undefined> {
+  return new Promise((resolve, reject) => {
+    let unlock!: () => void;
+    const held = new Promise<void>((release) => (unlock = release));
+    const request = locks.request(name, { ifAvailable: true }, (lock) => {
+      if (!lock) return resolve(undefined);
+      resolve(async () => {
+        unlock();
+        await request;
+      });
+      return held;
+    });
+    request.catch(reject);
+  });
 }

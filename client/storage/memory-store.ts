@@ -1,17 +1,14 @@
 // The default LocalStore: keeps documents in memory for the life of the client.
 import type { AgentId, DocId, SessionId } from "../../protocol/index.ts";
 import { applyChanges, type DocChanges, type LocalStore, type StoredDoc } from "./local-store.ts";
+import { inRealmLocks, leaseSession, type LeaseRequest, type SessionLease } from "./session-pool.ts";
 
 export class MemoryLocalStore implements LocalStore {
-  readonly #sessions = new Map<AgentId, SessionId>();
+  readonly #locks = inRealmLocks(new Map<AgentId, SessionId[]>());
   readonly #groups = new Map<string, Map<DocId, StoredDoc>>();
 
-  async loadSession(agent: AgentId): Promise<SessionId | undefined> {
-    return this.#sessions.get(agent);
-  }
-
-  async saveSession(agent: AgentId, session: SessionId): Promise<void> {
-    this.#sessions.set(agent, session);
+  leaseSession(agent: AgentId, request: LeaseRequest): Promise<SessionLease> {
+    return leaseSession(this.#locks, agent, request);
   }
 
   async loadGroup(group: string): Promise<StoredDoc[]> {

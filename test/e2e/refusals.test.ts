@@ -49,7 +49,7 @@ describe("refusals against the real relay", () => {
     expect(() => createClient({ url: "127.0.0.1:8787", identity: writerIdentity })).toThrow(LocalRefusalError);
     await group.synced();
     const session = firstRun.session;
-    firstRun.close();
+    await firstRun.close();
 
     // What an older SDK could have left behind: an unsent write to a document the admin then deleted,
     // and a non-string value it let through.

@@ -168,7 +168,7 @@ describe("refused by the relay", () => {
     const other = group.create();
     doc.append("ok");
     await group.synced();
-    first.close();
+    await first.close();
     // What `append({ op: "add" })` left in the store before the SDK refused it.
     await store.save("g1", doc.id, { appends: [{ session: first.session, after: 1, transactions: [{ at: Date.now(), data: { op: "add" } as unknown as string }] }] });
 

@@ -1,17 +1,23 @@
 // One contract, three local stores: what the SDK saves on a device comes back the same, in order, without
 // duplicates or holes, per group, and (for the durable stores) after a restart of the app.
+import { execFile, spawn } from "node:child_process";
 import { appendFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { IDBFactory } from "fake-indexeddb";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { DocHeader, DocId, Transaction } from "../../../protocol/index.ts";
+import { newSessionId, type AgentId, type DocHeader, type DocId, type SessionId, type Transaction } from "../../../protocol/index.ts";
+import { SessionInUseError } from "../../../client/storage/session-pool.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
 import type { LocalStore, StoredDoc } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { testAgent, testHeader, transactions } from "../../support/identity.ts";
 
+const run = promisify(execFile);
+const CHILD = fileURLToPath(new URL("./file-store-process.ts", import.meta.url));
 const alice = testAgent(1, "alice-laptop");
 const bob = testAgent(2, "bob-phone");
 const GROUP = "team";
@@ -21,24 +27,60 @@ const second = testHeader(bob, OTHER_GROUP, "nonce-second");
 const txs = transactions(8, "edit");
 const slice = (from: number, to: number): Transaction[] => txs.slice(from, to);
 
-type Backend = { open: () => LocalStore; dispose: () => void };
+type Backend = {
+  /** The store as the app opens it (again, after a restart, for the durable ones). */
+  open: () => LocalStore;
+  /** A torn or garbled write of a document, as a crash mid-save or a power cut leaves it, where one can happen. */
+  tear?: (group: string, doc: DocId) => Promise<void>;
+  dispose: () => void;
+};
 
 const backends: { name: string; survivesRestart: boolean; create: () => Backend }[] = [
-  { name: "MemoryLocalStore", survivesRestart: false, create: () => ({ open: () => new MemoryLocalStore(), dispose: () => {} }) },
+  {
+    name: "MemoryLocalStore",
+    survivesRestart: false,
+    create: () => {
+      // Two clients share a memory store by sharing the instance.
+      const shared = new MemoryLocalStore();
+      return { open: () => shared, dispose: () => {} };
+    },
+  },
   {
     name: "FileLocalStore",
     survivesRestart: true,
     create: () => {
       const directory = mkdtempSync(join(tmpdir(), "weft-file-store-"));
-      return { open: () => new FileLocalStore(directory), dispose: () => rmSync(directory, { recursive: true, force: true }) };
+      return {
+        open: () => new FileLocalStore(directory),
+        // Half a record and no newline: the process died inside write().
+        tear: async (group, doc) => appendFileSync(join(directory, encodeURIComponent(group), `${doc}.jsonl`), `\n{"appends":[{"session":"${alice.session}","after":0,"transactions":[{"at":1,"da`),
+        dispose: () => rmSync(directory, { recursive: true, force: true }),
+      };
     },
   },
   {
     name: "IndexedDbLocalStore",
     survivesRestart: true,
     create: () => {
-      const factory = new IDBFactory(); // a fresh, empty IndexedDB for every test
-      return { open: () => new IndexedDbLocalStore("weft-test", factory), dispose: () => {} };
+      const factory = new IDBFactory(); // a fresh, empty IndexedDB for every test; each open() is another tab
+      return {
+        open: () => new IndexedDbLocalStore("weft-test", factory),
+        // A transaction commits whole or not at all; what can still be there is a record this code did not
+        // write whole (another version, a browser extension): it must cost only itself.
+        tear: async (group, doc) => {
+          const db = await new Promise<IDBDatabase>((resolve, reject) => {
+            const request = factory.open("weft-test", 1);
+            request.onsuccess = () => resolve(request.result);
+            request.onerror = () => reject(request.error);
+          });
+          const transaction = db.transaction("changes", "readwrite");
+          transaction.objectStore("changes").add({ group, doc, changes: { appends: [{ session: alice.session, after: 0 }] } });
+          transaction.objectStore("changes").add({ group, doc });
+          await new Promise((resolve) => (transaction.oncomplete = resolve));
+          db.close();
+        },
+        dispose: () => {},
+      };
     },
   },
 ];
@@ -64,18 +106,6 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
   afterEach(async () => {
     for (const instance of opened) await instance.close();
     backend.dispose();
-  });
-
-  it("keeps one session id per agent", async () => {
-    expect(await store.loadSession(alice.agent)).toBeUndefined();
-    await store.saveSession(alice.agent, alice.session);
-    await store.saveSession(bob.agent, bob.session);
-    expect(await store.loadSession(alice.agent)).toBe(alice.session);
-    expect(await store.loadSession(bob.agent)).toBe(bob.session);
-    const replacement = testAgent(1, "alice-new").session;
-    await store.saveSession(alice.agent, replacement);
-    expect(await store.loadSession(alice.agent)).toBe(replacement);
-    expect(await store.loadSession(bob.agent)).toBe(bob.session);
   });
 
   it("loads the header and every session's appends in order", async () => {
@@ -136,17 +166,113 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
   });
 
   it.runIf(survivesRestart)("loads what an earlier instance saved (an app restart)", async () => {
-    await store.saveSession(alice.agent, alice.session);
     await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 3) }] });
     await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 3, transactions: slice(3, 4) }] });
     await store.close();
     const restarted = open();
-    expect(await restarted.loadSession(alice.agent)).toBe(alice.session);
     expect(await restarted.loadGroup(GROUP)).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 4) })]);
     await restarted.save(GROUP, first.id, { appends: [{ session: alice.session, after: 4, transactions: slice(4, 6) }] });
     expect((await open().loadGroup(GROUP))[0]?.sessions[alice.session]).toEqual(slice(0, 6));
   });
+
+  it("survives a torn write: what came before loads, and every later save of the same running store too", async ({ skip }) => {
+    if (!backend.tear) return skip("nothing can tear in memory");
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 2) }] });
+    await backend.tear(GROUP, first.id);
+    expect(await store.loadGroup(GROUP)).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 2) })]);
+    // The same instance keeps saving after the tear, and after a second one.
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 2, transactions: slice(2, 4) }] });
+    await backend.tear(GROUP, first.id);
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 4, transactions: slice(4, 5) }, { session: bob.session, after: 0, transactions: slice(5, 6) }] });
+    const expected = [stored(first.id, first.header, { [alice.session]: slice(0, 5), [bob.session]: slice(5, 6) })];
+    expect(await store.loadGroup(GROUP)).toEqual(expected);
+    expect(await open().loadGroup(GROUP)).toEqual(expected);
+  });
+
+  it("keeps every save when two clients save different sessions of one document at the same time", async () => {
+    const other = open();
+    await store.save(GROUP, first.id, { header: first.header, appends: [] });
+    const many = transactions(60, "many");
+    const saves: Promise<void>[] = [];
+    for (let i = 0; i < 60; i += 3) {
+      saves.push(store.save(GROUP, first.id, { appends: [{ session: alice.session, after: i, transactions: many.slice(i, i + 3) }] }));
+      saves.push(other.save(GROUP, first.id, { appends: [{ session: bob.session, after: i, transactions: many.slice(i, i + 3) }] }));
+    }
+    await Promise.all(saves);
+    for (const reader of [store, other, open()]) {
+      const [doc] = await reader.loadGroup(GROUP);
+      expect(doc?.sessions[alice.session]).toEqual(many);
+      expect(doc?.sessions[bob.session]).toEqual(many);
+    }
+  });
+
+  it("leases a different session to each live client, and a fresh one only when all are held", async () => {
+    const fresh = sessionMaker(alice.agent);
+    const tab1 = await store.leaseSession(alice.agent, { fresh });
+    const tab2 = await open().leaseSession(alice.agent, { fresh });
+    expect(tab1.session).not.toBe(tab2.session);
+    expect(fresh.made).toEqual([tab1.session, tab2.session]);
+    // Leases of another agent are its own pool.
+    const bobs = await open().leaseSession(bob.agent, { fresh: sessionMaker(bob.agent) });
+    expect(bobs.session.startsWith(`${bob.agent}~`)).toBe(true);
+    // A released session is the next one handed out: sessions stay as many as clients running at once.
+    await tab1.release();
+    const tab3 = await open().leaseSession(alice.agent, { fresh });
+    expect(tab3.session).toBe(tab1.session);
+    expect(fresh.made).toHaveLength(2);
+    for (const lease of [tab2, tab3, bobs]) await lease.release();
+  });
+
+  it("never hands one session to two clients that lease at the same moment", async () => {
+    const fresh = sessionMaker(alice.agent);
+    const first = await store.leaseSession(alice.agent, { fresh });
+    const second = await store.leaseSession(alice.agent, { fresh });
+    await Promise.all([first.release(), second.release()]);
+    // Eight clients start at once on two pooled sessions.
+    const leases = await Promise.all(Array.from({ length: 8 }, () => open().leaseSession(alice.agent, { fresh })));
+    expect(new Set(leases.map((lease) => lease.session)).size).toBe(8);
+    expect(leases.map((lease) => lease.session)).toEqual(expect.arrayContaining([first.session, second.session]));
+    for (const lease of leases) await lease.release();
+  });
+
+  it("leases a wanted session only while nobody else holds it", async () => {
+    const fresh = sessionMaker(alice.agent);
+    const held = await store.leaseSession(alice.agent, { fresh, wanted: alice.session });
+    expect(held.session).toBe(alice.session);
+    await expect(open().leaseSession(alice.agent, { fresh, wanted: alice.session })).rejects.toBeInstanceOf(SessionInUseError);
+    // Not wanted by name, it is not handed out either.
+    const other = await open().leaseSession(alice.agent, { fresh });
+    expect(other.session).not.toBe(alice.session);
+    await held.release();
+    const again = await open().leaseSession(alice.agent, { fresh, wanted: alice.session });
+    expect(again.session).toBe(alice.session);
+    await expect(open().leaseSession(alice.agent, { fresh, wanted: bob.session })).rejects.toThrow(TypeError);
+    for (const lease of [other, again]) await lease.release();
+    expect(fresh.made).toHaveLength(1);
+  });
+
+  it.runIf(survivesRestart)("keeps its pool of sessions across a restart", async () => {
+    const fresh = sessionMaker(alice.agent);
+    const leases = [await store.leaseSession(alice.agent, { fresh }), await store.leaseSession(alice.agent, { fresh })];
+    for (const lease of leases) await lease.release();
+    await store.close();
+    const restarted = open();
+    const again = [await restarted.leaseSession(alice.agent, { fresh }), await restarted.leaseSession(alice.agent, { fresh })];
+    expect(again.map((lease) => lease.session).sort()).toEqual(leases.map((lease) => lease.session).sort());
+    expect(fresh.made).toHaveLength(2);
+    for (const lease of again) await lease.release();
+  });
 });
+
+/** Makes fresh session ids for an agent and remembers them. */
+function sessionMaker(agent: AgentId): (() => SessionId) & { made: SessionId[] } {
+  const made: SessionId[] = [];
+  return Object.assign(() => {
+    const session = newSessionId(agent);
+    made.push(session);
+    return session;
+  }, { made });
+}
 
 describe("FileLocalStore on disk", () => {
   let directory: string;
@@ -175,8 +301,10 @@ describe("FileLocalStore on disk", () => {
     expect(await new FileLocalStore(directory).loadGroup(GROUP)).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 3) })]);
   });
 
-  it("saves with fsync on as well", async () => {
-    const store = new FileLocalStore(directory, { fsync: true });
+  it("fsyncs every save unless told not to", async () => {
+    expect(new FileLocalStore(directory).fsync).toBe(true);
+    expect(new FileLocalStore(directory, { fsync: false }).fsync).toBe(false);
+    const store = new FileLocalStore(directory, { fsync: false });
     await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 2) }] });
     expect((await new FileLocalStore(directory).loadGroup(GROUP))[0]?.sessions[alice.session]).toEqual(slice(0, 2));
   });
@@ -188,6 +316,58 @@ describe("FileLocalStore on disk", () => {
     expect((await restarted.loadGroup(GROUP))[0]?.sessions[alice.session]).toEqual(slice(0, 3));
     await restarted.save(GROUP, first.id, { appends: [{ session: alice.session, after: 3, transactions: slice(3, 5) }] });
     expect((await new FileLocalStore(directory).loadGroup(GROUP))[0]?.sessions[alice.session]).toEqual(slice(0, 5));
+  });
+
+  it("loses no later save after a write torn at any byte, in one running store", async () => {
+    const store = new FileLocalStore(directory, { fsync: false });
+    await store.save(GROUP, first.id, { header: first.header, appends: [] });
+    const record = `\n${JSON.stringify({ appends: [{ session: bob.session, after: 0, transactions: slice(0, 3) }] })}\n`;
+    const many = transactions(record.length, "after-tear");
+    for (let cut = 0; cut < record.length; cut++) {
+      appendFileSync(docFile(GROUP, first.id), record.slice(0, cut)); // the write stopped after `cut` bytes
+      await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: cut, transactions: many.slice(cut, cut + 1) }] });
+    }
+    const [doc] = await store.loadGroup(GROUP);
+    expect(doc?.sessions[alice.session]).toEqual(many);
+    // Only the last cut (all but the newline) left a whole record: it counts, no shorter prefix did.
+    expect(doc?.sessions[bob.session]).toEqual(slice(0, 3));
+  });
+
+  it("keeps every save when two processes save into one document at the same time", { timeout: 30_000 }, async () => {
+    const store = new FileLocalStore(directory);
+    await store.save(GROUP, first.id, { header: first.header, appends: [] });
+    const count = 300;
+    const [a, b] = await Promise.all([alice, bob].map((who) => run(process.execPath, [CHILD, "save", directory, GROUP, first.id, who.session, String(count)], { timeout: 20_000 })));
+    expect([a!.stdout, b!.stdout]).toEqual(["saved\n", "saved\n"]);
+    const [doc] = await new FileLocalStore(directory).loadGroup(GROUP);
+    for (const who of [alice, bob]) {
+      expect(doc?.sessions[who.session]?.map((transaction) => transaction.data)).toEqual(Array.from({ length: count }, (_, i) => `${who.session}-${i}`));
+    }
+  });
+
+  it("leaves a session held by another live process alone, and takes it over once that process is killed", { timeout: 30_000 }, async () => {
+    const child = spawn(process.execPath, [CHILD, "hold", directory, alice.agent], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      const held = await new Promise<string>((resolve, reject) => {
+        child.stdout!.once("data", (chunk: Buffer) => resolve(chunk.toString().trim()));
+        child.once("exit", () => reject(new Error("the holding process exited")));
+      });
+      const store = new FileLocalStore(directory);
+      const fresh = () => newSessionId(alice.agent);
+      await expect(store.leaseSession(alice.agent, { fresh, wanted: held as SessionId })).rejects.toBeInstanceOf(SessionInUseError);
+      const mine = await store.leaseSession(alice.agent, { fresh });
+      expect(mine.session).not.toBe(held);
+      await mine.release();
+
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL"); // no chance to release: its lock file stays behind
+      await exited;
+      const taken = await store.leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) });
+      expect(taken.session).toBe(held); // the oldest free session of the pool: the dead process's
+      await taken.release();
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 
   it("writes a group named '..' inside its own folder", async () => {

@@ -1,0 +1,97 @@
+// Session ownership: every running client writes into a session no other live client holds. A store keeps a
+// pool of sessions per agent; a client leases one for its lifetime (a free one of the pool, or a fresh one
+// when all are taken), so two tabs or two processes on one store never append to the same session log.
+import { agentOfSession, isSessionId, type AgentId, type SessionId } from "../../protocol/index.ts";
+
+/** A session held by one client until `release()`; nobody else appends to it meanwhile. */
+export type SessionLease = { readonly session: SessionId; release(): Promise<void> };
+
+export type LeaseRequest = {
+  /** Makes a new session id when every pooled one is held. */
+  fresh: () => SessionId;
+  /** This exact session, or SessionInUseError if another live client holds it. */
+  wanted?: SessionId;
+};
+
+/** The session the app asked for is held by another live client (another tab, process or client). */
+export class SessionInUseError extends Error {
+  override readonly name = "SessionInUseError";
+  readonly session: SessionId;
+
+  constructor(session: SessionId) {
+    super(`session ${session} is in use by another live client on this device`);
+    this.session = session;
+  }
+}
+
+/** What a store provides for leases: its pool of sessions, and an exclusive lock that outlives no client. */
+export interface SessionLocks {
+  /** The sessions of `agent` this store has handed out, oldest first (as far as the store can tell). */
+  pool(agent: AgentId): Promise<SessionId[]>;
+  addToPool(agent: AgentId, session: SessionId): Promise<void>;
+  /** Locks `session` if nobody else (in any tab or process) holds it; returns the unlock, or undefined. */
+  tryLock(session: SessionId): Promise<(() => Promise<void>) | undefined>;
+}
+
+/**
+ * Sessions held in this JavaScript realm. Checked before the platform's own lock, so two clients in one
+ * tab or process exclude each other even where the platform lock cannot tell them apart.
+ */
+const heldHere = new Set<SessionId>();
+
+/** Leases the wanted session, else the oldest free one of the pool, else a fresh one (added to the pool). */
+export async function leaseSession(locks: SessionLocks, agent: AgentId, request: LeaseRequest): Promise<SessionLease> {
+  if (request.wanted !== undefined) {
+    // Refused here: the relay would refuse it at the handshake, and a store names files after it.
+    if (!isSessionId(request.wanted) || agentOfSession(request.wanted) !== agent) {
+      throw new TypeError(`session ${String(request.wanted)} is not a session id of agent ${agent}`);
+    }
+    const lease = await tryLease(locks, request.wanted);
+    if (!lease) throw new SessionInUseError(request.wanted);
+    if (!(await locks.pool(agent)).includes(request.wanted)) await locks.addToPool(agent, request.wanted);
+    return lease;
+  }
+  for (const session of await locks.pool(agent)) {
+    const lease = await tryLease(locks, session);
+    if (lease) return lease;
+  }
+  // Locked before it joins the pool, so no other client can take it in between.
+  const session = request.fresh();
+  const lease = await tryLease(locks, session);
+  if (!lease) throw new SessionInUseError(session); // a fresh random id: only if the platform lock is broken
+  await locks.addToPool(agent, session);
+  return lease;
+}
+
+async function tryLease(locks: SessionLocks, session: SessionId): Promise<SessionLease | undefined> {
+  if (heldHere.has(session)) return undefined;
+  heldHere.add(session); // claimed before awaiting, so a concurrent lease in this realm skips it
+  let unlock: (() => Promise<void>) | undefined;
+  try {
+    unlock = await locks.tryLock(session);
+  } finally {
+    if (!unlock) heldHere.delete(session);
+  }
+  if (!unlock) return undefined;
+  let released: Promise<void> | undefined;
+  return {
+    session,
+    release: () =>
+      (released ??= unlock().finally(() => {
+        heldHere.delete(session);
+      })),
+  };
+}
+
+/** Locks for a store that lives in one realm (MemoryLocalStore): the realm's own registry is the lock. */
+export function inRealmLocks(pools: Map<AgentId, SessionId[]>): SessionLocks {
+  return {
+    pool: async (agent) => [...(pools.get(agent) ?? [])],
+    addToPool: async (agent, session) => {
+      const pool = pools.get(agent) ?? [];
+      if (!pool.includes(session)) pool.push(session);
+      pools.set(agent, pool);
+    },
+    tryLock: async () => async () => {},
+  };
+}

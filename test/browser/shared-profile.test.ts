@@ -1,0 +1,131 @@
+// End to end (issue 9, item 1) in a real browser: two tabs of one app on one browser profile (two pages of
+// one Chromium context share IndexedDB and Web Locks) write into one document at the same time through the
+// real relay (`wrangler dev`). Each tab leases its own session, so the relay keeps both tabs' writes.
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient, createIdentity, exportIdentity, type Client } from "../../client/index.ts";
+import type { DocId, SessionId } from "../../protocol/index.ts";
+import { browserBundle } from "../../scripts/bundle-size.ts";
+import { startRelay, type RelayProcess } from "../support/relay-process.ts";
+import { startPageServer, type PageServer } from "./page-server.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
+const GROUP = "shared-profile";
+const DB_NAME = "weft-shared-profile";
+const PER_TAB = 500;
+
+// What a page holds on `window` (see page-server.ts); callbacks passed to page.evaluate use only these.
+type PageGlobals = { weft: typeof import("../../client/index.ts"); tab: { client: Client } };
+type TabSetup = { url: string; secret: string; group: string; dbName: string; doc: DocId };
+type TabResult = { session: SessionId; atRelayWhenSynced: string[] };
+
+/** page.evaluate has no timeout of its own: a promise in the page that never settles must fail the test. */
+async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Starts the tab's client on the profile's IndexedDB; returns the session it leased. */
+function startTab(page: Page, setup: TabSetup): Promise<SessionId> {
+  return page.evaluate(async ({ url, secret, dbName }) => {
+    const w = window as unknown as PageGlobals;
+    const client = await w.weft.createClient({ url, identity: w.weft.importIdentity(secret), store: new w.weft.IndexedDbLocalStore(dbName) });
+    w.tab = { client };
+    return client.session;
+  }, setup);
+}
+
+/**
+ * Appends `count` transactions in small bursts, waits for doc.synced(), and at that moment asks the relay,
+ * through a second client with an empty in-memory store, how much of the tab's session it holds.
+ */
+function writeInTab(page: Page, setup: TabSetup, name: string, count: number): Promise<TabResult> {
+  return page.evaluate(async ({ url, group, doc: id, name, count }) => {
+    const w = window as unknown as PageGlobals;
+    const { client } = w.tab;
+    const doc = await client.group(group).open(id);
+    for (let i = 0; i < count; i++) {
+      doc.append(`${name}-${i}`);
+      if (i % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    await doc.synced();
+    const checker = await w.weft.createClient({ url, identity: w.weft.createIdentity() });
+    const view = await checker.group(group).open(id);
+    const atRelayWhenSynced = view.sessionTransactions(client.session).map((transaction) => transaction.data);
+    await checker.close();
+    return { session: client.session, atRelayWhenSynced };
+  }, { ...setup, name, count });
+}
+
+const expected = (name: string) => Array.from({ length: PER_TAB }, (_, i) => `${name}-${i}`);
+
+describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROMIUM}) against wrangler dev`, () => {
+  const persistTo = mkdtempSync(join(tmpdir(), "weft-browser-shared-"));
+  let relay: RelayProcess;
+  let pages: PageServer;
+  let browser: Browser;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    relay = await startRelay({ persistTo });
+    pages = await startPageServer(await browserBundle());
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await pages?.close();
+    await relay?.kill();
+    rmSync(persistTo, { recursive: true, force: true });
+  });
+
+  it(`each tab appends ${PER_TAB} to one document at once; the relay and a fresh client hold all ${2 * PER_TAB}, each once`, { timeout: 90_000 }, async () => {
+    const identity = createIdentity();
+    const creator = await createClient({ url: relay.url, identity });
+    const created = creator.group(GROUP).create({ meta: { title: "two tabs" } });
+    await created.synced();
+    await creator.close();
+    const setup: TabSetup = { url: relay.url, secret: exportIdentity(identity), group: GROUP, dbName: DB_NAME, doc: created.id };
+
+    const context = await browser.newContext(); // one profile: the two pages share IndexedDB and Web Locks
+    const tabs = [await context.newPage(), await context.newPage()];
+    for (const tab of tabs) {
+      tab.on("pageerror", (error) => pageErrors.push(`${error.name}: ${error.message}`));
+      await tab.goto(pages.url);
+      await tab.waitForFunction(() => "weft" in window);
+    }
+    const sessions = await within(15_000, "createClient in both tabs", Promise.all(tabs.map((tab) => startTab(tab, setup))));
+    expect(sessions[0]).not.toBe(sessions[1]);
+
+    const [a, b] = await within(60_000, "appends and synced() in both tabs", Promise.all([writeInTab(tabs[0]!, setup, "a", PER_TAB), writeInTab(tabs[1]!, setup, "b", PER_TAB)]));
+    expect(a.atRelayWhenSynced).toEqual(expected("a"));
+    expect(b.atRelayWhenSynced).toEqual(expected("b"));
+
+    const reader = await createClient({ url: relay.url, identity: createIdentity() });
+    const read = await reader.group(GROUP).open(created.id);
+    const all = read.transactions().map((transaction) => transaction.data);
+    expect(all).toHaveLength(2 * PER_TAB);
+    expect([...all].sort()).toEqual([...expected("a"), ...expected("b")].sort());
+    expect(read.sessionTransactions(a.session).map((transaction) => transaction.data)).toEqual(expected("a"));
+    expect(read.sessionTransactions(b.session).map((transaction) => transaction.data)).toEqual(expected("b"));
+    await reader.close();
+
+    // Closing the first tab gives its session up (the browser drops its Web Lock); a tab opened next takes it.
+    await tabs[0]!.close();
+    const next = await context.newPage();
+    await next.goto(pages.url);
+    await next.waitForFunction(() => "weft" in window);
+    expect(await within(15_000, "createClient in a new tab", startTab(next, setup))).toBe(a.session);
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  });
+});

@@ -1,0 +1,77 @@
+// End to end (issue 9, item 1): two processes of one app, one identity and one FileLocalStore directory,
+// write into one document at the same time through the real relay (`wrangler dev`). Each leases its own
+// session, so the relay keeps both; nothing is lost, nothing doubled.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient, createIdentity, exportIdentity } from "../../client/index.ts";
+import { FileLocalStore } from "../../client/node.ts";
+import type { DocId, SessionId } from "../../protocol/index.ts";
+import { startRelay, type RelayProcess } from "../support/relay-process.ts";
+
+const run = promisify(execFile);
+const SHARER = fileURLToPath(new URL("./store-sharer.ts", import.meta.url));
+const PER_PROCESS = 500;
+const GROUP = "e2e-shared-store";
+
+type SharerResult = { session: SessionId; atRelayWhenSynced: string[] };
+
+const expected = (name: string) => Array.from({ length: PER_PROCESS }, (_, i) => `${name}-${i}`);
+
+describe("two Node processes on one FileLocalStore directory, through wrangler dev", () => {
+  const persistTo = mkdtempSync(join(tmpdir(), "weft-e2e-shared-"));
+  const storeDir = mkdtempSync(join(tmpdir(), "weft-e2e-shared-store-"));
+  let relay: RelayProcess;
+
+  beforeAll(async () => {
+    relay = await startRelay({ persistTo });
+  });
+
+  afterAll(async () => {
+    await relay?.kill();
+    rmSync(persistTo, { recursive: true, force: true });
+    rmSync(storeDir, { recursive: true, force: true });
+  });
+
+  it(`each append ${PER_PROCESS} to one document at once; the relay and a fresh client hold all ${2 * PER_PROCESS}, each once`, async () => {
+    const identity = createIdentity();
+    const secret = exportIdentity(identity);
+    // The app created the document earlier, in this same store.
+    const creator = await createClient({ url: relay.url, identity, store: new FileLocalStore(storeDir) });
+    const created = creator.group(GROUP).create({ meta: { title: "shared store" } });
+    await created.synced();
+    await creator.close();
+
+    const sharer = async (name: string): Promise<SharerResult> => {
+      const { stdout } = await run(process.execPath, [SHARER, relay.url, storeDir, secret, GROUP, created.id, name, String(PER_PROCESS)], { timeout: 90_000 });
+      return JSON.parse(stdout.trim().split("\n").pop()!) as SharerResult;
+    };
+    const [a, b] = await Promise.all([sharer("a"), sharer("b")]);
+
+    // Two sessions, one per live process; and when each synced() resolved, the relay held all of its writes.
+    expect(a.session).not.toBe(b.session);
+    expect(a.atRelayWhenSynced).toEqual(expected("a"));
+    expect(b.atRelayWhenSynced).toEqual(expected("b"));
+
+    // A fresh client with an empty store gets all 1,000 from the relay, each exactly once.
+    const reader = await createClient({ url: relay.url, identity: createIdentity() });
+    const read = await reader.group(GROUP).open(created.id as DocId);
+    const all = read.transactions().map((transaction) => transaction.data);
+    expect(all).toHaveLength(2 * PER_PROCESS);
+    expect([...all].sort()).toEqual([...expected("a"), ...expected("b")].sort());
+    expect(read.sessionTransactions(a.session).map((transaction) => transaction.data)).toEqual(expected("a"));
+    expect(read.sessionTransactions(b.session).map((transaction) => transaction.data)).toEqual(expected("b"));
+    await reader.close();
+
+    // The shared store itself holds the same 1,000, each once, for the app's next start.
+    const restarted = await createClient({ url: relay.url, identity, store: new FileLocalStore(storeDir) });
+    expect([a.session, b.session]).toContain(restarted.session); // a free session of the pool, not a new one
+    const local = await restarted.group(GROUP).open(created.id as DocId);
+    expect([...local.transactions().map((transaction) => transaction.data)].sort()).toEqual([...all].sort());
+    await restarted.close();
+  });
+});

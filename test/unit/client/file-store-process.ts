@@ -1,0 +1,20 @@
+// Another process on the same FileLocalStore directory, for the store tests. Usage:
+//   node file-store-process.ts save <dir> <group> <docId> <session> <count>  -> saves <count> one-transaction records, prints "saved"
+//   node file-store-process.ts hold <dir> <agent>                           -> leases a session, prints it, then waits to be killed
+import { FileLocalStore } from "../../../client/storage/file-store.ts";
+import { newSessionId, type AgentId, type DocId, type SessionId } from "../../../protocol/index.ts";
+
+const [mode, directory, ...args] = process.argv.slice(2) as [string, string, ...string[]];
+const store = new FileLocalStore(directory);
+if (mode === "save") {
+  const [group, doc, session, count] = args as [string, DocId, SessionId, string];
+  for (let i = 0; i < Number(count); i++) {
+    await store.save(group, doc, { appends: [{ session, after: i, transactions: [{ at: 1_700_000_000_000 + i, data: `${session}-${i}` }] }] });
+  }
+  process.stdout.write("saved\n");
+} else {
+  const agent = args[0] as AgentId;
+  const lease = await store.leaseSession(agent, { fresh: () => newSessionId(agent) });
+  process.stdout.write(`${lease.session}\n`);
+  setInterval(() => {}, 1_000); // held until this process is killed
+}
