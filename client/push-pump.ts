@@ -1,16 +1,9 @@
 // Moves local changes out: saves what the local store lacks, then pushes what the relay lacks, one flush
-// at a time, changes of one tick together. It also keeps a poisoned frame from being sent forever.
-//
-// Quarantine: the SDK refuses locally whatever the relay would refuse, so a frame the relay refuses without
-// naming a document (bad_frame with close 1007, or a frame-level transaction_too_large) can only come from
-// a relay stricter than this SDK, or from data an older SDK left in the store. The relay cannot say which
-// message it was, so every document with content in flight becomes a suspect. Suspects are then pushed
-// one at a time, each alone on the wire (the probe), while every other push waits: a probe that is
-// acknowledged is cleared, a probe in flight when the next frame refusal comes is the culprit and its
-// writes are refused (surfaced once, held back from the push path). Innocent documents cost one extra
-// round trip each; the culprit is found in at most one reconnect per suspect, and nothing loops.
+// at a time, changes of one tick together. While a frame refused without a document named is being looked
+// for (quarantine.ts), only the probe pushes and the rest waits.
 import type { Content, DocId, SessionId } from "../protocol/index.ts";
 import type { Doc } from "./doc.ts";
+import { frameRefused, nextProbe, noQuarantine, type Quarantine } from "./quarantine.ts";
 import type { LocalStore } from "./storage/local-store.ts";
 
 export interface PumpHost {
@@ -31,10 +24,7 @@ export class PushPump {
   readonly #dirty = new Set<Doc>();
   #scheduled = false;
   #flushing: Promise<void> | undefined;
-  /** Documents in flight when a frame was refused without a document named (see above). */
-  #suspects: Doc[] = [];
-  /** The suspect pushed alone now. */
-  #probe: Doc | undefined;
+  #quarantine: Quarantine<Doc> = noQuarantine();
   /** Documents with something to push that wait for the quarantine to end. */
   readonly #held = new Set<Doc>();
 
@@ -55,25 +45,16 @@ export class PushPump {
 
   /** A frame was refused without a document named; returns the document found guilty, if one was. */
   onFrameRefused(inFlight: Doc[]): Doc | undefined {
-    const probe = this.#probe;
-    if (probe && (inFlight.includes(probe) || inFlight.length === 0)) {
-      this.#probe = undefined;
-      this.#suspects = this.#suspects.filter((doc) => doc !== probe);
-      return probe;
-    }
-    for (const doc of inFlight) if (!this.#suspects.includes(doc)) this.#suspects.push(doc);
-    return undefined;
+    const { state, culprit } = frameRefused(this.#quarantine, inFlight);
+    this.#quarantine = state;
+    return culprit;
   }
 
-  /** The suspect to push alone now, if the quarantine is on; suspects already acknowledged are cleared. */
+  /** The suspect to push alone now, if the quarantine is on. */
   #currentProbe(): Doc | undefined {
-    while (this.#suspects.length > 0) {
-      const probe = (this.#probe ??= this.#suspects[0]!);
-      if (probe.hasUnsynced && !probe.refused && !probe.deleted) return probe;
-      this.#suspects.shift();
-      this.#probe = undefined;
-    }
-    return undefined;
+    const { state, probe } = nextProbe(this.#quarantine, (doc) => doc.hasUnsynced && !doc.refused && !doc.deleted);
+    this.#quarantine = state;
+    return probe;
   }
 
   /** Saves what the local store lacks, then pushes what the relay lacks; one flush at a time. */
