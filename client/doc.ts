@@ -20,8 +20,8 @@ import {
   type ServerContent,
   type SessionId,
   type Transaction,
-  verifyCheckpoint,
 } from "../protocol/index.ts";
+import { ChainChecks, verifiesChains } from "./chain-checks.ts";
 import { ClosedError, LocalRefusalError, RelayError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
 import { checkMemberOp, checkTransactionData } from "./local-checks.ts";
@@ -55,11 +55,6 @@ export type RefusedWrites = {
   wholeDocument: boolean;
 };
 
-/**
- * Which received chains are verified before they count. Today only the membership log's (members() must
- * not trust unsigned data); verifying every document's chains later means widening this one predicate.
- */
-export const verifiesChains = (header: DocHeader | undefined): boolean => header?.kind === MEMBERS_KIND;
 
 export class Doc {
   readonly id: DocId;
@@ -95,9 +90,8 @@ export class Doc {
   #refusal: { error: RelayError | LocalRefusalError; from: number; wholeDocument: boolean } | undefined;
   /** The group closed for good: waiting for the relay would wait forever. */
   #closed: ClosedError | undefined;
-  /** The latest checkpoint signature received per session, and how far each session is verified (see verifiesChains). */
-  readonly #checkpoints = new Map<SessionId, { count: number; signature: string }>();
-  readonly #verified = new Map<SessionId, number>();
+  /** How much of each received session is verified (chain-checks.ts; the membership log only, for now). */
+  readonly #chains = new ChainChecks();
 
   constructor(id: DocId, header: DocHeader | undefined, identity: Identity, session: SessionId, onLocalChange: (doc: Doc) => void) {
     this.id = id;
@@ -228,7 +222,7 @@ export class Doc {
       for (const transaction of transactions) if (transaction.at > this.#lastAt) this.#lastAt = transaction.at;
       this.#saved.set(session, transactions.length);
       // Only verified transactions of a verified chain are ever saved (unsaved() holds the rest back).
-      this.#verified.set(session, transactions.length);
+      this.#chains.trust(session, transactions.length);
     }
     const own = this.#sessions.get(this.#session)?.transactions ?? [];
     // What an older SDK let into the store and the relay would refuse is held back from the start.
@@ -251,7 +245,7 @@ export class Doc {
     const verifies = verifiesChains(this.#header);
     for (const [session, log] of this.#sessions) {
       const saved = this.#saved.get(session) ?? 0;
-      const savable = verifies && session !== this.#session ? Math.min(log.transactions.length, this.#verified.get(session) ?? 0) : log.transactions.length;
+      const savable = verifies && session !== this.#session ? Math.min(log.transactions.length, this.#chains.verifiedCount(session)) : log.transactions.length;
       if (savable > saved) changes.appends.push({ session, after: saved, transactions: log.transactions.slice(saved, savable) });
     }
     return changes.header || changes.appends.length > 0 ? changes : undefined;
@@ -357,7 +351,7 @@ export class Doc {
       });
       this.#relay.sessions[session] = Math.max(countOf(this.#relay, session), chunk.after + chunk.transactions.length);
       const count = chunk.after + chunk.transactions.length;
-      if (chunk.signature && count > (this.#checkpoints.get(session)?.count ?? 0)) this.#checkpoints.set(session, { count, signature: chunk.signature });
+      if (chunk.signature) this.#chains.heard(session, count, chunk.signature);
     }
     if (content.header) this.#relay.header = true;
     if (added.length > 0 || content.header) this.#emit(added);
@@ -388,26 +382,13 @@ export class Doc {
    * Checks the newest checkpoint signature received for each session against the chain held, so the
    * transactions it covers may count and be saved. Returns the sessions whose checkpoint failed.
    */
-  async verifyReceived(): Promise<SessionId[]> {
-    const failed: SessionId[] = [];
-    for (const [session, checkpoint] of [...this.#checkpoints]) {
-      if (session === this.#session || checkpoint.count <= (this.#verified.get(session) ?? 0)) continue;
-      const log = this.#sessions.get(session)?.transactions ?? [];
-      if (log.length < checkpoint.count) continue;
-      const lastHash = chainHash(GENESIS_HASH, log.slice(0, checkpoint.count));
-      if (await verifyCheckpoint(checkpoint.signature, this.id, session, checkpoint.count, lastHash)) {
-        this.#verified.set(session, Math.max(this.#verified.get(session) ?? 0, checkpoint.count));
-      } else {
-        this.#checkpoints.delete(session);
-        failed.push(session);
-      }
-    }
-    return failed;
+  verifyReceived(): Promise<SessionId[]> {
+    return this.#chains.verify(this.id, (session) => this.#sessions.get(session)?.transactions ?? [], this.#session);
   }
 
   /** The ordered view restricted to what is verified: own transactions, and others' up to a verified checkpoint. */
   verifiedTransactions(): DocTransaction[] {
-    return this.transactions().filter((transaction) => transaction.session === this.#session || transaction.index < (this.#verified.get(transaction.session) ?? 0));
+    return this.transactions().filter((transaction) => transaction.session === this.#session || transaction.index < this.#chains.verifiedCount(transaction.session));
   }
 
   /** Frames to push now: own transactions the relay lacks, batched, signed, bounded in flight. */
