@@ -50,6 +50,11 @@ export class Client {
     return group;
   }
 
+  /** Connects every group again now instead of waiting out the backoff (after a relay restart, say). */
+  reconnectNow(): void {
+    for (const group of this.#groups.values()) group.reconnectNow();
+  }
+
   /**
    * Closes every connection and timer, so a Node process can exit, and gives up the session once the saves
    * under way have finished; another client on this store may then take it over. Writes after close are

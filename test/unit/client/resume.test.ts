@@ -1,6 +1,5 @@
 // Issue 9, items 4 and 10: what a group sends when it comes back, and what it hands the app.
 import { afterEach, describe, expect, it } from "vitest";
-import { createIdentity } from "../../../client/index.ts";
 import { harness, statusOf } from "./group-harness.ts";
 
 let current: ReturnType<typeof harness> | undefined;
@@ -85,6 +84,9 @@ describe("what the group hands the app", () => {
     await statusOf(group, "offline");
     group.reconnectNow();
     await statusOf(group, "live");
-    expect(createIdentity()).toBeDefined();
+    relay.dropAll();
+    await statusOf(group, "offline");
+    alice.reconnectNow();
+    await statusOf(group, "live");
   });
 });
