@@ -57,7 +57,7 @@ function checkClientLimits(message: ClientMessage): Decoded<ClientMessage> {
     }
   }
   if (total > MAX_TRANSACTIONS_PER_FRAME) {
-    return fail("transaction_too_large", `${total} transactions in one frame; at most ${MAX_TRANSACTIONS_PER_FRAME}`);
+    return fail("transaction_too_large", `${total} transactions in one message; at most ${MAX_TRANSACTIONS_PER_FRAME}`);
   }
   if (message.header) {
     let encoded: string;

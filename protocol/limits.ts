@@ -10,9 +10,12 @@ export const MAX_FRAME_BYTES = 1_000_000;
 export const CHUNK_TARGET_BYTES = 256 * 1024;
 /** Largest `data` of one transaction, in UTF-8 bytes. Well under SQLite's 2 MB per value in production. */
 export const MAX_TRANSACTION_BYTES = 256 * 1024;
-/** Most transactions in one `content` frame, all sessions together. */
+/**
+ * Most transactions in one `content` message, all sessions together. Counted per message: a `batch`
+ * frame may hold several, each within this limit, and the frame within MAX_FRAME_BYTES.
+ */
 export const MAX_TRANSACTIONS_PER_FRAME = 2_000;
-/** Most sessions in one `content` frame. */
+/** Most sessions in one `content` message (per message, like MAX_TRANSACTIONS_PER_FRAME). */
 export const MAX_SESSIONS_PER_FRAME = 1_000;
 /**
  * Most writer sessions one document may have. A `known` state lists them all in one frame: 10,000 ids
@@ -21,8 +24,10 @@ export const MAX_SESSIONS_PER_FRAME = 1_000;
 export const MAX_SESSIONS_PER_DOCUMENT = 10_000;
 /** Most WebSocket peers one group object serves at once. */
 export const MAX_PEERS_PER_GROUP = 500;
-/** Most messages in one `batch` frame (whose size is bounded by MAX_FRAME_BYTES too). */
+/** Most messages in one `batch` frame (whose size is bounded by MAX_FRAME_BYTES too); each is atomic on its own. */
 export const MAX_MESSAGES_PER_BATCH = 10_000;
+/** Most documents whose known state one `open` may carry. */
+export const MAX_DOCS_PER_OPEN = 20_000;
 /** Most documents one `dir` frame lists; larger directories arrive in several frames. */
 export const MAX_DOCS_PER_DIR_FRAME = 500;
 /** Largest encoded document header (meta included), in UTF-8 bytes. */

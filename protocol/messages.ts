@@ -4,11 +4,20 @@ import * as v from "valibot";
 import { isAgentId, isDocId, isGroupId, isSessionId, type AgentId, type DocId, type DocMeta, type SessionId } from "./ids.ts";
 import type { SessionCounts } from "./known-state.ts";
 import { fromColumns } from "./transaction-columns.ts";
-import { MAX_DOCS_PER_DIR_FRAME, MAX_MESSAGES_PER_BATCH, MAX_SESSIONS_PER_DOCUMENT, MAX_SESSIONS_PER_FRAME } from "./limits.ts";
+import { MAX_DOCS_PER_DIR_FRAME, MAX_DOCS_PER_OPEN, MAX_MESSAGES_PER_BATCH, MAX_SESSIONS_PER_DOCUMENT, MAX_SESSIONS_PER_FRAME } from "./limits.ts";
 import { ERROR_CODES } from "./errors.ts";
 import { ROLES } from "./roles.ts";
 
-const text = (max: number) => v.pipe(v.string(), v.maxLength(max));
+/**
+ * Text must be well-formed UTF-16. A lone surrogate ("x\ud800y", sent as a JSON escape) has no UTF-8
+ * form: hashing turns it into U+FFFD (so two different strings share one hash chain or document id) and
+ * SQLite stores it changed. Refusing it at the boundary keeps "what was signed is what is served".
+ */
+export const isWellFormedText = (value: string): boolean => !LONE_SURROGATE.test(value);
+/** With the `u` flag a paired surrogate is one code point, so only a lone one is of category Cs. */
+const LONE_SURROGATE = /\p{Cs}/u;
+const wellFormed = v.check<string, string>(isWellFormedText, "text must be well-formed UTF-16 (no lone surrogates)");
+const text = (max: number) => v.pipe(v.string(), v.maxLength(max), wellFormed);
 const count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 const base64url = (max: number) => v.pipe(v.string(), v.maxLength(max), v.regex(/^[A-Za-z0-9_-]*$/));
 
@@ -19,9 +28,24 @@ export const groupIdSchema = v.custom<string>((value) => typeof value === "strin
 
 const signature = base64url(86);
 
+/** valibot's `record` takes a list as a record with no entries: a record must be a plain object first. */
+const recordShape = v.custom<Record<string, unknown>>(
+  (value) => typeof value === "object" && value !== null && !Array.isArray(value),
+  "must be an object keyed by id, not a list",
+);
+
+/** JSON whose every string (keys included) is well-formed text: `meta` is hashed into the document id. */
+function isWellFormedJson(value: unknown): boolean {
+  if (typeof value === "string") return isWellFormedText(value);
+  if (typeof value !== "object" || value === null) return true;
+  if (Array.isArray(value)) return value.every(isWellFormedJson);
+  return Object.entries(value).every(([key, item]) => isWellFormedText(key) && isWellFormedJson(item));
+}
+
 /** valibot types records with template-literal keys as partial; every present key has a value. */
 const bySession = <T>(schema: v.GenericSchema<unknown, T>, maxEntries = MAX_SESSIONS_PER_FRAME) =>
   v.pipe(
+    recordShape,
     v.record(sessionIdSchema, schema),
     v.maxEntries(maxEntries),
     v.transform((record) => record as Record<SessionId, T>),
@@ -34,7 +58,10 @@ export const headerSchema = v.object({
   creator: agentIdSchema,
   createdAt: count,
   nonce: base64url(64),
-  meta: v.custom<DocMeta>((value) => typeof value === "object" && value !== null && !Array.isArray(value), "meta must be an object"),
+  meta: v.pipe(
+    v.custom<DocMeta>((value) => typeof value === "object" && value !== null && !Array.isArray(value), "meta must be an object"),
+    v.check<DocMeta, string>(isWellFormedJson, "meta text must be well-formed UTF-16 (no lone surrogates)"),
+  ),
   readers: v.optional(v.pipe(v.array(agentIdSchema), v.maxLength(64))),
 });
 
@@ -49,21 +76,31 @@ export const knownStateSchema = v.object({
  * its own error code.
  */
 const list = v.custom<unknown[]>(Array.isArray, "must be a list");
-const chunkSchema = <S extends v.GenericSchema>(signatureSchema: S) =>
+const chunkSchema = <S extends v.GenericSchema>(signatureSchema: S, minTransactions: number) =>
   v.pipe(
     v.object({ after: count, at: list, data: list, signature: signatureSchema }),
     v.rawTransform(({ dataset, addIssue, NEVER }) => {
       const { at, data, ...rest } = dataset.value;
       const transactions = fromColumns(at, data);
-      if (transactions) return { ...rest, transactions };
-      addIssue({ message: "at and data must be lists of the same length: integer time differences that sum to non-negative times, and strings" });
-      return NEVER;
+      if (!transactions) {
+        addIssue({ message: "at and data must be lists of the same length: integer time differences that sum to non-negative times, and strings" });
+        return NEVER;
+      }
+      if (transactions.length < minTransactions) {
+        addIssue({ message: "a chunk carries at least one transaction" });
+        return NEVER;
+      }
+      if (!transactions.every((transaction) => isWellFormedText(transaction.data))) {
+        addIssue({ message: "data must be well-formed UTF-16 text (no lone surrogates)" });
+        return NEVER;
+      }
+      return { ...rest, transactions };
     }),
   );
-/** Transactions a writer appends after `after`, signed as of the last one. */
-const signedChunkSchema = chunkSchema(signature);
+/** Transactions a writer appends after `after`, signed as of the last one: a signature vouches for at least one. */
+const signedChunkSchema = chunkSchema(signature, 1);
 /** Transactions the relay forwards; signed when the chunk ends where the writer signed. */
-const forwardedChunkSchema = chunkSchema(v.optional(signature));
+const forwardedChunkSchema = chunkSchema(v.optional(signature), 0);
 
 // Client to relay.
 
@@ -85,19 +122,24 @@ export const dirRequestSchema = v.object({
   digest: v.optional(base64url(43)),
 });
 export const loadSchema = v.object({ type: v.literal("load"), doc: docIdSchema, known: knownStateSchema });
-export const contentSchema = v.object({
-  type: v.literal("content"),
-  doc: docIdSchema,
-  header: v.optional(headerSchema),
-  sessions: bySession(signedChunkSchema),
-});
+/** New transactions of one document, committed whole or not at all; it must carry a header or a transaction. */
+export const contentSchema = v.pipe(
+  v.object({
+    type: v.literal("content"),
+    doc: docIdSchema,
+    header: v.optional(headerSchema),
+    sessions: bySession(signedChunkSchema),
+  }),
+  v.check((content) => content.header !== undefined || Object.keys(content.sessions).length > 0, "content must carry a header or at least one session"),
+);
 export const unsubSchema = v.object({ type: v.literal("unsub"), doc: docIdSchema });
 /** Opens every document of the group this peer may read: the relay streams what the peer lacks of each. */
 export const openGroupSchema = v.object({
   type: v.literal("open"),
   known: v.pipe(
+    recordShape,
     v.record(docIdSchema, knownStateSchema),
-    v.maxEntries(20_000),
+    v.maxEntries(MAX_DOCS_PER_OPEN),
     v.transform((record) => record as Record<DocId, v.InferOutput<typeof knownStateSchema>>),
   ),
 });

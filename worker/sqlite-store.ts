@@ -1,8 +1,8 @@
 // GroupStore on Durable Object SQLite. Documents and sessions get integer keys so each transaction row
 // carries two integers, not two long ids; reads stream through cursors, never a whole group at once.
-import { EMPTY_DIGEST } from "../protocol/index.ts";
+import { EMPTY_DIGEST, updateDigest } from "../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../protocol/index.ts";
-import { ALL_DOCS, digestAfter, knownAfter, type GroupInfo, type GroupStore, type LogPosition, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
+import { ALL_DOCS, digestAfter, type GroupInfo, type GroupStore, type LogPosition, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS docs (
   updated_at INTEGER NOT NULL,
   cursor INTEGER NOT NULL DEFAULT 0,
   deleted INTEGER NOT NULL DEFAULT 0,
-  restricted INTEGER NOT NULL DEFAULT 0
+  restricted INTEGER NOT NULL DEFAULT 0,
+  sessions INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS docs_by_cursor ON docs (cursor);
 CREATE TABLE IF NOT EXISTS sessions (
@@ -48,6 +49,13 @@ const PAGE_ROWS = 2_000;
 /** Parsed headers kept in memory: read on every write to a document, never changed once stored. */
 const HEADER_CACHE_SIZE = 1_000;
 const ROW_CACHE_SIZE = 20_000;
+/** Subscriber lists kept in memory (one per document, and the group-wide one): fan-out reads none. */
+const SUBSCRIBER_CACHE_SIZE = 256;
+/** Heads of the sessions written lately: a writer's next append reads nothing to find where its log ends. */
+const HEAD_CACHE_SIZE = 10_000;
+
+type DocRow = { num: number; deleted: boolean; sessions: number };
+type HeadRow = SessionHead & { num: number };
 
 /**
  * The object is the only writer of its storage, so group facts, roles and headers are cached in memory
@@ -59,8 +67,12 @@ export class SqliteStore implements GroupStore {
   readonly #headers = new Map<DocId, DocHeader>();
   /** Meta values, written through. */
   readonly #meta = new Map<string, string | undefined>();
-  /** Each document's row number and tombstone flag; a row number never changes once given. */
-  readonly #rows = new Map<DocId, { num: number; deleted: boolean }>();
+  /** Each document's row number, tombstone flag and session count; a row number never changes once given. */
+  readonly #rows = new Map<DocId, DocRow>();
+  /** Subscribers by document (or ALL_DOCS), written through by subscribe and unsubscribe. */
+  readonly #subscribers = new Map<string, Set<PeerId>>();
+  /** Session heads by `<doc row> <session id>`, written through by every commit. */
+  readonly #heads = new Map<string, HeadRow>();
   readonly sql: SqlStorage;
   readonly transactionSync: <T>(fn: () => T) => T;
 
@@ -70,9 +82,10 @@ export class SqliteStore implements GroupStore {
     // Objects created by an earlier version get the newer columns of `docs` first.
     const docColumns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('docs')").toArray().map((row) => row.name);
     if (docColumns.length > 0) {
-      for (const column of ["cursor", "deleted", "restricted"]) {
+      for (const column of ["cursor", "deleted", "restricted", "sessions"]) {
         if (!docColumns.includes(column)) sql.exec(`ALTER TABLE docs ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
       }
+      if (!docColumns.includes("sessions")) sql.exec("UPDATE docs SET sessions = (SELECT count(*) FROM sessions WHERE doc_num = docs.num)");
     }
     sql.exec(SCHEMA);
   }
@@ -150,19 +163,48 @@ export class SqliteStore implements GroupStore {
   }
 
   sessionHead(doc: DocId, session: SessionId): SessionHead | undefined {
-    const docNum = this.#row(doc)?.num;
-    if (docNum === undefined) return undefined;
+    const row = this.#row(doc);
+    if (!row || row.deleted) return undefined;
+    const head = this.#head(row.num, session);
+    return head ? { count: head.count, lastHash: head.lastHash } : undefined;
+  }
+
+  #head(docNum: number, session: SessionId): HeadRow | undefined {
+    const key = `${docNum} ${session}`;
+    const cached = this.#heads.get(key);
+    if (cached) return cached;
     const row = this.sql
-      .exec<{ count: number; last_hash: string }>("SELECT count, last_hash FROM sessions WHERE doc_num = ? AND id = ?", docNum, session)
+      .exec<{ num: number; count: number; last_hash: string }>("SELECT num, count, last_hash FROM sessions WHERE doc_num = ? AND id = ?", docNum, session)
       .toArray()[0];
-    return row ? { count: row.count, lastHash: row.last_hash } : undefined;
+    if (!row) return undefined;
+    const head = { num: row.num, count: row.count, lastHash: row.last_hash };
+    this.#remember(key, head);
+    return head;
+  }
+
+  #remember(key: string, head: HeadRow): void {
+    this.#heads.delete(key);
+    if (this.#heads.size >= HEAD_CACHE_SIZE) this.#heads.delete(this.#heads.keys().next().value!);
+    this.#heads.set(key, head);
+  }
+
+  sessionCount(doc: DocId): number {
+    const row = this.#row(doc);
+    return row && !row.deleted ? row.sessions : 0;
   }
 
   subscribers(doc: DocId): PeerId[] {
-    return this.sql
-      .exec<{ peer: string }>("SELECT DISTINCT peer FROM subscriptions WHERE doc IN (?, ?)", doc, ALL_DOCS)
-      .toArray()
-      .map((row) => row.peer);
+    return [...new Set([...this.#subscribersOf(doc), ...this.#subscribersOf(ALL_DOCS)])];
+  }
+
+  #subscribersOf(doc: string): Set<PeerId> {
+    let peers = this.#subscribers.get(doc);
+    if (!peers) {
+      peers = new Set(this.sql.exec<{ peer: string }>("SELECT peer FROM subscriptions WHERE doc = ?", doc).toArray().map((row) => row.peer));
+      if (this.#subscribers.size >= SUBSCRIBER_CACHE_SIZE) this.#subscribers.delete(this.#subscribers.keys().next().value!);
+      this.#subscribers.set(doc, peers);
+    }
+    return peers;
   }
 
   *readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction> {
@@ -213,53 +255,70 @@ export class SqliteStore implements GroupStore {
     }
   }
 
+  /**
+   * Four statements whatever the write holds: the document row, every session head, every transaction
+   * (SQLite unpacks them from one JSON parameter, so statements stay far under the 100 KB statement
+   * limit and values under the 2 MB value limit), and the group's cursor and digest. The primary key
+   * refuses a second row at the same index: a double append fails loudly and rolls back whole.
+   */
   commit(write: Write): void {
+    const known = this.#row(write.doc);
+    const newSessions = write.appends.filter((append) => append.after === 0).length;
+    const info = this.info();
+    const cursor = info.cursor + 1;
+    const digest = digestAfter(info.digest, write);
+    let docRow: DocRow | undefined;
+    const heads: [string, HeadRow][] = [];
     this.#write(() => {
-      const before = this.knownState(write.doc);
+      let docNum: number;
       if (write.header) {
-        this.sql.exec(
-          "INSERT INTO docs (id, header, updated_at, restricted) VALUES (?, ?, ?, ?)",
-          write.doc,
-          JSON.stringify(write.header),
-          write.now,
-          write.header.readers ? 1 : 0,
-        );
-      } else {
-        this.sql.exec("UPDATE docs SET updated_at = ? WHERE id = ?", write.now, write.doc);
-      }
-      const docNum = this.#row(write.doc)?.num;
-      if (docNum === undefined) throw new Error(`commit: unknown document ${write.doc}`);
-      for (const append of write.appends) {
-        const count = append.after + append.transactions.length;
-        const session = this.sql
-          .exec<{ num: number; count: number }>(
-            `INSERT INTO sessions (doc_num, id, count, last_hash, signature) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (doc_num, id) DO UPDATE SET count = excluded.count, last_hash = excluded.last_hash, signature = excluded.signature
-             RETURNING num`,
-            docNum,
-            append.session,
-            count,
-            append.lastHash,
-            append.signature,
+        docNum = this.sql
+          .exec<{ num: number }>(
+            "INSERT INTO docs (id, header, updated_at, restricted, cursor, sessions) VALUES (?, ?, ?, ?, ?, ?) RETURNING num",
+            write.doc,
+            JSON.stringify(write.header),
+            write.now,
+            write.header.readers ? 1 : 0,
+            cursor,
+            newSessions,
           )
-          .one();
-        // One statement per append, whatever its length: SQLite unpacks the batch from one JSON parameter
-        // (statements stay far under the 100 KB statement limit, parameters under the 2 MB value limit).
-        // The primary key refuses a second row at the same index: a double append fails loudly.
+          .one().num;
+        docRow = { num: docNum, deleted: false, sessions: newSessions };
+      } else {
+        if (!known || known.deleted) throw new Error(`commit: unknown document ${write.doc}`);
+        docNum = known.num;
+        this.sql.exec("UPDATE docs SET updated_at = ?, cursor = ?, sessions = sessions + ? WHERE num = ?", write.now, cursor, newSessions, docNum);
+        docRow = { ...known, sessions: known.sessions + newSessions };
+      }
+      if (write.appends.length > 0) {
+        const nums = new Map<string, number>();
+        const sessionRows = this.sql.exec<{ num: number; id: string }>(
+          `INSERT INTO sessions (doc_num, id, count, last_hash, signature)
+           SELECT ?, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]' FROM json_each(?) WHERE true
+           ON CONFLICT (doc_num, id) DO UPDATE SET count = excluded.count, last_hash = excluded.last_hash, signature = excluded.signature
+           RETURNING num, id`,
+          docNum,
+          JSON.stringify(write.appends.map((append) => [append.session, append.after + append.transactions.length, append.lastHash, append.signature])),
+        );
+        for (const row of sessionRows) nums.set(row.id, row.num);
+        const appends = write.appends.map((append) => {
+          const num = nums.get(append.session)!;
+          heads.push([`${docNum} ${append.session}`, { num, count: append.after + append.transactions.length, lastHash: append.lastHash }]);
+          return [num, append.after, append.signature, append.transactions.map((transaction) => [transaction.at, transaction.data])];
+        });
         this.sql.exec(
           `INSERT INTO transactions (session_num, idx, at, data, signature)
-           SELECT ?, ? + key, json_extract(value, '$.at'), json_extract(value, '$.data'), CASE WHEN key = ? THEN ? END
-           FROM json_each(?)`,
-          session.num,
-          append.after,
-          append.transactions.length - 1,
-          append.signature,
-          JSON.stringify(append.transactions),
+           SELECT a.value ->> '$[0]', (a.value ->> '$[1]') + t.key, t.value ->> '$[0]', t.value ->> '$[1]',
+                  CASE WHEN t.key = json_array_length(a.value, '$[3]') - 1 THEN a.value ->> '$[2]' END
+           FROM json_each(?) AS a, json_each(a.value, '$[3]') AS t`,
+          JSON.stringify(appends),
         );
       }
-      const cursor = this.#bumpCursor();
-      this.sql.exec("UPDATE docs SET cursor = ? WHERE num = ?", cursor, docNum);
-      this.setMeta("digest", digestAfter(this.info().digest, write.doc, before, knownAfter(before, write)));
+      this.sql.exec(
+        "INSERT INTO meta (key, value) VALUES ('cursor', ?), ('digest', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        String(cursor),
+        digest,
+      );
       if (write.members) {
         if (write.members.genesis) this.setMeta("members_doc", write.doc);
         this.setMeta("members_last", JSON.stringify(write.members.last));
@@ -268,7 +327,12 @@ export class SqliteStore implements GroupStore {
           else this.sql.exec("DELETE FROM members WHERE agent = ?", change.agent);
         }
       }
-    });
+    }, write.members !== undefined);
+    // Committed: what it wrote is what the caches now hold.
+    this.#meta.set("cursor", String(cursor));
+    this.#meta.set("digest", digest);
+    this.#rows.set(write.doc, docRow!);
+    for (const [key, head] of heads) this.#remember(key, head);
   }
 
   deleteDoc(doc: DocId, now: number): void {
@@ -277,32 +341,36 @@ export class SqliteStore implements GroupStore {
       const row = this.#row(doc);
       if (!row || row.deleted) return;
       const docNum = row.num;
-      this.setMeta("digest", digestAfter(this.info().digest, doc, this.knownState(doc), { header: false, sessions: {} }));
+      this.setMeta("digest", updateDigest(this.info().digest, doc, this.knownState(doc), { header: false, sessions: {} }));
       this.sql.exec("DELETE FROM transactions WHERE session_num IN (SELECT num FROM sessions WHERE doc_num = ?)", docNum);
       this.sql.exec("DELETE FROM sessions WHERE doc_num = ?", docNum);
       this.sql.exec("DELETE FROM subscriptions WHERE doc = ?", doc);
+      this.#subscribers.delete(doc);
       this.sql.exec("UPDATE docs SET deleted = 1, updated_at = ?, cursor = ? WHERE num = ?", now, this.#bumpCursor(), docNum);
-      this.#rows.set(doc, { num: docNum, deleted: true });
+      this.#rows.set(doc, { num: docNum, deleted: true, sessions: 0 });
     });
+    for (const key of [...this.#heads.keys()]) if (key.startsWith(`${this.#rows.get(doc)?.num} `)) this.#heads.delete(key);
   }
 
   /**
-   * One write transaction. The caches are dropped before and after it: whatever it did, or undid by
-   * throwing (SQLite rolls the transaction back), the next read comes from storage.
+   * One write transaction. Group facts (and roles, when `membersChanged`) are dropped before and after
+   * it; if it throws, SQLite rolls it back and every cache it may have written through is dropped too,
+   * so the next read comes from storage.
    */
-  #write(body: () => void): void {
+  #write(body: () => void, membersChanged = true): void {
     this.#info = undefined;
-    this.#memberRoles = undefined;
+    if (membersChanged) this.#memberRoles = undefined;
     try {
       this.transactionSync(body);
     } catch (error) {
-      // Rolled back: what the body wrote through to the caches never happened.
       this.#meta.clear();
       this.#rows.clear();
+      this.#heads.clear();
+      this.#memberRoles = undefined;
       throw error;
     } finally {
       this.#info = undefined;
-      this.#memberRoles = undefined;
+      if (membersChanged) this.#memberRoles = undefined;
     }
   }
 
@@ -314,14 +382,17 @@ export class SqliteStore implements GroupStore {
 
   subscribe(peer: PeerId, doc: DocId | typeof ALL_DOCS): void {
     this.sql.exec("INSERT OR IGNORE INTO subscriptions (doc, peer) VALUES (?, ?)", doc, peer);
+    this.#subscribers.get(doc)?.add(peer);
   }
 
   unsubscribe(peer: PeerId, doc: DocId): void {
     this.sql.exec("DELETE FROM subscriptions WHERE doc = ? AND peer = ?", doc, peer);
+    this.#subscribers.get(doc)?.delete(peer);
   }
 
   forgetPeer(peer: PeerId): void {
     this.sql.exec("DELETE FROM subscriptions WHERE peer = ?", peer);
+    for (const peers of this.#subscribers.values()) peers.delete(peer);
   }
 
   forgetPeersExcept(live: readonly PeerId[]): void {
@@ -330,13 +401,13 @@ export class SqliteStore implements GroupStore {
     for (const row of stale) this.forgetPeer(row.peer);
   }
 
-  #row(doc: DocId): { num: number; deleted: boolean } | undefined {
+  #row(doc: DocId): DocRow | undefined {
     const cached = this.#rows.get(doc);
     if (cached) return cached;
-    const row = this.sql.exec<{ num: number; deleted: number }>("SELECT num, deleted FROM docs WHERE id = ?", doc).toArray()[0];
+    const row = this.sql.exec<{ num: number; deleted: number; sessions: number }>("SELECT num, deleted, sessions FROM docs WHERE id = ?", doc).toArray()[0];
     if (!row) return undefined;
     if (this.#rows.size >= ROW_CACHE_SIZE) this.#rows.clear();
-    const entry = { num: row.num, deleted: row.deleted === 1 };
+    const entry = { num: row.num, deleted: row.deleted === 1, sessions: row.sessions };
     this.#rows.set(doc, entry);
     return entry;
   }

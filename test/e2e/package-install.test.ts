@@ -3,7 +3,7 @@
 // declarations under three module resolutions (no @types/node: a browser app has none), and bundles it for
 // browsers.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -28,7 +28,8 @@ describe("the packed package, installed by an app", () => {
 
   it("ships dist/ (JavaScript, declarations, source maps) and the docs, nothing else", () => {
     expect(files.filter((path) => !path.startsWith("dist/"))).toEqual(["CHANGELOG.md", "LICENSE", "README.md", "package.json"]);
-    for (const entry of ["client/index", "client/node", "protocol/index"]) {
+    expect(files).toContain("dist/relay/worker.js");
+    for (const entry of ["client/index", "client/node", "protocol/index", "dev/index"]) {
       expect(files).toEqual(expect.arrayContaining([`dist/${entry}.js`, `dist/${entry}.d.ts`, `dist/${entry}.js.map`]));
     }
     expect(files.filter((path) => /\.ts$/.test(path) && !path.endsWith(".d.ts"))).toEqual([]);
@@ -77,6 +78,35 @@ describe("the packed package, installed by an app", () => {
     );
     const { stdout } = await run(process.execPath, ["main.cjs"], { cwd: app, timeout: 30_000 });
     expect(JSON.parse(stdout.trim())).toEqual({ agent: true, exported: "string", store: "function" });
+  });
+
+  it("weft/dev without miniflare says how to get it", async () => {
+    writeFileSync(join(app, "no-miniflare.mjs"), `import { startRelay } from "weft/dev";\nawait startRelay();\n`);
+    const failed = await run(process.execPath, ["no-miniflare.mjs"], { cwd: app, timeout: 30_000 }).catch((error: { stderr: string }) => error);
+    expect(failed.stderr).toContain("npm install --save-dev miniflare");
+  });
+
+  it("weft/dev runs the packaged relay once the app has miniflare: two clients sync through it", async () => {
+    // The app's own dev dependency; linked from the repo's node_modules rather than installed again (workerd is large).
+    symlinkSync(join(REPO_ROOT, "node_modules", "miniflare"), join(app, "node_modules", "miniflare"), "dir");
+    writeFileSync(
+      join(app, "dev.mjs"),
+      `import { startRelay } from "weft/dev";
+       import { createClient, createIdentity } from "weft/client";
+       const relay = await startRelay();
+       const alice = await createClient({ url: relay.url, identity: createIdentity() });
+       const doc = alice.group("team").create({});
+       doc.append("from the packaged relay");
+       await doc.synced();
+       const bob = await createClient({ url: relay.url, identity: createIdentity() });
+       const seen = await bob.group("team").open(doc.id);
+       console.log(JSON.stringify(seen.transactions().map((t) => t.data)));
+       alice.close();
+       bob.close();
+       await relay.stop();`,
+    );
+    const { stdout } = await run(process.execPath, ["dev.mjs"], { cwd: app, timeout: 60_000 });
+    expect(JSON.parse(stdout.trim())).toEqual(["from the packaged relay"]);
   });
 
   it.each(["bundler", "node16", "nodenext"])("typechecks a strict TypeScript app with exactOptionalPropertyTypes under moduleResolution %s", async (resolution) => {

@@ -51,7 +51,7 @@ describe("decodeClientMessage accepts every client message", () => {
     ["load with a known state", { type: "load", doc, known }],
     ["content with header", { type: "content", doc, header, sessions: { [alice.session]: chunk } }],
     ["content without header", { type: "content", doc, sessions: { [alice.session]: chunk } }],
-    ["content with an empty chunk", { type: "content", doc, sessions: { [alice.session]: { ...chunk, transactions: [] } } }],
+    ["content with only a header", { type: "content", doc, header, sessions: {} }],
     ["unsub", { type: "unsub", doc }],
     ["dir since a cursor with a digest", { type: "dir", since: 12, digest: EMPTY_DIGEST }],
     ["hello with an app token", { ...helloFrame(alice, "g1", "nonce-1"), token: "a.b.c" }],
@@ -225,6 +225,17 @@ describe("decodeClientMessage refuses bad frames with a stable code", () => {
     ["content with transactions as objects instead of columns", "bad_frame", content({ [alice.session]: chunk })],
     ["content with a header whose meta is an array", "bad_frame", content({}, { header: { ...header, meta: [] } })],
     ["content with a header without creator", "bad_frame", content({}, { header: { ...header, creator: undefined } })],
+    ["content with sessions as a list", "bad_frame", JSON.stringify({ type: "content", doc, sessions: [] })],
+    ["content with neither header nor sessions", "bad_frame", content({})],
+    ["content with a chunk of no transactions", "bad_frame", content({ [alice.session]: { ...wireChunk, at: [], data: [] } })],
+    ["load with known sessions as a list", "bad_frame", JSON.stringify({ type: "load", doc, known: { header: true, sessions: [] } })],
+    ["open with known as a list", "bad_frame", JSON.stringify({ type: "open", known: [] })],
+    ["content with data holding a lone high surrogate", "bad_frame", content({ [alice.session]: { ...wireChunk, at: [1], data: ["x\ud800y"] } })],
+    ["content with data holding a lone low surrogate", "bad_frame", content({ [alice.session]: { ...wireChunk, at: [1], data: ["\udc00"] } })],
+    ["content with a lone surrogate in a meta value", "bad_frame", content({}, { header: { ...header, meta: { list: ["ok", "a\ud83d"] } } })],
+    ["content with a lone surrogate in a meta key", "bad_frame", content({}, { header: { ...header, meta: { "\udfff": 1 } } })],
+    ["content with a lone surrogate in kind", "bad_frame", content({}, { header: { ...header, kind: "\ud800" } })],
+    ["hello with a lone surrogate in its token", "bad_frame", JSON.stringify({ ...hello, token: "a.\ud800.c" })],
   ])("%s -> %s", (_name, code, frame) => {
     expect(decodeClientMessage(frame)).toMatchObject({ ok: false, code });
   });

@@ -146,7 +146,7 @@ describe("writing and fan-out", () => {
     await send("alice", { type: "content", doc: doc1.id, sessions: { [alice.session]: forged } });
     expect(transcript()).toMatchInlineSnapshot(`
       "alice -> relay | content doc1 alice after=3 n=1
-      relay -> alice | error bad_signature doc1 alice "the checkpoint signature does not match these transactions""
+      relay -> alice | error bad_signature doc1 alice "the checkpoint signature does not match these transactions; nothing of this message was stored""
     `);
     expect(store.knownState(doc1.id)).toEqual({ header: true, sessions: { [alice.session]: 3 } });
   });

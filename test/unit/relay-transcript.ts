@@ -155,6 +155,8 @@ export function writer(who: TestAgent, doc: { id: DocId; header: DocHeader }) {
     count += txs.length;
     lastHash = next;
     const sent = options.after === undefined ? chunk : { ...chunk, after: options.after };
-    return { type: "content", doc: doc.id, ...(options.header ? { header: doc.header } : {}), sessions: { [who.session]: sent } };
+    // No transactions: a header-only message (a chunk carries at least one transaction).
+    const sessions = txs.length > 0 ? { [who.session]: sent } : {};
+    return { type: "content", doc: doc.id, ...(options.header ? { header: doc.header } : {}), sessions };
   };
 }

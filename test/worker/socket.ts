@@ -190,9 +190,10 @@ export class SessionWriter {
     return chunk;
   }
 
-  /** A content frame for this session alone. */
+  /** A content frame for this session alone (header only when `txs` is empty: a chunk holds at least one). */
   content(txs: Transaction[], header?: unknown) {
-    return { type: "content", doc: this.doc, ...(header ? { header } : {}), sessions: { [this.session]: this.append(txs) } };
+    const sessions = txs.length > 0 ? { [this.session]: this.append(txs) } : {};
+    return { type: "content", doc: this.doc, ...(header ? { header } : {}), sessions };
   }
 }
 

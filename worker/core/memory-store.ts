@@ -1,7 +1,7 @@
 // An in-memory GroupStore with the same behaviour as the SQLite one, for the relay core's Node tests.
-import { EMPTY_DIGEST } from "../../protocol/index.ts";
+import { EMPTY_DIGEST, updateDigest } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../../protocol/index.ts";
-import { ALL_DOCS, digestAfter, knownAfter, type GroupInfo, type GroupStore, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./store.ts";
+import { ALL_DOCS, digestAfter, type GroupInfo, type GroupStore, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./store.ts";
 
 type StoredDoc = {
   header: DocHeader;
@@ -55,6 +55,11 @@ export class MemoryStore implements GroupStore {
     return this.#docs.get(doc)?.heads.get(session);
   }
 
+  sessionCount(doc: DocId): number {
+    const stored = this.#docs.get(doc);
+    return stored && !stored.deleted ? stored.heads.size : 0;
+  }
+
   subscribers(doc: DocId): PeerId[] {
     return [...new Set([...(this.#subscriptions.get(doc) ?? []), ...(this.#subscriptions.get(ALL_DOCS) ?? [])])];
   }
@@ -72,16 +77,19 @@ export class MemoryStore implements GroupStore {
   }
 
   commit(write: Write): void {
+    // Every check before the first change, so a refused write leaves nothing behind, as in SQLite.
     let stored = this.#docs.get(write.doc);
-    const before = this.knownState(write.doc);
+    if (stored ? write.header || stored.deleted : !write.header) throw new Error(`commit: ${write.doc} is not a document this write can change`);
+    for (const append of write.appends) {
+      const held = stored?.sessions.get(append.session)?.length ?? 0;
+      if (held !== append.after) throw new Error(`commit: ${append.session} has ${held}, not ${append.after}`);
+    }
     if (!stored) {
-      if (!write.header) throw new Error(`commit: no header for new document ${write.doc}`);
-      stored = { header: write.header, updatedAt: write.now, cursor: 0, deleted: false, sessions: new Map(), heads: new Map() };
+      stored = { header: write.header!, updatedAt: write.now, cursor: 0, deleted: false, sessions: new Map(), heads: new Map() };
       this.#docs.set(write.doc, stored);
     }
     for (const append of write.appends) {
       const log = stored.sessions.get(append.session) ?? [];
-      if (log.length !== append.after) throw new Error(`commit: ${append.session} has ${log.length}, not ${append.after}`);
       append.transactions.forEach((transaction, offset) => {
         const last = offset === append.transactions.length - 1;
         log.push({ ...transaction, index: append.after + offset, ...(last ? { signature: append.signature } : {}) });
@@ -91,7 +99,7 @@ export class MemoryStore implements GroupStore {
     }
     stored.updatedAt = write.now;
     stored.cursor = ++this.#info.cursor;
-    this.#info.digest = digestAfter(this.#info.digest, write.doc, before, knownAfter(before, write));
+    this.#info.digest = digestAfter(this.#info.digest, write);
     if (write.members) {
       if (write.members.genesis) this.#info.membersDoc = write.doc;
       this.#info.membersLast = write.members.last;
@@ -105,7 +113,7 @@ export class MemoryStore implements GroupStore {
   deleteDoc(doc: DocId, now: number): void {
     const stored = this.#docs.get(doc);
     if (!stored || stored.deleted) return;
-    this.#info.digest = digestAfter(this.#info.digest, doc, this.knownState(doc), { header: false, sessions: {} });
+    this.#info.digest = updateDigest(this.#info.digest, doc, this.knownState(doc), { header: false, sessions: {} });
     stored.deleted = true;
     this.#subscriptions.delete(doc);
     stored.sessions.clear();

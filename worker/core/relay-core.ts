@@ -26,6 +26,7 @@ import {
   type ErrorCode,
   type GroupId,
   type Hello,
+  type KnownState,
   type Role,
   type SessionId,
 } from "../../protocol/index.ts";
@@ -34,7 +35,7 @@ import { membershipChanges, roleOf } from "./access.ts";
 import { ContentPacker } from "./content-packer.ts";
 import type { Continuation, Effect, PeerRecord, ReadyPeer, RelayEvent, RelayState, SignatureCheck, TokenResult } from "./effects.ts";
 import { assertNever } from "./effects.ts";
-import { knownAfter, type PeerId, type SessionAppend, type StoreReader, type Write } from "./store.ts";
+import { knownChanged, type PeerId, type SessionAppend, type StoreReader, type Write } from "./store.ts";
 
 export type Step = { state: RelayState; effects: Effect[] };
 
@@ -263,6 +264,11 @@ function headerProblem(state: RelayState, agent: AgentId, doc: DocId, header: Do
   return undefined;
 }
 
+/**
+ * A `content` message commits whole or not at all: its header and every session, or nothing. The answer
+ * says which: one ack of everything it stored, or one refusal (an error naming the first refused session,
+ * or a correction with the relay's count of every session it named) and nothing stored or forwarded.
+ */
 function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Content, now: number, store: StoreReader): Step {
   const { id, agent } = peer;
   const doc = content.doc;
@@ -289,36 +295,37 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
     return refuse(state, id, "forbidden", "this agent may not read this document", { doc });
   } else if (doc === info.membersDoc ? !can(role, "manage") : !can(role, "write")) {
     return refuse(state, id, "forbidden", doc === info.membersDoc ? "only an admin may change membership" : `a ${role} may not write`, { doc });
+  } else if (content.header && docIdOf(content.header) !== doc) {
+    return refuse(state, id, "bad_header", "the header does not hash to the document id", { doc });
   }
 
-  // A frame is all or nothing: one session of another agent, or one new session too many, refuses it whole.
   const chunks = Object.entries(content.sessions) as [SessionId, (typeof content.sessions)[SessionId]][];
   const foreign = chunks.find(([session]) => agentOfSession(session) !== agent);
   if (foreign) return refuse(state, id, "forbidden", "only the session's own agent may write it", { doc, session: foreign[0] });
 
-  const effects: Effect[] = [];
   const pending: SessionAppend[] = [];
   const checks: SignatureCheck[] = [];
+  const held: KnownState["sessions"] = {};
   let corrected = false;
-  let sessionCount: number | undefined;
+  let newSessions = 0;
   for (const [session, chunk] of chunks) {
     const head = store.sessionHead(doc, session);
-    if (!head && chunk.transactions.length > 0) {
-      sessionCount ??= Object.keys(store.knownState(doc).sessions).length;
-      if (++sessionCount > MAX_SESSIONS_PER_DOCUMENT) {
-        return refuse(state, id, "too_many_sessions", `a document holds at most ${MAX_SESSIONS_PER_DOCUMENT} sessions`, { doc, session });
-      }
-    }
-    const { count: held, lastHash: previous } = head ?? { count: 0, lastHash: GENESIS_HASH };
-    if (chunk.after !== held) {
+    const { count, lastHash: previous } = head ?? { count: 0, lastHash: GENESIS_HASH };
+    held[session] = count;
+    if (chunk.after !== count) {
       corrected = true;
       continue;
     }
-    if (chunk.transactions.length === 0) continue;
+    if (!head) newSessions++;
     const lastHash = chainHash(previous, chunk.transactions);
-    const count = chunk.after + chunk.transactions.length;
+    const after = count + chunk.transactions.length;
     pending.push({ session, after: chunk.after, transactions: chunk.transactions, signature: chunk.signature, lastHash });
-    checks.push({ publicKeyOf: agent, message: checkpointMessage(doc, session, count, lastHash), signature: chunk.signature });
+    checks.push({ publicKeyOf: agent, message: checkpointMessage(doc, session, after, lastHash), signature: chunk.signature });
+  }
+  // The relay's count of every session the message named, so the writer resends from there.
+  if (corrected) return unchanged(state, [{ type: "send", peer: id, message: { type: "known", doc, header: !write.header, sessions: held, reason: "correction" } }]);
+  if (newSessions > 0 && store.sessionCount(doc) + newSessions > MAX_SESSIONS_PER_DOCUMENT) {
+    return refuse(state, id, "too_many_sessions", `a document holds at most ${MAX_SESSIONS_PER_DOCUMENT} sessions`, { doc });
   }
 
   if (genesis || doc === info.membersDoc) {
@@ -326,36 +333,31 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
     if (typeof members === "string") return refuse(state, id, "forbidden", members, { doc });
     write.members = members;
   }
-  if (corrected) {
-    effects.push({ type: "send", peer: id, message: { type: "known", doc, ...store.knownState(doc), reason: "correction" } });
+  if (checks.length > 0) return unchanged(state, [{ type: "verify", peer: id, checks, then: { kind: "content", write, pending } }]);
+  if (!write.header) {
+    // The header of a document the relay already holds, sent again: nothing changes, and it is stored.
+    return unchanged(state, [{ type: "send", peer: id, message: { type: "known", doc, header: true, sessions: {}, reason: "ack" } }]);
   }
-  if (checks.length > 0) effects.push({ type: "verify", peer: id, checks, then: { kind: "content", write, pending } });
-  else if (write.header) return applyWrite(state, id, write, store, effects);
-  return unchanged(state, effects);
+  return applyWrite(state, id, write, store, []);
 }
 
 function onContentVerified(state: RelayState, id: PeerId, write: Write, pending: SessionAppend[], valid: boolean[], store: StoreReader): Step {
   const writer = state.peers.has(id) ? id : undefined;
-  const effects: Effect[] = [];
-  const appends: SessionAppend[] = [];
-  pending.forEach((append, index) => {
-    if (valid[index]) appends.push(append);
-    else if (writer) {
-      effects.push(errorEffect(id, "bad_signature", "the checkpoint signature does not match these transactions", { doc: write.doc, session: append.session }));
-    }
-  });
-  // Membership changes were worked out over every pending append: all must stand, or none.
-  if (write.members && appends.length < pending.length) return unchanged(state, effects);
-  // Content is stored even if its sender left meanwhile: it was valid when it arrived.
-  if (appends.length === 0 && !write.header) return unchanged(state, effects);
-  return applyWrite(state, writer, { ...write, appends }, store, effects);
+  const forged = pending.findIndex((_, index) => !valid[index]);
+  if (forged >= 0) {
+    if (!writer) return unchanged(state);
+    const session = pending[forged]!.session;
+    return unchanged(state, [errorEffect(id, "bad_signature", "the checkpoint signature does not match these transactions; nothing of this message was stored", { doc: write.doc, session })]);
+  }
+  // Stored even if its sender left meanwhile: it was valid when it arrived.
+  return applyWrite(state, writer, { ...write, appends: pending }, store, []);
 }
 
 /** Commit; ack the writer; send every other subscriber that may read it exactly the new transactions; cut off removed members. */
 function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write, store: StoreReader, effects: Effect[]): Step {
   effects.push({ type: "commit", write });
-  const known = knownAfter(store.knownState(write.doc), write);
-  if (writer) effects.push({ type: "send", peer: writer, message: { type: "known", doc: write.doc, ...known, reason: "ack" } });
+  // The ack says what this write changed, not the document's whole known state: its size follows the write.
+  if (writer) effects.push({ type: "send", peer: writer, message: { type: "known", doc: write.doc, ...knownChanged(write), reason: "ack" } });
 
   // Roles as they are once this write is committed: a just-removed member receives nothing more.
   const changed = new Map((write.members?.changes ?? []).map((change) => [change.agent, change.role]));

@@ -4,8 +4,7 @@ import {
   CHUNK_TARGET_BYTES,
   EMPTY_DIGEST,
   MAX_DOCS_PER_DIR_FRAME,
-  docDigest,
-  xorDigest,
+  updateDigest,
   emptyKnownState,
   encodeMessage,
   fromBase64Url,
@@ -190,7 +189,7 @@ export class Relay {
   #digestFor(reader: Reader): string {
     let digest = EMPTY_DIGEST;
     for (const entry of this.store.listDocuments(0)) {
-      if (!entry.deleted && mayRead(reader.role, reader.agent, entry.header)) digest = xorDigest(digest, docDigest(entry.id, entry.known));
+      if (!entry.deleted && mayRead(reader.role, reader.agent, entry.header)) digest = updateDigest(digest, entry.id, emptyKnownState(), entry.known);
     }
     return digest;
   }

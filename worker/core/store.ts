@@ -1,6 +1,6 @@
 // The storage the relay core reads and its driver writes, kept small so the core never sees SQL.
 // Implemented on Durable Object SQLite (../sqlite-store.ts) and in memory (memory-store.ts) for tests.
-import { docDigest, xorDigest } from "../../protocol/index.ts";
+import { updateDigest } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId, Transaction } from "../../protocol/index.ts";
 
 export type PeerId = string;
@@ -22,7 +22,7 @@ export type SessionAppend = {
 /** A change of one member's role (`null`: removed), from the membership log. */
 export type MemberChange = { agent: AgentId; role: Role | null };
 
-/** Everything one `content` frame changes, committed atomically. */
+/** Everything one `content` message changes, committed atomically: its header (if new) and every append. */
 export type Write = {
   doc: DocId;
   header?: DocHeader;
@@ -35,17 +35,21 @@ export type Write = {
 /** Where a transaction sorts when a log is replayed: by `at`, then session (then index within a session). */
 export type LogPosition = { at: number; session: string };
 
-/** A document's known state once `write` is committed on top of `before`: derived, not read back. */
-export function knownAfter(before: KnownState, write: Write): KnownState {
-  const sessions = { ...before.sessions };
+/** What `write` changes of its document's known state: the header, and the new count of each session it appends to. */
+export function knownChanged(write: Write): KnownState {
+  const sessions: KnownState["sessions"] = {};
   for (const append of write.appends) sessions[append.session] = append.after + append.transactions.length;
   return { header: true, sessions };
 }
 
-/** The group digest once one document's known state went from `before` to `after` (protocol/digest.ts). */
-export function digestAfter(digest: string, doc: DocId, before: KnownState, after: KnownState): string {
-  const parts = [...(before.header ? [docDigest(doc, before)] : []), ...(after.header ? [docDigest(doc, after)] : [])];
-  return xorDigest(digest, ...parts);
+/**
+ * The group digest once `write` is committed (protocol/digest.ts): one update over the sessions it
+ * changes, whose earlier counts are their `after`; the document's other sessions are not read.
+ */
+export function digestAfter(digest: string, write: Write): string {
+  const sessions: KnownState["sessions"] = {};
+  for (const append of write.appends) sessions[append.session] = append.after;
+  return updateDigest(digest, write.doc, { header: write.header === undefined, sessions }, knownChanged(write));
 }
 
 /** Group-wide facts, cheap to read. */
@@ -56,7 +60,7 @@ export type GroupInfo = {
   membersLast: LogPosition;
   /** Bumped by every change; documents remember the value of their last change. */
   cursor: number;
-  /** XOR digest of every live document's known state (protocol/digest.ts). */
+  /** Digest of every live document's known state (protocol/digest.ts). */
   digest: string;
 };
 
@@ -76,6 +80,8 @@ export interface StoreReader {
   hasRestrictedDocs(): boolean;
   knownState(doc: DocId): KnownState;
   sessionHead(doc: DocId, session: SessionId): SessionHead | undefined;
+  /** How many sessions a live document has (0 if missing or deleted), without reading them. */
+  sessionCount(doc: DocId): number;
   /** Peers subscribed to this document, or to the whole group (`ALL_DOCS`). */
   subscribers(doc: DocId): PeerId[];
 }

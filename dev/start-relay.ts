@@ -1,0 +1,83 @@
+// weft/dev: a local relay from Node, without the wrangler CLI, for app tests and examples. The real Worker
+// and Durable Object run in workerd through Miniflare's Node API, bound to 127.0.0.1 on a free port, with the
+// objects' SQLite either in a folder (kept across restarts) or in memory. Each call starts its own workerd,
+// so several relays run side by side; `stop()` ends it.
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/** The Worker's compatibility settings, the same as wrangler.toml's (a unit test holds them equal). */
+export const RELAY_COMPATIBILITY_DATE = "2026-08-01";
+export const RELAY_COMPATIBILITY_FLAGS: readonly string[] = ["nodejs_compat"];
+
+export type StartRelayOptions = {
+  /** Folder for the groups' SQLite files, kept after `stop()`; without it, storage is in memory and gone at `stop()`. */
+  persistTo?: string;
+  /** Port on 127.0.0.1; a free one by default. */
+  port?: number;
+  /** The relay's settings as Worker vars: `WEFT_TOKEN_SECRET`, `WEFT_TOKEN_PUBLIC_KEY`, `WEFT_OPEN_GROUPS`, ... */
+  vars?: Record<string, string>;
+};
+
+export type LocalRelay = {
+  /** `http://127.0.0.1:<port>`, the `url` to give `createClient`. */
+  url: string;
+  /** Closes every socket and ends the relay's workerd process; idempotent. */
+  stop(): Promise<void>;
+};
+
+/** Starts a relay; resolves once it accepts connections. Needs the `miniflare` package (a dev dependency of the app). */
+export async function startRelay(options: StartRelayOptions = {}): Promise<LocalRelay> {
+  const { Miniflare, convertV4MiniflareOptions } = await loadMiniflare();
+  const miniflare = new Miniflare(
+    convertV4MiniflareOptions({
+      // The name places storage where `wrangler dev` keeps this Worker's (<persistTo>/v3/do/weft-GroupObject).
+      name: "weft",
+      modules: true,
+      script: await workerScript(),
+      compatibilityDate: RELAY_COMPATIBILITY_DATE,
+      compatibilityFlags: [...RELAY_COMPATIBILITY_FLAGS],
+      durableObjects: { GROUPS: { className: "GroupObject", useSQLite: true } },
+      bindings: { ...options.vars },
+      host: "127.0.0.1",
+      port: options.port ?? 0,
+      ...(options.persistTo === undefined ? {} : { resourcePersistencePath: options.persistTo }),
+    }),
+  );
+  let url: URL;
+  try {
+    url = await miniflare.ready;
+  } catch (error) {
+    await miniflare.dispose().catch(() => {});
+    throw error;
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    url: url.origin,
+    stop: () => (stopped ??= miniflare.dispose()),
+  };
+}
+
+async function loadMiniflare(): Promise<typeof import("miniflare")> {
+  try {
+    return await import("miniflare");
+  } catch (error) {
+    throw new Error("weft/dev runs the relay with Miniflare: add it to the app's dev dependencies (npm install --save-dev miniflare)", { cause: error });
+  }
+}
+
+let script: Promise<string> | undefined;
+
+/**
+ * The Worker as one ES module. The package ships it prebuilt (dist/relay/worker.js, next to this file's
+ * folder); from the repo's TypeScript sources it is bundled here with esbuild, once per process.
+ */
+function workerScript(): Promise<string> {
+  return (script ??= (async () => {
+    const prebuilt = fileURLToPath(new URL("../relay/worker.js", import.meta.url));
+    if (existsSync(prebuilt)) return readFileSync(prebuilt, "utf8");
+    // Not a literal specifier, so the package's build leaves the bundler (and esbuild) out of dist/.
+    const bundler = "../scripts/bundle-worker.ts";
+    const { bundleWorker } = (await import(bundler)) as { bundleWorker(): Promise<string> };
+    return bundleWorker();
+  })());
+}

@@ -1,0 +1,59 @@
+// `npm run dev` as a developer uses it: it serves the relay, and SIGTERM or SIGINT to npm's PID stops it
+// cleanly, leaving no workerd behind and the port free.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { freePort } from "../support/relay-process.ts";
+import { childProcesses, isAlive as alive, portIsFree, type ProcessInfo } from "../support/processes.ts";
+import { until } from "../support/wait.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const ENV = { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ""}` };
+
+describe("npm run dev", () => {
+  const persistTo = mkdtempSync(join(tmpdir(), "weft-dev-"));
+  const started: ProcessInfo[] = [];
+  afterAll(() => {
+    for (const info of started) if (alive(info.pid)) process.kill(info.pid, "SIGKILL"); // only after a failure
+    rmSync(persistTo, { recursive: true, force: true });
+  });
+
+  it.each(["SIGTERM", "SIGINT"] as const)("stops on %s to npm's PID: no workerd left, the port free", async (signal) => {
+    const port = await freePort();
+    const inspectorPort = await freePort();
+    const npm = spawn("npm", ["run", "dev", "--", "--port", String(port), "--persist-to", persistTo, "--inspector-port", String(inspectorPort)], {
+      cwd: ROOT,
+      env: ENV,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    npm.stdout.on("data", (chunk: Buffer) => (output += chunk));
+    npm.stderr.on("data", (chunk: Buffer) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => npm.once("exit", (code) => resolve(code)));
+
+    const healthy = async () => {
+      try {
+        return (await fetch(`http://127.0.0.1:${port}/v1/health`, { signal: AbortSignal.timeout(1_000) })).ok;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 60_000;
+    while (!(await healthy())) {
+      if (Date.now() > deadline || npm.exitCode !== null) throw new Error(`npm run dev did not serve:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const below = childProcesses(npm.pid!);
+    started.push(...below);
+    expect(below.some((info) => info.command.includes("workerd"))).toBe(true);
+
+    process.kill(npm.pid!, signal);
+    await exited;
+    await until(() => below.every((info) => !alive(info.pid)), 10_000).catch(() => {});
+    expect(below.filter((info) => alive(info.pid)).map((info) => info.command)).toEqual([]);
+    expect(await portIsFree(port)).toBe(true);
+  });
+});

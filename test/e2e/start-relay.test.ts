@@ -1,0 +1,81 @@
+// weft/dev's startRelay from a plain Node test: the real relay in workerd through Miniflare, no wrangler.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { createClient, createIdentity } from "../../client/index.ts";
+import { startRelay } from "../../dev/start-relay.ts";
+import { childProcesses, portIsFree } from "../support/processes.ts";
+import { until } from "../support/wait.ts";
+
+const workerdChildren = () => childProcesses(process.pid).filter((child) => child.command.includes("workerd"));
+
+describe("startRelay", () => {
+  const persistTo = mkdtempSync(join(tmpdir(), "weft-start-relay-"));
+  afterAll(() => rmSync(persistTo, { recursive: true, force: true }));
+
+  it("two clients sync through it; what it stored survives stop() and a new relay on the same folder; no process is left", async () => {
+    const before = workerdChildren().map((child) => child.pid);
+    const relay = await startRelay({ persistTo });
+    expect(relay.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const port = Number(new URL(relay.url).port);
+    expect(workerdChildren().length).toBeGreaterThan(before.length);
+
+    const alice = await createClient({ url: relay.url, identity: createIdentity() });
+    const bob = await createClient({ url: relay.url, identity: createIdentity() });
+    const doc = alice.group("team").create({ meta: { title: "list" } });
+    doc.append("milk");
+    await doc.synced();
+    const bobs = await bob.group("team").open(doc.id);
+    expect(bobs.transactions().map((tx) => tx.data)).toEqual(["milk"]);
+    doc.append("eggs"); // live, while Bob is subscribed
+    await doc.synced();
+    await until(() => bobs.transactions().length === 2, 10_000);
+    expect(bobs.transactions().map((tx) => tx.data)).toEqual(["milk", "eggs"]);
+    alice.close();
+    bob.close();
+
+    await relay.stop();
+    expect(workerdChildren().map((child) => child.pid)).toEqual(before);
+    expect(await portIsFree(port)).toBe(true);
+
+    const again = await startRelay({ persistTo });
+    try {
+      const carol = await createClient({ url: again.url, identity: createIdentity() });
+      const carols = await carol.group("team").open(doc.id);
+      expect(carols.transactions().map((tx) => tx.data)).toEqual(["milk", "eggs"]);
+      carol.close();
+    } finally {
+      await again.stop();
+    }
+    expect(workerdChildren().map((child) => child.pid)).toEqual(before);
+  });
+
+  it("runs several relays at once, each on its own port, in memory unless given a folder", async () => {
+    const [first, second] = await Promise.all([startRelay(), startRelay()]);
+    try {
+      expect(first.url).not.toBe(second.url);
+      const writer = await createClient({ url: first.url, identity: createIdentity() });
+      const doc = writer.group("solo").create({});
+      doc.append("only on the first");
+      await doc.synced();
+      writer.close();
+      // The second relay has its own storage: it has never heard of the document.
+      const reader = await createClient({ url: second.url, identity: createIdentity() });
+      const { docs } = await reader.group("solo").directory({ since: 0 });
+      expect(docs).toEqual([]);
+      reader.close();
+    } finally {
+      await Promise.all([first.stop(), second.stop()]);
+    }
+    // In memory: a new relay starts empty.
+    const fresh = await startRelay();
+    try {
+      const reader = await createClient({ url: fresh.url, identity: createIdentity() });
+      expect((await reader.group("solo").directory({ since: 0 })).docs).toEqual([]);
+      reader.close();
+    } finally {
+      await fresh.stop();
+    }
+  });
+});

@@ -1,0 +1,61 @@
+// weft/tokens: what an app's backend uses to let its users into a Weft relay. `mintToken` signs the JWT the
+// relay checks in the handshake (worker/tokens.ts): HS256 with the relay's shared secret, or EdDSA with an
+// Ed25519 private key whose public half the relay holds. WebCrypto only, so it runs on Node 22 and in Workers.
+import { sign } from "hono/jwt";
+import { ROLES, isAgentId, isGroupId, type AgentId, type Role } from "../protocol/index.ts";
+
+export type TokenClaims = {
+  /** The agent the token admits (`identity.agent` of the user's client). */
+  agent: AgentId | string;
+  group: string;
+  role: Role;
+  /** Seconds from now until the token expires; the relay refuses lifetimes over its maximum (24 h by default). */
+  expiresIn: number;
+  /** `aud`, when the relay requires one (WEFT_TOKEN_AUDIENCE). */
+  audience?: string;
+  /** `iss`, when the relay requires one (WEFT_TOKEN_ISSUER). */
+  issuer?: string;
+};
+
+/** An HS256 secret (the relay's WEFT_TOKEN_SECRET), or an Ed25519 private key (JWK or CryptoKey) for EdDSA. */
+export type TokenSigningKey = string | JsonWebKey | CryptoKey;
+
+/** Signs a token for `claims`. Rejects with a TypeError or RangeError when a claim is one the relay would refuse. */
+export async function mintToken(claims: TokenClaims, secretOrKey: TokenSigningKey, now: number = Date.now()): Promise<string> {
+  if (!isAgentId(claims.agent)) throw new TypeError(`agent must be an agent id (ag_...), not ${JSON.stringify(claims.agent)}`);
+  if (!isGroupId(claims.group)) throw new TypeError(`group must be 1-128 characters of A-Z a-z 0-9 . _ ~ -, not ${JSON.stringify(claims.group)}`);
+  if (!ROLES.includes(claims.role)) throw new TypeError(`role must be one of ${ROLES.join(", ")}`);
+  if (!Number.isSafeInteger(claims.expiresIn) || claims.expiresIn <= 0) throw new RangeError("expiresIn must be a positive whole number of seconds");
+  if (typeof secretOrKey === "string" && secretOrKey.length === 0) throw new TypeError("the HS256 secret is empty");
+  const issuedAt = Math.floor(now / 1000);
+  const payload = {
+    sub: claims.agent,
+    group: claims.group,
+    role: claims.role,
+    iat: issuedAt,
+    exp: issuedAt + claims.expiresIn,
+    ...(claims.audience === undefined ? {} : { aud: claims.audience }),
+    ...(claims.issuer === undefined ? {} : { iss: claims.issuer }),
+  };
+  if (typeof secretOrKey === "string") return sign(payload, secretOrKey, "HS256");
+  return sign(payload, secretOrKey instanceof CryptoKey ? secretOrKey : withoutAlg(secretOrKey), "EdDSA");
+}
+
+export type TokenKeyPair = {
+  /** Keep on the app's backend (a secret); pass to `mintToken`. */
+  privateKey: JsonWebKey;
+  /** Give the relay: `WEFT_TOKEN_PUBLIC_KEY` is `JSON.stringify(publicKey)`. */
+  publicKey: JsonWebKey;
+};
+
+/** A new Ed25519 key pair for EdDSA tokens, as JWKs. */
+export async function generateTokenKeys(): Promise<TokenKeyPair> {
+  const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const [privateKey, publicKey] = await Promise.all([crypto.subtle.exportKey("jwk", pair.privateKey), crypto.subtle.exportKey("jwk", pair.publicKey)]);
+  return { privateKey: withoutAlg(privateKey as JsonWebKey), publicKey: withoutAlg(publicKey as JsonWebKey) };
+}
+
+/** WebCrypto labels Ed25519 JWKs `alg: "Ed25519"`, which hono's JWT helpers do not know (they say "EdDSA"). */
+function withoutAlg({ alg: _alg, key_ops: _keyOps, ...jwk }: JsonWebKey): JsonWebKey {
+  return jwk;
+}

@@ -1,0 +1,39 @@
+// The relay's HTTP routes as a Hono app: a health check, and the WebSocket upgrade of each group, handed to
+// that group's Durable Object. The relay's own Worker serves them at its root; an app's Worker may mount
+// them under a path of its own (`app.route("/sync", relayRoutes(...))`).
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { PROTOCOL_VERSION, isGroupId } from "../protocol/index.ts";
+import { GROUP_HEADER, type GroupObject } from "./group-object.ts";
+
+export type RelayRoutesOptions<Bindings> = {
+  /** The Durable Object namespace bound to `GroupObject` (or a class made by `groupObjectWith`). */
+  groups: (env: Bindings) => DurableObjectNamespace<GroupObject>;
+};
+
+export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions<Bindings>): Hono<{ Bindings: Bindings }> {
+  const app = new Hono<{ Bindings: Bindings }>();
+
+  app.get("/v1/health", (c) => c.json({ ok: true, protocol: PROTOCOL_VERSION }));
+
+  app.get("/v1/groups/:group/ws", (c) => {
+    const group = c.req.param("group");
+    if (!isGroupId(group)) throw new HTTPException(400, { message: "group ids are 1-128 characters of A-Z a-z 0-9 . _ ~ -" });
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new HTTPException(426, {
+        res: new Response("this endpoint speaks WebSocket only", { status: 426, headers: { Upgrade: "websocket" } }),
+      });
+    }
+    const headers = new Headers(c.req.raw.headers);
+    headers.set(GROUP_HEADER, group);
+    return options.groups(c.env).getByName(group).fetch(new Request(c.req.raw, { headers }));
+  });
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse();
+    console.error("weft: request failed", error);
+    return c.json({ error: "internal" }, 500);
+  });
+
+  return app;
+}
