@@ -15,7 +15,6 @@ import {
   type Content,
   type DocHeader,
   type DocId,
-  type ErrorCode,
   type KnownState,
   type ServerContent,
   type SessionId,
@@ -24,7 +23,7 @@ import {
 import { ChainChecks, verifiesChains } from "./chain-checks.ts";
 import { ClosedError, LocalRefusalError, RelayError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import { checkMemberOp, checkTransactionData } from "./local-checks.ts";
+import { checkMemberOp, checkTransactionData, storedTransactionProblem } from "./local-checks.ts";
 import type { DocChanges, StoredDoc } from "./storage/local-store.ts";
 import { Waiters } from "./waiters.ts";
 
@@ -226,9 +225,9 @@ export class Doc {
     }
     const own = this.#sessions.get(this.#session)?.transactions ?? [];
     // What an older SDK let into the store and the relay would refuse is held back from the start.
-    const bad = own.findIndex((transaction) => refusalOf(transaction) !== undefined);
+    const bad = own.findIndex((transaction) => storedTransactionProblem(transaction) !== undefined);
     if (bad >= 0 && !this.#refusal) {
-      const [code, reason] = refusalOf(own[bad]!)!;
+      const [code, reason] = storedTransactionProblem(own[bad]!)!;
       this.#refusal = { error: new LocalRefusalError(code, `own transaction ${bad} in the local store: ${reason}`), from: bad, wholeDocument: false };
     }
     const valid = bad >= 0 ? bad : own.length;
@@ -457,11 +456,3 @@ export class Doc {
   }
 }
 
-/** Why the relay would refuse a stored transaction (code and reason), if it would: cheap shape and size checks. */
-function refusalOf(transaction: Transaction): [ErrorCode, string] | undefined {
-  const { at, data } = transaction as { at: unknown; data: unknown };
-  if (typeof data !== "string") return ["bad_frame", `its data is ${data === null ? "null" : typeof data}, not a string`];
-  if (typeof at !== "number" || !Number.isSafeInteger(at) || at < 0) return ["bad_frame", "its time is not a non-negative integer"];
-  if (jsonStringBytes(data) - 2 > MAX_TRANSACTION_BYTES) return ["transaction_too_large", `its data exceeds ${MAX_TRANSACTION_BYTES} bytes`];
-  return undefined;
-}

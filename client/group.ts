@@ -22,10 +22,11 @@ import { Connection, type ConnectionOptions } from "./connection.ts";
 import { DirectoryRequests, type Directory } from "./directory.ts";
 import { DocRegistry } from "./doc-registry.ts";
 import { Doc, type RefusedWrites } from "./doc.ts";
+import { OrphanTails } from "./orphan-tails.ts";
 import { routeError } from "./error-routing.ts";
 import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import { checkDocId, checkGroupId, checkHeader, checkSince, headerIsFor } from "./local-checks.ts";
+import { checkDocId, checkGroupId, checkHeader, checkSince, headerIsFor, relayWouldAccept } from "./local-checks.ts";
 import { membersOf } from "./membership.ts";
 import { WholeGroupOpen, openGroupMessages } from "./open-all.ts";
 import { PushPump } from "./push-pump.ts";
@@ -58,6 +59,8 @@ export class Group {
   readonly #directory = new DirectoryRequests();
   readonly #whole = new WholeGroupOpen();
   readonly #deletes = new Map<DocId, Waiters<void>>();
+  /** Unsent writes of this agent's sessions that no client holds (orphan-tails.ts). */
+  readonly #orphans: OrphanTails;
   /** The local store's documents are tracked: a resume can say what this client holds. */
   #restored = false;
   #closed: ClosedError | undefined;
@@ -76,10 +79,13 @@ export class Group {
       if (this.#closed) doc.close(this.#closed);
       return doc;
     });
+    this.#orphans = new OrphanTails(identity, session);
     this.#pump = new PushPump({
       group: id,
       store,
       canPush: () => this.status === "syncing" || this.status === "live",
+      // Orphan tails the relay would refuse (an older SDK's) stay behind: no one can discard them here.
+      take: (doc) => [...doc.takePush(), ...this.#orphans.take(doc).filter(relayWouldAccept)],
       send: (frame) => this.connection.send(frame),
       onLocalFailure: (doc, message) => this.#report(new RelayError({ code: "internal", message, doc })),
       onUnverified: (doc, sessions) => {
@@ -390,6 +396,7 @@ export class Group {
   #onDown(): void {
     this.#registry.clearRequested();
     for (const doc of this.#registry.all()) doc.resetInFlight();
+    this.#orphans.reset();
   }
 
   /** A document heard of: tracked if held, or if the whole group is open (documents arriving live). */

@@ -8,8 +8,13 @@ import {
   isDocId,
   isGroupId,
   parseMemberOp,
+  MAX_TRANSACTION_BYTES,
+  jsonStringBytes,
   type ClientMessage,
+  type Content,
   type DocHeader,
+  type ErrorCode,
+  type Transaction,
   type DocId,
   type SessionId,
 } from "../protocol/index.ts";
@@ -29,6 +34,23 @@ export function refuseAsRelayWould(message: ClientMessage | Record<string, unkno
   const decoded = decodeClientMessage(frame);
   if (!decoded.ok) throw new LocalRefusalError(decoded.code, `${what}: ${decoded.reason}`);
   return decoded.message;
+}
+
+/** Whether the relay would accept a content message this client built from stored data (cheap: no encoding). */
+export function relayWouldAccept(content: Content): boolean {
+  for (const chunk of Object.values(content.sessions)) {
+    if (chunk && chunk.transactions.some((transaction) => storedTransactionProblem(transaction) !== undefined)) return false;
+  }
+  return true;
+}
+
+/** Why the relay would refuse a transaction read back from the local store (code and reason), if it would. */
+export function storedTransactionProblem(transaction: Transaction): [ErrorCode, string] | undefined {
+  const { at, data } = transaction as { at: unknown; data: unknown };
+  if (typeof data !== "string") return ["bad_frame", `its data is ${data === null ? "null" : typeof data}, not a string`];
+  if (typeof at !== "number" || !Number.isSafeInteger(at) || at < 0) return ["bad_frame", "its time is not a non-negative integer"];
+  if (jsonStringBytes(data) - 2 > MAX_TRANSACTION_BYTES) return ["transaction_too_large", `its data exceeds ${MAX_TRANSACTION_BYTES} bytes`];
+  return undefined;
 }
 
 /** A transaction's data as the relay will check it: a string, well-formed, within MAX_TRANSACTION_BYTES. */

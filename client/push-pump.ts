@@ -12,6 +12,8 @@ export interface PumpHost {
   /** Whether pushed frames would reach the relay now. */
   canPush(): boolean;
   send(frame: Content): void;
+  /** What to push of `doc` now (its own takePush(), and what else rides along). */
+  take(doc: Doc): Content[];
   /** The local store failed; the app hears of it. */
   onLocalFailure(doc: DocId, message: string): void;
   /** Received checkpoints of a verified chain did not verify (see verifiesChains in doc.ts). */
@@ -85,12 +87,12 @@ export class PushPump {
       const probe = this.#currentProbe();
       if (probe) {
         for (const doc of docs) if (doc !== probe) this.#held.add(doc);
-        for (const frame of probe.takePush()) this.#host.send(frame);
+        for (const frame of this.#host.take(probe)) this.#host.send(frame);
         return;
       }
       const pushable = new Set([...this.#held, ...docs]);
       this.#held.clear();
-      for (const doc of pushable) for (const frame of doc.takePush()) this.#host.send(frame);
+      for (const doc of pushable) for (const frame of this.#host.take(doc)) this.#host.send(frame);
     })();
     try {
       await this.#flushing;
