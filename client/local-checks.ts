@@ -7,6 +7,7 @@ import {
   encodeMessage,
   isDocId,
   isGroupId,
+  isWellFormedText,
   parseMemberOp,
   MAX_TRANSACTION_BYTES,
   jsonStringBytes,
@@ -49,6 +50,7 @@ export function storedTransactionProblem(transaction: Transaction): [ErrorCode, 
   const { at, data } = transaction as { at: unknown; data: unknown };
   if (typeof data !== "string") return ["bad_frame", `its data is ${data === null ? "null" : typeof data}, not a string`];
   if (typeof at !== "number" || !Number.isSafeInteger(at) || at < 0) return ["bad_frame", "its time is not a non-negative integer"];
+  if (!isWellFormedText(data)) return ["bad_frame", "its data is not well-formed UTF-16 (a lone surrogate)"];
   if (jsonStringBytes(data) - 2 > MAX_TRANSACTION_BYTES) return ["transaction_too_large", `its data exceeds ${MAX_TRANSACTION_BYTES} bytes`];
   return undefined;
 }

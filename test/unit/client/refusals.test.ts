@@ -34,6 +34,7 @@ describe("refused locally, synchronously, with the relay's code", () => {
     expect(refusalCode(() => append({ op: "add" }))).toBe("bad_frame");
     expect(refusalCode(() => append(undefined))).toBe("bad_frame");
     expect(refusalCode(() => append(42))).toBe("bad_frame");
+    expect(refusalCode(() => doc.append("x\ud800y"))).toBe("bad_frame"); // a lone surrogate: not well-formed UTF-16
     expect(refusalCode(() => doc.append("x".repeat(MAX_TRANSACTION_BYTES + 1)))).toBe("transaction_too_large");
     expect(refusalCode(() => group.create({ kind: "k".repeat(65) }))).toBe("bad_frame");
     const readers = Array.from({ length: 65 }, () => createIdentity().agent);
