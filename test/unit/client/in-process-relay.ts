@@ -143,7 +143,7 @@ export class InProcessRelay {
           relay.#sockets.set(this.peer, this);
           this.readyState = 1;
           this.dispatchEvent(new Event("open"));
-          void relay.relay.dispatch({ type: "opened", peer: this.peer, nonce: `bm9uY2Ut${this.peer}`, peerCount: relay.#sockets.size });
+          void relay.relay.dispatch({ type: "opened", peer: this.peer, nonce: `bm9uY2Ut${this.peer}`, now: Date.now() });
         });
       }
       send(frame: string): void {
