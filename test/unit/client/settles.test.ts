@@ -120,6 +120,15 @@ describe("open() says why there is nothing to open", () => {
     await expect(group.open(deleted.id)).rejects.toBeInstanceOf(RelayError);
     await statusOf(group, "live");
     expect(group.docs).toEqual([]);
+
+    // Every other async method settles too, about each of these documents.
+    for (const id of [someDocId(), deleted.id, secret.id]) {
+      expect(await outcome(group.delete(id))).toBeInstanceOf(RelayError); // a writer may not delete
+      expect(await outcome(group.synced())).toEqual({ resolved: undefined });
+      expect(await outcome(group.directory())).not.toBe(PENDING);
+      expect(await outcome(group.openAll())).not.toBe(PENDING);
+      expect(await outcome(group.members())).not.toBe(PENDING);
+    }
   });
 
   it("gives up when the signal aborts, while the relay cannot be reached", async () => {
