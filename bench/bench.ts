@@ -25,6 +25,8 @@ export type BenchOptions = {
   cpuProfileDir?: string;
   /** The whole run should end within this long; scenarios stop repeating runs when it runs short. */
   totalBudgetMs: number;
+  /** What runs the relay: `wrangler dev` (default) or Miniflare without wrangler's dev proxy. */
+  relayRunner?: "wrangler" | "miniflare";
 };
 
 /** Time kept back for the scenarios still to come when deciding whether to repeat a run. */
@@ -82,7 +84,7 @@ export class Bench {
     // more often while other relays start on the machine: try again before giving up.
     for (let attempt = 1; ; attempt++) {
       try {
-        this.#relay = await startRelay({ persistTo: this.persistTo, ...(port ? { port } : {}) });
+        this.#relay = await startRelay({ persistTo: this.persistTo, runner: this.options.relayRunner ?? "wrangler", ...(port ? { port } : {}) });
         break;
       } catch (error) {
         if (attempt >= 3) throw error;

@@ -2,6 +2,8 @@
 // SDK from worker processes, prints a table of every figure against its target, and writes
 // bench/results/latest.json and bench/results/fanout-latency.svg.
 // Options: --only ingest,resume   --runs N
+//          --relay wrangler|miniflare  the relay under `wrangler dev` (default, with its dev proxy) or on
+//                        Miniflare's Node API without the proxy (scripts/local-relay.ts); the floor stays on wrangler
 //          --cpu-prof    V8 profiles of the worker processes (the SDK side) in bench/results/*.cpuprofile
 //          --relay-prof  a V8 profile of the relay's workerd per scenario, through wrangler's inspector port
 import { execFileSync } from "node:child_process";
@@ -25,18 +27,20 @@ import { round } from "./stats.ts";
 import { formatTable } from "./table.ts";
 import { wallClock } from "./workload.ts";
 
+const RUNNER_NAMES = { wrangler: "wrangler dev", miniflare: "Miniflare (no dev proxy)" } as const;
 const SCENARIOS: Scenario[] = [ingest, fanout, fanoutBurst, coldLoad, resume, manyDocs, durability, floor];
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
 /** The whole run aims to end within this; scenarios repeat runs only while it allows (see Bench.moreRuns). */
 const TOTAL_BUDGET_MS = 270_000;
 
-type Options = { only: string[]; runs: number; cpuProf: boolean; relayProf: boolean };
+type Options = { only: string[]; runs: number; cpuProf: boolean; relayProf: boolean; relay: "wrangler" | "miniflare" };
 
 function parseArgs(argv: string[]): Options {
   let only = SCENARIOS.map((scenario) => scenario.name);
   let runs = 3;
   let cpuProf = false;
   let relayProf = false;
+  let relay: Options["relay"] = "wrangler";
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split("=", 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? "";
@@ -44,15 +48,21 @@ function parseArgs(argv: string[]): Options {
     else if (flag === "--runs") runs = Number(value());
     else if (flag === "--cpu-prof") cpuProf = true;
     else if (flag === "--relay-prof") relayProf = true;
+    else if (flag === "--relay") {
+      const runner = value();
+      if (runner !== "wrangler" && runner !== "miniflare") throw new Error("--relay takes wrangler or miniflare");
+      relay = runner;
+    }
     else if (flag === "--help" || flag === "-h") {
-      console.log(`usage: npm run bench -- [--only ${SCENARIOS.map((s) => s.name).join(",")}] [--runs N] [--cpu-prof] [--relay-prof]`);
+      console.log(`usage: npm run bench -- [--only ${SCENARIOS.map((s) => s.name).join(",")}] [--runs N] [--relay wrangler|miniflare] [--cpu-prof] [--relay-prof]`);
       process.exit(0);
     } else throw new Error(`unknown option ${argv[i]}`);
   }
   const unknown = only.filter((name) => !SCENARIOS.some((scenario) => scenario.name === name));
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(", ")}; known: ${SCENARIOS.map((s) => s.name).join(", ")}`);
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error("--runs takes a whole number from 1 to 20");
-  return { only, runs, cpuProf, relayProf };
+  if (relayProf && relay === "miniflare") throw new Error("--relay-prof profiles through wrangler's inspector: use it with --relay wrangler");
+  return { only, runs, cpuProf, relayProf, relay };
 }
 
 function gitRevision(): string {
@@ -88,7 +98,7 @@ async function main(): Promise<number> {
   console.log(`weft bench: ${options.only.join(", ")}; ${options.runs} run(s) each`);
   console.log(`machine: ${machine.cores} x ${machine.cpu}, ${machine.memoryGiB} GiB, load ${machine.loadAverageAtStart.join(" ")}, Node ${machine.node}, ${machine.revision}`);
 
-  const bench = new Bench({ runs: options.runs, totalBudgetMs: TOTAL_BUDGET_MS, ...(options.cpuProf ? { cpuProfileDir: RESULTS } : {}) });
+  const bench = new Bench({ runs: options.runs, totalBudgetMs: TOTAL_BUDGET_MS, relayRunner: options.relay, ...(options.cpuProf ? { cpuProfileDir: RESULTS } : {}) });
   const onSignal = (signal: NodeJS.Signals) => {
     console.error(`\n${signal}: stopping the relay and every worker process`);
     bench.killEverythingNow();
@@ -104,7 +114,7 @@ async function main(): Promise<number> {
   const reports: Record<string, ScenarioReport | { error: string }> = {};
   try {
     const relayStart = await bench.startRelay();
-    console.log(`relay: ${bench.url} (wrangler dev ready in ${Math.round(relayStart.ms)} ms)`);
+    console.log(`relay: ${bench.url} (${RUNNER_NAMES[options.relay]} ready in ${Math.round(relayStart.ms)} ms)`);
     for (const scenario of SCENARIOS.filter((s) => options.only.includes(s.name))) {
       const t0 = wallClock();
       const cpuBefore = machineCpu();
@@ -178,7 +188,7 @@ async function main(): Promise<number> {
     const svg = fanoutLatencyChart(fanoutReport.details.series as LatencySeries[], {
       targetMs: 25,
       title: "Weft fanout: delivery latency by percentile",
-      subtitle: `500 tx/s for 4 s; relay under wrangler dev; ${machine.cores} x ${machine.cpu}; ${startedAt.slice(0, 16)}Z`,
+      subtitle: `500 tx/s for 4 s; relay under ${RUNNER_NAMES[options.relay]}; ${machine.cores} x ${machine.cpu}; ${startedAt.slice(0, 16)}Z`,
     });
     writeFileSync(`${RESULTS}fanout-latency.svg`, svg);
     console.log(`wrote ${RESULTS}fanout-latency.svg`);

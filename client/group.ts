@@ -20,6 +20,7 @@ import {
 } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { Doc } from "./doc.ts";
+import { OrphanTails } from "./orphan-tails.ts";
 import type { Identity } from "./identity.ts";
 import type { Status } from "./status.ts";
 import type { LocalStore } from "./storage/local-store.ts";
@@ -79,6 +80,8 @@ export class Group {
   #openedWhole = false;
   readonly #deletes = new Map<DocId, Waiter<void>[]>();
   #flushScheduled = false;
+  /** Unsent writes of this agent's sessions that no client holds (orphan-tails.ts). */
+  readonly #orphans: OrphanTails;
   #flushing: Promise<void> | undefined;
 
   constructor(id: string, identity: Identity, session: SessionId, store: LocalStore, options: GroupOptions) {
@@ -86,6 +89,7 @@ export class Group {
     this.identity = identity;
     this.session = session;
     this.#store = store;
+    this.#orphans = new OrphanTails(identity, session);
     this.connection = new Connection(
       { ...options, group: id, identity, session },
       {
@@ -304,6 +308,7 @@ export class Group {
   #onDown(): void {
     this.#requested.clear();
     for (const doc of this.#docs.values()) doc.resetInFlight();
+    this.#orphans.reset();
   }
 
   #onMessage(message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" }>): void {
@@ -399,7 +404,7 @@ export class Group {
         }
       }
       if (this.status === "syncing" || this.status === "live") {
-        for (const doc of docs) for (const frame of doc.takePush()) this.connection.send(frame);
+        for (const doc of docs) for (const frame of [...doc.takePush(), ...this.#orphans.take(doc)]) this.connection.send(frame);
       }
     })();
     try {

@@ -3,6 +3,7 @@
 // objects' SQLite either in a folder (kept across restarts) or in memory. Each call starts its own workerd,
 // so several relays run side by side; `stop()` ends it.
 import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The Worker's compatibility settings, the same as wrangler.toml's (a unit test holds them equal). */
@@ -30,7 +31,8 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Local
   const { Miniflare, convertV4MiniflareOptions } = await loadMiniflare();
   const miniflare = new Miniflare(
     convertV4MiniflareOptions({
-      // The name places storage where `wrangler dev` keeps this Worker's (<persistTo>/v3/do/weft-GroupObject).
+      // With this name and the v3 folder, storage lands where `wrangler dev --persist-to <persistTo>` keeps it
+      // (<persistTo>/v3/do/weft-GroupObject), so `npm run dev` and startRelay share a folder's groups.
       name: "weft",
       modules: true,
       script: await workerScript(),
@@ -40,7 +42,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Local
       bindings: { ...options.vars },
       host: "127.0.0.1",
       port: options.port ?? 0,
-      ...(options.persistTo === undefined ? {} : { resourcePersistencePath: options.persistTo }),
+      ...(options.persistTo === undefined ? {} : { resourcePersistencePath: join(options.persistTo, "v3") }),
     }),
   );
   let url: URL;

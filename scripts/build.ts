@@ -13,6 +13,8 @@ const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 
 rmSync(dist, { recursive: true, force: true });
 execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
+// weft/worker is typed for Workers (@cloudflare/workers-types), the rest for browsers and Node.
+execFileSync(process.execPath, [tsc, "-p", "worker/tsconfig.build.json"], { cwd: root, stdio: "inherit" });
 
 // tsc rewrites `.ts` to `.js` in the JavaScript it emits but keeps them in declarations; an app's compiler
 // would then refuse them (TS5097), so declarations get the same `.js` paths as the code.

@@ -8,7 +8,7 @@ import { initialState } from "./core/relay-core.ts";
 import { Relay, type Transport } from "./core/relay.ts";
 import type { PeerId } from "./core/store.ts";
 import { SqliteStore } from "./sqlite-store.ts";
-import { configFromEnv, reportProblems, type RelayConfig } from "./config.ts";
+import { configFromEnv, reportProblems, type ConfigEnv, type RelayConfig } from "./config.ts";
 import { tokenVerifier } from "./tokens.ts";
 
 /** Header the Worker uses to tell the object which group it is (an object cannot read its own name). */
@@ -21,13 +21,15 @@ export const PONG_FRAME = encodeMessage({ type: "pong" });
 // Close codes the runtime reports for closes that carried no Close frame; there is nothing to echo.
 const UNECHOED_CLOSE_CODES = new Set([1005, 1006, 1015]);
 
-export class GroupObject extends DurableObject<Env> {
+// Typed by the bindings it reads (the WEFT_* settings), not the Worker's whole Env, so an app's Worker that
+// binds it under another name, or configures it in code (weft/worker), fits it too.
+export class GroupObject extends DurableObject<ConfigEnv> {
   readonly #store: SqliteStore;
   readonly #sockets = new Map<PeerId, WebSocket>();
   #relay: Relay | undefined;
   readonly #config: RelayConfig;
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: ConfigEnv) {
     super(ctx, env);
     this.#config = this.relayConfig();
     reportProblems(this.#config);

@@ -3,16 +3,25 @@
 // declarations under three module resolutions (no @types/node: a browser app has none), and bundles it for
 // browsers.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { build } from "esbuild";
+import { build as viteBuild } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BROWSER_BUNDLE_BUDGET_GZIPPED, browserBundle, gzippedSize } from "../../scripts/bundle-size.ts";
+import { chromium } from "playwright-core";
+import { createClient, createIdentity } from "../../client/index.ts";
+import type { DocId } from "../../protocol/index.ts";
+import { startRelay } from "../../dev/start-relay.ts";
 import { REPO_ROOT, installScratchApp, packWeft } from "../support/scratch-app.ts";
+import { serveFolder } from "../support/static-server.ts";
 
 const run = promisify(execFile);
 const TSC = join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 
 describe("the packed package, installed by an app", () => {
   const scratch = mkdtempSync(join(tmpdir(), "weft-pack-"));
@@ -26,10 +35,16 @@ describe("the packed package, installed by an app", () => {
   }, 120_000);
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
+  /** The app's own dev dependency for weft/dev; linked from the repo's node_modules rather than installed again (workerd is large). */
+  const linkMiniflare = () => {
+    const link = join(app, "node_modules", "miniflare");
+    if (!existsSync(link)) symlinkSync(join(REPO_ROOT, "node_modules", "miniflare"), link, "dir");
+  };
+
   it("ships dist/ (JavaScript, declarations, source maps) and the docs, nothing else", () => {
     expect(files.filter((path) => !path.startsWith("dist/"))).toEqual(["CHANGELOG.md", "LICENSE", "README.md", "package.json"]);
     expect(files).toContain("dist/relay/worker.js");
-    for (const entry of ["client/index", "client/node", "protocol/index", "dev/index"]) {
+    for (const entry of ["client/index", "client/node", "protocol/index", "dev/index", "tokens/index", "worker/library"]) {
       expect(files).toEqual(expect.arrayContaining([`dist/${entry}.js`, `dist/${entry}.d.ts`, `dist/${entry}.js.map`]));
     }
     expect(files.filter((path) => /\.ts$/.test(path) && !path.endsWith(".d.ts"))).toEqual([]);
@@ -80,6 +95,7 @@ describe("the packed package, installed by an app", () => {
     expect(JSON.parse(stdout.trim())).toEqual({ agent: true, exported: "string", store: "function" });
   });
 
+  // Before any test links miniflare into the app.
   it("weft/dev without miniflare says how to get it", async () => {
     writeFileSync(join(app, "no-miniflare.mjs"), `import { startRelay } from "weft/dev";\nawait startRelay();\n`);
     const failed = await run(process.execPath, ["no-miniflare.mjs"], { cwd: app, timeout: 30_000 }).catch((error: { stderr: string }) => error);
@@ -87,8 +103,7 @@ describe("the packed package, installed by an app", () => {
   });
 
   it("weft/dev runs the packaged relay once the app has miniflare: two clients sync through it", async () => {
-    // The app's own dev dependency; linked from the repo's node_modules rather than installed again (workerd is large).
-    symlinkSync(join(REPO_ROOT, "node_modules", "miniflare"), join(app, "node_modules", "miniflare"), "dir");
+    linkMiniflare();
     writeFileSync(
       join(app, "dev.mjs"),
       `import { startRelay } from "weft/dev";
@@ -107,6 +122,79 @@ describe("the packed package, installed by an app", () => {
     );
     const { stdout } = await run(process.execPath, ["dev.mjs"], { cwd: app, timeout: 60_000 });
     expect(JSON.parse(stdout.trim())).toEqual(["from the packaged relay"]);
+  });
+
+  it("weft/worker and weft/tokens: an app's Worker built from the package serves the relay and admits a minted token", async () => {
+    linkMiniflare();
+    writeFileSync(
+      join(app, "worker.mjs"),
+      `import { configFromEnv, groupObjectWith, relayRoutes } from "weft/worker";
+       export class Groups extends groupObjectWith((env) => configFromEnv({ WEFT_TOKEN_SECRET: env.APP_SECRET })) {}
+       const relay = relayRoutes({ groups: (env) => env.GROUPS });
+       export default { fetch: (request, env, ctx) => new URL(request.url).pathname.startsWith("/sync/") ? relay.fetch(new Request(request.url.replace("/sync/", "/"), request), env, ctx) : new Response("app") };`,
+    );
+    // What wrangler does to an app's Worker: bundle it (here with the repo's esbuild, from the app's folder).
+    await build({ absWorkingDir: app, entryPoints: ["worker.mjs"], outfile: join(app, "worker.bundle.js"), bundle: true, format: "esm", platform: "neutral", external: ["cloudflare:*", "node:*"], logLevel: "warning" });
+    writeFileSync(
+      join(app, "worker-app.mjs"),
+      `import { readFileSync } from "node:fs";
+       import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+       import { createClient, createIdentity } from "weft/client";
+       import { mintToken } from "weft/tokens";
+       const miniflare = new Miniflare(convertV4MiniflareOptions({
+         modules: true, script: readFileSync("worker.bundle.js", "utf8"), compatibilityDate: "2026-08-01", compatibilityFlags: ["nodejs_compat"],
+         durableObjects: { GROUPS: { className: "Groups", useSQLite: true } }, bindings: { APP_SECRET: "s3cret" }, host: "127.0.0.1", port: 0,
+       }));
+       const url = new URL("sync", await miniflare.ready).href;
+       const identity = createIdentity();
+       const client = await createClient({ url, identity, getToken: (group) => mintToken({ agent: identity.agent, group, role: "writer", expiresIn: 60 }, "s3cret") });
+       const doc = client.group("team").create({});
+       doc.append("via the app's Worker");
+       await doc.synced();
+       console.log(JSON.stringify({ role: client.group("team").role }));
+       client.close();
+       await miniflare.dispose();`,
+    );
+    const { stdout } = await run(process.execPath, ["worker-app.mjs"], { cwd: app, timeout: 60_000 });
+    expect(JSON.parse(stdout.trim())).toEqual({ role: "writer" });
+  });
+
+  it("examples/node-todo runs: two devices end with the same list", async () => {
+    linkMiniflare();
+    cpSync(join(REPO_ROOT, "examples"), join(app, "examples"), { recursive: true });
+    const { stdout } = await run(process.execPath, [join("examples", "node-todo", "todo.mjs")], { cwd: app, timeout: 60_000 });
+    expect(stdout.trim().split("\n")).toEqual(["laptop: eggs, bread", "phone:  eggs, bread"]);
+  });
+
+  it.skipIf(!existsSync(CHROMIUM))("examples/browser-chat runs in Chromium: a message typed in the page reaches a Node client, and back", async () => {
+    const chat = join(app, "examples", "browser-chat");
+    cpSync(join(REPO_ROOT, "examples"), join(app, "examples"), { recursive: true });
+    await build({ absWorkingDir: app, entryPoints: [join(chat, "chat.js")], outfile: join(chat, "chat.bundle.js"), bundle: true, format: "esm", platform: "browser", logLevel: "warning" });
+    const relay = await startRelay();
+    const site = await serveFolder(chat);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const node = await createClient({ url: relay.url, identity: createIdentity() });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${site.url}/?${new URLSearchParams({ relay: relay.url, name: "ada" })}`);
+      await page.waitForFunction(() => "chat" in window, undefined, { timeout: 15_000 });
+      await page.fill("#text", "hello from the page");
+      await page.click("button");
+      await page.evaluate(() => (window as unknown as { chat: { synced(): Promise<void> } }).chat.synced());
+      const room = (await page.evaluate(() => (window as unknown as { chat: { room: string } }).chat.room)) as DocId;
+
+      const seen = await node.group("chat").open(room);
+      expect(seen.transactions().map((tx) => JSON.parse(tx.data))).toEqual([{ from: "ada", text: "hello from the page" }]);
+      seen.append(JSON.stringify({ from: "bob", text: "hi ada" }));
+      await seen.synced();
+      await page.waitForFunction(() => document.querySelectorAll("#messages li").length === 2, undefined, { timeout: 15_000 });
+      expect(await page.locator("#messages li").allTextContents()).toEqual(["ada: hello from the page", "bob: hi ada"]);
+    } finally {
+      node.close();
+      await browser.close();
+      await site.close();
+      await relay.stop();
+    }
   });
 
   it.each(["bundler", "node16", "nodenext"])("typechecks a strict TypeScript app with exactOptionalPropertyTypes under moduleResolution %s", async (resolution) => {
@@ -147,10 +235,20 @@ describe("the packed package, installed by an app", () => {
     expect(result.stdout).toBe("");
   });
 
-  it("bundles weft/client for browsers with esbuild within the size budget", async () => {
+  it("bundles weft/client for browsers with esbuild within the size budget, and with Vite", async () => {
     writeFileSync(join(app, "browser.mjs"), `export * from "weft/client";\n`);
     const bundle = await browserBundle(join(app, "browser.mjs"));
     expect(new TextDecoder().decode(bundle)).toContain("weft/session/v1");
     expect(gzippedSize(bundle)).toBeLessThanOrEqual(BROWSER_BUNDLE_BUDGET_GZIPPED);
+
+    const built = await viteBuild({
+      root: app,
+      configFile: false,
+      logLevel: "silent",
+      build: { write: false, lib: { entry: join(app, "browser.mjs"), formats: ["es"], fileName: "app" } },
+    });
+    const code = (Array.isArray(built) ? built : [built]).flatMap((output) => ("output" in output ? output.output : [])).map((chunk) => ("code" in chunk ? chunk.code : "")).join("");
+    expect(code).toContain("weft/session/v1");
+    expect(code).not.toMatch(/from\s*["']node:/);
   });
 });

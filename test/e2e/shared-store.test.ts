@@ -10,8 +10,9 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, exportIdentity } from "../../client/index.ts";
 import { FileLocalStore } from "../../client/node.ts";
-import type { DocId, SessionId } from "../../protocol/index.ts";
+import { countOf, type DocId, type SessionId } from "../../protocol/index.ts";
 import { startRelay, type RelayProcess } from "../support/relay-process.ts";
+import { until } from "../support/wait.ts";
 
 const run = promisify(execFile);
 const SHARER = fileURLToPath(new URL("./store-sharer.ts", import.meta.url));
@@ -73,5 +74,38 @@ describe("two Node processes on one FileLocalStore directory, through wrangler d
     const local = await restarted.group(GROUP).open(created.id as DocId);
     expect([...local.transactions().map((transaction) => transaction.data)].sort()).toEqual([...all].sort());
     await restarted.close();
+  });
+
+  it("pushes the unsent writes of a session nobody holds any more, though the next client leases another", async () => {
+    const identity = createIdentity();
+    const dir = mkdtempSync(join(tmpdir(), "weft-e2e-orphans-"));
+    try {
+      // Two clients of the app write offline into one document, then go away before anything was sent.
+      const offline = { url: "http://127.0.0.1:9", identity, store: new FileLocalStore(dir) };
+      const first = await createClient(offline);
+      const doc = first.group(GROUP).create({ meta: { title: "written offline" } });
+      for (let i = 0; i < 10; i++) doc.append(`first-${i}`);
+      const second = await createClient(offline);
+      const same = await second.group(GROUP).open(doc.id);
+      for (let i = 0; i < 10; i++) same.append(`second-${i}`);
+      await Promise.all([first.close(), second.close()]);
+
+      // One client starts: it holds one of the two sessions, and pushes the other's writes too.
+      const next = await createClient({ url: relay.url, identity, store: new FileLocalStore(dir) });
+      expect([first.session, second.session]).toContain(next.session);
+      const other = next.session === first.session ? second.session : first.session;
+      const reopened = await next.group(GROUP).open(doc.id);
+      await reopened.synced();
+      await until(() => countOf(reopened.relayKnown, other) === 10);
+      await next.close();
+
+      const reader = await createClient({ url: relay.url, identity: createIdentity() });
+      const read = await reader.group(GROUP).open(doc.id);
+      expect(read.sessionTransactions(first.session).map((transaction) => transaction.data)).toEqual(Array.from({ length: 10 }, (_, i) => `first-${i}`));
+      expect(read.sessionTransactions(second.session).map((transaction) => transaction.data)).toEqual(Array.from({ length: 10 }, (_, i) => `second-${i}`));
+      await reader.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

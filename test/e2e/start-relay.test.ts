@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity } from "../../client/index.ts";
 import { startRelay } from "../../dev/start-relay.ts";
-import { childProcesses, portIsFree } from "../support/processes.ts";
+import { childProcesses, isAlive, portIsFree } from "../support/processes.ts";
+import { startRelay as startRelayProcess } from "../support/relay-process.ts";
 import { until } from "../support/wait.ts";
 
 const workerdChildren = () => childProcesses(process.pid).filter((child) => child.command.includes("workerd"));
@@ -76,6 +77,42 @@ describe("startRelay", () => {
       reader.close();
     } finally {
       await fresh.stop();
+    }
+  });
+
+  it("keeps a folder in wrangler dev's layout: the Miniflare relay process (dev:local, the bench's --relay miniflare) and wrangler dev read what it stored", async () => {
+    const shared = mkdtempSync(join(tmpdir(), "weft-shared-folder-"));
+    try {
+      const relay = await startRelay({ persistTo: shared });
+      const writer = await createClient({ url: relay.url, identity: createIdentity() });
+      const doc = writer.group("shared").create({});
+      doc.append("written through startRelay");
+      await doc.synced();
+      writer.close();
+      await relay.stop();
+
+      const readBack = async (url: string) => {
+        const reader = await createClient({ url, identity: createIdentity() });
+        try {
+          return (await reader.group("shared").open(doc.id)).transactions().map((tx) => tx.data);
+        } finally {
+          reader.close();
+        }
+      };
+      const local = await startRelayProcess({ persistTo: shared, runner: "miniflare" });
+      const localProcesses = childProcesses(process.pid).filter((child) => child.command.includes("local-relay") || child.command.includes("workerd"));
+      expect(await readBack(local.url)).toEqual(["written through startRelay"]);
+      await local.kill(); // SIGKILL to its process group, as the bench's durability scenario does
+      await until(() => localProcesses.every((child) => !isAlive(child.pid)), 10_000);
+
+      const wrangler = await startRelayProcess({ persistTo: shared });
+      try {
+        expect(await readBack(wrangler.url)).toEqual(["written through startRelay"]);
+      } finally {
+        await wrangler.stop();
+      }
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
     }
   });
 });

@@ -1,4 +1,5 @@
-// Starts the real relay (`wrangler dev`) on a free 127.0.0.1 port, and stops or kills it. Used by the
+// Starts the real relay (`wrangler dev`, or Miniflare without wrangler's proxy) on a free 127.0.0.1 port,
+// and stops or kills it. Used by the
 // end-to-end tests and the benchmarks; every process it starts is killed by `stop()` or `kill()`.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
@@ -6,6 +7,7 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const WRANGLER = fileURLToPath(new URL("../../node_modules/wrangler/bin/wrangler.js", import.meta.url));
+const LOCAL_RELAY = fileURLToPath(new URL("../../scripts/local-relay.ts", import.meta.url));
 
 // No outside traffic at all: no metrics, no update check, no Request.cf lookup.
 const QUIET_ENV = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true", NO_COLOR: "1" };
@@ -40,14 +42,25 @@ export async function startRelay(options: {
   vars?: Record<string, string>;
   /** Another Worker's wrangler.toml (the bench's floor); the relay's own by default. */
   config?: string;
+  /**
+   * `wrangler` (default): `wrangler dev`, with its dev proxy in front. `miniflare`: scripts/local-relay.ts,
+   * weft/dev's startRelay in a process of its own, with no proxy (the relay's own Worker only).
+   */
+  runner?: "wrangler" | "miniflare";
 }): Promise<RelayProcess> {
   const port = options.port ?? (await freePort());
   const inspectorPort = await freePort();
+  if (options.runner === "miniflare" && options.config) throw new Error("the miniflare runner serves the relay's own Worker only");
+  const args =
+    options.runner === "miniflare"
+      ? [LOCAL_RELAY, "--port", String(port), "--persist-to", options.persistTo,
+          ...Object.entries(options.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}=${value}`])]
+      : [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", options.persistTo, "--log-level", "warn",
+          ...(options.config ? ["--config", options.config] : []),
+          ...Object.entries(options.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}:${value}`])];
   const child = spawn(
     process.execPath,
-    [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", options.persistTo, "--log-level", "warn",
-      ...(options.config ? ["--config", options.config] : []),
-      ...Object.entries(options.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}:${value}`])],
+    args,
     { cwd: ROOT, env: { ...process.env, ...QUIET_ENV }, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
@@ -85,7 +98,7 @@ export async function startRelay(options: {
 async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`the relay process exited with ${child.exitCode}`);
     try {
       const res = await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(1_000) });
       if (res.ok) return;
@@ -94,5 +107,5 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`wrangler dev did not answer on ${url} within ${timeoutMs} ms`);
+  throw new Error(`the relay did not answer on ${url} within ${timeoutMs} ms`);
 }

@@ -1,0 +1,57 @@
+// What a client pushes of sessions it does not hold: only its own agent's, only what the relay lacks, signed
+// exactly as the session's holder would sign it, one frame in flight per session.
+import { describe, expect, it } from "vitest";
+import { GENESIS_HASH, chainHash, docIdOf, newHeader, verifyCheckpoint, type SessionId } from "../../../protocol/index.ts";
+import { Doc } from "../../../client/doc.ts";
+import { createIdentity, newSession } from "../../../client/identity.ts";
+import { OrphanTails } from "../../../client/orphan-tails.ts";
+import { testAgent, transactions } from "../../support/identity.ts";
+
+const identity = createIdentity();
+const own = newSession(identity);
+const orphan = newSession(identity);
+const stranger = testAgent(5, "stranger-1").session;
+const header = newHeader({ group: "team", kind: "json", creator: identity.agent, createdAt: 1_700_000_000_000 });
+const id = docIdOf(header);
+const stored = transactions(5, "orphan");
+
+/** A document restored from a store holding 5 transactions of the orphan session, 2 of a stranger's and 1 own. */
+function restored(relayHolds: Record<SessionId, number>): Doc {
+  const doc = new Doc(id, header, identity, own, () => {});
+  doc.restore({ id, header, sessions: { [orphan]: stored, [stranger]: transactions(2, "stranger"), [own]: transactions(1, "own") } });
+  doc.onKnown({ header: true, sessions: relayHolds }, "load");
+  return doc;
+}
+
+describe("OrphanTails", () => {
+  it("pushes what the relay lacks of the agent's other sessions, signed as their holder would", async () => {
+    const doc = restored({ [orphan]: 2 });
+    const [frame, ...more] = new OrphanTails(identity, own).take(doc);
+    expect(more).toEqual([]);
+    const chunk = frame!.sessions[orphan]!;
+    expect(Object.keys(frame!.sessions)).toEqual([orphan]); // never its own (the document pushes that), never a stranger's
+    expect(chunk.after).toBe(2);
+    expect(chunk.transactions).toEqual(stored.slice(2));
+    expect(await verifyCheckpoint(chunk.signature!, id, orphan, 5, chainHash(GENESIS_HASH, stored))).toBe(true);
+  });
+
+  it("sends nothing more for a session until the relay answers, and again after a reconnect", () => {
+    const doc = restored({});
+    const tails = new OrphanTails(identity, own);
+    expect(tails.take(doc)).toHaveLength(1);
+    expect(tails.take(doc)).toEqual([]);
+    tails.reset();
+    expect(tails.take(doc)).toHaveLength(1);
+    doc.onKnown({ header: true, sessions: { [orphan]: 5 } }, "ack");
+    expect(tails.take(doc)).toEqual([]);
+  });
+
+  it("waits until the relay has the document", () => {
+    const doc = new Doc(id, header, identity, own, () => {});
+    doc.restore({ id, header, sessions: { [orphan]: stored } });
+    const tails = new OrphanTails(identity, own);
+    expect(tails.take(doc)).toEqual([]); // not loaded yet
+    doc.onKnown({ header: false, sessions: {} }, "load");
+    expect(tails.take(doc)).toEqual([]); // the relay lacks the header: the document's own push sends it first
+  });
+});
