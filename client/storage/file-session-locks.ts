@@ -19,6 +19,16 @@ const OWN_START = startTimeOf(process.pid);
 /** Lock files this realm holds right now, by path. */
 const heldFiles = new Set<string>();
 let lockCounter = 0;
+let cleanupAtExit = false;
+
+/** A process that exits without closing its clients leaves no lock files behind (a crash still may: see isHeld). */
+function removeAtExit(): void {
+  if (cleanupAtExit) return;
+  cleanupAtExit = true;
+  process.once("exit", () => {
+    for (const path of heldFiles) rmSync(path, { force: true });
+  });
+}
 
 export function fileSessionLocks(directory: string): SessionLocks {
   const folder = join(directory, "sessions");
@@ -50,6 +60,7 @@ export function fileSessionLocks(directory: string): SessionLocks {
       const mine = join(folder, `${prefix}${process.pid}.${OWN_START}.${REALM}.${++lockCounter}`);
       writeFileSync(mine, "", { flag: "wx" });
       heldFiles.add(mine);
+      removeAtExit();
       for (const name of list()) {
         const path = join(folder, name);
         if (!name.startsWith(prefix) || path === mine) continue;

@@ -125,6 +125,14 @@ describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROM
     await next.goto(pages.url);
     await next.waitForFunction(() => "weft" in window);
     expect(await within(15_000, "createClient in a new tab", startTab(next, setup))).toBe(a.session);
+    // The profile's IndexedDB, which both tabs saved into at once, holds both tabs' writes, each once.
+    const local = await next.evaluate(async ({ dbName, group, doc }) => {
+      const store = new (window as unknown as PageGlobals).weft.IndexedDbLocalStore(dbName);
+      const stored = (await store.loadGroup(group)).find((entry) => entry.id === doc);
+      await store.close();
+      return Object.fromEntries(Object.entries(stored?.sessions ?? {}).map(([session, log]) => [session, log.map((transaction) => transaction.data)]));
+    }, setup);
+    expect(local).toEqual({ [a.session]: expected("a"), [b.session]: expected("b") });
     expect(pageErrors).toEqual([]);
     await context.close();
   });

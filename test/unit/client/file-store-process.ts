@@ -1,6 +1,7 @@
 // Another process on the same FileLocalStore directory, for the store tests. Usage:
 //   node file-store-process.ts save <dir> <group> <docId> <session> <count>  -> saves <count> one-transaction records, prints "saved"
 //   node file-store-process.ts hold <dir> <agent>                           -> leases a session, prints it, then waits to be killed
+//   node file-store-process.ts exit <dir> <agent>                           -> leases a session, prints it, exits without releasing it
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import { newSessionId, type AgentId, type DocId, type SessionId } from "../../../protocol/index.ts";
 
@@ -16,5 +17,6 @@ if (mode === "save") {
   const agent = args[0] as AgentId;
   const lease = await store.leaseSession(agent, { fresh: () => newSessionId(agent) });
   process.stdout.write(`${lease.session}\n`);
+  if (mode === "exit") process.exit(0);
   setInterval(() => {}, 1_000); // held until this process is killed
 }

@@ -370,6 +370,31 @@ describe("FileLocalStore on disk", () => {
     }
   });
 
+  it("hands six processes that start at once on a pool of two six different sessions", { timeout: 30_000 }, async () => {
+    const store = new FileLocalStore(directory);
+    const pooled = [await store.leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) }), await store.leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) })];
+    for (const lease of pooled) await lease.release();
+    const children = Array.from({ length: 6 }, () => spawn(process.execPath, [CHILD, "hold", directory, alice.agent], { stdio: ["ignore", "pipe", "inherit"] }));
+    try {
+      const sessions = await Promise.all(
+        children.map((child) => new Promise<string>((resolve, reject) => {
+          child.stdout!.once("data", (chunk: Buffer) => resolve(chunk.toString().trim()));
+          child.once("exit", () => reject(new Error("a holding process exited")));
+        })),
+      );
+      // Two racing for one pooled session may both give it up and take fresh ones: never may both keep it.
+      expect(new Set(sessions).size).toBe(6);
+    } finally {
+      for (const child of children) child.kill("SIGKILL");
+    }
+  });
+
+  it("leaves no lock file behind when a process exits without closing its client", { timeout: 30_000 }, async () => {
+    const { stdout } = await run(process.execPath, [CHILD, "exit", directory, alice.agent], { timeout: 20_000 });
+    const session = stdout.trim();
+    expect(readdirSync(join(directory, "sessions"))).toEqual([`${session}.session`]);
+  });
+
   it("writes a group named '..' inside its own folder", async () => {
     const root = join(directory, "store");
     const store = new FileLocalStore(root);
