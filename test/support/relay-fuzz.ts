@@ -125,7 +125,7 @@ export async function runFuzz(store: GroupStore, seed: number, rounds: number): 
   let now = NOW;
   const frame = (peer: PeerId, text: string) => relay.dispatch({ type: "frame", peer, frame: text, now: ++now });
   const connect = async (peer: PeerId, who: typeof alice) => {
-    await relay.dispatch({ type: "opened", peer, nonce: `nonce-${peer}`, peerCount: 3 });
+    await relay.dispatch({ type: "opened", peer, nonce: `nonce-${peer}`, now: ++now });
     await frame(peer, JSON.stringify(helloFrame(who, FUZZ_GROUP, `nonce-${peer}`)));
     transport.take(peer);
   };
