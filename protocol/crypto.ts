@@ -3,12 +3,13 @@
 // which is many times faster than pure JS, and falls back to @noble where the runtime lacks it.
 import * as ed from "@noble/ed25519";
 import { sha256 as nobleSha256, sha512 } from "@noble/hashes/sha2.js";
+import { shake128 as nobleShake128 } from "@noble/hashes/sha3.js";
 
 // @noble/ed25519 3.x needs a synchronous SHA-512 for its synchronous API.
 ed.hashes.sha512 = sha512;
 
 type NodeCrypto = {
-  createHash(algorithm: "sha256"): { update(data: Uint8Array): { digest(): Uint8Array } };
+  createHash(algorithm: "sha256" | "shake128", options?: { outputLength: number }): { update(data: Uint8Array): { digest(): Uint8Array } };
   createPrivateKey(options: { key: Uint8Array; format: "der"; type: "pkcs8" }): object;
   sign(algorithm: null, data: Uint8Array, key: object): Uint8Array;
 };
@@ -22,6 +23,20 @@ const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) 
 export const sha256: (bytes: Uint8Array) => Uint8Array = nodeCrypto
   ? (bytes) => nodeCrypto.createHash("sha256").update(bytes).digest()
   : (bytes) => nobleSha256(bytes);
+
+/** Whether the runtime's node:crypto has SHAKE128 (Node does; other runtimes may not). */
+function hasNativeShake(crypto: NodeCrypto | undefined): crypto is NodeCrypto {
+  try {
+    return crypto?.createHash("shake128", { outputLength: 8 }).update(new Uint8Array(1)).digest().length === 8;
+  } catch {
+    return false;
+  }
+}
+
+/** SHAKE128 with `length` bytes of output: natively where the runtime has it (about 5 times faster). */
+export const shake128: (bytes: Uint8Array, length: number) => Uint8Array = hasNativeShake(nodeCrypto)
+  ? (bytes, length) => nodeCrypto.createHash("shake128", { outputLength: length }).update(bytes).digest()
+  : (bytes, length) => nobleShake128(bytes, { dkLen: length });
 
 export function generateSecretKey(): Uint8Array {
   return ed.utils.randomSecretKey();

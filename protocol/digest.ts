@@ -1,48 +1,78 @@
-// A digest of many documents' known states that is cheap to keep current. Its elements are each live
-// document's header and each of its sessions at its count; the digest is the XOR of one hash per element.
-// Order does not matter, and a write changes only the elements of the sessions it appended to, so keeping
-// it current costs two hashes per changed session, never a rescan of a document or of the group.
-// Two sides with equal digests hold the same documents at the same counts (up to hash collisions).
+// A digest of many documents' known states that is cheap to keep current and cannot be cancelled. Its
+// elements are each live document's header and each of its sessions at its count. Each element maps to a
+// vector of 1,024 lanes of 16 bits (SHAKE128 output), and the group's sum is the lane-wise sum of its
+// elements' vectors mod 2^16: LtHash16 (Lewi, Kim, Maykov, Weis, "Securing Update Propagation with Homomorphic
+// Hashing", 2019). Order does not matter, a write adds and subtracts only the elements it changed, and the
+// digest on the wire is the SHA-256 of the sum. The XOR of 256-bit hashes used before was linear: from a few
+// hundred candidate headers, Gaussian elimination finds a subset whose hashes cancel, so a writer could make
+// documents invisible to `dir {digest}`. Finding elements whose vectors sum to zero (or to another set's sum)
+// here is a short-integer-solution problem in dimension 1,024 over Z_2^16, which the paper puts beyond
+// 2^200 work; a plain sum of 256-bit hashes would fall to Wagner's generalized birthday attack instead.
 import { canonicalJson, fromBase64Url, toBase64Url, utf8 } from "./encoding.ts";
-import { sha256 } from "./crypto.ts";
+import { sha256, shake128 } from "./crypto.ts";
 import type { DocId, SessionId } from "./ids.ts";
 import type { KnownState } from "./known-state.ts";
 
-export const EMPTY_DIGEST = toBase64Url(new Uint8Array(32));
+/** Bytes of a sum and of one element's vector: 1,024 little-endian 16-bit lanes. */
+const SUM_BYTES = 2_048;
 
-/** The hash of one element: a document's header (no session), or one session of it at a count. */
-const elementHash = (doc: DocId, session?: SessionId, count?: number): Uint8Array =>
-  sha256(utf8(canonicalJson(session === undefined ? ["weft/digest/v2", doc] : ["weft/digest/v2", doc, session, count ?? 0])));
+/** The sum of no elements, as stored (base64url of SUM_BYTES zero bytes). */
+export const EMPTY_DIGEST_SUM = toBase64Url(new Uint8Array(SUM_BYTES));
 
-function xorInto(bytes: Uint8Array, part: Uint8Array): void {
-  for (let i = 0; i < 32; i++) bytes[i] = bytes[i]! ^ part[i]!;
+/** The wire digest of a sum: SHA-256 of its bytes, 43 characters of base64url. */
+export const digestOfSum = (sum: string): string => toBase64Url(sha256(fromBase64Url(sum) ?? new Uint8Array(SUM_BYTES)));
+
+/** The digest of an empty group. */
+export const EMPTY_DIGEST = digestOfSum(EMPTY_DIGEST_SUM);
+
+/** One element's vector: a document's header (no session), or one session of it at a count. */
+const elementVector = (doc: DocId, session?: SessionId, count?: number): Uint8Array =>
+  shake128(utf8(canonicalJson(session === undefined ? ["weft/digest/v3", doc] : ["weft/digest/v3", doc, session, count ?? 0])), SUM_BYTES);
+
+/** Adds (`sign` 1) or subtracts (`sign` -1) a vector into `sum`, lane by lane, mod 2^16. */
+function addInto(sum: Uint8Array, vector: Uint8Array, sign: 1 | -1): void {
+  for (let i = 0; i < SUM_BYTES; i += 2) {
+    const lane = (sum[i]! | (sum[i + 1]! << 8)) + sign * (vector[i]! | (vector[i + 1]! << 8));
+    sum[i] = lane & 0xff;
+    sum[i + 1] = (lane >> 8) & 0xff;
+  }
+}
+
+/** A document's elements: its header, and each session with a count above zero. */
+function elements(known: KnownState): Map<SessionId | "", number> {
+  const held = new Map<SessionId | "", number>();
+  if (!known.header) return held;
+  held.set("", 0);
+  for (const [session, count] of Object.entries(known.sessions) as [SessionId, number][]) if (count > 0) held.set(session, count);
+  return held;
+}
+
+/** Moves `sum` (bytes, changed in place) from `doc` at `before` to `doc` at `after`. */
+function updateInPlace(sum: Uint8Array, doc: DocId, before: KnownState, after: KnownState): void {
+  const removed = elements(before);
+  const added = elements(after);
+  const vector = (session: SessionId | "", count: number) => (session === "" ? elementVector(doc) : elementVector(doc, session, count));
+  for (const [session, count] of removed) if (added.get(session) !== count) addInto(sum, vector(session, count), -1);
+  for (const [session, count] of added) if (removed.get(session) !== count) addInto(sum, vector(session, count), 1);
 }
 
 /**
- * The digest once `doc` went from `before` to `after`. Each may list only the sessions that changed:
- * a session at the same count on both sides, or absent from both, leaves the digest as it was. A document
- * without its header (missing or deleted) contributes nothing.
+ * The sum once `doc` went from `before` to `after`. Each may list only the sessions that changed: a session
+ * at the same count on both sides, or absent from both, leaves the sum as it was. A document without its
+ * header (missing or deleted) contributes nothing. Costs one SHAKE128 per changed element, never a rescan.
  */
-export function updateDigest(digest: string, doc: DocId, before: KnownState, after: KnownState): string {
-  const bytes = fromBase64Url(digest) ?? new Uint8Array(32);
-  const elements = (known: KnownState): Map<SessionId | "", number> => {
-    const held = new Map<SessionId | "", number>();
-    if (!known.header) return held;
-    held.set("", 0);
-    for (const [session, count] of Object.entries(known.sessions) as [SessionId, number][]) if (count > 0) held.set(session, count);
-    return held;
-  };
-  const removed = elements(before);
-  const added = elements(after);
-  const flip = (session: SessionId | "", count: number) => xorInto(bytes, session === "" ? elementHash(doc) : elementHash(doc, session, count));
-  for (const [session, count] of removed) if (added.get(session) !== count) flip(session, count);
-  for (const [session, count] of added) if (removed.get(session) !== count) flip(session, count);
+export function updateDigestSum(sum: string, doc: DocId, before: KnownState, after: KnownState): string {
+  const bytes = fromBase64Url(sum) ?? new Uint8Array(SUM_BYTES);
+  updateInPlace(bytes, doc, before, after);
   return toBase64Url(bytes);
 }
 
-/** The digest of a set of documents, as a client computes it from what it holds. */
-export function digestOf(docs: Iterable<readonly [DocId, KnownState]>): string {
-  let digest = EMPTY_DIGEST;
-  for (const [doc, known] of docs) digest = updateDigest(digest, doc, { header: false, sessions: {} }, known);
-  return digest;
+/** The sum of a set of documents (a relay rebuilding its own, or a reader's share of a group). */
+export function digestSumOf(docs: Iterable<readonly [DocId, KnownState]>): string {
+  const sum = new Uint8Array(SUM_BYTES);
+  for (const [doc, known] of docs) updateInPlace(sum, doc, { header: false, sessions: {} }, known);
+  return toBase64Url(sum);
 }
+
+/** The digest of a set of documents, as a client computes it from what it holds. */
+export const digestOf = (docs: Iterable<readonly [DocId, KnownState]>): string => digestOfSum(digestSumOf(docs));

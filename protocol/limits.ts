@@ -22,8 +22,15 @@ export const MAX_SESSIONS_PER_FRAME = 1_000;
  * of ~60 characters stay well under MAX_FRAME_BYTES.
  */
 export const MAX_SESSIONS_PER_DOCUMENT = 10_000;
-/** Most WebSocket peers one group object serves at once. */
+/** Most authenticated peers one group object serves at once (sockets still in the handshake do not count). */
 export const MAX_PEERS_PER_GROUP = 500;
+/**
+ * Most sockets one group object lets wait in the handshake. A newcomer beyond it pushes out the one that
+ * has waited longest, so sockets that never say hello cannot keep members out.
+ */
+export const MAX_PENDING_HANDSHAKES = 256;
+/** A socket that has not completed its hello this long after the challenge is closed (`not_ready`). */
+export const HANDSHAKE_DEADLINE_MS = 10_000;
 /** Most messages in one `batch` frame (whose size is bounded by MAX_FRAME_BYTES too); each is atomic on its own. */
 export const MAX_MESSAGES_PER_BATCH = 10_000;
 /** Most documents whose known state one `open` may carry. */

@@ -27,6 +27,7 @@ export class GroupObject extends DurableObject<ConfigEnv> {
   readonly #store: SqliteStore;
   readonly #sockets = new Map<PeerId, WebSocket>();
   #relay: Relay | undefined;
+  #alarmWrites: Promise<void> = Promise.resolve();
   readonly #config: RelayConfig;
 
   constructor(ctx: DurableObjectState, env: ConfigEnv) {
@@ -52,7 +53,7 @@ export class GroupObject extends DurableObject<ConfigEnv> {
     this.ctx.acceptWebSocket(server, [peer]);
     const relay = this.#wake();
     this.#sockets.set(peer, server);
-    await relay.dispatch({ type: "opened", peer, nonce: randomBase64Url(24), peerCount: this.ctx.getWebSockets().length });
+    await relay.dispatch({ type: "opened", peer, nonce: randomBase64Url(24), now: Date.now() });
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -72,6 +73,11 @@ export class GroupObject extends DurableObject<ConfigEnv> {
       }
       await this.#wake().dispatch({ type: "closed", peer });
     }
+  }
+
+  /** Set by `wakeAt`: closes sockets whose handshake is overdue (a timer would keep the object awake). */
+  override async alarm(): Promise<void> {
+    await this.#wake().dispatch({ type: "alarm", now: Date.now() });
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -99,6 +105,12 @@ export class GroupObject extends DurableObject<ConfigEnv> {
 
   #peerOf(ws: WebSocket): PeerId | undefined {
     return (ws.deserializeAttachment() as PeerRecord | null)?.id;
+  }
+
+  /** Sets the alarm for `at` unless one is already due sooner. */
+  async #setAlarmBy(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
   /** The relay of this instance, rebuilt from attachments after the object was evicted from memory. */
@@ -134,5 +146,8 @@ export class GroupObject extends DurableObject<ConfigEnv> {
       }
     },
     savePeer: (peer, record) => this.#sockets.get(peer)?.serializeAttachment(record),
+    wakeAt: (at) => {
+      this.#alarmWrites = this.#alarmWrites.then(() => this.#setAlarmBy(at)).catch((error) => console.error("weft: alarm not set", error));
+    },
   };
 }

@@ -1,6 +1,6 @@
 // GroupStore on Durable Object SQLite. Documents and sessions get integer keys so each transaction row
 // carries two integers, not two long ids; reads stream through cursors, never a whole group at once.
-import { EMPTY_DIGEST, updateDigest } from "../protocol/index.ts";
+import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, digestOfSum, digestSumOf, updateDigestSum } from "../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../protocol/index.ts";
 import { ALL_DOCS, digestAfter, type GroupInfo, type GroupStore, type LogPosition, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
 
@@ -88,6 +88,19 @@ export class SqliteStore implements GroupStore {
       if (!docColumns.includes("sessions")) sql.exec("UPDATE docs SET sessions = (SELECT count(*) FROM sessions WHERE doc_num = docs.num)");
     }
     sql.exec(SCHEMA);
+    // Groups stored before the digest became a set hash have an XOR digest and no sum: rebuild both once.
+    if (this.meta("digest") !== undefined && this.meta("digest_sum") === undefined) this.#rebuildDigest();
+  }
+
+  #rebuildDigest(): void {
+    const live = function* (entries: Iterable<DirEntry>): Iterable<[DocId, KnownState]> {
+      for (const entry of entries) if (!entry.deleted) yield [entry.id, entry.known];
+    };
+    const digestSum = digestSumOf(live(this.listDocuments(0)));
+    this.transactionSync(() => {
+      this.setMeta("digest_sum", digestSum);
+      this.setMeta("digest", digestOfSum(digestSum));
+    });
   }
 
   meta(key: string): string | undefined {
@@ -114,6 +127,7 @@ export class SqliteStore implements GroupStore {
       membersLast: JSON.parse(this.meta("members_last") ?? '{"at":0,"session":""}') as LogPosition,
       cursor: Number(this.meta("cursor") ?? 0),
       digest: this.meta("digest") ?? EMPTY_DIGEST,
+      digestSum: this.meta("digest_sum") ?? EMPTY_DIGEST_SUM,
     };
   }
 
@@ -266,7 +280,8 @@ export class SqliteStore implements GroupStore {
     const newSessions = write.appends.filter((append) => append.after === 0).length;
     const info = this.info();
     const cursor = info.cursor + 1;
-    const digest = digestAfter(info.digest, write);
+    const digestSum = digestAfter(info.digestSum, write);
+    const digest = digestOfSum(digestSum);
     let docRow: DocRow | undefined;
     const heads: [string, HeadRow][] = [];
     this.#write(() => {
@@ -315,9 +330,10 @@ export class SqliteStore implements GroupStore {
         );
       }
       this.sql.exec(
-        "INSERT INTO meta (key, value) VALUES ('cursor', ?), ('digest', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        "INSERT INTO meta (key, value) VALUES ('cursor', ?), ('digest', ?), ('digest_sum', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         String(cursor),
         digest,
+        digestSum,
       );
       if (write.members) {
         if (write.members.genesis) this.setMeta("members_doc", write.doc);
@@ -331,6 +347,7 @@ export class SqliteStore implements GroupStore {
     // Committed: what it wrote is what the caches now hold.
     this.#meta.set("cursor", String(cursor));
     this.#meta.set("digest", digest);
+    this.#meta.set("digest_sum", digestSum);
     this.#rows.set(write.doc, docRow!);
     for (const [key, head] of heads) this.#remember(key, head);
   }
@@ -341,7 +358,9 @@ export class SqliteStore implements GroupStore {
       const row = this.#row(doc);
       if (!row || row.deleted) return;
       const docNum = row.num;
-      this.setMeta("digest", updateDigest(this.info().digest, doc, this.knownState(doc), { header: false, sessions: {} }));
+      const digestSum = updateDigestSum(this.info().digestSum, doc, this.knownState(doc), { header: false, sessions: {} });
+      this.setMeta("digest_sum", digestSum);
+      this.setMeta("digest", digestOfSum(digestSum));
       this.sql.exec("DELETE FROM transactions WHERE session_num IN (SELECT num FROM sessions WHERE doc_num = ?)", docNum);
       this.sql.exec("DELETE FROM sessions WHERE doc_num = ?", docNum);
       this.sql.exec("DELETE FROM subscriptions WHERE doc = ?", doc);

@@ -31,7 +31,7 @@ describe("the packed package, installed by an app", () => {
   beforeAll(async () => {
     const packed = await packWeft(scratch);
     files = packed.files;
-    await installScratchApp(app, packed.tarball);
+    await installScratchApp(app, packed.tarball, ["@cloudflare/workers-types"]); // the types a Worker app has
   }, 120_000);
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -232,6 +232,35 @@ describe("the packed package, installed by an app", () => {
       }),
     );
     const result = await run(process.execPath, [TSC, "-p", `tsconfig.${resolution}.json`], { cwd: app, timeout: 60_000 }).catch((error: { stdout: string }) => error);
+    expect(result.stdout).toBe("");
+  });
+
+  it("typechecks a strict TypeScript Worker that mounts weft/worker and mints with weft/tokens", async () => {
+    writeFileSync(
+      join(app, "worker-app.ts"),
+      `import { Hono } from "hono";
+       import { configFromEnv, groupObjectWith, relayRoutes, type GroupObject } from "weft/worker";
+       import { mintToken } from "weft/tokens";
+       type Env = { SYNC: DurableObjectNamespace<GroupObject>; SECRET: string };
+       export class Groups extends groupObjectWith<Env>((env) => configFromEnv({ WEFT_TOKEN_SECRET: env.SECRET })) {}
+       const app = new Hono<{ Bindings: Env }>();
+       app.route("/sync", relayRoutes<Env>({ groups: (env) => env.SYNC }));
+       app.get("/token/:agent", async (c) => c.text(await mintToken({ agent: c.req.param("agent"), group: "team", role: "reader", expiresIn: 600 }, c.env.SECRET)));
+       // @ts-expect-error the relay's routes need the namespace its objects are bound to
+       relayRoutes<Env>({ groups: (env) => env.SECRET });
+       export default app;`,
+    );
+    writeFileSync(
+      join(app, "tsconfig.worker.json"),
+      JSON.stringify({
+        compilerOptions: {
+          target: "es2022", module: "esnext", moduleResolution: "bundler", lib: ["es2023"], types: ["@cloudflare/workers-types"],
+          strict: true, exactOptionalPropertyTypes: true, skipLibCheck: true, noEmit: true,
+        },
+        files: ["worker-app.ts"],
+      }),
+    );
+    const result = await run(process.execPath, [TSC, "-p", "tsconfig.worker.json"], { cwd: app, timeout: 60_000 }).catch((error: { stdout: string }) => error);
     expect(result.stdout).toBe("");
   });
 

@@ -1,9 +1,9 @@
 // Transcript tests of the relay core and its driver: each scenario drives the real Relay over a MemoryStore
 // and reads back what every peer received, line by line, as the protocol spec would write it.
 import { describe, expect, it } from "vitest";
-import { MAX_PEERS_PER_GROUP } from "../../protocol/index.ts";
+import { HANDSHAKE_DEADLINE_MS, MAX_PEERS_PER_GROUP, MAX_PENDING_HANDSHAKES } from "../../protocol/index.ts";
 import { helloFrame, signedChunk, transactions } from "../support/identity.ts";
-import { GROUP, alice, bob, carol, doc1, doc2, nothingKnown, scenario, writer } from "./relay-transcript.ts";
+import { GROUP, NOW, alice, bob, carol, doc1, doc2, nothingKnown, scenario, writer } from "./relay-transcript.ts";
 
 describe("handshake", () => {
   it("challenges, then welcomes a hello signed over the nonce", async () => {
@@ -59,15 +59,38 @@ describe("handshake", () => {
     `);
   });
 
-  it("refuses a peer over MAX_PEERS_PER_GROUP with a retry hint and closes with 1013", async () => {
-    const { open, transcript } = scenario();
-    await open("alice", MAX_PEERS_PER_GROUP);
-    await open("bob", MAX_PEERS_PER_GROUP + 1);
+  it("counts only authenticated peers against MAX_PEERS_PER_GROUP; the next hello is refused with a retry hint", async () => {
+    const { open, connect, transcript, relay } = scenario();
+    for (let i = 0; i < MAX_PENDING_HANDSHAKES; i++) await open(`silent${i}`);
+    for (let i = 0; i < MAX_PEERS_PER_GROUP; i++) await connect(`member${i}`, alice);
+    expect([...relay.state.peers.values()].filter((peer) => peer.phase === "ready")).toHaveLength(MAX_PEERS_PER_GROUP);
+    transcript();
+    await connect("bob", bob);
     expect(transcript()).toMatchInlineSnapshot(`
-      "relay -> alice | challenge v=1 nonce=nonce-alice
+      "relay -> bob | challenge v=1 nonce=nonce-bob
+      bob -> relay | hello v=1 bob g1
       relay -> bob | error too_many_peers retryAfter=5 "this group has 500 peers connected"
       relay -x bob | close 1013 too_many_peers"
     `);
+  });
+
+  it("a socket silent past the handshake deadline is closed by the alarm; too many waiting push out the oldest", async () => {
+    const { open, connect, transcript, relay, transport } = scenario();
+    await open("early", NOW);
+    for (let i = 1; i < MAX_PENDING_HANDSHAKES; i++) await open(`silent${i}`, NOW + 1);
+    transcript();
+    await connect("alice", alice); // one more waiting than the quota: the one that waited longest goes
+    expect(transcript().split("\n").slice(0, 3).join("\n")).toMatchInlineSnapshot(`
+      "relay -> early | error not_ready "too many connections are waiting in the handshake"
+      relay -x early | close 1008 not_ready
+      relay -> alice | challenge v=1 nonce=nonce-alice"
+    `);
+    await relay.dispatch({ type: "alarm", now: NOW + HANDSHAKE_DEADLINE_MS + 1 });
+    const lines = transcript().split("\n");
+    expect(lines.filter((line) => line.includes("close 1008 not_ready"))).toHaveLength(MAX_PENDING_HANDSHAKES - 1);
+    expect(lines.some((line) => line.includes("alice"))).toBe(false);
+    expect([...relay.state.peers.keys()]).toEqual(["alice"]);
+    expect(transport.alarms.at(-1)).toBe(NOW + HANDSHAKE_DEADLINE_MS);
   });
 });
 

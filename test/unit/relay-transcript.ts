@@ -108,6 +108,12 @@ export class RecordingTransport implements Transport {
   }
 
   savePeer(): void {}
+
+  /** Every time the relay asked to be woken. */
+  readonly alarms: number[] = [];
+  wakeAt(at: number): void {
+    this.alarms.push(at);
+  }
 }
 
 export function scenario() {
@@ -123,8 +129,8 @@ export function scenario() {
     await relay.dispatch({ type: "frame", peer, frame: text, now: NOW });
   }
 
-  async function open(peer: PeerId, peerCount = 1): Promise<void> {
-    await relay.dispatch({ type: "opened", peer, nonce: `nonce-${peer}`, peerCount });
+  async function open(peer: PeerId, now = NOW): Promise<void> {
+    await relay.dispatch({ type: "opened", peer, nonce: `nonce-${peer}`, now });
   }
 
   /** Opens a connection and completes the handshake as `who`. */

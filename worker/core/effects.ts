@@ -9,8 +9,11 @@ export type TokenGrant = { role: Role; expiresAt: number };
 
 export type ReadyPeer = { id: PeerId; phase: "ready"; agent: AgentId; session: SessionId; token?: TokenGrant };
 
+/** A socket that was sent its challenge at `openedAt` and has not completed its hello yet. */
+export type ChallengedPeer = { id: PeerId; phase: "challenged"; nonce: string; openedAt: number };
+
 /** What the relay remembers of a peer; small enough for a WebSocket attachment (2 KiB). */
-export type PeerRecord = { id: PeerId; phase: "challenged"; nonce: string } | ReadyPeer;
+export type PeerRecord = ChallengedPeer | ReadyPeer;
 
 /** What checking an app-issued token found. */
 export type TokenResult =
@@ -31,7 +34,9 @@ export type Continuation =
   | { kind: "content"; write: Write; pending: SessionAppend[] };
 
 export type RelayEvent =
-  | { type: "opened"; peer: PeerId; nonce: string; peerCount: number }
+  | { type: "opened"; peer: PeerId; nonce: string; now: number }
+  /** The alarm the driver set for a `wakeAt` effect went off. */
+  | { type: "alarm"; now: number }
   | { type: "frame"; peer: PeerId; frame: string | ArrayBuffer; now: number }
   /** One message of a batch frame. */
   | { type: "message"; peer: PeerId; message: ClientMessage; now: number }
@@ -51,6 +56,8 @@ export type Effect =
   | { type: "forgetPeer"; peer: PeerId }
   | { type: "savePeer"; peer: PeerRecord }
   | { type: "close"; peer: PeerId; code: number; reason: string }
+  /** Wake the object at `at` (an alarm, never a timer: the object must stay able to hibernate). */
+  | { type: "wakeAt"; at: number }
   /** A batch frame: each of its messages is an event of its own, after the one before has been handled. */
   | { type: "handleEach"; peer: PeerId; messages: ClientMessage[]; now: number };
 

@@ -1,5 +1,5 @@
 // An in-memory GroupStore with the same behaviour as the SQLite one, for the relay core's Node tests.
-import { EMPTY_DIGEST, updateDigest } from "../../protocol/index.ts";
+import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, digestOfSum, updateDigestSum } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../../protocol/index.ts";
 import { ALL_DOCS, digestAfter, type GroupInfo, type GroupStore, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./store.ts";
 
@@ -16,7 +16,7 @@ export class MemoryStore implements GroupStore {
   readonly #docs = new Map<DocId, StoredDoc>();
   readonly #subscriptions = new Map<string, Set<PeerId>>();
   readonly #members = new Map<AgentId, Role>();
-  #info: GroupInfo = { membersDoc: undefined, membersLast: { at: 0, session: "" }, cursor: 0, digest: EMPTY_DIGEST };
+  #info: GroupInfo = { membersDoc: undefined, membersLast: { at: 0, session: "" }, cursor: 0, digest: EMPTY_DIGEST, digestSum: EMPTY_DIGEST_SUM };
 
   info(): GroupInfo {
     return { ...this.#info, membersLast: { ...this.#info.membersLast } };
@@ -99,7 +99,8 @@ export class MemoryStore implements GroupStore {
     }
     stored.updatedAt = write.now;
     stored.cursor = ++this.#info.cursor;
-    this.#info.digest = digestAfter(this.#info.digest, write);
+    this.#info.digestSum = digestAfter(this.#info.digestSum, write);
+    this.#info.digest = digestOfSum(this.#info.digestSum);
     if (write.members) {
       if (write.members.genesis) this.#info.membersDoc = write.doc;
       this.#info.membersLast = write.members.last;
@@ -113,7 +114,8 @@ export class MemoryStore implements GroupStore {
   deleteDoc(doc: DocId, now: number): void {
     const stored = this.#docs.get(doc);
     if (!stored || stored.deleted) return;
-    this.#info.digest = updateDigest(this.#info.digest, doc, this.knownState(doc), { header: false, sessions: {} });
+    this.#info.digestSum = updateDigestSum(this.#info.digestSum, doc, this.knownState(doc), { header: false, sessions: {} });
+    this.#info.digest = digestOfSum(this.#info.digestSum);
     stored.deleted = true;
     this.#subscriptions.delete(doc);
     stored.sessions.clear();

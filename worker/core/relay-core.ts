@@ -5,6 +5,7 @@ import {
   GENESIS_HASH,
   MEMBERS_KIND,
   PROTOCOL_VERSION,
+  HANDSHAKE_DEADLINE_MS,
   MAX_PEERS_PER_GROUP,
   MAX_SESSIONS_PER_DOCUMENT,
   RETRY_AFTER_BUSY_SECONDS,
@@ -32,6 +33,7 @@ import {
 } from "../../protocol/index.ts";
 import { OPEN_ACCESS, type AccessPolicy } from "../config.ts";
 import { membershipChanges, roleOf } from "./access.ts";
+import { handshakeDeadline, handshakesToDrop, nextHandshakeDeadline, readyPeerCount } from "./admission.ts";
 import { ContentPacker } from "./content-packer.ts";
 import type { Continuation, Effect, PeerRecord, ReadyPeer, RelayEvent, RelayState, SignatureCheck, TokenResult } from "./effects.ts";
 import { assertNever } from "./effects.ts";
@@ -48,7 +50,9 @@ export const initialState = (group: GroupId, peers: readonly PeerRecord[] = [], 
 export function step(state: RelayState, event: RelayEvent, store: StoreReader): Step {
   switch (event.type) {
     case "opened":
-      return onOpened(state, event.peer, event.nonce, event.peerCount);
+      return onOpened(state, event.peer, event.nonce, event.now);
+    case "alarm":
+      return onAlarm(state, event.now);
     case "closed":
       return state.peers.has(event.peer) ? { state: withoutPeer(state, event.peer), effects: [{ type: "forgetPeer", peer: event.peer }] } : unchanged(state);
     case "frame":
@@ -95,20 +99,38 @@ function refuse(state: RelayState, peer: PeerId, code: ErrorCode, message: strin
   return { state: withoutPeer(state, peer), effects };
 }
 
-function onOpened(state: RelayState, peer: PeerId, nonce: string, peerCount: number): Step {
-  if (peerCount > MAX_PEERS_PER_GROUP) {
-    return refuse(state, peer, "too_many_peers", `this group has ${MAX_PEERS_PER_GROUP} peers connected`, {
-      retryAfter: RETRY_AFTER_BUSY_SECONDS,
-    });
-  }
-  const record: PeerRecord = { id: peer, phase: "challenged", nonce };
+function onOpened(state: RelayState, peer: PeerId, nonce: string, now: number): Step {
+  // Overdue handshakes go first; if the newcomer would still exceed the quota, so does the longest waiting.
+  const dropped = dropHandshakes(state, now, 1);
+  const record: PeerRecord = { id: peer, phase: "challenged", nonce, openedAt: now };
   return {
-    state: withPeer(state, record),
+    state: withPeer(dropped.state, record),
     effects: [
+      ...dropped.effects,
       { type: "savePeer", peer: record },
       { type: "send", peer, message: { type: "challenge", v: PROTOCOL_VERSION, nonce } },
+      { type: "wakeAt", at: handshakeDeadline(record) },
     ],
   };
+}
+
+/** The alarm: close sockets whose handshake is overdue, and wake again for the next deadline. */
+function onAlarm(state: RelayState, now: number): Step {
+  const dropped = dropHandshakes(state, now, 0);
+  const next = nextHandshakeDeadline(dropped.state.peers);
+  return next === undefined ? dropped : { state: dropped.state, effects: [...dropped.effects, { type: "wakeAt", at: next }] };
+}
+
+function dropHandshakes(state: RelayState, now: number, room: number): Step {
+  let next = state;
+  const effects: Effect[] = [];
+  for (const peer of handshakesToDrop(state.peers, now, room)) {
+    const overdue = handshakeDeadline(peer) <= now;
+    const cut = refuse(next, peer.id, "not_ready", overdue ? `no hello within ${HANDSHAKE_DEADLINE_MS} ms` : "too many connections are waiting in the handshake");
+    next = cut.state;
+    effects.push(...cut.effects);
+  }
+  return { state: next, effects };
 }
 
 function onFrame(state: RelayState, id: PeerId, frame: string | ArrayBuffer, now: number, store: StoreReader): Step {
@@ -224,6 +246,10 @@ function onHelloVerified(
   }
   const role = roleOf(record, store);
   if (!role) return refuse(state, id, "unauthorized", "this agent is not a member of the group");
+  // Only authenticated peers count, so sockets that never say hello cannot fill the group.
+  if (readyPeerCount(state.peers) >= MAX_PEERS_PER_GROUP) {
+    return refuse(state, id, "too_many_peers", `this group has ${MAX_PEERS_PER_GROUP} peers connected`, { retryAfter: RETRY_AFTER_BUSY_SECONDS });
+  }
   const members = store.info().membersDoc;
   return {
     state: withPeer(state, record),
@@ -244,16 +270,21 @@ function onDelete(state: RelayState, peer: PeerId, role: Role, doc: DocId, now: 
   if (!store.header(doc)) return refuse(state, peer, "unknown_doc", "no such document", { doc });
   if (doc === store.info().membersDoc) return refuse(state, peer, "forbidden", "the membership log cannot be deleted", { doc });
   const effects: Effect[] = [{ type: "deleteDoc", doc, now }];
+  const expired: PeerId[] = [];
   const header = store.header(doc)!;
   for (const subscriber of new Set([peer, ...store.subscribers(doc)])) {
     const record = state.peers.get(subscriber);
     if (record?.phase !== "ready") continue;
-    const expired = record.token !== undefined && now >= record.token.expiresAt;
-    if (!expired && mayRead(roleOf(record, store), record.agent, header)) {
-      effects.push({ type: "send", peer: subscriber, message: { type: "deleted", doc } });
-    }
+    if (record.token !== undefined && now >= record.token.expiresAt) expired.push(subscriber);
+    else if (mayRead(roleOf(record, store), record.agent, header)) effects.push({ type: "send", peer: subscriber, message: { type: "deleted", doc } });
   }
-  return unchanged(state, effects);
+  let next = state;
+  for (const id of expired) {
+    const cut = refuse(next, id, "token_expired", "the token has expired; connect again with a fresh one");
+    next = cut.state;
+    effects.push(...cut.effects);
+  }
+  return { state: next, effects };
 }
 
 /** Checks a header for a document the relay does not have yet; returns why it is refused, if it is. */
@@ -370,9 +401,12 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
 
   const header = write.header ?? store.header(write.doc)!;
   const readers: PeerId[] = [];
+  const expired: PeerId[] = [];
   for (const id of store.subscribers(write.doc)) {
     const peer = state.peers.get(id);
-    if (id !== writer && peer?.phase === "ready" && mayRead(roleAfter(peer), peer.agent, header)) readers.push(id);
+    if (id === writer || peer?.phase !== "ready") continue;
+    if (peer.token && write.now >= peer.token.expiresAt) expired.push(id);
+    else if (mayRead(roleAfter(peer), peer.agent, header)) readers.push(id);
   }
   if (readers.length > 0) {
     const packer = new ContentPacker(write.doc, write.header);
@@ -388,7 +422,13 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
   }
 
   let next = state;
-  for (const peer of state.peers.values()) {
+  // A peer first left out of fan-out because its token expired hears so, rather than going stale silently.
+  for (const id of expired) {
+    const cut = refuse(next, id, "token_expired", "the token has expired; connect again with a fresh one");
+    next = cut.state;
+    effects.push(...cut.effects);
+  }
+  for (const peer of next.peers.values()) {
     if (peer.phase !== "ready" || peer.token || !changed.has(peer.agent) || changed.get(peer.agent) !== null) continue;
     const cut = refuse(next, peer.id, "unauthorized", "this agent was removed from the group");
     next = cut.state;

@@ -2,9 +2,8 @@
 // GroupStore and a Transport. Shared by the Durable Object and the Node tests, so both run the same code.
 import {
   CHUNK_TARGET_BYTES,
-  EMPTY_DIGEST,
   MAX_DOCS_PER_DIR_FRAME,
-  updateDigest,
+  digestOf,
   emptyKnownState,
   encodeMessage,
   fromBase64Url,
@@ -31,6 +30,8 @@ export interface Transport {
   close(peer: PeerId, code: number, reason: string): void;
   /** Remembers what the relay must know of a peer after the object was evicted from memory. */
   savePeer(peer: PeerId, record: unknown): void;
+  /** Makes sure the object wakes (an `alarm` event) at or before `at`; transports without alarms may omit it. */
+  wakeAt?(at: number): void;
 }
 
 /** Checks an app-issued token (worker/tokens.ts); without one, the relay refuses every token. */
@@ -128,6 +129,8 @@ export class Relay {
       case "close":
         this.#deliver(effect.peer); // what it was told (the error) before it is closed
         return this.transport.close(effect.peer, effect.code, effect.reason);
+      case "wakeAt":
+        return this.transport.wakeAt?.(effect.at);
       case "handleEach":
         for (const message of effect.messages) await this.#run({ type: "message", peer: effect.peer, message, now: effect.now });
         return;
@@ -187,11 +190,10 @@ export class Relay {
 
   /** The digest of the documents one reader may see: a scan, for groups with private documents. */
   #digestFor(reader: Reader): string {
-    let digest = EMPTY_DIGEST;
-    for (const entry of this.store.listDocuments(0)) {
-      if (!entry.deleted && mayRead(reader.role, reader.agent, entry.header)) digest = updateDigest(digest, entry.id, emptyKnownState(), entry.known);
-    }
-    return digest;
+    const readable = function* (entries: Iterable<DirEntry>): Iterable<[DocId, KnownState]> {
+      for (const entry of entries) if (!entry.deleted && mayRead(reader.role, reader.agent, entry.header)) yield [entry.id, entry.known];
+    };
+    return digestOf(readable(this.store.listDocuments(0)));
   }
 
   /** Documents changed since a cursor that the peer may read, in bounded frames, then the new cursor. */

@@ -1,6 +1,6 @@
 // The storage the relay core reads and its driver writes, kept small so the core never sees SQL.
 // Implemented on Durable Object SQLite (../sqlite-store.ts) and in memory (memory-store.ts) for tests.
-import { updateDigest } from "../../protocol/index.ts";
+import { updateDigestSum } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId, Transaction } from "../../protocol/index.ts";
 
 export type PeerId = string;
@@ -43,13 +43,13 @@ export function knownChanged(write: Write): KnownState {
 }
 
 /**
- * The group digest once `write` is committed (protocol/digest.ts): one update over the sessions it
+ * The group's digest sum once `write` is committed (protocol/digest.ts): one update over the sessions it
  * changes, whose earlier counts are their `after`; the document's other sessions are not read.
  */
-export function digestAfter(digest: string, write: Write): string {
+export function digestAfter(digestSum: string, write: Write): string {
   const sessions: KnownState["sessions"] = {};
   for (const append of write.appends) sessions[append.session] = append.after;
-  return updateDigest(digest, write.doc, { header: write.header === undefined, sessions }, knownChanged(write));
+  return updateDigestSum(digestSum, write.doc, { header: write.header === undefined, sessions }, knownChanged(write));
 }
 
 /** Group-wide facts, cheap to read. */
@@ -60,8 +60,10 @@ export type GroupInfo = {
   membersLast: LogPosition;
   /** Bumped by every change; documents remember the value of their last change. */
   cursor: number;
-  /** Digest of every live document's known state (protocol/digest.ts). */
+  /** Digest of every live document's known state (protocol/digest.ts): the SHA-256 of `digestSum`. */
   digest: string;
+  /** The set hash the digest is taken of, kept current element by element (protocol/digest.ts). */
+  digestSum: string;
 };
 
 /** Every document a group subscription covers. */
