@@ -1,6 +1,7 @@
 // The entry point apps use: createClient({ url, identity }) and then client.group(id).
 import { Group, type GroupOptions } from "./group.ts";
 import { newSession, type Identity } from "./identity.ts";
+import { checkRelayUrl } from "./local-checks.ts";
 import type { DocId, SessionId } from "../protocol/index.ts";
 import type { DocChanges, LocalStore, StoredDoc } from "./storage/local-store.ts";
 import { MemoryLocalStore } from "./storage/memory-store.ts";
@@ -49,6 +50,11 @@ export class Client {
     return group;
   }
 
+  /** Connects every group again now instead of waiting out the backoff (after a relay restart, say). */
+  reconnectNow(): void {
+    for (const group of this.#groups.values()) group.reconnectNow();
+  }
+
   /**
    * Closes every connection and timer, so a Node process can exit, and gives up the session once the saves
    * under way have finished; another client on this store may then take it over. Writes after close are
@@ -64,8 +70,16 @@ export class Client {
   }
 }
 
-/** A client for one identity on one device; it writes as a session it leases from the store. */
-export async function createClient(options: ClientOptions): Promise<Client> {
+/**
+ * A client for one identity on one device; it writes as a session it leases from the store. A bad `url`
+ * (one without a scheme, say) throws a LocalRefusalError here, synchronously.
+ */
+export function createClient(options: ClientOptions): Promise<Client> {
+  checkRelayUrl(options.url);
+  return openClient(options);
+}
+
+async function openClient(options: ClientOptions): Promise<Client> {
   const { identity, store = new MemoryLocalStore(), session: wanted, ...rest } = options;
   const request: LeaseRequest = { fresh: () => newSession(identity), ...(wanted !== undefined ? { wanted } : {}) };
   const lease = await store.leaseSession(identity.agent, request);

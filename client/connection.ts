@@ -17,7 +17,9 @@ import {
   type Welcome,
 } from "../protocol/index.ts";
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.ts";
+import { ConnectionError, describeFailure, type ConnectionFailure } from "./errors.ts";
 import type { Identity } from "./identity.ts";
+import { checkRelayUrl } from "./local-checks.ts";
 import { StatusError, canTransition, type Status } from "./status.ts";
 
 // Exactly the frame the relay's runtime answers without waking the object.
@@ -40,7 +42,15 @@ export type ConnectionOptions = {
    * every handshake, and again when the relay says the token expired.
    */
   getToken?: (group: string) => Promise<string> | string;
+  /**
+   * Used to find out why a connection failed before it opened (connection refused, HTTP status and
+   * body): one plain GET of the same URL. `false` turns the probe off. Defaults to the global fetch.
+   */
+  fetch?: typeof fetch | false;
 };
+
+/** How long the probe of a failed connection may take before the failure is reported without its detail. */
+const PROBE_TIMEOUT_MS = 5_000;
 
 export interface ConnectionHandler {
   /**
@@ -54,6 +64,8 @@ export interface ConnectionHandler {
   /** The socket went away; anything sent and not acknowledged may be lost. */
   onDown(): void;
   onStatus(status: Status, reason?: string): void;
+  /** A connection attempt failed, and why (also the reason given with the `offline` or `closed` status). */
+  onFailure(error: ConnectionError): void;
 }
 
 export class Connection {
@@ -74,6 +86,7 @@ export class Connection {
   /** The next reconnect skips the backoff (the relay asked for a fresh token, not for patience). */
   #retryNow = false;
   #tokenRetries = 0;
+  readonly #url: string;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #pingTimer: ReturnType<typeof setTimeout> | undefined;
   #awaitingPong = false;
@@ -88,6 +101,9 @@ export class Connection {
   constructor(options: ConnectionOptions, handler: ConnectionHandler) {
     this.options = options;
     this.#handler = handler;
+    const url = checkRelayUrl(options.url);
+    url.protocol = url.protocol.replace(/^http/, "ws");
+    this.#url = `${url.href.replace(/\/+$/, "")}/v1/groups/${encodeURIComponent(options.group)}/ws`;
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     const Socket = options.WebSocket ?? globalThis.WebSocket;
     if (!Socket) throw new TypeError("no WebSocket in this runtime: pass one in the options (Node 22+ and browsers have it)");
@@ -153,21 +169,56 @@ export class Connection {
     this.#setStatus("closed", reason);
   }
 
-  /** Drops the socket as if the network failed (tests, and the browser's `offline` event). */
-  drop(): void {
+  /** Drops the socket as if the network failed (tests, the browser's `offline` event, a refused frame). */
+  drop(reason?: string): void {
     if (this.#status === "idle" || this.#status === "closed" || this.#status === "offline") return;
-    this.#socket?.close(4000, "dropped");
-    this.#down();
+    const socket = this.#socket;
+    this.#socket = undefined;
+    socket?.close(4000, "dropped");
+    this.#down(reason);
+  }
+
+  /** Connects again now instead of waiting out the backoff (after a relay restart, say). */
+  reconnectNow(): void {
+    if (this.#status !== "offline") return;
+    clearTimeout(this.#reconnectTimer);
+    this.#open();
   }
 
   #open(): void {
     this.#setStatus("connecting");
-    const base = this.options.url.replace(/^http/, "ws").replace(/\/+$/, "");
-    const socket = new this.#WebSocket(`${base}/v1/groups/${encodeURIComponent(this.options.group)}/ws`);
+    let socket: WebSocket;
+    try {
+      socket = new this.#WebSocket(this.#url);
+    } catch (error) {
+      // Some runtimes throw at once (a URL they refuse, too many sockets): a failed attempt like any other.
+      const failure: ConnectionFailure = { kind: "unreachable", detail: (error as Error).message };
+      this.#handler.onFailure(new ConnectionError(failure));
+      return this.#down(describeFailure(failure));
+    }
     this.#socket = socket;
     this.#helloSent = false;
+    let opened = false;
+    let failed = false;
+    const fail = (code: number, reason: string) => {
+      if (this.#socket !== socket || failed) return;
+      failed = true;
+      const fetchUrl = this.options.fetch === undefined ? globalThis.fetch : this.options.fetch;
+      if (opened || !fetchUrl) {
+        const failure: ConnectionFailure = opened ? { kind: "closed", code, detail: reason } : { kind: "unreachable", detail: `the connection failed before it opened${reason ? `: ${reason}` : ""}` };
+        this.#handler.onFailure(new ConnectionError(failure));
+        return this.#down(describeFailure(failure));
+      }
+      // Closed before it opened: the socket says nothing useful (1006, no reason), so ask the URL why.
+      void this.#probe(fetchUrl).then((failure) => {
+        if (this.#socket !== socket) return; // closed or dropped meanwhile
+        this.#handler.onFailure(new ConnectionError(failure));
+        this.#down(describeFailure(failure));
+      });
+    };
     socket.addEventListener("open", () => {
       if (this.#socket === socket) {
+        opened = true;
         this.#setStatus("authenticating");
         this.#schedulePing();
       }
@@ -175,12 +226,24 @@ export class Connection {
     socket.addEventListener("message", (event) => {
       if (this.#socket === socket) this.#receive(event.data);
     });
-    socket.addEventListener("close", (event) => {
-      if (this.#socket === socket) this.#down(event.reason);
-    });
-    socket.addEventListener("error", () => {
-      if (this.#socket === socket) this.#down();
-    });
+    socket.addEventListener("close", (event) => fail(event.code, event.reason));
+    socket.addEventListener("error", () => fail(1006, ""));
+  }
+
+  /** Why a connection failed before it opened: one GET of the same URL, bounded in time. */
+  async #probe(fetchUrl: typeof fetch): Promise<ConnectionFailure> {
+    const url = this.#url.replace(/^ws/, "http");
+    try {
+      const response = await fetchUrl(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      const body = (await response.text()).slice(0, 300);
+      // 426 is the relay's answer to a GET without Upgrade: the URL is right, the WebSocket itself failed.
+      if (response.status === 426) return { kind: "unreachable", detail: "the WebSocket handshake failed, though the relay answers at this URL" };
+      return { kind: "http", status: response.status, body };
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      if (cause?.code === "ECONNREFUSED") return { kind: "refused", detail: `nothing listens at ${new URL(url).host}` };
+      return { kind: "unreachable", detail: cause?.message ?? (error as Error).message };
+    }
   }
 
   #receive(data: unknown): void {
@@ -241,11 +304,16 @@ export class Connection {
 
   #onError(error: ErrorMessage): void {
     if (error.retryAfter !== undefined) this.#retryAfterMs = error.retryAfter * 1000;
-    // An expired token is not fatal: reconnect at once, and the handshake asks the app for a fresh one.
-    if (error.code === "token_expired" && this.options.getToken) {
-      // Once in a row: an app that keeps handing out expired tokens gets the ordinary backoff.
+    // An expired token is not fatal when the app can hand out a fresh one: reconnect at once, and the
+    // handshake asks getToken again. Without getToken, or when getToken keeps returning tokens already
+    // expired at the handshake, no retry can help: the client stops and says why.
+    if (error.code === "token_expired") {
+      if (!this.options.getToken) return this.close(`token_expired: ${error.message} (pass getToken to refresh it)`);
+      if (this.#status === "authenticating" && this.#tokenRetries >= 2) return this.close(`token_expired: getToken returned an expired token ${this.#tokenRetries} times in a row`);
       this.#retryNow = this.#tokenRetries++ === 0;
-      return this.#handler.onMessage(error);
+      this.#handler.onMessage(error);
+      // Drop now rather than wait for the relay's close: this socket is no longer fanned out to.
+      return this.drop(`token_expired: ${error.message}`);
     }
     // Errors that no retry can fix: the client stops and says why.
     const fatal = error.code === "unsupported_version" || (error.code === "unauthorized" && this.#status === "authenticating");

@@ -20,8 +20,12 @@ import {
   type SessionId,
   type Transaction,
 } from "../protocol/index.ts";
+import { ChainChecks, verifiesChains } from "./chain-checks.ts";
+import { ClosedError, LocalRefusalError, RelayError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
+import { checkMemberOp, checkTransactionData, storedTransactionProblem } from "./local-checks.ts";
 import type { DocChanges, StoredDoc } from "./storage/local-store.ts";
+import { Waiters } from "./waiters.ts";
 
 /** Transactions per pushed frame (also bounded by CHUNK_TARGET_BYTES): fewer, fuller frames ingest fastest. */
 export const PUSH_BATCH = MAX_TRANSACTIONS_PER_FRAME;
@@ -39,6 +43,17 @@ export type DocChange = {
 };
 
 type SessionLog = { transactions: Transaction[] };
+
+/** Own writes the relay refused, held back from the push path until the app discards (or retries) them. */
+export type RefusedWrites = {
+  doc: Doc;
+  error: RelayError | LocalRefusalError;
+  /** The own transactions held back: the refused ones and any appended after them (a session is a chain). */
+  transactions: DocTransaction[];
+  /** The document itself was refused (its header): discarding drops the whole document. */
+  wholeDocument: boolean;
+};
+
 
 export class Doc {
   readonly id: DocId;
@@ -65,10 +80,17 @@ export class Doc {
   /** The ordered view, kept until the next change. */
   #ordered: DocTransaction[] | undefined;
   readonly #listeners = new Set<(change: DocChange) => void>();
-  #syncedWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
-  /** The relay refused this client's writes (a reader writing, say): nothing more is pushed until a reconnect. */
-  #refused: Error | undefined;
-  #loadedWaiters: (() => void)[] = [];
+  readonly #syncedWaiters = new Waiters<void>();
+  readonly #loadedWaiters = new Waiters<void>();
+  /**
+   * The relay refused own writes from index `from` on (a reader writing, a bad signature, ...): they and
+   * everything appended after them stay local, listed by refusedWrites(), until discarded or retried.
+   */
+  #refusal: { error: RelayError | LocalRefusalError; from: number; wholeDocument: boolean } | undefined;
+  /** The group closed for good: waiting for the relay would wait forever. */
+  #closed: ClosedError | undefined;
+  /** How much of each received session is verified (chain-checks.ts; the membership log only, for now). */
+  readonly #chains = new ChainChecks();
 
   constructor(id: DocId, header: DocHeader | undefined, identity: Identity, session: SessionId, onLocalChange: (doc: Doc) => void) {
     this.id = id;
@@ -94,6 +116,16 @@ export class Doc {
     return this.#relay;
   }
 
+  /** Own content (or the header) was pushed on the current socket and not acknowledged yet. */
+  get inFlight(): boolean {
+    return this.#headerInFlight || this.#sent > countOf(this.#relay, this.#session);
+  }
+
+  /** Received chains of this document are verified before they count (see verifiesChains). */
+  get verifiesChains(): boolean {
+    return verifiesChains(this.#header);
+  }
+
   /** True while some local transactions (or the header) are not yet acknowledged by the relay. */
   get hasUnsynced(): boolean {
     if (this.#deleted) return false;
@@ -104,13 +136,16 @@ export class Doc {
   append(data: string): DocTransaction {
     if (!this.#header) throw new Error(`append: document ${this.id} is not loaded yet`);
     if (this.#deleted) throw new Error(`append: document ${this.id} was deleted`);
-    const bytes = jsonStringBytes(data) - 2;
-    // Refused here, not by the relay: a refused transaction would block every later one of the session.
-    if (bytes > MAX_TRANSACTION_BYTES) throw new RangeError(`append: ${bytes} bytes of data; at most ${MAX_TRANSACTION_BYTES}`);
-    const log = this.#log(this.#session);
     // `at` never goes back behind anything seen, so ordering by `at` keeps each session's order. In the
     // membership log it moves strictly forward: the relay refuses an op that would sort before the newest.
     const at = Math.max(Date.now(), this.#header.kind === MEMBERS_KIND ? this.#lastAt + 1 : this.#lastAt);
+    // Refused here, not by the relay, whatever plain JavaScript passes in: nothing bad enters the session.
+    if (typeof data === "string" && jsonStringBytes(data) - 2 > MAX_TRANSACTION_BYTES) {
+      throw new LocalRefusalError("transaction_too_large", `append: ${jsonStringBytes(data) - 2} bytes of data; at most ${MAX_TRANSACTION_BYTES}`);
+    }
+    checkTransactionData(this.id, this.#session, at, data);
+    if (this.#header.kind === MEMBERS_KIND) checkMemberOp(data);
+    const log = this.#log(this.#session);
     this.#lastAt = at;
     const transaction = { at, data };
     log.transactions.push(transaction);
@@ -144,17 +179,32 @@ export class Doc {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Resolves when the relay has acknowledged everything appended so far. */
-  synced(): Promise<void> {
-    if (this.#refused) return Promise.reject(this.#refused);
+  /**
+   * Resolves when the relay has acknowledged everything appended so far. Rejects with the RelayError if
+   * the relay refused some of it (see refusedWrites()), with a ClosedError once the group is closed for
+   * good, or with the signal's reason.
+   */
+  synced(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#refusal) return Promise.reject(this.#refusal.error);
     if (!this.hasUnsynced) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#syncedWaiters.push({ resolve, reject }));
+    if (this.#closed) return Promise.reject(this.#closed);
+    return this.#syncedWaiters.wait(options.signal);
   }
 
   /** Resolves once the relay has answered this document's load (it may not exist there yet). */
-  loaded(): Promise<void> {
+  loaded(signal?: AbortSignal): Promise<void> {
     if (this.#loaded) return Promise.resolve();
-    return new Promise((resolve) => this.#loadedWaiters.push(resolve));
+    if (this.#closed) return Promise.reject(this.#closed);
+    return this.#loadedWaiters.wait(signal);
+  }
+
+  /** Own writes the relay refused and that are held back, if any. */
+  refusedWrites(): RefusedWrites | undefined {
+    const refusal = this.#refusal;
+    if (!refusal) return undefined;
+    const own = this.#sessions.get(this.#session)?.transactions ?? [];
+    const transactions = own.slice(refusal.from).map((transaction, offset) => ({ ...transaction, session: this.#session, index: refusal.from + offset }));
+    return { doc: this, error: refusal.error, transactions, wholeDocument: refusal.wholeDocument };
   }
 
   // The methods below are the group's side of the document: local storage and sync traffic.
@@ -170,9 +220,18 @@ export class Doc {
       for (const transaction of transactions) log.transactions.push(transaction);
       for (const transaction of transactions) if (transaction.at > this.#lastAt) this.#lastAt = transaction.at;
       this.#saved.set(session, transactions.length);
+      // Only verified transactions of a verified chain are ever saved (unsaved() holds the rest back).
+      this.#chains.trust(session, transactions.length);
     }
     const own = this.#sessions.get(this.#session)?.transactions ?? [];
-    for (const transaction of own.slice(this.#ownHashes.length)) {
+    // What an older SDK let into the store and the relay would refuse is held back from the start.
+    const bad = own.findIndex((transaction) => storedTransactionProblem(transaction) !== undefined);
+    if (bad >= 0 && !this.#refusal) {
+      const [code, reason] = storedTransactionProblem(own[bad]!)!;
+      this.#refusal = { error: new LocalRefusalError(code, `own transaction ${bad} in the local store: ${reason}`), from: bad, wholeDocument: false };
+    }
+    const valid = bad >= 0 ? bad : own.length;
+    for (const transaction of own.slice(this.#ownHashes.length, valid)) {
       this.#ownHashes.push(chainHash(this.#ownHashes[this.#ownHashes.length - 1] ?? GENESIS_HASH, [transaction]));
     }
   }
@@ -182,9 +241,11 @@ export class Doc {
     if (!this.#header) return undefined;
     const changes: DocChanges = { appends: [] };
     if (!this.#headerSaved) changes.header = this.#header;
+    const verifies = verifiesChains(this.#header);
     for (const [session, log] of this.#sessions) {
       const saved = this.#saved.get(session) ?? 0;
-      if (log.transactions.length > saved) changes.appends.push({ session, after: saved, transactions: log.transactions.slice(saved) });
+      const savable = verifies && session !== this.#session ? Math.min(log.transactions.length, this.#chains.verifiedCount(session)) : log.transactions.length;
+      if (savable > saved) changes.appends.push({ session, after: saved, transactions: log.transactions.slice(saved, savable) });
     }
     return changes.header || changes.appends.length > 0 ? changes : undefined;
   }
@@ -198,7 +259,60 @@ export class Doc {
   resetInFlight(): void {
     this.#sent = countOf(this.#relay, this.#session);
     this.#headerInFlight = false;
-    this.#refused = undefined; // roles may have changed: try again on the next connection
+  }
+
+  /** The relay refused own writes in flight: hold them (and what follows them) back; tell waiters once. */
+  onRefused(error: RelayError): void {
+    if (this.#refusal || this.#deleted) return;
+    const wholeDocument = !this.#relay.header;
+    this.#refusal = { error, from: countOf(this.#relay, this.#session), wholeDocument };
+    this.#sent = this.#refusal.from;
+    this.#headerInFlight = false;
+    this.#syncedWaiters.rejectAll(error);
+  }
+
+  /** True while refused writes are held back: nothing of this document is pushed. */
+  get refused(): boolean {
+    return this.#refusal !== undefined;
+  }
+
+  /**
+   * Forgets the refused own writes (and those after them): the session goes on from what the relay
+   * holds. Returns the document's full content for the group to rewrite the local store with.
+   */
+  discardRefused(): StoredDoc | undefined {
+    const refusal = this.#refusal;
+    if (!refusal) return undefined;
+    this.#refusal = undefined;
+    const own = this.#log(this.#session);
+    own.transactions.length = Math.min(own.transactions.length, refusal.from);
+    this.#ownHashes.length = Math.min(this.#ownHashes.length, refusal.from);
+    this.#saved.set(this.#session, Math.min(this.#saved.get(this.#session) ?? 0, refusal.from));
+    this.#ordered = undefined;
+    this.#emit([]);
+    if (!this.#header) return undefined;
+    const sessions: StoredDoc["sessions"] = {};
+    for (const [session, log] of this.#sessions) if (log.transactions.length > 0) sessions[session] = log.transactions;
+    return { id: this.id, header: this.#header, sessions };
+  }
+
+  /** Pushes refused writes again (after a role change, say): the relay judges them anew. */
+  retryRefused(): void {
+    if (!this.#refusal) return;
+    this.#refusal = undefined;
+    this.#onLocalChange(this);
+  }
+
+  /** The group closed for good: every waiter hears it, and later waits fail at once. */
+  close(error: ClosedError): void {
+    this.#closed = error;
+    this.#loadedWaiters.rejectAll(error);
+    if (this.hasUnsynced) this.#syncedWaiters.rejectAll(error);
+  }
+
+  /** The relay answered the load without a document (or refused it): waiters of open() hear `error`. */
+  onLoadRefused(error: Error): void {
+    this.#loadedWaiters.rejectAll(error);
   }
 
   /** The relay answered a load, acked a write, or corrected our `after`. */
@@ -208,9 +322,9 @@ export class Doc {
     if (reason !== "ack" || this.#relay.header) this.#headerInFlight = false;
     if (reason === "load" && !this.#loaded) {
       this.#loaded = true;
-      for (const resolve of this.#loadedWaiters.splice(0)) resolve();
+      this.#loadedWaiters.resolveAll();
     }
-    if (!this.hasUnsynced) for (const waiter of this.#syncedWaiters.splice(0)) waiter.resolve();
+    if (!this.hasUnsynced) this.#syncedWaiters.resolveAll();
   }
 
   /**
@@ -235,6 +349,8 @@ export class Doc {
         added.push({ ...transaction, session, index: log.transactions.length - 1 });
       });
       this.#relay.sessions[session] = Math.max(countOf(this.#relay, session), chunk.after + chunk.transactions.length);
+      const count = chunk.after + chunk.transactions.length;
+      if (chunk.signature) this.#chains.heard(session, count, chunk.signature);
     }
     if (content.header) this.#relay.header = true;
     if (added.length > 0 || content.header) this.#emit(added);
@@ -253,25 +369,36 @@ export class Doc {
   onDeleted(): void {
     this.#deleted = true;
     this.#loaded = true;
-    for (const resolve of this.#loadedWaiters.splice(0)) resolve();
-    for (const waiter of this.#syncedWaiters.splice(0)) waiter.resolve();
+    this.#refusal = undefined;
+    this.#loadedWaiters.resolveAll();
+    this.#syncedWaiters.resolveAll();
     this.#emit([]);
   }
 
-  /** The relay refused our writes for good reasons of its own (role, deletion): stop pushing, tell waiters. */
-  onRefused(error: Error): void {
-    this.#refused = error;
-    for (const waiter of this.#syncedWaiters.splice(0)) waiter.reject(error);
+  // Verifying what arrives (see verifiesChains).
+
+  /**
+   * Checks the newest checkpoint signature received for each session against the chain held, so the
+   * transactions it covers may count and be saved. Returns the sessions whose checkpoint failed.
+   */
+  verifyReceived(): Promise<SessionId[]> {
+    return this.#chains.verify(this.id, (session) => this.#sessions.get(session)?.transactions ?? [], this.#session);
+  }
+
+  /** The ordered view restricted to what is verified: own transactions, and others' up to a verified checkpoint. */
+  verifiedTransactions(): DocTransaction[] {
+    return this.transactions().filter((transaction) => transaction.session === this.#session || transaction.index < this.#chains.verifiedCount(transaction.session));
   }
 
   /** Frames to push now: own transactions the relay lacks, batched, signed, bounded in flight. */
   takePush(): Content[] {
-    if (!this.#loaded || this.#deleted || this.#refused) return [];
+    if (!this.#loaded || this.#deleted || (this.#refusal && this.#refusal.from <= countOf(this.#relay, this.#session))) return [];
     const frames: Content[] = [];
     const needsHeader = this.#header !== undefined && this.#headerSaved && !this.#relay.header;
     // Only what is saved locally leaves the device: an acked write is then also a durable local one.
+    // Refused writes (held back from `from` on) never leave it.
     const own = this.#sessions.get(this.#session)?.transactions ?? [];
-    const sendable = Math.min(own.length, this.#saved.get(this.#session) ?? 0);
+    const sendable = Math.min(own.length, this.#saved.get(this.#session) ?? 0, this.#refusal?.from ?? Infinity);
     const confirmed = countOf(this.#relay, this.#session);
     let includeHeader = needsHeader && !this.#headerInFlight && this.#sent === confirmed;
     // Like Nagle's algorithm: full frames go at once, but while anything is in flight a partial frame waits
@@ -328,3 +455,4 @@ export class Doc {
     for (const listener of this.#listeners) listener(change);
   }
 }
+

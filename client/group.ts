@@ -1,14 +1,14 @@
 // A group as one client sees it: one connection, the documents opened in it, and the traffic between.
+// This file is the app's face of it; each concern lives in a file of its own: doc-registry.ts (which
+// documents, which loads are answered), push-pump.ts (save, push, quarantine), error-routing.ts (who hears
+// a relay error), directory.ts, open-all.ts, membership.ts, waiters.ts.
 import {
   MEMBERS_KIND,
-  agentOfSession,
   digestOf,
-  docIdOf,
+  isDocId,
   newHeader,
-  parseMemberOp,
-  replayMembers,
   type AgentId,
-  type DirEntry,
+  type DocHeader,
   type DocId,
   type DocMeta,
   type ErrorMessage,
@@ -19,37 +19,28 @@ import {
   type Welcome,
 } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
-import { Doc } from "./doc.ts";
+import { DirectoryRequests, type Directory } from "./directory.ts";
+import { DocRegistry } from "./doc-registry.ts";
+import { Doc, type RefusedWrites } from "./doc.ts";
 import { OrphanTails } from "./orphan-tails.ts";
+import { routeError } from "./error-routing.ts";
+import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
+import { checkDocId, checkGroupId, checkHeader, checkSince, headerIsFor, relayWouldAccept } from "./local-checks.ts";
+import { membersOf } from "./membership.ts";
+import { WholeGroupOpen, openGroupMessages } from "./open-all.ts";
+import { PushPump } from "./push-pump.ts";
+import { RefusedWritesKeeper } from "./refusals.ts";
 import type { Status } from "./status.ts";
 import type { LocalStore } from "./storage/local-store.ts";
+import { Waiters } from "./waiters.ts";
+
+export { RelayError } from "./errors.ts";
+export type { Directory } from "./directory.ts";
 
 export type GroupOptions = Omit<ConnectionOptions, "group" | "identity" | "session">;
 
-/** An error the relay reported about one document or the connection. */
-export class RelayError extends Error {
-  override readonly name = "RelayError";
-  readonly code: ErrorMessage["code"];
-  readonly doc: DocId | undefined;
-
-  constructor(error: ErrorMessage) {
-    super(`${error.code}: ${error.message}`);
-    this.code = error.code;
-    this.doc = error.doc;
-  }
-}
-
-/** An answer to `directory()`: what changed since the cursor asked about. */
-export type Directory = {
-  docs: DirEntry[];
-  /** Pass as `since` to hear only of later changes. */
-  cursor: number;
-  /** True when the relay holds exactly what this client holds (digests matched); `docs` is then empty. */
-  inSync: boolean;
-};
-
-type Waiter<T> = { resolve: (value: T) => void; reject: (error: Error) => void };
+type Signal = { signal?: AbortSignal };
 
 export class Group {
   readonly id: string;
@@ -58,38 +49,62 @@ export class Group {
   readonly connection: Connection;
   /** Resolves once the documents saved on this device are loaded; the connection opens after it. */
   readonly ready: Promise<void>;
-  /** This agent's role in the group, as of the last handshake. */
+  /** This agent's role in the group, as of the last handshake (or of createMembers()). */
   role: Role | undefined;
   /** The group's membership log, once it has one. */
   membersDoc: DocId | undefined;
   readonly #store: LocalStore;
-  readonly #docs = new Map<DocId, Doc>();
-  /** Documents with changes to save locally or push to the relay. */
-  readonly #dirty = new Set<Doc>();
-  /** Documents whose load the relay has not answered yet: the group is live when this is empty. */
-  readonly #unloaded = new Set<Doc>();
-  /** Documents whose load went out on the current socket, so a second `open` does not ask again. */
-  readonly #requested = new Set<Doc>();
-  /** The local store's documents are tracked: a resume can say what this client holds. */
-  #restored = false;
-  readonly #statusListeners = new Set<(status: Status, reason?: string) => void>();
-  readonly #errorListeners = new Set<(error: RelayError) => void>();
-  #directory: { request: { since?: number; digest?: string }; entries: DirEntry[]; waiters: Waiter<Directory>[] } | undefined;
-  #openAll: Waiter<Doc[]>[] = [];
-  /** The whole group was opened: every reconnect opens it again. */
-  #openedWhole = false;
-  readonly #deletes = new Map<DocId, Waiter<void>[]>();
-  #flushScheduled = false;
+  readonly #registry: DocRegistry;
+  readonly #pump: PushPump;
+  readonly #directory = new DirectoryRequests();
+  readonly #whole = new WholeGroupOpen();
+  readonly #deletes = new Map<DocId, Waiters<void>>();
   /** Unsent writes of this agent's sessions that no client holds (orphan-tails.ts). */
   readonly #orphans: OrphanTails;
-  #flushing: Promise<void> | undefined;
+  /** The local store's documents are tracked: a resume can say what this client holds. */
+  #restored = false;
+  #closed: ClosedError | undefined;
+  readonly #statusListeners = new Set<(status: Status, reason?: string) => void>();
+  readonly #errorListeners = new Set<(error: RelayError | ConnectionError) => void>();
+  readonly #refusals: RefusedWritesKeeper;
 
   constructor(id: string, identity: Identity, session: SessionId, store: LocalStore, options: GroupOptions) {
+    checkGroupId(id);
     this.id = id;
     this.identity = identity;
     this.session = session;
     this.#store = store;
+    this.#registry = new DocRegistry((docId, header) => {
+      const doc: Doc = new Doc(docId, header, identity, session, () => this.#pump.markDirty(doc));
+      if (this.#closed) doc.close(this.#closed);
+      return doc;
+    });
     this.#orphans = new OrphanTails(identity, session);
+    this.#pump = new PushPump({
+      group: id,
+      store,
+      canPush: () => this.status === "syncing" || this.status === "live",
+      // Orphan tails the relay would refuse (an older SDK's) stay behind: no one can discard them here.
+      take: (doc) => [...doc.takePush(), ...this.#orphans.take(doc).filter(relayWouldAccept)],
+      send: (frame) => this.connection.send(frame),
+      onLocalFailure: (doc, message) => this.#report(new RelayError({ code: "internal", message, doc })),
+      onUnverified: (doc, sessions) => {
+        for (const session of sessions) {
+          this.#report(new RelayError({ code: "bad_signature", message: "a received checkpoint does not verify: its transactions do not count", doc: doc.id, session }));
+        }
+      },
+    });
+    const group = this;
+    this.#refusals = new RefusedWritesKeeper({
+      group: id,
+      store,
+      get membersDoc() {
+        return group.membersDoc;
+      },
+      forget: (doc) => this.#registry.forget(doc),
+      changed: (doc) => this.#pump.markDirty(doc),
+      report: (error) => this.#report(error),
+    });
     this.connection = new Connection(
       { ...options, group: id, identity, session },
       {
@@ -97,9 +112,10 @@ export class Group {
         onReady: (welcome) => this.#onReady(welcome),
         onMessage: (message) => this.#onMessage(message),
         onDown: () => this.#onDown(),
+        onFailure: (error) => this.#report(error),
         onStatus: (status, reason) => {
           for (const listener of this.#statusListeners) listener(status, reason);
-          if (status === "closed") this.#failWaiters(new Error(`group ${id} is closed: ${reason ?? ""}`));
+          if (status === "closed") this.#closeAll(new ClosedError(id, reason ?? "closed"));
         },
       },
     );
@@ -112,8 +128,15 @@ export class Group {
   async #restore(): Promise<void> {
     await Promise.resolve(); // after the socket starts: a store that reads synchronously must not delay it
     for (const stored of await this.#store.loadGroup(this.id)) {
-      const doc = this.#docs.get(stored.id) ?? this.#track(stored.id, stored.header);
+      if (!isDocId(stored.id) || !stored.header || !headerIsFor(stored.header, stored.id, this.id)) {
+        this.#report(new RelayError({ code: "bad_header", message: `the local store holds ${String(stored.id)} with a header that is not its own: skipped`, doc: stored.id }));
+        continue;
+      }
+      const doc = this.#registry.get(stored.id) ?? this.#registry.track(stored.id, stored.header);
       doc.restore(stored);
+      // Writes an older SDK let into the store that the relay would refuse never leave the device.
+      if (doc.refused) this.#refusals.surface(doc);
+      if (doc.header?.kind === MEMBERS_KIND) this.membersDoc ??= doc.id;
     }
     this.#restored = true;
     if (this.connection.canSend) this.#resume();
@@ -123,14 +146,15 @@ export class Group {
     return this.connection.status;
   }
 
-  /** Documents this client holds in the group. */
+  /** Documents this client holds in the group (the membership log is not among them: see members()). */
   get docs(): Doc[] {
-    return [...this.#docs.values()].filter((doc) => doc.header && !doc.deleted);
+    return [...this.#registry.all()].filter((doc) => doc.header && !doc.deleted && doc.id !== this.membersDoc);
   }
 
   /**
    * Creates a document in this group. It exists locally at once and reaches the relay when connected.
-   * `readers`, if given, limits who may see it (with its creator and the group's admins).
+   * `readers`, if given, limits who may see it (with its creator and the group's admins). Throws a
+   * LocalRefusalError for anything the relay would refuse (a kind over 64 characters, over 64 readers, ...).
    */
   create(options: { kind?: string; meta?: DocMeta; readers?: AgentId[] } = {}): Doc {
     const header = newHeader({
@@ -141,21 +165,47 @@ export class Group {
       meta: options.meta ?? {},
       ...(options.readers ? { readers: options.readers } : {}),
     });
-    const doc = this.#track(docIdOf(header), header);
+    return this.#createWith(header);
+  }
+
+  #createWith(header: DocHeader): Doc {
+    const id = checkHeader(header, this.id);
+    if (header.kind === MEMBERS_KIND && this.membersDoc) throw new LocalRefusalError("bad_header", "create: this group already has a membership log");
+    const doc = this.#registry.track(id, header);
     this.#load(doc);
-    this.#markDirty(doc);
+    this.#pump.markDirty(doc);
     return doc;
   }
 
   /**
    * Opens a document by id. One saved on this device resolves at once, without the network, and
-   * catches up in the background; otherwise this waits until the relay has sent what it holds.
+   * catches up in the background; otherwise this waits until the relay has sent what it holds. Rejects
+   * with a RelayError when the relay has no such document (`unknown_doc`), it was deleted (`doc_deleted`)
+   * or this agent may not read it (`forbidden`); with a ClosedError once the group is closed.
    */
-  async open(id: DocId): Promise<Doc> {
+  open(id: DocId, options: Signal = {}): Promise<Doc> {
+    checkDocId(id, "open");
+    return this.#open(id, options.signal);
+  }
+
+  async #open(id: DocId, signal: AbortSignal | undefined): Promise<Doc> {
     await this.ready;
-    const doc = this.#docs.get(id) ?? this.#track(id, undefined);
+    let doc = this.#registry.get(id);
+    if (doc?.deleted) throw new RelayError({ code: "doc_deleted", message: "this document was deleted", doc: id });
+    if (doc?.header) return doc;
+    this.#throwIfClosed();
+    doc ??= this.#registry.track(id, undefined);
     this.#load(doc);
-    if (!doc.header) await doc.loaded();
+    await doc.loaded(signal);
+    if (doc.deleted) throw new RelayError({ code: "doc_deleted", message: "this document was deleted", doc: id });
+    if (!doc.header) {
+      // The relay answered the load with nothing: it has no such document in this group.
+      if (this.#registry.get(id) === doc) {
+        this.#registry.forget(doc);
+        this.connection.send({ type: "unsub", doc: id });
+      }
+      throw new RelayError({ code: "unknown_doc", message: `the relay has no document ${id} in group ${this.id}`, doc: id });
+    }
     return doc;
   }
 
@@ -163,50 +213,84 @@ export class Group {
    * Opens every document of the group this agent may read, over this one socket: the relay streams
    * what this client lacks of each, in bounded frames. Later documents arrive live.
    */
-  async openAll(): Promise<Doc[]> {
+  async openAll(options: Signal = {}): Promise<Doc[]> {
     await this.ready;
-    this.#openedWhole = true;
-    return new Promise((resolve, reject) => {
-      this.#openAll.push({ resolve, reject });
-      if (this.#openAll.length === 1) this.#sendOpen();
-    });
+    this.#throwIfClosed();
+    const first = !this.#whole.requested;
+    this.#whole.requested = true;
+    const answered = this.#whole.waiters.wait(options.signal);
+    if (first || this.#whole.waiters.size === 1) this.#sendOpen();
+    await answered;
+    return this.docs;
   }
 
   /** Deletes a document for everyone (admins only); resolves when the relay has done it. */
-  async delete(id: DocId): Promise<void> {
-    await this.ready;
-    return new Promise((resolve, reject) => {
-      const waiters = this.#deletes.get(id) ?? [];
-      waiters.push({ resolve, reject });
-      this.#deletes.set(id, waiters);
-      this.connection.send({ type: "delete", doc: id });
-    });
+  delete(id: DocId, options: Signal = {}): Promise<void> {
+    checkDocId(id, "delete");
+    return this.#delete(id, options.signal);
   }
 
-  /** Resolves when every change so far is saved locally and acknowledged by the relay. */
-  async synced(): Promise<void> {
+  async #delete(id: DocId, signal: AbortSignal | undefined): Promise<void> {
     await this.ready;
-    await Promise.all([...this.#docs.values()].map((doc) => doc.synced()));
+    this.#throwIfClosed();
+    let waiters = this.#deletes.get(id);
+    if (!waiters) this.#deletes.set(id, (waiters = new Waiters()));
+    const done = waiters.wait(signal);
+    this.connection.send({ type: "delete", doc: id });
+    return done;
+  }
+
+  /**
+   * Resolves when every change so far is saved locally and acknowledged by the relay. Rejects with the
+   * RelayError of a refusal while refused writes are held (see refused()), with a ClosedError once the
+   * group is closed with changes unsent, or with the signal's reason.
+   */
+  async synced(options: Signal = {}): Promise<void> {
+    await this.ready;
+    await Promise.all([...this.#registry.all()].map((doc) => doc.synced(options)));
   }
 
   /**
    * What the relay lists: documents changed since `since` (all by default), tombstones included. When this
    * client already holds exactly what the relay holds, the answer says so without listing anything.
    */
-  async directory(options: { since?: number } = {}): Promise<Directory> {
+  directory(options: { since?: number } & Signal = {}): Promise<Directory> {
+    checkSince(options.since);
+    return this.#directoryAnswer(options.since, options.signal);
+  }
+
+  async #directoryAnswer(since: number | undefined, signal: AbortSignal | undefined): Promise<Directory> {
     await this.ready;
-    return new Promise((resolve, reject) => {
-      if (this.status === "closed") return reject(new Error(`group ${this.id} is closed: ${this.connection.closeReason}`));
-      if (this.#directory) return void this.#directory.waiters.push({ resolve, reject });
-      const request = { ...options, digest: this.digest() };
-      this.#directory = { request, entries: [], waiters: [{ resolve, reject }] };
-      this.connection.send({ type: "dir", ...request });
-    });
+    this.#throwIfClosed();
+    const request = { type: "dir" as const, ...(since === undefined ? {} : { since }), digest: this.digest() };
+    return this.#directory.ask(request, (message) => this.connection.send(message), signal);
   }
 
   /** The digest of every document this client holds (protocol/digest.ts), as the relay computes its own. */
   digest(): string {
-    return digestOf([...this.#docs.values()].filter((doc) => !doc.deleted).map((doc) => [doc.id, doc.known] as const));
+    return digestOfDocs(this.#registry.all());
+  }
+
+  // Refused writes (refusals.ts): held on this device, out of the push path, until discarded or retried.
+
+  /** Every document whose own writes are held back after a refusal, with the writes and the reason. */
+  refused(): RefusedWrites[] {
+    return [...this.#registry.all()].flatMap((doc) => doc.refusedWrites() ?? []);
+  }
+
+  /** Forgets a document's refused writes (and the document, if it was refused whole); resolves when the store agrees. */
+  discardRefused(doc: Doc): Promise<void> {
+    return this.#refusals.discard(doc);
+  }
+
+  /** Sends a document's refused writes again (after a role change, say). */
+  retryRefused(doc: Doc): void {
+    doc.retryRefused();
+  }
+
+  /** Calls `listener` once for each refusal, with the writes held back. */
+  onRefused(listener: (refused: RefusedWrites) => void): () => void {
+    return this.#refusals.listen(listener);
   }
 
   // Membership. The log is a document of kind MEMBERS_KIND; its creator is the first admin.
@@ -215,10 +299,15 @@ export class Group {
   createMembers(): Doc {
     const doc = this.create({ kind: MEMBERS_KIND });
     this.membersDoc = doc.id;
+    this.role = "admin";
     return doc;
   }
 
-  /** Grants `agent` a role (admins only); resolves when the relay has stored it. */
+  /**
+   * Grants `agent` a role (admins only); resolves when the relay has stored it. An operation the relay
+   * refuses (another admin's newer operation won an offline race, say) rejects with its RelayError and is
+   * dropped: it never blocks the operations after it.
+   */
   async setRole(agent: AgentId, role: Role): Promise<void> {
     await this.#changeMembers({ op: "set", agent, role });
   }
@@ -228,14 +317,13 @@ export class Group {
     await this.#changeMembers({ op: "remove", agent });
   }
 
-  /** Every member and role, replayed from the signed membership log this client holds. */
-  async members(): Promise<Map<AgentId, Role>> {
-    const log = await this.#membersLog();
-    const ops = log.transactions().flatMap((transaction) => {
-      const op = parseMemberOp(transaction.data);
-      return op ? [{ author: agentOfSession(transaction.session), op }] : [];
-    });
-    return replayMembers(log.header!.creator, ops);
+  /** Every member and role, replayed from the membership operations whose signatures this client verified. */
+  async members(options: Signal = {}): Promise<Map<AgentId, Role>> {
+    const log = await this.#membersLog(options.signal);
+    const failed = await log.verifyReceived();
+    if (failed.length > 0) this.#pump.markDirty(log);
+    for (const session of failed) this.#report(new RelayError({ code: "bad_signature", message: "a received checkpoint does not verify: its operations do not count", doc: log.id, session }));
+    return membersOf(log);
   }
 
   onStatus(listener: (status: Status, reason?: string) => void): () => void {
@@ -243,188 +331,181 @@ export class Group {
     return () => this.#statusListeners.delete(listener);
   }
 
-  onError(listener: (error: RelayError) => void): () => void {
+  /** Errors the relay reported, connection failures (with their reason), and local store failures. */
+  onError(listener: (error: RelayError | ConnectionError) => void): () => void {
     this.#errorListeners.add(listener);
     return () => this.#errorListeners.delete(listener);
+  }
+
+  /** Connects again now instead of waiting out the backoff (after a relay restart, say). */
+  reconnectNow(): void {
+    this.connection.reconnectNow();
   }
 
   close(): void {
     this.connection.close();
   }
 
-  async #membersLog(): Promise<Doc> {
+  async #membersLog(signal?: AbortSignal): Promise<Doc> {
     if (!this.membersDoc) throw new Error(`group ${this.id} has no membership log: call createMembers() first`);
-    return this.open(this.membersDoc);
+    return this.open(this.membersDoc, signal ? { signal } : {});
   }
 
   async #changeMembers(op: MemberOp): Promise<void> {
+    this.#throwIfClosed();
     const log = await this.#membersLog();
     log.append(JSON.stringify(op));
     await log.synced();
   }
 
-  #track(id: DocId, header: Doc["header"]): Doc {
-    const doc = new Doc(id, header, this.identity, this.session, () => this.#markDirty(doc));
-    this.#docs.set(id, doc);
-    this.#unloaded.add(doc);
-    return doc;
+  #throwIfClosed(): void {
+    if (this.#closed) throw this.#closed;
   }
 
   #load(doc: Doc): void {
-    if (doc.isLoaded || this.#requested.has(doc)) return;
+    if (doc.isLoaded || this.#registry.wasRequested(doc)) return;
     this.connection.markSyncing();
     this.#sendLoad(doc);
   }
 
   #sendLoad(doc: Doc): void {
-    if (this.connection.send({ type: "load", doc: doc.id, known: doc.known })) this.#requested.add(doc);
+    if (this.connection.send({ type: "load", doc: doc.id, known: doc.known })) this.#registry.markRequested(doc);
   }
 
   #sendOpen(): void {
-    const known = Object.fromEntries([...this.#docs.values()].filter((doc) => doc.header).map((doc) => [doc.id, doc.known]));
-    this.connection.send({ type: "open", known });
+    for (const message of openGroupMessages(this.#registry.all())) this.connection.send(message);
   }
 
   /** Right behind the hello: say what this client holds; the relay answers with exactly what it lacks. */
   #resume(): void {
-    this.#requested.clear();
-    if (this.#openedWhole) this.#sendOpen();
-    for (const doc of this.#docs.values()) {
-      if (!this.#openedWhole || !doc.header) this.#sendLoad(doc);
+    this.#registry.clearRequested();
+    if (this.#whole.requested) this.#sendOpen();
+    for (const doc of this.#registry.all()) {
+      if (!this.#whole.requested || !doc.header) this.#sendLoad(doc);
     }
-    if (this.#directory) {
-      this.#directory.entries = [];
-      this.connection.send({ type: "dir", ...this.#directory.request });
-    }
+    this.#directory.resend((message) => this.connection.send(message));
     for (const id of this.#deletes.keys()) this.connection.send({ type: "delete", doc: id });
   }
 
   #onReady(welcome: Welcome): void {
     this.role = welcome.role;
     this.membersDoc = welcome.members ?? this.membersDoc;
-    this.#checkLive();
+    if (this.#registry.allAnswered) this.connection.markLive();
   }
 
   #onDown(): void {
-    this.#requested.clear();
-    for (const doc of this.#docs.values()) doc.resetInFlight();
+    this.#registry.clearRequested();
+    for (const doc of this.#registry.all()) doc.resetInFlight();
     this.#orphans.reset();
+  }
+
+  /** A document heard of: tracked if held, or if the whole group is open (documents arriving live). */
+  #heardOf(id: DocId): Doc | undefined {
+    return this.#registry.get(id) ?? (this.#whole.requested ? this.#registry.track(id, undefined) : undefined);
+  }
+
+  #answered(doc: Doc): void {
+    if (this.#registry.answered(doc)) this.connection.markLive();
   }
 
   #onMessage(message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" }>): void {
     switch (message.type) {
       case "known": {
-        // Documents first heard of through `open` are tracked as they arrive.
-        const doc = this.#docs.get(message.doc) ?? (this.#openedWhole ? this.#track(message.doc, undefined) : undefined);
+        const doc = this.#heardOf(message.doc);
         if (!doc) return;
         const wasLoaded = doc.isLoaded;
         doc.onKnown({ header: message.header, sessions: message.sessions }, message.reason);
-        if (!wasLoaded && doc.isLoaded) {
-          this.#unloaded.delete(doc);
-          this.#checkLive();
-        }
-        return this.#markDirty(doc);
+        if (!wasLoaded && doc.isLoaded) this.#answered(doc);
+        return this.#pump.markDirty(doc);
       }
       case "content": {
-        const doc = this.#docs.get(message.doc) ?? (this.#openedWhole ? this.#track(message.doc, undefined) : undefined);
+        // A header must be the one the id names, in this group: anything else is dropped, not adopted.
+        if (message.header && !headerIsFor(message.header, message.doc, this.id)) {
+          return this.#report(new RelayError({ code: "bad_header", message: "a received header does not hash to its document id: ignored", doc: message.doc }));
+        }
+        const doc = this.#heardOf(message.doc);
         if (!doc) return;
         if (!doc.onContent(message)) this.#sendLoad(doc);
-        return this.#markDirty(doc);
+        return this.#pump.markDirty(doc);
       }
       case "opened": {
-        const docs = this.docs;
-        for (const waiter of this.#openAll.splice(0)) waiter.resolve(docs);
-        return;
+        // Documents the relay did not list are ones it does not have yet (created offline): load them,
+        // so their headers and writes go up and the group can go live.
+        for (const doc of this.#registry.unanswered()) if (doc.header && !this.#registry.wasRequested(doc)) this.#sendLoad(doc);
+        return this.#whole.waiters.resolveAll();
       }
-      case "deleted": {
-        const deleted = this.#docs.get(message.doc);
-        deleted?.onDeleted();
-        if (deleted && this.#unloaded.delete(deleted)) this.#checkLive();
-        this.#store.remove(this.id, message.doc).catch((error: Error) => this.#localFailure(message.doc, `removing ${message.doc} locally failed: ${error.message}`));
-        for (const waiter of this.#deletes.get(message.doc) ?? []) waiter.resolve();
-        this.#deletes.delete(message.doc);
-        return;
-      }
-      case "dir": {
-        const pending = this.#directory;
-        if (!pending) return;
-        pending.entries.push(...message.docs);
-        if (message.more) return;
-        this.#directory = undefined;
-        for (const waiter of pending.waiters) waiter.resolve({ docs: pending.entries, cursor: message.cursor, inSync: message.inSync });
-        return;
-      }
-      case "error": {
-        const error = new RelayError(message);
-        const refusals: ErrorMessage["code"][] = ["forbidden", "doc_deleted", "bad_header", "transaction_too_large", "too_many_sessions"];
-        if (message.doc && refusals.includes(message.code)) this.#docs.get(message.doc)?.onRefused(error);
-        if (message.doc && this.#deletes.has(message.doc)) {
-          for (const waiter of this.#deletes.get(message.doc)!) waiter.reject(error);
-          this.#deletes.delete(message.doc);
-        }
-        for (const listener of this.#errorListeners) listener(error);
-        return;
-      }
+      case "deleted":
+        return this.#onDeleted(message.doc);
+      case "dir":
+        return this.#directory.onFrame(message);
+      case "error":
+        return this.#onRelayError(message);
     }
   }
 
-  #checkLive(): void {
-    if (this.#unloaded.size === 0) this.connection.markLive();
-  }
-
-  #markDirty(doc: Doc): void {
-    this.#dirty.add(doc);
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    // Changes made in the same tick travel together: one save, one signature and one frame per batch.
-    queueMicrotask(() => {
-      this.#flushScheduled = false;
-      void this.#flush();
-    });
-  }
-
-  /** Saves what the local store lacks, then pushes what the relay lacks; one flush at a time. */
-  async #flush(): Promise<void> {
-    if (this.#flushing) {
-      await this.#flushing;
-      if (this.#dirty.size > 0) this.#markDirty(this.#dirty.values().next().value!);
-      return;
+  #onDeleted(id: DocId): void {
+    const doc = this.#registry.get(id);
+    if (doc) {
+      doc.onDeleted();
+      this.#answered(doc);
     }
-    const docs = [...this.#dirty];
-    this.#dirty.clear();
-    this.#flushing = (async () => {
-      for (const doc of docs) {
-        const changes = doc.unsaved();
-        if (!changes) continue;
-        try {
-          await this.#store.save(this.id, doc.id, changes);
-          doc.markSaved(changes);
-        } catch (error) {
-          this.#localFailure(doc.id, `saving ${doc.id} locally failed: ${(error as Error).message}`);
-        }
+    this.#store.remove(this.id, id).catch((error: Error) => this.#report(new RelayError({ code: "internal", message: `removing ${id} locally failed: ${error.message}`, doc: id })));
+    this.#deletes.get(id)?.resolveAll();
+    this.#deletes.delete(id);
+  }
+
+  #onRelayError(message: ErrorMessage): void {
+    const error = new RelayError(message);
+    const doc = message.doc ? this.#registry.get(message.doc) : undefined;
+    const route = routeError(message, { held: doc !== undefined, awaitingLoad: doc !== undefined && !doc.isLoaded, deleting: message.doc !== undefined && this.#deletes.has(message.doc) });
+    switch (route.kind) {
+      case "deleted":
+        if (doc?.hasUnsynced) this.#refusals.refuse(doc, error);
+        this.#onDeleted(message.doc!);
+        break;
+      case "loadRefused":
+        doc!.onLoadRefused(error);
+        if (doc!.header) this.#refusals.refuse(doc!, error);
+        else this.#registry.forget(doc!);
+        this.#answered(doc!);
+        if (this.#registry.allAnswered) this.connection.markLive();
+        break;
+      case "deleteRefused":
+        this.#deletes.get(message.doc!)?.rejectAll(error);
+        this.#deletes.delete(message.doc!);
+        break;
+      case "writesRefused":
+        this.#refusals.refuse(doc!, error);
+        break;
+      case "frameRefused": {
+        const inFlight = [...this.#registry.all()].filter((held) => held.inFlight);
+        const culprit = this.#pump.onFrameRefused(inFlight);
+        if (culprit) this.#refusals.refuse(culprit, error);
+        // What else the refused frame held is lost with it: start over on a fresh socket.
+        this.connection.drop(`the relay refused a frame: ${error.message}`);
+        break;
       }
-      if (this.status === "syncing" || this.status === "live") {
-        for (const doc of docs) for (const frame of [...doc.takePush(), ...this.#orphans.take(doc)]) this.connection.send(frame);
-      }
-    })();
-    try {
-      await this.#flushing;
-    } finally {
-      this.#flushing = undefined;
+      case "report":
+        break;
     }
+    this.#report(error);
   }
 
-  /** The local store failed: the app hears of it through onError, as code `internal`. */
-  #localFailure(doc: DocId, message: string): void {
-    for (const listener of this.#errorListeners) listener(new RelayError({ type: "error", code: "internal", message, doc }));
+  #report(error: RelayError | ConnectionError): void {
+    for (const listener of this.#errorListeners) listener(error);
   }
 
-  #failWaiters(error: Error): void {
-    // Waiters of a closed group would wait forever.
-    for (const waiter of this.#directory?.waiters ?? []) waiter.reject(error);
-    this.#directory = undefined;
-    for (const waiter of this.#openAll.splice(0)) waiter.reject(error);
-    for (const waiters of this.#deletes.values()) for (const waiter of waiters) waiter.reject(error);
+  /** Closed for good: every waiter hears why, and later calls fail at once. */
+  #closeAll(error: ClosedError): void {
+    this.#closed = error;
+    this.#directory.rejectAll(error);
+    this.#whole.waiters.rejectAll(error);
+    for (const waiters of this.#deletes.values()) waiters.rejectAll(error);
     this.#deletes.clear();
+    for (const doc of this.#registry.all()) doc.close(error);
   }
+}
+
+function digestOfDocs(docs: Iterable<Doc>): string {
+  return digestOf([...docs].filter((doc) => !doc.deleted).map((doc) => [doc.id, doc.known] as const));
 }

@@ -1,7 +1,9 @@
 // weft/client: the SDK apps import to sync documents through a Weft relay.
 export { createClient, Client, type ClientOptions } from "./client.ts";
-export { Group, RelayError, type GroupOptions } from "./group.ts";
-export { Doc, type DocChange, type DocTransaction } from "./doc.ts";
+export { Group, type GroupOptions } from "./group.ts";
+export { RelayError, LocalRefusalError, ClosedError, ConnectionError, type ConnectionFailure } from "./errors.ts";
+export type { Directory } from "./directory.ts";
+export { Doc, type DocChange, type DocTransaction, type RefusedWrites } from "./doc.ts";
 export { createIdentity, importIdentity, exportIdentity, type Identity } from "./identity.ts";
 export type { Status } from "./status.ts";
 export type { BackoffOptions } from "./backoff.ts";

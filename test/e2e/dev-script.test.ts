@@ -1,5 +1,5 @@
-// `npm run dev` as a developer uses it: it serves the relay, and SIGTERM or SIGINT to npm's PID stops it
-// cleanly, leaving no workerd behind and the port free.
+// `npm run dev` (wrangler dev) and `npm run dev:local` (Miniflare) as a developer uses them: each serves the
+// relay, and SIGTERM or SIGINT to npm's PID stops it cleanly, leaving no workerd behind and the port free.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +13,7 @@ import { until } from "../support/wait.ts";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const ENV = { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ""}` };
 
-describe("npm run dev", () => {
+describe("npm run dev and dev:local", () => {
   const persistTo = mkdtempSync(join(tmpdir(), "weft-dev-"));
   const started: ProcessInfo[] = [];
   afterAll(() => {
@@ -21,10 +21,16 @@ describe("npm run dev", () => {
     rmSync(persistTo, { recursive: true, force: true });
   });
 
-  it.each(["SIGTERM", "SIGINT"] as const)("stops on %s to npm's PID: no workerd left, the port free", async (signal) => {
+  const cases = [
+    ["dev", "SIGTERM"],
+    ["dev", "SIGINT"],
+    ["dev:local", "SIGTERM"],
+  ] as const;
+  it.each(cases)("npm run %s stops on %s to npm's PID: no workerd left, the port free", async (script, signal) => {
     const port = await freePort();
-    const inspectorPort = await freePort();
-    const npm = spawn("npm", ["run", "dev", "--", "--port", String(port), "--persist-to", persistTo, "--inspector-port", String(inspectorPort)], {
+    // wrangler's inspector would take port 9229 by default, which a second relay on the machine may hold.
+    const extra = script === "dev" ? ["--inspector-port", String(await freePort())] : [];
+    const npm = spawn("npm", ["run", script, "--", "--port", String(port), "--persist-to", persistTo, ...extra], {
       cwd: ROOT,
       env: ENV,
       stdio: ["ignore", "pipe", "pipe"],
@@ -43,7 +49,7 @@ describe("npm run dev", () => {
     };
     const deadline = Date.now() + 60_000;
     while (!(await healthy())) {
-      if (Date.now() > deadline || npm.exitCode !== null) throw new Error(`npm run dev did not serve:\n${output}`);
+      if (Date.now() > deadline || npm.exitCode !== null) throw new Error(`npm run ${script} did not serve:\n${output}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const below = childProcesses(npm.pid!);

@@ -203,6 +203,9 @@ describe("the packed package, installed by an app", () => {
       `import { createClient, createIdentity, RelayError, type ClientOptions, type Doc, type Status } from "weft/client";
        import { FileLocalStore } from "weft/client/node";
        import { PROTOCOL_VERSION, isSessionId } from "weft/protocol";
+       import { startRelay, type LocalRelay } from "weft/dev";
+       const relay: LocalRelay = await startRelay({ persistTo: "./relay", vars: { WEFT_TOKEN_SECRET: "local" } });
+       await relay.stop();
        const options: ClientOptions = { url: "http://127.0.0.1:8787", identity: createIdentity(), store: new FileLocalStore("./store") };
        const client = await createClient(options);
        const group = client.group("team");

@@ -16,15 +16,16 @@ export const BACKOFF = { baseMs: 1_000, capMs: 16_000, minUptimeMs: 5_000 };
 export const HOUR = 60 * 60_000;
 
 export function connect(options: Partial<ConnectionOptions> = {}) {
-  const log = { statuses: [] as Status[], reasons: [] as (string | undefined)[], hello: 0, ready: 0, down: 0, messages: [] as ServerMessage[] };
+  const log = { statuses: [] as Status[], reasons: [] as (string | undefined)[], hello: 0, ready: 0, down: 0, messages: [] as ServerMessage[], failures: [] as string[] };
   const WebSocket = FakeSocket as unknown as typeof globalThis.WebSocket;
   const connection = new Connection(
-    { url: "https://relay.test/", group: GROUP, identity, session, WebSocket, random: () => 0.5, backoff: BACKOFF, pingIntervalMs: HOUR, ...options },
+    { url: "https://relay.test/", group: GROUP, identity, session, WebSocket, random: () => 0.5, backoff: BACKOFF, pingIntervalMs: HOUR, fetch: false, ...options },
     {
       onHello: () => log.hello++,
       onReady: () => log.ready++,
       onMessage: (message) => log.messages.push(message),
       onDown: () => log.down++,
+      onFailure: (error) => log.failures.push(error.message),
       onStatus: (status, reason) => {
         log.statuses.push(status);
         log.reasons.push(reason);

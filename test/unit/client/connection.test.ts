@@ -67,7 +67,7 @@ describe("handshake and status", () => {
   it("sends what the group sends behind the hello in the hello's own frame", async () => {
     const WebSocket = FakeSocket as unknown as typeof globalThis.WebSocket;
     const connection: Connection = new Connection(
-      { url: "https://relay.test/", group: GROUP, identity, session, WebSocket, random: () => 0.5, pingIntervalMs: HOUR },
+      { url: "https://relay.test/", group: GROUP, identity, session, WebSocket, random: () => 0.5, pingIntervalMs: HOUR, fetch: false },
       {
         onHello: () => {
           connection.send({ type: "load", doc: DOC_A, known: { header: false, sessions: {} } });
@@ -77,6 +77,7 @@ describe("handshake and status", () => {
         onMessage: () => {},
         onDown: () => {},
         onStatus: () => {},
+        onFailure: () => {},
       },
     );
     connection.start();
@@ -319,8 +320,8 @@ describe("close", () => {
   it("stays closed when a status listener closes it as it goes offline", () => {
     const WebSocket = FakeSocket as unknown as typeof globalThis.WebSocket;
     const connection: Connection = new Connection(
-      { url: "https://relay.test/", group: GROUP, identity, session, WebSocket, random: () => 0.5, pingIntervalMs: HOUR },
-      { onHello: () => {}, onReady: () => {}, onMessage: () => {}, onDown: () => {}, onStatus: (status) => status === "offline" && connection.close("gave up") },
+      { url: "https://relay.test/", group: GROUP, identity, session, WebSocket, random: () => 0.5, pingIntervalMs: HOUR, fetch: false },
+      { onHello: () => {}, onReady: () => {}, onMessage: () => {}, onDown: () => {}, onFailure: () => {}, onStatus: (status) => status === "offline" && connection.close("gave up") },
     );
     connection.start();
     handshake();

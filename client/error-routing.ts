@@ -1,0 +1,43 @@
+// Who hears an error the relay sent. Pure: the error and a few facts about the client in, a route out.
+// The relay judges a socket's messages in order and names the document an error is about, so the state
+// of that document tells what the error answers: its load, its delete, or its pushed writes.
+import type { ErrorCode, ErrorMessage } from "../protocol/index.ts";
+
+/** Codes that refuse one document's load or writes for good: retrying the same thing gets the same answer. */
+export const PERMANENT_REFUSALS: readonly ErrorCode[] = ["forbidden", "doc_deleted", "bad_signature", "bad_header", "transaction_too_large", "too_many_sessions"];
+
+/** Codes the relay answers a whole frame with when it could not tell which document it was about. */
+const FRAME_REFUSALS: readonly ErrorCode[] = ["bad_frame", "transaction_too_large", "frame_too_large"];
+
+export type ErrorFacts = {
+  /** The client holds the document the error names. */
+  held: boolean;
+  /** Its load was sent and not answered yet: the error answers the load (an `open()`). */
+  awaitingLoad: boolean;
+  /** A delete of it is waiting for the relay. */
+  deleting: boolean;
+};
+
+export type ErrorRoute =
+  /** The document is deleted: the client forgets it (writes it held are reported as refused first). */
+  | { kind: "deleted" }
+  /** The relay will not let this client read the document: `open()` rejects, nothing more is asked. */
+  | { kind: "loadRefused" }
+  /** The relay refused the delete this client asked for. */
+  | { kind: "deleteRefused" }
+  /** The relay refused own writes of the document: they leave the push path until discarded. */
+  | { kind: "writesRefused" }
+  /** A frame was refused without naming a document: what was in flight is suspect (see push-pump.ts). */
+  | { kind: "frameRefused" }
+  /** Nothing to settle: listeners hear it, that is all. */
+  | { kind: "report" };
+
+export function routeError(error: Pick<ErrorMessage, "code" | "doc">, facts: ErrorFacts): ErrorRoute {
+  if (!error.doc) return FRAME_REFUSALS.includes(error.code) ? { kind: "frameRefused" } : { kind: "report" };
+  if (facts.deleting && error.code !== "doc_deleted") return { kind: "deleteRefused" };
+  if (error.code === "doc_deleted") return { kind: "deleted" };
+  if (!facts.held) return { kind: "report" };
+  if (facts.awaitingLoad && error.code === "forbidden") return { kind: "loadRefused" };
+  if (PERMANENT_REFUSALS.includes(error.code)) return { kind: "writesRefused" };
+  return { kind: "report" };
+}

@@ -1,0 +1,80 @@
+// The errors the SDK hands apps. Every public promise settles with a result or one of these, so an app
+// can branch on the class and on `code` (the relay's stable error codes, protocol/errors.ts).
+import type { DocId, ErrorCode, ErrorMessage, SessionId } from "../protocol/index.ts";
+
+/** An error the relay reported about one document, one session or the connection. */
+export class RelayError extends Error {
+  override readonly name = "RelayError";
+  readonly code: ErrorCode;
+  readonly doc: DocId | undefined;
+  readonly session: SessionId | undefined;
+
+  constructor(error: Pick<ErrorMessage, "code" | "message"> & { doc?: DocId | undefined; session?: SessionId | undefined }) {
+    super(`${error.code}: ${error.message}`);
+    this.code = error.code;
+    this.doc = error.doc;
+    this.session = error.session;
+  }
+}
+
+/**
+ * The SDK refused a call before anything left the device, because the relay would refuse it: `code` is
+ * the code the relay would have answered with. Thrown synchronously; nothing was stored or sent.
+ */
+export class LocalRefusalError extends TypeError {
+  override readonly name = "LocalRefusalError";
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.code = code;
+  }
+}
+
+/** The group's connection is closed for good (client.close(), not a member, a bad token): nothing more will happen. */
+export class ClosedError extends Error {
+  override readonly name = "ClosedError";
+  readonly reason: string;
+
+  constructor(group: string, reason: string) {
+    super(`group ${group} is closed: ${reason}`);
+    this.reason = reason;
+  }
+}
+
+/** Why a connection attempt failed, as far as the SDK could tell. */
+export type ConnectionFailure =
+  | { kind: "refused"; detail: string }
+  | { kind: "http"; status: number; body: string }
+  | { kind: "closed"; code: number; detail: string }
+  | { kind: "unreachable"; detail: string };
+
+/** A connection attempt failed; the connection retries with backoff unless the failure is permanent. */
+export class ConnectionError extends Error {
+  override readonly name = "ConnectionError";
+  readonly failure: ConnectionFailure;
+
+  constructor(failure: ConnectionFailure) {
+    super(describeFailure(failure));
+    this.failure = failure;
+  }
+}
+
+export function describeFailure(failure: ConnectionFailure): string {
+  switch (failure.kind) {
+    case "refused":
+      return `connection refused: ${failure.detail}`;
+    case "http":
+      return `HTTP ${failure.status}${failure.body ? `: ${failure.body}` : ""}`;
+    case "closed":
+      return `closed with ${failure.code}${failure.detail ? `: ${failure.detail}` : ""}`;
+    case "unreachable":
+      return `unreachable: ${failure.detail}`;
+  }
+}
+
+/** The reason an aborted signal carries, as an Error. */
+export function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new DOMException(String(reason ?? "aborted"), "AbortError");
+}

@@ -1,0 +1,118 @@
+// What the relay would refuse, refused here first: synchronously, with the code the relay would answer,
+// before anything is stored or sent. Each check runs the relay's own decoding (protocol/codec.ts: the
+// same schemas and limits) on the message that would carry the call, so both ends cannot drift apart.
+import {
+  decodeClientMessage,
+  docIdOf,
+  encodeMessage,
+  isDocId,
+  isGroupId,
+  isWellFormedText,
+  parseMemberOp,
+  MAX_TRANSACTION_BYTES,
+  jsonStringBytes,
+  type ClientMessage,
+  type Content,
+  type DocHeader,
+  type ErrorCode,
+  type Transaction,
+  type DocId,
+  type SessionId,
+} from "../protocol/index.ts";
+import { LocalRefusalError } from "./errors.ts";
+
+// Any well-formed signature: the shape is checked, not the value (the real one is made when pushing).
+const PLACEHOLDER_SIGNATURE = "A".repeat(86);
+
+/** Throws the error the relay would answer `message` with, if it would refuse it; returns it as the relay reads it. */
+export function refuseAsRelayWould(message: ClientMessage | Record<string, unknown>, what: string): ClientMessage {
+  let frame: string;
+  try {
+    frame = encodeMessage(message as ClientMessage);
+  } catch (error) {
+    throw new LocalRefusalError("bad_frame", `${what}: cannot be encoded as JSON (${(error as Error).message})`);
+  }
+  const decoded = decodeClientMessage(frame);
+  if (!decoded.ok) throw new LocalRefusalError(decoded.code, `${what}: ${decoded.reason}`);
+  return decoded.message;
+}
+
+/** Whether the relay would accept a content message this client built from stored data (cheap: no encoding). */
+export function relayWouldAccept(content: Content): boolean {
+  for (const chunk of Object.values(content.sessions)) {
+    if (chunk && chunk.transactions.some((transaction) => storedTransactionProblem(transaction) !== undefined)) return false;
+  }
+  return true;
+}
+
+/** Why the relay would refuse a transaction read back from the local store (code and reason), if it would. */
+export function storedTransactionProblem(transaction: Transaction): [ErrorCode, string] | undefined {
+  const { at, data } = transaction as { at: unknown; data: unknown };
+  if (typeof data !== "string") return ["bad_frame", `its data is ${data === null ? "null" : typeof data}, not a string`];
+  if (typeof at !== "number" || !Number.isSafeInteger(at) || at < 0) return ["bad_frame", "its time is not a non-negative integer"];
+  if (!isWellFormedText(data)) return ["bad_frame", "its data is not well-formed UTF-16 (a lone surrogate)"];
+  if (jsonStringBytes(data) - 2 > MAX_TRANSACTION_BYTES) return ["transaction_too_large", `its data exceeds ${MAX_TRANSACTION_BYTES} bytes`];
+  return undefined;
+}
+
+/** A transaction's data as the relay will check it: a string, well-formed, within MAX_TRANSACTION_BYTES. */
+export function checkTransactionData(doc: DocId, session: SessionId, at: number, data: unknown): asserts data is string {
+  if (typeof data !== "string") throw new LocalRefusalError("bad_frame", `append: data must be a string, not ${data === null ? "null" : typeof data}`);
+  refuseAsRelayWould(
+    { type: "content", doc, sessions: { [session]: { after: 0, transactions: [{ at, data }], signature: PLACEHOLDER_SIGNATURE } } },
+    "append",
+  );
+}
+
+/** A membership operation the relay could never accept is refused before it joins the log. */
+export function checkMemberOp(data: string): void {
+  if (!parseMemberOp(data)) throw new LocalRefusalError("forbidden", 'append: a membership operation is {"op":"set","agent":…,"role":…} or {"op":"remove","agent":…}');
+}
+
+/** A new document's header, as the relay checks it on the first push: schema, size, and that it hashes to its id. */
+export function checkHeader(header: DocHeader, group: string): DocId {
+  const doc = docIdOf(header);
+  const decoded = refuseAsRelayWould({ type: "content", doc, header, sessions: {} }, "create");
+  if (decoded.type !== "content" || !decoded.header || docIdOf(decoded.header) !== doc) {
+    throw new LocalRefusalError("bad_header", "create: the header does not survive encoding (meta must be plain JSON)");
+  }
+  if (header.group !== group) throw new LocalRefusalError("bad_header", `create: the header belongs to group ${header.group}`);
+  return doc;
+}
+
+/** Whether a header (received, or read from the local store) is the one `id` names, in `group`. */
+export function headerIsFor(header: DocHeader, id: DocId, group: string): boolean {
+  try {
+    return header.group === group && docIdOf(header) === id;
+  } catch {
+    return false; // a header without a canonical form (a non-finite number in meta, say)
+  }
+}
+
+export function checkDocId(id: unknown, what: string): asserts id is DocId {
+  if (typeof id !== "string" || !isDocId(id)) throw new LocalRefusalError("bad_frame", `${what}: ${JSON.stringify(id) ?? String(id)} is not a document id (doc_ followed by 43 base64url characters)`);
+}
+
+export function checkGroupId(id: unknown): asserts id is string {
+  if (typeof id !== "string" || !isGroupId(id)) throw new LocalRefusalError("bad_frame", `group: ${JSON.stringify(id) ?? String(id)} is not a group id (1 to 128 of A-Z a-z 0-9 . _ ~ -)`);
+}
+
+export function checkSince(since: unknown): void {
+  if (since !== undefined && !(typeof since === "number" && Number.isSafeInteger(since) && since >= 0)) {
+    throw new LocalRefusalError("bad_frame", `directory: since must be a cursor from an earlier answer, not ${String(since)}`);
+  }
+}
+
+/** The relay's base URL: http(s) or ws(s), with a host. A URL without a scheme fails here, not in a microtask. */
+export function checkRelayUrl(url: unknown): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(String(url));
+  } catch {
+    throw new LocalRefusalError("bad_frame", `url: ${JSON.stringify(url) ?? String(url)} is not a URL; write it with its scheme, like https://relay.example.com`);
+  }
+  if (!["http:", "https:", "ws:", "wss:"].includes(parsed.protocol)) {
+    throw new LocalRefusalError("bad_frame", `url: the scheme ${parsed.protocol} is not one of http:, https:, ws:, wss:`);
+  }
+  return parsed;
+}

@@ -1,0 +1,30 @@
+// Who hears a relay error (client/error-routing.ts): what the error answers follows from the document's state.
+import { describe, expect, it } from "vitest";
+import { routeError, type ErrorFacts } from "../../../client/error-routing.ts";
+
+const doc = "doc_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" as const;
+const loaded: ErrorFacts = { held: true, awaitingLoad: false, deleting: false };
+
+describe("routeError", () => {
+  it("a refusal of a loaded document refuses its writes; of one awaiting its load, the load", () => {
+    for (const code of ["forbidden", "bad_signature", "bad_header", "transaction_too_large", "too_many_sessions"] as const) {
+      expect(routeError({ code, doc }, loaded), code).toEqual({ kind: "writesRefused" });
+    }
+    expect(routeError({ code: "forbidden", doc }, { ...loaded, awaitingLoad: true })).toEqual({ kind: "loadRefused" });
+  });
+
+  it("doc_deleted deletes; a pending delete hears any other refusal", () => {
+    expect(routeError({ code: "doc_deleted", doc }, loaded)).toEqual({ kind: "deleted" });
+    expect(routeError({ code: "doc_deleted", doc }, { ...loaded, deleting: true })).toEqual({ kind: "deleted" });
+    expect(routeError({ code: "forbidden", doc }, { ...loaded, deleting: true })).toEqual({ kind: "deleteRefused" });
+    expect(routeError({ code: "unknown_doc", doc }, { held: false, awaitingLoad: false, deleting: true })).toEqual({ kind: "deleteRefused" });
+  });
+
+  it("a frame refused without a document is a frame refusal; anything else is only reported", () => {
+    expect(routeError({ code: "bad_frame" }, loaded)).toEqual({ kind: "frameRefused" });
+    expect(routeError({ code: "transaction_too_large" }, loaded)).toEqual({ kind: "frameRefused" });
+    expect(routeError({ code: "internal" }, loaded)).toEqual({ kind: "report" });
+    expect(routeError({ code: "unknown_doc", doc }, loaded)).toEqual({ kind: "report" });
+    expect(routeError({ code: "forbidden", doc }, { held: false, awaitingLoad: false, deleting: false })).toEqual({ kind: "report" });
+  });
+});

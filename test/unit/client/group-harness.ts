@@ -1,0 +1,60 @@
+// Clients of the real SDK (createClient, Group, Doc) against the real relay core in this process
+// (in-process-relay.ts): every scenario of the client is a transcript test in plain Node.
+import { createClient, type Client, type ClientOptions } from "../../../client/index.ts";
+import { createIdentity, type Identity } from "../../../client/identity.ts";
+import type { Status } from "../../../client/status.ts";
+import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import type { TokenVerifier } from "../../../worker/core/relay.ts";
+import { InProcessRelay } from "./in-process-relay.ts";
+
+export const GROUP = "g1";
+
+export function harness(verifyToken?: TokenVerifier) {
+  const relay = new InProcessRelay(GROUP, verifyToken);
+  const clients: Client[] = [];
+  let named = 0;
+
+  /** A client of `identity` (a new one by default), named cN in the transcript. */
+  async function client(options: Partial<ClientOptions> & { identity?: Identity; name?: string } = {}): Promise<Client> {
+    const identity = options.identity ?? createIdentity();
+    const created = await createClient({
+      url: "http://relay.test",
+      store: new MemoryLocalStore(),
+      WebSocket: relay.WebSocket,
+      fetch: false,
+      // Reconnects at once: the scenarios are about what is sent, not when.
+      backoff: { baseMs: 1, capMs: 1, minUptimeMs: 0 },
+      random: () => 0,
+      ...options,
+      identity,
+    });
+    const name = options.name ?? `agent${++named}`;
+    relay.name(created.session, name);
+    relay.name(identity.agent, name);
+    clients.push(created);
+    return created;
+  }
+
+  function closeAll(): void {
+    for (const created of clients) created.close();
+  }
+
+  return { relay, client, closeAll };
+}
+
+/** Resolves when the group's status is `status` (at once if it is). */
+export function statusOf(group: { status: Status; onStatus(listener: (status: Status) => void): () => void }, status: Status): Promise<void> {
+  if (group.status === status) return Promise.resolve();
+  return new Promise((resolve) => {
+    const off = group.onStatus((now) => {
+      if (now !== status) return;
+      off();
+      resolve();
+    });
+  });
+}
+
+/** Lets every queued microtask and zero-delay timer run: the in-process relay answers within a few. */
+export async function settle(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+}

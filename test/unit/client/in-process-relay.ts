@@ -1,0 +1,180 @@
+// The real relay core and driver (worker/core) over a MemoryStore, reachable through a WebSocket-shaped
+// class, so the SDK's own Group runs against the relay's real judgement in plain Node, in milliseconds.
+// Every frame is recorded as a transcript line (`c1 -> relay | load doc1 {}`), with ids named.
+import {
+  decodeClientFrame,
+  decodeServerFrame,
+  encodeMessage,
+  type ClientMessage,
+  type KnownState,
+  type ServerMessage,
+} from "../../../protocol/index.ts";
+import { MemoryStore } from "../../../worker/core/memory-store.ts";
+import { initialState } from "../../../worker/core/relay-core.ts";
+import { Relay, type TokenVerifier, type Transport } from "../../../worker/core/relay.ts";
+import type { PeerId } from "../../../worker/core/store.ts";
+
+const counts = (known: KnownState["sessions"]) => `{${Object.entries(known).map(([session, count]) => `${session}:${count}`).join(", ")}}`;
+const knownText = (known: KnownState) => `${known.header ? "" : "(no header) "}${counts(known.sessions)}`;
+
+function render(message: ClientMessage | ServerMessage): string {
+  switch (message.type) {
+    case "hello":
+      return "hello";
+    case "challenge":
+      return "challenge";
+    case "welcome":
+      return `welcome role=${message.role}`;
+    case "load":
+      return `load ${message.doc} ${knownText(message.known)}`;
+    case "known":
+      return `known ${message.doc} ${knownText(message)} ${message.reason}`;
+    case "content": {
+      const chunks = Object.entries(message.sessions).map(([session, chunk]) => `${session} after=${chunk!.after} n=${chunk!.transactions.length}`);
+      return `content ${message.doc}${message.header ? " +header" : ""}${chunks.length ? ` ${chunks.join(", ")}` : ""}`;
+    }
+    case "open":
+      return `open ${Object.keys(message.known).length} docs`;
+    case "opened":
+      return `opened docs=${message.docs}`;
+    case "dir":
+      return "docs" in message ? `dir ${message.docs.length} docs more=${message.more} cursor=${message.cursor}${message.inSync ? " inSync" : ""}` : `dir${message.since === undefined ? "" : ` since=${message.since}`}`;
+    case "error":
+      return `error ${message.code}${message.doc ? ` ${message.doc}` : ""}${message.session ? ` ${message.session}` : ""}`;
+    case "delete":
+    case "deleted":
+    case "unsub":
+      return `${message.type} ${message.doc}`;
+    case "ping":
+    case "pong":
+      return message.type;
+  }
+}
+
+type ClientSocket = EventTarget & { peer: PeerId; readyState: number; deliver(frame: string): void; closeFromRelay(code: number, reason: string): void };
+
+export class InProcessRelay {
+  readonly store = new MemoryStore();
+  readonly lines: string[] = [];
+  readonly relay: Relay;
+  readonly #sockets = new Map<PeerId, ClientSocket>();
+  readonly #names: [string, string][] = [];
+  #peers = 0;
+  /** Frames a stricter relay (another version, say) would refuse with bad_frame and close 1007. */
+  refuseFrame: ((frame: string) => boolean) | undefined;
+  /** Connections are refused before they open while this is set (the relay is down). */
+  down = false;
+
+  constructor(group: string, verifyToken?: TokenVerifier) {
+    const sockets = this.#sockets;
+    const transport: Transport = {
+      send: (peer, frame) => {
+        this.#record(`relay -> ${peer}`, frame);
+        const socket = sockets.get(peer);
+        if (!socket) throw new Error(`socket of ${peer} is gone`);
+        queueMicrotask(() => socket.deliver(frame));
+      },
+      close: (peer, code, reason) => {
+        this.lines.push(`relay -x ${peer} | close ${code} ${reason}`);
+        const socket = sockets.get(peer);
+        sockets.delete(peer);
+        if (socket) queueMicrotask(() => socket.closeFromRelay(code, reason));
+      },
+      savePeer: () => {},
+    };
+    this.relay = new Relay(initialState(group), this.store, transport, verifyToken);
+  }
+
+  /** Names long ids in the transcript (sessions before agents: a session id starts with its agent id). */
+  name(long: string, short: string): void {
+    this.#names.push([long, short]);
+    this.#names.sort((a, b) => b[0].length - a[0].length);
+  }
+
+  /** The transcript so far; clears it. */
+  transcript(): string[] {
+    return this.lines.splice(0).map((line) => this.#names.reduce((out, [long, short]) => out.replaceAll(long, short), line));
+  }
+
+  /** Closes a peer's socket from the relay's side, as a restart would. */
+  dropAll(code = 1001, reason = "restart"): void {
+    for (const [peer, socket] of [...this.#sockets]) {
+      this.#sockets.delete(peer);
+      void this.relay.dispatch({ type: "closed", peer });
+      socket.closeFromRelay(code, reason);
+    }
+  }
+
+  /** Delivers a message to a client as if the relay had sent it (a relay that lies, for checks of what arrives). */
+  inject(peer: PeerId, message: ServerMessage): void {
+    const frame = encodeMessage(message);
+    this.#record(`relay -> ${peer}`, frame);
+    this.#sockets.get(peer)?.deliver(frame);
+  }
+
+  /** The peers connected now, oldest first. */
+  get peers(): PeerId[] {
+    return [...this.#sockets.keys()];
+  }
+
+  #record(prefix: string, frame: string): void {
+    const decoded = prefix.startsWith("relay") ? decodeServerFrame(frame) : decodeClientFrame(frame);
+    if (!decoded.ok) return void this.lines.push(`${prefix} | UNDECODABLE ${decoded.code}`);
+    for (const message of decoded.message) this.lines.push(`${prefix} | ${render(message)}`);
+  }
+
+  /** A WebSocket class whose sockets reach this relay. */
+  get WebSocket(): typeof globalThis.WebSocket {
+    const relay = this;
+    class InProcessSocket extends EventTarget {
+      readonly peer: PeerId = `c${++relay.#peers}`;
+      readyState = 0;
+      readonly url: string;
+      constructor(url: string) {
+        super();
+        this.url = url;
+        queueMicrotask(() => {
+          if (relay.down) {
+            this.readyState = 3;
+            this.dispatchEvent(new Event("error"));
+            this.dispatchEvent(Object.assign(new Event("close"), { code: 1006, reason: "" }));
+            return;
+          }
+          relay.#sockets.set(this.peer, this);
+          this.readyState = 1;
+          this.dispatchEvent(new Event("open"));
+          void relay.relay.dispatch({ type: "opened", peer: this.peer, nonce: `bm9uY2Ut${this.peer}`, now: Date.now() });
+        });
+      }
+      send(frame: string): void {
+        if (this.readyState !== 1) return;
+        relay.#record(`${this.peer} -> relay`, frame);
+        if (relay.refuseFrame?.(frame)) {
+          relay.lines.push(`relay -> ${this.peer} | error bad_frame`);
+          relay.lines.push(`relay -x ${this.peer} | close 1007 bad_frame`);
+          this.deliver(encodeMessage({ type: "error", code: "bad_frame", message: "refused by a stricter relay" }));
+          relay.#sockets.delete(this.peer);
+          void relay.relay.dispatch({ type: "closed", peer: this.peer });
+          queueMicrotask(() => this.closeFromRelay(1007, "bad_frame"));
+          return;
+        }
+        void relay.relay.dispatch({ type: "frame", peer: this.peer, frame, now: Date.now() });
+      }
+      close(code = 1000, reason = ""): void {
+        if (this.readyState >= 2) return;
+        this.readyState = 3;
+        if (relay.#sockets.delete(this.peer)) void relay.relay.dispatch({ type: "closed", peer: this.peer });
+        queueMicrotask(() => this.dispatchEvent(Object.assign(new Event("close"), { code, reason })));
+      }
+      deliver(frame: string): void {
+        if (this.readyState === 1) this.dispatchEvent(Object.assign(new Event("message"), { data: frame }));
+      }
+      closeFromRelay(code: number, reason: string): void {
+        if (this.readyState === 3) return;
+        this.readyState = 3;
+        this.dispatchEvent(Object.assign(new Event("close"), { code, reason }));
+      }
+    }
+    return InProcessSocket as unknown as typeof globalThis.WebSocket;
+  }
+}

@@ -1,0 +1,56 @@
+// Issue 9, item 6: an admin's membership operation that loses an offline race is refused by the relay
+// (it sorts before the newest), surfaced once through its promise, and dropped: the next one goes through.
+import { afterEach, describe, expect, it } from "vitest";
+import { RelayError, createIdentity, type RefusedWrites } from "../../../client/index.ts";
+import { harness, statusOf } from "./group-harness.ts";
+
+let current: ReturnType<typeof harness> | undefined;
+const setup = () => (current = harness());
+afterEach(() => current?.closeAll());
+
+describe("membership operations after an offline race", () => {
+  it("a refused operation rejects its promise and never blocks the ones after it", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const aliceGroup = alice.group("g1");
+    const log = aliceGroup.createMembers();
+    relay.name(log.id, "members");
+    await log.synced();
+    const bobIdentity = createIdentity();
+    await aliceGroup.setRole(bobIdentity.agent, "admin");
+
+    const bob = await client({ identity: bobIdentity, name: "bob" });
+    const bobGroup = bob.group("g1");
+    await bobGroup.open(log.id);
+    await statusOf(bobGroup, "live");
+    const refusals: RefusedWrites[] = [];
+    bobGroup.onRefused((refused) => refusals.push(refused));
+
+    // Bob changes membership offline; alice, online, changes it after him.
+    relay.down = true;
+    bobGroup.connection.drop();
+    const carol = createIdentity().agent;
+    const dave = createIdentity().agent;
+    const erin = createIdentity().agent;
+    const lost = bobGroup.setRole(carol, "writer");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await aliceGroup.setRole(dave, "reader");
+    relay.transcript();
+
+    relay.down = false;
+    bobGroup.reconnectNow();
+    await expect(lost).rejects.toBeInstanceOf(RelayError);
+    await expect(lost).rejects.toMatchObject({ code: "forbidden" });
+    expect(refusals).toHaveLength(1);
+    expect(bobGroup.refused()).toEqual([]); // dropped at once: nothing is held back
+
+    // The next operation of bob's session goes through; both admins replay the same members.
+    await bobGroup.setRole(erin, "writer");
+    await aliceGroup.synced();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const expected = new Map([[alice.identity.agent, "admin"], [bobIdentity.agent, "admin"], [dave, "reader"], [erin, "writer"]]);
+    expect(await bobGroup.members()).toEqual(expected);
+    expect(await aliceGroup.members()).toEqual(expected);
+    expect(relay.transcript().filter((line) => line.includes("error")).map((line) => line.replace(/c\d+/, "bob"))).toEqual(["relay -> bob | error forbidden members"]);
+  });
+});

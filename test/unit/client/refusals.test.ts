@@ -1,0 +1,190 @@
+// Issue 9, item 2: nothing the relay would refuse leaves the device, and a refusal from the relay is
+// surfaced once, taken out of the push path, and never stops the rest of the group.
+import { afterEach, describe, expect, it } from "vitest";
+import { MAX_TRANSACTION_BYTES, type DocId, type SessionId } from "../../../protocol/index.ts";
+import { LocalRefusalError, RelayError, createClient, createIdentity, type RefusedWrites } from "../../../client/index.ts";
+import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import { harness, statusOf } from "./group-harness.ts";
+
+let current: ReturnType<typeof harness> | undefined;
+const setup = () => (current = harness());
+afterEach(() => current?.closeAll());
+
+const refusalCode = (call: () => unknown): string => {
+  try {
+    call();
+  } catch (error) {
+    expect(error).toBeInstanceOf(LocalRefusalError);
+    return (error as LocalRefusalError).code;
+  }
+  throw new Error("the call did not throw");
+};
+
+describe("refused locally, synchronously, with the relay's code", () => {
+  it("refuses bad appends, headers, ids and urls before anything is sent", async () => {
+    const { relay, client } = setup();
+    const alice = await client();
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    const doc = group.create();
+    await group.synced();
+    relay.transcript();
+
+    const append = doc.append.bind(doc) as (data: unknown) => void;
+    expect(refusalCode(() => append({ op: "add" }))).toBe("bad_frame");
+    expect(refusalCode(() => append(undefined))).toBe("bad_frame");
+    expect(refusalCode(() => append(42))).toBe("bad_frame");
+    expect(refusalCode(() => doc.append("x\ud800y"))).toBe("bad_frame"); // a lone surrogate: not well-formed UTF-16
+    expect(refusalCode(() => doc.append("x".repeat(MAX_TRANSACTION_BYTES + 1)))).toBe("transaction_too_large");
+    expect(refusalCode(() => group.create({ kind: "k".repeat(65) }))).toBe("bad_frame");
+    const readers = Array.from({ length: 65 }, () => createIdentity().agent);
+    expect(refusalCode(() => group.create({ readers }))).toBe("bad_frame");
+    expect(refusalCode(() => group.create({ readers: ["ag_not-an-agent" as never] }))).toBe("bad_frame");
+    expect(refusalCode(() => group.open("todo-1" as DocId))).toBe("bad_frame");
+    expect(refusalCode(() => group.delete("todo-1" as DocId))).toBe("bad_frame");
+    expect(refusalCode(() => group.directory({ since: -1 }))).toBe("bad_frame");
+    expect(refusalCode(() => alice.group("not a group id"))).toBe("bad_frame");
+    expect(refusalCode(() => createClient({ url: "127.0.0.1:8787", identity: createIdentity() }))).toBe("bad_frame");
+    expect(refusalCode(() => createClient({ url: "ftp://relay.test", identity: createIdentity() }))).toBe("bad_frame");
+
+    // Nothing reached the relay, nothing entered the document, and the group is still live and syncing.
+    doc.append("fine");
+    await group.synced();
+    expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["fine"]);
+    expect(relay.transcript().filter((line) => line.includes("error"))).toEqual([]);
+    expect(group.status).toBe("live");
+  });
+});
+
+describe("refused by the relay", () => {
+  it("surfaces a refusal once, holds the refused writes back, and the rest of the group keeps syncing", async () => {
+    const { relay, client } = setup();
+    const admin = await client({ name: "admin" });
+    const adminGroup = admin.group("g1");
+    await statusOf(adminGroup, "live");
+    const shared = adminGroup.create();
+    relay.name(shared.id, "shared");
+    await adminGroup.createMembers().synced();
+    const readerIdentity = createIdentity();
+    await adminGroup.setRole(readerIdentity.agent, "reader");
+
+    const reader = await client({ identity: readerIdentity, name: "reader" });
+    const group = reader.group("g1");
+    const refusals: RefusedWrites[] = [];
+    group.onRefused((refused) => refusals.push(refused));
+    const held = await group.open(shared.id);
+    relay.transcript();
+    held.append("a reader writing");
+    held.append("and again");
+    await expect(group.synced()).rejects.toMatchObject({ name: "RelayError", code: "forbidden" });
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]!.transactions.map((transaction) => transaction.data)).toEqual(["a reader writing", "and again"]);
+
+    relay.transcript();
+    // Reconnecting does not send it again: it is out of the push path.
+    reader.group("g1").connection.drop();
+    await statusOf(group, "live");
+    held.append("a third");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(relay.transcript().filter((line) => line.startsWith("c") && line.includes("content"))).toEqual([]);
+    expect(refusals).toHaveLength(1);
+
+    // Other documents of the group keep syncing: the admin's writes reach the reader.
+    shared.append("from the admin");
+    await shared.synced();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(held.transactions().map((transaction) => transaction.data)).toContain("from the admin");
+
+    // The app lists what is held back, and discards it: the session goes on, synced() resolves.
+    expect(group.refused().map((refused) => refused.transactions.length)).toEqual([3]);
+    await group.discardRefused(held);
+    expect(group.refused()).toEqual([]);
+    expect(held.transactions().map((transaction) => transaction.data)).toEqual(["from the admin"]);
+    await group.synced();
+  });
+
+  it("finds a frame a stricter relay refuses by quarantine, refuses only it, and the rest goes through", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    const good = group.create();
+    const poisoned = group.create();
+    relay.name(good.id, "good");
+    relay.name(poisoned.id, "poisoned");
+    await group.synced();
+    const errors: RelayError[] = [];
+    group.onError((error) => error instanceof RelayError && errors.push(error));
+    relay.refuseFrame = (frame) => frame.includes("POISON");
+    relay.transcript();
+
+    good.append("fine");
+    poisoned.append("POISON");
+    await expect(poisoned.synced()).rejects.toMatchObject({ code: "bad_frame" });
+    await good.synced();
+    expect(group.refused().map((refused) => refused.doc)).toEqual([poisoned]);
+    // Then the group goes on: later writes of the good document go through without any more refusals.
+    good.append("more");
+    await good.synced();
+    // Both were in flight in one refused frame: both are suspects, pushed alone in turn; the one in flight
+    // at the second refusal is the culprit.
+    expect(relay.transcript()).toEqual([
+      "c1 -> relay | content good alice after=0 n=1",
+      "c1 -> relay | content poisoned alice after=0 n=1",
+      "relay -> c1 | error bad_frame",
+      "relay -x c1 | close 1007 bad_frame",
+      "relay -> c2 | challenge",
+      "c2 -> relay | hello",
+      "c2 -> relay | load good {alice:1}",
+      "c2 -> relay | load poisoned {alice:1}",
+      "relay -> c2 | welcome role=writer",
+      "relay -> c2 | known good {} load",
+      "c2 -> relay | content good alice after=0 n=1",
+      "relay -> c2 | known poisoned {} load",
+      "relay -> c2 | known good {alice:1} ack",
+      "c2 -> relay | content poisoned alice after=0 n=1",
+      "relay -> c2 | error bad_frame",
+      "relay -x c2 | close 1007 bad_frame",
+      "relay -> c3 | challenge",
+      "c3 -> relay | hello",
+      "c3 -> relay | load good {alice:2}",
+      "c3 -> relay | load poisoned {alice:1}",
+      "relay -> c3 | welcome role=writer",
+      "relay -> c3 | known good {alice:1} load",
+      "c3 -> relay | content good alice after=1 n=1",
+      "relay -> c3 | known poisoned {} load",
+      "relay -> c3 | known good {alice:2} ack",
+    ]);
+    expect(errors.filter((error) => error.code === "bad_frame")).toHaveLength(2);
+  });
+
+  it("holds back at start what an older SDK left in the store that the relay would refuse", async () => {
+    const { relay, client } = setup();
+    const identity = createIdentity();
+    const store = new MemoryLocalStore();
+    const first = await client({ identity, store, name: "alice" });
+    const group = first.group("g1");
+    await statusOf(group, "live");
+    const doc = group.create();
+    const other = group.create();
+    doc.append("ok");
+    await group.synced();
+    await first.close();
+    // What `append({ op: "add" })` left in the store before the SDK refused it.
+    await store.save("g1", doc.id, { appends: [{ session: first.session, after: 1, transactions: [{ at: Date.now(), data: { op: "add" } as unknown as string }] }] });
+
+    const second = await client({ identity, store, name: "alice" });
+    const again = second.group("g1");
+    const refusals: RefusedWrites[] = [];
+    again.onRefused((refused) => refusals.push(refused));
+    await again.ready;
+    await statusOf(again, "live");
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]!.error).toMatchObject({ code: "bad_frame" });
+    const reopened = await again.open(other.id);
+    reopened.append("other documents keep syncing");
+    await reopened.synced();
+    expect(relay.transcript().some((line) => line.includes("UNDECODABLE") || line.includes("error"))).toBe(false);
+    expect(relay.store.knownState(doc.id).sessions[second.session as SessionId]).toBe(1);
+  });
+});

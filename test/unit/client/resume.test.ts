@@ -1,0 +1,92 @@
+// Issue 9, items 4 and 10: what a group sends when it comes back, and what it hands the app.
+import { afterEach, describe, expect, it } from "vitest";
+import { harness, statusOf } from "./group-harness.ts";
+
+let current: ReturnType<typeof harness> | undefined;
+const setup = () => (current = harness());
+afterEach(() => current?.closeAll());
+
+describe("a document created offline after openAll()", () => {
+  it("reaches the relay on reconnect, and the group goes live", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    const first = group.create();
+    relay.name(first.id, "first");
+    await group.synced();
+    await group.openAll();
+    relay.down = true;
+    group.connection.drop();
+    const offline = group.create();
+    relay.name(offline.id, "offline");
+    offline.append("written offline");
+    relay.transcript();
+    relay.down = false;
+    group.reconnectNow();
+    await offline.synced();
+    await statusOf(group, "live");
+    expect(relay.store.knownState(offline.id)).toEqual({ header: true, sessions: { [alice.session]: 1 } });
+    // The open covers what the relay has; what it did not list is loaded, and goes up behind its load.
+    expect(relay.transcript().slice(-8)).toEqual([
+      "c2 -> relay | open 2 docs",
+      "relay -> c2 | welcome role=writer",
+      "relay -> c2 | known first {} load",
+      "relay -> c2 | opened docs=1",
+      "c2 -> relay | load offline {alice:1}",
+      "relay -> c2 | known offline (no header) {} load",
+      "c2 -> relay | content offline +header alice after=0 n=1",
+      "relay -> c2 | known offline {alice:1} ack",
+    ]);
+  });
+});
+
+describe("what the group hands the app", () => {
+  it("openAll() leaves the membership log out, and role says admin after createMembers()", async () => {
+    const { client } = setup();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    expect(group.role).toBe("writer");
+    const doc = group.create();
+    await group.createMembers().synced();
+    expect(group.role).toBe("admin");
+
+    const again = await client({ identity: alice.identity, name: "alice" });
+    const opened = await again.group("g1").openAll();
+    expect(opened.map((held) => held.id)).toEqual([doc.id]);
+    expect(again.group("g1").membersDoc).toBeDefined();
+  });
+
+  it("overlapping directory() calls with different `since` each get their own answer", async () => {
+    const { client } = setup();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    group.create();
+    await group.synced();
+    const bob = (await client({ name: "bob" })).group("g1"); // holds nothing: never in sync
+    const { cursor } = await bob.directory();
+    const later = group.create();
+    await group.synced();
+    const [all, since] = await Promise.all([bob.directory({ since: 0 }), bob.directory({ since: cursor })]);
+    expect(all.docs).toHaveLength(2);
+    expect(since.docs.map((entry) => entry.id)).toEqual([later.id]);
+    // Two calls asking the same share one request.
+    const [one, two] = await Promise.all([bob.directory({ since: cursor }), bob.directory({ since: cursor })]);
+    expect(one).toBe(two);
+  });
+
+  it("reconnectNow() skips the backoff", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice", backoff: { baseMs: 60_000, capMs: 60_000, minUptimeMs: 0 }, random: () => 1 });
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    relay.dropAll();
+    await statusOf(group, "offline");
+    group.reconnectNow();
+    await statusOf(group, "live");
+    relay.dropAll();
+    await statusOf(group, "offline");
+    alice.reconnectNow();
+    await statusOf(group, "live");
+  });
+});

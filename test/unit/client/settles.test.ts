@@ -1,0 +1,150 @@
+// Issue 9, item 3: every public async method settles, with a result, a RelayError or a ClosedError, in
+// each failure case: closed for good (not a member, a bad token), after client.close(), and open() of a
+// deleted, private or non-existent document.
+import { afterEach, describe, expect, it } from "vitest";
+import { docIdOf, newHeader, type DocId } from "../../../protocol/index.ts";
+import { ClosedError, RelayError, createIdentity, type Group } from "../../../client/index.ts";
+import { harness, statusOf } from "./group-harness.ts";
+
+let current: ReturnType<typeof harness> | undefined;
+const setup = () => (current = harness());
+afterEach(() => current?.closeAll());
+
+const PENDING = Symbol("pending");
+
+/** What a promise settled with; PENDING if it had not within a bound far above what the in-process relay needs. */
+async function outcome(promise: Promise<unknown>): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise((resolve) => (timer = setTimeout(() => resolve(PENDING), 2_000)));
+  try {
+    return await Promise.race([promise.then((value) => ({ resolved: value }), (error: unknown) => error), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const someDocId = (): DocId => docIdOf(newHeader({ group: "g1", kind: "json", creator: createIdentity().agent, createdAt: 1 }));
+
+/** Every public async method of a group (and of a document in it), started now. */
+function everyCall(group: Group, agent = createIdentity().agent): Record<string, () => Promise<unknown>> {
+  return {
+    open: () => group.open(someDocId()),
+    openAll: () => group.openAll(),
+    synced: () => {
+      group.create().append("unsent");
+      return group.synced();
+    },
+    docSynced: () => {
+      const doc = group.create();
+      doc.append("unsent");
+      return doc.synced();
+    },
+    directory: () => group.directory(),
+    delete: () => group.delete(someDocId()),
+    setRole: () => group.setRole(agent, "writer"),
+    removeMember: () => group.removeMember(agent),
+    members: () => group.members(),
+    ready: () => group.ready,
+  };
+}
+
+describe("closed for good", () => {
+  it("not a member: every call settles, network calls with a ClosedError", async () => {
+    const { client } = setup();
+    const admin = await client({ name: "admin" });
+    await admin.group("g1").createMembers().synced();
+    const stranger = await client({ name: "stranger" });
+    const group = stranger.group("g1");
+    await statusOf(group, "closed");
+    expect(group.connection.closeReason).toMatch(/unauthorized/);
+    for (const [name, call] of Object.entries(everyCall(group))) {
+      const result = await outcome(call());
+      expect(result, name).not.toBe(PENDING);
+      if (name !== "ready" && name !== "members") expect(result, name).toBeInstanceOf(ClosedError);
+    }
+  });
+
+  it("a bad token: every call settles", async () => {
+    const { client } = setup();
+    const holder = await client({ name: "holder", getToken: () => "not-a-token" });
+    const group = holder.group("g1");
+    await statusOf(group, "closed");
+    for (const [name, call] of Object.entries(everyCall(group))) {
+      const result = await outcome(call());
+      expect(result, name).not.toBe(PENDING);
+      if (name !== "ready" && name !== "members") expect(result, name).toBeInstanceOf(ClosedError);
+    }
+  });
+
+  it("after client.close(), calls pending at the time and calls made later settle with a ClosedError", async () => {
+    const { relay, client } = setup();
+    relay.down = true; // nothing will ever be answered: only close() can settle these
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    await group.ready;
+    group.createMembers();
+    const pending = Object.entries(everyCall(group)).map(([name, call]) => [name, call()] as const);
+    alice.close();
+    for (const [name, promise] of pending) {
+      const result = await outcome(promise);
+      expect(result, name).not.toBe(PENDING);
+      // The membership log is held on this device: members() needs no network, and answers.
+      if (name !== "ready" && name !== "members") expect(result, name).toBeInstanceOf(ClosedError);
+    }
+    for (const [name, call] of Object.entries(everyCall(group))) {
+      const result = await outcome(call());
+      expect(result, name).not.toBe(PENDING);
+      if (name !== "ready" && name !== "members") expect(result, name).toBeInstanceOf(ClosedError);
+    }
+  });
+});
+
+describe("open() says why there is nothing to open", () => {
+  it("rejects with unknown_doc, doc_deleted or forbidden, and the group stays live", async () => {
+    const { client } = setup();
+    const admin = await client({ name: "admin" });
+    const adminGroup = admin.group("g1");
+    const deleted = adminGroup.create();
+    const secret = adminGroup.create({ readers: [admin.identity.agent] });
+    await adminGroup.createMembers().synced();
+    await adminGroup.synced();
+    await adminGroup.delete(deleted.id);
+    const writerIdentity = createIdentity();
+    await adminGroup.setRole(writerIdentity.agent, "writer");
+
+    const writer = await client({ identity: writerIdentity, name: "writer" });
+    const group = writer.group("g1");
+    await expect(group.open(someDocId())).rejects.toMatchObject({ name: "RelayError", code: "unknown_doc" });
+    await expect(group.open(deleted.id)).rejects.toMatchObject({ name: "RelayError", code: "doc_deleted" });
+    await expect(group.open(secret.id)).rejects.toMatchObject({ name: "RelayError", code: "forbidden" });
+    await expect(group.open(deleted.id)).rejects.toBeInstanceOf(RelayError);
+    await statusOf(group, "live");
+    expect(group.docs).toEqual([]);
+
+    // Every other async method settles too, about each of these documents.
+    for (const id of [someDocId(), deleted.id, secret.id]) {
+      expect(await outcome(group.delete(id))).toBeInstanceOf(RelayError); // a writer may not delete
+      expect(await outcome(group.synced())).toEqual({ resolved: undefined });
+      expect(await outcome(group.directory())).not.toBe(PENDING);
+      expect(await outcome(group.openAll())).not.toBe(PENDING);
+      expect(await outcome(group.members())).not.toBe(PENDING);
+    }
+  });
+
+  it("gives up when the signal aborts, while the relay cannot be reached", async () => {
+    const { relay, client } = setup();
+    relay.down = true;
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    const controller = new AbortController();
+    const opening = group.open(someDocId(), { signal: controller.signal });
+    const doc = group.create();
+    doc.append("unsent");
+    const syncing = group.synced({ signal: controller.signal });
+    const listing = group.directory({ signal: controller.signal });
+    controller.abort(new Error("the user gave up"));
+    await expect(opening).rejects.toThrow("the user gave up");
+    await expect(syncing).rejects.toThrow("the user gave up");
+    await expect(listing).rejects.toThrow("the user gave up");
+  });
+});

@@ -1,0 +1,60 @@
+// Issue 9, item 7 (the SDK's side): when the relay says token_expired, the SDK asks the app for a fresh
+// token and reconnects at once, once; an app that keeps handing out expired tokens ends in a closed
+// group with a reason, never a loop.
+import { afterEach, describe, expect, it } from "vitest";
+import type { AgentId } from "../../../protocol/index.ts";
+import type { TokenVerifier } from "../../../worker/core/relay.ts";
+import { harness, statusOf } from "./group-harness.ts";
+
+let current: ReturnType<typeof harness> | undefined;
+afterEach(() => current?.closeAll());
+
+// A token is `<agent> <expiresAt>`: the relay core only needs what a checked token says.
+const verifyToken: TokenVerifier = async (token) => {
+  const [agent, expiresAt] = token.split(" ");
+  if (Date.now() >= Number(expiresAt)) return { ok: false, code: "token_expired", reason: "the token has expired" };
+  return { ok: true, agent: agent as AgentId, group: "g1", role: "writer", expiresAt: Number(expiresAt) };
+};
+
+describe("token_expired", () => {
+  it("refreshes the token and reconnects once, then is live again", async () => {
+    const { relay, client } = (current = harness(verifyToken));
+    let issued = 0;
+    const alice = await client({ name: "alice", getToken: () => `${alice.identity.agent} ${Date.now() + 60_000 * ++issued}` });
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    expect(issued).toBe(1);
+    relay.transcript();
+    // What the relay sends a peer it leaves out of fan-out because its token expired.
+    relay.inject(relay.peers[0]!, { type: "error", code: "token_expired", message: "the token has expired; connect again with a fresh one" });
+    await statusOf(group, "offline");
+    await statusOf(group, "live");
+    expect(issued).toBe(2);
+    const doc = group.create();
+    doc.append("after the refresh");
+    await doc.synced();
+    expect(relay.transcript().filter((line) => line.includes("hello"))).toEqual(["c2 -> relay | hello"]);
+  });
+
+  it("closes with a reason when every fresh token is already expired", async () => {
+    const { client } = (current = harness(verifyToken));
+    let issued = 0;
+    const alice = await client({ name: "alice", getToken: () => `${alice.identity.agent} ${issued++ === 0 ? Date.now() + 60_000 : 0}` });
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    group.connection.drop();
+    await statusOf(group, "closed");
+    expect(group.connection.closeReason).toMatch(/token_expired: getToken returned an expired token/);
+    expect(issued).toBeLessThanOrEqual(4);
+  });
+
+  it("without getToken, an expired token closes the group with a reason", async () => {
+    const { client } = (current = harness(verifyToken));
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    current.relay.inject(current.relay.peers[0]!, { type: "error", code: "token_expired", message: "expired" });
+    await statusOf(group, "closed");
+    expect(group.connection.closeReason).toMatch(/pass getToken/);
+  });
+});
