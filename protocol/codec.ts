@@ -37,7 +37,9 @@ function parseFrame<T>(
   if (!result.success) {
     const issue = result.issues[0];
     const path = v.getDotPath(issue) ?? "";
-    return fail("bad_frame", `${path ? `${path}: ` : ""}${issue.message}`.slice(0, 500));
+    // The reason may quote the input (a lone surrogate included) and slicing may split a pair: the error
+    // frame carrying it must itself be well-formed text, or the sender could not decode it.
+    return fail("bad_frame", `${path ? `${path}: ` : ""}${issue.message}`.slice(0, 500).replace(/\p{Cs}/gu, "\uFFFD"));
   }
   return { ok: true, message: result.output };
 }

@@ -335,6 +335,11 @@ export class SqliteStore implements GroupStore {
         this.sql.exec("UPDATE docs SET updated_at = ?, cursor = ?, sessions = sessions + ? WHERE num = ?", write.now, cursor, newSessions, docNum);
         docRow = { ...known, sessions: known.sessions + newSessions };
       }
+      // Each append must start where its log ends (a new document's at 0): nothing is written past a gap.
+      for (const append of write.appends) {
+        const held = write.header ? 0 : (this.#head(docNum, append.session)?.count ?? 0);
+        if (append.after !== held) throw new Error(`commit: ${append.session} has ${held}, not ${append.after}`);
+      }
       if (write.appends.length > 0) {
         const nums = new Map<string, number>();
         const sessionRows = this.sql.exec<{ num: number; id: string }>(

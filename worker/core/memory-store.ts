@@ -102,7 +102,8 @@ export class MemoryStore implements GroupStore {
       if (held !== append.after) throw new Error(`commit: ${append.session} has ${held}, not ${append.after}`);
     }
     if (!stored) {
-      stored = { header: write.header!, updatedAt: write.now, cursor: 0, deleted: false, sessions: new Map(), heads: new Map() };
+      // Stored as SQLite stores it, a JSON copy (-0 becomes 0), so both stores serve the same header.
+      stored = { header: JSON.parse(JSON.stringify(write.header)) as DocHeader, updatedAt: write.now, cursor: 0, deleted: false, sessions: new Map(), heads: new Map() };
       this.#docs.set(write.doc, stored);
     }
     for (const append of write.appends) {

@@ -1,0 +1,224 @@
+// A seeded, bounded fuzz run of the relay (its core and driver) over any GroupStore: a hostile peer
+// throws random and mutated frames while an honest writer writes and an honest reader follows live.
+// The same seed gives the same frames, so MemoryStore and SqliteStore runs can be compared exactly.
+import {
+  GENESIS_HASH,
+  chainHash,
+  decodeClientFrame,
+  decodeServerFrame,
+  encodeMessage,
+  signCheckpoint,
+  type ClientMessage,
+  type ServerMessage,
+  type SessionId,
+  type Transaction,
+} from "../../protocol/index.ts";
+import { initialState } from "../../worker/core/relay-core.ts";
+import { Relay, type Transport } from "../../worker/core/relay.ts";
+import type { GroupStore, PeerId } from "../../worker/core/store.ts";
+import { seededRandom, type Random } from "../unit/seeded-random.ts";
+import { helloFrame, signedChunk, testAgent, testHeader } from "./identity.ts";
+
+export const FUZZ_GROUP = "fuzz";
+const NOW = 1_700_000_000_000;
+const alice = testAgent(81);
+const bob = testAgent(82);
+const mallory = testAgent(83);
+const malloryTwo = testAgent(83, "session-two");
+const aliceDoc = testHeader(alice, FUZZ_GROUP, "fuzz-alice");
+const malloryDoc = testHeader(mallory, FUZZ_GROUP, "fuzz-mallory");
+
+class Recorder implements Transport {
+  readonly received = new Map<PeerId, ServerMessage[]>();
+  readonly closed = new Map<PeerId, number>();
+  /** Frames the SDK could not decode: the relay must never send one. */
+  readonly undecodable: string[] = [];
+  send(peer: PeerId, frame: string): void {
+    const decoded = decodeServerFrame(frame);
+    if (!decoded.ok) this.undecodable.push(`${decoded.code}: ${decoded.reason}`);
+    else this.received.set(peer, [...(this.received.get(peer) ?? []), ...decoded.message]);
+  }
+  close(peer: PeerId, code: number): void {
+    this.closed.set(peer, code);
+  }
+  savePeer(): void {}
+  take(peer: PeerId): ServerMessage[] {
+    const messages = this.received.get(peer) ?? [];
+    this.received.delete(peer);
+    return messages;
+  }
+}
+
+/** A value of a random JSON type, small and sometimes hostile. */
+function randomValue(random: Random, depth = 0): unknown {
+  const strings = ["", "x\ud800y", "\udc00", "😀", "doc_", "ag_", "known", "content", "batch", "__proto__", "constructor", "a".repeat(200), "\u0000"];
+  switch (random.below(depth > 2 ? 5 : 8)) {
+    case 0:
+      return null;
+    case 1:
+      return random.next() < 0.5;
+    case 2:
+      return [0, -1, 0.5, 1e21, -0, 2 ** 53, Number.MAX_SAFE_INTEGER, 3][random.below(8)];
+    case 3:
+    case 4:
+      return strings[random.below(strings.length)];
+    case 5:
+      return Array.from({ length: random.below(4) }, () => randomValue(random, depth + 1));
+    default: {
+      const record: Record<string, unknown> = {};
+      for (let i = random.below(4); i > 0; i--) record[String(randomValue(random, 3))] = randomValue(random, depth + 1);
+      return record;
+    }
+  }
+}
+
+/** Replaces, deletes or adds one field somewhere in a JSON value. */
+function mutate(random: Random, value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return randomValue(random);
+  const copy: Record<string, unknown> | unknown[] = Array.isArray(value) ? [...value] : { ...(value as Record<string, unknown>) };
+  const keys = Object.keys(copy);
+  const key = keys.length > 0 && random.next() < 0.85 ? keys[random.below(keys.length)]! : "extra";
+  const roll = random.next();
+  const target = copy as Record<string, unknown>;
+  if (roll < 0.4 && key in target) target[key] = mutate(random, target[key]);
+  else if (roll < 0.55) delete target[key];
+  else if (roll < 0.7) target[key] = Array.isArray(target[key]) ? {} : [];
+  else target[key] = randomValue(random);
+  return copy;
+}
+
+/** Changes, drops or inserts one character of an encoded frame. */
+function mutateText(random: Random, frame: string): string {
+  const at = random.below(frame.length + 1);
+  const chars = ['"', "{", "}", "[", "]", ",", ":", "\\", "0", "-", "x", "\\ud800"];
+  const char = chars[random.below(chars.length)]!;
+  switch (random.below(3)) {
+    case 0:
+      return frame.slice(0, at) + frame.slice(at + 1);
+    case 1:
+      return frame.slice(0, at) + char + frame.slice(at);
+    default:
+      return frame.slice(0, at) + char + frame.slice(at + 1);
+  }
+}
+
+export type FuzzOutcome = {
+  /** What the hostile peer was told for each frame: the error codes (or "ok") and whether it was closed. */
+  answers: string[];
+  /** Alice's log as the store holds it. */
+  stored: Transaction[];
+  /** Alice's transactions as Bob received them live, in order. */
+  live: Transaction[];
+  /** Alice's acks, as the counts they acknowledged. */
+  acks: number[];
+  undecodable: string[];
+};
+
+/**
+ * Runs `rounds` hostile frames with honest writes in between. Every promise the relay returns is awaited,
+ * so a throw out of `step` (or the driver) fails the run.
+ */
+export async function runFuzz(store: GroupStore, seed: number, rounds: number): Promise<FuzzOutcome> {
+  const random = seededRandom(seed);
+  const transport = new Recorder();
+  const relay = new Relay(initialState(FUZZ_GROUP), store, transport);
+  let now = NOW;
+  const frame = (peer: PeerId, text: string) => relay.dispatch({ type: "frame", peer, frame: text, now: ++now });
+  const connect = async (peer: PeerId, who: typeof alice) => {
+    await relay.dispatch({ type: "opened", peer, nonce: `nonce-${peer}`, now: ++now });
+    await frame(peer, JSON.stringify(helloFrame(who, FUZZ_GROUP, `nonce-${peer}`)));
+    transport.take(peer);
+  };
+
+  // Alice creates her document; Bob loads it and follows it live.
+  await connect("alice", alice);
+  await connect("bob", bob);
+  let aliceCount = 0;
+  let aliceHash = GENESIS_HASH;
+  const written: Transaction[] = [];
+  const acks: number[] = [];
+  const aliceWrites = async (header: boolean) => {
+    const txs = Array.from({ length: 1 + random.below(3) }, (_, i) => ({ at: now + i, data: `alice-${written.length + i} ${"😀".repeat(i)}` }));
+    const { chunk, lastHash } = signedChunk(alice, aliceDoc.id, aliceCount, txs, aliceHash);
+    await frame("alice", encodeMessage({ type: "content", doc: aliceDoc.id, ...(header ? { header: aliceDoc.header } : {}), sessions: { [alice.session]: chunk } } as ClientMessage));
+    aliceCount += txs.length;
+    aliceHash = lastHash;
+    written.push(...txs);
+    for (const message of transport.take("alice")) if (message.type === "known" && message.reason === "ack") acks.push(message.sessions[alice.session] ?? -1);
+  };
+  await aliceWrites(true);
+  await frame("bob", JSON.stringify({ type: "load", doc: aliceDoc.id, known: { header: false, sessions: {} } }));
+
+  // Messages Mallory may send that are well-formed; the fuzzer starts from these and breaks them.
+  let malloryCount = 0;
+  let malloryHash = GENESIS_HASH;
+  const valid = (): unknown => {
+    const txs = [{ at: now, data: `m-${random.below(1000)}` }];
+    const own = signedChunk(mallory, aliceDoc.id, malloryCount, txs, malloryHash);
+    const forged = { after: aliceCount, transactions: txs, signature: signCheckpoint(mallory.secretKey, aliceDoc.id, alice.session, aliceCount + 1, chainHash(aliceHash, txs)) };
+    const options: unknown[] = [
+      { type: "content", doc: aliceDoc.id, sessions: { [mallory.session]: own.chunk } },
+      { type: "content", doc: aliceDoc.id, sessions: { [alice.session]: forged } },
+      { type: "content", doc: aliceDoc.id, sessions: { [mallory.session]: own.chunk, [malloryTwo.session]: { ...own.chunk, after: 3 } } },
+      { type: "content", doc: malloryDoc.id, header: malloryDoc.header, sessions: { [mallory.session]: signedChunk(mallory, malloryDoc.id, 0, txs).chunk } },
+      { type: "content", doc: aliceDoc.id, header: { ...aliceDoc.header, nonce: "other" }, sessions: {} },
+      { type: "load", doc: aliceDoc.id, known: { header: true, sessions: { [alice.session]: random.below(aliceCount + 3) } } },
+      { type: "open", known: {} },
+      { type: "dir", since: random.below(5) },
+      { type: "unsub", doc: aliceDoc.id },
+      { type: "delete", doc: aliceDoc.id },
+      { type: "ping" },
+      helloFrame(mallory, FUZZ_GROUP, "replayed"),
+    ];
+    const message = options[random.below(options.length)];
+    const encoded = JSON.parse(encodeMessage(message as ClientMessage)) as unknown;
+    return random.next() < 0.15 ? { type: "batch", messages: [encoded, JSON.parse(encodeMessage({ type: "ping" }))] } : encoded;
+  };
+
+  const answers: string[] = [];
+  let malloryPeer = 0;
+  let peer = "mallory-0";
+  await connect(peer, mallory);
+  for (let round = 0; round < rounds; round++) {
+    const roll = random.next();
+    let text: string;
+    if (roll < 0.15) text = JSON.stringify(randomValue(random));
+    else if (roll < 0.55) text = JSON.stringify(mutate(random, valid()));
+    else if (roll < 0.8) text = mutateText(random, JSON.stringify(valid()));
+    else text = JSON.stringify(valid());
+    const decoded = decodeClientFrame(text);
+    await frame(peer, text);
+    const told = transport.take(peer);
+    const errors = told.filter((message) => message.type === "error").map((message) => (message.type === "error" ? message.code : ""));
+    const closed = transport.closed.get(peer);
+    if (!decoded.ok && (errors[0] !== decoded.code || closed === undefined)) {
+      throw new Error(`round ${round}: a frame the decoder refuses with ${decoded.code} got ${JSON.stringify(told)} (closed ${closed}): ${text.slice(0, 300)}`);
+    }
+    if (decoded.ok) {
+      // What Mallory's own accepted writes moved: follow her session so later valid frames chain on.
+      for (const message of told) {
+        if (message.type === "known" && message.doc === aliceDoc.id && message.sessions[mallory.session] !== undefined && message.reason === "ack") {
+          malloryCount = message.sessions[mallory.session]!;
+          malloryHash = store.sessionHead(aliceDoc.id, mallory.session)?.lastHash ?? malloryHash;
+        }
+      }
+    }
+    answers.push(`${errors.join(",") || "ok"}${closed === undefined ? "" : ` closed ${closed}`}`);
+    if (closed !== undefined) {
+      await relay.dispatch({ type: "closed", peer });
+      peer = `mallory-${++malloryPeer}`;
+      await connect(peer, mallory);
+    }
+    if (round % 10 === 0) await aliceWrites(false);
+  }
+  await aliceWrites(false);
+
+  const live = transport
+    .take("bob")
+    .flatMap((message) => (message.type === "content" && message.doc === aliceDoc.id ? [message.sessions[alice.session as SessionId]] : []))
+    .flatMap((chunk) => chunk?.transactions ?? []);
+  const stored = [...store.readTransactions(aliceDoc.id, alice.session, 0, aliceCount)].map(({ at, data }) => ({ at, data }));
+  if (stored.length !== written.length) throw new Error(`alice wrote ${written.length}, the store holds ${stored.length}`);
+  return { answers, stored, live, acks, undecodable: transport.undecodable };
+}
+

@@ -1,0 +1,250 @@
+// One contract, two stores: the cases every GroupStore must pass, run against MemoryStore in plain Node
+// (test/unit/store-contract.test.ts) and against SqliteStore on the Durable Object's real SQLite inside
+// workerd (test/worker/store-contract.test.ts). The same assertions on both, so the two agree exactly.
+import { expect } from "vitest";
+import { EMPTY_DIGEST, GENESIS_HASH, chainHash, digestOf, type AgentId, type DocHeader, type DocId, type SessionId, type Transaction } from "../../protocol/index.ts";
+import { ALL_DOCS, type GroupStore, type SessionAppend, type StoredTransaction, type Write } from "../../worker/core/store.ts";
+import { seededRandom } from "../unit/seeded-random.ts";
+import { testAgent, testHeader } from "./identity.ts";
+
+export type StoreCase = { name: string; run(store: GroupStore): void };
+
+const GROUP = "contract";
+const alice = testAgent(71);
+const aliceTwo = testAgent(71, "session-two");
+const bob = testAgent(72);
+const doc1 = testHeader(alice, GROUP, "contract-1");
+const doc2 = testHeader(alice, GROUP, "contract-2");
+const doc3 = testHeader(bob, GROUP, "contract-3");
+const NOW = 1_700_000_000_000;
+
+/** Appends to a session log, keeping its chain like a writer would (stores trust what they are given). */
+class Log {
+  count = 0;
+  lastHash = GENESIS_HASH;
+  readonly session: SessionId;
+  constructor(session: SessionId) {
+    this.session = session;
+  }
+  append(transactions: Transaction[]): SessionAppend {
+    const after = this.count;
+    this.lastHash = chainHash(this.lastHash, transactions);
+    this.count += transactions.length;
+    return { session: this.session, after, transactions, signature: `sig-${this.session.slice(-6)}-${this.count}`, lastHash: this.lastHash };
+  }
+}
+
+const txs = (count: number, prefix: string, at = NOW): Transaction[] => Array.from({ length: count }, (_, i) => ({ at: at + i, data: `${prefix}-${i}` }));
+
+function write(doc: { id: DocId; header: DocHeader }, appends: SessionAppend[], options: { header?: boolean; now?: number } = {}): Write {
+  return { doc: doc.id, appends, now: options.now ?? NOW, ...(options.header ? { header: doc.header } : {}) };
+}
+
+/** Everything a store says about a group, as plain data: two stores that agree produce equal snapshots. */
+export function snapshot(store: GroupStore) {
+  const docs = [...store.listDocuments(0)].map((entry) => {
+    const logs: Record<string, StoredTransaction[]> = {};
+    for (const [session, count] of Object.entries(entry.known.sessions) as [SessionId, number][]) {
+      logs[session] = [...store.readTransactions(entry.id, session, 0, count)];
+    }
+    return { ...entry, logs, sessionCount: store.sessionCount(entry.id), deletedFlag: store.deleted(entry.id) };
+  });
+  return { info: store.info(), members: [...store.members()].sort(), docs };
+}
+
+const sorted = (peers: string[]) => [...peers].sort();
+
+/** Strings a decoder accepts: well-formed UTF-16 of every width, escapes, controls, NUL, and JSON-looking text. */
+function wellFormedTexts(seed: number, count: number): string[] {
+  const random = seededRandom(seed);
+  const alphabet = ["a", " ", "\u0000", "\u0001", "\n", '"', "\\", "/", "é", "€", "\u2028", "\u2029", "\uFFFD", "\uFEFF", "😀", "𝄞", "\uD83D\uDC4D", "null", "123", "{}", "[]", "'", "%", "\u007f"];
+  return Array.from({ length: count }, () => Array.from({ length: random.below(12) }, () => alphabet[random.below(alphabet.length)]!).join(""));
+}
+
+export const storeContract: StoreCase[] = [
+  {
+    name: "a new document's header and sessions commit together; known state, heads and counts follow",
+    run(store) {
+      const a = new Log(alice.session);
+      const b = new Log(aliceTwo.session);
+      expect(store.header(doc1.id)).toBeUndefined();
+      expect(store.knownState(doc1.id)).toEqual({ header: false, sessions: {} });
+      store.commit(write(doc1, [a.append(txs(3, "a")), b.append(txs(1, "b"))], { header: true }));
+      expect(store.header(doc1.id)).toEqual(doc1.header);
+      expect(store.deleted(doc1.id)).toBe(false);
+      expect(store.knownState(doc1.id)).toEqual({ header: true, sessions: { [alice.session]: 3, [aliceTwo.session]: 1 } });
+      expect(store.sessionHead(doc1.id, alice.session)).toEqual({ count: 3, lastHash: a.lastHash });
+      expect(store.sessionHead(doc1.id, bob.session)).toBeUndefined();
+      expect(store.sessionCount(doc1.id)).toBe(2);
+      store.commit(write(doc1, [a.append(txs(2, "a2")), new Log(bob.session).append(txs(1, "c"))], { now: NOW + 5 }));
+      expect(store.sessionHead(doc1.id, alice.session)).toEqual({ count: 5, lastHash: a.lastHash });
+      expect(store.sessionCount(doc1.id)).toBe(3);
+      expect(store.info().cursor).toBe(2);
+      const [entry] = [...store.listDocuments(0)];
+      expect(entry).toEqual({ id: doc1.id, header: doc1.header, known: store.knownState(doc1.id), updatedAt: NOW + 5 });
+    },
+  },
+  {
+    name: "a header-only document exists with no sessions",
+    run(store) {
+      store.commit(write(doc2, [], { header: true }));
+      expect(store.knownState(doc2.id)).toEqual({ header: true, sessions: {} });
+      expect(store.sessionCount(doc2.id)).toBe(0);
+      expect(store.info().digest).not.toBe(EMPTY_DIGEST);
+      expect(store.info().digest).toBe(digestOf([[doc2.id, { header: true, sessions: {} }]]));
+    },
+  },
+  {
+    name: "transactions read back exactly: every index, time, text and checkpoint signature, in any range",
+    run(store) {
+      const a = new Log(alice.session);
+      const texts = wellFormedTexts(7, 200);
+      texts.push("x".repeat(200_000), "é".repeat(50_000), "😀".repeat(30_000));
+      const all = texts.map((data, i) => ({ at: i === 0 ? 0 : Number.MAX_SAFE_INTEGER - texts.length + i, data }));
+      store.commit(write(doc1, [a.append(all.slice(0, 150))], { header: true }));
+      store.commit(write(doc1, [a.append(all.slice(150))]));
+      const read = [...store.readTransactions(doc1.id, alice.session, 0, all.length)];
+      expect(read).toEqual(all.map((transaction, index) => ({ ...transaction, index, ...(index === 149 ? { signature: "sig-on-one-150" } : index === all.length - 1 ? { signature: `sig-on-one-${all.length}` } : {}) })));
+      expect([...store.readTransactions(doc1.id, alice.session, 148, 152)]).toEqual(read.slice(148, 152));
+      expect([...store.readTransactions(doc1.id, alice.session, all.length - 1, all.length + 10)]).toEqual(read.slice(-1));
+      expect([...store.readTransactions(doc1.id, bob.session, 0, 10)]).toEqual([]);
+      expect([...store.readTransactions(doc2.id, alice.session, 0, 10)]).toEqual([]);
+    },
+  },
+  {
+    name: "headers read back exactly, meta text of every width included",
+    run(store) {
+      const meta = { title: wellFormedTexts(11, 20).join("|"), nested: { list: ["😀", "\u0000", 1.5, -0, 1e21, null, true] }, "ключ 😀": "value" };
+      const header: DocHeader = { ...doc3.header, meta, readers: [alice.agent] };
+      const doc = { id: doc3.id, header };
+      store.commit(write(doc, [new Log(bob.session).append(txs(1, "b"))], { header: true }));
+      // Exactly as JSON carries it (the only change JSON makes is -0 to 0, and a header arrives as JSON).
+      const asJson = JSON.parse(JSON.stringify(header)) as DocHeader;
+      expect(store.header(doc.id)).toEqual(asJson);
+      expect([...store.listDocuments(0)][0]!.header).toEqual(asJson);
+      expect(store.hasRestrictedDocs()).toBe(true);
+    },
+  },
+  {
+    name: "a commit that does not follow the stored log fails whole: no header, no session, no cursor",
+    run(store) {
+      const a = new Log(alice.session);
+      store.commit(write(doc1, [a.append(txs(2, "a"))], { header: true }));
+      const before = snapshot(store);
+      const gap = new Log(alice.session);
+      gap.count = 5;
+      const fine = new Log(aliceTwo.session);
+      // A later session beyond what is stored, after a session that would have been fine.
+      expect(() => store.commit(write(doc1, [fine.append(txs(1, "fine")), gap.append(txs(1, "gap"))]))).toThrow();
+      expect(snapshot(store)).toEqual(before);
+      // A replay of what is stored.
+      expect(() => store.commit(write(doc1, [new Log(alice.session).append(txs(1, "dup"))]))).toThrow();
+      expect(snapshot(store)).toEqual(before);
+      // A new document whose second session does not start at 0.
+      const late = new Log(bob.session);
+      late.count = 1;
+      expect(() => store.commit(write(doc2, [new Log(alice.session).append(txs(1, "x")), late.append(txs(1, "y"))], { header: true }))).toThrow();
+      expect(snapshot(store)).toEqual(before);
+      expect(store.header(doc2.id)).toBeUndefined();
+      // The store goes on from where it was.
+      store.commit(write(doc1, [a.append(txs(1, "next"))]));
+      expect(store.knownState(doc1.id)).toEqual({ header: true, sessions: { [alice.session]: 3 } });
+    },
+  },
+  {
+    name: "the digest kept per write equals the digest of what the store lists, deletions included",
+    run(store) {
+      const logs = [new Log(alice.session), new Log(aliceTwo.session), new Log(bob.session)];
+      const random = seededRandom(3);
+      for (let i = 0; i < 30; i++) {
+        const doc = [doc1, doc2, doc3][random.below(3)]!;
+        const appends = logs.filter(() => random.next() < 0.5).map((log) => log);
+        const isNew = store.header(doc.id) === undefined && !store.deleted(doc.id);
+        if (store.deleted(doc.id)) continue;
+        const fresh = appends.map((log) => {
+          const head = store.sessionHead(doc.id, log.session);
+          const own = new Log(log.session);
+          own.count = head?.count ?? 0;
+          own.lastHash = head?.lastHash ?? GENESIS_HASH;
+          return own.append(txs(1 + random.below(3), `w${i}`));
+        });
+        if (!isNew && fresh.length === 0) continue;
+        store.commit(write(doc, fresh, { header: isNew, now: NOW + i }));
+        if (i === 20) store.deleteDoc(doc1.id, NOW + i);
+        const live = [...store.listDocuments(0)].filter((entry) => !entry.deleted).map((entry) => [entry.id, entry.known] as const);
+        expect(store.info().digest).toBe(digestOf(live));
+      }
+    },
+  },
+  {
+    name: "a deleted document is a tombstone: no header, no sessions, listed once as deleted, cursor moved",
+    run(store) {
+      store.commit(write(doc1, [new Log(alice.session).append(txs(2, "a"))], { header: true }));
+      store.commit(write(doc2, [new Log(alice.session).append(txs(1, "b"))], { header: true }));
+      store.subscribe("p1", doc1.id);
+      store.deleteDoc(doc1.id, NOW + 9);
+      expect(store.deleted(doc1.id)).toBe(true);
+      expect(store.header(doc1.id)).toBeUndefined();
+      expect(store.knownState(doc1.id)).toEqual({ header: false, sessions: {} });
+      expect(store.sessionHead(doc1.id, alice.session)).toBeUndefined();
+      expect(store.sessionCount(doc1.id)).toBe(0);
+      expect([...store.readTransactions(doc1.id, alice.session, 0, 2)]).toEqual([]);
+      expect(store.subscribers(doc1.id)).toEqual([]);
+      expect(store.info().cursor).toBe(3);
+      expect([...store.listDocuments(2)]).toEqual([{ id: doc1.id, header: doc1.header, known: { header: false, sessions: {} }, updatedAt: NOW + 9, deleted: true }]);
+      expect(store.info().digest).toBe(digestOf([[doc2.id, store.knownState(doc2.id)]]));
+      store.deleteDoc(doc1.id, NOW + 10); // twice: nothing more happens
+      expect(store.info().cursor).toBe(3);
+    },
+  },
+  {
+    name: "listDocuments since a cursor gives the documents changed after it, in the order they changed",
+    run(store) {
+      const a = new Log(alice.session);
+      store.commit(write(doc1, [a.append(txs(1, "a"))], { header: true }));
+      store.commit(write(doc2, [], { header: true }));
+      store.commit(write(doc1, [a.append(txs(1, "a"))]));
+      expect([...store.listDocuments(0)].map((entry) => entry.id)).toEqual([doc2.id, doc1.id]);
+      expect([...store.listDocuments(2)].map((entry) => entry.id)).toEqual([doc1.id]);
+      expect([...store.listDocuments(3)]).toEqual([]);
+    },
+  },
+  {
+    name: "subscriptions: per document and group-wide, forgotten per peer or for every peer not still live",
+    run(store) {
+      store.subscribe("p1", doc1.id);
+      store.subscribe("p2", doc1.id);
+      store.subscribe("p2", doc1.id);
+      store.subscribe("p3", ALL_DOCS);
+      store.subscribe("p4", doc2.id);
+      expect(sorted(store.subscribers(doc1.id))).toEqual(["p1", "p2", "p3"]);
+      expect(sorted(store.subscribers(doc2.id))).toEqual(["p3", "p4"]);
+      store.unsubscribe("p1", doc1.id);
+      expect(sorted(store.subscribers(doc1.id))).toEqual(["p2", "p3"]);
+      store.forgetPeer("p3");
+      expect(sorted(store.subscribers(doc1.id))).toEqual(["p2"]);
+      store.forgetPeersExcept(["p4"]);
+      expect(store.subscribers(doc1.id)).toEqual([]);
+      expect(store.subscribers(doc2.id)).toEqual(["p4"]);
+    },
+  },
+  {
+    name: "membership changes commit with their write: roles, the log's id and its last position",
+    run(store) {
+      const membersDoc = testHeader(alice, GROUP, "contract-members");
+      const log = new Log(alice.session);
+      const changes = [
+        { agent: alice.agent, role: "admin" as const },
+        { agent: bob.agent, role: "writer" as const },
+      ];
+      store.commit({ ...write(membersDoc, [log.append(txs(2, "op"))], { header: true }), members: { changes, genesis: true, last: { at: NOW + 1, session: alice.session } } });
+      expect(store.info().membersDoc).toBe(membersDoc.id);
+      expect(store.info().membersLast).toEqual({ at: NOW + 1, session: alice.session });
+      expect(store.role(bob.agent)).toBe("writer");
+      expect(store.members()).toEqual(new Map<AgentId, string>([[alice.agent, "admin"], [bob.agent, "writer"]]));
+      store.commit({ ...write(membersDoc, [log.append(txs(1, "op2", NOW + 2))]), members: { changes: [{ agent: bob.agent, role: null }], genesis: false, last: { at: NOW + 2, session: alice.session } } });
+      expect(store.role(bob.agent)).toBeUndefined();
+      expect(store.info().membersLast).toEqual({ at: NOW + 2, session: alice.session });
+    },
+  },
+];
