@@ -81,7 +81,7 @@ export const storeContract: StoreCase[] = [
       expect(store.sessionCount(doc1.id)).toBe(3);
       expect(store.info().cursor).toBe(2);
       const [entry] = [...store.listDocuments(0)];
-      expect(entry).toEqual({ id: doc1.id, header: doc1.header, known: store.knownState(doc1.id), updatedAt: NOW + 5 });
+      expect(entry).toEqual({ id: doc1.id, header: doc1.header, known: store.knownState(doc1.id), updatedAt: NOW + 5, cursor: 2 });
     },
   },
   {
@@ -191,7 +191,7 @@ export const storeContract: StoreCase[] = [
       expect([...store.readTransactions(doc1.id, alice.session, 0, 2)]).toEqual([]);
       expect(store.subscribers(doc1.id)).toEqual([]);
       expect(store.info().cursor).toBe(3);
-      expect([...store.listDocuments(2)]).toEqual([{ id: doc1.id, header: doc1.header, known: { header: false, sessions: {} }, updatedAt: NOW + 9, deleted: true }]);
+      expect([...store.listDocuments(2)]).toEqual([{ id: doc1.id, header: doc1.header, known: { header: false, sessions: {} }, updatedAt: NOW + 9, deleted: true, cursor: 3 }]);
       expect(store.info().digest).toBe(digestOf([[doc2.id, store.knownState(doc2.id)]]));
       store.deleteDoc(doc1.id, NOW + 10); // twice: nothing more happens
       expect(store.info().cursor).toBe(3);
