@@ -33,8 +33,9 @@ export class IndexedDbLocalStore implements LocalStore {
   readonly #locks: SessionLocks;
 
   /**
-   * `locks` is the origin's Web Locks (`navigator.locks`). Where there is none (Node with fake-indexeddb,
-   * browsers older than 2022) leases hold only within this page, not across tabs.
+   * `locks` is the origin's Web Locks (`navigator.locks`). Where there is none (pages served over plain
+   * http from another host than localhost, browsers older than 2022, Node with fake-indexeddb) leases hold
+   * only within this page, not across tabs.
    */
   constructor(name = "weft", factory: IDBFactory = globalThis.indexedDB, locks: LockManager | undefined = globalThis.navigator?.locks) {
     const request = factory.open(name, 1);
@@ -43,7 +44,11 @@ export class IndexedDbLocalStore implements LocalStore {
       db.createObjectStore(SESSIONS);
       db.createObjectStore(CHANGES, { autoIncrement: true }).createIndex("group", "group");
     };
-    this.#db = done(request);
+    this.#db = done(request).then((db) => {
+      // Another tab opening a newer version of the database waits until every tab closes it: let it.
+      db.onversionchange = () => db.close();
+      return db;
+    });
     this.#locks = {
       pool: async (agent) => poolOf(await done((await this.#db).transaction(SESSIONS).objectStore(SESSIONS).get(agent))),
       addToPool: async (agent, session) => {

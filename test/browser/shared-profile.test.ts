@@ -124,6 +124,10 @@ describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROM
     const next = await context.newPage();
     await next.goto(pages.url);
     await next.waitForFunction(() => "weft" in window);
+    // The browser drops a closed page's locks shortly after, not necessarily before close() returns.
+    await within(10_000, "the closed tab's lock released", next.evaluate(async (session) => {
+      while ((await navigator.locks.query()).held?.some((lock) => lock.name?.endsWith(session))) await new Promise((resolve) => setTimeout(resolve, 20));
+    }, a.session));
     expect(await within(15_000, "createClient in a new tab", startTab(next, setup))).toBe(a.session);
     // The profile's IndexedDB, which both tabs saved into at once, holds both tabs' writes, each once.
     const local = await next.evaluate(async ({ dbName, group, doc }) => {

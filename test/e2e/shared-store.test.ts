@@ -1,12 +1,11 @@
 // End to end (issue 9, item 1): two processes of one app, one identity and one FileLocalStore directory,
 // write into one document at the same time through the real relay (`wrangler dev`). Each leases its own
 // session, so the relay keeps both; nothing is lost, nothing doubled.
-import { execFile } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, exportIdentity } from "../../client/index.ts";
 import { FileLocalStore } from "../../client/node.ts";
@@ -14,7 +13,6 @@ import { countOf, type DocId, type SessionId } from "../../protocol/index.ts";
 import { startRelay, type RelayProcess } from "../support/relay-process.ts";
 import { until } from "../support/wait.ts";
 
-const run = promisify(execFile);
 const SHARER = fileURLToPath(new URL("./store-sharer.ts", import.meta.url));
 const PER_PROCESS = 500;
 const GROUP = "e2e-shared-store";
@@ -27,12 +25,14 @@ describe("two Node processes on one FileLocalStore directory, through wrangler d
   const persistTo = mkdtempSync(join(tmpdir(), "weft-e2e-shared-"));
   const storeDir = mkdtempSync(join(tmpdir(), "weft-e2e-shared-store-"));
   let relay: RelayProcess;
+  const children: ChildProcess[] = [];
 
   beforeAll(async () => {
     relay = await startRelay({ persistTo });
   });
 
   afterAll(async () => {
+    for (const child of children) child.kill("SIGKILL");
     await relay?.kill();
     rmSync(persistTo, { recursive: true, force: true });
     rmSync(storeDir, { recursive: true, force: true });
@@ -47,11 +47,18 @@ describe("two Node processes on one FileLocalStore directory, through wrangler d
     await created.synced();
     await creator.close();
 
-    const sharer = async (name: string): Promise<SharerResult> => {
-      const { stdout } = await run(process.execPath, [SHARER, relay.url, storeDir, secret, GROUP, created.id, name, String(PER_PROCESS)], { timeout: 90_000 });
-      return JSON.parse(stdout.trim().split("\n").pop()!) as SharerResult;
-    };
-    const [a, b] = await Promise.all([sharer("a"), sharer("b")]);
+    // Both processes start their clients; once both run, both are told to write.
+    const sharers = ["a", "b"].map((name) => {
+      const child = spawn(process.execPath, [SHARER, relay.url, storeDir, secret, GROUP, created.id, name, String(PER_PROCESS)], { stdio: ["pipe", "pipe", "inherit"] });
+      children.push(child);
+      let output = "";
+      child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      const line = (index: number) => until(() => output.split("\n").length > index + 1, 60_000).then(() => output.split("\n")[index]!);
+      return { child, line };
+    });
+    for (const sharer of sharers) expect(await sharer.line(0)).toBe("ready");
+    for (const sharer of sharers) sharer.child.stdin!.end("go\n");
+    const [a, b] = (await Promise.all(sharers.map((sharer) => sharer.line(1)))).map((line) => JSON.parse(line) as SharerResult) as [SharerResult, SharerResult];
 
     // Two sessions, one per live process; and when each synced() resolved, the relay held all of its writes.
     expect(a.session).not.toBe(b.session);

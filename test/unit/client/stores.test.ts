@@ -1,7 +1,7 @@
 // One contract, three local stores: what the SDK saves on a device comes back the same, in order, without
 // duplicates or holes, per group, and (for the durable stores) after a restart of the app.
 import { execFile, spawn } from "node:child_process";
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -395,6 +395,19 @@ describe("FileLocalStore on disk", () => {
     expect(readdirSync(join(directory, "sessions"))).toEqual([`${session}.session`]);
   });
 
+  it("reads a directory written before leases: its one session is leased first, its old-format lines load", async () => {
+    writeFileSync(join(directory, "sessions.json"), JSON.stringify({ [alice.agent]: alice.session }));
+    mkdirSync(join(directory, GROUP));
+    const lines = [{ header: first.header }, { session: alice.session, after: 0, transactions: slice(0, 2) }, { session: alice.session, after: 2, transactions: slice(2, 3) }];
+    writeFileSync(docFile(GROUP, first.id), lines.map((line) => `${JSON.stringify(line)}\n`).join(""));
+    const store = new FileLocalStore(directory);
+    const lease = await store.leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) });
+    expect(lease.session).toBe(alice.session);
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 3, transactions: slice(3, 4) }] });
+    expect(await new FileLocalStore(directory).loadGroup(GROUP)).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 4) })]);
+    await lease.release();
+  });
+
   it("writes a group named '..' inside its own folder", async () => {
     const root = join(directory, "store");
     const store = new FileLocalStore(root);
@@ -402,5 +415,34 @@ describe("FileLocalStore on disk", () => {
     await store.save("..", dotted.id, { header: dotted.header, appends: [] });
     expect(readdirSync(directory)).toEqual(["store"]);
     expect(await new FileLocalStore(join(directory, "sibling")).loadGroup("..")).toEqual([]);
+  });
+});
+
+describe("IndexedDbLocalStore of a database written before leases", () => {
+  it("leases the one session it kept per agent first", async () => {
+    const factory = new IDBFactory();
+    const before = new IndexedDbLocalStore("weft-old", factory);
+    await before.loadGroup(GROUP); // creates the database
+    await before.close();
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = factory.open("weft-old", 1);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const transaction = db.transaction("sessions", "readwrite");
+    transaction.objectStore("sessions").put(alice.session, alice.agent); // the old layout: one id, not a list
+    await new Promise((resolve) => (transaction.oncomplete = resolve));
+    db.close();
+
+    const store = new IndexedDbLocalStore("weft-old", factory);
+    const lease = await store.leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) });
+    expect(lease.session).toBe(alice.session);
+    const second = await store.leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) });
+    expect(second.session).not.toBe(alice.session);
+    await Promise.all([lease.release(), second.release()]);
+    const again = await new IndexedDbLocalStore("weft-old", factory).leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) });
+    expect(again.session).toBe(alice.session); // the old session stays in the pool once it is a list
+    await again.release();
+    await store.close();
   });
 });
