@@ -1,7 +1,7 @@
 // The store contract (test/support/store-contract.ts) against SqliteStore on a fresh Durable Object's real
 // SQLite: the same cases as MemoryStore's in test/unit, so the two stores agree exactly.
 import { runInDurableObject } from "cloudflare:test";
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SqliteStore } from "../../worker/sqlite-store.ts";
 import { storeContract } from "../support/store-contract.ts";
 import { groupStub, uniqueGroup } from "./socket.ts";
@@ -14,4 +14,23 @@ describe("store contract: SqliteStore", () => {
       }),
     );
   }
+});
+
+describe("SqliteStore on storage written by an earlier version", () => {
+  it("counts each document's sessions once when the column is new, so the session limit still holds", () =>
+    runInDurableObject(groupStub(uniqueGroup("store-upgrade")), (_instance, state) => {
+      const sql = state.storage.sql;
+      // The tables as the version before the session count kept them (docs without `sessions`).
+      sql.exec("DROP TABLE IF EXISTS docs");
+      sql.exec("DROP TABLE IF EXISTS sessions");
+      sql.exec("CREATE TABLE docs (num INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, header TEXT NOT NULL, updated_at INTEGER NOT NULL, cursor INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0, restricted INTEGER NOT NULL DEFAULT 0)");
+      sql.exec("CREATE TABLE sessions (num INTEGER PRIMARY KEY, doc_num INTEGER NOT NULL, id TEXT NOT NULL, count INTEGER NOT NULL, last_hash TEXT NOT NULL, signature TEXT NOT NULL, UNIQUE (doc_num, id))");
+      sql.exec("INSERT INTO docs (num, id, header, updated_at) VALUES (1, 'doc_a', '{}', 1), (2, 'doc_b', '{}', 1)");
+      sql.exec("INSERT INTO sessions (doc_num, id, count, last_hash, signature) VALUES (1, 's1', 1, 'h', 'x'), (1, 's2', 3, 'h', 'x'), (2, 's3', 1, 'h', 'x')");
+      const store = new SqliteStore(sql, (fn) => state.storage.transactionSync(fn));
+      expect(store.sessionCount("doc_a")).toBe(2);
+      expect(store.sessionCount("doc_b")).toBe(1);
+      expect(store.sessionCount("doc_c")).toBe(0);
+    }),
+  );
 });
