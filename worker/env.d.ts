@@ -1,14 +1,8 @@
 // Bindings of the Worker, as declared in wrangler.toml, and its module for typed `exports` in tests.
 // The relay's own settings (WEFT_*) are described in config.ts (ConfigEnv).
-interface Env {
+type RelaySettings = import("./config.ts").ConfigEnv;
+interface Env extends RelaySettings {
   GROUPS: DurableObjectNamespace<import("./group-object.ts").GroupObject>;
-  WEFT_TOKEN_SECRET?: string;
-  WEFT_TOKEN_PUBLIC_KEY?: string;
-  WEFT_TOKEN_AUDIENCE?: string;
-  WEFT_TOKEN_ISSUER?: string;
-  WEFT_TOKEN_MAX_LIFETIME_SECONDS?: string;
-  WEFT_OPEN_GROUPS?: string;
-  WEFT_FOUNDERS?: string;
 }
 
 declare namespace Cloudflare {
