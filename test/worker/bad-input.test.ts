@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_FRAME_BYTES, MAX_TRANSACTION_BYTES, chainHash, docIdOf, signCheckpoint, utf8Length } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
-import { SessionWriter, allRows, closeAll, connect, emptyKnown, sqlRows, uniqueGroup, type Peer } from "./socket.ts";
+import { SessionWriter, allRows, closeAll, connect, documentWithBystander, sqlRows, type Peer } from "./socket.ts";
 
 afterEach(closeAll);
 
@@ -13,17 +13,8 @@ const mallory = testAgent(43);
 
 /** A group where Alice created a document with 3 transactions and Bob is subscribed to it. */
 async function setup(label: string) {
-  const group = uniqueGroup(label);
-  const { id, header } = testHeader(alice, group);
-  const log = new SessionWriter(alice, id);
-  const a = await connect(group, alice);
-  const b = await connect(group, bob);
-  a.send(log.content(transactions(3), header));
-  await a.next("known", (k) => k.reason === "ack");
-  b.send({ type: "load", doc: id, known: emptyKnown });
-  await b.next("known", (k) => k.reason === "load");
-  b.drain("content");
-  const before = await allRows(group);
+  const { before, ...setting } = await documentWithBystander(label, alice, bob);
+  const { group, b } = setting;
   expect(before).toHaveLength(3);
   /** Asserts nothing was stored and Bob (a bystander) received nothing. */
   const unchanged = async () => {
@@ -31,7 +22,7 @@ async function setup(label: string) {
     await b.sync();
     expect(b.inbox).toEqual([]);
   };
-  return { group, id, header, log, a, b, unchanged };
+  return { ...setting, unchanged };
 }
 
 /** Two transactions after Alice's three, with a checkpoint signed by `secretKey` for `count`. */

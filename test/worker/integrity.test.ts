@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { runInDurableObject } from "cloudflare:test";
 import { GENESIS_HASH, batchFrame, chainHash, docIdOf, encodeMessage, signCheckpoint, type ClientMessage, type DocHeader } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
-import { SessionWriter, allRows, closeAll, connect, emptyKnown, groupStub, sqlRows, storedLog, uniqueGroup, type Peer } from "./socket.ts";
+import { SessionWriter, allRows, closeAll, connect, documentWithBystander, emptyKnown, groupStub, sqlRows, storedLog, uniqueGroup, type Peer } from "./socket.ts";
 
 afterEach(closeAll);
 
@@ -15,17 +15,8 @@ const mallory = testAgent(53);
 
 /** A group where Alice created a document with 3 transactions and Bob is subscribed to it. */
 async function setup(label: string) {
-  const group = uniqueGroup(label);
-  const { id, header } = testHeader(alice, group);
-  const log = new SessionWriter(alice, id);
-  const a = await connect(group, alice);
-  const b = await connect(group, bob);
-  a.send(log.content(transactions(3), header));
-  await a.next("known", (k) => k.reason === "ack");
-  b.send({ type: "load", doc: id, known: emptyKnown });
-  await b.next("known", (k) => k.reason === "load");
-  b.drain("content");
-  const before = await allRows(group);
+  const { before, ...setting } = await documentWithBystander(label, alice, bob);
+  const { group, a, b } = setting;
   /** Asserts nothing was stored, the sender got no ack, and Bob (a bystander) received nothing. */
   const unchanged = async () => {
     expect(await allRows(group)).toEqual(before);
@@ -33,7 +24,7 @@ async function setup(label: string) {
     expect(a.drain("known").filter((k) => k.reason === "ack")).toEqual([]);
     expect(b.inbox).toEqual([]);
   };
-  return { group, id, header, log, a, b, unchanged };
+  return { ...setting, unchanged };
 }
 
 /** A chunk that chains correctly but whose checkpoint is signed with Mallory's key. */

@@ -14,7 +14,7 @@ import {
   type SessionId,
   type Transaction,
 } from "../../protocol/index.ts";
-import { helloFrame, signedChunk, type TestAgent } from "../support/identity.ts";
+import { helloFrame, signedChunk, testHeader, transactions, type TestAgent } from "../support/identity.ts";
 
 type Of<T extends ServerMessage["type"]> = Extract<ServerMessage, { type: T }>;
 
@@ -235,3 +235,21 @@ export function takeContent(peer: Peer, doc: DocId): Map<SessionId, { after: num
 }
 
 export const emptyKnown = { header: false, sessions: {} };
+
+/**
+ * A group where `writer` created a document with 3 transactions and `bystander` has loaded it: the setting
+ * of the bad-input tests, which then check that nothing was stored and the bystander heard nothing.
+ */
+export async function documentWithBystander(label: string, writer: TestAgent, bystander: TestAgent) {
+  const group = uniqueGroup(label);
+  const { id, header } = testHeader(writer, group);
+  const log = new SessionWriter(writer, id);
+  const a = await connect(group, writer);
+  const b = await connect(group, bystander);
+  a.send(log.content(transactions(3), header));
+  await a.next("known", (k) => k.reason === "ack");
+  b.send({ type: "load", doc: id, known: emptyKnown });
+  await b.next("known", (k) => k.reason === "load");
+  b.drain("content");
+  return { group, id, header, log, a, b, before: await allRows(group) };
+}
