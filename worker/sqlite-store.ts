@@ -351,17 +351,19 @@ export class SqliteStore implements GroupStore {
           JSON.stringify(write.appends.map((append) => [append.session, append.after + append.transactions.length, append.lastHash, append.signature])),
         );
         for (const row of sessionRows) nums.set(row.id, row.num);
-        const appends = write.appends.map((append) => {
+        // One flat row per transaction: a nested array would make SQLite parse a whole append's JSON again
+        // for every transaction in it (quadratic in the append's size).
+        const rows: [number, number, number, string, string | null][] = [];
+        for (const append of write.appends) {
           const num = nums.get(append.session)!;
           heads.push([`${docNum} ${append.session}`, { num, count: append.after + append.transactions.length, lastHash: append.lastHash }]);
-          return [num, append.after, append.signature, append.transactions.map((transaction) => [transaction.at, transaction.data])];
-        });
+          const last = append.transactions.length - 1;
+          append.transactions.forEach((transaction, i) => rows.push([num, append.after + i, transaction.at, transaction.data, i === last ? append.signature : null]));
+        }
         this.sql.exec(
           `INSERT INTO transactions (session_num, idx, at, data, signature)
-           SELECT a.value ->> '$[0]', (a.value ->> '$[1]') + t.key, t.value ->> '$[0]', t.value ->> '$[1]',
-                  CASE WHEN t.key = json_array_length(a.value, '$[3]') - 1 THEN a.value ->> '$[2]' END
-           FROM json_each(?) AS a, json_each(a.value, '$[3]') AS t`,
-          JSON.stringify(appends),
+           SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]' FROM json_each(?)`,
+          JSON.stringify(rows),
         );
       }
       this.sql.exec(
