@@ -11,7 +11,7 @@ import type { DocId, SessionId } from "../../protocol/index.ts";
 import { browserBundle } from "../../scripts/bundle-size.ts";
 import { startProxy, type Proxy } from "../support/proxy.ts";
 import { startRelay, type RelayProcess } from "../support/relay-process.ts";
-import { startPageServer, type PageServer } from "./page-server.ts";
+import { startPageServer, within, type PageServer } from "./page-server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 // Without the background-networking flags Chromium tries outside hosts at start; this machine has no route to them.
@@ -38,17 +38,6 @@ async function until(condition: () => boolean, timeoutMs = 15_000): Promise<void
   while (!condition()) {
     if (Date.now() > deadline) throw new Error("timed out waiting for a condition");
     await sleep(20);
-  }
-}
-
-/** page.evaluate has no timeout of its own: a promise in the page that never settles must fail the test. */
-async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

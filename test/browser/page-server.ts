@@ -67,3 +67,14 @@ export async function startPageServer(bundle: Uint8Array): Promise<PageServer> {
       }),
   };
 }
+
+/** page.evaluate has no timeout of its own: a promise in the page that never settles must fail the test. */
+export async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

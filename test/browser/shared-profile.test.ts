@@ -10,7 +10,7 @@ import { createClient, createIdentity, exportIdentity, type Client } from "../..
 import type { DocId, SessionId } from "../../protocol/index.ts";
 import { browserBundle } from "../../scripts/bundle-size.ts";
 import { startRelay, type RelayProcess } from "../support/relay-process.ts";
-import { startPageServer, type PageServer } from "./page-server.ts";
+import { startPageServer, within, type PageServer } from "./page-server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
@@ -22,17 +22,6 @@ const PER_TAB = 500;
 type PageGlobals = { weft: typeof import("../../client/index.ts"); tab: { client: Client } };
 type TabSetup = { url: string; secret: string; group: string; dbName: string; doc: DocId };
 type TabResult = { session: SessionId; atRelayWhenSynced: string[] };
-
-/** page.evaluate has no timeout of its own: a promise in the page that never settles must fail the test. */
-async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Starts the tab's client on the profile's IndexedDB; returns the session it leased. */
 function startTab(page: Page, setup: TabSetup): Promise<SessionId> {
