@@ -1,5 +1,6 @@
 // Clients of the real SDK (createClient, Group, Doc) against the real relay core in this process
 // (in-process-relay.ts): every scenario of the client is a transcript test in plain Node.
+import { afterEach } from "vitest";
 import { createClient, type Client, type ClientOptions } from "../../../client/index.ts";
 import { createIdentity, type Identity } from "../../../client/identity.ts";
 import type { Status } from "../../../client/status.ts";
@@ -57,4 +58,11 @@ export function statusOf(group: { status: Status; onStatus(listener: (status: St
 /** Lets every queued microtask and zero-delay timer run: the in-process relay answers within a few. */
 export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** A fresh harness per test, closed after it: call the returned function at the start of each test. */
+export function harnessPerTest(): () => ReturnType<typeof harness> {
+  let current: ReturnType<typeof harness> | undefined;
+  afterEach(() => current?.closeAll());
+  return () => (current = harness());
 }

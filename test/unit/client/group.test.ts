@@ -1,10 +1,8 @@
 // The SDK's Group against the real relay core: create, open, sync, reconnect, as transcripts.
-import { afterEach, describe, expect, it } from "vitest";
-import { harness, settle, statusOf } from "./group-harness.ts";
+import { describe, expect, it } from "vitest";
+import { settle, statusOf, harnessPerTest } from "./group-harness.ts";
 
-let current: ReturnType<typeof harness> | undefined;
-const setup = () => (current = harness());
-afterEach(() => current?.closeAll());
+const setup = harnessPerTest();
 
 describe("a group against the relay core", () => {
   it("creates a document, pushes it after the load, and is live once acked", async () => {

@@ -1,12 +1,10 @@
 // Issue 9, item 6: an admin's membership operation that loses an offline race is refused by the relay
 // (it sorts before the newest), surfaced once through its promise, and dropped: the next one goes through.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RelayError, createIdentity, type RefusedWrites } from "../../../client/index.ts";
-import { harness, statusOf } from "./group-harness.ts";
+import { statusOf, harnessPerTest } from "./group-harness.ts";
 
-let current: ReturnType<typeof harness> | undefined;
-const setup = () => (current = harness());
-afterEach(() => current?.closeAll());
+const setup = harnessPerTest();
 
 describe("membership operations after an offline race", () => {
   it("a refused operation rejects its promise and never blocks the ones after it", async () => {

@@ -1,14 +1,12 @@
 // Issue 9, item 2: nothing the relay would refuse leaves the device, and a refusal from the relay is
 // surfaced once, taken out of the push path, and never stops the rest of the group.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MAX_TRANSACTION_BYTES, type DocId, type SessionId } from "../../../protocol/index.ts";
 import { LocalRefusalError, RelayError, createClient, createIdentity, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
-import { harness, statusOf } from "./group-harness.ts";
+import { statusOf, harnessPerTest } from "./group-harness.ts";
 
-let current: ReturnType<typeof harness> | undefined;
-const setup = () => (current = harness());
-afterEach(() => current?.closeAll());
+const setup = harnessPerTest();
 
 const refusalCode = (call: () => unknown): string => {
   try {

@@ -1,10 +1,8 @@
 // Issue 9, items 4 and 10: what a group sends when it comes back, and what it hands the app.
-import { afterEach, describe, expect, it } from "vitest";
-import { harness, statusOf } from "./group-harness.ts";
+import { describe, expect, it } from "vitest";
+import { statusOf, harnessPerTest } from "./group-harness.ts";
 
-let current: ReturnType<typeof harness> | undefined;
-const setup = () => (current = harness());
-afterEach(() => current?.closeAll());
+const setup = harnessPerTest();
 
 describe("a document created offline after openAll()", () => {
   it("reaches the relay on reconnect, and the group goes live", async () => {

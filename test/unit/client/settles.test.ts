@@ -1,14 +1,12 @@
 // Issue 9, item 3: every public async method settles, with a result, a RelayError or a ClosedError, in
 // each failure case: closed for good (not a member, a bad token), after client.close(), and open() of a
 // deleted, private or non-existent document.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { docIdOf, newHeader, type DocId } from "../../../protocol/index.ts";
 import { ClosedError, RelayError, createIdentity, type Group } from "../../../client/index.ts";
-import { harness, statusOf } from "./group-harness.ts";
+import { statusOf, harnessPerTest } from "./group-harness.ts";
 
-let current: ReturnType<typeof harness> | undefined;
-const setup = () => (current = harness());
-afterEach(() => current?.closeAll());
+const setup = harnessPerTest();
 
 const PENDING = Symbol("pending");
 

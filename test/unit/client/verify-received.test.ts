@@ -1,14 +1,12 @@
 // Issue 9, item 11: a client checks cheaply what it receives. A header must hash to the id it came with;
 // a membership operation counts in members() only once a checkpoint signature covering it verifies.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { docIdOf, newHeader, signCheckpoint, chainHash, GENESIS_HASH, type SessionId } from "../../../protocol/index.ts";
 import { RelayError, createIdentity } from "../../../client/index.ts";
 import { newSession } from "../../../client/identity.ts";
-import { harness, settle, statusOf } from "./group-harness.ts";
+import { settle, statusOf, harnessPerTest } from "./group-harness.ts";
 
-let current: ReturnType<typeof harness> | undefined;
-const setup = () => (current = harness());
-afterEach(() => current?.closeAll());
+const setup = harnessPerTest();
 
 describe("what arrives is checked", () => {
   it("drops a header that does not hash to its document id", async () => {
