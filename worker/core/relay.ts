@@ -234,7 +234,6 @@ export class Relay {
     return digest;
   }
 
-
   /** Documents changed since a cursor that the peer may read, in bounded frames, then the new cursor. */
   #sendDirectory(peer: PeerId, since: number, reader: Reader, readerDigest?: string, clientDigest?: string): void {
     if (readerDigest !== undefined && readerDigest === clientDigest) {
