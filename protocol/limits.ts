@@ -54,6 +54,18 @@ export const OPEN_SLICE_ROWS = 5_000;
 export const LOAD_SLICE_ROWS = 2_000;
 /** Most documents the relay lists for one `dir` in one event; the listing continues in later events. */
 export const DIR_SLICE_DOCS = 1_000;
+/**
+ * Rows read and documents listed per alarm event over all peers' long answers still streaming (each slice
+ * within the bounds above): an alarm runs slices, a peer at a time in turn, until this much is out.
+ */
+export const STREAM_WORK_PER_EVENT = 5_000;
+/**
+ * Most long answers (loads, open parts, directory listings) one peer may have queued, counted in entries
+ * of the known state they hold in memory: one per answer, plus one per document and per session count it
+ * carries. An SDK opening 20,000 documents of two sessions each queues about 60,000. Past it the peer is
+ * refused with `busy` and disconnected, which frees everything it had queued.
+ */
+export const MAX_QUEUED_STREAM_ENTRIES_PER_PEER = 100_000;
 /** Most `dir` and `open` messages one frame may carry together (each starts a listing of the group). */
 export const MAX_LISTINGS_PER_FRAME = 16;
 /** Most documents one `dir` frame lists; larger directories arrive in several frames. */
