@@ -22,13 +22,18 @@ export const MAX_SESSIONS_PER_FRAME = 1_000;
  * of ~60 characters stay well under MAX_FRAME_BYTES.
  */
 export const MAX_SESSIONS_PER_DOCUMENT = 10_000;
-/** Most authenticated peers one group object serves at once (sockets still in the handshake do not count). */
-export const MAX_PEERS_PER_GROUP = 5_000;
 /**
  * Most sockets one group object lets wait in the handshake. A newcomer beyond it pushes out the one that
  * has waited longest, so sockets that never say hello cannot keep members out.
  */
 export const MAX_PENDING_HANDSHAKES = 256;
+/** Hibernatable WebSockets the platform lets one Durable Object hold. */
+export const PLATFORM_SOCKETS_PER_OBJECT = 32_768;
+/**
+ * Most authenticated peers one group object serves at once (sockets still in the handshake do not count):
+ * all the platform allows, less room for the sockets in the handshake.
+ */
+export const MAX_PEERS_PER_GROUP = PLATFORM_SOCKETS_PER_OBJECT - MAX_PENDING_HANDSHAKES;
 /** A socket that has not completed its hello this long after the challenge is closed (`not_ready`). */
 export const HANDSHAKE_DEADLINE_MS = 10_000;
 /**

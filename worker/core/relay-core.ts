@@ -37,8 +37,9 @@ import {
 } from "../../protocol/index.ts";
 import { OPEN_ACCESS, type AccessPolicy } from "../config.ts";
 import { membershipChanges, roleOf } from "./access.ts";
-import { handshakeDeadline, handshakesToDrop, nextHandshakeDeadline, readyPeerCount } from "./admission.ts";
+import { handshakeDeadline, handshakesToDrop, nextHandshakeDeadline } from "./admission.ts";
 import { ContentPacker } from "./content-packer.ts";
+import { PeerTable } from "./peer-table.ts";
 import type { Continuation, Effect, PeerRecord, ReadyPeer, RelayEvent, RelayState, SignatureCheck, TokenResult } from "./effects.ts";
 import { assertNever } from "./effects.ts";
 import { knownChanged, type PeerId, type SessionAppend, type StoreReader, type Write } from "./store.ts";
@@ -48,7 +49,7 @@ export type Step = { state: RelayState; effects: Effect[] };
 export const initialState = (group: GroupId, peers: readonly PeerRecord[] = [], access: AccessPolicy = OPEN_ACCESS): RelayState => ({
   group,
   access,
-  peers: new Map(peers.map((peer) => [peer.id, peer])),
+  peers: new PeerTable(peers),
 });
 
 export function step(state: RelayState, event: RelayEvent, store: StoreReader): Step {
@@ -74,16 +75,15 @@ export function step(state: RelayState, event: RelayEvent, store: StoreReader): 
 
 const unchanged = (state: RelayState, effects: Effect[] = []): Step => ({ state, effects });
 
+/** The state with `peer`'s record set; the peer table is updated in place (peer-table.ts says why). */
 function withPeer(state: RelayState, peer: PeerRecord): RelayState {
-  const peers = new Map(state.peers);
-  peers.set(peer.id, peer);
-  return { ...state, peers };
+  state.peers.set(peer);
+  return state;
 }
 
 function withoutPeer(state: RelayState, id: PeerId): RelayState {
-  const peers = new Map(state.peers);
-  peers.delete(id);
-  return { ...state, peers };
+  state.peers.delete(id);
+  return state;
 }
 
 type ErrorExtra = { doc?: DocId; session?: SessionId; retryAfter?: number };
@@ -268,7 +268,7 @@ function onHelloVerified(
   const role = roleOf(record, store);
   if (!role) return refuse(state, id, "unauthorized", "this agent is not a member of the group");
   // Only authenticated peers count, so sockets that never say hello cannot fill the group.
-  if (readyPeerCount(state.peers) >= MAX_PEERS_PER_GROUP) {
+  if (state.peers.readyCount >= MAX_PEERS_PER_GROUP) {
     return refuse(state, id, "too_many_peers", `this group has ${MAX_PEERS_PER_GROUP} peers connected`, { retryAfter: RETRY_AFTER_BUSY_SECONDS });
   }
   const members = store.info().membersDoc;
@@ -460,7 +460,7 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
     next = cut.state;
     effects.push(...cut.effects);
   }
-  for (const peer of next.peers.values()) {
+  for (const peer of changed.size > 0 ? next.peers.values() : []) {
     if (peer.phase !== "ready" || peer.token || !changed.has(peer.agent) || changed.get(peer.agent) !== null) continue;
     const cut = refuse(next, peer.id, "unauthorized", "this agent was removed from the group");
     next = cut.state;
