@@ -34,7 +34,7 @@ export const ERROR_CLOSE_CODES = {
   doc_deleted: null,
   /** Transactions for a document whose header the relay has never received. */
   unknown_doc: null,
-  /** The agent already created MAX_DOCS_PER_AGENT documents, or MAX_SESSIONS_PER_AGENT sessions, in this group. */
+  /** The agent already created MAX_DOCS_PER_AGENT documents, MAX_SESSIONS_PER_AGENT sessions or MAX_BYTES_PER_AGENT bytes in this group. */
   quota_exceeded: null,
 } as const satisfies Record<string, number | null>;
 

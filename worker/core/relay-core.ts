@@ -6,6 +6,7 @@ import {
   MEMBERS_KIND,
   PROTOCOL_VERSION,
   HANDSHAKE_DEADLINE_MS,
+  MAX_BYTES_PER_AGENT,
   MAX_DOCS_PER_AGENT,
   MAX_LISTINGS_PER_FRAME,
   MAX_SESSIONS_PER_AGENT,
@@ -23,6 +24,7 @@ import {
   helloMessage,
   mayRead,
   missing,
+  utf8Length,
   type AgentId,
   type ClientMessage,
   type Content,
@@ -360,6 +362,7 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
   const held: KnownState["sessions"] = {};
   let corrected = false;
   let newSessions = 0;
+  let writeBytes = 0;
   for (const [session, chunk] of chunks) {
     const head = store.sessionHead(doc, session);
     const { count, lastHash: previous } = head ?? { count: 0, lastHash: GENESIS_HASH };
@@ -371,7 +374,9 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
     if (!head) newSessions++;
     const lastHash = chainHash(previous, chunk.transactions);
     const after = count + chunk.transactions.length;
-    pending.push({ session, after: chunk.after, transactions: chunk.transactions, signature: chunk.signature, lastHash });
+    const bytes = chunk.transactions.reduce((sum, transaction) => sum + utf8Length(transaction.data), 0);
+    writeBytes += bytes;
+    pending.push({ session, after: chunk.after, transactions: chunk.transactions, signature: chunk.signature, lastHash, bytes });
     checks.push({ publicKeyOf: agent, message: checkpointMessage(doc, session, after, lastHash), signature: chunk.signature });
   }
   // The relay's count of every session the message named, so the writer resends from there.
@@ -379,14 +384,16 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
   if (newSessions > 0 && store.sessionCount(doc) + newSessions > MAX_SESSIONS_PER_DOCUMENT) {
     return refuse(state, id, "too_many_sessions", `a document holds at most ${MAX_SESSIONS_PER_DOCUMENT} sessions`, { doc });
   }
-  if (write.header || newSessions > 0) {
-    const usage = store.usage(agent);
-    if (write.header && usage.docs >= MAX_DOCS_PER_AGENT) {
-      return refuse(state, id, "quota_exceeded", `an agent may create at most ${MAX_DOCS_PER_AGENT} documents in a group`, { doc });
-    }
-    if (usage.sessions + newSessions > MAX_SESSIONS_PER_AGENT) {
-      return refuse(state, id, "quota_exceeded", `an agent may write at most ${MAX_SESSIONS_PER_AGENT} sessions in a group`, { doc });
-    }
+  // The agent's usage is one cached row (the store keeps it current), so every write can be held to it.
+  const usage = store.usage(agent);
+  if (write.header && usage.docs >= MAX_DOCS_PER_AGENT) {
+    return refuse(state, id, "quota_exceeded", `an agent may create at most ${MAX_DOCS_PER_AGENT} documents in a group`, { doc });
+  }
+  if (usage.sessions + newSessions > MAX_SESSIONS_PER_AGENT) {
+    return refuse(state, id, "quota_exceeded", `an agent may write at most ${MAX_SESSIONS_PER_AGENT} sessions in a group`, { doc });
+  }
+  if (usage.bytes + writeBytes > MAX_BYTES_PER_AGENT) {
+    return refuse(state, id, "quota_exceeded", `an agent may store at most ${MAX_BYTES_PER_AGENT} bytes of data in a group; it holds ${usage.bytes}, and this message adds ${writeBytes}`, { doc });
   }
 
   if (genesis || doc === info.membersDoc) {
