@@ -12,7 +12,13 @@ import { fromUtf8Strict } from "./encoding.ts";
 
 /** A message encoded for the wire: JSON text, or JSON plus the byte sections its `data` numbers refer to. */
 export type EncodedMessage = string | BinaryMessage;
-export type BinaryMessage = { json: string; sections: Uint8Array[]; sectionBytes: number };
+export type BinaryMessage = {
+  json: string;
+  sections: Uint8Array[];
+  sectionBytes: number;
+  /** Its frame when it goes alone, built once: a fan-out sends the same frame to every subscriber. */
+  frame?: Uint8Array;
+};
 
 /** What goes on the socket: a text frame, or a binary frame. */
 export type WireFrame = string | Uint8Array;
@@ -106,7 +112,7 @@ export function batchFrame(messages: readonly EncodedMessage[]): WireFrame;
 export function batchFrame(messages: readonly EncodedMessage[]): WireFrame {
   const only = messages.length === 1 ? messages[0]! : undefined;
   if (typeof only === "string") return only;
-  if (only) return binaryFrame(only.json, only.sections, only.sectionBytes);
+  if (only) return (only.frame ??= binaryFrame(only.json, only.sections, only.sectionBytes));
   const jsons: string[] = [];
   const sections: Uint8Array[] = [];
   let sectionBytes = 0;
