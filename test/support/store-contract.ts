@@ -5,6 +5,7 @@ import { expect } from "vitest";
 import { EMPTY_DIGEST, GENESIS_HASH, chainHash, digestOf, type AgentId, type DocHeader, type DocId, type SessionId, type Transaction } from "../../protocol/index.ts";
 import { ALL_DOCS, type GroupStore, type SessionAppend, type StoredTransaction, type Write } from "../../worker/core/store.ts";
 import { seededRandom } from "../unit/seeded-random.ts";
+import { comparableAll } from "./bytes.ts";
 import { testAgent, testHeader } from "./identity.ts";
 
 export type StoreCase = { name: string; run(store: GroupStore): void };
@@ -131,8 +132,8 @@ export const storeContract: StoreCase[] = [
       store.commit(write(doc1, [a.append(first), b.append(second)], { header: true }));
       const readA = [...store.readTransactions(doc1.id, alice.session, 0, first.length)];
       const readB = [...store.readTransactions(doc1.id, aliceTwo.session, 0, second.length)];
-      expect(readA.map((transaction) => transaction.data)).toEqual(first.map((transaction) => transaction.data));
-      expect(readB.map((transaction) => transaction.data)).toEqual(second.map((transaction) => transaction.data));
+      expect(comparableAll(readA.map((transaction) => transaction.data))).toEqual(comparableAll(first.map((transaction) => transaction.data)));
+      expect(comparableAll(readB.map((transaction) => transaction.data))).toEqual(comparableAll(second.map((transaction) => transaction.data)));
       expect(readA.map((transaction) => typeof transaction.data)).toEqual(["object", "string", "object", "object", "string", "object"]);
       for (const transaction of [...readA, ...readB]) if (typeof transaction.data !== "string") expect(transaction.data).toBeInstanceOf(Uint8Array);
       // A later write whose bytes are all empty still stores a row for each.

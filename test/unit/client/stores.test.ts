@@ -15,6 +15,7 @@ import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts"
 import type { LocalStore, StoredDoc } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { testAgent, testHeader, transactions } from "../../support/identity.ts";
+import { comparableAll } from "../../support/bytes.ts";
 
 const run = promisify(execFile);
 const CHILD = fileURLToPath(new URL("./file-store-process.ts", import.meta.url));
@@ -133,7 +134,7 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     const reader = survivesRestart ? open() : store;
     const [doc] = await reader.loadGroup(GROUP);
     const data = doc?.sessions[alice.session]?.map((transaction) => transaction.data);
-    expect(data).toEqual(mixed.map((transaction) => transaction.data));
+    expect(comparableAll(data ?? [])).toEqual(comparableAll(mixed.map((transaction) => transaction.data)));
     expect(data?.map((value) => (typeof value === "string" ? "string" : value.constructor.name))).toEqual(["Uint8Array", "string", "Uint8Array", "Uint8Array"]);
   });
 
