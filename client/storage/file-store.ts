@@ -24,10 +24,11 @@ type OldAppendLine = DocChanges["appends"][number];
  */
 type LineTransaction = { at: number; data: string } | { at: number; bytes: string };
 
-const toLine = (transaction: Transaction): LineTransaction =>
-  typeof transaction.data === "string"
-    ? { at: transaction.at, data: transaction.data }
-    : { at: transaction.at, bytes: Buffer.from(transaction.data.buffer, transaction.data.byteOffset, transaction.data.byteLength).toString("base64url") };
+/** To a line; anything but bytes is written as it is (the checks of what was stored judge it when loaded). */
+const toLine = (transaction: Transaction): LineTransaction | Transaction => {
+  const { at, data } = transaction;
+  return data instanceof Uint8Array ? { at, bytes: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64url") } : transaction;
+};
 
 /** Back from a line; anything malformed is passed on as it is, for the checks of what was stored to refuse. */
 const fromLine = (transaction: unknown): Transaction => {
