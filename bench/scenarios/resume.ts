@@ -47,7 +47,7 @@ export const resume: Scenario = {
       const deltaBytes = DELTA * BYTES;
       return {
         figures: [
-          figure("ms", `live again with the ${DELTA} new tx`, "ms", results.map((r) => r.ms), { target: { op: "<=", value: 20 } }),
+          figure("ms", `live again with the ${DELTA} new tx`, "ms", results.map((r) => r.ms), { target: { op: "<=", value: 6 } }),
           figure("bytes_received", `bytes received (delta data ${deltaBytes.toLocaleString("en")} B)`, "B", results.map((r) => r.bytesReceived), {
             target: { op: "<=", value: deltaBytes + 2_048 },
             summary: "worst",
