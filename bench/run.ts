@@ -21,6 +21,7 @@ import { coldLoad } from "./scenarios/cold-load.ts";
 import { durability } from "./scenarios/durability.ts";
 import { fanoutBurst } from "./scenarios/fanout-burst.ts";
 import { fanout, type LatencySeries } from "./scenarios/fanout.ts";
+import { fanoutWide } from "./scenarios/fanout-wide.ts";
 import { floor } from "./scenarios/floor.ts";
 import { ingest } from "./scenarios/ingest.ts";
 import { manyDocs } from "./scenarios/many-docs.ts";
@@ -29,7 +30,7 @@ import { round } from "./stats.ts";
 import { formatTable } from "./table.ts";
 import { wallClock } from "./workload.ts";
 
-const SCENARIOS: Scenario[] = [ingest, fanout, fanoutBurst, coldLoad, resume, manyDocs, durability, floor];
+const SCENARIOS: Scenario[] = [ingest, fanout, fanoutBurst, fanoutWide, coldLoad, resume, manyDocs, durability, floor];
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
 /** The whole run aims to end within this; scenarios repeat runs only while it allows (see Bench.moreRuns). */
 const TOTAL_BUDGET_MS = 270_000;
