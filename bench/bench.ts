@@ -147,14 +147,16 @@ export class Bench {
   }
 
   /** Starts measuring the relay's CPU time; `stop()` gives the CPU used and whether the relay was rebuilt meanwhile. */
-  relayCpuMeter(): { stop(): { cpuMs: number; rebuilt: boolean } } {
+  relayCpuMeter(): { stop(): { cpuMs: number; rebuilt: boolean; byProcess: { pid: number; name: string; cpuMs: number }[] } } {
     const before = this.relaySample();
     return {
       stop: () => {
         const after = this.relaySample();
         const rebuilt = processesChanged(before, after);
         if (rebuilt) this.relayRebuilds++;
-        return { cpuMs: cpuBetween(before, after), rebuilt };
+        // Which of the relay's processes spent it (wrangler's Node process, the workerd running the Worker).
+        const byProcess = after.processes.map(({ pid, name, cpuMs }) => ({ pid, name, cpuMs: cpuMs - (before.processes.find((p) => p.pid === pid)?.cpuMs ?? 0) }));
+        return { cpuMs: cpuBetween(before, after), rebuilt, byProcess };
       },
     };
   }

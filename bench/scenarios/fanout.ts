@@ -43,6 +43,7 @@ export const fanout: Scenario = {
         const meanByTenth: number[][] = [];
         const pooled: number[] = [];
         const sql: SqlCost[] = [];
+        const relayCpuByProcess: { pid: number; name: string; cpuMs: number }[][] = [];
         const since = wallClock();
         // A relay that falls behind makes each run long (the backlog drains after the writer stops):
         // further runs only while this subscriber count has taken less than RUNS_WHILE_UNDER_MS.
@@ -55,7 +56,9 @@ export const fanout: Scenario = {
           const windowStart = wallClock();
           const steady = await writer.call<Steady>("steady", { rate: RATE, durationMs: DURATION_MS, bytes: BYTES, ackTimeoutMs: ACK_WAIT_MS }, DURATION_MS + 20_000);
           const collected = await pool.collect(DELIVERY_WAIT_MS);
-          const relayCpuMs = relayMeter.stop().cpuMs;
+          const relayCpu = relayMeter.stop();
+          const relayCpuMs = relayCpu.cpuMs;
+          relayCpuByProcess.push(relayCpu.byProcess.filter((process) => process.cpuMs > 0));
           sql.push(await sqlMeter.stop());
           const windowMs = wallClock() - windowStart;
           meanByTenth.push(collected.tenthSums.map((sum, tenth) => round(sum / Math.max(1, collected.tenthCounts[tenth] ?? 0), 2)));
@@ -99,6 +102,7 @@ export const fanout: Scenario = {
         });
         details[`subscribers_${subscribers}`] = {
           processes: pool.workers.length,
+          relayCpuByProcess,
           runs: runs.map((run) => Object.fromEntries(Object.entries(run).map(([name, value]) => [name, value === null ? null : round(value, 3)]))),
           meanLatencyByTenthOfStream: meanByTenth,
           pooled: Object.fromEntries(Object.entries(all).map(([name, value]) => [name, round(value, 3)])),
