@@ -24,7 +24,7 @@ import {
   helloMessage,
   mayRead,
   missing,
-  utf8Length,
+  dataBytes,
   type AgentId,
   type ClientMessage,
   type Content,
@@ -139,7 +139,7 @@ function dropHandshakes(state: RelayState, now: number, room: number): Step {
   return { state: next, effects };
 }
 
-function onFrame(state: RelayState, id: PeerId, frame: string | ArrayBuffer, now: number, store: StoreReader): Step {
+function onFrame(state: RelayState, id: PeerId, frame: string | ArrayBuffer | Uint8Array, now: number, store: StoreReader): Step {
   if (!state.peers.has(id)) return unchanged(state); // a frame racing its socket's close
   const decoded = decodeClientFrame(frame);
   if (!decoded.ok) return refuse(state, id, decoded.code, decoded.reason);
@@ -374,7 +374,7 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
     if (!head) newSessions++;
     const lastHash = chainHash(previous, chunk.transactions);
     const after = count + chunk.transactions.length;
-    const bytes = chunk.transactions.reduce((sum, transaction) => sum + utf8Length(transaction.data), 0);
+    const bytes = chunk.transactions.reduce((sum, transaction) => sum + dataBytes(transaction.data), 0);
     writeBytes += bytes;
     pending.push({ session, after: chunk.after, transactions: chunk.transactions, signature: chunk.signature, lastHash, bytes });
     checks.push({ publicKeyOf: agent, message: checkpointMessage(doc, session, after, lastHash), signature: chunk.signature });
