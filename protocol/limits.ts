@@ -75,7 +75,8 @@ export const STREAM_WORK_PER_EVENT = 5_000;
 /**
  * Most long answers (loads, open parts, directory listings) one peer may have queued, counted in entries
  * of the known state they hold in memory: one per answer, plus one per document and per session count it
- * carries. An SDK opening 20,000 documents of two sessions each queues about 60,000. Past it the peer is
+ * carries. An SDK opening 20,000 documents of two sessions each queues about 60,000. Counted once a second
+ * answer waits behind the first (one message alone is bounded by its frame). Past it the peer is
  * refused with `busy` and disconnected, which frees everything it had queued.
  */
 export const MAX_QUEUED_STREAM_ENTRIES_PER_PEER = 100_000;
