@@ -46,9 +46,25 @@ export function digestOfSum(sum: string): string {
 /** The digest of an empty group. */
 export const EMPTY_DIGEST = digestOfSum(EMPTY_DIGEST_SUM);
 
+/**
+ * Vectors computed lately, by element. A write subtracts each session's element at its old count, which is
+ * the element the session's previous write added: kept here, it is not computed again (SHAKE128 of 2 KiB
+ * is the digest's main cost, in pure JS where the runtime lacks it natively).
+ */
+const recentVectors = new Map<string, Uint8Array>();
+const RECENT_VECTORS = 256;
+
 /** One element's vector: a document's header (no session), or one session of it at a count. */
-const elementVector = (doc: DocId, session?: SessionId, count?: number): Uint8Array =>
-  shake128(utf8(canonicalJson(session === undefined ? ["weft/digest/v3", doc] : ["weft/digest/v3", doc, session, count ?? 0])), SUM_BYTES);
+function elementVector(doc: DocId, session?: SessionId, count?: number): Uint8Array {
+  const key = canonicalJson(session === undefined ? ["weft/digest/v3", doc] : ["weft/digest/v3", doc, session, count ?? 0]);
+  let vector = recentVectors.get(key);
+  if (!vector) {
+    vector = shake128(utf8(key), SUM_BYTES);
+    if (recentVectors.size >= RECENT_VECTORS) recentVectors.delete(recentVectors.keys().next().value!);
+    recentVectors.set(key, vector);
+  }
+  return vector;
+}
 
 /** Adds (`sign` 1) or subtracts (`sign` -1) a vector into `sum`, lane by lane, mod 2^16. */
 function addInto(sum: Uint8Array, vector: Uint8Array, sign: 1 | -1): void {
