@@ -59,6 +59,8 @@ const ROW_CACHE_SIZE = 20_000;
 const SUBSCRIBER_CACHE_SIZE = 256;
 /** Heads of the sessions written lately: a writer's next append reads nothing to find where its log ends. */
 const HEAD_CACHE_SIZE = 10_000;
+/** Agents whose usage is kept in memory: a document's creation reads none. */
+const USAGE_CACHE_SIZE = 1_000;
 
 type DocRow = { num: number; deleted: boolean; sessions: number };
 type DocListRow = { num: number; id: DocId; header: string; updated_at: number; cursor: number; deleted: number };
@@ -80,8 +82,13 @@ export class SqliteStore implements GroupStore {
   readonly #headers = new Map<DocId, DocHeader>();
   /** Meta values, written through. */
   readonly #meta = new Map<string, string | undefined>();
-  /** Each document's row number, tombstone flag and session count; a row number never changes once given. */
-  readonly #rows = new Map<DocId, DocRow>();
+  /**
+   * Each document's row number, tombstone flag and session count (a row number never changes once given),
+   * or null for a document that is not stored: only a commit stores one, and it writes through.
+   */
+  readonly #rows = new Map<DocId, DocRow | null>();
+  /** Agents' usage, written through by commits; dropped by a delete (which recounts in SQL). */
+  readonly #usage = new Map<AgentId, AgentUsage>();
   /** Subscribers by document (or ALL_DOCS), written through by subscribe and unsubscribe. */
   readonly #subscribers = new Map<string, Set<PeerId>>();
   /** Session heads by `<doc row> <session id>`, written through by every commit. */
@@ -208,9 +215,18 @@ export class SqliteStore implements GroupStore {
   header(doc: DocId): DocHeader | undefined {
     const cached = this.#headers.get(doc);
     if (cached) return cached;
+    // A document the store knows is missing or deleted has no header: no query.
+    const known = this.#row(doc);
+    if (!known || known.deleted) return undefined;
+    const fetched = this.#headers.get(doc);
+    if (fetched) return fetched;
     const row = this.sql.exec<{ header: string }>("SELECT header FROM docs WHERE id = ? AND deleted = 0", doc).toArray()[0];
     if (!row) return undefined;
-    const header = JSON.parse(row.header) as DocHeader;
+    return this.#rememberHeader(doc, row.header);
+  }
+
+  #rememberHeader(doc: DocId, text: string): DocHeader {
+    const header = JSON.parse(text) as DocHeader;
     if (this.#headers.size >= HEADER_CACHE_SIZE) this.#headers.delete(this.#headers.keys().next().value!);
     this.#headers.set(doc, header);
     return header;
@@ -266,8 +282,14 @@ export class SqliteStore implements GroupStore {
   }
 
   usage(agent: AgentId): AgentUsage {
-    const row = this.sql.exec<AgentUsage>("SELECT docs, sessions FROM agent_usage WHERE agent = ?", agent).toArray()[0];
-    return row ? { docs: row.docs, sessions: row.sessions } : { docs: 0, sessions: 0 };
+    let usage = this.#usage.get(agent);
+    if (!usage) {
+      const row = this.sql.exec<AgentUsage>("SELECT docs, sessions FROM agent_usage WHERE agent = ?", agent).toArray()[0];
+      usage = row ? { docs: row.docs, sessions: row.sessions } : { docs: 0, sessions: 0 };
+      if (this.#usage.size >= USAGE_CACHE_SIZE) this.#usage.clear();
+      this.#usage.set(agent, usage);
+    }
+    return { ...usage };
   }
 
   sessionCount(doc: DocId): number {
@@ -472,11 +494,19 @@ export class SqliteStore implements GroupStore {
     this.#meta.set("digest_sum", digestSum);
     this.#rows.set(write.doc, docRow!);
     for (const [key, head] of heads) this.#remember(key, head);
+    if (write.header || newSessions > 0) {
+      const usage = this.#usage.get(write.header?.creator ?? agentOfSession(write.appends[0]!.session));
+      if (usage) {
+        usage.docs += write.header ? 1 : 0;
+        usage.sessions += newSessions;
+      }
+    }
   }
 
   deleteDoc(doc: DocId, now: number): void {
     const creator = this.header(doc)?.creator;
     this.#headers.delete(doc);
+    this.#usage.clear();
     this.#write(() => {
       const row = this.#row(doc);
       if (!row || row.deleted) return;
@@ -511,6 +541,7 @@ export class SqliteStore implements GroupStore {
       this.transactionSync(body);
     } catch (error) {
       this.#cursor = undefined;
+      this.#usage.clear();
       this.#meta.clear();
       this.#rows.clear();
       this.#heads.clear();
@@ -550,10 +581,21 @@ export class SqliteStore implements GroupStore {
 
   #row(doc: DocId): DocRow | undefined {
     const cached = this.#rows.get(doc);
-    if (cached) return cached;
-    const row = this.sql.exec<{ num: number; deleted: number; sessions: number }>("SELECT num, deleted, sessions FROM docs WHERE id = ?", doc).toArray()[0];
-    if (!row) return undefined;
+    if (cached !== undefined) return cached ?? undefined;
+    const row = this.sql
+      .exec<{ num: number; deleted: number; sessions: number; header: string | null }>(
+        "SELECT num, deleted, sessions, CASE WHEN deleted = 0 AND ?2 THEN header END AS header FROM docs WHERE id = ?1",
+        doc,
+        this.#headers.has(doc) ? 0 : 1,
+      )
+      .toArray()[0];
     if (this.#rows.size >= ROW_CACHE_SIZE) this.#rows.clear();
+    if (!row) {
+      this.#rows.set(doc, null);
+      return undefined;
+    }
+    // The header comes along (it is read on every write to a document), unless already held.
+    if (row.header !== null) this.#rememberHeader(doc, row.header);
     const entry = { num: row.num, deleted: row.deleted === 1, sessions: row.sessions };
     this.#rows.set(doc, entry);
     return entry;

@@ -73,6 +73,21 @@ describe("rows per transaction", () => {
     expect(statements).toEqual([4, 3, 3]);
     expect((await storedLog(group, id, alice.session)).map((row) => row.data)).toEqual(Array.from({ length: 259 }, (_, i) => `w${i}-0`));
   }, 30_000);
+
+  it("creating a document of 5 transactions runs 7 statements: 2 lookups (the document, its waiting subscribers) and 5 writes", async () => {
+    const group = uniqueGroup("rows-create");
+    const a = await connect(group, alice);
+    const warm = testHeader(alice, group, "warm");
+    a.send(new SessionWriter(alice, warm.id).content(transactions(5, "warm"), warm.header));
+    await a.next("known", (k) => k.reason === "ack");
+    const { id, header } = testHeader(alice, group, "created");
+    const cost = await countSql(group, async () => {
+      a.send(new SessionWriter(alice, id).content(transactions(5, "c"), header));
+      await a.next("known", (k) => k.reason === "ack");
+    });
+    expect(cost.statements).toBeLessThanOrEqual(7);
+    expect((await storedLog(group, id, alice.session)).map((row) => row.data)).toEqual(["c-0", "c-1", "c-2", "c-3", "c-4"]);
+  });
 });
 
 /** SQL statements the group's object runs, and rows they read and write, while `body` runs. */
