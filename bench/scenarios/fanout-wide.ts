@@ -65,6 +65,7 @@ export const fanoutWide: Scenario = {
           figure("max_ms", "max", "ms", runs.map((r) => r.max)),
           figure("missing", "not delivered", "tx", runs.map((r) => r.missing), { target: { op: "<=", value: 0 }, summary: "worst" }),
           figure("relay_cpu_pct", "relay CPU", "% of 1 core", runs.map((r) => (100 * r.relayCpuMs) / r.windowMs)),
+          figure("relay_cpu_ms_per_1000_tx", "relay CPU per 1,000 tx", "ms", runs.map((r) => r.relayCpuMs / (EXPECTED / 1_000))),
           figure("subscriber_cpu_pct", "subscriber processes CPU", "% of 1 core", runs.map((r) => (100 * r.subscriberCpuMs) / r.windowMs)),
           figure("open_ms", `${SUBSCRIBERS.toLocaleString("en")} clients connect and open the document`, "ms", runs.map((r) => r.openMs)),
           ...sqlFigures("per_1000_tx", "per 1,000 tx", runs.map((r) => r.sql), { per: EXPECTED / 1_000 }),
