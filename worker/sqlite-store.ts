@@ -132,8 +132,9 @@ export class SqliteStore implements GroupStore {
    * Storage from before chunks kept one row per transaction: packs them into chunks once, inside SQLite
    * (nothing is loaded into memory). A chunk ends where the session's text passes a multiple of
    * CHUNK_ROW_CHARS or its index one of CHUNK_ROW_TRANSACTIONS, so it holds at most about CHUNK_ROW_CHARS
-   * characters and one transaction more. (The limits are integers written into the statement: a bound
-   * number would be a REAL, and the divisions must be integer divisions.)
+   * characters and one transaction more. Bytes (BLOBs) become `{"hex": …}` (SQLite has hex(), not base64).
+   * (The limits are integers written into the statement: a bound number would be a REAL, and the
+   * divisions must be integer divisions.)
    */
   #chunkTransactionRows(): void {
     this.sql.exec(
@@ -141,7 +142,16 @@ export class SqliteStore implements GroupStore {
        SELECT session_num, min(idx), group_concat(item, ',' ORDER BY idx) FROM (
          SELECT session_num, idx, item,
            max(idx / ${CHUNK_ROW_TRANSACTIONS}, (sum(length(item) + 1) OVER (PARTITION BY session_num ORDER BY idx) - length(item) - 1) / ${CHUNK_ROW_CHARS}) AS chunk
-         FROM (SELECT session_num, idx, CASE WHEN signature IS NULL THEN json_array(at, data) ELSE json_array(at, data, signature) END AS item FROM transactions)
+         FROM (
+           SELECT session_num, idx,
+             CASE
+               WHEN typeof(data) = 'blob' AND signature IS NULL THEN json_array(at, json_object('hex', hex(data)))
+               WHEN typeof(data) = 'blob' THEN json_array(at, json_object('hex', hex(data)), signature)
+               WHEN signature IS NULL THEN json_array(at, data)
+               ELSE json_array(at, data, signature)
+             END AS item
+           FROM transactions
+         )
        ) GROUP BY session_num, chunk`,
     );
     this.sql.exec("UPDATE sessions SET tail_first = count, tail = ''");

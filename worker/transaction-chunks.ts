@@ -1,15 +1,29 @@
 // How SqliteStore packs a session log into rows: many transactions per row, so a write and a load touch
 // (and are billed for) a few rows instead of one per transaction. A transaction is one JSON array,
 // `[at, data]`, or `[at, data, signature]` when a signed batch ends on it; a chunk's text is such arrays
-// joined by commas. Appending to a chunk is SQL's `||`, and reading one is a single JSON.parse.
-import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, type Transaction } from "../protocol/index.ts";
+// joined by commas. Appending to a chunk is SQL's `||`, and reading one is a single JSON.parse. Text data
+// is a JSON string; bytes are `[base64url]` (or `{"hex": …}`, as SQLite's hex() packed BLOBs stored one
+// per row by an earlier version), so each comes back as it went in.
+import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, fromBase64Url, toBase64Url, type Transaction, type TransactionData } from "../protocol/index.ts";
 import type { StoredTransaction } from "./core/store.ts";
 
-type Item = [at: number, data: string, signature?: string];
+type StoredData = string | [base64url: string] | { hex: string };
+type Item = [at: number, data: StoredData, signature?: string];
+
+const storedData = (data: TransactionData): StoredData => (typeof data === "string" ? data : [toBase64Url(data)]);
+
+function dataOf(stored: StoredData): TransactionData {
+  if (typeof stored === "string") return stored;
+  if (Array.isArray(stored)) return fromBase64Url(stored[0]) ?? new Uint8Array();
+  const bytes = new Uint8Array(stored.hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(stored.hex.slice(2 * i, 2 * i + 2), 16);
+  return bytes;
+}
 
 /** The text of one transaction in a chunk. */
 export function encodeItem(transaction: Transaction, signature: string | undefined): string {
-  return JSON.stringify(signature === undefined ? [transaction.at, transaction.data] : [transaction.at, transaction.data, signature]);
+  const data = storedData(transaction.data);
+  return JSON.stringify(signature === undefined ? [transaction.at, data] : [transaction.at, data, signature]);
 }
 
 /** The transactions of a chunk whose first index is `first`, from index `from` (inclusive) to `to` (exclusive). */
@@ -19,10 +33,9 @@ export function* decodeChunk(text: string, first: number, from: number, to: numb
   const end = Math.min(items.length, to - first);
   for (let i = Math.max(0, from - first); i < end; i++) {
     const [at, data, signature] = items[i]!;
-    yield signature === undefined ? { index: first + i, at, data } : { index: first + i, at, data, signature };
+    yield signature === undefined ? { index: first + i, at, data: dataOf(data) } : { index: first + i, at, data: dataOf(data), signature };
   }
 }
-
 /** Where a session's chunks end: the open chunk (its tail) and what it holds. */
 export type Tail = { first: number; count: number; chars: number };
 

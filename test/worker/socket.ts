@@ -13,6 +13,7 @@ import {
   type ServerMessage,
   type SessionId,
   type Transaction,
+  type TransactionData,
 } from "../../protocol/index.ts";
 import { helloFrame, signedChunk, testHeader, transactions, type TestAgent } from "../support/identity.ts";
 import { SqliteStore } from "../../worker/sqlite-store.ts";
@@ -25,13 +26,13 @@ export type Peer = {
   inbox: ServerMessage[];
   /** Every message received, in order, with the UTF-8 size of the frame that carried it (a batch carries several). */
   received: { type: string; bytes: number }[];
-  /** Text frames received. */
+  /** Frames received (text, and binary ones carrying bytes). */
   frames: number;
   /** Frames the SDK's decoder would refuse (too large, wrong shape): the relay must never send one. */
   undecodable: { bytes: number; reason: string }[];
   closed: Promise<{ code: number; reason: string }>;
   send(message: unknown): void;
-  sendRaw(frame: string | ArrayBuffer): void;
+  sendRaw(frame: string | ArrayBuffer | Uint8Array): void;
   /** Resolves with the next frame matching `match` (frames before it stay in the inbox for later). */
   next<T extends ServerMessage["type"]>(type: T, match?: (m: Of<T>) => boolean, timeoutMs?: number): Promise<Of<T>>;
   /** Takes every frame of `type` now in the inbox. */
@@ -63,6 +64,7 @@ export async function openSocket(group: string): Promise<Peer> {
   const ws = res.webSocket;
   if (!ws) throw new Error(`no socket: ${res.status} ${await res.text()}`);
   ws.accept();
+  ws.binaryType = "arraybuffer"; // binary frames (data of bytes) as ArrayBuffers, not Blobs
   const inbox: ServerMessage[] = [];
   const received: Peer["received"] = [];
   const undecodable: Peer["undecodable"] = [];
@@ -71,12 +73,8 @@ export async function openSocket(group: string): Promise<Peer> {
     for (const wake of waiters.splice(0)) wake();
   };
   ws.addEventListener("message", (event) => {
-    const frame = event.data;
-    if (typeof frame !== "string") {
-      undecodable.push({ bytes: (frame as ArrayBuffer).byteLength, reason: "binary frame" });
-      return wakeAll();
-    }
-    const bytes = utf8Length(frame);
+    const frame = event.data as string | ArrayBuffer;
+    const bytes = typeof frame === "string" ? utf8Length(frame) : frame.byteLength;
     peer.frames++;
     const decoded = decodeServerFrame(frame);
     if (decoded.ok) {
@@ -198,7 +196,7 @@ export class SessionWriter {
   }
 }
 
-export type StoredRow = { idx: number; at: number; data: string; signature: string | null };
+export type StoredRow = { idx: number; at: number; data: TransactionData; signature: string | null };
 
 /** Runs a query in the group's object against its real SQLite. */
 export function sqlRows<T extends Record<string, SqlStorageValue>>(group: string, query: string, ...bindings: SqlStorageValue[]): Promise<T[]> {
@@ -215,10 +213,10 @@ export const storedLog = (group: string, doc: DocId, session: SessionId): Promis
   );
 
 /** Every stored transaction of the group (deleted documents' included, if any were left), by session and index. */
-export const allRows = (group: string): Promise<{ doc: DocId; session: SessionId; idx: number; at: number; data: string }[]> =>
+export const allRows = (group: string): Promise<{ doc: DocId; session: SessionId; idx: number; at: number; data: TransactionData }[]> =>
   runInDurableObject(groupStub(group), (_instance, state) => {
     const store = storeOf(state);
-    const rows: { doc: DocId; session: SessionId; idx: number; at: number; data: string }[] = [];
+    const rows: { doc: DocId; session: SessionId; idx: number; at: number; data: TransactionData }[] = [];
     const sessions = state.storage.sql.exec<{ doc: DocId; session: SessionId }>("SELECT d.id AS doc, s.id AS session FROM sessions s JOIN docs d ON d.num = s.doc_num ORDER BY s.id").toArray();
     for (const { doc, session } of sessions) {
       for (const { index, at, data } of store.readTransactions(doc, session, 0, Number.MAX_SAFE_INTEGER)) rows.push({ doc, session, idx: index, at, data });
