@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   signature TEXT NOT NULL,
   tail_first INTEGER NOT NULL DEFAULT 0,
   tail TEXT NOT NULL DEFAULT '',
+  bytes INTEGER NOT NULL DEFAULT 0,
   UNIQUE (doc_num, id)
 );
 CREATE TABLE IF NOT EXISTS chunks (
@@ -44,7 +45,26 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 CREATE INDEX IF NOT EXISTS subscriptions_by_peer ON subscriptions (peer);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS members (agent TEXT PRIMARY KEY, role TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS agent_usage (agent TEXT PRIMARY KEY, docs INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS agent_usage (agent TEXT PRIMARY KEY, docs INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0);
+`;
+
+/**
+ * An agent's stored bytes follow its sessions' \`bytes\` by triggers: a commit's session upsert (or a
+ * deletion) moves the agent's total in the same statement, so a write runs no statement more for it and
+ * nothing ever sums a log. The agent is the part of the session id before its '~'.
+ */
+const BYTES_TRIGGERS = `
+CREATE TRIGGER IF NOT EXISTS agent_bytes_on_insert AFTER INSERT ON sessions WHEN new.bytes <> 0 BEGIN
+  INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes)
+  ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER IF NOT EXISTS agent_bytes_on_update AFTER UPDATE OF bytes ON sessions WHEN new.bytes <> old.bytes BEGIN
+  INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes - old.bytes)
+  ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER IF NOT EXISTS agent_bytes_on_delete AFTER DELETE ON sessions WHEN old.bytes <> 0 BEGIN
+  UPDATE agent_usage SET bytes = bytes - old.bytes WHERE agent = substr(old.id, 1, instr(old.id, '~') - 1);
+END;
 `;
 
 /** Documents read per query when listing: bounded memory whatever the group's size. */
@@ -59,7 +79,7 @@ const ROW_CACHE_SIZE = 20_000;
 const SUBSCRIBER_CACHE_SIZE = 256;
 /** Heads of the sessions written lately: a writer's next append reads nothing to find where its log ends. */
 const HEAD_CACHE_SIZE = 10_000;
-/** Agents whose usage is kept in memory: a document's creation reads none. */
+/** Agents whose usage is kept in memory: a writer's quota check and a document's creation read none. */
 const USAGE_CACHE_SIZE = 1_000;
 
 type DocRow = { num: number; deleted: boolean; sessions: number };
@@ -101,13 +121,19 @@ export class SqliteStore implements GroupStore {
     this.transactionSync = transactionSync;
     // Objects created by an earlier version get the newer columns of `docs` first.
     const docColumns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('docs')").toArray().map((row) => row.name);
-    const sessionColumns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('sessions')").toArray().map((row) => row.name);
+    const rowPerTransaction = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'transactions'").toArray().length > 0;
+    const countsUsage = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'agent_usage'").toArray().length > 0;
+    // Objects stored before bytes were counted get the columns first (the triggers below need them).
+    const columnsOf = (table: string) => sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`).toArray().map((row) => row.name);
+    const sessionColumns = columnsOf("sessions");
+    const countsBytes = sessionColumns.length === 0 || sessionColumns.includes("bytes");
+    if (!countsBytes) sql.exec("ALTER TABLE sessions ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0");
+    // And sessions stored before chunks get their open chunk's columns.
     if (sessionColumns.length > 0 && !sessionColumns.includes("tail")) {
       sql.exec("ALTER TABLE sessions ADD COLUMN tail_first INTEGER NOT NULL DEFAULT 0");
       sql.exec("ALTER TABLE sessions ADD COLUMN tail TEXT NOT NULL DEFAULT ''");
     }
-    const rowPerTransaction = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'transactions'").toArray().length > 0;
-    const countsUsage = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'agent_usage'").toArray().length > 0;
+    if (countsUsage && !columnsOf("agent_usage").includes("bytes")) sql.exec("ALTER TABLE agent_usage ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0");
     if (docColumns.length > 0) {
       for (const column of ["cursor", "deleted", "restricted", "sessions"]) {
         if (!docColumns.includes(column)) sql.exec(`ALTER TABLE docs ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
@@ -115,7 +141,6 @@ export class SqliteStore implements GroupStore {
       if (!docColumns.includes("sessions")) sql.exec("UPDATE docs SET sessions = (SELECT count(*) FROM sessions WHERE doc_num = docs.num)");
     }
     sql.exec(SCHEMA);
-    if (rowPerTransaction) transactionSync(() => this.#chunkTransactionRows());
     // Groups stored before agents' usage was counted: count it once.
     if (!countsUsage && docColumns.length > 0) {
       sql.exec(`INSERT INTO agent_usage (agent, docs) SELECT header ->> '$.creator', count(*) FROM docs WHERE deleted = 0 GROUP BY 1`);
@@ -124,6 +149,11 @@ export class SqliteStore implements GroupStore {
          ON CONFLICT (agent) DO UPDATE SET sessions = excluded.sessions`,
       );
     }
+    sql.exec(BYTES_TRIGGERS);
+    // Groups stored before bytes were counted: count each session's once (the triggers add them up per agent).
+    if (!countsBytes && rowPerTransaction) sql.exec("UPDATE sessions SET bytes = (SELECT coalesce(sum(length(CAST(data AS BLOB))), 0) FROM transactions WHERE session_num = sessions.num)");
+    // Then transactions stored one per row are packed into chunks (bytes counted first, from those rows).
+    if (rowPerTransaction) transactionSync(() => this.#chunkTransactionRows());
     // Groups stored before the digest became a set hash have an XOR digest and no sum: rebuild both once.
     if (this.meta("digest") !== undefined && this.meta("digest_sum") === undefined) this.#rebuildDigest();
   }
@@ -294,9 +324,9 @@ export class SqliteStore implements GroupStore {
   usage(agent: AgentId): AgentUsage {
     let usage = this.#usage.get(agent);
     if (!usage) {
-      const row = this.sql.exec<AgentUsage>("SELECT docs, sessions FROM agent_usage WHERE agent = ?", agent).toArray()[0];
-      usage = row ? { docs: row.docs, sessions: row.sessions } : { docs: 0, sessions: 0 };
-      if (this.#usage.size >= USAGE_CACHE_SIZE) this.#usage.clear();
+      const row = this.sql.exec<AgentUsage>("SELECT docs, sessions, bytes FROM agent_usage WHERE agent = ?", agent).toArray()[0];
+      usage = row ? { docs: row.docs, sessions: row.sessions, bytes: row.bytes } : { docs: 0, sessions: 0, bytes: 0 };
+      if (this.#usage.size >= USAGE_CACHE_SIZE) this.#usage.delete(this.#usage.keys().next().value!);
       this.#usage.set(agent, usage);
     }
     return { ...usage };
@@ -457,14 +487,16 @@ export class SqliteStore implements GroupStore {
         }
         const nums = new Map<string, number>();
         const sessionRows = this.sql.exec<{ num: number; id: string }>(
-          `INSERT INTO sessions (doc_num, id, count, last_hash, signature, tail_first, tail)
-           SELECT ?, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]' FROM json_each(?) WHERE true
+          `INSERT INTO sessions (doc_num, id, count, last_hash, signature, tail_first, tail, bytes)
+           SELECT ?, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]', value ->> '$[6]' FROM json_each(?) WHERE true
            ON CONFLICT (doc_num, id) DO UPDATE SET count = excluded.count, last_hash = excluded.last_hash, signature = excluded.signature,
              tail = CASE WHEN excluded.tail_first <> sessions.tail_first OR sessions.tail = '' THEN excluded.tail ELSE sessions.tail || ',' || excluded.tail END,
-             tail_first = excluded.tail_first
+             tail_first = excluded.tail_first, bytes = bytes + excluded.bytes
            RETURNING num, id`,
           docNum,
-          JSON.stringify(planned.map(({ append, open }) => [append.session, append.after + append.transactions.length, append.lastHash, append.signature, open.first, open.text])),
+          JSON.stringify(
+            planned.map(({ append, open }) => [append.session, append.after + append.transactions.length, append.lastHash, append.signature, open.first, open.text, append.bytes]),
+          ),
         );
         for (const row of sessionRows) nums.set(row.id, row.num);
         const closed = planned.flatMap(({ append, closed }) => closed.map((chunk) => [nums.get(append.session)!, chunk.first, chunk.text]));
@@ -504,6 +536,10 @@ export class SqliteStore implements GroupStore {
     this.#meta.set("digest_sum", digestSum);
     this.#rows.set(write.doc, docRow!);
     for (const [key, head] of heads) this.#remember(key, head);
+    for (const append of write.appends) {
+      const usage = this.#usage.get(agentOfSession(append.session));
+      if (usage) usage.bytes += append.bytes;
+    }
     if (write.header || newSessions > 0) {
       const usage = this.#usage.get(write.header?.creator ?? agentOfSession(write.appends[0]!.session));
       if (usage) {
@@ -551,10 +587,10 @@ export class SqliteStore implements GroupStore {
       this.transactionSync(body);
     } catch (error) {
       this.#cursor = undefined;
-      this.#usage.clear();
       this.#meta.clear();
       this.#rows.clear();
       this.#heads.clear();
+      this.#usage.clear();
       this.#memberRoles = undefined;
       throw error;
     } finally {
