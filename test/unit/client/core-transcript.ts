@@ -7,7 +7,7 @@ import { unsavedOf } from "../../../client/core/doc-state.ts";
 import type { CoreEffect, CoreEvent, CoreState } from "../../../client/core/effects.ts";
 import { ClosedError } from "../../../client/errors.ts";
 import type { StoredDoc } from "../../../client/storage/local-store.ts";
-import { GROUP, alice, doc1, doc2, render, short } from "../relay-transcript.ts";
+import { GROUP, alice, doc1, render, short } from "../relay-transcript.ts";
 import { signedChunk, type TestAgent } from "../../support/identity.ts";
 
 export { GROUP, alice, aliceTwo, bob, doc1, doc2 } from "../relay-transcript.ts";
