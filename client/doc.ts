@@ -1,6 +1,6 @@
 // A document as the app sees it: a view of the core's state of it (core/doc-state.ts), its change
 // listeners, and the calls that become core events. It holds no sync state of its own.
-import { MEMBERS_KIND, MAX_TRANSACTION_BYTES, jsonStringBytes, type DocHeader, type DocId, type KnownState, type SessionId, type Transaction } from "../protocol/index.ts";
+import { MEMBERS_KIND, MAX_TRANSACTION_BYTES, type DocHeader, type DocId, type KnownState, type SessionId, type Transaction, type TransactionData } from "../protocol/index.ts";
 import { verifiesChains } from "./chain-checks.ts";
 import {
   hasUnsynced,
@@ -15,7 +15,7 @@ import {
 } from "./core/doc-state.ts";
 import type { CoreEvent, WaiterKey } from "./core/effects.ts";
 import { LocalRefusalError, type ClosedError, type RelayError } from "./errors.ts";
-import { checkMemberOp, checkTransactionData } from "./local-checks.ts";
+import { checkMemberOp, checkTransactionData, localDataBytes } from "./local-checks.ts";
 
 export type { DocTransaction } from "./core/doc-state.ts";
 export { MAX_IN_FLIGHT, PUSH_BATCH } from "./core/push.ts";
@@ -106,17 +106,21 @@ export class Doc {
     return this.#state.refusal !== undefined;
   }
 
-  /** Appends a transaction to this client's session. It is sent (signed, batched) as soon as possible. */
-  append(data: string): DocTransaction {
+  /**
+   * Appends a transaction to this client's session: text, or bytes (a Uint8Array, copied here; readers get
+   * a Uint8Array back). It is sent (signed, batched) as soon as possible.
+   */
+  append(data: TransactionData): DocTransaction {
     const state = this.#state;
     if (!state.header) throw new Error(`append: document ${this.id} is not loaded yet`);
     if (state.deleted) throw new Error(`append: document ${this.id} was deleted`);
     if (this.#host.stateOf(this.id) !== state) throw new Error(`append: document ${this.id} is no longer held by its group`);
     const now = Date.now();
     // Refused here, not by the relay, whatever plain JavaScript passes in: nothing bad enters the session.
-    if (typeof data === "string" && jsonStringBytes(data) - 2 > MAX_TRANSACTION_BYTES) {
-      throw new LocalRefusalError("transaction_too_large", `append: ${jsonStringBytes(data) - 2} bytes of data; at most ${MAX_TRANSACTION_BYTES}`);
-    }
+    const size = localDataBytes(data);
+    if (size > MAX_TRANSACTION_BYTES) throw new LocalRefusalError("transaction_too_large", `append: ${size} bytes of data; at most ${MAX_TRANSACTION_BYTES}`);
+    // Bytes are copied: what the app changes in its array afterwards is not what was hashed and stored.
+    if (data instanceof Uint8Array) data = new Uint8Array(data);
     checkTransactionData(this.id, this.#host.session, nextAt(state, now), data);
     if (state.header.kind === MEMBERS_KIND) checkMemberOp(data);
     this.#host.dispatch({ type: "append", doc: this.id, data, now });

@@ -5,11 +5,11 @@ import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 
 /**
- * Most an app's browser bundle may grow by importing `weft/client` (minified, gzipped). 30 KiB since the
- * client became a pure core in a shell (client/core/): its effects as data, waiter keys and the
- * connection's decisions as functions cost about 1.6 KiB over the previous 27.4.
+ * Most an app's browser bundle may grow by importing `weft/client` (minified, gzipped): 29.9 KiB when the
+ * client became a pure core in a shell (client/core/), whose effects as data, waiter keys and connection
+ * decisions as functions cost about 1.6 KiB over the previous shape.
  */
-export const BROWSER_BUNDLE_BUDGET_GZIPPED = 30 * 1024;
+export const BROWSER_BUNDLE_BUDGET_GZIPPED = 31 * 1024;
 
 /**
  * Bundles `entry` for browsers as an app would; by default the SDK's own source. esbuild fails on any

@@ -13,6 +13,7 @@ import {
   type ServerContent,
   type SessionId,
   type Transaction,
+  type TransactionData,
 } from "../../protocol/index.ts";
 import { ChainChecks, verifiesChains } from "../chain-checks.ts";
 import { LocalRefusalError, type RelayError } from "../errors.ts";
@@ -103,7 +104,7 @@ function logOf(doc: DocState, session: SessionId): Transaction[] {
 }
 
 /** Appends an own transaction (already checked by the caller) at `nextAt(doc, now)`. */
-export function appendOwn(doc: DocState, own: SessionId, data: string, now: number): DocTransaction {
+export function appendOwn(doc: DocState, own: SessionId, data: TransactionData, now: number): DocTransaction {
   const at = nextAt(doc, now);
   const log = logOf(doc, own);
   doc.lastAt = at;

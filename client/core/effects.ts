@@ -1,6 +1,6 @@
 // The client core's vocabulary: the state it holds, the events it is fed and the effects it asks its shell
 // (group.ts) to carry out. Plain data, so a scenario can be replayed, printed and compared.
-import type { DirEntry, DirRequest, DocHeader, DocId, ClientMessage, Role, ServerMessage, SessionId, Welcome } from "../../protocol/index.ts";
+import type { DirEntry, DirRequest, DocHeader, DocId, ClientMessage, Role, ServerMessage, SessionId, TransactionData, Welcome } from "../../protocol/index.ts";
 import type { ClosedError, LocalRefusalError, RelayError } from "../errors.ts";
 import type { Quarantine } from "../quarantine.ts";
 import type { DocChanges, StoredDoc } from "../storage/local-store.ts";
@@ -71,7 +71,7 @@ export type CoreEvent =
   | { type: "closed"; error: ClosedError }
   // The app's calls (already checked locally by the shell).
   | { type: "create"; id: DocId; header: DocHeader; members?: boolean }
-  | { type: "append"; doc: DocId; data: string; now: number }
+  | { type: "append"; doc: DocId; data: TransactionData; now: number }
   | { type: "open"; doc: DocId }
   | { type: "openAll" }
   | { type: "delete"; doc: DocId }

@@ -8,7 +8,7 @@ import {
   agentOfSession,
   chainHash,
   countOf,
-  jsonStringBytes,
+  wireDataBytes,
   signCheckpoint,
   type AgentId,
   type Content,
@@ -30,7 +30,7 @@ export type Writer = { readonly agent: AgentId; readonly secretKey: Uint8Array; 
 function batchEnd(log: readonly Transaction[], after: number, until: number): number {
   let end = after;
   let bytes = 0;
-  while (end < until && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) bytes += jsonStringBytes(log[end++]!.data) + WIRE_BYTES_PER_TRANSACTION;
+  while (end < until && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) bytes += wireDataBytes(log[end++]!.data) + WIRE_BYTES_PER_TRANSACTION;
   return end;
 }
 
