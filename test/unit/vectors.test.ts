@@ -9,6 +9,8 @@ import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, verify
 import { describe, expect, it } from "vitest";
 import {
   GENESIS_HASH,
+  VERIFIER_PROBE,
+  publicKeyOf,
   chainHash,
   checkpointMessage,
   fromBase64Url,
@@ -168,6 +170,14 @@ describe("signature vectors", () => {
     expect(toBase64Url(sign(helloMessage("g1", SESSION, "nonce-1"), alice.secretKey))).toBe(HELLO_SIGNATURE);
     expect(b64u(nodeSign(null, Buffer.from(helloText, "utf8"), privateKey))).toBe(HELLO_SIGNATURE);
     expect(nodeVerify(null, Buffer.from(helloText, "utf8"), publicKey, Buffer.from(HELLO_SIGNATURE, "base64url"))).toBe(true);
+  });
+});
+
+describe("the verifier's probe", () => {
+  it("holds the public key of its seed and that key's signature of its message, so a runtime whose Ed25519 works passes it", () => {
+    const seed = new Uint8Array(32).fill(VERIFIER_PROBE.seedByte);
+    expect(toBase64Url(publicKeyOf(seed))).toBe(VERIFIER_PROBE.publicKey);
+    expect(toBase64Url(sign(new Uint8Array(VERIFIER_PROBE.message), seed))).toBe(VERIFIER_PROBE.signature);
   });
 });
 
