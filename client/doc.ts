@@ -23,6 +23,7 @@ import {
 import { ChainChecks, verifiesChains } from "./chain-checks.ts";
 import { ClosedError, LocalRefusalError, RelayError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
+import { detachedPresence, type DocPresence } from "./presence.ts";
 import { checkMemberOp, checkTransactionData, storedTransactionProblem } from "./local-checks.ts";
 import type { DocChanges, StoredDoc } from "./storage/local-store.ts";
 import { Waiters } from "./waiters.ts";
@@ -57,6 +58,8 @@ export type RefusedWrites = {
 
 export class Doc {
   readonly id: DocId;
+  /** Who else is here, and what this client shows them (presence.ts): ephemeral, never stored. */
+  readonly presence: DocPresence;
   readonly #identity: Identity;
   readonly #session: SessionId;
   readonly #onLocalChange: (doc: Doc) => void;
@@ -92,8 +95,9 @@ export class Doc {
   /** How much of each received session is verified (chain-checks.ts; the membership log only, for now). */
   readonly #chains = new ChainChecks();
 
-  constructor(id: DocId, header: DocHeader | undefined, identity: Identity, session: SessionId, onLocalChange: (doc: Doc) => void) {
+  constructor(id: DocId, header: DocHeader | undefined, identity: Identity, session: SessionId, onLocalChange: (doc: Doc) => void, presence = detachedPresence(id, session)) {
     this.id = id;
+    this.presence = presence;
     this.#header = header;
     this.#identity = identity;
     this.#session = session;

@@ -29,6 +29,7 @@ import type { Identity } from "./identity.ts";
 import { checkDocId, checkGroupId, checkHeader, checkSince, headerIsFor, relayWouldAccept } from "./local-checks.ts";
 import { membersOf } from "./membership.ts";
 import { WholeGroupOpen, openGroupMessages } from "./open-all.ts";
+import { PresenceChannel } from "./presence.ts";
 import { PushPump } from "./push-pump.ts";
 import { RefusedWritesKeeper } from "./refusals.ts";
 import type { Status } from "./status.ts";
@@ -67,6 +68,7 @@ export class Group {
   readonly #statusListeners = new Set<(status: Status, reason?: string) => void>();
   readonly #errorListeners = new Set<(error: RelayError | ConnectionError) => void>();
   readonly #refusals: RefusedWritesKeeper;
+  readonly #presence: PresenceChannel;
 
   constructor(id: string, identity: Identity, session: SessionId, store: LocalStore, options: GroupOptions) {
     checkGroupId(id);
@@ -74,8 +76,13 @@ export class Group {
     this.identity = identity;
     this.session = session;
     this.#store = store;
+    this.#presence = new PresenceChannel({
+      session,
+      send: (message) => this.connection.send(message),
+      knownToRelay: (doc) => this.#registry.get(doc)?.relayKnown.header === true,
+    });
     this.#registry = new DocRegistry((docId, header) => {
-      const doc: Doc = new Doc(docId, header, identity, session, () => this.#pump.markDirty(doc));
+      const doc: Doc = new Doc(docId, header, identity, session, () => this.#pump.markDirty(doc), this.#presence.forDoc(docId));
       if (this.#closed) doc.close(this.#closed);
       return doc;
     });
@@ -385,6 +392,7 @@ export class Group {
     }
     this.#directory.resend((message) => this.connection.send(message));
     for (const id of this.#deletes.keys()) this.connection.send({ type: "delete", doc: id });
+    this.#presence.resume();
   }
 
   #onReady(welcome: Welcome): void {
@@ -397,6 +405,7 @@ export class Group {
     this.#registry.clearRequested();
     for (const doc of this.#registry.all()) doc.resetInFlight();
     this.#orphans.reset();
+    this.#presence.onDown();
   }
 
   /** A document heard of: tracked if held, or if the whole group is open (documents arriving live). */
@@ -416,6 +425,7 @@ export class Group {
         const wasLoaded = doc.isLoaded;
         doc.onKnown({ header: message.header, sessions: message.sessions }, message.reason);
         if (!wasLoaded && doc.isLoaded) this.#answered(doc);
+        this.#presence.poke();
         return this.#pump.markDirty(doc);
       }
       case "content": {
@@ -440,10 +450,13 @@ export class Group {
         return this.#directory.onFrame(message);
       case "error":
         return this.#onRelayError(message);
+      case "presence":
+        return this.#presence.onMessage(message);
     }
   }
 
   #onDeleted(id: DocId): void {
+    this.#presence.forgetDoc(id);
     const doc = this.#registry.get(id);
     if (doc) {
       doc.onDeleted();
@@ -498,6 +511,7 @@ export class Group {
   /** Closed for good: every waiter hears why, and later calls fail at once. */
   #closeAll(error: ClosedError): void {
     this.#closed = error;
+    this.#presence.close();
     this.#directory.rejectAll(error);
     this.#whole.waiters.rejectAll(error);
     for (const waiters of this.#deletes.values()) waiters.rejectAll(error);

@@ -4,6 +4,7 @@ export { Group, type GroupOptions } from "./group.ts";
 export { RelayError, LocalRefusalError, ClosedError, ConnectionError, type ConnectionFailure } from "./errors.ts";
 export type { Directory } from "./directory.ts";
 export { Doc, type DocChange, type DocTransaction, type RefusedWrites } from "./doc.ts";
+export type { DocPresence, PresenceKey, PresenceListener, PresenceMap, PresencePeerState } from "./presence.ts";
 export { createIdentity, importIdentity, exportIdentity, type Identity } from "./identity.ts";
 export type { Status } from "./status.ts";
 export type { BackoffOptions } from "./backoff.ts";

@@ -26,6 +26,7 @@ import {
 import { ContentPacker } from "./content-packer.ts";
 import { assertNever, type Effect, type Reader, type RelayEvent, type RelayState, type SignatureCheck, type TokenResult } from "./effects.ts";
 import { step } from "./relay-core.ts";
+import type { SavedPresence } from "./presence.ts";
 import type { GroupStore, PeerId } from "./store.ts";
 
 export interface Transport {
@@ -34,6 +35,8 @@ export interface Transport {
   close(peer: PeerId, code: number, reason: string): void;
   /** Remembers what the relay must know of a peer after the object was evicted from memory. */
   savePeer(peer: PeerId, record: unknown): void;
+  /** Remembers a peer's presence beside its record, out of storage (the Durable Object: in the socket attachment). */
+  savePresence?(peer: PeerId, presence: SavedPresence): void;
   /** Makes sure the object wakes (an `alarm` event) at or before `at`; transports without alarms may omit it. */
   wakeAt?(at: number): void;
 }
@@ -152,9 +155,13 @@ export class Relay {
         return this.store.forgetPeer(effect.peer);
       case "savePeer":
         return this.transport.savePeer(effect.peer.id, effect.peer);
+      case "savePresence":
+        return this.transport.savePresence?.(effect.peer, effect.presence);
       case "close":
         this.#deliver(effect.peer); // what it was told (the error) before it is closed
-        return this.transport.close(effect.peer, effect.code, effect.reason);
+        this.transport.close(effect.peer, effect.code, effect.reason);
+        // Its socket is gone now, whether or not the runtime reports the close later: so is its presence.
+        return this.#run({ type: "closed", peer: effect.peer });
       case "wakeAt":
         return this.transport.wakeAt?.(effect.at);
       case "handleEach":
@@ -197,7 +204,10 @@ export class Relay {
       // A dead socket must not take the others down: close it and forget its subscriptions.
       this.#failed.add(peer);
       this.transport.close(peer, 1011, "send failed");
-      this.#state = step(this.#state, { type: "closed", peer }, this.store).state;
+      const closed = step(this.#state, { type: "closed", peer }, this.store);
+      this.#state = closed.state;
+      // Its readers hear its presence is gone (the only frames a close sends).
+      for (const effect of closed.effects) if (effect.type === "send") this.#send(effect.peer, effect.message);
       this.store.forgetPeer(peer);
     }
   }
