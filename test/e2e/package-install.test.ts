@@ -31,7 +31,8 @@ describe("the packed package, installed by an app", () => {
   beforeAll(async () => {
     const packed = await packWeft(scratch);
     files = packed.files;
-    await installScratchApp(app, packed.tarball, ["@cloudflare/workers-types"]); // the types a Worker app has
+    // The types a Worker app has, and the peer dependencies of weft/yjs.
+    await installScratchApp(app, packed.tarball, ["@cloudflare/workers-types", "yjs", "y-protocols"]);
   }, 120_000);
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -44,7 +45,7 @@ describe("the packed package, installed by an app", () => {
   it("ships dist/ (JavaScript, declarations, source maps) and the docs, nothing else", () => {
     expect(files.filter((path) => !path.startsWith("dist/"))).toEqual(["CHANGELOG.md", "LICENSE", "README.md", "package.json"]);
     expect(files).toContain("dist/relay/worker.js");
-    for (const entry of ["client/index", "client/node", "protocol/index", "dev/index", "tokens/index", "worker/library"]) {
+    for (const entry of ["client/index", "client/node", "protocol/index", "dev/index", "tokens/index", "worker/library", "yjs/index"]) {
       expect(files).toEqual(expect.arrayContaining([`dist/${entry}.js`, `dist/${entry}.d.ts`, `dist/${entry}.js.map`]));
     }
     expect(files.filter((path) => /\.ts$/.test(path) && !path.endsWith(".d.ts"))).toEqual([]);
@@ -122,6 +123,34 @@ describe("the packed package, installed by an app", () => {
     );
     const { stdout } = await run(process.execPath, ["dev.mjs"], { cwd: app, timeout: 60_000 });
     expect(JSON.parse(stdout.trim())).toEqual(["from the packaged relay"]);
+  });
+
+  it("weft/yjs keeps two Y.Docs of a Node app in sync through the packaged relay", async () => {
+    linkMiniflare();
+    writeFileSync(
+      join(app, "yjs.mjs"),
+      `import { startRelay } from "weft/dev";
+       import { createClient, createIdentity } from "weft/client";
+       import { WeftProvider } from "weft/yjs";
+       import * as Y from "yjs";
+       const relay = await startRelay();
+       const [one, two] = [await createClient({ url: relay.url, identity: createIdentity() }), await createClient({ url: relay.url, identity: createIdentity() })];
+       const doc = one.group("notes").create({ kind: "yjs" });
+       await doc.synced();
+       const [a, b] = [new Y.Doc(), new Y.Doc()];
+       const providers = [new WeftProvider(one.group("notes"), doc.id, a), new WeftProvider(two.group("notes"), doc.id, b)];
+       await Promise.all(providers.map((provider) => provider.loaded));
+       const arrived = new Promise((resolve) => b.on("update", () => b.getText("t").length === 11 && resolve()));
+       a.getText("t").insert(0, "from a node");
+       await arrived;
+       console.log(b.getText("t").toString());
+       for (const provider of providers) provider.destroy();
+       one.close();
+       two.close();
+       await relay.stop();`,
+    );
+    const { stdout } = await run(process.execPath, ["yjs.mjs"], { cwd: app, timeout: 60_000 });
+    expect(stdout.trim()).toBe("from a node");
   });
 
   it("weft/worker and weft/tokens: an app's Worker built from the package serves the relay and admits a minted token", async () => {
@@ -204,6 +233,8 @@ describe("the packed package, installed by an app", () => {
        import { FileLocalStore } from "weft/client/node";
        import { PROTOCOL_VERSION, isSessionId } from "weft/protocol";
        import { startRelay, type LocalRelay } from "weft/dev";
+       import { WeftProvider, type ProviderStatus } from "weft/yjs";
+       import * as Y from "yjs";
        const relay: LocalRelay = await startRelay({ persistTo: "./relay", vars: { WEFT_TOKEN_SECRET: "local" } });
        await relay.stop();
        const options: ClientOptions = { url: "http://127.0.0.1:8787", identity: createIdentity(), store: new FileLocalStore("./store") };
@@ -211,6 +242,8 @@ describe("the packed package, installed by an app", () => {
        const group = client.group("team");
        const doc: Doc = group.create({ kind: "json", meta: { title: "list" } });
        doc.append(JSON.stringify({ add: "milk" }));
+       const provider = new WeftProvider(group, doc.id, new Y.Doc());
+       provider.on("status", ({ status }: { status: ProviderStatus }) => console.log(status));
        group.onStatus((status: Status) => console.log(status));
        // The declarations are real types, not any: a wrong call is refused.
        // @ts-expect-error an append takes a string

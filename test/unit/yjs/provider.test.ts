@@ -1,0 +1,165 @@
+// weft/yjs over the real SDK and the relay core in this process: Y.Docs that edit one document converge,
+// large updates sync whole, offline edits go up on reconnect, and destroy() lets go of everything.
+import { describe, expect, it } from "vitest";
+import * as Y from "yjs";
+import { Awareness } from "y-protocols/awareness";
+import type { Group } from "../../../client/group.ts";
+import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import { MAX_TRANSACTION_BYTES } from "../../../protocol/limits.ts";
+import type { DocId } from "../../../protocol/ids.ts";
+import { WeftProvider } from "../../../yjs/index.ts";
+import { payloadToData } from "../../../yjs/payload.ts";
+import { encodeUpdatePayloads } from "../../../yjs/update-frames.ts";
+import { GROUP, harnessPerTest, settle, statusOf } from "../client/group-harness.ts";
+
+const setup = harnessPerTest();
+
+/** Two clients of the relay, the first having created a document of kind "yjs" that the relay holds. */
+async function twoEditors() {
+  const h = setup();
+  const [alice, bob] = [await h.client({ name: "alice" }), await h.client({ name: "bob" })];
+  const [groupA, groupB] = [alice.group(GROUP), bob.group(GROUP)];
+  const created = groupA.create({ kind: "yjs" });
+  await created.synced();
+  const editor = (group: Group) => {
+    const ydoc = new Y.Doc();
+    const provider = new WeftProvider(group, created.id, ydoc);
+    return { ydoc, text: ydoc.getText("body"), provider };
+  };
+  return { ...h, alice, bob, groupA, groupB, docId: created.id, a: editor(groupA), b: editor(groupB) };
+}
+
+/** Random letters: Yjs cannot shrink them, so the update is as large as the text. */
+const randomText = (length: number) => Array.from({ length }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join("");
+
+describe("two editors of one Y.Doc", () => {
+  it("converge after concurrent edits, each applied once on the other side", async () => {
+    const { a, b } = await twoEditors();
+    await Promise.all([a.provider.loaded, b.provider.loaded]);
+    let remoteUpdatesAtB = 0;
+    b.ydoc.on("update", (_update: Uint8Array, origin: unknown) => void (origin === b.provider && remoteUpdatesAtB++));
+    a.text.insert(0, "hello");
+    b.text.insert(0, "world");
+    a.text.insert(5, "!");
+    await settle();
+    expect(a.text.toString()).toBe(b.text.toString());
+    expect(a.text.toString()).toContain("hello!");
+    expect(a.text.toString()).toContain("world");
+    // alice's two edits in one tick became one transaction, applied at bob's once.
+    expect(remoteUpdatesAtB).toBe(1);
+    expect(a.provider.synced && b.provider.synced).toBe(true);
+  });
+
+  it("syncs an update larger than the transaction limit, split across transactions and applied whole", async () => {
+    const { a, b } = await twoEditors();
+    await Promise.all([a.provider.loaded, b.provider.loaded]);
+    const pasted = randomText(4 * MAX_TRANSACTION_BYTES);
+    const updatesAtB: number[] = [];
+    b.ydoc.on("update", (update: Uint8Array, origin: unknown) => void (origin === b.provider && updatesAtB.push(update.length)));
+    a.text.insert(0, pasted);
+    await a.provider.doc!.synced();
+    expect(a.provider.doc!.transactions().length).toBeGreaterThan(4);
+    await settle();
+    expect(b.text.toString()).toBe(pasted);
+    expect(updatesAtB).toHaveLength(1);
+  });
+
+  it("never applies part of a split update: parts without their last change nothing, the writer's next update still applies", async () => {
+    const { a, b } = await twoEditors();
+    await Promise.all([a.provider.loaded, b.provider.loaded]);
+    // What a writer that crashed after saving some parts leaves in its session.
+    const scratch = new Y.Doc();
+    scratch.getText("body").insert(0, randomText(2 * MAX_TRANSACTION_BYTES));
+    const parts = encodeUpdatePayloads(Y.encodeStateAsUpdate(scratch), 100_000);
+    for (const part of parts.slice(0, -1)) a.provider.doc!.append(payloadToData(part));
+    await a.provider.doc!.synced();
+    await settle();
+    expect(b.text.length).toBe(0);
+    a.text.insert(0, "after");
+    await settle();
+    expect(b.text.toString()).toBe("after");
+  });
+});
+
+describe("offline and restart", () => {
+  it("keeps edits made offline in the local store and sends them on reconnect", async () => {
+    const { relay, a, b, groupA } = await twoEditors();
+    await Promise.all([a.provider.loaded, b.provider.loaded]);
+    relay.down = true;
+    groupA.connection.drop();
+    await statusOf(groupA, "offline");
+    expect(a.provider.status).toBe("disconnected");
+    expect(a.provider.synced).toBe(false);
+    a.text.insert(0, "written offline");
+    b.text.insert(0, "online ");
+    await settle();
+    expect(a.provider.doc!.hasUnsynced).toBe(true);
+    relay.down = false;
+    groupA.reconnectNow();
+    await statusOf(groupA, "live");
+    await a.provider.doc!.synced();
+    await settle();
+    expect(a.text.toString()).toBe(b.text.toString());
+    expect(b.text.toString()).toContain("written offline");
+    expect(a.provider.status).toBe("connected");
+  });
+
+  it("restores a reloaded Y.Doc from the local store without the network", async () => {
+    const h = setup();
+    const store = new MemoryLocalStore();
+    const alice = await h.client({ name: "alice", store });
+    const group = alice.group(GROUP);
+    const docId = group.create({ kind: "yjs" }).id;
+    const first = new WeftProvider(group, docId, new Y.Doc());
+    await first.loaded;
+    first.ydoc.getText("body").insert(0, "kept on this device");
+    await settle();
+    first.destroy();
+    alice.close();
+    h.relay.down = true;
+    const again = await h.client({ name: "alice", identity: alice.identity, store });
+    const ydoc = new Y.Doc();
+    const provider = new WeftProvider(again.group(GROUP), docId as DocId, ydoc);
+    await provider.loaded;
+    expect(ydoc.getText("body").toString()).toBe("kept on this device");
+    expect(provider.status).not.toBe("connected");
+  });
+});
+
+describe("destroy()", () => {
+  it("lets go of the Y.Doc, the document, the group and the awareness it made; what was pending is appended first", async () => {
+    const { a, b } = await twoEditors();
+    await Promise.all([a.provider.loaded, b.provider.loaded]);
+    const observers = (ydoc: Y.Doc) => (ydoc as unknown as { _observers: Map<string, Set<unknown>> })._observers.get("update")?.size ?? 0;
+    const statuses: string[] = [];
+    a.provider.on("status", ({ status }) => statuses.push(status));
+    let destroyedAwareness = false;
+    a.provider.awareness.on("destroy", () => (destroyedAwareness = true));
+    a.text.insert(0, "last words");
+    a.provider.destroy(); // in the same tick: the edit is still pending
+    expect(observers(a.ydoc)).toBe(0);
+    expect(destroyedAwareness).toBe(true);
+    await settle();
+    expect(b.text.toString()).toBe("last words");
+    a.text.insert(0, "not sent ");
+    b.text.insert(0, "not applied ");
+    await settle();
+    expect(b.text.toString()).toBe("not applied last words");
+    expect(a.text.toString()).toBe("not sent last words");
+    a.provider.group.connection.drop(); // nor does the group's status reach it
+    await settle();
+    expect(statuses).toEqual([]);
+  });
+
+  it("leaves an awareness the app passed in to the app", async () => {
+    const { groupA, docId } = await twoEditors();
+    const ydoc = new Y.Doc();
+    const awareness = new Awareness(ydoc);
+    const provider = new WeftProvider(groupA, docId, ydoc, { awareness });
+    await provider.loaded;
+    provider.destroy();
+    awareness.setLocalStateField("user", { name: "still here" });
+    expect(awareness.getLocalState()).toEqual({ user: { name: "still here" } });
+    awareness.destroy();
+  });
+});

@@ -1,0 +1,66 @@
+// Large updates as parts: split under the transaction limit, reassembled per session, applied whole or not at all.
+import { describe, expect, it } from "vitest";
+import { MAX_TRANSACTION_BYTES } from "../../../protocol/limits.ts";
+import { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "../../../yjs/payload.ts";
+import { UpdateAssembler, decodeUpdatePayload, encodeUpdatePayloads } from "../../../yjs/update-frames.ts";
+
+const bytes = (length: number, seed = 1) => Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff);
+
+describe("splitting an update into payloads", () => {
+  it("keeps a small update whole and splits a large one into parts that each fit", () => {
+    expect(encodeUpdatePayloads(bytes(99), 100)).toHaveLength(1);
+    const parts = encodeUpdatePayloads(bytes(1_000), 100);
+    expect(parts.length).toBeGreaterThan(10);
+    expect(parts.every((part) => part.length <= 100)).toBe(true);
+    expect(parts.map((part) => decodeUpdatePayload(part).kind)).toEqual(parts.map(() => "part"));
+  });
+
+  it("fits a part of the largest size into one transaction once encoded as text", () => {
+    const [first] = encodeUpdatePayloads(bytes(3 * MAX_PAYLOAD_BYTES), MAX_PAYLOAD_BYTES);
+    const data = payloadToData(first!);
+    expect(data.length).toBeLessThanOrEqual(MAX_TRANSACTION_BYTES);
+    expect(Buffer.from(dataToPayload(data)!).equals(Buffer.from(first!))).toBe(true);
+  });
+});
+
+describe("reassembling parts", () => {
+  it("gives nothing until the last part, then the whole update", () => {
+    const update = bytes(1_000);
+    const parts = encodeUpdatePayloads(update, 100);
+    const assembler = new UpdateAssembler();
+    const results = parts.map((part) => assembler.push("s1", part));
+    expect(results.slice(0, -1).every((result) => result === undefined)).toBe(true);
+    expect(results.at(-1)).toEqual(update);
+    expect(assembler.incomplete).toBe(0);
+  });
+
+  it("keeps sessions apart: parts of two writers interleaved both complete", () => {
+    const [one, two] = [bytes(500, 1), bytes(500, 2)];
+    const [partsOne, partsTwo] = [encodeUpdatePayloads(one, 100), encodeUpdatePayloads(two, 100)];
+    const assembler = new UpdateAssembler();
+    const done: Uint8Array[] = [];
+    partsOne.forEach((part, i) => {
+      for (const result of [assembler.push("a", part), assembler.push("b", partsTwo[i]!)]) if (result) done.push(result);
+    });
+    expect(done).toEqual([one, two]);
+  });
+
+  it("drops an update left incomplete (a writer that crashed mid-save) when the writer's next update starts", () => {
+    const torn = encodeUpdatePayloads(bytes(1_000, 7), 100);
+    const next = bytes(50, 9);
+    const assembler = new UpdateAssembler();
+    for (const part of torn.slice(0, 4)) expect(assembler.push("s1", part)).toBeUndefined();
+    expect(assembler.push("s1", encodeUpdatePayloads(next, 100)[0]!)).toEqual(next);
+    // The rest of the torn update, should it come after all, is never applied half.
+    for (const part of torn.slice(4)) expect(assembler.push("s1", part)).toBeUndefined();
+    expect(assembler.incomplete).toBe(0);
+  });
+
+  it("ignores payloads it did not write: empty, an unknown kind, a broken part header, text that is not base64", () => {
+    const assembler = new UpdateAssembler();
+    for (const payload of [new Uint8Array(0), Uint8Array.of(9, 1, 2), Uint8Array.of(1, 5, 2), Uint8Array.of(1, 0x80)]) {
+      expect(assembler.push("s1", payload)).toBeUndefined();
+    }
+    expect(dataToPayload("not base64!")).toBeUndefined();
+  });
+});

@@ -1,0 +1,116 @@
+// y-protocols awareness carried over a document's presence channel: the local awareness state becomes this
+// peer's presence, and other peers' presence becomes remote awareness states, so editor cursor plugins
+// (y-codemirror.next, y-prosemirror, ...) work unchanged. The relay sees only JSON presence.
+import { applyAwarenessUpdate, removeAwarenessStates, type Awareness } from "y-protocols/awareness";
+import { varuint } from "./update-frames.ts";
+
+/** One peer's presence as the SDK reports it (`doc.presence.subscribe`). */
+export type PresencePeer = { agent: string; session: string; state: unknown };
+
+/** The part of `doc.presence` this binding uses. */
+export type PresenceChannel = {
+  set(state: unknown): void;
+  clear(): void;
+  subscribe(listener: (peers: ReadonlyMap<string, PresencePeer>) => void): () => void;
+};
+
+/** What a peer's presence holds: its awareness client id, that state's clock, and the state itself. */
+export type AwarenessPresence = { awareness: { client: number; clock: number; state: Record<string, unknown> } };
+
+type AwarenessChange = { added: number[]; updated: number[]; removed: number[] };
+
+export class AwarenessOverPresence {
+  readonly #awareness: Awareness;
+  readonly #presence: PresenceChannel;
+  readonly #origin: unknown;
+  /** Which awareness client each presence key (`agent/session`) stands for, and at which clock. */
+  readonly #remote = new Map<string, { client: number; clock: number }>();
+  readonly #unsubscribe: () => void;
+  readonly #onUpdate = (change: AwarenessChange, origin: unknown): void => {
+    if (origin === this.#origin) return;
+    const own = this.#awareness.clientID;
+    if (change.added.includes(own) || change.updated.includes(own) || change.removed.includes(own)) this.#publish();
+  };
+
+  /** `origin` marks the awareness changes this makes, so that they are not sent back. */
+  constructor(awareness: Awareness, presence: PresenceChannel, origin: unknown) {
+    this.#awareness = awareness;
+    this.#presence = presence;
+    this.#origin = origin;
+    awareness.on("update", this.#onUpdate);
+    this.#unsubscribe = presence.subscribe((peers) => this.#receive(peers));
+    this.#publish();
+  }
+
+  /** Stops both directions, clears this peer's presence and forgets the remote states it brought in. */
+  destroy(): void {
+    this.#awareness.off("update", this.#onUpdate);
+    this.#unsubscribe();
+    this.#presence.clear();
+    this.#forget([...this.#remote.keys()]);
+  }
+
+  #publish(): void {
+    const awareness = this.#awareness;
+    const state = awareness.getLocalState();
+    if (state === null) return this.#presence.clear();
+    const clock = awareness.meta.get(awareness.clientID)?.clock ?? 0;
+    const presence: AwarenessPresence = { awareness: { client: awareness.clientID, clock, state } };
+    this.#presence.set(presence);
+  }
+
+  #receive(peers: ReadonlyMap<string, PresencePeer>): void {
+    const changed: { client: number; clock: number; state: unknown }[] = [];
+    const gone = [...this.#remote.keys()].filter((key) => !peers.has(key));
+    for (const [key, peer] of peers) {
+      const entry = awarenessOf(peer.state);
+      const known = this.#remote.get(key);
+      if (!entry || entry.client === this.#awareness.clientID) {
+        if (known) gone.push(key);
+        continue;
+      }
+      if (known && known.client !== entry.client) this.#forget([key]); // the peer started a new Y.Doc
+      if (known && known.client === entry.client && known.clock === entry.clock) continue;
+      this.#remote.set(key, { client: entry.client, clock: entry.clock });
+      changed.push(entry);
+    }
+    this.#forget(gone);
+    if (changed.length > 0) applyAwarenessUpdate(this.#awareness, encodeAwarenessUpdate(changed), this.#origin);
+  }
+
+  #forget(keys: string[]): void {
+    const clients: number[] = [];
+    for (const key of keys) {
+      const known = this.#remote.get(key);
+      if (!known) continue;
+      this.#remote.delete(key);
+      clients.push(known.client);
+    }
+    if (clients.length === 0) return;
+    removeAwarenessStates(this.#awareness, clients, this.#origin);
+    // A peer back after a network blip sends its state at the same clock: let it count as new.
+    for (const client of clients) this.#awareness.meta.delete(client);
+  }
+}
+
+function awarenessOf(state: unknown): AwarenessPresence["awareness"] | undefined {
+  if (typeof state !== "object" || state === null || !("awareness" in state)) return undefined;
+  const entry = (state as { awareness: unknown }).awareness;
+  if (typeof entry !== "object" || entry === null) return undefined;
+  const { client, clock, state: inner } = entry as Record<string, unknown>;
+  if (!isUint32(client) || !isUint32(clock) || typeof inner !== "object" || inner === null) return undefined;
+  return { client, clock, state: inner as Record<string, unknown> };
+}
+
+const isUint32 = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 0 && (value as number) < 2 ** 32;
+
+/** The y-protocols awareness update format: count, then per client its id, clock and JSON state. */
+function encodeAwarenessUpdate(entries: { client: number; clock: number; state: unknown }[]): Uint8Array {
+  const bytes: number[] = [...varuint(entries.length)];
+  for (const entry of entries) {
+    const json = new TextEncoder().encode(JSON.stringify(entry.state));
+    bytes.push(...varuint(entry.client), ...varuint(entry.clock), ...varuint(json.length));
+    for (const byte of json) bytes.push(byte);
+  }
+  return Uint8Array.from(bytes);
+}

@@ -1,0 +1,173 @@
+// WeftProvider: a Y.Doc kept in sync through one Weft document, shaped like the providers Yjs users know
+// (y-websocket, y-partyserver). Local updates become transactions of this client's session, merged per
+// microtask; other sessions' transactions are applied to the Y.Doc once each, with the provider as origin;
+// awareness travels over the document's presence. The relay never sees anything Yjs-specific.
+import * as Y from "yjs";
+import { Awareness } from "y-protocols/awareness";
+import type { Doc, DocChange, DocTransaction } from "../client/doc.ts";
+import type { Group } from "../client/group.ts";
+import type { Status } from "../client/status.ts";
+import type { DocId } from "../protocol/ids.ts";
+import { AwarenessOverPresence, type PresenceChannel } from "./awareness-presence.ts";
+import { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "./payload.ts";
+import { UpdateAssembler, encodeUpdatePayloads } from "./update-frames.ts";
+
+/** The connection as y-websocket reports it. */
+export type ProviderStatus = "connecting" | "connected" | "disconnected";
+
+export type WeftProviderOptions = {
+  /** Shared with editor bindings for cursors; one is made (and destroyed with the provider) if not given. */
+  awareness?: Awareness;
+};
+
+type Events = {
+  status: (event: { status: ProviderStatus; relay: Status }) => void;
+  /** True once the relay's state of the document is in the Y.Doc on the current connection; false when it drops. */
+  sync: (synced: boolean) => void;
+  synced: (synced: boolean) => void;
+  /** The document could not be opened, or a local update could not be appended. */
+  error: (error: Error) => void;
+};
+
+export class WeftProvider {
+  readonly group: Group;
+  readonly docId: DocId;
+  readonly ydoc: Y.Doc;
+  readonly awareness: Awareness;
+  /** Resolves once the Y.Doc holds the document as saved on this device or, if it is not, as the relay has it. */
+  readonly loaded: Promise<void>;
+  /** The Weft document, once opened. */
+  doc: Doc | undefined;
+  status: ProviderStatus;
+  synced = false;
+  readonly #ownsAwareness: boolean;
+  readonly #assembler = new UpdateAssembler();
+  readonly #listeners = new Map<keyof Events, Set<(...args: never) => void>>();
+  readonly #cleanups: (() => void)[] = [];
+  /** Local updates not yet appended, merged into one transaction (or a few parts) per flush. */
+  #pending: Uint8Array[] = [];
+  #flushQueued = false;
+  #destroyed = false;
+
+  constructor(group: Group, docId: DocId, ydoc: Y.Doc, options: WeftProviderOptions = {}) {
+    this.group = group;
+    this.docId = docId;
+    this.ydoc = ydoc;
+    this.#ownsAwareness = options.awareness === undefined;
+    this.awareness = options.awareness ?? new Awareness(ydoc);
+    this.status = toProviderStatus(group.status);
+    // Content the Y.Doc held before the provider (an app's own persistence) is sent once; Yjs drops duplicates.
+    if (ydoc.store.clients.size > 0) this.#pending.push(Y.encodeStateAsUpdate(ydoc));
+    const onUpdate = (update: Uint8Array, origin: unknown) => origin !== this && this.#queue(update);
+    ydoc.on("update", onUpdate);
+    const onDestroy = () => this.destroy();
+    ydoc.on("destroy", onDestroy);
+    this.#cleanups.push(() => ydoc.off("update", onUpdate), () => ydoc.off("destroy", onDestroy));
+    this.#cleanups.push(group.onStatus((status) => this.#onStatus(status)));
+    this.loaded = this.#open();
+    this.loaded.catch((error: unknown) => this.#emit("error", error instanceof Error ? error : new Error(String(error))));
+  }
+
+  on<E extends keyof Events>(event: E, listener: Events[E]): void {
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, (set = new Set()));
+    set.add(listener);
+  }
+
+  off<E extends keyof Events>(event: E, listener: Events[E]): void {
+    this.#listeners.get(event)?.delete(listener);
+  }
+
+  /**
+   * Appends what is pending, then stops: no more listeners on the Y.Doc, the awareness or the group, this
+   * peer's presence cleared, remote awareness states removed. The Y.Doc and the group stay usable.
+   */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#flush();
+    this.#destroyed = true;
+    for (const cleanup of this.#cleanups.splice(0).reverse()) cleanup();
+    if (this.#ownsAwareness) this.awareness.destroy();
+    this.#listeners.clear();
+  }
+
+  async #open(): Promise<void> {
+    const doc = await this.group.open(this.docId);
+    if (this.#destroyed) return;
+    this.doc = doc;
+    // Everything held so far, every session (this one's too: a reload restores from it), applied as one update.
+    const updates = doc.transactions().flatMap((transaction) => this.#complete(transaction));
+    if (updates.length > 0) Y.applyUpdate(this.ydoc, Y.mergeUpdates(updates), this);
+    this.#cleanups.push(doc.subscribe((change) => this.#onChange(change)));
+    const presence = (doc as Doc & { presence?: PresenceChannel }).presence;
+    if (presence) {
+      const bridge = new AwarenessOverPresence(this.awareness, presence, this);
+      this.#cleanups.push(() => bridge.destroy());
+    }
+    this.#flush();
+    this.#onStatus(this.group.status);
+  }
+
+  #onChange(change: DocChange): void {
+    // Own appends come back here too: they came from this Y.Doc.
+    const updates = change.added.filter((transaction) => transaction.session !== this.group.session).flatMap((transaction) => this.#complete(transaction));
+    if (updates.length === 0) return;
+    Y.applyUpdate(this.ydoc, updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates), this);
+  }
+
+  /** The update a transaction completes (none while a split update still lacks parts). */
+  #complete(transaction: DocTransaction): Uint8Array[] {
+    const payload = dataToPayload(transaction.data);
+    const update = payload && this.#assembler.push(transaction.session, payload);
+    return update ? [update] : [];
+  }
+
+  #queue(update: Uint8Array): void {
+    if (this.#destroyed) return;
+    this.#pending.push(update);
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      if (!this.#destroyed) this.#flush();
+    });
+  }
+
+  /** Appends the pending updates as one: a whole transaction, or parts that fit MAX_TRANSACTION_BYTES. */
+  #flush(): void {
+    const doc = this.doc;
+    if (!doc || this.#pending.length === 0) return;
+    const update = this.#pending.length === 1 ? this.#pending[0]! : Y.mergeUpdates(this.#pending);
+    this.#pending = [];
+    try {
+      for (const payload of encodeUpdatePayloads(update, MAX_PAYLOAD_BYTES)) doc.append(payloadToData(payload));
+    } catch (error) {
+      this.#emit("error", error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  #onStatus(relay: Status): void {
+    if (this.#destroyed) return;
+    const status = toProviderStatus(relay);
+    if (status !== this.status) {
+      this.status = status;
+      this.#emit("status", { status, relay });
+    }
+    const synced = relay === "live" && this.doc !== undefined;
+    if (synced !== this.synced) {
+      this.synced = synced;
+      this.#emit("sync", synced);
+      this.#emit("synced", synced);
+    }
+  }
+
+  #emit<E extends keyof Events>(event: E, ...args: Parameters<Events[E]>): void {
+    for (const listener of [...(this.#listeners.get(event) ?? [])]) (listener as unknown as (...values: Parameters<Events[E]>) => void)(...args);
+  }
+}
+
+function toProviderStatus(status: Status): ProviderStatus {
+  if (status === "live" || status === "syncing") return "connected";
+  if (status === "connecting" || status === "authenticating" || status === "idle") return "connecting";
+  return "disconnected";
+}
