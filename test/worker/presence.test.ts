@@ -150,6 +150,26 @@ describe("presence", () => {
     await Promise.all([a.close(), b.close(), c.close()]);
   });
 
+  it("a second socket of the same session (a reconnect) keeps showing when the old one closes", async () => {
+    const group = uniqueGroup("presence-same-session");
+    const old = await connect(group, alice);
+    const b = await connect(group, bob);
+    const doc = await created(old, alice, group);
+    await loaded(b, doc);
+    old.send({ type: "presence", doc, state: "old socket" });
+    await b.next("presence");
+    // The client reconnected before the relay noticed its old socket go: readers key presence by session.
+    const fresh = await connect(group, alice);
+    await loaded(fresh, doc);
+    fresh.send({ type: "presence", doc, state: "new socket" });
+    expect((await b.next("presence")).peers[0]?.state).toBe("new socket");
+    await old.close();
+    expect((await b.next("presence")).peers).toEqual([{ agent: alice.agent, session: alice.session, state: "new socket" }]);
+    await fresh.close();
+    expect((await b.next("presence")).peers).toEqual([{ agent: alice.agent, session: alice.session }]);
+    await b.close();
+  });
+
   it("is never written to SQLite", async () => {
     const group = uniqueGroup("presence-unstored");
     const a = await connect(group, alice);

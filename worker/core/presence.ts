@@ -102,6 +102,16 @@ export class PresenceTable {
     peers.add(id);
   }
 
+  /**
+   * What readers should now hold for a session that stopped showing presence through one socket: gone,
+   * unless another socket of the same session still shows some (a reconnect the relay has not yet seen
+   * the old socket close for), which then stands. Readers key presence by session, not by socket.
+   */
+  #stillShown(doc: DocId, who: { agent: AgentId; session: SessionId }): PresencePeer {
+    for (const [, shown] of this.shownIn(doc)) if (shown.session === who.session) return shown;
+    return { agent: who.agent, session: who.session };
+  }
+
   /** Stops showing `id` in `doc`; returns who it was if it was shown. */
   #hide(id: PeerId, doc: DocId): PeerPresence | undefined {
     const entry = this.#byPeer.get(id);
@@ -148,7 +158,7 @@ export class PresenceTable {
 
     if (message.state === undefined) {
       if (!this.#hide(peer.id, doc)) return [save()];
-      return [save(), ...fanOut(doc, header, peer.id, { agent: peer.agent, session: peer.session }, peers, store, now)];
+      return [save(), ...fanOut(doc, header, peer.id, this.#stillShown(doc, peer), peers, store, now)];
     }
     const encoded = utf8(JSON.stringify(message.state));
     let bytes = encoded.length;
@@ -172,7 +182,7 @@ export class PresenceTable {
     for (const doc of docs ?? [...entry.docs.keys()]) {
       if (!this.#hide(id, doc)) continue;
       const header = store.header(doc);
-      if (header) effects.push(...fanOut(doc, header, id, { agent: entry.agent, session: entry.session }, peers, store));
+      if (header) effects.push(...fanOut(doc, header, id, this.#stillShown(doc, entry), peers, store));
     }
     if (docs === undefined || !peers.has(id)) this.#byPeer.delete(id);
     else if (effects.length > 0) effects.unshift({ type: "savePresence", peer: id, presence: this.#saved(id) });
