@@ -189,7 +189,8 @@ export class Relay {
   }
 
   #deliverAll(): void {
-    for (const peer of [...this.#outbox.keys()]) this.#deliver(peer);
+    // A socket that fails while delivering queues frames for others (its presence is gone): those go too.
+    while (this.#outbox.size > 0) for (const peer of [...this.#outbox.keys()]) this.#deliver(peer);
   }
 
   /** Sends a peer what its outbox holds, in as few frames as fit. */
