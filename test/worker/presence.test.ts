@@ -170,15 +170,23 @@ describe("presence", () => {
     await b.close();
   });
 
-  it("is never written to SQLite", async () => {
+  it("is never written to SQLite, and a presence message runs no SQL statement at all", async () => {
     const group = uniqueGroup("presence-unstored");
     const a = await connect(group, alice);
     const b = await connect(group, bob);
     const doc = await created(a, alice, group);
     await loaded(b, doc);
     const marker = "presence-marker-7f3a";
-    a.send({ type: "presence", doc, state: { marker } });
-    await b.next("presence");
+    // Not one SQL statement: no write, and no row read (billed) for a fan-out to the document's readers.
+    const counted = await countSql(group, async () => {
+      a.send({ type: "presence", doc, state: { marker } });
+      await b.next("presence");
+      b.send({ type: "presence", doc });
+      a.send({ type: "presence", doc, state: { marker, cursor: 2 } });
+      await b.next("presence");
+      await a.sync();
+    });
+    expect(counted).toEqual({ statements: 0, rowsRead: 0 });
     await hibernate(group);
     a.send({ type: "presence", doc, state: { marker: `${marker}-again` } });
     await b.next("presence");
@@ -228,3 +236,27 @@ describe("presence", () => {
     await Promise.all([a.close(), b.close(), c.close(), d.close()]);
   });
 });
+
+/** SQL statements the group's object runs (and rows they read) while `body` runs. */
+async function countSql(group: string, body: () => Promise<void>) {
+  const counted = { statements: 0, rowsRead: 0 };
+  const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
+  const restore = await runInDurableObject(groupStub(group), (_instance, state) => {
+    const sql = state.storage.sql;
+    const exec = sql.exec;
+    sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => {
+      counted.statements++;
+      const cursor = exec.call(sql, query, ...bindings);
+      cursors.push(cursor);
+      return cursor;
+    }) as typeof sql.exec;
+    return () => void (sql.exec = exec);
+  });
+  try {
+    await body();
+  } finally {
+    await runInDurableObject(groupStub(group), () => restore());
+  }
+  counted.rowsRead = cursors.reduce((sum, cursor) => sum + cursor.rowsRead, 0);
+  return counted;
+}
