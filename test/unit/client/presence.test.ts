@@ -94,6 +94,38 @@ describe("doc.presence", () => {
     expect(aliceDoc.presence.peers.size).toBe(0);
   });
 
+  it("a deleted document's presence is gone for everyone, and its budget is free again", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const bob = await client({ name: "bob" });
+    const aliceGroup = alice.group("g1");
+    await aliceGroup.createMembers().synced();
+    await aliceGroup.setRole(bob.identity.agent, "writer");
+    const doc = aliceGroup.create();
+    relay.name(doc.id, "doc");
+    await doc.synced();
+    const bobDoc = await bob.group("g1").open(doc.id);
+    doc.presence.set("x".repeat(PRESENCE_MAX_BYTES - 2));
+    bobDoc.presence.set("bob");
+    await settle();
+    expect(states(bobDoc.presence.peers)).toEqual({ [alice.session]: "x".repeat(PRESENCE_MAX_BYTES - 2) });
+    await aliceGroup.delete(doc.id);
+    await settle();
+    expect(bobDoc.presence.peers.size).toBe(0);
+    expect(doc.presence.peers.size).toBe(0);
+    expect(bobDoc.presence.state).toBeUndefined();
+    // The whole budget is Alice's to use in another document, here and at the relay.
+    const errors: string[] = [];
+    aliceGroup.onError((error) => errors.push(error.message));
+    const other = aliceGroup.create();
+    await other.synced();
+    relay.transcript();
+    other.presence.set("y".repeat(PRESENCE_MAX_BYTES - 2));
+    await settle();
+    expect(relay.transcript().filter((line) => line.includes("presence"))).toEqual([`c1 -> relay | presence ${other.id} "${"y".repeat(PRESENCE_MAX_BYTES - 2)}"`]);
+    expect(errors).toEqual([]);
+  });
+
   it("refuses, synchronously, what the relay would refuse", async () => {
     const { aliceGroup, aliceDoc } = await twoPeers();
     const refusal = (fn: () => void) => {
