@@ -171,9 +171,9 @@ export class PresenceChannel {
     this.#changed(doc);
   }
 
-  /** Presence changes from the relay. */
+  /** Presence changes from the relay (only for documents this client loaded or opened: it may not hold a Doc for one yet). */
   onMessage(message: ServerPresence): void {
-    this.#docs.get(message.doc)?.apply(message, this.#hooks.session);
+    this.forDoc(message.doc).apply(message, this.#hooks.session);
   }
 
   /** Right behind the hello on a new socket: the relay holds nothing of ours, so everything is sent again. */
