@@ -33,6 +33,9 @@ export type SavedPresence = { states: Record<DocId, Uint8Array>; tokens: number;
 
 type Shown = { state: Json; encoded: Uint8Array };
 
+/** What presence needs of the relay's peer table: who is connected, and as whom. */
+type Peers = { get(id: PeerId): PeerRecord | undefined; has(id: PeerId): boolean };
+
 type PeerPresence = {
   agent: AgentId;
   session: SessionId;
@@ -134,7 +137,7 @@ export class PresenceTable {
    * passed on to the readers of its document. The peer's budget is spent first, so refusals are rate
    * limited too.
    */
-  receive(peer: ReadyPeer, role: Role, message: Presence, now: number, peers: ReadonlyMap<PeerId, PeerRecord>, store: StoreReader): Effect[] {
+  receive(peer: ReadyPeer, role: Role, message: Presence, now: number, peers: Peers, store: StoreReader): Effect[] {
     const { doc } = message;
     const refused = (code: "presence_refused" | "presence_too_large" | "rate_limited", text: string, retryAfter?: number): Effect[] => [
       { type: "send", peer: peer.id, message: { type: "error", code, message: text, doc, ...(retryAfter === undefined ? {} : { retryAfter }) } },
@@ -175,7 +178,7 @@ export class PresenceTable {
    * A peer stops showing presence in `docs` (every document when omitted: its socket closed): its readers
    * hear it is gone. A peer still connected has its attachment updated.
    */
-  leave(id: PeerId, docs: readonly DocId[] | undefined, peers: ReadonlyMap<PeerId, PeerRecord>, store: StoreReader): Effect[] {
+  leave(id: PeerId, docs: readonly DocId[] | undefined, peers: Peers, store: StoreReader): Effect[] {
     const entry = this.#byPeer.get(id);
     if (!entry) return [];
     const effects: Effect[] = [];
@@ -228,7 +231,7 @@ export class PresenceTable {
 }
 
 /** One peer's presence change, sent to every other ready peer subscribed to the document that may read it. */
-function fanOut(doc: DocId, header: DocHeader, from: PeerId, shown: PresencePeer, peers: ReadonlyMap<PeerId, PeerRecord>, store: StoreReader, now?: number): Effect[] {
+function fanOut(doc: DocId, header: DocHeader, from: PeerId, shown: PresencePeer, peers: Peers, store: StoreReader, now?: number): Effect[] {
   const message = { type: "presence" as const, doc, peers: [shown] };
   const effects: Effect[] = [];
   for (const id of store.subscribers(doc)) {
