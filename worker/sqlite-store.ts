@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   count INTEGER NOT NULL,
   last_hash TEXT NOT NULL,
   signature TEXT NOT NULL,
+  bytes INTEGER NOT NULL DEFAULT 0,
   UNIQUE (doc_num, id)
 );
 CREATE TABLE IF NOT EXISTS transactions (
@@ -41,7 +42,26 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 CREATE INDEX IF NOT EXISTS subscriptions_by_peer ON subscriptions (peer);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS members (agent TEXT PRIMARY KEY, role TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS agent_usage (agent TEXT PRIMARY KEY, docs INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS agent_usage (agent TEXT PRIMARY KEY, docs INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0);
+`;
+
+/**
+ * An agent's stored bytes follow its sessions' \`bytes\` by triggers: a commit's session upsert (or a
+ * deletion) moves the agent's total in the same statement, so a write runs no statement more for it and
+ * nothing ever sums a log. The agent is the part of the session id before its '~'.
+ */
+const BYTES_TRIGGERS = `
+CREATE TRIGGER IF NOT EXISTS agent_bytes_on_insert AFTER INSERT ON sessions WHEN new.bytes <> 0 BEGIN
+  INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes)
+  ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER IF NOT EXISTS agent_bytes_on_update AFTER UPDATE OF bytes ON sessions WHEN new.bytes <> old.bytes BEGIN
+  INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes - old.bytes)
+  ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER IF NOT EXISTS agent_bytes_on_delete AFTER DELETE ON sessions WHEN old.bytes <> 0 BEGIN
+  UPDATE agent_usage SET bytes = bytes - old.bytes WHERE agent = substr(old.id, 1, instr(old.id, '~') - 1);
+END;
 `;
 
 /** Rows read per query when streaming a session log: bounded memory whatever the log's length. */
@@ -54,6 +74,8 @@ const ROW_CACHE_SIZE = 20_000;
 const SUBSCRIBER_CACHE_SIZE = 256;
 /** Heads of the sessions written lately: a writer's next append reads nothing to find where its log ends. */
 const HEAD_CACHE_SIZE = 10_000;
+/** Agents whose usage is kept in memory: a writer's quota check reads nothing. */
+const USAGE_CACHE_SIZE = 1_000;
 
 /** The bytes of a write's transactions of bytes, back to back, as one BLOB parameter. */
 class BlobBuilder {
@@ -99,6 +121,8 @@ export class SqliteStore implements GroupStore {
   readonly #subscribers = new Map<string, Set<PeerId>>();
   /** Session heads by `<doc row> <session id>`, written through by every commit. */
   readonly #heads = new Map<string, HeadRow>();
+  /** Agents' usage, written through by every commit; dropped by a deletion. */
+  readonly #usage = new Map<AgentId, AgentUsage>();
   readonly sql: SqlStorage;
   readonly transactionSync: <T>(fn: () => T) => T;
 
@@ -108,6 +132,12 @@ export class SqliteStore implements GroupStore {
     // Objects created by an earlier version get the newer columns of `docs` first.
     const docColumns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('docs')").toArray().map((row) => row.name);
     const countsUsage = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'agent_usage'").toArray().length > 0;
+    // Objects stored before bytes were counted get the columns first (the triggers below need them).
+    const columnsOf = (table: string) => sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`).toArray().map((row) => row.name);
+    const sessionColumns = columnsOf("sessions");
+    const countsBytes = sessionColumns.length === 0 || sessionColumns.includes("bytes");
+    if (!countsBytes) sql.exec("ALTER TABLE sessions ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0");
+    if (countsUsage && !columnsOf("agent_usage").includes("bytes")) sql.exec("ALTER TABLE agent_usage ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0");
     if (docColumns.length > 0) {
       for (const column of ["cursor", "deleted", "restricted", "sessions"]) {
         if (!docColumns.includes(column)) sql.exec(`ALTER TABLE docs ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
@@ -123,6 +153,9 @@ export class SqliteStore implements GroupStore {
          ON CONFLICT (agent) DO UPDATE SET sessions = excluded.sessions`,
       );
     }
+    sql.exec(BYTES_TRIGGERS);
+    // Groups stored before bytes were counted: count each session's once (the triggers add them up per agent).
+    if (!countsBytes) sql.exec("UPDATE sessions SET bytes = (SELECT coalesce(sum(length(CAST(data AS BLOB))), 0) FROM transactions WHERE session_num = sessions.num)");
     // Groups stored before the digest became a set hash have an XOR digest and no sum: rebuild both once.
     if (this.meta("digest") !== undefined && this.meta("digest_sum") === undefined) this.#rebuildDigest();
   }
@@ -238,8 +271,14 @@ export class SqliteStore implements GroupStore {
   }
 
   usage(agent: AgentId): AgentUsage {
-    const row = this.sql.exec<AgentUsage>("SELECT docs, sessions FROM agent_usage WHERE agent = ?", agent).toArray()[0];
-    return row ? { docs: row.docs, sessions: row.sessions } : { docs: 0, sessions: 0 };
+    let usage = this.#usage.get(agent);
+    if (!usage) {
+      const row = this.sql.exec<AgentUsage>("SELECT docs, sessions, bytes FROM agent_usage WHERE agent = ?", agent).toArray()[0];
+      usage = row ? { docs: row.docs, sessions: row.sessions, bytes: row.bytes } : { docs: 0, sessions: 0, bytes: 0 };
+      if (this.#usage.size >= USAGE_CACHE_SIZE) this.#usage.delete(this.#usage.keys().next().value!);
+      this.#usage.set(agent, usage);
+    }
+    return { ...usage };
   }
 
   sessionCount(doc: DocId): number {
@@ -369,12 +408,12 @@ export class SqliteStore implements GroupStore {
       if (write.appends.length > 0) {
         const nums = new Map<string, number>();
         const sessionRows = this.sql.exec<{ num: number; id: string }>(
-          `INSERT INTO sessions (doc_num, id, count, last_hash, signature)
-           SELECT ?, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]' FROM json_each(?) WHERE true
-           ON CONFLICT (doc_num, id) DO UPDATE SET count = excluded.count, last_hash = excluded.last_hash, signature = excluded.signature
+          `INSERT INTO sessions (doc_num, id, count, last_hash, signature, bytes)
+           SELECT ?, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]' FROM json_each(?) WHERE true
+           ON CONFLICT (doc_num, id) DO UPDATE SET count = excluded.count, last_hash = excluded.last_hash, signature = excluded.signature, bytes = bytes + excluded.bytes
            RETURNING num, id`,
           docNum,
-          JSON.stringify(write.appends.map((append) => [append.session, append.after + append.transactions.length, append.lastHash, append.signature])),
+          JSON.stringify(write.appends.map((append) => [append.session, append.after + append.transactions.length, append.lastHash, append.signature, append.bytes])),
         );
         for (const row of sessionRows) nums.set(row.id, row.num);
         // One flat row per transaction: a nested array would make SQLite parse a whole append's JSON again
@@ -435,11 +474,23 @@ export class SqliteStore implements GroupStore {
     this.#meta.set("digest_sum", digestSum);
     this.#rows.set(write.doc, docRow!);
     for (const [key, head] of heads) this.#remember(key, head);
+    for (const append of write.appends) {
+      const usage = this.#usage.get(agentOfSession(append.session));
+      if (usage) usage.bytes += append.bytes;
+    }
+    if (write.header || newSessions > 0) {
+      const usage = this.#usage.get(write.header?.creator ?? agentOfSession(write.appends[0]!.session));
+      if (usage) {
+        usage.docs += write.header ? 1 : 0;
+        usage.sessions += newSessions;
+      }
+    }
   }
 
   deleteDoc(doc: DocId, now: number): void {
     const creator = this.header(doc)?.creator;
     this.#headers.delete(doc);
+    this.#usage.clear();
     this.#write(() => {
       const row = this.#row(doc);
       if (!row || row.deleted) return;
@@ -477,6 +528,7 @@ export class SqliteStore implements GroupStore {
       this.#meta.clear();
       this.#rows.clear();
       this.#heads.clear();
+      this.#usage.clear();
       this.#memberRoles = undefined;
       throw error;
     } finally {
