@@ -18,7 +18,8 @@ import {
   type SessionId,
   type Welcome,
 } from "../protocol/index.ts";
-import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.ts";
+import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
+import { closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, unopenedFailure, welcomed } from "./core/reconnect.ts";
 import { ConnectionError, describeFailure, type ConnectionFailure } from "./errors.ts";
 import type { Identity } from "./identity.ts";
 import { checkRelayUrl } from "./local-checks.ts";
@@ -81,13 +82,8 @@ export class Connection {
   #helloSent = false;
   /** Messages sent in the current tick: they leave together, in as few frames as fit, when it ends. */
   #outgoing: EncodedMessage[] | undefined;
-  #attempt = 0;
-  /** When the relay last welcomed us: a connection up for minUptimeMs resets the backoff. */
-  #upSince = 0;
-  #retryAfterMs = 0;
-  /** The next reconnect skips the backoff (the relay asked for a fresh token, not for patience). */
-  #retryNow = false;
-  #tokenRetries = 0;
+  /** Backoff and token-refresh bookkeeping (core/reconnect.ts decides with it). */
+  readonly #reconnect = initialReconnect();
   readonly #url: string;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #pingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -209,7 +205,7 @@ export class Connection {
       failed = true;
       const fetchUrl = this.options.fetch === undefined ? globalThis.fetch : this.options.fetch;
       if (opened || !fetchUrl) {
-        const failure: ConnectionFailure = opened ? { kind: "closed", code, detail: reason } : { kind: "unreachable", detail: `the connection failed before it opened${reason ? `: ${reason}` : ""}` };
+        const failure = opened ? closedFailure(code, reason) : unopenedFailure(reason);
         this.#handler.onFailure(new ConnectionError(failure));
         return this.#down(describeFailure(failure));
       }
@@ -237,16 +233,12 @@ export class Connection {
   /** Why a connection failed before it opened: one GET of the same URL, bounded in time. */
   async #probe(fetchUrl: typeof fetch): Promise<ConnectionFailure> {
     const url = this.#url.replace(/^ws/, "http");
+    const host = new URL(url).host;
     try {
       const response = await fetchUrl(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-      const body = (await response.text()).slice(0, 300);
-      // 426 is the relay's answer to a GET without Upgrade: the URL is right, the WebSocket itself failed.
-      if (response.status === 426) return { kind: "unreachable", detail: "the WebSocket handshake failed, though the relay answers at this URL" };
-      return { kind: "http", status: response.status, body };
+      return probeFailure({ status: response.status, body: await response.text() }, host);
     } catch (error) {
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      if (cause?.code === "ECONNREFUSED") return { kind: "refused", detail: `nothing listens at ${new URL(url).host}` };
-      return { kind: "unreachable", detail: cause?.message ?? (error as Error).message };
+      return probeFailure({ error: error as Error & { cause?: { code?: string; message?: string } } }, host);
     }
   }
 
@@ -270,8 +262,7 @@ export class Connection {
       case "challenge":
         return void this.#hello(message.nonce);
       case "welcome":
-        this.#upSince = Date.now();
-        this.#tokenRetries = 0;
+        welcomed(this.#reconnect, Date.now());
         this.#setStatus("syncing");
         return this.#handler.onReady(message);
       case "pong":
@@ -307,22 +298,17 @@ export class Connection {
   }
 
   #onError(error: ErrorMessage): void {
-    if (error.retryAfter !== undefined) this.#retryAfterMs = error.retryAfter * 1000;
-    // An expired token is not fatal when the app can hand out a fresh one: reconnect at once, and the
-    // handshake asks getToken again. Without getToken, or when getToken keeps returning tokens already
-    // expired at the handshake, no retry can help: the client stops and says why.
-    if (error.code === "token_expired") {
-      if (!this.options.getToken) return this.close(`token_expired: ${error.message} (pass getToken to refresh it)`);
-      if (this.#status === "authenticating" && this.#tokenRetries >= 2) return this.close(`token_expired: getToken returned an expired token ${this.#tokenRetries} times in a row`);
-      this.#retryNow = this.#tokenRetries++ === 0;
-      this.#handler.onMessage(error);
-      // Drop now rather than wait for the relay's close: this socket is no longer fanned out to.
-      return this.drop(`token_expired: ${error.message}`);
+    const decision = relayErrorDecision(this.#reconnect, error, { status: this.#status, canRefresh: this.options.getToken !== undefined });
+    switch (decision.type) {
+      case "close":
+        return this.close(decision.reason);
+      case "refresh":
+        this.#handler.onMessage(error);
+        // Drop now rather than wait for the relay's close: this socket is no longer fanned out to.
+        return this.drop(decision.reason);
+      case "pass":
+        return this.#handler.onMessage(error);
     }
-    // Errors that no retry can fix: the client stops and says why.
-    const fatal = error.code === "unsupported_version" || (error.code === "unauthorized" && this.#status === "authenticating");
-    if (fatal) return this.close(`${error.code}: ${error.message}`);
-    this.#handler.onMessage(error);
   }
 
   #fail(reason: string): void {
@@ -333,8 +319,7 @@ export class Connection {
   /** The socket is gone; `reason` (the relay's close reason, or what went wrong) reaches status listeners. */
   #down(reason?: string): void {
     if (this.#status === "closed" || this.#status === "offline") return;
-    const wasUp = (this.#status === "live" || this.#status === "syncing") && Date.now() - this.#upSince >= this.#backoff.minUptimeMs;
-    if (wasUp) this.#attempt = 0;
+    const from = this.#status;
     this.#socket = undefined;
     this.#clearTimers();
     this.#setStatus("offline", reason || undefined);
@@ -342,9 +327,7 @@ export class Connection {
     if ((this.#status as Status) !== "offline") return; // a listener closed the client meanwhile
     // A browser that knows it is offline waits for its `online` event instead of dialling into nothing.
     if ((globalThis as { navigator?: Navigator }).navigator?.onLine === false && this.#removeNetworkListeners) return;
-    const delay = this.#retryNow ? 0 : backoffDelay(this.#backoff, this.#attempt++, (this.options.random ?? Math.random)(), this.#retryAfterMs);
-    this.#retryAfterMs = 0;
-    this.#retryNow = false;
+    const delay = reconnectDelay(this.#reconnect, { from, now: Date.now(), random: (this.options.random ?? Math.random)(), backoff: this.#backoff });
     this.#reconnectTimer = setTimeout(() => this.#open(), delay);
   }
 

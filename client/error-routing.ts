@@ -27,7 +27,7 @@ export type ErrorRoute =
   | { kind: "deleteRefused" }
   /** The relay refused own writes of the document: they leave the push path until discarded. */
   | { kind: "writesRefused" }
-  /** A frame was refused without naming a document: what was in flight is suspect (see push-pump.ts). */
+  /** A frame was refused without naming a document: what was in flight is suspect (see quarantine.ts). */
   | { kind: "frameRefused" }
   /** Nothing to settle: listeners hear it, that is all. */
   | { kind: "report" };

@@ -1,43 +1,25 @@
-// A group as one client sees it: one connection, the documents opened in it, and the traffic between.
-// This file is the app's face of it; each concern lives in a file of its own: doc-registry.ts (which
-// documents, which loads are answered), push-pump.ts (save, push, quarantine), error-routing.ts (who hears
-// a relay error), directory.ts, open-all.ts, membership.ts, waiters.ts.
-import {
-  MEMBERS_KIND,
-  digestOf,
-  isDocId,
-  newHeader,
-  type AgentId,
-  type DocHeader,
-  type DocId,
-  type DocMeta,
-  type ErrorMessage,
-  type MemberOp,
-  type Role,
-  type ServerMessage,
-  type SessionId,
-  type Welcome,
-} from "../protocol/index.ts";
+// A group as one client sees it: the app's face of it, and the shell around the client core
+// (core/client-core.ts). Each call is checked locally, then becomes a core event; the core's effects are
+// carried out here in one switch: frames to the connection, saves to the local store, settlements to the
+// promises waiting, changes to listeners.
+import { MEMBERS_KIND, newHeader, type AgentId, type DocHeader, type DocId, type DocMeta, type MemberOp, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
-import { DirectoryRequests, type Directory } from "./directory.ts";
-import { DocRegistry } from "./doc-registry.ts";
-import { Doc, type RefusedWrites } from "./doc.ts";
-import { OrphanTails } from "./orphan-tails.ts";
-import { routeError } from "./error-routing.ts";
+import { digestOfState, initialState, step } from "./core/client-core.ts";
+import type { DocState } from "./core/doc-state.ts";
+import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Directory, type WaiterKey } from "./core/effects.ts";
+import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
 import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import { checkDocId, checkGroupId, checkHeader, checkSince, headerIsFor, relayWouldAccept } from "./local-checks.ts";
+import { checkDocId, checkGroupId, checkHeader, checkSince } from "./local-checks.ts";
 import { membersOf } from "./membership.ts";
-import { WholeGroupOpen, openGroupMessages } from "./open-all.ts";
 import { PresenceChannel } from "./presence.ts";
 import { PushPump } from "./push-pump.ts";
-import { RefusedWritesKeeper } from "./refusals.ts";
 import type { Status } from "./status.ts";
 import type { LocalStore } from "./storage/local-store.ts";
 import { Waiters } from "./waiters.ts";
 
 export { RelayError } from "./errors.ts";
-export type { Directory } from "./directory.ts";
+export type { Directory } from "./core/effects.ts";
 
 export type GroupOptions = Omit<ConnectionOptions, "group" | "identity" | "session">;
 
@@ -50,24 +32,18 @@ export class Group {
   readonly connection: Connection;
   /** Resolves once the documents saved on this device are loaded; the connection opens after it. */
   readonly ready: Promise<void>;
-  /** This agent's role in the group, as of the last handshake (or of createMembers()). */
-  role: Role | undefined;
-  /** The group's membership log, once it has one. */
-  membersDoc: DocId | undefined;
   readonly #store: LocalStore;
-  readonly #registry: DocRegistry;
+  readonly #core: CoreState;
   readonly #pump: PushPump;
-  readonly #directory = new DirectoryRequests();
-  readonly #whole = new WholeGroupOpen();
-  readonly #deletes = new Map<DocId, Waiters<void>>();
-  /** Unsent writes of this agent's sessions that no client holds (orphan-tails.ts). */
-  readonly #orphans: OrphanTails;
-  /** The local store's documents are tracked: a resume can say what this client holds. */
-  #restored = false;
-  #closed: ClosedError | undefined;
+  /** The app's Doc for each document the core holds (made on first use). */
+  readonly #docs = new Map<DocId, { state: DocState; doc: Doc }>();
+  /** Promises waiting for a settlement from the core, by waiter key. */
+  readonly #waiters = new Map<WaiterKey, Waiters<unknown>>();
+  readonly #docHost: DocHost;
   readonly #statusListeners = new Set<(status: Status, reason?: string) => void>();
   readonly #errorListeners = new Set<(error: RelayError | ConnectionError) => void>();
-  readonly #refusals: RefusedWritesKeeper;
+  readonly #refusedListeners = new Set<(refused: RefusedWrites) => void>();
+  /** Presence, beside the core: ephemeral, nothing of it is stored or acknowledged. */
   readonly #presence: PresenceChannel;
 
   constructor(id: string, identity: Identity, session: SessionId, store: LocalStore, options: GroupOptions) {
@@ -76,53 +52,52 @@ export class Group {
     this.identity = identity;
     this.session = session;
     this.#store = store;
+    this.#core = initialState(id, { agent: identity.agent, secretKey: identity.secretKey, session });
     this.#presence = new PresenceChannel({
       session,
       send: (message) => this.connection.send(message),
-      knownToRelay: (doc) => this.#registry.get(doc)?.relayKnown.header === true,
+      knownToRelay: (doc) => this.#core.docs.get(doc)?.relay.header === true,
     });
-    this.#registry = new DocRegistry((docId, header) => {
-      const doc: Doc = new Doc(docId, header, identity, session, () => this.#pump.markDirty(doc), this.#presence.forDoc(docId));
-      if (this.#closed) doc.close(this.#closed);
-      return doc;
-    });
-    this.#orphans = new OrphanTails(identity, session);
+    const group = this;
+    this.#docHost = {
+      session,
+      get closedError() {
+        return group.#core.closed;
+      },
+      stateOf: (doc) => this.#core.docs.get(doc),
+      dispatch: (event) => void this.#dispatch(event),
+      wait: (key, signal) => this.#wait(key, signal) as Promise<void>,
+      presenceOf: (doc) => this.#presence.forDoc(doc),
+    };
     this.#pump = new PushPump({
       group: id,
       store,
-      canPush: () => this.status === "syncing" || this.status === "live",
-      // Orphan tails the relay would refuse (an older SDK's) stay behind: no one can discard them here.
-      take: (doc) => [...doc.takePush(), ...this.#orphans.take(doc).filter(relayWouldAccept)],
-      send: (frame) => this.connection.send(frame),
+      session,
+      stateOf: (doc) => this.#core.docs.get(doc),
+      dispatch: (event) => void this.#dispatch(event),
       onLocalFailure: (doc, message) => this.#report(new RelayError({ code: "internal", message, doc })),
-      onUnverified: (doc, sessions) => {
-        for (const session of sessions) {
-          this.#report(new RelayError({ code: "bad_signature", message: "a received checkpoint does not verify: its transactions do not count", doc: doc.id, session }));
-        }
-      },
-    });
-    const group = this;
-    this.#refusals = new RefusedWritesKeeper({
-      group: id,
-      store,
-      get membersDoc() {
-        return group.membersDoc;
-      },
-      forget: (doc) => this.#registry.forget(doc),
-      changed: (doc) => this.#pump.markDirty(doc),
-      report: (error) => this.#report(error),
     });
     this.connection = new Connection(
       { ...options, group: id, identity, session },
       {
-        onHello: () => this.#restored && this.#resume(),
-        onReady: (welcome) => this.#onReady(welcome),
+        onHello: () => {
+          this.#dispatch({ type: "helloSent" });
+          // Behind the loads: the relay holds nothing of ours on a new socket.
+          this.#presence.resume();
+        },
+        onReady: (welcome) => this.#dispatch({ type: "welcome", welcome }),
         onMessage: (message) => this.#onMessage(message),
-        onDown: () => this.#onDown(),
+        onDown: () => {
+          this.#dispatch({ type: "down" });
+          this.#presence.onDown();
+        },
         onFailure: (error) => this.#report(error),
         onStatus: (status, reason) => {
           for (const listener of this.#statusListeners) listener(status, reason);
-          if (status === "closed") this.#closeAll(new ClosedError(id, reason ?? "closed"));
+          if (status === "closed") {
+            this.#presence.close();
+            this.#dispatch({ type: "closed", error: new ClosedError(id, reason ?? "closed") });
+          }
         },
       },
     );
@@ -134,28 +109,26 @@ export class Group {
 
   async #restore(): Promise<void> {
     await Promise.resolve(); // after the socket starts: a store that reads synchronously must not delay it
-    for (const stored of await this.#store.loadGroup(this.id)) {
-      if (!isDocId(stored.id) || !stored.header || !headerIsFor(stored.header, stored.id, this.id)) {
-        this.#report(new RelayError({ code: "bad_header", message: `the local store holds ${String(stored.id)} with a header that is not its own: skipped`, doc: stored.id }));
-        continue;
-      }
-      const doc = this.#registry.get(stored.id) ?? this.#registry.track(stored.id, stored.header);
-      doc.restore(stored);
-      // Writes an older SDK let into the store that the relay would refuse never leave the device.
-      if (doc.refused) this.#refusals.surface(doc);
-      if (doc.header?.kind === MEMBERS_KIND) this.membersDoc ??= doc.id;
-    }
-    this.#restored = true;
-    if (this.connection.canSend) this.#resume();
+    this.#dispatch({ type: "restored", docs: await this.#store.loadGroup(this.id) });
   }
 
   get status(): Status {
     return this.connection.status;
   }
 
+  /** This agent's role in the group, as of the last handshake (or of createMembers()). */
+  get role(): Role | undefined {
+    return this.#core.role;
+  }
+
+  /** The group's membership log, once it has one. */
+  get membersDoc(): DocId | undefined {
+    return this.#core.membersDoc;
+  }
+
   /** Documents this client holds in the group (the membership log is not among them: see members()). */
   get docs(): Doc[] {
-    return [...this.#registry.all()].filter((doc) => doc.header && !doc.deleted && doc.id !== this.membersDoc);
+    return [...this.#core.docs.values()].filter((doc) => doc.header && !doc.deleted && doc.id !== this.membersDoc).map((doc) => this.#doc(doc.id)!);
   }
 
   /**
@@ -164,24 +137,25 @@ export class Group {
    * LocalRefusalError for anything the relay would refuse (a kind over 64 characters, over 64 readers, ...).
    */
   create(options: { kind?: string; meta?: DocMeta; readers?: AgentId[] } = {}): Doc {
-    const header = newHeader({
+    return this.#createWith(this.#header(options.kind ?? "json", options), false);
+  }
+
+  #header(kind: string, options: { meta?: DocMeta; readers?: AgentId[] }): DocHeader {
+    return newHeader({
       group: this.id,
-      kind: options.kind ?? "json",
+      kind,
       creator: this.identity.agent,
       createdAt: Date.now(),
       meta: options.meta ?? {},
       ...(options.readers ? { readers: options.readers } : {}),
     });
-    return this.#createWith(header);
   }
 
-  #createWith(header: DocHeader): Doc {
+  #createWith(header: DocHeader, members: boolean): Doc {
     const id = checkHeader(header, this.id);
     if (header.kind === MEMBERS_KIND && this.membersDoc) throw new LocalRefusalError("bad_header", "create: this group already has a membership log");
-    const doc = this.#registry.track(id, header);
-    this.#load(doc);
-    this.#pump.markDirty(doc);
-    return doc;
+    this.#dispatch({ type: "create", id, header, members });
+    return this.#doc(id)!;
   }
 
   /**
@@ -197,22 +171,9 @@ export class Group {
 
   async #open(id: DocId, signal: AbortSignal | undefined): Promise<Doc> {
     await this.ready;
-    let doc = this.#registry.get(id);
-    if (doc?.deleted) throw new RelayError({ code: "doc_deleted", message: "this document was deleted", doc: id });
-    if (doc?.header) return doc;
-    this.#throwIfClosed();
-    doc ??= this.#registry.track(id, undefined);
-    this.#load(doc);
-    await doc.loaded(signal);
-    if (doc.deleted) throw new RelayError({ code: "doc_deleted", message: "this document was deleted", doc: id });
-    if (!doc.header) {
-      // The relay answered the load with nothing: it has no such document in this group.
-      if (this.#registry.get(id) === doc) {
-        this.#registry.forget(doc);
-        this.connection.send({ type: "unsub", doc: id });
-      }
-      throw new RelayError({ code: "unknown_doc", message: `the relay has no document ${id} in group ${this.id}`, doc: id });
-    }
+    await this.#ask(`open:${id}`, { type: "open", doc: id }, signal);
+    const doc = this.#doc(id);
+    if (!doc) throw new RelayError({ code: "unknown_doc", message: `the relay has no document ${id} in group ${this.id}`, doc: id });
     return doc;
   }
 
@@ -222,12 +183,7 @@ export class Group {
    */
   async openAll(options: Signal = {}): Promise<Doc[]> {
     await this.ready;
-    this.#throwIfClosed();
-    const first = !this.#whole.requested;
-    this.#whole.requested = true;
-    const answered = this.#whole.waiters.wait(options.signal);
-    if (first || this.#whole.waiters.size === 1) this.#sendOpen();
-    await answered;
+    await this.#ask("openAll", { type: "openAll" }, options.signal);
     return this.docs;
   }
 
@@ -239,12 +195,7 @@ export class Group {
 
   async #delete(id: DocId, signal: AbortSignal | undefined): Promise<void> {
     await this.ready;
-    this.#throwIfClosed();
-    let waiters = this.#deletes.get(id);
-    if (!waiters) this.#deletes.set(id, (waiters = new Waiters()));
-    const done = waiters.wait(signal);
-    this.connection.send({ type: "delete", doc: id });
-    return done;
+    await this.#ask(`delete:${id}`, { type: "delete", doc: id }, signal);
   }
 
   /**
@@ -254,7 +205,7 @@ export class Group {
    */
   async synced(options: Signal = {}): Promise<void> {
     await this.ready;
-    await Promise.all([...this.#registry.all()].map((doc) => doc.synced(options)));
+    await Promise.all([...this.#core.docs.keys()].map((id) => this.#doc(id)!.synced(options)));
   }
 
   /**
@@ -269,45 +220,44 @@ export class Group {
   async #directoryAnswer(since: number | undefined, signal: AbortSignal | undefined): Promise<Directory> {
     await this.ready;
     this.#throwIfClosed();
-    const request = { type: "dir" as const, ...(since === undefined ? {} : { since }), digest: this.digest() };
-    return this.#directory.ask(request, (message) => this.connection.send(message), signal);
+    this.#dispatch({ type: "directory", request: { type: "dir", ...(since === undefined ? {} : { since }), digest: this.digest() } });
+    // The answer comes in a frame, never at once: the request just queued (or the one it shares) is the newest.
+    return this.#wait(`dir:${this.#core.directory[this.#core.directory.length - 1]!.id}`, signal) as Promise<Directory>;
   }
 
   /** The digest of every document this client holds (protocol/digest.ts), as the relay computes its own. */
   digest(): string {
-    return digestOfDocs(this.#registry.all());
+    return digestOfState(this.#core);
   }
 
-  // Refused writes (refusals.ts): held on this device, out of the push path, until discarded or retried.
+  // Refused writes: held on this device, out of the push path, until discarded or retried.
 
   /** Every document whose own writes are held back after a refusal, with the writes and the reason. */
   refused(): RefusedWrites[] {
-    return [...this.#registry.all()].flatMap((doc) => doc.refusedWrites() ?? []);
+    return [...this.#core.docs.values()].filter((doc) => doc.refusal).flatMap((doc) => this.#doc(doc.id)!.refusedWrites() ?? []);
   }
 
   /** Forgets a document's refused writes (and the document, if it was refused whole); resolves when the store agrees. */
-  discardRefused(doc: Doc): Promise<void> {
-    return this.#refusals.discard(doc);
+  async discardRefused(doc: Doc): Promise<void> {
+    await Promise.all(this.#dispatch({ type: "discardRefused", doc: doc.id }));
   }
 
   /** Sends a document's refused writes again (after a role change, say). */
   retryRefused(doc: Doc): void {
-    doc.retryRefused();
+    this.#dispatch({ type: "retryRefused", doc: doc.id });
   }
 
   /** Calls `listener` once for each refusal, with the writes held back. */
   onRefused(listener: (refused: RefusedWrites) => void): () => void {
-    return this.#refusals.listen(listener);
+    this.#refusedListeners.add(listener);
+    return () => this.#refusedListeners.delete(listener);
   }
 
   // Membership. The log is a document of kind MEMBERS_KIND; its creator is the first admin.
 
   /** Gives the group a membership log with this agent as its admin. From then on only members get in. */
   createMembers(): Doc {
-    const doc = this.create({ kind: MEMBERS_KIND });
-    this.membersDoc = doc.id;
-    this.role = "admin";
-    return doc;
+    return this.#createWith(this.#header(MEMBERS_KIND, {}), true);
   }
 
   /**
@@ -328,8 +278,7 @@ export class Group {
   async members(options: Signal = {}): Promise<Map<AgentId, Role>> {
     const log = await this.#membersLog(options.signal);
     const failed = await log.verifyReceived();
-    if (failed.length > 0) this.#pump.markDirty(log);
-    for (const session of failed) this.#report(new RelayError({ code: "bad_signature", message: "a received checkpoint does not verify: its operations do not count", doc: log.id, session }));
+    if (failed.length > 0) this.#dispatch({ type: "unverified", doc: log.id, sessions: failed });
     return membersOf(log);
   }
 
@@ -366,160 +315,122 @@ export class Group {
   }
 
   #throwIfClosed(): void {
-    if (this.#closed) throw this.#closed;
+    if (this.#core.closed) throw this.#core.closed;
   }
 
-  #load(doc: Doc): void {
-    if (doc.isLoaded || this.#registry.wasRequested(doc)) return;
-    this.connection.markSyncing();
-    this.#sendLoad(doc);
+  /** The app's Doc for a document the core holds (the same object for as long as the core holds that document). */
+  #doc(id: DocId): Doc | undefined {
+    const state = this.#core.docs.get(id);
+    const known = this.#docs.get(id);
+    if (!state) return known?.doc;
+    if (known?.state === state) return known.doc;
+    const doc = new Doc(state, this.#docHost);
+    this.#docs.set(id, { state, doc });
+    return doc;
   }
 
-  #sendLoad(doc: Doc): void {
-    if (this.connection.send({ type: "load", doc: doc.id, known: doc.known })) this.#registry.markRequested(doc);
+  #wait(key: WaiterKey, signal: AbortSignal | undefined): Promise<unknown> {
+    let waiters = this.#waiters.get(key);
+    if (!waiters) this.#waiters.set(key, (waiters = new Waiters()));
+    return waiters.wait(signal);
   }
 
-  #sendOpen(): void {
-    for (const message of openGroupMessages(this.#registry.all())) this.connection.send(message);
+  /** Waits for `key` to settle after the event that asks for it (which may settle it at once). */
+  #ask(key: WaiterKey, event: CoreEvent, signal: AbortSignal | undefined): Promise<unknown> {
+    const answer = this.#wait(key, signal);
+    this.#dispatch(event);
+    return answer;
   }
 
-  /** Right behind the hello: say what this client holds; the relay answers with exactly what it lacks. */
-  #resume(): void {
-    this.#registry.clearRequested();
-    if (this.#whole.requested) this.#sendOpen();
-    for (const doc of this.#registry.all()) {
-      if (!this.#whole.requested || !doc.header) this.#sendLoad(doc);
-    }
-    this.#directory.resend((message) => this.connection.send(message));
-    for (const id of this.#deletes.keys()) this.connection.send({ type: "delete", doc: id });
-    this.#presence.resume();
-  }
-
-  #onReady(welcome: Welcome): void {
-    this.role = welcome.role;
-    this.membersDoc = welcome.members ?? this.membersDoc;
-    if (this.#registry.allAnswered) this.connection.markLive();
-  }
-
-  #onDown(): void {
-    this.#registry.clearRequested();
-    for (const doc of this.#registry.all()) doc.resetInFlight();
-    this.#orphans.reset();
-    this.#presence.onDown();
-  }
-
-  /** A document heard of: tracked if held, or if the whole group is open (documents arriving live). */
-  #heardOf(id: DocId): Doc | undefined {
-    return this.#registry.get(id) ?? (this.#whole.requested ? this.#registry.track(id, undefined) : undefined);
-  }
-
-  #answered(doc: Doc): void {
-    if (this.#registry.answered(doc)) this.connection.markLive();
+  #settle(key: WaiterKey, error: Error | undefined, value?: unknown): void {
+    const waiters = this.#waiters.get(key);
+    if (!waiters) return;
+    this.#waiters.delete(key);
+    if (error) waiters.rejectAll(error);
+    else waiters.resolveAll(value);
   }
 
   #onMessage(message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" }>): void {
-    switch (message.type) {
-      case "known": {
-        const doc = this.#heardOf(message.doc);
-        if (!doc) return;
-        const wasLoaded = doc.isLoaded;
-        doc.onKnown({ header: message.header, sessions: message.sessions }, message.reason);
-        if (!wasLoaded && doc.isLoaded) this.#answered(doc);
-        this.#presence.poke();
-        return this.#pump.markDirty(doc);
-      }
-      case "content": {
-        // A header must be the one the id names, in this group: anything else is dropped, not adopted.
-        if (message.header && !headerIsFor(message.header, message.doc, this.id)) {
-          return this.#report(new RelayError({ code: "bad_header", message: "a received header does not hash to its document id: ignored", doc: message.doc }));
-        }
-        const doc = this.#heardOf(message.doc);
-        if (!doc) return;
-        if (!doc.onContent(message)) this.#sendLoad(doc);
-        return this.#pump.markDirty(doc);
-      }
-      case "opened": {
-        // Documents the relay did not list are ones it does not have yet (created offline): load them,
-        // so their headers and writes go up and the group can go live.
-        for (const doc of this.#registry.unanswered()) if (doc.header && !this.#registry.wasRequested(doc)) this.#sendLoad(doc);
-        return this.#whole.waiters.resolveAll();
-      }
-      case "deleted":
-        return this.#onDeleted(message.doc);
-      case "dir":
-        return this.#directory.onFrame(message);
-      case "error":
-        return this.#onRelayError(message);
-      case "presence":
-        return this.#presence.onMessage(message);
-    }
+    if (message.type === "presence") return this.#presence.onMessage(message);
+    this.#dispatch({ type: "message", message });
+    // A document the relay now holds (a load answered, a header acknowledged) may have presence waiting.
+    if (message.type === "known") this.#presence.poke();
+    else if (message.type === "deleted") this.#presence.forgetDoc(message.doc);
   }
 
-  #onDeleted(id: DocId): void {
-    this.#presence.forgetDoc(id);
-    const doc = this.#registry.get(id);
-    if (doc) {
-      doc.onDeleted();
-      this.#answered(doc);
+  /** Feeds the core one event and carries out its effects; returns the local store's work it started. */
+  #dispatch(event: CoreEvent): Promise<void>[] {
+    const stored: Promise<void>[] = [];
+    for (const effect of step(this.#core, event)) {
+      const work = this.#carryOut(effect);
+      if (work) stored.push(work);
     }
-    this.#store.remove(this.id, id).catch((error: Error) => this.#report(new RelayError({ code: "internal", message: `removing ${id} locally failed: ${error.message}`, doc: id })));
-    this.#deletes.get(id)?.resolveAll();
-    this.#deletes.delete(id);
+    return stored;
   }
 
-  #onRelayError(message: ErrorMessage): void {
-    const error = new RelayError(message);
-    const doc = message.doc ? this.#registry.get(message.doc) : undefined;
-    const route = routeError(message, { held: doc !== undefined, awaitingLoad: doc !== undefined && !doc.isLoaded, deleting: message.doc !== undefined && this.#deletes.has(message.doc) });
-    switch (route.kind) {
-      case "deleted":
-        if (doc?.hasUnsynced) this.#refusals.refuse(doc, error);
-        this.#onDeleted(message.doc!);
-        break;
-      case "loadRefused":
-        doc!.onLoadRefused(error);
-        if (doc!.header) this.#refusals.refuse(doc!, error);
-        else this.#registry.forget(doc!);
-        this.#answered(doc!);
-        if (this.#registry.allAnswered) this.connection.markLive();
-        break;
-      case "deleteRefused":
-        this.#deletes.get(message.doc!)?.rejectAll(error);
-        this.#deletes.delete(message.doc!);
-        break;
-      case "writesRefused":
-        this.#refusals.refuse(doc!, error);
-        break;
-      case "frameRefused": {
-        const inFlight = [...this.#registry.all()].filter((held) => held.inFlight);
-        const culprit = this.#pump.onFrameRefused(inFlight);
-        if (culprit) this.#refusals.refuse(culprit, error);
-        // What else the refused frame held is lost with it: start over on a fresh socket.
-        this.connection.drop(`the relay refused a frame: ${error.message}`);
-        break;
+  #carryOut(effect: CoreEffect): Promise<void> | undefined {
+    switch (effect.type) {
+      case "send":
+        this.connection.send(effect.message);
+        return;
+      case "status":
+        if (effect.to === "live") this.connection.markLive();
+        else this.connection.markSyncing();
+        return;
+      case "drop":
+        this.connection.drop(effect.reason);
+        return;
+      case "flush":
+        this.#pump.markDirty(effect.doc);
+        return;
+      case "removeLocal":
+        return this.#storeWork(effect.doc, effect.report, `removing ${effect.doc} locally failed`, () => this.#store.remove(this.id, effect.doc));
+      case "rewriteLocal": {
+        const { stored } = effect;
+        const appends = Object.entries(stored.sessions).map(([session, transactions]) => ({ session: session as SessionId, after: 0, transactions }));
+        return this.#storeWork(effect.doc, effect.report, `discarding refused writes of ${effect.doc} failed`, async () => {
+          await this.#store.remove(this.id, effect.doc);
+          await this.#store.save(this.id, effect.doc, { header: stored.header, appends });
+          this.#pump.markDirty(effect.doc);
+        });
       }
+      case "settle":
+        this.#settle(effect.waiter, effect.error);
+        return;
+      case "answer":
+        this.#settle(effect.waiter, undefined, effect.directory);
+        return;
+      case "changed":
+        // Only a Doc the app was given can have listeners.
+        this.#docs.get(effect.doc)?.doc.emitChange(effect.added);
+        return;
+      case "refused": {
+        const doc = this.#doc(effect.doc);
+        if (!doc) return;
+        const refused: RefusedWrites = { doc, error: effect.error, transactions: effect.transactions, wholeDocument: effect.wholeDocument };
+        for (const listener of this.#refusedListeners) listener(refused);
+        return;
+      }
+      case "forget":
+        this.#docs.delete(effect.doc);
+        this.#presence.forgetDoc(effect.doc);
+        return;
       case "report":
-        break;
+        this.#report(effect.error);
+        return;
+      default:
+        return assertNever(effect);
     }
-    this.#report(error);
+  }
+
+  /** Local store work for an effect: a failure goes to onError when `report`, else to whoever awaits it. */
+  #storeWork(doc: DocId, report: boolean, what: string, work: () => Promise<void>): Promise<void> {
+    const done = work();
+    if (!report) return done;
+    return done.catch((error: Error) => this.#report(new RelayError({ code: "internal", message: `${what}: ${error.message}`, doc })));
   }
 
   #report(error: RelayError | ConnectionError): void {
     for (const listener of this.#errorListeners) listener(error);
   }
-
-  /** Closed for good: every waiter hears why, and later calls fail at once. */
-  #closeAll(error: ClosedError): void {
-    this.#closed = error;
-    this.#presence.close();
-    this.#directory.rejectAll(error);
-    this.#whole.waiters.rejectAll(error);
-    for (const waiters of this.#deletes.values()) waiters.rejectAll(error);
-    this.#deletes.clear();
-    for (const doc of this.#registry.all()) doc.close(error);
-  }
-}
-
-function digestOfDocs(docs: Iterable<Doc>): string {
-  return digestOf([...docs].filter((doc) => !doc.deleted).map((doc) => [doc.id, doc.known] as const));
 }

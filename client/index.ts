@@ -2,7 +2,7 @@
 export { createClient, Client, type ClientOptions } from "./client.ts";
 export { Group, type GroupOptions } from "./group.ts";
 export { RelayError, LocalRefusalError, ClosedError, ConnectionError, type ConnectionFailure } from "./errors.ts";
-export type { Directory } from "./directory.ts";
+export type { Directory } from "./core/effects.ts";
 export { Doc, type DocChange, type DocTransaction, type RefusedWrites } from "./doc.ts";
 export type { DocPresence, PresenceKey, PresenceListener, PresenceMap, PresencePeerState } from "./presence.ts";
 /** What a transaction carries: text, or bytes (a Uint8Array), served back as it was appended. */

@@ -1,40 +1,34 @@
-// Moves local changes out: saves what the local store lacks, then pushes what the relay lacks, one flush
-// at a time, changes of one tick together. While a frame refused without a document named is being looked
-// for (quarantine.ts), only the probe pushes and the rest waits.
-import type { Content, DocId, SessionId } from "../protocol/index.ts";
-import type { Doc } from "./doc.ts";
-import { frameRefused, nextProbe, noQuarantine, type Quarantine } from "./quarantine.ts";
+// The save-then-push loop, the shell's one piece of sequencing: the documents a tick changed are saved
+// (what the local store lacks, after checking received chains) and then the core is asked what to push.
+// One flush at a time. What to save and what to push is decided by the core (core/doc-state.ts, core/push.ts).
+import type { DocId, SessionId } from "../protocol/index.ts";
+import { verifiesChains } from "./chain-checks.ts";
+import { unsavedOf, type DocState } from "./core/doc-state.ts";
+import type { CoreEvent } from "./core/effects.ts";
 import type { LocalStore } from "./storage/local-store.ts";
 
 export interface PumpHost {
   readonly group: string;
   readonly store: LocalStore;
-  /** Whether pushed frames would reach the relay now. */
-  canPush(): boolean;
-  send(frame: Content): void;
-  /** What to push of `doc` now (its own takePush(), and what else rides along). */
-  take(doc: Doc): Content[];
+  readonly session: SessionId;
+  stateOf(id: DocId): DocState | undefined;
+  dispatch(event: CoreEvent): void;
   /** The local store failed; the app hears of it. */
   onLocalFailure(doc: DocId, message: string): void;
-  /** Received checkpoints of a verified chain did not verify (see verifiesChains in doc.ts). */
-  onUnverified(doc: Doc, sessions: SessionId[]): void;
 }
 
 export class PushPump {
   readonly #host: PumpHost;
   /** Documents with changes to save locally or push to the relay. */
-  readonly #dirty = new Set<Doc>();
+  readonly #dirty = new Set<DocId>();
   #scheduled = false;
   #flushing: Promise<void> | undefined;
-  #quarantine: Quarantine<Doc> = noQuarantine();
-  /** Documents with something to push that wait for the quarantine to end. */
-  readonly #held = new Set<Doc>();
 
   constructor(host: PumpHost) {
     this.#host = host;
   }
 
-  markDirty(doc: Doc): void {
+  markDirty(doc: DocId): void {
     this.#dirty.add(doc);
     if (this.#scheduled) return;
     this.#scheduled = true;
@@ -43,20 +37,6 @@ export class PushPump {
       this.#scheduled = false;
       void this.flush();
     });
-  }
-
-  /** A frame was refused without a document named; returns the document found guilty, if one was. */
-  onFrameRefused(inFlight: Doc[]): Doc | undefined {
-    const { state, culprit } = frameRefused(this.#quarantine, inFlight);
-    this.#quarantine = state;
-    return culprit;
-  }
-
-  /** The suspect to push alone now, if the quarantine is on. */
-  #currentProbe(): Doc | undefined {
-    const { state, probe } = nextProbe(this.#quarantine, (doc) => doc.hasUnsynced && !doc.refused && !doc.deleted);
-    this.#quarantine = state;
-    return probe;
   }
 
   /** Saves what the local store lacks, then pushes what the relay lacks; one flush at a time. */
@@ -69,30 +49,11 @@ export class PushPump {
     const docs = [...this.#dirty];
     this.#dirty.clear();
     this.#flushing = (async () => {
-      for (const doc of docs) {
-        if (doc.verifiesChains) {
-          const failed = await doc.verifyReceived();
-          if (failed.length > 0) this.#host.onUnverified(doc, failed);
-        }
-        const changes = doc.unsaved();
-        if (!changes) continue;
-        try {
-          await this.#host.store.save(this.#host.group, doc.id, changes);
-          doc.markSaved(changes);
-        } catch (error) {
-          this.#host.onLocalFailure(doc.id, `saving ${doc.id} locally failed: ${(error as Error).message}`);
-        }
+      for (const id of docs) {
+        const saving = this.#save(id);
+        if (saving) await saving;
       }
-      if (!this.#host.canPush()) return;
-      const probe = this.#currentProbe();
-      if (probe) {
-        for (const doc of docs) if (doc !== probe) this.#held.add(doc);
-        for (const frame of this.#host.take(probe)) this.#host.send(frame);
-        return;
-      }
-      const pushable = new Set([...this.#held, ...docs]);
-      this.#held.clear();
-      for (const doc of pushable) for (const frame of this.#host.take(doc)) this.#host.send(frame);
+      this.#host.dispatch({ type: "push", docs });
     })();
     try {
       await this.#flushing;
@@ -100,5 +61,29 @@ export class PushPump {
       this.#flushing = undefined;
     }
     if (this.#dirty.size > 0) this.markDirty(this.#dirty.values().next().value!);
+  }
+
+  /** Saves what the store lacks of `id`; undefined (no await, so the push follows in the same tick) when nothing is to do. */
+  #save(id: DocId): Promise<void> | undefined {
+    const doc = this.#host.stateOf(id);
+    if (!doc) return undefined;
+    if (verifiesChains(doc.header)) return this.#verifyThenSave(id, doc);
+    return this.#saveChanges(id, doc);
+  }
+
+  async #verifyThenSave(id: DocId, doc: DocState): Promise<void> {
+    // Signature checks are asynchronous (WebCrypto), so they run here; what fails is reported by the core.
+    const failed = await doc.chains.verify(id, (held) => doc.sessions.get(held) ?? [], this.#host.session);
+    if (failed.length > 0) this.#host.dispatch({ type: "unverified", doc: id, sessions: failed });
+    await this.#saveChanges(id, doc);
+  }
+
+  #saveChanges(id: DocId, doc: DocState): Promise<void> | undefined {
+    const changes = unsavedOf(doc, this.#host.session);
+    if (!changes) return undefined;
+    return this.#host.store.save(this.#host.group, id, changes).then(
+      () => this.#host.dispatch({ type: "saved", doc: id, changes }),
+      (error: Error) => this.#host.onLocalFailure(id, `saving ${id} locally failed: ${error.message}`),
+    );
   }
 }

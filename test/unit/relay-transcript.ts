@@ -42,13 +42,13 @@ const names: [string, string][] = [
   [doc1.id, "doc1"],
   [doc2.id, "doc2"],
 ];
-const short = (text: string): string => names.reduce((out, [long, name]) => out.replaceAll(long, name), text);
+export const short = (text: string): string => names.reduce((out, [long, name]) => out.replaceAll(long, name), text);
 
 const sessions = (counts: KnownState["sessions"]): string =>
   `{${Object.entries(counts).map(([session, count]) => `${session}:${count}`).join(", ")}}`;
 const known = (state: KnownState): string => `${state.header ? "" : "(no header) "}${sessions(state.sessions)}`;
 
-function render(message: ClientMessage | ServerMessage): string {
+export function render(message: ClientMessage | ServerMessage): string {
   switch (message.type) {
     case "challenge":
       return `challenge v=${message.v} nonce=${message.nonce}`;

@@ -1,11 +1,11 @@
-// A document on one client: what it pushes (saved first, signed, batched, bounded in flight), how it
-// resumes from the relay's known state, how it merges other sessions, and how a restart continues its chain.
+// The client core's state of one document (client/core/doc-state.ts, client/core/push.ts): what it pushes
+// (saved first, signed, batched, bounded in flight), how it resumes from the relay's known state, how it
+// merges other sessions, and how a restart continues its chain. Pure functions, driven directly.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   GENESIS_HASH,
   MAX_FRAME_BYTES,
-  MAX_TRANSACTION_BYTES,
-  MAX_TRANSACTIONS_PER_FRAME,
+    MAX_TRANSACTIONS_PER_FRAME,
   chainHash,
   decodeClientMessage,
   docIdOf,
@@ -18,8 +18,24 @@ import {
   type SessionId,
   type Transaction,
 } from "../../../protocol/index.ts";
-import { Doc, MAX_IN_FLIGHT, PUSH_BATCH, type DocChange } from "../../../client/doc.ts";
+import {
+  appendOwn,
+  applyContent,
+  applyKnown,
+  hasUnsynced,
+  knownOf,
+  markSaved,
+  newDocState,
+  orderedTransactions,
+  resetInFlight,
+  restoreDoc,
+  unsavedOf,
+  type DocState,
+  type DocTransaction,
+} from "../../../client/core/doc-state.ts";
+import { MAX_IN_FLIGHT, PUSH_BATCH, takeOwn } from "../../../client/core/push.ts";
 import { createIdentity, newSession } from "../../../client/identity.ts";
+import type { DocChanges, StoredDoc } from "../../../client/storage/local-store.ts";
 import { testAgent, transactions } from "../../support/identity.ts";
 
 const identity = createIdentity();
@@ -29,16 +45,69 @@ const id = docIdOf(header);
 const other = testAgent(3, "aaaa-device").session;
 const another = testAgent(3, "bbbb-device").session; // sorts after `other`
 
-const newDoc = () => new Doc(id, header, identity, session, () => {});
+/** The pure functions of one document's state, under the names of the calls that drive them. */
+class CoreDoc {
+  readonly state: DocState;
+  /** What each applied content added, in order. */
+  readonly added: DocTransaction[][] = [];
+
+  constructor(initial: typeof header | undefined = header) {
+    this.state = newDocState(id, initial);
+  }
+  get header() {
+    return this.state.header;
+  }
+  get known() {
+    return knownOf(this.state);
+  }
+  get hasUnsynced() {
+    return hasUnsynced(this.state, session);
+  }
+  append(data: string): DocTransaction {
+    return appendOwn(this.state, session, data, Date.now());
+  }
+  unsaved(): DocChanges | undefined {
+    return unsavedOf(this.state, session);
+  }
+  markSaved(changes: DocChanges): void {
+    markSaved(this.state, changes);
+  }
+  onKnown(relay: KnownState, reason: "load" | "ack" | "correction"): void {
+    applyKnown(this.state, session, relay, reason);
+  }
+  /** False when the content does not follow what is held (a gap). */
+  onContent(content: Parameters<typeof applyContent>[2]): boolean {
+    const { added, gap } = applyContent(this.state, session, content);
+    if (added.length > 0) this.added.push(added);
+    return !gap;
+  }
+  takePush(): Content[] {
+    return takeOwn(this.state, { agent: identity.agent, secretKey: identity.secretKey, session });
+  }
+  resetInFlight(): void {
+    resetInFlight(this.state, session);
+  }
+  restore(stored: StoredDoc): void {
+    restoreDoc(this.state, session, stored);
+  }
+  sessionTransactions(of: SessionId): readonly Transaction[] {
+    return this.state.sessions.get(of) ?? [];
+  }
+  transactions(): DocTransaction[] {
+    return orderedTransactions(this.state);
+  }
+}
+
+const newDoc = () => new CoreDoc();
 const relayHolds = (own: number, headerHeld = true): KnownState => ({ header: headerHeld, sessions: own > 0 ? { [session]: own } : {} });
 
-function saveAll(doc: Doc): void {
+function saveAll(doc: CoreDoc): void {
   const changes = doc.unsaved();
   if (changes) doc.markSaved(changes);
 }
 
 /** A document with `count` own transactions, saved locally, whose load the relay answered with `relay`. */
-function loadedDoc(count: number, relay = relayHolds(0, false)): Doc {
+function loadedDoc(count: number, relay = relayHolds(0, false)): CoreDoc {
   const doc = newDoc();
   for (let i = 0; i < count; i++) doc.append(`op-${i}`);
   saveAll(doc);
@@ -56,11 +125,9 @@ afterEach(() => {
 
 describe("pushing own transactions", () => {
   it("pushes only what is saved locally, and only once the relay answered the load", () => {
-    const changed: Doc[] = [];
-    const doc = new Doc(id, header, identity, session, (changedDoc) => changed.push(changedDoc));
+    const doc = newDoc();
     const first = doc.append("a");
     doc.append("b");
-    expect(changed).toHaveLength(2);
     const changes = doc.unsaved()!;
     expect(changes.header).toEqual(header);
     expect(changes.appends).toEqual([{ session, after: 0, transactions: [{ at: first.at, data: "a" }, expect.objectContaining({ data: "b" })] }]);
@@ -121,11 +188,6 @@ describe("pushing own transactions", () => {
     for (const frame of doc.takePush()) expect(decodeClientMessage(encodeMessage(frame))).toMatchObject({ ok: true });
   });
 
-  it("refuses a transaction larger than MAX_TRANSACTION_BYTES at append", () => {
-    const doc = newDoc();
-    expect(() => doc.append("x".repeat(MAX_TRANSACTION_BYTES + 1))).toThrow();
-  });
-
   it("bounds what is in flight, and sends more as acks come back", () => {
     const doc = loadedDoc(MAX_IN_FLIGHT * 3);
     const first = doc.takePush();
@@ -166,18 +228,12 @@ describe("pushing own transactions", () => {
     expect(sentCount(doc.takePush())).toBe(0);
   });
 
-  it("resolves synced() only once the relay acked everything", async () => {
+  it("counts as synced only once the relay acked everything", () => {
     const doc = loadedDoc(3);
-    let synced = false;
-    void doc.synced().then(() => (synced = true));
     doc.takePush();
     doc.onKnown(relayHolds(2), "ack");
-    await Promise.resolve();
-    expect(synced).toBe(false);
     expect(doc.hasUnsynced).toBe(true);
     doc.onKnown(relayHolds(3), "ack");
-    await Promise.resolve();
-    expect(synced).toBe(true);
     expect(doc.hasUnsynced).toBe(false);
   });
 });
@@ -188,8 +244,7 @@ describe("content from other sessions", () => {
 
   it("applies overlapping transactions once", () => {
     const doc = newDoc();
-    const added: DocChange["added"][] = [];
-    doc.subscribe((change) => added.push(change.added));
+    const added = doc.added;
     expect(doc.onContent(content({ [other]: { after: 0, transactions: theirs.slice(0, 3) } }))).toBe(true);
     expect(doc.onContent(content({ [other]: { after: 1, transactions: theirs.slice(1, 5) } }))).toBe(true);
     expect(doc.onContent(content({ [other]: { after: 2, transactions: theirs.slice(2, 4) } }))).toBe(true);
@@ -231,7 +286,7 @@ describe("restore", () => {
     const own = [...previous.sessionTransactions(session)];
     const stored = { id, header, sessions: { [session]: own, [other]: transactions(2, "theirs") } };
     vi.setSystemTime(Date.now() - 60_000); // the clock went back since
-    const doc = new Doc(id, undefined, identity, session, () => {});
+    const doc = new CoreDoc(undefined);
     doc.restore(stored);
     expect(doc.header).toEqual(header);
     expect(doc.unsaved()).toBeUndefined(); // it came from the store

@@ -2,9 +2,9 @@
 // exactly as the session's holder would sign it, one frame in flight per session.
 import { describe, expect, it } from "vitest";
 import { GENESIS_HASH, chainHash, docIdOf, newHeader, verifyCheckpoint, type SessionId } from "../../../protocol/index.ts";
-import { Doc } from "../../../client/doc.ts";
+import { applyKnown, newDocState, resetInFlight, restoreDoc, type DocState } from "../../../client/core/doc-state.ts";
+import { takeOrphanTails } from "../../../client/core/push.ts";
 import { createIdentity, newSession } from "../../../client/identity.ts";
-import { OrphanTails } from "../../../client/orphan-tails.ts";
 import { testAgent, transactions } from "../../support/identity.ts";
 
 const identity = createIdentity();
@@ -16,17 +16,20 @@ const id = docIdOf(header);
 const stored = transactions(5, "orphan");
 
 /** A document restored from a store holding 5 transactions of the orphan session, 2 of a stranger's and 1 own. */
-function restored(relayHolds: Record<SessionId, number>): Doc {
-  const doc = new Doc(id, header, identity, own, () => {});
-  doc.restore({ id, header, sessions: { [orphan]: stored, [stranger]: transactions(2, "stranger"), [own]: transactions(1, "own") } });
-  doc.onKnown({ header: true, sessions: relayHolds }, "load");
+function restored(relayHolds: Record<SessionId, number>): DocState {
+  const doc = newDocState(id, header);
+  restoreDoc(doc, own, { id, header, sessions: { [orphan]: stored, [stranger]: transactions(2, "stranger"), [own]: transactions(1, "own") } });
+  applyKnown(doc, own, { header: true, sessions: relayHolds }, "load");
   return doc;
 }
 
-describe("OrphanTails", () => {
+const writer = { agent: identity.agent, secretKey: identity.secretKey, session: own };
+const take = (doc: DocState) => takeOrphanTails(doc, writer);
+
+describe("takeOrphanTails", () => {
   it("pushes what the relay lacks of the agent's other sessions, signed as their holder would", async () => {
     const doc = restored({ [orphan]: 2 });
-    const [frame, ...more] = new OrphanTails(identity, own).take(doc);
+    const [frame, ...more] = take(doc);
     expect(more).toEqual([]);
     const chunk = frame!.sessions[orphan]!;
     expect(Object.keys(frame!.sessions)).toEqual([orphan]); // never its own (the document pushes that), never a stranger's
@@ -37,21 +40,19 @@ describe("OrphanTails", () => {
 
   it("sends nothing more for a session until the relay answers, and again after a reconnect", () => {
     const doc = restored({});
-    const tails = new OrphanTails(identity, own);
-    expect(tails.take(doc)).toHaveLength(1);
-    expect(tails.take(doc)).toEqual([]);
-    tails.reset();
-    expect(tails.take(doc)).toHaveLength(1);
-    doc.onKnown({ header: true, sessions: { [orphan]: 5 } }, "ack");
-    expect(tails.take(doc)).toEqual([]);
+    expect(take(doc)).toHaveLength(1);
+    expect(take(doc)).toEqual([]);
+    resetInFlight(doc, own); // a reconnect
+    expect(take(doc)).toHaveLength(1);
+    applyKnown(doc, own, { header: true, sessions: { [orphan]: 5 } }, "ack");
+    expect(take(doc)).toEqual([]);
   });
 
   it("waits until the relay has the document", () => {
-    const doc = new Doc(id, header, identity, own, () => {});
-    doc.restore({ id, header, sessions: { [orphan]: stored } });
-    const tails = new OrphanTails(identity, own);
-    expect(tails.take(doc)).toEqual([]); // not loaded yet
-    doc.onKnown({ header: false, sessions: {} }, "load");
-    expect(tails.take(doc)).toEqual([]); // the relay lacks the header: the document's own push sends it first
+    const doc = newDocState(id, header);
+    restoreDoc(doc, own, { id, header, sessions: { [orphan]: stored } });
+    expect(take(doc)).toEqual([]); // not loaded yet
+    applyKnown(doc, own, { header: false, sessions: {} }, "load");
+    expect(take(doc)).toEqual([]); // the relay lacks the header: the document's own push sends it first
   });
 });

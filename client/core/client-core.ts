@@ -1,0 +1,222 @@
+// The client's sync logic for one group as a state machine: step(state, event) -> effects.
+//
+// State (effects.ts: CoreState): every document's logs, known states and push progress (doc-state.ts),
+// loads sent and unanswered, the whole-group open, deletes and directory requests in flight, the
+// quarantine of a refused frame, membership (role, log) and the socket's phase as the core needs it.
+// Events: the local store's answers (restored, saved), the socket (helloSent, welcome, message, down,
+// closed), the app's calls (create, append, open, openAll, delete, directory, discard/retry refused) and
+// `push` (the shell saved a tick's changes). Effects: frames to send, saves and removals in the local
+// store, promise settlements (by waiter key), status changes, a drop of the socket, changes to tell
+// document listeners, refusals to surface, and errors to report.
+//
+// No I/O, no clock, no await: time arrives in events, signatures are made synchronously (Ed25519 is
+// deterministic), and the shell (group.ts, doc.ts, push-pump.ts, connection.ts) carries the effects out.
+// The state is updated in place rather than copied: transaction logs only grow, and copying them (or a
+// map of 20,000 documents) per event would cost what the relay core's small peer maps do not. It belongs to
+// the core alone; the shell only reads it.
+import { MEMBERS_KIND, digestOf, isDocId, type DirRequest, type DocId, type Welcome } from "../../protocol/index.ts";
+import { RelayError, type ClosedError } from "../errors.ts";
+import { headerIsFor } from "../local-checks.ts";
+import { nextProbe } from "../quarantine.ts";
+import type { StoredDoc } from "../storage/local-store.ts";
+import { askDirectory, directoryResend } from "./directory-queue.ts";
+import { appendOwn, hasUnsynced, knownOf, markSaved, resetInFlight, restoreDoc } from "./doc-state.ts";
+import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
+import { takePush } from "./push.ts";
+import { deletedError, discard, onMessage, refusedEffect } from "./relay-messages.ts";
+import { load, send, sendLoad, sendOpen, track } from "./tracking.ts";
+
+export { initialState } from "./tracking.ts";
+
+export function step(state: CoreState, event: CoreEvent): CoreEffect[] {
+  const out: CoreEffect[] = [];
+  switch (event.type) {
+    case "restored":
+      onRestored(state, event.docs, out);
+      break;
+    case "saved": {
+      const doc = state.docs.get(event.doc);
+      if (doc) markSaved(doc, event.changes);
+      break;
+    }
+    case "unverified":
+      for (const session of event.sessions) {
+        out.push({ type: "report", error: new RelayError({ code: "bad_signature", message: "a received checkpoint does not verify: its transactions do not count", doc: event.doc, session }) });
+      }
+      out.push({ type: "flush", doc: event.doc });
+      break;
+    case "helloSent":
+      if (state.phase === "closed") break;
+      state.phase = "hello";
+      if (state.restored) resume(state, out);
+      break;
+    case "welcome":
+      onWelcome(state, event.welcome, out);
+      break;
+    case "message":
+      onMessage(state, event.message, out);
+      break;
+    case "down":
+      if (state.phase !== "closed") state.phase = "down";
+      state.requested.clear();
+      for (const doc of state.docs.values()) resetInFlight(doc, state.writer.session);
+      break;
+    case "closed":
+      closeAll(state, event.error, out);
+      break;
+    case "create": {
+      const doc = track(state, event.id, event.header);
+      if (event.members) {
+        state.membersDoc = doc.id;
+        state.role = "admin";
+      }
+      load(state, doc, out);
+      out.push({ type: "flush", doc: doc.id });
+      break;
+    }
+    case "append": {
+      const doc = state.docs.get(event.doc);
+      if (!doc) break;
+      const added = appendOwn(doc, state.writer.session, event.data, event.now);
+      out.push({ type: "changed", doc: doc.id, added: [added] }, { type: "flush", doc: doc.id });
+      break;
+    }
+    case "open":
+      onOpen(state, event.doc, out);
+      break;
+    case "openAll":
+      if (state.closed) return [{ type: "settle", waiter: "openAll", error: state.closed }];
+      state.whole.requested = true;
+      if (!state.whole.awaiting) {
+        state.whole.awaiting = true;
+        sendOpen(state, out);
+      }
+      break;
+    case "delete":
+      if (state.closed) return [{ type: "settle", waiter: `delete:${event.doc}`, error: state.closed }];
+      state.deletes.add(event.doc);
+      send(state, out, { type: "delete", doc: event.doc });
+      break;
+    case "directory":
+      onDirectory(state, event.request, out);
+      break;
+    case "discardRefused":
+      discard(state, event.doc, false, out);
+      break;
+    case "retryRefused": {
+      const doc = state.docs.get(event.doc);
+      if (!doc?.refusal) break;
+      doc.refusal = undefined;
+      out.push({ type: "flush", doc: doc.id });
+      break;
+    }
+    case "push":
+      push(state, event.docs, out);
+      break;
+    default:
+      assertNever(event);
+  }
+  return out;
+}
+
+/** The digest of every document this client holds (protocol/digest.ts), as the relay computes its own. */
+export function digestOfState(state: CoreState): string {
+  return digestOf([...state.docs.values()].filter((doc) => !doc.deleted).map((doc) => [doc.id, knownOf(doc)] as const));
+}
+
+function onRestored(state: CoreState, stored: StoredDoc[], out: CoreEffect[]): void {
+  for (const entry of stored) {
+    if (!isDocId(entry.id) || !entry.header || !headerIsFor(entry.header, entry.id, state.group)) {
+      out.push({ type: "report", error: new RelayError({ code: "bad_header", message: `the local store holds ${String(entry.id)} with a header that is not its own: skipped`, doc: entry.id }) });
+      continue;
+    }
+    const doc = state.docs.get(entry.id) ?? track(state, entry.id, entry.header);
+    restoreDoc(doc, state.writer.session, entry);
+    // Writes an older SDK let into the store that the relay would refuse never leave the device.
+    if (doc.refusal) out.push(refusedEffect(state, doc));
+    if (doc.header?.kind === MEMBERS_KIND) state.membersDoc ??= doc.id;
+  }
+  state.restored = true;
+  if (state.phase === "hello" || state.phase === "ready") resume(state, out);
+}
+
+/** Right behind the hello: say what this client holds; the relay answers with exactly what it lacks. */
+function resume(state: CoreState, out: CoreEffect[]): void {
+  state.requested.clear();
+  if (state.whole.requested) sendOpen(state, out);
+  for (const doc of state.docs.values()) if (!state.whole.requested || !doc.header) sendLoad(state, doc, out);
+  const directory = directoryResend(state.directory);
+  state.directory = directory.queue;
+  for (const request of directory.requests) send(state, out, request);
+  for (const id of state.deletes) send(state, out, { type: "delete", doc: id });
+}
+
+function onWelcome(state: CoreState, welcome: Welcome, out: CoreEffect[]): void {
+  if (state.phase === "closed") return;
+  state.phase = "ready";
+  state.role = welcome.role;
+  state.membersDoc = welcome.members ?? state.membersDoc;
+  if (state.unanswered.size === 0) out.push({ type: "status", to: "live" });
+}
+
+function onOpen(state: CoreState, id: DocId, out: CoreEffect[]): void {
+  const doc = state.docs.get(id);
+  if (doc?.deleted) return void out.push({ type: "settle", waiter: `open:${id}`, error: deletedError(id) });
+  if (doc?.header) return void out.push({ type: "settle", waiter: `open:${id}` });
+  if (state.closed) return void out.push({ type: "settle", waiter: `open:${id}`, error: state.closed });
+  state.opening.add(id);
+  load(state, doc ?? track(state, id, undefined), out);
+}
+
+function onDirectory(state: CoreState, request: DirRequest, out: CoreEffect[]): void {
+  const { queue, id, fresh } = askDirectory(state.directory, request, state.nextRequest);
+  state.directory = queue;
+  if (!fresh) return;
+  state.nextRequest++;
+  if (state.closed) {
+    state.directory = queue.filter((pending) => pending.id !== id);
+    return void out.push({ type: "settle", waiter: `dir:${id}`, error: state.closed });
+  }
+  send(state, out, request);
+}
+
+/** Pushes what the relay lacks of `docs`. While a refused frame's culprit is looked for, only the probe pushes. */
+function push(state: CoreState, ids: DocId[], out: CoreEffect[]): void {
+  if (state.phase !== "ready") return;
+  const own = state.writer.session;
+  const { state: quarantine, probe } = nextProbe(state.quarantine, (id) => {
+    const doc = state.docs.get(id);
+    return doc !== undefined && hasUnsynced(doc, own) && !doc.refusal && !doc.deleted;
+  });
+  state.quarantine = quarantine;
+  if (probe !== undefined) {
+    for (const id of ids) if (id !== probe) state.held.add(id);
+    return pushDoc(state, probe, out);
+  }
+  const pushable = new Set([...state.held, ...ids]);
+  state.held.clear();
+  for (const id of pushable) pushDoc(state, id, out);
+}
+
+function pushDoc(state: CoreState, id: DocId, out: CoreEffect[]): void {
+  const doc = state.docs.get(id);
+  if (doc) for (const frame of takePush(doc, state.writer)) out.push({ type: "send", message: frame });
+}
+
+/** Closed for good: every waiter hears why, and later calls fail at once. */
+function closeAll(state: CoreState, error: ClosedError, out: CoreEffect[]): void {
+  state.phase = "closed";
+  state.closed = error;
+  for (const pending of state.directory) out.push({ type: "settle", waiter: `dir:${pending.id}`, error });
+  state.directory = [];
+  if (state.whole.awaiting) out.push({ type: "settle", waiter: "openAll", error });
+  state.whole.awaiting = false;
+  for (const id of state.deletes) out.push({ type: "settle", waiter: `delete:${id}`, error });
+  state.deletes.clear();
+  for (const id of state.opening) out.push({ type: "settle", waiter: `open:${id}`, error });
+  state.opening.clear();
+  for (const doc of state.docs.values()) {
+    if (!doc.loaded) out.push({ type: "settle", waiter: `loaded:${doc.id}`, error });
+    if (hasUnsynced(doc, state.writer.session)) out.push({ type: "settle", waiter: `synced:${doc.id}`, error });
+  }
+}

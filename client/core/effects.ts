@@ -1,0 +1,110 @@
+// The client core's vocabulary: the state it holds, the events it is fed and the effects it asks its shell
+// (group.ts) to carry out. Plain data, so a scenario can be replayed, printed and compared.
+import type { DirEntry, DirRequest, DocHeader, DocId, ClientMessage, Role, ServerMessage, SessionId, TransactionData, Welcome } from "../../protocol/index.ts";
+import type { ClosedError, LocalRefusalError, RelayError } from "../errors.ts";
+import type { Quarantine } from "../quarantine.ts";
+import type { DocChanges, StoredDoc } from "../storage/local-store.ts";
+import type { DocState, DocTransaction } from "./doc-state.ts";
+import type { Writer } from "./push.ts";
+
+/** An answer to `directory()`: what changed since the cursor asked about. */
+export type Directory = {
+  docs: DirEntry[];
+  /** Pass as `since` to hear only of later changes. */
+  cursor: number;
+  /** True when the relay holds exactly what this client holds (digests matched); `docs` is then empty. */
+  inSync: boolean;
+};
+
+/** A directory request in flight: the relay answers requests in order, each in one or more `dir` frames. */
+export type DirectoryRequest = { id: number; request: DirRequest; entries: DirEntry[] };
+
+/**
+ * Where the socket stands, as the core needs it: `down` (nothing can be sent), `hello` (the hello is out:
+ * loads and opens may follow it), `ready` (welcomed: writes may be pushed), `closed` (for good).
+ */
+export type Phase = "down" | "hello" | "ready" | "closed";
+
+export type CoreState = {
+  readonly group: string;
+  readonly writer: Writer;
+  phase: Phase;
+  /** The local store's documents are taken in: a resume can say what this client holds. */
+  restored: boolean;
+  /** Why the group closed for good, once it did. */
+  closed: ClosedError | undefined;
+  role: Role | undefined;
+  membersDoc: DocId | undefined;
+  readonly docs: Map<DocId, DocState>;
+  /** Documents whose load the relay has not answered yet: the group is live when this is empty. */
+  readonly unanswered: Set<DocId>;
+  /** Documents whose load went out on the current socket, so a second `open` does not ask again. */
+  readonly requested: Set<DocId>;
+  /** Documents an `open()` waits for. */
+  readonly opening: Set<DocId>;
+  /** The whole group was opened (every reconnect opens it again), and whether its `opened` is awaited. */
+  readonly whole: { requested: boolean; awaiting: boolean };
+  /** Deletes sent and not answered yet. */
+  readonly deletes: Set<DocId>;
+  directory: DirectoryRequest[];
+  nextRequest: number;
+  /** Finding the document behind a frame refused without a name (quarantine.ts). */
+  quarantine: Quarantine<DocId>;
+  /** Documents with something to push that wait for the quarantine to end. */
+  readonly held: Set<DocId>;
+};
+
+/** Who a settlement is for: `synced:<doc>`, `loaded:<doc>`, `open:<doc>`, `delete:<doc>`, `openAll`, `dir:<n>`. */
+export type WaiterKey = `synced:${DocId}` | `loaded:${DocId}` | `open:${DocId}` | `delete:${DocId}` | "openAll" | `dir:${number}`;
+
+export type CoreEvent =
+  // The local store answered (group start): what it holds of this group.
+  | { type: "restored"; docs: StoredDoc[] }
+  | { type: "saved"; doc: DocId; changes: DocChanges }
+  // Received checkpoints of a verified chain that failed (the signature checks are async: the shell runs them).
+  | { type: "unverified"; doc: DocId; sessions: SessionId[] }
+  // The socket: the hello went out, the relay welcomed us, a message arrived, it went down, it closed for good.
+  | { type: "helloSent" }
+  | { type: "welcome"; welcome: Welcome }
+  /** Presence goes beside the core, to client/presence.ts: nothing of it is stored or acknowledged. */
+  | { type: "message"; message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" | "presence" }> }
+  | { type: "down" }
+  | { type: "closed"; error: ClosedError }
+  // The app's calls (already checked locally by the shell).
+  | { type: "create"; id: DocId; header: DocHeader; members?: boolean }
+  | { type: "append"; doc: DocId; data: TransactionData; now: number }
+  | { type: "open"; doc: DocId }
+  | { type: "openAll" }
+  | { type: "delete"; doc: DocId }
+  | { type: "directory"; request: DirRequest }
+  | { type: "discardRefused"; doc: DocId }
+  | { type: "retryRefused"; doc: DocId }
+  // The shell saved what the documents lacked: push what the relay lacks.
+  | { type: "push"; docs: DocId[] };
+
+export type CoreEffect =
+  | { type: "send"; message: ClientMessage }
+  /** The connection's status: back to `syncing` (a load went out), or `live` (every load answered). */
+  | { type: "status"; to: "syncing" | "live" }
+  /** Drop the socket and start over on a fresh one. */
+  | { type: "drop"; reason: string }
+  /** Save what the local store lacks of `doc`, then push (the shell gathers a tick's documents into one flush). */
+  | { type: "flush"; doc: DocId }
+  /** Forget `doc` in the local store; `report` says whether a failure goes to onError. */
+  | { type: "removeLocal"; doc: DocId; report: boolean }
+  /** Write `doc` again as it now is (a session cut short), then flush it. */
+  | { type: "rewriteLocal"; doc: DocId; stored: StoredDoc; report: boolean }
+  | { type: "settle"; waiter: WaiterKey; error?: RelayError | ClosedError }
+  /** Directory answers carry a value. */
+  | { type: "answer"; waiter: `dir:${number}`; directory: Directory }
+  /** The document changed: its listeners hear `added` (empty when only its header or state changed). */
+  | { type: "changed"; doc: DocId; added: DocTransaction[] }
+  /** Own writes of `doc` were refused (or found refusable in the store): onRefused listeners hear them once. */
+  | { type: "refused"; doc: DocId; error: RelayError | LocalRefusalError; transactions: DocTransaction[]; wholeDocument: boolean }
+  /** The core stopped holding `doc`. */
+  | { type: "forget"; doc: DocId }
+  | { type: "report"; error: RelayError };
+
+export function assertNever(value: never): never {
+  throw new Error(`unhandled case: ${JSON.stringify(value)}`);
+}

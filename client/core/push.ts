@@ -1,0 +1,103 @@
+// What one document pushes now, as pure functions of its state: own transactions the relay lacks (saved
+// first, batched, signed, bounded in flight), and the unsent tails of this agent's other sessions.
+import {
+  CHUNK_TARGET_BYTES,
+  GENESIS_HASH,
+  MAX_TRANSACTIONS_PER_FRAME,
+  WIRE_BYTES_PER_TRANSACTION,
+  agentOfSession,
+  chainHash,
+  countOf,
+  wireDataBytes,
+  signCheckpoint,
+  type AgentId,
+  type Content,
+  type SessionId,
+  type Transaction,
+} from "../../protocol/index.ts";
+import { relayWouldAccept } from "../local-checks.ts";
+import { ownLog, type DocState } from "./doc-state.ts";
+
+/** Transactions per pushed frame (also bounded by CHUNK_TARGET_BYTES): fewer, fuller frames ingest fastest. */
+export const PUSH_BATCH = MAX_TRANSACTIONS_PER_FRAME;
+/** Unacknowledged transactions allowed in flight before pushing waits for acks. */
+export const MAX_IN_FLIGHT = 4 * PUSH_BATCH;
+
+/** Who signs: this client's agent key and the session it writes as. */
+export type Writer = { readonly agent: AgentId; readonly secretKey: Uint8Array; readonly session: SessionId };
+
+/** The end of the next frame's transactions of `log` from `after`, within PUSH_BATCH and CHUNK_TARGET_BYTES. */
+function batchEnd(log: readonly Transaction[], after: number, until: number): number {
+  let end = after;
+  let bytes = 0;
+  while (end < until && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) bytes += wireDataBytes(log[end++]!.data) + WIRE_BYTES_PER_TRANSACTION;
+  return end;
+}
+
+/** Frames to push now of `doc`: its own writes, then the orphan tails the relay would accept. */
+export function takePush(doc: DocState, writer: Writer): Content[] {
+  return [...takeOwn(doc, writer), ...takeOrphanTails(doc, writer).filter(relayWouldAccept)];
+}
+
+/** Own transactions the relay lacks, batched, signed, bounded in flight; marks them sent. */
+export function takeOwn(doc: DocState, writer: Writer): Content[] {
+  const own = writer.session;
+  if (!doc.loaded || doc.deleted || (doc.refusal && doc.refusal.from <= countOf(doc.relay, own))) return [];
+  const frames: Content[] = [];
+  const needsHeader = doc.header !== undefined && doc.headerSaved && !doc.relay.header;
+  // Only what is saved locally leaves the device: an acked write is then also a durable local one.
+  // Refused writes (held back from `from` on) never leave it.
+  const log = ownLog(doc, own);
+  const sendable = Math.min(log.length, doc.saved.get(own) ?? 0, doc.refusal?.from ?? Infinity);
+  const confirmed = countOf(doc.relay, own);
+  let includeHeader = needsHeader && !doc.headerInFlight && doc.sent === confirmed;
+  // Like Nagle's algorithm: full frames go at once, but while anything is in flight a partial frame waits
+  // for the ack, gathering what is appended meanwhile. A steady trickle of appends then travels as a few
+  // frames per round trip instead of one frame (and one signature, and one commit) per append.
+  const inFlight = doc.sent > confirmed;
+  while (doc.sent < sendable && doc.sent - confirmed < MAX_IN_FLIGHT && (!inFlight || sendable - doc.sent >= PUSH_BATCH)) {
+    const after = doc.sent;
+    const end = batchEnd(log, after, sendable);
+    const signature = signCheckpoint(writer.secretKey, doc.id, own, end, doc.ownHashes[end - 1]!);
+    frames.push({
+      type: "content",
+      doc: doc.id,
+      ...(includeHeader ? { header: doc.header! } : {}),
+      sessions: { [own]: { after, transactions: log.slice(after, end), signature } },
+    });
+    if (includeHeader) doc.headerInFlight = true;
+    includeHeader = false;
+    doc.sent = end;
+  }
+  if (includeHeader) {
+    frames.push({ type: "content", doc: doc.id, header: doc.header!, sessions: {} });
+    doc.headerInFlight = true;
+  }
+  return frames;
+}
+
+/**
+ * Unsent writes of this agent's other sessions. A client that died (a closed tab, a killed process) can
+ * leave transactions in the shared local store that never reached the relay, and its session waits for a
+ * client to lease it again, which may not happen while fewer clients run at once. So any client of the same
+ * agent pushes such a tail as stored. The same transactions signed with the same key (Ed25519 is
+ * deterministic) are the same bytes, so when the session's next holder or another client pushes them too,
+ * the relay stores them once and answers the other push with a correction. Only a session's holder appends.
+ * One frame in flight per session.
+ */
+export function takeOrphanTails(doc: DocState, writer: Writer): Content[] {
+  // The relay must know the document (its header travels with the document's own push) and have answered its load.
+  if (!doc.loaded || doc.deleted || !doc.relay.header) return [];
+  const frames: Content[] = [];
+  for (const [session, log] of doc.sessions) {
+    if (session === writer.session || agentOfSession(session) !== writer.agent) continue;
+    const after = countOf(doc.relay, session);
+    const sent = doc.orphansSent.get(session) ?? 0;
+    if (log.length <= after || sent > after) continue; // nothing to push, or a push not answered yet
+    const end = batchEnd(log, after, log.length);
+    const signature = signCheckpoint(writer.secretKey, doc.id, session, end, chainHash(GENESIS_HASH, log.slice(0, end)));
+    frames.push({ type: "content", doc: doc.id, sessions: { [session]: { after, transactions: log.slice(after, end), signature } } });
+    doc.orphansSent.set(session, end);
+  }
+  return frames;
+}

@@ -1,0 +1,84 @@
+// The connection's decisions, as pure functions of a small state: when to reconnect and how soon, what an
+// error from the relay means for the socket (refresh an expired token, stop for good, or hand it to the
+// group), and what a failed attempt says. Connection (connection.ts) owns the socket and the timers and
+// asks these; time and randomness come in as arguments.
+import type { ErrorMessage } from "../../protocol/index.ts";
+import { backoffDelay, type BackoffOptions } from "../backoff.ts";
+import type { ConnectionFailure } from "../errors.ts";
+import type { Status } from "../status.ts";
+
+export type ReconnectState = {
+  /** Failed attempts since the connection last stayed up for minUptimeMs. */
+  attempt: number;
+  /** When the relay last welcomed us. */
+  upSince: number;
+  /** The relay's retry hint, for the next delay only. */
+  retryAfterMs: number;
+  /** The next reconnect skips the backoff (the relay asked for a fresh token, not for patience). */
+  retryNow: boolean;
+  /** Expired tokens in a row: getToken may keep handing out tokens already expired. */
+  tokenRetries: number;
+};
+
+export const initialReconnect = (): ReconnectState => ({ attempt: 0, upSince: 0, retryAfterMs: 0, retryNow: false, tokenRetries: 0 });
+
+/** What an error frame from the relay does to the connection. */
+export type ErrorDecision =
+  /** Stop for good: no retry can help. */
+  | { type: "close"; reason: string }
+  /** Drop the socket and reconnect (at once the first time), asking getToken for a fresh token. */
+  | { type: "refresh"; reason: string }
+  /** Not the connection's business: the group hears it. */
+  | { type: "pass" };
+
+export function welcomed(state: ReconnectState, now: number): void {
+  state.upSince = now;
+  state.tokenRetries = 0;
+}
+
+export function relayErrorDecision(state: ReconnectState, error: ErrorMessage, facts: { status: Status; canRefresh: boolean }): ErrorDecision {
+  if (error.retryAfter !== undefined) state.retryAfterMs = error.retryAfter * 1000;
+  // An expired token is not fatal when the app can hand out a fresh one: reconnect at once, and the
+  // handshake asks getToken again. Without getToken, or when getToken keeps returning tokens already
+  // expired at the handshake, no retry can help: the client stops and says why.
+  if (error.code === "token_expired") {
+    if (!facts.canRefresh) return { type: "close", reason: `token_expired: ${error.message} (pass getToken to refresh it)` };
+    if (facts.status === "authenticating" && state.tokenRetries >= 2) return { type: "close", reason: `token_expired: getToken returned an expired token ${state.tokenRetries} times in a row` };
+    state.retryNow = state.tokenRetries++ === 0;
+    return { type: "refresh", reason: `token_expired: ${error.message}` };
+  }
+  // Errors that no retry can fix: the client stops and says why.
+  if (error.code === "unsupported_version" || (error.code === "unauthorized" && facts.status === "authenticating")) return { type: "close", reason: `${error.code}: ${error.message}` };
+  return { type: "pass" };
+}
+
+/**
+ * The socket went down with status `from`: how long to wait before the next attempt. A connection that
+ * stayed up for minUptimeMs starts the backoff over; a retry hint from the relay is obeyed once.
+ */
+export function reconnectDelay(state: ReconnectState, facts: { from: Status; now: number; random: number; backoff: BackoffOptions }): number {
+  const wasUp = (facts.from === "live" || facts.from === "syncing") && facts.now - state.upSince >= facts.backoff.minUptimeMs;
+  if (wasUp) state.attempt = 0;
+  const delay = state.retryNow ? 0 : backoffDelay(facts.backoff, state.attempt++, facts.random, state.retryAfterMs);
+  state.retryAfterMs = 0;
+  state.retryNow = false;
+  return delay;
+}
+
+/** A socket that opened and then closed: the relay's close code and reason. */
+export const closedFailure = (code: number, reason: string): ConnectionFailure => ({ kind: "closed", code, detail: reason });
+
+/** A socket that failed before it opened, with nothing more known (no probe). */
+export const unopenedFailure = (reason: string): ConnectionFailure => ({ kind: "unreachable", detail: `the connection failed before it opened${reason ? `: ${reason}` : ""}` });
+
+/** What one GET of the socket's URL says about a socket that failed before it opened. */
+export function probeFailure(probe: { status: number; body: string } | { error: { message: string; cause?: { code?: string; message?: string } } }, host: string): ConnectionFailure {
+  if ("error" in probe) {
+    const cause = probe.error.cause;
+    if (cause?.code === "ECONNREFUSED") return { kind: "refused", detail: `nothing listens at ${host}` };
+    return { kind: "unreachable", detail: cause?.message ?? probe.error.message };
+  }
+  // 426 is the relay's answer to a GET without Upgrade: the URL is right, the WebSocket itself failed.
+  if (probe.status === 426) return { kind: "unreachable", detail: "the WebSocket handshake failed, though the relay answers at this URL" };
+  return { kind: "http", status: probe.status, body: probe.body.slice(0, 300) };
+}

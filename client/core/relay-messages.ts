@@ -1,0 +1,168 @@
+// What the relay says, as the client core takes it: known states and content of documents, `opened`,
+// deletions, directory frames, and errors, routed to what they answer (error-routing.ts), with refusals
+// held back and surfaced once. Part of the pure core (client-core.ts).
+import type { DocId, ErrorMessage } from "../../protocol/index.ts";
+import { routeError } from "../error-routing.ts";
+import { RelayError } from "../errors.ts";
+import { headerIsFor } from "../local-checks.ts";
+import { frameRefused } from "../quarantine.ts";
+import { directoryFrame } from "./directory-queue.ts";
+import { applyContent, applyKnown, discardRefused, hasUnsynced, isInFlight, markDeleted, refuseWrites, refusedTransactions, type DocState } from "./doc-state.ts";
+import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
+import { answered, forget, heardOf, send, sendLoad } from "./tracking.ts";
+
+export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: "message" }>["message"], out: CoreEffect[]): void {
+  const own = state.writer.session;
+  switch (message.type) {
+    case "known": {
+      const doc = heardOf(state, message.doc);
+      if (!doc) return;
+      const wasUnsynced = hasUnsynced(doc, own);
+      const { firstLoad } = applyKnown(doc, own, { header: message.header, sessions: message.sessions }, message.reason);
+      if (wasUnsynced && !hasUnsynced(doc, own)) out.push({ type: "settle", waiter: `synced:${doc.id}` });
+      if (firstLoad) {
+        settleOpen(state, doc, out);
+        answered(state, doc.id, out);
+      }
+      if (state.docs.get(doc.id) === doc) out.push({ type: "flush", doc: doc.id });
+      return;
+    }
+    case "content": {
+      // A header must be the one the id names, in this group: anything else is dropped, not adopted.
+      if (message.header && !headerIsFor(message.header, message.doc, state.group)) {
+        return void out.push({ type: "report", error: new RelayError({ code: "bad_header", message: "a received header does not hash to its document id: ignored", doc: message.doc }) });
+      }
+      const doc = heardOf(state, message.doc);
+      if (!doc) return;
+      const { added, gap } = applyContent(doc, own, message);
+      if (added.length > 0 || message.header) out.push({ type: "changed", doc: doc.id, added });
+      if (gap) sendLoad(state, doc, out);
+      out.push({ type: "flush", doc: doc.id });
+      return;
+    }
+    case "opened":
+      // Documents the relay did not list are ones it does not have yet (created offline): load them, so
+      // their headers and writes go up and the group can go live.
+      for (const id of state.unanswered) {
+        const doc = state.docs.get(id);
+        if (doc?.header && !state.requested.has(id)) sendLoad(state, doc, out);
+      }
+      state.whole.awaiting = false;
+      out.push({ type: "settle", waiter: "openAll" });
+      return;
+    case "deleted":
+      return onDeleted(state, message.doc, out);
+    case "dir": {
+      const { queue, done } = directoryFrame(state.directory, message);
+      state.directory = queue;
+      if (done) out.push({ type: "answer", waiter: `dir:${done.id}`, directory: done.directory });
+      return;
+    }
+    case "error":
+      return onRelayError(state, message, out);
+    default:
+      return assertNever(message);
+  }
+}
+
+export function onDeleted(state: CoreState, id: DocId, out: CoreEffect[]): void {
+  const doc = state.docs.get(id);
+  if (doc) {
+    markDeleted(doc);
+    out.push({ type: "settle", waiter: `synced:${id}` });
+    settleOpen(state, doc, out);
+    out.push({ type: "changed", doc: id, added: [] });
+    answered(state, id, out);
+  }
+  out.push({ type: "removeLocal", doc: id, report: true });
+  if (state.deletes.delete(id)) out.push({ type: "settle", waiter: `delete:${id}` });
+}
+
+export const deletedError = (doc: DocId) => new RelayError({ code: "doc_deleted", message: "this document was deleted", doc });
+
+/** The load of `doc` is answered: an `open()` of it resolves, or rejects when the relay has no such document. */
+export function settleOpen(state: CoreState, doc: DocState, out: CoreEffect[]): void {
+  out.push({ type: "settle", waiter: `loaded:${doc.id}` });
+  if (!state.opening.delete(doc.id)) return;
+  if (doc.deleted) return void out.push({ type: "settle", waiter: `open:${doc.id}`, error: deletedError(doc.id) });
+  if (doc.header) return void out.push({ type: "settle", waiter: `open:${doc.id}` });
+  // The relay answered the load with nothing: it has no such document in this group.
+  forget(state, doc.id, out);
+  send(state, out, { type: "unsub", doc: doc.id });
+  out.push({ type: "settle", waiter: `open:${doc.id}`, error: new RelayError({ code: "unknown_doc", message: `the relay has no document ${doc.id} in group ${state.group}`, doc: doc.id }) });
+}
+
+export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreEffect[]): void {
+  const error = new RelayError(message);
+  const id = message.doc;
+  const doc = id ? state.docs.get(id) : undefined;
+  const route = routeError(message, { held: doc !== undefined, awaitingLoad: doc !== undefined && !doc.loaded, deleting: id !== undefined && state.deletes.has(id) });
+  switch (route.kind) {
+    case "deleted":
+      if (doc) refuse(state, doc, error, out);
+      onDeleted(state, id!, out);
+      break;
+    case "loadRefused":
+      out.push({ type: "settle", waiter: `loaded:${id!}`, error });
+      if (state.opening.delete(id!)) out.push({ type: "settle", waiter: `open:${id!}`, error });
+      if (doc!.header) refuse(state, doc!, error, out);
+      else forget(state, id!, out);
+      answered(state, id!, out);
+      break;
+    case "deleteRefused":
+      state.deletes.delete(id!);
+      out.push({ type: "settle", waiter: `delete:${id!}`, error });
+      break;
+    case "writesRefused":
+      refuse(state, doc!, error, out);
+      break;
+    case "frameRefused": {
+      const inFlight = [...state.docs.values()].filter((held) => isInFlight(held, state.writer.session)).map((held) => held.id);
+      const { state: quarantine, culprit } = frameRefused(state.quarantine, inFlight);
+      state.quarantine = quarantine;
+      const guilty = culprit === undefined ? undefined : state.docs.get(culprit);
+      if (guilty) refuse(state, guilty, error, out);
+      // What else the refused frame held is lost with it: start over on a fresh socket.
+      out.push({ type: "drop", reason: `the relay refused a frame: ${error.message}` });
+      break;
+    }
+    case "report":
+      break;
+    default:
+      assertNever(route);
+  }
+  out.push({ type: "report", error });
+}
+
+/**
+ * The relay refused `doc`'s writes for good: held back, surfaced once, and `synced()` rejects. A refused
+ * membership operation is dropped at once: the promise of setRole()/removeMember() carries the refusal,
+ * and the operations after it are not stuck behind it (they were refused with it and reject with it).
+ */
+export function refuse(state: CoreState, doc: DocState, error: RelayError, out: CoreEffect[]): void {
+  if (!refuseWrites(doc, state.writer.session, error)) return;
+  out.push({ type: "settle", waiter: `synced:${doc.id}`, error }, refusedEffect(state, doc));
+  if (doc.id === state.membersDoc) discard(state, doc.id, true, out);
+}
+
+/** What onRefused listeners hear of `doc`'s refusal, as it stands now (a membership op is discarded right after). */
+export function refusedEffect(state: CoreState, doc: DocState): CoreEffect {
+  const refusal = doc.refusal!;
+  return { type: "refused", doc: doc.id, error: refusal.error, transactions: refusedTransactions(doc, state.writer.session) ?? [], wholeDocument: refusal.wholeDocument };
+}
+
+/** Forgets `doc`'s refused writes (and the document, if it was refused whole). */
+export function discard(state: CoreState, id: DocId, report: boolean, out: CoreEffect[]): void {
+  const doc = state.docs.get(id);
+  if (!doc?.refusal) return;
+  const whole = doc.refusal.wholeDocument;
+  const kept = discardRefused(doc, state.writer.session);
+  out.push({ type: "changed", doc: id, added: [] });
+  if (whole) {
+    forget(state, id, out);
+    out.push({ type: "removeLocal", doc: id, report });
+  } else if (kept) {
+    // The store cannot cut a session short: the document is written again as it now is.
+    out.push({ type: "rewriteLocal", doc: id, stored: kept, report });
+  }
+}

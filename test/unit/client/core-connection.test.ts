@@ -1,0 +1,159 @@
+// Transcript tests of the connection's decisions (client/core/reconnect.ts) for issue 9: item 7 (token_expired
+// leads to a refresh: drop and reconnect at once, asking getToken again, without looping) and item 9
+// (failures carry a reason; backoff, its reset after a stable connection, and the relay's retry hint).
+import { describe, expect, it } from "vitest";
+import type { ErrorMessage } from "../../../protocol/index.ts";
+import { DEFAULT_BACKOFF } from "../../../client/backoff.ts";
+import { describeFailure } from "../../../client/errors.ts";
+import { closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, unopenedFailure, welcomed } from "../../../client/core/reconnect.ts";
+import type { Status } from "../../../client/status.ts";
+
+const backoff = { ...DEFAULT_BACKOFF, baseMs: 1_000, capMs: 8_000, minUptimeMs: 5_000 };
+
+/** One connection's decisions, each event and its outcome a line. */
+function link(canRefresh = true) {
+  const state = initialReconnect();
+  const lines: string[] = [];
+  let now = 0;
+  return {
+    welcome(at: number) {
+      now = at;
+      welcomed(state, now);
+      lines.push(`t=${now} welcome`);
+    },
+    error(status: Status, error: Omit<ErrorMessage, "type">) {
+      const decision = relayErrorDecision(state, { type: "error", ...error }, { status, canRefresh });
+      lines.push(`${status}: error ${error.code} -> ${decision.type}${"reason" in decision ? ` (${decision.reason})` : ""}`);
+    },
+    down(from: Status, at: number, random = 0.5) {
+      now = at;
+      lines.push(`t=${now} down from ${from} -> reconnect in ${reconnectDelay(state, { from, now, random, backoff })} ms`);
+    },
+    lines,
+  };
+}
+
+describe("item 7: an expired token is refreshed, not looped on", () => {
+  it("token_expired while live drops at once and asks for a fresh token; tokens expired at the handshake stop after three", () => {
+    const connection = link();
+    connection.welcome(1_000);
+    connection.error("live", { code: "token_expired", message: "left out of fan-out" });
+    connection.down("live", 2_000);
+    connection.error("authenticating", { code: "token_expired", message: "expired at the handshake" });
+    connection.down("authenticating", 2_010);
+    connection.error("authenticating", { code: "token_expired", message: "expired at the handshake" });
+    expect(connection.lines).toMatchInlineSnapshot(`
+      [
+        "t=1000 welcome",
+        "live: error token_expired -> refresh (token_expired: left out of fan-out)",
+        "t=2000 down from live -> reconnect in 0 ms",
+        "authenticating: error token_expired -> refresh (token_expired: expired at the handshake)",
+        "t=2010 down from authenticating -> reconnect in 500 ms",
+        "authenticating: error token_expired -> close (token_expired: getToken returned an expired token 2 times in a row)",
+      ]
+    `);
+  });
+
+  it("without getToken, an expired token closes the group with why", () => {
+    const connection = link(false);
+    connection.error("live", { code: "token_expired", message: "left out of fan-out" });
+    expect(connection.lines).toMatchInlineSnapshot(`
+      [
+        "live: error token_expired -> close (token_expired: left out of fan-out (pass getToken to refresh it))",
+      ]
+    `);
+  });
+
+  it("a fresh token that is welcomed starts the count over", () => {
+    const connection = link();
+    connection.error("live", { code: "token_expired", message: "left out of fan-out" });
+    connection.down("live", 0);
+    connection.error("authenticating", { code: "token_expired", message: "again" });
+    connection.down("authenticating", 10);
+    connection.welcome(20);
+    connection.error("live", { code: "token_expired", message: "later" });
+    connection.down("live", 30);
+    expect(connection.lines).toMatchInlineSnapshot(`
+      [
+        "live: error token_expired -> refresh (token_expired: left out of fan-out)",
+        "t=0 down from live -> reconnect in 0 ms",
+        "authenticating: error token_expired -> refresh (token_expired: again)",
+        "t=10 down from authenticating -> reconnect in 500 ms",
+        "t=20 welcome",
+        "live: error token_expired -> refresh (token_expired: later)",
+        "t=30 down from live -> reconnect in 0 ms",
+      ]
+    `);
+  });
+});
+
+describe("item 9: failures say why, and retries back off", () => {
+  it("backs off exponentially, resets after a stable connection, and obeys the relay's retry hint", () => {
+    const connection = link();
+    connection.down("connecting", 0, 0.999);
+    connection.down("connecting", 1, 0.999);
+    connection.down("connecting", 2, 0.999);
+    connection.down("connecting", 3, 0.999);
+    connection.down("connecting", 4, 0.999);
+    connection.welcome(10);
+    connection.down("live", 20, 0.999); // up for 10 ms: not stable, the count goes on
+    connection.welcome(100);
+    connection.down("live", 6_000, 0.999); // up for 5.9 s: the count starts over
+    connection.error("live", { code: "too_many_peers", message: "too many peers", retryAfter: 30 });
+    connection.down("live", 6_001, 0.999);
+    connection.down("connecting", 6_002, 0.999);
+    expect(connection.lines).toMatchInlineSnapshot(`
+      [
+        "t=0 down from connecting -> reconnect in 999 ms",
+        "t=1 down from connecting -> reconnect in 1998 ms",
+        "t=2 down from connecting -> reconnect in 3996 ms",
+        "t=3 down from connecting -> reconnect in 7992 ms",
+        "t=4 down from connecting -> reconnect in 7992 ms",
+        "t=10 welcome",
+        "t=20 down from live -> reconnect in 7992 ms",
+        "t=100 welcome",
+        "t=6000 down from live -> reconnect in 999 ms",
+        "live: error too_many_peers -> pass",
+        "t=6001 down from live -> reconnect in 30000 ms",
+        "t=6002 down from connecting -> reconnect in 1998 ms",
+      ]
+    `);
+  });
+
+  it("unauthorized or an unsupported version at the handshake stops for good; other errors go to the group", () => {
+    const connection = link();
+    connection.error("authenticating", { code: "unauthorized", message: "not a member" });
+    connection.error("authenticating", { code: "unsupported_version", message: "v1 only" });
+    connection.error("live", { code: "unauthorized", message: "a write this agent may not make" });
+    connection.error("live", { code: "forbidden", message: "not a reader", doc: "doc_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" });
+    expect(connection.lines).toMatchInlineSnapshot(`
+      [
+        "authenticating: error unauthorized -> close (unauthorized: not a member)",
+        "authenticating: error unsupported_version -> close (unsupported_version: v1 only)",
+        "live: error unauthorized -> pass",
+        "live: error forbidden -> pass",
+      ]
+    `);
+  });
+
+  it("a failed attempt says why: connection refused, the HTTP status and body, a close code", () => {
+    const refused = probeFailure({ error: Object.assign(new Error("fetch failed"), { cause: { code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:9" } }) }, "127.0.0.1:9");
+    const notFound = probeFailure({ status: 404, body: "no such route" }, "127.0.0.1:8787");
+    const badGroup = probeFailure({ status: 400, body: `bad group id ${"x".repeat(400)}` }, "127.0.0.1:8787");
+    const upgradeFailed = probeFailure({ status: 426, body: "" }, "127.0.0.1:8787");
+    const unreachable = probeFailure({ error: { message: "getaddrinfo ENOTFOUND relay.invalid" } }, "relay.invalid");
+    expect([refused, notFound, badGroup, upgradeFailed, unreachable, closedFailure(1011, "internal"), unopenedFailure("")].map(describeFailure)).toMatchInlineSnapshot(`
+      [
+        "connection refused: nothing listens at 127.0.0.1:9",
+        "HTTP 404: no such route",
+        "HTTP 400: bad group id xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "unreachable: the WebSocket handshake failed, though the relay answers at this URL",
+        "unreachable: getaddrinfo ENOTFOUND relay.invalid",
+        "closed with 1011: internal",
+        "unreachable: the connection failed before it opened",
+      ]
+    `);
+    expect(badGroup).toMatchObject({ kind: "http", status: 400 });
+    expect((badGroup as { body: string }).body.length).toBe(300);
+  });
+});
