@@ -95,7 +95,7 @@ export class DocPresence {
       if (peer.session === ownSession) continue;
       const key: PresenceKey = `${peer.agent}/${peer.session}`;
       if (peer.state === undefined) next.delete(key);
-      else next.set(key, { agent: peer.agent, session: peer.session, state: peer.state });
+      else next.set(key, { agent: peer.agent, session: peer.session, state: peer.state as Json });
     }
     this.#replace(next);
   }

@@ -12,7 +12,6 @@ import {
   MAX_SESSIONS_PER_DOCUMENT,
   MAX_SESSIONS_PER_FRAME,
 } from "./limits.ts";
-import type { Json } from "./encoding.ts";
 import { ERROR_CODES } from "./errors.ts";
 import { ROLES } from "./roles.ts";
 
@@ -169,7 +168,9 @@ export const deleteSchema = v.object({ type: v.literal("delete"), doc: docIdSche
  * A presence state is any JSON value whose text is well-formed; its size (PRESENCE_MAX_BYTES, all of a
  * peer's documents together) is judged by the relay, which answers `presence_too_large` without closing.
  */
-const presenceStateSchema = v.custom<Json>(isWellFormedJson, "a presence state's text must be well-formed UTF-16 (no lone surrogates)");
+// Typed `unknown`, not `Json`: a recursive type inside these unions makes TypeScript give up on inferring
+// them in apps' strict builds (TS2589); the SDK and the relay treat the value as Json.
+const presenceStateSchema = v.custom<unknown>(isWellFormedJson, "a presence state's text must be well-formed UTF-16 (no lone surrogates)");
 /**
  * Sets this peer's presence state in a document it may read (`state` present), or clears it (absent). The
  * relay passes it to the document's readers, never stores it, and forgets it when the socket closes.

@@ -36,7 +36,7 @@ function heard(peer: Peer, doc: DocId, into: Record<string, Json> = {}): Record<
     if (message.doc !== doc) continue;
     for (const shown of message.peers) {
       if (shown.state === undefined) delete into[shown.session];
-      else into[shown.session] = shown.state;
+      else into[shown.session] = shown.state as Json;
     }
   }
   return into;

@@ -163,14 +163,15 @@ export class PresenceTable {
       if (!this.#hide(peer.id, doc)) return [save()];
       return [save(), ...fanOut(doc, header, peer.id, this.#stillShown(doc, peer), peers, store, now)];
     }
-    const encoded = utf8(JSON.stringify(message.state));
+    const state = message.state as Json;
+    const encoded = utf8(JSON.stringify(state));
     let bytes = encoded.length;
     for (const [other, shown] of entry.docs) if (other !== doc) bytes += shown.encoded.length;
     const docCount = entry.docs.size + (entry.docs.has(doc) ? 0 : 1);
     if (bytes > PRESENCE_MAX_BYTES) return [save(), ...refused("presence_too_large", `${bytes} bytes of presence over this peer's documents; at most ${PRESENCE_MAX_BYTES}`)];
     if (docCount > PRESENCE_MAX_DOCS_PER_PEER) return [save(), ...refused("presence_too_large", `presence in ${docCount} documents; at most ${PRESENCE_MAX_DOCS_PER_PEER} at once`)];
-    this.#show(peer.id, entry, doc, { state: message.state, encoded });
-    const shown: PresencePeer = { agent: peer.agent, session: peer.session, state: message.state };
+    this.#show(peer.id, entry, doc, { state, encoded });
+    const shown: PresencePeer = { agent: peer.agent, session: peer.session, state };
     return [save(), ...fanOut(doc, header, peer.id, shown, peers, store, now)];
   }
 
