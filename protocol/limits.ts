@@ -65,6 +65,13 @@ export const OPEN_SLICE_DOCS = 200;
 export const OPEN_SLICE_ROWS = 5_000;
 /** Most transactions the relay streams for one `load` in one event; the rest follows in later events. */
 export const LOAD_SLICE_ROWS = 2_000;
+/**
+ * How the relay's SQLite store packs a session log: a row (a chunk) holds at most this many transactions,
+ * and is closed once its text passes CHUNK_ROW_CHARS, so it stays far under the 2 MB a value may hold even
+ * with a largest transaction in it. Fewer, larger rows are fewer rows read and written (and billed).
+ */
+export const CHUNK_ROW_TRANSACTIONS = 256;
+export const CHUNK_ROW_CHARS = 32 * 1024;
 /** Most documents the relay lists for one `dir` in one event; the listing continues in later events. */
 export const DIR_SLICE_DOCS = 1_000;
 /**
@@ -75,7 +82,8 @@ export const STREAM_WORK_PER_EVENT = 5_000;
 /**
  * Most long answers (loads, open parts, directory listings) one peer may have queued, counted in entries
  * of the known state they hold in memory: one per answer, plus one per document and per session count it
- * carries. An SDK opening 20,000 documents of two sessions each queues about 60,000. Past it the peer is
+ * carries. An SDK opening 20,000 documents of two sessions each queues about 60,000. Counted once a second
+ * answer waits behind the first (one message alone is bounded by its frame). Past it the peer is
  * refused with `busy` and disconnected, which frees everything it had queued.
  */
 export const MAX_QUEUED_STREAM_ENTRIES_PER_PEER = 100_000;

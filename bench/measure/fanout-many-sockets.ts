@@ -16,7 +16,8 @@ async function subscriber(url: string, who: TestAgent, onContent: () => void): P
   const ws = new WebSocket(`${url.replace("http", "ws")}/v1/groups/${GROUP}/ws`);
   let phase: "hello" | "welcome" | "opened" | "live" = "hello";
   return new Promise((resolve, reject) => {
-    ws.addEventListener("error", () => reject(new Error("socket error")));
+    ws.addEventListener("error", (event) => reject(new Error(`socket error in phase ${phase}: ${(event as ErrorEvent).message ?? ""}`)));
+    ws.addEventListener("close", (event) => reject(new Error(`socket closed in phase ${phase}: ${event.code} ${event.reason}`)));
     ws.addEventListener("message", (event) => {
       const decoded = decodeServerFrame(event.data as string);
       if (!decoded.ok) return;
@@ -86,6 +87,7 @@ try {
     const batch = [];
     for (let i = first; i < Math.min(SOCKETS, first + 250); i++) batch.push(subscriber(relay.url, testAgent(1000 + i), onContent));
     sockets.push(...(await Promise.all(batch)));
+    if (sockets.length % 2_000 === 0) console.log(`${sockets.length} connected after ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
   console.log(`${SOCKETS} sockets connected and subscribed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const writer = await writerSocket(relay.url, testAgent(7));

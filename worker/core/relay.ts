@@ -318,7 +318,8 @@ export class Relay {
     const queue = this.#streams.get(peer);
     answer.weight = weightOf(answer);
     const weight = (this.#queuedWeight.get(peer) ?? 0) + answer.weight;
-    if (weight > MAX_QUEUED_STREAM_ENTRIES_PER_PEER) return this.#refuseBusy(peer);
+    // The answer started first is always taken (one message is bounded by its frame): only waiting ones count.
+    if (queue && weight > MAX_QUEUED_STREAM_ENTRIES_PER_PEER) return this.#refuseBusy(peer);
     this.#queuedWeight.set(peer, weight);
     if (queue) return void queue.push(answer);
     this.#streams.set(peer, [answer]);
