@@ -16,6 +16,7 @@ import {
 import type { CoreEvent, WaiterKey } from "./core/effects.ts";
 import { LocalRefusalError, type ClosedError, type RelayError } from "./errors.ts";
 import { checkMemberOp, checkTransactionData, localDataBytes } from "./local-checks.ts";
+import { detachedPresence, type DocPresence } from "./presence.ts";
 
 export type { DocTransaction } from "./core/doc-state.ts";
 export { MAX_IN_FLIGHT, PUSH_BATCH } from "./core/push.ts";
@@ -41,6 +42,8 @@ export type RefusedWrites = {
 /** What a document needs of its group: the session it writes as, the core, and waiting for a settlement. */
 export interface DocHost {
   readonly session: SessionId;
+  /** The document's presence (presence.ts), kept by the group beside the core; none outside a group. */
+  presenceOf?(id: DocId): DocPresence;
   /** Why the group closed for good, if it did. */
   readonly closedError: ClosedError | undefined;
   /** The core's state of document `id` now (undefined once the group stopped holding it). */
@@ -57,10 +60,14 @@ export class Doc {
   /** The ordered view, kept while the state's version is unchanged. */
   #ordered: { version: number; transactions: DocTransaction[] } | undefined;
 
+  /** Who else is here, and what this client shows them (presence.ts): ephemeral, never stored. */
+  readonly presence: DocPresence;
+
   constructor(state: DocState, host: DocHost) {
     this.id = state.id;
     this.#state = state;
     this.#host = host;
+    this.presence = host.presenceOf?.(state.id) ?? detachedPresence(state.id, host.session);
   }
 
   get header(): DocHeader | undefined {

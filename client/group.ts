@@ -2,7 +2,7 @@
 // (core/client-core.ts). Each call is checked locally, then becomes a core event; the core's effects are
 // carried out here in one switch: frames to the connection, saves to the local store, settlements to the
 // promises waiting, changes to listeners.
-import { MEMBERS_KIND, newHeader, type AgentId, type DocHeader, type DocId, type DocMeta, type MemberOp, type Role, type SessionId } from "../protocol/index.ts";
+import { MEMBERS_KIND, newHeader, type AgentId, type DocHeader, type DocId, type DocMeta, type MemberOp, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { digestOfState, initialState, step } from "./core/client-core.ts";
 import type { DocState } from "./core/doc-state.ts";
@@ -12,6 +12,7 @@ import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from
 import type { Identity } from "./identity.ts";
 import { checkDocId, checkGroupId, checkHeader, checkSince } from "./local-checks.ts";
 import { membersOf } from "./membership.ts";
+import { PresenceChannel } from "./presence.ts";
 import { PushPump } from "./push-pump.ts";
 import type { Status } from "./status.ts";
 import type { LocalStore } from "./storage/local-store.ts";
@@ -42,6 +43,8 @@ export class Group {
   readonly #statusListeners = new Set<(status: Status, reason?: string) => void>();
   readonly #errorListeners = new Set<(error: RelayError | ConnectionError) => void>();
   readonly #refusedListeners = new Set<(refused: RefusedWrites) => void>();
+  /** Presence, beside the core: ephemeral, nothing of it is stored or acknowledged. */
+  readonly #presence: PresenceChannel;
 
   constructor(id: string, identity: Identity, session: SessionId, store: LocalStore, options: GroupOptions) {
     checkGroupId(id);
@@ -50,6 +53,11 @@ export class Group {
     this.session = session;
     this.#store = store;
     this.#core = initialState(id, { agent: identity.agent, secretKey: identity.secretKey, session });
+    this.#presence = new PresenceChannel({
+      session,
+      send: (message) => this.connection.send(message),
+      knownToRelay: (doc) => this.#core.docs.get(doc)?.relay.header === true,
+    });
     const group = this;
     this.#docHost = {
       session,
@@ -59,6 +67,7 @@ export class Group {
       stateOf: (doc) => this.#core.docs.get(doc),
       dispatch: (event) => void this.#dispatch(event),
       wait: (key, signal) => this.#wait(key, signal) as Promise<void>,
+      presenceOf: (doc) => this.#presence.forDoc(doc),
     };
     this.#pump = new PushPump({
       group: id,
@@ -71,14 +80,24 @@ export class Group {
     this.connection = new Connection(
       { ...options, group: id, identity, session },
       {
-        onHello: () => this.#dispatch({ type: "helloSent" }),
+        onHello: () => {
+          this.#dispatch({ type: "helloSent" });
+          // Behind the loads: the relay holds nothing of ours on a new socket.
+          this.#presence.resume();
+        },
         onReady: (welcome) => this.#dispatch({ type: "welcome", welcome }),
-        onMessage: (message) => this.#dispatch({ type: "message", message }),
-        onDown: () => this.#dispatch({ type: "down" }),
+        onMessage: (message) => this.#onMessage(message),
+        onDown: () => {
+          this.#dispatch({ type: "down" });
+          this.#presence.onDown();
+        },
         onFailure: (error) => this.#report(error),
         onStatus: (status, reason) => {
           for (const listener of this.#statusListeners) listener(status, reason);
-          if (status === "closed") this.#dispatch({ type: "closed", error: new ClosedError(id, reason ?? "closed") });
+          if (status === "closed") {
+            this.#presence.close();
+            this.#dispatch({ type: "closed", error: new ClosedError(id, reason ?? "closed") });
+          }
         },
       },
     );
@@ -331,6 +350,14 @@ export class Group {
     else waiters.resolveAll(value);
   }
 
+  #onMessage(message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" }>): void {
+    if (message.type === "presence") return this.#presence.onMessage(message);
+    this.#dispatch({ type: "message", message });
+    // A document the relay now holds (a load answered, a header acknowledged) may have presence waiting.
+    if (message.type === "known") this.#presence.poke();
+    else if (message.type === "deleted") this.#presence.forgetDoc(message.doc);
+  }
+
   /** Feeds the core one event and carries out its effects; returns the local store's work it started. */
   #dispatch(event: CoreEvent): Promise<void>[] {
     const stored: Promise<void>[] = [];
@@ -386,6 +413,7 @@ export class Group {
       }
       case "forget":
         this.#docs.delete(effect.doc);
+        this.#presence.forgetDoc(effect.doc);
         return;
       case "report":
         this.#report(effect.error);

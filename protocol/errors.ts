@@ -36,6 +36,12 @@ export const ERROR_CLOSE_CODES = {
   unknown_doc: null,
   /** The agent already created MAX_DOCS_PER_AGENT documents, MAX_SESSIONS_PER_AGENT sessions or MAX_BYTES_PER_AGENT bytes in this group. */
   quota_exceeded: null,
+  /** Presence in a document the relay does not have, that was deleted, or that this agent may not read. */
+  presence_refused: null,
+  /** The peer's presence states would exceed PRESENCE_MAX_BYTES, or cover more than PRESENCE_MAX_DOCS_PER_PEER documents. */
+  presence_too_large: null,
+  /** Presence messages came faster than PRESENCE_UPDATES_PER_SECOND (after a burst of PRESENCE_BURST): dropped. */
+  rate_limited: null,
 } as const satisfies Record<string, number | null>;
 
 export type ErrorCode = keyof typeof ERROR_CLOSE_CODES;

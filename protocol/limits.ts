@@ -97,3 +97,16 @@ export const MAX_HEADER_BYTES = 4 * 1024;
 export const MAX_ID_LENGTH = 128;
 /** Seconds a peer refused for load should wait before retrying. */
 export const RETRY_AFTER_BUSY_SECONDS = 5;
+
+// Presence (see worker/core/presence.ts): ephemeral, so bounded by what a WebSocket attachment holds
+// (2,048 bytes in production, with the peer's own record beside it).
+/** Most bytes (UTF-8 JSON) of one peer's presence states, all its documents together. */
+export const PRESENCE_MAX_BYTES = 1024;
+/** Most documents of a group one peer shows presence in at once. */
+export const PRESENCE_MAX_DOCS_PER_PEER = 4;
+/** Presence messages one peer may send per second, sustained; beyond the burst they are dropped. */
+export const PRESENCE_UPDATES_PER_SECOND = 20;
+/** Presence messages one peer may send at once before the per-second rate applies. */
+export const PRESENCE_BURST = 40;
+/** Most peers' states one relay `presence` message carries (a snapshot of more comes as several). */
+export const MAX_PRESENCE_PEERS_PER_FRAME = 64;

@@ -1,10 +1,17 @@
 // The wire protocol: one schema per message, two unions (one per direction) discriminated on `type`.
 // Every frame is validated with these schemas on arrival; TypeScript types are inferred from them.
 import * as v from "valibot";
-import { isAgentId, isDocId, isGroupId, isSessionId, type AgentId, type DocId, type DocMeta, type SessionId } from "./ids.ts";
+import { agentOfSession, isAgentId, isDocId, isGroupId, isSessionId, type AgentId, type DocId, type DocMeta, type SessionId } from "./ids.ts";
 import type { SessionCounts } from "./known-state.ts";
 import { fromColumns } from "./transaction-columns.ts";
-import { MAX_DOCS_PER_DIR_FRAME, MAX_DOCS_PER_OPEN, MAX_MESSAGES_PER_BATCH, MAX_SESSIONS_PER_DOCUMENT, MAX_SESSIONS_PER_FRAME } from "./limits.ts";
+import {
+  MAX_DOCS_PER_DIR_FRAME,
+  MAX_DOCS_PER_OPEN,
+  MAX_MESSAGES_PER_BATCH,
+  MAX_PRESENCE_PEERS_PER_FRAME,
+  MAX_SESSIONS_PER_DOCUMENT,
+  MAX_SESSIONS_PER_FRAME,
+} from "./limits.ts";
 import { ERROR_CODES } from "./errors.ts";
 import { ROLES } from "./roles.ts";
 
@@ -157,6 +164,18 @@ export const openGroupSchema = v.pipe(
   ),
 );
 export const deleteSchema = v.object({ type: v.literal("delete"), doc: docIdSchema });
+/**
+ * A presence state is any JSON value whose text is well-formed; its size (PRESENCE_MAX_BYTES, all of a
+ * peer's documents together) is judged by the relay, which answers `presence_too_large` without closing.
+ */
+// Typed `unknown`, not `Json`: a recursive type inside these unions makes TypeScript give up on inferring
+// them in apps' strict builds (TS2589); the SDK and the relay treat the value as Json.
+const presenceStateSchema = v.custom<unknown>(isWellFormedJson, "a presence state's text must be well-formed UTF-16 (no lone surrogates)");
+/**
+ * Sets this peer's presence state in a document it may read (`state` present), or clears it (absent). The
+ * relay passes it to the document's readers, never stores it, and forgets it when the socket closes.
+ */
+export const presenceSchema = v.object({ type: v.literal("presence"), doc: docIdSchema, state: v.optional(presenceStateSchema) });
 export const pingSchema = v.object({ type: v.literal("ping") });
 
 export const clientMessageSchema = v.variant("type", [
@@ -167,6 +186,7 @@ export const clientMessageSchema = v.variant("type", [
   unsubSchema,
   openGroupSchema,
   deleteSchema,
+  presenceSchema,
   pingSchema,
 ]);
 
@@ -241,6 +261,21 @@ export const errorSchema = v.object({
   retryAfter: v.optional(count),
 });
 export const pongSchema = v.object({ type: v.literal("pong") });
+/** One peer's presence in a document: its state, or none (it cleared it, left the document, or disconnected). */
+export const presencePeerSchema = v.pipe(
+  v.object({ agent: agentIdSchema, session: sessionIdSchema, state: v.optional(presenceStateSchema) }),
+  v.check((peer) => agentOfSession(peer.session) === peer.agent, "the session does not belong to the agent"),
+);
+/**
+ * Presence changes in a document, for its readers: as they happen (one peer), and as a snapshot of every
+ * peer's state when a peer loads or opens the document (up to MAX_PRESENCE_PEERS_PER_FRAME per message).
+ * The receiver merges them into what it holds; the sender's own state never comes back to it.
+ */
+export const serverPresenceSchema = v.object({
+  type: v.literal("presence"),
+  doc: docIdSchema,
+  peers: v.pipe(v.array(presencePeerSchema), v.maxLength(MAX_PRESENCE_PEERS_PER_FRAME)),
+});
 
 export const serverMessageSchema = v.variant("type", [
   challengeSchema,
@@ -252,6 +287,7 @@ export const serverMessageSchema = v.variant("type", [
   deletedSchema,
   errorSchema,
   pongSchema,
+  serverPresenceSchema,
 ]);
 
 /**
@@ -275,4 +311,7 @@ export type ErrorMessage = v.InferOutput<typeof errorSchema>;
 export type DirEntry = v.InferOutput<typeof dirEntrySchema>;
 export type DirRequest = v.InferOutput<typeof dirRequestSchema>;
 export type OpenGroup = v.InferOutput<typeof openGroupSchema>;
+export type Presence = v.InferOutput<typeof presenceSchema>;
+export type ServerPresence = v.InferOutput<typeof serverPresenceSchema>;
+export type PresencePeer = v.InferOutput<typeof presencePeerSchema>;
 export type SessionChunk = ServerContent["sessions"][SessionId];

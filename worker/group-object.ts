@@ -1,9 +1,11 @@
 // The Durable Object for one group: a thin shell that turns WebSocket events into relay-core events and
 // carries out the effects on SQLite and sockets. It keeps no timers, so it hibernates whenever it is idle;
-// all it must remember of a peer lives in the socket's attachment and the subscriptions table.
+// all it must remember of a peer lives in the socket's attachment (its record and presence) and the
+// subscriptions table.
 import { DurableObject } from "cloudflare:workers";
 import { encodeMessage, randomBase64Url } from "../protocol/index.ts";
 import type { PeerRecord } from "./core/effects.ts";
+import type { SavedPresence } from "./core/presence.ts";
 import { initialState } from "./core/relay-core.ts";
 import { Relay, type Transport } from "./core/relay.ts";
 import type { PeerId } from "./core/store.ts";
@@ -22,6 +24,9 @@ export const SQL_STATS_PATH = "/sql-stats";
 /** Keep-alive answered by the runtime itself, without waking a hibernated object. */
 export const PING_FRAME = encodeMessage({ type: "ping" });
 export const PONG_FRAME = encodeMessage({ type: "pong" });
+
+/** A socket's attachment: the peer's record, and its presence (never written to SQLite). At most 2,048 bytes. */
+type Attachment = PeerRecord & { presence?: SavedPresence };
 
 // Close codes the runtime reports for closes that carried no Close frame; there is nothing to echo.
 const UNECHOED_CLOSE_CODES = new Set([1005, 1006, 1015]);
@@ -125,28 +130,43 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
   async #dropped(ws: WebSocket): Promise<void> {
     const peer = this.#peerOf(ws);
     if (!peer) return;
+    // Woken by this close, the object no longer lists the socket: its attachment still says what it showed.
+    const relay = this.#wake(ws);
     this.#sockets.delete(peer);
-    await this.#wake().dispatch({ type: "closed", peer });
+    await relay.dispatch({ type: "closed", peer });
   }
 
   #peerOf(ws: WebSocket): PeerId | undefined {
-    return (ws.deserializeAttachment() as PeerRecord | null)?.id;
+    return (ws.deserializeAttachment() as Attachment | null)?.id;
+  }
+
+  /** Rewrites a socket's attachment: the record and the presence are saved apart, each keeping the other. */
+  #attach(peer: PeerId, next: (current: Attachment | null) => Attachment | null): void {
+    const ws = this.#sockets.get(peer);
+    if (!ws) return;
+    const attachment = next(ws.deserializeAttachment() as Attachment | null);
+    if (attachment) ws.serializeAttachment(attachment);
   }
 
   /** The relay of this instance, rebuilt from attachments after the object was evicted from memory. */
-  #wake(): Relay {
+  #wake(closing?: WebSocket): Relay {
     if (this.#relay) return this.#relay;
     const peers: PeerRecord[] = [];
-    for (const ws of this.ctx.getWebSockets()) {
-      const record = ws.deserializeAttachment() as PeerRecord | null;
-      if (!record) continue;
+    const presence = new Map<PeerId, SavedPresence>();
+    const sockets = new Set(this.ctx.getWebSockets());
+    if (closing) sockets.add(closing);
+    for (const ws of sockets) {
+      const attachment = ws.deserializeAttachment() as Attachment | null;
+      if (!attachment) continue;
+      const { presence: saved, ...record } = attachment;
       peers.push(record);
+      if (saved) presence.set(record.id, saved);
       this.#sockets.set(record.id, ws);
     }
     // After a restart (not a hibernation) the old sockets are gone: so are their subscriptions.
     this.#store.forgetPeersExcept(peers.map((peer) => peer.id));
     const group = this.#store.meta("group") ?? "";
-    this.#relay = new Relay(initialState(group, peers, this.#config.access), this.#store, this.#transport, tokenVerifier(this.#config));
+    this.#relay = new Relay(initialState(group, peers, this.#config.access, presence), this.#store, this.#transport, tokenVerifier(this.#config));
     return this.#relay;
   }
 
@@ -165,7 +185,8 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
         // already closed
       }
     },
-    savePeer: (peer, record) => this.#sockets.get(peer)?.serializeAttachment(record),
+    savePeer: (peer, record) => this.#attach(peer, (current) => ({ ...(record as PeerRecord), ...(current?.presence ? { presence: current.presence } : {}) })),
+    savePresence: (peer, presence) => this.#attach(peer, (current) => (current ? { ...current, presence } : null)),
     wakeAt: (at) => this.#alarm.wakeAt(at),
   };
 }

@@ -66,7 +66,8 @@ export type CoreEvent =
   // The socket: the hello went out, the relay welcomed us, a message arrived, it went down, it closed for good.
   | { type: "helloSent" }
   | { type: "welcome"; welcome: Welcome }
-  | { type: "message"; message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" }> }
+  /** Presence goes beside the core, to client/presence.ts: nothing of it is stored or acknowledged. */
+  | { type: "message"; message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" | "presence" }> }
   | { type: "down" }
   | { type: "closed"; error: ClosedError }
   // The app's calls (already checked locally by the shell).

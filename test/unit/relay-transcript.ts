@@ -84,6 +84,10 @@ export function render(message: ClientMessage | ServerMessage): string {
       const about = [message.doc, message.session, message.retryAfter === undefined ? undefined : `retryAfter=${message.retryAfter}`];
       return ["error", message.code, ...about.filter(Boolean), JSON.stringify(message.message)].join(" ");
     }
+    case "presence":
+      return "peers" in message
+        ? `presence ${message.doc} [${message.peers.map((peer) => `${peer.session}${peer.state === undefined ? " gone" : `=${JSON.stringify(peer.state)}`}`).join(", ")}]`
+        : `presence ${message.doc} ${message.state === undefined ? "clear" : JSON.stringify(message.state)}`;
     case "ping":
     case "pong":
       return message.type;

@@ -3,6 +3,7 @@
 import type { AgentId, ClientMessage, DocId, GroupId, KnownState, Range, Role, ServerMessage, SessionId } from "../../protocol/index.ts";
 import type { AccessPolicy } from "../config.ts";
 import type { PeerTable } from "./peer-table.ts";
+import type { PresenceTable, SavedPresence } from "./presence.ts";
 import type { PeerId, SessionAppend, Write } from "./store.ts";
 
 /** A role granted by an app-issued token rather than the membership log, until it expires. */
@@ -36,7 +37,13 @@ export type Reader = { agent: AgentId; role: Role };
  * The core's state. Its peer table is updated in place by `step` (see peer-table.ts for why): a driver
  * keeps only the state the latest step returned.
  */
-export type RelayState = { readonly group: GroupId; readonly access: AccessPolicy; readonly peers: PeerTable };
+export type RelayState = {
+  readonly group: GroupId;
+  readonly access: AccessPolicy;
+  readonly peers: PeerTable;
+  /** Ephemeral presence per peer and document (presence.ts): never stored, kept in socket attachments. */
+  readonly presence: PresenceTable;
+};
 
 /** A signature the driver must check (asynchronously) before the core goes on. */
 export type SignatureCheck = { publicKeyOf: AgentId; message: Uint8Array; signature: string };
@@ -70,6 +77,8 @@ export type Effect =
   | { type: "unsubscribe"; peer: PeerId; doc: DocId }
   | { type: "forgetPeer"; peer: PeerId }
   | { type: "savePeer"; peer: PeerRecord }
+  /** Keep a peer's presence beside its record in the socket attachment (never in storage). */
+  | { type: "savePresence"; peer: PeerId; presence: SavedPresence }
   | { type: "close"; peer: PeerId; code: number; reason: string }
   /** Wake the object at `at` (an alarm, never a timer: the object must stay able to hibernate). */
   | { type: "wakeAt"; at: number }

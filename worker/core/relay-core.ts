@@ -39,6 +39,7 @@ import {
 } from "../../protocol/index.ts";
 import { OPEN_ACCESS, type AccessPolicy } from "../config.ts";
 import { membershipChanges, roleOf } from "./access.ts";
+import { PresenceTable, type SavedPresence } from "./presence.ts";
 import { handshakeDeadline, handshakesToDrop, nextHandshakeDeadline } from "./admission.ts";
 import { ContentPacker } from "./content-packer.ts";
 import { PeerTable } from "./peer-table.ts";
@@ -48,10 +49,16 @@ import { knownChanged, type PeerId, type SessionAppend, type StoreReader, type W
 
 export type Step = { state: RelayState; effects: Effect[] };
 
-export const initialState = (group: GroupId, peers: readonly PeerRecord[] = [], access: AccessPolicy = OPEN_ACCESS): RelayState => ({
+export const initialState = (
+  group: GroupId,
+  peers: readonly PeerRecord[] = [],
+  access: AccessPolicy = OPEN_ACCESS,
+  presence: ReadonlyMap<PeerId, SavedPresence> = new Map(),
+): RelayState => ({
   group,
   access,
   peers: new PeerTable(peers),
+  presence: PresenceTable.restore(peers, presence),
 });
 
 export function step(state: RelayState, event: RelayEvent, store: StoreReader): Step {
@@ -60,8 +67,12 @@ export function step(state: RelayState, event: RelayEvent, store: StoreReader): 
       return onOpened(state, event.peer, event.nonce, event.now);
     case "alarm":
       return onAlarm(state, event.now);
-    case "closed":
-      return state.peers.has(event.peer) ? { state: withoutPeer(state, event.peer), effects: [{ type: "forgetPeer", peer: event.peer }] } : unchanged(state);
+    case "closed": {
+      // Its presence is cleared for its readers, also when it was cut off earlier in this event (refuse).
+      const left = state.presence.leave(event.peer, undefined, state.peers, store);
+      if (!state.peers.has(event.peer)) return unchanged(state, left);
+      return { state: withoutPeer(state, event.peer), effects: [...left, { type: "forgetPeer", peer: event.peer }] };
+    }
     case "frame":
       return onFrame(state, event.peer, event.frame, event.now, store);
     case "message":
@@ -195,6 +206,8 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
       // would otherwise write a row each); past that it is answered but not subscribed, and its creator is
       // subscribed anyway once the header is stored.
       if (header) {
+        // Who else is here, right away: presence is not data, it need not wait for the load's slices.
+        effects.unshift(...state.presence.snapshot(message.doc, id));
         effects.push({ type: "subscribe", peer: id, doc: message.doc });
         return unchanged(state, effects);
       }
@@ -215,13 +228,16 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
           ...(message.after === undefined ? {} : { after: message.after }),
           ...(message.through === undefined ? {} : { through: message.through }),
         },
+        ...state.presence.snapshotsForOpen(id, reader, message.after, message.through, store),
       ]);
     case "content":
       return onContent(state, peer, role, message, now, store);
     case "delete":
       return onDelete(state, id, role, message.doc, now, store);
     case "unsub":
-      return unchanged(state, [{ type: "unsubscribe", peer: id, doc: message.doc }]);
+      return unchanged(state, [...state.presence.leave(id, [message.doc], state.peers, store), { type: "unsubscribe", peer: id, doc: message.doc }]);
+    case "presence":
+      return unchanged(state, state.presence.receive(peer, role, message, now, state.peers, store));
     default:
       return assertNever(message);
   }
@@ -292,7 +308,7 @@ function onDelete(state: RelayState, peer: PeerId, role: Role, doc: DocId, now: 
   if (store.deleted(doc)) return refuse(state, peer, "doc_deleted", "this document was already deleted", { doc });
   if (!store.header(doc)) return refuse(state, peer, "unknown_doc", "no such document", { doc });
   if (doc === store.info().membersDoc) return refuse(state, peer, "forbidden", "the membership log cannot be deleted", { doc });
-  const effects: Effect[] = [{ type: "deleteDoc", doc, now }];
+  const effects: Effect[] = [{ type: "deleteDoc", doc, now }, ...state.presence.forgetDoc(doc)];
   const expired: PeerId[] = [];
   const header = store.header(doc)!;
   for (const subscriber of new Set([peer, ...store.subscribers(doc)])) {

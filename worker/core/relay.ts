@@ -29,6 +29,7 @@ import {
 import { sendMissing } from "./delta-stream.ts";
 import { assertNever, type Effect, type Reader, type RelayEvent, type RelayState, type SignatureCheck, type TokenResult } from "./effects.ts";
 import { step } from "./relay-core.ts";
+import type { SavedPresence } from "./presence.ts";
 import type { GroupStore, PeerId } from "./store.ts";
 
 export interface Transport {
@@ -37,6 +38,8 @@ export interface Transport {
   close(peer: PeerId, code: number, reason: string): void;
   /** Remembers what the relay must know of a peer after the object was evicted from memory. */
   savePeer(peer: PeerId, record: unknown): void;
+  /** Remembers a peer's presence beside its record, out of storage (the Durable Object: in the socket attachment). */
+  savePresence?(peer: PeerId, presence: SavedPresence): void;
   /**
    * Makes sure the object wakes (an `alarm` event) at or before `at`; an `at` already past means as soon
    * as other events allow. Every alarm event asks again for whatever is still due, so the earliest wins.
@@ -180,9 +183,13 @@ export class Relay {
         return this.store.forgetPeer(effect.peer);
       case "savePeer":
         return this.transport.savePeer(effect.peer.id, effect.peer);
+      case "savePresence":
+        return this.transport.savePresence?.(effect.peer, effect.presence);
       case "close":
         this.#deliver(effect.peer); // what it was told (the error) before it is closed
-        return this.transport.close(effect.peer, effect.code, effect.reason);
+        this.transport.close(effect.peer, effect.code, effect.reason);
+        // Its socket is gone now, whether or not the runtime reports the close later: so is its presence.
+        return this.#run({ type: "closed", peer: effect.peer });
       case "wakeAt":
         return this.transport.wakeAt?.(effect.at);
       case "handleEach":
@@ -216,7 +223,8 @@ export class Relay {
   }
 
   #deliverAll(): void {
-    for (const peer of [...this.#outbox.keys()]) this.#deliver(peer);
+    // A socket that fails while delivering queues frames for others (its presence is gone): those go too.
+    while (this.#outbox.size > 0) for (const peer of [...this.#outbox.keys()]) this.#deliver(peer);
   }
 
   /** Sends a peer what its outbox holds, in as few frames as fit. */
@@ -231,9 +239,16 @@ export class Relay {
       // A dead socket must not take the others down: close it and forget its subscriptions.
       this.#failed.add(peer);
       this.transport.close(peer, 1011, "send failed");
-      this.#state = step(this.#state, { type: "closed", peer }, this.store).state;
-      this.store.forgetPeer(peer);
+      this.#forgetClosed(peer);
     }
+  }
+
+  /** The relay closed `peer` itself: it is forgotten, and its readers hear its presence is gone (the only frames a close sends). */
+  #forgetClosed(peer: PeerId): void {
+    const closed = step(this.#state, { type: "closed", peer }, this.store);
+    this.#state = closed.state;
+    for (const effect of closed.effects) if (effect.type === "send") this.#post(effect.peer, effect.message);
+    this.store.forgetPeer(peer);
   }
 
   /** The digest of the documents one reader may see: a scan, for groups with private documents. */
@@ -323,8 +338,7 @@ export class Relay {
     this.#failed.add(peer);
     this.#forgetStreams(peer);
     this.transport.close(peer, closeCodeOf("busy") ?? 1013, "busy");
-    this.#state = step(this.#state, { type: "closed", peer }, this.store).state;
-    this.store.forgetPeer(peer);
+    this.#forgetClosed(peer);
   }
 
   /**

@@ -47,6 +47,10 @@ function render(message: ClientMessage | ServerMessage): string {
     case "deleted":
     case "unsub":
       return `${message.type} ${message.doc}`;
+    case "presence":
+      return "peers" in message
+        ? `presence ${message.doc} [${message.peers.map((peer) => `${peer.session}${peer.state === undefined ? " gone" : `=${JSON.stringify(peer.state)}`}`).join(", ")}]`
+        : `presence ${message.doc} ${message.state === undefined ? "clear" : JSON.stringify(message.state)}`;
     case "ping":
     case "pong":
       return message.type;

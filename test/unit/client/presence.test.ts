@@ -1,0 +1,167 @@
+// doc.presence over the real relay core in this process: what other peers see, when, and what the SDK refuses.
+import { describe, expect, it } from "vitest";
+import { PRESENCE_MAX_BYTES, PRESENCE_MAX_DOCS_PER_PEER, type Json } from "../../../protocol/index.ts";
+import { LocalRefusalError } from "../../../client/errors.ts";
+import type { PresenceMap } from "../../../client/presence.ts";
+import { harnessPerTest, settle, statusOf } from "./group-harness.ts";
+
+const setup = harnessPerTest();
+
+/** The states a map holds, by session name. */
+const states = (peers: PresenceMap): Record<string, Json> => Object.fromEntries([...peers.values()].map((peer) => [peer.session, peer.state]));
+
+/** Alice creates a document and Bob opens it; both live. */
+async function twoPeers() {
+  const { relay, client } = setup();
+  const alice = await client({ name: "alice" });
+  const bob = await client({ name: "bob" });
+  const aliceGroup = alice.group("g1");
+  const bobGroup = bob.group("g1");
+  const aliceDoc = aliceGroup.create();
+  relay.name(aliceDoc.id, "doc");
+  await aliceDoc.synced();
+  const bobDoc = await bobGroup.open(aliceDoc.id);
+  await statusOf(bobGroup, "live");
+  return { relay, client, alice, bob, aliceGroup, bobGroup, aliceDoc, bobDoc };
+}
+
+describe("doc.presence", () => {
+  it("a state set by one peer reaches the other, keyed by agent/session, and a clear removes it", async () => {
+    const { alice, bob, aliceDoc, bobDoc, relay } = await twoPeers();
+    const seen: PresenceMap[] = [];
+    bobDoc.presence.subscribe((peers) => seen.push(peers));
+    expect(seen).toEqual([new Map()]); // called at once with the current map
+
+    aliceDoc.presence.set({ cursor: 1 });
+    aliceDoc.presence.set({ cursor: 2 }); // the same tick: only the latest goes out
+    await settle();
+    expect(relay.transcript().filter((line) => line.includes("presence"))).toEqual([
+      "c1 -> relay | presence doc {\"cursor\":2}",
+      `relay -> c2 | presence doc [alice={"cursor":2}]`,
+    ]);
+    const key = `${alice.identity.agent}/${alice.session}`;
+    expect(bobDoc.presence.peers.get(key as never)).toEqual({ agent: alice.identity.agent, session: alice.session, state: { cursor: 2 } });
+    expect(aliceDoc.presence.peers.size).toBe(0); // own state is not among the others
+    expect(aliceDoc.presence.state).toEqual({ cursor: 2 });
+
+    aliceDoc.presence.clear();
+    await settle();
+    expect(bobDoc.presence.peers.size).toBe(0);
+    expect(seen.map((peers) => peers.size)).toEqual([0, 1, 0]);
+    expect(bob.session).not.toBe(alice.session);
+  });
+
+  it("a newcomer gets the current states when it opens the document", async () => {
+    const { client, aliceDoc, bobDoc, alice, bob } = await twoPeers();
+    aliceDoc.presence.set({ name: "alice" });
+    bobDoc.presence.set({ name: "bob" });
+    await settle();
+    const carol = await client({ name: "carol" });
+    const carolDoc = await carol.group("g1").open(aliceDoc.id);
+    await settle();
+    expect(states(carolDoc.presence.peers)).toEqual({ [alice.session]: { name: "alice" }, [bob.session]: { name: "bob" } });
+    // And one that opens the whole group.
+    const dave = await client({ name: "dave" });
+    await dave.group("g1").openAll();
+    await settle();
+    const daveDoc = dave.group("g1").docs.find((doc) => doc.id === aliceDoc.id)!;
+    expect(states(daveDoc.presence.peers)).toEqual({ [alice.session]: { name: "alice" }, [bob.session]: { name: "bob" } });
+  });
+
+  it("others' states are cleared when the socket goes down, and the own state is sent again on reconnect", async () => {
+    const { aliceGroup, aliceDoc, bobDoc, bobGroup, alice, bob, relay } = await twoPeers();
+    aliceDoc.presence.set({ here: true });
+    bobDoc.presence.set({ here: "bob" });
+    await settle();
+    expect(states(bobDoc.presence.peers)).toEqual({ [alice.session]: { here: true } });
+
+    relay.down = true;
+    aliceGroup.connection.drop();
+    await settle();
+    // Alice no longer hears anyone; Bob hears that Alice left.
+    expect(aliceDoc.presence.peers.size).toBe(0);
+    expect(bobDoc.presence.peers.size).toBe(0);
+
+    relay.down = false;
+    aliceGroup.reconnectNow();
+    await statusOf(aliceGroup, "live");
+    await settle();
+    expect(states(bobDoc.presence.peers)).toEqual({ [alice.session]: { here: true } });
+    expect(states(aliceDoc.presence.peers)).toEqual({ [bob.session]: { here: "bob" } });
+
+    bobGroup.close();
+    await settle();
+    expect(aliceDoc.presence.peers.size).toBe(0);
+  });
+
+  it("a deleted document's presence is gone for everyone, and its budget is free again", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const bob = await client({ name: "bob" });
+    const aliceGroup = alice.group("g1");
+    await aliceGroup.createMembers().synced();
+    await aliceGroup.setRole(bob.identity.agent, "writer");
+    const doc = aliceGroup.create();
+    relay.name(doc.id, "doc");
+    await doc.synced();
+    const bobDoc = await bob.group("g1").open(doc.id);
+    doc.presence.set("x".repeat(PRESENCE_MAX_BYTES - 2));
+    bobDoc.presence.set("bob");
+    await settle();
+    expect(states(bobDoc.presence.peers)).toEqual({ [alice.session]: "x".repeat(PRESENCE_MAX_BYTES - 2) });
+    await aliceGroup.delete(doc.id);
+    await settle();
+    expect(bobDoc.presence.peers.size).toBe(0);
+    expect(doc.presence.peers.size).toBe(0);
+    expect(bobDoc.presence.state).toBeUndefined();
+    // The whole budget is Alice's to use in another document, here and at the relay.
+    const errors: string[] = [];
+    aliceGroup.onError((error) => errors.push(error.message));
+    const other = aliceGroup.create();
+    await other.synced();
+    relay.transcript();
+    other.presence.set("y".repeat(PRESENCE_MAX_BYTES - 2));
+    await settle();
+    expect(relay.transcript().filter((line) => line.includes("presence"))).toEqual([`c1 -> relay | presence ${other.id} "${"y".repeat(PRESENCE_MAX_BYTES - 2)}"`]);
+    expect(errors).toEqual([]);
+  });
+
+  it("refuses, synchronously, what the relay would refuse", async () => {
+    const { aliceGroup, aliceDoc } = await twoPeers();
+    const refusal = (fn: () => void) => {
+      try {
+        fn();
+      } catch (error) {
+        return error instanceof LocalRefusalError ? error.code : `not a LocalRefusalError: ${String(error)}`;
+      }
+      return "accepted";
+    };
+    expect(refusal(() => aliceDoc.presence.set("x".repeat(PRESENCE_MAX_BYTES)))).toBe("presence_too_large");
+    expect(refusal(() => aliceDoc.presence.set(undefined as never))).toBe("bad_frame");
+    expect(refusal(() => aliceDoc.presence.set({ broken: "\ud800" }))).toBe("bad_frame");
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(refusal(() => aliceDoc.presence.set(cyclic as never))).toBe("bad_frame");
+    // The budget covers this client's documents in the group together.
+    aliceDoc.presence.set("a".repeat(PRESENCE_MAX_BYTES - 2 - 100));
+    const others = Array.from({ length: PRESENCE_MAX_DOCS_PER_PEER }, () => aliceGroup.create());
+    expect(refusal(() => others[0]!.presence.set("b".repeat(200)))).toBe("presence_too_large");
+    expect(refusal(() => others[0]!.presence.set("b"))).toBe("accepted");
+    for (const doc of others.slice(1, -1)) doc.presence.set(1);
+    expect(refusal(() => others.at(-1)!.presence.set(1))).toBe("presence_too_large");
+    // A refused call changed nothing.
+    expect(others.at(-1)!.presence.state).toBeUndefined();
+  });
+
+  it("rapid updates are paced under the relay's rate and the latest state always arrives", async () => {
+    const { aliceDoc, bobDoc, alice, aliceGroup } = await twoPeers();
+    const errors: string[] = [];
+    aliceGroup.onError((error) => errors.push(error.message));
+    for (let i = 0; i < 200; i++) {
+      aliceDoc.presence.set({ i });
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    await expect.poll(() => states(bobDoc.presence.peers)[alice.session], { timeout: 5_000 }).toEqual({ i: 199 });
+    expect(errors).toEqual([]); // never over the relay's limit
+  });
+});

@@ -1,0 +1,262 @@
+// Presence inside workerd, with the real object: fanned out to a document's readers, a snapshot for
+// newcomers, cleared on close and on unsub, kept across eviction (socket attachments), rate limited,
+// never written to SQLite, and only for those who may read the document.
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it } from "vitest";
+import { PRESENCE_BURST, PRESENCE_MAX_BYTES, PRESENCE_MAX_DOCS_PER_PEER, docIdOf, type DocHeader, type DocId, type Json } from "../../protocol/index.ts";
+import { testAgent, testHeader, transactions, type TestAgent } from "../support/identity.ts";
+import { SessionWriter, closeAll, connect, emptyKnown, groupStub, sqlRows, uniqueGroup, type Peer } from "./socket.ts";
+
+afterEach(closeAll);
+
+const alice = testAgent(61);
+const bob = testAgent(62);
+const carol = testAgent(63);
+const dave = testAgent(64);
+
+/** `who` creates a document (optionally readable only by `readers`) and gets the ack. */
+async function created(peer: Peer, who: TestAgent, group: string, options: { nonce?: string; readers?: TestAgent[] } = {}): Promise<DocId> {
+  const base = testHeader(who, group, options.nonce ?? "nonce-0000").header;
+  const header: DocHeader = options.readers ? { ...base, readers: options.readers.map((reader) => reader.agent) } : base;
+  const id = docIdOf(header);
+  peer.send(new SessionWriter(who, id).content(transactions(1), header));
+  await peer.next("known", (known) => known.doc === id && known.reason === "ack");
+  return id;
+}
+
+async function loaded(peer: Peer, doc: DocId): Promise<void> {
+  peer.send({ type: "load", doc, known: emptyKnown });
+  await peer.next("known", (known) => known.doc === doc && known.reason === "load");
+  peer.drain("content");
+}
+
+/** Every peer state a socket has been sent for `doc`, merged in order as the SDK does, by session. */
+function heard(peer: Peer, doc: DocId, into: Record<string, Json> = {}): Record<string, Json> {
+  for (const message of peer.drain("presence")) {
+    if (message.doc !== doc) continue;
+    for (const shown of message.peers) {
+      if (shown.state === undefined) delete into[shown.session];
+      else into[shown.session] = shown.state as Json;
+    }
+  }
+  return into;
+}
+
+async function hibernate(group: string): Promise<void> {
+  await evictDurableObject(groupStub(group));
+  await expect(evictDurableObject(groupStub(group))).rejects.toThrow(/not currently running/);
+}
+
+describe("presence", () => {
+  it("reaches the document's readers only, a newcomer gets the snapshot, and a close clears it", async () => {
+    const group = uniqueGroup("presence-fanout");
+    const a = await connect(group, alice);
+    const b = await connect(group, bob);
+    const c = await connect(group, carol);
+    const doc = await created(a, alice, group);
+    await loaded(b, doc);
+
+    a.send({ type: "presence", doc, state: { cursor: 3, name: "Alice" } });
+    expect(await b.next("presence")).toEqual({ type: "presence", doc, peers: [{ agent: alice.agent, session: alice.session, state: { cursor: 3, name: "Alice" } }] });
+    b.send({ type: "presence", doc, state: { cursor: 9 } });
+    expect((await a.next("presence")).peers).toEqual([{ agent: bob.agent, session: bob.session, state: { cursor: 9 } }]);
+
+    // Carol has not loaded the document: she hears nothing of it until she does, then gets everyone at once.
+    await c.sync();
+    expect(c.drain("presence")).toEqual([]);
+    c.send({ type: "load", doc, known: emptyKnown });
+    await c.next("known", (known) => known.reason === "load");
+    expect(heard(c, doc)).toEqual({ [alice.session]: { cursor: 3, name: "Alice" }, [bob.session]: { cursor: 9 } });
+    // Nobody hears their own state back.
+    await Promise.all([a.sync(), b.sync()]);
+    expect(a.drain("presence")).toEqual([]);
+    expect(b.drain("presence")).toEqual([]);
+
+    // Alice's socket closes: the others hear she is gone.
+    await a.close();
+    const gone = [{ agent: alice.agent, session: alice.session }];
+    expect((await b.next("presence")).peers).toEqual(gone);
+    expect((await c.next("presence")).peers).toEqual(gone);
+    // A whole-group open gets the snapshot too: Bob only, now.
+    const d = await connect(group, dave);
+    d.send({ type: "open", known: {} });
+    await d.next("opened");
+    expect(heard(d, doc)).toEqual({ [bob.session]: { cursor: 9 } });
+    // Leaving the document (unsub) clears Bob's state for the others.
+    b.send({ type: "unsub", doc });
+    expect((await c.next("presence")).peers).toEqual([{ agent: bob.agent, session: bob.session }]);
+    await d.sync();
+    expect(heard(d, doc, { [bob.session]: { cursor: 9 } })).toEqual({});
+    await Promise.all([b.close(), c.close(), d.close()]);
+  });
+
+  it("survives eviction of the object: the woken instance still knows every state, in the largest size allowed", async () => {
+    const group = uniqueGroup("presence-evict");
+    const a = await connect(group, alice);
+    const b = await connect(group, bob);
+    const docs: DocId[] = [];
+    for (let i = 0; i < PRESENCE_MAX_DOCS_PER_PEER; i++) docs.push(await created(a, alice, group, { nonce: `nonce-${i}000` }));
+    const [doc] = docs as [DocId];
+    await loaded(b, doc);
+    // Alice's attachment at its fullest: every document, the whole byte budget, in text that is not Latin-1.
+    const share = Math.floor(PRESENCE_MAX_BYTES / docs.length);
+    const stateOf = (i: number) => "é".repeat((share - 2) / 2 - 1) + String(i); // UTF-8: 2 bytes per é, 2 quotes
+    for (const [i, each] of docs.entries()) a.send({ type: "presence", doc: each, state: stateOf(i) });
+    await a.sync();
+    expect(a.drain("error")).toEqual([]);
+    expect(heard(b, doc)).toEqual({ [alice.session]: stateOf(0) });
+    b.send({ type: "presence", doc, state: { cursor: 1 } });
+    await a.next("presence");
+
+    const tag = await runInDurableObject(groupStub(group), (instance) => ((instance as unknown as { tag?: string }).tag = "before"));
+    await hibernate(group);
+
+    // A newcomer after eviction gets both states; a change after eviction reaches Bob.
+    const c = await connect(group, carol);
+    await loaded(c, doc);
+    expect(heard(c, doc)).toEqual({ [alice.session]: stateOf(0), [bob.session]: { cursor: 1 } });
+    await hibernate(group);
+    a.send({ type: "presence", doc, state: "after" });
+    expect((await b.next("presence")).peers).toEqual([{ agent: alice.agent, session: alice.session, state: "after" }]);
+    await c.sync();
+    expect(heard(c, doc)).toEqual({ [alice.session]: "after" });
+    // Closing after eviction still clears it for the others.
+    await hibernate(group);
+    await a.close();
+    expect((await c.next("presence")).peers).toEqual([{ agent: alice.agent, session: alice.session }]);
+    expect(await runInDurableObject(groupStub(group), (instance) => (instance as unknown as { tag?: string }).tag)).not.toBe(tag);
+    await Promise.all([b.close(), c.close()]);
+  });
+
+  it("drops messages over the rate with one rate_limited error; the connection and the last accepted state stand", async () => {
+    const group = uniqueGroup("presence-rate");
+    const a = await connect(group, alice);
+    const b = await connect(group, bob);
+    const doc = await created(a, alice, group);
+    await loaded(b, doc);
+    // One frame: the relay handles it at one instant, so no budget comes back in between.
+    const messages = Array.from({ length: PRESENCE_BURST + 10 }, (_, i) => ({ type: "presence", doc, state: i }));
+    a.send({ type: "batch", messages });
+    await a.sync();
+    const errors = a.drain("error");
+    expect(errors).toEqual([{ type: "error", code: "rate_limited", doc, message: expect.any(String), retryAfter: 1 }]);
+    await b.sync();
+    const passed = b.drain("presence").map((message) => message.peers[0]!.state);
+    expect(passed).toEqual(Array.from({ length: PRESENCE_BURST }, (_, i) => i));
+    // A newcomer sees the last state that got through, and the writer's socket still works.
+    const c = await connect(group, carol);
+    await loaded(c, doc);
+    expect(heard(c, doc)).toEqual({ [alice.session]: PRESENCE_BURST - 1 });
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  it("a second socket of the same session (a reconnect) keeps showing when the old one closes", async () => {
+    const group = uniqueGroup("presence-same-session");
+    const old = await connect(group, alice);
+    const b = await connect(group, bob);
+    const doc = await created(old, alice, group);
+    await loaded(b, doc);
+    old.send({ type: "presence", doc, state: "old socket" });
+    await b.next("presence");
+    // The client reconnected before the relay noticed its old socket go: readers key presence by session.
+    const fresh = await connect(group, alice);
+    await loaded(fresh, doc);
+    fresh.send({ type: "presence", doc, state: "new socket" });
+    expect((await b.next("presence")).peers[0]?.state).toBe("new socket");
+    await old.close();
+    expect((await b.next("presence")).peers).toEqual([{ agent: alice.agent, session: alice.session, state: "new socket" }]);
+    await fresh.close();
+    expect((await b.next("presence")).peers).toEqual([{ agent: alice.agent, session: alice.session }]);
+    await b.close();
+  });
+
+  it("is never written to SQLite, and a presence message runs no SQL statement at all", async () => {
+    const group = uniqueGroup("presence-unstored");
+    const a = await connect(group, alice);
+    const b = await connect(group, bob);
+    const doc = await created(a, alice, group);
+    await loaded(b, doc);
+    const marker = "presence-marker-7f3a";
+    // Not one SQL statement: no write, and no row read (billed) for a fan-out to the document's readers.
+    const counted = await countSql(group, async () => {
+      a.send({ type: "presence", doc, state: { marker } });
+      await b.next("presence");
+      b.send({ type: "presence", doc });
+      a.send({ type: "presence", doc, state: { marker, cursor: 2 } });
+      await b.next("presence");
+      await a.sync();
+    });
+    expect(counted).toEqual({ statements: 0, rowsRead: 0 });
+    await hibernate(group);
+    a.send({ type: "presence", doc, state: { marker: `${marker}-again` } });
+    await b.next("presence");
+    const tables = await sqlRows<{ name: string }>(group, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'");
+    expect(tables.length).toBeGreaterThan(0);
+    for (const { name } of tables) {
+      const rows = await sqlRows(group, `SELECT * FROM "${name}"`);
+      expect(JSON.stringify(rows), `table ${name}`).not.toContain(marker);
+    }
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("follows the document's read access: refused to non-readers, never shown to them; oversize refused without closing", async () => {
+    const group = uniqueGroup("presence-access");
+    const a = await connect(group, alice);
+    const b = await connect(group, bob);
+    const c = await connect(group, carol);
+    const secret = await created(a, alice, group, { readers: [carol] });
+    // Bob and Carol open the whole group: Bob is subscribed to everything but may not read the secret.
+    for (const peer of [b, c]) {
+      peer.send({ type: "open", known: {} });
+      await peer.next("opened");
+    }
+    a.send({ type: "presence", doc: secret, state: "alice here" });
+    expect((await c.next("presence")).peers[0]?.state).toBe("alice here");
+    await b.sync();
+    expect(b.drain("presence")).toEqual([]);
+
+    b.send({ type: "presence", doc: secret, state: "bob here" });
+    expect(await b.next("error")).toMatchObject({ code: "presence_refused", doc: secret });
+    const unknown = docIdOf({ ...testHeader(bob, group).header, nonce: "nobody-has-it" });
+    b.send({ type: "presence", doc: unknown, state: 1 });
+    expect(await b.next("error")).toMatchObject({ code: "presence_refused", doc: unknown });
+    // A newcomer that may not read it gets no snapshot of it either.
+    const d = await connect(group, dave);
+    d.send({ type: "open", known: {} });
+    await d.next("opened");
+    expect(d.drain("presence")).toEqual([]);
+
+    c.send({ type: "presence", doc: secret, state: "x".repeat(PRESENCE_MAX_BYTES) });
+    expect(await c.next("error")).toMatchObject({ code: "presence_too_large", doc: secret });
+    await Promise.all([a.sync(), c.sync()]);
+    expect(a.drain("presence")).toEqual([]);
+    // Nothing closed; Carol's later state goes through.
+    c.send({ type: "presence", doc: secret, state: "carol here" });
+    expect((await a.next("presence")).peers[0]?.state).toBe("carol here");
+    await Promise.all([a.close(), b.close(), c.close(), d.close()]);
+  });
+});
+
+/** SQL statements the group's object runs (and rows they read) while `body` runs. */
+async function countSql(group: string, body: () => Promise<void>) {
+  const counted = { statements: 0, rowsRead: 0 };
+  const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
+  const restore = await runInDurableObject(groupStub(group), (_instance, state) => {
+    const sql = state.storage.sql;
+    const exec = sql.exec;
+    sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => {
+      counted.statements++;
+      const cursor = exec.call(sql, query, ...bindings);
+      cursors.push(cursor);
+      return cursor;
+    }) as typeof sql.exec;
+    return () => void (sql.exec = exec);
+  });
+  try {
+    await body();
+  } finally {
+    await runInDurableObject(groupStub(group), () => restore());
+  }
+  counted.rowsRead = cursors.reduce((sum, cursor) => sum + cursor.rowsRead, 0);
+  return counted;
+}
