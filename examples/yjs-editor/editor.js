@@ -13,7 +13,8 @@ const params = new URLSearchParams(location.search);
 const relay = params.get("relay") ?? "http://127.0.0.1:8787";
 const name = params.get("name") ?? "anonymous";
 const COLORS = ["#d33682", "#268bd2", "#2aa198", "#859900", "#b58900", "#cb4b16", "#6c71c4"];
-const color = COLORS[Math.floor(Math.random() * COLORS.length)];
+// A color per name, so a person keeps theirs across reloads.
+const color = COLORS[[...name].reduce((sum, char) => sum + char.charCodeAt(0), 0) % COLORS.length];
 
 // The page itself opens offline too (sw.js caches it).
 navigator.serviceWorker?.register("./sw.js").catch(() => {});
