@@ -5,7 +5,9 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
+        // Generous per-test bounds: the machines that run the suite are often busy, and a test that hangs
+        // still fails. Timings are measured in `npm run bench`, never here.
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node", testTimeout: 30_000 },
       },
       {
         // The token secret exists only in tests; deployments set theirs with `wrangler secret put`. These tests
@@ -16,7 +18,7 @@ export default defineConfig({
             miniflare: { bindings: { WEFT_TOKEN_SECRET: "test-token-secret", WEFT_OPEN_GROUPS: "true", WEFT_FOUNDERS: "anyone" } },
           }),
         ],
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 60_000 },
       },
       {
         // The relay as deployed with a token key and nothing else set: the secure defaults of worker/config.ts.

@@ -26,9 +26,27 @@ export type BenchOptions = {
   cpuProfileDir?: string;
   /** The whole run should end within this long; scenarios stop repeating runs when it runs short. */
   totalBudgetMs: number;
-  /** What runs the relay: `wrangler dev` (default) or Miniflare without wrangler's dev proxy. */
-  relayRunner?: "wrangler" | "miniflare";
+  /**
+   * What runs the relay: `wrangler dev` with its local trace collector off (default), `wrangler dev` as it
+   * comes (collector on: `wrangler-defaults`), or Miniflare without wrangler's dev proxy.
+   */
+  relayRunner?: RelayRunner;
 };
+
+export type RelayRunner = "wrangler" | "wrangler-defaults" | "miniflare";
+
+/** What each runner is, for the results. */
+export const RUNNER_NAMES: Record<RelayRunner, string> = {
+  wrangler: "wrangler dev, local trace collector off (X_LOCAL_OBSERVABILITY=false)",
+  "wrangler-defaults": "wrangler dev with its defaults (local trace collector on)",
+  miniflare: "Miniflare (no dev proxy, no trace collector)",
+};
+
+/** SQL work of one group's object over a measurement (worker/sql-meter.ts). */
+export type SqlCost = { statements: number; rowsRead: number; rowsWritten: number };
+
+/** The relay's settings for every bench run: count SQL statements and rows (worker/sql-meter.ts). */
+const RELAY_VARS = { WEFT_SQL_STATS: "true" };
 
 /** Time kept back for the scenarios still to come when deciding whether to repeat a run. */
 const RESERVE_MS = 45_000;
@@ -85,7 +103,15 @@ export class Bench {
     // more often while other relays start on the machine: try again before giving up.
     for (let attempt = 1; ; attempt++) {
       try {
-        this.#relay = await startRelay({ persistTo: this.persistTo, runner: this.options.relayRunner ?? "wrangler", ...(port ? { port } : {}) });
+        const runner = this.options.relayRunner ?? "wrangler";
+        this.#relay = await startRelay({
+          persistTo: this.persistTo,
+          runner: runner === "miniflare" ? "miniflare" : "wrangler",
+          vars: RELAY_VARS,
+          // wrangler dev's local trace collector costs the relay CPU and memory production does not spend.
+          ...(runner === "wrangler" ? { env: { X_LOCAL_OBSERVABILITY: "false" } } : {}),
+          ...(port ? { port } : {}),
+        });
         break;
       } catch (error) {
         if (attempt >= 3) throw error;
@@ -122,22 +148,53 @@ export class Bench {
   }
 
   /** Starts measuring the relay's CPU time; `stop()` gives the CPU used and whether the relay was rebuilt meanwhile. */
-  relayCpuMeter(): { stop(): { cpuMs: number; rebuilt: boolean } } {
+  relayCpuMeter(): { stop(): { cpuMs: number; rebuilt: boolean; byProcess: { pid: number; name: string; cpuMs: number }[] } } {
     const before = this.relaySample();
     return {
       stop: () => {
         const after = this.relaySample();
         const rebuilt = processesChanged(before, after);
         if (rebuilt) this.relayRebuilds++;
-        return { cpuMs: cpuBetween(before, after), rebuilt };
+        // Which of the relay's processes spent it (wrangler's Node process, the workerd running the Worker).
+        const byProcess = after.processes.map(({ pid, name, cpuMs }) => ({ pid, name, cpuMs: cpuMs - (before.processes.find((p) => p.pid === pid)?.cpuMs ?? 0) }));
+        return { cpuMs: cpuBetween(before, after), rebuilt, byProcess };
       },
     };
+  }
+
+  /**
+   * Starts counting one group's SQL statements and rows; `stop()` gives those of the measurement. If the
+   * object was rebuilt meanwhile (a relay restart, an eviction), the new instance counted from zero.
+   */
+  async sqlMeter(group: string): Promise<{ stop(): Promise<SqlCost> }> {
+    const read = () => this.#sqlStats(group);
+    const before = await read();
+    return {
+      stop: async () => {
+        const after = await read();
+        const base = after.instance === before.instance ? before : { statements: 0, rowsRead: 0, rowsWritten: 0 };
+        return { statements: after.statements - base.statements, rowsRead: after.rowsRead - base.rowsRead, rowsWritten: after.rowsWritten - base.rowsWritten };
+      },
+    };
+  }
+
+  /** A group's SQL statements and rows since its object was last started in memory. */
+  async sqlSinceStart(group: string): Promise<SqlCost> {
+    const { statements, rowsRead, rowsWritten } = await this.#sqlStats(group);
+    return { statements, rowsRead, rowsWritten };
+  }
+
+  async #sqlStats(group: string): Promise<SqlCost & { instance: string }> {
+    const res = await fetch(`${this.url}/v1/groups/${encodeURIComponent(group)}/sql-stats`, { signal: AbortSignal.timeout(5_000) });
+    if (!res.ok) throw new Error(`sql-stats answered ${res.status}`);
+    return (await res.json()) as SqlCost & { instance: string };
   }
 
   /** Starts the floor (bench/floor/worker.ts) under its own wrangler dev; `stopFloor` or `close` stops it. */
   async startFloor(): Promise<RelayProcess & { cpuMs(): number; rssKiB(): number }> {
     const persistTo = this.tempDir("weft-bench-floor-");
-    this.#floor = await startRelay({ persistTo, config: FLOOR_CONFIG });
+    const collectorOff = this.options.relayRunner !== "wrangler-defaults";
+    this.#floor = await startRelay({ persistTo, config: FLOOR_CONFIG, ...(collectorOff ? { env: { X_LOCAL_OBSERVABILITY: "false" } } : {}) });
     const group = relayProcessGroup(persistTo);
     const sample = () => (group === undefined ? { cpuMs: Number.NaN, rssKiB: Number.NaN } : sampleProcessGroup(group));
     return { ...this.#floor, cpuMs: () => sample().cpuMs, rssKiB: () => sample().rssKiB };

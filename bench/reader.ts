@@ -191,7 +191,7 @@ serve({
       const doc = await client.group(args.group).open(args.doc);
       const transactions = doc.sessionTransactions(args.session);
       let inOrder = 0;
-      while (inOrder < transactions.length && readStamp(transactions[inOrder]!.data)?.i === inOrder) inOrder++;
+      while (inOrder < transactions.length && readStamp(String(transactions[inOrder]!.data))?.i === inOrder) inOrder++;
       return { ms: wallClock() - t0, count: countOf(doc.known, args.session), inOrder };
     } finally {
       client.close();

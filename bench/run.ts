@@ -2,15 +2,17 @@
 // SDK from worker processes, prints a table of every figure against its target, and writes
 // bench/results/latest.json and bench/results/fanout-latency.svg.
 // Options: --only ingest,resume   --runs N
-//          --relay wrangler|miniflare  the relay under `wrangler dev` (default, with its dev proxy) or on
-//                        Miniflare's Node API without the proxy (scripts/local-relay.ts); the floor stays on wrangler
+//          --relay wrangler|wrangler-defaults|miniflare  the relay under `wrangler dev` with its local trace
+//                        collector off (default, X_LOCAL_OBSERVABILITY=false), under `wrangler dev` as it comes
+//                        (collector on), or on Miniflare's Node API without the dev proxy (scripts/local-relay.ts);
+//                        the floor stays on wrangler dev, with the collector as the relay has it
 //          --cpu-prof    V8 profiles of the worker processes (the SDK side) in bench/results/*.cpuprofile
 //          --relay-prof  a V8 profile of the relay's workerd per scenario, through wrangler's inspector port
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
-import { Bench } from "./bench.ts";
+import { Bench, RUNNER_NAMES, type RelayRunner } from "./bench.ts";
 import { fanoutLatencyChart } from "./chart.ts";
 import { profileRelay, topFunctions } from "./relay-inspector.ts";
 import { machineCpu } from "./proc-stats.ts";
@@ -19,6 +21,7 @@ import { coldLoad } from "./scenarios/cold-load.ts";
 import { durability } from "./scenarios/durability.ts";
 import { fanoutBurst } from "./scenarios/fanout-burst.ts";
 import { fanout, type LatencySeries } from "./scenarios/fanout.ts";
+import { fanoutWide } from "./scenarios/fanout-wide.ts";
 import { floor } from "./scenarios/floor.ts";
 import { ingest } from "./scenarios/ingest.ts";
 import { manyDocs } from "./scenarios/many-docs.ts";
@@ -28,13 +31,12 @@ import { round } from "./stats.ts";
 import { formatTable } from "./table.ts";
 import { wallClock } from "./workload.ts";
 
-const RUNNER_NAMES = { wrangler: "wrangler dev", miniflare: "Miniflare (no dev proxy)" } as const;
-const SCENARIOS: Scenario[] = [ingest, fanout, fanoutBurst, coldLoad, resume, manyDocs, durability, floor, yjsTyping];
+const SCENARIOS: Scenario[] = [ingest, fanout, fanoutBurst, fanoutWide, coldLoad, resume, manyDocs, durability, floor, yjsTyping];
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
 /** The whole run aims to end within this; scenarios repeat runs only while it allows (see Bench.moreRuns). */
 const TOTAL_BUDGET_MS = 270_000;
 
-type Options = { only: string[]; runs: number; cpuProf: boolean; relayProf: boolean; relay: "wrangler" | "miniflare" };
+type Options = { only: string[]; runs: number; cpuProf: boolean; relayProf: boolean; relay: RelayRunner };
 
 function parseArgs(argv: string[]): Options {
   let only = SCENARIOS.map((scenario) => scenario.name);
@@ -51,18 +53,18 @@ function parseArgs(argv: string[]): Options {
     else if (flag === "--relay-prof") relayProf = true;
     else if (flag === "--relay") {
       const runner = value();
-      if (runner !== "wrangler" && runner !== "miniflare") throw new Error("--relay takes wrangler or miniflare");
-      relay = runner;
+      if (!(runner in RUNNER_NAMES)) throw new Error(`--relay takes ${Object.keys(RUNNER_NAMES).join(", ")}`);
+      relay = runner as RelayRunner;
     }
     else if (flag === "--help" || flag === "-h") {
-      console.log(`usage: npm run bench -- [--only ${SCENARIOS.map((s) => s.name).join(",")}] [--runs N] [--relay wrangler|miniflare] [--cpu-prof] [--relay-prof]`);
+      console.log(`usage: npm run bench -- [--only ${SCENARIOS.map((s) => s.name).join(",")}] [--runs N] [--relay wrangler|wrangler-defaults|miniflare] [--cpu-prof] [--relay-prof]`);
       process.exit(0);
     } else throw new Error(`unknown option ${argv[i]}`);
   }
   const unknown = only.filter((name) => !SCENARIOS.some((scenario) => scenario.name === name));
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(", ")}; known: ${SCENARIOS.map((s) => s.name).join(", ")}`);
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error("--runs takes a whole number from 1 to 20");
-  if (relayProf && relay === "miniflare") throw new Error("--relay-prof profiles through wrangler's inspector: use it with --relay wrangler");
+  if (relayProf && relay === "miniflare") throw new Error("--relay-prof profiles through wrangler's inspector: use it with --relay wrangler or wrangler-defaults");
   return { only, runs, cpuProf, relayProf, relay };
 }
 
@@ -167,7 +169,8 @@ async function main(): Promise<number> {
 
   console.log("");
   console.log(formatTable(reports));
-  console.log(`\nwhole run: ${(durationMs / 1000).toFixed(1)} s`);
+  console.log(`\nrelay: ${RUNNER_NAMES[options.relay]}`);
+  console.log(`whole run: ${(durationMs / 1000).toFixed(1)} s`);
   if (bench.relayRebuilds > 0) {
     console.log(`note: wrangler dev rebuilt the relay ${bench.relayRebuilds} time(s) during a measurement (someone edited its sources); figures around it are suspect`);
   }
@@ -180,7 +183,7 @@ async function main(): Promise<number> {
         : { figures: Object.fromEntries(report.figures.map((f: Figure) => [f.key, { ...f, key: undefined }])), details: report.details },
     ]),
   );
-  const json = { startedAt, durationMs: Math.round(durationMs), options, machine, relayRebuildsDuringMeasurements: bench.relayRebuilds, relayStartRetries: bench.relayStartRetries, scenarios };
+  const json = { startedAt, durationMs: Math.round(durationMs), options, relay: RUNNER_NAMES[options.relay], machine, relayRebuildsDuringMeasurements: bench.relayRebuilds, relayStartRetries: bench.relayStartRetries, scenarios };
   writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(json, null, 2)}\n`);
   console.log(`wrote ${RESULTS}latest.json`);
 

@@ -48,3 +48,19 @@ export function figure(
   }
   return result;
 }
+
+/** SQLite work of a measurement as figures: statements, rows read and rows written, each `per` something. */
+export function sqlFigures(
+  key: string,
+  label: string,
+  costs: { statements: number; rowsRead: number; rowsWritten: number }[],
+  options: { per?: number; written?: Target; read?: Target } = {},
+): Figure[] {
+  const per = options.per ?? 1;
+  const scaled = (pick: (cost: (typeof costs)[number]) => number) => costs.map((cost) => pick(cost) / per);
+  return [
+    figure(`${key}_rows_written`, `${label}: SQLite rows written`, "rows", scaled((c) => c.rowsWritten), options.written ? { target: options.written } : {}),
+    figure(`${key}_rows_read`, `${label}: SQLite rows read`, "rows", scaled((c) => c.rowsRead), options.read ? { target: options.read } : {}),
+    figure(`${key}_statements`, `${label}: SQL statements`, "", scaled((c) => c.statements)),
+  ];
+}

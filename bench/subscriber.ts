@@ -45,7 +45,7 @@ serve({
         doc.subscribe(({ added }) => {
           const now = wallClock();
           for (const transaction of added) {
-            const stamp = readStamp(transaction.data);
+            const stamp = readStamp(String(transaction.data));
             if (!stamp) continue;
             const latency = now - stamp.t;
             latencies.push(latency);

@@ -5,12 +5,14 @@ import {
   PROTOCOL_VERSION,
   decodeServerFrame,
   packBatches,
+  encodeForBatch,
   encodeMessage,
   helloMessage,
   sign,
   toBase64Url,
   utf8Length,
   type ClientMessage,
+  type EncodedMessage,
   type ErrorMessage,
   type ServerMessage,
   type SessionId,
@@ -78,7 +80,7 @@ export class Connection {
   /** The hello went out on the current socket: frames may follow it. */
   #helloSent = false;
   /** Messages sent in the current tick: they leave together, in as few frames as fit, when it ends. */
-  #outgoing: string[] | undefined;
+  #outgoing: EncodedMessage[] | undefined;
   #attempt = 0;
   /** When the relay last welcomed us: a connection up for minUptimeMs resets the backoff. */
   #upSince = 0;
@@ -127,11 +129,11 @@ export class Connection {
   /** Sends a message if the hello is out; returns false otherwise (the group sends it again on the next hello). */
   send(message: ClientMessage): boolean {
     if (!this.canSend) return false;
-    this.#enqueue(encodeMessage(message));
+    this.#enqueue(encodeForBatch(message));
     return true;
   }
 
-  #enqueue(frame: string): void {
+  #enqueue(frame: EncodedMessage): void {
     if (!this.#outgoing) {
       this.#outgoing = [];
       const socket = this.#socket;
@@ -196,6 +198,8 @@ export class Connection {
       this.#handler.onFailure(new ConnectionError(failure));
       return this.#down(describeFailure(failure));
     }
+    // Binary frames (data of bytes) arrive as ArrayBuffers; browsers would hand over Blobs by default.
+    socket.binaryType = "arraybuffer";
     this.#socket = socket;
     this.#helloSent = false;
     let opened = false;
@@ -247,8 +251,8 @@ export class Connection {
   }
 
   #receive(data: unknown): void {
-    const frame = typeof data === "string" ? data : "";
-    this.bytesReceived += utf8Length(frame);
+    const frame = typeof data === "string" || data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? data : "";
+    this.bytesReceived += typeof frame === "string" ? utf8Length(frame) : frame.byteLength;
     this.framesReceived++;
     this.#awaitingPong = false;
     this.#schedulePing();

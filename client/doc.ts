@@ -7,7 +7,7 @@ import {
   MAX_TRANSACTIONS_PER_FRAME,
   MEMBERS_KIND,
   WIRE_BYTES_PER_TRANSACTION,
-  jsonStringBytes,
+  wireDataBytes,
   chainHash,
   countOf,
   mergeKnownStates,
@@ -19,11 +19,12 @@ import {
   type ServerContent,
   type SessionId,
   type Transaction,
+  type TransactionData,
 } from "../protocol/index.ts";
 import { ChainChecks, verifiesChains } from "./chain-checks.ts";
 import { ClosedError, LocalRefusalError, RelayError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import { checkMemberOp, checkTransactionData, storedTransactionProblem } from "./local-checks.ts";
+import { checkMemberOp, checkTransactionData, localDataBytes, storedTransactionProblem } from "./local-checks.ts";
 import type { DocChanges, StoredDoc } from "./storage/local-store.ts";
 import { Waiters } from "./waiters.ts";
 
@@ -132,17 +133,21 @@ export class Doc {
     return this.#ownCount() > countOf(this.#relay, this.#session) || (this.#header !== undefined && !this.#relay.header);
   }
 
-  /** Appends a transaction to this client's session. It is sent (signed, batched) as soon as possible. */
-  append(data: string): DocTransaction {
+  /**
+   * Appends a transaction to this client's session: text, or bytes (a Uint8Array, copied here; readers get
+   * a Uint8Array back). It is sent (signed, batched) as soon as possible.
+   */
+  append(data: TransactionData): DocTransaction {
     if (!this.#header) throw new Error(`append: document ${this.id} is not loaded yet`);
     if (this.#deleted) throw new Error(`append: document ${this.id} was deleted`);
     // `at` never goes back behind anything seen, so ordering by `at` keeps each session's order. In the
     // membership log it moves strictly forward: the relay refuses an op that would sort before the newest.
     const at = Math.max(Date.now(), this.#header.kind === MEMBERS_KIND ? this.#lastAt + 1 : this.#lastAt);
     // Refused here, not by the relay, whatever plain JavaScript passes in: nothing bad enters the session.
-    if (typeof data === "string" && jsonStringBytes(data) - 2 > MAX_TRANSACTION_BYTES) {
-      throw new LocalRefusalError("transaction_too_large", `append: ${jsonStringBytes(data) - 2} bytes of data; at most ${MAX_TRANSACTION_BYTES}`);
-    }
+    const size = localDataBytes(data);
+    if (size > MAX_TRANSACTION_BYTES) throw new LocalRefusalError("transaction_too_large", `append: ${size} bytes of data; at most ${MAX_TRANSACTION_BYTES}`);
+    // Bytes are copied: what the app changes in its array afterwards is not what was hashed and stored.
+    if (data instanceof Uint8Array) data = new Uint8Array(data);
     checkTransactionData(this.id, this.#session, at, data);
     if (this.#header.kind === MEMBERS_KIND) checkMemberOp(data);
     const log = this.#log(this.#session);
@@ -409,7 +414,7 @@ export class Doc {
       const after = this.#sent;
       let end = after;
       let bytes = 0;
-      while (end < sendable && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) bytes += jsonStringBytes(own[end++]!.data) + WIRE_BYTES_PER_TRANSACTION;
+      while (end < sendable && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) bytes += wireDataBytes(own[end++]!.data) + WIRE_BYTES_PER_TRANSACTION;
       const signature = signCheckpoint(this.#identity.secretKey, this.id, this.#session, end, this.#ownHashes[end - 1]!);
       frames.push({
         type: "content",

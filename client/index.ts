@@ -4,6 +4,8 @@ export { Group, type GroupOptions } from "./group.ts";
 export { RelayError, LocalRefusalError, ClosedError, ConnectionError, type ConnectionFailure } from "./errors.ts";
 export type { Directory } from "./directory.ts";
 export { Doc, type DocChange, type DocTransaction, type RefusedWrites } from "./doc.ts";
+/** What a transaction carries: text, or bytes (a Uint8Array), served back as it was appended. */
+export type { TransactionData } from "../protocol/index.ts";
 export { createIdentity, importIdentity, exportIdentity, type Identity } from "./identity.ts";
 export type { Status } from "./status.ts";
 export type { BackoffOptions } from "./backoff.ts";

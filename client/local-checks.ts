@@ -12,10 +12,12 @@ import {
   MAX_TRANSACTION_BYTES,
   jsonStringBytes,
   type ClientMessage,
+  type TransactionData,
   type Content,
   type DocHeader,
   type ErrorCode,
   type Transaction,
+  type WireFrame,
   type DocId,
   type SessionId,
 } from "../protocol/index.ts";
@@ -26,7 +28,7 @@ const PLACEHOLDER_SIGNATURE = "A".repeat(86);
 
 /** Throws the error the relay would answer `message` with, if it would refuse it; returns it as the relay reads it. */
 export function refuseAsRelayWould(message: ClientMessage | Record<string, unknown>, what: string): ClientMessage {
-  let frame: string;
+  let frame: WireFrame;
   try {
     frame = encodeMessage(message as ClientMessage);
   } catch (error) {
@@ -48,16 +50,29 @@ export function relayWouldAccept(content: Content): boolean {
 /** Why the relay would refuse a transaction read back from the local store (code and reason), if it would. */
 export function storedTransactionProblem(transaction: Transaction): [ErrorCode, string] | undefined {
   const { at, data } = transaction as { at: unknown; data: unknown };
-  if (typeof data !== "string") return ["bad_frame", `its data is ${data === null ? "null" : typeof data}, not a string`];
+  if (!isTransactionData(data)) return ["bad_frame", `its data is ${describe(data)}, not a string or a Uint8Array`];
   if (typeof at !== "number" || !Number.isSafeInteger(at) || at < 0) return ["bad_frame", "its time is not a non-negative integer"];
-  if (!isWellFormedText(data)) return ["bad_frame", "its data is not well-formed UTF-16 (a lone surrogate)"];
-  if (jsonStringBytes(data) - 2 > MAX_TRANSACTION_BYTES) return ["transaction_too_large", `its data exceeds ${MAX_TRANSACTION_BYTES} bytes`];
+  if (typeof data === "string" && !isWellFormedText(data)) return ["bad_frame", "its data is not well-formed UTF-16 (a lone surrogate)"];
+  if (localDataBytes(data) > MAX_TRANSACTION_BYTES) return ["transaction_too_large", `its data exceeds ${MAX_TRANSACTION_BYTES} bytes`];
   return undefined;
 }
 
-/** A transaction's data as the relay will check it: a string, well-formed, within MAX_TRANSACTION_BYTES. */
-export function checkTransactionData(doc: DocId, session: SessionId, at: number, data: unknown): asserts data is string {
-  if (typeof data !== "string") throw new LocalRefusalError("bad_frame", `append: data must be a string, not ${data === null ? "null" : typeof data}`);
+const isTransactionData = (data: unknown): data is TransactionData => typeof data === "string" || data instanceof Uint8Array;
+
+const describe = (value: unknown): string =>
+  value === null ? "null" : typeof value === "object" ? (value.constructor?.name ?? "an object") : typeof value;
+
+/**
+ * Bytes of data the client holds against MAX_TRANSACTION_BYTES: bytes as they are; text as it travels in
+ * JSON (escapes included: stricter than the relay's UTF-8 count, so whatever passes here passes there).
+ * 0 for anything else (refused as malformed instead).
+ */
+export const localDataBytes = (data: unknown): number =>
+  typeof data === "string" ? jsonStringBytes(data) - 2 : data instanceof Uint8Array ? data.byteLength : 0;
+
+/** A transaction's data as the relay will check it: a string (well-formed) or bytes, within MAX_TRANSACTION_BYTES. */
+export function checkTransactionData(doc: DocId, session: SessionId, at: number, data: unknown): asserts data is TransactionData {
+  if (!isTransactionData(data)) throw new LocalRefusalError("bad_frame", `append: data must be a string or a Uint8Array, not ${describe(data)}`);
   refuseAsRelayWould(
     { type: "content", doc, sessions: { [session]: { after: 0, transactions: [{ at, data }], signature: PLACEHOLDER_SIGNATURE } } },
     "append",
@@ -65,7 +80,7 @@ export function checkTransactionData(doc: DocId, session: SessionId, at: number,
 }
 
 /** A membership operation the relay could never accept is refused before it joins the log. */
-export function checkMemberOp(data: string): void {
+export function checkMemberOp(data: TransactionData): void {
   if (!parseMemberOp(data)) throw new LocalRefusalError("forbidden", 'append: a membership operation is {"op":"set","agent":…,"role":…} or {"op":"remove","agent":…}');
 }
 

@@ -12,7 +12,7 @@ import {
   agentOfSession,
   chainHash,
   countOf,
-  jsonStringBytes,
+  wireDataBytes,
   signCheckpoint,
   type Content,
   type DocId,
@@ -45,7 +45,7 @@ export class OrphanTails {
       const log = doc.sessionTransactions(session);
       let end = after;
       let bytes = 0;
-      while (end < held && end - after < MAX_TRANSACTIONS_PER_FRAME && bytes < CHUNK_TARGET_BYTES) bytes += jsonStringBytes(log[end++]!.data) + WIRE_BYTES_PER_TRANSACTION;
+      while (end < held && end - after < MAX_TRANSACTIONS_PER_FRAME && bytes < CHUNK_TARGET_BYTES) bytes += wireDataBytes(log[end++]!.data) + WIRE_BYTES_PER_TRANSACTION;
       const signature = signCheckpoint(this.#identity.secretKey, doc.id, session, end, chainHash(GENESIS_HASH, log.slice(0, end)));
       frames.push({ type: "content", doc: doc.id, sessions: { [session]: { after, transactions: log.slice(after, end), signature } } });
       let sessions = this.#sent.get(doc.id);

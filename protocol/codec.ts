@@ -3,7 +3,8 @@
 import * as v from "valibot";
 import { clientFrameSchema, clientMessageSchema, serverFrameSchema, serverMessageSchema, type ClientMessage, type ServerMessage } from "./messages.ts";
 import { toColumns } from "./transaction-columns.ts";
-import { canonicalJson, utf8Length, type Json } from "./encoding.ts";
+import { attachSections, batchFrame, splitBinaryFrame, type EncodedMessage, type WireFrame } from "./binary-frame.ts";
+import { canonicalJson, dataBytes, utf8Length, type Json } from "./encoding.ts";
 import type { ErrorCode } from "./errors.ts";
 import { MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTIONS_PER_FRAME } from "./limits.ts";
 
@@ -20,19 +21,32 @@ export function frameBytes(frame: string | ArrayBuffer | ArrayBufferView): numbe
   return utf8Length(frame);
 }
 
+const bytesOf = (frame: ArrayBuffer | ArrayBufferView): Uint8Array =>
+  frame instanceof ArrayBuffer ? new Uint8Array(frame) : new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
+
 function parseFrame<T>(
   frame: string | ArrayBuffer | ArrayBufferView,
   schema: v.GenericSchema<unknown, T>,
 ): Decoded<T> {
-  if (typeof frame !== "string") return fail("bad_frame", "binary frames are not part of the protocol; send JSON text");
   const size = frameBytes(frame);
   if (size > MAX_FRAME_BYTES) return fail("frame_too_large", `frame of ${size} bytes exceeds ${MAX_FRAME_BYTES}`);
+  let text: string;
+  let sections: Uint8Array | undefined;
+  if (typeof frame === "string") text = frame;
+  else {
+    const split = splitBinaryFrame(bytesOf(frame));
+    if ("error" in split) return fail("bad_frame", split.error);
+    text = split.json;
+    sections = split.sections;
+  }
   let json: unknown;
   try {
-    json = JSON.parse(frame);
+    json = JSON.parse(text);
   } catch {
     return fail("bad_frame", "frame is not valid JSON");
   }
+  const unmatched = attachSections(json, sections);
+  if (unmatched) return fail("bad_frame", unmatched);
   const result = v.safeParse(schema, json);
   if (!result.success) {
     const issue = result.issues[0];
@@ -51,9 +65,9 @@ function checkClientLimits(message: ClientMessage): Decoded<ClientMessage> {
   for (const chunk of Object.values(message.sessions)) {
     if (!chunk) continue;
     total += chunk.transactions.length;
-    for (const transaction of chunk.transactions) {
-      const data = transaction.data;
-      if (data.length * 3 > MAX_TRANSACTION_BYTES && utf8Length(data) > MAX_TRANSACTION_BYTES) {
+    for (const { data } of chunk.transactions) {
+      // Text's UTF-8 length is counted only where it may exceed the limit (at most 3 bytes a UTF-16 unit).
+      if ((typeof data !== "string" || data.length * 3 > MAX_TRANSACTION_BYTES) && dataBytes(data) > MAX_TRANSACTION_BYTES) {
         return fail("transaction_too_large", `a transaction's data exceeds ${MAX_TRANSACTION_BYTES} bytes`);
       }
     }
@@ -101,39 +115,31 @@ export function decodeServerFrame(frame: string | ArrayBuffer | ArrayBufferView)
   return { ok: true, message: decoded.message.type === "batch" ? decoded.message.messages : [decoded.message] };
 }
 
-/** One frame holding several encoded messages (see batchSchema); a single message goes as it is. */
-export const batchFrame = (frames: readonly string[]): string =>
-  frames.length === 1 ? frames[0]! : `{"type":"batch","messages":[${frames.join(",")}]}`;
+type Message = ClientMessage | ServerMessage;
 
-/**
- * Encoded messages as few frames as fit, in order: each batch holds at most `target` UTF-16 units (so at
- * most 3 × target UTF-8 bytes); a message longer than that goes alone.
- */
-export function packBatches(frames: readonly string[], target: number): string[] {
-  const packed: string[] = [];
-  let batch: string[] = [];
-  let size = 0;
-  for (const frame of frames) {
-    if (batch.length > 0 && size + frame.length > target) {
-      packed.push(batchFrame(batch));
-      batch = [];
-      size = 0;
-    }
-    batch.push(frame);
-    size += frame.length + 1;
-  }
-  if (batch.length > 0) packed.push(batchFrame(batch));
-  return packed;
+/** The frame for one message: JSON text, or a binary frame when it carries bytes (binary-frame.ts). */
+export function encodeMessage(message: Exclude<Message, { type: "content" }>): string;
+export function encodeMessage(message: Message): WireFrame;
+export function encodeMessage(message: Message): WireFrame {
+  return batchFrame([encodeForBatch(message)]);
 }
 
-/** The frame for a message: JSON, with each chunk's transactions as columns (see transaction-columns.ts). */
-export function encodeMessage(message: ClientMessage | ServerMessage): string {
+/**
+ * A message encoded to be packed with others (packBatches): JSON, with each chunk's transactions as columns
+ * (transaction-columns.ts), and the byte sections its data of bytes refers to, if any.
+ */
+export function encodeForBatch(message: Message): EncodedMessage {
   if (message.type !== "content") return JSON.stringify(message);
   const sessions: Record<string, unknown> = {};
+  const sectionList: Uint8Array[] = [];
   for (const [session, chunk] of Object.entries(message.sessions)) {
     if (!chunk) continue;
     const { transactions, ...rest } = chunk;
-    sessions[session] = { ...rest, ...toColumns(transactions) };
+    sessions[session] = { ...rest, ...toColumns(transactions, sectionList) };
   }
-  return JSON.stringify({ ...message, sessions });
+  const json = JSON.stringify({ ...message, sessions });
+  if (sectionList.length === 0) return json;
+  let sectionBytes = 0;
+  for (const section of sectionList) sectionBytes += section.byteLength;
+  return { json, sections: sectionList, sectionBytes };
 }

@@ -19,15 +19,52 @@ const SUM_BYTES = 2_048;
 /** The sum of no elements, as stored (base64url of SUM_BYTES zero bytes). */
 export const EMPTY_DIGEST_SUM = toBase64Url(new Uint8Array(SUM_BYTES));
 
+/**
+ * The last sum this module encoded, with its bytes and digest. A relay updates its group's sum on every
+ * write, each time from the sum it made the time before: decoding 2,048 bytes of base64url and hashing
+ * them again was most of the digest's cost per write.
+ */
+let lastSum: { text: string; bytes: Uint8Array; digest?: string } | undefined;
+
+function bytesOfSum(sum: string): Uint8Array {
+  if (lastSum?.text === sum) return lastSum.bytes.slice();
+  return fromBase64Url(sum) ?? new Uint8Array(SUM_BYTES);
+}
+
+function encodeSum(bytes: Uint8Array): string {
+  const text = toBase64Url(bytes);
+  lastSum = { text, bytes: bytes.slice() };
+  return text;
+}
+
 /** The wire digest of a sum: SHA-256 of its bytes, 43 characters of base64url. */
-export const digestOfSum = (sum: string): string => toBase64Url(sha256(fromBase64Url(sum) ?? new Uint8Array(SUM_BYTES)));
+export function digestOfSum(sum: string): string {
+  if (lastSum?.text === sum) return (lastSum.digest ??= toBase64Url(sha256(lastSum.bytes)));
+  return toBase64Url(sha256(fromBase64Url(sum) ?? new Uint8Array(SUM_BYTES)));
+}
 
 /** The digest of an empty group. */
 export const EMPTY_DIGEST = digestOfSum(EMPTY_DIGEST_SUM);
 
+/**
+ * Vectors computed lately, by element. A write subtracts each session's element at its old count, which is
+ * the element the session's previous write added: kept here, it is not computed again (SHAKE128 of 2 KiB
+ * is the digest's main cost, in pure JS where the runtime lacks it natively).
+ */
+const recentVectors = new Map<string, Uint8Array>();
+const RECENT_VECTORS = 256;
+
 /** One element's vector: a document's header (no session), or one session of it at a count. */
-const elementVector = (doc: DocId, session?: SessionId, count?: number): Uint8Array =>
-  shake128(utf8(canonicalJson(session === undefined ? ["weft/digest/v3", doc] : ["weft/digest/v3", doc, session, count ?? 0])), SUM_BYTES);
+function elementVector(doc: DocId, session?: SessionId, count?: number): Uint8Array {
+  const key = canonicalJson(session === undefined ? ["weft/digest/v3", doc] : ["weft/digest/v3", doc, session, count ?? 0]);
+  let vector = recentVectors.get(key);
+  if (!vector) {
+    vector = shake128(utf8(key), SUM_BYTES);
+    if (recentVectors.size >= RECENT_VECTORS) recentVectors.delete(recentVectors.keys().next().value!);
+    recentVectors.set(key, vector);
+  }
+  return vector;
+}
 
 /** Adds (`sign` 1) or subtracts (`sign` -1) a vector into `sum`, lane by lane, mod 2^16. */
 function addInto(sum: Uint8Array, vector: Uint8Array, sign: 1 | -1): void {
@@ -62,16 +99,16 @@ function updateInPlace(sum: Uint8Array, doc: DocId, before: KnownState, after: K
  * header (missing or deleted) contributes nothing. Costs one SHAKE128 per changed element, never a rescan.
  */
 export function updateDigestSum(sum: string, doc: DocId, before: KnownState, after: KnownState): string {
-  const bytes = fromBase64Url(sum) ?? new Uint8Array(SUM_BYTES);
+  const bytes = bytesOfSum(sum);
   updateInPlace(bytes, doc, before, after);
-  return toBase64Url(bytes);
+  return encodeSum(bytes);
 }
 
 /** The sum of a set of documents (a relay rebuilding its own, or a reader's share of a group). */
 export function digestSumOf(docs: Iterable<readonly [DocId, KnownState]>): string {
   const sum = new Uint8Array(SUM_BYTES);
   for (const [doc, known] of docs) updateInPlace(sum, doc, { header: false, sessions: {} }, known);
-  return toBase64Url(sum);
+  return encodeSum(sum);
 }
 
 /** The digest of a set of documents, as a client computes it from what it holds. */

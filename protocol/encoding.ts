@@ -7,6 +7,17 @@ const decoder = new TextDecoder();
 export const utf8 = (text: string): Uint8Array => encoder.encode(text);
 export const fromUtf8 = (bytes: Uint8Array): string => decoder.decode(bytes);
 
+const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Decodes UTF-8, or undefined if the bytes are not valid UTF-8 (never replaced with U+FFFD). */
+export function fromUtf8Strict(bytes: Uint8Array): string | undefined {
+  try {
+    return strictDecoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
 const NON_ASCII = /[^\u0000-\u007f]/;
 
 const isLowSurrogate = (code: number): boolean => code >= 0xdc00 && code <= 0xdfff;
@@ -43,6 +54,19 @@ export function jsonStringBytes(text: string): number {
   const escaped = JSON.stringify(text);
   return NOT_ASCII.test(escaped) ? utf8Length(escaped) : escaped.length;
 }
+
+/**
+ * Bytes a transaction's data counts against MAX_TRANSACTION_BYTES, the same way at both ends: UTF-8 bytes
+ * of text, the length of bytes.
+ */
+export const dataBytes = (data: string | Uint8Array): number => (typeof data === "string" ? utf8Length(data) : data.byteLength);
+
+/**
+ * Bytes a transaction's data takes in a frame, exact: text as a JSON string (quotes included); bytes as
+ * their raw section in a binary frame plus the length written in the JSON (see binary-frame.ts).
+ */
+export const wireDataBytes = (data: string | Uint8Array): number =>
+  typeof data === "string" ? jsonStringBytes(data) : data.byteLength + String(data.byteLength).length;
 
 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const lookup = new Int16Array(128).fill(-1);

@@ -9,6 +9,7 @@ export * from "./errors.ts";
 export * from "./messages.ts";
 export * from "./codec.ts";
 export * from "./transaction-columns.ts";
+export * from "./binary-frame.ts";
 export * from "./roles.ts";
 export * from "./digest.ts";
 export * from "./open-parts.ts";

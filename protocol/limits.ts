@@ -1,14 +1,17 @@
 // Every limit the relay and the SDK enforce, in one place. Both ends import these,
 // so a client never builds a frame the relay would refuse.
 
-/** Wire protocol version, sent in `challenge` and `hello`. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Wire protocol version, sent in `challenge` and `hello`. 2: transaction data may be bytes, carried in
+ * binary frames (protocol/binary-frame.ts).
+ */
+export const PROTOCOL_VERSION = 2;
 
-/** Largest text frame either side accepts, in UTF-8 bytes (under 1 MiB). */
+/** Largest frame either side accepts, in bytes: UTF-8 bytes of a text frame, all bytes of a binary one (under 1 MiB). */
 export const MAX_FRAME_BYTES = 1_000_000;
 /** Outgoing `content` frames are packed up to this size, leaving room for the envelope. */
 export const CHUNK_TARGET_BYTES = 256 * 1024;
-/** Largest `data` of one transaction, in UTF-8 bytes. Well under SQLite's 2 MB per value in production. */
+/** Largest `data` of one transaction: UTF-8 bytes of text, or bytes. Well under SQLite's 2 MB per value in production. */
 export const MAX_TRANSACTION_BYTES = 256 * 1024;
 /**
  * Most transactions in one `content` message, all sessions together. Counted per message: a `batch`

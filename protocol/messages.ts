@@ -83,14 +83,14 @@ const chunkSchema = <S extends v.GenericSchema>(signatureSchema: S, minTransacti
       const { at, data, ...rest } = dataset.value;
       const transactions = fromColumns(at, data);
       if (!transactions) {
-        addIssue({ message: "at and data must be lists of the same length: integer time differences that sum to non-negative times, and strings" });
+        addIssue({ message: "at and data must be lists of the same length: integer time differences that sum to non-negative times, and strings or bytes" });
         return NEVER;
       }
       if (transactions.length < minTransactions) {
         addIssue({ message: "a chunk carries at least one transaction" });
         return NEVER;
       }
-      if (!transactions.every((transaction) => isWellFormedText(transaction.data))) {
+      if (!transactions.every(({ data }) => typeof data !== "string" || isWellFormedText(data))) {
         addIssue({ message: "data must be well-formed UTF-16 text (no lone surrogates)" });
         return NEVER;
       }

@@ -38,7 +38,8 @@ export const memberOpSchema = v.variant("op", [
 ]);
 export type MemberOp = v.InferOutput<typeof memberOpSchema>;
 
-export function parseMemberOp(data: string): MemberOp | undefined {
+export function parseMemberOp(data: string | Uint8Array): MemberOp | undefined {
+  if (typeof data !== "string") return undefined; // an operation is JSON text
   try {
     const result = v.safeParse(memberOpSchema, JSON.parse(data));
     return result.success ? result.output : undefined;

@@ -1,25 +1,42 @@
 // Session logs: one writer session's transactions in one document, hash-chained and signed.
-// hash[i] = SHA-256(hash[i-1] || canonical(transaction i)), hash[-1] = 32 zero bytes.
+// hash[i] = SHA-256(hash[i-1] || encoded(transaction i)), hash[-1] = 32 zero bytes, where a transaction of
+// text is encoded as the canonical JSON {"at":…,"data":"…"} (UTF-8) and one of bytes as the canonical JSON
+// {"at":…,"bytes":<length>} followed by the bytes themselves: the key tells the two apart, and bytes are
+// hashed as they are, never re-encoded.
 // After each batch the agent signs (document id, session id, transaction count, last hash).
 import { canonicalJson, fromBase64Url, toBase64Url, utf8 } from "./encoding.ts";
 import { sha256, sign, verify } from "./crypto.ts";
 import { agentOfSession, publicKeyOfAgent, type DocId, type SessionId } from "./ids.ts";
 
-/** One transaction. `data` is opaque to the relay: JSON ops, a base64 Yjs update, ciphertext. */
-export type Transaction = { at: number; data: string };
+/**
+ * What a transaction carries, opaque to the relay: text (JSON ops) or bytes (a Yjs update, ciphertext).
+ * Each stays what it was appended as: bytes are served as bytes, text as text.
+ */
+export type TransactionData = string | Uint8Array;
+
+/** One transaction. */
+export type Transaction = { at: number; data: TransactionData };
 
 /** Hash before the first transaction of every session, base64url. */
 export const GENESIS_HASH = toBase64Url(new Uint8Array(32));
 
-export const encodeTransaction = (transaction: Transaction): string =>
-  canonicalJson({ at: transaction.at, data: transaction.data });
+/** The bytes a transaction adds to its session's hash chain. */
+export function encodeTransaction(transaction: Transaction): Uint8Array {
+  const { at, data } = transaction;
+  if (typeof data === "string") return utf8(canonicalJson({ at, data }));
+  const head = utf8(canonicalJson({ at, bytes: data.byteLength }));
+  const body = new Uint8Array(head.length + data.byteLength);
+  body.set(head, 0);
+  body.set(data, head.length);
+  return body;
+}
 
 /** Extends a chain by some transactions; returns the hash after the last one (base64url). */
 export function chainHash(previousHash: string, transactions: readonly Transaction[]): string {
   let hash = fromBase64Url(previousHash);
   if (!hash || hash.length !== 32) throw new TypeError("chainHash: previous hash is not 32 bytes of base64url");
   for (const transaction of transactions) {
-    const body = utf8(encodeTransaction(transaction));
+    const body = encodeTransaction(transaction);
     const input = new Uint8Array(32 + body.length);
     input.set(hash, 0);
     input.set(body, 32);

@@ -5,7 +5,7 @@ import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 
 /** Most an app's browser bundle may grow by importing `weft/client` (minified, gzipped). */
-export const BROWSER_BUNDLE_BUDGET_GZIPPED = 28 * 1024;
+export const BROWSER_BUNDLE_BUDGET_GZIPPED = 29 * 1024;
 
 /**
  * Bundles `entry` for browsers as an app would; by default the SDK's own source. esbuild fails on any

@@ -3,6 +3,8 @@
 type RelaySettings = import("./config.ts").ConfigEnv;
 interface Env extends RelaySettings {
   GROUPS: DurableObjectNamespace<import("./group-object.ts").GroupObject>;
+  /** "true": count each group's SQL statements and rows, served at /v1/groups/<group>/sql-stats (the bench). */
+  WEFT_SQL_STATS?: string;
 }
 
 declare namespace Cloudflare {

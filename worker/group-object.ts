@@ -7,12 +7,16 @@ import type { PeerRecord } from "./core/effects.ts";
 import { initialState } from "./core/relay-core.ts";
 import { Relay, type Transport } from "./core/relay.ts";
 import type { PeerId } from "./core/store.ts";
+import { SqlMeter } from "./sql-meter.ts";
 import { SqliteStore } from "./sqlite-store.ts";
 import { configFromEnv, reportProblems, type ConfigEnv, type RelayConfig } from "./config.ts";
 import { tokenVerifier } from "./tokens.ts";
 
 /** Header the Worker uses to tell the object which group it is (an object cannot read its own name). */
 export const GROUP_HEADER = "x-weft-group";
+
+/** Path suffix of the bench's request for the object's SQL counts (answered only with WEFT_SQL_STATS=true). */
+export const SQL_STATS_PATH = "/sql-stats";
 
 /** Keep-alive answered by the runtime itself, without waking a hibernated object. */
 export const PING_FRAME = encodeMessage({ type: "ping" });
@@ -23,18 +27,23 @@ const UNECHOED_CLOSE_CODES = new Set([1005, 1006, 1015]);
 
 // Typed by the bindings it reads (the WEFT_* settings), not the Worker's whole Env, so an app's Worker that
 // binds it under another name, or configures it in code (weft/worker), fits it too.
-export class GroupObject extends DurableObject<ConfigEnv> {
+export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: string }> {
   readonly #store: SqliteStore;
+  /** Set when WEFT_SQL_STATS is "true": counts statements and rows for the bench. */
+  readonly #meter: SqlMeter | undefined;
+  /** Tells one in-memory instance from the next (the meter's counts start again in each). */
+  readonly #instance = crypto.randomUUID();
   readonly #sockets = new Map<PeerId, WebSocket>();
   #relay: Relay | undefined;
   #alarmWrites: Promise<void> = Promise.resolve();
   readonly #config: RelayConfig;
 
-  constructor(ctx: DurableObjectState, env: ConfigEnv) {
+  constructor(ctx: DurableObjectState, env: ConfigEnv & { WEFT_SQL_STATS?: string }) {
     super(ctx, env);
     this.#config = this.relayConfig();
     reportProblems(this.#config);
-    this.#store = new SqliteStore(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
+    this.#meter = env.WEFT_SQL_STATS === "true" ? new SqlMeter(ctx.storage.sql) : undefined;
+    this.#store = new SqliteStore(this.#meter?.sql ?? ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
 
@@ -44,6 +53,10 @@ export class GroupObject extends DurableObject<ConfigEnv> {
   }
 
   override async fetch(request: Request): Promise<Response> {
+    if (new URL(request.url).pathname.endsWith(SQL_STATS_PATH)) {
+      if (!this.#meter) return new Response("not found", { status: 404 });
+      return Response.json({ instance: this.#instance, ...this.#meter.settle() });
+    }
     const group = request.headers.get(GROUP_HEADER);
     if (!group) return new Response("missing group", { status: 400 });
     if (this.#store.meta("group") === undefined) this.#store.setMeta("group", group);
@@ -62,6 +75,7 @@ export class GroupObject extends DurableObject<ConfigEnv> {
     if (!peer) return ws.close(1011, "unknown peer");
     try {
       await this.#wake().dispatch({ type: "frame", peer, frame: message, now: Date.now() });
+      this.#meter?.settle();
     } catch (error) {
       // A throw here would only be logged by the runtime and the sender would hear nothing.
       console.error("weft: frame failed", error);

@@ -1,10 +1,15 @@
 // The Worker: the relay's routes (routes.ts) at the root, each group's socket handed to its object.
-import { GroupObject } from "./group-object.ts";
+import { GroupObject, SQL_STATS_PATH } from "./group-object.ts";
 import { relayRoutes } from "./routes.ts";
 
 export { GroupObject };
 
 const app = relayRoutes<Env>({ groups: (env) => env.GROUPS });
+
+// The bench's view of a group's SQLite work; the object answers 404 unless WEFT_SQL_STATS is "true".
+app.get(`/v1/groups/:group${SQL_STATS_PATH}`, (c) =>
+  c.env.WEFT_SQL_STATS === "true" ? c.env.GROUPS.getByName(c.req.param("group")).fetch(c.req.raw) : c.json({ error: "not_found" }, 404),
+);
 
 app.notFound((c) => c.json({ error: "not_found" }, 404));
 

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS transactions (
   session_num INTEGER NOT NULL,
   idx INTEGER NOT NULL,
   at INTEGER NOT NULL,
-  data TEXT NOT NULL,
+  data NOT NULL, -- TEXT for text, BLOB for bytes (a column without a type keeps each as it is)
   signature TEXT,
   PRIMARY KEY (session_num, idx)
 ) WITHOUT ROWID;
@@ -54,6 +54,30 @@ const ROW_CACHE_SIZE = 20_000;
 const SUBSCRIBER_CACHE_SIZE = 256;
 /** Heads of the sessions written lately: a writer's next append reads nothing to find where its log ends. */
 const HEAD_CACHE_SIZE = 10_000;
+
+/** The bytes of a write's transactions of bytes, back to back, as one BLOB parameter. */
+class BlobBuilder {
+  readonly #parts: Uint8Array[] = [];
+  #length = 0;
+
+  /** Adds bytes; returns their 1-based offset, as SQLite's substr() counts. */
+  add(bytes: Uint8Array): number {
+    this.#parts.push(bytes);
+    this.#length += bytes.byteLength;
+    return this.#length - bytes.byteLength + 1;
+  }
+
+  build(): ArrayBuffer | null {
+    if (this.#parts.length === 0) return null;
+    const blob = new Uint8Array(this.#length);
+    let offset = 0;
+    for (const part of this.#parts) {
+      blob.set(part, offset);
+      offset += part.byteLength;
+    }
+    return blob.buffer;
+  }
+}
 
 type DocRow = { num: number; deleted: boolean; sessions: number };
 type DocListRow = { num: number; id: DocId; header: string; updated_at: number; cursor: number; deleted: number };
@@ -251,10 +275,12 @@ export class SqliteStore implements GroupStore {
       const page = [
         ...this.sql
           .exec("SELECT at, data, signature FROM transactions WHERE session_num = ? AND idx >= ? AND idx < ? ORDER BY idx", row.num, next, end)
-          .raw<[number, string, string | null]>(),
+          .raw<[number, string | ArrayBuffer, string | null]>(),
       ];
       for (let i = 0; i < page.length; i++) {
-        const [at, data, signature] = page[i]!;
+        const [at, value, signature] = page[i]!;
+        // Text is stored as TEXT, bytes as a BLOB: each comes back as it went in.
+        const data = typeof value === "string" ? value : new Uint8Array(value);
         yield signature === null ? { index: next + i, at, data } : { index: next + i, at, data, signature };
       }
       if (page.length < end - next) return;
@@ -352,18 +378,30 @@ export class SqliteStore implements GroupStore {
         );
         for (const row of sessionRows) nums.set(row.id, row.num);
         // One flat row per transaction: a nested array would make SQLite parse a whole append's JSON again
-        // for every transaction in it (quadratic in the append's size).
-        const rows: [number, number, number, string, string | null][] = [];
+        // for every transaction in it (quadratic in the append's size). Data of bytes cannot travel in
+        // JSON: all of the write's bytes go as one BLOB parameter, and a row of bytes holds its offset and
+        // length in it instead of text (within the frame limit, so far under the 2 MB per value). substr()
+        // of an empty BLOB is NULL, so empty bytes are written as x'' directly.
+        const rows: [number, number, number, string | null, string | null, number?, number?][] = [];
+        const blobs = new BlobBuilder();
         for (const append of write.appends) {
           const num = nums.get(append.session)!;
           heads.push([`${docNum} ${append.session}`, { num, count: append.after + append.transactions.length, lastHash: append.lastHash }]);
           const last = append.transactions.length - 1;
-          append.transactions.forEach((transaction, i) => rows.push([num, append.after + i, transaction.at, transaction.data, i === last ? append.signature : null]));
+          append.transactions.forEach(({ at, data }, i) => {
+            const signature = i === last ? append.signature : null;
+            if (typeof data === "string") rows.push([num, append.after + i, at, data, signature]);
+            else rows.push([num, append.after + i, at, null, signature, blobs.add(data), data.byteLength]);
+          });
         }
         this.sql.exec(
           `INSERT INTO transactions (session_num, idx, at, data, signature)
-           SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]' FROM json_each(?)`,
+           SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]',
+             CASE WHEN value ->> '$[5]' IS NULL THEN value ->> '$[3]' WHEN value ->> '$[6]' = 0 THEN x'' ELSE substr(?2, value ->> '$[5]', value ->> '$[6]') END,
+             value ->> '$[4]'
+           FROM json_each(?1)`,
           JSON.stringify(rows),
+          blobs.build(),
         );
       }
       this.sql.exec(

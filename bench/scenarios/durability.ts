@@ -4,7 +4,8 @@
 // the relay kept. Lost = acknowledged transactions that are not there, in order.
 import { createIdentity, exportIdentity } from "../../client/index.ts";
 import type { Bench } from "../bench.ts";
-import { figure, type Scenario } from "../scenario.ts";
+import { figure, sqlFigures, type Scenario } from "../scenario.ts";
+import type { SqlCost } from "../bench.ts";
 import { wallClock } from "../workload.ts";
 import type { DocId, SessionId } from "../../protocol/index.ts";
 
@@ -20,6 +21,7 @@ export const durability: Scenario = {
   budgetMs: 120_000,
   async run(bench: Bench) {
     const runs: { threshold: number; acked: number; appended: number; stored: number; inOrder: number; lost: number; killDelayMs: number; relayStartMs: number; recoverMs: number; writerReopenMs: number }[] = [];
+    const sql: SqlCost[] = [];
     const since = wallClock();
     for (let run = 0; bench.moreRuns(run, since); run++) {
       const writer = bench.spawn("writer");
@@ -40,6 +42,8 @@ export const durability: Scenario = {
         const relayStartMs = (await bench.startRelay()).ms;
         const checked = await reader.call<Checked>("checkSession", { url: bench.url, group: GROUP, doc, session }, 30_000);
         const recoverMs = wallClock() - killedAt;
+        // The object started with the relay: its counts since are the fresh read (and its own start).
+        sql.push(await bench.sqlSinceStart(GROUP));
         const reopened = await writer.call<Reopened>("reopen", { url: bench.url, group: GROUP, doc, secret, storeDir }, 30_000);
         if (reopened.acked !== reopened.count) throw new Error(`after reopening, the writer has ${reopened.acked} of ${reopened.count} acknowledged`);
         runs.push({
@@ -66,6 +70,7 @@ export const durability: Scenario = {
         figure("recover_ms", "kill to a fresh open with all acked tx", "ms", runs.map((r) => r.recoverMs)),
         figure("relay_start_ms", "of which wrangler dev restart", "ms", runs.map((r) => r.relayStartMs)),
         figure("writer_reopen_ms", "writer reopens: live, all its tx acked", "ms", runs.map((r) => r.writerReopenMs)),
+        ...sqlFigures("check", "restart and fresh read of the log", sql),
       ],
       details: { runs },
     };

@@ -2,7 +2,8 @@
 // figure is the time from the first append until the last subscriber holds all 2,000.
 import type { Bench } from "../bench.ts";
 import { wallClock } from "../workload.ts";
-import { figure, type Scenario } from "../scenario.ts";
+import { figure, sqlFigures, type Scenario } from "../scenario.ts";
+import type { SqlCost } from "../bench.ts";
 import { SubscriberPool } from "./subscribers.ts";
 import type { DocId } from "../../protocol/index.ts";
 
@@ -26,14 +27,17 @@ export const fanoutBurst: Scenario = {
       const ackedMs: number[] = [];
       const missing: number[] = [];
       const relayCpuMs: number[] = [];
+      const sql: SqlCost[] = [];
       const since = wallClock();
       for (let run = 0; bench.moreRuns(run, since); run++) {
         const { doc } = await writer.call<{ doc: DocId }>("create");
         await pool.open(bench.url, group, doc, TRANSACTIONS);
         const relayMeter = bench.relayCpuMeter();
+        const sqlMeter = await bench.sqlMeter(group);
         const fill = await writer.call<Fill>("fill", { count: TRANSACTIONS, bytes: BYTES }, 20_000);
         const collected = await pool.collect(10_000);
         relayCpuMs.push(relayMeter.stop().cpuMs);
+        sql.push(await sqlMeter.stop());
         const done = collected.doneAt.filter((at): at is number => at !== null);
         allMs.push(done.length === SUBSCRIBERS ? Math.max(...done) - fill.t0 : Number.NaN);
         firstMs.push(done.length > 0 ? Math.min(...done) - fill.t0 : Number.NaN);
@@ -48,6 +52,7 @@ export const fanoutBurst: Scenario = {
           figure("writer_acked_ms", "writer: last ack", "ms", ackedMs),
           figure("missing", "not delivered", "tx", missing, { target: { op: "<=", value: 0 }, summary: "worst" }),
           figure("relay_cpu_ms", "relay processes CPU", "ms", relayCpuMs),
+          ...sqlFigures("burst", `${TRANSACTIONS.toLocaleString("en")} tx`, sql),
         ],
         details: { subscribers: SUBSCRIBERS, processes: pool.workers.length, transactions: TRANSACTIONS },
       };

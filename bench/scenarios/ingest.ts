@@ -2,7 +2,8 @@
 // them; throughput is counted from the first append until the relay has acknowledged the last one.
 import type { Bench } from "../bench.ts";
 import { wallClock } from "../workload.ts";
-import { figure, type Scenario } from "../scenario.ts";
+import { figure, sqlFigures, type Scenario } from "../scenario.ts";
+import type { SqlCost } from "../bench.ts";
 
 const TRANSACTIONS = 20_000;
 const BYTES = 100;
@@ -21,12 +22,15 @@ export const ingest: Scenario = {
       const writerCpuMs: number[] = [];
       const relayCpuMs: number[] = [];
       const totalMs: number[] = [];
+      const sql: SqlCost[] = [];
       const since = wallClock();
       for (let run = 0; bench.moreRuns(run, since); run++) {
         await writer.call("create");
         const relayMeter = bench.relayCpuMeter();
+        const sqlMeter = await bench.sqlMeter("bench-ingest");
         const fill = await writer.call<Fill>("fill", { count: TRANSACTIONS, bytes: BYTES }, 40_000);
         relayCpuMs.push(relayMeter.stop().cpuMs);
+        sql.push(await sqlMeter.stop());
         throughput.push(TRANSACTIONS / (fill.totalMs / 1000));
         appendMs.push(fill.appendMs);
         totalMs.push(fill.totalMs);
@@ -39,6 +43,7 @@ export const ingest: Scenario = {
           figure("append_ms", "of which appending (client)", "ms", appendMs),
           figure("writer_cpu_ms", "writer process CPU", "ms", writerCpuMs),
           figure("relay_cpu_ms", "relay processes CPU", "ms", relayCpuMs),
+          ...sqlFigures("per_1000_tx", "per 1,000 tx", sql, { per: TRANSACTIONS / 1_000, written: { op: "<=", value: 100 } }),
         ],
         details: { transactions: TRANSACTIONS, bytesPerTransaction: BYTES },
       };

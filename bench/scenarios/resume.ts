@@ -5,7 +5,8 @@
 import { createIdentity, exportIdentity } from "../../client/index.ts";
 import type { Bench } from "../bench.ts";
 import { wallClock } from "../workload.ts";
-import { figure, type Scenario } from "../scenario.ts";
+import { figure, sqlFigures, type Scenario } from "../scenario.ts";
+import type { SqlCost } from "../bench.ts";
 import type { DocId } from "../../protocol/index.ts";
 
 const BASE = 2_000;
@@ -27,26 +28,33 @@ export const resume: Scenario = {
       await writer.call("fill", { count: BASE, bytes: BYTES }, 30_000);
       let total = BASE;
       const results: Resumed[] = [];
+      const sql: SqlCost[] = [];
       const since = wallClock();
       for (let run = -1; run < 0 || bench.moreRuns(run, since); run++) {
         const identity = { secret: exportIdentity(createIdentity()), storeDir: bench.tempDir("weft-bench-store-") };
         await reader.call("prepareResume", { url: bench.url, group: GROUP, doc, ...identity, expect: total });
         await writer.call("fill", { count: DELTA, bytes: BYTES }, 30_000);
         total += DELTA;
+        const sqlMeter = await bench.sqlMeter(GROUP);
         const resumed = await reader.call<Resumed>("resume", { url: bench.url, group: GROUP, doc, ...identity, expect: total });
         if (resumed.fromStore !== total - DELTA) throw new Error(`the store gave back ${resumed.fromStore} transactions, expected ${total - DELTA}`);
-        if (run >= 0) results.push(resumed);
+        const cost = await sqlMeter.stop();
+        if (run >= 0) {
+          results.push(resumed);
+          sql.push(cost);
+        }
       }
       const deltaBytes = DELTA * BYTES;
       return {
         figures: [
-          figure("ms", `live again with the ${DELTA} new tx`, "ms", results.map((r) => r.ms), { target: { op: "<=", value: 20 } }),
+          figure("ms", `live again with the ${DELTA} new tx`, "ms", results.map((r) => r.ms), { target: { op: "<=", value: 6 } }),
           figure("bytes_received", `bytes received (delta data ${deltaBytes.toLocaleString("en")} B)`, "B", results.map((r) => r.bytesReceived), {
             target: { op: "<=", value: deltaBytes + 2_048 },
             summary: "worst",
           }),
+          ...sqlFigures("resume", "one resume", sql),
         ],
-        details: { base: BASE, delta: DELTA, bytesPerTransaction: BYTES, deltaBytes, results },
+        details: { sql, base: BASE, delta: DELTA, bytesPerTransaction: BYTES, deltaBytes, results },
       };
     } finally {
       await bench.stopWorkers([writer, reader]);

@@ -13,15 +13,16 @@ export class SubscriberPool {
   readonly workers: WorkerProcess[];
   readonly shares: number[];
 
-  constructor(bench: Bench, subscribers: number) {
-    const processes = Math.max(2, Math.ceil(subscribers / CLIENTS_PER_PROCESS));
+  /** `clientsPerProcess`: more than the default for wide fan-outs, where one process per 10 would be too many. */
+  constructor(bench: Bench, subscribers: number, clientsPerProcess = CLIENTS_PER_PROCESS) {
+    const processes = Math.max(2, Math.ceil(subscribers / clientsPerProcess));
     this.shares = Array.from({ length: processes }, (_, i) => Math.floor(subscribers / processes) + (i < subscribers % processes ? 1 : 0));
     this.workers = this.shares.map(() => bench.spawn("subscriber"));
   }
 
   /** Every subscriber opens `doc` (fresh clients) and expects `expect` stamped transactions. */
   async open(url: string, group: string, doc: DocId, expect: number): Promise<void> {
-    await Promise.all(this.workers.map((worker, i) => worker.call("open", { url, group, doc, clients: this.shares[i], expect }, 30_000)));
+    await Promise.all(this.workers.map((worker, i) => worker.call("open", { url, group, doc, clients: this.shares[i], expect }, 60_000)));
   }
 
   async collect(timeoutMs: number): Promise<Collected> {

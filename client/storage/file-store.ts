@@ -9,7 +9,7 @@
 // and session leases are lock files (file-session-locks.ts).
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { AgentId, DocId } from "../../protocol/index.ts";
+import type { AgentId, DocId, Transaction } from "../../protocol/index.ts";
 import { fileSessionLocks } from "./file-session-locks.ts";
 import { applyChanges, type DocChanges, type LocalStore, type StoredDoc } from "./local-store.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
@@ -17,6 +17,25 @@ import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks }
 /** One save. Files written before saves were one line hold `{header}` and `{session, after, transactions}` lines. */
 type Record = { header?: StoredDoc["header"]; appends?: DocChanges["appends"] };
 type OldAppendLine = DocChanges["appends"][number];
+
+/**
+ * A transaction as a line holds it: text as `{at, data}`; bytes as `{at, bytes}` with the bytes in base64url
+ * (JSON has no bytes, and base64 is the most compact text for them: 4 characters per 3 bytes).
+ */
+type LineTransaction = { at: number; data: string } | { at: number; bytes: string };
+
+/** To a line; anything but bytes is written as it is (the checks of what was stored judge it when loaded). */
+const toLine = (transaction: Transaction): LineTransaction | Transaction => {
+  const { at, data } = transaction;
+  return data instanceof Uint8Array ? { at, bytes: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64url") } : transaction;
+};
+
+/** Back from a line; anything malformed is passed on as it is, for the checks of what was stored to refuse. */
+const fromLine = (transaction: unknown): Transaction => {
+  const line = transaction as { at: number; bytes?: unknown };
+  if (typeof line !== "object" || line === null || typeof line.bytes !== "string") return transaction as Transaction;
+  return { at: line.at, data: new Uint8Array(Buffer.from(line.bytes, "base64url")) };
+};
 
 export class FileLocalStore implements LocalStore {
   readonly directory: string;
@@ -49,7 +68,8 @@ export class FileLocalStore implements LocalStore {
 
   async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
     if (!changes.header && changes.appends.length === 0) return;
-    const record: Record = { ...(changes.header ? { header: changes.header } : {}), appends: changes.appends };
+    const appends = changes.appends.map((append) => ({ ...append, transactions: append.transactions.map(toLine) }));
+    const record = { ...(changes.header ? { header: changes.header } : {}), appends };
     const path = join(this.#groupPath(group), `${doc}.jsonl`);
     const created = this.#ensureFolder(dirname(path)) || !existsSync(path);
     appendWhole(path, Buffer.from(`\n${JSON.stringify(record)}\n`), this.fsync);
@@ -112,7 +132,8 @@ function readDoc(path: string, id: DocId): StoredDoc | undefined {
     if (typeof record.header === "object" && record.header !== null) stored ??= { id, header: record.header, sessions: {} };
     if (!stored) continue; // transactions need their header first
     // A line of the older format is one append of its own.
-    const appends = Array.isArray(record.appends) ? record.appends : "session" in record ? [record as OldAppendLine] : [];
+    const lines = Array.isArray(record.appends) ? record.appends : "session" in record ? [record as OldAppendLine] : [];
+    const appends = lines.map((append) => (Array.isArray(append?.transactions) ? { ...append, transactions: append.transactions.map(fromLine) } : append));
     applyChanges(stored, { appends });
   }
   return stored;

@@ -225,4 +225,48 @@ describe.skipIf(!existsSync(CHROMIUM))(`the SDK in headless Chromium (${CHROMIUM
     expect(seen.all).toEqual(view.transactions().map((transaction) => transaction.data));
     expect(pageErrors).toEqual([]);
   });
+
+  it("sends bytes from the browser that a Node client reads as the same bytes, keeps them in IndexedDB, and receives bytes as a Uint8Array", { timeout: 60_000 }, async () => {
+    expect(docId, "the first test created the document").toBeDefined();
+    const bytesDoc = await within(20_000, "bytes appended in the page", page.evaluate(async ({ group, dbName }) => {
+      const { weft, app } = window as unknown as PageGlobals;
+      const doc = app.client.group(group).create({ kind: "bytes" });
+      doc.append(Uint8Array.from({ length: 300 }, (_, i) => i & 0xff));
+      doc.append("text");
+      await doc.synced();
+      const reader = new weft.IndexedDbLocalStore(dbName);
+      try {
+        for (;;) {
+          const stored = (await reader.loadGroup(group)).find((held) => held.id === doc.id)?.sessions[app.client.session];
+          if (stored?.length === 2) {
+            const first = stored[0]!.data;
+            return { id: doc.id, storedKind: first instanceof Uint8Array ? "Uint8Array" : typeof first, storedBytes: Array.from(first as Uint8Array) };
+          }
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      } finally {
+        await reader.close();
+      }
+    }, { group: GROUP, dbName: DB_NAME }));
+    const bytes = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
+    expect(bytesDoc.storedKind).toBe("Uint8Array");
+    expect(bytesDoc.storedBytes).toEqual(Array.from(bytes));
+
+    const nodeView = await within(15_000, "open in Node", nodeClient.group(GROUP).open(bytesDoc.id as DocId));
+    expect(nodeView.transactions().map((transaction) => transaction.data)).toEqual([bytes, "text"]);
+
+    nodeView.append(Uint8Array.of(0xca, 0xfe));
+    await nodeView.synced();
+    const received = await within(15_000, "bytes from Node in the page", page.evaluate(async ({ group, id }) => {
+      const { app } = window as unknown as PageGlobals;
+      const doc = await app.client.group(group).open(id);
+      for (;;) {
+        const last = doc.transactions()[2]?.data;
+        if (last !== undefined) return { kind: last instanceof Uint8Array ? "Uint8Array" : typeof last, bytes: Array.from(last as Uint8Array) };
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }, { group: GROUP, id: bytesDoc.id }));
+    expect(received).toEqual({ kind: "Uint8Array", bytes: [0xca, 0xfe] });
+    expect(pageErrors).toEqual([]);
+  });
 });

@@ -21,7 +21,7 @@ const PER_TAB = 500;
 // What a page holds on `window` (see page-server.ts); callbacks passed to page.evaluate use only these.
 type PageGlobals = { weft: typeof import("../../client/index.ts"); tab: { client: Client } };
 type TabSetup = { url: string; secret: string; group: string; dbName: string; doc: DocId };
-type TabResult = { session: SessionId; atRelayWhenSynced: string[] };
+type TabResult = { session: SessionId; atRelayWhenSynced: unknown[] };
 
 /** Starts the tab's client on the profile's IndexedDB; returns the session it leased. */
 function startTab(page: Page, setup: TabSetup): Promise<SessionId> {

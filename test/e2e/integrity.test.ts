@@ -46,7 +46,7 @@ async function rawPeer(url: string, group: string, who: ReturnType<typeof testAg
     ws.send('{ "type": "ping" }');
     await next((frame) => frame.type === "pong");
   };
-  return { ws, inbox, next, sync, closed, send: (text: string) => ws.send(text), close: () => ws.close(1000) };
+  return { ws, inbox, next, sync, closed, send: (frame: string | Uint8Array) => ws.send(frame), close: () => ws.close(1000) };
 }
 
 const alice = testAgent(91);

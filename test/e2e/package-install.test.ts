@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BROWSER_BUNDLE_BUDGET_GZIPPED, browserBundle, gzippedSize } from "../../scripts/bundle-size.ts";
 import { chromium } from "playwright-core";
 import { createClient, createIdentity } from "../../client/index.ts";
-import type { DocId } from "../../protocol/index.ts";
+import { PROTOCOL_VERSION, type DocId } from "../../protocol/index.ts";
 import { startRelay } from "../../dev/start-relay.ts";
 import { REPO_ROOT, installScratchApp, packWeft } from "../support/scratch-app.ts";
 import { serveFolder } from "../support/static-server.ts";
@@ -80,7 +80,7 @@ describe("the packed package, installed by an app", () => {
        console.log(JSON.stringify({ v: PROTOCOL_VERSION, session: isSessionId(client.session), data: reopened.transactions().map((t) => t.data) }));`,
     );
     const { stdout } = await run(process.execPath, ["main.mjs"], { cwd: app, timeout: 30_000 });
-    expect(JSON.parse(stdout.trim())).toEqual({ v: 1, session: true, data: ["hello"] });
+    expect(JSON.parse(stdout.trim())).toEqual({ v: PROTOCOL_VERSION, session: true, data: ["hello"] });
   });
 
   it("works from require() on Node 22", async () => {
@@ -213,7 +213,7 @@ describe("the packed package, installed by an app", () => {
       const room = (await page.evaluate(() => (window as unknown as { chat: { room: string } }).chat.room)) as DocId;
 
       const seen = await node.group("chat").open(room);
-      expect(seen.transactions().map((tx) => JSON.parse(tx.data))).toEqual([{ from: "ada", text: "hello from the page" }]);
+      expect(seen.transactions().map((tx) => JSON.parse(tx.data as string))).toEqual([{ from: "ada", text: "hello from the page" }]);
       seen.append(JSON.stringify({ from: "bob", text: "hi ada" }));
       await seen.synced();
       await page.waitForFunction(() => document.querySelectorAll("#messages li").length === 2, undefined, { timeout: 15_000 });

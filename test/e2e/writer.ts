@@ -27,7 +27,7 @@ if (doc.transactions().length < total) {
   });
 }
 
-const sessions: Record<string, string[]> = {};
+const sessions: Record<string, unknown[]> = {};
 for (const session of Object.keys(doc.known.sessions)) {
   sessions[session] = doc.sessionTransactions(session as never).map((transaction) => transaction.data);
 }

@@ -1,6 +1,7 @@
 // Test identities: deterministic keys, sessions, and signed batches, built only from the public protocol.
 import {
   GENESIS_HASH,
+  PROTOCOL_VERSION,
   agentIdOf,
   chainHash,
   docIdOf,
@@ -27,7 +28,7 @@ export function testAgent(seed: number, sessionName = "session-one"): TestAgent 
 
 export function helloFrame(who: TestAgent, group: string, nonce: string) {
   const signature = toBase64Url(sign(helloMessage(group, who.session, nonce), who.secretKey));
-  return { type: "hello" as const, v: 1, agent: who.agent, session: who.session, group, signature };
+  return { type: "hello" as const, v: PROTOCOL_VERSION, agent: who.agent, session: who.session, group, signature };
 }
 
 export function testHeader(who: TestAgent, group: string, nonce = "nonce-0000"): { id: DocId; header: DocHeader } {

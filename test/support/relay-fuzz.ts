@@ -140,7 +140,7 @@ export async function runFuzz(store: GroupStore, seed: number, rounds: number): 
   const aliceWrites = async (header: boolean) => {
     const txs = Array.from({ length: 1 + random.below(3) }, (_, i) => ({ at: now + i, data: `alice-${written.length + i} ${"😀".repeat(i)}` }));
     const { chunk, lastHash } = signedChunk(alice, aliceDoc.id, aliceCount, txs, aliceHash);
-    await frame("alice", encodeMessage({ type: "content", doc: aliceDoc.id, ...(header ? { header: aliceDoc.header } : {}), sessions: { [alice.session]: chunk } } as ClientMessage));
+    await frame("alice", encodeMessage({ type: "content", doc: aliceDoc.id, ...(header ? { header: aliceDoc.header } : {}), sessions: { [alice.session]: chunk } } as ClientMessage) as string);
     aliceCount += txs.length;
     aliceHash = lastHash;
     written.push(...txs);
@@ -171,7 +171,7 @@ export async function runFuzz(store: GroupStore, seed: number, rounds: number): 
       helloFrame(mallory, FUZZ_GROUP, "replayed"),
     ];
     const message = options[random.below(options.length)];
-    const encoded = JSON.parse(encodeMessage(message as ClientMessage)) as unknown;
+    const encoded = JSON.parse(encodeMessage(message as ClientMessage) as string) as unknown;
     return random.next() < 0.15 ? { type: "batch", messages: [encoded, JSON.parse(encodeMessage({ type: "ping" }))] } : encoded;
   };
 

@@ -40,6 +40,8 @@ export async function startRelay(options: {
   port?: number;
   timeoutMs?: number;
   vars?: Record<string, string>;
+  /** Extra environment for the relay's process (e.g. the bench's X_LOCAL_OBSERVABILITY=false). */
+  env?: Record<string, string>;
   /** Another Worker's wrangler.toml (the bench's floor); the relay's own by default. */
   config?: string;
   /**
@@ -61,7 +63,7 @@ export async function startRelay(options: {
   const child = spawn(
     process.execPath,
     args,
-    { cwd: ROOT, env: { ...process.env, ...QUIET_ENV }, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+    { cwd: ROOT, env: { ...process.env, ...QUIET_ENV, ...options.env }, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));

@@ -5,6 +5,7 @@ import { expect } from "vitest";
 import { EMPTY_DIGEST, GENESIS_HASH, chainHash, digestOf, type AgentId, type DocHeader, type DocId, type SessionId, type Transaction } from "../../protocol/index.ts";
 import { ALL_DOCS, type GroupStore, type SessionAppend, type StoredTransaction, type Write } from "../../worker/core/store.ts";
 import { seededRandom } from "../unit/seeded-random.ts";
+import { comparableAll } from "./bytes.ts";
 import { testAgent, testHeader } from "./identity.ts";
 
 export type StoreCase = { name: string; run(store: GroupStore): void };
@@ -109,6 +110,51 @@ export const storeContract: StoreCase[] = [
       expect([...store.readTransactions(doc1.id, alice.session, all.length - 1, all.length + 10)]).toEqual(read.slice(-1));
       expect([...store.readTransactions(doc1.id, bob.session, 0, 10)]).toEqual([]);
       expect([...store.readTransactions(doc2.id, alice.session, 0, 10)]).toEqual([]);
+    },
+  },
+  {
+    name: "data of bytes reads back as exactly those bytes, and text as text, mixed in one write and across sessions",
+    run(store) {
+      const a = new Log(alice.session);
+      const b = new Log(aliceTwo.session);
+      const random = seededRandom(5);
+      const large = Uint8Array.from({ length: 100_000 }, () => random.below(256));
+      const everyByte = Uint8Array.from({ length: 256 }, (_, i) => i);
+      const first: Transaction[] = [
+        { at: NOW, data: everyByte },
+        { at: NOW + 1, data: "AAECAw" }, // text that looks like base64 stays text
+        { at: NOW + 2, data: new Uint8Array(0) },
+        { at: NOW + 3, data: large },
+        { at: NOW + 4, data: "" },
+        { at: NOW + 5, data: Uint8Array.of(0) },
+      ];
+      const second: Transaction[] = [{ at: NOW, data: Uint8Array.of(0xff, 0xfe, 0x00, 0x7b) }, { at: NOW + 1, data: "{}" }];
+      store.commit(write(doc1, [a.append(first), b.append(second)], { header: true }));
+      const readA = [...store.readTransactions(doc1.id, alice.session, 0, first.length)];
+      const readB = [...store.readTransactions(doc1.id, aliceTwo.session, 0, second.length)];
+      expect(comparableAll(readA.map((transaction) => transaction.data))).toEqual(comparableAll(first.map((transaction) => transaction.data)));
+      expect(comparableAll(readB.map((transaction) => transaction.data))).toEqual(comparableAll(second.map((transaction) => transaction.data)));
+      expect(readA.map((transaction) => typeof transaction.data)).toEqual(["object", "string", "object", "object", "string", "object"]);
+      for (const transaction of [...readA, ...readB]) if (typeof transaction.data !== "string") expect(transaction.data).toBeInstanceOf(Uint8Array);
+      // A later write whose bytes are all empty still stores a row for each.
+      store.commit(write(doc1, [a.append([{ at: NOW + 9, data: new Uint8Array(0) }])]));
+      expect([...store.readTransactions(doc1.id, alice.session, first.length, first.length + 1)].map((transaction) => transaction.data)).toEqual([new Uint8Array(0)]);
+      expect(store.knownState(doc1.id).sessions).toEqual({ [alice.session]: first.length + 1, [aliceTwo.session]: second.length });
+    },
+  },
+  {
+    name: "stored bytes stay as committed when the writer's array changes afterwards, and a failed write of bytes leaves nothing",
+    run(store) {
+      const a = new Log(alice.session);
+      const bytes = Uint8Array.of(1, 2, 3);
+      store.commit(write(doc1, [a.append([{ at: NOW, data: bytes }])], { header: true }));
+      bytes[0] = 9;
+      expect([...store.readTransactions(doc1.id, alice.session, 0, 1)][0]!.data).toEqual(Uint8Array.of(1, 2, 3));
+      const gap = new Log(bob.session);
+      gap.count = 1;
+      expect(() => store.commit(write(doc1, [a.append([{ at: NOW + 1, data: Uint8Array.of(4) }]), gap.append([{ at: NOW + 1, data: Uint8Array.of(5) }])]))).toThrow();
+      expect(store.knownState(doc1.id).sessions).toEqual({ [alice.session]: 1 });
+      expect([...store.readTransactions(doc1.id, alice.session, 0, 5)]).toHaveLength(1);
     },
   },
   {

@@ -32,7 +32,7 @@ const known = { header: true, sessions: { [alice.session]: 3, [bob.session]: 1 }
 const content = (sessions: Record<string, unknown>, extra: object = {}) => JSON.stringify({ type: "content", doc, ...extra, sessions });
 const columns = (chunk: { after: number; transactions: Transaction[]; signature?: string }) => {
   const { transactions, ...rest } = chunk;
-  return { ...rest, ...toColumns(transactions) };
+  return { ...rest, ...toColumns(transactions, []) };
 };
 const wireChunk = columns(chunk);
 const withData = (data: string) => content({ [alice.session]: columns({ after: 0, transactions: [{ at: 1, data }], signature: chunk.signature }) });
@@ -110,7 +110,7 @@ describe("decodeServerFrame", () => {
   });
 
   it("unpacks a batch into its messages, in order", () => {
-    const frame = batchFrame([encodeMessage(content), encodeMessage(known), encodeMessage({ type: "pong" })]);
+    const frame = batchFrame([encodeMessage(content) as string, encodeMessage(known), encodeMessage({ type: "pong" })]);
     expect(JSON.parse(frame).type).toBe("batch");
     expect(decodeServerFrame(frame)).toEqual({ ok: true, message: [content, known, { type: "pong" }] });
   });
@@ -167,7 +167,7 @@ describe("encodeMessage", () => {
   it("sends a chunk's transactions as columns: the first time in full, then differences", () => {
     const txs = [{ at: 1_763_780_000_000, data: "a" }, { at: 1_763_780_000_000, data: "b" }, { at: 1_763_780_000_007, data: "c" }, { at: 1_763_779_999_999, data: "d" }];
     const frame = encodeMessage({ type: "content", doc, sessions: { [alice.session]: { after: 4, transactions: txs, signature: chunk.signature } } });
-    expect(JSON.parse(frame).sessions[alice.session]).toEqual({ after: 4, at: [1_763_780_000_000, 0, 7, -8], data: ["a", "b", "c", "d"], signature: chunk.signature });
+    expect(JSON.parse(frame as string).sessions[alice.session]).toEqual({ after: 4, at: [1_763_780_000_000, 0, 7, -8], data: ["a", "b", "c", "d"], signature: chunk.signature });
     expect(decodeClientMessage(frame)).toMatchObject({ ok: true, message: { sessions: { [alice.session]: { after: 4, transactions: txs } } } });
   });
 

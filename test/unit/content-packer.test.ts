@@ -40,7 +40,10 @@ function pack(logs: Log[], withHeader = false): ServerContent[] {
   return packer.take();
 }
 
-const wireBytes = (frame: ServerContent): number => new TextEncoder().encode(encodeMessage(frame)).length;
+const wireBytes = (frame: ServerContent): number => {
+  const encoded = encodeMessage(frame);
+  return typeof encoded === "string" ? new TextEncoder().encode(encoded).length : encoded.byteLength;
+};
 const countOf = (frame: ServerContent): number => Object.values(frame.sessions).reduce((sum, chunk) => sum + (chunk?.transactions.length ?? 0), 0);
 
 /** What a client rebuilds from the frames, checking each chunk starts where the last one of its session ended. */

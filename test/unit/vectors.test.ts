@@ -9,6 +9,8 @@ import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, verify
 import { describe, expect, it } from "vitest";
 import {
   GENESIS_HASH,
+  VERIFIER_PROBE,
+  publicKeyOf,
   chainHash,
   checkpointMessage,
   fromBase64Url,
@@ -38,6 +40,22 @@ const CHAIN = [
   "QC4ZXBnPic8M2ABf3LpExsicagClI9MoFR6ulMKqvy4",
   "0-U8G7XjAsEGnNMLUDeZ1l7t5s0YFH4EvEo590eNSHs",
 ];
+// The chain goes on with bytes: every byte width, no bytes, and the UTF-8 bytes of "hello" (which hash
+// unlike the text "hello": a transaction of bytes is {"at":…,"bytes":<length>} followed by the bytes).
+const BINARY_TRANSACTIONS: Transaction[] = [
+  { at: 1_700_000_000_003, data: Uint8Array.of(0x00, 0x01, 0x7b, 0x22, 0xff) },
+  { at: 1_700_000_000_004, data: new Uint8Array(0) },
+  { at: 1_700_000_000_005, data: Uint8Array.of(0x68, 0x65, 0x6c, 0x6c, 0x6f) },
+];
+const BINARY_CHAIN = [
+  "AYWc-zEiieaRtqms-gj32cyaUdXX5xeWoOzea22PbPU",
+  "5BBKNNzgOQGHU4NS8NBUpSqkFgXF-lz2CY42BQspSHg",
+  "LTSkqitbl8kqpgmEpClr75LUwDUmKEeVQvwypchRrSY",
+];
+/** The UTF-8 bytes of "hello" alone, at the time of the text "hello" (CHAIN[1]). */
+const HELLO_BYTES_HASH = "zg0SN9JlF3b3HzixKv2pFvDf4a91rO8Oi8Gc-rk6tVQ";
+/** The checkpoint over all six transactions, text and bytes. */
+const BINARY_CHECKPOINT_SIGNATURE = "Tcm1osG33ltu0P0Z0VHY29ngI0Rs2qi7mKuaf9Oj8YuahHdNBmvTNJV5MQvJKrcdSlrZMrOToc7s2YsPP-NmAA";
 const CHECKPOINT_SIGNATURE = "WPuebiar0wHX3fUr2ZGFE12_M1Nouj6V_7kWidDmYaRzyPyxV4dITwvisX0T2HlqN-pof9U-jAB_30bGZ7-IBw";
 const HELLO_SIGNATURE = "tTfo6YtB5oGLnYriwDjaRHqD_qZPH4VscWVlsTiA8pa1SjL0etCq07UMZGd97Hj027epPbc-dQKqZfveOB9_Bg";
 
@@ -96,6 +114,43 @@ describe("hash chain vectors", () => {
   });
 });
 
+describe("hash chain vectors with bytes", () => {
+  it("chains bytes after text, one literal after each transaction", () => {
+    let hash = CHAIN[3]!;
+    BINARY_TRANSACTIONS.forEach((transaction, index) => {
+      hash = chainHash(hash, [transaction]);
+      expect(hash).toBe(BINARY_CHAIN[index]);
+    });
+    expect(chainHash(GENESIS_HASH, [...TRANSACTIONS, ...BINARY_TRANSACTIONS])).toBe(BINARY_CHAIN[2]);
+  });
+
+  it("matches hash[i] = SHA-256(hash[i-1] || UTF-8 of {\"at\":..,\"bytes\":<length>} || the bytes) computed with node:crypto", () => {
+    let hash: Buffer = Buffer.from(CHAIN[3]!, "base64url");
+    BINARY_TRANSACTIONS.forEach((transaction, index) => {
+      const bytes = Buffer.from(transaction.data as Uint8Array);
+      hash = sha256(hash, Buffer.from(`{"at":${transaction.at},"bytes":${bytes.length}}`, "utf8"), bytes);
+      expect(b64u(hash)).toBe(BINARY_CHAIN[index]);
+    });
+  });
+
+  it("text and the same characters as bytes hash apart", () => {
+    const bytes: Transaction = { at: TRANSACTIONS[0]!.at, data: Buffer.from("hello", "utf8") };
+    expect(chainHash(GENESIS_HASH, [bytes])).toBe(HELLO_BYTES_HASH);
+    expect(HELLO_BYTES_HASH).not.toBe(CHAIN[1]);
+    expect(b64u(sha256(Buffer.alloc(32), Buffer.from(`{"at":${bytes.at},"bytes":5}hello`, "utf8")))).toBe(HELLO_BYTES_HASH);
+  });
+
+  it("the checkpoint over text and bytes is the signature node:crypto also makes; one flipped bit breaks it", async () => {
+    const text = `["weft/session/v1","${DOC}","${SESSION}",6,"${BINARY_CHAIN[2]}"]`;
+    expect(signCheckpoint(alice.secretKey, DOC, SESSION, 6, BINARY_CHAIN[2]!)).toBe(BINARY_CHECKPOINT_SIGNATURE);
+    expect(b64u(nodeSign(null, Buffer.from(text, "utf8"), privateKey))).toBe(BINARY_CHECKPOINT_SIGNATURE);
+    expect(await verifyCheckpoint(BINARY_CHECKPOINT_SIGNATURE, DOC, SESSION, 6, BINARY_CHAIN[2]!)).toBe(true);
+    const flipped = BINARY_TRANSACTIONS.map((transaction, index) => (index === 0 ? { ...transaction, data: Uint8Array.of(0x00, 0x01, 0x7b, 0x22, 0xfe) } : transaction));
+    const lastHash = chainHash(CHAIN[3]!, flipped);
+    expect(await verifyCheckpoint(BINARY_CHECKPOINT_SIGNATURE, DOC, SESSION, 6, lastHash)).toBe(false);
+  });
+});
+
 describe("signature vectors", () => {
   const checkpointText = `["weft/session/v1","${DOC}","${SESSION}",3,"${CHAIN[3]}"]`;
   const helloText = `["weft/hello/v1","g1","${SESSION}","nonce-1"]`;
@@ -115,6 +170,14 @@ describe("signature vectors", () => {
     expect(toBase64Url(sign(helloMessage("g1", SESSION, "nonce-1"), alice.secretKey))).toBe(HELLO_SIGNATURE);
     expect(b64u(nodeSign(null, Buffer.from(helloText, "utf8"), privateKey))).toBe(HELLO_SIGNATURE);
     expect(nodeVerify(null, Buffer.from(helloText, "utf8"), publicKey, Buffer.from(HELLO_SIGNATURE, "base64url"))).toBe(true);
+  });
+});
+
+describe("the verifier's probe", () => {
+  it("holds the public key of its seed and that key's signature of its message, so a runtime whose Ed25519 works passes it", () => {
+    const seed = new Uint8Array(32).fill(VERIFIER_PROBE.seedByte);
+    expect(toBase64Url(publicKeyOf(seed))).toBe(VERIFIER_PROBE.publicKey);
+    expect(toBase64Url(sign(new Uint8Array(VERIFIER_PROBE.message), seed))).toBe(VERIFIER_PROBE.signature);
   });
 });
 

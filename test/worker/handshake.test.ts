@@ -1,6 +1,6 @@
 // The handshake over a real socket: challenge, signed hello, welcome, and every way a hello is refused.
 import { afterEach, describe, expect, it } from "vitest";
-import { PROTOCOL_VERSION, batchFrame, encodeMessage, helloMessage, isSessionId, sign, toBase64Url, type ClientMessage } from "../../protocol/index.ts";
+import { PROTOCOL_VERSION, batchFrame, encodeForBatch, helloMessage, isSessionId, sign, toBase64Url, type ClientMessage } from "../../protocol/index.ts";
 import { helloFrame, testAgent, testHeader, transactions } from "../support/identity.ts";
 import { AUTO_PING, SessionWriter, closeAll, connect, emptyKnown, openSocket, uniqueGroup, type Peer } from "./socket.ts";
 
@@ -74,7 +74,7 @@ describe("handshake", () => {
     const frames = [helloFrame(alice, group, nonce), new SessionWriter(alice, id).content(transactions(2), header), { type: "load", doc: id, known: emptyKnown }];
     const before = peer.received.length;
     const framesBefore = peer.frames;
-    peer.sendRaw(batchFrame(frames.map((message) => encodeMessage(message as ClientMessage))));
+    peer.sendRaw(batchFrame(frames.map((message) => encodeForBatch(message as ClientMessage))));
     expect(await peer.next("known", (m) => m.reason === "load")).toMatchObject({ doc: id, sessions: { [alice.session]: 2 } });
     const answered = peer.received.slice(before);
     expect(answered.map((frame) => frame.type)).toEqual(["welcome", "known", "content", "known"]);
@@ -88,7 +88,7 @@ describe("handshake", () => {
     const peer = await openSocket(group);
     const { nonce } = await peer.next("challenge");
     const badHello = { ...helloFrame(mallory, group, nonce), signature: toBase64Url(sign(helloMessage(group, mallory.session, "another-nonce"), mallory.secretKey)) };
-    peer.sendRaw(batchFrame([badHello, new SessionWriter(mallory, id).content(transactions(1), header)].map((message) => encodeMessage(message as ClientMessage))));
+    peer.sendRaw(batchFrame([badHello, new SessionWriter(mallory, id).content(transactions(1), header)].map((message) => encodeForBatch(message as ClientMessage))));
     await expectRefused(peer, "unauthorized", 1008);
     const reader = await connect(group, alice);
     reader.send({ type: "load", doc: id, known: emptyKnown });

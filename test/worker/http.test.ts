@@ -36,6 +36,14 @@ describe("HTTP routes", () => {
     await wrongUpgrade.body?.cancel();
   });
 
+  it("the bench's SQL counts are not served unless WEFT_SQL_STATS is on, and asking creates no object", async () => {
+    const group = uniqueGroup("http-sql-stats");
+    const res = await get(`/v1/groups/${group}/sql-stats`);
+    expect(res.status).toBe(404);
+    await res.body?.cancel();
+    expect(await objectExists(group)).toBe(false);
+  });
+
   it("a valid group with Upgrade opens a socket (and so creates the object)", async () => {
     const group = uniqueGroup("http-101");
     const peer = await openSocket(group);

@@ -2,7 +2,7 @@
 // exactly, and an ack says only what changed: on the real Durable Object and SQLite.
 import { afterEach, describe, expect, it } from "vitest";
 import { runInDurableObject } from "cloudflare:test";
-import { GENESIS_HASH, batchFrame, chainHash, docIdOf, encodeMessage, signCheckpoint, type ClientMessage, type DocHeader } from "../../protocol/index.ts";
+import { GENESIS_HASH, batchFrame, chainHash, docIdOf, encodeForBatch, encodeMessage, signCheckpoint, type ClientMessage, type DocHeader } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
 import { SessionWriter, allRows, closeAll, connect, documentWithBystander, emptyKnown, groupStub, sqlRows, storedLog, uniqueGroup, type Peer } from "./socket.ts";
 
@@ -88,7 +88,7 @@ describe("a client message commits whole or not at all", () => {
       { type: "content", doc: id, sessions: { [alice.session]: forged } },
       { type: "content", doc: id, sessions: { [aliceTwo.session]: third.append(transactions(1, "third")) } },
     ];
-    a.sendRaw(batchFrame(messages.map((message) => encodeMessage(message as ClientMessage))));
+    a.sendRaw(batchFrame(messages.map((message) => encodeForBatch(message as ClientMessage))));
     await a.sync();
     const answers = a.inbox.splice(0).map((m) => (m.type === "known" ? `${m.reason} ${JSON.stringify(m.sessions)}` : m.type === "error" ? `error ${m.code}` : m.type));
     expect(answers).toEqual([

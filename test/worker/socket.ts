@@ -24,13 +24,13 @@ export type Peer = {
   inbox: ServerMessage[];
   /** Every message received, in order, with the UTF-8 size of the frame that carried it (a batch carries several). */
   received: { type: string; bytes: number }[];
-  /** Text frames received. */
+  /** Frames received (text, and binary ones carrying bytes). */
   frames: number;
   /** Frames the SDK's decoder would refuse (too large, wrong shape): the relay must never send one. */
   undecodable: { bytes: number; reason: string }[];
   closed: Promise<{ code: number; reason: string }>;
   send(message: unknown): void;
-  sendRaw(frame: string | ArrayBuffer): void;
+  sendRaw(frame: string | ArrayBuffer | Uint8Array): void;
   /** Resolves with the next frame matching `match` (frames before it stay in the inbox for later). */
   next<T extends ServerMessage["type"]>(type: T, match?: (m: Of<T>) => boolean, timeoutMs?: number): Promise<Of<T>>;
   /** Takes every frame of `type` now in the inbox. */
@@ -62,6 +62,7 @@ export async function openSocket(group: string): Promise<Peer> {
   const ws = res.webSocket;
   if (!ws) throw new Error(`no socket: ${res.status} ${await res.text()}`);
   ws.accept();
+  ws.binaryType = "arraybuffer"; // binary frames (data of bytes) as ArrayBuffers, not Blobs
   const inbox: ServerMessage[] = [];
   const received: Peer["received"] = [];
   const undecodable: Peer["undecodable"] = [];
@@ -70,12 +71,8 @@ export async function openSocket(group: string): Promise<Peer> {
     for (const wake of waiters.splice(0)) wake();
   };
   ws.addEventListener("message", (event) => {
-    const frame = event.data;
-    if (typeof frame !== "string") {
-      undecodable.push({ bytes: (frame as ArrayBuffer).byteLength, reason: "binary frame" });
-      return wakeAll();
-    }
-    const bytes = utf8Length(frame);
+    const frame = event.data as string | ArrayBuffer;
+    const bytes = typeof frame === "string" ? utf8Length(frame) : frame.byteLength;
     peer.frames++;
     const decoded = decodeServerFrame(frame);
     if (decoded.ok) {

@@ -1,6 +1,6 @@
 // Packs transactions into `content` frames that stay under the frame limit, so a document of any size
 // travels as a stream of bounded frames. Pure: rows in, messages out.
-import { CHUNK_TARGET_BYTES, MAX_TRANSACTIONS_PER_FRAME, WIRE_BYTES_PER_TRANSACTION, jsonStringBytes, utf8Length } from "../../protocol/index.ts";
+import { CHUNK_TARGET_BYTES, MAX_TRANSACTIONS_PER_FRAME, WIRE_BYTES_PER_TRANSACTION, utf8Length, wireDataBytes } from "../../protocol/index.ts";
 import type { DocHeader, DocId, ServerContent, SessionChunk, SessionId } from "../../protocol/index.ts";
 import type { StoredTransaction } from "./store.ts";
 
@@ -28,7 +28,7 @@ export class ContentPacker {
 
   /** Adds the next transaction of a session; transactions of one session must come in index order. */
   add(session: SessionId, transaction: StoredTransaction): void {
-    const size = jsonStringBytes(transaction.data) + WIRE_BYTES_PER_TRANSACTION;
+    const size = wireDataBytes(transaction.data) + WIRE_BYTES_PER_TRANSACTION;
     let chunk: SessionChunk | undefined = this.#sessions[session];
     const extra = size + (chunk ? 0 : SESSION_OVERHEAD + session.length);
     if (this.#count > 0 && (this.#bytes + extra > this.targetBytes || this.#count >= MAX_TRANSACTIONS_PER_FRAME)) {

@@ -45,7 +45,7 @@ export type RelayEvent =
   | { type: "opened"; peer: PeerId; nonce: string; now: number }
   /** The alarm the driver set for a `wakeAt` effect went off. */
   | { type: "alarm"; now: number }
-  | { type: "frame"; peer: PeerId; frame: string | ArrayBuffer; now: number }
+  | { type: "frame"; peer: PeerId; frame: string | ArrayBuffer | Uint8Array; now: number }
   /** One message of a batch frame. */
   | { type: "message"; peer: PeerId; message: ClientMessage; now: number }
   | { type: "verified"; peer: PeerId; then: Continuation; valid: boolean[]; token?: TokenResult }

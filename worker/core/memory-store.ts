@@ -110,7 +110,9 @@ export class MemoryStore implements GroupStore {
       const log = stored.sessions.get(append.session) ?? [];
       append.transactions.forEach((transaction, offset) => {
         const last = offset === append.transactions.length - 1;
-        log.push({ ...transaction, index: append.after + offset, ...(last ? { signature: append.signature } : {}) });
+        // Bytes are copied, as SQLite copies them: the writer's array may change after the commit.
+        const data = typeof transaction.data === "string" ? transaction.data : transaction.data.slice();
+        log.push({ at: transaction.at, data, index: append.after + offset, ...(last ? { signature: append.signature } : {}) });
       });
       stored.sessions.set(append.session, log);
       stored.heads.set(append.session, { count: log.length, lastHash: append.lastHash });

@@ -137,7 +137,7 @@ function dropHandshakes(state: RelayState, now: number, room: number): Step {
   return { state: next, effects };
 }
 
-function onFrame(state: RelayState, id: PeerId, frame: string | ArrayBuffer, now: number, store: StoreReader): Step {
+function onFrame(state: RelayState, id: PeerId, frame: string | ArrayBuffer | Uint8Array, now: number, store: StoreReader): Step {
   if (!state.peers.has(id)) return unchanged(state); // a frame racing its socket's close
   const decoded = decodeClientFrame(frame);
   if (!decoded.ok) return refuse(state, id, decoded.code, decoded.reason);

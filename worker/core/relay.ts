@@ -9,7 +9,8 @@ import {
   OPEN_SLICE_ROWS,
   digestOf,
   emptyKnownState,
-  encodeMessage,
+  encodeForBatch,
+  encodedLength,
   fromBase64Url,
   mayRead,
   missing,
@@ -21,7 +22,9 @@ import {
   type DocId,
   type KnownState,
   type Range,
+  type EncodedMessage,
   type ServerMessage,
+  type WireFrame,
 } from "../../protocol/index.ts";
 import { ContentPacker } from "./content-packer.ts";
 import { assertNever, type Effect, type Reader, type RelayEvent, type RelayState, type SignatureCheck, type TokenResult } from "./effects.ts";
@@ -29,8 +32,8 @@ import { step } from "./relay-core.ts";
 import type { GroupStore, PeerId } from "./store.ts";
 
 export interface Transport {
-  /** Sends one text frame; throws if the socket is gone. */
-  send(peer: PeerId, frame: string): void;
+  /** Sends one frame (text, or binary when it carries bytes); throws if the socket is gone. */
+  send(peer: PeerId, frame: WireFrame): void;
   close(peer: PeerId, code: number, reason: string): void;
   /** Remembers what the relay must know of a peer after the object was evicted from memory. */
   savePeer(peer: PeerId, record: unknown): void;
@@ -64,13 +67,13 @@ export class Relay {
   /** Peers whose socket failed during the current event: later frames of the same event skip them. */
   readonly #failed = new Set<PeerId>();
   /** Frames already encoded: a fan-out sends one message object to every subscriber, encoded once. */
-  readonly #encoded = new WeakMap<ServerMessage, string>();
+  readonly #encoded = new WeakMap<ServerMessage, EncodedMessage>();
   /**
    * What each peer is to be sent, gathered until it is half of CHUNK_TARGET_BYTES, the event ends or a
    * storage write comes, then sent in as few frames as fit (packBatches: a batch stays far under
    * MAX_FRAME_BYTES, a message larger than the target goes alone).
    */
-  readonly #outbox = new Map<PeerId, { frames: string[]; size: number }>();
+  readonly #outbox = new Map<PeerId, { frames: EncodedMessage[]; size: number }>();
   /** Digests of what one reader may see, by role and agent, with the group cursor they were computed at. */
   readonly #readerDigests = new Map<string, { cursor: number; digest: string }>();
   /** Each peer's long answers (open parts, directory listings) still being streamed, the current one first. */
@@ -170,13 +173,13 @@ export class Relay {
     if ((message.type === "content" || message.type === "deleted") && this.#streamedLater(peer, message.doc)) return;
     let frame = this.#encoded.get(message);
     if (frame === undefined) {
-      frame = encodeMessage(message);
+      frame = encodeForBatch(message);
       this.#encoded.set(message, frame);
     }
     let box = this.#outbox.get(peer);
     if (!box) this.#outbox.set(peer, (box = { frames: [], size: 0 }));
     box.frames.push(frame);
-    box.size += frame.length + 1;
+    box.size += encodedLength(frame) + 1;
     // Half full is full enough: the peer starts on it while the rest of a long answer is packed.
     if (box.size >= CHUNK_TARGET_BYTES / 2) this.#deliver(peer);
   }

@@ -8,6 +8,7 @@ import {
   type ClientMessage,
   type KnownState,
   type ServerMessage,
+  type WireFrame,
 } from "../../../protocol/index.ts";
 import { MemoryStore } from "../../../worker/core/memory-store.ts";
 import { initialState } from "../../../worker/core/relay-core.ts";
@@ -51,7 +52,7 @@ function render(message: ClientMessage | ServerMessage): string {
   }
 }
 
-type ClientSocket = EventTarget & { peer: PeerId; readyState: number; deliver(frame: string): void; closeFromRelay(code: number, reason: string): void };
+type ClientSocket = EventTarget & { peer: PeerId; readyState: number; deliver(frame: WireFrame): void; closeFromRelay(code: number, reason: string): void };
 
 export class InProcessRelay {
   readonly store = new MemoryStore();
@@ -61,7 +62,7 @@ export class InProcessRelay {
   readonly #names: [string, string][] = [];
   #peers = 0;
   /** Frames a stricter relay (another version, say) would refuse with bad_frame and close 1007. */
-  refuseFrame: ((frame: string) => boolean) | undefined;
+  refuseFrame: ((frame: WireFrame) => boolean) | undefined;
   /** Connections are refused before they open while this is set (the relay is down). */
   down = false;
 
@@ -117,9 +118,10 @@ export class InProcessRelay {
     return [...this.#sockets.keys()];
   }
 
-  #record(prefix: string, frame: string): void {
+  #record(prefix: string, frame: WireFrame): void {
     const decoded = prefix.startsWith("relay") ? decodeServerFrame(frame) : decodeClientFrame(frame);
     if (!decoded.ok) return void this.lines.push(`${prefix} | UNDECODABLE ${decoded.code}`);
+    if (typeof frame !== "string") this.lines.push(`${prefix} | binary frame of ${frame.byteLength} bytes:`);
     for (const message of decoded.message) this.lines.push(`${prefix} | ${render(message)}`);
   }
 
@@ -146,7 +148,7 @@ export class InProcessRelay {
           void relay.relay.dispatch({ type: "opened", peer: this.peer, nonce: `bm9uY2Ut${this.peer}`, now: Date.now() });
         });
       }
-      send(frame: string): void {
+      send(frame: WireFrame): void {
         if (this.readyState !== 1) return;
         relay.#record(`${this.peer} -> relay`, frame);
         if (relay.refuseFrame?.(frame)) {
@@ -166,7 +168,7 @@ export class InProcessRelay {
         if (relay.#sockets.delete(this.peer)) void relay.relay.dispatch({ type: "closed", peer: this.peer });
         queueMicrotask(() => this.dispatchEvent(Object.assign(new Event("close"), { code, reason })));
       }
-      deliver(frame: string): void {
+      deliver(frame: WireFrame): void {
         if (this.readyState === 1) this.dispatchEvent(Object.assign(new Event("message"), { data: frame }));
       }
       closeFromRelay(code: number, reason: string): void {

@@ -113,7 +113,7 @@ describe("refused by the relay", () => {
     await group.synced();
     const errors: RelayError[] = [];
     group.onError((error) => error instanceof RelayError && errors.push(error));
-    relay.refuseFrame = (frame) => frame.includes("POISON");
+    relay.refuseFrame = (frame) => typeof frame === "string" && frame.includes("POISON");
     relay.transcript();
 
     good.append("fine");

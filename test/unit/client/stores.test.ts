@@ -1,7 +1,7 @@
 // One contract, three local stores: what the SDK saves on a device comes back the same, in order, without
 // duplicates or holes, per group, and (for the durable stores) after a restart of the app.
 import { execFile, spawn } from "node:child_process";
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,6 +15,7 @@ import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts"
 import type { LocalStore, StoredDoc } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { testAgent, testHeader, transactions } from "../../support/identity.ts";
+import { comparableAll } from "../../support/bytes.ts";
 
 const run = promisify(execFile);
 const CHILD = fileURLToPath(new URL("./file-store-process.ts", import.meta.url));
@@ -119,6 +120,22 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     });
     await store.save(GROUP, first.id, { appends: [{ session: bob.session, after: 1, transactions: slice(6, 8) }] });
     expect(await store.loadGroup(GROUP)).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 5), [bob.session]: slice(5, 8) })]);
+  });
+
+  it("keeps data of bytes as exactly those bytes and text as text, across a restart where the store has one", async () => {
+    const large = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 13) & 0xff);
+    const mixed = [
+      { at: 1, data: Uint8Array.of(0, 1, 0x7b, 0x22, 0xff) },
+      { at: 2, data: "AAEC" }, // text that looks like base64 stays text
+      { at: 3, data: new Uint8Array(0) },
+      { at: 4, data: large },
+    ];
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: mixed }] });
+    const reader = survivesRestart ? open() : store;
+    const [doc] = await reader.loadGroup(GROUP);
+    const data = doc?.sessions[alice.session]?.map((transaction) => transaction.data);
+    expect(comparableAll(data ?? [])).toEqual(comparableAll(mixed.map((transaction) => transaction.data)));
+    expect(data?.map((value) => (typeof value === "string" ? "string" : value.constructor.name))).toEqual(["Uint8Array", "string", "Uint8Array", "Uint8Array"]);
   });
 
   it("takes a header and appends in one save", async () => {
@@ -294,6 +311,14 @@ describe("FileLocalStore on disk", () => {
 
   // A crash mid-write leaves half a line at the end of the file.
   const tear = () => appendFileSync(docFile(GROUP, first.id), `{"session":"${alice.session}","after":3,"transactions":[{"at":1,"da`);
+
+  it("writes bytes compactly: base64url in the line, about 4/3 of their size", async () => {
+    const store = new FileLocalStore(directory);
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: [{ at: 1, data: new Uint8Array(30_000).fill(200) }] }] });
+    const size = readFileSync(docFile(GROUP, first.id), "utf8").length;
+    expect(size).toBeGreaterThan(40_000);
+    expect(size).toBeLessThan(41_500);
+  });
 
   it("ignores a torn last line and loads everything before it", async () => {
     await saveThree();
