@@ -15,6 +15,8 @@ import { serveFolder } from "../support/static-server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
+/** Cursors and who is here ride on doc.presence (client/presence.ts). */
+const HAS_PRESENCE = existsSync(join(REPO_ROOT, "client", "presence.ts"));
 /** Set to a path (docs/yjs-editor.png) to save the screenshot the README shows. */
 const SCREENSHOT = process.env.WEFT_SCREENSHOT;
 
@@ -142,6 +144,27 @@ describe.skipIf(!existsSync(CHROMIUM))("examples/yjs-editor in Chromium", () => 
     expect(await textOf(ada)).toBe(await textOf(bob));
     expect(await shownOf(bob)).toBe(await textOf(bob));
     expect(await statusOf(bob)).toBe("connected");
+    expect(pageErrors).toEqual([]);
+  });
+
+  it.skipIf(!HAS_PRESENCE)("shows who is here and the other person's cursor with their name, and removes both when that tab closes", async () => {
+    const ada = await openEditor("ada");
+    const bob = await openEditor("bob", await docIdOf(ada));
+    await typeAtEnd(ada, "Notes for Thursday.\nAgenda: ");
+    await typeAtEnd(bob, "budget, hiring");
+    const bobsCursor = ada.locator(".cm-ySelectionCaret", { hasText: "bob" });
+    await bobsCursor.waitFor();
+    await ada.locator("#here li", { hasText: "bob" }).waitFor();
+    expect(await ada.locator("#here li").allTextContents()).toEqual(["ada (you)", "bob"]);
+    await bob.locator(".cm-ySelectionCaret", { hasText: "ada" }).waitFor();
+    if (SCREENSHOT) {
+      await bobsCursor.hover(); // shows the name above the caret
+      await ada.screenshot({ path: SCREENSHOT });
+    }
+
+    await bob.close();
+    await bobsCursor.waitFor({ state: "detached" });
+    expect(await ada.locator("#here li").allTextContents()).toEqual(["ada (you)"]);
     expect(pageErrors).toEqual([]);
   });
 
