@@ -16,6 +16,8 @@ export const ERROR_CLOSE_CODES = {
   token_expired: 1008,
   /** The group has MAX_PEERS_PER_GROUP peers already; retry after `retryAfter` seconds. */
   too_many_peers: 1013,
+  /** The peer queued more long answers than MAX_QUEUED_STREAM_ENTRIES_PER_PEER allows; retry after `retryAfter` seconds. */
+  busy: 1013,
   /** The relay failed on its side; retry with backoff. */
   internal: 1011,
   /** A checkpoint signature does not match the transactions (forged, or a broken hash chain). */
@@ -32,7 +34,7 @@ export const ERROR_CLOSE_CODES = {
   doc_deleted: null,
   /** Transactions for a document whose header the relay has never received. */
   unknown_doc: null,
-  /** The agent already created MAX_DOCS_PER_AGENT documents, or MAX_SESSIONS_PER_AGENT sessions, in this group. */
+  /** The agent already created MAX_DOCS_PER_AGENT documents, MAX_SESSIONS_PER_AGENT sessions or MAX_BYTES_PER_AGENT bytes in this group. */
   quota_exceeded: null,
 } as const satisfies Record<string, number | null>;
 

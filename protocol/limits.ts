@@ -25,13 +25,18 @@ export const MAX_SESSIONS_PER_FRAME = 1_000;
  * of ~60 characters stay well under MAX_FRAME_BYTES.
  */
 export const MAX_SESSIONS_PER_DOCUMENT = 10_000;
-/** Most authenticated peers one group object serves at once (sockets still in the handshake do not count). */
-export const MAX_PEERS_PER_GROUP = 5_000;
 /**
  * Most sockets one group object lets wait in the handshake. A newcomer beyond it pushes out the one that
  * has waited longest, so sockets that never say hello cannot keep members out.
  */
 export const MAX_PENDING_HANDSHAKES = 256;
+/** Hibernatable WebSockets the platform lets one Durable Object hold. */
+export const PLATFORM_SOCKETS_PER_OBJECT = 32_768;
+/**
+ * Most authenticated peers one group object serves at once (sockets still in the handshake do not count):
+ * all the platform allows, less room for the sockets in the handshake.
+ */
+export const MAX_PEERS_PER_GROUP = PLATFORM_SOCKETS_PER_OBJECT - MAX_PENDING_HANDSHAKES;
 /** A socket that has not completed its hello this long after the challenge is closed (`not_ready`). */
 export const HANDSHAKE_DEADLINE_MS = 10_000;
 /**
@@ -43,6 +48,11 @@ export const MAX_WAITING_LOADS_PER_PEER = 256;
 export const MAX_DOCS_PER_AGENT = 25_000;
 /** Most sessions one agent may write in one group, over all its live documents. */
 export const MAX_SESSIONS_PER_AGENT = 100_000;
+/**
+ * Most bytes of transaction data (UTF-8) one agent may have stored in one group, over all its sessions of
+ * live documents: a tenth of the 10 GB a Durable Object's SQLite may hold.
+ */
+export const MAX_BYTES_PER_AGENT = 1024 * 1024 * 1024;
 /** Most messages in one `batch` frame (whose size is bounded by MAX_FRAME_BYTES too); each is atomic on its own. */
 export const MAX_MESSAGES_PER_BATCH = 10_000;
 /** Most documents whose known state one `open` may carry. */
@@ -55,8 +65,28 @@ export const OPEN_SLICE_DOCS = 200;
 export const OPEN_SLICE_ROWS = 5_000;
 /** Most transactions the relay streams for one `load` in one event; the rest follows in later events. */
 export const LOAD_SLICE_ROWS = 2_000;
+/**
+ * How the relay's SQLite store packs a session log: a row (a chunk) holds at most this many transactions,
+ * and is closed once its text passes CHUNK_ROW_CHARS, so it stays far under the 2 MB a value may hold even
+ * with a largest transaction in it. Fewer, larger rows are fewer rows read and written (and billed).
+ */
+export const CHUNK_ROW_TRANSACTIONS = 256;
+export const CHUNK_ROW_CHARS = 32 * 1024;
 /** Most documents the relay lists for one `dir` in one event; the listing continues in later events. */
 export const DIR_SLICE_DOCS = 1_000;
+/**
+ * Rows read and documents listed per alarm event over all peers' long answers still streaming (each slice
+ * within the bounds above): an alarm runs slices, a peer at a time in turn, until this much is out.
+ */
+export const STREAM_WORK_PER_EVENT = 5_000;
+/**
+ * Most long answers (loads, open parts, directory listings) one peer may have queued, counted in entries
+ * of the known state they hold in memory: one per answer, plus one per document and per session count it
+ * carries. An SDK opening 20,000 documents of two sessions each queues about 60,000. Counted once a second
+ * answer waits behind the first (one message alone is bounded by its frame). Past it the peer is
+ * refused with `busy` and disconnected, which frees everything it had queued.
+ */
+export const MAX_QUEUED_STREAM_ENTRIES_PER_PEER = 100_000;
 /** Most `dir` and `open` messages one frame may carry together (each starts a listing of the group). */
 export const MAX_LISTINGS_PER_FRAME = 16;
 /** Most documents one `dir` frame lists; larger directories arrive in several frames. */

@@ -9,6 +9,7 @@ import { Relay, type Transport } from "./core/relay.ts";
 import type { PeerId } from "./core/store.ts";
 import { SqlMeter } from "./sql-meter.ts";
 import { SqliteStore } from "./sqlite-store.ts";
+import { AlarmScheduler } from "./alarm-scheduler.ts";
 import { configFromEnv, reportProblems, type ConfigEnv, type RelayConfig } from "./config.ts";
 import { tokenVerifier } from "./tokens.ts";
 
@@ -35,7 +36,7 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
   readonly #instance = crypto.randomUUID();
   readonly #sockets = new Map<PeerId, WebSocket>();
   #relay: Relay | undefined;
-  #alarmWrites: Promise<void> = Promise.resolve();
+  readonly #alarm: AlarmScheduler;
   readonly #config: RelayConfig;
 
   constructor(ctx: DurableObjectState, env: ConfigEnv & { WEFT_SQL_STATS?: string }) {
@@ -44,6 +45,7 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
     reportProblems(this.#config);
     this.#meter = env.WEFT_SQL_STATS === "true" ? new SqlMeter(ctx.storage.sql) : undefined;
     this.#store = new SqliteStore(this.#meter?.sql ?? ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
+    this.#alarm = new AlarmScheduler(ctx.storage);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
 
@@ -89,9 +91,19 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
     }
   }
 
-  /** Set by `wakeAt`: closes sockets whose handshake is overdue (a timer would keep the object awake). */
+  /**
+   * Set by `wakeAt`: closes sockets whose handshake is overdue and sends the next slices of long answers
+   * (a timer would keep the object awake). It does not throw: the platform would retry it, with backoff,
+   * while a failed slice is better reported once; whatever is still due has asked for the next alarm.
+   */
   override async alarm(): Promise<void> {
-    await this.#wake().dispatch({ type: "alarm", now: Date.now() });
+    this.#alarm.fired();
+    try {
+      await this.#wake().dispatch({ type: "alarm", now: Date.now() });
+    } catch (error) {
+      console.error("weft: alarm failed", error);
+    }
+    await this.#alarm.settled();
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -119,12 +131,6 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
 
   #peerOf(ws: WebSocket): PeerId | undefined {
     return (ws.deserializeAttachment() as PeerRecord | null)?.id;
-  }
-
-  /** Sets the alarm for `at` unless one is already due sooner. */
-  async #setAlarmBy(at: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
   /** The relay of this instance, rebuilt from attachments after the object was evicted from memory. */
@@ -160,8 +166,6 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
       }
     },
     savePeer: (peer, record) => this.#sockets.get(peer)?.serializeAttachment(record),
-    wakeAt: (at) => {
-      this.#alarmWrites = this.#alarmWrites.then(() => this.#setAlarmBy(at)).catch((error) => console.error("weft: alarm not set", error));
-    },
+    wakeAt: (at) => this.#alarm.wakeAt(at),
   };
 }

@@ -1,7 +1,10 @@
-// GroupStore on Durable Object SQLite. Documents and sessions get integer keys so each transaction row
-// carries two integers, not two long ids; reads stream through cursors, never a whole group at once.
-import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, agentOfSession, digestOfSum, digestSumOf, updateDigestSum } from "../protocol/index.ts";
+// GroupStore on Durable Object SQLite. Documents and sessions get integer keys; a session's transactions
+// are stored many to a row (transaction-chunks.ts): closed chunks in `chunks`, the open one (the tail) in
+// the session's own row, so a small write updates three rows and a load reads one row per chunk. Reads
+// stream page by page, never a whole group or a whole log at once.
+import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, EMPTY_DIGEST, EMPTY_DIGEST_SUM, agentOfSession, digestOfSum, digestSumOf, updateDigestSum } from "../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../protocol/index.ts";
+import { decodeChunk, encodeItem, fitsTail, packChunks, type Tail } from "./transaction-chunks.ts";
 import { ALL_DOCS, digestAfter, type AgentUsage, type ListedDoc, type GroupInfo, type GroupStore, type LogPosition, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
 
 const SCHEMA = `
@@ -23,15 +26,16 @@ CREATE TABLE IF NOT EXISTS sessions (
   count INTEGER NOT NULL,
   last_hash TEXT NOT NULL,
   signature TEXT NOT NULL,
+  tail_first INTEGER NOT NULL DEFAULT 0,
+  tail TEXT NOT NULL DEFAULT '',
+  bytes INTEGER NOT NULL DEFAULT 0,
   UNIQUE (doc_num, id)
 );
-CREATE TABLE IF NOT EXISTS transactions (
+CREATE TABLE IF NOT EXISTS chunks (
   session_num INTEGER NOT NULL,
-  idx INTEGER NOT NULL,
-  at INTEGER NOT NULL,
-  data NOT NULL, -- TEXT for text, BLOB for bytes (a column without a type keeps each as it is)
-  signature TEXT,
-  PRIMARY KEY (session_num, idx)
+  first INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (session_num, first)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS subscriptions (
   doc TEXT NOT NULL,
@@ -41,11 +45,32 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 CREATE INDEX IF NOT EXISTS subscriptions_by_peer ON subscriptions (peer);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS members (agent TEXT PRIMARY KEY, role TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS agent_usage (agent TEXT PRIMARY KEY, docs INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS agent_usage (agent TEXT PRIMARY KEY, docs INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0);
 `;
 
-/** Rows read per query when streaming a session log: bounded memory whatever the log's length. */
+/**
+ * An agent's stored bytes follow its sessions' \`bytes\` by triggers: a commit's session upsert (or a
+ * deletion) moves the agent's total in the same statement, so a write runs no statement more for it and
+ * nothing ever sums a log. The agent is the part of the session id before its '~'.
+ */
+const BYTES_TRIGGERS = `
+CREATE TRIGGER IF NOT EXISTS agent_bytes_on_insert AFTER INSERT ON sessions WHEN new.bytes <> 0 BEGIN
+  INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes)
+  ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER IF NOT EXISTS agent_bytes_on_update AFTER UPDATE OF bytes ON sessions WHEN new.bytes <> old.bytes BEGIN
+  INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes - old.bytes)
+  ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER IF NOT EXISTS agent_bytes_on_delete AFTER DELETE ON sessions WHEN old.bytes <> 0 BEGIN
+  UPDATE agent_usage SET bytes = bytes - old.bytes WHERE agent = substr(old.id, 1, instr(old.id, '~') - 1);
+END;
+`;
+
+/** Documents read per query when listing: bounded memory whatever the group's size. */
 const PAGE_ROWS = 2_000;
+/** Chunks read per query when streaming a session log (at most ~2,000 transactions): bounded memory. */
+const PAGE_CHUNKS = 8;
 
 /** Parsed headers kept in memory: read on every write to a document, never changed once stored. */
 const HEADER_CACHE_SIZE = 1_000;
@@ -54,34 +79,12 @@ const ROW_CACHE_SIZE = 20_000;
 const SUBSCRIBER_CACHE_SIZE = 256;
 /** Heads of the sessions written lately: a writer's next append reads nothing to find where its log ends. */
 const HEAD_CACHE_SIZE = 10_000;
-
-/** The bytes of a write's transactions of bytes, back to back, as one BLOB parameter. */
-class BlobBuilder {
-  readonly #parts: Uint8Array[] = [];
-  #length = 0;
-
-  /** Adds bytes; returns their 1-based offset, as SQLite's substr() counts. */
-  add(bytes: Uint8Array): number {
-    this.#parts.push(bytes);
-    this.#length += bytes.byteLength;
-    return this.#length - bytes.byteLength + 1;
-  }
-
-  build(): ArrayBuffer | null {
-    if (this.#parts.length === 0) return null;
-    const blob = new Uint8Array(this.#length);
-    let offset = 0;
-    for (const part of this.#parts) {
-      blob.set(part, offset);
-      offset += part.byteLength;
-    }
-    return blob.buffer;
-  }
-}
+/** Agents whose usage is kept in memory: a writer's quota check and a document's creation read none. */
+const USAGE_CACHE_SIZE = 1_000;
 
 type DocRow = { num: number; deleted: boolean; sessions: number };
 type DocListRow = { num: number; id: DocId; header: string; updated_at: number; cursor: number; deleted: number };
-type HeadRow = SessionHead & { num: number };
+type HeadRow = SessionHead & { num: number; tail: Tail };
 
 /**
  * The object is the only writer of its storage, so group facts, roles and headers are cached in memory
@@ -89,12 +92,23 @@ type HeadRow = SessionHead & { num: number };
  */
 export class SqliteStore implements GroupStore {
   #info: GroupInfo | undefined;
+  /**
+   * The group's cursor. Every change gives its document the new cursor, so the group's is the largest
+   * document cursor (an index seek, once per instance) and no write stores it again; groups stored before
+   * that kept it in `meta`.
+   */
+  #cursor: number | undefined;
   #memberRoles: Map<AgentId, Role> | undefined;
   readonly #headers = new Map<DocId, DocHeader>();
   /** Meta values, written through. */
   readonly #meta = new Map<string, string | undefined>();
-  /** Each document's row number, tombstone flag and session count; a row number never changes once given. */
-  readonly #rows = new Map<DocId, DocRow>();
+  /**
+   * Each document's row number, tombstone flag and session count (a row number never changes once given),
+   * or null for a document that is not stored: only a commit stores one, and it writes through.
+   */
+  readonly #rows = new Map<DocId, DocRow | null>();
+  /** Agents' usage, written through by commits; dropped by a delete (which recounts in SQL). */
+  readonly #usage = new Map<AgentId, AgentUsage>();
   /** Subscribers by document (or ALL_DOCS), written through by subscribe and unsubscribe. */
   readonly #subscribers = new Map<string, Set<PeerId>>();
   /** Session heads by `<doc row> <session id>`, written through by every commit. */
@@ -107,7 +121,19 @@ export class SqliteStore implements GroupStore {
     this.transactionSync = transactionSync;
     // Objects created by an earlier version get the newer columns of `docs` first.
     const docColumns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('docs')").toArray().map((row) => row.name);
+    const rowPerTransaction = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'transactions'").toArray().length > 0;
     const countsUsage = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'agent_usage'").toArray().length > 0;
+    // Objects stored before bytes were counted get the columns first (the triggers below need them).
+    const columnsOf = (table: string) => sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`).toArray().map((row) => row.name);
+    const sessionColumns = columnsOf("sessions");
+    const countsBytes = sessionColumns.length === 0 || sessionColumns.includes("bytes");
+    if (!countsBytes) sql.exec("ALTER TABLE sessions ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0");
+    // And sessions stored before chunks get their open chunk's columns.
+    if (sessionColumns.length > 0 && !sessionColumns.includes("tail")) {
+      sql.exec("ALTER TABLE sessions ADD COLUMN tail_first INTEGER NOT NULL DEFAULT 0");
+      sql.exec("ALTER TABLE sessions ADD COLUMN tail TEXT NOT NULL DEFAULT ''");
+    }
+    if (countsUsage && !columnsOf("agent_usage").includes("bytes")) sql.exec("ALTER TABLE agent_usage ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0");
     if (docColumns.length > 0) {
       for (const column of ["cursor", "deleted", "restricted", "sessions"]) {
         if (!docColumns.includes(column)) sql.exec(`ALTER TABLE docs ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
@@ -123,8 +149,43 @@ export class SqliteStore implements GroupStore {
          ON CONFLICT (agent) DO UPDATE SET sessions = excluded.sessions`,
       );
     }
+    sql.exec(BYTES_TRIGGERS);
+    // Groups stored before bytes were counted: count each session's once (the triggers add them up per agent).
+    if (!countsBytes && rowPerTransaction) sql.exec("UPDATE sessions SET bytes = (SELECT coalesce(sum(length(CAST(data AS BLOB))), 0) FROM transactions WHERE session_num = sessions.num)");
+    // Then transactions stored one per row are packed into chunks (bytes counted first, from those rows).
+    if (rowPerTransaction) transactionSync(() => this.#chunkTransactionRows());
     // Groups stored before the digest became a set hash have an XOR digest and no sum: rebuild both once.
     if (this.meta("digest") !== undefined && this.meta("digest_sum") === undefined) this.#rebuildDigest();
+  }
+
+  /**
+   * Storage from before chunks kept one row per transaction: packs them into chunks once, inside SQLite
+   * (nothing is loaded into memory). A chunk ends where the session's text passes a multiple of
+   * CHUNK_ROW_CHARS or its index one of CHUNK_ROW_TRANSACTIONS, so it holds at most about CHUNK_ROW_CHARS
+   * characters and one transaction more. Bytes (BLOBs) become `{"hex": …}` (SQLite has hex(), not base64).
+   * (The limits are integers written into the statement: a bound number would be a REAL, and the
+   * divisions must be integer divisions.)
+   */
+  #chunkTransactionRows(): void {
+    this.sql.exec(
+      `INSERT INTO chunks (session_num, first, body)
+       SELECT session_num, min(idx), group_concat(item, ',' ORDER BY idx) FROM (
+         SELECT session_num, idx, item,
+           max(idx / ${CHUNK_ROW_TRANSACTIONS}, (sum(length(item) + 1) OVER (PARTITION BY session_num ORDER BY idx) - length(item) - 1) / ${CHUNK_ROW_CHARS}) AS chunk
+         FROM (
+           SELECT session_num, idx,
+             CASE
+               WHEN typeof(data) = 'blob' AND signature IS NULL THEN json_array(at, json_object('hex', hex(data)))
+               WHEN typeof(data) = 'blob' THEN json_array(at, json_object('hex', hex(data)), signature)
+               WHEN signature IS NULL THEN json_array(at, data)
+               ELSE json_array(at, data, signature)
+             END AS item
+           FROM transactions
+         )
+       ) GROUP BY session_num, chunk`,
+    );
+    this.sql.exec("UPDATE sessions SET tail_first = count, tail = ''");
+    this.sql.exec("DROP TABLE transactions");
   }
 
   #rebuildDigest(): void {
@@ -157,13 +218,23 @@ export class SqliteStore implements GroupStore {
 
   #readInfo(): GroupInfo {
     const membersDoc = this.meta("members_doc") as DocId | undefined;
+    const digestSum = this.meta("digest_sum");
     return {
       membersDoc,
       membersLast: JSON.parse(this.meta("members_last") ?? '{"at":0,"session":""}') as LogPosition,
-      cursor: Number(this.meta("cursor") ?? 0),
-      digest: this.meta("digest") ?? EMPTY_DIGEST,
-      digestSum: this.meta("digest_sum") ?? EMPTY_DIGEST_SUM,
+      cursor: this.#groupCursor(),
+      // The digest is the SHA-256 of the sum, not stored again by each write (digestOfSum keeps the last).
+      digest: digestSum === undefined ? EMPTY_DIGEST : digestOfSum(digestSum),
+      digestSum: digestSum ?? EMPTY_DIGEST_SUM,
     };
+  }
+
+  #groupCursor(): number {
+    this.#cursor ??= Math.max(
+      Number(this.meta("cursor") ?? 0),
+      this.sql.exec<{ cursor: number | null }>("SELECT max(cursor) AS cursor FROM docs").one().cursor ?? 0,
+    );
+    return this.#cursor;
   }
 
   role(agent: AgentId): Role | undefined {
@@ -184,9 +255,18 @@ export class SqliteStore implements GroupStore {
   header(doc: DocId): DocHeader | undefined {
     const cached = this.#headers.get(doc);
     if (cached) return cached;
+    // A document the store knows is missing or deleted has no header: no query.
+    const known = this.#row(doc);
+    if (!known || known.deleted) return undefined;
+    const fetched = this.#headers.get(doc);
+    if (fetched) return fetched;
     const row = this.sql.exec<{ header: string }>("SELECT header FROM docs WHERE id = ? AND deleted = 0", doc).toArray()[0];
     if (!row) return undefined;
-    const header = JSON.parse(row.header) as DocHeader;
+    return this.#rememberHeader(doc, row.header);
+  }
+
+  #rememberHeader(doc: DocId, text: string): DocHeader {
+    const header = JSON.parse(text) as DocHeader;
     if (this.#headers.size >= HEADER_CACHE_SIZE) this.#headers.delete(this.#headers.keys().next().value!);
     this.#headers.set(doc, header);
     return header;
@@ -223,10 +303,14 @@ export class SqliteStore implements GroupStore {
     const cached = this.#heads.get(key);
     if (cached) return cached;
     const row = this.sql
-      .exec<{ num: number; count: number; last_hash: string }>("SELECT num, count, last_hash FROM sessions WHERE doc_num = ? AND id = ?", docNum, session)
+      .exec<{ num: number; count: number; last_hash: string; tail_first: number; tail_chars: number }>(
+        "SELECT num, count, last_hash, tail_first, length(tail) AS tail_chars FROM sessions WHERE doc_num = ? AND id = ?",
+        docNum,
+        session,
+      )
       .toArray()[0];
     if (!row) return undefined;
-    const head = { num: row.num, count: row.count, lastHash: row.last_hash };
+    const head = { num: row.num, count: row.count, lastHash: row.last_hash, tail: { first: row.tail_first, count: row.count - row.tail_first, chars: row.tail_chars } };
     this.#remember(key, head);
     return head;
   }
@@ -238,8 +322,14 @@ export class SqliteStore implements GroupStore {
   }
 
   usage(agent: AgentId): AgentUsage {
-    const row = this.sql.exec<AgentUsage>("SELECT docs, sessions FROM agent_usage WHERE agent = ?", agent).toArray()[0];
-    return row ? { docs: row.docs, sessions: row.sessions } : { docs: 0, sessions: 0 };
+    let usage = this.#usage.get(agent);
+    if (!usage) {
+      const row = this.sql.exec<AgentUsage>("SELECT docs, sessions, bytes FROM agent_usage WHERE agent = ?", agent).toArray()[0];
+      usage = row ? { docs: row.docs, sessions: row.sessions, bytes: row.bytes } : { docs: 0, sessions: 0, bytes: 0 };
+      if (this.#usage.size >= USAGE_CACHE_SIZE) this.#usage.delete(this.#usage.keys().next().value!);
+      this.#usage.set(agent, usage);
+    }
+    return { ...usage };
   }
 
   sessionCount(doc: DocId): number {
@@ -264,27 +354,38 @@ export class SqliteStore implements GroupStore {
   *readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction> {
     const docNum = this.#row(doc)?.num;
     if (docNum === undefined) return;
-    const row = this.sql.exec<{ num: number }>("SELECT num FROM sessions WHERE doc_num = ? AND id = ?", docNum, session).toArray()[0];
-    if (!row) return;
-    // A session's indexes are dense (0, 1, 2, …), so a page is a range of them and each row's index is
-    // its position. Rows come as arrays (raw), not objects: a cold load reads thousands, and naming every
-    // column of every row was the relay's largest cost in answering one. A page is read whole before
-    // yielding, so no cursor stays open while the caller runs.
-    for (let next = from; next < to; next += PAGE_ROWS) {
-      const end = Math.min(to, next + PAGE_ROWS);
+    const head = this.#head(docNum, session);
+    if (!head) return;
+    const { num, tail } = head;
+    to = Math.min(to, head.count);
+    // Closed chunks first, a page of them at a time, starting with the one that holds `from`. Each page is
+    // read whole before yielding, so no cursor stays open while the caller runs; rows come as arrays (raw).
+    for (let next = from; next < Math.min(to, tail.first); ) {
       const page = [
         ...this.sql
-          .exec("SELECT at, data, signature FROM transactions WHERE session_num = ? AND idx >= ? AND idx < ? ORDER BY idx", row.num, next, end)
-          .raw<[number, string | ArrayBuffer, string | null]>(),
+          .exec(
+            `SELECT first, body FROM chunks WHERE session_num = ?1 AND first < ?3
+               AND first >= coalesce((SELECT max(first) FROM chunks WHERE session_num = ?1 AND first <= ?2), 0)
+             ORDER BY first LIMIT ?4`,
+            num,
+            next,
+            Math.min(to, tail.first),
+            PAGE_CHUNKS,
+          )
+          .raw<[number, string]>(),
       ];
-      for (let i = 0; i < page.length; i++) {
-        const [at, value, signature] = page[i]!;
-        // Text is stored as TEXT, bytes as a BLOB: each comes back as it went in.
-        const data = typeof value === "string" ? value : new Uint8Array(value);
-        yield signature === null ? { index: next + i, at, data } : { index: next + i, at, data, signature };
+      if (page.length === 0) return;
+      for (const [first, body] of page) {
+        for (const transaction of decodeChunk(body, first, next, to)) {
+          yield transaction;
+          next = transaction.index + 1;
+        }
       }
-      if (page.length < end - next) return;
+      if (page.length < PAGE_CHUNKS) break;
     }
+    if (to <= tail.first || tail.count === 0) return;
+    const body = this.sql.exec<{ tail: string }>("SELECT tail FROM sessions WHERE num = ?", num).one().tail;
+    yield* decodeChunk(body, tail.first, Math.max(from, tail.first), to);
   }
 
   *listDocuments(since = 0): Iterable<ListedDoc> {
@@ -326,10 +427,13 @@ export class SqliteStore implements GroupStore {
   }
 
   /**
-   * Four statements whatever the write holds: the document row, every session head, every transaction
-   * (SQLite unpacks them from one JSON parameter, so statements stay far under the 100 KB statement
-   * limit and values under the 2 MB value limit), and the group's cursor and digest. The primary key
-   * refuses a second row at the same index: a double append fails loudly and rolls back whole.
+   * Three statements for a write that fits its sessions' open chunks (most do): the document row, every
+   * session head with its open chunk extended (SQLite unpacks them from one JSON parameter, so statements
+   * stay far under the 100 KB statement limit and values under the 2 MB value limit), and the group's
+   * cursor and digest. A write that fills an open chunk first moves it, as it is, into `chunks` (one more
+   * statement), and a write larger than a chunk stores its full chunks with one more. The heads' counts
+   * are checked against each append's `after`, so nothing is written past a gap, and the chunks' primary
+   * key refuses a second chunk at the same index: a double append fails loudly and rolls back whole.
    */
   commit(write: Write): void {
     const known = this.#row(write.doc);
@@ -337,7 +441,6 @@ export class SqliteStore implements GroupStore {
     const info = this.info();
     const cursor = info.cursor + 1;
     const digestSum = digestAfter(info.digestSum, write);
-    const digest = digestOfSum(digestSum);
     let docRow: DocRow | undefined;
     const heads: [string, HeadRow][] = [];
     this.#write(() => {
@@ -361,55 +464,54 @@ export class SqliteStore implements GroupStore {
         this.sql.exec("UPDATE docs SET updated_at = ?, cursor = ?, sessions = sessions + ? WHERE num = ?", write.now, cursor, newSessions, docNum);
         docRow = { ...known, sessions: known.sessions + newSessions };
       }
-      // Each append must start where its log ends (a new document's at 0): nothing is written past a gap.
-      for (const append of write.appends) {
-        const held = write.header ? 0 : (this.#head(docNum, append.session)?.count ?? 0);
-        if (append.after !== held) throw new Error(`commit: ${append.session} has ${held}, not ${append.after}`);
-      }
       if (write.appends.length > 0) {
+        // Each append must start where its log ends (a new document's at 0): nothing is written past a gap.
+        const planned = write.appends.map((append) => {
+          const head = write.header ? undefined : this.#head(docNum, append.session);
+          const held = head?.count ?? 0;
+          if (append.after !== held) throw new Error(`commit: ${append.session} has ${held}, not ${append.after}`);
+          const last = append.transactions.length - 1;
+          const items = append.transactions.map((transaction, i) => encodeItem(transaction, i === last ? append.signature : undefined));
+          const chars = items.reduce((sum, item) => sum + item.length, 0);
+          const tail: Tail = head?.tail ?? { first: 0, count: 0, chars: 0 };
+          if (fitsTail(tail, items.length, chars)) {
+            return { append, head, closed: [], open: { first: tail.first, text: items.join(","), count: items.length }, tail: { first: tail.first, count: tail.count + items.length, chars: tail.chars + chars + items.length } };
+          }
+          // The open chunk is full: it is closed as it is, and the new transactions start chunks of their own.
+          const { closed, open } = packChunks(items, append.after);
+          return { append, head, sealed: tail.count > 0 ? head!.num : undefined, closed, open, tail: { first: open.first, count: open.count, chars: open.text.length } };
+        });
+        const sealed = planned.flatMap((plan) => (plan.sealed === undefined ? [] : [plan.sealed]));
+        if (sealed.length > 0) {
+          this.sql.exec("INSERT INTO chunks (session_num, first, body) SELECT num, tail_first, tail FROM sessions WHERE num IN (SELECT value FROM json_each(?))", JSON.stringify(sealed));
+        }
         const nums = new Map<string, number>();
         const sessionRows = this.sql.exec<{ num: number; id: string }>(
-          `INSERT INTO sessions (doc_num, id, count, last_hash, signature)
-           SELECT ?, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]' FROM json_each(?) WHERE true
-           ON CONFLICT (doc_num, id) DO UPDATE SET count = excluded.count, last_hash = excluded.last_hash, signature = excluded.signature
+          `INSERT INTO sessions (doc_num, id, count, last_hash, signature, tail_first, tail, bytes)
+           SELECT ?, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]', value ->> '$[6]' FROM json_each(?) WHERE true
+           ON CONFLICT (doc_num, id) DO UPDATE SET count = excluded.count, last_hash = excluded.last_hash, signature = excluded.signature,
+             tail = CASE WHEN excluded.tail_first <> sessions.tail_first OR sessions.tail = '' THEN excluded.tail ELSE sessions.tail || ',' || excluded.tail END,
+             tail_first = excluded.tail_first, bytes = bytes + excluded.bytes
            RETURNING num, id`,
           docNum,
-          JSON.stringify(write.appends.map((append) => [append.session, append.after + append.transactions.length, append.lastHash, append.signature])),
+          JSON.stringify(
+            planned.map(({ append, open }) => [append.session, append.after + append.transactions.length, append.lastHash, append.signature, open.first, open.text, append.bytes]),
+          ),
         );
         for (const row of sessionRows) nums.set(row.id, row.num);
-        // One flat row per transaction: a nested array would make SQLite parse a whole append's JSON again
-        // for every transaction in it (quadratic in the append's size). Data of bytes cannot travel in
-        // JSON: all of the write's bytes go as one BLOB parameter, and a row of bytes holds its offset and
-        // length in it instead of text (within the frame limit, so far under the 2 MB per value). substr()
-        // of an empty BLOB is NULL, so empty bytes are written as x'' directly.
-        const rows: [number, number, number, string | null, string | null, number?, number?][] = [];
-        const blobs = new BlobBuilder();
-        for (const append of write.appends) {
-          const num = nums.get(append.session)!;
-          heads.push([`${docNum} ${append.session}`, { num, count: append.after + append.transactions.length, lastHash: append.lastHash }]);
-          const last = append.transactions.length - 1;
-          append.transactions.forEach(({ at, data }, i) => {
-            const signature = i === last ? append.signature : null;
-            if (typeof data === "string") rows.push([num, append.after + i, at, data, signature]);
-            else rows.push([num, append.after + i, at, null, signature, blobs.add(data), data.byteLength]);
-          });
+        const closed = planned.flatMap(({ append, closed }) => closed.map((chunk) => [nums.get(append.session)!, chunk.first, chunk.text]));
+        if (closed.length > 0) {
+          this.sql.exec(
+            "INSERT INTO chunks (session_num, first, body) SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]' FROM json_each(?)",
+            JSON.stringify(closed),
+          );
         }
-        this.sql.exec(
-          `INSERT INTO transactions (session_num, idx, at, data, signature)
-           SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]',
-             CASE WHEN value ->> '$[5]' IS NULL THEN value ->> '$[3]' WHEN value ->> '$[6]' = 0 THEN x'' ELSE substr(?2, value ->> '$[5]', value ->> '$[6]') END,
-             value ->> '$[4]'
-           FROM json_each(?1)`,
-          JSON.stringify(rows),
-          blobs.build(),
-        );
+        for (const { append, tail } of planned) {
+          const num = nums.get(append.session)!;
+          heads.push([`${docNum} ${append.session}`, { num, count: append.after + append.transactions.length, lastHash: append.lastHash, tail }]);
+        }
       }
-      this.sql.exec(
-        "INSERT INTO meta (key, value) VALUES ('cursor', ?), ('digest', ?), ('digest_sum', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        String(cursor),
-        digest,
-        digestSum,
-      );
+      this.sql.exec("INSERT INTO meta (key, value) VALUES ('digest_sum', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", digestSum);
       if (write.header || newSessions > 0) {
         const agent = write.header?.creator ?? agentOfSession(write.appends[0]!.session);
         this.sql.exec(
@@ -430,16 +532,27 @@ export class SqliteStore implements GroupStore {
       }
     }, write.members !== undefined);
     // Committed: what it wrote is what the caches now hold.
-    this.#meta.set("cursor", String(cursor));
-    this.#meta.set("digest", digest);
+    this.#cursor = cursor;
     this.#meta.set("digest_sum", digestSum);
     this.#rows.set(write.doc, docRow!);
     for (const [key, head] of heads) this.#remember(key, head);
+    for (const append of write.appends) {
+      const usage = this.#usage.get(agentOfSession(append.session));
+      if (usage) usage.bytes += append.bytes;
+    }
+    if (write.header || newSessions > 0) {
+      const usage = this.#usage.get(write.header?.creator ?? agentOfSession(write.appends[0]!.session));
+      if (usage) {
+        usage.docs += write.header ? 1 : 0;
+        usage.sessions += newSessions;
+      }
+    }
   }
 
   deleteDoc(doc: DocId, now: number): void {
     const creator = this.header(doc)?.creator;
     this.#headers.delete(doc);
+    this.#usage.clear();
     this.#write(() => {
       const row = this.#row(doc);
       if (!row || row.deleted) return;
@@ -452,8 +565,7 @@ export class SqliteStore implements GroupStore {
       );
       const digestSum = updateDigestSum(this.info().digestSum, doc, this.knownState(doc), { header: false, sessions: {} });
       this.setMeta("digest_sum", digestSum);
-      this.setMeta("digest", digestOfSum(digestSum));
-      this.sql.exec("DELETE FROM transactions WHERE session_num IN (SELECT num FROM sessions WHERE doc_num = ?)", docNum);
+      this.sql.exec("DELETE FROM chunks WHERE session_num IN (SELECT num FROM sessions WHERE doc_num = ?)", docNum);
       this.sql.exec("DELETE FROM sessions WHERE doc_num = ?", docNum);
       this.sql.exec("DELETE FROM subscriptions WHERE doc = ?", doc);
       this.#subscribers.delete(doc);
@@ -474,9 +586,11 @@ export class SqliteStore implements GroupStore {
     try {
       this.transactionSync(body);
     } catch (error) {
+      this.#cursor = undefined;
       this.#meta.clear();
       this.#rows.clear();
       this.#heads.clear();
+      this.#usage.clear();
       this.#memberRoles = undefined;
       throw error;
     } finally {
@@ -486,9 +600,8 @@ export class SqliteStore implements GroupStore {
   }
 
   #bumpCursor(): number {
-    const cursor = Number(this.meta("cursor") ?? 0) + 1;
-    this.setMeta("cursor", String(cursor));
-    return cursor;
+    this.#cursor = this.#groupCursor() + 1;
+    return this.#cursor;
   }
 
   subscribe(peer: PeerId, doc: DocId | typeof ALL_DOCS): void {
@@ -514,10 +627,21 @@ export class SqliteStore implements GroupStore {
 
   #row(doc: DocId): DocRow | undefined {
     const cached = this.#rows.get(doc);
-    if (cached) return cached;
-    const row = this.sql.exec<{ num: number; deleted: number; sessions: number }>("SELECT num, deleted, sessions FROM docs WHERE id = ?", doc).toArray()[0];
-    if (!row) return undefined;
+    if (cached !== undefined) return cached ?? undefined;
+    const row = this.sql
+      .exec<{ num: number; deleted: number; sessions: number; header: string | null }>(
+        "SELECT num, deleted, sessions, CASE WHEN deleted = 0 AND ?2 THEN header END AS header FROM docs WHERE id = ?1",
+        doc,
+        this.#headers.has(doc) ? 0 : 1,
+      )
+      .toArray()[0];
     if (this.#rows.size >= ROW_CACHE_SIZE) this.#rows.clear();
+    if (!row) {
+      this.#rows.set(doc, null);
+      return undefined;
+    }
+    // The header comes along (it is read on every write to a document), unless already held.
+    if (row.header !== null) this.#rememberHeader(doc, row.header);
     const entry = { num: row.num, deleted: row.deleted === 1, sessions: row.sessions };
     this.#rows.set(doc, entry);
     return entry;

@@ -1,19 +1,23 @@
-// Measures one write fanned out to many connected sockets of one group (issue 10, item 9), after the object
-// has had time to hibernate. Real relay in workerd through weft/dev (Miniflare, in memory), raw WebSockets.
-// Usage: npx node bench/measure/fanout-many-sockets.ts [sockets=5000]
+// Measures one write fanned out to many connected sockets of one group (issue 10, items 5 and 9), after the
+// object has had time to hibernate, then a second write while it is awake. Real relay in workerd through
+// weft/dev (Miniflare, in memory, no dev proxy), raw WebSockets from this one Node process.
+// Usage: npx node bench/measure/fanout-many-sockets.ts [sockets=10000]
 import { decodeServerFrame, encodeMessage } from "../../protocol/index.ts";
 import { startRelay } from "../../dev/index.ts";
 import { helloFrame, signedChunk, testAgent, testHeader, transactions, type TestAgent } from "../../test/support/identity.ts";
 
-const SOCKETS = Number(process.argv[2] ?? 5_000);
+const SOCKETS = Number(process.argv[2] ?? 10_000);
 const GROUP = "measure-fanout";
+/** Locally an idle object is evicted from memory after about 10 s while its hibernatable sockets stay open. */
+const IDLE_MS = 15_000;
 
 /** Opens a socket, says hello as `who`, opens the group; calls `onContent` for each content frame. */
 async function subscriber(url: string, who: TestAgent, onContent: () => void): Promise<WebSocket> {
   const ws = new WebSocket(`${url.replace("http", "ws")}/v1/groups/${GROUP}/ws`);
   let phase: "hello" | "welcome" | "opened" | "live" = "hello";
   return new Promise((resolve, reject) => {
-    ws.addEventListener("error", () => reject(new Error("socket error")));
+    ws.addEventListener("error", (event) => reject(new Error(`socket error in phase ${phase}: ${(event as ErrorEvent).message ?? ""}`)));
+    ws.addEventListener("close", (event) => reject(new Error(`socket closed in phase ${phase}: ${event.code} ${event.reason}`)));
     ws.addEventListener("message", (event) => {
       const decoded = decodeServerFrame(event.data as string);
       if (!decoded.ok) return;
@@ -34,50 +38,74 @@ async function subscriber(url: string, who: TestAgent, onContent: () => void): P
   });
 }
 
+/** A writer's socket, ready once welcomed; `write` sends one transaction and times its ack and fan-out. */
+async function writerSocket(url: string, who: TestAgent) {
+  const ws = new WebSocket(`${url.replace("http", "ws")}/v1/groups/${GROUP}/ws`);
+  const doc = testHeader(who, GROUP, "fanned-out");
+  let acked: (() => void) | undefined;
+  await new Promise<void>((resolve, reject) => {
+    ws.addEventListener("error", () => reject(new Error("writer socket error")));
+    ws.addEventListener("message", (event) => {
+      const decoded = decodeServerFrame(event.data as string);
+      if (!decoded.ok) return;
+      for (const message of decoded.message) {
+        if (message.type === "challenge") ws.send(encodeMessage(helloFrame(who, GROUP, message.nonce) as never));
+        if (message.type === "welcome") resolve();
+        if (message.type === "known" && message.reason === "ack") acked?.();
+      }
+    });
+  });
+  let count = 0;
+  let lastHash: string | undefined;
+  return {
+    ws,
+    /** Sends one transaction; resolves with the ack's delay, in ms. */
+    write(data: string): Promise<number> {
+      const { chunk, lastHash: next } = signedChunk(who, doc.id, count, transactions(1, data), lastHash);
+      const first = count === 0;
+      count += 1;
+      lastHash = next;
+      const t0 = performance.now();
+      const ack = new Promise<number>((resolve) => (acked = () => resolve(performance.now() - t0)));
+      ws.send(encodeMessage({ type: "content", doc: doc.id, ...(first ? { header: doc.header } : {}), sessions: { [who.session]: chunk } } as never));
+      return ack;
+    },
+  };
+}
+
 const relay = await startRelay();
 const sockets: WebSocket[] = [];
 try {
   let received = 0;
+  let target = SOCKETS;
   let allReceived: () => void = () => {};
   const onContent = () => {
-    if (++received === SOCKETS) allReceived();
+    if (++received === target) allReceived();
   };
   const started = performance.now();
   for (let first = 0; first < SOCKETS; first += 250) {
     const batch = [];
     for (let i = first; i < Math.min(SOCKETS, first + 250); i++) batch.push(subscriber(relay.url, testAgent(1000 + i), onContent));
     sockets.push(...(await Promise.all(batch)));
+    if (sockets.length % 2_000 === 0) console.log(`${sockets.length} connected after ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
   console.log(`${SOCKETS} sockets connected and subscribed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  await new Promise((resolve) => setTimeout(resolve, 15_000)); // idle: the object hibernates (about 10 s locally)
+  const writer = await writerSocket(relay.url, testAgent(7));
 
-  const writer = testAgent(7);
-  const doc = testHeader(writer, GROUP, "fanned-out");
-  const ws = new WebSocket(`${relay.url.replace("http", "ws")}/v1/groups/${GROUP}/ws`);
-  const acked = new Promise<number>((resolve) => {
-    ws.addEventListener("message", (event) => {
-      const decoded = decodeServerFrame(event.data as string);
-      if (!decoded.ok) return;
-      for (const message of decoded.message) {
-        if (message.type === "challenge") ws.send(encodeMessage(helloFrame(writer, GROUP, message.nonce) as never));
-        if (message.type === "welcome") {
-          // Wait again so the object is hibernated when the write arrives.
-          setTimeout(() => {
-            const { chunk } = signedChunk(writer, doc.id, 0, transactions(1, "hello-everyone"));
-            t0 = performance.now();
-            ws.send(encodeMessage({ type: "content", doc: doc.id, header: doc.header, sessions: { [writer.session]: chunk } } as never));
-          }, 15_000);
-        }
-        if (message.type === "known" && message.reason === "ack") resolve(performance.now() - t0);
-      }
-    });
-  });
-  let t0 = 0;
-  const everyone = new Promise<number>((resolve) => (allReceived = () => resolve(performance.now() - t0)));
-  const ackMs = await acked;
-  const allMs = await everyone;
-  console.log(`one write to ${SOCKETS} hibernated subscribers: ack after ${ackMs.toFixed(1)} ms, last subscriber after ${allMs.toFixed(1)} ms`);
-  ws.close();
+  /** One write: its ack's delay, and how long until the last subscriber had it. */
+  const measure = async (label: string, data: string) => {
+    const t0 = performance.now();
+    const everyone = new Promise<number>((resolve) => (allReceived = () => resolve(performance.now() - t0)));
+    const ackMs = await writer.write(data);
+    const allMs = await everyone;
+    console.log(`${label}: one write to ${SOCKETS} subscribers: ack after ${ackMs.toFixed(1)} ms, last subscriber after ${allMs.toFixed(1)} ms`);
+  };
+
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MS)); // idle: the object hibernates
+  await measure("hibernated", "hello-everyone");
+  target += SOCKETS;
+  await measure("awake", "hello-again");
+  writer.ws.close();
 } finally {
   for (const socket of sockets) socket.close();
   await relay.stop();

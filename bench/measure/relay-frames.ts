@@ -10,6 +10,7 @@ import { MemoryStore } from "../../worker/core/memory-store.ts";
 import { initialState } from "../../worker/core/relay-core.ts";
 import { Relay, type Transport } from "../../worker/core/relay.ts";
 import { helloFrame, testAgent, testHeader } from "../../test/support/identity.ts";
+import { NodeAlarm } from "../../test/support/node-alarm.ts";
 
 const [frames = 2_000, subscribers = 10, perFrame = 10] = process.argv.slice(2).map(Number);
 const GROUP = "bench";
@@ -26,7 +27,9 @@ const transport: Transport = {
   },
   close: () => {},
   savePeer: () => {},
+  wakeAt: (at) => alarm.wakeAt(at),
 };
+const alarm = new NodeAlarm((now) => void relay.dispatch({ type: "alarm", now }));
 const relay = new Relay(initialState(GROUP), new MemoryStore(), transport);
 const frame = (peer: string, message: unknown) => relay.dispatch({ type: "frame", peer, frame: encodeMessage(message as never), now: NOW });
 

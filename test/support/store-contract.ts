@@ -2,7 +2,7 @@
 // (test/unit/store-contract.test.ts) and against SqliteStore on the Durable Object's real SQLite inside
 // workerd (test/worker/store-contract.test.ts). The same assertions on both, so the two agree exactly.
 import { expect } from "vitest";
-import { EMPTY_DIGEST, GENESIS_HASH, chainHash, digestOf, type AgentId, type DocHeader, type DocId, type SessionId, type Transaction } from "../../protocol/index.ts";
+import { EMPTY_DIGEST, GENESIS_HASH, chainHash, dataBytes, digestOf, type AgentId, type DocHeader, type DocId, type SessionId, type Transaction } from "../../protocol/index.ts";
 import { ALL_DOCS, type GroupStore, type SessionAppend, type StoredTransaction, type Write } from "../../worker/core/store.ts";
 import { seededRandom } from "../unit/seeded-random.ts";
 import { comparableAll } from "./bytes.ts";
@@ -31,7 +31,8 @@ class Log {
     const after = this.count;
     this.lastHash = chainHash(this.lastHash, transactions);
     this.count += transactions.length;
-    return { session: this.session, after, transactions, signature: `sig-${this.session.slice(-6)}-${this.count}`, lastHash: this.lastHash };
+    const bytes = transactions.reduce((sum, transaction) => sum + dataBytes(transaction.data), 0);
+    return { session: this.session, after, transactions, signature: `sig-${this.session.slice(-6)}-${this.count}`, lastHash: this.lastHash, bytes };
   }
 }
 
@@ -50,7 +51,7 @@ export function snapshot(store: GroupStore) {
     }
     return { ...entry, logs, sessionCount: store.sessionCount(entry.id), deletedFlag: store.deleted(entry.id) };
   });
-  return { info: store.info(), members: [...store.members()].sort(), docs };
+  return { info: store.info(), members: [...store.members()].sort(), docs, usage: [store.usage(alice.agent), store.usage(bob.agent)] };
 }
 
 const sorted = (peers: string[]) => [...peers].sort();
@@ -220,6 +221,24 @@ export const storeContract: StoreCase[] = [
         const live = [...store.listDocuments(0)].filter((entry) => !entry.deleted).map((entry) => [entry.id, entry.known] as const);
         expect(store.info().digest).toBe(digestOf(live));
       }
+    },
+  },
+  {
+    name: "an agent's usage counts its live documents, its sessions and their data's bytes; a deletion gives them back",
+    run(store) {
+      expect(store.usage(alice.agent)).toEqual({ docs: 0, sessions: 0, bytes: 0 });
+      const a = new Log(alice.session);
+      store.commit(write(doc1, [a.append([{ at: NOW, data: "abc" }, { at: NOW, data: "é€😀" }])], { header: true }));
+      store.commit(write(doc1, [a.append([{ at: NOW, data: "x".repeat(100) }]), new Log(aliceTwo.session).append([{ at: NOW, data: "yz" }])]));
+      store.commit(write(doc2, [new Log(alice.session).append([{ at: NOW, data: "on alice's second" }])], { header: true }));
+      store.deleteDoc(doc2.id, NOW);
+      store.commit(write(doc3, [new Log(bob.session).append([{ at: NOW, data: "b" }])], { header: true }));
+      store.commit(write(doc3, [new Log(alice.session).append([{ at: NOW, data: "on bob's document" }])]));
+      expect(store.usage(alice.agent)).toEqual({ docs: 1, sessions: 3, bytes: 12 + 100 + 2 + 17 });
+      expect(store.usage(bob.agent)).toEqual({ docs: 1, sessions: 1, bytes: 1 });
+      store.deleteDoc(doc1.id, NOW + 1);
+      expect(store.usage(alice.agent)).toEqual({ docs: 0, sessions: 1, bytes: 17 });
+      expect(store.usage(bob.agent)).toEqual({ docs: 1, sessions: 1, bytes: 1 });
     },
   },
   {

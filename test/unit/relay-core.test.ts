@@ -72,7 +72,7 @@ describe("handshake", () => {
       relay -x silent0 | close 1008 not_ready
       relay -> bob | challenge v=2 nonce=nonce-bob
       bob -> relay | hello v=2 bob g1
-      relay -> bob | error too_many_peers retryAfter=5 "this group has 5000 peers connected"
+      relay -> bob | error too_many_peers retryAfter=5 "this group has 32512 peers connected"
       relay -x bob | close 1013 too_many_peers"
     `);
   });

@@ -115,6 +115,14 @@ export class RecordingTransport implements Transport {
   wakeAt(at: number): void {
     this.alarms.push(at);
   }
+
+  /** Whether the relay asked to be woken by `now`; forgets those requests (the alarm fires once for all). */
+  takeDue(now: number): boolean {
+    const due = this.alarms.filter((at) => at <= now).length;
+    if (due === 0) return false;
+    this.alarms.splice(0, this.alarms.length, ...this.alarms.filter((at) => at > now));
+    return true;
+  }
 }
 
 /** A relay over a MemoryStore; `peers` are already connected when it starts (as after a hibernation). */
@@ -151,7 +159,17 @@ export function scenario(peers: readonly PeerRecord[] = []) {
     return transport.lines.splice(0).join("\n");
   }
 
-  return { store, transport, relay, send, open, connect, close, transcript };
+  /** Fires the alarm as long as the relay asks to be woken by `now` (long answers streaming in slices); how many times. */
+  async function fireDueAlarms(now = NOW): Promise<number> {
+    let fired = 0;
+    while (transport.takeDue(now)) {
+      if (++fired > 10_000) throw new Error("the relay keeps asking for alarms");
+      await relay.dispatch({ type: "alarm", now });
+    }
+    return fired;
+  }
+
+  return { store, transport, relay, send, open, connect, close, transcript, fireDueAlarms };
 }
 
 /** A writer that keeps its own chain head, like the SDK does. */

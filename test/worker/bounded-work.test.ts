@@ -2,7 +2,15 @@
 // group, and a whole-group `open` or a directory from 0 streams in slices, so another member's write is
 // acknowledged while the long answer is still going out, not after it.
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_LISTINGS_PER_FRAME, MAX_TRANSACTIONS_PER_FRAME, type ServerMessage } from "../../protocol/index.ts";
+import {
+  MAX_LISTINGS_PER_FRAME,
+  MAX_QUEUED_STREAM_ENTRIES_PER_PEER,
+  MAX_TRANSACTIONS_PER_FRAME,
+  RETRY_AFTER_BUSY_SECONDS,
+  type DocId,
+  type ServerMessage,
+  type SessionId,
+} from "../../protocol/index.ts";
 import { testAgent, transactions } from "../support/identity.ts";
 import { docHeader } from "./groups-helpers.ts";
 import { SessionWriter, closeAll, connect, emptyKnown, takeContent, uniqueGroup, type Peer } from "./socket.ts";
@@ -24,6 +32,18 @@ async function groupOf(count: number): Promise<string> {
   }
   await peer.close();
   return group;
+}
+
+/** A document of `count` transactions by the creator, written in the largest messages allowed. */
+async function longDocument(group: string, count: number) {
+  const long = docHeader(creator, group, "long");
+  const c = await connect(group, creator);
+  const log = new SessionWriter(creator, long.id);
+  for (let i = 0; i < count; i += MAX_TRANSACTIONS_PER_FRAME) {
+    c.send(log.content(transactions(MAX_TRANSACTIONS_PER_FRAME, `t${i}-`), i === 0 ? long.header : undefined));
+    await c.next("known", (k) => k.doc === long.id && k.reason === "ack", 30_000);
+  }
+  return { long, c, log };
 }
 
 /** Resolves with the order in which `events` first happened. */
@@ -106,5 +126,26 @@ describe("bounded work", () => {
     expect(data).toHaveLength(30_001);
     expect(data.filter((text) => typeof text === "string" && text.startsWith("mid-load"))).toHaveLength(1);
     await c.close();
+  }, 120_000);
+
+  it(`a peer that queues long answers holding more than ${MAX_QUEUED_STREAM_ENTRIES_PER_PEER.toLocaleString("en")} entries of known state is refused with busy and closed; others go on`, async () => {
+    const group = uniqueGroup("bounded-queue");
+    const { long, c, log } = await longDocument(group, 30_000);
+    const r = await connect(group, reader);
+    // Each load claims 9,500 sessions (the relay ignores those it does not have) and needs the whole
+    // document: each streams over several events, so they queue behind one another.
+    const claimed = (n: number) => Object.fromEntries(Array.from({ length: 9_500 }, (_, i) => [`${reader.agent}~claimed-${n}-${i}` as SessionId, 1]));
+    const loads = Math.ceil(MAX_QUEUED_STREAM_ENTRIES_PER_PEER / 9_500) + 4;
+    for (let n = 0; n < loads; n++) r.send({ type: "load", doc: long.id as DocId, known: { header: false, sessions: claimed(n) } });
+    expect(await r.next("error", undefined, 30_000)).toMatchObject({ code: "busy", retryAfter: RETRY_AFTER_BUSY_SECONDS });
+    expect((await r.closed).code).toBe(1013);
+
+    // The writer is untouched, and the refused agent gets in again and is answered.
+    c.send(log.content(transactions(1, "after-busy")));
+    expect(await c.next("known", (k) => k.doc === long.id && k.reason === "ack")).toMatchObject({ sessions: { [creator.session]: 30_001 } });
+    const again = await connect(group, reader);
+    again.send({ type: "dir" });
+    expect(await again.next("dir", (d) => !d.more)).toMatchObject({ docs: [{ id: long.id }] });
+    await Promise.all([c.close(), again.close()]);
   }, 120_000);
 });

@@ -75,8 +75,9 @@ describe("durability", () => {
     const other = await connect(group, bob);
     peer.send(writer.content(transactions(2, "before"), header));
     await peer.next("known", (known) => known.reason === "ack");
-    // Simulate storage refusing one row, half-way through a frame, as a full disk would.
-    await sqlRows(group, "CREATE TRIGGER refuse_poison BEFORE INSERT ON transactions WHEN NEW.data = 'poison' BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    // Simulate storage refusing a row half-way through a frame's commit (after the document row), as a full
+    // disk would: the session row that would take the poisoned transaction into its open chunk.
+    await sqlRows(group, `CREATE TRIGGER refuse_poison BEFORE UPDATE ON sessions WHEN NEW.tail LIKE '%"poison"%' BEGIN SELECT RAISE(ABORT, 'refused'); END`);
 
     peer.send(writer.content([{ at: 1, data: "fine" }, { at: 2, data: "poison" }]));
     expect(await peer.next("error")).toMatchObject({ code: "internal" });

@@ -119,12 +119,10 @@ describe("membership log", () => {
     expect(await changeMembers(adminPeer, laterSession, [setRole(bob, "writer")], t)).toMatchObject({ reason: "ack" });
     expect(await changeMembers(adminPeer, earlierSession, [setRole(bob, "reader")], t)).toMatchObject({ type: "error", code: "forbidden" });
 
-    const rows = await sqlRows<{ session: string; idx: number; at: number; data: string }>(
-      group,
-      `SELECT s.id AS session, t.idx, t.at, t.data FROM transactions t JOIN sessions s ON s.num = t.session_num
-       JOIN docs d ON d.num = s.doc_num WHERE d.id = ? ORDER BY t.at, s.id, t.idx`,
-      membersDoc,
-    );
+    // The membership log as stored, in replay order: by time, then session, then index.
+    const rows = (await allRows(group))
+      .filter((row) => row.doc === membersDoc)
+      .sort((a, b) => a.at - b.at || (a.session < b.session ? -1 : a.session > b.session ? 1 : a.idx - b.idx));
     const ops = rows.map((row) => ({ author: agentOfSession(row.session as SessionId), op: parseMemberOp(row.data) as MemberOp }));
     const replayed = replayMembers(alice.agent, ops);
     expect(replayed.get(bob.agent)).toBe("writer"); // every client computes this

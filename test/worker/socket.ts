@@ -13,8 +13,10 @@ import {
   type ServerMessage,
   type SessionId,
   type Transaction,
+  type TransactionData,
 } from "../../protocol/index.ts";
 import { helloFrame, signedChunk, testHeader, transactions, type TestAgent } from "../support/identity.ts";
+import { SqliteStore } from "../../worker/sqlite-store.ts";
 
 type Of<T extends ServerMessage["type"]> = Extract<ServerMessage, { type: T }>;
 
@@ -194,30 +196,43 @@ export class SessionWriter {
   }
 }
 
-export type StoredRow = { idx: number; at: number; data: string; signature: string | null };
+export type StoredRow = { idx: number; at: number; data: TransactionData; signature: string | null };
 
 /** Runs a query in the group's object against its real SQLite. */
 export function sqlRows<T extends Record<string, SqlStorageValue>>(group: string, query: string, ...bindings: SqlStorageValue[]): Promise<T[]> {
   return runInDurableObject(groupStub(group), (_instance, state) => state.storage.sql.exec<T>(query, ...bindings).toArray());
 }
 
-/** One session log as stored, in index order. */
+/** A SqliteStore over the group's object's real SQLite, for reading what it holds. */
+const storeOf = (state: DurableObjectState) => new SqliteStore(state.storage.sql, (fn) => state.storage.transactionSync(fn));
+
+/** One session log as stored, in index order (read through SqliteStore: transactions are stored in chunks). */
 export const storedLog = (group: string, doc: DocId, session: SessionId): Promise<StoredRow[]> =>
-  sqlRows<StoredRow>(
-    group,
-    `SELECT t.idx, t.at, t.data, t.signature FROM transactions t
-     JOIN sessions s ON s.num = t.session_num JOIN docs d ON d.num = s.doc_num
-     WHERE d.id = ? AND s.id = ? ORDER BY t.idx`,
-    doc,
-    session,
+  runInDurableObject(groupStub(group), (_instance, state) =>
+    [...storeOf(state).readTransactions(doc, session, 0, Number.MAX_SAFE_INTEGER)].map(({ index, at, data, signature }) => ({ idx: index, at, data, signature: signature ?? null })),
   );
 
-/** Every transaction row of the group, to prove that a refused write changed nothing. */
-export const allRows = (group: string) =>
-  sqlRows<{ session: string; idx: number; data: string }>(
-    group,
-    "SELECT s.id AS session, t.idx, t.data FROM transactions t JOIN sessions s ON s.num = t.session_num ORDER BY s.id, t.idx",
-  );
+/** Every stored transaction of the group (deleted documents' included, if any were left), by session and index. */
+export const allRows = (group: string): Promise<{ doc: DocId; session: SessionId; idx: number; at: number; data: TransactionData }[]> =>
+  runInDurableObject(groupStub(group), (_instance, state) => {
+    const store = storeOf(state);
+    const rows: { doc: DocId; session: SessionId; idx: number; at: number; data: TransactionData }[] = [];
+    const sessions = state.storage.sql.exec<{ doc: DocId; session: SessionId }>("SELECT d.id AS doc, s.id AS session FROM sessions s JOIN docs d ON d.num = s.doc_num ORDER BY s.id").toArray();
+    for (const { doc, session } of sessions) {
+      for (const { index, at, data } of store.readTransactions(doc, session, 0, Number.MAX_SAFE_INTEGER)) rows.push({ doc, session, idx: index, at, data });
+    }
+    return rows;
+  });
+
+/** How many transactions the group's storage physically holds: every chunk's and every open chunk's. */
+export const storedTransactionCount = async (group: string): Promise<number> =>
+  (
+    await sqlRows<{ n: number }>(
+      group,
+      `SELECT (SELECT coalesce(sum(json_array_length('[' || body || ']')), 0) FROM chunks)
+            + (SELECT coalesce(sum(json_array_length('[' || tail || ']')), 0) FROM sessions WHERE tail <> '') AS n`,
+    )
+  )[0]!.n;
 
 /** Every transaction a peer received for `doc` in `content` frames now in its inbox, per session. */
 export function takeContent(peer: Peer, doc: DocId): Map<SessionId, { after: number; transactions: Transaction[]; signature?: string }[]> {

@@ -2,6 +2,7 @@
 // SQLite: the same cases as MemoryStore's in test/unit, so the two stores agree exactly.
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { CHUNK_ROW_CHARS } from "../../protocol/index.ts";
 import { SqliteStore } from "../../worker/sqlite-store.ts";
 import { storeContract } from "../support/store-contract.ts";
 import { groupStub, uniqueGroup } from "./socket.ts";
@@ -31,6 +32,65 @@ describe("SqliteStore on storage written by an earlier version", () => {
       expect(store.sessionCount("doc_a")).toBe(2);
       expect(store.sessionCount("doc_b")).toBe(1);
       expect(store.sessionCount("doc_c")).toBe(0);
+    }),
+  );
+
+  it("packs one row per transaction into chunks once: every transaction reads back as it was, and appends continue after it", () =>
+    runInDurableObject(groupStub(uniqueGroup("store-chunks-upgrade")), (_instance, state) => {
+      const sql = state.storage.sql;
+      // The tables as the version before chunks kept them: one row per transaction, no open chunk.
+      for (const table of ["docs", "sessions", "chunks", "transactions"]) sql.exec(`DROP TABLE IF EXISTS ${table}`);
+      sql.exec("CREATE TABLE docs (num INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, header TEXT NOT NULL, updated_at INTEGER NOT NULL, cursor INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0, restricted INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0)");
+      sql.exec("CREATE TABLE sessions (num INTEGER PRIMARY KEY, doc_num INTEGER NOT NULL, id TEXT NOT NULL, count INTEGER NOT NULL, last_hash TEXT NOT NULL, signature TEXT NOT NULL, UNIQUE (doc_num, id))");
+      sql.exec("CREATE TABLE transactions (session_num INTEGER NOT NULL, idx INTEGER NOT NULL, at INTEGER NOT NULL, data TEXT NOT NULL, signature TEXT, PRIMARY KEY (session_num, idx)) WITHOUT ROWID");
+      sql.exec("INSERT INTO docs (num, id, header, updated_at, sessions) VALUES (1, 'doc_a', '{}', 1, 3)");
+      sql.exec("INSERT INTO sessions (num, doc_num, id, count, last_hash, signature) VALUES (1, 1, 'ag_a~s1', 1000, 'h', 'sig-1000'), (2, 1, 'ag_a~s2', 2, 'h', 'sig-2'), (3, 1, 'ag_a~s3', 2, 'h', 'sig-b')");
+      // 1,000 small transactions signed every 100, and two large ones (a chunk closes past its size).
+      sql.exec(
+        `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
+         INSERT INTO transactions SELECT 1, i, 1000 + i, 'tx "' || i || '"', CASE WHEN i % 100 = 99 THEN 'sig-' || (i + 1) END FROM n`,
+      );
+      sql.exec("INSERT INTO transactions VALUES (2, 0, 5, ?, NULL), (2, 1, 6, ?, 'sig-2')", "x".repeat(40_000), "y".repeat(40_000));
+      // Data of bytes, stored as BLOBs by the version that kept one row per transaction.
+      sql.exec("INSERT INTO transactions VALUES (3, 0, 7, x'00ff10', NULL), (3, 1, 8, x'', 'sig-b')");
+      const store = new SqliteStore(sql, (fn) => state.storage.transactionSync(fn));
+      const s1 = [...store.readTransactions("doc_a", "ag_a~s1", 0, 1000)];
+      expect(s1).toHaveLength(1000);
+      expect(s1[0]).toEqual({ index: 0, at: 1000, data: 'tx "0"' });
+      expect(s1[99]).toEqual({ index: 99, at: 1099, data: 'tx "99"', signature: "sig-100" });
+      expect(s1.every((tx, i) => tx.index === i && tx.data === `tx "${i}"`)).toBe(true);
+      expect([...store.readTransactions("doc_a", "ag_a~s1", 550, 553)].map((tx) => tx.index)).toEqual([550, 551, 552]);
+      expect([...store.readTransactions("doc_a", "ag_a~s2", 0, 2)].map((tx) => tx.data.length)).toEqual([40_000, 40_000]);
+      expect([...store.readTransactions("doc_a", "ag_a~s3", 0, 2)]).toEqual([
+        { index: 0, at: 7, data: new Uint8Array([0, 255, 16]) },
+        { index: 1, at: 8, data: new Uint8Array(), signature: "sig-b" },
+      ]);
+      expect(sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'transactions'").toArray()).toEqual([]);
+      const chunks = sql.exec<{ n: number; longest: number }>("SELECT count(*) AS n, max(length(body)) AS longest FROM chunks").one();
+      expect(chunks.n).toBeLessThan(10);
+      expect(chunks.longest).toBeLessThan(CHUNK_ROW_CHARS + 41_000);
+      store.commit({ doc: "doc_a", appends: [{ session: "ag_a~s1", after: 1000, transactions: [{ at: 9, data: "next" }], signature: "sig-1001", lastHash: "h2", bytes: 4 }], now: 2 });
+      expect([...store.readTransactions("doc_a", "ag_a~s1", 999, 1001)]).toEqual([
+        { index: 999, at: 1999, data: 'tx "999"', signature: "sig-1000" },
+        { index: 1000, at: 9, data: "next", signature: "sig-1001" },
+      ]);
+    }),
+  );
+
+  it("counts each agent's stored bytes once when the columns are new, so the bytes quota holds for data stored before", () =>
+    runInDurableObject(groupStub(uniqueGroup("store-upgrade-bytes")), (_instance, state) => {
+      const sql = state.storage.sql;
+      // The tables as the version before bytes were counted (sessions and agent_usage without `bytes`).
+      for (const trigger of ["agent_bytes_on_insert", "agent_bytes_on_update", "agent_bytes_on_delete"]) sql.exec(`DROP TRIGGER IF EXISTS ${trigger}`);
+      for (const table of ["sessions", "agent_usage", "transactions"]) sql.exec(`DROP TABLE IF EXISTS ${table}`);
+      sql.exec("CREATE TABLE sessions (num INTEGER PRIMARY KEY, doc_num INTEGER NOT NULL, id TEXT NOT NULL, count INTEGER NOT NULL, last_hash TEXT NOT NULL, signature TEXT NOT NULL, UNIQUE (doc_num, id))");
+      sql.exec("CREATE TABLE agent_usage (agent TEXT PRIMARY KEY, docs INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0)");
+      sql.exec("CREATE TABLE transactions (session_num INTEGER NOT NULL, idx INTEGER NOT NULL, at INTEGER NOT NULL, data TEXT NOT NULL, signature TEXT, PRIMARY KEY (session_num, idx)) WITHOUT ROWID");
+      sql.exec("INSERT INTO agent_usage (agent, docs, sessions) VALUES ('ag_a', 1, 2)");
+      sql.exec("INSERT INTO sessions (num, doc_num, id, count, last_hash, signature) VALUES (1, 1, 'ag_a~s1', 2, 'h', 'x'), (2, 1, 'ag_a~s2', 1, 'h', 'x')");
+      sql.exec("INSERT INTO transactions (session_num, idx, at, data) VALUES (1, 0, 1, 'abc'), (1, 1, 1, 'é€'), (2, 0, 1, '😀')");
+      const store = new SqliteStore(sql, (fn) => state.storage.transactionSync(fn));
+      expect(store.usage("ag_a")).toEqual({ docs: 1, sessions: 2, bytes: 3 + 5 + 4 });
     }),
   );
 });

@@ -2,6 +2,7 @@
 // All plain data, so a scenario can be replayed, printed and compared.
 import type { AgentId, ClientMessage, DocId, GroupId, KnownState, Range, Role, ServerMessage, SessionId } from "../../protocol/index.ts";
 import type { AccessPolicy } from "../config.ts";
+import type { PeerTable } from "./peer-table.ts";
 import type { PeerId, SessionAppend, Write } from "./store.ts";
 
 /** A role granted by an app-issued token rather than the membership log, until it expires. */
@@ -31,7 +32,11 @@ export type TokenResult =
 /** Who is asking, for the effects that must filter what they send by what the peer may read. */
 export type Reader = { agent: AgentId; role: Role };
 
-export type RelayState = { readonly group: GroupId; readonly access: AccessPolicy; readonly peers: ReadonlyMap<PeerId, PeerRecord> };
+/**
+ * The core's state. Its peer table is updated in place by `step` (see peer-table.ts for why): a driver
+ * keeps only the state the latest step returned.
+ */
+export type RelayState = { readonly group: GroupId; readonly access: AccessPolicy; readonly peers: PeerTable };
 
 /** A signature the driver must check (asynchronously) before the core goes on. */
 export type SignatureCheck = { publicKeyOf: AgentId; message: Uint8Array; signature: string };

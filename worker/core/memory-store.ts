@@ -10,6 +10,8 @@ type StoredDoc = {
   deleted: boolean;
   sessions: Map<SessionId, StoredTransaction[]>;
   heads: Map<SessionId, SessionHead>;
+  /** Bytes of each session's data, as its appends counted them. */
+  bytes: Map<SessionId, number>;
 };
 
 export class MemoryStore implements GroupStore {
@@ -56,11 +58,15 @@ export class MemoryStore implements GroupStore {
   }
 
   usage(agent: AgentId): AgentUsage {
-    const usage = { docs: 0, sessions: 0 };
+    const usage = { docs: 0, sessions: 0, bytes: 0 };
     for (const stored of this.#docs.values()) {
       if (stored.deleted) continue;
       if (stored.header.creator === agent) usage.docs++;
-      for (const session of stored.heads.keys()) if (agentOfSession(session) === agent) usage.sessions++;
+      for (const [session, bytes] of stored.bytes) {
+        if (agentOfSession(session) !== agent) continue;
+        usage.sessions++;
+        usage.bytes += bytes;
+      }
     }
     return usage;
   }
@@ -103,7 +109,7 @@ export class MemoryStore implements GroupStore {
     }
     if (!stored) {
       // Stored as SQLite stores it, a JSON copy (-0 becomes 0), so both stores serve the same header.
-      stored = { header: JSON.parse(JSON.stringify(write.header)) as DocHeader, updatedAt: write.now, cursor: 0, deleted: false, sessions: new Map(), heads: new Map() };
+      stored = { header: JSON.parse(JSON.stringify(write.header)) as DocHeader, updatedAt: write.now, cursor: 0, deleted: false, sessions: new Map(), heads: new Map(), bytes: new Map() };
       this.#docs.set(write.doc, stored);
     }
     for (const append of write.appends) {
@@ -116,6 +122,7 @@ export class MemoryStore implements GroupStore {
       });
       stored.sessions.set(append.session, log);
       stored.heads.set(append.session, { count: log.length, lastHash: append.lastHash });
+      stored.bytes.set(append.session, (stored.bytes.get(append.session) ?? 0) + append.bytes);
     }
     stored.updatedAt = write.now;
     stored.cursor = ++this.#info.cursor;
@@ -140,6 +147,7 @@ export class MemoryStore implements GroupStore {
     this.#subscriptions.delete(doc);
     stored.sessions.clear();
     stored.heads.clear();
+    stored.bytes.clear();
     stored.updatedAt = now;
     stored.cursor = ++this.#info.cursor;
   }

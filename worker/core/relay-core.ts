@@ -6,6 +6,7 @@ import {
   MEMBERS_KIND,
   PROTOCOL_VERSION,
   HANDSHAKE_DEADLINE_MS,
+  MAX_BYTES_PER_AGENT,
   MAX_DOCS_PER_AGENT,
   MAX_LISTINGS_PER_FRAME,
   MAX_SESSIONS_PER_AGENT,
@@ -23,6 +24,7 @@ import {
   helloMessage,
   mayRead,
   missing,
+  dataBytes,
   type AgentId,
   type ClientMessage,
   type Content,
@@ -37,8 +39,9 @@ import {
 } from "../../protocol/index.ts";
 import { OPEN_ACCESS, type AccessPolicy } from "../config.ts";
 import { membershipChanges, roleOf } from "./access.ts";
-import { handshakeDeadline, handshakesToDrop, nextHandshakeDeadline, readyPeerCount } from "./admission.ts";
+import { handshakeDeadline, handshakesToDrop, nextHandshakeDeadline } from "./admission.ts";
 import { ContentPacker } from "./content-packer.ts";
+import { PeerTable } from "./peer-table.ts";
 import type { Continuation, Effect, PeerRecord, ReadyPeer, RelayEvent, RelayState, SignatureCheck, TokenResult } from "./effects.ts";
 import { assertNever } from "./effects.ts";
 import { knownChanged, type PeerId, type SessionAppend, type StoreReader, type Write } from "./store.ts";
@@ -48,7 +51,7 @@ export type Step = { state: RelayState; effects: Effect[] };
 export const initialState = (group: GroupId, peers: readonly PeerRecord[] = [], access: AccessPolicy = OPEN_ACCESS): RelayState => ({
   group,
   access,
-  peers: new Map(peers.map((peer) => [peer.id, peer])),
+  peers: new PeerTable(peers),
 });
 
 export function step(state: RelayState, event: RelayEvent, store: StoreReader): Step {
@@ -74,16 +77,15 @@ export function step(state: RelayState, event: RelayEvent, store: StoreReader): 
 
 const unchanged = (state: RelayState, effects: Effect[] = []): Step => ({ state, effects });
 
+/** The state with `peer`'s record set; the peer table is updated in place (peer-table.ts says why). */
 function withPeer(state: RelayState, peer: PeerRecord): RelayState {
-  const peers = new Map(state.peers);
-  peers.set(peer.id, peer);
-  return { ...state, peers };
+  state.peers.set(peer);
+  return state;
 }
 
 function withoutPeer(state: RelayState, id: PeerId): RelayState {
-  const peers = new Map(state.peers);
-  peers.delete(id);
-  return { ...state, peers };
+  state.peers.delete(id);
+  return state;
 }
 
 type ErrorExtra = { doc?: DocId; session?: SessionId; retryAfter?: number };
@@ -268,7 +270,7 @@ function onHelloVerified(
   const role = roleOf(record, store);
   if (!role) return refuse(state, id, "unauthorized", "this agent is not a member of the group");
   // Only authenticated peers count, so sockets that never say hello cannot fill the group.
-  if (readyPeerCount(state.peers) >= MAX_PEERS_PER_GROUP) {
+  if (state.peers.readyCount >= MAX_PEERS_PER_GROUP) {
     return refuse(state, id, "too_many_peers", `this group has ${MAX_PEERS_PER_GROUP} peers connected`, { retryAfter: RETRY_AFTER_BUSY_SECONDS });
   }
   const members = store.info().membersDoc;
@@ -360,6 +362,7 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
   const held: KnownState["sessions"] = {};
   let corrected = false;
   let newSessions = 0;
+  let writeBytes = 0;
   for (const [session, chunk] of chunks) {
     const head = store.sessionHead(doc, session);
     const { count, lastHash: previous } = head ?? { count: 0, lastHash: GENESIS_HASH };
@@ -371,7 +374,9 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
     if (!head) newSessions++;
     const lastHash = chainHash(previous, chunk.transactions);
     const after = count + chunk.transactions.length;
-    pending.push({ session, after: chunk.after, transactions: chunk.transactions, signature: chunk.signature, lastHash });
+    const bytes = chunk.transactions.reduce((sum, transaction) => sum + dataBytes(transaction.data), 0);
+    writeBytes += bytes;
+    pending.push({ session, after: chunk.after, transactions: chunk.transactions, signature: chunk.signature, lastHash, bytes });
     checks.push({ publicKeyOf: agent, message: checkpointMessage(doc, session, after, lastHash), signature: chunk.signature });
   }
   // The relay's count of every session the message named, so the writer resends from there.
@@ -379,14 +384,16 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
   if (newSessions > 0 && store.sessionCount(doc) + newSessions > MAX_SESSIONS_PER_DOCUMENT) {
     return refuse(state, id, "too_many_sessions", `a document holds at most ${MAX_SESSIONS_PER_DOCUMENT} sessions`, { doc });
   }
-  if (write.header || newSessions > 0) {
-    const usage = store.usage(agent);
-    if (write.header && usage.docs >= MAX_DOCS_PER_AGENT) {
-      return refuse(state, id, "quota_exceeded", `an agent may create at most ${MAX_DOCS_PER_AGENT} documents in a group`, { doc });
-    }
-    if (usage.sessions + newSessions > MAX_SESSIONS_PER_AGENT) {
-      return refuse(state, id, "quota_exceeded", `an agent may write at most ${MAX_SESSIONS_PER_AGENT} sessions in a group`, { doc });
-    }
+  // The agent's usage is one cached row (the store keeps it current), so every write can be held to it.
+  const usage = store.usage(agent);
+  if (write.header && usage.docs >= MAX_DOCS_PER_AGENT) {
+    return refuse(state, id, "quota_exceeded", `an agent may create at most ${MAX_DOCS_PER_AGENT} documents in a group`, { doc });
+  }
+  if (usage.sessions + newSessions > MAX_SESSIONS_PER_AGENT) {
+    return refuse(state, id, "quota_exceeded", `an agent may write at most ${MAX_SESSIONS_PER_AGENT} sessions in a group`, { doc });
+  }
+  if (usage.bytes + writeBytes > MAX_BYTES_PER_AGENT) {
+    return refuse(state, id, "quota_exceeded", `an agent may store at most ${MAX_BYTES_PER_AGENT} bytes of data in a group; it holds ${usage.bytes}, and this message adds ${writeBytes}`, { doc });
   }
 
   if (genesis || doc === info.membersDoc) {
@@ -460,7 +467,7 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
     next = cut.state;
     effects.push(...cut.effects);
   }
-  for (const peer of next.peers.values()) {
+  for (const peer of changed.size > 0 ? next.peers.values() : []) {
     if (peer.phase !== "ready" || peer.token || !changed.has(peer.agent) || changed.get(peer.agent) !== null) continue;
     const cut = refuse(next, peer.id, "unauthorized", "this agent was removed from the group");
     next = cut.state;

@@ -3,30 +3,30 @@
 import {
   CHUNK_TARGET_BYTES,
   MAX_DOCS_PER_DIR_FRAME,
+  MAX_QUEUED_STREAM_ENTRIES_PER_PEER,
   DIR_SLICE_DOCS,
   LOAD_SLICE_ROWS,
   OPEN_SLICE_DOCS,
   OPEN_SLICE_ROWS,
+  RETRY_AFTER_BUSY_SECONDS,
+  STREAM_WORK_PER_EVENT,
+  closeCodeOf,
   digestOf,
-  emptyKnownState,
   encodeForBatch,
   encodedLength,
   fromBase64Url,
   mayRead,
-  missing,
   packBatches,
   publicKeyOfAgent,
   verify,
   type DirEntry,
-  type DocHeader,
   type DocId,
   type KnownState,
-  type Range,
   type EncodedMessage,
   type ServerMessage,
   type WireFrame,
 } from "../../protocol/index.ts";
-import { ContentPacker } from "./content-packer.ts";
+import { sendMissing } from "./delta-stream.ts";
 import { assertNever, type Effect, type Reader, type RelayEvent, type RelayState, type SignatureCheck, type TokenResult } from "./effects.ts";
 import { step } from "./relay-core.ts";
 import type { GroupStore, PeerId } from "./store.ts";
@@ -37,21 +37,30 @@ export interface Transport {
   close(peer: PeerId, code: number, reason: string): void;
   /** Remembers what the relay must know of a peer after the object was evicted from memory. */
   savePeer(peer: PeerId, record: unknown): void;
-  /** Makes sure the object wakes (an `alarm` event) at or before `at`; transports without alarms may omit it. */
-  wakeAt?(at: number): void;
+  /**
+   * Makes sure the object wakes (an `alarm` event) at or before `at`; an `at` already past means as soon
+   * as other events allow. Every alarm event asks again for whatever is still due, so the earliest wins.
+   */
+  wakeAt(at: number): void;
 }
 
 /** Checks an app-issued token (worker/tokens.ts); without one, the relay refuses every token. */
 export type TokenVerifier = (token: string) => Promise<TokenResult>;
 
 type SendGroup = Extract<Effect, { type: "sendGroup" }>;
-/** An open part being streamed: `after` moves past each document sent; `sending` while its slice runs. */
-type OpenPart = SendGroup & { kind: "open"; sending?: boolean };
+/**
+ * An open part being streamed: `after` moves past each document begun; `current` is a document begun
+ * but not all sent yet (what the peer holds of it so far).
+ */
+type OpenPart = SendGroup & { kind: "open"; current?: { doc: DocId; have: KnownState } };
 /** A directory listing being streamed: `since` moves past each document listed. */
-type DirListing = { kind: "dir"; peer: PeerId; since: number; reader: Reader; readerDigest?: string; sending?: boolean };
+type DirListing = { kind: "dir"; peer: PeerId; since: number; reader: Reader; readerDigest?: string };
 /** A load being streamed: `have` is what the peer holds so far, advanced as transactions are sent. */
-type LoadStream = { kind: "load"; peer: PeerId; doc: DocId; have: KnownState; sending?: boolean };
-type Streamed = OpenPart | DirListing | LoadStream;
+type LoadStream = { kind: "load"; peer: PeerId; doc: DocId; have: KnownState };
+/** An answer in a peer's queue; `weight` is what it holds in memory (weightOf), set when it is queued. */
+type Streamed = (OpenPart | DirListing | LoadStream) & { weight?: number };
+/** What one slice of an answer did: whether the answer is complete, and the rows and documents it read. */
+type Slice = { done: boolean; work: number };
 
 /** Readers whose private digest is kept between `dir` requests. */
 const READER_DIGESTS_KEPT = 64;
@@ -80,8 +89,12 @@ export class Relay {
   readonly #streams = new Map<PeerId, Streamed[]>();
   /** Documents an open has sent a peer so far, over all its parts, for `opened`. */
   readonly #openedCount = new Map<PeerId, number>();
+  /** Entries of known state each peer's queued answers hold (weightOf), against MAX_QUEUED_STREAM_ENTRIES_PER_PEER. */
+  readonly #queuedWeight = new Map<PeerId, number>();
   /** Events being handled, nested ones included (a batch's messages, verified signatures). */
   #depth = 0;
+  /** The time of the latest event that carried one: when a continuation is due (at once). */
+  #now = 0;
 
   readonly store: GroupStore;
   readonly transport: Transport;
@@ -103,7 +116,16 @@ export class Relay {
    * frame must not be judged against storage that an earlier, still-verifying frame is about to change.
    */
   dispatch(event: RelayEvent): Promise<void> {
-    return this.#enqueue(() => this.#run(event));
+    if (event.type !== "alarm") return this.#enqueue(() => this.#run(event));
+    return this.#enqueue(async () => {
+      await this.#run(event);
+      this.#depth++;
+      try {
+        this.#continueStreams(event.now);
+      } finally {
+        if (--this.#depth === 0) this.#deliverAll();
+      }
+    });
   }
 
   #enqueue(work: () => Promise<void>): Promise<void> {
@@ -114,6 +136,7 @@ export class Relay {
 
   async #run(event: RelayEvent): Promise<void> {
     this.#failed.clear();
+    if ("now" in event) this.#now = event.now;
     const result = step(this.#state, event, this.store);
     this.#state = result.state;
     this.#depth++;
@@ -137,7 +160,7 @@ export class Relay {
       case "sendDirectory":
         return this.#sendDirectory(effect.peer, effect.since, effect.reader, effect.ownDigest ? this.#digestFor(effect.reader) : undefined, effect.digest);
       case "sendGroup":
-        return this.#sendGroup(effect);
+        return this.#stream({ ...effect, kind: "open" });
       case "verify": {
         const token = effect.then.kind === "hello" && effect.then.token ? this.verifyToken(effect.then.token) : undefined;
         const valid = await Promise.all(effect.checks.map(checkSignature));
@@ -148,6 +171,8 @@ export class Relay {
       case "deleteDoc":
         return this.store.deleteDoc(effect.doc, effect.now);
       case "subscribe":
+        // Not for a peer cut off meanwhile (a refused stream): its subscriptions are already forgotten.
+        if (!this.#state.peers.has(effect.peer)) return;
         return this.store.subscribe(effect.peer, effect.doc);
       case "unsubscribe":
         return this.store.unsubscribe(effect.peer, effect.doc);
@@ -168,9 +193,15 @@ export class Relay {
     }
   }
 
+  /** Sends a message of the moment (an answer, live content), unless an answer still streaming will cover it. */
   #send(peer: PeerId, message: ServerMessage): void {
-    if (this.#failed.has(peer)) return;
     if ((message.type === "content" || message.type === "deleted") && this.#streamedLater(peer, message.doc)) return;
+    this.#post(peer, message);
+  }
+
+  /** Puts a message in the peer's outbox. */
+  #post(peer: PeerId, message: ServerMessage): void {
+    if (this.#failed.has(peer)) return;
     let frame = this.#encoded.get(message);
     if (frame === undefined) {
       frame = encodeForBatch(message);
@@ -205,22 +236,6 @@ export class Relay {
     }
   }
 
-  /** Streams what a peer lacks straight from storage, in frames under the limit; returns the rows read. */
-  #sendDelta(peer: PeerId, doc: DocId, header: DocHeader | undefined, ranges: Range[]): number {
-    const packer = new ContentPacker(doc, header);
-    let rows = 0;
-    for (const range of ranges) {
-      for (const transaction of this.store.readTransactions(doc, range.session, range.from, range.to)) {
-        rows++;
-        packer.add(range.session, transaction);
-        if (packer.hasFrames) for (const message of packer.take()) this.#send(peer, message);
-      }
-    }
-    packer.flush();
-    for (const message of packer.take()) this.#send(peer, message);
-    return rows;
-  }
-
   /** The digest of the documents one reader may see: a scan, for groups with private documents. */
   #digestFor(reader: Reader): string {
     // Cached per reader until the group changes: an in-sync reader polling `dir` costs no scan.
@@ -246,15 +261,15 @@ export class Relay {
     this.#stream({ kind: "dir", peer, since, reader, ...(readerDigest === undefined ? {} : { readerDigest }) });
   }
 
-  /** One slice of a directory listing (DIR_SLICE_DOCS documents); whether the listing is done. */
-  #directorySlice(peer: PeerId, listing: DirListing): boolean {
+  /** One slice of a directory listing (DIR_SLICE_DOCS documents). */
+  #directorySlice(peer: PeerId, listing: DirListing): Slice {
     let docs: DirEntry[] = [];
     let bytes = 0;
     let listed = 0;
     for (const { cursor, ...entry } of this.store.listDocuments(listing.since)) {
       if (listed >= DIR_SLICE_DOCS) {
         this.#sendDirectoryFrame(peer, docs, true, listing.readerDigest);
-        return false;
+        return { done: false, work: listed };
       }
       listed++;
       listing.since = cursor;
@@ -269,151 +284,175 @@ export class Relay {
       bytes += size;
     }
     this.#sendDirectoryFrame(peer, docs, false, listing.readerDigest);
-    return true;
+    return { done: true, work: listed };
   }
 
   #sendDirectoryFrame(peer: PeerId, docs: DirEntry[], more: boolean, readerDigest?: string): void {
     const { cursor, digest } = this.store.info();
-    this.#send(peer, { type: "dir", docs, more, cursor, digest: readerDigest ?? digest, inSync: false });
+    this.#post(peer, { type: "dir", docs, more, cursor, digest: readerDigest ?? digest, inSync: false });
   }
 
   /**
-   * The documents of an `open` (part) the peer may read, in id order: what it lacks of each, then `known`;
-   * after the last part, `opened`. One slice (OPEN_SLICE_DOCS documents or OPEN_SLICE_ROWS transactions)
-   * per event: the rest continues in an event queued behind whatever other peers sent meanwhile, so a
-   * whole-group open never holds the group up. A peer's parts and slices run one after another.
-   */
-  #sendGroup(effect: SendGroup): void {
-    this.#stream({ ...effect, kind: "open" });
-  }
-
-  /**
-   * Queues a long answer for a peer: its slices run one per event, and a peer's answers one after another,
-   * so other peers' frames are handled between slices.
+   * Queues a long answer (a load, a directory listing, an open part) for a peer. Its first slice runs now;
+   * if more remains, the rest runs in alarm events, one slice at a time, so other peers' frames are handled
+   * in between; a peer's answers run one after another. A peer whose queue would outgrow
+   * MAX_QUEUED_STREAM_ENTRIES_PER_PEER is refused with `busy` and disconnected, which frees it all.
    */
   #stream(answer: Streamed): void {
-    const queue = this.#streams.get(answer.peer);
+    const peer = answer.peer;
+    const queue = this.#streams.get(peer);
+    answer.weight = weightOf(answer);
+    const weight = (this.#queuedWeight.get(peer) ?? 0) + answer.weight;
+    // The answer started first is always taken (one message is bounded by its frame): only waiting ones count.
+    if (queue && weight > MAX_QUEUED_STREAM_ENTRIES_PER_PEER) return this.#refuseBusy(peer);
+    this.#queuedWeight.set(peer, weight);
     if (queue) return void queue.push(answer);
-    this.#streams.set(answer.peer, [answer]);
-    this.#streamSlice(answer.peer);
+    this.#streams.set(peer, [answer]);
+    this.#streamSlice(peer);
+    if (this.#streams.size > 0) this.transport.wakeAt(this.#now);
   }
 
-  #streamSlice(peer: PeerId): void {
+  #refuseBusy(peer: PeerId): void {
+    this.#send(peer, {
+      type: "error",
+      code: "busy",
+      message: `this connection has more long answers queued than the relay holds for one peer (${MAX_QUEUED_STREAM_ENTRIES_PER_PEER} entries of known state); retry later`,
+      retryAfter: RETRY_AFTER_BUSY_SECONDS,
+    });
+    this.#deliver(peer);
+    this.#failed.add(peer);
+    this.#forgetStreams(peer);
+    this.transport.close(peer, closeCodeOf("busy") ?? 1013, "busy");
+    this.#state = step(this.#state, { type: "closed", peer }, this.store).state;
+    this.store.forgetPeer(peer);
+  }
+
+  /**
+   * The alarm went off: slices of queued answers, a peer at a time in turn, until about STREAM_WORK_PER_EVENT
+   * rows and documents are out; then, if any remain, the object asks to be woken again at once.
+   */
+  #continueStreams(now: number): void {
+    let spent = 0;
+    while (spent < STREAM_WORK_PER_EVENT) {
+      const peer = this.#streams.keys().next().value;
+      if (peer === undefined) break;
+      spent += Math.max(1, this.#streamSlice(peer));
+      // Its turn is over: the peer goes to the back of the line.
+      const queue = this.#streams.get(peer);
+      this.#streams.delete(peer);
+      if (queue) this.#streams.set(peer, queue);
+    }
+    if (this.#streams.size > 0) this.transport.wakeAt(now);
+  }
+
+  /** One slice of a peer's current answer; the rows and documents it read. */
+  #streamSlice(peer: PeerId): number {
     const queue = this.#streams.get(peer);
     const answer = queue?.[0];
-    if (!queue || !answer) return;
+    if (!queue || !answer) return 0;
     if (this.#state.peers.get(peer)?.phase !== "ready" || this.#failed.has(peer)) {
-      this.#streams.delete(peer);
-      this.#openedCount.delete(peer);
-      return;
+      this.#forgetStreams(peer);
+      return 0;
     }
-    const done =
-      answer.kind === "open" ? this.#sendGroupSlice(peer, answer) : answer.kind === "dir" ? this.#directorySlice(peer, answer) : this.#loadSlice(peer, answer);
-    if (done) queue.shift();
-    if (queue.length === 0) this.#streams.delete(peer);
-    else this.#later(() => this.#streamSlice(peer));
+    const slice = answer.kind === "open" ? this.#openSlice(peer, answer) : answer.kind === "dir" ? this.#directorySlice(peer, answer) : this.#loadSlice(peer, answer);
+    if (slice.done) {
+      queue.shift();
+      this.#queuedWeight.set(peer, (this.#queuedWeight.get(peer) ?? 0) - (answer.weight ?? 0));
+    }
+    if (queue.length === 0) {
+      // The peer's count of opened documents stays: its next open part may come in a later frame.
+      this.#streams.delete(peer);
+      this.#queuedWeight.delete(peer);
+    }
+    return slice.work;
+  }
+
+  #forgetStreams(peer: PeerId): void {
+    this.#streams.delete(peer);
+    this.#queuedWeight.delete(peer);
+    this.#openedCount.delete(peer);
   }
 
   /**
-   * One slice of a load (LOAD_SLICE_ROWS transactions); whether it is done. Each slice works out afresh
-   * what the peer lacks, so writes that land between slices are included, and live content for the
-   * document waits until the load's `known` has gone out.
+   * Sends the next part of what a peer lacks of one document (sendMissing, at most `budget` transactions),
+   * and once it has everything, the relay's `known` (or `deleted`, if the document went meanwhile).
    */
-  #loadSlice(peer: PeerId, load: LoadStream): boolean {
-    load.sending = true;
-    try {
-      const relayKnown = this.store.knownState(load.doc);
-      const delta = missing(load.have, relayKnown);
-      const packer = new ContentPacker(load.doc, delta.header ? this.store.header(load.doc) : undefined);
-      load.have.header ||= delta.header;
-      let rows = 0;
-      for (const range of delta.ranges) {
-        for (const transaction of this.store.readTransactions(load.doc, range.session, range.from, range.to)) {
-          if (rows >= LOAD_SLICE_ROWS) {
-            packer.flush();
-            for (const message of packer.take()) this.#send(peer, message);
-            return false;
-          }
-          rows++;
-          packer.add(range.session, transaction);
-          load.have.sessions[range.session] = transaction.index + 1;
-          if (packer.hasFrames) for (const message of packer.take()) this.#send(peer, message);
-        }
-      }
-      packer.flush();
-      for (const message of packer.take()) this.#send(peer, message);
-      this.#send(peer, { type: "known", doc: load.doc, ...relayKnown, reason: "load" });
-      return true;
-    } finally {
-      load.sending = false;
-    }
+  #documentSlice(peer: PeerId, doc: DocId, have: KnownState, budget: number, relayKnown?: KnownState): { done: boolean; rows: number } {
+    const step = sendMissing(this.store, doc, have, budget, (message) => this.#post(peer, message), relayKnown);
+    if (!step.complete) return { done: false, rows: step.rows };
+    if (!step.complete.header && this.store.deleted(doc)) this.#post(peer, { type: "deleted", doc });
+    else this.#post(peer, { type: "known", doc, ...step.complete, reason: "load" });
+    return { done: true, rows: step.rows };
   }
 
-  /** One slice of an open part (OPEN_SLICE_DOCS documents or OPEN_SLICE_ROWS transactions); whether the part is done. */
-  #sendGroupSlice(peer: PeerId, part: OpenPart): boolean {
-    // While this slice is sent, live content for its documents goes out as usual (it follows what is sent).
-    part.sending = true;
+  /** One slice of a load (LOAD_SLICE_ROWS transactions). */
+  #loadSlice(peer: PeerId, load: LoadStream): Slice {
+    const { done, rows } = this.#documentSlice(peer, load.doc, load.have, LOAD_SLICE_ROWS);
+    return { done, work: rows };
+  }
+
+  /**
+   * One slice of an open part (OPEN_SLICE_DOCS documents or OPEN_SLICE_ROWS transactions): the documents
+   * the peer may read, in id order, each streamed like a load (a long one over several slices), then
+   * `known`; after the last part, `opened`.
+   */
+  #openSlice(peer: PeerId, part: OpenPart): Slice {
     let docs = 0;
     let rows = 0;
-    try {
-      for (const entry of this.store.listDocumentsById(part.after, part.through)) {
-        if (docs >= OPEN_SLICE_DOCS || rows >= OPEN_SLICE_ROWS) return false;
-        part.after = entry.id;
-        docs++;
-        const held = part.known[entry.id];
-        if (entry.deleted) {
-          if (held) this.#send(peer, { type: "deleted", doc: entry.id });
-          continue;
-        }
-        if (!mayRead(part.reader.role, part.reader.agent, entry.header)) continue;
-        this.#openedCount.set(peer, (this.#openedCount.get(peer) ?? 0) + 1);
-        const delta = missing(held ?? emptyKnownState(), entry.known);
-        if (delta.header || delta.ranges.length > 0) rows += this.#sendDelta(peer, entry.id, delta.header ? entry.header : undefined, delta.ranges);
-        this.#send(peer, { type: "known", doc: entry.id, ...entry.known, reason: "load" });
+    if (part.current) {
+      const current = this.#documentSlice(peer, part.current.doc, part.current.have, OPEN_SLICE_ROWS);
+      rows += current.rows;
+      if (!current.done) return { done: false, work: rows };
+      delete part.current;
+    }
+    for (const entry of this.store.listDocumentsById(part.after, part.through)) {
+      if (docs >= OPEN_SLICE_DOCS || rows >= OPEN_SLICE_ROWS) return { done: false, work: docs + rows };
+      part.after = entry.id;
+      docs++;
+      const held = part.known[entry.id];
+      if (entry.deleted) {
+        if (held) this.#post(peer, { type: "deleted", doc: entry.id });
+        continue;
       }
-    } finally {
-      part.sending = false;
+      if (!mayRead(part.reader.role, part.reader.agent, entry.header)) continue;
+      this.#openedCount.set(peer, (this.#openedCount.get(peer) ?? 0) + 1);
+      const have: KnownState = { header: held?.header ?? false, sessions: { ...held?.sessions } };
+      const document = this.#documentSlice(peer, entry.id, have, OPEN_SLICE_ROWS - rows, entry.known);
+      rows += document.rows;
+      if (!document.done) {
+        part.current = { doc: entry.id, have };
+        return { done: false, work: docs + rows };
+      }
     }
     if (part.through === undefined) {
-      this.#send(peer, { type: "opened", docs: this.#openedCount.get(peer) ?? 0, cursor: this.store.info().cursor });
+      this.#post(peer, { type: "opened", docs: this.#openedCount.get(peer) ?? 0, cursor: this.store.info().cursor });
       this.#openedCount.delete(peer);
     }
-    return true;
+    return { done: true, work: docs + rows };
   }
 
   /**
-   * Whether live content for `doc` would reach `peer` ahead of an open still streaming it: the open will
-   * send the document as it then is, so the live frame is dropped rather than arriving before its past.
+   * Whether live content for `doc` would reach `peer` ahead of an answer still streaming it: the answer
+   * will send the document as it then is, so the live frame is dropped rather than arriving before its past.
    */
   #streamedLater(peer: PeerId, doc: DocId): boolean {
     const queue = this.#streams.get(peer);
     if (!queue) return false;
     return queue.some((answer) =>
-      answer.sending
-        ? false
-        : answer.kind === "open"
-          ? (answer.after === undefined || doc > answer.after) && (answer.through === undefined || doc <= answer.through)
-          : answer.kind === "load" && answer.doc === doc,
+      answer.kind === "open"
+        ? answer.current?.doc === doc || ((answer.after === undefined || doc > answer.after) && (answer.through === undefined || doc <= answer.through))
+        : answer.kind === "load" && answer.doc === doc,
     );
   }
+}
 
-  /**
-   * Runs `work` as an event of its own, queued behind the events that arrive meanwhile. A zero-delay
-   * yield to the runtime's task queue (not a timer that keeps the object awake), so sockets' messages
-   * that arrived during this event are dispatched first.
-   */
-  #later(work: () => void): void {
-    setTimeout(() => {
-      this.#enqueue(async () => {
-        this.#depth++;
-        try {
-          work();
-        } finally {
-          if (--this.#depth === 0) this.#deliverAll();
-        }
-      }).catch((error: unknown) => console.error("weft: streaming an open failed", error));
-    }, 0);
-  }
+/** What a queued answer holds in memory, in entries of known state: one, plus one per document and session count. */
+function weightOf(answer: Streamed): number {
+  if (answer.kind === "dir") return 1;
+  if (answer.kind === "load") return 1 + Object.keys(answer.have.sessions).length;
+  let weight = 1;
+  for (const known of Object.values(answer.known)) weight += 1 + Object.keys(known.sessions).length;
+  return weight;
 }
 
 async function checkSignature(check: SignatureCheck): Promise<boolean> {

@@ -17,6 +17,8 @@ export type SessionAppend = {
   transactions: Transaction[];
   signature: string;
   lastHash: string;
+  /** UTF-8 bytes of the transactions' data, counted against MAX_BYTES_PER_AGENT. */
+  bytes: number;
 };
 
 /** A change of one member's role (`null`: removed), from the membership log. */
@@ -55,8 +57,8 @@ export function digestAfter(digestSum: string, write: Write): string {
 /** A directory entry with the cursor of its last change, where a listing sliced after it resumes. */
 export type ListedDoc = DirEntry & { cursor: number };
 
-/** One agent's share of a group, held against MAX_DOCS_PER_AGENT and MAX_SESSIONS_PER_AGENT. */
-export type AgentUsage = { docs: number; sessions: number };
+/** One agent's share of a group, held against MAX_DOCS_PER_AGENT, MAX_SESSIONS_PER_AGENT and MAX_BYTES_PER_AGENT. */
+export type AgentUsage = { docs: number; sessions: number; bytes: number };
 
 /** Group-wide facts, cheap to read. */
 export type GroupInfo = {
@@ -90,7 +92,7 @@ export interface StoreReader {
   sessionHead(doc: DocId, session: SessionId): SessionHead | undefined;
   /** How many sessions a live document has (0 if missing or deleted), without reading them. */
   sessionCount(doc: DocId): number;
-  /** What an agent holds in the group: live documents it created, and sessions of its in live documents. */
+  /** What an agent holds in the group: live documents it created, its sessions in live documents and their data's bytes. */
   usage(agent: AgentId): AgentUsage;
   /** Peers subscribed to this document, or to the whole group (`ALL_DOCS`). */
   subscribers(doc: DocId): PeerId[];

@@ -14,6 +14,7 @@ import { MemoryStore } from "../../../worker/core/memory-store.ts";
 import { initialState } from "../../../worker/core/relay-core.ts";
 import { Relay, type TokenVerifier, type Transport } from "../../../worker/core/relay.ts";
 import type { PeerId } from "../../../worker/core/store.ts";
+import { NodeAlarm } from "../../support/node-alarm.ts";
 
 const counts = (known: KnownState["sessions"]) => `{${Object.entries(known).map(([session, count]) => `${session}:${count}`).join(", ")}}`;
 const knownText = (known: KnownState) => `${known.header ? "" : "(no header) "}${counts(known.sessions)}`;
@@ -82,7 +83,9 @@ export class InProcessRelay {
         if (socket) queueMicrotask(() => socket.closeFromRelay(code, reason));
       },
       savePeer: () => {},
+      wakeAt: (at) => alarm.wakeAt(at),
     };
+    const alarm = new NodeAlarm((now) => void this.relay.dispatch({ type: "alarm", now }));
     this.relay = new Relay(initialState(group), this.store, transport, verifyToken);
   }
 

@@ -1,0 +1,116 @@
+// What storage costs, counted as Cloudflare bills it: the rows SQLite reads and writes (each cursor's
+// rowsRead / rowsWritten) and the statements run, on the real Durable Object. Transactions are stored many
+// to a row, so ingesting and loading touch a few rows per hundreds of transactions.
+import { runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it } from "vitest";
+import { testAgent, testHeader, transactions } from "../support/identity.ts";
+import { SessionWriter, closeAll, connect, emptyKnown, groupStub, storedLog, uniqueGroup } from "./socket.ts";
+
+afterEach(closeAll);
+
+const alice = testAgent(81);
+const bob = testAgent(82);
+
+describe("rows per transaction", () => {
+  it("ingesting 1,000 transactions in batches of 100 writes at most 100 rows, and each is stored as sent", async () => {
+    const group = uniqueGroup("rows-ingest");
+    const a = await connect(group, alice);
+    const { id, header } = testHeader(alice, group, "ingest");
+    const log = new SessionWriter(alice, id);
+    a.send(log.content(transactions(1, "first"), header));
+    await a.next("known", (k) => k.reason === "ack");
+    const cost = await countSql(group, async () => {
+      for (let batch = 0; batch < 10; batch++) {
+        a.send(log.content(transactions(100, `b${batch}`)));
+        await a.next("known", (k) => k.reason === "ack");
+      }
+    });
+    expect(cost.rowsWritten).toBeLessThanOrEqual(100);
+    const stored = await storedLog(group, id, alice.session);
+    expect(stored).toHaveLength(1_001);
+    expect(stored.slice(1, 3).map((row) => row.data)).toEqual(["b0-0", "b0-1"]);
+    expect(stored.at(-1)).toMatchObject({ idx: 1_000, data: "b9-99", signature: expect.any(String) });
+  });
+
+  it("a fresh load of 10,000 transactions reads at most 100 rows and gets every transaction in order", async () => {
+    const group = uniqueGroup("rows-load");
+    const a = await connect(group, alice);
+    const { id, header } = testHeader(alice, group, "load");
+    const log = new SessionWriter(alice, id);
+    for (let batch = 0; batch < 10; batch++) {
+      a.send(log.content(transactions(1_000, `b${batch}`, 1_000 * batch), batch === 0 ? header : undefined));
+      await a.next("known", (k) => k.reason === "ack");
+    }
+    const b = await connect(group, bob);
+    const cost = await countSql(group, async () => {
+      b.send({ type: "load", doc: id, known: emptyKnown });
+      await b.next("known", (k) => k.reason === "load");
+    });
+    expect(cost.rowsRead).toBeLessThanOrEqual(100);
+    const received = b.drain("content").flatMap((m) => m.sessions[alice.session]?.transactions ?? []);
+    expect(received).toHaveLength(10_000);
+    expect(received.map((tx) => tx.data).slice(999, 1_001)).toEqual(["b0-999", "b1-0"]);
+  });
+
+  it("a one-transaction write runs 3 statements; the one that finds its open chunk full runs one more, and nothing is lost", async () => {
+    const group = uniqueGroup("rows-one");
+    const a = await connect(group, alice);
+    const { id, header } = testHeader(alice, group, "one");
+    const log = new SessionWriter(alice, id);
+    a.send(log.content(transactions(1, "w0"), header));
+    await a.next("known", (k) => k.reason === "ack");
+    // 255 more fill the open chunk to CHUNK_ROW_TRANSACTIONS (256).
+    for (let i = 1; i < 256; i++) a.send(log.content(transactions(1, `w${i}`)));
+    for (let i = 1; i < 256; i++) await a.next("known", (k) => k.reason === "ack");
+    const statements: number[] = [];
+    for (let i = 256; i < 259; i++) {
+      const cost = await countSql(group, async () => {
+        a.send(log.content(transactions(1, `w${i}`)));
+        await a.next("known", (k) => k.reason === "ack");
+      });
+      statements.push(cost.statements);
+    }
+    expect(statements).toEqual([4, 3, 3]);
+    expect((await storedLog(group, id, alice.session)).map((row) => row.data)).toEqual(Array.from({ length: 259 }, (_, i) => `w${i}-0`));
+  }, 30_000);
+
+  it("creating a document of 5 transactions runs 7 statements: 2 lookups (the document, its waiting subscribers) and 5 writes", async () => {
+    const group = uniqueGroup("rows-create");
+    const a = await connect(group, alice);
+    const warm = testHeader(alice, group, "warm");
+    a.send(new SessionWriter(alice, warm.id).content(transactions(5, "warm"), warm.header));
+    await a.next("known", (k) => k.reason === "ack");
+    const { id, header } = testHeader(alice, group, "created");
+    const cost = await countSql(group, async () => {
+      a.send(new SessionWriter(alice, id).content(transactions(5, "c"), header));
+      await a.next("known", (k) => k.reason === "ack");
+    });
+    expect(cost.statements).toBeLessThanOrEqual(7);
+    expect((await storedLog(group, id, alice.session)).map((row) => row.data)).toEqual(["c-0", "c-1", "c-2", "c-3", "c-4"]);
+  });
+});
+
+/** SQL statements the group's object runs, and rows they read and write, while `body` runs. */
+async function countSql(group: string, body: () => Promise<void>) {
+  const counted = { statements: 0, rowsRead: 0, rowsWritten: 0 };
+  const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
+  const restore = await runInDurableObject(groupStub(group), (_instance, state) => {
+    const sql = state.storage.sql;
+    const exec = sql.exec;
+    sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => {
+      counted.statements++;
+      const cursor = exec.call(sql, query, ...bindings);
+      cursors.push(cursor);
+      return cursor;
+    }) as typeof sql.exec;
+    return () => void (sql.exec = exec);
+  });
+  try {
+    await body();
+  } finally {
+    await runInDurableObject(groupStub(group), () => restore());
+  }
+  counted.rowsRead = cursors.reduce((sum, cursor) => sum + cursor.rowsRead, 0);
+  counted.rowsWritten = cursors.reduce((sum, cursor) => sum + cursor.rowsWritten, 0);
+  return counted;
+}

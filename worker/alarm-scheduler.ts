@@ -1,0 +1,46 @@
+// The object's one alarm, shared by everything the relay defers (handshake deadlines, the next slice of a
+// long answer): each asks to be woken by some time and the earliest wins. A Durable Object has a single
+// alarm, and a timer would keep it from hibernating. Every alarm event asks again for whatever is still
+// due, so a request that a sooner alarm replaced is never lost.
+type AlarmStorage = Pick<DurableObjectStorage, "getAlarm" | "setAlarm">;
+
+export class AlarmScheduler {
+  readonly #storage: AlarmStorage;
+  /** The alarm as last set or read; `undefined` until read once (this instance may be fresh from hibernation). */
+  #set: number | null | undefined;
+  #writes: Promise<void> = Promise.resolve();
+
+  constructor(storage: AlarmStorage) {
+    this.#storage = storage;
+  }
+
+  /** Makes sure the alarm goes off at or before `at` (a time already past: at once). */
+  wakeAt(at: number): void {
+    this.#writes = this.#writes
+      .then(async () => {
+        this.#set ??= await this.#storage.getAlarm();
+        if (this.#set !== null && this.#set <= at) return;
+        await this.#storage.setAlarm(at);
+        this.#set = at;
+      })
+      .catch((error: unknown) => {
+        this.#set = undefined; // read it again next time
+        console.error("weft: alarm not set", error);
+      });
+  }
+
+  /**
+   * The alarm went off: none is set now (while its handler runs, the platform's getAlarm says null too),
+   * until the handler or a later event asks again.
+   */
+  fired(): void {
+    this.#writes = this.#writes.then(() => {
+      this.#set = null;
+    });
+  }
+
+  /** Resolves once every request so far has reached storage. */
+  settled(): Promise<void> {
+    return this.#writes;
+  }
+}

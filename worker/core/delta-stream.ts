@@ -1,0 +1,50 @@
+// The one bounded way the relay sends a peer what it lacks of a document, for a `load` and for each
+// document of an `open` alike: read straight from storage, packed into frames under the limit, at most a
+// budget of transactions at a time, advancing what the peer holds (`have`) so the next call goes on from there.
+import { missing, type DocId, type KnownState, type ServerContent } from "../../protocol/index.ts";
+import { ContentPacker } from "./content-packer.ts";
+import type { GroupStore } from "./store.ts";
+
+export type DeltaStep = {
+  /** Transactions read (and sent). */
+  rows: number;
+  /** The relay's known state of the document, once the peer has all of it; unset while more remains. */
+  complete?: KnownState;
+};
+
+/**
+ * Sends (through `emit`) what `have` lacks of `doc`, at most `budget` transactions, and advances `have`
+ * past them. What the relay holds is read afresh on each call (unless the caller just read it), so
+ * writes that land between calls are included and nothing is sent twice.
+ */
+export function sendMissing(
+  store: GroupStore,
+  doc: DocId,
+  have: KnownState,
+  budget: number,
+  emit: (message: ServerContent) => void,
+  relayKnown: KnownState = store.knownState(doc),
+): DeltaStep {
+  const delta = missing(have, relayKnown);
+  const packer = new ContentPacker(doc, delta.header ? store.header(doc) : undefined);
+  have.header ||= delta.header;
+  let rows = 0;
+  const flush = () => {
+    packer.flush();
+    for (const message of packer.take()) emit(message);
+  };
+  for (const range of delta.ranges) {
+    for (const transaction of store.readTransactions(doc, range.session, range.from, range.to)) {
+      if (rows >= budget) {
+        flush();
+        return { rows };
+      }
+      rows++;
+      packer.add(range.session, transaction);
+      have.sessions[range.session] = transaction.index + 1;
+      if (packer.hasFrames) for (const message of packer.take()) emit(message);
+    }
+  }
+  flush();
+  return { rows, complete: relayKnown };
+}
