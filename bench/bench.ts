@@ -16,6 +16,7 @@ const SCRIPTS = {
   subscriber: fileURLToPath(new URL("./subscriber.ts", import.meta.url)),
   reader: fileURLToPath(new URL("./reader.ts", import.meta.url)),
   floor: fileURLToPath(new URL("./floor-client.ts", import.meta.url)),
+  "yjs-editor": fileURLToPath(new URL("./yjs-editor.ts", import.meta.url)),
 };
 
 export type WorkerKind = keyof typeof SCRIPTS;

@@ -23,6 +23,7 @@ export class AwarenessOverPresence {
   readonly #awareness: Awareness;
   readonly #presence: PresenceChannel;
   readonly #origin: unknown;
+  readonly #onError: (error: Error) => void;
   /** Which awareness client each presence key (`agent/session`) stands for, and at which clock. */
   readonly #remote = new Map<string, { client: number; clock: number }>();
   readonly #unsubscribe: () => void;
@@ -32,11 +33,15 @@ export class AwarenessOverPresence {
     if (change.added.includes(own) || change.updated.includes(own) || change.removed.includes(own)) this.#publish();
   };
 
-  /** `origin` marks the awareness changes this makes, so that they are not sent back. */
-  constructor(awareness: Awareness, presence: PresenceChannel, origin: unknown) {
+  /**
+   * `origin` marks the awareness changes this makes, so that they are not sent back. `onError` hears a local
+   * state the presence channel refuses (over PRESENCE_MAX_BYTES, say): it is not shown, the last one is cleared.
+   */
+  constructor(awareness: Awareness, presence: PresenceChannel, origin: unknown, onError: (error: Error) => void = () => {}) {
     this.#awareness = awareness;
     this.#presence = presence;
     this.#origin = origin;
+    this.#onError = onError;
     awareness.on("update", this.#onUpdate);
     this.#unsubscribe = presence.subscribe((peers) => this.#receive(peers));
     this.#publish();
@@ -56,7 +61,13 @@ export class AwarenessOverPresence {
     if (state === null) return this.#presence.clear();
     const clock = awareness.meta.get(awareness.clientID)?.clock ?? 0;
     const presence: AwarenessPresence = { awareness: { client: awareness.clientID, clock, state } };
-    this.#presence.set(presence);
+    // Called from inside the awareness's own event: a throw here would reach the app's setLocalState call.
+    try {
+      this.#presence.set(presence);
+    } catch (error) {
+      this.#presence.clear();
+      this.#onError(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   #receive(peers: ReadonlyMap<string, PresencePeer>): void {

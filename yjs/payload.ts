@@ -1,16 +1,11 @@
-// A binding's payload bytes as a transaction's data, and back. Written as base64 text, which every relay
-// version carries; received as text (base64) or bytes, so documents written either way load.
+// A binding's payload bytes as a transaction's data, and back. Written as bytes; text is read as base64,
+// the form weft/yjs wrote before transaction data could be bytes, so documents written then still load.
 import { MAX_TRANSACTION_BYTES } from "../protocol/limits.ts";
 
-/** Largest payload in bytes whose encoding fits one transaction (base64: 4 characters per 3 bytes). */
-export const MAX_PAYLOAD_BYTES = Math.floor(MAX_TRANSACTION_BYTES / 4) * 3;
+/** Largest payload in one transaction: its data is the payload's bytes. */
+export const MAX_PAYLOAD_BYTES = MAX_TRANSACTION_BYTES;
 
-export function payloadToData(payload: Uint8Array): string {
-  let text = "";
-  // String.fromCharCode over slices: spreading a whole large array would overflow the call stack.
-  for (let offset = 0; offset < payload.length; offset += 0x8000) text += String.fromCharCode(...payload.subarray(offset, offset + 0x8000));
-  return btoa(text);
-}
+export const payloadToData = (payload: Uint8Array): Uint8Array => payload;
 
 /** The payload a transaction's data carries, or undefined if it is not one (text that is not base64). */
 export function dataToPayload(data: string | Uint8Array): Uint8Array | undefined {

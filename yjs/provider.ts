@@ -101,7 +101,7 @@ export class WeftProvider {
     this.#cleanups.push(doc.subscribe((change) => this.#onChange(change)));
     const presence = (doc as Doc & { presence?: PresenceChannel }).presence;
     if (presence) {
-      const bridge = new AwarenessOverPresence(this.awareness, presence, this);
+      const bridge = new AwarenessOverPresence(this.awareness, presence, this, (error) => this.#emit("error", error));
       this.#cleanups.push(() => bridge.destroy());
     }
     this.#flush();

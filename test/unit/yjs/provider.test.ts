@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { Awareness } from "y-protocols/awareness";
+import type { Doc } from "../../../client/doc.ts";
 import type { Group } from "../../../client/group.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { MAX_TRANSACTION_BYTES } from "../../../protocol/limits.ts";
@@ -30,6 +31,32 @@ async function twoEditors() {
   return { ...h, alice, bob, groupA, groupB, docId: created.id, a: editor(groupA), b: editor(groupB) };
 }
 
+/** Resolves once `check` holds, checked now and at each update of `ydoc` (the test's timeout bounds the wait). */
+function untilUpdated(ydoc: Y.Doc, check: () => boolean): Promise<void> {
+  if (check()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const onUpdate = () => {
+      if (!check()) return;
+      ydoc.off("update", onUpdate);
+      resolve();
+    };
+    ydoc.on("update", onUpdate);
+  });
+}
+
+/** Resolves once the Weft document holds `count` transactions of other sessions than `session`. */
+function untilReceived(doc: Doc, session: string, count: number): Promise<void> {
+  const received = () => doc.transactions().filter((transaction) => transaction.session !== session).length >= count;
+  if (received()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const off = doc.subscribe(() => {
+      if (!received()) return;
+      off();
+      resolve();
+    });
+  });
+}
+
 /** Random letters: Yjs cannot shrink them, so the update is as large as the text. */
 const randomText = (length: number) => Array.from({ length }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join("");
 
@@ -42,7 +69,8 @@ describe("two editors of one Y.Doc", () => {
     a.text.insert(0, "hello");
     b.text.insert(0, "world");
     a.text.insert(5, "!");
-    await settle();
+    await untilUpdated(a.ydoc, () => a.text.length === 11);
+    await untilUpdated(b.ydoc, () => b.text.length === 11);
     expect(a.text.toString()).toBe(b.text.toString());
     expect(a.text.toString()).toContain("hello!");
     expect(a.text.toString()).toContain("world");
@@ -74,11 +102,10 @@ describe("two editors of one Y.Doc", () => {
     scratch.getText("body").insert(0, randomText(2 * MAX_TRANSACTION_BYTES));
     const parts = encodeUpdatePayloads(Y.encodeStateAsUpdate(scratch), 100_000);
     for (const part of parts.slice(0, -1)) a.provider.doc!.append(payloadToData(part));
-    await a.provider.doc!.synced();
-    await settle();
+    await untilReceived(b.provider.doc!, b.provider.group.session, parts.length - 1);
     expect(b.text.length).toBe(0);
     a.text.insert(0, "after");
-    await settle();
+    await untilUpdated(b.ydoc, () => b.text.length > 0);
     expect(b.text.toString()).toBe("after");
   });
 });
@@ -99,10 +126,9 @@ describe("offline and restart", () => {
     relay.down = false;
     groupA.reconnectNow();
     await statusOf(groupA, "live");
-    await a.provider.doc!.synced();
-    await settle();
+    await untilUpdated(a.ydoc, () => a.text.toString().includes("online"));
+    await untilUpdated(b.ydoc, () => b.text.toString().includes("written offline"));
     expect(a.text.toString()).toBe(b.text.toString());
-    expect(b.text.toString()).toContain("written offline");
     expect(a.provider.status).toBe("connected");
   });
 
@@ -141,13 +167,14 @@ describe("destroy()", () => {
     a.provider.destroy(); // in the same tick: the edit is still pending
     expect(observers(a.ydoc)).toBe(0);
     expect(destroyedAwareness).toBe(true);
-    await settle();
+    await untilUpdated(b.ydoc, () => b.text.length > 0);
     expect(b.text.toString()).toBe("last words");
     a.text.insert(0, "not sent ");
     b.text.insert(0, "not applied ");
+    await untilReceived(a.provider.doc!, a.provider.group.session, 1); // bob's edit reached alice's document...
     await settle();
     expect(b.text.toString()).toBe("not applied last words");
-    expect(a.text.toString()).toBe("not sent last words");
+    expect(a.text.toString()).toBe("not sent last words"); // ...and not her Y.Doc
     a.provider.group.connection.drop(); // nor does the group's status reach it
     await settle();
     expect(statuses).toEqual([]);
