@@ -1,10 +1,10 @@
 // Every client message commits whole or not at all, malformed messages get bad_frame, text is stored
 // exactly, and an ack says only what changed: on the real Durable Object and SQLite.
 import { afterEach, describe, expect, it } from "vitest";
-import { runInDurableObject } from "cloudflare:test";
 import { GENESIS_HASH, batchFrame, chainHash, docIdOf, encodeForBatch, encodeMessage, signCheckpoint, type ClientMessage, type DocHeader } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
 import { SessionWriter, allRows, closeAll, connect, documentWithBystander, emptyKnown, groupStub, sqlRows, storedLog, uniqueGroup, type Peer } from "./socket.ts";
+import { countSql } from "./sql-count.ts";
 
 afterEach(closeAll);
 
@@ -201,27 +201,3 @@ describe("a write costs what it changes", () => {
     expect(costs[1]!.rowsRead).toBe(costs[0]!.rowsRead);
   });
 });
-
-/** SQL statements the group's object runs (and rows they read) while `body` runs. */
-async function countSql(group: string, body: () => Promise<void>) {
-  const counted = { statements: 0, rowsRead: 0 };
-  const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
-  const restore = await runInDurableObject(groupStub(group), (_instance, state) => {
-    const sql = state.storage.sql;
-    const exec = sql.exec;
-    sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => {
-      counted.statements++;
-      const cursor = exec.call(sql, query, ...bindings);
-      cursors.push(cursor);
-      return cursor;
-    }) as typeof sql.exec;
-    return () => void (sql.exec = exec);
-  });
-  try {
-    await body();
-  } finally {
-    await runInDurableObject(groupStub(group), () => restore());
-  }
-  counted.rowsRead = cursors.reduce((sum, cursor) => sum + cursor.rowsRead, 0);
-  return counted;
-}

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { PRESENCE_BURST, PRESENCE_MAX_BYTES, PRESENCE_MAX_DOCS_PER_PEER, docIdOf, type DocHeader, type DocId, type Json } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions, type TestAgent } from "../support/identity.ts";
 import { SessionWriter, closeAll, connect, emptyKnown, groupStub, sqlRows, uniqueGroup, type Peer } from "./socket.ts";
+import { countSql } from "./sql-count.ts";
 
 afterEach(closeAll);
 
@@ -186,7 +187,7 @@ describe("presence", () => {
       await b.next("presence");
       await a.sync();
     });
-    expect(counted).toEqual({ statements: 0, rowsRead: 0 });
+    expect(counted).toEqual({ statements: 0, rowsRead: 0, rowsWritten: 0 });
     await hibernate(group);
     a.send({ type: "presence", doc, state: { marker: `${marker}-again` } });
     await b.next("presence");
@@ -236,27 +237,3 @@ describe("presence", () => {
     await Promise.all([a.close(), b.close(), c.close(), d.close()]);
   });
 });
-
-/** SQL statements the group's object runs (and rows they read) while `body` runs. */
-async function countSql(group: string, body: () => Promise<void>) {
-  const counted = { statements: 0, rowsRead: 0 };
-  const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
-  const restore = await runInDurableObject(groupStub(group), (_instance, state) => {
-    const sql = state.storage.sql;
-    const exec = sql.exec;
-    sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => {
-      counted.statements++;
-      const cursor = exec.call(sql, query, ...bindings);
-      cursors.push(cursor);
-      return cursor;
-    }) as typeof sql.exec;
-    return () => void (sql.exec = exec);
-  });
-  try {
-    await body();
-  } finally {
-    await runInDurableObject(groupStub(group), () => restore());
-  }
-  counted.rowsRead = cursors.reduce((sum, cursor) => sum + cursor.rowsRead, 0);
-  return counted;
-}

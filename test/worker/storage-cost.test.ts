@@ -1,10 +1,10 @@
 // What storage costs, counted as Cloudflare bills it: the rows SQLite reads and writes (each cursor's
 // rowsRead / rowsWritten) and the statements run, on the real Durable Object. Transactions are stored many
 // to a row, so ingesting and loading touch a few rows per hundreds of transactions.
-import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
 import { SessionWriter, closeAll, connect, emptyKnown, groupStub, storedLog, uniqueGroup } from "./socket.ts";
+import { countSql } from "./sql-count.ts";
 
 afterEach(closeAll);
 
@@ -89,28 +89,3 @@ describe("rows per transaction", () => {
     expect((await storedLog(group, id, alice.session)).map((row) => row.data)).toEqual(["c-0", "c-1", "c-2", "c-3", "c-4"]);
   });
 });
-
-/** SQL statements the group's object runs, and rows they read and write, while `body` runs. */
-async function countSql(group: string, body: () => Promise<void>) {
-  const counted = { statements: 0, rowsRead: 0, rowsWritten: 0 };
-  const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
-  const restore = await runInDurableObject(groupStub(group), (_instance, state) => {
-    const sql = state.storage.sql;
-    const exec = sql.exec;
-    sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => {
-      counted.statements++;
-      const cursor = exec.call(sql, query, ...bindings);
-      cursors.push(cursor);
-      return cursor;
-    }) as typeof sql.exec;
-    return () => void (sql.exec = exec);
-  });
-  try {
-    await body();
-  } finally {
-    await runInDurableObject(groupStub(group), () => restore());
-  }
-  counted.rowsRead = cursors.reduce((sum, cursor) => sum + cursor.rowsRead, 0);
-  counted.rowsWritten = cursors.reduce((sum, cursor) => sum + cursor.rowsWritten, 0);
-  return counted;
-}
