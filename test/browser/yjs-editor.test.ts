@@ -15,8 +15,6 @@ import { serveFolder } from "../support/static-server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
-/** Cursors and who is here ride on doc.presence (client/presence.ts). */
-const HAS_PRESENCE = existsSync(join(REPO_ROOT, "client", "presence.ts"));
 /** Set to a path (docs/yjs-editor.png) to save the screenshot the README shows. */
 const SCREENSHOT = process.env.WEFT_SCREENSHOT;
 
@@ -147,7 +145,7 @@ describe.skipIf(!existsSync(CHROMIUM))("examples/yjs-editor in Chromium", () => 
     expect(pageErrors).toEqual([]);
   });
 
-  it.skipIf(!HAS_PRESENCE)("shows who is here and the other person's cursor with their name, and removes both when that tab closes", async () => {
+  it("shows who is here and the other person's cursor with their name, and removes both when that tab closes", async () => {
     const ada = await openEditor("ada");
     const bob = await openEditor("bob", await docIdOf(ada));
     await typeAtEnd(ada, "Notes for Thursday.\nAgenda: ");

@@ -10,3 +10,22 @@ export async function until(condition: () => boolean, timeoutMs = 30_000): Promi
     await sleep(20);
   }
 }
+
+/** What Yjs emits events with (lib0's observables: `Y.Doc`, y-protocols' `Awareness`). */
+interface Emitter {
+  on(event: string, listener: () => void): void;
+  off(event: string, listener: () => void): void;
+}
+
+/** Resolves once `check` holds, checked now and at each `event` of `emitter` (the test's timeout bounds the wait). */
+export function untilEvent(emitter: Emitter, event: string, check: () => boolean): Promise<void> {
+  if (check()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const listener = () => {
+      if (!check()) return;
+      emitter.off(event, listener);
+      resolve();
+    };
+    emitter.on(event, listener);
+  });
+}

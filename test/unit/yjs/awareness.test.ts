@@ -4,26 +4,11 @@ import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { Awareness } from "y-protocols/awareness";
 import type { Group } from "../../../client/group.ts";
-import { existsSync } from "node:fs";
 import { WeftProvider } from "../../../yjs/index.ts";
+import { untilEvent } from "../../support/wait.ts";
 import { GROUP, harnessPerTest, statusOf } from "../client/group-harness.ts";
 
 const setup = harnessPerTest();
-/** Awareness rides on doc.presence (client/presence.ts): without it in the SDK there is nothing to carry it. */
-const HAS_PRESENCE = existsSync(new URL("../../../client/presence.ts", import.meta.url));
-
-/** Resolves once `check` holds for the awareness, checked at each of its changes. */
-function until(awareness: Awareness, check: () => boolean): Promise<void> {
-  if (check()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const onChange = () => {
-      if (!check()) return;
-      awareness.off("change", onChange);
-      resolve();
-    };
-    awareness.on("change", onChange);
-  });
-}
 
 async function twoEditors() {
   const h = setup();
@@ -45,44 +30,44 @@ async function twoEditors() {
 
 const names = (awareness: Awareness) => [...awareness.getStates().values()].map((state) => (state.user as { name: string } | undefined)?.name).sort();
 
-describe.skipIf(!HAS_PRESENCE)("awareness over presence", () => {
+describe("awareness over presence", () => {
   it("shows each editor's awareness state to the other, and follows changes to it", async () => {
     const { a, b } = await twoEditors();
-    await until(b.awareness, () => names(b.awareness).includes("alice"));
-    await until(a.awareness, () => names(a.awareness).includes("bob"));
+    await untilEvent(b.awareness, "change", () => names(b.awareness).includes("alice"));
+    await untilEvent(a.awareness, "change", () => names(a.awareness).includes("bob"));
     expect(b.awareness.getStates().get(a.ydoc.clientID)).toEqual({ user: { name: "alice" } });
     a.awareness.setLocalStateField("cursor", { anchor: 3, head: 5 });
-    await until(b.awareness, () => b.awareness.getStates().get(a.ydoc.clientID)?.cursor !== undefined);
+    await untilEvent(b.awareness, "change", () => b.awareness.getStates().get(a.ydoc.clientID)?.cursor !== undefined);
     expect(b.awareness.getStates().get(a.ydoc.clientID)).toEqual({ user: { name: "alice" }, cursor: { anchor: 3, head: 5 } });
   });
 
   it("removes an editor's state from the others when it destroys its provider, or its connection drops", async () => {
     const { a, b, groupB } = await twoEditors();
-    await until(a.awareness, () => names(a.awareness).includes("bob"));
+    await untilEvent(a.awareness, "change", () => names(a.awareness).includes("bob"));
     let removed: number[] = [];
     a.awareness.on("change", ({ removed: gone }: { removed: number[] }) => (removed = [...removed, ...gone]));
     b.provider.destroy();
-    await until(a.awareness, () => !names(a.awareness).includes("bob"));
+    await untilEvent(a.awareness, "change", () => !names(a.awareness).includes("bob"));
     expect(removed).toEqual([b.ydoc.clientID]);
 
     // A new provider for bob, then its socket drops: the relay clears its presence.
     const again = new WeftProvider(groupB, b.provider.docId, b.ydoc, { awareness: b.awareness });
     await again.loaded;
-    await until(a.awareness, () => names(a.awareness).includes("bob"));
+    await untilEvent(a.awareness, "change", () => names(a.awareness).includes("bob"));
     groupB.connection.drop();
-    await until(a.awareness, () => !names(a.awareness).includes("bob"));
+    await untilEvent(a.awareness, "change", () => !names(a.awareness).includes("bob"));
     // ...and shows it again once bob is back, at the same clock as before.
     await statusOf(groupB, "live");
-    await until(a.awareness, () => names(a.awareness).includes("bob"));
+    await untilEvent(a.awareness, "change", () => names(a.awareness).includes("bob"));
   });
 
   it("reports a local state too large for presence as an error instead of throwing into the app, and stops showing the old one", async () => {
     const { a, b } = await twoEditors();
-    await until(b.awareness, () => names(b.awareness).includes("alice"));
+    await untilEvent(b.awareness, "change", () => names(b.awareness).includes("alice"));
     const errors: Error[] = [];
     a.provider.on("error", (error) => errors.push(error));
     a.awareness.setLocalStateField("notes", "x".repeat(100_000));
     expect(errors.map((error) => error.name)).toEqual(["LocalRefusalError"]);
-    await until(b.awareness, () => !names(b.awareness).includes("alice"));
+    await untilEvent(b.awareness, "change", () => !names(b.awareness).includes("alice"));
   });
 });

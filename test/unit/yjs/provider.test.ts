@@ -11,7 +11,7 @@ import type { DocId } from "../../../protocol/ids.ts";
 import { WeftProvider } from "../../../yjs/index.ts";
 import { payloadToData } from "../../../yjs/payload.ts";
 import { encodeUpdatePayloads } from "../../../yjs/update-frames.ts";
-import { until } from "../../support/wait.ts";
+import { until, untilEvent } from "../../support/wait.ts";
 import { GROUP, harnessPerTest, settle, statusOf } from "../client/group-harness.ts";
 
 const setup = harnessPerTest();
@@ -29,19 +29,6 @@ async function twoEditors() {
     return { ydoc, text: ydoc.getText("body"), provider };
   };
   return { ...h, alice, bob, groupA, groupB, docId: created.id, a: editor(groupA), b: editor(groupB) };
-}
-
-/** Resolves once `check` holds, checked now and at each update of `ydoc` (the test's timeout bounds the wait). */
-function untilUpdated(ydoc: Y.Doc, check: () => boolean): Promise<void> {
-  if (check()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const onUpdate = () => {
-      if (!check()) return;
-      ydoc.off("update", onUpdate);
-      resolve();
-    };
-    ydoc.on("update", onUpdate);
-  });
 }
 
 /** Resolves once the Weft document holds `count` transactions of other sessions than `session`. */
@@ -69,8 +56,8 @@ describe("two editors of one Y.Doc", () => {
     a.text.insert(0, "hello");
     b.text.insert(0, "world");
     a.text.insert(5, "!");
-    await untilUpdated(a.ydoc, () => a.text.length === 11);
-    await untilUpdated(b.ydoc, () => b.text.length === 11);
+    await untilEvent(a.ydoc, "update", () => a.text.length === 11);
+    await untilEvent(b.ydoc, "update", () => b.text.length === 11);
     expect(a.text.toString()).toBe(b.text.toString());
     expect(a.text.toString()).toContain("hello!");
     expect(a.text.toString()).toContain("world");
@@ -105,7 +92,7 @@ describe("two editors of one Y.Doc", () => {
     await untilReceived(b.provider.doc!, b.provider.group.session, parts.length - 1);
     expect(b.text.length).toBe(0);
     a.text.insert(0, "after");
-    await untilUpdated(b.ydoc, () => b.text.length > 0);
+    await untilEvent(b.ydoc, "update", () => b.text.length > 0);
     expect(b.text.toString()).toBe("after");
   });
 });
@@ -126,8 +113,8 @@ describe("offline and restart", () => {
     relay.down = false;
     groupA.reconnectNow();
     await statusOf(groupA, "live");
-    await untilUpdated(a.ydoc, () => a.text.toString().includes("online"));
-    await untilUpdated(b.ydoc, () => b.text.toString().includes("written offline"));
+    await untilEvent(a.ydoc, "update", () => a.text.toString().includes("online"));
+    await untilEvent(b.ydoc, "update", () => b.text.toString().includes("written offline"));
     expect(a.text.toString()).toBe(b.text.toString());
     expect(a.provider.status).toBe("connected");
   });
@@ -167,7 +154,7 @@ describe("destroy()", () => {
     a.provider.destroy(); // in the same tick: the edit is still pending
     expect(observers(a.ydoc)).toBe(0);
     expect(destroyedAwareness).toBe(true);
-    await untilUpdated(b.ydoc, () => b.text.length > 0);
+    await untilEvent(b.ydoc, "update", () => b.text.length > 0);
     expect(b.text.toString()).toBe("last words");
     a.text.insert(0, "not sent ");
     b.text.insert(0, "not applied ");
