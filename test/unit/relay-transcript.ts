@@ -85,13 +85,18 @@ export function render(message: ClientMessage | ServerMessage): string {
       return ["error", message.code, ...about.filter(Boolean), JSON.stringify(message.message)].join(" ");
     }
     case "presence":
-      return "peers" in message
-        ? `presence ${message.doc} [${message.peers.map((peer) => `${peer.session}${peer.state === undefined ? " gone" : `=${JSON.stringify(peer.state)}`}`).join(", ")}]`
-        : `presence ${message.doc} ${message.state === undefined ? "clear" : JSON.stringify(message.state)}`;
+      return renderPresence(message);
     case "ping":
     case "pong":
       return message.type;
   }
+}
+
+/** A presence message as one line: a peer's state or its clearing, or the relay's peers (one without a state is gone). */
+export function renderPresence(message: Extract<ClientMessage | ServerMessage, { type: "presence" }>): string {
+  return "peers" in message
+    ? `presence ${message.doc} [${message.peers.map((peer) => `${peer.session}${peer.state === undefined ? " gone" : `=${JSON.stringify(peer.state)}`}`).join(", ")}]`
+    : `presence ${message.doc} ${message.state === undefined ? "clear" : JSON.stringify(message.state)}`;
 }
 
 /** A Transport that records frames as transcript lines; `failing` peers throw on send like a dead socket. */

@@ -14,6 +14,7 @@ import { MemoryStore } from "../../../worker/core/memory-store.ts";
 import { initialState } from "../../../worker/core/relay-core.ts";
 import { Relay, type TokenVerifier, type Transport } from "../../../worker/core/relay.ts";
 import type { PeerId } from "../../../worker/core/store.ts";
+import { renderPresence } from "../relay-transcript.ts";
 import { NodeAlarm } from "../../support/node-alarm.ts";
 
 const counts = (known: KnownState["sessions"]) => `{${Object.entries(known).map(([session, count]) => `${session}:${count}`).join(", ")}}`;
@@ -48,9 +49,7 @@ function render(message: ClientMessage | ServerMessage): string {
     case "unsub":
       return `${message.type} ${message.doc}`;
     case "presence":
-      return "peers" in message
-        ? `presence ${message.doc} [${message.peers.map((peer) => `${peer.session}${peer.state === undefined ? " gone" : `=${JSON.stringify(peer.state)}`}`).join(", ")}]`
-        : `presence ${message.doc} ${message.state === undefined ? "clear" : JSON.stringify(message.state)}`;
+      return renderPresence(message);
     case "ping":
     case "pong":
       return message.type;
