@@ -106,8 +106,8 @@ export function coreScenario(who: TestAgent = alice) {
     return effects;
   }
 
-  /** What the shell's push pump does: save what each flushed document lacks, then ask the core to push. */
-  function pump(): void {
+  /** What the shell's push pump does: save what each flushed document lacks, then ask the core to push (its effects returned). */
+  function pump(): CoreEffect[] {
     const docs = [...dirty];
     dirty.clear();
     for (const id of docs) {
@@ -115,7 +115,7 @@ export function coreScenario(who: TestAgent = alice) {
       const changes = doc && unsavedOf(doc, who.session);
       if (changes) feed({ type: "saved", doc: id, changes });
     }
-    feed({ type: "push", docs });
+    return feed({ type: "push", docs });
   }
 
   return {

@@ -223,6 +223,51 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     }
   });
 
+  it("keeps a snapshot in place of the transactions it covers: a restart loads it and every transaction after it", async () => {
+    const many = transactions(12, "long");
+    const data = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) & 0xff);
+    const snapshot = { doc: first.id, session: bob.session, covers: { [alice.session]: 6, [bob.session]: 2 }, data, signature: "A".repeat(86) };
+    const saved = { snapshot, bases: { [alice.session]: 6, [bob.session]: 2 }, baseHashes: { [alice.session]: "hash-at-6" } };
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: many.slice(0, 8) }, { session: bob.session, after: 0, transactions: many.slice(0, 1) }] });
+    // The snapshot, and in the same save what follows it (bob's log jumps past what the store held of it).
+    await store.save(GROUP, first.id, { snapshot: saved, appends: [{ session: bob.session, after: 2, transactions: many.slice(2, 4) }] });
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 8, transactions: many.slice(8, 10) }] });
+    // An older snapshot saved late (another client's slower save) changes nothing.
+    const older = { snapshot: { ...snapshot, covers: { [alice.session]: 2 } }, bases: { [alice.session]: 2 }, baseHashes: {} };
+    await store.save(GROUP, first.id, { snapshot: older, appends: [] });
+    const reader = survivesRestart ? open() : store;
+    const [doc] = await reader.loadGroup(GROUP);
+    expect(doc?.sessions).toEqual({ [alice.session]: many.slice(6, 10), [bob.session]: many.slice(2, 4) });
+    expect(doc?.snapshot?.bases).toEqual(saved.bases);
+    expect(doc?.snapshot?.baseHashes).toEqual(saved.baseHashes);
+    expect(doc?.snapshot?.snapshot.covers).toEqual(snapshot.covers);
+    expect(comparableAll([doc!.snapshot!.snapshot.data])).toEqual(comparableAll([data]));
+    expect(doc?.snapshot?.snapshot.data).toBeInstanceOf(Uint8Array);
+    // A newer snapshot of text replaces it.
+    const newer = { snapshot: { ...snapshot, covers: { [alice.session]: 9, [bob.session]: 2 }, data: "state as text" }, bases: { [alice.session]: 9, [bob.session]: 2 }, baseHashes: {} };
+    await store.save(GROUP, first.id, { snapshot: newer, appends: [] });
+    const [again] = await (survivesRestart ? open() : store).loadGroup(GROUP);
+    expect(again?.sessions).toEqual({ [alice.session]: many.slice(9, 10), [bob.session]: many.slice(2, 4) });
+    expect(again?.snapshot?.snapshot.data).toBe("state as text");
+  });
+
+  it("keeps every write when one client saves a snapshot while another saves its own session", async () => {
+    const other = open();
+    const many = transactions(40, "both");
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: many.slice(0, 20) }] });
+    const snapshot = { doc: first.id, session: alice.session, covers: { [alice.session]: 10 }, data: "state", signature: "A".repeat(86) };
+    const saves: Promise<void>[] = [store.save(GROUP, first.id, { snapshot: { snapshot, bases: { [alice.session]: 10 }, baseHashes: {} }, appends: [] })];
+    for (let i = 0; i < 40; i += 4) saves.push(other.save(GROUP, first.id, { appends: [{ session: bob.session, after: i, transactions: many.slice(i, i + 4) }] }));
+    saves.push(store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 20, transactions: many.slice(20, 25) }] }));
+    await Promise.all(saves);
+    for (const reader of [store, other, open()]) {
+      const [doc] = await reader.loadGroup(GROUP);
+      expect(doc?.sessions[alice.session]).toEqual(many.slice(10, 25));
+      expect(doc?.sessions[bob.session]).toEqual(many);
+      expect(doc?.snapshot?.snapshot.covers).toEqual({ [alice.session]: 10 });
+    }
+  });
+
   it("leases a different session to each live client, and a fresh one only when all are held", async () => {
     const fresh = sessionMaker(alice.agent);
     const tab1 = await store.leaseSession(alice.agent, { fresh });
