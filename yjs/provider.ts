@@ -122,7 +122,7 @@ export class WeftProvider {
     if (doc.heldSnapshot) this.#applySnapshot(doc.heldSnapshot);
     const updates = doc.transactions().flatMap((transaction) => this.#complete(transaction));
     if (updates.length > 0) Y.applyUpdate(this.ydoc, Y.mergeUpdates(updates), this);
-    this.#logBytes = logBytesOf(doc.transactions());
+    this.#logBytes = logBytesOf(doc.transactions(), doc.lastSnapshotted?.covers);
     this.#cleanups.push(doc.subscribe((change) => this.#onChange(change)));
     const presence = (doc as Doc & { presence?: PresenceChannel }).presence;
     if (presence) {
