@@ -135,4 +135,30 @@ describe("a received snapshot", () => {
     await statusOf(again.group("g1"), "live");
     expect(reopened.known.sessions).toEqual({ [bob.session]: 6 });
   });
+
+  it("what arrives right behind a snapshot waits for its signature check, so it follows the snapshot in order", async () => {
+    const { relay, client } = setup();
+    const bob = await client({ name: "bob" });
+    const bobGroup = bob.group("g1");
+    await statusOf(bobGroup, "live");
+    const written = bobGroup.create();
+    for (let i = 0; i < 3; i++) written.append(`b${i}`);
+    await written.synced();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    const doc = await group.open(written.id);
+    await statusOf(group, "live");
+    relay.transcript();
+    const alicePeer = relay.peers[relay.peers.length - 1]!;
+    // A snapshot covering 5 of bob's (alice holds 3), and at once the content after it, in one burst.
+    const covers: SessionCounts = { [bob.session]: 5 };
+    const signature = signSnapshot(bob.identity.secretKey, doc.id, bob.session, covers, "b0..b4");
+    relay.inject(alicePeer, { type: "snapshot", doc: doc.id, session: bob.session, covers, data: "b0..b4", signature });
+    relay.inject(alicePeer, { type: "content", doc: doc.id, sessions: { [bob.session]: { after: 5, transactions: [{ at: Date.now(), data: "b5" }], signature: "A".repeat(86) } } });
+    await settle();
+    expect(doc.known.sessions).toEqual({ [bob.session]: 6 });
+    expect(doc.transactions().map((transaction) => [transaction.data, transaction.index])).toEqual([["b5", 5]]);
+    // No gap was seen: the document was not loaded again.
+    expect(relay.transcript().filter((line) => line.includes("-> relay | load"))).toEqual([]);
+  });
 });
