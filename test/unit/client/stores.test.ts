@@ -516,3 +516,36 @@ describe("IndexedDbLocalStore of a database written before leases", () => {
     await store.close();
   });
 });
+
+describe("IndexedDbLocalStore and snapshots", () => {
+  it("compacts a document when a snapshot is saved: one record holds the header, the snapshot and what follows", async () => {
+    const factory = new IDBFactory();
+    const store = new IndexedDbLocalStore("weft-compact", factory);
+    const many = transactions(30, "kept");
+    await store.save(GROUP, first.id, { header: first.header, appends: [] });
+    for (let i = 0; i < 30; i += 3) await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: i, transactions: many.slice(i, i + 3) }] });
+    await store.save(GROUP, second.id, { header: second.header, appends: [{ session: bob.session, after: 0, transactions: many.slice(0, 2) }] });
+    const snapshot = { doc: first.id, session: alice.session, covers: { [alice.session]: 25 }, data: Uint8Array.of(1, 2), signature: "A".repeat(86) };
+    await store.save(GROUP, first.id, { snapshot: { snapshot, bases: { [alice.session]: 25 }, baseHashes: { [alice.session]: "h" } }, appends: [] });
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = factory.open("weft-compact", 1);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const records = await new Promise<{ doc: DocId }[]>((resolve) => {
+      const request = db.transaction("changes").objectStore("changes").getAll();
+      request.onsuccess = () => resolve(request.result as { doc: DocId }[]);
+    });
+    db.close();
+    expect(records.filter((record) => record.doc === first.id)).toHaveLength(1);
+    expect(records.filter((record) => record.doc === second.id)).toHaveLength(1); // other documents untouched
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 30, transactions: transactions(1, "later") }] });
+    const docs = await new IndexedDbLocalStore("weft-compact", factory).loadGroup(GROUP);
+    const compacted = docs.find((doc) => doc.id === first.id)!;
+    expect(compacted.header).toEqual(first.header);
+    expect(compacted.sessions[alice.session]).toEqual([...many.slice(25), ...transactions(1, "later")]);
+    expect(compacted.snapshot?.snapshot.data).toEqual(Uint8Array.of(1, 2));
+    expect(docs.find((doc) => doc.id === second.id)?.sessions[bob.session]).toEqual(many.slice(0, 2));
+    await store.close();
+  });
+});
