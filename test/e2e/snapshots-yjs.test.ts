@@ -51,12 +51,12 @@ async function type(text: Y.Text, count: number, letter: string): Promise<void> 
   }
 }
 
-/** Resolves once the document heard that the relay stored a snapshot by `session` (or any, without one). */
-function untilSnapshotted(client: { provider: WeftProvider }, session?: string): Promise<Snapshotted> {
+/** Resolves once the document heard that the relay stored a snapshot (one that passes `check`, if given). */
+function untilSnapshotted(client: { provider: WeftProvider }, check: (heard: Snapshotted) => boolean = () => true): Promise<Snapshotted> {
   const doc = client.provider.doc!;
   return new Promise((resolve) => {
     const off = doc.subscribe((change: DocChange) => {
-      if (!change.snapshotted || (session && change.snapshotted.session !== session)) return;
+      if (!change.snapshotted || !check(change.snapshotted)) return;
       off();
       resolve(change.snapshotted);
     });
@@ -119,5 +119,44 @@ describe("snapshots with weft/yjs", () => {
     expect(carolDoc.transactions().length).toBe(logHeld - covered);
     expect(carolDoc.transactions().length).toBeLessThan(logHeld / 2);
     expect(transactionCount(carolDoc.known)).toBe(logHeld);
+  });
+
+  it("a client offline while a snapshot was taken and what it covers pruned comes back, gets the snapshot and the rest, and converges", { timeout: 60_000 }, async () => {
+    const relay = await relayWith({ WEFT_SNAPSHOT_RETENTION_SECONDS: "0" });
+    const storeDir = mkdtempSync(join(tmpdir(), "weft-snapshot-offline-"));
+    cleanups.push(() => rmSync(storeDir, { recursive: true, force: true }));
+    const alice = await editor(relay.url, undefined);
+    await type(alice.text, 20, "a");
+    await alice.provider.doc!.synced();
+    const daveIdentity = createIdentity();
+    const dave = await editor(relay.url, alice.id, { store: new FileLocalStore(storeDir), identity: daveIdentity });
+    await untilConverged(dave.ydoc, alice.ydoc);
+    await type(dave.text, 5, "d");
+    await dave.provider.doc!.synced();
+    await untilConverged(dave.ydoc, alice.ydoc);
+    const daveHeld = transactionCount(dave.provider.doc!.known);
+    const daveHeldOfAlice = dave.provider.doc!.known.sessions[alice.client.session]!;
+    dave.provider.destroy();
+    dave.client.close();
+
+    // While dave is away, alice types on; her provider snapshots (it leads: nobody else is here).
+    const beyondDave = untilSnapshotted(alice, (heard) => heard.covers[alice.client.session]! > daveHeldOfAlice);
+    await type(alice.text, 400, "b");
+    await beyondDave;
+    await type(alice.text, 10, "c");
+    await alice.provider.doc!.synced();
+
+    // Dave comes back from his store: behind the snapshot, he gets it and what follows, and converges.
+    const back = await editor(relay.url, alice.id, { store: new FileLocalStore(storeDir), identity: daveIdentity });
+    expect(transactionCount(back.provider.doc!.known)).toBeGreaterThanOrEqual(daveHeld);
+    await untilConverged(back.ydoc, alice.ydoc);
+    const backDoc = back.provider.doc!;
+    expect(backDoc.heldSnapshot).toBeDefined();
+    expect(transactionCount(backDoc.known)).toBe(transactionCount(alice.provider.doc!.known));
+    expect(back.text.toString()).toBe(alice.text.toString());
+    // His next keystroke goes on from the snapshot and reaches alice.
+    await type(back.text, 1, "e");
+    await untilConverged(back.ydoc, alice.ydoc);
+    expect(alice.text.toString().endsWith("e")).toBe(true);
   });
 });
