@@ -163,9 +163,9 @@ try {
   let stopProfile: (() => Promise<void>) | undefined;
   if (relayProf) stopProfile = await startRelayProfile();
   if (sdkProf) stopProfile = await startSdkProfile();
-  const cold = [];
+  const cold: Awaited<ReturnType<typeof coldLoad>>[] = [];
   for (let i = 0; i < loads; i++) cold.push(await coldLoad());
-  const resumed = [];
+  const resumed: Awaited<ReturnType<typeof resume>>[] = [];
   for (let i = 0; i < resumes; i++) resumed.push(await resume());
   await stopProfile?.();
   writer.close();
