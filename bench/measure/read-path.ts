@@ -173,6 +173,7 @@ try {
   const line = (name: string, values: number[]) => `${name} median ${median(values).toFixed(1)} (${values.map((v) => v.toFixed(1)).join(" / ")})`;
   console.log(`cold_load ${TRANSACTIONS}: ${line("ms", cold.map((c) => c.ms))}`);
   console.log(`  ${line("handshake ms", cold.map((c) => c.syncing))}`);
+  console.log(`  ${line("after the handshake ms", cold.map((c) => c.ms - c.syncing))}`);
   console.log(`  ${line("sdk cpu ms", cold.map((c) => c.cpu))}`);
   console.log(`  ${line("relay cpu ms", cold.map((c) => c.relay))}`);
   if (resumed.length > 0) {
