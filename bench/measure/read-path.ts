@@ -19,6 +19,9 @@ import { ownCpuMs, payload, sleep, wallClock } from "../workload.ts";
 const args = process.argv.slice(2);
 const relayProf = args.includes("--relay-prof");
 const sdkProf = args.includes("--sdk-prof");
+/** Profiles only the timed part of each resume, into resume-<n>.cpuprofile. */
+const resumeProf = args.includes("--resume-prof");
+let windowProfiles = 0;
 const [loads = 10, resumes = 10] = args.filter((arg) => !arg.startsWith("--")).map(Number);
 const TRANSACTIONS = 10_000;
 const DELTA = 100;
@@ -141,6 +144,7 @@ try {
     await sleep(20);
     const cpu0 = ownCpuMs();
     const relay0 = workerdCpuMs();
+    const session = resumeProf ? await startWindowProfile() : undefined;
     const t0 = wallClock();
     const client = await createClient({ url, identity: importIdentity(secret), store: new FileLocalStore(storeDir) });
     const group = client.group("read-path");
@@ -150,11 +154,30 @@ try {
     phases.opened = wallClock() - t0;
     await whenHolds(group, opened, () => transactionCount(opened.known) >= expect + DELTA && group.status === "live");
     const ms = wallClock() - t0;
+    await session?.stop();
     off();
     client.close();
     await sleep(30);
     return { ms, phases, cpu: ownCpuMs() - cpu0, relay: workerdCpuMs() - relay0 };
   };
+
+  /** A bare WebSocket to the group: time until it opens, and until the relay's challenge arrives. */
+  const probe = async () => {
+    const t0 = wallClock();
+    const socket = new WebSocket(`${url.replace(/^http/, "ws")}/v1/groups/read-path/ws`);
+    const open = await new Promise<number>((resolve) => socket.addEventListener("open", () => resolve(wallClock() - t0), { once: true }));
+    const challenge = await new Promise<number>((resolve) => socket.addEventListener("message", () => resolve(wallClock() - t0), { once: true }));
+    socket.close(1000, "probe");
+    await sleep(20);
+    return { open, challenge };
+  };
+  const probeCount = Number(args.find((arg) => arg.startsWith("--probes="))?.slice(9) ?? 0);
+  if (probeCount > 0) {
+    await probe();
+    const probes: { open: number; challenge: number }[] = [];
+    for (let i = 0; i < probeCount; i++) probes.push(await probe());
+    console.log(`bare socket: open median ${median(probes.map((p) => p.open)).toFixed(1)} ms, challenge median ${median(probes.map((p) => p.challenge)).toFixed(1)} ms`);
+  }
 
   await coldLoad();
   await coldLoad();
@@ -171,11 +194,13 @@ try {
   writer.close();
 
   const line = (name: string, values: number[]) => `${name} median ${median(values).toFixed(1)} (${values.map((v) => v.toFixed(1)).join(" / ")})`;
+  if (cold.length > 0) {
   console.log(`cold_load ${TRANSACTIONS}: ${line("ms", cold.map((c) => c.ms))}`);
   console.log(`  ${line("handshake ms", cold.map((c) => c.syncing))}`);
   console.log(`  ${line("after the handshake ms", cold.map((c) => c.ms - c.syncing))}`);
   console.log(`  ${line("sdk cpu ms", cold.map((c) => c.cpu))}`);
   console.log(`  ${line("relay cpu ms", cold.map((c) => c.relay))}`);
+  }
   if (resumed.length > 0) {
   console.log(`resume ${DELTA}: ${line("ms", resumed.map((r) => r.ms))}`);
   console.log(`  phases (median): ${Object.keys(resumed[0]!.phases).map((key) => `${key} ${median(resumed.map((r) => r.phases[key] ?? Number.NaN)).toFixed(1)}`).join(", ")}`);
@@ -186,6 +211,23 @@ try {
 } finally {
   await miniflare.dispose();
   rmSync(stores, { recursive: true, force: true });
+}
+
+/** Starts the V8 profiler in this process for one timed window; `stop` writes resume-<n>.cpuprofile. */
+async function startWindowProfile(): Promise<{ stop(): Promise<void> }> {
+  const { Session } = await import("node:inspector/promises");
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 50 });
+  await session.post("Profiler.start");
+  return {
+    async stop() {
+      const { profile } = await session.post("Profiler.stop");
+      writeFileSync(`resume-${windowProfiles++}.cpuprofile`, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
 }
 
 /** Starts the V8 profiler in this process (the SDK's side); the returned function stops it and writes the profile. */
