@@ -34,7 +34,7 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts", "test/browser/**/*.test.ts"],
           environment: "node",
           testTimeout: 120_000,
-          hookTimeout: 60_000,
+          hookTimeout: 120_000,
           fileParallelism: false,
         },
       },

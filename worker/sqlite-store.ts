@@ -525,19 +525,7 @@ export class SqliteStore implements GroupStore {
           if (head) {
             const covered = covers[session]!;
             const limit = Math.max(1, budget - work);
-            const deleted = this.sql
-              .exec(
-                `DELETE FROM chunks WHERE session_num = ?1 AND first IN (
-                   SELECT first FROM chunks WHERE session_num = ?1
-                     AND first < max(?3, coalesce((SELECT max(first) FROM chunks WHERE session_num = ?1 AND first <= ?2), 0))
-                   ORDER BY first LIMIT ?4)
-                 RETURNING first`,
-                head.num,
-                covered,
-                head.tail.first <= covered ? head.tail.first : 0,
-                limit,
-              )
-              .toArray().length;
+            const deleted = this.#pruneSession(head.num, covered, head.tail.first, limit);
             work += deleted;
             if (deleted === limit) break; // perhaps more of this session: the next slice goes on with it
           }
@@ -552,6 +540,21 @@ export class SqliteStore implements GroupStore {
         return { work, next: due.taken_at };
       }
     });
+  }
+
+  /**
+   * Deletes at most `limit` chunks of a session that end at or before `covered`; how many it deleted. Three
+   * index seeks, and a range delete rather than `IN (…)` or `RETURNING`, which SQLite bills as reading each
+   * deleted row two or three times more.
+   */
+  #pruneSession(sessionNum: number, covered: number, tailFirst: number, limit: number): number {
+    const start = this.sql.exec<{ first: number | null }>("SELECT max(first) AS first FROM chunks WHERE session_num = ? AND first <= ?", sessionNum, covered).one().first;
+    let end = Math.max(start ?? 0, tailFirst <= covered ? tailFirst : 0);
+    const beyond = this.sql.exec<{ first: number }>("SELECT first FROM chunks WHERE session_num = ? AND first < ? ORDER BY first LIMIT 1 OFFSET ?", sessionNum, end, limit).toArray()[0];
+    if (beyond) end = beyond.first;
+    const cursor = this.sql.exec("DELETE FROM chunks WHERE session_num = ? AND first < ?", sessionNum, end);
+    cursor.toArray();
+    return cursor.rowsWritten;
   }
 
   *listDocuments(since = 0): Iterable<ListedDoc> {

@@ -2,7 +2,7 @@
 // open (snapshot or stored delta, whichever is right), and pruning what it covers after the retention.
 import { describe, expect, it } from "vitest";
 import { MEMBERS_KIND, docIdOf, signSnapshot, type DocId, type SessionCounts, type SnapshotMessage } from "../../protocol/index.ts";
-import { transactions, type TestAgent } from "../support/identity.ts";
+import { testHeader, transactions, type TestAgent } from "../support/identity.ts";
 import { GROUP, NOW, alice, bob, carol, doc1, doc2, nothingKnown, scenario, writer } from "./relay-transcript.ts";
 
 function snapshotOf(who: TestAgent, doc: DocId, covers: SessionCounts, data: SnapshotMessage["data"], session = who.session): SnapshotMessage {
@@ -182,6 +182,29 @@ describe("serving a snapshot", () => {
       relay -> carol | known doc1 {alice:3} load
       relay -> carol | opened docs=1 cursor=1"
     `);
+  });
+});
+
+describe("bounded work", () => {
+  it("an open of documents with large snapshots sends a few per event (a snapshot weighs a row per KiB), the rest from the alarm", async () => {
+    const { connect, send, transcript, fireDueAlarms } = scenario([], { snapshotRetentionSeconds: 0 });
+    await connect("alice", alice);
+    for (let i = 0; i < 10; i++) {
+      const doc = testHeader(alice, GROUP, `large-${i}`);
+      await send("alice", writer(alice, doc)(transactions(1), { header: true }));
+      await send("alice", snapshotOf(alice, doc.id, { [alice.session]: 1 }, "s".repeat(700 * 1024)));
+    }
+    await fireDueAlarms(); // prunes every covered transaction: the snapshots are all a loader can get
+    await connect("carol", carol);
+    transcript();
+    await send("carol", { type: "open", known: {} });
+    const first = transcript().split("\n").filter((line) => line.includes("| snapshot ")).length;
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThan(10);
+    expect(await fireDueAlarms()).toBeGreaterThan(0);
+    const rest = transcript().split("\n");
+    expect(rest.filter((line) => line.includes("| snapshot ")).length).toBe(10 - first);
+    expect(rest.at(-1)).toBe("relay -> carol | opened docs=10 cursor=10");
   });
 });
 

@@ -7,7 +7,7 @@ import { sendSnapshot, servesSnapshot } from "./snapshot-serving.ts";
 import type { GroupStore } from "./store.ts";
 
 export type DeltaStep = {
-  /** Transactions read (and sent). */
+  /** Transactions read (and sent), and a snapshot's weight (snapshot-serving.ts). */
   rows: number;
   /** The relay's known state of the document, once the peer has all of it; unset while more remains. */
   complete?: KnownState;
@@ -30,9 +30,8 @@ export function sendMissing(
   // A peer lacking part of what the document's snapshot covers may get the snapshot first (snapshot-serving.ts).
   let rows = 0;
   if (delta.ranges.length > 0 && servesSnapshot(store, doc, have)) {
-    sendSnapshot(store, doc, have, emit);
+    rows += sendSnapshot(store, doc, have, emit);
     delta = missing(have, relayKnown);
-    rows++;
   }
   const packer = new ContentPacker(doc, delta.header ? store.header(doc) : undefined);
   have.header ||= delta.header;

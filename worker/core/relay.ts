@@ -325,9 +325,10 @@ export class Relay {
   }
 
   /**
-   * Queues a long answer (a load, a directory listing, an open part) for a peer. Its first slice runs now;
-   * if more remains, the rest runs in alarm events, one slice at a time, so other peers' frames are handled
-   * in between; a peer's answers run one after another. A peer whose queue would outgrow
+   * Queues a long answer (a load, a directory listing, an open part) for a peer. Its first slice runs now
+   * (a load's first slices, as many as an alarm event runs: a document that fits in STREAM_WORK_PER_EVENT
+   * rows is sent whole without waiting tens of ms for an alarm); if more remains, the rest runs in alarm
+   * events, so other peers' frames are handled in between; a peer's answers run one after another. A peer whose queue would outgrow
    * MAX_QUEUED_STREAM_ENTRIES_PER_PEER is refused with `busy` and disconnected, which frees it all.
    */
   #stream(answer: Streamed): void {
@@ -340,7 +341,8 @@ export class Relay {
     this.#queuedWeight.set(peer, weight);
     if (queue) return void queue.push(answer);
     this.#streams.set(peer, [answer]);
-    this.#streamSlice(peer);
+    const budget = answer.kind === "load" ? STREAM_WORK_PER_EVENT : 1;
+    for (let spent = 0; spent < budget && this.#streams.get(peer)?.[0] === answer; ) spent += Math.max(1, this.#streamSlice(peer));
     if (this.#streams.size > 0) this.transport.wakeAt(this.#now);
   }
 
