@@ -95,7 +95,8 @@ serve({
       await provider.loaded;
       if (body.length !== args.textLength) {
         await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`timed out: ${body.length} of ${args.textLength} characters`)), 60_000);
+          const held = () => `${provider.doc?.transactions().length} transactions held, snapshot ${provider.doc?.heldSnapshot !== undefined}, status ${group.status}`;
+          const timer = setTimeout(() => reject(new Error(`timed out: ${body.length} of ${args.textLength} characters, ${held()}`)), 60_000);
           const check = () => {
             if (body.length !== args.textLength) return;
             clearTimeout(timer);

@@ -121,7 +121,7 @@ export class WeftProvider {
     // a reload restores from it), applied as one update.
     if (doc.heldSnapshot) this.#applySnapshot(doc.heldSnapshot);
     const updates = doc.transactions().flatMap((transaction) => this.#complete(transaction));
-    if (updates.length > 0) Y.applyUpdate(this.ydoc, Y.mergeUpdates(updates), this);
+    this.#applyAll(updates);
     this.#logBytes = logBytesOf(doc.transactions(), doc.lastSnapshotted?.covers);
     this.#cleanups.push(doc.subscribe((change) => this.#onChange(change)));
     const presence = (doc as Doc & { presence?: PresenceChannel }).presence;
@@ -148,8 +148,19 @@ export class WeftProvider {
     else this.#logBytes += logBytesOf(change.added);
     // Own appends come back here too: they came from this Y.Doc.
     const updates = change.added.filter((transaction) => transaction.session !== this.group.session).flatMap((transaction) => this.#complete(transaction));
-    if (updates.length > 0) Y.applyUpdate(this.ydoc, updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates), this);
+    this.#applyAll(updates);
     this.#maybeSnapshot();
+  }
+
+  /**
+   * Applies updates in one Yjs transaction (one `update` event for the app). Not Y.mergeUpdates: merging
+   * is quadratic in the number of updates (30,000 keystrokes took 67 s to merge, 0.2 s to apply one by one).
+   */
+  #applyAll(updates: Uint8Array[]): void {
+    if (updates.length === 0) return;
+    this.ydoc.transact(() => {
+      for (const update of updates) Y.applyUpdate(this.ydoc, update, this);
+    }, this);
   }
 
   /** A snapshot's data is the merged state as one Yjs update; applying it again (or an older one) changes nothing. */
