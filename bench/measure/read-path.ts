@@ -37,7 +37,12 @@ if (args.includes("--frames")) {
   globalThis.WebSocket = class extends Base {
     constructor(...params: ConstructorParameters<typeof Base>) {
       super(...params);
+      this.addEventListener("open", () => arrivals.push([wallClock(), -1]));
       this.addEventListener("message", (event) => arrivals.push([wallClock(), typeof event.data === "string" ? event.data.length : (event.data as ArrayBuffer).byteLength]));
+    }
+    override send(data: Parameters<InstanceType<typeof Base>["send"]>[0]): void {
+      arrivals.push([wallClock(), -(typeof data === "string" ? data.length : (data as Uint8Array).byteLength) - 1]);
+      super.send(data);
     }
   } as typeof Base;
 }
@@ -145,6 +150,7 @@ try {
     const cpu0 = ownCpuMs();
     const relay0 = workerdCpuMs();
     const session = resumeProf ? await startWindowProfile() : undefined;
+    arrivals.length = 0;
     const t0 = wallClock();
     const client = await createClient({ url, identity: importIdentity(secret), store: new FileLocalStore(storeDir) });
     const group = client.group("read-path");
@@ -155,6 +161,8 @@ try {
     await whenHolds(group, opened, () => transactionCount(opened.known) >= expect + DELTA && group.status === "live");
     const ms = wallClock() - t0;
     await session?.stop();
+    if (arrivals.length > 0) console.log(`resume frames (negative: sent; -1: open): ${arrivals.map(([at, size]) => `${(at - t0).toFixed(1)}:${size}`).join(" ")}`);
+    arrivals.length = 0;
     off();
     client.close();
     await sleep(30);
