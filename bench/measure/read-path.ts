@@ -21,6 +21,8 @@ const relayProf = args.includes("--relay-prof");
 const sdkProf = args.includes("--sdk-prof");
 /** Profiles only the timed part of each resume, into resume-<n>.cpuprofile. */
 const resumeProf = args.includes("--resume-prof");
+/** After each cold load (whose alarm has fired, so none is set), a bare socket: its open pays for setting the handshake alarm. */
+const probeAfterLoads = args.includes("--probe-after-loads");
 let windowProfiles = 0;
 const [loads = 10, resumes = 10] = args.filter((arg) => !arg.startsWith("--")).map(Number);
 const TRANSACTIONS = 10_000;
@@ -100,9 +102,11 @@ const miniflare = new Miniflare(
     host: "127.0.0.1",
     port: 0,
     ...(relayProf ? { inspectorPort: INSPECTOR_PORT } : {}),
+    ...(args.includes("--persist") ? { resourcePersistencePath: mkdtempSync(join(tmpdir(), "weft-read-path-state-")) } : {}),
   }),
 );
 const url = (await miniflare.ready).origin;
+// With --persist, the groups' SQLite lives in a folder (as under wrangler dev --persist-to), not in memory.
 const stores = mkdtempSync(join(tmpdir(), "weft-read-path-"));
 try {
   const writer = await createClient({ url, identity: createIdentity() });
@@ -130,7 +134,8 @@ try {
     if (arrivals.length > 0) console.log(`frames: ${arrivals.map(([at, size]) => `${(at - t0).toFixed(1)}:${size}`).join(" ")}`);
     arrivals.length = 0;
     await sleep(30);
-    return { ms, syncing, cpu: ownCpuMs() - cpu0, relay: workerdCpuMs() - relay0 };
+    const after = probeAfterLoads ? await probe() : undefined;
+    return { after, ms, syncing, cpu: ownCpuMs() - cpu0, relay: workerdCpuMs() - relay0 };
   };
 
   const resume = async () => {
@@ -208,6 +213,7 @@ try {
   console.log(`  ${line("after the handshake ms", cold.map((c) => c.ms - c.syncing))}`);
   console.log(`  ${line("sdk cpu ms", cold.map((c) => c.cpu))}`);
   console.log(`  ${line("relay cpu ms", cold.map((c) => c.relay))}`);
+    if (probeAfterLoads) console.log(`  ${line("bare socket to challenge, no alarm set, ms", cold.map((c) => c.after?.challenge ?? Number.NaN))}`);
   }
   if (resumed.length > 0) {
   console.log(`resume ${DELTA}: ${line("ms", resumed.map((r) => r.ms))}`);
