@@ -21,6 +21,8 @@ const relayProf = args.includes("--relay-prof");
 const sdkProf = args.includes("--sdk-prof");
 /** Profiles only the timed part of each resume, into resume-<n>.cpuprofile. */
 const resumeProf = args.includes("--resume-prof");
+/** Profiles only the timed part of each cold load, into cold-<n>.cpuprofile. */
+const coldProf = args.includes("--cold-prof");
 /** After each cold load (whose alarm has fired, so none is set), a bare socket: its open pays for setting the handshake alarm. */
 const probeAfterLoads = args.includes("--probe-after-loads");
 let windowProfiles = 0;
@@ -121,6 +123,7 @@ try {
   const coldLoad = async () => {
     const cpu0 = ownCpuMs();
     const relay0 = workerdCpuMs();
+    const session = coldProf ? await startWindowProfile("cold") : undefined;
     const t0 = wallClock();
     const client = await createClient({ url, identity: createIdentity() });
     const group = client.group("read-path");
@@ -129,6 +132,7 @@ try {
     const opened = await group.open(doc.id as DocId);
     await whenHolds(group, opened, () => transactionCount(opened.known) >= TRANSACTIONS);
     const ms = wallClock() - t0;
+    await session?.stop();
     off();
     client.close();
     if (arrivals.length > 0) console.log(`frames: ${arrivals.map(([at, size]) => `${(at - t0).toFixed(1)}:${size}`).join(" ")}`);
@@ -154,7 +158,7 @@ try {
     await sleep(20);
     const cpu0 = ownCpuMs();
     const relay0 = workerdCpuMs();
-    const session = resumeProf ? await startWindowProfile() : undefined;
+    const session = resumeProf ? await startWindowProfile("resume") : undefined;
     arrivals.length = 0;
     const t0 = wallClock();
     const client = await createClient({ url, identity: importIdentity(secret), store: new FileLocalStore(storeDir) });
@@ -228,7 +232,7 @@ try {
 }
 
 /** Starts the V8 profiler in this process for one timed window; `stop` writes resume-<n>.cpuprofile. */
-async function startWindowProfile(): Promise<{ stop(): Promise<void> }> {
+async function startWindowProfile(name = "resume"): Promise<{ stop(): Promise<void> }> {
   const { Session } = await import("node:inspector/promises");
   const session = new Session();
   session.connect();
@@ -238,7 +242,7 @@ async function startWindowProfile(): Promise<{ stop(): Promise<void> }> {
   return {
     async stop() {
       const { profile } = await session.post("Profiler.stop");
-      writeFileSync(`resume-${windowProfiles++}.cpuprofile`, JSON.stringify(profile));
+      writeFileSync(`${name}-${windowProfiles++}.cpuprofile`, JSON.stringify(profile));
       session.disconnect();
     },
   };
