@@ -328,8 +328,9 @@ export class Relay {
    * Queues a long answer (a load, a directory listing, an open part) for a peer. Its first slice runs now
    * (a load's first slices, as many as an alarm event runs: a document that fits in STREAM_WORK_PER_EVENT
    * rows is sent whole without waiting tens of ms for an alarm); if more remains, the rest runs in alarm
-   * events, so other peers' frames are handled in between; a peer's answers run one after another. A peer whose queue would outgrow
-   * MAX_QUEUED_STREAM_ENTRIES_PER_PEER is refused with `busy` and disconnected, which frees it all.
+   * events, so other peers' frames are handled in between; a peer's answers run one after another.
+   * A peer whose queue would outgrow MAX_QUEUED_STREAM_ENTRIES_PER_PEER is refused with `busy` and
+   * disconnected, which frees it all.
    */
   #stream(answer: Streamed): void {
     const peer = answer.peer;
