@@ -107,9 +107,18 @@ export interface GroupStore extends StoreReader {
   listDocumentsById(after?: DocId, through?: DocId): Iterable<DirEntry>;
   /** Appends all of `write` or nothing. */
   commit(write: Write): void;
+  /**
+   * Commits several writes in order, each starting from what the ones before it stored (two may append to
+   * the same session in turn): all of them or none.
+   */
+  commitAll(writes: readonly Write[]): void;
+  /** Reads ahead, in a few queries, what judging and committing writes to these documents will read. */
+  prefetch?(docs: readonly DocId[]): void;
   /** Leaves a tombstone and frees the document's transactions. */
   deleteDoc(doc: DocId, now: number): void;
   subscribe(peer: PeerId, doc: DocId | typeof ALL_DOCS): void;
+  /** Subscribes one peer to several documents at once. */
+  subscribeAll(peer: PeerId, docs: readonly (DocId | typeof ALL_DOCS)[]): void;
   unsubscribe(peer: PeerId, doc: DocId): void;
   forgetPeer(peer: PeerId): void;
   /** Drops the subscriptions of every peer not in `live` (after a restart closed their sockets). */
