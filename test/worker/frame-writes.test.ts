@@ -142,4 +142,30 @@ describe("a frame of many contents", () => {
     ]);
     expect((await storedLog(group, known.id, s)).map((row) => row.data)).toEqual(["k-0", "k-1", "k-next-0"]);
   });
+
+  it("a frame of loads is answered in one frame, its subscriptions stored in one statement; an unsub later in the frame still wins", async () => {
+    const { group, a } = await setup("frame-loads");
+    const docs = Array.from({ length: 50 }, (_, i) => testHeader(alice, group, `load-${i}`));
+    const c = await connect(group, testAgent(95));
+    const framesBefore = c.frames;
+    const cost = await countSql(group, async () => {
+      sendBatch(c, [
+        ...docs.map(({ id }) => ({ type: "load", doc: id, known: { header: false, sessions: {} } })),
+        { type: "unsub", doc: docs[0]!.id },
+      ]);
+      await c.sync();
+    });
+    expect(c.drain("known").map((k) => `${k.reason} ${k.doc}`)).toEqual(docs.map(({ id }) => `load ${id}`));
+    // The answers and the pong: not one frame per load.
+    expect(c.frames - framesBefore).toBeLessThanOrEqual(3);
+    expect(cost.statements).toBeLessThanOrEqual(5);
+    expect(await sqlRows(group, "SELECT count(*) AS n FROM subscriptions WHERE doc IN (SELECT value FROM json_each(?))", JSON.stringify(docs.map((d) => d.id)))).toEqual([{ n: 49 }]);
+    // Each document, once created, reaches the peer that loaded it, except the one it unsubscribed from.
+    sendBatch(a, docs.map(({ id, header }) => new SessionWriter(alice, id).content(transactions(1, "x"), header)));
+    await a.sync();
+    await c.sync();
+    const heard = heardByDoc(c);
+    expect(heard.has(docs[0]!.id)).toBe(false);
+    for (const { id } of docs.slice(1)) expect(heard.get(id)).toEqual(["x-0"]);
+  });
 });

@@ -98,8 +98,11 @@ export class Relay {
   readonly #queuedWeight = new Map<PeerId, number>();
   /** Writes committed together by #storeStaged, by their appends: the core's commit effect for each is skipped. */
   readonly #committed = new WeakSet<SessionAppend[]>();
-  /** While a run of contents is answered: the subscriptions of their writer to the documents it created, stored together. */
-  #creators: Extract<Effect, { type: "subscribe" }>[] | undefined;
+  /**
+   * While a batch frame is handled: the subscriptions its messages ask for (each load's, each created
+   * document's), stored together in one statement before any other write and at the end of the frame.
+   */
+  #subscriptions: Extract<Effect, { type: "subscribe" }>[] | undefined;
   /** Events being handled, nested ones included (a batch's messages, verified signatures). */
   #depth = 0;
   /** The time of the latest event that carried one: when a continuation is due (at once). */
@@ -160,10 +163,17 @@ export class Relay {
   async #carryOut(effect: Effect): Promise<void> {
     // A write of a frame's contents committed together (#storeStaged) is already stored.
     if (effect.type === "commit" && this.#committed.delete(effect.write.appends)) return;
+    if (effect.type === "subscribe" && this.#subscriptions) {
+      // Not for a peer cut off meanwhile (checked again when they are stored).
+      if (this.#state.peers.has(effect.peer)) this.#subscriptions.push(effect);
+      return;
+    }
     // Frames queued before a storage write do not depend on it: send them first, or the runtime holds
     // them until the write is durable (the output gate). Frames queued after it wait, as acks must.
-    // (A writer's subscriptions to the documents it just created are stored together, later.)
-    if (WRITES.has(effect.type) && !(effect.type === "subscribe" && this.#creators)) this.#deliverAll();
+    if (WRITES.has(effect.type)) {
+      this.#storeSubscriptions();
+      this.#deliverAll();
+    }
     switch (effect.type) {
       case "send":
         return this.#send(effect.peer, effect.message);
@@ -185,7 +195,6 @@ export class Relay {
       case "subscribe":
         // Not for a peer cut off meanwhile (a refused stream): its subscriptions are already forgotten.
         if (!this.#state.peers.has(effect.peer)) return;
-        if (this.#creators) return void this.#creators.push(effect);
         return this.store.subscribe(effect.peer, effect.doc);
       case "unsubscribe":
         return this.store.unsubscribe(effect.peer, effect.doc);
@@ -218,7 +227,23 @@ export class Relay {
    * if it had never come. Any other message ends the run: what is staged is stored first.
    */
   async #handleEach(peer: PeerId, messages: readonly ClientMessage[], now: number): Promise<void> {
-    this.store.prefetch?.(messages.flatMap((message) => (message.type === "content" ? [message.doc] : [])));
+    this.store.prefetch?.(messages.flatMap((message) => (message.type === "content" || message.type === "load" ? [message.doc] : [])));
+    this.#subscriptions = [];
+    try {
+      await this.#handleInOrder(peer, messages, now);
+    } finally {
+      this.#storeSubscriptions();
+      this.#subscriptions = undefined;
+    }
+  }
+
+  /** Stores the subscriptions a batch frame asked for so far (their answers are queued: they wait for it, as for any write). */
+  #storeSubscriptions(): void {
+    const wanted = this.#subscriptions?.splice(0).filter((effect) => this.#state.peers.has(effect.peer)) ?? [];
+    for (const [peer, docs] of groupBy(wanted)) this.store.subscribeAll(peer, docs);
+  }
+
+  async #handleInOrder(peer: PeerId, messages: readonly ClientMessage[], now: number): Promise<void> {
     const staged = new StagedWrites(this.store);
     const run: StagedContent[] = [];
     for (let i = 0; i <= messages.length; i++) {
@@ -266,22 +291,16 @@ export class Relay {
     const refused = valid.findIndex((checks) => checks.includes(false));
     const stored = refused < 0 ? contents : contents.slice(0, refused);
     if (stored.length > 0) {
-      this.#deliverAll(); // frames queued before a storage write do not wait for it
+      // Frames queued before a storage write do not wait for it (and what they answer is stored first).
+      this.#storeSubscriptions();
+      this.#deliverAll();
       try {
         this.store.commitAll(stored.map(({ then }) => ({ ...then.write, appends: then.pending })));
         for (const { then } of stored) this.#committed.add(then.pending);
       } catch {
         // Left to commit one by one below, as each message on its own would: those that can be stored are.
       }
-      // The writer's new documents are subscribed to together, after their acks are queued.
-      this.#creators = [];
-      try {
-        for (const { then } of stored) await this.#run({ type: "verified", peer, then, valid: then.pending.map(() => true) });
-      } finally {
-        const creators = this.#creators.filter((effect) => this.#state.peers.has(effect.peer));
-        this.#creators = undefined;
-        for (const [subscriber, docs] of groupBy(creators)) this.store.subscribeAll(subscriber, docs);
-      }
+      for (const { then } of stored) await this.#run({ type: "verified", peer, then, valid: then.pending.map(() => true) });
     }
     if (refused < 0) return undefined;
     const { index, then } = contents[refused]!;
