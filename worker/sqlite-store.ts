@@ -5,7 +5,7 @@
 import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, EMPTY_DIGEST, EMPTY_DIGEST_SUM, agentOfSession, digestOfSum, digestSumOf, updateDigestSum } from "../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../protocol/index.ts";
 import { decodeChunk, encodeItem, fitsTail, packChunks, type Tail } from "./transaction-chunks.ts";
-import { ALL_DOCS, digestAfter, type AgentUsage, type ListedDoc, type GroupInfo, type GroupStore, type LogPosition, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
+import { ALL_DOCS, digestAfterAll, type AgentUsage, type ListedDoc, type GroupInfo, type GroupStore, type LogPosition, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
@@ -77,6 +77,28 @@ const HEADER_CACHE_SIZE = 1_000;
 const ROW_CACHE_SIZE = 20_000;
 /** Subscriber lists kept in memory (one per document, and the group-wide one): fan-out reads none. */
 const SUBSCRIBER_CACHE_SIZE = 256;
+/** Characters of JSON one statement of a multi-row insert carries: far under the 2 MB a bound value may hold. */
+const CREATE_PAGE_CHARS = 256 * 1024;
+
+/** Rows as one JSON array per page of at most about CREATE_PAGE_CHARS (a larger row goes alone). */
+function jsonPages(rows: readonly unknown[][]): string[] {
+  const pages: string[] = [];
+  let page: string[] = [];
+  let chars = 0;
+  for (const row of rows) {
+    const text = JSON.stringify(row);
+    if (page.length > 0 && chars + text.length > CREATE_PAGE_CHARS) {
+      pages.push(`[${page.join(",")}]`);
+      page = [];
+      chars = 0;
+    }
+    page.push(text);
+    chars += text.length + 1;
+  }
+  if (page.length > 0) pages.push(`[${page.join(",")}]`);
+  return pages;
+}
+
 /** Documents whose rows or subscribers one prefetch query reads. */
 const PREFETCH_DOCS = 500;
 const NO_PEERS: ReadonlySet<PeerId> = new Set();
@@ -496,15 +518,19 @@ export class SqliteStore implements GroupStore {
   commitAll(writes: readonly Write[]): void {
     if (writes.length === 0) return;
     const info = this.info();
-    let cursor = info.cursor;
-    let digestSum = info.digestSum;
+    const cursor = info.cursor + writes.length;
+    const digestSum = digestAfterAll(info.digestSum, writes);
     const counts = new Map<AgentId, { docs: number; sessions: number }>();
     const bytes = new Map<AgentId, number>();
+    // Documents each created by one write that no other write of these touches: created all together.
+    const writesTo = new Map<DocId, number>();
+    for (const write of writes) writesTo.set(write.doc, (writesTo.get(write.doc) ?? 0) + 1);
+    const created = new Set(writes.filter((write) => write.header && !write.members && writesTo.get(write.doc) === 1));
+    if (created.size < 2) created.clear();
     this.#write(() => {
-      for (const write of writes) {
-        cursor++;
-        digestSum = digestAfter(digestSum, write);
-        const newSessions = this.#commitOne(write, cursor);
+      if (created.size > 0) this.#createAll(writes.flatMap((write, i) => (created.has(write) ? [[write, info.cursor + 1 + i] as const] : [])));
+      for (const [i, write] of writes.entries()) {
+        const newSessions = created.has(write) ? write.appends.length : this.#commitOne(write, info.cursor + 1 + i);
         for (const append of write.appends) {
           const agent = agentOfSession(append.session);
           bytes.set(agent, (bytes.get(agent) ?? 0) + append.bytes);
@@ -549,6 +575,57 @@ export class SqliteStore implements GroupStore {
         usage.sessions += count.sessions;
       }
     }
+  }
+
+  /**
+   * New documents (each write's header and sessions, all starting at 0) inside commitAll's transaction: their
+   * rows, their sessions' rows and any full chunks, each in one statement per CREATE_PAGE_CHARS of JSON
+   * rather than per document. The rows and heads are cached at once, as #commitOne does.
+   */
+  #createAll(writes: readonly (readonly [Write, number])[]): void {
+    const nums = new Map<DocId, number>();
+    for (const page of jsonPages(writes.map(([write, cursor]) => [write.doc, JSON.stringify(write.header), write.now, write.header!.readers ? 1 : 0, cursor, write.appends.length]))) {
+      const rows = this.sql.exec<{ id: DocId; num: number }>(
+        `INSERT INTO docs (id, header, updated_at, restricted, cursor, sessions)
+         SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]' FROM json_each(?) WHERE true
+         RETURNING id, num`,
+        page,
+      );
+      for (const row of rows) nums.set(row.id, row.num);
+    }
+    const sessionRows: unknown[][] = [];
+    const opens = new Map<string, { num: number; session: SessionId; head: Omit<HeadRow, "num"> }>();
+    const closed: { key: string; first: number; text: string }[] = [];
+    for (const [write] of writes) {
+      const docNum = nums.get(write.doc)!;
+      this.#rows.set(write.doc, { num: docNum, deleted: false, sessions: write.appends.length });
+      for (const append of write.appends) {
+        if (append.after !== 0) throw new Error(`commit: ${append.session} has 0, not ${append.after}`);
+        const last = append.transactions.length - 1;
+        const items = append.transactions.map((transaction, i) => encodeItem(transaction, i === last ? append.signature : undefined));
+        const chars = items.reduce((sum, item) => sum + item.length, 0);
+        const empty: Tail = { first: 0, count: 0, chars: 0 };
+        const packed = fitsTail(empty, items.length, chars) ? { closed: [], open: { first: 0, text: items.join(","), count: items.length } } : packChunks(items, 0);
+        const key = `${docNum} ${append.session}`;
+        const count = append.transactions.length;
+        opens.set(key, { num: 0, session: append.session, head: { count, lastHash: append.lastHash, tail: { first: packed.open.first, count: packed.open.count, chars: packed.open.text.length } } });
+        for (const chunk of packed.closed) closed.push({ key, ...chunk });
+        sessionRows.push([docNum, append.session, count, append.lastHash, append.signature, packed.open.first, packed.open.text, append.bytes]);
+      }
+    }
+    for (const page of jsonPages(sessionRows)) {
+      const rows = this.sql.exec<{ num: number; doc_num: number; id: SessionId }>(
+        `INSERT INTO sessions (doc_num, id, count, last_hash, signature, tail_first, tail, bytes)
+         SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]', value ->> '$[6]', value ->> '$[7]' FROM json_each(?) WHERE true
+         RETURNING num, doc_num, id`,
+        page,
+      );
+      for (const row of rows) opens.get(`${row.doc_num} ${row.id}`)!.num = row.num;
+    }
+    for (const page of jsonPages(closed.map((chunk) => [opens.get(chunk.key)!.num, chunk.first, chunk.text]))) {
+      this.sql.exec("INSERT INTO chunks (session_num, first, body) SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]' FROM json_each(?)", page);
+    }
+    for (const [key, { num, head }] of opens) this.#remember(key, { num, ...head });
   }
 
   /**

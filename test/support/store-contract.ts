@@ -198,6 +198,39 @@ export const storeContract: StoreCase[] = [
     },
   },
   {
+    name: "commitAll creating many documents at once stores each as its own commit would, a long one in chunks, and each goes on from there",
+    run(store) {
+      const a = new Log(alice.session);
+      const b = new Log(aliceTwo.session);
+      const c = new Log(bob.session);
+      const long = txs(700, "long");
+      store.commitAll([
+        write(doc1, [a.append(long)], { header: true }),
+        write(doc2, [new Log(alice.session).append(txs(1, "two")), b.append(txs(2, "b"))], { header: true, now: NOW + 1 }),
+        write(doc3, [c.append(txs(3, "c"))], { header: true, now: NOW + 2 }),
+      ]);
+      expect([...store.readTransactions(doc1.id, alice.session, 0, 700)].map((tx) => tx.data)).toEqual(long.map((tx) => tx.data));
+      expect([...store.readTransactions(doc1.id, alice.session, 299, 302)].map((tx) => tx.index)).toEqual([299, 300, 301]);
+      expect(store.knownState(doc2.id)).toEqual({ header: true, sessions: { [alice.session]: 1, [aliceTwo.session]: 2 } });
+      expect(store.sessionHead(doc3.id, bob.session)).toEqual({ count: 3, lastHash: c.lastHash });
+      expect(store.sessionCount(doc2.id)).toBe(2);
+      expect(store.usage(alice.agent)).toMatchObject({ docs: 2, sessions: 3 });
+      expect(store.usage(bob.agent)).toMatchObject({ docs: 1, sessions: 1 });
+      expect([...store.listDocuments(0)].map((entry) => [entry.id, entry.cursor])).toEqual([[doc1.id, 1], [doc2.id, 2], [doc3.id, 3]]);
+      expect(store.info().digest).toBe(digestOf([doc1, doc2, doc3].map((doc) => [doc.id, store.knownState(doc.id)] as const)));
+      // Each goes on from where it was created, the long one's open chunk included.
+      store.commitAll([write(doc1, [a.append(txs(2, "more"))]), write(doc3, [c.append(txs(1, "c2"))])]);
+      expect([...store.readTransactions(doc1.id, alice.session, 698, 702)].map((tx) => tx.data)).toEqual(["long-698", "long-699", "more-0", "more-1"]);
+      expect(store.knownState(doc3.id)).toEqual({ header: true, sessions: { [bob.session]: 4 } });
+      // And creating one again is refused whole, with the others of its commit.
+      const before = snapshot(store);
+      const doc4 = testHeader(bob, GROUP, "contract-4");
+      expect(() => store.commitAll([write(doc4, [new Log(bob.session).append(txs(1, "four"))], { header: true }), write(doc3, [new Log(bob.session).append(txs(1, "again"))], { header: true })])).toThrow();
+      expect(snapshot(store)).toEqual(before);
+      expect(store.header(doc4.id)).toBeUndefined();
+    },
+  },
+  {
     name: "commitAll is all or nothing: a write that does not follow the log undoes the writes before it",
     run(store) {
       const a = new Log(alice.session);

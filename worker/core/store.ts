@@ -1,6 +1,6 @@
 // The storage the relay core reads and its driver writes, kept small so the core never sees SQL.
 // Implemented on Durable Object SQLite (../sqlite-store.ts) and in memory (memory-store.ts) for tests.
-import { updateDigestSum } from "../../protocol/index.ts";
+import { updateDigestSumAll } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId, Transaction } from "../../protocol/index.ts";
 
 export type PeerId = string;
@@ -49,9 +49,19 @@ export function knownChanged(write: Write): KnownState {
  * changes, whose earlier counts are their `after`; the document's other sessions are not read.
  */
 export function digestAfter(digestSum: string, write: Write): string {
-  const sessions: KnownState["sessions"] = {};
-  for (const append of write.appends) sessions[append.session] = append.after;
-  return updateDigestSum(digestSum, write.doc, { header: write.header === undefined, sessions }, knownChanged(write));
+  return digestAfterAll(digestSum, [write]);
+}
+
+/** The group's digest sum once every one of `writes` is committed, in order. */
+export function digestAfterAll(digestSum: string, writes: readonly Write[]): string {
+  return updateDigestSumAll(
+    digestSum,
+    writes.map((write) => {
+      const sessions: KnownState["sessions"] = {};
+      for (const append of write.appends) sessions[append.session] = append.after;
+      return [write.doc, { header: write.header === undefined, sessions }, knownChanged(write)] as const;
+    }),
+  );
 }
 
 /** A directory entry with the cursor of its last change, where a listing sliced after it resumes. */
