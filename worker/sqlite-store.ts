@@ -792,12 +792,6 @@ export class SqliteStore implements GroupStore {
     for (const peers of this.#subscribers.values()) peers.delete(peer);
   }
 
-  forgetPeersExcept(live: readonly PeerId[]): void {
-    const keep = new Set(live);
-    const stale = this.sql.exec<{ peer: string }>("SELECT DISTINCT peer FROM subscriptions").toArray().filter((row) => !keep.has(row.peer));
-    for (const row of stale) this.forgetPeer(row.peer);
-  }
-
   #row(doc: DocId): DocRow | undefined {
     const cached = this.#rows.get(doc);
     if (cached !== undefined) return cached ?? undefined;

@@ -193,11 +193,4 @@ export class MemoryStore implements GroupStore {
   forgetPeer(peer: PeerId): void {
     for (const peers of this.#subscriptions.values()) peers.delete(peer);
   }
-
-  forgetPeersExcept(live: readonly PeerId[]): void {
-    const keep = new Set(live);
-    for (const peers of this.#subscriptions.values()) {
-      for (const peer of peers) if (!keep.has(peer)) peers.delete(peer);
-    }
-  }
 }

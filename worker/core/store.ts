@@ -131,6 +131,4 @@ export interface GroupStore extends StoreReader {
   subscribeAll(peer: PeerId, docs: readonly (DocId | typeof ALL_DOCS)[]): void;
   unsubscribe(peer: PeerId, doc: DocId): void;
   forgetPeer(peer: PeerId): void;
-  /** Drops the subscriptions of every peer not in `live` (after a restart closed their sockets). */
-  forgetPeersExcept(live: readonly PeerId[]): void;
 }
