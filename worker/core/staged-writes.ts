@@ -5,7 +5,7 @@
 // never staged (they change roles, which this view does not follow): they are committed on their own.
 import type { AgentId, DocHeader, DocId, KnownState, Role, SessionId } from "../../protocol/index.ts";
 import { agentOfSession } from "../../protocol/index.ts";
-import type { AgentUsage, GroupInfo, PeerId, SessionHead, StoreReader, Write } from "./store.ts";
+import type { AgentUsage, GroupInfo, PeerId, SessionHead, SnapshotHead, StoreReader, Write } from "./store.ts";
 
 export class StagedWrites implements StoreReader {
   readonly #base: StoreReader;
@@ -102,5 +102,10 @@ export class StagedWrites implements StoreReader {
 
   subscribers(doc: DocId): PeerId[] {
     return this.#base.subscribers(doc);
+  }
+
+  snapshotHead(doc: DocId): SnapshotHead | undefined {
+    // A document the staged writes create has no snapshot yet.
+    return this.#headers.has(doc) ? undefined : this.#base.snapshotHead(doc);
   }
 }
