@@ -64,11 +64,12 @@ CREATE TABLE IF NOT EXISTS snapshots (
   doc_num INTEGER PRIMARY KEY,
   session TEXT NOT NULL,
   covers TEXT NOT NULL,
-  data BLOB NOT NULL,
   bytes INTEGER NOT NULL,
   signature TEXT NOT NULL,
   taken_at INTEGER NOT NULL,
-  prune_after TEXT
+  prune_after TEXT,
+  -- Last: reading the columns before it does not walk its overflow pages (up to MAX_SNAPSHOT_BYTES).
+  data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS snapshots_to_prune ON snapshots (taken_at) WHERE prune_after IS NOT NULL;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
