@@ -1,12 +1,11 @@
 // Pruning at the real relay (issue 13): with WEFT_SNAPSHOT_RETENTION_SECONDS=0 (vitest.config.ts) the
 // transactions a snapshot covers are deleted from the object's alarm, in slices of bounded work, while the
 // counts, the directory digest and cursor stay as they were and the writer goes on appending.
-import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { PRUNE_WORK_PER_EVENT, type Transaction } from "../../protocol/index.ts";
 import { testAgent, testHeader } from "../support/identity.ts";
-import { SessionWriter, closeAll, connect, emptyKnown, groupStub, sqlRows, storedLog, uniqueGroup } from "./socket.ts";
-import { prunedAll, snapshotOf } from "./snapshot-helpers.ts";
+import { SessionWriter, closeAll, connect, emptyKnown, sqlRows, storedLog, uniqueGroup } from "./socket.ts";
+import { prunedAll, recordStatements, snapshotOf } from "./snapshot-helpers.ts";
 
 afterEach(closeAll);
 
@@ -16,24 +15,6 @@ const carol = testAgent(97);
 
 /** Transactions of 16,000 characters: a stored chunk holds two of them, so 300 make about 150 chunk rows. */
 const large = (count: number, prefix: string): Transaction[] => Array.from({ length: count }, (_, i) => ({ at: 1_700_000_000_000 + i, data: `${prefix}-${i}-${"x".repeat(16_000)}` }));
-
-type Statement = { query: string; cursor: SqlStorageCursor<Record<string, SqlStorageValue>> };
-
-/** Records every statement the group's object runs from now on; `stop` puts exec back. */
-async function recordStatements(group: string): Promise<{ statements: Statement[]; stop: () => Promise<void> }> {
-  const statements: Statement[] = [];
-  const restore = await runInDurableObject(groupStub(group), (_instance, state) => {
-    const sql = state.storage.sql;
-    const exec = sql.exec;
-    sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => {
-      const cursor = exec.call(sql, query, ...bindings);
-      statements.push({ query, cursor });
-      return cursor;
-    }) as typeof sql.exec;
-    return () => void (sql.exec = exec);
-  });
-  return { statements, stop: () => runInDurableObject(groupStub(group), () => restore()) };
-}
 
 describe("pruning", () => {
   it("deletes the covered chunk rows over several alarm events, each bounded; counts, digest and cursor are unchanged; the writer appends after", async () => {

@@ -1,7 +1,9 @@
-// Helpers for the snapshot and pruning tests: signed snapshots, and waiting for the alarm to finish pruning.
+// Helpers for the snapshot and pruning tests: signed snapshots, waiting for the alarm to finish pruning, and
+// the statements the group's object runs (to count what one of them costs while the alarm prunes beside it).
 import { signSnapshot, type DocId, type SessionCounts, type SnapshotMessage } from "../../protocol/index.ts";
 import type { TestAgent } from "../support/identity.ts";
-import { sqlRows } from "./socket.ts";
+import { runInDurableObject } from "cloudflare:test";
+import { groupStub, sqlRows } from "./socket.ts";
 
 /** A snapshot of `doc` signed by `who` (as `session`, its own by default). */
 export function snapshotOf(who: TestAgent, doc: DocId, covers: SessionCounts, data: SnapshotMessage["data"], session = who.session): SnapshotMessage {
@@ -17,4 +19,32 @@ export async function prunedAll(group: string): Promise<void> {
     if (Date.now() > deadline) throw new Error("pruning did not finish");
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+export type Statement = { query: string; cursor: SqlStorageCursor<Record<string, SqlStorageValue>> };
+
+/** Records every statement the group's object runs from now on; `stop` puts exec back. */
+export async function recordStatements(group: string): Promise<{ statements: Statement[]; stop: () => Promise<void> }> {
+  const statements: Statement[] = [];
+  const restore = await runInDurableObject(groupStub(group), (_instance, state) => {
+    const sql = state.storage.sql;
+    const exec = sql.exec;
+    sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => {
+      const cursor = exec.call(sql, query, ...bindings);
+      statements.push({ query, cursor });
+      return cursor;
+    }) as typeof sql.exec;
+    return () => void (sql.exec = exec);
+  });
+  return { statements, stop: () => runInDurableObject(groupStub(group), () => restore()) };
+}
+
+/** Rows read and written by the recorded statements whose text includes `text`. */
+export function costOf(statements: readonly Statement[], text: string): { statements: number; rowsRead: number; rowsWritten: number } {
+  const matching = statements.filter((statement) => statement.query.includes(text));
+  return {
+    statements: matching.length,
+    rowsRead: matching.reduce((sum, { cursor }) => sum + cursor.rowsRead, 0),
+    rowsWritten: matching.reduce((sum, { cursor }) => sum + cursor.rowsWritten, 0),
+  };
 }
