@@ -83,4 +83,41 @@ describe("a received snapshot in weft/yjs", () => {
     expect(seenByBob).toEqual([true]);
     expect(seenByAlice).toEqual([undefined]);
   });
+
+  it("takes snapshots by itself once the log outgrows the state, only the leading editor, and never with snapshots: false", async () => {
+    const h = setup();
+    const [alice, bob] = [await h.client({ name: "alice" }), await h.client({ name: "bob" })];
+    const docId = alice.group(GROUP).create({ kind: "yjs" }).id;
+    await alice.group(GROUP).synced();
+    const options = { snapshots: { factor: 1, minLogBytes: 600 } };
+    const a = new WeftProvider(alice.group(GROUP), docId, new Y.Doc(), options);
+    const b = new WeftProvider(bob.group(GROUP), docId, new Y.Doc(), options);
+    await Promise.all([a.loaded, b.loaded]);
+    await settle();
+    const leader = alice.session < bob.session ? alice.session : bob.session;
+    const heard: string[] = [];
+    b.doc!.subscribe((change) => change.snapshotted && heard.push(change.snapshotted.session));
+    for (let i = 0; i < 60; i++) {
+      a.ydoc.getText("body").insert(0, "a");
+      b.ydoc.getText("body").insert(0, "b");
+      await settle(2);
+    }
+    await settle();
+    expect(heard.length).toBeGreaterThan(0);
+    expect(new Set(heard)).toEqual(new Set([leader]));
+    expect(b.doc!.lastSnapshotted?.session).toBe(leader);
+
+    // Alone and with snapshots off, an editor never takes one, however long its log.
+    const carol = await h.client({ name: "carol" });
+    const soloId = carol.group(GROUP).create({ kind: "yjs" }).id;
+    const solo = new WeftProvider(carol.group(GROUP), soloId, new Y.Doc(), { snapshots: false });
+    await solo.loaded;
+    for (let i = 0; i < 60; i++) {
+      solo.ydoc.getText("body").insert(0, "c");
+      await settle(2);
+    }
+    await solo.doc!.synced();
+    await settle();
+    expect(solo.doc!.lastSnapshotted).toBeUndefined();
+  });
 });
