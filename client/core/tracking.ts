@@ -2,6 +2,7 @@
 // answered (the group is live once every load is answered), and the frames that ask for them. Helpers of
 // client-core.ts and relay-messages.ts; pure, like them.
 import { openParts, type DocHeader, type DocId } from "../../protocol/index.ts";
+import { RelayError } from "../errors.ts";
 import { noQuarantine } from "../quarantine.ts";
 import { knownOf, newDocState, type DocState } from "./doc-state.ts";
 import type { CoreEffect, CoreState } from "./effects.ts";
@@ -43,6 +44,10 @@ export function track(state: CoreState, id: DocId, header: DocHeader | undefined
 }
 
 export function forget(state: CoreState, id: DocId, out: CoreEffect[]): void {
+  // A snapshot waiting for the relay settles too: nothing will answer it for a document no longer held.
+  for (const pending of state.docs.get(id)?.pendingSnapshots.splice(0) ?? []) {
+    out.push({ type: "settle", waiter: pending.key, error: new RelayError({ code: "unknown_doc", message: `document ${id} is no longer held here`, doc: id }) });
+  }
   state.docs.delete(id);
   state.unanswered.delete(id);
   state.requested.delete(id);
