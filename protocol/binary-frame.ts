@@ -1,7 +1,7 @@
 // How transactions of bytes travel: in binary WebSocket frames, never base64. A binary frame is the JSON of
 // its message (or batch) in UTF-8, one zero byte, then the bytes of each transaction of bytes it carries,
 // back to back. In the JSON such a transaction's entry in its chunk's `data` column is the number of its
-// bytes; text stays a string. Sections follow in the order their entries appear in the JSON: messages of a
+// bytes (and a snapshot of bytes has the number of its bytes as its `data`); text stays a string. Sections follow in the order their entries appear in the JSON: messages of a
 // batch in order, then sessions, then transactions. (JSON.parse keeps the text's key order, and the encoder
 // writes keys in the order it walks them, so both ends walk alike.) A frame without bytes stays text.
 //
@@ -64,6 +64,16 @@ export function attachSections(json: unknown, sections: Uint8Array | undefined):
   const messages = isRecord(json) && json.type === "batch" && Array.isArray(json.messages) ? json.messages : [json];
   let offset = 0;
   for (const message of messages) {
+    if (isRecord(message) && message.type === "snapshot" && typeof message.data === "number") {
+      // A snapshot of bytes: its `data` is the number of its bytes, one section.
+      const length = message.data;
+      if (!sections) return "data of bytes travels in binary frames; a text frame's data must be strings";
+      if (!Number.isSafeInteger(length) || length < 0) return "a data entry of bytes must be its length: a non-negative integer";
+      if (offset + length > total) return `data refers to ${offset + length} bytes, but the frame carries ${total}`;
+      message.data = sections.slice(offset, offset + length);
+      offset += length;
+      continue;
+    }
     if (!isRecord(message) || message.type !== "content" || !isRecord(message.sessions)) continue;
     for (const chunk of Object.values(message.sessions)) {
       if (!isRecord(chunk) || !Array.isArray(chunk.data)) continue;

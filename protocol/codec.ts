@@ -6,7 +6,7 @@ import { toColumns } from "./transaction-columns.ts";
 import { attachSections, batchFrame, splitBinaryFrame, type EncodedMessage, type WireFrame } from "./binary-frame.ts";
 import { canonicalJson, dataBytes, utf8Length, type Json } from "./encoding.ts";
 import type { ErrorCode } from "./errors.ts";
-import { MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTIONS_PER_FRAME } from "./limits.ts";
+import { MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_SNAPSHOT_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTIONS_PER_FRAME } from "./limits.ts";
 
 export type Decoded<T> = { ok: true; message: T } | { ok: false; code: ErrorCode; reason: string };
 
@@ -60,6 +60,13 @@ function parseFrame<T>(
 
 /** Limits a schema cannot express cheaply: sizes of transaction data and of headers. */
 function checkClientLimits(message: ClientMessage): Decoded<ClientMessage> {
+  if (message.type === "snapshot") {
+    const { data } = message;
+    if ((typeof data !== "string" || data.length * 3 > MAX_SNAPSHOT_BYTES) && dataBytes(data) > MAX_SNAPSHOT_BYTES) {
+      return fail("snapshot_too_large", `a snapshot's data exceeds ${MAX_SNAPSHOT_BYTES} bytes`);
+    }
+    return { ok: true, message };
+  }
   if (message.type !== "content") return { ok: true, message };
   let total = 0;
   for (const chunk of Object.values(message.sessions)) {
@@ -118,7 +125,7 @@ export function decodeServerFrame(frame: string | ArrayBuffer | ArrayBufferView)
 type Message = ClientMessage | ServerMessage;
 
 /** The frame for one message: JSON text, or a binary frame when it carries bytes (binary-frame.ts). */
-export function encodeMessage(message: Exclude<Message, { type: "content" }>): string;
+export function encodeMessage(message: Exclude<Message, { type: "content" | "snapshot" }>): string;
 export function encodeMessage(message: Message): WireFrame;
 export function encodeMessage(message: Message): WireFrame {
   return batchFrame([encodeForBatch(message)]);
@@ -129,6 +136,10 @@ export function encodeMessage(message: Message): WireFrame {
  * (transaction-columns.ts), and the byte sections its data of bytes refers to, if any.
  */
 export function encodeForBatch(message: Message): EncodedMessage {
+  if (message.type === "snapshot" && typeof message.data !== "string") {
+    const data = message.data;
+    return { json: JSON.stringify({ ...message, data: data.byteLength }), sections: [data], sectionBytes: data.byteLength };
+  }
   if (message.type !== "content") return JSON.stringify(message);
   const sessions: Record<string, unknown> = {};
   const sectionList: Uint8Array[] = [];

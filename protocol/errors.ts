@@ -36,6 +36,13 @@ export const ERROR_CLOSE_CODES = {
   unknown_doc: null,
   /** The agent already created MAX_DOCS_PER_AGENT documents, MAX_SESSIONS_PER_AGENT sessions or MAX_BYTES_PER_AGENT bytes in this group. */
   quota_exceeded: null,
+  /**
+   * A snapshot the relay does not take: it covers transactions the relay does not hold, covers less than
+   * the document's stored snapshot, or is of a document that cannot be snapshotted (the membership log).
+   */
+  snapshot_refused: null,
+  /** A snapshot's data is larger than MAX_SNAPSHOT_BYTES. */
+  snapshot_too_large: null,
   /** Presence in a document the relay does not have, that was deleted, or that this agent may not read. */
   presence_refused: null,
   /** The peer's presence states would exceed PRESENCE_MAX_BYTES, or cover more than PRESENCE_MAX_DOCS_PER_PEER documents. */

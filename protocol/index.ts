@@ -5,6 +5,7 @@ export * from "./crypto.ts";
 export * from "./ids.ts";
 export * from "./known-state.ts";
 export * from "./session-log.ts";
+export * from "./snapshot.ts";
 export * from "./errors.ts";
 export * from "./messages.ts";
 export * from "./codec.ts";

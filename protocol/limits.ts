@@ -11,6 +11,12 @@ export const PROTOCOL_VERSION = 2;
 export const MAX_FRAME_BYTES = 1_000_000;
 /** Outgoing `content` frames are packed up to this size, leaving room for the envelope. */
 export const CHUNK_TARGET_BYTES = 256 * 1024;
+/**
+ * Largest `data` of one snapshot (protocol/snapshot.ts): UTF-8 bytes of text, or bytes. A snapshot travels
+ * whole in one frame, so it stays under MAX_FRAME_BYTES with its envelope; a document whose state is larger
+ * is not snapshotted (its log keeps every transaction).
+ */
+export const MAX_SNAPSHOT_BYTES = 768 * 1024;
 /** Largest `data` of one transaction: UTF-8 bytes of text, or bytes. Well under SQLite's 2 MB per value in production. */
 export const MAX_TRANSACTION_BYTES = 256 * 1024;
 /**

@@ -177,6 +177,21 @@ const presenceStateSchema = v.custom<unknown>(isWellFormedJson, "a presence stat
  */
 export const presenceSchema = v.object({ type: v.literal("presence"), doc: docIdSchema, state: v.optional(presenceStateSchema) });
 export const pingSchema = v.object({ type: v.literal("ping") });
+/**
+ * A signed snapshot of a document (protocol/snapshot.ts): sent by its author to be stored, and by the relay
+ * to a peer that lacks what it covers, before the content after it. Its data is text, or bytes carried in a
+ * binary frame (its JSON `data` is then the number of bytes, like a transaction's).
+ * The size of `data` (MAX_SNAPSHOT_BYTES) is checked in codec.ts, with its own error code.
+ */
+export const snapshotSchema = v.object({
+  type: v.literal("snapshot"),
+  doc: docIdSchema,
+  /** The author's session: the relay takes a snapshot only from a peer writing as this session's agent. */
+  session: sessionIdSchema,
+  covers: bySession(count, MAX_SESSIONS_PER_DOCUMENT),
+  data: v.union([v.pipe(v.string(), wellFormed), v.instance(Uint8Array)]),
+  signature,
+});
 
 export const clientMessageSchema = v.variant("type", [
   helloSchema,
@@ -188,6 +203,7 @@ export const clientMessageSchema = v.variant("type", [
   deleteSchema,
   presenceSchema,
   pingSchema,
+  snapshotSchema,
 ]);
 
 /** Several messages of one direction in one frame, handled in order as if each had come alone. */
@@ -277,6 +293,17 @@ export const serverPresenceSchema = v.object({
   peers: v.pipe(v.array(presencePeerSchema), v.maxLength(MAX_PRESENCE_PEERS_PER_FRAME)),
 });
 
+/**
+ * The relay stored a snapshot of a document: sent to its author (the acknowledgement) and to the document's
+ * subscribers, so bindings that snapshot by themselves know one was taken (and by whom, covering what).
+ */
+export const snapshottedSchema = v.object({
+  type: v.literal("snapshotted"),
+  doc: docIdSchema,
+  session: sessionIdSchema,
+  covers: bySession(count, MAX_SESSIONS_PER_DOCUMENT),
+});
+
 export const serverMessageSchema = v.variant("type", [
   challengeSchema,
   welcomeSchema,
@@ -288,6 +315,8 @@ export const serverMessageSchema = v.variant("type", [
   errorSchema,
   pongSchema,
   serverPresenceSchema,
+  snapshotSchema,
+  snapshottedSchema,
 ]);
 
 /**
@@ -314,4 +343,6 @@ export type OpenGroup = v.InferOutput<typeof openGroupSchema>;
 export type Presence = v.InferOutput<typeof presenceSchema>;
 export type ServerPresence = v.InferOutput<typeof serverPresenceSchema>;
 export type PresencePeer = v.InferOutput<typeof presencePeerSchema>;
+export type SnapshotMessage = v.InferOutput<typeof snapshotSchema>;
+export type Snapshotted = v.InferOutput<typeof snapshottedSchema>;
 export type SessionChunk = ServerContent["sessions"][SessionId];

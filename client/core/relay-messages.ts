@@ -60,6 +60,9 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
     }
     case "error":
       return onRelayError(state, message, out);
+    case "snapshot":
+    case "snapshotted":
+      return; // not taken by this client yet
     default:
       return assertNever(message);
   }

@@ -84,6 +84,10 @@ export function render(message: ClientMessage | ServerMessage): string {
       const about = [message.doc, message.session, message.retryAfter === undefined ? undefined : `retryAfter=${message.retryAfter}`];
       return ["error", message.code, ...about.filter(Boolean), JSON.stringify(message.message)].join(" ");
     }
+    case "snapshot":
+      return `snapshot ${message.doc} by ${message.session} covers ${sessions(message.covers)} ${typeof message.data === "string" ? `text ${message.data.length}` : `bytes ${message.data.byteLength}`}`;
+    case "snapshotted":
+      return `snapshotted ${message.doc} by ${message.session} covers ${sessions(message.covers)}`;
     case "presence":
       return renderPresence(message);
     case "ping":

@@ -238,6 +238,8 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
       return unchanged(state, [...state.presence.leave(id, [message.doc], state.peers, store), { type: "unsubscribe", peer: id, doc: message.doc }]);
     case "presence":
       return unchanged(state, state.presence.receive(peer, role, message, now, state.peers, store));
+    case "snapshot":
+      return refuse(state, id, "snapshot_refused", "this relay does not take snapshots yet", { doc: message.doc });
     default:
       return assertNever(message);
   }

@@ -48,6 +48,10 @@ function render(message: ClientMessage | ServerMessage): string {
     case "deleted":
     case "unsub":
       return `${message.type} ${message.doc}`;
+    case "snapshot":
+      return `snapshot ${message.doc} by ${message.session} covers ${counts(message.covers)} ${typeof message.data === "string" ? `text ${message.data.length}` : `bytes ${message.data.byteLength}`}`;
+    case "snapshotted":
+      return `snapshotted ${message.doc} by ${message.session} covers ${counts(message.covers)}`;
     case "presence":
       return renderPresence(message);
     case "ping":

@@ -1,0 +1,46 @@
+// Snapshots: a writer's signed statement that `data` holds a document as of a known state (`covers`, a
+// transaction count per session), so a loader can start from it instead of replaying every transaction it
+// covers. `data` is opaque to the relay, like a transaction's (for Yjs: the merged state as one update),
+// and applying it must be idempotent in the binding: a client may receive a snapshot of transactions it
+// already holds. The signature covers the document, the author's session, the covered counts and the
+// data's hash, so any client can check who vouched for the snapshot.
+import { canonicalJson, toBase64Url, fromBase64Url, utf8 } from "./encoding.ts";
+import { sha256, sign, verify } from "./crypto.ts";
+import { agentOfSession, publicKeyOfAgent, type DocId, type SessionId } from "./ids.ts";
+import type { SessionCounts } from "./known-state.ts";
+import type { TransactionData } from "./session-log.ts";
+
+/** A signed snapshot, as it travels both ways (see snapshotSchema in messages.ts). */
+export type Snapshot = {
+  doc: DocId;
+  /** The author's session; its agent signed. */
+  session: SessionId;
+  /** Per session, how many transactions `data` includes. Sessions not listed are not covered. */
+  covers: SessionCounts;
+  data: TransactionData;
+  signature: string;
+};
+
+/** SHA-256 of the data with its kind: one byte ("t" text, "b" bytes), then the UTF-8 text or the bytes. */
+export function snapshotDataHash(data: TransactionData): string {
+  const body = typeof data === "string" ? utf8(data) : data;
+  const input = new Uint8Array(1 + body.byteLength);
+  input[0] = typeof data === "string" ? 0x74 : 0x62;
+  input.set(body, 1);
+  return toBase64Url(sha256(input));
+}
+
+/** The exact bytes an agent signs to vouch for a snapshot (covered counts in canonical, sorted form). */
+export const snapshotMessage = (doc: DocId, session: SessionId, covers: SessionCounts, dataHash: string): Uint8Array =>
+  utf8(canonicalJson(["weft/snapshot/v1", doc, session, covers, dataHash]));
+
+export const signSnapshot = (secretKey: Uint8Array, doc: DocId, session: SessionId, covers: SessionCounts, data: TransactionData): string =>
+  toBase64Url(sign(snapshotMessage(doc, session, covers, snapshotDataHash(data)), secretKey));
+
+/** Whether the snapshot's signature is its author's over exactly this document, covered state and data. */
+export async function verifySnapshot(snapshot: Snapshot): Promise<boolean> {
+  const publicKey = publicKeyOfAgent(agentOfSession(snapshot.session));
+  const signatureBytes = fromBase64Url(snapshot.signature);
+  if (!publicKey || !signatureBytes) return false;
+  return verify(signatureBytes, snapshotMessage(snapshot.doc, snapshot.session, snapshot.covers, snapshotDataHash(snapshot.data)), publicKey);
+}

@@ -1,0 +1,90 @@
+// Snapshots on the wire: a signature that vouches for exactly one document, author, covered state and data;
+// data of bytes carried in binary frames and of text as text, both decoded back exactly; oversize data
+// refused with its own code.
+import { describe, expect, it } from "vitest";
+import {
+  MAX_SNAPSHOT_BYTES,
+  decodeClientFrame,
+  decodeServerFrame,
+  encodeMessage,
+  signSnapshot,
+  verifySnapshot,
+  type Snapshot,
+  type SnapshotMessage,
+} from "../../protocol/index.ts";
+import { testAgent, testHeader } from "../support/identity.ts";
+
+const alice = testAgent(1);
+const bob = testAgent(2);
+const { id: doc } = testHeader(alice, "g1");
+const { id: otherDoc } = testHeader(alice, "g1", "nonce-0001");
+
+function snapshot(data: string | Uint8Array, covers: Snapshot["covers"] = { [alice.session]: 3, [bob.session]: 1 }): SnapshotMessage {
+  return { type: "snapshot", doc, session: alice.session, covers, data, signature: signSnapshot(alice.secretKey, doc, alice.session, covers, data) };
+}
+
+describe("snapshot signatures", () => {
+  it("verify for the author's exact document, covered state and data", async () => {
+    expect(await verifySnapshot(snapshot("state"))).toBe(true);
+    expect(await verifySnapshot(snapshot(Uint8Array.of(1, 2, 3)))).toBe(true);
+  });
+
+  it("fail when anything they vouch for is changed", async () => {
+    const signed = snapshot("state");
+    expect(await verifySnapshot({ ...signed, data: "stale" })).toBe(false);
+    expect(await verifySnapshot({ ...signed, doc: otherDoc })).toBe(false);
+    expect(await verifySnapshot({ ...signed, covers: { ...signed.covers, [alice.session]: 4 } })).toBe(false);
+    expect(await verifySnapshot({ ...signed, covers: { [alice.session]: 3 } })).toBe(false);
+    // Claimed by another agent: bob's key did not sign it.
+    expect(await verifySnapshot({ ...signed, session: bob.session })).toBe(false);
+    expect(await verifySnapshot({ ...signed, signature: "A".repeat(86) })).toBe(false);
+  });
+
+  it("tell text from bytes of the same content", async () => {
+    const text = snapshot("abc");
+    expect(await verifySnapshot({ ...text, data: new TextEncoder().encode("abc") })).toBe(false);
+  });
+
+  it("do not depend on the order of the covered sessions", async () => {
+    const signed = snapshot("state", { [bob.session]: 1, [alice.session]: 3 });
+    expect(await verifySnapshot({ ...signed, covers: { [alice.session]: 3, [bob.session]: 1 } })).toBe(true);
+  });
+});
+
+describe("snapshot frames", () => {
+  it("carry bytes in a binary frame and decode them exactly, both ways", () => {
+    const bytes = Uint8Array.from({ length: 5_000 }, (_, i) => (i * 31) & 0xff);
+    const frame = encodeMessage(snapshot(bytes));
+    expect(frame).toBeInstanceOf(Uint8Array);
+    for (const decoded of [decodeClientFrame(frame), decodeServerFrame(frame)]) {
+      expect(decoded.ok).toBe(true);
+      if (!decoded.ok) return;
+      const [message] = decoded.message;
+      expect(message).toMatchObject({ type: "snapshot", doc, session: alice.session });
+      expect((message as SnapshotMessage).data).toEqual(bytes);
+    }
+  });
+
+  it("keep text as text", () => {
+    const frame = encodeMessage(snapshot("ünïcode ✓"));
+    expect(typeof frame).toBe("string");
+    const decoded = decodeClientFrame(frame);
+    expect(decoded.ok && (decoded.message[0] as SnapshotMessage).data).toBe("ünïcode ✓");
+  });
+
+  it("refuse data over MAX_SNAPSHOT_BYTES with snapshot_too_large", () => {
+    const decoded = decodeClientFrame(encodeMessage(snapshot(new Uint8Array(MAX_SNAPSHOT_BYTES + 1))));
+    expect(decoded).toMatchObject({ ok: false, code: "snapshot_too_large" });
+  });
+
+  it("refuse a byte count that does not match the frame, and a count in a text frame", () => {
+    const frame = encodeMessage(snapshot(Uint8Array.of(1, 2, 3))) as Uint8Array;
+    expect(decodeClientFrame(frame.subarray(0, frame.length - 1))).toMatchObject({ ok: false, code: "bad_frame" });
+    const asText = JSON.stringify({ ...snapshot("x"), data: 3 });
+    expect(decodeClientFrame(asText)).toMatchObject({ ok: false, code: "bad_frame" });
+  });
+
+  it("refuse a lone surrogate in text data", () => {
+    expect(decodeClientFrame(JSON.stringify(snapshot("x\ud800y")))).toMatchObject({ ok: false, code: "bad_frame" });
+  });
+});
