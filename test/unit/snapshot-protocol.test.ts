@@ -19,7 +19,7 @@ const bob = testAgent(2);
 const { id: doc } = testHeader(alice, "g1");
 const { id: otherDoc } = testHeader(alice, "g1", "nonce-0001");
 
-function snapshot(data: string | Uint8Array, covers: Snapshot["covers"] = { [alice.session]: 3, [bob.session]: 1 }): SnapshotMessage {
+function snapshot(data: SnapshotMessage["data"], covers: Snapshot["covers"] = { [alice.session]: 3, [bob.session]: 1 }): SnapshotMessage {
   return { type: "snapshot", doc, session: alice.session, covers, data, signature: signSnapshot(alice.secretKey, doc, alice.session, covers, data) };
 }
 
