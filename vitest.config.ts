@@ -11,11 +11,14 @@ export default defineConfig({
       },
       {
         // The token secret exists only in tests; deployments set theirs with `wrangler secret put`. These tests
-        // also admit peers without tokens and let anyone found a group; test/worker-locked runs the defaults.
+        // also admit peers without tokens and let anyone found a group, and prune what a snapshot covers at
+        // once (the default waits 7 days); test/worker-locked runs the defaults.
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { WEFT_TOKEN_SECRET: "test-token-secret", WEFT_OPEN_GROUPS: "true", WEFT_FOUNDERS: "anyone" } },
+            miniflare: {
+              bindings: { WEFT_TOKEN_SECRET: "test-token-secret", WEFT_OPEN_GROUPS: "true", WEFT_FOUNDERS: "anyone", WEFT_SNAPSHOT_RETENTION_SECONDS: "0" },
+            },
           }),
         ],
         test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 60_000 },
@@ -31,7 +34,7 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts", "test/browser/**/*.test.ts"],
           environment: "node",
           testTimeout: 120_000,
-          hookTimeout: 60_000,
+          hookTimeout: 120_000,
           fileParallelism: false,
         },
       },

@@ -78,6 +78,11 @@ export const LOAD_SLICE_ROWS = 2_000;
  */
 export const CHUNK_ROW_TRANSACTIONS = 256;
 export const CHUNK_ROW_CHARS = 32 * 1024;
+/**
+ * Work one alarm event spends pruning transactions covered by snapshots (worker/sqlite-store.ts): stored rows
+ * deleted plus sessions visited. A long document's pruning goes on over several alarm events.
+ */
+export const PRUNE_WORK_PER_EVENT = 100;
 /** Most documents the relay lists for one `dir` in one event; the listing continues in later events. */
 export const DIR_SLICE_DOCS = 1_000;
 /**

@@ -6,6 +6,9 @@
 /** Longest lifetime (exp − iat, or exp − now without iat) a token may claim, unless configured otherwise. */
 export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 24 * 60 * 60;
 
+/** How long a stored snapshot is kept before the transactions it covers are pruned, unless configured otherwise: 7 days. */
+export const DEFAULT_SNAPSHOT_RETENTION_SECONDS = 7 * 24 * 60 * 60;
+
 /** The key app tokens are signed with: a shared HS256 secret, or an Ed25519 public key for EdDSA. */
 export type TokenKey = { alg: "HS256"; secret: string } | { alg: "EdDSA"; publicKey: JsonWebKey };
 
@@ -45,6 +48,11 @@ export type RelayConfig = {
   access: AccessPolicy;
   /** Why a configured value cannot be used; the relay logs each once and fails closed. */
   problems: string[];
+  /**
+   * Seconds after a snapshot is stored until the transactions it covers are pruned (0: at once); Infinity:
+   * never. Unset: DEFAULT_SNAPSHOT_RETENTION_SECONDS. History before the retention horizon is gone for good.
+   */
+  snapshotRetentionSeconds?: number;
 };
 
 /** The Worker bindings `configFromEnv` reads; all optional, all strings (vars or secrets). */
@@ -63,6 +71,8 @@ export type ConfigEnv = {
   WEFT_OPEN_GROUPS?: string;
   /** "anyone" or "token-admins" (see Founders). */
   WEFT_FOUNDERS?: string;
+  /** Seconds a snapshot is kept before what it covers is pruned: a whole number (0: at once) or "never" (default 7 days). */
+  WEFT_SNAPSHOT_RETENTION_SECONDS?: string;
 };
 
 /**
@@ -85,7 +95,18 @@ export function configFromEnv(env: ConfigEnv): RelayConfig {
     : undefined;
   const openGroups = flag(env.WEFT_OPEN_GROUPS, !tokensConfigured, "WEFT_OPEN_GROUPS", problems);
   const founders = foundersOf(env.WEFT_FOUNDERS, tokensConfigured ? "token-admins" : "anyone", problems);
-  return { tokens, access: { openGroups, founders, tokensConfigured }, problems };
+  const snapshotRetentionSeconds = retentionOf(env.WEFT_SNAPSHOT_RETENTION_SECONDS, problems);
+  return { tokens, access: { openGroups, founders, tokensConfigured }, problems, snapshotRetentionSeconds };
+}
+
+/** The snapshot retention: a value that cannot be used prunes nothing (history is kept, the safe side). */
+function retentionOf(value: string | undefined, problems: string[]): number {
+  if (value === undefined || value === "") return DEFAULT_SNAPSHOT_RETENTION_SECONDS;
+  if (value === "never") return Infinity;
+  const seconds = Number(value);
+  if (/^\d+$/.test(value) && Number.isSafeInteger(seconds)) return seconds;
+  problems.push(`WEFT_SNAPSHOT_RETENTION_SECONDS is "${value}", expected a whole number of seconds or "never"; nothing is pruned`);
+  return Infinity;
 }
 
 const loggedProblems = new Set<string>();

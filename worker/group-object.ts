@@ -12,7 +12,7 @@ import type { PeerId } from "./core/store.ts";
 import { SqlMeter } from "./sql-meter.ts";
 import { SqliteStore } from "./sqlite-store.ts";
 import { AlarmScheduler } from "./alarm-scheduler.ts";
-import { configFromEnv, reportProblems, type ConfigEnv, type RelayConfig } from "./config.ts";
+import { DEFAULT_SNAPSHOT_RETENTION_SECONDS, configFromEnv, reportProblems, type ConfigEnv, type RelayConfig } from "./config.ts";
 import { tokenVerifier } from "./tokens.ts";
 
 /** Header the Worker uses to tell the object which group it is (an object cannot read its own name). */
@@ -175,7 +175,9 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
     // After a restart (not a hibernation) the old sockets are gone: so are their subscriptions.
     this.#store.forgetPeersExcept(peers.map((peer) => peer.id));
     const group = this.#store.meta("group") ?? "";
-    this.#relay = new Relay(initialState(group, peers, this.#config.access, presence), this.#store, this.#transport, tokenVerifier(this.#config));
+    this.#relay = new Relay(initialState(group, peers, this.#config.access, presence), this.#store, this.#transport, tokenVerifier(this.#config), {
+      snapshotRetentionSeconds: this.#config.snapshotRetentionSeconds ?? DEFAULT_SNAPSHOT_RETENTION_SECONDS,
+    });
     return this.#relay;
   }
 

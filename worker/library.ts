@@ -9,6 +9,7 @@ export { relayRoutes, type RelayRoutesOptions } from "./routes.ts";
 export {
   configFromEnv,
   DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+  DEFAULT_SNAPSHOT_RETENTION_SECONDS,
   OPEN_ACCESS,
   type AccessPolicy,
   type ConfigEnv,

@@ -3,9 +3,26 @@
 // the session's own row, so a small write updates three rows and a load reads one row per chunk. Reads
 // stream page by page, never a whole group or a whole log at once.
 import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, EMPTY_DIGEST, EMPTY_DIGEST_SUM, agentOfSession, digestOfSum, digestSumOf, updateDigestSum } from "../protocol/index.ts";
-import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../protocol/index.ts";
+import { dataBytes } from "../protocol/index.ts";
+import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionCounts, SessionId } from "../protocol/index.ts";
 import { decodeChunk, encodeItem, fitsTail, packChunks, type Tail } from "./transaction-chunks.ts";
-import { ALL_DOCS, digestAfter, type AgentUsage, type ListedDoc, type GroupInfo, type GroupStore, type LogPosition, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./core/store.ts";
+import {
+  ALL_DOCS,
+  digestAfter,
+  type AgentUsage,
+  type ListedDoc,
+  type GroupInfo,
+  type GroupStore,
+  type LogPosition,
+  type PeerId,
+  type PruneSlice,
+  type SessionExtent,
+  type SessionHead,
+  type SnapshotHead,
+  type StoredSnapshot,
+  type StoredTransaction,
+  type Write,
+} from "./core/store.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
@@ -43,6 +60,17 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   PRIMARY KEY (doc, peer)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS subscriptions_by_peer ON subscriptions (peer);
+CREATE TABLE IF NOT EXISTS snapshots (
+  doc_num INTEGER PRIMARY KEY,
+  session TEXT NOT NULL,
+  covers TEXT NOT NULL,
+  data BLOB NOT NULL,
+  bytes INTEGER NOT NULL,
+  signature TEXT NOT NULL,
+  taken_at INTEGER NOT NULL,
+  prune_after TEXT
+);
+CREATE INDEX IF NOT EXISTS snapshots_to_prune ON snapshots (taken_at) WHERE prune_after IS NOT NULL;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS members (agent TEXT PRIMARY KEY, role TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS agent_usage (agent TEXT PRIMARY KEY, docs INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0);
@@ -81,6 +109,8 @@ const SUBSCRIBER_CACHE_SIZE = 256;
 const HEAD_CACHE_SIZE = 10_000;
 /** Agents whose usage is kept in memory: a writer's quota check and a document's creation read none. */
 const USAGE_CACHE_SIZE = 1_000;
+/** Documents whose snapshot head (or that they have none) is kept in memory: a load or open reads none. */
+const SNAPSHOT_CACHE_SIZE = 1_000;
 
 type DocRow = { num: number; deleted: boolean; sessions: number };
 type DocListRow = { num: number; id: DocId; header: string; updated_at: number; cursor: number; deleted: number };
@@ -113,6 +143,10 @@ export class SqliteStore implements GroupStore {
   readonly #subscribers = new Map<string, Set<PeerId>>();
   /** Session heads by `<doc row> <session id>`, written through by every commit. */
   readonly #heads = new Map<string, HeadRow>();
+  /** Snapshot heads by document (null: none), written through by putSnapshot. */
+  readonly #snapshots = new Map<DocId, SnapshotHead | null>();
+  /** When the oldest snapshot with pruning still to do was taken (null: none); undefined until read. */
+  #pruneNext: number | null | undefined;
   readonly sql: SqlStorage;
   readonly transactionSync: <T>(fn: () => T) => T;
 
@@ -374,7 +408,7 @@ export class SqliteStore implements GroupStore {
           )
           .raw<[number, string]>(),
       ];
-      if (page.length === 0) return;
+      if (page.length === 0) break; // none left before the open chunk (the rest may have been pruned)
       for (const [first, body] of page) {
         for (const transaction of decodeChunk(body, first, next, to)) {
           yield transaction;
@@ -386,6 +420,141 @@ export class SqliteStore implements GroupStore {
     if (to <= tail.first || tail.count === 0) return;
     const body = this.sql.exec<{ tail: string }>("SELECT tail FROM sessions WHERE num = ?", num).one().tail;
     yield* decodeChunk(body, tail.first, Math.max(from, tail.first), to);
+  }
+
+  snapshotHead(doc: DocId): SnapshotHead | undefined {
+    const row = this.#row(doc);
+    if (!row || row.deleted) return undefined;
+    const cached = this.#snapshots.get(doc);
+    if (cached !== undefined) return cached ?? undefined;
+    const found = this.sql
+      .exec<{ session: SessionId; covers: string; bytes: number; taken_at: number }>("SELECT session, covers, bytes, taken_at FROM snapshots WHERE doc_num = ?", row.num)
+      .toArray()[0];
+    const head = found ? { session: found.session, covers: JSON.parse(found.covers) as SessionCounts, bytes: found.bytes, takenAt: found.taken_at } : null;
+    this.#rememberSnapshot(doc, head);
+    return head ?? undefined;
+  }
+
+  #rememberSnapshot(doc: DocId, head: SnapshotHead | null): void {
+    this.#snapshots.delete(doc);
+    if (this.#snapshots.size >= SNAPSHOT_CACHE_SIZE) this.#snapshots.delete(this.#snapshots.keys().next().value!);
+    this.#snapshots.set(doc, head);
+  }
+
+  readSnapshot(doc: DocId): StoredSnapshot | undefined {
+    const row = this.#row(doc);
+    if (!row || row.deleted) return undefined;
+    const found = this.sql
+      .exec<{ session: SessionId; covers: string; data: string | ArrayBuffer; signature: string; taken_at: number }>(
+        "SELECT session, covers, data, signature, taken_at FROM snapshots WHERE doc_num = ?",
+        row.num,
+      )
+      .toArray()[0];
+    if (!found) return undefined;
+    const data = typeof found.data === "string" ? found.data : new Uint8Array(found.data);
+    return { doc, session: found.session, covers: JSON.parse(found.covers) as SessionCounts, data, signature: found.signature, takenAt: found.taken_at };
+  }
+
+  /**
+   * A session's first stored index is its first chunk's (or, with none left, its open chunk's): pruning
+   * deletes chunks from the start, so what is stored is always a suffix of the log.
+   */
+  sessionExtents(doc: DocId): Map<SessionId, SessionExtent> {
+    const extents = new Map<SessionId, SessionExtent>();
+    const row = this.#row(doc);
+    if (!row || row.deleted) return extents;
+    const rows = this.sql.exec<{ id: SessionId; count: number; bytes: number; first_stored: number }>(
+      "SELECT id, count, bytes, coalesce((SELECT min(first) FROM chunks WHERE session_num = sessions.num), tail_first) AS first_stored FROM sessions WHERE doc_num = ?",
+      row.num,
+    );
+    for (const { id, count, bytes, first_stored } of rows) extents.set(id, { count, bytes, firstStored: first_stored });
+    return extents;
+  }
+
+  /** One statement: the document's snapshot row, replaced whole, with its pruning still to do (`prune_after` ''). */
+  putSnapshot(snapshot: StoredSnapshot): void {
+    const row = this.#row(snapshot.doc);
+    if (!row || row.deleted) throw new Error(`putSnapshot: unknown document ${snapshot.doc}`);
+    const data = typeof snapshot.data === "string" ? snapshot.data : (snapshot.data.slice().buffer as ArrayBuffer);
+    const bytes = dataBytes(snapshot.data);
+    this.sql.exec(
+      `INSERT INTO snapshots (doc_num, session, covers, data, bytes, signature, taken_at, prune_after) VALUES (?, ?, ?, ?, ?, ?, ?, '')
+       ON CONFLICT (doc_num) DO UPDATE SET session = excluded.session, covers = excluded.covers, data = excluded.data, bytes = excluded.bytes,
+         signature = excluded.signature, taken_at = excluded.taken_at, prune_after = ''`,
+      row.num,
+      snapshot.session,
+      JSON.stringify(snapshot.covers),
+      data,
+      bytes,
+      snapshot.signature,
+      snapshot.takenAt,
+    );
+    this.#rememberSnapshot(snapshot.doc, { session: snapshot.session, covers: { ...snapshot.covers }, bytes, takenAt: snapshot.takenAt });
+    this.#pruneNext = undefined;
+  }
+
+  /**
+   * Deletes the chunks each due snapshot covers entirely, sessions in id order, remembering in the
+   * snapshot's row the last session done (`prune_after`; NULL once all are), so a slice that runs out of
+   * budget is taken up by the next. A chunk is covered entirely when a later chunk, or the open one,
+   * starts at or before the covered count; the open chunk itself is never deleted. Per session visited:
+   * one statement, which deletes at most what is left of the budget.
+   */
+  prune(takenBy: number, budget: number): PruneSlice {
+    let work = 0;
+    // Nothing due (known without a query): most alarms are for other things.
+    if (this.#pruneNext === null) return { work, next: undefined };
+    if (this.#pruneNext !== undefined && this.#pruneNext > takenBy) return { work, next: this.#pruneNext };
+    return this.transactionSync(() => {
+      for (;;) {
+        const due = this.sql
+          .exec<{ doc_num: number; covers: string; taken_at: number; prune_after: string }>(
+            "SELECT doc_num, covers, taken_at, prune_after FROM snapshots WHERE prune_after IS NOT NULL ORDER BY taken_at LIMIT 1",
+          )
+          .toArray()[0];
+        this.#pruneNext = due?.taken_at ?? null;
+        if (!due) return { work, next: undefined };
+        if (due.taken_at > takenBy || work >= budget) return { work, next: due.taken_at };
+        const covers = JSON.parse(due.covers) as SessionCounts;
+        const sessions = (Object.keys(covers) as SessionId[]).filter((session) => session > due.prune_after).sort();
+        let done = due.prune_after;
+        for (const session of sessions) {
+          if (work >= budget) break;
+          const head = this.#head(due.doc_num, session);
+          work++;
+          if (head) {
+            const covered = covers[session]!;
+            const limit = Math.max(1, budget - work);
+            const deleted = this.#pruneSession(head.num, covered, head.tail.first, limit);
+            work += deleted;
+            if (deleted === limit) break; // perhaps more of this session: the next slice goes on with it
+          }
+          done = session;
+        }
+        if (done === sessions.at(-1) || sessions.length === 0) {
+          this.sql.exec("UPDATE snapshots SET prune_after = NULL WHERE doc_num = ?", due.doc_num);
+          this.#pruneNext = undefined;
+          continue;
+        }
+        if (done !== due.prune_after) this.sql.exec("UPDATE snapshots SET prune_after = ? WHERE doc_num = ?", done, due.doc_num);
+        return { work, next: due.taken_at };
+      }
+    });
+  }
+
+  /**
+   * Deletes at most `limit` chunks of a session that end at or before `covered`; how many it deleted. Three
+   * index seeks, and a range delete rather than `IN (…)` or `RETURNING`, which SQLite bills as reading each
+   * deleted row two or three times more.
+   */
+  #pruneSession(sessionNum: number, covered: number, tailFirst: number, limit: number): number {
+    const start = this.sql.exec<{ first: number | null }>("SELECT max(first) AS first FROM chunks WHERE session_num = ? AND first <= ?", sessionNum, covered).one().first;
+    let end = Math.max(start ?? 0, tailFirst <= covered ? tailFirst : 0);
+    const beyond = this.sql.exec<{ first: number }>("SELECT first FROM chunks WHERE session_num = ? AND first < ? ORDER BY first LIMIT 1 OFFSET ?", sessionNum, end, limit).toArray()[0];
+    if (beyond) end = beyond.first;
+    const cursor = this.sql.exec("DELETE FROM chunks WHERE session_num = ? AND first < ?", sessionNum, end);
+    cursor.toArray();
+    return cursor.rowsWritten;
   }
 
   *listDocuments(since = 0): Iterable<ListedDoc> {
@@ -567,6 +736,9 @@ export class SqliteStore implements GroupStore {
       this.setMeta("digest_sum", digestSum);
       this.sql.exec("DELETE FROM chunks WHERE session_num IN (SELECT num FROM sessions WHERE doc_num = ?)", docNum);
       this.sql.exec("DELETE FROM sessions WHERE doc_num = ?", docNum);
+      this.sql.exec("DELETE FROM snapshots WHERE doc_num = ?", docNum);
+      this.#snapshots.delete(doc);
+      this.#pruneNext = undefined;
       this.sql.exec("DELETE FROM subscriptions WHERE doc = ?", doc);
       this.#subscribers.delete(doc);
       this.sql.exec("UPDATE docs SET deleted = 1, updated_at = ?, cursor = ? WHERE num = ?", now, this.#bumpCursor(), docNum);
@@ -591,6 +763,8 @@ export class SqliteStore implements GroupStore {
       this.#rows.clear();
       this.#heads.clear();
       this.#usage.clear();
+      this.#snapshots.clear();
+      this.#pruneNext = undefined;
       this.#memberRoles = undefined;
       throw error;
     } finally {

@@ -82,7 +82,7 @@ export async function startRelay(options: {
   };
 
   try {
-    await waitForHealth(url, child, options.timeoutMs ?? 30_000);
+    await waitForHealth(url, child, options.timeoutMs ?? 60_000);
   } catch (error) {
     await killGroup("SIGKILL");
     throw new Error(`${(error as Error).message}\n--- relay output ---\n${output}`);

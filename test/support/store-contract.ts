@@ -312,4 +312,71 @@ export const storeContract: StoreCase[] = [
       expect(store.info().membersLast).toEqual({ at: NOW + 2, session: alice.session });
     },
   },
+  {
+    name: "a document keeps one snapshot: read back exactly (text or bytes), replaced whole by the next, gone with its document",
+    run(store) {
+      const a = new Log(alice.session);
+      store.commit(write(doc1, [a.append(txs(4, "a"))], { header: true }));
+      expect(store.snapshotHead(doc1.id)).toBeUndefined();
+      expect(store.readSnapshot(doc1.id)).toBeUndefined();
+      const text = { doc: doc1.id, session: alice.session, covers: { [alice.session]: 2 }, data: "état 😀", signature: "sig-snap-1", takenAt: NOW + 1 };
+      store.putSnapshot(text);
+      expect(store.readSnapshot(doc1.id)).toEqual(text);
+      expect(store.snapshotHead(doc1.id)).toEqual({ session: alice.session, covers: { [alice.session]: 2 }, bytes: 10, takenAt: NOW + 1 });
+      const bytes = { doc: doc1.id, session: bob.session, covers: { [alice.session]: 4 }, data: Uint8Array.of(0, 255, 7), signature: "sig-snap-2", takenAt: NOW + 2 };
+      store.putSnapshot(bytes);
+      bytes.data[0] = 9; // the caller's array changes after the write: the store kept its own copy
+      expect(comparableAll([store.readSnapshot(doc1.id)])).toEqual(comparableAll([{ ...bytes, data: Uint8Array.of(0, 255, 7) }]));
+      expect(store.snapshotHead(doc1.id)).toEqual({ session: bob.session, covers: { [alice.session]: 4 }, bytes: 3, takenAt: NOW + 2 });
+      // A snapshot changes no count, digest or cursor.
+      const info = store.info();
+      expect(info.cursor).toBe(1);
+      expect(store.knownState(doc1.id)).toEqual({ header: true, sessions: { [alice.session]: 4 } });
+      store.deleteDoc(doc1.id, NOW + 3);
+      expect(store.snapshotHead(doc1.id)).toBeUndefined();
+      expect(store.readSnapshot(doc1.id)).toBeUndefined();
+      expect(store.prune(NOW + 10, 100)).toEqual({ work: 0, next: undefined });
+    },
+  },
+  {
+    name: "pruning waits for the snapshot's time, deletes a covered prefix in bounded slices, and changes no count, head, digest or cursor",
+    run(store) {
+      const a = new Log(alice.session);
+      const b = new Log(bob.session);
+      // 4 writes of 250: whatever a store's rows, transactions 0-749 are in rows that end before 750.
+      for (let i = 0; i < 4; i++) store.commit(write(doc1, [a.append(txs(250, `a${i}`)), ...(i === 0 ? [b.append(txs(3, "b"))] : [])], { header: i === 0 }));
+      store.commit(write(doc2, [new Log(alice.session).append(txs(5, "other"))], { header: true }));
+      const before = { info: store.info(), known: store.knownState(doc1.id), head: store.sessionHead(doc1.id, alice.session), listed: [...store.listDocuments(0)] };
+      store.putSnapshot({ doc: doc1.id, session: alice.session, covers: { [alice.session]: 600, [bob.session]: 3 }, data: "S", signature: "sig", takenAt: NOW + 50 });
+      expect(store.prune(NOW + 49, 100)).toEqual({ work: 0, next: NOW + 50 });
+      expect([...store.readTransactions(doc1.id, alice.session, 0, 1000)]).toHaveLength(1000);
+      const budget = 20;
+      let slices = 0;
+      for (let next: number | undefined = NOW + 50; next !== undefined; slices++) {
+        if (slices > 1000) throw new Error("pruning never ends");
+        const slice = store.prune(NOW + 50, budget);
+        expect(slice.work).toBeLessThanOrEqual(budget + 1);
+        next = slice.next;
+      }
+      expect(slices).toBeGreaterThan(0);
+      const extent = store.sessionExtents(doc1.id).get(alice.session)!;
+      expect(extent.count).toBe(1000);
+      expect(extent.firstStored).toBeGreaterThan(0);
+      expect(extent.firstStored).toBeLessThanOrEqual(600);
+      const left = [...store.readTransactions(doc1.id, alice.session, 0, 1000)];
+      expect(left.map((transaction) => transaction.index)).toEqual(Array.from({ length: 1000 - extent.firstStored }, (_, i) => extent.firstStored + i));
+      expect(left.at(-1)).toMatchObject({ index: 999, data: "a3-249", signature: "sig-on-one-1000" });
+      expect([...store.readTransactions(doc2.id, alice.session, 0, 5)]).toHaveLength(5);
+      expect({ info: store.info(), known: store.knownState(doc1.id), head: store.sessionHead(doc1.id, alice.session), listed: [...store.listDocuments(0)] }).toEqual(before);
+      // The log goes on where it ended; pruning has nothing more to do until a newer snapshot.
+      store.commit(write(doc1, [a.append(txs(1, "next"))], { now: NOW + 60 }));
+      expect([...store.readTransactions(doc1.id, alice.session, 1000, 1001)]).toEqual([{ at: NOW, data: "next-0", index: 1000, signature: "sig-on-one-1001" }]);
+      expect(store.prune(NOW + 100, budget)).toEqual({ work: 0, next: undefined });
+      store.putSnapshot({ doc: doc1.id, session: alice.session, covers: { [alice.session]: 1001, [bob.session]: 3 }, data: "S2", signature: "sig", takenAt: NOW + 70 });
+      while (store.prune(NOW + 70, budget).next !== undefined);
+      const after = store.sessionExtents(doc1.id).get(alice.session)!.firstStored;
+      expect(after).toBeGreaterThanOrEqual(extent.firstStored);
+      expect([...store.readTransactions(doc1.id, alice.session, 0, 1001)].map((transaction) => transaction.index)).toEqual(Array.from({ length: 1001 - after }, (_, i) => after + i));
+    },
+  },
 ];

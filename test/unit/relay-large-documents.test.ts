@@ -8,6 +8,8 @@ import {
   MAX_SESSIONS_PER_FRAME,
   MAX_TRANSACTIONS_PER_FRAME,
   OPEN_SLICE_ROWS,
+  LOAD_SLICE_ROWS,
+  STREAM_WORK_PER_EVENT,
   decodeServerFrame,
   type ServerMessage,
 } from "../../protocol/index.ts";
@@ -34,9 +36,9 @@ describe("large documents", () => {
     transcript();
     transport.frames.length = 0;
     await send("bob", { type: "load", doc: doc1.id, known: nothingKnown });
-    // The load streams LOAD_SLICE_ROWS transactions per slice: the first now, the rest in an alarm event
-    // (STREAM_WORK_PER_EVENT rows at most).
-    expect(await fireDueAlarms()).toBe(1);
+    // The load streams LOAD_SLICE_ROWS transactions per slice, as many slices as an alarm event runs
+    // (STREAM_WORK_PER_EVENT rows) at once, the rest in alarm events: here none is needed.
+    expect(await fireDueAlarms()).toBe(0);
     expect(transcript()).toMatchInlineSnapshot(`
       "bob -> relay | load doc1 (no header) {}
       relay -> bob | content doc1 +header alice after=0 n=1205 unsigned
@@ -114,6 +116,33 @@ describe("large documents", () => {
     expect(messages.filter((message) => message.type !== "content").map((message) => message.type)).toEqual(["known", "opened"]);
     expect(messages.find((message) => message.type === "known")).toMatchObject({ doc: doc1.id, sessions: { [alice.session]: total + 1 } });
     expect(relay.state.peers.has("bob")).toBe(true);
+  });
+
+  it("a load longer than one event's work (STREAM_WORK_PER_EVENT) goes on in an alarm event: a write between arrives once, after the rest", async () => {
+    const { connect, send, transport, fireDueAlarms } = scenario();
+    await connect("alice", alice);
+    await connect("bob", bob);
+    const write = writer(alice, doc1);
+    const total = STREAM_WORK_PER_EVENT + 2 * LOAD_SLICE_ROWS;
+    for (let sent = 0; sent < total; sent += MAX_TRANSACTIONS_PER_FRAME) {
+      await send("alice", write(transactions(Math.min(MAX_TRANSACTIONS_PER_FRAME, total - sent), `t${sent}-`), { header: sent === 0 }));
+    }
+    transport.frames.length = 0;
+    const bobMessages = () => decodedFrames(transport.frames.filter((frame) => frame.peer === "bob"));
+    const bobReceived = () => bobMessages().flatMap((message) => (message.type === "content" ? (message.sessions[alice.session]?.transactions ?? []).map((transaction) => transaction.data) : []));
+    await send("bob", { type: "load", doc: doc1.id, known: nothingKnown });
+    // Whole slices until the event's work is spent: more than one slice, not the whole document.
+    const first = bobReceived().length;
+    expect(first).toBeGreaterThanOrEqual(STREAM_WORK_PER_EVENT);
+    expect(first % LOAD_SLICE_ROWS).toBe(0);
+    expect(first).toBeLessThan(total);
+    await send("alice", write(transactions(1, "between-slices")));
+    expect(await fireDueAlarms()).toBe(1);
+    const data = bobReceived();
+    expect(data).toHaveLength(total + 1);
+    expect(data.filter((text) => text === "between-slices-0")).toHaveLength(1);
+    expect(data.at(-1)).toBe("between-slices-0");
+    expect(bobMessages().filter((message) => message.type === "known")).toEqual([expect.objectContaining({ doc: doc1.id, sessions: { [alice.session]: total + 1 }, reason: "load" })]);
   });
 
   it("opens a group of 300 small documents in a few batch frames, every message in order and under the limits", async () => {

@@ -15,7 +15,7 @@ import {
 import { MemoryStore } from "../../worker/core/memory-store.ts";
 import { initialState } from "../../worker/core/relay-core.ts";
 import type { PeerRecord } from "../../worker/core/effects.ts";
-import { Relay, type Transport } from "../../worker/core/relay.ts";
+import { Relay, type RelayOptions, type Transport } from "../../worker/core/relay.ts";
 import type { PeerId } from "../../worker/core/store.ts";
 import { helloFrame, signedChunk, testAgent, testHeader, type TestAgent } from "../support/identity.ts";
 
@@ -139,10 +139,10 @@ export class RecordingTransport implements Transport {
 }
 
 /** A relay over a MemoryStore; `peers` are already connected when it starts (as after a hibernation). */
-export function scenario(peers: readonly PeerRecord[] = []) {
+export function scenario(peers: readonly PeerRecord[] = [], options: RelayOptions = {}) {
   const store = new MemoryStore();
   const transport = new RecordingTransport();
-  const relay = new Relay(initialState(GROUP, peers), store, transport);
+  const relay = new Relay(initialState(GROUP, peers), store, transport, undefined, options);
 
   /** Sends a client frame from `peer`, logging it first. */
   async function send(peer: PeerId, message: ClientMessage | Record<string, unknown>): Promise<void> {

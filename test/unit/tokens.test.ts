@@ -1,7 +1,7 @@
 // App tokens checked by worker/tokens.ts, for both key kinds a deployment can configure.
 import { describe, expect, it } from "vitest";
 import { sign } from "hono/jwt";
-import { configFromEnv, type ConfigEnv } from "../../worker/config.ts";
+import { DEFAULT_SNAPSHOT_RETENTION_SECONDS, configFromEnv, type ConfigEnv } from "../../worker/config.ts";
 import { tokenVerifier as verifierOf } from "../../worker/tokens.ts";
 import { testAgent } from "../support/identity.ts";
 
@@ -94,7 +94,12 @@ describe("app tokens", () => {
 
 describe("relay config from the environment", () => {
   it("a relay without a token key is open; with one, tokens are required and only token admins found groups", () => {
-    expect(configFromEnv({})).toEqual({ tokens: undefined, access: { openGroups: true, founders: "anyone", tokensConfigured: false }, problems: [] });
+    expect(configFromEnv({})).toEqual({
+      tokens: undefined,
+      access: { openGroups: true, founders: "anyone", tokensConfigured: false },
+      problems: [],
+      snapshotRetentionSeconds: DEFAULT_SNAPSHOT_RETENTION_SECONDS,
+    });
     expect(configFromEnv({ WEFT_TOKEN_SECRET: "s" })).toMatchObject({
       tokens: { key: { alg: "HS256", secret: "s" }, maxLifetimeSeconds: 86_400 },
       access: { openGroups: false, founders: "token-admins", tokensConfigured: true },
@@ -112,5 +117,17 @@ describe("relay config from the environment", () => {
     expect(config.access).toMatchObject({ openGroups: false, founders: "token-admins" });
     expect(config.tokens?.maxLifetimeSeconds).toBe(86_400);
     expect(config.problems).toHaveLength(3);
+  });
+
+  it("WEFT_SNAPSHOT_RETENTION_SECONDS: 7 days unset, whole seconds (0: at once), never; any other value prunes nothing and is a problem", () => {
+    expect(DEFAULT_SNAPSHOT_RETENTION_SECONDS).toBe(7 * 24 * 60 * 60);
+    expect(configFromEnv({ WEFT_SNAPSHOT_RETENTION_SECONDS: "0" }).snapshotRetentionSeconds).toBe(0);
+    expect(configFromEnv({ WEFT_SNAPSHOT_RETENTION_SECONDS: "3600" }).snapshotRetentionSeconds).toBe(3600);
+    expect(configFromEnv({ WEFT_SNAPSHOT_RETENTION_SECONDS: "never" }).snapshotRetentionSeconds).toBe(Infinity);
+    for (const value of ["-1", "1.5", "soon", "1e3"]) {
+      const config = configFromEnv({ WEFT_SNAPSHOT_RETENTION_SECONDS: value });
+      expect(config.snapshotRetentionSeconds).toBe(Infinity);
+      expect(config.problems).toEqual([expect.stringContaining("WEFT_SNAPSHOT_RETENTION_SECONDS")]);
+    }
   });
 });

@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
 import { SessionWriter, closeAll, connect, emptyKnown, groupStub, storedLog, uniqueGroup } from "./socket.ts";
+import { prunedAll, snapshotOf } from "./snapshot-helpers.ts";
 import { countSql } from "./sql-count.ts";
 
 afterEach(closeAll);
@@ -87,5 +88,30 @@ describe("rows per transaction", () => {
     });
     expect(cost.statements).toBeLessThanOrEqual(7);
     expect((await storedLog(group, id, alice.session)).map((row) => row.data)).toEqual(["c-0", "c-1", "c-2", "c-3", "c-4"]);
+  });
+
+  it("a fresh load of a 10,000-transaction document whose snapshot pruned them reads under 10 rows; storing the snapshot wrote 2", async () => {
+    const group = uniqueGroup("rows-snapshot");
+    const a = await connect(group, alice);
+    const { id, header } = testHeader(alice, group, "snapshotted");
+    const log = new SessionWriter(alice, id);
+    for (let batch = 0; batch < 10; batch++) {
+      a.send(log.content(transactions(1_000, `b${batch}`, 1_000 * batch), batch === 0 ? header : undefined));
+      await a.next("known", (k) => k.reason === "ack");
+    }
+    const stored = await countSql(group, async () => {
+      a.send(snapshotOf(alice, id, { [alice.session]: 9_990 }, "the merged state"));
+      await a.next("snapshotted");
+    });
+    expect(stored.rowsWritten).toBeLessThanOrEqual(2);
+    await prunedAll(group);
+    const b = await connect(group, bob);
+    const cost = await countSql(group, async () => {
+      b.send({ type: "load", doc: id, known: emptyKnown });
+      await b.next("known", (k) => k.reason === "load");
+    });
+    expect(cost.rowsRead).toBeLessThan(10);
+    expect(b.drain("snapshot")).toMatchObject([{ data: "the merged state" }]);
+    expect(b.drain("content").flatMap((m) => m.sessions[alice.session]?.transactions ?? []).map((tx) => tx.data)).toEqual(Array.from({ length: 10 }, (_, i) => `b9-${990 + i}`));
   });
 });

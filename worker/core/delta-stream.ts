@@ -1,12 +1,13 @@
 // The one bounded way the relay sends a peer what it lacks of a document, for a `load` and for each
 // document of an `open` alike: read straight from storage, packed into frames under the limit, at most a
 // budget of transactions at a time, advancing what the peer holds (`have`) so the next call goes on from there.
-import { missing, type DocId, type KnownState, type ServerContent } from "../../protocol/index.ts";
+import { missing, type DocId, type KnownState, type ServerMessage } from "../../protocol/index.ts";
 import { ContentPacker } from "./content-packer.ts";
+import { sendSnapshot, servesSnapshot } from "./snapshot-serving.ts";
 import type { GroupStore } from "./store.ts";
 
 export type DeltaStep = {
-  /** Transactions read (and sent). */
+  /** Transactions read (and sent), and a snapshot's weight (snapshot-serving.ts). */
   rows: number;
   /** The relay's known state of the document, once the peer has all of it; unset while more remains. */
   complete?: KnownState;
@@ -22,13 +23,18 @@ export function sendMissing(
   doc: DocId,
   have: KnownState,
   budget: number,
-  emit: (message: ServerContent) => void,
+  emit: (message: ServerMessage) => void,
   relayKnown: KnownState = store.knownState(doc),
 ): DeltaStep {
-  const delta = missing(have, relayKnown);
+  let delta = missing(have, relayKnown);
+  // A peer lacking part of what the document's snapshot covers may get the snapshot first (snapshot-serving.ts).
+  let rows = 0;
+  if (delta.ranges.length > 0 && servesSnapshot(store, doc, have)) {
+    rows += sendSnapshot(store, doc, have, emit);
+    delta = missing(have, relayKnown);
+  }
   const packer = new ContentPacker(doc, delta.header ? store.header(doc) : undefined);
   have.header ||= delta.header;
-  let rows = 0;
   const flush = () => {
     packer.flush();
     for (const message of packer.take()) emit(message);

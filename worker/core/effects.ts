@@ -4,7 +4,7 @@ import type { AgentId, ClientMessage, DocId, GroupId, KnownState, Range, Role, S
 import type { AccessPolicy } from "../config.ts";
 import type { PeerTable } from "./peer-table.ts";
 import type { PresenceTable, SavedPresence } from "./presence.ts";
-import type { PeerId, SessionAppend, Write } from "./store.ts";
+import type { PeerId, SessionAppend, StoredSnapshot, Write } from "./store.ts";
 
 /** A role granted by an app-issued token rather than the membership log, until it expires. */
 export type TokenGrant = { role: Role; expiresAt: number };
@@ -51,7 +51,8 @@ export type SignatureCheck = { publicKeyOf: AgentId; message: Uint8Array; signat
 /** What to do once the signatures are checked: the core's own continuation, as data. */
 export type Continuation =
   | { kind: "hello"; agent: AgentId; session: SessionId; token?: string }
-  | { kind: "content"; write: Write; pending: SessionAppend[] };
+  | { kind: "content"; write: Write; pending: SessionAppend[] }
+  | { kind: "snapshot"; snapshot: StoredSnapshot };
 
 export type RelayEvent =
   | { type: "opened"; peer: PeerId; nonce: string; now: number }
@@ -72,6 +73,8 @@ export type Effect =
   | { type: "sendGroup"; peer: PeerId; known: Record<DocId, KnownState>; reader: Reader; after?: DocId; through?: DocId }
   | { type: "verify"; peer: PeerId; checks: SignatureCheck[]; then: Continuation }
   | { type: "commit"; write: Write }
+  /** Store a document's snapshot in place of the one it had; pruning what it covers waits for the retention. */
+  | { type: "storeSnapshot"; snapshot: StoredSnapshot }
   | { type: "deleteDoc"; doc: DocId; now: number }
   | { type: "subscribe"; peer: PeerId; doc: DocId | "*" }
   | { type: "unsubscribe"; peer: PeerId; doc: DocId }

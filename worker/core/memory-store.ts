@@ -1,14 +1,36 @@
 // An in-memory GroupStore with the same behaviour as the SQLite one, for the relay core's Node tests.
 import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, agentOfSession, digestOfSum, updateDigestSum } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../../protocol/index.ts";
-import { ALL_DOCS, digestAfter, type AgentUsage, type ListedDoc, type GroupInfo, type GroupStore, type PeerId, type SessionHead, type StoredTransaction, type Write } from "./store.ts";
+import { dataBytes } from "../../protocol/index.ts";
+import {
+  ALL_DOCS,
+  digestAfter,
+  type AgentUsage,
+  type ListedDoc,
+  type GroupInfo,
+  type GroupStore,
+  type PeerId,
+  type PruneSlice,
+  type SessionExtent,
+  type SessionHead,
+  type SnapshotHead,
+  type StoredSnapshot,
+  type StoredTransaction,
+  type Write,
+} from "./store.ts";
 
 type StoredDoc = {
   header: DocHeader;
   updatedAt: number;
   cursor: number;
   deleted: boolean;
-  sessions: Map<SessionId, StoredTransaction[]>;
+  /** Each session's log; a pruned transaction's slot is empty (see `firstStored`). */
+  sessions: Map<SessionId, (StoredTransaction | undefined)[]>;
+  /** Per session, the first index still stored (transactions before it were pruned). */
+  firstStored: Map<SessionId, number>;
+  snapshot?: StoredSnapshot;
+  /** Sessions of the snapshot whose pruning is done (undefined once all are, or before it is due). */
+  prunedSessions?: Set<SessionId>;
   heads: Map<SessionId, SessionHead>;
   /** Bytes of each session's data, as its appends counted them. */
   bytes: Map<SessionId, number>;
@@ -82,7 +104,63 @@ export class MemoryStore implements GroupStore {
 
   *readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction> {
     const log = this.#docs.get(doc)?.sessions.get(session) ?? [];
-    yield* log.slice(from, to);
+    for (const transaction of log.slice(from, to)) if (transaction) yield transaction;
+  }
+
+  snapshotHead(doc: DocId): SnapshotHead | undefined {
+    const snapshot = this.#live(doc)?.snapshot;
+    return snapshot && { session: snapshot.session, covers: { ...snapshot.covers }, bytes: dataBytes(snapshot.data), takenAt: snapshot.takenAt };
+  }
+
+  readSnapshot(doc: DocId): StoredSnapshot | undefined {
+    const snapshot = this.#live(doc)?.snapshot;
+    return snapshot && { ...snapshot, covers: { ...snapshot.covers } };
+  }
+
+  sessionExtents(doc: DocId): Map<SessionId, SessionExtent> {
+    const extents = new Map<SessionId, SessionExtent>();
+    const stored = this.#live(doc);
+    for (const [session, head] of stored?.heads ?? []) {
+      extents.set(session, { count: head.count, bytes: stored!.bytes.get(session) ?? 0, firstStored: stored!.firstStored.get(session) ?? 0 });
+    }
+    return extents;
+  }
+
+  putSnapshot(snapshot: StoredSnapshot): void {
+    const stored = this.#live(snapshot.doc);
+    if (!stored) throw new Error(`putSnapshot: unknown document ${snapshot.doc}`);
+    const data = typeof snapshot.data === "string" ? snapshot.data : snapshot.data.slice();
+    stored.snapshot = { ...snapshot, covers: { ...snapshot.covers }, data };
+    stored.prunedSessions = new Set();
+  }
+
+  /** Prunes exactly what each snapshot covers, a transaction being one unit of work (SQLite deletes whole chunks). */
+  prune(takenBy: number, budget: number): PruneSlice {
+    let work = 0;
+    for (;;) {
+      const due = [...this.#docs.values()].filter((doc) => !doc.deleted && doc.snapshot && doc.prunedSessions).sort((a, b) => a.snapshot!.takenAt - b.snapshot!.takenAt)[0];
+      if (!due || due.snapshot!.takenAt > takenBy) return { work, next: due?.snapshot!.takenAt };
+      if (work >= budget) return { work, next: due.snapshot!.takenAt };
+      for (const [session, covered] of Object.entries(due.snapshot!.covers) as [SessionId, number][]) {
+        if (due.prunedSessions!.has(session)) continue;
+        const log = due.sessions.get(session) ?? [];
+        let first = due.firstStored.get(session) ?? 0;
+        work++;
+        while (first < Math.min(covered, log.length) && work < budget) {
+          log[first++] = undefined;
+          work++;
+        }
+        due.firstStored.set(session, first);
+        if (first < Math.min(covered, log.length)) return { work, next: due.snapshot!.takenAt };
+        due.prunedSessions!.add(session);
+      }
+      delete due.prunedSessions;
+    }
+  }
+
+  #live(doc: DocId): StoredDoc | undefined {
+    const stored = this.#docs.get(doc);
+    return stored && !stored.deleted ? stored : undefined;
   }
 
   *listDocuments(since = 0): Iterable<ListedDoc> {
@@ -109,7 +187,16 @@ export class MemoryStore implements GroupStore {
     }
     if (!stored) {
       // Stored as SQLite stores it, a JSON copy (-0 becomes 0), so both stores serve the same header.
-      stored = { header: JSON.parse(JSON.stringify(write.header)) as DocHeader, updatedAt: write.now, cursor: 0, deleted: false, sessions: new Map(), heads: new Map(), bytes: new Map() };
+      stored = {
+        header: JSON.parse(JSON.stringify(write.header)) as DocHeader,
+        updatedAt: write.now,
+        cursor: 0,
+        deleted: false,
+        sessions: new Map(),
+        firstStored: new Map(),
+        heads: new Map(),
+        bytes: new Map(),
+      };
       this.#docs.set(write.doc, stored);
     }
     for (const append of write.appends) {
@@ -148,6 +235,9 @@ export class MemoryStore implements GroupStore {
     stored.sessions.clear();
     stored.heads.clear();
     stored.bytes.clear();
+    stored.firstStored.clear();
+    delete stored.snapshot;
+    delete stored.prunedSessions;
     stored.updatedAt = now;
     stored.cursor = ++this.#info.cursor;
   }

@@ -43,6 +43,7 @@ import { PresenceTable, type SavedPresence } from "./presence.ts";
 import { handshakeDeadline, handshakesToDrop, nextHandshakeDeadline } from "./admission.ts";
 import { ContentPacker } from "./content-packer.ts";
 import { PeerTable } from "./peer-table.ts";
+import { snapshotVerified, takeSnapshot } from "./snapshot-taking.ts";
 import type { Continuation, Effect, PeerRecord, ReadyPeer, RelayEvent, RelayState, SignatureCheck, TokenResult } from "./effects.ts";
 import { assertNever } from "./effects.ts";
 import { knownChanged, type PeerId, type SessionAppend, type StoreReader, type Write } from "./store.ts";
@@ -78,9 +79,16 @@ export function step(state: RelayState, event: RelayEvent, store: StoreReader): 
     case "message":
       return onMessage(state, event.peer, event.message, event.now, store);
     case "verified":
-      return event.then.kind === "hello"
-        ? onHelloVerified(state, event.peer, event.then, event.valid[0] === true, event.token, store)
-        : onContentVerified(state, event.peer, event.then.write, event.then.pending, event.valid, store);
+      switch (event.then.kind) {
+        case "hello":
+          return onHelloVerified(state, event.peer, event.then, event.valid[0] === true, event.token, store);
+        case "content":
+          return onContentVerified(state, event.peer, event.then.write, event.then.pending, event.valid, store);
+        case "snapshot":
+          return unchanged(state, snapshotVerified(state, event.peer, event.then.snapshot, event.valid[0] === true, store));
+        default:
+          return assertNever(event.then);
+      }
     default:
       return assertNever(event);
   }
@@ -238,8 +246,10 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
       return unchanged(state, [...state.presence.leave(id, [message.doc], state.peers, store), { type: "unsubscribe", peer: id, doc: message.doc }]);
     case "presence":
       return unchanged(state, state.presence.receive(peer, role, message, now, state.peers, store));
-    case "snapshot":
-      return refuse(state, id, "snapshot_refused", "this relay does not take snapshots yet", { doc: message.doc });
+    case "snapshot": {
+      const taken = takeSnapshot(peer, message, now, store, role);
+      return Array.isArray(taken) ? unchanged(state, taken) : refuse(state, id, taken.code, taken.reason, { doc: message.doc });
+    }
     default:
       return assertNever(message);
   }

@@ -8,6 +8,7 @@ import {
   LOAD_SLICE_ROWS,
   OPEN_SLICE_DOCS,
   OPEN_SLICE_ROWS,
+  PRUNE_WORK_PER_EVENT,
   RETRY_AFTER_BUSY_SECONDS,
   STREAM_WORK_PER_EVENT,
   closeCodeOf,
@@ -47,6 +48,14 @@ export interface Transport {
   wakeAt(at: number): void;
 }
 
+export type RelayOptions = {
+  /**
+   * Seconds a stored snapshot waits before the transactions it covers are pruned (0: at the next alarm);
+   * unset or Infinity: never pruned.
+   */
+  snapshotRetentionSeconds?: number;
+};
+
 /** Checks an app-issued token (worker/tokens.ts); without one, the relay refuses every token. */
 export type TokenVerifier = (token: string) => Promise<TokenResult>;
 
@@ -69,7 +78,7 @@ type Slice = { done: boolean; work: number };
 const READER_DIGESTS_KEPT = 64;
 
 /** Effects that write storage. */
-const WRITES = new Set<Effect["type"]>(["commit", "deleteDoc", "subscribe", "unsubscribe", "forgetPeer"]);
+const WRITES = new Set<Effect["type"]>(["commit", "storeSnapshot", "deleteDoc", "subscribe", "unsubscribe", "forgetPeer"]);
 
 const NO_TOKENS: TokenVerifier = async () => ({ ok: false, code: "unauthorized", reason: "this relay is not configured to accept tokens" });
 
@@ -102,12 +111,15 @@ export class Relay {
   readonly store: GroupStore;
   readonly transport: Transport;
   readonly verifyToken: TokenVerifier;
+  /** How long (ms) a snapshot is kept before the transactions it covers are pruned; Infinity: never. */
+  readonly snapshotRetentionMs: number;
 
-  constructor(state: RelayState, store: GroupStore, transport: Transport, verifyToken: TokenVerifier = NO_TOKENS) {
+  constructor(state: RelayState, store: GroupStore, transport: Transport, verifyToken: TokenVerifier = NO_TOKENS, options: RelayOptions = {}) {
     this.#state = state;
     this.store = store;
     this.transport = transport;
     this.verifyToken = verifyToken;
+    this.snapshotRetentionMs = (options.snapshotRetentionSeconds ?? Infinity) * 1000;
   }
 
   get state(): RelayState {
@@ -125,6 +137,7 @@ export class Relay {
       this.#depth++;
       try {
         this.#continueStreams(event.now);
+        this.#prune(event.now);
       } finally {
         if (--this.#depth === 0) this.#deliverAll();
       }
@@ -171,6 +184,10 @@ export class Relay {
       }
       case "commit":
         return this.store.commit(effect.write);
+      case "storeSnapshot":
+        this.store.putSnapshot(effect.snapshot);
+        if (Number.isFinite(this.snapshotRetentionMs)) this.transport.wakeAt(effect.snapshot.takenAt + this.snapshotRetentionMs);
+        return;
       case "deleteDoc":
         return this.store.deleteDoc(effect.doc, effect.now);
       case "subscribe":
@@ -308,9 +325,10 @@ export class Relay {
   }
 
   /**
-   * Queues a long answer (a load, a directory listing, an open part) for a peer. Its first slice runs now;
-   * if more remains, the rest runs in alarm events, one slice at a time, so other peers' frames are handled
-   * in between; a peer's answers run one after another. A peer whose queue would outgrow
+   * Queues a long answer (a load, a directory listing, an open part) for a peer. Its first slice runs now
+   * (a load's first slices, as many as an alarm event runs: a document that fits in STREAM_WORK_PER_EVENT
+   * rows is sent whole without waiting tens of ms for an alarm); if more remains, the rest runs in alarm
+   * events, so other peers' frames are handled in between; a peer's answers run one after another. A peer whose queue would outgrow
    * MAX_QUEUED_STREAM_ENTRIES_PER_PEER is refused with `busy` and disconnected, which frees it all.
    */
   #stream(answer: Streamed): void {
@@ -323,7 +341,8 @@ export class Relay {
     this.#queuedWeight.set(peer, weight);
     if (queue) return void queue.push(answer);
     this.#streams.set(peer, [answer]);
-    this.#streamSlice(peer);
+    const budget = answer.kind === "load" ? STREAM_WORK_PER_EVENT : 1;
+    for (let spent = 0; spent < budget && this.#streams.get(peer)?.[0] === answer; ) spent += Math.max(1, this.#streamSlice(peer));
     if (this.#streams.size > 0) this.transport.wakeAt(this.#now);
   }
 
@@ -357,6 +376,16 @@ export class Relay {
       if (queue) this.#streams.set(peer, queue);
     }
     if (this.#streams.size > 0) this.transport.wakeAt(now);
+  }
+
+  /**
+   * The alarm went off: one bounded slice (PRUNE_WORK_PER_EVENT) of pruning transactions covered by
+   * snapshots older than the retention; if more is due, or a later snapshot will be, the alarm is set again.
+   */
+  #prune(now: number): void {
+    if (!Number.isFinite(this.snapshotRetentionMs)) return;
+    const slice = this.store.prune(now - this.snapshotRetentionMs, PRUNE_WORK_PER_EVENT);
+    if (slice.next !== undefined) this.transport.wakeAt(Math.max(now, slice.next + this.snapshotRetentionMs));
   }
 
   /** One slice of a peer's current answer; the rows and documents it read. */

@@ -1,7 +1,7 @@
 // The storage the relay core reads and its driver writes, kept small so the core never sees SQL.
 // Implemented on Durable Object SQLite (../sqlite-store.ts) and in memory (memory-store.ts) for tests.
 import { updateDigestSum } from "../../protocol/index.ts";
-import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId, Transaction } from "../../protocol/index.ts";
+import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionCounts, SessionId, Snapshot, Transaction } from "../../protocol/index.ts";
 
 export type PeerId = string;
 
@@ -74,6 +74,31 @@ export type GroupInfo = {
   digestSum: string;
 };
 
+/** A document's stored snapshot without its data: what checking a new one and choosing what to serve need. */
+export type SnapshotHead = {
+  session: SessionId;
+  covers: SessionCounts;
+  /** UTF-8 bytes of its data (text), or its byte length. */
+  bytes: number;
+  /** When the relay stored it (ms): pruning waits for the retention after this. */
+  takenAt: number;
+};
+
+/** A stored snapshot, data included. */
+export type StoredSnapshot = Snapshot & { takenAt: number };
+
+/** What a store holds of one session's log, for choosing between a snapshot and the stored transactions. */
+export type SessionExtent = {
+  count: number;
+  /** UTF-8 bytes of all its transactions' data, pruned ones included. */
+  bytes: number;
+  /** Transactions before this index were pruned (covered by the document's snapshot); 0 if none were. */
+  firstStored: number;
+};
+
+/** What one pruning slice did: the work it spent, and when the oldest snapshot still to prune was taken. */
+export type PruneSlice = { work: number; next: number | undefined };
+
 /** Every document a group subscription covers. */
 export const ALL_DOCS = "*";
 
@@ -96,6 +121,8 @@ export interface StoreReader {
   usage(agent: AgentId): AgentUsage;
   /** Peers subscribed to this document, or to the whole group (`ALL_DOCS`). */
   subscribers(doc: DocId): PeerId[];
+  /** The live document's stored snapshot, without its data. */
+  snapshotHead(doc: DocId): SnapshotHead | undefined;
 }
 
 export interface GroupStore extends StoreReader {
@@ -107,7 +134,20 @@ export interface GroupStore extends StoreReader {
   listDocumentsById(after?: DocId, through?: DocId): Iterable<DirEntry>;
   /** Appends all of `write` or nothing. */
   commit(write: Write): void;
-  /** Leaves a tombstone and frees the document's transactions. */
+  /** The live document's stored snapshot, data included. */
+  readSnapshot(doc: DocId): StoredSnapshot | undefined;
+  /** Each session of a live document: its count, bytes and first stored index (one read of its sessions). */
+  sessionExtents(doc: DocId): Map<SessionId, SessionExtent>;
+  /** Stores the document's snapshot, replacing the one it had (atomically); pruning for it starts afresh. */
+  putSnapshot(snapshot: StoredSnapshot): void;
+  /**
+   * Deletes stored transactions covered by snapshots taken at or before `takenBy`, oldest snapshot first,
+   * spending at most about `budget` work (rows deleted, sessions visited); only whole stored rows entirely
+   * covered go. Counts, heads, the digest and cursors are unchanged. Returns when the oldest snapshot with
+   * pruning still to do was taken (at or before `takenBy`: more is due now), or undefined if none has.
+   */
+  prune(takenBy: number, budget: number): PruneSlice;
+  /** Leaves a tombstone and frees the document's transactions (and its snapshot). */
   deleteDoc(doc: DocId, now: number): void;
   subscribe(peer: PeerId, doc: DocId | typeof ALL_DOCS): void;
   unsubscribe(peer: PeerId, doc: DocId): void;

@@ -1,0 +1,101 @@
+// The JavaScript of a cold load, without workerd, SQLite or sockets: 10,000 transactions of 100 bytes
+// stored in chunk rows as SqliteStore stores them, served by the relay's delta stream (decode the rows,
+// pack, encode, batch into frames) and taken in by the SDK (decode the frames, apply them to the
+// document). Reports the CPU of each side per load; profile with `npx node --cpu-prof`.
+//   npx node bench/measure/read-path-cpu.ts [loads=30] [transactions=10000] [bytes=100]
+import { CHUNK_TARGET_BYTES, LOAD_SLICE_ROWS, decodeServerFrame, encodeForBatch, packBatches, encodedLength, type DocId, type EncodedMessage, type KnownState, type ServerMessage, type SessionId, type WireFrame } from "../../protocol/index.ts";
+import { sendMissing } from "../../worker/core/delta-stream.ts";
+import type { GroupStore, StoredTransaction } from "../../worker/core/store.ts";
+import { decodeChunk, encodeItem, packChunks } from "../../worker/transaction-chunks.ts";
+import { applyContent, newDocState } from "../../client/core/doc-state.ts";
+import { payload } from "../workload.ts";
+import { testAgent, testHeader } from "../../test/support/identity.ts";
+
+const [loads = 30, transactions = 10_000, bytes = 100] = process.argv.slice(2).map(Number);
+const writer = testAgent(1);
+const { id: DOC, header: HEADER } = testHeader(writer, "read-path");
+const SESSION = writer.session;
+const SIGNED_EVERY = 100;
+
+// Stored as SqliteStore's commit would: items, a signature where a writer's batch ended, packed into chunks.
+const t0 = Date.now();
+const items = Array.from({ length: transactions }, (_, i) =>
+  encodeItem({ at: t0 + Math.floor(i / 50), data: payload(i, bytes, t0) }, (i + 1) % SIGNED_EVERY === 0 ? "S".repeat(86) : undefined),
+);
+const { closed, open } = packChunks(items, 0);
+const chunks = [...closed, open];
+
+const store = {
+  knownState: (): KnownState => ({ header: true, sessions: { [SESSION]: transactions } }),
+  header: () => HEADER,
+  *readTransactions(_doc: DocId, _session: SessionId, from: number, to: number): Iterable<StoredTransaction> {
+    for (const chunk of chunks) {
+      const count = chunk === open ? open.count : 1e9;
+      if (chunk.first + count <= from) continue;
+      if (chunk.first >= to) return;
+      yield* decodeChunk(chunk.text, chunk.first, from, to);
+    }
+  },
+} as unknown as GroupStore;
+
+/** The relay's side: the load's slices, each message encoded, outboxes delivered in batches as relay.ts does. */
+function serve(): WireFrame[] {
+  const have: KnownState = { header: false, sessions: {} };
+  const frames: WireFrame[] = [];
+  let box: EncodedMessage[] = [];
+  let size = 0;
+  const deliver = () => {
+    frames.push(...packBatches(box, CHUNK_TARGET_BYTES));
+    box = [];
+    size = 0;
+  };
+  const post = (message: ServerMessage) => {
+    const encoded = encodeForBatch(message);
+    box.push(encoded);
+    size += encodedLength(encoded) + 1;
+    if (size >= CHUNK_TARGET_BYTES / 2) deliver();
+  };
+  for (;;) {
+    const step = sendMissing(store, DOC, have, LOAD_SLICE_ROWS, post);
+    if (step.complete) break;
+  }
+  deliver();
+  return frames;
+}
+
+/** The SDK's side: each frame decoded and applied to the document. */
+function take(frames: readonly WireFrame[]): number {
+  const doc = newDocState(DOC, undefined);
+  let added = 0;
+  for (const frame of frames) {
+    const decoded = decodeServerFrame(frame);
+    if (!decoded.ok) throw new Error(decoded.reason);
+    for (const message of decoded.message) if (message.type === "content") added += applyContent(doc, "own" as SessionId, message).added.length;
+  }
+  return added;
+}
+
+const cpu = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+};
+const relayMs: number[] = [];
+const sdkMs: number[] = [];
+let frames: WireFrame[] = [];
+for (let i = 0; i < loads + 5; i++) {
+  const a = cpu();
+  frames = serve();
+  const b = cpu();
+  const added = take(frames);
+  const c = cpu();
+  if (added !== transactions) throw new Error(`took ${added} of ${transactions}`);
+  if (i >= 5) {
+    relayMs.push(b - a);
+    sdkMs.push(c - b);
+  }
+}
+const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!.toFixed(1);
+const wire = frames.reduce((sum, frame) => sum + (typeof frame === "string" ? Buffer.byteLength(frame) : frame.byteLength), 0);
+console.log(`${transactions} tx of ${bytes} B in ${chunks.length} chunk rows, ${frames.length} frames, ${wire} bytes`);
+console.log(`relay serve: ${median(relayMs)} ms CPU per load (median of ${loads})`);
+console.log(`sdk take:    ${median(sdkMs)} ms CPU per load`);

@@ -1,0 +1,158 @@
+// Snapshots at the real relay, through real sockets (issue 13): every check of a snapshot, what it costs to
+// store, and what a loader gets with one stored (the snapshot, or the stored delta when that is smaller;
+// a resume at or after what it covers gets only the delta). This project runs the relay with
+// WEFT_SNAPSHOT_RETENTION_SECONDS=0 (vitest.config.ts), so what a snapshot covers is pruned at the next alarm.
+import { afterEach, describe, expect, it } from "vitest";
+import type { DocId, ServerMessage, SnapshotMessage } from "../../protocol/index.ts";
+import { testAgent, testHeader, transactions } from "../support/identity.ts";
+import { admit, closedGroup, docHeader, nextOf } from "./groups-helpers.ts";
+import { SessionWriter, closeAll, connect, documentWithBystander, emptyKnown, sqlRows, uniqueGroup, type Peer } from "./socket.ts";
+import { prunedAll, snapshotOf } from "./snapshot-helpers.ts";
+import { countSql } from "./sql-count.ts";
+
+afterEach(closeAll);
+
+const alice = testAgent(91);
+const bob = testAgent(92);
+const carol = testAgent(93);
+
+const storedSnapshots = (group: string) => sqlRows<{ session: string; covers: string; bytes: number }>(group, "SELECT session, covers, bytes FROM snapshots");
+
+/** The next frame that is the answer to a snapshot of `doc`: `snapshotted` or an `error`. */
+const answer = (peer: Peer, doc: DocId): Promise<ServerMessage> => nextOf(peer, (m) => (m.type === "snapshotted" || m.type === "error") && m.doc === doc);
+
+/** The types of the messages a peer received, in order, from the inbox (taking them). */
+const takeTypes = (peer: Peer): string[] => peer.inbox.splice(0).map((message) => (message.type === "content" && message.header ? "content+header" : message.type));
+
+describe("taking a snapshot", () => {
+  it("stores it (one statement, two rows written), acks the author with snapshotted and tells the subscribers", async () => {
+    const { group, id, a, b } = await documentWithBystander("snap-store", alice, bob);
+    const cost = await countSql(group, async () => {
+      a.send(snapshotOf(alice, id, { [alice.session]: 3 }, Uint8Array.of(1, 2, 3)));
+      expect(await answer(a, id)).toEqual({ type: "snapshotted", doc: id, session: alice.session, covers: { [alice.session]: 3 } });
+    });
+    expect(await b.next("snapshotted")).toEqual({ type: "snapshotted", doc: id, session: alice.session, covers: { [alice.session]: 3 } });
+    expect(await storedSnapshots(group)).toEqual([{ session: alice.session, covers: JSON.stringify({ [alice.session]: 3 }), bytes: 3 }]);
+    // One statement: the snapshot's row (and its entry in the index of snapshots still to prune).
+    expect(cost.statements).toBeLessThanOrEqual(2);
+    expect(cost.rowsWritten).toBeLessThanOrEqual(2);
+  });
+
+  it("refuses each bad snapshot with its code and the document, keeps the connection, stores nothing and tells no one", async () => {
+    const { group, id, a, b, log } = await documentWithBystander("snap-refuse", alice, bob);
+    const cases: [SnapshotMessage, string, RegExp][] = [
+      [{ ...snapshotOf(alice, id, { [alice.session]: 3 }, "state"), data: "forged" }, "bad_signature", /signature/],
+      [snapshotOf(alice, id, { [alice.session]: 4 }, "state"), "snapshot_refused", /does not hold/],
+      [snapshotOf(alice, id, { [alice.session]: 3 }, "state", bob.session), "forbidden", /session/],
+      [snapshotOf(alice, testHeader(alice, group, "never-written").id, {}, "state"), "unknown_doc", /no such document/],
+    ];
+    for (const [snapshot, code, reason] of cases) {
+      a.send(snapshot);
+      const refused = await answer(a, snapshot.doc);
+      expect(refused).toMatchObject({ type: "error", code, doc: snapshot.doc });
+      expect((refused as Extract<ServerMessage, { type: "error" }>).message).toMatch(reason);
+    }
+    await a.sync();
+    expect(await storedSnapshots(group)).toEqual([]);
+    // A stale one: older than the stored snapshot.
+    a.send(log.content(transactions(2, "more")));
+    await a.next("known", (k) => k.reason === "ack");
+    a.send(snapshotOf(alice, id, { [alice.session]: 5 }, "five"));
+    expect(await answer(a, id)).toMatchObject({ type: "snapshotted" });
+    a.send(snapshotOf(alice, id, { [alice.session]: 4 }, "four"));
+    expect(await answer(a, id)).toMatchObject({ type: "error", code: "snapshot_refused", message: expect.stringMatching(/stale/) });
+    expect(await storedSnapshots(group)).toMatchObject([{ covers: JSON.stringify({ [alice.session]: 5 }) }]);
+    await b.sync();
+    expect(b.inbox.filter((m) => m.type === "snapshotted")).toHaveLength(1);
+    expect(b.inbox.filter((m) => m.type === "error")).toEqual([]);
+  });
+
+  it("refuses a reader (forbidden), the membership log (snapshot_refused) and a deleted document (doc_deleted)", async () => {
+    const { group, membersDoc, log: members, adminPeer } = await closedGroup("snap-roles", alice, [[bob, "reader"]]);
+    const { id, header } = docHeader(alice, group, "roles-doc");
+    const writer = new SessionWriter(alice, id);
+    adminPeer.send(writer.content(transactions(2), header));
+    await adminPeer.next("known", (k) => k.doc === id && k.reason === "ack");
+    const { peer: reader } = await admit(group, bob);
+    reader.send(snapshotOf(bob, id, { [alice.session]: 2 }, "x"));
+    expect(await answer(reader, id)).toMatchObject({ type: "error", code: "forbidden" });
+    adminPeer.send(snapshotOf(alice, membersDoc, { [alice.session]: members.writer.count }, "x"));
+    expect(await answer(adminPeer, membersDoc)).toMatchObject({ type: "error", code: "snapshot_refused", message: expect.stringMatching(/membership/) });
+    adminPeer.send({ type: "delete", doc: id });
+    await adminPeer.next("deleted");
+    adminPeer.send(snapshotOf(alice, id, { [alice.session]: 2 }, "x"));
+    expect(await answer(adminPeer, id)).toMatchObject({ type: "error", code: "doc_deleted" });
+    await reader.sync();
+    expect(await storedSnapshots(group)).toEqual([]);
+  });
+});
+
+describe("loading with a snapshot", () => {
+  it("a fresh loader gets the header, the snapshot, the transactions after it, then known; a peer at what it covers gets only the delta", async () => {
+    const group = uniqueGroup("snap-load");
+    const { id, header } = testHeader(alice, group, "load");
+    const log = new SessionWriter(alice, id);
+    const a = await connect(group, alice);
+    a.send(log.content(transactions(50, "before"), header));
+    await a.next("known", (k) => k.reason === "ack");
+    a.send(snapshotOf(alice, id, { [alice.session]: 50 }, Uint8Array.of(7, 7, 7)));
+    await answer(a, id);
+    a.send(log.content(transactions(3, "after")));
+    await a.next("known", (k) => k.reason === "ack");
+
+    const fresh = await connect(group, carol);
+    fresh.send({ type: "load", doc: id, known: emptyKnown });
+    await fresh.next("known", (k) => k.reason === "load");
+    const [first, second, third] = fresh.inbox.slice();
+    expect(takeTypes(fresh)).toEqual(["content+header", "snapshot", "content"]);
+    expect(first).toMatchObject({ type: "content", doc: id, header, sessions: {} });
+    expect(second).toMatchObject({ type: "snapshot", doc: id, session: alice.session, covers: { [alice.session]: 50 }, data: Uint8Array.of(7, 7, 7) });
+    expect(third).toMatchObject({ type: "content", sessions: { [alice.session]: { after: 50, transactions: transactions(3, "after") } } });
+
+    const resumed = await connect(group, bob);
+    resumed.send({ type: "load", doc: id, known: { header: true, sessions: { [alice.session]: 51 } } });
+    const known = await resumed.next("known", (k) => k.reason === "load");
+    expect(known.sessions).toEqual({ [alice.session]: 53 });
+    expect(takeTypes(resumed)).toEqual(["content"]);
+  });
+
+  it("a peer behind gets the stored delta when it is smaller than the snapshot, and the snapshot when the range it lacks was pruned", async () => {
+    const group = uniqueGroup("snap-behind");
+    const { id, header } = testHeader(alice, group, "behind");
+    const log = new SessionWriter(alice, id);
+    const a = await connect(group, alice);
+    // 600 transactions: stored chunks of up to 256, and the open one; the last ones stay stored after pruning.
+    for (let i = 0; i < 3; i++) {
+      a.send(log.content(transactions(200, `t${i}`), i === 0 ? header : undefined));
+      await a.next("known", (k) => k.reason === "ack");
+    }
+    a.send(snapshotOf(alice, id, { [alice.session]: 600 }, "s".repeat(5_000)));
+    await answer(a, id);
+    await prunedAll(group);
+
+    const c = await connect(group, carol);
+    c.send({ type: "load", doc: id, known: { header: true, sessions: { [alice.session]: 598 } } });
+    await c.next("known", (k) => k.reason === "load");
+    expect(takeTypes(c)).toEqual(["content"]);
+    c.send({ type: "load", doc: id, known: { header: true, sessions: { [alice.session]: 10 } } });
+    await c.next("known", (k) => k.reason === "load");
+    const messages = c.inbox.slice();
+    expect(takeTypes(c)).toEqual(["snapshot"]);
+    expect(messages[0]).toMatchObject({ type: "snapshot", covers: { [alice.session]: 600 } });
+  });
+
+  it("an open serves the snapshot the same way", async () => {
+    const group = uniqueGroup("snap-open");
+    const { id, header } = testHeader(alice, group, "open");
+    const log = new SessionWriter(alice, id);
+    const a = await connect(group, alice);
+    a.send(log.content(transactions(20), header));
+    await a.next("known", (k) => k.reason === "ack");
+    a.send(snapshotOf(alice, id, { [alice.session]: 20 }, "S"));
+    await answer(a, id);
+    const c = await connect(group, carol);
+    c.send({ type: "open", known: {} });
+    await c.next("opened");
+    expect(takeTypes(c)).toEqual(["content+header", "snapshot", "known"]);
+  });
+});

@@ -1,0 +1,89 @@
+// Taking a snapshot from a peer (protocol/snapshot.ts), as pure functions of the relay core: the checks, in
+// the order the protocol gives them, then, once the driver has verified the signature, the effects that
+// store it and tell its author and the document's readers.
+import {
+  agentOfSession,
+  can,
+  mayRead,
+  snapshotDataHash,
+  snapshotMessage,
+  type ErrorCode,
+  type SessionCounts,
+  type SessionId,
+  type SnapshotMessage,
+  type Snapshotted,
+} from "../../protocol/index.ts";
+import { roleOf } from "./access.ts";
+import type { Effect, ReadyPeer, RelayState } from "./effects.ts";
+import type { PeerId, StoreReader } from "./store.ts";
+
+/** Why a snapshot is refused (an `error` naming its document; none of these codes closes the connection). */
+export type SnapshotRefusal = { code: ErrorCode; reason: string };
+
+/** Whether `a` counts at least as many transactions as `b` in every session (a missing session counts 0). */
+function includes(a: SessionCounts, b: SessionCounts): boolean {
+  for (const [session, count] of Object.entries(b) as [SessionId, number][]) if ((a[session] ?? 0) < count) return false;
+  return true;
+}
+
+const sameCounts = (a: SessionCounts, b: SessionCounts): boolean => includes(a, b) && includes(b, a);
+
+/**
+ * Checks a snapshot a peer sent: the effects that go on with it (its signature's check, or for an identical
+ * re-send of the stored one, `snapshotted` again), or why it is refused.
+ */
+export function takeSnapshot(peer: ReadyPeer, snapshot: SnapshotMessage, now: number, store: StoreReader, role = roleOf(peer, store)): Effect[] | SnapshotRefusal {
+  const { doc, session, covers } = snapshot;
+  if (agentOfSession(session) !== peer.agent) return { code: "forbidden", reason: "a snapshot's session must be the sending agent's" };
+  if (store.deleted(doc)) return { code: "doc_deleted", reason: "this document was deleted" };
+  const header = store.header(doc);
+  if (!header) return { code: "unknown_doc", reason: "no such document" };
+  if (doc === store.info().membersDoc) return { code: "snapshot_refused", reason: "the membership log cannot be snapshotted" };
+  if (!mayRead(role, peer.agent, header) || !can(role, "write")) return { code: "forbidden", reason: `a ${role ?? "non-member"} may not snapshot this document` };
+  for (const [covered, count] of Object.entries(covers) as [SessionId, number][]) {
+    if (count > (store.sessionHead(doc, covered)?.count ?? 0)) return { code: "snapshot_refused", reason: "the snapshot covers transactions the relay does not hold" };
+  }
+  const stored = store.snapshotHead(doc);
+  if (stored && sameCounts(stored.covers, covers) && stored.session === session) {
+    // An identical re-send (the author did not hear the first answer): answered again, nothing written.
+    return [{ type: "send", peer: peer.id, message: { type: "snapshotted", doc, session, covers: stored.covers } }];
+  }
+  if (stored && (!includes(covers, stored.covers) || sameCounts(stored.covers, covers))) {
+    return { code: "snapshot_refused", reason: "the snapshot is stale: it covers no more than the document's stored snapshot" };
+  }
+  const message = snapshotMessage(doc, session, covers, snapshotDataHash(snapshot.data));
+  const { type: _type, ...taken } = snapshot;
+  return [{ type: "verify", peer: peer.id, checks: [{ publicKeyOf: peer.agent, message, signature: snapshot.signature }], then: { kind: "snapshot", snapshot: { ...taken, takenAt: now } } }];
+}
+
+/**
+ * The snapshot's signature was checked: a forged one is refused (its author hears `bad_signature`, if still
+ * connected); a valid one is stored, even if its author left meanwhile, and `snapshotted` goes to the author
+ * (after the write, as an ack must) and to every subscriber that may read the document.
+ */
+export function snapshotVerified(
+  state: RelayState,
+  author: PeerId,
+  snapshot: Extract<Effect, { type: "storeSnapshot" }>["snapshot"],
+  valid: boolean,
+  store: StoreReader,
+): Effect[] {
+  const { doc, session, covers } = snapshot;
+  const connected = state.peers.has(author);
+  if (!valid) {
+    if (!connected) return [];
+    return [{ type: "send", peer: author, message: { type: "error", code: "bad_signature", message: "the snapshot's signature does not match its document, covered state and data; it was not stored", doc } }];
+  }
+  const header = store.header(doc);
+  if (!header) return []; // deleted while its signature was checked (not possible today: events run one at a time)
+  const done: Snapshotted = { type: "snapshotted", doc, session, covers };
+  const effects: Effect[] = [{ type: "storeSnapshot", snapshot }];
+  if (connected) effects.push({ type: "send", peer: author, message: done });
+  for (const id of store.subscribers(doc)) {
+    const peer = state.peers.get(id);
+    if (id === author || peer?.phase !== "ready") continue;
+    if (peer.token && snapshot.takenAt >= peer.token.expiresAt) continue;
+    if (mayRead(roleOf(peer, store), peer.agent, header)) effects.push({ type: "send", peer: id, message: done });
+  }
+  return effects;
+}
