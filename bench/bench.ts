@@ -17,6 +17,7 @@ const SCRIPTS = {
   reader: fileURLToPath(new URL("./reader.ts", import.meta.url)),
   floor: fileURLToPath(new URL("./floor-client.ts", import.meta.url)),
   "yjs-editor": fileURLToPath(new URL("./yjs-editor.ts", import.meta.url)),
+  "long-doc": fileURLToPath(new URL("./long-doc.ts", import.meta.url)),
 };
 
 export type WorkerKind = keyof typeof SCRIPTS;
@@ -46,7 +47,8 @@ export const RUNNER_NAMES: Record<RelayRunner, string> = {
 export type SqlCost = { statements: number; rowsRead: number; rowsWritten: number };
 
 /** The relay's settings for every bench run: count SQL statements and rows (worker/sql-meter.ts). */
-const RELAY_VARS = { WEFT_SQL_STATS: "true" };
+// Snapshots' covered transactions are pruned at once (long_doc measures a compacted document).
+const RELAY_VARS = { WEFT_SQL_STATS: "true", WEFT_SNAPSHOT_RETENTION_SECONDS: "0" };
 
 /** Time kept back for the scenarios still to come when deciding whether to repeat a run. */
 const RESERVE_MS = 45_000;

@@ -27,11 +27,12 @@ import { ingest } from "./scenarios/ingest.ts";
 import { manyDocs } from "./scenarios/many-docs.ts";
 import { resume } from "./scenarios/resume.ts";
 import { yjsTyping } from "./scenarios/yjs-typing.ts";
+import { longDoc } from "./scenarios/long-doc.ts";
 import { round } from "./stats.ts";
 import { formatTable } from "./table.ts";
 import { wallClock } from "./workload.ts";
 
-const SCENARIOS: Scenario[] = [ingest, fanout, fanoutBurst, fanoutWide, coldLoad, resume, manyDocs, durability, floor, yjsTyping];
+const SCENARIOS: Scenario[] = [ingest, fanout, fanoutBurst, fanoutWide, coldLoad, resume, manyDocs, durability, floor, yjsTyping, longDoc];
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
 /** The whole run aims to end within this; scenarios repeat runs only while it allows (see Bench.moreRuns). */
 const TOTAL_BUDGET_MS = 270_000;

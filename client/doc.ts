@@ -1,9 +1,10 @@
 // A document as the app sees it: a view of the core's state of it (core/doc-state.ts), its change
 // listeners, and the calls that become core events. It holds no sync state of its own.
-import { MEMBERS_KIND, MAX_TRANSACTION_BYTES, type DocHeader, type DocId, type KnownState, type SessionId, type Transaction, type TransactionData } from "../protocol/index.ts";
+import { MEMBERS_KIND, MAX_TRANSACTION_BYTES, type DocHeader, type DocId, type KnownState, type Role, type SessionId, type Snapshot, type Transaction, type TransactionData } from "../protocol/index.ts";
 import { verifiesChains } from "./chain-checks.ts";
 import {
   hasUnsynced,
+  heldCount,
   isInFlight,
   knownOf,
   nextAt,
@@ -12,13 +13,15 @@ import {
   refusedTransactions,
   type DocState,
   type DocTransaction,
+  type Snapshotted,
 } from "./core/doc-state.ts";
+import { coversOf, snapshotKey, snapshotProblem } from "./core/snapshots.ts";
 import type { CoreEvent, WaiterKey } from "./core/effects.ts";
 import { LocalRefusalError, type ClosedError, type RelayError } from "./errors.ts";
-import { checkMemberOp, checkTransactionData, localDataBytes } from "./local-checks.ts";
+import { checkMemberOp, checkSnapshotData, checkTransactionData, localDataBytes } from "./local-checks.ts";
 import { detachedPresence, type DocPresence } from "./presence.ts";
 
-export type { DocTransaction } from "./core/doc-state.ts";
+export type { DocTransaction, Snapshotted } from "./core/doc-state.ts";
 export { MAX_IN_FLIGHT, PUSH_BATCH } from "./core/push.ts";
 
 export type DocChange = {
@@ -27,6 +30,13 @@ export type DocChange = {
   /** The full ordered view after this change (computed on first read). */
   readonly transactions: readonly DocTransaction[];
   doc: Doc;
+  /**
+   * A snapshot received: the document now starts from it (`doc.heldSnapshot`), and transactions it covers
+   * are no longer held. Apply its data (idempotently: it may cover what the app already has) before `added`.
+   */
+  snapshot?: Snapshot;
+  /** The relay stored a snapshot of the document (this client's or another writer's): by whom, covering what. */
+  snapshotted?: Snapshotted;
 };
 
 /** Own writes the relay refused, held back from the push path until the app discards (or retries) them. */
@@ -42,6 +52,8 @@ export type RefusedWrites = {
 /** What a document needs of its group: the session it writes as, the core, and waiting for a settlement. */
 export interface DocHost {
   readonly session: SessionId;
+  /** This agent's role in the group, as of the last handshake. */
+  readonly role?: Role | undefined;
   /** The document's presence (presence.ts), kept by the group beside the core; none outside a group. */
   presenceOf?(id: DocId): DocPresence;
   /** Why the group closed for good, if it did. */
@@ -132,16 +144,57 @@ export class Doc {
     if (state.header.kind === MEMBERS_KIND) checkMemberOp(data);
     this.#host.dispatch({ type: "append", doc: this.id, data, now });
     const own = ownLog(state, this.#host.session);
-    return { ...own[own.length - 1]!, session: this.#host.session, index: own.length - 1 };
+    return { ...own[own.length - 1]!, session: this.#host.session, index: heldCount(state, this.#host.session) - 1 };
   }
 
-  /** Every transaction, ordered by time, then session, then index: the same order on every replica. */
+  /**
+   * Publishes a snapshot: `data` is the document's whole state as the app holds it now (for Yjs, the
+   * merged update), text or bytes. It covers what the relay has confirmed of what this client holds (of
+   * its own writes: what the relay acknowledged), so the state includes everything it covers. Loaders then
+   * start from it instead of replaying those transactions, and the relay may prune them.
+   *
+   * Throws a LocalRefusalError, before anything is sent, for what the relay would refuse: data that is not
+   * a string or a Uint8Array (bad_frame), over MAX_SNAPSHOT_BYTES (snapshot_too_large), the membership log
+   * or a snapshot that would cover nothing newer (snapshot_refused), a reader (forbidden), a deleted
+   * document (doc_deleted). Resolves when the relay stored it (`snapshotted`); rejects with the relay's
+   * RelayError if it refuses it, or a ClosedError once the group is closed for good. Offline, it is sent on
+   * reconnect.
+   */
+  snapshot(data: TransactionData): Promise<void> {
+    const state = this.#state;
+    if (!state.header) throw new Error(`snapshot: document ${this.id} is not loaded yet`);
+    checkSnapshotData(this.id, this.#host.session, data);
+    if (data instanceof Uint8Array) data = new Uint8Array(data);
+    const covers = coversOf(state);
+    const problem = snapshotProblem(state, this.#host.role, covers);
+    if (problem) throw new LocalRefusalError(problem[0], problem[1]);
+    if (this.#host.closedError) return Promise.reject(this.#host.closedError);
+    if (this.#host.stateOf(this.id) !== state) throw new Error(`snapshot: document ${this.id} is no longer held by its group`);
+    const settled = this.#host.wait(snapshotKey(this.id, covers));
+    this.#host.dispatch({ type: "snapshot", doc: this.id, data, covers });
+    return settled;
+  }
+
+  /**
+   * The snapshot the document starts from here, if it has one: `transactions()` lists what is held after
+   * it (per session, from the count it covers on). The document's state is its data plus those.
+   */
+  get heldSnapshot(): Snapshot | undefined {
+    return this.#state.snapshot;
+  }
+
+  /** The newest snapshot the relay is known to have stored (heard of, received or published here). */
+  get lastSnapshotted(): Snapshotted | undefined {
+    return this.#state.snapshotted;
+  }
+
+  /** Every transaction held (after the held snapshot, if any), ordered by time, then session, then index: the same order on every replica. */
   transactions(): readonly DocTransaction[] {
     if (this.#ordered?.version !== this.#state.version) this.#ordered = { version: this.#state.version, transactions: orderedTransactions(this.#state) };
     return this.#ordered.transactions;
   }
 
-  /** The transactions of one session, in order. */
+  /** The transactions of one session held, in order (from what the held snapshot covers of it on). */
   sessionTransactions(session: SessionId): readonly Transaction[] {
     return this.#state.sessions.get(session) ?? [];
   }
@@ -196,7 +249,7 @@ export class Doc {
   }
 
   /** The group's side: tells listeners of a change the core made. */
-  emitChange(added: DocTransaction[]): void {
+  emitChange(added: DocTransaction[], snapshot?: Snapshot, snapshotted?: Snapshotted): void {
     if (this.#listeners.size === 0) return;
     const doc = this;
     const change: DocChange = {
@@ -205,6 +258,8 @@ export class Doc {
       get transactions() {
         return doc.transactions();
       },
+      ...(snapshot ? { snapshot } : {}),
+      ...(snapshotted ? { snapshotted } : {}),
     };
     for (const listener of this.#listeners) listener(change);
   }

@@ -32,6 +32,19 @@ export type ErrorRoute =
   /** Nothing to settle: listeners hear it, that is all. */
   | { kind: "report" };
 
+/** Codes only a snapshot is refused with; the others it may get, the document's writes may get too. */
+const SNAPSHOT_REFUSALS: readonly ErrorCode[] = ["snapshot_refused", "snapshot_too_large"];
+const SHARED_REFUSALS: readonly ErrorCode[] = ["forbidden", "bad_signature", "unknown_doc"];
+
+/**
+ * Whether an error about a document with a published snapshot waiting answers that snapshot: a code only
+ * snapshots get, or one writes and loads get too while neither is waiting for an answer.
+ */
+export function answersSnapshot(code: ErrorCode, facts: { writesInFlight: boolean; awaitingLoad: boolean }): boolean {
+  if (SNAPSHOT_REFUSALS.includes(code)) return true;
+  return SHARED_REFUSALS.includes(code) && !facts.writesInFlight && !facts.awaitingLoad;
+}
+
 export function routeError(error: Pick<ErrorMessage, "code" | "doc">, facts: ErrorFacts): ErrorRoute {
   if (!error.doc) return FRAME_REFUSALS.includes(error.code) ? { kind: "frameRefused" } : { kind: "report" };
   if (facts.deleting && error.code !== "doc_deleted") return { kind: "deleteRefused" };

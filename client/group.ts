@@ -2,7 +2,7 @@
 // (core/client-core.ts). Each call is checked locally, then becomes a core event; the core's effects are
 // carried out here in one switch: frames to the connection, saves to the local store, settlements to the
 // promises waiting, changes to listeners.
-import { MEMBERS_KIND, newHeader, type AgentId, type DocHeader, type DocId, type DocMeta, type MemberOp, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
+import { MEMBERS_KIND, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type MemberOp, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { digestOfState, initialState, step } from "./core/client-core.ts";
 import type { DocState } from "./core/doc-state.ts";
@@ -45,6 +45,11 @@ export class Group {
   readonly #refusedListeners = new Set<(refused: RefusedWrites) => void>();
   /** Presence, beside the core: ephemeral, nothing of it is stored or acknowledged. */
   readonly #presence: PresenceChannel;
+  /**
+   * While a received snapshot's signature is checked (asynchronously), what the socket says next waits
+   * here, in order: the content after a snapshot must find it applied.
+   */
+  #behindSnapshot: (() => void)[] | undefined;
 
   constructor(id: string, identity: Identity, session: SessionId, store: LocalStore, options: GroupOptions) {
     checkGroupId(id);
@@ -64,6 +69,9 @@ export class Group {
       get closedError() {
         return group.#core.closed;
       },
+      get role() {
+        return group.#core.role;
+      },
       stateOf: (doc) => this.#core.docs.get(doc),
       dispatch: (event) => void this.#dispatch(event),
       wait: (key, signal) => this.#wait(key, signal) as Promise<void>,
@@ -80,23 +88,27 @@ export class Group {
     this.connection = new Connection(
       { ...options, group: id, identity, session },
       {
-        onHello: () => {
-          this.#dispatch({ type: "helloSent" });
-          // Behind the loads: the relay holds nothing of ours on a new socket.
-          this.#presence.resume();
-        },
-        onReady: (welcome) => this.#dispatch({ type: "welcome", welcome }),
-        onMessage: (message) => this.#onMessage(message),
-        onDown: () => {
-          this.#dispatch({ type: "down" });
-          this.#presence.onDown();
-        },
+        onHello: () =>
+          this.#inOrder(() => {
+            this.#dispatch({ type: "helloSent" });
+            // Behind the loads: the relay holds nothing of ours on a new socket.
+            this.#presence.resume();
+          }),
+        onReady: (welcome) => this.#inOrder(() => this.#dispatch({ type: "welcome", welcome })),
+        onMessage: (message) => this.#inOrder(() => this.#onMessage(message)),
+        onDown: () =>
+          this.#inOrder(() => {
+            this.#dispatch({ type: "down" });
+            this.#presence.onDown();
+          }),
         onFailure: (error) => this.#report(error),
         onStatus: (status, reason) => {
           for (const listener of this.#statusListeners) listener(status, reason);
           if (status === "closed") {
-            this.#presence.close();
-            this.#dispatch({ type: "closed", error: new ClosedError(id, reason ?? "closed") });
+            this.#inOrder(() => {
+              this.#presence.close();
+              this.#dispatch({ type: "closed", error: new ClosedError(id, reason ?? "closed") });
+            });
           }
         },
       },
@@ -350,12 +362,38 @@ export class Group {
     else waiters.resolveAll(value);
   }
 
+  /** Runs what the socket reported now, or behind the snapshot being verified. */
+  #inOrder(run: () => void): void {
+    if (this.#behindSnapshot) this.#behindSnapshot.push(run);
+    else run();
+  }
+
   #onMessage(message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" }>): void {
     if (message.type === "presence") return this.#presence.onMessage(message);
+    if (message.type === "snapshot") return this.#verifyThenTake(message);
     this.#dispatch({ type: "message", message });
     // A document the relay now holds (a load answered, a header acknowledged) may have presence waiting.
     if (message.type === "known") this.#presence.poke();
     else if (message.type === "deleted") this.#presence.forgetDoc(message.doc);
+  }
+
+  /** Checks a received snapshot's signature, then gives it to the core, then what arrived behind it. */
+  #verifyThenTake(snapshot: Extract<ServerMessage, { type: "snapshot" }>): void {
+    this.#behindSnapshot = [];
+    const take = (verified: boolean) => {
+      this.#dispatch({ type: "snapshotReceived", snapshot, verified });
+      const waiting = this.#behindSnapshot ?? [];
+      this.#behindSnapshot = undefined;
+      for (let index = 0; index < waiting.length; index++) {
+        // Another snapshot among them: the rest waits behind that one.
+        if (this.#behindSnapshot) {
+          (this.#behindSnapshot as (() => void)[]).push(...waiting.slice(index));
+          break;
+        }
+        waiting[index]!();
+      }
+    };
+    verifySnapshot(snapshot).then(take, () => take(false));
   }
 
   /** Feeds the core one event and carries out its effects; returns the local store's work it started. */
@@ -387,10 +425,10 @@ export class Group {
         return this.#storeWork(effect.doc, effect.report, `removing ${effect.doc} locally failed`, () => this.#store.remove(this.id, effect.doc));
       case "rewriteLocal": {
         const { stored } = effect;
-        const appends = Object.entries(stored.sessions).map(([session, transactions]) => ({ session: session as SessionId, after: 0, transactions }));
+        const appends = Object.entries(stored.sessions).map(([session, transactions]) => ({ session: session as SessionId, after: stored.snapshot?.bases[session as SessionId] ?? 0, transactions }));
         return this.#storeWork(effect.doc, effect.report, `discarding refused writes of ${effect.doc} failed`, async () => {
           await this.#store.remove(this.id, effect.doc);
-          await this.#store.save(this.id, effect.doc, { header: stored.header, appends });
+          await this.#store.save(this.id, effect.doc, { header: stored.header, ...(stored.snapshot ? { snapshot: stored.snapshot } : {}), appends });
           this.#pump.markDirty(effect.doc);
         });
       }
@@ -402,7 +440,7 @@ export class Group {
         return;
       case "changed":
         // Only a Doc the app was given can have listeners.
-        this.#docs.get(effect.doc)?.doc.emitChange(effect.added);
+        this.#docs.get(effect.doc)?.doc.emitChange(effect.added, effect.snapshot, effect.snapshotted);
         return;
       case "refused": {
         const doc = this.#doc(effect.doc);

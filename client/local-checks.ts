@@ -9,7 +9,9 @@ import {
   isGroupId,
   isWellFormedText,
   parseMemberOp,
+  MAX_SNAPSHOT_BYTES,
   MAX_TRANSACTION_BYTES,
+  dataBytes,
   jsonStringBytes,
   type ClientMessage,
   type TransactionData,
@@ -77,6 +79,15 @@ export function checkTransactionData(doc: DocId, session: SessionId, at: number,
     { type: "content", doc, sessions: { [session]: { after: 0, transactions: [{ at, data }], signature: PLACEHOLDER_SIGNATURE } } },
     "append",
   );
+}
+
+/** A snapshot's data as the relay will check it: a string (well-formed) or bytes, within MAX_SNAPSHOT_BYTES. */
+export function checkSnapshotData(doc: DocId, session: SessionId, data: unknown): asserts data is TransactionData {
+  if (!isTransactionData(data)) throw new LocalRefusalError("bad_frame", `snapshot: data must be a string or a Uint8Array, not ${describe(data)}`);
+  // The relay counts text in UTF-8 bytes (codec.ts), so the same count here, not the stricter JSON one.
+  const size = dataBytes(data);
+  if (size > MAX_SNAPSHOT_BYTES) throw new LocalRefusalError("snapshot_too_large", `snapshot: ${size} bytes of data; at most ${MAX_SNAPSHOT_BYTES}`);
+  refuseAsRelayWould({ type: "snapshot", doc, session, covers: {}, data: data as Uint8Array<ArrayBuffer>, signature: PLACEHOLDER_SIGNATURE }, "snapshot");
 }
 
 /** A membership operation the relay could never accept is refused before it joins the log. */

@@ -24,6 +24,8 @@ export class AwarenessOverPresence {
   readonly #presence: PresenceChannel;
   readonly #origin: unknown;
   readonly #onError: (error: Error) => void;
+  /** More of this peer's presence than its awareness (the provider's offer to take snapshots). */
+  readonly #extra: Record<string, unknown>;
   /** Which awareness client each presence key (`agent/session`) stands for, and at which clock. */
   readonly #remote = new Map<string, { client: number; clock: number }>();
   readonly #unsubscribe: () => void;
@@ -37,7 +39,8 @@ export class AwarenessOverPresence {
    * `origin` marks the awareness changes this makes, so that they are not sent back. `onError` hears a local
    * state the presence channel refuses (over PRESENCE_MAX_BYTES, say): it is not shown, the last one is cleared.
    */
-  constructor(awareness: Awareness, presence: PresenceChannel, origin: unknown, onError: (error: Error) => void = () => {}) {
+  constructor(awareness: Awareness, presence: PresenceChannel, origin: unknown, onError: (error: Error) => void = () => {}, extra: Record<string, unknown> = {}) {
+    this.#extra = extra;
     this.#awareness = awareness;
     this.#presence = presence;
     this.#origin = origin;
@@ -60,7 +63,7 @@ export class AwarenessOverPresence {
     const state = awareness.getLocalState();
     if (state === null) return this.#presence.clear();
     const clock = awareness.meta.get(awareness.clientID)?.clock ?? 0;
-    const presence: AwarenessPresence = { awareness: { client: awareness.clientID, clock, state } };
+    const presence: AwarenessPresence = { ...this.#extra, awareness: { client: awareness.clientID, clock, state } };
     // Called from inside the awareness's own event: a throw here would reach the app's setLocalState call.
     try {
       this.#presence.set(presence);

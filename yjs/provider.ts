@@ -1,14 +1,19 @@
 // WeftProvider: a Y.Doc kept in sync through one Weft document, shaped like the providers Yjs users know
 // (y-websocket, y-partyserver). Local updates become transactions of this client's session, merged per
 // microtask; other sessions' transactions are applied to the Y.Doc once each, with the provider as origin;
-// awareness travels over the document's presence. The relay never sees anything Yjs-specific.
+// awareness travels over the document's presence. Snapshots (the merged state as one update) are applied
+// when received, and taken by one editor when the log outgrows the state (snapshot-policy.ts). The relay
+// never sees anything Yjs-specific.
 import * as Y from "yjs";
 import { Awareness } from "y-protocols/awareness";
 import type { Doc, DocChange, DocTransaction } from "../client/doc.ts";
 import type { Group } from "../client/group.ts";
 import type { Status } from "../client/status.ts";
 import type { DocId } from "../protocol/ids.ts";
-import { AwarenessOverPresence, type PresenceChannel } from "./awareness-presence.ts";
+import { MAX_SNAPSHOT_BYTES } from "../protocol/limits.ts";
+import type { Snapshot } from "../protocol/snapshot.ts";
+import { AwarenessOverPresence, type PresenceChannel, type PresencePeer } from "./awareness-presence.ts";
+import { OFFERS_SNAPSHOTS, leadsSnapshots, outgrows, snapshotPolicyOf, type SnapshotOptions, type SnapshotPolicy } from "./snapshot-policy.ts";
 import { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "./payload.ts";
 import { UpdateAssembler, encodeUpdatePayloads } from "./update-frames.ts";
 
@@ -18,6 +23,13 @@ export type ProviderStatus = "connecting" | "connected" | "disconnected";
 export type WeftProviderOptions = {
   /** Shared with editor bindings for cursors; one is made (and destroyed with the provider) if not given. */
   awareness?: Awareness;
+  /**
+   * Snapshots taken by this provider: when the log held since the document's last snapshot is more than
+   * `factor` times the state and at least `minLogBytes`, the editor that leads (see docs/bindings.md)
+   * publishes the merged state. Default `{ factor: 4, minLogBytes: 65536 }`; `false` never takes one
+   * (received snapshots are applied either way).
+   */
+  snapshots?: SnapshotOptions;
 };
 
 type Events = {
@@ -48,11 +60,21 @@ export class WeftProvider {
   #pending: Uint8Array[] = [];
   #flushQueued = false;
   #destroyed = false;
+  readonly #policy: SnapshotPolicy | undefined;
+  /** Bytes of transaction data held since the document's last snapshot, and the state's size last measured. */
+  #logBytes = 0;
+  #stateBytes = 0;
+  /** A snapshot of ours is on its way to the relay. */
+  #snapshotting = false;
+  #snapshotCheckQueued = false;
+  /** The other peers present in the document, as its presence reports them. */
+  #present: ReadonlyMap<string, PresencePeer> = new Map();
 
   constructor(group: Group, docId: DocId, ydoc: Y.Doc, options: WeftProviderOptions = {}) {
     this.group = group;
     this.docId = docId;
     this.ydoc = ydoc;
+    this.#policy = snapshotPolicyOf(options.snapshots);
     this.#ownsAwareness = options.awareness === undefined;
     this.awareness = options.awareness ?? new Awareness(ydoc);
     this.status = toProviderStatus(group.status);
@@ -95,24 +117,87 @@ export class WeftProvider {
     const doc = await this.group.open(this.docId);
     if (this.#destroyed) return;
     this.doc = doc;
-    // Everything held so far, every session (this one's too: a reload restores from it), applied as one update.
+    // The snapshot the document starts from, then everything held after it, every session (this one's too:
+    // a reload restores from it), applied as one update.
+    if (doc.heldSnapshot) this.#applySnapshot(doc.heldSnapshot);
     const updates = doc.transactions().flatMap((transaction) => this.#complete(transaction));
     if (updates.length > 0) Y.applyUpdate(this.ydoc, Y.mergeUpdates(updates), this);
+    this.#logBytes = logBytesOf(doc.transactions(), doc.lastSnapshotted?.covers);
     this.#cleanups.push(doc.subscribe((change) => this.#onChange(change)));
     const presence = (doc as Doc & { presence?: PresenceChannel }).presence;
     if (presence) {
-      const bridge = new AwarenessOverPresence(this.awareness, presence, this, (error) => this.#emit("error", error));
+      // An editor that takes snapshots says so in its presence, so editors agree on who leads.
+      const offer = this.#policy && this.group.role !== "reader" ? { [OFFERS_SNAPSHOTS]: true } : {};
+      const bridge = new AwarenessOverPresence(this.awareness, presence, this, (error) => this.#emit("error", error), offer);
       this.#cleanups.push(() => bridge.destroy());
+      this.#cleanups.push(
+        presence.subscribe((peers) => {
+          this.#present = peers;
+          this.#maybeSnapshot();
+        }),
+      );
     }
     this.#flush();
     this.#onStatus(this.group.status);
   }
 
   #onChange(change: DocChange): void {
+    if (change.snapshot) this.#applySnapshot(change.snapshot);
+    // A snapshot stored (anyone's): the log since the last snapshot is what follows it.
+    if (change.snapshotted) this.#logBytes = logBytesOf(change.doc.transactions(), change.snapshotted.covers);
+    else this.#logBytes += logBytesOf(change.added);
     // Own appends come back here too: they came from this Y.Doc.
     const updates = change.added.filter((transaction) => transaction.session !== this.group.session).flatMap((transaction) => this.#complete(transaction));
-    if (updates.length === 0) return;
-    Y.applyUpdate(this.ydoc, updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates), this);
+    if (updates.length > 0) Y.applyUpdate(this.ydoc, updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates), this);
+    this.#maybeSnapshot();
+  }
+
+  /** A snapshot's data is the merged state as one Yjs update; applying it again (or an older one) changes nothing. */
+  #applySnapshot(snapshot: Snapshot): void {
+    const update = typeof snapshot.data === "string" ? dataToPayload(snapshot.data) : snapshot.data;
+    if (!update) return;
+    try {
+      Y.applyUpdate(this.ydoc, update, this);
+    } catch (error) {
+      this.#emit("error", error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * Takes a snapshot when the log since the last one has outgrown the state, this editor leads, the group is
+   * live, no update of another session is half received (its parts would be covered but not in the state)
+   * and none of ours is on its way. It covers what the relay confirmed of what this client holds, all of
+   * which is in the Y.Doc.
+   */
+  #maybeSnapshot(): void {
+    // Checked a microtask later: once per burst of changes, and never inside the SDK's own dispatch.
+    if (this.#snapshotCheckQueued) return;
+    this.#snapshotCheckQueued = true;
+    queueMicrotask(() => {
+      this.#snapshotCheckQueued = false;
+      this.#snapshotIfDue();
+    });
+  }
+
+  #snapshotIfDue(): void {
+    const { doc } = this;
+    const policy = this.#policy;
+    if (!policy || !doc || this.#destroyed || this.#snapshotting || !outgrows(policy, this.#logBytes, this.#stateBytes)) return;
+    if (this.group.status !== "live" || this.group.role === "reader" || this.#assembler.incomplete > 0) return;
+    if (!leadsSnapshots(this.group.session, this.#present.values())) return;
+    const state = Y.encodeStateAsUpdate(this.ydoc);
+    this.#stateBytes = state.byteLength;
+    if (!outgrows(policy, this.#logBytes, this.#stateBytes) || state.byteLength > MAX_SNAPSHOT_BYTES) return;
+    let published: Promise<void>;
+    try {
+      published = doc.snapshot(state);
+    } catch {
+      return; // covers nothing newer (another editor's snapshot is newer), say: nothing to do
+    }
+    this.#snapshotting = true;
+    // A refusal (another editor's snapshot was stored first) or a close changes nothing: the next change retries.
+    const done = () => void (this.#snapshotting = false);
+    published.then(done, done);
   }
 
   /** The update a transaction completes (none while a split update still lacks parts). */
@@ -159,11 +244,22 @@ export class WeftProvider {
       this.#emit("sync", synced);
       this.#emit("synced", synced);
     }
+    if (synced) this.#maybeSnapshot();
   }
 
   #emit<E extends keyof Events>(event: E, ...args: Parameters<Events[E]>): void {
     for (const listener of [...(this.#listeners.get(event) ?? [])]) (listener as unknown as (...values: Parameters<Events[E]>) => void)(...args);
   }
+}
+
+/** Bytes of data of `transactions`, of each session only from `from[session]` on when given. */
+function logBytesOf(transactions: readonly DocTransaction[], from: Readonly<Record<string, number>> = {}): number {
+  let bytes = 0;
+  for (const transaction of transactions) {
+    if (transaction.index < (from[transaction.session] ?? 0)) continue;
+    bytes += typeof transaction.data === "string" ? transaction.data.length : transaction.data.byteLength;
+  }
+  return bytes;
 }
 
 function toProviderStatus(status: Status): ProviderStatus {

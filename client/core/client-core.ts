@@ -24,6 +24,7 @@ import { appendOwn, hasUnsynced, knownOf, markSaved, resetInFlight, restoreDoc }
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
 import { takePush } from "./push.ts";
 import { deletedError, discard, onMessage, refusedEffect } from "./relay-messages.ts";
+import { failSnapshots, onSnapshotReceived, publishSnapshot, resendSnapshots } from "./snapshots.ts";
 import { load, send, sendLoad, sendOpen, track } from "./tracking.ts";
 
 export { initialState } from "./tracking.ts";
@@ -56,11 +57,19 @@ export function step(state: CoreState, event: CoreEvent): CoreEffect[] {
     case "message":
       onMessage(state, event.message, out);
       break;
+    case "snapshotReceived":
+      onSnapshotReceived(state, event.snapshot, event.verified, out);
+      break;
     case "down":
       if (state.phase !== "closed") state.phase = "down";
       state.requested.clear();
       for (const doc of state.docs.values()) resetInFlight(doc, state.writer.session);
       break;
+    case "snapshot": {
+      const doc = state.docs.get(event.doc);
+      if (doc) publishSnapshot(state, doc, event.data, event.covers, out);
+      break;
+    }
     case "closed":
       closeAll(state, event.error, out);
       break;
@@ -156,6 +165,7 @@ function onWelcome(state: CoreState, welcome: Welcome, out: CoreEffect[]): void 
   state.phase = "ready";
   state.role = welcome.role;
   state.membersDoc = welcome.members ?? state.membersDoc;
+  resendSnapshots(state, out);
   if (state.unanswered.size === 0) out.push({ type: "status", to: "live" });
 }
 
@@ -218,5 +228,6 @@ function closeAll(state: CoreState, error: ClosedError, out: CoreEffect[]): void
   for (const doc of state.docs.values()) {
     if (!doc.loaded) out.push({ type: "settle", waiter: `loaded:${doc.id}`, error });
     if (hasUnsynced(doc, state.writer.session)) out.push({ type: "settle", waiter: `synced:${doc.id}`, error });
+    failSnapshots(doc, error, out);
   }
 }

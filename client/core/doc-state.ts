@@ -1,37 +1,62 @@
 // One document as the client core holds it, as plain data, and the pure functions that move it: what each
 // session holds, what is saved locally, what the relay confirmed, what is in flight and what was refused.
-// No I/O, no clock, no await: the time comes in as an argument. The Doc class (doc.ts) is the app's view of it.
+// Once a snapshot is held, each session's log starts at its base (what the snapshot stands for): counts
+// and indexes stay those of the whole session. No I/O, no clock, no await: the time comes in as an
+// argument. The Doc class (doc.ts) is the app's view of it; snapshots published are in snapshots.ts.
 import {
   GENESIS_HASH,
   MEMBERS_KIND,
+  agentOfSession,
   chainHash,
   countOf,
   mergeKnownStates,
+  type AgentId,
   type DocHeader,
   type DocId,
   type KnownState,
   type ServerContent,
+  type SessionCounts,
   type SessionId,
+  type Snapshot,
   type Transaction,
   type TransactionData,
 } from "../../protocol/index.ts";
 import { ChainChecks, verifiesChains } from "../chain-checks.ts";
 import { LocalRefusalError, type RelayError } from "../errors.ts";
 import { storedTransactionProblem } from "../local-checks.ts";
-import type { DocChanges, StoredDoc } from "../storage/local-store.ts";
+import { coversMore, type DocChanges, type StoredDoc, type StoredSnapshot } from "../storage/local-store.ts";
 
 export type DocTransaction = Transaction & { session: SessionId; index: number };
 
 /** Own writes from index `from` on are held back: refused by the relay (or by this SDK, read back from the store). */
 export type Refusal = { error: RelayError | LocalRefusalError; from: number; wholeDocument: boolean };
 
+/** A snapshot this client published, until the relay answers it: `snapshotted` (stored) or an error. */
+export type PendingSnapshot = { snapshot: Snapshot; key: `snapshot:${DocId}:${string}` };
+
+/** The relay stored a snapshot of the document: by whom, covering what. */
+export type Snapshotted = { session: SessionId; covers: SessionCounts };
+
 export type DocState = {
   readonly id: DocId;
   header: DocHeader | undefined;
-  /** Every session's transactions, in order. */
+  /** Every session's transactions held, in order, from the session's base on (see `bases`). */
   readonly sessions: Map<SessionId, Transaction[]>;
-  /** Chain hash after each of this client's own transactions. */
-  readonly ownHashes: string[];
+  /** Chain hash after each own transaction held (index 0: the one at the own session's base). */
+  ownHashes: string[];
+  /** The snapshot the held transactions follow, once one was received (or published and stored). */
+  snapshot: Snapshot | undefined;
+  /** Per session, how many of its first transactions are not held: the snapshot stands for them. */
+  readonly bases: Map<SessionId, number>;
+  /** The chain hash at the base of this agent's sessions, where it is known: their pushes go on from it. */
+  readonly baseHashes: Map<SessionId, string>;
+  snapshotSaved: boolean;
+  /** Snapshots published and not answered yet, oldest first. */
+  readonly pendingSnapshots: PendingSnapshot[];
+  /** The newest snapshot the relay is known to have stored (heard of, received or published). */
+  snapshotted: Snapshotted | undefined;
+  /** The last snapshot received failed its signature check: a gap after it does not load again (it would loop). */
+  distrustsSnapshot: boolean;
   /** The newest `at` seen in any session: new transactions never go back in time (the membership log relies on it). */
   lastAt: number;
   deleted: boolean;
@@ -61,6 +86,13 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     header,
     sessions: new Map(),
     ownHashes: [],
+    snapshot: undefined,
+    bases: new Map(),
+    baseHashes: new Map(),
+    snapshotSaved: true,
+    pendingSnapshots: [],
+    snapshotted: undefined,
+    distrustsSnapshot: false,
     lastAt: 0,
     deleted: false,
     loaded: false,
@@ -76,19 +108,42 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
   };
 }
 
-/** What this client holds: per session, how many transactions. */
+/** How many of a session's first transactions are not held (a snapshot stands for them). */
+export const baseOf = (doc: DocState, session: SessionId): number => doc.bases.get(session) ?? 0;
+
+/** How many transactions of a session this client has: the snapshot's and the ones held after it. */
+export const heldCount = (doc: DocState, session: SessionId): number => baseOf(doc, session) + (doc.sessions.get(session)?.length ?? 0);
+
+/** What this client holds: per session, how many transactions (a snapshot's included). */
 export function knownOf(doc: DocState): KnownState {
   const sessions: KnownState["sessions"] = {};
-  for (const [session, log] of doc.sessions) sessions[session] = log.length;
+  for (const session of new Set([...doc.bases.keys(), ...doc.sessions.keys()])) {
+    const count = heldCount(doc, session);
+    if (count > 0 || doc.sessions.has(session)) sessions[session] = count;
+  }
   return { header: doc.header !== undefined, sessions };
 }
 
+/** The own transactions held (from the own session's base on). */
 export const ownLog = (doc: DocState, own: SessionId): readonly Transaction[] => doc.sessions.get(own) ?? [];
+
+/** Transactions `from` to `to` (counted from the session's start) of a session, as far as held. */
+export function heldSlice(doc: DocState, session: SessionId, from: number, to: number): Transaction[] {
+  const base = baseOf(doc, session);
+  return (doc.sessions.get(session) ?? []).slice(Math.max(0, from - base), Math.max(0, to - base));
+}
+
+/** The chain hash after `count` own transactions (count at least the own base). */
+export function ownHashAt(doc: DocState, own: SessionId, count: number): string {
+  const base = baseOf(doc, own);
+  if (count === base) return doc.baseHashes.get(own) ?? GENESIS_HASH;
+  return doc.ownHashes[count - base - 1]!;
+}
 
 /** Some own transactions (or the header) are not yet acknowledged by the relay. */
 export function hasUnsynced(doc: DocState, own: SessionId): boolean {
   if (doc.deleted) return false;
-  return ownLog(doc, own).length > countOf(doc.relay, own) || (doc.header !== undefined && !doc.relay.header);
+  return heldCount(doc, own) > countOf(doc.relay, own) || (doc.header !== undefined && !doc.relay.header);
 }
 
 /** Own content (or the header) was pushed on the current socket and not acknowledged yet. */
@@ -109,10 +164,11 @@ export function appendOwn(doc: DocState, own: SessionId, data: TransactionData, 
   const log = logOf(doc, own);
   doc.lastAt = at;
   const transaction = { at, data };
+  const index = heldCount(doc, own);
+  doc.ownHashes.push(chainHash(ownHashAt(doc, own, index), [transaction]));
   log.push(transaction);
-  doc.ownHashes.push(chainHash(doc.ownHashes[doc.ownHashes.length - 1] ?? GENESIS_HASH, [transaction]));
   doc.version++;
-  return { ...transaction, session: own, index: log.length - 1 };
+  return { ...transaction, session: own, index };
 }
 
 /** Takes in what the local store holds. Own transactions the relay would refuse (an older SDK's) are held back. */
@@ -120,24 +176,33 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
   doc.header ??= stored.header;
   doc.headerSaved = true;
   doc.version++;
+  const held = stored.snapshot;
+  if (held && !doc.snapshot && doc.sessions.size === 0) {
+    doc.snapshot = held.snapshot;
+    for (const [session, base] of Object.entries(held.bases) as [SessionId, number][]) if (base > 0) doc.bases.set(session, base);
+    for (const [session, hash] of Object.entries(held.baseHashes) as [SessionId, string][]) doc.baseHashes.set(session, hash);
+    doc.snapshotted = { session: held.snapshot.session, covers: held.snapshot.covers };
+    doc.relay = mergeKnownStates(doc.relay, { header: false, sessions: held.snapshot.covers });
+  }
   for (const [session, transactions] of Object.entries(stored.sessions) as [SessionId, Transaction[]][]) {
     const log = logOf(doc, session);
     if (log.length > 0) continue;
     for (const transaction of transactions) log.push(transaction);
     for (const transaction of transactions) if (transaction.at > doc.lastAt) doc.lastAt = transaction.at;
-    doc.saved.set(session, transactions.length);
+    doc.saved.set(session, heldCount(doc, session));
     // Only verified transactions of a verified chain are ever saved (unsavedOf holds the rest back).
-    doc.chains.trust(session, transactions.length);
+    doc.chains.trust(session, heldCount(doc, session));
   }
+  const base = baseOf(doc, own);
   const ownTransactions = ownLog(doc, own);
   const bad = ownTransactions.findIndex((transaction) => storedTransactionProblem(transaction) !== undefined);
   if (bad >= 0 && !doc.refusal) {
     const [code, reason] = storedTransactionProblem(ownTransactions[bad]!)!;
-    doc.refusal = { error: new LocalRefusalError(code, `own transaction ${bad} in the local store: ${reason}`), from: bad, wholeDocument: false };
+    doc.refusal = { error: new LocalRefusalError(code, `own transaction ${base + bad} in the local store: ${reason}`), from: base + bad, wholeDocument: false };
   }
   const valid = bad >= 0 ? bad : ownTransactions.length;
   for (const transaction of ownTransactions.slice(doc.ownHashes.length, valid)) {
-    doc.ownHashes.push(chainHash(doc.ownHashes[doc.ownHashes.length - 1] ?? GENESIS_HASH, [transaction]));
+    doc.ownHashes.push(chainHash(ownHashAt(doc, own, base + doc.ownHashes.length), [transaction]));
   }
 }
 
@@ -146,17 +211,27 @@ export function unsavedOf(doc: DocState, own: SessionId): DocChanges | undefined
   if (!doc.header) return undefined;
   const changes: DocChanges = { appends: [] };
   if (!doc.headerSaved) changes.header = doc.header;
+  if (!doc.snapshotSaved && doc.snapshot) changes.snapshot = storedSnapshotOf(doc);
   const verifies = verifiesChains(doc.header);
-  for (const [session, log] of doc.sessions) {
-    const saved = doc.saved.get(session) ?? 0;
-    const savable = verifies && session !== own ? Math.min(log.length, doc.chains.verifiedCount(session)) : log.length;
-    if (savable > saved) changes.appends.push({ session, after: saved, transactions: log.slice(saved, savable) });
+  for (const session of doc.sessions.keys()) {
+    const held = heldCount(doc, session);
+    // What a snapshot stands for is saved with it, never as transactions.
+    const saved = Math.max(doc.saved.get(session) ?? 0, baseOf(doc, session));
+    const savable = verifies && session !== own ? Math.min(held, doc.chains.verifiedCount(session)) : held;
+    if (savable > saved) changes.appends.push({ session, after: saved, transactions: heldSlice(doc, session, saved, savable) });
   }
-  return changes.header || changes.appends.length > 0 ? changes : undefined;
+  return changes.header || changes.snapshot || changes.appends.length > 0 ? changes : undefined;
+}
+
+/** The snapshot as the local store keeps it: with where each session's log starts, and the hashes there. */
+export function storedSnapshotOf(doc: DocState): StoredSnapshot | undefined {
+  if (!doc.snapshot) return undefined;
+  return { snapshot: doc.snapshot, bases: Object.fromEntries(doc.bases), baseHashes: Object.fromEntries(doc.baseHashes) };
 }
 
 export function markSaved(doc: DocState, changes: DocChanges): void {
   if (changes.header) doc.headerSaved = true;
+  if (changes.snapshot && changes.snapshot.snapshot === doc.snapshot) doc.snapshotSaved = true;
   for (const append of changes.appends) doc.saved.set(append.session, append.after + append.transactions.length);
 }
 
@@ -165,6 +240,7 @@ export function resetInFlight(doc: DocState, own: SessionId): void {
   doc.sent = countOf(doc.relay, own);
   doc.headerInFlight = false;
   doc.orphansSent.clear();
+  doc.distrustsSnapshot = false;
 }
 
 /** The relay answered a load, acked a write, or corrected our `after`. Returns whether this was the load's answer. */
@@ -188,7 +264,7 @@ export function applyContent(doc: DocState, own: SessionId, content: ServerConte
   for (const [session, chunk] of Object.entries(content.sessions) as [SessionId, ServerContent["sessions"][SessionId]][]) {
     if (session === own) continue; // our own log is authoritative here
     const log = logOf(doc, session);
-    const held = log.length;
+    const held = heldCount(doc, session);
     if (chunk.after > held) {
       gap = true;
       continue;
@@ -196,7 +272,7 @@ export function applyContent(doc: DocState, own: SessionId, content: ServerConte
     for (const transaction of chunk.transactions.slice(held - chunk.after)) {
       log.push(transaction);
       if (transaction.at > doc.lastAt) doc.lastAt = transaction.at;
-      added.push({ ...transaction, session, index: log.length - 1 });
+      added.push({ ...transaction, session, index: heldCount(doc, session) - 1 });
     }
     const count = chunk.after + chunk.transactions.length;
     doc.relay.sessions[session] = Math.max(countOf(doc.relay, session), count);
@@ -220,9 +296,7 @@ export function refuseWrites(doc: DocState, own: SessionId, error: RelayError): 
 export function refusedTransactions(doc: DocState, own: SessionId): DocTransaction[] | undefined {
   const refusal = doc.refusal;
   if (!refusal) return undefined;
-  return ownLog(doc, own)
-    .slice(refusal.from)
-    .map((transaction, offset) => ({ ...transaction, session: own, index: refusal.from + offset }));
+  return heldSlice(doc, own, refusal.from, heldCount(doc, own)).map((transaction, offset) => ({ ...transaction, session: own, index: refusal.from + offset }));
 }
 
 /**
@@ -234,14 +308,16 @@ export function discardRefused(doc: DocState, own: SessionId): StoredDoc | undef
   if (!refusal) return undefined;
   doc.refusal = undefined;
   const log = logOf(doc, own);
-  log.length = Math.min(log.length, refusal.from);
-  doc.ownHashes.length = Math.min(doc.ownHashes.length, refusal.from);
+  const keep = Math.max(0, refusal.from - baseOf(doc, own));
+  log.length = Math.min(log.length, keep);
+  doc.ownHashes.length = Math.min(doc.ownHashes.length, keep);
   doc.saved.set(own, Math.min(doc.saved.get(own) ?? 0, refusal.from));
   doc.version++;
   if (!doc.header) return undefined;
   const sessions: StoredDoc["sessions"] = {};
   for (const [session, transactions] of doc.sessions) if (transactions.length > 0) sessions[session] = transactions;
-  return { id: doc.id, header: doc.header, sessions };
+  const snapshot = storedSnapshotOf(doc);
+  return { id: doc.id, header: doc.header, sessions, ...(snapshot ? { snapshot } : {}) };
 }
 
 export function markDeleted(doc: DocState): void {
@@ -254,6 +330,44 @@ export function markDeleted(doc: DocState): void {
 /** The ordered view: by time, then session, then index, the same order on every replica. */
 export function orderedTransactions(doc: DocState): DocTransaction[] {
   const all: DocTransaction[] = [];
-  for (const [session, log] of doc.sessions) log.forEach((transaction, index) => all.push({ ...transaction, session, index }));
+  for (const [session, log] of doc.sessions) {
+    const base = baseOf(doc, session);
+    log.forEach((transaction, index) => all.push({ ...transaction, session, index: base + index }));
+  }
   return all.sort((a, b) => a.at - b.at || (a.session < b.session ? -1 : a.session > b.session ? 1 : a.index - b.index));
+}
+
+/**
+ * Takes in a snapshot (received and verified, or published and stored) if it is newer than the one held:
+ * each session's log then starts at what it covers. Returns false when it is not newer (nothing changed).
+ * A session of this agent is cut only where its chain hash at the cut is known (pushing goes on from it);
+ * the own session only as far as this client holds it.
+ */
+export function applySnapshot(doc: DocState, writer: { agent: AgentId; session: SessionId }, snapshot: Snapshot): boolean {
+  if (doc.snapshot && !coversMore(snapshot.covers, doc.snapshot.covers)) return false;
+  for (const [session, covered] of Object.entries(snapshot.covers) as [SessionId, number][]) {
+    const base = baseOf(doc, session);
+    if (covered <= base) continue;
+    const log = doc.sessions.get(session) ?? [];
+    const held = base + log.length;
+    if (agentOfSession(session) === writer.agent) {
+      if (session === writer.session) {
+        if (covered > held) continue; // the own log is authoritative: never cut past what this client holds
+        doc.baseHashes.set(session, ownHashAt(doc, session, covered));
+        doc.ownHashes = doc.ownHashes.slice(covered - base);
+      } else {
+        const from = doc.baseHashes.get(session) ?? (base === 0 ? GENESIS_HASH : undefined);
+        if (from !== undefined && covered <= held) doc.baseHashes.set(session, chainHash(from, log.slice(0, covered - base)));
+        else doc.baseHashes.delete(session);
+      }
+    }
+    doc.sessions.set(session, log.slice(Math.min(log.length, covered - base)));
+    doc.bases.set(session, covered);
+  }
+  doc.snapshot = snapshot;
+  doc.snapshotSaved = false;
+  if (!doc.snapshotted || coversMore(snapshot.covers, doc.snapshotted.covers)) doc.snapshotted = { session: snapshot.session, covers: snapshot.covers };
+  doc.relay = mergeKnownStates(doc.relay, { header: false, sessions: snapshot.covers });
+  doc.version++;
+  return true;
 }

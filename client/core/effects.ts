@@ -1,10 +1,10 @@
 // The client core's vocabulary: the state it holds, the events it is fed and the effects it asks its shell
 // (group.ts) to carry out. Plain data, so a scenario can be replayed, printed and compared.
-import type { DirEntry, DirRequest, DocHeader, DocId, ClientMessage, Role, ServerMessage, SessionId, TransactionData, Welcome } from "../../protocol/index.ts";
+import type { DirEntry, DirRequest, DocHeader, DocId, ClientMessage, Role, ServerMessage, SessionCounts, SessionId, Snapshot, SnapshotMessage, TransactionData, Welcome } from "../../protocol/index.ts";
 import type { ClosedError, LocalRefusalError, RelayError } from "../errors.ts";
 import type { Quarantine } from "../quarantine.ts";
 import type { DocChanges, StoredDoc } from "../storage/local-store.ts";
-import type { DocState, DocTransaction } from "./doc-state.ts";
+import type { DocState, DocTransaction, Snapshotted } from "./doc-state.ts";
 import type { Writer } from "./push.ts";
 
 /** An answer to `directory()`: what changed since the cursor asked about. */
@@ -54,8 +54,8 @@ export type CoreState = {
   readonly held: Set<DocId>;
 };
 
-/** Who a settlement is for: `synced:<doc>`, `loaded:<doc>`, `open:<doc>`, `delete:<doc>`, `openAll`, `dir:<n>`. */
-export type WaiterKey = `synced:${DocId}` | `loaded:${DocId}` | `open:${DocId}` | `delete:${DocId}` | "openAll" | `dir:${number}`;
+/** Who a settlement is for: `synced:<doc>`, `loaded:<doc>`, `open:<doc>`, `delete:<doc>`, `openAll`, `dir:<n>`, `snapshot:<doc>:<covers>`. */
+export type WaiterKey = `synced:${DocId}` | `loaded:${DocId}` | `open:${DocId}` | `delete:${DocId}` | "openAll" | `dir:${number}` | `snapshot:${DocId}:${string}`;
 
 export type CoreEvent =
   // The local store answered (group start): what it holds of this group.
@@ -66,8 +66,10 @@ export type CoreEvent =
   // The socket: the hello went out, the relay welcomed us, a message arrived, it went down, it closed for good.
   | { type: "helloSent" }
   | { type: "welcome"; welcome: Welcome }
-  /** Presence goes beside the core, to client/presence.ts: nothing of it is stored or acknowledged. */
-  | { type: "message"; message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" | "presence" }> }
+  /** Presence goes beside the core, to client/presence.ts: nothing of it is stored or acknowledged. A snapshot comes as `snapshotReceived`. */
+  | { type: "message"; message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" | "presence" | "snapshot" }> }
+  // A snapshot from the relay, with whether its signature verified (an async check the shell runs first).
+  | { type: "snapshotReceived"; snapshot: SnapshotMessage; verified: boolean }
   | { type: "down" }
   | { type: "closed"; error: ClosedError }
   // The app's calls (already checked locally by the shell).
@@ -79,6 +81,8 @@ export type CoreEvent =
   | { type: "directory"; request: DirRequest }
   | { type: "discardRefused"; doc: DocId }
   | { type: "retryRefused"; doc: DocId }
+  /** Publish a snapshot of `doc` covering `covers` (checked by the shell: coversOf, snapshotProblem). */
+  | { type: "snapshot"; doc: DocId; data: TransactionData; covers: SessionCounts }
   // The shell saved what the documents lacked: push what the relay lacks.
   | { type: "push"; docs: DocId[] };
 
@@ -97,8 +101,11 @@ export type CoreEffect =
   | { type: "settle"; waiter: WaiterKey; error?: RelayError | ClosedError }
   /** Directory answers carry a value. */
   | { type: "answer"; waiter: `dir:${number}`; directory: Directory }
-  /** The document changed: its listeners hear `added` (empty when only its header or state changed). */
-  | { type: "changed"; doc: DocId; added: DocTransaction[] }
+  /**
+   * The document changed: its listeners hear `added` (empty when only its header or state changed), the
+   * snapshot it now starts from when one was received, and that the relay stored a snapshot (`snapshotted`).
+   */
+  | { type: "changed"; doc: DocId; added: DocTransaction[]; snapshot?: Snapshot; snapshotted?: Snapshotted }
   /** Own writes of `doc` were refused (or found refusable in the store): onRefused listeners hear them once. */
   | { type: "refused"; doc: DocId; error: RelayError | LocalRefusalError; transactions: DocTransaction[]; wholeDocument: boolean }
   /** The core stopped holding `doc`. */

@@ -16,7 +16,7 @@ import {
   type Transaction,
 } from "../../protocol/index.ts";
 import { relayWouldAccept } from "../local-checks.ts";
-import { ownLog, type DocState } from "./doc-state.ts";
+import { baseOf, heldCount, heldSlice, ownHashAt, type DocState } from "./doc-state.ts";
 
 /** Transactions per pushed frame (also bounded by CHUNK_TARGET_BYTES): fewer, fuller frames ingest fastest. */
 export const PUSH_BATCH = MAX_TRANSACTIONS_PER_FRAME;
@@ -26,11 +26,14 @@ export const MAX_IN_FLIGHT = 4 * PUSH_BATCH;
 /** Who signs: this client's agent key and the session it writes as. */
 export type Writer = { readonly agent: AgentId; readonly secretKey: Uint8Array; readonly session: SessionId };
 
-/** The end of the next frame's transactions of `log` from `after`, within PUSH_BATCH and CHUNK_TARGET_BYTES. */
-function batchEnd(log: readonly Transaction[], after: number, until: number): number {
+/**
+ * The end of the next frame's transactions from `after`, within PUSH_BATCH and CHUNK_TARGET_BYTES, of a
+ * session's `log` held from `base` on (counts are the whole session's).
+ */
+function batchEnd(log: readonly Transaction[], base: number, after: number, until: number): number {
   let end = after;
   let bytes = 0;
-  while (end < until && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) bytes += wireDataBytes(log[end++]!.data) + WIRE_BYTES_PER_TRANSACTION;
+  while (end < until && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) bytes += wireDataBytes(log[end++ - base]!.data) + WIRE_BYTES_PER_TRANSACTION;
   return end;
 }
 
@@ -47,9 +50,11 @@ export function takeOwn(doc: DocState, writer: Writer): Content[] {
   const needsHeader = doc.header !== undefined && doc.headerSaved && !doc.relay.header;
   // Only what is saved locally leaves the device: an acked write is then also a durable local one.
   // Refused writes (held back from `from` on) never leave it.
-  const log = ownLog(doc, own);
-  const sendable = Math.min(log.length, doc.saved.get(own) ?? 0, doc.refusal?.from ?? Infinity);
+  const base = baseOf(doc, own);
+  const log = doc.sessions.get(own) ?? [];
+  const sendable = Math.min(heldCount(doc, own), doc.saved.get(own) ?? 0, doc.refusal?.from ?? Infinity);
   const confirmed = countOf(doc.relay, own);
+  if (doc.sent < base) doc.sent = base; // a snapshot stands for the rest, which the relay holds
   let includeHeader = needsHeader && !doc.headerInFlight && doc.sent === confirmed;
   // Like Nagle's algorithm: full frames go at once, but while anything is in flight a partial frame waits
   // for the ack, gathering what is appended meanwhile. A steady trickle of appends then travels as a few
@@ -57,13 +62,13 @@ export function takeOwn(doc: DocState, writer: Writer): Content[] {
   const inFlight = doc.sent > confirmed;
   while (doc.sent < sendable && doc.sent - confirmed < MAX_IN_FLIGHT && (!inFlight || sendable - doc.sent >= PUSH_BATCH)) {
     const after = doc.sent;
-    const end = batchEnd(log, after, sendable);
-    const signature = signCheckpoint(writer.secretKey, doc.id, own, end, doc.ownHashes[end - 1]!);
+    const end = batchEnd(log, base, after, sendable);
+    const signature = signCheckpoint(writer.secretKey, doc.id, own, end, ownHashAt(doc, own, end));
     frames.push({
       type: "content",
       doc: doc.id,
       ...(includeHeader ? { header: doc.header! } : {}),
-      sessions: { [own]: { after, transactions: log.slice(after, end), signature } },
+      sessions: { [own]: { after, transactions: log.slice(after - base, end - base), signature } },
     });
     if (includeHeader) doc.headerInFlight = true;
     includeHeader = false;
@@ -91,12 +96,17 @@ export function takeOrphanTails(doc: DocState, writer: Writer): Content[] {
   const frames: Content[] = [];
   for (const [session, log] of doc.sessions) {
     if (session === writer.session || agentOfSession(session) !== writer.agent) continue;
+    const base = baseOf(doc, session);
+    const held = base + log.length;
     const after = countOf(doc.relay, session);
     const sent = doc.orphansSent.get(session) ?? 0;
-    if (log.length <= after || sent > after) continue; // nothing to push, or a push not answered yet
-    const end = batchEnd(log, after, log.length);
-    const signature = signCheckpoint(writer.secretKey, doc.id, session, end, chainHash(GENESIS_HASH, log.slice(0, end)));
-    frames.push({ type: "content", doc: doc.id, sessions: { [session]: { after, transactions: log.slice(after, end), signature } } });
+    if (held <= after || sent > after || after < base) continue; // nothing to push, or a push not answered yet
+    // The chain goes on from the hash at the session's base; where it is unknown, the tail cannot be signed.
+    const from = base === 0 ? GENESIS_HASH : doc.baseHashes.get(session);
+    if (from === undefined) continue;
+    const end = batchEnd(log, base, after, held);
+    const signature = signCheckpoint(writer.secretKey, doc.id, session, end, chainHash(from, heldSlice(doc, session, base, end)));
+    frames.push({ type: "content", doc: doc.id, sessions: { [session]: { after, transactions: heldSlice(doc, session, after, end), signature } } });
     doc.orphansSent.set(session, end);
   }
   return frames;

@@ -2,13 +2,14 @@
 // deletions, directory frames, and errors, routed to what they answer (error-routing.ts), with refusals
 // held back and surfaced once. Part of the pure core (client-core.ts).
 import type { DocId, ErrorMessage } from "../../protocol/index.ts";
-import { routeError } from "../error-routing.ts";
+import { answersSnapshot, routeError } from "../error-routing.ts";
 import { RelayError } from "../errors.ts";
 import { headerIsFor } from "../local-checks.ts";
 import { frameRefused } from "../quarantine.ts";
 import { directoryFrame } from "./directory-queue.ts";
 import { applyContent, applyKnown, discardRefused, hasUnsynced, isInFlight, markDeleted, refuseWrites, refusedTransactions, type DocState } from "./doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
+import { failSnapshots, onSnapshotted } from "./snapshots.ts";
 import { answered, forget, heardOf, send, sendLoad } from "./tracking.ts";
 
 export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: "message" }>["message"], out: CoreEffect[]): void {
@@ -36,7 +37,8 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       if (!doc) return;
       const { added, gap } = applyContent(doc, own, message);
       if (added.length > 0 || message.header) out.push({ type: "changed", doc: doc.id, added });
-      if (gap) sendLoad(state, doc, out);
+      // A gap loads the document again, unless it follows a forged snapshot (the relay would send it again).
+      if (gap && !doc.distrustsSnapshot) sendLoad(state, doc, out);
       out.push({ type: "flush", doc: doc.id });
       return;
     }
@@ -60,9 +62,8 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
     }
     case "error":
       return onRelayError(state, message, out);
-    case "snapshot":
     case "snapshotted":
-      return; // not taken by this client yet
+      return onSnapshotted(state, message, out);
     default:
       return assertNever(message);
   }
@@ -72,6 +73,7 @@ export function onDeleted(state: CoreState, id: DocId, out: CoreEffect[]): void 
   const doc = state.docs.get(id);
   if (doc) {
     markDeleted(doc);
+    failSnapshots(doc, deletedError(id), out);
     out.push({ type: "settle", waiter: `synced:${id}` });
     settleOpen(state, doc, out);
     out.push({ type: "changed", doc: id, added: [] });
@@ -99,6 +101,11 @@ export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreE
   const error = new RelayError(message);
   const id = message.doc;
   const doc = id ? state.docs.get(id) : undefined;
+  if (doc && doc.pendingSnapshots.length > 0 && answersSnapshot(message.code, { writesInFlight: isInFlight(doc, state.writer.session), awaitingLoad: !doc.loaded })) {
+    // The relay answers a socket's messages in order: the oldest snapshot waiting is the one refused.
+    out.push({ type: "settle", waiter: doc.pendingSnapshots.shift()!.key, error }, { type: "report", error });
+    return;
+  }
   const route = routeError(message, { held: doc !== undefined, awaitingLoad: doc !== undefined && !doc.loaded, deleting: id !== undefined && state.deletes.has(id) });
   switch (route.kind) {
     case "deleted":

@@ -11,11 +11,14 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { dirname, join } from "node:path";
 import type { AgentId, DocId, Transaction } from "../../protocol/index.ts";
 import { fileSessionLocks } from "./file-session-locks.ts";
-import { applyChanges, type DocChanges, type LocalStore, type StoredDoc } from "./local-store.ts";
+import { applyChanges, type DocChanges, type LocalStore, type StoredDoc, type StoredSnapshot } from "./local-store.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 
-/** One save. Files written before saves were one line hold `{header}` and `{session, after, transactions}` lines. */
-type Record = { header?: StoredDoc["header"]; appends?: DocChanges["appends"] };
+/**
+ * One save. Files written before saves were one line hold `{header}` and `{session, after, transactions}`
+ * lines. A snapshot's data of bytes is written like a transaction's: `bytes` in base64url instead of `data`.
+ */
+type Record = { header?: StoredDoc["header"]; snapshot?: DocChanges["snapshot"]; appends?: DocChanges["appends"] };
 type OldAppendLine = DocChanges["appends"][number];
 
 /**
@@ -36,6 +39,22 @@ const fromLine = (transaction: unknown): Transaction => {
   if (typeof line !== "object" || line === null || typeof line.bytes !== "string") return transaction as Transaction;
   return { at: line.at, data: new Uint8Array(Buffer.from(line.bytes, "base64url")) };
 };
+
+/** A stored snapshot as a line holds it: its data like a transaction's (text as `data`, bytes as `bytes`). */
+function snapshotToLine(stored: StoredSnapshot): unknown {
+  const { data, ...rest } = stored.snapshot;
+  const line = toLine({ at: 0, data });
+  return { ...stored, snapshot: { ...rest, ...("bytes" in line ? { bytes: line.bytes } : { data }) } };
+}
+
+/** Back from a line; anything malformed is passed on for applyChanges to skip. */
+function snapshotFromLine(value: unknown): StoredSnapshot | undefined {
+  const line = value as { snapshot?: { bytes?: unknown; data?: unknown } } | null | undefined;
+  if (typeof line !== "object" || line === null || typeof line.snapshot !== "object" || line.snapshot === null) return undefined;
+  const { bytes, ...rest } = line.snapshot;
+  const data = typeof bytes === "string" ? new Uint8Array(Buffer.from(bytes, "base64url")) : rest.data;
+  return { ...(line as StoredSnapshot), snapshot: { ...(rest as StoredSnapshot["snapshot"]), data: data as StoredSnapshot["snapshot"]["data"] } };
+}
 
 export class FileLocalStore implements LocalStore {
   readonly directory: string;
@@ -67,9 +86,9 @@ export class FileLocalStore implements LocalStore {
   }
 
   async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
-    if (!changes.header && changes.appends.length === 0) return;
+    if (!changes.header && !changes.snapshot && changes.appends.length === 0) return;
     const appends = changes.appends.map((append) => ({ ...append, transactions: append.transactions.map(toLine) }));
-    const record = { ...(changes.header ? { header: changes.header } : {}), appends };
+    const record = { ...(changes.header ? { header: changes.header } : {}), ...(changes.snapshot ? { snapshot: snapshotToLine(changes.snapshot) } : {}), appends };
     const path = join(this.#groupPath(group), `${doc}.jsonl`);
     const created = this.#ensureFolder(dirname(path)) || !existsSync(path);
     appendWhole(path, Buffer.from(`\n${JSON.stringify(record)}\n`), this.fsync);
@@ -134,7 +153,8 @@ function readDoc(path: string, id: DocId): StoredDoc | undefined {
     // A line of the older format is one append of its own.
     const lines = Array.isArray(record.appends) ? record.appends : "session" in record ? [record as OldAppendLine] : [];
     const appends = lines.map((append) => (Array.isArray(append?.transactions) ? { ...append, transactions: append.transactions.map(fromLine) } : append));
-    applyChanges(stored, { appends });
+    const snapshot = snapshotFromLine(record.snapshot);
+    applyChanges(stored, { appends, ...(snapshot ? { snapshot } : {}) });
   }
   return stored;
 }

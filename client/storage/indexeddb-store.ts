@@ -1,7 +1,9 @@
 // A LocalStore for browsers on IndexedDB. Like the file store, it keeps an append-only list of changes
 // per document (one record per save), replayed on load; a save resolves when its transaction commits.
 // Each save is one IndexedDB transaction, so it is stored whole or not at all, and tabs sharing the
-// database never overwrite each other's records. Session leases are Web Locks, which the browser drops
+// database never overwrite each other's records. A save with a snapshot compacts the document: in that
+// same transaction (which IndexedDB serializes with every other tab's), its records are replaced by one
+// holding the header, the snapshot and what follows it, so a load reads no more than that. Session leases are Web Locks, which the browser drops
 // when a tab closes or crashes; `navigator.locks` is shared by every tab and worker of the origin.
 import type { AgentId, DocId, SessionId } from "../../protocol/index.ts";
 import { applyChanges, type DocChanges, type LocalStore, type StoredDoc } from "./local-store.ts";
@@ -86,7 +88,9 @@ export class IndexedDbLocalStore implements LocalStore {
 
   async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
     const transaction = (await this.#db).transaction(CHANGES, "readwrite");
-    transaction.objectStore(CHANGES).add({ group, doc, changes } satisfies ChangeRecord);
+    const records = transaction.objectStore(CHANGES);
+    if (!changes.snapshot) records.add({ group, doc, changes } satisfies ChangeRecord);
+    else compact(records, group, doc, changes);
     await committed(transaction);
   }
 
@@ -106,6 +110,30 @@ export class IndexedDbLocalStore implements LocalStore {
   async close(): Promise<void> {
     (await this.#db).close();
   }
+}
+
+/** Replaces a document's records, and the changes of this save, by one record of what they hold together. */
+function compact(records: IDBObjectStore, group: string, doc: DocId, changes: DocChanges): void {
+  let stored: StoredDoc | undefined;
+  const request = records.index("group").openCursor(group);
+  request.onsuccess = () => {
+    const cursor = request.result;
+    if (cursor) {
+      const record = cursor.value as ChangeRecord;
+      if (record?.doc === doc && record.changes && Array.isArray(record.changes.appends)) {
+        if (!stored && record.changes.header) stored = { id: doc, header: record.changes.header, sessions: {} };
+        if (stored) applyChanges(stored, record.changes);
+        cursor.delete();
+      }
+      return cursor.continue();
+    }
+    if (!stored && changes.header) stored = { id: doc, header: changes.header, sessions: {} };
+    if (!stored) return void records.add({ group, doc, changes } satisfies ChangeRecord); // nothing to anchor it to yet
+    applyChanges(stored, changes);
+    const bases = stored.snapshot?.bases ?? {};
+    const appends = Object.entries(stored.sessions).map(([session, transactions]) => ({ session: session as SessionId, after: bases[session as SessionId] ?? 0, transactions }));
+    records.add({ group, doc, changes: { header: stored.header, ...(stored.snapshot ? { snapshot: stored.snapshot } : {}), appends } } satisfies ChangeRecord);
+  };
 }
 
 /** The pool as stored: a list, or one session id as databases written before leases kept it. */

@@ -1,14 +1,29 @@
 // Where the SDK keeps documents on the device, so an app reopens them without the network and an
 // offline write survives a restart. Small on purpose: three implementations share it.
-import type { AgentId, DocHeader, DocId, SessionId, Transaction } from "../../protocol/index.ts";
+import { isSubset, type AgentId, type DocHeader, type DocId, type SessionId, type SessionCounts, type Snapshot, type Transaction } from "../../protocol/index.ts";
 import type { LeaseRequest, SessionLease } from "./session-pool.ts";
 
-/** A document as stored locally: its header and every session's transactions, in order. */
-export type StoredDoc = { id: DocId; header: DocHeader; sessions: Record<SessionId, Transaction[]> };
+/**
+ * Where a document's held transactions start, once a snapshot replaced the ones before: the snapshot, how
+ * many of each session's first transactions it stands for (`bases`: the session's log in the store starts
+ * there), and the chain hash at the base of this agent's sessions (pushing goes on from it).
+ */
+export type StoredSnapshot = { snapshot: Snapshot; bases: Record<SessionId, number>; baseHashes: Record<SessionId, string> };
 
-/** What changed in one document since the last save: a new header and/or transactions appended to sessions. */
+/**
+ * A document as stored locally: its header, the snapshot it starts from (if any), and every session's
+ * transactions in order, from its base on (index 0 of `sessions[s]` is transaction `bases[s]`, 0 without one).
+ */
+export type StoredDoc = { id: DocId; header: DocHeader; sessions: Record<SessionId, Transaction[]>; snapshot?: StoredSnapshot };
+
+/**
+ * What changed in one document since the last save: a new header, a snapshot that replaces the
+ * transactions before its bases, and/or transactions appended to sessions (`after` counts from the start of
+ * the session, snapshot or not).
+ */
 export type DocChanges = {
   header?: DocHeader;
+  snapshot?: StoredSnapshot;
   appends: { session: SessionId; after: number; transactions: Transaction[] }[];
 };
 
@@ -30,15 +45,51 @@ export interface LocalStore {
   close(): Promise<void>;
 }
 
-/** Applies changes to a stored document, ignoring transactions it already holds and appends that are not whole. */
+/**
+ * Applies changes to a stored document: a newer snapshot first (cutting each session's log at its base),
+ * then the appends, ignoring transactions it already holds (or that a snapshot replaced) and appends that
+ * are not whole. Saves of several clients may come in any order and all survive.
+ */
 export function applyChanges(stored: StoredDoc, changes: DocChanges): void {
+  if (isStoredSnapshot(changes.snapshot)) applySnapshot(stored, changes.snapshot);
   for (const append of changes.appends) {
     if (!isAppend(append)) continue; // a garbled record read back from disk costs only itself
     const log = (stored.sessions[append.session] ??= []);
-    if (append.after > log.length) continue; // a gap: never store a log with holes
+    const held = baseOf(stored, append.session) + log.length;
+    if (append.after > held) continue; // a gap: never store a log with holes
     // A loop, not push(...list): a long list would overflow the argument limit.
-    for (const transaction of append.transactions.slice(log.length - append.after)) log.push(transaction);
+    for (const transaction of append.transactions.slice(held - append.after)) log.push(transaction);
   }
+}
+
+/** Whether covered counts `a` include all of `b` and more: a snapshot covering `a` is newer than one covering `b`. */
+export function coversMore(a: SessionCounts, b: SessionCounts): boolean {
+  const known = (sessions: SessionCounts) => ({ header: false, sessions });
+  return isSubset(known(b), known(a)) && !isSubset(known(a), known(b));
+}
+
+const baseOf = (stored: StoredDoc, session: SessionId): number => stored.snapshot?.bases[session] ?? 0;
+
+/** Takes a snapshot into a stored document if it is newer than the one held: each log is cut at its new base. */
+function applySnapshot(stored: StoredDoc, next: StoredSnapshot): void {
+  if (stored.snapshot && !coversMore(next.snapshot.covers, stored.snapshot.snapshot.covers)) return;
+  const bases = { ...stored.snapshot?.bases };
+  const baseHashes = { ...stored.snapshot?.baseHashes };
+  for (const [session, base] of Object.entries(next.bases) as [SessionId, number][]) {
+    const current = bases[session] ?? 0;
+    if (base <= current) continue;
+    const log = stored.sessions[session] ?? [];
+    stored.sessions[session] = log.slice(Math.min(log.length, base - current));
+    bases[session] = base;
+    delete baseHashes[session];
+  }
+  Object.assign(baseHashes, next.baseHashes);
+  stored.snapshot = { snapshot: next.snapshot, bases, baseHashes };
+}
+
+function isStoredSnapshot(value: unknown): value is StoredSnapshot {
+  const entry = value as Partial<StoredSnapshot> | null | undefined;
+  return typeof entry === "object" && entry !== null && typeof entry.snapshot === "object" && entry.snapshot !== null && typeof entry.bases === "object" && entry.bases !== null && typeof entry.baseHashes === "object" && entry.baseHashes !== null;
 }
 
 function isAppend(value: unknown): value is DocChanges["appends"][number] {

@@ -49,6 +49,10 @@ function renderEvent(event: CoreEvent): string {
       return `app | directory${event.request.since === undefined ? "" : ` since=${event.request.since}`}`;
     case "push":
       return `shell | push ${event.docs.join(", ")}`;
+    case "snapshot":
+      return `app | snapshot ${event.doc} covers ${counts(event.covers)}`;
+    case "snapshotReceived":
+      return `relay -> c | ${render(event.snapshot)}${event.verified ? "" : " (does not verify)"}`;
   }
 }
 
@@ -71,7 +75,7 @@ function renderEffect(effect: CoreEffect): string {
     case "answer":
       return `c | ${effect.waiter} resolves ${effect.directory.docs.length} docs cursor=${effect.directory.cursor}${effect.directory.inSync ? " inSync" : ""}`;
     case "changed":
-      return `c | changed ${effect.doc} +${effect.added.length}`;
+      return `c | changed ${effect.doc} +${effect.added.length}${effect.snapshot ? ` snapshot covers ${counts(effect.snapshot.covers)}` : ""}${effect.snapshotted ? ` snapshotted by ${effect.snapshotted.session}` : ""}`;
     case "refused":
       return `c | refused ${effect.doc} n=${effect.transactions.length}${effect.wholeDocument ? " whole" : ""} ${"code" in effect.error ? effect.error.code : ""}`;
     case "forget":
@@ -102,8 +106,8 @@ export function coreScenario(who: TestAgent = alice) {
     return effects;
   }
 
-  /** What the shell's push pump does: save what each flushed document lacks, then ask the core to push. */
-  function pump(): void {
+  /** What the shell's push pump does: save what each flushed document lacks, then ask the core to push (its effects returned). */
+  function pump(): CoreEffect[] {
     const docs = [...dirty];
     dirty.clear();
     for (const id of docs) {
@@ -111,7 +115,7 @@ export function coreScenario(who: TestAgent = alice) {
       const changes = doc && unsavedOf(doc, who.session);
       if (changes) feed({ type: "saved", doc: id, changes });
     }
-    feed({ type: "push", docs });
+    return feed({ type: "push", docs });
   }
 
   return {

@@ -223,6 +223,51 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     }
   });
 
+  it("keeps a snapshot in place of the transactions it covers: a restart loads it and every transaction after it", async () => {
+    const many = transactions(12, "long");
+    const data = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) & 0xff);
+    const snapshot = { doc: first.id, session: bob.session, covers: { [alice.session]: 6, [bob.session]: 2 }, data, signature: "A".repeat(86) };
+    const saved = { snapshot, bases: { [alice.session]: 6, [bob.session]: 2 }, baseHashes: { [alice.session]: "hash-at-6" } };
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: many.slice(0, 8) }, { session: bob.session, after: 0, transactions: many.slice(0, 1) }] });
+    // The snapshot, and in the same save what follows it (bob's log jumps past what the store held of it).
+    await store.save(GROUP, first.id, { snapshot: saved, appends: [{ session: bob.session, after: 2, transactions: many.slice(2, 4) }] });
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 8, transactions: many.slice(8, 10) }] });
+    // An older snapshot saved late (another client's slower save) changes nothing.
+    const older = { snapshot: { ...snapshot, covers: { [alice.session]: 2 } }, bases: { [alice.session]: 2 }, baseHashes: {} };
+    await store.save(GROUP, first.id, { snapshot: older, appends: [] });
+    const reader = survivesRestart ? open() : store;
+    const [doc] = await reader.loadGroup(GROUP);
+    expect(doc?.sessions).toEqual({ [alice.session]: many.slice(6, 10), [bob.session]: many.slice(2, 4) });
+    expect(doc?.snapshot?.bases).toEqual(saved.bases);
+    expect(doc?.snapshot?.baseHashes).toEqual(saved.baseHashes);
+    expect(doc?.snapshot?.snapshot.covers).toEqual(snapshot.covers);
+    expect(comparableAll([doc!.snapshot!.snapshot.data])).toEqual(comparableAll([data]));
+    expect(doc?.snapshot?.snapshot.data).toBeInstanceOf(Uint8Array);
+    // A newer snapshot of text replaces it.
+    const newer = { snapshot: { ...snapshot, covers: { [alice.session]: 9, [bob.session]: 2 }, data: "state as text" }, bases: { [alice.session]: 9, [bob.session]: 2 }, baseHashes: {} };
+    await store.save(GROUP, first.id, { snapshot: newer, appends: [] });
+    const [again] = await (survivesRestart ? open() : store).loadGroup(GROUP);
+    expect(again?.sessions).toEqual({ [alice.session]: many.slice(9, 10), [bob.session]: many.slice(2, 4) });
+    expect(again?.snapshot?.snapshot.data).toBe("state as text");
+  });
+
+  it("keeps every write when one client saves a snapshot while another saves its own session", async () => {
+    const other = open();
+    const many = transactions(40, "both");
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: many.slice(0, 20) }] });
+    const snapshot = { doc: first.id, session: alice.session, covers: { [alice.session]: 10 }, data: "state", signature: "A".repeat(86) };
+    const saves: Promise<void>[] = [store.save(GROUP, first.id, { snapshot: { snapshot, bases: { [alice.session]: 10 }, baseHashes: {} }, appends: [] })];
+    for (let i = 0; i < 40; i += 4) saves.push(other.save(GROUP, first.id, { appends: [{ session: bob.session, after: i, transactions: many.slice(i, i + 4) }] }));
+    saves.push(store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 20, transactions: many.slice(20, 25) }] }));
+    await Promise.all(saves);
+    for (const reader of [store, other, open()]) {
+      const [doc] = await reader.loadGroup(GROUP);
+      expect(doc?.sessions[alice.session]).toEqual(many.slice(10, 25));
+      expect(doc?.sessions[bob.session]).toEqual(many);
+      expect(doc?.snapshot?.snapshot.covers).toEqual({ [alice.session]: 10 });
+    }
+  });
+
   it("leases a different session to each live client, and a fresh one only when all are held", async () => {
     const fresh = sessionMaker(alice.agent);
     const tab1 = await store.leaseSession(alice.agent, { fresh });
@@ -468,6 +513,39 @@ describe("IndexedDbLocalStore of a database written before leases", () => {
     const again = await new IndexedDbLocalStore("weft-old", factory).leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) });
     expect(again.session).toBe(alice.session); // the old session stays in the pool once it is a list
     await again.release();
+    await store.close();
+  });
+});
+
+describe("IndexedDbLocalStore and snapshots", () => {
+  it("compacts a document when a snapshot is saved: one record holds the header, the snapshot and what follows", async () => {
+    const factory = new IDBFactory();
+    const store = new IndexedDbLocalStore("weft-compact", factory);
+    const many = transactions(30, "kept");
+    await store.save(GROUP, first.id, { header: first.header, appends: [] });
+    for (let i = 0; i < 30; i += 3) await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: i, transactions: many.slice(i, i + 3) }] });
+    await store.save(GROUP, second.id, { header: second.header, appends: [{ session: bob.session, after: 0, transactions: many.slice(0, 2) }] });
+    const snapshot = { doc: first.id, session: alice.session, covers: { [alice.session]: 25 }, data: Uint8Array.of(1, 2), signature: "A".repeat(86) };
+    await store.save(GROUP, first.id, { snapshot: { snapshot, bases: { [alice.session]: 25 }, baseHashes: { [alice.session]: "h" } }, appends: [] });
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = factory.open("weft-compact", 1);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const records = await new Promise<{ doc: DocId }[]>((resolve) => {
+      const request = db.transaction("changes").objectStore("changes").getAll();
+      request.onsuccess = () => resolve(request.result as { doc: DocId }[]);
+    });
+    db.close();
+    expect(records.filter((record) => record.doc === first.id)).toHaveLength(1);
+    expect(records.filter((record) => record.doc === second.id)).toHaveLength(1); // other documents untouched
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 30, transactions: transactions(1, "later") }] });
+    const docs = await new IndexedDbLocalStore("weft-compact", factory).loadGroup(GROUP);
+    const compacted = docs.find((doc) => doc.id === first.id)!;
+    expect(compacted.header).toEqual(first.header);
+    expect(compacted.sessions[alice.session]).toEqual([...many.slice(25), ...transactions(1, "later")]);
+    expect(compacted.snapshot?.snapshot.data).toEqual(Uint8Array.of(1, 2));
+    expect(docs.find((doc) => doc.id === second.id)?.sessions[bob.session]).toEqual(many.slice(0, 2));
     await store.close();
   });
 });

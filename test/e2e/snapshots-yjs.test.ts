@@ -1,0 +1,123 @@
+// Snapshots end to end with weft/yjs against the real relay in workerd (weft/dev's startRelay): two editors
+// type, the leading one snapshots by itself mid-session, and a third client loads the snapshot and the
+// little after it and converges; a client that was offline while the relay pruned what a snapshot covers
+// comes back, gets the snapshot and the rest, and converges with its own offline edits going up.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import * as Y from "yjs";
+import { createClient, createIdentity, type Client, type DocChange, type Snapshotted } from "../../client/index.ts";
+import { FileLocalStore } from "../../client/node.ts";
+import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
+import { transactionCount, type DocId } from "../../protocol/index.ts";
+import { WeftProvider } from "../../yjs/index.ts";
+import { untilEvent } from "../support/wait.ts";
+
+const GROUP = "notes";
+/** Small thresholds, so a test types hundreds of keystrokes, not thousands. */
+const SNAPSHOTS = { factor: 2, minLogBytes: 4_000 };
+
+let cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  cleanups = [];
+});
+
+async function relayWith(vars: Record<string, string> = {}): Promise<LocalRelay> {
+  const relay = await startRelay({ vars });
+  cleanups.push(() => relay.stop());
+  return relay;
+}
+
+async function editor(url: string, docId: DocId | undefined, options: { store?: FileLocalStore; identity?: ReturnType<typeof createIdentity> } = {}) {
+  const client = await createClient({ url, identity: options.identity ?? createIdentity(), ...(options.store ? { store: options.store } : {}) });
+  cleanups.push(() => client.close());
+  const group = client.group(GROUP);
+  const id = docId ?? group.create({ kind: "yjs" }).id;
+  const ydoc = new Y.Doc();
+  const provider = new WeftProvider(group, id, ydoc, { snapshots: SNAPSHOTS });
+  cleanups.push(() => provider.destroy());
+  await provider.loaded;
+  if (!docId) await provider.doc!.synced(); // the relay holds it before anyone else opens it
+  return { client, group, id, ydoc, text: ydoc.getText("body"), provider };
+}
+
+/** Types `count` keystrokes, each in its own tick, so each is its own transaction (as a person types). */
+async function type(text: Y.Text, count: number, letter: string): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    text.insert(text.length, letter);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Resolves once the document heard that the relay stored a snapshot by `session` (or any, without one). */
+function untilSnapshotted(client: { provider: WeftProvider }, session?: string): Promise<Snapshotted> {
+  const doc = client.provider.doc!;
+  return new Promise((resolve) => {
+    const off = doc.subscribe((change: DocChange) => {
+      if (!change.snapshotted || (session && change.snapshotted.session !== session)) return;
+      off();
+      resolve(change.snapshotted);
+    });
+  });
+}
+
+/** Resolves once two Y.Docs hold the same text, checked at each update of either. */
+function untilConverged(one: Y.Doc, other: Y.Doc): Promise<void> {
+  const same = () => one.getText("body").toString() === other.getText("body").toString();
+  return Promise.race([untilEvent(one, "update", same), untilEvent(other, "update", same)]);
+}
+
+/** Resolves once both editors see each other's presence (so they agree on who leads). */
+async function untilPresent(...editors: { provider: WeftProvider }[]): Promise<void> {
+  for (const one of editors) {
+    const doc = one.provider.doc!;
+    await new Promise<void>((resolve) => {
+      const off = doc.presence.subscribe((peers) => {
+        if (peers.size < editors.length - 1) return;
+        queueMicrotask(() => off());
+        resolve();
+      });
+    });
+  }
+}
+
+describe("snapshots with weft/yjs", () => {
+  it("two editors type, the leader snapshots mid-session, a third client loads the snapshot and little else and converges", { timeout: 60_000 }, async () => {
+    const relay = await relayWith();
+    const alice = await editor(relay.url, undefined);
+    const bob = await editor(relay.url, alice.id);
+    await untilPresent(alice, bob);
+    const leader = [alice, bob].sort((x, y) => (x.client.session < y.client.session ? -1 : 1))[0]!;
+    const heardByBob: Snapshotted[] = [];
+    bob.provider.doc!.subscribe((change) => change.snapshotted && heardByBob.push(change.snapshotted));
+
+    const stored = untilSnapshotted(alice);
+    await Promise.all([type(alice.text, 300, "a"), type(bob.text, 300, "b")]);
+    const first = await stored;
+    expect(first.session).toBe(leader.client.session);
+    // The session goes on after it.
+    await Promise.all([type(alice.text, 20, "c"), type(bob.text, 20, "d")]);
+    await Promise.all([alice.provider.doc!.synced(), bob.provider.doc!.synced()]);
+    await untilConverged(alice.ydoc, bob.ydoc);
+    // One editor at a time: every snapshot stored was the leader's.
+    expect(heardByBob.length).toBeGreaterThan(0);
+    expect(new Set(heardByBob.map((heard) => heard.session))).toEqual(new Set([leader.client.session]));
+
+    const logHeld = transactionCount(bob.provider.doc!.known);
+    expect(logHeld).toBeGreaterThan(600);
+    const carol = await editor(relay.url, alice.id);
+    await untilConverged(carol.ydoc, alice.ydoc);
+    expect(carol.text.length).toBe(640);
+    const carolDoc = carol.provider.doc!;
+    expect(carolDoc.heldSnapshot).toBeDefined();
+    expect(carolDoc.heldSnapshot!.session).toBe(leader.client.session);
+    // It received the snapshot and exactly what follows it: far fewer transactions than the log holds
+    // (the provider snapshots again whenever the log since the last one outgrows the state twice over).
+    const covered = Object.values(carolDoc.heldSnapshot!.covers).reduce((sum, count) => sum + count, 0);
+    expect(carolDoc.transactions().length).toBe(logHeld - covered);
+    expect(carolDoc.transactions().length).toBeLessThan(logHeld / 2);
+    expect(transactionCount(carolDoc.known)).toBe(logHeld);
+  });
+});

@@ -1,0 +1,164 @@
+// Snapshots through the SDK's own Group and Doc against the real relay core in this process: what
+// doc.snapshot() refuses at once, and a received snapshot as the app sees it (heldSnapshot, transactions()
+// after it, DocChange.snapshot), kept in the local store across a restart. A snapshot is delivered with
+// inject(): a writer's signed one, as the relay forwards it.
+import { describe, expect, it } from "vitest";
+import { MAX_SNAPSHOT_BYTES, signSnapshot, type SessionCounts } from "../../../protocol/index.ts";
+import { LocalRefusalError, RelayError, type DocChange } from "../../../client/index.ts";
+import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import { harnessPerTest, settle, statusOf } from "./group-harness.ts";
+
+const setup = harnessPerTest();
+
+const refusalCode = (call: () => unknown): string => {
+  try {
+    call();
+  } catch (error) {
+    expect(error).toBeInstanceOf(LocalRefusalError);
+    return (error as LocalRefusalError).code;
+  }
+  throw new Error("the call did not throw");
+};
+
+describe("doc.snapshot() refuses locally and synchronously what the relay would refuse", () => {
+  it("wrong data, too large, nothing confirmed yet, the membership log; nothing is sent and the group stays live", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    const doc = group.create();
+    // Nothing of it confirmed by the relay yet: nothing to cover.
+    expect(refusalCode(() => doc.snapshot("state"))).toBe("snapshot_refused");
+    doc.append("one");
+    await doc.synced();
+    const snapshot = doc.snapshot.bind(doc) as (data: unknown) => Promise<void>;
+    expect(refusalCode(() => snapshot({ state: 1 }))).toBe("bad_frame");
+    expect(refusalCode(() => snapshot(undefined))).toBe("bad_frame");
+    expect(refusalCode(() => snapshot([1, 2]))).toBe("bad_frame");
+    expect(refusalCode(() => doc.snapshot("x\ud800"))).toBe("bad_frame");
+    expect(refusalCode(() => doc.snapshot(new Uint8Array(MAX_SNAPSHOT_BYTES + 1)))).toBe("snapshot_too_large");
+    expect(refusalCode(() => doc.snapshot("é".repeat(MAX_SNAPSHOT_BYTES / 2 + 1)))).toBe("snapshot_too_large");
+    const members = group.createMembers();
+    await members.synced();
+    expect(refusalCode(() => members.snapshot("members"))).toBe("snapshot_refused");
+    await settle();
+    expect(relay.transcript().filter((line) => line.includes("snapshot"))).toEqual([]);
+    expect(group.status).toBe("live");
+  });
+
+  it("a reader is refused with forbidden", async () => {
+    const { client } = setup();
+    const admin = await client({ name: "admin" });
+    const adminGroup = admin.group("g1");
+    await statusOf(adminGroup, "live");
+    const shared = adminGroup.create();
+    shared.append("by the admin");
+    await adminGroup.createMembers().synced();
+    const reader = await client({ name: "reader" });
+    await adminGroup.setRole(reader.identity.agent, "reader");
+    const group = reader.group("g1");
+    const held = await group.open(shared.id);
+    await statusOf(group, "live");
+    expect(held.transactions()).toHaveLength(1);
+    expect(refusalCode(() => held.snapshot("state"))).toBe("forbidden");
+  });
+
+  it("rejects with a ClosedError once the group is closed", async () => {
+    const { client } = setup();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    const doc = group.create();
+    doc.append("one");
+    await doc.synced();
+    const pending = doc.snapshot("state");
+    group.close();
+    await expect(pending).rejects.toMatchObject({ name: "ClosedError" });
+    await expect(doc.snapshot("later")).rejects.toMatchObject({ name: "ClosedError" });
+  });
+});
+
+describe("a received snapshot", () => {
+  it("is verified, held with the transactions after it, told to listeners, and kept in the store across a restart", async () => {
+    const { relay, client } = setup();
+    const bob = await client({ name: "bob" });
+    const bobGroup = bob.group("g1");
+    await statusOf(bobGroup, "live");
+    const written = bobGroup.create();
+    for (let i = 0; i < 5; i++) written.append(`b${i}`);
+    await written.synced();
+
+    const store = new MemoryLocalStore();
+    const alice = await client({ name: "alice", store });
+    const group = alice.group("g1");
+    const doc = await group.open(written.id);
+    await statusOf(group, "live");
+    const changes: DocChange[] = [];
+    doc.subscribe((change) => changes.push(change));
+    const errors: Error[] = [];
+    group.onError((error) => errors.push(error));
+    const alicePeer = relay.peers[relay.peers.length - 1]!;
+
+    const covers: SessionCounts = { [bob.session]: 3 };
+    const signature = signSnapshot(bob.identity.secretKey, doc.id, bob.session, covers, "b0..b2");
+    // A forged one (its data is not what was signed) is dropped and reported.
+    relay.inject(alicePeer, { type: "snapshot", doc: doc.id, session: bob.session, covers, data: "something else", signature });
+    await settle();
+    expect(doc.heldSnapshot).toBeUndefined();
+    expect(errors).toMatchObject([{ code: "bad_signature" }]);
+    expect(errors[0]).toBeInstanceOf(RelayError);
+
+    relay.inject(alicePeer, { type: "snapshot", doc: doc.id, session: bob.session, covers, data: "b0..b2", signature });
+    await settle();
+    expect(doc.heldSnapshot).toMatchObject({ session: bob.session, covers, data: "b0..b2" });
+    expect(changes.map((change) => change.snapshot?.data)).toEqual(["b0..b2"]);
+    expect(doc.transactions().map((transaction) => [transaction.data, transaction.index])).toEqual([["b3", 3], ["b4", 4]]);
+    expect(doc.known.sessions).toEqual({ [bob.session]: 5 });
+
+    // What follows keeps arriving after it.
+    written.append("b5");
+    await written.synced();
+    await settle();
+    expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["b3", "b4", "b5"]);
+
+    // A restart on the same store starts from the snapshot and holds exactly what follows it.
+    await group.synced();
+    await settle();
+    const [stored] = await store.loadGroup("g1");
+    expect(stored?.snapshot?.snapshot.data).toBe("b0..b2");
+    expect(stored?.sessions[bob.session]?.map((transaction) => transaction.data)).toEqual(["b3", "b4", "b5"]);
+    alice.close();
+    const again = await client({ name: "alice-again", identity: alice.identity, store });
+    const reopened = await again.group("g1").open(written.id);
+    expect(reopened.heldSnapshot?.data).toBe("b0..b2");
+    expect(reopened.transactions().map((transaction) => transaction.data)).toEqual(["b3", "b4", "b5"]);
+    await statusOf(again.group("g1"), "live");
+    expect(reopened.known.sessions).toEqual({ [bob.session]: 6 });
+  });
+
+  it("what arrives right behind a snapshot waits for its signature check, so it follows the snapshot in order", async () => {
+    const { relay, client } = setup();
+    const bob = await client({ name: "bob" });
+    const bobGroup = bob.group("g1");
+    await statusOf(bobGroup, "live");
+    const written = bobGroup.create();
+    for (let i = 0; i < 3; i++) written.append(`b${i}`);
+    await written.synced();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    const doc = await group.open(written.id);
+    await statusOf(group, "live");
+    relay.transcript();
+    const alicePeer = relay.peers[relay.peers.length - 1]!;
+    // A snapshot covering 5 of bob's (alice holds 3), and at once the content after it, in one burst.
+    const covers: SessionCounts = { [bob.session]: 5 };
+    const signature = signSnapshot(bob.identity.secretKey, doc.id, bob.session, covers, "b0..b4");
+    relay.inject(alicePeer, { type: "snapshot", doc: doc.id, session: bob.session, covers, data: "b0..b4", signature });
+    relay.inject(alicePeer, { type: "content", doc: doc.id, sessions: { [bob.session]: { after: 5, transactions: [{ at: Date.now(), data: "b5" }], signature: "A".repeat(86) } } });
+    await settle();
+    expect(doc.known.sessions).toEqual({ [bob.session]: 6 });
+    expect(doc.transactions().map((transaction) => [transaction.data, transaction.index])).toEqual([["b5", 5]]);
+    // No gap was seen: the document was not loaded again.
+    expect(relay.transcript().filter((line) => line.includes("-> relay | load"))).toEqual([]);
+  });
+});

@@ -1,0 +1,86 @@
+// weft/yjs and snapshots over the real SDK and the relay core in this process: a received snapshot is
+// applied idempotently (it covers what the Y.Doc already has), a reload starts from the stored snapshot
+// and the updates after it, and snapshots: false offers nothing in presence. The snapshot is delivered
+// with inject(): a writer's signed one, as the relay forwards it.
+import { describe, expect, it } from "vitest";
+import * as Y from "yjs";
+import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import { signSnapshot, type SessionCounts } from "../../../protocol/index.ts";
+import { WeftProvider } from "../../../yjs/index.ts";
+import { OFFERS_SNAPSHOTS } from "../../../yjs/snapshot-policy.ts";
+import { untilEvent } from "../../support/wait.ts";
+import { GROUP, harnessPerTest, settle, statusOf } from "../client/group-harness.ts";
+
+const setup = harnessPerTest();
+
+describe("a received snapshot in weft/yjs", () => {
+  it("is applied idempotently, the updates after it still arrive, and a reload starts from it", async () => {
+    const h = setup();
+    const alice = await h.client({ name: "alice" });
+    const groupA = alice.group(GROUP);
+    const docId = groupA.create({ kind: "yjs" }).id;
+    const writer = new WeftProvider(groupA, docId, new Y.Doc(), { snapshots: false });
+    await writer.loaded;
+    const text = writer.ydoc.getText("body");
+    for (const word of ["one ", "two ", "three "]) {
+      text.insert(text.length, word);
+      await settle(2);
+    }
+    await writer.doc!.synced();
+
+    const store = new MemoryLocalStore();
+    const bob = await h.client({ name: "bob", store });
+    const groupB = bob.group(GROUP);
+    const reader = new WeftProvider(groupB, docId, new Y.Doc(), { snapshots: false });
+    await reader.loaded;
+    await statusOf(groupB, "live");
+    expect(reader.ydoc.getText("body").toString()).toBe("one two three ");
+    let updates = 0;
+    reader.ydoc.on("update", () => updates++);
+
+    // Alice's state as of what the relay holds of her, signed by her: the relay forwards it to bob.
+    const covers: SessionCounts = { ...writer.doc!.relayKnown.sessions };
+    const state = Y.encodeStateAsUpdate(writer.ydoc);
+    const signature = signSnapshot(alice.identity.secretKey, docId, alice.session, covers, state);
+    const bobPeer = h.relay.peers[h.relay.peers.length - 1]!;
+    h.relay.inject(bobPeer, { type: "snapshot", doc: docId, session: alice.session, covers, data: state as Uint8Array<ArrayBuffer>, signature });
+    await settle();
+    expect(reader.doc!.heldSnapshot?.covers).toEqual(covers);
+    expect(reader.doc!.transactions()).toEqual([]);
+    expect(updates).toBe(0); // nothing new: applying it changed nothing
+    expect(reader.ydoc.getText("body").toString()).toBe("one two three ");
+
+    text.insert(text.length, "four");
+    await untilEvent(reader.ydoc, "update", () => reader.ydoc.getText("body").toString() === "one two three four");
+    await reader.doc!.synced();
+    await settle();
+    reader.destroy();
+    bob.close();
+
+    // A reload on the same store: the snapshot, then the one update after it, without the network.
+    h.relay.down = true;
+    const again = await h.client({ name: "bob-again", identity: bob.identity, store });
+    const reloaded = new WeftProvider(again.group(GROUP), docId, new Y.Doc(), { snapshots: false });
+    await reloaded.loaded;
+    expect(reloaded.doc!.heldSnapshot?.covers).toEqual(covers);
+    expect(reloaded.doc!.transactions()).toHaveLength(1);
+    expect(reloaded.ydoc.getText("body").toString()).toBe("one two three four");
+  });
+
+  it("offers to take snapshots in its presence unless snapshots: false", async () => {
+    const h = setup();
+    const alice = await h.client({ name: "alice" });
+    const bob = await h.client({ name: "bob" });
+    const groupA = alice.group(GROUP);
+    const docId = groupA.create({ kind: "yjs" }).id;
+    await groupA.synced();
+    const offering = new WeftProvider(groupA, docId, new Y.Doc());
+    const silent = new WeftProvider(bob.group(GROUP), docId, new Y.Doc(), { snapshots: false });
+    await Promise.all([offering.loaded, silent.loaded]);
+    await settle();
+    const seenByBob = [...silent.doc!.presence.peers.values()].map((peer) => (peer.state as Record<string, unknown>)[OFFERS_SNAPSHOTS]);
+    const seenByAlice = [...offering.doc!.presence.peers.values()].map((peer) => (peer.state as Record<string, unknown>)[OFFERS_SNAPSHOTS]);
+    expect(seenByBob).toEqual([true]);
+    expect(seenByAlice).toEqual([undefined]);
+  });
+});

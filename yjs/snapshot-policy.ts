@@ -1,0 +1,48 @@
+// When a Yjs provider takes a snapshot by itself, as pure functions: the log held since the document's last
+// snapshot must outgrow the state by a factor (and a floor, so small documents are left alone), and only
+// one editor of those present does it: the one whose session sorts first among the editors that offer to
+// (their presence says `snapshots: true`). A `snapshotted` from the relay resets everyone's count.
+
+/** The provider's option: `false` never snapshots. */
+export type SnapshotOptions = false | { factor?: number; minLogBytes?: number };
+
+export type SnapshotPolicy = { factor: number; minLogBytes: number };
+
+/** By default: once the log since the last snapshot is 4 times the state, and at least 64 KiB. */
+export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = { factor: 4, minLogBytes: 64 * 1024 };
+
+/** The policy an option means, or undefined when snapshots are off. Wrong input throws at once. */
+export function snapshotPolicyOf(options: SnapshotOptions | undefined): SnapshotPolicy | undefined {
+  if (options === false) return undefined;
+  if (options !== undefined && (typeof options !== "object" || options === null)) throw new TypeError(`WeftProvider: snapshots must be false or { factor, minLogBytes }, not ${String(options)}`);
+  const policy = { ...DEFAULT_SNAPSHOT_POLICY, ...options };
+  if (!(typeof policy.factor === "number" && policy.factor > 0) || !(Number.isSafeInteger(policy.minLogBytes) && policy.minLogBytes >= 0)) {
+    throw new TypeError(`WeftProvider: snapshots must be false or { factor > 0, minLogBytes >= 0 }, not ${JSON.stringify(options)}`);
+  }
+  return policy;
+}
+
+/**
+ * Whether the log held since the last snapshot (`logBytes` of transaction data) has outgrown the state
+ * (`stateBytes`, its encoded size). Asked first with the size last measured (0 if never), so the state is
+ * encoded only when it may be due, not on every change; then again with the size just measured.
+ */
+export const outgrows = (policy: SnapshotPolicy, logBytes: number, stateBytes: number): boolean =>
+  logBytes >= policy.minLogBytes && logBytes > policy.factor * stateBytes;
+
+/** The presence marker of an editor that takes snapshots. */
+export const OFFERS_SNAPSHOTS = "snapshots";
+
+/**
+ * Whether this editor is the one to take snapshots: its session sorts first among itself and the editors
+ * present that offer to (their presence states hold `snapshots: true`). Each editor computes the same answer
+ * from the same presence; while presence is settling two may both take one, and the relay stores the first
+ * and refuses the other as stale, so nothing is lost either way.
+ */
+export function leadsSnapshots(own: string, present: Iterable<{ session: string; state: unknown }>): boolean {
+  for (const peer of present) {
+    const state = peer.state as Record<string, unknown> | null | undefined;
+    if (typeof state === "object" && state !== null && state[OFFERS_SNAPSHOTS] === true && peer.session < own) return false;
+  }
+  return true;
+}
