@@ -104,6 +104,13 @@ export function updateDigestSum(sum: string, doc: DocId, before: KnownState, aft
   return encodeSum(bytes);
 }
 
+/** The sum once each change (a document from `before` to `after`) is applied in turn: one decoding and one encoding for them all. */
+export function updateDigestSumAll(sum: string, changes: Iterable<readonly [doc: DocId, before: KnownState, after: KnownState]>): string {
+  const bytes = bytesOfSum(sum);
+  for (const [doc, before, after] of changes) updateInPlace(bytes, doc, before, after);
+  return encodeSum(bytes);
+}
+
 /** The sum of a set of documents (a relay rebuilding its own, or a reader's share of a group). */
 export function digestSumOf(docs: Iterable<readonly [DocId, KnownState]>): string {
   const sum = new Uint8Array(SUM_BYTES);

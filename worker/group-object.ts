@@ -40,6 +40,8 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
   /** Tells one in-memory instance from the next (the meter's counts start again in each). */
   readonly #instance = crypto.randomUUID();
   readonly #sockets = new Map<PeerId, WebSocket>();
+  /** Each socket's peer, read from its attachment once per instance rather than at every frame. */
+  readonly #peerIds = new WeakMap<WebSocket, PeerId>();
   #relay: Relay | undefined;
   readonly #alarm: AlarmScheduler;
   readonly #config: RelayConfig;
@@ -137,7 +139,12 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
   }
 
   #peerOf(ws: WebSocket): PeerId | undefined {
-    return (ws.deserializeAttachment() as Attachment | null)?.id;
+    let peer = this.#peerIds.get(ws);
+    if (peer === undefined) {
+      peer = (ws.deserializeAttachment() as Attachment | null)?.id;
+      if (peer !== undefined) this.#peerIds.set(ws, peer);
+    }
+    return peer;
   }
 
   /** Rewrites a socket's attachment: the record and the presence are saved apart, each keeping the other. */
@@ -163,8 +170,8 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
       if (saved) presence.set(record.id, saved);
       this.#sockets.set(record.id, ws);
     }
-    // After a restart (not a hibernation) the old sockets are gone: so are their subscriptions.
-    this.#store.forgetPeersExcept(peers.map((peer) => peer.id));
+    // After a restart (not a hibernation) the old sockets are gone without a close: their subscriptions
+    // are forgotten when a write next finds them (relay-core's applyWrite), not by a scan at every wake.
     const group = this.#store.meta("group") ?? "";
     this.#relay = new Relay(initialState(group, peers, this.#config.access, presence), this.#store, this.#transport, tokenVerifier(this.#config), {
       snapshotRetentionSeconds: this.#config.snapshotRetentionSeconds ?? DEFAULT_SNAPSHOT_RETENTION_SECONDS,

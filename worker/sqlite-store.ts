@@ -8,7 +8,7 @@ import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionCoun
 import { decodeChunk, encodeItem, fitsTail, packChunks, type Tail } from "./transaction-chunks.ts";
 import {
   ALL_DOCS,
-  digestAfter,
+  digestAfterAll,
   type AgentUsage,
   type ListedDoc,
   type GroupInfo,
@@ -106,6 +106,31 @@ const HEADER_CACHE_SIZE = 1_000;
 const ROW_CACHE_SIZE = 20_000;
 /** Subscriber lists kept in memory (one per document, and the group-wide one): fan-out reads none. */
 const SUBSCRIBER_CACHE_SIZE = 256;
+/** Characters of JSON one statement of a multi-row insert carries: far under the 2 MB a bound value may hold. */
+const CREATE_PAGE_CHARS = 256 * 1024;
+
+/** Rows as one JSON array per page of at most about CREATE_PAGE_CHARS (a larger row goes alone). */
+function jsonPages(rows: readonly unknown[][]): string[] {
+  const pages: string[] = [];
+  let page: string[] = [];
+  let chars = 0;
+  for (const row of rows) {
+    const text = JSON.stringify(row);
+    if (page.length > 0 && chars + text.length > CREATE_PAGE_CHARS) {
+      pages.push(`[${page.join(",")}]`);
+      page = [];
+      chars = 0;
+    }
+    page.push(text);
+    chars += text.length + 1;
+  }
+  if (page.length > 0) pages.push(`[${page.join(",")}]`);
+  return pages;
+}
+
+/** Documents whose rows or subscribers one prefetch query reads. */
+const PREFETCH_DOCS = 500;
+const NO_PEERS: ReadonlySet<PeerId> = new Set();
 /** Heads of the sessions written lately: a writer's next append reads nothing to find where its log ends. */
 const HEAD_CACHE_SIZE = 10_000;
 /** Agents whose usage is kept in memory: a writer's quota check and a document's creation read none. */
@@ -122,7 +147,7 @@ type HeadRow = SessionHead & { num: number; tail: Tail };
  * between writes: a frame that changes nothing reads no metadata from SQLite.
  */
 export class SqliteStore implements GroupStore {
-  #info: GroupInfo | undefined;
+  #info: Omit<GroupInfo, "digest"> | undefined;
   /**
    * The group's cursor. Every change gives its document the new cursor, so the group's is the largest
    * document cursor (an index seek, once per instance) and no write stores it again; groups stored before
@@ -142,6 +167,8 @@ export class SqliteStore implements GroupStore {
   readonly #usage = new Map<AgentId, AgentUsage>();
   /** Subscribers by document (or ALL_DOCS), written through by subscribe and unsubscribe. */
   readonly #subscribers = new Map<string, Set<PeerId>>();
+  /** Documents known to have no subscriber of their own (most, in a large group): kept apart, they cost a string each. */
+  readonly #unsubscribed = new Set<string>();
   /** Session heads by `<doc row> <session id>`, written through by every commit. */
   readonly #heads = new Map<string, HeadRow>();
   /** Snapshot heads by document (null: none), written through by putSnapshot. */
@@ -247,20 +274,23 @@ export class SqliteStore implements GroupStore {
   }
 
   info(): GroupInfo {
-    this.#info ??= this.#readInfo();
-    return { ...this.#info };
+    const info = (this.#info ??= this.#readInfo());
+    // The digest is the SHA-256 of the sum, not stored again by each write, and taken only when asked
+    // for (a `dir`): every frame reads the group's facts, few need its digest (digestOfSum keeps the last).
+    return {
+      ...info,
+      get digest() {
+        return info.digestSum === EMPTY_DIGEST_SUM ? EMPTY_DIGEST : digestOfSum(info.digestSum);
+      },
+    };
   }
 
-  #readInfo(): GroupInfo {
-    const membersDoc = this.meta("members_doc") as DocId | undefined;
-    const digestSum = this.meta("digest_sum");
+  #readInfo(): Omit<GroupInfo, "digest"> {
     return {
-      membersDoc,
+      membersDoc: this.meta("members_doc") as DocId | undefined,
       membersLast: JSON.parse(this.meta("members_last") ?? '{"at":0,"session":""}') as LogPosition,
       cursor: this.#groupCursor(),
-      // The digest is the SHA-256 of the sum, not stored again by each write (digestOfSum keeps the last).
-      digest: digestSum === undefined ? EMPTY_DIGEST : digestOfSum(digestSum),
-      digestSum: digestSum ?? EMPTY_DIGEST_SUM,
+      digestSum: this.meta("digest_sum") ?? EMPTY_DIGEST_SUM,
     };
   }
 
@@ -376,14 +406,54 @@ export class SqliteStore implements GroupStore {
     return [...new Set([...this.#subscribersOf(doc), ...this.#subscribersOf(ALL_DOCS)])];
   }
 
-  #subscribersOf(doc: string): Set<PeerId> {
+  #subscribersOf(doc: string): ReadonlySet<PeerId> {
+    if (this.#unsubscribed.has(doc)) return NO_PEERS;
     let peers = this.#subscribers.get(doc);
     if (!peers) {
       peers = new Set(this.sql.exec<{ peer: string }>("SELECT peer FROM subscriptions WHERE doc = ?", doc).toArray().map((row) => row.peer));
-      if (this.#subscribers.size >= SUBSCRIBER_CACHE_SIZE) this.#subscribers.delete(this.#subscribers.keys().next().value!);
-      this.#subscribers.set(doc, peers);
+      this.#rememberSubscribers(doc, peers);
     }
     return peers;
+  }
+
+  #rememberSubscribers(doc: string, peers: Set<PeerId>): void {
+    if (peers.size === 0) {
+      if (this.#unsubscribed.size >= ROW_CACHE_SIZE) this.#unsubscribed.clear();
+      this.#unsubscribed.add(doc);
+      return;
+    }
+    this.#unsubscribed.delete(doc);
+    if (this.#subscribers.size >= SUBSCRIBER_CACHE_SIZE) this.#subscribers.delete(this.#subscribers.keys().next().value!);
+    this.#subscribers.set(doc, peers);
+  }
+
+  /**
+   * Reads the rows (with headers) and subscribers of documents not cached yet, PREFETCH_DOCS per query:
+   * a frame of many writes then reads two statements' worth instead of two per document.
+   */
+  prefetch(docs: readonly DocId[]): void {
+    const rows = [...new Set(docs.filter((doc) => !this.#rows.has(doc)))];
+    for (let start = 0; start < rows.length; start += PREFETCH_DOCS) {
+      const page = rows.slice(start, start + PREFETCH_DOCS);
+      if (this.#rows.size + page.length > ROW_CACHE_SIZE) this.#rows.clear();
+      for (const doc of page) this.#rows.set(doc, null);
+      const found = this.sql.exec<{ id: DocId; num: number; deleted: number; sessions: number; header: string | null }>(
+        "SELECT id, num, deleted, sessions, CASE WHEN deleted = 0 THEN header END AS header FROM docs WHERE id IN (SELECT value FROM json_each(?))",
+        JSON.stringify(page),
+      );
+      for (const row of found) {
+        if (row.header !== null && !this.#headers.has(row.id)) this.#rememberHeader(row.id, row.header);
+        this.#rows.set(row.id, { num: row.num, deleted: row.deleted === 1, sessions: row.sessions });
+      }
+    }
+    const unread = [...new Set(docs.filter((doc) => !this.#unsubscribed.has(doc) && !this.#subscribers.has(doc)))];
+    for (let start = 0; start < unread.length; start += PREFETCH_DOCS) {
+      const page = unread.slice(start, start + PREFETCH_DOCS);
+      const peers = new Map<string, Set<PeerId>>(page.map((doc) => [doc, new Set()]));
+      const found = this.sql.exec<{ doc: string; peer: PeerId }>("SELECT doc, peer FROM subscriptions WHERE doc IN (SELECT value FROM json_each(?))", JSON.stringify(page));
+      for (const row of found) peers.get(row.doc)?.add(row.peer);
+      for (const [doc, set] of peers) this.#rememberSubscribers(doc, set);
+    }
   }
 
   *readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction> {
@@ -606,93 +676,53 @@ export class SqliteStore implements GroupStore {
    * key refuses a second chunk at the same index: a double append fails loudly and rolls back whole.
    */
   commit(write: Write): void {
-    const known = this.#row(write.doc);
-    const newSessions = write.appends.filter((append) => append.after === 0).length;
+    this.commitAll([write]);
+  }
+
+  /**
+   * Several writes (the contents of one frame) in one SQLite transaction: each write's document row and
+   * session heads as commit() writes them, and once for them all the group's digest and the agents'
+   * counts. Each write starts from where the one before left its document, so two writes may append to
+   * the same session in turn. A write that fails rolls back every one of them.
+   */
+  commitAll(writes: readonly Write[]): void {
+    if (writes.length === 0) return;
     const info = this.info();
-    const cursor = info.cursor + 1;
-    const digestSum = digestAfter(info.digestSum, write);
-    let docRow: DocRow | undefined;
-    const heads: [string, HeadRow][] = [];
+    const cursor = info.cursor + writes.length;
+    const digestSum = digestAfterAll(info.digestSum, writes);
+    const counts = new Map<AgentId, { docs: number; sessions: number }>();
+    const bytes = new Map<AgentId, number>();
+    // Documents each created by one write that no other write of these touches: created all together.
+    const writesTo = new Map<DocId, number>();
+    for (const write of writes) writesTo.set(write.doc, (writesTo.get(write.doc) ?? 0) + 1);
+    const created = new Set(writes.filter((write) => write.header && !write.members && writesTo.get(write.doc) === 1));
+    if (created.size < 2) created.clear();
     this.#write(() => {
-      let docNum: number;
-      if (write.header) {
-        docNum = this.sql
-          .exec<{ num: number }>(
-            "INSERT INTO docs (id, header, updated_at, restricted, cursor, sessions) VALUES (?, ?, ?, ?, ?, ?) RETURNING num",
-            write.doc,
-            JSON.stringify(write.header),
-            write.now,
-            write.header.readers ? 1 : 0,
-            cursor,
-            newSessions,
-          )
-          .one().num;
-        docRow = { num: docNum, deleted: false, sessions: newSessions };
-      } else {
-        if (!known || known.deleted) throw new Error(`commit: unknown document ${write.doc}`);
-        docNum = known.num;
-        this.sql.exec("UPDATE docs SET updated_at = ?, cursor = ?, sessions = sessions + ? WHERE num = ?", write.now, cursor, newSessions, docNum);
-        docRow = { ...known, sessions: known.sessions + newSessions };
-      }
-      if (write.appends.length > 0) {
-        // Each append must start where its log ends (a new document's at 0): nothing is written past a gap.
-        const planned = write.appends.map((append) => {
-          const head = write.header ? undefined : this.#head(docNum, append.session);
-          const held = head?.count ?? 0;
-          if (append.after !== held) throw new Error(`commit: ${append.session} has ${held}, not ${append.after}`);
-          const last = append.transactions.length - 1;
-          const items = append.transactions.map((transaction, i) => encodeItem(transaction, i === last ? append.signature : undefined));
-          const chars = items.reduce((sum, item) => sum + item.length, 0);
-          const tail: Tail = head?.tail ?? { first: 0, count: 0, chars: 0 };
-          if (fitsTail(tail, items.length, chars)) {
-            return { append, head, closed: [], open: { first: tail.first, text: items.join(","), count: items.length }, tail: { first: tail.first, count: tail.count + items.length, chars: tail.chars + chars + items.length } };
-          }
-          // The open chunk is full: it is closed as it is, and the new transactions start chunks of their own.
-          const { closed, open } = packChunks(items, append.after);
-          return { append, head, sealed: tail.count > 0 ? head!.num : undefined, closed, open, tail: { first: open.first, count: open.count, chars: open.text.length } };
-        });
-        const sealed = planned.flatMap((plan) => (plan.sealed === undefined ? [] : [plan.sealed]));
-        if (sealed.length > 0) {
-          this.sql.exec("INSERT INTO chunks (session_num, first, body) SELECT num, tail_first, tail FROM sessions WHERE num IN (SELECT value FROM json_each(?))", JSON.stringify(sealed));
+      if (created.size > 0) this.#createAll(writes.flatMap((write, i) => (created.has(write) ? [[write, info.cursor + 1 + i] as const] : [])));
+      for (const [i, write] of writes.entries()) {
+        const newSessions = created.has(write) ? write.appends.length : this.#commitOne(write, info.cursor + 1 + i);
+        for (const append of write.appends) {
+          const agent = agentOfSession(append.session);
+          bytes.set(agent, (bytes.get(agent) ?? 0) + append.bytes);
         }
-        const nums = new Map<string, number>();
-        const sessionRows = this.sql.exec<{ num: number; id: string }>(
-          `INSERT INTO sessions (doc_num, id, count, last_hash, signature, tail_first, tail, bytes)
-           SELECT ?, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]', value ->> '$[6]' FROM json_each(?) WHERE true
-           ON CONFLICT (doc_num, id) DO UPDATE SET count = excluded.count, last_hash = excluded.last_hash, signature = excluded.signature,
-             tail = CASE WHEN excluded.tail_first <> sessions.tail_first OR sessions.tail = '' THEN excluded.tail ELSE sessions.tail || ',' || excluded.tail END,
-             tail_first = excluded.tail_first, bytes = bytes + excluded.bytes
-           RETURNING num, id`,
-          docNum,
-          JSON.stringify(
-            planned.map(({ append, open }) => [append.session, append.after + append.transactions.length, append.lastHash, append.signature, open.first, open.text, append.bytes]),
-          ),
-        );
-        for (const row of sessionRows) nums.set(row.id, row.num);
-        const closed = planned.flatMap(({ append, closed }) => closed.map((chunk) => [nums.get(append.session)!, chunk.first, chunk.text]));
-        if (closed.length > 0) {
-          this.sql.exec(
-            "INSERT INTO chunks (session_num, first, body) SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]' FROM json_each(?)",
-            JSON.stringify(closed),
-          );
-        }
-        for (const { append, tail } of planned) {
-          const num = nums.get(append.session)!;
-          heads.push([`${docNum} ${append.session}`, { num, count: append.after + append.transactions.length, lastHash: append.lastHash, tail }]);
+        if (write.header || newSessions > 0) {
+          const agent = write.header?.creator ?? agentOfSession(write.appends[0]!.session);
+          const count = counts.get(agent) ?? { docs: 0, sessions: 0 };
+          count.docs += write.header ? 1 : 0;
+          count.sessions += newSessions;
+          counts.set(agent, count);
         }
       }
       this.sql.exec("INSERT INTO meta (key, value) VALUES ('digest_sum', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", digestSum);
-      if (write.header || newSessions > 0) {
-        const agent = write.header?.creator ?? agentOfSession(write.appends[0]!.session);
+      if (counts.size > 0) {
         this.sql.exec(
-          `INSERT INTO agent_usage (agent, docs, sessions) VALUES (?, ?, ?)
+          `INSERT INTO agent_usage (agent, docs, sessions) SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]' FROM json_each(?) WHERE true
            ON CONFLICT (agent) DO UPDATE SET docs = docs + excluded.docs, sessions = sessions + excluded.sessions`,
-          agent,
-          write.header ? 1 : 0,
-          newSessions,
+          JSON.stringify([...counts].map(([agent, count]) => [agent, count.docs, count.sessions])),
         );
       }
-      if (write.members) {
+      for (const write of writes) {
+        if (!write.members) continue;
         if (write.members.genesis) this.setMeta("members_doc", write.doc);
         this.setMeta("members_last", JSON.stringify(write.members.last));
         for (const change of write.members.changes) {
@@ -700,23 +730,154 @@ export class SqliteStore implements GroupStore {
           else this.sql.exec("DELETE FROM members WHERE agent = ?", change.agent);
         }
       }
-    }, write.members !== undefined);
-    // Committed: what it wrote is what the caches now hold.
+    }, writes.some((write) => write.members !== undefined));
+    // Committed: the document rows and heads were cached as they were written; the group facts now.
     this.#cursor = cursor;
     this.#meta.set("digest_sum", digestSum);
-    this.#rows.set(write.doc, docRow!);
-    for (const [key, head] of heads) this.#remember(key, head);
-    for (const append of write.appends) {
-      const usage = this.#usage.get(agentOfSession(append.session));
-      if (usage) usage.bytes += append.bytes;
+    for (const [agent, added] of bytes) {
+      const usage = this.#usage.get(agent);
+      if (usage) usage.bytes += added;
     }
-    if (write.header || newSessions > 0) {
-      const usage = this.#usage.get(write.header?.creator ?? agentOfSession(write.appends[0]!.session));
+    for (const [agent, count] of counts) {
+      const usage = this.#usage.get(agent);
       if (usage) {
-        usage.docs += write.header ? 1 : 0;
-        usage.sessions += newSessions;
+        usage.docs += count.docs;
+        usage.sessions += count.sessions;
       }
     }
+  }
+
+  /**
+   * New documents (each write's header and sessions, all starting at 0) inside commitAll's transaction: their
+   * rows, their sessions' rows and any full chunks, each in one statement per CREATE_PAGE_CHARS of JSON
+   * rather than per document. The rows and heads are cached at once, as #commitOne does.
+   */
+  #createAll(writes: readonly (readonly [Write, number])[]): void {
+    const nums = new Map<DocId, number>();
+    for (const page of jsonPages(writes.map(([write, cursor]) => [write.doc, JSON.stringify(write.header), write.now, write.header!.readers ? 1 : 0, cursor, write.appends.length]))) {
+      const rows = this.sql.exec<{ id: DocId; num: number }>(
+        `INSERT INTO docs (id, header, updated_at, restricted, cursor, sessions)
+         SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]' FROM json_each(?) WHERE true
+         RETURNING id, num`,
+        page,
+      );
+      for (const row of rows) nums.set(row.id, row.num);
+    }
+    const sessionRows: unknown[][] = [];
+    const opens = new Map<string, { num: number; session: SessionId; head: Omit<HeadRow, "num"> }>();
+    const closed: { key: string; first: number; text: string }[] = [];
+    for (const [write] of writes) {
+      const docNum = nums.get(write.doc)!;
+      this.#rows.set(write.doc, { num: docNum, deleted: false, sessions: write.appends.length });
+      for (const append of write.appends) {
+        if (append.after !== 0) throw new Error(`commit: ${append.session} has 0, not ${append.after}`);
+        const last = append.transactions.length - 1;
+        const items = append.transactions.map((transaction, i) => encodeItem(transaction, i === last ? append.signature : undefined));
+        const chars = items.reduce((sum, item) => sum + item.length, 0);
+        const empty: Tail = { first: 0, count: 0, chars: 0 };
+        const packed = fitsTail(empty, items.length, chars) ? { closed: [], open: { first: 0, text: items.join(","), count: items.length } } : packChunks(items, 0);
+        const key = `${docNum} ${append.session}`;
+        const count = append.transactions.length;
+        opens.set(key, { num: 0, session: append.session, head: { count, lastHash: append.lastHash, tail: { first: packed.open.first, count: packed.open.count, chars: packed.open.text.length } } });
+        for (const chunk of packed.closed) closed.push({ key, ...chunk });
+        sessionRows.push([docNum, append.session, count, append.lastHash, append.signature, packed.open.first, packed.open.text, append.bytes]);
+      }
+    }
+    for (const page of jsonPages(sessionRows)) {
+      const rows = this.sql.exec<{ num: number; doc_num: number; id: SessionId }>(
+        `INSERT INTO sessions (doc_num, id, count, last_hash, signature, tail_first, tail, bytes)
+         SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]', value ->> '$[6]', value ->> '$[7]' FROM json_each(?) WHERE true
+         RETURNING num, doc_num, id`,
+        page,
+      );
+      for (const row of rows) opens.get(`${row.doc_num} ${row.id}`)!.num = row.num;
+    }
+    for (const page of jsonPages(closed.map((chunk) => [opens.get(chunk.key)!.num, chunk.first, chunk.text]))) {
+      this.sql.exec("INSERT INTO chunks (session_num, first, body) SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]' FROM json_each(?)", page);
+    }
+    for (const [key, { num, head }] of opens) this.#remember(key, { num, ...head });
+  }
+
+  /**
+   * One write's document row, session heads and chunks, inside commitAll's transaction; returns how many
+   * sessions it started. The row and the heads are cached at once, for the next write of the same
+   * transaction (a rollback drops every cache).
+   */
+  #commitOne(write: Write, cursor: number): number {
+    const known = this.#row(write.doc);
+    const newSessions = write.appends.filter((append) => append.after === 0).length;
+    let docRow: DocRow;
+    const heads: [string, HeadRow][] = [];
+    let docNum: number;
+    if (write.header) {
+      docNum = this.sql
+        .exec<{ num: number }>(
+          "INSERT INTO docs (id, header, updated_at, restricted, cursor, sessions) VALUES (?, ?, ?, ?, ?, ?) RETURNING num",
+          write.doc,
+          JSON.stringify(write.header),
+          write.now,
+          write.header.readers ? 1 : 0,
+          cursor,
+          newSessions,
+        )
+        .one().num;
+      docRow = { num: docNum, deleted: false, sessions: newSessions };
+    } else {
+      if (!known || known.deleted) throw new Error(`commit: unknown document ${write.doc}`);
+      docNum = known.num;
+      this.sql.exec("UPDATE docs SET updated_at = ?, cursor = ?, sessions = sessions + ? WHERE num = ?", write.now, cursor, newSessions, docNum);
+      docRow = { ...known, sessions: known.sessions + newSessions };
+    }
+    if (write.appends.length > 0) {
+      // Each append must start where its log ends (a new document's at 0): nothing is written past a gap.
+      const planned = write.appends.map((append) => {
+        const head = write.header ? undefined : this.#head(docNum, append.session);
+        const held = head?.count ?? 0;
+        if (append.after !== held) throw new Error(`commit: ${append.session} has ${held}, not ${append.after}`);
+        const last = append.transactions.length - 1;
+        const items = append.transactions.map((transaction, i) => encodeItem(transaction, i === last ? append.signature : undefined));
+        const chars = items.reduce((sum, item) => sum + item.length, 0);
+        const tail: Tail = head?.tail ?? { first: 0, count: 0, chars: 0 };
+        if (fitsTail(tail, items.length, chars)) {
+          return { append, head, closed: [], open: { first: tail.first, text: items.join(","), count: items.length }, tail: { first: tail.first, count: tail.count + items.length, chars: tail.chars + chars + items.length } };
+        }
+        // The open chunk is full: it is closed as it is, and the new transactions start chunks of their own.
+        const { closed, open } = packChunks(items, append.after);
+        return { append, head, sealed: tail.count > 0 ? head!.num : undefined, closed, open, tail: { first: open.first, count: open.count, chars: open.text.length } };
+      });
+      const sealed = planned.flatMap((plan) => (plan.sealed === undefined ? [] : [plan.sealed]));
+      if (sealed.length > 0) {
+        this.sql.exec("INSERT INTO chunks (session_num, first, body) SELECT num, tail_first, tail FROM sessions WHERE num IN (SELECT value FROM json_each(?))", JSON.stringify(sealed));
+      }
+      const nums = new Map<string, number>();
+      const sessionRows = this.sql.exec<{ num: number; id: string }>(
+        `INSERT INTO sessions (doc_num, id, count, last_hash, signature, tail_first, tail, bytes)
+         SELECT ?, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]', value ->> '$[6]' FROM json_each(?) WHERE true
+         ON CONFLICT (doc_num, id) DO UPDATE SET count = excluded.count, last_hash = excluded.last_hash, signature = excluded.signature,
+           tail = CASE WHEN excluded.tail_first <> sessions.tail_first OR sessions.tail = '' THEN excluded.tail ELSE sessions.tail || ',' || excluded.tail END,
+           tail_first = excluded.tail_first, bytes = bytes + excluded.bytes
+         RETURNING num, id`,
+        docNum,
+        JSON.stringify(
+          planned.map(({ append, open }) => [append.session, append.after + append.transactions.length, append.lastHash, append.signature, open.first, open.text, append.bytes]),
+        ),
+      );
+      for (const row of sessionRows) nums.set(row.id, row.num);
+      const closed = planned.flatMap(({ append, closed }) => closed.map((chunk) => [nums.get(append.session)!, chunk.first, chunk.text]));
+      if (closed.length > 0) {
+        this.sql.exec(
+          "INSERT INTO chunks (session_num, first, body) SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]' FROM json_each(?)",
+          JSON.stringify(closed),
+        );
+      }
+      for (const { append, tail } of planned) {
+        const num = nums.get(append.session)!;
+        heads.push([`${docNum} ${append.session}`, { num, count: append.after + append.transactions.length, lastHash: append.lastHash, tail }]);
+      }
+    }
+    this.#rows.set(write.doc, docRow);
+    for (const [key, head] of heads) this.#remember(key, head);
+    return newSessions;
   }
 
   deleteDoc(doc: DocId, now: number): void {
@@ -781,7 +942,19 @@ export class SqliteStore implements GroupStore {
 
   subscribe(peer: PeerId, doc: DocId | typeof ALL_DOCS): void {
     this.sql.exec("INSERT OR IGNORE INTO subscriptions (doc, peer) VALUES (?, ?)", doc, peer);
-    this.#subscribers.get(doc)?.add(peer);
+    this.#subscribed(peer, doc);
+  }
+
+  subscribeAll(peer: PeerId, docs: readonly (DocId | typeof ALL_DOCS)[]): void {
+    if (docs.length === 0) return;
+    this.sql.exec("INSERT OR IGNORE INTO subscriptions (doc, peer) SELECT value, ? FROM json_each(?)", peer, JSON.stringify(docs));
+    for (const doc of docs) this.#subscribed(peer, doc);
+  }
+
+  #subscribed(peer: PeerId, doc: string): void {
+    // A document known to have no subscribers now has exactly this one.
+    if (this.#unsubscribed.has(doc)) this.#rememberSubscribers(doc, new Set([peer]));
+    else this.#subscribers.get(doc)?.add(peer);
   }
 
   unsubscribe(peer: PeerId, doc: DocId): void {
@@ -792,12 +965,6 @@ export class SqliteStore implements GroupStore {
   forgetPeer(peer: PeerId): void {
     this.sql.exec("DELETE FROM subscriptions WHERE peer = ?", peer);
     for (const peers of this.#subscribers.values()) peers.delete(peer);
-  }
-
-  forgetPeersExcept(live: readonly PeerId[]): void {
-    const keep = new Set(live);
-    const stale = this.sql.exec<{ peer: string }>("SELECT DISTINCT peer FROM subscriptions").toArray().filter((row) => !keep.has(row.peer));
-    for (const row of stale) this.forgetPeer(row.peer);
   }
 
   #row(doc: DocId): DocRow | undefined {

@@ -21,6 +21,10 @@ const relayProf = args.includes("--relay-prof");
 const sdkProf = args.includes("--sdk-prof");
 /** Profiles only the timed part of each resume, into resume-<n>.cpuprofile. */
 const resumeProf = args.includes("--resume-prof");
+/** Profiles only the timed part of each cold load, into cold-<n>.cpuprofile. */
+const coldProf = args.includes("--cold-prof");
+/** After each cold load (whose alarm has fired, so none is set), a bare socket: its open pays for setting the handshake alarm. */
+const probeAfterLoads = args.includes("--probe-after-loads");
 let windowProfiles = 0;
 const [loads = 10, resumes = 10] = args.filter((arg) => !arg.startsWith("--")).map(Number);
 const TRANSACTIONS = 10_000;
@@ -37,7 +41,12 @@ if (args.includes("--frames")) {
   globalThis.WebSocket = class extends Base {
     constructor(...params: ConstructorParameters<typeof Base>) {
       super(...params);
+      this.addEventListener("open", () => arrivals.push([wallClock(), -1]));
       this.addEventListener("message", (event) => arrivals.push([wallClock(), typeof event.data === "string" ? event.data.length : (event.data as ArrayBuffer).byteLength]));
+    }
+    override send(data: Parameters<InstanceType<typeof Base>["send"]>[0]): void {
+      arrivals.push([wallClock(), -(typeof data === "string" ? data.length : (data as Uint8Array).byteLength) - 1]);
+      super.send(data);
     }
   } as typeof Base;
 }
@@ -95,9 +104,11 @@ const miniflare = new Miniflare(
     host: "127.0.0.1",
     port: 0,
     ...(relayProf ? { inspectorPort: INSPECTOR_PORT } : {}),
+    ...(args.includes("--persist") ? { resourcePersistencePath: mkdtempSync(join(tmpdir(), "weft-read-path-state-")) } : {}),
   }),
 );
 const url = (await miniflare.ready).origin;
+// With --persist, the groups' SQLite lives in a folder (as under wrangler dev --persist-to), not in memory.
 const stores = mkdtempSync(join(tmpdir(), "weft-read-path-"));
 try {
   const writer = await createClient({ url, identity: createIdentity() });
@@ -112,6 +123,7 @@ try {
   const coldLoad = async () => {
     const cpu0 = ownCpuMs();
     const relay0 = workerdCpuMs();
+    const session = coldProf ? await startWindowProfile("cold") : undefined;
     const t0 = wallClock();
     const client = await createClient({ url, identity: createIdentity() });
     const group = client.group("read-path");
@@ -120,12 +132,14 @@ try {
     const opened = await group.open(doc.id as DocId);
     await whenHolds(group, opened, () => transactionCount(opened.known) >= TRANSACTIONS);
     const ms = wallClock() - t0;
+    await session?.stop();
     off();
     client.close();
     if (arrivals.length > 0) console.log(`frames: ${arrivals.map(([at, size]) => `${(at - t0).toFixed(1)}:${size}`).join(" ")}`);
     arrivals.length = 0;
     await sleep(30);
-    return { ms, syncing, cpu: ownCpuMs() - cpu0, relay: workerdCpuMs() - relay0 };
+    const after = probeAfterLoads ? await probe() : undefined;
+    return { after, ms, syncing, cpu: ownCpuMs() - cpu0, relay: workerdCpuMs() - relay0 };
   };
 
   const resume = async () => {
@@ -144,7 +158,8 @@ try {
     await sleep(20);
     const cpu0 = ownCpuMs();
     const relay0 = workerdCpuMs();
-    const session = resumeProf ? await startWindowProfile() : undefined;
+    const session = resumeProf ? await startWindowProfile("resume") : undefined;
+    arrivals.length = 0;
     const t0 = wallClock();
     const client = await createClient({ url, identity: importIdentity(secret), store: new FileLocalStore(storeDir) });
     const group = client.group("read-path");
@@ -155,6 +170,8 @@ try {
     await whenHolds(group, opened, () => transactionCount(opened.known) >= expect + DELTA && group.status === "live");
     const ms = wallClock() - t0;
     await session?.stop();
+    if (arrivals.length > 0) console.log(`resume frames (negative: sent; -1: open): ${arrivals.map(([at, size]) => `${(at - t0).toFixed(1)}:${size}`).join(" ")}`);
+    arrivals.length = 0;
     off();
     client.close();
     await sleep(30);
@@ -200,6 +217,7 @@ try {
   console.log(`  ${line("after the handshake ms", cold.map((c) => c.ms - c.syncing))}`);
   console.log(`  ${line("sdk cpu ms", cold.map((c) => c.cpu))}`);
   console.log(`  ${line("relay cpu ms", cold.map((c) => c.relay))}`);
+    if (probeAfterLoads) console.log(`  ${line("bare socket to challenge, no alarm set, ms", cold.map((c) => c.after?.challenge ?? Number.NaN))}`);
   }
   if (resumed.length > 0) {
   console.log(`resume ${DELTA}: ${line("ms", resumed.map((r) => r.ms))}`);
@@ -214,7 +232,7 @@ try {
 }
 
 /** Starts the V8 profiler in this process for one timed window; `stop` writes resume-<n>.cpuprofile. */
-async function startWindowProfile(): Promise<{ stop(): Promise<void> }> {
+async function startWindowProfile(name = "resume"): Promise<{ stop(): Promise<void> }> {
   const { Session } = await import("node:inspector/promises");
   const session = new Session();
   session.connect();
@@ -224,7 +242,7 @@ async function startWindowProfile(): Promise<{ stop(): Promise<void> }> {
   return {
     async stop() {
       const { profile } = await session.post("Profiler.stop");
-      writeFileSync(`resume-${windowProfiles++}.cpuprofile`, JSON.stringify(profile));
+      writeFileSync(`${name}-${windowProfiles++}.cpuprofile`, JSON.stringify(profile));
       session.disconnect();
     },
   };

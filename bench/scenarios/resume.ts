@@ -14,7 +14,8 @@ const DELTA = 100;
 const BYTES = 100;
 const GROUP = "bench-resume";
 
-type Resumed = { ms: number; fromStore: number; count: number; bytesReceived: number };
+type Resumed = { ms: number; openedMs: number; fromStore: number; count: number; bytesReceived: number; phases: Record<string, number | undefined> };
+type Probe = { healthMs: number; openMs: number; firstFrameMs: number };
 
 export const resume: Scenario = {
   name: "resume",
@@ -28,6 +29,7 @@ export const resume: Scenario = {
       await writer.call("fill", { count: BASE, bytes: BYTES }, 30_000);
       let total = BASE;
       const results: Resumed[] = [];
+      const probes: Probe[] = [];
       const sql: SqlCost[] = [];
       const since = wallClock();
       for (let run = -1; run < 0 || bench.moreRuns(run, since); run++) {
@@ -35,6 +37,8 @@ export const resume: Scenario = {
         await reader.call("prepareResume", { url: bench.url, group: GROUP, doc, ...identity, expect: total });
         await writer.call("fill", { count: DELTA, bytes: BYTES }, 30_000);
         total += DELTA;
+        // The same connection without the SDK, just before: what opening a socket costs here.
+        const probe = await reader.call<Probe>("probe", { url: bench.url });
         const sqlMeter = await bench.sqlMeter(GROUP);
         const resumed = await reader.call<Resumed>("resume", { url: bench.url, group: GROUP, doc, ...identity, expect: total });
         if (resumed.fromStore !== total - DELTA) throw new Error(`the store gave back ${resumed.fromStore} transactions, expected ${total - DELTA}`);
@@ -42,19 +46,23 @@ export const resume: Scenario = {
         if (run >= 0) {
           results.push(resumed);
           sql.push(cost);
+          probes.push(probe);
         }
       }
       const deltaBytes = DELTA * BYTES;
       return {
         figures: [
           figure("ms", `live again with the ${DELTA} new tx`, "ms", results.map((r) => r.ms), { target: { op: "<=", value: 6 } }),
+          figure("socket_open_ms", "SDK: socket open (status authenticating)", "ms", results.map((r) => r.phases.authenticating ?? Number.NaN)),
+          figure("after_open_ms", "SDK: live with them after the socket opened", "ms", results.map((r) => r.ms - (r.phases.authenticating ?? Number.NaN))),
+          figure("baseline_socket_ms", "baseline, no SDK: bare WebSocket to first frame", "ms", probes.map((p) => p.firstFrameMs)),
           figure("bytes_received", `bytes received (delta data ${deltaBytes.toLocaleString("en")} B)`, "B", results.map((r) => r.bytesReceived), {
             target: { op: "<=", value: deltaBytes + 2_048 },
             summary: "worst",
           }),
           ...sqlFigures("resume", "one resume", sql),
         ],
-        details: { sql, base: BASE, delta: DELTA, bytesPerTransaction: BYTES, deltaBytes, results },
+        details: { sql, probes, base: BASE, delta: DELTA, bytesPerTransaction: BYTES, deltaBytes, results },
       };
     } finally {
       await bench.stopWorkers([writer, reader]);

@@ -225,6 +225,30 @@ export class MemoryStore implements GroupStore {
     }
   }
 
+  commitAll(writes: readonly Write[]): void {
+    if (writes.length === 1) return this.commit(writes[0]!);
+    // All or none: what the writes touch is copied first and put back if one of them is refused.
+    const copies = new Map<DocId, StoredDoc | undefined>();
+    for (const { doc } of writes) {
+      const stored = this.#docs.get(doc);
+      copies.set(doc, stored && { ...stored, sessions: new Map([...stored.sessions].map(([id, log]) => [id, [...log]])), heads: new Map(stored.heads), bytes: new Map(stored.bytes) });
+    }
+    const info = { ...this.#info };
+    const members = new Map(this.#members);
+    try {
+      for (const write of writes) this.commit(write);
+    } catch (error) {
+      for (const [doc, copy] of copies) {
+        if (copy) this.#docs.set(doc, copy);
+        else this.#docs.delete(doc);
+      }
+      this.#info = info;
+      this.#members.clear();
+      for (const [agent, role] of members) this.#members.set(agent, role);
+      throw error;
+    }
+  }
+
   deleteDoc(doc: DocId, now: number): void {
     const stored = this.#docs.get(doc);
     if (!stored || stored.deleted) return;
@@ -248,18 +272,15 @@ export class MemoryStore implements GroupStore {
     this.#subscriptions.set(doc, peers);
   }
 
+  subscribeAll(peer: PeerId, docs: readonly (DocId | typeof ALL_DOCS)[]): void {
+    for (const doc of docs) this.subscribe(peer, doc);
+  }
+
   unsubscribe(peer: PeerId, doc: DocId): void {
     this.#subscriptions.get(doc)?.delete(peer);
   }
 
   forgetPeer(peer: PeerId): void {
     for (const peers of this.#subscriptions.values()) peers.delete(peer);
-  }
-
-  forgetPeersExcept(live: readonly PeerId[]): void {
-    const keep = new Set(live);
-    for (const peers of this.#subscriptions.values()) {
-      for (const peer of peers) if (!keep.has(peer)) peers.delete(peer);
-    }
   }
 }

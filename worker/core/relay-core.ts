@@ -471,6 +471,8 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
   const expired: PeerId[] = [];
   for (const id of store.subscribers(write.doc)) {
     const peer = state.peers.get(id);
+    // A subscriber with no socket lost it in a restart (a close forgets its subscriptions): forgotten now.
+    if (!peer) effects.push({ type: "forgetPeer", peer: id });
     if (id === writer || peer?.phase !== "ready") continue;
     if (peer.token && write.now >= peer.token.expiresAt) expired.push(id);
     else if (mayRead(roleAfter(peer), peer.agent, header)) readers.push(id);

@@ -20,6 +20,7 @@ import {
   packBatches,
   publicKeyOfAgent,
   verify,
+  type ClientMessage,
   type DirEntry,
   type DocId,
   type KnownState,
@@ -28,10 +29,11 @@ import {
   type WireFrame,
 } from "../../protocol/index.ts";
 import { sendMissing } from "./delta-stream.ts";
-import { assertNever, type Effect, type Reader, type RelayEvent, type RelayState, type SignatureCheck, type TokenResult } from "./effects.ts";
+import { assertNever, type Continuation, type Effect, type Reader, type RelayEvent, type RelayState, type SignatureCheck, type TokenResult } from "./effects.ts";
 import { step } from "./relay-core.ts";
 import type { SavedPresence } from "./presence.ts";
-import type { GroupStore, PeerId } from "./store.ts";
+import { StagedWrites } from "./staged-writes.ts";
+import type { GroupStore, PeerId, SessionAppend } from "./store.ts";
 
 export interface Transport {
   /** Sends one frame (text, or binary when it carries bytes); throws if the socket is gone. */
@@ -103,6 +105,13 @@ export class Relay {
   readonly #openedCount = new Map<PeerId, number>();
   /** Entries of known state each peer's queued answers hold (weightOf), against MAX_QUEUED_STREAM_ENTRIES_PER_PEER. */
   readonly #queuedWeight = new Map<PeerId, number>();
+  /** Writes committed together by #storeStaged, by their appends: the core's commit effect for each is skipped. */
+  readonly #committed = new WeakSet<SessionAppend[]>();
+  /**
+   * While a batch frame is handled: the subscriptions its messages ask for (each load's, each created
+   * document's), stored together in one statement before any other write and at the end of the frame.
+   */
+  #subscriptions: Extract<Effect, { type: "subscribe" }>[] | undefined;
   /** Events being handled, nested ones included (a batch's messages, verified signatures). */
   #depth = 0;
   /** The time of the latest event that carried one: when a continuation is due (at once). */
@@ -165,9 +174,19 @@ export class Relay {
   }
 
   async #carryOut(effect: Effect): Promise<void> {
+    // A write of a frame's contents committed together (#storeStaged) is already stored.
+    if (effect.type === "commit" && this.#committed.delete(effect.write.appends)) return;
+    if (effect.type === "subscribe" && this.#subscriptions) {
+      // Not for a peer cut off meanwhile (checked again when they are stored).
+      if (this.#state.peers.has(effect.peer)) this.#subscriptions.push(effect);
+      return;
+    }
     // Frames queued before a storage write do not depend on it: send them first, or the runtime holds
     // them until the write is durable (the output gate). Frames queued after it wait, as acks must.
-    if (WRITES.has(effect.type)) this.#deliverAll();
+    if (WRITES.has(effect.type)) {
+      this.#storeSubscriptions();
+      this.#deliverAll();
+    }
     switch (effect.type) {
       case "send":
         return this.#send(effect.peer, effect.message);
@@ -210,11 +229,100 @@ export class Relay {
       case "wakeAt":
         return this.transport.wakeAt?.(effect.at);
       case "handleEach":
-        for (const message of effect.messages) await this.#run({ type: "message", peer: effect.peer, message, now: effect.now });
-        return;
+        return this.#handleEach(effect.peer, effect.messages, effect.now);
       default:
         return assertNever(effect);
     }
+  }
+
+  /**
+   * The messages of a batch frame, in order, each atomic on its own and judged as if the ones before it
+   * were stored. A run of `content` messages is verified and committed together: each is judged against
+   * what the ones before it leave (StagedWrites), then all their signatures are checked in one pass, the
+   * valid ones stored in one transaction and acked. A message refused at that point (a bad signature) is
+   * refused alone: the ones before it are stored, and the ones after it are judged again, one by one, as
+   * if it had never come. Any other message ends the run: what is staged is stored first.
+   */
+  async #handleEach(peer: PeerId, messages: readonly ClientMessage[], now: number): Promise<void> {
+    this.store.prefetch?.(messages.flatMap((message) => (message.type === "content" || message.type === "load" ? [message.doc] : [])));
+    this.#subscriptions = [];
+    try {
+      await this.#handleInOrder(peer, messages, now);
+    } finally {
+      this.#storeSubscriptions();
+      this.#subscriptions = undefined;
+    }
+  }
+
+  /** Stores the subscriptions a batch frame asked for so far (their answers are queued: they wait for it, as for any write). */
+  #storeSubscriptions(): void {
+    const wanted = this.#subscriptions?.splice(0).filter((effect) => this.#state.peers.has(effect.peer)) ?? [];
+    for (const [peer, docs] of groupBy(wanted)) this.store.subscribeAll(peer, docs);
+  }
+
+  async #handleInOrder(peer: PeerId, messages: readonly ClientMessage[], now: number): Promise<void> {
+    const staged = new StagedWrites(this.store);
+    const run: StagedContent[] = [];
+    for (let i = 0; i <= messages.length; i++) {
+      const message = messages[i];
+      if (message?.type === "content") {
+        const result = step(this.#state, { type: "message", peer, message, now }, staged);
+        this.#state = result.state;
+        const [only, ...more] = result.effects;
+        if (only?.type === "verify" && only.then.kind === "content" && !only.then.write.members && more.length === 0) {
+          run.push({ index: i, checks: only.checks, then: only.then });
+          staged.stage({ ...only.then.write, appends: only.then.pending });
+          continue;
+        }
+        // Judged against the staged writes: those are stored first. Were one refused, this message was
+        // judged against storage that will not be, and is judged again; unless it cut its peer off (an
+        // expired token), which the step did already and which does not depend on storage.
+        const cutOff = !this.#state.peers.has(peer);
+        const refused = await this.#storeStaged(peer, run, staged);
+        if (refused !== undefined && !cutOff) {
+          i = refused;
+          continue;
+        }
+        for (const effect of result.effects) await this.#carryOut(effect);
+        continue;
+      }
+      const refused = await this.#storeStaged(peer, run, staged);
+      if (refused !== undefined) {
+        i = refused;
+        continue;
+      }
+      if (message) await this.#run({ type: "message", peer, message, now });
+    }
+  }
+
+  /**
+   * Verifies the staged contents' signatures in one pass, commits the valid ones before the first that is
+   * not in one transaction, then lets the core answer each (acks, fan-out). Returns the index of the
+   * message refused, if one was: what came after it must be judged again.
+   */
+  async #storeStaged(peer: PeerId, run: StagedContent[], staged: StagedWrites): Promise<number | undefined> {
+    if (run.length === 0) return undefined;
+    const contents = run.splice(0);
+    staged.clear();
+    const valid = await Promise.all(contents.map((content) => Promise.all(content.checks.map(checkSignature))));
+    const refused = valid.findIndex((checks) => checks.includes(false));
+    const stored = refused < 0 ? contents : contents.slice(0, refused);
+    if (stored.length > 0) {
+      // Frames queued before a storage write do not wait for it (and what they answer is stored first).
+      this.#storeSubscriptions();
+      this.#deliverAll();
+      try {
+        this.store.commitAll(stored.map(({ then }) => ({ ...then.write, appends: then.pending })));
+        for (const { then } of stored) this.#committed.add(then.pending);
+      } catch {
+        // Left to commit one by one below, as each message on its own would: those that can be stored are.
+      }
+      for (const { then } of stored) await this.#run({ type: "verified", peer, then, valid: then.pending.map(() => true) });
+    }
+    if (refused < 0) return undefined;
+    const { index, then } = contents[refused]!;
+    await this.#run({ type: "verified", peer, then, valid: valid[refused]! });
+    return index;
   }
 
   /** Sends a message of the moment (an answer, live content), unless an answer still streaming will cover it. */
@@ -328,8 +436,9 @@ export class Relay {
    * Queues a long answer (a load, a directory listing, an open part) for a peer. Its first slice runs now
    * (a load's first slices, as many as an alarm event runs: a document that fits in STREAM_WORK_PER_EVENT
    * rows is sent whole without waiting tens of ms for an alarm); if more remains, the rest runs in alarm
-   * events, so other peers' frames are handled in between; a peer's answers run one after another. A peer whose queue would outgrow
-   * MAX_QUEUED_STREAM_ENTRIES_PER_PEER is refused with `busy` and disconnected, which frees it all.
+   * events, so other peers' frames are handled in between; a peer's answers run one after another.
+   * A peer whose queue would outgrow MAX_QUEUED_STREAM_ENTRIES_PER_PEER is refused with `busy` and
+   * disconnected, which frees it all.
    */
   #stream(answer: Streamed): void {
     const peer = answer.peer;
@@ -487,6 +596,20 @@ export class Relay {
         : answer.kind === "load" && answer.doc === doc,
     );
   }
+}
+
+/** A `content` message of a batch, judged and staged: its signatures to check, and the core's continuation. */
+type StagedContent = { index: number; checks: SignatureCheck[]; then: Extract<Continuation, { kind: "content" }> };
+
+/** Subscriptions by peer. */
+function groupBy(subscriptions: readonly { peer: PeerId; doc: DocId | "*" }[]): Map<PeerId, (DocId | "*")[]> {
+  const byPeer = new Map<PeerId, (DocId | "*")[]>();
+  for (const { peer, doc } of subscriptions) {
+    const docs = byPeer.get(peer);
+    if (docs) docs.push(doc);
+    else byPeer.set(peer, [doc]);
+  }
+  return byPeer;
 }
 
 /** What a queued answer holds in memory, in entries of known state: one, plus one per document and session count. */

@@ -1,6 +1,6 @@
 // The storage the relay core reads and its driver writes, kept small so the core never sees SQL.
 // Implemented on Durable Object SQLite (../sqlite-store.ts) and in memory (memory-store.ts) for tests.
-import { updateDigestSum } from "../../protocol/index.ts";
+import { updateDigestSumAll } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionCounts, SessionId, Snapshot, Transaction } from "../../protocol/index.ts";
 
 export type PeerId = string;
@@ -49,9 +49,19 @@ export function knownChanged(write: Write): KnownState {
  * changes, whose earlier counts are their `after`; the document's other sessions are not read.
  */
 export function digestAfter(digestSum: string, write: Write): string {
-  const sessions: KnownState["sessions"] = {};
-  for (const append of write.appends) sessions[append.session] = append.after;
-  return updateDigestSum(digestSum, write.doc, { header: write.header === undefined, sessions }, knownChanged(write));
+  return digestAfterAll(digestSum, [write]);
+}
+
+/** The group's digest sum once every one of `writes` is committed, in order. */
+export function digestAfterAll(digestSum: string, writes: readonly Write[]): string {
+  return updateDigestSumAll(
+    digestSum,
+    writes.map((write) => {
+      const sessions: KnownState["sessions"] = {};
+      for (const append of write.appends) sessions[append.session] = append.after;
+      return [write.doc, { header: write.header === undefined, sessions }, knownChanged(write)] as const;
+    }),
+  );
 }
 
 /** A directory entry with the cursor of its last change, where a listing sliced after it resumes. */
@@ -134,6 +144,13 @@ export interface GroupStore extends StoreReader {
   listDocumentsById(after?: DocId, through?: DocId): Iterable<DirEntry>;
   /** Appends all of `write` or nothing. */
   commit(write: Write): void;
+  /**
+   * Commits several writes in order, each starting from what the ones before it stored (two may append to
+   * the same session in turn): all of them or none.
+   */
+  commitAll(writes: readonly Write[]): void;
+  /** Reads ahead, in a few queries, what judging and committing writes to these documents will read. */
+  prefetch?(docs: readonly DocId[]): void;
   /** The live document's stored snapshot, data included. */
   readSnapshot(doc: DocId): StoredSnapshot | undefined;
   /** Each session of a live document: its count, bytes and first stored index (one read of its sessions). */
@@ -150,8 +167,8 @@ export interface GroupStore extends StoreReader {
   /** Leaves a tombstone and frees the document's transactions (and its snapshot). */
   deleteDoc(doc: DocId, now: number): void;
   subscribe(peer: PeerId, doc: DocId | typeof ALL_DOCS): void;
+  /** Subscribes one peer to several documents at once. */
+  subscribeAll(peer: PeerId, docs: readonly (DocId | typeof ALL_DOCS)[]): void;
   unsubscribe(peer: PeerId, doc: DocId): void;
   forgetPeer(peer: PeerId): void;
-  /** Drops the subscriptions of every peer not in `live` (after a restart closed their sockets). */
-  forgetPeersExcept(live: readonly PeerId[]): void;
 }

@@ -137,8 +137,8 @@ describe("refused by the relay", () => {
       "c2 -> relay | load poisoned {alice:1}",
       "relay -> c2 | welcome role=writer",
       "relay -> c2 | known good {} load",
-      "c2 -> relay | content good alice after=0 n=1",
       "relay -> c2 | known poisoned {} load",
+      "c2 -> relay | content good alice after=0 n=1",
       "relay -> c2 | known good {alice:1} ack",
       "c2 -> relay | content poisoned alice after=0 n=1",
       "relay -> c2 | error bad_frame",
@@ -149,8 +149,8 @@ describe("refused by the relay", () => {
       "c3 -> relay | load poisoned {alice:1}",
       "relay -> c3 | welcome role=writer",
       "relay -> c3 | known good {alice:1} load",
-      "c3 -> relay | content good alice after=1 n=1",
       "relay -> c3 | known poisoned {} load",
+      "c3 -> relay | content good alice after=1 n=1",
       "relay -> c3 | known good {alice:2} ack",
     ]);
     expect(errors.filter((error) => error.code === "bad_frame")).toHaveLength(2);
