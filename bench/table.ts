@@ -3,7 +3,7 @@ import type { Figure, ScenarioReport } from "./scenario.ts";
 
 function formatNumber(value: number, unit: string): string {
   if (!Number.isFinite(value)) return "n/a";
-  const digits = unit === "x" ? 2 : unit === "MiB" ? 1 : unit === "ms" && Math.abs(value) < 100 ? 1 : 0;
+  const digits = unit === "x" || unit === "frames" ? 2 : unit === "MiB" ? 1 : unit === "ms" && Math.abs(value) < 100 ? 1 : 0;
   return value.toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 

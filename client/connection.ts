@@ -88,6 +88,8 @@ export class Connection {
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #pingTimer: ReturnType<typeof setTimeout> | undefined;
   #awaitingPong = false;
+  /** When the socket last showed life (opened, or a frame arrived): the ping waits for that much silence. */
+  #lastHeard = 0;
   #removeNetworkListeners: (() => void) | undefined;
   /** Why the connection closed for good, if it did. */
   closeReason: string | undefined;
@@ -220,6 +222,7 @@ export class Connection {
       if (this.#socket === socket) {
         opened = true;
         this.#setStatus("authenticating");
+        this.#lastHeard = Date.now();
         this.#schedulePing();
       }
     });
@@ -246,8 +249,12 @@ export class Connection {
     const frame = typeof data === "string" || data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? data : "";
     this.bytesReceived += typeof frame === "string" ? utf8Length(frame) : frame.byteLength;
     this.framesReceived++;
-    this.#awaitingPong = false;
-    this.#schedulePing();
+    // A frame is a sign of life: the ping timer sees it when it fires, rather than being re-armed per frame.
+    this.#lastHeard = Date.now();
+    if (this.#awaitingPong) {
+      this.#awaitingPong = false;
+      this.#schedulePing();
+    }
     const decoded = decodeServerFrame(frame);
     if (!decoded.ok) return this.#fail(`the relay sent a bad frame: ${decoded.reason}`);
     const socket = this.#socket;
@@ -331,15 +338,17 @@ export class Connection {
     this.#reconnectTimer = setTimeout(() => this.#open(), delay);
   }
 
-  #schedulePing(): void {
+  #schedulePing(delay?: number): void {
     clearTimeout(this.#pingTimer);
     const interval = this.#awaitingPong ? (this.options.pingTimeoutMs ?? 10_000) : (this.options.pingIntervalMs ?? 20_000);
     this.#pingTimer = setTimeout(() => {
       if (this.#awaitingPong) return this.drop(); // silence after a ping: the connection is dead
+      const quiet = Date.now() - this.#lastHeard;
+      if (quiet < interval) return this.#schedulePing(interval - quiet); // heard from since: wait out the rest
       this.#awaitingPong = true;
       this.#socket?.send(PING);
       this.#schedulePing();
-    }, interval);
+    }, delay ?? interval);
   }
 
   #clearTimers(): void {

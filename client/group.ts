@@ -62,6 +62,7 @@ export class Group {
       session,
       send: (message) => this.connection.send(message),
       knownToRelay: (doc) => this.#core.docs.get(doc)?.relay.header === true,
+      afterNextPush: (send) => this.#pump.afterNextPush(send),
     });
     const group = this;
     this.#docHost = {

@@ -41,6 +41,13 @@ export function refuseAsRelayWould(message: ClientMessage | Record<string, unkno
   return decoded.message;
 }
 
+/** The same for a message already encoded as the JSON text it will travel as: no second encoding. */
+export function refuseTextAsRelayWould(frame: string, what: string): ClientMessage {
+  const decoded = decodeClientMessage(frame);
+  if (!decoded.ok) throw new LocalRefusalError(decoded.code, `${what}: ${decoded.reason}`);
+  return decoded.message;
+}
+
 /** Whether the relay would accept a content message this client built from stored data (cheap: no encoding). */
 export function relayWouldAccept(content: Content): boolean {
   for (const chunk of Object.values(content.sessions)) {

@@ -16,7 +16,7 @@ import {
   type SessionId,
 } from "../protocol/index.ts";
 import { LocalRefusalError } from "./errors.ts";
-import { refuseAsRelayWould } from "./local-checks.ts";
+import { refuseTextAsRelayWould } from "./local-checks.ts";
 
 /** A peer's key in the presence map: its agent and session, since one agent may be here in several tabs. */
 export type PresenceKey = `${AgentId}/${SessionId}`;
@@ -40,6 +40,11 @@ export type PresenceHooks = {
   send(message: Presence): boolean;
   /** The relay holds the document (its load was answered, or its header acknowledged): presence there is welcome. */
   knownToRelay(doc: DocId): boolean;
+  /**
+   * Runs `send` right behind the content about to be pushed, if some is (false otherwise), so a cursor
+   * moved by a keystroke travels in the keystroke's frame: one frame to send, and one for each reader.
+   */
+  afterNextPush?(send: () => void): boolean;
 };
 
 /** `doc.presence`: this client's state in one document, and everyone else's. */
@@ -149,9 +154,10 @@ export class PresenceChannel {
       throw new LocalRefusalError("bad_frame", `presence.set: the state cannot be encoded as JSON (${(error as Error).message})`);
     }
     if (json === undefined) throw new LocalRefusalError("bad_frame", `presence.set: ${typeof state} is not a JSON value`);
-    // As the others will receive it (NaN becomes null, undefined members vanish), checked as the relay reads it.
-    const value = JSON.parse(json) as Json;
-    refuseAsRelayWould({ type: "presence", doc, state: value }, "presence.set");
+    // As the others will receive it (NaN becomes null, undefined members vanish), checked as the relay reads
+    // it: the message's own JSON text, decoded by the relay's decoder, gives the value.
+    const checked = refuseTextAsRelayWould(`{"type":"presence","doc":${JSON.stringify(doc)},"state":${json}}`, "presence.set");
+    const value = (checked as Presence).state as Json;
     const bytes = utf8Length(json);
     let total = bytes;
     for (const [other, own] of this.#own) if (other !== doc) total += own.bytes;
@@ -218,13 +224,16 @@ export class PresenceChannel {
     this.#queueFlush();
   }
 
-  /** Calls in one tick coalesce: only the latest state of each document goes out. */
+  /** Calls in one tick coalesce: only the latest state of each document goes out, behind content pushed with it. */
   #queueFlush(): void {
     if (this.#flushQueued || this.#timer !== undefined) return;
     this.#flushQueued = true;
-    queueMicrotask(() => {
+    const flush = () => {
       this.#flushQueued = false;
       this.#flush();
+    };
+    queueMicrotask(() => {
+      if (!this.#hooks.afterNextPush?.(flush)) flush();
     });
   }
 

@@ -23,6 +23,10 @@ export class PushPump {
   readonly #dirty = new Set<DocId>();
   #scheduled = false;
   #flushing: Promise<void> | undefined;
+  /** What waits to go out right behind the coming push, in the same frame (afterNextPush). */
+  #afterPush: (() => void)[] = [];
+  /** A flush has started and not yet pushed. */
+  #pushing = false;
 
   constructor(host: PumpHost) {
     this.#host = host;
@@ -39,6 +43,16 @@ export class PushPump {
     });
   }
 
+  /**
+   * Runs `send` right after the coming push (in the same tick, so what it sends shares the push's frame);
+   * false, and nothing kept, when no push is coming.
+   */
+  afterNextPush(send: () => void): boolean {
+    if (!this.#scheduled && !this.#pushing && this.#dirty.size === 0) return false;
+    this.#afterPush.push(send);
+    return true;
+  }
+
   /** Saves what the local store lacks, then pushes what the relay lacks; one flush at a time. */
   async flush(): Promise<void> {
     if (this.#flushing) {
@@ -48,12 +62,18 @@ export class PushPump {
     }
     const docs = [...this.#dirty];
     this.#dirty.clear();
+    this.#pushing = true;
     this.#flushing = (async () => {
-      for (const id of docs) {
-        const saving = this.#save(id);
-        if (saving) await saving;
+      try {
+        for (const id of docs) {
+          const saving = this.#save(id);
+          if (saving) await saving;
+        }
+        this.#host.dispatch({ type: "push", docs });
+      } finally {
+        this.#pushing = false;
+        for (const send of this.#afterPush.splice(0)) send();
       }
-      this.#host.dispatch({ type: "push", docs });
     })();
     try {
       await this.#flushing;

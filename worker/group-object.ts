@@ -33,6 +33,15 @@ const UNECHOED_CLOSE_CODES = new Set([1005, 1006, 1015]);
 
 // Typed by the bindings it reads (the WEFT_* settings), not the Worker's whole Env, so an app's Worker that
 // binds it under another name, or configures it in code (weft/worker), fits it too.
+/**
+ * Frames go uncompressed. Browsers and Node offer permessage-deflate, and the runtime would agree to it on
+ * its own, compressing every frame once per subscriber (a fan-out's frame is otherwise encoded once for all)
+ * and making each client inflate every frame: in the yjs_typing bench that inflate was the largest cost of
+ * the clients (README, "Typing, measured"). A 101 response that names its agreed extensions overrides the
+ * runtime's choice; naming none that the client offered agrees to none, and the header is not sent.
+ */
+const NO_COMPRESSION = { "Sec-WebSocket-Extensions": "none" };
+
 export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: string }> {
   readonly #store: SqliteStore;
   /** Set when WEFT_SQL_STATS is "true": counts statements and rows for the bench. */
@@ -76,7 +85,7 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
     const relay = this.#wake();
     this.#sockets.set(peer, server);
     await relay.dispatch({ type: "opened", peer, nonce: randomBase64Url(24), now: Date.now() });
-    return new Response(null, { status: 101, webSocket: client });
+    return new Response(null, { status: 101, webSocket: client, headers: NO_COMPRESSION });
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {

@@ -26,8 +26,12 @@ export class AwarenessOverPresence {
   readonly #onError: (error: Error) => void;
   /** More of this peer's presence than its awareness (the provider's offer to take snapshots). */
   readonly #extra: Record<string, unknown>;
-  /** Which awareness client each presence key (`agent/session`) stands for, and at which clock. */
-  readonly #remote = new Map<string, { client: number; clock: number }>();
+  /**
+   * Which awareness client each presence key (`agent/session`) stands for, at which clock, and the
+   * presence state it was read from: a peer whose state object is unchanged is skipped at once, so a
+   * change costs the work of the peers it changed, not of everyone here.
+   */
+  readonly #remote = new Map<string, { client: number; clock: number; from: unknown }>();
   readonly #unsubscribe: () => void;
   readonly #onUpdate = (change: AwarenessChange, origin: unknown): void => {
     if (origin === this.#origin) return;
@@ -75,17 +79,22 @@ export class AwarenessOverPresence {
 
   #receive(peers: ReadonlyMap<string, PresencePeer>): void {
     const changed: { client: number; clock: number; state: unknown }[] = [];
-    const gone = [...this.#remote.keys()].filter((key) => !peers.has(key));
+    const gone: string[] = [];
+    for (const key of this.#remote.keys()) if (!peers.has(key)) gone.push(key);
     for (const [key, peer] of peers) {
-      const entry = awarenessOf(peer.state);
       const known = this.#remote.get(key);
+      if (known?.from === peer.state) continue;
+      const entry = awarenessOf(peer.state);
       if (!entry || entry.client === this.#awareness.clientID) {
         if (known) gone.push(key);
         continue;
       }
       if (known && known.client !== entry.client) this.#forget([key]); // the peer started a new Y.Doc
-      if (known && known.client === entry.client && known.clock === entry.clock) continue;
-      this.#remote.set(key, { client: entry.client, clock: entry.clock });
+      if (known && known.client === entry.client && known.clock === entry.clock) {
+        known.from = peer.state;
+        continue;
+      }
+      this.#remote.set(key, { client: entry.client, clock: entry.clock, from: peer.state });
       changed.push(entry);
     }
     this.#forget(gone);
@@ -118,13 +127,20 @@ function awarenessOf(state: unknown): AwarenessPresence["awareness"] | undefined
 
 const isUint32 = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 0 && (value as number) < 2 ** 32;
 
+const encoder = new TextEncoder();
+
 /** The y-protocols awareness update format: count, then per client its id, clock and JSON state. */
 function encodeAwarenessUpdate(entries: { client: number; clock: number; state: unknown }[]): Uint8Array {
-  const bytes: number[] = [...varuint(entries.length)];
+  const parts: Uint8Array[] = [Uint8Array.from(varuint(entries.length))];
   for (const entry of entries) {
-    const json = new TextEncoder().encode(JSON.stringify(entry.state));
-    bytes.push(...varuint(entry.client), ...varuint(entry.clock), ...varuint(json.length));
-    for (const byte of json) bytes.push(byte);
+    const json = encoder.encode(JSON.stringify(entry.state));
+    parts.push(Uint8Array.from([...varuint(entry.client), ...varuint(entry.clock), ...varuint(json.length)]), json);
   }
-  return Uint8Array.from(bytes);
+  const update = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    update.set(part, offset);
+    offset += part.length;
+  }
+  return update;
 }

@@ -46,7 +46,12 @@ export class WeftProvider {
   readonly docId: DocId;
   readonly ydoc: Y.Doc;
   readonly awareness: Awareness;
-  /** Resolves once the Y.Doc holds the document as saved on this device or, if it is not, as the relay has it. */
+  /**
+   * Resolves once the Y.Doc holds the document as saved on this device or, if it is not, as the relay has it.
+   * Rejects with why it cannot: the relay's refusal (a RelayError: `forbidden`, `unknown_doc`, ...), a
+   * ClosedError once the group is closed, or an Error when the provider was destroyed before the document
+   * opened (see destroy()).
+   */
   readonly loaded: Promise<void>;
   /** The Weft document, once opened. */
   doc: Doc | undefined;
@@ -60,6 +65,8 @@ export class WeftProvider {
   #pending: Uint8Array[] = [];
   #flushQueued = false;
   #destroyed = false;
+  /** Ends the document's open when the provider is destroyed before it with nothing pending. */
+  readonly #opening = new AbortController();
   readonly #policy: SnapshotPolicy | undefined;
   /** Bytes of transaction data held since the document's last snapshot, and the state's size last measured. */
   #logBytes = 0;
@@ -103,19 +110,26 @@ export class WeftProvider {
   /**
    * Appends what is pending, then stops: no more listeners on the Y.Doc, the awareness or the group, this
    * peer's presence cleared, remote awareness states removed. The Y.Doc and the group stay usable.
+   * Before the document opened, `loaded` rejects: at once when nothing is pending; otherwise once the
+   * document opened and the pending edits were appended, or with why it could not open (they were not).
    */
   destroy(): void {
     if (this.#destroyed) return;
     this.#flush();
     this.#destroyed = true;
+    if (!this.doc && this.#pending.length === 0) this.#opening.abort(this.#destroyedError());
     for (const cleanup of this.#cleanups.splice(0).reverse()) cleanup();
     if (this.#ownsAwareness) this.awareness.destroy();
     this.#listeners.clear();
   }
 
   async #open(): Promise<void> {
-    const doc = await this.group.open(this.docId);
-    if (this.#destroyed) return;
+    const doc = await this.group.open(this.docId, { signal: this.#opening.signal });
+    if (this.#destroyed) {
+      // Destroyed while opening: what was typed meanwhile still goes into this session, nothing else happens.
+      this.#flush(doc);
+      throw this.#destroyedError();
+    }
     this.doc = doc;
     // The snapshot the document starts from, then everything held after it, every session (this one's too:
     // a reload restores from it), applied as one update.
@@ -219,8 +233,7 @@ export class WeftProvider {
   }
 
   /** Appends the pending updates as one: a whole transaction, or parts that fit MAX_TRANSACTION_BYTES. */
-  #flush(): void {
-    const doc = this.doc;
+  #flush(doc = this.doc): void {
     if (!doc || this.#pending.length === 0) return;
     const update = this.#pending.length === 1 ? this.#pending[0]! : Y.mergeUpdates(this.#pending);
     this.#pending = [];
@@ -229,6 +242,10 @@ export class WeftProvider {
     } catch (error) {
       this.#emit("error", error instanceof Error ? error : new Error(String(error)));
     }
+  }
+
+  #destroyedError(): Error {
+    return new Error(`WeftProvider: destroyed before document ${this.docId} opened`);
   }
 
   #onStatus(relay: Status): void {

@@ -1,18 +1,24 @@
 // A seeded, bounded fuzz run of the relay (its core and driver) over any GroupStore: a hostile peer
-// throws random and mutated frames while an honest writer writes and an honest reader follows live.
+// throws random and mutated frames, text and binary (data of bytes: binary-frame.ts), while an honest
+// writer writes text and bytes and an honest reader follows live.
 // The same seed gives the same frames, so MemoryStore and SqliteStore runs can be compared exactly.
 import {
+  CHUNK_TARGET_BYTES,
   GENESIS_HASH,
   chainHash,
   decodeClientFrame,
   decodeServerFrame,
+  encodeForBatch,
   encodeMessage,
+  packBatches,
   signCheckpoint,
   signSnapshot,
+  utf8,
   type ClientMessage,
   type ServerMessage,
   type SessionId,
   type Transaction,
+  type WireFrame,
 } from "../../protocol/index.ts";
 import { initialState } from "../../worker/core/relay-core.ts";
 import { Relay, type Transport } from "../../worker/core/relay.ts";
@@ -34,7 +40,7 @@ class Recorder implements Transport {
   readonly closed = new Map<PeerId, number>();
   /** Frames the SDK could not decode: the relay must never send one. */
   readonly undecodable: string[] = [];
-  send(peer: PeerId, frame: string): void {
+  send(peer: PeerId, frame: WireFrame): void {
     const decoded = decodeServerFrame(frame);
     if (!decoded.ok) this.undecodable.push(`${decoded.code}: ${decoded.reason}`);
     else this.received.set(peer, [...(this.received.get(peer) ?? []), ...decoded.message]);
@@ -106,9 +112,60 @@ function mutateText(random: Random, frame: string): string {
   }
 }
 
+/** Bytes of a random length (0 to 39) and content. */
+const randomBytes = (random: Random): Uint8Array => Uint8Array.from({ length: random.below(40) }, () => random.below(256));
+
+/** A binary frame made by hand, as a hostile sender may: its JSON text, a zero byte, then `sections`. */
+function rawBinary(json: string, sections: Uint8Array): Uint8Array {
+  const head = utf8(json);
+  const frame = new Uint8Array(head.length + 1 + sections.length);
+  frame.set(head);
+  frame.set(sections, head.length + 1);
+  return frame;
+}
+
+/**
+ * Breaks a well-formed binary frame: a byte changed, dropped or added anywhere, the frame cut short or
+ * lengthened, its zero separator lost, its JSON not UTF-8, its JSON mutated as the text frames are (the
+ * sections kept), or its JSON sent alone as a text frame (numbers where a text frame's data must be strings).
+ */
+function mutateBinary(random: Random, frame: Uint8Array): WireFrame {
+  const at = random.below(frame.length);
+  const zero = frame.indexOf(0);
+  switch (random.below(8)) {
+    case 0: {
+      const copy = frame.slice();
+      copy[at] = random.below(256);
+      return copy;
+    }
+    case 1:
+      return new Uint8Array([...frame.subarray(0, at), ...frame.subarray(at + 1)]);
+    case 2:
+      return new Uint8Array([...frame.subarray(0, at), random.below(256), ...frame.subarray(at)]);
+    case 3:
+      return frame.slice(0, at);
+    case 4:
+      return new Uint8Array([...frame, ...randomBytes(random), 7]);
+    case 5: {
+      const copy = frame.slice();
+      copy[zero] = 0x20;
+      return copy;
+    }
+    case 6:
+      return new Uint8Array([...frame.subarray(0, random.below(zero + 1)), 0xc3, 0x28, ...frame.subarray(random.below(zero + 1))]);
+    default: {
+      const json = new TextDecoder().decode(frame.subarray(0, zero));
+      const mutated = JSON.stringify(mutate(random, JSON.parse(json)));
+      return random.next() < 0.8 ? rawBinary(mutated, frame.subarray(zero + 1)) : mutated;
+    }
+  }
+}
+
 export type FuzzOutcome = {
   /** What the hostile peer was told for each frame: the error codes (or "ok") and whether it was closed. */
   answers: string[];
+  /** The same, for the frames it sent as binary frames. */
+  binaryAnswers: string[];
   /** Alice's log as the store holds it. */
   stored: Transaction[];
   /** Alice's transactions as Bob received them live, in order. */
@@ -127,7 +184,7 @@ export async function runFuzz(store: GroupStore, seed: number, rounds: number): 
   const transport = new Recorder();
   const relay = new Relay(initialState(FUZZ_GROUP), store, transport);
   let now = NOW;
-  const frame = (peer: PeerId, text: string) => relay.dispatch({ type: "frame", peer, frame: text, now: ++now });
+  const frame = (peer: PeerId, sent: WireFrame) => relay.dispatch({ type: "frame", peer, frame: sent, now: ++now });
   const connect = async (peer: PeerId, who: typeof alice) => {
     await relay.dispatch({ type: "opened", peer, nonce: `nonce-${peer}`, now: ++now });
     await frame(peer, JSON.stringify(helloFrame(who, FUZZ_GROUP, `nonce-${peer}`)));
@@ -142,9 +199,13 @@ export async function runFuzz(store: GroupStore, seed: number, rounds: number): 
   const written: Transaction[] = [];
   const acks: number[] = [];
   const aliceWrites = async (header: boolean) => {
-    const txs = Array.from({ length: 1 + random.below(3) }, (_, i) => ({ at: now + i, data: `alice-${written.length + i} ${"😀".repeat(i)}` }));
+    // Text and bytes, as an app (a Yjs document, say) writes them.
+    const txs: Transaction[] = Array.from({ length: 1 + random.below(3) }, (_, i) => ({
+      at: now + i,
+      data: random.next() < 0.5 ? `alice-${written.length + i} ${"😀".repeat(i)}` : Uint8Array.of(written.length + i, 0, 0xff, ...randomBytes(random)),
+    }));
     const { chunk, lastHash } = signedChunk(alice, aliceDoc.id, aliceCount, txs, aliceHash);
-    await frame("alice", encodeMessage({ type: "content", doc: aliceDoc.id, ...(header ? { header: aliceDoc.header } : {}), sessions: { [alice.session]: chunk } } as ClientMessage) as string);
+    await frame("alice", encodeMessage({ type: "content", doc: aliceDoc.id, ...(header ? { header: aliceDoc.header } : {}), sessions: { [alice.session]: chunk } } as ClientMessage));
     aliceCount += txs.length;
     aliceHash = lastHash;
     written.push(...txs);
@@ -185,24 +246,44 @@ export async function runFuzz(store: GroupStore, seed: number, rounds: number): 
     return random.next() < 0.15 ? { type: "batch", messages: [encoded, JSON.parse(encodeMessage({ type: "ping" }))] } : encoded;
   };
 
+  // Well-formed binary frames Mallory may send (content carrying bytes); the fuzzer also breaks these.
+  const validBinary = (): Uint8Array => {
+    const txs: Transaction[] = [{ at: now, data: randomBytes(random) }, ...(random.next() < 0.5 ? [{ at: now, data: `m-${random.below(1000)}` }] : [])];
+    const own = signedChunk(mallory, aliceDoc.id, malloryCount, txs, malloryHash).chunk;
+    const options: ClientMessage[] = [
+      { type: "content", doc: aliceDoc.id, sessions: { [mallory.session]: own } },
+      { type: "content", doc: aliceDoc.id, sessions: { [mallory.session]: { ...own, signature: own.signature.replace(/^./, (c) => (c === "A" ? "B" : "A")) } } },
+      { type: "content", doc: malloryDoc.id, header: malloryDoc.header, sessions: { [mallory.session]: signedChunk(mallory, malloryDoc.id, 0, txs).chunk } },
+    ];
+    const message = options[random.below(options.length)]!;
+    const [built] = packBatches(random.next() < 0.2 ? [encodeForBatch(message), encodeForBatch({ type: "ping" })] : [encodeForBatch(message)], CHUNK_TARGET_BYTES);
+    if (!(built instanceof Uint8Array)) throw new Error("a message carrying bytes must encode as a binary frame");
+    return built;
+  };
+
   const answers: string[] = [];
+  const binaryAnswers: string[] = [];
   let malloryPeer = 0;
   let peer = "mallory-0";
   await connect(peer, mallory);
   for (let round = 0; round < rounds; round++) {
     const roll = random.next();
-    let text: string;
-    if (roll < 0.15) text = JSON.stringify(randomValue(random));
-    else if (roll < 0.55) text = JSON.stringify(mutate(random, valid()));
-    else if (roll < 0.8) text = mutateText(random, JSON.stringify(valid()));
-    else text = JSON.stringify(valid());
+    let text: WireFrame;
+    if (roll < 0.1) text = JSON.stringify(randomValue(random));
+    else if (roll < 0.35) text = JSON.stringify(mutate(random, valid()));
+    else if (roll < 0.5) text = mutateText(random, JSON.stringify(valid()));
+    else if (roll < 0.6) text = JSON.stringify(valid());
+    else if (roll < 0.65) text = random.next() < 0.5 ? randomBytes(random) : rawBinary(JSON.stringify(randomValue(random)), randomBytes(random));
+    else if (roll < 0.85) text = mutateBinary(random, validBinary());
+    else text = validBinary();
     const decoded = decodeClientFrame(text);
     await frame(peer, text);
     const told = transport.take(peer);
     const errors = told.filter((message) => message.type === "error").map((message) => (message.type === "error" ? message.code : ""));
     const closed = transport.closed.get(peer);
     if (!decoded.ok && (errors[0] !== decoded.code || closed === undefined)) {
-      throw new Error(`round ${round}: a frame the decoder refuses with ${decoded.code} got ${JSON.stringify(told)} (closed ${closed}): ${text.slice(0, 300)}`);
+      const shown = typeof text === "string" ? text.slice(0, 300) : `binary ${Buffer.from(text.subarray(0, 300)).toString("hex")}`;
+      throw new Error(`round ${round}: a frame the decoder refuses with ${decoded.code} got ${JSON.stringify(told)} (closed ${closed}): ${shown}`);
     }
     if (decoded.ok) {
       // What Mallory's own accepted writes moved: follow her session so later valid frames chain on.
@@ -213,7 +294,9 @@ export async function runFuzz(store: GroupStore, seed: number, rounds: number): 
         }
       }
     }
-    answers.push(`${errors.join(",") || "ok"}${closed === undefined ? "" : ` closed ${closed}`}`);
+    const answer = `${errors.join(",") || "ok"}${closed === undefined ? "" : ` closed ${closed}`}`;
+    answers.push(answer);
+    if (typeof text !== "string") binaryAnswers.push(answer);
     if (closed !== undefined) {
       await relay.dispatch({ type: "closed", peer });
       peer = `mallory-${++malloryPeer}`;
@@ -229,6 +312,6 @@ export async function runFuzz(store: GroupStore, seed: number, rounds: number): 
     .flatMap((chunk) => chunk?.transactions ?? []);
   const stored = [...store.readTransactions(aliceDoc.id, alice.session, 0, aliceCount)].map(({ at, data }) => ({ at, data }));
   if (stored.length !== written.length) throw new Error(`alice wrote ${written.length}, the store holds ${stored.length}`);
-  return { answers, stored, live, acks, undecodable: transport.undecodable };
+  return { answers, binaryAnswers, stored, live, acks, undecodable: transport.undecodable };
 }
 

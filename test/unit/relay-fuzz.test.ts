@@ -1,6 +1,7 @@
 // Seeded, bounded fuzzing of the relay core and driver over MemoryStore (see test/support/relay-fuzz.ts):
-// nothing throws out of `step`, every frame the decoder refuses gets its stable code and a close, and the
-// honest writer's data and the honest reader's live updates are exactly what was written.
+// nothing throws out of `step`, every frame the decoder refuses (text or binary) gets its stable code and a
+// close, and the honest writer's data (text and bytes) and the honest reader's live updates are exactly what
+// was written.
 import { describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../../protocol/index.ts";
 import { MemoryStore } from "../../worker/core/memory-store.ts";
@@ -20,5 +21,10 @@ describe("relay fuzz", () => {
     // The run exercised both sides: frames refused with a close, and frames accepted.
     expect(outcome.answers.some((answer) => answer.includes("closed 1007"))).toBe(true);
     expect(outcome.answers.some((answer) => answer === "ok")).toBe(true);
+    // Binary frames too: well-formed ones taken, malformed ones refused with a close, none thrown.
+    expect(outcome.binaryAnswers.length).toBeGreaterThan(50);
+    expect(outcome.binaryAnswers.some((answer) => answer.includes("closed 1007"))).toBe(true);
+    expect(outcome.binaryAnswers.some((answer) => answer === "ok")).toBe(true);
+    expect(outcome.stored.some((transaction) => transaction.data instanceof Uint8Array)).toBe(true);
   });
 });

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { PRESENCE_BURST, PRESENCE_MAX_BYTES, PRESENCE_MAX_DOCS_PER_PEER, docIdOf, type DocHeader, type DocId, type Json } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions, type TestAgent } from "../support/identity.ts";
 import { SessionWriter, closeAll, connect, emptyKnown, groupStub, sqlRows, uniqueGroup, type Peer } from "./socket.ts";
+import { changeMembers, closedGroup, setRole } from "./groups-helpers.ts";
 import { countSql } from "./sql-count.ts";
 
 afterEach(closeAll);
@@ -235,5 +236,37 @@ describe("presence", () => {
     c.send({ type: "presence", doc: secret, state: "carol here" });
     expect((await a.next("presence")).peers[0]?.state).toBe("carol here");
     await Promise.all([a.close(), b.close(), c.close(), d.close()]);
+  });
+
+  it("is cleared for the others when a role change means its peer may no longer read the document", async () => {
+    const { group, adminPeer: a, log } = await closedGroup("presence-role", alice, [[bob, "admin"], [carol, "writer"]]);
+    const b = await connect(group, bob);
+    const c = await connect(group, carol);
+    const secret = await created(c, carol, group, { readers: [carol] });
+    const open = await created(c, carol, group, { nonce: "open-to-all" });
+    for (const doc of [secret, open]) await loaded(b, doc);
+    // Bob, an admin, may read Carol's document and shows himself in both.
+    b.send({ type: "presence", doc: secret, state: "bob in the secret" });
+    b.send({ type: "presence", doc: open, state: "bob in the open one" });
+    await b.sync();
+    await c.sync();
+    expect(heard(c, secret)).toEqual({ [bob.session]: "bob in the secret" }); // (both documents' messages drained)
+    // Alice makes him a writer: the secret is no longer his to read, and Carol hears he is gone from it.
+    expect(await changeMembers(a, log, [setRole(bob, "writer")])).toMatchObject({ reason: "ack" });
+    await Promise.all([b.sync(), c.sync()]);
+    const atCarol = c.drain("presence");
+    expect(atCarol.filter((message) => message.doc === secret)).toEqual([{ type: "presence", doc: secret, peers: [{ agent: bob.agent, session: bob.session }] }]);
+    // Where he may still read, his state stands; a newcomer to the secret gets no snapshot of him.
+    expect(atCarol.filter((message) => message.doc === open)).toEqual([]);
+    const c2 = await connect(group, testAgent(63, "carol-second-tab"));
+    await loaded(c2, open);
+    expect(heard(c2, open)).toEqual({ [bob.session]: "bob in the open one" });
+    await loaded(c2, secret);
+    await c2.sync();
+    expect(heard(c2, secret)).toEqual({});
+    // And he cannot show himself there again.
+    b.send({ type: "presence", doc: secret, state: "back?" });
+    expect(await b.next("error")).toMatchObject({ code: "presence_refused", doc: secret });
+    await Promise.all([a.close(), b.close(), c.close(), c2.close()]);
   });
 });

@@ -193,6 +193,18 @@ export class PresenceTable {
     return effects;
   }
 
+  /**
+   * A peer's role changed (to `role`; undefined: no longer a member): it stops showing itself in the
+   * documents it may no longer read, and their readers hear it is gone there.
+   */
+  roleChanged(peer: ReadyPeer, role: Role | undefined, peers: Peers, store: StoreReader): Effect[] {
+    const unreadable = this.docsOf(peer.id).filter((doc) => {
+      const header = store.header(doc);
+      return !header || !mayRead(role, peer.agent, header);
+    });
+    return unreadable.length > 0 ? this.leave(peer.id, unreadable, peers, store) : [];
+  }
+
   /** The document was deleted: its presence goes with it (its readers are told of the deletion itself). */
   forgetDoc(doc: DocId): Effect[] {
     const effects: Effect[] = [];

@@ -490,6 +490,11 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
     for (const peer of readers) for (const message of frames) effects.push({ type: "send", peer, message });
   }
 
+  // A peer whose role changed no longer shows itself where it may not read now.
+  for (const peer of changed.size > 0 ? state.peers.values() : []) {
+    if (peer.phase === "ready" && changed.has(peer.agent)) effects.push(...state.presence.roleChanged(peer, roleAfter(peer), state.peers, store));
+  }
+
   let next = state;
   // A peer first left out of fan-out because its token expired hears so, rather than going stale silently.
   for (const id of expired) {

@@ -65,6 +65,8 @@ type ClientSocket = EventTarget & { peer: PeerId; readyState: number; deliver(fr
 export class InProcessRelay {
   readonly store = new MemoryStore();
   readonly lines: string[] = [];
+  /** Every frame each way, as the types of the messages it carried (`from` is a peer id or "relay", `to` likewise). */
+  readonly frames: { from: string; to: string; types: string[] }[] = [];
   readonly relay: Relay;
   readonly #sockets = new Map<PeerId, ClientSocket>();
   readonly #names: [string, string][] = [];
@@ -131,6 +133,8 @@ export class InProcessRelay {
   #record(prefix: string, frame: WireFrame): void {
     const decoded = prefix.startsWith("relay") ? decodeServerFrame(frame) : decodeClientFrame(frame);
     if (!decoded.ok) return void this.lines.push(`${prefix} | UNDECODABLE ${decoded.code}`);
+    const [from, to] = prefix.split(/ -. /) as [string, string];
+    this.frames.push({ from, to, types: decoded.message.map((message) => message.type) });
     if (typeof frame !== "string") this.lines.push(`${prefix} | binary frame of ${frame.byteLength} bytes:`);
     for (const message of decoded.message) this.lines.push(`${prefix} | ${render(message)}`);
   }

@@ -6,7 +6,7 @@ import { Awareness } from "y-protocols/awareness";
 import type { Group } from "../../../client/group.ts";
 import { WeftProvider } from "../../../yjs/index.ts";
 import { untilEvent } from "../../support/wait.ts";
-import { GROUP, harnessPerTest, statusOf } from "../client/group-harness.ts";
+import { GROUP, harnessPerTest, settle, statusOf } from "../client/group-harness.ts";
 
 const setup = harnessPerTest();
 
@@ -31,6 +31,23 @@ async function twoEditors() {
 const names = (awareness: Awareness) => [...awareness.getStates().values()].map((state) => (state.user as { name: string } | undefined)?.name).sort();
 
 describe("awareness over presence", () => {
+  it("sends a keystroke and the cursor it moved in one frame, and each reader gets them in one frame", async () => {
+    const { relay, a, b } = await twoEditors();
+    await untilEvent(b.awareness, "change", () => names(b.awareness).includes("alice"));
+    await untilEvent(a.awareness, "change", () => names(a.awareness).includes("bob"));
+    await settle();
+    relay.frames.length = 0;
+    // What an editor does at each keystroke: the text changes, then the cursor moves past it.
+    a.ydoc.getText("body").insert(0, "x");
+    a.awareness.setLocalStateField("cursor", { anchor: 1, head: 1 });
+    await untilEvent(b.ydoc, "update", () => b.ydoc.getText("body").toString() === "x");
+    await untilEvent(b.awareness, "change", () => b.awareness.getStates().get(a.ydoc.clientID)?.cursor !== undefined);
+    const sent = relay.frames.filter((frame) => frame.to === "relay" && frame.types.some((type) => type === "content" || type === "presence"));
+    expect(sent.map((frame) => frame.types)).toEqual([["content", "presence"]]);
+    const received = relay.frames.filter((frame) => frame.from === "relay" && frame.to !== sent[0]!.from && frame.types.includes("content"));
+    expect(received.map((frame) => frame.types)).toEqual([["content", "presence"]]);
+  });
+
   it("shows each editor's awareness state to the other, and follows changes to it", async () => {
     const { a, b } = await twoEditors();
     await untilEvent(b.awareness, "change", () => names(b.awareness).includes("alice"));

@@ -179,3 +179,64 @@ describe("destroy()", () => {
     awareness.destroy();
   });
 });
+
+describe("before the document opened", () => {
+  /** alice holds a document; bob, who has never loaded it, gets a provider on it. */
+  async function bobNotYetOpen() {
+    const h = setup();
+    const [alice, bob] = [await h.client({ name: "alice" }), await h.client({ name: "bob" })];
+    const groupA = alice.group(GROUP);
+    const created = groupA.create({ kind: "yjs" });
+    await created.synced();
+    const ydoc = new Y.Doc();
+    return { ...h, alice, bob, groupA, groupB: bob.group(GROUP), docId: created.id, ydoc, text: ydoc.getText("body") };
+  }
+
+  it("appends the edits made before destroy() once the document opens, and loaded says the provider was destroyed", async () => {
+    const { groupA, groupB, docId, ydoc, text } = await bobNotYetOpen();
+    const provider = new WeftProvider(groupB, docId, ydoc);
+    text.insert(0, "typed before it opened");
+    provider.destroy();
+    await expect(provider.loaded).rejects.toThrow(/destroyed before document .* opened/);
+    // What bob typed is in his session of the document, and reaches alice.
+    const alice = new WeftProvider(groupA, docId, new Y.Doc());
+    await alice.loaded;
+    await untilEvent(alice.ydoc, "update", () => alice.ydoc.getText("body").length > 0);
+    expect(alice.ydoc.getText("body").toString()).toBe("typed before it opened");
+    alice.destroy();
+  });
+
+  it("loaded rejects at once when the provider is destroyed while the relay is unreachable", async () => {
+    const { relay, groupB, docId, ydoc } = await bobNotYetOpen();
+    relay.down = true;
+    groupB.connection.drop();
+    await statusOf(groupB, "offline");
+    const provider = new WeftProvider(groupB, docId, ydoc);
+    provider.destroy();
+    await expect(provider.loaded).rejects.toThrow(/destroyed before document .* opened/);
+  });
+
+  it("loaded rejects with the ClosedError when the group closes before the document opened", async () => {
+    const { relay, bob, groupB, docId, ydoc } = await bobNotYetOpen();
+    relay.down = true;
+    groupB.connection.drop();
+    await statusOf(groupB, "offline");
+    const provider = new WeftProvider(groupB, docId, ydoc);
+    const errors: Error[] = [];
+    provider.on("error", (error) => errors.push(error));
+    bob.close();
+    await expect(provider.loaded).rejects.toMatchObject({ name: "ClosedError" });
+    expect(errors).toHaveLength(1);
+    provider.destroy();
+  });
+
+  it("loaded rejects with the relay's refusal when the document may not be read", async () => {
+    const h = setup();
+    const [alice, bob] = [await h.client({ name: "alice" }), await h.client({ name: "bob" })];
+    const secret = alice.group(GROUP).create({ kind: "yjs", readers: [alice.identity.agent] });
+    await secret.synced();
+    const provider = new WeftProvider(bob.group(GROUP), secret.id, new Y.Doc());
+    await expect(provider.loaded).rejects.toMatchObject({ code: "forbidden" });
+    provider.destroy();
+  });
+});
