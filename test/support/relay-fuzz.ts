@@ -12,6 +12,7 @@ import {
   encodeMessage,
   packBatches,
   signCheckpoint,
+  signSnapshot,
   utf8,
   type ClientMessage,
   type ServerMessage,
@@ -219,6 +220,8 @@ export async function runFuzz(store: GroupStore, seed: number, rounds: number): 
   const valid = (): unknown => {
     const txs = [{ at: now, data: `m-${random.below(1000)}` }];
     const own = signedChunk(mallory, aliceDoc.id, malloryCount, txs, malloryHash);
+    const covers = { [alice.session]: random.below(aliceCount + 2) };
+    const snapshotData = `state-${random.below(1000)}`;
     const forged = { after: aliceCount, transactions: txs, signature: signCheckpoint(mallory.secretKey, aliceDoc.id, alice.session, aliceCount + 1, chainHash(aliceHash, txs)) };
     const options: unknown[] = [
       { type: "content", doc: aliceDoc.id, sessions: { [mallory.session]: own.chunk } },
@@ -233,6 +236,10 @@ export async function runFuzz(store: GroupStore, seed: number, rounds: number): 
       { type: "delete", doc: aliceDoc.id },
       { type: "ping" },
       helloFrame(mallory, FUZZ_GROUP, "replayed"),
+      // Snapshots: Mallory's own (taken when it covers more than the stored one), one in Alice's name, one past what is stored.
+      { type: "snapshot", doc: aliceDoc.id, session: mallory.session, covers, data: snapshotData, signature: signSnapshot(mallory.secretKey, aliceDoc.id, mallory.session, covers, snapshotData) },
+      { type: "snapshot", doc: aliceDoc.id, session: alice.session, covers, data: snapshotData, signature: signSnapshot(mallory.secretKey, aliceDoc.id, alice.session, covers, snapshotData) },
+      { type: "snapshot", doc: malloryDoc.id, session: mallory.session, covers: { [mallory.session]: 1 }, data: snapshotData, signature: signSnapshot(mallory.secretKey, malloryDoc.id, mallory.session, { [mallory.session]: 1 }, snapshotData) },
     ];
     const message = options[random.below(options.length)];
     const encoded = JSON.parse(encodeMessage(message as ClientMessage) as string) as unknown;
