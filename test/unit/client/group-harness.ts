@@ -1,7 +1,7 @@
 // Clients of the real SDK (createClient, Group, Doc) against the real relay core in this process
 // (in-process-relay.ts): every scenario of the client is a transcript test in plain Node.
-import { afterEach } from "vitest";
-import { createClient, type Client, type ClientOptions } from "../../../client/index.ts";
+import { afterEach, expect } from "vitest";
+import { LocalRefusalError, createClient, type Client, type ClientOptions } from "../../../client/index.ts";
 import { createIdentity, type Identity } from "../../../client/identity.ts";
 import type { Status } from "../../../client/status.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
@@ -9,6 +9,17 @@ import type { TokenVerifier } from "../../../worker/core/relay.ts";
 import { InProcessRelay } from "./in-process-relay.ts";
 
 export const GROUP = "g1";
+
+/** The code of the LocalRefusalError `call` throws at once; fails the test if it throws anything else or nothing. */
+export function refusalCode(call: () => unknown): string {
+  try {
+    call();
+  } catch (error) {
+    expect(error).toBeInstanceOf(LocalRefusalError);
+    return (error as LocalRefusalError).code;
+  }
+  throw new Error("the call did not throw");
+}
 
 export function harness(verifyToken?: TokenVerifier) {
   const relay = new InProcessRelay(GROUP, verifyToken);

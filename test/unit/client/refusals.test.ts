@@ -2,21 +2,11 @@
 // surfaced once, taken out of the push path, and never stops the rest of the group.
 import { describe, expect, it } from "vitest";
 import { MAX_TRANSACTION_BYTES, type DocId, type SessionId } from "../../../protocol/index.ts";
-import { LocalRefusalError, RelayError, createClient, createIdentity, type RefusedWrites } from "../../../client/index.ts";
+import { RelayError, createClient, createIdentity, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
-import { statusOf, harnessPerTest } from "./group-harness.ts";
+import { statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
 
 const setup = harnessPerTest();
-
-const refusalCode = (call: () => unknown): string => {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(LocalRefusalError);
-    return (error as LocalRefusalError).code;
-  }
-  throw new Error("the call did not throw");
-};
 
 describe("refused locally, synchronously, with the relay's code", () => {
   it("refuses bad appends, headers, ids and urls before anything is sent", async () => {

@@ -4,21 +4,11 @@
 // inject(): a writer's signed one, as the relay forwards it.
 import { describe, expect, it } from "vitest";
 import { MAX_SNAPSHOT_BYTES, signSnapshot, type SessionCounts } from "../../../protocol/index.ts";
-import { LocalRefusalError, RelayError, type DocChange } from "../../../client/index.ts";
+import { RelayError, type DocChange } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
-import { harnessPerTest, settle, statusOf } from "./group-harness.ts";
+import { harnessPerTest, settle, statusOf, refusalCode } from "./group-harness.ts";
 
 const setup = harnessPerTest();
-
-const refusalCode = (call: () => unknown): string => {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(LocalRefusalError);
-    return (error as LocalRefusalError).code;
-  }
-  throw new Error("the call did not throw");
-};
 
 describe("doc.snapshot() refuses locally and synchronously what the relay would refuse", () => {
   it("wrong data, too large, nothing confirmed yet, the membership log; nothing is sent and the group stays live", async () => {
