@@ -7,7 +7,7 @@
 import { canonicalJson, toBase64Url, fromBase64Url, utf8 } from "./encoding.ts";
 import { sha256, sign, verify } from "./crypto.ts";
 import { agentOfSession, publicKeyOfAgent, type DocId, type SessionId } from "./ids.ts";
-import type { SessionCounts } from "./known-state.ts";
+import { isSubset, type SessionCounts } from "./known-state.ts";
 import type { TransactionData } from "./session-log.ts";
 
 /** A signed snapshot, as it travels both ways (see snapshotSchema in messages.ts). */
@@ -20,6 +20,17 @@ export type Snapshot = {
   data: TransactionData;
   signature: string;
 };
+
+const asKnown = (sessions: SessionCounts) => ({ header: false, sessions });
+
+/** Whether two snapshots cover the same counts (a session missing from one counts 0). */
+export const sameCovers = (a: SessionCounts, b: SessionCounts): boolean => isSubset(asKnown(a), asKnown(b)) && isSubset(asKnown(b), asKnown(a));
+
+/**
+ * Whether covered counts `a` include all of `b` and more: a snapshot covering `a` is newer than one covering
+ * `b`. The relay stores only a newer one; the SDK keeps and publishes only a newer one.
+ */
+export const coversMore = (a: SessionCounts, b: SessionCounts): boolean => isSubset(asKnown(b), asKnown(a)) && !isSubset(asKnown(a), asKnown(b));
 
 /** SHA-256 of the data with its kind: one byte ("t" text, "b" bytes), then the UTF-8 text or the bytes. */
 export function snapshotDataHash(data: TransactionData): string {

@@ -9,6 +9,7 @@ import {
   agentOfSession,
   chainHash,
   countOf,
+  coversMore,
   mergeKnownStates,
   type AgentId,
   type DocHeader,
@@ -24,7 +25,7 @@ import {
 import { ChainChecks, verifiesChains } from "../chain-checks.ts";
 import { LocalRefusalError, type RelayError } from "../errors.ts";
 import { storedTransactionProblem } from "../local-checks.ts";
-import { coversMore, type DocChanges, type StoredDoc, type StoredSnapshot } from "../storage/local-store.ts";
+import type { DocChanges, StoredDoc, StoredSnapshot } from "../storage/local-store.ts";
 
 export type DocTransaction = Transaction & { session: SessionId; index: number };
 

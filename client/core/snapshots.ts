@@ -5,7 +5,8 @@ import {
   MEMBERS_KIND,
   canonicalJson,
   countOf,
-  knownStatesEqual,
+  coversMore,
+  sameCovers,
   signSnapshot,
   type DocId,
   type ErrorCode,
@@ -17,7 +18,6 @@ import {
   type TransactionData,
 } from "../../protocol/index.ts";
 import { RelayError, type ClosedError } from "../errors.ts";
-import { coversMore } from "../storage/local-store.ts";
 import { applySnapshot, heldCount, type DocState } from "./doc-state.ts";
 import type { CoreEffect, CoreState } from "./effects.ts";
 import { send } from "./tracking.ts";
@@ -69,8 +69,6 @@ export function resendSnapshots(state: CoreState, out: CoreEffect[]): void {
 
 // The schema's bytes are Uint8Array<ArrayBuffer>; the SDK's own copies always are.
 const snapshotMessage = (snapshot: Snapshot): SnapshotMessage => ({ type: "snapshot", ...snapshot, data: snapshot.data as SnapshotMessage["data"] });
-
-const sameCovers = (a: SessionCounts, b: SessionCounts): boolean => knownStatesEqual({ header: false, sessions: a }, { header: false, sessions: b });
 
 /** The relay stored a snapshot: its author (this client, maybe) is answered, and the document's listeners hear of it. */
 export function onSnapshotted(state: CoreState, message: SnapshottedMessage, out: CoreEffect[]): void {

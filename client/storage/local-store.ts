@@ -1,6 +1,6 @@
 // Where the SDK keeps documents on the device, so an app reopens them without the network and an
 // offline write survives a restart. Small on purpose: three implementations share it.
-import { isSubset, type AgentId, type DocHeader, type DocId, type SessionId, type SessionCounts, type Snapshot, type Transaction } from "../../protocol/index.ts";
+import { coversMore, type AgentId, type DocHeader, type DocId, type SessionId, type Snapshot, type Transaction } from "../../protocol/index.ts";
 import type { LeaseRequest, SessionLease } from "./session-pool.ts";
 
 /**
@@ -60,12 +60,6 @@ export function applyChanges(stored: StoredDoc, changes: DocChanges): void {
     // A loop, not push(...list): a long list would overflow the argument limit.
     for (const transaction of append.transactions.slice(held - append.after)) log.push(transaction);
   }
-}
-
-/** Whether covered counts `a` include all of `b` and more: a snapshot covering `a` is newer than one covering `b`. */
-export function coversMore(a: SessionCounts, b: SessionCounts): boolean {
-  const known = (sessions: SessionCounts) => ({ header: false, sessions });
-  return isSubset(known(b), known(a)) && !isSubset(known(a), known(b));
 }
 
 const baseOf = (stored: StoredDoc, session: SessionId): number => stored.snapshot?.bases[session] ?? 0;

@@ -4,11 +4,12 @@
 import {
   agentOfSession,
   can,
+  coversMore,
   mayRead,
+  sameCovers,
   snapshotDataHash,
   snapshotMessage,
   type ErrorCode,
-  type SessionCounts,
   type SessionId,
   type SnapshotMessage,
   type Snapshotted,
@@ -19,14 +20,6 @@ import type { PeerId, StoreReader } from "./store.ts";
 
 /** Why a snapshot is refused (an `error` naming its document; none of these codes closes the connection). */
 export type SnapshotRefusal = { code: ErrorCode; reason: string };
-
-/** Whether `a` counts at least as many transactions as `b` in every session (a missing session counts 0). */
-function includes(a: SessionCounts, b: SessionCounts): boolean {
-  for (const [session, count] of Object.entries(b) as [SessionId, number][]) if ((a[session] ?? 0) < count) return false;
-  return true;
-}
-
-const sameCounts = (a: SessionCounts, b: SessionCounts): boolean => includes(a, b) && includes(b, a);
 
 /**
  * Checks a snapshot a peer sent: the effects that go on with it (its signature's check, or for an identical
@@ -44,11 +37,11 @@ export function takeSnapshot(peer: ReadyPeer, snapshot: SnapshotMessage, now: nu
     if (count > (store.sessionHead(doc, covered)?.count ?? 0)) return { code: "snapshot_refused", reason: "the snapshot covers transactions the relay does not hold" };
   }
   const stored = store.snapshotHead(doc);
-  if (stored && sameCounts(stored.covers, covers) && stored.session === session) {
+  if (stored && sameCovers(stored.covers, covers) && stored.session === session) {
     // An identical re-send (the author did not hear the first answer): answered again, nothing written.
     return [{ type: "send", peer: peer.id, message: { type: "snapshotted", doc, session, covers: stored.covers } }];
   }
-  if (stored && (!includes(covers, stored.covers) || sameCounts(stored.covers, covers))) {
+  if (stored && !coversMore(covers, stored.covers)) {
     return { code: "snapshot_refused", reason: "the snapshot is stale: it covers no more than the document's stored snapshot" };
   }
   const message = snapshotMessage(doc, session, covers, snapshotDataHash(snapshot.data));
