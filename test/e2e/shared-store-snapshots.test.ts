@@ -14,7 +14,7 @@ import { FileLocalStore } from "../../client/node.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import type { SessionId } from "../../protocol/index.ts";
 import { until } from "../support/wait.ts";
-import { itemsOf } from "./list-items.ts";
+import { addItem, itemsOf } from "./list-items.ts";
 
 const SHARER = fileURLToPath(new URL("./snapshot-sharer.ts", import.meta.url));
 const PER_PROCESS = 200;
@@ -77,22 +77,28 @@ describe("two Node processes on one FileLocalStore directory, one snapshotting w
     expect(itemsOf(local).sort()).toEqual(everyItem);
     await offline.close();
 
-    // Started again online, it has nothing to push and nothing refused: the relay holds what the store does.
-    const online = await createClient({ url: relay.url, identity, store: new FileLocalStore(storeDir) });
+    // Started again online, twice at once (so each of the two sessions is leased again, the one the snapshot
+    // cut included): nothing is refused, and each goes on adding from where its session stopped.
     const errors: string[] = [];
-    online.group(GROUP).onError((error) => errors.push(error.message));
-    const again = await online.group(GROUP).open(created.id);
-    await again.synced();
-    expect(again.refused).toBe(false);
-    expect(itemsOf(again).sort()).toEqual(everyItem);
-    await online.close();
+    const restarted = await Promise.all([0, 1].map(() => createClient({ url: relay.url, identity, store: new FileLocalStore(storeDir) })));
+    expect(restarted.map((client) => client.session).sort()).toEqual([a.session, b.session].sort());
+    const reopened = await Promise.all(restarted.map((client) => {
+      client.group(GROUP).onError((error) => errors.push(error.message));
+      return client.group(GROUP).open(created.id);
+    }));
+    for (const again of reopened) expect(itemsOf(again).sort()).toEqual(everyItem);
+    for (const [i, again] of reopened.entries()) again.append(addItem(`restarted-${i}`));
+    await Promise.all(reopened.map((again) => again.synced()));
+    expect(reopened.map((again) => again.refused)).toEqual([false, false]);
+    await Promise.all(restarted.map((client) => client.close()));
     expect(errors).toEqual([]);
+    const afterRestart = [...everyItem, "restarted-0", "restarted-1"].sort();
 
     // A client with an empty store gets the snapshot (smaller than the log it covers) and the rest.
     const reader = await createClient({ url: relay.url, identity: createIdentity() });
     const seen = await reader.group(GROUP).open(created.id);
     expect(seen.heldSnapshot?.covers).toEqual(covers);
-    expect(itemsOf(seen).sort()).toEqual(everyItem);
+    expect(itemsOf(seen).sort()).toEqual(afterRestart);
     await reader.close();
   });
 });
