@@ -2,8 +2,12 @@
 // It knows nothing of documents; the group above it decides what to send once the socket is ready.
 import {
   CHUNK_TARGET_BYTES,
+  MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
+  canInflate,
   decodeServerFrame,
+  inflateFrame,
+  isCompressedFrame,
   packBatches,
   encodeForBatch,
   encodeMessage,
@@ -45,6 +49,11 @@ export type ConnectionOptions = {
    * every handshake, and again when the relay says the token expired.
    */
   getToken?: (group: string) => Promise<string> | string;
+  /**
+   * Offer the relay to send large frames compressed (answers to loads and resumes: a fraction of the bytes),
+   * where the runtime can inflate them (DecompressionStream "deflate-raw": browsers, Node 20+). Default true.
+   */
+  compression?: boolean;
   /**
    * Used to find out why a connection failed before it opened (connection refused, HTTP status and
    * body): one plain GET of the same URL. `false` turns the probe off. Defaults to the global fetch.
@@ -93,7 +102,12 @@ export class Connection {
   #removeNetworkListeners: (() => void) | undefined;
   /** Why the connection closed for good, if it did. */
   closeReason: string | undefined;
-  /** UTF-8 bytes of text frames received, for measuring what a sync costs. */
+  /**
+   * Frames of the current socket waiting for a compressed frame before them to be inflated, and the end of
+   * that line: while any wait, every frame joins it, so messages keep the relay's order.
+   */
+  #inflating: { socket: WebSocket; waiting: number; done: Promise<void> } | undefined;
+  /** Bytes received as they travelled (a compressed frame's compressed size), for measuring what a sync costs. */
   bytesReceived = 0;
   /** Frames received, for the same reason. */
   framesReceived = 0;
@@ -227,7 +241,7 @@ export class Connection {
       }
     });
     socket.addEventListener("message", (event) => {
-      if (this.#socket === socket) this.#receive(event.data);
+      if (this.#socket === socket) this.#receive(socket, event.data);
     });
     socket.addEventListener("close", (event) => fail(event.code, event.reason));
     socket.addEventListener("error", () => fail(1006, ""));
@@ -245,7 +259,7 @@ export class Connection {
     }
   }
 
-  #receive(data: unknown): void {
+  #receive(socket: WebSocket, data: unknown): void {
     const frame = typeof data === "string" || data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? data : "";
     this.bytesReceived += typeof frame === "string" ? utf8Length(frame) : frame.byteLength;
     this.framesReceived++;
@@ -255,9 +269,32 @@ export class Connection {
       this.#awaitingPong = false;
       this.#schedulePing();
     }
+    const bytes = typeof frame === "string" ? undefined : frame instanceof ArrayBuffer ? new Uint8Array(frame) : new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
+    const compressed = bytes !== undefined && isCompressedFrame(bytes);
+    const line = this.#inflating?.socket === socket ? this.#inflating : undefined;
+    // Nothing inflating ahead of a plain frame: it is handled now, as it always was.
+    if (!compressed && !line) return this.#decode(socket, frame);
+    const inflated = compressed ? inflateFrame(bytes, MAX_FRAME_BYTES) : undefined;
+    const queue = line ?? (this.#inflating = { socket, waiting: 0, done: Promise.resolve() });
+    queue.waiting++;
+    queue.done = queue.done.then(async () => {
+      const result = inflated ? await inflated : { frame };
+      if (--queue.waiting === 0 && this.#inflating === queue) this.#inflating = undefined;
+      // A socket closed or replaced meanwhile: what it carried is stale.
+      if (this.#socket !== socket) return;
+      if ("error" in result) return this.#fail(`the relay sent a bad frame: ${result.error}`);
+      this.#decode(socket, result.frame);
+    });
+    // A listener that throws must not stop the frames behind it: its error surfaces as it would have
+    // from the socket's own event.
+    queue.done = queue.done.catch((error: unknown) => queueMicrotask(() => {
+      throw error;
+    }));
+  }
+
+  #decode(socket: WebSocket, frame: string | ArrayBuffer | ArrayBufferView): void {
     const decoded = decodeServerFrame(frame);
     if (!decoded.ok) return this.#fail(`the relay sent a bad frame: ${decoded.reason}`);
-    const socket = this.#socket;
     for (const message of decoded.message) {
       if (this.#socket !== socket) return; // a message of the batch closed or dropped the connection
       this.#handle(message);
@@ -296,7 +333,8 @@ export class Connection {
     // The hello and what the group sends behind it (a resume's loads) leave at once, as one batch: one
     // event at the relay.
     this.#helloSent = true;
-    this.#enqueue(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: identity.agent, session, group, signature, ...(token ? { token } : {}) }));
+    const inflate = this.options.compression !== false && canInflate() ? { inflate: ["deflate-raw"] } : {};
+    this.#enqueue(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: identity.agent, session, group, signature, ...(token ? { token } : {}), ...inflate }));
     try {
       this.#handler.onHello();
     } finally {

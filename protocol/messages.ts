@@ -120,6 +120,12 @@ export const helloSchema = v.object({
   signature,
   /** A token from the app's backend granting a role in this group (see worker/tokens.ts). */
   token: v.optional(text(8192)),
+  /**
+   * Compressed frames the client can inflate (protocol/binary-frame.ts), e.g. `["deflate-raw"]`: the relay
+   * may then send its large frames compressed. Names it does not know are ignored, so a newer client's
+   * list passes an older relay; without it every frame goes as it is.
+   */
+  inflate: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(32))), v.maxLength(8))),
 });
 export const dirRequestSchema = v.object({
   type: v.literal("dir"),

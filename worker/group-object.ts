@@ -3,7 +3,7 @@
 // all it must remember of a peer lives in the socket's attachment (its record and presence) and the
 // subscriptions table.
 import { DurableObject } from "cloudflare:workers";
-import { encodeMessage, randomBase64Url } from "../protocol/index.ts";
+import { COMPRESSION_LEVEL, encodeMessage, randomBase64Url } from "../protocol/index.ts";
 import type { PeerRecord } from "./core/effects.ts";
 import type { SavedPresence } from "./core/presence.ts";
 import { initialState } from "./core/relay-core.ts";
@@ -41,6 +41,17 @@ const UNECHOED_CLOSE_CODES = new Set([1005, 1006, 1015]);
  * runtime's choice; naming none that the client offered agrees to none, and the header is not sent.
  */
 const NO_COMPRESSION = { "Sec-WebSocket-Extensions": "none" };
+
+/**
+ * What the relay compresses large frames with, for clients that can inflate them: node:zlib's
+ * deflateRawSync, where the runtime has it (workerd with the nodejs_compat flag, as wrangler.toml sets).
+ * Synchronous, so a compressed frame takes its place on the socket like any other. An app's Worker without
+ * the flag sends every frame as it is; its clients read both.
+ */
+const zlib = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.("node:zlib") as
+  | { deflateRawSync(bytes: Uint8Array, options: { level: number }): Uint8Array }
+  | undefined;
+const deflateRaw = zlib ? (bytes: Uint8Array) => zlib.deflateRawSync(bytes, { level: COMPRESSION_LEVEL }) : undefined;
 
 export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: string }> {
   readonly #store: SqliteStore;
@@ -189,6 +200,7 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
   }
 
   readonly #transport: Transport = {
+    ...(deflateRaw ? { deflateRaw } : {}),
     send: (peer, frame) => {
       const ws = this.#sockets.get(peer);
       if (!ws) throw new Error(`no socket for peer ${peer}`);

@@ -20,6 +20,7 @@ describe("presence in a socket attachment", () => {
       session: who.session,
       token: { role: "reader", expiresAt: 8_640_000_000_000_000 },
       waitingLoads: MAX_WAITING_LOADS_PER_PEER,
+      compression: "deflate-raw",
     };
     // The whole budget, in the documents allowed, in text past Latin-1 (V8 would store such a string at
     // two bytes per character: the states are kept as UTF-8 bytes instead).

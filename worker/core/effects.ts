@@ -1,6 +1,6 @@
 // The relay core's vocabulary: the events it is fed and the effects it asks its driver to carry out.
 // All plain data, so a scenario can be replayed, printed and compared.
-import type { AgentId, ClientMessage, DocId, GroupId, KnownState, Range, Role, ServerMessage, SessionId } from "../../protocol/index.ts";
+import type { AgentId, ClientMessage, CompressionFormat, DocId, GroupId, KnownState, Range, Role, ServerMessage, SessionId } from "../../protocol/index.ts";
 import type { AccessPolicy } from "../config.ts";
 import type { PeerTable } from "./peer-table.ts";
 import type { PresenceTable, SavedPresence } from "./presence.ts";
@@ -17,6 +17,8 @@ export type ReadyPeer = {
   token?: TokenGrant;
   /** Loads of documents the relay did not have, each holding a subscription row until the peer leaves. */
   waitingLoads?: number;
+  /** The peer inflates compressed frames (its hello's `inflate`): its large frames go compressed. */
+  compression?: CompressionFormat;
 };
 
 /** A socket that was sent its challenge at `openedAt` and has not completed its hello yet. */
@@ -50,7 +52,7 @@ export type SignatureCheck = { publicKeyOf: AgentId; message: Uint8Array; signat
 
 /** What to do once the signatures are checked: the core's own continuation, as data. */
 export type Continuation =
-  | { kind: "hello"; agent: AgentId; session: SessionId; token?: string }
+  | { kind: "hello"; agent: AgentId; session: SessionId; token?: string; compression?: CompressionFormat }
   | { kind: "content"; write: Write; pending: SessionAppend[] }
   | { kind: "snapshot"; snapshot: StoredSnapshot };
 

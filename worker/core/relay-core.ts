@@ -273,7 +273,14 @@ function onHello(state: RelayState, peer: PeerId, nonce: string, hello: Hello): 
     message: helloMessage(state.group, hello.session, nonce),
     signature: hello.signature,
   };
-  const then: Continuation = { kind: "hello", agent: hello.agent, session: hello.session, ...(hello.token ? { token: hello.token } : {}) };
+  const then: Continuation = {
+    kind: "hello",
+    agent: hello.agent,
+    session: hello.session,
+    ...(hello.token ? { token: hello.token } : {}),
+    // The one format the relay compresses in; other names a client lists are ignored.
+    ...(hello.inflate?.includes("deflate-raw") ? { compression: "deflate-raw" as const } : {}),
+  };
   return unchanged(state, [{ type: "verify", peer, checks: [check], then }]);
 }
 
@@ -287,7 +294,7 @@ function onHelloVerified(
 ): Step {
   if (!state.peers.has(id)) return unchanged(state);
   if (!signatureValid) return refuse(state, id, "unauthorized", "the hello signature does not verify for this agent");
-  const record: ReadyPeer = { id, phase: "ready", agent: then.agent, session: then.session };
+  const record: ReadyPeer = { id, phase: "ready", agent: then.agent, session: then.session, ...(then.compression ? { compression: then.compression } : {}) };
   if (then.token) {
     if (!token) return refuse(state, id, "unauthorized", "the token was not checked");
     if (!token.ok) return refuse(state, id, token.code, token.reason);

@@ -2,6 +2,10 @@
 // GroupStore and a Transport. Shared by the Durable Object and the Node tests, so both run the same code.
 import {
   CHUNK_TARGET_BYTES,
+  COMPRESS_MIN_BYTES,
+  compressFrame,
+  frameBytes,
+  type Deflate,
   MAX_DOCS_PER_DIR_FRAME,
   MAX_QUEUED_STREAM_ENTRIES_PER_PEER,
   DIR_SLICE_DOCS,
@@ -38,6 +42,12 @@ import type { GroupStore, PeerId, SessionAppend } from "./store.ts";
 export interface Transport {
   /** Sends one frame (text, or binary when it carries bytes); throws if the socket is gone. */
   send(peer: PeerId, frame: WireFrame): void;
+  /**
+   * Compresses bytes in deflate-raw, synchronously (so frames keep their order on the socket). Without it
+   * the relay sends every frame as it is; with it, frames of COMPRESS_MIN_BYTES and up go compressed to
+   * peers that can inflate them (protocol/binary-frame.ts).
+   */
+  readonly deflateRaw?: Deflate;
   close(peer: PeerId, code: number, reason: string): void;
   /** Remembers what the relay must know of a peer after the object was evicted from memory. */
   savePeer(peer: PeerId, record: unknown): void;
@@ -84,6 +94,9 @@ const WRITES = new Set<Effect["type"]>(["commit", "storeSnapshot", "deleteDoc", 
 
 const NO_TOKENS: TokenVerifier = async () => ({ ok: false, code: "unauthorized", reason: "this relay is not configured to accept tokens" });
 
+/** The compressed frame if it is smaller than the frame it holds, else the frame. */
+const smaller = (compressed: Uint8Array, frame: WireFrame, size: number): WireFrame => (compressed.byteLength < size ? compressed : frame);
+
 export class Relay {
   #state: RelayState;
   #queue: Promise<void> = Promise.resolve();
@@ -97,6 +110,10 @@ export class Relay {
    * MAX_FRAME_BYTES, a message larger than the target goes alone).
    */
   readonly #outbox = new Map<PeerId, { frames: EncodedMessage[]; size: number }>();
+  /** Compressed forms of binary frames sent (#compressed). */
+  readonly #compressedFrames = new WeakMap<Uint8Array, WireFrame>();
+  /** The latest text frame compressed, and what goes in its place. */
+  #lastText: { frame: string; compressed: WireFrame } | undefined;
   /** Digests of what one reader may see, by role and agent, with the group cursor they were computed at. */
   readonly #readerDigests = new Map<string, { cursor: number; digest: string }>();
   /** Each peer's long answers (open parts, directory listings) still being streamed, the current one first. */
@@ -358,14 +375,35 @@ export class Relay {
     if (!box) return;
     this.#outbox.delete(peer);
     if (this.#failed.has(peer)) return;
+    const record = this.#state.peers.get(peer);
+    const compresses = record?.phase === "ready" && record.compression !== undefined;
     try {
-      for (const frame of packBatches(box.frames, CHUNK_TARGET_BYTES)) this.transport.send(peer, frame);
+      for (const frame of packBatches(box.frames, CHUNK_TARGET_BYTES)) this.transport.send(peer, compresses ? this.#compressed(frame) : frame);
     } catch {
       // A dead socket must not take the others down: close it and forget its subscriptions.
       this.#failed.add(peer);
       this.transport.close(peer, 1011, "send failed");
       this.#forgetClosed(peer);
     }
+  }
+
+  /**
+   * A frame as it goes to a peer that inflates: compressed if it is large and a compressor was given. A
+   * fan-out hands every subscriber the same frame, so it is compressed once (binary frames by identity, the
+   * latest text frame by value: a fan-out's sends follow one another). A frame that compression would not
+   * shrink (random or encrypted data) goes as it is.
+   */
+  #compressed(frame: WireFrame): WireFrame {
+    const deflateRaw = this.transport.deflateRaw;
+    const size = frameBytes(frame);
+    if (!deflateRaw || size < COMPRESS_MIN_BYTES) return frame;
+    if (typeof frame === "string") {
+      if (this.#lastText?.frame !== frame) this.#lastText = { frame, compressed: smaller(compressFrame(frame, deflateRaw), frame, size) };
+      return this.#lastText.compressed;
+    }
+    let compressed = this.#compressedFrames.get(frame);
+    if (!compressed) this.#compressedFrames.set(frame, (compressed = smaller(compressFrame(frame, deflateRaw), frame, size)));
+    return compressed;
   }
 
   /** The relay closed `peer` itself: it is forgotten, and its readers hear its presence is gone (the only frames a close sends). */

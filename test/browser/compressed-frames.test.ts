@@ -1,0 +1,74 @@
+// Compressed frames in a real browser (Debian's Chromium, headless, through playwright-core) against the real
+// relay (workerd via weft/dev's startRelay): the browser bundle offers deflate-raw, inflates the relay's
+// compressed answer with the browser's DecompressionStream, and loads exactly what a Node client wrote.
+import { existsSync } from "node:fs";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient, createIdentity, type Client } from "../../client/index.ts";
+import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
+import type { DocId } from "../../protocol/index.ts";
+import { browserBundle } from "../../scripts/bundle-size.ts";
+import { startPageServer, within, type PageServer } from "./page-server.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+// Without the background-networking flags Chromium tries outside hosts at start; this machine has no route to them.
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
+const GROUP = "compressed";
+
+type PageGlobals = { weft: typeof import("../../client/index.ts") };
+
+/** Opens `doc` in a fresh client in the page; what it loaded and the bytes its socket received. */
+function loadInPage(page: Page, url: string, doc: DocId, compression: boolean) {
+  return page.evaluate(async ({ url, doc, group, compression }) => {
+    const { createClient, createIdentity } = (window as unknown as PageGlobals).weft;
+    const client = await createClient({ url, identity: createIdentity(), compression });
+    try {
+      const opened = await client.group(group).open(doc);
+      return { data: opened.transactions().map((tx) => tx.data as string), bytesReceived: client.group(group).connection.bytesReceived };
+    } finally {
+      client.close();
+    }
+  }, { url, doc, group: GROUP, compression });
+}
+
+describe.skipIf(!existsSync(CHROMIUM))(`compressed frames in headless Chromium (${CHROMIUM})`, () => {
+  let relay: LocalRelay;
+  let pages: PageServer;
+  let browser: Browser;
+  let page: Page;
+  let writer: Client;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    relay = await startRelay();
+    pages = await startPageServer(await browserBundle());
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    page = await (await browser.newContext()).newPage();
+    page.setDefaultTimeout(15_000);
+    page.on("pageerror", (error) => pageErrors.push(`${error.name}: ${error.message}`));
+    await page.goto(pages.url);
+    await page.waitForFunction(() => "weft" in window);
+    writer = await createClient({ url: relay.url, identity: createIdentity() });
+  }, 60_000);
+
+  afterAll(async () => {
+    writer?.close();
+    await browser?.close();
+    await pages?.close();
+    await relay?.stop();
+  });
+
+  it("loads a large document through compressed frames, exactly, in a fraction of the bytes", { timeout: 60_000 }, async () => {
+    const doc = writer.group(GROUP).create({ kind: "json" });
+    const written = Array.from({ length: 3_000 }, (_, i) => JSON.stringify({ op: "insert", pos: i, text: "k", client: 3918227512 }));
+    for (const data of written) doc.append(data);
+    await doc.synced();
+
+    const compressed = await within(30_000, "load in the page", loadInPage(page, relay.url, doc.id, true));
+    const plain = await within(30_000, "load in the page without compression", loadInPage(page, relay.url, doc.id, false));
+    expect(compressed.data).toEqual(written);
+    expect(plain.data).toEqual(written);
+    expect(compressed.bytesReceived).toBeLessThan(plain.bytesReceived / 3);
+    expect(pageErrors).toEqual([]);
+  });
+});
