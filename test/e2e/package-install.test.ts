@@ -153,6 +153,62 @@ describe("the packed package, installed by an app", () => {
     expect(stdout.trim()).toBe("from a node");
   });
 
+  it("snapshots from the package: an app snapshots a document, a second client loads the snapshot, and a Yjs provider converges on a snapshotted doc", async () => {
+    linkMiniflare();
+    writeFileSync(
+      join(app, "snapshots.mjs"),
+      `import { startRelay } from "weft/dev";
+       import { createClient, createIdentity } from "weft/client";
+       import { WeftProvider } from "weft/yjs";
+       import * as Y from "yjs";
+       const relay = await startRelay();
+       const [alice, bob] = [await createClient({ url: relay.url, identity: createIdentity() }), await createClient({ url: relay.url, identity: createIdentity() })];
+       // 40 long lines, then their state in a few bytes: the relay sends the snapshot instead of the lines.
+       const doc = alice.group("team").create({});
+       for (let i = 0; i < 40; i++) doc.append("line " + i + " " + "x".repeat(200));
+       await doc.synced();
+       await doc.snapshot("40 lines");
+       doc.append("after the snapshot");
+       await doc.synced();
+       const seen = await bob.group("team").open(doc.id);
+       const plain = {
+         stored: doc.lastSnapshotted.covers,
+         received: { data: seen.heldSnapshot?.data, covers: seen.heldSnapshot?.covers, by: seen.heldSnapshot?.session === alice.session },
+         after: seen.transactions().map((t) => t.data),
+       };
+
+       // A lone Yjs editor leads, so its provider snapshots by itself once the log outgrows the state.
+       const notes = alice.group("notes").create({ kind: "yjs" });
+       await notes.synced();
+       const typed = new Y.Doc();
+       const writer = new WeftProvider(alice.group("notes"), notes.id, typed, { snapshots: { factor: 2, minLogBytes: 2000 } });
+       await writer.loaded;
+       const snapshotted = new Promise((resolve) => writer.doc.subscribe((change) => change.snapshotted && resolve()));
+       for (let i = 0; i < 200; i++) {
+         typed.getText("t").insert(i, "k");
+         await new Promise((resolve) => setImmediate(resolve));
+       }
+       await snapshotted;
+       await writer.doc.synced();
+       const loaded = new Y.Doc();
+       const reader = new WeftProvider(bob.group("notes"), notes.id, loaded);
+       await reader.loaded;
+       const yjs = { text: loaded.getText("t").toString() === typed.getText("t").toString() && loaded.getText("t").length, snapshot: reader.doc.heldSnapshot !== undefined };
+       console.log(JSON.stringify({ plain, yjs }));
+       writer.destroy();
+       reader.destroy();
+       alice.close();
+       bob.close();
+       await relay.stop();`,
+    );
+    const { stdout } = await run(process.execPath, ["snapshots.mjs"], { cwd: app, timeout: 60_000 });
+    const { plain, yjs } = JSON.parse(stdout.trim());
+    expect(Object.values(plain.stored)).toEqual([40]);
+    expect(plain.received).toEqual({ data: "40 lines", covers: plain.stored, by: true });
+    expect(plain.after).toEqual(["after the snapshot"]);
+    expect(yjs).toEqual({ text: 200, snapshot: true });
+  });
+
   it("weft/worker and weft/tokens: an app's Worker built from the package serves the relay and admits a minted token", async () => {
     linkMiniflare();
     writeFileSync(
@@ -229,7 +285,7 @@ describe("the packed package, installed by an app", () => {
   it.each(["bundler", "node16", "nodenext"])("typechecks a strict TypeScript app with exactOptionalPropertyTypes under moduleResolution %s", async (resolution) => {
     writeFileSync(
       join(app, "app.ts"),
-      `import { createClient, createIdentity, RelayError, type ClientOptions, type Doc, type Status } from "weft/client";
+      `import { createClient, createIdentity, RelayError, type ClientOptions, type Doc, type DocChange, type Snapshot, type Snapshotted, type Status } from "weft/client";
        import { FileLocalStore } from "weft/client/node";
        import { PROTOCOL_VERSION, isSessionId } from "weft/protocol";
        import { startRelay, type LocalRelay } from "weft/dev";
@@ -242,6 +298,12 @@ describe("the packed package, installed by an app", () => {
        const group = client.group("team");
        const doc: Doc = group.create({ kind: "json", meta: { title: "list" } });
        doc.append(JSON.stringify({ add: "milk" }));
+       const snapshotTaken: Promise<void> = doc.snapshot(new Uint8Array([1, 2, 3]));
+       const held: Snapshot | undefined = doc.heldSnapshot;
+       const stored: Snapshotted | undefined = doc.lastSnapshotted;
+       doc.subscribe((change: DocChange) => console.log(change.snapshot?.covers, change.snapshotted?.session, held?.data, stored?.covers, snapshotTaken));
+       // @ts-expect-error a snapshot's data is a string or bytes
+       void doc.snapshot({ state: 1 });
        const provider = new WeftProvider(group, doc.id, new Y.Doc());
        provider.on("status", ({ status }: { status: ProviderStatus }) => console.log(status));
        group.onStatus((status: Status) => console.log(status));
