@@ -2,10 +2,12 @@
 // from a few hundred candidate headers, a subset whose hashes XOR to zero (Gaussian elimination over GF(2));
 // creating those documents left the group's digest unchanged, and a peer asking `dir {since, digest}` was
 // told inSync and jumped past them for good. The set hash (protocol/digest.ts) changes with them.
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { batchFrame, canonicalJson, docIdOf, digestOf, encodeForBatch, sha256, utf8, type ClientMessage, type DocHeader, type DocId } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
+import { SqliteStore } from "../../worker/sqlite-store.ts";
+import type { Write } from "../../worker/core/store.ts";
 import { closedGroup } from "./groups-helpers.ts";
 import { SessionWriter, closeAll, connect, groupStub, sqlRows, uniqueGroup, type Peer } from "./socket.ts";
 
@@ -135,6 +137,24 @@ describe("directory digest, folded when asked for", () => {
     expect(afterDelete.docs.find((entry) => entry.id === one.id)).toMatchObject({ deleted: true });
     expect(fifth).toBe(digestOf(afterDelete.docs.filter((entry) => entry.id !== one.id && !entry.deleted).map((entry) => [entry.id, entry.known])));
   }, 30_000);
+
+  it("a write that fails inside its transaction leaves nothing of itself in the digest, and the writes around it are counted", () =>
+    runInDurableObject(groupStub(uniqueGroup("digest-rollback")), (_instance, state) => {
+      const open = () => new SqliteStore(state.storage.sql, (fn) => state.storage.transactionSync(fn));
+      let store = open();
+      const { id, header } = testHeader(alice, "digest-rollback", "one");
+      const append = (after: number, session = alice.session) => ({ session, after, transactions: transactions(1, `${after}`), signature: "sig", lastHash: "hash", bytes: 4 });
+      const write = (appends: Write["appends"], withHeader = false): Write => ({ doc: id, ...(withHeader ? { header } : {}), appends, now: 1 });
+      store.commit(write([append(0)], true));
+      store.commit(write([append(1)]));
+      // Restarted (the first write of an instance folds what waited, inside its transaction), then a write
+      // appending a new session and one whose `after` is wrong: the whole of it rolls back, the fold too.
+      store = open();
+      expect(() => store.commit(write([append(0, bob.session), append(5)]))).toThrow(/has 2, not 5/);
+      store.commit(write([append(2)]));
+      expect(store.info().digest).toBe(digestOf([[id, { header: true, sessions: { [alice.session]: 3 } }]]));
+    }),
+  );
 
   it("a frame of more new documents than may wait is folded as it is stored, and the next writes wait again", async () => {
     const group = uniqueGroup("digest-many");
