@@ -32,6 +32,9 @@ export const sameCovers = (a: SessionCounts, b: SessionCounts): boolean => isSub
  */
 export const coversMore = (a: SessionCounts, b: SessionCounts): boolean => isSubset(asKnown(b), asKnown(a)) && !isSubset(asKnown(a), asKnown(b));
 
+/** Whether covered counts `a` include all of `b` (the same or more): a snapshot covering `a` makes one covering `b` unneeded. */
+export const coversAll = (a: SessionCounts, b: SessionCounts): boolean => isSubset(asKnown(b), asKnown(a));
+
 /** SHA-256 of the data with its kind: one byte ("t" text, "b" bytes), then the UTF-8 text or the bytes. */
 export function snapshotDataHash(data: TransactionData): string {
   const body = typeof data === "string" ? utf8(data) : data;

@@ -3,6 +3,7 @@
 // the session's own row, so a small write updates three rows and a load reads one row per chunk. Reads
 // stream page by page, never a whole group or a whole log at once.
 import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, EMPTY_DIGEST, EMPTY_DIGEST_SUM, agentOfSession, digestOfSum, digestSumOf, updateDigestSum } from "../protocol/index.ts";
+import { foldDigest } from "./digest-fold.ts";
 import { dataBytes } from "../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionCounts, SessionId } from "../protocol/index.ts";
 import { decodeChunk, encodeItem, fitsTail, packChunks, type Tail } from "./transaction-chunks.ts";
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS docs (
   cursor INTEGER NOT NULL DEFAULT 0,
   deleted INTEGER NOT NULL DEFAULT 0,
   restricted INTEGER NOT NULL DEFAULT 0,
-  sessions INTEGER NOT NULL DEFAULT 0
+  sessions INTEGER NOT NULL DEFAULT 0,
+  digested INTEGER
 );
 CREATE INDEX IF NOT EXISTS docs_by_cursor ON docs (cursor);
 CREATE TABLE IF NOT EXISTS sessions (
@@ -46,6 +48,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   tail_first INTEGER NOT NULL DEFAULT 0,
   tail TEXT NOT NULL DEFAULT '',
   bytes INTEGER NOT NULL DEFAULT 0,
+  digested INTEGER,
   UNIQUE (doc_num, id)
 );
 CREATE TABLE IF NOT EXISTS chunks (
@@ -128,6 +131,12 @@ function jsonPages(rows: readonly unknown[][]): string[] {
   return pages;
 }
 
+/**
+ * Elements of the group digest (a new document's header, a session appended to) that may wait unfolded
+ * (digest-fold.ts): a commit that leaves more folds them, so a `dir` never folds more than this many.
+ */
+const UNFOLDED_ELEMENTS = 64;
+
 /** Documents whose rows or subscribers one prefetch query reads. */
 const PREFETCH_DOCS = 500;
 const NO_PEERS: ReadonlySet<PeerId> = new Set();
@@ -147,7 +156,7 @@ type HeadRow = SessionHead & { num: number; tail: Tail };
  * between writes: a frame that changes nothing reads no metadata from SQLite.
  */
 export class SqliteStore implements GroupStore {
-  #info: Omit<GroupInfo, "digest"> | undefined;
+  #info: Omit<GroupInfo, "digest" | "digestSum"> | undefined;
   /**
    * The group's cursor. Every change gives its document the new cursor, so the group's is the largest
    * document cursor (an index seek, once per instance) and no write stores it again; groups stored before
@@ -175,6 +184,11 @@ export class SqliteStore implements GroupStore {
   readonly #snapshots = new Map<DocId, SnapshotHead | null>();
   /** When the oldest snapshot with pruning still to do was taken (null: none); undefined until read. */
   #pruneNext: number | null | undefined;
+  /**
+   * The digest elements written since the last fold (`<doc>` for a new header, `<doc> <session>`), or
+   * undefined when not known (a fresh instance, a rolled-back write): then the next commit folds.
+   */
+  #unfolded: Set<string> | undefined;
   readonly sql: SqlStorage;
   readonly transactionSync: <T>(fn: () => T) => T;
 
@@ -196,6 +210,10 @@ export class SqliteStore implements GroupStore {
       sql.exec("ALTER TABLE sessions ADD COLUMN tail TEXT NOT NULL DEFAULT ''");
     }
     if (countsUsage && !columnsOf("agent_usage").includes("bytes")) sql.exec("ALTER TABLE agent_usage ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0");
+    // Rows stored before the digest was folded lazily are all in the sum (NULL says so).
+    const foldsLazily = (docColumns.length === 0 || docColumns.includes("digested")) && (sessionColumns.length === 0 || sessionColumns.includes("digested"));
+    if (docColumns.length > 0 && !docColumns.includes("digested")) sql.exec("ALTER TABLE docs ADD COLUMN digested INTEGER");
+    if (sessionColumns.length > 0 && !sessionColumns.includes("digested")) sql.exec("ALTER TABLE sessions ADD COLUMN digested INTEGER");
     if (docColumns.length > 0) {
       for (const column of ["cursor", "deleted", "restricted", "sessions"]) {
         if (!docColumns.includes(column)) sql.exec(`ALTER TABLE docs ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
@@ -203,6 +221,7 @@ export class SqliteStore implements GroupStore {
       if (!docColumns.includes("sessions")) sql.exec("UPDATE docs SET sessions = (SELECT count(*) FROM sessions WHERE doc_num = docs.num)");
     }
     sql.exec(SCHEMA);
+    if (!foldsLazily) this.setMeta("digest_cursor", String(this.#groupCursor()));
     // Groups stored before agents' usage was counted: count it once.
     if (!countsUsage && docColumns.length > 0) {
       sql.exec(`INSERT INTO agent_usage (agent, docs) SELECT header ->> '$.creator', count(*) FROM docs WHERE deleted = 0 GROUP BY 1`);
@@ -275,23 +294,49 @@ export class SqliteStore implements GroupStore {
 
   info(): GroupInfo {
     const info = (this.#info ??= this.#readInfo());
-    // The digest is the SHA-256 of the sum, not stored again by each write, and taken only when asked
-    // for (a `dir`): every frame reads the group's facts, few need its digest (digestOfSum keeps the last).
+    // The sum is folded and the digest (its SHA-256) taken only when asked for (a `dir`): every frame
+    // reads the group's facts, few need its digest (digestOfSum keeps the last).
+    const digestSum = () => this.#foldedSum();
     return {
       ...info,
       get digest() {
-        return info.digestSum === EMPTY_DIGEST_SUM ? EMPTY_DIGEST : digestOfSum(info.digestSum);
+        const sum = digestSum();
+        return sum === EMPTY_DIGEST_SUM ? EMPTY_DIGEST : digestOfSum(sum);
+      },
+      get digestSum() {
+        return digestSum();
       },
     };
   }
 
-  #readInfo(): Omit<GroupInfo, "digest"> {
+  #readInfo(): Omit<GroupInfo, "digest" | "digestSum"> {
     return {
       membersDoc: this.meta("members_doc") as DocId | undefined,
       membersLast: JSON.parse(this.meta("members_last") ?? '{"at":0,"session":""}') as LogPosition,
       cursor: this.#groupCursor(),
-      digestSum: this.meta("digest_sum") ?? EMPTY_DIGEST_SUM,
     };
+  }
+
+  /** The digest sum with every change folded in: a transaction of its own when something is unfolded. */
+  #foldedSum(): string {
+    if (this.#unfolded === undefined || this.#unfolded.size > 0) this.#write(() => this.#fold(this.#groupCursor()), false);
+    return this.meta("digest_sum") ?? EMPTY_DIGEST_SUM;
+  }
+
+  /** Folds the changes made since the last fold into the sum, inside the caller's transaction (digest-fold.ts). */
+  #fold(cursor: number): void {
+    const from = Number(this.meta("digest_cursor") ?? 0);
+    const sum = from < cursor ? foldDigest(this.sql, this.meta("digest_sum") ?? EMPTY_DIGEST_SUM, from) : undefined;
+    if (sum !== undefined) {
+      this.sql.exec(
+        "INSERT INTO meta (key, value) VALUES ('digest_sum', ?), ('digest_cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        sum,
+        String(cursor),
+      );
+      this.#meta.set("digest_sum", sum);
+      this.#meta.set("digest_cursor", String(cursor));
+    }
+    this.#unfolded = new Set();
   }
 
   #groupCursor(): number {
@@ -689,7 +734,6 @@ export class SqliteStore implements GroupStore {
     if (writes.length === 0) return;
     const info = this.info();
     const cursor = info.cursor + writes.length;
-    const digestSum = digestAfterAll(info.digestSum, writes);
     const counts = new Map<AgentId, { docs: number; sessions: number }>();
     const bytes = new Map<AgentId, number>();
     // Documents each created by one write that no other write of these touches: created all together.
@@ -697,10 +741,19 @@ export class SqliteStore implements GroupStore {
     for (const write of writes) writesTo.set(write.doc, (writesTo.get(write.doc) ?? 0) + 1);
     const created = new Set(writes.filter((write) => write.header && !write.members && writesTo.get(write.doc) === 1));
     if (created.size < 2) created.clear();
+    // The digest waits (digest-fold.ts), unless more than UNFOLDED_ELEMENTS of it would: then what waits is
+    // folded first, and these writes go into the sum as they are stored (no row written twice).
+    const elements = this.#unfolded === undefined ? undefined : new Set(this.#unfolded);
+    for (const write of writes) {
+      if (write.header) elements?.add(write.doc);
+      for (const append of write.appends) elements?.add(`${write.doc} ${append.session}`);
+    }
+    const folded = elements === undefined || elements.size > UNFOLDED_ELEMENTS;
     this.#write(() => {
-      if (created.size > 0) this.#createAll(writes.flatMap((write, i) => (created.has(write) ? [[write, info.cursor + 1 + i] as const] : [])));
+      if (folded && this.#unfolded?.size !== 0) this.#fold(info.cursor);
+      if (created.size > 0) this.#createAll(writes.flatMap((write, i) => (created.has(write) ? [[write, info.cursor + 1 + i] as const] : [])), folded);
       for (const [i, write] of writes.entries()) {
-        const newSessions = created.has(write) ? write.appends.length : this.#commitOne(write, info.cursor + 1 + i);
+        const newSessions = created.has(write) ? write.appends.length : this.#commitOne(write, info.cursor + 1 + i, folded);
         for (const append of write.appends) {
           const agent = agentOfSession(append.session);
           bytes.set(agent, (bytes.get(agent) ?? 0) + append.bytes);
@@ -713,7 +766,6 @@ export class SqliteStore implements GroupStore {
           counts.set(agent, count);
         }
       }
-      this.sql.exec("INSERT INTO meta (key, value) VALUES ('digest_sum', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", digestSum);
       if (counts.size > 0) {
         this.sql.exec(
           `INSERT INTO agent_usage (agent, docs, sessions) SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]' FROM json_each(?) WHERE true
@@ -730,10 +782,21 @@ export class SqliteStore implements GroupStore {
           else this.sql.exec("DELETE FROM members WHERE agent = ?", change.agent);
         }
       }
+      if (folded) {
+        // Every session these writes append to was folded at its count, which is each append's `after`.
+        const digestSum = digestAfterAll(this.meta("digest_sum") ?? EMPTY_DIGEST_SUM, writes);
+        this.sql.exec(
+          "INSERT INTO meta (key, value) VALUES ('digest_sum', ?), ('digest_cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          digestSum,
+          String(cursor),
+        );
+        this.#meta.set("digest_sum", digestSum);
+        this.#meta.set("digest_cursor", String(cursor));
+      }
+      this.#unfolded = folded ? new Set() : elements;
     }, writes.some((write) => write.members !== undefined));
     // Committed: the document rows and heads were cached as they were written; the group facts now.
     this.#cursor = cursor;
-    this.#meta.set("digest_sum", digestSum);
     for (const [agent, added] of bytes) {
       const usage = this.#usage.get(agent);
       if (usage) usage.bytes += added;
@@ -752,13 +815,14 @@ export class SqliteStore implements GroupStore {
    * rows, their sessions' rows and any full chunks, each in one statement per CREATE_PAGE_CHARS of JSON
    * rather than per document. The rows and heads are cached at once, as #commitOne does.
    */
-  #createAll(writes: readonly (readonly [Write, number])[]): void {
+  #createAll(writes: readonly (readonly [Write, number])[], folded: boolean): void {
     const nums = new Map<DocId, number>();
     for (const page of jsonPages(writes.map(([write, cursor]) => [write.doc, JSON.stringify(write.header), write.now, write.header!.readers ? 1 : 0, cursor, write.appends.length]))) {
       const rows = this.sql.exec<{ id: DocId; num: number }>(
-        `INSERT INTO docs (id, header, updated_at, restricted, cursor, sessions)
-         SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]' FROM json_each(?) WHERE true
+        `INSERT INTO docs (id, header, updated_at, restricted, cursor, sessions, digested)
+         SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]', ? FROM json_each(?) WHERE true
          RETURNING id, num`,
+        folded ? null : 0,
         page,
       );
       for (const row of rows) nums.set(row.id, row.num);
@@ -785,9 +849,10 @@ export class SqliteStore implements GroupStore {
     }
     for (const page of jsonPages(sessionRows)) {
       const rows = this.sql.exec<{ num: number; doc_num: number; id: SessionId }>(
-        `INSERT INTO sessions (doc_num, id, count, last_hash, signature, tail_first, tail, bytes)
-         SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]', value ->> '$[6]', value ->> '$[7]' FROM json_each(?) WHERE true
+        `INSERT INTO sessions (doc_num, id, count, last_hash, signature, tail_first, tail, bytes, digested)
+         SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]', value ->> '$[6]', value ->> '$[7]', ? FROM json_each(?) WHERE true
          RETURNING num, doc_num, id`,
+        folded ? null : 0,
         page,
       );
       for (const row of rows) opens.get(`${row.doc_num} ${row.id}`)!.num = row.num;
@@ -803,7 +868,7 @@ export class SqliteStore implements GroupStore {
    * sessions it started. The row and the heads are cached at once, for the next write of the same
    * transaction (a rollback drops every cache).
    */
-  #commitOne(write: Write, cursor: number): number {
+  #commitOne(write: Write, cursor: number, folded: boolean): number {
     const known = this.#row(write.doc);
     const newSessions = write.appends.filter((append) => append.after === 0).length;
     let docRow: DocRow;
@@ -812,13 +877,14 @@ export class SqliteStore implements GroupStore {
     if (write.header) {
       docNum = this.sql
         .exec<{ num: number }>(
-          "INSERT INTO docs (id, header, updated_at, restricted, cursor, sessions) VALUES (?, ?, ?, ?, ?, ?) RETURNING num",
+          "INSERT INTO docs (id, header, updated_at, restricted, cursor, sessions, digested) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING num",
           write.doc,
           JSON.stringify(write.header),
           write.now,
           write.header.readers ? 1 : 0,
           cursor,
           newSessions,
+          folded ? null : 0,
         )
         .one().num;
       docRow = { num: docNum, deleted: false, sessions: newSessions };
@@ -851,13 +917,15 @@ export class SqliteStore implements GroupStore {
       }
       const nums = new Map<string, number>();
       const sessionRows = this.sql.exec<{ num: number; id: string }>(
-        `INSERT INTO sessions (doc_num, id, count, last_hash, signature, tail_first, tail, bytes)
-         SELECT ?, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]', value ->> '$[6]' FROM json_each(?) WHERE true
+        `INSERT INTO sessions (doc_num, id, count, last_hash, signature, tail_first, tail, bytes, digested)
+         SELECT ?, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]', value ->> '$[6]', ? FROM json_each(?) WHERE true
          ON CONFLICT (doc_num, id) DO UPDATE SET count = excluded.count, last_hash = excluded.last_hash, signature = excluded.signature,
+           digested = CASE WHEN excluded.digested IS NULL THEN NULL ELSE coalesce(sessions.digested, sessions.count) END,
            tail = CASE WHEN excluded.tail_first <> sessions.tail_first OR sessions.tail = '' THEN excluded.tail ELSE sessions.tail || ',' || excluded.tail END,
            tail_first = excluded.tail_first, bytes = bytes + excluded.bytes
          RETURNING num, id`,
         docNum,
+        folded ? null : 0,
         JSON.stringify(
           planned.map(({ append, open }) => [append.session, append.after + append.transactions.length, append.lastHash, append.signature, open.first, open.text, append.bytes]),
         ),
@@ -894,7 +962,9 @@ export class SqliteStore implements GroupStore {
          ON CONFLICT (agent) DO UPDATE SET sessions = sessions + excluded.sessions`,
         docNum,
       );
-      const digestSum = updateDigestSum(this.info().digestSum, doc, this.knownState(doc), { header: false, sessions: {} });
+      // Folded first, the sum holds the document as it is: it leaves whole.
+      this.#fold(this.#groupCursor());
+      const digestSum = updateDigestSum(this.meta("digest_sum") ?? EMPTY_DIGEST_SUM, doc, this.knownState(doc), { header: false, sessions: {} });
       this.setMeta("digest_sum", digestSum);
       this.sql.exec("DELETE FROM chunks WHERE session_num IN (SELECT num FROM sessions WHERE doc_num = ?)", docNum);
       this.sql.exec("DELETE FROM sessions WHERE doc_num = ?", docNum);
@@ -928,6 +998,7 @@ export class SqliteStore implements GroupStore {
       this.#snapshots.clear();
       this.#pruneNext = undefined;
       this.#memberRoles = undefined;
+      this.#unfolded = undefined;
       throw error;
     } finally {
       this.#info = undefined;

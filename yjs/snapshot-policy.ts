@@ -37,7 +37,7 @@ export const OFFERS_SNAPSHOTS = "snapshots";
  * Whether this editor is the one to take snapshots: its session sorts first among itself and the editors
  * present that offer to (their presence states hold `snapshots: true`). Each editor computes the same answer
  * from the same presence; while presence is settling two may both take one, and the relay stores the first
- * and refuses the other as stale, so nothing is lost either way.
+ * and answers the other with it (or refuses it as stale), so nothing is lost either way.
  */
 export function leadsSnapshots(own: string, present: Iterable<{ session: string; state: unknown }>): boolean {
   for (const peer of present) {

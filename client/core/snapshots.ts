@@ -5,8 +5,8 @@ import {
   MEMBERS_KIND,
   canonicalJson,
   countOf,
+  coversAll,
   coversMore,
-  sameCovers,
   signSnapshot,
   type DocId,
   type ErrorCode,
@@ -76,15 +76,15 @@ export function onSnapshotted(state: CoreState, message: SnapshottedMessage, out
   if (!doc) return;
   const heard = { session: message.session, covers: message.covers };
   if (!doc.snapshotted || coversMore(heard.covers, doc.snapshotted.covers)) doc.snapshotted = heard;
+  // Every snapshot of ours waiting that the stored one covers is done: it is ours, or one covering at least as
+  // much (another writer's, stored while the answer to ours was lost, say, which the relay answers with it).
+  // Each waiting one covers more than the one before, so those covered are the oldest.
   let applied = false;
-  if (message.session === state.writer.session) {
-    const index = doc.pendingSnapshots.findIndex((pending) => sameCovers(pending.snapshot.covers, message.covers));
-    if (index >= 0) {
-      const [pending] = doc.pendingSnapshots.splice(index, 1);
-      // The document now starts at it here too: what it covers need not be held (or saved) any longer.
-      applied = applySnapshot(doc, state.writer, pending!.snapshot);
-      out.push({ type: "settle", waiter: pending!.key });
-    }
+  while (doc.pendingSnapshots[0] && coversAll(message.covers, doc.pendingSnapshots[0].snapshot.covers)) {
+    const pending = doc.pendingSnapshots.shift()!;
+    // The document now starts at it here too: what it covers need not be held (or saved) any longer.
+    applied = applySnapshot(doc, state.writer, pending.snapshot) || applied;
+    out.push({ type: "settle", waiter: pending.key });
   }
   out.push({ type: "changed", doc: doc.id, added: [], snapshotted: heard });
   if (applied) out.push({ type: "flush", doc: doc.id });

@@ -10,6 +10,8 @@ export type Proxy = {
   down(): void;
   /** Holds traffic in both directions (a stalled network: nothing arrives, nothing closes). */
   stall(): void;
+  /** Holds what the relay sends while what clients send goes through (answers lost on the way, once cut). */
+  holdReplies(): void;
   /** Back to normal: accepts connections and releases held traffic. */
   restore(): void;
   /** Bytes forwarded from the relay to clients since the proxy started. */
@@ -22,6 +24,7 @@ export async function startProxy(target: { host?: string; port: number }): Promi
   const pairs = new Set<[Socket, Socket]>();
   let refusing = false;
   let stalled = false;
+  let holdingReplies = false;
   let bytesToClients = 0;
   let connections = 0;
 
@@ -35,6 +38,7 @@ export async function startProxy(target: { host?: string; port: number }): Promi
       client.pause();
       upstream.pause();
     }
+    if (holdingReplies) upstream.pause();
     client.on("data", (chunk) => upstream.write(chunk));
     upstream.on("data", (chunk) => {
       bytesToClients += chunk.length;
@@ -73,9 +77,14 @@ export async function startProxy(target: { host?: string; port: number }): Promi
         upstream.pause();
       }
     },
+    holdReplies() {
+      holdingReplies = true;
+      for (const [, upstream] of pairs) upstream.pause();
+    },
     restore() {
       refusing = false;
       stalled = false;
+      holdingReplies = false;
       for (const [client, upstream] of pairs) {
         client.resume();
         upstream.resume();

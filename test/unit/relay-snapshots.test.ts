@@ -67,10 +67,12 @@ describe("taking a snapshot", () => {
     `);
   });
 
-  it("refuses a snapshot covering transactions the relay does not hold, a stale one, and a forged one; nothing is stored", async () => {
+  it("refuses a snapshot covering transactions the relay does not hold, a stale one, and a forged one; one the stored snapshot covers is answered with it; nothing is stored", async () => {
     const { send, transcript, store } = await written(5);
+    await send("bob", writer(bob, doc1)(transactions(2, "b")));
+    transcript();
     await send("alice", snapshotOf(alice, doc1.id, { [alice.session]: 6 }, "ahead"));
-    await send("alice", snapshotOf(alice, doc1.id, { [alice.session]: 3, [bob.session]: 1 }, "unknown session"));
+    await send("alice", snapshotOf(alice, doc1.id, { [alice.session]: 3, [bob.session]: 3 }, "more than bob wrote"));
     await send("alice", { ...snapshotOf(alice, doc1.id, { [alice.session]: 4 }, "signed"), data: "changed" });
     await send("alice", { ...snapshotOf(alice, doc1.id, { [alice.session]: 4 }, "signed"), covers: { [alice.session]: 3 } });
     expect(store.readSnapshot(doc1.id)).toBeUndefined();
@@ -78,10 +80,12 @@ describe("taking a snapshot", () => {
     await send("alice", snapshotOf(alice, doc1.id, { [alice.session]: 3 }, "older"));
     await send("bob", snapshotOf(bob, doc1.id, { [alice.session]: 4 }, "same covers, another author"));
     await send("bob", snapshotOf(bob, doc1.id, { [alice.session]: 5 }, "newer"));
+    // Not newer, nor covered by the stored one: each covers transactions the other does not.
+    await send("alice", snapshotOf(alice, doc1.id, { [alice.session]: 4, [bob.session]: 2 }, "apart"));
     expect(transcript()).toMatchInlineSnapshot(`
       "alice -> relay | snapshot doc1 by alice covers {alice:6} text 5
       relay -> alice | error snapshot_refused doc1 "the snapshot covers transactions the relay does not hold"
-      alice -> relay | snapshot doc1 by alice covers {alice:3, bob:1} text 15
+      alice -> relay | snapshot doc1 by alice covers {alice:3, bob:3} text 19
       relay -> alice | error snapshot_refused doc1 "the snapshot covers transactions the relay does not hold"
       alice -> relay | snapshot doc1 by alice covers {alice:4} text 7
       relay -> alice | error bad_signature doc1 "the snapshot's signature does not match its document, covered state and data; it was not stored"
@@ -91,12 +95,14 @@ describe("taking a snapshot", () => {
       relay -> alice | snapshotted doc1 by alice covers {alice:4}
       relay -> bob | snapshotted doc1 by alice covers {alice:4}
       alice -> relay | snapshot doc1 by alice covers {alice:3} text 5
-      relay -> alice | error snapshot_refused doc1 "the snapshot is stale: it covers no more than the document's stored snapshot"
+      relay -> alice | snapshotted doc1 by alice covers {alice:4}
       bob -> relay | snapshot doc1 by bob covers {alice:4} text 27
-      relay -> bob | error snapshot_refused doc1 "the snapshot is stale: it covers no more than the document's stored snapshot"
+      relay -> bob | snapshotted doc1 by alice covers {alice:4}
       bob -> relay | snapshot doc1 by bob covers {alice:5} text 5
       relay -> bob | snapshotted doc1 by bob covers {alice:5}
-      relay -> alice | snapshotted doc1 by bob covers {alice:5}"
+      relay -> alice | snapshotted doc1 by bob covers {alice:5}
+      alice -> relay | snapshot doc1 by alice covers {alice:4, bob:2} text 5
+      relay -> alice | error snapshot_refused doc1 "the snapshot is stale: it is not newer than the stored snapshot (each covers transactions the other does not)""
     `);
     expect(store.readSnapshot(doc1.id)).toMatchObject({ session: bob.session, data: "newer" });
   });

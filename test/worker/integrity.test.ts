@@ -182,7 +182,7 @@ describe("a write costs what it changes", () => {
     expect(a.received.at(-1)!.bytes).toBeLessThan(300);
   });
 
-  it("a one-transaction write runs at most 3 SQL statements and reads a few rows, however many sessions the document has", async () => {
+  it("a one-transaction write runs at most 2 SQL statements and reads a few rows, however many sessions the document has", async () => {
     const group = uniqueGroup("write-cost");
     const a = await connect(group, alice);
     const costs: { statements: number; rowsRead: number }[] = [];
@@ -197,7 +197,7 @@ describe("a write costs what it changes", () => {
       });
       costs.push(counted);
     }
-    for (const cost of costs) expect(cost.statements).toBeLessThanOrEqual(3);
+    for (const cost of costs) expect(cost.statements).toBeLessThanOrEqual(2);
     expect(costs[1]!.rowsRead).toBe(costs[0]!.rowsRead);
   });
 });

@@ -55,12 +55,18 @@ describe("taking a snapshot", () => {
     }
     await a.sync();
     expect(await storedSnapshots(group)).toEqual([]);
-    // A stale one: older than the stored snapshot.
+    // An older one than the stored snapshot is not stored: its author hears which is (a lost answer's case).
     a.send(log.content(transactions(2, "more")));
     await a.next("known", (k) => k.reason === "ack");
     a.send(snapshotOf(alice, id, { [alice.session]: 5 }, "five"));
     expect(await answer(a, id)).toMatchObject({ type: "snapshotted" });
     a.send(snapshotOf(alice, id, { [alice.session]: 4 }, "four"));
+    expect(await answer(a, id)).toEqual({ type: "snapshotted", doc: id, session: alice.session, covers: { [alice.session]: 5 } });
+    // A stale one: neither newer nor covered by the stored snapshot.
+    const bobLog = new SessionWriter(bob, id);
+    b.send(bobLog.content(transactions(1, "bob")));
+    await b.next("known", (k) => k.reason === "ack");
+    a.send(snapshotOf(alice, id, { [alice.session]: 4, [bob.session]: 1 }, "apart"));
     expect(await answer(a, id)).toMatchObject({ type: "error", code: "snapshot_refused", message: expect.stringMatching(/stale/) });
     expect(await storedSnapshots(group)).toMatchObject([{ covers: JSON.stringify({ [alice.session]: 5 }) }]);
     await b.sync();

@@ -2,7 +2,7 @@
 // SQLite: the same cases as MemoryStore's in test/unit, so the two stores agree exactly.
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { CHUNK_ROW_CHARS } from "../../protocol/index.ts";
+import { CHUNK_ROW_CHARS, digestOf, digestSumOf } from "../../protocol/index.ts";
 import { SqliteStore } from "../../worker/sqlite-store.ts";
 import { storeContract } from "../support/store-contract.ts";
 import { groupStub, uniqueGroup } from "./socket.ts";
@@ -74,6 +74,27 @@ describe("SqliteStore on storage written by an earlier version", () => {
         { index: 999, at: 1999, data: 'tx "999"', signature: "sig-1000" },
         { index: 1000, at: 9, data: "next", signature: "sig-1001" },
       ]);
+    }),
+  );
+
+  it("keeps the digest of a group stored before the digest was folded lazily, and folds the writes after it", () =>
+    runInDurableObject(groupStub(uniqueGroup("store-upgrade-digest")), (_instance, state) => {
+      const sql = state.storage.sql;
+      // The tables as the version that updated the sum at every write kept them (no `digested`).
+      sql.exec("ALTER TABLE docs DROP COLUMN digested");
+      sql.exec("ALTER TABLE sessions DROP COLUMN digested");
+      sql.exec("INSERT INTO docs (num, id, header, updated_at, cursor, sessions) VALUES (1, 'doc_a', '{}', 1, 1, 2), (2, 'doc_b', '{}', 1, 2, 1)");
+      sql.exec("INSERT INTO sessions (num, doc_num, id, count, last_hash, signature) VALUES (1, 1, 'ag_a~s1', 3, 'h', 'x'), (2, 1, 'ag_b~s1', 1, 'h', 'x'), (3, 2, 'ag_a~s1', 2, 'h', 'x')");
+      const stored = { doc_a: { header: true, sessions: { "ag_a~s1": 3, "ag_b~s1": 1 } }, doc_b: { header: true, sessions: { "ag_a~s1": 2 } } };
+      sql.exec("INSERT INTO meta (key, value) VALUES ('digest_sum', ?)", digestSumOf(Object.entries(stored) as never));
+      const store = new SqliteStore(sql, (fn) => state.storage.transactionSync(fn));
+      expect(store.info().digest).toBe(digestOf(Object.entries(stored) as never));
+      store.commit({ doc: "doc_b", appends: [{ session: "ag_a~s1", after: 2, transactions: [{ at: 9, data: "next" }], signature: "sig", lastHash: "h2", bytes: 4 }], now: 2 });
+      store.commit({ doc: "doc_a", appends: [{ session: "ag_c~s1", after: 0, transactions: [{ at: 9, data: "new" }], signature: "sig", lastHash: "h2", bytes: 3 }], now: 3 });
+      const now = { doc_a: { header: true, sessions: { ...stored.doc_a.sessions, "ag_c~s1": 1 } }, doc_b: { header: true, sessions: { "ag_a~s1": 3 } } };
+      expect(store.info().digest).toBe(digestOf(Object.entries(now) as never));
+      // A fresh instance on the same storage (a restart) agrees.
+      expect(new SqliteStore(sql, (fn) => state.storage.transactionSync(fn)).info().digest).toBe(digestOf(Object.entries(now) as never));
     }),
   );
 

@@ -4,9 +4,9 @@
 import {
   agentOfSession,
   can,
+  coversAll,
   coversMore,
   mayRead,
-  sameCovers,
   snapshotDataHash,
   snapshotMessage,
   type ErrorCode,
@@ -37,12 +37,14 @@ export function takeSnapshot(peer: ReadyPeer, snapshot: SnapshotMessage, now: nu
     if (count > (store.sessionHead(doc, covered)?.count ?? 0)) return { code: "snapshot_refused", reason: "the snapshot covers transactions the relay does not hold" };
   }
   const stored = store.snapshotHead(doc);
-  if (stored && sameCovers(stored.covers, covers) && stored.session === session) {
-    // An identical re-send (the author did not hear the first answer): answered again, nothing written.
-    return [{ type: "send", peer: peer.id, message: { type: "snapshotted", doc, session, covers: stored.covers } }];
+  if (stored && coversAll(stored.covers, covers)) {
+    // The stored snapshot covers all this one does: it is this one sent again (its author did not hear the
+    // first answer), or a newer one (another writer's, stored while this one's answer was lost). Either way
+    // what the author asked for is done; it hears which snapshot is stored, and nothing is written.
+    return [{ type: "send", peer: peer.id, message: { type: "snapshotted", doc, session: stored.session, covers: stored.covers } }];
   }
   if (stored && !coversMore(covers, stored.covers)) {
-    return { code: "snapshot_refused", reason: "the snapshot is stale: it covers no more than the document's stored snapshot" };
+    return { code: "snapshot_refused", reason: "the snapshot is stale: it is not newer than the stored snapshot (each covers transactions the other does not)" };
   }
   const message = snapshotMessage(doc, session, covers, snapshotDataHash(snapshot.data));
   const { type: _type, ...taken } = snapshot;

@@ -152,6 +152,74 @@ describe("publishing a snapshot", () => {
   });
 });
 
+describe("a snapshot whose answer was lost", () => {
+  it("resolves when the relay answers its re-send with a newer snapshot it stored meanwhile (another writer's), and the document starts from its own", () => {
+    const core = aliceWithHistory();
+    const doc = core.state.docs.get(doc1.id)!;
+    const covers = coversOf(doc);
+    core.feed({ type: "snapshot", doc: doc1.id, data: "a0..a2 b0..b3", covers });
+    // The relay stored it, then the connection dropped before its answer arrived.
+    core.feed({ type: "down" });
+    core.transcript();
+    core.connect();
+    // Meanwhile bob stored a snapshot covering more: the relay answers the re-send with that one.
+    const bobs = { [alice.session]: 3, [bob.session]: 5 };
+    core.relay({ type: "snapshotted", doc: doc1.id, session: bob.session, covers: bobs });
+    const lines = core.transcript().filter((line) => line.includes("snapshot") || line.includes("report"));
+    expect(lines).toMatchInlineSnapshot(`
+      [
+        "c -> relay | snapshot doc1 by alice covers {alice:3, bob:4} text 13",
+        "relay -> c | snapshotted doc1 by bob covers {alice:3, bob:5}",
+        "c | snapshot:doc1:{"bob":4,"alice":3} resolves",
+        "c | changed doc1 +0 snapshotted by bob",
+      ]
+    `);
+    expect(doc.pendingSnapshots).toEqual([]);
+    // Whose snapshot is stored is what the app reads; here the document starts from its own (what it covers is stored).
+    expect(doc.snapshotted).toEqual({ session: bob.session, covers: bobs });
+    expect(doc.snapshot?.covers).toEqual(covers);
+    expect(orderedTransactions(doc)).toEqual([]);
+  });
+
+  it("resolves when another writer's snapshot covering it is stored while its answer is on the way; a snapshot neither newer nor covered is still refused", () => {
+    const core = aliceWithHistory();
+    const doc = core.state.docs.get(doc1.id)!;
+    core.feed({ type: "snapshot", doc: doc1.id, data: "s1", covers: coversOf(doc) });
+    core.relay({ type: "snapshotted", doc: doc1.id, session: bob.session, covers: { [alice.session]: 3, [bob.session]: 4 } });
+    // The relay's own answer to it comes after, naming the stored one again: nothing more happens.
+    core.relay({ type: "snapshotted", doc: doc1.id, session: bob.session, covers: { [alice.session]: 3, [bob.session]: 4 } });
+    core.relay(contentFrom(bob, doc1, 4, bobSays.slice(4, 6)));
+    core.relay(ack(doc1.id, { [alice.session]: 3 }));
+    core.feed({ type: "snapshot", doc: doc1.id, data: "s2", covers: coversOf(doc) });
+    core.relay({ type: "snapshotted", doc: doc1.id, session: bob.session, covers: { [alice.session]: 2, [bob.session]: 6 } });
+    core.relay({ type: "error", code: "snapshot_refused", message: "stale", doc: doc1.id });
+    expect(core.transcript()).toMatchInlineSnapshot(`
+      [
+        "app | snapshot doc1 covers {alice:3, bob:4}",
+        "c -> relay | snapshot doc1 by alice covers {alice:3, bob:4} text 2",
+        "relay -> c | snapshotted doc1 by bob covers {alice:3, bob:4}",
+        "c | snapshot:doc1:{"bob":4,"alice":3} resolves",
+        "c | changed doc1 +0 snapshotted by bob",
+        "c | flush doc1",
+        "relay -> c | snapshotted doc1 by bob covers {alice:3, bob:4}",
+        "c | changed doc1 +0 snapshotted by bob",
+        "relay -> c | content doc1 bob after=4 n=2",
+        "c | changed doc1 +2",
+        "c | flush doc1",
+        "relay -> c | known doc1 {alice:3} ack",
+        "c | flush doc1",
+        "app | snapshot doc1 covers {alice:3, bob:6}",
+        "c -> relay | snapshot doc1 by alice covers {alice:3, bob:6} text 2",
+        "relay -> c | snapshotted doc1 by bob covers {alice:2, bob:6}",
+        "c | changed doc1 +0 snapshotted by bob",
+        "relay -> c | error snapshot_refused doc1 "stale"",
+        "c | snapshot:doc1:{"bob":6,"alice":3} rejects snapshot_refused",
+        "c | report snapshot_refused doc1",
+      ]
+    `);
+  });
+});
+
 describe("receiving a snapshot", () => {
   it("a fresh load gets the header, the snapshot and what follows it: the document holds exactly that", () => {
     const core = coreScenario(alice);
