@@ -51,7 +51,7 @@ export type ConnectionOptions = {
   getToken?: (group: string) => Promise<string> | string;
   /**
    * Offer the relay to send large frames compressed (answers to loads and resumes: a fraction of the bytes),
-   * where the runtime can inflate them (DecompressionStream "deflate-raw": browsers, Node 20+). Default true.
+   * where the runtime can inflate them (DecompressionStream "deflate-raw": current browsers, Node 22). Default true.
    */
   compression?: boolean;
   /**

@@ -188,7 +188,7 @@ const INFLATE_INPUT_STEP = 4 * 1024;
 /**
  * The frame a compressed frame holds, in binary form, or the reason it has none: an unknown format, data
  * that is not deflate-raw, or more than `maxBytes` once inflated. Inflates with DecompressionStream
- * (browsers, Node 18+, Workers), fed a step at a time and stopped as soon as the output passes
+ * (current browsers, Node 22, Workers), fed a step at a time and stopped as soon as the output passes
  * `maxBytes`: a frame of a few KiB may inflate to a thousand times as much. Never throws.
  */
 export async function inflateFrame(frame: Uint8Array, maxBytes: number): Promise<{ frame: Uint8Array } | { error: string }> {
