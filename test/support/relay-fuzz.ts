@@ -173,6 +173,8 @@ export type FuzzOutcome = {
   /** Alice's acks, as the counts they acknowledged. */
   acks: number[];
   undecodable: string[];
+  /** The group's directory digest at the end (SqliteStore folds it lazily, MemoryStore at every write). */
+  digest: string;
 };
 
 /**
@@ -312,6 +314,6 @@ export async function runFuzz(store: GroupStore, seed: number, rounds: number): 
     .flatMap((chunk) => chunk?.transactions ?? []);
   const stored = [...store.readTransactions(aliceDoc.id, alice.session, 0, aliceCount)].map(({ at, data }) => ({ at, data }));
   if (stored.length !== written.length) throw new Error(`alice wrote ${written.length}, the store holds ${stored.length}`);
-  return { answers, binaryAnswers, stored, live, acks, undecodable: transport.undecodable };
+  return { answers, binaryAnswers, stored, live, acks, undecodable: transport.undecodable, digest: store.info().digest };
 }
 

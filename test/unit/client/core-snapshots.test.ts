@@ -181,6 +181,31 @@ describe("a snapshot whose answer was lost", () => {
     expect(orderedTransactions(doc)).toEqual([]);
   });
 
+  it("two of its own, both stored and both answers lost: the first re-sent is answered with the second, and both resolve", () => {
+    const core = aliceWithHistory();
+    const doc = core.state.docs.get(doc1.id)!;
+    core.feed({ type: "snapshot", doc: doc1.id, data: "s1", covers: coversOf(doc) });
+    core.relay(contentFrom(bob, doc1, 4, bobSays.slice(4, 5)));
+    core.feed({ type: "snapshot", doc: doc1.id, data: "s2", covers: coversOf(doc) });
+    core.feed({ type: "down" });
+    core.transcript();
+    core.connect();
+    const second = { [alice.session]: 3, [bob.session]: 5 };
+    core.relay({ type: "snapshotted", doc: doc1.id, session: alice.session, covers: second });
+    core.relay({ type: "snapshotted", doc: doc1.id, session: alice.session, covers: second });
+    expect(core.transcript().filter((line) => line.includes("snapshot"))).toEqual([
+      "c -> relay | snapshot doc1 by alice covers {alice:3, bob:4} text 2",
+      "c -> relay | snapshot doc1 by alice covers {alice:3, bob:5} text 2",
+      "relay -> c | snapshotted doc1 by alice covers {alice:3, bob:5}",
+      'c | snapshot:doc1:{"bob":4,"alice":3} resolves',
+      'c | snapshot:doc1:{"bob":5,"alice":3} resolves',
+      "c | changed doc1 +0 snapshotted by alice",
+      "relay -> c | snapshotted doc1 by alice covers {alice:3, bob:5}",
+      "c | changed doc1 +0 snapshotted by alice",
+    ]);
+    expect(doc.snapshot?.data).toBe("s2");
+  });
+
   it("resolves when another writer's snapshot covering it is stored while its answer is on the way; a snapshot neither newer nor covered is still refused", () => {
     const core = aliceWithHistory();
     const doc = core.state.docs.get(doc1.id)!;
