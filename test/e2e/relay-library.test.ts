@@ -6,10 +6,32 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, type Client } from "../../client/index.ts";
 import { RELAY_COMPATIBILITY_DATE, RELAY_COMPATIBILITY_FLAGS } from "../../dev/start-relay.ts";
+import { COMPRESS_MIN_BYTES } from "../../protocol/index.ts";
 import { mintToken } from "../../tokens/index.ts";
 import { until } from "../support/wait.ts";
 
 const SECRET = "the app's own secret";
+
+/** The app's Worker, bundled as an app would and run in workerd with the given compatibility flags. */
+async function startAppWorker(compatibilityFlags: readonly string[]): Promise<Miniflare> {
+  const bundled = await build({
+    entryPoints: [fileURLToPath(new URL("../worker/fixtures/app-worker.ts", import.meta.url))],
+    bundle: true, format: "esm", platform: "neutral", target: "es2022", external: ["cloudflare:*", "node:*"], write: false, logLevel: "warning",
+  });
+  return new Miniflare(
+    convertV4MiniflareOptions({
+      name: "app",
+      modules: true,
+      script: bundled.outputFiles[0]!.text,
+      compatibilityDate: RELAY_COMPATIBILITY_DATE,
+      compatibilityFlags: [...compatibilityFlags],
+      durableObjects: { SYNC: { className: "SyncGroups", useSQLite: true } },
+      bindings: { MY_APP_SECRET: SECRET },
+      host: "127.0.0.1",
+      port: 0,
+    }),
+  );
+}
 
 describe("an app's Worker that mounts Weft", () => {
   let miniflare: Miniflare;
@@ -17,23 +39,7 @@ describe("an app's Worker that mounts Weft", () => {
   const clients: Client[] = [];
 
   beforeAll(async () => {
-    const bundled = await build({
-      entryPoints: [fileURLToPath(new URL("../worker/fixtures/app-worker.ts", import.meta.url))],
-      bundle: true, format: "esm", platform: "neutral", target: "es2022", external: ["cloudflare:*", "node:*"], write: false, logLevel: "warning",
-    });
-    miniflare = new Miniflare(
-      convertV4MiniflareOptions({
-        name: "app",
-        modules: true,
-        script: bundled.outputFiles[0]!.text,
-        compatibilityDate: RELAY_COMPATIBILITY_DATE,
-        compatibilityFlags: [...RELAY_COMPATIBILITY_FLAGS],
-        durableObjects: { SYNC: { className: "SyncGroups", useSQLite: true } },
-        bindings: { MY_APP_SECRET: SECRET },
-        host: "127.0.0.1",
-        port: 0,
-      }),
-    );
+    miniflare = await startAppWorker(RELAY_COMPATIBILITY_FLAGS);
     origin = (await miniflare.ready).origin;
   });
 
@@ -64,5 +70,49 @@ describe("an app's Worker that mounts Weft", () => {
     const group = stranger.group("team");
     await until(() => group.connection.closeReason !== undefined, 10_000);
     expect(group.connection.closeReason).toMatch(/^unauthorized/);
+  });
+});
+
+// The relay compresses large frames with node:zlib, which workerd has only with the nodejs_compat flag. An
+// app's Worker need not set it: the relay then sends every frame plain, and its clients read them.
+describe("an app's Worker that mounts Weft without the nodejs_compat flag", () => {
+  let miniflare: Miniflare;
+  let origin: string;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    miniflare = await startAppWorker([]);
+    origin = (await miniflare.ready).origin;
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    await miniflare?.dispose();
+  });
+
+  it("serves an SDK client a large document whole, in plain frames although the client offered to inflate", { timeout: 30_000 }, async () => {
+    expect(await (await fetch(`${origin}/sync/v1/health`)).json()).toMatchObject({ ok: true });
+    const url = `${origin}/sync`;
+    const client = async () => {
+      const identity = createIdentity();
+      const made = await createClient({ url, identity, getToken: (group) => mintToken({ agent: identity.agent, group, role: "writer", expiresIn: 600 }, SECRET) });
+      clients.push(made);
+      return made;
+    };
+    const writer = await client();
+    const doc = writer.group("big").create({ kind: "json" });
+    // About 150 KB of JSON ops: the answer to a load is many frames of COMPRESS_MIN_BYTES and up.
+    const written = Array.from({ length: 3_000 }, (_, i) => JSON.stringify({ op: "insert", pos: i, text: "k", client: 3918227512 }));
+    for (const data of written) doc.append(data);
+    await doc.synced();
+
+    const reader = await client();
+    const view = await reader.group("big").open(doc.id);
+    expect(view.transactions().map((tx) => tx.data)).toEqual(written);
+    // The reader's hello offered deflate-raw (the SDK's default), yet every byte of the data came as it is:
+    // compressed, these ops would take under a third of the bytes (test/e2e/compressed-frames.test.ts).
+    const bytes = written.reduce((sum, data) => sum + data.length, 0);
+    expect(bytes).toBeGreaterThan(30 * COMPRESS_MIN_BYTES);
+    expect(reader.group("big").connection.bytesReceived).toBeGreaterThan(bytes);
   });
 });
