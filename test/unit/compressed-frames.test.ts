@@ -14,6 +14,7 @@ import {
   inflateFrame,
   isCompressedFrame,
   packBatches,
+  splitBinaryFrame,
   type ClientMessage,
   type ServerMessage,
   type Transaction,
@@ -96,8 +97,12 @@ describe("the compressed frame format", () => {
 /** The relay core over a memory store, with a transport that compresses and keeps every frame as sent. */
 function relayWithCompression() {
   const sent: { peer: PeerId; frame: WireFrame }[] = [];
+  const deflated: Uint8Array[] = [];
   const transport: Transport = {
-    deflateRaw,
+    deflateRaw: (bytes) => {
+      deflated.push(bytes);
+      return deflateRaw(bytes);
+    },
     send: (peer, frame) => void sent.push({ peer, frame }),
     close: () => {},
     savePeer: () => {},
@@ -109,7 +114,7 @@ function relayWithCompression() {
     await relay.dispatch({ type: "opened", peer, nonce: `nonce-${peer}`, now: NOW });
     await send(peer, { ...helloFrame(who, GROUP, `nonce-${peer}`), ...(inflate ? { inflate } : {}) });
   };
-  return { relay, sent, send, connect };
+  return { relay, sent, deflated, send, connect };
 }
 
 /** Every transaction in what `peer` was sent, inflating compressed frames. */
@@ -179,5 +184,40 @@ describe("the relay compresses large frames", () => {
     expect(new Set(fanned.map((entry) => entry.frame)).size).toBe(1);
     for (const peer of readers) expect(await received(sent, peer)).toEqual(burst);
     expect(COMPRESS_MIN_BYTES).toBeLessThan(JSON.stringify(burst).length);
+  });
+
+  it("compresses a large binary frame fanned out to many peers once, and each inflates exactly the bytes written", async () => {
+    const { sent, deflated, send, connect } = relayWithCompression();
+    await connect("alice", alice);
+    const readers = ["r1", "r2", "r3", "r4"];
+    for (const [i, peer] of readers.entries()) await connect(peer, { ...bob, session: `${bob.agent}~reader-${i}` } as typeof bob, ["deflate-raw"]);
+    const write = writer(alice, doc1);
+    await send("alice", write(typing(1), { header: true }));
+    for (const peer of readers) await send(peer, { type: "load", doc: doc1.id, known: nothingKnown });
+    sent.length = 0;
+    deflated.length = 0;
+
+    // Binary updates, as a CRDT sends them (each repeats its structure, so they compress), and a text one:
+    // a binary frame with sections, well past COMPRESS_MIN_BYTES.
+    const update = (i: number) => Uint8Array.from({ length: 40 + (i % 7) }, (_, j) => (j < 8 ? (i >> j) & 0xff : (j * 31) & 0xff));
+    const burst: Transaction[] = Array.from({ length: 300 }, (_, i) => ({ at: NOW + 1 + i, data: i === 150 ? "one text op among them" : update(i) }));
+    await send("alice", write(burst));
+    const fanned = sent.filter((entry) => readers.includes(entry.peer));
+    expect(fanned).toHaveLength(readers.length);
+    for (const { frame } of fanned) expect(isCompressed(frame)).toBe(true);
+    // Compressed once for all four: one call to deflate, one frame object sent to each.
+    expect(deflated).toHaveLength(1);
+    // What was compressed is the binary frame, its sections every byte of the binary updates.
+    const split = splitBinaryFrame(deflated[0]!);
+    if ("error" in split) throw new Error(split.error);
+    const binaryBytes = burst.reduce((sum, tx) => sum + (tx.data instanceof Uint8Array ? tx.data.byteLength : 0), 0);
+    expect(split.sections.byteLength).toBe(binaryBytes);
+    expect(deflated[0]!.byteLength).toBeGreaterThan(COMPRESS_MIN_BYTES);
+    expect(new Set(fanned.map((entry) => entry.frame)).size).toBe(1);
+    for (const peer of readers) {
+      const got = await received(sent, peer);
+      expect(got).toEqual(burst);
+      expect(got.filter((tx) => tx.data instanceof Uint8Array)).toHaveLength(burst.length - 1);
+    }
   });
 });
