@@ -118,8 +118,11 @@ describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROM
     expect(covers[b.session]).toBeGreaterThan(0);
     const covered = Object.values(covers).reduce((sum, count) => sum + count, 0);
 
-    // Both tabs reload; one starts again with no relay listening (port 9): IndexedDB alone holds the list.
+    // Both tabs close their clients, as an app does on pagehide: close() lets the saves under way finish
+    // (a snapshot's promise resolves when the relay stored it; the tab saves it to IndexedDB right after).
+    // Then they reload; one starts again with no relay listening (port 9): IndexedDB alone holds the list.
     for (const tab of tabs) {
+      await tab.evaluate(() => (window as unknown as PageGlobals).tab.client.close());
       await tab.reload();
       await tab.waitForFunction(() => "weft" in window);
     }
