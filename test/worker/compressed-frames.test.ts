@@ -52,7 +52,7 @@ async function rawPeer(group: string, inflate: boolean) {
   const closed = new Promise<void>((resolve) => ws.addEventListener("close", () => resolve()));
   /** Waits until a message matching `match` has been decoded in a frame from the `from`th on. */
   const until = async (match: (message: ServerMessage) => boolean, from = 0) => {
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < 1_500; i++) {
       await decoding;
       if (frames.slice(from).some((frame) => frame.messages.some(match))) return;
       await new Promise((resolve) => setTimeout(resolve, 10));
