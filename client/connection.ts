@@ -7,6 +7,7 @@ import {
   canInflate,
   decodeServerFrame,
   inflateFrame,
+  inflateFrameNow,
   isCompressedFrame,
   packBatches,
   encodeForBatch,
@@ -51,7 +52,7 @@ export type ConnectionOptions = {
   getToken?: (group: string) => Promise<string> | string;
   /**
    * Offer the relay to send large frames compressed (answers to loads and resumes: a fraction of the bytes),
-   * where the runtime can inflate them (DecompressionStream "deflate-raw": current browsers, Node 22). Default true.
+   * where the runtime can inflate them (DecompressionStream "deflate-raw": current browsers, Node 20 and later). Default true.
    */
   compression?: boolean;
   /**
@@ -274,6 +275,9 @@ export class Connection {
     const line = this.#inflating?.socket === socket ? this.#inflating : undefined;
     // Nothing inflating ahead of a plain frame: it is handled now, as it always was.
     if (!compressed && !line) return this.#decode(socket, frame);
+    // Nothing ahead of a compressed frame either, and a runtime that inflates at once (Node): the same.
+    const now = compressed && !line ? inflateFrameNow(bytes, MAX_FRAME_BYTES) : undefined;
+    if (now) return "error" in now ? this.#fail(`the relay sent a bad frame: ${now.error}`) : this.#decode(socket, now.frame);
     const inflated = compressed ? inflateFrame(bytes, MAX_FRAME_BYTES) : undefined;
     const queue = line ?? (this.#inflating = { socket, waiting: 0, done: Promise.resolve() });
     queue.waiting++;

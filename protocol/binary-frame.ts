@@ -182,13 +182,37 @@ export function canInflate(): boolean {
   return inflates;
 }
 
+type SyncInflater = { inflateRawSync(bytes: Uint8Array, options: { maxOutputLength: number }): Uint8Array };
+// Node (and runtimes like it) inflate in place, ten times faster than through a DecompressionStream and in
+// order by nature; a browser has no such module and takes the stream. Looked up at each frame (a map lookup).
+const syncInflater = (): SyncInflater | undefined =>
+  (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.("node:zlib") as SyncInflater | undefined;
+
+/**
+ * The frame a compressed frame holds, inflated at once where the runtime can (Node's zlib), with the same
+ * answers as inflateFrame; undefined where it cannot, and the caller takes inflateFrame. Never throws.
+ */
+export function inflateFrameNow(frame: Uint8Array, maxBytes: number): { frame: Uint8Array } | { error: string } | undefined {
+  const inflater = syncInflater();
+  if (!inflater?.inflateRawSync) return undefined;
+  if (!isCompressedFrame(frame) || frame[1] !== COMPRESSION_FORMATS["deflate-raw"]) {
+    return { error: `unknown compressed frame format ${frame[1] ?? "(none)"}` };
+  }
+  try {
+    return { frame: inflater.inflateRawSync(frame.subarray(2), { maxOutputLength: maxBytes }) };
+  } catch (error) {
+    if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") return { error: `a compressed frame inflates past ${maxBytes} bytes` };
+    return { error: "a compressed frame is not valid deflate-raw data" };
+  }
+}
+
 /** Compressed bytes are fed to the inflater this much at a time, so a frame that inflates past the limit is stopped early. */
 const INFLATE_INPUT_STEP = 4 * 1024;
 
 /**
  * The frame a compressed frame holds, in binary form, or the reason it has none: an unknown format, data
  * that is not deflate-raw, or more than `maxBytes` once inflated. Inflates with DecompressionStream
- * (current browsers, Node 22, Workers), fed a step at a time and stopped as soon as the output passes
+ * (current browsers, Node 20 and later, Workers), fed a step at a time and stopped as soon as the output passes
  * `maxBytes`: a frame of a few KiB may inflate to a thousand times as much. Never throws.
  */
 export async function inflateFrame(frame: Uint8Array, maxBytes: number): Promise<{ frame: Uint8Array } | { error: string }> {

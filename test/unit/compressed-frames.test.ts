@@ -12,6 +12,7 @@ import {
   encodeForBatch,
   encodeMessage,
   inflateFrame,
+  inflateFrameNow,
   isCompressedFrame,
   packBatches,
   splitBinaryFrame,
@@ -29,11 +30,18 @@ import { GROUP, NOW, alice, bob, carol, doc1, nothingKnown, writer } from "./rel
 
 const deflateRaw = (bytes: Uint8Array) => deflateRawSync(bytes);
 
+type Inflate = (frame: Uint8Array, maxBytes: number) => Promise<{ frame: Uint8Array } | { error: string }>;
+/** The SDK's two ways to inflate: a DecompressionStream (browsers), and node:zlib at once where it exists (Node). */
+const inflaters: [string, Inflate][] = [
+  ["a DecompressionStream", inflateFrame],
+  ["node:zlib at once", async (frame, maxBytes) => inflateFrameNow(frame, maxBytes) ?? { error: "no node:zlib here" }],
+];
+
 /** Compressed, then inflated as the SDK does, then decoded: the messages a client would get. */
-async function roundTrip(frame: WireFrame): Promise<ServerMessage[]> {
+async function roundTrip(frame: WireFrame, inflate: Inflate = inflateFrame): Promise<ServerMessage[]> {
   const compressed = compressFrame(frame, deflateRaw);
   expect(isCompressedFrame(compressed)).toBe(true);
-  const inflated = await inflateFrame(compressed, MAX_FRAME_BYTES);
+  const inflated = await inflate(compressed, MAX_FRAME_BYTES);
   if ("error" in inflated) throw new Error(inflated.error);
   const decoded = decodeServerFrame(inflated.frame);
   if (!decoded.ok) throw new Error(decoded.reason);
@@ -62,7 +70,7 @@ const mixed: Transaction[] = [
 ];
 const content = (transactions: Transaction[]): ServerMessage => ({ type: "content", doc: doc1.id, sessions: { [alice.session]: { after: 0, transactions } } });
 
-describe("the compressed frame format", () => {
+describe.each(inflaters)("the compressed frame format, inflated with %s", (_, inflate) => {
   it("a text frame, a binary frame with sections and a batch of both come back exactly", async () => {
     const text = encodeMessage({ type: "known", doc: doc1.id, header: true, sessions: { [alice.session]: 3 }, reason: "load" });
     const binary = encodeMessage(content(mixed));
@@ -70,24 +78,26 @@ describe("the compressed frame format", () => {
     expect(binary).toBeInstanceOf(Uint8Array);
     const [batch, ...rest] = packBatches([encodeForBatch(content(mixed)), encodeForBatch(content([{ at: 9, data: "only text" }])), text], 1_000_000);
     expect(rest).toEqual([]);
-    for (const frame of [text, binary, batch!]) expect(await roundTrip(frame)).toEqual(decoded(frame));
-    expect((await roundTrip(batch!)).map((message) => message.type)).toEqual(["content", "content", "known"]);
+    for (const frame of [text, binary, batch!]) expect(await roundTrip(frame, inflate)).toEqual(decoded(frame));
+    expect((await roundTrip(batch!, inflate)).map((message) => message.type)).toEqual(["content", "content", "known"]);
   });
 
   it("refuses, with a reason and without throwing, a corrupt frame, an unknown format and one that inflates past MAX_FRAME_BYTES", async () => {
     const good = compressFrame(encodeMessage({ type: "pong" }), deflateRaw);
-    expect(await inflateFrame(framed(Uint8Array.of(0xff, 0xfe, 0xfd, 1, 2, 3)), MAX_FRAME_BYTES)).toEqual({ error: "a compressed frame is not valid deflate-raw data" });
-    expect(await inflateFrame(good.subarray(0, good.byteLength - 3), MAX_FRAME_BYTES)).toEqual({ error: "a compressed frame is not valid deflate-raw data" });
-    expect(await inflateFrame(framed(good.subarray(2), 7), MAX_FRAME_BYTES)).toEqual({ error: "unknown compressed frame format 7" });
+    expect(await inflate(framed(Uint8Array.of(0xff, 0xfe, 0xfd, 1, 2, 3)), MAX_FRAME_BYTES)).toEqual({ error: "a compressed frame is not valid deflate-raw data" });
+    expect(await inflate(good.subarray(0, good.byteLength - 3), MAX_FRAME_BYTES)).toEqual({ error: "a compressed frame is not valid deflate-raw data" });
+    expect(await inflate(framed(good.subarray(2), 7), MAX_FRAME_BYTES)).toEqual({ error: "unknown compressed frame format 7" });
     // A bomb: 20 KB that would inflate to 20 MB. Refused once past the limit, not after inflating it all.
     const bomb = framed(deflateRawSync(new Uint8Array(20_000_000), { level: 9 }));
     expect(bomb.byteLength).toBeLessThan(25_000);
-    expect(await inflateFrame(bomb, MAX_FRAME_BYTES)).toEqual({ error: `a compressed frame inflates past ${MAX_FRAME_BYTES} bytes` });
+    expect(await inflate(bomb, MAX_FRAME_BYTES)).toEqual({ error: `a compressed frame inflates past ${MAX_FRAME_BYTES} bytes` });
     // Exactly at the limit is fine.
-    const atLimit = await inflateFrame(framed(deflateRawSync(new Uint8Array(MAX_FRAME_BYTES))), MAX_FRAME_BYTES);
+    const atLimit = await inflate(framed(deflateRawSync(new Uint8Array(MAX_FRAME_BYTES))), MAX_FRAME_BYTES);
     expect("frame" in atLimit && atLimit.frame.byteLength).toBe(MAX_FRAME_BYTES);
   });
+});
 
+describe("the relay and compressed frames", () => {
   it("the relay refuses a compressed frame from a client with bad_frame", () => {
     const frame = compressFrame(encodeMessage({ type: "ping" }), deflateRaw);
     expect(decodeClientFrame(frame)).toEqual({ ok: false, code: "bad_frame", reason: "a compressed frame is inflated before it is decoded, and only the relay sends them" });

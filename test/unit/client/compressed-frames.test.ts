@@ -1,7 +1,8 @@
 // The connection's receive path for compressed frames (protocol/binary-frame.ts): it offers to inflate in
-// its hello, inflates off the synchronous path yet hands messages on in the relay's order, refuses a corrupt
-// or oversize frame like any bad frame, and drops what a closed socket was still inflating. The test plays
-// the relay with the real encoders and node:zlib, the relay's compressor.
+// its hello, inflates at once where node:zlib exists and otherwise off the synchronous path, hands messages
+// on in the relay's order either way, refuses a corrupt or oversize frame like any bad frame, and drops what
+// a closed socket was still inflating. The test plays the relay with the real encoders and node:zlib, the
+// relay's compressor.
 import { deflateRawSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { MAX_FRAME_BYTES, batchFrame, compressFrame, encodeMessage, type DocId, type ServerMessage } from "../../../protocol/index.ts";
@@ -34,7 +35,44 @@ function connected(options: Parameters<typeof connect>[0] = {}) {
   return { ...made, hello, socket: FakeSocket.latest };
 }
 
-describe("compressed frames", () => {
+/** A runtime without node:zlib, like a browser: the connection inflates through a DecompressionStream. */
+function withoutNodeZlib() {
+  const getBuiltinModule = process.getBuiltinModule.bind(process);
+  vi.spyOn(process, "getBuiltinModule").mockImplementation(((id: string) => (id === "node:zlib" ? undefined : getBuiltinModule(id))) as typeof process.getBuiltinModule);
+}
+
+describe("compressed frames in Node: inflated at once with node:zlib", () => {
+  it("hands on each message as its frame arrives, in the relay's order, and counts wire bytes", () => {
+    const { connection, log, socket } = connected();
+    const before = connection.bytesReceived;
+    const frames = [encodeMessage(deleted(docs[250]!)), compressed(0, 100), encodeMessage(deleted(docs[251]!)), compressed(100, 10)];
+    for (const frame of frames) receive(socket, frame);
+    expect(deletedDocs(log.messages)).toEqual([docs[250], ...docs.slice(0, 100), docs[251], ...docs.slice(100, 110)]);
+    expect(connection.bytesReceived - before).toBe(frames.reduce((sum, frame) => sum + (typeof frame === "string" ? frame.length : frame.byteLength), 0));
+  });
+
+  it("fails the connection with a clear reason on a corrupt compressed frame or one that inflates past MAX_FRAME_BYTES", () => {
+    const bomb = deflateRawSync(new Uint8Array(20_000_000), { level: 9 });
+    const cases: [Uint8Array, string][] = [
+      [Uint8Array.of(0, 1, 0xff, 0xfe, 0xfd, 4, 5), "the relay sent a bad frame: a compressed frame is not valid deflate-raw data"],
+      [Uint8Array.of(0, 1, ...bomb), `the relay sent a bad frame: a compressed frame inflates past ${MAX_FRAME_BYTES} bytes`],
+    ];
+    for (const [frame, reason] of cases) {
+      const { connection, log, socket } = connected();
+      receive(socket, frame);
+      receive(socket, encodeMessage(deleted(docs[0]!))); // behind the bad frame: never handled
+      expect(connection.status).toBe("offline");
+      expect(log.reasons.at(-1)).toBe(reason);
+      expect(log.messages).toEqual([]);
+      close?.();
+    }
+  });
+});
+
+describe("compressed frames where only a DecompressionStream inflates (browsers)", () => {
+  beforeEach(withoutNodeZlib);
+  afterEach(() => vi.restoreAllMocks());
+
   it("offers deflate-raw in the hello where the runtime can inflate, and not with compression: false", () => {
     expect(connected().hello.inflate).toEqual(["deflate-raw"]);
     close?.();
