@@ -13,6 +13,7 @@ import { createClient, createIdentity, exportIdentity, importIdentity, type Doc,
 import { FileLocalStore } from "../../client/node.ts";
 import { transactionCount, type DocId } from "../../protocol/index.ts";
 import { bundleWorker } from "../../scripts/bundle-worker.ts";
+import { startRelayProfile } from "./relay-profile.ts";
 import { RELAY_COMPATIBILITY_DATE, RELAY_COMPATIBILITY_FLAGS } from "../../dev/start-relay.ts";
 import { ownCpuMs, payload, sleep, wallClock } from "../workload.ts";
 
@@ -201,7 +202,7 @@ try {
   await resume();
 
   let stopProfile: (() => Promise<void>) | undefined;
-  if (relayProf) stopProfile = await startRelayProfile();
+  if (relayProf) stopProfile = await startRelayProfile(INSPECTOR_PORT, "read-path-relay.cpuprofile");
   if (sdkProf) stopProfile = await startSdkProfile();
   const cold: Awaited<ReturnType<typeof coldLoad>>[] = [];
   for (let i = 0; i < loads; i++) cold.push(await coldLoad());
@@ -261,33 +262,5 @@ async function startSdkProfile(): Promise<() => Promise<void>> {
     writeFileSync("read-path-sdk.cpuprofile", JSON.stringify(profile));
     session.disconnect();
     console.log("wrote read-path-sdk.cpuprofile");
-  };
-}
-
-/** Starts the V8 profiler in the relay's isolate; the returned function stops it and writes the profile. */
-async function startRelayProfile(): Promise<() => Promise<void>> {
-  const targets = (await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json()) as { webSocketDebuggerUrl: string; title?: string }[];
-  const target = targets.find((t) => t.title?.includes("weft")) ?? targets[0]!;
-  const socket = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((resolve) => socket.addEventListener("open", resolve, { once: true }));
-  let id = 0;
-  const pending = new Map<number, (value: unknown) => void>();
-  socket.addEventListener("message", (event) => {
-    const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
-    if (message.id !== undefined) pending.get(message.id)?.(message.result);
-  });
-  const command = <T>(method: string, params: object = {}) =>
-    new Promise<T>((resolve) => {
-      pending.set(++id, resolve as (value: unknown) => void);
-      socket.send(JSON.stringify({ id, method, params }));
-    });
-  await command("Profiler.enable");
-  await command("Profiler.setSamplingInterval", { interval: 100 });
-  await command("Profiler.start");
-  return async () => {
-    const { profile } = await command<{ profile: unknown }>("Profiler.stop");
-    writeFileSync("read-path-relay.cpuprofile", JSON.stringify(profile));
-    socket.close();
-    console.log("wrote read-path-relay.cpuprofile");
   };
 }

@@ -6,10 +6,11 @@
 // subscriber holding it (p50 / p99). `--relay-prof` writes a V8 profile of the relay's isolate over the
 // timed window to write-path-relay.cpuprofile.
 //   npx node bench/measure/write-path.ts [frames=2000] [subscribers=10] [rate=200] [--relay-prof]
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { GENESIS_HASH, chainHash, decodeServerFrame, encodeMessage, signCheckpoint, type Transaction } from "../../protocol/index.ts";
 import { bundleWorker } from "../../scripts/bundle-worker.ts";
+import { startRelayProfile } from "./relay-profile.ts";
 import { RELAY_COMPATIBILITY_DATE, RELAY_COMPATIBILITY_FLAGS } from "../../dev/start-relay.ts";
 import { helloFrame, testAgent, testHeader, type TestAgent } from "../../test/support/identity.ts";
 import { sleep, wallClock } from "../workload.ts";
@@ -118,7 +119,7 @@ try {
   received = 0;
   await sleep(300);
   const stats = async () => (await (await fetch(`${url}/v1/groups/${GROUP}/sql-stats`)).json()) as { statements: number; rowsRead: number; rowsWritten: number };
-  const stopProfile = relayProf ? await startRelayProfile() : undefined;
+  const stopProfile = relayProf ? await startRelayProfile(INSPECTOR_PORT, "write-path-relay.cpuprofile") : undefined;
   const sqlBefore = await stats();
   const cpuBefore = workerdCpuMs();
   let acks = 0;
@@ -146,32 +147,4 @@ try {
   console.log(`send -> subscriber: p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${delays[delays.length - 1]?.toFixed(1)} ms`);
 } finally {
   await miniflare.dispose();
-}
-
-/** Starts the V8 profiler in the relay's isolate; the returned function stops it and writes the profile. */
-async function startRelayProfile(): Promise<() => Promise<void>> {
-  const targets = (await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json()) as { webSocketDebuggerUrl: string; title?: string }[];
-  const target = targets.find((t) => t.title?.includes("weft")) ?? targets[0]!;
-  const socket = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((resolve) => socket.addEventListener("open", resolve, { once: true }));
-  let id = 0;
-  const pending = new Map<number, (value: unknown) => void>();
-  socket.addEventListener("message", (event) => {
-    const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
-    if (message.id !== undefined) pending.get(message.id)?.(message.result);
-  });
-  const command = <T>(method: string, params: object = {}) =>
-    new Promise<T>((resolve) => {
-      pending.set(++id, resolve as (value: unknown) => void);
-      socket.send(JSON.stringify({ id, method, params }));
-    });
-  await command("Profiler.enable");
-  await command("Profiler.setSamplingInterval", { interval: 100 });
-  await command("Profiler.start");
-  return async () => {
-    const { profile } = await command<{ profile: unknown }>("Profiler.stop");
-    writeFileSync("write-path-relay.cpuprofile", JSON.stringify(profile));
-    socket.close();
-    console.log("wrote write-path-relay.cpuprofile");
-  };
 }
