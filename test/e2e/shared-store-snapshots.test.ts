@@ -3,7 +3,7 @@
 // of them snapshots the list halfway and keeps adding while the snapshot is on its way. Then the app
 // restarts from the store with no relay at all: the store holds every item once and starts from the
 // snapshot; and a fresh client converges through the relay.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import { createClient, createIdentity, exportIdentity } from "../../client/index
 import { FileLocalStore } from "../../client/node.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import type { SessionId } from "../../protocol/index.ts";
+import { spawnLineProcess } from "../support/line-process.ts";
 import { until } from "../support/wait.ts";
 import { addItem, itemsOf } from "./list-items.ts";
 
@@ -48,15 +49,9 @@ describe("two Node processes on one FileLocalStore directory, one snapshotting w
     await created.synced();
     await creator.close();
 
-    const sharers = (["a", "b"] as const).map((name) => {
-      const mode = name === "a" ? "snapshot" : "write";
-      const child = spawn(process.execPath, [SHARER, relay.url, storeDir, secret, GROUP, created.id, name, String(PER_PROCESS), mode], { stdio: ["pipe", "pipe", "inherit"] });
-      children.push(child);
-      let output = "";
-      child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      const line = (index: number) => until(() => output.split("\n").length > index + 1, 60_000).then(() => output.split("\n")[index]!);
-      return { child, line };
-    });
+    const sharers = (["a", "b"] as const).map((name) =>
+      spawnLineProcess(SHARER, [relay.url, storeDir, secret, GROUP, created.id, name, String(PER_PROCESS), name === "a" ? "snapshot" : "write"], children),
+    );
     for (const sharer of sharers) expect(await sharer.line(0)).toBe("ready");
     for (const sharer of sharers) sharer.child.stdin!.end("go\n");
     const [a, b] = (await Promise.all(sharers.map((sharer) => sharer.line(1)))).map((line) => JSON.parse(line) as SharerResult) as [SharerResult, SharerResult];

@@ -1,7 +1,7 @@
 // End to end (issue 9, item 1): two processes of one app, one identity and one FileLocalStore directory,
 // write into one document at the same time through the real relay (`wrangler dev`). Each leases its own
 // session, so the relay keeps both; nothing is lost, nothing doubled.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { createClient, createIdentity, exportIdentity } from "../../client/index
 import { FileLocalStore } from "../../client/node.ts";
 import { countOf, type DocId, type SessionId } from "../../protocol/index.ts";
 import { startRelay, type RelayProcess } from "../support/relay-process.ts";
+import { spawnLineProcess } from "../support/line-process.ts";
 import { until } from "../support/wait.ts";
 
 const SHARER = fileURLToPath(new URL("./store-sharer.ts", import.meta.url));
@@ -48,14 +49,7 @@ describe("two Node processes on one FileLocalStore directory, through wrangler d
     await creator.close();
 
     // Both processes start their clients; once both run, both are told to write.
-    const sharers = ["a", "b"].map((name) => {
-      const child = spawn(process.execPath, [SHARER, relay.url, storeDir, secret, GROUP, created.id, name, String(PER_PROCESS)], { stdio: ["pipe", "pipe", "inherit"] });
-      children.push(child);
-      let output = "";
-      child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      const line = (index: number) => until(() => output.split("\n").length > index + 1, 60_000).then(() => output.split("\n")[index]!);
-      return { child, line };
-    });
+    const sharers = ["a", "b"].map((name) => spawnLineProcess(SHARER, [relay.url, storeDir, secret, GROUP, created.id, name, String(PER_PROCESS)], children));
     for (const sharer of sharers) expect(await sharer.line(0)).toBe("ready");
     for (const sharer of sharers) sharer.child.stdin!.end("go\n");
     const [a, b] = (await Promise.all(sharers.map((sharer) => sharer.line(1)))).map((line) => JSON.parse(line) as SharerResult) as [SharerResult, SharerResult];
