@@ -8,7 +8,7 @@ import { createClient, createIdentity, type Client } from "../../client/index.ts
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import type { DocId } from "../../protocol/index.ts";
 import { browserBundle } from "../../scripts/bundle-size.ts";
-import { startPageServer, within, type PageServer } from "./page-server.ts";
+import { openPage, startPageServer, within, type PageServer } from "./page-server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 // Without the background-networking flags Chromium tries outside hosts at start; this machine has no route to them.
@@ -43,11 +43,8 @@ describe.skipIf(!existsSync(CHROMIUM))(`compressed frames in headless Chromium (
     relay = await startRelay();
     pages = await startPageServer(await browserBundle());
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
-    page = await (await browser.newContext()).newPage();
+    page = await openPage(await browser.newContext(), pages.url, pageErrors);
     page.setDefaultTimeout(15_000);
-    page.on("pageerror", (error) => pageErrors.push(`${error.name}: ${error.message}`));
-    await page.goto(pages.url);
-    await page.waitForFunction(() => "weft" in window);
     writer = await createClient({ url: relay.url, identity: createIdentity() });
   }, 60_000);
 

@@ -3,6 +3,7 @@
 // offline-first app's page would. It counts the requests that reach it, to tell a cached load from a fetch.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { BrowserContext, Page } from "playwright-core";
 
 export const BUNDLE_PATH = "/weft.js";
 
@@ -77,4 +78,13 @@ export async function within<T>(ms: number, what: string, work: Promise<T>): Pro
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A new page (a tab) of `context` at `url`, once the SDK is imported as `window.weft`; its uncaught errors go to `pageErrors`. */
+export async function openPage(context: BrowserContext, url: string, pageErrors: string[]): Promise<Page> {
+  const page = await context.newPage();
+  page.on("pageerror", (error) => pageErrors.push(`${error.name}: ${error.message}`));
+  await page.goto(url);
+  await page.waitForFunction(() => "weft" in window);
+  return page;
 }

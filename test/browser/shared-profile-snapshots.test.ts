@@ -9,7 +9,7 @@ import { createClient, createIdentity, exportIdentity, type Client } from "../..
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import type { DocId, SessionId } from "../../protocol/index.ts";
 import { browserBundle } from "../../scripts/bundle-size.ts";
-import { startPageServer, within, type PageServer } from "./page-server.ts";
+import { openPage, startPageServer, within, type PageServer } from "./page-server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
@@ -104,12 +104,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROM
     const setup: TabSetup = { url: relay.url, secret: exportIdentity(identity), group: GROUP, dbName: DB_NAME, doc: created.id };
 
     const context = await browser.newContext(); // one profile: the two pages share IndexedDB and Web Locks
-    const tabs = [await context.newPage(), await context.newPage()];
-    for (const tab of tabs) {
-      tab.on("pageerror", (error) => pageErrors.push(`${error.name}: ${error.message}`));
-      await tab.goto(pages.url);
-      await tab.waitForFunction(() => "weft" in window);
-    }
+    const tabs = [await openPage(context, pages.url, pageErrors), await openPage(context, pages.url, pageErrors)];
     await within(15_000, "createClient in both tabs", Promise.all(tabs.map((tab) => startTab(tab, setup))));
     const [a, b] = await within(60_000, "adds, a snapshot and synced() in both tabs", Promise.all([writeInTab(tabs[0]!, setup, "a", PER_TAB, true), writeInTab(tabs[1]!, setup, "b", PER_TAB, false)]));
     expect(a.session).not.toBe(b.session);

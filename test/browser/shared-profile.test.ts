@@ -10,7 +10,7 @@ import { createClient, createIdentity, exportIdentity, type Client } from "../..
 import type { DocId, SessionId } from "../../protocol/index.ts";
 import { browserBundle } from "../../scripts/bundle-size.ts";
 import { startRelay, type RelayProcess } from "../support/relay-process.ts";
-import { startPageServer, within, type PageServer } from "./page-server.ts";
+import { openPage, startPageServer, within, type PageServer } from "./page-server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
@@ -86,12 +86,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROM
     const setup: TabSetup = { url: relay.url, secret: exportIdentity(identity), group: GROUP, dbName: DB_NAME, doc: created.id };
 
     const context = await browser.newContext(); // one profile: the two pages share IndexedDB and Web Locks
-    const tabs = [await context.newPage(), await context.newPage()];
-    for (const tab of tabs) {
-      tab.on("pageerror", (error) => pageErrors.push(`${error.name}: ${error.message}`));
-      await tab.goto(pages.url);
-      await tab.waitForFunction(() => "weft" in window);
-    }
+    const tabs = [await openPage(context, pages.url, pageErrors), await openPage(context, pages.url, pageErrors)];
     const sessions = await within(15_000, "createClient in both tabs", Promise.all(tabs.map((tab) => startTab(tab, setup))));
     expect(sessions[0]).not.toBe(sessions[1]);
 
