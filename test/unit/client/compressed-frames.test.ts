@@ -35,6 +35,25 @@ function connected(options: Parameters<typeof connect>[0] = {}) {
   return { ...made, hello, socket: FakeSocket.latest };
 }
 
+/** A corrupt frame and a bomb each fail the connection with its reason; nothing behind them is handled. */
+async function failsOnBadFrames() {
+  const bomb = deflateRawSync(new Uint8Array(20_000_000), { level: 9 });
+  const cases: [Uint8Array, string][] = [
+    [Uint8Array.of(0, 1, 0xff, 0xfe, 0xfd, 4, 5), "the relay sent a bad frame: a compressed frame is not valid deflate-raw data"],
+    [Uint8Array.of(0, 1, ...bomb), `the relay sent a bad frame: a compressed frame inflates past ${MAX_FRAME_BYTES} bytes`],
+  ];
+  for (const [frame, reason] of cases) {
+    const { connection, log, socket } = connected();
+    receive(socket, frame);
+    receive(socket, encodeMessage(deleted(docs[0]!))); // behind the bad frame: never handled
+    await vi.waitFor(() => expect(connection.status).toBe("offline"));
+    expect(log.reasons.at(-1)).toBe(reason);
+    expect(socket.closedByClient).toEqual({ code: 1002, reason: "protocol error" });
+    expect(log.messages).toEqual([]);
+    close?.();
+  }
+}
+
 /** A runtime without node:zlib, like a browser: the connection inflates through a DecompressionStream. */
 function withoutNodeZlib() {
   const getBuiltinModule = process.getBuiltinModule.bind(process);
@@ -51,21 +70,8 @@ describe("compressed frames in Node: inflated at once with node:zlib", () => {
     expect(connection.bytesReceived - before).toBe(frames.reduce((sum, frame) => sum + (typeof frame === "string" ? frame.length : frame.byteLength), 0));
   });
 
-  it("fails the connection with a clear reason on a corrupt compressed frame or one that inflates past MAX_FRAME_BYTES", () => {
-    const bomb = deflateRawSync(new Uint8Array(20_000_000), { level: 9 });
-    const cases: [Uint8Array, string][] = [
-      [Uint8Array.of(0, 1, 0xff, 0xfe, 0xfd, 4, 5), "the relay sent a bad frame: a compressed frame is not valid deflate-raw data"],
-      [Uint8Array.of(0, 1, ...bomb), `the relay sent a bad frame: a compressed frame inflates past ${MAX_FRAME_BYTES} bytes`],
-    ];
-    for (const [frame, reason] of cases) {
-      const { connection, log, socket } = connected();
-      receive(socket, frame);
-      receive(socket, encodeMessage(deleted(docs[0]!))); // behind the bad frame: never handled
-      expect(connection.status).toBe("offline");
-      expect(log.reasons.at(-1)).toBe(reason);
-      expect(log.messages).toEqual([]);
-      close?.();
-    }
+  it("fails the connection with a clear reason on a corrupt compressed frame or one that inflates past MAX_FRAME_BYTES", async () => {
+    await failsOnBadFrames();
   });
 });
 
@@ -117,20 +123,6 @@ describe("compressed frames where only a DecompressionStream inflates (browsers)
   });
 
   it("fails the connection with a clear reason on a corrupt compressed frame or one that inflates past MAX_FRAME_BYTES", async () => {
-    const bomb = deflateRawSync(new Uint8Array(20_000_000), { level: 9 });
-    const cases: [Uint8Array, string][] = [
-      [Uint8Array.of(0, 1, 0xff, 0xfe, 0xfd, 4, 5), "the relay sent a bad frame: a compressed frame is not valid deflate-raw data"],
-      [Uint8Array.of(0, 1, ...bomb), `the relay sent a bad frame: a compressed frame inflates past ${MAX_FRAME_BYTES} bytes`],
-    ];
-    for (const [frame, reason] of cases) {
-      const { connection, log, socket } = connected();
-      receive(socket, frame);
-      receive(socket, encodeMessage(deleted(docs[0]!))); // behind the bad frame: never handled
-      await vi.waitFor(() => expect(connection.status).toBe("offline"));
-      expect(log.reasons.at(-1)).toBe(reason);
-      expect(socket.closedByClient).toEqual({ code: 1002, reason: "protocol error" });
-      expect(log.messages).toEqual([]);
-      close?.();
-    }
+    await failsOnBadFrames();
   });
 });
