@@ -6,7 +6,7 @@ import { readFileSync, readdirSync, statSync, type Dirent } from "node:fs";
 /** Linux reports utime/stime in clock ticks; 100 per second on every Linux build we care about. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-type ProcStat = { pid: number; name: string; processGroup: number; cpuMs: number };
+type ProcStat = { pid: number; name: string; parent: number; processGroup: number; cpuMs: number };
 
 function readStat(pid: number): ProcStat | undefined {
   try {
@@ -15,9 +15,10 @@ function readStat(pid: number): ProcStat | undefined {
     const close = text.lastIndexOf(")");
     const name = text.slice(text.indexOf("(") + 1, close);
     const fields = text.slice(close + 2).split(" "); // fields[0] is field 3 (state)
+    const parent = Number(fields[1]);
     const processGroup = Number(fields[2]);
     const cpuTicks = Number(fields[11]) + Number(fields[12]); // utime + stime: fields 14 and 15
-    return { pid, name, processGroup, cpuMs: (cpuTicks * 1000) / CLOCK_TICKS_PER_SECOND };
+    return { pid, name, parent, processGroup, cpuMs: (cpuTicks * 1000) / CLOCK_TICKS_PER_SECOND };
   } catch {
     return undefined; // gone meanwhile
   }
@@ -74,6 +75,21 @@ export function sampleProcessGroup(processGroup: number): TreeSample {
 
 /** CPU time (user + system) of one process, in ms; 0 once it is gone. */
 export const processCpuMs = (pid: number): number => readStat(pid)?.cpuMs ?? 0;
+
+/**
+ * A reader of the CPU time (ms) of this process's children named `name` (the workerd a Miniflare of this
+ * process started, say). They are found at the first read, so later reads cost one stat file each.
+ */
+export function childrenCpu(name: string): () => number {
+  let pids: number[] | undefined;
+  return () => {
+    pids ??= allPids().filter((pid) => {
+      const stat = readStat(pid);
+      return stat?.name === name && stat.parent === process.pid;
+    });
+    return pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+  };
+}
 
 /** Busy and total CPU time of the whole machine so far (all cores), from the first line of /proc/stat. */
 export function machineCpu(): { busyMs: number; totalMs: number } {

@@ -1,6 +1,7 @@
 // Looking inside the relay through the inspector wrangler dev opens (`--inspector-port`, read from its
-// command line): a V8 CPU profile, the isolate's heap size; and a summary of any .cpuprofile by self time.
-import { readFileSync } from "node:fs";
+// command line) or a Miniflare's `inspectorPort`: a V8 CPU profile, the isolate's heap size; and a summary of
+// any .cpuprofile by self time.
+import { readFileSync, writeFileSync } from "node:fs";
 import { relayProcessGroup, sampleProcessGroup } from "./proc-stats.ts";
 
 type ProfileNode = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] };
@@ -27,8 +28,13 @@ type Inspector = { command<T>(method: string, params?: Record<string, unknown>):
 async function connectInspector(persistTo: string): Promise<Inspector> {
   const port = inspectorPort(persistTo);
   if (port === undefined) throw new Error("no --inspector-port on the relay's command line");
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string }[];
-  const url = targets[0]?.webSocketDebuggerUrl;
+  return connectInspectorAt(port);
+}
+
+/** A DevTools protocol session with the relay's isolate behind an inspector port (wrangler's, or Miniflare's `inspectorPort`). */
+async function connectInspectorAt(port: number): Promise<Inspector> {
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string; title?: string }[];
+  const url = (targets.find((target) => target.title?.includes("weft")) ?? targets[0])?.webSocketDebuggerUrl;
   if (!url) throw new Error("the relay's inspector lists no target");
   // The inspector proxy only accepts a local Origin; Node's WebSocket (undici) takes headers as an extension.
   const socket = new WebSocket(url, { headers: { Origin: "http://127.0.0.1" } } as unknown as string[]);
@@ -62,9 +68,24 @@ async function connectInspector(persistTo: string): Promise<Inspector> {
 
 /** Starts the V8 sampling profiler inside the relay's workerd; `stop()` returns the profile. */
 export async function profileRelay(persistTo: string): Promise<{ stop(): Promise<CpuProfile> }> {
-  const inspector = await connectInspector(persistTo);
+  return startProfiler(await connectInspector(persistTo), 200);
+}
+
+/**
+ * Starts the profiler in the relay's isolate behind `port` (the measurement scripts' Miniflare), sampling
+ * every 100 µs; the returned function stops it and writes the profile to `file`.
+ */
+export async function startRelayProfile(port: number, file: string): Promise<() => Promise<void>> {
+  const profiler = await startProfiler(await connectInspectorAt(port), 100);
+  return async () => {
+    writeFileSync(file, JSON.stringify(await profiler.stop()));
+    console.log(`wrote ${file}`);
+  };
+}
+
+async function startProfiler(inspector: Inspector, intervalUs: number): Promise<{ stop(): Promise<CpuProfile> }> {
   await inspector.command("Profiler.enable");
-  await inspector.command("Profiler.setSamplingInterval", { interval: 200 });
+  await inspector.command("Profiler.setSamplingInterval", { interval: intervalUs });
   await inspector.command("Profiler.start");
   return {
     async stop() {

@@ -5,7 +5,7 @@
 // compared on the same machine minutes apart. `--relay-prof` writes a V8 profile of the relay's isolate
 // (through Miniflare's inspector) to read-path-relay.cpuprofile; profile the SDK with node --cpu-prof.
 //   npx node bench/measure/read-path.ts [loads=10] [resumes=10] [--relay-prof]
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
@@ -13,7 +13,8 @@ import { createClient, createIdentity, exportIdentity, importIdentity, type Doc,
 import { FileLocalStore } from "../../client/node.ts";
 import { transactionCount, type DocId } from "../../protocol/index.ts";
 import { bundleWorker } from "../../scripts/bundle-worker.ts";
-import { startRelayProfile } from "./relay-profile.ts";
+import { childrenCpu } from "../proc-stats.ts";
+import { startRelayProfile } from "../relay-inspector.ts";
 import { RELAY_COMPATIBILITY_DATE, RELAY_COMPATIBILITY_FLAGS } from "../../dev/start-relay.ts";
 import { ownCpuMs, payload, sleep, wallClock } from "../workload.ts";
 
@@ -52,29 +53,8 @@ if (args.includes("--frames")) {
   } as typeof Base;
 }
 
-let workerdPids: string[] | undefined;
-/** CPU of the workerd processes this one started (utime + stime), in ms; the processes are found once. */
-function workerdCpuMs(): number {
-  workerdPids ??= readdirSync("/proc").filter((entry) => {
-    try {
-      const text = readFileSync(`/proc/${entry}/stat`, "utf8");
-      return text.includes("(workerd)") && Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1]) === process.pid;
-    } catch {
-      return false;
-    }
-  });
-  let total = 0;
-  for (const pid of workerdPids) {
-    try {
-      const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-      total += ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-    } catch {
-      // gone
-    }
-  }
-  return total;
-}
+/** CPU of the workerd processes this one started (utime + stime), in ms. */
+const workerdCpuMs = childrenCpu("workerd");
 
 function whenHolds(group: Group, doc: Doc, condition: () => boolean): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -6,11 +6,11 @@
 // subscriber holding it (p50 / p99). `--relay-prof` writes a V8 profile of the relay's isolate over the
 // timed window to write-path-relay.cpuprofile.
 //   npx node bench/measure/write-path.ts [frames=2000] [subscribers=10] [rate=200] [--relay-prof]
-import { readFileSync, readdirSync } from "node:fs";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { GENESIS_HASH, chainHash, decodeServerFrame, encodeMessage, signCheckpoint, type Transaction } from "../../protocol/index.ts";
 import { bundleWorker } from "../../scripts/bundle-worker.ts";
-import { startRelayProfile } from "./relay-profile.ts";
+import { childrenCpu } from "../proc-stats.ts";
+import { startRelayProfile } from "../relay-inspector.ts";
 import { RELAY_COMPATIBILITY_DATE, RELAY_COMPATIBILITY_FLAGS } from "../../dev/start-relay.ts";
 import { helloFrame, testAgent, testHeader, type TestAgent } from "../../test/support/identity.ts";
 import { sleep, wallClock } from "../workload.ts";
@@ -21,29 +21,8 @@ const [frames = 2_000, subscribers = 10, rate = 200] = args.filter((arg) => !arg
 const GROUP = "write-path";
 const INSPECTOR_PORT = 9300 + Math.floor(Math.random() * 500);
 
-let workerdPids: string[] | undefined;
 /** CPU of the workerd processes this one started (utime + stime), in ms. */
-function workerdCpuMs(): number {
-  workerdPids ??= readdirSync("/proc").filter((entry) => {
-    try {
-      const text = readFileSync(`/proc/${entry}/stat`, "utf8");
-      return text.includes("(workerd)") && Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1]) === process.pid;
-    } catch {
-      return false;
-    }
-  });
-  let total = 0;
-  for (const pid of workerdPids) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const rest = fields.slice(fields.lastIndexOf(")") + 2).split(" ");
-      total += ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
-    } catch {
-      // gone
-    }
-  }
-  return total;
-}
+const workerdCpuMs = childrenCpu("workerd");
 
 type Socket = { ws: WebSocket; next(type: string): Promise<Record<string, unknown>> };
 
