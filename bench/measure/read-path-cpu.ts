@@ -28,6 +28,7 @@ const chunks = [...closed, open];
 const store = {
   knownState: (): KnownState => ({ header: true, sessions: { [SESSION]: transactions } }),
   header: () => HEADER,
+  snapshotHead: () => undefined,
   *readTransactions(_doc: DocId, _session: SessionId, from: number, to: number): Iterable<StoredTransaction> {
     for (const chunk of chunks) {
       const count = chunk === open ? open.count : 1e9;
