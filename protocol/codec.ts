@@ -2,7 +2,7 @@
 // stable error code (and a readable reason) that the sender should hear.
 import * as v from "valibot";
 import { clientFrameSchema, clientMessageSchema, serverFrameSchema, serverMessageSchema, type ClientMessage, type ServerMessage } from "./messages.ts";
-import { toColumns } from "./transaction-columns.ts";
+import { encodedChunkJson, encodedColumnsOf, toColumns } from "./transaction-columns.ts";
 import { attachSections, batchFrame, splitBinaryFrame, type EncodedMessage, type WireFrame } from "./binary-frame.ts";
 import { canonicalJson, dataBytes, utf8Length, type Json } from "./encoding.ts";
 import type { ErrorCode } from "./errors.ts";
@@ -141,16 +141,44 @@ export function encodeForBatch(message: Message): EncodedMessage {
     return { json: JSON.stringify({ ...message, data: data.byteLength }), sections: [data], sectionBytes: data.byteLength };
   }
   if (message.type !== "content") return JSON.stringify(message);
-  const sessions: Record<string, unknown> = {};
   const sectionList: Uint8Array[] = [];
-  for (const [session, chunk] of Object.entries(message.sessions)) {
-    if (!chunk) continue;
-    const { transactions, ...rest } = chunk;
-    sessions[session] = { ...rest, ...toColumns(transactions, sectionList) };
-  }
-  const json = JSON.stringify({ ...message, sessions });
+  const json = Object.values(message.sessions).some((chunk) => chunk && encodedColumnsOf(chunk))
+    ? contentJson(message, sectionList)
+    : JSON.stringify({ ...message, sessions: sessionColumns(message.sessions, sectionList) });
   if (sectionList.length === 0) return json;
   let sectionBytes = 0;
   for (const section of sectionList) sectionBytes += section.byteLength;
   return { json, sections: sectionList, sectionBytes };
+}
+
+type Sessions = Extract<Message, { type: "content" }>["sessions"];
+
+function sessionColumns(sessions: Sessions, sectionList: Uint8Array[]): Record<string, unknown> {
+  const columns: Record<string, unknown> = {};
+  for (const [session, chunk] of Object.entries(sessions)) {
+    if (!chunk) continue;
+    const { transactions, ...rest } = chunk;
+    columns[session] = { ...rest, ...toColumns(transactions, sectionList) };
+  }
+  return columns;
+}
+
+/**
+ * The JSON of a content message some of whose chunks hold encoded columns (the relay's, read from storage):
+ * the same text JSON.stringify writes, with their data put in as the literals they are. `sessions` goes
+ * last, as in every content message the relay makes (ContentPacker).
+ */
+function contentJson(message: Extract<Message, { type: "content" }>, sectionList: Uint8Array[]): string {
+  const { sessions, ...rest } = message;
+  const parts: string[] = [];
+  for (const [session, chunk] of Object.entries(sessions)) {
+    if (!chunk) continue;
+    const columns = encodedColumnsOf(chunk);
+    const json = columns
+      ? encodedChunkJson(chunk.after, chunk.signature, columns, sectionList)
+      : JSON.stringify(sessionColumns({ [session]: chunk } as Sessions, sectionList)[session]);
+    parts.push(`${JSON.stringify(session)}:${json}`);
+  }
+  // Joined rather than concatenated: one flat string, which encoding it for the socket need not copy again.
+  return [JSON.stringify(rest).slice(0, -1), ',"sessions":{', parts.join(","), "}}"].join("");
 }

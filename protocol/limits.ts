@@ -26,6 +26,16 @@ export const COMPRESSION_LEVEL = 1;
 /** Outgoing `content` frames are packed up to this size, leaving room for the envelope. */
 export const CHUNK_TARGET_BYTES = 256 * 1024;
 /**
+ * The relay's frames are packed up to about this size (UTF-16 units of JSON, or UTF-8 bytes of transaction
+ * data), and the answers it streams from storage (loads, opens, resumes) into `content` messages of about this
+ * size. Under 128 KiB, the size past which V8 (Node, workerd, Chrome) puts a string in its large-object
+ * space: building, flattening, decoding and parsing such a string cost several times more per byte (for a
+ * load of 10,000 transactions of 100 bytes, frames of 96 KiB took a fifth of the relay's and a third of the
+ * SDK's JavaScript CPU of frames of 256 KiB: bench/measure/read-path-cpu.ts), and deflate and inflate were
+ * faster too, at the same compressed size.
+ */
+export const RELAY_FRAME_TARGET_BYTES = 96 * 1024;
+/**
  * Largest `data` of one snapshot (protocol/snapshot.ts): UTF-8 bytes of text, or bytes. A snapshot travels
  * whole in one frame, so it stays under MAX_FRAME_BYTES with its envelope; a document whose state is larger
  * is not snapshotted (its log keeps every transaction).

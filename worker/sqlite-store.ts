@@ -4,9 +4,9 @@
 // stream page by page, never a whole group or a whole log at once.
 import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, EMPTY_DIGEST, EMPTY_DIGEST_SUM, agentOfSession, digestOfSum, digestSumOf, updateDigestSum } from "../protocol/index.ts";
 import { foldDigest } from "./digest-fold.ts";
-import { dataBytes } from "../protocol/index.ts";
+import { dataBytes, fromWireData } from "../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionCounts, SessionId } from "../protocol/index.ts";
-import { decodeChunk, encodeItem, fitsTail, packChunks, type Tail } from "./transaction-chunks.ts";
+import { encodeItem, fitsTail, packChunks, readChunk, type Tail } from "./transaction-chunks.ts";
 import {
   ALL_DOCS,
   digestAfterAll,
@@ -22,6 +22,7 @@ import {
   type SnapshotHead,
   type StoredSnapshot,
   type StoredTransaction,
+  type TransactionRun,
   type Write,
 } from "./core/store.ts";
 
@@ -502,6 +503,16 @@ export class SqliteStore implements GroupStore {
   }
 
   *readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction> {
+    for (const run of this.readRuns(doc, session, from, to)) {
+      for (let i = 0; i < run.at.length; i++) {
+        const transaction: StoredTransaction = { index: run.first + i, at: run.at[i]!, data: fromWireData(run.data[i]!) };
+        if (run.signatures[i] !== undefined) transaction.signature = run.signatures[i];
+        yield transaction;
+      }
+    }
+  }
+
+  *readRuns(doc: DocId, session: SessionId, from: number, to: number, limit = Infinity): Iterable<TransactionRun> {
     const docNum = this.#row(doc)?.num;
     if (docNum === undefined) return;
     const head = this.#head(docNum, session);
@@ -510,7 +521,9 @@ export class SqliteStore implements GroupStore {
     to = Math.min(to, head.count);
     // Closed chunks first, a page of them at a time, starting with the one that holds `from`. Each page is
     // read whole before yielding, so no cursor stays open while the caller runs; rows come as arrays (raw).
-    for (let next = from; next < Math.min(to, tail.first); ) {
+    // A chunk is read (scanned: transaction-chunks.ts) only when the caller gets to it.
+    let left = limit;
+    for (let next = from; next < Math.min(to, tail.first) && left > 0; ) {
       const page = [
         ...this.sql
           .exec(
@@ -526,16 +539,19 @@ export class SqliteStore implements GroupStore {
       ];
       if (page.length === 0) break; // none left before the open chunk (the rest may have been pruned)
       for (const [first, body] of page) {
-        for (const transaction of decodeChunk(body, first, next, to)) {
-          yield transaction;
-          next = transaction.index + 1;
-        }
+        if (left <= 0) return;
+        const run = readChunk(body, first, next, to, left);
+        if (run.at.length === 0) continue;
+        left -= run.at.length;
+        next = run.first + run.at.length;
+        yield run;
       }
       if (page.length < PAGE_CHUNKS) break;
     }
-    if (to <= tail.first || tail.count === 0) return;
+    if (to <= tail.first || tail.count === 0 || left <= 0) return;
     const body = this.sql.exec<{ tail: string }>("SELECT tail FROM sessions WHERE num = ?", num).one().tail;
-    yield* decodeChunk(body, tail.first, Math.max(from, tail.first), to);
+    const run = readChunk(body, tail.first, Math.max(from, tail.first), to, left);
+    if (run.at.length > 0) yield run;
   }
 
   snapshotHead(doc: DocId): SnapshotHead | undefined {

@@ -1,11 +1,12 @@
 // How SqliteStore packs a session log into rows: many transactions per row, so a write and a load touch
 // (and are billed for) a few rows instead of one per transaction. A transaction is one JSON array,
 // `[at, data]`, or `[at, data, signature]` when a signed batch ends on it; a chunk's text is such arrays
-// joined by commas. Appending to a chunk is SQL's `||`, and reading one is a single JSON.parse. Text data
-// is a JSON string; bytes are `[base64url]` (or `{"hex": …}`, as SQLite's hex() packed BLOBs stored one
-// per row by an earlier version), so each comes back as it went in.
-import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, fromBase64Url, toBase64Url, type Transaction, type TransactionData } from "../protocol/index.ts";
-import type { StoredTransaction } from "./core/store.ts";
+// joined by commas. Appending to a chunk is SQL's `||`, and reading one is a scan of its text (readChunk)
+// that hands each text on as the JSON literal stored, to go in frames as it is. Text data is a JSON
+// string; bytes are `[base64url]` (or `{"hex": …}`, as SQLite's hex() packed BLOBs stored one per row by
+// an earlier version), so each comes back as it went in.
+import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, encodedDataBytes, fromBase64Url, toBase64Url, type Transaction, type TransactionData, type WireData } from "../protocol/index.ts";
+import type { TransactionRun } from "./core/store.ts";
 
 type StoredData = string | [base64url: string] | { hex: string };
 type Item = [at: number, data: StoredData, signature?: string];
@@ -26,15 +27,97 @@ export function encodeItem(transaction: Transaction, signature: string | undefin
   return JSON.stringify(signature === undefined ? [transaction.at, data] : [transaction.at, data, signature]);
 }
 
-/** The transactions of a chunk whose first index is `first`, from index `from` (inclusive) to `to` (exclusive). */
-export function* decodeChunk(text: string, first: number, from: number, to: number): Iterable<StoredTransaction> {
-  if (text === "") return;
-  const items = JSON.parse(`[${text}]`) as Item[];
-  const end = Math.min(items.length, to - first);
-  for (let i = Math.max(0, from - first); i < end; i++) {
-    const [at, data, signature] = items[i]!;
-    yield signature === undefined ? { index: first + i, at, data: dataOf(data) } : { index: first + i, at, data: dataOf(data), signature };
+const QUOTE = 34;
+const COMMA = 44;
+const OPEN = 91;
+const CLOSE = 93;
+const ZERO = 48;
+const NINE = 57;
+// A JSON string literal, read with one native scan (sticky: it must start where lastIndex is). The first
+// allows only ASCII, whose UTF-8 length is its length; the second any text. Unrolled (`[^"\\]*` runs
+// between escapes), so a literal of any length takes no backtracking per character.
+const ASCII_LITERAL = /"[^"\\\u0080-\uffff]*(?:\\[^][^"\\\u0080-\uffff]*)*"/y;
+const LITERAL = /"[^"\\]*(?:\\[^][^"\\]*)*"/y;
+
+/** The end (past the closing quote) of the literal at `start` and whether it is ASCII, or undefined. */
+function literalAt(text: string, start: number): { end: number; ascii: boolean } | undefined {
+  ASCII_LITERAL.lastIndex = start;
+  if (ASCII_LITERAL.test(text)) return { end: ASCII_LITERAL.lastIndex, ascii: true };
+  LITERAL.lastIndex = start;
+  return LITERAL.test(text) ? { end: LITERAL.lastIndex, ascii: false } : undefined;
+}
+
+/**
+ * The transactions of a chunk whose first index is `first`, from index `from` (inclusive) to `to`
+ * (exclusive) and at most `limit` of them, in wire form: text data as the JSON literal stored in the chunk
+ * (a slice of its text: nothing is parsed or escaped again), bytes decoded. The chunk is scanned rather than
+ * parsed; anything but the forms encodeItem writes (say, rows an earlier version packed inside SQLite) is
+ * read with JSON.parse instead, to the same result.
+ */
+export function readChunk(text: string, first: number, from: number, to: number, limit = Infinity): TransactionRun {
+  const run: TransactionRun = { first: Math.max(first, from), at: [], data: [], bytes: [], signatures: [] };
+  if (text === "") return run;
+  const end = Math.min(to, run.first + limit);
+  let position = 0;
+  for (let index = first; index < end && position < text.length; index++) {
+    // An item: `[at,"text"]` or `[at,["base64url"]]`, then `,"signature"` if one ends on it, then `]`.
+    if (text.charCodeAt(position) !== OPEN) return parsedChunk(text, first, from, end);
+    let cursor = position + 1;
+    let at = 0;
+    let code = text.charCodeAt(cursor);
+    if (code < ZERO || code > NINE) return parsedChunk(text, first, from, end);
+    for (; code >= ZERO && code <= NINE; code = text.charCodeAt(++cursor)) at = at * 10 + (code - ZERO);
+    if (code !== COMMA || !Number.isSafeInteger(at)) return parsedChunk(text, first, from, end);
+    const start = ++cursor;
+    let data: WireData | undefined;
+    code = text.charCodeAt(start);
+    let ascii = false;
+    if (code === QUOTE) {
+      const literal = literalAt(text, start);
+      if (!literal) return parsedChunk(text, first, from, end);
+      cursor = literal.end;
+      ascii = literal.ascii;
+      if (index >= from) data = text.slice(start, cursor);
+    } else if (code === OPEN && text.charCodeAt(start + 1) === QUOTE) {
+      const close = text.indexOf('"', start + 2);
+      const bytes = close < 0 ? undefined : fromBase64Url(text.slice(start + 2, close));
+      if (!bytes || text.charCodeAt(close + 1) !== CLOSE) return parsedChunk(text, first, from, end);
+      data = bytes;
+      cursor = close + 2;
+    } else return parsedChunk(text, first, from, end);
+    let signature: string | undefined;
+    if (text.charCodeAt(cursor) === COMMA) {
+      const close = text.indexOf('"', cursor + 2);
+      if (text.charCodeAt(cursor + 1) !== QUOTE || close < 0) return parsedChunk(text, first, from, end);
+      signature = text.slice(cursor + 2, close);
+      if (signature.includes("\\")) return parsedChunk(text, first, from, end);
+      cursor = close + 1;
+    }
+    if (text.charCodeAt(cursor) !== CLOSE || (cursor + 1 < text.length && text.charCodeAt(cursor + 1) !== COMMA)) return parsedChunk(text, first, from, end);
+    position = cursor + 2; // past `]` and the comma before the next item
+    if (index < from) continue;
+    run.at.push(at);
+    run.data.push(data!);
+    run.bytes.push(typeof data === "string" && ascii ? data.length : encodedDataBytes(data!));
+    if (signature !== undefined) run.signatures[run.at.length - 1] = signature;
   }
+  return run;
+}
+
+/** What readChunk returns, by JSON.parse: for chunks in any other form. */
+function parsedChunk(text: string, first: number, from: number, end: number): TransactionRun {
+  const run: TransactionRun = { first: Math.max(first, from), at: [], data: [], bytes: [], signatures: [] };
+  const items = JSON.parse(`[${text}]`) as Item[];
+  for (let i = Math.max(0, from - first); i < Math.min(items.length, end - first); i++) {
+    const [at, stored, signature] = items[i]!;
+    const data = dataOf(stored);
+    const wire = typeof data === "string" ? JSON.stringify(data) : data;
+    run.at.push(at);
+    run.data.push(wire);
+    run.bytes.push(encodedDataBytes(wire));
+    if (signature !== undefined) run.signatures[run.at.length - 1] = signature;
+  }
+  return run;
 }
 /** Where a session's chunks end: the open chunk (its tail) and what it holds. */
 export type Tail = { first: number; count: number; chars: number };

@@ -3,10 +3,10 @@
 // pack, encode, batch into frames) and taken in by the SDK (decode the frames, apply them to the
 // document). Reports the CPU of each side per load; profile with `npx node --cpu-prof`.
 //   npx node bench/measure/read-path-cpu.ts [loads=30] [transactions=10000] [bytes=100]
-import { CHUNK_TARGET_BYTES, LOAD_SLICE_ROWS, decodeServerFrame, encodeForBatch, packBatches, encodedLength, type DocId, type EncodedMessage, type KnownState, type ServerMessage, type SessionId, type WireFrame } from "../../protocol/index.ts";
+import { LOAD_SLICE_ROWS, RELAY_FRAME_TARGET_BYTES, decodeServerFrame, encodeForBatch, packBatches, encodedLength, type DocId, type EncodedMessage, type KnownState, type ServerMessage, type SessionId, type WireFrame } from "../../protocol/index.ts";
 import { sendMissing } from "../../worker/core/delta-stream.ts";
-import type { GroupStore, StoredTransaction } from "../../worker/core/store.ts";
-import { decodeChunk, encodeItem, packChunks } from "../../worker/transaction-chunks.ts";
+import type { GroupStore, TransactionRun } from "../../worker/core/store.ts";
+import { encodeItem, packChunks, readChunk } from "../../worker/transaction-chunks.ts";
 import { applyContent, newDocState } from "../../client/core/doc-state.ts";
 import { payload } from "../workload.ts";
 import { testAgent, testHeader } from "../../test/support/identity.ts";
@@ -29,12 +29,16 @@ const store = {
   knownState: (): KnownState => ({ header: true, sessions: { [SESSION]: transactions } }),
   header: () => HEADER,
   snapshotHead: () => undefined,
-  *readTransactions(_doc: DocId, _session: SessionId, from: number, to: number): Iterable<StoredTransaction> {
-    for (const chunk of chunks) {
-      const count = chunk === open ? open.count : 1e9;
-      if (chunk.first + count <= from) continue;
+  // As SqliteStore reads them: the chunks that hold `from` to `to`, each scanned when the caller gets to it.
+  *readRuns(_doc: DocId, _session: SessionId, from: number, to: number, limit = Infinity): Iterable<TransactionRun> {
+    for (let i = 0; i < chunks.length && limit > 0; i++) {
+      const chunk = chunks[i]!;
+      const end = chunks[i + 1]?.first ?? chunk.first + open.count;
+      if (end <= from) continue;
       if (chunk.first >= to) return;
-      yield* decodeChunk(chunk.text, chunk.first, from, to);
+      const run = readChunk(chunk.text, chunk.first, Math.max(from, chunk.first), to, limit);
+      limit -= run.at.length;
+      yield run;
     }
   },
 } as unknown as GroupStore;
@@ -46,7 +50,7 @@ function serve(): WireFrame[] {
   let box: EncodedMessage[] = [];
   let size = 0;
   const deliver = () => {
-    frames.push(...packBatches(box, CHUNK_TARGET_BYTES));
+    frames.push(...packBatches(box, RELAY_FRAME_TARGET_BYTES));
     box = [];
     size = 0;
   };
@@ -54,7 +58,7 @@ function serve(): WireFrame[] {
     const encoded = encodeForBatch(message);
     box.push(encoded);
     size += encodedLength(encoded) + 1;
-    if (size >= CHUNK_TARGET_BYTES / 2) deliver();
+    if (size >= RELAY_FRAME_TARGET_BYTES / 2) deliver();
   };
   for (;;) {
     const step = sendMissing(store, DOC, have, LOAD_SLICE_ROWS, post);

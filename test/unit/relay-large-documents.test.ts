@@ -41,11 +41,19 @@ describe("large documents", () => {
     expect(await fireDueAlarms()).toBe(0);
     expect(transcript()).toMatchInlineSnapshot(`
       "bob -> relay | load doc1 (no header) {}
-      relay -> bob | content doc1 +header alice after=0 n=1205 unsigned
-      relay -> bob | content doc1 alice after=1205 n=795
-      relay -> bob | content doc1 alice after=2000 n=1201 unsigned
-      relay -> bob | content doc1 alice after=3201 n=799
-      relay -> bob | content doc1 alice after=4000 n=1000
+      relay -> bob | content doc1 +header alice after=0 n=451 unsigned
+      relay -> bob | content doc1 alice after=451 n=451 unsigned
+      relay -> bob | content doc1 alice after=902 n=450 unsigned
+      relay -> bob | content doc1 alice after=1352 n=449 unsigned
+      relay -> bob | content doc1 alice after=1801 n=199
+      relay -> bob | content doc1 alice after=2000 n=449 unsigned
+      relay -> bob | content doc1 alice after=2449 n=449 unsigned
+      relay -> bob | content doc1 alice after=2898 n=449 unsigned
+      relay -> bob | content doc1 alice after=3347 n=449 unsigned
+      relay -> bob | content doc1 alice after=3796 n=204
+      relay -> bob | content doc1 alice after=4000 n=449 unsigned
+      relay -> bob | content doc1 alice after=4449 n=449 unsigned
+      relay -> bob | content doc1 alice after=4898 n=102
       relay -> bob | known doc1 {alice:5000} load"
     `);
     const sizes = transport.frames.map((frame) => new TextEncoder().encode(frame.text).length);

@@ -1,17 +1,20 @@
 // Packs transactions into `content` frames that stay under the frame limit, so a document of any size
-// travels as a stream of bounded frames. Pure: rows in, messages out.
-import { CHUNK_TARGET_BYTES, MAX_TRANSACTIONS_PER_FRAME, WIRE_BYTES_PER_TRANSACTION, utf8Length, wireDataBytes } from "../../protocol/index.ts";
-import type { DocHeader, DocId, ServerContent, SessionChunk, SessionId } from "../../protocol/index.ts";
+// travels as a stream of bounded frames. Pure: rows in, messages out. Transactions read from storage come
+// with their data already in wire form (a JSON literal for text: transaction-columns.ts's WireData) and go
+// into the frame as they are; the codec writes the columns without parsing or re-escaping them.
+import { CHUNK_TARGET_BYTES, MAX_TRANSACTIONS_PER_FRAME, WIRE_BYTES_PER_TRANSACTION, encodedChunk, encodedDataBytes, utf8Length } from "../../protocol/index.ts";
+import type { DocHeader, DocId, ServerContent, SessionChunk, SessionId, Transaction, WireData } from "../../protocol/index.ts";
 import type { StoredTransaction } from "./store.ts";
 
 // A chunk's envelope: session id, after, column names, and a signature's worst case.
 const SESSION_OVERHEAD = 200;
 
+/** One session's part of the frame being packed: its columns, and the transactions themselves when given as such. */
+type Pending = { after: number; at: number[]; data: WireData[]; transactions: Transaction[] | undefined; signature: string | undefined };
+
 export class ContentPacker {
   readonly #frames: ServerContent[] = [];
-  #sessions: Record<SessionId, SessionChunk> = {};
-  /** The signature each chunk of the current frame ends on, if it ends where the writer signed. */
-  #signatures = new Map<SessionId, string | undefined>();
+  #sessions = new Map<SessionId, Pending>();
   #header: DocHeader | undefined;
   #bytes = 0;
   #count = 0;
@@ -28,38 +31,60 @@ export class ContentPacker {
 
   /** Adds the next transaction of a session; transactions of one session must come in index order. */
   add(session: SessionId, transaction: StoredTransaction): void {
-    const size = wireDataBytes(transaction.data) + WIRE_BYTES_PER_TRANSACTION;
-    let chunk: SessionChunk | undefined = this.#sessions[session];
-    const extra = size + (chunk ? 0 : SESSION_OVERHEAD + session.length);
+    const data = typeof transaction.data === "string" ? JSON.stringify(transaction.data) : transaction.data;
+    const pending = this.#next(session, transaction.index, encodedDataBytes(data), transaction.signature);
+    pending.at.push(transaction.at);
+    pending.data.push(data);
+    pending.transactions?.push({ at: transaction.at, data: transaction.data });
+  }
+
+  /**
+   * Adds the next transaction of a session given in wire form (as the store reads it), `bytes` being
+   * encodedDataBytes(data): nothing about it is parsed or copied.
+   */
+  addEncoded(session: SessionId, index: number, at: number, data: WireData, bytes: number, signature: string | undefined): void {
+    const pending = this.#next(session, index, bytes, signature);
+    pending.transactions = undefined; // decoded from the columns if ever read
+    pending.at.push(at);
+    pending.data.push(data);
+  }
+
+  /** The session's pending part that takes the next transaction, after ending the frame if it would not fit. */
+  #next(session: SessionId, index: number, dataBytes: number, signature: string | undefined): Pending {
+    const size = dataBytes + WIRE_BYTES_PER_TRANSACTION;
+    let pending = this.#sessions.get(session);
+    const extra = size + (pending ? 0 : SESSION_OVERHEAD + session.length);
     if (this.#count > 0 && (this.#bytes + extra > this.targetBytes || this.#count >= MAX_TRANSACTIONS_PER_FRAME)) {
       this.flush();
-      chunk = undefined;
+      pending = undefined;
     }
-    if (!chunk) {
-      chunk = { after: transaction.index, transactions: [] };
-      this.#sessions[session] = chunk;
+    if (!pending) {
+      pending = { after: index, at: [], data: [], transactions: [], signature: undefined };
+      this.#sessions.set(session, pending);
       this.#bytes += SESSION_OVERHEAD + session.length;
     }
-    chunk.transactions.push({ at: transaction.at, data: transaction.data });
-    // A chunk carries the signature only when it ends where the writer signed (set once, at flush).
-    this.#signatures.set(session, transaction.signature);
+    // A chunk carries the signature only when it ends where the writer signed.
+    pending.signature = signature;
     this.#bytes += size;
     this.#count++;
+    return pending;
   }
 
   /** Ends the current frame, if it holds anything (or a header still unsent). */
   flush(): void {
     if (this.#count === 0 && !this.#header) return;
-    for (const [session, signature] of this.#signatures) if (signature) this.#sessions[session]!.signature = signature;
-    this.#signatures.clear();
+    const sessions: Record<SessionId, SessionChunk> = {};
+    for (const [session, { after, at, data, transactions, signature }] of this.#sessions) {
+      sessions[session] = encodedChunk(after, { at, data }, signature || undefined, transactions);
+    }
     this.#frames.push({
       type: "content",
       doc: this.doc,
       ...(this.#header ? { header: this.#header } : {}),
-      sessions: this.#sessions,
+      sessions,
     });
     this.#header = undefined;
-    this.#sessions = {};
+    this.#sessions = new Map();
     this.#bytes = 0;
     this.#count = 0;
   }

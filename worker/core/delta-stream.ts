@@ -1,7 +1,7 @@
 // The one bounded way the relay sends a peer what it lacks of a document, for a `load` and for each
 // document of an `open` alike: read straight from storage, packed into frames under the limit, at most a
 // budget of transactions at a time, advancing what the peer holds (`have`) so the next call goes on from there.
-import { missing, type DocId, type KnownState, type ServerMessage } from "../../protocol/index.ts";
+import { RELAY_FRAME_TARGET_BYTES, missing, type DocId, type KnownState, type ServerMessage } from "../../protocol/index.ts";
 import { ContentPacker } from "./content-packer.ts";
 import { sendSnapshot, servesSnapshot } from "./snapshot-serving.ts";
 import type { GroupStore } from "./store.ts";
@@ -33,22 +33,25 @@ export function sendMissing(
     rows += sendSnapshot(store, doc, have, emit);
     delta = missing(have, relayKnown);
   }
-  const packer = new ContentPacker(doc, delta.header ? store.header(doc) : undefined);
+  const packer = new ContentPacker(doc, delta.header ? store.header(doc) : undefined, RELAY_FRAME_TARGET_BYTES);
   have.header ||= delta.header;
   const flush = () => {
     packer.flush();
     for (const message of packer.take()) emit(message);
   };
   for (const range of delta.ranges) {
-    for (const transaction of store.readTransactions(doc, range.session, range.from, range.to)) {
-      if (rows >= budget) {
-        flush();
-        return { rows };
+    // One more than the budget allows: reading it tells more remains (the next call sends it).
+    for (const run of store.readRuns(doc, range.session, range.from, range.to, budget - rows + 1)) {
+      for (let i = 0; i < run.at.length; i++) {
+        if (rows >= budget) {
+          flush();
+          return { rows };
+        }
+        rows++;
+        packer.addEncoded(range.session, run.first + i, run.at[i]!, run.data[i]!, run.bytes[i]!, run.signatures[i]);
+        have.sessions[range.session] = run.first + i + 1;
+        if (packer.hasFrames) for (const message of packer.take()) emit(message);
       }
-      rows++;
-      packer.add(range.session, transaction);
-      have.sessions[range.session] = transaction.index + 1;
-      if (packer.hasFrames) for (const message of packer.take()) emit(message);
     }
   }
   flush();

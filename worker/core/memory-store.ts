@@ -1,7 +1,7 @@
 // An in-memory GroupStore with the same behaviour as the SQLite one, for the relay core's Node tests.
 import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, agentOfSession, digestOfSum, updateDigestSum } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../../protocol/index.ts";
-import { dataBytes } from "../../protocol/index.ts";
+import { dataBytes, encodedDataBytes } from "../../protocol/index.ts";
 import {
   ALL_DOCS,
   digestAfter,
@@ -16,6 +16,7 @@ import {
   type SnapshotHead,
   type StoredSnapshot,
   type StoredTransaction,
+  type TransactionRun,
   type Write,
 } from "./store.ts";
 
@@ -105,6 +106,26 @@ export class MemoryStore implements GroupStore {
   *readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction> {
     const log = this.#docs.get(doc)?.sessions.get(session) ?? [];
     for (const transaction of log.slice(from, to)) if (transaction) yield transaction;
+  }
+
+  *readRuns(doc: DocId, session: SessionId, from: number, to: number, limit = Infinity): Iterable<TransactionRun> {
+    // A run ends at a gap (pruned transactions), so its transactions stay consecutive.
+    let run: TransactionRun | undefined;
+    let taken = 0;
+    for (const transaction of this.readTransactions(doc, session, from, to)) {
+      if (taken++ >= limit) break;
+      if (run && run.first + run.at.length !== transaction.index) {
+        yield run;
+        run = undefined;
+      }
+      run ??= { first: transaction.index, at: [], data: [], bytes: [], signatures: [] };
+      const data = typeof transaction.data === "string" ? JSON.stringify(transaction.data) : transaction.data;
+      run.at.push(transaction.at);
+      run.data.push(data);
+      run.bytes.push(encodedDataBytes(data));
+      if (transaction.signature !== undefined) run.signatures[run.at.length - 1] = transaction.signature;
+    }
+    if (run) yield run;
   }
 
   snapshotHead(doc: DocId): SnapshotHead | undefined {

@@ -14,6 +14,7 @@ import {
   OPEN_SLICE_ROWS,
   PRUNE_WORK_PER_EVENT,
   RETRY_AFTER_BUSY_SECONDS,
+  RELAY_FRAME_TARGET_BYTES,
   STREAM_WORK_PER_EVENT,
   closeCodeOf,
   digestOf,
@@ -105,7 +106,7 @@ export class Relay {
   /** Frames already encoded: a fan-out sends one message object to every subscriber, encoded once. */
   readonly #encoded = new WeakMap<ServerMessage, EncodedMessage>();
   /**
-   * What each peer is to be sent, gathered until it is half of CHUNK_TARGET_BYTES, the event ends or a
+   * What each peer is to be sent, gathered until it is half of RELAY_FRAME_TARGET_BYTES, the event ends or a
    * storage write comes, then sent in as few frames as fit (packBatches: a batch stays far under
    * MAX_FRAME_BYTES, a message larger than the target goes alone).
    */
@@ -361,7 +362,7 @@ export class Relay {
     box.frames.push(frame);
     box.size += encodedLength(frame) + 1;
     // Half full is full enough: the peer starts on it while the rest of a long answer is packed.
-    if (box.size >= CHUNK_TARGET_BYTES / 2) this.#deliver(peer);
+    if (box.size >= RELAY_FRAME_TARGET_BYTES / 2) this.#deliver(peer);
   }
 
   #deliverAll(): void {
@@ -378,7 +379,7 @@ export class Relay {
     const record = this.#state.peers.get(peer);
     const compresses = record?.phase === "ready" && record.compression !== undefined;
     try {
-      for (const frame of packBatches(box.frames, CHUNK_TARGET_BYTES)) this.transport.send(peer, compresses ? this.#compressed(frame) : frame);
+      for (const frame of packBatches(box.frames, RELAY_FRAME_TARGET_BYTES)) this.transport.send(peer, compresses ? this.#compressed(frame) : frame);
     } catch {
       // A dead socket must not take the others down: close it and forget its subscriptions.
       this.#failed.add(peer);

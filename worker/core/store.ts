@@ -1,12 +1,19 @@
 // The storage the relay core reads and its driver writes, kept small so the core never sees SQL.
 // Implemented on Durable Object SQLite (../sqlite-store.ts) and in memory (memory-store.ts) for tests.
 import { updateDigestSumAll } from "../../protocol/index.ts";
-import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionCounts, SessionId, Snapshot, Transaction } from "../../protocol/index.ts";
+import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionCounts, SessionId, Snapshot, Transaction, WireData } from "../../protocol/index.ts";
 
 export type PeerId = string;
 
 /** A transaction as stored: its index in the session log, and the checkpoint signature if a batch ended here. */
 export type StoredTransaction = Transaction & { index: number; signature?: string };
+
+/**
+ * Consecutive transactions of a session as the relay reads them to send: from index `first` on, each one's
+ * time, data in wire form (text as its JSON literal: protocol/transaction-columns.ts's WireData), the bytes
+ * that data takes in a frame (encodedDataBytes) and the checkpoint signature if a batch ended on it.
+ */
+export type TransactionRun = { first: number; at: number[]; data: WireData[]; bytes: number[]; signatures: (string | undefined)[] };
 
 export type SessionHead = { count: number; lastHash: string };
 
@@ -138,6 +145,11 @@ export interface StoreReader {
 export interface GroupStore extends StoreReader {
   /** Transactions `from` (inclusive) to `to` (exclusive) of one session, in order, read lazily. */
   readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction>;
+  /**
+   * The same transactions, at most `limit` of them, in runs ready to send (a stored chunk at a time), read
+   * lazily: what the relay streams to peers.
+   */
+  readRuns(doc: DocId, session: SessionId, from: number, to: number, limit?: number): Iterable<TransactionRun>;
   /** Documents changed after `since` (tombstones included), read lazily in the order they changed. */
   listDocuments(since?: number): Iterable<ListedDoc>;
   /** Documents whose id sorts after `after` and up to `through` (either open), tombstones included, in id order. */
