@@ -1,7 +1,7 @@
 // The entry point apps use: createClient({ url, identity }) and then client.group(id).
 import { Group, type GroupOptions } from "./group.ts";
 import { newSession, type Identity } from "./identity.ts";
-import { checkRelayUrl } from "./local-checks.ts";
+import { checkPushInterval, checkRelayUrl } from "./local-checks.ts";
 import type { DocId, SessionId } from "../protocol/index.ts";
 import type { DocChanges, LocalStore, StoredDoc } from "./storage/local-store.ts";
 import { MemoryLocalStore } from "./storage/memory-store.ts";
@@ -76,6 +76,7 @@ export class Client {
  */
 export function createClient(options: ClientOptions): Promise<Client> {
   checkRelayUrl(options.url);
+  if (options.pushIntervalMs !== undefined) checkPushInterval(options.pushIntervalMs);
   return openClient(options);
 }
 

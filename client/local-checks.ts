@@ -136,6 +136,13 @@ export function checkSince(since: unknown): void {
   }
 }
 
+/** The pace of partial frames (GroupOptions.pushIntervalMs): a number of ms from 0 to a minute. */
+export function checkPushInterval(ms: unknown): asserts ms is number {
+  if (!(typeof ms === "number" && ms >= 0 && ms <= 60_000)) {
+    throw new LocalRefusalError("bad_frame", `pushIntervalMs: ${JSON.stringify(ms) ?? String(ms)} is not a number of milliseconds from 0 to 60000`);
+  }
+}
+
 /** The relay's base URL: http(s) or ws(s), with a host. A URL without a scheme fails here, not in a microtask. */
 export function checkRelayUrl(url: unknown): URL {
   let parsed: URL;

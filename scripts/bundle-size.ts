@@ -6,9 +6,10 @@ import { fileURLToPath } from "node:url";
 
 /**
  * Most an app's browser bundle may grow by importing `weft/client` (minified, gzipped). It guards against
- * pulling in a heavy dependency by accident, with room for presence, snapshots and the pure client core.
+ * pulling in a heavy dependency by accident, with room for presence, snapshots, push pacing and the pure
+ * client core (35.2 KiB with all of them).
  */
-export const BROWSER_BUNDLE_BUDGET_GZIPPED = 35 * 1024;
+export const BROWSER_BUNDLE_BUDGET_GZIPPED = 36 * 1024;
 
 /**
  * Bundles `entry` for browsers as an app would; by default the SDK's own source. esbuild fails on any

@@ -22,7 +22,7 @@ import type { StoredDoc } from "../storage/local-store.ts";
 import { askDirectory, directoryResend } from "./directory-queue.ts";
 import { appendOwn, hasUnsynced, knownOf, markSaved, resetInFlight, restoreDoc } from "./doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
-import { takePush } from "./push.ts";
+import { pacedPushAt, takePush } from "./push.ts";
 import { deletedError, discard, onMessage, refusedEffect } from "./relay-messages.ts";
 import { failSnapshots, onSnapshotReceived, publishSnapshot, resendSnapshots } from "./snapshots.ts";
 import { load, send, sendLoad, sendOpen, track } from "./tracking.ts";
@@ -120,7 +120,7 @@ export function step(state: CoreState, event: CoreEvent): CoreEffect[] {
       break;
     }
     case "push":
-      push(state, event.docs, out);
+      push(state, event.docs, event.now, out);
       break;
     default:
       assertNever(event);
@@ -191,7 +191,7 @@ function onDirectory(state: CoreState, request: DirRequest, out: CoreEffect[]): 
 }
 
 /** Pushes what the relay lacks of `docs`. While a refused frame's culprit is looked for, only the probe pushes. */
-function push(state: CoreState, ids: DocId[], out: CoreEffect[]): void {
+function push(state: CoreState, ids: DocId[], now: number, out: CoreEffect[]): void {
   if (state.phase !== "ready") return;
   const own = state.writer.session;
   const { state: quarantine, probe } = nextProbe(state.quarantine, (id) => {
@@ -201,16 +201,20 @@ function push(state: CoreState, ids: DocId[], out: CoreEffect[]): void {
   state.quarantine = quarantine;
   if (probe !== undefined) {
     for (const id of ids) if (id !== probe) state.held.add(id);
-    return pushDoc(state, probe, out);
+    return pushDoc(state, probe, now, out);
   }
   const pushable = new Set([...state.held, ...ids]);
   state.held.clear();
-  for (const id of pushable) pushDoc(state, id, out);
+  for (const id of pushable) pushDoc(state, id, now, out);
 }
 
-function pushDoc(state: CoreState, id: DocId, out: CoreEffect[]): void {
+function pushDoc(state: CoreState, id: DocId, now: number, out: CoreEffect[]): void {
   const doc = state.docs.get(id);
-  if (doc) for (const frame of takePush(doc, state.writer)) out.push({ type: "send", message: frame });
+  if (!doc) return;
+  const pace = { now, intervalMs: state.pushIntervalMs };
+  for (const frame of takePush(doc, state.writer, pace)) out.push({ type: "send", message: frame });
+  const at = pacedPushAt(doc, state.writer, pace);
+  if (at !== undefined) out.push({ type: "pushAt", doc: id, at });
 }
 
 /** Closed for good: every waiter hears why, and later calls fail at once. */

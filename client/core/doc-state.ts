@@ -67,6 +67,8 @@ export type DocState = {
   relay: KnownState;
   /** How many own transactions were sent (optimistic: dropped back to the relay's count on reconnect). */
   sent: number;
+  /** No partial frame of own transactions leaves before this time, in ms (push.ts: Pace). */
+  pacedUntil: number;
   /** A frame carrying the header is on its way; no other until the relay answers. */
   headerInFlight: boolean;
   /** How much of each session, and whether the header, is saved in the local store. */
@@ -99,6 +101,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     loaded: false,
     relay: { header: false, sessions: {} },
     sent: 0,
+    pacedUntil: 0,
     headerInFlight: false,
     saved: new Map(),
     headerSaved: false,

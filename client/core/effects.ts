@@ -52,6 +52,8 @@ export type CoreState = {
   quarantine: Quarantine<DocId>;
   /** Documents with something to push that wait for the quarantine to end. */
   readonly held: Set<DocId>;
+  /** The least time between a document's frames while only partial frames are to send, in ms (push.ts: Pace). */
+  readonly pushIntervalMs: number;
 };
 
 /** Who a settlement is for: `synced:<doc>`, `loaded:<doc>`, `open:<doc>`, `delete:<doc>`, `openAll`, `dir:<n>`, `snapshot:<doc>:<covers>`. */
@@ -83,8 +85,8 @@ export type CoreEvent =
   | { type: "retryRefused"; doc: DocId }
   /** Publish a snapshot of `doc` covering `covers` (checked by the shell: coversOf, snapshotProblem). */
   | { type: "snapshot"; doc: DocId; data: TransactionData; covers: SessionCounts }
-  // The shell saved what the documents lacked: push what the relay lacks.
-  | { type: "push"; docs: DocId[] };
+  // The shell saved what the documents lacked (or a paced push is due): push what the relay lacks, at `now` (ms).
+  | { type: "push"; docs: DocId[]; now: number };
 
 export type CoreEffect =
   | { type: "send"; message: ClientMessage }
@@ -94,6 +96,8 @@ export type CoreEffect =
   | { type: "drop"; reason: string }
   /** Save what the local store lacks of `doc`, then push (the shell gathers a tick's documents into one flush). */
   | { type: "flush"; doc: DocId }
+  /** Push `doc` again at `at` (ms): a partial frame waits for the pace (push.ts), with nothing else to wake it. */
+  | { type: "pushAt"; doc: DocId; at: number }
   /** Forget `doc` in the local store; `report` says whether a failure goes to onError. */
   | { type: "removeLocal"; doc: DocId; report: boolean }
   /** Write `doc` again as it now is (a session cut short), then flush it. */

@@ -23,6 +23,9 @@ export const PUSH_BATCH = MAX_TRANSACTIONS_PER_FRAME;
 /** Unacknowledged transactions allowed in flight before pushing waits for acks. */
 export const MAX_IN_FLIGHT = 4 * PUSH_BATCH;
 
+/** The pace of partial frames unless the app sets GroupOptions.pushIntervalMs, in ms (see Pace). */
+export const DEFAULT_PUSH_INTERVAL_MS = 10;
+
 /** Who signs: this client's agent key and the session it writes as. */
 export type Writer = { readonly agent: AgentId; readonly secretKey: Uint8Array; readonly session: SessionId };
 
@@ -37,30 +40,49 @@ function batchEnd(log: readonly Transaction[], base: number, after: number, unti
   return end;
 }
 
+/**
+ * When pushes happen: `now`, and the pacing of partial frames. While appends keep coming, a document's
+ * partial frame (fewer than PUSH_BATCH transactions) leaves no sooner than `intervalMs` after its previous
+ * frame, so a steady stream travels as a few fuller frames a second rather than one per round trip.
+ */
+export type Pace = { readonly now: number; readonly intervalMs: number };
+
+/** No pacing: a partial frame leaves as soon as nothing is in flight (tests of push order, mostly). */
+export const UNPACED: Pace = { now: 0, intervalMs: 0 };
+
 /** Frames to push now of `doc`: its own writes, then the orphan tails the relay would accept. */
-export function takePush(doc: DocState, writer: Writer): Content[] {
-  return [...takeOwn(doc, writer), ...takeOrphanTails(doc, writer).filter(relayWouldAccept)];
+export function takePush(doc: DocState, writer: Writer, pace: Pace = UNPACED): Content[] {
+  return [...takeOwn(doc, writer, pace), ...takeOrphanTails(doc, writer).filter(relayWouldAccept)];
 }
 
-/** Own transactions the relay lacks, batched, signed, bounded in flight; marks them sent. */
-export function takeOwn(doc: DocState, writer: Writer): Content[] {
+/** What of the own session may leave now: saved locally, not refused, and held. */
+function ownPushable(doc: DocState, writer: Writer): { base: number; log: readonly Transaction[]; sendable: number; confirmed: number } | undefined {
   const own = writer.session;
-  if (!doc.loaded || doc.deleted || (doc.refusal && doc.refusal.from <= countOf(doc.relay, own))) return [];
-  const frames: Content[] = [];
-  const needsHeader = doc.header !== undefined && doc.headerSaved && !doc.relay.header;
+  if (!doc.loaded || doc.deleted || (doc.refusal && doc.refusal.from <= countOf(doc.relay, own))) return undefined;
   // Only what is saved locally leaves the device: an acked write is then also a durable local one.
   // Refused writes (held back from `from` on) never leave it.
   const base = baseOf(doc, own);
   const log = doc.sessions.get(own) ?? [];
   const sendable = Math.min(heldCount(doc, own), doc.saved.get(own) ?? 0, doc.refusal?.from ?? Infinity);
-  const confirmed = countOf(doc.relay, own);
+  return { base, log, sendable, confirmed: countOf(doc.relay, own) };
+}
+
+/** Own transactions the relay lacks, batched, signed, bounded in flight and paced; marks them sent. */
+export function takeOwn(doc: DocState, writer: Writer, pace: Pace = UNPACED): Content[] {
+  const own = writer.session;
+  const pushable = ownPushable(doc, writer);
+  if (!pushable) return [];
+  const { base, log, sendable, confirmed } = pushable;
+  const frames: Content[] = [];
+  const needsHeader = doc.header !== undefined && doc.headerSaved && !doc.relay.header;
   if (doc.sent < base) doc.sent = base; // a snapshot stands for the rest, which the relay holds
   let includeHeader = needsHeader && !doc.headerInFlight && doc.sent === confirmed;
-  // Like Nagle's algorithm: full frames go at once, but while anything is in flight a partial frame waits
-  // for the ack, gathering what is appended meanwhile. A steady trickle of appends then travels as a few
-  // frames per round trip instead of one frame (and one signature, and one commit) per append.
-  const inFlight = doc.sent > confirmed;
-  while (doc.sent < sendable && doc.sent - confirmed < MAX_IN_FLIGHT && (!inFlight || sendable - doc.sent >= PUSH_BATCH)) {
+  // Like Nagle's algorithm: full frames go at once, but while anything is in flight, or sooner than the
+  // pace allows after the previous frame, a partial frame waits, gathering what is appended meanwhile. A
+  // steady trickle of appends then travels as a few frames a second instead of one frame (and one
+  // signature, one commit at the relay, one frame to every subscriber) per append.
+  const partialWaits = doc.sent > confirmed || pace.now < doc.pacedUntil;
+  while (doc.sent < sendable && doc.sent - confirmed < MAX_IN_FLIGHT && (!partialWaits || sendable - doc.sent >= PUSH_BATCH)) {
     const after = doc.sent;
     const end = batchEnd(log, base, after, sendable);
     const signature = signCheckpoint(writer.secretKey, doc.id, own, end, ownHashAt(doc, own, end));
@@ -73,12 +95,24 @@ export function takeOwn(doc: DocState, writer: Writer): Content[] {
     if (includeHeader) doc.headerInFlight = true;
     includeHeader = false;
     doc.sent = end;
+    doc.pacedUntil = pace.now + pace.intervalMs;
   }
   if (includeHeader) {
     frames.push({ type: "content", doc: doc.id, header: doc.header!, sessions: {} });
     doc.headerInFlight = true;
   }
   return frames;
+}
+
+/**
+ * When a push of `doc` would send what only the pace holds back (nothing in flight, a partial frame
+ * waiting): the shell pushes again then. Undefined when an ack, an append or nothing at all comes next.
+ */
+export function pacedPushAt(doc: DocState, writer: Writer, pace: Pace): number | undefined {
+  const pushable = ownPushable(doc, writer);
+  if (!pushable || pace.now >= doc.pacedUntil) return undefined;
+  const { sendable, confirmed } = pushable;
+  return doc.sent === confirmed && doc.sent < sendable ? doc.pacedUntil : undefined;
 }
 
 /**

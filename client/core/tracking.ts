@@ -8,7 +8,7 @@ import { knownOf, newDocState, type DocState } from "./doc-state.ts";
 import type { CoreEffect, CoreState } from "./effects.ts";
 import type { Writer } from "./push.ts";
 
-export function initialState(group: string, writer: Writer): CoreState {
+export function initialState(group: string, writer: Writer, pushIntervalMs = 0): CoreState {
   return {
     group,
     writer,
@@ -27,6 +27,7 @@ export function initialState(group: string, writer: Writer): CoreState {
     nextRequest: 0,
     quarantine: noQuarantine(),
     held: new Set(),
+    pushIntervalMs,
   };
 }
 

@@ -33,7 +33,7 @@ import {
   type DocState,
   type DocTransaction,
 } from "../../../client/core/doc-state.ts";
-import { MAX_IN_FLIGHT, PUSH_BATCH, takeOwn } from "../../../client/core/push.ts";
+import { MAX_IN_FLIGHT, PUSH_BATCH, pacedPushAt, takeOwn, type Pace } from "../../../client/core/push.ts";
 import { createIdentity, newSession } from "../../../client/identity.ts";
 import type { DocChanges, StoredDoc } from "../../../client/storage/local-store.ts";
 import { testAgent, transactions } from "../../support/identity.ts";
@@ -81,8 +81,11 @@ class CoreDoc {
     if (added.length > 0) this.added.push(added);
     return !gap;
   }
-  takePush(): Content[] {
-    return takeOwn(this.state, { agent: identity.agent, secretKey: identity.secretKey, session });
+  takePush(pace?: Pace): Content[] {
+    return takeOwn(this.state, { agent: identity.agent, secretKey: identity.secretKey, session }, pace);
+  }
+  pacedPushAt(pace: Pace): number | undefined {
+    return pacedPushAt(this.state, { agent: identity.agent, secretKey: identity.secretKey, session }, pace);
   }
   resetInFlight(): void {
     resetInFlight(this.state, session);
@@ -186,6 +189,38 @@ describe("pushing own transactions", () => {
     saveAll(doc);
     doc.onKnown(relayHolds(0, false), "load");
     for (const frame of doc.takePush()) expect(decodeClientMessage(encodeMessage(frame))).toMatchObject({ ok: true });
+  });
+
+  it("paces partial frames: one leaves at once, the next no sooner than the interval after it, with all gathered meanwhile", () => {
+    const doc = loadedDoc(1, relayHolds(0));
+    const at = (now: number): Pace => ({ now, intervalMs: 10 });
+    expect(afters(doc.takePush(at(1_000)))).toEqual([0]); // the first after a pause is not held back
+    doc.onKnown(relayHolds(1), "ack");
+    doc.append("b");
+    saveAll(doc);
+    expect(doc.takePush(at(1_004))).toEqual([]); // acked, but within the interval of the last frame
+    expect(doc.pacedPushAt(at(1_004))).toBe(1_010); // when the shell should push again
+    doc.append("c");
+    saveAll(doc);
+    expect(doc.takePush(at(1_009))).toEqual([]);
+    const next = doc.takePush(at(1_010));
+    expect(next.map(chunkOf)).toEqual([expect.objectContaining({ after: 1, transactions: [expect.objectContaining({ data: "b" }), expect.objectContaining({ data: "c" })] })]);
+    expect(doc.pacedPushAt(at(1_010))).toBeUndefined(); // in flight: its ack wakes the next push, not the clock
+  });
+
+  it("does not pace full frames, nor wake the shell for what an ack will release", () => {
+    const doc = loadedDoc(1, relayHolds(0));
+    const at = (now: number): Pace => ({ now, intervalMs: 10 });
+    doc.takePush(at(1_000));
+    doc.onKnown(relayHolds(1), "ack");
+    for (let i = 0; i < PUSH_BATCH + 3; i++) doc.append(`full-${i}`);
+    saveAll(doc);
+    // Within the interval a full frame leaves; the 3 behind it wait, for the ack rather than the clock.
+    expect(doc.takePush(at(1_001)).map((frame) => chunkOf(frame).transactions.length)).toEqual([PUSH_BATCH]);
+    expect(doc.pacedPushAt(at(1_001))).toBeUndefined();
+    doc.onKnown(relayHolds(1 + PUSH_BATCH), "ack");
+    expect(doc.pacedPushAt(at(1_002))).toBe(1_011);
+    expect(sentCount(doc.takePush(at(1_011)))).toBe(3);
   });
 
   it("bounds what is in flight, and sends more as acks come back", () => {

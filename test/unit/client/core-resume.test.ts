@@ -77,7 +77,7 @@ describe("item 8: saved before sent", () => {
     core.create(doc1);
     core.relay(knownLoad(doc1.id, false));
     core.append(doc1.id, "a");
-    core.feed({ type: "push", docs: [doc1.id] }); // the save has not answered yet
+    core.feed({ type: "push", docs: [doc1.id], now: 0 }); // the save has not answered yet
     core.pump();
     expect(core.transcript().slice(-7)).toMatchInlineSnapshot(`
       [

@@ -48,7 +48,7 @@ function renderEvent(event: CoreEvent): string {
     case "directory":
       return `app | directory${event.request.since === undefined ? "" : ` since=${event.request.since}`}`;
     case "push":
-      return `shell | push ${event.docs.join(", ")}`;
+      return `shell | push ${event.docs.join(", ")}${event.now === 0 ? "" : ` at ${event.now}`}`;
     case "snapshot":
       return `app | snapshot ${event.doc} covers ${counts(event.covers)}`;
     case "snapshotReceived":
@@ -66,6 +66,8 @@ function renderEffect(effect: CoreEffect): string {
       return `c | drop: ${effect.reason}`;
     case "flush":
       return `c | flush ${effect.doc}`;
+    case "pushAt":
+      return `c | push ${effect.doc} again at ${effect.at}`;
     case "removeLocal":
       return `c | remove ${effect.doc} locally`;
     case "rewriteLocal":
@@ -115,7 +117,7 @@ export function coreScenario(who: TestAgent = alice) {
       const changes = doc && unsavedOf(doc, who.session);
       if (changes) feed({ type: "saved", doc: id, changes });
     }
-    return feed({ type: "push", docs });
+    return feed({ type: "push", docs, now: 0 });
   }
 
   return {
