@@ -1,9 +1,32 @@
 // The JavaScript of a cold load, without workerd, SQLite or sockets: 10,000 transactions of 100 bytes
 // stored in chunk rows as SqliteStore stores them, served by the relay's delta stream (decode the rows,
 // pack, encode, batch into frames) and taken in by the SDK (decode the frames, apply them to the
-// document). Reports the CPU of each side per load; profile with `npx node --cpu-prof`.
-//   npx node bench/measure/read-path-cpu.ts [loads=30] [transactions=10000] [bytes=100]
-import { LOAD_SLICE_ROWS, RELAY_FRAME_TARGET_BYTES, decodeServerFrame, encodeForBatch, packBatches, encodedLength, type DocId, type EncodedMessage, type KnownState, type ServerMessage, type SessionId, type WireFrame } from "../../protocol/index.ts";
+// document). Reports the CPU of each side per load; profile with `npx node --cpu-prof`. With `--compress`,
+// frames of COMPRESS_MIN_BYTES and more are compressed as the relay compresses them for an SDK that offers
+// it (node:zlib, COMPRESSION_LEVEL), and the SDK inflates them, as in a real load.
+//   npx node bench/measure/read-path-cpu.ts [loads=30] [transactions=10000] [bytes=100] [--compress]
+import { deflateRawSync } from "node:zlib";
+import {
+  COMPRESSION_LEVEL,
+  COMPRESS_MIN_BYTES,
+  LOAD_SLICE_ROWS,
+  MAX_FRAME_BYTES,
+  RELAY_FRAME_TARGET_BYTES,
+  compressFrame,
+  frameBytes,
+  inflateFrameNow,
+  isCompressedFrame,
+  decodeServerFrame,
+  encodeForBatch,
+  packBatches,
+  encodedLength,
+  type DocId,
+  type EncodedMessage,
+  type KnownState,
+  type ServerMessage,
+  type SessionId,
+  type WireFrame,
+} from "../../protocol/index.ts";
 import { sendMissing } from "../../worker/core/delta-stream.ts";
 import type { GroupStore, TransactionRun } from "../../worker/core/store.ts";
 import { encodeItem, packChunks, readChunk } from "../../worker/transaction-chunks.ts";
@@ -11,7 +34,10 @@ import { applyContent, newDocState } from "../../client/core/doc-state.ts";
 import { payload } from "../workload.ts";
 import { testAgent, testHeader } from "../../test/support/identity.ts";
 
-const [loads = 30, transactions = 10_000, bytes = 100] = process.argv.slice(2).map(Number);
+const args = process.argv.slice(2);
+const compress = args.includes("--compress");
+const [loads = 30, transactions = 10_000, bytes = 100] = args.filter((arg) => !arg.startsWith("--")).map(Number);
+const deflateRaw = (plain: Uint8Array): Uint8Array => deflateRawSync(plain, { level: COMPRESSION_LEVEL });
 const writer = testAgent(1);
 const { id: DOC, header: HEADER } = testHeader(writer, "read-path");
 const SESSION = writer.session;
@@ -50,7 +76,7 @@ function serve(): WireFrame[] {
   let box: EncodedMessage[] = [];
   let size = 0;
   const deliver = () => {
-    frames.push(...packBatches(box, RELAY_FRAME_TARGET_BYTES));
+    for (const frame of packBatches(box, RELAY_FRAME_TARGET_BYTES)) frames.push(compress && frameBytes(frame) >= COMPRESS_MIN_BYTES ? compressFrame(frame, deflateRaw) : frame);
     box = [];
     size = 0;
   };
@@ -72,8 +98,10 @@ function serve(): WireFrame[] {
 function take(frames: readonly WireFrame[]): number {
   const doc = newDocState(DOC, undefined);
   let added = 0;
-  for (const frame of frames) {
-    const decoded = decodeServerFrame(frame);
+  for (const received of frames) {
+    const inflated = typeof received !== "string" && isCompressedFrame(received) ? inflateFrameNow(received, MAX_FRAME_BYTES) : { frame: received };
+    if (!inflated || "error" in inflated) throw new Error("could not inflate");
+    const decoded = decodeServerFrame(inflated.frame);
     if (!decoded.ok) throw new Error(decoded.reason);
     for (const message of decoded.message) if (message.type === "content") added += applyContent(doc, "own" as SessionId, message).added.length;
   }
