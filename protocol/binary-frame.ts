@@ -39,9 +39,14 @@ const encoder = new TextEncoder();
 
 /** The binary frame of some JSON and its sections: JSON (UTF-8), a zero byte, the sections in order. */
 export function binaryFrame(json: string, sections: readonly Uint8Array[], sectionBytes: number): Uint8Array {
-  // UTF-8 takes at most 3 bytes per UTF-16 unit; encodeInto writes in place, then the frame is trimmed.
-  const buffer = new Uint8Array(json.length * 3 + 1 + sectionBytes);
-  const { written } = encoder.encodeInto(json, buffer);
+  // Most JSON is ASCII, one byte per UTF-16 unit: first tried in a buffer of exactly that size (no trimming
+  // copy). Beyond ASCII, UTF-8 takes at most 3 bytes per unit; encodeInto writes in place, then the frame is trimmed.
+  let buffer = new Uint8Array(json.length + 1 + sectionBytes);
+  let { read, written } = encoder.encodeInto(json, buffer.subarray(0, json.length));
+  if (read < json.length) {
+    buffer = new Uint8Array(json.length * 3 + 1 + sectionBytes);
+    ({ written } = encoder.encodeInto(json, buffer));
+  }
   let offset = written + 1; // buffer[written] is already the zero separator
   for (const section of sections) {
     buffer.set(section, offset);

@@ -45,6 +45,20 @@ const chunkJson = (data: unknown[], at = data.map(() => 0)) =>
   JSON.stringify({ type: "content", doc, sessions: { [alice.session]: { after: 0, at, data, signature: "A".repeat(86) } } });
 
 describe("binary frames", () => {
+  it.each([
+    ["ASCII", "plain text"],
+    ["2-byte", "é".repeat(300)],
+    ["3-byte", "一二三"],
+    ["astral", "😀 and more"],
+  ])("a binary frame whose JSON text is %s decodes to exactly its text and bytes, and is as long as it must be", (_name, text) => {
+    const message = content([...mixed, { at: 1_004, data: text }]);
+    const frame = encodeMessage(message) as Uint8Array;
+    expect(decodeClientMessage(frame)).toEqual({ ok: true, message });
+    // Its JSON in UTF-8, the zero byte, then the 1,004 bytes of data: nothing more.
+    const json = new TextDecoder().decode(frame.subarray(0, frame.indexOf(0)));
+    expect(frame.byteLength).toBe(utf8(json).byteLength + 1 + 1_004);
+  });
+
   it("a message with bytes becomes one binary frame holding the bytes raw, and decodes to the same bytes and text", () => {
     const message = content(mixed);
     const frame = encodeMessage(message);
