@@ -337,7 +337,7 @@ export class Group {
     const timer = setTimeout(() => {
       this.#pacedPushes.delete(doc);
       this.#pump.markDirty(doc);
-    }, Math.max(0, at - Date.now()));
+    }, Math.max(0, at - performance.now()));
     this.#pacedPushes.set(doc, timer);
   }
 

@@ -69,7 +69,7 @@ export class PushPump {
           const saving = this.#save(id);
           if (saving) await saving;
         }
-        this.#host.dispatch({ type: "push", docs, now: Date.now() });
+        this.#host.dispatch({ type: "push", docs, now: performance.now() });
       } finally {
         this.#pushing = false;
         for (const send of this.#afterPush.splice(0)) send();

@@ -67,7 +67,7 @@ export type DocState = {
   relay: KnownState;
   /** How many own transactions were sent (optimistic: dropped back to the relay's count on reconnect). */
   sent: number;
-  /** No partial frame of own transactions leaves before this time, in ms (push.ts: Pace). */
+  /** No partial frame of own transactions leaves before this time, on the push clock (push.ts: Pace). */
   pacedUntil: number;
   /** A frame carrying the header is on its way; no other until the relay answers. */
   headerInFlight: boolean;

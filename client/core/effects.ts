@@ -85,7 +85,8 @@ export type CoreEvent =
   | { type: "retryRefused"; doc: DocId }
   /** Publish a snapshot of `doc` covering `covers` (checked by the shell: coversOf, snapshotProblem). */
   | { type: "snapshot"; doc: DocId; data: TransactionData; covers: SessionCounts }
-  // The shell saved what the documents lacked (or a paced push is due): push what the relay lacks, at `now` (ms).
+  // The shell saved what the documents lacked (or a paced push is due): push what the relay lacks. `now` is a
+  // monotonic clock in ms (performance.now()), which pacing reads: a wall clock set back would stall it.
   | { type: "push"; docs: DocId[]; now: number };
 
 export type CoreEffect =
@@ -96,7 +97,7 @@ export type CoreEffect =
   | { type: "drop"; reason: string }
   /** Save what the local store lacks of `doc`, then push (the shell gathers a tick's documents into one flush). */
   | { type: "flush"; doc: DocId }
-  /** Push `doc` again at `at` (ms): a partial frame waits for the pace (push.ts), with nothing else to wake it. */
+  /** Push `doc` again at `at` (the push event's clock): a partial frame waits for the pace (push.ts), with nothing else to wake it. */
   | { type: "pushAt"; doc: DocId; at: number }
   /** Forget `doc` in the local store; `report` says whether a failure goes to onError. */
   | { type: "removeLocal"; doc: DocId; report: boolean }

@@ -41,7 +41,7 @@ function batchEnd(log: readonly Transaction[], base: number, after: number, unti
 }
 
 /**
- * When pushes happen: `now`, and the pacing of partial frames. While appends keep coming, a document's
+ * When pushes happen: `now` (a monotonic clock in ms), and the pacing of partial frames. While appends keep coming, a document's
  * partial frame (fewer than PUSH_BATCH transactions) leaves no sooner than `intervalMs` after its previous
  * frame, so a steady stream travels as a few fuller frames a second rather than one per round trip.
  */

@@ -1,0 +1,56 @@
+// The SDK's push pacing against the relay core in this process, as transcripts: a stream of appends goes
+// out as one frame per interval, and a wall clock set back (NTP, a laptop waking) does not stall it.
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { harnessPerTest, settle, statusOf } from "./group-harness.ts";
+
+const setup = harnessPerTest();
+const INTERVAL_MS = 200;
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("push pacing", () => {
+  it("sends the first append at once and gathers the next ones into one frame when the interval ends", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice", pushIntervalMs: INTERVAL_MS });
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    const doc = group.create();
+    relay.name(doc.id, "doc1");
+    await doc.synced();
+    relay.transcript();
+
+    doc.append("a");
+    await doc.synced();
+    for (const data of ["b", "c", "d"]) {
+      doc.append(data);
+      await settle(2);
+    }
+    await doc.synced();
+    expect(relay.transcript()).toEqual([
+      "c1 -> relay | content doc1 alice after=0 n=1",
+      "relay -> c1 | known doc1 {alice:1} ack",
+      "c1 -> relay | content doc1 alice after=1 n=3",
+      "relay -> c1 | known doc1 {alice:4} ack",
+    ]);
+  });
+
+  it("keeps pacing on its own clock: a wall clock set back an hour does not hold a write back", { timeout: 10_000 }, async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice", pushIntervalMs: INTERVAL_MS });
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    const doc = group.create();
+    relay.name(doc.id, "doc1");
+    doc.append("a");
+    await doc.synced();
+    relay.transcript();
+
+    vi.setSystemTime(Date.now() - 3_600_000);
+    doc.append("b");
+    await doc.synced(); // with pacing on the wall clock, this would wait an hour
+    expect(relay.transcript()).toEqual(["c1 -> relay | content doc1 alice after=1 n=1", "relay -> c1 | known doc1 {alice:2} ack"]);
+  });
+});
