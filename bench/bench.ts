@@ -10,6 +10,7 @@ import { cpuBetween, processesChanged, relayProcessGroup, sampleProcessGroup, ty
 import { wallClock } from "./workload.ts";
 
 const FLOOR_CONFIG = fileURLToPath(new URL("./floor/wrangler.toml", import.meta.url));
+const FLOOR_MINIFLARE = fileURLToPath(new URL("./floor/serve-miniflare.ts", import.meta.url));
 
 const SCRIPTS = {
   writer: fileURLToPath(new URL("./writer.ts", import.meta.url)),
@@ -192,11 +193,18 @@ export class Bench {
     return (await res.json()) as SqlCost & { instance: string };
   }
 
-  /** Starts the floor (bench/floor/worker.ts) under its own wrangler dev; `stopFloor` or `close` stops it. */
+  /**
+   * Starts the floor (bench/floor/worker.ts) as the relay runs: under its own wrangler dev, or on Miniflare
+   * with `--relay miniflare`; `stopFloor` or `close` stops it.
+   */
   async startFloor(): Promise<RelayProcess & { cpuMs(): number; rssKiB(): number }> {
     const persistTo = this.tempDir("weft-bench-floor-");
-    const collectorOff = this.options.relayRunner !== "wrangler-defaults";
-    this.#floor = await startRelay({ persistTo, config: FLOOR_CONFIG, ...(collectorOff ? { env: { X_LOCAL_OBSERVABILITY: "false" } } : {}) });
+    const runner = this.options.relayRunner ?? "wrangler";
+    this.#floor = await startRelay(
+      runner === "miniflare"
+        ? { persistTo, runner: "miniflare", miniflareScript: FLOOR_MINIFLARE }
+        : { persistTo, config: FLOOR_CONFIG, ...(runner === "wrangler" ? { env: { X_LOCAL_OBSERVABILITY: "false" } } : {}) },
+    );
     const group = relayProcessGroup(persistTo);
     const sample = () => (group === undefined ? { cpuMs: Number.NaN, rssKiB: Number.NaN } : sampleProcessGroup(group));
     return { ...this.#floor, cpuMs: () => sample().cpuMs, rssKiB: () => sample().rssKiB };

@@ -47,11 +47,11 @@ function rssKiB(pid: number): number {
   }
 }
 
-/** The relay's process group: wrangler or scripts/local-relay.ts (found by its --persist-to argument) and everything it started. */
+/** A relay's process group: wrangler, scripts/local-relay.ts or the floor's serve-miniflare.ts (found by its --persist-to argument) and everything it started. */
 export function relayProcessGroup(persistTo: string): number | undefined {
   for (const pid of allPids()) {
     const line = commandLine(pid);
-    if ((line.includes("wrangler") || line.includes("local-relay")) && line.includes(persistTo)) return readStat(pid)?.processGroup;
+    if ((line.includes("wrangler") || line.includes("local-relay") || line.includes("serve-miniflare")) && line.includes(persistTo)) return readStat(pid)?.processGroup;
   }
   return undefined;
 }

@@ -5,7 +5,7 @@
 //          --relay wrangler|wrangler-defaults|miniflare  the relay under `wrangler dev` with its local trace
 //                        collector off (default, X_LOCAL_OBSERVABILITY=false), under `wrangler dev` as it comes
 //                        (collector on), or on Miniflare's Node API without the dev proxy (scripts/local-relay.ts);
-//                        the floor stays on wrangler dev, with the collector as the relay has it
+//                        the floor runs as the relay does (its own wrangler dev, or Miniflare)
 //          --cpu-prof    V8 profiles of the worker processes (the SDK side) in bench/results/*.cpuprofile
 //          --relay-prof  a V8 profile of the relay's workerd per scenario, through wrangler's inspector port
 import { execFileSync } from "node:child_process";

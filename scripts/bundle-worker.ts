@@ -1,11 +1,11 @@
-// Bundles the relay's Worker (worker/index.ts) into one ES module, as `wrangler deploy` would, for Miniflare
+// Bundles the relay's Worker (worker/index.ts; or another entry, the bench's floor) into one ES module, as `wrangler deploy` would, for Miniflare
 // (weft/dev's startRelay). `npm run build` writes it to dist/relay/worker.js.
 import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
 
-export async function bundleWorker(): Promise<string> {
+export async function bundleWorker(entry = fileURLToPath(new URL("../worker/index.ts", import.meta.url))): Promise<string> {
   const result = await build({
-    entryPoints: [fileURLToPath(new URL("../worker/index.ts", import.meta.url))],
+    entryPoints: [entry],
     bundle: true,
     format: "esm",
     platform: "neutral",

@@ -34,9 +34,17 @@ function bulkFrame(bytes: number): string {
 }
 
 export class FloorObject extends DurableObject<FloorEnv> {
+  /** The sockets, kept in memory as a relay keeps its peers (getWebSockets() at every frame costs more). */
+  #sockets: Set<WebSocket> | undefined;
+
+  get #all(): Set<WebSocket> {
+    return (this.#sockets ??= new Set(this.ctx.getWebSockets()));
+  }
+
   override async fetch(): Promise<Response> {
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server);
+    this.#all.add(server);
     server.send(CHALLENGE);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -46,7 +54,7 @@ export class FloorObject extends DurableObject<FloorEnv> {
     const { type, frames = 0, bytes = 0 } = JSON.parse(message) as { type?: string; frames?: number; bytes?: number };
     if (type === "hello") ws.send(WELCOME);
     else if (type === "load") ws.send(KNOWN);
-    else if (type === "fan") for (const socket of this.ctx.getWebSockets()) socket.send(message);
+    else if (type === "fan") for (const socket of this.#all) socket.send(message);
     else if (type === "bulk") {
       for (let i = 0; i < frames; i++) ws.send(bulkFrame(bytes));
       ws.send(KNOWN);
@@ -54,6 +62,7 @@ export class FloorObject extends DurableObject<FloorEnv> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.#all.delete(ws);
     try {
       ws.close(code, "bye");
     } catch {

@@ -1,6 +1,7 @@
 // floor: the same round trips and fan-out against a relay that does nothing (bench/floor/worker.ts), run
-// under its own wrangler dev on this machine. Not a Weft figure: the part of every Weft figure that is
-// wrangler dev, workerd and Node's WebSocket, so the table can say how much of a miss is Weft's.
+// as the relay runs (its own wrangler dev, or Miniflare with --relay miniflare) on this machine. Not a Weft
+// figure: the part of every Weft figure that is wrangler dev or Miniflare, workerd and Node's WebSocket,
+// so the table can say how much of a miss is Weft's.
 import type { Bench } from "../bench.ts";
 import type { WorkerProcess } from "../ipc.ts";
 import { figure, type Figure, type Scenario } from "../scenario.ts";
@@ -11,12 +12,12 @@ const RESUME_ROUNDS = 15;
 /** The bytes of cold_load's 10,000 transactions (1.13 MB) in frames of the relay's chunk size. */
 const BULK = { rounds: 5, frames: 5, bytes: 226_000 };
 /**
- * About what the fanout scenario's writer sends at 500 tx/s once the SDK has batched them: 40-60 frames
- * a second of ~12 transactions each (see its "frames each receives per second").
+ * About what the fanout scenario's writer sends at 500 tx/s once the SDK has paced them: 100 frames a
+ * second of 5 transactions each (see its "frames each receives per second").
  */
-const FRAMES_PER_SECOND = 50;
+const FRAMES_PER_SECOND = 100;
 const DURATION_MS = 4_000;
-const FRAME_BYTES = 1_500;
+const FRAME_BYTES = 800;
 const SOCKETS = [10, 50];
 const SOCKETS_PER_PROCESS = 10;
 /** About as many frames as many_docs sends the relay (1,000 documents created, then 1,000 loads). */

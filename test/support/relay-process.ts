@@ -46,16 +46,18 @@ export async function startRelay(options: {
   config?: string;
   /**
    * `wrangler` (default): `wrangler dev`, with its dev proxy in front. `miniflare`: scripts/local-relay.ts,
-   * weft/dev's startRelay in a process of its own, with no proxy (the relay's own Worker only).
+   * weft/dev's startRelay in a process of its own, with no proxy (or `miniflareScript`, for another Worker).
    */
   runner?: "wrangler" | "miniflare";
+  /** With the miniflare runner, the script that serves another Worker (taking --port and --persist-to): the bench's floor. */
+  miniflareScript?: string;
 }): Promise<RelayProcess> {
   const port = options.port ?? (await freePort());
   const inspectorPort = await freePort();
-  if (options.runner === "miniflare" && options.config) throw new Error("the miniflare runner serves the relay's own Worker only");
+  if (options.runner === "miniflare" && options.config) throw new Error("the miniflare runner takes a miniflareScript, not a wrangler config");
   const args =
     options.runner === "miniflare"
-      ? [LOCAL_RELAY, "--port", String(port), "--persist-to", options.persistTo,
+      ? [options.miniflareScript ?? LOCAL_RELAY, "--port", String(port), "--persist-to", options.persistTo,
           ...Object.entries(options.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}=${value}`])]
       : [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", options.persistTo, "--log-level", "warn",
           ...(options.config ? ["--config", options.config] : []),
