@@ -75,15 +75,10 @@ export const fromWireData = (data: WireData): string | Uint8Array => (typeof dat
 
 /**
  * A chunk (`{after, transactions, signature?}`) made from encoded columns, which the codec writes into a
- * frame as they are. Its `transactions` are the ones given, or the columns decoded when first read.
+ * frame as they are. Its `transactions` are the columns decoded, when first read.
  */
-export function encodedChunk(
-  after: number,
-  columns: EncodedColumns,
-  signature: string | undefined,
-  transactions?: Transaction[],
-): { after: number; transactions: Transaction[]; signature?: string } {
-  let decoded = transactions;
+export function encodedChunk(after: number, columns: EncodedColumns, signature: string | undefined): { after: number; transactions: Transaction[]; signature?: string } {
+  let decoded: Transaction[] | undefined;
   const chunk = { after } as { after: number; transactions: Transaction[]; signature?: string };
   Object.defineProperty(chunk, "transactions", {
     enumerable: true,

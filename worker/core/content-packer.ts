@@ -2,19 +2,22 @@
 // travels as a stream of bounded frames. Pure: rows in, messages out. Transactions read from storage come
 // with their data already in wire form (a JSON literal for text: transaction-columns.ts's WireData) and go
 // into the frame as they are; the codec writes the columns without parsing or re-escaping them.
-import { CHUNK_TARGET_BYTES, MAX_TRANSACTIONS_PER_FRAME, WIRE_BYTES_PER_TRANSACTION, encodedChunk, encodedDataBytes, utf8Length } from "../../protocol/index.ts";
-import type { DocHeader, DocId, ServerContent, SessionChunk, SessionId, Transaction, WireData } from "../../protocol/index.ts";
+import { CHUNK_TARGET_BYTES, MAX_TRANSACTIONS_PER_FRAME, WIRE_BYTES_PER_TRANSACTION, encodedChunk, utf8Length, wireDataBytes } from "../../protocol/index.ts";
+import type { DocHeader, DocId, EncodedColumns, ServerContent, SessionChunk, SessionId, Transaction, WireData } from "../../protocol/index.ts";
 import type { StoredTransaction } from "./store.ts";
 
 // A chunk's envelope: session id, after, column names, and a signature's worst case.
 const SESSION_OVERHEAD = 200;
 
-/** One session's part of the frame being packed: its columns, and the transactions themselves when given as such. */
-type Pending = { after: number; at: number[]; data: WireData[]; transactions: Transaction[] | undefined; signature: string | undefined };
+/**
+ * One session's part of the frame being packed: the transactions given as such (a live write's), or
+ * columns of wire data (read from storage). A session given both ways is turned into columns.
+ */
+type Pending = { after: number; transactions: Transaction[]; columns: EncodedColumns | undefined; signature: string | undefined };
 
 export class ContentPacker {
   readonly #frames: ServerContent[] = [];
-  #sessions = new Map<SessionId, Pending>();
+  #sessions: Record<SessionId, Pending> = {};
   #header: DocHeader | undefined;
   #bytes = 0;
   #count = 0;
@@ -31,11 +34,11 @@ export class ContentPacker {
 
   /** Adds the next transaction of a session; transactions of one session must come in index order. */
   add(session: SessionId, transaction: StoredTransaction): void {
-    const data = typeof transaction.data === "string" ? JSON.stringify(transaction.data) : transaction.data;
-    const pending = this.#next(session, transaction.index, encodedDataBytes(data), transaction.signature);
-    pending.at.push(transaction.at);
-    pending.data.push(data);
-    pending.transactions?.push({ at: transaction.at, data: transaction.data });
+    const pending = this.#next(session, transaction.index, wireDataBytes(transaction.data), transaction.signature);
+    if (pending.columns) {
+      pending.columns.at.push(transaction.at);
+      pending.columns.data.push(typeof transaction.data === "string" ? JSON.stringify(transaction.data) : transaction.data);
+    } else pending.transactions.push({ at: transaction.at, data: transaction.data });
   }
 
   /**
@@ -44,23 +47,26 @@ export class ContentPacker {
    */
   addEncoded(session: SessionId, index: number, at: number, data: WireData, bytes: number, signature: string | undefined): void {
     const pending = this.#next(session, index, bytes, signature);
-    pending.transactions = undefined; // decoded from the columns if ever read
-    pending.at.push(at);
-    pending.data.push(data);
+    pending.columns ??= {
+      at: pending.transactions.map((transaction) => transaction.at),
+      data: pending.transactions.map(({ data }) => (typeof data === "string" ? JSON.stringify(data) : data)),
+    };
+    pending.columns.at.push(at);
+    pending.columns.data.push(data);
   }
 
   /** The session's pending part that takes the next transaction, after ending the frame if it would not fit. */
   #next(session: SessionId, index: number, dataBytes: number, signature: string | undefined): Pending {
     const size = dataBytes + WIRE_BYTES_PER_TRANSACTION;
-    let pending = this.#sessions.get(session);
+    let pending: Pending | undefined = this.#sessions[session];
     const extra = size + (pending ? 0 : SESSION_OVERHEAD + session.length);
     if (this.#count > 0 && (this.#bytes + extra > this.targetBytes || this.#count >= MAX_TRANSACTIONS_PER_FRAME)) {
       this.flush();
       pending = undefined;
     }
     if (!pending) {
-      pending = { after: index, at: [], data: [], transactions: [], signature: undefined };
-      this.#sessions.set(session, pending);
+      pending = { after: index, transactions: [], columns: undefined, signature: undefined };
+      this.#sessions[session] = pending;
       this.#bytes += SESSION_OVERHEAD + session.length;
     }
     // A chunk carries the signature only when it ends where the writer signed.
@@ -74,8 +80,9 @@ export class ContentPacker {
   flush(): void {
     if (this.#count === 0 && !this.#header) return;
     const sessions: Record<SessionId, SessionChunk> = {};
-    for (const [session, { after, at, data, transactions, signature }] of this.#sessions) {
-      sessions[session] = encodedChunk(after, { at, data }, signature || undefined, transactions);
+    for (const [session, { after, transactions, columns, signature }] of Object.entries(this.#sessions) as [SessionId, Pending][]) {
+      if (columns) sessions[session] = encodedChunk(after, columns, signature || undefined);
+      else sessions[session] = signature ? { after, transactions, signature } : { after, transactions };
     }
     this.#frames.push({
       type: "content",
@@ -84,7 +91,7 @@ export class ContentPacker {
       sessions,
     });
     this.#header = undefined;
-    this.#sessions = new Map();
+    this.#sessions = {};
     this.#bytes = 0;
     this.#count = 0;
   }
