@@ -34,6 +34,13 @@ describe("push pacing through the relay", () => {
     return made;
   };
   const dirs: string[] = [];
+  /** A writer's new document in `group`, stored, and a reader that has it open and records what it hears. */
+  const writerAndReader = async (group: string, pushIntervalMs: number) => {
+    const doc = (await client({ pushIntervalMs })).group(group).create({ kind: "json" });
+    await doc.synced();
+    const seen = await (await client()).group(group).open(doc.id);
+    return { doc, seen, heard: arrivals(seen) };
+  };
 
   beforeAll(async () => {
     relay = await startRelay();
@@ -45,13 +52,7 @@ describe("push pacing through the relay", () => {
   });
 
   it("the first write leaves at once; writes made while the next frame waits for the pace arrive together", { timeout: 30_000 }, async () => {
-    const writer = await client({ pushIntervalMs: INTERVAL_MS });
-    const doc = writer.group("paced").create({ kind: "json" });
-    await doc.synced();
-    const reader = await client();
-    const seen = await reader.group("paced").open(doc.id);
-    const heard = arrivals(seen);
-
+    const { doc, seen, heard } = await writerAndReader("paced", INTERVAL_MS);
     doc.append("a");
     await doc.synced();
     for (const data of ["b", "c", "d"]) {
@@ -64,13 +65,7 @@ describe("push pacing through the relay", () => {
   });
 
   it("with pushIntervalMs 0 a write leaves as soon as nothing is in flight", { timeout: 30_000 }, async () => {
-    const writer = await client({ pushIntervalMs: 0 });
-    const doc = writer.group("unpaced").create({ kind: "json" });
-    await doc.synced();
-    const reader = await client();
-    const seen = await reader.group("unpaced").open(doc.id);
-    const heard = arrivals(seen);
-
+    const { doc, seen, heard } = await writerAndReader("unpaced", 0);
     doc.append("a");
     await doc.synced();
     doc.append("b");

@@ -10,17 +10,22 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** alice's paced client, live, with doc1 created and stored, and the transcript so far taken. */
+async function pacedDoc() {
+  const { relay, client } = setup();
+  const alice = await client({ name: "alice", pushIntervalMs: INTERVAL_MS });
+  const group = alice.group("g1");
+  await statusOf(group, "live");
+  const doc = group.create();
+  relay.name(doc.id, "doc1");
+  await doc.synced();
+  relay.transcript();
+  return { relay, doc };
+}
+
 describe("push pacing", () => {
   it("sends the first append at once and gathers the next ones into one frame when the interval ends", async () => {
-    const { relay, client } = setup();
-    const alice = await client({ name: "alice", pushIntervalMs: INTERVAL_MS });
-    const group = alice.group("g1");
-    await statusOf(group, "live");
-    const doc = group.create();
-    relay.name(doc.id, "doc1");
-    await doc.synced();
-    relay.transcript();
-
+    const { relay, doc } = await pacedDoc();
     doc.append("a");
     await doc.synced();
     for (const data of ["b", "c", "d"]) {
@@ -38,12 +43,7 @@ describe("push pacing", () => {
 
   it("keeps pacing on its own clock: a wall clock set back an hour does not hold a write back", { timeout: 10_000 }, async () => {
     vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
-    const { relay, client } = setup();
-    const alice = await client({ name: "alice", pushIntervalMs: INTERVAL_MS });
-    const group = alice.group("g1");
-    await statusOf(group, "live");
-    const doc = group.create();
-    relay.name(doc.id, "doc1");
+    const { relay, doc } = await pacedDoc();
     doc.append("a");
     await doc.synced();
     relay.transcript();
