@@ -9,7 +9,7 @@ import {
   MAX_TRANSACTIONS_PER_FRAME,
   OPEN_SLICE_ROWS,
   LOAD_SLICE_ROWS,
-  STREAM_WORK_PER_EVENT,
+  LOAD_FIRST_EVENT_ROWS,
   decodeServerFrame,
   type ServerMessage,
 } from "../../protocol/index.ts";
@@ -36,8 +36,8 @@ describe("large documents", () => {
     transcript();
     transport.frames.length = 0;
     await send("bob", { type: "load", doc: doc1.id, known: nothingKnown });
-    // The load streams LOAD_SLICE_ROWS transactions per slice, as many slices as an alarm event runs
-    // (STREAM_WORK_PER_EVENT rows) at once, the rest in alarm events: here none is needed.
+    // The load streams LOAD_SLICE_ROWS transactions per slice, up to LOAD_FIRST_EVENT_ROWS at once, the
+    // rest in alarm events: here none is needed.
     expect(await fireDueAlarms()).toBe(0);
     expect(transcript()).toMatchInlineSnapshot(`
       "bob -> relay | load doc1 (no header) {}
@@ -126,12 +126,12 @@ describe("large documents", () => {
     expect(relay.state.peers.has("bob")).toBe(true);
   });
 
-  it("a load longer than one event's work (STREAM_WORK_PER_EVENT) goes on in an alarm event: a write between arrives once, after the rest", async () => {
+  it("a load longer than its first event may send (LOAD_FIRST_EVENT_ROWS) goes on in an alarm event: a write between arrives once, after the rest", async () => {
     const { connect, send, transport, fireDueAlarms } = scenario();
     await connect("alice", alice);
     await connect("bob", bob);
     const write = writer(alice, doc1);
-    const total = STREAM_WORK_PER_EVENT + 2 * LOAD_SLICE_ROWS;
+    const total = LOAD_FIRST_EVENT_ROWS + 2 * LOAD_SLICE_ROWS;
     for (let sent = 0; sent < total; sent += MAX_TRANSACTIONS_PER_FRAME) {
       await send("alice", write(transactions(Math.min(MAX_TRANSACTIONS_PER_FRAME, total - sent), `t${sent}-`), { header: sent === 0 }));
     }
@@ -141,7 +141,7 @@ describe("large documents", () => {
     await send("bob", { type: "load", doc: doc1.id, known: nothingKnown });
     // Whole slices until the event's work is spent: more than one slice, not the whole document.
     const first = bobReceived().length;
-    expect(first).toBeGreaterThanOrEqual(STREAM_WORK_PER_EVENT);
+    expect(first).toBeGreaterThanOrEqual(LOAD_FIRST_EVENT_ROWS);
     expect(first % LOAD_SLICE_ROWS).toBe(0);
     expect(first).toBeLessThan(total);
     await send("alice", write(transactions(1, "between-slices")));

@@ -15,6 +15,7 @@ import {
   PRUNE_WORK_PER_EVENT,
   RETRY_AFTER_BUSY_SECONDS,
   RELAY_FRAME_TARGET_BYTES,
+  LOAD_FIRST_EVENT_ROWS,
   STREAM_WORK_PER_EVENT,
   closeCodeOf,
   digestOf,
@@ -473,8 +474,8 @@ export class Relay {
 
   /**
    * Queues a long answer (a load, a directory listing, an open part) for a peer. Its first slice runs now
-   * (a load's first slices, as many as an alarm event runs: a document that fits in STREAM_WORK_PER_EVENT
-   * rows is sent whole without waiting tens of ms for an alarm); if more remains, the rest runs in alarm
+   * (a load's first slices, up to LOAD_FIRST_EVENT_ROWS: a document that fits is sent whole without
+   * waiting tens of ms for an alarm); if more remains, the rest runs in alarm
    * events, so other peers' frames are handled in between; a peer's answers run one after another.
    * A peer whose queue would outgrow MAX_QUEUED_STREAM_ENTRIES_PER_PEER is refused with `busy` and
    * disconnected, which frees it all.
@@ -489,7 +490,7 @@ export class Relay {
     this.#queuedWeight.set(peer, weight);
     if (queue) return void queue.push(answer);
     this.#streams.set(peer, [answer]);
-    const budget = answer.kind === "load" ? STREAM_WORK_PER_EVENT : 1;
+    const budget = answer.kind === "load" ? LOAD_FIRST_EVENT_ROWS : 1;
     for (let spent = 0; spent < budget && this.#streams.get(peer)?.[0] === answer; ) spent += Math.max(1, this.#streamSlice(peer));
     if (this.#streams.size > 0) this.transport.wakeAt(this.#now);
   }
