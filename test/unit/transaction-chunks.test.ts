@@ -2,7 +2,7 @@
 // each text's stored JSON literal in the frame as it is. Whatever the text holds (quotes, backslashes,
 // escapes, controls, text beyond ASCII, surrogate pairs), and for any range of a chunk, what it reads must
 // decode to exactly what was appended, with the exact size it takes in a frame, as JSON.parse would read it.
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { encodedDataBytes, fromWireData, utf8, type TransactionData } from "../../protocol/index.ts";
 import { encodeItem, packChunks, readChunk } from "../../worker/transaction-chunks.ts";
 import { seededRandom } from "./seeded-random.ts";
@@ -42,6 +42,10 @@ function expectRead(text: string, log: Stored[], first: number, from: number, to
     expect(run.bytes[i]).toBe(typeof data === "string" ? utf8(data).byteLength : encodedDataBytes(data));
   }
 }
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe("readChunk", () => {
   it("reads every transaction of chunks of random text and bytes exactly, with its time, signature and size", () => {
@@ -87,6 +91,17 @@ describe("readChunk", () => {
     expect(run.data.map(fromWireData)).toEqual(["a\u0001b", Uint8Array.of(0, 255, 16), ""]);
     expect(run.signatures[1]).toBe("sig");
     expect(run.bytes).toEqual(run.data.map(encodedDataBytes));
+  });
+
+  it("scans what encodeItem writes without parsing it; only rows in another form are parsed", () => {
+    const parse = vi.spyOn(JSON, "parse");
+    for (let round = 0; round < 20; round++) {
+      const log = randomLog(1 + random.below(200));
+      readChunk(log.map((transaction) => encodeItem(transaction, transaction.signature)).join(","), 0, 0, log.length);
+    }
+    expect(parse).not.toHaveBeenCalled(); // a scan that gave up on some form would fall back to JSON.parse
+    readChunk('[5,{"hex":"00FF10"}]', 0, 0, 1);
+    expect(parse).toHaveBeenCalledTimes(1);
   });
 
   it("reads an empty chunk as no transactions", () => {
