@@ -10,7 +10,7 @@ import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Dire
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
 import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import { checkDocId, checkGroupId, checkHeader, checkPushInterval, checkSince } from "./local-checks.ts";
+import { checkDocId, checkGroupId, checkHeader, checkSince } from "./local-checks.ts";
 import { membersOf } from "./membership.ts";
 import { PresenceChannel } from "./presence.ts";
 import { PushPump } from "./push-pump.ts";
@@ -69,8 +69,8 @@ export class Group {
     this.identity = identity;
     this.session = session;
     this.#store = store;
+    // pushIntervalMs was checked by createClient, synchronously, as the app passed it.
     const { pushIntervalMs = DEFAULT_PUSH_INTERVAL_MS, ...connectionOptions } = options;
-    checkPushInterval(pushIntervalMs);
     this.#core = initialState(id, { agent: identity.agent, secretKey: identity.secretKey, session }, pushIntervalMs);
     this.#presence = new PresenceChannel({
       session,

@@ -51,7 +51,7 @@ export type Pace = { readonly now: number; readonly intervalMs: number };
 export const UNPACED: Pace = { now: 0, intervalMs: 0 };
 
 /** Frames to push now of `doc`: its own writes, then the orphan tails the relay would accept. */
-export function takePush(doc: DocState, writer: Writer, pace: Pace = UNPACED): Content[] {
+export function takePush(doc: DocState, writer: Writer, pace: Pace): Content[] {
   return [...takeOwn(doc, writer, pace), ...takeOrphanTails(doc, writer).filter(relayWouldAccept)];
 }
 
