@@ -8,11 +8,12 @@ import {
   isInFlight,
   knownOf,
   nextAt,
-  orderedTransactions,
+  orderedView,
   ownLog,
   refusedTransactions,
   type DocState,
   type DocTransaction,
+  type OrderedView,
   type Snapshotted,
 } from "./core/doc-state.ts";
 import { coversOf, snapshotKey, snapshotProblem } from "./core/snapshots.ts";
@@ -69,8 +70,8 @@ export class Doc {
   readonly #state: DocState;
   readonly #host: DocHost;
   readonly #listeners = new Set<(change: DocChange) => void>();
-  /** The ordered view, kept while the state's version is unchanged. */
-  #ordered: { version: number; transactions: DocTransaction[] } | undefined;
+  /** The ordered view, kept while the state's version is unchanged, and extended from when it changes. */
+  #ordered: OrderedView | undefined;
 
   /** Who else is here, and what this client shows them (presence.ts): ephemeral, never stored. */
   readonly presence: DocPresence;
@@ -191,7 +192,7 @@ export class Doc {
 
   /** Every transaction held (after the held snapshot, if any), ordered by time, then session, then index: the same order on every replica. */
   transactions(): readonly DocTransaction[] {
-    if (this.#ordered?.version !== this.#state.version) this.#ordered = { version: this.#state.version, transactions: orderedTransactions(this.#state) };
+    this.#ordered = orderedView(this.#state, this.#ordered);
     return this.#ordered.transactions;
   }
 

@@ -81,6 +81,11 @@ export type DocState = {
   readonly orphansSent: Map<SessionId, number>;
   /** Grows with every change to what the document holds, so views of it know when to recompute. */
   version: number;
+  /**
+   * Grows whenever held transactions are removed or replaced (a snapshot taken in, refused writes
+   * discarded) or a session's base moves: a view that only adds what is new to an earlier one starts over.
+   */
+  rewrites: number;
 };
 
 export function newDocState(id: DocId, header: DocHeader | undefined): DocState {
@@ -109,6 +114,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     chains: new ChainChecks(),
     orphansSent: new Map(),
     version: 0,
+    rewrites: 0,
   };
 }
 
@@ -184,6 +190,7 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
   if (held && !doc.snapshot && doc.sessions.size === 0) {
     doc.snapshot = held.snapshot;
     for (const [session, base] of Object.entries(held.bases) as [SessionId, number][]) if (base > 0) doc.bases.set(session, base);
+    doc.rewrites++;
     for (const [session, hash] of Object.entries(held.baseHashes) as [SessionId, string][]) doc.baseHashes.set(session, hash);
     doc.snapshotted = { session: held.snapshot.session, covers: held.snapshot.covers };
     doc.relay = mergeKnownStates(doc.relay, { header: false, sessions: held.snapshot.covers });
@@ -317,6 +324,7 @@ export function discardRefused(doc: DocState, own: SessionId): StoredDoc | undef
   doc.ownHashes.length = Math.min(doc.ownHashes.length, keep);
   doc.saved.set(own, Math.min(doc.saved.get(own) ?? 0, refusal.from));
   doc.version++;
+  doc.rewrites++;
   if (!doc.header) return undefined;
   const sessions: StoredDoc["sessions"] = {};
   for (const [session, transactions] of doc.sessions) if (transactions.length > 0) sessions[session] = transactions;
@@ -331,14 +339,57 @@ export function markDeleted(doc: DocState): void {
   doc.version++;
 }
 
-/** The ordered view: by time, then session, then index, the same order on every replica. */
-export function orderedTransactions(doc: DocState): DocTransaction[] {
-  const all: DocTransaction[] = [];
+/** The order every replica agrees on: by time, then session, then index. */
+const inOrder = (a: DocTransaction, b: DocTransaction): number => a.at - b.at || (a.session < b.session ? -1 : a.session > b.session ? 1 : a.index - b.index);
+
+/**
+ * The ordered view of a document at one version, and how much of each session's log it holds: the next
+ * version's view is this one with what was added since merged in, unless something was removed meanwhile.
+ * Views share their transactions, and the next view is built from this one's list: both are frozen, so an
+ * app cannot change them for the others (it copies before sorting or reversing; changing one throws).
+ */
+export type OrderedView = {
+  readonly version: number;
+  readonly rewrites: number;
+  readonly held: ReadonlyMap<SessionId, number>;
+  readonly transactions: readonly DocTransaction[];
+};
+
+/**
+ * The ordered view (by time, then session, then index, the same order on every replica). Given the view of
+ * an earlier version, only the transactions added since are made and sorted, then merged into it: a
+ * document of n transactions that gains k costs O(n + k log k) (a copy of n references when the k come
+ * after all the others, as new writes do) instead of making and sorting all n again.
+ */
+export function orderedView(doc: DocState, previous?: OrderedView): OrderedView {
+  if (previous?.version === doc.version && previous.rewrites === doc.rewrites) return previous;
+  const growing = previous !== undefined && previous.rewrites === doc.rewrites && [...previous.held].every(([session, length]) => (doc.sessions.get(session)?.length ?? 0) >= length);
+  const held = new Map<SessionId, number>();
+  const added: DocTransaction[] = [];
   for (const [session, log] of doc.sessions) {
     const base = baseOf(doc, session);
-    log.forEach((transaction, index) => all.push({ ...transaction, session, index: base + index }));
+    for (let i = growing ? (previous.held.get(session) ?? 0) : 0; i < log.length; i++) added.push(Object.freeze({ ...log[i]!, session, index: base + i }));
+    held.set(session, log.length);
   }
-  return all.sort((a, b) => a.at - b.at || (a.session < b.session ? -1 : a.session > b.session ? 1 : a.index - b.index));
+  added.sort(inOrder);
+  const transactions = growing ? mergeOrdered(previous.transactions, added) : added;
+  return { version: doc.version, rewrites: doc.rewrites, held, transactions: Object.freeze(transactions) };
+}
+
+/** Two ordered lists as one; the first as it is when the second is empty. */
+function mergeOrdered(held: readonly DocTransaction[], added: DocTransaction[]): readonly DocTransaction[] {
+  if (added.length === 0) return held;
+  if (held.length === 0 || inOrder(held[held.length - 1]!, added[0]!) < 0) return held.concat(added);
+  const merged: DocTransaction[] = new Array(held.length + added.length);
+  let i = 0;
+  let j = 0;
+  for (let k = 0; k < merged.length; k++) merged[k] = j >= added.length || (i < held.length && inOrder(held[i]!, added[j]!) < 0) ? held[i++]! : added[j++]!;
+  return merged;
+}
+
+/** The ordered view, made afresh. */
+export function orderedTransactions(doc: DocState): DocTransaction[] {
+  return [...orderedView(doc).transactions];
 }
 
 /**
@@ -373,5 +424,6 @@ export function applySnapshot(doc: DocState, writer: { agent: AgentId; session: 
   if (!doc.snapshotted || coversMore(snapshot.covers, doc.snapshotted.covers)) doc.snapshotted = { session: snapshot.session, covers: snapshot.covers };
   doc.relay = mergeKnownStates(doc.relay, { header: false, sessions: snapshot.covers });
   doc.version++;
+  doc.rewrites++;
   return true;
 }
