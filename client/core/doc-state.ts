@@ -280,10 +280,11 @@ export function applyContent(doc: DocState, own: SessionId, content: ServerConte
       gap = true;
       continue;
     }
-    for (const transaction of chunk.transactions.slice(held - chunk.after)) {
+    for (let i = held - chunk.after; i < chunk.transactions.length; i++) {
+      const transaction = chunk.transactions[i]!;
       log.push(transaction);
       if (transaction.at > doc.lastAt) doc.lastAt = transaction.at;
-      added.push({ ...transaction, session, index: heldCount(doc, session) - 1 });
+      added.push({ ...transaction, session, index: chunk.after + i });
     }
     const count = chunk.after + chunk.transactions.length;
     doc.relay.sessions[session] = Math.max(countOf(doc.relay, session), count);
