@@ -104,6 +104,20 @@ END;
 const PAGE_ROWS = 2_000;
 /** Chunks read per query when streaming a session log (at most ~2,000 transactions): bounded memory. */
 const PAGE_CHUNKS = 8;
+/**
+ * A listed document's sessions come with it, counts and all, in the listing's one statement (rather than
+ * one statement per document), when it has at most this many; a page of documents stays a few hundred KB.
+ */
+const LISTED_SESSIONS = 32;
+/**
+ * What a listing reads of each document (DocListRow): the row, its sessions (their heads too, for an open,
+ * which then reads only each session's open chunk), and whether it has a snapshot.
+ */
+const listedColumns = (heads: boolean) => `num, id, header, updated_at, cursor, deleted, sessions,
+  CASE WHEN deleted = 0 AND sessions <= ${LISTED_SESSIONS} THEN (SELECT json_group_array(json_array(id, count${heads ? ", num, last_hash, tail_first, length(tail)" : ""})) FROM sessions WHERE doc_num = docs.num) END AS listed_sessions,
+  EXISTS (SELECT 1 FROM snapshots WHERE doc_num = docs.num) AS snapshotted`;
+
+const listedSessions = (doc: DocListRow): ListedSession[] | undefined => (doc.listed_sessions === null ? undefined : (JSON.parse(doc.listed_sessions) as ListedSession[]));
 
 /** Parsed headers kept in memory: read on every write to a document, never changed once stored. */
 const HEADER_CACHE_SIZE = 1_000;
@@ -149,7 +163,23 @@ const USAGE_CACHE_SIZE = 1_000;
 const SNAPSHOT_CACHE_SIZE = 1_000;
 
 type DocRow = { num: number; deleted: boolean; sessions: number };
-type DocListRow = { num: number; id: DocId; header: string; updated_at: number; cursor: number; deleted: number };
+type DocListRow = {
+  num: number;
+  id: DocId;
+  header: string;
+  updated_at: number;
+  cursor: number;
+  deleted: number;
+  sessions: number;
+  /**
+   * For a document of up to LISTED_SESSIONS sessions, each session as JSON: `[id, count]`, or for an open
+   * `[id, count, num, last_hash, tail_first, tail_chars]` (its head); else null.
+   */
+  listed_sessions: string | null;
+  /** 1 when the document has a snapshot. */
+  snapshotted: number;
+};
+type ListedSession = [id: SessionId, count: number, num?: number, lastHash?: string, tailFirst?: number, tailChars?: number];
 type HeadRow = SessionHead & { num: number; tail: Tail };
 
 /**
@@ -691,39 +721,53 @@ export class SqliteStore implements GroupStore {
 
   *listDocuments(since = 0): Iterable<ListedDoc> {
     for (let after = since; ; ) {
-      const page = this.sql
-        .exec<DocListRow>("SELECT num, id, header, updated_at, cursor, deleted FROM docs WHERE cursor > ? ORDER BY cursor LIMIT ?", after, PAGE_ROWS)
-        .toArray();
+      const page = this.sql.exec<DocListRow>(`SELECT ${listedColumns(false)} FROM docs WHERE cursor > ? ORDER BY cursor LIMIT ?`, after, PAGE_ROWS).toArray();
       if (page.length === 0) return;
       for (const doc of page) yield { ...this.#dirEntry(doc), cursor: doc.cursor };
       after = page[page.length - 1]!.cursor;
     }
   }
 
-  *listDocumentsById(after?: DocId, through?: DocId): Iterable<DirEntry> {
+  /**
+   * Documents by id, for an open: what is listed of each (its row, header, and whether it has a snapshot) is
+   * remembered, so sending it reads only its transactions.
+   */
+  *listDocumentsById(after?: DocId, through?: DocId, pageSize = PAGE_ROWS): Iterable<DirEntry> {
     for (let from = after ?? ""; ; ) {
       const page = this.sql
-        .exec<DocListRow>(
-          "SELECT num, id, header, updated_at, cursor, deleted FROM docs WHERE id > ? AND (? IS NULL OR id <= ?) ORDER BY id LIMIT ?",
-          from,
-          through ?? null,
-          through ?? null,
-          PAGE_ROWS,
-        )
+        .exec<DocListRow>(`SELECT ${listedColumns(true)} FROM docs WHERE id > ? AND (? IS NULL OR id <= ?) ORDER BY id LIMIT ?`, from, through ?? null, through ?? null, Math.min(pageSize, PAGE_ROWS))
         .toArray();
       if (page.length === 0) return;
-      for (const doc of page) yield this.#dirEntry(doc);
+      for (const doc of page) {
+        this.#rememberListed(doc);
+        yield this.#dirEntry(doc);
+      }
       from = page[page.length - 1]!.id;
     }
   }
 
+  #rememberListed(doc: DocListRow): void {
+    if (!this.#rows.has(doc.id)) {
+      if (this.#rows.size >= ROW_CACHE_SIZE) this.#rows.clear();
+      this.#rows.set(doc.id, { num: doc.num, deleted: doc.deleted === 1, sessions: doc.sessions });
+    }
+    if (doc.deleted) return;
+    if (!this.#headers.has(doc.id)) this.#rememberHeader(doc.id, doc.header);
+    if (!doc.snapshotted && !this.#snapshots.has(doc.id)) this.#rememberSnapshot(doc.id, null);
+    for (const [session, count, num, lastHash, tailFirst, tailChars] of listedSessions(doc) ?? []) {
+      const key = `${doc.num} ${session}`;
+      if (num === undefined || this.#heads.has(key)) continue;
+      this.#remember(key, { num, count, lastHash: lastHash!, tail: { first: tailFirst!, count: count - tailFirst!, chars: tailChars! } });
+    }
+  }
+
   #dirEntry(doc: DocListRow): DirEntry {
-    const header = JSON.parse(doc.header) as DocHeader;
+    const header = (!doc.deleted && this.#headers.get(doc.id)) || (JSON.parse(doc.header) as DocHeader);
     if (doc.deleted) return { id: doc.id, header, known: { header: false, sessions: {} }, updatedAt: doc.updated_at, deleted: true };
     const sessions: KnownState["sessions"] = {};
-    for (const row of this.sql.exec<{ id: SessionId; count: number }>("SELECT id, count FROM sessions WHERE doc_num = ?", doc.num)) {
-      sessions[row.id] = row.count;
-    }
+    const listed = listedSessions(doc);
+    if (listed) for (const [session, count] of listed) sessions[session] = count;
+    else for (const row of this.sql.exec<{ id: SessionId; count: number }>("SELECT id, count FROM sessions WHERE doc_num = ?", doc.num)) sessions[row.id] = row.count;
     return { id: doc.id, header, known: { header: true, sessions }, updatedAt: doc.updated_at };
   }
 

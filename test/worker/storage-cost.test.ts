@@ -1,7 +1,9 @@
 // What storage costs, counted as Cloudflare bills it: the rows SQLite reads and writes (each cursor's
 // rowsRead / rowsWritten) and the statements run, on the real Durable Object. Transactions are stored many
 // to a row, so ingesting and loading touch a few rows per hundreds of transactions.
+import { evictDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
+import { batchFrame, encodeForBatch, type ClientMessage, type DocId } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
 import { SessionWriter, closeAll, connect, emptyKnown, groupStub, storedLog, uniqueGroup } from "./socket.ts";
 import { costOf, prunedAll, recordStatements, snapshotOf } from "./snapshot-helpers.ts";
@@ -89,6 +91,29 @@ describe("rows per transaction", () => {
     expect(cost.statements).toBeLessThanOrEqual(7);
     expect((await storedLog(group, id, alice.session)).map((row) => row.data)).toEqual(["c-0", "c-1", "c-2", "c-3", "c-4"]);
   });
+
+  it("opening a group of 300 documents, the object fresh from storage, runs one statement per document (its open chunk) and a few per 200; each arrives whole", async () => {
+    const group = uniqueGroup("rows-open");
+    const a = await connect(group, alice);
+    const docs = Array.from({ length: 300 }, (_, i) => testHeader(alice, group, `open-${i}`));
+    a.sendRaw(batchFrame(docs.map(({ id, header }) => encodeForBatch(new SessionWriter(alice, id).content(transactions(5, id.slice(-6)), header) as ClientMessage))));
+    await a.sync();
+    await a.close();
+    // Nothing cached: every document's row, header, sessions and snapshot would be read again.
+    await evictDurableObject(groupStub(group), { webSockets: "close" });
+    const b = await connect(group, bob);
+    const cost = await countSql(group, async () => {
+      b.send({ type: "open", known: {} });
+      await b.next("opened", undefined, 30_000);
+    });
+    // A statement per document's open chunk, the listing's (one per slice of 200), the subscriptions.
+    expect(cost.statements).toBeLessThanOrEqual(docs.length + 10);
+    expect(cost.rowsRead).toBeLessThanOrEqual(6 * docs.length);
+    const heard = new Map<DocId, string[]>();
+    for (const message of b.drain("content")) heard.set(message.doc, [...(heard.get(message.doc) ?? []), ...Object.values(message.sessions).flatMap((chunk) => chunk!.transactions.map((tx) => String(tx.data)))]);
+    for (const { id } of docs) expect(heard.get(id)).toEqual(transactions(5, id.slice(-6)).map((tx) => tx.data));
+    expect(b.drain("known").map((k) => k.doc).sort()).toEqual(docs.map(({ id }) => id).sort());
+  }, 30_000);
 
   it("a fresh load of a 10,000-transaction document whose snapshot pruned them reads under 10 rows; storing the snapshot wrote 2", async () => {
     const group = uniqueGroup("rows-snapshot");

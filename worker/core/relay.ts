@@ -597,7 +597,8 @@ export class Relay {
       if (!current.done) return { done: false, work: rows };
       delete part.current;
     }
-    for (const entry of this.store.listDocumentsById(part.after, part.through)) {
+    // The slice takes at most OPEN_SLICE_DOCS, and reads one more to tell that more remain.
+    for (const entry of this.store.listDocumentsById(part.after, part.through, OPEN_SLICE_DOCS + 1)) {
       if (docs >= OPEN_SLICE_DOCS || rows >= OPEN_SLICE_ROWS) return { done: false, work: docs + rows };
       part.after = entry.id;
       docs++;

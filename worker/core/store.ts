@@ -152,8 +152,11 @@ export interface GroupStore extends StoreReader {
   readRuns(doc: DocId, session: SessionId, from: number, to: number, limit?: number): Iterable<TransactionRun>;
   /** Documents changed after `since` (tombstones included), read lazily in the order they changed. */
   listDocuments(since?: number): Iterable<ListedDoc>;
-  /** Documents whose id sorts after `after` and up to `through` (either open), tombstones included, in id order. */
-  listDocumentsById(after?: DocId, through?: DocId): Iterable<DirEntry>;
+  /**
+   * Documents whose id sorts after `after` and up to `through` (either open), tombstones included, in id
+   * order. `pageSize`: how many a store may read ahead at a time, for a caller that takes only a few.
+   */
+  listDocumentsById(after?: DocId, through?: DocId, pageSize?: number): Iterable<DirEntry>;
   /** Appends all of `write` or nothing. */
   commit(write: Write): void;
   /**
