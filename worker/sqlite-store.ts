@@ -719,9 +719,9 @@ export class SqliteStore implements GroupStore {
     return cursor.rowsWritten;
   }
 
-  *listDocuments(since = 0): Iterable<ListedDoc> {
+  *listDocuments(since = 0, pageSize = PAGE_ROWS): Iterable<ListedDoc> {
     for (let after = since; ; ) {
-      const page = this.sql.exec<DocListRow>(`SELECT ${listedColumns(false)} FROM docs WHERE cursor > ? ORDER BY cursor LIMIT ?`, after, PAGE_ROWS).toArray();
+      const page = this.sql.exec<DocListRow>(`SELECT ${listedColumns(false)} FROM docs WHERE cursor > ? ORDER BY cursor LIMIT ?`, after, Math.min(pageSize, PAGE_ROWS)).toArray();
       if (page.length === 0) return;
       for (const doc of page) yield { ...this.#dirEntry(doc), cursor: doc.cursor };
       after = page[page.length - 1]!.cursor;

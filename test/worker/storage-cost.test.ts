@@ -115,6 +115,26 @@ describe("rows per transaction", () => {
     expect(b.drain("known").map((k) => k.doc).sort()).toEqual(docs.map(({ id }) => id).sort());
   }, 30_000);
 
+  it("listing a group of 300 documents (dir) runs a few statements, not one per document, and lists each with its sessions", async () => {
+    const group = uniqueGroup("rows-dir");
+    const a = await connect(group, alice);
+    const docs = Array.from({ length: 300 }, (_, i) => testHeader(alice, group, `dir-${i}`));
+    a.sendRaw(batchFrame(docs.map(({ id, header }) => encodeForBatch(new SessionWriter(alice, id).content(transactions(2, "d"), header) as ClientMessage))));
+    await a.sync();
+    const listed: { id: DocId; known: { sessions: Record<string, number> } }[] = [];
+    const cost = await countSql(group, async () => {
+      a.send({ type: "dir" });
+      for (let more = true; more; ) {
+        const frame = await a.next("dir");
+        listed.push(...frame.docs);
+        more = frame.more;
+      }
+    });
+    expect(cost.statements).toBeLessThanOrEqual(5);
+    expect(listed.map((entry) => entry.id).sort()).toEqual(docs.map(({ id }) => id).sort());
+    for (const entry of listed) expect(entry.known.sessions).toEqual({ [alice.session]: 2 });
+  });
+
   it("a fresh load of a 10,000-transaction document whose snapshot pruned them reads under 10 rows; storing the snapshot wrote 2", async () => {
     const group = uniqueGroup("rows-snapshot");
     const a = await connect(group, alice);

@@ -446,7 +446,8 @@ export class Relay {
     let docs: DirEntry[] = [];
     let bytes = 0;
     let listed = 0;
-    for (const { cursor, ...entry } of this.store.listDocuments(listing.since)) {
+    // The slice takes at most DIR_SLICE_DOCS, and reads one more to tell that more remain.
+    for (const { cursor, ...entry } of this.store.listDocuments(listing.since, DIR_SLICE_DOCS + 1)) {
       if (listed >= DIR_SLICE_DOCS) {
         this.#sendDirectoryFrame(peer, docs, true, listing.readerDigest);
         return { done: false, work: listed };

@@ -150,8 +150,11 @@ export interface GroupStore extends StoreReader {
    * lazily: what the relay streams to peers.
    */
   readRuns(doc: DocId, session: SessionId, from: number, to: number, limit?: number): Iterable<TransactionRun>;
-  /** Documents changed after `since` (tombstones included), read lazily in the order they changed. */
-  listDocuments(since?: number): Iterable<ListedDoc>;
+  /**
+   * Documents changed after `since` (tombstones included), read lazily in the order they changed.
+   * `pageSize`: how many a store may read ahead at a time, for a caller that takes only a few.
+   */
+  listDocuments(since?: number, pageSize?: number): Iterable<ListedDoc>;
   /**
    * Documents whose id sorts after `after` and up to `through` (either open), tombstones included, in id
    * order. `pageSize`: how many a store may read ahead at a time, for a caller that takes only a few.
