@@ -109,12 +109,15 @@ const PAGE_CHUNKS = 8;
  * one statement per document), when it has at most this many; a page of documents stays a few hundred KB.
  */
 const LISTED_SESSIONS = 32;
+/** A listed session's open chunk comes with it, for an open, when it is at most this many characters. */
+const LISTED_TAIL_CHARS = 4 * 1024;
 /**
- * What a listing reads of each document (DocListRow): the row, its sessions (their heads too, for an open,
- * which then reads only each session's open chunk), and whether it has a snapshot.
+ * What a listing reads of each document (DocListRow): the row, its sessions (for an open, their heads too,
+ * and a small open chunk's text: sending a small document then reads nothing more), and whether it has a
+ * snapshot.
  */
 const listedColumns = (heads: boolean) => `num, id, header, updated_at, cursor, deleted, sessions,
-  CASE WHEN deleted = 0 AND sessions <= ${LISTED_SESSIONS} THEN (SELECT json_group_array(json_array(id, count${heads ? ", num, last_hash, tail_first, length(tail)" : ""})) FROM sessions WHERE doc_num = docs.num) END AS listed_sessions,
+  CASE WHEN deleted = 0 AND sessions <= ${LISTED_SESSIONS} THEN (SELECT json_group_array(json_array(id, count${heads ? `, num, last_hash, tail_first, length(tail), CASE WHEN length(tail) <= ${LISTED_TAIL_CHARS} THEN tail END` : ""})) FROM sessions WHERE doc_num = docs.num) END AS listed_sessions,
   EXISTS (SELECT 1 FROM snapshots WHERE doc_num = docs.num) AS snapshotted`;
 
 const listedSessions = (doc: DocListRow): ListedSession[] | undefined => (doc.listed_sessions === null ? undefined : (JSON.parse(doc.listed_sessions) as ListedSession[]));
@@ -173,13 +176,14 @@ type DocListRow = {
   sessions: number;
   /**
    * For a document of up to LISTED_SESSIONS sessions, each session as JSON: `[id, count]`, or for an open
-   * `[id, count, num, last_hash, tail_first, tail_chars]` (its head); else null.
+   * `[id, count, num, last_hash, tail_first, tail_chars, tail]` (its head, and its open chunk if small, else
+   * null); else null.
    */
   listed_sessions: string | null;
   /** 1 when the document has a snapshot. */
   snapshotted: number;
 };
-type ListedSession = [id: SessionId, count: number, num?: number, lastHash?: string, tailFirst?: number, tailChars?: number];
+type ListedSession = [id: SessionId, count: number, num?: number, lastHash?: string, tailFirst?: number, tailChars?: number, tail?: string | null];
 type HeadRow = SessionHead & { num: number; tail: Tail };
 
 /**
@@ -211,6 +215,11 @@ export class SqliteStore implements GroupStore {
   readonly #unsubscribed = new Set<string>();
   /** Session heads by `<doc row> <session id>`, written through by every commit. */
   readonly #heads = new Map<string, HeadRow>();
+  /**
+   * The open chunks of the sessions of the document an open's listing is at (by session row number, with
+   * the count and first index they were read at): sending that document reads them from here.
+   */
+  readonly #listedTails = new Map<number, { count: number; first: number; text: string }>();
   /** Snapshot heads by document (null: none), written through by putSnapshot. */
   readonly #snapshots = new Map<DocId, SnapshotHead | null>();
   /** When the oldest snapshot with pruning still to do was taken (null: none); undefined until read. */
@@ -579,7 +588,8 @@ export class SqliteStore implements GroupStore {
       if (page.length < PAGE_CHUNKS) break;
     }
     if (to <= tail.first || tail.count === 0 || left <= 0) return;
-    const body = this.sql.exec<{ tail: string }>("SELECT tail FROM sessions WHERE num = ?", num).one().tail;
+    const listed = this.#listedTails.get(num);
+    const body = listed && listed.count === head.count && listed.first === tail.first ? listed.text : this.sql.exec<{ tail: string }>("SELECT tail FROM sessions WHERE num = ?", num).one().tail;
     const run = readChunk(body, tail.first, Math.max(from, tail.first), to, left);
     if (run.at.length > 0) yield run;
   }
@@ -738,9 +748,14 @@ export class SqliteStore implements GroupStore {
         .exec<DocListRow>(`SELECT ${listedColumns(true)} FROM docs WHERE id > ? AND (? IS NULL OR id <= ?) ORDER BY id LIMIT ?`, from, through ?? null, through ?? null, Math.min(pageSize, PAGE_ROWS))
         .toArray();
       if (page.length === 0) return;
-      for (const doc of page) {
-        this.#rememberListed(doc);
-        yield this.#dirEntry(doc);
+      try {
+        for (const doc of page) {
+          this.#listedTails.clear();
+          this.#rememberListed(doc);
+          yield this.#dirEntry(doc);
+        }
+      } finally {
+        this.#listedTails.clear();
       }
       from = page[page.length - 1]!.id;
     }
@@ -754,10 +769,11 @@ export class SqliteStore implements GroupStore {
     if (doc.deleted) return;
     if (!this.#headers.has(doc.id)) this.#rememberHeader(doc.id, doc.header);
     if (!doc.snapshotted && !this.#snapshots.has(doc.id)) this.#rememberSnapshot(doc.id, null);
-    for (const [session, count, num, lastHash, tailFirst, tailChars] of listedSessions(doc) ?? []) {
+    for (const [session, count, num, lastHash, tailFirst, tailChars, tail] of listedSessions(doc) ?? []) {
+      if (num === undefined) continue;
+      if (typeof tail === "string") this.#listedTails.set(num, { count, first: tailFirst!, text: tail });
       const key = `${doc.num} ${session}`;
-      if (num === undefined || this.#heads.has(key)) continue;
-      this.#remember(key, { num, count, lastHash: lastHash!, tail: { first: tailFirst!, count: count - tailFirst!, chars: tailChars! } });
+      if (!this.#heads.has(key)) this.#remember(key, { num, count, lastHash: lastHash!, tail: { first: tailFirst!, count: count - tailFirst!, chars: tailChars! } });
     }
   }
 
