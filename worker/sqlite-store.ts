@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS docs (
   digested INTEGER
 );
 CREATE INDEX IF NOT EXISTS docs_by_cursor ON docs (cursor);
+-- Whether any live document has readers of its own (every non-admin's dir asks): one index probe, not a scan.
+CREATE INDEX IF NOT EXISTS docs_restricted ON docs (num) WHERE restricted = 1 AND deleted = 0;
 CREATE TABLE IF NOT EXISTS sessions (
   num INTEGER PRIMARY KEY,
   doc_num INTEGER NOT NULL REFERENCES docs (num),

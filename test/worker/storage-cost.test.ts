@@ -156,17 +156,26 @@ describe("rows per transaction", () => {
     a.sendRaw(batchFrame(docs.map(({ id, header }) => encodeForBatch(new SessionWriter(alice, id).content(transactions(2, "d"), header) as ClientMessage))));
     await a.sync();
     const listed: { id: DocId; known: { sessions: Record<string, number> } }[] = [];
+    let digest = "";
     const cost = await countSql(group, async () => {
       a.send({ type: "dir" });
       for (let more = true; more; ) {
         const frame = await a.next("dir");
         listed.push(...frame.docs);
         more = frame.more;
+        digest = frame.digest;
       }
     });
     expect(cost.statements).toBeLessThanOrEqual(5);
     expect(listed.map((entry) => entry.id).sort()).toEqual(docs.map(({ id }) => id).sort());
     for (const entry of listed) expect(entry.known.sessions).toEqual({ [alice.session]: 2 });
+    // Asked again with the digest it got: in sync, and no document is read to say so (not even to learn
+    // that none has readers of its own, which a writer's dir checks every time).
+    const again = await countSql(group, async () => {
+      a.send({ type: "dir", digest });
+      expect(await a.next("dir")).toMatchObject({ inSync: true, docs: [] });
+    });
+    expect(again.rowsRead).toBeLessThanOrEqual(2);
   });
 
   it("a fresh load of a 10,000-transaction document whose snapshot pruned them reads under 10 rows; storing the snapshot wrote 2", async () => {
