@@ -111,8 +111,10 @@ const PAGE_CHUNKS = 8;
  * one statement per document), when it has at most this many; a page of documents stays a few hundred KB.
  */
 const LISTED_SESSIONS = 32;
-/** A listed session's open chunk comes with it, for an open, when it is at most this many characters. */
+/** A listed session's open chunk comes with it, for an open or loads, when it is at most this many characters. */
 const LISTED_TAIL_CHARS = 4 * 1024;
+/** Most characters of open chunks one prefetch for loads keeps until they are sent. */
+const PREFETCHED_TAIL_CHARS = 1024 * 1024;
 /**
  * What a listing reads of each document (DocListRow): the row, its sessions (for an open, their heads too,
  * and a small open chunk's text: sending a small document then reads nothing more), and whether it has a
@@ -222,6 +224,8 @@ export class SqliteStore implements GroupStore {
    * the count and first index they were read at): sending that document reads them from here.
    */
   readonly #listedTails = new Map<number, { count: number; first: number; text: string }>();
+  /** Known states of the documents a frame's loads asked for, read with their rows; a commit to one drops it. */
+  readonly #listedKnown = new Map<DocId, KnownState>();
   /** Snapshot heads by document (null: none), written through by putSnapshot. */
   readonly #snapshots = new Map<DocId, SnapshotHead | null>();
   /** When the oldest snapshot with pruning still to do was taken (null: none); undefined until read. */
@@ -435,6 +439,8 @@ export class SqliteStore implements GroupStore {
   knownState(doc: DocId): KnownState {
     const row = this.#row(doc);
     if (!row || row.deleted) return { header: false, sessions: {} };
+    const listed = this.#listedKnown.get(doc);
+    if (listed) return { header: true, sessions: { ...listed.sessions } };
     const docNum = row.num;
     const sessions: KnownState["sessions"] = {};
     for (const row of this.sql.exec<{ id: SessionId; count: number }>("SELECT id, count FROM sessions WHERE doc_num = ?", docNum)) {
@@ -515,10 +521,37 @@ export class SqliteStore implements GroupStore {
   }
 
   /**
+   * What sending documents to loads will read, PREFETCH_DOCS per query, as an open's listing reads it: each
+   * document's row and header, its sessions' counts and heads, whether it has a snapshot, and its small open
+   * chunks (up to PREFETCHED_TAIL_CHARS in all). Kept until the frame is done (forgetPrefetched); a commit
+   * drops a document's known state, and an open chunk is used only at the count it was read at.
+   */
+  #prefetchReads(docs: readonly DocId[]): void {
+    this.#listedKnown.clear();
+    this.#listedTails.clear();
+    const unique = [...new Set(docs)];
+    let tailChars = 0;
+    for (let start = 0; start < unique.length; start += PREFETCH_DOCS) {
+      const page = unique.slice(start, start + PREFETCH_DOCS);
+      for (const doc of this.sql.exec<DocListRow>(`SELECT ${listedColumns(true)} FROM docs WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(page))) {
+        tailChars += this.#rememberListed(doc, tailChars < PREFETCHED_TAIL_CHARS);
+        const sessions = listedSessions(doc);
+        if (!doc.deleted && sessions) this.#listedKnown.set(doc.id, { header: true, sessions: Object.fromEntries(sessions.map(([session, count]) => [session, count])) });
+      }
+    }
+  }
+
+  forgetPrefetched(): void {
+    this.#listedKnown.clear();
+    this.#listedTails.clear();
+  }
+
+  /**
    * Reads the rows (with headers) and subscribers of documents not cached yet, PREFETCH_DOCS per query:
    * a frame of many writes then reads two statements' worth instead of two per document.
    */
-  prefetch(docs: readonly DocId[]): void {
+  prefetch(docs: readonly DocId[], reading: readonly DocId[] = []): void {
+    this.#prefetchReads(reading);
     const rows = [...new Set(docs.filter((doc) => !this.#rows.has(doc)))];
     for (let start = 0; start < rows.length; start += PREFETCH_DOCS) {
       const page = rows.slice(start, start + PREFETCH_DOCS);
@@ -763,20 +796,26 @@ export class SqliteStore implements GroupStore {
     }
   }
 
-  #rememberListed(doc: DocListRow): void {
+  /** Caches what a listing read of a document; keeps its small open chunks if `tails`. Returns their characters kept. */
+  #rememberListed(doc: DocListRow, tails = true): number {
     if (!this.#rows.has(doc.id)) {
       if (this.#rows.size >= ROW_CACHE_SIZE) this.#rows.clear();
       this.#rows.set(doc.id, { num: doc.num, deleted: doc.deleted === 1, sessions: doc.sessions });
     }
-    if (doc.deleted) return;
+    if (doc.deleted) return 0;
     if (!this.#headers.has(doc.id)) this.#rememberHeader(doc.id, doc.header);
     if (!doc.snapshotted && !this.#snapshots.has(doc.id)) this.#rememberSnapshot(doc.id, null);
+    let kept = 0;
     for (const [session, count, num, lastHash, tailFirst, tailChars, tail] of listedSessions(doc) ?? []) {
       if (num === undefined) continue;
-      if (typeof tail === "string") this.#listedTails.set(num, { count, first: tailFirst!, text: tail });
+      if (tails && typeof tail === "string") {
+        this.#listedTails.set(num, { count, first: tailFirst!, text: tail });
+        kept += tail.length;
+      }
       const key = `${doc.num} ${session}`;
       if (!this.#heads.has(key)) this.#remember(key, { num, count, lastHash: lastHash!, tail: { first: tailFirst!, count: count - tailFirst!, chars: tailChars! } });
     }
+    return kept;
   }
 
   #dirEntry(doc: DocListRow): DirEntry {
@@ -810,6 +849,7 @@ export class SqliteStore implements GroupStore {
    */
   commitAll(writes: readonly Write[]): void {
     if (writes.length === 0) return;
+    for (const write of writes) this.#listedKnown.delete(write.doc);
     const info = this.info();
     const cursor = info.cursor + writes.length;
     const counts = new Map<AgentId, { docs: number; sessions: number }>();
@@ -1029,6 +1069,7 @@ export class SqliteStore implements GroupStore {
   deleteDoc(doc: DocId, now: number): void {
     const creator = this.header(doc)?.creator;
     this.#headers.delete(doc);
+    this.#listedKnown.delete(doc);
     this.#usage.clear();
     this.#write(() => {
       const row = this.#row(doc);

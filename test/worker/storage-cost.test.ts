@@ -149,6 +149,46 @@ describe("rows per transaction", () => {
     expect(expected.get(many.id)!.size).toBe(40);
   }, 30_000);
 
+  it("a frame of 300 loads, the object fresh from storage, runs a few statements, not one or two per document; each arrives whole", async () => {
+    const group = uniqueGroup("rows-loads");
+    const a = await connect(group, alice);
+    const docs = Array.from({ length: 300 }, (_, i) => testHeader(alice, group, `load-${i}`));
+    a.sendRaw(batchFrame(docs.map(({ id, header }) => encodeForBatch(new SessionWriter(alice, id).content(transactions(5, id.slice(-6)), header) as ClientMessage))));
+    await a.sync();
+    await a.close();
+    await evictDurableObject(groupStub(group), { webSockets: "close" });
+    const b = await connect(group, bob);
+    const cost = await countSql(group, async () => {
+      b.sendRaw(batchFrame(docs.map(({ id }) => encodeForBatch({ type: "load", doc: id, known: emptyKnown }))));
+      for (let i = 0; i < docs.length; i++) await b.next("known", (k) => k.reason === "load", 30_000);
+    });
+    expect(cost.statements).toBeLessThanOrEqual(10);
+    const heard = new Map<DocId, string[]>();
+    for (const message of b.drain("content")) heard.set(message.doc, [...(heard.get(message.doc) ?? []), ...Object.values(message.sessions).flatMap((chunk) => chunk!.transactions.map((tx) => String(tx.data)))]);
+    for (const { id } of docs) expect(heard.get(id)).toEqual(transactions(5, id.slice(-6)).map((tx) => tx.data));
+  }, 30_000);
+
+  it("a load in the same frame as a write to its document, after it, gets the document with the write", async () => {
+    const group = uniqueGroup("rows-load-after-write");
+    const a = await connect(group, alice);
+    const { id, header } = testHeader(alice, group, "written");
+    const log = new SessionWriter(alice, id);
+    a.send(log.content(transactions(3, "before"), header));
+    await a.next("known", (k) => k.reason === "ack");
+    await a.close();
+    await evictDurableObject(groupStub(group), { webSockets: "close" });
+    const b = await connect(group, alice);
+    // Read ahead at the frame's start: the document as it was (3), then the write (2 more), then the load.
+    b.sendRaw(batchFrame([encodeForBatch({ type: "load", doc: id, known: emptyKnown }), encodeForBatch(log.content(transactions(2, "after")) as ClientMessage), encodeForBatch({ type: "load", doc: id, known: emptyKnown })]));
+    const first = await b.next("known", (k) => k.reason === "load");
+    expect(first.sessions).toEqual({ [alice.session]: 3 });
+    expect(await b.next("known", (k) => k.reason === "ack")).toMatchObject({ sessions: { [alice.session]: 5 } });
+    const second = await b.next("known", (k) => k.reason === "load");
+    expect(second.sessions).toEqual({ [alice.session]: 5 });
+    const data = b.drain("content").flatMap((message) => Object.values(message.sessions).flatMap((chunk) => chunk!.transactions.map((tx) => String(tx.data))));
+    expect(data).toEqual([...transactions(3, "before"), ...transactions(3, "before"), ...transactions(2, "after")].map((tx) => tx.data));
+  });
+
   it("listing a group of 300 documents (dir) runs a few statements, not one per document, and lists each with its sessions", async () => {
     const group = uniqueGroup("rows-dir");
     const a = await connect(group, alice);

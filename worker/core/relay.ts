@@ -263,11 +263,15 @@ export class Relay {
    * if it had never come. Any other message ends the run: what is staged is stored first.
    */
   async #handleEach(peer: PeerId, messages: readonly ClientMessage[], now: number): Promise<void> {
-    this.store.prefetch?.(messages.flatMap((message) => (message.type === "content" || message.type === "load" ? [message.doc] : [])));
+    this.store.prefetch?.(
+      messages.flatMap((message) => (message.type === "content" || message.type === "load" ? [message.doc] : [])),
+      messages.flatMap((message) => (message.type === "load" ? [message.doc] : [])),
+    );
     this.#subscriptions = [];
     try {
       await this.#handleInOrder(peer, messages, now);
     } finally {
+      this.store.forgetPrefetched?.();
       this.#storeSubscriptions();
       this.#subscriptions = undefined;
     }

@@ -167,8 +167,13 @@ export interface GroupStore extends StoreReader {
    * the same session in turn): all of them or none.
    */
   commitAll(writes: readonly Write[]): void;
-  /** Reads ahead, in a few queries, what judging and committing writes to these documents will read. */
-  prefetch?(docs: readonly DocId[]): void;
+  /**
+   * Reads ahead, in a few queries, what judging and committing writes to these documents will read, and
+   * for the ones in `reading` (loads), what sending them will read.
+   */
+  prefetch?(docs: readonly DocId[], reading?: readonly DocId[]): void;
+  /** The frame whose documents were read ahead is done: what is kept only for sending them may go. */
+  forgetPrefetched?(): void;
   /** The live document's stored snapshot, data included. */
   readSnapshot(doc: DocId): StoredSnapshot | undefined;
   /** Each session of a live document: its count, bytes and first stored index (one read of its sessions). */
