@@ -7,6 +7,7 @@ import { foldDigest } from "./digest-fold.ts";
 import { dataBytes, fromWireData } from "../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionCounts, SessionId } from "../protocol/index.ts";
 import { encodeItem, fitsTail, packChunks, readChunk, type Tail } from "./transaction-chunks.ts";
+import { LISTED_PAGE, listedColumns, listedSessions, type DocListRow } from "./listed-documents.ts";
 import {
   ALL_DOCS,
   digestAfterAll,
@@ -106,26 +107,8 @@ END;
 const PAGE_ROWS = 2_000;
 /** Chunks read per query when streaming a session log (at most ~2,000 transactions): bounded memory. */
 const PAGE_CHUNKS = 8;
-/**
- * A listed document's sessions come with it, counts and all, in the listing's one statement (rather than
- * one statement per document), when it has at most this many; a page of documents stays a few hundred KB.
- */
-const LISTED_SESSIONS = 32;
-/** A listed session's open chunk comes with it, for an open or loads, when it is at most this many characters. */
-const LISTED_TAIL_CHARS = 4 * 1024;
 /** Most characters of open chunks one prefetch for loads keeps until they are sent. */
 const PREFETCHED_TAIL_CHARS = 1024 * 1024;
-/**
- * What a listing reads of each document (DocListRow): the row, its sessions (for an open, their heads too,
- * and a small open chunk's text: sending a small document then reads nothing more), and whether it has a
- * snapshot.
- */
-const listedColumns = (heads: boolean) => `num, id, header, updated_at, cursor, deleted, sessions,
-  CASE WHEN deleted = 0 AND sessions <= ${LISTED_SESSIONS} THEN (SELECT json_group_array(json_array(id, count${heads ? `, num, last_hash, tail_first, length(tail), CASE WHEN length(tail) <= ${LISTED_TAIL_CHARS} THEN tail END` : ""})) FROM sessions WHERE doc_num = docs.num) END AS listed_sessions,
-  EXISTS (SELECT 1 FROM snapshots WHERE doc_num = docs.num) AS snapshotted`;
-
-const listedSessions = (doc: DocListRow): ListedSession[] | undefined => (doc.listed_sessions === null ? undefined : (JSON.parse(doc.listed_sessions) as ListedSession[]));
-
 /** Parsed headers kept in memory: read on every write to a document, never changed once stored. */
 const HEADER_CACHE_SIZE = 1_000;
 const ROW_CACHE_SIZE = 20_000;
@@ -170,24 +153,6 @@ const USAGE_CACHE_SIZE = 1_000;
 const SNAPSHOT_CACHE_SIZE = 1_000;
 
 type DocRow = { num: number; deleted: boolean; sessions: number };
-type DocListRow = {
-  num: number;
-  id: DocId;
-  header: string;
-  updated_at: number;
-  cursor: number;
-  deleted: number;
-  sessions: number;
-  /**
-   * For a document of up to LISTED_SESSIONS sessions, each session as JSON: `[id, count]`, or for an open
-   * `[id, count, num, last_hash, tail_first, tail_chars, tail]` (its head, and its open chunk if small, else
-   * null); else null.
-   */
-  listed_sessions: string | null;
-  /** 1 when the document has a snapshot. */
-  snapshotted: number;
-};
-type ListedSession = [id: SessionId, count: number, num?: number, lastHash?: string, tailFirst?: number, tailChars?: number, tail?: string | null];
 type HeadRow = SessionHead & { num: number; tail: Tail };
 
 /**
@@ -521,7 +486,7 @@ export class SqliteStore implements GroupStore {
   }
 
   /**
-   * What sending documents to loads will read, PREFETCH_DOCS per query, as an open's listing reads it: each
+   * What sending documents to loads will read, LISTED_PAGE per query, as an open's listing reads it: each
    * document's row and header, its sessions' counts and heads, whether it has a snapshot, and its small open
    * chunks (up to PREFETCHED_TAIL_CHARS in all). Kept until the frame is done (forgetPrefetched); a commit
    * drops a document's known state, and an open chunk is used only at the count it was read at.
@@ -531,8 +496,8 @@ export class SqliteStore implements GroupStore {
     this.#listedTails.clear();
     const unique = [...new Set(docs)];
     let tailChars = 0;
-    for (let start = 0; start < unique.length; start += PREFETCH_DOCS) {
-      const page = unique.slice(start, start + PREFETCH_DOCS);
+    for (let start = 0; start < unique.length; start += LISTED_PAGE) {
+      const page = unique.slice(start, start + LISTED_PAGE);
       for (const doc of this.sql.exec<DocListRow>(`SELECT ${listedColumns(true)} FROM docs WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(page))) {
         tailChars += this.#rememberListed(doc, tailChars < PREFETCHED_TAIL_CHARS);
         const sessions = listedSessions(doc);
@@ -780,7 +745,7 @@ export class SqliteStore implements GroupStore {
   *listDocumentsById(after?: DocId, through?: DocId, pageSize = PAGE_ROWS): Iterable<DirEntry> {
     for (let from = after ?? ""; ; ) {
       const page = this.sql
-        .exec<DocListRow>(`SELECT ${listedColumns(true)} FROM docs WHERE id > ? AND (? IS NULL OR id <= ?) ORDER BY id LIMIT ?`, from, through ?? null, through ?? null, Math.min(pageSize, PAGE_ROWS))
+        .exec<DocListRow>(`SELECT ${listedColumns(true)} FROM docs WHERE id > ? AND (? IS NULL OR id <= ?) ORDER BY id LIMIT ?`, from, through ?? null, through ?? null, Math.min(pageSize, LISTED_PAGE + 1))
         .toArray();
       if (page.length === 0) return;
       try {

@@ -116,7 +116,7 @@ describe("rows per transaction", () => {
     expect(b.drain("known").map((k) => k.doc).sort()).toEqual(docs.map(({ id }) => id).sort());
   }, 30_000);
 
-  it("an open still sends whole what the listing does not carry: an open chunk over 4 KiB, a document of 40 sessions", async () => {
+  it("an open still sends whole what the listing does not carry: an open chunk over 2 KiB, the open chunks of a document of 6 sessions, a document of 40", async () => {
     const group = uniqueGroup("rows-open-large");
     const a = await connect(group, alice);
     const big = testHeader(alice, group, "big");
@@ -134,6 +134,9 @@ describe("rows per transaction", () => {
     await write(many, new SessionWriter(alice, many.id), 1, "first", true);
     for (let i = 0; i < 39; i++) await write(many, new SessionWriter(testAgent(81, `device-${i}`), many.id), 2, `s${i}`);
     await write(small, new SessionWriter(alice, small.id), 3, "small", true);
+    const six = testHeader(alice, group, "six");
+    await write(six, new SessionWriter(alice, six.id), 1, "six-first", true);
+    for (let i = 0; i < 5; i++) await write(six, new SessionWriter(testAgent(81, `device-six-${i}`), six.id), 2, `six${i}`);
     await a.close();
     await evictDurableObject(groupStub(group), { webSockets: "close" });
     const b = await connect(group, bob);
@@ -147,6 +150,7 @@ describe("rows per transaction", () => {
     }
     expect(heard).toEqual(expected);
     expect(expected.get(many.id)!.size).toBe(40);
+    expect(expected.get(six.id)!.size).toBe(6);
   }, 30_000);
 
   it("a frame of 300 loads, the object fresh from storage, runs a few statements, not one or two per document; each arrives whole", async () => {
