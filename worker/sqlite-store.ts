@@ -498,11 +498,16 @@ export class SqliteStore implements GroupStore {
     let tailChars = 0;
     for (let start = 0; start < unique.length; start += LISTED_PAGE) {
       const page = unique.slice(start, start + LISTED_PAGE);
+      if (this.#rows.size + page.length > ROW_CACHE_SIZE) this.#rows.clear();
+      const found = new Set<DocId>();
       for (const doc of this.sql.exec<DocListRow>(`SELECT ${listedColumns(true)} FROM docs WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(page))) {
+        found.add(doc.id);
         tailChars += this.#rememberListed(doc, tailChars < PREFETCHED_TAIL_CHARS);
         const sessions = listedSessions(doc);
         if (!doc.deleted && sessions) this.#listedKnown.set(doc.id, { header: true, sessions: Object.fromEntries(sessions.map(([session, count]) => [session, count])) });
       }
+      // Not stored: the rows' prefetch need not look for them again.
+      for (const doc of page) if (!found.has(doc) && !this.#rows.has(doc)) this.#rows.set(doc, null);
     }
   }
 

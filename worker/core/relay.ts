@@ -263,9 +263,11 @@ export class Relay {
    * if it had never come. Any other message ends the run: what is staged is stored first.
    */
   async #handleEach(peer: PeerId, messages: readonly ClientMessage[], now: number): Promise<void> {
+    // Loads of documents this frame also writes read them afresh after the write: not read ahead.
+    const written = new Set(messages.flatMap((message) => (message.type === "content" ? [message.doc] : [])));
     this.store.prefetch?.(
       messages.flatMap((message) => (message.type === "content" || message.type === "load" ? [message.doc] : [])),
-      messages.flatMap((message) => (message.type === "load" ? [message.doc] : [])),
+      messages.flatMap((message) => (message.type === "load" && !written.has(message.doc) ? [message.doc] : [])),
     );
     this.#subscriptions = [];
     try {
