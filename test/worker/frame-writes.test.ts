@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { batchFrame, encodeForBatch, signCheckpoint, type ClientMessage, type DocId } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
-import { SessionWriter, closeAll, connect, sqlRows, storedLog, uniqueGroup, type Peer } from "./socket.ts";
+import { SessionWriter, closeAll, connect, heardByDoc, sqlRows, storedLog, uniqueGroup, type Peer } from "./socket.ts";
 import { countSql } from "./sql-count.ts";
 
 afterEach(closeAll);
@@ -18,16 +18,6 @@ const sendBatch = (peer: Peer, messages: unknown[]) => peer.sendRaw(batchFrame(m
 /** What a peer was answered, in order, as short strings. */
 const answers = (peer: Peer) =>
   peer.inbox.splice(0).map((m) => (m.type === "known" ? `${m.reason} ${m.doc} ${JSON.stringify(m.sessions)}` : m.type === "error" ? `error ${m.code} ${m.doc}` : m.type));
-
-/** The data of every transaction a peer received, by document, in order (its content frames are taken). */
-function heardByDoc(peer: Peer): Map<DocId, string[]> {
-  const heard = new Map<DocId, string[]>();
-  for (const message of peer.drain("content")) {
-    const data = Object.values(message.sessions).flatMap((chunk) => chunk!.transactions.map((tx) => String(tx.data)));
-    heard.set(message.doc, [...(heard.get(message.doc) ?? []), ...data]);
-  }
-  return heard;
-}
 
 /** A writer's next content message, its checkpoint signed with Mallory's key: the chain moves on as if it were valid. */
 function forged(writer: SessionWriter, count: number, prefix: string, header?: unknown) {

@@ -246,6 +246,16 @@ export function takeContent(peer: Peer, doc: DocId): Map<SessionId, { after: num
   return bySession;
 }
 
+/** The data of every transaction a peer received, by document, in order (its content frames are taken). */
+export function heardByDoc(peer: Peer): Map<DocId, string[]> {
+  const heard = new Map<DocId, string[]>();
+  for (const message of peer.drain("content")) {
+    const data = Object.values(message.sessions).flatMap((chunk) => chunk!.transactions.map((tx) => String(tx.data)));
+    heard.set(message.doc, [...(heard.get(message.doc) ?? []), ...data]);
+  }
+  return heard;
+}
+
 export const emptyKnown = { header: false, sessions: {} };
 
 /**

@@ -5,7 +5,7 @@ import { evictDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { batchFrame, encodeForBatch, type ClientMessage, type DocId } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
-import { SessionWriter, closeAll, connect, emptyKnown, groupStub, storedLog, uniqueGroup } from "./socket.ts";
+import { SessionWriter, closeAll, connect, emptyKnown, groupStub, heardByDoc, storedLog, uniqueGroup, type Peer } from "./socket.ts";
 import { costOf, prunedAll, recordStatements, snapshotOf } from "./snapshot-helpers.ts";
 import { countSql } from "./sql-count.ts";
 
@@ -13,6 +13,27 @@ afterEach(closeAll);
 
 const alice = testAgent(81);
 const bob = testAgent(82);
+
+/** `count` documents of Alice's, `perDoc` transactions each (named after the document), written in one frame. */
+async function writeMany(a: Peer, group: string, label: string, count: number, perDoc: number) {
+  const docs = Array.from({ length: count }, (_, i) => testHeader(alice, group, `${label}-${i}`));
+  a.sendRaw(batchFrame(docs.map(({ id, header }) => encodeForBatch(new SessionWriter(alice, id).content(transactions(perDoc, id.slice(-6)), header) as ClientMessage))));
+  await a.sync();
+  return docs.map(({ id }) => ({ id, data: transactions(perDoc, id.slice(-6)).map((tx) => tx.data) }));
+}
+
+/** The group's object evicted, its sockets closed: the next instance caches nothing and reads it all from storage. */
+const evicted = (group: string) => evictDurableObject(groupStub(group), { webSockets: "close" });
+
+/** 300 documents of 5 transactions stored, the object then evicted, and Bob connected to a fresh one. */
+async function storedThenFresh(label: string) {
+  const group = uniqueGroup(`rows-${label}`);
+  const a = await connect(group, alice);
+  const docs = await writeMany(a, group, label, 300, 5);
+  await a.close();
+  await evicted(group);
+  return { group, docs, b: await connect(group, bob) };
+}
 
 describe("rows per transaction", () => {
   it("ingesting 1,000 transactions in batches of 100 writes at most 100 rows, and each is stored as sent", async () => {
@@ -93,15 +114,7 @@ describe("rows per transaction", () => {
   });
 
   it("opening a group of 300 small documents, the object fresh from storage, runs a few statements per 200 documents, not one per document; each arrives whole", async () => {
-    const group = uniqueGroup("rows-open");
-    const a = await connect(group, alice);
-    const docs = Array.from({ length: 300 }, (_, i) => testHeader(alice, group, `open-${i}`));
-    a.sendRaw(batchFrame(docs.map(({ id, header }) => encodeForBatch(new SessionWriter(alice, id).content(transactions(5, id.slice(-6)), header) as ClientMessage))));
-    await a.sync();
-    await a.close();
-    // Nothing cached: every document's row, header, sessions and snapshot would be read again.
-    await evictDurableObject(groupStub(group), { webSockets: "close" });
-    const b = await connect(group, bob);
+    const { group, docs, b } = await storedThenFresh("open");
     const cost = await countSql(group, async () => {
       b.send({ type: "open", known: {} });
       await b.next("opened", undefined, 30_000);
@@ -110,9 +123,8 @@ describe("rows per transaction", () => {
     // subscriptions, the group's facts.
     expect(cost.statements).toBeLessThanOrEqual(10);
     expect(cost.rowsRead).toBeLessThanOrEqual(5 * docs.length);
-    const heard = new Map<DocId, string[]>();
-    for (const message of b.drain("content")) heard.set(message.doc, [...(heard.get(message.doc) ?? []), ...Object.values(message.sessions).flatMap((chunk) => chunk!.transactions.map((tx) => String(tx.data)))]);
-    for (const { id } of docs) expect(heard.get(id)).toEqual(transactions(5, id.slice(-6)).map((tx) => tx.data));
+    const heard = heardByDoc(b);
+    for (const { id, data } of docs) expect(heard.get(id)).toEqual(data);
     expect(b.drain("known").map((k) => k.doc).sort()).toEqual(docs.map(({ id }) => id).sort());
   }, 30_000);
 
@@ -138,7 +150,7 @@ describe("rows per transaction", () => {
     await write(six, new SessionWriter(alice, six.id), 1, "six-first", true);
     for (let i = 0; i < 5; i++) await write(six, new SessionWriter(testAgent(81, `device-six-${i}`), six.id), 2, `six${i}`);
     await a.close();
-    await evictDurableObject(groupStub(group), { webSockets: "close" });
+    await evicted(group);
     const b = await connect(group, bob);
     b.send({ type: "open", known: {} });
     await b.next("opened", undefined, 30_000);
@@ -154,22 +166,14 @@ describe("rows per transaction", () => {
   }, 30_000);
 
   it("a frame of 300 loads, the object fresh from storage, runs a few statements, not one or two per document; each arrives whole", async () => {
-    const group = uniqueGroup("rows-loads");
-    const a = await connect(group, alice);
-    const docs = Array.from({ length: 300 }, (_, i) => testHeader(alice, group, `load-${i}`));
-    a.sendRaw(batchFrame(docs.map(({ id, header }) => encodeForBatch(new SessionWriter(alice, id).content(transactions(5, id.slice(-6)), header) as ClientMessage))));
-    await a.sync();
-    await a.close();
-    await evictDurableObject(groupStub(group), { webSockets: "close" });
-    const b = await connect(group, bob);
+    const { group, docs, b } = await storedThenFresh("load");
     const cost = await countSql(group, async () => {
       b.sendRaw(batchFrame(docs.map(({ id }) => encodeForBatch({ type: "load", doc: id, known: emptyKnown }))));
       for (let i = 0; i < docs.length; i++) await b.next("known", (k) => k.reason === "load", 30_000);
     });
     expect(cost.statements).toBeLessThanOrEqual(10);
-    const heard = new Map<DocId, string[]>();
-    for (const message of b.drain("content")) heard.set(message.doc, [...(heard.get(message.doc) ?? []), ...Object.values(message.sessions).flatMap((chunk) => chunk!.transactions.map((tx) => String(tx.data)))]);
-    for (const { id } of docs) expect(heard.get(id)).toEqual(transactions(5, id.slice(-6)).map((tx) => tx.data));
+    const heard = heardByDoc(b);
+    for (const { id, data } of docs) expect(heard.get(id)).toEqual(data);
   }, 30_000);
 
   it("a load in the same frame as a write to its document, after it, gets the document with the write", async () => {
@@ -180,7 +184,7 @@ describe("rows per transaction", () => {
     a.send(log.content(transactions(3, "before"), header));
     await a.next("known", (k) => k.reason === "ack");
     await a.close();
-    await evictDurableObject(groupStub(group), { webSockets: "close" });
+    await evicted(group);
     const b = await connect(group, alice);
     // Read ahead at the frame's start: the document as it was (3), then the write (2 more), then the load.
     b.sendRaw(batchFrame([encodeForBatch({ type: "load", doc: id, known: emptyKnown }), encodeForBatch(log.content(transactions(2, "after")) as ClientMessage), encodeForBatch({ type: "load", doc: id, known: emptyKnown })]));
@@ -196,9 +200,7 @@ describe("rows per transaction", () => {
   it("listing a group of 300 documents (dir) runs a few statements, not one per document, and lists each with its sessions", async () => {
     const group = uniqueGroup("rows-dir");
     const a = await connect(group, alice);
-    const docs = Array.from({ length: 300 }, (_, i) => testHeader(alice, group, `dir-${i}`));
-    a.sendRaw(batchFrame(docs.map(({ id, header }) => encodeForBatch(new SessionWriter(alice, id).content(transactions(2, "d"), header) as ClientMessage))));
-    await a.sync();
+    const docs = await writeMany(a, group, "dir", 300, 2);
     const listed: { id: DocId; known: { sessions: Record<string, number> } }[] = [];
     let digest = "";
     const cost = await countSql(group, async () => {
