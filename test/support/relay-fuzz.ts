@@ -34,6 +34,7 @@ const mallory = testAgent(83);
 const malloryTwo = testAgent(83, "session-two");
 const aliceDoc = testHeader(alice, FUZZ_GROUP, "fuzz-alice");
 const malloryDoc = testHeader(mallory, FUZZ_GROUP, "fuzz-mallory");
+const carol = testAgent(84);
 
 class Recorder implements Transport {
   readonly received = new Map<PeerId, ServerMessage[]>();
@@ -175,13 +176,78 @@ export type FuzzOutcome = {
   undecodable: string[];
   /** The group's directory digest at the end (SqliteStore folds it lazily, MemoryStore at every write). */
   digest: string;
+  /** What a new reader is sent afterwards, by a relay over a store with nothing cached (readBack). */
+  reads: ReadBack;
 };
+
+/**
+ * What a reader is sent for a frame of loads, then an open, then a directory, each as sorted lines: every
+ * transaction (document, session, index, data), every `known`, snapshot, error, directory entry and
+ * `opened`, and how many transactions came in all. The order of frames and of sessions within them is the
+ * store's business; what is sent is not.
+ */
+export type ReadBack = { loads: string[]; open: string[]; dir: string[] };
+
+const dataText = (data: Transaction["data"]): string => (typeof data === "string" ? JSON.stringify(data) : `bytes ${Buffer.from(data).toString("hex")}`);
+const sortedSessions = (sessions: Record<string, number | undefined>): string => JSON.stringify(Object.entries(sessions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+function readLines(messages: readonly ServerMessage[]): string[] {
+  const lines: string[] = [];
+  let sent = 0;
+  for (const message of messages) {
+    if (message.type === "content") {
+      if (message.header) lines.push(`header ${message.doc}`);
+      for (const [session, chunk] of Object.entries(message.sessions)) {
+        chunk!.transactions.forEach((transaction, i) => lines.push(`tx ${message.doc} ${session} ${chunk!.after + i} ${transaction.at} ${dataText(transaction.data)}`));
+        sent += chunk!.transactions.length;
+      }
+    } else if (message.type === "known") lines.push(`known ${message.doc} ${message.reason} ${message.header} ${sortedSessions(message.sessions)}`);
+    else if (message.type === "snapshot") lines.push(`snapshot ${message.doc} ${message.session} ${sortedSessions(message.covers)} ${dataText(message.data)}`);
+    else if (message.type === "error") lines.push(`error ${message.code} ${message.doc ?? ""}`);
+    else if (message.type === "dir") for (const entry of message.docs) lines.push(`entry ${entry.id} ${entry.deleted ?? false} ${sortedSessions(entry.known.sessions)}`);
+    else if (message.type === "opened") lines.push(`opened ${message.docs}`);
+    else if (message.type === "deleted") lines.push(`deleted ${message.doc}`);
+  }
+  return [...lines.sort(), `${sent} transactions sent`];
+}
+
+/**
+ * A new reader, on a new relay over `store`: a frame of three loads (two documents from nothing, one from
+ * half of Alice's log), then an open of the whole group, then a directory. What it is sent, as lines.
+ */
+async function readBack(store: GroupStore, aliceCount: number): Promise<ReadBack> {
+  const transport = new Recorder();
+  const relay = new Relay(initialState(FUZZ_GROUP), store, transport);
+  let now = NOW + 1_000_000;
+  const frame = (sent: WireFrame) => relay.dispatch({ type: "frame", peer: "carol", frame: sent, now: ++now });
+  await relay.dispatch({ type: "opened", peer: "carol", nonce: "nonce-carol", now: ++now });
+  await frame(JSON.stringify(helloFrame(carol, FUZZ_GROUP, "nonce-carol")));
+  transport.take("carol");
+  const empty = { header: false, sessions: {} };
+  const loads: ClientMessage[] = [
+    { type: "load", doc: aliceDoc.id, known: empty },
+    { type: "load", doc: malloryDoc.id, known: empty },
+    { type: "load", doc: aliceDoc.id, known: { header: true, sessions: { [alice.session]: Math.floor(aliceCount / 2) } } },
+  ];
+  const [batch] = packBatches(loads.map((message) => encodeForBatch(message)), CHUNK_TARGET_BYTES);
+  await frame(batch!);
+  const read = { loads: readLines(transport.take("carol")), open: [] as string[], dir: [] as string[] };
+  await frame(encodeMessage({ type: "open", known: {} }));
+  read.open = readLines(transport.take("carol"));
+  await frame(encodeMessage({ type: "dir" }));
+  read.dir = readLines(transport.take("carol"));
+  return read;
+}
 
 /**
  * Runs `rounds` hostile frames with honest writes in between. Every promise the relay returns is awaited,
  * so a throw out of `step` (or the driver) fails the run.
  */
-export async function runFuzz(store: GroupStore, seed: number, rounds: number): Promise<FuzzOutcome> {
+/**
+ * `reopen`, if given, makes a new store over the same storage (nothing cached, as after an eviction) for
+ * the final read-back; else the store itself is read.
+ */
+export async function runFuzz(store: GroupStore, seed: number, rounds: number, reopen?: () => GroupStore): Promise<FuzzOutcome> {
   const random = seededRandom(seed);
   const transport = new Recorder();
   const relay = new Relay(initialState(FUZZ_GROUP), store, transport);
@@ -314,6 +380,8 @@ export async function runFuzz(store: GroupStore, seed: number, rounds: number): 
     .flatMap((chunk) => chunk?.transactions ?? []);
   const stored = [...store.readTransactions(aliceDoc.id, alice.session, 0, aliceCount)].map(({ at, data }) => ({ at, data }));
   if (stored.length !== written.length) throw new Error(`alice wrote ${written.length}, the store holds ${stored.length}`);
-  return { answers, binaryAnswers, stored, live, acks, undecodable: transport.undecodable, digest: store.info().digest };
+  const digest = store.info().digest;
+  const reads = await readBack(reopen?.() ?? store, aliceCount);
+  return { answers, binaryAnswers, stored, live, acks, undecodable: transport.undecodable, digest, reads };
 }
 
