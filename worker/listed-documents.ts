@@ -50,3 +50,6 @@ export const listedColumns = (heads: boolean) => `num, id, header, updated_at, c
 
 /** A listed document's sessions, if the listing carried them (else they are read on their own). */
 export const listedSessions = (doc: DocListRow): ListedSession[] | undefined => (doc.listed_sessions === null ? undefined : (JSON.parse(doc.listed_sessions) as ListedSession[]));
+
+/** Listed sessions as a known state's counts. */
+export const sessionCounts = (sessions: readonly ListedSession[]): Record<SessionId, number> => Object.fromEntries(sessions.map(([session, count]) => [session, count]));

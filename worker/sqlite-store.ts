@@ -7,7 +7,7 @@ import { foldDigest } from "./digest-fold.ts";
 import { dataBytes, fromWireData } from "../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionCounts, SessionId } from "../protocol/index.ts";
 import { encodeItem, fitsTail, packChunks, readChunk, type Tail } from "./transaction-chunks.ts";
-import { LISTED_PAGE, listedColumns, listedSessions, type DocListRow } from "./listed-documents.ts";
+import { LISTED_PAGE, listedColumns, listedSessions, sessionCounts, type DocListRow, type ListedSession } from "./listed-documents.ts";
 import {
   ALL_DOCS,
   digestAfterAll,
@@ -492,8 +492,7 @@ export class SqliteStore implements GroupStore {
    * drops a document's known state, and an open chunk is used only at the count it was read at.
    */
   #prefetchReads(docs: readonly DocId[]): void {
-    this.#listedKnown.clear();
-    this.#listedTails.clear();
+    this.forgetPrefetched();
     const unique = [...new Set(docs)];
     let tailChars = 0;
     for (let start = 0; start < unique.length; start += LISTED_PAGE) {
@@ -502,9 +501,9 @@ export class SqliteStore implements GroupStore {
       const found = new Set<DocId>();
       for (const doc of this.sql.exec<DocListRow>(`SELECT ${listedColumns(true)} FROM docs WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(page))) {
         found.add(doc.id);
-        tailChars += this.#rememberListed(doc, tailChars < PREFETCHED_TAIL_CHARS);
         const sessions = listedSessions(doc);
-        if (!doc.deleted && sessions) this.#listedKnown.set(doc.id, { header: true, sessions: Object.fromEntries(sessions.map(([session, count]) => [session, count])) });
+        tailChars += this.#rememberListed(doc, sessions, tailChars < PREFETCHED_TAIL_CHARS);
+        if (!doc.deleted && sessions) this.#listedKnown.set(doc.id, { header: true, sessions: sessionCounts(sessions) });
       }
       // Not stored: the rows' prefetch need not look for them again.
       for (const doc of page) if (!found.has(doc) && !this.#rows.has(doc)) this.#rows.set(doc, null);
@@ -738,16 +737,16 @@ export class SqliteStore implements GroupStore {
     for (let after = since; ; ) {
       const page = this.sql.exec<DocListRow>(`SELECT ${listedColumns(false)} FROM docs WHERE cursor > ? ORDER BY cursor LIMIT ?`, after, Math.min(pageSize, PAGE_ROWS)).toArray();
       if (page.length === 0) return;
-      for (const doc of page) yield { ...this.#dirEntry(doc), cursor: doc.cursor };
+      for (const doc of page) yield { ...this.#dirEntry(doc, listedSessions(doc)), cursor: doc.cursor };
       after = page[page.length - 1]!.cursor;
     }
   }
 
   /**
-   * Documents by id, for an open: what is listed of each (its row, header, and whether it has a snapshot) is
-   * remembered, so sending it reads only its transactions.
+   * Documents by id, for an open: what is listed of each (its row and header, its sessions' heads, whether it
+   * has a snapshot, and its small open chunks) is remembered, so sending it reads only what the listing did not.
    */
-  *listDocumentsById(after?: DocId, through?: DocId, pageSize = PAGE_ROWS): Iterable<DirEntry> {
+  *listDocumentsById(after?: DocId, through?: DocId, pageSize = LISTED_PAGE + 1): Iterable<DirEntry> {
     for (let from = after ?? ""; ; ) {
       const page = this.sql
         .exec<DocListRow>(`SELECT ${listedColumns(true)} FROM docs WHERE id > ? AND (? IS NULL OR id <= ?) ORDER BY id LIMIT ?`, from, through ?? null, through ?? null, Math.min(pageSize, LISTED_PAGE + 1))
@@ -756,8 +755,9 @@ export class SqliteStore implements GroupStore {
       try {
         for (const doc of page) {
           this.#listedTails.clear();
-          this.#rememberListed(doc);
-          yield this.#dirEntry(doc);
+          const sessions = listedSessions(doc);
+          this.#rememberListed(doc, sessions);
+          yield this.#dirEntry(doc, sessions);
         }
       } finally {
         this.#listedTails.clear();
@@ -766,8 +766,11 @@ export class SqliteStore implements GroupStore {
     }
   }
 
-  /** Caches what a listing read of a document; keeps its small open chunks if `tails`. Returns their characters kept. */
-  #rememberListed(doc: DocListRow, tails = true): number {
+  /**
+   * Caches what a listing read of a document (`sessions`: its listed sessions, parsed); keeps their small
+   * open chunks if `tails`. Returns their characters kept.
+   */
+  #rememberListed(doc: DocListRow, sessions: readonly ListedSession[] | undefined, tails = true): number {
     if (!this.#rows.has(doc.id)) {
       if (this.#rows.size >= ROW_CACHE_SIZE) this.#rows.clear();
       this.#rows.set(doc.id, { num: doc.num, deleted: doc.deleted === 1, sessions: doc.sessions });
@@ -776,7 +779,7 @@ export class SqliteStore implements GroupStore {
     if (!this.#headers.has(doc.id)) this.#rememberHeader(doc.id, doc.header);
     if (!doc.snapshotted && !this.#snapshots.has(doc.id)) this.#rememberSnapshot(doc.id, null);
     let kept = 0;
-    for (const [session, count, num, lastHash, tailFirst, tailChars, tail] of listedSessions(doc) ?? []) {
+    for (const [session, count, num, lastHash, tailFirst, tailChars, tail] of sessions ?? []) {
       if (num === undefined) continue;
       if (tails && typeof tail === "string") {
         this.#listedTails.set(num, { count, first: tailFirst!, text: tail });
@@ -788,13 +791,16 @@ export class SqliteStore implements GroupStore {
     return kept;
   }
 
-  #dirEntry(doc: DocListRow): DirEntry {
+  /** A listed document as a directory entry (`listed`: its listed sessions, parsed; else they are read here). */
+  #dirEntry(doc: DocListRow, listed: readonly ListedSession[] | undefined): DirEntry {
     const header = (!doc.deleted && this.#headers.get(doc.id)) || (JSON.parse(doc.header) as DocHeader);
     if (doc.deleted) return { id: doc.id, header, known: { header: false, sessions: {} }, updatedAt: doc.updated_at, deleted: true };
-    const sessions: KnownState["sessions"] = {};
-    const listed = listedSessions(doc);
-    if (listed) for (const [session, count] of listed) sessions[session] = count;
-    else for (const row of this.sql.exec<{ id: SessionId; count: number }>("SELECT id, count FROM sessions WHERE doc_num = ?", doc.num)) sessions[row.id] = row.count;
+    let sessions: KnownState["sessions"];
+    if (listed) sessions = sessionCounts(listed);
+    else {
+      sessions = {};
+      for (const row of this.sql.exec<{ id: SessionId; count: number }>("SELECT id, count FROM sessions WHERE doc_num = ?", doc.num)) sessions[row.id] = row.count;
+    }
     return { id: doc.id, header, known: { header: true, sessions }, updatedAt: doc.updated_at };
   }
 
