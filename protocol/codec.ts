@@ -6,6 +6,7 @@ import { encodedChunkJson, encodedColumnsOf, toColumns } from "./transaction-col
 import { attachSections, batchFrame, splitBinaryFrame, type EncodedMessage, type WireFrame } from "./binary-frame.ts";
 import { canonicalJson, dataBytes, utf8Length, type Json } from "./encoding.ts";
 import type { ErrorCode } from "./errors.ts";
+import type { SessionId } from "./ids.ts";
 import { MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_SNAPSHOT_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTIONS_PER_FRAME } from "./limits.ts";
 
 export type Decoded<T> = { ok: true; message: T } | { ok: false; code: ErrorCode; reason: string };
@@ -153,13 +154,15 @@ export function encodeForBatch(message: Message): EncodedMessage {
 
 type Sessions = Extract<Message, { type: "content" }>["sessions"];
 
+/** A chunk as it goes on the wire: its transactions as columns (bytes onto `sectionList`). */
+function chunkColumns(chunk: NonNullable<Sessions[SessionId]>, sectionList: Uint8Array[]): Record<string, unknown> {
+  const { transactions, ...rest } = chunk;
+  return { ...rest, ...toColumns(transactions, sectionList) };
+}
+
 function sessionColumns(sessions: Sessions, sectionList: Uint8Array[]): Record<string, unknown> {
   const columns: Record<string, unknown> = {};
-  for (const [session, chunk] of Object.entries(sessions)) {
-    if (!chunk) continue;
-    const { transactions, ...rest } = chunk;
-    columns[session] = { ...rest, ...toColumns(transactions, sectionList) };
-  }
+  for (const [session, chunk] of Object.entries(sessions)) if (chunk) columns[session] = chunkColumns(chunk, sectionList);
   return columns;
 }
 
@@ -176,7 +179,7 @@ function contentJson(message: Extract<Message, { type: "content" }>, sectionList
     const columns = encodedColumnsOf(chunk);
     const json = columns
       ? encodedChunkJson(chunk.after, chunk.signature, columns, sectionList)
-      : JSON.stringify(sessionColumns({ [session]: chunk } as Sessions, sectionList)[session]);
+      : JSON.stringify(chunkColumns(chunk, sectionList));
     parts.push(`${JSON.stringify(session)}:${json}`);
   }
   // Joined rather than concatenated: one flat string, which encoding it for the socket need not copy again.

@@ -70,6 +70,9 @@ const encodedColumns = new WeakMap<object, EncodedColumns>();
 /** The encoded columns a chunk was made from (encodedChunk), if it was. */
 export const encodedColumnsOf = (chunk: object): EncodedColumns | undefined => encodedColumns.get(chunk);
 
+/** A transaction's data in wire form: text as its JSON literal, bytes as they are. */
+export const toWireData = (data: string | Uint8Array): WireData => (typeof data === "string" ? JSON.stringify(data) : data);
+
 /** A transaction's data from its wire form: a literal parsed back to its text, bytes as they are. */
 export const fromWireData = (data: WireData): string | Uint8Array => (typeof data === "string" ? (JSON.parse(data) as string) : data);
 

@@ -5,7 +5,7 @@
 // that hands each text on as the JSON literal stored, to go in frames as it is. Text data is a JSON
 // string; bytes are `[base64url]` (or `{"hex": …}`, as SQLite's hex() packed BLOBs stored one per row by
 // an earlier version), so each comes back as it went in.
-import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, encodedDataBytes, fromBase64Url, toBase64Url, type Transaction, type TransactionData, type WireData } from "../protocol/index.ts";
+import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, encodedDataBytes, fromBase64Url, toBase64Url, toWireData, type Transaction, type TransactionData, type WireData } from "../protocol/index.ts";
 import type { TransactionRun } from "./core/store.ts";
 
 type StoredData = string | [base64url: string] | { hex: string };
@@ -111,7 +111,7 @@ function parsedChunk(text: string, first: number, from: number, end: number): Tr
   for (let i = Math.max(0, from - first); i < Math.min(items.length, end - first); i++) {
     const [at, stored, signature] = items[i]!;
     const data = dataOf(stored);
-    const wire = typeof data === "string" ? JSON.stringify(data) : data;
+    const wire = toWireData(data);
     run.at.push(at);
     run.data.push(wire);
     run.bytes.push(encodedDataBytes(wire));

@@ -2,7 +2,7 @@
 // travels as a stream of bounded frames. Pure: rows in, messages out. Transactions read from storage come
 // with their data already in wire form (a JSON literal for text: transaction-columns.ts's WireData) and go
 // into the frame as they are; the codec writes the columns without parsing or re-escaping them.
-import { CHUNK_TARGET_BYTES, MAX_TRANSACTIONS_PER_FRAME, WIRE_BYTES_PER_TRANSACTION, encodedChunk, utf8Length, wireDataBytes } from "../../protocol/index.ts";
+import { CHUNK_TARGET_BYTES, MAX_TRANSACTIONS_PER_FRAME, WIRE_BYTES_PER_TRANSACTION, encodedChunk, toWireData, utf8Length, wireDataBytes } from "../../protocol/index.ts";
 import type { DocHeader, DocId, EncodedColumns, ServerContent, SessionChunk, SessionId, Transaction, WireData } from "../../protocol/index.ts";
 import type { StoredTransaction } from "./store.ts";
 
@@ -37,7 +37,7 @@ export class ContentPacker {
     const pending = this.#next(session, transaction.index, wireDataBytes(transaction.data), transaction.signature);
     if (pending.columns) {
       pending.columns.at.push(transaction.at);
-      pending.columns.data.push(typeof transaction.data === "string" ? JSON.stringify(transaction.data) : transaction.data);
+      pending.columns.data.push(toWireData(transaction.data));
     } else pending.transactions.push({ at: transaction.at, data: transaction.data });
   }
 
@@ -49,7 +49,7 @@ export class ContentPacker {
     const pending = this.#next(session, index, bytes, signature);
     pending.columns ??= {
       at: pending.transactions.map((transaction) => transaction.at),
-      data: pending.transactions.map(({ data }) => (typeof data === "string" ? JSON.stringify(data) : data)),
+      data: pending.transactions.map(({ data }) => toWireData(data)),
     };
     pending.columns.at.push(at);
     pending.columns.data.push(data);

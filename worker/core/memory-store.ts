@@ -1,7 +1,7 @@
 // An in-memory GroupStore with the same behaviour as the SQLite one, for the relay core's Node tests.
 import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, agentOfSession, digestOfSum, updateDigestSum } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../../protocol/index.ts";
-import { dataBytes, encodedDataBytes } from "../../protocol/index.ts";
+import { dataBytes, encodedDataBytes, toWireData } from "../../protocol/index.ts";
 import {
   ALL_DOCS,
   digestAfter,
@@ -119,7 +119,7 @@ export class MemoryStore implements GroupStore {
         run = undefined;
       }
       run ??= { first: transaction.index, at: [], data: [], bytes: [], signatures: [] };
-      const data = typeof transaction.data === "string" ? JSON.stringify(transaction.data) : transaction.data;
+      const data = toWireData(transaction.data);
       run.at.push(transaction.at);
       run.data.push(data);
       run.bytes.push(encodedDataBytes(data));
