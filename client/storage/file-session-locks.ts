@@ -1,17 +1,24 @@
 // Session leases for FileLocalStore: lock files in `<store>/sessions/`, safe when several processes (or
 // worker threads) share one store directory.
 //
-// A session's pool entry is `<session>.session`; a lease is a lock file `<session>.lock.<pid>.<start>.<realm>.<n>`
-// created with O_EXCL. A client creates its own lock file first, then looks at every other lock file of
-// the session: if any belongs to a live holder it removes its own and gives up, otherwise it deletes the
-// stale ones and holds the session. Of two clients racing, the one that looks second always sees the
-// other's file, so at most one ever holds; at worst both give up and each takes a fresh session.
+// A session's pool entry is `<session>.session`. A client claims a session with a lock file
+// `<session>.lock.<pid>.<start>.<realm>.<n>` created with O_EXCL, then looks at the session's other lock
+// files: stale ones (their process is gone) it deletes; if another claim is held (it has a `….held` file
+// beside it) or is a live racer's whose name sorts first, it removes its own and gives up. While only
+// racers whose names sort after its own are left, it waits for each to give up or to win (one that looked
+// before this claim existed may win). Once none is left it holds the session, and says so with its own
+// `….held` file. A claim stays until its holder lets go, so of two holders the later claimant would have
+// seen the earlier's: at most one ever holds a session; and of clients racing for a free one, one gets it.
 // A lock is stale when its process is gone: `kill(pid, 0)` says so, and on Linux the process's start time
 // (from /proc) tells a reused pid from the holder (in containers every run may be pid 1).
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentId, SessionId } from "../../protocol/index.ts";
 import type { SessionLocks } from "./session-pool.ts";
+
+/** How long a claim waits for racers that sort after it to give up or win, before giving up itself. */
+const RACE_WAIT_MS = 1_000;
+const HELD = ".held";
 
 /** This realm's mark in its lock files, so a worker thread of the same process is told apart from us. */
 const REALM = Math.random().toString(36).slice(2, 10);
@@ -57,29 +64,47 @@ export function fileSessionLocks(directory: string): SessionLocks {
     async tryLock(session: SessionId): Promise<(() => Promise<void>) | undefined> {
       mkdirSync(folder, { recursive: true });
       const prefix = `${session}.lock.`;
-      const mine = join(folder, `${prefix}${process.pid}.${OWN_START}.${REALM}.${++lockCounter}`);
-      writeFileSync(mine, "", { flag: "wx" });
-      heldFiles.add(mine);
+      const owner = `${process.pid}.${OWN_START}.${REALM}.${++lockCounter}`;
+      const claim = join(folder, `${prefix}${owner}`);
+      writeFileSync(claim, "", { flag: "wx" });
+      heldFiles.add(claim);
       removeAtExit();
-      for (const name of list()) {
-        const path = join(folder, name);
-        if (!name.startsWith(prefix) || path === mine) continue;
-        if (isHeld(path, name.slice(prefix.length))) {
-          rmSync(mine, { force: true });
-          heldFiles.delete(mine);
-          return undefined;
+      const giveUp = () => {
+        rmSync(claim, { force: true });
+        heldFiles.delete(claim);
+        return undefined;
+      };
+      for (const deadline = performance.now() + RACE_WAIT_MS; ; ) {
+        let racers = 0;
+        for (const name of list()) {
+          if (!name.startsWith(prefix)) continue;
+          const other = name.slice(prefix.length);
+          const held = other.endsWith(HELD);
+          const otherOwner = held ? other.slice(0, -HELD.length) : other;
+          if (otherOwner === owner) continue;
+          const path = join(folder, name);
+          if (!isHeld(path, otherOwner)) rmSync(path, { force: true }); // stale: its holder is gone
+          else if (held || otherOwner < owner) return giveUp();
+          else racers++;
         }
-        rmSync(path, { force: true }); // stale: its holder is gone
+        if (racers === 0) break;
+        if (performance.now() > deadline) return giveUp();
+        await new Promise((resolve) => setTimeout(resolve, 2));
       }
+      const held = `${claim}${HELD}`;
+      heldFiles.add(held);
+      writeFileSync(held, "");
       return async () => {
-        heldFiles.delete(mine);
-        rmSync(mine, { force: true });
+        for (const path of [held, claim]) {
+          heldFiles.delete(path);
+          rmSync(path, { force: true });
+        }
       };
     },
   };
 }
 
-/** Whether the lock file at `path` (named `<pid>.<start>.<realm>.<n>` after its prefix) has a live holder. */
+/** Whether the lock file at `path` (named `<pid>.<start>.<realm>.<n>[.held]` after its prefix) has a live holder. */
 function isHeld(path: string, owner: string): boolean {
   const [pidText, start, realm] = owner.split(".");
   const pid = Number(pidText);

@@ -452,11 +452,71 @@ describe("FileLocalStore on disk", () => {
           child.once("exit", () => reject(new Error("a holding process exited")));
         })),
       );
-      // Two racing for one pooled session may both give it up and take fresh ones: never may both keep it.
+      // Never may two keep one session; and of those racing for a pooled session, one gets it.
       expect(new Set(sessions).size).toBe(6);
+      expect(sessions).toEqual(expect.arrayContaining(pooled.map((lease) => lease.session)));
     } finally {
       for (const child of children) child.kill("SIGKILL");
     }
+  });
+
+  describe("a claim that meets another live client's claim on the same session", () => {
+    // A live claim of another realm of this process, named to sort before or after any claim of this realm.
+    const ownStart = (() => {
+      const stat = readFileSync(`/proc/${process.pid}/stat`, "utf8");
+      return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!;
+    })();
+    const claimOf = (session: SessionId, realm: string) => join(directory, "sessions", `${session}.lock.${process.pid}.${ownStart}.${realm}.1`);
+    const SORTS_AFTER = "zzzzzzzz";
+    const SORTS_FIRST = "00000000";
+
+    async function pooledSession(store: FileLocalStore): Promise<SessionId> {
+      const lease = await store.leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) });
+      await lease.release();
+      return lease.session;
+    }
+
+    it("waits for a racer whose name sorts after its own, and holds the session once the racer gives it up", async () => {
+      const store = new FileLocalStore(directory);
+      const pooled = await pooledSession(store);
+      const racer = claimOf(pooled, SORTS_AFTER);
+      writeFileSync(racer, "");
+      let leased: SessionId | undefined;
+      const leasing = store.leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) }).then((lease) => (leased = lease.session));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(leased).toBeUndefined(); // still waiting for the racer
+      rmSync(racer);
+      expect(await leasing).toBe(pooled); // not a fresh session
+    });
+
+    it("gives the session up to a racer whose name sorts first, or to one that holds it", async () => {
+      const store = new FileLocalStore(directory);
+      const pooled = await pooledSession(store);
+      writeFileSync(claimOf(pooled, SORTS_FIRST), "");
+      const first = await store.leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) });
+      expect(first.session).not.toBe(pooled);
+      rmSync(claimOf(pooled, SORTS_FIRST));
+
+      writeFileSync(claimOf(pooled, SORTS_AFTER), "");
+      writeFileSync(`${claimOf(pooled, SORTS_AFTER)}.held`, "");
+      const second = await store.leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) });
+      expect(second.session).not.toBe(pooled);
+      expect(second.session).not.toBe(first.session);
+      await Promise.all([first.release(), second.release()]);
+    });
+
+    it("deletes the claims of processes that are gone, and takes the session", async () => {
+      const store = new FileLocalStore(directory);
+      const pooled = await pooledSession(store);
+      const gone = join(directory, "sessions", `${pooled}.lock.${process.pid}.1.${SORTS_FIRST}.1`); // our pid, another start: an earlier process
+      writeFileSync(gone, "");
+      writeFileSync(`${gone}.held`, "");
+      const lease = await store.leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) });
+      expect(lease.session).toBe(pooled);
+      expect(readdirSync(join(directory, "sessions")).filter((name) => name.includes(`${pooled}.lock.${process.pid}.1.`))).toEqual([]);
+      await lease.release();
+      expect(readdirSync(join(directory, "sessions"))).toEqual([`${pooled}.session`]);
+    });
   });
 
   it("leaves no lock file behind when a process exits without closing its client", { timeout: 30_000 }, async () => {
