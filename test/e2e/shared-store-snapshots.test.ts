@@ -13,7 +13,7 @@ import { createClient, createIdentity, exportIdentity } from "../../client/index
 import { FileLocalStore } from "../../client/node.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import type { SessionId } from "../../protocol/index.ts";
-import { spawnLineProcess, type LineProcess } from "../support/line-process.ts";
+import { spawnLineProcess } from "../support/line-process.ts";
 import { until } from "../support/wait.ts";
 import { addItem, itemsOf } from "./list-items.ts";
 
@@ -49,14 +49,10 @@ describe("two Node processes on one FileLocalStore directory, one snapshotting w
     await created.synced();
     await creator.close();
 
-    // One starts after the other holds its client, so b does not race a for the creator's pooled session (two
-    // racing may both give it up and take fresh ones, leaving it to the restart below).
-    const sharers: LineProcess[] = [];
-    for (const name of ["a", "b"] as const) {
-      const sharer = spawnLineProcess(SHARER, [relay.url, storeDir, secret, GROUP, created.id, name, String(PER_PROCESS), name === "a" ? "snapshot" : "write"], children);
-      expect(await sharer.line(0)).toBe("ready");
-      sharers.push(sharer);
-    }
+    const sharers = (["a", "b"] as const).map((name) =>
+      spawnLineProcess(SHARER, [relay.url, storeDir, secret, GROUP, created.id, name, String(PER_PROCESS), name === "a" ? "snapshot" : "write"], children),
+    );
+    for (const sharer of sharers) expect(await sharer.line(0)).toBe("ready");
     for (const sharer of sharers) sharer.child.stdin!.end("go\n");
     const [a, b] = (await Promise.all(sharers.map((sharer) => sharer.line(1)))).map((line) => JSON.parse(line) as SharerResult) as [SharerResult, SharerResult];
     await until(() => sharers.every((sharer) => sharer.child.exitCode !== null), 30_000);

@@ -11,7 +11,7 @@ import { createClient, createIdentity, exportIdentity } from "../../client/index
 import { FileLocalStore } from "../../client/node.ts";
 import { countOf, type DocId, type SessionId } from "../../protocol/index.ts";
 import { startRelay, type RelayProcess } from "../support/relay-process.ts";
-import { spawnLineProcess, type LineProcess } from "../support/line-process.ts";
+import { spawnLineProcess } from "../support/line-process.ts";
 import { until } from "../support/wait.ts";
 
 const SHARER = fileURLToPath(new URL("./store-sharer.ts", import.meta.url));
@@ -48,14 +48,9 @@ describe("two Node processes on one FileLocalStore directory, through wrangler d
     await created.synced();
     await creator.close();
 
-    // Both processes start their clients, one after the other holds its own (two racing for the creator's pooled
-    // session may both give it up and take fresh ones); once both run, both are told to write.
-    const sharers: LineProcess[] = [];
-    for (const name of ["a", "b"]) {
-      const sharer = spawnLineProcess(SHARER, [relay.url, storeDir, secret, GROUP, created.id, name, String(PER_PROCESS)], children);
-      expect(await sharer.line(0)).toBe("ready");
-      sharers.push(sharer);
-    }
+    // Both processes start their clients; once both run, both are told to write.
+    const sharers = ["a", "b"].map((name) => spawnLineProcess(SHARER, [relay.url, storeDir, secret, GROUP, created.id, name, String(PER_PROCESS)], children));
+    for (const sharer of sharers) expect(await sharer.line(0)).toBe("ready");
     for (const sharer of sharers) sharer.child.stdin!.end("go\n");
     const [a, b] = (await Promise.all(sharers.map((sharer) => sharer.line(1)))).map((line) => JSON.parse(line) as SharerResult) as [SharerResult, SharerResult];
 
