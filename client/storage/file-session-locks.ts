@@ -79,12 +79,12 @@ export function fileSessionLocks(directory: string): SessionLocks {
         for (const name of list()) {
           if (!name.startsWith(prefix)) continue;
           const other = name.slice(prefix.length);
-          const held = other.endsWith(HELD);
-          const otherOwner = held ? other.slice(0, -HELD.length) : other;
+          const marksHeld = other.endsWith(HELD);
+          const otherOwner = marksHeld ? other.slice(0, -HELD.length) : other;
           if (otherOwner === owner) continue;
           const path = join(folder, name);
           if (!isHeld(path, otherOwner)) rmSync(path, { force: true }); // stale: its holder is gone
-          else if (held || otherOwner < owner) return giveUp();
+          else if (marksHeld || otherOwner < owner) return giveUp();
           else racers++;
         }
         if (racers === 0) break;
@@ -121,7 +121,7 @@ function isHeld(path: string, owner: string): boolean {
 }
 
 /** A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or "0" where unknown. */
-function startTimeOf(pid: number): string {
+export function startTimeOf(pid: number): string {
   const stat = readOr(`/proc/${pid}/stat`, "");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return /^\d+$/.test(fields[19] ?? "") ? fields[19]! : "0";

@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newSessionId, type AgentId, type DocHeader, type DocId, type SessionId, type Transaction } from "../../../protocol/index.ts";
 import { SessionInUseError } from "../../../client/storage/session-pool.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
+import { startTimeOf } from "../../../client/storage/file-session-locks.ts";
 import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
 import type { LocalStore, StoredDoc } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
@@ -462,10 +463,7 @@ describe("FileLocalStore on disk", () => {
 
   describe("a claim that meets another live client's claim on the same session", () => {
     // A live claim of another realm of this process, named to sort before or after any claim of this realm.
-    const ownStart = (() => {
-      const stat = readFileSync(`/proc/${process.pid}/stat`, "utf8");
-      return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!;
-    })();
+    const ownStart = startTimeOf(process.pid);
     const claimOf = (session: SessionId, realm: string) => join(directory, "sessions", `${session}.lock.${process.pid}.${ownStart}.${realm}.1`);
     const SORTS_AFTER = "zzzzzzzz";
     const SORTS_FIRST = "00000000";
