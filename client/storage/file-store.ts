@@ -1,13 +1,16 @@
-// A LocalStore for Node: one append-only JSON-lines file per document, one line per save, written
-// synchronously and fsynced (by default) before the save resolves, so a save has reached the disk before
-// the SDK sends anything. Plain files keep it dependency-free and easy to inspect.
+// A LocalStore for Node: one append-only JSON-lines file per document, one line per save, written and
+// fsynced (by default) before the save resolves, so a save has reached the disk before the SDK sends
+// anything. The write and its fsync run off the main thread (node:fs's promises), so an app's event loop
+// goes on meanwhile; saves of one file are written in the order they were made. Plain files keep it
+// dependency-free and easy to inspect.
 //
 // Torn writes: every save starts on a fresh line ("\n" + record + "\n"), so a record torn by a crash, a full
 // disk or a power cut can never glue onto the next one, and loading skips any line that does not parse: a
 // bad line costs only itself, never a later good save. Several processes may share one directory: appends
 // go to files opened with O_APPEND (each save one write), nothing is ever truncated or rewritten in place,
 // and session leases are lock files (file-session-locks.ts).
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { open, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { AgentId, DocId, Transaction } from "../../protocol/index.ts";
 import { fileSessionLocks } from "./file-session-locks.ts";
@@ -61,6 +64,8 @@ export class FileLocalStore implements LocalStore {
   /** fsync every save (and each new file's folder): a save then survives a power cut, not only a crash of the app. */
   readonly fsync: boolean;
   readonly #locks: SessionLocks;
+  /** Each file's latest write or removal under way, settled either way: the next one starts after it. */
+  readonly #writing = new Map<string, Promise<void>>();
 
   constructor(directory: string, options: { fsync?: boolean } = {}) {
     this.directory = directory;
@@ -75,6 +80,9 @@ export class FileLocalStore implements LocalStore {
 
   async loadGroup(group: string): Promise<StoredDoc[]> {
     const folder = this.#groupPath(group);
+    // What this store was asked to save before is read back, as if saves were instant.
+    const within = join(folder, "/");
+    await Promise.all([...this.#writing].flatMap(([path, writing]) => (path.startsWith(within) ? [writing] : [])));
     if (!existsSync(folder)) return [];
     const docs: StoredDoc[] = [];
     for (const name of readdirSync(folder)) {
@@ -89,24 +97,38 @@ export class FileLocalStore implements LocalStore {
     if (!changes.header && !changes.snapshot && changes.appends.length === 0) return;
     const appends = changes.appends.map((append) => ({ ...append, transactions: append.transactions.map(toLine) }));
     const record = { ...(changes.header ? { header: changes.header } : {}), ...(changes.snapshot ? { snapshot: snapshotToLine(changes.snapshot) } : {}), appends };
+    const bytes = Buffer.from(`\n${JSON.stringify(record)}\n`);
     const path = join(this.#groupPath(group), `${doc}.jsonl`);
-    const created = this.#ensureFolder(dirname(path)) || !existsSync(path);
-    appendWhole(path, Buffer.from(`\n${JSON.stringify(record)}\n`), this.fsync);
-    if (created && this.fsync) fsyncPath(dirname(path)); // the new file's name is durable too
+    return this.#inOrder(path, async () => {
+      const created = (await this.#ensureFolder(dirname(path))) || !existsSync(path);
+      await appendWhole(path, bytes, this.fsync);
+      if (created && this.fsync) await fsyncPath(dirname(path)); // the new file's name is durable too
+    });
   }
 
   async remove(group: string, doc: DocId): Promise<void> {
-    rmSync(join(this.#groupPath(group), `${doc}.jsonl`), { force: true });
+    const path = join(this.#groupPath(group), `${doc}.jsonl`);
+    return this.#inOrder(path, () => rm(path, { force: true }));
   }
 
   async close(): Promise<void> {}
 
   /** Creates a group's folder if missing; true when it did. */
-  #ensureFolder(folder: string): boolean {
+  async #ensureFolder(folder: string): Promise<boolean> {
     if (existsSync(folder)) return false;
     mkdirSync(folder, { recursive: true });
-    if (this.fsync) fsyncPath(this.directory);
+    if (this.fsync) await fsyncPath(this.directory);
     return true;
+  }
+
+  /** Runs `work` on a file after what this store started on it before: one file's saves land in order. */
+  #inOrder(path: string, work: () => Promise<void>): Promise<void> {
+    const done = (this.#writing.get(path) ?? Promise.resolve()).then(work);
+    const settled = done.catch(() => undefined).then(() => {
+      if (this.#writing.get(path) === settled) this.#writing.delete(path);
+    });
+    this.#writing.set(path, settled);
+    return done;
   }
 
   #groupPath(group: string): string {
@@ -116,23 +138,23 @@ export class FileLocalStore implements LocalStore {
 }
 
 /** One write of the whole buffer to the end of the file (O_APPEND), looping over short writes, then fsync. */
-function appendWhole(path: string, bytes: Buffer, fsync: boolean): void {
-  const fd = openSync(path, "a");
+async function appendWhole(path: string, bytes: Buffer, fsync: boolean): Promise<void> {
+  const file = await open(path, "a");
   try {
     let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    if (fsync) fsyncSync(fd);
+    while (written < bytes.length) written += (await file.write(bytes, written, bytes.length - written)).bytesWritten;
+    if (fsync) await file.sync();
   } finally {
-    closeSync(fd);
+    await file.close();
   }
 }
 
-function fsyncPath(path: string): void {
-  const fd = openSync(path, "r");
+async function fsyncPath(path: string): Promise<void> {
+  const file = await open(path, "r");
   try {
-    fsyncSync(fd);
+    await file.sync();
   } finally {
-    closeSync(fd);
+    await file.close();
   }
 }
 

@@ -139,6 +139,14 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     expect(data?.map((value) => (typeof value === "string" ? "string" : value.constructor.name))).toEqual(["Uint8Array", "string", "Uint8Array", "Uint8Array"]);
   });
 
+  it("loads every save it was given before the load, in order, though none has settled yet", async () => {
+    const saves = [store.save(GROUP, first.id, { header: first.header, appends: [] })];
+    for (let i = 0; i < 8; i++) saves.push(store.save(GROUP, first.id, { appends: [{ session: alice.session, after: i, transactions: slice(i, i + 1) }] }));
+    expect(await store.loadGroup(GROUP)).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 8) })]);
+    await Promise.all(saves);
+    expect(await (survivesRestart ? open() : store).loadGroup(GROUP)).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 8) })]);
+  });
+
   it("takes a header and appends in one save", async () => {
     await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 2) }] });
     expect(await store.loadGroup(GROUP)).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 2) })]);
