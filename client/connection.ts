@@ -33,6 +33,12 @@ import { StatusError, canTransition, type Status } from "./status.ts";
 // Exactly the frame the relay's runtime answers without waking the object.
 const PING = encodeMessage({ type: "ping" });
 
+/**
+ * The close code of a socket the client gave up on because the relay broke the protocol (a bad frame).
+ * WebSocket's 1002 is the runtime's alone: an app may close only with 1000 or 3000–4999, or close() throws.
+ */
+export const PROTOCOL_ERROR_CLOSE = 4002;
+
 export type ConnectionOptions = {
   url: string;
   group: string;
@@ -361,7 +367,7 @@ export class Connection {
   }
 
   #fail(reason: string): void {
-    this.#socket?.close(1002, "protocol error");
+    this.#socket?.close(PROTOCOL_ERROR_CLOSE, "protocol error");
     this.#down(reason);
   }
 

@@ -163,6 +163,9 @@ export type Deflate = (bytes: Uint8Array) => Uint8Array;
 
 export const isCompressedFrame = (frame: Uint8Array): boolean => frame.byteLength > 0 && frame[0] === COMPRESSED_FRAME_MARK;
 
+/** What a frame of `size` bytes inflates to once compressed: a text frame becomes a binary one, a byte longer. */
+export const inflatedBytes = (frame: WireFrame, size: number): number => (typeof frame === "string" ? size + 1 : size);
+
 /** The compressed frame of a frame, in deflate-raw (see the top of this file). */
 export function compressFrame(frame: WireFrame, deflateRaw: Deflate): Uint8Array {
   const plain = typeof frame === "string" ? binaryFrame(frame, [], 0) : frame;

@@ -15,6 +15,7 @@ import {
   inflateFrameNow,
   isCompressedFrame,
   packBatches,
+  signSnapshot,
   splitBinaryFrame,
   type ClientMessage,
   type ServerMessage,
@@ -167,6 +168,36 @@ describe("the relay compresses large frames", () => {
     expect(await received(sent, "carol")).toEqual(all);
     const bytes = (entries: { frame: WireFrame }[]) => entries.reduce((sum, { frame }) => sum + (typeof frame === "string" ? frame.length : frame.byteLength), 0);
     expect(bytes(bobs)).toBeLessThan(bytes(carols) / 3);
+  });
+
+  it("sends a text frame of exactly MAX_FRAME_BYTES plain, since compressed it would inflate one byte past the limit", async () => {
+    const { sent, send, connect } = relayWithCompression();
+    await connect("alice", alice);
+    await connect("bob", bob, ["deflate-raw"]);
+    const write = writer(alice, doc1);
+    // More bytes of transactions than the snapshot holds, so a load from nothing is served the snapshot.
+    await send("alice", write([0, 1, 2].map((i) => ({ at: NOW + i, data: String(i).repeat(250_000) })), { header: true }));
+    // Quotes: one byte each against the snapshot limit, two in the frame; padded to the frame limit exactly.
+    const covers = { [alice.session]: 3 };
+    const snapshot = (data: string): ClientMessage => ({ type: "snapshot", doc: doc1.id, session: alice.session, covers, data, signature: signSnapshot(alice.secretKey, doc1.id, alice.session, covers, data) });
+    const room = MAX_FRAME_BYTES - encodeMessage(snapshot("")).length;
+    const data = '"'.repeat(Math.floor(room / 2)) + "x".repeat(room % 2);
+    expect(encodeMessage(snapshot(data)).length).toBe(MAX_FRAME_BYTES);
+    await send("alice", snapshot(data));
+    sent.length = 0;
+
+    await send("bob", { type: "load", doc: doc1.id, known: nothingKnown });
+    const messages: ServerMessage[] = [];
+    for (const { frame } of sent.filter((entry) => entry.peer === "bob")) {
+      if (!isCompressed(frame)) {
+        messages.push(...decoded(frame));
+        continue;
+      }
+      const inflated = inflateFrameNow(frame as Uint8Array, MAX_FRAME_BYTES);
+      if (!inflated || "error" in inflated) throw new Error(`bob cannot inflate a frame: ${inflated?.error}`);
+      messages.push(...decoded(inflated.frame));
+    }
+    expect(messages.find((message) => message.type === "snapshot")).toMatchObject({ type: "snapshot", doc: doc1.id, data });
   });
 
   it("never compresses a small live frame, and compresses a large one fanned out to many peers once", async () => {

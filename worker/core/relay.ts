@@ -5,8 +5,10 @@ import {
   COMPRESS_MIN_BYTES,
   compressFrame,
   frameBytes,
+  inflatedBytes,
   type Deflate,
   MAX_DOCS_PER_DIR_FRAME,
+  MAX_FRAME_BYTES,
   MAX_QUEUED_STREAM_ENTRIES_PER_PEER,
   DIR_SLICE_DOCS,
   LOAD_SLICE_ROWS,
@@ -405,6 +407,8 @@ export class Relay {
     const deflateRaw = this.transport.deflateRaw;
     const size = frameBytes(frame);
     if (!deflateRaw || size < COMPRESS_MIN_BYTES) return frame;
+    // Compressed, a text frame inflates to a binary frame one byte longer: one at the limit goes plain.
+    if (inflatedBytes(frame, size) > MAX_FRAME_BYTES) return frame;
     if (typeof frame === "string") {
       if (this.#lastText?.frame !== frame) this.#lastText = { frame, compressed: smaller(compressFrame(frame, deflateRaw), frame, size) };
       return this.#lastText.compressed;

@@ -9,6 +9,7 @@ import { MAX_FRAME_BYTES, batchFrame, compressFrame, encodeMessage, type DocId, 
 import { testAgent, testHeader } from "../../support/identity.ts";
 import { GROUP, connect, handshake } from "./connection-harness.ts";
 import { FakeSocket } from "./fake-socket.ts";
+import { PROTOCOL_ERROR_CLOSE } from "../../../client/connection.ts";
 
 const docs: DocId[] = Array.from({ length: 300 }, (_, i) => testHeader(testAgent(9), GROUP, `nonce-${i}`).id);
 const deleted = (doc: DocId): ServerMessage => ({ type: "deleted", doc });
@@ -48,7 +49,7 @@ async function failsOnBadFrames() {
     receive(socket, encodeMessage(deleted(docs[0]!))); // behind the bad frame: never handled
     await vi.waitFor(() => expect(connection.status).toBe("offline"));
     expect(log.reasons.at(-1)).toBe(reason);
-    expect(socket.closedByClient).toEqual({ code: 1002, reason: "protocol error" });
+    expect(socket.closedByClient).toEqual({ code: PROTOCOL_ERROR_CLOSE, reason: "protocol error" });
     expect(log.messages).toEqual([]);
     close?.();
   }

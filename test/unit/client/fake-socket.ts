@@ -37,6 +37,8 @@ export class FakeSocket extends EventTarget {
   }
 
   close(code?: number, reason?: string): void {
+    // As the WebSocket standard says: an app may close with 1000 or a code of 3000–4999, nothing else.
+    if (code !== undefined && code !== 1000 && (code < 3000 || code > 4999)) throw new DOMException(`close code ${code} is not allowed`, "InvalidAccessError");
     if (this.readyState >= FakeSocket.CLOSING) return;
     this.readyState = FakeSocket.CLOSING;
     this.closedByClient = { code, reason };
