@@ -48,7 +48,13 @@ function parseFrame<T>(
   }
   const unmatched = attachSections(json, sections);
   if (unmatched) return fail("bad_frame", unmatched);
-  const result = v.safeParse(schema, json);
+  let result: v.SafeParseResult<v.GenericSchema<unknown, T>>;
+  try {
+    result = v.safeParse(schema, json);
+  } catch (error) {
+    // No input should get here (checks walk client-shaped JSON without recursing); if one does, it is refused.
+    return fail("bad_frame", `the frame could not be checked: ${error instanceof Error ? error.message : String(error)}`.slice(0, 500));
+  }
   if (!result.success) {
     const issue = result.issues[0];
     const path = v.getDotPath(issue) ?? "";

@@ -134,6 +134,14 @@ export const MAX_LISTINGS_PER_FRAME = 16;
 export const MAX_DOCS_PER_DIR_FRAME = 500;
 /** Largest encoded document header (meta included), in UTF-8 bytes. */
 export const MAX_HEADER_BYTES = 4 * 1024;
+/**
+ * Deepest nesting of the JSON a client chooses the shape of (a header's `meta`, a presence state): arrays
+ * and objects inside one another, the value itself at depth 1. Code that walks such JSON (hashing a
+ * header, measuring a state) recurses; past this it is refused as `bad_header` or `bad_frame` instead.
+ */
+export const MAX_JSON_DEPTH = 32;
+/** Longest token (from the app's backend, in a hello) in characters. */
+export const MAX_TOKEN_CHARS = 8192;
 /** Longest identifier (group, document, session) in characters. */
 export const MAX_ID_LENGTH = 128;
 /** Seconds a peer refused for load should wait before retrying. */

@@ -7,10 +7,12 @@ import { fromColumns } from "./transaction-columns.ts";
 import {
   MAX_DOCS_PER_DIR_FRAME,
   MAX_DOCS_PER_OPEN,
+  MAX_JSON_DEPTH,
   MAX_MESSAGES_PER_BATCH,
   MAX_PRESENCE_PEERS_PER_FRAME,
   MAX_SESSIONS_PER_DOCUMENT,
   MAX_SESSIONS_PER_FRAME,
+  MAX_TOKEN_CHARS,
 } from "./limits.ts";
 import { ERROR_CODES } from "./errors.ts";
 import { ROLES } from "./roles.ts";
@@ -41,13 +43,39 @@ const recordShape = v.custom<Record<string, unknown>>(
   "must be an object keyed by id, not a list",
 );
 
-/** JSON whose every string (keys included) is well-formed text: `meta` is hashed into the document id. */
-function isWellFormedJson(value: unknown): boolean {
-  if (typeof value === "string") return isWellFormedText(value);
-  if (typeof value !== "object" || value === null) return true;
-  if (Array.isArray(value)) return value.every(isWellFormedJson);
-  return Object.entries(value).every(([key, item]) => isWellFormedText(key) && isWellFormedJson(item));
+/**
+ * What is wrong with a JSON value a client shapes (`meta` is hashed into the document id, a presence state is
+ * measured and passed on): arrays and objects nested past MAX_JSON_DEPTH, or a string (keys included)
+ * that is not well-formed text. Walked with a stack of its own, depth first, so no input makes it throw and
+ * a cycle (an app's object, in the SDK) is refused as too deep after at most MAX_JSON_DEPTH steps down.
+ */
+export function jsonProblem(value: unknown): string | undefined {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const [item, depth] = next;
+    if (typeof item === "string") {
+      if (!isWellFormedText(item)) return "text must be well-formed UTF-16 (no lone surrogates)";
+      continue;
+    }
+    if (typeof item !== "object" || item === null) continue;
+    if (depth > MAX_JSON_DEPTH) return `must nest at most ${MAX_JSON_DEPTH} arrays and objects deep`;
+    if (Array.isArray(item)) for (const child of item) stack.push([child, depth + 1]);
+    else {
+      for (const [key, child] of Object.entries(item)) {
+        if (!isWellFormedText(key)) return "text must be well-formed UTF-16 (no lone surrogates)";
+        stack.push([child, depth + 1]);
+      }
+    }
+  }
+  return undefined;
 }
+
+/** A check that a JSON value has no jsonProblem, refusing it as `what` and the problem. */
+const shapedJson = <T>(what: string) =>
+  v.rawCheck<T>(({ dataset, addIssue }) => {
+    const problem = dataset.typed ? jsonProblem(dataset.value) : undefined;
+    if (problem) addIssue({ message: `${what} ${problem}` });
+  });
 
 /** valibot types records with template-literal keys as partial; every present key has a value. */
 const bySession = <T>(schema: v.GenericSchema<unknown, T>, maxEntries = MAX_SESSIONS_PER_FRAME) =>
@@ -67,7 +95,7 @@ export const headerSchema = v.object({
   nonce: base64url(64),
   meta: v.pipe(
     v.custom<DocMeta>((value) => typeof value === "object" && value !== null && !Array.isArray(value), "meta must be an object"),
-    v.check<DocMeta, string>(isWellFormedJson, "meta text must be well-formed UTF-16 (no lone surrogates)"),
+    shapedJson<DocMeta>("meta"),
   ),
   readers: v.optional(v.pipe(v.array(agentIdSchema), v.maxLength(64))),
 });
@@ -119,7 +147,7 @@ export const helloSchema = v.object({
   group: groupIdSchema,
   signature,
   /** A token from the app's backend granting a role in this group (see worker/tokens.ts). */
-  token: v.optional(text(8192)),
+  token: v.optional(text(MAX_TOKEN_CHARS)),
   /**
    * Compressed frames the client can inflate (protocol/binary-frame.ts), e.g. `["deflate-raw"]`: the relay
    * may then send its large frames compressed. Names it does not know are ignored, so a newer client's
@@ -176,7 +204,7 @@ export const deleteSchema = v.object({ type: v.literal("delete"), doc: docIdSche
  */
 // Typed `unknown`, not `Json`: a recursive type inside these unions makes TypeScript give up on inferring
 // them in apps' strict builds (TS2589); the SDK and the relay treat the value as Json.
-const presenceStateSchema = v.custom<unknown>(isWellFormedJson, "a presence state's text must be well-formed UTF-16 (no lone surrogates)");
+const presenceStateSchema = v.pipe(v.unknown(), shapedJson<unknown>("a presence state"));
 /**
  * Sets this peer's presence state in a document it may read (`state` present), or clears it (absent). The
  * relay passes it to the document's readers, never stores it, and forgets it when the socket closes.

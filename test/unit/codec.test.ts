@@ -5,6 +5,7 @@ import {
   EMPTY_DIGEST,
   MAX_FRAME_BYTES,
   MAX_HEADER_BYTES,
+  MAX_JSON_DEPTH,
   MAX_TRANSACTION_BYTES,
   MAX_TRANSACTIONS_PER_FRAME,
   decodeClientMessage,
@@ -297,5 +298,32 @@ describe("size limits", () => {
   it("returns an error, never throws, for a header whose meta holds 1e999", () => {
     const frame = content({}, { header: { ...header, meta: "META" } }).replace('"META"', '{"n":1e999}');
     expect(() => decodeClientMessage(frame)).not.toThrow();
+  });
+});
+
+describe("JSON a client shapes (meta, presence states) nests at most MAX_JSON_DEPTH deep", () => {
+  /** `inner` inside `depth - 1` arrays and objects, taking turns: a value of nesting depth `depth`. */
+  const nested = (depth: number, inner = "[]"): string => {
+    let text = inner;
+    for (let level = 1; level < depth; level++) text = level % 2 ? `[${text}]` : `{"k":${text}}`;
+    return text;
+  };
+  const presence = (state: string) => JSON.stringify({ type: "presence", doc, state: "STATE" }).replace('"STATE"', state);
+  const withMeta = (meta: string) => content({}, { header: { ...header, meta: "META" } }).replace('"META"', meta);
+
+  it("refuses a presence state or a meta nested 200,000 deep with bad_frame, before a hello, without throwing", () => {
+    const deep = nested(200_000);
+    for (const frame of [presence(deep), withMeta(`{"k":${deep}}`)]) {
+      const decoded = decodeClientFrame(frame);
+      expect(decoded).toMatchObject({ ok: false, code: "bad_frame" });
+      expect(decoded.ok ? "" : decoded.reason).toContain(`nest at most ${MAX_JSON_DEPTH} arrays and objects deep`);
+    }
+  });
+
+  it("accepts a state and a meta of exactly MAX_JSON_DEPTH, and refuses one level more", () => {
+    expect(decodeClientFrame(presence(nested(MAX_JSON_DEPTH)))).toMatchObject({ ok: true });
+    expect(decodeClientFrame(presence(nested(MAX_JSON_DEPTH + 1)))).toMatchObject({ ok: false, code: "bad_frame" });
+    expect(decodeClientFrame(withMeta(`{"k":${nested(MAX_JSON_DEPTH - 1)}}`))).toMatchObject({ ok: true });
+    expect(decodeClientFrame(withMeta(`{"k":${nested(MAX_JSON_DEPTH)}}`))).toMatchObject({ ok: false, code: "bad_frame" });
   });
 });

@@ -1,7 +1,7 @@
 // Bad input from one peer: it hears a stable error code (and a close where the protocol says so), storage is
 // unchanged, and nobody else notices anything.
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_FRAME_BYTES, MAX_TRANSACTION_BYTES, chainHash, docIdOf, signCheckpoint, utf8Length } from "../../protocol/index.ts";
+import { MAX_FRAME_BYTES, MAX_JSON_DEPTH, MAX_TRANSACTION_BYTES, chainHash, docIdOf, signCheckpoint, utf8Length } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
 import { SessionWriter, allRows, closeAll, connect, documentWithBystander, sqlRows, type Peer } from "./socket.ts";
 
@@ -139,6 +139,17 @@ describe("bad input", () => {
     const { a, b, unchanged } = await setup("bad-json");
     a.sendRaw('{"type":"content",');
     await expectError(a, "bad_frame", 1007);
+    await unchanged();
+    await b.close();
+  });
+
+  it("a presence state nested 200,000 deep is bad_frame and close 1007, not an internal failure; nothing stored, the bystander hears nothing", async () => {
+    const { id, a, b, unchanged } = await setup("deep-json");
+    let state = "[]";
+    for (let level = 0; level < 200_000; level++) state = `[${state}]`;
+    a.sendRaw(JSON.stringify({ type: "presence", doc: id, state: "STATE" }).replace('"STATE"', state));
+    const error = await expectError(a, "bad_frame", 1007);
+    expect(error.message).toContain(`nest at most ${MAX_JSON_DEPTH} arrays and objects deep`);
     await unchanged();
     await b.close();
   });
