@@ -1,7 +1,8 @@
 // The entry point apps use: createClient({ url, identity }) and then client.group(id).
 import { Group, type GroupOptions } from "./group.ts";
 import { newSession, type Identity } from "./identity.ts";
-import { checkPushInterval, checkRelayUrl } from "./local-checks.ts";
+import { checkIdentity, checkOptions, checkPushInterval, checkRelayUrl } from "./local-checks.ts";
+import { ClosedError } from "./errors.ts";
 import type { DocId, SessionId } from "../protocol/index.ts";
 import type { DocChanges, LocalStore, StoredDoc } from "./storage/local-store.ts";
 import { MemoryLocalStore } from "./storage/memory-store.ts";
@@ -41,7 +42,7 @@ export class Client {
 
   /** The group with this id, connected on first use. */
   group(id: string): Group {
-    if (this.#closed) throw new Error(`client.group(${JSON.stringify(id)}): the client is closed`);
+    if (this.#closed) throw new ClosedError(String(id), `client.group(${JSON.stringify(id)}): the client is closed`);
     let group = this.#groups.get(id);
     if (!group) {
       group = new Group(id, this.identity, this.session, this.#writes, this.#options);
@@ -75,6 +76,8 @@ export class Client {
  * (one without a scheme, say) throws a LocalRefusalError here, synchronously.
  */
 export function createClient(options: ClientOptions): Promise<Client> {
+  checkOptions(options ?? null, "createClient");
+  checkIdentity(options.identity);
   checkRelayUrl(options.url);
   if (options.pushIntervalMs !== undefined) checkPushInterval(options.pushIntervalMs);
   return openClient(options);

@@ -27,7 +27,7 @@ import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
 import { closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, unopenedFailure, welcomed } from "./core/reconnect.ts";
 import { ConnectionError, describeFailure, type ConnectionFailure } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import { checkRelayUrl } from "./local-checks.ts";
+import { checkRelayUrl, tokenProblem } from "./local-checks.ts";
 import { StatusError, canTransition, type Status } from "./status.ts";
 
 // Exactly the frame the relay's runtime answers without waking the object.
@@ -124,7 +124,9 @@ export class Connection {
     this.#handler = handler;
     const url = checkRelayUrl(options.url);
     url.protocol = url.protocol.replace(/^http/, "ws");
-    this.#url = `${url.href.replace(/\/+$/, "")}/v1/groups/${encodeURIComponent(options.group)}/ws`;
+    // The group's path goes after the relay's own path; a query the app gave stays a query.
+    url.pathname = `${url.pathname.replace(/\/+$/, "")}/v1/groups/${encodeURIComponent(options.group)}/ws`;
+    this.#url = url.href;
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     const Socket = options.WebSocket ?? globalThis.WebSocket;
     if (!Socket) throw new TypeError("no WebSocket in this runtime: pass one in the options (Node 22+ and browsers have it)");
@@ -335,9 +337,12 @@ export class Connection {
     try {
       token = getToken ? await getToken(group) : undefined;
     } catch (error) {
-      return this.close(`getToken failed: ${(error as Error).message}`);
+      return this.close(`getToken failed: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (this.#socket !== socket) return; // dropped while the app fetched a token
+    // What the relay would refuse (and the client then ask for again, forever) closes the group instead.
+    const refused = tokenProblem(token);
+    if (refused) return this.close(`getToken: ${refused}`);
     const signature = toBase64Url(sign(helloMessage(group, session, nonce), identity.secretKey));
     if (!socket || this.#status !== "authenticating") return;
     // The hello and what the group sends behind it (a resume's loads) leave at once, as one batch: one

@@ -19,7 +19,7 @@ import {
 import { coversOf, snapshotKey, snapshotProblem } from "./core/snapshots.ts";
 import type { CoreEvent, WaiterKey } from "./core/effects.ts";
 import { LocalRefusalError, type ClosedError, type RelayError } from "./errors.ts";
-import { checkMemberOp, checkSnapshotData, checkTransactionData, localDataBytes } from "./local-checks.ts";
+import { checkListener, checkMemberOp, checkSignalOptions, checkSnapshotData, checkTransactionData, localDataBytes } from "./local-checks.ts";
 import { detachedPresence, type DocPresence } from "./presence.ts";
 
 export type { DocTransaction, Snapshotted } from "./core/doc-state.ts";
@@ -203,6 +203,7 @@ export class Doc {
 
   /** Calls `listener` with every change; returns a function that stops it. */
   subscribe(listener: (change: DocChange) => void): () => void {
+    checkListener(listener, "subscribe");
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -213,6 +214,7 @@ export class Doc {
    * good, or with the signal's reason.
    */
   synced(options: { signal?: AbortSignal } = {}): Promise<void> {
+    checkSignalOptions(options, "synced");
     if (this.#state.refusal) return Promise.reject(this.#state.refusal.error);
     if (!this.hasUnsynced) return Promise.resolve();
     if (this.#host.closedError) return Promise.reject(this.#host.closedError);
@@ -221,6 +223,7 @@ export class Doc {
 
   /** Resolves once the relay has answered this document's load (it may not exist there yet). */
   loaded(signal?: AbortSignal): Promise<void> {
+    checkSignalOptions({ signal }, "loaded");
     if (this.#state.loaded) return Promise.resolve();
     if (this.#host.closedError) return Promise.reject(this.#host.closedError);
     return this.#host.wait(`loaded:${this.id}`, signal);

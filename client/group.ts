@@ -10,7 +10,7 @@ import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Dire
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
 import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import { checkDocId, checkGroupId, checkHeader, checkSince } from "./local-checks.ts";
+import { checkDocId, checkGroupId, checkHeader, checkListener, checkOptions, checkSignalOptions, checkSince } from "./local-checks.ts";
 import { membersOf } from "./membership.ts";
 import { PresenceChannel } from "./presence.ts";
 import { PushPump } from "./push-pump.ts";
@@ -166,6 +166,7 @@ export class Group {
    * LocalRefusalError for anything the relay would refuse (a kind over 64 characters, over 64 readers, ...).
    */
   create(options: { kind?: string; meta?: DocMeta; readers?: AgentId[] } = {}): Doc {
+    checkOptions(options, "create");
     return this.#createWith(this.#header(options.kind ?? "json", options), false);
   }
 
@@ -183,6 +184,8 @@ export class Group {
   #createWith(header: DocHeader, members: boolean): Doc {
     const id = checkHeader(header, this.id);
     if (header.kind === MEMBERS_KIND && this.membersDoc) throw new LocalRefusalError("bad_header", "create: this group already has a membership log");
+    // The relay takes the first document of this kind as the membership log: only createMembers() makes one.
+    if (header.kind === MEMBERS_KIND && !members) throw new LocalRefusalError("bad_header", `create: the kind ${MEMBERS_KIND} is the membership log's; call createMembers()`);
     this.#dispatch({ type: "create", id, header, members });
     return this.#doc(id)!;
   }
@@ -195,6 +198,7 @@ export class Group {
    */
   open(id: DocId, options: Signal = {}): Promise<Doc> {
     checkDocId(id, "open");
+    checkSignalOptions(options, "open");
     return this.#open(id, options.signal);
   }
 
@@ -210,15 +214,21 @@ export class Group {
    * Opens every document of the group this agent may read, over this one socket: the relay streams
    * what this client lacks of each, in bounded frames. Later documents arrive live.
    */
-  async openAll(options: Signal = {}): Promise<Doc[]> {
+  openAll(options: Signal = {}): Promise<Doc[]> {
+    checkSignalOptions(options, "openAll");
+    return this.#openAll(options.signal);
+  }
+
+  async #openAll(signal: AbortSignal | undefined): Promise<Doc[]> {
     await this.ready;
-    await this.#ask("openAll", { type: "openAll" }, options.signal);
+    await this.#ask("openAll", { type: "openAll" }, signal);
     return this.docs;
   }
 
   /** Deletes a document for everyone (admins only); resolves when the relay has done it. */
   delete(id: DocId, options: Signal = {}): Promise<void> {
     checkDocId(id, "delete");
+    checkSignalOptions(options, "delete");
     return this.#delete(id, options.signal);
   }
 
@@ -232,7 +242,12 @@ export class Group {
    * RelayError of a refusal while refused writes are held (see refused()), with a ClosedError once the
    * group is closed with changes unsent, or with the signal's reason.
    */
-  async synced(options: Signal = {}): Promise<void> {
+  synced(options: Signal = {}): Promise<void> {
+    checkSignalOptions(options, "synced");
+    return this.#synced(options);
+  }
+
+  async #synced(options: Signal): Promise<void> {
     await this.ready;
     await Promise.all([...this.#core.docs.keys()].map((id) => this.#doc(id)!.synced(options)));
   }
@@ -242,6 +257,7 @@ export class Group {
    * client already holds exactly what the relay holds, the answer says so without listing anything.
    */
   directory(options: { since?: number } & Signal = {}): Promise<Directory> {
+    checkSignalOptions(options, "directory");
     checkSince(options.since);
     return this.#directoryAnswer(options.since, options.signal);
   }
@@ -267,17 +283,20 @@ export class Group {
   }
 
   /** Forgets a document's refused writes (and the document, if it was refused whole); resolves when the store agrees. */
-  async discardRefused(doc: Doc): Promise<void> {
-    await Promise.all(this.#dispatch({ type: "discardRefused", doc: doc.id }));
+  discardRefused(doc: Doc): Promise<void> {
+    this.#checkDoc(doc, "discardRefused");
+    return Promise.all(this.#dispatch({ type: "discardRefused", doc: doc.id })).then(() => undefined);
   }
 
   /** Sends a document's refused writes again (after a role change, say). */
   retryRefused(doc: Doc): void {
+    this.#checkDoc(doc, "retryRefused");
     this.#dispatch({ type: "retryRefused", doc: doc.id });
   }
 
   /** Calls `listener` once for each refusal, with the writes held back. */
   onRefused(listener: (refused: RefusedWrites) => void): () => void {
+    checkListener(listener, "onRefused");
     this.#refusedListeners.add(listener);
     return () => this.#refusedListeners.delete(listener);
   }
@@ -304,20 +323,27 @@ export class Group {
   }
 
   /** Every member and role, replayed from the membership operations whose signatures this client verified. */
-  async members(options: Signal = {}): Promise<Map<AgentId, Role>> {
-    const log = await this.#membersLog(options.signal);
+  members(options: Signal = {}): Promise<Map<AgentId, Role>> {
+    checkSignalOptions(options, "members");
+    return this.#members(options.signal);
+  }
+
+  async #members(signal: AbortSignal | undefined): Promise<Map<AgentId, Role>> {
+    const log = await this.#membersLog(signal);
     const failed = await log.verifyReceived();
     if (failed.length > 0) this.#dispatch({ type: "unverified", doc: log.id, sessions: failed });
     return membersOf(log);
   }
 
   onStatus(listener: (status: Status, reason?: string) => void): () => void {
+    checkListener(listener, "onStatus");
     this.#statusListeners.add(listener);
     return () => this.#statusListeners.delete(listener);
   }
 
   /** Errors the relay reported, connection failures (with their reason), and local store failures. */
   onError(listener: (error: RelayError | ConnectionError) => void): () => void {
+    checkListener(listener, "onError");
     this.#errorListeners.add(listener);
     return () => this.#errorListeners.delete(listener);
   }
@@ -351,6 +377,11 @@ export class Group {
     const log = await this.#membersLog();
     log.append(JSON.stringify(op));
     await log.synced();
+  }
+
+  /** A Doc, as refused() and open() give them. */
+  #checkDoc(doc: unknown, what: string): asserts doc is Doc {
+    if (!(doc instanceof Doc)) throw new TypeError(`${what}: expected a Doc, as open() and refused() give them, not ${doc === null ? "null" : typeof doc}`);
   }
 
   #throwIfClosed(): void {

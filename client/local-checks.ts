@@ -6,10 +6,13 @@ import {
   docIdOf,
   encodeMessage,
   isDocId,
+  isAgentId,
   isGroupId,
   isWellFormedText,
+  jsonProblem,
   parseMemberOp,
   MAX_SNAPSHOT_BYTES,
+  MAX_TOKEN_CHARS,
   MAX_TRANSACTION_BYTES,
   dataBytes,
   jsonStringBytes,
@@ -104,7 +107,14 @@ export function checkMemberOp(data: TransactionData): void {
 
 /** A new document's header, as the relay checks it on the first push: schema, size, and that it hashes to its id. */
 export function checkHeader(header: DocHeader, group: string): DocId {
-  const doc = docIdOf(header);
+  const problem = jsonProblem(header.meta);
+  if (problem) throw new LocalRefusalError("bad_header", `create: meta ${problem}`);
+  let doc: DocId;
+  try {
+    doc = docIdOf(header);
+  } catch (error) {
+    throw new LocalRefusalError("bad_header", `create: meta must be plain JSON (${(error as Error).message})`);
+  }
   const decoded = refuseAsRelayWould({ type: "content", doc, header, sessions: {} }, "create");
   if (decoded.type !== "content" || !decoded.header || docIdOf(decoded.header) !== doc) {
     throw new LocalRefusalError("bad_header", "create: the header does not survive encoding (meta must be plain JSON)");
@@ -154,5 +164,49 @@ export function checkRelayUrl(url: unknown): URL {
   if (!["http:", "https:", "ws:", "wss:"].includes(parsed.protocol)) {
     throw new LocalRefusalError("bad_frame", `url: the scheme ${parsed.protocol} is not one of http:, https:, ws:, wss:`);
   }
+  // A WebSocket URL may not have one (the constructor throws), and a relay has no use for it.
+  if (parsed.hash !== "" || String(url).includes("#")) throw new LocalRefusalError("bad_frame", `url: ${String(url)} has a #fragment; a relay URL has none`);
   return parsed;
+}
+
+/** Why the relay would refuse what getToken gave as a token (undefined: no token), if it would. */
+export function tokenProblem(token: unknown): string | undefined {
+  if (token === undefined) return undefined;
+  if (typeof token !== "string") return `the token must be a string (or undefined for none), not ${describe(token)}`;
+  if (token.length > MAX_TOKEN_CHARS) return `the token has ${token.length} characters; at most ${MAX_TOKEN_CHARS}`;
+  if (!isWellFormedText(token)) return "the token must be well-formed text (no lone surrogates)";
+  return undefined;
+}
+
+// What plain JavaScript may pass where the types say otherwise: a TypeError at once, naming the call,
+// rather than a failure deep inside later (or an uncaught one in a listener's turn).
+
+/** An options argument: an object, or left out. */
+export function checkOptions(options: unknown, what: string): void {
+  if (options !== undefined && (typeof options !== "object" || options === null)) throw new TypeError(`${what}: options must be an object, not ${describe(options)}`);
+}
+
+/** Options that may carry an AbortSignal: an object, and its `signal` one (or left out). */
+export function checkSignalOptions(options: unknown, what: string): void {
+  checkOptions(options, what);
+  const signal = (options as { signal?: unknown } | undefined)?.signal;
+  if (signal !== undefined && !(typeof signal === "object" && signal !== null && typeof (signal as AbortSignal).addEventListener === "function" && typeof (signal as AbortSignal).aborted === "boolean")) {
+    throw new TypeError(`${what}: signal must be an AbortSignal, not ${describe(signal)}`);
+  }
+}
+
+export function checkListener(listener: unknown, what: string): void {
+  if (typeof listener !== "function") throw new TypeError(`${what}: the listener must be a function, not ${describe(listener)}`);
+}
+
+/** An identity as createIdentity() and importIdentity() make it: an agent id and its 32-byte secret key. */
+export function checkIdentity(identity: unknown): void {
+  const given = identity as { agent?: unknown; secretKey?: unknown } | null | undefined;
+  const valid =
+    typeof given === "object" && given !== null && given.secretKey instanceof Uint8Array && given.secretKey.length === 32 && typeof given.agent === "string" && isAgentId(given.agent);
+  if (!valid) {
+    throw new TypeError(
+      `createClient: identity must be what createIdentity() or importIdentity(saved) returns, not ${typeof identity === "string" ? "a string (pass it to importIdentity first)" : describe(identity)}`,
+    );
+  }
 }

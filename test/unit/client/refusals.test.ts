@@ -1,8 +1,8 @@
 // Issue 9, item 2: nothing the relay would refuse leaves the device, and a refusal from the relay is
 // surfaced once, taken out of the push path, and never stops the rest of the group.
 import { describe, expect, it } from "vitest";
-import { MAX_TRANSACTION_BYTES, type DocId, type SessionId } from "../../../protocol/index.ts";
-import { RelayError, createClient, createIdentity, type RefusedWrites } from "../../../client/index.ts";
+import { MAX_JSON_DEPTH, MAX_TRANSACTION_BYTES, MEMBERS_KIND, type DocId, type SessionId } from "../../../protocol/index.ts";
+import { ClosedError, RelayError, createClient, createIdentity, exportIdentity, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
 
@@ -41,6 +41,71 @@ describe("refused locally, synchronously, with the relay's code", () => {
     expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["fine"]);
     expect(relay.transcript().filter((line) => line.includes("error"))).toEqual([]);
     expect(group.status).toBe("live");
+  });
+});
+
+describe("plain JavaScript passing the wrong thing: an error at once that names the call, and nothing breaks", () => {
+  it("createClient refuses options and identities that are not what createIdentity() or importIdentity() give", () => {
+    const create = createClient as (options?: unknown) => Promise<unknown>;
+    const url = "http://relay.test";
+    expect(() => create()).toThrow(TypeError);
+    expect(() => create(null)).toThrow(TypeError);
+    expect(() => create({ url })).toThrow(/identity must be what createIdentity\(\)/);
+    expect(() => create({ url, identity: exportIdentity(createIdentity()) })).toThrow(/a string \(pass it to importIdentity first\)/);
+    expect(() => create({ url, identity: {} })).toThrow(TypeError);
+    expect(() => create({ url, identity: { ...createIdentity(), secretKey: new Uint8Array(31) } })).toThrow(TypeError);
+    expect(() => createClient({ url: "http://relay.test/#section", identity: createIdentity() })).toThrow(/has a #fragment/);
+  });
+
+  it("refuses listeners that are not functions, options that are not objects, signals that are not AbortSignals, and docs that are not Docs", async () => {
+    const { client } = setup();
+    const alice = await client();
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    const doc = group.create();
+    const loose = group as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const looseDoc = doc as unknown as Record<string, (...args: unknown[]) => unknown>;
+    for (const [what, call] of [
+      ["onStatus", () => loose.onStatus!(undefined)],
+      ["onError", () => loose.onError!(null)],
+      ["onRefused", () => loose.onRefused!("listener")],
+      ["subscribe", () => looseDoc.subscribe!(undefined)],
+      ["create", () => loose.create!(null)],
+      ["directory", () => loose.directory!(null)],
+      ["open", () => loose.open!(doc.id, { signal: "soon" })],
+      ["openAll", () => loose.openAll!({ signal: {} })],
+      ["synced", () => looseDoc.synced!(42)],
+      ["retryRefused", () => loose.retryRefused!(undefined)],
+      ["discardRefused", () => loose.discardRefused!(doc.id)],
+    ] as const) {
+      expect(call, what).toThrow(TypeError);
+      expect(call, what).toThrow(new RegExp(`^${what}: `));
+    }
+    // None of them was kept: the group and the document go on as before.
+    doc.append("still fine");
+    await group.synced();
+    expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["still fine"]);
+    alice.close();
+    expect(() => alice.group("g1")).toThrow(ClosedError);
+  });
+
+  it("refuses a meta that is not plain JSON, or nests too deep, with bad_header; and the membership log's kind through create()", async () => {
+    const { client } = setup();
+    const alice = await client();
+    const group = alice.group("g1");
+    const cyclic: Record<string, unknown> = { title: "loop" };
+    cyclic.self = cyclic;
+    let deep: unknown = "bottom";
+    for (let level = 0; level < MAX_JSON_DEPTH; level++) deep = [deep];
+    for (const meta of [{ n: Number.NaN }, { n: 10n }, cyclic, { deep }]) {
+      expect(refusalCode(() => group.create({ meta: meta as never }))).toBe("bad_header");
+    }
+    expect(() => group.create({ meta: cyclic as never })).toThrow(`meta must nest at most ${MAX_JSON_DEPTH} arrays and objects deep`);
+    expect(refusalCode(() => group.create({ kind: MEMBERS_KIND }))).toBe("bad_header");
+    expect(group.membersDoc).toBeUndefined();
+    expect(group.docs).toEqual([]);
+    // One level less deep is fine.
+    expect(group.create({ meta: { deep: (deep as unknown[])[0] } as never }).header?.meta).toEqual({ deep: (deep as unknown[])[0] });
   });
 });
 

@@ -2,7 +2,7 @@
 // each failure case: closed for good (not a member, a bad token), after client.close(), and open() of a
 // deleted, private or non-existent document.
 import { describe, expect, it } from "vitest";
-import { docIdOf, newHeader, type DocId } from "../../../protocol/index.ts";
+import { MAX_TOKEN_CHARS, docIdOf, newHeader, type DocId } from "../../../protocol/index.ts";
 import { ClosedError, RelayError, createIdentity, type Group } from "../../../client/index.ts";
 import { statusOf, harnessPerTest } from "./group-harness.ts";
 
@@ -144,5 +144,40 @@ describe("open() says why there is nothing to open", () => {
     await expect(opening).rejects.toThrow("the user gave up");
     await expect(syncing).rejects.toThrow("the user gave up");
     await expect(listing).rejects.toThrow("the user gave up");
+  });
+});
+
+describe("a getToken that gives something the relay would refuse", () => {
+  const tokens: [string, unknown][] = [
+    ["an object", { token: "t" }],
+    ["a number", 42],
+    ["a string over MAX_TOKEN_CHARS", "t".repeat(MAX_TOKEN_CHARS + 1)],
+  ];
+  it.each(tokens)("%s: the group closes once, saying why, and every call settles", async (_, token) => {
+    const { relay, client } = setup();
+    const holder = await client({ name: "holder", getToken: (() => token) as () => string });
+    const group = holder.group("g1");
+    await statusOf(group, "closed");
+    expect(group.connection.closeReason).toMatch(/^getToken: the token (must be a string|has \d+ characters)/);
+    // Nothing reached the relay past the socket: no hello it would answer with bad_frame, no reconnecting.
+    expect(relay.transcript().join("\n")).not.toMatch(/hello|bad_frame/);
+    for (const [name, call] of Object.entries(everyCall(group))) {
+      const result = await outcome(call());
+      expect(result, name).not.toBe(PENDING);
+      if (name !== "ready" && name !== "members") expect(result, name).toBeInstanceOf(ClosedError);
+    }
+  });
+
+  it("a getToken that throws a string: the reason quotes it", async () => {
+    const { client } = setup();
+    const holder = await client({
+      name: "holder",
+      getToken: () => {
+        throw "no session cookie"; // eslint-disable-line no-throw-literal
+      },
+    });
+    const group = holder.group("g1");
+    await statusOf(group, "closed");
+    expect(group.connection.closeReason).toBe("getToken failed: no session cookie");
   });
 });
