@@ -64,6 +64,19 @@ describe("handshake and status", () => {
     expect(FakeSocket.latest.sent.map((frame) => JSON.parse(frame).type)).toEqual(["hello", "dir"]);
   });
 
+  it("puts the group's path after the relay URL's own path, and keeps its query a query", () => {
+    const WebSocket = FakeSocket as unknown as typeof globalThis.WebSocket;
+    const handler = { onHello: () => {}, onReady: () => {}, onMessage: () => {}, onDown: () => {}, onStatus: () => {}, onFailure: () => {} };
+    for (const [url, socket] of [
+      ["https://relay.test/", `wss://relay.test/v1/groups/${GROUP}/ws`],
+      ["http://relay.test/weft?app=notes&v=2", `ws://relay.test/weft/v1/groups/${GROUP}/ws?app=notes&v=2`],
+      ["wss://relay.test/base/?key=a%20b", `wss://relay.test/base/v1/groups/${GROUP}/ws?key=a%20b`],
+    ] as const) {
+      new Connection({ url, group: GROUP, identity, session, WebSocket, pingIntervalMs: HOUR, fetch: false }, handler).start();
+      expect(FakeSocket.latest.url).toBe(socket);
+    }
+  });
+
   it("sends what the group sends behind the hello in the hello's own frame", async () => {
     const WebSocket = FakeSocket as unknown as typeof globalThis.WebSocket;
     const connection: Connection = new Connection(
