@@ -122,6 +122,7 @@ export class Group {
           if (status === "closed") {
             this.#inOrder(() => {
               this.#presence.close();
+              this.#pump.stop();
               for (const timer of this.#pacedPushes.values()) clearTimeout(timer);
               this.#pacedPushes.clear();
               this.#dispatch({ type: "closed", error: new ClosedError(id, reason ?? "closed") });

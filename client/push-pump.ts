@@ -7,6 +7,12 @@ import { unsavedOf, type DocState } from "./core/doc-state.ts";
 import type { CoreEvent } from "./core/effects.ts";
 import type { LocalStore } from "./storage/local-store.ts";
 
+/**
+ * A save that failed (a full disk, a store closed under the client) is tried again after this wait,
+ * doubling up to the cap, until one succeeds: what it held is pushed only once it is saved.
+ */
+export const SAVE_RETRY = { firstMs: 250, capMs: 30_000 };
+
 export interface PumpHost {
   readonly group: string;
   readonly store: LocalStore;
@@ -27,6 +33,9 @@ export class PushPump {
   #afterPush: (() => void)[] = [];
   /** A flush has started and not yet pushed. */
   #pushing = false;
+  /** Documents whose last save failed: the retry's timer, and the wait before the one after it. */
+  readonly #retries = new Map<DocId, { timer: ReturnType<typeof setTimeout> | undefined; nextMs: number }>();
+  #stopped = false;
 
   constructor(host: PumpHost) {
     this.#host = host;
@@ -102,8 +111,33 @@ export class PushPump {
     const changes = unsavedOf(doc, this.#host.session);
     if (!changes) return undefined;
     return this.#host.store.save(this.#host.group, id, changes).then(
-      () => this.#host.dispatch({ type: "saved", doc: id, changes }),
-      (error: Error) => this.#host.onLocalFailure(id, `saving ${id} locally failed: ${error.message}`),
+      () => {
+        this.#retries.delete(id);
+        this.#host.dispatch({ type: "saved", doc: id, changes });
+      },
+      (error: unknown) => this.#failed(id, error),
     );
+  }
+
+  /** A save failed: the app hears of it once per run of failures, and it is tried again after a wait. */
+  #failed(id: DocId, error: unknown): void {
+    const retry = this.#retries.get(id);
+    const message = `saving ${id} locally failed: ${error instanceof Error ? error.message : String(error)}`;
+    if (!retry) this.#host.onLocalFailure(id, this.#stopped ? message : `${message}; trying again`);
+    if (this.#stopped || retry?.timer !== undefined) return;
+    const waitMs = retry?.nextMs ?? SAVE_RETRY.firstMs;
+    const next = { nextMs: Math.min(waitMs * 2, SAVE_RETRY.capMs), timer: undefined as ReturnType<typeof setTimeout> | undefined };
+    next.timer = setTimeout(() => {
+      next.timer = undefined;
+      this.markDirty(id);
+    }, waitMs);
+    this.#retries.set(id, next);
+  }
+
+  /** The group closed: no save is tried again. */
+  stop(): void {
+    this.#stopped = true;
+    for (const retry of this.#retries.values()) clearTimeout(retry.timer);
+    this.#retries.clear();
   }
 }

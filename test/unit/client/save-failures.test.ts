@@ -1,0 +1,73 @@
+// A save that fails (a full disk for a moment) is not the end of what it held: the app hears of it once,
+// the save is tried again after a wait, and once it succeeds the writes are pushed and synced() settles.
+import { describe, expect, it } from "vitest";
+import { RelayError } from "../../../client/index.ts";
+import { SAVE_RETRY } from "../../../client/push-pump.ts";
+import type { DocChanges } from "../../../client/storage/local-store.ts";
+import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import type { DocId } from "../../../protocol/index.ts";
+import { harnessPerTest, statusOf } from "./group-harness.ts";
+
+const setup = harnessPerTest();
+
+/** A memory store whose next `failures` saves fail as a full disk would. */
+class FlakyStore extends MemoryLocalStore {
+  failures = 0;
+  attempts = 0;
+  override async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
+    this.attempts++;
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error("ENOSPC: no space left on device, write");
+    }
+    return super.save(group, doc, changes);
+  }
+}
+
+describe("a local save that fails", () => {
+  it("is tried again until it succeeds: the writes reach the relay and synced() settles, the app told once", async () => {
+    const { client } = setup();
+    const store = new FlakyStore();
+    const alice = await client({ store });
+    const group = alice.group("g1");
+    const errors: string[] = [];
+    group.onError((error) => errors.push(error.message));
+    await statusOf(group, "live");
+    const doc = group.create();
+    doc.append("first");
+    await doc.synced();
+
+    store.failures = 3;
+    const attemptsBefore = store.attempts;
+    doc.append("second");
+    const started = performance.now();
+    await doc.synced({ signal: AbortSignal.timeout(10_000) });
+    // Three failures, then a save that held: waits of 250, 500 and 1,000 ms between them.
+    expect(store.attempts - attemptsBefore).toBe(4);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(SAVE_RETRY.firstMs * 7 - 20);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^internal: saving doc_\S+ locally failed: ENOSPC: no space left on device, write; trying again$/);
+    expect(doc.relayKnown.sessions[alice.session]).toBe(2);
+    const stored = (await store.loadGroup("g1"))[0]?.sessions[alice.session]?.map((transaction) => transaction.data);
+    expect(stored).toEqual(["first", "second"]);
+  });
+
+  it("is not tried again once the client closed, and close() does not wait on it", async () => {
+    const { client } = setup();
+    const store = new FlakyStore();
+    const alice = await client({ store });
+    const group = alice.group("g1");
+    const errors: RelayError[] = [];
+    group.onError((error) => errors.push(error as RelayError));
+    await statusOf(group, "live");
+    const doc = group.create();
+    store.failures = Number.POSITIVE_INFINITY;
+    doc.append("never saved");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(errors).toHaveLength(1);
+    const attempts = store.attempts;
+    await alice.close();
+    await new Promise((resolve) => setTimeout(resolve, SAVE_RETRY.firstMs * 3));
+    expect(store.attempts).toBe(attempts);
+  });
+});
