@@ -16,6 +16,8 @@ export type ErrorFacts = {
   awaitingLoad: boolean;
   /** A delete of it is waiting for the relay. */
   deleting: boolean;
+  /** The client holds its header and could give it to the relay again: this agent created it. */
+  creates?: boolean;
 };
 
 export type ErrorRoute =
@@ -25,6 +27,8 @@ export type ErrorRoute =
   | { kind: "loadRefused" }
   /** The relay refused the delete this client asked for. */
   | { kind: "deleteRefused" }
+  /** The relay lost a document this client created: the header and own writes go up again. */
+  | { kind: "relayLost" }
   /** The relay refused own writes of the document: they leave the push path until discarded. */
   | { kind: "writesRefused" }
   /** A frame was refused without naming a document: what was in flight is suspect (see quarantine.ts). */
@@ -51,6 +55,9 @@ export function routeError(error: Pick<ErrorMessage, "code" | "doc">, facts: Err
   if (error.code === "doc_deleted") return { kind: "deleted" };
   if (!facts.held) return { kind: "report" };
   if (facts.awaitingLoad && error.code === "forbidden") return { kind: "loadRefused" };
+  // The relay answers `unknown_doc` to a push only of a document it does not hold (a load it answers with no
+  // header): for one this client created, and so pushed before, that means the relay lost it.
+  if (error.code === "unknown_doc" && facts.creates) return { kind: "relayLost" };
   if (PERMANENT_REFUSALS.includes(error.code)) return { kind: "writesRefused" };
   return { kind: "report" };
 }

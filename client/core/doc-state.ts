@@ -254,9 +254,21 @@ export function resetInFlight(doc: DocState, own: SessionId): void {
   doc.distrustsSnapshot = false;
 }
 
-/** The relay answered a load, acked a write, or corrected our `after`. Returns whether this was the load's answer. */
+/**
+ * The relay answered a load, acked a write, or corrected our `after`. Returns whether this was the load's answer.
+ * An ack only raises counts. A load's answer lists all the relay holds, and a correction the relay's count of
+ * each session the refused write named: they are taken as they are, lower counts included, so what a relay
+ * lost (restored from an older backup, an in-memory relay restarted) is pushed again. On a healthy relay they
+ * never name less than was recorded: it answers a socket in order, so every ack heard before was counted in them.
+ */
 export function applyKnown(doc: DocState, own: SessionId, relay: KnownState, reason: "load" | "ack" | "correction"): { firstLoad: boolean } {
-  doc.relay = mergeKnownStates(doc.relay, relay);
+  if (reason === "ack") doc.relay = mergeKnownStates(doc.relay, relay);
+  else if (reason === "load") doc.relay = { header: relay.header, sessions: { ...relay.sessions } };
+  else {
+    doc.relay = { header: relay.header, sessions: { ...doc.relay.sessions, ...relay.sessions } };
+    // An orphan tail's push is answered: the next goes from the relay's count (push.ts: takeOrphanTails).
+    for (const session of Object.keys(relay.sessions) as SessionId[]) doc.orphansSent.delete(session);
+  }
   if (reason !== "ack") doc.sent = countOf(doc.relay, own);
   if (reason !== "ack" || doc.relay.header) doc.headerInFlight = false;
   const firstLoad = reason === "load" && !doc.loaded;
@@ -293,6 +305,20 @@ export function applyContent(doc: DocState, own: SessionId, content: ServerConte
   if (content.header) doc.relay.header = true;
   if (added.length > 0 || content.header) doc.version++;
   return { added, gap };
+}
+
+/**
+ * The relay answered a push with `unknown_doc`: it lost the document (an in-memory relay restarted, a group
+ * restored from a backup older than it). It holds none of it now, so the header and every own write go up
+ * again, as for a document created offline. False when a frame with the header is already on its way: the
+ * error then answers a push sent before it.
+ */
+export function relayLost(doc: DocState): boolean {
+  if (doc.headerInFlight || doc.deleted) return false;
+  doc.relay = { header: false, sessions: {} };
+  doc.sent = 0;
+  doc.orphansSent.clear();
+  return true;
 }
 
 /** The relay refused own writes in flight: they, and what follows them, are held back. False if nothing changed. */

@@ -62,6 +62,9 @@ function ownPushable(doc: DocState, writer: Writer): { base: number; log: readon
   // Only what is saved locally leaves the device: an acked write is then also a durable local one.
   // Refused writes (held back from `from` on) never leave it.
   const base = baseOf(doc, own);
+  // A relay holding less than the snapshot this session starts from (restored from a backup older than it)
+  // lacks transactions this client no longer holds: a push from the base would only be corrected, again and again.
+  if (countOf(doc.relay, own) < base) return undefined;
   const log = doc.sessions.get(own) ?? [];
   const sendable = Math.min(heldCount(doc, own), doc.saved.get(own) ?? 0, doc.refusal?.from ?? Infinity);
   return { base, log, sendable, confirmed: countOf(doc.relay, own) };
@@ -74,7 +77,8 @@ export function takeOwn(doc: DocState, writer: Writer, pace: Pace = UNPACED): Co
   if (!pushable) return [];
   const { base, log, sendable, confirmed } = pushable;
   const frames: Content[] = [];
-  const needsHeader = doc.header !== undefined && doc.headerSaved && !doc.relay.header;
+  // Only its creator can give the relay a document's header (one the relay lost, say): the relay refuses it from anyone else.
+  const needsHeader = doc.header !== undefined && doc.header.creator === writer.agent && doc.headerSaved && !doc.relay.header;
   if (doc.sent < base) doc.sent = base; // a snapshot stands for the rest, which the relay holds
   let includeHeader = needsHeader && !doc.headerInFlight && doc.sent === confirmed;
   // Like Nagle's algorithm: full frames go at once, but while anything is in flight, or sooner than the

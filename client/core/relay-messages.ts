@@ -7,7 +7,7 @@ import { RelayError } from "../errors.ts";
 import { headerIsFor } from "../local-checks.ts";
 import { frameRefused } from "../quarantine.ts";
 import { directoryFrame } from "./directory-queue.ts";
-import { applyContent, applyKnown, discardRefused, hasUnsynced, isInFlight, markDeleted, refuseWrites, refusedTransactions, type DocState } from "./doc-state.ts";
+import { applyContent, applyKnown, baseOf, discardRefused, hasUnsynced, isInFlight, markDeleted, refuseWrites, refusedTransactions, relayLost, type DocState } from "./doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
 import { failSnapshots, onSnapshotted } from "./snapshots.ts";
 import { answered, forget, heardOf, send, sendLoad } from "./tracking.ts";
@@ -106,8 +106,19 @@ export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreE
     out.push({ type: "settle", waiter: doc.pendingSnapshots.shift()!.key, error }, { type: "report", error });
     return;
   }
-  const route = routeError(message, { held: doc !== undefined, awaitingLoad: doc !== undefined && !doc.loaded, deleting: id !== undefined && state.deletes.has(id) });
+  const route = routeError(message, {
+    held: doc !== undefined,
+    awaitingLoad: doc !== undefined && !doc.loaded,
+    deleting: id !== undefined && state.deletes.has(id),
+    creates: doc?.header?.creator === state.writer.agent,
+  });
   switch (route.kind) {
+    case "relayLost":
+      // The relay is given the document again, as one created offline is: nothing to report, unless a
+      // snapshot stands for the start of the own session, which this client no longer holds to give.
+      if (relayLost(doc!)) out.push({ type: "flush", doc: id! });
+      if (baseOf(doc!, state.writer.session) === 0) return;
+      break;
     case "deleted":
       if (doc) refuse(state, doc, error, out);
       onDeleted(state, id!, out);
