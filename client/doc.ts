@@ -1,6 +1,6 @@
 // A document as the app sees it: a view of the core's state of it (core/doc-state.ts), its change
 // listeners, and the calls that become core events. It holds no sync state of its own.
-import { MEMBERS_KIND, MAX_TRANSACTION_BYTES, type DocHeader, type DocId, type KnownState, type Role, type SessionId, type Snapshot, type Transaction, type TransactionData } from "../protocol/index.ts";
+import { MEMBERS_KIND, type DocHeader, type DocId, type KnownState, type Role, type SessionId, type Snapshot, type Transaction, type TransactionData } from "../protocol/index.ts";
 import { verifiesChains } from "./chain-checks.ts";
 import {
   hasUnsynced,
@@ -19,7 +19,7 @@ import {
 import { coversOf, snapshotKey, snapshotProblem } from "./core/snapshots.ts";
 import type { CoreEvent, WaiterKey } from "./core/effects.ts";
 import { LocalRefusalError, type ClosedError, type RelayError } from "./errors.ts";
-import { checkListener, checkMemberOp, checkSignalOptions, checkSnapshotData, checkTransactionData, localDataBytes } from "./local-checks.ts";
+import { checkListener, checkMemberOp, checkSignalOptions, checkSnapshotData, checkTransactionData, isTransactionData, sizeProblem } from "./local-checks.ts";
 import { detachedPresence, type DocPresence } from "./presence.ts";
 
 export type { DocTransaction, Snapshotted } from "./core/doc-state.ts";
@@ -137,8 +137,8 @@ export class Doc {
     if (this.#host.stateOf(this.id) !== state) throw new Error(`append: document ${this.id} is no longer held by its group`);
     const now = Date.now();
     // Refused here, not by the relay, whatever plain JavaScript passes in: nothing bad enters the session.
-    const size = localDataBytes(data);
-    if (size > MAX_TRANSACTION_BYTES) throw new LocalRefusalError("transaction_too_large", `append: ${size} bytes of data; at most ${MAX_TRANSACTION_BYTES}`);
+    const tooLarge = isTransactionData(data) ? sizeProblem(data) : undefined;
+    if (tooLarge) throw new LocalRefusalError("transaction_too_large", `append: data of ${tooLarge}`);
     // Bytes are copied: what the app changes in its array afterwards is not what was hashed and stored.
     if (data instanceof Uint8Array) data = new Uint8Array(data);
     checkTransactionData(this.id, this.#host.session, nextAt(state, now), data);

@@ -14,6 +14,7 @@ import {
   MAX_SNAPSHOT_BYTES,
   MAX_TOKEN_CHARS,
   MAX_TRANSACTION_BYTES,
+  MAX_TRANSACTION_WIRE_BYTES,
   dataBytes,
   jsonStringBytes,
   type ClientMessage,
@@ -65,22 +66,30 @@ export function storedTransactionProblem(transaction: Transaction): [ErrorCode, 
   if (!isTransactionData(data)) return ["bad_frame", `its data is ${describe(data)}, not a string or a Uint8Array`];
   if (typeof at !== "number" || !Number.isSafeInteger(at) || at < 0) return ["bad_frame", "its time is not a non-negative integer"];
   if (typeof data === "string" && !isWellFormedText(data)) return ["bad_frame", "its data is not well-formed UTF-16 (a lone surrogate)"];
-  if (localDataBytes(data) > MAX_TRANSACTION_BYTES) return ["transaction_too_large", `its data exceeds ${MAX_TRANSACTION_BYTES} bytes`];
+  const tooLarge = sizeProblem(data);
+  if (tooLarge) return ["transaction_too_large", `its data has ${tooLarge}`];
   return undefined;
 }
 
-const isTransactionData = (data: unknown): data is TransactionData => typeof data === "string" || data instanceof Uint8Array;
+/**
+ * Why a transaction's data is too large to send, if it is: over MAX_TRANSACTION_BYTES as the relay counts
+ * it (UTF-8 bytes of text, the length of bytes), or text whose JSON form, escapes included, would not fit
+ * a frame (MAX_TRANSACTION_WIRE_BYTES).
+ */
+export function sizeProblem(data: TransactionData): string | undefined {
+  const size = dataBytes(data);
+  if (size > MAX_TRANSACTION_BYTES) return `${size} bytes; at most ${MAX_TRANSACTION_BYTES}`;
+  // Escapes at most sextuple a character: only text past a sixth of the limit can take too much room.
+  const wire = typeof data === "string" && data.length * 6 > MAX_TRANSACTION_WIRE_BYTES ? jsonStringBytes(data) : 0;
+  if (wire > MAX_TRANSACTION_WIRE_BYTES) return `${size} bytes, but as JSON (escapes included) ${wire}; a frame carries at most ${MAX_TRANSACTION_WIRE_BYTES} of one transaction`;
+  return undefined;
+}
+
+export const isTransactionData = (data: unknown): data is TransactionData => typeof data === "string" || data instanceof Uint8Array;
 
 const describe = (value: unknown): string =>
   value === null ? "null" : typeof value === "object" ? (value.constructor?.name ?? "an object") : typeof value;
 
-/**
- * Bytes of data the client holds against MAX_TRANSACTION_BYTES: bytes as they are; text as it travels in
- * JSON (escapes included: stricter than the relay's UTF-8 count, so whatever passes here passes there).
- * 0 for anything else (refused as malformed instead).
- */
-export const localDataBytes = (data: unknown): number =>
-  typeof data === "string" ? jsonStringBytes(data) - 2 : data instanceof Uint8Array ? data.byteLength : 0;
 
 /** A transaction's data as the relay will check it: a string (well-formed) or bytes, within MAX_TRANSACTION_BYTES. */
 export function checkTransactionData(doc: DocId, session: SessionId, at: number, data: unknown): asserts data is TransactionData {

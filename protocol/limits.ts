@@ -44,6 +44,12 @@ export const MAX_SNAPSHOT_BYTES = 768 * 1024;
 /** Largest `data` of one transaction: UTF-8 bytes of text, or bytes. Well under SQLite's 2 MB per value in production. */
 export const MAX_TRANSACTION_BYTES = 256 * 1024;
 /**
+ * Most bytes one transaction's data may take in a frame: text as a JSON string, escapes included (a NUL is
+ * six bytes, a quote two), so the largest still travels alone in a frame beside the largest header. Only
+ * text with many characters JSON escapes can be within MAX_TRANSACTION_BYTES and past this.
+ */
+export const MAX_TRANSACTION_WIRE_BYTES = MAX_FRAME_BYTES - 8 * 1024;
+/**
  * Most transactions in one `content` message, all sessions together. Counted per message: a `batch`
  * frame may hold several, each within this limit, and the frame within MAX_FRAME_BYTES.
  */

@@ -4,6 +4,7 @@ import {
   CHUNK_TARGET_BYTES,
   GENESIS_HASH,
   MAX_TRANSACTIONS_PER_FRAME,
+  MAX_TRANSACTION_WIRE_BYTES,
   WIRE_BYTES_PER_TRANSACTION,
   agentOfSession,
   chainHash,
@@ -36,7 +37,13 @@ export type Writer = { readonly agent: AgentId; readonly secretKey: Uint8Array; 
 function batchEnd(log: readonly Transaction[], base: number, after: number, until: number): number {
   let end = after;
   let bytes = 0;
-  while (end < until && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) bytes += wireDataBytes(log[end++ - base]!.data) + WIRE_BYTES_PER_TRANSACTION;
+  while (end < until && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) {
+    const size = wireDataBytes(log[end - base]!.data) + WIRE_BYTES_PER_TRANSACTION;
+    // A large transaction (up to MAX_TRANSACTION_WIRE_BYTES) goes in a frame of its own rather than overfill one.
+    if (end > after && bytes + size > MAX_TRANSACTION_WIRE_BYTES) break;
+    bytes += size;
+    end++;
+  }
   return end;
 }
 

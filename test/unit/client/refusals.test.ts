@@ -5,6 +5,7 @@ import { MAX_JSON_DEPTH, MAX_TRANSACTION_BYTES, MEMBERS_KIND, type DocId, type S
 import { ClosedError, RelayError, createClient, createIdentity, exportIdentity, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
+import { until } from "../../support/wait.ts";
 
 const setup = harnessPerTest();
 
@@ -41,6 +42,32 @@ describe("refused locally, synchronously, with the relay's code", () => {
     expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["fine"]);
     expect(relay.transcript().filter((line) => line.includes("error"))).toEqual([]);
     expect(group.status).toBe("live");
+  });
+});
+
+describe("text is held to MAX_TRANSACTION_BYTES by its UTF-8 length, as the relay counts it", () => {
+  it("sends text the relay takes though JSON escapes make it larger, each frame within the limit, and refuses only what no frame could carry", async () => {
+    const { relay, client } = setup();
+    const alice = await client();
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    const doc = group.create();
+    // 60,000 NULs are 60,000 bytes (360,000 as JSON); text of half newlines 180,000 (270,000 as JSON).
+    // The 200,000 a's and the 150,000 NULs (900,000 bytes as JSON) would overfill a frame together.
+    const texts = ["\0".repeat(60_000), "a".repeat(200_000), "\0".repeat(150_000), "line\n".repeat(36_000), '"'.repeat(MAX_TRANSACTION_BYTES)];
+    for (const text of texts) doc.append(text);
+    await group.synced();
+    const reader = await client();
+    const read = await reader.group("g1").open(doc.id);
+    await until(() => read.transactions().length === texts.length);
+    expect(read.transactions().map((transaction) => transaction.data)).toEqual(texts);
+    // No frame was too large: the relay refused nothing on the way.
+    expect(relay.transcript().filter((line) => line.includes("error"))).toEqual([]);
+
+    // 200,000 NULs are within MAX_TRANSACTION_BYTES, but 1.2 MB as JSON: more than a frame carries.
+    expect(refusalCode(() => doc.append("\0".repeat(200_000)))).toBe("transaction_too_large");
+    expect(() => doc.append("\0".repeat(200_000))).toThrow(/as JSON \(escapes included\) 1200002/);
+    expect(refusalCode(() => doc.append("é".repeat(MAX_TRANSACTION_BYTES / 2 + 1)))).toBe("transaction_too_large");
   });
 });
 
