@@ -41,6 +41,9 @@ type Events = {
   error: (error: Error) => void;
 };
 
+/** The live provider of each document, per group: one client shows one presence per document, so one provider. */
+const providers = new WeakMap<Group, Map<DocId, WeftProvider>>();
+
 export class WeftProvider {
   readonly group: Group;
   readonly docId: DocId;
@@ -77,7 +80,18 @@ export class WeftProvider {
   /** The other peers present in the document, as its presence reports them. */
   #present: ReadonlyMap<string, PresencePeer> = new Map();
 
+  /**
+   * Throws a TypeError if this group already has a live provider of the document: its client shows one
+   * presence per document, which two would overwrite. Editor panes of one document share a Y.Doc and its provider.
+   */
   constructor(group: Group, docId: DocId, ydoc: Y.Doc, options: WeftProviderOptions = {}) {
+    let live = providers.get(group);
+    if (!live) providers.set(group, (live = new Map()));
+    if (live.has(docId)) {
+      throw new TypeError(`WeftProvider: group ${group.id} already has a provider of ${docId}; bind every editor of the document to its Y.Doc, or destroy() it first`);
+    }
+    live.set(docId, this);
+    this.#cleanups.push(() => void (live.get(docId) === this && live.delete(docId)));
     this.group = group;
     this.docId = docId;
     this.ydoc = ydoc;
@@ -114,13 +128,21 @@ export class WeftProvider {
    * document opened and the pending edits were appended, or with why it could not open (they were not).
    */
   destroy(): void {
+    this.#stop(true);
+  }
+
+  /**
+   * destroy(), `byApp`; a group closed for good stops the provider too, but leaves `loaded` to reject with its
+   * ClosedError and the app's listeners to hear it.
+   */
+  #stop(byApp: boolean): void {
     if (this.#destroyed) return;
     this.#flush();
     this.#destroyed = true;
-    if (!this.doc && this.#pending.length === 0) this.#opening.abort(this.#destroyedError());
+    if (byApp && !this.doc && this.#pending.length === 0) this.#opening.abort(this.#destroyedError());
     for (const cleanup of this.#cleanups.splice(0).reverse()) cleanup();
     if (this.#ownsAwareness) this.awareness.destroy();
-    this.#listeners.clear();
+    if (byApp) this.#listeners.clear();
   }
 
   async #open(): Promise<void> {
@@ -273,6 +295,9 @@ export class WeftProvider {
       this.#emit("synced", synced);
     }
     if (synced) this.#maybeSnapshot();
+    // Closed for good (client.close(), a refused token): nothing will come, and what the provider owns (the
+    // awareness and its timer) must not keep a Node process alive.
+    if (relay === "closed") this.#stop(false);
   }
 
   #emit<E extends keyof Events>(event: E, ...args: Parameters<Events[E]>): void {

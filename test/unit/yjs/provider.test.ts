@@ -168,7 +168,8 @@ describe("destroy()", () => {
   });
 
   it("leaves an awareness the app passed in to the app", async () => {
-    const { groupA, docId } = await twoEditors();
+    const { groupA, docId, a } = await twoEditors();
+    a.provider.destroy(); // one provider per document in a client
     const ydoc = new Y.Doc();
     const awareness = new Awareness(ydoc);
     const provider = new WeftProvider(groupA, docId, ydoc, { awareness });
@@ -238,5 +239,39 @@ describe("before the document opened", () => {
     const provider = new WeftProvider(bob.group(GROUP), secret.id, new Y.Doc());
     await expect(provider.loaded).rejects.toMatchObject({ code: "forbidden" });
     provider.destroy();
+  });
+});
+
+describe("one provider per document in a client", () => {
+  it("refuses a second live provider of the same document in the same group, and takes one once the first is destroyed", async () => {
+    const { groupA, docId, a, b } = await twoEditors();
+    await a.provider.loaded;
+    expect(() => new WeftProvider(groupA, docId, new Y.Doc())).toThrow(TypeError);
+    expect(() => new WeftProvider(groupA, docId, new Y.Doc())).toThrow(/already has a provider of/);
+    // The refused one changed nothing: the first still syncs with bob.
+    a.text.insert(0, "still synced");
+    await until(() => b.text.toString() === "still synced");
+
+    a.provider.destroy();
+    const ydoc = new Y.Doc();
+    const again = new WeftProvider(groupA, docId, ydoc);
+    await again.loaded;
+    expect(ydoc.getText("body").toString()).toBe("still synced");
+    again.destroy();
+  });
+});
+
+describe("when the group closes for good", () => {
+  it("a provider the app did not destroy lets go of what it owns: its awareness (and its timer) is destroyed", async () => {
+    const { alice, a } = await twoEditors();
+    await a.provider.loaded;
+    let destroyed = false;
+    a.provider.awareness.on("destroy", () => (destroyed = true));
+    const statuses: string[] = [];
+    a.provider.on("status", ({ status }) => statuses.push(status));
+    await alice.close();
+    expect(destroyed).toBe(true);
+    expect(statuses).toEqual(["disconnected"]);
+    expect(a.provider.status).toBe("disconnected");
   });
 });
