@@ -90,7 +90,6 @@ export const isTransactionData = (data: unknown): data is TransactionData => typ
 const describe = (value: unknown): string =>
   value === null ? "null" : typeof value === "object" ? (value.constructor?.name ?? "an object") : typeof value;
 
-
 /** A transaction's data as the relay will check it: a string (well-formed) or bytes, within MAX_TRANSACTION_BYTES. */
 export function checkTransactionData(doc: DocId, session: SessionId, at: number, data: unknown): asserts data is TransactionData {
   if (!isTransactionData(data)) throw new LocalRefusalError("bad_frame", `append: data must be a string or a Uint8Array, not ${describe(data)}`);
