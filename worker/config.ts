@@ -84,8 +84,9 @@ export function configFromEnv(env: ConfigEnv): RelayConfig {
   const problems: string[] = [];
   const key = tokenKeyOf(env, problems);
   const tokensConfigured = Boolean(env.WEFT_TOKEN_SECRET || env.WEFT_TOKEN_PUBLIC_KEY);
-  const maxLifetimeSeconds = positiveInteger(env.WEFT_TOKEN_MAX_LIFETIME_SECONDS, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, "WEFT_TOKEN_MAX_LIFETIME_SECONDS", problems);
-  const tokens: TokenPolicy | undefined = key
+  const maxLifetimeSeconds = maxLifetimeOf(env.WEFT_TOKEN_MAX_LIFETIME_SECONDS, problems);
+  // A lifetime the relay cannot read fails closed, like a key it cannot use: longer tokens are not let in instead.
+  const tokens: TokenPolicy | undefined = key && maxLifetimeSeconds !== undefined
     ? {
         key,
         maxLifetimeSeconds,
@@ -167,10 +168,11 @@ function foundersOf(value: string | undefined, fallback: Founders, problems: str
   return "token-admins";
 }
 
-function positiveInteger(value: string | undefined, fallback: number, name: string, problems: string[]): number {
-  if (value === undefined || value === "") return fallback;
-  const number = Number(value);
-  if (Number.isSafeInteger(number) && number > 0) return number;
-  problems.push(`${name} is "${value}", expected a positive whole number of seconds; using ${fallback}`);
-  return fallback;
+/** The longest token lifetime; undefined (tokens cannot be checked) for a value that is not a positive whole number. */
+function maxLifetimeOf(value: string | undefined, problems: string[]): number | undefined {
+  if (value === undefined || value === "") return DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
+  const seconds = Number(value);
+  if (/^\d+$/.test(value) && Number.isSafeInteger(seconds) && seconds > 0) return seconds;
+  problems.push(`WEFT_TOKEN_MAX_LIFETIME_SECONDS is "${value}", expected a positive whole number of seconds; tokens cannot be checked`);
+  return undefined;
 }

@@ -36,8 +36,9 @@ export class IndexedDbLocalStore implements LocalStore {
 
   /**
    * `locks` is the origin's Web Locks (`navigator.locks`). Where there is none (pages served over plain
-   * http from another host than localhost, browsers older than 2022, Node with fake-indexeddb) leases hold
-   * only within this page, not across tabs.
+   * http from another host than localhost, browsers older than 2022, Node with fake-indexeddb) a lease
+   * cannot tell whether another tab holds a pooled session, so every client takes a fresh session: two
+   * tabs never write into one, at the cost of a new session per page load.
    */
   constructor(name = "weft", factory: IDBFactory = globalThis.indexedDB, locks: LockManager | undefined = globalThis.navigator?.locks) {
     const request = factory.open(name, 1);
@@ -65,6 +66,7 @@ export class IndexedDbLocalStore implements LocalStore {
         await committed(transaction);
       },
       tryLock: (session) => (locks ? webLock(locks, lockName(session)) : Promise.resolve(async () => {})),
+      seesOtherRealms: locks !== undefined,
     };
   }
 

@@ -31,6 +31,11 @@ export interface SessionLocks {
   addToPool(agent: AgentId, session: SessionId): Promise<void>;
   /** Locks `session` if nobody else (in any tab or process) holds it; returns the unlock, or undefined. */
   tryLock(session: SessionId): Promise<(() => Promise<void>) | undefined>;
+  /**
+   * False where tryLock cannot see other tabs or processes (a page without Web Locks): a pooled session
+   * may then be another tab's, so every lease takes a fresh one.
+   */
+  readonly seesOtherRealms?: boolean;
 }
 
 /**
@@ -51,7 +56,8 @@ export async function leaseSession(locks: SessionLocks, agent: AgentId, request:
     if (!(await locks.pool(agent)).includes(request.wanted)) await locks.addToPool(agent, request.wanted);
     return lease;
   }
-  for (const session of await locks.pool(agent)) {
+  const pooled = locks.seesOtherRealms === false ? [] : await locks.pool(agent);
+  for (const session of pooled) {
     const lease = await tryLease(locks, session);
     if (lease) return lease;
   }

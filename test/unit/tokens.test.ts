@@ -113,10 +113,21 @@ describe("relay config from the environment", () => {
   });
 
   it("a value it cannot read is a problem, and the secure choice stands", () => {
-    const config = configFromEnv({ WEFT_TOKEN_SECRET: "s", WEFT_OPEN_GROUPS: "yes", WEFT_FOUNDERS: "everyone", WEFT_TOKEN_MAX_LIFETIME_SECONDS: "-5" });
+    const config = configFromEnv({ WEFT_TOKEN_SECRET: "s", WEFT_OPEN_GROUPS: "yes", WEFT_FOUNDERS: "everyone" });
     expect(config.access).toMatchObject({ openGroups: false, founders: "token-admins" });
-    expect(config.tokens?.maxLifetimeSeconds).toBe(86_400);
-    expect(config.problems).toHaveLength(3);
+    expect(config.problems).toHaveLength(2);
+  });
+
+  it("a token lifetime it cannot read fails closed: no token gets in, however short it lives", async () => {
+    for (const lifetime of ["-5", "0", "1h", "3600s", "1e3", "1.5"]) {
+      const config = configFromEnv({ WEFT_TOKEN_SECRET: "s3cret", WEFT_TOKEN_MAX_LIFETIME_SECONDS: lifetime });
+      expect(config.problems).toEqual([expect.stringMatching(/^WEFT_TOKEN_MAX_LIFETIME_SECONDS is .*; tokens cannot be checked$/)]);
+      expect(config.tokens).toBeUndefined();
+      expect(config.access).toMatchObject({ openGroups: false, tokensConfigured: true });
+      const token = await sign({ sub: alice.agent, group: "g1", role: "admin", exp: inSeconds(60) }, "s3cret", "HS256");
+      expect(await verifierOf(config)(token)).toMatchObject({ ok: false, code: "internal" });
+    }
+    expect(configFromEnv({ WEFT_TOKEN_SECRET: "s3cret", WEFT_TOKEN_MAX_LIFETIME_SECONDS: "3600" }).tokens?.maxLifetimeSeconds).toBe(3600);
   });
 
   it("WEFT_SNAPSHOT_RETENTION_SECONDS: 7 days unset, whole seconds (0: at once), never; any other value prunes nothing and is a problem", () => {

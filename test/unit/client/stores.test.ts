@@ -12,6 +12,7 @@ import { newSessionId, type AgentId, type DocHeader, type DocId, type SessionId,
 import { SessionInUseError } from "../../../client/storage/session-pool.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import { startTimeOf } from "../../../client/storage/file-session-locks.ts";
+import { fakeWebLocks } from "../../support/web-locks.ts";
 import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
 import type { LocalStore, StoredDoc } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
@@ -65,8 +66,9 @@ const backends: { name: string; survivesRestart: boolean; create: () => Backend 
     survivesRestart: true,
     create: () => {
       const factory = new IDBFactory(); // a fresh, empty IndexedDB for every test; each open() is another tab
+      const locks = fakeWebLocks(); // of one origin, as a browser's
       return {
-        open: () => new IndexedDbLocalStore("weft-test", factory),
+        open: () => new IndexedDbLocalStore("weft-test", factory, locks),
         // A transaction commits whole or not at all; what can still be there is a record this code did not
         // write whole (another version, a browser extension): it must cost only itself.
         tear: async (group, doc) => {
@@ -557,7 +559,8 @@ describe("FileLocalStore on disk", () => {
 describe("IndexedDbLocalStore of a database written before leases", () => {
   it("leases the one session it kept per agent first", async () => {
     const factory = new IDBFactory();
-    const before = new IndexedDbLocalStore("weft-old", factory);
+    const locks = fakeWebLocks();
+    const before = new IndexedDbLocalStore("weft-old", factory, locks);
     await before.loadGroup(GROUP); // creates the database
     await before.close();
     const db = await new Promise<IDBDatabase>((resolve, reject) => {
@@ -570,16 +573,34 @@ describe("IndexedDbLocalStore of a database written before leases", () => {
     await new Promise((resolve) => (transaction.oncomplete = resolve));
     db.close();
 
-    const store = new IndexedDbLocalStore("weft-old", factory);
+    const store = new IndexedDbLocalStore("weft-old", factory, locks);
     const lease = await store.leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) });
     expect(lease.session).toBe(alice.session);
     const second = await store.leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) });
     expect(second.session).not.toBe(alice.session);
     await Promise.all([lease.release(), second.release()]);
-    const again = await new IndexedDbLocalStore("weft-old", factory).leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) });
+    const again = await new IndexedDbLocalStore("weft-old", factory, locks).leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) });
     expect(again.session).toBe(alice.session); // the old session stays in the pool once it is a list
     await again.release();
     await store.close();
+  });
+});
+
+describe("IndexedDbLocalStore without Web Locks (a page on plain http from another host than localhost)", () => {
+  it("leases a fresh session every time, even when the pool has a free one: it cannot tell another tab's from a free one", async () => {
+    const factory = new IDBFactory();
+    const fresh = { fresh: () => newSessionId(alice.agent) };
+    const tabA = new IndexedDbLocalStore("weft-no-locks", factory, undefined);
+    const first = await tabA.leaseSession(alice.agent, fresh);
+    // A second tab while the first still writes (in a browser it could not see the first's lease at all):
+    const tabB = new IndexedDbLocalStore("weft-no-locks", factory, undefined);
+    const second = await tabB.leaseSession(alice.agent, fresh);
+    expect(second.session).not.toBe(first.session);
+    // Free here, but another tab without Web Locks could be writing into it by now: not reused.
+    await first.release();
+    const third = await tabB.leaseSession(alice.agent, fresh);
+    expect([first.session, second.session]).not.toContain(third.session);
+    await Promise.all([second.release(), third.release(), tabA.close(), tabB.close()]);
   });
 });
 
