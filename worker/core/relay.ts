@@ -36,6 +36,7 @@ import {
   type ServerMessage,
   type WireFrame,
 } from "../../protocol/index.ts";
+import { roleOf } from "./access.ts";
 import { sendMissing } from "./delta-stream.ts";
 import { assertNever, type Continuation, type Effect, type Reader, type RelayEvent, type RelayState, type SignatureCheck, type TokenResult } from "./effects.ts";
 import { step } from "./relay-core.ts";
@@ -553,11 +554,23 @@ export class Relay {
     const queue = this.#streams.get(peer);
     const answer = queue?.[0];
     if (!queue || !answer) return 0;
-    if (this.#state.peers.get(peer)?.phase !== "ready" || this.#failed.has(peer)) {
+    // Judged by the peer's role now, not when it asked: a role change stored meanwhile applies to what is left.
+    const reader = this.#readerNow(peer);
+    if (!reader || this.#failed.has(peer)) {
       this.#forgetStreams(peer);
       return 0;
     }
+    if (answer.kind === "load" && !this.#mayStillRead(reader, answer.doc)) {
+      this.#post(peer, { type: "error", code: "forbidden", message: "this agent may no longer read this document", doc: answer.doc });
+      return this.#sliceDone(peer, queue, answer, { done: true, work: 1 });
+    }
+    if (answer.kind !== "load") answer.reader = reader;
     const slice = answer.kind === "open" ? this.#openSlice(peer, answer) : answer.kind === "dir" ? this.#directorySlice(peer, answer) : this.#loadSlice(peer, answer);
+    return this.#sliceDone(peer, queue, answer, slice);
+  }
+
+  /** Takes a finished answer off the peer's queue; the rows and documents the slice read. */
+  #sliceDone(peer: PeerId, queue: Streamed[], answer: Streamed, slice: Slice): number {
     if (slice.done) {
       queue.shift();
       this.#queuedWeight.set(peer, (this.#queuedWeight.get(peer) ?? 0) - (answer.weight ?? 0));
@@ -568,6 +581,19 @@ export class Relay {
       this.#queuedWeight.delete(peer);
     }
     return slice.work;
+  }
+
+  /** Who `peer` reads as now (its role as of this moment), or undefined if it is no longer a reader here. */
+  #readerNow(peer: PeerId): Reader | undefined {
+    const record = this.#state.peers.get(peer);
+    if (record?.phase !== "ready") return undefined;
+    const role = roleOf(record, this.store);
+    return role ? { agent: record.agent, role } : undefined;
+  }
+
+  #mayStillRead(reader: Reader, doc: DocId): boolean {
+    const header = this.store.header(doc);
+    return !header || mayRead(reader.role, reader.agent, header);
   }
 
   #forgetStreams(peer: PeerId): void {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { IDBFactory } from "fake-indexeddb";
 import { afterEach, describe, expect, it } from "vitest";
 import { createClient, createIdentity, IndexedDbLocalStore, MemoryLocalStore, SessionInUseError, type Client, type LocalStore } from "../../../client/index.ts";
+import { fakeWebLocks } from "../../support/web-locks.ts";
 import { FileLocalStore } from "../../../client/node.ts";
 
 // Nothing listens here: the clients work offline, which is all these tests need of a relay.
@@ -25,7 +26,7 @@ const setups: { name: string; store: () => LocalStore }[] = [
       return new FileLocalStore(directory, { fsync: false });
     },
   },
-  { name: "IndexedDbLocalStore", store: () => new IndexedDbLocalStore("weft-sessions", new IDBFactory()) },
+  { name: "IndexedDbLocalStore", store: () => new IndexedDbLocalStore("weft-sessions", new IDBFactory(), fakeWebLocks()) },
 ];
 
 async function start(options: Parameters<typeof createClient>[0]): Promise<Client> {

@@ -1,0 +1,74 @@
+// A long answer (an open, a directory listing, a load) streams over several events; what the peer may read
+// is judged by its role at each slice, so a role change stored meanwhile applies to what is left of it.
+import { describe, expect, it } from "vitest";
+import { LOAD_FIRST_EVENT_ROWS, MAX_TRANSACTIONS_PER_FRAME, MEMBERS_KIND, OPEN_SLICE_DOCS, docIdOf, type DocHeader, type DocId } from "../../protocol/index.ts";
+import { transactions } from "../support/identity.ts";
+import { GROUP, NOW, alice, bob, carol, scenario, writer } from "./relay-transcript.ts";
+
+const header = (nonce: string, readers?: string[]): { id: DocId; header: DocHeader } => {
+  const made = { group: GROUP, kind: "json", creator: alice.agent, createdAt: NOW, nonce, meta: {}, ...(readers ? { readers } : {}) } as DocHeader;
+  return { id: docIdOf(made), header: made };
+};
+
+/** Alice founds the group's membership log and makes bob an admin; `setRole` stores another change. */
+async function closedGroup() {
+  const setting = scenario();
+  await setting.connect("alice", alice);
+  const log = (() => {
+    const made = { group: GROUP, kind: MEMBERS_KIND, creator: alice.agent, createdAt: NOW, nonce: "members", meta: {} } as DocHeader;
+    return { id: docIdOf(made), header: made };
+  })();
+  const ops = writer(alice, log);
+  let at = NOW;
+  const setRole = (agent: string, role: string) => setting.send("alice", ops([{ at: ++at, data: JSON.stringify({ op: "set", agent, role }) }], { header: at === NOW + 1 }));
+  await setRole(bob.agent, "admin");
+  await setting.connect("bob", bob);
+  return { ...setting, setRole };
+}
+
+describe("a role lowered while an answer streams", () => {
+  it("an admin demoted to writer while its open streams is sent no more documents restricted to others", async () => {
+    const { send, setRole, transport, fireDueAlarms } = await closedGroup();
+    // More public documents than one slice holds, and documents only carol (and admins) may read, in id order among them.
+    const docs = [
+      ...Array.from({ length: OPEN_SLICE_DOCS * 2 }, (_, i) => header(`public-${i}`)),
+      ...Array.from({ length: 30 }, (_, i) => header(`carol-only-${i}`, [carol.agent])),
+    ];
+    for (const doc of docs) await send("alice", writer(alice, doc)(transactions(1), { header: true }));
+    const restricted = new Set(docs.filter((doc) => doc.header.readers).map((doc) => doc.id));
+    transport.lines.length = 0;
+
+    await send("bob", { type: "open", known: {} }); // its first slice goes now, the rest at alarms
+    const sentBefore = transport.lines.filter((line) => line.startsWith("relay -> bob") && line.includes("content"));
+    const restrictedBefore = [...restricted].filter((id) => sentBefore.some((line) => line.includes(id.slice(0, 12))));
+    expect(restrictedBefore.length).toBeLessThan(restricted.size); // some are still to come
+    await setRole(bob.agent, "writer");
+    transport.lines.length = 0;
+    await fireDueAlarms();
+
+    const after = transport.lines.filter((line) => line.startsWith("relay -> bob"));
+    const restrictedAfter = [...restricted].filter((id) => after.some((line) => line.includes("content") && line.includes(id.slice(0, 12))));
+    expect(restrictedAfter).toEqual([]);
+    const opened = after.find((line) => line.includes("opened"));
+    expect(opened).toContain(`opened docs=${docs.length - restricted.size + restrictedBefore.length + 1}`);
+  });
+
+  it("an admin demoted while a long load of a document restricted to others streams gets forbidden, and no more of it", async () => {
+    const { send, setRole, transport, fireDueAlarms } = await closedGroup();
+    const secret = header("carol-only", [carol.agent]);
+    const write = writer(alice, secret);
+    const total = LOAD_FIRST_EVENT_ROWS + 2_000;
+    for (let sent = 0; sent < total; sent += MAX_TRANSACTIONS_PER_FRAME) await send("alice", write(transactions(MAX_TRANSACTIONS_PER_FRAME, `t${sent}`), { header: sent === 0 }));
+    transport.lines.length = 0;
+
+    await send("bob", { type: "load", doc: secret.id, known: { header: false, sessions: {} } });
+    const received = () => transport.lines.filter((line) => line.startsWith("relay -> bob") && line.includes("content")).reduce((sum, line) => sum + Number(/ n=(\d+)/.exec(line)?.[1] ?? 0), 0);
+    const firstEvent = received();
+    expect(firstEvent).toBeGreaterThan(0);
+    expect(firstEvent).toBeLessThan(total);
+    await setRole(bob.agent, "writer");
+    await fireDueAlarms();
+    expect(received()).toBe(firstEvent);
+    expect(transport.lines.filter((line) => line.startsWith("relay -> bob") && line.includes("error"))).toEqual([expect.stringContaining("forbidden")]);
+  });
+});
