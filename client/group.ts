@@ -8,7 +8,7 @@ import { digestOfState, initialState, step } from "./core/client-core.ts";
 import type { DocState } from "./core/doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Directory, type WaiterKey } from "./core/effects.ts";
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
-import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from "./errors.ts";
+import { ClosedError, LocalRefusalError, RelayError, abortReason, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
 import { checkDocId, checkGroupId, checkHeader, checkListener, checkOptions, checkSignalOptions, checkSince } from "./local-checks.ts";
 import { membersOf } from "./membership.ts";
@@ -369,8 +369,31 @@ export class Group {
   }
 
   async #membersLog(signal?: AbortSignal): Promise<Doc> {
+    await this.ready;
+    // A log not held here may still exist: the relay names it in its welcome (waited for while offline).
+    if (!this.membersDoc && this.#core.role === undefined) await this.#welcomed(signal);
     if (!this.membersDoc) throw new Error(`group ${this.id} has no membership log: call createMembers() first`);
     return this.open(this.membersDoc, signal ? { signal } : {});
+  }
+
+  /** Resolves once the relay has welcomed this client (its role and membership log are known). */
+  #welcomed(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.#core.role !== undefined) finish();
+        else if (this.#core.closed || this.connection.status === "closed") finish(this.#core.closed ?? new ClosedError(this.id, this.connection.closeReason ?? "closed"));
+        else if (signal?.aborted) finish(abortReason(signal));
+      };
+      const finish = (error?: Error) => {
+        off();
+        signal?.removeEventListener("abort", check);
+        if (error) reject(error);
+        else resolve();
+      };
+      const off = this.onStatus(() => queueMicrotask(check));
+      signal?.addEventListener("abort", check, { once: true });
+      check();
+    });
   }
 
   async #changeMembers(op: MemberOp): Promise<void> {

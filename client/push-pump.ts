@@ -134,10 +134,15 @@ export class PushPump {
     this.#retries.set(id, next);
   }
 
-  /** The group closed: no save is tried again. */
+  /**
+   * The group closed: what still waits for a retry is tried once more now (the client gives its session up
+   * only once the saves under way have finished), and then never again; a failure is reported as final.
+   */
   stop(): void {
-    this.#stopped = true;
+    const waiting = [...this.#retries].flatMap(([id, retry]) => (retry.timer === undefined ? [] : [id]));
     for (const retry of this.#retries.values()) clearTimeout(retry.timer);
     this.#retries.clear();
+    this.#stopped = true;
+    for (const id of waiting) this.markDirty(id);
   }
 }

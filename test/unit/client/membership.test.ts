@@ -52,3 +52,32 @@ describe("membership operations after an offline race", () => {
     expect(relay.transcript().filter((line) => line.includes("error")).map((line) => line.replace(/c\d+/, "bob"))).toEqual(["relay -> bob | error forbidden members"]);
   });
 });
+
+describe("membership calls on a client that does not hold the log yet", () => {
+  it("members() and setRole() right after client.group() wait for the relay's welcome instead of saying there is no log", async () => {
+    const { client } = setup();
+    const identity = createIdentity();
+    const first = await client({ name: "admin", identity });
+    const group = first.group("g1");
+    await group.createMembers().synced();
+    const bob = createIdentity().agent;
+    first.close();
+
+    // The same admin on a new device (an empty store): nothing of the group is held yet.
+    const again = await client({ name: "admin-again", identity });
+    const fresh = again.group("g1");
+    expect(fresh.membersDoc).toBeUndefined();
+    const [members] = await Promise.all([fresh.members({ signal: AbortSignal.timeout(5_000) }), fresh.setRole(bob, "writer")]);
+    expect(members.get(identity.agent)).toBe("admin");
+    expect((await fresh.members()).get(bob)).toBe("writer");
+  });
+
+  it("members() in a group without a log, after the welcome: says so; while offline it waits, bounded by its signal", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    await expect(alice.group("g1").members()).rejects.toThrow(/has no membership log: call createMembers\(\) first/);
+    relay.down = true;
+    const offline = await client({ name: "offline" });
+    await expect(offline.group("g1").members({ signal: AbortSignal.timeout(50) })).rejects.toMatchObject({ name: "TimeoutError" });
+  });
+});

@@ -1,7 +1,6 @@
 // A save that fails (a full disk for a moment) is not the end of what it held: the app hears of it once,
 // the save is tried again after a wait, and once it succeeds the writes are pushed and synced() settles.
 import { describe, expect, it } from "vitest";
-import { RelayError } from "../../../client/index.ts";
 import { SAVE_RETRY } from "../../../client/push-pump.ts";
 import type { DocChanges } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
@@ -52,22 +51,38 @@ describe("a local save that fails", () => {
     expect(stored).toEqual(["first", "second"]);
   });
 
-  it("is not tried again once the client closed, and close() does not wait on it", async () => {
+  it("is tried once more when the client closes, before the session is given up: saved if it holds, told as final if not", async () => {
     const { client } = setup();
     const store = new FlakyStore();
     const alice = await client({ store });
     const group = alice.group("g1");
-    const errors: RelayError[] = [];
-    group.onError((error) => errors.push(error as RelayError));
+    const errors: string[] = [];
+    group.onError((error) => errors.push(error.message));
     await statusOf(group, "live");
     const doc = group.create();
-    store.failures = Number.POSITIVE_INFINITY;
-    doc.append("never saved");
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    store.failures = 1;
+    doc.append("saved at close");
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the save failed, its retry waits
     expect(errors).toHaveLength(1);
-    const attempts = store.attempts;
     await alice.close();
+    // The closed client's session is free again, and what it appended is in the store.
+    const stored = (await store.loadGroup("g1")).find((saved) => saved.id === doc.id);
+    expect(stored?.sessions[alice.session]?.map((transaction) => transaction.data)).toEqual(["saved at close"]);
+
+    const bob = await client({ store });
+    const bobs = bob.group("g1");
+    const bobErrors: string[] = [];
+    bobs.onError((error) => bobErrors.push(error.message));
+    await statusOf(bobs, "live");
+    const lost = bobs.create();
+    store.failures = Number.POSITIVE_INFINITY;
+    lost.append("never saved");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const attempts = store.attempts;
+    await bob.close();
+    expect(store.attempts).toBe(attempts + 1);
+    expect(bobErrors).toEqual([expect.stringMatching(/; trying again$/), expect.not.stringMatching(/trying again/)]);
     await new Promise((resolve) => setTimeout(resolve, SAVE_RETRY.firstMs * 3));
-    expect(store.attempts).toBe(attempts);
+    expect(store.attempts).toBe(attempts + 1);
   });
 });
