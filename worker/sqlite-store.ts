@@ -2,7 +2,19 @@
 // are stored many to a row (transaction-chunks.ts): closed chunks in `chunks`, the open one (the tail) in
 // the session's own row, so a small write updates three rows and a load reads one row per chunk. Reads
 // stream page by page, never a whole group or a whole log at once.
-import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, EMPTY_DIGEST, EMPTY_DIGEST_SUM, agentOfSession, digestOfSum, digestSumOf, updateDigestSum } from "../protocol/index.ts";
+import {
+  CHUNK_ROW_CHARS,
+  CHUNK_ROW_TRANSACTIONS,
+  EMPTY_DIGEST,
+  EMPTY_DIGEST_SUM,
+  agentOfSession,
+  applyMemberOp,
+  digestOfSum,
+  digestSumOf,
+  parseMemberOp,
+  updateDigestSum,
+  type MemberOp,
+} from "../protocol/index.ts";
 import { foldDigest } from "./digest-fold.ts";
 import { dataBytes, fromWireData } from "../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionCounts, SessionId } from "../protocol/index.ts";
@@ -85,6 +97,13 @@ CREATE TABLE IF NOT EXISTS agent_usage (agent TEXT PRIMARY KEY, docs INTEGER NOT
 `;
 
 /**
+ * Agents the membership log removed and has not set a role for since (a token no longer lets them in).
+ * Created apart from SCHEMA: a group stored before removals were remembered gets the table in the same
+ * transaction that fills it from its log (#rememberPastRemovals).
+ */
+const REMOVED_SCHEMA = "CREATE TABLE IF NOT EXISTS removed_members (agent TEXT PRIMARY KEY) WITHOUT ROWID";
+
+/**
  * An agent's stored bytes follow its sessions' \`bytes\` by triggers: a commit's session upsert (or a
  * deletion) moves the agent's total in the same statement, so a write runs no statement more for it and
  * nothing ever sums a log. The agent is the part of the session id before its '~'.
@@ -160,7 +179,7 @@ type HeadRow = SessionHead & { num: number; tail: Tail };
  * between writes: a frame that changes nothing reads no metadata from SQLite.
  */
 export class SqliteStore implements GroupStore {
-  #info: Omit<GroupInfo, "digest" | "digestSum"> | undefined;
+  #info: Omit<GroupInfo, "digest" | "digestSum" | "removed"> | undefined;
   /**
    * The group's cursor. Every change gives its document the new cursor, so the group's is the largest
    * document cursor (an index seek, once per instance) and no write stores it again; groups stored before
@@ -168,6 +187,8 @@ export class SqliteStore implements GroupStore {
    */
   #cursor: number | undefined;
   #memberRoles: Map<AgentId, Role> | undefined;
+  /** The agents in `removed_members`, cached and dropped with #memberRoles. */
+  #removedAgents: Set<AgentId> | undefined;
   readonly #headers = new Map<DocId, DocHeader>();
   /** Meta values, written through. */
   readonly #meta = new Map<string, string | undefined>();
@@ -210,6 +231,7 @@ export class SqliteStore implements GroupStore {
     const docColumns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('docs')").toArray().map((row) => row.name);
     const rowPerTransaction = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'transactions'").toArray().length > 0;
     const countsUsage = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'agent_usage'").toArray().length > 0;
+    const remembersRemovals = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'removed_members'").toArray().length > 0;
     // Objects stored before bytes were counted get the columns first (the triggers below need them).
     const columnsOf = (table: string) => sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`).toArray().map((row) => row.name);
     const sessionColumns = columnsOf("sessions");
@@ -248,6 +270,40 @@ export class SqliteStore implements GroupStore {
     if (rowPerTransaction) transactionSync(() => this.#chunkTransactionRows());
     // Groups stored before the digest became a set hash have an XOR digest and no sum: rebuild both once.
     if (this.meta("digest") !== undefined && this.meta("digest_sum") === undefined) this.#rebuildDigest();
+    // Groups stored before removals were remembered learn them from their membership log, once.
+    if (!remembersRemovals) {
+      transactionSync(() => {
+        sql.exec(REMOVED_SCHEMA);
+        const membersDoc = this.meta("members_doc") as DocId | undefined;
+        if (membersDoc !== undefined) this.#rememberPastRemovals(membersDoc);
+      });
+    }
+  }
+
+  /**
+   * Replays the membership log as every client does (by `at`, then session, then index; its creator the
+   * first admin) and records each agent whose last operation that took effect removed it. The log is
+   * never snapshotted (snapshot-taking.ts), so none of it was pruned.
+   */
+  #rememberPastRemovals(membersDoc: DocId): void {
+    const header = this.header(membersDoc);
+    if (!header) return;
+    const ops: { at: number; session: SessionId; index: number; op: MemberOp }[] = [];
+    for (const [session, count] of Object.entries(this.knownState(membersDoc).sessions) as [SessionId, number][]) {
+      for (const transaction of this.readTransactions(membersDoc, session, 0, count)) {
+        const op = parseMemberOp(transaction.data);
+        if (op) ops.push({ at: transaction.at, session, index: transaction.index, op });
+      }
+    }
+    ops.sort((a, b) => a.at - b.at || (a.session < b.session ? -1 : a.session > b.session ? 1 : a.index - b.index));
+    const members = new Map<AgentId, Role>([[header.creator, "admin"]]);
+    const removed = new Set<AgentId>();
+    for (const { session, op } of ops) {
+      if (applyMemberOp(members, agentOfSession(session), op) !== undefined) continue;
+      if (op.op === "remove") removed.add(op.agent);
+      else removed.delete(op.agent);
+    }
+    for (const agent of removed) this.sql.exec("INSERT OR IGNORE INTO removed_members (agent) VALUES (?)", agent);
   }
 
   /**
@@ -308,8 +364,13 @@ export class SqliteStore implements GroupStore {
     // The sum is folded and the digest (its SHA-256) taken only when asked for (a `dir`): every frame
     // reads the group's facts, few need its digest (digestOfSum keeps the last).
     const digestSum = () => this.#foldedSum();
+    const removed = () => this.#removed();
     return {
       ...info,
+      // Read when asked: only a peer the log does not name needs it.
+      get removed() {
+        return removed();
+      },
       get digest() {
         const sum = digestSum();
         return sum === EMPTY_DIGEST_SUM ? EMPTY_DIGEST : digestOfSum(sum);
@@ -320,7 +381,7 @@ export class SqliteStore implements GroupStore {
     };
   }
 
-  #readInfo(): Omit<GroupInfo, "digest" | "digestSum"> {
+  #readInfo(): Omit<GroupInfo, "digest" | "digestSum" | "removed"> {
     return {
       membersDoc: this.meta("members_doc") as DocId | undefined,
       membersLast: JSON.parse(this.meta("members_last") ?? '{"at":0,"session":""}') as LogPosition,
@@ -364,6 +425,11 @@ export class SqliteStore implements GroupStore {
 
   members(): Map<AgentId, Role> {
     return new Map(this.#members());
+  }
+
+  #removed(): ReadonlySet<AgentId> {
+    this.#removedAgents ??= new Set(this.sql.exec<{ agent: AgentId }>("SELECT agent FROM removed_members").toArray().map((row) => row.agent));
+    return this.#removedAgents;
   }
 
   #members(): Map<AgentId, Role> {
@@ -872,8 +938,13 @@ export class SqliteStore implements GroupStore {
         if (write.members.genesis) this.setMeta("members_doc", write.doc);
         this.setMeta("members_last", JSON.stringify(write.members.last));
         for (const change of write.members.changes) {
-          if (change.role) this.sql.exec("INSERT INTO members (agent, role) VALUES (?, ?) ON CONFLICT (agent) DO UPDATE SET role = excluded.role", change.agent, change.role);
-          else this.sql.exec("DELETE FROM members WHERE agent = ?", change.agent);
+          if (change.role) {
+            this.sql.exec("INSERT INTO members (agent, role) VALUES (?, ?) ON CONFLICT (agent) DO UPDATE SET role = excluded.role", change.agent, change.role);
+            this.sql.exec("DELETE FROM removed_members WHERE agent = ?", change.agent);
+          } else {
+            this.sql.exec("DELETE FROM members WHERE agent = ?", change.agent);
+            this.sql.exec("INSERT OR IGNORE INTO removed_members (agent) VALUES (?)", change.agent);
+          }
         }
       }
       if (folded) {
@@ -1081,7 +1152,7 @@ export class SqliteStore implements GroupStore {
    */
   #write(body: () => void, membersChanged = true): void {
     this.#info = undefined;
-    if (membersChanged) this.#memberRoles = undefined;
+    if (membersChanged) this.#forgetRoles();
     try {
       this.transactionSync(body);
     } catch (error) {
@@ -1092,13 +1163,18 @@ export class SqliteStore implements GroupStore {
       this.#usage.clear();
       this.#snapshots.clear();
       this.#pruneNext = undefined;
-      this.#memberRoles = undefined;
+      this.#forgetRoles();
       this.#unfolded = undefined;
       throw error;
     } finally {
       this.#info = undefined;
-      if (membersChanged) this.#memberRoles = undefined;
+      if (membersChanged) this.#forgetRoles();
     }
+  }
+
+  #forgetRoles(): void {
+    this.#memberRoles = undefined;
+    this.#removedAgents = undefined;
   }
 
   #bumpCursor(): number {

@@ -420,6 +420,32 @@ export const storeContract: StoreCase[] = [
     },
   },
   {
+    name: "a removed agent is remembered as removed (not a member) until a role is set for it again, and a failed write changes neither",
+    run(store) {
+      const membersDoc = testHeader(alice, GROUP, "contract-members");
+      const log = new Log(alice.session);
+      const commitMembers = (changes: { agent: AgentId; role: "admin" | "writer" | "reader" | null }[], at: number, header = false) =>
+        store.commit({ ...write(membersDoc, [log.append(txs(1, `op${at}`, NOW + at))], { header }), members: { changes, genesis: header, last: { at: NOW + at, session: alice.session } } });
+      expect(store.info().removed).toEqual(new Set());
+      commitMembers([{ agent: alice.agent, role: "admin" }, { agent: bob.agent, role: "writer" }], 1, true);
+      expect(store.info().removed).toEqual(new Set());
+      commitMembers([{ agent: bob.agent, role: null }], 2);
+      expect(store.info().removed).toEqual(new Set([bob.agent]));
+      expect(store.role(bob.agent)).toBeUndefined();
+      expect(store.members()).toEqual(new Map<AgentId, string>([[alice.agent, "admin"]]));
+      // All or nothing: a write refused with the others of its batch leaves the removal as it was.
+      const readmit = { ...write(membersDoc, [log.append(txs(1, "op3", NOW + 3))]), members: { changes: [{ agent: bob.agent, role: "reader" as const }], genesis: false, last: { at: NOW + 3, session: alice.session } } };
+      const unknownDoc = write(doc2, [new Log(alice.session).append(txs(1, "no header"))]);
+      expect(() => store.commitAll([readmit, unknownDoc])).toThrow();
+      expect(store.info().removed).toEqual(new Set([bob.agent]));
+      expect(store.role(bob.agent)).toBeUndefined();
+      store.commitAll([readmit]);
+      expect(store.info().removed).toEqual(new Set());
+      expect(store.role(bob.agent)).toBe("reader");
+      expect(store.members()).toEqual(new Map<AgentId, string>([[alice.agent, "admin"], [bob.agent, "reader"]]));
+    },
+  },
+  {
     name: "a document keeps one snapshot: read back exactly (text or bytes), replaced whole by the next, gone with its document",
     run(store) {
       const a = new Log(alice.session);

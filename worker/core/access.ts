@@ -3,11 +3,26 @@ import { applyMemberOp, parseMemberOp, type AgentId, type Role } from "../../pro
 import type { ReadyPeer } from "./effects.ts";
 import type { LogPosition, MemberChange, SessionAppend, StoreReader, Write } from "./store.ts";
 
-/** A peer's role: from its token, else from the membership log; in a group without one, everyone writes. */
+/** A peer's role: in a group without a membership log, its token's, else writer; with one, see roleUnderLog. */
 export function roleOf(peer: ReadyPeer, store: StoreReader): Role | undefined {
-  if (peer.token) return peer.token.role;
-  if (!store.info().membersDoc) return "writer";
-  return store.role(peer.agent);
+  const info = store.info();
+  if (!info.membersDoc) return peer.token?.role ?? "writer";
+  const logged = store.role(peer.agent);
+  // Removals are read only for an agent the log does not name: members never need them.
+  return roleUnderLog(peer.token?.role, logged, logged === undefined && info.removed.has(peer.agent));
+}
+
+const RANK: Record<Role, number> = { reader: 0, writer: 1, admin: 2 };
+
+/**
+ * The role of an agent in a group with a membership log, from its token's role (if it has one), its role
+ * in the log, and whether the log removed it. The log may lower or revoke what a token grants, never
+ * raise it: an agent the log names gets the lower of the two; one it removed gets nothing, token or not,
+ * until an admin sets a role for it again; one it never named gets its token's role (an app's own users).
+ */
+export function roleUnderLog(token: Role | undefined, logged: Role | undefined, removed: boolean): Role | undefined {
+  if (logged) return token !== undefined && RANK[token] < RANK[logged] ? token : logged;
+  return removed ? undefined : token;
 }
 
 /**
@@ -29,6 +44,8 @@ export function membershipChanges(creator: AgentId, genesis: boolean, author: Ag
   const ops = pending
     .flatMap((append) => append.transactions.map((transaction, index) => ({ ...transaction, session: append.session, index })))
     .sort((a, b) => a.at - b.at || (a.session < b.session ? -1 : a.session > b.session ? 1 : a.index - b.index));
+  // Agents whose last operation here removes them: remembered as removed even if they were never members.
+  const removedHere = new Set<AgentId>();
   for (const transaction of ops) {
     if (transaction.at < last.at || (transaction.at === last.at && transaction.session < last.session)) {
       return "membership operations must not go back in time: each sorts after the newest one (by at, then session)";
@@ -37,11 +54,15 @@ export function membershipChanges(creator: AgentId, genesis: boolean, author: Ag
     if (!op) return 'a membership operation is {"op":"set","agent":…,"role":…} or {"op":"remove","agent":…}';
     const problem = applyMemberOp(members, author, op);
     if (problem) return problem;
+    if (op.op === "remove") removedHere.add(op.agent);
+    else removedHere.delete(op.agent);
     last = { at: transaction.at, session: transaction.session };
   }
   const changes: MemberChange[] = [];
   for (const [agent, role] of members) if (before.get(agent) !== role) changes.push({ agent, role });
   for (const agent of before.keys()) if (!members.has(agent)) changes.push({ agent, role: null });
+  const removedBefore = genesis ? new Set<AgentId>() : store.info().removed;
+  for (const agent of removedHere) if (!before.has(agent) && !removedBefore.has(agent)) changes.push({ agent, role: null });
   return { changes, genesis, last };
 }
 

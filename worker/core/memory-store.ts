@@ -41,10 +41,11 @@ export class MemoryStore implements GroupStore {
   readonly #docs = new Map<DocId, StoredDoc>();
   readonly #subscriptions = new Map<string, Set<PeerId>>();
   readonly #members = new Map<AgentId, Role>();
-  #info: GroupInfo = { membersDoc: undefined, membersLast: { at: 0, session: "" }, cursor: 0, digest: EMPTY_DIGEST, digestSum: EMPTY_DIGEST_SUM };
+  /** `removed` is replaced, never changed in place: commitAll's copy of the info is enough to roll it back. */
+  #info: GroupInfo = { membersDoc: undefined, membersLast: { at: 0, session: "" }, removed: new Set(), cursor: 0, digest: EMPTY_DIGEST, digestSum: EMPTY_DIGEST_SUM };
 
   info(): GroupInfo {
-    return { ...this.#info, membersLast: { ...this.#info.membersLast } };
+    return { ...this.#info, membersLast: { ...this.#info.membersLast }, removed: new Set(this.#info.removed) };
   }
 
   role(agent: AgentId): Role | undefined {
@@ -239,10 +240,14 @@ export class MemoryStore implements GroupStore {
     if (write.members) {
       if (write.members.genesis) this.#info.membersDoc = write.doc;
       this.#info.membersLast = write.members.last;
+      const removed = new Set(this.#info.removed);
       for (const change of write.members.changes) {
         if (change.role) this.#members.set(change.agent, change.role);
         else this.#members.delete(change.agent);
+        if (change.role) removed.delete(change.agent);
+        else removed.add(change.agent);
       }
+      this.#info.removed = removed;
     }
   }
 

@@ -38,7 +38,7 @@ import {
   type SessionId,
 } from "../../protocol/index.ts";
 import { OPEN_ACCESS, type AccessPolicy } from "../config.ts";
-import { membershipChanges, roleOf } from "./access.ts";
+import { membershipChanges, roleOf, roleUnderLog } from "./access.ts";
 import { PresenceTable, type SavedPresence } from "./presence.ts";
 import { handshakeDeadline, handshakesToDrop, nextHandshakeDeadline } from "./admission.ts";
 import { ContentPacker } from "./content-packer.ts";
@@ -466,11 +466,15 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
 
   // Roles as they are once this write is committed: a just-removed member receives nothing more.
   const changed = new Map((write.members?.changes ?? []).map((change) => [change.agent, change.role]));
-  const groupIsOpen = !store.info().membersDoc && !write.members?.genesis;
+  const info = store.info();
+  const groupIsOpen = !info.membersDoc && !write.members?.genesis;
+  // The log may lower or revoke what a token grants, never raise it (access.ts): token holders included.
   const roleAfter = (peer: ReadyPeer): Role | undefined => {
-    if (peer.token) return write.now < peer.token.expiresAt ? peer.token.role : undefined;
-    if (groupIsOpen) return "writer";
-    return changed.has(peer.agent) ? (changed.get(peer.agent) ?? undefined) : store.role(peer.agent);
+    if (peer.token && write.now >= peer.token.expiresAt) return undefined;
+    if (groupIsOpen) return peer.token?.role ?? "writer";
+    const logged = changed.has(peer.agent) ? (changed.get(peer.agent) ?? undefined) : store.role(peer.agent);
+    const removed = changed.has(peer.agent) ? changed.get(peer.agent) === null : logged === undefined && info.removed.has(peer.agent);
+    return roleUnderLog(peer.token?.role, logged, removed);
   };
 
   const header = write.header ?? store.header(write.doc)!;
@@ -510,7 +514,8 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
     effects.push(...cut.effects);
   }
   for (const peer of changed.size > 0 ? next.peers.values() : []) {
-    if (peer.phase !== "ready" || peer.token || !changed.has(peer.agent) || changed.get(peer.agent) !== null) continue;
+    // A token does not keep a removed agent in: it is cut off like any removed member.
+    if (peer.phase !== "ready" || !changed.has(peer.agent) || changed.get(peer.agent) !== null) continue;
     const cut = refuse(next, peer.id, "unauthorized", "this agent was removed from the group");
     next = cut.state;
     effects.push(...cut.effects);

@@ -28,7 +28,10 @@ export type SessionAppend = {
   bytes: number;
 };
 
-/** A change of one member's role (`null`: removed), from the membership log. */
+/**
+ * A change of one agent's role from the membership log; `null`: removed, which the store remembers (see
+ * GroupInfo's `removed`) until a later change sets a role for the agent again.
+ */
 export type MemberChange = { agent: AgentId; role: Role | null };
 
 /** Everything one `content` message changes, committed atomically: its header (if new) and every append. */
@@ -83,6 +86,12 @@ export type GroupInfo = {
   membersDoc: DocId | undefined;
   /** The newest membership operation: a later one must sort after it, so enforcement and replay agree. */
   membersLast: LogPosition;
+  /**
+   * Agents the membership log removed and has not set a role for since: a token no longer lets them in
+   * (access.ts). Here rather than behind a method of StoreReader so that every view of the store that
+   * passes `info()` through (staged-writes.ts) carries it.
+   */
+  removed: ReadonlySet<AgentId>;
   /** Bumped by every change; documents remember the value of their last change. */
   cursor: number;
   /** Digest of every live document's known state (protocol/digest.ts): the SHA-256 of `digestSum`. */
@@ -124,6 +133,7 @@ export interface StoreReader {
   info(): GroupInfo;
   /** A member's role per the membership log. */
   role(agent: AgentId): Role | undefined;
+  /** The current members and their roles (removed agents are not members). */
   members(): Map<AgentId, Role>;
   /** Header of a live document (undefined if missing or deleted). */
   header(doc: DocId): DocHeader | undefined;
