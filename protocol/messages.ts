@@ -49,7 +49,7 @@ const recordShape = v.custom<Record<string, unknown>>(
  * that is not well-formed text. Walked with a stack of its own, depth first, so no input makes it throw and
  * a cycle (an app's object, in the SDK) is refused as too deep after at most MAX_JSON_DEPTH steps down.
  */
-export function jsonProblem(value: unknown): string | undefined {
+export function jsonProblem(value: unknown, maxDepth = MAX_JSON_DEPTH): string | undefined {
   const stack: [unknown, number][] = [[value, 1]];
   for (let next = stack.pop(); next; next = stack.pop()) {
     const [item, depth] = next;
@@ -58,7 +58,7 @@ export function jsonProblem(value: unknown): string | undefined {
       continue;
     }
     if (typeof item !== "object" || item === null) continue;
-    if (depth > MAX_JSON_DEPTH) return `must nest at most ${MAX_JSON_DEPTH} arrays and objects deep`;
+    if (depth > maxDepth) return `must nest at most ${maxDepth} arrays and objects deep`;
     if (Array.isArray(item)) for (const child of item) stack.push([child, depth + 1]);
     else {
       for (const [key, child] of Object.entries(item)) {
@@ -71,9 +71,9 @@ export function jsonProblem(value: unknown): string | undefined {
 }
 
 /** A check that a JSON value has no jsonProblem, refusing it as `what` and the problem. */
-const shapedJson = <T>(what: string) =>
+const shapedJson = <T>(what: string, maxDepth = MAX_JSON_DEPTH) =>
   v.rawCheck<T>(({ dataset, addIssue }) => {
-    const problem = dataset.typed ? jsonProblem(dataset.value) : undefined;
+    const problem = dataset.typed ? jsonProblem(dataset.value, maxDepth) : undefined;
     if (problem) addIssue({ message: `${what} ${problem}` });
   });
 
@@ -86,19 +86,24 @@ const bySession = <T>(schema: v.GenericSchema<unknown, T>, maxEntries = MAX_SESS
     v.transform((record) => record as Record<SessionId, T>),
   );
 
-
-export const headerSchema = v.object({
-  group: groupIdSchema,
-  kind: text(64),
-  creator: agentIdSchema,
-  createdAt: count,
-  nonce: base64url(64),
-  meta: v.pipe(
-    v.custom<DocMeta>((value) => typeof value === "object" && value !== null && !Array.isArray(value), "meta must be an object"),
-    shapedJson<DocMeta>("meta"),
-  ),
-  readers: v.optional(v.pipe(v.array(agentIdSchema), v.maxLength(64))),
-});
+/** A document header whose meta nests at most `maxDepth` deep. */
+const headerOf = (maxDepth: number) =>
+  v.object({
+    group: groupIdSchema,
+    kind: text(64),
+    creator: agentIdSchema,
+    createdAt: count,
+    nonce: base64url(64),
+    meta: v.pipe(
+      v.custom<DocMeta>((value) => typeof value === "object" && value !== null && !Array.isArray(value), "meta must be an object"),
+      shapedJson<DocMeta>("meta", maxDepth),
+    ),
+    readers: v.optional(v.pipe(v.array(agentIdSchema), v.maxLength(64))),
+  });
+/** A header as a client sends it, to create a document. */
+export const headerSchema = headerOf(MAX_JSON_DEPTH);
+/** A header as the relay serves it: one stored before MAX_JSON_DEPTH may nest deeper, and stays readable. */
+const servedHeaderSchema = headerOf(Infinity);
 
 export const knownStateSchema = v.object({
   header: v.boolean(),
@@ -265,7 +270,7 @@ export const welcomeSchema = v.object({
 });
 export const dirEntrySchema = v.object({
   id: docIdSchema,
-  header: headerSchema,
+  header: servedHeaderSchema,
   known: knownStateSchema,
   updatedAt: count,
   /** A tombstone: the document was deleted; its transactions are gone. */
@@ -290,7 +295,7 @@ export const openedSchema = v.object({ type: v.literal("opened"), docs: count, c
 export const serverContentSchema = v.object({
   type: v.literal("content"),
   doc: docIdSchema,
-  header: v.optional(headerSchema),
+  header: v.optional(servedHeaderSchema),
   sessions: bySession(forwardedChunkSchema),
 });
 export const knownSchema = v.object({

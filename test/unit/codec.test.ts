@@ -320,6 +320,15 @@ describe("JSON a client shapes (meta, presence states) nests at most MAX_JSON_DE
     }
   });
 
+  it("a client still reads a document whose meta, stored before the limit, nests deeper: only what clients send is held to it", () => {
+    const served = withMeta(`{"k":${nested(MAX_JSON_DEPTH + 8)}}`);
+    expect(decodeClientFrame(served)).toMatchObject({ ok: false, code: "bad_frame" });
+    const decoded = decodeServerFrame(served);
+    expect(decoded).toMatchObject({ ok: true });
+    const entry = JSON.stringify({ type: "dir", docs: [{ id: doc, header: { ...header, meta: "META" }, known, updatedAt: 1 }], more: false, cursor: 1, digest: "A".repeat(43), inSync: false });
+    expect(decodeServerFrame(entry.replace('"META"', `{"k":${nested(200_000)}}`))).toMatchObject({ ok: true });
+  });
+
   it("accepts a state and a meta of exactly MAX_JSON_DEPTH, and refuses one level more", () => {
     expect(decodeClientFrame(presence(nested(MAX_JSON_DEPTH)))).toMatchObject({ ok: true });
     expect(decodeClientFrame(presence(nested(MAX_JSON_DEPTH + 1)))).toMatchObject({ ok: false, code: "bad_frame" });

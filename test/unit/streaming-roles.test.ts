@@ -71,4 +71,23 @@ describe("a role lowered while an answer streams", () => {
     expect(received()).toBe(firstEvent);
     expect(transport.lines.filter((line) => line.startsWith("relay -> bob") && line.includes("error"))).toEqual([expect.stringContaining("forbidden")]);
   });
+
+  it("a peer that is no longer a member when its long load goes on (the log was founded meanwhile) is refused and closed, not left waiting", async () => {
+    const { connect, send, transport, fireDueAlarms } = scenario();
+    await connect("alice", alice);
+    await connect("bob", bob);
+    const doc = header("public");
+    const write = writer(alice, doc);
+    const total = LOAD_FIRST_EVENT_ROWS + 2_000;
+    for (let sent = 0; sent < total; sent += MAX_TRANSACTIONS_PER_FRAME) await send("alice", write(transactions(MAX_TRANSACTIONS_PER_FRAME, `t${sent}`), { header: sent === 0 }));
+    await send("bob", { type: "load", doc: doc.id, known: { header: false, sessions: {} } });
+    // Alice founds the membership log: from now on only members get in, and bob is not one.
+    const log = { group: GROUP, kind: MEMBERS_KIND, creator: alice.agent, createdAt: NOW, nonce: "members", meta: {} } as DocHeader;
+    await send("alice", writer(alice, { id: docIdOf(log), header: log })([{ at: NOW + 1, data: JSON.stringify({ op: "set", agent: carol.agent, role: "writer" }) }], { header: true }));
+    transport.lines.length = 0;
+    await fireDueAlarms();
+    const toBob = transport.lines.filter((line) => line.includes("bob"));
+    expect(toBob.filter((line) => line.includes("content"))).toEqual([]);
+    expect(toBob).toEqual([expect.stringContaining("error unauthorized"), expect.stringMatching(/relay -x bob \| close 1008/)]);
+  });
 });

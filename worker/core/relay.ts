@@ -507,6 +507,16 @@ export class Relay {
     if (this.#streams.size > 0) this.transport.wakeAt(this.#now);
   }
 
+  #refuseNonMember(peer: PeerId): number {
+    this.#forgetStreams(peer);
+    this.#send(peer, { type: "error", code: "unauthorized", message: "this agent is not a member of the group" });
+    this.#deliver(peer);
+    this.#failed.add(peer);
+    this.transport.close(peer, closeCodeOf("unauthorized") ?? 1008, "unauthorized");
+    this.#forgetClosed(peer);
+    return 1;
+  }
+
   #refuseBusy(peer: PeerId): void {
     this.#send(peer, {
       type: "error",
@@ -556,10 +566,12 @@ export class Relay {
     if (!queue || !answer) return 0;
     // Judged by the peer's role now, not when it asked: a role change stored meanwhile applies to what is left.
     const reader = this.#readerNow(peer);
-    if (!reader || this.#failed.has(peer)) {
+    if (this.#failed.has(peer) || this.#state.peers.get(peer)?.phase !== "ready") {
       this.#forgetStreams(peer);
       return 0;
     }
+    // No longer a member (a membership log founded or changed since it asked): refused as its next message would be.
+    if (!reader) return this.#refuseNonMember(peer);
     if (answer.kind === "load" && !this.#mayStillRead(reader, answer.doc)) {
       this.#post(peer, { type: "error", code: "forbidden", message: "this agent may no longer read this document", doc: answer.doc });
       return this.#sliceDone(peer, queue, answer, { done: true, work: 1 });
