@@ -165,9 +165,9 @@ export class Doc {
   snapshot(data: TransactionData): Promise<void> {
     const state = this.#state;
     if (!state.header) throw new Error(`snapshot: document ${this.id} is not loaded yet`);
-    checkSnapshotData(this.id, this.#host.session, data);
-    if (data instanceof Uint8Array) data = new Uint8Array(data);
     const covers = coversOf(state);
+    checkSnapshotData(this.id, this.#host.session, data, covers);
+    if (data instanceof Uint8Array) data = new Uint8Array(data);
     const problem = snapshotProblem(state, this.#host.role, covers);
     if (problem) throw new LocalRefusalError(problem[0], problem[1]);
     if (this.#host.closedError) return Promise.reject(this.#host.closedError);

@@ -25,6 +25,7 @@ import {
   type Transaction,
   type WireFrame,
   type DocId,
+  type SessionCounts,
   type SessionId,
 } from "../protocol/index.ts";
 import { LocalRefusalError } from "./errors.ts";
@@ -99,13 +100,16 @@ export function checkTransactionData(doc: DocId, session: SessionId, at: number,
   );
 }
 
-/** A snapshot's data as the relay will check it: a string (well-formed) or bytes, within MAX_SNAPSHOT_BYTES. */
-export function checkSnapshotData(doc: DocId, session: SessionId, data: unknown): asserts data is TransactionData {
+/**
+ * A snapshot's data as the relay will check it: a string (well-formed) or bytes, within MAX_SNAPSHOT_BYTES,
+ * in a frame within MAX_FRAME_BYTES with the covers it will carry.
+ */
+export function checkSnapshotData(doc: DocId, session: SessionId, data: unknown, covers: SessionCounts): asserts data is TransactionData {
   if (!isTransactionData(data)) throw new LocalRefusalError("bad_frame", `snapshot: data must be a string or a Uint8Array, not ${describe(data)}`);
   // The relay counts text in UTF-8 bytes (codec.ts), so the same count here, not the stricter JSON one.
   const size = dataBytes(data);
   if (size > MAX_SNAPSHOT_BYTES) throw new LocalRefusalError("snapshot_too_large", `snapshot: ${size} bytes of data; at most ${MAX_SNAPSHOT_BYTES}`);
-  refuseAsRelayWould({ type: "snapshot", doc, session, covers: {}, data: data as Uint8Array<ArrayBuffer>, signature: PLACEHOLDER_SIGNATURE }, "snapshot");
+  refuseAsRelayWould({ type: "snapshot", doc, session, covers, data: data as Uint8Array<ArrayBuffer>, signature: PLACEHOLDER_SIGNATURE }, "snapshot");
 }
 
 /** A membership operation the relay could never accept is refused before it joins the log. */
@@ -207,11 +211,15 @@ export function checkListener(listener: unknown, what: string): void {
   if (typeof listener !== "function") throw new TypeError(`${what}: the listener must be a function, not ${describe(listener)}`);
 }
 
+/** `length` bytes in a byte array of any realm (an iframe's, a vm context's): `instanceof` would refuse it. */
+const isBytes = (value: unknown, length: number): boolean =>
+  ArrayBuffer.isView(value) && !(value instanceof DataView) && (value as Uint8Array).BYTES_PER_ELEMENT === 1 && value.byteLength === length;
+
 /** An identity as createIdentity() and importIdentity() make it: an agent id and its 32-byte secret key. */
 export function checkIdentity(identity: unknown): void {
   const given = identity as { agent?: unknown; secretKey?: unknown } | null | undefined;
   const valid =
-    typeof given === "object" && given !== null && given.secretKey instanceof Uint8Array && given.secretKey.length === 32 && typeof given.agent === "string" && isAgentId(given.agent);
+    typeof given === "object" && given !== null && isBytes(given.secretKey, 32) && typeof given.agent === "string" && isAgentId(given.agent);
   if (!valid) {
     throw new TypeError(
       `createClient: identity must be what createIdentity() or importIdentity(saved) returns, not ${typeof identity === "string" ? "a string (pass it to importIdentity first)" : describe(identity)}`,

@@ -112,6 +112,8 @@ export class PushPump {
     if (!changes) return undefined;
     return this.#host.store.save(this.#host.group, id, changes).then(
       () => {
+        // A save that held (a later write's, say) makes a retry still armed pointless.
+        clearTimeout(this.#retries.get(id)?.timer);
         this.#retries.delete(id);
         this.#host.dispatch({ type: "saved", doc: id, changes });
       },

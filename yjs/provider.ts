@@ -90,8 +90,6 @@ export class WeftProvider {
     if (live.has(docId)) {
       throw new TypeError(`WeftProvider: group ${group.id} already has a provider of ${docId}; bind every editor of the document to its Y.Doc, or destroy() it first`);
     }
-    live.set(docId, this);
-    this.#cleanups.push(() => void (live.get(docId) === this && live.delete(docId)));
     this.group = group;
     this.docId = docId;
     this.ydoc = ydoc;
@@ -107,6 +105,9 @@ export class WeftProvider {
     ydoc.on("destroy", onDestroy);
     this.#cleanups.push(() => ydoc.off("update", onUpdate), () => ydoc.off("destroy", onDestroy));
     this.#cleanups.push(group.onStatus((status) => this.#onStatus(status)));
+    // Registered once nothing above can throw: a constructor that threw holds no place.
+    live.set(docId, this);
+    this.#cleanups.push(() => void (live.get(docId) === this && live.delete(docId)));
     this.loaded = this.#open();
     this.loaded.catch((error: unknown) => this.#emit("error", error instanceof Error ? error : new Error(String(error))));
   }

@@ -1,6 +1,6 @@
 // Where the SDK keeps documents on the device, so an app reopens them without the network and an
 // offline write survives a restart. Small on purpose: three implementations share it.
-import { coversMore, type AgentId, type DocHeader, type DocId, type SessionId, type Snapshot, type Transaction } from "../../protocol/index.ts";
+import { GENESIS_HASH, chainHash, coversMore, type AgentId, type DocHeader, type DocId, type SessionId, type Snapshot, type Transaction } from "../../protocol/index.ts";
 import type { LeaseRequest, SessionLease } from "./session-pool.ts";
 
 /**
@@ -73,12 +73,27 @@ function applySnapshot(stored: StoredDoc, next: StoredSnapshot): void {
     const current = bases[session] ?? 0;
     if (base <= current) continue;
     const log = stored.sessions[session] ?? [];
+    const cut = log.slice(0, base - current);
     stored.sessions[session] = log.slice(Math.min(log.length, base - current));
     bases[session] = base;
-    delete baseHashes[session];
+    // The chain hash at the new base, where the transactions cut hold it: a snapshot taken by another agent
+    // names no hash for sessions not its own, and the session's writer goes on from exactly there.
+    const from = current === 0 ? GENESIS_HASH : baseHashes[session];
+    const hash = from !== undefined && cut.length === base - current ? hashAfter(from, cut) : undefined;
+    if (hash) baseHashes[session] = hash;
+    else delete baseHashes[session];
   }
   Object.assign(baseHashes, next.baseHashes);
   stored.snapshot = { snapshot: next.snapshot, bases, baseHashes };
+}
+
+/** The chain hash after `transactions`, or undefined where what was stored does not make one (it is checked when pushed). */
+function hashAfter(previous: string, transactions: readonly Transaction[]): string | undefined {
+  try {
+    return chainHash(previous, transactions);
+  } catch {
+    return undefined;
+  }
 }
 
 function isStoredSnapshot(value: unknown): value is StoredSnapshot {

@@ -1,5 +1,6 @@
 // Issue 9, item 2: nothing the relay would refuse leaves the device, and a refusal from the relay is
 // surfaced once, taken out of the push path, and never stops the rest of the group.
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { MAX_JSON_DEPTH, MAX_TRANSACTION_BYTES, MEMBERS_KIND, type DocId, type SessionId } from "../../../protocol/index.ts";
 import { ClosedError, RelayError, createClient, createIdentity, exportIdentity, type RefusedWrites } from "../../../client/index.ts";
@@ -82,6 +83,17 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
     expect(() => create({ url, identity: {} })).toThrow(TypeError);
     expect(() => create({ url, identity: { ...createIdentity(), secretKey: new Uint8Array(31) } })).toThrow(TypeError);
     expect(() => createClient({ url: "http://relay.test/#section", identity: createIdentity() })).toThrow(/has a #fragment/);
+  });
+
+  it("createClient takes an identity whose key is a byte array of another realm (an iframe's, a vm context's)", async () => {
+    const { relay, client } = setup();
+    const identity = createIdentity();
+    const foreign = runInNewContext("new Uint8Array(32)") as Uint8Array;
+    foreign.set(identity.secretKey);
+    expect(foreign).not.toBeInstanceOf(Uint8Array);
+    const alice = await client({ identity: { agent: identity.agent, secretKey: foreign } });
+    await statusOf(alice.group("g1"), "live");
+    expect(relay.transcript().join("\n")).not.toMatch(/error/);
   });
 
   it("refuses listeners that are not functions, options that are not objects, signals that are not AbortSignals, and docs that are not Docs", async () => {

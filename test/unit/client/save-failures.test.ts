@@ -1,5 +1,7 @@
 // A save that fails (a full disk for a moment) is not the end of what it held: the app hears of it once,
 // the save is tried again after a wait, and once it succeeds the writes are pushed and synced() settles.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { SAVE_RETRY } from "../../../client/push-pump.ts";
 import type { DocChanges } from "../../../client/storage/local-store.ts";
@@ -8,6 +10,7 @@ import type { DocId } from "../../../protocol/index.ts";
 import { harnessPerTest, statusOf } from "./group-harness.ts";
 
 const setup = harnessPerTest();
+const run = promisify(execFile);
 
 /** A memory store whose next `failures` saves fail as a full disk would. */
 class FlakyStore extends MemoryLocalStore {
@@ -84,5 +87,31 @@ describe("a local save that fails", () => {
     expect(bobErrors).toEqual([expect.stringMatching(/; trying again$/), expect.not.stringMatching(/trying again/)]);
     await new Promise((resolve) => setTimeout(resolve, SAVE_RETRY.firstMs * 3));
     expect(store.attempts).toBe(attempts + 1);
+  });
+
+  it("a save that holds (a later write's) stops a retry still waiting: after close() no timer keeps the process alive", async () => {
+    // In a process of its own, whose timers are only the client's.
+    const script = `
+      import { createClient, createIdentity, MemoryLocalStore } from ${JSON.stringify(new URL("../../../client/index.ts", import.meta.url).href)};
+      class Flaky extends MemoryLocalStore {
+        failures = 2;
+        async save(...args) {
+          if (this.failures-- > 0) throw new Error("ENOSPC");
+          return super.save(...args);
+        }
+      }
+      const client = await createClient({ url: "http://127.0.0.1:9", identity: createIdentity(), store: new Flaky(), fetch: false });
+      const group = client.group("g1");
+      group.onError(() => {});
+      const doc = group.create();
+      doc.append("first");
+      await new Promise((resolve) => setTimeout(resolve, ${SAVE_RETRY.firstMs + 100})); // failed twice: a retry waits
+      doc.append("second"); // this save holds, and saves "first" too
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await client.close();
+      console.log(JSON.stringify(process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length));
+    `;
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { timeout: 30_000 });
+    expect(JSON.parse(stdout.trim())).toBe(0);
   });
 });

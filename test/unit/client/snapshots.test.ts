@@ -3,8 +3,9 @@
 // after it, DocChange.snapshot), kept in the local store across a restart. A snapshot is delivered with
 // inject(): a writer's signed one, as the relay forwards it.
 import { describe, expect, it } from "vitest";
-import { MAX_SNAPSHOT_BYTES, signSnapshot, type SessionCounts } from "../../../protocol/index.ts";
-import { RelayError, type DocChange } from "../../../client/index.ts";
+import { MAX_FRAME_BYTES, MAX_SNAPSHOT_BYTES, encodeMessage, signSnapshot, utf8Length, type SessionCounts } from "../../../protocol/index.ts";
+import { RelayError, createIdentity, type DocChange } from "../../../client/index.ts";
+import { until } from "../../support/wait.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { harnessPerTest, settle, statusOf, refusalCode } from "./group-harness.ts";
 
@@ -150,5 +151,55 @@ describe("a received snapshot", () => {
     expect(doc.transactions().map((transaction) => [transaction.data, transaction.index])).toEqual([["b5", 5]]);
     // No gap was seen: the document was not loaded again.
     expect(relay.transcript().filter((line) => line.includes("-> relay | load"))).toEqual([]);
+  });
+});
+
+describe("two agents on one local store", () => {
+  it("a snapshot one agent takes does not break the other's session: after a restart it goes on writing from the cut", async () => {
+    const { client } = setup();
+    const store = new MemoryLocalStore();
+    const y = createIdentity();
+    const first = await client({ name: "y", identity: y, store });
+    const doc = first.group("g1").create();
+    for (let i = 0; i < 10; i++) doc.append(`y${i}`);
+    await doc.synced();
+    await first.close();
+
+    const x = await client({ name: "x", store });
+    const seen = await x.group("g1").open(doc.id);
+    await until(() => seen.relayKnown.sessions[first.session] === 10); // what the relay confirmed is what a snapshot covers
+    await seen.snapshot("state of 10"); // covers y's 10: the store cuts y's log there
+    await x.close();
+
+    const again = await client({ name: "y-again", identity: y, store });
+    const group = again.group("g1");
+    const errors: string[] = [];
+    group.onError((error) => errors.push(error.message));
+    const mine = await group.open(doc.id);
+    mine.append("after the restart");
+    await mine.synced({ signal: AbortSignal.timeout(5_000) });
+    expect(errors).toEqual([]);
+    const reader = await client({ name: "reader" });
+    const read = await reader.group("g1").open(doc.id);
+    await until(() => read.transactions().some((transaction) => transaction.data === "after the restart"));
+  });
+});
+
+describe("a snapshot at the frame's limit", () => {
+  it("is refused at once when the frame with its covers would be too large, and the group goes on syncing", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    const doc = group.create();
+    doc.append("first");
+    await doc.synced();
+    // Quotes take one byte of the snapshot's limit and two in the frame: data that fits a frame only without covers.
+    const envelope = encodeMessage({ type: "snapshot", doc: doc.id, session: alice.session, covers: {}, data: "", signature: "A".repeat(86) }).length;
+    const data = '"'.repeat(Math.floor((MAX_FRAME_BYTES - envelope) / 2));
+    expect(utf8Length(data)).toBeLessThan(MAX_SNAPSHOT_BYTES);
+    expect(refusalCode(() => doc.snapshot(data))).toBe("frame_too_large");
+    doc.append("second");
+    await doc.synced({ signal: AbortSignal.timeout(5_000) });
+    expect(relay.transcript().join("\n")).not.toMatch(/frame_too_large|snapshot doc/);
   });
 });

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { IDBFactory } from "fake-indexeddb";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { newSessionId, type AgentId, type DocHeader, type DocId, type SessionId, type Transaction } from "../../../protocol/index.ts";
+import { GENESIS_HASH, chainHash, newSessionId, type AgentId, type DocHeader, type DocId, type SessionId, type Transaction } from "../../../protocol/index.ts";
 import { SessionInUseError } from "../../../client/storage/session-pool.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import { startTimeOf } from "../../../client/storage/file-session-locks.ts";
@@ -260,6 +260,24 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     const [again] = await (survivesRestart ? open() : store).loadGroup(GROUP);
     expect(again?.sessions).toEqual({ [alice.session]: many.slice(9, 10), [bob.session]: many.slice(2, 4) });
     expect(again?.snapshot?.snapshot.data).toBe("state as text");
+  });
+
+  it("keeps the chain hash where a snapshot cuts a session it names no hash for (another agent's), from the transactions it cut", async () => {
+    const many = transactions(12, "cut");
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: many.slice(0, 10) }] });
+    // Bob's snapshot covers alice's first 6 and 9 and names a hash for neither: only bob's own sessions get one.
+    const snapshotAt = (count: number) => ({
+      snapshot: { doc: first.id, session: bob.session, covers: { [alice.session]: count }, data: `state-${count}`, signature: "A".repeat(86) },
+      bases: { [alice.session]: count },
+      baseHashes: {},
+    });
+    await store.save(GROUP, first.id, { snapshot: snapshotAt(6), appends: [] });
+    const [cutOnce] = await (survivesRestart ? open() : store).loadGroup(GROUP);
+    expect(cutOnce?.snapshot?.baseHashes).toEqual({ [alice.session]: chainHash(GENESIS_HASH, many.slice(0, 6)) });
+    await store.save(GROUP, first.id, { snapshot: snapshotAt(9), appends: [] });
+    const [cutTwice] = await (survivesRestart ? open() : store).loadGroup(GROUP);
+    expect(cutTwice?.snapshot?.baseHashes).toEqual({ [alice.session]: chainHash(GENESIS_HASH, many.slice(0, 9)) });
+    expect(cutTwice?.sessions[alice.session]).toEqual(many.slice(9, 10));
   });
 
   it("keeps every write when one client saves a snapshot while another saves its own session", async () => {

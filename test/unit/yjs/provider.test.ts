@@ -253,6 +253,8 @@ describe("one provider per document in a client", () => {
     await until(() => b.text.toString() === "still synced");
 
     a.provider.destroy();
+    // A constructor that throws (a bad option) holds no place either.
+    expect(() => new WeftProvider(groupA, docId, new Y.Doc(), { snapshots: { factor: 0, minLogBytes: 0 } })).toThrow();
     const ydoc = new Y.Doc();
     const again = new WeftProvider(groupA, docId, ydoc);
     await again.loaded;
