@@ -1,7 +1,7 @@
 // A long answer (an open, a directory listing, a load) streams over several events; what the peer may read
 // is judged by its role at each slice, so a role change stored meanwhile applies to what is left of it.
 import { describe, expect, it } from "vitest";
-import { LOAD_FIRST_EVENT_ROWS, MAX_TRANSACTIONS_PER_FRAME, MEMBERS_KIND, OPEN_SLICE_DOCS, docIdOf, type DocHeader, type DocId } from "../../protocol/index.ts";
+import { LOAD_FIRST_EVENT_ROWS, MAX_TRANSACTIONS_PER_FRAME, MEMBERS_KIND, OPEN_SLICE_DOCS, OPEN_SLICE_ROWS, docIdOf, type DocHeader, type DocId } from "../../protocol/index.ts";
 import { transactions } from "../support/identity.ts";
 import { GROUP, NOW, alice, bob, carol, scenario, writer } from "./relay-transcript.ts";
 
@@ -51,6 +51,25 @@ describe("a role lowered while an answer streams", () => {
     expect(restrictedAfter).toEqual([]);
     const opened = after.find((line) => line.includes("opened"));
     expect(opened).toContain(`opened docs=${docs.length - restricted.size + restrictedBefore.length + 1}`);
+  });
+
+  it("an admin demoted while its open is in the middle of a long document restricted to others is sent no more of it", async () => {
+    const { send, setRole, transport, fireDueAlarms } = await closedGroup();
+    const secret = header("carol-only-long", [carol.agent]);
+    const write = writer(alice, secret);
+    const total = OPEN_SLICE_ROWS * 3;
+    for (let sent = 0; sent < total; sent += MAX_TRANSACTIONS_PER_FRAME) await send("alice", write(transactions(Math.min(MAX_TRANSACTIONS_PER_FRAME, total - sent), `t${sent}`), { header: sent === 0 }));
+    transport.lines.length = 0;
+    const received = () =>
+      transport.lines.filter((line) => line.startsWith("relay -> bob") && line.includes("content") && line.includes(secret.id.slice(0, 12))).reduce((sum, line) => sum + Number(/ n=(\d+)/.exec(line)?.[1] ?? 0), 0);
+
+    await send("bob", { type: "open", known: {} }); // its first slice goes now, the rest at alarms
+    const before = received();
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(total);
+    await setRole(bob.agent, "writer");
+    await fireDueAlarms();
+    expect(received()).toBe(before);
   });
 
   it("an admin demoted while a long load of a document restricted to others streams gets forbidden, and no more of it", async () => {

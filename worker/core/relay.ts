@@ -640,6 +640,8 @@ export class Relay {
   #openSlice(peer: PeerId, part: OpenPart): Slice {
     let docs = 0;
     let rows = 0;
+    // A document begun under a role that no longer reads it is not gone on with.
+    if (part.current && !this.#mayStillRead(part.reader, part.current.doc)) delete part.current;
     if (part.current) {
       const current = this.#documentSlice(peer, part.current.doc, part.current.have, OPEN_SLICE_ROWS);
       rows += current.rows;
