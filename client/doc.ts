@@ -1,5 +1,6 @@
 // A document as the app sees it: a view of the core's state of it (core/doc-state.ts), its change
 // listeners, and the calls that become core events. It holds no sync state of its own.
+import { notifyAll } from "./listeners.ts";
 import { MEMBERS_KIND, type DocHeader, type DocId, type KnownState, type Role, type SessionId, type Snapshot, type Transaction, type TransactionData } from "../protocol/index.ts";
 import { verifiesChains } from "./chain-checks.ts";
 import {
@@ -266,6 +267,6 @@ export class Doc {
       ...(snapshot ? { snapshot } : {}),
       ...(snapshotted ? { snapshotted } : {}),
     };
-    for (const listener of this.#listeners) listener(change);
+    notifyAll(this.#listeners, change);
   }
 }

@@ -2,6 +2,7 @@
 // (core/client-core.ts). Each call is checked locally, then becomes a core event; the core's effects are
 // carried out here in one switch: frames to the connection, saves to the local store, settlements to the
 // promises waiting, changes to listeners.
+import { notifyAll } from "./listeners.ts";
 import { MEMBERS_KIND, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type MemberOp, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { digestOfState, initialState, step } from "./core/client-core.ts";
@@ -118,7 +119,7 @@ export class Group {
           }),
         onFailure: (error) => this.#report(error),
         onStatus: (status, reason) => {
-          for (const listener of this.#statusListeners) listener(status, reason);
+          notifyAll(this.#statusListeners, status, reason);
           if (status === "closed") {
             this.#inOrder(() => {
               this.#presence.close();
@@ -531,7 +532,7 @@ export class Group {
         const doc = this.#doc(effect.doc);
         if (!doc) return;
         const refused: RefusedWrites = { doc, error: effect.error, transactions: effect.transactions, wholeDocument: effect.wholeDocument };
-        for (const listener of this.#refusedListeners) listener(refused);
+        notifyAll(this.#refusedListeners, refused);
         return;
       }
       case "forget":
@@ -554,6 +555,6 @@ export class Group {
   }
 
   #report(error: RelayError | ConnectionError): void {
-    for (const listener of this.#errorListeners) listener(error);
+    notifyAll(this.#errorListeners, error);
   }
 }

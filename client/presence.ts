@@ -2,6 +2,7 @@
 // at 42") and tells who else is there. One PresenceChannel per group carries it over the group's socket:
 // it sends only the latest state of each document, paced under the relay's rate limit, sends it again
 // after a reconnect, and forgets everyone else's when the socket goes down (the relay clears ours then).
+import { notifyAll } from "./listeners.ts";
 import {
   PRESENCE_BURST,
   PRESENCE_MAX_BYTES,
@@ -112,7 +113,7 @@ export class DocPresence {
 
   #replace(next: Map<PresenceKey, PresencePeerState>): void {
     this.#peers = next;
-    for (const listener of this.#listeners) listener(next);
+    notifyAll(this.#listeners, next);
   }
 }
 

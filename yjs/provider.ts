@@ -9,6 +9,7 @@ import { Awareness } from "y-protocols/awareness";
 import type { Doc, DocChange, DocTransaction } from "../client/doc.ts";
 import type { Group } from "../client/group.ts";
 import type { Status } from "../client/status.ts";
+import { notifyAll } from "../client/listeners.ts";
 import type { DocId } from "../protocol/ids.ts";
 import { MAX_SNAPSHOT_BYTES } from "../protocol/limits.ts";
 import type { Snapshot } from "../protocol/snapshot.ts";
@@ -302,7 +303,7 @@ export class WeftProvider {
   }
 
   #emit<E extends keyof Events>(event: E, ...args: Parameters<Events[E]>): void {
-    for (const listener of [...(this.#listeners.get(event) ?? [])]) (listener as unknown as (...values: Parameters<Events[E]>) => void)(...args);
+    notifyAll((this.#listeners.get(event) ?? []) as Iterable<(...values: Parameters<Events[E]>) => void>, ...args);
   }
 }
 
