@@ -28,6 +28,7 @@ export type LocalRelay = {
 
 /** Starts a relay; resolves once it accepts connections. Needs the `miniflare` package (a dev dependency of the app). */
 export async function startRelay(options: StartRelayOptions = {}): Promise<LocalRelay> {
+  checkOptions(options);
   const { Miniflare, convertV4MiniflareOptions } = await loadMiniflare();
   const miniflare = new Miniflare(
     convertV4MiniflareOptions({
@@ -58,6 +59,38 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Local
     stop: () => (stopped ??= miniflare.dispose()),
   };
 }
+
+/**
+ * Options as plain JavaScript may pass them, refused at once: a relay started without the settings it
+ * was meant to have (a token key in a misspelt var, say) would be an open relay, and look like a working one.
+ */
+function checkOptions(options: unknown): asserts options is StartRelayOptions {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) throw new TypeError("startRelay: options must be an object ({ port, persistTo, vars })");
+  const { port, persistTo, vars, ...unknown } = options as Record<string, unknown>;
+  const extra = Object.keys(unknown);
+  if (extra.length > 0) throw new TypeError(`startRelay: unknown option ${extra.join(", ")} (it takes port, persistTo, vars)`);
+  if (port !== undefined && !(Number.isInteger(port) && (port as number) >= 0 && (port as number) <= 65535)) throw new TypeError("startRelay: port must be a whole number from 0 to 65535");
+  if (persistTo !== undefined && (typeof persistTo !== "string" || persistTo === "")) throw new TypeError("startRelay: persistTo must be a folder's path");
+  if (vars === undefined) return;
+  if (typeof vars !== "object" || vars === null || Array.isArray(vars)) throw new TypeError("startRelay: vars must be an object of strings, like { WEFT_TOKEN_SECRET: \"...\" }");
+  for (const [name, value] of Object.entries(vars)) {
+    if (typeof value !== "string") throw new TypeError(`startRelay: vars.${name} must be a string (a Worker var is text: JSON.stringify a key, "true" for true)`);
+    if (name.startsWith("WEFT_") && !KNOWN_VARS.has(name)) throw new TypeError(`startRelay: vars.${name} is not a setting the relay reads (${[...KNOWN_VARS].join(", ")})`);
+  }
+}
+
+/** Every WEFT_* var the relay reads (worker/config.ts), and the bench's. */
+const KNOWN_VARS = new Set([
+  "WEFT_TOKEN_SECRET",
+  "WEFT_TOKEN_PUBLIC_KEY",
+  "WEFT_OPEN_GROUPS",
+  "WEFT_FOUNDERS",
+  "WEFT_TOKEN_AUDIENCE",
+  "WEFT_TOKEN_ISSUER",
+  "WEFT_TOKEN_MAX_LIFETIME_SECONDS",
+  "WEFT_SNAPSHOT_RETENTION_SECONDS",
+  "WEFT_SQL_STATS",
+]);
 
 async function loadMiniflare(): Promise<typeof import("miniflare")> {
   try {

@@ -22,8 +22,9 @@ export type TokenSigningKey = string | JsonWebKey | CryptoKey;
 
 /** Signs a token for `claims`. Rejects with a TypeError or RangeError when a claim is one the relay would refuse. */
 export async function mintToken(claims: TokenClaims, secretOrKey: TokenSigningKey, now: number = Date.now()): Promise<string> {
-  if (!isAgentId(claims.agent)) throw new TypeError(`agent must be an agent id (ag_...), not ${JSON.stringify(claims.agent)}`);
-  if (!isGroupId(claims.group)) throw new TypeError(`group must be 1-128 characters of A-Z a-z 0-9 . _ ~ -, not ${JSON.stringify(claims.group)}`);
+  // What was given is named by its kind, never printed: a whole identity passed by mistake holds its secret key.
+  if (!isAgentId(claims.agent)) throw new TypeError(`agent must be an agent id (ag_...), not ${kindOf(claims.agent)}`);
+  if (!isGroupId(claims.group)) throw new TypeError(`group must be 1-128 characters of A-Z a-z 0-9 . _ ~ -, not ${kindOf(claims.group)}`);
   if (!ROLES.includes(claims.role)) throw new TypeError(`role must be one of ${ROLES.join(", ")}`);
   if (!Number.isSafeInteger(claims.expiresIn) || claims.expiresIn <= 0) throw new RangeError("expiresIn must be a positive whole number of seconds");
   if (typeof secretOrKey === "string" && secretOrKey.length === 0) throw new TypeError("the HS256 secret is empty");
@@ -58,4 +59,11 @@ export async function generateTokenKeys(): Promise<TokenKeyPair> {
 /** WebCrypto labels Ed25519 JWKs `alg: "Ed25519"`, which hono's JWT helpers do not know (they say "EdDSA"). */
 function withoutAlg({ alg: _alg, key_ops: _keyOps, ...jwk }: JsonWebKey): JsonWebKey {
   return jwk;
+}
+
+/** What a wrong claim is, without its content: `a string of 12 characters`, `an object`, `undefined`. */
+function kindOf(value: unknown): string {
+  if (typeof value === "string") return `a string of ${value.length} characters`;
+  if (value === null || value === undefined) return String(value);
+  return typeof value === "object" ? (Array.isArray(value) ? "an array" : "an object") : `a ${typeof value}`;
 }

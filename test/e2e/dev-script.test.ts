@@ -1,11 +1,12 @@
 // `npm run dev` (wrangler dev) and `npm run dev:local` (Miniflare) as a developer uses them: each serves the
 // relay, and SIGTERM or SIGINT to npm's PID stops it cleanly, leaving no workerd behind and the port free.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { createClient, createIdentity } from "../../client/index.ts";
 import { freePort } from "../support/relay-process.ts";
 import { childProcesses, isAlive as alive, portIsFree, type ProcessInfo } from "../support/processes.ts";
 import { until } from "../support/wait.ts";
@@ -61,5 +62,30 @@ describe("npm run dev and dev:local", () => {
     await until(() => below.every((info) => !alive(info.pid)), 10_000).catch(() => {});
     expect(below.filter((info) => alive(info.pid)).map((info) => info.command)).toEqual([]);
     expect(await portIsFree(port)).toBe(true);
+  });
+
+  it("dev:local reads .dev.vars as wrangler dev does: with a token secret there, a hello without a token is refused", async () => {
+    const app = mkdtempSync(join(tmpdir(), "weft-dev-vars-"));
+    writeFileSync(join(app, ".dev.vars"), '# local settings\nWEFT_TOKEN_SECRET="a-long-random-local-secret"\n');
+    const port = await freePort();
+    const relay = spawn(process.execPath, [join(ROOT, "scripts/local-relay.ts"), "--port", String(port), "--persist-to", join(app, "state")], { cwd: app, env: ENV, stdio: "ignore" });
+    try {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const ok = await fetch(`http://127.0.0.1:${port}/v1/health`, { signal: AbortSignal.timeout(1_000) }).then((response) => response.ok, () => false);
+        if (ok) break;
+        if (Date.now() > deadline || relay.exitCode !== null) throw new Error("dev:local did not serve");
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const client = await createClient({ url: `http://127.0.0.1:${port}`, identity: createIdentity() });
+      const group = client.group("g1");
+      const closed = new Promise<string | undefined>((resolve) => group.onStatus((status, reason) => status === "closed" && resolve(reason)));
+      expect(await closed).toMatch(/unauthorized/);
+      await client.close();
+    } finally {
+      relay.kill("SIGTERM");
+      await new Promise((resolve) => relay.once("exit", resolve));
+      rmSync(app, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,7 @@
 // `wrangler deploy` use), so a relay started from Node behaves as the deployed one.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { RELAY_COMPATIBILITY_DATE, RELAY_COMPATIBILITY_FLAGS } from "../../dev/start-relay.ts";
+import { RELAY_COMPATIBILITY_DATE, RELAY_COMPATIBILITY_FLAGS, startRelay, type StartRelayOptions } from "../../dev/start-relay.ts";
 
 describe("weft/dev's compatibility settings", () => {
   it("are wrangler.toml's", () => {
@@ -10,5 +10,25 @@ describe("weft/dev's compatibility settings", () => {
     expect(toml).toMatch(new RegExp(`^compatibility_date = "${RELAY_COMPATIBILITY_DATE}"$`, "m"));
     const flags = /^compatibility_flags = \[(.*)\]$/m.exec(toml)?.[1] ?? "";
     expect(flags.split(",").map((flag) => flag.trim().replaceAll('"', "")).filter(Boolean)).toEqual(RELAY_COMPATIBILITY_FLAGS);
+  });
+});
+
+describe("startRelay's options from plain JavaScript", () => {
+  // Refused before anything starts: a relay without the settings it was meant to have would be an open one.
+  const wrong: [string, unknown][] = [
+    ["vars as a string", { vars: "WEFT_TOKEN_SECRET=s" }],
+    ["a var that is not a string", { vars: { WEFT_OPEN_GROUPS: true } }],
+    ["a key object as a var", { vars: { WEFT_TOKEN_PUBLIC_KEY: { kty: "OKP" } } }],
+    ["a misspelt setting", { vars: { WEFT_TOKEN_SECRETS: "s" } }],
+    ["a port as a string", { port: "8799" }],
+    ["a port out of range", { port: 70_000 }],
+    ["a folder as a number", { persistTo: 42 }],
+    ["an empty folder", { persistTo: "" }],
+    ["an unknown option", { prot: 8799 }],
+    ["a port instead of options", 8799],
+  ];
+  it.each(wrong)("%s: a TypeError at once", async (_, options) => {
+    await expect(startRelay(options as StartRelayOptions)).rejects.toThrow(/^startRelay: /);
+    await expect(startRelay(options as StartRelayOptions)).rejects.toBeInstanceOf(TypeError);
   });
 });

@@ -4,6 +4,7 @@ import { sign } from "hono/jwt";
 import { DEFAULT_SNAPSHOT_RETENTION_SECONDS, configFromEnv, type ConfigEnv } from "../../worker/config.ts";
 import { tokenVerifier as verifierOf } from "../../worker/tokens.ts";
 import { testAgent } from "../support/identity.ts";
+import { mintToken } from "../../tokens/mint-token.ts";
 
 const alice = testAgent(1);
 const tokenVerifier = (env: ConfigEnv) => verifierOf(configFromEnv(env));
@@ -140,5 +141,16 @@ describe("relay config from the environment", () => {
       expect(config.snapshotRetentionSeconds).toBe(Infinity);
       expect(config.problems).toEqual([expect.stringContaining("WEFT_SNAPSHOT_RETENTION_SECONDS")]);
     }
+  });
+});
+
+describe("mintToken from plain JavaScript", () => {
+  it("refuses a whole identity given as the agent without printing its secret key", async () => {
+    const identity = { agent: alice.agent, secretKey: new Uint8Array(32).fill(97) };
+    const minting = mintToken({ agent: identity as never, group: "g1", role: "writer", expiresIn: 60 }, "s3cret");
+    await expect(minting).rejects.toThrow("agent must be an agent id (ag_...), not an object");
+    const message = await minting.catch((error: Error) => error.message);
+    expect(message).not.toMatch(/secretKey|97/);
+    await expect(mintToken({ agent: alice.agent, group: { name: "g1" } as never, role: "writer", expiresIn: 60 }, "s3cret")).rejects.toThrow(/not an object$/);
   });
 });
