@@ -17,8 +17,10 @@ const settings = { port: "8787", persistTo: ".wrangler/state" };
 const passThrough: string[] = [];
 for (let i = 2; i < process.argv.length; i++) {
   const arg = process.argv[i]!;
-  if (arg === "--port") settings.port = process.argv[++i] ?? settings.port;
-  else if (arg === "--persist-to") settings.persistTo = process.argv[++i] ?? settings.persistTo;
+  // `--port 8790` and `--port=8790` alike.
+  const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+  if (flag === "--port") settings.port = inline ?? process.argv[++i] ?? settings.port;
+  else if (flag === "--persist-to") settings.persistTo = inline ?? process.argv[++i] ?? settings.persistTo;
   else passThrough.push(arg);
 }
 

@@ -9,14 +9,22 @@ import { startRelay } from "../dev/start-relay.ts";
 let port = 8787;
 let persistTo = ".wrangler/state";
 const vars: Record<string, string> = existsSync(".dev.vars") ? devVars(readFileSync(".dev.vars", "utf8")) : {};
+const usage = "usage: local-relay [--port N] [--persist-to dir] [--var NAME=value]";
 for (let i = 2; i < process.argv.length; i++) {
   const arg = process.argv[i]!;
-  const value = process.argv[++i] ?? "";
-  if (arg === "--port") port = Number(value);
-  else if (arg === "--persist-to") persistTo = value;
-  else if (arg === "--var" && value.includes("=")) vars[value.slice(0, value.indexOf("="))] = value.slice(value.indexOf("=") + 1);
+  // `--port 8790` and `--port=8790` alike; a flag without its value is refused.
+  const inline = arg.startsWith("--") && arg.includes("=") && !arg.startsWith("--var=") ? arg.indexOf("=") : -1;
+  const flag = inline < 0 ? arg : arg.slice(0, inline);
+  const value = inline < 0 ? process.argv[++i] : arg.slice(inline + 1);
+  if (value === undefined || value === "") {
+    console.error(`${flag} needs a value; ${usage}`);
+    process.exit(2);
+  }
+  if (flag === "--port" && /^\d+$/.test(value)) port = Number(value);
+  else if (flag === "--persist-to") persistTo = value;
+  else if (flag === "--var" && value.includes("=")) vars[value.slice(0, value.indexOf("="))] = value.slice(value.indexOf("=") + 1);
   else {
-    console.error(`unknown option ${arg}; usage: local-relay [--port N] [--persist-to dir] [--var NAME=value]`);
+    console.error(`${flag === "--port" ? `--port ${value} is not a port` : `unknown option ${arg}`}; ${usage}`);
     process.exit(2);
   }
 }

@@ -31,7 +31,8 @@ describe("npm run dev and dev:local", () => {
     const port = await freePort();
     // wrangler's inspector would take port 9229 by default, which a second relay on the machine may hold.
     const extra = script === "dev" ? ["--inspector-port", String(await freePort())] : [];
-    const npm = spawn("npm", ["run", script, "--", "--port", String(port), "--persist-to", persistTo, ...extra], {
+    // `--port=N`, as many tools write it (the .dev.vars case below passes `--port N`).
+    const npm = spawn("npm", ["run", script, "--", `--port=${port}`, "--persist-to", persistTo, ...extra], {
       cwd: ROOT,
       env: ENV,
       stdio: ["ignore", "pipe", "pipe"],
