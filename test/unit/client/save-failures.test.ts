@@ -26,15 +26,21 @@ class FlakyStore extends MemoryLocalStore {
   }
 }
 
+/** A client of the harness on `store`, its group live, and the messages its onError hears. */
+async function liveOn(client: ReturnType<typeof setup>["client"], store: FlakyStore) {
+  const created = await client({ store });
+  const group = created.group("g1");
+  const errors: string[] = [];
+  group.onError((error) => errors.push(error.message));
+  await statusOf(group, "live");
+  return { client: created, group, errors };
+}
+
 describe("a local save that fails", () => {
   it("is tried again until it succeeds: the writes reach the relay and synced() settles, the app told once", async () => {
     const { client } = setup();
     const store = new FlakyStore();
-    const alice = await client({ store });
-    const group = alice.group("g1");
-    const errors: string[] = [];
-    group.onError((error) => errors.push(error.message));
-    await statusOf(group, "live");
+    const { client: alice, group, errors } = await liveOn(client, store);
     const doc = group.create();
     doc.append("first");
     await doc.synced();
@@ -57,11 +63,7 @@ describe("a local save that fails", () => {
   it("is tried once more when the client closes, before the session is given up: saved if it holds, told as final if not", async () => {
     const { client } = setup();
     const store = new FlakyStore();
-    const alice = await client({ store });
-    const group = alice.group("g1");
-    const errors: string[] = [];
-    group.onError((error) => errors.push(error.message));
-    await statusOf(group, "live");
+    const { client: alice, group, errors } = await liveOn(client, store);
     const doc = group.create();
     store.failures = 1;
     doc.append("saved at close");
@@ -72,11 +74,7 @@ describe("a local save that fails", () => {
     const stored = (await store.loadGroup("g1")).find((saved) => saved.id === doc.id);
     expect(stored?.sessions[alice.session]?.map((transaction) => transaction.data)).toEqual(["saved at close"]);
 
-    const bob = await client({ store });
-    const bobs = bob.group("g1");
-    const bobErrors: string[] = [];
-    bobs.onError((error) => bobErrors.push(error.message));
-    await statusOf(bobs, "live");
+    const { client: bob, group: bobs, errors: bobErrors } = await liveOn(client, store);
     const lost = bobs.create();
     store.failures = Number.POSITIVE_INFINITY;
     lost.append("never saved");
