@@ -48,15 +48,30 @@ export function parseMemberOp(data: string | Uint8Array): MemberOp | undefined {
   }
 }
 
+/** The log's order, which the relay enforces and every replay follows: by `at`, then session, then index. */
+export function logOrder(a: { at: number; session: string; index: number }, b: { at: number; session: string; index: number }): number {
+  return a.at - b.at || (a.session < b.session ? -1 : a.session > b.session ? 1 : a.index - b.index);
+}
+
 /**
- * Replays membership operations in log order (the relay's order: by `at`, then session, then index).
- * The genesis header's creator starts as the only admin. Operations an admin could not make are skipped,
- * exactly as the relay refused them; the group never loses its last admin.
+ * Replays membership operations in log order (logOrder). The genesis header's creator starts as the only
+ * admin. Operations an admin could not make are skipped, exactly as the relay refused them; the group never
+ * loses its last admin.
  */
 export function replayMembers(creator: AgentId, ops: readonly { author: AgentId; op: MemberOp }[]): Map<AgentId, Role> {
+  return replayMembership(creator, ops).members;
+}
+
+/** replayMembers, and the agents whose last operation that took effect removed them. */
+export function replayMembership(creator: AgentId, ops: readonly { author: AgentId; op: MemberOp }[]): { members: Map<AgentId, Role>; removed: Set<AgentId> } {
   const members = new Map<AgentId, Role>([[creator, "admin"]]);
-  for (const { author, op } of ops) applyMemberOp(members, author, op);
-  return members;
+  const removed = new Set<AgentId>();
+  for (const { author, op } of ops) {
+    if (applyMemberOp(members, author, op) !== undefined) continue;
+    if (op.op === "remove") removed.add(op.agent);
+    else removed.delete(op.agent);
+  }
+  return { members, removed };
 }
 
 /** Applies one operation if `author` may make it; returns an explanation when it may not. */

@@ -8,10 +8,11 @@ import {
   EMPTY_DIGEST,
   EMPTY_DIGEST_SUM,
   agentOfSession,
-  applyMemberOp,
   digestOfSum,
   digestSumOf,
+  logOrder,
   parseMemberOp,
+  replayMembership,
   updateDigestSum,
   type MemberOp,
 } from "../protocol/index.ts";
@@ -288,21 +289,14 @@ export class SqliteStore implements GroupStore {
   #rememberPastRemovals(membersDoc: DocId): void {
     const header = this.header(membersDoc);
     if (!header) return;
-    const ops: { at: number; session: SessionId; index: number; op: MemberOp }[] = [];
+    const ops: { at: number; session: SessionId; index: number; author: AgentId; op: MemberOp }[] = [];
     for (const [session, count] of Object.entries(this.knownState(membersDoc).sessions) as [SessionId, number][]) {
       for (const transaction of this.readTransactions(membersDoc, session, 0, count)) {
         const op = parseMemberOp(transaction.data);
-        if (op) ops.push({ at: transaction.at, session, index: transaction.index, op });
+        if (op) ops.push({ at: transaction.at, session, index: transaction.index, author: agentOfSession(session), op });
       }
     }
-    ops.sort((a, b) => a.at - b.at || (a.session < b.session ? -1 : a.session > b.session ? 1 : a.index - b.index));
-    const members = new Map<AgentId, Role>([[header.creator, "admin"]]);
-    const removed = new Set<AgentId>();
-    for (const { session, op } of ops) {
-      if (applyMemberOp(members, agentOfSession(session), op) !== undefined) continue;
-      if (op.op === "remove") removed.add(op.agent);
-      else removed.delete(op.agent);
-    }
+    const { removed } = replayMembership(header.creator, ops.sort(logOrder));
     for (const agent of removed) this.sql.exec("INSERT OR IGNORE INTO removed_members (agent) VALUES (?)", agent);
   }
 

@@ -1,5 +1,5 @@
 // Who may do what: a peer's role, and what a write to the membership log changes. Pure, like the core.
-import { applyMemberOp, parseMemberOp, type AgentId, type Role } from "../../protocol/index.ts";
+import { applyMemberOp, logOrder, parseMemberOp, type AgentId, type Role } from "../../protocol/index.ts";
 import type { ReadyPeer } from "./effects.ts";
 import type { LogPosition, MemberChange, SessionAppend, StoreReader, Write } from "./store.ts";
 
@@ -43,7 +43,7 @@ export function membershipChanges(creator: AgentId, genesis: boolean, author: Ag
   // Apply in the order every client replays the log: by `at`, then session, then index.
   const ops = pending
     .flatMap((append) => append.transactions.map((transaction, index) => ({ ...transaction, session: append.session, index })))
-    .sort((a, b) => a.at - b.at || (a.session < b.session ? -1 : a.session > b.session ? 1 : a.index - b.index));
+    .sort(logOrder);
   // Agents whose last operation here removes them: remembered as removed even if they were never members.
   const removedHere = new Set<AgentId>();
   for (const transaction of ops) {
