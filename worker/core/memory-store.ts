@@ -242,10 +242,13 @@ export class MemoryStore implements GroupStore {
       this.#info.membersLast = write.members.last;
       const removed = new Set(this.#info.removed);
       for (const change of write.members.changes) {
-        if (change.role) this.#members.set(change.agent, change.role);
-        else this.#members.delete(change.agent);
-        if (change.role) removed.delete(change.agent);
-        else removed.add(change.agent);
+        if (change.role) {
+          this.#members.set(change.agent, change.role);
+          removed.delete(change.agent);
+        } else {
+          this.#members.delete(change.agent);
+          removed.add(change.agent);
+        }
       }
       this.#info.removed = removed;
     }

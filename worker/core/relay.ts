@@ -507,27 +507,22 @@ export class Relay {
     if (this.#streams.size > 0) this.transport.wakeAt(this.#now);
   }
 
-  #refuseNonMember(peer: PeerId): number {
-    this.#forgetStreams(peer);
-    this.#send(peer, { type: "error", code: "unauthorized", message: "this agent is not a member of the group" });
-    this.#deliver(peer);
-    this.#failed.add(peer);
-    this.transport.close(peer, closeCodeOf("unauthorized") ?? 1008, "unauthorized");
-    this.#forgetClosed(peer);
-    return 1;
-  }
-
   #refuseBusy(peer: PeerId): void {
-    this.#send(peer, {
+    this.#cutOff(peer, {
       type: "error",
       code: "busy",
       message: `this connection has more long answers queued than the relay holds for one peer (${MAX_QUEUED_STREAM_ENTRIES_PER_PEER} entries of known state); retry later`,
       retryAfter: RETRY_AFTER_BUSY_SECONDS,
     });
+  }
+
+  /** Tells `peer` why, closes its socket with the code's close code, and forgets its queued answers and presence. */
+  #cutOff(peer: PeerId, error: Extract<ServerMessage, { type: "error" }>): void {
+    this.#send(peer, error);
     this.#deliver(peer);
     this.#failed.add(peer);
     this.#forgetStreams(peer);
-    this.transport.close(peer, closeCodeOf("busy") ?? 1013, "busy");
+    this.transport.close(peer, closeCodeOf(error.code) ?? 1008, error.code);
     this.#forgetClosed(peer);
   }
 
@@ -564,14 +559,17 @@ export class Relay {
     const queue = this.#streams.get(peer);
     const answer = queue?.[0];
     if (!queue || !answer) return 0;
-    // Judged by the peer's role now, not when it asked: a role change stored meanwhile applies to what is left.
-    const reader = this.#readerNow(peer);
     if (this.#failed.has(peer) || this.#state.peers.get(peer)?.phase !== "ready") {
       this.#forgetStreams(peer);
       return 0;
     }
-    // No longer a member (a membership log founded or changed since it asked): refused as its next message would be.
-    if (!reader) return this.#refuseNonMember(peer);
+    // Judged by the peer's role now, not when it asked: a role change stored meanwhile applies to what is left.
+    const reader = this.#readerNow(peer);
+    if (!reader) {
+      // No longer a member (a membership log founded or changed since it asked): refused as its next message would be.
+      this.#cutOff(peer, { type: "error", code: "unauthorized", message: "this agent is not a member of the group" });
+      return 1;
+    }
     if (answer.kind === "load" && !this.#mayStillRead(reader, answer.doc)) {
       this.#post(peer, { type: "error", code: "forbidden", message: "this agent may no longer read this document", doc: answer.doc });
       return this.#sliceDone(peer, queue, answer, { done: true, work: 1 });
