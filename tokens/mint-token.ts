@@ -27,7 +27,12 @@ export async function mintToken(claims: TokenClaims, secretOrKey: TokenSigningKe
   if (!isGroupId(claims.group)) throw new TypeError(`group must be 1-128 characters of A-Z a-z 0-9 . _ ~ -, not ${kindOf(claims.group)}`);
   if (!ROLES.includes(claims.role)) throw new TypeError(`role must be one of ${ROLES.join(", ")}`);
   if (!Number.isSafeInteger(claims.expiresIn) || claims.expiresIn <= 0) throw new RangeError("expiresIn must be a positive whole number of seconds");
-  if (typeof secretOrKey === "string" && secretOrKey.length === 0) throw new TypeError("the HS256 secret is empty");
+  for (const name of ["audience", "issuer"] as const) {
+    const value = claims[name];
+    if (value !== undefined && (typeof value !== "string" || value.length === 0)) throw new TypeError(`${name} must be a non-empty string, not ${kindOf(value)}`);
+  }
+  if (!Number.isFinite(now)) throw new TypeError(`now must be a time in milliseconds (Date.now()), not ${kindOf(now)}`);
+  checkSigningKey(secretOrKey);
   const issuedAt = Math.floor(now / 1000);
   const payload = {
     sub: claims.agent,
@@ -56,6 +61,24 @@ export async function generateTokenKeys(): Promise<TokenKeyPair> {
   return { privateKey: withoutAlg(privateKey as JsonWebKey), publicKey: withoutAlg(publicKey as JsonWebKey) };
 }
 
+/** A key the relay could never check: an empty secret, a JWK's JSON text taken for a secret, or not a key at all. */
+function checkSigningKey(key: unknown): void {
+  if (typeof key === "string") {
+    if (key.length === 0) throw new TypeError("the HS256 secret is empty");
+    // A JWK's JSON text would be taken for an HS256 secret, and every token refused as forged.
+    if (/^\s*\{[\s\S]*"kty"/.test(key)) throw new TypeError("the key is a JWK's JSON text: pass the JWK object (JSON.parse it), or the HS256 secret itself");
+    return;
+  }
+  if (key instanceof CryptoKey) {
+    if (key.type !== "private" || key.algorithm.name !== "Ed25519") throw new TypeError(`the signing key must be an Ed25519 private key, not a ${key.type} ${key.algorithm.name} key`);
+    return;
+  }
+  if (key === null || typeof key !== "object" || Array.isArray(key)) throw new TypeError(`the signing key must be an HS256 secret, an Ed25519 private JWK or a CryptoKey, not ${kindOf(key)}`);
+  const jwk = key as JsonWebKey;
+  if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519") throw new TypeError("the signing JWK must be an Ed25519 key (kty OKP, crv Ed25519)");
+  if (typeof jwk.d !== "string") throw new TypeError("the signing JWK is a public key: mintToken needs the private key (generateTokenKeys().privateKey)");
+}
+
 /** WebCrypto labels Ed25519 JWKs `alg: "Ed25519"`, which hono's JWT helpers do not know (they say "EdDSA"). */
 function withoutAlg({ alg: _alg, key_ops: _keyOps, ...jwk }: JsonWebKey): JsonWebKey {
   return jwk;
@@ -64,6 +87,7 @@ function withoutAlg({ alg: _alg, key_ops: _keyOps, ...jwk }: JsonWebKey): JsonWe
 /** What a wrong claim is, without its content: `a string of 12 characters`, `an object`, `undefined`. */
 function kindOf(value: unknown): string {
   if (typeof value === "string") return `a string of ${value.length} characters`;
+  if (typeof value === "number") return String(value);
   if (value === null || value === undefined) return String(value);
   return typeof value === "object" ? (Array.isArray(value) ? "an array" : "an object") : `a ${typeof value}`;
 }

@@ -18,9 +18,11 @@ export type ReconnectState = {
   retryNow: boolean;
   /** Expired tokens in a row: getToken may keep handing out tokens already expired. */
   tokenRetries: number;
+  /** Of those, how many were already expired at the handshake (the close reason counts them). */
+  expiredAtHandshake: number;
 };
 
-export const initialReconnect = (): ReconnectState => ({ attempt: 0, upSince: 0, retryAfterMs: 0, retryNow: false, tokenRetries: 0 });
+export const initialReconnect = (): ReconnectState => ({ attempt: 0, upSince: 0, retryAfterMs: 0, retryNow: false, tokenRetries: 0, expiredAtHandshake: 0 });
 
 /** What an error frame from the relay does to the connection. */
 export type ErrorDecision =
@@ -34,6 +36,7 @@ export type ErrorDecision =
 export function welcomed(state: ReconnectState, now: number): void {
   state.upSince = now;
   state.tokenRetries = 0;
+  state.expiredAtHandshake = 0;
 }
 
 export function relayErrorDecision(state: ReconnectState, error: ErrorMessage, facts: { status: Status; canRefresh: boolean }): ErrorDecision {
@@ -43,7 +46,8 @@ export function relayErrorDecision(state: ReconnectState, error: ErrorMessage, f
   // expired at the handshake, no retry can help: the client stops and says why.
   if (error.code === "token_expired") {
     if (!facts.canRefresh) return { type: "close", reason: `token_expired: ${error.message} (pass getToken to refresh it)` };
-    if (facts.status === "authenticating" && state.tokenRetries >= 2) return { type: "close", reason: `token_expired: getToken returned an expired token ${state.tokenRetries} times in a row` };
+    if (facts.status === "authenticating") state.expiredAtHandshake++;
+    if (facts.status === "authenticating" && state.tokenRetries >= 2) return { type: "close", reason: `token_expired: getToken returned an expired token ${state.expiredAtHandshake} times in a row` };
     state.retryNow = state.tokenRetries++ === 0;
     return { type: "refresh", reason: `token_expired: ${error.message}` };
   }

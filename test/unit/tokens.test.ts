@@ -153,4 +153,25 @@ describe("mintToken from plain JavaScript", () => {
     expect(message).not.toMatch(/secretKey|97/);
     await expect(mintToken({ agent: alice.agent, group: { name: "g1" } as never, role: "writer", expiresIn: 60 }, "s3cret")).rejects.toThrow(/not an object$/);
   });
+
+  it("refuses claims and keys the relay could never accept, at once and naming what is wrong", async () => {
+    const claims = { agent: alice.agent, group: "g1", role: "writer" as const, expiresIn: 60 };
+    const { privateJwk, publicJwk } = await ed25519Jwks();
+    await expect(mintToken({ ...claims, audience: 42 as never }, "s3cret")).rejects.toThrow("audience must be a non-empty string, not 42");
+    await expect(mintToken({ ...claims, issuer: "" }, "s3cret")).rejects.toThrow("issuer must be a non-empty string");
+    await expect(mintToken(claims, "s3cret", Number.NaN)).rejects.toThrow("now must be a time in milliseconds (Date.now()), not NaN");
+    await expect(mintToken(claims, "s3cret", "1700000000000" as never)).rejects.toThrow(/^now must be/);
+    await expect(mintToken(claims, JSON.stringify(privateJwk))).rejects.toThrow("the key is a JWK's JSON text");
+    await expect(mintToken(claims, publicJwk)).rejects.toThrow("the signing JWK is a public key");
+    await expect(mintToken(claims, { kty: "oct", k: "c2VjcmV0" })).rejects.toThrow("the signing JWK must be an Ed25519 key");
+    await expect(mintToken(claims, 12345 as never)).rejects.toThrow("the signing key must be an HS256 secret, an Ed25519 private JWK or a CryptoKey, not 12345");
+    const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+    await expect(mintToken(claims, pair.publicKey)).rejects.toThrow("the signing key must be an Ed25519 private key, not a public Ed25519 key");
+    // What stays accepted: a private JWK or CryptoKey, with the claims the relay checks, which it then admits.
+    const publicOf = async (key: CryptoKey | JsonWebKey) => JSON.stringify(key instanceof CryptoKey ? await crypto.subtle.exportKey("jwk", pair.publicKey) : publicJwk);
+    for (const key of [privateJwk, pair.privateKey]) {
+      const verify = tokenVerifier({ WEFT_TOKEN_PUBLIC_KEY: await publicOf(key), WEFT_TOKEN_AUDIENCE: "app", WEFT_TOKEN_ISSUER: "backend" });
+      expect(await verify(await mintToken({ ...claims, audience: "app", issuer: "backend" }, key))).toMatchObject({ ok: true, agent: alice.agent, role: "writer" });
+    }
+  });
 });

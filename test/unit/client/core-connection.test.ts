@@ -54,6 +54,15 @@ describe("item 7: an expired token is refreshed, not looped on", () => {
     `);
   });
 
+  it("tokens expired at every handshake from the first: the close counts all three", () => {
+    const connection = link();
+    for (const at of [0, 10, 20]) {
+      connection.error("authenticating", { code: "token_expired", message: "expired at the handshake" });
+      if (at < 20) connection.down("authenticating", at);
+    }
+    expect(connection.lines.at(-1)).toBe("authenticating: error token_expired -> close (token_expired: getToken returned an expired token 3 times in a row)");
+  });
+
   it("without getToken, an expired token closes the group with why", () => {
     const connection = link(false);
     connection.error("live", { code: "token_expired", message: "left out of fan-out" });
