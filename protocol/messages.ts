@@ -183,7 +183,8 @@ export const unsubSchema = v.object({ type: v.literal("unsub"), doc: docIdSchema
  * Opens every document of the group this peer may read: the relay streams what the peer lacks of each.
  * A client holding more than fits one frame opens in parts, each covering the ids that sort after `after`
  * and up to `through` (open at either end), and listing what it holds of them; the part without `through`
- * comes last and is answered with `opened`.
+ * comes last and is answered with `opened`. A document listed that the relay lacks is answered with a
+ * `known` (reason `load`) holding nothing, as a load of it would be.
  */
 export const openGroupSchema = v.pipe(
   v.object({

@@ -43,12 +43,8 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       return;
     }
     case "opened":
-      // Documents the relay did not list are ones it does not have yet (created offline): load them, so
-      // their headers and writes go up and the group can go live.
-      for (const id of state.unanswered) {
-        const doc = state.docs.get(id);
-        if (doc?.header && !state.requested.has(id)) sendLoad(state, doc, out);
-      }
+      // Every document named in the open was answered by now: the ones the relay lacks (created offline,
+      // or lost by the relay) with a `known` that holds nothing, so their headers and writes go up again.
       state.whole.awaiting = false;
       out.push({ type: "settle", waiter: "openAll" });
       return;

@@ -99,8 +99,8 @@ describe("an in-memory relay restarted empty", () => {
     const first = await relayAt({});
     const port = portOf(first);
     const writer = await client(first.url);
-    // One group resumes with a load per document; the other with openAll(), whose answer skips what the
-    // relay lacks, so its next push is what hears `unknown_doc`.
+    // One group resumes with a load per document; the other with openAll(), whose answer names what the
+    // relay lacks as holding nothing. Either way the creator pushes the header and its writes again.
     const loaded = writer.group("mem-load");
     const opened = writer.group("mem-open");
     await opened.openAll();
@@ -123,6 +123,30 @@ describe("an in-memory relay restarted empty", () => {
     const reader = await client(second.url);
     expect(dataOf(await reader.group("mem-load").open(docs[0]!.id))).toEqual(["one", "two"]);
     expect(dataOf(await reader.group("mem-open").open(docs[1]!.id))).toEqual(["one", "two"]);
+  });
+
+  it("after openAll(), a document the relay lost comes back with no new write, and synced() stays settled", { timeout: 60_000 }, async () => {
+    const first = await relayAt({});
+    const port = portOf(first);
+    const writer = await client(first.url);
+    const group = writer.group("mem-quiet");
+    await group.openAll();
+    const doc = group.create({ title: "kept" });
+    doc.append("one");
+    await syncedWithin(doc);
+
+    await first.stop();
+    await until(() => group.status !== "live");
+    const second = await relayAt({ port });
+    await until(() => group.status === "live", 15_000);
+    // Nothing is written after the restart: the open's answer alone has the creator give the document back.
+    const reader = await client(second.url);
+    const readerGroup = reader.group("mem-quiet");
+    const deadline = Date.now() + 10_000;
+    while ((await readerGroup.directory()).docs.length === 0 && Date.now() < deadline) await sleep(50);
+    expect(dataOf(await readerGroup.open(doc.id))).toEqual(["one"]);
+    expect(doc.relayKnown).toEqual({ header: true, sessions: { [writer.session]: 1 } });
+    expect(await framesOver(group)).toBeLessThan(10);
   });
 
   it("a writer on another agent's document hears unknown_doc and does not loop", { timeout: 60_000 }, async () => {

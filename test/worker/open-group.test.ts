@@ -85,6 +85,40 @@ describe("open the whole group", () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it("answers each document named in known that the relay lacks as holding nothing, in every part, before opened", async () => {
+    const { group, adminPeer: a, membersDoc } = await closedGroup("open-lacks", alice, [[bob, "writer"]]);
+    const stored: DocId[] = [];
+    for (const nonce of ["kept-1", "kept-2", "kept-3", "restricted", "gone"]) {
+      const { id, header } = docHeader(alice, group, nonce, nonce === "restricted" ? [alice.agent] : undefined);
+      a.send(new SessionWriter(alice, id).content(transactions(2, nonce), header));
+      await a.next("known", (k) => k.doc === id);
+      stored.push(id);
+    }
+    const [restricted, gone] = stored.slice(3) as [DocId, DocId];
+    a.send({ type: "delete", doc: gone });
+    await a.next("deleted");
+    // Created offline by bob, or lost by the relay: it has never stored these.
+    const lacking = ["lost-1", "lost-2", "lost-3", "lost-4", "lost-5", "lost-6"].map((nonce) => docHeader(bob, group, nonce).id);
+
+    const b = await connect(group, bob);
+    const held = { header: true, sessions: { [alice.session]: 2 } };
+    const named = [...stored, ...lacking].sort();
+    const middle = named[Math.floor(named.length / 2)]!;
+    const knownOf = (ids: DocId[]) => Object.fromEntries(ids.map((id) => [id, lacking.includes(id) ? { header: true, sessions: { [bob.session]: 1 } } : held]));
+    b.send({ type: "open", through: middle, known: knownOf(named.filter((id) => id <= middle)) });
+    b.send({ type: "open", after: middle, known: knownOf(named.filter((id) => id > middle)) });
+    expect(await b.next("opened")).toMatchObject({ docs: 4 });
+
+    const answers = b.drain("known");
+    expect(answers.filter((k) => !k.header).sort((x, y) => (x.doc < y.doc ? -1 : 1))).toEqual(lacking.sort().map((doc) => ({ type: "known", doc, header: false, sessions: {}, reason: "load" })));
+    // What the relay holds is answered as before; the restricted one stays unmentioned, the deleted one is `deleted`.
+    expect(answers.filter((k) => k.header).map((k) => k.doc).sort()).toEqual([membersDoc, ...stored.slice(0, 3)].sort());
+    expect(b.received.some((frame) => "doc" in frame && frame.doc === restricted)).toBe(false);
+    expect(b.drain("deleted")).toEqual([{ type: "deleted", doc: gone }]);
+    expect(b.received.at(-1)?.type).toBe("opened");
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it("a document larger than one frame is streamed to the opener in several frames, each under MAX_FRAME_BYTES", async () => {
     const group = uniqueGroup("open-big");
     const a = await connect(group, alice);

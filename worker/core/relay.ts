@@ -79,9 +79,10 @@ export type TokenVerifier = (token: string) => Promise<TokenResult>;
 type SendGroup = Extract<Effect, { type: "sendGroup" }>;
 /**
  * An open part being streamed: `after` moves past each document begun; `current` is a document begun
- * but not all sent yet (what the peer holds of it so far).
+ * but not all sent yet (what the peer holds of it so far); `unlisted`, the documents the peer named in
+ * `known` that the listing has not reached yet, the next one last (set at the first slice).
  */
-type OpenPart = SendGroup & { kind: "open"; current?: { doc: DocId; have: KnownState } };
+type OpenPart = SendGroup & { kind: "open"; current?: { doc: DocId; have: KnownState }; unlisted?: DocId[] };
 /** A directory listing being streamed: `since` moves past each document listed. */
 type DirListing = { kind: "dir"; peer: PeerId; since: number; reader: Reader; readerDigest?: string };
 /** A load being streamed: `have` is what the peer holds so far, advanced as transactions are sent. */
@@ -646,11 +647,12 @@ export class Relay {
       if (!current.done) return { done: false, work: rows };
       delete part.current;
     }
+    part.unlisted ??= unlistedOf(part);
     // The slice takes at most OPEN_SLICE_DOCS, and reads one more to tell that more remain.
     for (const entry of this.store.listDocumentsById(part.after, part.through, OPEN_SLICE_DOCS + 1)) {
       if (docs >= OPEN_SLICE_DOCS || rows >= OPEN_SLICE_ROWS) return { done: false, work: docs + rows };
       part.after = entry.id;
-      docs++;
+      docs += 1 + this.#answerUnlisted(peer, part.unlisted, entry.id);
       const held = part.known[entry.id];
       if (entry.deleted) {
         if (held) this.#post(peer, { type: "deleted", doc: entry.id });
@@ -666,11 +668,29 @@ export class Relay {
         return { done: false, work: docs + rows };
       }
     }
+    docs += this.#answerUnlisted(peer, part.unlisted, undefined);
     if (part.through === undefined) {
       this.#post(peer, { type: "opened", docs: this.#openedCount.get(peer) ?? 0, cursor: this.store.info().cursor });
       this.#openedCount.delete(peer);
     }
     return { done: true, work: docs + rows };
+  }
+
+  /**
+   * The documents the peer named that the listing passed without finding (those before `reached`, or all
+   * left when it is undefined) are ones this relay lacks: each is answered as a load of it would be, with
+   * nothing held, so the peer gives back what it has (a document created offline whose first push was cut
+   * off, a group restored from an older backup). Returns how many were answered.
+   */
+  #answerUnlisted(peer: PeerId, unlisted: DocId[], reached: DocId | undefined): number {
+    let answered = 0;
+    while (unlisted.length > 0 && (reached === undefined || unlisted.at(-1)! <= reached)) {
+      const doc = unlisted.pop()!;
+      if (doc === reached) break;
+      this.#post(peer, { type: "known", doc, header: false, sessions: {}, reason: "load" });
+      answered++;
+    }
+    return answered;
   }
 
   /**
@@ -700,6 +720,12 @@ function groupBy(subscriptions: readonly { peer: PeerId; doc: DocId | "*" }[]): 
     else byPeer.set(peer, [doc]);
   }
   return byPeer;
+}
+
+/** The documents an open part names in `known` within its id range, in the reverse of the store's order (the next one last). */
+function unlistedOf(part: OpenPart): DocId[] {
+  const inRange = (doc: DocId) => (part.after === undefined || doc > part.after) && (part.through === undefined || doc <= part.through);
+  return (Object.keys(part.known) as DocId[]).filter(inRange).sort().reverse();
 }
 
 /** What a queued answer holds in memory, in entries of known state: one, plus one per document and session count. */

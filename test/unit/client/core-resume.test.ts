@@ -10,7 +10,7 @@ import { alice, coreScenario, doc1, doc2, knownLoad } from "./core-transcript.ts
 const DIGEST = "A".repeat(43);
 
 describe("item 4: offline-created documents after openAll()", () => {
-  it("a document the relay did not list in its open answer is loaded, pushed, and the group goes live", () => {
+  it("a document the relay lacks is answered in the open as holding nothing, pushed, and the group goes live", () => {
     const core = coreScenario();
     core.start([{ id: doc1.id, header: doc1.header, sessions: {} }]);
     core.connect();
@@ -22,8 +22,8 @@ describe("item 4: offline-created documents after openAll()", () => {
     core.transcript();
     core.connect();
     core.relay(knownLoad(doc1.id, true));
-    core.relay({ type: "opened", docs: 1, cursor: 1 });
     core.relay(knownLoad(doc2.id, false));
+    core.relay({ type: "opened", docs: 1, cursor: 1 });
     core.pump();
     expect(core.transcript()).toMatchInlineSnapshot(`
       [
@@ -32,15 +32,45 @@ describe("item 4: offline-created documents after openAll()", () => {
         "relay -> c | welcome v=1 role=writer",
         "relay -> c | known doc1 {} load",
         "c | flush doc1",
-        "relay -> c | opened docs=1 cursor=1",
-        "c -> relay | load doc2 {}",
-        "c | openAll resolves",
         "relay -> c | known doc2 (no header) {} load",
         "c | loaded:doc2 resolves",
         "c | status live",
         "c | flush doc2",
+        "relay -> c | opened docs=1 cursor=1",
+        "c | openAll resolves",
         "store | saved doc2",
         "shell | push doc1, doc2",
+        "c -> relay | content doc2 +header ",
+      ]
+    `);
+  });
+
+  it("a created document whose first push the socket lost, already loaded, goes up again after the open's answer", () => {
+    const core = coreScenario();
+    core.start([]);
+    core.connect();
+    core.feed({ type: "openAll" });
+    core.relay({ type: "opened", docs: 0, cursor: 0 });
+    core.create(doc2);
+    core.relay(knownLoad(doc2.id, false));
+    core.pump(); // the header goes out, and the socket drops before the relay stores it
+    core.feed({ type: "down" });
+    core.transcript();
+    core.connect();
+    core.relay(knownLoad(doc2.id, false));
+    core.relay({ type: "opened", docs: 0, cursor: 0 });
+    core.pump();
+    expect(core.transcript()).toMatchInlineSnapshot(`
+      [
+        "socket | hello sent",
+        "c -> relay | open 1 docs",
+        "relay -> c | welcome v=1 role=writer",
+        "c | status live",
+        "relay -> c | known doc2 (no header) {} load",
+        "c | flush doc2",
+        "relay -> c | opened docs=0 cursor=0",
+        "c | openAll resolves",
+        "shell | push doc2",
         "c -> relay | content doc2 +header ",
       ]
     `);
