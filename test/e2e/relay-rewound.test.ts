@@ -131,7 +131,7 @@ describe("an in-memory relay restarted empty", () => {
     const writer = await client(first.url);
     const group = writer.group("mem-quiet");
     await group.openAll();
-    const doc = group.create({ title: "kept" });
+    const doc = group.create({ meta: { title: "kept" } });
     doc.append("one");
     await syncedWithin(doc);
 
