@@ -4,7 +4,7 @@ import { newSession, type Identity } from "./identity.ts";
 import { checkIdentity, checkOptions, checkPushInterval, checkRelayUrl } from "./local-checks.ts";
 import { ClosedError } from "./errors.ts";
 import type { DocId, SessionId } from "../protocol/index.ts";
-import type { DocChanges, LocalStore, StoredDoc } from "./storage/local-store.ts";
+import type { DocChanges, LocalStore, StoredDoc, UnsentListener } from "./storage/local-store.ts";
 import { MemoryLocalStore } from "./storage/memory-store.ts";
 import type { LeaseRequest, SessionLease } from "./storage/session-pool.ts";
 
@@ -31,6 +31,9 @@ export class Client {
   readonly #writes: LeaseholderStore;
   #closed: Promise<void> | undefined;
 
+  /** Stops announcing unsent writes when the page goes away (browsers). */
+  readonly #stopWatchingPage: () => void;
+
   constructor(identity: Identity, lease: SessionLease, store: LocalStore, options: GroupOptions) {
     this.identity = identity;
     this.session = lease.session;
@@ -38,6 +41,7 @@ export class Client {
     this.#lease = lease;
     this.#writes = new LeaseholderStore(store);
     this.#options = options;
+    this.#stopWatchingPage = onPageHide(() => void this.#announceUnsent([...this.#groups.values()]));
   }
 
   /** The group with this id, connected on first use. */
@@ -63,12 +67,42 @@ export class Client {
    */
   close(): Promise<void> {
     if (!this.#closed) {
-      for (const group of this.#groups.values()) group.close();
+      const groups = [...this.#groups.values()];
+      this.#stopWatchingPage();
+      for (const group of groups) group.close();
       this.#groups.clear();
-      this.#closed = this.#writes.stop().then(() => this.#lease.release());
+      this.#closed = this.#writes
+        .stop()
+        .then(() => this.#announceUnsent(groups))
+        .then(() => this.#lease.release());
     }
     return this.#closed;
   }
+
+  /**
+   * Writes saved here that the relay has not confirmed are told to the clients sharing the store, which
+   * push them (a tab closed while offline, another still open): otherwise they would wait for the next
+   * client to load the group. Each announcement starts before the first await: a page going away gets them
+   * all out while its handler runs.
+   */
+  async #announceUnsent(groups: Group[]): Promise<void> {
+    const announced = groups.flatMap((group) => {
+      const docs = group.unsentDocs();
+      return docs.length > 0 ? [this.store.announceUnsent?.(group.id, docs).catch(() => {})] : [];
+    });
+    await Promise.all(announced);
+  }
+}
+
+/**
+ * Calls `announce` when the page goes away (a tab closed or navigated, in browsers: `pagehide`), where the
+ * app gets no chance to call close(); returns what stops it. Elsewhere it does nothing.
+ */
+function onPageHide(announce: () => void): () => void {
+  const page = globalThis as { addEventListener?: typeof addEventListener; removeEventListener?: typeof removeEventListener; document?: unknown };
+  if (typeof page.addEventListener !== "function" || page.document === undefined) return () => {};
+  page.addEventListener("pagehide", announce);
+  return () => page.removeEventListener?.("pagehide", announce);
 }
 
 /**
@@ -122,6 +156,10 @@ class LeaseholderStore implements LocalStore {
 
   remove(group: string, doc: DocId): Promise<void> {
     return this.#store.remove(group, doc);
+  }
+
+  onUnsent(listener: UnsentListener): () => void {
+    return this.#store.onUnsent?.(listener) ?? (() => {});
   }
 
   /** The store belongs to the app, which may share it with other clients: closing a client leaves it open. */

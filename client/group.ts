@@ -6,7 +6,7 @@ import { notifyAll } from "./listeners.ts";
 import { MEMBERS_KIND, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type MemberOp, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { digestOfState, initialState, step } from "./core/client-core.ts";
-import type { DocState } from "./core/doc-state.ts";
+import { hasUnsynced, type DocState } from "./core/doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Directory, type WaiterKey } from "./core/effects.ts";
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
 import { ClosedError, LocalRefusalError, RelayError, abortReason, type ConnectionError } from "./errors.ts";
@@ -63,6 +63,8 @@ export class Group {
   #behindSnapshot: (() => void)[] | undefined;
   /** Documents whose partial frame waits for the pace (core effect pushAt), each with the timer that pushes it. */
   readonly #pacedPushes = new Map<DocId, ReturnType<typeof setTimeout>>();
+  /** Stops hearing of writes other clients sharing the store left unsent (LocalStore.onUnsent). */
+  readonly #stopHearingUnsent: () => void;
 
   constructor(id: string, identity: Identity, session: SessionId, store: LocalStore, options: GroupOptions) {
     checkGroupId(id);
@@ -123,6 +125,7 @@ export class Group {
           if (status === "closed") {
             this.#inOrder(() => {
               this.#presence.close();
+              this.#stopHearingUnsent();
               this.#pump.stop();
               for (const timer of this.#pacedPushes.values()) clearTimeout(timer);
               this.#pacedPushes.clear();
@@ -136,6 +139,7 @@ export class Group {
     // microtask later, so that status listeners added right after client.group() hear "connecting".
     queueMicrotask(() => this.connection.start());
     this.ready = this.#restore();
+    this.#stopHearingUnsent = store.onUnsent?.((group, docs) => this.#heardUnsent(group, docs)) ?? (() => {});
   }
 
   async #restore(): Promise<void> {
@@ -357,6 +361,26 @@ export class Group {
 
   close(): void {
     this.connection.close();
+  }
+
+  /** Documents holding own writes the relay has not confirmed (client.close() tells the clients sharing the store). */
+  unsentDocs(): DocId[] {
+    return [...this.#core.docs.values()].filter((doc) => !doc.deleted && hasUnsynced(doc, this.session)).map((doc) => doc.id);
+  }
+
+  /**
+   * A client sharing the store closed with writes of `docs` unsent: they are read again from the store, and
+   * what this client lacks of its agent's other sessions is pushed (of documents it holds, or of any once the
+   * whole group is open).
+   */
+  #heardUnsent(group: string, docs: DocId[]): void {
+    if (group !== this.id || this.#core.closed) return;
+    const wanted = new Set(this.#core.whole.requested ? docs : docs.filter((doc) => this.#core.docs.has(doc)));
+    if (wanted.size === 0) return;
+    this.#store.loadGroup(this.id).then(
+      (stored) => this.#core.closed || this.#inOrder(() => this.#dispatch({ type: "storedTails", docs: stored.filter((doc) => wanted.has(doc.id)) })),
+      (error: Error) => this.#report(new RelayError({ code: "internal", message: `reading the local store again failed: ${error.message}` })),
+    );
   }
 
   /** Pushes `doc` again at `at` (its partial frame waits for the pace); one timer per document, the earliest. */

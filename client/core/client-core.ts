@@ -3,7 +3,7 @@
 // State (effects.ts: CoreState): every document's logs, known states and push progress (doc-state.ts),
 // loads sent and unanswered, the whole-group open, deletes and directory requests in flight, the
 // quarantine of a refused frame, membership (role, log) and the socket's phase as the core needs it.
-// Events: the local store's answers (restored, saved), the socket (helloSent, welcome, message, down,
+// Events: the local store's answers (restored, saved, storedTails), the socket (helloSent, welcome, message, down,
 // closed), the app's calls (create, append, open, openAll, delete, directory, discard/retry refused) and
 // `push` (the shell saved a tick's changes). Effects: frames to send, saves and removals in the local
 // store, promise settlements (by waiter key), status changes, a drop of the socket, changes to tell
@@ -20,7 +20,7 @@ import { headerIsFor } from "../local-checks.ts";
 import { nextProbe } from "../quarantine.ts";
 import type { StoredDoc } from "../storage/local-store.ts";
 import { askDirectory, directoryResend } from "./directory-queue.ts";
-import { appendOwn, hasUnsynced, knownOf, markSaved, resetInFlight, restoreDoc } from "./doc-state.ts";
+import { adoptTails, appendOwn, hasUnsynced, knownOf, markSaved, resetInFlight, restoreDoc } from "./doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
 import { pacedPushAt, takePush } from "./push.ts";
 import { deletedError, discard, onMessage, refusedEffect } from "./relay-messages.ts";
@@ -40,6 +40,9 @@ export function step(state: CoreState, event: CoreEvent): CoreEffect[] {
       if (doc) markSaved(doc, event.changes);
       break;
     }
+    case "storedTails":
+      onStoredTails(state, event.docs, out);
+      break;
     case "unverified":
       for (const session of event.sessions) {
         out.push({ type: "report", error: new RelayError({ code: "bad_signature", message: "a received checkpoint does not verify: its transactions do not count", doc: event.doc, session }) });
@@ -147,6 +150,29 @@ function onRestored(state: CoreState, stored: StoredDoc[], out: CoreEffect[]): v
   }
   state.restored = true;
   if (state.phase === "hello" || state.phase === "ready") resume(state, out);
+}
+
+/**
+ * Documents a client sharing the store closed with writes unsent, as stored now: what this client lacks of
+ * its agent's other sessions is taken in and pushed. One it does not hold is taken whole, as at a restore,
+ * when the whole group is open (it would arrive live anyway); the relay is asked for it like any other.
+ */
+function onStoredTails(state: CoreState, stored: StoredDoc[], out: CoreEffect[]): void {
+  for (const entry of stored) {
+    const held = state.docs.get(entry.id);
+    if (held) {
+      if (held.deleted) continue;
+      const added = adoptTails(held, state.writer, entry);
+      if (added.length > 0) out.push({ type: "changed", doc: held.id, added }, { type: "flush", doc: held.id });
+      continue;
+    }
+    if (!state.whole.requested || !isDocId(entry.id) || !entry.header || !headerIsFor(entry.header, entry.id, state.group)) continue;
+    const doc = track(state, entry.id, entry.header);
+    restoreDoc(doc, state.writer.session, entry);
+    if (doc.refusal) out.push(refusedEffect(state, doc));
+    load(state, doc, out);
+    out.push({ type: "flush", doc: doc.id });
+  }
 }
 
 /** Right behind the hello: say what this client holds; the relay answers with exactly what it lacks. */

@@ -217,6 +217,32 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
   }
 }
 
+/**
+ * Takes in what another client of this agent saved into `stored` past what this one holds of its sessions
+ * (a tab that closed with writes unsent): held and saved as they are, so they are pushed like any orphan
+ * tail (push.ts: takeOrphanTails). Returns what was added.
+ */
+export function adoptTails(doc: DocState, writer: { agent: AgentId; session: SessionId }, stored: StoredDoc): DocTransaction[] {
+  const added: DocTransaction[] = [];
+  for (const [session, transactions] of Object.entries(stored.sessions) as [SessionId, Transaction[]][]) {
+    if (session === writer.session || agentOfSession(session) !== writer.agent) continue;
+    const storedBase = stored.snapshot?.bases[session] ?? 0;
+    const held = heldCount(doc, session);
+    if (storedBase > held || storedBase + transactions.length <= held) continue;
+    const log = logOf(doc, session);
+    for (let index = held; index < storedBase + transactions.length; index++) {
+      const transaction = transactions[index - storedBase]!;
+      log.push(transaction);
+      if (transaction.at > doc.lastAt) doc.lastAt = transaction.at;
+      added.push({ ...transaction, session, index });
+    }
+    doc.saved.set(session, heldCount(doc, session));
+    doc.chains.trust(session, heldCount(doc, session));
+  }
+  if (added.length > 0) doc.version++;
+  return added;
+}
+
 /** What the local store lacks, or undefined when it is up to date. */
 export function unsavedOf(doc: DocState, own: SessionId): DocChanges | undefined {
   if (!doc.header) return undefined;

@@ -63,6 +63,8 @@ export type CoreEvent =
   // The local store answered (group start): what it holds of this group.
   | { type: "restored"; docs: StoredDoc[] }
   | { type: "saved"; doc: DocId; changes: DocChanges }
+  // Documents as stored now, read again because a client sharing the store closed with their writes unsent.
+  | { type: "storedTails"; docs: StoredDoc[] }
   // Received checkpoints of a verified chain that failed (the signature checks are async: the shell runs them).
   | { type: "unverified"; doc: DocId; sessions: SessionId[] }
   // The socket: the hello went out, the relay welcomed us, a message arrived, it went down, it closed for good.

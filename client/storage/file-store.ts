@@ -9,12 +9,12 @@
 // bad line costs only itself, never a later good save. Several processes may share one directory: appends
 // go to files opened with O_APPEND (each save one write), nothing is ever truncated or rewritten in place,
 // and session leases are lock files (file-session-locks.ts).
-import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { AgentId, DocId, Transaction } from "../../protocol/index.ts";
 import { fileSessionLocks } from "./file-session-locks.ts";
-import { applyChanges, type DocChanges, type LocalStore, type StoredDoc, type StoredSnapshot } from "./local-store.ts";
+import { applyChanges, unsentOf, type DocChanges, type LocalStore, type StoredDoc, type StoredSnapshot, type UnsentListener } from "./local-store.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 
 /**
@@ -23,6 +23,9 @@ import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks }
  */
 type Record = { header?: StoredDoc["header"]; snapshot?: DocChanges["snapshot"]; appends?: DocChanges["appends"] };
 type OldAppendLine = DocChanges["appends"][number];
+
+/** Announcements of unsent writes (announceUnsent): one line each, appended; every store watching the file hears them. */
+const UNSENT_FILE = "unsent.jsonl";
 
 /**
  * A transaction as a line holds it: text as `{at, data}`; bytes as `{at, bytes}` with the bytes in base64url
@@ -66,6 +69,9 @@ export class FileLocalStore implements LocalStore {
   readonly #locks: SessionLocks;
   /** Each file's latest write or removal under way, settled either way: the next one starts after it. */
   readonly #writing = new Map<string, Promise<void>>();
+  readonly #unsentListeners = new Set<UnsentListener>();
+  /** The announcements file watched while anyone listens, and how many of its bytes were heard. */
+  #unsent: { watcher: FSWatcher; heard: number } | undefined;
 
   constructor(directory: string, options: { fsync?: boolean } = {}) {
     this.directory = directory;
@@ -111,7 +117,63 @@ export class FileLocalStore implements LocalStore {
     return this.#inOrder(path, () => rm(path, { force: true }));
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#unsentListeners.clear();
+    if (this.#unsent) this.#stopWatching(this.#unsent);
+  }
+
+  async announceUnsent(group: string, docs: DocId[]): Promise<void> {
+    await appendWhole(join(this.directory, UNSENT_FILE), Buffer.from(`\n${JSON.stringify({ group, docs })}\n`), false);
+  }
+
+  onUnsent(listener: UnsentListener): () => void {
+    this.#unsentListeners.add(listener);
+    if (!this.#unsent) {
+      const path = join(this.directory, UNSENT_FILE);
+      // A folder that cannot be watched (read-only, out of inotify watches) is not listened to: what another
+      // client leaves unsent then waits for the next load of the group, as with a store without onUnsent.
+      try {
+        appendFileSync(path, ""); // there to be watched
+        const unsent = { watcher: watch(path, () => this.#hear(path, unsent)), heard: statSync(path).size };
+        unsent.watcher.unref(); // listening does not keep the process alive
+        unsent.watcher.on("error", () => this.#stopWatching(unsent));
+        this.#unsent = unsent;
+      } catch {}
+    }
+    return () => {
+      this.#unsentListeners.delete(listener);
+      if (this.#unsentListeners.size === 0 && this.#unsent) this.#stopWatching(this.#unsent);
+    };
+  }
+
+  #stopWatching(unsent: { watcher: FSWatcher }): void {
+    unsent.watcher.close();
+    if (this.#unsent === unsent) this.#unsent = undefined;
+  }
+
+  /** Reads the whole lines appended since last heard and tells the listeners what they announce. */
+  #hear(path: string, unsent: { heard: number }): void {
+    if (this.#unsent !== unsent) return;
+    let text: string;
+    try {
+      text = readFrom(path, unsent.heard);
+    } catch {
+      return;
+    }
+    const end = text.lastIndexOf("\n");
+    if (end < 0) return;
+    unsent.heard += Buffer.byteLength(text.slice(0, end + 1));
+    for (const line of text.slice(0, end).split("\n")) {
+      if (!line) continue;
+      let announced;
+      try {
+        announced = unsentOf(JSON.parse(line));
+      } catch {
+        continue; // a torn line costs only itself
+      }
+      if (announced) for (const listener of [...this.#unsentListeners]) listener(announced.group, announced.docs);
+    }
+  }
 
   /** Creates a group's folder if missing; true when it did. */
   async #ensureFolder(folder: string): Promise<boolean> {
@@ -134,6 +196,25 @@ export class FileLocalStore implements LocalStore {
   #groupPath(group: string): string {
     // Dots are encoded too, so no group id can name `.` or `..` and step out of the store's folder.
     return join(this.directory, encodeURIComponent(group).replaceAll(".", "%2E"));
+  }
+}
+
+/** What a file holds from byte `from` on, as text. */
+function readFrom(path: string, from: number): string {
+  const fd = openSync(path, "r");
+  try {
+    const length = fstatSync(fd).size - from;
+    if (length <= 0) return "";
+    const bytes = Buffer.alloc(length);
+    let read = 0;
+    while (read < length) {
+      const got = readSync(fd, bytes, read, length - read, from + read);
+      if (got === 0) break;
+      read += got;
+    }
+    return bytes.subarray(0, read).toString("utf8");
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -6,7 +6,7 @@
 // holding the header, the snapshot and what follows it, so a load reads no more than that. Session leases are Web Locks, which the browser drops
 // when a tab closes or crashes; `navigator.locks` is shared by every tab and worker of the origin.
 import type { AgentId, DocId, SessionId } from "../../protocol/index.ts";
-import { applyChanges, type DocChanges, type LocalStore, type StoredDoc } from "./local-store.ts";
+import { applyChanges, unsentOf, type DocChanges, type LocalStore, type StoredDoc, type UnsentListener } from "./local-store.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 
 const CHANGES = "changes";
@@ -33,6 +33,10 @@ const lockName = (session: SessionId) => `weft-session:${session}`;
 export class IndexedDbLocalStore implements LocalStore {
   readonly #db: Promise<IDBDatabase>;
   readonly #locks: SessionLocks;
+  /** Announcements of unsent writes travel between the tabs of the database's origin on this BroadcastChannel. */
+  readonly #channelName: string;
+  readonly #unsentListeners = new Set<UnsentListener>();
+  #channel: BroadcastChannel | undefined;
 
   /**
    * `locks` is the origin's Web Locks (`navigator.locks`). Where there is none (pages served over plain
@@ -41,6 +45,7 @@ export class IndexedDbLocalStore implements LocalStore {
    * tabs never write into one, at the cost of a new session per page load.
    */
   constructor(name = "weft", factory: IDBFactory = globalThis.indexedDB, locks: LockManager | undefined = globalThis.navigator?.locks) {
+    this.#channelName = `weft-unsent:${name}`;
     const request = factory.open(name, 1);
     request.onupgradeneeded = () => {
       const db = request.result;
@@ -110,7 +115,41 @@ export class IndexedDbLocalStore implements LocalStore {
   }
 
   async close(): Promise<void> {
+    this.#unsentListeners.clear();
+    this.#channel?.close();
+    this.#channel = undefined;
     (await this.#db).close();
+  }
+
+  async announceUnsent(group: string, docs: DocId[]): Promise<void> {
+    if (typeof BroadcastChannel === "undefined") {
+      queueMicrotask(() => this.#hear({ group, docs })); // this realm only
+      return;
+    }
+    // A channel of its own: every other one of the name hears it, this store's own listening one included.
+    const channel = new BroadcastChannel(this.#channelName);
+    channel.postMessage({ group, docs });
+    channel.close();
+  }
+
+  onUnsent(listener: UnsentListener): () => void {
+    this.#unsentListeners.add(listener);
+    if (!this.#channel && typeof BroadcastChannel !== "undefined") {
+      this.#channel = new BroadcastChannel(this.#channelName);
+      this.#channel.onmessage = (event: MessageEvent) => this.#hear(event.data);
+      (this.#channel as { unref?: () => void }).unref?.(); // Node: listening does not keep the process alive
+    }
+    return () => {
+      this.#unsentListeners.delete(listener);
+      if (this.#unsentListeners.size > 0) return;
+      this.#channel?.close();
+      this.#channel = undefined;
+    };
+  }
+
+  #hear(message: unknown): void {
+    const unsent = unsentOf(message);
+    if (unsent) for (const listener of [...this.#unsentListeners]) listener(unsent.group, unsent.docs);
   }
 }
 

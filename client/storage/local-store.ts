@@ -43,6 +43,23 @@ export interface LocalStore {
   /** Forgets a document (the relay deleted it), so it does not come back at the next start. */
   remove(group: string, doc: DocId): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Tells every client sharing this store (other tabs, processes or clients, live now) that `docs` of
+   * `group` hold writes saved here that the relay has not confirmed, which a closing client leaves behind.
+   * Optional: a store without it leaves them to the next client that loads the group.
+   */
+  announceUnsent?(group: string, docs: DocId[]): Promise<void>;
+  /** Calls `listener` with what `announceUnsent` told, from any client sharing this store; returns what stops it. */
+  onUnsent?(listener: UnsentListener): () => void;
+}
+
+export type UnsentListener = (group: string, docs: DocId[]) => void;
+
+/** An announcement as it travels between tabs or processes, checked on arrival (another version may have sent it). */
+export function unsentOf(message: unknown): { group: string; docs: DocId[] } | undefined {
+  const { group, docs } = (message ?? {}) as { group?: unknown; docs?: unknown };
+  if (typeof group !== "string" || !Array.isArray(docs) || !docs.every((doc) => typeof doc === "string")) return undefined;
+  return { group, docs: docs as DocId[] };
 }
 
 /**

@@ -124,4 +124,43 @@ describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROM
     expect(pageErrors).toEqual([]);
     await context.close();
   });
+
+  it("a tab that goes away with writes unsent (cut off, closed without close()) hands them to the live tab, which pushes them", { timeout: 60_000 }, async () => {
+    const identity = createIdentity();
+    const dbName = `${DB_NAME}-handoff`;
+    const context = await browser.newContext();
+    const [live, cutOff] = [await openPage(context, pages.url, pageErrors), await openPage(context, pages.url, pageErrors)];
+    const liveSetup: TabSetup = { url: relay.url, secret: exportIdentity(identity), group: GROUP, dbName, doc: "" as DocId };
+    await startTab(live, liveSetup);
+    const doc = await live.evaluate(async (group) => {
+      const created = (window as unknown as PageGlobals).tab.client.group(group).create({ meta: { title: "handed over" } });
+      created.append("from the live tab");
+      await created.synced();
+      return created.id;
+    }, GROUP);
+
+    // The other tab cannot reach the relay; it writes into the document from the profile's IndexedDB and leaves.
+    const cutSession = await startTab(cutOff, { ...liveSetup, url: "http://127.0.0.1:9", doc });
+    await cutOff.evaluate(async ({ group, doc: id }) => {
+      const same = await (window as unknown as PageGlobals).tab.client.group(group).open(id);
+      same.append("written cut off");
+      same.append("then the tab went away");
+      await new Promise((resolve) => setTimeout(resolve, 300)); // saved in IndexedDB by then
+    }, { group: GROUP, doc });
+    await cutOff.goto("about:blank");
+
+    const pushed = await within(15_000, "the live tab pushing the other tab's writes", live.evaluate(async ({ group, doc: id, session }) => {
+      const held = await (window as unknown as PageGlobals).tab.client.group(group).open(id);
+      while ((held.relayKnown.sessions[session] ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+      return held.sessionTransactions(session).map((transaction) => transaction.data);
+    }, { group: GROUP, doc, session: cutSession }));
+    expect(pushed).toEqual(["written cut off", "then the tab went away"]);
+
+    const reader = await createClient({ url: relay.url, identity: createIdentity() });
+    const read = await reader.group(GROUP).open(doc);
+    expect(read.sessionTransactions(cutSession).map((transaction) => transaction.data)).toEqual(["written cut off", "then the tab went away"]);
+    await reader.close();
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  });
 });

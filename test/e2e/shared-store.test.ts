@@ -15,6 +15,7 @@ import { spawnLineProcess } from "../support/line-process.ts";
 import { until } from "../support/wait.ts";
 
 const SHARER = fileURLToPath(new URL("./store-sharer.ts", import.meta.url));
+const OFFLINE_WRITER = fileURLToPath(new URL("./offline-writer.ts", import.meta.url));
 const PER_PROCESS = 500;
 const GROUP = "e2e-shared-store";
 
@@ -75,6 +76,30 @@ describe("two Node processes on one FileLocalStore directory, through wrangler d
     const local = await restarted.group(GROUP).open(created.id as DocId);
     expect([...local.transactions().map((transaction) => transaction.data)].sort()).toEqual([...all].sort());
     await restarted.close();
+  });
+
+  it("a process that closes with writes unsent hands them to a live process on the store, which pushes them at once", async () => {
+    const identity = createIdentity();
+    const dir = mkdtempSync(join(tmpdir(), "weft-e2e-handoff-"));
+    try {
+      const live = await createClient({ url: relay.url, identity, store: new FileLocalStore(dir) });
+      const group = live.group(GROUP);
+      await group.openAll();
+      // Another process of the app, cut off from the relay, creates a document, writes, and quits.
+      const writer = spawnLineProcess(OFFLINE_WRITER, ["http://127.0.0.1:9", dir, exportIdentity(identity), GROUP, "create", "5"], children);
+      const { doc, session } = JSON.parse(await writer.line(0)) as { doc: DocId; session: SessionId };
+      expect(session).not.toBe(live.session);
+      await until(() => writer.child.exitCode !== null, 20_000);
+
+      await until(() => group.docs.some((held) => held.id === doc && countOf(held.relayKnown, session) === 5), 20_000);
+      await live.close();
+      const reader = await createClient({ url: relay.url, identity: createIdentity() });
+      const read = await reader.group(GROUP).open(doc);
+      expect(read.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(Array.from({ length: 5 }, (_, i) => `offline-${i}`));
+      await reader.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("pushes the unsent writes of a session nobody holds any more, though the next client leases another", async () => {

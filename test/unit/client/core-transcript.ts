@@ -23,6 +23,8 @@ function renderEvent(event: CoreEvent): string {
       return `store | restored ${event.docs.map((doc) => `${doc.id} ${counts(Object.fromEntries(Object.entries(doc.sessions).map(([session, log]) => [session, log.length])))}`).join(", ")}`;
     case "saved":
       return `store | saved ${event.doc}`;
+    case "storedTails":
+      return `store | read again ${event.docs.map((doc) => `${doc.id} ${counts(Object.fromEntries(Object.entries(doc.sessions).map(([session, log]) => [session, log.length])))}`).join(", ")}`;
     case "unverified":
       return `shell | unverified ${event.doc} ${event.sessions.join(", ")}`;
     case "helloSent":

@@ -75,6 +75,8 @@ export class InProcessRelay {
   refuseFrame: ((frame: WireFrame) => boolean) | undefined;
   /** Connections are refused before they open while this is set (the relay is down). */
   down = false;
+  /** Connections to these hosts are refused before they open (a client cut off while others reach the relay). */
+  readonly unreachable = new Set<string>();
 
   constructor(group: string, verifyToken?: TokenVerifier) {
     const sockets = this.#sockets;
@@ -150,7 +152,7 @@ export class InProcessRelay {
         super();
         this.url = url;
         queueMicrotask(() => {
-          if (relay.down) {
+          if (relay.down || relay.unreachable.has(new URL(url).host)) {
             this.readyState = 3;
             this.dispatchEvent(new Event("error"));
             this.dispatchEvent(Object.assign(new Event("close"), { code: 1006, reason: "" }));

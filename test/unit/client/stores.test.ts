@@ -18,6 +18,7 @@ import type { LocalStore, StoredDoc } from "../../../client/storage/local-store.
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { testAgent, testHeader, transactions } from "../../support/identity.ts";
 import { comparableAll } from "../../support/bytes.ts";
+import { until } from "../../support/wait.ts";
 
 const run = promisify(execFile);
 const CHILD = fileURLToPath(new URL("./file-store-process.ts", import.meta.url));
@@ -110,6 +111,20 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
   afterEach(async () => {
     for (const instance of opened) await instance.close();
     backend.dispose();
+  });
+
+  it("tells what announceUnsent announced to every client listening on the store, another tab's or process's, until it stops", async () => {
+    const other = open();
+    const heard: [string, DocId[]][] = [];
+    const stop = other.onUnsent!((group, docs) => heard.push([group, docs]));
+    await store.announceUnsent!(GROUP, [first.id, second.id]);
+    await until(() => heard.length > 0, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(heard).toEqual([[GROUP, [first.id, second.id]]]);
+    stop();
+    await store.announceUnsent!(OTHER_GROUP, [second.id]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(heard).toHaveLength(1);
   });
 
   it("loads the header and every session's appends in order", async () => {
