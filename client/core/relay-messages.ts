@@ -43,8 +43,14 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       return;
     }
     case "opened":
-      // Every document named in the open was answered by now: the ones the relay lacks (created offline,
-      // or lost by the relay) with a `known` that holds nothing, so their headers and writes go up again.
+      // The open answered every document it named: those the relay lacks (created offline, or lost by the
+      // relay) with a `known` holding nothing, so their headers and writes go up again. It passes over in
+      // silence those this agent may no longer read (held from an earlier role): their loads are refused,
+      // which answers them, so the group can go live.
+      for (const id of state.unanswered) {
+        const doc = state.docs.get(id);
+        if (doc?.header && !state.requested.has(id)) sendLoad(state, doc, out);
+      }
       state.whole.awaiting = false;
       out.push({ type: "settle", waiter: "openAll" });
       return;

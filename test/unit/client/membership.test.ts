@@ -2,7 +2,12 @@
 // (it sorts before the newest), surfaced once through its promise, and dropped: the next one goes through.
 import { describe, expect, it } from "vitest";
 import { RelayError, createIdentity, type RefusedWrites } from "../../../client/index.ts";
+import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { statusOf, harnessPerTest } from "./group-harness.ts";
+
+/** `promise`, or a failure after `ms` (what the test is about is a hang). */
+const within = <T>(ms: number, promise: Promise<T>) =>
+  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms))]);
 
 const setup = harnessPerTest();
 
@@ -79,5 +84,33 @@ describe("membership calls on a client that does not hold the log yet", () => {
     relay.down = true;
     const offline = await client({ name: "offline" });
     await expect(offline.group("g1").members({ signal: AbortSignal.timeout(50) })).rejects.toMatchObject({ name: "TimeoutError" });
+  });
+});
+
+describe("a document held from an earlier role, after openAll()", () => {
+  it("one the agent may no longer read does not keep the group from going live", async () => {
+    const { client } = setup();
+    const alice = await client({ name: "alice" });
+    const aliceGroup = alice.group("g1");
+    await aliceGroup.createMembers().synced();
+    const bobIdentity = createIdentity();
+    await aliceGroup.setRole(bobIdentity.agent, "admin");
+    const secret = aliceGroup.create({ readers: [alice.identity.agent] });
+    secret.append("for alice");
+    await secret.synced();
+
+    // Bob, an admin, reads it into his store; then he is made a writer, who may not read it.
+    const store = new MemoryLocalStore();
+    const bob = await client({ identity: bobIdentity, name: "bob", store });
+    await bob.group("g1").open(secret.id);
+    await bob.close();
+    await aliceGroup.setRole(bobIdentity.agent, "writer");
+
+    const bobAgain = await client({ identity: bobIdentity, name: "bob-again", store });
+    const group = bobAgain.group("g1");
+    await group.openAll();
+    await within(2_000, statusOf(group, "live"));
+    // What it held stays on the device; the relay sent nothing more of it.
+    expect((await group.open(secret.id)).transactions().map((transaction) => transaction.data)).toEqual(["for alice"]);
   });
 });
