@@ -46,11 +46,13 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       // The open answered every document it named: those the relay lacks (created offline, or lost by the
       // relay) with a `known` holding nothing, so their headers and writes go up again. It passes over in
       // silence those this agent may no longer read (held from an earlier role): their loads are refused,
-      // which answers them, so the group can go live.
+      // which answers them, so the group can go live; and own writes of them still unsent are pushed, to be
+      // refused and surfaced rather than left waiting for an answer that never comes.
       for (const id of state.unanswered) {
         const doc = state.docs.get(id);
         if (doc?.header && !state.requested.has(id)) sendLoad(state, doc, out);
       }
+      for (const doc of state.docs.values()) if (!doc.deleted && hasUnsynced(doc, own)) out.push({ type: "flush", doc: doc.id });
       state.whole.awaiting = false;
       out.push({ type: "settle", waiter: "openAll" });
       return;

@@ -113,4 +113,33 @@ describe("a document held from an earlier role, after openAll()", () => {
     // What it held stays on the device; the relay sent nothing more of it.
     expect((await group.open(secret.id)).transactions().map((transaction) => transaction.data)).toEqual(["for alice"]);
   });
+
+  it("writes made while cut off into one it may no longer read are refused and surfaced, not left unsent", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const aliceGroup = alice.group("g1");
+    await aliceGroup.createMembers().synced();
+    const bobIdentity = createIdentity();
+    await aliceGroup.setRole(bobIdentity.agent, "admin");
+    const secret = aliceGroup.create({ readers: [alice.identity.agent] });
+    await secret.synced();
+
+    const bob = await client({ identity: bobIdentity, name: "bob" });
+    const group = bob.group("g1");
+    await group.openAll();
+    const held = await group.open(secret.id);
+    const refused: unknown[] = [];
+    group.onRefused((writes) => refused.push(...writes.transactions.map((transaction) => transaction.data)));
+    // Cut off, bob writes; meanwhile he is made a writer, who may not read it.
+    relay.down = true;
+    group.connection.drop();
+    held.append("written as an admin, cut off");
+    const synced = held.synced();
+    await aliceGroup.setRole(bobIdentity.agent, "writer");
+    relay.down = false;
+    group.reconnectNow();
+    await expect(within(2_000, synced)).rejects.toMatchObject({ code: "forbidden" });
+    expect(refused).toEqual(["written as an admin, cut off"]);
+    await within(2_000, statusOf(group, "live"));
+  });
 });
