@@ -88,8 +88,8 @@ describe("membership calls on a client that does not hold the log yet", () => {
 });
 
 describe("a document held from an earlier role, after openAll()", () => {
-  it("one the agent may no longer read does not keep the group from going live", async () => {
-    const { client } = setup();
+  /** Alice's group, where bob is an admin, and a document only alice may read (bob reads it as an admin). */
+  async function secretOfAlice(client: ReturnType<typeof setup>["client"]) {
     const alice = await client({ name: "alice" });
     const aliceGroup = alice.group("g1");
     await aliceGroup.createMembers().synced();
@@ -98,6 +98,12 @@ describe("a document held from an earlier role, after openAll()", () => {
     const secret = aliceGroup.create({ readers: [alice.identity.agent] });
     secret.append("for alice");
     await secret.synced();
+    return { aliceGroup, bobIdentity, secret };
+  }
+
+  it("one the agent may no longer read does not keep the group from going live", async () => {
+    const { client } = setup();
+    const { aliceGroup, bobIdentity, secret } = await secretOfAlice(client);
 
     // Bob, an admin, reads it into his store; then he is made a writer, who may not read it.
     const store = new MemoryLocalStore();
@@ -116,13 +122,7 @@ describe("a document held from an earlier role, after openAll()", () => {
 
   it("writes made while cut off into one it may no longer read are refused and surfaced, not left unsent", async () => {
     const { relay, client } = setup();
-    const alice = await client({ name: "alice" });
-    const aliceGroup = alice.group("g1");
-    await aliceGroup.createMembers().synced();
-    const bobIdentity = createIdentity();
-    await aliceGroup.setRole(bobIdentity.agent, "admin");
-    const secret = aliceGroup.create({ readers: [alice.identity.agent] });
-    await secret.synced();
+    const { aliceGroup, bobIdentity, secret } = await secretOfAlice(client);
 
     const bob = await client({ identity: bobIdentity, name: "bob" });
     const group = bob.group("g1");
