@@ -1,0 +1,205 @@
+// One seed of test/fuzz/interleavings.ts: the relay, three agents (A founds both groups; B and C start as an
+// admin and a writer), the random steps, and the final comparison with a fresh admin reader.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient, createIdentity, type Client, type Doc, type Identity } from "../../client/index.ts";
+import { FileLocalStore } from "../../client/node.ts";
+import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
+import type { DocId, Role } from "../../protocol/index.ts";
+import { startProxy, type Proxy } from "../support/proxy.ts";
+
+export type FuzzOptions = { steps: number; roles: boolean; prune: boolean; verbose: boolean };
+
+type Agent = { name: string; identity: Identity; proxy: Proxy; storeDir: string; client: Client };
+type Pending = { what: string; settled: boolean };
+
+const GROUPS = ["g1", "g2"];
+const BACKOFF = { baseMs: 20, capMs: 300 };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A small seeded PRNG (mulberry32): the same seed makes the same choices. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Runs one seed; prints its problems and a summary line, and returns how many problems it found. */
+export async function runSeed(seed: number, options: FuzzOptions): Promise<number> {
+  const rnd = random(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)]!;
+  const problems: string[] = [];
+  const problem = (what: string) => {
+    problems.push(what);
+    console.log(`seed ${seed}: ${what}`);
+  };
+  process.on("uncaughtException", (error) => problem(`uncaught ${error.stack}`));
+  process.on("unhandledRejection", (error) => problem(`unhandled rejection ${(error as Error)?.stack ?? String(error)}`));
+
+  const dir = mkdtempSync(join(tmpdir(), "weft-fuzz-"));
+  const vars = options.prune ? { WEFT_SNAPSHOT_RETENTION_SECONDS: "0" } : undefined;
+  const relayOptions = { persistTo: join(dir, "relay"), ...(vars ? { vars } : {}) };
+  let relay: LocalRelay = await startRelay(relayOptions);
+  const port = Number(new URL(relay.url).port);
+  const agents: Agent[] = [];
+  const pending: Pending[] = [];
+  const track = (what: string, promise: Promise<unknown>) => {
+    const entry = { what, settled: false };
+    const settle = () => void (entry.settled = true);
+    promise.then(settle, settle);
+    pending.push(entry);
+  };
+  const writes: { group: string; doc: DocId; data: string }[] = [];
+  const refused = new Set<string>();
+  const known = new Map<string, Set<DocId>>(GROUPS.map((group) => [group, new Set()]));
+  const start = async (agent: Omit<Agent, "client">): Promise<Client> => {
+    const client = await createClient({ url: agent.proxy.url, identity: agent.identity, backoff: BACKOFF, store: new FileLocalStore(agent.storeDir, { fsync: false }) });
+    for (const group of GROUPS) client.group(group).onRefused((refusal) => refusal.transactions.forEach((transaction) => refused.add(String(transaction.data))));
+    return client;
+  };
+
+  try {
+    for (const name of ["A", "B", "C"]) {
+      const agent = { name, identity: createIdentity(), proxy: await startProxy({ port }), storeDir: join(dir, `store-${name}`) };
+      agents.push({ ...agent, client: await start(agent) });
+    }
+    const [founder, ...others] = agents as [Agent, Agent, Agent];
+    const reader = createIdentity();
+    for (const group of GROUPS) {
+      const founded = founder.client.group(group);
+      await founded.createMembers().synced();
+      await founded.setRole(others[0]!.identity.agent, "admin");
+      await founded.setRole(others[1]!.identity.agent, "writer");
+      await founded.setRole(reader.agent, "admin");
+    }
+
+    let counter = 0;
+    for (let step = 0; step < options.steps; step++) {
+      const agent = pick(agents);
+      const groupId = pick(GROUPS);
+      const group = agent.client.group(groupId);
+      const held = group.docs.filter((doc) => !doc.deleted);
+      const ids = [...known.get(groupId)!];
+      const r = rnd();
+      if (options.verbose) console.log(`seed ${seed} step ${step}: ${agent.name} ${groupId} ${r.toFixed(3)}`);
+      try {
+        if (r < 0.15) {
+          const restricted = options.roles && rnd() < 0.3;
+          const doc = group.create({ meta: { n: counter }, ...(restricted ? { readers: [agent.identity.agent] } : {}) });
+          known.get(groupId)!.add(doc.id);
+          const data = `${agent.name}-${counter++}`;
+          doc.append(data);
+          writes.push({ group: groupId, doc: doc.id, data });
+          track(`${agent.name} synced() of a new document`, doc.synced());
+        } else if (r < 0.45 && held.length > 0) {
+          const doc = pick(held);
+          for (let i = 1 + Math.floor(rnd() * 4); i > 0; i--) {
+            const data = `${agent.name}-${counter++}`;
+            doc.append(data);
+            writes.push({ group: groupId, doc: doc.id, data });
+          }
+          if (rnd() < 0.3) track(`${agent.name} synced()`, doc.synced());
+        } else if (r < 0.55 && ids.length > 0) {
+          track(`${agent.name} open()`, group.open(pick(ids)));
+        } else if (r < 0.62 && ids.length > 0 && group.role === "admin") {
+          track(`${agent.name} delete()`, group.delete(pick(ids)));
+        } else if (r < 0.7) {
+          track(`${agent.name} directory()`, group.directory().then((listing) => listing.docs.forEach((entry) => known.get(groupId)!.add(entry.id))));
+        } else if (r < 0.76) {
+          track(`${agent.name} openAll()`, group.openAll());
+        } else if (r < 0.79 && held.length > 0) {
+          const doc = pick(held);
+          track(`${agent.name} snapshot()`, doc.snapshot(JSON.stringify(viewOf(doc).data)));
+        } else if (r < 0.84) {
+          if (rnd() < 0.5) agent.proxy.down();
+          else agent.proxy.restore();
+        } else if (r < 0.87) {
+          group.reconnectNow();
+        } else if (r < 0.89 && agent !== founder) {
+          // Restarted on its store: the old client closes while the new one starts, as two tabs would.
+          track(`${agent.name} close()`, agent.client.close());
+          agent.client = await start(agent);
+          for (const other of GROUPS) track(`${agent.name} openAll() after a restart`, agent.client.group(other).openAll());
+        } else if (r < 0.91 && options.roles) {
+          const who = pick(others);
+          const role = pick<Role>(["admin", "writer", "reader"]);
+          track(`A setRole(${who.name}, ${role})`, founder.client.group(groupId).setRole(who.identity.agent, role));
+        } else if (r < 0.925) {
+          await relay.stop();
+          await sleep(rnd() * 200);
+          relay = await startRelay({ ...relayOptions, port });
+        }
+      } catch (error) {
+        // A call refused at once (LocalRefusalError, TypeError on a closed client) is the SDK doing its job.
+        if (options.verbose) console.log(`seed ${seed} step ${step}: ${(error as Error).message}`);
+      }
+      await sleep(rnd() * 25);
+    }
+
+    // The network back; every client reconnects and opens its groups; then every promise must settle.
+    for (const agent of agents) agent.proxy.restore();
+    for (const agent of agents) {
+      for (const groupId of GROUPS) {
+        agent.client.group(groupId).reconnectNow();
+        track(`${agent.name} final openAll()`, agent.client.group(groupId).openAll());
+      }
+    }
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && pending.some((entry) => !entry.settled)) await sleep(100);
+    for (const entry of pending) if (!entry.settled) problem(`never settled: ${entry.what}`);
+    for (const agent of agents) for (const groupId of GROUPS) await Promise.race([agent.client.group(groupId).synced().catch(() => {}), sleep(10_000)]);
+    await sleep(1_500);
+    for (const agent of agents) for (const groupId of GROUPS) for (const refusal of agent.client.group(groupId).refused()) refusal.transactions.forEach((transaction) => refused.add(String(transaction.data)));
+
+    const fresh = await createClient({ url: relay.url, identity: reader });
+    try {
+      for (const groupId of GROUPS) {
+        const freshGroup = fresh.group(groupId);
+        const atRelay = new Map((await freshGroup.openAll()).map((doc) => [doc.id, viewOf(doc)]));
+        for (const agent of agents) {
+          const group = agent.client.group(groupId);
+          if (group.status !== "live") problem(`${agent.name}/${groupId} is ${group.status} at the end`);
+          for (const doc of group.docs) {
+            const relayView = atRelay.get(doc.id);
+            if (!relayView) {
+              if (!doc.refused) problem(`${agent.name}/${groupId} holds ${doc.id}, which the relay lacks`);
+            } else if (!options.roles && relayView.key !== viewOf(doc).key) {
+              problem(`${agent.name}/${groupId} ${doc.id} differs from the relay's: ${viewOf(doc).key} against ${relayView.key}`);
+            }
+          }
+        }
+        const stored = new Set([...atRelay.values()].flatMap((view) => view.data));
+        for (const write of writes) {
+          if (write.group === groupId && atRelay.has(write.doc) && !stored.has(write.data) && !refused.has(write.data)) problem(`write ${write.data} into ${write.doc} is not at the relay and was not refused`);
+        }
+      }
+    } finally {
+      await fresh.close();
+    }
+    console.log(`seed ${seed}: ${options.steps} steps, ${writes.length} writes, ${pending.length} promises, ${problems.length} problems`);
+  } finally {
+    for (const agent of agents) {
+      await agent.client.close().catch(() => {});
+      await agent.proxy.close();
+    }
+    await relay.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return problems.length;
+}
+
+/** What a client holds of a document: the snapshot's data and every transaction's, and the counts per session. */
+function viewOf(doc: Doc): { data: string[]; key: string } {
+  const data = new Set<string>();
+  if (doc.heldSnapshot) for (const item of JSON.parse(String(doc.heldSnapshot.data)) as string[]) data.add(item);
+  for (const transaction of doc.transactions()) data.add(String(transaction.data));
+  const counts = Object.entries(doc.known.sessions).sort().map(([session, count]) => `${session.slice(-6)}:${count}`);
+  const sorted = [...data].sort();
+  return { data: sorted, key: `${counts.join(",")} :: ${sorted.join(",")}` };
+}
