@@ -1,10 +1,11 @@
 // A document as the app sees it: a view of the core's state of it (core/doc-state.ts), its change
 // listeners, and the calls that become core events. It holds no sync state of its own.
 import { notifyAll } from "./listeners.ts";
-import { MEMBERS_KIND, type DocHeader, type DocId, type KnownState, type Role, type SessionId, type Snapshot, type Transaction, type TransactionData } from "../protocol/index.ts";
+import { MEMBERS_KIND, agentOfSession, type DocHeader, type DocId, type KnownState, type Role, type SessionId, type Snapshot, type Transaction, type TransactionData } from "../protocol/index.ts";
 import { verifiesChains } from "./chain-checks.ts";
 import {
   hasUnsynced,
+  orphanTailTransactions,
   heldCount,
   isInFlight,
   knownOf,
@@ -122,9 +123,9 @@ export class Doc {
     return this.#state.deleted;
   }
 
-  /** True while refused writes are held back: nothing of this document is pushed. */
+  /** True while refused writes are held back (see refusedWrites()). */
   get refused(): boolean {
-    return this.#state.refusal !== undefined;
+    return this.#state.refusal !== undefined || this.#state.orphanRefusal !== undefined;
   }
 
   /**
@@ -230,12 +231,17 @@ export class Doc {
     return this.#host.wait(`loaded:${this.id}`, signal);
   }
 
-  /** Own writes the relay refused and that are held back, if any. */
+  /**
+   * Writes the relay refused and that are held back, if any: own ones, or else what this client pushed of
+   * its agent's other sessions (writes a closed tab or process left unsent).
+   */
   refusedWrites(): RefusedWrites | undefined {
     const refusal = this.#state.refusal;
     const transactions = refusedTransactions(this.#state, this.#host.session);
-    if (!refusal || !transactions) return undefined;
-    return { doc: this, error: refusal.error, transactions, wholeDocument: refusal.wholeDocument };
+    if (refusal && transactions) return { doc: this, error: refusal.error, transactions, wholeDocument: refusal.wholeDocument };
+    const orphans = this.#state.orphanRefusal;
+    if (!orphans) return undefined;
+    return { doc: this, error: orphans, transactions: orphanTailTransactions(this.#state, { agent: agentOfSession(this.#host.session), session: this.#host.session }), wholeDocument: false };
   }
 
   // Verifying what arrives (see verifiesChains).

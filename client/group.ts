@@ -285,7 +285,7 @@ export class Group {
 
   /** Every document whose own writes are held back after a refusal, with the writes and the reason. */
   refused(): RefusedWrites[] {
-    return [...this.#core.docs.values()].filter((doc) => doc.refusal).flatMap((doc) => this.#doc(doc.id)!.refusedWrites() ?? []);
+    return [...this.#core.docs.values()].filter((doc) => doc.refusal || doc.orphanRefusal).flatMap((doc) => this.#doc(doc.id)!.refusedWrites() ?? []);
   }
 
   /** Forgets a document's refused writes (and the document, if it was refused whole); resolves when the store agrees. */

@@ -117,8 +117,9 @@ export function step(state: CoreState, event: CoreEvent): CoreEffect[] {
       break;
     case "retryRefused": {
       const doc = state.docs.get(event.doc);
-      if (!doc?.refusal) break;
+      if (!doc?.refusal && !doc?.orphanRefusal) break;
       doc.refusal = undefined;
+      doc.orphanRefusal = undefined;
       out.push({ type: "flush", doc: doc.id });
       break;
     }

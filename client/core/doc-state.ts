@@ -79,6 +79,8 @@ export type DocState = {
   readonly chains: ChainChecks;
   /** Per other session of this agent, how far a push of its orphan tail went on this socket (push.ts). */
   readonly orphansSent: Map<SessionId, number>;
+  /** The relay refused an orphan tail for good: this client pushes none of this document's until retried or discarded. */
+  orphanRefusal: RelayError | undefined;
   /** Grows with every change to what the document holds, so views of it know when to recompute. */
   version: number;
   /**
@@ -113,6 +115,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     refusal: undefined,
     chains: new ChainChecks(),
     orphansSent: new Map(),
+    orphanRefusal: undefined,
     version: 0,
     rewrites: 0,
   };
@@ -356,6 +359,47 @@ export function refuseWrites(doc: DocState, own: SessionId, error: RelayError): 
   return true;
 }
 
+/**
+ * The relay refused a document whose own writes were not in flight but an orphan tail was (push.ts:
+ * takeOrphanTails): the tails of this agent's other sessions are held back. False if nothing changed.
+ */
+export function refuseOrphanTails(doc: DocState, error: RelayError): boolean {
+  if (doc.orphanRefusal || doc.deleted) return false;
+  if (![...doc.orphansSent].some(([session, sent]) => sent > countOf(doc.relay, session))) return false;
+  doc.orphanRefusal = error;
+  doc.orphansSent.clear();
+  return true;
+}
+
+/** What the tails of this agent's other sessions hold past what the relay has: held back while orphanRefusal is set. */
+export function orphanTailTransactions(doc: DocState, writer: { agent: AgentId; session: SessionId }): DocTransaction[] {
+  const tails: DocTransaction[] = [];
+  for (const session of doc.sessions.keys()) {
+    if (session === writer.session || agentOfSession(session) !== writer.agent) continue;
+    const from = Math.max(countOf(doc.relay, session), baseOf(doc, session));
+    heldSlice(doc, session, from, heldCount(doc, session)).forEach((transaction, offset) => tails.push({ ...transaction, session, index: from + offset }));
+  }
+  return tails;
+}
+
+/**
+ * Forgets, in this client only, the orphan tails the relay refused: the local store keeps them (their session
+ * may have a live holder elsewhere), so the next client to load the group pushes them again. False if none.
+ */
+export function discardOrphanTails(doc: DocState, writer: { agent: AgentId; session: SessionId }): boolean {
+  if (!doc.orphanRefusal) return false;
+  doc.orphanRefusal = undefined;
+  for (const [session, log] of doc.sessions) {
+    if (session === writer.session || agentOfSession(session) !== writer.agent) continue;
+    const keep = Math.max(countOf(doc.relay, session), baseOf(doc, session));
+    log.length = Math.min(log.length, keep - baseOf(doc, session));
+    doc.saved.set(session, Math.min(doc.saved.get(session) ?? 0, keep));
+  }
+  doc.version++;
+  doc.rewrites++;
+  return true;
+}
+
 /** The own transactions held back, if any. */
 export function refusedTransactions(doc: DocState, own: SessionId): DocTransaction[] | undefined {
   const refusal = doc.refusal;
@@ -389,6 +433,7 @@ export function markDeleted(doc: DocState): void {
   doc.deleted = true;
   doc.loaded = true;
   doc.refusal = undefined;
+  doc.orphanRefusal = undefined;
   doc.version++;
 }
 

@@ -7,7 +7,7 @@ import { RelayError } from "../errors.ts";
 import { headerIsFor } from "../local-checks.ts";
 import { frameRefused } from "../quarantine.ts";
 import { directoryFrame } from "./directory-queue.ts";
-import { applyContent, applyKnown, baseOf, discardRefused, hasUnsynced, isInFlight, markDeleted, refuseWrites, refusedTransactions, relayLost, type DocState } from "./doc-state.ts";
+import { applyContent, applyKnown, baseOf, discardOrphanTails, discardRefused, hasUnsynced, isInFlight, markDeleted, orphanTailTransactions, refuseOrphanTails, refuseWrites, refusedTransactions, relayLost, type DocState } from "./doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
 import { failSnapshots, onSnapshotted } from "./snapshots.ts";
 import { answered, forget, heardOf, send, sendLoad } from "./tracking.ts";
@@ -165,7 +165,11 @@ export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreE
  * and the operations after it are not stuck behind it (they were refused with it and reject with it).
  */
 export function refuse(state: CoreState, doc: DocState, error: RelayError, out: CoreEffect[]): void {
-  if (!refuseWrites(doc, state.writer.session, error)) return;
+  if (!refuseWrites(doc, state.writer.session, error)) {
+    // Not own writes: an orphan tail this client pushed for another session of its agent (push.ts).
+    if (refuseOrphanTails(doc, error)) out.push({ type: "refused", doc: doc.id, error, transactions: orphanTailTransactions(doc, state.writer), wholeDocument: false });
+    return;
+  }
   out.push({ type: "settle", waiter: `synced:${doc.id}`, error }, refusedEffect(state, doc));
   if (doc.id === state.membersDoc) discard(state, doc.id, true, out);
 }
@@ -179,6 +183,7 @@ export function refusedEffect(state: CoreState, doc: DocState): CoreEffect {
 /** Forgets `doc`'s refused writes (and the document, if it was refused whole). */
 export function discard(state: CoreState, id: DocId, report: boolean, out: CoreEffect[]): void {
   const doc = state.docs.get(id);
+  if (doc && discardOrphanTails(doc, state.writer)) out.push({ type: "changed", doc: id, added: [] });
   if (!doc?.refusal) return;
   const whole = doc.refusal.wholeDocument;
   const kept = discardRefused(doc, state.writer.session);

@@ -10,7 +10,7 @@ import type { LocalStore } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { fakeWebLocks } from "../../support/web-locks.ts";
 import { until } from "../../support/wait.ts";
-import { GROUP, harnessPerTest } from "./group-harness.ts";
+import { GROUP, harnessPerTest, settle, statusOf } from "./group-harness.ts";
 
 const setup = harnessPerTest();
 const CUT_OFF = "http://cut-off.test";
@@ -91,3 +91,73 @@ describe.each(stores)("$name", ({ tabs }) => {
     await until(() => relay.store.knownState(created.id).sessions[cutOff.session] === 1, 5_000);
   });
 });
+
+describe("writes another tab left unsent that the relay refuses (its agent was made a reader meanwhile)", () => {
+  /** Bob's two tabs on one store: the cut-off one writes into alice's document and closes; bob is then a reader. */
+  async function refusedTail() {
+    const { relay, client } = setup();
+    relay.unreachable.add(new URL(CUT_OFF).host);
+    const alice = await client({ name: "alice" });
+    const aliceGroup = alice.group(GROUP);
+    await aliceGroup.createMembers().synced();
+    const bob = createIdentity();
+    await aliceGroup.setRole(bob.agent, "writer");
+    const shared = aliceGroup.create();
+    shared.append("from alice");
+    await shared.synced();
+
+    const store = new MemoryLocalStore();
+    const live = await client({ name: "bob-live", identity: bob, store });
+    const group = live.group(GROUP);
+    const doc = await group.open(shared.id);
+    const heard: { data: unknown[]; sessions: string[]; code: string; whole: boolean }[] = [];
+    group.onRefused((refused) => heard.push({ data: refused.transactions.map((transaction) => transaction.data), sessions: [...new Set(refused.transactions.map((transaction) => transaction.session))], code: (refused.error as { code: string }).code, whole: refused.wholeDocument }));
+    const errors: string[] = [];
+    group.onError((error) => void ("code" in error && errors.push(String(error.code))));
+
+    const cutOff = await client({ name: "bob-cut", identity: bob, store, url: CUT_OFF });
+    const same = await cutOff.group(GROUP).open(shared.id);
+    same.append("cut off 1");
+    same.append("cut off 2");
+    await aliceGroup.setRole(bob.agent, "reader");
+    await cutOff.close();
+    await until(() => heard.length > 0, 5_000);
+    return { relay, client, store, aliceGroup, bob, group, doc, heard, errors, cutOff };
+  }
+
+  it("are heard once through onRefused, listed by refused(), not pushed again on reconnect, and go up when retried", async () => {
+    const { relay, aliceGroup, bob, group, doc, heard, errors, cutOff } = await refusedTail();
+    expect(heard).toEqual([{ data: ["cut off 1", "cut off 2"], sessions: [cutOff.session], code: "forbidden", whole: false }]);
+    expect(group.refused().map((refused) => refused.transactions.map((transaction) => transaction.data))).toEqual([["cut off 1", "cut off 2"]]);
+    expect(doc.refused).toBe(true);
+    await doc.synced(); // no own writes are held back
+
+    group.connection.drop();
+    group.reconnectNow();
+    await statusOf(group, "live");
+    await settle();
+    expect(heard).toHaveLength(1);
+    expect(errors.filter((code) => code === "forbidden")).toHaveLength(1);
+
+    await aliceGroup.setRole(bob.agent, "writer");
+    group.retryRefused(doc);
+    await until(() => relay.store.knownState(doc.id).sessions[cutOff.session] === 2, 5_000);
+    expect(doc.refused).toBe(false);
+    expect(group.refused()).toEqual([]);
+  });
+
+  it("discardRefused() forgets them in this client; the store keeps them for the next client that loads the group", async () => {
+    const { client, store, bob, group, doc } = await refusedTail();
+    await group.discardRefused(doc);
+    expect(doc.refused).toBe(false);
+    expect(group.refused()).toEqual([]);
+    expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["from alice"]);
+
+    const next = await client({ name: "bob-next", identity: bob, store });
+    const nextGroup = next.group(GROUP);
+    await nextGroup.open(doc.id);
+    await until(() => nextGroup.refused().length > 0, 5_000);
+    expect(nextGroup.refused()[0]!.transactions.map((transaction) => transaction.data)).toEqual(["cut off 1", "cut off 2"]);
+  });
+});
+
