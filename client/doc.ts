@@ -232,16 +232,17 @@ export class Doc {
   }
 
   /**
-   * Writes the relay refused and that are held back, if any: own ones, or else what this client pushed of
-   * its agent's other sessions (writes a closed tab or process left unsent).
+   * Writes the relay refused and that are held back, if any: own ones, and what this client holds of its
+   * agent's other sessions that the relay lacks (writes a closed tab or process left unsent).
    */
   refusedWrites(): RefusedWrites | undefined {
-    const refusal = this.#state.refusal;
-    const transactions = refusedTransactions(this.#state, this.#host.session);
-    if (refusal && transactions) return { doc: this, error: refusal.error, transactions, wholeDocument: refusal.wholeDocument };
-    const orphans = this.#state.orphanRefusal;
-    if (!orphans) return undefined;
-    return { doc: this, error: orphans, transactions: orphanTailTransactions(this.#state, { agent: agentOfSession(this.#host.session), session: this.#host.session }), wholeDocument: false };
+    const { refusal, orphanRefusal } = this.#state;
+    const error = refusal?.error ?? orphanRefusal;
+    if (!error) return undefined;
+    // The tails of the agent's other sessions are held back with the own writes.
+    const own = refusedTransactions(this.#state, this.#host.session) ?? [];
+    const orphans = orphanTailTransactions(this.#state, { agent: agentOfSession(this.#host.session), session: this.#host.session });
+    return { doc: this, error, transactions: [...own, ...orphans], wholeDocument: refusal?.wholeDocument ?? false };
   }
 
   // Verifying what arrives (see verifiesChains).

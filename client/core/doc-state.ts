@@ -383,21 +383,21 @@ export function orphanTailTransactions(doc: DocState, writer: { agent: AgentId; 
 }
 
 /**
- * Forgets, in this client only, the orphan tails the relay refused: the local store keeps them (their session
- * may have a live holder elsewhere), so the next client to load the group pushes them again. False if none.
+ * Forgets, in this client only, the tails of this agent's other sessions held back by a refusal: the local
+ * store keeps them (their session may have a live holder elsewhere), so the next client to load the group
+ * pushes them again. The logs are replaced, not cut in place: a rewrite of the store under way keeps them.
  */
-export function discardOrphanTails(doc: DocState, writer: { agent: AgentId; session: SessionId }): boolean {
-  if (!doc.orphanRefusal) return false;
+export function discardOrphanTails(doc: DocState, writer: { agent: AgentId; session: SessionId }): void {
   doc.orphanRefusal = undefined;
   for (const [session, log] of doc.sessions) {
     if (session === writer.session || agentOfSession(session) !== writer.agent) continue;
     const keep = Math.max(countOf(doc.relay, session), baseOf(doc, session));
-    log.length = Math.min(log.length, keep - baseOf(doc, session));
+    if (keep - baseOf(doc, session) >= log.length) continue;
+    doc.sessions.set(session, log.slice(0, keep - baseOf(doc, session)));
     doc.saved.set(session, Math.min(doc.saved.get(session) ?? 0, keep));
+    doc.version++;
+    doc.rewrites++;
   }
-  doc.version++;
-  doc.rewrites++;
-  return true;
 }
 
 /** The own transactions held back, if any. */

@@ -137,7 +137,8 @@ export function pacedPushAt(doc: DocState, writer: Writer, pace: Pace): number |
  */
 export function takeOrphanTails(doc: DocState, writer: Writer): Content[] {
   // The relay must know the document (its header travels with the document's own push) and have answered its load.
-  if (!doc.loaded || doc.deleted || !doc.relay.header || doc.orphanRefusal) return [];
+  // A refused document holds back every write of this agent to it, until retried or discarded.
+  if (!doc.loaded || doc.deleted || !doc.relay.header || doc.refusal || doc.orphanRefusal) return [];
   const frames: Content[] = [];
   for (const [session, log] of doc.sessions) {
     if (session === writer.session || agentOfSession(session) !== writer.agent) continue;

@@ -177,16 +177,19 @@ export function refuse(state: CoreState, doc: DocState, error: RelayError, out: 
 /** What onRefused listeners hear of `doc`'s refusal, as it stands now (a membership op is discarded right after). */
 export function refusedEffect(state: CoreState, doc: DocState): CoreEffect {
   const refusal = doc.refusal!;
-  return { type: "refused", doc: doc.id, error: refusal.error, transactions: refusedTransactions(doc, state.writer.session) ?? [], wholeDocument: refusal.wholeDocument };
+  // The tails of this agent's other sessions are held back with the own writes (push.ts: takeOrphanTails).
+  const transactions = [...(refusedTransactions(doc, state.writer.session) ?? []), ...orphanTailTransactions(doc, state.writer)];
+  return { type: "refused", doc: doc.id, error: refusal.error, transactions, wholeDocument: refusal.wholeDocument };
 }
 
 /** Forgets `doc`'s refused writes (and the document, if it was refused whole). */
 export function discard(state: CoreState, id: DocId, report: boolean, out: CoreEffect[]): void {
   const doc = state.docs.get(id);
-  if (doc && discardOrphanTails(doc, state.writer)) out.push({ type: "changed", doc: id, added: [] });
-  if (!doc?.refusal) return;
-  const whole = doc.refusal.wholeDocument;
+  if (!doc || (!doc.refusal && !doc.orphanRefusal)) return;
+  const whole = doc.refusal?.wholeDocument ?? false;
   const kept = discardRefused(doc, state.writer.session);
+  // The tails of the agent's other sessions held back with them are forgotten here only: the store keeps them.
+  discardOrphanTails(doc, state.writer);
   out.push({ type: "changed", doc: id, added: [] });
   if (whole) {
     forget(state, id, out);

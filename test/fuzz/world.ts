@@ -176,7 +176,10 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
         }
         const stored = new Set([...atRelay.values()].flatMap((view) => view.data));
         for (const write of writes) {
-          if (write.group === groupId && atRelay.has(write.doc) && !stored.has(write.data) && !refused.has(write.data)) problem(`write ${write.data} into ${write.doc} is not at the relay and was not refused`);
+          if (write.group === groupId && atRelay.has(write.doc) && !stored.has(write.data) && !refused.has(write.data)) {
+            problem(`write ${write.data} into ${write.doc} is not at the relay and was not refused`);
+            if (options.verbose) for (const agent of agents) console.log(`  ${holderOf(agent, groupId, write.doc)}`);
+          }
         }
       }
     } finally {
@@ -192,6 +195,16 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
     rmSync(dir, { recursive: true, force: true });
   }
   return problems.length;
+}
+
+/** How one agent's client stands on a document, through the SDK's public view of it (for --verbose). */
+function holderOf(agent: Agent, groupId: string, id: DocId): string {
+  const group = agent.client.group(groupId);
+  const doc = group.docs.find((held) => held.id === id);
+  const head = `${agent.name} session ${agent.client.session.slice(-6)} role ${group.role} ${group.status}`;
+  if (!doc) return `${head}: does not hold it`;
+  const counts = (sessions: Record<string, number>) => JSON.stringify(Object.fromEntries(Object.entries(sessions).map(([session, count]) => [session.slice(-6), count])));
+  return `${head}: holds ${counts(doc.known.sessions)}, relay has ${counts(doc.relayKnown.sessions)}, refused ${doc.refused}, unsynced ${doc.hasUnsynced}, in flight ${doc.inFlight}`;
 }
 
 /** What a client holds of a document: the snapshot's data and every transaction's, and the counts per session. */

@@ -159,5 +159,37 @@ describe("writes another tab left unsent that the relay refuses (its agent was m
     await until(() => nextGroup.refused().length > 0, 5_000);
     expect(nextGroup.refused()[0]!.transactions.map((transaction) => transaction.data)).toEqual(["cut off 1", "cut off 2"]);
   });
+
+  it("a document refused whole holds back and lists the tails of the agent's other sessions with it", async () => {
+    const { relay, client } = setup();
+    relay.unreachable.add(new URL(CUT_OFF).host);
+    const alice = await client({ name: "alice" });
+    const aliceGroup = alice.group(GROUP);
+    await aliceGroup.createMembers().synced();
+    const bob = createIdentity();
+    await aliceGroup.setRole(bob.agent, "admin");
+    const secret = aliceGroup.create({ readers: [alice.identity.agent] });
+    await secret.synced();
+
+    // Bob, an admin, reads alice's document into his store; a tab of his, cut off, writes into it and stays open.
+    const store = new MemoryLocalStore();
+    const reader = await client({ name: "bob-admin", identity: bob, store });
+    await reader.group(GROUP).open(secret.id);
+    await reader.close();
+    const first = await client({ name: "bob-cut", identity: bob, store, url: CUT_OFF });
+    (await first.group(GROUP).open(secret.id)).append("written as an admin");
+    await settle();
+    await aliceGroup.setRole(bob.agent, "writer");
+
+    // Another tab of bob's starts on the store: it may not read the document any more.
+    const second = await client({ name: "bob-second", identity: bob, store });
+    const group = second.group(GROUP);
+    const heard: unknown[][] = [];
+    group.onRefused((refused) => heard.push(refused.transactions.map((transaction) => transaction.data)));
+    await expect(group.open(secret.id)).resolves.toBeDefined(); // held from before, as it was
+    await until(() => heard.length > 0, 5_000);
+    expect(heard).toEqual([["written as an admin"]]);
+    expect(group.refused()[0]!.transactions.map((transaction) => [transaction.data, transaction.session])).toEqual([["written as an admin", first.session]]);
+  });
 });
 
