@@ -130,8 +130,12 @@ export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreE
     case "loadRefused":
       out.push({ type: "settle", waiter: `loaded:${id!}`, error });
       if (state.opening.delete(id!)) out.push({ type: "settle", waiter: `open:${id!}`, error });
-      if (doc!.header) refuse(state, doc!, error, out);
-      else forget(state, id!, out);
+      if (doc!.header) {
+        // Held from before (an earlier role): the refusal answered its load, so writes to it are pushed,
+        // and refused and surfaced, instead of waiting for a load that will not come.
+        doc!.loaded = true;
+        refuse(state, doc!, error, out);
+      } else forget(state, id!, out);
       answered(state, id!, out);
       break;
     case "deleteRefused":

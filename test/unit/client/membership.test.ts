@@ -142,4 +142,25 @@ describe("a document held from an earlier role, after openAll()", () => {
     expect(refused).toEqual(["written as an admin, cut off"]);
     await within(2_000, statusOf(group, "live"));
   });
+
+  it("writes made after its load was refused are held back and listed, synced() rejects, and loaded() does not hang", async () => {
+    const { client } = setup();
+    const { aliceGroup, bobIdentity, secret } = await secretOfAlice(client);
+    const store = new MemoryLocalStore();
+    const bob = await client({ identity: bobIdentity, name: "bob", store });
+    await bob.group("g1").open(secret.id);
+    await bob.close();
+    await aliceGroup.setRole(bobIdentity.agent, "writer");
+
+    const bobAgain = await client({ identity: bobIdentity, name: "bob-again", store });
+    const group = bobAgain.group("g1");
+    await group.openAll();
+    await within(2_000, statusOf(group, "live")); // its load was refused, with nothing of bob's to refuse
+    const held = await group.open(secret.id);
+    held.append("written as a writer");
+    await expect(within(2_000, held.synced())).rejects.toMatchObject({ code: "forbidden" });
+    expect(group.refused().flatMap((writes) => writes.transactions.map((transaction) => transaction.data))).toEqual(["written as a writer"]);
+    await within(2_000, held.loaded());
+  });
 });
+
