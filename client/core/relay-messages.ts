@@ -33,9 +33,18 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       if (message.header && !headerIsFor(message.header, message.doc, state.group)) {
         return void out.push({ type: "report", error: new RelayError({ code: "bad_header", message: "a received header does not hash to its document id: ignored", doc: message.doc }) });
       }
+      const heardFirst = !state.docs.has(message.doc);
       const doc = heardOf(state, message.doc);
       if (!doc) return;
       const { added, gap } = applyContent(doc, own, message);
+      if (heardFirst) {
+        // A document first heard of through its content (created since the group was opened, fanned out
+        // live): that content, header first, is its load; without a header, it is loaded like any other.
+        if (doc.header) {
+          doc.loaded = true;
+          answered(state, doc.id, out);
+        } else sendLoad(state, doc, out);
+      }
       if (added.length > 0 || message.header) out.push({ type: "changed", doc: doc.id, added });
       // A gap loads the document again, unless it follows a forged snapshot (the relay would send it again).
       if (gap && !doc.distrustsSnapshot) sendLoad(state, doc, out);

@@ -1,5 +1,7 @@
 // Issue 9, items 4 and 10: what a group sends when it comes back, and what it hands the app.
 import { describe, expect, it } from "vitest";
+import { docIdOf } from "../../../protocol/index.ts";
+import { until } from "../../support/wait.ts";
 import { statusOf, harnessPerTest } from "./group-harness.ts";
 
 const setup = harnessPerTest();
@@ -35,6 +37,27 @@ describe("a document created offline after openAll()", () => {
       "c2 -> relay | content offline +header alice after=0 n=1",
       "relay -> c2 | known offline {alice:1} ack",
     ]);
+  });
+});
+
+describe("a document created by another agent after openAll()", () => {
+  it("arrives live, and a later load still lets the group go live again", async () => {
+    const { client } = setup();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    await group.openAll();
+    await statusOf(group, "live");
+    const bob = await client({ name: "bob" });
+    const made = bob.group("g1").create();
+    made.append("made by bob");
+    await made.synced();
+    await until(() => group.docs.some((doc) => doc.id === made.id));
+    expect(group.docs.find((doc) => doc.id === made.id)!.transactions().map((transaction) => transaction.data)).toEqual(["made by bob"]);
+
+    // A load after it (here of a document nobody created): once answered, the group is live again.
+    const nowhere = docIdOf({ group: "g1", kind: "json", creator: bob.identity.agent, createdAt: 1, nonce: "never-made", meta: {} });
+    await expect(group.open(nowhere)).rejects.toMatchObject({ code: "unknown_doc" });
+    await until(() => group.status === "live", 2_000);
   });
 });
 
