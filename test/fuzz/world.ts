@@ -8,6 +8,7 @@ import { FileLocalStore } from "../../client/node.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import type { DocId, Role } from "../../protocol/index.ts";
 import { startProxy, type Proxy } from "../support/proxy.ts";
+import { seededRandom } from "../support/random.ts";
 
 export type FuzzOptions = { steps: number; roles: boolean; prune: boolean; verbose: boolean };
 
@@ -18,21 +19,10 @@ const GROUPS = ["g1", "g2"];
 const BACKOFF = { baseMs: 20, capMs: 300 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A small seeded PRNG (mulberry32): the same seed makes the same choices. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Runs one seed; prints its problems and a summary line, and returns how many problems it found. */
 export async function runSeed(seed: number, options: FuzzOptions): Promise<number> {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)]!;
   const problems: string[] = [];
   const problem = (what: string) => {

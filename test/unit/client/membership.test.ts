@@ -101,20 +101,22 @@ describe("a document held from an earlier role, after openAll()", () => {
     return { aliceGroup, bobIdentity, secret };
   }
 
-  it("one the agent may no longer read does not keep the group from going live", async () => {
-    const { client } = setup();
+  /** Bob, an admin, reads alice's document into his store; he is made a writer, who may not read it; he opens the group again. */
+  async function heldFromBefore(client: ReturnType<typeof setup>["client"]) {
     const { aliceGroup, bobIdentity, secret } = await secretOfAlice(client);
-
-    // Bob, an admin, reads it into his store; then he is made a writer, who may not read it.
     const store = new MemoryLocalStore();
     const bob = await client({ identity: bobIdentity, name: "bob", store });
     await bob.group("g1").open(secret.id);
     await bob.close();
     await aliceGroup.setRole(bobIdentity.agent, "writer");
-
-    const bobAgain = await client({ identity: bobIdentity, name: "bob-again", store });
-    const group = bobAgain.group("g1");
+    const group = (await client({ identity: bobIdentity, name: "bob-again", store })).group("g1");
     await group.openAll();
+    return { group, secret };
+  }
+
+  it("one the agent may no longer read does not keep the group from going live", async () => {
+    const { client } = setup();
+    const { group, secret } = await heldFromBefore(client);
     await within(2_000, statusOf(group, "live"));
     // What it held stays on the device; the relay sent nothing more of it.
     expect((await group.open(secret.id)).transactions().map((transaction) => transaction.data)).toEqual(["for alice"]);
@@ -145,16 +147,7 @@ describe("a document held from an earlier role, after openAll()", () => {
 
   it("writes made after its load was refused are held back and listed, synced() rejects, and loaded() does not hang", async () => {
     const { client } = setup();
-    const { aliceGroup, bobIdentity, secret } = await secretOfAlice(client);
-    const store = new MemoryLocalStore();
-    const bob = await client({ identity: bobIdentity, name: "bob", store });
-    await bob.group("g1").open(secret.id);
-    await bob.close();
-    await aliceGroup.setRole(bobIdentity.agent, "writer");
-
-    const bobAgain = await client({ identity: bobIdentity, name: "bob-again", store });
-    const group = bobAgain.group("g1");
-    await group.openAll();
+    const { group, secret } = await heldFromBefore(client);
     await within(2_000, statusOf(group, "live")); // its load was refused, with nothing of bob's to refuse
     const held = await group.open(secret.id);
     held.append("written as a writer");

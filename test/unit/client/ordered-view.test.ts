@@ -22,6 +22,7 @@ import {
 import { createIdentity, newSession } from "../../../client/identity.ts";
 import { RelayError } from "../../../client/errors.ts";
 import { testAgent } from "../../support/identity.ts";
+import { seededRandom as random } from "../../support/random.ts";
 
 const identity = createIdentity();
 const own = newSession(identity);
@@ -40,17 +41,6 @@ function sortedFromScratch(doc: DocState): [number, SessionId, number, unknown][
 
 const tuples = (view: OrderedView) => view.transactions.map((t) => [t.at, t.session, t.index, t.data]);
 
-/** A small deterministic generator, so a failure can be replayed from its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** One random change to the document, of the kinds a client sees. */
 function change(doc: DocState, next: () => number, step: number): string {
