@@ -93,18 +93,24 @@ describe.each(stores)("$name", ({ tabs }) => {
 });
 
 describe("writes another tab left unsent that the relay refuses (its agent was made a reader meanwhile)", () => {
-  /** Bob's two tabs on one store: the cut-off one writes into alice's document and closes; bob is then a reader. */
-  async function refusedTail() {
+  /** Alice's group with bob in it as `role`, and a document of alice's (only hers to read, with `readers`). */
+  async function alicesGroup(role: "admin" | "writer", readers?: "alice only") {
     const { relay, client } = setup();
     relay.unreachable.add(new URL(CUT_OFF).host);
     const alice = await client({ name: "alice" });
     const aliceGroup = alice.group(GROUP);
     await aliceGroup.createMembers().synced();
     const bob = createIdentity();
-    await aliceGroup.setRole(bob.agent, "writer");
-    const shared = aliceGroup.create();
+    await aliceGroup.setRole(bob.agent, role);
+    const shared = aliceGroup.create(readers ? { readers: [alice.identity.agent] } : {});
     shared.append("from alice");
     await shared.synced();
+    return { relay, client, aliceGroup, bob, shared };
+  }
+
+  /** Bob's two tabs on one store: the cut-off one writes into alice's document and closes; bob is then a reader. */
+  async function refusedTail() {
+    const { relay, client, aliceGroup, bob, shared } = await alicesGroup("writer");
 
     const store = new MemoryLocalStore();
     const live = await client({ name: "bob-live", identity: bob, store });
@@ -161,15 +167,7 @@ describe("writes another tab left unsent that the relay refuses (its agent was m
   });
 
   it("a document refused whole holds back and lists the tails of the agent's other sessions with it", async () => {
-    const { relay, client } = setup();
-    relay.unreachable.add(new URL(CUT_OFF).host);
-    const alice = await client({ name: "alice" });
-    const aliceGroup = alice.group(GROUP);
-    await aliceGroup.createMembers().synced();
-    const bob = createIdentity();
-    await aliceGroup.setRole(bob.agent, "admin");
-    const secret = aliceGroup.create({ readers: [alice.identity.agent] });
-    await secret.synced();
+    const { client, aliceGroup, bob, shared: secret } = await alicesGroup("admin", "alice only");
 
     // Bob, an admin, reads alice's document into his store; a tab of his, cut off, writes into it and stays open.
     const store = new MemoryLocalStore();
