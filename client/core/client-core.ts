@@ -20,7 +20,7 @@ import { headerIsFor } from "../local-checks.ts";
 import { nextProbe } from "../quarantine.ts";
 import type { StoredDoc } from "../storage/local-store.ts";
 import { askDirectory, directoryResend } from "./directory-queue.ts";
-import { adoptTails, appendOwn, hasUnsynced, knownOf, markSaved, resetInFlight, restoreDoc } from "./doc-state.ts";
+import { adoptTails, appendOwn, hasUnsynced, knownOf, markSaved, resetInFlight, restoreDoc, type DocState } from "./doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
 import { pacedPushAt, takePush } from "./push.ts";
 import { deletedError, discard, onMessage, refusedEffect } from "./relay-messages.ts";
@@ -139,18 +139,24 @@ export function digestOfState(state: CoreState): string {
 
 function onRestored(state: CoreState, stored: StoredDoc[], out: CoreEffect[]): void {
   for (const entry of stored) {
-    if (!isDocId(entry.id) || !entry.header || !headerIsFor(entry.header, entry.id, state.group)) {
-      out.push({ type: "report", error: new RelayError({ code: "bad_header", message: `the local store holds ${String(entry.id)} with a header that is not its own: skipped`, doc: entry.id }) });
-      continue;
-    }
-    const doc = state.docs.get(entry.id) ?? track(state, entry.id, entry.header);
-    restoreDoc(doc, state.writer.session, entry);
-    // Writes an older SDK let into the store that the relay would refuse never leave the device.
-    if (doc.refusal) out.push(refusedEffect(state, doc));
-    if (doc.header?.kind === MEMBERS_KIND) state.membersDoc ??= doc.id;
+    if (isOwnStored(state, entry)) takeInStored(state, entry, out);
+    else out.push({ type: "report", error: new RelayError({ code: "bad_header", message: `the local store holds ${String(entry.id)} with a header that is not its own: skipped`, doc: entry.id }) });
   }
   state.restored = true;
   if (state.phase === "hello" || state.phase === "ready") resume(state, out);
+}
+
+/** A stored document whose header is the one its id names, in this group: anything else in the store is skipped. */
+const isOwnStored = (state: CoreState, entry: StoredDoc): boolean => isDocId(entry.id) && entry.header !== undefined && headerIsFor(entry.header, entry.id, state.group);
+
+/** Takes in a document as the local store holds it, into the one held or a new one. */
+function takeInStored(state: CoreState, entry: StoredDoc, out: CoreEffect[]): DocState {
+  const doc = state.docs.get(entry.id) ?? track(state, entry.id, entry.header);
+  restoreDoc(doc, state.writer.session, entry);
+  // Writes an older SDK let into the store that the relay would refuse never leave the device.
+  if (doc.refusal) out.push(refusedEffect(state, doc));
+  if (doc.header?.kind === MEMBERS_KIND) state.membersDoc ??= doc.id;
+  return doc;
 }
 
 /**
@@ -167,10 +173,8 @@ function onStoredTails(state: CoreState, stored: StoredDoc[], out: CoreEffect[])
       if (added.length > 0) out.push({ type: "changed", doc: held.id, added }, { type: "flush", doc: held.id });
       continue;
     }
-    if (!state.whole.requested || !isDocId(entry.id) || !entry.header || !headerIsFor(entry.header, entry.id, state.group)) continue;
-    const doc = track(state, entry.id, entry.header);
-    restoreDoc(doc, state.writer.session, entry);
-    if (doc.refusal) out.push(refusedEffect(state, doc));
+    if (!state.whole.requested || !isOwnStored(state, entry)) continue;
+    const doc = takeInStored(state, entry, out);
     load(state, doc, out);
     out.push({ type: "flush", doc: doc.id });
   }

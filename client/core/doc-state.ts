@@ -220,15 +220,24 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
   }
 }
 
+/** Who holds a document here: this client's agent and the session it writes as. */
+type Holder = { agent: AgentId; session: SessionId };
+
+/** Another session of this client's agent: its tail may be pushed from here (push.ts: takeOrphanTails), never appended to. */
+export const isOrphanSession = (session: SessionId, holder: Holder): boolean => session !== holder.session && agentOfSession(session) === holder.agent;
+
+/** Where a session's orphan tail starts: past what the relay holds of it, and never before what a snapshot stands for. */
+const orphanTailFrom = (doc: DocState, session: SessionId): number => Math.max(countOf(doc.relay, session), baseOf(doc, session));
+
 /**
  * Takes in what another client of this agent saved into `stored` past what this one holds of its sessions
  * (a tab that closed with writes unsent): held and saved as they are, so they are pushed like any orphan
  * tail (push.ts: takeOrphanTails). Returns what was added.
  */
-export function adoptTails(doc: DocState, writer: { agent: AgentId; session: SessionId }, stored: StoredDoc): DocTransaction[] {
+export function adoptTails(doc: DocState, holder: Holder, stored: StoredDoc): DocTransaction[] {
   const added: DocTransaction[] = [];
   for (const [session, transactions] of Object.entries(stored.sessions) as [SessionId, Transaction[]][]) {
-    if (session === writer.session || agentOfSession(session) !== writer.agent) continue;
+    if (!isOrphanSession(session, holder)) continue;
     const storedBase = stored.snapshot?.bases[session] ?? 0;
     const held = heldCount(doc, session);
     if (storedBase > held || storedBase + transactions.length <= held) continue;
@@ -372,11 +381,11 @@ export function refuseOrphanTails(doc: DocState, error: RelayError): boolean {
 }
 
 /** What the tails of this agent's other sessions hold past what the relay has: held back while orphanRefusal is set. */
-export function orphanTailTransactions(doc: DocState, writer: { agent: AgentId; session: SessionId }): DocTransaction[] {
+export function orphanTailTransactions(doc: DocState, holder: Holder): DocTransaction[] {
   const tails: DocTransaction[] = [];
   for (const session of doc.sessions.keys()) {
-    if (session === writer.session || agentOfSession(session) !== writer.agent) continue;
-    const from = Math.max(countOf(doc.relay, session), baseOf(doc, session));
+    if (!isOrphanSession(session, holder)) continue;
+    const from = orphanTailFrom(doc, session);
     heldSlice(doc, session, from, heldCount(doc, session)).forEach((transaction, offset) => tails.push({ ...transaction, session, index: from + offset }));
   }
   return tails;
@@ -387,12 +396,12 @@ export function orphanTailTransactions(doc: DocState, writer: { agent: AgentId; 
  * store keeps them (their session may have a live holder elsewhere), so the next client to load the group
  * pushes them again. The logs are replaced, not cut in place: a rewrite of the store under way keeps them.
  */
-export function discardOrphanTails(doc: DocState, writer: { agent: AgentId; session: SessionId }): void {
+export function discardOrphanTails(doc: DocState, holder: Holder): void {
   doc.orphanRefusal = undefined;
   for (const [session, log] of doc.sessions) {
-    if (session === writer.session || agentOfSession(session) !== writer.agent) continue;
-    const keep = Math.max(countOf(doc.relay, session), baseOf(doc, session));
-    if (keep - baseOf(doc, session) >= log.length) continue;
+    if (!isOrphanSession(session, holder)) continue;
+    const keep = orphanTailFrom(doc, session);
+    if (keep >= heldCount(doc, session)) continue;
     doc.sessions.set(session, log.slice(0, keep - baseOf(doc, session)));
     doc.saved.set(session, Math.min(doc.saved.get(session) ?? 0, keep));
     doc.version++;
@@ -496,7 +505,7 @@ export function orderedTransactions(doc: DocState): DocTransaction[] {
  * A session of this agent is cut only where its chain hash at the cut is known (pushing goes on from it);
  * the own session only as far as this client holds it.
  */
-export function applySnapshot(doc: DocState, writer: { agent: AgentId; session: SessionId }, snapshot: Snapshot): boolean {
+export function applySnapshot(doc: DocState, writer: Holder, snapshot: Snapshot): boolean {
   if (doc.snapshot && !coversMore(snapshot.covers, doc.snapshot.covers)) return false;
   for (const [session, covered] of Object.entries(snapshot.covers) as [SessionId, number][]) {
     const base = baseOf(doc, session);

@@ -6,7 +6,6 @@ import {
   MAX_TRANSACTIONS_PER_FRAME,
   MAX_TRANSACTION_WIRE_BYTES,
   WIRE_BYTES_PER_TRANSACTION,
-  agentOfSession,
   chainHash,
   countOf,
   wireDataBytes,
@@ -17,7 +16,7 @@ import {
   type Transaction,
 } from "../../protocol/index.ts";
 import { relayWouldAccept } from "../local-checks.ts";
-import { baseOf, heldCount, heldSlice, ownHashAt, type DocState } from "./doc-state.ts";
+import { baseOf, heldCount, heldSlice, isOrphanSession, ownHashAt, type DocState } from "./doc-state.ts";
 
 /** Transactions per pushed frame (also bounded by CHUNK_TARGET_BYTES): fewer, fuller frames ingest fastest. */
 export const PUSH_BATCH = MAX_TRANSACTIONS_PER_FRAME;
@@ -141,7 +140,7 @@ export function takeOrphanTails(doc: DocState, writer: Writer): Content[] {
   if (!doc.loaded || doc.deleted || !doc.relay.header || doc.refusal || doc.orphanRefusal) return [];
   const frames: Content[] = [];
   for (const [session, log] of doc.sessions) {
-    if (session === writer.session || agentOfSession(session) !== writer.agent) continue;
+    if (!isOrphanSession(session, writer)) continue;
     const base = baseOf(doc, session);
     const held = base + log.length;
     const after = countOf(doc.relay, session);
