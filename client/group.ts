@@ -17,7 +17,7 @@ import { PresenceChannel } from "./presence.ts";
 import { PushPump } from "./push-pump.ts";
 import { DEFAULT_PUSH_INTERVAL_MS } from "./core/push.ts";
 import type { Status } from "./status.ts";
-import type { LocalStore } from "./storage/local-store.ts";
+import { cutStoredSession, type LocalStore } from "./storage/local-store.ts";
 import { Waiters } from "./waiters.ts";
 
 export { RelayError } from "./errors.ts";
@@ -533,15 +533,11 @@ export class Group {
         return;
       case "removeLocal":
         return this.#storeWork(effect.doc, effect.report, `removing ${effect.doc} locally failed`, () => this.#store.remove(this.id, effect.doc));
-      case "rewriteLocal": {
-        const { stored } = effect;
-        const appends = Object.entries(stored.sessions).map(([session, transactions]) => ({ session: session as SessionId, after: stored.snapshot?.bases[session as SessionId] ?? 0, transactions }));
+      case "cutLocal":
         return this.#storeWork(effect.doc, effect.report, `discarding refused writes of ${effect.doc} failed`, async () => {
-          await this.#store.remove(this.id, effect.doc);
-          await this.#store.save(this.id, effect.doc, { header: stored.header, ...(stored.snapshot ? { snapshot: stored.snapshot } : {}), appends });
+          await cutStoredSession(this.#store, this.id, effect.doc, { session: effect.session, keep: effect.keep });
           this.#pump.markDirty(effect.doc);
         });
-      }
       case "settle":
         this.#settle(effect.waiter, effect.error);
         return;

@@ -418,9 +418,9 @@ export function refusedTransactions(doc: DocState, own: SessionId): DocTransacti
 
 /**
  * Forgets the refused own writes (and those after them): the session goes on from what the relay holds.
- * Returns the document's full content, for the local store to be written again with it.
+ * Returns how many of the session's transactions are kept, for the local store to cut it there too.
  */
-export function discardRefused(doc: DocState, own: SessionId): StoredDoc | undefined {
+export function discardRefused(doc: DocState, own: SessionId): number | undefined {
   const refusal = doc.refusal;
   if (!refusal) return undefined;
   doc.refusal = undefined;
@@ -431,11 +431,7 @@ export function discardRefused(doc: DocState, own: SessionId): StoredDoc | undef
   doc.saved.set(own, Math.min(doc.saved.get(own) ?? 0, refusal.from));
   doc.version++;
   doc.rewrites++;
-  if (!doc.header) return undefined;
-  const sessions: StoredDoc["sessions"] = {};
-  for (const [session, transactions] of doc.sessions) if (transactions.length > 0) sessions[session] = transactions;
-  const snapshot = storedSnapshotOf(doc);
-  return { id: doc.id, header: doc.header, sessions, ...(snapshot ? { snapshot } : {}) };
+  return refusal.from;
 }
 
 export function markDeleted(doc: DocState): void {

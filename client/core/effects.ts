@@ -103,8 +103,8 @@ export type CoreEffect =
   | { type: "pushAt"; doc: DocId; at: number }
   /** Forget `doc` in the local store; `report` says whether a failure goes to onError. */
   | { type: "removeLocal"; doc: DocId; report: boolean }
-  /** Write `doc` again as it now is (a session cut short), then flush it. */
-  | { type: "rewriteLocal"; doc: DocId; stored: StoredDoc; report: boolean }
+  /** Cut `session` of `doc` short in the local store, at `keep` transactions (refused writes discarded), then flush it. */
+  | { type: "cutLocal"; doc: DocId; session: SessionId; keep: number; report: boolean }
   | { type: "settle"; waiter: WaiterKey; error?: RelayError | ClosedError }
   /** Directory answers carry a value. */
   | { type: "answer"; waiter: `dir:${number}`; directory: Directory }

@@ -207,8 +207,8 @@ export function discard(state: CoreState, id: DocId, report: boolean, out: CoreE
   if (whole) {
     forget(state, id, out);
     out.push({ type: "removeLocal", doc: id, report });
-  } else if (kept) {
-    // The store cannot cut a session short: the document is written again as it now is.
-    out.push({ type: "rewriteLocal", doc: id, stored: kept, report });
+  } else if (kept !== undefined) {
+    // Only the own session is cut: what other clients sharing the store saved into the document stays.
+    out.push({ type: "cutLocal", doc: id, session: state.writer.session, keep: kept, report });
   }
 }

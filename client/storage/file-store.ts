@@ -14,14 +14,14 @@ import { open, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { AgentId, DocId, Transaction } from "../../protocol/index.ts";
 import { fileSessionLocks } from "./file-session-locks.ts";
-import { applyChanges, unsentOf, type DocChanges, type LocalStore, type StoredDoc, type StoredSnapshot, type UnsentListener } from "./local-store.ts";
+import { applyChanges, unsentOf, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type StoredSnapshot, type UnsentListener } from "./local-store.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 
 /**
  * One save. Files written before saves were one line hold `{header}` and `{session, after, transactions}`
  * lines. A snapshot's data of bytes is written like a transaction's: `bytes` in base64url instead of `data`.
  */
-type Record = { header?: StoredDoc["header"]; snapshot?: DocChanges["snapshot"]; appends?: DocChanges["appends"] };
+type Record = { header?: StoredDoc["header"]; snapshot?: DocChanges["snapshot"]; cuts?: StoredChanges["cuts"]; appends?: DocChanges["appends"] };
 type OldAppendLine = DocChanges["appends"][number];
 
 /** Announcements of unsent writes (announceUnsent): one line each, appended; every store watching the file hears them. */
@@ -102,10 +102,20 @@ export class FileLocalStore implements LocalStore {
   async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
     if (!changes.header && !changes.snapshot && changes.appends.length === 0) return;
     const appends = changes.appends.map((append) => ({ ...append, transactions: append.transactions.map(toLine) }));
-    const record = { ...(changes.header ? { header: changes.header } : {}), ...(changes.snapshot ? { snapshot: snapshotToLine(changes.snapshot) } : {}), appends };
+    return this.#appendRecord(group, doc, { ...(changes.header ? { header: changes.header } : {}), ...(changes.snapshot ? { snapshot: snapshotToLine(changes.snapshot) } : {}), appends });
+  }
+
+  async cutSession(group: string, doc: DocId, cut: SessionCut): Promise<void> {
+    // One more line, replayed in its place: the lines before it, of every process, stay as they are.
+    return this.#appendRecord(group, doc, { cuts: [cut], appends: [] }, { create: false });
+  }
+
+  /** Appends one record to a document's file, after what this store started on that file before. */
+  #appendRecord(group: string, doc: DocId, record: object, { create = true } = {}): Promise<void> {
     const bytes = Buffer.from(`\n${JSON.stringify(record)}\n`);
     const path = join(this.#groupPath(group), `${doc}.jsonl`);
     return this.#inOrder(path, async () => {
+      if (!create && !existsSync(path)) return;
       const created = (await this.#ensureFolder(dirname(path))) || !existsSync(path);
       await appendWhole(path, bytes, this.fsync);
       if (created && this.fsync) await fsyncPath(dirname(path)); // the new file's name is durable too
@@ -257,7 +267,7 @@ function readDoc(path: string, id: DocId): StoredDoc | undefined {
     const lines = Array.isArray(record.appends) ? record.appends : "session" in record ? [record as OldAppendLine] : [];
     const appends = lines.map((append) => (Array.isArray(append?.transactions) ? { ...append, transactions: append.transactions.map(fromLine) } : append));
     const snapshot = snapshotFromLine(record.snapshot);
-    applyChanges(stored, { appends, ...(snapshot ? { snapshot } : {}) });
+    applyChanges(stored, { appends, ...(snapshot ? { snapshot } : {}), ...(Array.isArray(record.cuts) ? { cuts: record.cuts } : {}) });
   }
   return stored;
 }

@@ -6,13 +6,13 @@
 // holding the header, the snapshot and what follows it, so a load reads no more than that. Session leases are Web Locks, which the browser drops
 // when a tab closes or crashes; `navigator.locks` is shared by every tab and worker of the origin.
 import type { AgentId, DocId, SessionId } from "../../protocol/index.ts";
-import { applyChanges, unsentOf, type DocChanges, type LocalStore, type StoredDoc, type UnsentListener } from "./local-store.ts";
+import { applyChanges, changesOf, unsentOf, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type UnsentListener } from "./local-store.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 
 const CHANGES = "changes";
 const SESSIONS = "sessions";
 
-type ChangeRecord = { group: string; doc: DocId; changes: DocChanges };
+type ChangeRecord = { group: string; doc: DocId; changes: StoredChanges };
 
 const done = <T>(request: IDBRequest<T>): Promise<T> =>
   new Promise((resolve, reject) => {
@@ -101,6 +101,13 @@ export class IndexedDbLocalStore implements LocalStore {
     await committed(transaction);
   }
 
+  async cutSession(group: string, doc: DocId, cut: SessionCut): Promise<void> {
+    // One more record, replayed in its place: the records saved before it, of every tab, stay as they are.
+    const transaction = (await this.#db).transaction(CHANGES, "readwrite");
+    transaction.objectStore(CHANGES).add({ group, doc, changes: { appends: [], cuts: [cut] } } satisfies ChangeRecord);
+    await committed(transaction);
+  }
+
   async remove(group: string, doc: DocId): Promise<void> {
     const transaction = (await this.#db).transaction(CHANGES, "readwrite");
     const changes = transaction.objectStore(CHANGES);
@@ -171,9 +178,7 @@ function compact(records: IDBObjectStore, group: string, doc: DocId, changes: Do
     if (!stored && changes.header) stored = { id: doc, header: changes.header, sessions: {} };
     if (!stored) return void records.add({ group, doc, changes } satisfies ChangeRecord); // nothing to anchor it to yet
     applyChanges(stored, changes);
-    const bases = stored.snapshot?.bases ?? {};
-    const appends = Object.entries(stored.sessions).map(([session, transactions]) => ({ session: session as SessionId, after: bases[session as SessionId] ?? 0, transactions }));
-    records.add({ group, doc, changes: { header: stored.header, ...(stored.snapshot ? { snapshot: stored.snapshot } : {}), appends } } satisfies ChangeRecord);
+    records.add({ group, doc, changes: changesOf(stored) } satisfies ChangeRecord);
   };
 }
 

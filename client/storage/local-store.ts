@@ -27,6 +27,12 @@ export type DocChanges = {
   appends: { session: SessionId; after: number; transactions: Transaction[] }[];
 };
 
+/** A session's log cut short: its transactions from number `keep` on (counted from the session's start) are forgotten. */
+export type SessionCut = { session: SessionId; keep: number };
+
+/** A save as this SDK's stores record it: changes, or cuts (cutSession) applied after any snapshot and before appends. */
+export type StoredChanges = DocChanges & { cuts?: SessionCut[] };
+
 export interface LocalStore {
   /**
    * A session of `agent` that no other live client sharing this store (another tab, process or client)
@@ -42,6 +48,13 @@ export interface LocalStore {
   save(group: string, doc: DocId, changes: DocChanges): Promise<void>;
   /** Forgets a document (the relay deleted it), so it does not come back at the next start. */
   remove(group: string, doc: DocId): Promise<void>;
+  /**
+   * Forgets the transactions of `doc`'s `session` from number `keep` on (own writes the relay refused, which
+   * the app discarded), leaving every other session as stored, in one step. Optional: without it the SDK
+   * reads the document back and writes it again without them, and a save another client sharing the store
+   * makes into that document in between may be lost.
+   */
+  cutSession?(group: string, doc: DocId, cut: SessionCut): Promise<void>;
   close(): Promise<void>;
   /**
    * Tells every client sharing this store (other tabs, processes or clients, live now) that `docs` of
@@ -67,8 +80,12 @@ export function unsentOf(message: unknown): { group: string; docs: DocId[] } | u
  * then the appends, ignoring transactions it already holds (or that a snapshot replaced) and appends that
  * are not whole. Saves of several clients may come in any order and all survive.
  */
-export function applyChanges(stored: StoredDoc, changes: DocChanges): void {
+export function applyChanges(stored: StoredDoc, changes: StoredChanges): void {
   if (isStoredSnapshot(changes.snapshot)) applySnapshot(stored, changes.snapshot);
+  for (const cut of Array.isArray(changes.cuts) ? changes.cuts : []) {
+    const log = isCut(cut) ? stored.sessions[cut.session] : undefined;
+    if (log) log.length = Math.min(log.length, Math.max(0, cut.keep - baseOf(stored, cut.session)));
+  }
   for (const append of changes.appends) {
     if (!isAppend(append)) continue; // a garbled record read back from disk costs only itself
     const log = (stored.sessions[append.session] ??= []);
@@ -80,6 +97,25 @@ export function applyChanges(stored: StoredDoc, changes: DocChanges): void {
 }
 
 const baseOf = (stored: StoredDoc, session: SessionId): number => stored.snapshot?.bases[session] ?? 0;
+
+/** A stored document as one save that makes it again. */
+export function changesOf(stored: StoredDoc): DocChanges {
+  const appends = Object.entries(stored.sessions).map(([session, transactions]) => ({ session: session as SessionId, after: baseOf(stored, session as SessionId), transactions }));
+  return { header: stored.header, ...(stored.snapshot ? { snapshot: stored.snapshot } : {}), appends };
+}
+
+/**
+ * Cuts a session short in `store`: in one step where the store can (`cutSession`), else by reading the
+ * document back and writing it again without the cut transactions (a store of the app's own).
+ */
+export async function cutStoredSession(store: LocalStore, group: string, doc: DocId, cut: SessionCut): Promise<void> {
+  if (store.cutSession) return store.cutSession(group, doc, cut);
+  const stored = (await store.loadGroup(group)).find((each) => each.id === doc);
+  if (!stored) return;
+  applyChanges(stored, { appends: [], cuts: [cut] });
+  await store.remove(group, doc);
+  await store.save(group, doc, changesOf(stored));
+}
 
 /** Takes a snapshot into a stored document if it is newer than the one held: each log is cut at its new base. */
 function applySnapshot(stored: StoredDoc, next: StoredSnapshot): void {
@@ -116,6 +152,11 @@ function hashAfter(previous: string, transactions: readonly Transaction[]): stri
 function isStoredSnapshot(value: unknown): value is StoredSnapshot {
   const entry = value as Partial<StoredSnapshot> | null | undefined;
   return typeof entry === "object" && entry !== null && typeof entry.snapshot === "object" && entry.snapshot !== null && typeof entry.bases === "object" && entry.bases !== null && typeof entry.baseHashes === "object" && entry.baseHashes !== null;
+}
+
+function isCut(value: unknown): value is SessionCut {
+  const cut = value as Partial<SessionCut> | null;
+  return typeof cut === "object" && cut !== null && typeof cut.session === "string" && Number.isInteger(cut.keep);
 }
 
 function isAppend(value: unknown): value is DocChanges["appends"][number] {

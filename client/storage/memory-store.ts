@@ -1,6 +1,6 @@
 // The default LocalStore: keeps documents in memory for the life of the client.
 import type { AgentId, DocId, SessionId } from "../../protocol/index.ts";
-import { applyChanges, type DocChanges, type LocalStore, type StoredDoc, type UnsentListener } from "./local-store.ts";
+import { applyChanges, type DocChanges, type LocalStore, type SessionCut, type StoredDoc, type UnsentListener } from "./local-store.ts";
 import { inRealmLocks, leaseSession, type LeaseRequest, type SessionLease } from "./session-pool.ts";
 
 export class MemoryLocalStore implements LocalStore {
@@ -34,6 +34,11 @@ export class MemoryLocalStore implements LocalStore {
 
   async remove(group: string, doc: DocId): Promise<void> {
     this.#groups.get(group)?.delete(doc);
+  }
+
+  async cutSession(group: string, doc: DocId, cut: SessionCut): Promise<void> {
+    const stored = this.#groups.get(group)?.get(doc);
+    if (stored) applyChanges(stored, { appends: [], cuts: [cut] });
   }
 
   async close(): Promise<void> {}

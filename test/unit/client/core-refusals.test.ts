@@ -226,7 +226,7 @@ describe("item 2: a refused message is surfaced once and never wedges", () => {
         "c -> relay | content doc1 +header alice after=0 n=1",
         "app | discardRefused doc1",
         "c | changed doc1 +0",
-        "c | rewrite doc1 locally {alice:1}",
+        "c | cut doc1 locally at alice:1",
       ]
     `);
   });
@@ -258,7 +258,7 @@ describe("item 6: membership operations after an offline race", () => {
         "c | synced:members rejects forbidden",
         "c | refused members n=2 forbidden",
         "c | changed members +0",
-        "c | rewrite members locally {}",
+        "c | cut members locally at alice:0",
         "c | report forbidden members",
         "app | append members "{\\"op\\":\\"set\\",\\"agent\\":\\"c\\",\\"role\\":\\"writer\\"}"",
         "c | changed members +1",

@@ -72,8 +72,8 @@ function renderEffect(effect: CoreEffect): string {
       return `c | push ${effect.doc} again at ${effect.at}`;
     case "removeLocal":
       return `c | remove ${effect.doc} locally`;
-    case "rewriteLocal":
-      return `c | rewrite ${effect.doc} locally ${counts(Object.fromEntries(Object.entries(effect.stored.sessions).map(([session, log]) => [session, log.length])))}`;
+    case "cutLocal":
+      return `c | cut ${effect.doc} locally at ${effect.session}:${effect.keep}`;
     case "settle":
       return `c | ${effect.waiter} ${outcome(effect.error)}`;
     case "answer":

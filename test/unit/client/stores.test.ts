@@ -14,7 +14,7 @@ import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import { startTimeOf } from "../../../client/storage/file-session-locks.ts";
 import { fakeWebLocks } from "../../support/web-locks.ts";
 import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
-import type { LocalStore, StoredDoc } from "../../../client/storage/local-store.ts";
+import { cutStoredSession, type LocalStore, type StoredDoc } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { testAgent, testHeader, transactions } from "../../support/identity.ts";
 import { comparableAll } from "../../support/bytes.ts";
@@ -312,6 +312,31 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     }
   });
 
+  it("cuts one session short in one step, keeping every other session and another client's saves in between, and the session goes on from the cut", async () => {
+    const other = open();
+    const many = transactions(20, "cut-short");
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: many.slice(0, 6) }] });
+    await other.save(GROUP, first.id, { appends: [{ session: bob.session, after: 0, transactions: many.slice(0, 3) }] });
+    await Promise.all([
+      store.cutSession!(GROUP, first.id, { session: alice.session, keep: 2 }),
+      other.save(GROUP, first.id, { appends: [{ session: bob.session, after: 3, transactions: many.slice(3, 5) }] }),
+    ]);
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 2, transactions: many.slice(10, 12) }] });
+    for (const reader of survivesRestart ? [store, other, open()] : [store]) {
+      const [doc] = await reader.loadGroup(GROUP);
+      expect(doc?.sessions[alice.session]).toEqual([...many.slice(0, 2), ...many.slice(10, 12)]);
+      expect(doc?.sessions[bob.session]).toEqual(many.slice(0, 5));
+    }
+    // A cut counts from the session's start, snapshot or not; a document the store does not hold stays unheld.
+    const snapshot = { doc: first.id, session: alice.session, covers: { [alice.session]: 3 }, data: "state", signature: "A".repeat(86) };
+    await store.save(GROUP, first.id, { snapshot: { snapshot, bases: { [alice.session]: 3 }, baseHashes: {} }, appends: [] });
+    await store.cutSession!(GROUP, first.id, { session: alice.session, keep: 3 });
+    await store.cutSession!(GROUP, second.id, { session: alice.session, keep: 0 });
+    const after = await (survivesRestart ? open() : store).loadGroup(GROUP);
+    expect(after.map((doc) => doc.id)).toEqual([first.id]);
+    expect(after[0]?.sessions).toEqual({ [alice.session]: [], [bob.session]: many.slice(0, 5) });
+  });
+
   it("leases a different session to each live client, and a fresh one only when all are held", async () => {
     const fresh = sessionMaker(alice.agent);
     const tab1 = await store.leaseSession(alice.agent, { fresh });
@@ -379,6 +404,24 @@ function sessionMaker(agent: AgentId): (() => SessionId) & { made: SessionId[] }
     return session;
   }, { made });
 }
+
+describe("a store of the app's own without cutSession", () => {
+  it("has a session cut short by writing the document again without the cut transactions", async () => {
+    const inner = new MemoryLocalStore();
+    const own: LocalStore = {
+      leaseSession: (agent, request) => inner.leaseSession(agent, request),
+      loadGroup: (group) => inner.loadGroup(group),
+      save: (group, doc, changes) => inner.save(group, doc, changes),
+      remove: (group, doc) => inner.remove(group, doc),
+      close: () => inner.close(),
+    };
+    const many = transactions(6, "own-store");
+    await own.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: many.slice(0, 4) }, { session: bob.session, after: 0, transactions: many.slice(4, 6) }] });
+    await cutStoredSession(own, GROUP, first.id, { session: alice.session, keep: 1 });
+    await cutStoredSession(own, GROUP, second.id, { session: alice.session, keep: 0 });
+    expect(await own.loadGroup(GROUP)).toEqual([stored(first.id, first.header, { [alice.session]: many.slice(0, 1), [bob.session]: many.slice(4, 6) })]);
+  });
+});
 
 describe("FileLocalStore on disk", () => {
   let directory: string;

@@ -166,6 +166,30 @@ describe("writes another tab left unsent that the relay refuses (its agent was m
     expect(nextGroup.refused()[0]!.transactions.map((transaction) => transaction.data)).toEqual(["cut off 1", "cut off 2"]);
   });
 
+  it("discarding a tab's own refused writes keeps what another tab saved into the same document", async () => {
+    const { client, aliceGroup, bob, shared } = await alicesGroup("writer");
+    const store = new MemoryLocalStore();
+    const live = await client({ name: "bob-live", identity: bob, store });
+    const group = live.group(GROUP);
+    const doc = await group.open(shared.id);
+    const cutOff = await client({ name: "bob-cut", identity: bob, store, url: CUT_OFF });
+    (await cutOff.group(GROUP).open(shared.id)).append("saved by the cut-off tab");
+    await settle();
+
+    await aliceGroup.setRole(bob.agent, "reader");
+    doc.append("refused");
+    await expect(doc.synced()).rejects.toMatchObject({ code: "forbidden" });
+    await group.discardRefused(doc);
+    const [stored] = await store.loadGroup(GROUP);
+    expect(stored!.sessions[live.session] ?? []).toEqual([]);
+    expect(stored!.sessions[cutOff.session]!.map((transaction) => transaction.data)).toEqual(["saved by the cut-off tab"]);
+
+    // The cut-off tab closes: the live tab takes its write in from the store, and it is refused and listed there.
+    await cutOff.close();
+    await until(() => group.refused().length > 0, 5_000);
+    expect(group.refused()[0]!.transactions.map((transaction) => [transaction.data, transaction.session])).toEqual([["saved by the cut-off tab", cutOff.session]]);
+  });
+
   it("a document refused whole holds back and lists the tails of the agent's other sessions with it", async () => {
     const { client, aliceGroup, bob, shared: secret } = await alicesGroup("admin", "alice only");
 
