@@ -77,7 +77,7 @@ export interface ConnectionHandler {
    * welcome. The relay handles a socket's frames in order, so they are judged after the hello.
    */
   onHello(): void;
-  /** The relay accepted the handshake. */
+  /** The relay accepted the handshake, or (a later welcome on the same socket) tells that the agent's role changed. */
   onReady(welcome: Welcome): void;
   onMessage(message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" }>): void;
   /** The socket went away; anything sent and not acknowledged may be lost. */
@@ -318,8 +318,11 @@ export class Connection {
       case "challenge":
         return void this.#hello(message.nonce);
       case "welcome":
-        welcomed(this.#reconnect, Date.now());
-        this.#setStatus("syncing");
+        // The first welcome ends the handshake; a later one tells a role changed while connected.
+        if (this.#status === "authenticating") {
+          welcomed(this.#reconnect, Date.now());
+          this.#setStatus("syncing");
+        }
         return this.#handler.onReady(message);
       case "pong":
         return;

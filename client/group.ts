@@ -54,6 +54,7 @@ export class Group {
   readonly #statusListeners = new Set<(status: Status, reason?: string) => void>();
   readonly #errorListeners = new Set<(error: RelayError | ConnectionError) => void>();
   readonly #refusedListeners = new Set<(refused: RefusedWrites) => void>();
+  readonly #roleListeners = new Set<(role: Role) => void>();
   /** Presence, beside the core: ephemeral, nothing of it is stored or acknowledged. */
   readonly #presence: PresenceChannel;
   /**
@@ -151,7 +152,7 @@ export class Group {
     return this.connection.status;
   }
 
-  /** This agent's role in the group, as of the last handshake (or of createMembers()). */
+  /** This agent's role in the group: from the relay, which tells a change at once (onRole), or createMembers(). */
   get role(): Role | undefined {
     return this.#core.role;
   }
@@ -339,6 +340,16 @@ export class Group {
     const failed = await log.verifyReceived();
     if (failed.length > 0) this.#dispatch({ type: "unverified", doc: log.id, sessions: failed });
     return membersOf(log);
+  }
+
+  /**
+   * Calls `listener` with this agent's new role each time it changes: an admin changed it while this
+   * client was connected (the relay tells at once), or it is found changed at a reconnect.
+   */
+  onRole(listener: (role: Role) => void): () => void {
+    checkListener(listener, "onRole");
+    this.#roleListeners.add(listener);
+    return () => this.#roleListeners.delete(listener);
   }
 
   onStatus(listener: (status: Status, reason?: string) => void): () => void {
@@ -555,6 +566,9 @@ export class Group {
         notifyAll(this.#refusedListeners, refused);
         return;
       }
+      case "role":
+        notifyAll(this.#roleListeners, effect.role);
+        return;
       case "forget":
         this.#docs.delete(effect.doc);
         this.#presence.forgetDoc(effect.doc);

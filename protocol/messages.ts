@@ -264,7 +264,10 @@ export const challengeSchema = v.object({ type: v.literal("challenge"), v: count
 export const welcomeSchema = v.object({
   type: v.literal("welcome"),
   v: count,
-  /** The peer's role; every authenticated agent is a writer in a group without a membership log. */
+  /**
+   * The peer's role; every authenticated agent is a writer in a group without a membership log. Sent again
+   * on the same socket when an admin changes it while the peer is connected.
+   */
   role: v.picklist(ROLES),
   /** The group's membership log, once it has one. */
   members: v.optional(docIdSchema),

@@ -14,7 +14,7 @@
 // The state is updated in place rather than copied: transaction logs only grow, and copying them (or a
 // map of 20,000 documents) per event would cost what the relay core's small peer maps do not. It belongs to
 // the core alone; the shell only reads it.
-import { MEMBERS_KIND, digestOf, isDocId, type DirRequest, type DocId, type Welcome } from "../../protocol/index.ts";
+import { MEMBERS_KIND, digestOf, isDocId, type DirRequest, type DocId, type Role, type Welcome } from "../../protocol/index.ts";
 import { RelayError, type ClosedError } from "../errors.ts";
 import { headerIsFor } from "../local-checks.ts";
 import { nextProbe } from "../quarantine.ts";
@@ -80,7 +80,7 @@ export function step(state: CoreState, event: CoreEvent): CoreEffect[] {
       const doc = track(state, event.id, event.header);
       if (event.members) {
         state.membersDoc = doc.id;
-        state.role = "admin";
+        setRole(state, "admin", out);
       }
       load(state, doc, out);
       out.push({ type: "flush", doc: doc.id });
@@ -180,6 +180,12 @@ function onStoredTails(state: CoreState, stored: StoredDoc[], out: CoreEffect[])
   }
 }
 
+/** The role this agent has now; a change of a role known before is told (onRole). */
+function setRole(state: CoreState, role: Role, out: CoreEffect[]): void {
+  if (state.role !== undefined && state.role !== role) out.push({ type: "role", role });
+  state.role = role;
+}
+
 /** Right behind the hello: say what this client holds; the relay answers with exactly what it lacks. */
 function resume(state: CoreState, out: CoreEffect[]): void {
   state.requested.clear();
@@ -191,11 +197,22 @@ function resume(state: CoreState, out: CoreEffect[]): void {
   for (const id of state.deletes) send(state, out, { type: "delete", doc: id });
 }
 
+/**
+ * The relay welcomes a socket once its hello is checked, and again whenever this agent's role changes while
+ * it is connected: the role then counts at once, and an open group is opened again, for a role that reads
+ * more (an admin reads documents with `readers`) to get what it now may.
+ */
 function onWelcome(state: CoreState, welcome: Welcome, out: CoreEffect[]): void {
   if (state.phase === "closed") return;
+  const again = state.phase === "ready";
+  const changed = welcome.role !== state.role;
   state.phase = "ready";
-  state.role = welcome.role;
+  setRole(state, welcome.role, out);
   state.membersDoc = welcome.members ?? state.membersDoc;
+  if (again) {
+    if (changed && state.whole.requested) sendOpen(state, out);
+    return;
+  }
   resendSnapshots(state, out);
   if (state.unanswered.size === 0) out.push({ type: "status", to: "live" });
 }

@@ -106,6 +106,8 @@ export type CoreEffect =
   /** Cut `session` of `doc` short in the local store, at `keep` transactions (refused writes discarded), then flush it. */
   | { type: "cutLocal"; doc: DocId; session: SessionId; keep: number; report: boolean }
   | { type: "settle"; waiter: WaiterKey; error?: RelayError | ClosedError }
+  /** This agent's role in the group changed from the one it had: onRole hears it. */
+  | { type: "role"; role: Role }
   /** Directory answers carry a value. */
   | { type: "answer"; waiter: `dir:${number}`; directory: Directory }
   /**

@@ -57,6 +57,7 @@ describe("taking a snapshot", () => {
       relay -> carol | welcome v=2 role=writer
       carol -> relay | content doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0 +header carol after=0 n=1
       relay -> carol | known doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0 {carol:1} ack
+      relay -> carol | welcome v=2 role=admin members=doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0
       carol -> relay | snapshot doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0 by carol covers {carol:1} text 1
       relay -> carol | error snapshot_refused doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0 "the membership log cannot be snapshotted"
       carol -> relay | delete doc1

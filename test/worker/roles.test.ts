@@ -104,6 +104,23 @@ describe("roles", () => {
     await Promise.all([adminPeer.close(), b.close()]);
   });
 
+  it("a member whose role changes hears its new role at once on every socket, in a welcome; nobody else hears one", async () => {
+    const { group, adminPeer, log, membersDoc } = await closedGroup("roles-live", alice, [[bob, "writer"], [carol, "writer"]]);
+    // The founder was a writer of the open group: creating the log made it its admin.
+    expect(adminPeer.drain("welcome")).toMatchObject([{ role: "admin", members: membersDoc }]);
+    const [b1, b2, c] = [await connect(group, bob), await connect(group, bob), await connect(group, carol)];
+    expect(await changeMembers(adminPeer, log, [setRole(bob, "reader")])).toMatchObject({ reason: "ack" });
+    for (const peer of [b1, b2]) expect(await peer.next("welcome")).toMatchObject({ role: "reader", members: membersDoc });
+    expect(await changeMembers(adminPeer, log, [setRole(bob, "admin"), setRole(carol, "writer")])).toMatchObject({ reason: "ack" });
+    expect(await b1.next("welcome")).toMatchObject({ role: "admin", members: membersDoc });
+    // Setting the role it already has changes nothing: carol, and the admin who wrote, hear no welcome.
+    await Promise.all([c.sync(), adminPeer.sync(), b1.sync()]);
+    expect(c.drain("welcome")).toEqual([]);
+    expect(adminPeer.drain("welcome")).toEqual([]);
+    expect(b1.drain("welcome")).toEqual([]);
+    await Promise.all([adminPeer.close(), b1.close(), b2.close(), c.close()]);
+  });
+
   it("a document with readers is hidden from everyone else: dir, load, content, open and live fan-out", async () => {
     const { group, adminPeer, membersDoc } = await closedGroup("roles-readers", alice, [[bob, "writer"], [carol, "reader"], [dave, "reader"], [erin, "writer"]]);
     const [b, c, d, e] = [await connect(group, bob), await connect(group, carol), await connect(group, dave), await connect(group, erin)];

@@ -58,6 +58,15 @@ describe("tokens under a membership log", () => {
     expect(await peer.next("known", (k) => k.doc === doc.id)).toMatchObject({ reason: "ack" });
 
     expect(await changeMembers(adminPeer, log, [setRole(bob, "reader")])).toMatchObject({ type: "known", reason: "ack" });
+    expect(await peer.next("welcome")).toMatchObject({ role: "reader" });
+    // Made an admin in the log: no more than the token's writer. Then a writer in the log: no change, no welcome.
+    expect(await changeMembers(adminPeer, log, [setRole(bob, "admin")])).toMatchObject({ type: "known", reason: "ack" });
+    expect(await peer.next("welcome")).toMatchObject({ role: "writer" });
+    expect(await changeMembers(adminPeer, log, [setRole(bob, "writer")])).toMatchObject({ type: "known", reason: "ack" });
+    await peer.sync();
+    expect(peer.drain("welcome")).toEqual([]);
+    expect(await changeMembers(adminPeer, log, [setRole(bob, "reader")])).toMatchObject({ type: "known", reason: "ack" });
+    expect(await peer.next("welcome")).toMatchObject({ role: "reader" });
     const rows = await allRows(group);
     peer.send(bobLog.content(transactions(1, "as reader")));
     expect(await peer.next("error")).toMatchObject({ code: "forbidden", doc: doc.id });

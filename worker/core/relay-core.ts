@@ -501,9 +501,13 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
     for (const peer of readers) for (const message of frames) effects.push({ type: "send", peer, message });
   }
 
-  // A peer whose role changed no longer shows itself where it may not read now.
+  // A peer whose role changed hears its new role at once (a welcome again, as at its handshake), and no
+  // longer shows itself where it may not read now.
   for (const peer of changed.size > 0 ? state.peers.values() : []) {
-    if (peer.phase === "ready" && changed.has(peer.agent)) effects.push(...state.presence.roleChanged(peer, roleAfter(peer), state.peers, store));
+    if (peer.phase !== "ready" || !changed.has(peer.agent)) continue;
+    const role = roleAfter(peer);
+    if (role && role !== roleOf(peer, store)) effects.push({ type: "send", peer: peer.id, message: { type: "welcome", v: PROTOCOL_VERSION, role, members: info.membersDoc ?? write.doc } });
+    effects.push(...state.presence.roleChanged(peer, role, state.peers, store));
   }
 
   let next = state;

@@ -84,6 +84,8 @@ function renderEffect(effect: CoreEffect): string {
       return `c | refused ${effect.doc} n=${effect.transactions.length}${effect.wholeDocument ? " whole" : ""} ${"code" in effect.error ? effect.error.code : ""}`;
     case "forget":
       return `c | forget ${effect.doc}`;
+    case "role":
+      return `c | role ${effect.role}`;
     case "report":
       return `c | report ${effect.error.code}${effect.error.doc ? ` ${effect.error.doc}` : ""}`;
   }

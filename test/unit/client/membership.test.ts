@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { RelayError, createIdentity, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { statusOf, harnessPerTest } from "./group-harness.ts";
+import { until } from "../../support/wait.ts";
 
 /** `promise`, or a failure after `ms` (what the test is about is a hang). */
 const within = <T>(ms: number, promise: Promise<T>) =>
@@ -157,3 +158,39 @@ describe("a document held from an earlier role, after openAll()", () => {
   });
 });
 
+
+describe("a role changed while the client is connected", () => {
+  it("counts at once: group.role and onRole follow it, a reader made a writer may snapshot, an admin's open group gets what it now may read", async () => {
+    const { client } = setup();
+    const alice = await client({ name: "alice" });
+    const aliceGroup = alice.group("g1");
+    await aliceGroup.createMembers().synced();
+    const bobIdentity = createIdentity();
+    await aliceGroup.setRole(bobIdentity.agent, "reader");
+    const shared = aliceGroup.create();
+    shared.append("for everyone");
+    const secret = aliceGroup.create({ readers: [alice.identity.agent] });
+    secret.append("for alice and the admins");
+    await aliceGroup.synced();
+
+    const bob = await client({ identity: bobIdentity, name: "bob" });
+    const group = bob.group("g1");
+    const roles: string[] = [];
+    group.onRole((role) => roles.push(role));
+    await group.openAll();
+    expect(group.role).toBe("reader");
+    expect(group.docs.map((doc) => doc.id)).toEqual([shared.id]);
+    const held = group.docs[0]!;
+    expect(() => held.snapshot("state")).toThrow(expect.objectContaining({ code: "forbidden" }));
+
+    await aliceGroup.setRole(bobIdentity.agent, "writer");
+    await until(() => group.role === "writer", 2_000);
+    await within(2_000, held.snapshot("state"));
+
+    await aliceGroup.setRole(bobIdentity.agent, "admin");
+    await until(() => group.docs.some((doc) => doc.id === secret.id), 2_000);
+    expect(group.docs.find((doc) => doc.id === secret.id)!.transactions().map((transaction) => transaction.data)).toEqual(["for alice and the admins"]);
+    expect(roles).toEqual(["writer", "admin"]);
+    expect(group.status).toBe("live");
+  });
+});
