@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { guard, workerdChildren } from "./orphan-guard.ts";
 
 /** The Worker's compatibility settings, the same as wrangler.toml's (a unit test holds them equal). */
 export const RELAY_COMPATIBILITY_DATE = "2026-08-01";
@@ -30,6 +31,7 @@ export type LocalRelay = {
 export async function startRelay(options: StartRelayOptions = {}): Promise<LocalRelay> {
   checkOptions(options);
   const { Miniflare, convertV4MiniflareOptions } = await loadMiniflare();
+  const before = workerdChildren();
   const miniflare = new Miniflare(
     convertV4MiniflareOptions({
       // With this name and the v3 folder, storage lands where `wrangler dev --persist-to <persistTo>` keeps it
@@ -53,10 +55,12 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Local
     await miniflare.dispose().catch(() => {});
     throw error;
   }
+  // Its workerd goes with this process, however this process ends (orphan-guard.ts).
+  const release = guard([...workerdChildren()].filter((pid) => !before.has(pid)));
   let stopped: Promise<void> | undefined;
   return {
     url: url.origin,
-    stop: () => (stopped ??= miniflare.dispose()),
+    stop: () => (stopped ??= miniflare.dispose().finally(release)),
   };
 }
 

@@ -2,12 +2,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ChildProcess } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity } from "../../client/index.ts";
 import { startRelay } from "../../dev/start-relay.ts";
 import { childProcesses, isAlive, portIsFree } from "../support/processes.ts";
 import { startRelay as startRelayProcess } from "../support/relay-process.ts";
 import { until } from "../support/wait.ts";
+import { spawnLineProcess } from "../support/line-process.ts";
+
+const HOLDER = fileURLToPath(new URL("./relay-holder.ts", import.meta.url));
 
 const workerdChildren = () => childProcesses(process.pid).filter((child) => child.command.includes("workerd"));
 
@@ -50,6 +55,33 @@ describe("startRelay", () => {
       await again.stop();
     }
     expect(workerdChildren().map((child) => child.pid)).toEqual(before);
+  });
+
+  describe("in a process that ends without stop()", () => {
+    const children: ChildProcess[] = [];
+    afterAll(() => children.forEach((child) => child.kill("SIGKILL")));
+
+    it.each(["killed with SIGKILL", "exiting"])("%s, its workerd goes with it and frees the port", async (how) => {
+      const holder = spawnLineProcess(HOLDER, [], children);
+      const port = Number(new URL(await holder.line(0)).port);
+      const workerd = childProcesses(holder.child.pid!).filter((child) => child.command.includes("workerd"));
+      expect(workerd.length).toBeGreaterThan(0);
+      expect(await portIsFree(port)).toBe(false);
+      if (how === "exiting") holder.child.stdin!.write("exit\n");
+      else holder.child.kill("SIGKILL");
+      await until(() => workerd.every((child) => !isAlive(child.pid)), 15_000);
+      await until(() => childProcesses(holder.child.pid!).length === 0, 15_000);
+      expect(await portIsFree(port)).toBe(true);
+    });
+  });
+
+  it("leaves no process of its own once every relay it started is stopped", async () => {
+    const before = childProcesses(process.pid).map((child) => child.pid);
+    const [first, second] = await Promise.all([startRelay(), startRelay()]);
+    await first.stop();
+    expect(childProcesses(process.pid).length).toBeGreaterThan(before.length);
+    await second.stop();
+    await until(() => childProcesses(process.pid).every((child) => before.includes(child.pid)), 10_000);
   });
 
   it("runs several relays at once, each on its own port, in memory unless given a folder", async () => {
