@@ -125,6 +125,52 @@ describe("the packed package, installed by an app", () => {
     expect(JSON.parse(stdout.trim())).toEqual(["from the packaged relay"]);
   });
 
+  it("two processes of an app on one FileLocalStore: one writes cut off and quits, the live one pushes its writes at once", async () => {
+    linkMiniflare();
+    writeFileSync(
+      join(app, "handoff.mjs"),
+      `import { spawn } from "node:child_process";
+       import { mkdtempSync, rmSync } from "node:fs";
+       import { tmpdir } from "node:os";
+       import { join } from "node:path";
+       import { fileURLToPath } from "node:url";
+       import { startRelay } from "weft/dev";
+       import { createClient, createIdentity, exportIdentity, importIdentity } from "weft/client";
+       import { FileLocalStore } from "weft/client/node";
+       const [mode, dir, secret] = process.argv.slice(2);
+       if (mode === "cut-off") {
+         const client = await createClient({ url: "http://127.0.0.1:9", identity: importIdentity(secret), store: new FileLocalStore(dir) });
+         const doc = client.group("team").create({});
+         doc.append("written cut off");
+         doc.append("in another process");
+         await client.close();
+         console.log(doc.id);
+       } else {
+         const relay = await startRelay();
+         const store = mkdtempSync(join(tmpdir(), "handoff-"));
+         const identity = createIdentity();
+         const live = await createClient({ url: relay.url, identity, store: new FileLocalStore(store) });
+         await live.group("team").openAll();
+         const other = spawn(process.execPath, [fileURLToPath(import.meta.url), "cut-off", store, exportIdentity(identity)], { stdio: ["ignore", "pipe", "inherit"] });
+         let id = "";
+         for await (const chunk of other.stdout) id += chunk;
+         const reader = await createClient({ url: relay.url, identity: createIdentity() });
+         let seen = [];
+         for (const deadline = Date.now() + 20_000; seen.length < 2 && Date.now() < deadline; ) {
+           await new Promise((resolve) => setTimeout(resolve, 100));
+           seen = await reader.group("team").open(id.trim()).then((doc) => doc.transactions().map((t) => t.data), () => []);
+         }
+         console.log(JSON.stringify(seen));
+         await reader.close();
+         await live.close();
+         await relay.stop();
+         rmSync(store, { recursive: true, force: true });
+       }`,
+    );
+    const { stdout } = await run(process.execPath, ["handoff.mjs"], { cwd: app, timeout: 60_000 });
+    expect(JSON.parse(stdout.trim())).toEqual(["written cut off", "in another process"]);
+  });
+
   it("weft/yjs keeps two Y.Docs of a Node app in sync through the packaged relay", async () => {
     linkMiniflare();
     writeFileSync(
