@@ -10,7 +10,7 @@ import { mayRead, type DocId, type Role } from "../../protocol/index.ts";
 import { startProxy, type Proxy } from "../support/proxy.ts";
 import { seededRandom } from "../support/random.ts";
 
-export type FuzzOptions = { steps: number; roles: boolean; prune: boolean; verbose: boolean };
+export type FuzzOptions = { steps: number; roles: boolean; prune: boolean; presence: boolean; verbose: boolean };
 
 type Agent = { name: string; identity: Identity; proxy: Proxy; storeDir: string; client: Client };
 type Pending = { what: string; settled: boolean };
@@ -48,6 +48,8 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
   const writes: { group: string; doc: DocId; data: string }[] = [];
   const refused = new Set<string>();
   const known = new Map<string, Set<DocId>>(GROUPS.map((group) => [group, new Set()]));
+  /** What each client (an agent's current one, or one it closed) last showed in each document (--presence). */
+  const shown = new Map<Client, Map<DocId, string | undefined>>();
   const start = async (agent: Omit<Agent, "client">): Promise<Client> => {
     const client = await createClient({ url: agent.proxy.url, identity: agent.identity, backoff: BACKOFF, store: new FileLocalStore(agent.storeDir, { fsync: false }) });
     for (const group of GROUPS) client.group(group).onRefused((refusal) => refusal.transactions.forEach((transaction) => refused.add(String(transaction.data))));
@@ -79,7 +81,16 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
       const r = rnd();
       if (options.verbose) console.log(`seed ${seed} step ${step}: ${agent.name} ${groupId} ${r.toFixed(3)}`);
       try {
-        if (r < 0.15) {
+        if (options.presence && held.length > 0 && rnd() < 0.25) {
+          // Set a state, or clear one it shows (so a clear matters).
+          const showing = held.filter((doc) => shown.get(agent.client)?.get(doc.id) !== undefined);
+          const state = showing.length === 0 || rnd() < 0.6 ? `${agent.name}-${counter++}` : undefined;
+          const doc = pick(state === undefined ? showing : held);
+          if (state === undefined) doc.presence.clear();
+          else doc.presence.set(state); // throws for a fifth document at once (PRESENCE_MAX_DOCS_PER_PEER): nothing shown
+          if (!shown.has(agent.client)) shown.set(agent.client, new Map());
+          shown.get(agent.client)!.set(doc.id, state);
+        } else if (r < 0.15) {
           const restricted = options.roles && rnd() < 0.3;
           const doc = group.create({ meta: { n: counter }, ...(restricted ? { readers: [agent.identity.agent] } : {}) });
           known.get(groupId)!.add(doc.id);
@@ -166,6 +177,7 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
             }
           }
         }
+        if (options.presence) await checkPresence(groupId, agents, shown, problem);
         const stored = new Set([...atRelay.values()].flatMap((view) => view.data));
         for (const write of writes) {
           if (write.group === groupId && atRelay.has(write.doc) && !stored.has(write.data) && !refused.has(write.data)) {
@@ -187,6 +199,38 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
     rmSync(dir, { recursive: true, force: true });
   }
   return problems.length;
+}
+
+/**
+ * Every live client sees, in each document it may read, exactly what each other agent's live client last
+ * showed there (if that one may read it too): no state of a closed client, none cleared, none missing.
+ * Presence is paced, so it is given a few seconds to settle.
+ */
+async function checkPresence(groupId: string, agents: Agent[], shown: Map<Client, Map<DocId, string | undefined>>, problem: (what: string) => void): Promise<void> {
+  const mayReadIt = (agent: Agent, doc: Doc) => doc.header !== undefined && !doc.deleted && mayRead(agent.client.group(groupId).role, agent.identity.agent, doc.header);
+  const mismatches = () => {
+    const found: string[] = [];
+    for (const viewer of agents) {
+      for (const doc of viewer.client.group(groupId).docs) {
+        if (!mayReadIt(viewer, doc)) continue;
+        const expected: Record<string, string> = {};
+        for (const other of agents) {
+          if (other === viewer) continue;
+          const held = other.client.group(groupId).docs.find((each) => each.id === doc.id);
+          const state = shown.get(other.client)?.get(doc.id);
+          if (held && mayReadIt(other, held) && state !== undefined) expected[other.name] = state;
+        }
+        const seen: Record<string, string> = {};
+        for (const peer of doc.presence.peers.values()) seen[agents.find((agent) => agent.identity.agent === peer.agent)?.name ?? peer.agent] = String(peer.state);
+        const key = (record: Record<string, string>) => JSON.stringify(Object.entries(record).sort());
+        if (key(seen) !== key(expected)) found.push(`${viewer.name}/${groupId} sees presence ${key(seen)} in ${doc.id}, not ${key(expected)}`);
+      }
+    }
+    return found;
+  };
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline && mismatches().length > 0) await sleep(100);
+  for (const mismatch of mismatches()) problem(mismatch);
 }
 
 /** How one agent's client stands on a document, through the SDK's public view of it (for --verbose). */
