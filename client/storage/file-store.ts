@@ -14,7 +14,8 @@ import { open, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { AgentId, DocId, Transaction } from "../../protocol/index.ts";
 import { fileSessionLocks } from "./file-session-locks.ts";
-import { applyChanges, unsentOf, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type StoredSnapshot, type UnsentListener } from "./local-store.ts";
+import { applyChanges, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type StoredSnapshot, type UnsentListener } from "./local-store.ts";
+import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 
 /**
@@ -69,9 +70,8 @@ export class FileLocalStore implements LocalStore {
   readonly #locks: SessionLocks;
   /** Each file's latest write or removal under way, settled either way: the next one starts after it. */
   readonly #writing = new Map<string, Promise<void>>();
-  readonly #unsentListeners = new Set<UnsentListener>();
-  /** The announcements file watched while anyone listens, and how many of its bytes were heard. */
-  #unsent: { watcher: FSWatcher; heard: number } | undefined;
+  /** Listening is a watch of the announcements file, open while anyone listens. */
+  readonly #unsent = new UnsentListeners((hear) => watchAnnouncements(join(this.directory, UNSENT_FILE), hear));
 
   constructor(directory: string, options: { fsync?: boolean } = {}) {
     this.directory = directory;
@@ -128,8 +128,7 @@ export class FileLocalStore implements LocalStore {
   }
 
   async close(): Promise<void> {
-    this.#unsentListeners.clear();
-    if (this.#unsent) this.#stopWatching(this.#unsent);
+    this.#unsent.clear();
   }
 
   async announceUnsent(group: string, docs: DocId[]): Promise<void> {
@@ -137,52 +136,7 @@ export class FileLocalStore implements LocalStore {
   }
 
   onUnsent(listener: UnsentListener): () => void {
-    this.#unsentListeners.add(listener);
-    if (!this.#unsent) {
-      const path = join(this.directory, UNSENT_FILE);
-      // A folder that cannot be watched (read-only, out of inotify watches) is not listened to: what another
-      // client leaves unsent then waits for the next load of the group, as with a store without onUnsent.
-      try {
-        appendFileSync(path, ""); // there to be watched
-        const unsent = { watcher: watch(path, () => this.#hear(path, unsent)), heard: statSync(path).size };
-        unsent.watcher.unref(); // listening does not keep the process alive
-        unsent.watcher.on("error", () => this.#stopWatching(unsent));
-        this.#unsent = unsent;
-      } catch {}
-    }
-    return () => {
-      this.#unsentListeners.delete(listener);
-      if (this.#unsentListeners.size === 0 && this.#unsent) this.#stopWatching(this.#unsent);
-    };
-  }
-
-  #stopWatching(unsent: { watcher: FSWatcher }): void {
-    unsent.watcher.close();
-    if (this.#unsent === unsent) this.#unsent = undefined;
-  }
-
-  /** Reads the whole lines appended since last heard and tells the listeners what they announce. */
-  #hear(path: string, unsent: { heard: number }): void {
-    if (this.#unsent !== unsent) return;
-    let text: string;
-    try {
-      text = readFrom(path, unsent.heard);
-    } catch {
-      return;
-    }
-    const end = text.lastIndexOf("\n");
-    if (end < 0) return;
-    unsent.heard += Buffer.byteLength(text.slice(0, end + 1));
-    for (const line of text.slice(0, end).split("\n")) {
-      if (!line) continue;
-      let announced;
-      try {
-        announced = unsentOf(JSON.parse(line));
-      } catch {
-        continue; // a torn line costs only itself
-      }
-      if (announced) for (const listener of [...this.#unsentListeners]) listener(announced.group, announced.docs);
-    }
+    return this.#unsent.add(listener);
   }
 
   /** Creates a group's folder if missing; true when it did. */
@@ -207,6 +161,46 @@ export class FileLocalStore implements LocalStore {
     // Dots are encoded too, so no group id can name `.` or `..` and step out of the store's folder.
     return join(this.directory, encodeURIComponent(group).replaceAll(".", "%2E"));
   }
+}
+
+/**
+ * Watches the announcements file: each whole line appended after the watch began is heard (a torn line
+ * costs only itself). Returns what stops it. A folder that cannot be watched (read-only, out of inotify
+ * watches) is not listened to: what another client leaves unsent then waits for the next load of the
+ * group, as with a store without onUnsent.
+ */
+function watchAnnouncements(path: string, hear: (message: unknown) => void): () => void {
+  let watcher: FSWatcher;
+  let heard: number;
+  try {
+    appendFileSync(path, ""); // there to be watched
+    heard = statSync(path).size;
+    watcher = watch(path, () => {
+      let text: string;
+      try {
+        text = readFrom(path, heard);
+      } catch {
+        return;
+      }
+      const end = text.lastIndexOf("\n");
+      if (end < 0) return;
+      heard += Buffer.byteLength(text.slice(0, end + 1));
+      for (const line of text.slice(0, end).split("\n")) {
+        let message: unknown;
+        try {
+          message = JSON.parse(line);
+        } catch {
+          continue; // a torn line, or the empty one each announcement starts with
+        }
+        hear(message);
+      }
+    });
+  } catch {
+    return () => {};
+  }
+  watcher.unref(); // listening does not keep the process alive
+  watcher.on("error", () => watcher.close());
+  return () => watcher.close();
 }
 
 /** What a file holds from byte `from` on, as text. */

@@ -6,7 +6,8 @@
 // holding the header, the snapshot and what follows it, so a load reads no more than that. Session leases are Web Locks, which the browser drops
 // when a tab closes or crashes; `navigator.locks` is shared by every tab and worker of the origin.
 import type { AgentId, DocId, SessionId } from "../../protocol/index.ts";
-import { applyChanges, changesOf, unsentOf, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type UnsentListener } from "./local-store.ts";
+import { applyChanges, changesOf, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type UnsentListener } from "./local-store.ts";
+import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 
 const CHANGES = "changes";
@@ -35,8 +36,14 @@ export class IndexedDbLocalStore implements LocalStore {
   readonly #locks: SessionLocks;
   /** Announcements of unsent writes travel between the tabs of the database's origin on this BroadcastChannel. */
   readonly #channelName: string;
-  readonly #unsentListeners = new Set<UnsentListener>();
-  #channel: BroadcastChannel | undefined;
+  /** Listening is a BroadcastChannel of that name, open while anyone listens. */
+  readonly #unsent = new UnsentListeners((hear) => {
+    if (typeof BroadcastChannel === "undefined") return () => {};
+    const channel = new BroadcastChannel(this.#channelName);
+    channel.onmessage = (event: MessageEvent) => hear(event.data);
+    (channel as { unref?: () => void }).unref?.(); // Node: listening does not keep the process alive
+    return () => channel.close();
+  });
 
   /**
    * `locks` is the origin's Web Locks (`navigator.locks`). Where there is none (pages served over plain
@@ -122,15 +129,13 @@ export class IndexedDbLocalStore implements LocalStore {
   }
 
   async close(): Promise<void> {
-    this.#unsentListeners.clear();
-    this.#channel?.close();
-    this.#channel = undefined;
+    this.#unsent.clear();
     (await this.#db).close();
   }
 
   async announceUnsent(group: string, docs: DocId[]): Promise<void> {
     if (typeof BroadcastChannel === "undefined") {
-      queueMicrotask(() => this.#hear({ group, docs })); // this realm only
+      queueMicrotask(() => this.#unsent.tell({ group, docs })); // this realm only
       return;
     }
     // A channel of its own: every other one of the name hears it, this store's own listening one included.
@@ -140,23 +145,7 @@ export class IndexedDbLocalStore implements LocalStore {
   }
 
   onUnsent(listener: UnsentListener): () => void {
-    this.#unsentListeners.add(listener);
-    if (!this.#channel && typeof BroadcastChannel !== "undefined") {
-      this.#channel = new BroadcastChannel(this.#channelName);
-      this.#channel.onmessage = (event: MessageEvent) => this.#hear(event.data);
-      (this.#channel as { unref?: () => void }).unref?.(); // Node: listening does not keep the process alive
-    }
-    return () => {
-      this.#unsentListeners.delete(listener);
-      if (this.#unsentListeners.size > 0) return;
-      this.#channel?.close();
-      this.#channel = undefined;
-    };
-  }
-
-  #hear(message: unknown): void {
-    const unsent = unsentOf(message);
-    if (unsent) for (const listener of [...this.#unsentListeners]) listener(unsent.group, unsent.docs);
+    return this.#unsent.add(listener);
   }
 }
 

@@ -1,12 +1,13 @@
 // The default LocalStore: keeps documents in memory for the life of the client.
 import type { AgentId, DocId, SessionId } from "../../protocol/index.ts";
 import { applyChanges, type DocChanges, type LocalStore, type SessionCut, type StoredDoc, type UnsentListener } from "./local-store.ts";
+import { UnsentListeners } from "./unsent-listeners.ts";
 import { inRealmLocks, leaseSession, type LeaseRequest, type SessionLease } from "./session-pool.ts";
 
 export class MemoryLocalStore implements LocalStore {
   readonly #locks = inRealmLocks(new Map<AgentId, SessionId[]>());
   readonly #groups = new Map<string, Map<DocId, StoredDoc>>();
-  readonly #unsentListeners = new Set<UnsentListener>();
+  readonly #unsent = new UnsentListeners();
 
   leaseSession(agent: AgentId, request: LeaseRequest): Promise<SessionLease> {
     return leaseSession(this.#locks, agent, request);
@@ -45,13 +46,10 @@ export class MemoryLocalStore implements LocalStore {
 
   async announceUnsent(group: string, docs: DocId[]): Promise<void> {
     // Heard later, as another tab or process would hear it (a microtask: no timer outlives a closed client).
-    queueMicrotask(() => {
-      for (const listener of [...this.#unsentListeners]) listener(group, [...docs]);
-    });
+    queueMicrotask(() => this.#unsent.tell({ group, docs }));
   }
 
   onUnsent(listener: UnsentListener): () => void {
-    this.#unsentListeners.add(listener);
-    return () => void this.#unsentListeners.delete(listener);
+    return this.#unsent.add(listener);
   }
 }

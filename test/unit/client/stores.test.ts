@@ -125,6 +125,12 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     await store.announceUnsent!(OTHER_GROUP, [second.id]);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(heard).toHaveLength(1);
+    // Listening again after the last listener stopped: only what is announced from then on is heard.
+    other.onUnsent!((group, docs) => heard.push([group, docs]));
+    await store.announceUnsent!(GROUP, [second.id]);
+    await until(() => heard.length > 1, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(heard).toEqual([[GROUP, [first.id, second.id]], [GROUP, [second.id]]]);
   });
 
   it("loads the header and every session's appends in order", async () => {
