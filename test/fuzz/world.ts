@@ -9,10 +9,14 @@ import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import { mayRead, type DocId, type Role } from "../../protocol/index.ts";
 import { startProxy, type Proxy } from "../support/proxy.ts";
 import { seededRandom } from "../support/random.ts";
+import * as Y from "yjs";
+import { WeftProvider } from "../../yjs/index.ts";
 
-export type FuzzOptions = { steps: number; roles: boolean; prune: boolean; presence: boolean; verbose: boolean };
+export type FuzzOptions = { steps: number; roles: boolean; prune: boolean; presence: boolean; yjs: boolean; verbose: boolean };
 
-type Agent = { name: string; identity: Identity; proxy: Proxy; storeDir: string; client: Client };
+type Agent = { name: string; identity: Identity; proxy: Proxy; storeDir: string; client: Client; editors: Map<string, Editor> };
+/** A Y.Doc bound to a group's shared Yjs document (--yjs), one per client and group. */
+type Editor = { ydoc: Y.Doc; provider: WeftProvider };
 type Pending = { what: string; settled: boolean };
 
 const GROUPS = ["g1", "g2"];
@@ -50,16 +54,28 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
   const known = new Map<string, Set<DocId>>(GROUPS.map((group) => [group, new Set()]));
   /** What each client (an agent's current one, or one it closed) last showed in each document (--presence). */
   const shown = new Map<Client, Map<DocId, string | undefined>>();
-  const start = async (agent: Omit<Agent, "client">): Promise<Client> => {
+  /** The shared Yjs document of each group (--yjs), which the other steps leave alone. */
+  const yjsDocs = new Map<string, DocId>();
+  const start = async (agent: Omit<Agent, "client" | "editors">): Promise<Client> => {
     const client = await createClient({ url: agent.proxy.url, identity: agent.identity, backoff: BACKOFF, store: new FileLocalStore(agent.storeDir, { fsync: false }) });
     for (const group of GROUPS) client.group(group).onRefused((refusal) => refusal.transactions.forEach((transaction) => refused.add(String(transaction.data))));
     return client;
   };
+  /** Binds a fresh Y.Doc to each group's Yjs document (a restarted client starts from its store). */
+  const edit = (client: Client): Map<string, Editor> =>
+    new Map(
+      [...yjsDocs].map(([group, id]) => {
+        const ydoc = new Y.Doc();
+        const provider = new WeftProvider(client.group(group), id, ydoc, { snapshots: { factor: 1, minLogBytes: 512 } });
+        provider.on("error", () => {}); // a refusal or a closed group: the checks judge the outcome
+        return [group, { ydoc, provider }];
+      }),
+    );
 
   try {
     for (const name of ["A", "B", "C"]) {
       const agent = { name, identity: createIdentity(), proxy: await startProxy({ port }), storeDir: join(dir, `store-${name}`) };
-      agents.push({ ...agent, client: await start(agent) });
+      agents.push({ ...agent, client: await start(agent), editors: new Map() });
     }
     const [founder, ...others] = agents as [Agent, Agent, Agent];
     const reader = createIdentity();
@@ -69,19 +85,42 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
       await founded.setRole(others[0]!.identity.agent, "admin");
       await founded.setRole(others[1]!.identity.agent, "writer");
       await founded.setRole(reader.agent, "admin");
+      if (options.yjs) {
+        const shared = founded.create({ kind: "yjs" });
+        await shared.synced();
+        yjsDocs.set(group, shared.id);
+      }
     }
+    for (const agent of agents) agent.editors = edit(agent.client);
+    let yjsEdits = 0;
+    const typedWords = new Map(GROUPS.map((group) => [group, new Set<string>()]));
+    const deletedWords = new Map(GROUPS.map((group) => [group, new Set<string>()]));
 
     let counter = 0;
     for (let step = 0; step < options.steps; step++) {
       const agent = pick(agents);
       const groupId = pick(GROUPS);
       const group = agent.client.group(groupId);
-      const held = group.docs.filter((doc) => !doc.deleted);
+      const held = group.docs.filter((doc) => !doc.deleted && doc.id !== yjsDocs.get(groupId));
       const ids = [...known.get(groupId)!];
       const r = rnd();
       if (options.verbose) console.log(`seed ${seed} step ${step}: ${agent.name} ${groupId} ${r.toFixed(3)}`);
       try {
-        if (options.presence && held.length > 0 && rnd() < 0.25) {
+        if (options.yjs && rnd() < 0.25) {
+          // Typing: a unique word inserted between two words, or a word deleted whole.
+          const text = agent.editors.get(groupId)!.ydoc.getText("body");
+          const words = [...text.toString().matchAll(WORD)];
+          if (words.length > 0 && rnd() < 0.3) {
+            const word = pick(words);
+            text.delete(word.index, word[0].length);
+            deletedWords.get(groupId)!.add(word[0]);
+          } else {
+            const word = `<${agent.name}${yjsEdits++}>`;
+            const after = words.length > 0 && rnd() < 0.9 ? pick(words) : undefined;
+            text.insert(after ? after.index + after[0].length : 0, word);
+            typedWords.get(groupId)!.add(word);
+          }
+        } else if (options.presence && held.length > 0 && rnd() < 0.25) {
           // Set a state, or clear one it shows (so a clear matters).
           const showing = held.filter((doc) => shown.get(agent.client)?.get(doc.id) !== undefined);
           const state = showing.length === 0 || rnd() < 0.6 ? `${agent.name}-${counter++}` : undefined;
@@ -109,7 +148,8 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
         } else if (r < 0.55 && ids.length > 0) {
           track(`${agent.name} open()`, group.open(pick(ids)));
         } else if (r < 0.62 && ids.length > 0 && group.role === "admin") {
-          track(`${agent.name} delete()`, group.delete(pick(ids)));
+          const deletable = ids.filter((id) => id !== yjsDocs.get(groupId));
+          if (deletable.length > 0) track(`${agent.name} delete()`, group.delete(pick(deletable)));
         } else if (r < 0.7) {
           track(`${agent.name} directory()`, group.directory().then((listing) => listing.docs.forEach((entry) => known.get(groupId)!.add(entry.id))));
         } else if (r < 0.76) {
@@ -126,6 +166,7 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
           // Restarted on its store: the old client closes while the new one starts, as two tabs would.
           track(`${agent.name} close()`, agent.client.close());
           agent.client = await start(agent);
+          agent.editors = edit(agent.client);
           for (const other of GROUPS) track(`${agent.name} openAll() after a restart`, agent.client.group(other).openAll());
         } else if (r < 0.91 && options.roles) {
           const who = pick(others);
@@ -162,11 +203,14 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
     try {
       for (const groupId of GROUPS) {
         const freshGroup = fresh.group(groupId);
-        const atRelay = new Map((await freshGroup.openAll()).map((doc) => [doc.id, viewOf(doc)]));
+        // The Yjs document's data is Yjs updates, compared by checkYjs below.
+        const isYjs = (doc: Doc) => doc.id === yjsDocs.get(groupId);
+        const atRelay = new Map((await freshGroup.openAll()).flatMap((doc) => (isYjs(doc) ? [] : [[doc.id, viewOf(doc)] as const])));
         for (const agent of agents) {
           const group = agent.client.group(groupId);
           if (group.status !== "live") problem(`${agent.name}/${groupId} is ${group.status} at the end`);
           for (const doc of group.docs) {
+            if (isYjs(doc)) continue;
             const relayView = atRelay.get(doc.id);
             if (!relayView) {
               // One it may no longer read (demoted since it loaded it) hears of its deletion at its next connection.
@@ -178,6 +222,7 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
           }
         }
         if (options.presence) await checkPresence(groupId, agents, shown, problem);
+        if (options.yjs) await checkYjs(groupId, yjsDocs.get(groupId)!, agents, fresh, { typed: typedWords.get(groupId)!, deleted: deletedWords.get(groupId)!, roles: options.roles }, problem);
         const stored = new Set([...atRelay.values()].flatMap((view) => view.data));
         for (const write of writes) {
           if (write.group === groupId && atRelay.has(write.doc) && !stored.has(write.data) && !refused.has(write.data)) {
@@ -199,6 +244,40 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
     rmSync(dir, { recursive: true, force: true });
   }
   return problems.length;
+}
+
+const WORD = /<[ABC]\d+>/g;
+
+/**
+ * Every Y.Doc bound to the group's Yjs document holds the same text as one a fresh reader binds to it, once
+ * the providers settle, and (without role changes, which refuse edits) that text holds exactly the words
+ * typed and not deleted, each once: no edit lost, none applied twice. An agent whose writes there were
+ * refused (it was made a reader) is left out: its own edits stay in its Y.Doc only.
+ */
+async function checkYjs(groupId: string, id: DocId, agents: Agent[], fresh: Client, words: { typed: Set<string>; deleted: Set<string>; roles: boolean }, problem: (what: string) => void): Promise<void> {
+  const ydoc = new Y.Doc();
+  const provider = new WeftProvider(fresh.group(groupId), id, ydoc, { snapshots: false });
+  try {
+    await provider.loaded;
+    const editors = agents.filter((agent) => !agent.client.group(groupId).refused().some((refusal) => refusal.doc.id === id));
+    const texts = () => editors.map((agent) => agent.editors.get(groupId)!.ydoc.getText("body").toString());
+    const expected = () => ydoc.getText("body").toString();
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && texts().some((text) => text !== expected())) await sleep(100);
+    texts().forEach((text, i) => {
+      if (text !== expected()) problem(`${editors[i]!.name}/${groupId} Yjs text differs from a fresh reader's: ${JSON.stringify(text.slice(0, 200))} against ${JSON.stringify(expected().slice(0, 200))}`);
+    });
+    const found = [...expected().matchAll(WORD)].map((match) => match[0]);
+    if (new Set(found).size !== found.length || found.join("") !== expected()) problem(`${groupId} Yjs text holds a word twice or a broken word: ${JSON.stringify(expected().slice(0, 300))}`);
+    if (!words.roles) {
+      const missing = [...words.typed].filter((word) => !words.deleted.has(word) && !found.includes(word));
+      if (missing.length > 0) problem(`${groupId} Yjs text lacks words typed and never deleted: ${missing.join(" ")}`);
+    }
+  } catch (error) {
+    problem(`${groupId} a fresh reader could not bind the Yjs document: ${(error as Error).message}`);
+  } finally {
+    provider.destroy();
+  }
 }
 
 /**
