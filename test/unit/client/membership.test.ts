@@ -194,3 +194,29 @@ describe("a role changed while the client is connected", () => {
     expect(group.status).toBe("live");
   });
 });
+
+describe("a role changed while the client is cut off", () => {
+  it("is heard at the reconnect: group.role and onRole follow it", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const aliceGroup = alice.group("g1");
+    await aliceGroup.createMembers().synced();
+    const bobIdentity = createIdentity();
+    await aliceGroup.setRole(bobIdentity.agent, "writer");
+    const bob = await client({ identity: bobIdentity, name: "bob" });
+    const group = bob.group("g1");
+    await statusOf(group, "live");
+    const roles: string[] = [];
+    group.onRole((role) => roles.push(role));
+
+    relay.down = true;
+    group.connection.drop();
+    await aliceGroup.setRole(bobIdentity.agent, "reader");
+    expect(group.role).toBe("writer");
+    relay.down = false;
+    group.reconnectNow();
+    await within(2_000, statusOf(group, "live"));
+    expect(group.role).toBe("reader");
+    expect(roles).toEqual(["reader"]);
+  });
+});
