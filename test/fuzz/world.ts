@@ -221,7 +221,7 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
             }
           }
         }
-        if (options.presence) await checkPresence(groupId, agents, shown, problem);
+        if (options.presence) await checkPresence(groupId, agents, shown, yjsDocs.get(groupId), problem);
         if (options.yjs) await checkYjs(groupId, yjsDocs.get(groupId)!, agents, fresh, { typed: typedWords.get(groupId)!, deleted: deletedWords.get(groupId)!, roles: options.roles }, problem);
         const stored = new Set([...atRelay.values()].flatMap((view) => view.data));
         for (const write of writes) {
@@ -285,13 +285,13 @@ async function checkYjs(groupId: string, id: DocId, agents: Agent[], fresh: Clie
  * showed there (if that one may read it too): no state of a closed client, none cleared, none missing.
  * Presence is paced, so it is given a few seconds to settle.
  */
-async function checkPresence(groupId: string, agents: Agent[], shown: Map<Client, Map<DocId, string | undefined>>, problem: (what: string) => void): Promise<void> {
+async function checkPresence(groupId: string, agents: Agent[], shown: Map<Client, Map<DocId, string | undefined>>, yjsDoc: DocId | undefined, problem: (what: string) => void): Promise<void> {
   const mayReadIt = (agent: Agent, doc: Doc) => doc.header !== undefined && !doc.deleted && mayRead(agent.client.group(groupId).role, agent.identity.agent, doc.header);
   const mismatches = () => {
     const found: string[] = [];
     for (const viewer of agents) {
       for (const doc of viewer.client.group(groupId).docs) {
-        if (!mayReadIt(viewer, doc)) continue;
+        if (doc.id === yjsDoc || !mayReadIt(viewer, doc)) continue; // the Yjs document's presence is its providers' awareness
         const expected: Record<string, string> = {};
         for (const other of agents) {
           if (other === viewer) continue;
