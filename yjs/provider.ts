@@ -10,7 +10,8 @@ import type { Doc, DocChange, DocTransaction } from "../client/doc.ts";
 import type { Group } from "../client/group.ts";
 import type { Status } from "../client/status.ts";
 import { notifyAll } from "../client/listeners.ts";
-import type { DocId } from "../protocol/ids.ts";
+import type { DocId, SessionId } from "../protocol/ids.ts";
+import { countOf } from "../protocol/known-state.ts";
 import { MAX_SNAPSHOT_BYTES } from "../protocol/limits.ts";
 import type { Snapshot } from "../protocol/snapshot.ts";
 import { AwarenessOverPresence, type PresenceChannel, type PresencePeer } from "./awareness-presence.ts";
@@ -77,6 +78,12 @@ export class WeftProvider {
   #stateBytes = 0;
   /** A snapshot of ours is on its way to the relay. */
   #snapshotting = false;
+  /**
+   * The relay refused writes of this document that the Y.Doc holds (this client's, or another tab's it
+   * took in): Yjs cannot take them out again, so the Y.Doc no longer stands for the document and is never
+   * published as its snapshot.
+   */
+  #holdsRefused = false;
   #snapshotCheckQueued = false;
   /** The other peers present in the document, as its presence reports them. */
   #present: ReadonlyMap<string, PresencePeer> = new Map();
@@ -106,6 +113,7 @@ export class WeftProvider {
     ydoc.on("destroy", onDestroy);
     this.#cleanups.push(() => ydoc.off("update", onUpdate), () => ydoc.off("destroy", onDestroy));
     this.#cleanups.push(group.onStatus((status) => this.#onStatus(status)));
+    this.#cleanups.push(group.onRefused((refused) => void (refused.doc.id === docId && (this.#holdsRefused = true))));
     // Registered once nothing above can throw: a constructor that threw holds no place.
     live.set(docId, this);
     this.#cleanups.push(() => void (live.get(docId) === this && live.delete(docId)));
@@ -214,9 +222,10 @@ export class WeftProvider {
 
   /**
    * Takes a snapshot when the log since the last one has outgrown the state, this editor leads, the group is
-   * live, no update of another session is half received (its parts would be covered but not in the state)
-   * and none of ours is on its way. It covers what the relay confirmed of what this client holds, all of
-   * which is in the Y.Doc.
+   * live, no update of another session is half received (its parts would be covered but not in the state),
+   * the relay confirmed everything this client holds (own edits, and another tab's it took in: the state
+   * would otherwise carry edits the snapshot does not cover, which the relay may yet refuse), and the
+   * Y.Doc holds no edit the relay refused. It covers what the relay confirmed, which is all the Y.Doc holds.
    */
   #maybeSnapshot(): void {
     // Checked a microtask later: once per burst of changes, and never inside the SDK's own dispatch.
@@ -233,6 +242,7 @@ export class WeftProvider {
     const policy = this.#policy;
     if (!policy || !doc || this.#destroyed || this.#snapshotting || !outgrows(policy, this.#logBytes, this.#stateBytes)) return;
     if (this.group.status !== "live" || this.group.role === "reader" || this.#assembler.incomplete > 0) return;
+    if (this.#holdsRefused || doc.refused || this.#pending.length > 0 || !allConfirmed(doc)) return;
     if (!leadsSnapshots(this.group.session, this.#present.values())) return;
     const state = Y.encodeStateAsUpdate(this.ydoc);
     this.#stateBytes = state.byteLength;
@@ -276,7 +286,10 @@ export class WeftProvider {
       for (const payload of encodeUpdatePayloads(update, MAX_PAYLOAD_BYTES)) doc.append(payloadToData(payload));
     } catch (error) {
       this.#emit("error", error instanceof Error ? error : new Error(String(error)));
+      return;
     }
+    // A snapshot waits for the relay to confirm our edits: look again once it has.
+    if (this.#policy) doc.synced().then(() => this.#maybeSnapshot(), () => {});
   }
 
   #destroyedError(): Error {
@@ -321,4 +334,10 @@ function toProviderStatus(status: Status): ProviderStatus {
   if (status === "live" || status === "syncing") return "connected";
   if (status === "connecting" || status === "authenticating" || status === "idle") return "connecting";
   return "disconnected";
+}
+
+/** Whether the relay holds everything the client holds of `doc`, in every session. */
+function allConfirmed(doc: Doc): boolean {
+  const { known, relayKnown } = doc;
+  return Object.entries(known.sessions).every(([session, count]) => countOf(relayKnown, session as SessionId) >= count);
 }

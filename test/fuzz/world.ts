@@ -265,6 +265,7 @@ async function checkYjs(groupId: string, id: DocId, agents: Agent[], fresh: Clie
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && texts().some((text) => text !== expected())) await sleep(100);
     texts().forEach((text, i) => {
+      if (text !== expected() && process.env.DBG) for (const agent of agents) console.log(`  ${holderOf(agent, groupId, id)}`);
       if (text !== expected()) problem(`${editors[i]!.name}/${groupId} Yjs text differs from a fresh reader's: ${JSON.stringify(text.slice(0, 200))} against ${JSON.stringify(expected().slice(0, 200))}`);
     });
     const found = [...expected().matchAll(WORD)].map((match) => match[0]);

@@ -5,10 +5,11 @@
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import { createIdentity } from "../../../client/identity.ts";
 import { signSnapshot, type SessionCounts } from "../../../protocol/index.ts";
 import { WeftProvider } from "../../../yjs/index.ts";
 import { OFFERS_SNAPSHOTS } from "../../../yjs/snapshot-policy.ts";
-import { untilEvent } from "../../support/wait.ts";
+import { until, untilEvent } from "../../support/wait.ts";
 import { GROUP, harnessPerTest, settle, statusOf } from "../client/group-harness.ts";
 
 const setup = harnessPerTest();
@@ -119,5 +120,43 @@ describe("a received snapshot in weft/yjs", () => {
     await solo.doc!.synced();
     await settle();
     expect(solo.doc!.lastSnapshotted).toBeUndefined();
+  });
+
+  it("never publishes edits the relay refused: the Y.Doc that holds them takes no more snapshots", async () => {
+    const h = setup();
+    const alice = await h.client({ name: "alice" });
+    const groupA = alice.group(GROUP);
+    await groupA.createMembers().synced();
+    const bobIdentity = createIdentity();
+    await groupA.setRole(bobIdentity.agent, "writer");
+    const docId = groupA.create({ kind: "yjs" }).id;
+    await groupA.synced();
+    const a = new WeftProvider(groupA, docId, new Y.Doc(), { snapshots: false });
+    const bob = await h.client({ name: "bob", identity: bobIdentity });
+    const b = new WeftProvider(bob.group(GROUP), docId, new Y.Doc(), { snapshots: { factor: 1, minLogBytes: 600 } });
+    await Promise.all([a.loaded, b.loaded]);
+
+    // Bob, made a reader, types: refused. Made a writer again, he leads snapshots alone.
+    await groupA.setRole(bobIdentity.agent, "reader");
+    await until(() => bob.group(GROUP).role === "reader", 2_000);
+    b.ydoc.getText("body").insert(0, "[refused] ");
+    await until(() => b.doc!.refused, 2_000);
+    await groupA.setRole(bobIdentity.agent, "writer");
+    await until(() => bob.group(GROUP).role === "writer", 2_000);
+    await bob.group(GROUP).discardRefused(b.doc!);
+    for (let i = 0; i < 60; i++) {
+      a.ydoc.getText("body").insert(a.ydoc.getText("body").length, "a");
+      await settle(2);
+    }
+    await a.doc!.synced();
+    await settle();
+    expect(b.ydoc.getText("body").toString()).toContain("[refused]");
+    expect(a.doc!.lastSnapshotted).toBeUndefined();
+
+    // A fresh reader, from the relay, holds alice's text only.
+    const carol = await h.client({ name: "carol", identity: alice.identity });
+    const c = new WeftProvider(carol.group(GROUP), docId, new Y.Doc(), { snapshots: false });
+    await c.loaded;
+    expect(c.ydoc.getText("body").toString()).toBe("a".repeat(60));
   });
 });
