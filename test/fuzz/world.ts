@@ -222,7 +222,7 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
           }
         }
         if (options.presence) await checkPresence(groupId, agents, shown, yjsDocs.get(groupId), problem);
-        if (options.yjs) await checkYjs(groupId, yjsDocs.get(groupId)!, agents, fresh, { typed: typedWords.get(groupId)!, deleted: deletedWords.get(groupId)!, roles: options.roles }, problem);
+        if (options.yjs) await checkYjs(groupId, yjsDocs.get(groupId)!, agents, fresh, { typed: typedWords.get(groupId)!, deleted: deletedWords.get(groupId)!, roles: options.roles, verbose: options.verbose }, problem);
         const stored = new Set([...atRelay.values()].flatMap((view) => view.data));
         for (const write of writes) {
           if (write.group === groupId && atRelay.has(write.doc) && !stored.has(write.data) && !refused.has(write.data)) {
@@ -254,7 +254,7 @@ const WORD = /<[ABC]\d+>/g;
  * typed and not deleted, each once: no edit lost, none applied twice. An agent whose writes there were
  * refused (it was made a reader) is left out: its own edits stay in its Y.Doc only.
  */
-async function checkYjs(groupId: string, id: DocId, agents: Agent[], fresh: Client, words: { typed: Set<string>; deleted: Set<string>; roles: boolean }, problem: (what: string) => void): Promise<void> {
+async function checkYjs(groupId: string, id: DocId, agents: Agent[], fresh: Client, words: { typed: Set<string>; deleted: Set<string>; roles: boolean; verbose: boolean }, problem: (what: string) => void): Promise<void> {
   const ydoc = new Y.Doc();
   const provider = new WeftProvider(fresh.group(groupId), id, ydoc, { snapshots: false });
   try {
@@ -265,7 +265,7 @@ async function checkYjs(groupId: string, id: DocId, agents: Agent[], fresh: Clie
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && texts().some((text) => text !== expected())) await sleep(100);
     texts().forEach((text, i) => {
-      if (text !== expected() && process.env.DBG) for (const agent of agents) console.log(`  ${holderOf(agent, groupId, id)}`);
+      if (text !== expected() && words.verbose) for (const agent of agents) console.log(`  ${holderOf(agent, groupId, id)}`);
       if (text !== expected()) problem(`${editors[i]!.name}/${groupId} Yjs text differs from a fresh reader's: ${JSON.stringify(text.slice(0, 200))} against ${JSON.stringify(expected().slice(0, 200))}`);
     });
     const found = [...expected().matchAll(WORD)].map((match) => match[0]);
