@@ -39,7 +39,12 @@ type Events = {
   /** True once the relay's state of the document is in the Y.Doc on the current connection; false when it drops. */
   sync: (synced: boolean) => void;
   synced: (synced: boolean) => void;
-  /** The document could not be opened, or a local update could not be appended. */
+  /**
+   * The document could not be opened, a local update could not be appended, or the relay refused edits
+   * this Y.Doc holds (the group's RelayError: `forbidden` for a reader's typing, say). Yjs cannot take an
+   * edit out again: to show the document as it is, bind a fresh Y.Doc (after `group.discardRefused(doc)`,
+   * or `group.retryRefused(doc)` once the edits may go through).
+   */
   error: (error: Error) => void;
 };
 
@@ -113,7 +118,13 @@ export class WeftProvider {
     ydoc.on("destroy", onDestroy);
     this.#cleanups.push(() => ydoc.off("update", onUpdate), () => ydoc.off("destroy", onDestroy));
     this.#cleanups.push(group.onStatus((status) => this.#onStatus(status)));
-    this.#cleanups.push(group.onRefused((refused) => void (refused.doc.id === docId && (this.#holdsRefused = true))));
+    this.#cleanups.push(
+      group.onRefused((refused) => {
+        if (refused.doc.id !== docId) return;
+        this.#holdsRefused = true;
+        this.#emit("error", refused.error);
+      }),
+    );
     // Registered once nothing above can throw: a constructor that threw holds no place.
     live.set(docId, this);
     this.#cleanups.push(() => void (live.get(docId) === this && live.delete(docId)));

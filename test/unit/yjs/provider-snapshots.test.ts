@@ -135,12 +135,15 @@ describe("a received snapshot in weft/yjs", () => {
     const bob = await h.client({ name: "bob", identity: bobIdentity });
     const b = new WeftProvider(bob.group(GROUP), docId, new Y.Doc(), { snapshots: { factor: 1, minLogBytes: 600 } });
     await Promise.all([a.loaded, b.loaded]);
+    const errors: unknown[] = [];
+    b.on("error", (error) => errors.push(error));
 
-    // Bob, made a reader, types: refused. Made a writer again, he leads snapshots alone.
+    // Bob, made a reader, types: refused, and his provider says so. Made a writer again, he leads snapshots alone.
     await groupA.setRole(bobIdentity.agent, "reader");
     await until(() => bob.group(GROUP).role === "reader", 2_000);
     b.ydoc.getText("body").insert(0, "[refused] ");
     await until(() => b.doc!.refused, 2_000);
+    expect(errors).toMatchObject([{ name: "RelayError", code: "forbidden" }]);
     await groupA.setRole(bobIdentity.agent, "writer");
     await until(() => bob.group(GROUP).role === "writer", 2_000);
     await bob.group(GROUP).discardRefused(b.doc!);
