@@ -16,7 +16,7 @@ export type FuzzOptions = { steps: number; roles: boolean; prune: boolean; prese
 
 type Agent = { name: string; identity: Identity; proxy: Proxy; storeDir: string; client: Client; editors: Map<string, Editor> };
 /** A Y.Doc bound to a group's shared Yjs document (--yjs), one per client and group. */
-type Editor = { ydoc: Y.Doc; provider: WeftProvider };
+type Editor = { ydoc: Y.Doc; provider: WeftProvider; opened: boolean };
 type Pending = { what: string; settled: boolean };
 
 const GROUPS = ["g1", "g2"];
@@ -68,7 +68,9 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
         const ydoc = new Y.Doc();
         const provider = new WeftProvider(client.group(group), id, ydoc, { snapshots: { factor: 1, minLogBytes: 512 } });
         provider.on("error", () => {}); // a refusal or a closed group: the checks judge the outcome
-        return [group, { ydoc, provider }];
+        const editor: Editor = { ydoc, provider, opened: false };
+        provider.loaded.then(() => void (editor.opened = true), () => {});
+        return [group, editor];
       }),
     );
 
@@ -93,7 +95,8 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
     }
     for (const agent of agents) agent.editors = edit(agent.client);
     let yjsEdits = 0;
-    const typedWords = new Map(GROUPS.map((group) => [group, new Set<string>()]));
+    /** Each word typed, and the editor it was typed into. */
+    const typedWords = new Map(GROUPS.map((group) => [group, new Map<string, Editor>()]));
     const deletedWords = new Map(GROUPS.map((group) => [group, new Set<string>()]));
 
     let counter = 0;
@@ -108,17 +111,20 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
       try {
         if (options.yjs && rnd() < 0.25) {
           // Typing: a unique word inserted between two words, or a word deleted whole.
-          const text = agent.editors.get(groupId)!.ydoc.getText("body");
+          const editor = agent.editors.get(groupId)!;
+          const text = editor.ydoc.getText("body");
           const words = [...text.toString().matchAll(WORD)];
           if (words.length > 0 && rnd() < 0.3) {
             const word = pick(words);
             text.delete(word.index, word[0].length);
             deletedWords.get(groupId)!.add(word[0]);
+            if (options.verbose) console.log(`seed ${seed} step ${step}: ${agent.name} session ${agent.client.session.slice(-6)} deletes ${word[0]} in ${groupId}`);
           } else {
             const word = `<${agent.name}${yjsEdits++}>`;
             const after = words.length > 0 && rnd() < 0.9 ? pick(words) : undefined;
             text.insert(after ? after.index + after[0].length : 0, word);
-            typedWords.get(groupId)!.add(word);
+            typedWords.get(groupId)!.set(word, editor);
+            if (options.verbose) console.log(`seed ${seed} step ${step}: ${agent.name} session ${agent.client.session.slice(-6)} types ${word} in ${groupId}`);
           }
         } else if (options.presence && held.length > 0 && rnd() < 0.25) {
           // Set a state, or clear one it shows (so a clear matters).
@@ -252,9 +258,11 @@ const WORD = /<[ABC]\d+>/g;
  * Every Y.Doc bound to the group's Yjs document holds the same text as one a fresh reader binds to it, once
  * the providers settle, and (without role changes, which refuse edits) that text holds exactly the words
  * typed and not deleted, each once: no edit lost, none applied twice. An agent whose writes there were
- * refused (it was made a reader) is left out: its own edits stay in its Y.Doc only.
+ * refused (it was made a reader) is left out: its own edits stay in its Y.Doc only. Words typed into a
+ * provider whose document never opened (cut off before it had the document, and closed before it could)
+ * are lost with it, as documented.
  */
-async function checkYjs(groupId: string, id: DocId, agents: Agent[], fresh: Client, words: { typed: Set<string>; deleted: Set<string>; roles: boolean; verbose: boolean }, problem: (what: string) => void): Promise<void> {
+async function checkYjs(groupId: string, id: DocId, agents: Agent[], fresh: Client, words: { typed: Map<string, Editor>; deleted: Set<string>; roles: boolean; verbose: boolean }, problem: (what: string) => void): Promise<void> {
   const ydoc = new Y.Doc();
   const provider = new WeftProvider(fresh.group(groupId), id, ydoc, { snapshots: false });
   try {
@@ -271,8 +279,9 @@ async function checkYjs(groupId: string, id: DocId, agents: Agent[], fresh: Clie
     const found = [...expected().matchAll(WORD)].map((match) => match[0]);
     if (new Set(found).size !== found.length || found.join("") !== expected()) problem(`${groupId} Yjs text holds a word twice or a broken word: ${JSON.stringify(expected().slice(0, 300))}`);
     if (!words.roles) {
-      const missing = [...words.typed].filter((word) => !words.deleted.has(word) && !found.includes(word));
+      const missing = [...words.typed].filter(([word, editor]) => editor.opened && !words.deleted.has(word) && !found.includes(word)).map(([word]) => word);
       if (missing.length > 0) problem(`${groupId} Yjs text lacks words typed and never deleted: ${missing.join(" ")}`);
+      if (missing.length > 0 && words.verbose) for (const agent of agents) console.log(`  ${holderOf(agent, groupId, id)} text ${agent.editors.get(groupId)!.ydoc.getText("body").toString()}`);
     }
   } catch (error) {
     problem(`${groupId} a fresh reader could not bind the Yjs document: ${(error as Error).message}`);
