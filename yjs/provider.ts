@@ -174,6 +174,8 @@ export class WeftProvider {
       throw this.#destroyedError();
     }
     this.doc = doc;
+    // Refused before this provider bound it: the held-back edits are in what it applies below.
+    if (doc.refused) this.#holdsRefused = true;
     // The snapshot the document starts from, then everything held after it, every session (this one's too:
     // a reload restores from it), applied as one update.
     if (doc.heldSnapshot) this.#applySnapshot(doc.heldSnapshot);

@@ -6,13 +6,15 @@ import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { createIdentity } from "../../../client/identity.ts";
-import { signSnapshot, type SessionCounts } from "../../../protocol/index.ts";
+import { signSnapshot, type DocId, type SessionCounts } from "../../../protocol/index.ts";
+import type { Client } from "../../../client/index.ts";
 import { WeftProvider } from "../../../yjs/index.ts";
 import { OFFERS_SNAPSHOTS } from "../../../yjs/snapshot-policy.ts";
 import { until, untilEvent } from "../../support/wait.ts";
 import { GROUP, harnessPerTest, settle, statusOf } from "../client/group-harness.ts";
 
 const setup = harnessPerTest();
+const SNAPSHOT_OFTEN = { snapshots: { factor: 1, minLogBytes: 600 } };
 
 describe("a received snapshot in weft/yjs", () => {
   it("is applied idempotently, the updates after it still arrive, and a reload starts from it", async () => {
@@ -122,7 +124,8 @@ describe("a received snapshot in weft/yjs", () => {
     expect(solo.doc!.lastSnapshotted).toBeUndefined();
   });
 
-  it("never publishes edits the relay refused: the Y.Doc that holds them takes no more snapshots", async () => {
+  /** Alice's group, where bob's provider typed while a reader (refused); bob is a writer again, and leads snapshots. */
+  async function bobTypedAsReader() {
     const h = setup();
     const alice = await h.client({ name: "alice" });
     const groupA = alice.group(GROUP);
@@ -133,33 +136,49 @@ describe("a received snapshot in weft/yjs", () => {
     await groupA.synced();
     const a = new WeftProvider(groupA, docId, new Y.Doc(), { snapshots: false });
     const bob = await h.client({ name: "bob", identity: bobIdentity });
-    const b = new WeftProvider(bob.group(GROUP), docId, new Y.Doc(), { snapshots: { factor: 1, minLogBytes: 600 } });
+    const b = new WeftProvider(bob.group(GROUP), docId, new Y.Doc(), SNAPSHOT_OFTEN);
     await Promise.all([a.loaded, b.loaded]);
     const errors: unknown[] = [];
     b.on("error", (error) => errors.push(error));
-
-    // Bob, made a reader, types: refused, and his provider says so. Made a writer again, he leads snapshots alone.
     await groupA.setRole(bobIdentity.agent, "reader");
     await until(() => bob.group(GROUP).role === "reader", 2_000);
     b.ydoc.getText("body").insert(0, "[refused] ");
     await until(() => b.doc!.refused, 2_000);
-    expect(errors).toMatchObject([{ name: "RelayError", code: "forbidden" }]);
     await groupA.setRole(bobIdentity.agent, "writer");
     await until(() => bob.group(GROUP).role === "writer", 2_000);
-    await bob.group(GROUP).discardRefused(b.doc!);
+    return { h, alice, a, bob, b, docId, errors };
+  }
+
+  /** Alice types 60 characters; then a fresh reader, from the relay, must hold exactly her text. */
+  async function aliceTypesAndAFreshReaderHoldsOnlyHers(h: ReturnType<typeof setup>, alice: Client, a: WeftProvider, docId: DocId) {
     for (let i = 0; i < 60; i++) {
       a.ydoc.getText("body").insert(a.ydoc.getText("body").length, "a");
       await settle(2);
     }
     await a.doc!.synced();
     await settle();
-    expect(b.ydoc.getText("body").toString()).toContain("[refused]");
     expect(a.doc!.lastSnapshotted).toBeUndefined();
-
-    // A fresh reader, from the relay, holds alice's text only.
-    const carol = await h.client({ name: "carol", identity: alice.identity });
-    const c = new WeftProvider(carol.group(GROUP), docId, new Y.Doc(), { snapshots: false });
+    const reader = await h.client({ name: "reader", identity: alice.identity });
+    const c = new WeftProvider(reader.group(GROUP), docId, new Y.Doc(), { snapshots: false });
     await c.loaded;
     expect(c.ydoc.getText("body").toString()).toBe("a".repeat(60));
+  }
+
+  it("never publishes edits the relay refused: the Y.Doc that holds them says so and takes no more snapshots", async () => {
+    const { h, alice, a, bob, b, docId, errors } = await bobTypedAsReader();
+    expect(errors).toMatchObject([{ name: "RelayError", code: "forbidden" }]);
+    await bob.group(GROUP).discardRefused(b.doc!);
+    await aliceTypesAndAFreshReaderHoldsOnlyHers(h, alice, a, docId);
+    expect(b.ydoc.getText("body").toString()).toContain("[refused]");
+  });
+
+  it("nor does a provider bound to the document while its refused edits were held back, once they are discarded", async () => {
+    const { h, alice, a, bob, b, docId } = await bobTypedAsReader();
+    b.destroy();
+    const again = new WeftProvider(bob.group(GROUP), docId, new Y.Doc(), SNAPSHOT_OFTEN);
+    await again.loaded;
+    expect(again.ydoc.getText("body").toString()).toContain("[refused]");
+    await bob.group(GROUP).discardRefused(again.doc!);
+    await aliceTypesAndAFreshReaderHoldsOnlyHers(h, alice, a, docId);
   });
 });
