@@ -68,6 +68,7 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
         const ydoc = new Y.Doc();
         const provider = new WeftProvider(client.group(group), id, ydoc, { snapshots: { factor: 1, minLogBytes: 512 } });
         provider.on("error", () => {}); // a refusal or a closed group: the checks judge the outcome
+        provider.awareness.setLocalStateField("user", client.session); // as an editor's cursor plugin does
         const editor: Editor = { ydoc, provider, opened: false };
         provider.loaded.then(() => void (editor.opened = true), () => {});
         return [group, editor];
@@ -260,7 +261,7 @@ const WORD = /<[ABC]\d+>/g;
  * typed and not deleted, each once: no edit lost, none applied twice. An agent whose writes there were
  * refused (it was made a reader) is left out: its own edits stay in its Y.Doc only. Words typed into a
  * provider whose document never opened (cut off before it had the document, and closed before it could)
- * are lost with it, as documented.
+ * are lost with it, as documented. And every open editor sees the cursors of the other open ones, no more.
  */
 async function checkYjs(groupId: string, id: DocId, agents: Agent[], fresh: Client, words: { typed: Map<string, Editor>; deleted: Set<string>; roles: boolean; verbose: boolean }, problem: (what: string) => void): Promise<void> {
   const ydoc = new Y.Doc();
@@ -276,6 +277,18 @@ async function checkYjs(groupId: string, id: DocId, agents: Agent[], fresh: Clie
       if (text !== expected() && words.verbose) for (const agent of agents) console.log(`  ${holderOf(agent, groupId, id)}`);
       if (text !== expected()) problem(`${editors[i]!.name}/${groupId} Yjs text differs from a fresh reader's: ${JSON.stringify(text.slice(0, 200))} against ${JSON.stringify(expected().slice(0, 200))}`);
     });
+    // Cursors: each open editor's awareness holds exactly the open editors of the live clients, no ghost
+    // of a closed one (a restarted client's old Y.Doc) and none missing.
+    const open = agents.map((agent) => agent.editors.get(groupId)!).filter((editor) => editor.opened);
+    const cursorsOff = () =>
+      open.flatMap((editor, i) => {
+        const seen = [...editor.provider.awareness.getStates().keys()].sort();
+        const want = open.map((other) => other.ydoc.clientID).sort();
+        return seen.join() === want.join() ? [] : [`${agents.find((agent) => agent.editors.get(groupId) === editor)!.name}/${groupId} awareness holds ${seen.join(",")}, not ${want.join(",")} (${i})`];
+      });
+    const cursorsBy = Date.now() + 5_000;
+    while (Date.now() < cursorsBy && cursorsOff().length > 0) await sleep(100);
+    for (const off of cursorsOff()) problem(off);
     const found = [...expected().matchAll(WORD)].map((match) => match[0]);
     if (new Set(found).size !== found.length || found.join("") !== expected()) problem(`${groupId} Yjs text holds a word twice or a broken word: ${JSON.stringify(expected().slice(0, 300))}`);
     if (!words.roles) {
