@@ -5,14 +5,13 @@ import { MEMBERS_KIND, agentOfSession, type DocHeader, type DocId, type KnownSta
 import { verifiesChains } from "./chain-checks.ts";
 import {
   hasUnsynced,
-  orphanTailTransactions,
+  heldBack,
   heldCount,
   isInFlight,
   knownOf,
   nextAt,
   orderedView,
   ownLog,
-  refusedTransactions,
   type DocState,
   type DocTransaction,
   type OrderedView,
@@ -236,13 +235,8 @@ export class Doc {
    * agent's other sessions that the relay lacks (writes a closed tab or process left unsent).
    */
   refusedWrites(): RefusedWrites | undefined {
-    const { refusal, orphanRefusal } = this.#state;
-    const error = refusal?.error ?? orphanRefusal;
-    if (!error) return undefined;
-    // The tails of the agent's other sessions are held back with the own writes.
-    const own = refusedTransactions(this.#state, this.#host.session) ?? [];
-    const orphans = orphanTailTransactions(this.#state, { agent: agentOfSession(this.#host.session), session: this.#host.session });
-    return { doc: this, error, transactions: [...own, ...orphans], wholeDocument: refusal?.wholeDocument ?? false };
+    const held = heldBack(this.#state, { agent: agentOfSession(this.#host.session), session: this.#host.session });
+    return held && { doc: this, ...held };
   }
 
   // Verifying what arrives (see verifiesChains).

@@ -410,10 +410,21 @@ export function discardOrphanTails(doc: DocState, holder: Holder): void {
 }
 
 /** The own transactions held back, if any. */
-export function refusedTransactions(doc: DocState, own: SessionId): DocTransaction[] | undefined {
+function refusedTransactions(doc: DocState, own: SessionId): DocTransaction[] {
   const refusal = doc.refusal;
-  if (!refusal) return undefined;
+  if (!refusal) return [];
   return heldSlice(doc, own, refusal.from, heldCount(doc, own)).map((transaction, offset) => ({ ...transaction, session: own, index: refusal.from + offset }));
+}
+
+/**
+ * What a refusal holds back of `doc`, if anything: the own writes refused (and those after them), with the
+ * tails of this agent's other sessions (push.ts: takeOrphanTails), and why.
+ */
+export function heldBack(doc: DocState, holder: Holder): { error: Refusal["error"]; transactions: DocTransaction[]; wholeDocument: boolean } | undefined {
+  const error = doc.refusal?.error ?? doc.orphanRefusal;
+  if (!error) return undefined;
+  const transactions = [...refusedTransactions(doc, holder.session), ...orphanTailTransactions(doc, holder)];
+  return { error, transactions, wholeDocument: doc.refusal?.wholeDocument ?? false };
 }
 
 /**

@@ -7,7 +7,7 @@ import { RelayError } from "../errors.ts";
 import { headerIsFor } from "../local-checks.ts";
 import { frameRefused } from "../quarantine.ts";
 import { directoryFrame } from "./directory-queue.ts";
-import { applyContent, applyKnown, baseOf, discardOrphanTails, discardRefused, hasUnsynced, isInFlight, markDeleted, orphanTailTransactions, refuseOrphanTails, refuseWrites, refusedTransactions, relayLost, type DocState } from "./doc-state.ts";
+import { applyContent, applyKnown, baseOf, discardOrphanTails, discardRefused, hasUnsynced, heldBack, isInFlight, markDeleted, orphanTailTransactions, refuseOrphanTails, refuseWrites, relayLost, type DocState } from "./doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
 import { failSnapshots, onSnapshotted } from "./snapshots.ts";
 import { answered, forget, heardOf, send, sendLoad } from "./tracking.ts";
@@ -189,10 +189,7 @@ export function refuse(state: CoreState, doc: DocState, error: RelayError, out: 
 
 /** What onRefused listeners hear of `doc`'s refusal, as it stands now (a membership op is discarded right after). */
 export function refusedEffect(state: CoreState, doc: DocState): CoreEffect {
-  const refusal = doc.refusal!;
-  // The tails of this agent's other sessions are held back with the own writes (push.ts: takeOrphanTails).
-  const transactions = [...(refusedTransactions(doc, state.writer.session) ?? []), ...orphanTailTransactions(doc, state.writer)];
-  return { type: "refused", doc: doc.id, error: refusal.error, transactions, wholeDocument: refusal.wholeDocument };
+  return { type: "refused", doc: doc.id, ...heldBack(doc, state.writer)! };
 }
 
 /** Forgets `doc`'s refused writes (and the document, if it was refused whole). */

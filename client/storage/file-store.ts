@@ -261,7 +261,7 @@ function readDoc(path: string, id: DocId): StoredDoc | undefined {
     const lines = Array.isArray(record.appends) ? record.appends : "session" in record ? [record as OldAppendLine] : [];
     const appends = lines.map((append) => (Array.isArray(append?.transactions) ? { ...append, transactions: append.transactions.map(fromLine) } : append));
     const snapshot = snapshotFromLine(record.snapshot);
-    applyChanges(stored, { appends, ...(snapshot ? { snapshot } : {}), ...(Array.isArray(record.cuts) ? { cuts: record.cuts } : {}) });
+    applyChanges(stored, { appends, ...(snapshot ? { snapshot } : {}), cuts: record.cuts });
   }
   return stored;
 }

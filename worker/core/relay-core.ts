@@ -36,6 +36,7 @@ import {
   type KnownState,
   type Role,
   type SessionId,
+  type Welcome,
 } from "../../protocol/index.ts";
 import { OPEN_ACCESS, type AccessPolicy } from "../config.ts";
 import { membershipChanges, roleOf, roleUnderLog } from "./access.ts";
@@ -316,11 +317,14 @@ function onHelloVerified(
       {
         type: "send",
         peer: id,
-        message: { type: "welcome", v: PROTOCOL_VERSION, role, ...(members ? { members } : {}) },
+        message: welcomeOf(role, members),
       },
     ],
   };
 }
+
+/** The welcome a peer gets at its handshake, and again when its role changes while it is connected. */
+const welcomeOf = (role: Role, members: DocId | undefined): Welcome => ({ type: "welcome", v: PROTOCOL_VERSION, role, ...(members ? { members } : {}) });
 
 function onDelete(state: RelayState, peer: PeerId, role: Role, doc: DocId, now: number, store: StoreReader): Step {
   if (!can(role, "delete")) return refuse(state, peer, "forbidden", "only an admin may delete documents", { doc });
@@ -506,7 +510,7 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
   for (const peer of changed.size > 0 ? state.peers.values() : []) {
     if (peer.phase !== "ready" || !changed.has(peer.agent)) continue;
     const role = roleAfter(peer);
-    if (role && role !== roleOf(peer, store)) effects.push({ type: "send", peer: peer.id, message: { type: "welcome", v: PROTOCOL_VERSION, role, members: info.membersDoc ?? write.doc } });
+    if (role && role !== roleOf(peer, store)) effects.push({ type: "send", peer: peer.id, message: welcomeOf(role, info.membersDoc ?? write.doc) });
     effects.push(...state.presence.roleChanged(peer, role, state.peers, store));
   }
 
