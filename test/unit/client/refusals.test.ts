@@ -108,6 +108,7 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
       ["onStatus", () => loose.onStatus!(undefined)],
       ["onError", () => loose.onError!(null)],
       ["onRefused", () => loose.onRefused!("listener")],
+      ["onRole", () => loose.onRole!({})],
       ["subscribe", () => looseDoc.subscribe!(undefined)],
       ["create", () => loose.create!(null)],
       ["directory", () => loose.directory!(null)],
