@@ -1,5 +1,5 @@
 // weft/yjs: a Yjs provider over a Weft document (peer dependencies: yjs, y-protocols).
-export { WeftProvider, type WeftProviderOptions, type ProviderStatus } from "./provider.ts";
+export { DivergedError, WeftProvider, type WeftProviderOptions, type ProviderStatus } from "./provider.ts";
 export { AwarenessOverPresence, type AwarenessPresence, type PresenceChannel, type PresencePeer } from "./awareness-presence.ts";
 export { UpdateAssembler, decodeUpdatePayload, encodeUpdatePayloads, type DecodedPayload } from "./update-frames.ts";
 export { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "./payload.ts";

@@ -43,10 +43,26 @@ type Events = {
    * The document could not be opened, a local update could not be appended, or the relay refused edits
    * this Y.Doc holds (the group's RelayError: `forbidden` for a reader's typing, say). Yjs cannot take an
    * edit out again: to show the document as it is, bind a fresh Y.Doc (after `group.discardRefused(doc)`,
-   * or `group.retryRefused(doc)` once the edits may go through).
+   * or `group.retryRefused(doc)` once the edits may go through). Once they are discarded, a DivergedError
+   * says that this Y.Doc's later edits are no longer sent.
    */
   error: (error: Error) => void;
 };
+
+/**
+ * The Y.Doc holds edits of the document that were discarded (`group.discardRefused`). Its later edits would
+ * follow them in its client's clock and sit next to them, and Yjs elsewhere would wait for them for ever:
+ * acknowledged, stored, and shown by no other replica. The provider sends none of them; bind a fresh Y.Doc.
+ */
+export class DivergedError extends Error {
+  override readonly name = "DivergedError";
+  readonly doc: DocId;
+
+  constructor(doc: DocId) {
+    super(`WeftProvider: this Y.Doc holds edits of ${doc} that were discarded; its later edits are not sent, as no other replica could apply them: bind a fresh Y.Doc to the document`);
+    this.doc = doc;
+  }
+}
 
 /** The live provider of each document, per group: one client shows one presence per document, so one provider. */
 const providers = new WeakMap<Group, Map<DocId, WeftProvider>>();
@@ -85,10 +101,16 @@ export class WeftProvider {
   #snapshotting = false;
   /**
    * The relay refused writes of this document that the Y.Doc holds (this client's, or another tab's it
-   * took in): Yjs cannot take them out again, so the Y.Doc no longer stands for the document and is never
-   * published as its snapshot.
+   * took in): Yjs cannot take them out again, so the Y.Doc is not published as a snapshot while they are
+   * held back, nor ever once they are discarded.
    */
   #holdsRefused = false;
+  /**
+   * While refused edits the Y.Doc holds are held back: where they start in each session. Once the refusal
+   * ends, the document still holds them (sent again) or not (discarded: the Y.Doc has diverged).
+   */
+  #refusedFrom = new Map<SessionId, number>();
+  #diverged = false;
   #snapshotCheckQueued = false;
   /** The other peers present in the document, as its presence reports them. */
   #present: ReadonlyMap<string, PresencePeer> = new Map();
@@ -121,7 +143,7 @@ export class WeftProvider {
     this.#cleanups.push(
       group.onRefused((refused) => {
         if (refused.doc.id !== docId) return;
-        this.#holdsRefused = true;
+        this.#heldBack(refused.transactions);
         this.#emit("error", refused.error);
       }),
     );
@@ -130,6 +152,14 @@ export class WeftProvider {
     this.#cleanups.push(() => void (live.get(docId) === this && live.delete(docId)));
     this.loaded = this.#open();
     this.loaded.catch((error: unknown) => this.#emit("error", error instanceof Error ? error : new Error(String(error))));
+  }
+
+  /**
+   * True once edits this Y.Doc holds were discarded (`group.discardRefused`): it no longer stands for the
+   * document, and its later edits are not sent (see DivergedError). Bind a fresh Y.Doc.
+   */
+  get diverged(): boolean {
+    return this.#diverged;
   }
 
   on<E extends keyof Events>(event: E, listener: Events[E]): void {
@@ -175,7 +205,8 @@ export class WeftProvider {
     }
     this.doc = doc;
     // Refused before this provider bound it: the held-back edits are in what it applies below.
-    if (doc.refused) this.#holdsRefused = true;
+    const refused = doc.refusedWrites();
+    if (refused) this.#heldBack(refused.transactions);
     // The snapshot the document starts from, then everything held after it, every session (this one's too:
     // a reload restores from it), applied as one update.
     if (doc.heldSnapshot) this.#applySnapshot(doc.heldSnapshot);
@@ -201,6 +232,7 @@ export class WeftProvider {
   }
 
   #onChange(change: DocChange): void {
+    this.#whenRefusalEnds(change.doc);
     if (change.snapshot) this.#applySnapshot(change.snapshot);
     // A snapshot stored (anyone's): the log since the last snapshot is what follows it.
     if (change.snapshotted) this.#logBytes = logBytesOf(change.doc.transactions(), change.snapshotted.covers);
@@ -272,6 +304,29 @@ export class WeftProvider {
     published.then(done, done);
   }
 
+  /** Refused edits the Y.Doc holds are held back from `transactions` on. */
+  #heldBack(transactions: readonly DocTransaction[]): void {
+    this.#holdsRefused = true;
+    for (const { session, index } of transactions) this.#refusedFrom.set(session, Math.min(index, this.#refusedFrom.get(session) ?? index));
+  }
+
+  /**
+   * Once the refusal ends: sent again, the edits count like any (snapshots resume once the relay confirmed
+   * them); discarded, they stay in the Y.Doc alone.
+   */
+  #whenRefusalEnds(doc: Doc): void {
+    if (this.#refusedFrom.size === 0 || doc.refused) return;
+    const discarded = [...this.#refusedFrom].some(([session, from]) => countOf(doc.known, session) <= from);
+    this.#refusedFrom.clear();
+    if (!discarded) {
+      this.#holdsRefused = false;
+      return;
+    }
+    this.#diverged = true;
+    this.#pending = [];
+    this.#emit("error", new DivergedError(this.docId));
+  }
+
   /** The update a transaction completes (none while a split update still lacks parts). */
   #complete(transaction: DocTransaction): Uint8Array[] {
     const payload = dataToPayload(transaction.data);
@@ -293,6 +348,10 @@ export class WeftProvider {
   /** Appends the pending updates as one: a whole transaction, or parts that fit MAX_TRANSACTION_BYTES. */
   #flush(doc = this.doc): void {
     if (!doc || this.#pending.length === 0) return;
+    if (this.#diverged) {
+      this.#pending = [];
+      return;
+    }
     const update = this.#pending.length === 1 ? this.#pending[0]! : Y.mergeUpdates(this.#pending);
     this.#pending = [];
     try {

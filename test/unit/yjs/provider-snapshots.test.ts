@@ -1,14 +1,16 @@
 // weft/yjs and snapshots over the real SDK and the relay core in this process: a received snapshot is
 // applied idempotently (it covers what the Y.Doc already has), a reload starts from the stored snapshot
-// and the updates after it, and snapshots: false offers nothing in presence. The snapshot is delivered
-// with inject(): a writer's signed one, as the relay forwards it.
+// and the updates after it, and snapshots: false offers nothing in presence. A Y.Doc holding edits the
+// relay refused publishes no snapshot; once they are discarded it sends nothing more, and once they are
+// sent again it counts like any. The snapshot is delivered with inject(): a writer's signed one, as the
+// relay forwards it.
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { createIdentity } from "../../../client/identity.ts";
-import { signSnapshot, type DocId, type SessionCounts } from "../../../protocol/index.ts";
+import { signSnapshot, transactionCount, type DocId, type SessionCounts } from "../../../protocol/index.ts";
 import type { Client } from "../../../client/index.ts";
-import { WeftProvider } from "../../../yjs/index.ts";
+import { DivergedError, WeftProvider } from "../../../yjs/index.ts";
 import { OFFERS_SNAPSHOTS } from "../../../yjs/snapshot-policy.ts";
 import { until, untilEvent } from "../../support/wait.ts";
 import { GROUP, harnessPerTest, settle, statusOf } from "../client/group-harness.ts";
@@ -124,46 +126,6 @@ describe("a received snapshot in weft/yjs", () => {
     expect(solo.doc!.lastSnapshotted).toBeUndefined();
   });
 
-  /** Alice's group, where bob's provider typed while a reader (refused); bob is a writer again, and leads snapshots. */
-  async function bobTypedAsReader() {
-    const h = setup();
-    const alice = await h.client({ name: "alice" });
-    const groupA = alice.group(GROUP);
-    await groupA.createMembers().synced();
-    const bobIdentity = createIdentity();
-    await groupA.setRole(bobIdentity.agent, "writer");
-    const docId = groupA.create({ kind: "yjs" }).id;
-    await groupA.synced();
-    const a = new WeftProvider(groupA, docId, new Y.Doc(), { snapshots: false });
-    const bob = await h.client({ name: "bob", identity: bobIdentity });
-    const b = new WeftProvider(bob.group(GROUP), docId, new Y.Doc(), SNAPSHOT_OFTEN);
-    await Promise.all([a.loaded, b.loaded]);
-    const errors: unknown[] = [];
-    b.on("error", (error) => errors.push(error));
-    await groupA.setRole(bobIdentity.agent, "reader");
-    await until(() => bob.group(GROUP).role === "reader", 2_000);
-    b.ydoc.getText("body").insert(0, "[refused] ");
-    await until(() => b.doc!.refused, 2_000);
-    await groupA.setRole(bobIdentity.agent, "writer");
-    await until(() => bob.group(GROUP).role === "writer", 2_000);
-    return { h, alice, a, bob, b, docId, errors };
-  }
-
-  /** Alice types 60 characters; then a fresh reader, from the relay, must hold exactly her text. */
-  async function aliceTypesAndAFreshReaderHoldsOnlyHers(h: ReturnType<typeof setup>, alice: Client, a: WeftProvider, docId: DocId) {
-    for (let i = 0; i < 60; i++) {
-      a.ydoc.getText("body").insert(a.ydoc.getText("body").length, "a");
-      await settle(2);
-    }
-    await a.doc!.synced();
-    await settle();
-    expect(a.doc!.lastSnapshotted).toBeUndefined();
-    const reader = await h.client({ name: "reader", identity: alice.identity });
-    const c = new WeftProvider(reader.group(GROUP), docId, new Y.Doc(), { snapshots: false });
-    await c.loaded;
-    expect(c.ydoc.getText("body").toString()).toBe("a".repeat(60));
-  }
-
   it("never publishes edits the relay refused: the Y.Doc that holds them says so and takes no more snapshots", async () => {
     const { h, alice, a, bob, b, docId, errors } = await bobTypedAsReader();
     expect(errors).toMatchObject([{ name: "RelayError", code: "forbidden" }]);
@@ -182,3 +144,90 @@ describe("a received snapshot in weft/yjs", () => {
     await aliceTypesAndAFreshReaderHoldsOnlyHers(h, alice, a, docId);
   });
 });
+
+describe("a Y.Doc whose refused edits were discarded", () => {
+  it("sends none of its later edits, which would build on the discarded ones and no replica could apply, and says so once", async () => {
+    const { h, alice, a, bob, b, docId, errors } = await bobTypedAsReader();
+    const held = transactionCount(b.doc!.known);
+    expect(b.diverged).toBe(false);
+    await bob.group(GROUP).discardRefused(b.doc!);
+    expect(b.diverged).toBe(true);
+    expect(errors).toHaveLength(2);
+    expect(errors[1]).toBeInstanceOf(DivergedError);
+    expect(errors[1]).toMatchObject({ doc: docId, name: "DivergedError" });
+
+    // Typed after the discard, next to the discarded text: Yjs elsewhere would wait for the discarded edits for ever.
+    b.ydoc.getText("body").insert(0, "[after] ");
+    await settle();
+    expect(transactionCount(b.doc!.known)).toBeLessThan(held);
+    expect(b.doc!.hasUnsynced).toBe(false);
+    expect(errors).toHaveLength(2);
+    await aliceTypesAndAFreshReaderHoldsOnlyHers(h, alice, a, docId);
+    expect(a.ydoc.store.pendingStructs).toBeNull();
+
+    // A fresh Y.Doc bound to the document shows it as it is and edits it again.
+    b.destroy();
+    const fresh = new WeftProvider(bob.group(GROUP), docId, new Y.Doc(), { snapshots: false });
+    await fresh.loaded;
+    expect(fresh.diverged).toBe(false);
+    expect(fresh.ydoc.getText("body").toString()).toBe(a.ydoc.getText("body").toString());
+    fresh.ydoc.getText("body").insert(0, "bob ");
+    await untilEvent(a.ydoc, "update", () => a.ydoc.getText("body").toString().startsWith("bob "));
+    expect(a.ydoc.store.pendingStructs).toBeNull();
+  });
+
+  it("sent again instead (retryRefused), its edits count, and it takes snapshots again", async () => {
+    const { bob, b, a, errors } = await bobTypedAsReader();
+    bob.group(GROUP).retryRefused(b.doc!);
+    await b.doc!.synced();
+    await untilEvent(a.ydoc, "update", () => a.ydoc.getText("body").toString() === "[refused] ");
+    expect(b.diverged).toBe(false);
+    expect(errors).toHaveLength(1);
+    for (let i = 0; i < 60; i++) {
+      b.ydoc.getText("body").insert(0, "b");
+      await settle(2);
+    }
+    await b.doc!.synced();
+    await until(() => b.doc!.lastSnapshotted?.session === bob.session, 2_000);
+  });
+});
+
+/** Alice's group, where bob's provider typed while a reader (refused); bob is a writer again, and leads snapshots. */
+async function bobTypedAsReader() {
+  const h = setup();
+  const alice = await h.client({ name: "alice" });
+  const groupA = alice.group(GROUP);
+  await groupA.createMembers().synced();
+  const bobIdentity = createIdentity();
+  await groupA.setRole(bobIdentity.agent, "writer");
+  const docId = groupA.create({ kind: "yjs" }).id;
+  await groupA.synced();
+  const a = new WeftProvider(groupA, docId, new Y.Doc(), { snapshots: false });
+  const bob = await h.client({ name: "bob", identity: bobIdentity });
+  const b = new WeftProvider(bob.group(GROUP), docId, new Y.Doc(), SNAPSHOT_OFTEN);
+  await Promise.all([a.loaded, b.loaded]);
+  const errors: unknown[] = [];
+  b.on("error", (error) => errors.push(error));
+  await groupA.setRole(bobIdentity.agent, "reader");
+  await until(() => bob.group(GROUP).role === "reader", 2_000);
+  b.ydoc.getText("body").insert(0, "[refused] ");
+  await until(() => b.doc!.refused, 2_000);
+  await groupA.setRole(bobIdentity.agent, "writer");
+  await until(() => bob.group(GROUP).role === "writer", 2_000);
+  return { h, alice, a, bob, b, docId, errors };
+}
+
+/** Alice types 60 characters; then a fresh reader, from the relay, must hold exactly her text. */
+async function aliceTypesAndAFreshReaderHoldsOnlyHers(h: ReturnType<typeof setup>, alice: Client, a: WeftProvider, docId: DocId) {
+  for (let i = 0; i < 60; i++) {
+    a.ydoc.getText("body").insert(a.ydoc.getText("body").length, "a");
+    await settle(2);
+  }
+  await a.doc!.synced();
+  await settle();
+  expect(a.doc!.lastSnapshotted).toBeUndefined();
+  const reader = await h.client({ name: "reader", identity: alice.identity });
+  const c = new WeftProvider(reader.group(GROUP), docId, new Y.Doc(), { snapshots: false });
+  await c.loaded;
+  expect(c.ydoc.getText("body").toString()).toBe("a".repeat(60));
+}
