@@ -1,7 +1,8 @@
 // Randomized interleavings of the real SDK against the real relay (weft/dev's startRelay on a folder): three
 // agents of one group pair, a proxy per agent that cuts them off at random, relay restarts, clients restarted
 // on their FileLocalStore (the old one closing while the new one starts, as two tabs would), snapshots,
-// deletes, with --roles role changes and documents restricted to their creator, and with --presence
+// deletes, with --roles role changes, documents restricted to their creator and refused writes discarded
+// or sent again (a Y.Doc whose refused edits were discarded is replaced, as an app would), with --presence
 // presence set and cleared (checked at the end: every client sees exactly the others' latest), and with
 // --yjs typing into a shared Yjs document (at the end every Y.Doc holds what a fresh reader's does). At the end the network
 // is restored and every client is compared with a fresh admin reader: a promise that never settled, a group

@@ -10,7 +10,7 @@ import { mayRead, type DocId, type Role } from "../../protocol/index.ts";
 import { startProxy, type Proxy } from "../support/proxy.ts";
 import { seededRandom } from "../support/random.ts";
 import * as Y from "yjs";
-import { WeftProvider } from "../../yjs/index.ts";
+import { DivergedError, WeftProvider } from "../../yjs/index.ts";
 
 export type FuzzOptions = { steps: number; roles: boolean; prune: boolean; presence: boolean; yjs: boolean; verbose: boolean };
 
@@ -61,19 +61,30 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
     for (const group of GROUPS) client.group(group).onRefused((refusal) => refusal.transactions.forEach((transaction) => refused.add(String(transaction.data))));
     return client;
   };
+  /**
+   * Binds a fresh Y.Doc to the group's Yjs document, and binds another, as an app would, once its refused
+   * edits were discarded (DivergedError): the Y.Doc no longer stands for the document.
+   */
+  const bind = (client: Client, editors: Map<string, Editor>, group: string, id: DocId): Editor => {
+    const ydoc = new Y.Doc();
+    const provider = new WeftProvider(client.group(group), id, ydoc, { snapshots: { factor: 1, minLogBytes: 512 } });
+    const editor: Editor = { ydoc, provider, opened: false };
+    // A refusal or a closed group: the checks judge the outcome.
+    provider.on("error", (error) => {
+      if (!(error instanceof DivergedError) || editors.get(group) !== editor) return;
+      provider.destroy();
+      editors.set(group, bind(client, editors, group, id));
+    });
+    provider.awareness.setLocalStateField("user", client.session); // as an editor's cursor plugin does
+    provider.loaded.then(() => void (editor.opened = true), () => {});
+    return editor;
+  };
   /** Binds a fresh Y.Doc to each group's Yjs document (a restarted client starts from its store). */
-  const edit = (client: Client): Map<string, Editor> =>
-    new Map(
-      [...yjsDocs].map(([group, id]) => {
-        const ydoc = new Y.Doc();
-        const provider = new WeftProvider(client.group(group), id, ydoc, { snapshots: { factor: 1, minLogBytes: 512 } });
-        provider.on("error", () => {}); // a refusal or a closed group: the checks judge the outcome
-        provider.awareness.setLocalStateField("user", client.session); // as an editor's cursor plugin does
-        const editor: Editor = { ydoc, provider, opened: false };
-        provider.loaded.then(() => void (editor.opened = true), () => {});
-        return [group, editor];
-      }),
-    );
+  const edit = (client: Client): Map<string, Editor> => {
+    const editors = new Map<string, Editor>();
+    for (const [group, id] of yjsDocs) editors.set(group, bind(client, editors, group, id));
+    return editors;
+  };
 
   try {
     for (const name of ["A", "B", "C"]) {
@@ -110,7 +121,14 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
       const r = rnd();
       if (options.verbose) console.log(`seed ${seed} step ${step}: ${agent.name} ${groupId} ${r.toFixed(3)}`);
       try {
-        if (options.yjs && rnd() < 0.25) {
+        if (options.roles && group.refused().length > 0 && rnd() < 0.2) {
+          // What an app does with writes the relay refused: drop them, or send them again.
+          const { doc } = pick(group.refused());
+          const discard = rnd() < 0.5;
+          if (options.verbose) console.log(`seed ${seed} step ${step}: ${agent.name} ${discard ? "discards" : "retries"} refused writes of ${doc.id}${doc.id === yjsDocs.get(groupId) ? " (Yjs)" : ""}`);
+          if (discard) track(`${agent.name} discardRefused()`, group.discardRefused(doc));
+          else group.retryRefused(doc);
+        } else if (options.yjs && rnd() < 0.25) {
           // Typing: a unique word inserted between two words, or a word deleted whole.
           const editor = agent.editors.get(groupId)!;
           const text = editor.ydoc.getText("body");
