@@ -29,6 +29,12 @@ export { MAX_IN_FLIGHT, PUSH_BATCH } from "./core/push.ts";
 export type DocChange = {
   /** Transactions that arrived or were appended since the last call, in arrival order. */
   added: DocTransaction[];
+  /**
+   * Transactions the document no longer holds: refused writes the app discarded (`group.discardRefused`),
+   * which the view showed until then. An app that applies changes one by one takes them out again, or
+   * rebuilds its state from `transactions`.
+   */
+  removed?: DocTransaction[];
   /** The full ordered view after this change (computed on first read). */
   readonly transactions: readonly DocTransaction[];
   doc: Doc;
@@ -256,7 +262,7 @@ export class Doc {
   }
 
   /** The group's side: tells listeners of a change the core made. */
-  emitChange(added: DocTransaction[], snapshot?: Snapshot, snapshotted?: Snapshotted): void {
+  emitChange({ added, removed, snapshot, snapshotted }: Pick<DocChange, "added" | "removed" | "snapshot" | "snapshotted">): void {
     if (this.#listeners.size === 0) return;
     const doc = this;
     const change: DocChange = {
@@ -265,6 +271,7 @@ export class Doc {
       get transactions() {
         return doc.transactions();
       },
+      ...(removed ? { removed } : {}),
       ...(snapshot ? { snapshot } : {}),
       ...(snapshotted ? { snapshotted } : {}),
     };

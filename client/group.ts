@@ -557,7 +557,7 @@ export class Group {
         return;
       case "changed":
         // Only a Doc the app was given can have listeners.
-        this.#docs.get(effect.doc)?.doc.emitChange(effect.added, effect.snapshot, effect.snapshotted);
+        this.#docs.get(effect.doc)?.doc.emitChange(effect);
         return;
       case "refused": {
         const doc = this.#doc(effect.doc);

@@ -100,16 +100,9 @@ export class WeftProvider {
   /** A snapshot of ours is on its way to the relay. */
   #snapshotting = false;
   /**
-   * The relay refused writes of this document that the Y.Doc holds (this client's, or another tab's it
-   * took in): Yjs cannot take them out again, so the Y.Doc is not published as a snapshot while they are
-   * held back, nor ever once they are discarded.
+   * Refused edits the Y.Doc holds (this client's, or another tab's it took in) were discarded: Yjs cannot
+   * take them out, so the Y.Doc no longer stands for the document (see DivergedError).
    */
-  #holdsRefused = false;
-  /**
-   * While refused edits the Y.Doc holds are held back: where they start in each session. Once the refusal
-   * ends, the document still holds them (sent again) or not (discarded: the Y.Doc has diverged).
-   */
-  #refusedFrom = new Map<SessionId, number>();
   #diverged = false;
   #snapshotCheckQueued = false;
   /** The other peers present in the document, as its presence reports them. */
@@ -141,11 +134,7 @@ export class WeftProvider {
     this.#cleanups.push(() => ydoc.off("update", onUpdate), () => ydoc.off("destroy", onDestroy));
     this.#cleanups.push(group.onStatus((status) => this.#onStatus(status)));
     this.#cleanups.push(
-      group.onRefused((refused) => {
-        if (refused.doc.id !== docId) return;
-        this.#heldBack(refused.transactions);
-        this.#emit("error", refused.error);
-      }),
+      group.onRefused((refused) => refused.doc.id === docId && this.#emit("error", refused.error)),
     );
     // Registered once nothing above can throw: a constructor that threw holds no place.
     live.set(docId, this);
@@ -204,9 +193,6 @@ export class WeftProvider {
       throw this.#destroyedError();
     }
     this.doc = doc;
-    // Refused before this provider bound it: the held-back edits are in what it applies below.
-    const refused = doc.refusedWrites();
-    if (refused) this.#heldBack(refused.transactions);
     // The snapshot the document starts from, then everything held after it, every session (this one's too:
     // a reload restores from it), applied as one update.
     if (doc.heldSnapshot) this.#applySnapshot(doc.heldSnapshot);
@@ -232,7 +218,12 @@ export class WeftProvider {
   }
 
   #onChange(change: DocChange): void {
-    this.#whenRefusalEnds(change.doc);
+    // Refused edits discarded: the Y.Doc applied them (they were typed into it, or held when it was bound).
+    if (change.removed && !this.#diverged) {
+      this.#diverged = true;
+      this.#pending = [];
+      this.#emit("error", new DivergedError(this.docId));
+    }
     if (change.snapshot) this.#applySnapshot(change.snapshot);
     // A snapshot stored (anyone's): the log since the last snapshot is what follows it.
     if (change.snapshotted) this.#logBytes = logBytesOf(change.doc.transactions(), change.snapshotted.covers);
@@ -287,7 +278,8 @@ export class WeftProvider {
     const policy = this.#policy;
     if (!policy || !doc || this.#destroyed || this.#snapshotting || !outgrows(policy, this.#logBytes, this.#stateBytes)) return;
     if (this.group.status !== "live" || this.group.role === "reader" || this.#assembler.incomplete > 0) return;
-    if (this.#holdsRefused || doc.refused || this.#pending.length > 0 || !allConfirmed(doc)) return;
+    // Refused edits held back (their covers would leave them out) or discarded (the Y.Doc still has them).
+    if (this.#diverged || doc.refused || this.#pending.length > 0 || !allConfirmed(doc)) return;
     if (!leadsSnapshots(this.group.session, this.#present.values())) return;
     const state = Y.encodeStateAsUpdate(this.ydoc);
     this.#stateBytes = state.byteLength;
@@ -302,29 +294,6 @@ export class WeftProvider {
     // A refusal (another editor's snapshot was stored first) or a close changes nothing: the next change retries.
     const done = () => void (this.#snapshotting = false);
     published.then(done, done);
-  }
-
-  /** Refused edits the Y.Doc holds are held back from `transactions` on. */
-  #heldBack(transactions: readonly DocTransaction[]): void {
-    this.#holdsRefused = true;
-    for (const { session, index } of transactions) this.#refusedFrom.set(session, Math.min(index, this.#refusedFrom.get(session) ?? index));
-  }
-
-  /**
-   * Once the refusal ends: sent again, the edits count like any (snapshots resume once the relay confirmed
-   * them); discarded, they stay in the Y.Doc alone.
-   */
-  #whenRefusalEnds(doc: Doc): void {
-    if (this.#refusedFrom.size === 0 || doc.refused) return;
-    const discarded = [...this.#refusedFrom].some(([session, from]) => countOf(doc.known, session) <= from);
-    this.#refusedFrom.clear();
-    if (!discarded) {
-      this.#holdsRefused = false;
-      return;
-    }
-    this.#diverged = true;
-    this.#pending = [];
-    this.#emit("error", new DivergedError(this.docId));
   }
 
   /** The update a transaction completes (none while a split update still lacks parts). */

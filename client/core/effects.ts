@@ -111,10 +111,11 @@ export type CoreEffect =
   /** Directory answers carry a value. */
   | { type: "answer"; waiter: `dir:${number}`; directory: Directory }
   /**
-   * The document changed: its listeners hear `added` (empty when only its header or state changed), the
-   * snapshot it now starts from when one was received, and that the relay stored a snapshot (`snapshotted`).
+   * The document changed: its listeners hear `added` (empty when only its header or state changed), what
+   * it no longer holds (`removed`: refused writes discarded), the snapshot it now starts from when one was
+   * received, and that the relay stored a snapshot (`snapshotted`).
    */
-  | { type: "changed"; doc: DocId; added: DocTransaction[]; snapshot?: Snapshot; snapshotted?: Snapshotted }
+  | { type: "changed"; doc: DocId; added: DocTransaction[]; removed?: DocTransaction[]; snapshot?: Snapshot; snapshotted?: Snapshotted }
   /** Own writes of `doc` were refused (or found refusable in the store): onRefused listeners hear them once. */
   | { type: "refused"; doc: DocId; error: RelayError | LocalRefusalError; transactions: DocTransaction[]; wholeDocument: boolean }
   /** The core stopped holding `doc`. */

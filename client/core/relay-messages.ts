@@ -197,10 +197,11 @@ export function discard(state: CoreState, id: DocId, report: boolean, out: CoreE
   const doc = state.docs.get(id);
   if (!doc || (!doc.refusal && !doc.orphanRefusal)) return;
   const whole = doc.refusal?.wholeDocument ?? false;
+  const removed = heldBack(doc, state.writer)!.transactions;
   const kept = discardRefused(doc, state.writer.session);
   // The tails of the agent's other sessions held back with them are forgotten here only: the store keeps them.
   discardOrphanTails(doc, state.writer);
-  out.push({ type: "changed", doc: id, added: [] });
+  out.push({ type: "changed", doc: id, added: [], ...(removed.length > 0 ? { removed } : {}) });
   if (whole) {
     forget(state, id, out);
     out.push({ type: "removeLocal", doc: id, report });

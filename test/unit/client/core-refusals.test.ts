@@ -225,7 +225,7 @@ describe("item 2: a refused message is surfaced once and never wedges", () => {
         "shell | push doc1",
         "c -> relay | content doc1 +header alice after=0 n=1",
         "app | discardRefused doc1",
-        "c | changed doc1 +0",
+        "c | changed doc1 +0 -2",
         "c | cut doc1 locally at alice:1",
       ]
     `);
@@ -257,7 +257,7 @@ describe("item 6: membership operations after an offline race", () => {
         "relay -> c | error forbidden members "an operation sorts before the newest"",
         "c | synced:members rejects forbidden",
         "c | refused members n=2 forbidden",
-        "c | changed members +0",
+        "c | changed members +0 -2",
         "c | cut members locally at alice:0",
         "c | report forbidden members",
         "app | append members "{\\"op\\":\\"set\\",\\"agent\\":\\"c\\",\\"role\\":\\"writer\\"}"",

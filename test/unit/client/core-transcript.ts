@@ -79,7 +79,7 @@ function renderEffect(effect: CoreEffect): string {
     case "answer":
       return `c | ${effect.waiter} resolves ${effect.directory.docs.length} docs cursor=${effect.directory.cursor}${effect.directory.inSync ? " inSync" : ""}`;
     case "changed":
-      return `c | changed ${effect.doc} +${effect.added.length}${effect.snapshot ? ` snapshot covers ${counts(effect.snapshot.covers)}` : ""}${effect.snapshotted ? ` snapshotted by ${effect.snapshotted.session}` : ""}`;
+      return `c | changed ${effect.doc} +${effect.added.length}${effect.removed ? ` -${effect.removed.length}` : ""}${effect.snapshot ? ` snapshot covers ${counts(effect.snapshot.covers)}` : ""}${effect.snapshotted ? ` snapshotted by ${effect.snapshotted.session}` : ""}`;
     case "refused":
       return `c | refused ${effect.doc} n=${effect.transactions.length}${effect.wholeDocument ? " whole" : ""} ${"code" in effect.error ? effect.error.code : ""}`;
     case "forget":

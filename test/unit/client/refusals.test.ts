@@ -3,7 +3,7 @@
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { MAX_JSON_DEPTH, MAX_TRANSACTION_BYTES, MEMBERS_KIND, type DocId, type SessionId } from "../../../protocol/index.ts";
-import { ClosedError, RelayError, createClient, createIdentity, exportIdentity, type RefusedWrites } from "../../../client/index.ts";
+import { ClosedError, RelayError, createClient, createIdentity, exportIdentity, type DocChange, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
 import { until } from "../../support/wait.ts";
@@ -190,9 +190,13 @@ describe("refused by the relay", () => {
 
     // The app lists what is held back, and discards it: the session goes on, synced() resolves.
     expect(group.refused().map((refused) => refused.transactions.length)).toEqual([3]);
+    const changes: DocChange[] = [];
+    held.subscribe((change) => changes.push(change));
     await group.discardRefused(held);
     expect(group.refused()).toEqual([]);
     expect(held.transactions().map((transaction) => transaction.data)).toEqual(["from the admin"]);
+    // An app that applies changes one by one hears what to take out again.
+    expect(changes.map((change) => [change.added.length, change.removed?.map((transaction) => transaction.data)])).toEqual([[0, ["a reader writing", "and again", "a third"]]]);
     await group.synced();
   });
 
