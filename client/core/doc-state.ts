@@ -60,6 +60,8 @@ export type DocState = {
   distrustsSnapshot: boolean;
   /** The newest `at` seen in any session: new transactions never go back in time (the membership log relies on it). */
   lastAt: number;
+  /** The newest `at` seen in another session: a new transaction sorts after it (see nextAt). */
+  othersLastAt: number;
   deleted: boolean;
   /** The relay answered this document's load (or it is deleted). */
   loaded: boolean;
@@ -104,6 +106,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     snapshotted: undefined,
     distrustsSnapshot: false,
     lastAt: 0,
+    othersLastAt: 0,
     deleted: false,
     loaded: false,
     relay: { header: false, sessions: {} },
@@ -162,8 +165,19 @@ export function hasUnsynced(doc: DocState, own: SessionId): boolean {
 /** Own content (or the header) was pushed on the current socket and not acknowledged yet. */
 export const isInFlight = (doc: DocState, own: SessionId): boolean => doc.headerInFlight || doc.sent > countOf(doc.relay, own);
 
-/** The time of the next own transaction: never behind anything seen, strictly after it in the membership log. */
-export const nextAt = (doc: DocState, now: number): number => Math.max(now, doc.header?.kind === MEMBERS_KIND ? doc.lastAt + 1 : doc.lastAt);
+/**
+ * The time of the next own transaction: never behind anything seen, and after every transaction of another
+ * session seen (ties go by session, so an equal time could sort it first), so the order all replicas agree
+ * on puts a write after everything its writer had seen, whatever the clocks say. Own transactions of one
+ * millisecond share it (their index orders them), except in the membership log, where each is strictly later.
+ */
+export const nextAt = (doc: DocState, now: number): number => Math.max(now, doc.header?.kind === MEMBERS_KIND ? doc.lastAt + 1 : doc.lastAt, doc.othersLastAt + 1);
+
+/** Notes the time of a transaction held from `session`. */
+function seenAt(doc: DocState, own: SessionId, session: SessionId, at: number): void {
+  if (at > doc.lastAt) doc.lastAt = at;
+  if (session !== own && at > doc.othersLastAt) doc.othersLastAt = at;
+}
 
 function logOf(doc: DocState, session: SessionId): Transaction[] {
   let log = doc.sessions.get(session);
@@ -202,7 +216,7 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
     const log = logOf(doc, session);
     if (log.length > 0) continue;
     for (const transaction of transactions) log.push(transaction);
-    for (const transaction of transactions) if (transaction.at > doc.lastAt) doc.lastAt = transaction.at;
+    for (const transaction of transactions) seenAt(doc, own, session, transaction.at);
     doc.saved.set(session, heldCount(doc, session));
     // Only verified transactions of a verified chain are ever saved (unsavedOf holds the rest back).
     doc.chains.trust(session, heldCount(doc, session));
@@ -245,7 +259,7 @@ export function adoptTails(doc: DocState, holder: Holder, stored: StoredDoc): Do
     for (let index = held; index < storedBase + transactions.length; index++) {
       const transaction = transactions[index - storedBase]!;
       log.push(transaction);
-      if (transaction.at > doc.lastAt) doc.lastAt = transaction.at;
+      seenAt(doc, holder.session, session, transaction.at);
       added.push({ ...transaction, session, index });
     }
     doc.saved.set(session, heldCount(doc, session));
@@ -333,7 +347,7 @@ export function applyContent(doc: DocState, own: SessionId, content: ServerConte
     for (let i = held - chunk.after; i < chunk.transactions.length; i++) {
       const transaction = chunk.transactions[i]!;
       log.push(transaction);
-      if (transaction.at > doc.lastAt) doc.lastAt = transaction.at;
+      seenAt(doc, own, session, transaction.at);
       added.push({ ...transaction, session, index: chunk.after + i });
     }
     const count = chunk.after + chunk.transactions.length;

@@ -305,12 +305,23 @@ describe("content from other sessions", () => {
     expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["mine", "other-0", "other-1", "another-0", "another-1"]);
   });
 
-  it("never stamps a new transaction earlier than any it has seen, even with its own clock behind", () => {
+  it("sorts a new transaction after every one it has seen, even with its own clock behind", () => {
     vi.useFakeTimers();
     vi.setSystemTime(50);
     const doc = newDoc();
     doc.onContent(content({ [other]: { after: 0, transactions: [{ at: 1_000, data: "from a clock ahead" }] } }));
-    expect(doc.append("mine").at).toBe(1_000);
+    // At 1,000 it would sort before it whenever this session's id sorts first: a reply ordered before what it answers.
+    expect(doc.append("mine").at).toBe(1_001);
+    expect(doc.append("mine again").at).toBe(1_001); // one millisecond: the index orders them
+    expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["from a clock ahead", "mine", "mine again"]);
+  });
+
+  it("and after what its store held of other sessions when it restarted", () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(50);
+    const doc = new CoreDoc(undefined);
+    doc.restore({ id, header, sessions: { [session]: [{ at: 10, data: "mine" }], [other]: [{ at: 2_000, data: "theirs" }] } });
+    expect(doc.append("after restart").at).toBe(2_001);
   });
 });
 
