@@ -107,6 +107,7 @@ export function step(state: CoreState, event: CoreEvent): CoreEffect[] {
     case "delete":
       if (state.closed) return [{ type: "settle", waiter: `delete:${event.doc}`, error: state.closed }];
       state.deletes.add(event.doc);
+      noteDeleteSent(state, event.doc);
       send(state, out, { type: "delete", doc: event.doc });
       break;
     case "directory":
@@ -194,7 +195,20 @@ function resume(state: CoreState, out: CoreEffect[]): void {
   const directory = directoryResend(state.directory);
   state.directory = directory.queue;
   for (const request of directory.requests) send(state, out, request);
-  for (const id of state.deletes) send(state, out, { type: "delete", doc: id });
+  for (const id of state.deletes) {
+    const doc = state.docs.get(id);
+    if (doc) doc.snapshotsBeforeDelete = 0; // its snapshots go again after the welcome, behind the delete
+    send(state, out, { type: "delete", doc: id });
+  }
+}
+
+/**
+ * A delete of `id` goes out: on a ready socket behind the snapshots of it already sent; otherwise they go
+ * after it (resume sends deletes, the welcome then the snapshots).
+ */
+function noteDeleteSent(state: CoreState, id: DocId): void {
+  const doc = state.docs.get(id);
+  if (doc) doc.snapshotsBeforeDelete = state.phase === "ready" ? doc.pendingSnapshots.length : 0;
 }
 
 /**

@@ -54,6 +54,11 @@ export type DocState = {
   snapshotSaved: boolean;
   /** Snapshots published and not answered yet, oldest first. */
   readonly pendingSnapshots: PendingSnapshot[];
+  /**
+   * While a delete of the document waits for the relay: how many of the pending snapshots went before it on
+   * this socket. The relay answers in order, so an error about the document answers those first, then the delete.
+   */
+  snapshotsBeforeDelete: number;
   /** The newest snapshot the relay is known to have stored (heard of, received or published). */
   snapshotted: Snapshotted | undefined;
   /** The last snapshot received failed its signature check: a gap after it does not load again (it would loop). */
@@ -103,6 +108,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     baseHashes: new Map(),
     snapshotSaved: true,
     pendingSnapshots: [],
+    snapshotsBeforeDelete: 0,
     snapshotted: undefined,
     distrustsSnapshot: false,
     lastAt: 0,

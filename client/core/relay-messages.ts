@@ -114,9 +114,12 @@ export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreE
   const error = new RelayError(message);
   const id = message.doc;
   const doc = id ? state.docs.get(id) : undefined;
-  if (doc && doc.pendingSnapshots.length > 0 && answersSnapshot(message.code, { writesInFlight: isInFlight(doc, state.writer.session), awaitingLoad: !doc.loaded })) {
+  // A delete of it waiting, sent before every pending snapshot: the error answers the delete.
+  const answersDelete = id !== undefined && state.deletes.has(id) && (doc?.snapshotsBeforeDelete ?? 0) === 0;
+  if (doc && !answersDelete && doc.pendingSnapshots.length > 0 && answersSnapshot(message.code, { writesInFlight: isInFlight(doc, state.writer.session), awaitingLoad: !doc.loaded })) {
     // The relay answers a socket's messages in order: the oldest snapshot waiting is the one refused.
     out.push({ type: "settle", waiter: doc.pendingSnapshots.shift()!.key, error }, { type: "report", error });
+    doc.snapshotsBeforeDelete = Math.max(0, doc.snapshotsBeforeDelete - 1);
     return;
   }
   const route = routeError(message, {

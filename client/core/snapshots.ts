@@ -82,6 +82,7 @@ export function onSnapshotted(state: CoreState, message: SnapshottedMessage, out
   let applied = false;
   while (doc.pendingSnapshots[0] && coversAll(message.covers, doc.pendingSnapshots[0].snapshot.covers)) {
     const pending = doc.pendingSnapshots.shift()!;
+    doc.snapshotsBeforeDelete = Math.max(0, doc.snapshotsBeforeDelete - 1);
     // The document now starts at it here too: what it covers need not be held (or saved) any longer.
     applied = applySnapshot(doc, state.writer, pending.snapshot) || applied;
     out.push({ type: "settle", waiter: pending.key });

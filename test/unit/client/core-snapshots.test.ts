@@ -152,6 +152,32 @@ describe("publishing a snapshot", () => {
   });
 });
 
+describe("a snapshot and a delete of its document waiting together", () => {
+  it("each takes its own answer: the delete's refusal does not settle a snapshot sent after it", () => {
+    const core = aliceWithHistory();
+    const doc = core.state.docs.get(doc1.id)!;
+    const covers = coversOf(doc);
+    // Demoted from admin at the relay, before the delete arrives: it is refused, the snapshot stored.
+    core.feed({ type: "delete", doc: doc1.id });
+    core.feed({ type: "snapshot", doc: doc1.id, data: "s", covers });
+    core.relay({ type: "error", code: "forbidden", message: "only admins delete", doc: doc1.id });
+    core.relay({ type: "snapshotted", doc: doc1.id, session: alice.session, covers });
+    const settled = core.transcript().filter((line) => line.startsWith("c | delete:") || line.startsWith("c | snapshot:"));
+    expect(settled).toEqual(["c | delete:doc1 rejects forbidden", 'c | snapshot:doc1:{"bob":4,"alice":3} resolves']);
+  });
+
+  it("and a refusal of a snapshot sent before the delete settles the snapshot, then the delete's its delete", () => {
+    const core = aliceWithHistory();
+    const doc = core.state.docs.get(doc1.id)!;
+    core.feed({ type: "snapshot", doc: doc1.id, data: "s", covers: coversOf(doc) });
+    core.feed({ type: "delete", doc: doc1.id });
+    core.relay({ type: "error", code: "forbidden", message: "not a writer", doc: doc1.id });
+    core.relay({ type: "error", code: "forbidden", message: "only admins delete", doc: doc1.id });
+    const settled = core.transcript().filter((line) => line.startsWith("c | delete:") || line.startsWith("c | snapshot:"));
+    expect(settled).toEqual(['c | snapshot:doc1:{"bob":4,"alice":3} rejects forbidden', "c | delete:doc1 rejects forbidden"]);
+  });
+});
+
 describe("a snapshot whose answer was lost", () => {
   it("resolves when the relay answers its re-send with a newer snapshot it stored meanwhile (another writer's), and the document starts from its own", () => {
     const core = aliceWithHistory();
