@@ -6,6 +6,9 @@ import type { ErrorCode, ErrorMessage } from "../protocol/index.ts";
 /** Codes that refuse one document's load or writes for good: retrying the same thing gets the same answer. */
 export const PERMANENT_REFUSALS: readonly ErrorCode[] = ["forbidden", "doc_deleted", "bad_signature", "bad_header", "transaction_too_large", "too_many_sessions"];
 
+/** Codes the relay refuses a delete with (besides doc_deleted, which deletes): presence, writes and snapshots get others. */
+const DELETE_REFUSALS: readonly ErrorCode[] = ["forbidden", "unknown_doc"];
+
 /** Codes the relay answers a whole frame with when it could not tell which document it was about. */
 const FRAME_REFUSALS: readonly ErrorCode[] = ["bad_frame", "transaction_too_large", "frame_too_large"];
 
@@ -51,7 +54,7 @@ export function answersSnapshot(code: ErrorCode, facts: { writesInFlight: boolea
 
 export function routeError(error: Pick<ErrorMessage, "code" | "doc">, facts: ErrorFacts): ErrorRoute {
   if (!error.doc) return FRAME_REFUSALS.includes(error.code) ? { kind: "frameRefused" } : { kind: "report" };
-  if (facts.deleting && error.code !== "doc_deleted") return { kind: "deleteRefused" };
+  if (facts.deleting && DELETE_REFUSALS.includes(error.code)) return { kind: "deleteRefused" };
   if (error.code === "doc_deleted") return { kind: "deleted" };
   if (!facts.held) return { kind: "report" };
   if (facts.awaitingLoad && error.code === "forbidden") return { kind: "loadRefused" };

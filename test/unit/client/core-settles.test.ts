@@ -136,4 +136,16 @@ describe("item 3: every promise settles", () => {
       ]
     `);
   });
+
+  it("a delete waits for its own answer: a presence refusal of the document meanwhile is only reported", () => {
+    const core = coreScenario();
+    core.start();
+    core.connect("admin");
+    core.create(doc1);
+    core.relay(knownLoad(doc1.id, false));
+    core.feed({ type: "delete", doc: doc1.id });
+    core.relay({ type: "error", code: "rate_limited", message: "cursor moved too fast", doc: doc1.id, retryAfter: 1 });
+    core.relay({ type: "deleted", doc: doc1.id });
+    expect(core.transcript().filter((line) => line.startsWith("c | delete:") || line.startsWith("c | report"))).toEqual(["c | report rate_limited doc1", "c | delete:doc1 resolves"]);
+  });
 });

@@ -13,11 +13,14 @@ describe("routeError", () => {
     expect(routeError({ code: "forbidden", doc }, { ...loaded, awaitingLoad: true })).toEqual({ kind: "loadRefused" });
   });
 
-  it("doc_deleted deletes; a pending delete hears any other refusal", () => {
+  it("doc_deleted deletes; a pending delete hears the refusals a delete gets, and only those", () => {
     expect(routeError({ code: "doc_deleted", doc }, loaded)).toEqual({ kind: "deleted" });
     expect(routeError({ code: "doc_deleted", doc }, { ...loaded, deleting: true })).toEqual({ kind: "deleted" });
     expect(routeError({ code: "forbidden", doc }, { ...loaded, deleting: true })).toEqual({ kind: "deleteRefused" });
     expect(routeError({ code: "unknown_doc", doc }, { held: false, awaitingLoad: false, deleting: true })).toEqual({ kind: "deleteRefused" });
+    // A cursor moved too fast, or a write refused, while the delete is on its way: the delete may yet go through.
+    for (const code of ["rate_limited", "presence_refused", "presence_too_large"] as const) expect(routeError({ code, doc }, { ...loaded, deleting: true }), code).toEqual({ kind: "report" });
+    expect(routeError({ code: "too_many_sessions", doc }, { ...loaded, deleting: true })).toEqual({ kind: "writesRefused" });
   });
 
   it("a frame refused without a document is a frame refusal; anything else is only reported", () => {
