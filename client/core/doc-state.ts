@@ -176,8 +176,10 @@ export const isInFlight = (doc: DocState, own: SessionId): boolean => doc.header
  * session seen (ties go by session, so an equal time could sort it first), so the order all replicas agree
  * on puts a write after everything its writer had seen, whatever the clocks say. Own transactions of one
  * millisecond share it (their index orders them), except in the membership log, where each is strictly later.
+ * Never past the largest time the relay takes: a writer that stamped that much would otherwise wedge the rest.
  */
-export const nextAt = (doc: DocState, now: number): number => Math.max(now, doc.header?.kind === MEMBERS_KIND ? doc.lastAt + 1 : doc.lastAt, doc.othersLastAt + 1);
+export const nextAt = (doc: DocState, now: number): number =>
+  Math.min(Number.MAX_SAFE_INTEGER, Math.max(now, doc.header?.kind === MEMBERS_KIND ? doc.lastAt + 1 : doc.lastAt, doc.othersLastAt + 1));
 
 /** Notes the time of a transaction held from `session`. */
 function seenAt(doc: DocState, own: SessionId, session: SessionId, at: number): void {

@@ -316,6 +316,12 @@ describe("content from other sessions", () => {
     expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["from a clock ahead", "mine", "mine again"]);
   });
 
+  it("still writes after a transaction stamped with the largest time the relay takes", () => {
+    const doc = newDoc();
+    doc.onContent(content({ [other]: { after: 0, transactions: [{ at: Number.MAX_SAFE_INTEGER, data: "from the end of time" }] } }));
+    expect(doc.append("mine").at).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
   it("and after what its store held of other sessions when it restarted", () => {
     vi.useFakeTimers();
     vi.setSystemTime(50);
