@@ -35,6 +35,34 @@ describe("item 1: sessions", () => {
     `);
   });
 
+  it("a quota_exceeded refusal (the agent's documents, sessions or bytes in the group) holds the writes back too", () => {
+    const core = coreScenario();
+    core.start();
+    core.connect();
+    core.create(doc1);
+    core.relay(knownLoad(doc1.id, false));
+    core.pump();
+    core.relay(ack(doc1.id, {}));
+    core.append(doc1.id, "over the quota");
+    core.pump();
+    core.transcript();
+    core.relay({ type: "error", code: "quota_exceeded", message: "an agent may store at most 1073741824 bytes", doc: doc1.id });
+    core.feed({ type: "retryRefused", doc: doc1.id }); // once the agent deleted documents, say
+    core.pump();
+    expect(core.transcript()).toMatchInlineSnapshot(`
+      [
+        "relay -> c | error quota_exceeded doc1 "an agent may store at most 1073741824 bytes"",
+        "c | synced:doc1 rejects quota_exceeded",
+        "c | refused doc1 n=1 quota_exceeded",
+        "c | report quota_exceeded doc1",
+        "app | retryRefused doc1",
+        "c | flush doc1",
+        "shell | push doc1",
+        "c -> relay | content doc1 alice after=0 n=1",
+      ]
+    `);
+  });
+
   it("pushes the unsent tail of this agent's dead session as stored, beside its own session", () => {
     const core = coreScenario();
     core.start([{ id: doc1.id, header: doc1.header, sessions: { [aliceTwo.session]: transactions(3, "orphan"), [alice.session]: transactions(1, "own") } }]);

@@ -7,7 +7,7 @@ const loaded: ErrorFacts = { held: true, awaitingLoad: false, deleting: false };
 
 describe("routeError", () => {
   it("a refusal of a loaded document refuses its writes; of one awaiting its load, the load", () => {
-    for (const code of ["forbidden", "bad_signature", "bad_header", "transaction_too_large", "too_many_sessions"] as const) {
+    for (const code of ["forbidden", "bad_signature", "bad_header", "transaction_too_large", "too_many_sessions", "quota_exceeded"] as const) {
       expect(routeError({ code, doc }, loaded), code).toEqual({ kind: "writesRefused" });
     }
     expect(routeError({ code: "forbidden", doc }, { ...loaded, awaitingLoad: true })).toEqual({ kind: "loadRefused" });
