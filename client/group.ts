@@ -3,7 +3,7 @@
 // carried out here in one switch: frames to the connection, saves to the local store, settlements to the
 // promises waiting, changes to listeners.
 import { notifyAll } from "./listeners.ts";
-import { MEMBERS_KIND, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type MemberOp, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
+import { MEMBERS_KIND, can, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type MemberOp, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { digestOfState, initialState, step } from "./core/client-core.ts";
 import { hasUnsynced, type DocState } from "./core/doc-state.ts";
@@ -232,10 +232,14 @@ export class Group {
     return this.docs;
   }
 
-  /** Deletes a document for everyone (admins only); resolves when the relay has done it. */
+  /**
+   * Deletes a document for everyone (admins only); resolves when the relay has done it. Throws a
+   * LocalRefusalError (`forbidden`) at once when this agent's role, as the relay last told it, is not admin.
+   */
   delete(id: DocId, options: Signal = {}): Promise<void> {
     checkDocId(id, "delete");
     checkSignalOptions(options, "delete");
+    this.#checkMay("delete", "delete");
     return this.#delete(id, options.signal);
   }
 
@@ -435,8 +439,15 @@ export class Group {
   async #changeMembers(op: MemberOp): Promise<void> {
     this.#throwIfClosed();
     const log = await this.#membersLog();
+    this.#checkMay("manage", op.op === "set" ? "setRole" : "removeMember");
     log.append(JSON.stringify(op));
     await log.synced();
+  }
+
+  /** What only an admin may do, refused here when the relay last said this agent is not one (it tells a change at once). */
+  #checkMay(action: "delete" | "manage", what: string): void {
+    const role = this.#core.role;
+    if (role !== undefined && !can(role, action)) throw new LocalRefusalError("forbidden", `${what}: only an admin may; this agent is a ${role} in group ${this.id}`);
   }
 
   /** A Doc, as refused() and open() give them. */

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { RelayError, createIdentity, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
-import { statusOf, harnessPerTest } from "./group-harness.ts";
+import { statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
 import { until } from "../../support/wait.ts";
 
 /** `promise`, or a failure after `ms` (what the test is about is a hang). */
@@ -192,6 +192,39 @@ describe("a role changed while the client is connected", () => {
     expect(group.docs.find((doc) => doc.id === secret.id)!.transactions().map((transaction) => transaction.data)).toEqual(["for alice and the admins"]);
     expect(roles).toEqual(["writer", "admin"]);
     expect(group.status).toBe("live");
+  });
+});
+
+describe("what only admins may do", () => {
+  it("is refused at once, with nothing sent, for an agent the relay says is not one; and allowed once it is", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const aliceGroup = alice.group("g1");
+    const log = aliceGroup.createMembers();
+    relay.name(log.id, "members");
+    await log.synced();
+    const bobIdentity = createIdentity();
+    await aliceGroup.setRole(bobIdentity.agent, "writer");
+    const doc = aliceGroup.create();
+    relay.name(doc.id, "doc");
+    await doc.synced();
+
+    const bob = await client({ identity: bobIdentity, name: "bob" });
+    const group = bob.group("g1");
+    await group.openAll();
+    expect(group.role).toBe("writer");
+    relay.transcript();
+    expect(refusalCode(() => group.delete(doc.id))).toBe("forbidden");
+    await expect(group.setRole(createIdentity().agent, "reader")).rejects.toMatchObject({ name: "LocalRefusalError", code: "forbidden" });
+    await expect(group.removeMember(alice.identity.agent)).rejects.toMatchObject({ name: "LocalRefusalError", code: "forbidden" });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(relay.transcript().filter((line) => / -> relay \| (delete|content members)/.test(line))).toEqual([]);
+    expect(group.refused()).toEqual([]);
+    await group.synced();
+
+    await aliceGroup.setRole(bobIdentity.agent, "admin");
+    await until(() => group.role === "admin", 2_000);
+    await within(2_000, group.delete(doc.id));
   });
 });
 
