@@ -3,7 +3,7 @@
 // carried out here in one switch: frames to the connection, saves to the local store, settlements to the
 // promises waiting, changes to listeners.
 import { notifyAll } from "./listeners.ts";
-import { MEMBERS_KIND, can, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type MemberOp, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
+import { MEMBERS_KIND, can, mayRead, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type MemberOp, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { digestOfState, initialState, step } from "./core/client-core.ts";
 import { hasUnsynced, type DocState } from "./core/doc-state.ts";
@@ -79,7 +79,11 @@ export class Group {
     this.#presence = new PresenceChannel({
       session,
       send: (message) => this.connection.send(message),
-      knownToRelay: (doc) => this.#core.docs.get(doc)?.relay.header === true,
+      // Where this agent may not read now (a role change took it away), the relay would refuse it: it waits.
+      mayShowIn: (doc) => {
+        const held = this.#core.docs.get(doc);
+        return held?.relay.header === true && (this.#core.role === undefined || mayRead(this.#core.role, identity.agent, held.header!));
+      },
       afterNextPush: (send) => this.#pump.afterNextPush(send),
     });
     const group = this;
@@ -578,6 +582,7 @@ export class Group {
         return;
       }
       case "role":
+        this.#presence.roleChanged();
         notifyAll(this.#roleListeners, effect.role);
         return;
       case "forget":

@@ -39,8 +39,11 @@ export type PresenceHooks = {
   readonly session: SessionId;
   /** Sends a message on the current socket; false when there is none (it is sent again on the next hello). */
   send(message: Presence): boolean;
-  /** The relay holds the document (its load was answered, or its header acknowledged): presence there is welcome. */
-  knownToRelay(doc: DocId): boolean;
+  /**
+   * The relay holds the document (its load was answered, or its header acknowledged) and this agent may read
+   * it there: presence there is welcome.
+   */
+  mayShowIn(doc: DocId): boolean;
   /**
    * Runs `send` right behind the content about to be pushed, if some is (false otherwise), so a cursor
    * moved by a keystroke travels in the keystroke's frame: one frame to send, and one for each reader.
@@ -192,6 +195,16 @@ export class PresenceChannel {
     this.#flush();
   }
 
+  /**
+   * This agent's role changed: the relay dropped our states where it may no longer read, and takes them
+   * where it now may. Everything is sent again, where it may show it (mayShowIn).
+   */
+  roleChanged(): void {
+    this.#sent.clear();
+    for (const doc of this.#own.keys()) this.#dirty.add(doc);
+    this.#queueFlush();
+  }
+
   /** A document became known to the relay (its load answered, its header acknowledged): send what waits for it. */
   poke(): void {
     if (this.#dirty.size > 0) this.#queueFlush();
@@ -246,7 +259,7 @@ export class PresenceChannel {
     // Shrinking changes first (clears, smaller states), so the relay never sees the total over the limit
     // on the way to a state within it.
     const growth = (doc: DocId) => (this.#own.get(doc)?.bytes ?? 0) - (this.#sent.has(doc) ? utf8Length(this.#sent.get(doc)!) : 0);
-    const ready = [...this.#dirty].filter((doc) => this.#hooks.knownToRelay(doc)).sort((a, b) => growth(a) - growth(b));
+    const ready = [...this.#dirty].filter((doc) => this.#hooks.mayShowIn(doc)).sort((a, b) => growth(a) - growth(b));
     for (const doc of ready) {
       if (this.#tokens < 1) break;
       const own = this.#own.get(doc);
@@ -269,4 +282,4 @@ export class PresenceChannel {
 
 /** Presence for a document outside any group (tests): it is kept, and goes nowhere. */
 export const detachedPresence = (doc: DocId, session: SessionId): DocPresence =>
-  new PresenceChannel({ session, send: () => false, knownToRelay: () => false }).forDoc(doc);
+  new PresenceChannel({ session, send: () => false, mayShowIn: () => false }).forDoc(doc);

@@ -152,6 +152,7 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
           const showing = held.filter((doc) => shown.get(agent.client)?.get(doc.id) !== undefined);
           const state = showing.length === 0 || rnd() < 0.6 ? `${agent.name}-${counter++}` : undefined;
           const doc = pick(state === undefined ? showing : held);
+          if (options.verbose) console.log(`seed ${seed} step ${step}: ${agent.name} ${state === undefined ? "clears presence" : `shows ${state}`} in ${doc.id} of ${groupId}`);
           if (state === undefined) doc.presence.clear();
           else doc.presence.set(state); // throws for a fifth document at once (PRESENCE_MAX_DOCS_PER_PEER): nothing shown
           if (!shown.has(agent.client)) shown.set(agent.client, new Map());
@@ -185,12 +186,15 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
           const doc = pick(held);
           track(`${agent.name} snapshot()`, doc.snapshot(JSON.stringify(viewOf(doc).data)));
         } else if (r < 0.84) {
-          if (rnd() < 0.5) agent.proxy.down();
+          const down = rnd() < 0.5;
+          if (options.verbose) console.log(`seed ${seed} step ${step}: ${agent.name} ${down ? "cut off" : "back"}`);
+          if (down) agent.proxy.down();
           else agent.proxy.restore();
         } else if (r < 0.87) {
           group.reconnectNow();
         } else if (r < 0.89 && agent !== founder) {
           // Restarted on its store: the old client closes while the new one starts, as two tabs would.
+          if (options.verbose) console.log(`seed ${seed} step ${step}: ${agent.name} restarts`);
           track(`${agent.name} close()`, agent.client.close());
           agent.client = await start(agent);
           agent.editors = edit(agent.client);
@@ -198,8 +202,10 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
         } else if (r < 0.91 && options.roles) {
           const who = pick(others);
           const role = pick<Role>(["admin", "writer", "reader"]);
+          if (options.verbose) console.log(`seed ${seed} step ${step}: A makes ${who.name} ${role} in ${groupId}`);
           track(`A setRole(${who.name}, ${role})`, founder.client.group(groupId).setRole(who.identity.agent, role));
         } else if (r < 0.925) {
+          if (options.verbose) console.log(`seed ${seed} step ${step}: the relay restarts`);
           await relay.stop();
           await sleep(rnd() * 200);
           relay = await startRelay({ ...relayOptions, port });
@@ -248,7 +254,7 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
             }
           }
         }
-        if (options.presence) await checkPresence(groupId, agents, shown, yjsDocs.get(groupId), problem);
+        if (options.presence) await checkPresence(groupId, agents, shown, yjsDocs.get(groupId), problem, options.verbose);
         if (options.yjs) await checkYjs(groupId, yjsDocs.get(groupId)!, agents, fresh, { typed: typedWords.get(groupId)!, deleted: deletedWords.get(groupId)!, roles: options.roles, verbose: options.verbose }, problem);
         const stored = new Set([...atRelay.values()].flatMap((view) => view.data));
         for (const write of writes) {
@@ -329,7 +335,7 @@ async function checkYjs(groupId: string, id: DocId, agents: Agent[], fresh: Clie
  * showed there (if that one may read it too): no state of a closed client, none cleared, none missing.
  * Presence is paced, so it is given a few seconds to settle.
  */
-async function checkPresence(groupId: string, agents: Agent[], shown: Map<Client, Map<DocId, string | undefined>>, yjsDoc: DocId | undefined, problem: (what: string) => void): Promise<void> {
+async function checkPresence(groupId: string, agents: Agent[], shown: Map<Client, Map<DocId, string | undefined>>, yjsDoc: DocId | undefined, problem: (what: string) => void, verbose = false): Promise<void> {
   const mayReadIt = (agent: Agent, doc: Doc) => doc.header !== undefined && !doc.deleted && mayRead(agent.client.group(groupId).role, agent.identity.agent, doc.header);
   const mismatches = () => {
     const found: string[] = [];
@@ -354,6 +360,13 @@ async function checkPresence(groupId: string, agents: Agent[], shown: Map<Client
   const deadline = Date.now() + 5_000;
   while (Date.now() < deadline && mismatches().length > 0) await sleep(100);
   for (const mismatch of mismatches()) problem(mismatch);
+  if (verbose && mismatches().length > 0) {
+    for (const agent of agents) {
+      const group = agent.client.group(groupId);
+      const shows = group.docs.filter((doc) => doc.presence.state !== undefined).map((doc) => `${doc.id.slice(4, 10)}=${JSON.stringify(doc.presence.state)}${mayReadIt(agent, doc) ? "" : " (may not read)"}`);
+      console.log(`  ${agent.name}/${groupId} role ${group.role} ${group.status}, shows ${shows.join(" ") || "nothing"}`);
+    }
+  }
 }
 
 /** How one agent's client stands on a document, through the SDK's public view of it (for --verbose). */

@@ -126,6 +126,42 @@ describe("doc.presence", () => {
     expect(errors).toEqual([]);
   });
 
+  it("shown where a role change took away reading, it is shown again once reading comes back, never refused meanwhile", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const bob = await client({ name: "bob" });
+    const aliceGroup = alice.group("g1");
+    await aliceGroup.createMembers().synced();
+    await aliceGroup.setRole(bob.identity.agent, "admin");
+    const secret = aliceGroup.create({ readers: [alice.identity.agent] });
+    relay.name(secret.id, "secret");
+    await secret.synced();
+    const bobGroup = bob.group("g1");
+    const bobSecret = await bobGroup.open(secret.id);
+    const errors: string[] = [];
+    bobGroup.onError((error) => errors.push(error.message));
+    bobSecret.presence.set("bob here");
+    await settle();
+    expect(states(secret.presence.peers)).toEqual({ [bob.session]: "bob here" });
+
+    await aliceGroup.setRole(bob.identity.agent, "writer");
+    await settle();
+    expect(bobGroup.role).toBe("writer");
+    expect(secret.presence.peers.size).toBe(0); // the relay hides it from the readers it has left
+    expect(bobSecret.presence.state).toBe("bob here"); // still what bob wants to show
+
+    // Cut off and back meanwhile: the state waits rather than being sent to be refused.
+    bobGroup.connection.drop();
+    await statusOf(bobGroup, "live");
+    await settle();
+    expect(secret.presence.peers.size).toBe(0);
+
+    await aliceGroup.setRole(bob.identity.agent, "admin");
+    await settle();
+    expect(states(secret.presence.peers)).toEqual({ [bob.session]: "bob here" });
+    expect(errors.filter((message) => message.startsWith("presence"))).toEqual([]);
+  });
+
   it("refuses, synchronously, what the relay would refuse", async () => {
     const { aliceGroup, aliceDoc } = await twoPeers();
     const refusal = (fn: () => void) => {
