@@ -25,7 +25,7 @@ export class AwarenessOverPresence {
   readonly #origin: unknown;
   readonly #onError: (error: Error) => void;
   /** More of this peer's presence than its awareness (the provider's offer to take snapshots). */
-  readonly #extra: Record<string, unknown>;
+  #extra: Record<string, unknown>;
   /**
    * Which awareness client each presence key (`agent/session`) stands for, at which clock, and the
    * presence state it was read from: a peer whose state object is unchanged is skipped at once, so a
@@ -51,6 +51,12 @@ export class AwarenessOverPresence {
     this.#onError = onError;
     awareness.on("update", this.#onUpdate);
     this.#unsubscribe = presence.subscribe((peers) => this.#receive(peers));
+    this.#publish();
+  }
+
+  /** Replaces what this peer's presence carries beside its awareness, and shows it. */
+  setExtra(extra: Record<string, unknown>): void {
+    this.#extra = extra;
     this.#publish();
   }
 

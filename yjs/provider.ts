@@ -14,6 +14,7 @@ import type { DocId, SessionId } from "../protocol/ids.ts";
 import { countOf } from "../protocol/known-state.ts";
 import { MAX_SNAPSHOT_BYTES } from "../protocol/limits.ts";
 import type { Snapshot } from "../protocol/snapshot.ts";
+import type { Role } from "../protocol/roles.ts";
 import { AwarenessOverPresence, type PresenceChannel, type PresencePeer } from "./awareness-presence.ts";
 import { OFFERS_SNAPSHOTS, leadsSnapshots, outgrows, snapshotPolicyOf, type SnapshotOptions, type SnapshotPolicy } from "./snapshot-policy.ts";
 import { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "./payload.ts";
@@ -202,10 +203,12 @@ export class WeftProvider {
     this.#cleanups.push(doc.subscribe((change) => this.#onChange(change)));
     const presence = (doc as Doc & { presence?: PresenceChannel }).presence;
     if (presence) {
-      // An editor that takes snapshots says so in its presence, so editors agree on who leads.
-      const offer = this.#policy && this.group.role !== "reader" ? { [OFFERS_SNAPSHOTS]: true } : {};
-      const bridge = new AwarenessOverPresence(this.awareness, presence, this, (error) => this.#emit("error", error), offer);
+      // An editor that takes snapshots says so in its presence, so editors agree on who leads; a reader may
+      // take none, so while its agent is one it does not offer (it would keep the others from leading).
+      const offer = (role: Role | undefined) => (this.#policy && role !== "reader" ? { [OFFERS_SNAPSHOTS]: true } : {});
+      const bridge = new AwarenessOverPresence(this.awareness, presence, this, (error) => this.#emit("error", error), offer(this.group.role));
       this.#cleanups.push(() => bridge.destroy());
+      this.#cleanups.push(this.group.onRole((role) => bridge.setExtra(offer(role))));
       this.#cleanups.push(
         presence.subscribe((peers) => {
           this.#present = peers;

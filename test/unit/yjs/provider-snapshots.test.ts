@@ -89,6 +89,16 @@ describe("a received snapshot in weft/yjs", () => {
     expect(seenByAlice).toEqual([undefined]);
   });
 
+  it("withdraws its offer while its agent is a reader, who may not take one, and offers again once it may", async () => {
+    const { alice, bob, b } = await bobTypedAsReader();
+    const offers = () => [...alice.group(GROUP).docs.find((doc) => doc.id === b.docId)!.presence.peers.values()].filter((peer) => peer.session === bob.session).map((peer) => (peer.state as Record<string, unknown>)[OFFERS_SNAPSHOTS]);
+    await until(() => offers()[0] === true, 2_000);
+    await alice.group(GROUP).setRole(bob.identity.agent, "reader");
+    await until(() => offers()[0] === undefined && offers().length === 1, 2_000);
+    await alice.group(GROUP).setRole(bob.identity.agent, "writer");
+    await until(() => offers()[0] === true, 2_000);
+  });
+
   it("takes snapshots by itself once the log outgrows the state, only the leading editor, and never with snapshots: false", async () => {
     const h = setup();
     const [alice, bob] = [await h.client({ name: "alice" }), await h.client({ name: "bob" })];
