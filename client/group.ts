@@ -82,7 +82,7 @@ export class Group {
       // Where this agent may not read now (a role change took it away), the relay would refuse it: it waits.
       mayShowIn: (doc) => {
         const held = this.#core.docs.get(doc);
-        return held?.relay.header === true && (this.#core.role === undefined || mayRead(this.#core.role, identity.agent, held.header!));
+        return held?.relay.header === true && (this.#core.role === undefined || !held.header || mayRead(this.#core.role, identity.agent, held.header));
       },
       afterNextPush: (send) => this.#pump.afterNextPush(send),
     });
