@@ -330,6 +330,9 @@ export function applyKnown(doc: DocState, own: SessionId, relay: KnownState, rea
     for (const session of Object.keys(relay.sessions) as SessionId[]) doc.orphansSent.delete(session);
   }
   if (reason !== "ack") doc.sent = countOf(doc.relay, own);
+  // Never counted as sent less than the relay holds: an ack for a push made behind a load answered on this
+  // socket (which set `sent` back to the count it named) would otherwise leave the next write unpushed.
+  else doc.sent = Math.max(doc.sent, countOf(doc.relay, own));
   if (reason !== "ack" || doc.relay.header) doc.headerInFlight = false;
   const firstLoad = reason === "load" && !doc.loaded;
   if (firstLoad) doc.loaded = true;

@@ -2,7 +2,8 @@
 // relay does not have, deleted or may not be read rejects with the reason; closing settles every waiter,
 // and calls after the close settle at once.
 import { describe, expect, it } from "vitest";
-import { ack, bob, coreScenario, doc1, doc2, knownLoad } from "./core-transcript.ts";
+import { transactions } from "../../support/identity.ts";
+import { ack, alice, bob, contentFrom, coreScenario, doc1, doc2, knownLoad } from "./core-transcript.ts";
 
 describe("item 3: every promise settles", () => {
   it("open() of an unknown, a deleted and a forbidden document rejects with why, and the group goes live", () => {
@@ -135,6 +136,27 @@ describe("item 3: every promise settles", () => {
         "c | delete:doc1 resolves",
       ]
     `);
+  });
+
+  it("a load answered while own writes are in flight never leaves the next write waiting", () => {
+    const core = coreScenario(alice, 10); // partial frames paced 10 ms apart, as the SDK does
+    core.start();
+    core.connect();
+    core.create(doc1);
+    core.relay(knownLoad(doc1.id, false));
+    core.pump();
+    core.relay(ack(doc1.id, {}));
+    // Content of bob's that does not follow what is held: the document is loaded again, on this socket.
+    core.relay(contentFrom(bob, doc1, 2, transactions(1, "bob")));
+    core.append(doc1.id, "one");
+    core.pump(); // pushed behind the load
+    core.relay(knownLoad(doc1.id, true, { [bob.session]: 3 })); // answered before the push
+    core.relay(ack(doc1.id, { [alice.session]: 1 }));
+    core.transcript();
+    core.append(doc1.id, "two"); // within the pace of the first frame: it waits for it
+    const effects = core.pump();
+    expect(core.transcript()).toContain("c | push doc1 again at 10");
+    expect(effects.filter((effect) => effect.type === "send")).toEqual([]);
   });
 
   it("a delete waits for its own answer: a presence refusal of the document meanwhile is only reported", () => {

@@ -92,8 +92,8 @@ function renderEffect(effect: CoreEffect): string {
 }
 
 /** One client core of `who` in group g1, fed events one at a time; every line is kept for transcript(). */
-export function coreScenario(who: TestAgent = alice) {
-  const state: CoreState = initialState(GROUP, { agent: who.agent, secretKey: who.secretKey, session: who.session });
+export function coreScenario(who: TestAgent = alice, pushIntervalMs = 0) {
+  const state: CoreState = initialState(GROUP, { agent: who.agent, secretKey: who.secretKey, session: who.session }, pushIntervalMs);
   const lines: string[] = [];
   /** More names for the transcript than relay-transcript.ts knows (a membership log, ...). */
   const names: [string, string][] = [];
