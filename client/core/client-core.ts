@@ -190,8 +190,7 @@ function setRole(state: CoreState, role: Role, out: CoreEffect[]): void {
 /** Right behind the hello: say what this client holds; the relay answers with exactly what it lacks. */
 function resume(state: CoreState, out: CoreEffect[]): void {
   state.requested.clear();
-  if (state.whole.requested) sendOpen(state, out);
-  for (const doc of state.docs.values()) if (!state.whole.requested || !doc.header) sendLoad(state, doc, out);
+  loadHeld(state, out);
   const directory = directoryResend(state.directory);
   state.directory = directory.queue;
   for (const request of directory.requests) send(state, out, request);
@@ -200,6 +199,12 @@ function resume(state: CoreState, out: CoreEffect[]): void {
     if (doc) doc.snapshotsBeforeDelete = 0; // its snapshots go again after the welcome, behind the delete
     send(state, out, { type: "delete", doc: id });
   }
+}
+
+/** Says what this client holds (the whole group, if it asked for it): the relay answers with what it lacks. */
+function loadHeld(state: CoreState, out: CoreEffect[]): void {
+  if (state.whole.requested) sendOpen(state, out);
+  for (const doc of state.docs.values()) if (!state.whole.requested || !doc.header) sendLoad(state, doc, out);
 }
 
 /**
@@ -224,7 +229,10 @@ function onWelcome(state: CoreState, welcome: Welcome, out: CoreEffect[]): void 
   setRole(state, welcome.role, out);
   state.membersDoc = welcome.members ?? state.membersDoc;
   if (again) {
-    if (changed && state.whole.requested) sendOpen(state, out);
+    // Made an admin, it may read more (documents with `readers`): what it holds, or asked for whole, is
+    // loaded again, so what was written while it could not read comes now, not at the next write.
+    if (changed && welcome.role === "admin") loadHeld(state, out);
+    else if (changed && state.whole.requested) sendOpen(state, out);
     return;
   }
   resendSnapshots(state, out);

@@ -195,6 +195,33 @@ describe("a role changed while the client is connected", () => {
   });
 });
 
+describe("a document opened on its own, that a role change took away and gave back", () => {
+  it("gets what was written meanwhile at once, with no new write and no reconnect", async () => {
+    const { client } = setup();
+    const alice = await client({ name: "alice" });
+    const aliceGroup = alice.group("g1");
+    await aliceGroup.createMembers().synced();
+    const bobIdentity = createIdentity();
+    await aliceGroup.setRole(bobIdentity.agent, "admin");
+    const secret = aliceGroup.create({ readers: [alice.identity.agent] });
+    secret.append("before");
+    await secret.synced();
+    const bob = await client({ identity: bobIdentity, name: "bob" });
+    const group = bob.group("g1");
+    const held = await group.open(secret.id);
+    await until(() => held.transactions().length === 1, 2_000);
+
+    await aliceGroup.setRole(bobIdentity.agent, "writer");
+    await until(() => group.role === "writer", 2_000);
+    secret.append("while bob could not read it");
+    await secret.synced();
+    await aliceGroup.setRole(bobIdentity.agent, "admin");
+    await until(() => group.role === "admin", 2_000);
+    await until(() => held.transactions().length === 2, 2_000);
+    expect(held.transactions().map((transaction) => transaction.data)).toEqual(["before", "while bob could not read it"]);
+  });
+});
+
 describe("what only admins may do", () => {
   it("is refused at once, with nothing sent, for an agent the relay says is not one; and allowed once it is", async () => {
     const { relay, client } = setup();
