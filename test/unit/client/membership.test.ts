@@ -255,6 +255,23 @@ describe("what only admins may do", () => {
   });
 });
 
+describe("a founder", () => {
+  it("is an admin from createMembers() on, though the relay first welcomes it as a writer of the open group: what it does at once is not refused", async () => {
+    const { client } = setup();
+    const carol = await client({ name: "carol" });
+    const group = carol.group("g1");
+    const dave = createIdentity().agent;
+    let granted: Promise<void> | undefined;
+    // Called the moment the relay's first welcome (before the log is stored) says writer.
+    group.onRole((role) => void (role === "writer" && (granted ??= group.setRole(dave, "reader"))));
+    group.createMembers();
+    await until(() => granted !== undefined, 2_000);
+    await within(2_000, granted!);
+    expect((await group.members()).get(dave)).toBe("reader");
+    expect(group.role).toBe("admin");
+  });
+});
+
 describe("a role changed while the client is cut off", () => {
   it("is heard at the reconnect: group.role and onRole follow it", async () => {
     const { relay, client } = setup();
