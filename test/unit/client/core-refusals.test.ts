@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { MEMBERS_KIND, docIdOf, type DocHeader } from "../../../protocol/index.ts";
 import { transactions } from "../../support/identity.ts";
-import { ack, alice, aliceTwo, coreScenario, doc1, doc2, knownLoad } from "./core-transcript.ts";
+import { ack, alice, aliceTwo, coreScenario, doc1, doc2, docCreated, knownLoad } from "./core-transcript.ts";
 
 describe("item 1: sessions", () => {
   it("a bad_signature refusal rejects synced() and holds the writes back; nothing hangs", () => {
@@ -36,13 +36,7 @@ describe("item 1: sessions", () => {
   });
 
   it("a quota_exceeded refusal (the agent's documents, sessions or bytes in the group) holds the writes back too", () => {
-    const core = coreScenario();
-    core.start();
-    core.connect();
-    core.create(doc1);
-    core.relay(knownLoad(doc1.id, false));
-    core.pump();
-    core.relay(ack(doc1.id, {}));
+    const core = docCreated();
     core.append(doc1.id, "over the quota");
     core.pump();
     core.transcript();

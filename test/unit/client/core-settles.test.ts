@@ -3,7 +3,7 @@
 // and calls after the close settle at once.
 import { describe, expect, it } from "vitest";
 import { transactions } from "../../support/identity.ts";
-import { ack, alice, bob, contentFrom, coreScenario, doc1, doc2, knownLoad } from "./core-transcript.ts";
+import { ack, alice, bob, contentFrom, coreScenario, doc1, doc2, docCreated, knownLoad } from "./core-transcript.ts";
 
 describe("item 3: every promise settles", () => {
   it("open() of an unknown, a deleted and a forbidden document rejects with why, and the group goes live", () => {
@@ -61,13 +61,7 @@ describe("item 3: every promise settles", () => {
   });
 
   it("closing settles every waiter: opens, openAll, deletes, directory requests and unsynced writes", () => {
-    const core = coreScenario();
-    core.start();
-    core.connect();
-    core.create(doc1);
-    core.relay(knownLoad(doc1.id, false));
-    core.pump();
-    core.relay(ack(doc1.id, {}));
+    const core = docCreated();
     core.append(doc1.id, "unacked");
     core.feed({ type: "open", doc: doc2.id });
     core.feed({ type: "openAll" });
@@ -139,13 +133,7 @@ describe("item 3: every promise settles", () => {
   });
 
   it("a load answered while own writes are in flight never leaves the next write waiting", () => {
-    const core = coreScenario(alice, 10); // partial frames paced 10 ms apart, as the SDK does
-    core.start();
-    core.connect();
-    core.create(doc1);
-    core.relay(knownLoad(doc1.id, false));
-    core.pump();
-    core.relay(ack(doc1.id, {}));
+    const core = docCreated(alice, 10); // partial frames paced 10 ms apart, as the SDK does
     // Content of bob's that does not follow what is held: the document is loaded again, on this socket.
     core.relay(contentFrom(bob, doc1, 2, transactions(1, "bob")));
     core.append(doc1.id, "one");

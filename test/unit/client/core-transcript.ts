@@ -150,6 +150,18 @@ export function coreScenario(who: TestAgent = alice, pushIntervalMs = 0) {
   };
 }
 
+/** A client connected as a writer, with doc1 created and its header acknowledged (transcript not yet taken). */
+export function docCreated(who: TestAgent = alice, pushIntervalMs = 0) {
+  const core = coreScenario(who, pushIntervalMs);
+  core.start();
+  core.connect();
+  core.create(doc1);
+  core.relay(knownLoad(doc1.id, false));
+  core.pump();
+  core.relay(ack(doc1.id, {}));
+  return core;
+}
+
 /** The relay's answer to a load: `known` with what it holds. */
 export const knownLoad = (doc: DocId, header: boolean, sessions: KnownState["sessions"] = {}): ServerMessage & { type: "known" } => ({ type: "known", doc, header, sessions, reason: "load" });
 export const ack = (doc: DocId, sessions: KnownState["sessions"]): ServerMessage & { type: "known" } => ({ type: "known", doc, header: true, sessions, reason: "ack" });

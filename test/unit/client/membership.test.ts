@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { RelayError, createIdentity, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import type { Role } from "../../../protocol/index.ts";
 import { statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
 import { until } from "../../support/wait.ts";
 
@@ -12,16 +13,22 @@ const within = <T>(ms: number, promise: Promise<T>) =>
 
 const setup = harnessPerTest();
 
+/** Alice's group g1, with a membership log (named "members" in the transcript) that gives bob `role`; bob's client is not started. */
+async function bobMadeBy(role: Role) {
+  const { relay, client } = setup();
+  const alice = await client({ name: "alice" });
+  const aliceGroup = alice.group("g1");
+  const log = aliceGroup.createMembers();
+  relay.name(log.id, "members");
+  await log.synced();
+  const bobIdentity = createIdentity();
+  await aliceGroup.setRole(bobIdentity.agent, role);
+  return { relay, client, alice, aliceGroup, log, bobIdentity };
+}
+
 describe("membership operations after an offline race", () => {
   it("a refused operation rejects its promise and never blocks the ones after it", async () => {
-    const { relay, client } = setup();
-    const alice = await client({ name: "alice" });
-    const aliceGroup = alice.group("g1");
-    const log = aliceGroup.createMembers();
-    relay.name(log.id, "members");
-    await log.synced();
-    const bobIdentity = createIdentity();
-    await aliceGroup.setRole(bobIdentity.agent, "admin");
+    const { relay, client, alice, aliceGroup, log, bobIdentity } = await bobMadeBy("admin");
 
     const bob = await client({ identity: bobIdentity, name: "bob" });
     const bobGroup = bob.group("g1");
@@ -158,15 +165,9 @@ describe("a document held from an earlier role, after openAll()", () => {
   });
 });
 
-
 describe("a role changed while the client is connected", () => {
   it("counts at once: group.role and onRole follow it, a reader made a writer may snapshot, an admin's open group gets what it now may read", async () => {
-    const { client } = setup();
-    const alice = await client({ name: "alice" });
-    const aliceGroup = alice.group("g1");
-    await aliceGroup.createMembers().synced();
-    const bobIdentity = createIdentity();
-    await aliceGroup.setRole(bobIdentity.agent, "reader");
+    const { client, alice, aliceGroup, bobIdentity } = await bobMadeBy("reader");
     const shared = aliceGroup.create();
     shared.append("for everyone");
     const secret = aliceGroup.create({ readers: [alice.identity.agent] });
@@ -197,12 +198,7 @@ describe("a role changed while the client is connected", () => {
 
 describe("a document opened on its own, that a role change took away and gave back", () => {
   it("gets what was written meanwhile at once, with no new write and no reconnect", async () => {
-    const { client } = setup();
-    const alice = await client({ name: "alice" });
-    const aliceGroup = alice.group("g1");
-    await aliceGroup.createMembers().synced();
-    const bobIdentity = createIdentity();
-    await aliceGroup.setRole(bobIdentity.agent, "admin");
+    const { client, alice, aliceGroup, bobIdentity } = await bobMadeBy("admin");
     const secret = aliceGroup.create({ readers: [alice.identity.agent] });
     secret.append("before");
     await secret.synced();
@@ -224,14 +220,7 @@ describe("a document opened on its own, that a role change took away and gave ba
 
 describe("what only admins may do", () => {
   it("is refused at once, with nothing sent, for an agent the relay says is not one; and allowed once it is", async () => {
-    const { relay, client } = setup();
-    const alice = await client({ name: "alice" });
-    const aliceGroup = alice.group("g1");
-    const log = aliceGroup.createMembers();
-    relay.name(log.id, "members");
-    await log.synced();
-    const bobIdentity = createIdentity();
-    await aliceGroup.setRole(bobIdentity.agent, "writer");
+    const { relay, client, alice, aliceGroup, bobIdentity } = await bobMadeBy("writer");
     const doc = aliceGroup.create();
     relay.name(doc.id, "doc");
     await doc.synced();
