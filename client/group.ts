@@ -448,15 +448,10 @@ export class Group {
     await log.synced();
   }
 
-  /**
-   * What only an admin may do, refused here when the relay last said this agent is not one (it tells a change
-   * at once). Not while this client's membership log is on its way: the relay welcomed it before the log
-   * made it the admin, and says so once the log is stored.
-   */
+  /** What only an admin may do, refused here when the relay last said this agent is not one (it tells a change at once). */
   #checkMay(action: "delete" | "manage", what: string): void {
     const role = this.#core.role;
-    const founding = this.#core.membersDoc !== undefined && this.#core.docs.get(this.#core.membersDoc)?.relay.header === false;
-    if (role !== undefined && !founding && !can(role, action)) throw new LocalRefusalError("forbidden", `${what}: only an admin may; this agent is a ${role} in group ${this.id}`);
+    if (role !== undefined && !can(role, action)) throw new LocalRefusalError("forbidden", `${what}: only an admin may; this agent is a ${role} in group ${this.id}`);
   }
 
   /** A Doc, as refused() and open() give them. */

@@ -224,14 +224,20 @@ function noteDeleteSent(state: CoreState, id: DocId): void {
 function onWelcome(state: CoreState, welcome: Welcome, out: CoreEffect[]): void {
   if (state.phase === "closed") return;
   const again = state.phase === "ready";
-  const changed = welcome.role !== state.role;
+  // The relay welcomed this client before the membership log it created was stored: it names the role of
+  // an open group. The log makes the client its admin (the relay says so once it is stored), as
+  // createMembers() did here already.
+  const log = state.membersDoc === undefined ? undefined : state.docs.get(state.membersDoc);
+  const founding = welcome.members === undefined && log?.header?.creator === state.writer.agent && !log.relay.header;
+  const role = founding ? "admin" : welcome.role;
+  const changed = role !== state.role;
   state.phase = "ready";
-  setRole(state, welcome.role, out);
+  setRole(state, role, out);
   state.membersDoc = welcome.members ?? state.membersDoc;
   if (again) {
     // Made an admin, it may read more (documents with `readers`): what it holds, or asked for whole, is
     // loaded again, so what was written while it could not read comes now, not at the next write.
-    if (changed && welcome.role === "admin") loadHeld(state, out);
+    if (changed && role === "admin") loadHeld(state, out);
     else if (changed && state.whole.requested) sendOpen(state, out);
     return;
   }

@@ -245,18 +245,25 @@ describe("what only admins may do", () => {
 });
 
 describe("a founder", () => {
-  it("is an admin from createMembers() on, though the relay first welcomes it as a writer of the open group: what it does at once is not refused", async () => {
+  it("is an admin from createMembers() on, though the relay first welcomes it as a writer of the open group: never a writer meanwhile, and what it does at once is not refused", async () => {
     const { client } = setup();
     const carol = await client({ name: "carol" });
     const group = carol.group("g1");
+    const seen: string[] = [];
+    group.onRole((role) => seen.push(`heard ${role}`));
     const dave = createIdentity().agent;
     let granted: Promise<void> | undefined;
-    // Called the moment the relay's first welcome (before the log is stored) says writer.
-    group.onRole((role) => void (role === "writer" && (granted ??= group.setRole(dave, "reader"))));
+    // The moment the relay's first welcome arrives, before the log is stored.
+    group.onStatus((status) => {
+      if (status !== "syncing" && status !== "live") return;
+      seen.push(String(group.role));
+      granted ??= group.setRole(dave, "reader");
+    });
     group.createMembers();
     await until(() => granted !== undefined, 2_000);
     await within(2_000, granted!);
     expect((await group.members()).get(dave)).toBe("reader");
+    expect(new Set(seen)).toEqual(new Set(["admin"]));
     expect(group.role).toBe("admin");
   });
 });
