@@ -188,10 +188,9 @@ export class PresenceChannel {
 
   /** Right behind the hello on a new socket: the relay holds nothing of ours, so everything is sent again. */
   resume(): void {
-    this.#sent.clear();
     this.#tokens = PACED_BURST;
     this.#tokensAt = Date.now();
-    for (const doc of this.#own.keys()) this.#dirty.add(doc);
+    this.#unsendAll();
     this.#flush();
   }
 
@@ -200,9 +199,14 @@ export class PresenceChannel {
    * where it now may. Everything is sent again, where it may show it (mayShowIn).
    */
   roleChanged(): void {
+    this.#unsendAll();
+    this.#queueFlush();
+  }
+
+  /** The relay may hold none of our states: every one is to be sent again. */
+  #unsendAll(): void {
     this.#sent.clear();
     for (const doc of this.#own.keys()) this.#dirty.add(doc);
-    this.#queueFlush();
   }
 
   /** A document became known to the relay (its load answered, its header acknowledged): send what waits for it. */

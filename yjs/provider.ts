@@ -10,8 +10,8 @@ import type { Doc, DocChange, DocTransaction } from "../client/doc.ts";
 import type { Group } from "../client/group.ts";
 import type { Status } from "../client/status.ts";
 import { notifyAll } from "../client/listeners.ts";
-import type { DocId, SessionId } from "../protocol/ids.ts";
-import { countOf } from "../protocol/known-state.ts";
+import type { DocId } from "../protocol/ids.ts";
+import { isSubset } from "../protocol/known-state.ts";
 import { MAX_SNAPSHOT_BYTES } from "../protocol/limits.ts";
 import type { Snapshot } from "../protocol/snapshot.ts";
 import type { Role } from "../protocol/roles.ts";
@@ -282,7 +282,7 @@ export class WeftProvider {
     if (!policy || !doc || this.#destroyed || this.#snapshotting || !outgrows(policy, this.#logBytes, this.#stateBytes)) return;
     if (this.group.status !== "live" || this.group.role === "reader" || this.#assembler.incomplete > 0) return;
     // Refused edits held back (their covers would leave them out) or discarded (the Y.Doc still has them).
-    if (this.#diverged || doc.refused || this.#pending.length > 0 || !allConfirmed(doc)) return;
+    if (this.#diverged || doc.refused || this.#pending.length > 0 || !isSubset(doc.known, doc.relayKnown)) return;
     if (!leadsSnapshots(this.group.session, this.#present.values())) return;
     const state = Y.encodeStateAsUpdate(this.ydoc);
     this.#stateBytes = state.byteLength;
@@ -378,10 +378,4 @@ function toProviderStatus(status: Status): ProviderStatus {
   if (status === "live" || status === "syncing") return "connected";
   if (status === "connecting" || status === "authenticating" || status === "idle") return "connecting";
   return "disconnected";
-}
-
-/** Whether the relay holds everything the client holds of `doc`, in every session. */
-function allConfirmed(doc: Doc): boolean {
-  const { known, relayKnown } = doc;
-  return Object.entries(known.sessions).every(([session, count]) => countOf(relayKnown, session as SessionId) >= count);
 }

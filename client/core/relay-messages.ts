@@ -9,7 +9,7 @@ import { frameRefused } from "../quarantine.ts";
 import { directoryFrame } from "./directory-queue.ts";
 import { applyContent, applyKnown, baseOf, discardOrphanTails, discardRefused, hasUnsynced, heldBack, isInFlight, markDeleted, orphanTailTransactions, refuseOrphanTails, refuseWrites, relayLost, type DocState } from "./doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
-import { failSnapshots, onSnapshotted } from "./snapshots.ts";
+import { failSnapshots, onSnapshotted, takeAnswered } from "./snapshots.ts";
 import { answered, forget, heardOf, send, sendLoad } from "./tracking.ts";
 
 export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: "message" }>["message"], out: CoreEffect[]): void {
@@ -118,8 +118,7 @@ export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreE
   const answersDelete = id !== undefined && state.deletes.has(id) && (doc?.snapshotsBeforeDelete ?? 0) === 0;
   if (doc && !answersDelete && doc.pendingSnapshots.length > 0 && answersSnapshot(message.code, { writesInFlight: isInFlight(doc, state.writer.session), awaitingLoad: !doc.loaded })) {
     // The relay answers a socket's messages in order: the oldest snapshot waiting is the one refused.
-    out.push({ type: "settle", waiter: doc.pendingSnapshots.shift()!.key, error }, { type: "report", error });
-    doc.snapshotsBeforeDelete = Math.max(0, doc.snapshotsBeforeDelete - 1);
+    out.push({ type: "settle", waiter: takeAnswered(doc).key, error }, { type: "report", error });
     return;
   }
   const route = routeError(message, {

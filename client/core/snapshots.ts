@@ -18,7 +18,7 @@ import {
   type TransactionData,
 } from "../../protocol/index.ts";
 import { RelayError, type ClosedError } from "../errors.ts";
-import { applySnapshot, heldCount, type DocState } from "./doc-state.ts";
+import { applySnapshot, heldCount, type DocState, type PendingSnapshot } from "./doc-state.ts";
 import type { CoreEffect, CoreState } from "./effects.ts";
 import { send } from "./tracking.ts";
 
@@ -81,8 +81,7 @@ export function onSnapshotted(state: CoreState, message: SnapshottedMessage, out
   // Each waiting one covers more than the one before, so those covered are the oldest.
   let applied = false;
   while (doc.pendingSnapshots[0] && coversAll(message.covers, doc.pendingSnapshots[0].snapshot.covers)) {
-    const pending = doc.pendingSnapshots.shift()!;
-    doc.snapshotsBeforeDelete = Math.max(0, doc.snapshotsBeforeDelete - 1);
+    const pending = takeAnswered(doc);
     // The document now starts at it here too: what it covers need not be held (or saved) any longer.
     applied = applySnapshot(doc, state.writer, pending.snapshot) || applied;
     out.push({ type: "settle", waiter: pending.key });
@@ -108,6 +107,12 @@ export function onSnapshotReceived(state: CoreState, message: SnapshotMessage, v
   const { type: _, ...snapshot } = message;
   if (!applySnapshot(doc, state.writer, snapshot)) return;
   out.push({ type: "changed", doc: doc.id, added: [], snapshot, snapshotted: doc.snapshotted! }, { type: "flush", doc: doc.id });
+}
+
+/** The oldest snapshot waiting is answered: it leaves the queue, and a delete sent behind it is one answer nearer. */
+export function takeAnswered(doc: DocState): PendingSnapshot {
+  doc.snapshotsBeforeDelete = Math.max(0, doc.snapshotsBeforeDelete - 1);
+  return doc.pendingSnapshots.shift()!;
 }
 
 /** Every snapshot of `doc` waiting for the relay fails with `error` (the document was deleted, the group closed). */
