@@ -1,8 +1,8 @@
 // The package as an app gets it: `npm pack`, then `npm install <tarball>` (offline, from the npm cache) into a
-// scratch app outside the repo, which imports it from Node 22 (ESM and require), typechecks against its
-// declarations under three module resolutions (no @types/node: a browser app has none), and bundles it for
-// browsers.
-import { execFile } from "node:child_process";
+// scratch app outside the repo, which imports it from Node 22 (ESM and require) and from the machine's Node 20
+// (passing `ws`), typechecks against its declarations under three module resolutions (no @types/node: a
+// browser app has none), and bundles it for browsers.
+import { execFile, execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +21,9 @@ import { serveFolder } from "../support/static-server.ts";
 const run = promisify(execFile);
 const TSC = join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
 const CHROMIUM = "/usr/bin/chromium";
+// The machine's own Node, if it is Node 20 (as on these machines): an app may run there, on a runtime with no global WebSocket.
+const SYSTEM_NODE = "/usr/bin/node";
+const systemNode20 = existsSync(SYSTEM_NODE) && execFileSync(SYSTEM_NODE, ["--version"], { encoding: "utf8" }).startsWith("v20.");
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 
 describe("the packed package, installed by an app", () => {
@@ -31,8 +34,8 @@ describe("the packed package, installed by an app", () => {
   beforeAll(async () => {
     const packed = await packWeft(scratch);
     files = packed.files;
-    // The types a Worker app has, and the peer dependencies of weft/yjs.
-    await installScratchApp(app, packed.tarball, ["@cloudflare/workers-types", "yjs", "y-protocols"]);
+    // The types a Worker app has, the peer dependencies of weft/yjs, and the WebSocket a Node 20 app passes in.
+    await installScratchApp(app, packed.tarball, ["@cloudflare/workers-types", "yjs", "y-protocols", "ws"]);
   }, 120_000);
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -197,6 +200,42 @@ describe("the packed package, installed by an app", () => {
     );
     const { stdout } = await run(process.execPath, ["yjs.mjs"], { cwd: app, timeout: 60_000 });
     expect(stdout.trim()).toBe("from a node");
+  });
+
+  it.skipIf(!systemNode20)("on the machine's Node 20: the SDK says it needs a WebSocket, and with one from ws it syncs through weft/dev", async () => {
+    linkMiniflare();
+    writeFileSync(
+      join(app, "node20.mjs"),
+      `import { startRelay } from "weft/dev";
+       import { createClient, createIdentity } from "weft/client";
+       import { FileLocalStore } from "weft/client/node";
+       import { WebSocket } from "ws";
+       const relay = await startRelay();
+       const bare = await createClient({ url: relay.url, identity: createIdentity() });
+       let missing;
+       try {
+         bare.group("team");
+       } catch (error) {
+         missing = error.name + ": " + error.message;
+       }
+       await bare.close();
+       const store = new FileLocalStore(new URL("./store-node20", import.meta.url).pathname);
+       const alice = await createClient({ url: relay.url, identity: createIdentity(), store, WebSocket });
+       const doc = alice.group("team").create({});
+       doc.append("from Node 20");
+       await doc.synced();
+       const bob = await createClient({ url: relay.url, identity: createIdentity(), WebSocket });
+       const seen = await bob.group("team").open(doc.id);
+       console.log(JSON.stringify({ node: process.versions.node.split(".")[0], missing, data: seen.transactions().map((t) => t.data) }));
+       await Promise.all([alice.close(), bob.close()]);
+       await relay.stop();`,
+    );
+    const { stdout } = await run(SYSTEM_NODE, ["node20.mjs"], { cwd: app, timeout: 60_000 });
+    expect(JSON.parse(stdout.trim())).toEqual({
+      node: "20",
+      missing: expect.stringMatching(/^TypeError: no WebSocket in this runtime: pass one/),
+      data: ["from Node 20"],
+    });
   });
 
   it("snapshots from the package: an app snapshots a document, a second client loads the snapshot, and a Yjs provider converges on a snapshotted doc", async () => {
