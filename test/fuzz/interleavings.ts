@@ -4,7 +4,8 @@
 // deletes, with --roles role changes, documents restricted to their creator and refused writes discarded
 // or sent again (a Y.Doc whose refused edits were discarded is replaced, as an app would), with --presence
 // presence set and cleared (checked at the end: every client sees exactly the others' latest), and with
-// --yjs typing into a shared Yjs document (at the end every Y.Doc holds what a fresh reader's does). At the end the network
+// --yjs typing into a shared Yjs document (at the end every Y.Doc holds what a fresh reader's does), and with
+// --tabs a fourth client D, a second tab of B live beside it on the same local store. At the end the network
 // is restored and every client is compared with a fresh admin reader: a promise that never settled, a group
 // not live, a document or a write the relay lacks (and that was not refused) is a problem.
 //
@@ -12,7 +13,7 @@
 // next time. Each seed runs in a process of its own (the relay, the proxies and the stores are stopped and
 // removed at its end); exit code 1 if any seed found a problem.
 //
-//   npm run fuzz -- [--seeds 1-20] [--steps 200] [--roles] [--prune] [--presence] [--yjs] [--verbose]
+//   npm run fuzz -- [--seeds 1-20] [--steps 200] [--roles] [--prune] [--presence] [--yjs] [--tabs] [--verbose]
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -26,11 +27,12 @@ const { values } = parseArgs({
     prune: { type: "boolean", default: false },
     presence: { type: "boolean", default: false },
     yjs: { type: "boolean", default: false },
+    tabs: { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
     seed: { type: "string" }, // one seed, in this process (what each child runs)
   },
 });
-const options = { steps: Number(values.steps), roles: values.roles, prune: values.prune, presence: values.presence, yjs: values.yjs, verbose: values.verbose };
+const options = { steps: Number(values.steps), roles: values.roles, prune: values.prune, presence: values.presence, yjs: values.yjs, tabs: values.tabs, verbose: values.verbose };
 
 if (values.seed !== undefined) {
   const problems = await runSeed(Number(values.seed), options);
@@ -39,13 +41,13 @@ if (values.seed !== undefined) {
 
 const [from, to = from] = values.seeds.split("-").map(Number) as [number, number?];
 if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || to < from || !(options.steps > 0)) {
-  console.error("usage: npm run fuzz -- [--seeds 1-20] [--steps 200] [--roles] [--prune] [--presence] [--yjs] [--verbose]");
+  console.error("usage: npm run fuzz -- [--seeds 1-20] [--steps 200] [--roles] [--prune] [--presence] [--yjs] [--tabs] [--verbose]");
   process.exit(2);
 }
 const failed: number[] = [];
 for (let seed = from; seed <= to; seed++) {
   const args = [fileURLToPath(import.meta.url), "--seed", String(seed), "--steps", String(options.steps)];
-  for (const flag of ["roles", "prune", "presence", "yjs", "verbose"] as const) if (options[flag]) args.push(`--${flag}`);
+  for (const flag of ["roles", "prune", "presence", "yjs", "tabs", "verbose"] as const) if (options[flag]) args.push(`--${flag}`);
   const child = spawn(process.execPath, args, { stdio: "inherit" });
   // A seed that hangs is a problem too: it is stopped after a bounded time.
   const timer = setTimeout(() => child.kill("SIGKILL"), 60_000 + options.steps * 1_000);

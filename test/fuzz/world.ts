@@ -12,7 +12,7 @@ import { seededRandom } from "../support/random.ts";
 import * as Y from "yjs";
 import { DivergedError, WeftProvider } from "../../yjs/index.ts";
 
-export type FuzzOptions = { steps: number; roles: boolean; prune: boolean; presence: boolean; yjs: boolean; verbose: boolean };
+export type FuzzOptions = { steps: number; roles: boolean; prune: boolean; presence: boolean; yjs: boolean; tabs: boolean; verbose: boolean };
 
 type Agent = { name: string; identity: Identity; proxy: Proxy; storeDir: string; client: Client; editors: Map<string, Editor> };
 /** A Y.Doc bound to a group's shared Yjs document (--yjs), one per client and group. */
@@ -92,6 +92,11 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
       agents.push({ ...agent, client: await start(agent), editors: new Map() });
     }
     const [founder, ...others] = agents as [Agent, Agent, Agent];
+    if (options.tabs) {
+      // D is a second tab of B: the same agent and local store, both live at once, each with its own session.
+      const tab = { name: "D", identity: others[0]!.identity, proxy: await startProxy({ port }), storeDir: others[0]!.storeDir };
+      agents.push({ ...tab, client: await start(tab), editors: new Map() });
+    }
     const reader = createIdentity();
     for (const group of GROUPS) {
       const founded = founder.client.group(group);
@@ -279,7 +284,7 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
   return problems.length;
 }
 
-const WORD = /<[ABC]\d+>/g;
+const WORD = /<[ABCD]\d+>/g;
 
 /**
  * Every Y.Doc bound to the group's Yjs document holds the same text as one a fresh reader binds to it, once
@@ -336,7 +341,8 @@ async function checkYjs(groupId: string, id: DocId, agents: Agent[], fresh: Clie
  * Presence is paced, so it is given a few seconds to settle.
  */
 async function checkPresence(groupId: string, agents: Agent[], shown: Map<Client, Map<DocId, string | undefined>>, yjsDoc: DocId | undefined, problem: (what: string) => void, verbose = false): Promise<void> {
-  const mayReadIt = (agent: Agent, doc: Doc) => doc.header !== undefined && !doc.deleted && mayRead(agent.client.group(groupId).role, agent.identity.agent, doc.header);
+  // Presence is shown only in documents the relay holds: not in one whose creation was refused.
+  const mayReadIt = (agent: Agent, doc: Doc) => doc.header !== undefined && doc.relayKnown.header && !doc.deleted && mayRead(agent.client.group(groupId).role, agent.identity.agent, doc.header);
   const mismatches = () => {
     const found: string[] = [];
     for (const viewer of agents) {
@@ -350,7 +356,8 @@ async function checkPresence(groupId: string, agents: Agent[], shown: Map<Client
           if (held && mayReadIt(other, held) && state !== undefined) expected[other.name] = state;
         }
         const seen: Record<string, string> = {};
-        for (const peer of doc.presence.peers.values()) seen[agents.find((agent) => agent.identity.agent === peer.agent)?.name ?? peer.agent] = String(peer.state);
+        // By session: two tabs of one agent (--tabs) show their own states.
+        for (const peer of doc.presence.peers.values()) seen[agents.find((agent) => agent.client.session === peer.session)?.name ?? peer.session] = String(peer.state);
         const key = (record: Record<string, string>) => JSON.stringify(Object.entries(record).sort());
         if (key(seen) !== key(expected)) found.push(`${viewer.name}/${groupId} sees presence ${key(seen)} in ${doc.id}, not ${key(expected)}`);
       }
@@ -364,7 +371,8 @@ async function checkPresence(groupId: string, agents: Agent[], shown: Map<Client
     for (const agent of agents) {
       const group = agent.client.group(groupId);
       const shows = group.docs.filter((doc) => doc.presence.state !== undefined).map((doc) => `${doc.id.slice(4, 10)}=${JSON.stringify(doc.presence.state)}${mayReadIt(agent, doc) ? "" : " (may not read)"}`);
-      console.log(`  ${agent.name}/${groupId} role ${group.role} ${group.status}, shows ${shows.join(" ") || "nothing"}`);
+      console.log(`  ${agent.name}/${groupId} session ${agent.client.session.slice(-6)} role ${group.role} ${group.status}, shows ${shows.join(" ") || "nothing"}`);
+      for (const doc of group.docs) if (doc.id !== yjsDoc) console.log(`    ${doc.id.slice(4, 10)} sees ${JSON.stringify([...doc.presence.peers.values()].map((peer) => `${peer.session.slice(-6)}=${String(peer.state)}`))}`);
     }
   }
 }
