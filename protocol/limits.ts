@@ -3,9 +3,10 @@
 
 /**
  * Wire protocol version, sent in `challenge` and `hello`. 2: transaction data may be bytes, carried in
- * binary frames (protocol/binary-frame.ts).
+ * binary frames (protocol/binary-frame.ts). 3: a snapshot carries the newest time its author had seen,
+ * signed (protocol/snapshot.ts); one stored under 2 carries none and still verifies.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Largest frame either side accepts, in bytes: UTF-8 bytes of a text frame, all bytes of a binary one (under 1 MiB). */
 export const MAX_FRAME_BYTES = 1_000_000;

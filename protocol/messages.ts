@@ -230,6 +230,8 @@ export const snapshotSchema = v.object({
   session: sessionIdSchema,
   covers: bySession(count, MAX_SESSIONS_PER_DOCUMENT),
   data: v.union([v.pipe(v.string(), wellFormed), v.instance(Uint8Array)]),
+  /** The newest transaction time its author had seen (signed); absent from a snapshot stored under protocol v2. */
+  at: v.optional(count),
   signature,
 });
 

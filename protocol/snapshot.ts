@@ -2,8 +2,8 @@
 // transaction count per session), so a loader can start from it instead of replaying every transaction it
 // covers. `data` is opaque to the relay, like a transaction's (for Yjs: the merged state as one update),
 // and applying it must be idempotent in the binding: a client may receive a snapshot of transactions it
-// already holds. The signature covers the document, the author's session, the covered counts and the
-// data's hash, so any client can check who vouched for the snapshot.
+// already holds. The signature covers the document, the author's session, the covered counts, the data's
+// hash and the newest time its author had seen (`at`), so any client can check who vouched for the snapshot.
 import { canonicalJson, toBase64Url, fromBase64Url, utf8 } from "./encoding.ts";
 import { sha256, sign, verify } from "./crypto.ts";
 import { agentOfSession, publicKeyOfAgent, type DocId, type SessionId } from "./ids.ts";
@@ -18,6 +18,12 @@ export type Snapshot = {
   /** Per session, how many transactions `data` includes. Sessions not listed are not covered. */
   covers: SessionCounts;
   data: TransactionData;
+  /**
+   * The newest transaction time its author had seen in the document when it took the snapshot: a client
+   * that loads the snapshot instead of the transactions it covers still stamps its next write after them
+   * (the clocks may disagree). Absent from snapshots of protocol v2, which signed no time.
+   */
+  at?: number;
   signature: string;
 };
 
@@ -44,17 +50,20 @@ export function snapshotDataHash(data: TransactionData): string {
   return toBase64Url(sha256(input));
 }
 
-/** The exact bytes an agent signs to vouch for a snapshot (covered counts in canonical, sorted form). */
-export const snapshotMessage = (doc: DocId, session: SessionId, covers: SessionCounts, dataHash: string): Uint8Array =>
-  utf8(canonicalJson(["weft/snapshot/v1", doc, session, covers, dataHash]));
+/**
+ * The exact bytes an agent signs to vouch for a snapshot (covered counts in canonical, sorted form). One
+ * without a time (stored by a relay of protocol v2) was signed as v1, without it.
+ */
+export const snapshotMessage = (doc: DocId, session: SessionId, covers: SessionCounts, dataHash: string, at?: number): Uint8Array =>
+  utf8(canonicalJson(at === undefined ? ["weft/snapshot/v1", doc, session, covers, dataHash] : ["weft/snapshot/v2", doc, session, covers, at, dataHash]));
 
-export const signSnapshot = (secretKey: Uint8Array, doc: DocId, session: SessionId, covers: SessionCounts, data: TransactionData): string =>
-  toBase64Url(sign(snapshotMessage(doc, session, covers, snapshotDataHash(data)), secretKey));
+export const signSnapshot = (secretKey: Uint8Array, doc: DocId, session: SessionId, covers: SessionCounts, data: TransactionData, at?: number): string =>
+  toBase64Url(sign(snapshotMessage(doc, session, covers, snapshotDataHash(data), at), secretKey));
 
-/** Whether the snapshot's signature is its author's over exactly this document, covered state and data. */
+/** Whether the snapshot's signature is its author's over exactly this document, covered state, time and data. */
 export async function verifySnapshot(snapshot: Snapshot): Promise<boolean> {
   const publicKey = publicKeyOfAgent(agentOfSession(snapshot.session));
   const signatureBytes = fromBase64Url(snapshot.signature);
   if (!publicKey || !signatureBytes) return false;
-  return verify(signatureBytes, snapshotMessage(snapshot.doc, snapshot.session, snapshot.covers, snapshotDataHash(snapshot.data)), publicKey);
+  return verify(signatureBytes, snapshotMessage(snapshot.doc, snapshot.session, snapshot.covers, snapshotDataHash(snapshot.data), snapshot.at), publicKey);
 }

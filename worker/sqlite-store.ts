@@ -88,6 +88,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
   signature TEXT NOT NULL,
   taken_at INTEGER NOT NULL,
   prune_after TEXT,
+  -- The newest time its author had seen (signed); NULL for one taken under protocol v2.
+  at INTEGER,
   -- Last: reading the columns before it does not walk its overflow pages (up to MAX_SNAPSHOT_BYTES).
   data BLOB NOT NULL
 );
@@ -254,6 +256,9 @@ export class SqliteStore implements GroupStore {
       }
       if (!docColumns.includes("sessions")) sql.exec("UPDATE docs SET sessions = (SELECT count(*) FROM sessions WHERE doc_num = docs.num)");
     }
+    // Snapshots stored before they carried their author's newest time (the column goes after their data there).
+    const snapshotColumns = columnsOf("snapshots");
+    if (snapshotColumns.length > 0 && !snapshotColumns.includes("at")) sql.exec("ALTER TABLE snapshots ADD COLUMN at INTEGER");
     sql.exec(SCHEMA);
     if (!foldsLazily) this.setMeta("digest_cursor", String(this.#groupCursor()));
     // Groups stored before agents' usage was counted: count it once.
@@ -681,14 +686,15 @@ export class SqliteStore implements GroupStore {
     const row = this.#row(doc);
     if (!row || row.deleted) return undefined;
     const found = this.sql
-      .exec<{ session: SessionId; covers: string; data: string | ArrayBuffer; signature: string; taken_at: number }>(
-        "SELECT session, covers, data, signature, taken_at FROM snapshots WHERE doc_num = ?",
+      .exec<{ session: SessionId; covers: string; data: string | ArrayBuffer; signature: string; taken_at: number; at: number | null }>(
+        "SELECT session, covers, signature, taken_at, at, data FROM snapshots WHERE doc_num = ?",
         row.num,
       )
       .toArray()[0];
     if (!found) return undefined;
     const data = typeof found.data === "string" ? found.data : new Uint8Array(found.data);
-    return { doc, session: found.session, covers: JSON.parse(found.covers) as SessionCounts, data, signature: found.signature, takenAt: found.taken_at };
+    const at = found.at === null ? {} : { at: found.at };
+    return { doc, session: found.session, covers: JSON.parse(found.covers) as SessionCounts, data, ...at, signature: found.signature, takenAt: found.taken_at };
   }
 
   /**
@@ -714,9 +720,9 @@ export class SqliteStore implements GroupStore {
     const data = typeof snapshot.data === "string" ? snapshot.data : (snapshot.data.slice().buffer as ArrayBuffer);
     const bytes = dataBytes(snapshot.data);
     this.sql.exec(
-      `INSERT INTO snapshots (doc_num, session, covers, data, bytes, signature, taken_at, prune_after) VALUES (?, ?, ?, ?, ?, ?, ?, '')
+      `INSERT INTO snapshots (doc_num, session, covers, data, bytes, signature, taken_at, at, prune_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '')
        ON CONFLICT (doc_num) DO UPDATE SET session = excluded.session, covers = excluded.covers, data = excluded.data, bytes = excluded.bytes,
-         signature = excluded.signature, taken_at = excluded.taken_at, prune_after = ''`,
+         signature = excluded.signature, taken_at = excluded.taken_at, at = excluded.at, prune_after = ''`,
       row.num,
       snapshot.session,
       JSON.stringify(snapshot.covers),
@@ -724,6 +730,7 @@ export class SqliteStore implements GroupStore {
       bytes,
       snapshot.signature,
       snapshot.takenAt,
+      snapshot.at ?? null,
     );
     this.#rememberSnapshot(snapshot.doc, { session: snapshot.session, covers: { ...snapshot.covers }, bytes, takenAt: snapshot.takenAt });
     this.#pruneNext = undefined;

@@ -187,6 +187,16 @@ function seenAt(doc: DocState, own: SessionId, session: SessionId, at: number): 
   if (session !== own && at > doc.othersLastAt) doc.othersLastAt = at;
 }
 
+/**
+ * Notes the newest time a snapshot's author had seen: the transactions it stands for are not held, and the
+ * next own write must still sort after them. Counted as another session's, whoever's they were.
+ */
+function seenSnapshotAt(doc: DocState, snapshot: Snapshot): void {
+  if (snapshot.at === undefined) return;
+  if (snapshot.at > doc.lastAt) doc.lastAt = snapshot.at;
+  if (snapshot.at > doc.othersLastAt) doc.othersLastAt = snapshot.at;
+}
+
 function logOf(doc: DocState, session: SessionId): Transaction[] {
   let log = doc.sessions.get(session);
   if (!log) doc.sessions.set(session, (log = []));
@@ -214,6 +224,7 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
   const held = stored.snapshot;
   if (held && !doc.snapshot && doc.sessions.size === 0) {
     doc.snapshot = held.snapshot;
+    seenSnapshotAt(doc, held.snapshot);
     for (const [session, base] of Object.entries(held.bases) as [SessionId, number][]) if (base > 0) doc.bases.set(session, base);
     doc.rewrites++;
     for (const [session, hash] of Object.entries(held.baseHashes) as [SessionId, string][]) doc.baseHashes.set(session, hash);
@@ -559,6 +570,7 @@ export function applySnapshot(doc: DocState, writer: Holder, snapshot: Snapshot)
     doc.bases.set(session, covered);
   }
   doc.snapshot = snapshot;
+  seenSnapshotAt(doc, snapshot);
   doc.snapshotSaved = false;
   if (!doc.snapshotted || coversMore(snapshot.covers, doc.snapshotted.covers)) doc.snapshotted = { session: snapshot.session, covers: snapshot.covers };
   doc.relay = mergeKnownStates(doc.relay, { header: false, sessions: snapshot.covers });

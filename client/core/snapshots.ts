@@ -57,7 +57,9 @@ export function snapshotProblem(doc: DocState, role: Role | undefined, covers: S
 /** The app publishes a snapshot (already checked): signed, kept until answered, sent when the socket is ready. */
 export function publishSnapshot(state: CoreState, doc: DocState, data: TransactionData, covers: SessionCounts, out: CoreEffect[]): void {
   const session = state.writer.session;
-  const snapshot: Snapshot = { doc: doc.id, session, covers, data, signature: signSnapshot(state.writer.secretKey, doc.id, session, covers, data) };
+  // Its newest time seen, so a client that loads it stamps its next write after what it covers.
+  const at = doc.lastAt;
+  const snapshot: Snapshot = { doc: doc.id, session, covers, data, at, signature: signSnapshot(state.writer.secretKey, doc.id, session, covers, data, at) };
   doc.pendingSnapshots.push({ snapshot, key: snapshotKey(doc.id, covers) });
   if (state.phase === "ready") send(state, out, snapshotMessage(snapshot));
 }

@@ -13,22 +13,22 @@ describe("handshake", () => {
     await send("alice", helloFrame(alice, GROUP, "nonce-alice"));
     await send("alice", { type: "ping" });
     expect(transcript()).toMatchInlineSnapshot(`
-      "relay -> alice | challenge v=2 nonce=nonce-alice
-      alice -> relay | hello v=2 alice g1
-      relay -> alice | welcome v=2 role=writer
+      "relay -> alice | challenge v=3 nonce=nonce-alice
+      alice -> relay | hello v=3 alice g1
+      relay -> alice | welcome v=3 role=writer
       alice -> relay | ping
       relay -> alice | pong"
     `);
   });
 
-  it("refuses another protocol version (v1, text only, from before data of bytes) and closes with 1002", async () => {
+  it("refuses another protocol version (v2, whose snapshots carry no time) and closes with 1002", async () => {
     const { open, send, transcript } = scenario();
     await open("alice");
-    await send("alice", { ...helloFrame(alice, GROUP, "nonce-alice"), v: 1 });
+    await send("alice", { ...helloFrame(alice, GROUP, "nonce-alice"), v: 2 });
     expect(transcript()).toMatchInlineSnapshot(`
-      "relay -> alice | challenge v=2 nonce=nonce-alice
-      alice -> relay | hello v=1 alice g1
-      relay -> alice | error unsupported_version "this relay speaks protocol v2, not v1"
+      "relay -> alice | challenge v=3 nonce=nonce-alice
+      alice -> relay | hello v=2 alice g1
+      relay -> alice | error unsupported_version "this relay speaks protocol v3, not v2"
       relay -x alice | close 1002 unsupported_version"
     `);
   });
@@ -38,8 +38,8 @@ describe("handshake", () => {
     await open("alice");
     await send("alice", helloFrame(alice, GROUP, "nonce-replayed"));
     expect(transcript()).toMatchInlineSnapshot(`
-      "relay -> alice | challenge v=2 nonce=nonce-alice
-      alice -> relay | hello v=2 alice g1
+      "relay -> alice | challenge v=3 nonce=nonce-alice
+      alice -> relay | hello v=3 alice g1
       relay -> alice | error unauthorized "the hello signature does not verify for this agent"
       relay -x alice | close 1008 unauthorized"
     `);
@@ -51,7 +51,7 @@ describe("handshake", () => {
     await send("alice", { type: "ping" });
     await send("alice", { type: "load", doc: doc1.id, known: nothingKnown });
     expect(transcript()).toMatchInlineSnapshot(`
-      "relay -> alice | challenge v=2 nonce=nonce-alice
+      "relay -> alice | challenge v=3 nonce=nonce-alice
       alice -> relay | ping
       relay -> alice | pong
       alice -> relay | load doc1 (no header) {}
@@ -70,8 +70,8 @@ describe("handshake", () => {
     expect(transcript()).toMatchInlineSnapshot(`
       "relay -> silent0 | error not_ready "too many connections are waiting in the handshake"
       relay -x silent0 | close 1008 not_ready
-      relay -> bob | challenge v=2 nonce=nonce-bob
-      bob -> relay | hello v=2 bob g1
+      relay -> bob | challenge v=3 nonce=nonce-bob
+      bob -> relay | hello v=3 bob g1
       relay -> bob | error too_many_peers retryAfter=5 "this group has 32512 peers connected"
       relay -x bob | close 1013 too_many_peers"
     `);
@@ -86,7 +86,7 @@ describe("handshake", () => {
     expect(transcript().split("\n").slice(0, 3).join("\n")).toMatchInlineSnapshot(`
       "relay -> early | error not_ready "too many connections are waiting in the handshake"
       relay -x early | close 1008 not_ready
-      relay -> alice | challenge v=2 nonce=nonce-alice"
+      relay -> alice | challenge v=3 nonce=nonce-alice"
     `);
     await relay.dispatch({ type: "alarm", now: NOW + HANDSHAKE_DEADLINE_MS + 1 });
     const lines = transcript().split("\n");

@@ -52,12 +52,12 @@ describe("taking a snapshot", () => {
       relay -> alice | error forbidden doc1 "a snapshot's session must be the sending agent's"
       alice -> relay | snapshot doc2 by alice covers {} text 1
       relay -> alice | error unknown_doc doc2 "no such document"
-      relay -> carol | challenge v=2 nonce=nonce-carol
-      carol -> relay | hello v=2 carol g1
-      relay -> carol | welcome v=2 role=writer
+      relay -> carol | challenge v=3 nonce=nonce-carol
+      carol -> relay | hello v=3 carol g1
+      relay -> carol | welcome v=3 role=writer
       carol -> relay | content doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0 +header carol after=0 n=1
       relay -> carol | known doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0 {carol:1} ack
-      relay -> carol | welcome v=2 role=admin members=doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0
+      relay -> carol | welcome v=3 role=admin members=doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0
       carol -> relay | snapshot doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0 by carol covers {carol:1} text 1
       relay -> carol | error snapshot_refused doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0 "the membership log cannot be snapshotted"
       carol -> relay | delete doc1
@@ -261,9 +261,9 @@ describe("pruning", () => {
       alice -> relay | content doc1 alice after=5 n=2
       relay -> alice | known doc1 {alice:7} ack
       relay -> bob | content doc1 alice after=5 n=2
-      relay -> carol | challenge v=2 nonce=nonce-carol
-      carol -> relay | hello v=2 carol g1
-      relay -> carol | welcome v=2 role=writer
+      relay -> carol | challenge v=3 nonce=nonce-carol
+      carol -> relay | hello v=3 carol g1
+      relay -> carol | welcome v=3 role=writer
       carol -> relay | load doc1 (no header) {}
       relay -> carol | content doc1 +header 
       relay -> carol | snapshot doc1 by alice covers {alice:5} text 1

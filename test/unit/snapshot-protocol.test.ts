@@ -1,4 +1,4 @@
-// Snapshots on the wire: a signature that vouches for exactly one document, author, covered state and data;
+// Snapshots on the wire: a signature that vouches for exactly one document, author, covered state, time and data;
 // data of bytes carried in binary frames and of text as text, both decoded back exactly; oversize data
 // refused with its own code.
 import { describe, expect, it } from "vitest";
@@ -19,8 +19,11 @@ const bob = testAgent(2);
 const { id: doc } = testHeader(alice, "g1");
 const { id: otherDoc } = testHeader(alice, "g1", "nonce-0001");
 
-function snapshot(data: SnapshotMessage["data"], covers: Snapshot["covers"] = { [alice.session]: 3, [bob.session]: 1 }): SnapshotMessage {
-  return { type: "snapshot", doc, session: alice.session, covers, data, signature: signSnapshot(alice.secretKey, doc, alice.session, covers, data) };
+const AT = 1_780_000_000_000;
+
+function snapshot(data: SnapshotMessage["data"], covers: Snapshot["covers"] = { [alice.session]: 3, [bob.session]: 1 }, at: number | null = AT): SnapshotMessage {
+  if (at === null) return { type: "snapshot", doc, session: alice.session, covers, data, signature: signSnapshot(alice.secretKey, doc, alice.session, covers, data) };
+  return { type: "snapshot", doc, session: alice.session, covers, data, at, signature: signSnapshot(alice.secretKey, doc, alice.session, covers, data, at) };
 }
 
 describe("snapshot signatures", () => {
@@ -35,9 +38,20 @@ describe("snapshot signatures", () => {
     expect(await verifySnapshot({ ...signed, doc: otherDoc })).toBe(false);
     expect(await verifySnapshot({ ...signed, covers: { ...signed.covers, [alice.session]: 4 } })).toBe(false);
     expect(await verifySnapshot({ ...signed, covers: { [alice.session]: 3 } })).toBe(false);
+    // The newest time its author had seen: a relay cannot move it, or drop it.
+    expect(await verifySnapshot({ ...signed, at: AT + 1 })).toBe(false);
+    const { at: _at, ...withoutTime } = signed;
+    expect(await verifySnapshot(withoutTime)).toBe(false);
     // Claimed by another agent: bob's key did not sign it.
     expect(await verifySnapshot({ ...signed, session: bob.session })).toBe(false);
     expect(await verifySnapshot({ ...signed, signature: "A".repeat(86) })).toBe(false);
+  });
+
+  it("of a snapshot stored under protocol v2, which signed no time, still verify, and a time added to one does not", async () => {
+    const untimed = snapshot("state", undefined, null);
+    expect(untimed.at).toBeUndefined();
+    expect(await verifySnapshot(untimed)).toBe(true);
+    expect(await verifySnapshot({ ...untimed, at: AT })).toBe(false);
   });
 
   it("tell text from bytes of the same content", async () => {
@@ -60,7 +74,7 @@ describe("snapshot frames", () => {
       expect(decoded.ok).toBe(true);
       if (!decoded.ok) return;
       const [message] = decoded.message;
-      expect(message).toMatchObject({ type: "snapshot", doc, session: alice.session });
+      expect(message).toMatchObject({ type: "snapshot", doc, session: alice.session, at: AT });
       expect((message as SnapshotMessage).data).toEqual(bytes);
     }
   });
@@ -70,6 +84,14 @@ describe("snapshot frames", () => {
     expect(typeof frame).toBe("string");
     const decoded = decodeClientFrame(frame);
     expect(decoded.ok && (decoded.message[0] as SnapshotMessage).data).toBe("ünïcode ✓");
+    expect(decoded.ok && (decoded.message[0] as SnapshotMessage).at).toBe(AT);
+  });
+
+  it("refuse a time that is not a whole number of milliseconds from 0 to Number.MAX_SAFE_INTEGER", () => {
+    for (const at of [-1, 1.5, Number.MAX_SAFE_INTEGER + 2, "1780000000000", null]) {
+      expect(decodeClientFrame(JSON.stringify({ ...snapshot("x"), at }))).toMatchObject({ ok: false, code: "bad_frame" });
+    }
+    expect(decodeClientFrame(JSON.stringify({ ...snapshot("x"), at: Number.MAX_SAFE_INTEGER })).ok).toBe(true);
   });
 
   it("refuse data over MAX_SNAPSHOT_BYTES with snapshot_too_large", () => {

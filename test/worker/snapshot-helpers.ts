@@ -5,9 +5,10 @@ import type { TestAgent } from "../support/identity.ts";
 import { runInDurableObject } from "cloudflare:test";
 import { groupStub, sqlRows } from "./socket.ts";
 
-/** A snapshot of `doc` signed by `who` (as `session`, its own by default). */
-export function snapshotOf(who: TestAgent, doc: DocId, covers: SessionCounts, data: SnapshotMessage["data"], session = who.session): SnapshotMessage {
-  return { type: "snapshot", doc, session, covers, data, signature: signSnapshot(who.secretKey, doc, session, covers, data) };
+/** A snapshot of `doc` signed by `who` (as `session`, its own by default), with its author's newest time if `at` is given. */
+export function snapshotOf(who: TestAgent, doc: DocId, covers: SessionCounts, data: SnapshotMessage["data"], session = who.session, at?: number): SnapshotMessage {
+  const signature = signSnapshot(who.secretKey, doc, session, covers, data, at);
+  return { type: "snapshot", doc, session, covers, data, ...(at === undefined ? {} : { at }), signature };
 }
 
 /** Waits until every snapshot of the group has been pruned (the alarm does it in slices). */

@@ -3,7 +3,7 @@
 // a resume at or after what it covers gets only the delta). This project runs the relay with
 // WEFT_SNAPSHOT_RETENTION_SECONDS=0 (vitest.config.ts), so what a snapshot covers is pruned at the next alarm.
 import { afterEach, describe, expect, it } from "vitest";
-import type { DocId, ServerMessage, SnapshotMessage } from "../../protocol/index.ts";
+import { verifySnapshot, type DocId, type ServerMessage, type SnapshotMessage } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
 import { admit, closedGroup, docHeader, nextOf } from "./groups-helpers.ts";
 import { SessionWriter, closeAll, connect, documentWithBystander, emptyKnown, sqlRows, uniqueGroup, type Peer } from "./socket.ts";
@@ -43,6 +43,7 @@ describe("taking a snapshot", () => {
     const { group, id, a, b, log } = await documentWithBystander("snap-refuse", alice, bob);
     const cases: [SnapshotMessage, string, RegExp][] = [
       [{ ...snapshotOf(alice, id, { [alice.session]: 3 }, "state"), data: "forged" }, "bad_signature", /signature/],
+      [{ ...snapshotOf(alice, id, { [alice.session]: 3 }, "state", alice.session, 1_000), at: 2_000 }, "bad_signature", /signature/],
       [snapshotOf(alice, id, { [alice.session]: 4 }, "state"), "snapshot_refused", /does not hold/],
       [snapshotOf(alice, id, { [alice.session]: 3 }, "state", bob.session), "forbidden", /session/],
       [snapshotOf(alice, testHeader(alice, group, "never-written").id, {}, "state"), "unknown_doc", /no such document/],
@@ -102,7 +103,7 @@ describe("loading with a snapshot", () => {
     const a = await connect(group, alice);
     a.send(log.content(transactions(50, "before"), header));
     await a.next("known", (k) => k.reason === "ack");
-    a.send(snapshotOf(alice, id, { [alice.session]: 50 }, Uint8Array.of(7, 7, 7)));
+    a.send(snapshotOf(alice, id, { [alice.session]: 50 }, Uint8Array.of(7, 7, 7), alice.session, 1_780_000_000_000));
     await answer(a, id);
     a.send(log.content(transactions(3, "after")));
     await a.next("known", (k) => k.reason === "ack");
@@ -113,7 +114,8 @@ describe("loading with a snapshot", () => {
     const [first, second, third] = fresh.inbox.slice();
     expect(takeTypes(fresh)).toEqual(["content+header", "snapshot", "content"]);
     expect(first).toMatchObject({ type: "content", doc: id, header, sessions: {} });
-    expect(second).toMatchObject({ type: "snapshot", doc: id, session: alice.session, covers: { [alice.session]: 50 }, data: Uint8Array.of(7, 7, 7) });
+    expect(second).toMatchObject({ type: "snapshot", doc: id, session: alice.session, covers: { [alice.session]: 50 }, data: Uint8Array.of(7, 7, 7), at: 1_780_000_000_000 });
+    expect(await verifySnapshot(second as SnapshotMessage)).toBe(true);
     expect(third).toMatchObject({ type: "content", sessions: { [alice.session]: { after: 50, transactions: transactions(3, "after") } } });
 
     const resumed = await connect(group, bob);

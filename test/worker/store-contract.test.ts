@@ -114,4 +114,25 @@ describe("SqliteStore on storage written by an earlier version", () => {
       expect(store.usage("ag_a")).toEqual({ docs: 1, sessions: 2, bytes: 3 + 5 + 4 });
     }),
   );
+  it("keeps the snapshots stored before they carried their author's time, and stores the time of the next", () =>
+    runInDurableObject(groupStub(uniqueGroup("store-upgrade-snapshot-time")), (_instance, state) => {
+      const sql = state.storage.sql;
+      // The table as protocol v2's relay kept it: no `at`.
+      sql.exec("DROP TABLE IF EXISTS snapshots");
+      sql.exec("CREATE TABLE snapshots (doc_num INTEGER PRIMARY KEY, session TEXT NOT NULL, covers TEXT NOT NULL, bytes INTEGER NOT NULL, signature TEXT NOT NULL, taken_at INTEGER NOT NULL, prune_after TEXT, data BLOB NOT NULL)");
+      sql.exec("INSERT INTO docs (num, id, header, updated_at, cursor, sessions) VALUES (1, 'doc_a', '{}', 1, 1, 1), (2, 'doc_b', '{}', 1, 2, 1)");
+      sql.exec("INSERT INTO sessions (num, doc_num, id, count, last_hash, signature) VALUES (1, 1, 'ag_a~s1', 3, 'h', 'x'), (2, 2, 'ag_a~s1', 3, 'h', 'x')");
+      sql.exec("INSERT INTO snapshots (doc_num, session, covers, bytes, signature, taken_at, prune_after, data) VALUES (1, 'ag_a~s1', '{\"ag_a~s1\":3}', 5, 'sig-old', 7, NULL, 'state')");
+      const store = new SqliteStore(sql, (fn) => state.storage.transactionSync(fn));
+      const old = { doc: "doc_a", session: "ag_a~s1", covers: { "ag_a~s1": 3 }, data: "state", signature: "sig-old", takenAt: 7 };
+      expect(store.readSnapshot("doc_a" as never)).toEqual(old);
+      expect(store.readSnapshot("doc_a" as never)).not.toHaveProperty("at");
+      const timed = { doc: "doc_b", session: "ag_a~s1", covers: { "ag_a~s1": 3 }, data: "later", at: 1_780_000_000_000, signature: "sig-new", takenAt: 8 };
+      store.putSnapshot(timed as never);
+      // A restart on the same storage reads both back.
+      const again = new SqliteStore(sql, (fn) => state.storage.transactionSync(fn));
+      expect(again.readSnapshot("doc_a" as never)).toEqual(old);
+      expect(again.readSnapshot("doc_b" as never)).toEqual(timed);
+    }),
+  );
 });

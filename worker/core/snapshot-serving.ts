@@ -42,8 +42,8 @@ export function sendSnapshot(store: GroupStore, doc: DocId, have: KnownState, em
     if (header) emit({ type: "content", doc, header, sessions: {} });
     have.header = true;
   }
-  const { session, covers, signature } = snapshot;
-  emit({ type: "snapshot", doc, session, covers, data: snapshot.data as SnapshotMessage["data"], signature });
+  const { session, covers, at, signature } = snapshot;
+  emit({ type: "snapshot", doc, session, covers, data: snapshot.data as SnapshotMessage["data"], ...(at === undefined ? {} : { at }), signature });
   for (const [session, count] of Object.entries(snapshot.covers) as [SessionId, number][]) {
     if (count > (have.sessions[session] ?? 0)) have.sessions[session] = count;
   }

@@ -46,7 +46,7 @@ export function takeSnapshot(peer: ReadyPeer, snapshot: SnapshotMessage, now: nu
   if (stored && !coversMore(covers, stored.covers)) {
     return { code: "snapshot_refused", reason: "the snapshot is stale: it is not newer than the stored snapshot (each covers transactions the other does not)" };
   }
-  const message = snapshotMessage(doc, session, covers, snapshotDataHash(snapshot.data));
+  const message = snapshotMessage(doc, session, covers, snapshotDataHash(snapshot.data), snapshot.at);
   const { type: _type, ...taken } = snapshot;
   return [{ type: "verify", peer: peer.id, checks: [{ publicKeyOf: peer.agent, message, signature: snapshot.signature }], then: { kind: "snapshot", snapshot: { ...taken, takenAt: now } } }];
 }

@@ -69,7 +69,7 @@ describe("handshake and status", () => {
     const handler = { onHello: () => {}, onReady: () => {}, onMessage: () => {}, onDown: () => {}, onStatus: () => {}, onFailure: () => {} };
     for (const [url, socket] of [
       ["https://relay.test/", `wss://relay.test/v1/groups/${GROUP}/ws`],
-      ["http://relay.test/weft?app=notes&v=2", `ws://relay.test/weft/v1/groups/${GROUP}/ws?app=notes&v=2`],
+      ["http://relay.test/weft?app=notes&v=3", `ws://relay.test/weft/v1/groups/${GROUP}/ws?app=notes&v=3`],
       ["wss://relay.test/base/?key=a%20b", `wss://relay.test/base/v1/groups/${GROUP}/ws?key=a%20b`],
     ] as const) {
       new Connection({ url, group: GROUP, identity, session, WebSocket, pingIntervalMs: HOUR, fetch: false }, handler).start();
