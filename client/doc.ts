@@ -20,7 +20,7 @@ import {
 import { coversOf, snapshotKey, snapshotProblem } from "./core/snapshots.ts";
 import type { CoreEvent, WaiterKey } from "./core/effects.ts";
 import { LocalRefusalError, type ClosedError, type RelayError } from "./errors.ts";
-import { checkListener, checkMemberOp, checkSignalOptions, checkSnapshotData, checkTransactionData, isTransactionData, sizeProblem } from "./local-checks.ts";
+import { checkListener, checkMayWrite, checkMemberOp, checkSignalOptions, checkSnapshotData, checkTransactionData, isTransactionData, sizeProblem } from "./local-checks.ts";
 import { detachedPresence, type DocPresence } from "./presence.ts";
 
 export type { DocTransaction, Snapshotted } from "./core/doc-state.ts";
@@ -142,6 +142,7 @@ export class Doc {
     if (!state.header) throw new Error(`append: document ${this.id} is not loaded yet`);
     if (state.deleted) throw new Error(`append: document ${this.id} was deleted`);
     if (this.#host.stateOf(this.id) !== state) throw new Error(`append: document ${this.id} is no longer held by its group`);
+    checkMayWrite(this.#host.role, agentOfSession(this.#host.session), state.header, "append");
     const now = Date.now();
     // Refused here, not by the relay, whatever plain JavaScript passes in: nothing bad enters the session.
     const tooLarge = isTransactionData(data) ? sizeProblem(data) : undefined;

@@ -11,7 +11,7 @@ import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Dire
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
 import { ClosedError, LocalRefusalError, RelayError, abortReason, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import { checkDocId, checkGroupId, checkHeader, checkListener, checkOptions, checkSignalOptions, checkSince } from "./local-checks.ts";
+import { checkDocId, checkGroupId, checkHeader, checkListener, checkMayCreate, checkOptions, checkSignalOptions, checkSince } from "./local-checks.ts";
 import { membersOf } from "./membership.ts";
 import { PresenceChannel } from "./presence.ts";
 import { PushPump } from "./push-pump.ts";
@@ -194,6 +194,7 @@ export class Group {
 
   #createWith(header: DocHeader, members: boolean): Doc {
     const id = checkHeader(header, this.id);
+    checkMayCreate(this.#core.role, members ? "createMembers" : "create");
     if (header.kind === MEMBERS_KIND && this.membersDoc) throw new LocalRefusalError("bad_header", "create: this group already has a membership log");
     // The relay takes the first document of this kind as the membership log: only createMembers() makes one.
     if (header.kind === MEMBERS_KIND && !members) throw new LocalRefusalError("bad_header", `create: the kind ${MEMBERS_KIND} is the membership log's; call createMembers()`);

@@ -27,6 +27,11 @@ import {
   type DocId,
   type SessionCounts,
   type SessionId,
+  type AgentId,
+  type Role,
+  MEMBERS_KIND,
+  can,
+  mayRead,
 } from "../protocol/index.ts";
 import { LocalRefusalError } from "./errors.ts";
 
@@ -110,6 +115,23 @@ export function checkSnapshotData(doc: DocId, session: SessionId, data: unknown,
   const size = dataBytes(data);
   if (size > MAX_SNAPSHOT_BYTES) throw new LocalRefusalError("snapshot_too_large", `snapshot: ${size} bytes of data; at most ${MAX_SNAPSHOT_BYTES}`);
   refuseAsRelayWould({ type: "snapshot", doc, session, covers, data: data as Uint8Array<ArrayBuffer>, signature: PLACEHOLDER_SIGNATURE }, "snapshot");
+}
+
+/**
+ * A write the relay would refuse for this agent's role (the one it last said; none known yet, none refused):
+ * a reader writes nothing, a writer not the membership log, and nobody but an admin a document whose
+ * `readers` leave them out. Mirrors the relay's check of content (worker/core/relay-core.ts).
+ */
+export function checkMayWrite(role: Role | undefined, agent: AgentId, header: DocHeader, what: string): void {
+  if (role === undefined) return;
+  const members = header.kind === MEMBERS_KIND;
+  if (!mayRead(role, agent, header)) throw new LocalRefusalError("forbidden", `${what}: this agent may not read document ${docIdOf(header)}`);
+  if (!can(role, members ? "manage" : "write")) throw new LocalRefusalError("forbidden", `${what}: ${members ? "only an admin may change membership" : `a ${role} may not write`}`);
+}
+
+/** A new document the relay would refuse for this agent's role (the one it last said): a reader creates none. */
+export function checkMayCreate(role: Role | undefined, what: string): void {
+  if (role !== undefined && !can(role, "create")) throw new LocalRefusalError("forbidden", `${what}: a ${role} may not create documents`);
 }
 
 /** A membership operation the relay could never accept is refused before it joins the log. */

@@ -10,6 +10,7 @@ import type { Doc, DocChange, DocTransaction } from "../client/doc.ts";
 import type { Group } from "../client/group.ts";
 import type { Status } from "../client/status.ts";
 import { notifyAll } from "../client/listeners.ts";
+import { LocalRefusalError } from "../client/errors.ts";
 import type { DocId } from "../protocol/ids.ts";
 import { isSubset } from "../protocol/known-state.ts";
 import { MAX_SNAPSHOT_BYTES } from "../protocol/limits.ts";
@@ -42,10 +43,12 @@ type Events = {
   synced: (synced: boolean) => void;
   /**
    * The document could not be opened, a local update could not be appended, or the relay refused edits
-   * this Y.Doc holds (the group's RelayError: `forbidden` for a reader's typing, say). Yjs cannot take an
-   * edit out again: to show the document as it is, bind a fresh Y.Doc (after `group.discardRefused(doc)`,
-   * or `group.retryRefused(doc)` once the edits may go through). Once they are discarded, a DivergedError
-   * says that this Y.Doc's later edits are no longer sent.
+   * this Y.Doc holds (the group's RelayError: `forbidden` for edits made cut off by an agent made a reader
+   * meanwhile, say). Yjs cannot take an edit out again: to show the document as it is, bind a fresh Y.Doc
+   * (after `group.discardRefused(doc)`, or `group.retryRefused(doc)` once the edits may go through). Once
+   * they are discarded, a DivergedError says that this Y.Doc's later edits are no longer sent. Edits made
+   * while the agent is known not to be allowed to write the document (a reader) are not sent to be refused:
+   * they wait (see `waitingToWrite`), and a LocalRefusalError (`forbidden`) says so once.
    */
   error: (error: Error) => void;
 };
@@ -105,6 +108,8 @@ export class WeftProvider {
    * take them out, so the Y.Doc no longer stands for the document (see DivergedError).
    */
   #diverged = false;
+  /** Edits wait in #pending: the group refused to append them at once, as its agent may not write the document. */
+  #waitingToWrite = false;
   #snapshotCheckQueued = false;
   /** The other peers present in the document, as its presence reports them. */
   #present: ReadonlyMap<string, PresencePeer> = new Map();
@@ -137,6 +142,8 @@ export class WeftProvider {
     this.#cleanups.push(
       group.onRefused((refused) => refused.doc.id === docId && this.#emit("error", refused.error)),
     );
+    // A role that may write: the edits that waited go.
+    this.#cleanups.push(group.onRole(() => this.#waitingToWrite && this.#flush()));
     // Registered once nothing above can throw: a constructor that threw holds no place.
     live.set(docId, this);
     this.#cleanups.push(() => void (live.get(docId) === this && live.delete(docId)));
@@ -150,6 +157,16 @@ export class WeftProvider {
    */
   get diverged(): boolean {
     return this.#diverged;
+  }
+
+  /**
+   * True while edits made in the Y.Doc wait in this provider, unsent, because the agent may not write the
+   * document (it is a reader, or no longer among its `readers`). They go once a role change lets it write;
+   * they are kept in memory only, so `destroy()` or a reload drops them. An editor shows a reader the
+   * document read-only (`group.role`, `group.onRole`) so that nothing waits.
+   */
+  get waitingToWrite(): boolean {
+    return this.#waitingToWrite;
   }
 
   on<E extends keyof Events>(event: E, listener: Events[E]): void {
@@ -326,9 +343,18 @@ export class WeftProvider {
     }
     const update = this.#pending.length === 1 ? this.#pending[0]! : Y.mergeUpdates(this.#pending);
     this.#pending = [];
+    const waited = this.#waitingToWrite;
+    this.#waitingToWrite = false;
     try {
       for (const payload of encodeUpdatePayloads(update, MAX_PAYLOAD_BYTES)) doc.append(payloadToData(payload));
     } catch (error) {
+      if (error instanceof LocalRefusalError && error.code === "forbidden") {
+        // This agent may not write the document now: the edits wait for a role that may (said once).
+        this.#pending = [update];
+        this.#waitingToWrite = true;
+        if (!waited) this.#emit("error", error);
+        return;
+      }
       this.#emit("error", error instanceof Error ? error : new Error(String(error)));
       return;
     }

@@ -51,8 +51,25 @@ export function harness(verifyToken?: TokenVerifier) {
     for (const created of clients) created.close();
   }
 
-  return { relay, client, closeAll };
+  /**
+   * Cuts a client (one made with `url: CUT_OFF_URL`) off the relay in group g1, as a device that goes offline: until
+   * the returned function puts it back, it hears nothing, such as its agent being made a reader, and
+   * still writes as the role it last heard, so the relay refuses those writes when it is back.
+   */
+  function cutOff(cut: Client): () => void {
+    relay.unreachable.add(new URL(CUT_OFF_URL).host);
+    cut.group(GROUP).connection.drop();
+    return () => {
+      relay.unreachable.delete(new URL(CUT_OFF_URL).host);
+      cut.reconnectNow();
+    };
+  }
+
+  return { relay, client, cutOff, closeAll };
 }
+
+/** The URL of clients that `cutOff()` can cut off while the others stay connected. */
+export const CUT_OFF_URL = "http://cut-off.relay.test";
 
 /** Resolves when the group's status is `status` (at once if it is). */
 export function statusOf(group: { status: Status; onStatus(listener: (status: Status) => void): () => void }, status: Status): Promise<void> {

@@ -153,14 +153,16 @@ describe("a document held from an earlier role, after openAll()", () => {
     await within(2_000, statusOf(group, "live"));
   });
 
-  it("writes made after its load was refused are held back and listed, synced() rejects, and loaded() does not hang", async () => {
+  it("a write into it after its load was refused is refused at once, nothing is held back, and loaded() does not hang", async () => {
     const { client } = setup();
     const { group, secret } = await heldFromBefore(client);
     await within(2_000, statusOf(group, "live")); // its load was refused, with nothing of bob's to refuse
     const held = await group.open(secret.id);
-    held.append("written as a writer");
-    await expect(within(2_000, held.synced())).rejects.toMatchObject({ code: "forbidden" });
-    expect(group.refused().flatMap((writes) => writes.transactions.map((transaction) => transaction.data))).toEqual(["written as a writer"]);
+    expect(group.role).toBe("writer");
+    expect(refusalCode(() => held.append("written as a writer"))).toBe("forbidden");
+    expect(held.transactions().map((transaction) => transaction.data)).toEqual(["for alice"]);
+    // Listed as refused (its load was), with no write of this client's held back.
+    expect(group.refused().flatMap((writes) => writes.transactions)).toEqual([]);
     await within(2_000, held.loaded());
   });
 });
@@ -241,6 +243,56 @@ describe("what only admins may do", () => {
     await aliceGroup.setRole(bobIdentity.agent, "admin");
     await until(() => group.role === "admin", 2_000);
     await within(2_000, group.delete(doc.id));
+  });
+});
+
+describe("what a reader may not do", () => {
+  it("append and create are refused at once, with nothing stored or sent, while the relay says it is one; allowed once it may write", async () => {
+    const { relay, client, aliceGroup, bobIdentity } = await bobMadeBy("reader");
+    const doc = aliceGroup.create();
+    relay.name(doc.id, "doc");
+    await doc.synced();
+
+    const store = new MemoryLocalStore();
+    const bob = await client({ identity: bobIdentity, name: "bob", store });
+    const group = bob.group("g1");
+    const held = await group.open(doc.id);
+    await statusOf(group, "live");
+    expect(group.role).toBe("reader");
+    relay.transcript();
+    expect(refusalCode(() => held.append("a reader writing"))).toBe("forbidden");
+    expect(refusalCode(() => group.create())).toBe("forbidden");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(relay.transcript().filter((line) => line.includes("-> relay | content"))).toEqual([]);
+    expect(held.transactions()).toEqual([]);
+    expect(group.docs.map((each) => each.id)).toEqual([doc.id]);
+    expect(group.refused()).toEqual([]);
+    await group.synced();
+    const [stored] = await store.loadGroup("g1");
+    expect(stored?.sessions[bob.session] ?? []).toEqual([]);
+
+    await aliceGroup.setRole(bobIdentity.agent, "writer");
+    await until(() => group.role === "writer", 2_000);
+    held.append("a writer now");
+    group.create().append("and a document of its own");
+    await within(2_000, group.synced());
+  });
+
+  it("nor may a writer write a document whose readers leave it out, held from when it was an admin", async () => {
+    const { relay, client, aliceGroup, bobIdentity } = await bobMadeBy("admin");
+    const secret = aliceGroup.create({ readers: [] });
+    secret.append("for admins");
+    await secret.synced();
+    const bob = await client({ identity: bobIdentity, name: "bob" });
+    const group = bob.group("g1");
+    const held = await group.open(secret.id);
+    await aliceGroup.setRole(bobIdentity.agent, "writer");
+    await until(() => group.role === "writer", 2_000);
+    relay.transcript();
+    expect(refusalCode(() => held.append("written as a writer"))).toBe("forbidden");
+    group.create().append("its own document is fine");
+    await within(2_000, group.synced());
+    expect(relay.transcript().filter((line) => line.includes("-> relay | content") && line.includes(secret.id))).toEqual([]);
   });
 });
 

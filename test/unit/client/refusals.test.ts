@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { MAX_JSON_DEPTH, MAX_TRANSACTION_BYTES, MEMBERS_KIND, type DocId, type SessionId } from "../../../protocol/index.ts";
 import { ClosedError, RelayError, createClient, createIdentity, exportIdentity, type DocChange, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
-import { statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
+import { CUT_OFF_URL, statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
 import { until } from "../../support/wait.ts";
 
 const setup = harnessPerTest();
@@ -151,7 +151,7 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
 
 describe("refused by the relay", () => {
   it("surfaces a refusal once, holds the refused writes back, and the rest of the group keeps syncing", async () => {
-    const { relay, client } = setup();
+    const { relay, client, cutOff } = setup();
     const admin = await client({ name: "admin" });
     const adminGroup = admin.group("g1");
     await statusOf(adminGroup, "live");
@@ -159,17 +159,22 @@ describe("refused by the relay", () => {
     relay.name(shared.id, "shared");
     await adminGroup.createMembers().synced();
     const readerIdentity = createIdentity();
-    await adminGroup.setRole(readerIdentity.agent, "reader");
+    await adminGroup.setRole(readerIdentity.agent, "writer");
 
-    const reader = await client({ identity: readerIdentity, name: "reader" });
+    const reader = await client({ identity: readerIdentity, name: "reader", url: CUT_OFF_URL });
     const group = reader.group("g1");
     const refusals: RefusedWrites[] = [];
     group.onRefused((refused) => refusals.push(refused));
     const held = await group.open(shared.id);
+    // Made a reader while cut off: it writes as the writer it last heard it was.
+    const reconnect = cutOff(reader);
+    await adminGroup.setRole(readerIdentity.agent, "reader");
     relay.transcript();
     held.append("a reader writing");
     held.append("and again");
+    reconnect();
     await expect(group.synced()).rejects.toMatchObject({ name: "RelayError", code: "forbidden" });
+    expect(group.role).toBe("reader");
     expect(refusals).toHaveLength(1);
     expect(refusals[0]!.transactions.map((transaction) => transaction.data)).toEqual(["a reader writing", "and again"]);
 
@@ -177,10 +182,11 @@ describe("refused by the relay", () => {
     // Reconnecting does not send it again: it is out of the push path.
     reader.group("g1").connection.drop();
     await statusOf(group, "live");
-    held.append("a third");
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(relay.transcript().filter((line) => line.startsWith("c") && line.includes("content"))).toEqual([]);
     expect(refusals).toHaveLength(1);
+    // Known to be a reader now, it is refused at once.
+    expect(refusalCode(() => held.append("a third"))).toBe("forbidden");
 
     // Other documents of the group keep syncing: the admin's writes reach the reader.
     shared.append("from the admin");
@@ -189,14 +195,14 @@ describe("refused by the relay", () => {
     expect(held.transactions().map((transaction) => transaction.data)).toContain("from the admin");
 
     // The app lists what is held back, and discards it: the session goes on, synced() resolves.
-    expect(group.refused().map((refused) => refused.transactions.length)).toEqual([3]);
+    expect(group.refused().map((refused) => refused.transactions.length)).toEqual([2]);
     const changes: DocChange[] = [];
     held.subscribe((change) => changes.push(change));
     await group.discardRefused(held);
     expect(group.refused()).toEqual([]);
     expect(held.transactions().map((transaction) => transaction.data)).toEqual(["from the admin"]);
     // An app that applies changes one by one hears what to take out again.
-    expect(changes.map((change) => [change.added.length, change.removed?.map((transaction) => transaction.data)])).toEqual([[0, ["a reader writing", "and again", "a third"]]]);
+    expect(changes.map((change) => [change.added.length, change.removed?.map((transaction) => transaction.data)])).toEqual([[0, ["a reader writing", "and again"]]]);
     await group.synced();
   });
 

@@ -10,7 +10,7 @@ import type { LocalStore } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { fakeWebLocks } from "../../support/web-locks.ts";
 import { until } from "../../support/wait.ts";
-import { GROUP, harnessPerTest, settle, statusOf } from "./group-harness.ts";
+import { CUT_OFF_URL, GROUP, harnessPerTest, settle, statusOf } from "./group-harness.ts";
 
 const setup = harnessPerTest();
 const CUT_OFF = "http://cut-off.test";
@@ -95,7 +95,7 @@ describe.each(stores)("$name", ({ tabs }) => {
 describe("writes another tab left unsent that the relay refuses (its agent was made a reader meanwhile)", () => {
   /** Alice's group with bob in it as `role`, and a document of alice's (only hers to read, with `readers`). */
   async function alicesGroup(role: "admin" | "writer", readers?: "alice only") {
-    const { relay, client } = setup();
+    const { relay, client, cutOff } = setup();
     relay.unreachable.add(new URL(CUT_OFF).host);
     const alice = await client({ name: "alice" });
     const aliceGroup = alice.group(GROUP);
@@ -105,7 +105,7 @@ describe("writes another tab left unsent that the relay refuses (its agent was m
     const shared = aliceGroup.create(readers ? { readers: [alice.identity.agent] } : {});
     shared.append("from alice");
     await shared.synced();
-    return { relay, client, aliceGroup, bob, shared };
+    return { relay, client, cutOff, aliceGroup, bob, shared };
   }
 
   /** Bob's two tabs on one store: the cut-off one writes into alice's document and closes; bob is then a reader. */
@@ -167,17 +167,20 @@ describe("writes another tab left unsent that the relay refuses (its agent was m
   });
 
   it("discarding a tab's own refused writes keeps what another tab saved into the same document", async () => {
-    const { client, aliceGroup, bob, shared } = await alicesGroup("writer");
+    const { client, cutOff: cutOffNow, aliceGroup, bob, shared } = await alicesGroup("writer");
     const store = new MemoryLocalStore();
-    const live = await client({ name: "bob-live", identity: bob, store });
+    const live = await client({ name: "bob-live", identity: bob, store, url: CUT_OFF_URL });
     const group = live.group(GROUP);
     const doc = await group.open(shared.id);
     const cutOff = await client({ name: "bob-cut", identity: bob, store, url: CUT_OFF });
     (await cutOff.group(GROUP).open(shared.id)).append("saved by the cut-off tab");
     await settle();
 
+    // Made a reader while the live tab is offline for a moment: it writes as the writer it last heard it was.
+    const reconnect = cutOffNow(live);
     await aliceGroup.setRole(bob.agent, "reader");
     doc.append("refused");
+    reconnect();
     await expect(doc.synced()).rejects.toMatchObject({ code: "forbidden" });
     await group.discardRefused(doc);
     const [stored] = await store.loadGroup(GROUP);

@@ -2,7 +2,7 @@
 // applied idempotently (it covers what the Y.Doc already has), a reload starts from the stored snapshot
 // and the updates after it, and snapshots: false offers nothing in presence. A Y.Doc holding edits the
 // relay refused publishes no snapshot; once they are discarded it sends nothing more, and once they are
-// sent again it counts like any. The snapshot is delivered with inject(): a writer's signed one, as the
+// sent again it counts like any. Edits typed while the agent is a reader wait in the provider. The snapshot is delivered with inject(): a writer's signed one, as the
 // relay forwards it.
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
@@ -13,7 +13,7 @@ import type { Client } from "../../../client/index.ts";
 import { DivergedError, WeftProvider } from "../../../yjs/index.ts";
 import { OFFERS_SNAPSHOTS } from "../../../yjs/snapshot-policy.ts";
 import { until, untilEvent } from "../../support/wait.ts";
-import { GROUP, harnessPerTest, settle, statusOf } from "../client/group-harness.ts";
+import { CUT_OFF_URL, GROUP, harnessPerTest, settle, statusOf } from "../client/group-harness.ts";
 
 const setup = harnessPerTest();
 const SNAPSHOT_OFTEN = { snapshots: { factor: 1, minLogBytes: 600 } };
@@ -202,8 +202,33 @@ describe("a Y.Doc whose refused edits were discarded", () => {
   });
 });
 
-/** Alice's group, where bob's provider typed while a reader (refused); bob is a writer again, and leads snapshots. */
-async function bobTypedAsReader() {
+describe("edits typed while the agent may not write the document", () => {
+  it("wait in the provider, unsent and said once, and go once it may write: every Y.Doc converges, nothing is refused", async () => {
+    const { alice, a, bob, b, errors } = await bobWrites();
+    await alice.group(GROUP).setRole(bob.identity.agent, "reader");
+    await until(() => bob.group(GROUP).role === "reader", 2_000);
+    b.ydoc.getText("body").insert(0, "[waited] ");
+    await settle();
+    b.ydoc.getText("body").insert(0, "[twice] ");
+    await settle();
+    expect(b.waitingToWrite).toBe(true);
+    expect(errors).toMatchObject([{ name: "LocalRefusalError", code: "forbidden" }]);
+    expect(b.doc!.hasUnsynced).toBe(false);
+    expect(bob.group(GROUP).refused()).toEqual([]);
+    expect(a.ydoc.getText("body").toString()).toBe("");
+
+    await alice.group(GROUP).setRole(bob.identity.agent, "writer");
+    await untilEvent(a.ydoc, "update", () => a.ydoc.getText("body").toString() === "[twice] [waited] ");
+    expect(b.waitingToWrite).toBe(false);
+    expect(a.ydoc.store.pendingStructs).toBeNull();
+    expect(errors).toHaveLength(1);
+    expect(bob.group(GROUP).refused()).toEqual([]);
+    await b.doc!.synced();
+  });
+});
+
+/** Alice's group, where bob and his provider are writers. */
+async function bobWrites() {
   const h = setup();
   const alice = await h.client({ name: "alice" });
   const groupA = alice.group(GROUP);
@@ -213,18 +238,30 @@ async function bobTypedAsReader() {
   const docId = groupA.create({ kind: "yjs" }).id;
   await groupA.synced();
   const a = new WeftProvider(groupA, docId, new Y.Doc(), { snapshots: false });
-  const bob = await h.client({ name: "bob", identity: bobIdentity });
+  const bob = await h.client({ name: "bob", identity: bobIdentity, url: CUT_OFF_URL });
   const b = new WeftProvider(bob.group(GROUP), docId, new Y.Doc(), SNAPSHOT_OFTEN);
   await Promise.all([a.loaded, b.loaded]);
   const errors: unknown[] = [];
   b.on("error", (error) => errors.push(error));
-  await groupA.setRole(bobIdentity.agent, "reader");
-  await until(() => bob.group(GROUP).role === "reader", 2_000);
-  b.ydoc.getText("body").insert(0, "[refused] ");
-  await until(() => b.doc!.refused, 2_000);
-  await groupA.setRole(bobIdentity.agent, "writer");
-  await until(() => bob.group(GROUP).role === "writer", 2_000);
   return { h, alice, a, bob, b, docId, errors };
+}
+
+/**
+ * Alice's group, where bob's provider typed cut off while he was made a reader (the relay refused it once
+ * he was back); bob is a writer again, and leads snapshots.
+ */
+async function bobTypedAsReader() {
+  const written = await bobWrites();
+  const { h, alice, bob, b } = written;
+  const reconnect = h.cutOff(bob);
+  await alice.group(GROUP).setRole(bob.identity.agent, "reader");
+  b.ydoc.getText("body").insert(0, "[refused] ");
+  reconnect();
+  await until(() => b.doc!.refused, 2_000);
+  expect(bob.group(GROUP).role).toBe("reader");
+  await alice.group(GROUP).setRole(bob.identity.agent, "writer");
+  await until(() => bob.group(GROUP).role === "writer", 2_000);
+  return written;
 }
 
 /** Alice types 60 characters; then a fresh reader, from the relay, must hold exactly her text. */
