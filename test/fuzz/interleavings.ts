@@ -1,6 +1,8 @@
 // Randomized interleavings of the real SDK against the real relay (weft/dev's startRelay on a folder): three
-// agents of one group pair, a proxy per agent that cuts them off at random, relay restarts, clients restarted
-// on their FileLocalStore (the old one closing while the new one starts, as two tabs would), snapshots,
+// agents of one group pair, writing text and bytes that are easy to change on the way (escapes, astral
+// characters, line separators, NUL, long runs), a proxy per agent that cuts them off at random, relay
+// restarts, clients restarted on their FileLocalStore (the old one closing while the new one starts, as two
+// tabs would), snapshots,
 // deletes, with --roles role changes, documents restricted to their creator and refused writes discarded
 // or sent again (a Y.Doc whose refused edits were discarded is replaced, as an app would), with --presence
 // presence set and cleared (checked at the end: every client sees exactly the others' latest), and with

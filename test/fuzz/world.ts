@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, createIdentity, type Client, type Doc, type Identity } from "../../client/index.ts";
+import type { TransactionData } from "../../protocol/index.ts";
 import { FileLocalStore } from "../../client/node.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import { mayRead, type DocId, type Role } from "../../protocol/index.ts";
@@ -58,7 +59,7 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
   const yjsDocs = new Map<string, DocId>();
   const start = async (agent: Omit<Agent, "client" | "editors">): Promise<Client> => {
     const client = await createClient({ url: agent.proxy.url, identity: agent.identity, backoff: BACKOFF, store: new FileLocalStore(agent.storeDir, { fsync: false }) });
-    for (const group of GROUPS) client.group(group).onRefused((refusal) => refusal.transactions.forEach((transaction) => refused.add(String(transaction.data))));
+    for (const group of GROUPS) client.group(group).onRefused((refusal) => refusal.transactions.forEach((transaction) => refused.add(keyOf(transaction.data))));
     return client;
   };
   /**
@@ -132,7 +133,7 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
           const discard = rnd() < 0.5;
           if (options.verbose) console.log(`seed ${seed} step ${step}: ${agent.name} ${discard ? "discards" : "retries"} refused writes of ${doc.id}${doc.id === yjsDocs.get(groupId) ? " (Yjs)" : ""}`);
           // Writes appended while the document's writes were held back are held back too, and dropped with them.
-          if (discard) doc.refusedWrites()?.transactions.forEach((transaction) => refused.add(String(transaction.data)));
+          if (discard) doc.refusedWrites()?.transactions.forEach((transaction) => refused.add(keyOf(transaction.data)));
           if (discard) track(`${agent.name} discardRefused()`, group.discardRefused(doc));
           else group.retryRefused(doc);
         } else if (options.yjs && rnd() < 0.25) {
@@ -166,16 +167,16 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
           const restricted = options.roles && rnd() < 0.3;
           const doc = group.create({ meta: { n: counter }, ...(restricted ? { readers: [agent.identity.agent] } : {}) });
           known.get(groupId)!.add(doc.id);
-          const data = `${agent.name}-${counter++}`;
+          const data = dataFor(`${agent.name}-${counter++}`, rnd);
           doc.append(data);
-          writes.push({ group: groupId, doc: doc.id, data });
+          writes.push({ group: groupId, doc: doc.id, data: keyOf(data) });
           track(`${agent.name} synced() of a new document`, doc.synced());
         } else if (r < 0.45 && held.length > 0) {
           const doc = pick(held);
           for (let i = 1 + Math.floor(rnd() * 4); i > 0; i--) {
-            const data = `${agent.name}-${counter++}`;
+            const data = dataFor(`${agent.name}-${counter++}`, rnd);
             doc.append(data);
-            writes.push({ group: groupId, doc: doc.id, data });
+            writes.push({ group: groupId, doc: doc.id, data: keyOf(data) });
           }
           if (rnd() < 0.3) track(`${agent.name} synced()`, doc.synced());
         } else if (r < 0.55 && ids.length > 0) {
@@ -235,7 +236,7 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
     for (const entry of pending) if (!entry.settled) problem(`never settled: ${entry.what}`);
     for (const agent of agents) for (const groupId of GROUPS) await Promise.race([agent.client.group(groupId).synced().catch(() => {}), sleep(10_000)]);
     await sleep(1_500);
-    for (const agent of agents) for (const groupId of GROUPS) for (const refusal of agent.client.group(groupId).refused()) refusal.transactions.forEach((transaction) => refused.add(String(transaction.data)));
+    for (const agent of agents) for (const groupId of GROUPS) for (const refusal of agent.client.group(groupId).refused()) refusal.transactions.forEach((transaction) => refused.add(keyOf(transaction.data)));
 
     const fresh = await createClient({ url: relay.url, identity: reader });
     try {
@@ -255,7 +256,7 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
               const mayStillRead = doc.header !== undefined && mayRead(group.role, agent.identity.agent, doc.header);
               if (!doc.refused && mayStillRead) problem(`${agent.name}/${groupId} holds ${doc.id}, which the relay lacks`);
             } else if (!options.roles && relayView.key !== viewOf(doc).key) {
-              problem(`${agent.name}/${groupId} ${doc.id} differs from the relay's: ${viewOf(doc).key} against ${relayView.key}`);
+              problem(`${agent.name}/${groupId} ${doc.id} differs from the relay's: ${JSON.stringify(viewOf(doc).key.slice(0, 300))} against ${JSON.stringify(relayView.key.slice(0, 300))}`);
             }
           }
         }
@@ -264,7 +265,7 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
         const stored = new Set([...atRelay.values()].flatMap((view) => view.data));
         for (const write of writes) {
           if (write.group === groupId && atRelay.has(write.doc) && !stored.has(write.data) && !refused.has(write.data)) {
-            problem(`write ${write.data} into ${write.doc} is not at the relay and was not refused`);
+            problem(`write ${JSON.stringify(write.data.slice(0, 60))} into ${write.doc} is not at the relay and was not refused`);
             if (options.verbose) for (const agent of agents) console.log(`  ${holderOf(agent, groupId, write.doc)}`);
           }
         }
@@ -286,20 +287,33 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
 
 const WORD = /<[ABCD]\d+>/g;
 
+/** Tails for a write's text that are easy to change on the way: escapes, astral characters, separators, NUL, a long run. */
+const TRICKY_TAILS = ["", "", "é", " 😀𝌆", "\u0000", "\u2028\u2029", "\\\"'", "a\r\nb", "\uFEFF", "x".repeat(2_000)];
+
+/** A write's data, unique by its marker: text with a tricky tail, or (one in five) the UTF-8 bytes of such text. */
+function dataFor(marker: string, rnd: () => number): TransactionData {
+  const text = `${marker}${TRICKY_TAILS[Math.floor(rnd() * TRICKY_TAILS.length)]}`;
+  return rnd() < 0.2 ? new TextEncoder().encode(text) : text;
+}
+
+/** How written data is compared with what comes back: text as itself, bytes as their values. */
+const keyOf = (data: TransactionData): string => (typeof data === "string" ? data : `bytes:${data.join(",")}`);
+
 /**
  * Every Y.Doc bound to the group's Yjs document holds the same text as one a fresh reader binds to it, once
  * the providers settle, and (without role changes, which refuse edits) that text holds exactly the words
  * typed and not deleted, each once: no edit lost, none applied twice. An agent whose writes there were
- * refused (it was made a reader) is left out: its own edits stay in its Y.Doc only. Words typed into a
- * provider whose document never opened (cut off before it had the document, and closed before it could)
- * are lost with it, as documented. And every open editor sees the cursors of the other open ones, no more.
+ * refused (it was made a reader while cut off), or whose edits wait (typed while a reader), is left out:
+ * its own edits stay in its Y.Doc only. Words typed into a provider whose document never opened (cut off
+ * before it had the document, and closed before it could) are lost with it, as documented. And every open editor sees the cursors of the other open ones, no more.
  */
 async function checkYjs(groupId: string, id: DocId, agents: Agent[], fresh: Client, words: { typed: Map<string, Editor>; deleted: Set<string>; roles: boolean; verbose: boolean }, problem: (what: string) => void): Promise<void> {
   const ydoc = new Y.Doc();
   const provider = new WeftProvider(fresh.group(groupId), id, ydoc, { snapshots: false });
   try {
     await provider.loaded;
-    const editors = agents.filter((agent) => !agent.client.group(groupId).refused().some((refusal) => refusal.doc.id === id));
+    // Left out: an editor holding refused edits, or edits typed while a reader, waiting in its provider.
+    const editors = agents.filter((agent) => !agent.client.group(groupId).refused().some((refusal) => refusal.doc.id === id) && !agent.editors.get(groupId)!.provider.waitingToWrite);
     const texts = () => editors.map((agent) => agent.editors.get(groupId)!.ydoc.getText("body").toString());
     const expected = () => ydoc.getText("body").toString();
     const deadline = Date.now() + 10_000;
@@ -391,7 +405,7 @@ function holderOf(agent: Agent, groupId: string, id: DocId): string {
 function viewOf(doc: Doc): { data: string[]; key: string } {
   const data = new Set<string>();
   if (doc.heldSnapshot) for (const item of JSON.parse(String(doc.heldSnapshot.data)) as string[]) data.add(item);
-  for (const transaction of doc.transactions()) data.add(String(transaction.data));
+  for (const transaction of doc.transactions()) data.add(keyOf(transaction.data));
   const counts = Object.entries(doc.known.sessions).sort().map(([session, count]) => `${session.slice(-6)}:${count}`);
   const sorted = [...data].sort();
   return { data: sorted, key: `${counts.join(",")} :: ${sorted.join(",")}` };
