@@ -82,11 +82,15 @@ describe("publishing a snapshot", () => {
     expect(await verifyCheckpoint(chunk.signature, doc1.id, alice.session, all.length, chainHash(GENESIS_HASH, all))).toBe(true);
   });
 
-  it("is refused locally with the relay's code: nothing new to cover, the membership log, a reader, a deleted document", () => {
+  it("is refused locally with the relay's code: nothing new to cover, the membership log, a reader, a writer its readers leave out, a deleted document", () => {
     const core = aliceWithHistory();
     const doc = core.state.docs.get(doc1.id)!;
     const covers = coversOf(doc);
     expect(snapshotProblem(doc, "reader", covers)?.[0]).toBe("forbidden");
+    // A writer whose document's readers leave it out (held from when it was an admin); an admin may.
+    const restricted = newDocState(doc1.id, { ...doc1.header, readers: [] });
+    expect(snapshotProblem(restricted, "writer", covers, bob.agent)?.[0]).toBe("forbidden");
+    expect(snapshotProblem(restricted, "admin", covers, bob.agent)).toBeUndefined();
     core.feed({ type: "snapshot", doc: doc1.id, data: "s", covers });
     // The same covers again while the first waits, or after it was stored: stale.
     expect(snapshotProblem(doc, "writer", covers)?.[0]).toBe("snapshot_refused");

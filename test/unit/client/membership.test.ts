@@ -278,7 +278,7 @@ describe("what a reader may not do", () => {
     await within(2_000, group.synced());
   });
 
-  it("nor may a writer write a document whose readers leave it out, held from when it was an admin", async () => {
+  it("nor may a writer write or snapshot a document whose readers leave it out, held from when it was an admin", async () => {
     const { relay, client, aliceGroup, bobIdentity } = await bobMadeBy("admin");
     const secret = aliceGroup.create({ readers: [] });
     secret.append("for admins");
@@ -290,6 +290,7 @@ describe("what a reader may not do", () => {
     await until(() => group.role === "writer", 2_000);
     relay.transcript();
     expect(refusalCode(() => held.append("written as a writer"))).toBe("forbidden");
+    expect(refusalCode(() => held.snapshot("its state"))).toBe("forbidden");
     group.create().append("its own document is fine");
     await within(2_000, group.synced());
     expect(relay.transcript().filter((line) => line.includes("-> relay | content") && line.includes(secret.id))).toEqual([]);
