@@ -142,7 +142,6 @@ export class Doc {
     if (!state.header) throw new Error(`append: document ${this.id} is not loaded yet`);
     if (state.deleted) throw new Error(`append: document ${this.id} was deleted`);
     if (this.#host.stateOf(this.id) !== state) throw new Error(`append: document ${this.id} is no longer held by its group`);
-    checkMayWrite(this.#host.role, agentOfSession(this.#host.session), state.header, "append");
     const now = Date.now();
     // Refused here, not by the relay, whatever plain JavaScript passes in: nothing bad enters the session.
     const tooLarge = isTransactionData(data) ? sizeProblem(data) : undefined;
@@ -150,6 +149,8 @@ export class Doc {
     // Bytes are copied: what the app changes in its array afterwards is not what was hashed and stored.
     if (data instanceof Uint8Array) data = new Uint8Array(data);
     checkTransactionData(this.id, this.#host.session, nextAt(state, now), data);
+    // In the relay's order: the frame is decoded first, then the role checked.
+    checkMayWrite(this.#host.role, agentOfSession(this.#host.session), state.header, "append");
     if (state.header.kind === MEMBERS_KIND) checkMemberOp(data);
     this.#host.dispatch({ type: "append", doc: this.id, data, now });
     const own = ownLog(state, this.#host.session);
