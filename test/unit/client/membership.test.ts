@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { RelayError, createIdentity, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
-import type { Role } from "../../../protocol/index.ts";
+import { MAX_TRANSACTION_BYTES, type Role } from "../../../protocol/index.ts";
 import { statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
 import { until } from "../../support/wait.ts";
 
@@ -261,6 +261,8 @@ describe("what a reader may not do", () => {
     expect(group.role).toBe("reader");
     relay.transcript();
     expect(refusalCode(() => held.append("a reader writing"))).toBe("forbidden");
+    // The relay decodes a frame before it checks the role: what it would say first is said here first.
+    expect(refusalCode(() => held.append("x".repeat(MAX_TRANSACTION_BYTES + 1)))).toBe("transaction_too_large");
     expect(refusalCode(() => group.create())).toBe("forbidden");
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(relay.transcript().filter((line) => line.includes("-> relay | content"))).toEqual([]);
