@@ -227,6 +227,24 @@ describe("edits typed while the agent may not write the document", () => {
   });
 });
 
+describe("edits waiting for a writing role, when the provider is destroyed", () => {
+  it("are dropped with it, as documented: nothing of them is appended once the agent may write", async () => {
+    const { alice, a, bob, b } = await bobWrites();
+    await alice.group(GROUP).setRole(bob.identity.agent, "reader");
+    await until(() => bob.group(GROUP).role === "reader", 2_000);
+    b.ydoc.getText("body").insert(0, "[dropped] ");
+    await settle();
+    expect(b.waitingToWrite).toBe(true);
+    const held = b.doc!;
+    b.destroy();
+    await alice.group(GROUP).setRole(bob.identity.agent, "writer");
+    await until(() => bob.group(GROUP).role === "writer", 2_000);
+    await settle();
+    expect(held.sessionTransactions(bob.session)).toEqual([]);
+    expect(a.ydoc.getText("body").toString()).toBe("");
+  });
+});
+
 /** Alice's group, where bob and his provider are writers. */
 async function bobWrites() {
   const h = setup();
