@@ -177,7 +177,7 @@ export class Doc {
     const covers = coversOf(state);
     checkSnapshotData(this.id, this.#host.session, data, covers);
     if (data instanceof Uint8Array) data = new Uint8Array(data);
-    const problem = snapshotProblem(state, this.#host.role, covers, agentOfSession(this.#host.session));
+    const problem = snapshotProblem(state, this.#host.role, agentOfSession(this.#host.session), covers);
     if (problem) throw new LocalRefusalError(problem[0], problem[1]);
     if (this.#host.closedError) return Promise.reject(this.#host.closedError);
     if (this.#host.stateOf(this.id) !== state) throw new Error(`snapshot: document ${this.id} is no longer held by its group`);

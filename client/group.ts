@@ -3,7 +3,7 @@
 // carried out here in one switch: frames to the connection, saves to the local store, settlements to the
 // promises waiting, changes to listeners.
 import { notifyAll } from "./listeners.ts";
-import { MEMBERS_KIND, can, mayRead, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type MemberOp, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
+import { MEMBERS_KIND, mayRead, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type MemberOp, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { digestOfState, initialState, step } from "./core/client-core.ts";
 import { hasUnsynced, type DocState } from "./core/doc-state.ts";
@@ -11,7 +11,7 @@ import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Dire
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
 import { ClosedError, LocalRefusalError, RelayError, abortReason, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import { checkDocId, checkGroupId, checkHeader, checkListener, checkMayCreate, checkOptions, checkSignalOptions, checkSince } from "./local-checks.ts";
+import { checkDocId, checkGroupId, checkHeader, checkListener, checkOptions, checkRoleMay, checkSignalOptions, checkSince } from "./local-checks.ts";
 import { membersOf } from "./membership.ts";
 import { PresenceChannel } from "./presence.ts";
 import { PushPump } from "./push-pump.ts";
@@ -194,7 +194,7 @@ export class Group {
 
   #createWith(header: DocHeader, members: boolean): Doc {
     const id = checkHeader(header, this.id);
-    checkMayCreate(this.#core.role, members ? "createMembers" : "create");
+    checkRoleMay(this.#core.role, "create", members ? "createMembers" : "create");
     if (header.kind === MEMBERS_KIND && this.membersDoc) throw new LocalRefusalError("bad_header", "create: this group already has a membership log");
     // The relay takes the first document of this kind as the membership log: only createMembers() makes one.
     if (header.kind === MEMBERS_KIND && !members) throw new LocalRefusalError("bad_header", `create: the kind ${MEMBERS_KIND} is the membership log's; call createMembers()`);
@@ -244,7 +244,7 @@ export class Group {
   delete(id: DocId, options: Signal = {}): Promise<void> {
     checkDocId(id, "delete");
     checkSignalOptions(options, "delete");
-    this.#checkMay("delete", "delete");
+    checkRoleMay(this.#core.role, "delete", "delete");
     return this.#delete(id, options.signal);
   }
 
@@ -444,15 +444,9 @@ export class Group {
   async #changeMembers(op: MemberOp): Promise<void> {
     this.#throwIfClosed();
     const log = await this.#membersLog();
-    this.#checkMay("manage", op.op === "set" ? "setRole" : "removeMember");
+    checkRoleMay(this.#core.role, "manage", op.op === "set" ? "setRole" : "removeMember");
     log.append(JSON.stringify(op));
     await log.synced();
-  }
-
-  /** What only an admin may do, refused here when the relay last said this agent is not one (it tells a change at once). */
-  #checkMay(action: "delete" | "manage", what: string): void {
-    const role = this.#core.role;
-    if (role !== undefined && !can(role, action)) throw new LocalRefusalError("forbidden", `${what}: only an admin may; this agent is a ${role} in group ${this.id}`);
   }
 
   /** A Doc, as refused() and open() give them. */

@@ -27,6 +27,7 @@ import {
   type DocId,
   type SessionCounts,
   type SessionId,
+  type Action,
   type AgentId,
   type Role,
   MEMBERS_KIND,
@@ -118,20 +119,28 @@ export function checkSnapshotData(doc: DocId, session: SessionId, data: unknown,
 }
 
 /**
- * A write the relay would refuse for this agent's role (the one it last said; none known yet, none refused):
- * a reader writes nothing, a writer not the membership log, and nobody but an admin a document whose
- * `readers` leave them out. Mirrors the relay's check of content (worker/core/relay-core.ts).
+ * Why the relay would refuse this agent's write to a document with `header`, for the role it last said
+ * (none known yet: none): a reader writes nothing, a writer not the membership log, and nobody but an admin
+ * a document whose `readers` leave them out. Mirrors the relay's check of content (worker/core/relay-core.ts).
  */
-export function checkMayWrite(role: Role | undefined, agent: AgentId, header: DocHeader, what: string): void {
-  if (role === undefined) return;
-  const members = header.kind === MEMBERS_KIND;
-  if (!mayRead(role, agent, header)) throw new LocalRefusalError("forbidden", `${what}: this agent may not read document ${docIdOf(header)}`);
-  if (!can(role, members ? "manage" : "write")) throw new LocalRefusalError("forbidden", `${what}: ${members ? "only an admin may change membership" : `a ${role} may not write`}`);
+export function writeRefusal(role: Role | undefined, agent: AgentId, header: DocHeader): string | undefined {
+  if (role === undefined) return undefined;
+  if (!mayRead(role, agent, header)) return `this agent may not read document ${docIdOf(header)}`;
+  if (header.kind === MEMBERS_KIND) return can(role, "manage") ? undefined : "only an admin may change membership";
+  return can(role, "write") ? undefined : `a ${role} may not write`;
 }
 
-/** A new document the relay would refuse for this agent's role (the one it last said): a reader creates none. */
-export function checkMayCreate(role: Role | undefined, what: string): void {
-  if (role !== undefined && !can(role, "create")) throw new LocalRefusalError("forbidden", `${what}: a ${role} may not create documents`);
+/** A write refused as the relay would (writeRefusal), with `forbidden`. */
+export function checkMayWrite(role: Role | undefined, agent: AgentId, header: DocHeader, what: string): void {
+  const refusal = writeRefusal(role, agent, header);
+  if (refusal) throw new LocalRefusalError("forbidden", `${what}: ${refusal}`);
+}
+
+const ACTIONS: Record<Action, string> = { read: "read", write: "write", create: "create documents", delete: "delete documents", manage: "change membership" };
+
+/** What the role the relay last said does not allow (none known yet: nothing refused), refused with `forbidden`. */
+export function checkRoleMay(role: Role | undefined, action: Action, what: string): void {
+  if (role !== undefined && !can(role, action)) throw new LocalRefusalError("forbidden", `${what}: a ${role} may not ${ACTIONS[action]}`);
 }
 
 /** A membership operation the relay could never accept is refused before it joins the log. */

@@ -7,7 +7,6 @@ import {
   countOf,
   coversAll,
   coversMore,
-  mayRead,
   signSnapshot,
   type AgentId,
   type DocId,
@@ -20,6 +19,7 @@ import {
   type TransactionData,
 } from "../../protocol/index.ts";
 import { RelayError, type ClosedError } from "../errors.ts";
+import { writeRefusal } from "../local-checks.ts";
 import { applySnapshot, heldCount, type DocState, type PendingSnapshot } from "./doc-state.ts";
 import type { CoreEffect, CoreState } from "./effects.ts";
 import { send } from "./tracking.ts";
@@ -47,11 +47,11 @@ function newestCovers(doc: DocState): SessionCounts {
 }
 
 /** Why the relay would refuse a snapshot of `doc` published now (code and reason), if it would. */
-export function snapshotProblem(doc: DocState, role: Role | undefined, covers: SessionCounts, agent?: AgentId): [ErrorCode, string] | undefined {
+export function snapshotProblem(doc: DocState, role: Role | undefined, agent: AgentId, covers: SessionCounts): [ErrorCode, string] | undefined {
   if (doc.deleted) return ["doc_deleted", "snapshot: the document was deleted"];
   if (doc.header?.kind === MEMBERS_KIND) return ["snapshot_refused", "snapshot: the membership log keeps every transaction; it is never snapshotted"];
-  if (role === "reader") return ["forbidden", "snapshot: a reader may not write this document"];
-  if (role !== undefined && agent !== undefined && doc.header && !mayRead(role, agent, doc.header)) return ["forbidden", "snapshot: this agent may not read this document"];
+  const refusal = doc.header && writeRefusal(role, agent, doc.header);
+  if (refusal) return ["forbidden", `snapshot: ${refusal}`];
   if (Object.keys(covers).length === 0) return ["snapshot_refused", "snapshot: the relay has confirmed none of this document's transactions yet"];
   if (!coversMore(covers, newestCovers(doc))) return ["snapshot_refused", "snapshot: it would cover nothing the document's newest snapshot does not"];
   return undefined;

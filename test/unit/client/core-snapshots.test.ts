@@ -40,7 +40,7 @@ describe("publishing a snapshot", () => {
     core.transcript();
     const covers = coversOf(doc);
     expect(covers).toEqual({ [alice.session]: 3, [bob.session]: 4 });
-    expect(snapshotProblem(doc, "writer", covers)).toBeUndefined();
+    expect(snapshotProblem(doc, "writer", alice.agent, covers)).toBeUndefined();
     core.feed({ type: "snapshot", doc: doc1.id, data: "a0..a2 b0..b3", covers });
     core.relay({ type: "snapshotted", doc: doc1.id, session: alice.session, covers });
     expect(core.transcript()).toMatchInlineSnapshot(`
@@ -86,30 +86,30 @@ describe("publishing a snapshot", () => {
     const core = aliceWithHistory();
     const doc = core.state.docs.get(doc1.id)!;
     const covers = coversOf(doc);
-    expect(snapshotProblem(doc, "reader", covers)?.[0]).toBe("forbidden");
+    expect(snapshotProblem(doc, "reader", alice.agent, covers)?.[0]).toBe("forbidden");
     // A writer whose document's readers leave it out (held from when it was an admin); an admin may.
     const restricted = newDocState(doc1.id, { ...doc1.header, readers: [] });
-    expect(snapshotProblem(restricted, "writer", covers, bob.agent)?.[0]).toBe("forbidden");
-    expect(snapshotProblem(restricted, "admin", covers, bob.agent)).toBeUndefined();
+    expect(snapshotProblem(restricted, "writer", bob.agent, covers)?.[0]).toBe("forbidden");
+    expect(snapshotProblem(restricted, "admin", bob.agent, covers)).toBeUndefined();
     core.feed({ type: "snapshot", doc: doc1.id, data: "s", covers });
     // The same covers again while the first waits, or after it was stored: stale.
-    expect(snapshotProblem(doc, "writer", covers)?.[0]).toBe("snapshot_refused");
+    expect(snapshotProblem(doc, "writer", alice.agent, covers)?.[0]).toBe("snapshot_refused");
     core.relay({ type: "snapshotted", doc: doc1.id, session: alice.session, covers });
-    expect(snapshotProblem(doc, "writer", coversOf(doc))?.[0]).toBe("snapshot_refused");
+    expect(snapshotProblem(doc, "writer", alice.agent, coversOf(doc))?.[0]).toBe("snapshot_refused");
     // Another writer's newer snapshot heard of: covering less than it is stale too.
     core.relay(contentFrom(bob, doc1, 4, bobSays.slice(4, 5)));
     core.relay({ type: "snapshotted", doc: doc1.id, session: bob.session, covers: { ...covers, [bob.session]: 5 } });
     expect(coversOf(doc)).toEqual({ ...covers, [bob.session]: 5 });
-    expect(snapshotProblem(doc, "writer", coversOf(doc))?.[0]).toBe("snapshot_refused");
+    expect(snapshotProblem(doc, "writer", alice.agent, coversOf(doc))?.[0]).toBe("snapshot_refused");
     const members = newDocState(doc1.id, { ...doc1.header, kind: MEMBERS_KIND });
-    expect(snapshotProblem(members, "admin", { [alice.session]: 1 })?.[0]).toBe("snapshot_refused");
+    expect(snapshotProblem(members, "admin", alice.agent, { [alice.session]: 1 })?.[0]).toBe("snapshot_refused");
     const deleted = newDocState(doc1.id, doc1.header);
     markDeleted(deleted);
-    expect(snapshotProblem(deleted, "admin", { [alice.session]: 1 })?.[0]).toBe("doc_deleted");
+    expect(snapshotProblem(deleted, "admin", alice.agent, { [alice.session]: 1 })?.[0]).toBe("doc_deleted");
     const fresh = coreScenario(alice);
     fresh.start();
     fresh.create(doc1);
-    expect(snapshotProblem(fresh.state.docs.get(doc1.id)!, "writer", coversOf(fresh.state.docs.get(doc1.id)!))?.[0]).toBe("snapshot_refused");
+    expect(snapshotProblem(fresh.state.docs.get(doc1.id)!, "writer", alice.agent, coversOf(fresh.state.docs.get(doc1.id)!))?.[0]).toBe("snapshot_refused");
   });
 
   it("settles in every case: refused by the relay (writes untouched), forbidden, sent again after a reconnect, the group closed, the document deleted", () => {
