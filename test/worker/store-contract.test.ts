@@ -7,11 +7,18 @@ import { SqliteStore } from "../../worker/sqlite-store.ts";
 import { storeContract } from "../support/store-contract.ts";
 import { groupStub, uniqueGroup } from "./socket.ts";
 
+/** A fresh group object's SQLite, and a SqliteStore opened on it as the object opens one at its start. */
+function onFreshStorage(name: string, run: (sql: SqlStorage, openStore: () => SqliteStore) => void): Promise<void> {
+  return runInDurableObject(groupStub(uniqueGroup(name)), (_instance, state) =>
+    run(state.storage.sql, () => new SqliteStore(state.storage.sql, (fn) => state.storage.transactionSync(fn))),
+  );
+}
+
 describe("store contract: SqliteStore", () => {
   for (const { name, run } of storeContract) {
     it(name, () =>
-      runInDurableObject(groupStub(uniqueGroup("store-contract")), (_instance, state) => {
-        run(new SqliteStore(state.storage.sql, (fn) => state.storage.transactionSync(fn)));
+      onFreshStorage("store-contract", (_sql, openStore) => {
+        run(openStore());
       }),
     );
   }
@@ -19,8 +26,7 @@ describe("store contract: SqliteStore", () => {
 
 describe("SqliteStore on storage written by an earlier version", () => {
   it("counts each document's sessions once when the column is new, so the session limit still holds", () =>
-    runInDurableObject(groupStub(uniqueGroup("store-upgrade")), (_instance, state) => {
-      const sql = state.storage.sql;
+    onFreshStorage("store-upgrade", (sql, openStore) => {
       // The tables as the version before the session count kept them (docs without `sessions`).
       sql.exec("DROP TABLE IF EXISTS docs");
       sql.exec("DROP TABLE IF EXISTS sessions");
@@ -28,7 +34,7 @@ describe("SqliteStore on storage written by an earlier version", () => {
       sql.exec("CREATE TABLE sessions (num INTEGER PRIMARY KEY, doc_num INTEGER NOT NULL, id TEXT NOT NULL, count INTEGER NOT NULL, last_hash TEXT NOT NULL, signature TEXT NOT NULL, UNIQUE (doc_num, id))");
       sql.exec("INSERT INTO docs (num, id, header, updated_at) VALUES (1, 'doc_a', '{}', 1), (2, 'doc_b', '{}', 1)");
       sql.exec("INSERT INTO sessions (doc_num, id, count, last_hash, signature) VALUES (1, 's1', 1, 'h', 'x'), (1, 's2', 3, 'h', 'x'), (2, 's3', 1, 'h', 'x')");
-      const store = new SqliteStore(sql, (fn) => state.storage.transactionSync(fn));
+      const store = openStore();
       expect(store.sessionCount("doc_a")).toBe(2);
       expect(store.sessionCount("doc_b")).toBe(1);
       expect(store.sessionCount("doc_c")).toBe(0);
@@ -36,8 +42,7 @@ describe("SqliteStore on storage written by an earlier version", () => {
   );
 
   it("packs one row per transaction into chunks once: every transaction reads back as it was, and appends continue after it", () =>
-    runInDurableObject(groupStub(uniqueGroup("store-chunks-upgrade")), (_instance, state) => {
-      const sql = state.storage.sql;
+    onFreshStorage("store-chunks-upgrade", (sql, openStore) => {
       // The tables as the version before chunks kept them: one row per transaction, no open chunk.
       for (const table of ["docs", "sessions", "chunks", "transactions"]) sql.exec(`DROP TABLE IF EXISTS ${table}`);
       sql.exec("CREATE TABLE docs (num INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, header TEXT NOT NULL, updated_at INTEGER NOT NULL, cursor INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0, restricted INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0)");
@@ -53,7 +58,7 @@ describe("SqliteStore on storage written by an earlier version", () => {
       sql.exec("INSERT INTO transactions VALUES (2, 0, 5, ?, NULL), (2, 1, 6, ?, 'sig-2')", "x".repeat(40_000), "y".repeat(40_000));
       // Data of bytes, stored as BLOBs by the version that kept one row per transaction.
       sql.exec("INSERT INTO transactions VALUES (3, 0, 7, x'00ff10', NULL), (3, 1, 8, x'', 'sig-b')");
-      const store = new SqliteStore(sql, (fn) => state.storage.transactionSync(fn));
+      const store = openStore();
       const s1 = [...store.readTransactions("doc_a", "ag_a~s1", 0, 1000)];
       expect(s1).toHaveLength(1000);
       expect(s1[0]).toEqual({ index: 0, at: 1000, data: 'tx "0"' });
@@ -78,8 +83,7 @@ describe("SqliteStore on storage written by an earlier version", () => {
   );
 
   it("keeps the digest of a group stored before the digest was folded lazily, and folds the writes after it", () =>
-    runInDurableObject(groupStub(uniqueGroup("store-upgrade-digest")), (_instance, state) => {
-      const sql = state.storage.sql;
+    onFreshStorage("store-upgrade-digest", (sql, openStore) => {
       // The tables as the version that updated the sum at every write kept them (no `digested`).
       sql.exec("ALTER TABLE docs DROP COLUMN digested");
       sql.exec("ALTER TABLE sessions DROP COLUMN digested");
@@ -87,20 +91,19 @@ describe("SqliteStore on storage written by an earlier version", () => {
       sql.exec("INSERT INTO sessions (num, doc_num, id, count, last_hash, signature) VALUES (1, 1, 'ag_a~s1', 3, 'h', 'x'), (2, 1, 'ag_b~s1', 1, 'h', 'x'), (3, 2, 'ag_a~s1', 2, 'h', 'x')");
       const stored = { doc_a: { header: true, sessions: { "ag_a~s1": 3, "ag_b~s1": 1 } }, doc_b: { header: true, sessions: { "ag_a~s1": 2 } } };
       sql.exec("INSERT INTO meta (key, value) VALUES ('digest_sum', ?)", digestSumOf(Object.entries(stored) as never));
-      const store = new SqliteStore(sql, (fn) => state.storage.transactionSync(fn));
+      const store = openStore();
       expect(store.info().digest).toBe(digestOf(Object.entries(stored) as never));
       store.commit({ doc: "doc_b", appends: [{ session: "ag_a~s1", after: 2, transactions: [{ at: 9, data: "next" }], signature: "sig", lastHash: "h2", bytes: 4 }], now: 2 });
       store.commit({ doc: "doc_a", appends: [{ session: "ag_c~s1", after: 0, transactions: [{ at: 9, data: "new" }], signature: "sig", lastHash: "h2", bytes: 3 }], now: 3 });
       const now = { doc_a: { header: true, sessions: { ...stored.doc_a.sessions, "ag_c~s1": 1 } }, doc_b: { header: true, sessions: { "ag_a~s1": 3 } } };
       expect(store.info().digest).toBe(digestOf(Object.entries(now) as never));
       // A fresh instance on the same storage (a restart) agrees.
-      expect(new SqliteStore(sql, (fn) => state.storage.transactionSync(fn)).info().digest).toBe(digestOf(Object.entries(now) as never));
+      expect(openStore().info().digest).toBe(digestOf(Object.entries(now) as never));
     }),
   );
 
   it("counts each agent's stored bytes once when the columns are new, so the bytes quota holds for data stored before", () =>
-    runInDurableObject(groupStub(uniqueGroup("store-upgrade-bytes")), (_instance, state) => {
-      const sql = state.storage.sql;
+    onFreshStorage("store-upgrade-bytes", (sql, openStore) => {
       // The tables as the version before bytes were counted (sessions and agent_usage without `bytes`).
       for (const trigger of ["agent_bytes_on_insert", "agent_bytes_on_update", "agent_bytes_on_delete"]) sql.exec(`DROP TRIGGER IF EXISTS ${trigger}`);
       for (const table of ["sessions", "agent_usage", "transactions"]) sql.exec(`DROP TABLE IF EXISTS ${table}`);
@@ -110,27 +113,26 @@ describe("SqliteStore on storage written by an earlier version", () => {
       sql.exec("INSERT INTO agent_usage (agent, docs, sessions) VALUES ('ag_a', 1, 2)");
       sql.exec("INSERT INTO sessions (num, doc_num, id, count, last_hash, signature) VALUES (1, 1, 'ag_a~s1', 2, 'h', 'x'), (2, 1, 'ag_a~s2', 1, 'h', 'x')");
       sql.exec("INSERT INTO transactions (session_num, idx, at, data) VALUES (1, 0, 1, 'abc'), (1, 1, 1, 'é€'), (2, 0, 1, '😀')");
-      const store = new SqliteStore(sql, (fn) => state.storage.transactionSync(fn));
+      const store = openStore();
       expect(store.usage("ag_a")).toEqual({ docs: 1, sessions: 2, bytes: 3 + 5 + 4 });
     }),
   );
   it("keeps the snapshots stored before they carried their author's time, and stores the time of the next", () =>
-    runInDurableObject(groupStub(uniqueGroup("store-upgrade-snapshot-time")), (_instance, state) => {
-      const sql = state.storage.sql;
+    onFreshStorage("store-upgrade-snapshot-time", (sql, openStore) => {
       // The table as protocol v2's relay kept it: no `at`.
       sql.exec("DROP TABLE IF EXISTS snapshots");
       sql.exec("CREATE TABLE snapshots (doc_num INTEGER PRIMARY KEY, session TEXT NOT NULL, covers TEXT NOT NULL, bytes INTEGER NOT NULL, signature TEXT NOT NULL, taken_at INTEGER NOT NULL, prune_after TEXT, data BLOB NOT NULL)");
       sql.exec("INSERT INTO docs (num, id, header, updated_at, cursor, sessions) VALUES (1, 'doc_a', '{}', 1, 1, 1), (2, 'doc_b', '{}', 1, 2, 1)");
       sql.exec("INSERT INTO sessions (num, doc_num, id, count, last_hash, signature) VALUES (1, 1, 'ag_a~s1', 3, 'h', 'x'), (2, 2, 'ag_a~s1', 3, 'h', 'x')");
       sql.exec("INSERT INTO snapshots (doc_num, session, covers, bytes, signature, taken_at, prune_after, data) VALUES (1, 'ag_a~s1', '{\"ag_a~s1\":3}', 5, 'sig-old', 7, NULL, 'state')");
-      const store = new SqliteStore(sql, (fn) => state.storage.transactionSync(fn));
+      const store = openStore();
       const old = { doc: "doc_a", session: "ag_a~s1", covers: { "ag_a~s1": 3 }, data: "state", signature: "sig-old", takenAt: 7 };
       expect(store.readSnapshot("doc_a" as never)).toEqual(old);
       expect(store.readSnapshot("doc_a" as never)).not.toHaveProperty("at");
       const timed = { doc: "doc_b", session: "ag_a~s1", covers: { "ag_a~s1": 3 }, data: "later", at: 1_780_000_000_000, signature: "sig-new", takenAt: 8 };
       store.putSnapshot(timed as never);
       // A restart on the same storage reads both back.
-      const again = new SqliteStore(sql, (fn) => state.storage.transactionSync(fn));
+      const again = openStore();
       expect(again.readSnapshot("doc_a" as never)).toEqual(old);
       expect(again.readSnapshot("doc_b" as never)).toEqual(timed);
     }),
