@@ -37,7 +37,11 @@ const { values } = parseArgs({
 const options = { steps: Number(values.steps), roles: values.roles, prune: values.prune, presence: values.presence, yjs: values.yjs, tabs: values.tabs, verbose: values.verbose };
 
 if (values.seed !== undefined) {
-  const problems = await runSeed(Number(values.seed), options);
+  // A run that throws (say, the relay did not start) is a problem too, not a clean seed.
+  const problems = await runSeed(Number(values.seed), options).catch((error: unknown) => {
+    console.log(`seed ${values.seed}: failed: ${(error as Error)?.stack ?? String(error)}`);
+    return 1;
+  });
   process.exit(problems > 0 ? 1 : 0);
 }
 

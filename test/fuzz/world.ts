@@ -40,7 +40,10 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
   const dir = mkdtempSync(join(tmpdir(), "weft-fuzz-"));
   const vars = options.prune ? { WEFT_SNAPSHOT_RETENTION_SECONDS: "0" } : undefined;
   const relayOptions = { persistTo: join(dir, "relay"), ...(vars ? { vars } : {}) };
-  let relay: LocalRelay = await startRelay(relayOptions);
+  let relay: LocalRelay = await startRelay(relayOptions).catch((error: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
   const port = Number(new URL(relay.url).port);
   const agents: Agent[] = [];
   const pending: Pending[] = [];
