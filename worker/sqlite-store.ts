@@ -1,10 +1,9 @@
 // GroupStore on Durable Object SQLite. Documents and sessions get integer keys; a session's transactions
 // are stored many to a row (transaction-chunks.ts): closed chunks in `chunks`, the open one (the tail) in
 // the session's own row, so a small write updates three rows and a load reads one row per chunk. Reads
-// stream page by page, never a whole group or a whole log at once.
+// stream page by page, never a whole group or a whole log at once. The tables, and bringing an earlier
+// version's up to date, are sqlite-schema.ts.
 import {
-  CHUNK_ROW_CHARS,
-  CHUNK_ROW_TRANSACTIONS,
   EMPTY_DIGEST,
   EMPTY_DIGEST_SUM,
   agentOfSession,
@@ -17,9 +16,11 @@ import {
   type MemberOp,
 } from "../protocol/index.ts";
 import { foldDigest } from "./digest-fold.ts";
-import { dataBytes, fromWireData } from "../protocol/index.ts";
-import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionCounts, SessionId } from "../protocol/index.ts";
-import { encodeItem, fitsTail, packChunks, readChunk, type Tail } from "./transaction-chunks.ts";
+import { openSchema, REMOVED_SCHEMA } from "./sqlite-schema.ts";
+import { SnapshotRows } from "./sqlite-snapshots.ts";
+import { fromWireData } from "../protocol/index.ts";
+import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../protocol/index.ts";
+import { encodeItem, planAppend, readChunk, type Tail } from "./transaction-chunks.ts";
 import { LISTED_PAGE, listedColumns, listedSessions, sessionCounts, type DocListRow, type ListedSession } from "./listed-documents.ts";
 import {
   ALL_DOCS,
@@ -31,6 +32,7 @@ import {
   type LogPosition,
   type PeerId,
   type PruneSlice,
+  type SessionAppend,
   type SessionExtent,
   type SessionHead,
   type SnapshotHead,
@@ -39,91 +41,6 @@ import {
   type TransactionRun,
   type Write,
 } from "./core/store.ts";
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS docs (
-  num INTEGER PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
-  header TEXT NOT NULL,
-  updated_at INTEGER NOT NULL,
-  cursor INTEGER NOT NULL DEFAULT 0,
-  deleted INTEGER NOT NULL DEFAULT 0,
-  restricted INTEGER NOT NULL DEFAULT 0,
-  sessions INTEGER NOT NULL DEFAULT 0,
-  digested INTEGER
-);
-CREATE INDEX IF NOT EXISTS docs_by_cursor ON docs (cursor);
--- Whether any live document has readers of its own (every non-admin's dir asks): one index probe, not a scan.
-CREATE INDEX IF NOT EXISTS docs_restricted ON docs (num) WHERE restricted = 1 AND deleted = 0;
-CREATE TABLE IF NOT EXISTS sessions (
-  num INTEGER PRIMARY KEY,
-  doc_num INTEGER NOT NULL REFERENCES docs (num),
-  id TEXT NOT NULL,
-  count INTEGER NOT NULL,
-  last_hash TEXT NOT NULL,
-  signature TEXT NOT NULL,
-  tail_first INTEGER NOT NULL DEFAULT 0,
-  tail TEXT NOT NULL DEFAULT '',
-  bytes INTEGER NOT NULL DEFAULT 0,
-  digested INTEGER,
-  UNIQUE (doc_num, id)
-);
-CREATE TABLE IF NOT EXISTS chunks (
-  session_num INTEGER NOT NULL,
-  first INTEGER NOT NULL,
-  body TEXT NOT NULL,
-  PRIMARY KEY (session_num, first)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS subscriptions (
-  doc TEXT NOT NULL,
-  peer TEXT NOT NULL,
-  PRIMARY KEY (doc, peer)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS subscriptions_by_peer ON subscriptions (peer);
-CREATE TABLE IF NOT EXISTS snapshots (
-  doc_num INTEGER PRIMARY KEY,
-  session TEXT NOT NULL,
-  covers TEXT NOT NULL,
-  bytes INTEGER NOT NULL,
-  signature TEXT NOT NULL,
-  taken_at INTEGER NOT NULL,
-  prune_after TEXT,
-  -- The newest time its author had seen (signed); NULL for one taken under protocol v2.
-  at INTEGER,
-  -- Last: reading the columns before it does not walk its overflow pages (up to MAX_SNAPSHOT_BYTES).
-  data BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS snapshots_to_prune ON snapshots (taken_at) WHERE prune_after IS NOT NULL;
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS members (agent TEXT PRIMARY KEY, role TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS agent_usage (agent TEXT PRIMARY KEY, docs INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0);
-`;
-
-/**
- * Agents the membership log removed and has not set a role for since (a token no longer lets them in).
- * Created apart from SCHEMA: a group stored before removals were remembered gets the table in the same
- * transaction that fills it from its log (#rememberPastRemovals).
- */
-const REMOVED_SCHEMA = "CREATE TABLE IF NOT EXISTS removed_members (agent TEXT PRIMARY KEY) WITHOUT ROWID";
-
-/**
- * An agent's stored bytes follow its sessions' \`bytes\` by triggers: a commit's session upsert (or a
- * deletion) moves the agent's total in the same statement, so a write runs no statement more for it and
- * nothing ever sums a log. The agent is the part of the session id before its '~'.
- */
-const BYTES_TRIGGERS = `
-CREATE TRIGGER IF NOT EXISTS agent_bytes_on_insert AFTER INSERT ON sessions WHEN new.bytes <> 0 BEGIN
-  INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes)
-  ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
-END;
-CREATE TRIGGER IF NOT EXISTS agent_bytes_on_update AFTER UPDATE OF bytes ON sessions WHEN new.bytes <> old.bytes BEGIN
-  INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes - old.bytes)
-  ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
-END;
-CREATE TRIGGER IF NOT EXISTS agent_bytes_on_delete AFTER DELETE ON sessions WHEN old.bytes <> 0 BEGIN
-  UPDATE agent_usage SET bytes = bytes - old.bytes WHERE agent = substr(old.id, 1, instr(old.id, '~') - 1);
-END;
-`;
 
 /** Documents read per query when listing: bounded memory whatever the group's size. */
 const PAGE_ROWS = 2_000;
@@ -171,11 +88,16 @@ const NO_PEERS: ReadonlySet<PeerId> = new Set();
 const HEAD_CACHE_SIZE = 10_000;
 /** Agents whose usage is kept in memory: a writer's quota check and a document's creation read none. */
 const USAGE_CACHE_SIZE = 1_000;
-/** Documents whose snapshot head (or that they have none) is kept in memory: a load or open reads none. */
-const SNAPSHOT_CACHE_SIZE = 1_000;
 
 type DocRow = { num: number; deleted: boolean; sessions: number };
 type HeadRow = SessionHead & { num: number; tail: Tail };
+const EMPTY_TAIL: Tail = { first: 0, count: 0, chars: 0 };
+
+/** An append's transactions as a chunk stores them, its signature on the last. */
+function encodeAppend(append: SessionAppend): string[] {
+  const last = append.transactions.length - 1;
+  return append.transactions.map((transaction, i) => encodeItem(transaction, i === last ? append.signature : undefined));
+}
 
 /**
  * The object is the only writer of its storage, so group facts, roles and headers are cached in memory
@@ -215,10 +137,7 @@ export class SqliteStore implements GroupStore {
   readonly #listedTails = new Map<number, { count: number; first: number; text: string }>();
   /** Known states of the documents a frame's loads asked for, read with their rows; a commit to one drops it. */
   readonly #listedKnown = new Map<DocId, KnownState>();
-  /** Snapshot heads by document (null: none), written through by putSnapshot. */
-  readonly #snapshots = new Map<DocId, SnapshotHead | null>();
-  /** When the oldest snapshot with pruning still to do was taken (null: none); undefined until read. */
-  #pruneNext: number | null | undefined;
+  readonly #snapshots: SnapshotRows;
   /**
    * The digest elements written since the last fold (`<doc>` for a new header, `<doc> <session>`), or
    * undefined when not known (a fresh instance, a rolled-back write): then the next commit folds.
@@ -230,54 +149,16 @@ export class SqliteStore implements GroupStore {
   constructor(sql: SqlStorage, transactionSync: <T>(fn: () => T) => T) {
     this.sql = sql;
     this.transactionSync = transactionSync;
-    // Objects created by an earlier version get the newer columns of `docs` first.
-    const docColumns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('docs')").toArray().map((row) => row.name);
-    const rowPerTransaction = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'transactions'").toArray().length > 0;
-    const countsUsage = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'agent_usage'").toArray().length > 0;
-    const remembersRemovals = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'removed_members'").toArray().length > 0;
-    // Objects stored before bytes were counted get the columns first (the triggers below need them).
-    const columnsOf = (table: string) => sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`).toArray().map((row) => row.name);
-    const sessionColumns = columnsOf("sessions");
-    const countsBytes = sessionColumns.length === 0 || sessionColumns.includes("bytes");
-    if (!countsBytes) sql.exec("ALTER TABLE sessions ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0");
-    // And sessions stored before chunks get their open chunk's columns.
-    if (sessionColumns.length > 0 && !sessionColumns.includes("tail")) {
-      sql.exec("ALTER TABLE sessions ADD COLUMN tail_first INTEGER NOT NULL DEFAULT 0");
-      sql.exec("ALTER TABLE sessions ADD COLUMN tail TEXT NOT NULL DEFAULT ''");
-    }
-    if (countsUsage && !columnsOf("agent_usage").includes("bytes")) sql.exec("ALTER TABLE agent_usage ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0");
-    // Rows stored before the digest was folded lazily are all in the sum (NULL says so).
-    const foldsLazily = (docColumns.length === 0 || docColumns.includes("digested")) && (sessionColumns.length === 0 || sessionColumns.includes("digested"));
-    if (docColumns.length > 0 && !docColumns.includes("digested")) sql.exec("ALTER TABLE docs ADD COLUMN digested INTEGER");
-    if (sessionColumns.length > 0 && !sessionColumns.includes("digested")) sql.exec("ALTER TABLE sessions ADD COLUMN digested INTEGER");
-    if (docColumns.length > 0) {
-      for (const column of ["cursor", "deleted", "restricted", "sessions"]) {
-        if (!docColumns.includes(column)) sql.exec(`ALTER TABLE docs ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
-      }
-      if (!docColumns.includes("sessions")) sql.exec("UPDATE docs SET sessions = (SELECT count(*) FROM sessions WHERE doc_num = docs.num)");
-    }
-    // Snapshots stored before they carried their author's newest time (the column goes after their data there).
-    const snapshotColumns = columnsOf("snapshots");
-    if (snapshotColumns.length > 0 && !snapshotColumns.includes("at")) sql.exec("ALTER TABLE snapshots ADD COLUMN at INTEGER");
-    sql.exec(SCHEMA);
-    if (!foldsLazily) this.setMeta("digest_cursor", String(this.#groupCursor()));
-    // Groups stored before agents' usage was counted: count it once.
-    if (!countsUsage && docColumns.length > 0) {
-      sql.exec(`INSERT INTO agent_usage (agent, docs) SELECT header ->> '$.creator', count(*) FROM docs WHERE deleted = 0 GROUP BY 1`);
-      sql.exec(
-        `INSERT INTO agent_usage (agent, sessions) SELECT substr(id, 1, instr(id, '~') - 1), count(*) FROM sessions WHERE true GROUP BY 1
-         ON CONFLICT (agent) DO UPDATE SET sessions = excluded.sessions`,
-      );
-    }
-    sql.exec(BYTES_TRIGGERS);
-    // Groups stored before bytes were counted: count each session's once (the triggers add them up per agent).
-    if (!countsBytes && rowPerTransaction) sql.exec("UPDATE sessions SET bytes = (SELECT coalesce(sum(length(CAST(data AS BLOB))), 0) FROM transactions WHERE session_num = sessions.num)");
-    // Then transactions stored one per row are packed into chunks (bytes counted first, from those rows).
-    if (rowPerTransaction) transactionSync(() => this.#chunkTransactionRows());
+    this.#snapshots = new SnapshotRows(sql, transactionSync, (docNum, session) => {
+      const head = this.#head(docNum, session);
+      return head && { num: head.num, tailFirst: head.tail.first };
+    });
+    const pending = openSchema(sql, transactionSync);
+    if (pending.foldFromCursor) this.setMeta("digest_cursor", String(this.#groupCursor()));
     // Groups stored before the digest became a set hash have an XOR digest and no sum: rebuild both once.
     if (this.meta("digest") !== undefined && this.meta("digest_sum") === undefined) this.#rebuildDigest();
     // Groups stored before removals were remembered learn them from their membership log, once.
-    if (!remembersRemovals) {
+    if (pending.rememberRemovals) {
       transactionSync(() => {
         sql.exec(REMOVED_SCHEMA);
         const membersDoc = this.meta("members_doc") as DocId | undefined;
@@ -303,36 +184,6 @@ export class SqliteStore implements GroupStore {
     }
     const { removed } = replayMembership(header.creator, ops.sort(logOrder));
     for (const agent of removed) this.sql.exec("INSERT OR IGNORE INTO removed_members (agent) VALUES (?)", agent);
-  }
-
-  /**
-   * Storage from before chunks kept one row per transaction: packs them into chunks once, inside SQLite
-   * (nothing is loaded into memory). A chunk ends where the session's text passes a multiple of
-   * CHUNK_ROW_CHARS or its index one of CHUNK_ROW_TRANSACTIONS, so it holds at most about CHUNK_ROW_CHARS
-   * characters and one transaction more. Bytes (BLOBs) become `{"hex": …}` (SQLite has hex(), not base64).
-   * (The limits are integers written into the statement: a bound number would be a REAL, and the
-   * divisions must be integer divisions.)
-   */
-  #chunkTransactionRows(): void {
-    this.sql.exec(
-      `INSERT INTO chunks (session_num, first, body)
-       SELECT session_num, min(idx), group_concat(item, ',' ORDER BY idx) FROM (
-         SELECT session_num, idx, item,
-           max(idx / ${CHUNK_ROW_TRANSACTIONS}, (sum(length(item) + 1) OVER (PARTITION BY session_num ORDER BY idx) - length(item) - 1) / ${CHUNK_ROW_CHARS}) AS chunk
-         FROM (
-           SELECT session_num, idx,
-             CASE
-               WHEN typeof(data) = 'blob' AND signature IS NULL THEN json_array(at, json_object('hex', hex(data)))
-               WHEN typeof(data) = 'blob' THEN json_array(at, json_object('hex', hex(data)), signature)
-               WHEN signature IS NULL THEN json_array(at, data)
-               ELSE json_array(at, data, signature)
-             END AS item
-           FROM transactions
-         )
-       ) GROUP BY session_num, chunk`,
-    );
-    this.sql.exec("UPDATE sessions SET tail_first = count, tail = ''");
-    this.sql.exec("DROP TABLE transactions");
   }
 
   #rebuildDigest(): void {
@@ -664,37 +515,13 @@ export class SqliteStore implements GroupStore {
   }
 
   snapshotHead(doc: DocId): SnapshotHead | undefined {
-    const row = this.#row(doc);
-    if (!row || row.deleted) return undefined;
-    const cached = this.#snapshots.get(doc);
-    if (cached !== undefined) return cached ?? undefined;
-    const found = this.sql
-      .exec<{ session: SessionId; covers: string; bytes: number; taken_at: number }>("SELECT session, covers, bytes, taken_at FROM snapshots WHERE doc_num = ?", row.num)
-      .toArray()[0];
-    const head = found ? { session: found.session, covers: JSON.parse(found.covers) as SessionCounts, bytes: found.bytes, takenAt: found.taken_at } : null;
-    this.#rememberSnapshot(doc, head);
-    return head ?? undefined;
-  }
-
-  #rememberSnapshot(doc: DocId, head: SnapshotHead | null): void {
-    this.#snapshots.delete(doc);
-    if (this.#snapshots.size >= SNAPSHOT_CACHE_SIZE) this.#snapshots.delete(this.#snapshots.keys().next().value!);
-    this.#snapshots.set(doc, head);
+    const row = this.#liveRow(doc);
+    return row && this.#snapshots.head(row.num, doc);
   }
 
   readSnapshot(doc: DocId): StoredSnapshot | undefined {
-    const row = this.#row(doc);
-    if (!row || row.deleted) return undefined;
-    const found = this.sql
-      .exec<{ session: SessionId; covers: string; data: string | ArrayBuffer; signature: string; taken_at: number; at: number | null }>(
-        "SELECT session, covers, signature, taken_at, at, data FROM snapshots WHERE doc_num = ?",
-        row.num,
-      )
-      .toArray()[0];
-    if (!found) return undefined;
-    const data = typeof found.data === "string" ? found.data : new Uint8Array(found.data);
-    const at = found.at === null ? {} : { at: found.at };
-    return { doc, session: found.session, covers: JSON.parse(found.covers) as SessionCounts, data, ...at, signature: found.signature, takenAt: found.taken_at };
+    const row = this.#liveRow(doc);
+    return row && this.#snapshots.read(row.num, doc);
   }
 
   /**
@@ -713,91 +540,14 @@ export class SqliteStore implements GroupStore {
     return extents;
   }
 
-  /** One statement: the document's snapshot row, replaced whole, with its pruning still to do (`prune_after` ''). */
   putSnapshot(snapshot: StoredSnapshot): void {
-    const row = this.#row(snapshot.doc);
-    if (!row || row.deleted) throw new Error(`putSnapshot: unknown document ${snapshot.doc}`);
-    const data = typeof snapshot.data === "string" ? snapshot.data : (snapshot.data.slice().buffer as ArrayBuffer);
-    const bytes = dataBytes(snapshot.data);
-    this.sql.exec(
-      `INSERT INTO snapshots (doc_num, session, covers, data, bytes, signature, taken_at, at, prune_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '')
-       ON CONFLICT (doc_num) DO UPDATE SET session = excluded.session, covers = excluded.covers, data = excluded.data, bytes = excluded.bytes,
-         signature = excluded.signature, taken_at = excluded.taken_at, at = excluded.at, prune_after = ''`,
-      row.num,
-      snapshot.session,
-      JSON.stringify(snapshot.covers),
-      data,
-      bytes,
-      snapshot.signature,
-      snapshot.takenAt,
-      snapshot.at ?? null,
-    );
-    this.#rememberSnapshot(snapshot.doc, { session: snapshot.session, covers: { ...snapshot.covers }, bytes, takenAt: snapshot.takenAt });
-    this.#pruneNext = undefined;
+    const row = this.#liveRow(snapshot.doc);
+    if (!row) throw new Error(`putSnapshot: unknown document ${snapshot.doc}`);
+    this.#snapshots.put(row.num, snapshot);
   }
 
-  /**
-   * Deletes the chunks each due snapshot covers entirely, sessions in id order, remembering in the
-   * snapshot's row the last session done (`prune_after`; NULL once all are), so a slice that runs out of
-   * budget is taken up by the next. A chunk is covered entirely when a later chunk, or the open one,
-   * starts at or before the covered count; the open chunk itself is never deleted. Per session visited:
-   * one statement, which deletes at most what is left of the budget.
-   */
   prune(takenBy: number, budget: number): PruneSlice {
-    let work = 0;
-    // Nothing due (known without a query): most alarms are for other things.
-    if (this.#pruneNext === null) return { work, next: undefined };
-    if (this.#pruneNext !== undefined && this.#pruneNext > takenBy) return { work, next: this.#pruneNext };
-    return this.transactionSync(() => {
-      for (;;) {
-        const due = this.sql
-          .exec<{ doc_num: number; covers: string; taken_at: number; prune_after: string }>(
-            "SELECT doc_num, covers, taken_at, prune_after FROM snapshots WHERE prune_after IS NOT NULL ORDER BY taken_at LIMIT 1",
-          )
-          .toArray()[0];
-        this.#pruneNext = due?.taken_at ?? null;
-        if (!due) return { work, next: undefined };
-        if (due.taken_at > takenBy || work >= budget) return { work, next: due.taken_at };
-        const covers = JSON.parse(due.covers) as SessionCounts;
-        const sessions = (Object.keys(covers) as SessionId[]).filter((session) => session > due.prune_after).sort();
-        let done = due.prune_after;
-        for (const session of sessions) {
-          if (work >= budget) break;
-          const head = this.#head(due.doc_num, session);
-          work++;
-          if (head) {
-            const covered = covers[session]!;
-            const limit = Math.max(1, budget - work);
-            const deleted = this.#pruneSession(head.num, covered, head.tail.first, limit);
-            work += deleted;
-            if (deleted === limit) break; // perhaps more of this session: the next slice goes on with it
-          }
-          done = session;
-        }
-        if (done === sessions.at(-1) || sessions.length === 0) {
-          this.sql.exec("UPDATE snapshots SET prune_after = NULL WHERE doc_num = ?", due.doc_num);
-          this.#pruneNext = undefined;
-          continue;
-        }
-        if (done !== due.prune_after) this.sql.exec("UPDATE snapshots SET prune_after = ? WHERE doc_num = ?", done, due.doc_num);
-        return { work, next: due.taken_at };
-      }
-    });
-  }
-
-  /**
-   * Deletes at most `limit` chunks of a session that end at or before `covered`; how many it deleted. Three
-   * index seeks, and a range delete rather than `IN (…)` or `RETURNING`, which SQLite bills as reading each
-   * deleted row two or three times more.
-   */
-  #pruneSession(sessionNum: number, covered: number, tailFirst: number, limit: number): number {
-    const start = this.sql.exec<{ first: number | null }>("SELECT max(first) AS first FROM chunks WHERE session_num = ? AND first <= ?", sessionNum, covered).one().first;
-    let end = Math.max(start ?? 0, tailFirst <= covered ? tailFirst : 0);
-    const beyond = this.sql.exec<{ first: number }>("SELECT first FROM chunks WHERE session_num = ? AND first < ? ORDER BY first LIMIT 1 OFFSET ?", sessionNum, end, limit).toArray()[0];
-    if (beyond) end = beyond.first;
-    const cursor = this.sql.exec("DELETE FROM chunks WHERE session_num = ? AND first < ?", sessionNum, end);
-    cursor.toArray();
-    return cursor.rowsWritten;
+    return this.#snapshots.prune(takenBy, budget);
   }
 
   *listDocuments(since = 0, pageSize = PAGE_ROWS): Iterable<ListedDoc> {
@@ -844,7 +594,7 @@ export class SqliteStore implements GroupStore {
     }
     if (doc.deleted) return 0;
     if (!this.#headers.has(doc.id)) this.#rememberHeader(doc.id, doc.header);
-    if (!doc.snapshotted && !this.#snapshots.has(doc.id)) this.#rememberSnapshot(doc.id, null);
+    if (!doc.snapshotted) this.#snapshots.noneFor(doc.id);
     let kept = 0;
     for (const [session, count, num, lastHash, tailFirst, tailChars, tail] of sessions ?? []) {
       if (num === undefined) continue;
@@ -1001,14 +751,10 @@ export class SqliteStore implements GroupStore {
       this.#rows.set(write.doc, { num: docNum, deleted: false, sessions: write.appends.length });
       for (const append of write.appends) {
         if (append.after !== 0) throw new Error(`commit: ${append.session} has 0, not ${append.after}`);
-        const last = append.transactions.length - 1;
-        const items = append.transactions.map((transaction, i) => encodeItem(transaction, i === last ? append.signature : undefined));
-        const chars = items.reduce((sum, item) => sum + item.length, 0);
-        const empty: Tail = { first: 0, count: 0, chars: 0 };
-        const packed = fitsTail(empty, items.length, chars) ? { closed: [], open: { first: 0, text: items.join(","), count: items.length } } : packChunks(items, 0);
+        const packed = planAppend(EMPTY_TAIL, 0, encodeAppend(append));
         const key = `${docNum} ${append.session}`;
         const count = append.transactions.length;
-        opens.set(key, { num: 0, session: append.session, head: { count, lastHash: append.lastHash, tail: { first: packed.open.first, count: packed.open.count, chars: packed.open.text.length } } });
+        opens.set(key, { num: 0, session: append.session, head: { count, lastHash: append.lastHash, tail: packed.tail } });
         for (const chunk of packed.closed) closed.push({ key, ...chunk });
         sessionRows.push([docNum, append.session, count, append.lastHash, append.signature, packed.open.first, packed.open.text, append.bytes]);
       }
@@ -1066,18 +812,10 @@ export class SqliteStore implements GroupStore {
         const head = write.header ? undefined : this.#head(docNum, append.session);
         const held = head?.count ?? 0;
         if (append.after !== held) throw new Error(`commit: ${append.session} has ${held}, not ${append.after}`);
-        const last = append.transactions.length - 1;
-        const items = append.transactions.map((transaction, i) => encodeItem(transaction, i === last ? append.signature : undefined));
-        const chars = items.reduce((sum, item) => sum + item.length, 0);
-        const tail: Tail = head?.tail ?? { first: 0, count: 0, chars: 0 };
-        if (fitsTail(tail, items.length, chars)) {
-          return { append, head, closed: [], open: { first: tail.first, text: items.join(","), count: items.length }, tail: { first: tail.first, count: tail.count + items.length, chars: tail.chars + chars + items.length } };
-        }
-        // The open chunk is full: it is closed as it is, and the new transactions start chunks of their own.
-        const { closed, open } = packChunks(items, append.after);
-        return { append, head, sealed: tail.count > 0 ? head!.num : undefined, closed, open, tail: { first: open.first, count: open.count, chars: open.text.length } };
+        return { append, head, ...planAppend(head?.tail ?? EMPTY_TAIL, append.after, encodeAppend(append)) };
       });
-      const sealed = planned.flatMap((plan) => (plan.sealed === undefined ? [] : [plan.sealed]));
+      // A full open chunk is closed as it is, and the new transactions start chunks of their own.
+      const sealed = planned.flatMap((plan) => (plan.sealsTail ? [plan.head!.num] : []));
       if (sealed.length > 0) {
         this.sql.exec("INSERT INTO chunks (session_num, first, body) SELECT num, tail_first, tail FROM sessions WHERE num IN (SELECT value FROM json_each(?))", JSON.stringify(sealed));
       }
@@ -1135,9 +873,7 @@ export class SqliteStore implements GroupStore {
       this.setMeta("digest_sum", digestSum);
       this.sql.exec("DELETE FROM chunks WHERE session_num IN (SELECT num FROM sessions WHERE doc_num = ?)", docNum);
       this.sql.exec("DELETE FROM sessions WHERE doc_num = ?", docNum);
-      this.sql.exec("DELETE FROM snapshots WHERE doc_num = ?", docNum);
-      this.#snapshots.delete(doc);
-      this.#pruneNext = undefined;
+      this.#snapshots.deleteFor(docNum, doc);
       this.sql.exec("DELETE FROM subscriptions WHERE doc = ?", doc);
       this.#subscribers.delete(doc);
       this.sql.exec("UPDATE docs SET deleted = 1, updated_at = ?, cursor = ? WHERE num = ?", now, this.#bumpCursor(), docNum);
@@ -1162,8 +898,7 @@ export class SqliteStore implements GroupStore {
       this.#rows.clear();
       this.#heads.clear();
       this.#usage.clear();
-      this.#snapshots.clear();
-      this.#pruneNext = undefined;
+      this.#snapshots.forgetAll();
       this.#forgetRoles();
       this.#unfolded = undefined;
       throw error;
@@ -1208,6 +943,12 @@ export class SqliteStore implements GroupStore {
   forgetPeer(peer: PeerId): void {
     this.sql.exec("DELETE FROM subscriptions WHERE peer = ?", peer);
     for (const peers of this.#subscribers.values()) peers.delete(peer);
+  }
+
+  /** The document's row, unless it is not stored or deleted. */
+  #liveRow(doc: DocId): DocRow | undefined {
+    const row = this.#row(doc);
+    return row && !row.deleted ? row : undefined;
   }
 
   #row(doc: DocId): DocRow | undefined {

@@ -146,3 +146,29 @@ export function packChunks(items: readonly string[], first: number): { closed: {
   }
   return { closed, open: { first: first + start, text: items.slice(start).join(","), count: items.length - start } };
 }
+
+/** Where an append's transactions go: the chunks it closes, and the open chunk (`tail`) after it. */
+export type AppendPlan = {
+  /** The open chunk before it is full and moves, as it is, into the closed chunks. */
+  sealsTail: boolean;
+  /** New closed chunks of the append's own transactions. */
+  closed: { first: number; text: string }[];
+  /** The append's transactions that go in the open chunk: appended to it, or starting it. */
+  open: { first: number; text: string; count: number };
+  tail: Tail;
+};
+
+/**
+ * Plans an append of encoded `items` after index `after` to a session whose open chunk is `tail`: onto it if
+ * they fit, else it is closed as it is and the items start chunks of their own (packChunks).
+ */
+export function planAppend(tail: Tail, after: number, items: readonly string[]): AppendPlan {
+  const text = items.join(",");
+  const chars = text.length - Math.max(0, items.length - 1);
+  if (fitsTail(tail, items.length, chars)) {
+    const grown = tail.count > 0 ? tail.chars + 1 + text.length : text.length;
+    return { sealsTail: false, closed: [], open: { first: tail.first, text, count: items.length }, tail: { first: tail.first, count: tail.count + items.length, chars: grown } };
+  }
+  const { closed, open } = packChunks(items, after);
+  return { sealsTail: tail.count > 0, closed, open, tail: { first: open.first, count: open.count, chars: open.text.length } };
+}

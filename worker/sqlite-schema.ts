@@ -1,0 +1,177 @@
+// The group object's SQLite tables, and what storage written by an earlier version of the relay needs before
+// a store opens on it: the newer columns added, the counts it did not keep counted once, and transactions it
+// stored one per row packed into chunks. Runs at every object start; when nothing is old it reads a few
+// pragmas and runs the idempotent CREATE statements.
+import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS } from "../protocol/index.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS docs (
+  num INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  header TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  cursor INTEGER NOT NULL DEFAULT 0,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  restricted INTEGER NOT NULL DEFAULT 0,
+  sessions INTEGER NOT NULL DEFAULT 0,
+  digested INTEGER
+);
+CREATE INDEX IF NOT EXISTS docs_by_cursor ON docs (cursor);
+-- Whether any live document has readers of its own (every non-admin's dir asks): one index probe, not a scan.
+CREATE INDEX IF NOT EXISTS docs_restricted ON docs (num) WHERE restricted = 1 AND deleted = 0;
+CREATE TABLE IF NOT EXISTS sessions (
+  num INTEGER PRIMARY KEY,
+  doc_num INTEGER NOT NULL REFERENCES docs (num),
+  id TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  last_hash TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  tail_first INTEGER NOT NULL DEFAULT 0,
+  tail TEXT NOT NULL DEFAULT '',
+  bytes INTEGER NOT NULL DEFAULT 0,
+  digested INTEGER,
+  UNIQUE (doc_num, id)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+  session_num INTEGER NOT NULL,
+  first INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (session_num, first)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS subscriptions (
+  doc TEXT NOT NULL,
+  peer TEXT NOT NULL,
+  PRIMARY KEY (doc, peer)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS subscriptions_by_peer ON subscriptions (peer);
+CREATE TABLE IF NOT EXISTS snapshots (
+  doc_num INTEGER PRIMARY KEY,
+  session TEXT NOT NULL,
+  covers TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  signature TEXT NOT NULL,
+  taken_at INTEGER NOT NULL,
+  prune_after TEXT,
+  -- The newest time its author had seen (signed); NULL for one taken under protocol v2.
+  at INTEGER,
+  -- Last: reading the columns before it does not walk its overflow pages (up to MAX_SNAPSHOT_BYTES).
+  data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS snapshots_to_prune ON snapshots (taken_at) WHERE prune_after IS NOT NULL;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS members (agent TEXT PRIMARY KEY, role TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS agent_usage (agent TEXT PRIMARY KEY, docs INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0);
+`;
+
+/**
+ * Agents the membership log removed and has not set a role for since (a token no longer lets them in).
+ * Created apart from SCHEMA: a group stored before removals were remembered gets the table in the same
+ * transaction that fills it from its log (SqliteStore's #rememberPastRemovals).
+ */
+export const REMOVED_SCHEMA = "CREATE TABLE IF NOT EXISTS removed_members (agent TEXT PRIMARY KEY) WITHOUT ROWID";
+
+/**
+ * An agent's stored bytes follow its sessions' \`bytes\` by triggers: a commit's session upsert (or a
+ * deletion) moves the agent's total in the same statement, so a write runs no statement more for it and
+ * nothing ever sums a log. The agent is the part of the session id before its '~'.
+ */
+const BYTES_TRIGGERS = `
+CREATE TRIGGER IF NOT EXISTS agent_bytes_on_insert AFTER INSERT ON sessions WHEN new.bytes <> 0 BEGIN
+  INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes)
+  ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER IF NOT EXISTS agent_bytes_on_update AFTER UPDATE OF bytes ON sessions WHEN new.bytes <> old.bytes BEGIN
+  INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes - old.bytes)
+  ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER IF NOT EXISTS agent_bytes_on_delete AFTER DELETE ON sessions WHEN old.bytes <> 0 BEGIN
+  UPDATE agent_usage SET bytes = bytes - old.bytes WHERE agent = substr(old.id, 1, instr(old.id, '~') - 1);
+END;
+`;
+
+/** What is left for the store to do with reads of its own, on storage an earlier version wrote. */
+export type PendingUpgrades = {
+  /** Rows stored before the digest was folded lazily are all in its sum: folding starts at the group's cursor. */
+  foldFromCursor: boolean;
+  /** No `removed_members` yet: the store creates it (REMOVED_SCHEMA) and fills it from the membership log. */
+  rememberRemovals: boolean;
+};
+
+/** Creates the tables, or brings an earlier version's up to date. */
+export function openSchema(sql: SqlStorage, transactionSync: <T>(fn: () => T) => T): PendingUpgrades {
+  const columnsOf = (table: string) => sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`).toArray().map((row) => row.name);
+  const exists = (table: string) => sql.exec("SELECT 1 FROM sqlite_master WHERE name = ?", table).toArray().length > 0;
+  // Objects created by an earlier version get the newer columns first.
+  const docColumns = columnsOf("docs");
+  const rowPerTransaction = exists("transactions");
+  const countsUsage = exists("agent_usage");
+  const remembersRemovals = exists("removed_members");
+  // Objects stored before bytes were counted get the columns first (the triggers below need them).
+  const sessionColumns = columnsOf("sessions");
+  const countsBytes = sessionColumns.length === 0 || sessionColumns.includes("bytes");
+  if (!countsBytes) sql.exec("ALTER TABLE sessions ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0");
+  // And sessions stored before chunks get their open chunk's columns.
+  if (sessionColumns.length > 0 && !sessionColumns.includes("tail")) {
+    sql.exec("ALTER TABLE sessions ADD COLUMN tail_first INTEGER NOT NULL DEFAULT 0");
+    sql.exec("ALTER TABLE sessions ADD COLUMN tail TEXT NOT NULL DEFAULT ''");
+  }
+  if (countsUsage && !columnsOf("agent_usage").includes("bytes")) sql.exec("ALTER TABLE agent_usage ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0");
+  // Rows stored before the digest was folded lazily are all in the sum (NULL says so).
+  const foldsLazily = (docColumns.length === 0 || docColumns.includes("digested")) && (sessionColumns.length === 0 || sessionColumns.includes("digested"));
+  if (docColumns.length > 0 && !docColumns.includes("digested")) sql.exec("ALTER TABLE docs ADD COLUMN digested INTEGER");
+  if (sessionColumns.length > 0 && !sessionColumns.includes("digested")) sql.exec("ALTER TABLE sessions ADD COLUMN digested INTEGER");
+  if (docColumns.length > 0) {
+    for (const column of ["cursor", "deleted", "restricted", "sessions"]) {
+      if (!docColumns.includes(column)) sql.exec(`ALTER TABLE docs ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
+    }
+    if (!docColumns.includes("sessions")) sql.exec("UPDATE docs SET sessions = (SELECT count(*) FROM sessions WHERE doc_num = docs.num)");
+  }
+  // Snapshots stored before they carried their author's newest time (the column goes after their data there).
+  const snapshotColumns = columnsOf("snapshots");
+  if (snapshotColumns.length > 0 && !snapshotColumns.includes("at")) sql.exec("ALTER TABLE snapshots ADD COLUMN at INTEGER");
+  sql.exec(SCHEMA);
+  // Groups stored before agents' usage was counted: count it once.
+  if (!countsUsage && docColumns.length > 0) {
+    sql.exec(`INSERT INTO agent_usage (agent, docs) SELECT header ->> '$.creator', count(*) FROM docs WHERE deleted = 0 GROUP BY 1`);
+    sql.exec(
+      `INSERT INTO agent_usage (agent, sessions) SELECT substr(id, 1, instr(id, '~') - 1), count(*) FROM sessions WHERE true GROUP BY 1
+       ON CONFLICT (agent) DO UPDATE SET sessions = excluded.sessions`,
+    );
+  }
+  sql.exec(BYTES_TRIGGERS);
+  // Groups stored before bytes were counted: count each session's once (the triggers add them up per agent).
+  if (!countsBytes && rowPerTransaction) sql.exec("UPDATE sessions SET bytes = (SELECT coalesce(sum(length(CAST(data AS BLOB))), 0) FROM transactions WHERE session_num = sessions.num)");
+  // Then transactions stored one per row are packed into chunks (bytes counted first, from those rows).
+  if (rowPerTransaction) transactionSync(() => chunkTransactionRows(sql));
+  return { foldFromCursor: !foldsLazily, rememberRemovals: !remembersRemovals };
+}
+
+/**
+ * Storage from before chunks kept one row per transaction: packs them into chunks once, inside SQLite
+ * (nothing is loaded into memory). A chunk ends where the session's text passes a multiple of
+ * CHUNK_ROW_CHARS or its index one of CHUNK_ROW_TRANSACTIONS, so it holds at most about CHUNK_ROW_CHARS
+ * characters and one transaction more. Bytes (BLOBs) become `{"hex": …}` (SQLite has hex(), not base64).
+ * (The limits are integers written into the statement: a bound number would be a REAL, and the
+ * divisions must be integer divisions.)
+ */
+function chunkTransactionRows(sql: SqlStorage): void {
+  sql.exec(
+    `INSERT INTO chunks (session_num, first, body)
+     SELECT session_num, min(idx), group_concat(item, ',' ORDER BY idx) FROM (
+       SELECT session_num, idx, item,
+         max(idx / ${CHUNK_ROW_TRANSACTIONS}, (sum(length(item) + 1) OVER (PARTITION BY session_num ORDER BY idx) - length(item) - 1) / ${CHUNK_ROW_CHARS}) AS chunk
+       FROM (
+         SELECT session_num, idx,
+           CASE
+             WHEN typeof(data) = 'blob' AND signature IS NULL THEN json_array(at, json_object('hex', hex(data)))
+             WHEN typeof(data) = 'blob' THEN json_array(at, json_object('hex', hex(data)), signature)
+             WHEN signature IS NULL THEN json_array(at, data)
+             ELSE json_array(at, data, signature)
+           END AS item
+         FROM transactions
+       )
+     ) GROUP BY session_num, chunk`,
+  );
+  sql.exec("UPDATE sessions SET tail_first = count, tail = ''");
+  sql.exec("DROP TABLE transactions");
+}
