@@ -1,14 +1,16 @@
 // GroupStore on Durable Object SQLite. Documents and sessions get integer keys; a session's transactions
 // are stored many to a row (transaction-chunks.ts): closed chunks in `chunks`, the open one (the tail) in
 // the session's own row, so a small write updates three rows and a load reads one row per chunk. Reads
-// stream page by page, never a whole group or a whole log at once. The tables, and bringing an earlier
-// version's up to date, are sqlite-schema.ts.
+// stream page by page, never a whole group or a whole log at once. This class reads, and keeps what it
+// read in bounded caches; its parts: the tables and the upgrade of earlier storage (sqlite-schema.ts), how
+// a write is laid out in rows (sqlite-writes.ts), snapshots and pruning (sqlite-snapshots.ts).
 import {
   EMPTY_DIGEST,
   EMPTY_DIGEST_SUM,
   agentOfSession,
   digestOfSum,
   digestSumOf,
+  fromWireData,
   logOrder,
   parseMemberOp,
   replayMembership,
@@ -18,9 +20,9 @@ import {
 import { foldDigest } from "./digest-fold.ts";
 import { openSchema, REMOVED_SCHEMA } from "./sqlite-schema.ts";
 import { SnapshotRows } from "./sqlite-snapshots.ts";
-import { fromWireData } from "../protocol/index.ts";
+import { insertNewDocs, writeToDoc, type DocRow, type HeadRow, type Stored } from "./sqlite-writes.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../protocol/index.ts";
-import { encodeItem, planAppend, readChunk, type Tail } from "./transaction-chunks.ts";
+import { readChunk } from "./transaction-chunks.ts";
 import { LISTED_PAGE, listedColumns, listedSessions, sessionCounts, type DocListRow, type ListedSession } from "./listed-documents.ts";
 import {
   ALL_DOCS,
@@ -32,7 +34,6 @@ import {
   type LogPosition,
   type PeerId,
   type PruneSlice,
-  type SessionAppend,
   type SessionExtent,
   type SessionHead,
   type SnapshotHead,
@@ -53,28 +54,6 @@ const HEADER_CACHE_SIZE = 1_000;
 const ROW_CACHE_SIZE = 20_000;
 /** Subscriber lists kept in memory (one per document, and the group-wide one): fan-out reads none. */
 const SUBSCRIBER_CACHE_SIZE = 256;
-/** Characters of JSON one statement of a multi-row insert carries: far under the 2 MB a bound value may hold. */
-const CREATE_PAGE_CHARS = 256 * 1024;
-
-/** Rows as one JSON array per page of at most about CREATE_PAGE_CHARS (a larger row goes alone). */
-function jsonPages(rows: readonly unknown[][]): string[] {
-  const pages: string[] = [];
-  let page: string[] = [];
-  let chars = 0;
-  for (const row of rows) {
-    const text = JSON.stringify(row);
-    if (page.length > 0 && chars + text.length > CREATE_PAGE_CHARS) {
-      pages.push(`[${page.join(",")}]`);
-      page = [];
-      chars = 0;
-    }
-    page.push(text);
-    chars += text.length + 1;
-  }
-  if (page.length > 0) pages.push(`[${page.join(",")}]`);
-  return pages;
-}
-
 /**
  * Elements of the group digest (a new document's header, a session appended to) that may wait unfolded
  * (digest-fold.ts): a commit that leaves more folds them, so a `dir` never folds more than this many.
@@ -88,16 +67,6 @@ const NO_PEERS: ReadonlySet<PeerId> = new Set();
 const HEAD_CACHE_SIZE = 10_000;
 /** Agents whose usage is kept in memory: a writer's quota check and a document's creation read none. */
 const USAGE_CACHE_SIZE = 1_000;
-
-type DocRow = { num: number; deleted: boolean; sessions: number };
-type HeadRow = SessionHead & { num: number; tail: Tail };
-const EMPTY_TAIL: Tail = { first: 0, count: 0, chars: 0 };
-
-/** An append's transactions as a chunk stores them, its signature on the last. */
-function encodeAppend(append: SessionAppend): string[] {
-  const last = append.transactions.length - 1;
-  return append.transactions.map((transaction, i) => encodeItem(transaction, i === last ? append.signature : undefined));
-}
 
 /**
  * The object is the only writer of its storage, so group facts, roles and headers are cached in memory
@@ -662,9 +631,15 @@ export class SqliteStore implements GroupStore {
     const folded = elements === undefined || elements.size > UNFOLDED_ELEMENTS;
     this.#write(() => {
       if (folded && this.#unfolded?.size !== 0) this.#fold(info.cursor);
-      if (created.size > 0) this.#createAll(writes.flatMap((write, i) => (created.has(write) ? [[write, info.cursor + 1 + i] as const] : [])), folded);
+      if (created.size > 0) this.#cacheStored(insertNewDocs(this.sql, writes.flatMap((write, i) => (created.has(write) ? [[write, info.cursor + 1 + i] as const] : [])), folded));
       for (const [i, write] of writes.entries()) {
-        const newSessions = created.has(write) ? write.appends.length : this.#commitOne(write, info.cursor + 1 + i, folded);
+        let newSessions = write.appends.length;
+        if (!created.has(write)) {
+          // Cached at once, for the next write of the same transaction (a rollback drops every cache).
+          const stored = writeToDoc(this.sql, write, info.cursor + 1 + i, folded, this.#liveRow(write.doc), (docNum, session) => this.#head(docNum, session));
+          this.#cacheStored(stored);
+          newSessions = stored.newSessions;
+        }
         for (const append of write.appends) {
           const agent = agentOfSession(append.session);
           bytes.set(agent, (bytes.get(agent) ?? 0) + append.bytes);
@@ -726,130 +701,9 @@ export class SqliteStore implements GroupStore {
     }
   }
 
-  /**
-   * New documents (each write's header and sessions, all starting at 0) inside commitAll's transaction: their
-   * rows, their sessions' rows and any full chunks, each in one statement per CREATE_PAGE_CHARS of JSON
-   * rather than per document. The rows and heads are cached at once, as #commitOne does.
-   */
-  #createAll(writes: readonly (readonly [Write, number])[], folded: boolean): void {
-    const nums = new Map<DocId, number>();
-    for (const page of jsonPages(writes.map(([write, cursor]) => [write.doc, JSON.stringify(write.header), write.now, write.header!.readers ? 1 : 0, cursor, write.appends.length]))) {
-      const rows = this.sql.exec<{ id: DocId; num: number }>(
-        `INSERT INTO docs (id, header, updated_at, restricted, cursor, sessions, digested)
-         SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]', ? FROM json_each(?) WHERE true
-         RETURNING id, num`,
-        folded ? null : 0,
-        page,
-      );
-      for (const row of rows) nums.set(row.id, row.num);
-    }
-    const sessionRows: unknown[][] = [];
-    const opens = new Map<string, { num: number; session: SessionId; head: Omit<HeadRow, "num"> }>();
-    const closed: { key: string; first: number; text: string }[] = [];
-    for (const [write] of writes) {
-      const docNum = nums.get(write.doc)!;
-      this.#rows.set(write.doc, { num: docNum, deleted: false, sessions: write.appends.length });
-      for (const append of write.appends) {
-        if (append.after !== 0) throw new Error(`commit: ${append.session} has 0, not ${append.after}`);
-        const packed = planAppend(EMPTY_TAIL, 0, encodeAppend(append));
-        const key = `${docNum} ${append.session}`;
-        const count = append.transactions.length;
-        opens.set(key, { num: 0, session: append.session, head: { count, lastHash: append.lastHash, tail: packed.tail } });
-        for (const chunk of packed.closed) closed.push({ key, ...chunk });
-        sessionRows.push([docNum, append.session, count, append.lastHash, append.signature, packed.open.first, packed.open.text, append.bytes]);
-      }
-    }
-    for (const page of jsonPages(sessionRows)) {
-      const rows = this.sql.exec<{ num: number; doc_num: number; id: SessionId }>(
-        `INSERT INTO sessions (doc_num, id, count, last_hash, signature, tail_first, tail, bytes, digested)
-         SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]', value ->> '$[6]', value ->> '$[7]', ? FROM json_each(?) WHERE true
-         RETURNING num, doc_num, id`,
-        folded ? null : 0,
-        page,
-      );
-      for (const row of rows) opens.get(`${row.doc_num} ${row.id}`)!.num = row.num;
-    }
-    for (const page of jsonPages(closed.map((chunk) => [opens.get(chunk.key)!.num, chunk.first, chunk.text]))) {
-      this.sql.exec("INSERT INTO chunks (session_num, first, body) SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]' FROM json_each(?)", page);
-    }
-    for (const [key, { num, head }] of opens) this.#remember(key, { num, ...head });
-  }
-
-  /**
-   * One write's document row, session heads and chunks, inside commitAll's transaction; returns how many
-   * sessions it started. The row and the heads are cached at once, for the next write of the same
-   * transaction (a rollback drops every cache).
-   */
-  #commitOne(write: Write, cursor: number, folded: boolean): number {
-    const known = this.#row(write.doc);
-    const newSessions = write.appends.filter((append) => append.after === 0).length;
-    let docRow: DocRow;
-    const heads: [string, HeadRow][] = [];
-    let docNum: number;
-    if (write.header) {
-      docNum = this.sql
-        .exec<{ num: number }>(
-          "INSERT INTO docs (id, header, updated_at, restricted, cursor, sessions, digested) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING num",
-          write.doc,
-          JSON.stringify(write.header),
-          write.now,
-          write.header.readers ? 1 : 0,
-          cursor,
-          newSessions,
-          folded ? null : 0,
-        )
-        .one().num;
-      docRow = { num: docNum, deleted: false, sessions: newSessions };
-    } else {
-      if (!known || known.deleted) throw new Error(`commit: unknown document ${write.doc}`);
-      docNum = known.num;
-      this.sql.exec("UPDATE docs SET updated_at = ?, cursor = ?, sessions = sessions + ? WHERE num = ?", write.now, cursor, newSessions, docNum);
-      docRow = { ...known, sessions: known.sessions + newSessions };
-    }
-    if (write.appends.length > 0) {
-      // Each append must start where its log ends (a new document's at 0): nothing is written past a gap.
-      const planned = write.appends.map((append) => {
-        const head = write.header ? undefined : this.#head(docNum, append.session);
-        const held = head?.count ?? 0;
-        if (append.after !== held) throw new Error(`commit: ${append.session} has ${held}, not ${append.after}`);
-        return { append, head, ...planAppend(head?.tail ?? EMPTY_TAIL, append.after, encodeAppend(append)) };
-      });
-      // A full open chunk is closed as it is, and the new transactions start chunks of their own.
-      const sealed = planned.flatMap((plan) => (plan.sealsTail ? [plan.head!.num] : []));
-      if (sealed.length > 0) {
-        this.sql.exec("INSERT INTO chunks (session_num, first, body) SELECT num, tail_first, tail FROM sessions WHERE num IN (SELECT value FROM json_each(?))", JSON.stringify(sealed));
-      }
-      const nums = new Map<string, number>();
-      const sessionRows = this.sql.exec<{ num: number; id: string }>(
-        `INSERT INTO sessions (doc_num, id, count, last_hash, signature, tail_first, tail, bytes, digested)
-         SELECT ?, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]', value ->> '$[6]', ? FROM json_each(?) WHERE true
-         ON CONFLICT (doc_num, id) DO UPDATE SET count = excluded.count, last_hash = excluded.last_hash, signature = excluded.signature,
-           digested = CASE WHEN excluded.digested IS NULL THEN NULL ELSE coalesce(sessions.digested, sessions.count) END,
-           tail = CASE WHEN excluded.tail_first <> sessions.tail_first OR sessions.tail = '' THEN excluded.tail ELSE sessions.tail || ',' || excluded.tail END,
-           tail_first = excluded.tail_first, bytes = bytes + excluded.bytes
-         RETURNING num, id`,
-        docNum,
-        folded ? null : 0,
-        JSON.stringify(
-          planned.map(({ append, open }) => [append.session, append.after + append.transactions.length, append.lastHash, append.signature, open.first, open.text, append.bytes]),
-        ),
-      );
-      for (const row of sessionRows) nums.set(row.id, row.num);
-      const closed = planned.flatMap(({ append, closed }) => closed.map((chunk) => [nums.get(append.session)!, chunk.first, chunk.text]));
-      if (closed.length > 0) {
-        this.sql.exec(
-          "INSERT INTO chunks (session_num, first, body) SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]' FROM json_each(?)",
-          JSON.stringify(closed),
-        );
-      }
-      for (const { append, tail } of planned) {
-        const num = nums.get(append.session)!;
-        heads.push([`${docNum} ${append.session}`, { num, count: append.after + append.transactions.length, lastHash: append.lastHash, tail }]);
-      }
-    }
-    this.#rows.set(write.doc, docRow);
+  #cacheStored({ rows, heads }: Stored): void {
+    for (const [doc, row] of rows) this.#rows.set(doc, row);
     for (const [key, head] of heads) this.#remember(key, head);
-    return newSessions;
   }
 
   deleteDoc(doc: DocId, now: number): void {
