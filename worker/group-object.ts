@@ -4,8 +4,7 @@
 // subscriptions table.
 import { DurableObject } from "cloudflare:workers";
 import { COMPRESSION_LEVEL, encodeMessage, randomBase64Url } from "../protocol/index.ts";
-import type { PeerRecord } from "./core/effects.ts";
-import type { SavedPresence } from "./core/presence.ts";
+import type { PeerRecord, SavedPresence } from "./core/peer-records.ts";
 import { initialState } from "./core/relay-core.ts";
 import { Relay, type Transport } from "./core/relay.ts";
 import type { PeerId } from "./core/store.ts";

@@ -4,8 +4,7 @@ import { serialize } from "node:v8";
 import { describe, expect, it } from "vitest";
 import { PRESENCE_MAX_BYTES, PRESENCE_MAX_DOCS_PER_PEER, MAX_WAITING_LOADS_PER_PEER, docIdOf, type DocId } from "../../protocol/index.ts";
 import { initialState } from "../../worker/core/relay-core.ts";
-import type { ReadyPeer } from "../../worker/core/effects.ts";
-import type { SavedPresence } from "../../worker/core/presence.ts";
+import type { ReadyPeer, SavedPresence } from "../../worker/core/peer-records.ts";
 import { testAgent, testHeader } from "../support/identity.ts";
 
 const ATTACHMENT_LIMIT = 2_048;

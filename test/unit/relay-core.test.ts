@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { HANDSHAKE_DEADLINE_MS, MAX_PEERS_PER_GROUP, MAX_PENDING_HANDSHAKES } from "../../protocol/index.ts";
 import { helloFrame, signedChunk, transactions } from "../support/identity.ts";
-import type { PeerRecord } from "../../worker/core/effects.ts";
+import type { PeerRecord } from "../../worker/core/peer-records.ts";
 import { GROUP, NOW, alice, bob, carol, doc1, doc2, nothingKnown, scenario, writer } from "./relay-transcript.ts";
 
 describe("handshake", () => {

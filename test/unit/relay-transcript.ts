@@ -14,7 +14,7 @@ import {
 } from "../../protocol/index.ts";
 import { MemoryStore } from "../../worker/core/memory-store.ts";
 import { initialState } from "../../worker/core/relay-core.ts";
-import type { PeerRecord } from "../../worker/core/effects.ts";
+import type { PeerRecord } from "../../worker/core/peer-records.ts";
 import { Relay, type RelayOptions, type Transport } from "../../worker/core/relay.ts";
 import type { PeerId } from "../../worker/core/store.ts";
 import { helloFrame, signedChunk, testAgent, testHeader, type TestAgent } from "../support/identity.ts";

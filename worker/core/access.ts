@@ -1,6 +1,6 @@
 // Who may do what: a peer's role, and what a write to the membership log changes. Pure, like the core.
 import { applyMemberOp, logOrder, parseMemberOp, type AgentId, type Role } from "../../protocol/index.ts";
-import type { ReadyPeer } from "./effects.ts";
+import type { ReadyPeer } from "./peer-records.ts";
 import type { LogPosition, MemberChange, SessionAppend, StoreReader, Write } from "./store.ts";
 
 /** A peer's role: in a group without a membership log, its token's, else writer; with one, see roleUnderLog. */

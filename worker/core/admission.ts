@@ -3,7 +3,7 @@
 // MAX_PEERS_PER_GROUP. Pure functions of the peer table and the time, used by the relay core; they look
 // only at the sockets in the handshake (at most MAX_PENDING_HANDSHAKES), never the whole table.
 import { HANDSHAKE_DEADLINE_MS, MAX_PENDING_HANDSHAKES } from "../../protocol/index.ts";
-import type { ChallengedPeer } from "./effects.ts";
+import type { ChallengedPeer } from "./peer-records.ts";
 import type { PeerTable } from "./peer-table.ts";
 
 /** When a socket opened at `openedAt` must have completed its hello. Records from before the deadline existed count as overdue. */

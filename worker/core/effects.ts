@@ -1,31 +1,8 @@
 // The relay core's vocabulary: the events it is fed and the effects it asks its driver to carry out.
 // All plain data, so a scenario can be replayed, printed and compared.
-import type { AgentId, ClientMessage, CompressionFormat, DocId, GroupId, KnownState, Range, Role, ServerMessage, SessionId } from "../../protocol/index.ts";
-import type { AccessPolicy } from "../config.ts";
-import type { PeerTable } from "./peer-table.ts";
-import type { PresenceTable, SavedPresence } from "./presence.ts";
+import type { AgentId, ClientMessage, CompressionFormat, DocId, GroupId, KnownState, Role, ServerMessage, SessionId } from "../../protocol/index.ts";
+import type { PeerRecord, SavedPresence } from "./peer-records.ts";
 import type { PeerId, SessionAppend, StoredSnapshot, Write } from "./store.ts";
-
-/** A role granted by an app-issued token rather than the membership log, until it expires. */
-export type TokenGrant = { role: Role; expiresAt: number };
-
-export type ReadyPeer = {
-  id: PeerId;
-  phase: "ready";
-  agent: AgentId;
-  session: SessionId;
-  token?: TokenGrant;
-  /** Loads of documents the relay did not have, each holding a subscription row until the peer leaves. */
-  waitingLoads?: number;
-  /** The peer inflates compressed frames (its hello's `inflate`): its large frames go compressed. */
-  compression?: CompressionFormat;
-};
-
-/** A socket that was sent its challenge at `openedAt` and has not completed its hello yet. */
-export type ChallengedPeer = { id: PeerId; phase: "challenged"; nonce: string; openedAt: number };
-
-/** What the relay remembers of a peer; small enough for a WebSocket attachment (2 KiB). */
-export type PeerRecord = ChallengedPeer | ReadyPeer;
 
 /** What checking an app-issued token found. */
 export type TokenResult =
@@ -34,18 +11,6 @@ export type TokenResult =
 
 /** Who is asking, for the effects that must filter what they send by what the peer may read. */
 export type Reader = { agent: AgentId; role: Role };
-
-/**
- * The core's state. Its peer table is updated in place by `step` (see peer-table.ts for why): a driver
- * keeps only the state the latest step returned.
- */
-export type RelayState = {
-  readonly group: GroupId;
-  readonly access: AccessPolicy;
-  readonly peers: PeerTable;
-  /** Ephemeral presence per peer and document (presence.ts): never stored, kept in socket attachments. */
-  readonly presence: PresenceTable;
-};
 
 /** A signature the driver must check (asynchronously) before the core goes on. */
 export type SignatureCheck = { publicKeyOf: AgentId; message: Uint8Array; signature: string };

@@ -2,7 +2,7 @@
 // of authenticated peers kept alongside, so admission never scans the whole table. It is updated in place:
 // a group may hold tens of thousands of sockets, and copying the table at every connection (as a fresh
 // Map per step did) cost more than everything else a connection does (15 ms per copy at 10,000 peers).
-import type { ChallengedPeer, PeerRecord } from "./effects.ts";
+import type { ChallengedPeer, PeerRecord } from "./peer-records.ts";
 import type { PeerId } from "./store.ts";
 
 export class PeerTable {

@@ -21,15 +21,9 @@ import {
   type SessionId,
 } from "../../protocol/index.ts";
 import { roleOf } from "./access.ts";
-import type { Effect, PeerRecord, ReadyPeer } from "./effects.ts";
+import type { Effect } from "./effects.ts";
+import type { PeerRecord, ReadyPeer, SavedPresence } from "./peer-records.ts";
 import type { PeerId, StoreReader } from "./store.ts";
-
-/**
- * What one peer shows and its rate budget, as its socket attachment keeps it. States are UTF-8 JSON bytes:
- * an attachment is bounded in bytes (2,048 in production, the peer's record included), and a string with
- * any character past Latin-1 would take two bytes per character there.
- */
-export type SavedPresence = { states: Record<DocId, Uint8Array>; tokens: number; at: number };
 
 type Shown = { state: Json; encoded: Uint8Array };
 

@@ -40,12 +40,14 @@ import {
 } from "../../protocol/index.ts";
 import { OPEN_ACCESS, type AccessPolicy } from "../config.ts";
 import { membershipChanges, roleOf, roleUnderLog } from "./access.ts";
-import { PresenceTable, type SavedPresence } from "./presence.ts";
+import { PresenceTable } from "./presence.ts";
 import { handshakeDeadline, handshakesToDrop, nextHandshakeDeadline } from "./admission.ts";
 import { ContentPacker } from "./content-packer.ts";
 import { PeerTable } from "./peer-table.ts";
 import { snapshotVerified, takeSnapshot } from "./snapshot-taking.ts";
-import type { Continuation, Effect, PeerRecord, ReadyPeer, RelayEvent, RelayState, SignatureCheck, TokenResult } from "./effects.ts";
+import type { Continuation, Effect, RelayEvent, SignatureCheck, TokenResult } from "./effects.ts";
+import type { PeerRecord, ReadyPeer, SavedPresence } from "./peer-records.ts";
+import type { RelayState } from "./relay-state.ts";
 import { assertNever } from "./effects.ts";
 import { knownChanged, type PeerId, type SessionAppend, type StoreReader, type Write } from "./store.ts";
 

@@ -38,9 +38,10 @@ import {
 } from "../../protocol/index.ts";
 import { roleOf } from "./access.ts";
 import { sendMissing } from "./delta-stream.ts";
-import { assertNever, type Continuation, type Effect, type Reader, type RelayEvent, type RelayState, type SignatureCheck, type TokenResult } from "./effects.ts";
+import { assertNever, type Continuation, type Effect, type Reader, type RelayEvent, type SignatureCheck, type TokenResult } from "./effects.ts";
+import type { RelayState } from "./relay-state.ts";
 import { step } from "./relay-core.ts";
-import type { SavedPresence } from "./presence.ts";
+import type { SavedPresence } from "./peer-records.ts";
 import { StagedWrites } from "./staged-writes.ts";
 import type { GroupStore, PeerId, SessionAppend } from "./store.ts";
 

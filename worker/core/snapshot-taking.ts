@@ -15,7 +15,9 @@ import {
   type Snapshotted,
 } from "../../protocol/index.ts";
 import { roleOf } from "./access.ts";
-import type { Effect, ReadyPeer, RelayState } from "./effects.ts";
+import type { Effect } from "./effects.ts";
+import type { ReadyPeer } from "./peer-records.ts";
+import type { RelayState } from "./relay-state.ts";
 import type { PeerId, StoreReader } from "./store.ts";
 
 /** Why a snapshot is refused (an `error` naming its document; none of these codes closes the connection). */

@@ -1,0 +1,17 @@
+// The relay core's state between events: the group, its access policy, its peers and their presence.
+import type { GroupId } from "../../protocol/index.ts";
+import type { AccessPolicy } from "../config.ts";
+import type { PeerTable } from "./peer-table.ts";
+import type { PresenceTable } from "./presence.ts";
+
+/**
+ * The core's state. Its peer table is updated in place by `step` (see peer-table.ts for why): a driver
+ * keeps only the state the latest step returned.
+ */
+export type RelayState = {
+  readonly group: GroupId;
+  readonly access: AccessPolicy;
+  readonly peers: PeerTable;
+  /** Ephemeral presence per peer and document (presence.ts): never stored, kept in socket attachments. */
+  readonly presence: PresenceTable;
+};
