@@ -1,7 +1,7 @@
 // Turning frames into typed messages and back. Decoding never throws: it returns the message or the
 // stable error code (and a readable reason) that the sender should hear.
-import * as v from "valibot";
 import { clientFrameSchema, clientMessageSchema, serverFrameSchema, serverMessageSchema, type ClientMessage, type ServerMessage } from "./messages.ts";
+import { frameCheck, messageCheck, type Checked } from "./frame-check.ts";
 import { encodedChunkJson, encodedColumnsOf, toColumns } from "./transaction-columns.ts";
 import { attachSections, batchFrame, splitBinaryFrame, type EncodedMessage, type WireFrame } from "./binary-frame.ts";
 import { canonicalJson, dataBytes, utf8Length, type Json } from "./encoding.ts";
@@ -12,6 +12,11 @@ import { MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_SNAPSHOT_BYTES, MAX_TRANSACTION_
 export type Decoded<T> = { ok: true; message: T } | { ok: false; code: ErrorCode; reason: string };
 
 const fail = (code: ErrorCode, reason: string): Decoded<never> => ({ ok: false, code, reason });
+
+const checkClientMessage = messageCheck<ClientMessage>(clientMessageSchema);
+const checkClientFrame = frameCheck<ClientMessage>(clientMessageSchema, clientFrameSchema);
+const checkServerMessage = messageCheck<ServerMessage>(serverMessageSchema);
+const checkServerFrame = frameCheck<ServerMessage>(serverMessageSchema, serverFrameSchema);
 
 /** Byte size of a frame as it travels: UTF-8 for text, raw length for binary. */
 export function frameBytes(frame: string | ArrayBuffer | ArrayBufferView): number {
@@ -25,10 +30,7 @@ export function frameBytes(frame: string | ArrayBuffer | ArrayBufferView): numbe
 const bytesOf = (frame: ArrayBuffer | ArrayBufferView): Uint8Array =>
   frame instanceof ArrayBuffer ? new Uint8Array(frame) : new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
 
-function parseFrame<T>(
-  frame: string | ArrayBuffer | ArrayBufferView,
-  schema: v.GenericSchema<unknown, T>,
-): Decoded<T> {
+function parseFrame<T>(frame: string | ArrayBuffer | ArrayBufferView, check: (json: unknown) => Checked<T>): Decoded<T> {
   const size = frameBytes(frame);
   if (size > MAX_FRAME_BYTES) return fail("frame_too_large", `frame of ${size} bytes exceeds ${MAX_FRAME_BYTES}`);
   let text: string;
@@ -48,21 +50,20 @@ function parseFrame<T>(
   }
   const unmatched = attachSections(json, sections);
   if (unmatched) return fail("bad_frame", unmatched);
-  let result: v.SafeParseResult<v.GenericSchema<unknown, T>>;
+  let result: Checked<T>;
   try {
-    result = v.safeParse(schema, json);
+    result = check(json);
   } catch (error) {
     // No input should get here (checks walk client-shaped JSON without recursing); if one does, it is refused.
     return fail("bad_frame", `the frame could not be checked: ${error instanceof Error ? error.message : String(error)}`.slice(0, 500));
   }
-  if (!result.success) {
-    const issue = result.issues[0];
-    const path = v.getDotPath(issue) ?? "";
+  if (!result.ok) {
+    const { issue, path } = result;
     // The reason may quote the input (a lone surrogate included) and slicing may split a pair: the error
     // frame carrying it must itself be well-formed text, or the sender could not decode it.
     return fail("bad_frame", `${path ? `${path}: ` : ""}${issue.message}`.slice(0, 500).replace(/\p{Cs}/gu, "\uFFFD"));
   }
-  return { ok: true, message: result.output };
+  return { ok: true, message: result.value };
 }
 
 /** Limits a schema cannot express cheaply: sizes of transaction data and of headers. */
@@ -103,13 +104,13 @@ function checkClientLimits(message: ClientMessage): Decoded<ClientMessage> {
 }
 
 export function decodeClientMessage(frame: string | ArrayBuffer | ArrayBufferView): Decoded<ClientMessage> {
-  const decoded = parseFrame(frame, clientMessageSchema);
+  const decoded = parseFrame(frame, checkClientMessage);
   return decoded.ok ? checkClientLimits(decoded.message) : decoded;
 }
 
 /** The messages of one frame from a client, in order: one, or the contents of a batch, each within the limits. */
 export function decodeClientFrame(frame: string | ArrayBuffer | ArrayBufferView): Decoded<ClientMessage[]> {
-  const decoded = parseFrame(frame, clientFrameSchema);
+  const decoded = parseFrame(frame, checkClientFrame);
   if (!decoded.ok) return decoded;
   const messages = decoded.message.type === "batch" ? decoded.message.messages : [decoded.message];
   for (const message of messages) {
@@ -120,11 +121,11 @@ export function decodeClientFrame(frame: string | ArrayBuffer | ArrayBufferView)
 }
 
 export const decodeServerMessage = (frame: string | ArrayBuffer | ArrayBufferView): Decoded<ServerMessage> =>
-  parseFrame(frame, serverMessageSchema);
+  parseFrame(frame, checkServerMessage);
 
 /** The messages of one frame from the relay, in order: one, or the contents of a batch. */
 export function decodeServerFrame(frame: string | ArrayBuffer | ArrayBufferView): Decoded<ServerMessage[]> {
-  const decoded = parseFrame(frame, serverFrameSchema);
+  const decoded = parseFrame(frame, checkServerFrame);
   if (!decoded.ok) return decoded;
   return { ok: true, message: decoded.message.type === "batch" ? decoded.message.messages : [decoded.message] };
 }

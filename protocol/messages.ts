@@ -259,6 +259,8 @@ const batchOf = <S extends v.GenericSchema>(message: S) =>
 export const clientBatchSchema = batchOf(clientMessageSchema);
 /** What one frame from a client holds: a message, or a batch of them. */
 export const clientFrameSchema = v.variant("type", [...clientMessageSchema.options, clientBatchSchema]);
+/** A batch with its messages not yet checked: codec.ts checks each by its type (frame-check.ts). */
+export const batchEnvelopeSchema = batchOf(v.unknown());
 
 // Relay to client.
 

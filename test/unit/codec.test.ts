@@ -1,5 +1,6 @@
 // The wire codec: every message type of each direction decodes, and every way a frame can be wrong is
 // refused with the stable error code the sender will hear.
+import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import {
   EMPTY_DIGEST,
@@ -16,7 +17,12 @@ import {
   decodeServerMessage,
   encodeMessage,
   toColumns,
+  clientFrameSchema,
+  clientMessageSchema,
+  serverFrameSchema,
+  serverMessageSchema,
   type ClientMessage,
+  type Decoded,
   type ErrorCode,
   type ServerMessage,
   type Transaction,
@@ -151,6 +157,51 @@ describe("decodeClientFrame", () => {
     ["a batch with an oversized transaction", "transaction_too_large", batchFrame([encodeMessage(load), withData("x".repeat(MAX_TRANSACTION_BYTES + 1))])],
   ])("refuses %s with %s", (_name, code, frame) => {
     expect(decodeClientFrame(frame)).toMatchObject({ ok: false, code });
+  });
+});
+
+describe("checking each message by its type", () => {
+  // Frames are checked message by message, each by the schema of its type (protocol/frame-check.ts): what
+  // they give must be what checking the whole frame against the protocol's schema gives, reasons included.
+  const whole = (schema: v.GenericSchema, frame: string): Decoded<unknown> => {
+    const result = v.safeParse(schema, JSON.parse(frame));
+    if (result.success) return { ok: true, message: result.output };
+    const path = v.getDotPath(result.issues[0]) ?? "";
+    return { ok: false, code: "bad_frame", reason: `${path ? `${path}: ` : ""}${result.issues[0].message}` };
+  };
+  const load = { type: "load", doc, known };
+  const frames = [
+    ["a load", load],
+    ["a load with a member the protocol does not define", { ...load, extra: 1 }],
+    ["a batch of two", { type: "batch", messages: [load, { type: "unsub", doc }] }],
+    ["a batch whose items carry members the protocol does not define", { type: "batch", extra: true, messages: [{ ...load, extra: 1 }] }],
+    ["an unknown type", { type: "nope" }],
+    ["no type", { doc }],
+    ["not an object", 5],
+    ["a batch whose second message has a bad field", { type: "batch", messages: [load, { type: "load", doc: 7, known }] }],
+    ["a batch whose message has an unknown type", { type: "batch", messages: [load, { type: "nope" }] }],
+    ["a batch holding a string", { type: "batch", messages: ["load"] }],
+    ["an empty batch", { type: "batch", messages: [] }],
+    ["a batch inside a batch", { type: "batch", messages: [{ type: "batch", messages: [load] }] }],
+    ["a batch whose messages are not a list", { type: "batch", messages: {} }],
+  ] as const;
+
+  it.each(frames)("from a client: %s", (_name, json) => {
+    const frame = JSON.stringify(json);
+    expect(decodeClientFrame(frame)).toEqual(((expected) => (expected.ok ? { ok: true, message: expected.message.type === "batch" ? expected.message.messages : [expected.message] } : expected))(whole(clientFrameSchema, frame) as Decoded<{ type: string; messages?: unknown[] }>));
+    expect(decodeClientMessage(frame)).toEqual(whole(clientMessageSchema, frame));
+  });
+
+  it.each([
+    ["a pong", { type: "pong" }],
+    ["a batch of a pong and a deleted", { type: "batch", messages: [{ type: "pong" }, { type: "deleted", doc }] }],
+    ["a batch whose message has a bad field", { type: "batch", messages: [{ type: "pong" }, { type: "deleted", doc: [] }] }],
+    ["a client message", load],
+  ])("from the relay: %s", (_name, json) => {
+    const frame = JSON.stringify(json);
+    const expected = whole(serverFrameSchema, frame) as Decoded<{ type: string; messages?: unknown[] }>;
+    expect(decodeServerFrame(frame)).toEqual(expected.ok ? { ok: true, message: expected.message.type === "batch" ? expected.message.messages : [expected.message] } : expected);
+    expect(decodeServerMessage(frame)).toEqual(whole(serverMessageSchema, frame));
   });
 });
 
