@@ -73,7 +73,7 @@ const USAGE_CACHE_SIZE = 1_000;
  * between writes: a frame that changes nothing reads no metadata from SQLite.
  */
 export class SqliteStore implements GroupStore {
-  #info: Omit<GroupInfo, "digest" | "digestSum" | "removed"> | undefined;
+  #info: GroupInfo | undefined;
   /**
    * The group's cursor. Every change gives its document the new cursor, so the group's is the largest
    * document cursor (an index seek, once per instance) and no write stores it again; groups stored before
@@ -179,7 +179,11 @@ export class SqliteStore implements GroupStore {
   }
 
   info(): GroupInfo {
-    const info = (this.#info ??= this.#readInfo());
+    // One view of the group's facts until a write drops it: a frame asks for them many times.
+    return (this.#info ??= this.#infoView(this.#readInfo()));
+  }
+
+  #infoView(info: Omit<GroupInfo, "digest" | "digestSum" | "removed">): GroupInfo {
     // The sum is folded and the digest (its SHA-256) taken only when asked for (a `dir`): every frame
     // reads the group's facts, few need its digest (digestOfSum keeps the last).
     const digestSum = () => this.#foldedSum();
