@@ -23,8 +23,11 @@ export const GENESIS_HASH = toBase64Url(new Uint8Array(32));
 /** The bytes a transaction adds to its session's hash chain. */
 export function encodeTransaction(transaction: Transaction): Uint8Array {
   const { at, data } = transaction;
-  if (typeof data === "string") return utf8(canonicalJson({ at, data }));
-  const head = utf8(canonicalJson({ at, bytes: data.byteLength }));
+  // The canonical JSON written directly (keys in order, a finite number as JSON.stringify writes it): every
+  // transaction sent or received is hashed, and the general canonicalJson builds lists to sort and join.
+  const time = typeof at === "number" && Number.isFinite(at) ? String(at) : undefined;
+  if (typeof data === "string") return utf8(time === undefined ? canonicalJson({ at, data }) : `{"at":${time},"data":${JSON.stringify(data)}}`);
+  const head = utf8(time === undefined ? canonicalJson({ at, bytes: data.byteLength }) : `{"at":${time},"bytes":${data.byteLength}}`);
   const body = new Uint8Array(head.length + data.byteLength);
   body.set(head, 0);
   body.set(data, head.length);

@@ -1,7 +1,7 @@
 // Byte and text encodings: base64url (checked against Node's own encoder), canonical JSON, and UTF-8 length
 // (checked against TextEncoder, which is what a WebSocket text frame costs on the wire).
 import { describe, expect, it } from "vitest";
-import { canonicalJson, fromBase64Url, jsonStringBytes, toBase64Url, utf8Length, type Json } from "../../protocol/index.ts";
+import { canonicalJson, encodeTransaction, fromBase64Url, jsonStringBytes, toBase64Url, utf8Length, type Json } from "../../protocol/index.ts";
 import { seededRandom } from "./seeded-random.ts";
 
 const nodeBase64Url = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64url");
@@ -106,6 +106,29 @@ describe("canonicalJson", () => {
   it("writes valid JSON for an array holding undefined", () => {
     const text = canonicalJson([1, undefined] as unknown as Json);
     expect(() => JSON.parse(text)).not.toThrow();
+  });
+});
+
+describe("encodeTransaction", () => {
+  // It writes the canonical JSON directly; it must be the bytes canonicalJson gives, which the hash chain is.
+  it.each([
+    [0, "plain"],
+    [1_780_000_000_123, 'quote " backslash \\ newline \n control \u0001 lone \ud800 astral 😀 \u2028'],
+    [Number.MAX_SAFE_INTEGER, ""],
+    [-0, "zero"],
+    [1e21, "large"],
+    [1.5, "fraction"],
+  ])("encodes at %s as canonical JSON, text and bytes alike", (at, data) => {
+    expect(new TextDecoder().decode(encodeTransaction({ at, data }))).toBe(canonicalJson({ at, data }));
+    const bytes = new Uint8Array([0, 255, 7]);
+    const encoded = encodeTransaction({ at, data: bytes });
+    const head = canonicalJson({ at, bytes: 3 });
+    expect(new TextDecoder().decode(encoded.subarray(0, encoded.length - 3))).toBe(head);
+    expect([...encoded.subarray(encoded.length - 3)]).toEqual([0, 255, 7]);
+  });
+
+  it("refuses a time that has no canonical form", () => {
+    expect(() => encodeTransaction({ at: Number.NaN, data: "x" })).toThrow(TypeError);
   });
 });
 
