@@ -45,12 +45,15 @@ export function generateSecretKey(): Uint8Array {
 
 export const publicKeyOf = (secretKey: Uint8Array): Uint8Array => ed.getPublicKey(secretKey);
 
+/** A key's 32 bytes as a string, to find it in a cache (apply reads the bytes by index: spreading them iterates). */
+const keyId = (key: Uint8Array): string => String.fromCharCode.apply(null, key as unknown as number[]);
+
 // PKCS#8 wrapping of a raw Ed25519 seed (RFC 8410), so node:crypto can sign with the same key.
 const PKCS8_ED25519_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
 const privateKeys = new Map<string, object>();
 
 function nodePrivateKey(crypto: NodeCrypto, secretKey: Uint8Array): object {
-  const id = String.fromCharCode(...secretKey);
+  const id = keyId(secretKey);
   let key = privateKeys.get(id);
   if (!key) {
     const der = new Uint8Array(PKCS8_ED25519_PREFIX.length + 32);
@@ -86,7 +89,7 @@ const keyCache = new Map<string, Promise<CryptoKey>>();
 const KEY_CACHE_SIZE = 256;
 
 function importKey(publicKey: Uint8Array): Promise<CryptoKey> {
-  const id = String.fromCharCode(...publicKey);
+  const id = keyId(publicKey);
   let key = keyCache.get(id);
   if (!key) {
     if (keyCache.size >= KEY_CACHE_SIZE) keyCache.delete(keyCache.keys().next().value!);
