@@ -1,24 +1,16 @@
 // Drives the pure relay core: feeds it one event at a time and carries out its effects against a
-// GroupStore and a Transport. Shared by the Durable Object and the Node tests, so both run the same code.
+// GroupStore and a Transport: writes (a frame's contents committed together), frames gathered per peer and
+// sent in as few as fit, and long answers handed to answer-streams.ts. Shared by the Durable Object and the
+// Node tests, so both run the same code.
 import {
-  CHUNK_TARGET_BYTES,
   COMPRESS_MIN_BYTES,
   compressFrame,
   frameBytes,
   inflatedBytes,
   type Deflate,
-  MAX_DOCS_PER_DIR_FRAME,
   MAX_FRAME_BYTES,
-  MAX_QUEUED_STREAM_ENTRIES_PER_PEER,
-  DIR_SLICE_DOCS,
-  LOAD_SLICE_ROWS,
-  OPEN_SLICE_DOCS,
-  OPEN_SLICE_ROWS,
   PRUNE_WORK_PER_EVENT,
-  RETRY_AFTER_BUSY_SECONDS,
   RELAY_FRAME_TARGET_BYTES,
-  LOAD_FIRST_EVENT_ROWS,
-  STREAM_WORK_PER_EVENT,
   closeCodeOf,
   digestOf,
   encodeForBatch,
@@ -37,7 +29,7 @@ import {
   type WireFrame,
 } from "../../protocol/index.ts";
 import { roleOf } from "./access.ts";
-import { sendMissing } from "./delta-stream.ts";
+import { AnswerStreams } from "./answer-streams.ts";
 import { assertNever, type Continuation, type Effect, type Reader, type RelayEvent, type SignatureCheck, type TokenResult } from "./effects.ts";
 import type { RelayState } from "./relay-state.ts";
 import { step } from "./relay-core.ts";
@@ -77,22 +69,6 @@ export type RelayOptions = {
 /** Checks an app-issued token (worker/tokens.ts); without one, the relay refuses every token. */
 export type TokenVerifier = (token: string) => Promise<TokenResult>;
 
-type SendGroup = Extract<Effect, { type: "sendGroup" }>;
-/**
- * An open part being streamed: `after` moves past each document begun; `current` is a document begun
- * but not all sent yet (what the peer holds of it so far); `unlisted`, the documents the peer named in
- * `known` that the listing has not reached yet, the next one last (set at the first slice).
- */
-type OpenPart = SendGroup & { kind: "open"; current?: { doc: DocId; have: KnownState }; unlisted?: DocId[] };
-/** A directory listing being streamed: `since` moves past each document listed. */
-type DirListing = { kind: "dir"; peer: PeerId; since: number; reader: Reader; readerDigest?: string };
-/** A load being streamed: `have` is what the peer holds so far, advanced as transactions are sent. */
-type LoadStream = { kind: "load"; peer: PeerId; doc: DocId; have: KnownState };
-/** An answer in a peer's queue; `weight` is what it holds in memory (weightOf), set when it is queued. */
-type Streamed = (OpenPart | DirListing | LoadStream) & { weight?: number };
-/** What one slice of an answer did: whether the answer is complete, and the rows and documents it read. */
-type Slice = { done: boolean; work: number };
-
 /** Readers whose private digest is kept between `dir` requests. */
 const READER_DIGESTS_KEPT = 64;
 
@@ -123,12 +99,9 @@ export class Relay {
   #lastText: { frame: string; compressed: WireFrame } | undefined;
   /** Digests of what one reader may see, by role and agent, with the group cursor they were computed at. */
   readonly #readerDigests = new Map<string, { cursor: number; digest: string }>();
-  /** Each peer's long answers (open parts, directory listings) still being streamed, the current one first. */
-  readonly #streams = new Map<PeerId, Streamed[]>();
-  /** Documents an open has sent a peer so far, over all its parts, for `opened`. */
-  readonly #openedCount = new Map<PeerId, number>();
-  /** Entries of known state each peer's queued answers hold (weightOf), against MAX_QUEUED_STREAM_ENTRIES_PER_PEER. */
-  readonly #queuedWeight = new Map<PeerId, number>();
+  /** Long answers (loads, directory listings, open parts) being streamed to each peer. */
+  readonly #answers: AnswerStreams;
+
   /** Writes committed together by #storeStaged, by their appends: the core's commit effect for each is skipped. */
   readonly #committed = new WeakSet<SessionAppend[]>();
   /**
@@ -153,6 +126,14 @@ export class Relay {
     this.transport = transport;
     this.verifyToken = verifyToken;
     this.snapshotRetentionMs = (options.snapshotRetentionSeconds ?? Infinity) * 1000;
+    this.#answers = new AnswerStreams({
+      store,
+      post: (peer, message) => this.#post(peer, message),
+      isLive: (peer) => !this.#failed.has(peer) && this.#state.peers.get(peer)?.phase === "ready",
+      readerNow: (peer) => this.#readerNow(peer),
+      cutOff: (peer, error) => this.#cutOff(peer, error),
+      wakeAt: (at) => this.transport.wakeAt(at),
+    });
   }
 
   get state(): RelayState {
@@ -169,7 +150,7 @@ export class Relay {
       await this.#run(event);
       this.#depth++;
       try {
-        this.#continueStreams(event.now);
+        this.#answers.continue(event.now);
         this.#prune(event.now);
       } finally {
         if (--this.#depth === 0) this.#deliverAll();
@@ -215,11 +196,11 @@ export class Relay {
       case "send":
         return this.#send(effect.peer, effect.message);
       case "sendLoad":
-        return this.#stream({ kind: "load", peer: effect.peer, doc: effect.doc, have: { header: effect.known.header, sessions: { ...effect.known.sessions } } });
+        return this.#answers.add({ kind: "load", peer: effect.peer, doc: effect.doc, have: { header: effect.known.header, sessions: { ...effect.known.sessions } } }, this.#now);
       case "sendDirectory":
         return this.#sendDirectory(effect.peer, effect.since, effect.reader, effect.ownDigest ? this.#digestFor(effect.reader) : undefined, effect.digest);
       case "sendGroup":
-        return this.#stream({ ...effect, kind: "open" });
+        return this.#answers.add({ ...effect, kind: "open" }, this.#now);
       case "verify": {
         const token = effect.then.kind === "hello" && effect.then.token ? this.verifyToken(effect.then.token) : undefined;
         const valid = await Promise.all(effect.checks.map(checkSignature));
@@ -357,7 +338,7 @@ export class Relay {
 
   /** Sends a message of the moment (an answer, live content), unless an answer still streaming will cover it. */
   #send(peer: PeerId, message: ServerMessage): void {
-    if ((message.type === "content" || message.type === "deleted") && this.#streamedLater(peer, message.doc)) return;
+    if ((message.type === "content" || message.type === "deleted") && this.#answers.coversLater(peer, message.doc)) return;
     this.#post(peer, message);
   }
 
@@ -451,71 +432,7 @@ export class Relay {
       this.#send(peer, { type: "dir", docs: [], more: false, cursor: this.store.info().cursor, digest: readerDigest, inSync: true });
       return;
     }
-    this.#stream({ kind: "dir", peer, since, reader, ...(readerDigest === undefined ? {} : { readerDigest }) });
-  }
-
-  /** One slice of a directory listing (DIR_SLICE_DOCS documents). */
-  #directorySlice(peer: PeerId, listing: DirListing): Slice {
-    let docs: DirEntry[] = [];
-    let bytes = 0;
-    let listed = 0;
-    // The slice takes at most DIR_SLICE_DOCS, and reads one more to tell that more remain.
-    for (const { cursor, ...entry } of this.store.listDocuments(listing.since, DIR_SLICE_DOCS + 1)) {
-      if (listed >= DIR_SLICE_DOCS) {
-        this.#sendDirectoryFrame(peer, docs, true, listing.readerDigest);
-        return { done: false, work: listed };
-      }
-      listed++;
-      listing.since = cursor;
-      if (!mayRead(listing.reader.role, listing.reader.agent, entry.header)) continue;
-      const size = JSON.stringify(entry).length;
-      if (docs.length >= MAX_DOCS_PER_DIR_FRAME || (docs.length > 0 && bytes + size > CHUNK_TARGET_BYTES)) {
-        this.#sendDirectoryFrame(peer, docs, true, listing.readerDigest);
-        docs = [];
-        bytes = 0;
-      }
-      docs.push(entry);
-      bytes += size;
-    }
-    this.#sendDirectoryFrame(peer, docs, false, listing.readerDigest);
-    return { done: true, work: listed };
-  }
-
-  #sendDirectoryFrame(peer: PeerId, docs: DirEntry[], more: boolean, readerDigest?: string): void {
-    const { cursor, digest } = this.store.info();
-    this.#post(peer, { type: "dir", docs, more, cursor, digest: readerDigest ?? digest, inSync: false });
-  }
-
-  /**
-   * Queues a long answer (a load, a directory listing, an open part) for a peer. Its first slice runs now
-   * (a load's first slices, up to LOAD_FIRST_EVENT_ROWS: a document that fits is sent whole without
-   * waiting tens of ms for an alarm); if more remains, the rest runs in alarm
-   * events, so other peers' frames are handled in between; a peer's answers run one after another.
-   * A peer whose queue would outgrow MAX_QUEUED_STREAM_ENTRIES_PER_PEER is refused with `busy` and
-   * disconnected, which frees it all.
-   */
-  #stream(answer: Streamed): void {
-    const peer = answer.peer;
-    const queue = this.#streams.get(peer);
-    answer.weight = weightOf(answer);
-    const weight = (this.#queuedWeight.get(peer) ?? 0) + answer.weight;
-    // The answer started first is always taken (one message is bounded by its frame): only waiting ones count.
-    if (queue && weight > MAX_QUEUED_STREAM_ENTRIES_PER_PEER) return this.#refuseBusy(peer);
-    this.#queuedWeight.set(peer, weight);
-    if (queue) return void queue.push(answer);
-    this.#streams.set(peer, [answer]);
-    const budget = answer.kind === "load" ? LOAD_FIRST_EVENT_ROWS : 1;
-    for (let spent = 0; spent < budget && this.#streams.get(peer)?.[0] === answer; ) spent += Math.max(1, this.#streamSlice(peer));
-    if (this.#streams.size > 0) this.transport.wakeAt(this.#now);
-  }
-
-  #refuseBusy(peer: PeerId): void {
-    this.#cutOff(peer, {
-      type: "error",
-      code: "busy",
-      message: `this connection has more long answers queued than the relay holds for one peer (${MAX_QUEUED_STREAM_ENTRIES_PER_PEER} entries of known state); retry later`,
-      retryAfter: RETRY_AFTER_BUSY_SECONDS,
-    });
+    this.#answers.add({ kind: "dir", peer, since, reader, ...(readerDigest === undefined ? {} : { readerDigest }) }, this.#now);
   }
 
   /** Tells `peer` why, closes its socket with the code's close code, and forgets its queued answers and presence. */
@@ -523,27 +440,9 @@ export class Relay {
     this.#send(peer, error);
     this.#deliver(peer);
     this.#failed.add(peer);
-    this.#forgetStreams(peer);
+    this.#answers.forget(peer);
     this.transport.close(peer, closeCodeOf(error.code) ?? 1008, error.code);
     this.#forgetClosed(peer);
-  }
-
-  /**
-   * The alarm went off: slices of queued answers, a peer at a time in turn, until about STREAM_WORK_PER_EVENT
-   * rows and documents are out; then, if any remain, the object asks to be woken again at once.
-   */
-  #continueStreams(now: number): void {
-    let spent = 0;
-    while (spent < STREAM_WORK_PER_EVENT) {
-      const peer = this.#streams.keys().next().value;
-      if (peer === undefined) break;
-      spent += Math.max(1, this.#streamSlice(peer));
-      // Its turn is over: the peer goes to the back of the line.
-      const queue = this.#streams.get(peer);
-      this.#streams.delete(peer);
-      if (queue) this.#streams.set(peer, queue);
-    }
-    if (this.#streams.size > 0) this.transport.wakeAt(now);
   }
 
   /**
@@ -556,45 +455,6 @@ export class Relay {
     if (slice.next !== undefined) this.transport.wakeAt(Math.max(now, slice.next + this.snapshotRetentionMs));
   }
 
-  /** One slice of a peer's current answer; the rows and documents it read. */
-  #streamSlice(peer: PeerId): number {
-    const queue = this.#streams.get(peer);
-    const answer = queue?.[0];
-    if (!queue || !answer) return 0;
-    if (this.#failed.has(peer) || this.#state.peers.get(peer)?.phase !== "ready") {
-      this.#forgetStreams(peer);
-      return 0;
-    }
-    // Judged by the peer's role now, not when it asked: a role change stored meanwhile applies to what is left.
-    const reader = this.#readerNow(peer);
-    if (!reader) {
-      // No longer a member (a membership log founded or changed since it asked): refused as its next message would be.
-      this.#cutOff(peer, { type: "error", code: "unauthorized", message: "this agent is not a member of the group" });
-      return 1;
-    }
-    if (answer.kind === "load" && !this.#mayStillRead(reader, answer.doc)) {
-      this.#post(peer, { type: "error", code: "forbidden", message: "this agent may no longer read this document", doc: answer.doc });
-      return this.#sliceDone(peer, queue, answer, { done: true, work: 1 });
-    }
-    if (answer.kind !== "load") answer.reader = reader;
-    const slice = answer.kind === "open" ? this.#openSlice(peer, answer) : answer.kind === "dir" ? this.#directorySlice(peer, answer) : this.#loadSlice(peer, answer);
-    return this.#sliceDone(peer, queue, answer, slice);
-  }
-
-  /** Takes a finished answer off the peer's queue; the rows and documents the slice read. */
-  #sliceDone(peer: PeerId, queue: Streamed[], answer: Streamed, slice: Slice): number {
-    if (slice.done) {
-      queue.shift();
-      this.#queuedWeight.set(peer, (this.#queuedWeight.get(peer) ?? 0) - (answer.weight ?? 0));
-    }
-    if (queue.length === 0) {
-      // The peer's count of opened documents stays: its next open part may come in a later frame.
-      this.#streams.delete(peer);
-      this.#queuedWeight.delete(peer);
-    }
-    return slice.work;
-  }
-
   /** Who `peer` reads as now (its role as of this moment), or undefined if it is no longer a reader here. */
   #readerNow(peer: PeerId): Reader | undefined {
     const record = this.#state.peers.get(peer);
@@ -603,110 +463,6 @@ export class Relay {
     return role ? { agent: record.agent, role } : undefined;
   }
 
-  #mayStillRead(reader: Reader, doc: DocId): boolean {
-    const header = this.store.header(doc);
-    return !header || mayRead(reader.role, reader.agent, header);
-  }
-
-  #forgetStreams(peer: PeerId): void {
-    this.#streams.delete(peer);
-    this.#queuedWeight.delete(peer);
-    this.#openedCount.delete(peer);
-  }
-
-  /**
-   * Sends the next part of what a peer lacks of one document (sendMissing, at most `budget` transactions),
-   * and once it has everything, the relay's `known` (or `deleted`, if the document went meanwhile).
-   */
-  #documentSlice(peer: PeerId, doc: DocId, have: KnownState, budget: number, relayKnown?: KnownState): { done: boolean; rows: number } {
-    const step = sendMissing(this.store, doc, have, budget, (message) => this.#post(peer, message), relayKnown);
-    if (!step.complete) return { done: false, rows: step.rows };
-    if (!step.complete.header && this.store.deleted(doc)) this.#post(peer, { type: "deleted", doc });
-    else this.#post(peer, { type: "known", doc, ...step.complete, reason: "load" });
-    return { done: true, rows: step.rows };
-  }
-
-  /** One slice of a load (LOAD_SLICE_ROWS transactions). */
-  #loadSlice(peer: PeerId, load: LoadStream): Slice {
-    const { done, rows } = this.#documentSlice(peer, load.doc, load.have, LOAD_SLICE_ROWS);
-    return { done, work: rows };
-  }
-
-  /**
-   * One slice of an open part (OPEN_SLICE_DOCS documents or OPEN_SLICE_ROWS transactions): the documents
-   * the peer may read, in id order, each streamed like a load (a long one over several slices), then
-   * `known`; after the last part, `opened`.
-   */
-  #openSlice(peer: PeerId, part: OpenPart): Slice {
-    let docs = 0;
-    let rows = 0;
-    // A document begun under a role that no longer reads it is not gone on with.
-    if (part.current && !this.#mayStillRead(part.reader, part.current.doc)) delete part.current;
-    if (part.current) {
-      const current = this.#documentSlice(peer, part.current.doc, part.current.have, OPEN_SLICE_ROWS);
-      rows += current.rows;
-      if (!current.done) return { done: false, work: rows };
-      delete part.current;
-    }
-    part.unlisted ??= unlistedOf(part);
-    // The slice takes at most OPEN_SLICE_DOCS, and reads one more to tell that more remain.
-    for (const entry of this.store.listDocumentsById(part.after, part.through, OPEN_SLICE_DOCS + 1)) {
-      if (docs >= OPEN_SLICE_DOCS || rows >= OPEN_SLICE_ROWS) return { done: false, work: docs + rows };
-      part.after = entry.id;
-      docs += 1 + this.#answerUnlisted(peer, part.unlisted, entry.id);
-      const held = part.known[entry.id];
-      if (entry.deleted) {
-        if (held) this.#post(peer, { type: "deleted", doc: entry.id });
-        continue;
-      }
-      if (!mayRead(part.reader.role, part.reader.agent, entry.header)) continue;
-      this.#openedCount.set(peer, (this.#openedCount.get(peer) ?? 0) + 1);
-      const have: KnownState = { header: held?.header ?? false, sessions: { ...held?.sessions } };
-      const document = this.#documentSlice(peer, entry.id, have, OPEN_SLICE_ROWS - rows, entry.known);
-      rows += document.rows;
-      if (!document.done) {
-        part.current = { doc: entry.id, have };
-        return { done: false, work: docs + rows };
-      }
-    }
-    docs += this.#answerUnlisted(peer, part.unlisted, undefined);
-    if (part.through === undefined) {
-      this.#post(peer, { type: "opened", docs: this.#openedCount.get(peer) ?? 0, cursor: this.store.info().cursor });
-      this.#openedCount.delete(peer);
-    }
-    return { done: true, work: docs + rows };
-  }
-
-  /**
-   * The documents the peer named that the listing passed without finding (those before `reached`, or all
-   * left when it is undefined) are ones this relay lacks: each is answered as a load of it would be, with
-   * nothing held, so the peer gives back what it has (a document created offline whose first push was cut
-   * off, a group restored from an older backup). Returns how many were answered.
-   */
-  #answerUnlisted(peer: PeerId, unlisted: DocId[], reached: DocId | undefined): number {
-    let answered = 0;
-    while (unlisted.length > 0 && (reached === undefined || unlisted.at(-1)! <= reached)) {
-      const doc = unlisted.pop()!;
-      if (doc === reached) break;
-      this.#post(peer, { type: "known", doc, header: false, sessions: {}, reason: "load" });
-      answered++;
-    }
-    return answered;
-  }
-
-  /**
-   * Whether live content for `doc` would reach `peer` ahead of an answer still streaming it: the answer
-   * will send the document as it then is, so the live frame is dropped rather than arriving before its past.
-   */
-  #streamedLater(peer: PeerId, doc: DocId): boolean {
-    const queue = this.#streams.get(peer);
-    if (!queue) return false;
-    return queue.some((answer) =>
-      answer.kind === "open"
-        ? answer.current?.doc === doc || ((answer.after === undefined || doc > answer.after) && (answer.through === undefined || doc <= answer.through))
-        : answer.kind === "load" && answer.doc === doc,
-    );
-  }
 }
 
 /** A `content` message of a batch, judged and staged: its signatures to check, and the core's continuation. */
@@ -721,21 +477,6 @@ function groupBy(subscriptions: readonly { peer: PeerId; doc: DocId | "*" }[]): 
     else byPeer.set(peer, [doc]);
   }
   return byPeer;
-}
-
-/** The documents an open part names in `known` within its id range, in the reverse of the store's order (the next one last). */
-function unlistedOf(part: OpenPart): DocId[] {
-  const inRange = (doc: DocId) => (part.after === undefined || doc > part.after) && (part.through === undefined || doc <= part.through);
-  return (Object.keys(part.known) as DocId[]).filter(inRange).sort().reverse();
-}
-
-/** What a queued answer holds in memory, in entries of known state: one, plus one per document and session count. */
-function weightOf(answer: Streamed): number {
-  if (answer.kind === "dir") return 1;
-  if (answer.kind === "load") return 1 + Object.keys(answer.have.sessions).length;
-  let weight = 1;
-  for (const known of Object.values(answer.known)) weight += 1 + Object.keys(known.sessions).length;
-  return weight;
 }
 
 async function checkSignature(check: SignatureCheck): Promise<boolean> {
