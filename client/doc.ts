@@ -5,18 +5,17 @@ import { MEMBERS_KIND, agentOfSession, type DocHeader, type DocId, type KnownSta
 import { verifiesChains } from "./chain-checks.ts";
 import {
   hasUnsynced,
-  heldBack,
   heldCount,
   isInFlight,
   knownOf,
   nextAt,
-  orderedView,
   ownLog,
   type DocState,
   type DocTransaction,
-  type OrderedView,
   type Snapshotted,
 } from "./core/doc-state.ts";
+import { heldBack } from "./core/held-back.ts";
+import { orderedView, type OrderedView } from "./core/ordered-view.ts";
 import { coversOf, snapshotKey, snapshotProblem } from "./core/snapshots.ts";
 import type { CoreEvent, WaiterKey } from "./core/effects.ts";
 import { LocalRefusalError, type ClosedError, type RelayError } from "./errors.ts";

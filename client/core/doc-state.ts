@@ -2,7 +2,8 @@
 // session holds, what is saved locally, what the relay confirmed, what is in flight and what was refused.
 // Once a snapshot is held, each session's log starts at its base (what the snapshot stands for): counts
 // and indexes stay those of the whole session. No I/O, no clock, no await: the time comes in as an
-// argument. The Doc class (doc.ts) is the app's view of it; snapshots published are in snapshots.ts.
+// argument. The Doc class (doc.ts) is the app's view of it; snapshots published are in snapshots.ts, what a
+// refusal holds back in held-back.ts, the order transactions are read in in ordered-view.ts.
 import {
   GENESIS_HASH,
   MEMBERS_KIND,
@@ -197,7 +198,7 @@ function seenSnapshotAt(doc: DocState, snapshot: Snapshot): void {
   if (snapshot.at > doc.othersLastAt) doc.othersLastAt = snapshot.at;
 }
 
-function logOf(doc: DocState, session: SessionId): Transaction[] {
+export function logOf(doc: DocState, session: SessionId): Transaction[] {
   let log = doc.sessions.get(session);
   if (!log) doc.sessions.set(session, (log = []));
   return log;
@@ -254,13 +255,10 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
 }
 
 /** Who holds a document here: this client's agent and the session it writes as. */
-type Holder = { agent: AgentId; session: SessionId };
+export type Holder = { agent: AgentId; session: SessionId };
 
 /** Another session of this client's agent: its tail may be pushed from here (push.ts: takeOrphanTails), never appended to. */
 export const isOrphanSession = (session: SessionId, holder: Holder): boolean => session !== holder.session && agentOfSession(session) === holder.agent;
-
-/** Where a session's orphan tail starts: past what the relay holds of it, and never before what a snapshot stands for. */
-const orphanTailFrom = (doc: DocState, session: SessionId): number => Math.max(countOf(doc.relay, session), baseOf(doc, session));
 
 /**
  * Takes in what another client of this agent saved into `stored` past what this one holds of its sessions
@@ -395,151 +393,12 @@ export function relayLost(doc: DocState): boolean {
   return true;
 }
 
-/** The relay refused own writes in flight: they, and what follows them, are held back. False if nothing changed. */
-export function refuseWrites(doc: DocState, own: SessionId, error: RelayError): boolean {
-  if (doc.refusal || doc.deleted || !hasUnsynced(doc, own)) return false;
-  doc.refusal = { error, from: countOf(doc.relay, own), wholeDocument: !doc.relay.header };
-  doc.sent = doc.refusal.from;
-  doc.headerInFlight = false;
-  return true;
-}
-
-/**
- * The relay refused a document whose own writes were not in flight but an orphan tail was (push.ts:
- * takeOrphanTails): the tails of this agent's other sessions are held back. False if nothing changed.
- */
-export function refuseOrphanTails(doc: DocState, error: RelayError): boolean {
-  if (doc.orphanRefusal || doc.deleted) return false;
-  if (![...doc.orphansSent].some(([session, sent]) => sent > countOf(doc.relay, session))) return false;
-  doc.orphanRefusal = error;
-  doc.orphansSent.clear();
-  return true;
-}
-
-/** What the tails of this agent's other sessions hold past what the relay has: held back while orphanRefusal is set. */
-export function orphanTailTransactions(doc: DocState, holder: Holder): DocTransaction[] {
-  const tails: DocTransaction[] = [];
-  for (const session of doc.sessions.keys()) {
-    if (!isOrphanSession(session, holder)) continue;
-    const from = orphanTailFrom(doc, session);
-    heldSlice(doc, session, from, heldCount(doc, session)).forEach((transaction, offset) => tails.push({ ...transaction, session, index: from + offset }));
-  }
-  return tails;
-}
-
-/**
- * Forgets, in this client only, the tails of this agent's other sessions held back by a refusal: the local
- * store keeps them (their session may have a live holder elsewhere), so the next client to load the group
- * pushes them again. The logs are replaced, not cut in place: a rewrite of the store under way keeps them.
- */
-export function discardOrphanTails(doc: DocState, holder: Holder): void {
-  doc.orphanRefusal = undefined;
-  for (const [session, log] of doc.sessions) {
-    if (!isOrphanSession(session, holder)) continue;
-    const keep = orphanTailFrom(doc, session);
-    if (keep >= heldCount(doc, session)) continue;
-    doc.sessions.set(session, log.slice(0, keep - baseOf(doc, session)));
-    doc.saved.set(session, Math.min(doc.saved.get(session) ?? 0, keep));
-    doc.version++;
-    doc.rewrites++;
-  }
-}
-
-/** The own transactions held back, if any. */
-function refusedTransactions(doc: DocState, own: SessionId): DocTransaction[] {
-  const refusal = doc.refusal;
-  if (!refusal) return [];
-  return heldSlice(doc, own, refusal.from, heldCount(doc, own)).map((transaction, offset) => ({ ...transaction, session: own, index: refusal.from + offset }));
-}
-
-/**
- * What a refusal holds back of `doc`, if anything: the own writes refused (and those after them), with the
- * tails of this agent's other sessions (push.ts: takeOrphanTails), and why.
- */
-export function heldBack(doc: DocState, holder: Holder): { error: Refusal["error"]; transactions: DocTransaction[]; wholeDocument: boolean } | undefined {
-  const error = doc.refusal?.error ?? doc.orphanRefusal;
-  if (!error) return undefined;
-  const transactions = [...refusedTransactions(doc, holder.session), ...orphanTailTransactions(doc, holder)];
-  return { error, transactions, wholeDocument: doc.refusal?.wholeDocument ?? false };
-}
-
-/**
- * Forgets the refused own writes (and those after them): the session goes on from what the relay holds.
- * Returns how many of the session's transactions are kept, for the local store to cut it there too.
- */
-export function discardRefused(doc: DocState, own: SessionId): number | undefined {
-  const refusal = doc.refusal;
-  if (!refusal) return undefined;
-  doc.refusal = undefined;
-  const log = logOf(doc, own);
-  const keep = Math.max(0, refusal.from - baseOf(doc, own));
-  log.length = Math.min(log.length, keep);
-  doc.ownHashes.length = Math.min(doc.ownHashes.length, keep);
-  doc.saved.set(own, Math.min(doc.saved.get(own) ?? 0, refusal.from));
-  doc.version++;
-  doc.rewrites++;
-  return refusal.from;
-}
-
 export function markDeleted(doc: DocState): void {
   doc.deleted = true;
   doc.loaded = true;
   doc.refusal = undefined;
   doc.orphanRefusal = undefined;
   doc.version++;
-}
-
-/** The order every replica agrees on: by time, then session, then index. */
-const inOrder = (a: DocTransaction, b: DocTransaction): number => a.at - b.at || (a.session < b.session ? -1 : a.session > b.session ? 1 : a.index - b.index);
-
-/**
- * The ordered view of a document at one version, and how much of each session's log it holds: the next
- * version's view is this one with what was added since merged in, unless something was removed meanwhile.
- * Views share their transactions, and the next view is built from this one's list: both are frozen, so an
- * app cannot change them for the others (it copies before sorting or reversing; changing one throws).
- */
-export type OrderedView = {
-  readonly version: number;
-  readonly rewrites: number;
-  readonly held: ReadonlyMap<SessionId, number>;
-  readonly transactions: readonly DocTransaction[];
-};
-
-/**
- * The ordered view (by time, then session, then index, the same order on every replica). Given the view of
- * an earlier version, only the transactions added since are made and sorted, then merged into it: a
- * document of n transactions that gains k costs O(n + k log k) (a copy of n references when the k come
- * after all the others, as new writes do) instead of making and sorting all n again.
- */
-export function orderedView(doc: DocState, previous?: OrderedView): OrderedView {
-  if (previous?.version === doc.version && previous.rewrites === doc.rewrites) return previous;
-  const growing = previous !== undefined && previous.rewrites === doc.rewrites && [...previous.held].every(([session, length]) => (doc.sessions.get(session)?.length ?? 0) >= length);
-  const held = new Map<SessionId, number>();
-  const added: DocTransaction[] = [];
-  for (const [session, log] of doc.sessions) {
-    const base = baseOf(doc, session);
-    for (let i = growing ? (previous.held.get(session) ?? 0) : 0; i < log.length; i++) added.push(Object.freeze({ ...log[i]!, session, index: base + i }));
-    held.set(session, log.length);
-  }
-  added.sort(inOrder);
-  const transactions = growing ? mergeOrdered(previous.transactions, added) : added;
-  return { version: doc.version, rewrites: doc.rewrites, held, transactions: Object.freeze(transactions) };
-}
-
-/** Two ordered lists as one; the first as it is when the second is empty. */
-function mergeOrdered(held: readonly DocTransaction[], added: DocTransaction[]): readonly DocTransaction[] {
-  if (added.length === 0) return held;
-  if (held.length === 0 || inOrder(held[held.length - 1]!, added[0]!) < 0) return held.concat(added);
-  const merged: DocTransaction[] = new Array(held.length + added.length);
-  let i = 0;
-  let j = 0;
-  for (let k = 0; k < merged.length; k++) merged[k] = j >= added.length || (i < held.length && inOrder(held[i]!, added[j]!) < 0) ? held[i++]! : added[j++]!;
-  return merged;
-}
-
-/** The ordered view, made afresh. */
-export function orderedTransactions(doc: DocState): DocTransaction[] {
-  return [...orderedView(doc).transactions];
 }
 
 /**

@@ -26,13 +26,13 @@ import {
   knownOf,
   markSaved,
   newDocState,
-  orderedTransactions,
   resetInFlight,
   restoreDoc,
   unsavedOf,
   type DocState,
   type DocTransaction,
 } from "../../../client/core/doc-state.ts";
+import { orderedTransactions } from "../../../client/core/ordered-view.ts";
 import { MAX_IN_FLIGHT, PUSH_BATCH, pacedPushAt, takeOwn, type Pace } from "../../../client/core/push.ts";
 import { createIdentity, newSession } from "../../../client/identity.ts";
 import type { DocChanges, StoredDoc } from "../../../client/storage/local-store.ts";

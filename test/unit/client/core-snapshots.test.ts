@@ -3,7 +3,8 @@
 // (the document then holds it plus the transactions after it), and going on from one after a restart.
 import { describe, expect, it } from "vitest";
 import { GENESIS_HASH, MEMBERS_KIND, chainHash, signSnapshot, verifyCheckpoint, type Content, type SessionCounts, type SnapshotMessage, type Transaction } from "../../../protocol/index.ts";
-import { heldCount, knownOf, markDeleted, newDocState, orderedTransactions, unsavedOf } from "../../../client/core/doc-state.ts";
+import { heldCount, knownOf, markDeleted, newDocState, unsavedOf } from "../../../client/core/doc-state.ts";
+import { orderedTransactions } from "../../../client/core/ordered-view.ts";
 import { coversOf, snapshotProblem } from "../../../client/core/snapshots.ts";
 import { transactions } from "../../support/identity.ts";
 import { ack, alice, bob, contentFrom, coreScenario, doc1, knownLoad } from "./core-transcript.ts";

@@ -1,4 +1,4 @@
-// The ordered view a Doc's transactions() returns (client/core/doc-state.ts: orderedView): built from the
+// The ordered view a Doc's transactions() returns (client/core/ordered-view.ts): built from the
 // previous version's view by merging in only what was added, it must always equal sorting everything held,
 // whatever happened in between: own writes, other sessions' transactions older than what is held, snapshots
 // cutting logs, refused writes discarded and written again. The arrays and transactions it hands out are
@@ -11,14 +11,12 @@ import {
   applyContent,
   applySnapshot,
   baseOf,
-  discardRefused,
   heldCount,
   newDocState,
-  orderedView,
-  refuseWrites,
   type DocState,
-  type OrderedView,
 } from "../../../client/core/doc-state.ts";
+import { discardRefused, refuseWrites } from "../../../client/core/held-back.ts";
+import { orderedView, type OrderedView } from "../../../client/core/ordered-view.ts";
 import { createIdentity, newSession } from "../../../client/identity.ts";
 import { RelayError } from "../../../client/errors.ts";
 import { testAgent } from "../../support/identity.ts";
