@@ -43,7 +43,6 @@ function jsonPages(rows: readonly unknown[][]): string[] {
   return pages;
 }
 
-
 /**
  * New documents (each write's header and sessions, all starting at 0), each with its cursor: their rows,
  * their sessions' rows and any full chunks, each in one statement per CREATE_PAGE_CHARS of JSON rather
