@@ -1,57 +1,47 @@
 // The relay's sync logic as a pure state machine: step(state, event, store) -> { state, effects }.
 // No I/O, no clock, no randomness, no await: time and nonces arrive inside events, storage is only read,
-// and everything the relay does (send, store, verify a signature) leaves as an effect for the driver.
+// and everything the relay does (send, store, verify a signature) leaves as an effect for the driver. A
+// socket's handshake is handshake.ts; this file takes what a ready peer sends, and what it writes.
 import {
   GENESIS_HASH,
   MEMBERS_KIND,
-  PROTOCOL_VERSION,
-  HANDSHAKE_DEADLINE_MS,
   MAX_BYTES_PER_AGENT,
   MAX_DOCS_PER_AGENT,
   MAX_LISTINGS_PER_FRAME,
   MAX_SESSIONS_PER_AGENT,
-  MAX_PEERS_PER_GROUP,
   MAX_WAITING_LOADS_PER_PEER,
   MAX_SESSIONS_PER_DOCUMENT,
-  RETRY_AFTER_BUSY_SECONDS,
   agentOfSession,
   can,
   chainHash,
   checkpointMessage,
-  closeCodeOf,
   decodeClientFrame,
   docIdOf,
-  helloMessage,
   mayRead,
-  missing,
   dataBytes,
   type AgentId,
   type ClientMessage,
   type Content,
   type DocHeader,
   type DocId,
-  type ErrorCode,
   type GroupId,
-  type Hello,
   type KnownState,
   type Role,
   type SessionId,
-  type Welcome,
 } from "../../protocol/index.ts";
 import { OPEN_ACCESS, type AccessPolicy } from "../config.ts";
 import { membershipChanges, roleOf, roleUnderLog } from "./access.ts";
 import { PresenceTable } from "./presence.ts";
-import { handshakeDeadline, handshakesToDrop, nextHandshakeDeadline } from "./admission.ts";
 import { ContentPacker } from "./content-packer.ts";
 import { PeerTable } from "./peer-table.ts";
 import { snapshotVerified, takeSnapshot } from "./snapshot-taking.ts";
-import type { Continuation, Effect, RelayEvent, SignatureCheck, TokenResult } from "./effects.ts";
+import type { Effect, RelayEvent, SignatureCheck } from "./effects.ts";
 import type { PeerRecord, ReadyPeer, SavedPresence } from "./peer-records.ts";
 import type { RelayState } from "./relay-state.ts";
 import { assertNever } from "./effects.ts";
 import { knownChanged, type PeerId, type SessionAppend, type StoreReader, type Write } from "./store.ts";
-
-export type Step = { state: RelayState; effects: Effect[] };
+import { onAlarm, onHello, onHelloVerified, onOpened, welcomeOf } from "./handshake.ts";
+import { errorEffect, refuse, unchanged, withPeer, withoutPeer, type Step } from "./step-result.ts";
 
 export const initialState = (
   group: GroupId,
@@ -95,70 +85,6 @@ export function step(state: RelayState, event: RelayEvent, store: StoreReader): 
     default:
       return assertNever(event);
   }
-}
-
-const unchanged = (state: RelayState, effects: Effect[] = []): Step => ({ state, effects });
-
-/** The state with `peer`'s record set; the peer table is updated in place (peer-table.ts says why). */
-function withPeer(state: RelayState, peer: PeerRecord): RelayState {
-  state.peers.set(peer);
-  return state;
-}
-
-function withoutPeer(state: RelayState, id: PeerId): RelayState {
-  state.peers.delete(id);
-  return state;
-}
-
-type ErrorExtra = { doc?: DocId; session?: SessionId; retryAfter?: number };
-
-const errorEffect = (peer: PeerId, code: ErrorCode, message: string, extra: ErrorExtra = {}): Effect => ({
-  type: "send",
-  peer,
-  message: { type: "error", code, message, ...extra },
-});
-
-/** An error frame, and for codes that end the connection, the close; the peer is forgotten at once. */
-function refuse(state: RelayState, peer: PeerId, code: ErrorCode, message: string, extra: ErrorExtra = {}): Step {
-  const effects: Effect[] = [errorEffect(peer, code, message, extra)];
-  const closeCode = closeCodeOf(code);
-  if (closeCode === null) return unchanged(state, effects);
-  effects.push({ type: "close", peer, code: closeCode, reason: code }, { type: "forgetPeer", peer });
-  return { state: withoutPeer(state, peer), effects };
-}
-
-function onOpened(state: RelayState, peer: PeerId, nonce: string, now: number): Step {
-  // Overdue handshakes go first; if the newcomer would still exceed the quota, so does the longest waiting.
-  const dropped = dropHandshakes(state, now, 1);
-  const record: PeerRecord = { id: peer, phase: "challenged", nonce, openedAt: now };
-  return {
-    state: withPeer(dropped.state, record),
-    effects: [
-      ...dropped.effects,
-      { type: "savePeer", peer: record },
-      { type: "send", peer, message: { type: "challenge", v: PROTOCOL_VERSION, nonce } },
-      { type: "wakeAt", at: handshakeDeadline(record) },
-    ],
-  };
-}
-
-/** The alarm: close sockets whose handshake is overdue, and wake again for the next deadline. */
-function onAlarm(state: RelayState, now: number): Step {
-  const dropped = dropHandshakes(state, now, 0);
-  const next = nextHandshakeDeadline(dropped.state.peers);
-  return next === undefined ? dropped : { state: dropped.state, effects: [...dropped.effects, { type: "wakeAt", at: next }] };
-}
-
-function dropHandshakes(state: RelayState, now: number, room: number): Step {
-  let next = state;
-  const effects: Effect[] = [];
-  for (const peer of handshakesToDrop(state.peers, now, room)) {
-    const overdue = handshakeDeadline(peer) <= now;
-    const cut = refuse(next, peer.id, "not_ready", overdue ? `no hello within ${HANDSHAKE_DEADLINE_MS} ms` : "too many connections are waiting in the handshake");
-    next = cut.state;
-    effects.push(...cut.effects);
-  }
-  return { state: next, effects };
 }
 
 function onFrame(state: RelayState, id: PeerId, frame: string | ArrayBuffer | Uint8Array, now: number, store: StoreReader): Step {
@@ -257,76 +183,6 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
       return assertNever(message);
   }
 }
-
-function onHello(state: RelayState, peer: PeerId, nonce: string, hello: Hello): Step {
-  if (hello.v !== PROTOCOL_VERSION) {
-    return refuse(state, peer, "unsupported_version", `this relay speaks protocol v${PROTOCOL_VERSION}, not v${hello.v}`);
-  }
-  if (hello.group !== state.group) {
-    return refuse(state, peer, "unauthorized", `hello names group ${hello.group}, this connection is to ${state.group}`);
-  }
-  if (agentOfSession(hello.session) !== hello.agent) {
-    return refuse(state, peer, "unauthorized", "the session does not belong to the agent");
-  }
-  if (!hello.token && !state.access.openGroups) {
-    return refuse(state, peer, "unauthorized", "this relay admits only peers with an app token");
-  }
-  const check: SignatureCheck = {
-    publicKeyOf: hello.agent,
-    message: helloMessage(state.group, hello.session, nonce),
-    signature: hello.signature,
-  };
-  const then: Continuation = {
-    kind: "hello",
-    agent: hello.agent,
-    session: hello.session,
-    ...(hello.token ? { token: hello.token } : {}),
-    // The one format the relay compresses in; other names a client lists are ignored.
-    ...(hello.inflate?.includes("deflate-raw") ? { compression: "deflate-raw" as const } : {}),
-  };
-  return unchanged(state, [{ type: "verify", peer, checks: [check], then }]);
-}
-
-function onHelloVerified(
-  state: RelayState,
-  id: PeerId,
-  then: Extract<Continuation, { kind: "hello" }>,
-  signatureValid: boolean,
-  token: TokenResult | undefined,
-  store: StoreReader,
-): Step {
-  if (!state.peers.has(id)) return unchanged(state);
-  if (!signatureValid) return refuse(state, id, "unauthorized", "the hello signature does not verify for this agent");
-  const record: ReadyPeer = { id, phase: "ready", agent: then.agent, session: then.session, ...(then.compression ? { compression: then.compression } : {}) };
-  if (then.token) {
-    if (!token) return refuse(state, id, "unauthorized", "the token was not checked");
-    if (!token.ok) return refuse(state, id, token.code, token.reason);
-    if (token.agent !== then.agent) return refuse(state, id, "unauthorized", "the token names another agent");
-    if (token.group !== state.group) return refuse(state, id, "unauthorized", "the token is for another group");
-    record.token = { role: token.role, expiresAt: token.expiresAt };
-  }
-  const role = roleOf(record, store);
-  if (!role) return refuse(state, id, "unauthorized", "this agent is not a member of the group");
-  // Only authenticated peers count, so sockets that never say hello cannot fill the group.
-  if (state.peers.readyCount >= MAX_PEERS_PER_GROUP) {
-    return refuse(state, id, "too_many_peers", `this group has ${MAX_PEERS_PER_GROUP} peers connected`, { retryAfter: RETRY_AFTER_BUSY_SECONDS });
-  }
-  const members = store.info().membersDoc;
-  return {
-    state: withPeer(state, record),
-    effects: [
-      { type: "savePeer", peer: record },
-      {
-        type: "send",
-        peer: id,
-        message: welcomeOf(role, members),
-      },
-    ],
-  };
-}
-
-/** The welcome a peer gets at its handshake, and again when its role changes while it is connected. */
-const welcomeOf = (role: Role, members: DocId | undefined): Welcome => ({ type: "welcome", v: PROTOCOL_VERSION, role, ...(members ? { members } : {}) });
 
 function onDelete(state: RelayState, peer: PeerId, role: Role, doc: DocId, now: number, store: StoreReader): Step {
   if (!can(role, "delete")) return refuse(state, peer, "forbidden", "only an admin may delete documents", { doc });
