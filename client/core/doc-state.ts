@@ -17,6 +17,7 @@ import {
   type DocId,
   type KnownState,
   type ServerContent,
+  type SessionChunk,
   type SessionCounts,
   type SessionId,
   type Snapshot,
@@ -343,6 +344,7 @@ export function applyKnown(doc: DocState, own: SessionId, relay: KnownState, rea
   // socket (which set `sent` back to the count it named) would otherwise leave the next write unpushed.
   else doc.sent = Math.max(doc.sent, countOf(doc.relay, own));
   if (reason !== "ack" || doc.relay.header) doc.headerInFlight = false;
+  ownStoredUpTo(doc, own, countOf(doc.relay, own));
   const firstLoad = reason === "load" && !doc.loaded;
   if (firstLoad) doc.loaded = true;
   return { firstLoad };
@@ -357,7 +359,10 @@ export function applyContent(doc: DocState, own: SessionId, content: ServerConte
   const added: DocTransaction[] = [];
   let gap = false;
   for (const [session, chunk] of Object.entries(content.sessions) as [SessionId, ServerContent["sessions"][SessionId]][]) {
-    if (session === own) continue; // our own log is authoritative here
+    if (session === own) {
+      confirmOwn(doc, own, chunk); // our own log is authoritative here: this only says what the relay holds
+      continue;
+    }
     const log = logOf(doc, session);
     const held = heldCount(doc, session);
     if (chunk.after > held) {
@@ -377,6 +382,38 @@ export function applyContent(doc: DocState, own: SessionId, content: ServerConte
   if (content.header) doc.relay.header = true;
   if (added.length > 0 || content.header) doc.version++;
   return { added, gap };
+}
+
+/**
+ * Content of this client's own session, which another client of its agent sent (a tab that took the
+ * session's unsent writes in from the shared store): nothing is taken in, but what matches the own log
+ * counts as stored, as an ack would, and so is no longer held back by a refusal.
+ */
+function confirmOwn(doc: DocState, own: SessionId, chunk: SessionChunk): void {
+  const end = chunk.after + chunk.transactions.length;
+  if (end <= countOf(doc.relay, own) || chunk.after < baseOf(doc, own) || end > heldCount(doc, own)) return;
+  const held = heldSlice(doc, own, chunk.after, end);
+  if (!chunk.transactions.every((transaction, i) => sameTransaction(transaction, held[i]!))) return;
+  doc.relay.sessions[own] = end;
+  doc.sent = Math.max(doc.sent, end);
+  ownStoredUpTo(doc, own, end);
+}
+
+const sameTransaction = (a: Transaction, b: Transaction): boolean =>
+  a.at === b.at &&
+  (typeof a.data === "string" || typeof b.data === "string"
+    ? a.data === b.data
+    : a.data.byteLength === b.data.byteLength && a.data.every((byte, i) => byte === (b.data as Uint8Array)[i]));
+
+/**
+ * The relay holds the own session up to `count`: refused writes below it were stored after all (another tab
+ * of this agent sent them once it could), so the refusal holds back only what follows them, if anything.
+ */
+function ownStoredUpTo(doc: DocState, own: SessionId, count: number): void {
+  const refusal = doc.refusal;
+  if (!refusal || refusal.from >= count) return;
+  if (count >= heldCount(doc, own)) doc.refusal = undefined;
+  else doc.refusal = { ...refusal, from: count, wholeDocument: false };
 }
 
 /**

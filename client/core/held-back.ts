@@ -84,12 +84,14 @@ export function discardRefused(doc: DocState, own: SessionId): number | undefine
   const refusal = doc.refusal;
   if (!refusal) return undefined;
   doc.refusal = undefined;
+  // Never below what the relay holds of the session: those writes were stored (another tab sent them).
+  const from = Math.max(refusal.from, countOf(doc.relay, own));
   const log = logOf(doc, own);
-  const keep = Math.max(0, refusal.from - baseOf(doc, own));
+  const keep = Math.max(0, from - baseOf(doc, own));
   log.length = Math.min(log.length, keep);
   doc.ownHashes.length = Math.min(doc.ownHashes.length, keep);
-  doc.saved.set(own, Math.min(doc.saved.get(own) ?? 0, refusal.from));
+  doc.saved.set(own, Math.min(doc.saved.get(own) ?? 0, from));
   doc.version++;
   doc.rewrites++;
-  return refusal.from;
+  return from;
 }

@@ -7,6 +7,7 @@ import {
   MAX_FRAME_BYTES,
     MAX_TRANSACTIONS_PER_FRAME,
   chainHash,
+  countOf,
   decodeClientMessage,
   docIdOf,
   encodeMessage,
@@ -33,6 +34,8 @@ import {
   type DocTransaction,
 } from "../../../client/core/doc-state.ts";
 import { orderedTransactions } from "../../../client/core/ordered-view.ts";
+import { discardRefused, refuseWrites } from "../../../client/core/held-back.ts";
+import { RelayError } from "../../../client/errors.ts";
 import { MAX_IN_FLIGHT, PUSH_BATCH, pacedPushAt, takeOwn, type Pace } from "../../../client/core/push.ts";
 import { createIdentity, newSession } from "../../../client/identity.ts";
 import type { DocChanges, StoredDoc } from "../../../client/storage/local-store.ts";
@@ -328,6 +331,45 @@ describe("content from other sessions", () => {
     const doc = new CoreDoc(undefined);
     doc.restore({ id, header, sessions: { [session]: [{ at: 10, data: "mine" }], [other]: [{ at: 2_000, data: "theirs" }] } });
     expect(doc.append("after restart").at).toBe(2_001);
+  });
+});
+
+describe("content of the own session (another tab of this agent sent it)", () => {
+  const own = (after: number, transactions: Transaction[]) => ({ type: "content" as const, doc: id, sessions: { [session]: { after, transactions } } });
+  const forbidden = new RelayError({ code: "forbidden", message: "a reader may not write" });
+
+  it("counts what matches the own log as stored: nothing is taken in, nothing pushed again, and a refusal of it is over", () => {
+    const doc = loadedDoc(3, relayHolds(1));
+    expect(refuseWrites(doc.state, session, forbidden)).toBe(true);
+    expect(doc.state.refusal?.from).toBe(1);
+    doc.onContent(own(1, doc.sessionTransactions(session).slice(1, 2)));
+    expect(doc.state.refusal?.from).toBe(2); // the write after it is still held back
+    expect(doc.known.sessions[session]).toBe(3);
+    expect(countOf(doc.state.relay, session)).toBe(2);
+    doc.onContent(own(2, doc.sessionTransactions(session).slice(2, 3)));
+    expect(doc.state.refusal).toBeUndefined();
+    expect(doc.hasUnsynced).toBe(false);
+    expect(doc.takePush()).toEqual([]);
+    expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["op-0", "op-1", "op-2"]);
+  });
+
+  it("takes content that differs from the own log, or goes past it, as nothing: the own log stays authoritative", () => {
+    const doc = loadedDoc(2, relayHolds(1));
+    refuseWrites(doc.state, session, forbidden);
+    const held = doc.sessionTransactions(session);
+    doc.onContent(own(1, [{ at: held[1]!.at, data: "another write" }]));
+    doc.onContent(own(1, [held[1]!, { at: held[1]!.at, data: "past what is held" }]));
+    expect(countOf(doc.state.relay, session)).toBe(1);
+    expect(doc.state.refusal?.from).toBe(1);
+    expect(doc.sessionTransactions(session)).toEqual(held);
+  });
+
+  it("a discard of refused writes keeps what the relay holds of the session", () => {
+    const doc = loadedDoc(3, relayHolds(1));
+    refuseWrites(doc.state, session, forbidden);
+    doc.state.relay.sessions[session] = 2; // learnt without a refusal's update, as a snapshot's covers are
+    expect(discardRefused(doc.state, session)).toBe(2);
+    expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["op-0", "op-1"]);
   });
 });
 

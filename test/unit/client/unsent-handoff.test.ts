@@ -193,6 +193,35 @@ describe("writes another tab left unsent that the relay refuses (its agent was m
     expect(group.refused()[0]!.transactions.map((transaction) => [transaction.data, transaction.session])).toEqual([["saved by the cut-off tab", cutOff.session]]);
   });
 
+  it("a tab's refused writes that another tab then got stored are kept when it discards its refused writes, and its next write is stored", async () => {
+    const { relay, client, cutOff: cutOffNow, aliceGroup, bob, shared } = await alicesGroup("writer");
+    const store = new MemoryLocalStore();
+    const tab = await client({ name: "bob-tab", identity: bob, store, url: CUT_OFF_URL });
+    const tabGroup = tab.group(GROUP);
+    const doc = await tabGroup.open(shared.id);
+
+    // The tab writes cut off, as the writer it last heard it was; bob is a reader by then, and it is refused.
+    const reconnect = cutOffNow(tab);
+    await aliceGroup.setRole(bob.agent, "reader");
+    doc.append("refused, then stored");
+    reconnect();
+    await expect(doc.synced()).rejects.toMatchObject({ code: "forbidden" });
+
+    // Bob may write again. Another tab starts on the store: it sends what the first tab's session holds past
+    // what the relay has, and the relay stores it.
+    await aliceGroup.setRole(bob.agent, "writer");
+    const other = await client({ name: "bob-other", identity: bob, store });
+    await other.group(GROUP).open(shared.id);
+    await until(() => countOf(relay.store.knownState(shared.id), tab.session) === 1, 5_000);
+    await until(() => !doc.refused, 5_000); // the first tab heard it stored: nothing of it is held back now
+    await tabGroup.discardRefused(doc);
+    expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["from alice", "refused, then stored"]);
+
+    doc.append("next");
+    await doc.synced();
+    expect([...relay.store.readTransactions(shared.id, tab.session, 0, 2)].map((transaction) => transaction.data)).toEqual(["refused, then stored", "next"]);
+  });
+
   it("a document refused whole holds back and lists the tails of the agent's other sessions with it", async () => {
     const { client, aliceGroup, bob, shared: secret } = await alicesGroup("admin", "alice only");
 
