@@ -37,7 +37,10 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       const heardFirst = !state.docs.has(message.doc);
       const doc = heardOf(state, message.doc);
       if (!doc) return;
+      const wasUnsynced = hasUnsynced(doc, own);
       const { added, gap } = applyContent(doc, own, message);
+      // Own writes another tab of this agent got stored first count as stored (doc-state.ts: confirmOwn).
+      if (wasUnsynced && !hasUnsynced(doc, own)) out.push({ type: "settle", waiter: `synced:${doc.id}` });
       if (heardFirst) {
         // A document first heard of through its content (created since the group was opened, fanned out
         // live): that content, header first, is its load; without a header, it is loaded like any other.

@@ -132,6 +132,17 @@ describe("item 3: every promise settles", () => {
     `);
   });
 
+  it("synced settles when another tab of the agent got the writes stored first (their content, not an ack, says so)", () => {
+    const core = docCreated(alice);
+    core.append(doc1.id, "a");
+    core.pump(); // in flight
+    const [written] = core.state.docs.get(doc1.id)!.sessions.get(alice.session)!;
+    core.transcript();
+    core.relay(contentFrom(alice, doc1, 0, [written!]));
+    expect(core.transcript().filter((line) => line.includes("synced"))).toEqual(["c | synced:doc1 resolves"]);
+    expect(core.state.docs.get(doc1.id)!.sessions.get(alice.session)).toEqual([written]); // nothing taken in twice
+  });
+
   it("a load answered while own writes are in flight never leaves the next write waiting", () => {
     const core = docCreated(alice, 10); // partial frames paced 10 ms apart, as the SDK does
     // Content of bob's that does not follow what is held: the document is loaded again, on this socket.
