@@ -199,6 +199,9 @@ export class PresenceChannel {
    * where it now may. Everything is sent again, where it may show it (mayShowIn).
    */
   roleChanged(): void {
+    // Where it may no longer read, the relay stops telling it who is there: what it heard is stale there,
+    // and a snapshot, when reading comes back, only adds to what is held.
+    for (const [doc, presence] of this.#docs) if (!this.#hooks.mayShowIn(doc)) presence.forgetOthers();
     this.#unsendAll();
     this.#queueFlush();
   }

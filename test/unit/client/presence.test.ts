@@ -162,6 +162,31 @@ describe("doc.presence", () => {
     expect(errors.filter((message) => message.startsWith("presence"))).toEqual([]);
   });
 
+  it("what others show where a role change took away reading is forgotten: a clear made meanwhile never reaches this client", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const bob = await client({ name: "bob" });
+    const aliceGroup = alice.group("g1");
+    await aliceGroup.createMembers().synced();
+    await aliceGroup.setRole(bob.identity.agent, "admin");
+    const secret = aliceGroup.create({ readers: [alice.identity.agent] });
+    relay.name(secret.id, "secret");
+    await secret.synced();
+    const bobGroup = bob.group("g1");
+    const bobSecret = await bobGroup.open(secret.id);
+    secret.presence.set("alice here");
+    await settle();
+    expect(states(bobSecret.presence.peers)).toEqual({ [alice.session]: "alice here" });
+
+    await aliceGroup.setRole(bob.identity.agent, "writer");
+    await settle();
+    expect(bobSecret.presence.peers.size).toBe(0); // the relay no longer tells bob who is there
+    secret.presence.clear();
+    await aliceGroup.setRole(bob.identity.agent, "admin");
+    await settle();
+    expect(bobSecret.presence.peers.size).toBe(0); // alice's clear never came: nothing stale is shown
+  });
+
   it("refuses, synchronously, what the relay would refuse", async () => {
     const { aliceGroup, aliceDoc } = await twoPeers();
     const refusal = (fn: () => void) => {
