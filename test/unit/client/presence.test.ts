@@ -126,7 +126,8 @@ describe("doc.presence", () => {
     expect(errors).toEqual([]);
   });
 
-  it("shown where a role change took away reading, it is shown again once reading comes back, never refused meanwhile", async () => {
+  /** Alice's group, bob an admin in it, and a document only alice is among the readers of, open on both sides. */
+  async function bobAdminInAlicesSecret() {
     const { relay, client } = setup();
     const alice = await client({ name: "alice" });
     const bob = await client({ name: "bob" });
@@ -138,6 +139,11 @@ describe("doc.presence", () => {
     await secret.synced();
     const bobGroup = bob.group("g1");
     const bobSecret = await bobGroup.open(secret.id);
+    return { alice, bob, aliceGroup, secret, bobGroup, bobSecret };
+  }
+
+  it("shown where a role change took away reading, it is shown again once reading comes back, never refused meanwhile", async () => {
+    const { alice, bob, aliceGroup, secret, bobGroup, bobSecret } = await bobAdminInAlicesSecret();
     const errors: string[] = [];
     bobGroup.onError((error) => errors.push(error.message));
     bobSecret.presence.set("bob here");
@@ -163,17 +169,7 @@ describe("doc.presence", () => {
   });
 
   it("what others show where a role change took away reading is forgotten: a clear made meanwhile never reaches this client", async () => {
-    const { relay, client } = setup();
-    const alice = await client({ name: "alice" });
-    const bob = await client({ name: "bob" });
-    const aliceGroup = alice.group("g1");
-    await aliceGroup.createMembers().synced();
-    await aliceGroup.setRole(bob.identity.agent, "admin");
-    const secret = aliceGroup.create({ readers: [alice.identity.agent] });
-    relay.name(secret.id, "secret");
-    await secret.synced();
-    const bobGroup = bob.group("g1");
-    const bobSecret = await bobGroup.open(secret.id);
+    const { alice, bob, aliceGroup, secret, bobGroup, bobSecret } = await bobAdminInAlicesSecret();
     secret.presence.set("alice here");
     await settle();
     expect(states(bobSecret.presence.peers)).toEqual({ [alice.session]: "alice here" });
