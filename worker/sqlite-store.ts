@@ -266,8 +266,7 @@ export class SqliteStore implements GroupStore {
     const cached = this.#headers.get(doc);
     if (cached) return cached;
     // A document the store knows is missing or deleted has no header: no query.
-    const known = this.#row(doc);
-    if (!known || known.deleted) return undefined;
+    if (!this.#liveRow(doc)) return undefined;
     const fetched = this.#headers.get(doc);
     if (fetched) return fetched;
     const row = this.sql.exec<{ header: string }>("SELECT header FROM docs WHERE id = ? AND deleted = 0", doc).toArray()[0];
@@ -291,8 +290,8 @@ export class SqliteStore implements GroupStore {
   }
 
   knownState(doc: DocId): KnownState {
-    const row = this.#row(doc);
-    if (!row || row.deleted) return { header: false, sessions: {} };
+    const row = this.#liveRow(doc);
+    if (!row) return { header: false, sessions: {} };
     const listed = this.#listedKnown.get(doc);
     if (listed) return { header: true, sessions: { ...listed.sessions } };
     const docNum = row.num;
@@ -304,8 +303,8 @@ export class SqliteStore implements GroupStore {
   }
 
   sessionHead(doc: DocId, session: SessionId): SessionHead | undefined {
-    const row = this.#row(doc);
-    if (!row || row.deleted) return undefined;
+    const row = this.#liveRow(doc);
+    if (!row) return undefined;
     const head = this.#head(row.num, session);
     return head ? { count: head.count, lastHash: head.lastHash } : undefined;
   }
@@ -345,8 +344,7 @@ export class SqliteStore implements GroupStore {
   }
 
   sessionCount(doc: DocId): number {
-    const row = this.#row(doc);
-    return row && !row.deleted ? row.sessions : 0;
+    return this.#liveRow(doc)?.sessions ?? 0;
   }
 
   subscribers(doc: DocId): PeerId[] {
@@ -503,8 +501,8 @@ export class SqliteStore implements GroupStore {
    */
   sessionExtents(doc: DocId): Map<SessionId, SessionExtent> {
     const extents = new Map<SessionId, SessionExtent>();
-    const row = this.#row(doc);
-    if (!row || row.deleted) return extents;
+    const row = this.#liveRow(doc);
+    if (!row) return extents;
     const rows = this.sql.exec<{ id: SessionId; count: number; bytes: number; first_stored: number }>(
       "SELECT id, count, bytes, coalesce((SELECT min(first) FROM chunks WHERE session_num = sessions.num), tail_first) AS first_stored FROM sessions WHERE doc_num = ?",
       row.num,
@@ -716,8 +714,8 @@ export class SqliteStore implements GroupStore {
     this.#listedKnown.delete(doc);
     this.#usage.clear();
     this.#write(() => {
-      const row = this.#row(doc);
-      if (!row || row.deleted) return;
+      const row = this.#liveRow(doc);
+      if (!row) return;
       const docNum = row.num;
       if (creator) this.sql.exec("UPDATE agent_usage SET docs = docs - 1 WHERE agent = ?", creator);
       this.sql.exec(
