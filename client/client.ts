@@ -4,7 +4,7 @@ import { newSession, type Identity } from "./identity.ts";
 import { checkIdentity, checkOptions, checkPushInterval, checkRelayUrl } from "./local-checks.ts";
 import { ClosedError } from "./errors.ts";
 import type { DocId, SessionId } from "../protocol/index.ts";
-import type { DocChanges, LocalStore, StoredDoc, UnsentListener } from "./storage/local-store.ts";
+import { cutStoredSession, type DocChanges, type LocalStore, type SessionCut, type StoredDoc, type UnsentListener } from "./storage/local-store.ts";
 import { MemoryLocalStore } from "./storage/memory-store.ts";
 import type { LeaseRequest, SessionLease } from "./storage/session-pool.ts";
 
@@ -146,20 +146,33 @@ class LeaseholderStore implements LocalStore {
   }
 
   save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
-    if (this.#stopped) return Promise.reject(new Error("the client is closed"));
-    const saving = this.#store.save(group, doc, changes);
-    this.#saving.add(saving);
-    const forget = () => void this.#saving.delete(saving);
-    saving.then(forget, forget);
-    return saving;
+    return this.#track(() => this.#store.save(group, doc, changes));
+  }
+
+  /** Cut in one step where the store can (no reader sees the document missing meanwhile), else rewritten. */
+  cutSession(group: string, doc: DocId, cut: SessionCut): Promise<void> {
+    return this.#track(() => cutStoredSession(this.#store, group, doc, cut));
   }
 
   remove(group: string, doc: DocId): Promise<void> {
     return this.#store.remove(group, doc);
   }
 
+  async announceUnsent(group: string, docs: DocId[]): Promise<void> {
+    await this.#store.announceUnsent?.(group, docs);
+  }
+
   onUnsent(listener: UnsentListener): () => void {
     return this.#store.onUnsent?.(listener) ?? (() => {});
+  }
+
+  #track(write: () => Promise<void>): Promise<void> {
+    if (this.#stopped) return Promise.reject(new Error("the client is closed"));
+    const saving = write();
+    this.#saving.add(saving);
+    const forget = () => void this.#saving.delete(saving);
+    saving.then(forget, forget);
+    return saving;
   }
 
   /** The store belongs to the app, which may share it with other clients: closing a client leaves it open. */

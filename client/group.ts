@@ -389,9 +389,9 @@ export class Group {
   }
 
   /**
-   * A client sharing the store closed with writes of `docs` unsent: they are read again from the store, and
-   * what this client lacks of its agent's other sessions is pushed (of documents it holds, or of any once the
-   * whole group is open).
+   * A client sharing the store closed with writes of `docs` unsent, or cut its session there: they are read
+   * again from the store, and what this client lacks of its agent's other sessions is pushed (of documents it
+   * holds, or of any once the whole group is open), what the other client discarded forgotten.
    */
   #heardUnsent(group: string, docs: DocId[]): void {
     if (group !== this.id || this.#core.closed) return;
@@ -555,9 +555,11 @@ export class Group {
       case "removeLocal":
         return this.#storeWork(effect.doc, effect.report, `removing ${effect.doc} locally failed`, () => this.#store.remove(this.id, effect.doc));
       case "cutLocal":
-        return this.#storeWork(effect.doc, effect.report, `discarding refused writes of ${effect.doc} failed`, async () => {
+        return this.#storeWork(effect.doc, effect.report, `cutting this client's writes to ${effect.doc} in the local store failed`, async () => {
           await cutStoredSession(this.#store, this.id, effect.doc, { session: effect.session, keep: effect.keep });
           this.#pump.markDirty(effect.doc);
+          // Another tab may have taken the writes cut in: it forgets them (core: adoptTails).
+          await this.#store.announceUnsent?.(this.id, [effect.doc]);
         });
       case "settle":
         this.#settle(effect.waiter, effect.error);

@@ -17,7 +17,6 @@ import {
   type DocId,
   type KnownState,
   type ServerContent,
-  type SessionChunk,
   type SessionCounts,
   type SessionId,
   type Snapshot,
@@ -33,6 +32,16 @@ export type DocTransaction = Transaction & { session: SessionId; index: number }
 
 /** Own writes from index `from` on are held back: refused by the relay (or by this SDK, read back from the store). */
 export type Refusal = { error: RelayError | LocalRefusalError; from: number; wholeDocument: boolean };
+
+/**
+ * The own session was cut at `from` by discarding refused writes (it held `until` then) and is written again
+ * from there, while another tab of this agent may have got the discarded writes stored at those indexes. So
+ * what the relay says it holds of the session past `from` counts as this client's writes stored only once its
+ * content there was compared with the own log (own-content.ts), or the relay acked an own push past `from`.
+ * `checking`: a count past `from` was heard, and nothing more is pushed until a load answers; `asked`: a
+ * load asking from `from` is on its way on this socket.
+ */
+export type Reused = { from: number; until: number; checking: boolean; asked: boolean };
 
 /** A snapshot this client published, until the relay answers it: `snapshotted` (stored) or an error. */
 export type PendingSnapshot = { snapshot: Snapshot; key: `snapshot:${DocId}:${string}` };
@@ -84,6 +93,8 @@ export type DocState = {
   readonly saved: Map<SessionId, number>;
   headerSaved: boolean;
   refusal: Refusal | undefined;
+  /** Own indexes that a discard freed and that may be written again (see Reused). */
+  reused: Reused | undefined;
   /** How much of each received session is verified (the membership log only, for now). */
   readonly chains: ChainChecks;
   /** Per other session of this agent, how far a push of its orphan tail went on this socket (push.ts). */
@@ -124,6 +135,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     saved: new Map(),
     headerSaved: false,
     refusal: undefined,
+    reused: undefined,
     chains: new ChainChecks(),
     orphansSent: new Map(),
     orphanRefusal: undefined,
@@ -184,7 +196,7 @@ export const nextAt = (doc: DocState, now: number): number =>
   Math.min(Number.MAX_SAFE_INTEGER, Math.max(now, doc.header?.kind === MEMBERS_KIND ? doc.lastAt + 1 : doc.lastAt, doc.othersLastAt + 1));
 
 /** Notes the time of a transaction held from `session`. */
-function seenAt(doc: DocState, own: SessionId, session: SessionId, at: number): void {
+export function seenAt(doc: DocState, own: SessionId, session: SessionId, at: number): void {
   if (at > doc.lastAt) doc.lastAt = at;
   if (session !== own && at > doc.othersLastAt) doc.othersLastAt = at;
 }
@@ -264,17 +276,25 @@ export const isOrphanSession = (session: SessionId, holder: Holder): boolean => 
 /**
  * Takes in what another client of this agent saved into `stored` past what this one holds of its sessions
  * (a tab that closed with writes unsent): held and saved as they are, so they are pushed like any orphan
- * tail (push.ts: takeOrphanTails). Returns what was added.
+ * tail (push.ts: takeOrphanTails). Returns what was added, and what held writes the stored copy no longer
+ * has (past what the relay confirmed: its tab discarded them) or has others in place of.
  */
-export function adoptTails(doc: DocState, holder: Holder, stored: StoredDoc): DocTransaction[] {
+export function adoptTails(doc: DocState, holder: Holder, stored: StoredDoc): { added: DocTransaction[]; removed: DocTransaction[] } {
   const added: DocTransaction[] = [];
-  for (const [session, transactions] of Object.entries(stored.sessions) as [SessionId, Transaction[]][]) {
+  const removed: DocTransaction[] = [];
+  for (const session of new Set([...doc.sessions.keys(), ...(Object.keys(stored.sessions) as SessionId[])])) {
     if (!isOrphanSession(session, holder)) continue;
+    const transactions = stored.sessions[session] ?? [];
     const storedBase = stored.snapshot?.bases[session] ?? 0;
-    const held = heldCount(doc, session);
-    if (storedBase > held || storedBase + transactions.length <= held) continue;
+    const storedEnd = storedBase + transactions.length;
+    let held = heldCount(doc, session);
+    // Past what the relay confirmed, the session's own tab has the say: held writes it discarded (and maybe
+    // wrote again over: held-back.ts, discardRefused) are replaced by what it stored.
+    const differs = firstDifference(doc, session, storedBase, transactions) ?? (storedEnd < held ? Math.max(storedEnd, baseOf(doc, session)) : undefined);
+    if (differs !== undefined && differs < held && differs >= countOf(doc.relay, session)) removed.push(...dropFrom(doc, session, (held = differs)));
+    if (storedBase > held || storedEnd <= held) continue;
     const log = logOf(doc, session);
-    for (let index = held; index < storedBase + transactions.length; index++) {
+    for (let index = held; index < storedEnd; index++) {
       const transaction = transactions[index - storedBase]!;
       log.push(transaction);
       seenAt(doc, holder.session, session, transaction.at);
@@ -284,7 +304,7 @@ export function adoptTails(doc: DocState, holder: Holder, stored: StoredDoc): Do
     doc.chains.trust(session, heldCount(doc, session));
   }
   if (added.length > 0) doc.version++;
-  return added;
+  return { added, removed };
 }
 
 /** What the local store lacks, or undefined when it is up to date. */
@@ -322,6 +342,7 @@ export function resetInFlight(doc: DocState, own: SessionId): void {
   doc.headerInFlight = false;
   doc.orphansSent.clear();
   doc.distrustsSnapshot = false;
+  if (doc.reused) doc.reused.asked = false;
 }
 
 /**
@@ -351,23 +372,28 @@ export function applyKnown(doc: DocState, own: SessionId, relay: KnownState, rea
 }
 
 /**
- * Applies transactions from the relay. `gap` is true when some do not follow what is held (the document
- * is then loaded again); `added` lists what is new, in arrival order.
+ * Applies transactions of other sessions from the relay (the own session's are compared with the own log:
+ * own-content.ts). `gap` is true when some do not follow what is held (the document is then loaded again);
+ * `added` lists what is new, in arrival order.
  */
-export function applyContent(doc: DocState, own: SessionId, content: ServerContent): { added: DocTransaction[]; gap: boolean } {
+export function applyContent(doc: DocState, own: SessionId, content: ServerContent): { added: DocTransaction[]; removed: DocTransaction[]; gap: boolean } {
   if (content.header && !doc.header) doc.header = content.header;
   const added: DocTransaction[] = [];
+  const removed: DocTransaction[] = [];
   let gap = false;
   for (const [session, chunk] of Object.entries(content.sessions) as [SessionId, ServerContent["sessions"][SessionId]][]) {
-    if (session === own) {
-      confirmOwn(doc, own, chunk); // our own log is authoritative here: this only says what the relay holds
-      continue;
-    }
+    if (session === own) continue; // compared with the own log instead (own-content.ts)
     const log = logOf(doc, session);
-    const held = heldCount(doc, session);
+    let held = heldCount(doc, session);
     if (chunk.after > held) {
       gap = true;
       continue;
+    }
+    // Another session of this agent, held from the shared store, may hold writes its tab discarded where
+    // the relay holds others (own-content.ts): the relay's are the session's.
+    if (chunk.after < held && agentOfSession(session) === agentOfSession(own)) {
+      const differs = firstDifference(doc, session, chunk.after, chunk.transactions);
+      if (differs !== undefined) removed.push(...dropFrom(doc, session, (held = differs)));
     }
     for (let i = held - chunk.after; i < chunk.transactions.length; i++) {
       const transaction = chunk.transactions[i]!;
@@ -381,25 +407,29 @@ export function applyContent(doc: DocState, own: SessionId, content: ServerConte
   }
   if (content.header) doc.relay.header = true;
   if (added.length > 0 || content.header) doc.version++;
-  return { added, gap };
+  return { added, removed, gap };
 }
 
-/**
- * Content of this client's own session, which another client of its agent sent (a tab that took the
- * session's unsent writes in from the shared store): nothing is taken in, but what matches the own log
- * counts as stored, as an ack would, and so is no longer held back by a refusal.
- */
-function confirmOwn(doc: DocState, own: SessionId, chunk: SessionChunk): void {
-  const end = chunk.after + chunk.transactions.length;
-  if (end <= countOf(doc.relay, own) || chunk.after < baseOf(doc, own) || end > heldCount(doc, own)) return;
-  const held = heldSlice(doc, own, chunk.after, end);
-  if (!chunk.transactions.every((transaction, i) => sameTransaction(transaction, held[i]!))) return;
-  doc.relay.sessions[own] = end;
-  doc.sent = Math.max(doc.sent, end);
-  ownStoredUpTo(doc, own, end);
+/** The first index where `transactions` (from `after` on) differ from those held of `session`, if any. */
+export function firstDifference(doc: DocState, session: SessionId, after: number, transactions: readonly Transaction[]): number | undefined {
+  const base = baseOf(doc, session);
+  const log = doc.sessions.get(session) ?? [];
+  const end = Math.min(after + transactions.length, base + log.length);
+  for (let index = Math.max(after, base); index < end; index++) if (!sameTransaction(transactions[index - after]!, log[index - base]!)) return index;
+  return undefined;
 }
 
-const sameTransaction = (a: Transaction, b: Transaction): boolean =>
+/** Forgets the held transactions of another session from `index` on (a copy that differs replaces them). */
+function dropFrom(doc: DocState, session: SessionId, index: number): DocTransaction[] {
+  const base = baseOf(doc, session);
+  const dropped = logOf(doc, session).splice(index - base);
+  doc.saved.set(session, Math.min(doc.saved.get(session) ?? 0, index));
+  doc.version++;
+  doc.rewrites++;
+  return dropped.map((transaction, offset) => ({ ...transaction, session, index: index + offset }));
+}
+
+export const sameTransaction = (a: Transaction, b: Transaction): boolean =>
   a.at === b.at &&
   (typeof a.data === "string" || typeof b.data === "string"
     ? a.data === b.data
@@ -409,7 +439,7 @@ const sameTransaction = (a: Transaction, b: Transaction): boolean =>
  * The relay holds the own session up to `count`: refused writes below it were stored after all (another tab
  * of this agent sent them once it could), so the refusal holds back only what follows them, if anything.
  */
-function ownStoredUpTo(doc: DocState, own: SessionId, count: number): void {
+export function ownStoredUpTo(doc: DocState, own: SessionId, count: number): void {
   const refusal = doc.refusal;
   if (!refusal || refusal.from >= count) return;
   if (count >= heldCount(doc, own)) doc.refusal = undefined;

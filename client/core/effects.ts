@@ -103,7 +103,7 @@ export type CoreEffect =
   | { type: "pushAt"; doc: DocId; at: number }
   /** Forget `doc` in the local store; `report` says whether a failure goes to onError. */
   | { type: "removeLocal"; doc: DocId; report: boolean }
-  /** Cut `session` of `doc` short in the local store, at `keep` transactions (refused writes discarded), then flush it. */
+  /** Cut `session` of `doc` short in the local store, at `keep` transactions (refused writes discarded, or own writes moved after the relay's), then flush it. */
   | { type: "cutLocal"; doc: DocId; session: SessionId; keep: number; report: boolean }
   | { type: "settle"; waiter: WaiterKey; error?: RelayError | ClosedError }
   /** This agent's role in the group changed from the one it had: onRole hears it. */

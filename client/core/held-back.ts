@@ -86,6 +86,9 @@ export function discardRefused(doc: DocState, own: SessionId): number | undefine
   doc.refusal = undefined;
   // Never below what the relay holds of the session: those writes were stored (another tab sent them).
   const from = Math.max(refusal.from, countOf(doc.relay, own));
+  // Another tab may have got the discarded writes stored meanwhile: own indexes past `from` are checked (own-content.ts).
+  const held = heldCount(doc, own);
+  if (held > from) doc.reused = { from: Math.min(doc.reused?.from ?? from, from), until: Math.max(doc.reused?.until ?? held, held), checking: false, asked: false };
   const log = logOf(doc, own);
   const keep = Math.max(0, from - baseOf(doc, own));
   log.length = Math.min(log.length, keep);

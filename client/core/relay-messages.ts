@@ -10,6 +10,7 @@ import { directoryFrame } from "./directory-queue.ts";
 import { applyContent, applyKnown, baseOf, hasUnsynced, isInFlight, markDeleted, relayLost, type DocState } from "./doc-state.ts";
 import { discardOrphanTails, discardRefused, heldBack, orphanTailTransactions, refuseOrphanTails, refuseWrites } from "./held-back.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
+import { checkOwnCount, takeOwnContent } from "./own-content.ts";
 import { failSnapshots, onSnapshotted, takeAnswered } from "./snapshots.ts";
 import { answered, forget, heardOf, send, sendLoad } from "./tracking.ts";
 
@@ -20,8 +21,10 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       const doc = heardOf(state, message.doc);
       if (!doc) return;
       const wasUnsynced = hasUnsynced(doc, own);
-      const { firstLoad } = applyKnown(doc, own, { header: message.header, sessions: message.sessions }, message.reason);
+      const relay = checkOwnCount(doc, own, { header: message.header, sessions: message.sessions }, message.reason);
+      const { firstLoad } = applyKnown(doc, own, relay, message.reason);
       if (wasUnsynced && !hasUnsynced(doc, own)) out.push({ type: "settle", waiter: `synced:${doc.id}` });
+      if (doc.reused?.checking && !doc.reused.asked) sendLoad(state, doc, out);
       if (firstLoad) {
         settleOpen(state, doc, out);
         answered(state, doc.id, out);
@@ -38,8 +41,13 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       const doc = heardOf(state, message.doc);
       if (!doc) return;
       const wasUnsynced = hasUnsynced(doc, own);
-      const { added, gap } = applyContent(doc, own, message);
-      // Own writes another tab of this agent got stored first count as stored (doc-state.ts: confirmOwn).
+      // Own writes another tab of this agent got stored first count as stored, or are taken in (own-content.ts).
+      const ownChunk = message.sessions[own];
+      const ownTaken = ownChunk ? takeOwnContent(doc, own, ownChunk) : undefined;
+      if (ownTaken?.movedFrom !== undefined) out.push({ type: "cutLocal", doc: doc.id, session: own, keep: ownTaken.movedFrom, report: true });
+      const others = applyContent(doc, own, message);
+      const added = ownTaken ? [...ownTaken.added, ...others.added] : others.added;
+      const gap = others.gap || (ownTaken?.gap ?? false);
       if (wasUnsynced && !hasUnsynced(doc, own)) out.push({ type: "settle", waiter: `synced:${doc.id}` });
       if (heardFirst) {
         // A document first heard of through its content (created since the group was opened, fanned out
@@ -49,7 +57,7 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
           answered(state, doc.id, out);
         } else sendLoad(state, doc, out);
       }
-      if (added.length > 0 || message.header) out.push({ type: "changed", doc: doc.id, added });
+      if (added.length > 0 || others.removed.length > 0 || message.header) out.push({ type: "changed", doc: doc.id, added, ...(others.removed.length > 0 ? { removed: others.removed } : {}) });
       // A gap loads the document again, unless it follows a forged snapshot (the relay would send it again).
       if (gap && !doc.distrustsSnapshot) sendLoad(state, doc, out);
       out.push({ type: "flush", doc: doc.id });

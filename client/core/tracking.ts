@@ -1,11 +1,12 @@
 // The documents the client core holds and where each stands on the current socket: tracked, loads sent and
 // answered (the group is live once every load is answered), and the frames that ask for them. Helpers of
 // client-core.ts and relay-messages.ts; pure, like them.
-import { openParts, type DocHeader, type DocId } from "../../protocol/index.ts";
+import { openParts, type DocHeader, type DocId, type KnownState } from "../../protocol/index.ts";
 import { RelayError } from "../errors.ts";
 import { noQuarantine } from "../quarantine.ts";
-import { knownOf, newDocState, type DocState } from "./doc-state.ts";
+import { newDocState, type DocState } from "./doc-state.ts";
 import type { CoreEffect, CoreState } from "./effects.ts";
+import { loadKnown } from "./own-content.ts";
 import type { Writer } from "./push.ts";
 
 export function initialState(group: string, writer: Writer, pushIntervalMs = 0): CoreState {
@@ -68,14 +69,18 @@ export function load(state: CoreState, doc: DocState, out: CoreEffect[]): void {
 }
 
 export function sendLoad(state: CoreState, doc: DocState, out: CoreEffect[]): void {
-  if (send(state, out, { type: "load", doc: doc.id, known: knownOf(doc) })) state.requested.add(doc.id);
+  if (!send(state, out, { type: "load", doc: doc.id, known: loadKnown(doc, state.writer.session) })) return;
+  state.requested.add(doc.id);
+  if (doc.reused) doc.reused.asked = true;
 }
 
 /** `open` for the whole group, in parts by id range when it is too much for one frame. */
 export function sendOpen(state: CoreState, out: CoreEffect[]): void {
-  const known: Record<DocId, ReturnType<typeof knownOf>> = {};
-  for (const doc of state.docs.values()) if (doc.header && !doc.deleted) known[doc.id] = knownOf(doc);
-  for (const message of openParts(known)) send(state, out, message);
+  const known: Record<DocId, KnownState> = {};
+  for (const doc of state.docs.values()) if (doc.header && !doc.deleted) known[doc.id] = loadKnown(doc, state.writer.session);
+  let sent = false;
+  for (const message of openParts(known)) sent = send(state, out, message);
+  if (sent) for (const doc of state.docs.values()) if (doc.reused && known[doc.id]) doc.reused.asked = true;
 }
 
 /** A document heard of: tracked if held, or if the whole group is open (documents arriving live). */

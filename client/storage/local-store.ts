@@ -58,8 +58,9 @@ export interface LocalStore {
   close(): Promise<void>;
   /**
    * Tells every client sharing this store (other tabs, processes or clients, live now) that `docs` of
-   * `group` hold writes saved here that the relay has not confirmed, which a closing client leaves behind.
-   * Optional: a store without it leaves them to the next client that loads the group.
+   * `group` hold writes saved here that the relay has not confirmed, which a closing client leaves behind,
+   * or that a client cut its session's unconfirmed writes there (it discarded refused ones): the others
+   * read them again. Optional: a store without it leaves them to the next client that loads the group.
    */
   announceUnsent?(group: string, docs: DocId[]): Promise<void>;
   /** Calls `listener` with what `announceUnsent` told, from any client sharing this store; returns what stops it. */

@@ -22,6 +22,7 @@ import {
 import {
   appendOwn,
   applyContent,
+  adoptTails,
   applyKnown,
   hasUnsynced,
   knownOf,
@@ -35,6 +36,7 @@ import {
 } from "../../../client/core/doc-state.ts";
 import { orderedTransactions } from "../../../client/core/ordered-view.ts";
 import { discardRefused, refuseWrites } from "../../../client/core/held-back.ts";
+import { checkOwnCount, loadKnown, takeOwnContent } from "../../../client/core/own-content.ts";
 import { RelayError } from "../../../client/errors.ts";
 import { MAX_IN_FLIGHT, PUSH_BATCH, pacedPushAt, takeOwn, type Pace } from "../../../client/core/push.ts";
 import { createIdentity, newSession } from "../../../client/identity.ts";
@@ -53,6 +55,8 @@ class CoreDoc {
   readonly state: DocState;
   /** What each applied content added, in order. */
   readonly added: DocTransaction[][] = [];
+  /** What each applied content removed (held writes of another tab of this agent that it discarded). */
+  readonly removed: DocTransaction[][] = [];
 
   constructor(initial: typeof header | undefined = header) {
     this.state = newDocState(id, initial);
@@ -76,13 +80,27 @@ class CoreDoc {
     markSaved(this.state, changes);
   }
   onKnown(relay: KnownState, reason: "load" | "ack" | "correction"): void {
-    applyKnown(this.state, session, relay, reason);
+    applyKnown(this.state, session, checkOwnCount(this.state, session, relay, reason), reason);
   }
   /** False when the content does not follow what is held (a gap). */
   onContent(content: Parameters<typeof applyContent>[2]): boolean {
-    const { added, gap } = applyContent(this.state, session, content);
+    const ownChunk = content.sessions[session];
+    const ownTaken = ownChunk ? takeOwnContent(this.state, session, ownChunk) : undefined;
+    const { added, removed, gap } = applyContent(this.state, session, content);
+    const all = [...(ownTaken?.added ?? []), ...added];
+    if (all.length > 0) this.added.push(all);
+    if (removed.length > 0) this.removed.push(removed);
+    return !gap && !ownTaken?.gap;
+  }
+  /** What another client of this agent left in the shared store, read again. */
+  adoptTails(stored: StoredDoc): void {
+    const { added, removed } = adoptTails(this.state, { agent: identity.agent, session }, stored);
     if (added.length > 0) this.added.push(added);
-    return !gap;
+    if (removed.length > 0) this.removed.push(removed);
+  }
+  /** What a load of the document says it holds. */
+  get loadKnown() {
+    return loadKnown(this.state, session);
   }
   takePush(pace?: Pace): Content[] {
     return takeOwn(this.state, { agent: identity.agent, secretKey: identity.secretKey, session }, pace);
@@ -334,6 +352,49 @@ describe("content from other sessions", () => {
   });
 });
 
+describe("another session of this agent, held from the shared store (another tab's)", () => {
+  const tab = newSession(identity);
+  const content = (after: number, transactions: Transaction[]) => ({ type: "content" as const, doc: id, sessions: { [tab]: { after, transactions } } });
+  const storedWith = (transactions: Transaction[]): StoredDoc => ({ id, header, sessions: { [tab]: transactions } });
+  const kept = { at: 10, data: "kept" };
+  const discarded = { at: 11, data: "discarded by its tab" };
+  const instead = { at: 12, data: "written instead" };
+
+  it("where the relay holds other writes than those held, the relay's replace them", () => {
+    const doc = new CoreDoc(undefined);
+    doc.restore(storedWith([kept, discarded]));
+    doc.onKnown({ header: true, sessions: { [tab]: 1 } }, "load");
+    expect(doc.onContent(content(1, [instead]))).toBe(true);
+    expect(doc.sessionTransactions(tab)).toEqual([kept, instead]);
+    expect(doc.removed).toEqual([[{ ...discarded, session: tab, index: 1 }]]);
+    expect(doc.added).toEqual([[{ ...instead, session: tab, index: 1 }]]);
+    expect(doc.onContent(content(0, [kept, instead]))).toBe(true); // the same again changes nothing
+    expect(doc.removed).toHaveLength(1);
+  });
+
+  it("held writes the shared store no longer has, or has others in place of, are forgotten past what the relay confirmed", () => {
+    const doc = new CoreDoc(undefined);
+    doc.restore(storedWith([kept, discarded]));
+    doc.onKnown({ header: true, sessions: { [tab]: 1 } }, "load");
+    doc.adoptTails(storedWith([kept])); // its tab discarded the write
+    expect(doc.sessionTransactions(tab)).toEqual([kept]);
+    expect(doc.removed).toEqual([[{ ...discarded, session: tab, index: 1 }]]);
+    doc.adoptTails(storedWith([kept, instead])); // and wrote again
+    expect(doc.sessionTransactions(tab)).toEqual([kept, instead]);
+    expect(doc.unsaved()).toBeUndefined(); // read from the store: nothing to save back
+  });
+
+  it("what the relay confirmed is kept whatever the store says: it is stored, and its tab takes it back", () => {
+    const doc = new CoreDoc(undefined);
+    doc.restore(storedWith([kept, discarded]));
+    doc.onKnown({ header: true, sessions: { [tab]: 2 } }, "load");
+    doc.adoptTails(storedWith([kept, instead]));
+    doc.adoptTails(storedWith([kept]));
+    expect(doc.sessionTransactions(tab)).toEqual([kept, discarded]);
+    expect(doc.removed).toEqual([]);
+  });
+});
+
 describe("content of the own session (another tab of this agent sent it)", () => {
   const own = (after: number, transactions: Transaction[]) => ({ type: "content" as const, doc: id, sessions: { [session]: { after, transactions } } });
   const forbidden = new RelayError({ code: "forbidden", message: "a reader may not write" });
@@ -353,15 +414,66 @@ describe("content of the own session (another tab of this agent sent it)", () =>
     expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["op-0", "op-1", "op-2"]);
   });
 
-  it("takes content that differs from the own log, or goes past it, as nothing: the own log stays authoritative", () => {
+  it("takes in what goes past the own log: the relay holds more of the session than this client", () => {
+    const doc = loadedDoc(1, relayHolds(1));
+    const stored = { at: doc.sessionTransactions(session)[0]!.at, data: "stored by another tab" };
+    expect(doc.onContent(own(0, [...doc.sessionTransactions(session), stored]))).toBe(true);
+    expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["op-0", "stored by another tab"]);
+    expect(doc.added).toEqual([[{ ...stored, session, index: 1 }]]);
+    expect(doc.hasUnsynced).toBe(false);
+    expect(doc.takePush()).toEqual([]);
+    expect(doc.unsaved()?.appends).toEqual([{ session, after: 1, transactions: [stored] }]); // kept locally too
+  });
+
+  it("where the relay's content differs from the own log, takes the relay's and moves the own writes from there after it, to be pushed again", async () => {
+    const doc = loadedDoc(3, relayHolds(1));
+    const held = doc.sessionTransactions(session);
+    const theirs = [{ at: held[1]!.at, data: "stored first" }, { at: held[1]!.at, data: "stored second" }];
+    doc.onContent(own(1, theirs));
+    expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["op-0", "stored first", "stored second", "op-1", "op-2"]);
+    expect(countOf(doc.state.relay, session)).toBe(3);
+    expect(doc.unsaved()?.appends).toEqual([{ session, after: 1, transactions: doc.sessionTransactions(session).slice(1) }]);
+    saveAll(doc);
+    const [frame, ...rest] = doc.takePush();
+    expect(rest).toEqual([]);
+    expect(chunkOf(frame!)).toMatchObject({ after: 3, transactions: [{ data: "op-1" }, { data: "op-2" }] });
+    expect(await verifyCheckpoint(chunkOf(frame!).signature, id, session, 5, chainHash(GENESIS_HASH, doc.sessionTransactions(session)))).toBe(true);
+  });
+
+  it("after a discard, a count past the cut is not taken as the own writes stored: a load asks from the cut, and its content is compared before pushing", () => {
     const doc = loadedDoc(2, relayHolds(1));
     refuseWrites(doc.state, session, forbidden);
-    const held = doc.sessionTransactions(session);
-    doc.onContent(own(1, [{ at: held[1]!.at, data: "another write" }]));
-    doc.onContent(own(1, [held[1]!, { at: held[1]!.at, data: "past what is held" }]));
-    expect(countOf(doc.state.relay, session)).toBe(1);
-    expect(doc.state.refusal?.from).toBe(1);
-    expect(doc.sessionTransactions(session)).toEqual(held);
+    expect(discardRefused(doc.state, session)).toBe(1);
+    doc.append("next"); // at index 1, where another tab may have got the discarded write stored
+    saveAll(doc);
+    expect(chunkOf(doc.takePush()[0]!)).toMatchObject({ after: 1, transactions: [{ data: "next" }] });
+    doc.onKnown(relayHolds(2), "correction"); // it did: the relay holds 2
+    expect(doc.hasUnsynced).toBe(true);
+    expect(doc.takePush()).toEqual([]);
+    expect(doc.loadKnown.sessions[session]).toBe(1);
+    expect(doc.known.sessions[session]).toBe(2);
+
+    doc.state.reused!.asked = true; // the load is sent (tracking.ts: sendLoad)
+    doc.onContent(own(1, [{ at: doc.sessionTransactions(session)[1]!.at - 1, data: "op-1" }]));
+    doc.onKnown(relayHolds(2), "load");
+    expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["op-0", "op-1", "next"]);
+    saveAll(doc);
+    expect(chunkOf(doc.takePush()[0]!)).toMatchObject({ after: 2, transactions: [{ data: "next" }] });
+    expect(doc.state.reused).toBeUndefined(); // compared as far as the discarded writes went
+  });
+
+  it("after a discard, an ack of an own push past the cut ends the check: the relay's chain there is this client's", () => {
+    const doc = loadedDoc(3, relayHolds(1));
+    refuseWrites(doc.state, session, forbidden);
+    discardRefused(doc.state, session);
+    doc.append("next");
+    saveAll(doc);
+    doc.takePush();
+    doc.onKnown(relayHolds(2), "ack");
+    expect(doc.state.reused).toBeUndefined();
+    expect(doc.hasUnsynced).toBe(false);
+    doc.onKnown(relayHolds(4), "correction"); // whatever comes later is counted as it is
+    expect(countOf(doc.state.relay, session)).toBe(4);
   });
 
   it("a discard of refused writes keeps what the relay holds of the session", () => {

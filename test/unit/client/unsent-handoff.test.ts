@@ -92,22 +92,22 @@ describe.each(stores)("$name", ({ tabs }) => {
   });
 });
 
-describe("writes another tab left unsent that the relay refuses (its agent was made a reader meanwhile)", () => {
-  /** Alice's group with bob in it as `role`, and a document of alice's (only hers to read, with `readers`). */
-  async function alicesGroup(role: "admin" | "writer", readers?: "alice only") {
-    const { relay, client, cutOff } = setup();
-    relay.unreachable.add(new URL(CUT_OFF).host);
-    const alice = await client({ name: "alice" });
-    const aliceGroup = alice.group(GROUP);
-    await aliceGroup.createMembers().synced();
-    const bob = createIdentity();
-    await aliceGroup.setRole(bob.agent, role);
-    const shared = aliceGroup.create(readers ? { readers: [alice.identity.agent] } : {});
-    shared.append("from alice");
-    await shared.synced();
-    return { relay, client, cutOff, aliceGroup, bob, shared };
-  }
+/** Alice's group with bob in it as `role`, and a document of alice's (only hers to read, with `readers`). */
+async function alicesGroup(role: "admin" | "writer", readers?: "alice only") {
+  const { relay, client, cutOff } = setup();
+  relay.unreachable.add(new URL(CUT_OFF).host);
+  const alice = await client({ name: "alice" });
+  const aliceGroup = alice.group(GROUP);
+  await aliceGroup.createMembers().synced();
+  const bob = createIdentity();
+  await aliceGroup.setRole(bob.agent, role);
+  const shared = aliceGroup.create(readers ? { readers: [alice.identity.agent] } : {});
+  shared.append("from alice");
+  await shared.synced();
+  return { relay, client, cutOff, aliceGroup, bob, shared };
+}
 
+describe("writes another tab left unsent that the relay refuses (its agent was made a reader meanwhile)", () => {
   /** Bob's two tabs on one store: the cut-off one writes into alice's document and closes; bob is then a reader. */
   async function refusedTail() {
     const { relay, client, aliceGroup, bob, shared } = await alicesGroup("writer");
@@ -247,3 +247,75 @@ describe("writes another tab left unsent that the relay refuses (its agent was m
   });
 });
 
+describe.each(stores)("$name: a tab discards refused writes that another tab of its agent took in from the store", ({ tabs }) => {
+  it("a tab that discards its refused writes before hearing that another tab got them stored takes them back, and its next write goes after them", async () => {
+    const { relay, client, cutOff: cutOffNow, aliceGroup, bob, shared } = await alicesGroup("writer");
+    const storeOf = tabs();
+    const tab = await client({ name: "bob-tab", identity: bob, store: storeOf(), url: CUT_OFF_URL });
+    const tabGroup = tab.group(GROUP);
+    const doc = await tabGroup.open(shared.id);
+    let reconnect = cutOffNow(tab);
+    await aliceGroup.setRole(bob.agent, "reader");
+    doc.append("refused, then stored");
+    reconnect();
+    await expect(doc.synced()).rejects.toMatchObject({ code: "forbidden" });
+    await aliceGroup.setRole(bob.agent, "writer");
+    await until(() => tabGroup.role === "writer", 5_000);
+
+    // Cut off again, the tab does not hear the other tab get its refused write stored: it discards it and
+    // writes again, at the index the relay now holds the discarded write at.
+    reconnect = cutOffNow(tab);
+    const other = await client({ name: "bob-other", identity: bob, store: storeOf() });
+    await other.group(GROUP).open(shared.id);
+    await until(() => countOf(relay.store.knownState(shared.id), tab.session) === 1, 5_000);
+    await tabGroup.discardRefused(doc);
+    expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["from alice"]);
+    doc.append("next");
+    reconnect();
+    await doc.synced();
+
+    // The relay keeps what it stored first; the tab takes it back in and sends its own write after it.
+    const stored = [...relay.store.readTransactions(shared.id, tab.session, 0, 3)].map((transaction) => transaction.data);
+    expect(stored).toEqual(["refused, then stored", "next"]);
+    expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["from alice", "refused, then stored", "next"]);
+    const reader = await client({ name: "alice-reader", identity: aliceGroup.identity });
+    const fresh = await reader.group(GROUP).open(shared.id);
+    expect(fresh.transactions().map((transaction) => transaction.data)).toEqual(["from alice", "refused, then stored", "next"]);
+  });
+
+  it("another tab that took in a write its tab then discarded and wrote over forgets it, and ends up with what the relay holds", async () => {
+    const { relay, client, cutOff: cutOffNow, aliceGroup, bob, shared } = await alicesGroup("writer");
+    const storeOf = tabs();
+    const tab = await client({ name: "bob-tab", identity: bob, store: storeOf(), url: CUT_OFF_URL });
+    const tabGroup = tab.group(GROUP);
+    const doc = await tabGroup.open(shared.id);
+    const reconnect = cutOffNow(tab);
+    await aliceGroup.setRole(bob.agent, "reader");
+    doc.append("refused, then discarded");
+    reconnect();
+    await expect(doc.synced()).rejects.toMatchObject({ code: "forbidden" });
+    await aliceGroup.setRole(bob.agent, "writer");
+    await until(() => tabGroup.role === "writer", 5_000);
+
+    // Another tab, cut off, starts on the store and takes the refused write in; the first tab discards it and
+    // writes again at its index, and the relay stores that.
+    const other = await client({ name: "bob-other", identity: bob, store: storeOf(), url: CUT_OFF });
+    const otherGroup = other.group(GROUP);
+    const otherDoc = await otherGroup.open(shared.id);
+    expect(otherDoc.transactions().map((transaction) => transaction.data)).toEqual(["from alice", "refused, then discarded"]);
+    const removed: unknown[] = [];
+    otherDoc.subscribe((change) => removed.push(...(change.removed ?? []).map((transaction) => transaction.data)));
+    await tabGroup.discardRefused(doc);
+    doc.append("written instead");
+    await doc.synced();
+
+    relay.unreachable.delete(new URL(CUT_OFF).host);
+    other.reconnectNow();
+    await otherDoc.synced();
+    await statusOf(otherGroup, "live");
+    expect(otherDoc.transactions().map((transaction) => transaction.data)).toEqual(["from alice", "written instead"]);
+    expect(removed).toEqual(["refused, then discarded"]);
+    expect([...relay.store.readTransactions(shared.id, tab.session, 0, 2)].map((transaction) => transaction.data)).toEqual(["written instead"]);
+  });
+
+});

@@ -1,0 +1,97 @@
+// What the relay holds of this client's own session, checked against the own log. Another client of this
+// agent can send the session's writes (a tab that took them in from the shared store: push.ts,
+// takeOrphanTails), so the relay may hold own writes this client never pushed; and once this client has
+// discarded refused writes and written again at their indexes (held-back.ts: discardRefused), it may hold
+// the discarded ones there instead. The relay's log is the session's, as every other replica has it: what
+// matches the own log counts as stored, what goes past it is taken in, and where they differ this client's
+// writes move after the relay's, to be pushed again. Pure functions of the document's state (doc-state.ts).
+import { chainHash, countOf, type KnownState, type SessionChunk, type SessionId, type Transaction } from "../../protocol/index.ts";
+import { baseOf, heldCount, knownOf, logOf, ownHashAt, ownStoredUpTo, sameTransaction, seenAt, type DocState, type DocTransaction } from "./doc-state.ts";
+
+/**
+ * Takes in content of the own session from the relay. Returns what is new to this client (`added`), and
+ * `movedFrom` when own writes from that index on moved after the relay's: the local store's copy of the
+ * session is then cut there, and saved again from it. `gap`: the content does not follow what is held.
+ */
+export function takeOwnContent(doc: DocState, own: SessionId, chunk: SessionChunk): { added: DocTransaction[]; movedFrom: number | undefined; gap: boolean } {
+  const base = baseOf(doc, own);
+  const held = heldCount(doc, own);
+  const end = chunk.after + chunk.transactions.length;
+  if (chunk.after > held) return { added: [], movedFrom: undefined, gap: true };
+  const added: DocTransaction[] = [];
+  if (end <= base) return { added, movedFrom: undefined, gap: false }; // a snapshot held stands for it
+  const log = logOf(doc, own);
+  const overlapEnd = Math.min(end, held);
+  let index = Math.max(chunk.after, base);
+  while (index < overlapEnd && sameTransaction(chunk.transactions[index - chunk.after]!, log[index - base]!)) index++;
+  const movedFrom = index < overlapEnd ? index : undefined;
+  const moved = movedFrom === undefined ? [] : log.splice(movedFrom - base);
+  doc.ownHashes.length = Math.min(doc.ownHashes.length, log.length);
+  for (; index < end; index++) {
+    const transaction = chunk.transactions[index - chunk.after]!;
+    appendHeld(doc, own, transaction);
+    added.push({ ...transaction, session: own, index });
+  }
+  // Moved writes keep their times, never behind the relay's before them (a session's times do not go back).
+  const floor = log.at(-1)?.at ?? 0;
+  for (const transaction of moved) appendHeld(doc, own, transaction.at >= floor ? transaction : { ...transaction, at: floor });
+
+  doc.relay.sessions[own] = Math.max(countOf(doc.relay, own), end);
+  if (movedFrom !== undefined) {
+    doc.sent = end; // the moved writes go up again (a push of them in flight is answered with a correction)
+    doc.saved.set(own, Math.min(doc.saved.get(own) ?? 0, movedFrom));
+    if (doc.refusal && doc.refusal.from >= movedFrom) doc.refusal = { ...doc.refusal, from: doc.refusal.from + end - movedFrom };
+    doc.rewrites++;
+  } else doc.sent = Math.max(doc.sent, end);
+  ownStoredUpTo(doc, own, end);
+  const reused = doc.reused;
+  if (reused && chunk.after <= reused.from) {
+    reused.from = Math.max(reused.from, end);
+    if (reused.from >= reused.until) doc.reused = undefined;
+  }
+  if (added.length > 0) doc.version++;
+  return { added, movedFrom, gap: false };
+}
+
+/** Appends a transaction to the own log, with its chain hash where the hashes reach that far. */
+function appendHeld(doc: DocState, own: SessionId, transaction: Transaction): void {
+  const log = logOf(doc, own);
+  if (doc.ownHashes.length === log.length) doc.ownHashes.push(chainHash(ownHashAt(doc, own, heldCount(doc, own)), [transaction]));
+  log.push(transaction);
+  seenAt(doc, own, own, transaction.at);
+}
+
+/**
+ * What the relay says it holds of the own session, as far as it can be taken as this client's writes stored
+ * (DocState.reused): past a cut not compared yet, the count stays at the cut and the document is checked
+ * (nothing more is pushed until a load asking from the cut is answered). A load asked so is taken as it is:
+ * the relay sent what it holds past the cut before answering it. An ack ends the check: the relay took an
+ * own push past the cut, so its chain there is this client's.
+ */
+export function checkOwnCount(doc: DocState, own: SessionId, relay: KnownState, reason: "load" | "ack" | "correction"): KnownState {
+  const reused = doc.reused;
+  if (!reused) return relay;
+  const count = relay.sessions[own] ?? 0;
+  if (reason === "ack") {
+    if (count > reused.from) doc.reused = undefined;
+    return relay;
+  }
+  if (reason === "load" && reused.asked) {
+    reused.asked = false;
+    reused.checking = false;
+    reused.from = Math.max(reused.from, count);
+    if (reused.from >= reused.until) doc.reused = undefined;
+    return relay;
+  }
+  if (count <= reused.from) return relay;
+  reused.checking = true;
+  return { header: relay.header, sessions: { ...relay.sessions, [own]: reused.from } };
+}
+
+/** What a load says this client holds: the own session only up to a cut not compared yet, so the relay sends what it holds past it. */
+export function loadKnown(doc: DocState, own: SessionId): KnownState {
+  const known = knownOf(doc);
+  const reused = doc.reused;
+  if (reused && (known.sessions[own] ?? 0) > reused.from) known.sessions[own] = reused.from;
+  return known;
+}
