@@ -17,6 +17,13 @@ export type TransactionData = string | Uint8Array;
 /** One transaction. */
 export type Transaction = { at: number; data: TransactionData };
 
+/** Whether two transactions are the same: same time, same text or bytes. */
+export const sameTransaction = (a: Transaction, b: Transaction): boolean =>
+  a.at === b.at &&
+  (typeof a.data === "string" || typeof b.data === "string"
+    ? a.data === b.data
+    : a.data.byteLength === b.data.byteLength && a.data.every((byte, i) => byte === (b.data as Uint8Array)[i]));
+
 /** Hash before the first transaction of every session, base64url. */
 export const GENESIS_HASH = toBase64Url(new Uint8Array(32));
 

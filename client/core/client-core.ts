@@ -172,8 +172,9 @@ function onStoredTails(state: CoreState, stored: StoredDoc[], out: CoreEffect[])
       if (held.deleted) continue;
       const { added, removed } = adoptTails(held, state.writer, entry);
       if (added.length > 0 || removed.length > 0) out.push({ type: "changed", doc: held.id, added, ...(removed.length > 0 ? { removed } : {}) }, { type: "flush", doc: held.id });
-      // What was forgotten may be stored after all (a push of it was on its way): the relay is asked again.
-      if (removed.length > 0) sendLoad(state, held, out);
+      // What was forgotten may be stored after all (a push of it was on its way), and what the store
+      // contradicts where the relay counted it is settled by the relay's copy: the relay is asked again.
+      if (removed.length > 0 || held.askFrom.size > 0) sendLoad(state, held, out);
       continue;
     }
     if (!state.whole.requested || !isOwnStored(state, entry)) continue;

@@ -12,6 +12,7 @@ import {
   countOf,
   coversMore,
   mergeKnownStates,
+  sameTransaction,
   type AgentId,
   type DocHeader,
   type DocId,
@@ -97,6 +98,12 @@ export type DocState = {
   reused: Reused | undefined;
   /** How much of each received session is verified (the membership log only, for now). */
   readonly chains: ChainChecks;
+  /**
+   * Other sessions of this agent whose held copy the shared store contradicts where the relay counted them
+   * (their tab discarded writes another tab had taken in): the next load asks for them from there, and the
+   * relay's copy, the session's, replaces what differs (applyContent).
+   */
+  readonly askFrom: Map<SessionId, number>;
   /** Per other session of this agent, how far a push of its orphan tail went on this socket (push.ts). */
   readonly orphansSent: Map<SessionId, number>;
   /** The relay refused an orphan tail for good: this client pushes none of this document's until retried or discarded. */
@@ -137,6 +144,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     refusal: undefined,
     reused: undefined,
     chains: new ChainChecks(),
+    askFrom: new Map(),
     orphansSent: new Map(),
     orphanRefusal: undefined,
     version: 0,
@@ -277,7 +285,7 @@ export const isOrphanSession = (session: SessionId, holder: Holder): boolean => 
  * Takes in what another client of this agent saved into `stored` past what this one holds of its sessions
  * (a tab that closed with writes unsent): held and saved as they are, so they are pushed like any orphan
  * tail (push.ts: takeOrphanTails). Returns what was added, and what held writes the stored copy no longer
- * has (past what the relay confirmed: its tab discarded them) or has others in place of.
+ * has (its tab discarded them) or has others in place of, past what the relay counted.
  */
 export function adoptTails(doc: DocState, holder: Holder, stored: StoredDoc): { added: DocTransaction[]; removed: DocTransaction[] } {
   const added: DocTransaction[] = [];
@@ -288,10 +296,14 @@ export function adoptTails(doc: DocState, holder: Holder, stored: StoredDoc): { 
     const storedBase = stored.snapshot?.bases[session] ?? 0;
     const storedEnd = storedBase + transactions.length;
     let held = heldCount(doc, session);
-    // Past what the relay confirmed, the session's own tab has the say: held writes it discarded (and maybe
-    // wrote again over: held-back.ts, discardRefused) are replaced by what it stored.
+    // Where the store contradicts what is held, its tab discarded writes (and maybe wrote again over them:
+    // held-back.ts, discardRefused). Past what the relay counted, that tab has the say: what it stored
+    // replaces them. Where the relay counted them, the relay's copy settles it: the next load asks for it.
     const differs = firstDifference(doc, session, storedBase, transactions) ?? (storedEnd < held ? Math.max(storedEnd, baseOf(doc, session)) : undefined);
-    if (differs !== undefined && differs < held && differs >= countOf(doc.relay, session)) removed.push(...dropFrom(doc, session, (held = differs)));
+    if (differs !== undefined && differs < held) {
+      if (differs >= countOf(doc.relay, session)) removed.push(...dropFrom(doc, session, (held = differs)));
+      else doc.askFrom.set(session, Math.min(doc.askFrom.get(session) ?? differs, differs));
+    }
     if (storedBase > held || storedEnd <= held) continue;
     const log = logOf(doc, session);
     for (let index = held; index < storedEnd; index++) {
@@ -354,7 +366,10 @@ export function resetInFlight(doc: DocState, own: SessionId): void {
  */
 export function applyKnown(doc: DocState, own: SessionId, relay: KnownState, reason: "load" | "ack" | "correction"): { firstLoad: boolean } {
   if (reason === "ack") doc.relay = mergeKnownStates(doc.relay, relay);
-  else if (reason === "load") doc.relay = { header: relay.header, sessions: { ...relay.sessions } };
+  else if (reason === "load") {
+    doc.relay = { header: relay.header, sessions: { ...relay.sessions } };
+    doc.askFrom.clear(); // the relay sent its copy of them before its answer
+  }
   else {
     doc.relay = { header: relay.header, sessions: { ...doc.relay.sessions, ...relay.sessions } };
     // An orphan tail's push is answered: the next goes from the relay's count (push.ts: takeOrphanTails).
@@ -429,11 +444,6 @@ function dropFrom(doc: DocState, session: SessionId, index: number): DocTransact
   return dropped.map((transaction, offset) => ({ ...transaction, session, index: index + offset }));
 }
 
-export const sameTransaction = (a: Transaction, b: Transaction): boolean =>
-  a.at === b.at &&
-  (typeof a.data === "string" || typeof b.data === "string"
-    ? a.data === b.data
-    : a.data.byteLength === b.data.byteLength && a.data.every((byte, i) => byte === (b.data as Uint8Array)[i]));
 
 /**
  * The relay holds the own session up to `count`: refused writes below it were stored after all (another tab

@@ -5,8 +5,8 @@
 // the discarded ones there instead. The relay's log is the session's, as every other replica has it: what
 // matches the own log counts as stored, what goes past it is taken in, and where they differ this client's
 // writes move after the relay's, to be pushed again. Pure functions of the document's state (doc-state.ts).
-import { chainHash, countOf, type KnownState, type SessionChunk, type SessionId, type Transaction } from "../../protocol/index.ts";
-import { baseOf, heldCount, knownOf, logOf, ownHashAt, ownStoredUpTo, sameTransaction, seenAt, type DocState, type DocTransaction } from "./doc-state.ts";
+import { chainHash, countOf, sameTransaction, type KnownState, type SessionChunk, type SessionId, type Transaction } from "../../protocol/index.ts";
+import { baseOf, heldCount, knownOf, logOf, ownHashAt, ownStoredUpTo, seenAt, type DocState, type DocTransaction } from "./doc-state.ts";
 
 /**
  * Takes in content of the own session from the relay. Returns what is new to this client (`added`), and
@@ -88,10 +88,13 @@ export function checkOwnCount(doc: DocState, own: SessionId, relay: KnownState, 
   return { header: relay.header, sessions: { ...relay.sessions, [own]: reused.from } };
 }
 
-/** What a load says this client holds: the own session only up to a cut not compared yet, so the relay sends what it holds past it. */
+/**
+ * What a load says this client holds: the own session only up to a cut not compared yet, and other sessions
+ * of this agent only up to where the store contradicts them (DocState.askFrom), so the relay sends its copy.
+ */
 export function loadKnown(doc: DocState, own: SessionId): KnownState {
   const known = knownOf(doc);
-  const reused = doc.reused;
-  if (reused && (known.sessions[own] ?? 0) > reused.from) known.sessions[own] = reused.from;
+  const asks: [SessionId, number][] = doc.reused ? [[own, doc.reused.from], ...doc.askFrom] : [...doc.askFrom];
+  for (const [session, from] of asks) if ((known.sessions[session] ?? 0) > from) known.sessions[session] = from;
   return known;
 }

@@ -384,14 +384,20 @@ describe("another session of this agent, held from the shared store (another tab
     expect(doc.unsaved()).toBeUndefined(); // read from the store: nothing to save back
   });
 
-  it("what the relay confirmed is kept whatever the store says: it is stored, and its tab takes it back", () => {
+  it("where the relay counted them, the relay's copy settles it: the next load asks for the session from where the store differs", () => {
     const doc = new CoreDoc(undefined);
     doc.restore(storedWith([kept, discarded]));
     doc.onKnown({ header: true, sessions: { [tab]: 2 } }, "load");
     doc.adoptTails(storedWith([kept, instead]));
     doc.adoptTails(storedWith([kept]));
-    expect(doc.sessionTransactions(tab)).toEqual([kept, discarded]);
+    expect(doc.sessionTransactions(tab)).toEqual([kept, discarded]); // the relay may hold them: kept until it says
     expect(doc.removed).toEqual([]);
+    expect(doc.loadKnown.sessions[tab]).toBe(1);
+    expect(doc.known.sessions[tab]).toBe(2);
+    doc.onContent(content(1, [instead])); // the relay holds what the store has
+    doc.onKnown({ header: true, sessions: { [tab]: 2 } }, "load");
+    expect(doc.sessionTransactions(tab)).toEqual([kept, instead]);
+    expect(doc.loadKnown.sessions[tab]).toBe(2);
   });
 });
 

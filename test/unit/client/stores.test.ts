@@ -191,6 +191,17 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     expect((await store.loadGroup(GROUP))[0]?.sessions[alice.session]).toEqual(slice(0, 3));
   });
 
+  it("never mixes a session's log with an append that contradicts it where they overlap (another tab's copy of writes since discarded)", async () => {
+    const other = { at: slice(1, 2)[0]!.at, data: "another copy" };
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 2) }] });
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 1, transactions: [other, ...slice(2, 4)] }] });
+    expect((await store.loadGroup(GROUP))[0]?.sessions[alice.session]).toEqual(slice(0, 2));
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 1, transactions: slice(1, 4) }] });
+    expect((await store.loadGroup(GROUP))[0]?.sessions[alice.session]).toEqual(slice(0, 4));
+    const reader = survivesRestart ? open() : store;
+    expect((await reader.loadGroup(GROUP))[0]?.sessions[alice.session]).toEqual(slice(0, 4));
+  });
+
   it("keeps the documents of two groups apart", async () => {
     const third = testHeader(alice, GROUP, "nonce-third");
     await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 1) }] });
