@@ -193,6 +193,32 @@ describe("writes another tab left unsent that the relay refuses (its agent was m
     expect(group.refused()[0]!.transactions.map((transaction) => [transaction.data, transaction.session])).toEqual([["saved by the cut-off tab", cutOff.session]]);
   });
 
+  it("a discard cuts the session in the store in one step: another tab never finds the document missing meanwhile", async () => {
+    const { client, cutOff: cutOffNow, aliceGroup, bob, shared } = await alicesGroup("writer");
+    const calls: string[] = [];
+    const store = new (class extends MemoryLocalStore {
+      override async remove(...args: Parameters<MemoryLocalStore["remove"]>) {
+        calls.push("remove");
+        return super.remove(...args);
+      }
+      override async cutSession(...args: Parameters<MemoryLocalStore["cutSession"]>) {
+        calls.push("cutSession");
+        return super.cutSession(...args);
+      }
+    })();
+    const tab = await client({ name: "bob-tab", identity: bob, store, url: CUT_OFF_URL });
+    const group = tab.group(GROUP);
+    const doc = await group.open(shared.id);
+    const reconnect = cutOffNow(tab);
+    await aliceGroup.setRole(bob.agent, "reader");
+    doc.append("refused");
+    reconnect();
+    await expect(doc.synced()).rejects.toMatchObject({ code: "forbidden" });
+    await group.discardRefused(doc);
+    expect(calls).toEqual(["cutSession"]);
+    expect((await store.loadGroup(GROUP))[0]!.sessions[tab.session] ?? []).toEqual([]);
+  });
+
   it("a tab's refused writes that another tab then got stored are kept when it discards its refused writes, and its next write is stored", async () => {
     const { relay, client, cutOff: cutOffNow, aliceGroup, bob, shared } = await alicesGroup("writer");
     const store = new MemoryLocalStore();
