@@ -110,12 +110,13 @@ export class PushPump {
   #saveChanges(id: DocId, doc: DocState): Promise<void> | undefined {
     const changes = unsavedOf(doc, this.#host.session);
     if (!changes) return undefined;
+    const ownCuts = doc.ownCuts;
     return this.#host.store.save(this.#host.group, id, changes).then(
       () => {
         // A save that held (a later write's, say) makes a retry still armed pointless.
         clearTimeout(this.#retries.get(id)?.timer);
         this.#retries.delete(id);
-        this.#host.dispatch({ type: "saved", doc: id, changes });
+        this.#host.dispatch({ type: "saved", doc: id, changes, ownCuts });
       },
       (error: unknown) => this.#failed(id, error),
     );

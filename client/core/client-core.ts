@@ -37,7 +37,11 @@ export function step(state: CoreState, event: CoreEvent): CoreEffect[] {
       break;
     case "saved": {
       const doc = state.docs.get(event.doc);
-      if (doc) markSaved(doc, event.changes);
+      if (!doc) break;
+      // The own log was cut since these changes were taken: the store was cut after them, so its own writes are not saved.
+      const own = state.writer.session;
+      const cut = doc.ownCuts !== event.ownCuts;
+      markSaved(doc, cut ? { ...event.changes, appends: event.changes.appends.filter((append) => append.session !== own) } : event.changes);
       break;
     }
     case "storedTails":

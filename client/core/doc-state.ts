@@ -96,6 +96,11 @@ export type DocState = {
   refusal: Refusal | undefined;
   /** Own indexes that a discard freed and that may be written again (see Reused). */
   reused: Reused | undefined;
+  /**
+   * Grows whenever the own log is cut (refused writes discarded, own writes moved after the relay's): a
+   * save of it computed before the cut does not count its own writes as saved (the store was cut after it).
+   */
+  ownCuts: number;
   /** How much of each received session is verified (the membership log only, for now). */
   readonly chains: ChainChecks;
   /**
@@ -143,6 +148,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     headerSaved: false,
     refusal: undefined,
     reused: undefined,
+    ownCuts: 0,
     chains: new ChainChecks(),
     askFrom: new Map(),
     orphansSent: new Map(),

@@ -62,7 +62,8 @@ export type WaiterKey = `synced:${DocId}` | `loaded:${DocId}` | `open:${DocId}` 
 export type CoreEvent =
   // The local store answered (group start): what it holds of this group.
   | { type: "restored"; docs: StoredDoc[] }
-  | { type: "saved"; doc: DocId; changes: DocChanges }
+  // `ownCuts`: the document's DocState.ownCuts when the changes were taken.
+  | { type: "saved"; doc: DocId; changes: DocChanges; ownCuts: number }
   // Documents as stored now, read again because a client sharing the store closed with their writes unsent.
   | { type: "storedTails"; docs: StoredDoc[] }
   // Received checkpoints of a verified chain that failed (the signature checks are async: the shell runs them).

@@ -90,6 +90,7 @@ export function discardRefused(doc: DocState, own: SessionId): number | undefine
   const held = heldCount(doc, own);
   if (held > from) doc.reused = { from: Math.min(doc.reused?.from ?? from, from), until: Math.max(doc.reused?.until ?? held, held), checking: false, asked: false };
   const log = logOf(doc, own);
+  doc.ownCuts++;
   const keep = Math.max(0, from - baseOf(doc, own));
   log.length = Math.min(log.length, keep);
   doc.ownHashes.length = Math.min(doc.ownHashes.length, keep);

@@ -42,6 +42,7 @@ export function takeOwnContent(doc: DocState, own: SessionId, chunk: SessionChun
     doc.saved.set(own, Math.min(doc.saved.get(own) ?? 0, movedFrom));
     if (doc.refusal && doc.refusal.from >= movedFrom) doc.refusal = { ...doc.refusal, from: doc.refusal.from + end - movedFrom };
     doc.rewrites++;
+    doc.ownCuts++;
   } else doc.sent = Math.max(doc.sent, end);
   ownStoredUpTo(doc, own, end);
   const reused = doc.reused;

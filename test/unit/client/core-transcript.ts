@@ -119,7 +119,7 @@ export function coreScenario(who: TestAgent = alice, pushIntervalMs = 0) {
     for (const id of docs) {
       const doc = state.docs.get(id);
       const changes = doc && unsavedOf(doc, who.session);
-      if (changes) feed({ type: "saved", doc: id, changes });
+      if (changes) feed({ type: "saved", doc: id, changes, ownCuts: doc.ownCuts });
     }
     return feed({ type: "push", docs, now: 0 });
   }

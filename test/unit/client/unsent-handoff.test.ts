@@ -219,6 +219,41 @@ describe("writes another tab left unsent that the relay refuses (its agent was m
     expect((await store.loadGroup(GROUP))[0]!.sessions[tab.session] ?? []).toEqual([]);
   });
 
+  it("a save under way when refused writes are discarded does not count the next writes as saved: they reach the store", async () => {
+    const { client, cutOff: cutOffNow, aliceGroup, bob, shared } = await alicesGroup("writer");
+    let release = () => {};
+    let slow = false;
+    const store = new (class extends MemoryLocalStore {
+      override async save(...args: Parameters<MemoryLocalStore["save"]>) {
+        const saved = super.save(...args);
+        if (slow) await new Promise<void>((resolve) => (release = resolve));
+        return saved;
+      }
+    })();
+    const tab = await client({ name: "bob-tab", identity: bob, store, url: CUT_OFF_URL });
+    const group = tab.group(GROUP);
+    const doc = await group.open(shared.id);
+    const reconnect = cutOffNow(tab);
+    await aliceGroup.setRole(bob.agent, "reader");
+    doc.append("refused");
+    reconnect();
+    await expect(doc.synced()).rejects.toMatchObject({ code: "forbidden" });
+    await aliceGroup.setRole(bob.agent, "writer");
+    await until(() => group.role === "writer", 5_000);
+
+    slow = true;
+    doc.append("typed while refused"); // its save is under way...
+    await settle();
+    const discarded = group.discardRefused(doc); // ...when the app discards
+    await settle();
+    slow = false;
+    release();
+    await discarded;
+    doc.append("next");
+    await doc.synced(); // only what is saved locally is pushed: the store holds it by now
+    expect((await store.loadGroup(GROUP))[0]!.sessions[tab.session]!.map((transaction) => transaction.data)).toEqual(["next"]);
+  });
+
   it("a tab's refused writes that another tab then got stored are kept when it discards its refused writes, and its next write is stored", async () => {
     const { relay, client, cutOff: cutOffNow, aliceGroup, bob, shared } = await alicesGroup("writer");
     const store = new MemoryLocalStore();
