@@ -101,6 +101,12 @@ export type DocState = {
    * save of it computed before the cut does not count its own writes as saved (the store was cut after it).
    */
   ownCuts: number;
+  /**
+   * The relay refused a push of this agent's writes as signed over another chain than its own, and its copy
+   * of the session was asked for to compare (own-content.ts: recheckChain); until an ack, a second such
+   * refusal is not rechecked but surfaced.
+   */
+  chainRechecked: boolean;
   /** How much of each received session is verified (the membership log only, for now). */
   readonly chains: ChainChecks;
   /**
@@ -149,6 +155,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     refusal: undefined,
     reused: undefined,
     ownCuts: 0,
+    chainRechecked: false,
     chains: new ChainChecks(),
     askFrom: new Map(),
     orphansSent: new Map(),
@@ -371,10 +378,15 @@ export function resetInFlight(doc: DocState, own: SessionId): void {
  * never name less than was recorded: it answers a socket in order, so every ack heard before was counted in them.
  */
 export function applyKnown(doc: DocState, own: SessionId, relay: KnownState, reason: "load" | "ack" | "correction"): { firstLoad: boolean } {
-  if (reason === "ack") doc.relay = mergeKnownStates(doc.relay, relay);
+  if (reason === "ack") {
+    doc.relay = mergeKnownStates(doc.relay, relay);
+    doc.chainRechecked = false;
+  }
   else if (reason === "load") {
     doc.relay = { header: relay.header, sessions: { ...relay.sessions } };
-    doc.askFrom.clear(); // the relay sent its copy of them before its answer
+    // The relay sent its copy of those before its answer: their tails go on from its counts (push.ts).
+    for (const session of doc.askFrom.keys()) doc.orphansSent.delete(session);
+    doc.askFrom.clear();
   }
   else {
     doc.relay = { header: relay.header, sessions: { ...doc.relay.sessions, ...relay.sessions } };

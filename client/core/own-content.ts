@@ -5,8 +5,8 @@
 // the discarded ones there instead. The relay's log is the session's, as every other replica has it: what
 // matches the own log counts as stored, what goes past it is taken in, and where they differ this client's
 // writes move after the relay's, to be pushed again. Pure functions of the document's state (doc-state.ts).
-import { chainHash, countOf, sameTransaction, type KnownState, type SessionChunk, type SessionId, type Transaction } from "../../protocol/index.ts";
-import { baseOf, heldCount, knownOf, logOf, ownHashAt, ownStoredUpTo, seenAt, type DocState, type DocTransaction } from "./doc-state.ts";
+import { agentOfSession, chainHash, countOf, sameTransaction, type KnownState, type SessionChunk, type SessionId, type Transaction } from "../../protocol/index.ts";
+import { baseOf, heldCount, knownOf, logOf, ownHashAt, ownStoredUpTo, seenAt, type DocState, type DocTransaction, type Holder } from "./doc-state.ts";
 
 /**
  * Takes in content of the own session from the relay. Returns what is new to this client (`added`), and
@@ -98,4 +98,23 @@ export function loadKnown(doc: DocState, own: SessionId): KnownState {
   const asks: [SessionId, number][] = doc.reused ? [[own, doc.reused.from], ...doc.askFrom] : [...doc.askFrom];
   for (const [session, from] of asks) if ((known.sessions[session] ?? 0) > from) known.sessions[session] = from;
   return known;
+}
+
+/**
+ * The relay refused a push of `session` (this client's, or another of its agent's: an orphan tail) as
+ * signed over another chain than the one it holds: below what was pushed, the relay's copy of the session
+ * differs from this client's (a client restarted on a store where its tab had discarded writes that another
+ * tab then got stored, say). Rather than hold the writes back, the relay's copy of the session is asked for
+ * and compared (takeOwnContent, applyContent), and what differs moves or goes; false when this was tried
+ * since the last ack, and the refusal stands.
+ */
+export function recheckChain(doc: DocState, holder: Holder, session: SessionId): boolean {
+  if (doc.chainRechecked || agentOfSession(session) !== holder.agent) return false;
+  doc.chainRechecked = true;
+  const from = baseOf(doc, session);
+  if (session === holder.session) {
+    doc.reused = { from, until: heldCount(doc, session), checking: true, asked: false };
+    doc.sent = countOf(doc.relay, session);
+  } else doc.askFrom.set(session, from); // its tail waits for the answer (the push stays unanswered till then)
+  return true;
 }

@@ -10,7 +10,7 @@ import { directoryFrame } from "./directory-queue.ts";
 import { applyContent, applyKnown, baseOf, hasUnsynced, isInFlight, markDeleted, relayLost, type DocState } from "./doc-state.ts";
 import { discardOrphanTails, discardRefused, heldBack, orphanTailTransactions, refuseOrphanTails, refuseWrites } from "./held-back.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
-import { checkOwnCount, takeOwnContent } from "./own-content.ts";
+import { checkOwnCount, recheckChain, takeOwnContent } from "./own-content.ts";
 import { failSnapshots, onSnapshotted, takeAnswered } from "./snapshots.ts";
 import { answered, forget, heardOf, send, sendLoad } from "./tracking.ts";
 
@@ -166,6 +166,8 @@ export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreE
       out.push({ type: "settle", waiter: `delete:${id!}`, error });
       break;
     case "writesRefused":
+      // Signed over another chain than the relay's: its copy of the session settles it, once (own-content.ts).
+      if (message.code === "bad_signature" && message.session && recheckChain(doc!, state.writer, message.session)) return void sendLoad(state, doc!, out);
       refuse(state, doc!, error, out);
       break;
     case "frameRefused": {

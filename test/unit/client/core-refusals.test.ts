@@ -35,6 +35,35 @@ describe("item 1: sessions", () => {
     `);
   });
 
+  it("a bad_signature naming the own session asks for the relay's copy of it first, and is refused only if that changes nothing", () => {
+    const core = docCreated();
+    core.relay(ack(doc1.id, {}));
+    core.append(doc1.id, "one");
+    core.pump();
+    core.transcript();
+    const refused = { type: "error", code: "bad_signature", message: "the chain does not verify", doc: doc1.id, session: alice.session } as const;
+    core.relay(refused);
+    core.pump(); // nothing is pushed while the relay's copy is on its way
+    core.relay(knownLoad(doc1.id, true)); // it holds nothing of the session: nothing differs
+    core.pump();
+    core.relay(refused);
+    expect(core.transcript()).toMatchInlineSnapshot(`
+      [
+        "relay -> c | error bad_signature doc1 alice "the chain does not verify"",
+        "c -> relay | load doc1 {alice:0}",
+        "shell | push ",
+        "relay -> c | known doc1 {} load",
+        "c | flush doc1",
+        "shell | push doc1",
+        "c -> relay | content doc1 alice after=0 n=1",
+        "relay -> c | error bad_signature doc1 alice "the chain does not verify"",
+        "c | synced:doc1 rejects bad_signature",
+        "c | refused doc1 n=1 bad_signature",
+        "c | report bad_signature doc1",
+      ]
+    `);
+  });
+
   it("a quota_exceeded refusal (the agent's documents, sessions or bytes in the group) holds the writes back too", () => {
     const core = docCreated();
     core.append(doc1.id, "over the quota");
