@@ -110,6 +110,8 @@ export class WeftProvider {
   #diverged = false;
   /** Edits wait in #pending: the group refused to append them at once, as its agent may not write the document. */
   #waitingToWrite = false;
+  /** This provider is appending its Y.Doc's edits: the changes they make come from this Y.Doc. */
+  #appending = false;
   #snapshotCheckQueued = false;
   /** The other peers present in the document, as its presence reports them. */
   #present: ReadonlyMap<string, PresencePeer> = new Map();
@@ -248,8 +250,9 @@ export class WeftProvider {
     // A snapshot stored (anyone's): the log since the last snapshot is what follows it.
     if (change.snapshotted) this.#logBytes = logBytesOf(change.doc.transactions(), change.snapshotted.covers);
     else this.#logBytes += logBytesOf(change.added);
-    // Own appends come back here too: they came from this Y.Doc.
-    const updates = change.added.filter((transaction) => transaction.session !== this.group.session).flatMap((transaction) => this.#complete(transaction));
+    // This Y.Doc's own appends come back here too (while it appends): they came from it. Writes of the own
+    // session the relay held instead (another tab's copy, taken in after a discard) are applied like any.
+    const updates = change.added.filter((transaction) => !(this.#appending && transaction.session === this.group.session)).flatMap((transaction) => this.#complete(transaction));
     this.#applyAll(updates);
     this.#maybeSnapshot();
   }
@@ -346,6 +349,7 @@ export class WeftProvider {
     const waited = this.#waitingToWrite;
     this.#waitingToWrite = false;
     try {
+      this.#appending = true;
       for (const payload of encodeUpdatePayloads(update, MAX_PAYLOAD_BYTES)) doc.append(payloadToData(payload));
     } catch (error) {
       if (error instanceof LocalRefusalError && error.code === "forbidden") {
@@ -357,6 +361,8 @@ export class WeftProvider {
       }
       this.#emit("error", error instanceof Error ? error : new Error(String(error)));
       return;
+    } finally {
+      this.#appending = false;
     }
     // A snapshot waits for the relay to confirm our edits: look again once it has.
     if (this.#policy) doc.synced().then(() => this.#maybeSnapshot(), () => {});

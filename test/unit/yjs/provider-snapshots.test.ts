@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { createIdentity } from "../../../client/identity.ts";
-import { signSnapshot, transactionCount, type DocId, type SessionCounts } from "../../../protocol/index.ts";
+import { countOf, signSnapshot, transactionCount, type DocId, type SessionCounts } from "../../../protocol/index.ts";
 import type { Client } from "../../../client/index.ts";
 import { DivergedError, WeftProvider } from "../../../yjs/index.ts";
 import { OFFERS_SNAPSHOTS } from "../../../yjs/snapshot-policy.ts";
@@ -156,6 +156,26 @@ describe("a received snapshot in weft/yjs", () => {
 });
 
 describe("a Y.Doc whose refused edits were discarded", () => {
+  it("is replaced by a fresh one, which takes in the discarded edits another tab of the agent got stored meanwhile, as any replica does", async () => {
+    const { h, alice, bob, b, docId } = await bobTypedAsReader();
+    // Cut off, bob's tab does not hear another tab of his, on the same store, get the refused edits stored.
+    const reconnect = h.cutOff(bob);
+    const other = await h.client({ name: "bob-other", identity: bob.identity, store: bob.store });
+    await other.group(GROUP).open(docId);
+    await until(() => countOf(h.relay.store.knownState(docId), bob.session) > 0, 5_000);
+    await bob.group(GROUP).discardRefused(b.doc!);
+    b.destroy();
+    const fresh = new WeftProvider(bob.group(GROUP), docId, new Y.Doc(), { snapshots: false });
+    await fresh.loaded;
+    expect(fresh.ydoc.getText("body").toString()).not.toContain("[refused]");
+    reconnect();
+    await until(() => fresh.ydoc.getText("body").toString().includes("[refused]"), 5_000);
+    const reader = await h.client({ name: "reader", identity: alice.identity });
+    const c = new WeftProvider(reader.group(GROUP), docId, new Y.Doc(), { snapshots: false });
+    await c.loaded;
+    expect(fresh.ydoc.getText("body").toString()).toBe(c.ydoc.getText("body").toString());
+  });
+
   it("sends none of its later edits, which would build on the discarded ones and no replica could apply, and says so once", async () => {
     const { h, alice, a, bob, b, docId, errors } = await bobTypedAsReader();
     const held = transactionCount(b.doc!.known);
