@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
  * pulling in a heavy dependency by accident, with room for presence, snapshots, push pacing and the pure
  * client core (35.7 KiB with all of them, the read path's wire data and the ordered view that grows; 36.9
  * KiB with the checks that refuse wrong arguments at once and refill a relay that lost storage; 38.0 KiB
- * with tabs handing each other the writes a closed one left unsent; 41.0 KiB with the own session checked
+ * with tabs handing each other the writes a closed one left unsent; 41.1 KiB with the own session checked
  * against the relay's after a tab discards writes another tab got stored).
  */
 export const BROWSER_BUNDLE_BUDGET_GZIPPED = 42 * 1024;

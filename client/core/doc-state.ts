@@ -102,6 +102,12 @@ export type DocState = {
    */
   ownCuts: number;
   /**
+   * How far the own log is known to be the relay's copy of the session: the relay acked a push up to there
+   * (it checked the chain's signature), or its content was compared up to there. Content past it, or a
+   * correction's count past it, is compared before it counts (own-content.ts).
+   */
+  ownMatched: number;
+  /**
    * The relay refused a push of this agent's writes as signed over another chain than its own, and its copy
    * of the session was asked for to compare (own-content.ts: recheckChain); until an ack, a second such
    * refusal is not rechecked but surfaced.
@@ -115,6 +121,11 @@ export type DocState = {
    * relay's copy, the session's, replaces what differs (applyContent).
    */
   readonly askFrom: Map<SessionId, number>;
+  /**
+   * Other sessions of this agent whose copy here disagreed with the shared store's or the relay's: the
+   * store's copy is their own client's to keep, so this client saves none of them from then on.
+   */
+  readonly conflicted: Set<SessionId>;
   /** Per other session of this agent, how far a push of its orphan tail went on this socket (push.ts). */
   readonly orphansSent: Map<SessionId, number>;
   /** The relay refused an orphan tail for good: this client pushes none of this document's until retried or discarded. */
@@ -155,9 +166,11 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     refusal: undefined,
     reused: undefined,
     ownCuts: 0,
+    ownMatched: 0,
     chainRechecked: false,
     chains: new ChainChecks(),
     askFrom: new Map(),
+    conflicted: new Set(),
     orphansSent: new Map(),
     orphanRefusal: undefined,
     version: 0,
@@ -315,7 +328,11 @@ export function adoptTails(doc: DocState, holder: Holder, stored: StoredDoc): { 
     const differs = firstDifference(doc, session, storedBase, transactions) ?? (storedEnd < held ? Math.max(storedEnd, baseOf(doc, session)) : undefined);
     if (differs !== undefined && differs < held) {
       if (differs >= countOf(doc.relay, session)) removed.push(...dropFrom(doc, session, (held = differs)));
-      else doc.askFrom.set(session, Math.min(doc.askFrom.get(session) ?? differs, differs));
+      else {
+        doc.askFrom.set(session, Math.min(doc.askFrom.get(session) ?? differs, differs));
+        doc.conflicted.add(session);
+        continue; // the stored copy goes on from another chain: none of it is taken in
+      }
     }
     if (storedBase > held || storedEnd <= held) continue;
     const log = logOf(doc, session);
@@ -340,6 +357,7 @@ export function unsavedOf(doc: DocState, own: SessionId): DocChanges | undefined
   if (!doc.snapshotSaved && doc.snapshot) changes.snapshot = storedSnapshotOf(doc);
   const verifies = verifiesChains(doc.header);
   for (const session of doc.sessions.keys()) {
+    if (doc.conflicted.has(session)) continue;
     const held = heldCount(doc, session);
     // What a snapshot stands for is saved with it, never as transactions.
     const saved = Math.max(doc.saved.get(session) ?? 0, baseOf(doc, session));
@@ -381,6 +399,7 @@ export function applyKnown(doc: DocState, own: SessionId, relay: KnownState, rea
   if (reason === "ack") {
     doc.relay = mergeKnownStates(doc.relay, relay);
     doc.chainRechecked = false;
+    doc.ownMatched = Math.max(doc.ownMatched, relay.sessions[own] ?? 0);
   }
   else if (reason === "load") {
     doc.relay = { header: relay.header, sessions: { ...relay.sessions } };
@@ -456,7 +475,7 @@ export function firstDifference(doc: DocState, session: SessionId, after: number
 function dropFrom(doc: DocState, session: SessionId, index: number): DocTransaction[] {
   const base = baseOf(doc, session);
   const dropped = logOf(doc, session).splice(index - base);
-  doc.saved.set(session, Math.min(doc.saved.get(session) ?? 0, index));
+  doc.conflicted.add(session);
   doc.version++;
   doc.rewrites++;
   return dropped.map((transaction, offset) => ({ ...transaction, session, index: index + offset }));

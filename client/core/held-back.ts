@@ -89,6 +89,7 @@ export function discardRefused(doc: DocState, own: SessionId): number | undefine
   // Another tab may have got the discarded writes stored meanwhile: own indexes past `from` are checked (own-content.ts).
   const held = heldCount(doc, own);
   if (held > from) doc.reused = { from: Math.min(doc.reused?.from ?? from, from), until: Math.max(doc.reused?.until ?? held, held), checking: false, asked: false };
+  doc.ownMatched = Math.min(doc.ownMatched, from);
   const log = logOf(doc, own);
   doc.ownCuts++;
   const keep = Math.max(0, from - baseOf(doc, own));

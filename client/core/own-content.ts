@@ -20,6 +20,13 @@ export function takeOwnContent(doc: DocState, own: SessionId, chunk: SessionChun
   if (chunk.after > held) return { added: [], movedFrom: undefined, gap: true };
   const added: DocTransaction[] = [];
   if (end <= base) return { added, movedFrom: undefined, gap: false }; // a snapshot held stands for it
+  // Below `after` the relay's copy may differ from the own log where nothing vouches for it: the relay is
+  // asked for its copy from where something does, and this waits (a gap loads the document again).
+  const vouched = Math.max(doc.ownMatched, base);
+  if (chunk.after > vouched) {
+    check(doc, vouched, end);
+    return { added, movedFrom: undefined, gap: true };
+  }
   const log = logOf(doc, own);
   const overlapEnd = Math.min(end, held);
   let index = Math.max(chunk.after, base);
@@ -37,6 +44,7 @@ export function takeOwnContent(doc: DocState, own: SessionId, chunk: SessionChun
   for (const transaction of moved) appendHeld(doc, own, transaction.at >= floor ? transaction : { ...transaction, at: floor });
 
   doc.relay.sessions[own] = Math.max(countOf(doc.relay, own), end);
+  doc.ownMatched = Math.max(doc.ownMatched, end);
   if (movedFrom !== undefined) {
     doc.sent = end; // the moved writes go up again (a push of them in flight is answered with a correction)
     doc.saved.set(own, Math.min(doc.saved.get(own) ?? 0, movedFrom));
@@ -70,9 +78,13 @@ function appendHeld(doc: DocState, own: SessionId, transaction: Transaction): vo
  * own push past the cut, so its chain there is this client's.
  */
 export function checkOwnCount(doc: DocState, own: SessionId, relay: KnownState, reason: "load" | "ack" | "correction"): KnownState {
+  const count = relay.sessions[own] ?? 0;
+  // A correction naming more of the session than this client pushed from and than is vouched for: another
+  // tab of its agent may have got other writes stored at those indexes (its tab discarded them). Compared first.
+  const vouched = Math.max(doc.ownMatched, baseOf(doc, own));
+  if (reason === "correction" && count > Math.max(vouched, countOf(doc.relay, own))) check(doc, vouched, count);
   const reused = doc.reused;
   if (!reused) return relay;
-  const count = relay.sessions[own] ?? 0;
   if (reason === "ack") {
     if (count > reused.from) doc.reused = undefined;
     return relay;
@@ -87,6 +99,14 @@ export function checkOwnCount(doc: DocState, own: SessionId, relay: KnownState, 
   if (count <= reused.from) return relay;
   reused.checking = true;
   return { header: relay.header, sessions: { ...relay.sessions, [own]: reused.from } };
+}
+
+/** The relay's copy of the own session from `from` on is to be compared before anything more is pushed. */
+function check(doc: DocState, from: number, until: number): void {
+  const reused = doc.reused;
+  // A load already asked from as far back still answers it; one asked from further on does not.
+  const asked = reused !== undefined && reused.asked && reused.from <= from;
+  doc.reused = { from: Math.min(reused?.from ?? from, from), until: Math.max(reused?.until ?? until, until), checking: true, asked };
 }
 
 /**
@@ -114,6 +134,7 @@ export function recheckChain(doc: DocState, holder: Holder, session: SessionId):
   const from = baseOf(doc, session);
   if (session === holder.session) {
     doc.reused = { from, until: heldCount(doc, session), checking: true, asked: false };
+    doc.ownMatched = from;
     doc.sent = countOf(doc.relay, session);
   } else doc.askFrom.set(session, from); // its tail waits for the answer (the push stays unanswered till then)
   return true;

@@ -404,9 +404,16 @@ describe("another session of this agent, held from the shared store (another tab
 describe("content of the own session (another tab of this agent sent it)", () => {
   const own = (after: number, transactions: Transaction[]) => ({ type: "content" as const, doc: id, sessions: { [session]: { after, transactions } } });
   const forbidden = new RelayError({ code: "forbidden", message: "a reader may not write" });
+  /** A document with `count` own transactions, all pushed, of which the relay acked `acked`. */
+  function ackedDoc(count: number, acked: number): CoreDoc {
+    const doc = loadedDoc(count, relayHolds(0));
+    doc.takePush();
+    doc.onKnown(relayHolds(acked), "ack");
+    return doc;
+  }
 
   it("counts what matches the own log as stored: nothing is taken in, nothing pushed again, and a refusal of it is over", () => {
-    const doc = loadedDoc(3, relayHolds(1));
+    const doc = ackedDoc(3, 1);
     expect(refuseWrites(doc.state, session, forbidden)).toBe(true);
     expect(doc.state.refusal?.from).toBe(1);
     doc.onContent(own(1, doc.sessionTransactions(session).slice(1, 2)));
@@ -421,7 +428,7 @@ describe("content of the own session (another tab of this agent sent it)", () =>
   });
 
   it("takes in what goes past the own log: the relay holds more of the session than this client", () => {
-    const doc = loadedDoc(1, relayHolds(1));
+    const doc = ackedDoc(1, 1);
     const stored = { at: doc.sessionTransactions(session)[0]!.at, data: "stored by another tab" };
     expect(doc.onContent(own(0, [...doc.sessionTransactions(session), stored]))).toBe(true);
     expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["op-0", "stored by another tab"]);
@@ -432,7 +439,7 @@ describe("content of the own session (another tab of this agent sent it)", () =>
   });
 
   it("where the relay's content differs from the own log, takes the relay's and moves the own writes from there after it, to be pushed again", async () => {
-    const doc = loadedDoc(3, relayHolds(1));
+    const doc = ackedDoc(3, 1);
     const held = doc.sessionTransactions(session);
     const theirs = [{ at: held[1]!.at, data: "stored first" }, { at: held[1]!.at, data: "stored second" }];
     doc.onContent(own(1, theirs));
@@ -447,7 +454,7 @@ describe("content of the own session (another tab of this agent sent it)", () =>
   });
 
   it("after a discard, a count past the cut is not taken as the own writes stored: a load asks from the cut, and its content is compared before pushing", () => {
-    const doc = loadedDoc(2, relayHolds(1));
+    const doc = ackedDoc(2, 1);
     refuseWrites(doc.state, session, forbidden);
     expect(discardRefused(doc.state, session)).toBe(1);
     doc.append("next"); // at index 1, where another tab may have got the discarded write stored
@@ -469,7 +476,7 @@ describe("content of the own session (another tab of this agent sent it)", () =>
   });
 
   it("after a discard, an ack of an own push past the cut ends the check: the relay's chain there is this client's", () => {
-    const doc = loadedDoc(3, relayHolds(1));
+    const doc = ackedDoc(3, 1);
     refuseWrites(doc.state, session, forbidden);
     discardRefused(doc.state, session);
     doc.append("next");
@@ -478,12 +485,39 @@ describe("content of the own session (another tab of this agent sent it)", () =>
     doc.onKnown(relayHolds(2), "ack");
     expect(doc.state.reused).toBeUndefined();
     expect(doc.hasUnsynced).toBe(false);
-    doc.onKnown(relayHolds(4), "correction"); // whatever comes later is counted as it is
-    expect(countOf(doc.state.relay, session)).toBe(4);
+  });
+
+  it("content past what was acked or compared waits: the relay's copy is asked for from there (a client restarted on its session, say)", () => {
+    const doc = loadedDoc(2, relayHolds(1)); // a load's count says nothing of what the relay holds there
+    const stored = { at: doc.sessionTransactions(session)[0]!.at, data: "stored by another tab" };
+    expect(doc.onContent(own(2, [stored]))).toBe(false);
+    expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["op-0", "op-1"]);
+    expect(doc.takePush()).toEqual([]);
+    expect(doc.loadKnown.sessions[session]).toBe(0);
+    doc.state.reused!.asked = true; // the load is sent (tracking.ts: sendLoad)
+    const discarded = { at: stored.at, data: "discarded by its tab" };
+    doc.onContent(own(0, [doc.sessionTransactions(session)[0]!, discarded, stored]));
+    doc.onKnown(relayHolds(3), "load");
+    expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["op-0", "discarded by its tab", "stored by another tab", "op-1"]);
+    saveAll(doc);
+    expect(chunkOf(doc.takePush()[0]!)).toMatchObject({ after: 3, transactions: [{ data: "op-1" }] });
+  });
+
+  it("a correction naming more than was pushed from and than was acked is compared before it counts", () => {
+    const doc = ackedDoc(2, 1);
+    doc.onKnown(relayHolds(3), "correction");
+    expect(countOf(doc.state.relay, session)).toBe(1);
+    expect(doc.takePush()).toEqual([]);
+    expect(doc.loadKnown.sessions[session]).toBe(1);
+    doc.state.reused!.asked = true;
+    doc.onContent(own(1, [doc.sessionTransactions(session)[1]!, { at: doc.sessionTransactions(session)[1]!.at, data: "another tab's" }]));
+    doc.onKnown(relayHolds(3), "load");
+    expect(doc.hasUnsynced).toBe(false);
+    expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["op-0", "op-1", "another tab's"]);
   });
 
   it("a discard of refused writes keeps what the relay holds of the session", () => {
-    const doc = loadedDoc(3, relayHolds(1));
+    const doc = ackedDoc(3, 1);
     refuseWrites(doc.state, session, forbidden);
     doc.state.relay.sessions[session] = 2; // learnt without a refusal's update, as a snapshot's covers are
     expect(discardRefused(doc.state, session)).toBe(2);

@@ -1,0 +1,169 @@
+// Two tabs of one agent on one local store, a refusal and a discard, in random orders: tab A writes cut off
+// while its agent is a reader, is refused, and its agent may write again; then, in an order the seed picks,
+// A and another tab B are cut off and come back, B starts on the store (taking A's refused writes in, and
+// sending them once it can), A discards its refused writes, both write, and A restarts on its session.
+// At the end both tabs hold what a fresh reader gets from the relay, and nothing written after the discard,
+// nor anything B wrote, is missing. The real SDK against the relay core in this process; each seed picks
+// the store (one MemoryLocalStore, or an IndexedDbLocalStore per tab). More seeds:
+//   WEFT_INTERLEAVINGS=3000 npx vitest run --project unit test/unit/client/discard-interleavings.test.ts
+import { IDBFactory } from "fake-indexeddb";
+import { describe, expect, it } from "vitest";
+import type { Client, Doc } from "../../../client/index.ts";
+import { createIdentity } from "../../../client/identity.ts";
+import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
+import type { LocalStore } from "../../../client/storage/local-store.ts";
+import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import { fakeWebLocks } from "../../support/web-locks.ts";
+import { until } from "../../support/wait.ts";
+import { CUT_OFF_URL, GROUP, harnessPerTest, settle, statusOf } from "./group-harness.ts";
+
+const setup = harnessPerTest();
+const TAB_B_URL = "http://cut-off-b.relay.test";
+const SEEDS = Number(process.env.WEFT_INTERLEAVINGS ?? 120);
+
+/** Each call gives the stores of one device's tabs: the shared memory store, or an IndexedDB store per tab. */
+const devices: (() => () => LocalStore)[] = [
+  () => ((shared) => () => shared)(new MemoryLocalStore()),
+  () => {
+    const factory = new IDBFactory();
+    const locks = fakeWebLocks();
+    return () => new IndexedDbLocalStore("weft-interleavings", factory, locks);
+  },
+];
+
+/** A small deterministic generator (a linear congruential one): the seed picks every choice. */
+function generator(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+const data = (doc: Doc) => doc.transactions().map((transaction) => String(transaction.data));
+
+/** Resolves with `promise`, or rejects after `ms` saying what did not happen. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(what)), ms))]);
+}
+
+describe("two tabs of one agent, a refusal and a discard, in random orders", () => {
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    it(`seed ${seed}`, async () => {
+      const random = generator(seed);
+      const steps: string[] = [];
+      const { relay, client } = setup();
+      const hostA = new URL(CUT_OFF_URL).host;
+      const hostB = new URL(TAB_B_URL).host;
+      const alice = await client({ name: "alice" });
+      const aliceGroup = alice.group(GROUP);
+      await aliceGroup.createMembers().synced();
+      const bob = createIdentity();
+      await aliceGroup.setRole(bob.agent, "writer");
+      const shared = aliceGroup.create({});
+      shared.append("from alice");
+      await shared.synced();
+
+      // Tab A writes cut off as a reader; the relay refuses it; bob may write again.
+      const storeOf = devices[seed % devices.length]!();
+      let a = await client({ name: "bob-a", identity: bob, store: storeOf(), url: CUT_OFF_URL });
+      let groupA = a.group(GROUP);
+      let docA = await groupA.open(shared.id);
+      relay.unreachable.add(hostA);
+      groupA.connection.drop();
+      await aliceGroup.setRole(bob.agent, "reader");
+      for (let i = 0, refused = 1 + Math.floor(random() * 3); i < refused; i++) docA.append(`refused-${i}`);
+      relay.unreachable.delete(hostA);
+      a.reconnectNow();
+      await expect(docA.synced()).rejects.toMatchObject({ code: "forbidden" });
+      await aliceGroup.setRole(bob.agent, "writer");
+      await until(() => groupA.role === "writer", 5_000);
+
+      let b: Client | undefined;
+      let docB: Doc | undefined;
+      let discarded = false;
+      const mustKeep: string[] = [];
+      let written = 0;
+      for (let step = 0, count = 6 + Math.floor(random() * 8); step < count; step++) {
+        const pick = random();
+        if (pick < 0.12) {
+          relay.unreachable.add(hostA);
+          groupA.connection.drop();
+          steps.push("A cut off");
+        } else if (pick < 0.3) {
+          relay.unreachable.delete(hostA);
+          a.reconnectNow();
+          steps.push("A back");
+        } else if (pick < 0.42) {
+          if (!b) {
+            if (random() < 0.5) relay.unreachable.add(hostB);
+            b = await client({ name: "bob-b", identity: bob, store: storeOf(), url: TAB_B_URL });
+            docB = await b.group(GROUP).open(shared.id);
+            steps.push("B starts");
+          } else if (random() < 0.5) {
+            relay.unreachable.add(hostB);
+            b.group(GROUP).connection.drop();
+            steps.push("B cut off");
+          } else {
+            relay.unreachable.delete(hostB);
+            b.reconnectNow();
+            steps.push("B back");
+          }
+        } else if (pick < 0.55) {
+          if (!discarded && docA.refused) {
+            await groupA.discardRefused(docA);
+            discarded = true;
+            steps.push("A discards");
+          }
+        } else if (pick < 0.75) {
+          const text = `a-${written++}`;
+          docA.append(text);
+          if (discarded) mustKeep.push(text);
+          steps.push(`A writes ${text}`);
+        } else if (pick < 0.8) {
+          // A restarts on its session (closing as it is, maybe cut off, with what it holds unsent).
+          const session = a.session;
+          await a.close();
+          a = await client({ name: "bob-a-again", identity: bob, store: storeOf(), url: CUT_OFF_URL, session });
+          groupA = a.group(GROUP);
+          docA = await groupA.open(shared.id);
+          steps.push("A restarts");
+        } else if (pick < 0.85) {
+          if (docB) {
+            const text = `b-${written++}`;
+            docB.append(text);
+            mustKeep.push(text);
+            steps.push(`B writes ${text}`);
+          }
+        } else {
+          const rounds = Math.floor(random() * 6);
+          await settle(rounds);
+          steps.push(`settle ${rounds}`);
+        }
+      }
+
+      const story = `seed ${seed}: ${steps.join(", ")}`;
+      relay.unreachable.delete(hostA);
+      relay.unreachable.delete(hostB);
+      a.reconnectNow();
+      b?.reconnectNow();
+      await within(statusOf(groupA, "live"), 5_000, `A not live: ${story}`);
+      if (b) await within(statusOf(b.group(GROUP), "live"), 5_000, `B not live: ${story}`);
+      await settle(10);
+      // Writes still refused (never sent by B, never discarded) are the app's to discard.
+      if (docA.refused) await groupA.discardRefused(docA);
+      await within(docA.synced(), 5_000, `A not synced: ${story}`);
+      if (docB) await within(docB.synced(), 5_000, `B not synced: ${story}`);
+      await settle(20);
+
+      const reader = await client({ name: "reader", identity: aliceGroup.identity });
+      const expected = data(await reader.group(GROUP).open(shared.id));
+      expect(data(docA), story).toEqual(expected);
+      if (docB) {
+        await until(() => JSON.stringify(data(docB!)) === JSON.stringify(expected), 3_000).catch(() => {});
+        expect(data(docB), story).toEqual(expected);
+      }
+      for (const text of mustKeep) expect(expected, `${text} was lost: ${story}`).toContain(text);
+    });
+  }
+});
