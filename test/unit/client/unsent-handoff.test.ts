@@ -107,6 +107,22 @@ async function alicesGroup(role: "admin" | "writer", readers?: "alice only") {
   return { relay, client, cutOff, aliceGroup, bob, shared };
 }
 
+/** A tab of bob's on `store` whose write the relay refused (written cut off while bob was made a reader); bob is a writer again. */
+async function tabWithRefusedWrite(store: LocalStore, data: string) {
+  const { relay, client, cutOff: cutOffNow, aliceGroup, bob, shared } = await alicesGroup("writer");
+  const tab = await client({ name: "bob-tab", identity: bob, store, url: CUT_OFF_URL });
+  const tabGroup = tab.group(GROUP);
+  const doc = await tabGroup.open(shared.id);
+  const reconnect = cutOffNow(tab);
+  await aliceGroup.setRole(bob.agent, "reader");
+  doc.append(data);
+  reconnect();
+  await expect(doc.synced()).rejects.toMatchObject({ code: "forbidden" });
+  await aliceGroup.setRole(bob.agent, "writer");
+  await until(() => tabGroup.role === "writer", 5_000);
+  return { relay, client, cutOffNow, aliceGroup, bob, shared, tab, tabGroup, doc };
+}
+
 describe("writes another tab left unsent that the relay refuses (its agent was made a reader meanwhile)", () => {
   /** Bob's two tabs on one store: the cut-off one writes into alice's document and closes; bob is then a reader. */
   async function refusedTail() {
@@ -194,7 +210,6 @@ describe("writes another tab left unsent that the relay refuses (its agent was m
   });
 
   it("a discard cuts the session in the store in one step: another tab never finds the document missing meanwhile", async () => {
-    const { client, cutOff: cutOffNow, aliceGroup, bob, shared } = await alicesGroup("writer");
     const calls: string[] = [];
     const store = new (class extends MemoryLocalStore {
       override async remove(...args: Parameters<MemoryLocalStore["remove"]>) {
@@ -206,21 +221,13 @@ describe("writes another tab left unsent that the relay refuses (its agent was m
         return super.cutSession(...args);
       }
     })();
-    const tab = await client({ name: "bob-tab", identity: bob, store, url: CUT_OFF_URL });
-    const group = tab.group(GROUP);
-    const doc = await group.open(shared.id);
-    const reconnect = cutOffNow(tab);
-    await aliceGroup.setRole(bob.agent, "reader");
-    doc.append("refused");
-    reconnect();
-    await expect(doc.synced()).rejects.toMatchObject({ code: "forbidden" });
-    await group.discardRefused(doc);
+    const { tab, tabGroup, doc } = await tabWithRefusedWrite(store, "refused");
+    await tabGroup.discardRefused(doc);
     expect(calls).toEqual(["cutSession"]);
     expect((await store.loadGroup(GROUP))[0]!.sessions[tab.session] ?? []).toEqual([]);
   });
 
   it("a save under way when refused writes are discarded does not count the next writes as saved: they reach the store", async () => {
-    const { client, cutOff: cutOffNow, aliceGroup, bob, shared } = await alicesGroup("writer");
     let release = () => {};
     let slow = false;
     const store = new (class extends MemoryLocalStore {
@@ -230,21 +237,12 @@ describe("writes another tab left unsent that the relay refuses (its agent was m
         return saved;
       }
     })();
-    const tab = await client({ name: "bob-tab", identity: bob, store, url: CUT_OFF_URL });
-    const group = tab.group(GROUP);
-    const doc = await group.open(shared.id);
-    const reconnect = cutOffNow(tab);
-    await aliceGroup.setRole(bob.agent, "reader");
-    doc.append("refused");
-    reconnect();
-    await expect(doc.synced()).rejects.toMatchObject({ code: "forbidden" });
-    await aliceGroup.setRole(bob.agent, "writer");
-    await until(() => group.role === "writer", 5_000);
+    const { tab, tabGroup, doc } = await tabWithRefusedWrite(store, "refused");
 
     slow = true;
     doc.append("typed while refused"); // its save is under way...
     await settle();
-    const discarded = group.discardRefused(doc); // ...when the app discards
+    const discarded = tabGroup.discardRefused(doc); // ...when the app discards
     await settle();
     slow = false;
     release();
@@ -255,22 +253,12 @@ describe("writes another tab left unsent that the relay refuses (its agent was m
   });
 
   it("a tab's refused writes that another tab then got stored are kept when it discards its refused writes, and its next write is stored", async () => {
-    const { relay, client, cutOff: cutOffNow, aliceGroup, bob, shared } = await alicesGroup("writer");
-    const store = new MemoryLocalStore();
-    const tab = await client({ name: "bob-tab", identity: bob, store, url: CUT_OFF_URL });
-    const tabGroup = tab.group(GROUP);
-    const doc = await tabGroup.open(shared.id);
-
     // The tab writes cut off, as the writer it last heard it was; bob is a reader by then, and it is refused.
-    const reconnect = cutOffNow(tab);
-    await aliceGroup.setRole(bob.agent, "reader");
-    doc.append("refused, then stored");
-    reconnect();
-    await expect(doc.synced()).rejects.toMatchObject({ code: "forbidden" });
+    const store = new MemoryLocalStore();
+    const { relay, client, bob, shared, tab, tabGroup, doc } = await tabWithRefusedWrite(store, "refused, then stored");
 
     // Bob may write again. Another tab starts on the store: it sends what the first tab's session holds past
     // what the relay has, and the relay stores it.
-    await aliceGroup.setRole(bob.agent, "writer");
     const other = await client({ name: "bob-other", identity: bob, store });
     await other.group(GROUP).open(shared.id);
     await until(() => countOf(relay.store.knownState(shared.id), tab.session) === 1, 5_000);
@@ -311,19 +299,8 @@ describe("writes another tab left unsent that the relay refuses (its agent was m
 describe.each(stores)("$name: a tab discards refused writes that another tab of its agent took in from the store", ({ tabs }) => {
   /** A tab of bob's whose write the relay refused (it was cut off while bob was a reader); bob is a writer again. */
   async function refusedWrite(data: string) {
-    const { relay, client, cutOff: cutOffNow, aliceGroup, bob, shared } = await alicesGroup("writer");
     const storeOf = tabs();
-    const tab = await client({ name: "bob-tab", identity: bob, store: storeOf(), url: CUT_OFF_URL });
-    const tabGroup = tab.group(GROUP);
-    const doc = await tabGroup.open(shared.id);
-    const reconnect = cutOffNow(tab);
-    await aliceGroup.setRole(bob.agent, "reader");
-    doc.append(data);
-    reconnect();
-    await expect(doc.synced()).rejects.toMatchObject({ code: "forbidden" });
-    await aliceGroup.setRole(bob.agent, "writer");
-    await until(() => tabGroup.role === "writer", 5_000);
-    return { relay, client, cutOffNow, aliceGroup, bob, shared, storeOf, tab, tabGroup, doc };
+    return { storeOf, ...(await tabWithRefusedWrite(storeOf(), data)) };
   }
 
   it("a tab that discards its refused writes before hearing that another tab got them stored takes them back, and its next write goes after them", async () => {
