@@ -35,12 +35,14 @@ export type DocTransaction = Transaction & { session: SessionId; index: number }
 export type Refusal = { error: RelayError | LocalRefusalError; from: number; wholeDocument: boolean };
 
 /**
- * The own session was cut at `from` by discarding refused writes (it held `until` then) and is written again
- * from there, while another tab of this agent may have got the discarded writes stored at those indexes. So
- * what the relay says it holds of the session past `from` counts as this client's writes stored only once its
- * content there was compared with the own log (own-content.ts), or the relay acked an own push past `from`.
- * `checking`: a count past `from` was heard, and nothing more is pushed until a load answers; `asked`: a
- * load asking from `from` is on its way on this socket.
+ * What the relay holds of the own session from `from` on (to `until`, as far as is known) may not be this
+ * client's writes: the own session was cut there by discarding refused writes and is written again, while
+ * another tab of this agent may have got the discarded ones stored at those indexes; or the relay named
+ * content or a count past what an ack or a comparison vouches for (DocState.ownMatched), or refused a push
+ * as signed over another chain. What it says it holds past `from` counts as this client's writes only once
+ * its content there was compared with the own log (own-content.ts), or the relay acked an own push past it.
+ * `checking`: such a count was heard, and nothing more is pushed until a load answers; `asked`: a load
+ * asking from `from` is on its way on this socket.
  */
 export type Reused = { from: number; until: number; checking: boolean; asked: boolean };
 
@@ -94,7 +96,7 @@ export type DocState = {
   readonly saved: Map<SessionId, number>;
   headerSaved: boolean;
   refusal: Refusal | undefined;
-  /** Own indexes that a discard freed and that may be written again (see Reused). */
+  /** Own indexes whose copy at the relay is to be compared before it counts (see Reused). */
   reused: Reused | undefined;
   /**
    * Grows whenever the own log is cut (refused writes discarded, own writes moved after the relay's): a
@@ -400,14 +402,12 @@ export function applyKnown(doc: DocState, own: SessionId, relay: KnownState, rea
     doc.relay = mergeKnownStates(doc.relay, relay);
     doc.chainRechecked = false;
     doc.ownMatched = Math.max(doc.ownMatched, relay.sessions[own] ?? 0);
-  }
-  else if (reason === "load") {
+  } else if (reason === "load") {
     doc.relay = { header: relay.header, sessions: { ...relay.sessions } };
     // The relay sent its copy of those before its answer: their tails go on from its counts (push.ts).
     for (const session of doc.askFrom.keys()) doc.orphansSent.delete(session);
     doc.askFrom.clear();
-  }
-  else {
+  } else {
     doc.relay = { header: relay.header, sessions: { ...doc.relay.sessions, ...relay.sessions } };
     // An orphan tail's push is answered: the next goes from the relay's count (push.ts: takeOrphanTails).
     for (const session of Object.keys(relay.sessions) as SessionId[]) doc.orphansSent.delete(session);
@@ -463,7 +463,7 @@ export function applyContent(doc: DocState, own: SessionId, content: ServerConte
 }
 
 /** The first index where `transactions` (from `after` on) differ from those held of `session`, if any. */
-export function firstDifference(doc: DocState, session: SessionId, after: number, transactions: readonly Transaction[]): number | undefined {
+function firstDifference(doc: DocState, session: SessionId, after: number, transactions: readonly Transaction[]): number | undefined {
   const base = baseOf(doc, session);
   const log = doc.sessions.get(session) ?? [];
   const end = Math.min(after + transactions.length, base + log.length);

@@ -65,7 +65,7 @@ export function takePush(doc: DocState, writer: Writer, pace: Pace): Content[] {
 function ownPushable(doc: DocState, writer: Writer): { base: number; log: readonly Transaction[]; sendable: number; confirmed: number } | undefined {
   const own = writer.session;
   if (!doc.loaded || doc.deleted || (doc.refusal && doc.refusal.from <= countOf(doc.relay, own))) return undefined;
-  // The relay said it holds more of the session than was compared since a discard: a load answers first (own-content.ts).
+  // The relay named more of the session than an ack or a comparison vouches for: a load answers first (own-content.ts).
   if (doc.reused?.checking) return undefined;
   // Only what is saved locally leaves the device: an acked write is then also a durable local one.
   // Refused writes (held back from `from` on) never leave it.
