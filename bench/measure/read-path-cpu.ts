@@ -30,7 +30,8 @@ import {
 import { sendMissing } from "../../worker/core/delta-stream.ts";
 import type { GroupStore, TransactionRun } from "../../worker/core/store.ts";
 import { encodeItem, packChunks, readChunk } from "../../worker/transaction-chunks.ts";
-import { applyContent, newDocState } from "../../client/core/doc-state.ts";
+import { newDocState } from "../../client/core/doc-state.ts";
+import { applyContent } from "../../client/core/received.ts";
 import { payload } from "../workload.ts";
 import { testAgent, testHeader } from "../../test/support/identity.ts";
 

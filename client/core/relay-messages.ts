@@ -7,10 +7,11 @@ import { RelayError } from "../errors.ts";
 import { headerIsFor } from "../local-checks.ts";
 import { frameRefused } from "../quarantine.ts";
 import { directoryFrame } from "./directory-queue.ts";
-import { applyContent, applyKnown, baseOf, hasUnsynced, isInFlight, markDeleted, relayLost, type DocState } from "./doc-state.ts";
+import { applyKnown, baseOf, hasUnsynced, isInFlight, markDeleted, relayLost, type DocState } from "./doc-state.ts";
 import { discardOrphanTails, discardRefused, heldBack, orphanTailTransactions, refuseOrphanTails, refuseWrites } from "./held-back.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
 import { checkOwnCount, recheckChain, takeOwnContent } from "./own-content.ts";
+import { applyContent } from "./received.ts";
 import { failSnapshots, onSnapshotted, takeAnswered } from "./snapshots.ts";
 import { answered, forget, heardOf, send, sendLoad } from "./tracking.ts";
 

@@ -21,8 +21,6 @@ import {
 } from "../../../protocol/index.ts";
 import {
   appendOwn,
-  applyContent,
-  adoptTails,
   applyKnown,
   hasUnsynced,
   knownOf,
@@ -37,6 +35,7 @@ import {
 import { orderedTransactions } from "../../../client/core/ordered-view.ts";
 import { discardRefused, refuseWrites } from "../../../client/core/held-back.ts";
 import { checkOwnCount, loadKnown, takeOwnContent } from "../../../client/core/own-content.ts";
+import { adoptTails, applyContent } from "../../../client/core/received.ts";
 import { RelayError } from "../../../client/errors.ts";
 import { MAX_IN_FLIGHT, PUSH_BATCH, pacedPushAt, takeOwn, type Pace } from "../../../client/core/push.ts";
 import { createIdentity, newSession } from "../../../client/identity.ts";

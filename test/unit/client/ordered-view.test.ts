@@ -8,13 +8,13 @@ import { describe, expect, it } from "vitest";
 import { docIdOf, newHeader, type SessionId } from "../../../protocol/index.ts";
 import {
   appendOwn,
-  applyContent,
   applySnapshot,
   baseOf,
   heldCount,
   newDocState,
   type DocState,
 } from "../../../client/core/doc-state.ts";
+import { applyContent } from "../../../client/core/received.ts";
 import { discardRefused, refuseWrites } from "../../../client/core/held-back.ts";
 import { orderedView, type OrderedView } from "../../../client/core/ordered-view.ts";
 import { createIdentity, newSession } from "../../../client/identity.ts";
