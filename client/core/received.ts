@@ -80,10 +80,12 @@ export function adoptTails(doc: DocState, holder: Holder, stored: StoredDoc): { 
     const storedBase = stored.snapshot?.bases[session] ?? 0;
     const storedEnd = storedBase + transactions.length;
     let held = heldCount(doc, session);
-    // Where the store contradicts what is held, its tab discarded writes (and maybe wrote again over them:
-    // held-back.ts, discardRefused). Past what the relay counted, that tab has the say: what it stored
-    // replaces them. Where the relay counted them, the relay's copy settles it: the next load asks for it.
-    const differs = firstDifference(doc, session, storedBase, transactions) ?? (storedEnd < held ? Math.max(storedEnd, baseOf(doc, session)) : undefined);
+    // Where the store contradicts what is held, or lacks what was saved into it, its tab discarded writes
+    // (and maybe wrote again over them: held-back.ts, discardRefused). Past what the relay counted, that tab
+    // has the say: what it stored replaces them. Where the relay counted them, the relay's copy settles it:
+    // the next load asks for it. (What this client holds and has not saved yet is no contradiction.)
+    const savedHere = Math.min(held, doc.saved.get(session) ?? 0);
+    const differs = firstDifference(doc, session, storedBase, transactions) ?? (storedEnd < savedHere ? Math.max(storedEnd, baseOf(doc, session)) : undefined);
     if (differs !== undefined && differs < held) {
       if (differs >= countOf(doc.relay, session)) removed.push(...dropFrom(doc, session, (held = differs)));
       else {

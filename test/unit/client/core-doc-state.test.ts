@@ -383,6 +383,18 @@ describe("another session of this agent, held from the shared store (another tab
     expect(doc.unsaved()).toBeUndefined(); // read from the store: nothing to save back
   });
 
+  it("what it received from the relay and has not saved yet is no contradiction: the store just lacks it so far", () => {
+    const doc = new CoreDoc(undefined);
+    doc.restore(storedWith([kept]));
+    doc.onKnown({ header: true, sessions: { [tab]: 1 } }, "load");
+    doc.onContent(content(1, [instead])); // from the relay (a tab of this agent on another device, say)
+    doc.adoptTails(storedWith([kept])); // another tab's announcement, read before this client's save landed
+    expect(doc.sessionTransactions(tab)).toEqual([kept, instead]);
+    expect(doc.removed).toEqual([]);
+    expect(doc.loadKnown.sessions[tab]).toBe(2);
+    expect(doc.unsaved()?.appends).toEqual([{ session: tab, after: 1, transactions: [instead] }]);
+  });
+
   it("where the relay counted them, the relay's copy settles it: the next load asks for the session from where the store differs", () => {
     const doc = new CoreDoc(undefined);
     doc.restore(storedWith([kept, discarded]));
