@@ -4,13 +4,18 @@
 // sending them once it can), A discards its refused writes or sends them again, both write, A restarts on
 // its session, and the agent is made a reader or a writer again (B's pushes of A's writes refused too).
 // At the end both tabs hold what a fresh reader gets from the relay, and where the role never changed
-// after the first refusal, nothing written after the discard, nor anything B wrote, is missing. The real SDK against the relay core in this process; each seed picks
-// the store (one MemoryLocalStore, or an IndexedDbLocalStore per tab). More seeds:
+// after the first refusal, nothing written after the discard, nor anything B wrote, is missing. The real
+// SDK against the relay core in this process; each seed picks the store (one MemoryLocalStore, an
+// IndexedDbLocalStore per tab, or a FileLocalStore per tab on one folder). More seeds:
 //   WEFT_INTERLEAVINGS=3000 npx vitest run --project unit test/unit/client/discard-interleavings.test.ts
 import { IDBFactory } from "fake-indexeddb";
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
 import { LocalRefusalError, type Client, type Doc } from "../../../client/index.ts";
 import { createIdentity } from "../../../client/identity.ts";
+import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
 import type { LocalStore } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
@@ -30,7 +35,16 @@ const devices: (() => () => LocalStore)[] = [
     const locks = fakeWebLocks();
     return () => new IndexedDbLocalStore("weft-interleavings", factory, locks);
   },
+  () => {
+    const directory = mkdtempSync(join(tmpdir(), "weft-interleavings-"));
+    folders.push(directory);
+    return () => new FileLocalStore(directory, { fsync: false });
+  },
 ];
+const folders: string[] = [];
+afterEach(() => {
+  for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
+});
 
 /** A small deterministic generator (a linear congruential one): the seed picks every choice. */
 function generator(seed: number): () => number {
