@@ -18,11 +18,21 @@ export type TransactionData = string | Uint8Array;
 export type Transaction = { at: number; data: TransactionData };
 
 /** Whether two transactions are the same: same time, same text or bytes. */
-export const sameTransaction = (a: Transaction, b: Transaction): boolean =>
+const sameTransaction = (a: Transaction, b: Transaction): boolean =>
   a.at === b.at &&
   (typeof a.data === "string" || typeof b.data === "string"
     ? a.data === b.data
     : a.data.byteLength === b.data.byteLength && a.data.every((byte, i) => byte === (b.data as Uint8Array)[i]));
+
+/**
+ * The first index (counted from the session's start) where two copies of one session's log hold other
+ * transactions, over the indexes both hold; each copy is its transactions from index `from` on.
+ */
+export function firstDifference(a: { from: number; transactions: readonly Transaction[] }, b: { from: number; transactions: readonly Transaction[] }): number | undefined {
+  const end = Math.min(a.from + a.transactions.length, b.from + b.transactions.length);
+  for (let index = Math.max(a.from, b.from); index < end; index++) if (!sameTransaction(a.transactions[index - a.from]!, b.transactions[index - b.from]!)) return index;
+  return undefined;
+}
 
 /** Hash before the first transaction of every session, base64url. */
 export const GENESIS_HASH = toBase64Url(new Uint8Array(32));

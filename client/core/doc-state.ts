@@ -303,6 +303,21 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
   }
 }
 
+/**
+ * Cuts the own log at `at` (counted from the session's start) and returns what was cut: the local store's
+ * copy is cut there too (a cutLocal effect), so a save taken before does not count its own writes (ownCuts).
+ */
+export function cutOwnLog(doc: DocState, own: SessionId, at: number): Transaction[] {
+  const keep = Math.max(0, at - baseOf(doc, own));
+  const cut = logOf(doc, own).splice(keep);
+  doc.ownHashes.length = Math.min(doc.ownHashes.length, keep);
+  doc.saved.set(own, Math.min(doc.saved.get(own) ?? 0, at));
+  doc.ownCuts++;
+  doc.version++;
+  doc.rewrites++;
+  return cut;
+}
+
 /** Who holds a document here: this client's agent and the session it writes as. */
 export type Holder = { agent: AgentId; session: SessionId };
 

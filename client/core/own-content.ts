@@ -5,8 +5,8 @@
 // the discarded ones there instead. The relay's log is the session's, as every other replica has it: what
 // matches the own log counts as stored, what goes past it is taken in, and where they differ this client's
 // writes move after the relay's, to be pushed again. Pure functions of the document's state (doc-state.ts).
-import { agentOfSession, chainHash, countOf, sameTransaction, type KnownState, type SessionChunk, type SessionId, type Transaction } from "../../protocol/index.ts";
-import { baseOf, heldCount, knownOf, logOf, ownHashAt, ownStoredUpTo, seenAt, type DocState, type DocTransaction, type Holder } from "./doc-state.ts";
+import { agentOfSession, chainHash, countOf, firstDifference, type KnownState, type SessionChunk, type SessionId, type Transaction } from "../../protocol/index.ts";
+import { baseOf, cutOwnLog, heldCount, knownOf, logOf, ownHashAt, ownStoredUpTo, seenAt, type DocState, type DocTransaction, type Holder } from "./doc-state.ts";
 
 /**
  * Takes in content of the own session from the relay. Returns what is new to this client (`added`), and
@@ -28,13 +28,9 @@ export function takeOwnContent(doc: DocState, own: SessionId, chunk: SessionChun
     return { added, movedFrom: undefined, gap: true };
   }
   const log = logOf(doc, own);
-  const overlapEnd = Math.min(end, held);
-  let index = Math.max(chunk.after, base);
-  while (index < overlapEnd && sameTransaction(chunk.transactions[index - chunk.after]!, log[index - base]!)) index++;
-  const movedFrom = index < overlapEnd ? index : undefined;
-  const moved = movedFrom === undefined ? [] : log.splice(movedFrom - base);
-  doc.ownHashes.length = Math.min(doc.ownHashes.length, log.length);
-  for (; index < end; index++) {
+  const movedFrom = firstDifference({ from: base, transactions: log }, { from: chunk.after, transactions: chunk.transactions });
+  const moved = movedFrom === undefined ? [] : cutOwnLog(doc, own, movedFrom);
+  for (let index = heldCount(doc, own); index < end; index++) {
     const transaction = chunk.transactions[index - chunk.after]!;
     appendHeld(doc, own, transaction);
     added.push({ ...transaction, session: own, index });
@@ -47,10 +43,7 @@ export function takeOwnContent(doc: DocState, own: SessionId, chunk: SessionChun
   doc.ownMatched = Math.max(doc.ownMatched, end);
   if (movedFrom !== undefined) {
     doc.sent = end; // the moved writes go up again (a push of them in flight is answered with a correction)
-    doc.saved.set(own, Math.min(doc.saved.get(own) ?? 0, movedFrom));
     if (doc.refusal && doc.refusal.from >= movedFrom) doc.refusal = { ...doc.refusal, from: doc.refusal.from + end - movedFrom };
-    doc.rewrites++;
-    doc.ownCuts++;
   } else doc.sent = Math.max(doc.sent, end);
   ownStoredUpTo(doc, own, end);
   const reused = doc.reused;

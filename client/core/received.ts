@@ -3,7 +3,7 @@
 // discarded refused writes). Where a copy of another session of this agent disagrees with what is held, the
 // relay's copy is the session's, and past what the relay counted, the store's (its own tab's). The own
 // session's content is compared in own-content.ts. Pure functions of the document's state (doc-state.ts).
-import { agentOfSession, countOf, sameTransaction, type ServerContent, type SessionId, type Transaction } from "../../protocol/index.ts";
+import { agentOfSession, countOf, firstDifference, type ServerContent, type SessionId, type Transaction } from "../../protocol/index.ts";
 import type { StoredDoc } from "../storage/local-store.ts";
 import { baseOf, heldCount, isOrphanSession, logOf, seenAt, type DocState, type DocTransaction, type Holder } from "./doc-state.ts";
 
@@ -28,7 +28,7 @@ export function applyContent(doc: DocState, own: SessionId, content: ServerConte
     // Another session of this agent, held from the shared store, may hold writes its tab discarded where
     // the relay holds others (own-content.ts): the relay's are the session's.
     if (chunk.after < held && agentOfSession(session) === agentOfSession(own)) {
-      const differs = firstDifference(doc, session, chunk.after, chunk.transactions);
+      const differs = differsFromHeld(doc, session, chunk.after, chunk.transactions);
       if (differs !== undefined) removed.push(...dropFrom(doc, session, (held = differs)));
     }
     for (let i = held - chunk.after; i < chunk.transactions.length; i++) {
@@ -46,14 +46,9 @@ export function applyContent(doc: DocState, own: SessionId, content: ServerConte
   return { added, removed, gap };
 }
 
-/** The first index where `transactions` (from `after` on) differ from those held of `session`, if any. */
-function firstDifference(doc: DocState, session: SessionId, after: number, transactions: readonly Transaction[]): number | undefined {
-  const base = baseOf(doc, session);
-  const log = doc.sessions.get(session) ?? [];
-  const end = Math.min(after + transactions.length, base + log.length);
-  for (let index = Math.max(after, base); index < end; index++) if (!sameTransaction(transactions[index - after]!, log[index - base]!)) return index;
-  return undefined;
-}
+/** Where a copy of `session` (its transactions from `from` on) first differs from what is held of it, if anywhere. */
+const differsFromHeld = (doc: DocState, session: SessionId, from: number, transactions: readonly Transaction[]): number | undefined =>
+  firstDifference({ from: baseOf(doc, session), transactions: doc.sessions.get(session) ?? [] }, { from, transactions });
 
 /** Forgets the held transactions of another session from `index` on (a copy that differs replaces them). */
 function dropFrom(doc: DocState, session: SessionId, index: number): DocTransaction[] {
@@ -85,7 +80,7 @@ export function adoptTails(doc: DocState, holder: Holder, stored: StoredDoc): { 
     // has the say: what it stored replaces them. Where the relay counted them, the relay's copy settles it:
     // the next load asks for it. (What this client holds and has not saved yet is no contradiction.)
     const savedHere = Math.min(held, doc.saved.get(session) ?? 0);
-    const differs = firstDifference(doc, session, storedBase, transactions) ?? (storedEnd < savedHere ? Math.max(storedEnd, baseOf(doc, session)) : undefined);
+    const differs = differsFromHeld(doc, session, storedBase, transactions) ?? (storedEnd < savedHere ? Math.max(storedEnd, baseOf(doc, session)) : undefined);
     if (differs !== undefined && differs < held) {
       if (differs >= countOf(doc.relay, session)) removed.push(...dropFrom(doc, session, (held = differs)));
       else {

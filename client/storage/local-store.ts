@@ -1,6 +1,6 @@
 // Where the SDK keeps documents on the device, so an app reopens them without the network and an
 // offline write survives a restart. Small on purpose: three implementations share it.
-import { GENESIS_HASH, chainHash, coversMore, sameTransaction, type AgentId, type DocHeader, type DocId, type SessionId, type Snapshot, type Transaction } from "../../protocol/index.ts";
+import { GENESIS_HASH, chainHash, coversMore, firstDifference, type AgentId, type DocHeader, type DocId, type SessionId, type Snapshot, type Transaction } from "../../protocol/index.ts";
 import type { LeaseRequest, SessionLease } from "./session-pool.ts";
 
 /**
@@ -94,7 +94,7 @@ export function applyChanges(stored: StoredDoc, changes: StoredChanges): void {
     const log = (stored.sessions[append.session] ??= []);
     const held = baseOf(stored, append.session) + log.length;
     if (append.after > held) continue; // a gap: never store a log with holes
-    if (contradicts(log, baseOf(stored, append.session), append)) continue;
+    if (firstDifference({ from: baseOf(stored, append.session), transactions: log }, { from: append.after, transactions: append.transactions }) !== undefined) continue;
     // A loop, not push(...list): a long list would overflow the argument limit.
     for (const transaction of append.transactions.slice(held - append.after)) log.push(transaction);
   }
@@ -102,12 +102,6 @@ export function applyChanges(stored: StoredDoc, changes: StoredChanges): void {
 
 const baseOf = (stored: StoredDoc, session: SessionId): number => stored.snapshot?.bases[session] ?? 0;
 
-/** Whether an append holds other transactions than `log` (held from `base` on) where the two overlap. */
-function contradicts(log: readonly Transaction[], base: number, append: { after: number; transactions: readonly Transaction[] }): boolean {
-  const end = Math.min(base + log.length, append.after + append.transactions.length);
-  for (let index = Math.max(base, append.after); index < end; index++) if (!sameTransaction(log[index - base]!, append.transactions[index - append.after]!)) return true;
-  return false;
-}
 
 /** A stored document as one save that makes it again. */
 export function changesOf(stored: StoredDoc): DocChanges {
