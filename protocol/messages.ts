@@ -313,6 +313,12 @@ export const knownSchema = v.object({
   sessions: bySession(count, MAX_SESSIONS_PER_DOCUMENT),
   /** load: the answer to a `load`, after any content. ack: transactions were stored. correction: `after` was wrong. */
   reason: v.picklist(["load", "ack", "correction"]),
+  /**
+   * On a load's answer, where the relay holds some of the receiving peer's own session: the chain hash after
+   * the last of them (its count in `sessions`). A client restarted on its session checks its own log
+   * against it, so a copy that differs below what both hold is found without writing again.
+   */
+  head: v.optional(base64url(43)),
 });
 export const errorSchema = v.object({
   type: v.literal("error"),

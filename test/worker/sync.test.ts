@@ -44,6 +44,35 @@ describe("sync", () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it("a load's answer names the chain hash at the relay's count of the loading peer's own session, and only of it", async () => {
+    const group = uniqueGroup("sync-head");
+    const { id, header } = testHeader(alice, group);
+    const a = await connect(group, alice);
+    const aliceLog = new SessionWriter(alice, id);
+    const written = transactions(5, "a");
+    a.send(aliceLog.content(written.slice(0, 3), header));
+    a.send(aliceLog.content(written.slice(3)));
+    await a.next("known", (k) => k.reason === "ack" && k.sessions[alice.session] === 5);
+    await a.close();
+
+    // Alice back on her session, holding less than the relay: the head is the relay's, at its count.
+    const again = await connect(group, alice);
+    again.send({ type: "load", doc: id, known: { header: true, sessions: { [alice.session]: 2 } } });
+    expect(await again.next("known", (k) => k.reason === "load")).toEqual({
+      type: "known",
+      doc: id,
+      header: true,
+      sessions: { [alice.session]: 5 },
+      head: chainHash(GENESIS_HASH, written),
+      reason: "load",
+    });
+    // Another agent's load names no head: it holds nothing of its own session there.
+    const c = await connect(group, carol);
+    c.send({ type: "load", doc: id, known: emptyKnown });
+    expect(await c.next("known", (k) => k.reason === "load")).toEqual({ type: "known", doc: id, header: true, sessions: { [alice.session]: 5 }, reason: "load" });
+    await Promise.all([again.close(), c.close()]);
+  });
+
   it("a late joiner holding a prefix receives exactly the missing transactions, then known reason=load", async () => {
     const group = uniqueGroup("sync-prefix");
     const { id, header } = testHeader(alice, group);

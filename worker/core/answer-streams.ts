@@ -19,6 +19,7 @@ import {
   type ErrorMessage,
   type KnownState,
   type ServerMessage,
+  type SessionId,
 } from "../../protocol/index.ts";
 import { sendMissing } from "./delta-stream.ts";
 import type { Effect, Reader } from "./effects.ts";
@@ -33,6 +34,8 @@ export type StreamHost = {
   isLive(peer: PeerId): boolean;
   /** Who the peer reads as now (its role as of this moment), or undefined if it is no longer a reader here. */
   readerNow(peer: PeerId): Reader | undefined;
+  /** The session the peer writes as (its hello's), once it is ready. */
+  sessionOf(peer: PeerId): SessionId | undefined;
   /** Tells the peer why, closes its socket and forgets it, its streams included. */
   cutOff(peer: PeerId, error: ErrorMessage): void;
   /** Makes sure an alarm event comes at or before `at`. */
@@ -208,8 +211,17 @@ export class AnswerStreams {
     const step = sendMissing(this.#host.store, doc, have, budget, (message) => this.#host.post(peer, message), relayKnown);
     if (!step.complete) return { done: false, rows: step.rows };
     if (!step.complete.header && this.#host.store.deleted(doc)) this.#host.post(peer, { type: "deleted", doc });
-    else this.#host.post(peer, { type: "known", doc, ...step.complete, reason: "load" });
+    else this.#host.post(peer, { type: "known", doc, ...step.complete, ...this.#ownHead(peer, doc, step.complete), reason: "load" });
     return { done: true, rows: step.rows };
+  }
+
+  /** The chain hash at the relay's count of the peer's own session, where it holds some (`head` of a load's answer). */
+  #ownHead(peer: PeerId, doc: DocId, known: KnownState): { head?: string } {
+    const session = this.#host.sessionOf(peer);
+    const count = session === undefined ? 0 : (known.sessions[session] ?? 0);
+    if (count === 0) return {};
+    const head = this.#host.store.sessionHead(doc, session!);
+    return head?.count === count ? { head: head.lastHash } : {};
   }
 
   /** One slice of a load (LOAD_SLICE_ROWS transactions). */

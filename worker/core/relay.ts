@@ -131,6 +131,10 @@ export class Relay {
       post: (peer, message) => this.#post(peer, message),
       isLive: (peer) => !this.#failed.has(peer) && this.#state.peers.get(peer)?.phase === "ready",
       readerNow: (peer) => this.#readerNow(peer),
+      sessionOf: (peer) => {
+        const record = this.#state.peers.get(peer);
+        return record?.phase === "ready" ? record.session : undefined;
+      },
       cutOff: (peer, error) => this.#cutOff(peer, error),
       wakeAt: (at) => this.transport.wakeAt(at),
     });
