@@ -132,3 +132,18 @@ export function recheckChain(doc: DocState, holder: Holder, session: SessionId):
   } else doc.askFrom.set(session, from); // its tail waits for the answer (the push stays unanswered till then)
   return true;
 }
+
+/**
+ * A load's answer names the chain hash of the relay's copy of the own session at its count (`head`). Where
+ * this client holds that many own writes, its chain there either matches, and the relay's copy is the own
+ * log up to there (ownMatched), or differs below it: a client restarted on a store where its tab had
+ * discarded writes that another tab then got stored. The relay's copy is then asked for and compared, as
+ * after a bad_signature (recheckChain), without waiting for a write to be refused first.
+ */
+export function checkOwnHead(doc: DocState, holder: Holder, count: number, head: string): void {
+  const own = holder.session;
+  const base = baseOf(doc, own);
+  if (count <= base || count > base + doc.ownHashes.length) return; // a snapshot stands for it, or not held
+  if (ownHashAt(doc, own, count) === head) doc.ownMatched = Math.max(doc.ownMatched, count);
+  else recheckChain(doc, holder, own);
+}

@@ -10,7 +10,7 @@ import { directoryFrame } from "./directory-queue.ts";
 import { applyKnown, baseOf, hasUnsynced, isInFlight, markDeleted, relayLost, type DocState } from "./doc-state.ts";
 import { discardOrphanTails, discardRefused, heldBack, orphanTailTransactions, refuseOrphanTails, refuseWrites } from "./held-back.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
-import { checkOwnCount, recheckChain, takeOwnContent } from "./own-content.ts";
+import { checkOwnCount, checkOwnHead, recheckChain, takeOwnContent } from "./own-content.ts";
 import { applyContent } from "./received.ts";
 import { failSnapshots, onSnapshotted, takeAnswered } from "./snapshots.ts";
 import { answered, forget, heardOf, send, sendLoad } from "./tracking.ts";
@@ -22,6 +22,7 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       const doc = heardOf(state, message.doc);
       if (!doc) return;
       const wasUnsynced = hasUnsynced(doc, own);
+      if (message.head !== undefined && message.reason === "load") checkOwnHead(doc, state.writer, message.sessions[own] ?? 0, message.head);
       const relay = checkOwnCount(doc, own, { header: message.header, sessions: message.sessions }, message.reason);
       const { firstLoad } = applyKnown(doc, own, relay, message.reason);
       if (wasUnsynced && !hasUnsynced(doc, own)) out.push({ type: "settle", waiter: `synced:${doc.id}` });

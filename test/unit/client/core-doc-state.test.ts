@@ -34,7 +34,7 @@ import {
 } from "../../../client/core/doc-state.ts";
 import { orderedTransactions } from "../../../client/core/ordered-view.ts";
 import { discardRefused, refuseWrites } from "../../../client/core/held-back.ts";
-import { checkOwnCount, loadKnown, takeOwnContent } from "../../../client/core/own-content.ts";
+import { checkOwnCount, checkOwnHead, loadKnown, takeOwnContent } from "../../../client/core/own-content.ts";
 import { adoptTails, applyContent } from "../../../client/core/received.ts";
 import { RelayError } from "../../../client/errors.ts";
 import { MAX_IN_FLIGHT, PUSH_BATCH, pacedPushAt, takeOwn, type Pace } from "../../../client/core/push.ts";
@@ -78,7 +78,9 @@ class CoreDoc {
   markSaved(changes: DocChanges): void {
     markSaved(this.state, changes);
   }
-  onKnown(relay: KnownState, reason: "load" | "ack" | "correction"): void {
+  /** `head`: a load's answer naming the chain hash at its count of the own session. */
+  onKnown(relay: KnownState, reason: "load" | "ack" | "correction", head?: string): void {
+    if (head !== undefined) checkOwnHead(this.state, { agent: identity.agent, session }, relay.sessions[session] ?? 0, head);
     applyKnown(this.state, session, checkOwnCount(this.state, session, relay, reason), reason);
   }
   /** False when the content does not follow what is held (a gap). */
@@ -512,6 +514,45 @@ describe("content of the own session (another tab of this agent sent it)", () =>
     expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["op-0", "discarded by its tab", "stored by another tab", "op-1"]);
     saveAll(doc);
     expect(chunkOf(doc.takePush()[0]!)).toMatchObject({ after: 3, transactions: [{ data: "op-1" }] });
+  });
+
+  it("a load's head that matches the own log at the relay's count vouches for it: content past it is taken in at once", () => {
+    const doc = newDoc();
+    for (let i = 0; i < 2; i++) doc.append(`op-${i}`);
+    saveAll(doc);
+    doc.onKnown(relayHolds(2), "load", chainHash(GENESIS_HASH, doc.sessionTransactions(session)));
+    expect(doc.state.ownMatched).toBe(2);
+    const stored = { at: doc.sessionTransactions(session)[1]!.at, data: "stored by another tab" };
+    expect(doc.onContent(own(2, [stored]))).toBe(true);
+    expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["op-0", "op-1", "stored by another tab"]);
+    expect(doc.state.reused).toBeUndefined();
+  });
+
+  it("a load's head that differs from the own log at the relay's count: the relay's copy is asked for and compared before anything is pushed, without a write", async () => {
+    const doc = newDoc();
+    doc.append("written instead");
+    saveAll(doc);
+    const discarded = { at: doc.sessionTransactions(session)[0]!.at, data: "discarded, stored by another tab" };
+    doc.onKnown(relayHolds(1), "load", chainHash(GENESIS_HASH, [discarded]));
+    expect(doc.hasUnsynced).toBe(true);
+    expect(doc.takePush()).toEqual([]);
+    expect(doc.loadKnown.sessions[session]).toBe(0);
+    doc.state.reused!.asked = true; // the load is sent (tracking.ts: sendLoad)
+    doc.onContent(own(0, [discarded]));
+    doc.onKnown(relayHolds(1), "load", chainHash(GENESIS_HASH, [discarded]));
+    expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["discarded, stored by another tab", "written instead"]);
+    saveAll(doc);
+    const [frame, ...rest] = doc.takePush();
+    expect(rest).toEqual([]);
+    expect(chunkOf(frame!)).toMatchObject({ after: 1, transactions: [{ data: "written instead" }] });
+    expect(await verifyCheckpoint(chunkOf(frame!).signature, id, session, 2, chainHash(GENESIS_HASH, doc.sessionTransactions(session)))).toBe(true);
+  });
+
+  it("a load's head at a count past what this client holds changes nothing (its content is compared as it comes)", () => {
+    const doc = loadedDoc(1, relayHolds(0));
+    doc.onKnown(relayHolds(3), "load", chainHash(GENESIS_HASH, transactions(3, "elsewhere")));
+    expect(doc.state.ownMatched).toBe(0);
+    expect(doc.state.reused).toBeUndefined();
   });
 
   it("a correction naming more than was pushed from and than was acked is compared before it counts", () => {

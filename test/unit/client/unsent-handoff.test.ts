@@ -377,4 +377,27 @@ describe.each(stores)("$name: a tab discards refused writes that another tab of 
     const reader = await client({ name: "alice-reader", identity: aliceGroup.identity });
     expect((await reader.group(GROUP).open(shared.id)).transactions().map((transaction) => transaction.data)).toEqual(["from alice", ...stored]);
   });
+
+  it("a tab restarted on its session after discarding, where another tab got the discarded write stored, takes it in and stores its own after it without writing again", async () => {
+    const { relay, client, cutOffNow, aliceGroup, bob, shared, storeOf, tab, tabGroup, doc } = await refusedWrite("refused, then stored");
+    cutOffNow(tab);
+    const other = await client({ name: "bob-other", identity: bob, store: storeOf() });
+    await other.group(GROUP).open(shared.id);
+    await until(() => countOf(relay.store.knownState(shared.id), tab.session) === 1, 5_000);
+    await tabGroup.discardRefused(doc);
+    doc.append("written instead");
+    await settle();
+    await tab.close();
+
+    // As much as the relay holds, but another write: only the head the relay names tells them apart.
+    const restarted = await client({ name: "bob-restarted", identity: bob, store: storeOf(), session: tab.session });
+    const again = await restarted.group(GROUP).open(shared.id);
+    await until(() => countOf(relay.store.knownState(shared.id), tab.session) === 2, 5_000);
+    await again.synced();
+    const stored = [...relay.store.readTransactions(shared.id, tab.session, 0, 4)].map((transaction) => transaction.data);
+    expect(stored).toEqual(["refused, then stored", "written instead"]);
+    expect(again.transactions().map((transaction) => transaction.data)).toEqual(["from alice", ...stored]);
+    const reader = await client({ name: "alice-reader", identity: aliceGroup.identity });
+    expect((await reader.group(GROUP).open(shared.id)).transactions().map((transaction) => transaction.data)).toEqual(["from alice", ...stored]);
+  });
 });
