@@ -3,7 +3,7 @@ import { Group, type GroupOptions } from "./group.ts";
 import { newSession, type Identity } from "./identity.ts";
 import { checkIdentity, checkOptions, checkPushInterval, checkRelayUrl } from "./local-checks.ts";
 import { ClosedError } from "./errors.ts";
-import type { DocId, SessionId } from "../protocol/index.ts";
+import type { AgentId, DocId, Role, SessionId } from "../protocol/index.ts";
 import { cutStoredSession, type DocChanges, type LocalStore, type SessionCut, type StoredDoc, type UnsentListener } from "./storage/local-store.ts";
 import { MemoryLocalStore } from "./storage/memory-store.ts";
 import type { LeaseRequest, SessionLease } from "./storage/session-pool.ts";
@@ -164,6 +164,14 @@ class LeaseholderStore implements LocalStore {
 
   onUnsent(listener: UnsentListener): () => void {
     return this.#store.onUnsent?.(listener) ?? (() => {});
+  }
+
+  async saveRole(group: string, agent: AgentId, role: Role): Promise<void> {
+    await this.#store.saveRole?.(group, agent, role);
+  }
+
+  async loadRole(group: string, agent: AgentId): Promise<Role | undefined> {
+    return this.#store.loadRole?.(group, agent);
   }
 
   #track(write: () => Promise<void>): Promise<void> {

@@ -149,14 +149,27 @@ export class Group {
 
   async #restore(): Promise<void> {
     await Promise.resolve(); // after the socket starts: a store that reads synchronously must not delay it
-    this.#dispatch({ type: "restored", docs: await this.#store.loadGroup(this.id) });
+    const [docs, role] = await Promise.all([this.#store.loadGroup(this.id), this.#keptRole()]);
+    this.#dispatch({ type: "restored", docs, ...(role ? { role } : {}) });
+  }
+
+  /** The role the store kept from the last run: a head start on the relay's word, so a failure to read it is none. */
+  async #keptRole(): Promise<Role | undefined> {
+    try {
+      return await this.#store.loadRole?.(this.id, this.identity.agent);
+    } catch {
+      return undefined;
+    }
   }
 
   get status(): Status {
     return this.connection.status;
   }
 
-  /** This agent's role in the group: from the relay, which tells a change at once (onRole), or createMembers(). */
+  /**
+   * This agent's role in the group: from the relay, which tells a change at once (onRole), or createMembers();
+   * before the relay's first welcome, the one the local store kept from the last run (LocalStore.saveRole).
+   */
   get role(): Role | undefined {
     return this.#core.role;
   }
@@ -416,7 +429,7 @@ export class Group {
   async #membersLog(signal?: AbortSignal): Promise<Doc> {
     await this.ready;
     // A log not held here may still exist: the relay names it in its welcome (waited for while offline).
-    if (!this.membersDoc && this.#core.role === undefined) await this.#welcomed(signal);
+    if (!this.membersDoc && !this.#core.welcomed) await this.#welcomed(signal);
     if (!this.membersDoc) throw new Error(`group ${this.id} has no membership log: call createMembers() first`);
     return this.open(this.membersDoc, signal ? { signal } : {});
   }
@@ -425,7 +438,7 @@ export class Group {
   #welcomed(signal: AbortSignal | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = () => {
-        if (this.#core.role !== undefined) finish();
+        if (this.#core.welcomed) finish();
         else if (this.#core.closed || this.connection.status === "closed") finish(this.#core.closed ?? new ClosedError(this.id, this.connection.closeReason ?? "closed"));
         else if (signal?.aborted) finish(abortReason(signal));
       };
@@ -582,6 +595,10 @@ export class Group {
         this.#presence.roleChanged();
         notifyAll(this.#roleListeners, effect.role);
         return;
+      case "keepRole":
+        return this.#store.saveRole?.(this.id, this.identity.agent, effect.role).catch((error: Error) => {
+          this.#report(new RelayError({ code: "internal", message: `keeping this agent's role in the local store failed: ${error.message}` }));
+        });
       case "forget":
         this.#docs.delete(effect.doc);
         this.#presence.forgetDoc(effect.doc);

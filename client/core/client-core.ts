@@ -34,6 +34,8 @@ export function step(state: CoreState, event: CoreEvent): CoreEffect[] {
   const out: CoreEffect[] = [];
   switch (event.type) {
     case "restored":
+      // The role kept from the last run counts until the relay says one (it is the last one it said).
+      if (event.role !== undefined && state.role === undefined && !state.welcomed) state.role = event.role;
       onRestored(state, event.docs, out);
       break;
     case "saved": {
@@ -189,9 +191,10 @@ function onStoredTails(state: CoreState, stored: StoredDoc[], out: CoreEffect[])
   }
 }
 
-/** The role this agent has now; a change of a role known before is told (onRole). */
+/** The role this agent has now; a change of a role known before is told (onRole), and each change kept. */
 function setRole(state: CoreState, role: Role, out: CoreEffect[]): void {
   if (state.role !== undefined && state.role !== role) out.push({ type: "role", role });
+  if (state.role !== role) out.push({ type: "keepRole", role });
   state.role = role;
 }
 
@@ -240,6 +243,7 @@ function onWelcome(state: CoreState, welcome: Welcome, out: CoreEffect[]): void 
   const role = founding ? "admin" : welcome.role;
   const changed = role !== state.role;
   state.phase = "ready";
+  state.welcomed = true;
   setRole(state, role, out);
   state.membersDoc = welcome.members ?? state.membersDoc;
   if (again) {

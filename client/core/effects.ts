@@ -33,7 +33,10 @@ export type CoreState = {
   restored: boolean;
   /** Why the group closed for good, once it did. */
   closed: ClosedError | undefined;
+  /** The role the relay last said; before its first welcome, the one the local store kept (saveRole), if any. */
   role: Role | undefined;
+  /** The relay has welcomed this client at least once: its role and membership log are known from it. */
+  welcomed: boolean;
   membersDoc: DocId | undefined;
   readonly docs: Map<DocId, DocState>;
   /** Documents whose load the relay has not answered yet: the group is live when this is empty. */
@@ -61,7 +64,7 @@ export type WaiterKey = `synced:${DocId}` | `loaded:${DocId}` | `open:${DocId}` 
 
 export type CoreEvent =
   // The local store answered (group start): what it holds of this group.
-  | { type: "restored"; docs: StoredDoc[] }
+  | { type: "restored"; docs: StoredDoc[]; role?: Role }
   // `ownCuts`: the document's DocState.ownCuts when the changes were taken.
   | { type: "saved"; doc: DocId; changes: DocChanges; ownCuts: number }
   // Documents as stored now, read again because a client sharing the store closed with their writes unsent.
@@ -109,6 +112,8 @@ export type CoreEffect =
   | { type: "settle"; waiter: WaiterKey; error?: RelayError | ClosedError }
   /** This agent's role in the group changed from the one it had: onRole hears it. */
   | { type: "role"; role: Role }
+  /** Keep this agent's role in the local store (saveRole), for a start before the relay says it. */
+  | { type: "keepRole"; role: Role }
   /** Directory answers carry a value. */
   | { type: "answer"; waiter: `dir:${number}`; directory: Directory }
   /**

@@ -17,6 +17,7 @@ export function initialState(group: string, writer: Writer, pushIntervalMs = 0):
     restored: false,
     closed: undefined,
     role: undefined,
+    welcomed: false,
     membersDoc: undefined,
     docs: new Map(),
     unanswered: new Set(),

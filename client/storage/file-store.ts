@@ -10,11 +10,11 @@
 // go to files opened with O_APPEND (each save one write), nothing is ever truncated or rewritten in place,
 // and session leases are lock files (file-session-locks.ts).
 import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs";
-import { open, rm } from "node:fs/promises";
+import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { AgentId, DocId, Transaction } from "../../protocol/index.ts";
+import type { AgentId, DocId, Role, Transaction } from "../../protocol/index.ts";
 import { fileSessionLocks } from "./file-session-locks.ts";
-import { applyChanges, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type StoredSnapshot, type UnsentListener } from "./local-store.ts";
+import { applyChanges, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type StoredSnapshot, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 
@@ -24,6 +24,9 @@ import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks }
  */
 type Record = { header?: StoredDoc["header"]; snapshot?: DocChanges["snapshot"]; cuts?: StoredChanges["cuts"]; appends?: DocChanges["appends"] };
 type OldAppendLine = DocChanges["appends"][number];
+
+/** The file in a group's folder that keeps an agent's role (saveRole): the agent's id, then this. */
+const ROLE_SUFFIX = ".role";
 
 /** Announcements of unsent writes (announceUnsent): one line each, appended; every store watching the file hears them. */
 const UNSENT_FILE = "unsent.jsonl";
@@ -72,6 +75,8 @@ export class FileLocalStore implements LocalStore {
   readonly #writing = new Map<string, Promise<void>>();
   /** Listening is a watch of the announcements file, open while anyone listens. */
   readonly #unsent = new UnsentListeners((hear) => watchAnnouncements(join(this.directory, UNSENT_FILE), hear));
+  /** Role files written aside so far (saveRole): each one's name is its own. */
+  #asides = 0;
 
   constructor(directory: string, options: { fsync?: boolean } = {}) {
     this.directory = directory;
@@ -125,6 +130,26 @@ export class FileLocalStore implements LocalStore {
   async remove(group: string, doc: DocId): Promise<void> {
     const path = join(this.#groupPath(group), `${doc}.jsonl`);
     return this.#inOrder(path, () => rm(path, { force: true }));
+  }
+
+  async saveRole(group: string, agent: AgentId, role: Role): Promise<void> {
+    // A file per agent, replaced whole (written aside, then renamed over): a reader sees one role or the other.
+    const folder = this.#groupPath(group);
+    await this.#ensureFolder(folder);
+    const path = join(folder, `${encodeURIComponent(agent)}${ROLE_SUFFIX}`);
+    const aside = `${path}.${process.pid}.${++this.#asides}`;
+    return this.#inOrder(path, async () => {
+      await writeFile(aside, role);
+      await rename(aside, path);
+    });
+  }
+
+  async loadRole(group: string, agent: AgentId): Promise<Role | undefined> {
+    try {
+      return storedRole(await readFile(join(this.#groupPath(group), `${encodeURIComponent(agent)}${ROLE_SUFFIX}`), "utf8"));
+    } catch {
+      return undefined; // none kept (or unreadable: a role is only a head start on the relay's)
+    }
   }
 
   async close(): Promise<void> {

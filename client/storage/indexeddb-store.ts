@@ -5,13 +5,15 @@
 // same transaction (which IndexedDB serializes with every other tab's), its records are replaced by one
 // holding the header, the snapshot and what follows it, so a load reads no more than that. Session leases are Web Locks, which the browser drops
 // when a tab closes or crashes; `navigator.locks` is shared by every tab and worker of the origin.
-import type { AgentId, DocId, SessionId } from "../../protocol/index.ts";
-import { applyChanges, changesOf, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type UnsentListener } from "./local-store.ts";
+import type { AgentId, DocId, Role, SessionId } from "../../protocol/index.ts";
+import { applyChanges, changesOf, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 
 const CHANGES = "changes";
+/** Each agent's pool of sessions, keyed by the agent; and, keyed by ["role", group, agent], the role kept (saveRole). */
 const SESSIONS = "sessions";
+const roleKey = (group: string, agent: AgentId): IDBValidKey => ["role", group, agent];
 
 type ChangeRecord = { group: string; doc: DocId; changes: StoredChanges };
 
@@ -126,6 +128,16 @@ export class IndexedDbLocalStore implements LocalStore {
       cursor.continue();
     };
     await committed(transaction);
+  }
+
+  async saveRole(group: string, agent: AgentId, role: Role): Promise<void> {
+    const transaction = (await this.#db).transaction(SESSIONS, "readwrite");
+    transaction.objectStore(SESSIONS).put(role, roleKey(group, agent));
+    await committed(transaction);
+  }
+
+  async loadRole(group: string, agent: AgentId): Promise<Role | undefined> {
+    return storedRole(await done((await this.#db).transaction(SESSIONS).objectStore(SESSIONS).get(roleKey(group, agent))));
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 // Where the SDK keeps documents on the device, so an app reopens them without the network and an
 // offline write survives a restart. Small on purpose: three implementations share it.
-import { GENESIS_HASH, chainHash, coversMore, firstDifference, type AgentId, type DocHeader, type DocId, type SessionId, type Snapshot, type Transaction } from "../../protocol/index.ts";
+import { GENESIS_HASH, chainHash, coversMore, firstDifference, type AgentId, type DocHeader, type DocId, type Role, type SessionId, type Snapshot, type Transaction } from "../../protocol/index.ts";
 import type { LeaseRequest, SessionLease } from "./session-pool.ts";
 
 /**
@@ -65,7 +65,18 @@ export interface LocalStore {
   announceUnsent?(group: string, docs: DocId[]): Promise<void>;
   /** Calls `listener` with what `announceUnsent` told, from any client sharing this store; returns what stops it. */
   onUnsent?(listener: UnsentListener): () => void;
+  /**
+   * Keeps the role the relay last told `agent` it has in `group`, so that a client started offline refuses
+   * at once what that role does not allow, as it does once the relay has told it. Optional (with
+   * `loadRole`): without it, a restarted client refuses nothing for the role until the relay welcomes it.
+   */
+  saveRole?(group: string, agent: AgentId, role: Role): Promise<void>;
+  /** The role `saveRole` kept for `agent` in `group`, if any. */
+  loadRole?(group: string, agent: AgentId): Promise<Role | undefined>;
 }
+
+/** A role as a store gave it back: anything but a role (another version wrote it, or it is garbled) is none. */
+export const storedRole = (value: unknown): Role | undefined => (value === "reader" || value === "writer" || value === "admin" ? value : undefined);
 
 export type UnsentListener = (group: string, docs: DocId[]) => void;
 

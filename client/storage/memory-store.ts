@@ -1,5 +1,5 @@
 // The default LocalStore: keeps documents in memory for the life of the client.
-import type { AgentId, DocId, SessionId } from "../../protocol/index.ts";
+import type { AgentId, DocId, Role, SessionId } from "../../protocol/index.ts";
 import { applyChanges, type DocChanges, type LocalStore, type SessionCut, type StoredDoc, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { inRealmLocks, leaseSession, type LeaseRequest, type SessionLease } from "./session-pool.ts";
@@ -8,6 +8,8 @@ export class MemoryLocalStore implements LocalStore {
   readonly #locks = inRealmLocks(new Map<AgentId, SessionId[]>());
   readonly #groups = new Map<string, Map<DocId, StoredDoc>>();
   readonly #unsent = new UnsentListeners();
+  /** Roles by group, then agent. */
+  readonly #roles = new Map<string, Map<AgentId, Role>>();
 
   leaseSession(agent: AgentId, request: LeaseRequest): Promise<SessionLease> {
     return leaseSession(this.#locks, agent, request);
@@ -43,6 +45,16 @@ export class MemoryLocalStore implements LocalStore {
   }
 
   async close(): Promise<void> {}
+
+  async saveRole(group: string, agent: AgentId, role: Role): Promise<void> {
+    let roles = this.#roles.get(group);
+    if (!roles) this.#roles.set(group, (roles = new Map()));
+    roles.set(agent, role);
+  }
+
+  async loadRole(group: string, agent: AgentId): Promise<Role | undefined> {
+    return this.#roles.get(group)?.get(agent);
+  }
 
   async announceUnsent(group: string, docs: DocId[]): Promise<void> {
     // Heard later, as another tab or process would hear it (a microtask: no timer outlives a closed client).

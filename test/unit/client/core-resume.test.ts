@@ -152,6 +152,7 @@ describe("item 10: smaller things", () => {
         "store | restored ",
         "socket | hello sent",
         "relay -> c | welcome v=1 role=writer",
+        "c | keep role writer",
         "c | status live",
         "app | directory since=0",
         "c -> relay | dir since=0",

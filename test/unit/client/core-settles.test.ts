@@ -19,6 +19,7 @@ describe("item 3: every promise settles", () => {
         "store | restored ",
         "socket | hello sent",
         "relay -> c | welcome v=1 role=writer",
+        "c | keep role writer",
         "c | status live",
         "app | open doc1",
         "c | status syncing",

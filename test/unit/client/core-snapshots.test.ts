@@ -292,6 +292,7 @@ describe("receiving a snapshot", () => {
         "store | restored ",
         "socket | hello sent",
         "relay -> c | welcome v=1 role=writer",
+        "c | keep role writer",
         "c | status live",
         "app | open doc1",
         "c | status syncing",

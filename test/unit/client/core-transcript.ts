@@ -86,6 +86,8 @@ function renderEffect(effect: CoreEffect): string {
       return `c | forget ${effect.doc}`;
     case "role":
       return `c | role ${effect.role}`;
+    case "keepRole":
+      return `c | keep role ${effect.role}`;
     case "report":
       return `c | report ${effect.error.code}${effect.error.doc ? ` ${effect.error.doc}` : ""}`;
   }

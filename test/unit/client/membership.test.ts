@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { RelayError, createIdentity, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { MAX_TRANSACTION_BYTES, type Role } from "../../../protocol/index.ts";
-import { statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
+import { CUT_OFF_URL, statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
 import { until } from "../../support/wait.ts";
 
 /** `promise`, or a failure after `ms` (what the test is about is a hang). */
@@ -296,6 +296,48 @@ describe("what a reader may not do", () => {
     group.create().append("its own document is fine");
     await within(2_000, group.synced());
     expect(relay.transcript().filter((line) => line.includes("-> relay | content") && line.includes(secret.id))).toEqual([]);
+  });
+});
+
+describe("a client started again while the relay is out of reach", () => {
+  it("refuses at once what the role the store kept does not allow, and follows the relay's word once it hears it", async () => {
+    const { relay, client, aliceGroup, bobIdentity } = await bobMadeBy("reader");
+    const doc = aliceGroup.create();
+    relay.name(doc.id, "doc");
+    await doc.synced();
+    const store = new MemoryLocalStore();
+    const first = await client({ identity: bobIdentity, name: "bob", store });
+    await first.group("g1").open(doc.id);
+    await statusOf(first.group("g1"), "live");
+    await first.close();
+
+    relay.unreachable.add(new URL(CUT_OFF_URL).host);
+    const bob = await client({ identity: bobIdentity, name: "bob-again", store, url: CUT_OFF_URL });
+    const group = bob.group("g1");
+    const roles: Role[] = [];
+    group.onRole((role) => roles.push(role));
+    const held = await group.open(doc.id);
+    expect(group.status).not.toBe("live");
+    expect(group.role).toBe("reader");
+    expect(refusalCode(() => held.append("a reader writing offline"))).toBe("forbidden");
+    expect(refusalCode(() => group.create())).toBe("forbidden");
+    expect(held.transactions()).toEqual([]);
+
+    await aliceGroup.setRole(bobIdentity.agent, "writer");
+    relay.unreachable.delete(new URL(CUT_OFF_URL).host);
+    bob.reconnectNow();
+    await until(() => group.role === "writer", 2_000);
+    expect(roles).toEqual(["writer"]);
+    held.append("a writer now");
+    await within(2_000, held.synced());
+    // And the next start, offline again, begins from the role heard last.
+    await bob.close();
+    relay.unreachable.add(new URL(CUT_OFF_URL).host);
+    const again = await client({ identity: bobIdentity, name: "bob-third", store, url: CUT_OFF_URL });
+    const reopened = await again.group("g1").open(doc.id);
+    expect(again.group("g1").role).toBe("writer");
+    reopened.append("written offline");
+    expect(reopened.transactions().map((transaction) => transaction.data)).toEqual(["a writer now", "written offline"]);
   });
 });
 

@@ -214,6 +214,20 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     expect(await store.loadGroup("empty")).toEqual([]);
   });
 
+  it("keeps each agent's role per group, the last one saved, for another client of the store (after a restart where the store has one)", async () => {
+    expect(await store.loadRole!(GROUP, alice.agent)).toBeUndefined();
+    await store.saveRole!(GROUP, alice.agent, "writer");
+    await store.saveRole!(GROUP, bob.agent, "admin");
+    await store.saveRole!(OTHER_GROUP, alice.agent, "admin");
+    await store.saveRole!(GROUP, alice.agent, "reader");
+    const other = open(); // another tab or process, or the app started again
+    expect(await other.loadRole!(GROUP, alice.agent)).toBe("reader");
+    expect(await other.loadRole!(GROUP, bob.agent)).toBe("admin");
+    expect(await other.loadRole!(OTHER_GROUP, alice.agent)).toBe("admin");
+    expect(await other.loadRole!(OTHER_GROUP, bob.agent)).toBeUndefined();
+    expect(await other.loadGroup(GROUP)).toEqual([]); // a role is no document
+  });
+
   it("forgets a removed document, and only that one", async () => {
     await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 2) }] });
     const third = testHeader(alice, GROUP, "nonce-third");
