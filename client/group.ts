@@ -9,16 +9,17 @@ import { digestOfState, initialState, step } from "./core/client-core.ts";
 import { hasUnsynced, type DocState } from "./core/doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Directory, type WaiterKey } from "./core/effects.ts";
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
-import { ClosedError, LocalRefusalError, RelayError, abortReason, type ConnectionError } from "./errors.ts";
+import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
 import { checkDocId, checkGroupId, checkHeader, checkListener, checkOptions, checkRoleMay, checkSignalOptions, checkSince } from "./local-checks.ts";
-import { membersOf } from "./membership.ts";
+import { membersOf, whenWelcomed } from "./membership.ts";
 import { PresenceChannel } from "./presence.ts";
 import { PushPump } from "./push-pump.ts";
 import { DEFAULT_PUSH_INTERVAL_MS } from "./core/push.ts";
 import type { Status } from "./status.ts";
 import { cutStoredSession, type LocalStore } from "./storage/local-store.ts";
-import { Waiters } from "./waiters.ts";
+import { SocketOrder } from "./socket-order.ts";
+import { WaiterTable } from "./waiters.ts";
 
 export { RelayError } from "./errors.ts";
 export type { Directory } from "./core/effects.ts";
@@ -49,7 +50,7 @@ export class Group {
   /** The app's Doc for each document the core holds (made on first use). */
   readonly #docs = new Map<DocId, { state: DocState; doc: Doc }>();
   /** Promises waiting for a settlement from the core, by waiter key. */
-  readonly #waiters = new Map<WaiterKey, Waiters<unknown>>();
+  readonly #waiters = new WaiterTable<WaiterKey>();
   readonly #docHost: DocHost;
   readonly #statusListeners = new Set<(status: Status, reason?: string) => void>();
   readonly #errorListeners = new Set<(error: RelayError | ConnectionError) => void>();
@@ -57,13 +58,8 @@ export class Group {
   readonly #roleListeners = new Set<(role: Role) => void>();
   /** Presence, beside the core: ephemeral, nothing of it is stored or acknowledged. */
   readonly #presence: PresenceChannel;
-  /**
-   * While a received snapshot's signature is checked (asynchronously), what the socket says next waits
-   * here, in order: the content after a snapshot must find it applied.
-   */
-  #behindSnapshot: (() => void)[] | undefined;
-  /** Documents whose partial frame waits for the pace (core effect pushAt), each with the timer that pushes it. */
-  readonly #pacedPushes = new Map<DocId, ReturnType<typeof setTimeout>>();
+  /** What the socket reports, in order (behind a received snapshot while its signature is checked). */
+  readonly #socketOrder = new SocketOrder();
   /** Stops hearing of writes other clients sharing the store left unsent (LocalStore.onUnsent). */
   readonly #stopHearingUnsent: () => void;
 
@@ -97,7 +93,7 @@ export class Group {
       },
       stateOf: (doc) => this.#core.docs.get(doc),
       dispatch: (event) => void this.#dispatch(event),
-      wait: (key, signal) => this.#wait(key, signal) as Promise<void>,
+      wait: (key, signal) => this.#waiters.wait(key, signal) as Promise<void>,
       presenceOf: (doc) => this.#presence.forDoc(doc),
     };
     this.#pump = new PushPump({
@@ -132,8 +128,6 @@ export class Group {
               this.#presence.close();
               this.#stopHearingUnsent();
               this.#pump.stop();
-              for (const timer of this.#pacedPushes.values()) clearTimeout(timer);
-              this.#pacedPushes.clear();
               this.#dispatch({ type: "closed", error: new ClosedError(id, reason ?? "closed") });
             });
           }
@@ -296,7 +290,7 @@ export class Group {
     this.#throwIfClosed();
     this.#dispatch({ type: "directory", request: { type: "dir", ...(since === undefined ? {} : { since }), digest: this.digest() } });
     // The answer comes in a frame, never at once: the request just queued (or the one it shares) is the newest.
-    return this.#wait(`dir:${this.#core.directory[this.#core.directory.length - 1]!.id}`, signal) as Promise<Directory>;
+    return this.#waiters.wait(`dir:${this.#core.directory[this.#core.directory.length - 1]!.id}`, signal) as Promise<Directory>;
   }
 
   /** The digest of every document this client holds (protocol/digest.ts), as the relay computes its own. */
@@ -416,16 +410,6 @@ export class Group {
     );
   }
 
-  /** Pushes `doc` again at `at` (its partial frame waits for the pace); one timer per document, the earliest. */
-  #pushAt(doc: DocId, at: number): void {
-    if (this.#pacedPushes.has(doc) || this.connection.status === "closed") return;
-    const timer = setTimeout(() => {
-      this.#pacedPushes.delete(doc);
-      this.#pump.markDirty(doc);
-    }, Math.max(0, at - performance.now()));
-    this.#pacedPushes.set(doc, timer);
-  }
-
   async #membersLog(signal?: AbortSignal): Promise<Doc> {
     await this.ready;
     // A log not held here may still exist: the relay names it in its welcome (waited for while offline).
@@ -436,22 +420,8 @@ export class Group {
 
   /** Resolves once the relay has welcomed this client (its role and membership log are known). */
   #welcomed(signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (this.#core.welcomed) finish();
-        else if (this.#core.closed || this.connection.status === "closed") finish(this.#core.closed ?? new ClosedError(this.id, this.connection.closeReason ?? "closed"));
-        else if (signal?.aborted) finish(abortReason(signal));
-      };
-      const finish = (error?: Error) => {
-        off();
-        signal?.removeEventListener("abort", check);
-        if (error) reject(error);
-        else resolve();
-      };
-      const off = this.onStatus(() => queueMicrotask(check));
-      signal?.addEventListener("abort", check, { once: true });
-      check();
-    });
+    const closed = () => this.#core.closed ?? (this.connection.status === "closed" ? new ClosedError(this.id, this.connection.closeReason ?? "closed") : undefined);
+    return whenWelcomed({ welcomed: () => this.#core.welcomed, closed, onStatus: (listener) => this.onStatus(listener) }, signal);
   }
 
   async #changeMembers(op: MemberOp): Promise<void> {
@@ -482,31 +452,16 @@ export class Group {
     return doc;
   }
 
-  #wait(key: WaiterKey, signal: AbortSignal | undefined): Promise<unknown> {
-    let waiters = this.#waiters.get(key);
-    if (!waiters) this.#waiters.set(key, (waiters = new Waiters()));
-    return waiters.wait(signal);
-  }
-
   /** Waits for `key` to settle after the event that asks for it (which may settle it at once). */
   #ask(key: WaiterKey, event: CoreEvent, signal: AbortSignal | undefined): Promise<unknown> {
-    const answer = this.#wait(key, signal);
+    const answer = this.#waiters.wait(key, signal);
     this.#dispatch(event);
     return answer;
   }
 
-  #settle(key: WaiterKey, error: Error | undefined, value?: unknown): void {
-    const waiters = this.#waiters.get(key);
-    if (!waiters) return;
-    this.#waiters.delete(key);
-    if (error) waiters.rejectAll(error);
-    else waiters.resolveAll(value);
-  }
-
   /** Runs what the socket reported now, or behind the snapshot being verified. */
   #inOrder(run: () => void): void {
-    if (this.#behindSnapshot) this.#behindSnapshot.push(run);
-    else run();
+    this.#socketOrder.run(run);
   }
 
   #onMessage(message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" }>): void {
@@ -520,21 +475,7 @@ export class Group {
 
   /** Checks a received snapshot's signature, then gives it to the core, then what arrived behind it. */
   #verifyThenTake(snapshot: Extract<ServerMessage, { type: "snapshot" }>): void {
-    this.#behindSnapshot = [];
-    const take = (verified: boolean) => {
-      this.#dispatch({ type: "snapshotReceived", snapshot, verified });
-      const waiting = this.#behindSnapshot ?? [];
-      this.#behindSnapshot = undefined;
-      for (let index = 0; index < waiting.length; index++) {
-        // Another snapshot among them: the rest waits behind that one.
-        if (this.#behindSnapshot) {
-          (this.#behindSnapshot as (() => void)[]).push(...waiting.slice(index));
-          break;
-        }
-        waiting[index]!();
-      }
-    };
-    verifySnapshot(snapshot).then(take, () => take(false));
+    this.#socketOrder.holdFor(verifySnapshot(snapshot), (verified) => this.#dispatch({ type: "snapshotReceived", snapshot, verified }));
   }
 
   /** Feeds the core one event and carries out its effects; returns the local store's work it started. */
@@ -563,7 +504,7 @@ export class Group {
         this.#pump.markDirty(effect.doc);
         return;
       case "pushAt":
-        this.#pushAt(effect.doc, effect.at);
+        this.#pump.pushAt(effect.doc, effect.at);
         return;
       case "removeLocal":
         return this.#storeWork(effect.doc, effect.report, `removing ${effect.doc} locally failed`, () => this.#store.remove(this.id, effect.doc));
@@ -575,10 +516,10 @@ export class Group {
           await this.#store.announceUnsent?.(this.id, [effect.doc]);
         });
       case "settle":
-        this.#settle(effect.waiter, effect.error);
+        this.#waiters.settle(effect.waiter, effect.error);
         return;
       case "answer":
-        this.#settle(effect.waiter, undefined, effect.directory);
+        this.#waiters.settle(effect.waiter, undefined, effect.directory);
         return;
       case "changed":
         // Only a Doc the app was given can have listeners.

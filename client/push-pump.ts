@@ -35,6 +35,8 @@ export class PushPump {
   #pushing = false;
   /** Documents whose last save failed: the retry's timer, and the wait before the one after it. */
   readonly #retries = new Map<DocId, { timer: ReturnType<typeof setTimeout> | undefined; nextMs: number }>();
+  /** Documents whose partial frame waits for the pace (core effect pushAt), each with the timer that pushes it. */
+  readonly #paced = new Map<DocId, ReturnType<typeof setTimeout>>();
   #stopped = false;
 
   constructor(host: PumpHost) {
@@ -141,7 +143,19 @@ export class PushPump {
    * The group closed: what still waits for a retry is tried once more now (the client gives its session up
    * only once the saves under way have finished), and then never again; a failure is reported as final.
    */
+  /** Pushes `doc` again at `at` (performance.now()'s clock): one timer per document, the earliest. */
+  pushAt(doc: DocId, at: number): void {
+    if (this.#paced.has(doc) || this.#stopped) return;
+    const timer = setTimeout(() => {
+      this.#paced.delete(doc);
+      this.markDirty(doc);
+    }, Math.max(0, at - performance.now()));
+    this.#paced.set(doc, timer);
+  }
+
   stop(): void {
+    for (const timer of this.#paced.values()) clearTimeout(timer);
+    this.#paced.clear();
     const waiting = [...this.#retries].flatMap(([id, retry]) => (retry.timer === undefined ? [] : [id]));
     for (const retry of this.#retries.values()) clearTimeout(retry.timer);
     this.#retries.clear();

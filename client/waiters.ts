@@ -1,5 +1,6 @@
 // Promises that settle together: everything waiting for one answer (a load, an ack, a directory) is
-// resolved or rejected at once, and each waiter may give up early through an AbortSignal.
+// resolved or rejected at once, and each waiter may give up early through an AbortSignal. A WaiterTable
+// keeps them by the answer they wait for.
 import { abortReason } from "./errors.ts";
 
 type Pending<T> = { resolve: (value: T) => void; reject: (error: Error) => void };
@@ -44,5 +45,26 @@ export class Waiters<T> {
     const pending = [...this.#pending];
     this.#pending.clear();
     for (const waiter of pending) waiter.reject(error);
+  }
+}
+
+/** Everything waiting, by the key of the answer it waits for. */
+export class WaiterTable<K> {
+  readonly #byKey = new Map<K, Waiters<unknown>>();
+
+  /** A promise settled when `key` is, or rejected as soon as `signal` aborts. */
+  wait(key: K, signal?: AbortSignal): Promise<unknown> {
+    let waiters = this.#byKey.get(key);
+    if (!waiters) this.#byKey.set(key, (waiters = new Waiters()));
+    return waiters.wait(signal);
+  }
+
+  /** Settles everything waiting for `key`: rejects it with `error`, or resolves it with `value`. */
+  settle(key: K, error: Error | undefined, value?: unknown): void {
+    const waiters = this.#byKey.get(key);
+    if (!waiters) return;
+    this.#byKey.delete(key);
+    if (error) waiters.rejectAll(error);
+    else waiters.resolveAll(value);
   }
 }
