@@ -355,7 +355,11 @@ describe.each(stores)("$name: a tab discards refused writes that another tab of 
     expect([...relay.store.readTransactions(shared.id, tab.session, 0, 2)].map((transaction) => transaction.data)).toEqual(["written instead"]);
   });
 
-  it("a tab restarted on its session after discarding, where another tab got the discarded write stored, moves its writes after it at its next push", async () => {
+  /**
+   * A tab whose refused write another tab got stored discards it and writes again, then closes cut off; its
+   * session restarts on the store, holding as many writes as the relay but another one at that index.
+   */
+  async function restartedOnForkedSession() {
     const { relay, client, cutOffNow, aliceGroup, bob, shared, storeOf, tab, tabGroup, doc } = await refusedWrite("refused, then stored");
     cutOffNow(tab); // and it never hears of the relay again
     const other = await client({ name: "bob-other", identity: bob, store: storeOf() });
@@ -365,39 +369,31 @@ describe.each(stores)("$name: a tab discards refused writes that another tab of 
     doc.append("written instead");
     await settle();
     await tab.close();
-
-    // The tab's session, restarted on the store: what it holds (one write) is as much as the relay holds.
     const restarted = await client({ name: "bob-restarted", identity: bob, store: storeOf(), session: tab.session });
     const again = await restarted.group(GROUP).open(shared.id);
+    /** What the relay stores of the session; the restarted tab and a fresh reader must both hold exactly that. */
+    const storedEverywhere = async () => {
+      const stored = [...relay.store.readTransactions(shared.id, tab.session, 0, 4)].map((transaction) => transaction.data);
+      expect(again.transactions().map((transaction) => transaction.data)).toEqual(["from alice", ...stored]);
+      const reader = await client({ name: "alice-reader", identity: aliceGroup.identity });
+      expect((await reader.group(GROUP).open(shared.id)).transactions().map((transaction) => transaction.data)).toEqual(["from alice", ...stored]);
+      return stored;
+    };
+    return { relay, shared, session: tab.session, again, storedEverywhere };
+  }
+
+  it("a tab restarted on its session after discarding, where another tab got the discarded write stored, moves its writes after it at its next push", async () => {
+    const { again, storedEverywhere } = await restartedOnForkedSession();
     again.append("next");
     await again.synced();
-    const stored = [...relay.store.readTransactions(shared.id, tab.session, 0, 4)].map((transaction) => transaction.data);
-    expect(stored).toEqual(["refused, then stored", "written instead", "next"]);
-    expect(again.transactions().map((transaction) => transaction.data)).toEqual(["from alice", ...stored]);
-    const reader = await client({ name: "alice-reader", identity: aliceGroup.identity });
-    expect((await reader.group(GROUP).open(shared.id)).transactions().map((transaction) => transaction.data)).toEqual(["from alice", ...stored]);
+    expect(await storedEverywhere()).toEqual(["refused, then stored", "written instead", "next"]);
   });
 
   it("a tab restarted on its session after discarding, where another tab got the discarded write stored, takes it in and stores its own after it without writing again", async () => {
-    const { relay, client, cutOffNow, aliceGroup, bob, shared, storeOf, tab, tabGroup, doc } = await refusedWrite("refused, then stored");
-    cutOffNow(tab);
-    const other = await client({ name: "bob-other", identity: bob, store: storeOf() });
-    await other.group(GROUP).open(shared.id);
-    await until(() => countOf(relay.store.knownState(shared.id), tab.session) === 1, 5_000);
-    await tabGroup.discardRefused(doc);
-    doc.append("written instead");
-    await settle();
-    await tab.close();
-
     // As much as the relay holds, but another write: only the head the relay names tells them apart.
-    const restarted = await client({ name: "bob-restarted", identity: bob, store: storeOf(), session: tab.session });
-    const again = await restarted.group(GROUP).open(shared.id);
-    await until(() => countOf(relay.store.knownState(shared.id), tab.session) === 2, 5_000);
+    const { relay, shared, session, again, storedEverywhere } = await restartedOnForkedSession();
+    await until(() => countOf(relay.store.knownState(shared.id), session) === 2, 5_000);
     await again.synced();
-    const stored = [...relay.store.readTransactions(shared.id, tab.session, 0, 4)].map((transaction) => transaction.data);
-    expect(stored).toEqual(["refused, then stored", "written instead"]);
-    expect(again.transactions().map((transaction) => transaction.data)).toEqual(["from alice", ...stored]);
-    const reader = await client({ name: "alice-reader", identity: aliceGroup.identity });
-    expect((await reader.group(GROUP).open(shared.id)).transactions().map((transaction) => transaction.data)).toEqual(["from alice", ...stored]);
+    expect(await storedEverywhere()).toEqual(["refused, then stored", "written instead"]);
   });
 });
