@@ -195,6 +195,8 @@ describe.skipIf(!existsSync(CHROMIUM))(`the SDK in headless Chromium (${CHROMIUM
 
     const reopened = await within(10_000, "open from IndexedDB", startPageClient(page, { url: proxy.url, secret: exportIdentity(identity), group: GROUP, dbName: DB_NAME, doc: docId }));
     expect(reopened).toMatchObject({ agent: identity.agent, session, doc: docId, onLine: false });
+    // The role the relay last said, kept in IndexedDB: what it does not allow would be refused at once.
+    expect(await page.evaluate(() => (window as unknown as PageGlobals).app.client.group((window as unknown as PageGlobals).app.doc.header!.group).role)).toBe("writer");
     let seen = await pageView(page);
     expect(seen.own).toEqual([...expected("online", ONLINE), ...expected("offline", OFFLINE)]);
     expect(seen.hasUnsynced).toBe(true);
