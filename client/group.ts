@@ -17,7 +17,7 @@ import { PresenceChannel } from "./presence.ts";
 import { PushPump } from "./push-pump.ts";
 import { DEFAULT_PUSH_INTERVAL_MS } from "./core/push.ts";
 import type { Status } from "./status.ts";
-import { cutStoredSession, type LocalStore } from "./storage/local-store.ts";
+import { cutStoredSession, storedRole, type LocalStore } from "./storage/local-store.ts";
 import { SocketOrder } from "./socket-order.ts";
 import { WaiterTable } from "./waiters.ts";
 
@@ -147,10 +147,13 @@ export class Group {
     this.#dispatch({ type: "restored", docs, ...(role ? { role } : {}) });
   }
 
-  /** The role the store kept from the last run: a head start on the relay's word, so a failure to read it is none. */
+  /**
+   * The role the store kept from the last run: a head start on the relay's word, so a failure to read it,
+   * or anything but a role from a store of the app's own, is none.
+   */
   async #keptRole(): Promise<Role | undefined> {
     try {
-      return await this.#store.loadRole?.(this.id, this.identity.agent);
+      return storedRole(await this.#store.loadRole?.(this.id, this.identity.agent));
     } catch {
       return undefined;
     }

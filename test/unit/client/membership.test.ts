@@ -341,6 +341,32 @@ describe("a client started again while the relay is out of reach", () => {
   });
 });
 
+describe("a store of the app's own whose kept role is not one", () => {
+  for (const [what, loadRole] of [
+    ["a string that names no role", async () => "superuser"],
+    ["a failure", async () => Promise.reject(new Error("the store is broken"))],
+  ] as const) {
+    it(`gives ${what}: the client starts as with none kept, and takes the relay's role`, async () => {
+      const { relay, client, aliceGroup, bobIdentity } = await bobMadeBy("writer");
+      class OddStore extends MemoryLocalStore {
+        override loadRole = loadRole as unknown as MemoryLocalStore["loadRole"];
+      }
+      relay.unreachable.add(new URL(CUT_OFF_URL).host);
+      const bob = await client({ identity: bobIdentity, name: "bob", store: new OddStore(), url: CUT_OFF_URL });
+      const group = bob.group("g1");
+      await group.ready;
+      expect(group.role).toBeUndefined();
+      const doc = group.create(); // nothing refused for a role not known
+      relay.unreachable.delete(new URL(CUT_OFF_URL).host);
+      bob.reconnectNow();
+      await until(() => group.role === "writer", 2_000);
+      doc.append("stored");
+      await within(2_000, doc.synced());
+      expect((await aliceGroup.open(doc.id)).transactions().map((transaction) => transaction.data)).toEqual(["stored"]);
+    });
+  }
+});
+
 describe("a founder", () => {
   it("is an admin from createMembers() on, though the relay first welcomes it as a writer of the open group: never a writer meanwhile, and what it does at once is not refused", async () => {
     const { client } = setup();
