@@ -26,6 +26,12 @@ import { CUT_OFF_URL, GROUP, harnessPerTest, settle, statusOf } from "./group-ha
 const setup = harnessPerTest();
 const TAB_B_URL = "http://cut-off-b.relay.test";
 const SEEDS = Number(process.env.WEFT_INTERLEAVINGS ?? 120);
+/**
+ * Seeds past the default count that once found a bug, run every time. 5219: a tab restarted on its session
+ * holding as many writes as the relay but another one (it had discarded the one another tab got stored).
+ */
+const PINNED = [5219];
+const seeds = [...Array.from({ length: SEEDS }, (_, index) => index + 1), ...PINNED.filter((seed) => seed > SEEDS)];
 
 /** Each call gives the stores of one device's tabs: the shared memory store, or an IndexedDB store per tab. */
 const devices: (() => () => LocalStore)[] = [
@@ -74,7 +80,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 describe("two tabs of one agent, a refusal and a discard, in random orders", () => {
-  for (let seed = 1; seed <= SEEDS; seed++) {
+  for (const seed of seeds) {
     it(`seed ${seed}`, async () => {
       const random = generator(seed);
       const steps: string[] = [];
