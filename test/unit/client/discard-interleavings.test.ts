@@ -7,7 +7,7 @@
 // after the first refusal, nothing written after the discard, nor anything B wrote, is missing. The real
 // SDK against the relay core in this process; each seed picks the store (one MemoryLocalStore, an
 // IndexedDbLocalStore per tab, or a FileLocalStore per tab on one folder). More seeds:
-//   WEFT_INTERLEAVINGS=3000 npx vitest run --project unit test/unit/client/discard-interleavings.test.ts
+//   WEFT_INTERLEAVINGS=3000 [WEFT_INTERLEAVINGS_FROM=6001] npx vitest run --project unit test/unit/client/discard-interleavings.test.ts
 import { IDBFactory } from "fake-indexeddb";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,12 +26,14 @@ import { CUT_OFF_URL, GROUP, harnessPerTest, settle, statusOf } from "./group-ha
 const setup = harnessPerTest();
 const TAB_B_URL = "http://cut-off-b.relay.test";
 const SEEDS = Number(process.env.WEFT_INTERLEAVINGS ?? 120);
+/** The first seed (WEFT_INTERLEAVINGS_FROM, 1 by default): a wider search goes on from where the last stopped. */
+const FIRST = Number(process.env.WEFT_INTERLEAVINGS_FROM ?? 1);
 /**
  * Seeds past the default count that once found a bug, run every time. 5219: a tab restarted on its session
  * holding as many writes as the relay but another one (it had discarded the one another tab got stored).
  */
 const PINNED = [5219];
-const seeds = [...Array.from({ length: SEEDS }, (_, index) => index + 1), ...PINNED.filter((seed) => seed > SEEDS)];
+const seeds = [...Array.from({ length: SEEDS }, (_, index) => FIRST + index), ...PINNED.filter((seed) => seed < FIRST || seed >= FIRST + SEEDS)];
 
 /** Each call gives the stores of one device's tabs: the shared memory store, or an IndexedDB store per tab. */
 const devices: (() => () => LocalStore)[] = [
