@@ -545,7 +545,7 @@ export class Group {
         });
       case "forget":
         this.#docs.delete(effect.doc);
-        this.#presence.forgetDoc(effect.doc);
+        this.#presence.forgetDoc(effect.doc, true);
         return;
       case "report":
         this.#report(effect.error);

@@ -225,8 +225,13 @@ export class PresenceChannel {
     for (const presence of this.#docs.values()) presence.forgetOthers();
   }
 
-  /** The document was deleted, or is no longer held: nothing to show there, no one to see. */
-  forgetDoc(doc: DocId): void {
+  /**
+   * The document was deleted, or is no longer held: nothing to show there, no one to see. `tellRelay`: the
+   * relay may still hold the document (this client dropped it, discarding the writes of a document refused
+   * whole), so a state of ours it holds there is cleared; the others would go on seeing it otherwise.
+   */
+  forgetDoc(doc: DocId, tellRelay = false): void {
+    if (tellRelay && this.#sent.has(doc)) this.#hooks.send({ type: "presence", doc });
     this.#own.delete(doc);
     this.#sent.delete(doc);
     this.#dirty.delete(doc);

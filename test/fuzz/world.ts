@@ -137,6 +137,8 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
           if (options.verbose) console.log(`seed ${seed} step ${step}: ${agent.name} ${discard ? "discards" : "retries"} refused writes of ${doc.id}${doc.id === yjsDocs.get(groupId) ? " (Yjs)" : ""}`);
           // Writes appended while the document's writes were held back are held back too, and dropped with them.
           if (discard) doc.refusedWrites()?.transactions.forEach((transaction) => refused.add(keyOf(transaction.data)));
+          // A document refused whole is dropped with its writes, and what this client showed there with it.
+          if (discard && doc.refusedWrites()?.wholeDocument) shown.get(agent.client)?.delete(doc.id);
           if (discard) track(`${agent.name} discardRefused()`, group.discardRefused(doc));
           else group.retryRefused(doc);
         } else if (options.yjs && rnd() < 0.25) {

@@ -2,7 +2,9 @@
 import { describe, expect, it } from "vitest";
 import { PRESENCE_MAX_BYTES, PRESENCE_MAX_DOCS_PER_PEER, type Json } from "../../../protocol/index.ts";
 import { LocalRefusalError } from "../../../client/errors.ts";
-import type { PresenceMap } from "../../../client/presence.ts";
+import { PresenceChannel, type PresenceMap } from "../../../client/presence.ts";
+import type { Presence, SessionId } from "../../../protocol/index.ts";
+import { testAgent, testHeader } from "../../support/identity.ts";
 import { harnessPerTest, settle, statusOf } from "./group-harness.ts";
 
 const setup = harnessPerTest();
@@ -220,5 +222,37 @@ describe("doc.presence", () => {
     }
     await expect.poll(() => states(bobDoc.presence.peers)[alice.session], { timeout: 5_000 }).toEqual({ i: 199 });
     expect(errors).toEqual([]); // never over the relay's limit
+  });
+});
+
+describe("a document this client stops holding", () => {
+  /** A channel whose every document the relay holds, recording what it sends. */
+  function channel() {
+    const sent: Presence[] = [];
+    const presence = new PresenceChannel({ session: "s" as SessionId, send: (message) => (sent.push(message), true), mayShowIn: () => true });
+    return { presence, sent };
+  }
+
+  it("dropped here while the relay still holds it: the state the relay holds of ours there is cleared", async () => {
+    const { presence, sent } = channel();
+    const [shown, neverSent] = [testHeader(testAgent(1), "g1", "a").id, testHeader(testAgent(1), "g1", "b").id];
+    presence.forDoc(shown).set("here");
+    await settle();
+    expect(sent).toEqual([{ type: "presence", doc: shown, state: "here" }]);
+    presence.forgetDoc(shown, true);
+    presence.forgetDoc(neverSent, true);
+    expect(sent.slice(1)).toEqual([{ type: "presence", doc: shown }]);
+    expect(presence.own(shown)).toBeUndefined();
+    presence.resume(); // a new socket: nothing of it is sent again
+    expect(sent).toHaveLength(2);
+  });
+
+  it("deleted: the relay cleared it itself, and nothing is sent", async () => {
+    const { presence, sent } = channel();
+    const doc = testHeader(testAgent(1), "g1", "a").id;
+    presence.forDoc(doc).set("here");
+    await settle();
+    presence.forgetDoc(doc);
+    expect(sent).toHaveLength(1);
   });
 });
