@@ -26,6 +26,20 @@ async function bobMadeBy(role: Role) {
   return { relay, client, alice, aliceGroup, log, bobIdentity };
 }
 
+/** Bob, a reader, holds alice's document "doc" on a memory store, live. */
+async function readerHoldingDoc() {
+  const made = await bobMadeBy("reader");
+  const doc = made.aliceGroup.create();
+  made.relay.name(doc.id, "doc");
+  await doc.synced();
+  const store = new MemoryLocalStore();
+  const bob = await made.client({ identity: made.bobIdentity, name: "bob", store });
+  const group = bob.group("g1");
+  const held = await group.open(doc.id);
+  await statusOf(group, "live");
+  return { ...made, doc, store, bob, group, held };
+}
+
 describe("membership operations after an offline race", () => {
   it("a refused operation rejects its promise and never blocks the ones after it", async () => {
     const { relay, client, alice, aliceGroup, log, bobIdentity } = await bobMadeBy("admin");
@@ -248,16 +262,7 @@ describe("what only admins may do", () => {
 
 describe("what a reader may not do", () => {
   it("append and create are refused at once, with nothing stored or sent, while the relay says it is one; allowed once it may write", async () => {
-    const { relay, client, aliceGroup, bobIdentity } = await bobMadeBy("reader");
-    const doc = aliceGroup.create();
-    relay.name(doc.id, "doc");
-    await doc.synced();
-
-    const store = new MemoryLocalStore();
-    const bob = await client({ identity: bobIdentity, name: "bob", store });
-    const group = bob.group("g1");
-    const held = await group.open(doc.id);
-    await statusOf(group, "live");
+    const { relay, aliceGroup, bobIdentity, doc, store, bob, group, held } = await readerHoldingDoc();
     expect(group.role).toBe("reader");
     relay.transcript();
     expect(refusalCode(() => held.append("a reader writing"))).toBe("forbidden");
@@ -301,14 +306,7 @@ describe("what a reader may not do", () => {
 
 describe("a client started again while the relay is out of reach", () => {
   it("refuses at once what the role the store kept does not allow, and follows the relay's word once it hears it", async () => {
-    const { relay, client, aliceGroup, bobIdentity } = await bobMadeBy("reader");
-    const doc = aliceGroup.create();
-    relay.name(doc.id, "doc");
-    await doc.synced();
-    const store = new MemoryLocalStore();
-    const first = await client({ identity: bobIdentity, name: "bob", store });
-    await first.group("g1").open(doc.id);
-    await statusOf(first.group("g1"), "live");
+    const { relay, client, aliceGroup, bobIdentity, doc, store, bob: first } = await readerHoldingDoc();
     await first.close();
 
     relay.unreachable.add(new URL(CUT_OFF_URL).host);
