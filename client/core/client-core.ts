@@ -34,8 +34,9 @@ export function step(state: CoreState, event: CoreEvent): CoreEffect[] {
   const out: CoreEffect[] = [];
   switch (event.type) {
     case "restored":
-      // The role kept from the last run counts until the relay says one (it is the last one it said).
-      if (event.role !== undefined && state.role === undefined && !state.welcomed) state.role = event.role;
+      // The role kept from the last run counts until the relay says one (it is the last one it said); a
+      // welcome, or createMembers(), sets a role first.
+      if (event.role !== undefined && state.role === undefined) state.role = event.role;
       onRestored(state, event.docs, out);
       break;
     case "saved": {

@@ -113,7 +113,6 @@ export function applyChanges(stored: StoredDoc, changes: StoredChanges): void {
 
 const baseOf = (stored: StoredDoc, session: SessionId): number => stored.snapshot?.bases[session] ?? 0;
 
-
 /** A stored document as one save that makes it again. */
 export function changesOf(stored: StoredDoc): DocChanges {
   const appends = Object.entries(stored.sessions).map(([session, transactions]) => ({ session: session as SessionId, after: baseOf(stored, session as SessionId), transactions }));
