@@ -365,6 +365,28 @@ describe("a store of the app's own whose kept role is not one", () => {
   }
 });
 
+describe("a store of the app's own that fails to keep the role", () => {
+  it("reports it once through onError, and the client goes on with the relay's role", async () => {
+    const { client, aliceGroup, bobIdentity } = await bobMadeBy("writer");
+    class FailingStore extends MemoryLocalStore {
+      override saveRole = async () => Promise.reject(new Error("the disk is full"));
+    }
+    const bob = await client({ identity: bobIdentity, name: "bob", store: new FailingStore() });
+    const group = bob.group("g1");
+    const errors: string[] = [];
+    group.onError((error) => errors.push(error.message));
+    await statusOf(group, "live");
+    await until(() => errors.length > 0, 2_000);
+    expect(errors).toEqual(["internal: keeping this agent's role in the local store failed: the disk is full"]); // the code, then why
+    expect(group.role).toBe("writer");
+    const doc = group.create();
+    doc.append("stored");
+    await within(2_000, doc.synced());
+    expect((await aliceGroup.open(doc.id)).transactions().map((transaction) => transaction.data)).toEqual(["stored"]);
+    expect(errors).toHaveLength(1);
+  });
+});
+
 describe("a founder", () => {
   it("is an admin from createMembers() on, though the relay first welcomes it as a writer of the open group: never a writer meanwhile, and what it does at once is not refused", async () => {
     const { client } = setup();
