@@ -471,8 +471,8 @@ export class Group {
     if (message.type === "presence") return this.#presence.onMessage(message);
     if (message.type === "snapshot") return this.#verifyThenTake(message);
     this.#dispatch({ type: "message", message });
-    // A document the relay now holds (a load answered, a header acknowledged) may have presence waiting.
-    if (message.type === "known") this.#presence.poke();
+    // A document the relay now holds (a load answered, a header acknowledged or received) may have presence waiting.
+    if (message.type === "known" || (message.type === "content" && message.header)) this.#presence.poke();
     else if (message.type === "deleted") this.#presence.forgetDoc(message.doc);
   }
 
