@@ -397,14 +397,16 @@ export function applyKnown(doc: DocState, own: SessionId, relay: KnownState, rea
 }
 
 /**
- * The relay holds the own session up to `count`: refused writes below it were stored after all (another tab
- * of this agent sent them once it could), so the refusal holds back only what follows them, if anything.
+ * The relay holds the own session up to `count`, and maybe the header: refused writes below it, or a
+ * refused creation, were stored after all (another tab of this agent sent them once it could), so the
+ * refusal holds back only what follows them, if anything.
  */
 export function ownStoredUpTo(doc: DocState, own: SessionId, count: number): void {
   const refusal = doc.refusal;
-  if (!refusal || refusal.from >= count) return;
+  const headerStored = refusal?.wholeDocument === true && doc.relay.header;
+  if (!refusal || (refusal.from >= count && !headerStored)) return;
   if (count >= heldCount(doc, own)) doc.refusal = undefined;
-  else doc.refusal = { ...refusal, from: count, wholeDocument: false };
+  else doc.refusal = { ...refusal, from: Math.max(refusal.from, count), wholeDocument: false };
 }
 
 /**

@@ -5,7 +5,7 @@
 // session's content is compared in own-content.ts. Pure functions of the document's state (doc-state.ts).
 import { agentOfSession, countOf, firstDifference, type ServerContent, type SessionId, type Transaction } from "../../protocol/index.ts";
 import type { StoredDoc } from "../storage/local-store.ts";
-import { baseOf, heldCount, isOrphanSession, logOf, seenAt, type DocState, type DocTransaction, type Holder } from "./doc-state.ts";
+import { baseOf, heldCount, isOrphanSession, logOf, ownStoredUpTo, seenAt, type DocState, type DocTransaction, type Holder } from "./doc-state.ts";
 
 /**
  * Applies transactions of other sessions from the relay (the own session's are compared with the own log:
@@ -41,7 +41,10 @@ export function applyContent(doc: DocState, own: SessionId, content: ServerConte
     doc.relay.sessions[session] = Math.max(countOf(doc.relay, session), count);
     if (chunk.signature) doc.chains.heard(session, count, chunk.signature);
   }
-  if (content.header) doc.relay.header = true;
+  if (content.header && !doc.relay.header) {
+    doc.relay.header = true;
+    ownStoredUpTo(doc, own, countOf(doc.relay, own));
+  }
   if (added.length > 0 || content.header) doc.version++;
   return { added, removed, gap };
 }

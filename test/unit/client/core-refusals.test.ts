@@ -86,6 +86,38 @@ describe("item 1: sessions", () => {
     `);
   });
 
+  it("a creation refused whole, once the relay holds the header another tab of this agent stored, holds back only the writes", () => {
+    for (const heard of ["content", "load"] as const) {
+      for (const then of ["retryRefused", "discardRefused"] as const) {
+        const core = coreScenario();
+        core.start();
+        core.connect();
+        core.create(doc1);
+        core.relay(knownLoad(doc1.id, false));
+        core.append(doc1.id, "one");
+        core.pump();
+        core.relay({ type: "error", code: "forbidden", message: "a reader may not create documents", doc: doc1.id });
+        core.transcript();
+        // Fanned out live, or (after a reconnect) in a load's answer.
+        if (heard === "content") core.relay({ type: "content", doc: doc1.id, header: doc1.header, sessions: {} });
+        else core.relay(knownLoad(doc1.id, true));
+        core.pump();
+        core.feed({ type: then, doc: doc1.id });
+        core.pump();
+        const after = then === "retryRefused"
+          ? ["c | flush doc1", "shell | push doc1", "c -> relay | content doc1 alice after=0 n=1"] // without the header
+          : ["c | changed doc1 +0 -1", "c | cut doc1 locally at alice:0", "shell | push "]; // the document stays
+        expect(core.transcript().filter((line) => !line.startsWith("relay -> c"))).toEqual([
+          ...(heard === "content" ? ["c | changed doc1 +0"] : []),
+          "c | flush doc1",
+          "shell | push doc1", // nothing: "one" is still held back
+          `app | ${then} doc1`,
+          ...after,
+        ]);
+      }
+    }
+  });
+
   it("pushes the unsent tail of this agent's dead session as stored, beside its own session", () => {
     const core = coreScenario();
     core.start([{ id: doc1.id, header: doc1.header, sessions: { [aliceTwo.session]: transactions(3, "orphan"), [alice.session]: transactions(1, "own") } }]);

@@ -40,6 +40,21 @@ async function creationRefusedThenStoredByAnotherTab() {
   return { relay, aliceGroup, first, firstGroup, made };
 }
 
+it("the refusal of the creation is lifted: nothing is held back, synced() resolves and later writes are stored", async () => {
+  const { relay, first, firstGroup, made } = await creationRefusedThenStoredByAnotherTab();
+  // The second tab sends the header; the first hears it fanned out, and nothing else of it.
+  expect(relay.transcript().filter((line) => / (content|known) made/.test(line) && !line.endsWith("load"))).toEqual([
+    expect.stringMatching(/^c\d+ -> relay \| content made \+header$/),
+    expect.stringMatching(/^relay -> c\d+ \| known made \{\} ack$/),
+    expect.stringMatching(/^relay -> c\d+ \| content made \+header$/),
+  ]);
+  expect(firstGroup.refused()).toEqual([]);
+  await made.synced();
+  made.append("after");
+  await made.synced();
+  expect(relay.store.knownState(made.id)).toEqual({ header: true, sessions: { [first.session]: 1 } });
+});
+
 it("the presence set there while the relay lacked the document reaches the others", async () => {
   const { aliceGroup, made } = await creationRefusedThenStoredByAnotherTab();
   await settle();
