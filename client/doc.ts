@@ -46,7 +46,11 @@ export type DocChange = {
   snapshotted?: Snapshotted;
 };
 
-/** Own writes the relay refused, held back from the push path until the app discards (or retries) them. */
+/**
+ * Own writes the relay refused, held back from the push path until the app discards (or retries) them.
+ * What another tab of this agent gets stored meanwhile no longer counts among them: writes the relay then
+ * holds, and the document itself once the relay holds its header.
+ */
 export type RefusedWrites = {
   doc: Doc;
   error: RelayError | LocalRefusalError;
