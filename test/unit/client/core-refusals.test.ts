@@ -7,15 +7,21 @@ import { MEMBERS_KIND, docIdOf, type DocHeader } from "../../../protocol/index.t
 import { transactions } from "../../support/identity.ts";
 import { ack, alice, aliceTwo, coreScenario, doc1, doc2, docCreated, knownLoad } from "./core-transcript.ts";
 
+/** doc1 created, the relay's load answered with nothing, and its header pushed with one write. */
+function createdWithOneWrite(data = "one") {
+  const core = coreScenario();
+  core.start();
+  core.connect();
+  core.create(doc1);
+  core.relay(knownLoad(doc1.id, false));
+  core.append(doc1.id, data);
+  core.pump();
+  return core;
+}
+
 describe("item 1: sessions", () => {
   it("a bad_signature refusal rejects synced() and holds the writes back; nothing hangs", () => {
-    const core = coreScenario();
-    core.start();
-    core.connect();
-    core.create(doc1);
-    core.relay(knownLoad(doc1.id, false));
-    core.append(doc1.id, "one");
-    core.pump();
+    const core = createdWithOneWrite();
     core.transcript();
     core.relay({ type: "error", code: "bad_signature", message: "the chain does not verify", doc: doc1.id });
     core.append(doc1.id, "two");
@@ -89,13 +95,7 @@ describe("item 1: sessions", () => {
   it("a creation refused whole, once the relay holds the header another tab of this agent stored, holds back only the writes", () => {
     for (const heard of ["content", "load"] as const) {
       for (const then of ["retryRefused", "discardRefused"] as const) {
-        const core = coreScenario();
-        core.start();
-        core.connect();
-        core.create(doc1);
-        core.relay(knownLoad(doc1.id, false));
-        core.append(doc1.id, "one");
-        core.pump();
+        const core = createdWithOneWrite();
         core.relay({ type: "error", code: "forbidden", message: "a reader may not create documents", doc: doc1.id });
         core.transcript();
         // Fanned out live, or (after a reconnect) in a load's answer.
@@ -246,13 +246,7 @@ describe("item 2: a refused message is surfaced once and never wedges", () => {
   });
 
   it("a refusal naming the document refuses it once; a second refusal of it is not surfaced again", () => {
-    const core = coreScenario();
-    core.start();
-    core.connect();
-    core.create(doc1);
-    core.relay(knownLoad(doc1.id, false));
-    core.append(doc1.id, "too much");
-    core.pump();
+    const core = createdWithOneWrite("too much");
     core.transcript();
     core.relay({ type: "error", code: "transaction_too_large", message: "too large", doc: doc1.id });
     core.relay({ type: "error", code: "transaction_too_large", message: "too large", doc: doc1.id });
