@@ -17,7 +17,6 @@ import {
   type DocHeader,
   type DocId,
   type KnownState,
-  type ServerContent,
   type SessionCounts,
   type SessionId,
   type Snapshot,

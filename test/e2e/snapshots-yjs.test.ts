@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
-import { createClient, createIdentity, type Client, type DocChange, type Snapshotted } from "../../client/index.ts";
+import { createClient, createIdentity, type DocChange, type Snapshotted } from "../../client/index.ts";
 import { FileLocalStore } from "../../client/node.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import { transactionCount, type DocId } from "../../protocol/index.ts";

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, encodeMessage, utf8, type ClientMessage, type Transaction } from "../../protocol/index.ts";
 import { comparableAll } from "../support/bytes.ts";
 import { helloFrame, testAgent, testHeader } from "../support/identity.ts";
-import { SessionWriter, allRows, closeAll, connect, documentWithBystander, emptyKnown, openSocket, sqlRows, storedLog, takeContent, uniqueGroup, type Peer } from "./socket.ts";
+import { SessionWriter, allRows, closeAll, connect, documentWithBystander, emptyKnown, openSocket, storedLog, takeContent, uniqueGroup, type Peer } from "./socket.ts";
 
 afterEach(closeAll);
 

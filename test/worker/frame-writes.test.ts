@@ -2,7 +2,7 @@
 // together, yet each message stays atomic on its own: a refused one is refused alone, with nothing of it
 // stored, and the ones after it are judged as if it had never come. On the real Durable Object and SQLite.
 import { afterEach, describe, expect, it } from "vitest";
-import { batchFrame, encodeForBatch, signCheckpoint, type ClientMessage, type DocId } from "../../protocol/index.ts";
+import { batchFrame, encodeForBatch, signCheckpoint, type ClientMessage } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
 import { SessionWriter, closeAll, connect, heardByDoc, sqlRows, storedLog, uniqueGroup, type Peer } from "./socket.ts";
 import { countSql } from "./sql-count.ts";

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { GENESIS_HASH, batchFrame, chainHash, docIdOf, encodeForBatch, encodeMessage, signCheckpoint, type ClientMessage, type DocHeader } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
-import { SessionWriter, allRows, closeAll, connect, documentWithBystander, emptyKnown, groupStub, sqlRows, storedLog, uniqueGroup, type Peer } from "./socket.ts";
+import { SessionWriter, allRows, closeAll, connect, documentWithBystander, emptyKnown, sqlRows, storedLog, uniqueGroup, type Peer } from "./socket.ts";
 import { countSql } from "./sql-count.ts";
 
 afterEach(closeAll);
@@ -120,7 +120,7 @@ describe("malformed messages get bad_frame", () => {
 
 describe("text is stored exactly or refused", () => {
   it("data with a lone surrogate is bad_frame; nothing stored", async () => {
-    const { group, id, log, a, b } = await setup("lone-surrogate");
+    const { group, log, a, b } = await setup("lone-surrogate");
     const before = await allRows(group);
     // JSON.stringify escapes the lone surrogate, so the frame itself is valid UTF-8.
     a.sendRaw(encodeMessage(log.fork().content([{ at: 1, data: "x\ud800y" }]) as ClientMessage));

@@ -1,6 +1,6 @@
 // The SDK's Group against the real relay core: create, open, sync, reconnect, as transcripts.
 import { describe, expect, it } from "vitest";
-import { settle, statusOf, harnessPerTest } from "./group-harness.ts";
+import { statusOf, harnessPerTest } from "./group-harness.ts";
 
 const setup = harnessPerTest();
 

@@ -145,7 +145,7 @@ describe("doc.presence", () => {
   }
 
   it("shown where a role change took away reading, it is shown again once reading comes back, never refused meanwhile", async () => {
-    const { alice, bob, aliceGroup, secret, bobGroup, bobSecret } = await bobAdminInAlicesSecret();
+    const { bob, aliceGroup, secret, bobGroup, bobSecret } = await bobAdminInAlicesSecret();
     const errors: string[] = [];
     bobGroup.onError((error) => errors.push(error.message));
     bobSecret.presence.set("bob here");
@@ -171,7 +171,7 @@ describe("doc.presence", () => {
   });
 
   it("what others show where a role change took away reading is forgotten: a clear made meanwhile never reaches this client", async () => {
-    const { alice, bob, aliceGroup, secret, bobGroup, bobSecret } = await bobAdminInAlicesSecret();
+    const { alice, bob, aliceGroup, secret, bobSecret } = await bobAdminInAlicesSecret();
     secret.presence.set("alice here");
     await settle();
     expect(states(bobSecret.presence.peers)).toEqual({ [alice.session]: "alice here" });

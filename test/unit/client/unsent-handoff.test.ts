@@ -328,7 +328,7 @@ describe.each(stores)("$name: a tab discards refused writes that another tab of 
   });
 
   it("another tab that took in a write its tab then discarded and wrote over forgets it, and ends up with what the relay holds", async () => {
-    const { relay, client, aliceGroup, bob, shared, storeOf, tab, tabGroup, doc } = await refusedWrite("refused, then discarded");
+    const { relay, client, bob, shared, storeOf, tab, tabGroup, doc } = await refusedWrite("refused, then discarded");
 
     // Another tab, cut off, starts on the store and takes the refused write in; the first tab discards it and
     // writes again at its index, and the relay stores that.
