@@ -3,7 +3,8 @@
 // the session's own row, so a small write updates three rows and a load reads one row per chunk. Reads
 // stream page by page, never a whole group or a whole log at once. This class reads, and keeps what it
 // read in bounded caches; its parts: the tables and the upgrade of earlier storage (sqlite-schema.ts), how
-// a write is laid out in rows (sqlite-writes.ts), snapshots and pruning (sqlite-snapshots.ts).
+// a write is laid out in rows (sqlite-writes.ts), snapshots and pruning (sqlite-snapshots.ts), who is
+// subscribed to what (sqlite-subscriptions.ts), members and their roles (sqlite-members.ts).
 import {
   EMPTY_DIGEST,
   EMPTY_DIGEST_SUM,
@@ -20,6 +21,8 @@ import {
 import { foldDigest } from "./digest-fold.ts";
 import { openSchema, REMOVED_SCHEMA } from "./sqlite-schema.ts";
 import { SnapshotRows } from "./sqlite-snapshots.ts";
+import { SubscriptionRows } from "./sqlite-subscriptions.ts";
+import { MemberRows } from "./sqlite-members.ts";
 import { insertNewDocs, writeToDoc, type DocRow, type HeadRow, type Stored } from "./sqlite-writes.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../protocol/index.ts";
 import { readChunk } from "./transaction-chunks.ts";
@@ -52,17 +55,14 @@ const PREFETCHED_TAIL_CHARS = 1024 * 1024;
 /** Parsed headers kept in memory: read on every write to a document, never changed once stored. */
 const HEADER_CACHE_SIZE = 1_000;
 const ROW_CACHE_SIZE = 20_000;
-/** Subscriber lists kept in memory (one per document, and the group-wide one): fan-out reads none. */
-const SUBSCRIBER_CACHE_SIZE = 256;
 /**
  * Elements of the group digest (a new document's header, a session appended to) that may wait unfolded
  * (digest-fold.ts): a commit that leaves more folds them, so a `dir` never folds more than this many.
  */
 const UNFOLDED_ELEMENTS = 64;
 
-/** Documents whose rows or subscribers one prefetch query reads. */
+/** Documents whose rows one prefetch query reads. */
 const PREFETCH_DOCS = 500;
-const NO_PEERS: ReadonlySet<PeerId> = new Set();
 /** Heads of the sessions written lately: a writer's next append reads nothing to find where its log ends. */
 const HEAD_CACHE_SIZE = 10_000;
 /** Agents whose usage is kept in memory: a writer's quota check and a document's creation read none. */
@@ -80,9 +80,6 @@ export class SqliteStore implements GroupStore {
    * that kept it in `meta`.
    */
   #cursor: number | undefined;
-  #memberRoles: Map<AgentId, Role> | undefined;
-  /** The agents in `removed_members`, cached and dropped with #memberRoles. */
-  #removedAgents: Set<AgentId> | undefined;
   readonly #headers = new Map<DocId, DocHeader>();
   /** Meta values, written through. */
   readonly #meta = new Map<string, string | undefined>();
@@ -93,10 +90,6 @@ export class SqliteStore implements GroupStore {
   readonly #rows = new Map<DocId, DocRow | null>();
   /** Agents' usage, written through by commits; dropped by a delete (which recounts in SQL). */
   readonly #usage = new Map<AgentId, AgentUsage>();
-  /** Subscribers by document (or ALL_DOCS), written through by subscribe and unsubscribe. */
-  readonly #subscribers = new Map<string, Set<PeerId>>();
-  /** Documents known to have no subscriber of their own (most, in a large group): kept apart, they cost a string each. */
-  readonly #unsubscribed = new Set<string>();
   /** Session heads by `<doc row> <session id>`, written through by every commit. */
   readonly #heads = new Map<string, HeadRow>();
   /**
@@ -107,6 +100,8 @@ export class SqliteStore implements GroupStore {
   /** Known states of the documents a frame's loads asked for, read with their rows; a commit to one drops it. */
   readonly #listedKnown = new Map<DocId, KnownState>();
   readonly #snapshots: SnapshotRows;
+  readonly #subscriptions: SubscriptionRows;
+  readonly #members: MemberRows;
   /**
    * The digest elements written since the last fold (`<doc>` for a new header, `<doc> <session>`), or
    * undefined when not known (a fresh instance, a rolled-back write): then the next commit folds.
@@ -118,6 +113,8 @@ export class SqliteStore implements GroupStore {
   constructor(sql: SqlStorage, transactionSync: <T>(fn: () => T) => T) {
     this.sql = sql;
     this.transactionSync = transactionSync;
+    this.#subscriptions = new SubscriptionRows(sql);
+    this.#members = new MemberRows(sql);
     this.#snapshots = new SnapshotRows(sql, transactionSync, (docNum, session) => {
       const head = this.#head(docNum, session);
       return head && { num: head.num, tailFirst: head.tail.first };
@@ -152,7 +149,7 @@ export class SqliteStore implements GroupStore {
       }
     }
     const { removed } = replayMembership(header.creator, ops.sort(logOrder));
-    for (const agent of removed) this.sql.exec("INSERT OR IGNORE INTO removed_members (agent) VALUES (?)", agent);
+    this.#members.rememberRemoved(removed);
   }
 
   #rebuildDigest(): void {
@@ -187,7 +184,7 @@ export class SqliteStore implements GroupStore {
     // The sum is folded and the digest (its SHA-256) taken only when asked for (a `dir`): every frame
     // reads the group's facts, few need its digest (digestOfSum keeps the last).
     const digestSum = () => this.#foldedSum();
-    const removed = () => this.#removed();
+    const removed = () => this.#members.removed();
     return {
       ...info,
       // Read when asked: only a peer the log does not name needs it.
@@ -243,23 +240,11 @@ export class SqliteStore implements GroupStore {
   }
 
   role(agent: AgentId): Role | undefined {
-    return this.#members().get(agent);
+    return this.#members.roles().get(agent);
   }
 
   members(): Map<AgentId, Role> {
-    return new Map(this.#members());
-  }
-
-  #removed(): ReadonlySet<AgentId> {
-    this.#removedAgents ??= new Set(this.sql.exec<{ agent: AgentId }>("SELECT agent FROM removed_members").toArray().map((row) => row.agent));
-    return this.#removedAgents;
-  }
-
-  #members(): Map<AgentId, Role> {
-    this.#memberRoles ??= new Map(
-      this.sql.exec<{ agent: AgentId; role: Role }>("SELECT agent, role FROM members").toArray().map((row) => [row.agent, row.role]),
-    );
-    return this.#memberRoles;
+    return new Map(this.#members.roles());
   }
 
   header(doc: DocId): DocHeader | undefined {
@@ -348,28 +333,7 @@ export class SqliteStore implements GroupStore {
   }
 
   subscribers(doc: DocId): PeerId[] {
-    return [...new Set([...this.#subscribersOf(doc), ...this.#subscribersOf(ALL_DOCS)])];
-  }
-
-  #subscribersOf(doc: string): ReadonlySet<PeerId> {
-    if (this.#unsubscribed.has(doc)) return NO_PEERS;
-    let peers = this.#subscribers.get(doc);
-    if (!peers) {
-      peers = new Set(this.sql.exec<{ peer: string }>("SELECT peer FROM subscriptions WHERE doc = ?", doc).toArray().map((row) => row.peer));
-      this.#rememberSubscribers(doc, peers);
-    }
-    return peers;
-  }
-
-  #rememberSubscribers(doc: string, peers: Set<PeerId>): void {
-    if (peers.size === 0) {
-      if (this.#unsubscribed.size >= ROW_CACHE_SIZE) this.#unsubscribed.clear();
-      this.#unsubscribed.add(doc);
-      return;
-    }
-    this.#unsubscribed.delete(doc);
-    if (this.#subscribers.size >= SUBSCRIBER_CACHE_SIZE) this.#subscribers.delete(this.#subscribers.keys().next().value!);
-    this.#subscribers.set(doc, peers);
+    return this.#subscriptions.of(doc);
   }
 
   /**
@@ -403,7 +367,7 @@ export class SqliteStore implements GroupStore {
   }
 
   /**
-   * Reads the rows (with headers) and subscribers of documents not cached yet, PREFETCH_DOCS per query:
+   * Reads the rows (with headers) and subscribers of documents not cached yet, a page per query:
    * a frame of many writes then reads two statements' worth instead of two per document.
    */
   prefetch(docs: readonly DocId[], reading: readonly DocId[] = []): void {
@@ -422,14 +386,7 @@ export class SqliteStore implements GroupStore {
         this.#rows.set(row.id, { num: row.num, deleted: row.deleted === 1, sessions: row.sessions });
       }
     }
-    const unread = [...new Set(docs.filter((doc) => !this.#unsubscribed.has(doc) && !this.#subscribers.has(doc)))];
-    for (let start = 0; start < unread.length; start += PREFETCH_DOCS) {
-      const page = unread.slice(start, start + PREFETCH_DOCS);
-      const peers = new Map<string, Set<PeerId>>(page.map((doc) => [doc, new Set()]));
-      const found = this.sql.exec<{ doc: string; peer: PeerId }>("SELECT doc, peer FROM subscriptions WHERE doc IN (SELECT value FROM json_each(?))", JSON.stringify(page));
-      for (const row of found) peers.get(row.doc)?.add(row.peer);
-      for (const [doc, set] of peers) this.#rememberSubscribers(doc, set);
-    }
+    this.#subscriptions.prefetch(docs);
   }
 
   *readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction> {
@@ -665,15 +622,7 @@ export class SqliteStore implements GroupStore {
         if (!write.members) continue;
         if (write.members.genesis) this.setMeta("members_doc", write.doc);
         this.setMeta("members_last", JSON.stringify(write.members.last));
-        for (const change of write.members.changes) {
-          if (change.role) {
-            this.sql.exec("INSERT INTO members (agent, role) VALUES (?, ?) ON CONFLICT (agent) DO UPDATE SET role = excluded.role", change.agent, change.role);
-            this.sql.exec("DELETE FROM removed_members WHERE agent = ?", change.agent);
-          } else {
-            this.sql.exec("DELETE FROM members WHERE agent = ?", change.agent);
-            this.sql.exec("INSERT OR IGNORE INTO removed_members (agent) VALUES (?)", change.agent);
-          }
-        }
+        this.#members.apply(write.members.changes);
       }
       if (folded) {
         // Every session these writes append to was folded at its count, which is each append's `after`.
@@ -730,8 +679,7 @@ export class SqliteStore implements GroupStore {
       this.sql.exec("DELETE FROM chunks WHERE session_num IN (SELECT num FROM sessions WHERE doc_num = ?)", docNum);
       this.sql.exec("DELETE FROM sessions WHERE doc_num = ?", docNum);
       this.#snapshots.deleteFor(docNum, doc);
-      this.sql.exec("DELETE FROM subscriptions WHERE doc = ?", doc);
-      this.#subscribers.delete(doc);
+      this.#subscriptions.deleteFor(doc);
       this.sql.exec("UPDATE docs SET deleted = 1, updated_at = ?, cursor = ? WHERE num = ?", now, this.#bumpCursor(), docNum);
       this.#rows.set(doc, { num: docNum, deleted: true, sessions: 0 });
     });
@@ -745,7 +693,7 @@ export class SqliteStore implements GroupStore {
    */
   #write(body: () => void, membersChanged = true): void {
     this.#info = undefined;
-    if (membersChanged) this.#forgetRoles();
+    if (membersChanged) this.#members.forget();
     try {
       this.transactionSync(body);
     } catch (error) {
@@ -755,18 +703,13 @@ export class SqliteStore implements GroupStore {
       this.#heads.clear();
       this.#usage.clear();
       this.#snapshots.forgetAll();
-      this.#forgetRoles();
+      this.#members.forget();
       this.#unfolded = undefined;
       throw error;
     } finally {
       this.#info = undefined;
-      if (membersChanged) this.#forgetRoles();
+      if (membersChanged) this.#members.forget();
     }
-  }
-
-  #forgetRoles(): void {
-    this.#memberRoles = undefined;
-    this.#removedAgents = undefined;
   }
 
   #bumpCursor(): number {
@@ -775,30 +718,19 @@ export class SqliteStore implements GroupStore {
   }
 
   subscribe(peer: PeerId, doc: DocId | typeof ALL_DOCS): void {
-    this.sql.exec("INSERT OR IGNORE INTO subscriptions (doc, peer) VALUES (?, ?)", doc, peer);
-    this.#subscribed(peer, doc);
+    this.#subscriptions.subscribe(peer, doc);
   }
 
   subscribeAll(peer: PeerId, docs: readonly (DocId | typeof ALL_DOCS)[]): void {
-    if (docs.length === 0) return;
-    this.sql.exec("INSERT OR IGNORE INTO subscriptions (doc, peer) SELECT value, ? FROM json_each(?)", peer, JSON.stringify(docs));
-    for (const doc of docs) this.#subscribed(peer, doc);
-  }
-
-  #subscribed(peer: PeerId, doc: string): void {
-    // A document known to have no subscribers now has exactly this one.
-    if (this.#unsubscribed.has(doc)) this.#rememberSubscribers(doc, new Set([peer]));
-    else this.#subscribers.get(doc)?.add(peer);
+    this.#subscriptions.subscribeAll(peer, docs);
   }
 
   unsubscribe(peer: PeerId, doc: DocId): void {
-    this.sql.exec("DELETE FROM subscriptions WHERE doc = ? AND peer = ?", doc, peer);
-    this.#subscribers.get(doc)?.delete(peer);
+    this.#subscriptions.unsubscribe(peer, doc);
   }
 
   forgetPeer(peer: PeerId): void {
-    this.sql.exec("DELETE FROM subscriptions WHERE peer = ?", peer);
-    for (const peers of this.#subscribers.values()) peers.delete(peer);
+    this.#subscriptions.forgetPeer(peer);
   }
 
   /** The document's row, unless it is not stored or deleted. */
