@@ -143,7 +143,7 @@ export class Doc {
   append(data: TransactionData): DocTransaction {
     const state = this.#state;
     if (!state.header) throw new Error(`append: document ${this.id} is not loaded yet`);
-    if (state.deleted) throw new Error(`append: document ${this.id} was deleted`);
+    if (state.deleted) throw new LocalRefusalError("doc_deleted", `append: document ${this.id} was deleted`);
     if (this.#host.stateOf(this.id) !== state) throw new Error(`append: document ${this.id} is no longer held by its group`);
     const now = Date.now();
     // Refused here, not by the relay, whatever plain JavaScript passes in: nothing bad enters the session.

@@ -80,6 +80,10 @@ export class Group {
         const held = this.#core.docs.get(doc);
         return held?.relay.header === true && (this.#core.role === undefined || !held.header || mayRead(this.#core.role, identity.agent, held.header));
       },
+      goneWhy: (doc) => {
+        const held = this.#core.docs.get(doc);
+        return !held ? "is no longer held by its group" : held.deleted ? "was deleted" : undefined;
+      },
       afterNextPush: (send) => this.#pump.afterNextPush(send),
     });
     const group = this;

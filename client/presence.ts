@@ -44,6 +44,8 @@ export type PresenceHooks = {
    * it there: presence there is welcome.
    */
   mayShowIn(doc: DocId): boolean;
+  /** Why presence can never be shown in the document (deleted, no longer held), if it cannot. */
+  goneWhy?(doc: DocId): string | undefined;
   /**
    * Runs `send` right behind the content about to be pushed, if some is (false otherwise), so a cursor
    * moved by a keystroke travels in the keystroke's frame: one frame to send, and one for each reader.
@@ -66,8 +68,9 @@ export class DocPresence {
   /**
    * Shows `state` (any JSON value) to the document's other readers, replacing what this client showed.
    * Throws a LocalRefusalError, synchronously, for what the relay would refuse: a value that is not JSON
-   * (`bad_frame`), or states over PRESENCE_MAX_BYTES or PRESENCE_MAX_DOCS_PER_PEER documents, this
-   * client's documents in the group together (`presence_too_large`).
+   * (`bad_frame`), a document deleted or no longer held by the group (`presence_refused`), or states over
+   * PRESENCE_MAX_BYTES or PRESENCE_MAX_DOCS_PER_PEER documents, this client's documents in the group
+   * together (`presence_too_large`).
    */
   set(state: Json): void {
     this.#channel.set(this.#doc, state);
@@ -162,6 +165,8 @@ export class PresenceChannel {
     // it: the message's own JSON text, decoded by the relay's decoder, gives the value.
     const checked = refuseTextAsRelayWould(`{"type":"presence","doc":${JSON.stringify(doc)},"state":${json}}`, "presence.set");
     const value = (checked as Presence).state as Json;
+    const gone = this.#hooks.goneWhy?.(doc);
+    if (gone) throw new LocalRefusalError("presence_refused", `presence.set: document ${doc} ${gone}`);
     const bytes = utf8Length(json);
     let total = bytes;
     for (const [other, own] of this.#own) if (other !== doc) total += own.bytes;

@@ -32,6 +32,8 @@ export class AwarenessOverPresence {
    * change costs the work of the peers it changed, not of everyone here.
    */
   readonly #remote = new Map<string, { client: number; clock: number; from: unknown }>();
+  /** The code of the refusal last reported: the same refusal again (every cursor move) is not reported again. */
+  #refused: string | undefined;
   readonly #unsubscribe: () => void;
   readonly #onUpdate = (change: AwarenessChange, origin: unknown): void => {
     if (origin === this.#origin) return;
@@ -41,7 +43,8 @@ export class AwarenessOverPresence {
 
   /**
    * `origin` marks the awareness changes this makes, so that they are not sent back. `onError` hears a local
-   * state the presence channel refuses (over PRESENCE_MAX_BYTES, say): it is not shown, the last one is cleared.
+   * state the presence channel refuses (over PRESENCE_MAX_BYTES, say): it is not shown, the last one is
+   * cleared. It hears a refusal once: the same refusal of the next states is not reported until one is shown.
    */
   constructor(awareness: Awareness, presence: PresenceChannel, origin: unknown, onError: (error: Error) => void = () => {}, extra: Record<string, unknown> = {}) {
     this.#extra = extra;
@@ -77,9 +80,14 @@ export class AwarenessOverPresence {
     // Called from inside the awareness's own event: a throw here would reach the app's setLocalState call.
     try {
       this.#presence.set(presence);
+      this.#refused = undefined;
     } catch (error) {
       this.#presence.clear();
-      this.#onError(error instanceof Error ? error : new Error(String(error)));
+      const failure = error instanceof Error ? error : new Error(String(error));
+      const code = (failure as { code?: string }).code ?? failure.message;
+      if (code === this.#refused) return;
+      this.#refused = code;
+      this.#onError(failure);
     }
   }
 

@@ -5,7 +5,8 @@ import { LocalRefusalError } from "../../../client/errors.ts";
 import { PresenceChannel, type PresenceMap } from "../../../client/presence.ts";
 import type { Presence, SessionId } from "../../../protocol/index.ts";
 import { testAgent, testHeader } from "../../support/identity.ts";
-import { harnessPerTest, settle, statusOf } from "./group-harness.ts";
+import { until } from "../../support/wait.ts";
+import { CUT_OFF_URL, harnessPerTest, refusalCode, settle, statusOf } from "./group-harness.ts";
 
 const setup = harnessPerTest();
 
@@ -210,6 +211,40 @@ describe("doc.presence", () => {
     expect(refusal(() => others.at(-1)!.presence.set(1))).toBe("presence_too_large");
     // A refused call changed nothing.
     expect(others.at(-1)!.presence.state).toBeUndefined();
+  });
+
+  it("a document deleted, or dropped by its group, refuses presence at once: nothing is sent or kept (none of the budget)", async () => {
+    const { relay, client, cutOff } = setup();
+    const alice = await client({ name: "alice" });
+    const aliceGroup = alice.group("g1");
+    await aliceGroup.createMembers().synced();
+    const bob = await client({ name: "bob", url: CUT_OFF_URL });
+    await aliceGroup.setRole(bob.identity.agent, "writer");
+    const bobGroup = bob.group("g1");
+    await bobGroup.openAll();
+    // Deleted by an admin while bob has it open.
+    const deleted = aliceGroup.create();
+    await deleted.synced();
+    const bobDeleted = await bobGroup.open(deleted.id);
+    await aliceGroup.delete(deleted.id);
+    await until(() => bobDeleted.deleted, 2_000);
+    // Created cut off, after bob was made a reader: refused whole, and dropped when bob discards it.
+    const back = cutOff(bob);
+    await aliceGroup.setRole(bob.identity.agent, "reader");
+    const dropped = bobGroup.create();
+    back();
+    await until(() => bobGroup.refused().length === 1, 2_000);
+    await bobGroup.discardRefused(dropped);
+    expect(bobGroup.docs.map((doc) => doc.id)).not.toContain(dropped.id);
+
+    relay.transcript();
+    expect(refusalCode(() => bobDeleted.append("late"))).toBe("doc_deleted"); // as a write there is
+    for (const gone of [bobDeleted, dropped]) {
+      expect(refusalCode(() => gone.presence.set("here"))).toBe("presence_refused");
+      expect(gone.presence.state).toBeUndefined();
+    }
+    await settle();
+    expect(relay.transcript().filter((line) => line.includes("presence"))).toEqual([]);
   });
 
   it("rapid updates are paced under the relay's rate and the latest state always arrives", async () => {

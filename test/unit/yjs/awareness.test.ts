@@ -86,5 +86,29 @@ describe("awareness over presence", () => {
     a.awareness.setLocalStateField("notes", "x".repeat(100_000));
     expect(errors.map((error) => error.name)).toEqual(["LocalRefusalError"]);
     await untilEvent(b.awareness, "change", () => !names(b.awareness).includes("alice"));
+    // Every cursor move while it is too large is refused the same way: reported once, not at every move.
+    a.awareness.setLocalStateField("cursor", 1);
+    a.awareness.setLocalStateField("cursor", 2);
+    expect(errors).toHaveLength(1);
+    // Small again, it is shown; a refusal after that is reported again.
+    a.awareness.setLocalStateField("notes", "short");
+    await untilEvent(b.awareness, "change", () => names(b.awareness).includes("alice"));
+    a.awareness.setLocalStateField("notes", "x".repeat(100_000));
+    expect(errors.map((error) => (error as { code?: string }).code)).toEqual(["presence_too_large", "presence_too_large"]);
+  });
+
+  it("in a document deleted under the editor, a cursor move is refused at once, reported once, and sends nothing", async () => {
+    const { a, groupA, relay } = await twoEditors();
+    const errors: Error[] = [];
+    a.provider.on("error", (error) => errors.push(error));
+    await groupA.createMembers().synced();
+    await groupA.delete(a.provider.docId);
+    await settle();
+    relay.transcript();
+    a.awareness.setLocalStateField("cursor", 1);
+    a.awareness.setLocalStateField("cursor", 2);
+    await settle();
+    expect(errors.map((error) => (error as { code?: string }).code)).toEqual(["presence_refused"]);
+    expect(relay.transcript().filter((line) => line.includes("presence"))).toEqual([]);
   });
 });
