@@ -17,7 +17,7 @@ import {
   type SessionId,
 } from "../protocol/index.ts";
 import { LocalRefusalError } from "./errors.ts";
-import { refuseTextAsRelayWould } from "./local-checks.ts";
+import { checkListener, refuseTextAsRelayWould } from "./local-checks.ts";
 
 /** A peer's key in the presence map: its agent and session, since one agent may be here in several tabs. */
 export type PresenceKey = `${AgentId}/${SessionId}`;
@@ -93,6 +93,7 @@ export class DocPresence {
 
   /** Calls `listener` now with the current map, then with a new map on every change; returns a function that stops it. */
   subscribe(listener: PresenceListener): () => void {
+    checkListener(listener, "presence.subscribe");
     this.#listeners.add(listener);
     listener(this.#peers);
     return () => void this.#listeners.delete(listener);

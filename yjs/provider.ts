@@ -11,6 +11,7 @@ import type { Group } from "../client/group.ts";
 import type { Status } from "../client/status.ts";
 import { notifyAll } from "../client/listeners.ts";
 import { LocalRefusalError } from "../client/errors.ts";
+import { checkListener } from "../client/local-checks.ts";
 import type { DocId } from "../protocol/ids.ts";
 import { isSubset } from "../protocol/known-state.ts";
 import { MAX_SNAPSHOT_BYTES } from "../protocol/limits.ts";
@@ -35,6 +36,8 @@ export type WeftProviderOptions = {
    */
   snapshots?: SnapshotOptions;
 };
+
+const EVENTS: readonly (keyof Events)[] = ["status", "sync", "synced", "error"];
 
 type Events = {
   status: (event: { status: ProviderStatus; relay: Status }) => void;
@@ -171,7 +174,10 @@ export class WeftProvider {
     return this.#waitingToWrite;
   }
 
+  /** Listens to `event` (status, sync, synced, error); throws a TypeError for another name or a listener that is not a function. */
   on<E extends keyof Events>(event: E, listener: Events[E]): void {
+    if (!EVENTS.includes(event)) throw new TypeError(`WeftProvider.on: there is no event ${JSON.stringify(event)}; the events are ${EVENTS.join(", ")}`);
+    checkListener(listener, `WeftProvider.on(${JSON.stringify(event)})`);
     let set = this.#listeners.get(event);
     if (!set) this.#listeners.set(event, (set = new Set()));
     set.add(listener);

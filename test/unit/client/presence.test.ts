@@ -202,6 +202,7 @@ describe("doc.presence", () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(refusal(() => aliceDoc.presence.set(cyclic as never))).toBe("bad_frame");
+    expect(() => aliceDoc.presence.subscribe("not a function" as never)).toThrow(/presence.subscribe: the listener must be a function/);
     // The budget covers this client's documents in the group together.
     aliceDoc.presence.set("a".repeat(PRESENCE_MAX_BYTES - 2 - 100));
     const others = Array.from({ length: PRESENCE_MAX_DOCS_PER_PEER }, () => aliceGroup.create());

@@ -263,6 +263,16 @@ describe("one provider per document in a client", () => {
   });
 });
 
+describe("plain JavaScript passing the wrong thing", () => {
+  it("on() throws a TypeError for an event it never emits or a listener that is not a function", async () => {
+    const { a } = await twoEditors();
+    await a.provider.loaded;
+    expect(() => a.provider.on("connection-close" as "error", () => {})).toThrow(/no event "connection-close"; the events are status, sync, synced, error/);
+    expect(() => a.provider.on("error", "log it" as never)).toThrow(TypeError);
+    expect(() => a.provider.on("error", "log it" as never)).toThrow(/must be a function, not/);
+  });
+});
+
 describe("when the group closes for good", () => {
   it("a provider the app did not destroy lets go of what it owns: its awareness (and its timer) is destroyed", async () => {
     const { alice, a } = await twoEditors();
