@@ -1,7 +1,7 @@
 // The entry point apps use: createClient({ url, identity }) and then client.group(id).
 import { Group, type GroupOptions } from "./group.ts";
 import { newSession, type Identity } from "./identity.ts";
-import { checkIdentity, checkOptions, checkPushInterval, checkRelayUrl } from "./local-checks.ts";
+import { checkClientOptions } from "./client-options.ts";
 import { ClosedError } from "./errors.ts";
 import type { AgentId, DocId, Role, SessionId } from "../protocol/index.ts";
 import { cutStoredSession, type DocChanges, type LocalStore, type SessionCut, type StoredDoc, type UnsentListener } from "./storage/local-store.ts";
@@ -110,10 +110,7 @@ function onPageHide(announce: () => void): () => void {
  * (one without a scheme, say) throws a LocalRefusalError here, synchronously.
  */
 export function createClient(options: ClientOptions): Promise<Client> {
-  checkOptions(options ?? null, "createClient");
-  checkIdentity(options.identity);
-  checkRelayUrl(options.url);
-  if (options.pushIntervalMs !== undefined) checkPushInterval(options.pushIntervalMs);
+  checkClientOptions(options);
   return openClient(options);
 }
 

@@ -138,7 +138,8 @@ export class Doc {
 
   /**
    * Appends a transaction to this client's session: text, or bytes (a Uint8Array, copied here; readers get
-   * a Uint8Array back). It is sent (signed, batched) as soon as possible.
+   * a Uint8Array back). It is sent (signed, batched) as soon as possible. Throws a LocalRefusalError for
+   * what the relay would refuse.
    */
   append(data: TransactionData): DocTransaction {
     const state = this.#state;

@@ -11,7 +11,7 @@ import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Dire
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
 import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import { checkDocId, checkGroupId, checkHeader, checkListener, checkOptions, checkRoleMay, checkSignalOptions, checkSince } from "./local-checks.ts";
+import { checkDocId, checkGroupId, checkHeader, checkKnownOptions, checkListener, checkMemberOp, checkRoleMay, checkSignalOptions, checkSince, describe } from "./local-checks.ts";
 import { membersOf, whenWelcomed } from "./membership.ts";
 import { PresenceChannel } from "./presence.ts";
 import { PushPump } from "./push-pump.ts";
@@ -49,6 +49,8 @@ export class Group {
   readonly #pump: PushPump;
   /** The app's Doc for each document the core holds (made on first use). */
   readonly #docs = new Map<DocId, { state: DocState; doc: Doc }>();
+  /** Every Doc this group gave the app: one of another group or client is refused where a Doc is taken. */
+  readonly #made = new WeakSet<Doc>();
   /** Promises waiting for a settlement from the core, by waiter key. */
   readonly #waiters = new WaiterTable<WaiterKey>();
   readonly #docHost: DocHost;
@@ -188,10 +190,16 @@ export class Group {
   /**
    * Creates a document in this group. It exists locally at once and reaches the relay when connected.
    * `readers`, if given, limits who may see it (with its creator and the group's admins). Throws a
-   * LocalRefusalError for anything the relay would refuse (a kind over 64 characters, over 64 readers, ...).
+   * LocalRefusalError for anything the relay would refuse (a kind over 64 characters, over 64 readers, ...),
+   * and a TypeError for an option it does not know.
    */
   create(options: { kind?: string; meta?: DocMeta; readers?: AgentId[] } = {}): Doc {
-    checkOptions(options, "create");
+    // A misspelt or null `readers` would make the document readable by the whole group.
+    checkKnownOptions(options, ["kind", "meta", "readers"], "create");
+    if (options.readers !== undefined && !Array.isArray(options.readers)) throw new TypeError(`create: readers must be an array of agent ids, not ${describe(options.readers)}`);
+    if (options.meta !== undefined && (typeof options.meta !== "object" || options.meta === null || Array.isArray(options.meta))) {
+      throw new TypeError(`create: meta must be an object, not ${describe(options.meta)}`);
+    }
     return this.#createWith(this.#header(options.kind ?? "json", options), false);
   }
 
@@ -344,12 +352,12 @@ export class Group {
    * dropped: it never blocks the operations after it.
    */
   async setRole(agent: AgentId, role: Role): Promise<void> {
-    await this.#changeMembers({ op: "set", agent, role });
+    await this.#changeMembers({ op: "set", agent, role }, "setRole");
   }
 
   /** Removes `agent` from the group (admins only); its live connections are cut off at once. */
   async removeMember(agent: AgentId): Promise<void> {
-    await this.#changeMembers({ op: "remove", agent });
+    await this.#changeMembers({ op: "remove", agent }, "removeMember");
   }
 
   /** Every member and role, replayed from the membership operations whose signatures this client verified. */
@@ -431,17 +439,25 @@ export class Group {
     return whenWelcomed({ welcomed: () => this.#core.welcomed, closed, onStatus: (listener) => this.onStatus(listener) }, signal);
   }
 
-  async #changeMembers(op: MemberOp): Promise<void> {
+  /**
+   * Refuses what the relay would before waiting for anything (a bad agent id or role, a role that may not
+   * manage members, a closed group), then appends the operation once the log is known.
+   */
+  async #changeMembers(op: MemberOp, what: "setRole" | "removeMember"): Promise<void> {
     this.#throwIfClosed();
+    const data = JSON.stringify(op);
+    checkMemberOp(data, what);
+    checkRoleMay(this.#core.role, "manage", what);
     const log = await this.#membersLog();
-    checkRoleMay(this.#core.role, "manage", op.op === "set" ? "setRole" : "removeMember");
-    log.append(JSON.stringify(op));
+    checkRoleMay(this.#core.role, "manage", what);
+    log.append(data);
     await log.synced();
   }
 
-  /** A Doc, as refused() and open() give them. */
+  /** A Doc of this group, as refused() and open() give them. */
   #checkDoc(doc: unknown, what: string): asserts doc is Doc {
     if (!(doc instanceof Doc)) throw new TypeError(`${what}: expected a Doc, as open() and refused() give them, not ${doc === null ? "null" : typeof doc}`);
+    if (!this.#made.has(doc)) throw new TypeError(`${what}: ${doc.id} is a Doc of another group or client, not of group ${this.id} of this client`);
   }
 
   #throwIfClosed(): void {
@@ -456,6 +472,7 @@ export class Group {
     if (known?.state === state) return known.doc;
     const doc = new Doc(state, this.#docHost);
     this.#docs.set(id, { state, doc });
+    this.#made.add(doc);
     return doc;
   }
 

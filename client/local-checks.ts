@@ -2,7 +2,9 @@
 // before anything is stored or sent. Each check runs the relay's own decoding (protocol/codec.ts: the
 // same schemas and limits) on the message that would carry the call, so both ends cannot drift apart.
 import {
+  agentIdOf,
   decodeClientMessage,
+  publicKeyOf,
   docIdOf,
   encodeMessage,
   isDocId,
@@ -94,7 +96,8 @@ export function sizeProblem(data: TransactionData): string | undefined {
 
 export const isTransactionData = (data: unknown): data is TransactionData => typeof data === "string" || data instanceof Uint8Array;
 
-const describe = (value: unknown): string =>
+/** What a value is, for an error message: its class for an object, else its type. */
+export const describe = (value: unknown): string =>
   value === null ? "null" : typeof value === "object" ? (value.constructor?.name ?? "an object") : typeof value;
 
 /** A transaction's data as the relay will check it: a string (well-formed) or bytes, within MAX_TRANSACTION_BYTES. */
@@ -144,8 +147,8 @@ export function checkRoleMay(role: Role | undefined, action: Action, what: strin
 }
 
 /** A membership operation the relay could never accept is refused before it joins the log. */
-export function checkMemberOp(data: TransactionData): void {
-  if (!parseMemberOp(data)) throw new LocalRefusalError("forbidden", 'append: a membership operation is {"op":"set","agent":…,"role":…} or {"op":"remove","agent":…}');
+export function checkMemberOp(data: TransactionData, what = "append"): void {
+  if (!parseMemberOp(data)) throw new LocalRefusalError("forbidden", `${what}: a membership operation is {"op":"set","agent":…,"role":…} or {"op":"remove","agent":…}`);
 }
 
 /** A new document's header, as the relay checks it on the first push: schema, size, and that it hashes to its id. */
@@ -192,7 +195,7 @@ export function checkSince(since: unknown): void {
 /** The pace of partial frames (GroupOptions.pushIntervalMs): a number of ms from 0 to a minute. */
 export function checkPushInterval(ms: unknown): asserts ms is number {
   if (!(typeof ms === "number" && ms >= 0 && ms <= 60_000)) {
-    throw new LocalRefusalError("bad_frame", `pushIntervalMs: ${JSON.stringify(ms) ?? String(ms)} is not a number of milliseconds from 0 to 60000`);
+    throw new LocalRefusalError("bad_frame", `pushIntervalMs: ${typeof ms === "number" ? String(ms) : (JSON.stringify(ms) ?? String(ms))} is not a number of milliseconds from 0 to 60000`);
   }
 }
 
@@ -229,6 +232,13 @@ export function checkOptions(options: unknown, what: string): void {
   if (options !== undefined && (typeof options !== "object" || options === null)) throw new TypeError(`${what}: options must be an object, not ${describe(options)}`);
 }
 
+/** Options that name nothing but `known`: a misspelt option would otherwise be dropped in silence. */
+export function checkKnownOptions(options: unknown, known: readonly string[], what: string): void {
+  checkOptions(options, what);
+  const unknown = Object.keys(options ?? {}).filter((name) => !known.includes(name));
+  if (unknown.length > 0) throw new TypeError(`${what}: there is no option ${unknown.map((name) => JSON.stringify(name)).join(", ")}; the options are ${known.join(", ")}`);
+}
+
 /** Options that may carry an AbortSignal: an object, and its `signal` one (or left out). */
 export function checkSignalOptions(options: unknown, what: string): void {
   checkOptions(options, what);
@@ -255,5 +265,9 @@ export function checkIdentity(identity: unknown): void {
     throw new TypeError(
       `createClient: identity must be what createIdentity() or importIdentity(saved) returns, not ${typeof identity === "string" ? "a string (pass it to importIdentity first)" : describe(identity)}`,
     );
+  }
+  // The relay would refuse every handshake of an agent id that is not the key's.
+  if (agentIdOf(publicKeyOf(new Uint8Array(given.secretKey as Uint8Array))) !== given.agent) {
+    throw new TypeError("createClient: identity's agent is not the agent of its secret key (pass what createIdentity() or importIdentity(saved) returns, unchanged)");
   }
 }

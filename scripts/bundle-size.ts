@@ -10,9 +10,10 @@ import { fileURLToPath } from "node:url";
  * client core (35.7 KiB with all of them, the read path's wire data and the ordered view that grows; 36.9
  * KiB with the checks that refuse wrong arguments at once and refill a relay that lost storage; 38.0 KiB
  * with tabs handing each other the writes a closed one left unsent; 41.1 KiB with the own session checked
- * against the relay's after a tab discards writes another tab got stored).
+ * against the relay's after a tab discards writes another tab got stored; 42.4 KiB with createClient's
+ * options, create()'s and the membership operations' arguments checked at the call).
  */
-export const BROWSER_BUNDLE_BUDGET_GZIPPED = 42 * 1024;
+export const BROWSER_BUNDLE_BUDGET_GZIPPED = 43 * 1024;
 
 /**
  * Bundles `entry` for browsers as an app would; by default the SDK's own source. esbuild fails on any

@@ -27,7 +27,7 @@ export function harness(verifyToken?: TokenVerifier) {
   let named = 0;
 
   /** A client of `identity` (a new one by default), named cN in the transcript. */
-  async function client(options: Partial<ClientOptions> & { identity?: Identity; name?: string } = {}): Promise<Client> {
+  async function client({ name: given, ...options }: Partial<ClientOptions> & { identity?: Identity; name?: string } = {}): Promise<Client> {
     const identity = options.identity ?? createIdentity();
     const created = await createClient({
       url: "http://relay.test",
@@ -40,7 +40,7 @@ export function harness(verifyToken?: TokenVerifier) {
       ...options,
       identity,
     });
-    const name = options.name ?? `agent${++named}`;
+    const name = given ?? `agent${++named}`;
     relay.name(created.session, name);
     relay.name(identity.agent, name);
     clients.push(created);

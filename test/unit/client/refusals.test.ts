@@ -83,6 +83,34 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
     expect(() => create({ url, identity: {} })).toThrow(TypeError);
     expect(() => create({ url, identity: { ...createIdentity(), secretKey: new Uint8Array(31) } })).toThrow(TypeError);
     expect(() => createClient({ url: "http://relay.test/#section", identity: createIdentity() })).toThrow(/has a #fragment/);
+    const other = createIdentity();
+    expect(() => create({ url, identity: { agent: other.agent, secretKey: createIdentity().secretKey } })).toThrow(/not the agent of its secret key/);
+  });
+
+  it("createClient refuses, at the call, options a reconnect would trip over later: a wrong type, NaN, a misspelt name", () => {
+    const create = createClient as (options?: unknown) => Promise<unknown>;
+    const base = { url: "http://relay.test", identity: createIdentity() };
+    for (const [options, message] of [
+      [{ random: "x" }, /random must be a function, not string/],
+      [{ backoff: { baseMs: Number.NaN } }, /backoff.baseMs must be a whole number of milliseconds from 1 to 2147483647, not NaN/],
+      [{ backoff: { baseMs: 0 } }, /backoff.baseMs must be/],
+      [{ backoff: "fast" }, /backoff: options must be an object, not string/],
+      [{ backoff: { base: 10 } }, /backoff: there is no option "base"; the options are baseMs, capMs, minUptimeMs/],
+      [{ pingIntervalMs: Number.NaN }, /pingIntervalMs must be a whole number/],
+      [{ pingTimeoutMs: 0 }, /pingTimeoutMs must be a whole number/],
+      [{ getToken: "eyJ.token" }, /getToken must be a function, not string/],
+      [{ WebSocket: 42 }, /WebSocket must be a function, not number/],
+      [{ fetch: "x" }, /fetch must be a function, or false for none/],
+      [{ compression: "no" }, /compression must be true or false/],
+      [{ store: {} }, /store must be a LocalStore/],
+      [{ store: null }, /store must be a LocalStore/],
+      [{ session: "not-a-session" }, /session must be a session id of the identity's agent/],
+      [{ session: `${createIdentity().agent}~AAAAAAAA` }, /session must be a session id of the identity's agent/],
+      [{ token: "eyJ.token" }, /there is no option "token"; the options are url, identity, store, session, backoff/],
+      [{ pushIntervalMs: Number.NaN }, /pushIntervalMs: NaN is not a number of milliseconds/],
+    ] as const) {
+      expect(() => create({ ...base, ...options }), JSON.stringify(options)).toThrow(message);
+    }
   });
 
   it("createClient takes an identity whose key is a byte array of another realm (an iframe's, a vm context's)", async () => {
@@ -127,6 +155,51 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
     expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["still fine"]);
     alice.close();
     expect(() => alice.group("g1")).toThrow(ClosedError);
+  });
+
+  it("create() refuses an option it does not know, readers that are not an array and a meta that is not an object: none makes a document", async () => {
+    const { client } = setup();
+    const alice = await client();
+    const group = alice.group("g1");
+    const create = group.create.bind(group) as (options?: unknown) => unknown;
+    // Each would have made a document the whole group may read.
+    expect(() => create({ reader: [alice.identity.agent] })).toThrow(/create: there is no option "reader"; the options are kind, meta, readers/);
+    expect(() => create({ readers: null })).toThrow(/create: readers must be an array of agent ids, not null/);
+    expect(() => create({ readers: alice.identity.agent })).toThrow(/create: readers must be an array/);
+    expect(() => create({ meta: null })).toThrow(/create: meta must be an object, not null/);
+    expect(() => create({ meta: [] })).toThrow(/create: meta must be an object/);
+    expect(group.docs).toEqual([]);
+  });
+
+  it("setRole() and removeMember() reject a bad agent or role at once, offline too, and send nothing", async () => {
+    const { relay, client } = setup();
+    const alice = await client();
+    const group = alice.group("g1");
+    await group.createMembers().synced();
+    relay.down = true;
+    group.connection.drop();
+    relay.transcript();
+    const loose = group as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    for (const call of [() => loose.setRole!("bogus", "writer"), () => loose.setRole!(createIdentity().agent, "owner"), () => loose.removeMember!(undefined)]) {
+      await expect(Promise.race([call(), new Promise((resolve) => setTimeout(() => resolve("still waiting"), 500))])).rejects.toMatchObject({ name: "LocalRefusalError", code: "forbidden" });
+    }
+    await expect(loose.setRole!("bogus", "writer")).rejects.toThrow(/^forbidden: setRole: a membership operation is/);
+    relay.down = false;
+    group.reconnectNow();
+    await group.synced();
+    expect(relay.transcript().filter((line) => line.includes("-> relay | content"))).toEqual([]);
+  });
+
+  it("discardRefused() and retryRefused() refuse a Doc of another group or another client", async () => {
+    const { client } = setup();
+    const alice = await client();
+    const bob = await client();
+    const mine = alice.group("g1");
+    const elsewhere = [alice.group("g2").create(), bob.group("g1").create()];
+    for (const doc of elsewhere) {
+      expect(() => mine.discardRefused(doc)).toThrow(/discardRefused: doc_\S+ is a Doc of another group or client, not of group g1 of this client/);
+      expect(() => mine.retryRefused(doc)).toThrow(/retryRefused: doc_\S+ is a Doc of another group or client/);
+    }
   });
 
   it("refuses a meta that is not plain JSON, or nests too deep, with bad_header; and the membership log's kind through create()", async () => {

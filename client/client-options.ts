@@ -1,0 +1,57 @@
+// What createClient's options may be, checked at the call: a wrong value from plain JavaScript (a typo'd
+// name, NaN, a string where a function goes) fails there with a TypeError that names it, not later inside
+// a reconnect, where it would throw uncaught, loop without a pause, or be ignored.
+import { agentOfSession, isSessionId } from "../protocol/index.ts";
+import { checkIdentity, checkKnownOptions, checkOptions, checkPushInterval, checkRelayUrl, describe } from "./local-checks.ts";
+
+/** Every option createClient takes. */
+const OPTIONS = ["url", "identity", "store", "session", "backoff", "pingIntervalMs", "pingTimeoutMs", "WebSocket", "random", "getToken", "compression", "fetch", "pushIntervalMs"];
+const BACKOFF = ["baseMs", "capMs", "minUptimeMs"];
+/** The methods a LocalStore must have (the others are optional). */
+const STORE_METHODS = ["leaseSession", "loadGroup", "save", "remove", "close"];
+/** The longest wait a timer takes (setTimeout's limit). */
+const MAX_MS = 2 ** 31 - 1;
+
+export function checkClientOptions(options: unknown): void {
+  checkOptions(options ?? null, "createClient");
+  const given = options as Record<string, unknown>;
+  checkKnownOptions(given, OPTIONS, "createClient");
+  checkIdentity(given.identity);
+  checkRelayUrl(given.url);
+  if (given.pushIntervalMs !== undefined) checkPushInterval(given.pushIntervalMs);
+  const store = given.store as Record<string, unknown> | undefined;
+  if (store !== undefined && (typeof store !== "object" || store === null || STORE_METHODS.some((method) => typeof store[method] !== "function"))) {
+    throw new TypeError(`createClient: store must be a LocalStore (with ${STORE_METHODS.join(", ")}), not ${describe(store)}`);
+  }
+  const agent = (given.identity as { agent: string }).agent;
+  if (given.session !== undefined && !(typeof given.session === "string" && isSessionId(given.session) && agentOfSession(given.session) === agent)) {
+    throw new TypeError(`createClient: session must be a session id of the identity's agent (${agent}~...), not ${JSON.stringify(given.session) ?? describe(given.session)}`);
+  }
+  if (given.backoff !== undefined) {
+    checkKnownOptions(given.backoff ?? null, BACKOFF, "createClient: backoff");
+    const backoff = given.backoff as Record<string, unknown>;
+    // No delay of 0 ms: a relay out of reach would be tried again without a pause.
+    checkMs(backoff.baseMs, "backoff.baseMs", 1);
+    checkMs(backoff.capMs, "backoff.capMs", 1);
+    checkMs(backoff.minUptimeMs, "backoff.minUptimeMs", 0);
+  }
+  checkMs(given.pingIntervalMs, "pingIntervalMs", 1);
+  checkMs(given.pingTimeoutMs, "pingTimeoutMs", 1);
+  for (const name of ["WebSocket", "random", "getToken"]) {
+    if (given[name] !== undefined && typeof given[name] !== "function") throw new TypeError(`createClient: ${name} must be a function, not ${describe(given[name])}`);
+  }
+  if (given.fetch !== undefined && given.fetch !== false && typeof given.fetch !== "function") {
+    throw new TypeError(`createClient: fetch must be a function, or false for none, not ${describe(given.fetch)}`);
+  }
+  if (given.compression !== undefined && typeof given.compression !== "boolean") {
+    throw new TypeError(`createClient: compression must be true or false, not ${describe(given.compression)}`);
+  }
+}
+
+/** Undefined (the default), or a whole number of milliseconds from `least` to MAX_MS. */
+function checkMs(value: unknown, name: string, least: number): void {
+  if (value === undefined) return;
+  if (!(typeof value === "number" && Number.isInteger(value) && value >= least && value <= MAX_MS)) {
+    throw new TypeError(`createClient: ${name} must be a whole number of milliseconds from ${least} to ${MAX_MS}, not ${typeof value === "number" ? String(value) : describe(value)}`);
+  }
+}
