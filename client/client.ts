@@ -44,11 +44,14 @@ export class Client {
     this.#stopWatchingPage = onPageHide(() => void this.#announceUnsent([...this.#groups.values()]));
   }
 
-  /** The group with this id, connected on first use. */
+  /**
+   * The group with this id, connected on first use. One closed for good (`group.close()`, or closed by the
+   * relay) is replaced by a new one, which starts from what the closed one saved.
+   */
   group(id: string): Group {
     if (this.#closed) throw new ClosedError(String(id), `client.group(${JSON.stringify(id)}): the client is closed`);
     let group = this.#groups.get(id);
-    if (!group) {
+    if (!group || group.status === "closed") {
       group = new Group(id, this.identity, this.session, this.#writes, this.#options);
       this.#groups.set(id, group);
     }
@@ -138,7 +141,9 @@ class LeaseholderStore implements LocalStore {
     return this.#store.leaseSession(...args);
   }
 
-  loadGroup(group: string): Promise<StoredDoc[]> {
+  /** Read once the saves under way have finished: a group replacing a closed one starts from its last writes. */
+  async loadGroup(group: string): Promise<StoredDoc[]> {
+    await Promise.allSettled([...this.#saving]);
     return this.#store.loadGroup(group);
   }
 

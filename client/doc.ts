@@ -139,10 +139,12 @@ export class Doc {
   /**
    * Appends a transaction to this client's session: text, or bytes (a Uint8Array, copied here; readers get
    * a Uint8Array back). It is sent (signed, batched) as soon as possible. Throws a LocalRefusalError for
-   * what the relay would refuse.
+   * what the relay would refuse, and the group's ClosedError once it is closed for good.
    */
   append(data: TransactionData): DocTransaction {
     const state = this.#state;
+    // Nothing would save or send it: the app hears so now, not in a write it believes made.
+    if (this.#host.closedError) throw this.#host.closedError;
     if (!state.header) throw new Error(`append: document ${this.id} is not loaded yet`);
     if (state.deleted) throw new LocalRefusalError("doc_deleted", `append: document ${this.id} was deleted`);
     if (this.#host.stateOf(this.id) !== state) throw new Error(`append: document ${this.id} is no longer held by its group`);

@@ -82,6 +82,7 @@ export class Group {
         const held = this.#core.docs.get(doc);
         return held?.relay.header === true && (this.#core.role === undefined || !held.header || mayRead(this.#core.role, identity.agent, held.header));
       },
+      closedError: () => this.#core.closed,
       goneWhy: (doc) => {
         const held = this.#core.docs.get(doc);
         return !held ? "is no longer held by its group" : held.deleted ? "was deleted" : undefined;
@@ -191,7 +192,7 @@ export class Group {
    * Creates a document in this group. It exists locally at once and reaches the relay when connected.
    * `readers`, if given, limits who may see it (with its creator and the group's admins). Throws a
    * LocalRefusalError for anything the relay would refuse (a kind over 64 characters, over 64 readers, ...),
-   * and a TypeError for an option it does not know.
+   * a TypeError for an option it does not know, and the group's ClosedError once it is closed for good.
    */
   create(options: { kind?: string; meta?: DocMeta; readers?: AgentId[] } = {}): Doc {
     // A misspelt or null `readers` would make the document readable by the whole group.
@@ -215,6 +216,7 @@ export class Group {
   }
 
   #createWith(header: DocHeader, members: boolean): Doc {
+    this.#throwIfClosed();
     const id = checkHeader(header, this.id);
     checkRoleMay(this.#core.role, "create", members ? "createMembers" : "create");
     if (header.kind === MEMBERS_KIND && this.membersDoc) throw new LocalRefusalError("bad_header", "create: this group already has a membership log");
@@ -238,6 +240,7 @@ export class Group {
 
   async #open(id: DocId, signal: AbortSignal | undefined): Promise<Doc> {
     await this.ready;
+    this.#throwIfClosed();
     await this.#ask(`open:${id}`, { type: "open", doc: id }, signal);
     const doc = this.#doc(id);
     if (!doc) throw new RelayError({ code: "unknown_doc", message: `the relay has no document ${id} in group ${this.id}`, doc: id });
@@ -401,6 +404,10 @@ export class Group {
     this.connection.reconnectNow();
   }
 
+  /**
+   * Closes this group's connection for good: its promises settle with a ClosedError, and the calls that
+   * write throw it. `client.group(id)` then gives a new Group, which starts from what this one saved.
+   */
   close(): void {
     this.connection.close();
   }

@@ -46,6 +46,8 @@ export type PresenceHooks = {
   mayShowIn(doc: DocId): boolean;
   /** Why presence can never be shown in the document (deleted, no longer held), if it cannot. */
   goneWhy?(doc: DocId): string | undefined;
+  /** Why the group closed for good, once it did: set() throws it. */
+  closedError?(): Error | undefined;
   /**
    * Runs `send` right behind the content about to be pushed, if some is (false otherwise), so a cursor
    * moved by a keystroke travels in the keystroke's frame: one frame to send, and one for each reader.
@@ -70,7 +72,7 @@ export class DocPresence {
    * Throws a LocalRefusalError, synchronously, for what the relay would refuse: a value that is not JSON
    * (`bad_frame`), a document deleted or no longer held by the group (`presence_refused`), or states over
    * PRESENCE_MAX_BYTES or PRESENCE_MAX_DOCS_PER_PEER documents, this client's documents in the group
-   * together (`presence_too_large`).
+   * together (`presence_too_large`). Throws the group's ClosedError once it is closed for good.
    */
   set(state: Json): void {
     this.#channel.set(this.#doc, state);
@@ -95,7 +97,8 @@ export class DocPresence {
   subscribe(listener: PresenceListener): () => void {
     checkListener(listener, "presence.subscribe");
     this.#listeners.add(listener);
-    listener(this.#peers);
+    // As every later call: a throw is reported, and the app still gets the function that stops it.
+    notifyAll([listener], this.#peers);
     return () => void this.#listeners.delete(listener);
   }
 
@@ -155,6 +158,8 @@ export class PresenceChannel {
   }
 
   set(doc: DocId, state: Json): void {
+    const closed = this.#hooks.closedError?.();
+    if (closed) throw closed;
     let json: string | undefined;
     try {
       json = JSON.stringify(state);

@@ -1,8 +1,20 @@
 // The SDK's Group against the real relay core: create, open, sync, reconnect, as transcripts.
 import { describe, expect, it } from "vitest";
+import { ClosedError } from "../../../client/errors.ts";
+import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import type { DocChanges } from "../../../client/storage/local-store.ts";
+import type { DocId } from "../../../protocol/index.ts";
 import { statusOf, harnessPerTest } from "./group-harness.ts";
 
 const setup = harnessPerTest();
+
+/** A store whose saves take a while, as a disk's or IndexedDB's may. */
+class SlowSaves extends MemoryLocalStore {
+  override async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    return super.save(group, doc, changes);
+  }
+}
 
 describe("a group against the relay core", () => {
   it("creates a document, pushes it after the load, and is live once acked", async () => {
@@ -23,5 +35,29 @@ describe("a group against the relay core", () => {
       "c1 -> relay | content doc1 +header alice after=0 n=1",
       "relay -> c1 | known doc1 {alice:1} ack",
     ]);
+  });
+
+  it("closed with group.close(): the calls that write throw its ClosedError, and client.group() gives a new group that sends what it saved, once saved", async () => {
+    const { relay, client } = setup();
+    relay.down = true; // what the closed group wrote never reached the relay
+    const alice = await client({ name: "alice", store: new SlowSaves() });
+    const closed = alice.group("g1");
+    const doc = closed.create();
+    relay.name(doc.id, "doc1");
+    doc.append("before the close");
+    closed.close();
+    expect(() => doc.append("after the close")).toThrow(ClosedError);
+    expect(() => closed.create()).toThrow(ClosedError);
+    expect(() => doc.presence.set("here")).toThrow(ClosedError);
+    await expect(closed.open(doc.id)).rejects.toBeInstanceOf(ClosedError);
+
+    relay.down = false;
+    const again = alice.group("g1");
+    expect(again).not.toBe(closed);
+    const reopened = await again.open(doc.id);
+    reopened.append("in the new group");
+    await again.synced();
+    expect(relay.store.knownState(doc.id)).toEqual({ header: true, sessions: { [alice.session]: 2 } });
+    expect(reopened.transactions().map((transaction) => transaction.data)).toEqual(["before the close", "in the new group"]);
   });
 });

@@ -23,6 +23,9 @@ async function outcome(promise: Promise<unknown>): Promise<unknown> {
 
 const someDocId = (): DocId => docIdOf(newHeader({ group: "g1", kind: "json", creator: createIdentity().agent, createdAt: 1 }));
 
+/** What `call` settles with; a call that writes (create, append) throws a ClosedError at once on a closed group. */
+const settledOf = (call: () => Promise<unknown>): Promise<unknown> => Promise.resolve().then(call);
+
 /** Every public async method of a group (and of a document in it), started now. */
 function everyCall(group: Group, agent = createIdentity().agent): Record<string, () => Promise<unknown>> {
   return {
@@ -56,7 +59,7 @@ describe("closed for good", () => {
     await statusOf(group, "closed");
     expect(group.connection.closeReason).toMatch(/unauthorized/);
     for (const [name, call] of Object.entries(everyCall(group))) {
-      const result = await outcome(call());
+      const result = await outcome(settledOf(call));
       expect(result, name).not.toBe(PENDING);
       if (name !== "ready" && name !== "members") expect(result, name).toBeInstanceOf(ClosedError);
     }
@@ -68,7 +71,7 @@ describe("closed for good", () => {
     const group = holder.group("g1");
     await statusOf(group, "closed");
     for (const [name, call] of Object.entries(everyCall(group))) {
-      const result = await outcome(call());
+      const result = await outcome(settledOf(call));
       expect(result, name).not.toBe(PENDING);
       if (name !== "ready" && name !== "members") expect(result, name).toBeInstanceOf(ClosedError);
     }
@@ -90,7 +93,7 @@ describe("closed for good", () => {
       if (name !== "ready" && name !== "members") expect(result, name).toBeInstanceOf(ClosedError);
     }
     for (const [name, call] of Object.entries(everyCall(group))) {
-      const result = await outcome(call());
+      const result = await outcome(settledOf(call));
       expect(result, name).not.toBe(PENDING);
       if (name !== "ready" && name !== "members") expect(result, name).toBeInstanceOf(ClosedError);
     }
@@ -162,7 +165,7 @@ describe("a getToken that gives something the relay would refuse", () => {
     // Nothing reached the relay past the socket: no hello it would answer with bad_frame, no reconnecting.
     expect(relay.transcript().join("\n")).not.toMatch(/hello|bad_frame/);
     for (const [name, call] of Object.entries(everyCall(group))) {
-      const result = await outcome(call());
+      const result = await outcome(settledOf(call));
       expect(result, name).not.toBe(PENDING);
       if (name !== "ready" && name !== "members") expect(result, name).toBeInstanceOf(ClosedError);
     }

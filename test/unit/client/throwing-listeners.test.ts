@@ -72,4 +72,24 @@ describe("a listener that throws", () => {
     expect(() => mine.append("from bob")).not.toThrow();
     await mine.synced();
   });
+
+  it("on its first call, made by presence.subscribe itself: subscribe returns the function that stops it, and the error surfaces", async () => {
+    const { client } = setup();
+    const alice = await client();
+    const doc = alice.group("g1").create();
+    await doc.synced();
+    const bob = await client();
+    const bobDoc = await bob.group("g1").open(doc.id);
+    let calls = 0;
+    const stop = doc.presence.subscribe(() => {
+      calls++;
+      throw new Error("listener boom");
+    });
+    expect(calls).toBe(1);
+    expect(thrown).toEqual([expect.objectContaining({ message: "listener boom" })]);
+    stop();
+    bobDoc.presence.set("bob is here");
+    await until(() => doc.presence.peers.size === 1, 2_000);
+    expect(calls).toBe(1);
+  });
 });
