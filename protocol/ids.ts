@@ -14,10 +14,11 @@ const DOC_PATTERN = /^doc_[A-Za-z0-9_-]{43}$/;
 /** Group ids are chosen by apps: URL-safe, 1 to 128 characters, not only dots (`..` is a path step). */
 const GROUP_PATTERN = /^(?!\.+$)[A-Za-z0-9._~-]{1,128}$/;
 
-export const isAgentId = (value: string): value is AgentId => AGENT_PATTERN.test(value);
-export const isSessionId = (value: string): value is SessionId => SESSION_PATTERN.test(value);
-export const isDocId = (value: string): value is DocId => DOC_PATTERN.test(value);
-export const isGroupId = (value: string): value is GroupId => GROUP_PATTERN.test(value);
+// Strings only: a pattern's test() would take an array (or anything) by its text, ["ag_..."] as "ag_...".
+export const isAgentId = (value: unknown): value is AgentId => typeof value === "string" && AGENT_PATTERN.test(value);
+export const isSessionId = (value: unknown): value is SessionId => typeof value === "string" && SESSION_PATTERN.test(value);
+export const isDocId = (value: unknown): value is DocId => typeof value === "string" && DOC_PATTERN.test(value);
+export const isGroupId = (value: unknown): value is GroupId => typeof value === "string" && GROUP_PATTERN.test(value);
 
 export const agentIdOf = (publicKey: Uint8Array): AgentId => `ag_${toBase64Url(publicKey)}`;
 

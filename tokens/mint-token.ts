@@ -23,6 +23,7 @@ export type TokenSigningKey = string | JsonWebKey | CryptoKey;
 /** Signs a token for `claims`. Rejects with a TypeError or RangeError when a claim is one the relay would refuse. */
 export async function mintToken(claims: TokenClaims, secretOrKey: TokenSigningKey, now: number = Date.now()): Promise<string> {
   // What was given is named by its kind, never printed: a whole identity passed by mistake holds its secret key.
+  if (claims === null || typeof claims !== "object") throw new TypeError(`mintToken: claims must be an object ({ agent, group, role, expiresIn }), not ${kindOf(claims)}`);
   if (!isAgentId(claims.agent)) throw new TypeError(`agent must be an agent id (ag_...), not ${kindOf(claims.agent)}`);
   if (!isGroupId(claims.group)) throw new TypeError(`group must be 1-128 characters of A-Z a-z 0-9 . _ ~ -, not ${kindOf(claims.group)}`);
   if (!ROLES.includes(claims.role)) throw new TypeError(`role must be one of ${ROLES.join(", ")}`);
@@ -32,6 +33,8 @@ export async function mintToken(claims: TokenClaims, secretOrKey: TokenSigningKe
     if (value !== undefined && (typeof value !== "string" || value.length === 0)) throw new TypeError(`${name} must be a non-empty string, not ${kindOf(value)}`);
   }
   if (!Number.isFinite(now)) throw new TypeError(`now must be a time in milliseconds (Date.now()), not ${kindOf(now)}`);
+  // Milliseconds since 1970 have been over 10^12 since 2001: a smaller `now` is seconds, and would mint a token long expired.
+  if (now < 1e12) throw new RangeError(`now must be a time in milliseconds (Date.now()), not ${now}: that is in seconds, or before 2001`);
   checkSigningKey(secretOrKey);
   const issuedAt = Math.floor(now / 1000);
   const payload = {
@@ -73,7 +76,7 @@ function checkSigningKey(key: unknown): void {
     if (key.type !== "private" || key.algorithm.name !== "Ed25519") throw new TypeError(`the signing key must be an Ed25519 private key, not a ${key.type} ${key.algorithm.name} key`);
     return;
   }
-  if (key === null || typeof key !== "object" || Array.isArray(key)) throw new TypeError(`the signing key must be an HS256 secret, an Ed25519 private JWK or a CryptoKey, not ${kindOf(key)}`);
+  if (key === null || typeof key !== "object" || Array.isArray(key) || ArrayBuffer.isView(key)) throw new TypeError(`the signing key must be an HS256 secret, an Ed25519 private JWK or a CryptoKey, not ${kindOf(key)}`);
   const jwk = key as JsonWebKey;
   if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519") throw new TypeError("the signing JWK must be an Ed25519 key (kty OKP, crv Ed25519)");
   if (typeof jwk.d !== "string") throw new TypeError("the signing JWK is a public key: mintToken needs the private key (generateTokenKeys().privateKey)");

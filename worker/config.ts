@@ -83,7 +83,8 @@ export type ConfigEnv = {
 export function configFromEnv(env: ConfigEnv): RelayConfig {
   const problems: string[] = [];
   const key = tokenKeyOf(env, problems);
-  const tokensConfigured = Boolean(env.WEFT_TOKEN_SECRET || env.WEFT_TOKEN_PUBLIC_KEY);
+  // A key var that is there but empty (a secret that was never put, say) is a key that cannot be used: closed, not open.
+  const tokensConfigured = env.WEFT_TOKEN_SECRET !== undefined || env.WEFT_TOKEN_PUBLIC_KEY !== undefined;
   const maxLifetimeSeconds = maxLifetimeOf(env.WEFT_TOKEN_MAX_LIFETIME_SECONDS, problems);
   // A lifetime the relay cannot read fails closed, like a key it cannot use: longer tokens are not let in instead.
   const tokens: TokenPolicy | undefined = key && maxLifetimeSeconds !== undefined
@@ -131,6 +132,9 @@ function tokenKeyOf(env: ConfigEnv, problems: string[]): TokenKey | undefined {
     return { alg: "EdDSA", publicKey };
   }
   if (env.WEFT_TOKEN_SECRET) return { alg: "HS256", secret: env.WEFT_TOKEN_SECRET };
+  for (const name of ["WEFT_TOKEN_PUBLIC_KEY", "WEFT_TOKEN_SECRET"] as const) {
+    if (env[name] !== undefined) problems.push(`${name} is set but empty; tokens cannot be checked`);
+  }
   return undefined;
 }
 

@@ -20,6 +20,7 @@ describe("startRelay's options from plain JavaScript", () => {
     ["a var that is not a string", { vars: { WEFT_OPEN_GROUPS: true } }],
     ["a key object as a var", { vars: { WEFT_TOKEN_PUBLIC_KEY: { kty: "OKP" } } }],
     ["a misspelt setting", { vars: { WEFT_TOKEN_SECRETS: "s" } }],
+    ["an empty token secret", { vars: { WEFT_TOKEN_SECRET: "" } }],
     ["a port as a string", { port: "8799" }],
     ["a port out of range", { port: 70_000 }],
     ["a folder as a number", { persistTo: 42 }],

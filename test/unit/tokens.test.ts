@@ -78,11 +78,16 @@ describe("app tokens", () => {
     expect(await verify(issuedLongAgo)).toMatchObject({ ok: false, code: "unauthorized" });
   });
 
-  it("a malformed public key is one clear problem, and every token then gets internal", async () => {
-    for (const key of ["not json", '{"kty":"RSA","n":"x","e":"AQAB"}', '{"kty":"OKP","crv":"Ed25519","x":"short"}']) {
-      const config = configFromEnv({ WEFT_TOKEN_PUBLIC_KEY: key });
+  it("a malformed public key, or an empty key var, is one clear problem, and every token then gets internal: the relay is closed, not open", async () => {
+    const envs = [
+      ...["not json", '{"kty":"RSA","n":"x","e":"AQAB"}', '{"kty":"OKP","crv":"Ed25519","x":"short"}'].map((key) => ({ WEFT_TOKEN_PUBLIC_KEY: key })),
+      { WEFT_TOKEN_PUBLIC_KEY: "" },
+      { WEFT_TOKEN_SECRET: "" },
+    ];
+    for (const env of envs) {
+      const config = configFromEnv(env);
       expect(config.problems).toHaveLength(1);
-      expect(config.problems[0]).toMatch(/^WEFT_TOKEN_PUBLIC_KEY /);
+      expect(config.problems[0]).toMatch(new RegExp(`^${Object.keys(env)[0]} `));
       expect(config.tokens).toBeUndefined();
       expect(config.access).toMatchObject({ openGroups: false, tokensConfigured: true });
       const verify = verifierOf(config);
@@ -161,6 +166,12 @@ describe("mintToken from plain JavaScript", () => {
     await expect(mintToken({ ...claims, issuer: "" }, "s3cret")).rejects.toThrow("issuer must be a non-empty string");
     await expect(mintToken(claims, "s3cret", Number.NaN)).rejects.toThrow("now must be a time in milliseconds (Date.now()), not NaN");
     await expect(mintToken(claims, "s3cret", "1700000000000" as never)).rejects.toThrow(/^now must be/);
+    await expect(mintToken(claims, "s3cret", 1_700_000_000)).rejects.toThrow("now must be a time in milliseconds (Date.now()), not 1700000000: that is in seconds");
+    await expect((mintToken as (...args: unknown[]) => Promise<string>)()).rejects.toThrow("mintToken: claims must be an object ({ agent, group, role, expiresIn }), not undefined");
+    // An array holding an id is not the id: a pattern's test() would read it as its text.
+    await expect(mintToken({ ...claims, agent: [alice.agent] as never }, "s3cret")).rejects.toThrow("agent must be an agent id (ag_...), not an array");
+    await expect(mintToken({ ...claims, group: ["g1"] as never }, "s3cret")).rejects.toThrow("group must be 1-128 characters of A-Z a-z 0-9 . _ ~ -, not an array");
+    await expect(mintToken(claims, new TextEncoder().encode("s3cret") as never)).rejects.toThrow("the signing key must be an HS256 secret, an Ed25519 private JWK or a CryptoKey, not an object");
     await expect(mintToken(claims, JSON.stringify(privateJwk))).rejects.toThrow("the key is a JWK's JSON text");
     await expect(mintToken(claims, publicJwk)).rejects.toThrow("the signing JWK is a public key");
     await expect(mintToken(claims, { kty: "oct", k: "c2VjcmV0" })).rejects.toThrow("the signing JWK must be an Ed25519 key");
