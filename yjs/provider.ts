@@ -11,7 +11,7 @@ import type { Group } from "../client/group.ts";
 import type { Status } from "../client/status.ts";
 import { notifyAll } from "../client/listeners.ts";
 import { LocalRefusalError } from "../client/errors.ts";
-import { checkListener } from "../client/local-checks.ts";
+import { checkDocId, checkKnownOptions, checkListener, describe } from "../client/local-checks.ts";
 import type { DocId } from "../protocol/ids.ts";
 import { isSubset } from "../protocol/known-state.ts";
 import { MAX_SNAPSHOT_BYTES } from "../protocol/limits.ts";
@@ -124,6 +124,7 @@ export class WeftProvider {
    * presence per document, which two would overwrite. Editor panes of one document share a Y.Doc and its provider.
    */
   constructor(group: Group, docId: DocId, ydoc: Y.Doc, options: WeftProviderOptions = {}) {
+    checkProviderArguments(group, docId, ydoc, options);
     let live = providers.get(group);
     if (!live) providers.set(group, (live = new Map()));
     if (live.has(docId)) {
@@ -399,6 +400,25 @@ export class WeftProvider {
 
   #emit<E extends keyof Events>(event: E, ...args: Parameters<Events[E]>): void {
     notifyAll((this.#listeners.get(event) ?? []) as Iterable<(...values: Parameters<Events[E]>) => void>, ...args);
+  }
+}
+
+/**
+ * What plain JavaScript may pass, refused at the call with a TypeError that names it, before the provider
+ * holds a place: shapes rather than classes, since an app may bundle its own copy of Yjs.
+ */
+function checkProviderArguments(group: unknown, docId: unknown, ydoc: unknown, options: unknown): void {
+  const looksLike = (value: unknown, methods: string[]) => typeof value === "object" && value !== null && methods.every((method) => typeof (value as Record<string, unknown>)[method] === "function");
+  if (!looksLike(group, ["open", "onStatus", "onRole", "onRefused"])) throw new TypeError(`WeftProvider: the first argument must be a group (client.group(id)), not ${describe(group)}`);
+  if (looksLike(docId, ["append"])) throw new TypeError("WeftProvider: the second argument is a document's id: pass doc.id, not the Doc");
+  checkDocId(docId, "WeftProvider");
+  if (!looksLike(ydoc, ["on", "off", "transact"]) || typeof (ydoc as Y.Doc).clientID !== "number") throw new TypeError(`WeftProvider: the third argument must be a Y.Doc, not ${describe(ydoc)}`);
+  if ((ydoc as Y.Doc).isDestroyed) throw new TypeError("WeftProvider: the Y.Doc was destroyed: bind a new one");
+  checkKnownOptions(options, ["awareness", "snapshots"], "WeftProvider");
+  const awareness = (options as WeftProviderOptions).awareness;
+  if (awareness !== undefined) {
+    if (!looksLike(awareness, ["on", "off", "getLocalState", "setLocalState"])) throw new TypeError(`WeftProvider: awareness must be a y-protocols Awareness, not ${describe(awareness)}`);
+    if (awareness.doc !== ydoc) throw new TypeError("WeftProvider: awareness belongs to another Y.Doc: make it with new Awareness(ydoc) of this one");
   }
 }
 

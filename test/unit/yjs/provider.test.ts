@@ -264,6 +264,33 @@ describe("one provider per document in a client", () => {
 });
 
 describe("plain JavaScript passing the wrong thing", () => {
+  it("the constructor throws a TypeError naming what is wrong, and a refused one holds no place", async () => {
+    const { groupA, docId, a } = await twoEditors();
+    a.provider.destroy();
+    const made = (...args: unknown[]) => () => new (WeftProvider as unknown as new (...values: unknown[]) => WeftProvider)(...args);
+    const doc = await groupA.open(docId);
+    const destroyed = new Y.Doc();
+    destroyed.destroy();
+    const ydoc = new Y.Doc();
+    for (const [call, message] of [
+      [made(undefined, docId, ydoc), /the first argument must be a group \(client.group\(id\)\), not undefined/],
+      [made(groupA, doc, ydoc), /pass doc.id, not the Doc/],
+      [made(groupA, "doc-1", ydoc), /WeftProvider: "doc-1" is not a document id/],
+      [made(groupA, docId), /the third argument must be a Y.Doc, not undefined/],
+      [made(groupA, docId, destroyed), /the Y.Doc was destroyed/],
+      [made(groupA, docId, ydoc, null), /options must be an object, not null/],
+      [made(groupA, docId, ydoc, { snapshot: false }), /there is no option "snapshot"; the options are awareness, snapshots/],
+      [made(groupA, docId, ydoc, { awareness: {} }), /awareness must be a y-protocols Awareness, not Object/],
+      [made(groupA, docId, ydoc, { awareness: new Awareness(new Y.Doc()) }), /awareness belongs to another Y.Doc/],
+    ] as const) {
+      expect(call).toThrow(TypeError);
+      expect(call).toThrow(message);
+    }
+    const provider = new WeftProvider(groupA, docId, ydoc);
+    await provider.loaded;
+    provider.destroy();
+  });
+
   it("on() throws a TypeError for an event it never emits or a listener that is not a function", async () => {
     const { a } = await twoEditors();
     await a.provider.loaded;
