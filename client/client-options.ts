@@ -13,7 +13,8 @@ const STORE_METHODS = ["leaseSession", "loadGroup", "save", "remove", "close"];
 const MAX_MS = 2 ** 31 - 1;
 
 export function checkClientOptions(options: unknown): void {
-  checkOptions(options ?? null, "createClient");
+  if (options === undefined) throw new TypeError("createClient: options must be an object ({ url, identity, ... }), not undefined");
+  checkOptions(options, "createClient");
   const given = options as Record<string, unknown>;
   checkKnownOptions(given, OPTIONS, "createClient");
   checkIdentity(given.identity);

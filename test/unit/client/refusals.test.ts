@@ -76,7 +76,7 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
   it("createClient refuses options and identities that are not what createIdentity() or importIdentity() give", () => {
     const create = createClient as (options?: unknown) => Promise<unknown>;
     const url = "http://relay.test";
-    expect(() => create()).toThrow(TypeError);
+    expect(() => create()).toThrow("createClient: options must be an object ({ url, identity, ... }), not undefined");
     expect(() => create(null)).toThrow(TypeError);
     expect(() => create({ url })).toThrow(/identity must be what createIdentity\(\)/);
     expect(() => create({ url, identity: exportIdentity(createIdentity()) })).toThrow(/a string \(pass it to importIdentity first\)/);
