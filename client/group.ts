@@ -298,7 +298,7 @@ export class Group {
    * client already holds exactly what the relay holds, the answer says so without listing anything.
    */
   directory(options: { since?: number } & Signal = {}): Promise<Directory> {
-    checkSignalOptions(options, "directory");
+    checkSignalOptions(options, "directory", ["since"]);
     checkSince(options.since);
     return this.#directoryAnswer(options.since, options.signal);
   }

@@ -239,9 +239,10 @@ export function checkKnownOptions(options: unknown, known: readonly string[], wh
   if (unknown.length > 0) throw new TypeError(`${what}: there is no option ${unknown.map((name) => JSON.stringify(name)).join(", ")}; the options are ${known.join(", ")}`);
 }
 
-/** Options that may carry an AbortSignal: an object, and its `signal` one (or left out). */
-export function checkSignalOptions(options: unknown, what: string): void {
-  checkOptions(options, what);
+/** Options that may carry an AbortSignal: an object, and its `signal` one (or left out); `also` names the others it takes. */
+export function checkSignalOptions(options: unknown, what: string, also: readonly string[] = []): void {
+  // A misspelt `signal` would leave the wait unbounded.
+  checkKnownOptions(options, ["signal", ...also], what);
   const signal = (options as { signal?: unknown } | undefined)?.signal;
   if (signal !== undefined && !(typeof signal === "object" && signal !== null && typeof (signal as AbortSignal).addEventListener === "function" && typeof (signal as AbortSignal).aborted === "boolean")) {
     throw new TypeError(`${what}: signal must be an AbortSignal, not ${describe(signal)}`);

@@ -145,6 +145,10 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
       ["synced", () => looseDoc.synced!(42)],
       ["retryRefused", () => loose.retryRefused!(undefined)],
       ["discardRefused", () => loose.discardRefused!(doc.id)],
+      // A misspelt option: the wait it was to bound would be unbounded.
+      ["open", () => loose.open!(doc.id, { singal: AbortSignal.timeout(1) })],
+      ["synced", () => looseDoc.synced!({ singal: AbortSignal.timeout(1) })],
+      ["directory", () => loose.directory!({ sinse: 3 })],
     ] as const) {
       expect(call, what).toThrow(TypeError);
       expect(call, what).toThrow(new RegExp(`^${what}: `));
