@@ -1,4 +1,5 @@
 // The entry point apps use: createClient({ url, identity }) and then client.group(id).
+import { CLOSED_BY_APP } from "./connection.ts";
 import { Group, type GroupOptions } from "./group.ts";
 import { newSession, type Identity } from "./identity.ts";
 import { checkClientOptions } from "./client-options.ts";
@@ -45,13 +46,14 @@ export class Client {
   }
 
   /**
-   * The group with this id, connected on first use. One closed for good (`group.close()`, or closed by the
-   * relay) is replaced by a new one, which starts from what the closed one saved.
+   * The group with this id, connected on first use. One the app closed (`group.close()`) is replaced by a
+   * new one, which starts from what the closed one saved. One the relay closed for good (not a member, a
+   * bad token) is given back as it is: asking again, a render at a time, would connect again each time.
    */
   group(id: string): Group {
     if (this.#closed) throw new ClosedError(String(id), `client.group(${JSON.stringify(id)}): the client is closed`);
     let group = this.#groups.get(id);
-    if (!group || group.status === "closed") {
+    if (!group || (group.status === "closed" && group.connection.closeReason === CLOSED_BY_APP)) {
       group = new Group(id, this.identity, this.session, this.#writes, this.#options);
       this.#groups.set(id, group);
     }

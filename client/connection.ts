@@ -68,6 +68,9 @@ export type ConnectionOptions = {
   fetch?: typeof fetch | false;
 };
 
+/** Why a connection the app closed (close() without a reason) is closed. */
+export const CLOSED_BY_APP = "closed by the app";
+
 /** How long the probe of a failed connection may take before the failure is reported without its detail. */
 const PROBE_TIMEOUT_MS = 5_000;
 
@@ -181,7 +184,7 @@ export class Connection {
     if (this.#status === "live") this.#setStatus("syncing");
   }
 
-  close(reason = "closed by the app"): void {
+  close(reason = CLOSED_BY_APP): void {
     if (this.#status === "closed") return;
     this.closeReason = reason;
     this.#clearTimers();

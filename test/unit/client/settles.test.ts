@@ -58,6 +58,8 @@ describe("closed for good", () => {
     const group = stranger.group("g1");
     await statusOf(group, "closed");
     expect(group.connection.closeReason).toMatch(/unauthorized/);
+    // Asked again (a render at a time, say), the same closed group: no new connection each time.
+    expect(stranger.group("g1")).toBe(group);
     for (const [name, call] of Object.entries(everyCall(group))) {
       const result = await outcome(settledOf(call));
       expect(result, name).not.toBe(PENDING);
