@@ -3,6 +3,7 @@
 import {
   CHUNK_TARGET_BYTES,
   MAX_FRAME_BYTES,
+  MAX_LISTINGS_PER_FRAME,
   PROTOCOL_VERSION,
   canInflate,
   decodeServerFrame,
@@ -68,6 +69,12 @@ export type ConnectionOptions = {
   fetch?: typeof fetch | false;
 };
 
+/**
+ * Messages of one tick that may share frames: at most MAX_LISTINGS_PER_FRAME `dir` and `open` messages,
+ * the relay's bound per frame (a frame over it is refused whole, and would be sent again at every reconnect).
+ */
+type Outgoing = { messages: EncodedMessage[]; listings: number };
+
 /** Why a connection the app closed (close() without a reason) is closed. */
 export const CLOSED_BY_APP = "closed by the app";
 
@@ -100,7 +107,7 @@ export class Connection {
   /** The hello went out on the current socket: frames may follow it. */
   #helloSent = false;
   /** Messages sent in the current tick: they leave together, in as few frames as fit, when it ends. */
-  #outgoing: EncodedMessage[] | undefined;
+  #outgoing: Outgoing[] | undefined;
   /** Backoff and token-refresh bookkeeping (core/reconnect.ts decides with it). */
   readonly #reconnect = initialReconnect();
   readonly #url: string;
@@ -153,25 +160,29 @@ export class Connection {
   /** Sends a message if the hello is out; returns false otherwise (the group sends it again on the next hello). */
   send(message: ClientMessage): boolean {
     if (!this.canSend) return false;
-    this.#enqueue(encodeForBatch(message));
+    this.#enqueue(encodeForBatch(message), message.type === "dir" || message.type === "open");
     return true;
   }
 
-  #enqueue(frame: EncodedMessage): void {
+  /** Queues a message for this tick's frames; a listing (`dir`, `open`) past the relay's bound per frame starts another run. */
+  #enqueue(frame: EncodedMessage, listing = false): void {
     if (!this.#outgoing) {
-      this.#outgoing = [];
+      this.#outgoing = [{ messages: [], listings: 0 }];
       const socket = this.#socket;
       queueMicrotask(() => this.#flushOutgoing(socket));
     }
-    this.#outgoing.push(frame);
+    let run = this.#outgoing[this.#outgoing.length - 1]!;
+    if (listing && run.listings === MAX_LISTINGS_PER_FRAME) this.#outgoing.push((run = { messages: [], listings: 0 }));
+    run.messages.push(frame);
+    if (listing) run.listings++;
   }
 
   /** Sends what this tick queued, if the socket it was queued for is still the current one. */
   #flushOutgoing(socket: WebSocket | undefined): void {
-    const frames = this.#outgoing;
+    const runs = this.#outgoing;
     this.#outgoing = undefined;
-    if (!frames || !socket || socket !== this.#socket) return;
-    for (const frame of packBatches(frames, CHUNK_TARGET_BYTES)) socket.send(frame);
+    if (!runs || !socket || socket !== this.#socket) return;
+    for (const run of runs) for (const frame of packBatches(run.messages, CHUNK_TARGET_BYTES)) socket.send(frame);
   }
 
   /** Every load is answered: the group is in sync with the relay. */

@@ -1,6 +1,6 @@
 // Issue 9, items 4 and 10: what a group sends when it comes back, and what it hands the app.
 import { describe, expect, it } from "vitest";
-import { docIdOf } from "../../../protocol/index.ts";
+import { MAX_LISTINGS_PER_FRAME, docIdOf } from "../../../protocol/index.ts";
 import { until } from "../../support/wait.ts";
 import { statusOf, harnessPerTest } from "./group-harness.ts";
 
@@ -94,6 +94,22 @@ describe("what the group hands the app", () => {
     // Two calls asking the same share one request.
     const [one, two] = await Promise.all([bob.directory({ since: cursor }), bob.directory({ since: cursor })]);
     expect(one).toBe(two);
+  });
+
+  it(`more directory() calls in one tick than the relay takes in a frame (${MAX_LISTINGS_PER_FRAME}) go in several frames: each is answered, and what follows them is stored`, async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    const doc = group.create();
+    await group.synced();
+    const count = 3 * MAX_LISTINGS_PER_FRAME + 1;
+    const answers = Array.from({ length: count }, (_, since) => group.directory({ since }));
+    doc.append("after the listings");
+    const settled = await Promise.race([Promise.all(answers), new Promise<"pending">((resolve) => setTimeout(() => resolve("pending"), 3_000))]);
+    expect(settled).toHaveLength(count);
+    await doc.synced();
+    expect(relay.store.knownState(doc.id).sessions[alice.session]).toBe(1);
+    expect(relay.transcript().join("\n")).not.toMatch(/error bad_frame/);
   });
 
   it("reconnectNow() skips the backoff", async () => {
