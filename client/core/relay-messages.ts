@@ -79,8 +79,13 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       state.whole.awaiting = false;
       out.push({ type: "settle", waiter: "openAll" });
       return;
-    case "deleted":
+    case "deleted": {
+      // Own writes the relay never stored are lost with the document: refused, as when a push of them
+      // meets the deletion (doc_deleted), so synced() rejects instead of resolving.
+      const doc = state.docs.get(message.doc);
+      if (doc && hasUnsynced(doc, own)) refuse(state, doc, deletedError(message.doc), out);
       return onDeleted(state, message.doc, out);
+    }
     case "dir": {
       const { queue, done } = directoryFrame(state.directory, message);
       state.directory = queue;

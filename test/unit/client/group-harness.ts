@@ -5,6 +5,8 @@ import { LocalRefusalError, createClient, type Client, type ClientOptions } from
 import { createIdentity, type Identity } from "../../../client/identity.ts";
 import type { Status } from "../../../client/status.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import type { DocChanges } from "../../../client/storage/local-store.ts";
+import type { DocId } from "../../../protocol/index.ts";
 import type { TokenVerifier } from "../../../worker/core/relay.ts";
 import { InProcessRelay } from "./in-process-relay.ts";
 
@@ -86,6 +88,14 @@ export function statusOf(group: { status: Status; onStatus(listener: (status: St
 /** Lets every queued microtask and zero-delay timer run: the in-process relay answers within a few. */
 export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** A store whose saves take a while, as a disk's or IndexedDB's may. */
+export class SlowSaves extends MemoryLocalStore {
+  override async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    return super.save(group, doc, changes);
+  }
 }
 
 /** A fresh harness per test, closed after it: call the returned function at the start of each test. */

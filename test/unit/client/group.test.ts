@@ -1,20 +1,9 @@
 // The SDK's Group against the real relay core: create, open, sync, reconnect, as transcripts.
 import { describe, expect, it } from "vitest";
 import { ClosedError } from "../../../client/errors.ts";
-import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
-import type { DocChanges } from "../../../client/storage/local-store.ts";
-import type { DocId } from "../../../protocol/index.ts";
-import { statusOf, harnessPerTest } from "./group-harness.ts";
+import { SlowSaves, statusOf, harnessPerTest } from "./group-harness.ts";
 
 const setup = harnessPerTest();
-
-/** A store whose saves take a while, as a disk's or IndexedDB's may. */
-class SlowSaves extends MemoryLocalStore {
-  override async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    return super.save(group, doc, changes);
-  }
-}
 
 describe("a group against the relay core", () => {
   it("creates a document, pushes it after the load, and is live once acked", async () => {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { MAX_TOKEN_CHARS, docIdOf, newHeader, type DocId } from "../../../protocol/index.ts";
 import { ClosedError, RelayError, createIdentity, type Group } from "../../../client/index.ts";
-import { statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
+import { SlowSaves, statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
 
 const setup = harnessPerTest();
 
@@ -99,6 +99,32 @@ describe("closed for good", () => {
       expect(result, name).not.toBe(PENDING);
       if (name !== "ready" && name !== "members") expect(result, name).toBeInstanceOf(ClosedError);
     }
+  });
+});
+
+describe("a document deleted under a write", () => {
+  it("a write not yet pushed when the deletion arrives live is refused with doc_deleted: synced() rejects, it never resolves as if stored", async () => {
+    const { client } = setup();
+    const alice = await client({ name: "alice", store: new SlowSaves() });
+    const group = alice.group("g1");
+    await group.createMembers().synced();
+    const bob = await client({ name: "bob" });
+    await group.setRole(bob.identity.agent, "admin");
+    const doc = group.create();
+    await doc.synced();
+    const bobGroup = bob.group("g1");
+    await bobGroup.open(doc.id);
+    const refused: string[][] = [];
+    group.onRefused((writes) => refused.push(writes.transactions.map((transaction) => String(transaction.data))));
+    doc.append("never stored"); // its save takes a while: the deletion arrives first
+    const synced = doc.synced();
+    const groupSynced = group.synced();
+    await bobGroup.delete(doc.id);
+    await expect(synced).rejects.toMatchObject({ name: "RelayError", code: "doc_deleted" });
+    await expect(groupSynced).rejects.toMatchObject({ code: "doc_deleted" });
+    // Surfaced once, as a refusal of the write; a deleted document then holds nothing to retry or discard.
+    expect(refused).toEqual([["never stored"]]);
+    expect(group.refused()).toEqual([]);
   });
 });
 
