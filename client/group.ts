@@ -14,6 +14,7 @@ import type { Identity } from "./identity.ts";
 import { checkDocId, checkGroupId, checkHeader, checkKnownOptions, checkListener, checkMemberOp, checkRoleMay, checkSignalOptions, checkSince, describe } from "./local-checks.ts";
 import { membersOf, whenWelcomed } from "./membership.ts";
 import { PresenceChannel } from "./presence.ts";
+import { loadUntilClosed, unlessAborted } from "./store-load.ts";
 import { PushPump } from "./push-pump.ts";
 import { DEFAULT_PUSH_INTERVAL_MS } from "./core/push.ts";
 import type { Status } from "./status.ts";
@@ -145,12 +146,21 @@ export class Group {
     // microtask later, so that status listeners added right after client.group() hear "connecting".
     queueMicrotask(() => this.connection.start());
     this.ready = this.#restore();
+    // It rejects only once the group is closed, as every call then does: not an error of its own to raise.
+    this.ready.catch(() => {});
     this.#stopHearingUnsent = store.onUnsent?.((group, docs) => this.#heardUnsent(group, docs)) ?? (() => {});
   }
 
   async #restore(): Promise<void> {
     await Promise.resolve(); // after the socket starts: a store that reads synchronously must not delay it
-    const [docs, role] = await Promise.all([this.#store.loadGroup(this.id), this.#keptRole()]);
+    const [docs, role] = await loadUntilClosed(() => Promise.all([this.#store.loadGroup(this.id), this.#keptRole()]), {
+      closed: () => this.#closedError(),
+      onStatus: (listener) => this.onStatus(listener),
+      onFailure: (error) => {
+        const message = `loading group ${this.id} from the local store failed: ${error instanceof Error ? error.message : String(error)}; trying again`;
+        this.#report(new RelayError({ code: "internal", message }));
+      },
+    });
     this.#dispatch({ type: "restored", docs, ...(role ? { role } : {}) });
   }
 
@@ -239,7 +249,7 @@ export class Group {
   }
 
   async #open(id: DocId, signal: AbortSignal | undefined): Promise<Doc> {
-    await this.ready;
+    await unlessAborted(this.ready, signal);
     this.#throwIfClosed();
     await this.#ask(`open:${id}`, { type: "open", doc: id }, signal);
     const doc = this.#doc(id);
@@ -257,7 +267,7 @@ export class Group {
   }
 
   async #openAll(signal: AbortSignal | undefined): Promise<Doc[]> {
-    await this.ready;
+    await unlessAborted(this.ready, signal);
     await this.#ask("openAll", { type: "openAll" }, signal);
     return this.docs;
   }
@@ -274,7 +284,7 @@ export class Group {
   }
 
   async #delete(id: DocId, signal: AbortSignal | undefined): Promise<void> {
-    await this.ready;
+    await unlessAborted(this.ready, signal);
     await this.#ask(`delete:${id}`, { type: "delete", doc: id }, signal);
   }
 
@@ -289,7 +299,7 @@ export class Group {
   }
 
   async #synced(options: Signal): Promise<void> {
-    await this.ready;
+    await unlessAborted(this.ready, options.signal);
     await Promise.all([...this.#core.docs.keys()].map((id) => this.#doc(id)!.synced(options)));
   }
 
@@ -304,7 +314,7 @@ export class Group {
   }
 
   async #directoryAnswer(since: number | undefined, signal: AbortSignal | undefined): Promise<Directory> {
-    await this.ready;
+    await unlessAborted(this.ready, signal);
     this.#throwIfClosed();
     this.#dispatch({ type: "directory", request: { type: "dir", ...(since === undefined ? {} : { since }), digest: this.digest() } });
     // The answer comes in a frame, never at once: the request just queued (or the one it shares) is the newest.
@@ -433,7 +443,7 @@ export class Group {
   }
 
   async #membersLog(signal?: AbortSignal): Promise<Doc> {
-    await this.ready;
+    await unlessAborted(this.ready, signal);
     // A log not held here may still exist: the relay names it in its welcome (waited for while offline).
     if (!this.membersDoc && !this.#core.welcomed) await this.#welcomed(signal);
     if (!this.membersDoc) throw new Error(`group ${this.id} has no membership log: call createMembers() first`);
@@ -442,8 +452,12 @@ export class Group {
 
   /** Resolves once the relay has welcomed this client (its role and membership log are known). */
   #welcomed(signal: AbortSignal | undefined): Promise<void> {
-    const closed = () => this.#core.closed ?? (this.connection.status === "closed" ? new ClosedError(this.id, this.connection.closeReason ?? "closed") : undefined);
-    return whenWelcomed({ welcomed: () => this.#core.welcomed, closed, onStatus: (listener) => this.onStatus(listener) }, signal);
+    return whenWelcomed({ welcomed: () => this.#core.welcomed, closed: () => this.#closedError(), onStatus: (listener) => this.onStatus(listener) }, signal);
+  }
+
+  /** Why the group closed for good, as soon as its connection did (the core hears of it in order). */
+  #closedError(): Error | undefined {
+    return this.#core.closed ?? (this.connection.status === "closed" ? new ClosedError(this.id, this.connection.closeReason ?? "closed") : undefined);
   }
 
   /**

@@ -4,9 +4,10 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { SAVE_RETRY } from "../../../client/push-pump.ts";
-import type { DocChanges } from "../../../client/storage/local-store.ts";
+import type { DocChanges, StoredDoc } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import type { DocId } from "../../../protocol/index.ts";
+import { ClosedError } from "../../../client/errors.ts";
 import { harnessPerTest, statusOf } from "./group-harness.ts";
 
 const setup = harnessPerTest();
@@ -111,5 +112,58 @@ describe("a local save that fails", () => {
     `;
     const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { timeout: 30_000 });
     expect(JSON.parse(stdout.trim())).toBe(0);
+  });
+});
+
+describe("reading the group from the local store at start", () => {
+  /** A memory store whose next `failures` reads of a group fail, or (`hang`) never answer. */
+  class UnreadableStore extends MemoryLocalStore {
+    failures = 0;
+    hang = false;
+    reads = 0;
+    override loadGroup(group: string): Promise<StoredDoc[]> {
+      this.reads++;
+      if (this.hang) return new Promise(() => {});
+      if (this.failures > 0) {
+        this.failures--;
+        return Promise.reject(new Error("the database is blocked"));
+      }
+      return super.loadGroup(group);
+    }
+  }
+
+  it("that fails is read again until it answers: the app told once, then the group works", async () => {
+    const { relay, client } = setup();
+    const store = new UnreadableStore();
+    const earlier = await client({ store });
+    const doc = earlier.group("g1").create();
+    doc.append("saved earlier");
+    await doc.synced();
+    await earlier.close();
+
+    relay.down = true; // what it shows comes from the store
+    store.failures = 2;
+    const again = await client({ store, identity: earlier.identity });
+    const group = again.group("g1");
+    const errors: string[] = [];
+    group.onError((error) => errors.push(error.message));
+    await group.ready; // after waits of 250 and 500 ms
+    expect(store.reads).toBe(4); // one for each client's start, and two that failed
+    // Beside the relay being out of reach (reported at every attempt), the store's failure once.
+    expect(errors.filter((message) => message.startsWith("internal"))).toEqual(["internal: loading group g1 from the local store failed: the database is blocked; trying again"]);
+    expect(group.docs.map((held) => held.transactions().map((transaction) => transaction.data))).toEqual([["saved earlier"]]);
+  });
+
+  it("that never answers: a call given a signal gives up when it aborts, and closing settles everything with a ClosedError", async () => {
+    const { client } = setup();
+    const store = new UnreadableStore();
+    store.hang = true;
+    const alice = await client({ store });
+    const group = alice.group("g1");
+    await expect(group.open(group.create().id, { signal: AbortSignal.timeout(50) })).rejects.toMatchObject({ name: "TimeoutError" });
+    await expect(group.openAll({ signal: AbortSignal.abort() })).rejects.toMatchObject({ name: "AbortError" });
+    const pending = [group.ready, group.openAll(), group.synced(), group.directory()];
+    group.close();
+    for (const promise of pending) await expect(promise).rejects.toBeInstanceOf(ClosedError);
   });
 });
