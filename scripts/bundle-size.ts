@@ -11,7 +11,8 @@ import { fileURLToPath } from "node:url";
  * KiB with the checks that refuse wrong arguments at once and refill a relay that lost storage; 38.0 KiB
  * with tabs handing each other the writes a closed one left unsent; 41.1 KiB with the own session checked
  * against the relay's after a tab discards writes another tab got stored; 42.4 KiB with createClient's
- * options, create()'s and the membership operations' arguments checked at the call).
+ * options, create()'s and the membership operations' arguments checked at the call; 42.8 KiB with the
+ * group's start-up read of the store tried again after a failure).
  */
 export const BROWSER_BUNDLE_BUDGET_GZIPPED = 43 * 1024;
 
