@@ -3,7 +3,7 @@
 // carried out here in one switch: frames to the connection, saves to the local store, settlements to the
 // promises waiting, changes to listeners.
 import { notifyAll } from "./listeners.ts";
-import { MEMBERS_KIND, mayRead, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type MemberOp, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
+import { MEMBERS_KIND, mayRead, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { digestOfState, initialState, step } from "./core/client-core.ts";
 import { hasUnsynced, type DocState } from "./core/doc-state.ts";
@@ -11,8 +11,8 @@ import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Dire
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
 import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import { checkDocId, checkGroupId, checkHeader, checkKnownOptions, checkListener, checkMemberOp, checkRoleMay, checkSignalOptions, checkSince, describe } from "./local-checks.ts";
-import { membersOf, whenWelcomed } from "./membership.ts";
+import { checkDocId, checkGroupId, checkHeader, checkKnownOptions, checkListener, checkRoleMay, checkSignalOptions, checkSince, describe } from "./local-checks.ts";
+import { changeMembers, verifiedMembers, type MembershipHost } from "./membership.ts";
 import { PresenceChannel } from "./presence.ts";
 import { loadUntilClosed, unlessAborted } from "./store-load.ts";
 import { PushPump } from "./push-pump.ts";
@@ -55,6 +55,7 @@ export class Group {
   /** Promises waiting for a settlement from the core, by waiter key. */
   readonly #waiters = new WaiterTable<WaiterKey>();
   readonly #docHost: DocHost;
+  readonly #membership: MembershipHost;
   readonly #statusListeners = new Set<(status: Status, reason?: string) => void>();
   readonly #errorListeners = new Set<(error: RelayError | ConnectionError) => void>();
   readonly #refusedListeners = new Set<(refused: RefusedWrites) => void>();
@@ -103,6 +104,19 @@ export class Group {
       dispatch: (event) => void this.#dispatch(event),
       wait: (key, signal) => this.#waiters.wait(key, signal) as Promise<void>,
       presenceOf: (doc) => this.#presence.forDoc(doc),
+    };
+    this.#membership = {
+      id,
+      get ready() {
+        return group.ready;
+      },
+      membersDoc: () => this.membersDoc,
+      role: () => this.#core.role,
+      welcomed: () => this.#core.welcomed,
+      closed: () => this.#closedError(),
+      onStatus: (listener) => this.onStatus(listener),
+      open: (doc, options) => this.open(doc, options),
+      unverified: (doc, sessions) => void this.#dispatch({ type: "unverified", doc, sessions }),
     };
     this.#pump = new PushPump({
       group: id,
@@ -365,25 +379,18 @@ export class Group {
    * dropped: it never blocks the operations after it.
    */
   async setRole(agent: AgentId, role: Role): Promise<void> {
-    await this.#changeMembers({ op: "set", agent, role }, "setRole");
+    await changeMembers(this.#membership, { op: "set", agent, role }, "setRole");
   }
 
   /** Removes `agent` from the group (admins only); its live connections are cut off at once. */
   async removeMember(agent: AgentId): Promise<void> {
-    await this.#changeMembers({ op: "remove", agent }, "removeMember");
+    await changeMembers(this.#membership, { op: "remove", agent }, "removeMember");
   }
 
   /** Every member and role, replayed from the membership operations whose signatures this client verified. */
   members(options: Signal = {}): Promise<Map<AgentId, Role>> {
     checkSignalOptions(options, "members");
-    return this.#members(options.signal);
-  }
-
-  async #members(signal: AbortSignal | undefined): Promise<Map<AgentId, Role>> {
-    const log = await this.#membersLog(signal);
-    const failed = await log.verifyReceived();
-    if (failed.length > 0) this.#dispatch({ type: "unverified", doc: log.id, sessions: failed });
-    return membersOf(log);
+    return verifiedMembers(this.#membership, options.signal);
   }
 
   /**
@@ -442,37 +449,9 @@ export class Group {
     );
   }
 
-  async #membersLog(signal?: AbortSignal): Promise<Doc> {
-    await unlessAborted(this.ready, signal);
-    // A log not held here may still exist: the relay names it in its welcome (waited for while offline).
-    if (!this.membersDoc && !this.#core.welcomed) await this.#welcomed(signal);
-    if (!this.membersDoc) throw new Error(`group ${this.id} has no membership log: call createMembers() first`);
-    return this.open(this.membersDoc, signal ? { signal } : {});
-  }
-
-  /** Resolves once the relay has welcomed this client (its role and membership log are known). */
-  #welcomed(signal: AbortSignal | undefined): Promise<void> {
-    return whenWelcomed({ welcomed: () => this.#core.welcomed, closed: () => this.#closedError(), onStatus: (listener) => this.onStatus(listener) }, signal);
-  }
-
   /** Why the group closed for good, as soon as its connection did (the core hears of it in order). */
   #closedError(): Error | undefined {
     return this.#core.closed ?? (this.connection.status === "closed" ? new ClosedError(this.id, this.connection.closeReason ?? "closed") : undefined);
-  }
-
-  /**
-   * Refuses what the relay would before waiting for anything (a bad agent id or role, a role that may not
-   * manage members, a closed group), then appends the operation once the log is known.
-   */
-  async #changeMembers(op: MemberOp, what: "setRole" | "removeMember"): Promise<void> {
-    this.#throwIfClosed();
-    const data = JSON.stringify(op);
-    checkMemberOp(data, what);
-    checkRoleMay(this.#core.role, "manage", what);
-    const log = await this.#membersLog();
-    checkRoleMay(this.#core.role, "manage", what);
-    log.append(data);
-    await log.synced();
   }
 
   /** A Doc of this group, as refused() and open() give them. */

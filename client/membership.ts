@@ -1,9 +1,58 @@
-// Reading the membership log. Only operations this client could verify count: its own, and others' up to
-// a checkpoint signature that verifies against the chain held (doc.ts: verifiedTransactions), so a relay
-// cannot make members() report a role no admin signed.
-import { agentOfSession, parseMemberOp, replayMembers, type AgentId, type Role } from "../protocol/index.ts";
+// The membership log, read and changed. Only operations this client could verify count: its own, and
+// others' up to a checkpoint signature that verifies against the chain held (doc.ts: verifiedTransactions),
+// so a relay cannot make members() report a role no admin signed. A change is refused here, at once, for
+// what the relay would refuse, and appended once the log is known.
+import { agentOfSession, parseMemberOp, replayMembers, type AgentId, type DocId, type MemberOp, type Role, type SessionId } from "../protocol/index.ts";
 import type { Doc } from "./doc.ts";
 import { abortReason } from "./errors.ts";
+import { checkMemberOp, checkRoleMay } from "./local-checks.ts";
+import { unlessAborted } from "./store-load.ts";
+
+/** What the membership operations need of their group. */
+export type MembershipHost = WelcomeWatch & {
+  readonly id: string;
+  readonly ready: Promise<void>;
+  /** The membership log's id, once the group has one. */
+  membersDoc(): DocId | undefined;
+  /** This agent's role as the relay last said it (or the store kept it). */
+  role(): Role | undefined;
+  open(id: DocId, options: { signal?: AbortSignal }): Promise<Doc>;
+  /** Received operations whose signatures did not verify. */
+  unverified(doc: DocId, sessions: SessionId[]): void;
+};
+
+/**
+ * Changes the membership log: refuses what the relay would before waiting for anything (a bad agent id or
+ * role, a role that may not manage members, a closed group), then appends the operation once the log is known.
+ */
+export async function changeMembers(host: MembershipHost, op: MemberOp, what: "setRole" | "removeMember"): Promise<void> {
+  const closed = host.closed();
+  if (closed) throw closed;
+  const data = JSON.stringify(op);
+  checkMemberOp(data, what);
+  checkRoleMay(host.role(), "manage", what);
+  const log = await membersLog(host);
+  checkRoleMay(host.role(), "manage", what);
+  log.append(data);
+  await log.synced();
+}
+
+/** Every member and role, replayed from the membership operations whose signatures this client verified. */
+export async function verifiedMembers(host: MembershipHost, signal: AbortSignal | undefined): Promise<Map<AgentId, Role>> {
+  const log = await membersLog(host, signal);
+  const failed = await log.verifyReceived();
+  if (failed.length > 0) host.unverified(log.id, failed);
+  return membersOf(log);
+}
+
+/** The membership log, opened; a log not held here may still exist: the relay names it in its welcome (waited for while offline). */
+async function membersLog(host: MembershipHost, signal?: AbortSignal): Promise<Doc> {
+  await unlessAborted(host.ready, signal);
+  if (!host.membersDoc() && !host.welcomed()) await whenWelcomed(host, signal);
+  const id = host.membersDoc();
+  if (!id) throw new Error(`group ${host.id} has no membership log: call createMembers() first`);
+  return host.open(id, signal ? { signal } : {});
+}
 
 /** Every member and role, replayed from the verified operations of the membership log `log`. */
 export function membersOf(log: Doc): Map<AgentId, Role> {
