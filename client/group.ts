@@ -347,9 +347,14 @@ export class Group {
     return [...this.#core.docs.values()].filter((doc) => doc.refusal || doc.orphanRefusal).flatMap((doc) => this.#doc(doc.id)!.refusedWrites() ?? []);
   }
 
-  /** Forgets a document's refused writes (and the document, if it was refused whole); resolves when the store agrees. */
+  /**
+   * Forgets a document's refused writes (and the document, if it was refused whole); resolves when the store
+   * agrees, rejects with its error if it fails, and with the group's ClosedError once it is closed.
+   */
   discardRefused(doc: Doc): Promise<void> {
     this.#checkDoc(doc, "discardRefused");
+    const closed = this.#closedError();
+    if (closed) return Promise.reject(closed);
     return Promise.all(this.#dispatch({ type: "discardRefused", doc: doc.id })).then(() => undefined);
   }
 

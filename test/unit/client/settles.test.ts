@@ -99,6 +99,8 @@ describe("closed for good", () => {
       expect(result, name).not.toBe(PENDING);
       if (name !== "ready" && name !== "members") expect(result, name).toBeInstanceOf(ClosedError);
     }
+    // Discarding needs the store this client gave up: the ClosedError says so, not the store's wrapper.
+    await expect(group.discardRefused(group.docs[0]!)).rejects.toBeInstanceOf(ClosedError);
   });
 });
 
