@@ -84,7 +84,7 @@ export class Group {
         const held = this.#core.docs.get(doc);
         return held?.relay.header === true && (this.#core.role === undefined || !held.header || mayRead(this.#core.role, identity.agent, held.header));
       },
-      closedError: () => this.#core.closed,
+      closedError: () => this.#closedError(),
       goneWhy: (doc) => {
         const held = this.#core.docs.get(doc);
         return !held ? "is no longer held by its group" : held.deleted ? "was deleted" : undefined;
@@ -95,7 +95,7 @@ export class Group {
     this.#docHost = {
       session,
       get closedError() {
-        return group.#core.closed;
+        return group.#closedError();
       },
       get role() {
         return group.#core.role;
@@ -455,7 +455,7 @@ export class Group {
   }
 
   /** Why the group closed for good, as soon as its connection did (the core hears of it in order). */
-  #closedError(): Error | undefined {
+  #closedError(): ClosedError | undefined {
     return this.#core.closed ?? (this.connection.status === "closed" ? new ClosedError(this.id, this.connection.closeReason ?? "closed") : undefined);
   }
 
@@ -466,7 +466,8 @@ export class Group {
   }
 
   #throwIfClosed(): void {
-    if (this.#core.closed) throw this.#core.closed;
+    const closed = this.#closedError();
+    if (closed) throw closed;
   }
 
   /** The app's Doc for a document the core holds (the same object for as long as the core holds that document). */
