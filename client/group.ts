@@ -43,7 +43,10 @@ export class Group {
   readonly identity: Identity;
   readonly session: SessionId;
   readonly connection: Connection;
-  /** Resolves once the documents saved on this device are loaded; the connection opens after it. */
+  /**
+   * Resolves once the documents saved on this device are loaded (a store that fails is read again after a
+   * wait); rejects with the group's ClosedError if it closes first.
+   */
   readonly ready: Promise<void>;
   readonly #store: LocalStore;
   readonly #core: CoreState;
