@@ -26,7 +26,7 @@ import {
 } from "../protocol/index.ts";
 import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
 import { closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, unopenedFailure, welcomed } from "./core/reconnect.ts";
-import { ConnectionError, describeFailure, type ConnectionFailure } from "./errors.ts";
+import { ConnectionError, RelayError, describeFailure, type ConnectionFailure } from "./errors.ts";
 import type { Identity } from "./identity.ts";
 import { checkRelayUrl, tokenProblem } from "./local-checks.ts";
 import { StatusError, canTransition, type Status } from "./status.ts";
@@ -93,8 +93,8 @@ export interface ConnectionHandler {
   /** The socket went away; anything sent and not acknowledged may be lost. */
   onDown(): void;
   onStatus(status: Status, reason?: string): void;
-  /** A connection attempt failed, and why (also the reason given with the `offline` or `closed` status). */
-  onFailure(error: ConnectionError): void;
+  /** A connection attempt failed, or the relay closed the group for good, and why (also the status's reason). */
+  onFailure(error: ConnectionError | RelayError): void;
 }
 
 export class Connection {
@@ -354,7 +354,11 @@ export class Connection {
     try {
       token = getToken ? await getToken(group) : undefined;
     } catch (error) {
-      return this.close(`getToken failed: ${error instanceof Error ? error.message : String(error)}`);
+      // Its backend out of reach for a moment must not end the group: this attempt fails, the next asks again.
+      if (this.#socket !== socket) return;
+      const failure = new ConnectionError({ kind: "token", detail: error instanceof Error ? error.message : String(error) });
+      this.#handler.onFailure(failure);
+      return this.drop(failure.message);
     }
     if (this.#socket !== socket) return; // dropped while the app fetched a token
     // What the relay would refuse (and the client then ask for again, forever) closes the group instead.
@@ -378,6 +382,8 @@ export class Connection {
     const decision = relayErrorDecision(this.#reconnect, error, { status: this.#status, canRefresh: this.options.getToken !== undefined });
     switch (decision.type) {
       case "close":
+        // Closed for good: the app hears why through onError too, not only through the status.
+        this.#handler.onFailure(new RelayError(error));
         return this.close(decision.reason);
       case "refresh":
         this.#handler.onMessage(error);

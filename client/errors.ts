@@ -47,7 +47,9 @@ export type ConnectionFailure =
   | { kind: "refused"; detail: string }
   | { kind: "http"; status: number; body: string }
   | { kind: "closed"; code: number; detail: string }
-  | { kind: "unreachable"; detail: string };
+  | { kind: "unreachable"; detail: string }
+  /** The app's getToken threw or rejected (its backend out of reach, say): tried again at the next attempt. */
+  | { kind: "token"; detail: string };
 
 /** A connection attempt failed; the connection retries with backoff unless the failure is permanent. */
 export class ConnectionError extends Error {
@@ -70,6 +72,8 @@ export function describeFailure(failure: ConnectionFailure): string {
       return `closed with ${failure.code}${failure.detail ? `: ${failure.detail}` : ""}`;
     case "unreachable":
       return `unreachable: ${failure.detail}`;
+    case "token":
+      return `getToken failed: ${failure.detail}`;
   }
 }
 

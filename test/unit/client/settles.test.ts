@@ -56,8 +56,12 @@ describe("closed for good", () => {
     await admin.group("g1").createMembers().synced();
     const stranger = await client({ name: "stranger" });
     const group = stranger.group("g1");
+    const errors: unknown[] = [];
+    group.onError((error) => errors.push(error));
     await statusOf(group, "closed");
     expect(group.connection.closeReason).toMatch(/unauthorized/);
+    // Told through onError too, not only through the status.
+    expect(errors).toEqual([expect.objectContaining({ name: "RelayError", code: "unauthorized" })]);
     // Asked again (a render at a time, say), the same closed group: no new connection each time.
     expect(stranger.group("g1")).toBe(group);
     for (const [name, call] of Object.entries(everyCall(group))) {
@@ -201,16 +205,24 @@ describe("a getToken that gives something the relay would refuse", () => {
     }
   });
 
-  it("a getToken that throws a string: the reason quotes it", async () => {
-    const { client } = setup();
+  it("a getToken that throws (its backend out of reach for a moment): onError hears why, quoting it, and the next attempt asks again", async () => {
+    const { relay, client } = setup();
+    let calls = 0;
     const holder = await client({
       name: "holder",
       getToken: () => {
-        throw "no session cookie"; // eslint-disable-line no-throw-literal
+        if (++calls === 1) throw "no session cookie"; // eslint-disable-line no-throw-literal
+        return undefined; // this relay takes no tokens: none is fine
       },
     });
     const group = holder.group("g1");
-    await statusOf(group, "closed");
-    expect(group.connection.closeReason).toBe("getToken failed: no session cookie");
+    const errors: unknown[] = [];
+    group.onError((error) => errors.push(error));
+    const doc = group.create();
+    doc.append("written while the token failed");
+    await doc.synced({ signal: AbortSignal.timeout(5_000) });
+    expect(calls).toBe(2);
+    expect(errors).toEqual([expect.objectContaining({ name: "ConnectionError", message: "getToken failed: no session cookie", failure: { kind: "token", detail: "no session cookie" } })]);
+    expect(relay.store.knownState(doc.id).sessions[holder.session]).toBe(1);
   });
 });
