@@ -50,13 +50,15 @@ export type ConnectionOptions = {
   pingIntervalMs?: number;
   /** Give up on a connection that answers nothing for this long after a ping, in ms. */
   pingTimeoutMs?: number;
-  WebSocket?: typeof WebSocket;
+  /** The WebSocket class to use: the runtime's by default; on Node 20, the `ws` package's (`import { WebSocket } from "ws"`). */
+  WebSocket?: WebSocketClass;
   random?: () => number;
   /**
-   * A token from the app's backend for this group (a JWT the relay is configured to check). Called before
-   * every handshake, and again when the relay says the token expired.
+   * A token from the app's backend for this group (a JWT the relay is configured to check); undefined for
+   * none. Called before every handshake, and again when the relay says the token expired. One that throws
+   * or rejects fails that attempt only (onError hears it); the next asks again.
    */
-  getToken?: (group: string) => Promise<string> | string;
+  getToken?: (group: string) => Promise<string | undefined> | string | undefined;
   /**
    * Offer the relay to send large frames compressed (answers to loads and resumes: a fraction of the bytes),
    * where the runtime can inflate them (DecompressionStream "deflate-raw": current browsers, Node 20 and later). Default true.
@@ -74,6 +76,12 @@ export type ConnectionOptions = {
  * the relay's bound per frame (a frame over it is refused whole, and would be sent again at every reconnect).
  */
 type Outgoing = { messages: EncodedMessage[]; listings: number };
+
+/**
+ * A WebSocket class: the runtime's, or one of its shape. Only the constructor is typed, so the `ws`
+ * package's class fits too: its declarations differ from the DOM's in events the SDK does not use.
+ */
+export type WebSocketClass = new (url: string) => object;
 
 /** Why a connection the app closed (close() without a reason) is closed. */
 export const CLOSED_BY_APP = "closed by the app";
@@ -101,7 +109,7 @@ export class Connection {
   readonly options: ConnectionOptions;
   readonly #handler: ConnectionHandler;
   readonly #backoff: BackoffOptions;
-  readonly #WebSocket: typeof WebSocket;
+  readonly #WebSocket: WebSocketClass;
   #status: Status = "idle";
   #socket: WebSocket | undefined;
   /** The hello went out on the current socket: frames may follow it. */
@@ -139,7 +147,7 @@ export class Connection {
     this.#url = url.href;
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     const Socket = options.WebSocket ?? globalThis.WebSocket;
-    if (!Socket) throw new TypeError("no WebSocket in this runtime: pass one in the options (Node 22+ and browsers have it)");
+    if (!Socket) throw new TypeError("no WebSocket in this runtime (Node 20): pass one as createClient's WebSocket option, the ws package's (import { WebSocket } from \"ws\"); Node 22+ and browsers have it");
     this.#WebSocket = Socket;
     this.#watchNetwork();
   }
@@ -226,7 +234,7 @@ export class Connection {
     this.#setStatus("connecting");
     let socket: WebSocket;
     try {
-      socket = new this.#WebSocket(this.#url);
+      socket = new this.#WebSocket(this.#url) as WebSocket;
     } catch (error) {
       // Some runtimes throw at once (a URL they refuse, too many sockets): a failed attempt like any other.
       const failure: ConnectionFailure = { kind: "unreachable", detail: (error as Error).message };
