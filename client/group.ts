@@ -14,7 +14,7 @@ import type { Identity } from "./identity.ts";
 import { checkDocId, checkGroupId, checkHeader, checkKnownOptions, checkListener, checkRoleMay, checkSignalOptions, checkSince, describe } from "./local-checks.ts";
 import { changeMembers, verifiedMembers, type MembershipHost } from "./membership.ts";
 import { PresenceChannel } from "./presence.ts";
-import { loadUntilClosed, unlessAborted } from "./store-load.ts";
+import { loadUntilClosed, unlessAborted, untilClosed } from "./store-load.ts";
 import { PushPump } from "./push-pump.ts";
 import { DEFAULT_PUSH_INTERVAL_MS } from "./core/push.ts";
 import type { Status } from "./status.ts";
@@ -358,7 +358,9 @@ export class Group {
     this.#checkDoc(doc, "discardRefused");
     const closed = this.#closedError();
     if (closed) return Promise.reject(closed);
-    return Promise.all(this.#dispatch({ type: "discardRefused", doc: doc.id })).then(() => undefined);
+    // A store that never answers does not hold the app's promise past the group's close.
+    const stored = Promise.all(this.#dispatch({ type: "discardRefused", doc: doc.id })).then(() => undefined);
+    return untilClosed(stored, { closed: () => this.#closedError(), onStatus: (listener) => this.onStatus(listener) });
   }
 
   /** Sends a document's refused writes again (after a role change, say). */

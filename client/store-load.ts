@@ -1,7 +1,8 @@
-// Reading a group from the local store at start, and what waits for it. A store that fails (a disk gone
-// for a moment, IndexedDB blocked) is read again after a wait, doubling up to SAVE_RETRY's cap, and the app
-// hears of it once; a group closed meanwhile stops waiting, so `ready` settles however the store behaves,
-// and a call given an AbortSignal gives up when it aborts, even before the store answered.
+// Reading a group from the local store at start, and what waits for the store. A store that fails (a
+// disk gone for a moment, IndexedDB blocked) is read again after a wait, doubling up to SAVE_RETRY's cap,
+// and the app hears of it once. A group closed meanwhile stops waiting, so `ready` (and a discard) settles
+// however the store behaves, and a call given an AbortSignal gives up when it aborts, even before the store
+// answered.
 import { abortReason } from "./errors.ts";
 import { SAVE_RETRY } from "./push-pump.ts";
 
@@ -45,7 +46,7 @@ export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | unde
 }
 
 /** `promise`, or a rejection with the group's ClosedError once it closes first. */
-function untilClosed<T>(promise: Promise<T>, watch: LoadWatch): Promise<T> {
+export function untilClosed<T>(promise: Promise<T>, watch: Pick<LoadWatch, "closed" | "onStatus">): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const check = () => {
       const closed = watch.closed();

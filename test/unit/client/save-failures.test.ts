@@ -8,7 +8,8 @@ import type { DocChanges, StoredDoc } from "../../../client/storage/local-store.
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import type { DocId } from "../../../protocol/index.ts";
 import { ClosedError } from "../../../client/errors.ts";
-import { harnessPerTest, statusOf } from "./group-harness.ts";
+import { until } from "../../support/wait.ts";
+import { CUT_OFF_URL, harnessPerTest, statusOf } from "./group-harness.ts";
 
 const setup = harnessPerTest();
 const run = promisify(execFile);
@@ -165,5 +166,36 @@ describe("reading the group from the local store at start", () => {
     const pending = [group.ready, group.openAll(), group.synced(), group.directory()];
     group.close();
     for (const promise of pending) await expect(promise).rejects.toBeInstanceOf(ClosedError);
+  });
+});
+
+describe("a discard whose store never answers", () => {
+  class HangingCuts extends MemoryLocalStore {
+    override cutSession(): Promise<void> {
+      return new Promise(() => {});
+    }
+  }
+
+  it("settles with the ClosedError once the group closes, instead of holding the app's promise for good", async () => {
+    const { client, cutOff } = setup();
+    const alice = await client({ name: "alice" });
+    const aliceGroup = alice.group("g1");
+    await aliceGroup.createMembers().synced();
+    const bob = await client({ name: "bob", url: CUT_OFF_URL, store: new HangingCuts() });
+    await aliceGroup.setRole(bob.identity.agent, "writer");
+    const doc = aliceGroup.create();
+    await doc.synced();
+    const group = bob.group("g1");
+    const held = await group.open(doc.id);
+    const back = cutOff(bob);
+    await aliceGroup.setRole(bob.identity.agent, "reader");
+    held.append("written as a writer, cut off");
+    back();
+    await until(() => group.refused().length === 1, 2_000);
+    const discarded = group.discardRefused(held);
+    const outcome = Promise.race([discarded.then(() => "resolved", (error: unknown) => error), new Promise((resolve) => setTimeout(() => resolve("pending"), 100))]);
+    expect(await outcome).toBe("pending");
+    group.close();
+    await expect(discarded).rejects.toBeInstanceOf(ClosedError);
   });
 });
