@@ -5,6 +5,7 @@ import { HANDSHAKE_DEADLINE_MS, MAX_PEERS_PER_GROUP, MAX_PENDING_HANDSHAKES } fr
 import { helloFrame, signedChunk, transactions } from "../support/identity.ts";
 import type { PeerRecord } from "../../worker/core/peer-records.ts";
 import { GROUP, NOW, alice, bob, carol, doc1, doc2, nothingKnown, scenario, writer } from "./relay-transcript.ts";
+import { withoutRepeatedLoads } from "../../worker/core/relay.ts";
 
 describe("handshake", () => {
   it("challenges, then welcomes a hello signed over the nonce", async () => {
@@ -317,5 +318,20 @@ describe("reading", () => {
       "bob -> relay | dir
       relay -> bob | dir [doc1 {alice:3}, doc2 {}] more=false cursor=2"
     `);
+  });
+});
+
+describe("a frame's repeated loads", () => {
+  const load = (doc: typeof doc1, count: number) => ({ type: "load" as const, doc: doc.id, known: { header: true, sessions: { [alice.session]: count } } });
+  const content = { type: "content" as const, doc: doc1.id, sessions: {} };
+
+  it("are answered once, by the last load of the document; another document's load and the order stay", () => {
+    const frame = [load(doc1, 0), load(doc2, 0), load(doc1, 1), load(doc1, 2)];
+    expect(withoutRepeatedLoads(frame)).toEqual([load(doc2, 0), load(doc1, 2)]);
+  });
+
+  it("a write to the document between two loads keeps both: the second asks after it", () => {
+    const frame = [load(doc1, 0), content, load(doc1, 1)];
+    expect(withoutRepeatedLoads(frame)).toBe(frame);
   });
 });

@@ -83,6 +83,20 @@ describe("bounded work", () => {
     expect(peer.drain("dir")).toEqual([]);
   });
 
+  it("a frame repeating a load of one document is answered once: the relay reads and sends it once, not once per load", async () => {
+    const group = uniqueGroup("repeated-loads");
+    const { long } = await longDocument(group, MAX_TRANSACTIONS_PER_FRAME);
+    const r = await connect(group, reader);
+    const load = { type: "load" as const, doc: long.id, known: emptyKnown };
+    r.send({ type: "batch", messages: Array.from({ length: 500 }, () => load) });
+    // A frame behind it is answered after every answer the first queued: then all of them are in.
+    r.send({ type: "dir" });
+    await r.next("dir", (m) => !m.more, 30_000);
+    expect(r.inbox.filter((m) => m.type === "known" && m.reason === "load")).toHaveLength(1);
+    const received = [...takeContent(r, long.id).values()].flat().reduce((sum, chunk) => sum + chunk.transactions.length, 0);
+    expect(received).toBe(MAX_TRANSACTIONS_PER_FRAME);
+  }, 60_000);
+
   it("a member's write is acknowledged while another peer's open of 3,000 documents is still streaming", async () => {
     const group = await groupOf(3_000);
     const seen = await ackDuring(group, (r) => (r.send({ type: "open", known: {} }), r.next("known", undefined, 30_000)), (m) => m.type === "opened");

@@ -252,7 +252,8 @@ export class Relay {
    * refused alone: the ones before it are stored, and the ones after it are judged again, one by one, as
    * if it had never come. Any other message ends the run: what is staged is stored first.
    */
-  async #handleEach(peer: PeerId, messages: readonly ClientMessage[], now: number): Promise<void> {
+  async #handleEach(peer: PeerId, frame: readonly ClientMessage[], now: number): Promise<void> {
+    const messages = withoutRepeatedLoads(frame);
     // Loads of documents this frame also writes read them afresh after the write: not read ahead.
     const written = new Set(messages.flatMap((message) => (message.type === "content" ? [message.doc] : [])));
     this.store.prefetch?.(
@@ -488,4 +489,28 @@ async function checkSignature(check: SignatureCheck): Promise<boolean> {
   const signature = fromBase64Url(check.signature);
   if (!publicKey || !signature) return false;
   return verify(signature, check.message, publicKey);
+}
+
+/**
+ * A frame's messages with each run of loads of one document (no write to it between them) answered once,
+ * by its last load, which holds what the client knew last: a frame repeating a load thousands of times
+ * would otherwise have the relay read and send the document as many times.
+ */
+export function withoutRepeatedLoads(messages: readonly ClientMessage[]): readonly ClientMessage[] {
+  const later = new Set<DocId>();
+  let dropped = false;
+  const kept: ClientMessage[] = [];
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const message = messages[i]!;
+    if (message.type === "content") later.delete(message.doc);
+    else if (message.type === "load") {
+      if (later.has(message.doc)) {
+        dropped = true;
+        continue;
+      }
+      later.add(message.doc);
+    }
+    kept.push(message);
+  }
+  return dropped ? kept.reverse() : messages;
 }
