@@ -2,7 +2,7 @@
 // name, NaN, a string where a function goes) fails there with a TypeError that names it, not later inside
 // a reconnect, where it would throw uncaught, loop without a pause, or be ignored.
 import { agentOfSession, isSessionId } from "../protocol/index.ts";
-import { checkIdentity, checkKnownOptions, checkOptions, checkPushInterval, checkRelayUrl, describe } from "./local-checks.ts";
+import { checkIdentity, checkKnownOptions, checkPushInterval, checkRelayUrl, describe } from "./local-checks.ts";
 
 /** Every option createClient takes. */
 const OPTIONS = ["url", "identity", "store", "session", "backoff", "pingIntervalMs", "pingTimeoutMs", "WebSocket", "random", "getToken", "compression", "fetch", "pushIntervalMs"];
@@ -14,9 +14,8 @@ const MAX_MS = 2 ** 31 - 1;
 
 export function checkClientOptions(options: unknown): void {
   if (options === undefined) throw new TypeError("createClient: options must be an object ({ url, identity, ... }), not undefined");
-  checkOptions(options, "createClient");
+  checkKnownOptions(options, OPTIONS, "createClient");
   const given = options as Record<string, unknown>;
-  checkKnownOptions(given, OPTIONS, "createClient");
   checkIdentity(given.identity);
   checkRelayUrl(given.url);
   if (given.pushIntervalMs !== undefined) checkPushInterval(given.pushIntervalMs);

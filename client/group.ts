@@ -58,6 +58,8 @@ export class Group {
   /** Promises waiting for a settlement from the core, by waiter key. */
   readonly #waiters = new WaiterTable<WaiterKey>();
   readonly #docHost: DocHost;
+  /** What waits on the group closing for good: why it closed, once it did, and its status changes. */
+  readonly #closing: Pick<MembershipHost, "closed" | "onStatus">;
   readonly #membership: MembershipHost;
   readonly #statusListeners = new Set<(status: Status, reason?: string) => void>();
   readonly #errorListeners = new Set<(error: RelayError | ConnectionError) => void>();
@@ -108,7 +110,9 @@ export class Group {
       wait: (key, signal) => this.#waiters.wait(key, signal) as Promise<void>,
       presenceOf: (doc) => this.#presence.forDoc(doc),
     };
+    this.#closing = { closed: () => this.#closedError(), onStatus: (listener) => this.onStatus(listener) };
     this.#membership = {
+      ...this.#closing,
       id,
       get ready() {
         return group.ready;
@@ -116,8 +120,6 @@ export class Group {
       membersDoc: () => this.membersDoc,
       role: () => this.#core.role,
       welcomed: () => this.#core.welcomed,
-      closed: () => this.#closedError(),
-      onStatus: (listener) => this.onStatus(listener),
       open: (doc, options) => this.open(doc, options),
       unverified: (doc, sessions) => void this.#dispatch({ type: "unverified", doc, sessions }),
     };
@@ -171,8 +173,7 @@ export class Group {
   async #restore(): Promise<void> {
     await Promise.resolve(); // after the socket starts: a store that reads synchronously must not delay it
     const [docs, role] = await loadUntilClosed(() => Promise.all([this.#store.loadGroup(this.id), this.#keptRole()]), {
-      closed: () => this.#closedError(),
-      onStatus: (listener) => this.onStatus(listener),
+      ...this.#closing,
       onFailure: (error) => {
         const message = `loading group ${this.id} from the local store failed: ${error instanceof Error ? error.message : String(error)}; trying again`;
         this.#report(new RelayError({ code: "internal", message }));
@@ -360,7 +361,7 @@ export class Group {
     if (closed) return Promise.reject(closed);
     // A store that never answers does not hold the app's promise past the group's close.
     const stored = Promise.all(this.#dispatch({ type: "discardRefused", doc: doc.id })).then(() => undefined);
-    return untilClosed(stored, { closed: () => this.#closedError(), onStatus: (listener) => this.onStatus(listener) });
+    return untilClosed(stored, this.#closing);
   }
 
   /** Sends a document's refused writes again (after a role change, say). */
