@@ -4,6 +4,7 @@ import {
   CHUNK_TARGET_BYTES,
   MAX_FRAME_BYTES,
   MAX_LISTINGS_PER_FRAME,
+  MAX_TRANSACTIONS_PER_FRAME,
   PROTOCOL_VERSION,
   canInflate,
   decodeServerFrame,
@@ -72,10 +73,14 @@ export type ConnectionOptions = {
 };
 
 /**
- * Messages of one tick that may share frames: at most MAX_LISTINGS_PER_FRAME `dir` and `open` messages,
- * the relay's bound per frame (a frame over it is refused whole, and would be sent again at every reconnect).
+ * Messages of one tick that may share frames: at most MAX_LISTINGS_PER_FRAME `dir` and `open` messages and
+ * MAX_TRANSACTIONS_PER_FRAME transactions, the relay's bounds per frame (a frame over one is refused whole,
+ * and would be sent again at every reconnect).
  */
-type Outgoing = { messages: EncodedMessage[]; listings: number };
+type Outgoing = { messages: EncodedMessage[]; listings: number; transactions: number };
+
+const transactionsOf = (message: ClientMessage): number =>
+  message.type === "content" ? Object.values(message.sessions).reduce((total, chunk) => total + (chunk?.transactions.length ?? 0), 0) : 0;
 
 /**
  * A WebSocket class: the runtime's, or one of its shape. Only the constructor is typed, so the `ws`
@@ -168,21 +173,26 @@ export class Connection {
   /** Sends a message if the hello is out; returns false otherwise (the group sends it again on the next hello). */
   send(message: ClientMessage): boolean {
     if (!this.canSend) return false;
-    this.#enqueue(encodeForBatch(message), message.type === "dir" || message.type === "open");
+    this.#enqueue(encodeForBatch(message), message.type === "dir" || message.type === "open", transactionsOf(message));
     return true;
   }
 
-  /** Queues a message for this tick's frames; a listing (`dir`, `open`) past the relay's bound per frame starts another run. */
-  #enqueue(frame: EncodedMessage, listing = false): void {
+  /**
+   * Queues a message for this tick's frames; a listing (`dir`, `open`) or transactions past the relay's
+   * bounds per frame start another run.
+   */
+  #enqueue(frame: EncodedMessage, listing = false, transactions = 0): void {
     if (!this.#outgoing) {
-      this.#outgoing = [{ messages: [], listings: 0 }];
+      this.#outgoing = [{ messages: [], listings: 0, transactions: 0 }];
       const socket = this.#socket;
       queueMicrotask(() => this.#flushOutgoing(socket));
     }
     let run = this.#outgoing[this.#outgoing.length - 1]!;
-    if (listing && run.listings === MAX_LISTINGS_PER_FRAME) this.#outgoing.push((run = { messages: [], listings: 0 }));
+    const full = (listing && run.listings === MAX_LISTINGS_PER_FRAME) || (run.transactions > 0 && run.transactions + transactions > MAX_TRANSACTIONS_PER_FRAME);
+    if (full) this.#outgoing.push((run = { messages: [], listings: 0, transactions: 0 }));
     run.messages.push(frame);
     if (listing) run.listings++;
+    run.transactions += transactions;
   }
 
   /** Sends what this tick queued, if the socket it was queued for is still the current one. */

@@ -66,29 +66,38 @@ function parseFrame<T>(frame: string | ArrayBuffer | ArrayBufferView, check: (js
   return { ok: true, message: result.value };
 }
 
-/** Limits a schema cannot express cheaply: sizes of transaction data and of headers. */
-function checkClientLimits(message: ClientMessage): Decoded<ClientMessage> {
+/** A refusal of one message, with its stable code. */
+export type MessageProblem = { code: ErrorCode; reason: string };
+
+const transactionCount = (message: ClientMessage): number => {
+  if (message.type !== "content") return 0;
+  let total = 0;
+  for (const chunk of Object.values(message.sessions)) total += chunk?.transactions.length ?? 0;
+  return total;
+};
+
+/**
+ * What the relay refuses in one message whatever it holds: limits a schema cannot express cheaply (sizes of
+ * transaction data, snapshots and headers). The relay refuses such a message alone, naming its document;
+ * the other messages of its frame are handled as usual.
+ */
+export function clientMessageProblem(message: ClientMessage): MessageProblem | undefined {
   if (message.type === "snapshot") {
     const { data } = message;
     if ((typeof data !== "string" || data.length * 3 > MAX_SNAPSHOT_BYTES) && dataBytes(data) > MAX_SNAPSHOT_BYTES) {
-      return fail("snapshot_too_large", `a snapshot's data exceeds ${MAX_SNAPSHOT_BYTES} bytes`);
+      return { code: "snapshot_too_large", reason: `a snapshot's data exceeds ${MAX_SNAPSHOT_BYTES} bytes` };
     }
-    return { ok: true, message };
+    return undefined;
   }
-  if (message.type !== "content") return { ok: true, message };
-  let total = 0;
+  if (message.type !== "content") return undefined;
   for (const chunk of Object.values(message.sessions)) {
     if (!chunk) continue;
-    total += chunk.transactions.length;
     for (const { data } of chunk.transactions) {
       // Text's UTF-8 length is counted only where it may exceed the limit (at most 3 bytes a UTF-16 unit).
       if ((typeof data !== "string" || data.length * 3 > MAX_TRANSACTION_BYTES) && dataBytes(data) > MAX_TRANSACTION_BYTES) {
-        return fail("transaction_too_large", `a transaction's data exceeds ${MAX_TRANSACTION_BYTES} bytes`);
+        return { code: "transaction_too_large", reason: `a transaction's data exceeds ${MAX_TRANSACTION_BYTES} bytes` };
       }
     }
-  }
-  if (total > MAX_TRANSACTIONS_PER_FRAME) {
-    return fail("transaction_too_large", `${total} transactions in one message; at most ${MAX_TRANSACTIONS_PER_FRAME}`);
   }
   if (message.header) {
     let encoded: string;
@@ -96,28 +105,39 @@ function checkClientLimits(message: ClientMessage): Decoded<ClientMessage> {
       encoded = canonicalJson(message.header as unknown as Json);
     } catch {
       // JSON.parse turns 1e999 into Infinity, which has no canonical form (and so no document id).
-      return fail("bad_header", "header meta must hold only finite numbers");
+      return { code: "bad_header", reason: "header meta must hold only finite numbers" };
     }
-    if (utf8Length(encoded) > MAX_HEADER_BYTES) return fail("bad_header", `header exceeds ${MAX_HEADER_BYTES} bytes`);
+    if (utf8Length(encoded) > MAX_HEADER_BYTES) return { code: "bad_header", reason: `header exceeds ${MAX_HEADER_BYTES} bytes` };
   }
-  return { ok: true, message };
+  return undefined;
 }
 
+/** Limits of a frame as a whole: the transactions of all its messages together. */
+function frameProblem(messages: readonly ClientMessage[]): MessageProblem | undefined {
+  let total = 0;
+  for (const message of messages) total += transactionCount(message);
+  if (total <= MAX_TRANSACTIONS_PER_FRAME) return undefined;
+  return { code: "transaction_too_large", reason: `${total} transactions in one frame; at most ${MAX_TRANSACTIONS_PER_FRAME}, over all its messages` };
+}
+
+/** A single message, checked as a frame of its own and against its own limits (what the SDK refuses locally). */
 export function decodeClientMessage(frame: string | ArrayBuffer | ArrayBufferView): Decoded<ClientMessage> {
   const decoded = parseFrame(frame, checkClientMessage);
-  return decoded.ok ? checkClientLimits(decoded.message) : decoded;
+  if (!decoded.ok) return decoded;
+  const problem = frameProblem([decoded.message]) ?? clientMessageProblem(decoded.message);
+  return problem ? { ok: false, ...problem } : decoded;
 }
 
-/** The messages of one frame from a client, in order: one, or the contents of a batch, each within the limits. */
+/**
+ * The messages of one frame from a client, in order: one, or the contents of a batch, the frame within its
+ * limits. Each message's own limits are left to clientMessageProblem, so that one over them is refused alone.
+ */
 export function decodeClientFrame(frame: string | ArrayBuffer | ArrayBufferView): Decoded<ClientMessage[]> {
   const decoded = parseFrame(frame, checkClientFrame);
   if (!decoded.ok) return decoded;
   const messages = decoded.message.type === "batch" ? decoded.message.messages : [decoded.message];
-  for (const message of messages) {
-    const checked = checkClientLimits(message);
-    if (!checked.ok) return checked;
-  }
-  return { ok: true, message: messages };
+  const problem = frameProblem(messages);
+  return problem ? { ok: false, ...problem } : { ok: true, message: messages };
 }
 
 export const decodeServerMessage = (frame: string | ArrayBuffer | ArrayBufferView): Decoded<ServerMessage> =>

@@ -51,11 +51,12 @@ export const MAX_TRANSACTION_BYTES = 256 * 1024;
  */
 export const MAX_TRANSACTION_WIRE_BYTES = MAX_FRAME_BYTES - 8 * 1024;
 /**
- * Most transactions in one `content` message, all sessions together. Counted per message: a `batch`
- * frame may hold several, each within this limit, and the frame within MAX_FRAME_BYTES.
+ * Most transactions in one frame from a client, over all its messages and sessions: each is hashed and
+ * stored in the event its frame arrives in, so a frame of tiny transactions must not carry 100,000 of them.
+ * A frame over it is refused whole (`transaction_too_large`); the SDK starts another frame before it.
  */
 export const MAX_TRANSACTIONS_PER_FRAME = 2_000;
-/** Most sessions in one `content` message (per message, like MAX_TRANSACTIONS_PER_FRAME). */
+/** Most sessions in one `content` message. */
 export const MAX_SESSIONS_PER_FRAME = 1_000;
 /**
  * Most writer sessions one document may have. A `known` state lists them all in one frame: 10,000 ids

@@ -729,6 +729,10 @@ export class SqliteStore implements GroupStore {
     this.#subscriptions.unsubscribe(peer, doc);
   }
 
+  unsubscribeAll(peer: PeerId, docs: readonly DocId[]): void {
+    this.#subscriptions.unsubscribeAll(peer, docs);
+  }
+
   forgetPeer(peer: PeerId): void {
     this.#subscriptions.forgetPeer(peer);
   }

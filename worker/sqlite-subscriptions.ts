@@ -55,6 +55,12 @@ export class SubscriptionRows {
     this.#subscribers.get(doc)?.delete(peer);
   }
 
+  unsubscribeAll(peer: PeerId, docs: readonly DocId[]): void {
+    if (docs.length === 0) return;
+    this.#sql.exec("DELETE FROM subscriptions WHERE peer = ? AND doc IN (SELECT value FROM json_each(?))", peer, JSON.stringify(docs));
+    for (const doc of docs) this.#subscribers.get(doc)?.delete(peer);
+  }
+
   /** The peer is gone: it is subscribed to nothing. */
   forgetPeer(peer: PeerId): void {
     this.#sql.exec("DELETE FROM subscriptions WHERE peer = ?", peer);

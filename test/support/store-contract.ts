@@ -261,7 +261,7 @@ export const storeContract: StoreCase[] = [
     },
   },
   {
-    name: "prefetch changes nothing a reader sees; subscribeAll subscribes a peer to each document, a waiting one included",
+    name: "prefetch changes nothing a reader sees; subscribeAll subscribes a peer to each document, a waiting one included; unsubscribeAll ends only that peer's",
     run(store) {
       store.subscribe("waiting", doc2.id);
       store.commit(write(doc1, [new Log(alice.session).append(txs(1, "a"))], { header: true }));
@@ -275,8 +275,14 @@ export const storeContract: StoreCase[] = [
       expect(store.subscribers(doc1.id)).toEqual(["p1"]);
       expect(sorted(store.subscribers(doc2.id))).toEqual(["p1", "waiting"]);
       expect(store.subscribers(doc3.id)).toEqual(["p1"]);
+      store.unsubscribeAll("p1", [doc2.id, doc3.id]);
+      expect(store.subscribers(doc1.id)).toEqual(["p1"]);
+      expect(store.subscribers(doc2.id)).toEqual(["waiting"]);
+      expect(store.subscribers(doc3.id)).toEqual([]);
+      store.subscribeAll("p1", [doc3.id]);
       store.forgetPeer("p1");
       expect(store.subscribers(doc3.id)).toEqual([]);
+      expect(store.subscribers(doc1.id)).toEqual([]);
     },
   },
   {

@@ -130,8 +130,10 @@ describe("malformed binary frames are refused with a code, never thrown", () => 
     ["bytes over the transaction limit", rawBinary(chunkJson([MAX_TRANSACTION_BYTES + 1]), Array.from({ length: MAX_TRANSACTION_BYTES + 1 }, () => 7)), "transaction_too_large"],
     ["a frame over the frame limit", new Uint8Array(MAX_FRAME_BYTES + 1), "frame_too_large"],
   ];
+  // Each as a message checked alone (decodeClientMessage, what the SDK checks before sending and the relay
+  // judges each message of a frame by).
   it.each(refusals)("%s", (_name, frame, code, reason) => {
-    const decoded = decodeClientFrame(frame);
+    const decoded = decodeClientMessage(frame);
     expect(decoded).toMatchObject({ ok: false, code });
     if (reason && !decoded.ok) expect(decoded.reason).toMatch(reason);
   });

@@ -12,6 +12,7 @@ import {
   decodeClientMessage,
   batchFrame,
   decodeClientFrame,
+  clientMessageProblem,
   decodeServerFrame,
   packBatches,
   decodeServerMessage,
@@ -154,9 +155,24 @@ describe("decodeClientFrame", () => {
     ["an empty batch", "bad_frame", JSON.stringify({ type: "batch", messages: [] })],
     ["a batch inside a batch", "bad_frame", JSON.stringify({ type: "batch", messages: [{ type: "batch", messages: [load] }] })],
     ["a batch holding a relay message", "bad_frame", JSON.stringify({ type: "batch", messages: [load, { type: "pong" }] })],
-    ["a batch with an oversized transaction", "transaction_too_large", batchFrame([encodeMessage(load), withData("x".repeat(MAX_TRANSACTION_BYTES + 1))])],
   ])("refuses %s with %s", (_name, code, frame) => {
     expect(decodeClientFrame(frame)).toMatchObject({ ok: false, code });
+  });
+
+  it("leaves a message over its own limits to clientMessageProblem, so that the relay refuses it alone", () => {
+    const decoded = decodeClientFrame(batchFrame([encodeMessage(load), withData("x".repeat(MAX_TRANSACTION_BYTES + 1))]));
+    expect(decoded.ok).toBe(true);
+    const [first, second] = decoded.ok ? decoded.message : [];
+    expect(clientMessageProblem(first!)).toBeUndefined();
+    expect(clientMessageProblem(second!)).toMatchObject({ code: "transaction_too_large" });
+  });
+
+  it("refuses a batch whose contents hold more than MAX_TRANSACTIONS_PER_FRAME transactions together", () => {
+    const half = columns({ after: 0, transactions: transactions(MAX_TRANSACTIONS_PER_FRAME / 2), signature: chunk.signature });
+    const one = columns({ after: 0, transactions: transactions(1), signature: chunk.signature });
+    const halves = [content({ [alice.session]: half }), content({ [alice.session]: half })];
+    expect(decodeClientFrame(batchFrame(halves))).toMatchObject({ ok: true });
+    expect(decodeClientFrame(batchFrame([...halves, content({ [alice.session]: one })]))).toMatchObject({ ok: false, code: "transaction_too_large" });
   });
 });
 

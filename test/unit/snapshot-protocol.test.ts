@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import {
   MAX_SNAPSHOT_BYTES,
   decodeClientFrame,
+  decodeClientMessage,
   decodeServerFrame,
   encodeMessage,
   signSnapshot,
@@ -95,7 +96,7 @@ describe("snapshot frames", () => {
   });
 
   it("refuse data over MAX_SNAPSHOT_BYTES with snapshot_too_large", () => {
-    const decoded = decodeClientFrame(encodeMessage(snapshot(new Uint8Array(MAX_SNAPSHOT_BYTES + 1))));
+    const decoded = decodeClientMessage(encodeMessage(snapshot(new Uint8Array(MAX_SNAPSHOT_BYTES + 1))));
     expect(decoded).toMatchObject({ ok: false, code: "snapshot_too_large" });
   });
 

@@ -1,7 +1,7 @@
 // Bad input from one peer: it hears a stable error code (and a close where the protocol says so), storage is
 // unchanged, and nobody else notices anything.
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_FRAME_BYTES, MAX_JSON_DEPTH, MAX_TRANSACTION_BYTES, chainHash, docIdOf, signCheckpoint, utf8Length } from "../../protocol/index.ts";
+import { MAX_FRAME_BYTES, MAX_JSON_DEPTH, MAX_TRANSACTION_BYTES, MAX_TRANSACTIONS_PER_FRAME, batchFrame, chainHash, docIdOf, encodeForBatch, signCheckpoint, utf8Length, type ClientMessage } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
 import { SessionWriter, allRows, closeAll, connect, documentWithBystander, sqlRows, type Peer } from "./socket.ts";
 
@@ -30,6 +30,9 @@ function forged(log: SessionWriter, secretKey: Uint8Array, count: number) {
   const txs = transactions(2, "x");
   return { after: log.count, transactions: txs, signature: signCheckpoint(secretKey, log.doc, alice.session, count, chainHash(log.lastHash, txs)) };
 }
+
+/** One batch frame of messages built by a SessionWriter. */
+const batchOf = (messages: unknown[]) => batchFrame(messages.map((message) => encodeForBatch(message as ClientMessage)));
 
 async function expectError(peer: Peer, code: string, closeCode?: number) {
   const error = await peer.next("error");
@@ -199,6 +202,32 @@ describe("bad input", () => {
     a.send(log.fork().content([{ at: 1, data: "é".repeat(MAX_TRANSACTION_BYTES / 2 + 1) }]));
     await expectError(a, "transaction_too_large");
     await unchanged();
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("in a batch, a content with a transaction over MAX_TRANSACTION_BYTES is refused alone, naming its document; the messages around it are stored", async () => {
+    const { group, log, id, a, b } = await setup("bad-tx-in-batch");
+    const other = testHeader(alice, group, "nonce-other");
+    const otherLog = new SessionWriter(alice, other.id);
+    const tooLarge = log.fork().content([{ at: 1, data: "é".repeat(MAX_TRANSACTION_BYTES / 2 + 1) }]);
+    a.sendRaw(batchOf([otherLog.content(transactions(1), other.header), tooLarge, log.content(transactions(2, "after"))]));
+    expect(await expectError(a, "transaction_too_large")).toMatchObject({ doc: id });
+    expect(await a.next("known", (k) => k.doc === id && k.reason === "ack")).toMatchObject({ sessions: { [alice.session]: 5 } });
+    expect(await sqlRows(group, "SELECT count(*) AS n FROM docs")).toEqual([{ n: 2 }]);
+    expect((await b.next("content", (c) => c.doc === id)).sessions[alice.session]?.transactions).toHaveLength(2);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("a frame of several contents with more than MAX_TRANSACTIONS_PER_FRAME transactions together is refused whole; the next frame is stored", async () => {
+    const { group, log, a, b, unchanged } = await setup("many-tx-in-frame");
+    const docs = Array.from({ length: 3 }, (_, i) => testHeader(alice, group, `nonce-d${i}`));
+    const each = Math.ceil((MAX_TRANSACTIONS_PER_FRAME + 1) / docs.length);
+    const writers = docs.map((doc) => new SessionWriter(alice, doc.id));
+    a.sendRaw(batchOf(docs.map((doc, i) => writers[i]!.fork().content(transactions(each), doc.header))));
+    expect((await expectError(a, "transaction_too_large")).message).toMatch(/in one frame/);
+    await unchanged();
+    a.send(log.content(transactions(1, "next")));
+    expect(await a.next("known", (k) => k.reason === "ack")).toMatchObject({ sessions: { [alice.session]: 4 } });
     await Promise.all([a.close(), b.close()]);
   });
 });

@@ -158,4 +158,22 @@ describe("a frame of many contents", () => {
     expect(heard.has(docs[0]!.id)).toBe(false);
     for (const { id } of docs.slice(1)) expect(heard.get(id)).toEqual(["x-0"]);
   });
+
+  it("a frame of many unsubs runs a few statements, not one per message; each document ends as the frame's last message about it left it", async () => {
+    const { group } = await setup("frame-unsubs");
+    const docs = Array.from({ length: 1_000 }, (_, i) => testHeader(alice, group, `unsub-${i}`).id);
+    const c = await connect(group, testAgent(95));
+    const load = (doc: string) => ({ type: "load", doc, known: { header: false, sessions: {} } });
+    const subscribed = () => sqlRows(group, "SELECT doc FROM subscriptions WHERE peer = (SELECT peer FROM subscriptions WHERE doc = ? LIMIT 1) ORDER BY doc", docs[0]);
+    sendBatch(c, docs.slice(0, 200).map(load));
+    await c.sync();
+    expect(await subscribed()).toHaveLength(200);
+    c.inbox.splice(0);
+    const cost = await countSql(group, async () => {
+      sendBatch(c, [...docs.map((doc) => ({ type: "unsub", doc })), ...docs.slice(0, 10).map(load), ...docs.slice(1, 5).map((doc) => ({ type: "unsub", doc }))]);
+      await c.sync();
+    });
+    expect(cost.statements).toBeLessThanOrEqual(6);
+    expect((await subscribed()).map((row) => row.doc)).toEqual([docs[0], ...docs.slice(5, 10)].sort());
+  });
 });

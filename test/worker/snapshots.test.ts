@@ -45,6 +45,8 @@ describe("taking a snapshot", () => {
       [{ ...snapshotOf(alice, id, { [alice.session]: 3 }, "state"), data: "forged" }, "bad_signature", /signature/],
       [{ ...snapshotOf(alice, id, { [alice.session]: 3 }, "state", alice.session, 1_000), at: 2_000 }, "bad_signature", /signature/],
       [snapshotOf(alice, id, { [alice.session]: 4 }, "state"), "snapshot_refused", /does not hold/],
+      [snapshotOf(alice, id, {}, "state"), "snapshot_refused", /at least one transaction/],
+      [snapshotOf(alice, id, { [alice.session]: 0 }, "state"), "snapshot_refused", /at least one transaction/],
       [snapshotOf(alice, id, { [alice.session]: 3 }, "state", bob.session), "forbidden", /session/],
       [snapshotOf(alice, testHeader(alice, group, "never-written").id, {}, "state"), "unknown_doc", /no such document/],
     ];

@@ -309,6 +309,10 @@ export class MemoryStore implements GroupStore {
     this.#subscriptions.get(doc)?.delete(peer);
   }
 
+  unsubscribeAll(peer: PeerId, docs: readonly DocId[]): void {
+    for (const doc of docs) this.unsubscribe(peer, doc);
+  }
+
   forgetPeer(peer: PeerId): void {
     for (const peers of this.#subscriptions.values()) peers.delete(peer);
   }

@@ -15,6 +15,7 @@ import {
   can,
   chainHash,
   checkpointMessage,
+  clientMessageProblem,
   decodeClientFrame,
   docIdOf,
   mayRead,
@@ -112,6 +113,9 @@ function onMessage(state: RelayState, id: PeerId, message: ClientMessage, now: n
   if (peer.token && now >= peer.token.expiresAt) return refuse(state, id, "token_expired", "the token has expired; connect again with a fresh one");
   const role = roleOf(peer, store);
   if (!role) return refuse(state, id, "unauthorized", "this agent is no longer a member of the group");
+  // Over a limit of its own (a transaction's or a snapshot's size, a header's): this message alone is refused.
+  const problem = clientMessageProblem(message);
+  if (problem) return refuse(state, id, problem.code, problem.reason, "doc" in message ? { doc: message.doc } : {});
   return onRequest(state, peer, role, message, now, store);
 }
 

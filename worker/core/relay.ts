@@ -105,10 +105,11 @@ export class Relay {
   /** Writes committed together by #storeStaged, by their appends: the core's commit effect for each is skipped. */
   readonly #committed = new WeakSet<SessionAppend[]>();
   /**
-   * While a batch frame is handled: the subscriptions its messages ask for (each load's, each created
-   * document's), stored together in one statement before any other write and at the end of the frame.
+   * While a batch frame is handled: the subscriptions its messages make and end (each load's, each created
+   * document's, each unsub's), stored together before any other write and at the end of the frame: one
+   * statement each way per peer.
    */
-  #subscriptions: Extract<Effect, { type: "subscribe" }>[] | undefined;
+  #subscriptions: SubscriptionChange[] | undefined;
   /** Events being handled, nested ones included (a batch's messages, verified signatures). */
   #depth = 0;
   /** The time of the latest event that carried one: when a continuation is due (at once). */
@@ -185,7 +186,7 @@ export class Relay {
   async #carryOut(effect: Effect): Promise<void> {
     // A write of a frame's contents committed together (#storeStaged) is already stored.
     if (effect.type === "commit" && this.#committed.delete(effect.write.appends)) return;
-    if (effect.type === "subscribe" && this.#subscriptions) {
+    if ((effect.type === "subscribe" || effect.type === "unsubscribe") && this.#subscriptions) {
       // Not for a peer cut off meanwhile (checked again when they are stored).
       if (this.#state.peers.has(effect.peer)) this.#subscriptions.push(effect);
       return;
@@ -270,10 +271,17 @@ export class Relay {
     }
   }
 
-  /** Stores the subscriptions a batch frame asked for so far (their answers are queued: they wait for it, as for any write). */
+  /**
+   * Stores the subscriptions a batch frame made and ended so far (their answers are queued: they wait for
+   * it, as for any write). Each peer's document ends as the last change to it left it.
+   */
   #storeSubscriptions(): void {
-    const wanted = this.#subscriptions?.splice(0).filter((effect) => this.#state.peers.has(effect.peer)) ?? [];
-    for (const [peer, docs] of groupBy(wanted)) this.store.subscribeAll(peer, docs);
+    const changes = this.#subscriptions?.splice(0).filter((effect) => this.#state.peers.has(effect.peer)) ?? [];
+    for (const [peer, last] of lastChangeByPeer(changes)) {
+      const docs = [...last.keys()];
+      this.store.subscribeAll(peer, docs.filter((doc) => last.get(doc) === "subscribe"));
+      this.store.unsubscribeAll(peer, docs.filter((doc): doc is DocId => last.get(doc) === "unsubscribe"));
+    }
   }
 
   async #handleInOrder(peer: PeerId, messages: readonly ClientMessage[], now: number): Promise<void> {
@@ -474,12 +482,15 @@ export class Relay {
 type StagedContent = { index: number; checks: SignatureCheck[]; then: Extract<Continuation, { kind: "content" }> };
 
 /** Subscriptions by peer. */
-function groupBy(subscriptions: readonly { peer: PeerId; doc: DocId | "*" }[]): Map<PeerId, (DocId | "*")[]> {
-  const byPeer = new Map<PeerId, (DocId | "*")[]>();
-  for (const { peer, doc } of subscriptions) {
-    const docs = byPeer.get(peer);
-    if (docs) docs.push(doc);
-    else byPeer.set(peer, [doc]);
+type SubscriptionChange = Extract<Effect, { type: "subscribe" | "unsubscribe" }>;
+
+/** For each peer, the last change made to its subscription to each document, in the order first changed. */
+function lastChangeByPeer(changes: readonly SubscriptionChange[]): Map<PeerId, Map<DocId | "*", SubscriptionChange["type"]>> {
+  const byPeer = new Map<PeerId, Map<DocId | "*", SubscriptionChange["type"]>>();
+  for (const { peer, doc, type } of changes) {
+    let last = byPeer.get(peer);
+    if (!last) byPeer.set(peer, (last = new Map()));
+    last.set(doc, type);
   }
   return byPeer;
 }

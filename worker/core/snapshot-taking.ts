@@ -35,6 +35,8 @@ export function takeSnapshot(peer: ReadyPeer, snapshot: SnapshotMessage, now: nu
   if (!header) return { code: "unknown_doc", reason: "no such document" };
   if (doc === store.info().membersDoc) return { code: "snapshot_refused", reason: "the membership log cannot be snapshotted" };
   if (!mayRead(role, peer.agent, header) || !can(role, "write")) return { code: "forbidden", reason: `a ${role ?? "non-member"} may not snapshot this document` };
+  // Data covering no transaction would be shown beside the whole log it stands for nothing of.
+  if (!Object.values(covers).some((count) => count > 0)) return { code: "snapshot_refused", reason: "a snapshot must cover at least one transaction" };
   for (const [covered, count] of Object.entries(covers) as [SessionId, number][]) {
     if (count > (store.sessionHead(doc, covered)?.count ?? 0)) return { code: "snapshot_refused", reason: "the snapshot covers transactions the relay does not hold" };
   }

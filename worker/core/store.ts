@@ -203,5 +203,7 @@ export interface GroupStore extends StoreReader {
   /** Subscribes one peer to several documents at once. */
   subscribeAll(peer: PeerId, docs: readonly (DocId | typeof ALL_DOCS)[]): void;
   unsubscribe(peer: PeerId, doc: DocId): void;
+  /** Unsubscribes one peer from several documents at once. */
+  unsubscribeAll(peer: PeerId, docs: readonly DocId[]): void;
   forgetPeer(peer: PeerId): void;
 }

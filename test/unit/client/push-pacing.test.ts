@@ -1,6 +1,7 @@
 // The SDK's push pacing against the relay core in this process, as transcripts: a stream of appends goes
 // out as one frame per interval, and a wall clock set back (NTP, a laptop waking) does not stall it.
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { MAX_TRANSACTIONS_PER_FRAME } from "../../../protocol/index.ts";
 import { harnessPerTest, settle, statusOf } from "./group-harness.ts";
 
 const setup = harnessPerTest();
@@ -52,5 +53,21 @@ describe("push pacing", () => {
     doc.append("b");
     await doc.synced(); // with pacing on the wall clock, this would wait an hour
     expect(relay.transcript()).toEqual(["c1 -> relay | content doc1 alice after=1 n=1", "relay -> c1 | known doc1 {alice:2} ack"]);
+  });
+
+  it(`writes to several documents in one tick, more than ${MAX_TRANSACTIONS_PER_FRAME} transactions together, go in several frames and are all stored`, async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    const docs = [group.create(), group.create(), group.create()];
+    await group.synced();
+    const each = MAX_TRANSACTIONS_PER_FRAME / 2;
+    for (const doc of docs) for (let i = 0; i < each; i++) doc.append(`t${i}`);
+    await group.synced();
+    for (const doc of docs) expect(relay.store.knownState(doc.id).sessions[alice.session]).toBe(each);
+    expect(relay.transcript().join("\n")).not.toMatch(/error/);
+    const counts = relay.frames.filter((frame) => frame.from !== "relay").map((frame) => frame.types.filter((type) => type === "content").length);
+    expect(counts.filter((count) => count > 0).length).toBeGreaterThan(1);
   });
 });
