@@ -18,7 +18,7 @@ import { heldBack } from "./core/held-back.ts";
 import { orderedView, type OrderedView } from "./core/ordered-view.ts";
 import { coversOf, snapshotKey, snapshotProblem } from "./core/snapshots.ts";
 import type { CoreEvent, WaiterKey } from "./core/effects.ts";
-import { LocalRefusalError, type ClosedError, type RelayError } from "./errors.ts";
+import { LocalRefusalError, abortReason, type ClosedError, type RelayError } from "./errors.ts";
 import { checkListener, checkMayWrite, checkMemberOp, checkSignalOptions, checkSnapshotData, checkTransactionData, isTransactionData, sizeProblem } from "./local-checks.ts";
 import { detachedPresence, type DocPresence } from "./presence.ts";
 
@@ -175,9 +175,10 @@ export class Doc {
    * document (doc_deleted). Resolves when the relay stored it (`snapshotted`), or stores one covering at
    * least as much (another writer's, perhaps stored while the answer to this one was lost: `lastSnapshotted`
    * says whose); rejects with the relay's RelayError if it refuses it, or a ClosedError once the group is
-   * closed for good. Offline, it is sent on reconnect.
+   * closed for good. Offline, it is sent on reconnect. `signal` bounds the wait (the snapshot still goes).
    */
-  snapshot(data: TransactionData): Promise<void> {
+  snapshot(data: TransactionData, options: { signal?: AbortSignal } = {}): Promise<void> {
+    checkSignalOptions(options, "snapshot");
     const state = this.#state;
     if (!state.header) throw new Error(`snapshot: document ${this.id} is not loaded yet`);
     const covers = coversOf(state);
@@ -187,7 +188,8 @@ export class Doc {
     if (problem) throw new LocalRefusalError(problem[0], problem[1]);
     if (this.#host.closedError) return Promise.reject(this.#host.closedError);
     if (this.#host.stateOf(this.id) !== state) throw new Error(`snapshot: document ${this.id} is no longer held by its group`);
-    const settled = this.#host.wait(snapshotKey(this.id, covers));
+    if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
+    const settled = this.#host.wait(snapshotKey(this.id, covers), options.signal);
     this.#host.dispatch({ type: "snapshot", doc: this.id, data, covers });
     return settled;
   }
@@ -230,6 +232,8 @@ export class Doc {
    */
   synced(options: { signal?: AbortSignal } = {}): Promise<void> {
     checkSignalOptions(options, "synced");
+    // An aborted signal rejects whatever is pending, as it does for every call that takes one.
+    if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
     if (this.#state.refusal) return Promise.reject(this.#state.refusal.error);
     if (!this.hasUnsynced) return Promise.resolve();
     if (this.#host.closedError) return Promise.reject(this.#host.closedError);

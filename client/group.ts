@@ -389,13 +389,19 @@ export class Group {
    * refuses (another admin's newer operation won an offline race, say) rejects with its RelayError and is
    * dropped: it never blocks the operations after it.
    */
-  async setRole(agent: AgentId, role: Role): Promise<void> {
-    await changeMembers(this.#membership, { op: "set", agent, role }, "setRole");
+  async setRole(agent: AgentId, role: Role, options: Signal = {}): Promise<void> {
+    checkSignalOptions(options, "setRole");
+    await changeMembers(this.#membership, { op: "set", agent, role }, "setRole", options.signal);
   }
 
-  /** Removes `agent` from the group (admins only); its live connections are cut off at once. */
-  async removeMember(agent: AgentId): Promise<void> {
-    await changeMembers(this.#membership, { op: "remove", agent }, "removeMember");
+  /**
+   * Removes `agent` from the group (admins only); its live connections are cut off at once. `signal`, for
+   * both, bounds the wait: aborted before the operation is appended (waiting for the welcome), nothing is
+   * changed; after, the operation still goes.
+   */
+  async removeMember(agent: AgentId, options: Signal = {}): Promise<void> {
+    checkSignalOptions(options, "removeMember");
+    await changeMembers(this.#membership, { op: "remove", agent }, "removeMember", options.signal);
   }
 
   /** Every member and role, replayed from the membership operations whose signatures this client verified. */

@@ -4,7 +4,7 @@
 // what the relay would refuse, and appended once the log is known.
 import { agentOfSession, parseMemberOp, replayMembers, type AgentId, type DocId, type MemberOp, type Role, type SessionId } from "../protocol/index.ts";
 import type { Doc } from "./doc.ts";
-import { abortReason } from "./errors.ts";
+import { LocalRefusalError, abortReason } from "./errors.ts";
 import { checkMemberOp, checkRoleMay } from "./local-checks.ts";
 import { unlessAborted } from "./store-load.ts";
 
@@ -25,16 +25,17 @@ export type MembershipHost = WelcomeWatch & {
  * Changes the membership log: refuses what the relay would before waiting for anything (a bad agent id or
  * role, a role that may not manage members, a closed group), then appends the operation once the log is known.
  */
-export async function changeMembers(host: MembershipHost, op: MemberOp, what: "setRole" | "removeMember"): Promise<void> {
+export async function changeMembers(host: MembershipHost, op: MemberOp, what: "setRole" | "removeMember", signal?: AbortSignal): Promise<void> {
   const closed = host.closed();
   if (closed) throw closed;
   const data = JSON.stringify(op);
   checkMemberOp(data, what);
   checkRoleMay(host.role(), "manage", what);
-  const log = await membersLog(host);
+  const log = await membersLog(host, signal);
   checkRoleMay(host.role(), "manage", what);
+  if (signal?.aborted) throw abortReason(signal);
   log.append(data);
-  await log.synced();
+  await log.synced(signal ? { signal } : {});
 }
 
 /** Every member and role, replayed from the membership operations whose signatures this client verified. */
@@ -50,7 +51,8 @@ async function membersLog(host: MembershipHost, signal?: AbortSignal): Promise<D
   await unlessAborted(host.ready, signal);
   if (!host.membersDoc() && !host.welcomed()) await whenWelcomed(host, signal);
   const id = host.membersDoc();
-  if (!id) throw new Error(`group ${host.id} has no membership log: call createMembers() first`);
+  // The relay would refuse a write to a log it lacks as unknown_doc: the same code, before anything is sent.
+  if (!id) throw new LocalRefusalError("unknown_doc", `group ${host.id} has no membership log: call createMembers() first`);
   return host.open(id, signal ? { signal } : {});
 }
 

@@ -164,7 +164,7 @@ describe("a frame of many contents", () => {
     const docs = Array.from({ length: 1_000 }, (_, i) => testHeader(alice, group, `unsub-${i}`).id);
     const c = await connect(group, testAgent(95));
     const load = (doc: string) => ({ type: "load", doc, known: { header: false, sessions: {} } });
-    const subscribed = () => sqlRows(group, "SELECT doc FROM subscriptions WHERE peer = (SELECT peer FROM subscriptions WHERE doc = ? LIMIT 1) ORDER BY doc", docs[0]);
+    const subscribed = () => sqlRows(group, "SELECT doc FROM subscriptions WHERE peer = (SELECT peer FROM subscriptions WHERE doc = ? LIMIT 1) ORDER BY doc", docs[0]!);
     sendBatch(c, docs.slice(0, 200).map(load));
     await c.sync();
     expect(await subscribed()).toHaveLength(200);

@@ -99,10 +99,14 @@ describe("membership calls on a client that does not hold the log yet", () => {
     expect((await fresh.members()).get(bob)).toBe("writer");
   });
 
-  it("members() in a group without a log, after the welcome: says so; while offline it waits, bounded by its signal", async () => {
+  it("members() in a group without a log, after the welcome: refused with unknown_doc, saying why; while offline it waits, bounded by its signal", async () => {
     const { relay, client } = setup();
     const alice = await client({ name: "alice" });
-    await expect(alice.group("g1").members()).rejects.toThrow(/has no membership log: call createMembers\(\) first/);
+    const group = alice.group("g1");
+    await expect(group.members()).rejects.toThrow(/has no membership log: call createMembers\(\) first/);
+    await expect(group.members()).rejects.toMatchObject({ name: "LocalRefusalError", code: "unknown_doc" });
+    // In a group without a log every member is a writer, which may not manage members.
+    await expect(group.setRole(createIdentity().agent, "writer")).rejects.toMatchObject({ name: "LocalRefusalError", code: "forbidden" });
     relay.down = true;
     const offline = await client({ name: "offline" });
     await expect(offline.group("g1").members({ signal: AbortSignal.timeout(50) })).rejects.toMatchObject({ name: "TimeoutError" });

@@ -184,6 +184,60 @@ describe("open() says why there is nothing to open", () => {
   });
 });
 
+describe("a signal bounds setRole(), removeMember() and snapshot() while the relay is out of reach", () => {
+  it("aborted while the operation waits for the relay: it rejects with the reason, and the operation is stored once the relay is back", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    await group.createMembers().synced();
+    const doc = group.create();
+    doc.append("one");
+    await doc.synced();
+    const bob = createIdentity().agent;
+    relay.down = true;
+    group.connection.drop();
+    await statusOf(group, "offline");
+    const controller = new AbortController();
+    const calls = [group.setRole(bob, "writer", { signal: controller.signal }), doc.snapshot("state after one", { signal: controller.signal })];
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the operation is appended by now
+    controller.abort(new Error("the user gave up"));
+    for (const call of calls) await expect(call).rejects.toThrow("the user gave up");
+    relay.down = false;
+    group.reconnectNow();
+    await group.synced();
+    expect((await group.members()).get(bob)).toBe("writer");
+    await expect.poll(() => doc.lastSnapshotted?.covers).toEqual({ [alice.session]: 1 });
+  });
+
+  it("aborted before the welcome told whether the group has a membership log: nothing is changed", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    await alice.group("g1").createMembers().synced();
+    relay.down = true;
+    const again = await client({ identity: alice.identity, name: "alice-again" });
+    const group = again.group("g1");
+    const bob = createIdentity().agent;
+    const removing = group.removeMember(bob, { signal: AbortSignal.timeout(50) });
+    await expect(removing).rejects.toMatchObject({ name: "TimeoutError" });
+    relay.down = false;
+    group.reconnectNow();
+    await group.synced();
+    expect((await group.members()).has(bob)).toBe(false);
+    expect(relay.transcript().join("\n")).not.toMatch(/remove/);
+  });
+
+  it("an aborted signal rejects doc.synced() even when nothing is pending, as open() does", async () => {
+    const { client } = setup();
+    const alice = await client({ name: "alice" });
+    const doc = alice.group("g1").create();
+    await doc.synced();
+    const controller = new AbortController();
+    controller.abort(new Error("gone"));
+    await expect(doc.synced({ signal: controller.signal })).rejects.toThrow("gone");
+    expect(() => doc.snapshot("x", { singal: controller.signal } as never)).toThrow(/singal/);
+  });
+});
+
 describe("a getToken that gives something the relay would refuse", () => {
   const tokens: [string, unknown][] = [
     ["an object", { token: "t" }],
