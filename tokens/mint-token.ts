@@ -47,7 +47,16 @@ export async function mintToken(claims: TokenClaims, secretOrKey: TokenSigningKe
     ...(claims.issuer === undefined ? {} : { iss: claims.issuer }),
   };
   if (typeof secretOrKey === "string") return sign(payload, secretOrKey, "HS256");
-  return sign(payload, secretOrKey instanceof CryptoKey ? secretOrKey : withoutAlg(secretOrKey), "EdDSA");
+  return sign(payload, secretOrKey instanceof CryptoKey ? secretOrKey : await importSigningJwk(secretOrKey), "EdDSA");
+}
+
+/** The private key of an Ed25519 JWK; one WebCrypto cannot import (a `d` or `x` that is not its key) is a TypeError naming that. */
+async function importSigningJwk(jwk: JsonWebKey): Promise<CryptoKey> {
+  try {
+    return await crypto.subtle.importKey("jwk", withoutAlg(jwk), { name: "Ed25519" }, false, ["sign"]);
+  } catch (error) {
+    throw new TypeError(`the signing JWK is not a usable Ed25519 private key (${error instanceof Error ? error.message : String(error)})`);
+  }
 }
 
 export type TokenKeyPair = {

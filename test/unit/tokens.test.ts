@@ -175,6 +175,11 @@ describe("mintToken from plain JavaScript", () => {
     await expect(mintToken(claims, JSON.stringify(privateJwk))).rejects.toThrow("the key is a JWK's JSON text");
     await expect(mintToken(claims, publicJwk)).rejects.toThrow("the signing JWK is a public key");
     await expect(mintToken(claims, { kty: "oct", k: "c2VjcmV0" })).rejects.toThrow("the signing JWK must be an Ed25519 key");
+    for (const broken of [{ ...privateJwk, d: "not-a-key" }, { ...privateJwk, d: 42 as never }, { ...privateJwk, x: undefined }]) {
+      const refusal = await mintToken(claims, broken).then(() => undefined, (error: unknown) => error);
+      expect(refusal).toBeInstanceOf(TypeError);
+      expect((refusal as Error).message).toMatch(/the signing JWK/);
+    }
     await expect(mintToken(claims, 12345 as never)).rejects.toThrow("the signing key must be an HS256 secret, an Ed25519 private JWK or a CryptoKey, not 12345");
     const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
     await expect(mintToken(claims, pair.publicKey)).rejects.toThrow("the signing key must be an Ed25519 private key, not a public Ed25519 key");
