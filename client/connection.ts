@@ -381,7 +381,10 @@ export class Connection {
     if (this.#socket !== socket) return; // dropped while the app fetched a token
     // What the relay would refuse (and the client then ask for again, forever) closes the group instead.
     const refused = tokenProblem(token);
-    if (refused) return this.close(`getToken: ${refused}`);
+    if (refused) {
+      this.#handler.onFailure(new ConnectionError({ kind: "token", detail: refused }));
+      return this.close(`getToken: ${refused}`);
+    }
     const signature = toBase64Url(sign(helloMessage(group, session, nonce), identity.secretKey));
     if (!socket || this.#status !== "authenticating") return;
     // The hello and what the group sends behind it (a resume's loads) leave at once, as one batch: one

@@ -48,7 +48,10 @@ export type ConnectionFailure =
   | { kind: "http"; status: number; body: string }
   | { kind: "closed"; code: number; detail: string }
   | { kind: "unreachable"; detail: string }
-  /** The app's getToken threw or rejected (its backend out of reach, say): tried again at the next attempt. */
+  /**
+   * The app's getToken threw or rejected (its backend out of reach, say): tried again at the next attempt.
+   * Or it gave what the relay would refuse (not a string, too long): the group closes for good.
+   */
   | { kind: "token"; detail: string };
 
 /** A connection attempt failed; the connection retries with backoff unless the failure is permanent. */

@@ -248,8 +248,13 @@ describe("a getToken that gives something the relay would refuse", () => {
     const { relay, client } = setup();
     const holder = await client({ name: "holder", getToken: (() => token) as () => string });
     const group = holder.group("g1");
+    const heard: unknown[] = [];
+    group.onError((error) => heard.push(error));
     await statusOf(group, "closed");
     expect(group.connection.closeReason).toMatch(/^getToken: the token (must be a string|has \d+ characters)/);
+    // onError hears it once, as it hears a relay's close for good.
+    expect(heard).toHaveLength(1);
+    expect(heard[0]).toMatchObject({ name: "ConnectionError", failure: { kind: "token" }, message: expect.stringMatching(/^getToken failed: the token/) });
     // Nothing reached the relay past the socket: no hello it would answer with bad_frame, no reconnecting.
     expect(relay.transcript().join("\n")).not.toMatch(/hello|bad_frame/);
     for (const [name, call] of Object.entries(everyCall(group))) {
