@@ -214,7 +214,10 @@ export function ownHashAt(doc: DocState, own: SessionId, count: number): string 
 /** Some own transactions (or the header) are not yet acknowledged by the relay. */
 export function hasUnsynced(doc: DocState, own: SessionId): boolean {
   if (doc.deleted) return false;
-  return heldCount(doc, own) > countOf(doc.relay, own) || (doc.header !== undefined && !doc.relay.header);
+  // Only this agent may send a header it created (the relay refuses another creator's): a document another
+  // agent created and left unsent in a shared store is not this client's to sync.
+  const ownHeaderUnsent = doc.header !== undefined && !doc.relay.header && doc.header.creator === agentOfSession(own);
+  return heldCount(doc, own) > countOf(doc.relay, own) || ownHeaderUnsent;
 }
 
 /** Own content (or the header) was pushed on the current socket and not acknowledged yet. */

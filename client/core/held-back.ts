@@ -10,7 +10,10 @@ const orphanTailFrom = (doc: DocState, session: SessionId): number => Math.max(c
 
 /** The relay refused own writes in flight: they, and what follows them, are held back. False if nothing changed. */
 export function refuseWrites(doc: DocState, own: SessionId, error: RelayError): boolean {
-  if (doc.refusal || doc.deleted || !hasUnsynced(doc, own)) return false;
+  // A header the relay has not confirmed counts whoever created it: a document this agent may no longer
+  // read is refused whole, and the tails of its other sessions are listed with it.
+  const headerUnconfirmed = doc.header !== undefined && !doc.relay.header;
+  if (doc.refusal || doc.deleted || !(hasUnsynced(doc, own) || headerUnconfirmed)) return false;
   doc.refusal = { error, from: countOf(doc.relay, own), wholeDocument: !doc.relay.header };
   doc.sent = doc.refusal.from;
   doc.headerInFlight = false;

@@ -90,6 +90,27 @@ describe.each(stores)("$name", ({ tabs }) => {
     await next.group(GROUP).open(created.id);
     await until(() => relay.store.knownState(created.id).sessions[cutOff.session] === 1, 5_000);
   });
+
+  it("a document another agent created unsent in the same store is not this agent's to sync: synced() resolves, and its creator syncs it later", async () => {
+    const { relay, client } = setup();
+    relay.unreachable.add(new URL(CUT_OFF).host);
+    const tab = tabs();
+    const other = await client({ name: "other", store: tab(), url: CUT_OFF });
+    const created = other.group(GROUP).create();
+    created.append("by the other agent");
+    await other.close();
+
+    const live = await client({ name: "live", store: tab() });
+    const group = live.group(GROUP);
+    await group.openAll();
+    await group.synced({ signal: AbortSignal.timeout(2_000) });
+    expect(group.unsentDocs()).toEqual([]);
+
+    relay.unreachable.delete(new URL(CUT_OFF).host);
+    const again = await client({ name: "other again", identity: other.identity, store: tab() });
+    await again.group(GROUP).synced({ signal: AbortSignal.timeout(2_000) });
+    expect(relay.store.knownState(created.id)).toMatchObject({ header: true, sessions: { [other.session]: 1 } });
+  });
 });
 
 /** Alice's group with bob in it as `role`, and a document of alice's (only hers to read, with `readers`). */
