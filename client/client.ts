@@ -127,6 +127,28 @@ async function openClient(options: ClientOptions): Promise<Client> {
 }
 
 /**
+ * What a store's method gives, as a promise: one that throws instead of rejecting (a store of the app's
+ * own with a bug) rejects, so the failure is reported and retried like any other, never thrown into a flush.
+ */
+function settling<T>(call: () => Promise<T> | T): Promise<T> {
+  try {
+    return Promise.resolve(call());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** Why what a store's loadGroup gave is not a list of stored documents, if it is not. */
+function storedDocsProblem(stored: unknown): string | undefined {
+  if (!Array.isArray(stored)) return `it gave ${stored === null ? "null" : typeof stored}`;
+  const index = stored.findIndex((doc: unknown) => {
+    const { id, header, sessions } = (doc ?? {}) as Partial<Record<keyof StoredDoc, unknown>>;
+    return typeof doc !== "object" || doc === null || typeof id !== "string" || typeof header !== "object" || header === null || typeof sessions !== "object" || sessions === null;
+  });
+  return index < 0 ? undefined : `its item ${index} is not one`;
+}
+
+/**
  * The store as a client's groups see it: saves are tracked, and once the client closes none starts, so
  * the session is given up only after its leaseholder's last write reached the store.
  */
@@ -140,13 +162,19 @@ class LeaseholderStore implements LocalStore {
   }
 
   leaseSession(...args: Parameters<LocalStore["leaseSession"]>): Promise<SessionLease> {
-    return this.#store.leaseSession(...args);
+    return settling(() => this.#store.leaseSession(...args));
   }
 
-  /** Read once the saves under way have finished: a group replacing a closed one starts from its last writes. */
+  /**
+   * Read once the saves under way have finished: a group replacing a closed one starts from its last writes.
+   * What is not a list of stored documents (a store of the app's own with a bug) fails like a failed read.
+   */
   async loadGroup(group: string): Promise<StoredDoc[]> {
     await Promise.allSettled([...this.#saving]);
-    return this.#store.loadGroup(group);
+    const stored: unknown = await this.#store.loadGroup(group);
+    const problem = storedDocsProblem(stored);
+    if (problem) throw new TypeError(`the local store's loadGroup must resolve with a list of stored documents ({ id, header, sessions }): ${problem}`);
+    return stored as StoredDoc[];
   }
 
   save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
@@ -159,7 +187,7 @@ class LeaseholderStore implements LocalStore {
   }
 
   remove(group: string, doc: DocId): Promise<void> {
-    return this.#store.remove(group, doc);
+    return settling(() => this.#store.remove(group, doc));
   }
 
   async announceUnsent(group: string, docs: DocId[]): Promise<void> {
@@ -180,7 +208,7 @@ class LeaseholderStore implements LocalStore {
 
   #track(write: () => Promise<void>): Promise<void> {
     if (this.#stopped) return Promise.reject(new Error("the client is closed"));
-    const saving = write();
+    const saving = settling(write);
     this.#saving.add(saving);
     const forget = () => void this.#saving.delete(saving);
     saving.then(forget, forget);

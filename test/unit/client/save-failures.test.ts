@@ -116,6 +116,62 @@ describe("a local save that fails", () => {
   });
 });
 
+describe("a store of the app's own that throws instead of rejecting", () => {
+  /** A memory store whose next `throws` saves throw synchronously (a bug), and whose reads can give garbage. */
+  class BuggyStore extends MemoryLocalStore {
+    throws = 0;
+    garbage: unknown[] = [];
+    override save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
+      if (this.throws > 0) {
+        this.throws--;
+        throw new Error("a bug in save");
+      }
+      return super.save(group, doc, changes);
+    }
+    override loadGroup(group: string): Promise<StoredDoc[]> {
+      if (this.garbage.length > 0) return Promise.resolve(this.garbage.shift() as StoredDoc[]);
+      return super.loadGroup(group);
+    }
+  }
+
+  it("a save that throws is reported and tried again like one that rejects; the other documents of its flush are saved and synced", async () => {
+    const { client } = setup();
+    const store = new BuggyStore();
+    const created = await client({ store });
+    const group = created.group("g1");
+    const errors: string[] = [];
+    group.onError((error) => errors.push(error.message));
+    await statusOf(group, "live");
+    const [first, second] = [group.create(), group.create()];
+    store.throws = 1;
+    first.append("one");
+    second.append("two");
+    await group.synced({ signal: AbortSignal.timeout(5_000) });
+    expect(errors).toEqual([expect.stringMatching(/^internal: saving doc_\S+ locally failed: a bug in save; trying again$/)]);
+    expect((await store.loadGroup("g1")).map((doc) => Object.values(doc.sessions).flat().map((tx) => tx.data)).sort()).toEqual([["one"], ["two"]]);
+  });
+
+  it("a loadGroup that gives something other than a list of stored documents is reported once and read again", async () => {
+    const { relay, client } = setup();
+    const store = new BuggyStore();
+    const earlier = await client({ store });
+    earlier.group("g1").create().append("saved earlier");
+    await earlier.group("g1").synced();
+    await earlier.close();
+    relay.down = true;
+    store.garbage = [null, [null, 42]];
+    const again = await client({ store, identity: earlier.identity });
+    const group = again.group("g1");
+    const errors: string[] = [];
+    group.onError((error) => errors.push(error.message));
+    await group.ready;
+    expect(errors.filter((message) => message.startsWith("internal"))).toEqual([
+      "internal: loading group g1 from the local store failed: the local store's loadGroup must resolve with a list of stored documents ({ id, header, sessions }): it gave null; trying again",
+    ]);
+    expect(group.docs.map((held) => held.transactions().map((transaction) => transaction.data))).toEqual([["saved earlier"]]);
+  });
+});
+
 describe("reading the group from the local store at start", () => {
   /** A memory store whose next `failures` reads of a group fail, or (`hang`) never answer. */
   class UnreadableStore extends MemoryLocalStore {
