@@ -169,9 +169,9 @@ class LeaseholderStore implements LocalStore {
    * Read once the saves under way have finished: a group replacing a closed one starts from its last writes.
    * What is not a list of stored documents (a store of the app's own with a bug) fails like a failed read.
    */
-  async loadGroup(group: string): Promise<StoredDoc[]> {
+  async loadGroup(group: string, onDamage?: (problem: string) => void): Promise<StoredDoc[]> {
     await Promise.allSettled([...this.#saving]);
-    const stored: unknown = await this.#store.loadGroup(group);
+    const stored: unknown = await this.#store.loadGroup(group, onDamage);
     const problem = storedDocsProblem(stored);
     if (problem) throw new TypeError(`the local store's loadGroup must resolve with a list of stored documents ({ id, header, sessions }): ${problem}`);
     return stored as StoredDoc[];

@@ -172,13 +172,20 @@ export class Group {
 
   async #restore(): Promise<void> {
     await Promise.resolve(); // after the socket starts: a store that reads synchronously must not delay it
-    const [docs, role] = await loadUntilClosed(() => Promise.all([this.#store.loadGroup(this.id), this.#keptRole()]), {
+    // What the store found damaged is told once, from the read that succeeds.
+    let damage: string[] = [];
+    const load = () => {
+      damage = [];
+      return this.#store.loadGroup(this.id, (problem) => damage.push(problem));
+    };
+    const [docs, role] = await loadUntilClosed(() => Promise.all([load(), this.#keptRole()]), {
       ...this.#closing,
       onFailure: (error) => {
         const message = `loading group ${this.id} from the local store failed: ${error instanceof Error ? error.message : String(error)}; trying again`;
         this.#report(new RelayError({ code: "internal", message }));
       },
     });
+    for (const problem of damage) this.#report(new RelayError({ code: "internal", message: `the local store could not read all of group ${this.id}: ${problem}` }));
     this.#dispatch({ type: "restored", docs, ...(role ? { role } : {}) });
   }
 

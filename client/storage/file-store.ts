@@ -5,8 +5,10 @@
 // dependency-free and easy to inspect.
 //
 // Torn writes: every save starts on a fresh line ("\n" + record + "\n"), so a record torn by a crash, a full
-// disk or a power cut can never glue onto the next one, and loading skips any line that does not parse: a
-// bad line costs only itself, never a later good save. Several processes may share one directory: appends
+// disk or a power cut can never glue onto the next one, and loading skips any line that does not parse. A
+// torn save was never confirmed, and the saves after it (the next process's) follow what was readable, so it
+// costs only itself. A line damaged later on the disk loses what it held, and the saves of its session after
+// it (a log keeps no holes), or, the header's line, the whole document: loading tells onDamage so. Several processes may share one directory: appends
 // go to files opened with O_APPEND (each save one write), nothing is ever truncated or rewritten in place,
 // and session leases are lock files (file-session-locks.ts).
 import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs";
@@ -89,7 +91,7 @@ export class FileLocalStore implements LocalStore {
     return leaseSession(this.#locks, agent, request);
   }
 
-  async loadGroup(group: string): Promise<StoredDoc[]> {
+  async loadGroup(group: string, onDamage?: (problem: string) => void): Promise<StoredDoc[]> {
     const folder = this.#groupPath(group);
     // What this store was asked to save before is read back, as if saves were instant.
     const within = join(folder, "/");
@@ -98,7 +100,8 @@ export class FileLocalStore implements LocalStore {
     const docs: StoredDoc[] = [];
     for (const name of readdirSync(folder)) {
       if (!name.endsWith(".jsonl")) continue;
-      const doc = readDoc(join(folder, name), name.slice(0, -".jsonl".length) as DocId);
+      const id = name.slice(0, -".jsonl".length) as DocId;
+      const doc = readDoc(join(folder, name), id, onDamage && ((problem) => onDamage(`${id}: ${problem}`)));
       if (doc) docs.push(doc);
     }
     return docs;
@@ -268,9 +271,14 @@ async function fsyncPath(path: string): Promise<void> {
   }
 }
 
-/** Replays a document's records; a line that does not parse (a torn or garbled write) is skipped. */
-function readDoc(path: string, id: DocId): StoredDoc | undefined {
+/**
+ * Replays a document's records; a line that does not parse (a torn or garbled write) is skipped. What that
+ * loses beyond the line itself (later saves of its session, or the document, its header's line lost) is
+ * told to `onDamage`.
+ */
+function readDoc(path: string, id: DocId, onDamage?: (problem: string) => void): StoredDoc | undefined {
   let stored: StoredDoc | undefined;
+  let headless = 0;
   for (const text of readFileSync(path, "utf8").split("\n")) {
     if (!text) continue;
     let record: Record & Partial<OldAppendLine>;
@@ -281,12 +289,17 @@ function readDoc(path: string, id: DocId): StoredDoc | undefined {
     }
     if (typeof record !== "object" || record === null) continue;
     if (typeof record.header === "object" && record.header !== null) stored ??= { id, header: record.header, sessions: {} };
-    if (!stored) continue; // transactions need their header first
+    if (!stored) {
+      headless++; // transactions need their header first
+      continue;
+    }
     // A line of the older format is one append of its own.
     const lines = Array.isArray(record.appends) ? record.appends : "session" in record ? [record as OldAppendLine] : [];
     const appends = lines.map((append) => (Array.isArray(append?.transactions) ? { ...append, transactions: append.transactions.map(fromLine) } : append));
     const snapshot = snapshotFromLine(record.snapshot);
-    applyChanges(stored, { appends, ...(snapshot ? { snapshot } : {}), cuts: record.cuts });
+    applyChanges(stored, { appends, ...(snapshot ? { snapshot } : {}), cuts: record.cuts }, onDamage);
   }
+  // Saves with no header before them: the header's line was whole once (it is written first), and is lost.
+  if (!stored && headless > 0) onDamage?.(`its header could not be read, so the document and its ${headless} later saves are left out`);
   return stored;
 }

@@ -39,8 +39,11 @@ export interface LocalStore {
    * holds, kept until `release()`: a free one of the store's pool, or a fresh one (see session-pool.ts).
    */
   leaseSession(agent: AgentId, request: LeaseRequest): Promise<SessionLease>;
-  /** Every document stored for a group. */
-  loadGroup(group: string): Promise<StoredDoc[]>;
+  /**
+   * Every document stored for a group. A store that finds part of it unreadable (a file damaged on disk)
+   * leaves that part out and tells `onDamage` what was lost; the client reports it through `onError`.
+   */
+  loadGroup(group: string, onDamage?: (problem: string) => void): Promise<StoredDoc[]>;
   /**
    * Saves the changes of one document; resolves once they would survive a restart of the app. Several
    * clients may save into one document at once (each its own session); every save must survive.
@@ -94,7 +97,7 @@ export function unsentOf(message: unknown): { group: string; docs: DocId[] } | u
  * contradicts what is held where they overlap is not taken: a session's log here is its own client's
  * (another client's copy may differ for a while when that client discarded writes), never two mixed.
  */
-export function applyChanges(stored: StoredDoc, changes: StoredChanges): void {
+export function applyChanges(stored: StoredDoc, changes: StoredChanges, onDamage?: (problem: string) => void): void {
   if (isStoredSnapshot(changes.snapshot)) applySnapshot(stored, changes.snapshot);
   for (const cut of Array.isArray(changes.cuts) ? changes.cuts : []) {
     const log = isCut(cut) ? stored.sessions[cut.session] : undefined;
@@ -104,7 +107,11 @@ export function applyChanges(stored: StoredDoc, changes: StoredChanges): void {
     if (!isAppend(append)) continue; // a garbled record read back from disk costs only itself
     const log = (stored.sessions[append.session] ??= []);
     const held = baseOf(stored, append.session) + log.length;
-    if (append.after > held) continue; // a gap: never store a log with holes
+    if (append.after > held) {
+      // A gap: an earlier save of the session was lost (a damaged line). Never keep a log with holes.
+      onDamage?.(`session ${append.session}: transactions ${append.after}-${append.after + append.transactions.length - 1} follow transactions that could not be read, and are left out`);
+      continue;
+    }
     if (firstDifference({ from: baseOf(stored, append.session), transactions: log }, { from: append.after, transactions: append.transactions }) !== undefined) continue;
     // A loop, not push(...list): a long list would overflow the argument limit.
     for (const transaction of append.transactions.slice(held - append.after)) log.push(transaction);

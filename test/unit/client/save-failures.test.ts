@@ -1,11 +1,15 @@
 // A save that fails (a full disk for a moment) is not the end of what it held: the app hears of it once,
 // the save is tried again after a wait, and once it succeeds the writes are pushed and synced() settles.
 import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { SAVE_RETRY } from "../../../client/push-pump.ts";
 import type { DocChanges, StoredDoc } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import type { DocId } from "../../../protocol/index.ts";
 import { ClosedError } from "../../../client/errors.ts";
 import { until } from "../../support/wait.ts";
@@ -169,6 +173,39 @@ describe("a store of the app's own that throws instead of rejecting", () => {
       "internal: loading group g1 from the local store failed: the local store's loadGroup must resolve with a list of stored documents ({ id, header, sessions }): it gave null; trying again",
     ]);
     expect(group.docs.map((held) => held.transactions().map((transaction) => transaction.data))).toEqual([["saved earlier"]]);
+  });
+});
+
+describe("a local store damaged on the disk", () => {
+  it("what it could not read is told once through onError, and the rest loads and syncs", async () => {
+    const { relay, client } = setup();
+    const directory = mkdtempSync(join(tmpdir(), "weft-damaged-"));
+    try {
+      relay.down = true;
+      const earlier = await client({ store: new FileLocalStore(directory, { fsync: false }) });
+      const doc = earlier.group("g1").create();
+      for (const data of ["one", "two", "three"]) {
+        doc.append(data);
+        await new Promise((resolve) => setTimeout(resolve, 20)); // a save each
+      }
+      await earlier.close();
+      const [file] = readdirSync(join(directory, "g1")).filter((name) => name.endsWith(".jsonl"));
+      const path = join(directory, "g1", file!);
+      const lines = readFileSync(path, "utf8").split("\n").filter(Boolean);
+      expect(lines).toHaveLength(3);
+      writeFileSync(path, [lines[0], "\u0000garbage", lines[2]].join("\n"));
+
+      relay.down = false;
+      const again = await client({ store: new FileLocalStore(directory, { fsync: false }), identity: earlier.identity });
+      const group = again.group("g1");
+      const errors: string[] = [];
+      group.onError((error) => errors.push(error.message));
+      await group.synced();
+      expect(errors).toEqual([expect.stringMatching(/^internal: the local store could not read all of group g1: doc_\S+: session \S+: transactions 2-2 follow transactions that could not be read, and are left out$/)]);
+      expect(relay.store.knownState(doc.id).sessions[earlier.session]).toBe(1);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
 

@@ -483,10 +483,39 @@ describe("FileLocalStore on disk", () => {
     expect(size).toBeLessThan(41_500);
   });
 
-  it("ignores a torn last line and loads everything before it", async () => {
+  it("ignores a torn last line and loads everything before it, as no damage", async () => {
     await saveThree();
     tear();
-    expect(await new FileLocalStore(directory).loadGroup(GROUP)).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 3) })]);
+    const damage: string[] = [];
+    expect(await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem))).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 3) })]);
+    expect(damage).toEqual([]);
+  });
+
+  /** Overwrites part of the file's `index`th line (counted from 0, empty lines skipped), as a disk fault would. */
+  const damageLine = (index: number) => {
+    const path = docFile(GROUP, first.id);
+    const lines = readFileSync(path, "utf8").split("\n");
+    const at = lines.map((line, i) => (line ? i : -1)).filter((i) => i >= 0)[index]!;
+    lines[at] = `${lines[at]!.slice(0, 20)}\u0000GARBAGE${lines[at]!.slice(28)}`;
+    writeFileSync(path, lines.join("\n"));
+  };
+
+  it("a line damaged on the disk loses what it held and the later saves of its session, and loading tells onDamage which", async () => {
+    await saveThree();
+    await new FileLocalStore(directory).save(GROUP, first.id, { appends: [{ session: alice.session, after: 3, transactions: slice(3, 5) }, { session: bob.session, after: 0, transactions: slice(0, 1) }] });
+    damageLine(1); // the save of transaction 2
+    const damage: string[] = [];
+    const [doc] = await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem));
+    expect(doc?.sessions).toEqual({ [alice.session]: slice(0, 2), [bob.session]: slice(0, 1) });
+    expect(damage).toEqual([`${first.id}: session ${alice.session}: transactions 3-4 follow transactions that could not be read, and are left out`]);
+  });
+
+  it("a document whose header line was damaged is left out, and loading tells onDamage so", async () => {
+    await saveThree();
+    damageLine(0);
+    const damage: string[] = [];
+    expect(await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem))).toEqual([]);
+    expect(damage).toEqual([`${first.id}: its header could not be read, so the document and its 1 later saves are left out`]);
   });
 
   it("fsyncs every save unless told not to", async () => {
