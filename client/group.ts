@@ -298,13 +298,18 @@ export class Group {
   }
 
   /**
-   * Deletes a document for everyone (admins only); resolves when the relay has done it. Throws a
-   * LocalRefusalError (`forbidden`) at once when this agent's role, as the relay last told it, is not admin.
+   * Deletes a document for everyone (admins only); resolves when the relay has done it. Rejects at once
+   * with a LocalRefusalError (`forbidden`) when this agent's role, as the relay last told it, is not admin,
+   * as setRole and removeMember do; an id that is not one throws, as for open().
    */
   delete(id: DocId, options: Signal = {}): Promise<void> {
     checkDocId(id, "delete");
     checkSignalOptions(options, "delete");
-    checkRoleMay(this.#core.role, "delete", "delete");
+    try {
+      checkRoleMay(this.#core.role, "delete", "delete");
+    } catch (refusal) {
+      return Promise.reject(refusal);
+    }
     return this.#delete(id, options.signal);
   }
 

@@ -250,7 +250,7 @@ describe("what only admins may do", () => {
     await group.openAll();
     expect(group.role).toBe("writer");
     relay.transcript();
-    expect(refusalCode(() => group.delete(doc.id))).toBe("forbidden");
+    await expect(group.delete(doc.id)).rejects.toMatchObject({ name: "LocalRefusalError", code: "forbidden" });
     await expect(group.setRole(createIdentity().agent, "reader")).rejects.toMatchObject({ name: "LocalRefusalError", code: "forbidden" });
     await expect(group.removeMember(alice.identity.agent)).rejects.toMatchObject({ name: "LocalRefusalError", code: "forbidden" });
     await new Promise((resolve) => setTimeout(resolve, 20));

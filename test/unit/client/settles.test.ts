@@ -158,7 +158,7 @@ describe("open() says why there is nothing to open", () => {
 
     // Every other async method settles too, about each of these documents.
     for (const id of [someDocId(), deleted.id, secret.id]) {
-      expect(refusalCode(() => group.delete(id))).toBe("forbidden"); // a writer may not delete: refused at once
+      await expect(group.delete(id)).rejects.toMatchObject({ code: "forbidden" }); // a writer may not delete: refused at once
       expect(await outcome(group.synced())).toEqual({ resolved: undefined });
       expect(await outcome(group.directory())).not.toBe(PENDING);
       expect(await outcome(group.openAll())).not.toBe(PENDING);
