@@ -14,7 +14,8 @@
 import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs";
 import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { AgentId, DocId, Role, Transaction } from "../../protocol/index.ts";
+import { isDocId, type AgentId, type DocId, type Role, type Transaction } from "../../protocol/index.ts";
+import { checkKnownOptions, describe } from "../local-checks.ts";
 import { fileSessionLocks } from "./file-session-locks.ts";
 import { applyChanges, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type StoredSnapshot, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
@@ -81,6 +82,9 @@ export class FileLocalStore implements LocalStore {
   #asides = 0;
 
   constructor(directory: string, options: { fsync?: boolean } = {}) {
+    if (typeof directory !== "string" || directory === "") throw new TypeError(`FileLocalStore: the directory must be a path, not ${describe(directory)}`);
+    checkKnownOptions(options, ["fsync"], "FileLocalStore");
+    if (options.fsync !== undefined && typeof options.fsync !== "boolean") throw new TypeError(`FileLocalStore: fsync must be true or false, not ${describe(options.fsync)}`);
     this.directory = directory;
     this.fsync = options.fsync ?? true;
     mkdirSync(directory, { recursive: true });
@@ -121,7 +125,7 @@ export class FileLocalStore implements LocalStore {
   /** Appends one record to a document's file, after what this store started on that file before. */
   #appendRecord(group: string, doc: DocId, record: object, { create = true } = {}): Promise<void> {
     const bytes = Buffer.from(`\n${JSON.stringify(record)}\n`);
-    const path = join(this.#groupPath(group), `${doc}.jsonl`);
+    const path = this.#docPath(group, doc);
     return this.#inOrder(path, async () => {
       if (!create && !existsSync(path)) return;
       const created = (await this.#ensureFolder(dirname(path))) || !existsSync(path);
@@ -131,7 +135,7 @@ export class FileLocalStore implements LocalStore {
   }
 
   async remove(group: string, doc: DocId): Promise<void> {
-    const path = join(this.#groupPath(group), `${doc}.jsonl`);
+    const path = this.#docPath(group, doc);
     return this.#inOrder(path, () => rm(path, { force: true }));
   }
 
@@ -183,6 +187,12 @@ export class FileLocalStore implements LocalStore {
     });
     this.#writing.set(path, settled);
     return done;
+  }
+
+  /** A document's file; what is not a document id (a store called by the app itself) could name any file. */
+  #docPath(group: string, doc: DocId): string {
+    if (!isDocId(doc)) throw new TypeError(`FileLocalStore: ${describe(doc)} is not a document id`);
+    return join(this.#groupPath(group), `${doc}.jsonl`);
   }
 
   #groupPath(group: string): string {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { MAX_TOKEN_CHARS, docIdOf, newHeader, type DocId } from "../../../protocol/index.ts";
 import { ClosedError, RelayError, createIdentity, type Group } from "../../../client/index.ts";
-import { SlowSaves, statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
+import { SlowSaves, statusOf, harnessPerTest } from "./group-harness.ts";
 
 const setup = harnessPerTest();
 

@@ -526,6 +526,18 @@ describe("FileLocalStore on disk", () => {
     expect((await new FileLocalStore(directory).loadGroup(GROUP))[0]?.sessions[alice.session]).toEqual(slice(0, 2));
   });
 
+  it("refuses, naming it, an option it does not know, an fsync that is not a boolean, and a document id that is not one (it would name a file outside the group)", async () => {
+    expect(() => new FileLocalStore(directory, { fsnyc: false } as never)).toThrow(/FileLocalStore.*fsnyc/);
+    expect(() => new FileLocalStore(directory, { fsync: "no" } as never)).toThrow("FileLocalStore: fsync must be true or false");
+    expect(() => new FileLocalStore(directory, null as never)).toThrow(TypeError);
+    expect(() => new FileLocalStore(undefined as never)).toThrow("FileLocalStore: the directory must be a path");
+    const store = new FileLocalStore(directory);
+    const escaping = "../../escaped" as DocId;
+    await expect(store.save(GROUP, escaping, { header: first.header, appends: [] })).rejects.toThrow(/is not a document id/);
+    await expect(store.remove(GROUP, escaping)).rejects.toThrow(/is not a document id/);
+    expect(readdirSync(join(directory, ".."))).not.toContain("escaped.jsonl");
+  });
+
   it("keeps saves made after restarting from a torn line", async () => {
     await saveThree();
     tear();
