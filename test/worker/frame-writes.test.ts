@@ -159,6 +159,27 @@ describe("a frame of many contents", () => {
     for (const { id } of docs.slice(1)) expect(heard.get(id)).toEqual(["x-0"]);
   });
 
+  it("a frame of 500 contents whose signatures do not verify, each a new session: each refused once, in proportion to the frame, and the content after them stored", async () => {
+    const { group, a } = await setup("frame-forged");
+    const doc = testHeader(alice, group, "forged-many");
+    const creator = new SessionWriter(alice, doc.id);
+    sendBatch(a, [creator.content(transactions(1, "first"), doc.header)]);
+    await a.sync();
+    a.inbox.splice(0);
+    const count = 500;
+    const forgers = Array.from({ length: count }, (_, i) => new SessionWriter(testAgent(91, `forged-${String(i).padStart(4, "0")}`), doc.id));
+    const cost = await countSql(group, async () => {
+      sendBatch(a, [...forgers.map((writer) => forged(writer, 1, "f")), creator.content(transactions(1, "after"))]);
+      await a.sync();
+    });
+    const heard = answers(a);
+    expect(heard.filter((answer) => answer.startsWith("error bad_signature"))).toHaveLength(count);
+    expect(heard.at(-1)).toBe(`ack ${doc.id} ${JSON.stringify({ [alice.session]: 2 })}`);
+    // Each message judged once (a frame judged again after each refusal ran 125,251 statements).
+    expect(cost.statements).toBeLessThanOrEqual(2 * count);
+    expect(await sqlRows(group, "SELECT count(*) AS n FROM sessions")).toEqual([{ n: 1 }]);
+  });
+
   it("a frame of many unsubs runs a few statements, not one per message; each document ends as the frame's last message about it left it", async () => {
     const { group } = await setup("frame-unsubs");
     const docs = Array.from({ length: 1_000 }, (_, i) => testHeader(alice, group, `unsub-${i}`).id);

@@ -247,11 +247,10 @@ export class Relay {
 
   /**
    * The messages of a batch frame, in order, each atomic on its own and judged as if the ones before it
-   * were stored. A run of `content` messages is verified and committed together: each is judged against
-   * what the ones before it leave (StagedWrites), then all their signatures are checked in one pass, the
-   * valid ones stored in one transaction and acked. A message refused at that point (a bad signature) is
-   * refused alone: the ones before it are stored, and the ones after it are judged again, one by one, as
-   * if it had never come. Any other message ends the run: what is staged is stored first.
+   * were stored. A run of `content` messages is committed together: each is judged against what the ones
+   * before it leave (StagedWrites) and its signatures checked, the valid ones stored in one transaction and
+   * acked. One whose signature does not verify is refused alone, and never staged: the ones after it are
+   * judged as if it had never come. Any other message ends the run: what is staged is stored first.
    */
   async #handleEach(peer: PeerId, frame: readonly ClientMessage[], now: number): Promise<void> {
     const messages = withoutRepeatedLoads(frame);
@@ -287,50 +286,40 @@ export class Relay {
   async #handleInOrder(peer: PeerId, messages: readonly ClientMessage[], now: number): Promise<void> {
     const staged = new StagedWrites(this.store);
     const run: StagedContent[] = [];
-    for (let i = 0; i <= messages.length; i++) {
-      const message = messages[i];
-      if (message?.type === "content") {
+    for (const message of messages) {
+      if (message.type === "content") {
         const result = step(this.#state, { type: "message", peer, message, now }, staged);
         this.#state = result.state;
         const [only, ...more] = result.effects;
         if (only?.type === "verify" && only.then.kind === "content" && !only.then.write.members && more.length === 0) {
-          run.push({ index: i, checks: only.checks, then: only.then });
-          staged.stage({ ...only.then.write, appends: only.then.pending });
+          // Its signatures are checked before the next message is judged: one that does not verify is never
+          // staged, so what follows is judged as if it had never come, once, and a frame of them costs in
+          // proportion to its length.
+          const valid = await Promise.all(only.checks.map(checkSignature));
+          if (!valid.includes(false)) staged.stage({ ...only.then.write, appends: only.then.pending });
+          run.push({ then: only.then, valid });
           continue;
         }
-        // Judged against the staged writes: those are stored first. Were one refused, this message was
-        // judged against storage that will not be, and is judged again; unless it cut its peer off (an
-        // expired token), which the step did already and which does not depend on storage.
-        const cutOff = !this.#state.peers.has(peer);
-        const refused = await this.#storeStaged(peer, run, staged);
-        if (refused !== undefined && !cutOff) {
-          i = refused;
-          continue;
-        }
+        // Judged against the staged writes: those are stored first.
+        await this.#storeStaged(peer, run, staged);
         for (const effect of result.effects) await this.#carryOut(effect);
         continue;
       }
-      const refused = await this.#storeStaged(peer, run, staged);
-      if (refused !== undefined) {
-        i = refused;
-        continue;
-      }
-      if (message) await this.#run({ type: "message", peer, message, now });
+      await this.#storeStaged(peer, run, staged);
+      await this.#run({ type: "message", peer, message, now });
     }
+    await this.#storeStaged(peer, run, staged);
   }
 
   /**
-   * Verifies the staged contents' signatures in one pass, commits the valid ones before the first that is
-   * not in one transaction, then lets the core answer each (acks, fan-out). Returns the index of the
-   * message refused, if one was: what came after it must be judged again.
+   * Commits the staged contents whose signatures verified, in one transaction, then lets the core answer
+   * each content of the run in order: acks and fan-out for those, `bad_signature` for the others.
    */
-  async #storeStaged(peer: PeerId, run: StagedContent[], staged: StagedWrites): Promise<number | undefined> {
-    if (run.length === 0) return undefined;
+  async #storeStaged(peer: PeerId, run: StagedContent[], staged: StagedWrites): Promise<void> {
+    if (run.length === 0) return;
     const contents = run.splice(0);
     staged.clear();
-    const valid = await Promise.all(contents.map((content) => Promise.all(content.checks.map(checkSignature))));
-    const refused = valid.findIndex((checks) => checks.includes(false));
-    const stored = refused < 0 ? contents : contents.slice(0, refused);
+    const stored = contents.filter(({ valid }) => !valid.includes(false));
     if (stored.length > 0) {
       // Frames queued before a storage write do not wait for it (and what they answer is stored first).
       this.#storeSubscriptions();
@@ -341,12 +330,8 @@ export class Relay {
       } catch {
         // Left to commit one by one below, as each message on its own would: those that can be stored are.
       }
-      for (const { then } of stored) await this.#run({ type: "verified", peer, then, valid: then.pending.map(() => true) });
     }
-    if (refused < 0) return undefined;
-    const { index, then } = contents[refused]!;
-    await this.#run({ type: "verified", peer, then, valid: valid[refused]! });
-    return index;
+    for (const { then, valid } of contents) await this.#run({ type: "verified", peer, then, valid });
   }
 
   /** Sends a message of the moment (an answer, live content), unless an answer still streaming will cover it. */
@@ -479,7 +464,8 @@ export class Relay {
 }
 
 /** A `content` message of a batch, judged and staged: its signatures to check, and the core's continuation. */
-type StagedContent = { index: number; checks: SignatureCheck[]; then: Extract<Continuation, { kind: "content" }> };
+/** A content of a batch frame, judged and its signatures checked, waiting to be stored with the others of its run. */
+type StagedContent = { then: Extract<Continuation, { kind: "content" }>; valid: boolean[] };
 
 /** Subscriptions by peer. */
 type SubscriptionChange = Extract<Effect, { type: "subscribe" | "unsubscribe" }>;
