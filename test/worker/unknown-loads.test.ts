@@ -38,4 +38,29 @@ describe("loads of unknown documents", () => {
     expect(await waiter.next("content", (c) => c.doc === doc.id)).toMatchObject({ header: doc.header });
     await Promise.all([waiter.close(), creator.close()]);
   });
+
+  it(`a peer that waited on more than ${MAX_WAITING_LOADS_PER_PEER} documents over its life, each created or unsubscribed meanwhile, still hears the next one created`, async () => {
+    const group = uniqueGroup("waited-many");
+    const waiter = await connect(group, mallory);
+    const creator = await connect(group, alice);
+    const docs = Array.from({ length: MAX_WAITING_LOADS_PER_PEER + 20 }, (_, i) => docHeader(alice, group, `later-${i}`));
+    const load = (id: DocId) => ({ type: "load", doc: id, known: emptyKnown });
+    // Half created after being waited on, half given up (unsub) before they exist; each load sent twice.
+    for (let start = 0; start < docs.length; start += 50) {
+      const slice = docs.slice(start, start + 50);
+      waiter.send({ type: "batch", messages: slice.flatMap(({ id }) => [load(id), { type: "ping" }, load(id)]) });
+      await waiter.sync();
+      const [made, dropped] = [slice.filter((_, i) => i % 2 === 0), slice.filter((_, i) => i % 2 === 1)];
+      waiter.send({ type: "batch", messages: dropped.map(({ id }) => ({ type: "unsub", doc: id })) });
+      await waiter.sync();
+      for (const { id, header } of made) creator.send(new SessionWriter(alice, id).content(transactions(1), header));
+      await creator.next("known", (k) => k.doc === made.at(-1)!.id && k.reason === "ack");
+    }
+    const next = docHeader(alice, group, "the-next-one");
+    waiter.send(load(next.id));
+    await waiter.next("known", (k) => k.doc === next.id);
+    creator.send(new SessionWriter(alice, next.id).content(transactions(1), next.header));
+    expect(await waiter.next("content", (c) => c.doc === next.id)).toMatchObject({ header: next.header });
+    await Promise.all([waiter.close(), creator.close()]);
+  });
 });

@@ -152,6 +152,8 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
         effects.push({ type: "subscribe", peer: id, doc: message.doc });
         return unchanged(state, effects);
       }
+      // Loaded before and still waited for (one subscription): counted once.
+      if (store.subscribers(message.doc).includes(id)) return unchanged(state, effects);
       const waiting = peer.waitingLoads ?? 0;
       if (waiting >= MAX_WAITING_LOADS_PER_PEER) return unchanged(state, effects);
       const record: ReadyPeer = { ...peer, waitingLoads: waiting + 1 };
@@ -175,8 +177,14 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
       return onContent(state, peer, role, message, now, store);
     case "delete":
       return onDelete(state, id, role, message.doc, now, store);
-    case "unsub":
-      return unchanged(state, [...state.presence.leave(id, [message.doc], state.peers, store), { type: "unsubscribe", peer: id, doc: message.doc }]);
+    case "unsub": {
+      const effects: Effect[] = [...state.presence.leave(id, [message.doc], state.peers, store), { type: "unsubscribe", peer: id, doc: message.doc }];
+      // A document it waited for, and no longer does.
+      const waited = (peer.waitingLoads ?? 0) > 0 && !store.header(message.doc) && !store.deleted(message.doc) && store.subscribers(message.doc).includes(id);
+      if (!waited) return unchanged(state, effects);
+      const record: ReadyPeer = { ...peer, waitingLoads: peer.waitingLoads! - 1 };
+      return { state: withPeer(state, record), effects: [...effects, { type: "savePeer", peer: record }] };
+    }
     case "presence":
       return unchanged(state, state.presence.receive(peer, role, message, now, state.peers, store));
     case "snapshot": {
@@ -346,10 +354,13 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
   const header = write.header ?? store.header(write.doc)!;
   const readers: PeerId[] = [];
   const expired: PeerId[] = [];
+  const waited: ReadyPeer[] = [];
   for (const id of store.subscribers(write.doc)) {
     const peer = state.peers.get(id);
     // A subscriber with no socket lost it in a restart (a close forgets its subscriptions): forgotten now.
     if (!peer) effects.push({ type: "forgetPeer", peer: id });
+    // Created now: the peers that loaded it before no longer wait for it.
+    if (write.header && peer?.phase === "ready" && (peer.waitingLoads ?? 0) > 0) waited.push(peer);
     if (id === writer || peer?.phase !== "ready") continue;
     if (peer.token && write.now >= peer.token.expiresAt) expired.push(id);
     else if (mayRead(roleAfter(peer), peer.agent, header)) readers.push(id);
@@ -377,6 +388,11 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
   }
 
   let next = state;
+  for (const peer of waited) {
+    const record: ReadyPeer = { ...peer, waitingLoads: peer.waitingLoads! - 1 };
+    next = withPeer(next, record);
+    effects.push({ type: "savePeer", peer: record });
+  }
   // A peer first left out of fan-out because its token expired hears so, rather than going stale silently.
   for (const id of expired) {
     const cut = refuse(next, id, "token_expired", "the token has expired; connect again with a fresh one");
