@@ -73,6 +73,8 @@ export interface DocHost {
   stateOf(id: DocId): DocState | undefined;
   dispatch(event: CoreEvent): void;
   wait(key: WaiterKey, signal?: AbortSignal): Promise<void>;
+  /** Lets the bindings that gather a tick's edits append them now (Group.onFlush). */
+  flushEdits?(): void;
 }
 
 export class Doc {
@@ -234,6 +236,7 @@ export class Doc {
     checkSignalOptions(options, "synced");
     // An aborted signal rejects whatever is pending, as it does for every call that takes one.
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
+    this.#host.flushEdits?.();
     if (this.#state.refusal) return Promise.reject(this.#state.refusal.error);
     if (!this.hasUnsynced) return Promise.resolve();
     if (this.#host.closedError) return Promise.reject(this.#host.closedError);

@@ -65,6 +65,8 @@ export class Group {
   readonly #errorListeners = new Set<(error: RelayError | ConnectionError) => void>();
   readonly #refusedListeners = new Set<(refused: RefusedWrites) => void>();
   readonly #roleListeners = new Set<(role: Role) => void>();
+  /** Bindings' flushes of the edits they gather for a tick (onFlush). */
+  readonly #flushers = new Set<() => void>();
   /** Presence, beside the core: ephemeral, nothing of it is stored or acknowledged. */
   readonly #presence: PresenceChannel;
   /** What the socket reports, in order (behind a received snapshot while its signature is checked). */
@@ -109,6 +111,7 @@ export class Group {
       dispatch: (event) => void this.#dispatch(event),
       wait: (key, signal) => this.#waiters.wait(key, signal) as Promise<void>,
       presenceOf: (doc) => this.#presence.forDoc(doc),
+      flushEdits: () => this.#flushEdits(),
     };
     this.#closing = { closed: () => this.#closedError(), onStatus: (listener) => this.onStatus(listener) };
     this.#membership = {
@@ -329,6 +332,7 @@ export class Group {
   }
 
   async #synced(options: Signal): Promise<void> {
+    this.#flushEdits();
     await unlessAborted(this.ready, options.signal);
     await Promise.all([...this.#core.docs.keys()].map((id) => this.#doc(id)!.synced(options)));
   }
@@ -432,6 +436,22 @@ export class Group {
     return () => this.#roleListeners.delete(listener);
   }
 
+  /**
+   * For bindings that gather a tick's edits before appending them (`weft/yjs` does): `flush` appends what
+   * waits, and is called before the group closes and before `synced()` looks at what is unsynced, so an
+   * edit made just before either is not left behind. Returns a function that stops it.
+   */
+  onFlush(flush: () => void): () => void {
+    checkListener(flush, "onFlush");
+    this.#flushers.add(flush);
+    return () => this.#flushers.delete(flush);
+  }
+
+  /** Lets the bindings append the edits they gather; one that throws is reported, the others still run. */
+  #flushEdits(): void {
+    if (this.#flushers.size > 0 && !this.#core.closed) notifyAll(this.#flushers);
+  }
+
   onStatus(listener: (status: Status, reason?: string) => void): () => void {
     checkListener(listener, "onStatus");
     this.#statusListeners.add(listener);
@@ -455,6 +475,7 @@ export class Group {
    * write throw it. `client.group(id)` then gives a new Group, which starts from what this one saved.
    */
   close(): void {
+    this.#flushEdits();
     this.connection.close();
   }
 

@@ -150,6 +150,8 @@ export class WeftProvider {
     );
     // A role that may write: the edits that waited go.
     this.#cleanups.push(group.onRole(() => this.#waitingToWrite && this.#flush()));
+    // The edits of this tick go before the group closes or looks at what is unsynced (synced()).
+    this.#cleanups.push(group.onFlush(() => this.#flush()));
     // Registered once nothing above can throw: a constructor that threw holds no place.
     live.set(docId, this);
     this.#cleanups.push(() => void (live.get(docId) === this && live.delete(docId)));

@@ -141,6 +141,49 @@ describe("offline and restart", () => {
   });
 });
 
+describe("an edit made just before the app closes or waits for synced()", () => {
+  it("an edit in the same tick as client.close() or group.close() is saved, and reaches the relay with the next client", async () => {
+    for (const close of ["client", "group"] as const) {
+      const h = setup();
+      const store = new MemoryLocalStore();
+      const alice = await h.client({ name: "alice", store });
+      const group = alice.group(GROUP);
+      const created = group.create({ kind: "yjs" });
+      await created.synced();
+      const provider = new WeftProvider(group, created.id, new Y.Doc());
+      await provider.loaded;
+      const errors: Error[] = [];
+      provider.on("error", (error) => errors.push(error));
+      provider.ydoc.getText("body").insert(0, "typed before close");
+      if (close === "client") await alice.close();
+      else group.close();
+      expect(errors, close).toEqual([]);
+      const again = await h.client({ name: "alice again", identity: alice.identity, store });
+      const ydoc = new Y.Doc();
+      const reloaded = new WeftProvider(again.group(GROUP), created.id, ydoc);
+      await reloaded.loaded;
+      expect(ydoc.getText("body").toString(), close).toBe("typed before close");
+      await again.group(GROUP).synced();
+      const reader = await h.client({ name: "reader" });
+      const fresh = new Y.Doc();
+      await new WeftProvider(reader.group(GROUP), created.id, fresh).loaded;
+      expect(fresh.getText("body").toString(), close).toBe("typed before close");
+    }
+  });
+
+  it("doc.synced() and group.synced() called in the tick of an edit wait for that edit", async () => {
+    const { a, alice, relay, docId } = await twoEditors();
+    await a.provider.loaded;
+    const stored = () => relay.store.knownState(docId).sessions[alice.session] ?? 0;
+    a.text.insert(0, "first");
+    await a.provider.doc!.synced();
+    expect(stored()).toBe(1);
+    a.text.insert(5, " second");
+    await a.provider.group.synced();
+    expect(stored()).toBe(2);
+  });
+});
+
 describe("destroy()", () => {
   it("lets go of the Y.Doc, the document, the group and the awareness it made; what was pending is appended first", async () => {
     const { a, b } = await twoEditors();
