@@ -76,10 +76,10 @@ export class PushPump {
     this.#pushing = true;
     this.#flushing = (async () => {
       try {
-        for (const id of docs) {
-          const saving = this.#save(id);
-          if (saving) await saving;
-        }
+        // Each document's file (or record) is its own: they are saved side by side, not one after another
+        // (a burst of new documents, each a file and its folder's fsync, would otherwise take as long as all).
+        const savings = docs.flatMap((id) => this.#save(id) ?? []);
+        if (savings.length > 0) await Promise.all(savings);
         this.#host.dispatch({ type: "push", docs, now: performance.now() });
       } finally {
         this.#pushing = false;

@@ -120,6 +120,32 @@ describe("a local save that fails", () => {
   });
 });
 
+describe("the documents of one tick are saved side by side", () => {
+  it("the store is asked to save each of them before the first save finishes, and all are then pushed together", async () => {
+    const { relay, client } = setup();
+    let open = 0;
+    let most = 0;
+    const store = new (class extends MemoryLocalStore {
+      override async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
+        most = Math.max(most, ++open);
+        await new Promise((resolve) => setTimeout(resolve, 20)); // a disk's write and fsync
+        await super.save(group, doc, changes);
+        open--;
+      }
+    })();
+    const created = await client({ store });
+    const group = created.group("g1");
+    await statusOf(group, "live");
+    const docs = Array.from({ length: 5 }, () => group.create());
+    for (const doc of docs) doc.append("one");
+    relay.transcript();
+    await group.synced();
+    expect(most).toBe(docs.length);
+    // One frame carries them all.
+    expect(relay.frames.filter((frame) => frame.from !== "relay" && frame.types.includes("content"))).toHaveLength(1);
+  });
+});
+
 describe("a store of the app's own that throws instead of rejecting", () => {
   /** A memory store whose next `throws` saves throw synchronously (a bug), and whose reads can give garbage. */
   class BuggyStore extends MemoryLocalStore {
