@@ -18,7 +18,7 @@ import { MAX_SNAPSHOT_BYTES } from "../protocol/limits.ts";
 import type { Snapshot } from "../protocol/snapshot.ts";
 import type { Role } from "../protocol/roles.ts";
 import { AwarenessOverPresence, type PresenceChannel, type PresencePeer } from "./awareness-presence.ts";
-import { OFFERS_SNAPSHOTS, leadsSnapshots, outgrows, snapshotPolicyOf, type SnapshotOptions, type SnapshotPolicy } from "./snapshot-policy.ts";
+import { OFFERS_SNAPSHOTS, leadsSnapshots, mayOutgrow, outgrows, snapshotPolicyOf, type SnapshotOptions, type SnapshotPolicy } from "./snapshot-policy.ts";
 import { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "./payload.ts";
 import { UpdateAssembler, encodeUpdatePayloads } from "./update-frames.ts";
 
@@ -101,9 +101,9 @@ export class WeftProvider {
   /** Ends the document's open when the provider is destroyed before it with nothing pending. */
   readonly #opening = new AbortController();
   readonly #policy: SnapshotPolicy | undefined;
-  /** Bytes of transaction data held since the document's last snapshot, and the state's size last measured. */
+  /** Bytes of transaction data held since the document's last snapshot, and the state's size last measured (at what log size). */
   #logBytes = 0;
-  #stateBytes = 0;
+  #measured = { stateBytes: 0, atLogBytes: 0 };
   /** A snapshot of ours is on its way to the relay. */
   #snapshotting = false;
   /**
@@ -257,7 +257,10 @@ export class WeftProvider {
     }
     if (change.snapshot) this.#applySnapshot(change.snapshot);
     // A snapshot stored (anyone's): the log since the last snapshot is what follows it.
-    if (change.snapshotted) this.#logBytes = logBytesOf(change.doc.transactions(), change.snapshotted.covers);
+    if (change.snapshotted) {
+      this.#logBytes = logBytesOf(change.doc.transactions(), change.snapshotted.covers);
+      this.#measured = { ...this.#measured, atLogBytes: 0 };
+    }
     else this.#logBytes += logBytesOf(change.added);
     // This Y.Doc's own appends come back here too (while it appends): they came from it. Writes of the own
     // session the relay held instead (another tab's copy, taken in after a discard) are applied like any.
@@ -308,14 +311,14 @@ export class WeftProvider {
   #snapshotIfDue(): void {
     const { doc } = this;
     const policy = this.#policy;
-    if (!policy || !doc || this.#destroyed || this.#snapshotting || !outgrows(policy, this.#logBytes, this.#stateBytes)) return;
+    if (!policy || !doc || this.#destroyed || this.#snapshotting || !mayOutgrow(policy, this.#logBytes, this.#measured)) return;
     if (this.group.status !== "live" || this.group.role === "reader" || this.#assembler.incomplete > 0) return;
     // Refused edits held back (their covers would leave them out) or discarded (the Y.Doc still has them).
     if (this.#diverged || doc.refused || this.#pending.length > 0 || !isSubset(doc.known, doc.relayKnown)) return;
     if (!leadsSnapshots(this.group.session, this.#present.values())) return;
     const state = Y.encodeStateAsUpdate(this.ydoc);
-    this.#stateBytes = state.byteLength;
-    if (!outgrows(policy, this.#logBytes, this.#stateBytes) || state.byteLength > MAX_SNAPSHOT_BYTES) return;
+    this.#measured = { stateBytes: state.byteLength, atLogBytes: this.#logBytes };
+    if (!outgrows(policy, this.#logBytes, state.byteLength) || state.byteLength > MAX_SNAPSHOT_BYTES) return;
     let published: Promise<void>;
     try {
       published = doc.snapshot(state);

@@ -30,6 +30,17 @@ export function snapshotPolicyOf(options: SnapshotOptions | undefined): Snapshot
 export const outgrows = (policy: SnapshotPolicy, logBytes: number, stateBytes: number): boolean =>
   logBytes >= policy.minLogBytes && logBytes > policy.factor * stateBytes;
 
+/**
+ * The state's size measured last stands until the log has grown this much past that measurement: a delete
+ * shrinks the state (a large paste taken out again), and a size measured before it would hold every
+ * snapshot back until the log outgrew the old size.
+ */
+export const REMEASURE_AFTER_LOG_BYTES = 64 * 1024;
+
+/** Whether a snapshot may be due, by the size measured last, unless the log has grown enough since to measure again. */
+export const mayOutgrow = (policy: SnapshotPolicy, logBytes: number, measured: { stateBytes: number; atLogBytes: number }): boolean =>
+  outgrows(policy, logBytes, logBytes - measured.atLogBytes >= REMEASURE_AFTER_LOG_BYTES ? 0 : measured.stateBytes);
+
 /** The presence marker of an editor that takes snapshots. */
 export const OFFERS_SNAPSHOTS = "snapshots";
 

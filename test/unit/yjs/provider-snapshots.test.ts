@@ -136,6 +136,32 @@ describe("a received snapshot in weft/yjs", () => {
     expect(solo.doc!.lastSnapshotted).toBeUndefined();
   });
 
+  it("after a large paste taken out again, measures the state again as the log grows: a snapshot follows once the log outgrows the smaller state", async () => {
+    const h = setup();
+    const alice = await h.client({ name: "alice" });
+    const group = alice.group(GROUP);
+    const docId = group.create({ kind: "yjs" }).id;
+    await group.synced();
+    const editor = new WeftProvider(group, docId, new Y.Doc(), { snapshots: { factor: 2, minLogBytes: 1024 } });
+    await editor.loaded;
+    const text = editor.ydoc.getText("body");
+    const random = (length: number) => Array.from({ length }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join("");
+    text.insert(0, random(150_000)); // the state measured now is as large as the log
+    await editor.doc!.synced();
+    await settle();
+    expect(editor.doc!.lastSnapshotted).toBeUndefined();
+    text.delete(0, text.length);
+    // About 100 KB more of log: past the state (now tiny) twice over, short of twice the paste.
+    for (let i = 0; i < 100; i++) {
+      text.insert(0, random(1_000));
+      text.delete(0, 1_000);
+      await settle(2);
+    }
+    await editor.doc!.synced();
+    await until(() => editor.doc!.lastSnapshotted !== undefined, 3_000);
+    expect(Y.encodeStateAsUpdate(editor.ydoc).byteLength).toBeLessThan(10_000);
+  });
+
   it("never publishes edits the relay refused: the Y.Doc that holds them says so and takes no more snapshots", async () => {
     const { h, alice, a, bob, b, docId, errors } = await bobTypedAsReader();
     expect(errors).toMatchObject([{ name: "RelayError", code: "forbidden" }]);

@@ -2,7 +2,7 @@
 // outgrow the state by the factor and reach the floor, the option is checked at once, and exactly one of
 // the editors present leads.
 import { describe, expect, it } from "vitest";
-import { DEFAULT_SNAPSHOT_POLICY, OFFERS_SNAPSHOTS, leadsSnapshots, outgrows, snapshotPolicyOf } from "../../../yjs/snapshot-policy.ts";
+import { DEFAULT_SNAPSHOT_POLICY, OFFERS_SNAPSHOTS, REMEASURE_AFTER_LOG_BYTES, leadsSnapshots, mayOutgrow, outgrows, snapshotPolicyOf } from "../../../yjs/snapshot-policy.ts";
 
 describe("snapshot policy", () => {
   it("is due once the log is more than factor times the state and at least the floor", () => {
@@ -13,6 +13,14 @@ describe("snapshot policy", () => {
     expect(outgrows(policy, 1000, 0)).toBe(true); // never measured: measure now
     expect(outgrows(policy, 100_000, 30_000)).toBe(false);
     expect(outgrows({ factor: 1.5, minLogBytes: 0 }, 16, 10)).toBe(true);
+  });
+
+  it("trusts the state's size measured last until the log has grown REMEASURE_AFTER_LOG_BYTES past it", () => {
+    const policy = { factor: 4, minLogBytes: 1000 };
+    const measured = { stateBytes: 800_000, atLogBytes: 200_000 };
+    expect(mayOutgrow(policy, 200_000 + REMEASURE_AFTER_LOG_BYTES - 1, measured)).toBe(false);
+    expect(mayOutgrow(policy, 200_000 + REMEASURE_AFTER_LOG_BYTES, measured)).toBe(true); // measure again
+    expect(mayOutgrow(policy, 3_300_000, { stateBytes: 800_000, atLogBytes: 3_290_000 })).toBe(true); // outgrown by the old size too
   });
 
   it("reads the option: defaults, overrides, off, and wrong input refused at once", () => {
