@@ -10,7 +10,7 @@ import type { Doc, DocChange, DocTransaction } from "../client/doc.ts";
 import type { Group } from "../client/group.ts";
 import type { Status } from "../client/status.ts";
 import { notifyAll } from "../client/listeners.ts";
-import { LocalRefusalError } from "../client/errors.ts";
+import { ClosedError, LocalRefusalError } from "../client/errors.ts";
 import { checkDocId, checkKnownOptions, checkListener, describe } from "../client/local-checks.ts";
 import type { DocId } from "../protocol/ids.ts";
 import { isSubset } from "../protocol/known-state.ts";
@@ -125,6 +125,8 @@ export class WeftProvider {
    */
   constructor(group: Group, docId: DocId, ydoc: Y.Doc, options: WeftProviderOptions = {}) {
     checkProviderArguments(group, docId, ydoc, options);
+    // Nothing would stop it (no status change is coming), and it would hold the document's place.
+    if (group.status === "closed") throw new ClosedError(group.id, group.connection.closeReason ?? "closed");
     let live = providers.get(group);
     if (!live) providers.set(group, (live = new Map()));
     if (live.has(docId)) {
@@ -212,6 +214,9 @@ export class WeftProvider {
     for (const cleanup of this.#cleanups.splice(0).reverse()) cleanup();
     if (this.#ownsAwareness) this.awareness.destroy();
     if (byApp) this.#listeners.clear();
+    // A stopped provider syncs nothing more: what it says must not read "connected".
+    this.status = "disconnected";
+    this.synced = false;
   }
 
   async #open(): Promise<void> {

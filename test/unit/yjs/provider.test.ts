@@ -194,7 +194,9 @@ describe("destroy()", () => {
     let destroyedAwareness = false;
     a.provider.awareness.on("destroy", () => (destroyedAwareness = true));
     a.text.insert(0, "last words");
+    expect([a.provider.status, a.provider.synced]).toEqual(["connected", true]);
     a.provider.destroy(); // in the same tick: the edit is still pending
+    expect([a.provider.status, a.provider.synced]).toEqual(["disconnected", false]);
     expect(observers(a.ydoc)).toBe(0);
     expect(destroyedAwareness).toBe(true);
     await untilEvent(b.ydoc, "update", () => b.text.length > 0);
@@ -272,6 +274,14 @@ describe("before the document opened", () => {
     await expect(provider.loaded).rejects.toMatchObject({ name: "ClosedError" });
     expect(errors).toHaveLength(1);
     provider.destroy();
+  });
+
+  it("on a group already closed, the constructor throws its ClosedError, every time", async () => {
+    const { groupB, docId } = await bobNotYetOpen();
+    groupB.close();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      expect(() => new WeftProvider(groupB, docId, new Y.Doc())).toThrow(expect.objectContaining({ name: "ClosedError" }));
+    }
   });
 
   it("loaded rejects with the relay's refusal when the document may not be read", async () => {
