@@ -53,6 +53,11 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Local
     url = await miniflare.ready;
   } catch (error) {
     await miniflare.dispose().catch(() => {});
+    // Miniflare's own words are for wrangler's command line ("specify a different port with --port").
+    const message = error instanceof Error ? error.message : String(error);
+    if (options.port && /address already in use|EADDRINUSE|--port/i.test(message)) {
+      throw new Error(`startRelay: port ${options.port} is in use; pass another port, or leave it out for a free one`, { cause: error });
+    }
     throw error;
   }
   // Its workerd goes with this process, however this process ends (orphan-guard.ts).

@@ -84,6 +84,16 @@ describe("startRelay", () => {
     await until(() => childProcesses(process.pid).every((child) => before.includes(child.pid)), 10_000);
   });
 
+  it("on a port in use, says so in startRelay's terms", async () => {
+    const first = await startRelay();
+    try {
+      const port = Number(new URL(first.url).port);
+      await expect(startRelay({ port })).rejects.toThrow(`startRelay: port ${port} is in use; pass another port, or leave it out for a free one`);
+    } finally {
+      await first.stop();
+    }
+  });
+
   it("runs several relays at once, each on its own port, in memory unless given a folder", async () => {
     const [first, second] = await Promise.all([startRelay(), startRelay()]);
     try {
