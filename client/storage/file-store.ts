@@ -8,9 +8,10 @@
 // disk or a power cut can never glue onto the next one, and loading skips any line that does not parse. A
 // torn save was never confirmed, and the saves after it (the next process's) follow what was readable, so it
 // costs only itself. A line damaged later on the disk loses what it held, and the saves of its session after
-// it (a log keeps no holes), or, the header's line, the whole document: loading tells onDamage so. Several processes may share one directory: appends
-// go to files opened with O_APPEND (each save one write), nothing is ever truncated or rewritten in place,
-// and session leases are lock files (file-session-locks.ts).
+// it (a log keeps no holes), or, the header's line, the whole document: loading tells onDamage so.
+// Several processes may share one directory: appends go to files opened with O_APPEND (each save one
+// write), nothing is ever truncated or rewritten in place, and session leases are lock files
+// (file-session-locks.ts).
 import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs";
 import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";

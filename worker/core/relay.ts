@@ -463,11 +463,10 @@ export class Relay {
 
 }
 
-/** A `content` message of a batch, judged and staged: its signatures to check, and the core's continuation. */
 /** A content of a batch frame, judged and its signatures checked, waiting to be stored with the others of its run. */
 type StagedContent = { then: Extract<Continuation, { kind: "content" }>; valid: boolean[] };
 
-/** Subscriptions by peer. */
+/** A change to a peer's subscriptions, as the core asks for it. */
 type SubscriptionChange = Extract<Effect, { type: "subscribe" | "unsubscribe" }>;
 
 /** For each peer, the last change made to its subscription to each document, in the order first changed. */
