@@ -13,7 +13,10 @@ export type ReadyPeer = {
   agent: AgentId;
   session: SessionId;
   token?: TokenGrant;
-  /** Loads of documents the relay did not have, each holding a subscription row until the peer leaves. */
+  /**
+   * Loads of documents the relay did not have, each holding a subscription row: counted until the document
+   * is created, or the peer leaves.
+   */
   waitingLoads?: number;
   /** The peer inflates compressed frames (its hello's `inflate`): its large frames go compressed. */
   compression?: CompressionFormat;

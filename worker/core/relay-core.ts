@@ -152,8 +152,9 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
         effects.push({ type: "subscribe", peer: id, doc: message.doc });
         return unchanged(state, effects);
       }
-      // Loaded before and still waited for (one subscription): counted once.
-      if (store.subscribers(message.doc).includes(id)) return unchanged(state, effects);
+      // Loaded before and still waited for (one subscription): counted once. Subscribed again all the same,
+      // in case an unsub earlier in this frame, not stored yet, ended it.
+      if (store.subscribers(message.doc).includes(id)) return unchanged(state, [...effects, { type: "subscribe", peer: id, doc: message.doc }]);
       const waiting = peer.waitingLoads ?? 0;
       if (waiting >= MAX_WAITING_LOADS_PER_PEER) return unchanged(state, effects);
       const record: ReadyPeer = { ...peer, waitingLoads: waiting + 1 };
@@ -177,14 +178,8 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
       return onContent(state, peer, role, message, now, store);
     case "delete":
       return onDelete(state, id, role, message.doc, now, store);
-    case "unsub": {
-      const effects: Effect[] = [...state.presence.leave(id, [message.doc], state.peers, store), { type: "unsubscribe", peer: id, doc: message.doc }];
-      // A document it waited for, and no longer does.
-      const waited = (peer.waitingLoads ?? 0) > 0 && !store.header(message.doc) && !store.deleted(message.doc) && store.subscribers(message.doc).includes(id);
-      if (!waited) return unchanged(state, effects);
-      const record: ReadyPeer = { ...peer, waitingLoads: peer.waitingLoads! - 1 };
-      return { state: withPeer(state, record), effects: [...effects, { type: "savePeer", peer: record }] };
-    }
+    case "unsub":
+      return unchanged(state, [...state.presence.leave(id, [message.doc], state.peers, store), { type: "unsubscribe", peer: id, doc: message.doc }]);
     case "presence":
       return unchanged(state, state.presence.receive(peer, role, message, now, state.peers, store));
     case "snapshot": {
