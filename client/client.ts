@@ -4,6 +4,8 @@ import { Group, type GroupOptions } from "./group.ts";
 import { newSession, type Identity } from "./identity.ts";
 import { checkClientOptions } from "./client-options.ts";
 import { ClosedError } from "./errors.ts";
+import { checkSignalOptions } from "./local-checks.ts";
+import { unlessAborted } from "./store-load.ts";
 import type { AgentId, DocId, Role, SessionId } from "../protocol/index.ts";
 import { cutStoredSession, type DocChanges, type LocalStore, type SessionCut, type StoredDoc, type UnsentListener } from "./storage/local-store.ts";
 import { MemoryLocalStore } from "./storage/memory-store.ts";
@@ -68,9 +70,12 @@ export class Client {
   /**
    * Closes every connection and timer, so a Node process can exit, and gives up the session once the saves
    * under way have finished; another client on this store may then take it over. Writes after close are
-   * not saved (the group's onError hears of them).
+   * not saved (the group's onError hears of them). Resolves once the session is given up; a local store
+   * that never finishes a save holds it, and `signal` bounds that wait: the session is then given up
+   * whenever the save finishes (never before, or another client could take it with a write in flight).
    */
-  close(): Promise<void> {
+  close(options: { signal?: AbortSignal } = {}): Promise<void> {
+    checkSignalOptions(options, "close");
     if (!this.#closed) {
       const groups = [...this.#groups.values()];
       this.#stopWatchingPage();
@@ -81,7 +86,7 @@ export class Client {
         .then(() => this.#announceUnsent(groups))
         .then(() => this.#lease.release());
     }
-    return this.#closed;
+    return unlessAborted(this.#closed, options.signal);
   }
 
   /**

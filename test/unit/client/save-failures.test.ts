@@ -146,6 +146,38 @@ describe("the documents of one tick are saved side by side", () => {
   });
 });
 
+describe("client.close() with a save that never finishes", () => {
+  it("waits for it, bounded by a signal; the session stays held meanwhile, so no other client takes it with the write in flight", async () => {
+    const { client } = setup();
+    let release: (() => void) | undefined;
+    const store = new (class extends MemoryLocalStore {
+      stuck = false;
+      override async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
+        if (this.stuck) await new Promise<void>((resolve) => (release = resolve));
+        return super.save(group, doc, changes);
+      }
+    })();
+    const first = await client({ store });
+    const group = first.group("g1");
+    const doc = group.create();
+    await doc.synced();
+    store.stuck = true;
+    doc.append("its save never finishes");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const synced = doc.synced().then(() => "resolved", (error: unknown) => error);
+    await expect(first.close({ signal: AbortSignal.timeout(50) })).rejects.toMatchObject({ name: "TimeoutError" });
+    expect(await synced).toBeInstanceOf(ClosedError);
+    const second = await client({ store, identity: first.identity });
+    expect(second.session).not.toBe(first.session);
+    // Once the save finishes, the session is given up: a third client takes it back.
+    store.stuck = false;
+    release!();
+    await first.close();
+    const third = await client({ store, identity: first.identity });
+    expect(third.session).toBe(first.session);
+  });
+});
+
 describe("a store of the app's own that throws instead of rejecting", () => {
   /** A memory store whose next `throws` saves throw synchronously (a bug), and whose reads can give garbage. */
   class BuggyStore extends MemoryLocalStore {
