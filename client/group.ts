@@ -65,6 +65,8 @@ export class Group {
   readonly #errorListeners = new Set<(error: RelayError | ConnectionError) => void>();
   readonly #refusedListeners = new Set<(refused: RefusedWrites) => void>();
   readonly #roleListeners = new Set<(role: Role) => void>();
+  /** Documents another client of this device left unsent in the store that this one does not hold. */
+  readonly #unsentElsewhere = new Set<DocId>();
   /** Bindings' flushes of the edits they gather for a tick (onFlush). */
   readonly #flushers = new Set<() => void>();
   /** Presence, beside the core: ephemeral, nothing of it is stored or acknowledged. */
@@ -279,10 +281,26 @@ export class Group {
   async #open(id: DocId, signal: AbortSignal | undefined): Promise<Doc> {
     await unlessAborted(this.ready, signal);
     this.#throwIfClosed();
-    await this.#ask(`open:${id}`, { type: "open", doc: id }, signal);
+    // Another client of this device said it left the document unsent in the store: read from there, offline too.
+    if (this.#unsentElsewhere.delete(id)) await unlessAborted(this.#takeFromStore(id), signal);
+    try {
+      await this.#ask(`open:${id}`, { type: "open", doc: id }, signal);
+    } catch (error) {
+      // The relay has none: another client of this device may have created it since this one read the store.
+      const unknown = error instanceof RelayError && error.code === "unknown_doc";
+      if (!unknown || !(await unlessAborted(this.#takeFromStore(id), signal))) throw error;
+    }
     const doc = this.#doc(id);
-    if (!doc) throw new RelayError({ code: "unknown_doc", message: `the relay has no document ${id} in group ${this.id}`, doc: id });
+    if (!doc?.header) throw new RelayError({ code: "unknown_doc", message: `the relay has no document ${id} in group ${this.id}`, doc: id });
     return doc;
+  }
+
+  /** Reads the store again for one document not held, and takes it in (and pushes it) if it is there. */
+  async #takeFromStore(id: DocId): Promise<boolean> {
+    const stored = (await this.#store.loadGroup(this.id)).filter((doc) => doc.id === id);
+    if (stored.length === 0 || this.#core.closed) return false;
+    this.#inOrder(() => this.#dispatch({ type: "storedTails", docs: stored, opening: id }));
+    return this.#core.docs.get(id)?.header !== undefined;
   }
 
   /**
@@ -491,6 +509,8 @@ export class Group {
    */
   #heardUnsent(group: string, docs: DocId[]): void {
     if (group !== this.id || this.#core.closed) return;
+    // Documents this client does not hold are read when open() asks for them.
+    for (const doc of docs) if (!this.#core.docs.get(doc)?.header) this.#unsentElsewhere.add(doc);
     const wanted = new Set(this.#core.whole.requested ? docs : docs.filter((doc) => this.#core.docs.has(doc)));
     if (wanted.size === 0) return;
     this.#store.loadGroup(this.id).then(

@@ -49,7 +49,7 @@ export function step(state: CoreState, event: CoreEvent): CoreEffect[] {
       break;
     }
     case "storedTails":
-      onStoredTails(state, event.docs, out);
+      onStoredTails(state, event.docs, out, event.opening);
       break;
     case "unverified":
       for (const session of event.sessions) {
@@ -171,13 +171,15 @@ function takeInStored(state: CoreState, entry: StoredDoc, out: CoreEffect[]): Do
 /**
  * Documents a client sharing the store closed with writes unsent, as stored now: what this client lacks of
  * its agent's other sessions is taken in and pushed. One it does not hold is taken whole, as at a restore,
- * when the whole group is open (it would arrive live anyway); the relay is asked for it like any other.
+ * when the whole group is open (it would arrive live anyway) or open() asked for it (`opening`: another
+ * client of this device saved it after this one read the store); the relay is asked for it like any other.
  */
-function onStoredTails(state: CoreState, stored: StoredDoc[], out: CoreEffect[]): void {
+function onStoredTails(state: CoreState, stored: StoredDoc[], out: CoreEffect[], opening?: DocId): void {
   for (const entry of stored) {
     const held = state.docs.get(entry.id);
-    if (held) {
-      if (held.deleted) continue;
+    if (held?.deleted) continue;
+    // Held (a document only tracked, the relay having answered it has none, is taken in below).
+    if (held?.header) {
       const { added, removed } = adoptTails(held, state.writer, entry);
       if (added.length > 0 || removed.length > 0) out.push({ type: "changed", doc: held.id, added, ...(removed.length > 0 ? { removed } : {}) }, { type: "flush", doc: held.id });
       // What was forgotten may be stored after all (a push of it was on its way), and what the store
@@ -185,7 +187,7 @@ function onStoredTails(state: CoreState, stored: StoredDoc[], out: CoreEffect[])
       if (removed.length > 0 || held.askFrom.size > 0) sendLoad(state, held, out);
       continue;
     }
-    if (!state.whole.requested || !isOwnStored(state, entry)) continue;
+    if ((!state.whole.requested && entry.id !== opening) || !isOwnStored(state, entry)) continue;
     const doc = takeInStored(state, entry, out);
     load(state, doc, out);
     out.push({ type: "flush", doc: doc.id });

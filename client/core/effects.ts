@@ -68,7 +68,8 @@ export type CoreEvent =
   // `ownCuts`: the document's DocState.ownCuts when the changes were taken.
   | { type: "saved"; doc: DocId; changes: DocChanges; ownCuts: number }
   // Documents as stored now, read again because a client sharing the store closed with their writes unsent.
-  | { type: "storedTails"; docs: StoredDoc[] }
+  /** Documents as the store holds them now; `opening`, one that open() asked for, is taken in even if not held. */
+  | { type: "storedTails"; docs: StoredDoc[]; opening?: DocId }
   // Received checkpoints of a verified chain that failed (the signature checks are async: the shell runs them).
   | { type: "unverified"; doc: DocId; sessions: SessionId[] }
   // The socket: the hello went out, the relay welcomed us, a message arrived, it went down, it closed for good.

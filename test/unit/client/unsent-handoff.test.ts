@@ -3,7 +3,7 @@
 // instead of waiting for the next client to load the group (a reload, maybe days later).
 import { IDBFactory } from "fake-indexeddb";
 import { describe, expect, it } from "vitest";
-import { countOf } from "../../../protocol/index.ts";
+import { countOf, docIdOf, newHeader } from "../../../protocol/index.ts";
 import { createIdentity } from "../../../client/identity.ts";
 import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
 import type { LocalStore } from "../../../client/storage/local-store.ts";
@@ -89,6 +89,49 @@ describe.each(stores)("$name", ({ tabs }) => {
     const next = await client({ name: "next", identity, store: tab() });
     await next.group(GROUP).open(created.id);
     await until(() => relay.store.knownState(created.id).sessions[cutOff.session] === 1, 5_000);
+  });
+
+  it("a live tab that holds neither asks open() for a document a closed tab created unsent: it is read from the store, offline too, and pushed", async () => {
+    const { relay, client } = setup();
+    relay.unreachable.add(new URL(CUT_OFF).host);
+    const tab = tabs();
+    const identity = createIdentity();
+    const live = await client({ name: "live", identity, store: tab(), url: CUT_OFF_URL });
+    const group = live.group(GROUP);
+    await group.ready;
+    const cutOff = await client({ name: "cut", identity, store: tab(), url: CUT_OFF });
+    const created = cutOff.group(GROUP).create();
+    created.append("one");
+    await cutOff.close();
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the announcement arrives
+    relay.unreachable.add(new URL(CUT_OFF_URL).host);
+    group.connection.drop();
+    const opened = await group.open(created.id, { signal: AbortSignal.timeout(2_000) }); // offline
+    expect(opened.transactions().map((transaction) => transaction.data)).toEqual(["one"]);
+    relay.unreachable.delete(new URL(CUT_OFF_URL).host);
+    group.reconnectNow();
+    await until(() => relay.store.knownState(created.id).sessions[cutOff.session] === 1, 5_000);
+  });
+
+  it("a tab asks open() for a document another tab, still open but cut off, created: the relay has none, so it is read from the store and pushed", async () => {
+    const { relay, client } = setup();
+    relay.unreachable.add(new URL(CUT_OFF).host);
+    const tab = tabs();
+    const identity = createIdentity();
+    const live = await client({ name: "live", identity, store: tab() });
+    const group = live.group(GROUP);
+    await statusOf(group, "live");
+    const cutOff = await client({ name: "cut", identity, store: tab(), url: CUT_OFF });
+    const created = cutOff.group(GROUP).create();
+    created.append("one");
+    await settle(); // saved
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const opened = await group.open(created.id, { signal: AbortSignal.timeout(2_000) });
+    expect(opened.transactions().map((transaction) => transaction.data)).toEqual(["one"]);
+    await until(() => relay.store.knownState(created.id).sessions[cutOff.session] === 1, 5_000);
+    // An id no client of the device has is still unknown.
+    const never = docIdOf(newHeader({ group: GROUP, kind: "json", creator: identity.agent, createdAt: 1 }));
+    await expect(group.open(never)).rejects.toMatchObject({ code: "unknown_doc" });
   });
 
   it("a document another agent created unsent in the same store is not this agent's to sync: synced() resolves, and its creator syncs it later", async () => {
