@@ -336,6 +336,10 @@ export class SqliteStore implements GroupStore {
     return this.#subscriptions.of(doc);
   }
 
+  docSubscribers(doc: DocId): PeerId[] {
+    return this.#subscriptions.ofDoc(doc);
+  }
+
   /**
    * What sending documents to loads will read, LISTED_PAGE per query, as an open's listing reads it: each
    * document's row and header, its sessions' counts and heads, whether it has a snapshot, and its small open
@@ -484,6 +488,15 @@ export class SqliteStore implements GroupStore {
       if (page.length === 0) return;
       for (const doc of page) yield { ...this.#dirEntry(doc, listedSessions(doc)), cursor: doc.cursor };
       after = page[page.length - 1]!.cursor;
+    }
+  }
+
+  *listRestricted(): Iterable<DirEntry> {
+    for (let after = 0; ; ) {
+      const page = this.sql.exec<DocListRow>(`SELECT ${listedColumns(false)} FROM docs WHERE restricted = 1 AND deleted = 0 AND num > ? ORDER BY num LIMIT ?`, after, PAGE_ROWS).toArray();
+      if (page.length === 0) return;
+      for (const doc of page) yield this.#dirEntry(doc, listedSessions(doc));
+      after = page[page.length - 1]!.num;
     }
   }
 

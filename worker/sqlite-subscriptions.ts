@@ -27,6 +27,11 @@ export class SubscriptionRows {
     return [...new Set([...this.#subscribersOf(doc), ...this.#subscribersOf(ALL_DOCS)])];
   }
 
+  /** The peers subscribed to `doc` itself. */
+  ofDoc(doc: DocId): PeerId[] {
+    return [...this.#subscribersOf(doc)];
+  }
+
   /** Reads the subscribers of documents not cached yet, PREFETCH_DOCS per query: a frame of many writes reads a few statements' worth. */
   prefetch(docs: readonly DocId[]): void {
     const unread = [...new Set(docs.filter((doc) => !this.#unsubscribed.has(doc) && !this.#subscribers.has(doc)))];

@@ -2,7 +2,7 @@
 // (test/unit/store-contract.test.ts) and against SqliteStore on the Durable Object's real SQLite inside
 // workerd (test/worker/store-contract.test.ts). The same assertions on both, so the two agree exactly.
 import { expect } from "vitest";
-import { EMPTY_DIGEST, GENESIS_HASH, chainHash, dataBytes, digestOf, type AgentId, type DocHeader, type DocId, type SessionId, type Transaction } from "../../protocol/index.ts";
+import { EMPTY_DIGEST, GENESIS_HASH, chainHash, dataBytes, digestOf, docIdOf, type AgentId, type DocHeader, type DocId, type SessionId, type Transaction } from "../../protocol/index.ts";
 import { ALL_DOCS, type GroupStore, type SessionAppend, type StoredTransaction, type Write } from "../../worker/core/store.ts";
 import { seededRandom } from "../unit/seeded-random.ts";
 import { comparableAll } from "./bytes.ts";
@@ -275,6 +275,11 @@ export const storeContract: StoreCase[] = [
       expect(store.subscribers(doc1.id)).toEqual(["p1"]);
       expect(sorted(store.subscribers(doc2.id))).toEqual(["p1", "waiting"]);
       expect(store.subscribers(doc3.id)).toEqual(["p1"]);
+      // A document's own subscribers leave out the whole group's.
+      store.subscribe("everything", ALL_DOCS);
+      expect(sorted(store.docSubscribers(doc2.id))).toEqual(["p1", "waiting"]);
+      expect(sorted(store.subscribers(doc2.id))).toEqual(["everything", "p1", "waiting"]);
+      store.forgetPeer("everything");
       store.unsubscribeAll("p1", [doc2.id, doc3.id]);
       expect(store.subscribers(doc1.id)).toEqual(["p1"]);
       expect(store.subscribers(doc2.id)).toEqual(["waiting"]);
@@ -283,6 +288,22 @@ export const storeContract: StoreCase[] = [
       store.forgetPeer("p1");
       expect(store.subscribers(doc3.id)).toEqual([]);
       expect(store.subscribers(doc1.id)).toEqual([]);
+    },
+  },
+  {
+    name: "listRestricted lists the live documents whose header limits readers, with their known state",
+    run(store) {
+      const limited = { ...doc2.header, nonce: "limited", readers: [bob.agent] };
+      const limitedDoc = { id: docIdOf(limited), header: limited };
+      const gone = { ...doc2.header, nonce: "limited-gone", readers: [bob.agent] };
+      const goneDoc = { id: docIdOf(gone), header: gone };
+      store.commit(write(doc1, [new Log(alice.session).append(txs(1, "a"))], { header: true }));
+      store.commit(write(limitedDoc, [new Log(alice.session).append(txs(2, "l"))], { header: true }));
+      store.commit(write(goneDoc, [], { header: true }));
+      store.deleteDoc(goneDoc.id, NOW + 1);
+      expect([...store.listRestricted()].map((entry) => [entry.id, entry.header.readers, entry.known])).toEqual([
+        [limitedDoc.id, [bob.agent], { header: true, sessions: { [alice.session]: 2 } }],
+      ]);
     },
   },
   {

@@ -4,6 +4,7 @@ import { digestOf, type DirEntry, type DocId, type KnownState } from "../../prot
 import { testAgent, transactions } from "../support/identity.ts";
 import { closedGroup, docHeader } from "./groups-helpers.ts";
 import { SessionWriter, closeAll, connect, emptyKnown, sqlRows, storedTransactionCount, uniqueGroup, type Peer } from "./socket.ts";
+import { countSql } from "./sql-count.ts";
 
 afterEach(closeAll);
 
@@ -24,6 +25,17 @@ async function create(peer: Peer, who: typeof alice, group: string, nonce: strin
 async function dir(peer: Peer, request: { since?: number; digest?: string } = {}) {
   peer.send({ type: "dir", ...request });
   return peer.next("dir");
+}
+
+/** A listing of every frame it takes (MAX_DOCS_PER_DIR_FRAME a frame). */
+async function dirAll(peer: Peer, request: { since?: number } = {}) {
+  peer.send({ type: "dir", ...request });
+  const docs: DirEntry[] = [];
+  for (;;) {
+    const frame = await peer.next("dir");
+    docs.push(...frame.docs);
+    if (!frame.more) return { ...frame, docs };
+  }
 }
 
 const held = (docs: DirEntry[]): [DocId, KnownState][] => docs.map((entry) => [entry.id, entry.known]);
@@ -86,6 +98,33 @@ describe("directory", () => {
     expect(visible.docs).toHaveLength(2);
     expect(await dir(d, { digest: digestOf(held(visible.docs)) })).toMatchObject({ docs: [], inSync: true });
     await Promise.all([adminPeer.close(), b.close(), d.close()]);
+  });
+
+  it("a reader's own digest reads the private documents only, not the whole group, after every write", async () => {
+    const { group, adminPeer } = await closedGroup("dir-digest-cost", alice, [[bob, "writer"], [carol, "reader"], [dave, "reader"]]);
+    const b = await connect(group, bob);
+    const publicDocs = Array.from({ length: 600 }, (_, i) => docHeader(bob, group, `public-${i}`));
+    b.send({ type: "batch", messages: publicDocs.map(({ id, header }) => ({ type: "content", doc: id, header, sessions: {} })) });
+    await b.next("known", (k) => k.doc === publicDocs.at(-1)!.id);
+    await create(b, bob, group, "for-carol", 1, [carol]);
+    await create(b, bob, group, "for-bob", 1, [bob]);
+    // The membership log and the public documents; carol also hers, dave also the one written for carol's turn.
+    for (const [reader, sees] of [[carol, 602], [dave, 602]] as const) {
+      const peer = await connect(group, reader);
+      const visible = await dirAll(peer);
+      expect(visible.docs).toHaveLength(sees);
+      // A write since: the reader's digest (which every answer carries) is taken again, reading the two
+      // private documents and the one changed.
+      await create(b, bob, group, `later-${reader.agent.slice(-6)}`, 1);
+      let changed: DirEntry[] = [];
+      const cost = await countSql(group, async () => {
+        changed = (await dirAll(peer, { since: visible.cursor })).docs;
+      });
+      expect(cost.rowsRead).toBeLessThan(50);
+      expect(await dir(peer, { digest: digestOf(held([...visible.docs, ...changed])) })).toMatchObject({ docs: [], inSync: true });
+      await peer.close();
+    }
+    await Promise.all([adminPeer.close(), b.close()]);
   });
 });
 

@@ -26,6 +26,21 @@ describe("loads of unknown documents", () => {
     await peer.close();
   });
 
+  it("a peer that opened the whole group is held to the same bound: its loads of made-up ids write at most MAX_WAITING_LOADS_PER_PEER rows", async () => {
+    const group = uniqueGroup("unknown-loads-open");
+    const peer = await connect(group, mallory);
+    peer.send({ type: "open", known: {} });
+    await peer.next("opened");
+    for (let round = 0; round < 2; round++) {
+      const ids = Array.from({ length: 2_000 }, (_, n) => madeUpId(round * 2_000 + n));
+      peer.send({ type: "batch", messages: ids.map((doc) => ({ type: "load", doc, known: emptyKnown })) });
+      await peer.next("known", (k) => k.doc === ids.at(-1));
+    }
+    const rows = await sqlRows<{ count: number }>(group, "SELECT count(*) AS count FROM subscriptions WHERE doc != '*'");
+    expect(rows[0]!.count).toBeLessThanOrEqual(MAX_WAITING_LOADS_PER_PEER);
+    await peer.close();
+  });
+
   it("a peer waiting on a document that does not exist yet hears it once it is created", async () => {
     const group = uniqueGroup("unknown-then-created");
     const doc = docHeader(alice, group, "soon");

@@ -104,6 +104,14 @@ export class MemoryStore implements GroupStore {
     return [...new Set([...(this.#subscriptions.get(doc) ?? []), ...(this.#subscriptions.get(ALL_DOCS) ?? [])])];
   }
 
+  docSubscribers(doc: DocId): PeerId[] {
+    return [...(this.#subscriptions.get(doc) ?? [])];
+  }
+
+  *listRestricted(): Iterable<DirEntry> {
+    for (const entry of this.listDocumentsById()) if (!entry.deleted && entry.header.readers !== undefined) yield entry;
+  }
+
   *readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction> {
     const log = this.#docs.get(doc)?.sessions.get(session) ?? [];
     for (const transaction of log.slice(from, to)) if (transaction) yield transaction;

@@ -152,9 +152,9 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
         effects.push({ type: "subscribe", peer: id, doc: message.doc });
         return unchanged(state, effects);
       }
-      // Loaded before and still waited for (one subscription): counted once. Subscribed again all the same,
-      // in case an unsub earlier in this frame, not stored yet, ended it.
-      if (store.subscribers(message.doc).includes(id)) return unchanged(state, [...effects, { type: "subscribe", peer: id, doc: message.doc }]);
+      // Loaded before and still waited for (its own subscription): counted once. Subscribed again all the
+      // same, in case an unsub earlier in this frame, not stored yet, ended it.
+      if (store.docSubscribers(message.doc).includes(id)) return unchanged(state, [...effects, { type: "subscribe", peer: id, doc: message.doc }]);
       const waiting = peer.waitingLoads ?? 0;
       if (waiting >= MAX_WAITING_LOADS_PER_PEER) return unchanged(state, effects);
       const record: ReadyPeer = { ...peer, waitingLoads: waiting + 1 };
@@ -349,13 +349,16 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
   const header = write.header ?? store.header(write.doc)!;
   const readers: PeerId[] = [];
   const expired: PeerId[] = [];
+  // Created now: the peers that loaded it before (their own subscription, not a whole group's) no longer wait for it.
   const waited: ReadyPeer[] = [];
+  for (const id of write.header ? store.docSubscribers(write.doc) : []) {
+    const peer = state.peers.get(id);
+    if (peer?.phase === "ready" && (peer.waitingLoads ?? 0) > 0) waited.push(peer);
+  }
   for (const id of store.subscribers(write.doc)) {
     const peer = state.peers.get(id);
     // A subscriber with no socket lost it in a restart (a close forgets its subscriptions): forgotten now.
     if (!peer) effects.push({ type: "forgetPeer", peer: id });
-    // Created now: the peers that loaded it before no longer wait for it.
-    if (write.header && peer?.phase === "ready" && (peer.waitingLoads ?? 0) > 0) waited.push(peer);
     if (id === writer || peer?.phase !== "ready") continue;
     if (peer.token && write.now >= peer.token.expiresAt) expired.push(id);
     else if (mayRead(roleAfter(peer), peer.agent, header)) readers.push(id);

@@ -12,13 +12,14 @@ import {
   PRUNE_WORK_PER_EVENT,
   RELAY_FRAME_TARGET_BYTES,
   closeCodeOf,
-  digestOf,
+  digestOfSum,
   encodeForBatch,
   encodedLength,
   fromBase64Url,
   mayRead,
   packBatches,
   publicKeyOfAgent,
+  updateDigestSumAll,
   verify,
   type ClientMessage,
   type DirEntry,
@@ -71,6 +72,8 @@ export type TokenVerifier = (token: string) => Promise<TokenResult>;
 
 /** Readers whose private digest is kept between `dir` requests. */
 const READER_DIGESTS_KEPT = 64;
+/** What a document the reader may not read adds to its digest. */
+const NOTHING: KnownState = { header: false, sessions: {} };
 
 /** Effects that write storage. */
 const WRITES = new Set<Effect["type"]>(["commit", "storeSnapshot", "deleteDoc", "subscribe", "unsubscribe", "forgetPeer"]);
@@ -412,13 +415,15 @@ export class Relay {
   #digestFor(reader: Reader): string {
     // Cached per reader until the group changes: an in-sync reader polling `dir` costs no scan.
     const key = `${reader.role} ${reader.agent}`;
-    const { cursor } = this.store.info();
+    const { cursor, digestSum } = this.store.info();
     const cached = this.#readerDigests.get(key);
     if (cached?.cursor === cursor) return cached.digest;
-    const readable = function* (entries: Iterable<DirEntry>): Iterable<[DocId, KnownState]> {
-      for (const entry of entries) if (!entry.deleted && mayRead(reader.role, reader.agent, entry.header)) yield [entry.id, entry.known];
+    // The group's sum less what it holds of the documents this reader may not read: only the documents that
+    // limit their readers are read (an index holds them apart), not the whole group.
+    const unreadable = function* (entries: Iterable<DirEntry>): Iterable<[DocId, KnownState, KnownState]> {
+      for (const entry of entries) if (!mayRead(reader.role, reader.agent, entry.header)) yield [entry.id, entry.known, NOTHING];
     };
-    const digest = digestOf(readable(this.store.listDocuments(0)));
+    const digest = digestOfSum(updateDigestSumAll(digestSum, unreadable(this.store.listRestricted())));
     if (this.#readerDigests.size >= READER_DIGESTS_KEPT) this.#readerDigests.delete(this.#readerDigests.keys().next().value!);
     this.#readerDigests.set(key, { cursor, digest });
     return digest;

@@ -104,6 +104,10 @@ export class StagedWrites implements StoreReader {
     return this.#base.subscribers(doc);
   }
 
+  docSubscribers(doc: DocId): PeerId[] {
+    return this.#base.docSubscribers(doc);
+  }
+
   snapshotHead(doc: DocId): SnapshotHead | undefined {
     // A document the staged writes create has no snapshot yet.
     return this.#headers.has(doc) ? undefined : this.#base.snapshotHead(doc);

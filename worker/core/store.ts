@@ -148,6 +148,8 @@ export interface StoreReader {
   usage(agent: AgentId): AgentUsage;
   /** Peers subscribed to this document, or to the whole group (`ALL_DOCS`). */
   subscribers(doc: DocId): PeerId[];
+  /** Peers subscribed to this document itself (a load's, a creation's), not through the whole group. */
+  docSubscribers(doc: DocId): PeerId[];
   /** The live document's stored snapshot, without its data. */
   snapshotHead(doc: DocId): SnapshotHead | undefined;
 }
@@ -170,6 +172,8 @@ export interface GroupStore extends StoreReader {
    * order. `pageSize`: how many a store may read ahead at a time, for a caller that takes only a few.
    */
   listDocumentsById(after?: DocId, through?: DocId, pageSize?: number): Iterable<DirEntry>;
+  /** The live documents whose header limits their readers, read lazily (an index holds them apart). */
+  listRestricted(): Iterable<DirEntry>;
   /** Appends all of `write` or nothing. */
   commit(write: Write): void;
   /**
