@@ -29,12 +29,25 @@ const stores: { name: string; tabs: () => () => LocalStore }[] = [
 ];
 
 describe.each(stores)("$name", ({ tabs }) => {
-  it("writes a closed tab left unsent into a document the live tab holds are pushed by the live tab", async () => {
+  /** A tab of a new agent on a new device's store (`url`: where it connects); tabs at CUT_OFF reach nothing. */
+  async function liveTab(url?: string) {
     const { relay, client } = setup();
     relay.unreachable.add(new URL(CUT_OFF).host);
     const tab = tabs();
     const identity = createIdentity();
-    const live = await client({ name: "live", identity, store: tab() });
+    const live = await client({ name: "live", identity, store: tab(), ...(url ? { url } : {}) });
+    /** Another tab of the agent, cut off, creates a document with one write, saved and unsent. */
+    const createdCutOff = async () => {
+      const cutOff = await client({ name: "cut", identity, store: tab(), url: CUT_OFF });
+      const created = cutOff.group(GROUP).create();
+      created.append("one");
+      return { cutOff, created };
+    };
+    return { relay, client, tab, identity, live, group: live.group(GROUP), createdCutOff };
+  }
+
+  it("writes a closed tab left unsent into a document the live tab holds are pushed by the live tab", async () => {
+    const { relay, client, tab, identity, live } = await liveTab();
     const doc = live.group(GROUP).create();
     doc.append("from the live tab");
     await doc.synced();
@@ -52,17 +65,9 @@ describe.each(stores)("$name", ({ tabs }) => {
   });
 
   it("a document a closed tab created unsent is taken in and pushed by a live tab that opened the whole group", async () => {
-    const { relay, client } = setup();
-    relay.unreachable.add(new URL(CUT_OFF).host);
-    const tab = tabs();
-    const identity = createIdentity();
-    const live = await client({ name: "live", identity, store: tab() });
-    const group = live.group(GROUP);
+    const { relay, group, createdCutOff } = await liveTab();
     await group.openAll();
-
-    const cutOff = await client({ name: "cut", identity, store: tab(), url: CUT_OFF });
-    const created = cutOff.group(GROUP).create({ meta: { title: "made cut off" } });
-    created.append("one");
+    const { cutOff, created } = await createdCutOff();
     await cutOff.close();
 
     await until(() => relay.store.knownState(created.id).sessions[cutOff.session] === 1, 5_000);
@@ -71,15 +76,9 @@ describe.each(stores)("$name", ({ tabs }) => {
   });
 
   it("a live tab that holds neither the document nor the whole group leaves it to the next client that loads the group", async () => {
-    const { relay, client } = setup();
-    relay.unreachable.add(new URL(CUT_OFF).host);
-    const tab = tabs();
-    const identity = createIdentity();
-    const live = await client({ name: "live", identity, store: tab() });
+    const { relay, client, tab, identity, live, createdCutOff } = await liveTab();
     await live.group(GROUP).ready;
-    const cutOff = await client({ name: "cut", identity, store: tab(), url: CUT_OFF });
-    const created = cutOff.group(GROUP).create();
-    created.append("one");
+    const { cutOff, created } = await createdCutOff();
     await cutOff.close();
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(relay.store.knownState(created.id).header).toBe(false);
@@ -92,16 +91,9 @@ describe.each(stores)("$name", ({ tabs }) => {
   });
 
   it("a live tab that holds neither asks open() for a document a closed tab created unsent: it is read from the store, offline too, and pushed", async () => {
-    const { relay, client } = setup();
-    relay.unreachable.add(new URL(CUT_OFF).host);
-    const tab = tabs();
-    const identity = createIdentity();
-    const live = await client({ name: "live", identity, store: tab(), url: CUT_OFF_URL });
-    const group = live.group(GROUP);
+    const { relay, group, createdCutOff } = await liveTab(CUT_OFF_URL);
     await group.ready;
-    const cutOff = await client({ name: "cut", identity, store: tab(), url: CUT_OFF });
-    const created = cutOff.group(GROUP).create();
-    created.append("one");
+    const { cutOff, created } = await createdCutOff();
     await cutOff.close();
     await new Promise((resolve) => setTimeout(resolve, 100)); // the announcement arrives
     relay.unreachable.add(new URL(CUT_OFF_URL).host);
@@ -114,16 +106,9 @@ describe.each(stores)("$name", ({ tabs }) => {
   });
 
   it("a tab asks open() for a document another tab, still open but cut off, created: the relay has none, so it is read from the store and pushed", async () => {
-    const { relay, client } = setup();
-    relay.unreachable.add(new URL(CUT_OFF).host);
-    const tab = tabs();
-    const identity = createIdentity();
-    const live = await client({ name: "live", identity, store: tab() });
-    const group = live.group(GROUP);
+    const { relay, identity, group, createdCutOff } = await liveTab();
     await statusOf(group, "live");
-    const cutOff = await client({ name: "cut", identity, store: tab(), url: CUT_OFF });
-    const created = cutOff.group(GROUP).create();
-    created.append("one");
+    const { cutOff, created } = await createdCutOff();
     await settle(); // saved
     await new Promise((resolve) => setTimeout(resolve, 50));
     const opened = await group.open(created.id, { signal: AbortSignal.timeout(2_000) });
