@@ -18,7 +18,7 @@ import { loadUntilClosed, unlessAborted, untilClosed } from "./store-load.ts";
 import { PushPump } from "./push-pump.ts";
 import { DEFAULT_PUSH_INTERVAL_MS } from "./core/push.ts";
 import type { Status } from "./status.ts";
-import { cutStoredSession, storedRole, type LocalStore } from "./storage/local-store.ts";
+import { cutStoredSession, storedRole, type LocalStore, type StoredDoc } from "./storage/local-store.ts";
 import { SocketOrder } from "./socket-order.ts";
 import { WaiterTable } from "./waiters.ts";
 
@@ -67,6 +67,8 @@ export class Group {
   readonly #roleListeners = new Set<(role: Role) => void>();
   /** Documents another client of this device left unsent in the store that this one does not hold. */
   readonly #unsentElsewhere = new Set<DocId>();
+  /** A read of the whole group from the store under way for open(), shared by the opens that need one. */
+  #reading: Promise<StoredDoc[]> | undefined;
   /** Bindings' flushes of the edits they gather for a tick (onFlush). */
   readonly #flushers = new Set<() => void>();
   /** Presence, beside the core: ephemeral, nothing of it is stored or acknowledged. */
@@ -281,26 +283,50 @@ export class Group {
   async #open(id: DocId, signal: AbortSignal | undefined): Promise<Doc> {
     await unlessAborted(this.ready, signal);
     this.#throwIfClosed();
-    // Another client of this device said it left the document unsent in the store: read from there, offline too.
-    if (this.#unsentElsewhere.delete(id)) await unlessAborted(this.#takeFromStore(id), signal);
+    // Another client of this device said it left the document unsent in the store. Offline, it is read from
+    // there (as a document held here opens without the network); online, the relay is asked first, and the
+    // writes the store holds that the relay lacks are taken in once it has answered.
+    const announced = this.#unsentElsewhere.delete(id);
+    if (announced && !this.connection.canSend && (await this.#takeFromStore(id, signal))) return this.#doc(id)!;
     try {
       await this.#ask(`open:${id}`, { type: "open", doc: id }, signal);
     } catch (error) {
       // The relay has none: another client of this device may have created it since this one read the store.
       const unknown = error instanceof RelayError && error.code === "unknown_doc";
-      if (!unknown || !(await unlessAborted(this.#takeFromStore(id), signal))) throw error;
+      if (!unknown || !(await this.#takeFromStore(id, signal))) throw error;
     }
+    if (announced) this.#heardUnsent(this.id, [id]);
     const doc = this.#doc(id);
     if (!doc?.header) throw new RelayError({ code: "unknown_doc", message: `the relay has no document ${id} in group ${this.id}`, doc: id });
     return doc;
   }
 
-  /** Reads the store again for one document not held, and takes it in (and pushes it) if it is there. */
-  async #takeFromStore(id: DocId): Promise<boolean> {
-    const stored = (await this.#store.loadGroup(this.id)).filter((doc) => doc.id === id);
-    if (stored.length === 0 || this.#core.closed) return false;
-    this.#inOrder(() => this.#dispatch({ type: "storedTails", docs: stored, opening: id }));
+  /**
+   * Reads the store again for one document not held, and takes it in (and pushes it) if it is there and this
+   * agent created it. A read that fails is reported and counts as none; closing the group or `signal` ends it.
+   */
+  async #takeFromStore(id: DocId, signal: AbortSignal | undefined): Promise<boolean> {
+    let stored: StoredDoc[];
+    try {
+      stored = await unlessAborted(untilClosed(this.#storeRead(), this.#closing), signal);
+    } catch (error) {
+      if (error instanceof ClosedError || signal?.aborted) throw error;
+      this.#report(new RelayError({ code: "internal", message: `reading the local store again failed: ${error instanceof Error ? error.message : String(error)}` }));
+      return false;
+    }
+    this.#throwIfClosed();
+    const own = stored.filter((doc) => doc.id === id && doc.header.creator === this.identity.agent);
+    if (own.length === 0) return false;
+    this.#inOrder(() => this.#dispatch({ type: "storedTails", docs: own, opening: id }));
     return this.#core.docs.get(id)?.header !== undefined;
+  }
+
+  /** The store as it is now, read once for the opens that ask at the same time. */
+  #storeRead(): Promise<StoredDoc[]> {
+    const reading = (this.#reading ??= this.#store.loadGroup(this.id));
+    const done = () => void (this.#reading === reading && (this.#reading = undefined));
+    reading.then(done, done);
+    return reading;
   }
 
   /**
@@ -513,7 +539,7 @@ export class Group {
     for (const doc of docs) if (!this.#core.docs.get(doc)?.header) this.#unsentElsewhere.add(doc);
     const wanted = new Set(this.#core.whole.requested ? docs : docs.filter((doc) => this.#core.docs.has(doc)));
     if (wanted.size === 0) return;
-    this.#store.loadGroup(this.id).then(
+    this.#storeRead().then(
       (stored) => this.#core.closed || this.#inOrder(() => this.#dispatch({ type: "storedTails", docs: stored.filter((doc) => wanted.has(doc.id)) })),
       (error: Error) => this.#report(new RelayError({ code: "internal", message: `reading the local store again failed: ${error.message}` })),
     );

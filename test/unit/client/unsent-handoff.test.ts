@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import { countOf, docIdOf, newHeader } from "../../../protocol/index.ts";
 import { createIdentity } from "../../../client/identity.ts";
 import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
-import type { LocalStore } from "../../../client/storage/local-store.ts";
+import type { LocalStore, StoredDoc } from "../../../client/storage/local-store.ts";
+import { ClosedError } from "../../../client/errors.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { fakeWebLocks } from "../../support/web-locks.ts";
 import { until } from "../../support/wait.ts";
@@ -138,6 +139,108 @@ describe.each(stores)("$name", ({ tabs }) => {
     const again = await client({ name: "other again", identity: other.identity, store: tab() });
     await again.group(GROUP).synced({ signal: AbortSignal.timeout(2_000) });
     expect(relay.store.knownState(created.id)).toMatchObject({ header: true, sessions: { [other.session]: 1 } });
+  });
+});
+
+describe("open() of a document the group does not hold reads the store only when the relay has none", () => {
+  const neverId = (agent: string) => docIdOf(newHeader({ group: GROUP, kind: "json", creator: agent as never, createdAt: 1 }));
+
+  /** A memory store whose reads after the first (the group's start) can fail or hang, and are counted. */
+  class ReadableStore extends MemoryLocalStore {
+    reads = 0;
+    then: "answer" | "fail" | "hang" = "answer";
+    override loadGroup(group: string): Promise<StoredDoc[]> {
+      if (++this.reads > 1 && this.then === "fail") return Promise.reject(new Error("disk gone"));
+      if (this.reads > 1 && this.then === "hang") return new Promise(() => {});
+      return super.loadGroup(group);
+    }
+  }
+
+  it("a document another agent created on this device is not taken: the relay's unknown_doc stands", async () => {
+    const { relay, client } = setup();
+    relay.unreachable.add(new URL(CUT_OFF).host);
+    const store = new MemoryLocalStore();
+    const live = await client({ name: "live", store });
+    const group = live.group(GROUP);
+    await statusOf(group, "live");
+    const other = await client({ name: "other", store, url: CUT_OFF });
+    const created = other.group(GROUP).create();
+    created.append("the other agent's");
+    await settle();
+    await expect(group.open(created.id)).rejects.toMatchObject({ code: "unknown_doc" });
+    expect(group.docs.map((doc) => doc.id)).not.toContain(created.id);
+  });
+
+  it("a store read that fails is told through onError, and the relay's answer stands", async () => {
+    const { client } = setup();
+    const store = new ReadableStore();
+    const live = await client({ name: "live", store });
+    const group = live.group(GROUP);
+    await statusOf(group, "live");
+    const errors: string[] = [];
+    group.onError((error) => errors.push(error.message));
+    store.then = "fail";
+    await expect(group.open(neverId(live.identity.agent))).rejects.toMatchObject({ code: "unknown_doc" });
+    expect(errors).toEqual(["internal: reading the local store again failed: disk gone"]);
+  });
+
+  it("a store read that never answers: closing the group settles open() with its ClosedError", async () => {
+    const { client } = setup();
+    const store = new ReadableStore();
+    const live = await client({ name: "live", store });
+    const group = live.group(GROUP);
+    await statusOf(group, "live");
+    store.then = "hang";
+    const opening = group.open(neverId(live.identity.agent)).then(() => "opened", (error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    group.close();
+    expect(await opening).toBeInstanceOf(ClosedError);
+  });
+
+  it("a document a closed tab wrote into unsent, deleted since: online, the relay's doc_deleted stands", async () => {
+    const { client, cutOff, aliceGroup, bob, shared } = await alicesGroup("writer");
+    const store = new MemoryLocalStore();
+    const live = await client({ name: "bob-live", identity: bob, store });
+    const group = live.group(GROUP);
+    await statusOf(group, "live");
+    const cut = await client({ name: "bob-cut", identity: bob, store, url: CUT_OFF_URL });
+    const held = await cut.group(GROUP).open(shared.id);
+    cutOff(cut);
+    held.append("written cut off");
+    await settle();
+    await cut.close(); // announced unsent
+    await aliceGroup.delete(shared.id);
+    await expect(group.open(shared.id)).rejects.toMatchObject({ code: "doc_deleted" });
+  });
+
+  it("a document the relay holds that a closed tab wrote into unsent: online, opened from the relay, and the closed tab's writes pushed", async () => {
+    const { relay, client, cutOff, bob, shared } = await alicesGroup("writer");
+    const store = new MemoryLocalStore();
+    const live = await client({ name: "bob-live", identity: bob, store });
+    const group = live.group(GROUP);
+    await statusOf(group, "live");
+    const cut = await client({ name: "bob-cut", identity: bob, store, url: CUT_OFF_URL });
+    const held = await cut.group(GROUP).open(shared.id);
+    cutOff(cut);
+    held.append("written cut off");
+    await settle();
+    await cut.close(); // announced unsent
+    const opened = await group.open(shared.id);
+    await until(() => relay.store.knownState(shared.id).sessions[cut.session] === 1, 5_000);
+    await until(() => opened.transactions().length === 2, 5_000);
+    expect(opened.transactions().map((transaction) => transaction.data)).toEqual(["from alice", "written cut off"]);
+  });
+
+  it("opens of several unknown ids at once share one read of the store", async () => {
+    const { client } = setup();
+    const store = new ReadableStore();
+    const live = await client({ name: "live", store });
+    const group = live.group(GROUP);
+    await statusOf(group, "live");
+    const ids = Array.from({ length: 20 }, (_, i) => docIdOf(newHeader({ group: GROUP, kind: "json", creator: live.identity.agent, createdAt: i + 1 })));
+    const outcomes = await Promise.all(ids.map((id) => group.open(id).then(() => "opened", (error: { code?: string }) => error.code)));
+    expect(outcomes).toEqual(ids.map(() => "unknown_doc"));
+    expect(store.reads).toBe(2); // the start's, and one for all twenty
   });
 });
 
