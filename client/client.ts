@@ -36,6 +36,8 @@ export class Client {
 
   /** Stops announcing unsent writes when the page goes away (browsers). */
   readonly #stopWatchingPage: () => void;
+  /** Stops watching the sessions other clients of this agent hold on the store (a crashed one says nothing). */
+  readonly #stopWatchingSessions: () => void;
 
   constructor(identity: Identity, lease: SessionLease, store: LocalStore, options: GroupOptions) {
     this.identity = identity;
@@ -45,6 +47,10 @@ export class Client {
     this.#writes = new LeaseholderStore(store);
     this.#options = options;
     this.#stopWatchingPage = onPageHide(() => void this.#announceUnsent([...this.#groups.values()]));
+    const readAgain = () => {
+      for (const group of this.#groups.values()) group.readUnsentAgain();
+    };
+    this.#stopWatchingSessions = store.onSessionGone?.(identity.agent, lease.session, readAgain) ?? (() => {});
   }
 
   /**
@@ -79,6 +85,7 @@ export class Client {
     if (!this.#closed) {
       const groups = [...this.#groups.values()];
       this.#stopWatchingPage();
+      this.#stopWatchingSessions();
       for (const group of groups) group.close();
       this.#groups.clear();
       this.#closed = this.#writes

@@ -537,12 +537,30 @@ export class Group {
     if (group !== this.id || this.#core.closed) return;
     // Documents this client does not hold are read when open() asks for them.
     for (const doc of docs) if (!this.#core.docs.get(doc)?.header) this.#unsentElsewhere.add(doc);
-    const wanted = new Set(this.#core.whole.requested ? docs : docs.filter((doc) => this.#core.docs.has(doc)));
-    if (wanted.size === 0) return;
+    if (this.#core.whole.requested || docs.some((doc) => this.#core.docs.has(doc))) this.#readUnsent(new Set(docs));
+  }
+
+  /** Takes in what the store holds of `docs` (every document, if none are named) that this client lacks. */
+  #readUnsent(docs: ReadonlySet<DocId> | undefined): void {
     this.#storeRead().then(
-      (stored) => this.#core.closed || this.#inOrder(() => this.#dispatch({ type: "storedTails", docs: stored.filter((doc) => wanted.has(doc.id)) })),
+      (stored) => {
+        if (this.#core.closed) return;
+        const named = docs ? stored.filter((doc) => docs.has(doc.id)) : stored;
+        const wanted = this.#core.whole.requested ? named : named.filter((doc) => this.#core.docs.has(doc.id));
+        if (wanted.length > 0) this.#inOrder(() => this.#dispatch({ type: "storedTails", docs: wanted }));
+      },
       (error: Error) => this.#report(new RelayError({ code: "internal", message: `reading the local store again failed: ${error.message}` })),
     );
+  }
+
+
+  /**
+   * Reads the local store again for writes another client of this agent left there unsent, as when one
+   * announces them, for every document (the client calls it when such a client went away without a word:
+   * a crashed tab). An app need not call it.
+   */
+  readUnsentAgain(): void {
+    if (!this.#core.closed && (this.#core.whole.requested || this.#core.docs.size > 0)) this.#readUnsent(undefined);
   }
 
   /** Why the group closed for good, as soon as its connection did (the core hears of it in order). */

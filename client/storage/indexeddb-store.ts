@@ -9,6 +9,7 @@ import type { AgentId, DocId, Role, SessionId } from "../../protocol/index.ts";
 import { applyChanges, changesOf, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
+import { tellLeased, watchSessions, type SessionWatch } from "./session-watch.ts";
 
 const CHANGES = "changes";
 /** Each agent's pool of sessions, keyed by the agent; and, keyed by ["role", group, agent], the role kept (saveRole). */
@@ -36,6 +37,8 @@ const lockName = (session: SessionId) => `weft-session:${session}`;
 export class IndexedDbLocalStore implements LocalStore {
   readonly #db: Promise<IDBDatabase>;
   readonly #locks: SessionLocks;
+  /** Web Locks as watching other clients' sessions needs them; none where the page has no Web Locks. */
+  readonly #watch: SessionWatch | undefined;
   /** Announcements of unsent writes travel between the tabs of the database's origin on this BroadcastChannel. */
   readonly #channelName: string;
   /** Listening is a BroadcastChannel of that name, open while anyone listens. */
@@ -82,10 +85,17 @@ export class IndexedDbLocalStore implements LocalStore {
       tryLock: (session) => (locks ? webLock(locks, lockName(session)) : Promise.resolve(async () => {})),
       seesOtherRealms: locks !== undefined,
     };
+    this.#watch = locks && { locks, lockName, pool: this.#locks.pool, channel: `weft-leases:${name}` };
   }
 
-  leaseSession(agent: AgentId, request: LeaseRequest): Promise<SessionLease> {
-    return leaseSession(this.#locks, agent, request);
+  async leaseSession(agent: AgentId, request: LeaseRequest): Promise<SessionLease> {
+    const lease = await leaseSession(this.#locks, agent, request);
+    if (this.#watch) tellLeased(this.#watch, agent, lease.session);
+    return lease;
+  }
+
+  onSessionGone(agent: AgentId, own: SessionId, listener: (session: SessionId) => void): () => void {
+    return this.#watch ? watchSessions(this.#watch, agent, own, listener) : () => {};
   }
 
   async loadGroup(group: string): Promise<StoredDoc[]> {

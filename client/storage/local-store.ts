@@ -69,6 +69,12 @@ export interface LocalStore {
   /** Calls `listener` with what `announceUnsent` told, from any client sharing this store; returns what stops it. */
   onUnsent?(listener: UnsentListener): () => void;
   /**
+   * Calls `listener` when another live client sharing this store lets go a session of `agent` (`own` is
+   * this client's), closed or crashed: a crashed one announced nothing, and what it saved unsent is read
+   * again. Optional: a store without it leaves a crashed client's writes to the next client to start.
+   */
+  onSessionGone?(agent: AgentId, own: SessionId, listener: (session: SessionId) => void): () => void;
+  /**
    * Keeps the role the relay last told `agent` it has in `group`, so that a client started offline refuses
    * at once what that role does not allow, as it does once the relay has told it. Optional (with
    * `loadRole`): without it, a restarted client refuses nothing for the role until the relay welcomes it.

@@ -163,4 +163,40 @@ describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROM
     expect(pageErrors).toEqual([]);
     await context.close();
   });
+
+  it("a tab whose lock the browser lets go, with writes unsent and no word (a crash), hands them over too: the live tab pushes them", { timeout: 60_000 }, async () => {
+    const identity = createIdentity();
+    const dbName = `${DB_NAME}-crash`;
+    const context = await browser.newContext();
+    const [live, crashing] = [await openPage(context, pages.url, pageErrors), await openPage(context, pages.url, pageErrors)];
+    const liveSetup: TabSetup = { url: relay.url, secret: exportIdentity(identity), group: GROUP, dbName, doc: "" as DocId };
+    await startTab(live, liveSetup);
+    const doc = await live.evaluate(async (group) => {
+      const created = (window as unknown as PageGlobals).tab.client.group(group).create({ meta: { title: "left by a crash" } });
+      created.append("from the live tab");
+      await created.synced();
+      return created.id;
+    }, GROUP);
+
+    const crashedSession = await startTab(crashing, { ...liveSetup, url: "http://127.0.0.1:9", doc });
+    await crashing.evaluate(async ({ group, doc: id, session }) => {
+      const same = await (window as unknown as PageGlobals).tab.client.group(group).open(id);
+      same.append("written cut off");
+      same.append("then the tab crashed");
+      await new Promise((resolve) => setTimeout(resolve, 300)); // saved in IndexedDB by then
+      // What a crash does to the session's Web Lock, and nothing else: it goes, and no one is told. (A real
+      // renderer crash here would take the live tab with it: tabs of one site share a renderer process.)
+      await navigator.locks.request(`weft-session:${session}`, { steal: true }, async () => {});
+    }, { group: GROUP, doc, session: crashedSession });
+
+    const pushed = await within(15_000, "the live tab pushing the crashed tab's writes", live.evaluate(async ({ group, doc: id, session }) => {
+      const held = await (window as unknown as PageGlobals).tab.client.group(group).open(id);
+      while ((held.relayKnown.sessions[session] ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+      return held.sessionTransactions(session).map((transaction) => transaction.data);
+    }, { group: GROUP, doc, session: crashedSession }));
+    expect(pushed).toEqual(["written cut off", "then the tab crashed"]);
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  });
+
 });

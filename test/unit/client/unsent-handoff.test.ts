@@ -142,6 +142,32 @@ describe.each(stores)("$name", ({ tabs }) => {
   });
 });
 
+describe("a tab that crashes with writes unsent (IndexedDbLocalStore: its Web Lock is all the browser lets go)", () => {
+  it("a live tab holding the document reads them from the store once the crashed tab's lock goes, and pushes them", async () => {
+    const { relay, client } = setup();
+    relay.unreachable.add(new URL(CUT_OFF).host);
+    const factory = new IDBFactory();
+    const locks = fakeWebLocks();
+    const tab = () => new IndexedDbLocalStore("weft-crash", factory, locks);
+    const identity = createIdentity();
+    const live = await client({ name: "live", identity, store: tab() });
+    const doc = live.group(GROUP).create();
+    doc.append("from the live tab");
+    await doc.synced();
+
+    // Started after the live tab: its lease is told, and watched from then on.
+    const crashing = await client({ name: "crashing", identity, store: tab(), url: CUT_OFF });
+    const same = await crashing.group(GROUP).open(doc.id);
+    same.append("written cut off");
+    await settle(); // saved
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(relay.store.knownState(doc.id).sessions[crashing.session]).toBeUndefined();
+    locks.crash(`weft-session:${crashing.session}`); // the browser lets the crashed tab's lock go; it says nothing
+    await until(() => relay.store.knownState(doc.id).sessions[crashing.session] === 1, 5_000);
+    expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["from the live tab", "written cut off"]);
+  });
+});
+
 describe("open() of a document the group does not hold reads the store only when the relay has none", () => {
   const neverId = (agent: string) => docIdOf(newHeader({ group: GROUP, kind: "json", creator: agent as never, createdAt: 1 }));
 

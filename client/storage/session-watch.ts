@@ -1,0 +1,59 @@
+// Noticing that another client of this agent went away without saying so (a tab that crashed, or that the
+// browser discarded): it leaves no announcement of the writes it saved and never sent. Its session's Web Lock
+// is the one thing the browser lets go for it. A client queues for the lock of every session of its agent
+// that another live client holds (those held when it starts, and those leased after, which each lease tells
+// on a BroadcastChannel); the browser grants it once the holder is gone, closed or crashed. The lock is given
+// back at once, and the client reads the store again for what that session left.
+import { isSessionId, type AgentId, type SessionId } from "../../protocol/index.ts";
+
+export type SessionWatch = {
+  locks: LockManager;
+  /** The Web Lock name of a session. */
+  lockName: (session: SessionId) => string;
+  /** The sessions of an agent the store has handed out. */
+  pool: (agent: AgentId) => Promise<SessionId[]>;
+  /** The BroadcastChannel on which leases are told. */
+  channel: string;
+};
+
+/** Tells the clients sharing the store that `agent` leased `session`: they watch it from now on. */
+export function tellLeased(watch: Pick<SessionWatch, "channel">, agent: AgentId, session: SessionId): void {
+  if (typeof BroadcastChannel === "undefined") return;
+  const channel = new BroadcastChannel(watch.channel);
+  channel.postMessage({ agent, session });
+  channel.close();
+}
+
+/** Calls `gone` with each session of `agent` other than `own` whose holder lets it go; returns what stops it. */
+export function watchSessions(watch: SessionWatch, agent: AgentId, own: SessionId, gone: (session: SessionId) => void): () => void {
+  const stop = new AbortController();
+  const watched = new Set<SessionId>([own]);
+  const follow = (session: SessionId) => {
+    if (stop.signal.aborted || watched.has(session)) return;
+    watched.add(session);
+    // Granted once the holder is gone; the callback returns at once, so the lock is given back.
+    watch.locks
+      .request(watch.lockName(session), { signal: stop.signal }, () => {
+        watched.delete(session);
+        if (!stop.signal.aborted) gone(session);
+      })
+      .catch(() => {}); // aborted: this client stopped watching
+  };
+  void (async () => {
+    const held = new Set(((await watch.locks.query()).held ?? []).map((lock) => lock.name));
+    for (const session of await watch.pool(agent)) if (held.has(watch.lockName(session))) follow(session);
+  })().catch(() => {});
+  let channel: BroadcastChannel | undefined;
+  if (typeof BroadcastChannel !== "undefined") {
+    channel = new BroadcastChannel(watch.channel);
+    channel.onmessage = (event: MessageEvent) => {
+      const told = event.data as { agent?: unknown; session?: unknown } | null;
+      if (told?.agent === agent && isSessionId(told.session)) follow(told.session);
+    };
+    (channel as { unref?: () => void }).unref?.(); // Node: listening does not keep the process alive
+  }
+  return () => {
+    stop.abort();
+    channel?.close();
+  };
+}
