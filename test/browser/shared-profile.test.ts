@@ -164,6 +164,25 @@ describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROM
     await context.close();
   });
 
+  it("a tab reloaded beside a live one takes its own session back each time: watching it does not hold its lock", { timeout: 60_000 }, async () => {
+    const identity = createIdentity();
+    const dbName = `${DB_NAME}-reload`;
+    const context = await browser.newContext();
+    const [live, reloaded] = [await openPage(context, pages.url, pageErrors), await openPage(context, pages.url, pageErrors)];
+    const setup: TabSetup = { url: relay.url, secret: exportIdentity(identity), group: GROUP, dbName, doc: "" as DocId };
+    await startTab(live, setup);
+    const first = await startTab(reloaded, setup);
+    const sessions: SessionId[] = [];
+    for (let reload = 0; reload < 5; reload++) {
+      await reloaded.reload();
+      await reloaded.waitForFunction(() => "weft" in window);
+      sessions.push(await startTab(reloaded, setup));
+    }
+    expect(sessions).toEqual(sessions.map(() => first));
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  });
+
   it("a tab whose lock the browser lets go, with writes unsent and no word (a crash), hands them over too: the live tab pushes them", { timeout: 60_000 }, async () => {
     const identity = createIdentity();
     const dbName = `${DB_NAME}-crash`;
