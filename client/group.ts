@@ -16,9 +16,10 @@ import { changeMembers, verifiedMembers, type MembershipHost } from "./membershi
 import { PresenceChannel } from "./presence.ts";
 import { loadUntilClosed, unlessAborted, untilClosed } from "./store-load.ts";
 import { PushPump } from "./push-pump.ts";
+import { LeftBehind } from "./left-behind.ts";
 import { DEFAULT_PUSH_INTERVAL_MS } from "./core/push.ts";
 import type { Status } from "./status.ts";
-import { cutStoredSession, storedRole, type LocalStore, type StoredDoc } from "./storage/local-store.ts";
+import { cutStoredSession, storedRole, type LocalStore } from "./storage/local-store.ts";
 import { SocketOrder } from "./socket-order.ts";
 import { WaiterTable } from "./waiters.ts";
 
@@ -65,10 +66,8 @@ export class Group {
   readonly #errorListeners = new Set<(error: RelayError | ConnectionError) => void>();
   readonly #refusedListeners = new Set<(refused: RefusedWrites) => void>();
   readonly #roleListeners = new Set<(role: Role) => void>();
-  /** Documents another client of this device left unsent in the store that this one does not hold. */
-  readonly #unsentElsewhere = new Set<DocId>();
-  /** A read of the whole group from the store under way for open(), shared by the opens that need one. */
-  #reading: Promise<StoredDoc[]> | undefined;
+  /** What other clients of this device left unsent in the store (left-behind.ts). */
+  readonly #leftBehind: LeftBehind;
   /** Bindings' flushes of the edits they gather for a tick (onFlush). */
   readonly #flushers = new Set<() => void>();
   /** Presence, beside the core: ephemeral, nothing of it is stored or acknowledged. */
@@ -130,6 +129,15 @@ export class Group {
       open: (doc, options) => this.open(doc, options),
       unverified: (doc, sessions) => void this.#dispatch({ type: "unverified", doc, sessions }),
     };
+    this.#leftBehind = new LeftBehind({
+      id,
+      agent: identity.agent,
+      store,
+      core: this.#core,
+      closing: this.#closing,
+      dispatchInOrder: (event) => this.#inOrder(() => this.#dispatch(event)),
+      report: (error) => this.#report(error),
+    });
     this.#pump = new PushPump({
       group: id,
       store,
@@ -174,7 +182,7 @@ export class Group {
     this.ready = this.#restore();
     // It rejects only once the group is closed, as every call then does: not an error of its own to raise.
     this.ready.catch(() => {});
-    this.#stopHearingUnsent = store.onUnsent?.((group, docs) => this.#heardUnsent(group, docs)) ?? (() => {});
+    this.#stopHearingUnsent = store.onUnsent?.((group, docs) => this.#leftBehind.heard(group, docs)) ?? (() => {});
   }
 
   async #restore(): Promise<void> {
@@ -286,47 +294,19 @@ export class Group {
     // Another client of this device said it left the document unsent in the store. Offline, it is read from
     // there (as a document held here opens without the network); online, the relay is asked first, and the
     // writes the store holds that the relay lacks are taken in once it has answered.
-    const announced = this.#unsentElsewhere.delete(id);
-    if (announced && !this.connection.canSend && (await this.#takeFromStore(id, signal))) return this.#doc(id)!;
+    const announced = this.#leftBehind.takeAnnounced(id);
+    if (announced && !this.connection.canSend && (await this.#leftBehind.take(id, signal))) return this.#doc(id)!;
     try {
       await this.#ask(`open:${id}`, { type: "open", doc: id }, signal);
     } catch (error) {
       // The relay has none: another client of this device may have created it since this one read the store.
       const unknown = error instanceof RelayError && error.code === "unknown_doc";
-      if (!unknown || !(await this.#takeFromStore(id, signal))) throw error;
+      if (!unknown || !(await this.#leftBehind.take(id, signal))) throw error;
     }
-    if (announced) this.#heardUnsent(this.id, [id]);
+    if (announced) this.#leftBehind.heard(this.id, [id]);
     const doc = this.#doc(id);
     if (!doc?.header) throw new RelayError({ code: "unknown_doc", message: `the relay has no document ${id} in group ${this.id}`, doc: id });
     return doc;
-  }
-
-  /**
-   * Reads the store again for one document not held, and takes it in (and pushes it) if it is there and this
-   * agent created it. A read that fails is reported and counts as none; closing the group or `signal` ends it.
-   */
-  async #takeFromStore(id: DocId, signal: AbortSignal | undefined): Promise<boolean> {
-    let stored: StoredDoc[];
-    try {
-      stored = await unlessAborted(untilClosed(this.#storeRead(), this.#closing), signal);
-    } catch (error) {
-      if (error instanceof ClosedError || signal?.aborted) throw error;
-      this.#report(new RelayError({ code: "internal", message: `reading the local store again failed: ${error instanceof Error ? error.message : String(error)}` }));
-      return false;
-    }
-    this.#throwIfClosed();
-    const own = stored.filter((doc) => doc.id === id && doc.header.creator === this.identity.agent);
-    if (own.length === 0) return false;
-    this.#inOrder(() => this.#dispatch({ type: "storedTails", docs: own, opening: id }));
-    return this.#core.docs.get(id)?.header !== undefined;
-  }
-
-  /** The store as it is now, read once for the opens that ask at the same time. */
-  #storeRead(): Promise<StoredDoc[]> {
-    const reading = (this.#reading ??= this.#store.loadGroup(this.id));
-    const done = () => void (this.#reading === reading && (this.#reading = undefined));
-    reading.then(done, done);
-    return reading;
   }
 
   /**
@@ -529,38 +509,12 @@ export class Group {
   }
 
   /**
-   * A client sharing the store closed with writes of `docs` unsent, or cut its session there: they are read
-   * again from the store, and what this client lacks of its agent's other sessions is pushed (of documents it
-   * holds, or of any once the whole group is open), what the other client discarded forgotten.
-   */
-  #heardUnsent(group: string, docs: DocId[]): void {
-    if (group !== this.id || this.#core.closed) return;
-    // Documents this client does not hold are read when open() asks for them.
-    for (const doc of docs) if (!this.#core.docs.get(doc)?.header) this.#unsentElsewhere.add(doc);
-    if (this.#core.whole.requested || docs.some((doc) => this.#core.docs.has(doc))) this.#readUnsent(new Set(docs));
-  }
-
-  /** Takes in what the store holds of `docs` (every document, if none are named) that this client lacks. */
-  #readUnsent(docs: ReadonlySet<DocId> | undefined): void {
-    this.#storeRead().then(
-      (stored) => {
-        if (this.#core.closed) return;
-        const named = docs ? stored.filter((doc) => docs.has(doc.id)) : stored;
-        const wanted = this.#core.whole.requested ? named : named.filter((doc) => this.#core.docs.has(doc.id));
-        if (wanted.length > 0) this.#inOrder(() => this.#dispatch({ type: "storedTails", docs: wanted }));
-      },
-      (error: Error) => this.#report(new RelayError({ code: "internal", message: `reading the local store again failed: ${error.message}` })),
-    );
-  }
-
-
-  /**
    * Reads the local store again for writes another client of this agent left there unsent, as when one
    * announces them, for every document (the client calls it when such a client went away without a word:
    * a crashed tab). An app need not call it.
    */
   readUnsentAgain(): void {
-    if (!this.#core.closed && (this.#core.whole.requested || this.#core.docs.size > 0)) this.#readUnsent(undefined);
+    this.#leftBehind.readAll();
   }
 
   /** Why the group closed for good, as soon as its connection did (the core hears of it in order). */
