@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
  * with tabs handing each other the writes a closed one left unsent; 41.1 KiB with the own session checked
  * against the relay's after a tab discards writes another tab got stored; 42.4 KiB with createClient's
  * options, create()'s and the membership operations' arguments checked at the call; 43.0 KiB with the
- * group's start-up read of the store tried again after a failure and a getToken failure retried; 44.4 KiB
+ * group's start-up read of the store tried again after a failure and a getToken failure retried; 44.5 KiB
  * with open() reading the store, a crashed tab's session watched, bindings flushed before a close and the
  * app's store checked). Less than a KiB of room beyond that, so that the next fix is not blocked by its
  * error message.

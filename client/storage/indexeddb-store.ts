@@ -9,7 +9,7 @@ import type { AgentId, DocId, Role, SessionId } from "../../protocol/index.ts";
 import { applyChanges, changesOf, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
-import { tellLeased, watchSessions, type SessionWatch } from "./session-watch.ts";
+import { holdAlive, tellLeased, watchSessions, type SessionWatch } from "./session-watch.ts";
 
 const CHANGES = "changes";
 /** Each agent's pool of sessions, keyed by the agent; and, keyed by ["role", group, agent], the role kept (saveRole). */
@@ -85,13 +85,22 @@ export class IndexedDbLocalStore implements LocalStore {
       tryLock: (session) => (locks ? webLock(locks, lockName(session)) : Promise.resolve(async () => {})),
       seesOtherRealms: locks !== undefined,
     };
-    this.#watch = locks && { locks, lockName, pool: this.#locks.pool, channel: `weft-leases:${name}` };
+    this.#watch = locks && { locks, aliveName: (session) => `weft-alive:${session}`, pool: this.#locks.pool, channel: `weft-leases:${name}` };
   }
 
   async leaseSession(agent: AgentId, request: LeaseRequest): Promise<SessionLease> {
     const lease = await leaseSession(this.#locks, agent, request);
-    if (this.#watch) tellLeased(this.#watch, agent, lease.session);
-    return lease;
+    if (!this.#watch) return lease;
+    // Held for the lease's life, for the other clients of the agent to wait for (session-watch.ts).
+    const letGo = holdAlive(this.#watch, lease.session);
+    tellLeased(this.#watch, agent, lease.session);
+    return {
+      session: lease.session,
+      release: async () => {
+        letGo();
+        await lease.release();
+      },
+    };
   }
 
   onSessionGone(agent: AgentId, own: SessionId, listener: (session: SessionId) => void): () => void {

@@ -1,20 +1,38 @@
 // Noticing that another client of this agent went away without saying so (a tab that crashed, or that the
-// browser discarded): it leaves no announcement of the writes it saved and never sent. Its session's Web Lock
-// is the one thing the browser lets go for it. A client queues for the lock of every session of its agent
+// browser discarded): it leaves no announcement of the writes it saved and never sent. Its Web Locks are the
+// one thing the browser lets go for it. Beside its session's lock (the lease), a leaseholder holds a second
+// lock for the session, its "alive" lock; a client queues for the alive lock of every session of its agent
 // that another live client holds (those held when it starts, and those leased after, which each lease tells
-// on a BroadcastChannel); the browser grants it once the holder is gone, closed or crashed. The lock is given
-// back at once, and the client reads the store again for what that session left.
+// on a BroadcastChannel). The browser grants it once the holder is gone, closed or crashed; it is given back
+// at once, and the client reads the store again for what that session left. Watching never touches the
+// lease's own lock: a tab reloading takes its session back even while a watcher, busy, has not yet given
+// the alive lock back.
 import { isSessionId, type AgentId, type SessionId } from "../../protocol/index.ts";
 
 export type SessionWatch = {
   locks: LockManager;
-  /** The Web Lock name of a session. */
-  lockName: (session: SessionId) => string;
+  /** The name of a session's alive lock, which its leaseholder holds and watchers wait for. */
+  aliveName: (session: SessionId) => string;
   /** The sessions of an agent the store has handed out. */
   pool: (agent: AgentId) => Promise<SessionId[]>;
   /** The BroadcastChannel on which leases are told. */
   channel: string;
 };
+
+/**
+ * Holds `session`'s alive lock from now until the returned function is called; taken as soon as a watcher
+ * that was granted it (its previous holder gone) gives it back.
+ */
+export function holdAlive(watch: SessionWatch, session: SessionId): () => void {
+  const stop = new AbortController();
+  let release: (() => void) | undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  watch.locks.request(watch.aliveName(session), { signal: stop.signal }, () => held).catch(() => {}); // aborted before granted
+  return () => {
+    stop.abort();
+    release!();
+  };
+}
 
 /** Tells the clients sharing the store that `agent` leased `session`: they watch it from now on. */
 export function tellLeased(watch: Pick<SessionWatch, "channel">, agent: AgentId, session: SessionId): void {
@@ -33,7 +51,7 @@ export function watchSessions(watch: SessionWatch, agent: AgentId, own: SessionI
     watched.add(session);
     // Granted once the holder is gone; the callback returns at once, so the lock is given back.
     watch.locks
-      .request(watch.lockName(session), { signal: stop.signal }, () => {
+      .request(watch.aliveName(session), { signal: stop.signal }, () => {
         watched.delete(session);
         if (!stop.signal.aborted) gone(session);
       })
@@ -41,7 +59,7 @@ export function watchSessions(watch: SessionWatch, agent: AgentId, own: SessionI
   };
   void (async () => {
     const held = new Set(((await watch.locks.query()).held ?? []).map((lock) => lock.name));
-    for (const session of await watch.pool(agent)) if (held.has(watch.lockName(session))) follow(session);
+    for (const session of await watch.pool(agent)) if (held.has(watch.aliveName(session))) follow(session);
   })().catch(() => {});
   let channel: BroadcastChannel | undefined;
   if (typeof BroadcastChannel !== "undefined") {

@@ -162,7 +162,8 @@ describe("a tab that crashes with writes unsent (IndexedDbLocalStore: its Web Lo
     await settle(); // saved
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(relay.store.knownState(doc.id).sessions[crashing.session]).toBeUndefined();
-    locks.crash(`weft-session:${crashing.session}`); // the browser lets the crashed tab's lock go; it says nothing
+    // The browser lets the crashed tab's locks go; it says nothing.
+    for (const name of [`weft-session:${crashing.session}`, `weft-alive:${crashing.session}`]) locks.crash(name);
     await until(() => relay.store.knownState(doc.id).sessions[crashing.session] === 1, 5_000);
     expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["from the live tab", "written cut off"]);
   });
