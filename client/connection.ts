@@ -8,6 +8,7 @@ import {
   PROTOCOL_VERSION,
   canInflate,
   decodeServerFrame,
+  transactionsIn,
   inflateFrame,
   inflateFrameNow,
   isCompressedFrame,
@@ -78,9 +79,6 @@ export type ConnectionOptions = {
  * and would be sent again at every reconnect).
  */
 type Outgoing = { messages: EncodedMessage[]; listings: number; transactions: number };
-
-const transactionsOf = (message: ClientMessage): number =>
-  message.type === "content" ? Object.values(message.sessions).reduce((total, chunk) => total + (chunk?.transactions.length ?? 0), 0) : 0;
 
 /**
  * A WebSocket class: the runtime's, or one of its shape. Only the constructor is typed, so the `ws`
@@ -173,7 +171,7 @@ export class Connection {
   /** Sends a message if the hello is out; returns false otherwise (the group sends it again on the next hello). */
   send(message: ClientMessage): boolean {
     if (!this.canSend) return false;
-    this.#enqueue(encodeForBatch(message), message.type === "dir" || message.type === "open", transactionsOf(message));
+    this.#enqueue(encodeForBatch(message), message.type === "dir" || message.type === "open", transactionsIn(message));
     return true;
   }
 

@@ -69,7 +69,8 @@ function parseFrame<T>(frame: string | ArrayBuffer | ArrayBufferView, check: (js
 /** A refusal of one message, with its stable code. */
 export type MessageProblem = { code: ErrorCode; reason: string };
 
-const transactionCount = (message: ClientMessage): number => {
+/** Transactions a message carries, all sessions together (what MAX_TRANSACTIONS_PER_FRAME counts). */
+export const transactionsIn = (message: ClientMessage): number => {
   if (message.type !== "content") return 0;
   let total = 0;
   for (const chunk of Object.values(message.sessions)) total += chunk?.transactions.length ?? 0;
@@ -115,7 +116,7 @@ export function clientMessageProblem(message: ClientMessage): MessageProblem | u
 /** Limits of a frame as a whole: the transactions of all its messages together. */
 function frameProblem(messages: readonly ClientMessage[]): MessageProblem | undefined {
   let total = 0;
-  for (const message of messages) total += transactionCount(message);
+  for (const message of messages) total += transactionsIn(message);
   if (total <= MAX_TRANSACTIONS_PER_FRAME) return undefined;
   return { code: "transaction_too_large", reason: `${total} transactions in one frame; at most ${MAX_TRANSACTIONS_PER_FRAME}, over all its messages` };
 }
