@@ -55,6 +55,43 @@ function writeInTab(page: Page, setup: TabSetup, name: string, count: number): P
   }, { ...setup, name, count });
 }
 
+/** A live tab and another of the same agent on one profile; the live tab created `doc` and the relay holds it. */
+async function liveTabWithDoc(browser: Browser, pages: PageServer, relayUrl: string, pageErrors: string[], dbName: string, title: string) {
+  const identity = createIdentity();
+  const context = await browser.newContext();
+  const [live, other] = [await openPage(context, pages.url, pageErrors), await openPage(context, pages.url, pageErrors)];
+  const setup: TabSetup = { url: relayUrl, secret: exportIdentity(identity), group: GROUP, dbName, doc: "" as DocId };
+  await startTab(live, setup);
+  const doc = await live.evaluate(async ({ group, title }) => {
+    const created = (window as unknown as PageGlobals).tab.client.group(group).create({ meta: { title } });
+    created.append("from the live tab");
+    await created.synced();
+    return created.id;
+  }, { group: GROUP, title });
+  return { context, live, other, setup, doc };
+}
+
+/** The other tab, unable to reach the relay, writes twice into `doc` (saved in the profile's IndexedDB); its session. */
+async function writeCutOff(page: Page, setup: TabSetup, doc: DocId, last: string): Promise<SessionId> {
+  const session = await startTab(page, { ...setup, url: "http://127.0.0.1:9", doc });
+  await page.evaluate(async ({ group, doc: id, last }) => {
+    const same = await (window as unknown as PageGlobals).tab.client.group(group).open(id);
+    same.append("written cut off");
+    same.append(last);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // saved in IndexedDB by then
+  }, { group: GROUP, doc, last });
+  return session;
+}
+
+/** What the live tab holds of `session` once the relay holds two of its writes, pushed by the live tab. */
+function pushedByLiveTab(live: Page, doc: DocId, session: SessionId, what: string): Promise<unknown[]> {
+  return within(15_000, what, live.evaluate(async ({ group, doc: id, session }) => {
+    const held = await (window as unknown as PageGlobals).tab.client.group(group).open(id);
+    while ((held.relayKnown.sessions[session] ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+    return held.sessionTransactions(session).map((transaction) => transaction.data);
+  }, { group: GROUP, doc, session }));
+}
+
 const expected = (name: string) => Array.from({ length: PER_TAB }, (_, i) => `${name}-${i}`);
 
 describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROMIUM}) against wrangler dev`, () => {
@@ -126,34 +163,12 @@ describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROM
   });
 
   it("a tab that goes away with writes unsent (cut off, closed without close()) hands them to the live tab, which pushes them", { timeout: 60_000 }, async () => {
-    const identity = createIdentity();
-    const dbName = `${DB_NAME}-handoff`;
-    const context = await browser.newContext();
-    const [live, cutOff] = [await openPage(context, pages.url, pageErrors), await openPage(context, pages.url, pageErrors)];
-    const liveSetup: TabSetup = { url: relay.url, secret: exportIdentity(identity), group: GROUP, dbName, doc: "" as DocId };
-    await startTab(live, liveSetup);
-    const doc = await live.evaluate(async (group) => {
-      const created = (window as unknown as PageGlobals).tab.client.group(group).create({ meta: { title: "handed over" } });
-      created.append("from the live tab");
-      await created.synced();
-      return created.id;
-    }, GROUP);
-
+    const { context, live, other: cutOff, setup, doc } = await liveTabWithDoc(browser, pages, relay.url, pageErrors, `${DB_NAME}-handoff`, "handed over");
     // The other tab cannot reach the relay; it writes into the document from the profile's IndexedDB and leaves.
-    const cutSession = await startTab(cutOff, { ...liveSetup, url: "http://127.0.0.1:9", doc });
-    await cutOff.evaluate(async ({ group, doc: id }) => {
-      const same = await (window as unknown as PageGlobals).tab.client.group(group).open(id);
-      same.append("written cut off");
-      same.append("then the tab went away");
-      await new Promise((resolve) => setTimeout(resolve, 300)); // saved in IndexedDB by then
-    }, { group: GROUP, doc });
+    const cutSession = await writeCutOff(cutOff, setup, doc, "then the tab went away");
     await cutOff.goto("about:blank");
 
-    const pushed = await within(15_000, "the live tab pushing the other tab's writes", live.evaluate(async ({ group, doc: id, session }) => {
-      const held = await (window as unknown as PageGlobals).tab.client.group(group).open(id);
-      while ((held.relayKnown.sessions[session] ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 20));
-      return held.sessionTransactions(session).map((transaction) => transaction.data);
-    }, { group: GROUP, doc, session: cutSession }));
+    const pushed = await pushedByLiveTab(live, doc, cutSession, "the live tab pushing the other tab's writes");
     expect(pushed).toEqual(["written cut off", "then the tab went away"]);
 
     const reader = await createClient({ url: relay.url, identity: createIdentity() });
@@ -188,34 +203,14 @@ describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROM
   });
 
   it("a tab whose lock the browser lets go, with writes unsent and no word (a crash), hands them over too: the live tab pushes them", { timeout: 60_000 }, async () => {
-    const identity = createIdentity();
-    const dbName = `${DB_NAME}-crash`;
-    const context = await browser.newContext();
-    const [live, crashing] = [await openPage(context, pages.url, pageErrors), await openPage(context, pages.url, pageErrors)];
-    const liveSetup: TabSetup = { url: relay.url, secret: exportIdentity(identity), group: GROUP, dbName, doc: "" as DocId };
-    await startTab(live, liveSetup);
-    const doc = await live.evaluate(async (group) => {
-      const created = (window as unknown as PageGlobals).tab.client.group(group).create({ meta: { title: "left by a crash" } });
-      created.append("from the live tab");
-      await created.synced();
-      return created.id;
-    }, GROUP);
-
-    const crashedSession = await startTab(crashing, { ...liveSetup, url: "http://127.0.0.1:9", doc });
-    await crashing.evaluate(async ({ group, doc: id, session }) => {
-      const same = await (window as unknown as PageGlobals).tab.client.group(group).open(id);
-      same.append("written cut off");
-      same.append("then the tab crashed");
-      await new Promise((resolve) => setTimeout(resolve, 300)); // saved in IndexedDB by then
-      // What a crash does to the session's Web Locks, and nothing else: they go, and no one is told.
+    const { context, live, other: crashing, setup, doc } = await liveTabWithDoc(browser, pages, relay.url, pageErrors, `${DB_NAME}-crash`, "left by a crash");
+    const crashedSession = await writeCutOff(crashing, setup, doc, "then the tab crashed");
+    // What a crash does to the session's Web Locks, and nothing else: they go, and no one is told.
+    await crashing.evaluate(async (session) => {
       for (const name of [`weft-session:${session}`, `weft-alive:${session}`]) await navigator.locks.request(name, { steal: true }, async () => {});
-    }, { group: GROUP, doc, session: crashedSession });
+    }, crashedSession);
 
-    const pushed = await within(15_000, "the live tab pushing the crashed tab's writes", live.evaluate(async ({ group, doc: id, session }) => {
-      const held = await (window as unknown as PageGlobals).tab.client.group(group).open(id);
-      while ((held.relayKnown.sessions[session] ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 20));
-      return held.sessionTransactions(session).map((transaction) => transaction.data);
-    }, { group: GROUP, doc, session: crashedSession }));
+    const pushed = await pushedByLiveTab(live, doc, crashedSession, "the live tab pushing the crashed tab's writes");
     expect(pushed).toEqual(["written cut off", "then the tab crashed"]);
     expect(pageErrors).toEqual([]);
     await context.close();

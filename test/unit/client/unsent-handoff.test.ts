@@ -3,7 +3,7 @@
 // instead of waiting for the next client to load the group (a reload, maybe days later).
 import { IDBFactory } from "fake-indexeddb";
 import { describe, expect, it } from "vitest";
-import { countOf, docIdOf, newHeader } from "../../../protocol/index.ts";
+import { countOf, docIdOf, newHeader, type AgentId } from "../../../protocol/index.ts";
 import { createIdentity } from "../../../client/identity.ts";
 import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
 import type { LocalStore, StoredDoc } from "../../../client/storage/local-store.ts";
@@ -15,6 +15,9 @@ import { CUT_OFF_URL, GROUP, harnessPerTest, settle, statusOf } from "./group-ha
 
 const setup = harnessPerTest();
 const CUT_OFF = "http://cut-off.test";
+
+/** The id of a document no client ever created (`createdAt` tells several apart). */
+const neverId = (agent: AgentId, createdAt = 1) => docIdOf(newHeader({ group: GROUP, kind: "json", creator: agent, createdAt }));
 
 /** Each call is another tab's store on the same device. */
 const stores: { name: string; tabs: () => () => LocalStore }[] = [
@@ -116,8 +119,7 @@ describe.each(stores)("$name", ({ tabs }) => {
     expect(opened.transactions().map((transaction) => transaction.data)).toEqual(["one"]);
     await until(() => relay.store.knownState(created.id).sessions[cutOff.session] === 1, 5_000);
     // An id no client of the device has is still unknown.
-    const never = docIdOf(newHeader({ group: GROUP, kind: "json", creator: identity.agent, createdAt: 1 }));
-    await expect(group.open(never)).rejects.toMatchObject({ code: "unknown_doc" });
+    await expect(group.open(neverId(identity.agent))).rejects.toMatchObject({ code: "unknown_doc" });
   });
 
   it("a document another agent created unsent in the same store is not this agent's to sync: synced() resolves, and its creator syncs it later", async () => {
@@ -170,8 +172,6 @@ describe("a tab that crashes with writes unsent (IndexedDbLocalStore: its Web Lo
 });
 
 describe("open() of a document the group does not hold reads the store only when the relay has none", () => {
-  const neverId = (agent: string) => docIdOf(newHeader({ group: GROUP, kind: "json", creator: agent as never, createdAt: 1 }));
-
   /** A memory store whose reads after the first (the group's start) can fail or hang, and are counted. */
   class ReadableStore extends MemoryLocalStore {
     reads = 0;
@@ -183,13 +183,35 @@ describe("open() of a document the group does not hold reads the store only when
     }
   }
 
+  /** A client on `store`, its group live. */
+  async function liveGroup(client: ReturnType<typeof setup>["client"], store: LocalStore) {
+    const live = await client({ name: "live", store });
+    const group = live.group(GROUP);
+    await statusOf(group, "live");
+    return { live, group };
+  }
+
+  /** Bob, a writer of alice's group, live in one tab; another tab of his wrote into alice's document cut off, and closed. */
+  async function closedTabWroteIntoAlices() {
+    const { relay, client, cutOff, aliceGroup, bob, shared } = await alicesGroup("writer");
+    const store = new MemoryLocalStore();
+    const live = await client({ name: "bob-live", identity: bob, store });
+    const group = live.group(GROUP);
+    await statusOf(group, "live");
+    const cut = await client({ name: "bob-cut", identity: bob, store, url: CUT_OFF_URL });
+    const held = await cut.group(GROUP).open(shared.id);
+    cutOff(cut);
+    held.append("written cut off");
+    await settle();
+    await cut.close(); // announced unsent
+    return { relay, aliceGroup, shared, group, cut };
+  }
+
   it("a document another agent created on this device is not taken: the relay's unknown_doc stands", async () => {
     const { relay, client } = setup();
     relay.unreachable.add(new URL(CUT_OFF).host);
     const store = new MemoryLocalStore();
-    const live = await client({ name: "live", store });
-    const group = live.group(GROUP);
-    await statusOf(group, "live");
+    const { group } = await liveGroup(client, store);
     const other = await client({ name: "other", store, url: CUT_OFF });
     const created = other.group(GROUP).create();
     created.append("the other agent's");
@@ -201,9 +223,7 @@ describe("open() of a document the group does not hold reads the store only when
   it("a store read that fails is told through onError, and the relay's answer stands", async () => {
     const { client } = setup();
     const store = new ReadableStore();
-    const live = await client({ name: "live", store });
-    const group = live.group(GROUP);
-    await statusOf(group, "live");
+    const { live, group } = await liveGroup(client, store);
     const errors: string[] = [];
     group.onError((error) => errors.push(error.message));
     store.then = "fail";
@@ -214,9 +234,7 @@ describe("open() of a document the group does not hold reads the store only when
   it("a store read that never answers: closing the group settles open() with its ClosedError", async () => {
     const { client } = setup();
     const store = new ReadableStore();
-    const live = await client({ name: "live", store });
-    const group = live.group(GROUP);
-    await statusOf(group, "live");
+    const { live, group } = await liveGroup(client, store);
     store.then = "hang";
     const opening = group.open(neverId(live.identity.agent)).then(() => "opened", (error: unknown) => error);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -225,33 +243,13 @@ describe("open() of a document the group does not hold reads the store only when
   });
 
   it("a document a closed tab wrote into unsent, deleted since: online, the relay's doc_deleted stands", async () => {
-    const { client, cutOff, aliceGroup, bob, shared } = await alicesGroup("writer");
-    const store = new MemoryLocalStore();
-    const live = await client({ name: "bob-live", identity: bob, store });
-    const group = live.group(GROUP);
-    await statusOf(group, "live");
-    const cut = await client({ name: "bob-cut", identity: bob, store, url: CUT_OFF_URL });
-    const held = await cut.group(GROUP).open(shared.id);
-    cutOff(cut);
-    held.append("written cut off");
-    await settle();
-    await cut.close(); // announced unsent
+    const { aliceGroup, shared, group } = await closedTabWroteIntoAlices();
     await aliceGroup.delete(shared.id);
     await expect(group.open(shared.id)).rejects.toMatchObject({ code: "doc_deleted" });
   });
 
   it("a document the relay holds that a closed tab wrote into unsent: online, opened from the relay, and the closed tab's writes pushed", async () => {
-    const { relay, client, cutOff, bob, shared } = await alicesGroup("writer");
-    const store = new MemoryLocalStore();
-    const live = await client({ name: "bob-live", identity: bob, store });
-    const group = live.group(GROUP);
-    await statusOf(group, "live");
-    const cut = await client({ name: "bob-cut", identity: bob, store, url: CUT_OFF_URL });
-    const held = await cut.group(GROUP).open(shared.id);
-    cutOff(cut);
-    held.append("written cut off");
-    await settle();
-    await cut.close(); // announced unsent
+    const { relay, shared, group, cut } = await closedTabWroteIntoAlices();
     const opened = await group.open(shared.id);
     await until(() => relay.store.knownState(shared.id).sessions[cut.session] === 1, 5_000);
     await until(() => opened.transactions().length === 2, 5_000);
@@ -261,10 +259,8 @@ describe("open() of a document the group does not hold reads the store only when
   it("opens of several unknown ids at once share one read of the store", async () => {
     const { client } = setup();
     const store = new ReadableStore();
-    const live = await client({ name: "live", store });
-    const group = live.group(GROUP);
-    await statusOf(group, "live");
-    const ids = Array.from({ length: 20 }, (_, i) => docIdOf(newHeader({ group: GROUP, kind: "json", creator: live.identity.agent, createdAt: i + 1 })));
+    const { live, group } = await liveGroup(client, store);
+    const ids = Array.from({ length: 20 }, (_, i) => neverId(live.identity.agent, i + 1));
     const outcomes = await Promise.all(ids.map((id) => group.open(id).then(() => "opened", (error: { code?: string }) => error.code)));
     expect(outcomes).toEqual(ids.map(() => "unknown_doc"));
     expect(store.reads).toBe(2); // the start's, and one for all twenty
