@@ -106,7 +106,18 @@ export class FileLocalStore implements LocalStore {
     for (const name of readdirSync(folder)) {
       if (!name.endsWith(".jsonl")) continue;
       const id = name.slice(0, -".jsonl".length) as DocId;
-      const doc = readDoc(join(folder, name), id, onDamage && ((problem) => onDamage(`${id}: ${problem}`)));
+      const damaged = onDamage && ((problem: string) => onDamage(`${id}: ${problem}`));
+      let doc: StoredDoc | undefined;
+      try {
+        doc = readDoc(join(folder, name), id, damaged);
+      } catch (error) {
+        const { code } = error as NodeJS.ErrnoException;
+        if (code === "ENOENT") continue; // deleted since it was listed
+        // A file no read will ever take (a folder in its place, no permission) costs its document, not
+        // the group's start; anything else (too many open files, say) fails the read, which is tried again.
+        if (code !== "EISDIR" && code !== "EACCES" && code !== "EPERM") throw error;
+        damaged?.(`its file cannot be read (${code}), so the document is left out`);
+      }
       if (doc) docs.push(doc);
     }
     return docs;

@@ -1,7 +1,7 @@
 // A save that fails (a full disk for a moment) is not the end of what it held: the app hears of it once,
 // the save is tried again after a wait, and once it succeeds the writes are pushed and synced() settles.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -261,6 +261,35 @@ describe("a local store damaged on the disk", () => {
       await group.synced();
       expect(errors).toEqual([expect.stringMatching(/^internal: the local store could not read all of group g1: doc_\S+: session \S+: transactions 2-2 follow transactions that could not be read, and are left out$/)]);
       expect(relay.store.knownState(doc.id).sessions[earlier.session]).toBe(1);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it("a document's file that cannot be read at all is left out and told; the group's other documents load and sync", async () => {
+    const { relay, client } = setup();
+    const directory = mkdtempSync(join(tmpdir(), "weft-damaged-"));
+    try {
+      relay.down = true;
+      const earlier = await client({ store: new FileLocalStore(directory, { fsync: false }) });
+      const kept = earlier.group("g1").create();
+      kept.append("kept");
+      const lost = earlier.group("g1").create();
+      lost.append("its file is replaced");
+      await earlier.close();
+      const path = join(directory, "g1", `${lost.id}.jsonl`);
+      rmSync(path);
+      mkdirSync(path); // a folder where the file was: no read of it will ever succeed
+
+      relay.down = false;
+      const again = await client({ store: new FileLocalStore(directory, { fsync: false }), identity: earlier.identity });
+      const group = again.group("g1");
+      const errors: string[] = [];
+      group.onError((error) => errors.push(error.message));
+      await group.synced();
+      expect(errors).toEqual([`internal: the local store could not read all of group g1: ${lost.id}: its file cannot be read (EISDIR), so the document is left out`]);
+      expect(group.docs.map((doc) => doc.id)).toEqual([kept.id]);
+      expect(relay.store.knownState(kept.id).sessions[earlier.session]).toBe(1);
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
