@@ -46,7 +46,12 @@ export class Client {
     this.#lease = lease;
     this.#writes = new LeaseholderStore(store);
     this.#options = options;
-    this.#stopWatchingPage = onPageHide(() => void this.#announceUnsent([...this.#groups.values()]));
+    this.#stopWatchingPage = onPageHide(() => {
+      const groups = [...this.#groups.values()];
+      void this.#announceUnsent(groups);
+      // Nothing of this session's is left to read but what was just announced: the other tabs need not read the store.
+      if (this.#writes.idle() && groups.every((group) => group.allSaved())) lease.leaving?.();
+    });
     const readAgain = () => {
       for (const group of this.#groups.values()) group.readUnsentAgain();
     };
@@ -225,6 +230,11 @@ class LeaseholderStore implements LocalStore {
     const forget = () => void this.#saving.delete(saving);
     saving.then(forget, forget);
     return saving;
+  }
+
+  /** No save is under way. */
+  idle(): boolean {
+    return this.#saving.size === 0;
   }
 
   /** The store belongs to the app, which may share it with other clients: closing a client leaves it open. */

@@ -6,7 +6,7 @@ import { notifyAll } from "./listeners.ts";
 import { MEMBERS_KIND, mayRead, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { digestOfState, initialState, step } from "./core/client-core.ts";
-import { hasUnsynced, type DocState } from "./core/doc-state.ts";
+import { hasUnsynced, unsavedOf, type DocState } from "./core/doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Directory, type WaiterKey } from "./core/effects.ts";
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
 import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from "./errors.ts";
@@ -506,6 +506,11 @@ export class Group {
   /** Documents holding own writes the relay has not confirmed (client.close() tells the clients sharing the store). */
   unsentDocs(): DocId[] {
     return [...this.#core.docs.values()].filter((doc) => !doc.deleted && hasUnsynced(doc, this.session)).map((doc) => doc.id);
+  }
+
+  /** Whether the local store holds everything this group holds: no save waits, or is under way. */
+  allSaved(): boolean {
+    return [...this.#core.docs.values()].every((doc) => unsavedOf(doc, this.session) === undefined);
   }
 
   /**

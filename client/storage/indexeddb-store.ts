@@ -9,7 +9,7 @@ import type { AgentId, DocId, Role, SessionId } from "../../protocol/index.ts";
 import { applyChanges, changesOf, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
-import { holdAlive, tellLeased, watchSessions, type SessionWatch } from "./session-watch.ts";
+import { holdAlive, tellLeased, tellLeaving, watchSessions, type SessionWatch } from "./session-watch.ts";
 
 const CHANGES = "changes";
 /** Each agent's pool of sessions, keyed by the agent; and, keyed by ["role", group, agent], the role kept (saveRole). */
@@ -92,11 +92,14 @@ export class IndexedDbLocalStore implements LocalStore {
     const lease = await leaseSession(this.#locks, agent, request);
     if (!this.#watch) return lease;
     // Held for the lease's life, for the other clients of the agent to wait for (session-watch.ts).
-    const letGo = holdAlive(this.#watch, lease.session);
-    tellLeased(this.#watch, agent, lease.session);
+    const watch = this.#watch;
+    const letGo = holdAlive(watch, lease.session);
+    tellLeased(watch, agent, lease.session);
     return {
       session: lease.session,
+      leaving: () => tellLeaving(watch, agent, lease.session),
       release: async () => {
+        tellLeaving(watch, agent, lease.session);
         letGo();
         await lease.release();
       },

@@ -4,7 +4,16 @@
 import { agentOfSession, isSessionId, type AgentId, type SessionId } from "../../protocol/index.ts";
 
 /** A session held by one client until `release()`; nobody else appends to it meanwhile. */
-export type SessionLease = { readonly session: SessionId; release(): Promise<void> };
+export type SessionLease = {
+  readonly session: SessionId;
+  release(): Promise<void>;
+  /**
+   * The leaseholder's page is going away (`pagehide`) with every write it made saved, and those the relay
+   * lacks announced (announceUnsent): the clients watching its session (onSessionGone) need not read the
+   * store for it once its locks go. Optional; a release says as much.
+   */
+  leaving?(): void;
+};
 
 export type LeaseRequest = {
   /** Makes a new session id when every pooled one is held. */

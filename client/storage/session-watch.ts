@@ -6,7 +6,9 @@
 // on a BroadcastChannel). The browser grants it once the holder is gone, closed or crashed; it is given back
 // at once, and the client reads the store again for what that session left. Watching never touches the
 // lease's own lock: a tab reloading takes its session back even while a watcher, busy, has not yet given
-// the alive lock back.
+// the alive lock back. A holder that leaves in good order (closed, or its page hidden with every write
+// saved and the unsent ones announced) says so on the same channel first, and is not read for: a tab
+// closed or reloaded costs the other tabs no read of the whole store.
 import { isSessionId, type AgentId, type SessionId } from "../../protocol/index.ts";
 
 export type SessionWatch = {
@@ -34,11 +36,29 @@ export function holdAlive(watch: SessionWatch, session: SessionId): () => void {
   };
 }
 
+/**
+ * How long after its holder's word that it is leaving a session's lock may go and still count as that
+ * leaving: a page hidden into the back-forward cache and killed much later says nothing of what it did
+ * meanwhile (nothing, frozen; but it may have been shown again and crashed).
+ */
+const LEAVING_WORD_COUNTS_MS = 10_000;
+/** A lock granted before the word that its holder left cleanly (the two travel apart) waits this long for it. */
+const LEAVING_WORD_LATE_MS = 250;
+
 /** Tells the clients sharing the store that `agent` leased `session`: they watch it from now on. */
 export function tellLeased(watch: Pick<SessionWatch, "channel">, agent: AgentId, session: SessionId): void {
+  post(watch, { agent, session });
+}
+
+/** Tells the clients watching `session` that its holder leaves with nothing of it to read (SessionLease.leaving). */
+export function tellLeaving(watch: Pick<SessionWatch, "channel">, agent: AgentId, session: SessionId): void {
+  post(watch, { agent, session, leaving: true });
+}
+
+function post(watch: Pick<SessionWatch, "channel">, message: { agent: AgentId; session: SessionId; leaving?: true }): void {
   if (typeof BroadcastChannel === "undefined") return;
   const channel = new BroadcastChannel(watch.channel);
-  channel.postMessage({ agent, session });
+  channel.postMessage(message);
   channel.close();
 }
 
@@ -46,6 +66,13 @@ export function tellLeased(watch: Pick<SessionWatch, "channel">, agent: AgentId,
 export function watchSessions(watch: SessionWatch, agent: AgentId, own: SessionId, gone: (session: SessionId) => void): () => void {
   const stop = new AbortController();
   const watched = new Set<SessionId>([own]);
+  /** When each session's holder said it was leaving cleanly. */
+  const leaving = new Map<SessionId, number>();
+  const leftCleanly = (session: SessionId): boolean => {
+    const saidAt = leaving.get(session);
+    leaving.delete(session);
+    return saidAt !== undefined && performance.now() - saidAt < LEAVING_WORD_COUNTS_MS;
+  };
   const follow = (session: SessionId) => {
     if (stop.signal.aborted || watched.has(session)) return;
     watched.add(session);
@@ -53,7 +80,9 @@ export function watchSessions(watch: SessionWatch, agent: AgentId, own: SessionI
     watch.locks
       .request(watch.aliveName(session), { signal: stop.signal }, () => {
         watched.delete(session);
-        if (!stop.signal.aborted) gone(session);
+        if (stop.signal.aborted || leftCleanly(session)) return;
+        const timer = setTimeout(() => !stop.signal.aborted && !leftCleanly(session) && gone(session), LEAVING_WORD_LATE_MS);
+        (timer as { unref?: () => void }).unref?.(); // Node: waiting does not keep the process alive
       })
       .catch(() => {}); // aborted: this client stopped watching
   };
@@ -65,8 +94,10 @@ export function watchSessions(watch: SessionWatch, agent: AgentId, own: SessionI
   if (typeof BroadcastChannel !== "undefined") {
     channel = new BroadcastChannel(watch.channel);
     channel.onmessage = (event: MessageEvent) => {
-      const told = event.data as { agent?: unknown; session?: unknown } | null;
-      if (told?.agent === agent && isSessionId(told.session)) follow(told.session);
+      const told = event.data as { agent?: unknown; session?: unknown; leaving?: unknown } | null;
+      if (told?.agent !== agent || !isSessionId(told.session)) return;
+      if (told.leaving === true) leaving.set(told.session, performance.now());
+      else follow(told.session);
     };
     (channel as { unref?: () => void }).unref?.(); // Node: listening does not keep the process alive
   }

@@ -171,6 +171,104 @@ describe("a tab that crashes with writes unsent (IndexedDbLocalStore: its Web Lo
   });
 });
 
+describe("a tab that leaves in good order costs the other tabs no read of the whole store", () => {
+  /** A tab's IndexedDbLocalStore whose reads of a group (after the group's start) are counted, and whose saves can be held up. */
+  class CountedStore extends IndexedDbLocalStore {
+    reads = 0;
+    holdSaves = false;
+    override loadGroup(group: string): Promise<StoredDoc[]> {
+      this.reads++;
+      return super.loadGroup(group);
+    }
+    override save(...args: Parameters<IndexedDbLocalStore["save"]>): Promise<void> {
+      return this.holdSaves ? new Promise(() => {}) : super.save(...args);
+    }
+  }
+
+  /** A page as the client sees one in a browser (`document`, `pagehide`), for the length of `run`. */
+  async function inAPage(run: (hide: () => void) => Promise<void>): Promise<void> {
+    const page = globalThis as { document?: unknown; addEventListener?: unknown; removeEventListener?: unknown };
+    const listeners = new Set<() => void>();
+    Object.assign(page, { document: {}, addEventListener: (_: string, listener: () => void) => listeners.add(listener), removeEventListener: (_: string, listener: () => void) => listeners.delete(listener) });
+    try {
+      await run(() => listeners.forEach((listener) => listener()));
+    } finally {
+      delete page.document;
+      delete page.addEventListener;
+      delete page.removeEventListener;
+    }
+  }
+
+  /** Two tabs of one agent on one device, both live and holding one document. */
+  async function twoTabs(client: ReturnType<typeof setup>["client"]) {
+    const factory = new IDBFactory();
+    const locks = fakeWebLocks();
+    const identity = createIdentity();
+    const liveStore = new CountedStore("weft-leaving", factory, locks);
+    const live = await client({ name: "live", identity, store: liveStore });
+    const doc = live.group(GROUP).create();
+    doc.append("from the live tab");
+    await doc.synced();
+    const leavingStore = new CountedStore("weft-leaving", factory, locks);
+    const leaving = await client({ name: "leaving", identity, store: leavingStore });
+    const same = await leaving.group(GROUP).open(doc.id);
+    await settle();
+    const readsBefore = liveStore.reads;
+    return { factory, locks, live, liveStore, doc, leaving, leavingStore, same, readsAfter: () => liveStore.reads - readsBefore };
+  }
+
+  /** Long enough for a lock let go to reach the watcher, and for a late word of a clean leaving to come. */
+  const watchersDone = () => new Promise((resolve) => setTimeout(resolve, 400));
+
+  it("closed with client.close(): the other tab reads nothing", async () => {
+    const { client } = setup();
+    const { leaving, readsAfter } = await twoTabs(client);
+    await leaving.close();
+    await watchersDone();
+    expect(readsAfter()).toBe(0);
+  });
+
+  it("its page hidden with every write saved, then its locks let go: the other tab reads nothing", async () => {
+    const { client } = setup();
+    await inAPage(async (hide) => {
+      const { locks, leaving, same, readsAfter } = await twoTabs(client);
+      same.append("saved and sent");
+      await same.synced();
+      hide();
+      for (const name of [`weft-session:${leaving.session}`, `weft-alive:${leaving.session}`]) locks.crash(name);
+      await watchersDone();
+      expect(readsAfter()).toBe(0);
+    });
+  });
+
+  it("its page hidden with a save under way: the other tab reads the store once the locks go, as after a crash", async () => {
+    const { client } = setup();
+    await inAPage(async (hide) => {
+      const { locks, leaving, leavingStore, readsAfter } = await twoTabs(client);
+      leavingStore.holdSaves = true;
+      // A document the other tab does not hold: hearing it announced costs that tab no read.
+      leaving.group(GROUP).create().append("its save never finishes");
+      await settle();
+      hide();
+      for (const name of [`weft-session:${leaving.session}`, `weft-alive:${leaving.session}`]) locks.crash(name);
+      await until(() => readsAfter() > 0, 2_000);
+    });
+  });
+
+  it("a tab that crashes right after another left in good order is still read for", async () => {
+    const { client } = setup();
+    const { factory, locks, live, leaving, readsAfter } = await twoTabs(client);
+    await leaving.close();
+    await watchersDone();
+    // It takes the session the other left (the oldest free one of the pool).
+    const crashing = await client({ name: "crashing", identity: live.identity, store: new CountedStore("weft-leaving", factory, locks) });
+    expect(crashing.session).toBe(leaving.session);
+    await settle();
+    for (const name of [`weft-session:${crashing.session}`, `weft-alive:${crashing.session}`]) locks.crash(name);
+    await until(() => readsAfter() > 0, 2_000);
+  });
+});
+
 describe("open() of a document the group does not hold reads the store only when the relay has none", () => {
   /** A memory store whose reads after the first (the group's start) can fail or hang, and are counted. */
   class ReadableStore extends MemoryLocalStore {
