@@ -14,6 +14,7 @@ import {
   type DocTransaction,
   type Snapshotted,
 } from "./core/doc-state.ts";
+import { HandedOut } from "./core/handed-out.ts";
 import { heldBack } from "./core/held-back.ts";
 import { orderedView, type OrderedView } from "./core/ordered-view.ts";
 import { coversOf, snapshotKey, snapshotProblem } from "./core/snapshots.ts";
@@ -84,6 +85,8 @@ export class Doc {
   readonly #listeners = new Set<(change: DocChange) => void>();
   /** The ordered view, kept while the state's version is unchanged, and extended from when it changes. */
   #ordered: OrderedView | undefined;
+  /** What this document hands the app: frozen, its bytes the app's own copies. */
+  readonly #handedOut = new HandedOut();
 
   /** Who else is here, and what this client shows them (presence.ts): ephemeral, never stored. */
   readonly presence: DocPresence;
@@ -162,7 +165,7 @@ export class Doc {
     if (state.header.kind === MEMBERS_KIND) checkMemberOp(data);
     this.#host.dispatch({ type: "append", doc: this.id, data, now });
     const own = ownLog(state, this.#host.session);
-    return { ...own[own.length - 1]!, session: this.#host.session, index: heldCount(state, this.#host.session) - 1 };
+    return this.#handedOut.transaction({ ...own[own.length - 1]!, session: this.#host.session, index: heldCount(state, this.#host.session) - 1 });
   }
 
   /**
@@ -201,7 +204,7 @@ export class Doc {
    * it (per session, from the count it covers on). The document's state is its data plus those.
    */
   get heldSnapshot(): Snapshot | undefined {
-    return this.#state.snapshot;
+    return this.#state.snapshot && this.#handedOut.snapshot(this.#state.snapshot);
   }
 
   /** The newest snapshot the relay is known to have stored (heard of, received or published here). */
@@ -211,7 +214,7 @@ export class Doc {
 
   /** Every transaction held (after the held snapshot, if any), ordered by time, then session, then index: the same order on every replica. */
   transactions(): readonly DocTransaction[] {
-    this.#ordered = orderedView(this.#state, this.#ordered);
+    this.#ordered = orderedView(this.#state, this.#ordered, this.#handedOut.transaction);
     return this.#ordered.transactions;
   }
 
@@ -251,13 +254,18 @@ export class Doc {
     return this.#host.wait(`loaded:${this.id}`, signal);
   }
 
+  /** The refused writes the relay or this SDK just held back, as onRefused tells them. */
+  refusedOf(refused: Omit<RefusedWrites, "doc">): RefusedWrites {
+    return { doc: this, error: refused.error, transactions: this.#handedOut.all(refused.transactions), wholeDocument: refused.wholeDocument };
+  }
+
   /**
    * Writes the relay refused and that are held back, if any: own ones, and what this client holds of its
    * agent's other sessions that the relay lacks (writes a closed tab or process left unsent).
    */
   refusedWrites(): RefusedWrites | undefined {
     const held = heldBack(this.#state, { agent: agentOfSession(this.#host.session), session: this.#host.session });
-    return held && { doc: this, ...held };
+    return held && { doc: this, ...held, transactions: this.#handedOut.all(held.transactions) };
   }
 
   // Verifying what arrives (see verifiesChains).
@@ -281,13 +289,13 @@ export class Doc {
     if (this.#listeners.size === 0) return;
     const doc = this;
     const change: DocChange = {
-      added,
+      added: this.#handedOut.all(added),
       doc,
       get transactions() {
         return doc.transactions();
       },
-      ...(removed ? { removed } : {}),
-      ...(snapshot ? { snapshot } : {}),
+      ...(removed ? { removed: this.#handedOut.all(removed) } : {}),
+      ...(snapshot ? { snapshot: this.#handedOut.snapshot(snapshot) } : {}),
       ...(snapshotted ? { snapshotted } : {}),
     };
     notifyAll(this.#listeners, change);

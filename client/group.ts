@@ -626,8 +626,7 @@ export class Group {
       case "refused": {
         const doc = this.#doc(effect.doc);
         if (!doc) return;
-        const refused: RefusedWrites = { doc, error: effect.error, transactions: effect.transactions, wholeDocument: effect.wholeDocument };
-        notifyAll(this.#refusedListeners, refused);
+        notifyAll(this.#refusedListeners, doc.refusedOf(effect));
         return;
       }
       case "role":

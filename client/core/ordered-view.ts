@@ -25,14 +25,14 @@ export type OrderedView = {
  * document of n transactions that gains k costs O(n + k log k) (a copy of n references when the k come
  * after all the others, as new writes do) instead of making and sorting all n again.
  */
-export function orderedView(doc: DocState, previous?: OrderedView): OrderedView {
+export function orderedView(doc: DocState, previous?: OrderedView, handOut: (transaction: DocTransaction) => DocTransaction = Object.freeze): OrderedView {
   if (previous?.version === doc.version && previous.rewrites === doc.rewrites) return previous;
   const growing = previous !== undefined && previous.rewrites === doc.rewrites && [...previous.held].every(([session, length]) => (doc.sessions.get(session)?.length ?? 0) >= length);
   const held = new Map<SessionId, number>();
   const added: DocTransaction[] = [];
   for (const [session, log] of doc.sessions) {
     const base = baseOf(doc, session);
-    for (let i = growing ? (previous.held.get(session) ?? 0) : 0; i < log.length; i++) added.push(Object.freeze({ ...log[i]!, session, index: base + i }));
+    for (let i = growing ? (previous.held.get(session) ?? 0) : 0; i < log.length; i++) added.push(handOut({ ...log[i]!, session, index: base + i }));
     held.set(session, log.length);
   }
   added.sort(inOrder);
