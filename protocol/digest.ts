@@ -111,6 +111,13 @@ export function updateDigestSumAll(sum: string, changes: Iterable<readonly [doc:
   return encodeSum(bytes);
 }
 
+/** `sum` plus (`sign` 1) or less (`sign` -1) another sum: the sum of two sets apart, or of a set less a part of it. */
+export function combineDigestSums(sum: string, other: string, sign: 1 | -1): string {
+  const bytes = bytesOfSum(sum);
+  addInto(bytes, fromBase64Url(other) ?? new Uint8Array(SUM_BYTES), sign);
+  return encodeSum(bytes);
+}
+
 /** The sum of a set of documents (a relay rebuilding its own, or a reader's share of a group). */
 export function digestSumOf(docs: Iterable<readonly [DocId, KnownState]>): string {
   const sum = new Uint8Array(SUM_BYTES);

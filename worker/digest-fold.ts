@@ -13,6 +13,7 @@ type FoldRow = {
   doc_num: number;
   doc: DocId;
   deleted: number;
+  restricted: number;
   header_digested: number | null;
   session_num: number | null;
   session: SessionId | null;
@@ -20,15 +21,19 @@ type FoldRow = {
   digested: number | null;
 };
 
+/** A document from what the sum held of it to what it is. */
+export type DigestChange = [doc: DocId, before: KnownState, after: KnownState];
+
 /**
- * Folds every change made after `fromCursor` into `sum`, marks the rows folded and returns the new sum, or
- * undefined when no document changed after `fromCursor`. Runs inside the caller's transaction: two reads
- * of the rows are never apart from the writes that rely on them.
+ * Folds every change made after `fromCursor` into `sum`, marks the rows folded and returns the new sum with
+ * the changes of the documents that limit their readers (the readers' sums move by them too), or undefined
+ * when no document changed after `fromCursor`. Runs inside the caller's transaction: two reads of the rows
+ * are never apart from the writes that rely on them.
  */
-export function foldDigest(sql: SqlStorage, sum: string, fromCursor: number): string | undefined {
+export function foldDigest(sql: SqlStorage, sum: string, fromCursor: number): { sum: string; restricted: DigestChange[] } | undefined {
   const rows = sql
     .exec<FoldRow>(
-      `SELECT d.num AS doc_num, d.id AS doc, d.deleted, d.digested AS header_digested,
+      `SELECT d.num AS doc_num, d.id AS doc, d.deleted, d.restricted, d.digested AS header_digested,
          s.num AS session_num, s.id AS session, s.count, s.digested
        FROM docs d LEFT JOIN sessions s ON s.doc_num = d.num AND s.digested IS NOT NULL
        WHERE d.cursor > ?`,
@@ -36,7 +41,8 @@ export function foldDigest(sql: SqlStorage, sum: string, fromCursor: number): st
     )
     .toArray();
   if (rows.length === 0) return undefined;
-  const changes = new Map<number, [DocId, KnownState, KnownState]>();
+  const changes = new Map<number, DigestChange>();
+  const restrictedNums: number[] = [];
   const headers: number[] = [];
   const sessions: number[] = [];
   for (const row of rows) {
@@ -46,6 +52,7 @@ export function foldDigest(sql: SqlStorage, sum: string, fromCursor: number): st
       const headerHeld = row.header_digested === null ? row.deleted === 0 : row.header_digested !== 0;
       change = [row.doc, { header: headerHeld, sessions: {} }, { header: row.deleted === 0, sessions: {} }];
       changes.set(row.doc_num, change);
+      if (row.restricted) restrictedNums.push(row.doc_num);
       if (row.header_digested !== null) headers.push(row.doc_num);
     }
     if (row.session_num === null) continue;
@@ -55,5 +62,6 @@ export function foldDigest(sql: SqlStorage, sum: string, fromCursor: number): st
   }
   if (sessions.length > 0) sql.exec("UPDATE sessions SET digested = NULL WHERE num IN (SELECT value FROM json_each(?))", JSON.stringify(sessions));
   if (headers.length > 0) sql.exec("UPDATE docs SET digested = NULL WHERE num IN (SELECT value FROM json_each(?))", JSON.stringify(headers));
-  return updateDigestSumAll(sum, changes.values());
+  const restricted = restrictedNums.map((num) => changes.get(num)!).filter(([, before, after]) => JSON.stringify(before) !== JSON.stringify(after));
+  return { sum: updateDigestSumAll(sum, changes.values()), restricted };
 }

@@ -61,6 +61,9 @@ CREATE INDEX IF NOT EXISTS snapshots_to_prune ON snapshots (taken_at) WHERE prun
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS members (agent TEXT PRIMARY KEY, role TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS agent_usage (agent TEXT PRIMARY KEY, docs INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0);
+-- Per agent, the digest sum of the documents that limit their readers and list it (or that it created):
+-- kept with the group's sum as it is folded (reader-sums.ts), so a reader's own digest reads no documents.
+CREATE TABLE IF NOT EXISTS reader_sums (agent TEXT PRIMARY KEY, sum TEXT NOT NULL) WITHOUT ROWID;
 `;
 
 /**

@@ -15,10 +15,11 @@ import {
   logOrder,
   parseMemberOp,
   replayMembership,
-  updateDigestSum,
+  updateDigestSumAll,
   type MemberOp,
 } from "../protocol/index.ts";
-import { foldDigest } from "./digest-fold.ts";
+import { foldDigest, type DigestChange } from "./digest-fold.ts";
+import { foldReaderSums, leaveReaderSums, readerSum, type ReaderSumsHost } from "./reader-sums.ts";
 import { openSchema, REMOVED_SCHEMA } from "./sqlite-schema.ts";
 import { SnapshotRows } from "./sqlite-snapshots.ts";
 import { SubscriptionRows } from "./sqlite-subscriptions.ts";
@@ -30,6 +31,7 @@ import { LISTED_PAGE, listedColumns, listedSessions, sessionCounts, type DocList
 import {
   ALL_DOCS,
   digestAfterAll,
+  digestChangeOf,
   type AgentUsage,
   type ListedDoc,
   type GroupInfo,
@@ -218,8 +220,10 @@ export class SqliteStore implements GroupStore {
   /** Folds the changes made since the last fold into the sum, inside the caller's transaction (digest-fold.ts). */
   #fold(cursor: number): void {
     const from = Number(this.meta("digest_cursor") ?? 0);
-    const sum = from < cursor ? foldDigest(this.sql, this.meta("digest_sum") ?? EMPTY_DIGEST_SUM, from) : undefined;
-    if (sum !== undefined) {
+    const folded = from < cursor ? foldDigest(this.sql, this.meta("digest_sum") ?? EMPTY_DIGEST_SUM, from) : undefined;
+    foldReaderSums(this.#readerSums, folded?.restricted ?? []);
+    if (folded !== undefined) {
+      const { sum } = folded;
       this.sql.exec(
         "INSERT INTO meta (key, value) VALUES ('digest_sum', ?), ('digest_cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         sum,
@@ -491,7 +495,16 @@ export class SqliteStore implements GroupStore {
     }
   }
 
-  *listRestricted(): Iterable<DirEntry> {
+  readerSum(agent: AgentId): string {
+    return readerSum(this.#readerSums, this.#foldedSum(), agent);
+  }
+
+  /** What the readers' sums read and write (reader-sums.ts). */
+  get #readerSums(): ReaderSumsHost {
+    return { sql: this.sql, meta: (key) => this.meta(key), setMeta: (key, value) => this.setMeta(key, value), header: (doc) => this.header(doc), restricted: () => this.#listRestricted() };
+  }
+
+  *#listRestricted(): Iterable<DirEntry> {
     for (let after = 0; ; ) {
       const page = this.sql.exec<DocListRow>(`SELECT ${listedColumns(false)} FROM docs WHERE restricted = 1 AND deleted = 0 AND num > ? ORDER BY num LIMIT ?`, after, PAGE_ROWS).toArray();
       if (page.length === 0) return;
@@ -640,6 +653,8 @@ export class SqliteStore implements GroupStore {
       if (folded) {
         // Every session these writes append to was folded at its count, which is each append's `after`.
         const digestSum = digestAfterAll(this.meta("digest_sum") ?? EMPTY_DIGEST_SUM, writes);
+        // The readers' sums move with it (reader-sums.ts), by the writes to documents that limit their readers.
+        foldReaderSums(this.#readerSums, writes.filter((write) => (write.header ?? this.header(write.doc))?.readers !== undefined).map(digestChangeOf));
         this.sql.exec(
           "INSERT INTO meta (key, value) VALUES ('digest_sum', ?), ('digest_cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
           digestSum,
@@ -671,7 +686,8 @@ export class SqliteStore implements GroupStore {
   }
 
   deleteDoc(doc: DocId, now: number): void {
-    const creator = this.header(doc)?.creator;
+    const header = this.header(doc);
+    const creator = header?.creator;
     this.#headers.delete(doc);
     this.#listedKnown.delete(doc);
     this.#usage.clear();
@@ -687,8 +703,9 @@ export class SqliteStore implements GroupStore {
       );
       // Folded first, the sum holds the document as it is: it leaves whole.
       this.#fold(this.#groupCursor());
-      const digestSum = updateDigestSum(this.meta("digest_sum") ?? EMPTY_DIGEST_SUM, doc, this.knownState(doc), { header: false, sessions: {} });
-      this.setMeta("digest_sum", digestSum);
+      const leaving: DigestChange = [doc, this.knownState(doc), { header: false, sessions: {} }];
+      this.setMeta("digest_sum", updateDigestSumAll(this.meta("digest_sum") ?? EMPTY_DIGEST_SUM, [leaving]));
+      if (header?.readers) leaveReaderSums(this.#readerSums, header, leaving);
       this.sql.exec("DELETE FROM chunks WHERE session_num IN (SELECT num FROM sessions WHERE doc_num = ?)", docNum);
       this.sql.exec("DELETE FROM sessions WHERE doc_num = ?", docNum);
       this.#snapshots.deleteFor(docNum, doc);

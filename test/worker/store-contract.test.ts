@@ -2,7 +2,7 @@
 // SQLite: the same cases as MemoryStore's in test/unit, so the two stores agree exactly.
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { CHUNK_ROW_CHARS, digestOf, digestSumOf } from "../../protocol/index.ts";
+import { CHUNK_ROW_CHARS, digestOf, digestOfSum, digestSumOf } from "../../protocol/index.ts";
 import { SqliteStore } from "../../worker/sqlite-store.ts";
 import { storeContract } from "../support/store-contract.ts";
 import { groupStub, uniqueGroup } from "./socket.ts";
@@ -99,6 +99,29 @@ describe("SqliteStore on storage written by an earlier version", () => {
       expect(store.info().digest).toBe(digestOf(Object.entries(now) as never));
       // A fresh instance on the same storage (a restart) agrees.
       expect(openStore().info().digest).toBe(digestOf(Object.entries(now) as never));
+    }),
+  );
+
+  it("builds the readers' sums of a group stored before they were kept, once, from its private documents, and keeps them after", () =>
+    onFreshStorage("store-upgrade-reader-sums", (sql, openStore) => {
+      // A private document of ag_a's that ag_b may read, and a public one; no readers' sums stored.
+      sql.exec(
+        "INSERT INTO docs (num, id, header, updated_at, cursor, sessions, restricted) VALUES (1, 'doc_a', ?, 1, 1, 1, 1), (2, 'doc_b', '{}', 1, 2, 1, 0)",
+        JSON.stringify({ creator: "ag_a", readers: ["ag_b"] }),
+      );
+      sql.exec("INSERT INTO sessions (num, doc_num, id, count, last_hash, signature) VALUES (1, 1, 'ag_a~s1', 3, 'h', 'x'), (2, 2, 'ag_a~s1', 2, 'h', 'x')");
+      const stored = { doc_a: { header: true, sessions: { "ag_a~s1": 3 } }, doc_b: { header: true, sessions: { "ag_a~s1": 2 } } };
+      sql.exec("INSERT INTO meta (key, value) VALUES ('digest_sum', ?), ('digest_cursor', '2')", digestSumOf(Object.entries(stored) as never));
+      const readers = (store: SqliteStore) => ["ag_a", "ag_b", "ag_c"].map((agent) => digestOfSum(store.readerSum(agent as never)));
+      const store = openStore();
+      const both = (docs: typeof stored) => digestOf(Object.entries(docs) as never);
+      const publicOnly = (docs: typeof stored) => digestOf([["doc_b", docs.doc_b]] as never);
+      expect(readers(store)).toEqual([both(stored), both(stored), publicOnly(stored)]);
+      store.commit({ doc: "doc_a", appends: [{ session: "ag_a~s1", after: 3, transactions: [{ at: 9, data: "next" }], signature: "sig", lastHash: "h2", bytes: 4 }], now: 2 });
+      const now = { ...stored, doc_a: { header: true, sessions: { "ag_a~s1": 4 } } };
+      expect(readers(store)).toEqual([both(now), both(now), publicOnly(now)]);
+      // A fresh instance on the same storage (a restart) agrees, without building them again.
+      expect(readers(openStore())).toEqual([both(now), both(now), publicOnly(now)]);
     }),
   );
 

@@ -1,5 +1,5 @@
 // An in-memory GroupStore with the same behaviour as the SQLite one, for the relay core's Node tests.
-import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, agentOfSession, digestOfSum, updateDigestSum } from "../../protocol/index.ts";
+import { EMPTY_DIGEST, EMPTY_DIGEST_SUM, agentOfSession, digestOfSum, mayRead, updateDigestSum, updateDigestSumAll } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionId } from "../../protocol/index.ts";
 import { dataBytes, encodedDataBytes, toWireData } from "../../protocol/index.ts";
 import {
@@ -108,8 +108,11 @@ export class MemoryStore implements GroupStore {
     return [...(this.#subscriptions.get(doc) ?? [])];
   }
 
-  *listRestricted(): Iterable<DirEntry> {
-    for (const entry of this.listDocumentsById()) if (!entry.deleted && entry.header.readers !== undefined) yield entry;
+  readerSum(agent: AgentId): string {
+    const unreadable = function* (entries: Iterable<DirEntry>): Iterable<[DocId, KnownState, KnownState]> {
+      for (const entry of entries) if (!entry.deleted && !mayRead("reader", agent, entry.header)) yield [entry.id, entry.known, { header: false, sessions: {} }];
+    };
+    return updateDigestSumAll(this.#info.digestSum, unreadable(this.listDocumentsById()));
   }
 
   *readTransactions(doc: DocId, session: SessionId, from: number, to: number): Iterable<StoredTransaction> {

@@ -16,15 +16,11 @@ import {
   encodeForBatch,
   encodedLength,
   fromBase64Url,
-  mayRead,
   packBatches,
   publicKeyOfAgent,
-  updateDigestSumAll,
   verify,
   type ClientMessage,
-  type DirEntry,
   type DocId,
-  type KnownState,
   type EncodedMessage,
   type ServerMessage,
   type WireFrame,
@@ -72,8 +68,6 @@ export type TokenVerifier = (token: string) => Promise<TokenResult>;
 
 /** Readers whose private digest is kept between `dir` requests. */
 const READER_DIGESTS_KEPT = 64;
-/** What a document the reader may not read adds to its digest. */
-const NOTHING: KnownState = { header: false, sessions: {} };
 
 /** Effects that write storage. */
 const WRITES = new Set<Effect["type"]>(["commit", "storeSnapshot", "deleteDoc", "subscribe", "unsubscribe", "forgetPeer"]);
@@ -411,19 +405,15 @@ export class Relay {
     this.store.forgetPeer(peer);
   }
 
-  /** The digest of the documents one reader may see: a scan, for groups with private documents. */
+  /** The digest of the documents one member who is not an admin may see, in a group with private documents. */
   #digestFor(reader: Reader): string {
-    // Cached per reader until the group changes: an in-sync reader polling `dir` costs no scan.
+    // Cached per reader until the group changes: an in-sync reader polling `dir` costs no statement.
     const key = `${reader.role} ${reader.agent}`;
-    const { cursor, digestSum } = this.store.info();
+    const { cursor } = this.store.info();
     const cached = this.#readerDigests.get(key);
     if (cached?.cursor === cursor) return cached.digest;
-    // The group's sum less what it holds of the documents this reader may not read: only the documents that
-    // limit their readers are read (an index holds them apart), not the whole group.
-    const unreadable = function* (entries: Iterable<DirEntry>): Iterable<[DocId, KnownState, KnownState]> {
-      for (const entry of entries) if (!mayRead(reader.role, reader.agent, entry.header)) yield [entry.id, entry.known, NOTHING];
-    };
-    const digest = digestOfSum(updateDigestSumAll(digestSum, unreadable(this.store.listRestricted())));
+    // The store keeps each agent's share of the documents that limit their readers: no document is read.
+    const digest = digestOfSum(this.store.readerSum(reader.agent));
     if (this.#readerDigests.size >= READER_DIGESTS_KEPT) this.#readerDigests.delete(this.#readerDigests.keys().next().value!);
     this.#readerDigests.set(key, { cursor, digest });
     return digest;

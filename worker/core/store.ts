@@ -64,14 +64,14 @@ export function digestAfter(digestSum: string, write: Write): string {
 
 /** The group's digest sum once every one of `writes` is committed, in order. */
 export function digestAfterAll(digestSum: string, writes: readonly Write[]): string {
-  return updateDigestSumAll(
-    digestSum,
-    writes.map((write) => {
-      const sessions: KnownState["sessions"] = {};
-      for (const append of write.appends) sessions[append.session] = append.after;
-      return [write.doc, { header: write.header === undefined, sessions }, knownChanged(write)] as const;
-    }),
-  );
+  return updateDigestSumAll(digestSum, writes.map(digestChangeOf));
+}
+
+/** What a write moves in a digest sum: its document from what it held before to what it holds after. */
+export function digestChangeOf(write: Write): [DocId, KnownState, KnownState] {
+  const sessions: KnownState["sessions"] = {};
+  for (const append of write.appends) sessions[append.session] = append.after;
+  return [write.doc, { header: write.header === undefined, sessions }, knownChanged(write)];
 }
 
 /** A directory entry with the cursor of its last change, where a listing sliced after it resumes. */
@@ -172,8 +172,11 @@ export interface GroupStore extends StoreReader {
    * order. `pageSize`: how many a store may read ahead at a time, for a caller that takes only a few.
    */
   listDocumentsById(after?: DocId, through?: DocId, pageSize?: number): Iterable<DirEntry>;
-  /** The live documents whose header limits their readers, read lazily (an index holds them apart). */
-  listRestricted(): Iterable<DirEntry>;
+  /**
+   * The digest sum of the live documents `agent` may read as a member who is not an admin: those that do
+   * not limit their readers, and those that list it or that it created. Reads no documents.
+   */
+  readerSum(agent: AgentId): string;
   /** Appends all of `write` or nothing. */
   commit(write: Write): void;
   /**
