@@ -3,7 +3,7 @@
 // a resume at or after what it covers gets only the delta). This project runs the relay with
 // WEFT_SNAPSHOT_RETENTION_SECONDS=0 (vitest.config.ts), so what a snapshot covers is pruned at the next alarm.
 import { afterEach, describe, expect, it } from "vitest";
-import { verifySnapshot, type DocId, type ServerMessage, type SnapshotMessage } from "../../protocol/index.ts";
+import { verifySnapshot, type DocId, type ServerMessage, type SessionId, type SnapshotMessage } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
 import { admit, closedGroup, docHeader, nextOf } from "./groups-helpers.ts";
 import { SessionWriter, closeAll, connect, documentWithBystander, emptyKnown, sqlRows, uniqueGroup, type Peer } from "./socket.ts";
@@ -94,6 +94,35 @@ describe("taking a snapshot", () => {
     expect(await answer(adminPeer, id)).toMatchObject({ type: "error", code: "doc_deleted" });
     await reader.sync();
     expect(await storedSnapshots(group)).toEqual([]);
+  });
+
+  it("refuses covers naming a session at 0, or more sessions than the document holds, before looking any of them up", async () => {
+    const { group, id, a } = await documentWithBystander("snap-covers", alice, bob);
+    /** What alice's snapshot covers, padded with `n` sessions the relay has never heard of, at `count`. */
+    const padded = (n: number, count: number): Record<SessionId, number> => {
+      const covers: Record<SessionId, number> = { [alice.session]: 3 };
+      for (let i = 0; i < n; i++) covers[`${bob.agent}~ffffffff${i}` as SessionId] = count;
+      return covers;
+    };
+    const cases: [Record<SessionId, number>, RegExp][] = [
+      [padded(8_000, 0), /count of 0/],
+      [padded(8_000, 1), /does not hold/],
+      [{ [alice.session]: 3, [bob.session]: 0 }, /count of 0/],
+      [{ [alice.session]: 3, [bob.session]: 1 }, /does not hold/],
+    ];
+    for (const [covers, reason] of cases) {
+      // Recorded statement by statement: each entry looked up would be one (8,000 entries were 8,001).
+      const recorder = await recordStatements(group);
+      a.send(snapshotOf(alice, id, covers, "state"));
+      const refused = await answer(a, id);
+      await recorder.stop();
+      expect(refused).toMatchObject({ type: "error", code: "snapshot_refused", doc: id, message: expect.stringMatching(reason) });
+      expect(recorder.statements.length).toBeLessThanOrEqual(2);
+    }
+    expect(await storedSnapshots(group)).toEqual([]);
+    // Covering every session the document holds is still taken.
+    a.send(snapshotOf(alice, id, { [alice.session]: 3 }, "state"));
+    expect(await answer(a, id)).toMatchObject({ type: "snapshotted" });
   });
 });
 

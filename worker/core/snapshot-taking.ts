@@ -36,8 +36,13 @@ export function takeSnapshot(peer: ReadyPeer, snapshot: SnapshotMessage, now: nu
   if (doc === store.info().membersDoc) return { code: "snapshot_refused", reason: "the membership log cannot be snapshotted" };
   if (!mayRead(role, peer.agent, header) || !can(role, "write")) return { code: "forbidden", reason: `a ${role ?? "non-member"} may not snapshot this document` };
   // Data covering no transaction would be shown beside the whole log it stands for nothing of.
-  if (!Object.values(covers).some((count) => count > 0)) return { code: "snapshot_refused", reason: "a snapshot must cover at least one transaction" };
-  for (const [covered, count] of Object.entries(covers) as [SessionId, number][]) {
+  const entries = Object.entries(covers) as [SessionId, number][];
+  if (!entries.some(([, count]) => count > 0)) return { code: "snapshot_refused", reason: "a snapshot must cover at least one transaction" };
+  // Each entry is looked up below, stored and served to every loader: before any lookup, covers may name
+  // only sessions it covers something of, and no more of them than the document holds.
+  if (entries.some(([, count]) => count === 0)) return { code: "snapshot_refused", reason: "a snapshot's covers may name only sessions it covers transactions of (no count of 0)" };
+  if (entries.length > store.sessionCount(doc)) return { code: "snapshot_refused", reason: "the snapshot covers sessions the relay does not hold (more than the document has)" };
+  for (const [covered, count] of entries) {
     if (count > (store.sessionHead(doc, covered)?.count ?? 0)) return { code: "snapshot_refused", reason: "the snapshot covers transactions the relay does not hold" };
   }
   const stored = store.snapshotHead(doc);
