@@ -87,8 +87,9 @@ export const MAX_DOCS_PER_AGENT = 25_000;
 /** Most sessions one agent may write in one group, over all its live documents. */
 export const MAX_SESSIONS_PER_AGENT = 100_000;
 /**
- * Most bytes of transaction data (UTF-8) one agent may have stored in one group, over all its sessions of
- * live documents: a tenth of the 10 GB a Durable Object's SQLite may hold.
+ * Most bytes of data (UTF-8) one agent may have stored in one group: its transactions' over all its sessions
+ * of live documents, and the stored snapshots' it took (one per document, up to MAX_SNAPSHOT_BYTES each). A
+ * tenth of the 10 GB a Durable Object's SQLite may hold.
  */
 export const MAX_BYTES_PER_AGENT = 1024 * 1024 * 1024;
 /** Most messages in one `batch` frame (whose size is bounded by MAX_FRAME_BYTES too); each is atomic on its own. */

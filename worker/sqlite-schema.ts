@@ -92,6 +92,31 @@ CREATE TRIGGER IF NOT EXISTS agent_bytes_on_delete AFTER DELETE ON sessions WHEN
 END;
 `;
 
+/**
+ * A stored snapshot's data counts against its author's bytes the same way, by triggers on its row: stored,
+ * it adds its bytes to its author's total; replaced (one row per document), it moves them to the new one's
+ * author; deleted with its document, it gives them back. Its author is its session's agent.
+ */
+const SNAPSHOT_BYTES_TRIGGERS = `
+CREATE TRIGGER IF NOT EXISTS agent_snapshot_bytes_on_insert AFTER INSERT ON snapshots WHEN new.bytes <> 0 BEGIN
+  INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.session, 1, instr(new.session, '~') - 1), new.bytes)
+  ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER IF NOT EXISTS agent_snapshot_bytes_on_update AFTER UPDATE OF session, bytes ON snapshots
+WHEN substr(new.session, 1, instr(new.session, '~') - 1) = substr(old.session, 1, instr(old.session, '~') - 1) AND new.bytes <> old.bytes BEGIN
+  UPDATE agent_usage SET bytes = bytes + new.bytes - old.bytes WHERE agent = substr(new.session, 1, instr(new.session, '~') - 1);
+END;
+CREATE TRIGGER IF NOT EXISTS agent_snapshot_bytes_on_move AFTER UPDATE OF session, bytes ON snapshots
+WHEN substr(new.session, 1, instr(new.session, '~') - 1) <> substr(old.session, 1, instr(old.session, '~') - 1) BEGIN
+  UPDATE agent_usage SET bytes = bytes - old.bytes WHERE agent = substr(old.session, 1, instr(old.session, '~') - 1);
+  INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.session, 1, instr(new.session, '~') - 1), new.bytes)
+  ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER IF NOT EXISTS agent_snapshot_bytes_on_delete AFTER DELETE ON snapshots WHEN old.bytes <> 0 BEGIN
+  UPDATE agent_usage SET bytes = bytes - old.bytes WHERE agent = substr(old.session, 1, instr(old.session, '~') - 1);
+END;
+`;
+
 /** What is left for the store to do with reads of its own, on storage an earlier version wrote. */
 export type PendingUpgrades = {
   /** Rows stored before the digest was folded lazily are all in its sum: folding starts at the group's cursor. */
@@ -109,6 +134,8 @@ export function openSchema(sql: SqlStorage, transactionSync: <T>(fn: () => T) =>
   const rowPerTransaction = exists("transactions");
   const countsUsage = exists("agent_usage");
   const remembersRemovals = exists("removed_members");
+  // Snapshots stored before their bytes were counted (their table without its triggers).
+  const countsSnapshotBytes = exists("agent_snapshot_bytes_on_insert");
   // Objects stored before bytes were counted get the columns first (the triggers below need them).
   const sessionColumns = columnsOf("sessions");
   const countsBytes = sessionColumns.length === 0 || sessionColumns.includes("bytes");
@@ -146,6 +173,16 @@ export function openSchema(sql: SqlStorage, transactionSync: <T>(fn: () => T) =>
   if (!countsBytes && rowPerTransaction) sql.exec("UPDATE sessions SET bytes = (SELECT coalesce(sum(length(CAST(data AS BLOB))), 0) FROM transactions WHERE session_num = sessions.num)");
   // Then transactions stored one per row are packed into chunks (bytes counted first, from those rows).
   if (rowPerTransaction) transactionSync(() => chunkTransactionRows(sql));
+  // Snapshots stored before their bytes were counted: counted once, as the triggers start counting.
+  if (!countsSnapshotBytes) {
+    transactionSync(() => {
+      sql.exec(
+        `INSERT INTO agent_usage (agent, bytes) SELECT substr(session, 1, instr(session, '~') - 1), sum(bytes) FROM snapshots WHERE true GROUP BY 1
+         ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes`,
+      );
+      sql.exec(SNAPSHOT_BYTES_TRIGGERS);
+    });
+  }
   return { foldFromCursor: !foldsLazily, rememberRemovals: !remembersRemovals };
 }
 

@@ -9,6 +9,7 @@ import {
   EMPTY_DIGEST,
   EMPTY_DIGEST_SUM,
   agentOfSession,
+  dataBytes,
   digestOfSum,
   digestSumOf,
   fromWireData,
@@ -476,10 +477,23 @@ export class SqliteStore implements GroupStore {
     return extents;
   }
 
+  /**
+   * One statement: the snapshot's row (its triggers move its bytes to its author, from the replaced one's).
+   * The replaced one's head is cached when the relay stores one (it checked the snapshot against it).
+   */
   putSnapshot(snapshot: StoredSnapshot): void {
     const row = this.#liveRow(snapshot.doc);
     if (!row) throw new Error(`putSnapshot: unknown document ${snapshot.doc}`);
+    const replaced = this.#snapshots.head(row.num, snapshot.doc);
     this.#snapshots.put(row.num, snapshot);
+    // Stored: the cached usage follows what the triggers did.
+    if (replaced) this.#addBytes(agentOfSession(replaced.session), -replaced.bytes);
+    this.#addBytes(agentOfSession(snapshot.session), dataBytes(snapshot.data));
+  }
+
+  #addBytes(agent: AgentId, added: number): void {
+    const usage = this.#usage.get(agent);
+    if (usage) usage.bytes += added;
   }
 
   prune(takenBy: number, budget: number): PruneSlice {

@@ -385,6 +385,33 @@ export const storeContract: StoreCase[] = [
     },
   },
   {
+    name: "a stored snapshot's data counts against its author's bytes: replaced by its own, by another's (moved to that author), given back with its document",
+    run(store) {
+      const a = new Log(alice.session);
+      store.commit(write(doc1, [a.append([{ at: NOW, data: "abc" }])], { header: true }));
+      store.commit(write(doc1, [new Log(bob.session).append([{ at: NOW, data: "b" }])]));
+      store.commit(write(doc2, [new Log(alice.session).append([{ at: NOW, data: "de" }])], { header: true }));
+      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 });
+      expect(store.usage(bob.agent)).toEqual({ docs: 0, sessions: 1, bytes: 1 });
+      const snapshotOf = (session: SessionId, data: string | Uint8Array, takenAt: number, doc = doc1) => ({ doc: doc.id, session, covers: { [alice.session]: 1 }, data, signature: "sig", takenAt });
+      store.putSnapshot(snapshotOf(alice.session, "état", NOW + 1)); // 5 bytes
+      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 + 5 });
+      store.putSnapshot(snapshotOf(alice.session, Uint8Array.of(1, 2, 3), NOW + 2));
+      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 + 3 });
+      store.putSnapshot(snapshotOf(bob.session, "x".repeat(40), NOW + 3));
+      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 });
+      expect(store.usage(bob.agent)).toEqual({ docs: 0, sessions: 1, bytes: 1 + 40 });
+      store.putSnapshot(snapshotOf(aliceTwo.session, "yz", NOW + 4, doc2));
+      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 + 2 });
+      // Pruning deletes transactions, not the snapshot: nothing changes.
+      while (store.prune(NOW + 10, 100).next !== undefined);
+      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 + 2 });
+      store.deleteDoc(doc1.id, NOW + 5);
+      expect(store.usage(alice.agent)).toEqual({ docs: 1, sessions: 1, bytes: 2 + 2 });
+      expect(store.usage(bob.agent)).toEqual({ docs: 0, sessions: 0, bytes: 0 });
+    },
+  },
+  {
     name: "a deleted document is a tombstone: no header, no sessions, listed once as deleted, cursor moved",
     run(store) {
       store.commit(write(doc1, [new Log(alice.session).append(txs(2, "a"))], { header: true }));

@@ -4,7 +4,8 @@ import { evictDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_BYTES_PER_AGENT, MAX_DOCS_PER_AGENT } from "../../protocol/index.ts";
 import { testAgent, transactions } from "../support/identity.ts";
-import { closedGroup, docHeader, nextOf } from "./groups-helpers.ts";
+import { admit, closedGroup, docHeader, nextOf } from "./groups-helpers.ts";
+import { snapshotOf } from "./snapshot-helpers.ts";
 import { SessionWriter, allRows, closeAll, connect, groupStub, sqlRows, uniqueGroup } from "./socket.ts";
 
 afterEach(closeAll);
@@ -101,5 +102,65 @@ describe("per-agent quota", () => {
     theirs.send(new SessionWriter(other, own.id).content(transactions(2), own.header));
     expect(await theirs.next("known", (k) => k.doc === own.id)).toMatchObject({ reason: "ack" });
     await Promise.all([peer.close(), theirs.close()]);
+  });
+  it("a stored snapshot's data counts against its author's stored bytes: moved to the author of the one replacing it, given back when the document is deleted", async () => {
+    const { group, adminPeer } = await closedGroup("quota-snapshot-bytes", other, [[greedy, "writer"]]);
+    const bytesOf = async (who: typeof other) => (await sqlRows<{ bytes: number }>(group, "SELECT bytes FROM agent_usage WHERE agent = ?", who.agent))[0]?.bytes ?? 0;
+    const doc = docHeader(other, group, "snapshotted");
+    const log = new SessionWriter(other, doc.id);
+    adminPeer.send(log.content([{ at: 1, data: "abc" }], doc.header));
+    await adminPeer.next("known", (k) => k.doc === doc.id && k.reason === "ack");
+    const [otherBefore, greedyBefore] = [await bytesOf(other), await bytesOf(greedy)];
+
+    adminPeer.send(snapshotOf(other, doc.id, { [other.session]: 1 }, "s".repeat(1_000)));
+    expect(await adminPeer.next("snapshotted", (m) => m.doc === doc.id)).toMatchObject({ session: other.session });
+    expect(await bytesOf(other)).toBe(otherBefore + 1_000);
+    // Its own newer one replaces it: only the newer one counts.
+    adminPeer.send(log.content([{ at: 2, data: "d" }]));
+    await adminPeer.next("known", (k) => k.doc === doc.id && k.reason === "ack");
+    adminPeer.send(snapshotOf(other, doc.id, { [other.session]: 2 }, "é".repeat(300))); // 600 bytes
+    await adminPeer.next("snapshotted", (m) => m.doc === doc.id && m.covers[other.session] === 2);
+    expect(await bytesOf(other)).toBe(otherBefore + 1 + 600);
+    // Another writer's newer one: its bytes leave the first author and count against the second.
+    const { peer } = await admit(group, greedy);
+    const theirs = new SessionWriter(greedy, doc.id);
+    peer.send(theirs.content([{ at: 3, data: "g" }]));
+    await peer.next("known", (k) => k.doc === doc.id && k.reason === "ack");
+    peer.send(snapshotOf(greedy, doc.id, { [other.session]: 2, [greedy.session]: 1 }, Uint8Array.from({ length: 200 }, (_, i) => i)));
+    expect(await nextOf(peer, (m) => m.type === "snapshotted" || m.type === "error")).toMatchObject({ type: "snapshotted", session: greedy.session });
+    expect(await bytesOf(other)).toBe(otherBefore + 1);
+    expect(await bytesOf(greedy)).toBe(greedyBefore + 1 + 200);
+    adminPeer.send({ type: "delete", doc: doc.id });
+    await adminPeer.next("deleted");
+    expect(await bytesOf(other)).toBe(otherBefore - 3);
+    expect(await bytesOf(greedy)).toBe(greedyBefore);
+    await Promise.all([adminPeer.close(), peer.close()]);
+  });
+
+  it(`a snapshot that would take its author past ${MAX_BYTES_PER_AGENT.toLocaleString("en")} stored bytes is refused with quota_exceeded, and nothing is stored`, async () => {
+    const group = uniqueGroup("quota-snapshot-limit");
+    const peer = await connect(group, greedy);
+    const doc = docHeader(greedy, group, "big-snapshots");
+    const log = new SessionWriter(greedy, doc.id);
+    peer.send(log.content([{ at: 1, data: "seed" }], doc.header));
+    await peer.next("known", (k) => k.doc === doc.id && k.reason === "ack");
+    // As above: the agent's count set 10 bytes short of the limit, read afresh after an eviction.
+    await evictDurableObject(groupStub(group));
+    await sqlRows(group, "UPDATE agent_usage SET bytes = ? WHERE agent = ?", MAX_BYTES_PER_AGENT - 10, greedy.agent);
+    const answer = () => nextOf(peer, (m) => (m.type === "snapshotted" || m.type === "error") && m.doc === doc.id);
+
+    peer.send(snapshotOf(greedy, doc.id, { [greedy.session]: 1 }, "0123456789!"));
+    expect(await answer()).toMatchObject({ type: "error", code: "quota_exceeded", message: expect.stringMatching(/this snapshot adds 11/) });
+    expect(await sqlRows(group, "SELECT doc_num FROM snapshots")).toEqual([]);
+    expect(await sqlRows(group, "SELECT bytes FROM agent_usage WHERE agent = ?", greedy.agent)).toEqual([{ bytes: MAX_BYTES_PER_AGENT - 10 }]);
+    // Exactly up to the limit is stored; a newer one of the same size replaces it (its bytes are freed first).
+    peer.send(snapshotOf(greedy, doc.id, { [greedy.session]: 1 }, "0123456789"));
+    expect(await answer()).toMatchObject({ type: "snapshotted" });
+    peer.send(log.content([{ at: 2, data: "" }]));
+    await peer.next("known", (k) => k.doc === doc.id && k.reason === "ack");
+    peer.send(snapshotOf(greedy, doc.id, { [greedy.session]: 2 }, "abcdefghij"));
+    expect(await answer()).toMatchObject({ type: "snapshotted", covers: { [greedy.session]: 2 } });
+    expect(await sqlRows(group, "SELECT bytes FROM agent_usage WHERE agent = ?", greedy.agent)).toEqual([{ bytes: MAX_BYTES_PER_AGENT }]);
+    await peer.close();
   });
 });

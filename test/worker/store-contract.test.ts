@@ -140,6 +140,25 @@ describe("SqliteStore on storage written by an earlier version", () => {
       expect(store.usage("ag_a")).toEqual({ docs: 1, sessions: 2, bytes: 3 + 5 + 4 });
     }),
   );
+  it("counts the snapshots stored before their bytes were counted once against their authors, then moves them as they are replaced", () =>
+    onFreshStorage("store-upgrade-snapshot-bytes", (sql, openStore) => {
+      // The storage as the version before snapshots were counted kept it: no triggers on snapshots.
+      for (const trigger of ["insert", "update", "move", "delete"]) sql.exec(`DROP TRIGGER IF EXISTS agent_snapshot_bytes_on_${trigger}`);
+      sql.exec("INSERT INTO docs (num, id, header, updated_at, cursor, sessions) VALUES (1, 'doc_a', '{}', 1, 1, 1), (2, 'doc_b', '{}', 1, 2, 1)");
+      sql.exec("INSERT INTO sessions (num, doc_num, id, count, last_hash, signature, bytes) VALUES (1, 1, 'ag_a~s1', 3, 'h', 'x', 30), (2, 2, 'ag_a~s1', 3, 'h', 'x', 7)");
+      sql.exec("INSERT INTO snapshots (doc_num, session, covers, bytes, signature, taken_at, data) VALUES (1, 'ag_a~s1', '{\"ag_a~s1\":3}', 5, 's', 7, 'state'), (2, 'ag_b~s1', '{\"ag_a~s1\":3}', 3, 's', 7, 'abc')");
+      expect(sql.exec("SELECT agent, bytes FROM agent_usage ORDER BY agent").toArray()).toEqual([{ agent: "ag_a", bytes: 37 }]);
+      const store = openStore();
+      expect(store.usage("ag_a" as never).bytes).toBe(37 + 5);
+      expect(store.usage("ag_b" as never).bytes).toBe(3);
+      // A restart on the same storage counts them no more.
+      expect(openStore().usage("ag_a" as never).bytes).toBe(37 + 5);
+      store.putSnapshot({ doc: "doc_a", session: "ag_b~s1", covers: { "ag_a~s1": 3 }, data: "newer", signature: "s", takenAt: 8 } as never);
+      expect(store.usage("ag_a" as never).bytes).toBe(37);
+      expect(store.usage("ag_b" as never).bytes).toBe(3 + 5);
+      expect(openStore().usage("ag_b" as never).bytes).toBe(3 + 5);
+    }),
+  );
   it("keeps the snapshots stored before they carried their author's time, and stores the time of the next", () =>
     onFreshStorage("store-upgrade-snapshot-time", (sql, openStore) => {
       // The table as protocol v2's relay kept it: no `at`.

@@ -91,6 +91,8 @@ export class MemoryStore implements GroupStore {
         usage.sessions++;
         usage.bytes += bytes;
       }
+      // Its snapshot's data counts against its author, as long as it is stored.
+      if (stored.snapshot && agentOfSession(stored.snapshot.session) === agent) usage.bytes += dataBytes(stored.snapshot.data);
     }
     return usage;
   }

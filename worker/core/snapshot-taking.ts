@@ -2,10 +2,12 @@
 // the order the protocol gives them, then, once the driver has verified the signature, the effects that
 // store it and tell its author and the document's readers.
 import {
+  MAX_BYTES_PER_AGENT,
   agentOfSession,
   can,
   coversAll,
   coversMore,
+  dataBytes,
   mayRead,
   snapshotDataHash,
   snapshotMessage,
@@ -54,6 +56,14 @@ export function takeSnapshot(peer: ReadyPeer, snapshot: SnapshotMessage, now: nu
   }
   if (stored && !coversMore(covers, stored.covers)) {
     return { code: "snapshot_refused", reason: "the snapshot is stale: it is not newer than the stored snapshot (each covers transactions the other does not)" };
+  }
+  // Its data is stored as long as the document is, counted against its author's quota like a transaction's
+  // (the snapshot it replaces no longer counts against its own author).
+  const usage = store.usage(peer.agent);
+  const freed = stored && agentOfSession(stored.session) === peer.agent ? stored.bytes : 0;
+  const adds = dataBytes(snapshot.data) - freed;
+  if (usage.bytes + adds > MAX_BYTES_PER_AGENT) {
+    return { code: "quota_exceeded", reason: `an agent may store at most ${MAX_BYTES_PER_AGENT} bytes of data in a group; it holds ${usage.bytes}, and this snapshot adds ${adds}` };
   }
   const message = snapshotMessage(doc, session, covers, snapshotDataHash(snapshot.data), snapshot.at);
   const { type: _type, ...taken } = snapshot;

@@ -144,7 +144,10 @@ export interface StoreReader {
   sessionHead(doc: DocId, session: SessionId): SessionHead | undefined;
   /** How many sessions a live document has (0 if missing or deleted), without reading them. */
   sessionCount(doc: DocId): number;
-  /** What an agent holds in the group: live documents it created, its sessions in live documents and their data's bytes. */
+  /**
+   * What an agent holds in the group: live documents it created, its sessions in live documents, and the
+   * bytes of their data and of the stored snapshots it took (of live documents).
+   */
   usage(agent: AgentId): AgentUsage;
   /** Peers subscribed to this document, or to the whole group (`ALL_DOCS`). */
   subscribers(doc: DocId): PeerId[];
