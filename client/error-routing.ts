@@ -42,9 +42,12 @@ export type ErrorRoute =
   /** Nothing to settle: listeners hear it, that is all. */
   | { kind: "report" };
 
-/** Codes only a snapshot is refused with; the others it may get, the document's writes may get too. */
+/**
+ * Codes only a snapshot is refused with; the others it may get, the document's writes may get too (a
+ * snapshot's data counts against its author's quota, so `quota_exceeded` among them).
+ */
 const SNAPSHOT_REFUSALS: readonly ErrorCode[] = ["snapshot_refused", "snapshot_too_large"];
-const SHARED_REFUSALS: readonly ErrorCode[] = ["forbidden", "bad_signature", "unknown_doc"];
+const SHARED_REFUSALS: readonly ErrorCode[] = ["forbidden", "bad_signature", "unknown_doc", "quota_exceeded"];
 
 /**
  * Whether an error about a document with a published snapshot waiting answers that snapshot: a code only

@@ -155,6 +155,24 @@ describe("publishing a snapshot", () => {
     other.relay({ type: "deleted", doc: doc1.id });
     expect(other.transcript()).toContain('c | snapshot:doc1:{"bob":4,"alice":3} rejects doc_deleted');
   });
+
+  it("a quota_exceeded while no write is in flight answers the snapshot (the relay counts its data against the quota), not the writes", () => {
+    const core = aliceWithHistory();
+    const doc = core.state.docs.get(doc1.id)!;
+    core.feed({ type: "snapshot", doc: doc1.id, data: "s".repeat(100), covers: coversOf(doc) });
+    core.relay({ type: "error", code: "quota_exceeded", message: "an agent may store at most 1073741824 bytes", doc: doc1.id });
+    expect(core.transcript().slice(-3)).toEqual([
+      'relay -> c | error quota_exceeded doc1 "an agent may store at most 1073741824 bytes"',
+      'c | snapshot:doc1:{"bob":4,"alice":3} rejects quota_exceeded',
+      "c | report quota_exceeded doc1",
+    ]);
+    expect(doc.pendingSnapshots).toEqual([]);
+    expect(doc.refusal).toBeUndefined();
+    // Its writes go on being pushed.
+    core.append(doc1.id, "a3");
+    core.pump();
+    expect(core.transcript()).toContain("c -> relay | content doc1 alice after=3 n=1");
+  });
 });
 
 describe("a snapshot and a delete of its document waiting together", () => {
