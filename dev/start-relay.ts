@@ -31,22 +31,25 @@ export type LocalRelay = {
 export async function startRelay(options: StartRelayOptions = {}): Promise<LocalRelay> {
   checkOptions(options);
   const { Miniflare, convertV4MiniflareOptions } = await loadMiniflare();
+  // Miniflare 5 takes a new options shape and converts the classic one; Miniflare 4 (npm's `latest`) takes the
+  // classic one as it is and has no converter.
+  const options4: ClassicOptions = {
+    // With this name and the v3 folder, storage lands where `wrangler dev --persist-to <persistTo>` keeps it
+    // (<persistTo>/v3/do/weft-GroupObject), so `npm run dev` and startRelay share a folder's groups.
+    name: "weft",
+    modules: true,
+    script: await workerScript(),
+    compatibilityDate: RELAY_COMPATIBILITY_DATE,
+    compatibilityFlags: [...RELAY_COMPATIBILITY_FLAGS],
+    durableObjects: { GROUPS: { className: "GroupObject", useSQLite: true } },
+    bindings: { ...options.vars },
+    host: "127.0.0.1",
+    port: options.port ?? 0,
+    ...(options.persistTo === undefined ? {} : { resourcePersistencePath: join(options.persistTo, "v3") }),
+  };
   const before = workerdChildren();
   const miniflare = new Miniflare(
-    convertV4MiniflareOptions({
-      // With this name and the v3 folder, storage lands where `wrangler dev --persist-to <persistTo>` keeps it
-      // (<persistTo>/v3/do/weft-GroupObject), so `npm run dev` and startRelay share a folder's groups.
-      name: "weft",
-      modules: true,
-      script: await workerScript(),
-      compatibilityDate: RELAY_COMPATIBILITY_DATE,
-      compatibilityFlags: [...RELAY_COMPATIBILITY_FLAGS],
-      durableObjects: { GROUPS: { className: "GroupObject", useSQLite: true } },
-      bindings: { ...options.vars },
-      host: "127.0.0.1",
-      port: options.port ?? 0,
-      ...(options.persistTo === undefined ? {} : { resourcePersistencePath: join(options.persistTo, "v3") }),
-    }),
+    typeof convertV4MiniflareOptions === "function" ? convertV4MiniflareOptions(options4) : miniflare4Options(options4),
   );
   let url: URL;
   try {
@@ -67,6 +70,13 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Local
     url: url.origin,
     stop: () => (stopped ??= miniflare.dispose().finally(release)),
   };
+}
+
+type ClassicOptions = Parameters<typeof import("miniflare").convertV4MiniflareOptions>[0];
+
+/** The options as Miniflare 4 takes them: it keeps storage under `defaultPersistRoot` (<root>/do/...), the folder Miniflare 5 calls `resourcePersistencePath`. */
+function miniflare4Options({ resourcePersistencePath, ...options }: ClassicOptions & { resourcePersistencePath?: string }): ConstructorParameters<typeof import("miniflare").Miniflare>[0] {
+  return { ...options, ...(resourcePersistencePath === undefined ? {} : { defaultPersistRoot: resourcePersistencePath }) } as unknown as ConstructorParameters<typeof import("miniflare").Miniflare>[0];
 }
 
 /**
