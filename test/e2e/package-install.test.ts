@@ -1,11 +1,12 @@
 // The package as an app gets it: `npm pack`, then `npm install <tarball>` (offline, from the npm cache) into a
 // scratch app outside the repo, which imports it from Node 22 (ESM and require) and from the machine's Node 20
-// (passing `ws`), typechecks against its declarations under three module resolutions (no @types/node: a
-// browser app has none), and bundles it for browsers.
+// (passing `ws`; npm installs it there with --engine-strict), typechecks against its declarations under three
+// module resolutions and under `module: commonjs` (no @types/node: a browser app has none), and bundles it for
+// browsers.
 import { execFile, execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { build } from "esbuild";
 import { build as viteBuild } from "vite";
@@ -61,6 +62,20 @@ describe("the packed package, installed by an app", () => {
     for (const tool of ["wrangler", "miniflare", "node", "workerd", "esbuild", "typescript"]) {
       expect(() => readFileSync(join(app, "node_modules", tool, "package.json"))).toThrow();
     }
+  });
+
+  it.skipIf(!systemNode20)("installs on the machine's Node 20 with --engine-strict: the package asks apps for Node ^20.19 || >=22.12, not the repo's tooling's Node 22", async () => {
+    const node20App = join(scratch, "app-node20");
+    mkdirSync(node20App);
+    for (const file of ["package.json", "package-lock.json"]) cpSync(join(app, file), join(node20App, file));
+    // npm's own shebang finds the system Node first on this PATH, so npm checks engines against Node 20.
+    const env = { ...process.env, PATH: `${dirname(SYSTEM_NODE)}${delimiter}${process.env.PATH ?? ""}` };
+    const { stderr } = await run("npm", ["ci", "--offline", "--engine-strict", "--no-audit", "--no-fund"], { cwd: node20App, env, timeout: 90_000 });
+    expect(stderr).not.toContain("EBADENGINE");
+    const installed = JSON.parse(readFileSync(join(node20App, "node_modules", "weft", "package.json"), "utf8"));
+    expect(installed.engines).toEqual({ node: "^20.19.0 || >=22.12.0" });
+    const { stdout } = await run(SYSTEM_NODE, ["-e", "console.log(process.version)"], { env, timeout: 10_000 });
+    expect(stdout).toMatch(/^v20\./);
   });
 
   it("works from an ESM app on Node 22: creates a document offline and reads it back from the file store", async () => {
