@@ -441,6 +441,41 @@ describe("the packed package, installed by an app", () => {
     expect(result.stdout).toBe("");
   });
 
+  it("typechecks a CommonJS TypeScript app (module commonjs, which resolves as node10 and reads no exports map) through typesVersions", async () => {
+    writeFileSync(
+      join(app, "app-cjs.ts"),
+      `import { createClient, createIdentity, type ClientOptions, type Doc } from "weft/client";
+       import { FileLocalStore } from "weft/client/node";
+       import { PROTOCOL_VERSION } from "weft/protocol";
+       import { startRelay, type LocalRelay } from "weft/dev";
+       import { mintToken } from "weft/tokens";
+       import { WeftProvider } from "weft/yjs";
+       import * as Y from "yjs";
+       async function main(): Promise<void> {
+         const relay: LocalRelay = await startRelay();
+         const options: ClientOptions = { url: relay.url, identity: createIdentity(), store: new FileLocalStore("./store") };
+         const client = await createClient(options);
+         const doc: Doc = client.group("team").create({});
+         // @ts-expect-error an append takes a string or bytes (the declarations resolved: not any)
+         doc.append(42);
+         new WeftProvider(client.group("team"), doc.id, new Y.Doc()).destroy();
+         console.log(PROTOCOL_VERSION, await mintToken({ agent: client.identity.agent, group: "team", role: "reader", expiresIn: 60 }, "secret"));
+         client.close();
+         await relay.stop();
+       }
+       void main();`,
+    );
+    writeFileSync(
+      join(app, "tsconfig.commonjs.json"),
+      JSON.stringify({
+        compilerOptions: { target: "es2022", module: "commonjs", lib: ["es2023", "dom"], types: [], strict: true, exactOptionalPropertyTypes: true, skipLibCheck: true, noEmit: true },
+        files: ["app-cjs.ts"],
+      }),
+    );
+    const result = await run(process.execPath, [TSC, "-p", "tsconfig.commonjs.json"], { cwd: app, timeout: 60_000 }).catch((error: { stdout: string }) => error);
+    expect(result.stdout).toBe("");
+  });
+
   it("typechecks a strict TypeScript Worker that mounts weft/worker and mints with weft/tokens", async () => {
     writeFileSync(
       join(app, "worker-app.ts"),
