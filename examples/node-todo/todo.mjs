@@ -1,11 +1,19 @@
 // A shared todo list in Node: two devices edit one list through a Weft relay and end up with the same list.
 // Run: node todo.mjs (starts a local relay with weft/dev), or WEFT_URL=http://127.0.0.1:8787 node todo.mjs.
+// Node 22 has a WebSocket of its own; on Node 20 install the ws package too (npm install ws): it is passed in.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, createIdentity } from "weft/client";
 import { FileLocalStore } from "weft/client/node";
 import { startRelay } from "weft/dev";
+
+// Node 20 has no global WebSocket: createClient takes the ws package's.
+const WebSocket =
+  globalThis.WebSocket ??
+  (await import("ws").catch(() => {
+    throw new Error(`Node ${process.versions.node} has no WebSocket: npm install ws (or run on Node 22)`);
+  })).WebSocket;
 
 const relay = process.env.WEFT_URL ? { url: process.env.WEFT_URL, stop: async () => {} } : await startRelay();
 
@@ -28,14 +36,14 @@ const until = (doc, check) =>
   });
 
 // The laptop keeps its copy on disk, so the list opens offline next time.
-const laptop = await createClient({ url: relay.url, identity: createIdentity(), store: new FileLocalStore(mkdtempSync(join(tmpdir(), "todo-"))) });
+const laptop = await createClient({ url: relay.url, identity: createIdentity(), store: new FileLocalStore(mkdtempSync(join(tmpdir(), "todo-"))), WebSocket });
 const list = laptop.group("home").create({ kind: "json", meta: { title: "Groceries" } });
 list.append(JSON.stringify({ add: "milk" }));
 list.append(JSON.stringify({ add: "eggs" }));
 await list.synced();
 
 // The phone opens the same list by id and hears the laptop's changes live.
-const phone = await createClient({ url: relay.url, identity: createIdentity() });
+const phone = await createClient({ url: relay.url, identity: createIdentity(), WebSocket });
 const onPhone = await phone.group("home").open(list.id);
 onPhone.append(JSON.stringify({ done: "milk" }));
 list.append(JSON.stringify({ add: "bread" }));

@@ -351,6 +351,13 @@ describe("the packed package, installed by an app", () => {
     expect(stdout.trim().split("\n")).toEqual(["laptop: eggs, bread", "phone:  eggs, bread"]);
   });
 
+  it.skipIf(!systemNode20)("examples/node-todo runs as written on the machine's Node 20, with ws installed", async () => {
+    linkMiniflare();
+    cpSync(join(REPO_ROOT, "examples"), join(app, "examples"), { recursive: true });
+    const { stdout } = await run(SYSTEM_NODE, [join("examples", "node-todo", "todo.mjs")], { cwd: app, timeout: 60_000 });
+    expect(stdout.trim().split("\n")).toEqual(["laptop: eggs, bread", "phone:  eggs, bread"]);
+  });
+
   it.skipIf(!existsSync(CHROMIUM))("examples/browser-chat runs in Chromium: a message typed in the page reaches a Node client, and back", async () => {
     const chat = join(app, "examples", "browser-chat");
     cpSync(join(REPO_ROOT, "examples"), join(app, "examples"), { recursive: true });
