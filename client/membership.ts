@@ -2,10 +2,10 @@
 // others' up to a checkpoint signature that verifies against the chain held (doc.ts: verifiedTransactions),
 // so a relay cannot make members() report a role no admin signed. A change is refused here, at once, for
 // what the relay would refuse, and appended once the log is known.
-import { agentOfSession, parseMemberOp, replayMembers, type AgentId, type DocId, type MemberOp, type Role, type SessionId } from "../protocol/index.ts";
+import { ROLES, agentOfSession, isAgentId, parseMemberOp, replayMembers, type AgentId, type DocId, type MemberOp, type Role, type SessionId } from "../protocol/index.ts";
 import type { Doc } from "./doc.ts";
 import { LocalRefusalError, abortReason } from "./errors.ts";
-import { checkMemberOp, checkRoleMay } from "./local-checks.ts";
+import { checkMemberOp, checkRoleMay, describe } from "./local-checks.ts";
 import { unlessAborted } from "./store-load.ts";
 
 /** What the membership operations need of their group. */
@@ -21,6 +21,9 @@ export type MembershipHost = WelcomeWatch & {
   unverified(doc: DocId, sessions: SessionId[]): void;
 };
 
+/** A value the app passed, as a message shows it: a string as it is (cut short), anything else by its kind. */
+const shown = (value: unknown): string => (typeof value === "string" ? JSON.stringify(value.slice(0, 64)) : describe(value));
+
 /**
  * Changes the membership log: refuses what the relay would before waiting for anything (a bad agent id or
  * role, a role that may not manage members, a closed group), then appends the operation once the log is known.
@@ -28,6 +31,9 @@ export type MembershipHost = WelcomeWatch & {
 export async function changeMembers(host: MembershipHost, op: MemberOp, what: "setRole" | "removeMember", signal?: AbortSignal): Promise<void> {
   const closed = host.closed();
   if (closed) throw closed;
+  // The app's arguments, told as such: a misspelt role is not a permission the relay withholds.
+  if (!isAgentId(op.agent)) throw new TypeError(`${what}: the agent must be an agent id (an identity's agent), not ${shown(op.agent)}`);
+  if (op.op === "set" && !(ROLES as readonly unknown[]).includes(op.role)) throw new TypeError(`${what}: the role must be one of ${ROLES.map((role) => `"${role}"`).join(", ")}, not ${shown(op.role)}`);
   const data = JSON.stringify(op);
   checkMemberOp(data, what);
   checkRoleMay(host.role(), "manage", what);

@@ -423,6 +423,12 @@ function checkProviderArguments(group: unknown, docId: unknown, ydoc: unknown, o
   if (looksLike(docId, ["append"])) throw new TypeError("WeftProvider: the second argument is a document's id: pass doc.id, not the Doc");
   checkDocId(docId, "WeftProvider");
   if (!looksLike(ydoc, ["on", "off", "transact"]) || typeof (ydoc as Y.Doc).clientID !== "number") throw new TypeError(`WeftProvider: the third argument must be a Y.Doc, not ${describe(ydoc)}`);
+  // Yjs cannot mix two copies of itself: another's Y.Doc takes updates but shows none of them.
+  if (!(ydoc instanceof Y.Doc)) {
+    throw new TypeError(
+      'WeftProvider: this Y.Doc comes from another copy of yjs than weft/yjs uses (a CommonJS app\'s require("yjs") loads its CommonJS build, weft/yjs its ES module one): load yjs as an ES module (import * as Y from "yjs", or await import("yjs") from CommonJS)',
+    );
+  }
   if ((ydoc as Y.Doc).isDestroyed) throw new TypeError("WeftProvider: the Y.Doc was destroyed: bind a new one");
   checkKnownOptions(options, ["awareness", "snapshots"], "WeftProvider");
   const awareness = (options as WeftProviderOptions).awareness;

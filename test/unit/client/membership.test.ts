@@ -440,3 +440,20 @@ describe("a role changed while the client is cut off", () => {
     expect(roles).toEqual(["reader"]);
   });
 });
+
+describe("membership calls given what is not an agent or a role", () => {
+  it("reject with a TypeError naming the argument, not a forbidden the relay never said, and change nothing", async () => {
+    const { client } = setup();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    group.createMembers();
+    await group.synced();
+    const bob = createIdentity().agent;
+    await expect(group.setRole("nope" as never, "writer")).rejects.toThrow(new TypeError('setRole: the agent must be an agent id (an identity\'s agent), not "nope"'));
+    await expect(group.setRole(bob, "owner" as never)).rejects.toThrow(new TypeError('setRole: the role must be one of "admin", "writer", "reader", not "owner"'));
+    await expect(group.removeMember(42 as never)).rejects.toThrow(TypeError);
+    expect([...(await group.members()).keys()]).toEqual([alice.identity.agent]);
+    await group.setRole(bob, "writer"); // nothing held back
+    expect((await group.members()).get(bob)).toBe("writer");
+  });
+});

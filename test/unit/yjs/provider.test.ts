@@ -1,5 +1,6 @@
 // weft/yjs over the real SDK and the relay core in this process: Y.Docs that edit one document converge,
 // large updates sync whole, offline edits go up on reconnect, and destroy() lets go of everything.
+import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { Awareness } from "y-protocols/awareness";
@@ -331,6 +332,8 @@ describe("plain JavaScript passing the wrong thing", () => {
       [made(groupA, "doc-1", ydoc), /WeftProvider: "doc-1" is not a document id/],
       [made(groupA, docId), /the third argument must be a Y.Doc, not undefined/],
       [made(groupA, docId, destroyed), /the Y.Doc was destroyed/],
+      // What a CommonJS app's require("yjs") gives: another copy of yjs, whose Y.Doc would show no edit of others.
+      [made(groupA, docId, new (createRequire(import.meta.url)("yjs") as typeof Y).Doc()), /comes from another copy of yjs than weft\/yjs uses/],
       [made(groupA, docId, ydoc, null), /options must be an object, not null/],
       [made(groupA, docId, ydoc, { snapshot: false }), /there is no option "snapshot"; the options are awareness, snapshots/],
       [made(groupA, docId, ydoc, { awareness: {} }), /awareness must be a y-protocols Awareness, not Object/],
