@@ -11,7 +11,8 @@ import type { DigestChange } from "./digest-fold.ts";
 
 /** Meta keys: the sum of every live document that limits its readers, and whether the sums are kept. */
 const RESTRICTED_SUM = "restricted_sum";
-const KEPT = "reader_sums";
+export const READER_SUMS_KEPT = "reader_sums";
+const KEPT = READER_SUMS_KEPT;
 
 export type ReaderSumsHost = {
   sql: SqlStorage;

@@ -3,6 +3,7 @@
 // stored one per row packed into chunks. Runs at every object start; when nothing is old it reads a few
 // pragmas and runs the idempotent CREATE statements.
 import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS } from "../protocol/index.ts";
+import { READER_SUMS_KEPT } from "./reader-sums.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
@@ -160,6 +161,8 @@ export function openSchema(sql: SqlStorage, transactionSync: <T>(fn: () => T) =>
   const snapshotColumns = columnsOf("snapshots");
   if (snapshotColumns.length > 0 && !snapshotColumns.includes("at")) sql.exec("ALTER TABLE snapshots ADD COLUMN at INTEGER");
   sql.exec(SCHEMA);
+  // A new group keeps its readers' sums from its first write; one stored before builds them at its next fold.
+  if (docColumns.length === 0) sql.exec(`INSERT INTO meta (key, value) VALUES ('${READER_SUMS_KEPT}', '1') ON CONFLICT (key) DO NOTHING`);
   // Groups stored before agents' usage was counted: count it once.
   if (!countsUsage && docColumns.length > 0) {
     sql.exec(`INSERT INTO agent_usage (agent, docs) SELECT header ->> '$.creator', count(*) FROM docs WHERE deleted = 0 GROUP BY 1`);

@@ -105,6 +105,7 @@ describe("SqliteStore on storage written by an earlier version", () => {
   it("builds the readers' sums of a group stored before they were kept, once, from its private documents, and keeps them after", () =>
     onFreshStorage("store-upgrade-reader-sums", (sql, openStore) => {
       // A private document of ag_a's that ag_b may read, and a public one; no readers' sums stored.
+      sql.exec("DELETE FROM meta WHERE key = 'reader_sums'");
       sql.exec(
         "INSERT INTO docs (num, id, header, updated_at, cursor, sessions, restricted) VALUES (1, 'doc_a', ?, 1, 1, 1, 1), (2, 'doc_b', '{}', 1, 2, 1, 0)",
         JSON.stringify({ creator: "ag_a", readers: ["ag_b"] }),
