@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { guard, workerdChildren } from "./orphan-guard.ts";
+import { RELAY_VARS } from "../worker/config.ts";
 
 /** The Worker's compatibility settings, the same as wrangler.toml's (a unit test holds them equal). */
 export const RELAY_COMPATIBILITY_DATE = "2026-08-01";
@@ -99,18 +100,8 @@ function checkOptions(options: unknown): asserts options is StartRelayOptions {
   }
 }
 
-/** Every WEFT_* var the relay reads (worker/config.ts), and the bench's. */
-const KNOWN_VARS = new Set([
-  "WEFT_TOKEN_SECRET",
-  "WEFT_TOKEN_PUBLIC_KEY",
-  "WEFT_OPEN_GROUPS",
-  "WEFT_FOUNDERS",
-  "WEFT_TOKEN_AUDIENCE",
-  "WEFT_TOKEN_ISSUER",
-  "WEFT_TOKEN_MAX_LIFETIME_SECONDS",
-  "WEFT_SNAPSHOT_RETENTION_SECONDS",
-  "WEFT_SQL_STATS",
-]);
+/** Every WEFT_* var the relay reads (worker/config.ts), the bench's included. */
+const KNOWN_VARS = new Set<string>(RELAY_VARS);
 
 async function loadMiniflare(): Promise<typeof import("miniflare")> {
   try {

@@ -15,6 +15,11 @@ export type TokenKey = { alg: "HS256"; secret: string } | { alg: "EdDSA"; public
 /** How app tokens are checked. */
 export type TokenPolicy = {
   key: TokenKey;
+  /**
+   * Keys tokens may still be signed with while the app's backend moves to `key` (a rotation): a token that
+   * verifies with any of them is checked like one signed with `key`.
+   */
+  previousKeys?: TokenKey[];
   /** When set, a token's `aud` must be (or include) this value. */
   audience?: string;
   /** When set, a token's `iss` must be this value. */
@@ -61,6 +66,10 @@ export type ConfigEnv = {
   WEFT_TOKEN_SECRET?: string;
   /** Ed25519 public key (JWK JSON, kty OKP, crv Ed25519) for EdDSA tokens. Takes precedence over the secret. */
   WEFT_TOKEN_PUBLIC_KEY?: string;
+  /** During a key rotation, the secret the app's backend signed with until now: tokens signed with it still verify. */
+  WEFT_TOKEN_SECRET_PREVIOUS?: string;
+  /** During a key rotation, the public key tokens were checked with until now: tokens signed with its private key still verify. */
+  WEFT_TOKEN_PUBLIC_KEY_PREVIOUS?: string;
   /** Required `aud` of every token. */
   WEFT_TOKEN_AUDIENCE?: string;
   /** Required `iss` of every token. */
@@ -75,6 +84,21 @@ export type ConfigEnv = {
   WEFT_SNAPSHOT_RETENTION_SECONDS?: string;
 };
 
+/** Every `WEFT_*` binding the relay reads. Another (a misspelt one, say) fails the relay closed: no one gets in. */
+export const RELAY_VARS: readonly (keyof ConfigEnv | "WEFT_SQL_STATS")[] = [
+  "WEFT_TOKEN_SECRET",
+  "WEFT_TOKEN_PUBLIC_KEY",
+  "WEFT_TOKEN_SECRET_PREVIOUS",
+  "WEFT_TOKEN_PUBLIC_KEY_PREVIOUS",
+  "WEFT_TOKEN_AUDIENCE",
+  "WEFT_TOKEN_ISSUER",
+  "WEFT_TOKEN_MAX_LIFETIME_SECONDS",
+  "WEFT_OPEN_GROUPS",
+  "WEFT_FOUNDERS",
+  "WEFT_SNAPSHOT_RETENTION_SECONDS",
+  "WEFT_SQL_STATS",
+];
+
 /**
  * The relay's configuration from Worker bindings. Without a token key the relay is open: every agent with
  * a key pair gets in, and groups close themselves with a membership log. Once a key is configured the
@@ -82,20 +106,32 @@ export type ConfigEnv = {
  */
 export function configFromEnv(env: ConfigEnv): RelayConfig {
   const problems: string[] = [];
-  const key = tokenKeyOf(env, problems);
+  // A setting the relay does not read is likely one it should (WEFT_TOKEN_SECRETS for WEFT_TOKEN_SECRET): the
+  // relay would run open where its operator meant it locked. It fails closed instead, and says why.
+  const unknown = Object.keys(env).filter((name) => name.startsWith("WEFT_") && !(RELAY_VARS as readonly string[]).includes(name));
+  for (const name of unknown) problems.push(`${name} is not a setting the relay reads (${RELAY_VARS.join(", ")}); no one gets in until it is removed or corrected`);
+  const current = unknown.length > 0 ? undefined : tokenKeyOf(env, "", problems);
+  // During a rotation, the key tokens were signed with until now. One that cannot be used, or one without a
+  // current key, fails closed too: the rotation is not what its operator meant.
+  const previousSet = env.WEFT_TOKEN_SECRET_PREVIOUS !== undefined || env.WEFT_TOKEN_PUBLIC_KEY_PREVIOUS !== undefined;
+  const currentSet = env.WEFT_TOKEN_SECRET !== undefined || env.WEFT_TOKEN_PUBLIC_KEY !== undefined;
+  if (previousSet && !currentSet) problems.push("a previous token key is set without a current one (WEFT_TOKEN_SECRET or WEFT_TOKEN_PUBLIC_KEY); tokens cannot be checked");
+  const previous = previousSet && currentSet ? tokenKeyOf(env, "_PREVIOUS", problems) : undefined;
+  const key = previousSet && !previous ? undefined : current;
   // A key var that is there but empty (a secret that was never put, say) is a key that cannot be used: closed, not open.
-  const tokensConfigured = env.WEFT_TOKEN_SECRET !== undefined || env.WEFT_TOKEN_PUBLIC_KEY !== undefined;
+  const tokensConfigured = currentSet || previousSet || unknown.length > 0;
   const maxLifetimeSeconds = maxLifetimeOf(env.WEFT_TOKEN_MAX_LIFETIME_SECONDS, problems);
   // A lifetime the relay cannot read fails closed, like a key it cannot use: longer tokens are not let in instead.
   const tokens: TokenPolicy | undefined = key && maxLifetimeSeconds !== undefined
     ? {
         key,
+        ...(previous ? { previousKeys: [previous] } : {}),
         maxLifetimeSeconds,
         ...(env.WEFT_TOKEN_AUDIENCE ? { audience: env.WEFT_TOKEN_AUDIENCE } : {}),
         ...(env.WEFT_TOKEN_ISSUER ? { issuer: env.WEFT_TOKEN_ISSUER } : {}),
       }
     : undefined;
-  const openGroups = flag(env.WEFT_OPEN_GROUPS, !tokensConfigured, "WEFT_OPEN_GROUPS", problems);
+  const openGroups = unknown.length === 0 && flag(env.WEFT_OPEN_GROUPS, !tokensConfigured, "WEFT_OPEN_GROUPS", problems);
   const founders = foundersOf(env.WEFT_FOUNDERS, tokensConfigured ? "token-admins" : "anyone", problems);
   const snapshotRetentionSeconds = retentionOf(env.WEFT_SNAPSHOT_RETENTION_SECONDS, problems);
   return { tokens, access: { openGroups, founders, tokensConfigured }, problems, snapshotRetentionSeconds };
@@ -122,17 +158,22 @@ export function reportProblems(config: RelayConfig): void {
   }
 }
 
-function tokenKeyOf(env: ConfigEnv, problems: string[]): TokenKey | undefined {
-  if (env.WEFT_TOKEN_PUBLIC_KEY) {
-    const publicKey = ed25519PublicJwk(env.WEFT_TOKEN_PUBLIC_KEY);
+/** The key of WEFT_TOKEN_PUBLIC_KEY or WEFT_TOKEN_SECRET, or of their `_PREVIOUS` twins. */
+function tokenKeyOf(env: ConfigEnv, suffix: "" | "_PREVIOUS", problems: string[]): TokenKey | undefined {
+  const publicKeyName = `WEFT_TOKEN_PUBLIC_KEY${suffix}` as const;
+  const secretName = `WEFT_TOKEN_SECRET${suffix}` as const;
+  const publicKeyJson = env[publicKeyName];
+  if (publicKeyJson) {
+    const publicKey = ed25519PublicJwk(publicKeyJson);
     if (typeof publicKey === "string") {
-      problems.push(`WEFT_TOKEN_PUBLIC_KEY ${publicKey}; tokens cannot be checked`);
+      problems.push(`${publicKeyName} ${publicKey}; tokens cannot be checked`);
       return undefined;
     }
     return { alg: "EdDSA", publicKey };
   }
-  if (env.WEFT_TOKEN_SECRET) return { alg: "HS256", secret: env.WEFT_TOKEN_SECRET };
-  for (const name of ["WEFT_TOKEN_PUBLIC_KEY", "WEFT_TOKEN_SECRET"] as const) {
+  const secret = env[secretName];
+  if (secret) return { alg: "HS256", secret };
+  for (const name of [publicKeyName, secretName]) {
     if (env[name] !== undefined) problems.push(`${name} is set but empty; tokens cannot be checked`);
   }
   return undefined;

@@ -5,7 +5,7 @@
 import * as v from "valibot";
 import { verify } from "hono/jwt";
 import { ROLES, agentIdSchema, groupIdSchema } from "../protocol/index.ts";
-import type { RelayConfig, TokenPolicy } from "./config.ts";
+import type { RelayConfig, TokenKey, TokenPolicy } from "./config.ts";
 import type { TokenVerifier } from "./core/relay.ts";
 import type { TokenResult } from "./core/effects.ts";
 
@@ -39,15 +39,22 @@ export function tokenVerifier(config: RelayConfig, clock: () => number = Date.no
   return (token) => checkToken(token, policy, clock());
 }
 
-async function checkToken(token: string, policy: TokenPolicy, nowMs: number): Promise<TokenResult> {
-  const key = policy.key.alg === "HS256" ? policy.key.secret : policy.key.publicKey;
-  let payload: unknown;
+/** The token's payload if its signature verifies with `key`; else why not. */
+async function verified(token: string, key: TokenKey): Promise<{ payload: unknown } | { error: Error }> {
   try {
-    // Only the header and signature here; the claims are judged below, after the signature held.
-    payload = await verify(token, key, { alg: policy.key.alg, exp: false, nbf: false, iat: false });
+    // Only the header and signature here; the claims are judged after, once the signature held.
+    return { payload: await verify(token, key.alg === "HS256" ? key.secret : key.publicKey, { alg: key.alg, exp: false, nbf: false, iat: false }) };
   } catch (error) {
-    return refused(`the token does not verify: ${(error as Error).name}`);
+    return { error: error as Error };
   }
+}
+
+async function checkToken(token: string, policy: TokenPolicy, nowMs: number): Promise<TokenResult> {
+  // The current key first; during a rotation, the keys tokens were signed with until now.
+  let result = await verified(token, policy.key);
+  for (const key of policy.previousKeys ?? []) if ("error" in result) result = await verified(token, key);
+  if ("error" in result) return refused(`the token does not verify: ${result.error.name}`);
+  const { payload } = result;
   const parsed = v.safeParse(claimsSchema, payload);
   if (!parsed.success) return refused("the token lacks sub (agent id), group, role or exp, or has a malformed claim");
   const claims = parsed.output;

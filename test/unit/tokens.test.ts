@@ -118,6 +118,41 @@ describe("relay config from the environment", () => {
     });
   });
 
+  it("a WEFT_ setting it does not read (a misspelt key, say) fails the relay closed: no token and no hello without one gets in", async () => {
+    for (const env of [{ WEFT_TOKEN_SECRETS: "s3cret" }, { WEFT_TOKEN_SECRET: "s3cret", WEFT_OPEN_GROUP: "true" }]) {
+      const config = configFromEnv(env as ConfigEnv);
+      expect(config.problems).toEqual([expect.stringMatching(/^WEFT_TOKEN_SECRETS|^WEFT_OPEN_GROUP /)]);
+      expect(config.problems[0]).toMatch(/is not a setting the relay reads .*; no one gets in until it is removed or corrected$/);
+      expect(config.tokens).toBeUndefined();
+      expect(config.access).toMatchObject({ openGroups: false, tokensConfigured: true });
+      const token = await sign({ sub: alice.agent, group: "g1", role: "admin", exp: inSeconds(60) }, "s3cret", "HS256");
+      expect(await verifierOf(config)(token)).toMatchObject({ ok: false, code: "internal" });
+    }
+    // Bindings that are not the relay's settings are not its business.
+    expect(configFromEnv({ GROUPS: {}, MY_APP_SECRET: "x" } as ConfigEnv).problems).toEqual([]);
+  });
+
+  it("a key rotation: tokens signed with the previous key still verify beside the current one's; a broken or lone previous key fails closed", async () => {
+    const claims = { sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(60) };
+    const rotating = tokenVerifier({ WEFT_TOKEN_SECRET: "new", WEFT_TOKEN_SECRET_PREVIOUS: "old" });
+    expect(await rotating(await sign(claims, "new", "HS256"))).toMatchObject({ ok: true, agent: alice.agent });
+    expect(await rotating(await sign(claims, "old", "HS256"))).toMatchObject({ ok: true, agent: alice.agent });
+    expect(await rotating(await sign(claims, "other", "HS256"))).toMatchObject({ ok: false, code: "unauthorized" });
+    // From a shared secret to a key pair.
+    const keys = await ed25519Jwks();
+    const toKeyPair = tokenVerifier({ WEFT_TOKEN_PUBLIC_KEY: JSON.stringify(keys.publicJwk), WEFT_TOKEN_SECRET_PREVIOUS: "old" });
+    expect(await toKeyPair(await sign(claims, keys.privateJwk, "EdDSA"))).toMatchObject({ ok: true });
+    expect(await toKeyPair(await sign(claims, "old", "HS256"))).toMatchObject({ ok: true });
+    // Once the previous key is gone, its tokens are refused.
+    expect(await tokenVerifier({ WEFT_TOKEN_SECRET: "new" })(await sign(claims, "old", "HS256"))).toMatchObject({ ok: false, code: "unauthorized" });
+    for (const env of [{ WEFT_TOKEN_SECRET_PREVIOUS: "old" }, { WEFT_TOKEN_SECRET: "new", WEFT_TOKEN_SECRET_PREVIOUS: "" }, { WEFT_TOKEN_SECRET: "new", WEFT_TOKEN_PUBLIC_KEY_PREVIOUS: "{}" }]) {
+      const config = configFromEnv(env);
+      expect(config.problems).toHaveLength(1);
+      expect(config.tokens).toBeUndefined();
+      expect(config.access).toMatchObject({ openGroups: false, tokensConfigured: true });
+    }
+  });
+
   it("a value it cannot read is a problem, and the secure choice stands", () => {
     const config = configFromEnv({ WEFT_TOKEN_SECRET: "s", WEFT_OPEN_GROUPS: "yes", WEFT_FOUNDERS: "everyone" });
     expect(config.access).toMatchObject({ openGroups: false, founders: "token-admins" });
