@@ -7,6 +7,7 @@ import {
   MAX_TRANSACTIONS_PER_FRAME,
   PROTOCOL_VERSION,
   canInflate,
+  GET_TOKEN_WAIT_MS,
   decodeServerFrame,
   transactionsIn,
   inflateFrame,
@@ -368,7 +369,7 @@ export class Connection {
     const { group, session, identity, getToken } = this.options;
     let token: string | undefined;
     try {
-      token = getToken ? await getToken(group) : undefined;
+      token = getToken ? await settledWithin(() => getToken(group), GET_TOKEN_WAIT_MS) : undefined;
     } catch (error) {
       // Its backend out of reach for a moment must not end the group: this attempt fails, the next asks again.
       if (this.#socket !== socket) return;
@@ -476,4 +477,20 @@ export class Connection {
     this.#status = status;
     this.#handler.onStatus(status, reason);
   }
+}
+
+/** What `call` gives, or a rejection once `ms` have passed without it settling (a getToken whose backend hangs). */
+function settledWithin<T>(call: () => Promise<T> | T, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`getToken did not settle within ${ms} ms`)), ms);
+    (timer as { unref?: () => void }).unref?.(); // Node: waiting does not keep a closed client's process alive
+  });
+  let called: Promise<T>;
+  try {
+    called = Promise.resolve(call());
+  } catch (error) {
+    called = Promise.reject(error);
+  }
+  return Promise.race([called, late]).finally(() => clearTimeout(timer));
 }

@@ -78,6 +78,11 @@ export const MAX_PEERS_PER_GROUP = PLATFORM_SOCKETS_PER_OBJECT - MAX_PENDING_HAN
 /** A socket that has not completed its hello this long after the challenge is closed (`not_ready`). */
 export const HANDSHAKE_DEADLINE_MS = 10_000;
 /**
+ * How long the SDK waits for the app's getToken before it gives up on that attempt (told to onError, then
+ * tried again after the backoff): inside the handshake's deadline, so the app hears why.
+ */
+export const GET_TOKEN_WAIT_MS = HANDSHAKE_DEADLINE_MS - 2_000;
+/**
  * Most documents the relay does not have (yet) that one peer may `load` and be subscribed to; further loads
  * of unknown ids are answered but hold no subscription, so no frame can make the relay write a row per id.
  */

@@ -2,6 +2,7 @@
 // with fake timers and a fake WebSocket. The test plays the relay with the real protocol encoders.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
+  GET_TOKEN_WAIT_MS,
   PROTOCOL_VERSION,
   batchFrame,
   closeCodeOf,
@@ -373,5 +374,27 @@ describe("close", () => {
     vi.advanceTimersByTime(24 * HOUR);
     expect(FakeSocket.instances).toHaveLength(1);
     expect(connection.status).toBe("closed");
+  });
+});
+
+describe("a getToken that never settles", () => {
+  it("is given up after GET_TOKEN_WAIT_MS, told once as a token failure, and asked again after the backoff", async () => {
+    let asked = 0;
+    const { connection, log } = connect({ getToken: () => (asked++, new Promise<string>(() => {})) });
+    connection.start();
+    FakeSocket.latest.serverOpen();
+    FakeSocket.latest.serverSend({ type: "challenge", v: PROTOCOL_VERSION, nonce: NONCE });
+    expect(asked).toBe(1);
+    await vi.advanceTimersByTimeAsync(GET_TOKEN_WAIT_MS - 1);
+    expect(log.failures).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(log.failures).toEqual([`getToken failed: getToken did not settle within ${GET_TOKEN_WAIT_MS} ms`]);
+    expect(FakeSocket.latest.sent).toEqual([]); // no hello went out without a token
+    // The socket is dropped, and the next attempt asks again.
+    await vi.advanceTimersByTimeAsync(60_000);
+    FakeSocket.latest.serverOpen();
+    FakeSocket.latest.serverSend({ type: "challenge", v: PROTOCOL_VERSION, nonce: NONCE });
+    expect(asked).toBe(2);
+    connection.close("done");
   });
 });
