@@ -27,8 +27,10 @@ export const PONG_FRAME = encodeMessage({ type: "pong" });
 /** A socket's attachment: the peer's record, and its presence (never written to SQLite). At most 2,048 bytes. */
 type Attachment = PeerRecord & { presence?: SavedPresence };
 
-// Close codes the runtime reports for closes that carried no Close frame; there is nothing to echo.
-const UNECHOED_CLOSE_CODES = new Set([1005, 1006, 1015]);
+// Close codes the runtime reports for closes that carried no Close frame; there is nothing to echo. (1005 is
+// a Close frame without a code: it is answered with one without a code, or the client waits out its timeout.)
+const UNECHOED_CLOSE_CODES = new Set([1006, 1015]);
+const NO_STATUS = 1005;
 
 // Typed by the bindings it reads (the WEFT_* settings), not the Worker's whole Env, so an app's Worker that
 // binds it under another name, or configures it in code (weft/worker), fits it too.
@@ -136,7 +138,8 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
     // The hibernation API does not answer a Close frame by itself.
     if (!UNECHOED_CLOSE_CODES.has(code)) {
       try {
-        ws.close(code, reason);
+        if (code === NO_STATUS) ws.close();
+        else ws.close(code, reason);
       } catch {
         // already closed
       }
