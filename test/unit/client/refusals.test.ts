@@ -185,9 +185,9 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
     relay.transcript();
     const loose = group as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
     for (const call of [() => loose.setRole!("bogus", "writer"), () => loose.setRole!(createIdentity().agent, "owner"), () => loose.removeMember!(undefined)]) {
-      await expect(Promise.race([call(), new Promise((resolve) => setTimeout(() => resolve("still waiting"), 500))])).rejects.toMatchObject({ name: "LocalRefusalError", code: "forbidden" });
+      await expect(Promise.race([call(), new Promise((resolve) => setTimeout(() => resolve("still waiting"), 500))])).rejects.toBeInstanceOf(TypeError);
     }
-    await expect(loose.setRole!("bogus", "writer")).rejects.toThrow(/^forbidden: setRole: a membership operation is/);
+    await expect(loose.setRole!("bogus", "writer")).rejects.toThrow(/^setRole: the agent must be an agent id/);
     relay.down = false;
     group.reconnectNow();
     await group.synced();
