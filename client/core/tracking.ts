@@ -55,6 +55,12 @@ export function forget(state: CoreState, id: DocId, out: CoreEffect[]): void {
   state.unanswered.delete(id);
   state.requested.delete(id);
   out.push({ type: "forget", doc: id });
+  // The membership log this client created, refused whole (another founded the group first): the group's
+  // own log, and this agent's role under it, come with a new welcome.
+  if (id === state.membersDoc) {
+    state.membersDoc = undefined;
+    out.push({ type: "drop", reason: "its membership log was refused" });
+  }
 }
 
 /** The relay answered `doc`'s load (or it is gone); the group is live once every load is answered. */

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { RelayError, createIdentity, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { MAX_TRANSACTION_BYTES, type Role } from "../../../protocol/index.ts";
-import { CUT_OFF_URL, statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
+import { CUT_OFF_URL, harness, statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
 import { until } from "../../support/wait.ts";
 
 /** `promise`, or a failure after `ms` (what the test is about is a hang). */
@@ -455,5 +455,27 @@ describe("membership calls given what is not an agent or a role", () => {
     expect([...(await group.members()).keys()]).toEqual([alice.identity.agent]);
     await group.setRole(bob, "writer"); // nothing held back
     expect((await group.members()).get(bob)).toBe("writer");
+  });
+});
+
+describe("two admins founding the group at once", () => {
+  it("the one whose log is refused learns the group's log and its role under it, and its membership calls work", async () => {
+    // Both are token admins, as with WEFT_FOUNDERS=token-admins.
+    const { client, closeAll } = harness(async (token) => ({ ok: true, agent: token as never, group: "g1", role: "admin", expiresAt: Date.now() + 60_000 }));
+    try {
+      const first = await client({ name: "first", getToken: () => first.identity.agent });
+      const late = await client({ name: "late", getToken: () => late.identity.agent });
+      const [firstGroup, lateGroup] = [first.group("g1"), late.group("g1")];
+      await Promise.all([statusOf(firstGroup, "live"), statusOf(lateGroup, "live")]); // welcomed before any log
+      const won = firstGroup.createMembers();
+      const lost = lateGroup.createMembers();
+      await won.synced();
+      await expect(lost.synced()).rejects.toMatchObject({ code: "bad_header" });
+      await until(() => lateGroup.membersDoc === won.id && lateGroup.status === "live", 5_000);
+      expect(lateGroup.role).toBe("admin"); // its token's: the log never named it
+      expect([...(await lateGroup.members()).entries()]).toEqual([[first.identity.agent, "admin"]]);
+    } finally {
+      await closeAll();
+    }
   });
 });
