@@ -158,7 +158,12 @@ export class WeftProvider {
     live.set(docId, this);
     this.#cleanups.push(() => void (live.get(docId) === this && live.delete(docId)));
     this.loaded = this.#open();
-    this.loaded.catch((error: unknown) => this.#emit("error", error instanceof Error ? error : new Error(String(error))));
+    this.loaded.catch((error: unknown) => {
+      this.#emit("error", error instanceof Error ? error : new Error(String(error)));
+      // A document that cannot be opened (none such, deleted, not readable): the provider stops and gives
+      // its place up, so the app may bind another once the document exists.
+      this.#stop(false);
+    });
   }
 
   /**

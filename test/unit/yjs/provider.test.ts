@@ -9,6 +9,7 @@ import type { Group } from "../../../client/group.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { MAX_TRANSACTION_BYTES } from "../../../protocol/limits.ts";
 import type { DocId } from "../../../protocol/ids.ts";
+import { docIdOf, newHeader } from "../../../protocol/index.ts";
 import { WeftProvider } from "../../../yjs/index.ts";
 import { payloadToData } from "../../../yjs/payload.ts";
 import { encodeUpdatePayloads } from "../../../yjs/update-frames.ts";
@@ -368,5 +369,18 @@ describe("when the group closes for good", () => {
     expect(destroyed).toBe(true);
     expect(statuses).toEqual(["disconnected"]);
     expect(a.provider.status).toBe("disconnected");
+  });
+});
+
+describe("a document that cannot be opened", () => {
+  it("rejects loaded, stops the provider and gives its place up: another may be bound to the id", async () => {
+    const { groupA, alice } = await twoEditors();
+    // An id shared before its document reached the relay.
+    const header = newHeader({ group: GROUP, kind: "yjs", creator: alice.identity.agent, createdAt: 1 });
+    const early = new WeftProvider(groupA, docIdOf(header), new Y.Doc());
+    await expect(early.loaded).rejects.toMatchObject({ code: "unknown_doc" });
+    expect(early.status).toBe("disconnected");
+    const again = new WeftProvider(groupA, docIdOf(header), new Y.Doc()); // no "already has a provider"
+    await expect(again.loaded).rejects.toMatchObject({ code: "unknown_doc" });
   });
 });
