@@ -272,7 +272,8 @@ export class Group {
     if (header.kind === MEMBERS_KIND && this.membersDoc) throw new LocalRefusalError("bad_header", "create: this group already has a membership log");
     // The relay takes the first document of this kind as the membership log: only createMembers() makes one.
     if (header.kind === MEMBERS_KIND && !members) throw new LocalRefusalError("bad_header", `create: the kind ${MEMBERS_KIND} is the membership log's; call createMembers()`);
-    this.#dispatch({ type: "create", id, header, members });
+    // Held as the wire carries it to every other replica (-0 is 0 there), and apart from the app's objects.
+    this.#dispatch({ type: "create", id, header: JSON.parse(JSON.stringify(header)) as DocHeader, members });
     return this.#doc(id)!;
   }
 

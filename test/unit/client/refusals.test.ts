@@ -368,3 +368,19 @@ describe("refused by the relay", () => {
     expect(relay.store.knownState(doc.id).sessions[second.session as SessionId]).toBe(1);
   });
 });
+
+describe("a new document's header", () => {
+  it("is held as every other replica gets it: -0 in meta is 0, and the app's meta object changed afterwards changes nothing", async () => {
+    const { client } = setup();
+    const writer = await client();
+    const meta = { n: -0, title: "plan" };
+    const doc = writer.group("g1").create({ meta });
+    meta.title = "changed by the app";
+    expect(Object.is(doc.header!.meta.n, 0)).toBe(true);
+    expect(doc.header!.meta.title).toBe("plan");
+    await doc.synced();
+    const read = await (await client()).group("g1").open(doc.id);
+    expect(read.header).toEqual(doc.header);
+    expect(Object.is(read.header!.meta.n, 0)).toBe(true);
+  });
+});
