@@ -12,6 +12,7 @@ import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import type { DocId } from "../../../protocol/index.ts";
 import { ClosedError } from "../../../client/errors.ts";
+import type { Group } from "../../../client/group.ts";
 import { until } from "../../support/wait.ts";
 import { CUT_OFF_URL, harnessPerTest, statusOf } from "./group-harness.ts";
 
@@ -235,64 +236,72 @@ describe("a store of the app's own that throws instead of rejecting", () => {
 });
 
 describe("a local store damaged on the disk", () => {
-  it("what it could not read is told once through onError, and the rest loads and syncs", async () => {
+  /**
+   * A client that wrote offline into a FileLocalStore (`write`) and closed; once `damage` has changed the
+   * folder, a client of the same identity starts on it with the relay back, and the group syncs. What
+   * its onError heard, its group, and the first client.
+   */
+  async function damagedThenRestarted<T>(write: (group: Group) => Promise<T> | T, damage: (folder: string, written: T) => void) {
     const { relay, client } = setup();
     const directory = mkdtempSync(join(tmpdir(), "weft-damaged-"));
     try {
       relay.down = true;
       const earlier = await client({ store: new FileLocalStore(directory, { fsync: false }) });
-      const doc = earlier.group("g1").create();
-      for (const data of ["one", "two", "three"]) {
-        doc.append(data);
-        await new Promise((resolve) => setTimeout(resolve, 20)); // a save each
-      }
+      const written = await write(earlier.group("g1"));
       await earlier.close();
-      const [file] = readdirSync(join(directory, "g1")).filter((name) => name.endsWith(".jsonl"));
-      const path = join(directory, "g1", file!);
-      const lines = readFileSync(path, "utf8").split("\n").filter(Boolean);
-      expect(lines).toHaveLength(3);
-      writeFileSync(path, [lines[0], "\u0000garbage", lines[2]].join("\n"));
-
+      damage(join(directory, "g1"), written);
       relay.down = false;
       const again = await client({ store: new FileLocalStore(directory, { fsync: false }), identity: earlier.identity });
       const group = again.group("g1");
       const errors: string[] = [];
       group.onError((error) => errors.push(error.message));
       await group.synced();
-      expect(errors).toEqual([expect.stringMatching(/^internal: the local store could not read all of group g1: doc_\S+: session \S+: transactions 2-2 follow transactions that could not be read, and are left out$/)]);
-      expect(relay.store.knownState(doc.id).sessions[earlier.session]).toBe(1);
+      return { relay, earlier, group, errors, written };
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
+  }
+
+  it("what it could not read is told once through onError, and the rest loads and syncs", async () => {
+    const { relay, earlier, errors, written: doc } = await damagedThenRestarted(
+      async (group) => {
+        const doc = group.create();
+        for (const data of ["one", "two", "three"]) {
+          doc.append(data);
+          await new Promise((resolve) => setTimeout(resolve, 20)); // a save each
+        }
+        return doc;
+      },
+      (folder) => {
+        const [file] = readdirSync(folder).filter((name) => name.endsWith(".jsonl"));
+        const path = join(folder, file!);
+        const lines = readFileSync(path, "utf8").split("\n").filter(Boolean);
+        expect(lines).toHaveLength(3);
+        writeFileSync(path, [lines[0], "\u0000garbage", lines[2]].join("\n"));
+      },
+    );
+    expect(errors).toEqual([expect.stringMatching(/^internal: the local store could not read all of group g1: doc_\S+: session \S+: transactions 2-2 follow transactions that could not be read, and are left out$/)]);
+    expect(relay.store.knownState(doc.id).sessions[earlier.session]).toBe(1);
   });
 
   it("a document's file that cannot be read at all is left out and told; the group's other documents load and sync", async () => {
-    const { relay, client } = setup();
-    const directory = mkdtempSync(join(tmpdir(), "weft-damaged-"));
-    try {
-      relay.down = true;
-      const earlier = await client({ store: new FileLocalStore(directory, { fsync: false }) });
-      const kept = earlier.group("g1").create();
-      kept.append("kept");
-      const lost = earlier.group("g1").create();
-      lost.append("its file is replaced");
-      await earlier.close();
-      const path = join(directory, "g1", `${lost.id}.jsonl`);
-      rmSync(path);
-      mkdirSync(path); // a folder where the file was: no read of it will ever succeed
-
-      relay.down = false;
-      const again = await client({ store: new FileLocalStore(directory, { fsync: false }), identity: earlier.identity });
-      const group = again.group("g1");
-      const errors: string[] = [];
-      group.onError((error) => errors.push(error.message));
-      await group.synced();
-      expect(errors).toEqual([`internal: the local store could not read all of group g1: ${lost.id}: its file cannot be read (EISDIR), so the document is left out`]);
-      expect(group.docs.map((doc) => doc.id)).toEqual([kept.id]);
-      expect(relay.store.knownState(kept.id).sessions[earlier.session]).toBe(1);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
+    const { relay, earlier, group, errors, written } = await damagedThenRestarted(
+      (group) => {
+        const kept = group.create();
+        kept.append("kept");
+        const lost = group.create();
+        lost.append("its file is replaced");
+        return { kept, lost };
+      },
+      (folder, { lost }) => {
+        const path = join(folder, `${lost.id}.jsonl`);
+        rmSync(path);
+        mkdirSync(path); // a folder where the file was: no read of it will ever succeed
+      },
+    );
+    expect(errors).toEqual([`internal: the local store could not read all of group g1: ${written.lost.id}: its file cannot be read (EISDIR), so the document is left out`]);
+    expect(group.docs.map((doc) => doc.id)).toEqual([written.kept.id]);
+    expect(relay.store.knownState(written.kept.id).sessions[earlier.session]).toBe(1);
   });
 });
 
