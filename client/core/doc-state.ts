@@ -328,7 +328,8 @@ export const isOrphanSession = (session: SessionId, holder: Holder): boolean => 
 
 /** What the local store lacks, or undefined when it is up to date. */
 export function unsavedOf(doc: DocState, own: SessionId): DocChanges | undefined {
-  if (!doc.header) return undefined;
+  // A deleted document is not saved again: its file went with it.
+  if (!doc.header || doc.deleted) return undefined;
   const changes: DocChanges = { appends: [] };
   if (!doc.headerSaved) changes.header = doc.header;
   if (!doc.snapshotSaved && doc.snapshot) changes.snapshot = storedSnapshotOf(doc);
@@ -430,6 +431,15 @@ export function markDeleted(doc: DocState): void {
   doc.loaded = true;
   doc.refusal = undefined;
   doc.orphanRefusal = undefined;
+  // A tombstone: what the document held goes, as it went from the relay and the local store; its id and
+  // header stay (a long-lived client deleting documents would otherwise keep all they ever held).
+  doc.sessions.clear();
+  doc.ownHashes = [];
+  doc.snapshot = undefined;
+  doc.bases.clear();
+  doc.baseHashes.clear();
+  doc.saved.clear();
+  doc.rewrites++;
   doc.version++;
 }
 

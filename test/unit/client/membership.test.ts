@@ -479,3 +479,33 @@ describe("two admins founding the group at once", () => {
     }
   });
 });
+
+describe("a deleted document", () => {
+  it("keeps only its id and header on every client that held it: its transactions and snapshot go, as from the relay and the store", async () => {
+    const { client } = setup();
+    const store = new MemoryLocalStore();
+    const alice = await client({ name: "alice", store });
+    const group = alice.group("g1");
+    group.createMembers();
+    const doc = group.create({ meta: { title: "old notes" } });
+    for (let i = 0; i < 5; i++) doc.append(`line ${i}`);
+    await doc.synced();
+    await doc.snapshot("state");
+    const bobIdentity = createIdentity();
+    await group.setRole(bobIdentity.agent, "reader");
+    const bob = await client({ name: "bob", identity: bobIdentity });
+    const held = await bob.group("g1").open(doc.id);
+    await held.synced();
+    expect(held.transactions().length + (held.heldSnapshot ? 1 : 0)).toBeGreaterThan(0);
+
+    await group.delete(doc.id);
+    await until(() => held.transactions().length === 0 && held.heldSnapshot === undefined, 2_000);
+    expect([doc.transactions(), doc.heldSnapshot]).toEqual([[], undefined]);
+    expect(doc.header?.meta).toEqual({ title: "old notes" });
+    expect(group.docs).toEqual([]);
+    expect(() => doc.append("after")).toThrow(expect.objectContaining({ code: "doc_deleted" }));
+    // Nothing of it is saved again after its file went.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await store.loadGroup("g1")).map((stored) => stored.id)).not.toContain(doc.id);
+  });
+});
