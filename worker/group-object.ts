@@ -192,8 +192,10 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
       if (saved) presence.set(record.id, saved);
       this.#sockets.set(record.id, ws);
     }
-    // After a restart (not a hibernation) the old sockets are gone without a close: their subscriptions
-    // are forgotten when a write next finds them (relay-core's applyWrite), not by a scan at every wake.
+    // After a restart (not a hibernation) the old sockets are gone without a close. With none left, every
+    // subscription is a dead peer's and goes at once (a document never written again would keep them);
+    // with some left, a dead peer's are forgotten when a write next finds them (relay-core's applyWrite).
+    if (peers.length === 0) this.#store.forgetAllPeers();
     const group = this.#store.meta("group") ?? "";
     this.#relay = new Relay(initialState(group, peers, this.#config.access, presence), this.#store, this.#transport, tokenVerifier(this.#config), {
       snapshotRetentionSeconds: this.#config.snapshotRetentionSeconds ?? DEFAULT_SNAPSHOT_RETENTION_SECONDS,

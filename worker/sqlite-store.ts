@@ -777,6 +777,10 @@ export class SqliteStore implements GroupStore {
     this.#subscriptions.unsubscribeAll(peer, docs);
   }
 
+  forgetAllPeers(): void {
+    this.#subscriptions.forgetAll();
+  }
+
   forgetPeer(peer: PeerId): void {
     this.#subscriptions.forgetPeer(peer);
   }

@@ -72,6 +72,13 @@ export class SubscriptionRows {
     for (const peers of this.#subscribers.values()) peers.delete(peer);
   }
 
+  /** No peer is connected: every subscription goes. */
+  forgetAll(): void {
+    this.#sql.exec("DELETE FROM subscriptions");
+    this.#subscribers.clear();
+    this.#unsubscribed.clear();
+  }
+
   /** The document was deleted: no one is subscribed to it any more (inside the caller's transaction). */
   deleteFor(doc: DocId): void {
     this.#sql.exec("DELETE FROM subscriptions WHERE doc = ?", doc);

@@ -461,6 +461,12 @@ export const storeContract: StoreCase[] = [
       store.forgetPeer("p2");
       expect(store.subscribers(doc1.id)).toEqual([]);
       expect(store.subscribers(doc2.id)).toEqual(["p4"]);
+      // Every peer gone at once (the object started again): no subscription is left, cached or stored.
+      store.subscribe("p5", ALL_DOCS);
+      store.forgetAllPeers();
+      expect([store.subscribers(doc1.id), store.subscribers(doc2.id), store.docSubscribers(doc2.id)]).toEqual([[], [], []]);
+      store.subscribe("p6", doc2.id);
+      expect(store.subscribers(doc2.id)).toEqual(["p6"]);
     },
   },
   {

@@ -148,14 +148,14 @@ describe("hibernation", () => {
     const content = takeContent(c, id);
     expect(content.get(alice.session)?.flatMap((chunk) => chunk.transactions)).toEqual(transactions(4, "a"));
     expect(content.get(bob.session)?.flatMap((chunk) => chunk.transactions)).toEqual(transactions(3, "b"));
-    // The closed peers' subscriptions are not scanned for at wake: they stay until a write finds them.
-    expect(await sqlRows(group, "SELECT count(*) AS n FROM subscriptions")).toEqual([{ n: 3 }]);
+    // The object woke with no peer: the closed peers' subscriptions went then, and only Carol's is stored.
+    expect(await sqlRows(group, "SELECT count(*) AS n FROM subscriptions")).toEqual([{ n: 1 }]);
     // Alice reconnects (a new connection, same session) and resumes her log where the relay says it stands.
     const again = await connect(group, alice);
     again.send(aliceLog.content(transactions(1, "resumed")));
     expect(await again.next("known")).toMatchObject({ reason: "ack", sessions: { [alice.session]: 5 } });
     expect((await c.next("content")).sessions[alice.session]?.after).toBe(4);
-    // That write found the closed peers' subscriptions and forgot them: only Carol's remains.
+    // Still only Carol's: writing to a document does not subscribe the writer.
     expect(await sqlRows(group, "SELECT peer FROM subscriptions")).toHaveLength(1);
     await Promise.all([c.close(), again.close()]);
   });

@@ -329,4 +329,8 @@ export class MemoryStore implements GroupStore {
   forgetPeer(peer: PeerId): void {
     for (const peers of this.#subscriptions.values()) peers.delete(peer);
   }
+
+  forgetAllPeers(): void {
+    this.#subscriptions.clear();
+  }
 }

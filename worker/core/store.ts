@@ -216,4 +216,6 @@ export interface GroupStore extends StoreReader {
   /** Unsubscribes one peer from several documents at once. */
   unsubscribeAll(peer: PeerId, docs: readonly DocId[]): void;
   forgetPeer(peer: PeerId): void;
+  /** No peer is connected (the object started again, its sockets gone): every subscription goes. */
+  forgetAllPeers(): void;
 }
