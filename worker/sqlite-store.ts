@@ -510,7 +510,11 @@ export class SqliteStore implements GroupStore {
   }
 
   readerSum(agent: AgentId): string {
-    return readerSum(this.#readerSums, this.#foldedSum(), agent);
+    const groupSum = this.#foldedSum();
+    // A transaction: an agent's share is taken and stored the first time it is asked for.
+    let sum = EMPTY_DIGEST_SUM;
+    this.#write(() => void (sum = readerSum(this.#readerSums, groupSum, agent)), false);
+    return sum;
   }
 
   /** What the readers' sums read and write (reader-sums.ts). */
@@ -668,7 +672,11 @@ export class SqliteStore implements GroupStore {
         // Every session these writes append to was folded at its count, which is each append's `after`.
         const digestSum = digestAfterAll(this.meta("digest_sum") ?? EMPTY_DIGEST_SUM, writes);
         // The readers' sums move with it (reader-sums.ts), by the writes to documents that limit their readers.
-        foldReaderSums(this.#readerSums, writes.filter((write) => (write.header ?? this.header(write.doc))?.readers !== undefined).map(digestChangeOf));
+        const headers = new Map(writes.flatMap((write) => {
+          const header = write.header ?? this.header(write.doc);
+          return header?.readers ? [[write.doc, header] as const] : [];
+        }));
+        foldReaderSums(this.#readerSums, writes.filter((write) => headers.has(write.doc)).map(digestChangeOf), headers);
         this.sql.exec(
           "INSERT INTO meta (key, value) VALUES ('digest_sum', ?), ('digest_cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
           digestSum,

@@ -155,6 +155,30 @@ describe("a member's own digest in a group of many private documents", () => {
   });
 });
 
+describe("readers named in headers", () => {
+  it("cost nothing until one asks for its digest: 100 documents naming 64 made-up readers each are stored in a dozen statements, and no share is kept for them", async () => {
+    const { group, adminPeer } = await closedGroup("dir-made-up-readers", alice, [[bob, "writer"], [carol, "writer"]]);
+    const b = await connect(group, bob);
+    // Any id may be named: these are not members, and will never ask.
+    const madeUp = (i: number) => Array.from({ length: 64 }, (_, j) => testAgent(1_000 + i * 64 + j).agent);
+    const docs = Array.from({ length: 100 }, (_, i) => docHeader(bob, group, `named-${i}`, madeUp(i)));
+    const stored = await countSql(group, async () => {
+      b.sendRaw(batchFrame(docs.map(({ id, header }) => encodeForBatch(new SessionWriter(bob, id).content(transactions(1, "x"), header) as ClientMessage))));
+      await b.next("known", (k) => k.doc === docs.at(-1)!.id);
+    });
+    // A member asks for its digest after the writes: the sums are folded then.
+    const c = await connect(group, carol);
+    const asked = await countSql(group, async () => void (await dirAll(c)));
+    await c.close();
+    // As many statements as a frame of 100 documents that limit no one's reading (a dozen), not one per reader named.
+    expect(stored.statements).toBeLessThanOrEqual(15);
+    expect(asked.statements).toBeLessThanOrEqual(10);
+    // Only the agent that asked has a share kept; the 6,400 named ones none.
+    expect(await sqlRows(group, "SELECT agent FROM reader_sums")).toEqual([{ agent: carol.agent }]);
+    await Promise.all([adminPeer.close(), b.close()]);
+  });
+});
+
 describe("delete", () => {
   it("a writer may not delete, nor may anyone delete the membership log", async () => {
     const { group, adminPeer: a, membersDoc } = await closedGroup("del-forbidden", alice, [[bob, "writer"]]);
