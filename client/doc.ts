@@ -14,7 +14,7 @@ import {
   type DocTransaction,
   type Snapshotted,
 } from "./core/doc-state.ts";
-import { HandedOut } from "./core/handed-out.ts";
+import { HandedOut, knownCopy, snapshottedCopy } from "./core/handed-out.ts";
 import { heldBack } from "./core/held-back.ts";
 import { orderedView, type OrderedView } from "./core/ordered-view.ts";
 import { coversOf, snapshotKey, snapshotProblem } from "./core/snapshots.ts";
@@ -99,7 +99,7 @@ export class Doc {
   }
 
   get header(): DocHeader | undefined {
-    return this.#state.header;
+    return this.#state.header && this.#handedOut.header(this.#state.header);
   }
 
   /** What this client holds: per session, how many transactions. */
@@ -109,7 +109,7 @@ export class Doc {
 
   /** What the relay has confirmed holding. */
   get relayKnown(): KnownState {
-    return this.#state.relay;
+    return knownCopy(this.#state.relay);
   }
 
   /** Own content (or the header) was pushed on the current socket and not acknowledged yet. */
@@ -209,7 +209,7 @@ export class Doc {
 
   /** The newest snapshot the relay is known to have stored (heard of, received or published here). */
   get lastSnapshotted(): Snapshotted | undefined {
-    return this.#state.snapshotted;
+    return this.#state.snapshotted && snapshottedCopy(this.#state.snapshotted);
   }
 
   /** Every transaction held (after the held snapshot, if any), ordered by time, then session, then index: the same order on every replica. */
@@ -220,7 +220,7 @@ export class Doc {
 
   /** The transactions of one session held, in order (from what the held snapshot covers of it on). */
   sessionTransactions(session: SessionId): readonly Transaction[] {
-    return this.#state.sessions.get(session) ?? [];
+    return this.#handedOut.log(this.#state.sessions.get(session) ?? []);
   }
 
   /** Calls `listener` with every change; returns a function that stops it. */
@@ -296,7 +296,7 @@ export class Doc {
       },
       ...(removed ? { removed: this.#handedOut.all(removed) } : {}),
       ...(snapshot ? { snapshot: this.#handedOut.snapshot(snapshot) } : {}),
-      ...(snapshotted ? { snapshotted } : {}),
+      ...(snapshotted ? { snapshotted: snapshottedCopy(snapshotted) } : {}),
     };
     notifyAll(this.#listeners, change);
   }

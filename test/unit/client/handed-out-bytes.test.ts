@@ -1,7 +1,9 @@
-// Bytes the SDK hands an app (a Uint8Array cannot be frozen) are the app's own copy: changing them in place,
-// as an app decoding in place would, changes nothing the SDK holds, saves or sends, nor what others read.
+// Bytes the SDK hands an app (a Uint8Array cannot be frozen) are a copy: changing them in place, as an app
+// decoding in place would, changes nothing the SDK holds, saves or sends, nor what others read; nor do
+// changes to what else it hands out (a session's log, a header).
 import { describe, expect, it } from "vitest";
 import type { DocTransaction } from "../../../client/core/doc-state.ts";
+import type { Transaction } from "../../../protocol/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { GROUP, harnessPerTest, settle } from "./group-harness.ts";
 
@@ -25,8 +27,6 @@ describe("bytes handed to the app", () => {
     doc.append(new Uint8Array([7]));
     await doc.synced(); // no bad_signature: the relay got what was signed
 
-    // The app's copies, as the app left them: one per transaction, shared by every list that hands it out.
-    expect(bytesOf(doc.transactions())).toEqual([[9, 9, 9], [9, 9, 9], [7]]);
     const reader = await client();
     const read = await reader.group(GROUP).open(doc.id);
     await read.synced();
@@ -37,7 +37,7 @@ describe("bytes handed to the app", () => {
     expect(bytesOf((await again.group(GROUP).open(doc.id)).transactions())).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
   });
 
-  it("are one copy per transaction: transactions() hands out the same array each time until the document changes", async () => {
+  it("are one copy while the app keeps it: transactions() hands out the same array each time until the document changes", async () => {
     const { client } = setup();
     const doc = (await client()).group(GROUP).create({ kind: "bin" });
     doc.append(new Uint8Array([1]));
@@ -59,10 +59,55 @@ describe("bytes handed to the app", () => {
     expect(held).toBe(read.heldSnapshot);
     expect(Object.isFrozen(held) && Object.isFrozen(held.covers)).toBe(true);
     (held.data as Uint8Array).fill(0);
-    expect([...(reader.group(GROUP).docs[0]!.heldSnapshot!.data as Uint8Array)]).toEqual([0, 0]); // the app's copy, changed by the app
     const fresh = await client();
     const again = await fresh.group(GROUP).open(doc.id);
     await again.synced();
     expect([...(again.heldSnapshot!.data as Uint8Array)]).toEqual([1, 1]);
+  });
+});
+
+describe("what else a document hands the app", () => {
+  it("a session's log is frozen, its bytes a copy: changing them leaves the write as written", async () => {
+    const { client } = setup();
+    const writer = await client();
+    const doc = writer.group(GROUP).create({ kind: "bin" });
+    doc.append(new Uint8Array([1, 2, 3]));
+    const log = doc.sessionTransactions(writer.session);
+    (log[0]!.data as Uint8Array)[0] = 99;
+    expect(() => (log as Transaction[]).push({ at: 1, data: "x" })).toThrow(TypeError);
+    expect(() => Object.assign(log[0]!, { at: 0 })).toThrow(TypeError);
+    await doc.synced(); // not bad_signature
+    const read = await (await client()).group(GROUP).open(doc.id);
+    await read.synced();
+    expect(bytesOf(read.transactions())).toEqual([[1, 2, 3]]);
+  });
+
+  it("a header is deep-frozen: renaming a document through it throws, and the document is not lost", async () => {
+    const { client } = setup();
+    const writer = await client();
+    const doc = writer.group(GROUP).create({ meta: { title: "t" }, readers: [] });
+    expect(() => Object.assign(doc.header!.meta, { title: "CHANGED" })).toThrow(TypeError);
+    expect(() => (doc.header!.readers as string[]).push("ag_x")).toThrow(TypeError);
+    await doc.synced(); // not bad_header
+    expect(doc.header!.meta).toEqual({ title: "t" });
+    expect(doc.header).toBe(doc.header);
+  });
+
+  it("relayKnown and lastSnapshotted are copies: changing them changes what is pushed and loaded for no one", async () => {
+    const { client } = setup();
+    const writer = await client();
+    const doc = writer.group(GROUP).create();
+    doc.append("one");
+    await doc.synced();
+    await doc.snapshot("state");
+    doc.relayKnown.sessions[writer.session] = 0;
+    doc.lastSnapshotted!.covers[writer.session] = 0;
+    expect(doc.relayKnown.sessions[writer.session]).toBe(1);
+    expect(doc.lastSnapshotted!.covers[writer.session]).toBe(1);
+    doc.append("two");
+    await doc.synced();
+    const read = await (await client()).group(GROUP).open(doc.id);
+    await read.synced();
+    expect(read.known.sessions[writer.session]).toBe(2);
   });
 });
