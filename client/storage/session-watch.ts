@@ -73,13 +73,18 @@ export function watchSessions(watch: SessionWatch, agent: AgentId, own: SessionI
     leaving.delete(session);
     return saidAt !== undefined && performance.now() - saidAt < LEAVING_WORD_COUNTS_MS;
   };
+  /** Sessions leased again (a tab reloaded) while the watch of their previous holder still waited. */
+  const leasedAgain = new Set<SessionId>();
   const follow = (session: SessionId) => {
-    if (stop.signal.aborted || watched.has(session)) return;
+    if (stop.signal.aborted) return;
+    if (watched.has(session)) return void (session !== own && leasedAgain.add(session));
     watched.add(session);
     // Granted once the holder is gone; the callback returns at once, so the lock is given back.
     watch.locks
       .request(watch.aliveName(session), { signal: stop.signal }, () => {
         watched.delete(session);
+        // Its new holder is watched in turn: queued now, this is granted once that one goes too.
+        if (leasedAgain.delete(session)) follow(session);
         if (stop.signal.aborted || leftCleanly(session)) return;
         const timer = setTimeout(() => !stop.signal.aborted && !leftCleanly(session) && gone(session), LEAVING_WORD_LATE_MS);
         (timer as { unref?: () => void }).unref?.(); // Node: waiting does not keep the process alive

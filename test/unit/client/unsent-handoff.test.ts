@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { countOf, docIdOf, newHeader, type AgentId } from "../../../protocol/index.ts";
 import { createIdentity } from "../../../client/identity.ts";
 import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
+import { holdAlive, tellLeased } from "../../../client/storage/session-watch.ts";
 import type { LocalStore, StoredDoc } from "../../../client/storage/local-store.ts";
 import { ClosedError } from "../../../client/errors.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
@@ -168,6 +169,41 @@ describe("a tab that crashes with writes unsent (IndexedDbLocalStore: its Web Lo
     for (const name of [`weft-session:${crashing.session}`, `weft-alive:${crashing.session}`]) locks.crash(name);
     await until(() => relay.store.knownState(doc.id).sessions[crashing.session] === 1, 5_000);
     expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["from the live tab", "written cut off"]);
+  });
+});
+
+describe("a tab reloaded while the live tab is busy, then crashing", () => {
+  it("is watched in its new page too: the live tab pushes what each page's crash left", async () => {
+    const { relay, client } = setup();
+    relay.unreachable.add(new URL(CUT_OFF).host);
+    const factory = new IDBFactory();
+    const locks = fakeWebLocks();
+    const identity = createIdentity();
+    const live = await client({ name: "live", identity, store: new IndexedDbLocalStore("weft-reload-crash", factory, locks) });
+    const doc = live.group(GROUP).create();
+    doc.append("from the live tab");
+    await doc.synced();
+    // A tab cut off writes into the document; its session is S.
+    const tab = await client({ name: "tab", identity, store: new IndexedDbLocalStore("weft-reload-crash", factory, locks), url: CUT_OFF });
+    const written = await tab.group(GROUP).open(doc.id);
+    written.append("before the reload");
+    await settle();
+    const session = tab.session;
+    // It reloads: the page goes (its lease first), and the new page takes S back and says so. The live tab,
+    // busy, hears that before it is granted the old page's alive lock. (The new page is played here by the
+    // store's own calls: in one realm, the SDK would not lease S twice.)
+    locks.crash(`weft-session:${session}`);
+    const watch = { locks, aliveName: (held: typeof session) => `weft-alive:${held}`, pool: async () => [session], channel: "weft-leases:weft-reload-crash" };
+    holdAlive(watch, session);
+    tellLeased(watch, identity.agent, session);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    locks.crash(`weft-alive:${session}`);
+    await until(() => relay.store.knownState(doc.id).sessions[session] === 1, 5_000);
+    // The new page writes (the tab's client plays it: same session, same store) and crashes in turn.
+    written.append("after the reload");
+    await settle();
+    locks.crash(`weft-alive:${session}`);
+    await until(() => relay.store.knownState(doc.id).sessions[session] === 2, 5_000);
   });
 });
 
