@@ -95,7 +95,7 @@ function checkOptions(options: unknown): asserts options is StartRelayOptions {
   if (typeof vars !== "object" || vars === null || Array.isArray(vars)) throw new TypeError("startRelay: vars must be an object of strings, like { WEFT_TOKEN_SECRET: \"...\" }");
   for (const [name, value] of Object.entries(vars)) {
     if (typeof value !== "string") throw new TypeError(`startRelay: vars.${name} must be a string (a Worker var is text: JSON.stringify a key, "true" for true)`);
-    if (name.startsWith("WEFT_") && !KNOWN_VARS.has(name)) throw new TypeError(`startRelay: vars.${name} is not a setting the relay reads (${[...KNOWN_VARS].join(", ")})`);
+    if (name.toUpperCase().startsWith("WEFT_") && !KNOWN_VARS.has(name)) throw new TypeError(`startRelay: vars.${name} is not a setting the relay reads (${[...KNOWN_VARS].join(", ")})`);
     if (name.startsWith("WEFT_TOKEN_") && value === "") throw new TypeError(`startRelay: vars.${name} is empty (leave it out for a relay without tokens)`);
   }
 }

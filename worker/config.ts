@@ -108,7 +108,7 @@ export function configFromEnv(env: ConfigEnv): RelayConfig {
   const problems: string[] = [];
   // A setting the relay does not read is likely one it should (WEFT_TOKEN_SECRETS for WEFT_TOKEN_SECRET): the
   // relay would run open where its operator meant it locked. It fails closed instead, and says why.
-  const unknown = Object.keys(env).filter((name) => name.startsWith("WEFT_") && !(RELAY_VARS as readonly string[]).includes(name));
+  const unknown = Object.keys(env).filter((name) => name.toUpperCase().startsWith("WEFT_") && !(RELAY_VARS as readonly string[]).includes(name));
   for (const name of unknown) problems.push(`${name} is not a setting the relay reads (${RELAY_VARS.join(", ")}); no one gets in until it is removed or corrected`);
   const current = unknown.length > 0 ? undefined : tokenKeyOf(env, "", problems);
   // During a rotation, the key tokens were signed with until now. One that cannot be used, or one without a

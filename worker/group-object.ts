@@ -141,7 +141,12 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
         if (code === NO_STATUS) ws.close();
         else ws.close(code, reason);
       } catch {
-        // already closed
+        // A code that may not be sent back (1004, 999, 5000): the close is answered as the protocol error it is.
+        try {
+          ws.close(1002, "invalid close code");
+        } catch {
+          // already closed
+        }
       }
     }
     await this.#dropped(ws);

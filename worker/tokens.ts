@@ -50,10 +50,12 @@ async function verified(token: string, key: TokenKey): Promise<{ payload: unknow
 }
 
 async function checkToken(token: string, policy: TokenPolicy, nowMs: number): Promise<TokenResult> {
-  // The current key first; during a rotation, the keys tokens were signed with until now.
-  let result = await verified(token, policy.key);
+  // The current key first; during a rotation, the keys tokens were signed with until now. A refusal names
+  // the current key's reason.
+  const current = await verified(token, policy.key);
+  let result = current;
   for (const key of policy.previousKeys ?? []) if ("error" in result) result = await verified(token, key);
-  if ("error" in result) return refused(`the token does not verify: ${result.error.name}`);
+  if ("error" in result) return refused(`the token does not verify: ${"error" in current ? current.error.name : result.error.name}`);
   const { payload } = result;
   const parsed = v.safeParse(claimsSchema, payload);
   if (!parsed.success) return refused("the token lacks sub (agent id), group, role or exp, or has a malformed claim");

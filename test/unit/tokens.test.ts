@@ -119,9 +119,9 @@ describe("relay config from the environment", () => {
   });
 
   it("a WEFT_ setting it does not read (a misspelt key, say) fails the relay closed: no token and no hello without one gets in", async () => {
-    for (const env of [{ WEFT_TOKEN_SECRETS: "s3cret" }, { WEFT_TOKEN_SECRET: "s3cret", WEFT_OPEN_GROUP: "true" }]) {
+    for (const env of [{ WEFT_TOKEN_SECRETS: "s3cret" }, { WEFT_TOKEN_SECRET: "s3cret", WEFT_OPEN_GROUP: "true" }, { weft_token_secret: "s3cret" }]) {
       const config = configFromEnv(env as ConfigEnv);
-      expect(config.problems).toEqual([expect.stringMatching(/^WEFT_TOKEN_SECRETS|^WEFT_OPEN_GROUP /)]);
+      expect(config.problems).toEqual([expect.stringMatching(/^(WEFT_TOKEN_SECRETS|WEFT_OPEN_GROUP|weft_token_secret) /)]);
       expect(config.problems[0]).toMatch(/is not a setting the relay reads .*; no one gets in until it is removed or corrected$/);
       expect(config.tokens).toBeUndefined();
       expect(config.access).toMatchObject({ openGroups: false, tokensConfigured: true });
@@ -138,6 +138,9 @@ describe("relay config from the environment", () => {
     expect(await rotating(await sign(claims, "new", "HS256"))).toMatchObject({ ok: true, agent: alice.agent });
     expect(await rotating(await sign(claims, "old", "HS256"))).toMatchObject({ ok: true, agent: alice.agent });
     expect(await rotating(await sign(claims, "other", "HS256"))).toMatchObject({ ok: false, code: "unauthorized" });
+    // A refusal names the current key's reason, not the previous key's.
+    const toKeys = tokenVerifier({ WEFT_TOKEN_SECRET: "new", WEFT_TOKEN_PUBLIC_KEY_PREVIOUS: JSON.stringify((await ed25519Jwks()).publicJwk) });
+    expect(await toKeys(await sign(claims, "forged", "HS256"))).toMatchObject({ ok: false, reason: "the token does not verify: JwtTokenSignatureMismatched" });
     // From a shared secret to a key pair.
     const keys = await ed25519Jwks();
     const toKeyPair = tokenVerifier({ WEFT_TOKEN_PUBLIC_KEY: JSON.stringify(keys.publicJwk), WEFT_TOKEN_SECRET_PREVIOUS: "old" });
