@@ -51,8 +51,9 @@ export function relayErrorDecision(state: ReconnectState, error: ErrorMessage, f
     state.retryNow = state.tokenRetries++ === 0;
     return { type: "refresh", reason: `token_expired: ${error.message}` };
   }
-  // Errors that no retry can fix: the client stops and says why.
-  if (error.code === "unsupported_version" || (error.code === "unauthorized" && facts.status === "authenticating")) return { type: "close", reason: `${error.code}: ${error.message}` };
+  // Errors that no retry can fix: the client stops and says why. `unauthorized` on a live socket is a
+  // removal from the group: connecting again would only hear it once more.
+  if (error.code === "unsupported_version" || error.code === "unauthorized") return { type: "close", reason: `${error.code}: ${error.message}` };
   return { type: "pass" };
 }
 

@@ -129,17 +129,17 @@ describe("item 9: failures say why, and retries back off", () => {
     `);
   });
 
-  it("unauthorized or an unsupported version at the handshake stops for good; other errors go to the group", () => {
+  it("unauthorized (at the handshake, or live: a removal) or an unsupported version stops for good; other errors go to the group", () => {
     const connection = link();
     connection.error("authenticating", { code: "unauthorized", message: "not a member" });
     connection.error("authenticating", { code: "unsupported_version", message: "v1 only" });
-    connection.error("live", { code: "unauthorized", message: "a write this agent may not make" });
+    connection.error("live", { code: "unauthorized", message: "this agent is no longer a member of the group" });
     connection.error("live", { code: "forbidden", message: "not a reader", doc: "doc_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" });
     expect(connection.lines).toMatchInlineSnapshot(`
       [
         "authenticating: error unauthorized -> close (unauthorized: not a member)",
         "authenticating: error unsupported_version -> close (unsupported_version: v1 only)",
-        "live: error unauthorized -> pass",
+        "live: error unauthorized -> close (unauthorized: this agent is no longer a member of the group)",
         "live: error forbidden -> pass",
       ]
     `);

@@ -509,3 +509,21 @@ describe("a deleted document", () => {
     expect((await store.loadGroup("g1")).map((stored) => stored.id)).not.toContain(doc.id);
   });
 });
+
+describe("a member removed while connected", () => {
+  it("is told once and its group closes, without connecting again to hear it a second time", async () => {
+    const { relay, aliceGroup, bobIdentity, client } = await bobMadeBy("writer");
+    const bob = await client({ identity: bobIdentity, name: "bob" });
+    const group = bob.group("g1");
+    await statusOf(group, "live");
+    const errors: string[] = [];
+    group.onError((error) => errors.push(error.message));
+    relay.transcript();
+    await aliceGroup.removeMember(bobIdentity.agent);
+    await statusOf(group, "closed");
+    await new Promise((resolve) => setTimeout(resolve, 50)); // a reconnect would have started by now
+    expect(group.connection.closeReason).toMatch(/^unauthorized: this agent was removed from the group/);
+    expect(relay.transcript().filter((line) => line.startsWith("bob -> relay | hello"))).toEqual([]);
+    expect(errors.filter((message) => message.startsWith("unauthorized"))).toHaveLength(1);
+  });
+});
