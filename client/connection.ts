@@ -406,7 +406,7 @@ export class Connection {
         this.#handler.onFailure(new RelayError(error));
         return this.close(decision.reason);
       case "refresh":
-        this.#handler.onMessage(error);
+        // Routine: a fresh token and the next socket mend it, so the app is not told (it is if that fails).
         // Drop now rather than wait for the relay's close: this socket is no longer fanned out to.
         return this.drop(decision.reason);
       case "pass":

@@ -17,11 +17,13 @@ const verifyToken: TokenVerifier = async (token) => {
 };
 
 describe("token_expired", () => {
-  it("refreshes the token and reconnects once, then is live again", async () => {
+  it("refreshes the token and reconnects once, then is live again; the app is not told of a refresh that worked", async () => {
     const { relay, client } = (current = harness(verifyToken));
     let issued = 0;
     const alice = await client({ name: "alice", getToken: () => `${alice.identity.agent} ${Date.now() + 60_000 * ++issued}` });
     const group = alice.group("g1");
+    const errors: string[] = [];
+    group.onError((error) => errors.push(error.message));
     await statusOf(group, "live");
     expect(issued).toBe(1);
     relay.transcript();
@@ -34,6 +36,7 @@ describe("token_expired", () => {
     doc.append("after the refresh");
     await doc.synced();
     expect(relay.transcript().filter((line) => line.includes("hello"))).toEqual(["c2 -> relay | hello"]);
+    expect(errors).toEqual([]);
   });
 
   it("closes with a reason when every fresh token is already expired", async () => {
