@@ -535,10 +535,16 @@ export class SqliteStore implements GroupStore {
    * Documents by id, for an open: what is listed of each (its row and header, its sessions' heads, whether it
    * has a snapshot, and its small open chunks) is remembered, so sending it reads only what the listing did not.
    */
-  *listDocumentsById(after?: DocId, through?: DocId, pageSize = LISTED_PAGE + 1): Iterable<DirEntry> {
+  *listDocumentsById(after?: DocId, through?: DocId, pageSize = LISTED_PAGE + 1, live = false): Iterable<DirEntry> {
     for (let from = after ?? ""; ; ) {
       const page = this.sql
-        .exec<DocListRow>(`SELECT ${listedColumns(true)} FROM docs WHERE id > ? AND (? IS NULL OR id <= ?) ORDER BY id LIMIT ?`, from, through ?? null, through ?? null, Math.min(pageSize, LISTED_PAGE + 1))
+        .exec<DocListRow>(
+          `SELECT ${listedColumns(true)} FROM docs WHERE id > ? AND (? IS NULL OR id <= ?)${live ? " AND deleted = 0" : ""} ORDER BY id LIMIT ?`,
+          from,
+          through ?? null,
+          through ?? null,
+          Math.min(pageSize, LISTED_PAGE + 1),
+        )
         .toArray();
       if (page.length === 0) return;
       try {

@@ -1,10 +1,11 @@
 // `open`: one frame subscribes a peer to the whole group and streams what it lacks of every document it may
 // read, in bounded frames, then `opened`; documents created afterwards reach it live.
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_FRAME_BYTES, type DocId } from "../../protocol/index.ts";
+import { MAX_FRAME_BYTES, batchFrame, encodeForBatch, type DocId } from "../../protocol/index.ts";
 import { testAgent, transactions } from "../support/identity.ts";
 import { closedGroup, docHeader } from "./groups-helpers.ts";
 import { SessionWriter, closeAll, connect, uniqueGroup } from "./socket.ts";
+import { countSql } from "./sql-count.ts";
 
 afterEach(closeAll);
 
@@ -82,6 +83,24 @@ describe("open the whole group", () => {
     expect(missingFrame!.header?.nonce).toBe("missing");
     expect(missingFrame!.sessions[alice.session]).toMatchObject({ after: 0, transactions: transactions(4, "missing") });
     expect(new Set(b.drain("known").map((k) => k.doc))).toEqual(new Set([membersDoc, held, behind, missing]));
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("passes tombstones without spending its slices on them: 1,000 deleted documents and 2 live ones are opened in one event", async () => {
+    const { group, adminPeer: a } = await closedGroup("open-tombstones", alice, [[bob, "reader"]]);
+    const docs = Array.from({ length: 1_002 }, (_, i) => docHeader(alice, group, `doc-${i}`));
+    a.sendRaw(batchFrame(docs.map(({ id, header }) => encodeForBatch({ type: "content", doc: id, header, sessions: {} }))));
+    await a.next("known", (k) => k.doc === docs.at(-1)!.id);
+    a.sendRaw(batchFrame(docs.slice(2).map(({ id }) => encodeForBatch({ type: "delete", doc: id }))));
+    for (let i = 2; i < docs.length; i++) await a.next("deleted");
+    const b = await connect(group, bob);
+    const cost = await countSql(group, async () => {
+      b.send({ type: "open", known: {} });
+      expect(await b.next("opened")).toMatchObject({ docs: 3 }); // the two, and the membership log
+    });
+    // One listing statement passes them all: at 200 documents a slice, the tombstones took five slices (each
+    // an alarm's event) and a statement each.
+    expect(cost.statements).toBeLessThanOrEqual(6);
     await Promise.all([a.close(), b.close()]);
   });
 

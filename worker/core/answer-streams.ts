@@ -246,17 +246,21 @@ export class AnswerStreams {
       if (!current.done) return { done: false, work: rows };
       delete part.current;
     }
-    part.unlisted ??= unlistedOf(part);
+    // The documents the peer holds that were deleted are told at once; the listing then passes live ones
+    // only, so tombstones (kept for good) cost an open no slices.
+    if (!part.unlisted) {
+      part.unlisted = [];
+      for (const doc of unlistedOf(part)) {
+        if (this.#host.store.deleted(doc)) this.#host.post(peer, { type: "deleted", doc });
+        else part.unlisted.push(doc);
+      }
+    }
     // The slice takes at most OPEN_SLICE_DOCS, and reads one more to tell that more remain.
-    for (const entry of this.#host.store.listDocumentsById(part.after, part.through, OPEN_SLICE_DOCS + 1)) {
+    for (const entry of this.#host.store.listDocumentsById(part.after, part.through, OPEN_SLICE_DOCS + 1, true)) {
       if (docs >= OPEN_SLICE_DOCS || rows >= OPEN_SLICE_ROWS) return { done: false, work: docs + rows };
       part.after = entry.id;
       docs += 1 + this.#answerUnlisted(peer, part.unlisted, entry.id);
       const held = part.known[entry.id];
-      if (entry.deleted) {
-        if (held) this.#host.post(peer, { type: "deleted", doc: entry.id });
-        continue;
-      }
       if (!mayRead(part.reader.role, part.reader.agent, entry.header)) continue;
       this.#openedCount.set(peer, (this.#openedCount.get(peer) ?? 0) + 1);
       const have: KnownState = { header: held?.header ?? false, sessions: { ...held?.sessions } };

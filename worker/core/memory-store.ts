@@ -205,8 +205,8 @@ export class MemoryStore implements GroupStore {
     }
   }
 
-  *listDocumentsById(after?: DocId, through?: DocId): Iterable<DirEntry> {
-    const inRange = [...this.#docs.entries()].filter(([id]) => (after === undefined || id > after) && (through === undefined || id <= through));
+  *listDocumentsById(after?: DocId, through?: DocId, _pageSize?: number, live = false): Iterable<DirEntry> {
+    const inRange = [...this.#docs.entries()].filter(([id, stored]) => (after === undefined || id > after) && (through === undefined || id <= through) && !(live && stored.deleted));
     for (const [id, stored] of inRange.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       yield { id, header: stored.header, known: this.knownState(id), updatedAt: stored.updatedAt, ...(stored.deleted ? { deleted: true } : {}) };
     }

@@ -171,10 +171,11 @@ export interface GroupStore extends StoreReader {
    */
   listDocuments(since?: number, pageSize?: number): Iterable<ListedDoc>;
   /**
-   * Documents whose id sorts after `after` and up to `through` (either open), tombstones included, in id
-   * order. `pageSize`: how many a store may read ahead at a time, for a caller that takes only a few.
+   * Documents whose id sorts after `after` and up to `through` (either open), tombstones included unless
+   * `live`, in id order. `pageSize`: how many a store may read ahead at a time, for a caller that takes
+   * only a few.
    */
-  listDocumentsById(after?: DocId, through?: DocId, pageSize?: number): Iterable<DirEntry>;
+  listDocumentsById(after?: DocId, through?: DocId, pageSize?: number, live?: boolean): Iterable<DirEntry>;
   /**
    * The digest sum of the live documents `agent` may read as a member who is not an admin: those that do
    * not limit their readers, and those that list it or that it created. Reads no documents.
