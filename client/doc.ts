@@ -14,7 +14,7 @@ import {
   type DocTransaction,
   type Snapshotted,
 } from "./core/doc-state.ts";
-import { HandedOut, knownCopy, snapshottedCopy } from "./core/handed-out.ts";
+import { HandedOut } from "./core/handed-out.ts";
 import { heldBack } from "./core/held-back.ts";
 import { orderedView, type OrderedView } from "./core/ordered-view.ts";
 import { coversOf, snapshotKey, snapshotProblem } from "./core/snapshots.ts";
@@ -78,6 +78,9 @@ export interface DocHost {
   flushEdits?(): void;
 }
 
+/** The log of a session this document holds nothing of. */
+const NO_TRANSACTIONS: readonly Transaction[] = Object.freeze([]);
+
 export class Doc {
   readonly id: DocId;
   readonly #state: DocState;
@@ -109,7 +112,7 @@ export class Doc {
 
   /** What the relay has confirmed holding. */
   get relayKnown(): KnownState {
-    return knownCopy(this.#state.relay);
+    return this.#handedOut.known(this.#state.relay);
   }
 
   /** Own content (or the header) was pushed on the current socket and not acknowledged yet. */
@@ -209,7 +212,7 @@ export class Doc {
 
   /** The newest snapshot the relay is known to have stored (heard of, received or published here). */
   get lastSnapshotted(): Snapshotted | undefined {
-    return this.#state.snapshotted && snapshottedCopy(this.#state.snapshotted);
+    return this.#state.snapshotted && this.#handedOut.snapshotted(this.#state.snapshotted);
   }
 
   /** Every transaction held (after the held snapshot, if any), ordered by time, then session, then index: the same order on every replica. */
@@ -220,7 +223,7 @@ export class Doc {
 
   /** The transactions of one session held, in order (from what the held snapshot covers of it on). */
   sessionTransactions(session: SessionId): readonly Transaction[] {
-    return this.#handedOut.log(this.#state.sessions.get(session) ?? []);
+    return this.#handedOut.log(session, this.#state.sessions.get(session) ?? NO_TRANSACTIONS, this.#state.rewrites);
   }
 
   /** Calls `listener` with every change; returns a function that stops it. */
@@ -296,7 +299,7 @@ export class Doc {
       },
       ...(removed ? { removed: this.#handedOut.all(removed) } : {}),
       ...(snapshot ? { snapshot: this.#handedOut.snapshot(snapshot) } : {}),
-      ...(snapshotted ? { snapshotted: snapshottedCopy(snapshotted) } : {}),
+      ...(snapshotted ? { snapshotted: this.#handedOut.snapshotted(snapshotted) } : {}),
     };
     notifyAll(this.#listeners, change);
   }

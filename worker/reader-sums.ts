@@ -23,8 +23,8 @@ export type ReaderSumsHost = {
   restricted(): Iterable<DirEntry>;
 };
 
-/** Who may read a document that limits its readers, besides the group's admins. */
-const readersOf = (header: DocHeader): AgentId[] => [header.creator, ...(header.readers ?? [])];
+/** Who may read a document that limits its readers, besides the group's admins: each once (a header may name one twice). */
+const readersOf = (header: DocHeader): AgentId[] => [...new Set([header.creator, ...(header.readers ?? [])])];
 
 /**
  * Moves the sums by the folded changes of documents that limit their readers (the restricted sum, and the
@@ -62,11 +62,16 @@ export function leaveReaderSums(host: ReaderSumsHost, header: DocHeader, change:
 export function readerSum(host: ReaderSumsHost, groupSum: string, agent: AgentId): string {
   let share = keptShares(host, [agent]).get(agent);
   if (share === undefined) {
+    let named = false;
     const readable = function* (entries: Iterable<DirEntry>): Iterable<DigestChange> {
-      for (const entry of entries) if (mayRead("reader", agent, entry.header)) yield [entry.id, { header: false, sessions: {} }, entry.known];
+      for (const entry of entries) {
+        if (!mayRead("reader", agent, entry.header)) continue;
+        named = true;
+        yield [entry.id, { header: false, sessions: {} }, entry.known];
+      }
     };
     share = updateDigestSumAll(EMPTY_DIGEST_SUM, readable(host.restricted()));
-    store(host, agent, share);
+    store(host, agent, named ? share : NO_SHARE);
   }
   return combineDigestSums(combineDigestSums(groupSum, host.meta(RESTRICTED_SUM) ?? EMPTY_DIGEST_SUM, -1), share, 1);
 }
@@ -81,11 +86,14 @@ function build(host: ReaderSumsHost): void {
   host.setMeta(READER_SUMS_KEPT, "1");
 }
 
+/** A share taken and found empty, as stored: a few bytes where an empty sum would be 2,731. */
+const NO_SHARE = "";
+
 /** The kept shares of those of `agents` that have one: one statement. */
 function keptShares(host: ReaderSumsHost, agents: readonly AgentId[]): Map<AgentId, string> {
   if (agents.length === 0) return new Map();
   const rows = host.sql.exec<{ agent: AgentId; sum: string }>("SELECT agent, sum FROM reader_sums WHERE agent IN (SELECT value FROM json_each(?))", JSON.stringify([...new Set(agents)])).toArray();
-  return new Map(rows.map((row) => [row.agent, row.sum]));
+  return new Map(rows.map((row) => [row.agent, row.sum === NO_SHARE ? EMPTY_DIGEST_SUM : row.sum]));
 }
 
 function store(host: ReaderSumsHost, agent: AgentId, sum: string): void {

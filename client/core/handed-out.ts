@@ -9,6 +9,9 @@ export class HandedOut {
   readonly #copies = new WeakMap<Uint8Array, WeakRef<Uint8Array>>();
   readonly #snapshots = new WeakMap<Snapshot, Snapshot>();
   readonly #headers = new WeakMap<DocHeader, DocHeader>();
+  readonly #logs = new Map<string, { log: readonly Transaction[]; length: number; out: readonly Transaction[] }>();
+  readonly #snapshotted = new WeakMap<Snapshotted, Snapshotted>();
+  #known: KnownState | undefined;
 
   /** A transaction as the app gets it. */
   readonly transaction = (transaction: DocTransaction): DocTransaction => this.#frozen(transaction, { session: transaction.session, index: transaction.index });
@@ -18,9 +21,30 @@ export class HandedOut {
     return transactions.map(this.transaction);
   }
 
-  /** One session's log as the app gets it. */
-  log(transactions: readonly Transaction[]): readonly Transaction[] {
-    return Object.freeze(transactions.map((transaction) => this.#frozen(transaction, {})));
+  /** One session's log as the app gets it: the same array until the log changes (`rewrites`: replaced or cut). */
+  log(session: string, transactions: readonly Transaction[], rewrites: number): readonly Transaction[] {
+    const key = `${session} ${rewrites}`;
+    const kept = this.#logs.get(key);
+    if (kept?.log === transactions && kept.length === transactions.length) return kept.out;
+    const out = Object.freeze(transactions.map((transaction) => this.#frozen(transaction, {})));
+    if (kept === undefined) for (const old of this.#logs.keys()) if (old.startsWith(`${session} `)) this.#logs.delete(old);
+    this.#logs.set(key, { log: transactions, length: transactions.length, out });
+    return out;
+  }
+
+  /** What the relay holds as the app gets it: a frozen copy, the same one until it changes. */
+  known(known: KnownState): KnownState {
+    const kept = this.#known;
+    const same = kept !== undefined && kept.header === known.header && Object.keys(kept.sessions).length === Object.keys(known.sessions).length && Object.entries(known.sessions).every(([session, count]) => kept.sessions[session as keyof typeof kept.sessions] === count);
+    if (!same) this.#known = Object.freeze({ header: known.header, sessions: Object.freeze({ ...known.sessions }) });
+    return this.#known!;
+  }
+
+  /** A stored snapshot's author and covers as the app gets them: frozen, the same object each time. */
+  snapshotted(snapshotted: Snapshotted): Snapshotted {
+    let out = this.#snapshotted.get(snapshotted);
+    if (!out) this.#snapshotted.set(snapshotted, (out = Object.freeze({ session: snapshotted.session, covers: Object.freeze({ ...snapshotted.covers }) })));
+    return out;
   }
 
   /** A snapshot held here as the app gets it, its covers frozen too; the same object each time. */
@@ -54,12 +78,6 @@ export class HandedOut {
     return copy;
   }
 }
-
-/** What the relay holds as the app gets it: a copy. */
-export const knownCopy = (known: KnownState): KnownState => ({ header: known.header, sessions: { ...known.sessions } });
-
-/** A stored snapshot's author and covers as the app gets them: a copy. */
-export const snapshottedCopy = (snapshotted: Snapshotted): Snapshotted => ({ session: snapshotted.session, covers: { ...snapshotted.covers } });
 
 function deepFrozen<T>(value: T): T {
   if (typeof value === "object" && value !== null) for (const inner of Object.values(value)) deepFrozen(inner);

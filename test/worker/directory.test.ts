@@ -1,6 +1,6 @@
 // The directory (cursor, digest, tombstones) and deleting documents, against the real object and SQLite.
 import { afterEach, describe, expect, it } from "vitest";
-import { batchFrame, digestOf, encodeForBatch, type ClientMessage, type DirEntry, type DocId, type KnownState } from "../../protocol/index.ts";
+import { batchFrame, digestOf, encodeForBatch, sha256, toBase64Url, utf8, type AgentId, type ClientMessage, type DirEntry, type DocId, type KnownState } from "../../protocol/index.ts";
 import { testAgent, transactions } from "../support/identity.ts";
 import { closedGroup, docHeader } from "./groups-helpers.ts";
 import { SessionWriter, closeAll, connect, emptyKnown, sqlRows, storedTransactionCount, uniqueGroup, type Peer } from "./socket.ts";
@@ -155,12 +155,36 @@ describe("a member's own digest in a group of many private documents", () => {
   });
 });
 
+describe("a member's own digest, kept", () => {
+  it("stays its own when a document names it twice (its creator among its readers), through writes and the document's delete", async () => {
+    const { group, adminPeer: a } = await closedGroup("dir-named-twice", alice, [[bob, "writer"], [carol, "writer"]]);
+    const b = await connect(group, bob);
+    const c = await connect(group, carol);
+    await create(b, bob, group, "bobs", 1, [bob]);
+    /** Whether carol, holding all she was listed, is told inSync. */
+    const inSync = async () => {
+      const listed = (await dirAll(c)).docs.filter((entry) => !entry.deleted);
+      return (await dir(c, { since: 1e12, digest: digestOf(held(listed)) })).inSync;
+    };
+    expect(await inSync()).toBe(true); // her share is taken now
+    const mine = await create(c, carol, group, "mine", 1, [carol, bob, carol]);
+    expect(await inSync()).toBe(true);
+    c.send(mine.log.content(transactions(1, "more")));
+    await c.next("known", (k) => k.doc === mine.id && k.reason === "ack");
+    expect(await inSync()).toBe(true);
+    a.send({ type: "delete", doc: mine.id });
+    await a.next("deleted");
+    expect(await inSync()).toBe(true);
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+});
+
 describe("readers named in headers", () => {
   it("cost nothing until one asks for its digest: 100 documents naming 64 made-up readers each are stored in a dozen statements, and no share is kept for them", async () => {
     const { group, adminPeer } = await closedGroup("dir-made-up-readers", alice, [[bob, "writer"], [carol, "writer"]]);
     const b = await connect(group, bob);
     // Any id may be named: these are not members, and will never ask.
-    const madeUp = (i: number) => Array.from({ length: 64 }, (_, j) => testAgent(1_000 + i * 64 + j).agent);
+    const madeUp = (i: number) => Array.from({ length: 64 }, (_, j) => `ag_${toBase64Url(sha256(utf8(`made-up ${i} ${j}`)))}` as AgentId);
     const docs = Array.from({ length: 100 }, (_, i) => docHeader(bob, group, `named-${i}`, madeUp(i)));
     const stored = await countSql(group, async () => {
       b.sendRaw(batchFrame(docs.map(({ id, header }) => encodeForBatch(new SessionWriter(bob, id).content(transactions(1, "x"), header) as ClientMessage))));
@@ -173,8 +197,8 @@ describe("readers named in headers", () => {
     // As many statements as a frame of 100 documents that limit no one's reading (a dozen), not one per reader named.
     expect(stored.statements).toBeLessThanOrEqual(15);
     expect(asked.statements).toBeLessThanOrEqual(10);
-    // Only the agent that asked has a share kept; the 6,400 named ones none.
-    expect(await sqlRows(group, "SELECT agent FROM reader_sums")).toEqual([{ agent: carol.agent }]);
+    // Only the agent that asked has a share kept, an empty one in a few bytes; the 6,400 named ones none.
+    expect(await sqlRows(group, "SELECT agent, length(sum) AS bytes FROM reader_sums")).toEqual([{ agent: carol.agent, bytes: 0 }]);
     await Promise.all([adminPeer.close(), b.close()]);
   });
 });

@@ -1,7 +1,7 @@
 // `open`: one frame subscribes a peer to the whole group and streams what it lacks of every document it may
 // read, in bounded frames, then `opened`; documents created afterwards reach it live.
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_FRAME_BYTES, batchFrame, encodeForBatch, type DocId } from "../../protocol/index.ts";
+import { MAX_FRAME_BYTES, batchFrame, encodeForBatch, type ClientMessage, type DocId } from "../../protocol/index.ts";
 import { testAgent, transactions } from "../support/identity.ts";
 import { closedGroup, docHeader } from "./groups-helpers.ts";
 import { SessionWriter, closeAll, connect, uniqueGroup } from "./socket.ts";
@@ -101,6 +101,26 @@ describe("open the whole group", () => {
     // One listing statement passes them all: at 200 documents a slice, the tombstones took five slices (each
     // an alarm's event) and a statement each.
     expect(cost.statements).toBeLessThanOrEqual(6);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("a document the peer holds that is deleted while the open streams is told deleted, not as one the relay lacks", async () => {
+    const { group, adminPeer: a } = await closedGroup("open-deleted-midway", alice, [[bob, "reader"]]);
+    const docs = Array.from({ length: 1_000 }, (_, i) => docHeader(alice, group, `doc-${i}`));
+    a.sendRaw(batchFrame(docs.map(({ id, header }) => encodeForBatch(new SessionWriter(alice, id).content(transactions(1, "t"), header) as ClientMessage))));
+    await a.next("known", (k) => k.doc === docs.at(-1)!.id, 20_000);
+    const ids = docs.map((doc) => doc.id).sort();
+    const known = Object.fromEntries(ids.map((id) => [id, { header: true, sessions: { [alice.session]: 1 } }]));
+    const b = await connect(group, bob);
+    b.send({ type: "open", known });
+    // The last three in id order, deleted while the first slices stream.
+    const late = ids.slice(-3);
+    for (const doc of late) a.send({ type: "delete", doc });
+    await b.next("opened", undefined, 20_000);
+    await b.sync();
+    // Never "the relay has none" (the peer would push the document back); each heard as deleted.
+    expect(b.drain("known").filter((k) => late.includes(k.doc) && !k.header)).toEqual([]);
+    expect(new Set(b.drain("deleted").map((d) => d.doc))).toEqual(new Set(late));
     await Promise.all([a.close(), b.close()]);
   });
 

@@ -290,7 +290,9 @@ export class AnswerStreams {
     while (unlisted.length > 0 && (reached === undefined || unlisted.at(-1)! <= reached)) {
       const doc = unlisted.pop()!;
       if (doc === reached) break;
-      this.#host.post(peer, { type: "known", doc, header: false, sessions: {}, reason: "load" });
+      // Deleted while the open streamed (the listing passes live documents only): said so, not "none here".
+      if (this.#host.store.deleted(doc)) this.#host.post(peer, { type: "deleted", doc });
+      else this.#host.post(peer, { type: "known", doc, header: false, sessions: {}, reason: "load" });
       answered++;
     }
     return answered;

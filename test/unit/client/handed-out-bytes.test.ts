@@ -93,19 +93,25 @@ describe("what else a document hands the app", () => {
     expect(doc.header).toBe(doc.header);
   });
 
-  it("relayKnown and lastSnapshotted are copies: changing them changes what is pushed and loaded for no one", async () => {
+  it("relayKnown and lastSnapshotted are frozen copies, the same object until they change; sessionTransactions() the same array until the log does", async () => {
     const { client } = setup();
     const writer = await client();
     const doc = writer.group(GROUP).create();
     doc.append("one");
     await doc.synced();
     await doc.snapshot("state");
-    doc.relayKnown.sessions[writer.session] = 0;
-    doc.lastSnapshotted!.covers[writer.session] = 0;
-    expect(doc.relayKnown.sessions[writer.session]).toBe(1);
-    expect(doc.lastSnapshotted!.covers[writer.session]).toBe(1);
+    expect(() => (doc.relayKnown.sessions[writer.session] = 0)).toThrow(TypeError);
+    expect(() => (doc.lastSnapshotted!.covers[writer.session] = 0)).toThrow(TypeError);
+    // Stable while nothing changes, as a React useSyncExternalStore snapshot must be.
+    const [known, snapshotted, log] = [doc.relayKnown, doc.lastSnapshotted, doc.sessionTransactions(writer.session)];
+    expect([doc.relayKnown, doc.lastSnapshotted, doc.sessionTransactions(writer.session)]).toEqual([known, snapshotted, log]);
+    expect(doc.relayKnown).toBe(known);
+    expect(doc.sessionTransactions(writer.session)).toBe(log);
     doc.append("two");
     await doc.synced();
+    expect(doc.relayKnown).not.toBe(known);
+    expect(doc.relayKnown.sessions[writer.session]).toBe(2);
+    expect(doc.sessionTransactions(writer.session)).not.toBe(log);
     const read = await (await client()).group(GROUP).open(doc.id);
     await read.synced();
     expect(read.known.sessions[writer.session]).toBe(2);
