@@ -124,6 +124,55 @@ describe("open the whole group", () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it("a peer naming 3,000 deleted documents it holds is told each in slices: another member's write is acked before its open ends", async () => {
+    const { group, adminPeer: a } = await closedGroup("open-held-deleted", alice, [[bob, "reader"]]);
+    const docs = Array.from({ length: 3_000 }, (_, i) => docHeader(alice, group, `gone-${i}`));
+    for (let from = 0; from < docs.length; from += 1_000) {
+      const part = docs.slice(from, from + 1_000);
+      a.sendRaw(batchFrame(part.map(({ id, header }) => encodeForBatch({ type: "content", doc: id, header, sessions: {} }))));
+      await a.next("known", (k) => k.doc === part.at(-1)!.id);
+      a.sendRaw(batchFrame(part.map(({ id }) => encodeForBatch({ type: "delete", doc: id }))));
+      for (let i = 0; i < part.length; i++) await a.next("deleted");
+    }
+    const b = await connect(group, bob);
+    const seen: string[] = [];
+    b.send({ type: "open", known: Object.fromEntries(docs.map(({ id }) => [id, { header: true, sessions: {} }])) });
+    const later = docHeader(alice, group, "written-meanwhile");
+    a.send(new SessionWriter(alice, later.id).content(transactions(1, "w"), later.header));
+    await Promise.all([
+      a.next("known", (k) => k.doc === later.id, 30_000).then(() => seen.push("ack")),
+      b.next("opened", undefined, 30_000).then(() => seen.push("opened")),
+    ]);
+    expect(seen).toEqual(["ack", "opened"]);
+    expect(new Set(b.drain("deleted").map((d) => d.doc))).toEqual(new Set(docs.map(({ id }) => id)));
+    await Promise.all([a.close(), b.close()]);
+  }, 60_000);
+
+  it("a document created and deleted while the peer's open streams, ahead of where its listing is, is told deleted", async () => {
+    const { group, adminPeer: a } = await closedGroup("open-deleted-ahead", alice, [[bob, "writer"]]);
+    const docs = Array.from({ length: 400 }, (_, i) => docHeader(alice, group, `doc-${i}`));
+    for (let from = 0; from < docs.length; from += 30) {
+      const part = docs.slice(from, from + 30);
+      a.sendRaw(batchFrame(part.map(({ id, header }) => encodeForBatch(new SessionWriter(alice, id).content(transactions(60, "t"), header) as ClientMessage))));
+      await a.next("known", (k) => k.doc === part.at(-1)!.id, 20_000);
+    }
+    // A document of bob's whose id sorts after every other: the open reaches its place last.
+    const last = [...docs.map(({ id }) => id)].sort().at(-1)!;
+    let nonce = 0;
+    let ahead = docHeader(bob, group, `ahead-${nonce}`);
+    while (ahead.id <= last) ahead = docHeader(bob, group, `ahead-${++nonce}`);
+    const b = await connect(group, bob);
+    b.send({ type: "open", known: {} });
+    b.send(new SessionWriter(bob, ahead.id).content(transactions(1, "x"), ahead.header));
+    await b.next("known", (k) => k.doc === ahead.id && k.reason === "ack", 20_000);
+    a.send({ type: "delete", doc: ahead.id });
+    await a.next("deleted", (d) => d.doc === ahead.id);
+    const opened = await b.next("opened", undefined, 30_000);
+    expect(b.inbox.some((m) => m.type === "deleted" && m.doc === ahead.id)).toBe(true);
+    expect(opened).toMatchObject({ docs: 401 }); // the 400 and the membership log
+    await Promise.all([a.close(), b.close()]);
+  }, 60_000);
+
   it("answers each document named in known that the relay lacks as holding nothing, in every part, before opened", async () => {
     const { group, adminPeer: a, membersDoc } = await closedGroup("open-lacks", alice, [[bob, "writer"]]);
     const stored: DocId[] = [];

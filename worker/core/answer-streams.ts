@@ -246,20 +246,18 @@ export class AnswerStreams {
       if (!current.done) return { done: false, work: rows };
       delete part.current;
     }
-    // The documents the peer holds that were deleted are told at once; the listing then passes live ones
-    // only, so tombstones (kept for good) cost an open no slices.
-    if (!part.unlisted) {
-      part.unlisted = [];
-      for (const doc of unlistedOf(part)) {
-        if (this.#host.store.deleted(doc)) this.#host.post(peer, { type: "deleted", doc });
-        else part.unlisted.push(doc);
-      }
-    }
+    // The listing passes live documents only, so tombstones (kept for good) cost an open no slices; the
+    // ones the peer holds are told as the listing passes their place (#answerUnlisted).
+    part.unlisted ??= unlistedOf(part);
     // The slice takes at most OPEN_SLICE_DOCS, and reads one more to tell that more remain.
     for (const entry of this.#host.store.listDocumentsById(part.after, part.through, OPEN_SLICE_DOCS + 1, true)) {
       if (docs >= OPEN_SLICE_DOCS || rows >= OPEN_SLICE_ROWS) return { done: false, work: docs + rows };
+      // The documents it names before this one, within what is left of the slice; the next slice lists this one again.
+      const before = this.#answerUnlisted(peer, part.unlisted, entry.id, OPEN_SLICE_DOCS - docs);
+      docs += before.answered;
+      if (!before.done) return { done: false, work: docs + rows };
       part.after = entry.id;
-      docs += 1 + this.#answerUnlisted(peer, part.unlisted, entry.id);
+      docs += 1;
       const held = part.known[entry.id];
       if (!mayRead(part.reader.role, part.reader.agent, entry.header)) continue;
       this.#openedCount.set(peer, (this.#openedCount.get(peer) ?? 0) + 1);
@@ -271,7 +269,9 @@ export class AnswerStreams {
         return { done: false, work: docs + rows };
       }
     }
-    docs += this.#answerUnlisted(peer, part.unlisted, undefined);
+    const rest = this.#answerUnlisted(peer, part.unlisted, undefined, Math.max(OPEN_SLICE_DOCS - docs, 1));
+    docs += rest.answered;
+    if (!rest.done) return { done: false, work: docs + rows };
     if (part.through === undefined) {
       this.#host.post(peer, { type: "opened", docs: this.#openedCount.get(peer) ?? 0, cursor: this.#host.store.info().cursor });
       this.#openedCount.delete(peer);
@@ -281,21 +281,26 @@ export class AnswerStreams {
 
   /**
    * The documents the peer named that the listing passed without finding (those before `reached`, or all
-   * left when it is undefined) are ones this relay lacks: each is answered as a load of it would be, with
-   * nothing held, so the peer gives back what it has (a document created offline whose first push was cut
-   * off, a group restored from an older backup). Returns how many were answered.
+   * left when it is undefined): deleted ones are told so; the others this relay lacks, and each is answered
+   * as a load of it would be, with nothing held, so the peer gives back what it has (a document created
+   * offline whose first push was cut off, a group restored from an older backup). At most `budget` of them;
+   * `done` once none is left before `reached`.
    */
-  #answerUnlisted(peer: PeerId, unlisted: DocId[], reached: DocId | undefined): number {
+  #answerUnlisted(peer: PeerId, unlisted: DocId[], reached: DocId | undefined, budget: number): { answered: number; done: boolean } {
     let answered = 0;
     while (unlisted.length > 0 && (reached === undefined || unlisted.at(-1)! <= reached)) {
+      if (unlisted.at(-1) === reached) {
+        unlisted.pop();
+        break;
+      }
+      if (answered >= budget) return { answered, done: false };
       const doc = unlisted.pop()!;
-      if (doc === reached) break;
       // Deleted while the open streamed (the listing passes live documents only): said so, not "none here".
       if (this.#host.store.deleted(doc)) this.#host.post(peer, { type: "deleted", doc });
       else this.#host.post(peer, { type: "known", doc, header: false, sessions: {}, reason: "load" });
       answered++;
     }
-    return answered;
+    return { answered, done: true };
   }
 
   /**

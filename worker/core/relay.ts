@@ -331,9 +331,12 @@ export class Relay {
     for (const { then, valid } of contents) await this.#run({ type: "verified", peer, then, valid });
   }
 
-  /** Sends a message of the moment (an answer, live content), unless an answer still streaming will cover it. */
+  /**
+   * Sends a message of the moment (an answer, live content), unless it is content an answer still streaming
+   * will cover. A deletion always goes: an open lists live documents only, so it would not tell it.
+   */
   #send(peer: PeerId, message: ServerMessage): void {
-    if ((message.type === "content" || message.type === "deleted") && this.#answers.coversLater(peer, message.doc)) return;
+    if (message.type === "content" && this.#answers.coversLater(peer, message.doc)) return;
     this.#post(peer, message);
   }
 
