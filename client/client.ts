@@ -5,7 +5,7 @@ import { newSession, type Identity } from "./identity.ts";
 import { checkClientOptions } from "./client-options.ts";
 import { ClosedError } from "./errors.ts";
 import { checkSignalOptions } from "./local-checks.ts";
-import { unlessAborted } from "./store-load.ts";
+import { settling, unlessAborted } from "./store-load.ts";
 import type { AgentId, DocId, Role, SessionId } from "../protocol/index.ts";
 import { cutStoredSession, type DocChanges, type LocalStore, type SessionCut, type StoredDoc, type UnsentListener } from "./storage/local-store.ts";
 import { MemoryLocalStore } from "./storage/memory-store.ts";
@@ -141,18 +141,6 @@ async function openClient(options: ClientOptions): Promise<Client> {
   const request: LeaseRequest = { fresh: () => newSession(identity), ...(wanted !== undefined ? { wanted } : {}) };
   const lease = await store.leaseSession(identity.agent, request);
   return new Client(identity, lease, store, rest);
-}
-
-/**
- * What a store's method gives, as a promise: one that throws instead of rejecting (a store of the app's
- * own with a bug) rejects, so the failure is reported and retried like any other, never thrown into a flush.
- */
-function settling<T>(call: () => Promise<T> | T): Promise<T> {
-  try {
-    return Promise.resolve(call());
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }
 
 /** Why what a store's loadGroup gave is not a list of stored documents, if it is not. */

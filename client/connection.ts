@@ -33,6 +33,7 @@ import { ConnectionError, RelayError, describeFailure, type ConnectionFailure } 
 import type { Identity } from "./identity.ts";
 import { checkRelayUrl, tokenProblem } from "./local-checks.ts";
 import { StatusError, canTransition, type Status } from "./status.ts";
+import { settling } from "./store-load.ts";
 
 // Exactly the frame the relay's runtime answers without waking the object.
 const PING = encodeMessage({ type: "ping" });
@@ -486,11 +487,5 @@ function settledWithin<T>(call: () => Promise<T> | T, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`getToken did not settle within ${ms} ms`)), ms);
     (timer as { unref?: () => void }).unref?.(); // Node: waiting does not keep a closed client's process alive
   });
-  let called: Promise<T>;
-  try {
-    called = Promise.resolve(call());
-  } catch (error) {
-    called = Promise.reject(error);
-  }
-  return Promise.race([called, late]).finally(() => clearTimeout(timer));
+  return Promise.race([settling(call), late]).finally(() => clearTimeout(timer));
 }

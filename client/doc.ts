@@ -268,7 +268,7 @@ export class Doc {
    */
   refusedWrites(): RefusedWrites | undefined {
     const held = heldBack(this.#state, { agent: agentOfSession(this.#host.session), session: this.#host.session });
-    return held && { doc: this, ...held, transactions: this.#handedOut.all(held.transactions) };
+    return held && this.refusedOf(held);
   }
 
   // Verifying what arrives (see verifiesChains).

@@ -30,6 +30,19 @@ export async function loadUntilClosed<T>(load: () => Promise<T>, watch: LoadWatc
   }
 }
 
+/**
+ * What `call` gives, as a promise: a call that throws instead of rejecting (a store of the app's own with a
+ * bug, an app's getToken) rejects, so the failure is reported and retried like any other, never thrown
+ * into a flush or a handshake.
+ */
+export function settling<T>(call: () => Promise<T> | T): Promise<T> {
+  try {
+    return Promise.resolve(call());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /** `promise`, or a rejection with the signal's reason as soon as it aborts. */
 export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;

@@ -2,14 +2,15 @@
 // sends. A Uint8Array cannot be frozen: a transaction's (or a snapshot's) bytes are read as a copy of the
 // log's, the same copy while the app keeps it, a fresh one once it let it go (so the SDK keeps no second copy
 // of a document's bytes). Headers are handed out deep-frozen, once per header.
-import type { DocHeader, KnownState, Snapshot, Transaction, TransactionData } from "../../protocol/index.ts";
+import { knownStatesEqual, type DocHeader, type KnownState, type Snapshot, type Transaction, type TransactionData } from "../../protocol/index.ts";
 import type { DocTransaction, Snapshotted } from "./doc-state.ts";
 
 export class HandedOut {
   readonly #copies = new WeakMap<Uint8Array, WeakRef<Uint8Array>>();
   readonly #snapshots = new WeakMap<Snapshot, Snapshot>();
   readonly #headers = new WeakMap<DocHeader, DocHeader>();
-  readonly #logs = new Map<string, { log: readonly Transaction[]; length: number; out: readonly Transaction[] }>();
+  /** Per session, the log last handed out, and what it was made from. */
+  readonly #logs = new Map<string, { log: readonly Transaction[]; length: number; rewrites: number; out: readonly Transaction[] }>();
   readonly #snapshotted = new WeakMap<Snapshotted, Snapshotted>();
   #known: KnownState | undefined;
 
@@ -23,21 +24,17 @@ export class HandedOut {
 
   /** One session's log as the app gets it: the same array until the log changes (`rewrites`: replaced or cut). */
   log(session: string, transactions: readonly Transaction[], rewrites: number): readonly Transaction[] {
-    const key = `${session} ${rewrites}`;
-    const kept = this.#logs.get(key);
-    if (kept?.log === transactions && kept.length === transactions.length) return kept.out;
+    const kept = this.#logs.get(session);
+    if (kept?.log === transactions && kept.length === transactions.length && kept.rewrites === rewrites) return kept.out;
     const out = Object.freeze(transactions.map((transaction) => this.#frozen(transaction, {})));
-    if (kept === undefined) for (const old of this.#logs.keys()) if (old.startsWith(`${session} `)) this.#logs.delete(old);
-    this.#logs.set(key, { log: transactions, length: transactions.length, out });
+    this.#logs.set(session, { log: transactions, length: transactions.length, rewrites, out });
     return out;
   }
 
   /** What the relay holds as the app gets it: a frozen copy, the same one until it changes. */
   known(known: KnownState): KnownState {
-    const kept = this.#known;
-    const same = kept !== undefined && kept.header === known.header && Object.keys(kept.sessions).length === Object.keys(known.sessions).length && Object.entries(known.sessions).every(([session, count]) => kept.sessions[session as keyof typeof kept.sessions] === count);
-    if (!same) this.#known = Object.freeze({ header: known.header, sessions: Object.freeze({ ...known.sessions }) });
-    return this.#known!;
+    if (this.#known === undefined || !knownStatesEqual(this.#known, known)) this.#known = Object.freeze({ header: known.header, sessions: Object.freeze({ ...known.sessions }) });
+    return this.#known;
   }
 
   /** A stored snapshot's author and covers as the app gets them: frozen, the same object each time. */
