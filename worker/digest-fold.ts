@@ -7,7 +7,7 @@
 // changed, however many writes it took), and marks them folded, all in the caller's SQLite transaction. So
 // a session written a thousand times between two `dir`s costs two vectors instead of a thousand, and the
 // sum on disk and the rows always agree, across hibernation and restarts.
-import { updateDigestSumAll, type DocId, type KnownState, type SessionId } from "../protocol/index.ts";
+import { knownStatesEqual, updateDigestSumAll, type DocId, type KnownState, type SessionId } from "../protocol/index.ts";
 
 type FoldRow = {
   doc_num: number;
@@ -62,6 +62,6 @@ export function foldDigest(sql: SqlStorage, sum: string, fromCursor: number): { 
   }
   if (sessions.length > 0) sql.exec("UPDATE sessions SET digested = NULL WHERE num IN (SELECT value FROM json_each(?))", JSON.stringify(sessions));
   if (headers.length > 0) sql.exec("UPDATE docs SET digested = NULL WHERE num IN (SELECT value FROM json_each(?))", JSON.stringify(headers));
-  const restricted = restrictedNums.map((num) => changes.get(num)!).filter(([, before, after]) => JSON.stringify(before) !== JSON.stringify(after));
+  const restricted = restrictedNums.map((num) => changes.get(num)!).filter(([, before, after]) => !knownStatesEqual(before, after));
   return { sum: updateDigestSumAll(sum, changes.values()), restricted };
 }

@@ -31,7 +31,6 @@ import { readChunk } from "./transaction-chunks.ts";
 import { LISTED_PAGE, listedColumns, listedSessions, sessionCounts, type DocListRow, type ListedSession } from "./listed-documents.ts";
 import {
   ALL_DOCS,
-  digestAfterAll,
   digestChangeOf,
   type AgentUsage,
   type ListedDoc,
@@ -111,10 +110,19 @@ export class SqliteStore implements GroupStore {
    */
   #unfolded: Set<string> | undefined;
   readonly sql: SqlStorage;
+  /** What the readers' sums read and write (reader-sums.ts). */
+  readonly #readerSums: ReaderSumsHost;
   readonly transactionSync: <T>(fn: () => T) => T;
 
   constructor(sql: SqlStorage, transactionSync: <T>(fn: () => T) => T) {
     this.sql = sql;
+    this.#readerSums = {
+      sql,
+      meta: (key) => this.meta(key),
+      setMeta: (key, value) => this.setMeta(key, value),
+      header: (doc) => this.header(doc),
+      restricted: () => this.#listRestricted(),
+    };
     this.transactionSync = transactionSync;
     this.#subscriptions = new SubscriptionRows(sql);
     this.#members = new MemberRows(sql);
@@ -517,10 +525,6 @@ export class SqliteStore implements GroupStore {
     return sum;
   }
 
-  /** What the readers' sums read and write (reader-sums.ts). */
-  get #readerSums(): ReaderSumsHost {
-    return { sql: this.sql, meta: (key) => this.meta(key), setMeta: (key, value) => this.setMeta(key, value), header: (doc) => this.header(doc), restricted: () => this.#listRestricted() };
-  }
 
   *#listRestricted(): Iterable<DirEntry> {
     for (let after = 0; ; ) {
@@ -676,13 +680,14 @@ export class SqliteStore implements GroupStore {
       }
       if (folded) {
         // Every session these writes append to was folded at its count, which is each append's `after`.
-        const digestSum = digestAfterAll(this.meta("digest_sum") ?? EMPTY_DIGEST_SUM, writes);
+        const changes = writes.map(digestChangeOf);
+        const digestSum = updateDigestSumAll(this.meta("digest_sum") ?? EMPTY_DIGEST_SUM, changes);
         // The readers' sums move with it (reader-sums.ts), by the writes to documents that limit their readers.
         const headers = new Map(writes.flatMap((write) => {
           const header = write.header ?? this.header(write.doc);
           return header?.readers ? [[write.doc, header] as const] : [];
         }));
-        foldReaderSums(this.#readerSums, writes.filter((write) => headers.has(write.doc)).map(digestChangeOf), headers);
+        foldReaderSums(this.#readerSums, changes.filter(([doc]) => headers.has(doc)), headers);
         this.sql.exec(
           "INSERT INTO meta (key, value) VALUES ('digest_sum', ?), ('digest_cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
           digestSum,
