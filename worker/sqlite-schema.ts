@@ -118,6 +118,14 @@ CREATE TRIGGER IF NOT EXISTS agent_snapshot_bytes_on_delete AFTER DELETE ON snap
 END;
 `;
 
+/**
+ * A tombstone's header, as SQL of the live one: the same header with an empty `meta`. What the app wrote
+ * there goes with the document's content; its creator and readers still say who may hear of the deletion.
+ */
+export const BARE_TOMBSTONE_HEADER = "json_set(header, '$.meta', json('{}'))";
+/** Set once the tombstones stored before they were bare (BARE_TOMBSTONE_HEADER) were made so. */
+const TOMBSTONES_BARE = "tombstones_bare";
+
 /** What is left for the store to do with reads of its own, on storage an earlier version wrote. */
 export type PendingUpgrades = {
   /** Rows stored before the digest was folded lazily are all in its sum: folding starts at the group's cursor. */
@@ -162,7 +170,14 @@ export function openSchema(sql: SqlStorage, transactionSync: <T>(fn: () => T) =>
   if (snapshotColumns.length > 0 && !snapshotColumns.includes("at")) sql.exec("ALTER TABLE snapshots ADD COLUMN at INTEGER");
   sql.exec(SCHEMA);
   // A new group keeps its readers' sums from its first write; one stored before builds them at its next fold.
-  if (docColumns.length === 0) sql.exec(`INSERT INTO meta (key, value) VALUES ('${READER_SUMS_KEPT}', '1') ON CONFLICT (key) DO NOTHING`);
+  if (docColumns.length === 0) sql.exec(`INSERT INTO meta (key, value) VALUES ('${READER_SUMS_KEPT}', '1'), ('${TOMBSTONES_BARE}', '1') ON CONFLICT (key) DO NOTHING`);
+  // Tombstones stored with their whole header: their meta goes, once.
+  else if (sql.exec("SELECT 1 FROM meta WHERE key = ?", TOMBSTONES_BARE).toArray().length === 0) {
+    transactionSync(() => {
+      sql.exec(`UPDATE docs SET header = ${BARE_TOMBSTONE_HEADER} WHERE deleted = 1`);
+      sql.exec(`INSERT INTO meta (key, value) VALUES ('${TOMBSTONES_BARE}', '1')`);
+    });
+  }
   // Groups stored before agents' usage was counted: count it once.
   if (!countsUsage && docColumns.length > 0) {
     sql.exec(`INSERT INTO agent_usage (agent, docs) SELECT header ->> '$.creator', count(*) FROM docs WHERE deleted = 0 GROUP BY 1`);

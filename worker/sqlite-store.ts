@@ -21,7 +21,7 @@ import {
 } from "../protocol/index.ts";
 import { foldDigest, type DigestChange } from "./digest-fold.ts";
 import { foldReaderSums, leaveReaderSums, readerSum, type ReaderSumsHost } from "./reader-sums.ts";
-import { openSchema, REMOVED_SCHEMA } from "./sqlite-schema.ts";
+import { BARE_TOMBSTONE_HEADER, openSchema, REMOVED_SCHEMA } from "./sqlite-schema.ts";
 import { SnapshotRows } from "./sqlite-snapshots.ts";
 import { SubscriptionRows } from "./sqlite-subscriptions.ts";
 import { MemberRows } from "./sqlite-members.ts";
@@ -743,7 +743,7 @@ export class SqliteStore implements GroupStore {
       this.sql.exec("DELETE FROM sessions WHERE doc_num = ?", docNum);
       this.#snapshots.deleteFor(docNum, doc);
       this.#subscriptions.deleteFor(doc);
-      this.sql.exec("UPDATE docs SET deleted = 1, updated_at = ?, cursor = ? WHERE num = ?", now, this.#bumpCursor(), docNum);
+      this.sql.exec(`UPDATE docs SET deleted = 1, header = ${BARE_TOMBSTONE_HEADER}, updated_at = ?, cursor = ? WHERE num = ?`, now, this.#bumpCursor(), docNum);
       this.#rows.set(doc, { num: docNum, deleted: true, sessions: 0 });
     });
     for (const key of [...this.#heads.keys()]) if (key.startsWith(`${this.#rows.get(doc)?.num} `)) this.#heads.delete(key);

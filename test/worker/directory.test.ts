@@ -1,6 +1,6 @@
 // The directory (cursor, digest, tombstones) and deleting documents, against the real object and SQLite.
 import { afterEach, describe, expect, it } from "vitest";
-import { batchFrame, digestOf, encodeForBatch, sha256, toBase64Url, utf8, type AgentId, type ClientMessage, type DirEntry, type DocId, type KnownState } from "../../protocol/index.ts";
+import { batchFrame, digestOf, docIdOf, encodeForBatch, sha256, toBase64Url, utf8, type AgentId, type ClientMessage, type DirEntry, type DocId, type KnownState } from "../../protocol/index.ts";
 import { testAgent, transactions } from "../support/identity.ts";
 import { closedGroup, docHeader } from "./groups-helpers.ts";
 import { SessionWriter, closeAll, connect, emptyKnown, sqlRows, storedTransactionCount, uniqueGroup, type Peer } from "./socket.ts";
@@ -259,6 +259,24 @@ describe("delete", () => {
     expect(live.map((entry) => entry.id)).toContain(kept.id);
     expect(await dir(b, { digest: digestOf(held(live)) })).toMatchObject({ inSync: true, docs: [] });
     await Promise.all([a, b, c, d].map((peer) => peer.close()));
+  });
+
+  it("a deleted document's meta goes with its content: its tombstone keeps who may hear of it, not what the app wrote there", async () => {
+    const { group, adminPeer: a } = await closedGroup("del-meta", alice, [[bob, "writer"], [carol, "reader"], [dave, "reader"]]);
+    const b = await connect(group, bob);
+    const header = { ...docHeader(bob, group, "meta").header, meta: { title: "Letter to my lawyer" }, readers: [carol.agent] };
+    const id = docIdOf(header);
+    b.send(new SessionWriter(bob, id).content(transactions(1, "draft"), header));
+    expect(await b.next("known", (k) => k.doc === id)).toMatchObject({ reason: "ack" });
+    a.send({ type: "delete", doc: id });
+    await a.next("deleted");
+    const bare = { ...header, meta: {} };
+    expect((await dir(a)).docs.find((entry) => entry.id === id)).toMatchObject({ deleted: true, header: bare });
+    expect(await sqlRows(group, "SELECT header FROM docs WHERE id = ?", id)).toEqual([{ header: expect.not.stringContaining("lawyer") }]);
+    // Its readers still decide who is told: carol is, dave is not.
+    const [c, d] = [await connect(group, carol), await connect(group, dave)];
+    expect((await dir(c)).docs.find((entry) => entry.id === id)).toMatchObject({ deleted: true, header: bare });
+    expect((await dir(d)).docs.map((entry) => entry.id)).not.toContain(id);
   });
 
   it("deleting a private document does not reveal it to openers who may not read it", async () => {

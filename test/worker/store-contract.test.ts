@@ -126,6 +126,20 @@ describe("SqliteStore on storage written by an earlier version", () => {
     }),
   );
 
+  it("empties the meta of tombstones stored with their whole header, once, and leaves the live documents' alone", () =>
+    onFreshStorage("store-upgrade-bare-tombstones", (sql, openStore) => {
+      sql.exec("DELETE FROM meta WHERE key = 'tombstones_bare'");
+      const header = (title: string) => JSON.stringify({ group: "g", kind: "json", creator: "ag_a", createdAt: 1, nonce: "n", meta: { title }, readers: ["ag_b"] });
+      sql.exec("INSERT INTO docs (num, id, header, updated_at, cursor, deleted) VALUES (1, 'doc_a', ?, 1, 1, 1), (2, 'doc_b', ?, 1, 2, 0)", header("old plans"), header("kept"));
+      const listed = (store: SqliteStore) => Object.fromEntries([...store.listDocuments()].map((entry) => [entry.id, entry.header]));
+      const bare = { group: "g", kind: "json", creator: "ag_a", createdAt: 1, nonce: "n", meta: {}, readers: ["ag_b"] };
+      expect(listed(openStore())).toEqual({ doc_a: bare, doc_b: { ...bare, meta: { title: "kept" } } });
+      // Once: a tombstone written as it was before (no store deletes that way now) is left as it is.
+      sql.exec("UPDATE docs SET header = ? WHERE num = 1", header("again"));
+      expect(listed(openStore()).doc_a).toEqual({ ...bare, meta: { title: "again" } });
+    }),
+  );
+
   it("counts each agent's stored bytes once when the columns are new, so the bytes quota holds for data stored before", () =>
     onFreshStorage("store-upgrade-bytes", (sql, openStore) => {
       // The tables as the version before bytes were counted (sessions and agent_usage without `bytes`).

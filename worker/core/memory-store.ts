@@ -297,6 +297,7 @@ export class MemoryStore implements GroupStore {
     this.#info.digestSum = updateDigestSum(this.#info.digestSum, doc, this.knownState(doc), { header: false, sessions: {} });
     this.#info.digest = digestOfSum(this.#info.digestSum);
     stored.deleted = true;
+    stored.header = { ...stored.header, meta: {} };
     this.#subscriptions.delete(doc);
     stored.sessions.clear();
     stored.heads.clear();

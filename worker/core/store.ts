@@ -208,7 +208,11 @@ export interface GroupStore extends StoreReader {
    * pruning still to do was taken (at or before `takenBy`: more is due now), or undefined if none has.
    */
   prune(takenBy: number, budget: number): PruneSlice;
-  /** Leaves a tombstone and frees the document's transactions (and its snapshot). */
+  /**
+   * Leaves a tombstone and frees the document's transactions (and its snapshot). The tombstone keeps the
+   * header without its `meta` (what the app wrote there, a title say, goes with the content): its
+   * creator and readers still say who is told of the deletion.
+   */
   deleteDoc(doc: DocId, now: number): void;
   subscribe(peer: PeerId, doc: DocId | typeof ALL_DOCS): void;
   /** Subscribes one peer to several documents at once. */
