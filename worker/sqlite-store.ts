@@ -283,6 +283,13 @@ export class SqliteStore implements GroupStore {
     return this.#row(doc)?.deleted ?? false;
   }
 
+  /** Read when asked (a tombstone is asked about rarely): not cached. */
+  tombstone(doc: DocId): DocHeader | undefined {
+    if (!this.deleted(doc)) return undefined;
+    const row = this.sql.exec<{ header: string }>("SELECT header FROM docs WHERE id = ?", doc).toArray()[0];
+    return row && (JSON.parse(row.header) as DocHeader);
+  }
+
   hasRestrictedDocs(): boolean {
     return this.sql.exec("SELECT 1 FROM docs WHERE restricted = 1 AND deleted = 0 LIMIT 1").toArray().length > 0;
   }

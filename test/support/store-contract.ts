@@ -430,6 +430,7 @@ export const storeContract: StoreCase[] = [
       const bare = { ...doc1.header, meta: {} };
       expect([...store.listDocuments(2)]).toEqual([{ id: doc1.id, header: bare, known: { header: false, sessions: {} }, updatedAt: NOW + 9, deleted: true, cursor: 3 }]);
       expect([...store.listDocumentsById()].find((entry) => entry.id === doc1.id)).toMatchObject({ header: bare, deleted: true });
+      expect([store.tombstone(doc1.id), store.tombstone(doc2.id), store.tombstone(doc3.id)]).toEqual([bare, undefined, undefined]);
       expect(store.info().digest).toBe(digestOf([[doc2.id, store.knownState(doc2.id)]]));
       store.deleteDoc(doc1.id, NOW + 10); // twice: nothing more happens
       expect(store.info().cursor).toBe(3);

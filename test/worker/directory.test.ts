@@ -289,6 +289,20 @@ describe("delete", () => {
     await a.next("deleted");
     await d.sync();
     expect(d.drain("deleted")).toEqual([]);
-    await Promise.all([a.close(), b.close(), d.close()]);
+    // Dave knows its id: what he hears of it is what he would hear of it live, not that it was deleted.
+    d.send({ type: "load", doc: secret.id, known: emptyKnown });
+    expect(await d.next("error")).toMatchObject({ code: "forbidden", doc: secret.id });
+    d.send({ type: "presence", doc: secret.id, state: { here: true } });
+    expect(await d.next("error")).toMatchObject({ code: "presence_refused", message: "this agent may not read this document" });
+    d.send({ type: "open", known: { [secret.id]: emptyKnown } });
+    await d.next("opened");
+    expect(d.drain("deleted")).toEqual([]);
+    // Carol may read it: she is told.
+    const c = await connect(group, carol);
+    c.send({ type: "load", doc: secret.id, known: emptyKnown });
+    expect(await c.next("error")).toMatchObject({ code: "doc_deleted", doc: secret.id });
+    c.send({ type: "open", known: { [secret.id]: emptyKnown } });
+    expect(await c.next("deleted")).toEqual({ type: "deleted", doc: secret.id });
+    await Promise.all([a.close(), b.close(), c.close(), d.close()]);
   });
 });

@@ -1,5 +1,5 @@
 // Who may do what: a peer's role, and what a write to the membership log changes. Pure, like the core.
-import { applyMemberOp, logOrder, parseMemberOp, type AgentId, type Role } from "../../protocol/index.ts";
+import { applyMemberOp, logOrder, mayRead, parseMemberOp, type AgentId, type DocId, type Role } from "../../protocol/index.ts";
 import type { ReadyPeer } from "./peer-records.ts";
 import type { LogPosition, MemberChange, SessionAppend, StoreReader, Write } from "./store.ts";
 
@@ -10,6 +10,18 @@ export function roleOf(peer: ReadyPeer, store: StoreReader): Role | undefined {
   const logged = store.role(peer.agent);
   // Removals are read only for an agent the log does not name: members never need them.
   return roleUnderLog(peer.token?.role, logged, logged === undefined && info.removed.has(peer.agent));
+}
+
+/**
+ * How a deleted document is refused to an agent that names it: as deleted to whoever may read it (its
+ * tombstone keeps the creator and readers), as any document it may not read to anyone else, so a member
+ * left out learns nothing of its deletion. Undefined for a document that is not deleted.
+ */
+export function deletionRefusal(role: Role | undefined, agent: AgentId, doc: DocId, store: StoreReader): { code: "doc_deleted" | "forbidden"; reason: string } | undefined {
+  if (!store.deleted(doc)) return undefined;
+  const tombstone = store.tombstone(doc);
+  if (tombstone && !mayRead(role, agent, tombstone)) return { code: "forbidden", reason: "this agent may not read this document" };
+  return { code: "doc_deleted", reason: "this document was deleted" };
 }
 
 const RANK: Record<Role, number> = { reader: 0, writer: 1, admin: 2 };

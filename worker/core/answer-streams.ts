@@ -21,6 +21,7 @@ import {
   type ServerMessage,
   type SessionId,
 } from "../../protocol/index.ts";
+import { deletionRefusal } from "./access.ts";
 import { sendMissing } from "./delta-stream.ts";
 import type { Effect, Reader } from "./effects.ts";
 import type { GroupStore, PeerId } from "./store.ts";
@@ -295,9 +296,12 @@ export class AnswerStreams {
       }
       if (answered >= budget) return { answered, done: false };
       const doc = unlisted.pop()!;
-      // Deleted while the open streamed (the listing passes live documents only): said so, not "none here".
-      if (this.#host.store.deleted(doc)) this.#host.post(peer, { type: "deleted", doc });
-      else this.#host.post(peer, { type: "known", doc, header: false, sessions: {}, reason: "load" });
+      // Deleted while the open streamed (the listing passes live documents only): said so, not "none here",
+      // to a peer that may read it; to another, nothing, as for a live document it may not read.
+      const reader = this.#host.readerNow(peer);
+      const gone = reader && deletionRefusal(reader.role, reader.agent, doc, this.#host.store);
+      if (gone?.code === "doc_deleted") this.#host.post(peer, { type: "deleted", doc });
+      else if (!gone) this.#host.post(peer, { type: "known", doc, header: false, sessions: {}, reason: "load" });
       answered++;
     }
     return { answered, done: true };

@@ -65,6 +65,11 @@ export class MemoryStore implements GroupStore {
     return this.#docs.get(doc)?.deleted ?? false;
   }
 
+  tombstone(doc: DocId): DocHeader | undefined {
+    const stored = this.#docs.get(doc);
+    return stored?.deleted ? stored.header : undefined;
+  }
+
   hasRestrictedDocs(): boolean {
     return [...this.#docs.values()].some((doc) => !doc.deleted && doc.header.readers !== undefined);
   }

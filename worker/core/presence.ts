@@ -20,7 +20,7 @@ import {
   type Role,
   type SessionId,
 } from "../../protocol/index.ts";
-import { roleOf } from "./access.ts";
+import { deletionRefusal, roleOf } from "./access.ts";
 import type { Effect } from "./effects.ts";
 import type { PeerRecord, ReadyPeer, SavedPresence } from "./peer-records.ts";
 import type { PeerId, StoreReader } from "./store.ts";
@@ -137,7 +137,7 @@ export class PresenceTable {
       { type: "send", peer: peer.id, message: { type: "error", code, message: text, doc, ...(retryAfter === undefined ? {} : { retryAfter }) } },
     ];
     const header = store.header(doc);
-    if (!header) return refused("presence_refused", store.deleted(doc) ? "this document was deleted" : "the relay has no such document");
+    if (!header) return refused("presence_refused", deletionRefusal(role, peer.agent, doc, store)?.reason ?? "the relay has no such document");
     if (!mayRead(role, peer.agent, header)) return refused("presence_refused", "this agent may not read this document");
 
     const entry = this.#entry(peer, now);

@@ -31,7 +31,7 @@ import {
   type SessionId,
 } from "../../protocol/index.ts";
 import { OPEN_ACCESS, type AccessPolicy } from "../config.ts";
-import { membershipChanges, roleOf, roleUnderLog } from "./access.ts";
+import { deletionRefusal, membershipChanges, roleOf, roleUnderLog } from "./access.ts";
 import { PresenceTable } from "./presence.ts";
 import { ContentPacker } from "./content-packer.ts";
 import { PeerTable } from "./peer-table.ts";
@@ -136,7 +136,8 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
       return unchanged(state, [{ type: "sendDirectory", peer: id, since: message.since ?? 0, reader, ...(sharesGroupDigest ? {} : { ownDigest: true, digest }) }]);
     }
     case "load": {
-      if (store.deleted(message.doc)) return refuse(state, id, "doc_deleted", "this document was deleted", { doc: message.doc });
+      const gone = deletionRefusal(role, peer.agent, message.doc, store);
+      if (gone) return refuse(state, id, gone.code, gone.reason, { doc: message.doc });
       const header = store.header(message.doc);
       if (header && !mayRead(role, peer.agent, header)) return refuse(state, id, "forbidden", "this agent may not read this document", { doc: message.doc });
       // What the peer lacks, then the relay's known state; streamed in slices when the document is long.
@@ -230,7 +231,8 @@ function headerProblem(state: RelayState, agent: AgentId, doc: DocId, header: Do
 function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Content, now: number, store: StoreReader): Step {
   const { id, agent } = peer;
   const doc = content.doc;
-  if (store.deleted(doc)) return refuse(state, id, "doc_deleted", "this document was deleted", { doc });
+  const gone = deletionRefusal(role, agent, doc, store);
+  if (gone) return refuse(state, id, gone.code, gone.reason, { doc });
   const write: Write = { doc, appends: [], now };
   const info = store.info();
   let header = store.header(doc);

@@ -16,7 +16,7 @@ import {
   type SnapshotMessage,
   type Snapshotted,
 } from "../../protocol/index.ts";
-import { roleOf } from "./access.ts";
+import { deletionRefusal, roleOf } from "./access.ts";
 import type { Effect } from "./effects.ts";
 import type { ReadyPeer } from "./peer-records.ts";
 import type { RelayState } from "./relay-state.ts";
@@ -32,7 +32,8 @@ export type SnapshotRefusal = { code: ErrorCode; reason: string };
 export function takeSnapshot(peer: ReadyPeer, snapshot: SnapshotMessage, now: number, store: StoreReader, role = roleOf(peer, store)): Effect[] | SnapshotRefusal {
   const { doc, session, covers } = snapshot;
   if (agentOfSession(session) !== peer.agent) return { code: "forbidden", reason: "a snapshot's session must be the sending agent's" };
-  if (store.deleted(doc)) return { code: "doc_deleted", reason: "this document was deleted" };
+  const gone = deletionRefusal(role, peer.agent, doc, store);
+  if (gone) return gone;
   const header = store.header(doc);
   if (!header) return { code: "unknown_doc", reason: "no such document" };
   if (doc === store.info().membersDoc) return { code: "snapshot_refused", reason: "the membership log cannot be snapshotted" };

@@ -72,6 +72,10 @@ export class StagedWrites implements StoreReader {
     return !this.#headers.has(doc) && this.#base.deleted(doc);
   }
 
+  tombstone(doc: DocId): DocHeader | undefined {
+    return this.#headers.has(doc) ? undefined : this.#base.tombstone(doc);
+  }
+
   hasRestrictedDocs(): boolean {
     return this.#base.hasRestrictedDocs() || [...this.#headers.values()].some((header) => header.readers !== undefined);
   }

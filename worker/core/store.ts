@@ -138,6 +138,8 @@ export interface StoreReader {
   /** Header of a live document (undefined if missing or deleted). */
   header(doc: DocId): DocHeader | undefined;
   deleted(doc: DocId): boolean;
+  /** A deleted document's header, as its tombstone keeps it (without meta); undefined for any other. */
+  tombstone(doc: DocId): DocHeader | undefined;
   /** Whether any live document limits its readers (then a reader's digest differs from the group's). */
   hasRestrictedDocs(): boolean;
   knownState(doc: DocId): KnownState;
