@@ -20,7 +20,7 @@ import { orderedView, type OrderedView } from "./core/ordered-view.ts";
 import { coversOf, snapshotKey, snapshotProblem } from "./core/snapshots.ts";
 import type { CoreEvent, WaiterKey } from "./core/effects.ts";
 import { LocalRefusalError, abortReason, type ClosedError, type RelayError } from "./errors.ts";
-import { checkListener, checkMayWrite, checkMemberOp, checkSignalOptions, checkSnapshotData, checkTransactionData, isTransactionData, sizeProblem } from "./local-checks.ts";
+import { checkListener, checkMayWrite, checkMemberOp, checkSessionRoom, checkSignalOptions, checkSnapshotData, checkTransactionData, isTransactionData, sizeProblem } from "./local-checks.ts";
 import { detachedPresence, type DocPresence } from "./presence.ts";
 
 export type { DocTransaction, Snapshotted } from "./core/doc-state.ts";
@@ -165,6 +165,7 @@ export class Doc {
     checkTransactionData(this.id, this.#host.session, nextAt(state, now), data);
     // In the relay's order: the frame is decoded first, then the role checked.
     checkMayWrite(this.#host.role, agentOfSession(this.#host.session), state.header, "append");
+    if (heldCount(state, this.#host.session) === 0 && !(this.#host.session in state.relay.sessions)) checkSessionRoom(state.relay.sessions, this.#host.session, "append");
     if (state.header.kind === MEMBERS_KIND) checkMemberOp(data);
     this.#host.dispatch({ type: "append", doc: this.id, data, now });
     const own = ownLog(state, this.#host.session);

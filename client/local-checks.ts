@@ -13,8 +13,11 @@ import {
   isWellFormedText,
   jsonProblem,
   parseMemberOp,
+  MAX_SESSIONS_PER_AGENT_PER_DOCUMENT,
+  MAX_SESSIONS_PER_DOCUMENT,
   MAX_SNAPSHOT_BYTES,
   MAX_TOKEN_CHARS,
+  agentOfSession,
   MAX_TRANSACTION_BYTES,
   MAX_TRANSACTION_WIRE_BYTES,
   dataBytes,
@@ -131,6 +134,20 @@ export function writeRefusal(role: Role | undefined, agent: AgentId, header: Doc
   if (!mayRead(role, agent, header)) return `this agent may not read document ${docIdOf(header)}`;
   if (header.kind === MEMBERS_KIND) return can(role, "manage") ? undefined : "only an admin may change membership";
   return can(role, "write") ? undefined : `a ${role} may not write`;
+}
+
+/**
+ * A first write of `session` to a document whose sessions the relay confirmed (`relaySessions`) is refused
+ * as the relay would refuse it, with `too_many_sessions`: the document is full, or holds as many of the
+ * agent's sessions as one agent may write.
+ */
+export function checkSessionRoom(relaySessions: SessionCounts, session: SessionId, what: string): void {
+  const sessions = Object.keys(relaySessions) as SessionId[];
+  if (sessions.length >= MAX_SESSIONS_PER_DOCUMENT) throw new LocalRefusalError("too_many_sessions", `${what}: the document holds ${MAX_SESSIONS_PER_DOCUMENT} sessions, as many as one may; this one is new to it`);
+  const agent = agentOfSession(session);
+  if (sessions.filter((other) => agentOfSession(other) === agent).length >= MAX_SESSIONS_PER_AGENT_PER_DOCUMENT) {
+    throw new LocalRefusalError("too_many_sessions", `${what}: this agent wrote ${MAX_SESSIONS_PER_AGENT_PER_DOCUMENT} sessions of the document, as many as one agent may; this one is new to it`);
+  }
 }
 
 /** A write refused as the relay would (writeRefusal), with `forbidden`. */

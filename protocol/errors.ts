@@ -24,7 +24,10 @@ export const ERROR_CLOSE_CODES = {
   bad_signature: null,
   /** A transaction's data is larger than MAX_TRANSACTION_BYTES, or a frame holds too many. */
   transaction_too_large: null,
-  /** The document has MAX_SESSIONS_PER_DOCUMENT sessions; no new session may write to it. */
+  /**
+   * The document has MAX_SESSIONS_PER_DOCUMENT sessions, or MAX_SESSIONS_PER_AGENT_PER_DOCUMENT of this
+   * agent's; no new session (of this agent) may write to it.
+   */
   too_many_sessions: null,
   /** A header does not hash to the document id, names another group, or another creator. */
   bad_header: null,

@@ -64,6 +64,12 @@ export const MAX_SESSIONS_PER_FRAME = 1_000;
  */
 export const MAX_SESSIONS_PER_DOCUMENT = 10_000;
 /**
+ * Most sessions one agent may write in one document: a tenth of MAX_SESSIONS_PER_DOCUMENT, so one member
+ * cannot use up a shared document's sessions and leave every new writer refused. An agent's devices and
+ * tabs reuse their sessions (the local stores lease them); a client on a MemoryLocalStore starts one per run.
+ */
+export const MAX_SESSIONS_PER_AGENT_PER_DOCUMENT = 1_000;
+/**
  * Most sockets one group object lets wait in the handshake. A newcomer beyond it pushes out the one that
  * has waited longest, so sockets that never say hello cannot keep members out.
  */

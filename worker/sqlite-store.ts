@@ -352,6 +352,13 @@ export class SqliteStore implements GroupStore {
     return this.#liveRow(doc)?.sessions ?? 0;
   }
 
+  /** One statement over the document's sessions index: the agent's ids sort together (`<agent>~…`). */
+  agentSessionCount(doc: DocId, agent: AgentId): number {
+    const row = this.#liveRow(doc);
+    if (!row) return 0;
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM sessions WHERE doc_num = ? AND id > ? AND id < ?", row.num, `${agent}~`, `${agent}\u007f`).one().n;
+  }
+
   subscribers(doc: DocId): PeerId[] {
     return this.#subscriptions.of(doc);
   }

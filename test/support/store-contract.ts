@@ -412,6 +412,16 @@ export const storeContract: StoreCase[] = [
     },
   },
   {
+    name: "agentSessionCount counts one agent's sessions of a live document, not another's, not a deleted document's",
+    run(store) {
+      store.commit(write(doc1, [new Log(alice.session).append(txs(1, "a")), new Log(aliceTwo.session).append(txs(1, "b"))], { header: true }));
+      store.commit(write(doc1, [new Log(bob.session).append(txs(1, "c"))]));
+      expect([store.agentSessionCount(doc1.id, alice.agent), store.agentSessionCount(doc1.id, bob.agent), store.agentSessionCount(doc2.id, alice.agent)]).toEqual([2, 1, 0]);
+      store.deleteDoc(doc1.id, NOW);
+      expect(store.agentSessionCount(doc1.id, alice.agent)).toBe(0);
+    },
+  },
+  {
     name: "a deleted document is a tombstone: no header, no sessions, listed once as deleted without its meta, cursor moved",
     run(store) {
       store.commit(write(doc1, [new Log(alice.session).append(txs(2, "a"))], { header: true }));

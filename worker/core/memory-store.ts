@@ -107,6 +107,11 @@ export class MemoryStore implements GroupStore {
     return stored && !stored.deleted ? stored.heads.size : 0;
   }
 
+  agentSessionCount(doc: DocId, agent: AgentId): number {
+    const stored = this.#docs.get(doc);
+    return stored && !stored.deleted ? [...stored.heads.keys()].filter((session) => agentOfSession(session) === agent).length : 0;
+  }
+
   subscribers(doc: DocId): PeerId[] {
     return [...new Set([...(this.#subscriptions.get(doc) ?? []), ...(this.#subscriptions.get(ALL_DOCS) ?? [])])];
   }

@@ -10,6 +10,7 @@ import {
   MAX_LISTINGS_PER_FRAME,
   MAX_SESSIONS_PER_AGENT,
   MAX_WAITING_LOADS_PER_PEER,
+  MAX_SESSIONS_PER_AGENT_PER_DOCUMENT,
   MAX_SESSIONS_PER_DOCUMENT,
   agentOfSession,
   can,
@@ -289,6 +290,9 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
   if (corrected) return unchanged(state, [{ type: "send", peer: id, message: { type: "known", doc, header: !write.header, sessions: held, reason: "correction" } }]);
   if (newSessions > 0 && store.sessionCount(doc) + newSessions > MAX_SESSIONS_PER_DOCUMENT) {
     return refuse(state, id, "too_many_sessions", `a document holds at most ${MAX_SESSIONS_PER_DOCUMENT} sessions`, { doc });
+  }
+  if (newSessions > 0 && store.agentSessionCount(doc, agent) + newSessions > MAX_SESSIONS_PER_AGENT_PER_DOCUMENT) {
+    return refuse(state, id, "too_many_sessions", `an agent may write at most ${MAX_SESSIONS_PER_AGENT_PER_DOCUMENT} sessions of one document`, { doc });
   }
   // The agent's usage is one cached row (the store keeps it current), so every write can be held to it.
   const usage = store.usage(agent);

@@ -13,6 +13,8 @@ export class StagedWrites implements StoreReader {
   /** Heads by `<doc> <session>`. */
   readonly #heads = new Map<string, SessionHead>();
   readonly #newSessions = new Map<DocId, number>();
+  /** New sessions by `<doc> <agent>`. */
+  readonly #newAgentSessions = new Map<string, number>();
   /** What the staged writes add to each agent's usage. */
   readonly #usage = new Map<AgentId, AgentUsage>();
 
@@ -26,7 +28,11 @@ export class StagedWrites implements StoreReader {
     if (write.header) this.#headers.set(write.doc, write.header);
     let newSessions = 0;
     for (const append of write.appends) {
-      if (append.after === 0) newSessions++;
+      if (append.after === 0) {
+        newSessions++;
+        const key = `${write.doc} ${agentOfSession(append.session)}`;
+        this.#newAgentSessions.set(key, (this.#newAgentSessions.get(key) ?? 0) + 1);
+      }
       this.#heads.set(`${write.doc} ${append.session}`, { count: append.after + append.transactions.length, lastHash: append.lastHash });
       this.#added(agentOfSession(append.session)).bytes += append.bytes;
     }
@@ -43,6 +49,7 @@ export class StagedWrites implements StoreReader {
     this.#headers.clear();
     this.#heads.clear();
     this.#newSessions.clear();
+    this.#newAgentSessions.clear();
     this.#usage.clear();
   }
 
@@ -96,6 +103,10 @@ export class StagedWrites implements StoreReader {
 
   sessionCount(doc: DocId): number {
     return this.#base.sessionCount(doc) + (this.#newSessions.get(doc) ?? 0);
+  }
+
+  agentSessionCount(doc: DocId, agent: AgentId): number {
+    return this.#base.agentSessionCount(doc, agent) + (this.#newAgentSessions.get(`${doc} ${agent}`) ?? 0);
   }
 
   usage(agent: AgentId): AgentUsage {

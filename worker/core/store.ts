@@ -146,6 +146,8 @@ export interface StoreReader {
   sessionHead(doc: DocId, session: SessionId): SessionHead | undefined;
   /** How many sessions a live document has (0 if missing or deleted), without reading them. */
   sessionCount(doc: DocId): number;
+  /** How many of a live document's sessions are `agent`'s (read when a write starts new ones). */
+  agentSessionCount(doc: DocId, agent: AgentId): number;
   /**
    * What an agent holds in the group: live documents it created, its sessions in live documents, and the
    * bytes of their data and of the stored snapshots it took (of live documents).

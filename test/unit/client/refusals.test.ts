@@ -2,7 +2,8 @@
 // surfaced once, taken out of the push path, and never stops the rest of the group.
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
-import { MAX_JSON_DEPTH, MAX_TRANSACTION_BYTES, MEMBERS_KIND, type DocId, type SessionId } from "../../../protocol/index.ts";
+import { GENESIS_HASH, MAX_JSON_DEPTH, MAX_SESSIONS_PER_AGENT_PER_DOCUMENT, MAX_TRANSACTION_BYTES, MEMBERS_KIND, chainHash, signCheckpoint, type DocId, type SessionId } from "../../../protocol/index.ts";
+import { testAgent } from "../../support/identity.ts";
 import { ClosedError, RelayError, createClient, createIdentity, exportIdentity, type DocChange, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { CUT_OFF_URL, statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
@@ -43,6 +44,35 @@ describe("refused locally, synchronously, with the relay's code", () => {
     expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["fine"]);
     expect(relay.transcript().filter((line) => line.includes("error"))).toEqual([]);
     expect(group.status).toBe("live");
+  });
+});
+
+describe("a new session where the relay would take no more of the agent's", () => {
+  it("is refused at its first append with too_many_sessions, while the agent's existing sessions and other agents write on", async () => {
+    const { relay, client } = setup();
+    const identity = testAgent(77);
+    const first = await client({ identity });
+    const group = first.group("g1");
+    const doc = group.create();
+    doc.append("first");
+    await group.synced();
+    // The agent's other devices wrote the rest of what one agent may (stored as the relay stores them).
+    for (let i = 1; i < MAX_SESSIONS_PER_AGENT_PER_DOCUMENT; i++) {
+      const session = testAgent(77, `device-${String(i).padStart(4, "0")}`).session;
+      const transactions = [{ at: 1, data: "x" }];
+      const lastHash = chainHash(GENESIS_HASH, transactions);
+      relay.store.commit({ doc: doc.id, appends: [{ session, after: 0, transactions, signature: signCheckpoint(identity.secretKey, doc.id, session, 1, lastHash), lastHash, bytes: 1 }], now: 1 });
+    }
+    const another = await client({ identity });
+    const held = await another.group("g1").open(doc.id);
+    expect(refusalCode(() => held.append("one too many"))).toBe("too_many_sessions");
+    expect(held.transactions().map((transaction) => transaction.data)).not.toContain("one too many");
+    doc.append("still writing");
+    const bob = await client();
+    const bobs = await bob.group("g1").open(doc.id);
+    bobs.append("bob too");
+    await Promise.all([doc.synced(), bobs.synced()]);
+    expect(another.group("g1").status).toBe("live");
   });
 });
 
