@@ -141,6 +141,8 @@ export class Connection {
   bytesReceived = 0;
   /** Frames received, for the same reason. */
   framesReceived = 0;
+  /** The relay's clock less this device's, as of the last challenge that told it (0 until one did). */
+  #clockOffset = 0;
 
   constructor(options: ConnectionOptions, handler: ConnectionHandler) {
     this.options = options;
@@ -159,6 +161,15 @@ export class Connection {
 
   get status(): Status {
     return this.#status;
+  }
+
+  /**
+   * The time by the relay's clock, as last heard (this device's until then): transactions are stamped by it,
+   * so a device whose clock is off does not write times the relay refuses (MAX_CLOCK_AHEAD_MS) or that sort
+   * its writes ahead of, or behind, everyone else's.
+   */
+  relayNow(): number {
+    return Date.now() + this.#clockOffset;
   }
 
   start(): void {
@@ -348,6 +359,7 @@ export class Connection {
   #handle(message: ServerMessage): void {
     switch (message.type) {
       case "challenge":
+        if (message.now !== undefined) this.#clockOffset = message.now - Date.now();
         return void this.#hello(message.nonce);
       case "welcome":
         // The first welcome ends the handshake; a later one tells a role changed while connected.

@@ -76,6 +76,8 @@ export interface DocHost {
   wait(key: WaiterKey, signal?: AbortSignal): Promise<void>;
   /** Lets the bindings that gather a tick's edits append them now (Group.onFlush). */
   flushEdits?(): void;
+  /** The time to stamp a write with: the relay's clock as last heard (Connection.relayNow). */
+  now?(): number;
 }
 
 /** The log of a session this document holds nothing of. */
@@ -156,7 +158,7 @@ export class Doc {
     if (!state.header) throw new Error(`append: document ${this.id} is not loaded yet`);
     if (state.deleted) throw new LocalRefusalError("doc_deleted", `append: document ${this.id} was deleted`);
     if (this.#host.stateOf(this.id) !== state) throw new Error(`append: document ${this.id} is no longer held by its group`);
-    const now = Date.now();
+    const now = this.#host.now?.() ?? Date.now();
     // Refused here, not by the relay, whatever plain JavaScript passes in: nothing bad enters the session.
     const tooLarge = isTransactionData(data) ? sizeProblem(data) : undefined;
     if (tooLarge) throw new LocalRefusalError("transaction_too_large", `append: data of ${tooLarge}`);

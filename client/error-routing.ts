@@ -7,7 +7,7 @@ import type { ErrorCode, ErrorMessage } from "../protocol/index.ts";
  * Codes that refuse one document's load or writes for good: retrying the same thing gets the same answer
  * (until the agent's role changes, or it deletes documents to come under its quota).
  */
-export const PERMANENT_REFUSALS: readonly ErrorCode[] = ["forbidden", "doc_deleted", "bad_signature", "bad_header", "transaction_too_large", "too_many_sessions", "quota_exceeded"];
+export const PERMANENT_REFUSALS: readonly ErrorCode[] = ["forbidden", "doc_deleted", "bad_signature", "bad_header", "bad_time", "transaction_too_large", "too_many_sessions", "quota_exceeded"];
 
 /** Codes the relay refuses a delete with (besides doc_deleted, which deletes): presence, writes and snapshots get others. */
 const DELETE_REFUSALS: readonly ErrorCode[] = ["forbidden", "unknown_doc"];

@@ -115,6 +115,7 @@ export class Group {
       wait: (key, signal) => this.#waiters.wait(key, signal) as Promise<void>,
       presenceOf: (doc) => this.#presence.forDoc(doc),
       flushEdits: () => this.#flushEdits(),
+      now: () => this.connection.relayNow(),
     };
     this.#closing = { closed: () => this.#closedError(), onStatus: (listener) => this.onStatus(listener) };
     this.#membership = {

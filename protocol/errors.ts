@@ -29,6 +29,8 @@ export const ERROR_CLOSE_CODES = {
    * agent's; no new session (of this agent) may write to it.
    */
   too_many_sessions: null,
+  /** A transaction's or a snapshot's time is more than MAX_CLOCK_AHEAD_MS ahead of the relay's clock. */
+  bad_time: null,
   /** A header does not hash to the document id, names another group, or another creator. */
   bad_header: null,
   /** The agent is a member, but its role does not allow this (a reader writing, a writer deleting). */

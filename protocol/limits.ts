@@ -64,6 +64,14 @@ export const MAX_SESSIONS_PER_FRAME = 1_000;
  */
 export const MAX_SESSIONS_PER_DOCUMENT = 10_000;
 /**
+ * How far ahead of the relay's clock a transaction's or a snapshot's `at` may be (ms). Times order every
+ * replica's view, and a new write sorts after every time its writer saw: one stamped far ahead would win
+ * every concurrent last-writer-wins race until the clocks caught up, and one at the largest time would leave
+ * every later write tied with it, ordered by session id instead of by when it was made. A day covers a
+ * device's clock set in the wrong time zone; the SDK stamps by the relay's clock once it has heard it.
+ */
+export const MAX_CLOCK_AHEAD_MS = 24 * 60 * 60 * 1000;
+/**
  * Most sessions one agent may write in one document: a tenth of MAX_SESSIONS_PER_DOCUMENT, so one member
  * cannot use up a shared document's sessions and leave every new writer refused. An agent's devices and
  * tabs reuse their sessions (the local stores lease them); a client on a MemoryLocalStore starts one per run.

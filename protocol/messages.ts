@@ -264,7 +264,13 @@ export const batchEnvelopeSchema = batchOf(v.unknown());
 
 // Relay to client.
 
-export const challengeSchema = v.object({ type: v.literal("challenge"), v: count, nonce: base64url(64) });
+export const challengeSchema = v.object({
+  type: v.literal("challenge"),
+  v: count,
+  nonce: base64url(64),
+  /** The relay's clock as it sent this (ms since the epoch): a writer stamps by it (MAX_CLOCK_AHEAD_MS). */
+  now: v.optional(count),
+});
 export const welcomeSchema = v.object({
   type: v.literal("welcome"),
   v: count,

@@ -30,7 +30,7 @@ export function onOpened(state: RelayState, peer: PeerId, nonce: string, now: nu
     effects: [
       ...dropped.effects,
       { type: "savePeer", peer: record },
-      { type: "send", peer, message: { type: "challenge", v: PROTOCOL_VERSION, nonce } },
+      { type: "send", peer, message: { type: "challenge", v: PROTOCOL_VERSION, nonce, now } },
       { type: "wakeAt", at: handshakeDeadline(record) },
     ],
   };

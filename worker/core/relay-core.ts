@@ -10,6 +10,7 @@ import {
   MAX_LISTINGS_PER_FRAME,
   MAX_SESSIONS_PER_AGENT,
   MAX_WAITING_LOADS_PER_PEER,
+  MAX_CLOCK_AHEAD_MS,
   MAX_SESSIONS_PER_AGENT_PER_DOCUMENT,
   MAX_SESSIONS_PER_DOCUMENT,
   agentOfSession,
@@ -263,6 +264,8 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
   const chunks = Object.entries(content.sessions) as [SessionId, (typeof content.sessions)[SessionId]][];
   const foreign = chunks.find(([session]) => agentOfSession(session) !== agent);
   if (foreign) return refuse(state, id, "forbidden", "only the session's own agent may write it", { doc, session: foreign[0] });
+  const ahead = chunks.find(([, chunk]) => chunk.transactions.some((transaction) => transaction.at > now + MAX_CLOCK_AHEAD_MS));
+  if (ahead) return refuse(state, id, "bad_time", `a transaction's time is more than ${MAX_CLOCK_AHEAD_MS} ms ahead of the relay's clock`, { doc, session: ahead[0] });
 
   const pending: SessionAppend[] = [];
   const checks: SignatureCheck[] = [];
@@ -288,10 +291,12 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
   }
   // The relay's count of every session the message named, so the writer resends from there.
   if (corrected) return unchanged(state, [{ type: "send", peer: id, message: { type: "known", doc, header: !write.header, sessions: held, reason: "correction" } }]);
-  if (newSessions > 0 && store.sessionCount(doc) + newSessions > MAX_SESSIONS_PER_DOCUMENT) {
+  const sessionsAfter = newSessions > 0 ? store.sessionCount(doc) + newSessions : 0;
+  if (sessionsAfter > MAX_SESSIONS_PER_DOCUMENT) {
     return refuse(state, id, "too_many_sessions", `a document holds at most ${MAX_SESSIONS_PER_DOCUMENT} sessions`, { doc });
   }
-  if (newSessions > 0 && store.agentSessionCount(doc, agent) + newSessions > MAX_SESSIONS_PER_AGENT_PER_DOCUMENT) {
+  // The agent's own are counted (a statement) only where the document holds enough sessions to be over.
+  if (sessionsAfter > MAX_SESSIONS_PER_AGENT_PER_DOCUMENT && store.agentSessionCount(doc, agent) + newSessions > MAX_SESSIONS_PER_AGENT_PER_DOCUMENT) {
     return refuse(state, id, "too_many_sessions", `an agent may write at most ${MAX_SESSIONS_PER_AGENT_PER_DOCUMENT} sessions of one document`, { doc });
   }
   // The agent's usage is one cached row (the store keeps it current), so every write can be held to it.

@@ -3,6 +3,7 @@
 // store it and tell its author and the document's readers.
 import {
   MAX_BYTES_PER_AGENT,
+  MAX_CLOCK_AHEAD_MS,
   agentOfSession,
   can,
   coversAll,
@@ -38,6 +39,7 @@ export function takeSnapshot(peer: ReadyPeer, snapshot: SnapshotMessage, now: nu
   if (!header) return { code: "unknown_doc", reason: "no such document" };
   if (doc === store.info().membersDoc) return { code: "snapshot_refused", reason: "the membership log cannot be snapshotted" };
   if (!mayRead(role, peer.agent, header) || !can(role, "write")) return { code: "forbidden", reason: `a ${role ?? "non-member"} may not snapshot this document` };
+  if (snapshot.at !== undefined && snapshot.at > now + MAX_CLOCK_AHEAD_MS) return { code: "bad_time", reason: `a snapshot's time is more than ${MAX_CLOCK_AHEAD_MS} ms ahead of the relay's clock` };
   // Data covering no transaction would be shown beside the whole log it stands for nothing of.
   const entries = Object.entries(covers) as [SessionId, number][];
   if (!entries.some(([, count]) => count > 0)) return { code: "snapshot_refused", reason: "a snapshot must cover at least one transaction" };
