@@ -33,7 +33,7 @@ export const ERROR_CLOSE_CODES = {
   bad_time: null,
   /** A header does not hash to the document id, names another group, or another creator. */
   bad_header: null,
-  /** The agent is a member, but its role does not allow this (a reader writing, a writer deleting). */
+  /** The agent is a member, but its role does not allow this (a reader writing, a writer deleting, or snapshotting a document it did not create). */
   forbidden: null,
   /** The document was deleted; nothing more can be written to it. */
   doc_deleted: null,

@@ -29,6 +29,19 @@ export function mayRead(role: Role | undefined, agent: AgentId, header: DocHeade
   return header.creator === agent || header.readers.includes(agent);
 }
 
+/**
+ * Whether an agent may publish a snapshot of a document: its creator and the group's admins, while they may
+ * write it. A snapshot stands for every writer's signed history, and the relay cannot check its data
+ * against them; once stored it is what loaders start from and what pruning replaces them with. So only an
+ * agent the document already trusts with all of it may vouch for it: the creator (whose readers' list and
+ * life it decides) and an admin (who may delete it anyway). In a group without a membership log the role is
+ * the token's (writer without one), so there it is the creator and agents whose token says admin.
+ */
+export function maySnapshot(role: Role | undefined, agent: AgentId, header: DocHeader): boolean {
+  if (!mayRead(role, agent, header) || !can(role, "write")) return false;
+  return role === "admin" || header.creator === agent;
+}
+
 const agent = v.custom<AgentId>((value) => typeof value === "string" && isAgentId(value), "bad agent id");
 
 /** One membership operation: the `data` of a transaction in the membership log, as JSON. */

@@ -304,7 +304,7 @@ export async function runFuzz(store: GroupStore, seed: number, rounds: number, r
       { type: "delete", doc: aliceDoc.id },
       { type: "ping" },
       helloFrame(mallory, FUZZ_GROUP, "replayed"),
-      // Snapshots: Mallory's own (taken when it covers more than the stored one), one in Alice's name, one past what is stored.
+      // Snapshots: Mallory's of Alice's document (refused: only its creator or an admin may), one in Alice's name, one of its own document.
       { type: "snapshot", doc: aliceDoc.id, session: mallory.session, covers, data: snapshotData, signature: signSnapshot(mallory.secretKey, aliceDoc.id, mallory.session, covers, snapshotData) },
       { type: "snapshot", doc: aliceDoc.id, session: alice.session, covers, data: snapshotData, signature: signSnapshot(mallory.secretKey, aliceDoc.id, alice.session, covers, snapshotData) },
       { type: "snapshot", doc: malloryDoc.id, session: mallory.session, covers: { [mallory.session]: 1 }, data: snapshotData, signature: signSnapshot(mallory.secretKey, malloryDoc.id, mallory.session, { [mallory.session]: 1 }, snapshotData) },

@@ -9,9 +9,12 @@ function snapshotOf(who: TestAgent, doc: DocId, covers: SessionCounts, data: Sna
   return { type: "snapshot", doc, session, covers, data, signature: signSnapshot(who.secretKey, doc, session, covers, data) };
 }
 
-/** Alice has written `count` transactions to doc1 and bob has loaded it (he is subscribed). */
-async function written(count = 3, options: Parameters<typeof scenario>[1] = {}) {
-  const setup = scenario([], options);
+/** Carol, connected with a token that makes her an admin: she may snapshot documents she did not create. */
+const carolAdmin = { id: "carol", phase: "ready" as const, agent: carol.agent, session: carol.session, token: { role: "admin" as const, expiresAt: NOW + 60_000 } };
+
+/** Alice has written `count` transactions to doc1 and bob has loaded it (he is subscribed); `peers` were connected before. */
+async function written(count = 3, options: Parameters<typeof scenario>[1] = {}, peers: Parameters<typeof scenario>[0] = []) {
+  const setup = scenario(peers, options);
   await setup.connect("alice", alice);
   await setup.connect("bob", bob);
   const write = writer(alice, doc1);
@@ -69,7 +72,7 @@ describe("taking a snapshot", () => {
   });
 
   it("refuses a snapshot covering transactions the relay does not hold, a stale one, and a forged one; one the stored snapshot covers is answered with it; nothing is stored", async () => {
-    const { send, transcript, store } = await written(5);
+    const { send, transcript, store } = await written(5, {}, [carolAdmin]);
     await send("bob", writer(bob, doc1)(transactions(2, "b")));
     transcript();
     await send("alice", snapshotOf(alice, doc1.id, { [alice.session]: 6 }, "ahead"));
@@ -79,8 +82,8 @@ describe("taking a snapshot", () => {
     expect(store.readSnapshot(doc1.id)).toBeUndefined();
     await send("alice", snapshotOf(alice, doc1.id, { [alice.session]: 4 }, "four"));
     await send("alice", snapshotOf(alice, doc1.id, { [alice.session]: 3 }, "older"));
-    await send("bob", snapshotOf(bob, doc1.id, { [alice.session]: 4 }, "same covers, another author"));
-    await send("bob", snapshotOf(bob, doc1.id, { [alice.session]: 5 }, "newer"));
+    await send("carol", snapshotOf(carol, doc1.id, { [alice.session]: 4 }, "same covers, another author"));
+    await send("carol", snapshotOf(carol, doc1.id, { [alice.session]: 5 }, "newer"));
     // Not newer, nor covered by the stored one: each covers transactions the other does not.
     await send("alice", snapshotOf(alice, doc1.id, { [alice.session]: 4, [bob.session]: 2 }, "apart"));
     expect(transcript()).toMatchInlineSnapshot(`
@@ -97,15 +100,26 @@ describe("taking a snapshot", () => {
       relay -> bob | snapshotted doc1 by alice covers {alice:4}
       alice -> relay | snapshot doc1 by alice covers {alice:3} text 5
       relay -> alice | snapshotted doc1 by alice covers {alice:4}
-      bob -> relay | snapshot doc1 by bob covers {alice:4} text 27
-      relay -> bob | snapshotted doc1 by alice covers {alice:4}
-      bob -> relay | snapshot doc1 by bob covers {alice:5} text 5
-      relay -> bob | snapshotted doc1 by bob covers {alice:5}
-      relay -> alice | snapshotted doc1 by bob covers {alice:5}
+      carol -> relay | snapshot doc1 by carol covers {alice:4} text 27
+      relay -> carol | snapshotted doc1 by alice covers {alice:4}
+      carol -> relay | snapshot doc1 by carol covers {alice:5} text 5
+      relay -> carol | snapshotted doc1 by carol covers {alice:5}
+      relay -> alice | snapshotted doc1 by carol covers {alice:5}
+      relay -> bob | snapshotted doc1 by carol covers {alice:5}
       alice -> relay | snapshot doc1 by alice covers {alice:4, bob:2} text 5
       relay -> alice | error snapshot_refused doc1 "the snapshot is stale: it is not newer than the stored snapshot (each covers transactions the other does not)""
     `);
-    expect(store.readSnapshot(doc1.id)).toMatchObject({ session: bob.session, data: "newer" });
+    expect(store.readSnapshot(doc1.id)).toMatchObject({ session: carol.session, data: "newer" });
+  });
+
+  it("refuses a snapshot from a writer who did not create the document with forbidden: it would stand for the creator's transactions", async () => {
+    const { send, transcript, store } = await written(3);
+    await send("bob", snapshotOf(bob, doc1.id, { [alice.session]: 3 }, "EVIL"));
+    expect(transcript()).toMatchInlineSnapshot(`
+      "bob -> relay | snapshot doc1 by bob covers {alice:3} text 4
+      relay -> bob | error forbidden doc1 "only the document's creator or an admin may snapshot it: a snapshot stands for every writer's transactions, which the relay cannot check it against""
+    `);
+    expect(store.readSnapshot(doc1.id)).toBeUndefined();
   });
 
   it("refuses a snapshot from a reader (a token role) with forbidden", async () => {

@@ -104,7 +104,8 @@ describe("per-agent quota", () => {
     await Promise.all([peer.close(), theirs.close()]);
   });
   it("a stored snapshot's data counts against its author's stored bytes: moved to the author of the one replacing it, given back when the document is deleted", async () => {
-    const { group, adminPeer } = await closedGroup("quota-snapshot-bytes", other, [[greedy, "writer"]]);
+    // Greedy is an admin: a writer may snapshot only the documents it created.
+    const { group, adminPeer } = await closedGroup("quota-snapshot-bytes", other, [[greedy, "admin"]]);
     const bytesOf = async (who: typeof other) => (await sqlRows<{ bytes: number }>(group, "SELECT bytes FROM agent_usage WHERE agent = ?", who.agent))[0]?.bytes ?? 0;
     const doc = docHeader(other, group, "snapshotted");
     const log = new SessionWriter(other, doc.id);
@@ -121,7 +122,7 @@ describe("per-agent quota", () => {
     adminPeer.send(snapshotOf(other, doc.id, { [other.session]: 2 }, "é".repeat(300))); // 600 bytes
     await adminPeer.next("snapshotted", (m) => m.doc === doc.id && m.covers[other.session] === 2);
     expect(await bytesOf(other)).toBe(otherBefore + 1 + 600);
-    // Another writer's newer one: its bytes leave the first author and count against the second.
+    // Another author's newer one (an admin's): its bytes leave the first author and count against the second.
     const { peer } = await admit(group, greedy);
     const theirs = new SessionWriter(greedy, doc.id);
     peer.send(theirs.content([{ at: 3, data: "g" }]));

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { verifySnapshot, type DocId, type ServerMessage, type SessionId, type SnapshotMessage } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
-import { admit, closedGroup, docHeader, nextOf } from "./groups-helpers.ts";
+import { admit, changeMembers, closedGroup, docHeader, nextOf, setRole } from "./groups-helpers.ts";
 import { SessionWriter, closeAll, connect, documentWithBystander, emptyKnown, sqlRows, uniqueGroup, type Peer } from "./socket.ts";
 import { costOf, prunedAll, recordStatements, snapshotOf } from "./snapshot-helpers.ts";
 
@@ -95,6 +95,53 @@ describe("taking a snapshot", () => {
     expect(await answer(adminPeer, id)).toMatchObject({ type: "error", code: "doc_deleted" });
     await reader.sync();
     expect(await storedSnapshots(group)).toEqual([]);
+  });
+
+  it("takes one only from the document's creator or an admin: another writer's is refused with forbidden, nothing stored nor pruned; an admin made a writer is judged as its snapshot arrives", async () => {
+    // Carol, a writer, created the document; bob, a writer too, writes to it; alice is the group's admin.
+    const { group, log: members, adminPeer } = await closedGroup("snap-who", alice, [[bob, "writer"], [carol, "writer"]]);
+    const { id, header } = docHeader(carol, group, "who-doc");
+    const carolLog = new SessionWriter(carol, id);
+    const { peer: c } = await admit(group, carol);
+    c.send(carolLog.content(transactions(3, "carol"), header));
+    await c.next("known", (k) => k.doc === id && k.reason === "ack");
+    const bobLog = new SessionWriter(bob, id);
+    const { peer: b } = await admit(group, bob);
+    b.send(bobLog.content(transactions(1, "bob")));
+    await b.next("known", (k) => k.doc === id && k.reason === "ack");
+
+    // Bob's claim about everyone's transactions: it would replace carol's for every loader once pruned.
+    b.send(snapshotOf(bob, id, { [carol.session]: 3, [bob.session]: 1 }, "EVIL"));
+    expect(await answer(b, id)).toMatchObject({ type: "error", code: "forbidden", doc: id, message: expect.stringMatching(/creator or an admin/) });
+    await b.sync();
+    expect(await storedSnapshots(group)).toEqual([]);
+    // Pruning runs at the next alarm in this project: with nothing stored, a fresh loader still gets every transaction.
+    adminPeer.inbox.length = 0;
+    adminPeer.send({ type: "load", doc: id, known: emptyKnown });
+    await adminPeer.next("known", (k) => k.doc === id && k.reason === "load");
+    const loaded = adminPeer.inbox.splice(0).filter((m) => (m.type === "content" || m.type === "snapshot") && m.doc === id);
+    expect(loaded.map((m) => m.type)).toEqual(["content"]);
+    expect(loaded[0]).toMatchObject({ sessions: { [carol.session]: { after: 0, transactions: transactions(3, "carol") }, [bob.session]: { after: 0, transactions: transactions(1, "bob") } } });
+
+    // Its creator may, though a writer; so may an admin, with a newer one.
+    c.send(snapshotOf(carol, id, { [carol.session]: 3, [bob.session]: 1 }, "carol's state"));
+    expect(await answer(c, id)).toMatchObject({ type: "snapshotted", session: carol.session });
+    await adminPeer.next("snapshotted", (m) => m.session === carol.session); // a subscriber since its load
+    c.send(carolLog.content(transactions(1, "carol-more")));
+    await c.next("known", (k) => k.doc === id && k.reason === "ack");
+    adminPeer.send(snapshotOf(alice, id, { [carol.session]: 4, [bob.session]: 1 }, "alice's state"));
+    expect(await answer(adminPeer, id)).toMatchObject({ type: "snapshotted", session: alice.session });
+
+    // Bob made an admin, then a writer again before his snapshot arrives: the relay judges the role it has then.
+    expect(await changeMembers(adminPeer, members, [setRole(bob, "admin")])).toMatchObject({ type: "known" });
+    await b.next("welcome", (w) => w.role === "admin");
+    expect(await changeMembers(adminPeer, members, [setRole(bob, "writer")])).toMatchObject({ type: "known" });
+    await b.next("welcome", (w) => w.role === "writer");
+    b.send(bobLog.content(transactions(1, "bob-more")));
+    await b.next("known", (k) => k.doc === id && k.reason === "ack");
+    b.send(snapshotOf(bob, id, { [carol.session]: 4, [bob.session]: 2 }, "EVIL"));
+    expect(await answer(b, id)).toMatchObject({ type: "error", code: "forbidden" });
+    expect(await storedSnapshots(group)).toMatchObject([{ session: alice.session }]);
   });
 
   it("refuses covers naming a session at 0, or more sessions than the document holds, before looking any of them up", async () => {

@@ -5,14 +5,15 @@ import {
   MAX_BYTES_PER_AGENT,
   MAX_CLOCK_AHEAD_MS,
   agentOfSession,
-  can,
   coversAll,
   coversMore,
   dataBytes,
   mayRead,
+  maySnapshot,
   snapshotDataHash,
   snapshotMessage,
   type ErrorCode,
+  type Role,
   type SessionId,
   type SnapshotMessage,
   type Snapshotted,
@@ -26,6 +27,12 @@ import type { PeerId, StoreReader } from "./store.ts";
 /** Why a snapshot is refused (an `error` naming its document; none of these codes closes the connection). */
 export type SnapshotRefusal = { code: ErrorCode; reason: string };
 
+/** Why an agent may not snapshot a document it may not write, or whose creator it is not as a writer. */
+const snapshotForbidden = (role: Role | undefined): string =>
+  role === "writer"
+    ? "only the document's creator or an admin may snapshot it: a snapshot stands for every writer's transactions, which the relay cannot check it against"
+    : `a ${role ?? "non-member"} may not snapshot this document`;
+
 /**
  * Checks a snapshot a peer sent: the effects that go on with it (its signature's check, or for an identical
  * re-send of the stored one, `snapshotted` again), or why it is refused.
@@ -38,7 +45,8 @@ export function takeSnapshot(peer: ReadyPeer, snapshot: SnapshotMessage, now: nu
   const header = store.header(doc);
   if (!header) return { code: "unknown_doc", reason: "no such document" };
   if (doc === store.info().membersDoc) return { code: "snapshot_refused", reason: "the membership log cannot be snapshotted" };
-  if (!mayRead(role, peer.agent, header) || !can(role, "write")) return { code: "forbidden", reason: `a ${role ?? "non-member"} may not snapshot this document` };
+  // Judged as the snapshot arrives: an admin demoted while its snapshot was on its way is refused.
+  if (!maySnapshot(role, peer.agent, header)) return { code: "forbidden", reason: snapshotForbidden(role) };
   if (snapshot.at !== undefined && snapshot.at > now + MAX_CLOCK_AHEAD_MS) return { code: "bad_time", reason: `a snapshot's time is more than ${MAX_CLOCK_AHEAD_MS} ms ahead of the relay's clock` };
   // Data covering no transaction would be shown beside the whole log it stands for nothing of.
   const entries = Object.entries(covers) as [SessionId, number][];
@@ -53,7 +61,7 @@ export function takeSnapshot(peer: ReadyPeer, snapshot: SnapshotMessage, now: nu
   const stored = store.snapshotHead(doc);
   if (stored && coversAll(stored.covers, covers)) {
     // The stored snapshot covers all this one does: it is this one sent again (its author did not hear the
-    // first answer), or a newer one (another writer's, stored while this one's answer was lost). Either way
+    // first answer), or a newer one (another author's, stored while this one's answer was lost). Either way
     // what the author asked for is done; it hears which snapshot is stored, and nothing is written.
     return [{ type: "send", peer: peer.id, message: { type: "snapshotted", doc, session: stored.session, covers: stored.covers } }];
   }
