@@ -182,10 +182,11 @@ export class Doc {
    *
    * Throws a LocalRefusalError, before anything is sent, for what the relay would refuse: data that is not
    * a string or a Uint8Array (bad_frame), over MAX_SNAPSHOT_BYTES (snapshot_too_large), the membership log
-   * or a snapshot that would cover nothing newer (snapshot_refused), a reader (forbidden), a deleted
-   * document (doc_deleted). Resolves when the relay stored it (`snapshotted`), or stores one covering at
-   * least as much (another writer's, perhaps stored while the answer to this one was lost: `lastSnapshotted`
-   * says whose); rejects with the relay's RelayError if it refuses it, or a ClosedError once the group is
+   * or a snapshot that would cover nothing newer (snapshot_refused), an agent that is neither the
+   * document's creator nor an admin, or may not write it (forbidden), a deleted document (doc_deleted).
+   * Resolves when the relay stored it (`snapshotted`), or stores one covering at least as much (another
+   * device's or an admin's, perhaps stored while the answer to this one was lost: `lastSnapshotted` says
+   * whose); rejects with the relay's RelayError if it refuses it, or a ClosedError once the group is
    * closed for good. Offline, it is sent on reconnect. `signal` bounds the wait (the snapshot still goes).
    */
   snapshot(data: TransactionData, options: { signal?: AbortSignal } = {}): Promise<void> {

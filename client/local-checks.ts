@@ -38,6 +38,7 @@ import {
   MEMBERS_KIND,
   can,
   mayRead,
+  maySnapshot,
 } from "../protocol/index.ts";
 import { LocalRefusalError } from "./errors.ts";
 
@@ -148,6 +149,17 @@ export function checkSessionRoom(relaySessions: SessionCounts, session: SessionI
   if (sessions.filter((other) => agentOfSession(other) === agent).length >= MAX_SESSIONS_PER_AGENT_PER_DOCUMENT) {
     throw new LocalRefusalError("too_many_sessions", `${what}: this agent wrote ${MAX_SESSIONS_PER_AGENT_PER_DOCUMENT} sessions of the document, as many as one agent may; this one is new to it`);
   }
+}
+
+/**
+ * Why the relay would refuse this agent's snapshot of a document with `header`, for the role it last said
+ * (none known yet: none): besides a write's refusals, a writer that did not create it (protocol/roles.ts
+ * maySnapshot). Mirrors worker/core/snapshot-taking.ts.
+ */
+export function snapshotRefusal(role: Role | undefined, agent: AgentId, header: DocHeader): string | undefined {
+  const refusal = writeRefusal(role, agent, header);
+  if (refusal || role === undefined || maySnapshot(role, agent, header)) return refusal;
+  return "only the document's creator or an admin may snapshot it (a snapshot stands for every writer's transactions)";
 }
 
 /** A write refused as the relay would (writeRefusal), with `forbidden`. */

@@ -19,7 +19,7 @@ import {
   type TransactionData,
 } from "../../protocol/index.ts";
 import { RelayError, type ClosedError } from "../errors.ts";
-import { writeRefusal } from "../local-checks.ts";
+import { snapshotRefusal } from "../local-checks.ts";
 import { applySnapshot, heldCount, type DocState, type PendingSnapshot } from "./doc-state.ts";
 import type { CoreEffect, CoreState } from "./effects.ts";
 import { send } from "./tracking.ts";
@@ -50,7 +50,7 @@ function newestCovers(doc: DocState): SessionCounts {
 export function snapshotProblem(doc: DocState, role: Role | undefined, agent: AgentId, covers: SessionCounts): [ErrorCode, string] | undefined {
   if (doc.deleted) return ["doc_deleted", "snapshot: the document was deleted"];
   if (doc.header?.kind === MEMBERS_KIND) return ["snapshot_refused", "snapshot: the membership log keeps every transaction; it is never snapshotted"];
-  const refusal = doc.header && writeRefusal(role, agent, doc.header);
+  const refusal = doc.header && snapshotRefusal(role, agent, doc.header);
   if (refusal) return ["forbidden", `snapshot: ${refusal}`];
   if (Object.keys(covers).length === 0) return ["snapshot_refused", "snapshot: the relay has confirmed none of this document's transactions yet"];
   if (!coversMore(covers, newestCovers(doc))) return ["snapshot_refused", "snapshot: it would cover nothing the document's newest snapshot does not"];
@@ -82,7 +82,7 @@ export function onSnapshotted(state: CoreState, message: SnapshottedMessage, out
   const heard = { session: message.session, covers: message.covers };
   if (!doc.snapshotted || coversMore(heard.covers, doc.snapshotted.covers)) doc.snapshotted = heard;
   // Every snapshot of ours waiting that the stored one covers is done: it is ours, or one covering at least as
-  // much (another writer's, stored while the answer to ours was lost, say, which the relay answers with it).
+  // much (another author's, stored while the answer to ours was lost, say, which the relay answers with it).
   // Each waiting one covers more than the one before, so those covered are the oldest.
   let applied = false;
   while (doc.pendingSnapshots[0] && coversAll(message.covers, doc.pendingSnapshots[0].snapshot.covers)) {

@@ -1,5 +1,6 @@
 // A snapshot whose answer is lost (issue 13): the relay stores it, the connection drops before its author
-// hears so, and meanwhile another editor's newer snapshot replaces it. On reconnect the author sends it
+// hears so, and meanwhile a newer snapshot from another device of its agent replaces it (only a document's
+// creator or an admin may snapshot it). On reconnect the author sends it
 // again; the relay answers with the newer one, and the author's `doc.snapshot()` resolves: a snapshot
 // covering at least as much is stored. Real relay (weft/dev's startRelay), real SDK, a TCP proxy between
 // the author and the relay that holds the relay's answers and then cuts the connection.
@@ -22,13 +23,15 @@ afterEach(async () => {
 const untilSnapshottedBy = (doc: Doc, session: string) => until(() => doc.lastSnapshotted?.session === session, 20_000);
 
 describe("a snapshot whose answer was lost", () => {
-  it("resolves after a reconnect, though another editor's newer snapshot replaced it meanwhile; nothing is reported as refused", { timeout: 60_000 }, async () => {
+  it("resolves after a reconnect, though another device's newer snapshot replaced it meanwhile; nothing is reported as refused", { timeout: 60_000 }, async () => {
     const relay = await startRelay();
     cleanups.push(() => relay.stop());
     const proxy = await startProxy({ port: Number(new URL(relay.url).port) });
     cleanups.push(() => proxy.close());
-    const alice = await createClient({ url: proxy.url, identity: createIdentity(), backoff: FAST_RETRY });
-    const bob = await createClient({ url: relay.url, identity: createIdentity() });
+    const identity = createIdentity();
+    const alice = await createClient({ url: proxy.url, identity, backoff: FAST_RETRY });
+    // Alice's other device: another session of the document's creator, which may snapshot it too.
+    const bob = await createClient({ url: relay.url, identity });
     cleanups.push(() => alice.close(), () => bob.close());
     const errors: string[] = [];
     // The cut itself is reported (a ConnectionError); a refusal from the relay would be a RelayError.
@@ -48,7 +51,7 @@ describe("a snapshot whose answer was lost", () => {
     let outcome = "pending";
     taking.then(() => (outcome = "resolved"), (error: Error) => (outcome = `rejected: ${error.message}`));
     await untilSnapshottedBy(bobs, alice.session);
-    // Bob goes on and snapshots more; the relay replaces alice's with his.
+    // The other device goes on and snapshots more; the relay replaces the first snapshot with its own.
     bobs.append("b1");
     await bobs.synced();
     await bobs.snapshot("a0 a1 a2 b0 b1");

@@ -54,6 +54,32 @@ describe("doc.snapshot() refuses locally and synchronously what the relay would 
     expect(refusalCode(() => held.snapshot("state"))).toBe("forbidden");
   });
 
+  it("a writer that did not create the document is refused with forbidden, nothing sent; the documents it created it may snapshot", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const shared = alice.group("g1").create();
+    shared.append("by alice");
+    await shared.synced();
+    // A group without a membership log: every agent is a writer.
+    const bob = await client({ name: "bob" });
+    const group = bob.group("g1");
+    const held = await group.open(shared.id);
+    held.append("by bob");
+    await held.synced();
+    expect(group.role).toBe("writer");
+    relay.transcript();
+    // It would stand for alice's transactions too, and replace them for every loader.
+    expect(refusalCode(() => held.snapshot("EVIL"))).toBe("forbidden");
+    await settle();
+    expect(relay.transcript().filter((line) => line.includes("snapshot"))).toEqual([]);
+    const own = group.create();
+    own.append("by bob");
+    await own.synced();
+    await own.snapshot("bob's own");
+    expect(own.lastSnapshotted?.session).toBe(bob.session);
+    expect(group.status).toBe("live");
+  });
+
   it("rejects with a ClosedError once the group is closed", async () => {
     const { client } = setup();
     const alice = await client({ name: "alice" });
@@ -159,19 +185,26 @@ describe("two agents on one local store", () => {
     const { client } = setup();
     const store = new MemoryLocalStore();
     const y = createIdentity();
-    const first = await client({ name: "y", identity: y, store });
-    const doc = first.group("g1").create();
-    for (let i = 0; i < 10; i++) doc.append(`y${i}`);
+    const x = createIdentity();
+    // Y creates the document (only its creator or an admin may snapshot it); x writes to it.
+    const creator = await client({ name: "y", identity: y, store });
+    const doc = creator.group("g1").create();
+    doc.append("created");
     await doc.synced();
+    await creator.close();
+    const first = await client({ name: "x", identity: x, store });
+    const written = await first.group("g1").open(doc.id);
+    for (let i = 0; i < 10; i++) written.append(`x${i}`);
+    await written.synced();
     await first.close();
 
-    const x = await client({ name: "x", store });
-    const seen = await x.group("g1").open(doc.id);
+    const snapshotter = await client({ name: "y-again", identity: y, store });
+    const seen = await snapshotter.group("g1").open(doc.id);
     await until(() => seen.relayKnown.sessions[first.session] === 10); // what the relay confirmed is what a snapshot covers
-    await seen.snapshot("state of 10"); // covers y's 10: the store cuts y's log there
-    await x.close();
+    await seen.snapshot("state of 11"); // covers x's 10: the store cuts x's log there
+    await snapshotter.close();
 
-    const again = await client({ name: "y-again", identity: y, store });
+    const again = await client({ name: "x-again", identity: x, store });
     const group = again.group("g1");
     const errors: string[] = [];
     group.onError((error) => errors.push(error.message));
