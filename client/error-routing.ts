@@ -51,10 +51,14 @@ const SHARED_REFUSALS: readonly ErrorCode[] = ["forbidden", "bad_signature", "un
 
 /**
  * Whether an error about a document with a published snapshot waiting answers that snapshot: a code only
- * snapshots get, or one writes and loads get too while neither is waiting for an answer.
+ * snapshots get, or one writes and loads get too while neither is waiting for an answer. `writable`: the
+ * role the relay last said lets this agent write the document, so a `forbidden` refuses neither its writes
+ * nor its load, only a snapshot (an admin made a writer while its snapshot was on its way: the relay sends
+ * the new role before it judges the snapshot).
  */
-export function answersSnapshot(code: ErrorCode, facts: { writesInFlight: boolean; awaitingLoad: boolean }): boolean {
+export function answersSnapshot(code: ErrorCode, facts: { writesInFlight: boolean; awaitingLoad: boolean; writable: boolean }): boolean {
   if (SNAPSHOT_REFUSALS.includes(code)) return true;
+  if (code === "forbidden" && facts.writable) return true;
   return SHARED_REFUSALS.includes(code) && !facts.writesInFlight && !facts.awaitingLoad;
 }
 

@@ -4,7 +4,7 @@
 import type { DocId, ErrorMessage } from "../../protocol/index.ts";
 import { answersSnapshot, routeError } from "../error-routing.ts";
 import { RelayError } from "../errors.ts";
-import { headerIsFor } from "../local-checks.ts";
+import { headerIsFor, writeRefusal } from "../local-checks.ts";
 import { frameRefused } from "../quarantine.ts";
 import { directoryFrame } from "./directory-queue.ts";
 import { applyKnown, baseOf, hasUnsynced, isInFlight, markDeleted, relayLost, type DocState } from "./doc-state.ts";
@@ -135,7 +135,8 @@ export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreE
   const doc = id ? state.docs.get(id) : undefined;
   // A delete of it waiting, sent before every pending snapshot: the error answers the delete.
   const answersDelete = id !== undefined && state.deletes.has(id) && (doc?.snapshotsBeforeDelete ?? 0) === 0;
-  if (doc && !answersDelete && doc.pendingSnapshots.length > 0 && answersSnapshot(message.code, { writesInFlight: isInFlight(doc, state.writer.session), awaitingLoad: !doc.loaded })) {
+  const writable = doc?.header !== undefined && state.role !== undefined && writeRefusal(state.role, state.writer.agent, doc.header) === undefined;
+  if (doc && !answersDelete && doc.pendingSnapshots.length > 0 && answersSnapshot(message.code, { writesInFlight: isInFlight(doc, state.writer.session), awaitingLoad: !doc.loaded, writable })) {
     // The relay answers a socket's messages in order: the oldest snapshot waiting is the one refused.
     out.push({ type: "settle", waiter: takeAnswered(doc).key, error }, { type: "report", error });
     return;

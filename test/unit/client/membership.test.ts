@@ -186,7 +186,7 @@ describe("a document held from an earlier role, after openAll()", () => {
 });
 
 describe("a role changed while the client is connected", () => {
-  it("counts at once: group.role and onRole follow it, a reader made a writer may snapshot, an admin's open group gets what it now may read", async () => {
+  it("counts at once: group.role and onRole follow it, a reader made a writer may write, made an admin may snapshot, an admin's open group gets what it now may read", async () => {
     const { client, alice, aliceGroup, bobIdentity } = await bobMadeBy("reader");
     const shared = aliceGroup.create();
     shared.append("for everyone");
@@ -206,12 +206,49 @@ describe("a role changed while the client is connected", () => {
 
     await aliceGroup.setRole(bobIdentity.agent, "writer");
     await until(() => group.role === "writer", 2_000);
-    await within(2_000, held.snapshot("state"));
+    held.append("by bob");
+    await within(2_000, held.synced());
+    // A writer snapshots only the documents it created: this one is alice's.
+    expect(() => held.snapshot("state")).toThrow(expect.objectContaining({ code: "forbidden" }));
 
     await aliceGroup.setRole(bobIdentity.agent, "admin");
+    await until(() => group.role === "admin", 2_000);
+    await within(2_000, held.snapshot("state"));
     await until(() => group.docs.some((doc) => doc.id === secret.id), 2_000);
     expect(group.docs.find((doc) => doc.id === secret.id)!.transactions().map((transaction) => transaction.data)).toEqual(["for alice and the admins"]);
     expect(roles).toEqual(["writer", "admin"]);
+    expect(group.status).toBe("live");
+  });
+});
+
+describe("an admin made a writer while its snapshot is on its way", () => {
+  it("the relay refuses the snapshot with forbidden as it arrives: its promise rejects, and the writes and load that went with it are not taken for refused", async () => {
+    const { relay, client, aliceGroup, bobIdentity } = await bobMadeBy("admin");
+    const shared = aliceGroup.create();
+    shared.append("by alice");
+    await aliceGroup.synced();
+    const bob = await client({ identity: bobIdentity, name: "bob" });
+    const group = bob.group("g1");
+    const held = await group.open(shared.id);
+    await statusOf(group, "live");
+
+    // Offline, bob (still an admin as far as his client knows) snapshots alice's document and writes to it.
+    relay.down = true;
+    group.connection.drop();
+    const snapshot = held.snapshot("bob's state");
+    snapshot.catch(() => {});
+    held.append("by bob, offline");
+    await aliceGroup.setRole(bobIdentity.agent, "writer");
+
+    relay.down = false;
+    group.reconnectNow();
+    await expect(within(2_000, snapshot)).rejects.toMatchObject({ code: "forbidden" });
+    expect(group.role).toBe("writer");
+    await within(2_000, held.synced());
+    expect(group.refused()).toEqual([]);
+    expect(held.refused).toBe(false);
+    await until(() => shared.transactions().length === 2, 2_000);
+    expect(shared.lastSnapshotted).toBeUndefined();
     expect(group.status).toBe("live");
   });
 });
