@@ -11,8 +11,8 @@ import type { Group } from "../client/group.ts";
 import type { Status } from "../client/status.ts";
 import { notifyAll } from "../client/listeners.ts";
 import { ClosedError, LocalRefusalError } from "../client/errors.ts";
-import { checkDocId, checkKnownOptions, checkListener, describe } from "../client/local-checks.ts";
-import type { DocId } from "../protocol/ids.ts";
+import { checkDocId, checkKnownOptions, checkListener, describe, snapshotRefusal } from "../client/local-checks.ts";
+import { agentOfSession, type DocId } from "../protocol/ids.ts";
 import { isSubset } from "../protocol/known-state.ts";
 import { MAX_SNAPSHOT_BYTES } from "../protocol/limits.ts";
 import type { Snapshot } from "../protocol/snapshot.ts";
@@ -241,9 +241,10 @@ export class WeftProvider {
     this.#cleanups.push(doc.subscribe((change) => this.#onChange(change)));
     const presence = (doc as Doc & { presence?: PresenceChannel }).presence;
     if (presence) {
-      // An editor that takes snapshots says so in its presence, so editors agree on who leads; a reader may
-      // take none, so while its agent is one it does not offer (it would keep the others from leading).
-      const offer = (role: Role | undefined) => (this.#policy && role !== "reader" ? { [OFFERS_SNAPSHOTS]: true } : {});
+      // An editor that takes snapshots says so in its presence, so editors agree on who leads; one whose
+      // agent may take none (a reader, a writer that did not create the document) does not offer while it
+      // may not (it would keep the others from leading).
+      const offer = (role: Role | undefined) => (this.#policy && this.#maySnapshot(doc, role) ? { [OFFERS_SNAPSHOTS]: true } : {});
       const bridge = new AwarenessOverPresence(this.awareness, presence, this, (error) => this.#emit("error", error), offer(this.group.role));
       this.#cleanups.push(() => bridge.destroy());
       this.#cleanups.push(this.group.onRole((role) => bridge.setExtra(offer(role))));
@@ -322,7 +323,7 @@ export class WeftProvider {
     const { doc } = this;
     const policy = this.#policy;
     if (!policy || !doc || this.#destroyed || this.#snapshotting || !mayOutgrow(policy, this.#logBytes, this.#measured)) return;
-    if (this.group.status !== "live" || this.group.role === "reader" || this.#assembler.incomplete > 0) return;
+    if (this.group.status !== "live" || !this.#maySnapshot(doc, this.group.role) || this.#assembler.incomplete > 0) return;
     // Refused edits held back (their covers would leave them out) or discarded (the Y.Doc still has them).
     if (this.#diverged || doc.refused || this.#pending.length > 0 || !isSubset(doc.known, doc.relayKnown)) return;
     if (!leadsSnapshots(this.group.session, this.#present.values())) return;
@@ -339,6 +340,14 @@ export class WeftProvider {
     // A refusal (another editor's snapshot was stored first) or a close changes nothing: the next change retries.
     const done = () => void (this.#snapshotting = false);
     published.then(done, done);
+  }
+
+  /**
+   * Whether this agent may publish a snapshot of the document, for the role the relay last said: only its
+   * creator and admins may (protocol/roles.ts maySnapshot); the others' providers never try, and say nothing.
+   */
+  #maySnapshot(doc: Doc, role: Role | undefined): boolean {
+    return doc.header !== undefined && snapshotRefusal(role, agentOfSession(this.group.session), doc.header) === undefined;
   }
 
   /** The update a transaction completes (none while a split update still lacks parts). */

@@ -89,19 +89,53 @@ describe("a received snapshot in weft/yjs", () => {
     expect(seenByAlice).toEqual([undefined]);
   });
 
-  it("withdraws its offer while its agent is a reader, who may not take one, and offers again once it may", async () => {
+  it("withdraws its offer while its agent may not take one (a reader, a writer of a document it did not create), and offers again once it may", async () => {
     const { alice, bob, b } = await bobTypedAsReader();
     const offers = () => [...alice.group(GROUP).docs.find((doc) => doc.id === b.docId)!.presence.peers.values()].filter((peer) => peer.session === bob.session).map((peer) => (peer.state as Record<string, unknown>)[OFFERS_SNAPSHOTS]);
     await until(() => offers()[0] === true, 2_000);
     await alice.group(GROUP).setRole(bob.identity.agent, "reader");
     await until(() => offers()[0] === undefined && offers().length === 1, 2_000);
-    await alice.group(GROUP).setRole(bob.identity.agent, "writer");
+    await alice.group(GROUP).setRole(bob.identity.agent, "admin");
     await until(() => offers()[0] === true, 2_000);
+    await alice.group(GROUP).setRole(bob.identity.agent, "writer");
+    await until(() => offers()[0] === undefined && offers().length === 1, 2_000);
+  });
+
+  it("a writer's provider never snapshots a document it did not create, and says nothing of it; the creator's leads, though the writer's session sorts first", async () => {
+    const h = setup();
+    const [first, second] = [createIdentity(), createIdentity()].sort((x, y) => (x.agent < y.agent ? -1 : 1));
+    const [bob, alice] = [await h.client({ name: "bob", identity: first! }), await h.client({ name: "alice", identity: second! })];
+    expect(bob.session < alice.session).toBe(true);
+    // A group without a membership log: both are writers; the document is alice's.
+    const docId = alice.group(GROUP).create({ kind: "yjs" }).id;
+    await alice.group(GROUP).synced();
+    const a = new WeftProvider(alice.group(GROUP), docId, new Y.Doc(), SNAPSHOT_OFTEN);
+    const b = new WeftProvider(bob.group(GROUP), docId, new Y.Doc(), SNAPSHOT_OFTEN);
+    const errors: unknown[] = [];
+    b.on("error", (error) => errors.push(error));
+    await Promise.all([a.loaded, b.loaded]);
+    await settle();
+    const heard: string[] = [];
+    b.doc!.subscribe((change) => change.snapshotted && heard.push(change.snapshotted.session));
+    for (let i = 0; i < 60; i++) {
+      a.ydoc.getText("body").insert(0, "a");
+      b.ydoc.getText("body").insert(0, "b");
+      await settle(2);
+    }
+    await b.doc!.synced();
+    await until(() => heard.length > 0, 2_000);
+    expect(new Set(heard)).toEqual(new Set([alice.session]));
+    expect(errors).toEqual([]);
+    expect(h.relay.transcript().filter((line) => line.includes("error"))).toEqual([]);
   });
 
   it("takes snapshots by itself once the log outgrows the state, only the leading editor, and never with snapshots: false", async () => {
     const h = setup();
-    const [alice, bob] = [await h.client({ name: "alice" }), await h.client({ name: "bob" })];
+    const alice = await h.client({ name: "alice" });
+    // Two editors that may both snapshot alice's document: its creator and an admin.
+    await alice.group(GROUP).createMembers().synced();
+    const bob = await h.client({ name: "bob" });
+    await alice.group(GROUP).setRole(bob.identity.agent, "admin");
     const docId = alice.group(GROUP).create({ kind: "yjs" }).id;
     await alice.group(GROUP).synced();
     const options = { snapshots: { factor: 1, minLogBytes: 600 } };
@@ -124,6 +158,7 @@ describe("a received snapshot in weft/yjs", () => {
 
     // Alone and with snapshots off, an editor never takes one, however long its log.
     const carol = await h.client({ name: "carol" });
+    await alice.group(GROUP).setRole(carol.identity.agent, "writer");
     const soloId = carol.group(GROUP).create({ kind: "yjs" }).id;
     const solo = new WeftProvider(carol.group(GROUP), soloId, new Y.Doc(), { snapshots: false });
     await solo.loaded;
@@ -312,7 +347,7 @@ async function bobWrites() {
 
 /**
  * Alice's group, where bob's provider typed cut off while he was made a reader (the relay refused it once
- * he was back); bob is a writer again, and leads snapshots.
+ * he was back); bob is back as an admin (a writer could not snapshot alice's document), and leads snapshots.
  */
 async function bobTypedAsReader() {
   const written = await bobWrites();
@@ -323,8 +358,8 @@ async function bobTypedAsReader() {
   reconnect();
   await until(() => b.doc!.refused, 2_000);
   expect(bob.group(GROUP).role).toBe("reader");
-  await alice.group(GROUP).setRole(bob.identity.agent, "writer");
-  await until(() => bob.group(GROUP).role === "writer", 2_000);
+  await alice.group(GROUP).setRole(bob.identity.agent, "admin");
+  await until(() => bob.group(GROUP).role === "admin", 2_000);
   return written;
 }
 
