@@ -29,7 +29,14 @@ export class Client {
   readonly session: SessionId;
   readonly store: LocalStore;
   readonly #options: GroupOptions;
+  /** The groups the app may still use: open ones, and those the relay closed for good (given back as they are). */
   readonly #groups = new Map<string, Group>();
+  /**
+   * Documents with writes the relay had not confirmed, of groups the app closed, by group: told to the
+   * clients sharing the store when this client goes, as an open group's are. Only these ids stay behind
+   * (a few bytes each), not the closed Group.
+   */
+  readonly #closedUnsent = new Map<string, DocId[]>();
   readonly #lease: SessionLease;
   readonly #writes: LeaseholderStore;
   #closed: Promise<void> | undefined;
@@ -59,18 +66,32 @@ export class Client {
   }
 
   /**
-   * The group with this id, connected on first use. One the app closed (`group.close()`) is replaced by a
-   * new one, which starts from what the closed one saved. One the relay closed for good (not a member, a
+   * The group with this id, connected on first use. One the app closed (`group.close()`) is let go of, and
+   * replaced by a new one, which starts from what the closed one saved. One the relay closed for good (not a member, a
    * bad token) is given back as it is: asking again, a render at a time, would connect again each time.
    */
   group(id: string): Group {
     if (this.#closed) throw new ClosedError(String(id), `client.group(${JSON.stringify(id)}): the client is closed`);
-    let group = this.#groups.get(id);
-    if (!group || (group.status === "closed" && group.connection.closeReason === CLOSED_BY_APP)) {
-      group = new Group(id, this.identity, this.session, this.#writes, this.#options);
-      this.#groups.set(id, group);
-    }
+    const held = this.#groups.get(id);
+    if (held) return held;
+    const group = new Group(id, this.identity, this.session, this.#writes, this.#options);
+    this.#groups.set(id, group);
+    group.onStatus((status) => {
+      if (status === "closed" && group.connection.closeReason === CLOSED_BY_APP) this.#forget(group);
+    });
+    // Restored, it holds what its closed forerunner left unsent, and tells it itself.
+    if (this.#closedUnsent.has(id)) group.ready.then(() => this.#closedUnsent.delete(id), () => {});
     return group;
+  }
+
+  /**
+   * Lets go of a group the app closed, so that an app opening and closing a group per screen does not
+   * keep each one until client.close(); `group(id)` then makes a new one, which reads what this one saved.
+   */
+  #forget(group: Group): void {
+    if (this.#groups.get(group.id) === group) this.#groups.delete(group.id);
+    const unsent = group.unsentDocs();
+    if (unsent.length > 0) this.#closedUnsent.set(group.id, [...new Set([...(this.#closedUnsent.get(group.id) ?? []), ...unsent])]);
   }
 
   /** Connects every group again now instead of waiting out the backoff (after a relay restart, say). */
@@ -108,10 +129,9 @@ export class Client {
    * all out while its handler runs.
    */
   async #announceUnsent(groups: Group[]): Promise<void> {
-    const announced = groups.flatMap((group) => {
-      const docs = group.unsentDocs();
-      return docs.length > 0 ? [this.store.announceUnsent?.(group.id, docs).catch(() => {})] : [];
-    });
+    const unsent = new Map(this.#closedUnsent);
+    for (const group of groups) unsent.set(group.id, [...new Set([...(unsent.get(group.id) ?? []), ...group.unsentDocs()])]);
+    const announced = [...unsent].flatMap(([group, docs]) => (docs.length > 0 ? [this.store.announceUnsent?.(group, docs).catch(() => {})] : []));
     await Promise.all(announced);
   }
 }
