@@ -7,7 +7,6 @@ import {
   MAX_TRANSACTIONS_PER_FRAME,
   PROTOCOL_VERSION,
   canInflate,
-  GET_TOKEN_WAIT_MS,
   decodeServerFrame,
   transactionsIn,
   inflateFrame,
@@ -33,7 +32,7 @@ import { ConnectionError, RelayError, describeFailure, type ConnectionFailure } 
 import type { Identity } from "./identity.ts";
 import { checkRelayUrl, tokenProblem } from "./local-checks.ts";
 import { StatusError, canTransition, type Status } from "./status.ts";
-import { settling } from "./store-load.ts";
+import { TokenSource, type GetToken } from "./token-source.ts";
 
 // Exactly the frame the relay's runtime answers without waking the object.
 const PING = encodeMessage({ type: "ping" });
@@ -60,9 +59,11 @@ export type ConnectionOptions = {
   /**
    * A token from the app's backend for this group (a JWT the relay is configured to check); undefined for
    * none. Called before every handshake, and again when the relay says the token expired. One that throws
-   * or rejects fails that attempt only (onError hears it); the next asks again.
+   * or rejects fails that attempt only (onError hears it); the next asks again. `signal` aborts when the
+   * attempt gives up on it (GET_TOKEN_WAIT_MS) or the group closes; a call still unanswered then is not
+   * made again: the next attempt waits for its answer, or takes it if it came meanwhile (token-source.ts).
    */
-  getToken?: (group: string) => Promise<string | undefined> | string | undefined;
+  getToken?: GetToken;
   /**
    * Offer the relay to send large frames compressed (answers to loads and resumes: a fraction of the bytes),
    * where the runtime can inflate them (DecompressionStream "deflate-raw": current browsers, Node 20 and later). Default true.
@@ -124,6 +125,8 @@ export class Connection {
   /** Backoff and token-refresh bookkeeping (core/reconnect.ts decides with it). */
   readonly #reconnect = initialReconnect();
   readonly #url: string;
+  /** The app's getToken, asked once per attempt at most, if it gave one. */
+  readonly #tokens: TokenSource | undefined;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #pingTimer: ReturnType<typeof setTimeout> | undefined;
   #awaitingPong = false;
@@ -156,6 +159,7 @@ export class Connection {
     const Socket = options.WebSocket ?? globalThis.WebSocket;
     if (!Socket) throw new TypeError("no WebSocket in this runtime (Node 20): pass one as createClient's WebSocket option, the ws package's (import { WebSocket } from \"ws\"); Node 22+ and browsers have it");
     this.#WebSocket = Socket;
+    this.#tokens = options.getToken ? new TokenSource(options.getToken, options.group) : undefined;
     this.#watchNetwork();
   }
 
@@ -227,6 +231,7 @@ export class Connection {
   close(reason = CLOSED_BY_APP): void {
     if (this.#status === "closed") return;
     this.closeReason = reason;
+    this.#tokens?.close();
     this.#clearTimers();
     this.#removeNetworkListeners?.();
     const socket = this.#socket;
@@ -379,10 +384,10 @@ export class Connection {
 
   async #hello(nonce: string): Promise<void> {
     const socket = this.#socket;
-    const { group, session, identity, getToken } = this.options;
+    const { group, session, identity } = this.options;
     let token: string | undefined;
     try {
-      token = getToken ? await settledWithin(() => getToken(group), GET_TOKEN_WAIT_MS) : undefined;
+      token = this.#tokens ? await this.#tokens.next() : undefined;
     } catch (error) {
       // Its backend out of reach for a moment must not end the group: this attempt fails, the next asks again.
       if (this.#socket !== socket) return;
@@ -390,7 +395,8 @@ export class Connection {
       this.#handler.onFailure(failure);
       return this.drop(failure.message);
     }
-    if (this.#socket !== socket) return; // dropped while the app fetched a token
+    // Dropped while the app fetched a token: the next attempt takes it.
+    if (this.#socket !== socket) return this.#tokens?.putBack(token);
     // What the relay would refuse (and the client then ask for again, forever) closes the group instead.
     const refused = tokenProblem(token);
     if (refused) {
@@ -437,6 +443,7 @@ export class Connection {
     if (this.#status === "closed" || this.#status === "offline") return;
     const from = this.#status;
     this.#socket = undefined;
+    this.#tokens?.giveUp();
     this.#clearTimers();
     this.#setStatus("offline", reason || undefined);
     this.#handler.onDown();
@@ -490,14 +497,4 @@ export class Connection {
     this.#status = status;
     this.#handler.onStatus(status, reason);
   }
-}
-
-/** What `call` gives, or a rejection once `ms` have passed without it settling (a getToken whose backend hangs). */
-function settledWithin<T>(call: () => Promise<T> | T, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`getToken did not settle within ${ms} ms`)), ms);
-    (timer as { unref?: () => void }).unref?.(); // Node: waiting does not keep a closed client's process alive
-  });
-  return Promise.race([settling(call), late]).finally(() => clearTimeout(timer));
 }

@@ -97,6 +97,12 @@ export const HANDSHAKE_DEADLINE_MS = 10_000;
  */
 export const GET_TOKEN_WAIT_MS = HANDSHAKE_DEADLINE_MS - 2_000;
 /**
+ * How long the SDK keeps waiting for one getToken call across attempts: an attempt that gives up aborts
+ * the call's signal, but the next attempt waits for the same call rather than queue another at a backend
+ * that is slow already. Unanswered this long, the call is taken for hung and the next attempt calls again.
+ */
+export const GET_TOKEN_CALL_MAX_MS = 30_000;
+/**
  * Most documents the relay does not have (yet) that one peer may `load` and be subscribed to; further loads
  * of unknown ids are answered but hold no subscription, so no frame can make the relay write a row per id.
  */

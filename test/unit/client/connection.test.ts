@@ -2,6 +2,7 @@
 // with fake timers and a fake WebSocket. The test plays the relay with the real protocol encoders.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
+  GET_TOKEN_CALL_MAX_MS,
   GET_TOKEN_WAIT_MS,
   PROTOCOL_VERSION,
   batchFrame,
@@ -378,23 +379,36 @@ describe("close", () => {
 });
 
 describe("a getToken that never settles", () => {
-  it("is given up after GET_TOKEN_WAIT_MS, told once as a token failure, and asked again after the backoff", async () => {
-    let asked = 0;
-    const { connection, log } = connect({ getToken: () => (asked++, new Promise<string>(() => {})) });
+  it("is given up after GET_TOKEN_WAIT_MS, told as a token failure; later attempts wait for the same call until GET_TOKEN_CALL_MAX_MS, then ask again", async () => {
+    const signals: AbortSignal[] = [];
+    const { connection, log } = connect({ getToken: (_group, { signal }) => (signals.push(signal), new Promise<string>(() => {})) });
+    const challenge = () => {
+      FakeSocket.latest.serverOpen();
+      FakeSocket.latest.serverSend({ type: "challenge", v: PROTOCOL_VERSION, nonce: NONCE });
+    };
     connection.start();
-    FakeSocket.latest.serverOpen();
-    FakeSocket.latest.serverSend({ type: "challenge", v: PROTOCOL_VERSION, nonce: NONCE });
-    expect(asked).toBe(1);
+    challenge();
+    expect(signals).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(GET_TOKEN_WAIT_MS - 1);
     expect(log.failures).toEqual([]);
     await vi.advanceTimersByTimeAsync(1);
     expect(log.failures).toEqual([`getToken failed: getToken did not settle within ${GET_TOKEN_WAIT_MS} ms`]);
+    expect(signals[0]!.aborted).toBe(true);
     expect(FakeSocket.latest.sent).toEqual([]); // no hello went out without a token
-    // The socket is dropped, and the next attempt asks again.
-    await vi.advanceTimersByTimeAsync(60_000);
-    FakeSocket.latest.serverOpen();
-    FakeSocket.latest.serverSend({ type: "challenge", v: PROTOCOL_VERSION, nonce: NONCE });
-    expect(asked).toBe(2);
+    // The socket is dropped; the next attempt waits for the call under way rather than make another.
+    const sockets = FakeSocket.instances.length;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(FakeSocket.instances.length).toBe(sockets + 1);
+    challenge();
+    expect(signals).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(GET_TOKEN_WAIT_MS);
+    expect(log.failures).toHaveLength(2);
+    // Unanswered for GET_TOKEN_CALL_MAX_MS, the call is taken for hung: the next attempt asks again.
+    await vi.advanceTimersByTimeAsync(GET_TOKEN_CALL_MAX_MS);
+    challenge();
+    expect(signals).toHaveLength(2);
+    expect(signals[1]!.aborted).toBe(false);
     connection.close("done");
+    expect(signals[1]!.aborted).toBe(true);
   });
 });
