@@ -76,7 +76,11 @@ export class Client {
     if (held) return held;
     const group = new Group(id, this.identity, this.session, this.#writes, this.#options);
     this.#groups.set(id, group);
+    let before = group.status;
     group.onStatus((status) => {
+      const from = before;
+      before = status;
+      if (from === "authenticating" && status === "syncing") this.#welcomed(group);
       if (status === "closed" && group.connection.closeReason === CLOSED_BY_APP) this.#forget(group);
     });
     // Restored, it holds what its closed forerunner left unsent, and tells it itself.
@@ -92,6 +96,15 @@ export class Client {
     if (this.#groups.get(group.id) === group) this.#groups.delete(group.id);
     const unsent = group.unsentDocs();
     if (unsent.length > 0) this.#closedUnsent.set(group.id, [...new Set([...(this.#closedUnsent.get(group.id) ?? []), ...unsent])]);
+  }
+
+  /**
+   * The relay welcomed `group`: it is reachable again. Its siblings (every group of a client shares its
+   * url) waiting out a backoff try now, rather than each find out on its own: after a restart, 300 groups
+   * backing off alone made 800 attempts in the first second and the last was back 30 s after the relay.
+   */
+  #welcomed(group: Group): void {
+    for (const sibling of this.#groups.values()) if (sibling !== group) sibling.connection.siblingWelcomed();
   }
 
   /** Connects every group again now instead of waiting out the backoff (after a relay restart, say). */

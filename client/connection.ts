@@ -27,7 +27,7 @@ import {
   type Welcome,
 } from "../protocol/index.ts";
 import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
-import { closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, unopenedFailure, welcomed } from "./core/reconnect.ts";
+import { closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, siblingWelcomed, unopenedFailure, welcomed } from "./core/reconnect.ts";
 import { ConnectionError, RelayError, describeFailure, type ConnectionFailure } from "./errors.ts";
 import type { Identity } from "./identity.ts";
 import { checkRelayUrl, tokenProblem } from "./local-checks.ts";
@@ -252,6 +252,13 @@ export class Connection {
   /** Connects again now instead of waiting out the backoff (after a relay restart, say). */
   reconnectNow(): void {
     if (this.#status !== "offline") return;
+    clearTimeout(this.#reconnectTimer);
+    this.#open();
+  }
+
+  /** Another group of this client was welcomed by the relay: if waiting to reconnect, try now, backoff reset (core/reconnect.ts). */
+  siblingWelcomed(): void {
+    if (this.#status !== "offline" || !siblingWelcomed(this.#reconnect)) return;
     clearTimeout(this.#reconnectTimer);
     this.#open();
   }

@@ -16,13 +16,15 @@ export type ReconnectState = {
   retryAfterMs: number;
   /** The next reconnect skips the backoff (the relay asked for a fresh token, not for patience). */
   retryNow: boolean;
+  /** The wait under way is the relay's retry hint: a sibling's welcome does not cut it short. */
+  waitingOnHint: boolean;
   /** Expired tokens in a row: getToken may keep handing out tokens already expired. */
   tokenRetries: number;
   /** Of those, how many were already expired at the handshake (the close reason counts them). */
   expiredAtHandshake: number;
 };
 
-export const initialReconnect = (): ReconnectState => ({ attempt: 0, upSince: 0, retryAfterMs: 0, retryNow: false, tokenRetries: 0, expiredAtHandshake: 0 });
+export const initialReconnect = (): ReconnectState => ({ attempt: 0, upSince: 0, retryAfterMs: 0, retryNow: false, waitingOnHint: false, tokenRetries: 0, expiredAtHandshake: 0 });
 
 /** What an error frame from the relay does to the connection. */
 export type ErrorDecision =
@@ -65,9 +67,22 @@ export function reconnectDelay(state: ReconnectState, facts: { from: Status; now
   const wasUp = (facts.from === "live" || facts.from === "syncing") && facts.now - state.upSince >= facts.backoff.minUptimeMs;
   if (wasUp) state.attempt = 0;
   const delay = state.retryNow ? 0 : backoffDelay(facts.backoff, state.attempt++, facts.random, state.retryAfterMs);
+  state.waitingOnHint = !state.retryNow && state.retryAfterMs > 0;
   state.retryAfterMs = 0;
   state.retryNow = false;
   return delay;
+}
+
+/**
+ * Another group of the same client, on the same relay, was just welcomed: the relay is back (a restart,
+ * the network), so a connection waiting out its backoff tries now, its backoff started over, rather than
+ * each of hundreds of groups finding out on its own over the next 30 s. Whether to; not while the wait is
+ * the relay's own retry hint (it asked this group's object for patience).
+ */
+export function siblingWelcomed(state: ReconnectState): boolean {
+  if (state.waitingOnHint) return false;
+  state.attempt = 0;
+  return true;
 }
 
 /** A socket that opened and then closed: the relay's close code and reason. */

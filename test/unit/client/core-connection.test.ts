@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { ErrorMessage } from "../../../protocol/index.ts";
 import { DEFAULT_BACKOFF } from "../../../client/backoff.ts";
 import { describeFailure } from "../../../client/errors.ts";
-import { closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, unopenedFailure, welcomed } from "../../../client/core/reconnect.ts";
+import { closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, siblingWelcomed, unopenedFailure, welcomed } from "../../../client/core/reconnect.ts";
 import type { Status } from "../../../client/status.ts";
 
 const backoff = { ...DEFAULT_BACKOFF, baseMs: 1_000, capMs: 8_000, minUptimeMs: 5_000 };
@@ -28,6 +28,9 @@ function link(canRefresh = true) {
     down(from: Status, at: number, random = 0.5) {
       now = at;
       lines.push(`t=${now} down from ${from} -> reconnect in ${reconnectDelay(state, { from, now, random, backoff })} ms`);
+    },
+    sibling() {
+      lines.push(`a sibling welcomed -> ${siblingWelcomed(state) ? "retry now" : "keep waiting"}`);
     },
     lines,
   };
@@ -164,5 +167,31 @@ describe("item 9: failures say why, and retries back off", () => {
     `);
     expect(badGroup).toMatchObject({ kind: "http", status: 400 });
     expect((badGroup as { body: string }).body.length).toBe(300);
+  });
+});
+
+describe("a sibling group of the same client welcomed by the relay", () => {
+  it("cuts a backoff short and starts it over, but not a wait the relay asked for with its retry hint", () => {
+    const connection = link();
+    connection.down("connecting", 0);
+    connection.down("connecting", 1_000);
+    connection.down("connecting", 3_000);
+    connection.sibling();
+    connection.down("connecting", 3_010);
+    connection.error("live", { code: "too_many_peers", message: "too many peers", retryAfter: 30 });
+    connection.down("live", 4_000);
+    connection.sibling();
+    expect(connection.lines).toMatchInlineSnapshot(`
+      [
+        "t=0 down from connecting -> reconnect in 500 ms",
+        "t=1000 down from connecting -> reconnect in 1000 ms",
+        "t=3000 down from connecting -> reconnect in 2000 ms",
+        "a sibling welcomed -> retry now",
+        "t=3010 down from connecting -> reconnect in 500 ms",
+        "live: error too_many_peers -> pass",
+        "t=4000 down from live -> reconnect in 30000 ms",
+        "a sibling welcomed -> keep waiting",
+      ]
+    `);
   });
 });
