@@ -14,6 +14,17 @@ export type RelayRoutesOptions<Bindings> = {
 export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions<Bindings>): Hono<{ Bindings: Bindings }> {
   const app = new Hono<{ Bindings: Bindings }>();
 
+  // The SDK reads why a socket failed to open from a plain GET of its URL (426, 400, 404 and their bodies).
+  // In a browser that GET is cross-origin: without this header it fails as "Failed to fetch", whatever the
+  // relay said. Nothing here is private to an origin; the upgrade's 101 is left as it is.
+  app.use("*", async (c, next) => {
+    await next();
+    if (c.res.status === 101) return;
+    // A response from an object's fetch has immutable headers: copied into one of ours first.
+    c.res = new Response(c.res.body, c.res);
+    c.res.headers.set("Access-Control-Allow-Origin", "*");
+  });
+
   app.get("/v1/health", (c) => c.json({ ok: true, protocol: PROTOCOL_VERSION }));
 
   app.get("/v1/groups/:group/ws", (c) => {

@@ -82,6 +82,24 @@ describe("HTTP routes", () => {
     expect(await res.json()).toEqual({ error: "not_found" });
   });
 
+  it("every plain answer, the ones the SDK's probe of a failed socket reads above all, may be read from any origin (browsers)", async () => {
+    const group = uniqueGroup("http-cors");
+    const answers = [
+      await get(`/v1/groups/${group}/ws`, { Origin: "https://app.example" }), // 426
+      await get("/v1/groups/bad%20id/ws", { Origin: "https://app.example" }), // 400
+      await get("/v1/nothing-here", { Origin: "https://app.example" }), // 404
+      await get("/v1/health", { Origin: "https://app.example" }),
+    ];
+    expect(answers.map((res) => [res.status, res.headers.get("access-control-allow-origin")])).toEqual([
+      [426, "*"],
+      [400, "*"],
+      [404, "*"],
+      [200, "*"],
+    ]);
+    for (const res of answers) await res.body?.cancel();
+    expect(answers[0]!.headers.get("upgrade")).toBe("websocket");
+  });
+
   it("POST to the socket endpoint is not routed", async () => {
     const res = await exports.default.fetch(wsUrl("g"), { method: "POST", body: "x" });
     expect(res.status).toBe(404);
