@@ -3,7 +3,7 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, createIdentity, type Client, type Group } from "../../client/index.ts";
+import { MemoryLocalStore, createClient, createIdentity, type Client, type Group } from "../../client/index.ts";
 import type { DocId } from "../../protocol/index.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import { sleep } from "../support/wait.ts";
@@ -69,5 +69,20 @@ describe("groups the app closed", () => {
     const again = client.group("note-3");
     expect(client.group("note-3")).toBe(again);
     expect((await again.open(docIds[3]!)).transactions().map((transaction) => transaction.data)).toEqual(["note-3 written"]);
+  });
+
+  it("still have the writes they left unsent told to the clients sharing the store when the client closes", async () => {
+    const store = new MemoryLocalStore();
+    const told: string[] = [];
+    const stopHearing = store.onUnsent((group, docs) => told.push(`${group}: ${docs.join(", ")}`));
+    // No relay answers at this port: what is appended stays unsent.
+    const offline = await createClient({ url: "http://127.0.0.1:9", identity: createIdentity(), store, fetch: false });
+    const group = offline.group("note-offline");
+    const doc = group.create();
+    doc.append("written offline");
+    group.close();
+    await offline.close();
+    stopHearing();
+    expect(told).toEqual([`note-offline: ${doc.id}`]);
   });
 });
