@@ -103,7 +103,7 @@ export interface ConnectionHandler {
   onHello(): void;
   /** The relay accepted the handshake, or (a later welcome on the same socket) tells that the agent's role changed. */
   onReady(welcome: Welcome): void;
-  onMessage(message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" }>): void;
+  onMessage(message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" | "mark" }>): void;
   /** The socket went away; anything sent and not acknowledged may be lost. */
   onDown(): void;
   onStatus(status: Status, reason?: string): void;
@@ -382,6 +382,10 @@ export class Connection {
         return this.#handler.onReady(message);
       case "pong":
         return;
+      case "mark":
+        // Read: the relay may send more of its long answers (ANSWER_WINDOW_BYTES). Echoed with this tick's
+        // frames, so a frame's own answers (loads it asks for) go no later than they would have.
+        return void this.send({ type: "marked", id: message.id });
       case "error":
         return this.#onError(message);
       default:

@@ -564,7 +564,7 @@ export class Group {
     this.#socketOrder.run(run);
   }
 
-  #onMessage(message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" }>): void {
+  #onMessage(message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" | "mark" }>): void {
     if (message.type === "presence") return this.#presence.onMessage(message);
     if (message.type === "snapshot") return this.#verifyThenTake(message);
     this.#dispatch({ type: "message", message });

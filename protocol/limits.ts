@@ -4,9 +4,11 @@
 /**
  * Wire protocol version, sent in `challenge` and `hello`. 2: transaction data may be bytes, carried in
  * binary frames (protocol/binary-frame.ts). 3: a snapshot carries the newest time its author had seen,
- * signed (protocol/snapshot.ts); one stored under 2 carries none and still verifies.
+ * signed (protocol/snapshot.ts); one stored under 2 carries none and still verifies. 4: the relay's long
+ * answers are windowed (ANSWER_WINDOW_BYTES): a client echoes each `mark` as `marked`, and one that never
+ * does (a client of 3) would stall on its first answer past the window.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Largest frame either side accepts, in bytes: UTF-8 bytes of a text frame, all bytes of a binary one (under 1 MiB). */
 export const MAX_FRAME_BYTES = 1_000_000;
@@ -162,6 +164,22 @@ export const LOAD_FIRST_EVENT_ROWS = 10_000;
  * refused with `busy` and disconnected, which frees everything it had queued.
  */
 export const MAX_QUEUED_STREAM_ENTRIES_PER_PEER = 100_000;
+/**
+ * Most bytes of long answers (loads, open parts, directory listings: their frames as built, before any
+ * compression) the relay sends one peer beyond what the peer has confirmed reading. workerd has no
+ * WebSocket.bufferedAmount (cloudflare/workerd#988), so without it what a peer does not read piles up in
+ * the object's memory (40 loads of a 9 MB document from one peer that never read took workerd from 143 MB
+ * to 913 MB in a second; an object has 128 MB). A peer confirms by echoing the relay's `mark` messages
+ * (`marked`); its answers pause at the window and go on at the echo. 1 MiB: a hundred peers that do not
+ * read hold less than the object's memory, and at 100 ms of round trip a peer that reads still gets 10 MB
+ * a second (compressed, several times less on the wire: more than most links carry).
+ */
+export const ANSWER_WINDOW_BYTES = 1024 * 1024;
+/**
+ * The relay puts a `mark` in a peer's answers every this many bytes: half a window, so the echo of one comes
+ * back while the next half is on its way and a peer that reads at once never waits.
+ */
+export const ANSWER_MARK_BYTES = ANSWER_WINDOW_BYTES / 2;
 /** Most `dir` and `open` messages one frame may carry together (each starts a listing of the group). */
 export const MAX_LISTINGS_PER_FRAME = 16;
 /** Most documents one `dir` frame lists; larger directories arrive in several frames. */

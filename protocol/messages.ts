@@ -217,6 +217,14 @@ const presenceStateSchema = v.pipe(v.unknown(), shapedJson<unknown>("a presence 
  */
 export const presenceSchema = v.object({ type: v.literal("presence"), doc: docIdSchema, state: v.optional(presenceStateSchema) });
 export const pingSchema = v.object({ type: v.literal("ping") });
+/** Markers of the relay's long answers are random ids of 16 bytes (22 characters); a little room is left. */
+const markId = base64url(43);
+/**
+ * The echo of the relay's `mark` with this id, sent as soon as it is read: the peer has read every frame
+ * before it, and the relay may send more of its long answers (ANSWER_WINDOW_BYTES). An id the relay does
+ * not hold (one it forgot when evicted from memory, or a made-up one) is ignored: it confirms nothing.
+ */
+export const markedSchema = v.object({ type: v.literal("marked"), id: markId });
 /**
  * A signed snapshot of a document (protocol/snapshot.ts): sent by its author to be stored, and by the relay
  * to a peer that lacks what it covers, before the content after it. Its data is text, or bytes carried in a
@@ -246,6 +254,7 @@ export const clientMessageSchema = v.variant("type", [
   presenceSchema,
   pingSchema,
   snapshotSchema,
+  markedSchema,
 ]);
 
 /** Several messages of one direction in one frame, handled in order as if each had come alone. */
@@ -336,6 +345,11 @@ export const errorSchema = v.object({
   retryAfter: v.optional(count),
 });
 export const pongSchema = v.object({ type: v.literal("pong") });
+/**
+ * A marker in the relay's long answers (ANSWER_MARK_BYTES apart, and where it pauses them): the client
+ * echoes it at once as `marked`, with the same id, so the relay knows how much it has read.
+ */
+export const markSchema = v.object({ type: v.literal("mark"), id: markId });
 /** One peer's presence in a document: its state, or none (it cleared it, left the document, or disconnected). */
 export const presencePeerSchema = v.pipe(
   v.object({ agent: agentIdSchema, session: sessionIdSchema, state: v.optional(presenceStateSchema) }),
@@ -373,6 +387,7 @@ export const serverMessageSchema = v.variant("type", [
   deletedSchema,
   errorSchema,
   pongSchema,
+  markSchema,
   serverPresenceSchema,
   snapshotSchema,
   snapshottedSchema,

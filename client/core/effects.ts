@@ -76,7 +76,7 @@ export type CoreEvent =
   | { type: "helloSent" }
   | { type: "welcome"; welcome: Welcome }
   /** Presence goes beside the core, to client/presence.ts: nothing of it is stored or acknowledged. A snapshot comes as `snapshotReceived`. */
-  | { type: "message"; message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" | "presence" | "snapshot" }> }
+  | { type: "message"; message: Exclude<ServerMessage, { type: "challenge" | "welcome" | "pong" | "mark" | "presence" | "snapshot" }> }
   // A snapshot from the relay, with whether its signature verified (an async check the shell runs first).
   | { type: "snapshotReceived"; snapshot: SnapshotMessage; verified: boolean }
   | { type: "down" }

@@ -22,10 +22,10 @@ describe("handshake", () => {
     `);
   });
 
-  it("refuses another protocol version (v2, whose snapshots carry no time) and closes with 1002", async () => {
+  it("refuses another protocol version (v3, whose clients never echo the marks of long answers) and closes with 1002", async () => {
     const { open, send, transcript } = scenario();
     await open("alice");
-    await send("alice", { ...helloFrame(alice, GROUP, "nonce-alice"), v: 2 });
+    await send("alice", { ...helloFrame(alice, GROUP, "nonce-alice"), v: 3 });
     expect(transcript()).toMatchInlineSnapshot(`
       "relay -> alice | challenge v=3 nonce=nonce-alice
       alice -> relay | hello v=2 alice g1

@@ -48,13 +48,15 @@ describe("large documents", () => {
       relay -> bob | content doc1 alice after=1801 n=199
       relay -> bob | content doc1 alice after=2000 n=449 unsigned
       relay -> bob | content doc1 alice after=2449 n=449 unsigned
+      relay -> bob | mark
       relay -> bob | content doc1 alice after=2898 n=449 unsigned
       relay -> bob | content doc1 alice after=3347 n=449 unsigned
       relay -> bob | content doc1 alice after=3796 n=204
       relay -> bob | content doc1 alice after=4000 n=449 unsigned
       relay -> bob | content doc1 alice after=4449 n=449 unsigned
       relay -> bob | content doc1 alice after=4898 n=102
-      relay -> bob | known doc1 {alice:5000} load"
+      relay -> bob | known doc1 {alice:5000} load
+      bob -> relay | marked"
     `);
     const sizes = transport.frames.map((frame) => new TextEncoder().encode(frame.text).length);
     expect(sizes.length).toBeGreaterThan(2);

@@ -55,12 +55,12 @@ describe("taking a snapshot", () => {
       relay -> alice | error forbidden doc1 "a snapshot's session must be the sending agent's"
       alice -> relay | snapshot doc2 by alice covers {} text 1
       relay -> alice | error unknown_doc doc2 "no such document"
-      relay -> carol | challenge v=3 nonce=nonce-carol
-      carol -> relay | hello v=3 carol g1
-      relay -> carol | welcome v=3 role=writer
+      relay -> carol | challenge v=4 nonce=nonce-carol
+      carol -> relay | hello v=4 carol g1
+      relay -> carol | welcome v=4 role=writer
       carol -> relay | content doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0 +header carol after=0 n=1
       relay -> carol | known doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0 {carol:1} ack
-      relay -> carol | welcome v=3 role=admin members=doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0
+      relay -> carol | welcome v=4 role=admin members=doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0
       carol -> relay | snapshot doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0 by carol covers {carol:1} text 1
       relay -> carol | error snapshot_refused doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0 "the membership log cannot be snapshotted"
       carol -> relay | delete doc1
@@ -207,7 +207,7 @@ describe("serving a snapshot", () => {
 });
 
 describe("bounded work", () => {
-  it("an open of documents with large snapshots sends a few per event (a snapshot weighs a row per KiB), the rest from the alarm", async () => {
+  it("an open of documents with large snapshots sends a few per event (a snapshot weighs a row per KiB), the rest in later events", async () => {
     const { connect, send, transcript, fireDueAlarms } = scenario([], { snapshotRetentionSeconds: 0 });
     await connect("alice", alice);
     for (let i = 0; i < 10; i++) {
@@ -222,10 +222,11 @@ describe("bounded work", () => {
     const first = transcript().split("\n").filter((line) => line.includes("| snapshot ")).length;
     expect(first).toBeGreaterThan(0);
     expect(first).toBeLessThan(10);
-    expect(await fireDueAlarms()).toBeGreaterThan(0);
+    // From the alarm, and as carol echoes the marks of its window (answer-window.ts).
+    await fireDueAlarms();
     const rest = transcript().split("\n");
     expect(rest.filter((line) => line.includes("| snapshot ")).length).toBe(10 - first);
-    expect(rest.at(-1)).toBe("relay -> carol | opened docs=10 cursor=10");
+    expect(rest.filter((line) => line.startsWith("relay ")).at(-1)).toBe("relay -> carol | opened docs=10 cursor=10");
   });
 });
 
@@ -275,9 +276,9 @@ describe("pruning", () => {
       alice -> relay | content doc1 alice after=5 n=2
       relay -> alice | known doc1 {alice:7} ack
       relay -> bob | content doc1 alice after=5 n=2
-      relay -> carol | challenge v=3 nonce=nonce-carol
-      carol -> relay | hello v=3 carol g1
-      relay -> carol | welcome v=3 role=writer
+      relay -> carol | challenge v=4 nonce=nonce-carol
+      carol -> relay | hello v=4 carol g1
+      relay -> carol | welcome v=4 role=writer
       carol -> relay | load doc1 (no header) {}
       relay -> carol | content doc1 +header 
       relay -> carol | snapshot doc1 by alice covers {alice:5} text 1

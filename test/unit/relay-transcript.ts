@@ -92,6 +92,9 @@ export function render(message: ClientMessage | ServerMessage): string {
       return renderPresence(message);
     case "ping":
     case "pong":
+    // A mark's id is random: the transcript shows where it goes, not which.
+    case "mark":
+    case "marked":
       return message.type;
   }
 }
@@ -108,13 +111,20 @@ export class RecordingTransport implements Transport {
   readonly lines: string[] = [];
   readonly frames: { peer: PeerId; text: string }[] = [];
   readonly failing = new Set<PeerId>();
+  /** Marks of long answers the peers received and have not echoed yet (the scenario echoes them, as the SDK would). */
+  readonly marks: { peer: PeerId; id: string }[] = [];
 
   send(peer: PeerId, frame: string): void {
     if (this.failing.has(peer)) throw new Error(`socket of ${peer} is gone`);
     const decoded = decodeServerFrame(frame);
     this.frames.push({ peer, text: frame });
     if (!decoded.ok) this.lines.push(short(`relay -> ${peer} | UNDECODABLE ${decoded.code}: ${decoded.reason}`));
-    else for (const message of decoded.message) this.lines.push(short(`relay -> ${peer} | ${render(message)}`));
+    else {
+      for (const message of decoded.message) {
+        this.lines.push(short(`relay -> ${peer} | ${render(message)}`));
+        if (message.type === "mark") this.marks.push({ peer, id: message.id });
+      }
+    }
   }
 
   close(peer: PeerId, code: number, reason: string): void {
@@ -172,14 +182,21 @@ export function scenario(peers: readonly PeerRecord[] = [], options: RelayOption
     return transport.lines.splice(0).join("\n");
   }
 
-  /** Fires the alarm as long as the relay asks to be woken by `now` (long answers streaming in slices); how many times. */
+  /**
+   * Fires the alarm as long as the relay asks to be woken by `now` (long answers streaming in slices), the
+   * peers echoing the marks they received before each (as the SDK does); how many times.
+   */
   async function fireDueAlarms(now = NOW): Promise<number> {
     let fired = 0;
-    while (transport.takeDue(now)) {
+    for (;;) {
+      for (const { peer, id } of transport.marks.splice(0)) await send(peer, { type: "marked", id });
+      if (!transport.takeDue(now)) {
+        if (transport.marks.length === 0) return fired;
+        continue;
+      }
       if (++fired > 10_000) throw new Error("the relay keeps asking for alarms");
       await relay.dispatch({ type: "alarm", now });
     }
-    return fired;
   }
 
   return { store, transport, relay, send, open, connect, close, transcript, fireDueAlarms };

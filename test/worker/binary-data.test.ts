@@ -124,9 +124,9 @@ describe("protocol version", () => {
     const peer = await openSocket(group);
     const { nonce, v } = await peer.next("challenge");
     expect(v).toBe(PROTOCOL_VERSION);
-    expect(PROTOCOL_VERSION).toBe(3);
+    expect(PROTOCOL_VERSION).toBe(4);
     peer.send({ ...helloFrame(alice, group, nonce), v: 1 });
     const error = await expectError(peer, "unsupported_version");
-    expect(error.message).toMatch(/v3.*v1/);
+    expect(error.message).toMatch(/v4.*v1/);
   });
 });

@@ -28,6 +28,8 @@ export type Peer = {
   received: { type: string; bytes: number }[];
   /** Frames received (text, and binary ones carrying bytes). */
   frames: number;
+  /** Bytes of every frame received (UTF-8 of text frames). */
+  bytes: number;
   /** Frames the SDK's decoder would refuse (too large, wrong shape): the relay must never send one. */
   undecodable: { bytes: number; reason: string }[];
   closed: Promise<{ code: number; reason: string }>;
@@ -59,7 +61,12 @@ export const wsUrl = (group: string): string => `http://relay/v1/groups/${group}
 export const AUTO_PING = '{"type":"ping"}';
 const RELAY_PING = '{ "type": "ping" }';
 
-export async function openSocket(group: string): Promise<Peer> {
+/**
+ * A socket to the group's object. Like the SDK, it echoes each `mark` of the relay's long answers as it
+ * reads it (the mark is not put in the inbox), unless `echoMarks` is false: a peer that never does, whose
+ * marks wait in its inbox for the test to echo.
+ */
+export async function openSocket(group: string, { echoMarks = true } = {}): Promise<Peer> {
   const res = await exports.default.fetch(wsUrl(group), { headers: { Upgrade: "websocket" } });
   const ws = res.webSocket;
   if (!ws) throw new Error(`no socket: ${res.status} ${await res.text()}`);
@@ -76,11 +83,13 @@ export async function openSocket(group: string): Promise<Peer> {
     const frame = event.data as string | ArrayBuffer;
     const bytes = typeof frame === "string" ? utf8Length(frame) : frame.byteLength;
     peer.frames++;
+    peer.bytes += bytes;
     const decoded = decodeServerFrame(frame);
     if (decoded.ok) {
       for (const message of decoded.message) {
         received.push({ type: message.type, bytes });
-        inbox.push(message);
+        if (message.type === "mark" && echoMarks) ws.send(encodeMessage({ type: "marked", id: message.id }));
+        else inbox.push(message);
       }
     } else {
       received.push({ type: "undecodable", bytes });
@@ -102,6 +111,7 @@ export async function openSocket(group: string): Promise<Peer> {
     inbox,
     received,
     frames: 0,
+    bytes: 0,
     undecodable,
     closed,
     send: (message) => ws.send(encodeMessage(message as ClientMessage)),
@@ -144,8 +154,8 @@ export async function openSocket(group: string): Promise<Peer> {
 }
 
 /** Opens a socket and completes the handshake as `who`. */
-export async function connect(group: string, who: TestAgent): Promise<Peer> {
-  const peer = await openSocket(group);
+export async function connect(group: string, who: TestAgent, options: { echoMarks?: boolean } = {}): Promise<Peer> {
+  const peer = await openSocket(group, options);
   const challenge = await peer.next("challenge");
   peer.send(helloFrame(who, group, challenge.nonce));
   await peer.next("welcome");

@@ -2,6 +2,8 @@
 // the first slice runs in the event that asked, the rest in alarm events, peers taking turns, so no answer
 // holds up the frames of other peers. Each peer's answers are queued in order, their size in memory bounded
 // (a peer over it is refused `busy`), and judged by the peer's role at each slice, not when it asked.
+// A peer's answers go at most a window ahead of what it has read (answer-window.ts): past it they pause,
+// the other peers' go on, and they resume when the peer echoes a mark.
 import {
   CHUNK_TARGET_BYTES,
   DIR_SLICE_DOCS,
@@ -22,6 +24,7 @@ import {
   type SessionId,
 } from "../../protocol/index.ts";
 import { deletionRefusal } from "./access.ts";
+import { AnswerWindow } from "./answer-window.ts";
 import { sendMissing } from "./delta-stream.ts";
 import type { Effect, Reader } from "./effects.ts";
 import type { GroupStore, PeerId } from "./store.ts";
@@ -29,8 +32,8 @@ import type { GroupStore, PeerId } from "./store.ts";
 /** What the streams need of the relay that runs them. */
 export type StreamHost = {
   readonly store: GroupStore;
-  /** Puts a message in the peer's outbox. */
-  post(peer: PeerId, message: ServerMessage): void;
+  /** Puts a message in the peer's outbox; returns its size in bytes (0 if the peer's socket failed). */
+  post(peer: PeerId, message: ServerMessage): number;
   /** Whether the peer is still connected and authenticated, and its socket has not failed. */
   isLive(peer: PeerId): boolean;
   /** Who the peer reads as now (its role as of this moment), or undefined if it is no longer a reader here. */
@@ -61,8 +64,14 @@ type Slice = { done: boolean; work: number };
 
 export class AnswerStreams {
   readonly #host: StreamHost;
-  /** Each peer's long answers (open parts, directory listings) still being streamed, the current one first. */
+  /**
+   * Each peer's long answers (loads, open parts, directory listings) still being streamed, the current one
+   * first, for the peers whose turn comes: in the order they take turns.
+   */
   readonly #queues = new Map<PeerId, Streamed[]>();
+  /** The queues of the peers whose window is full: they take no turns until the peer echoes a mark. */
+  readonly #paused = new Map<PeerId, Streamed[]>();
+  readonly #window = new AnswerWindow();
   /** Documents an open has sent a peer so far, over all its parts, for `opened`. */
   readonly #openedCount = new Map<PeerId, number>();
   /** Entries of known state each peer's queued answers hold (weightOf), against MAX_QUEUED_STREAM_ENTRIES_PER_PEER. */
@@ -75,14 +84,14 @@ export class AnswerStreams {
   /**
    * Queues a long answer (a load, a directory listing, an open part) for a peer. Its first slice runs now
    * (a load's first slices, up to LOAD_FIRST_EVENT_ROWS: a document that fits is sent whole without
-   * waiting tens of ms for an alarm); if more remains, the rest runs in alarm
+   * waiting tens of ms for an alarm), within the peer's window; if more remains, the rest runs in alarm
    * events, so other peers' frames are handled in between; a peer's answers run one after another.
    * A peer whose queue would outgrow MAX_QUEUED_STREAM_ENTRIES_PER_PEER is refused with `busy` and
    * disconnected, which frees it all.
    */
   add(answer: Streamed, now: number): void {
     const peer = answer.peer;
-    const queue = this.#queues.get(peer);
+    const queue = this.#queues.get(peer) ?? this.#paused.get(peer);
     answer.weight = weightOf(answer);
     const weight = (this.#queuedWeight.get(peer) ?? 0) + answer.weight;
     // The answer started first is always taken (one message is bounded by its frame): only waiting ones count.
@@ -91,8 +100,41 @@ export class AnswerStreams {
     if (queue) return void queue.push(answer);
     this.#queues.set(peer, [answer]);
     const budget = answer.kind === "load" ? LOAD_FIRST_EVENT_ROWS : 1;
-    for (let spent = 0; spent < budget && this.#queues.get(peer)?.[0] === answer; ) spent += Math.max(1, this.#slice(peer));
+    for (let spent = 0; spent < budget && this.#queues.get(peer)?.[0] === answer && !this.#window.full(peer); ) spent += Math.max(1, this.#slice(peer));
+    this.#pauseIfFull(peer);
     if (this.#queues.size > 0) this.#host.wakeAt(now);
+  }
+
+  /**
+   * The peer echoed mark `id` (ignored unless its answers wait for it): if that frees its window, its
+   * answers take a slice at once, as a new answer's first does, and the rest their turns.
+   */
+  confirm(peer: PeerId, id: string, now: number): void {
+    if (!this.#window.confirm(peer, id) || this.#window.full(peer)) return;
+    const queue = this.#paused.get(peer);
+    if (!queue) return;
+    this.#paused.delete(peer);
+    this.#queues.set(peer, queue);
+    this.#slice(peer);
+    this.#pauseIfFull(peer);
+    if (this.#queues.size > 0) this.#host.wakeAt(now);
+  }
+
+  /** A peer whose window is full stops taking turns, and is sent a mark behind what it has, to echo once it has read it all. */
+  #pauseIfFull(peer: PeerId): void {
+    const queue = this.#queues.get(peer);
+    if (!queue || !this.#window.full(peer)) return;
+    this.#queues.delete(peer);
+    this.#paused.set(peer, queue);
+    const tail = this.#window.markTail(peer);
+    if (tail) this.#host.post(peer, { type: "mark", id: tail });
+  }
+
+  /** Sends a message of a long answer, counted against the peer's window; returns whether the window has room left. */
+  #emit(peer: PeerId, message: ServerMessage): boolean {
+    const mark = this.#window.sent(peer, this.#host.post(peer, message));
+    if (mark) this.#host.post(peer, { type: "mark", id: mark });
+    return !this.#window.full(peer);
   }
 
   #refuseBusy(peer: PeerId): void {
@@ -106,7 +148,8 @@ export class AnswerStreams {
 
   /**
    * The alarm went off: slices of queued answers, a peer at a time in turn, until about STREAM_WORK_PER_EVENT
-   * rows and documents are out; then, if any remain, the object asks to be woken again at once.
+   * rows and documents are out; then, if any remain, the object asks to be woken again at once. Peers whose
+   * window is full wait out of turn: with only those left, the object goes idle.
    */
   continue(now: number): void {
     let spent = 0;
@@ -114,7 +157,8 @@ export class AnswerStreams {
       const peer = this.#queues.keys().next().value;
       if (peer === undefined) break;
       spent += Math.max(1, this.#slice(peer));
-      // Its turn is over: the peer goes to the back of the line.
+      // Its turn is over: the peer goes to the back of the line, or out of it while its window is full.
+      this.#pauseIfFull(peer);
       const queue = this.#queues.get(peer);
       this.#queues.delete(peer);
       if (queue) this.#queues.set(peer, queue);
@@ -139,7 +183,7 @@ export class AnswerStreams {
       return 1;
     }
     if (answer.kind === "load" && !this.#mayStillRead(reader, answer.doc)) {
-      this.#host.post(peer, { type: "error", code: "forbidden", message: "this agent may no longer read this document", doc: answer.doc });
+      this.#emit(peer, { type: "error", code: "forbidden", message: "this agent may no longer read this document", doc: answer.doc });
       return this.#sliceDone(peer, queue, answer, { done: true, work: 1 });
     }
     if (answer.kind !== "load") answer.reader = reader;
@@ -168,18 +212,21 @@ export class AnswerStreams {
 
   forget(peer: PeerId): void {
     this.#queues.delete(peer);
+    this.#paused.delete(peer);
+    this.#window.forget(peer);
     this.#queuedWeight.delete(peer);
     this.#openedCount.delete(peer);
   }
 
-  /** One slice of a directory listing (DIR_SLICE_DOCS documents). */
+  /** One slice of a directory listing (DIR_SLICE_DOCS documents, or fewer once the peer's window is full). */
   #directorySlice(peer: PeerId, listing: DirListing): Slice {
     let docs: DirEntry[] = [];
     let bytes = 0;
     let listed = 0;
+    let room = true;
     // The slice takes at most DIR_SLICE_DOCS, and reads one more to tell that more remain.
     for (const { cursor, ...entry } of this.#host.store.listDocuments(listing.since, DIR_SLICE_DOCS + 1)) {
-      if (listed >= DIR_SLICE_DOCS) {
+      if (listed >= DIR_SLICE_DOCS || !room) {
         this.#sendDirectoryFrame(peer, docs, true, listing.readerDigest);
         return { done: false, work: listed };
       }
@@ -188,7 +235,7 @@ export class AnswerStreams {
       if (!mayRead(listing.reader.role, listing.reader.agent, entry.header)) continue;
       const size = JSON.stringify(entry).length;
       if (docs.length >= MAX_DOCS_PER_DIR_FRAME || (docs.length > 0 && bytes + size > CHUNK_TARGET_BYTES)) {
-        this.#sendDirectoryFrame(peer, docs, true, listing.readerDigest);
+        room = this.#sendDirectoryFrame(peer, docs, true, listing.readerDigest);
         docs = [];
         bytes = 0;
       }
@@ -199,20 +246,22 @@ export class AnswerStreams {
     return { done: true, work: listed };
   }
 
-  #sendDirectoryFrame(peer: PeerId, docs: DirEntry[], more: boolean, readerDigest?: string): void {
+  /** Returns whether the peer's window has room left. */
+  #sendDirectoryFrame(peer: PeerId, docs: DirEntry[], more: boolean, readerDigest?: string): boolean {
     const { cursor, digest } = this.#host.store.info();
-    this.#host.post(peer, { type: "dir", docs, more, cursor, digest: readerDigest ?? digest, inSync: false });
+    return this.#emit(peer, { type: "dir", docs, more, cursor, digest: readerDigest ?? digest, inSync: false });
   }
 
   /**
-   * Sends the next part of what a peer lacks of one document (sendMissing, at most `budget` transactions),
-   * and once it has everything, the relay's `known` (or `deleted`, if the document went meanwhile).
+   * Sends the next part of what a peer lacks of one document (sendMissing, at most `budget` transactions,
+   * and no more once the peer's window is full), and once it has everything, the relay's `known` (or
+   * `deleted`, if the document went meanwhile).
    */
   #documentSlice(peer: PeerId, doc: DocId, have: KnownState, budget: number, relayKnown?: KnownState): { done: boolean; rows: number } {
-    const step = sendMissing(this.#host.store, doc, have, budget, (message) => this.#host.post(peer, message), relayKnown);
+    const step = sendMissing(this.#host.store, doc, have, budget, (message) => this.#emit(peer, message), relayKnown);
     if (!step.complete) return { done: false, rows: step.rows };
-    if (!step.complete.header && this.#host.store.deleted(doc)) this.#host.post(peer, { type: "deleted", doc });
-    else this.#host.post(peer, { type: "known", doc, ...step.complete, ...this.#ownHead(peer, doc, step.complete), reason: "load" });
+    if (!step.complete.header && this.#host.store.deleted(doc)) this.#emit(peer, { type: "deleted", doc });
+    else this.#emit(peer, { type: "known", doc, ...step.complete, ...this.#ownHead(peer, doc, step.complete), reason: "load" });
     return { done: true, rows: step.rows };
   }
 
@@ -232,7 +281,8 @@ export class AnswerStreams {
   }
 
   /**
-   * One slice of an open part (OPEN_SLICE_DOCS documents or OPEN_SLICE_ROWS transactions): the documents
+   * One slice of an open part (OPEN_SLICE_DOCS documents or OPEN_SLICE_ROWS transactions, or less once the
+   * peer's window is full): the documents
    * the peer may read, in id order, each streamed like a load (a long one over several slices), then
    * `known`; after the last part, `opened`.
    */
@@ -252,7 +302,7 @@ export class AnswerStreams {
     part.unlisted ??= unlistedOf(part);
     // The slice takes at most OPEN_SLICE_DOCS, and reads one more to tell that more remain.
     for (const entry of this.#host.store.listDocumentsById(part.after, part.through, OPEN_SLICE_DOCS + 1, true)) {
-      if (docs >= OPEN_SLICE_DOCS || rows >= OPEN_SLICE_ROWS) return { done: false, work: docs + rows };
+      if (docs >= OPEN_SLICE_DOCS || rows >= OPEN_SLICE_ROWS || this.#window.full(peer)) return { done: false, work: docs + rows };
       // The documents it names before this one, within what is left of the slice; the next slice lists this one again.
       const before = this.#answerUnlisted(peer, part.unlisted, entry.id, OPEN_SLICE_DOCS - docs);
       docs += before.answered;
@@ -274,7 +324,7 @@ export class AnswerStreams {
     docs += rest.answered;
     if (!rest.done) return { done: false, work: docs + rows };
     if (part.through === undefined) {
-      this.#host.post(peer, { type: "opened", docs: this.#openedCount.get(peer) ?? 0, cursor: this.#host.store.info().cursor });
+      this.#emit(peer, { type: "opened", docs: this.#openedCount.get(peer) ?? 0, cursor: this.#host.store.info().cursor });
       this.#openedCount.delete(peer);
     }
     return { done: true, work: docs + rows };
@@ -300,8 +350,8 @@ export class AnswerStreams {
       // to a peer that may read it; to another, nothing, as for a live document it may not read.
       const reader = this.#host.readerNow(peer);
       const gone = reader && deletionRefusal(reader.role, reader.agent, doc, this.#host.store);
-      if (gone?.code === "doc_deleted") this.#host.post(peer, { type: "deleted", doc });
-      else if (!gone) this.#host.post(peer, { type: "known", doc, header: false, sessions: {}, reason: "load" });
+      if (gone?.code === "doc_deleted") this.#emit(peer, { type: "deleted", doc });
+      else if (!gone) this.#emit(peer, { type: "known", doc, header: false, sessions: {}, reason: "load" });
       answered++;
     }
     return { answered, done: true };
@@ -312,7 +362,7 @@ export class AnswerStreams {
    * will send the document as it then is, so the live frame is dropped rather than arriving before its past.
    */
   coversLater(peer: PeerId, doc: DocId): boolean {
-    const queue = this.#queues.get(peer);
+    const queue = this.#queues.get(peer) ?? this.#paused.get(peer);
     if (!queue) return false;
     return queue.some((answer) =>
       answer.kind === "open"

@@ -38,6 +38,8 @@ export type Effect =
   | { type: "sendDirectory"; peer: PeerId; since: number; reader: Reader; ownDigest?: boolean; digest?: string }
   /** The documents of an `open` (part) whose ids sort in (after, through]; `opened` follows the last part. */
   | { type: "sendGroup"; peer: PeerId; known: Record<DocId, KnownState>; reader: Reader; after?: DocId; through?: DocId }
+  /** The peer read what its long answers sent before the mark `id`: they may go on (answer-window.ts). */
+  | { type: "marked"; peer: PeerId; id: string }
   | { type: "verify"; peer: PeerId; checks: SignatureCheck[]; then: Continuation }
   | { type: "commit"; write: Write }
   /** Store a document's snapshot in place of the one it had; pruning what it covers waits for the retention. */

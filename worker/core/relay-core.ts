@@ -185,6 +185,9 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
       return unchanged(state, [...state.presence.leave(id, [message.doc], state.peers, store), { type: "unsubscribe", peer: id, doc: message.doc }]);
     case "presence":
       return unchanged(state, state.presence.receive(peer, role, message, now, state.peers, store));
+    case "marked":
+      // The window of its long answers lives with them, in the driver (answer-window.ts).
+      return unchanged(state, [{ type: "marked", peer: id, id: message.id }]);
     case "snapshot": {
       const taken = takeSnapshot(peer, message, now, store, role);
       return Array.isArray(taken) ? unchanged(state, taken) : refuse(state, id, taken.code, taken.reason, { doc: message.doc });

@@ -203,6 +203,8 @@ export class Relay {
         return this.#sendDirectory(effect.peer, effect.since, effect.reader, effect.ownDigest ? this.#digestFor(effect.reader) : undefined, effect.digest);
       case "sendGroup":
         return this.#answers.add({ ...effect, kind: "open" }, this.#now);
+      case "marked":
+        return this.#answers.confirm(effect.peer, effect.id, this.#now);
       case "verify": {
         const token = effect.then.kind === "hello" && effect.then.token ? this.verifyToken(effect.then.token) : undefined;
         const valid = await Promise.all(effect.checks.map(checkSignature));
@@ -223,6 +225,8 @@ export class Relay {
       case "unsubscribe":
         return this.store.unsubscribe(effect.peer, effect.doc);
       case "forgetPeer":
+        // Its long answers and their window go with it (a closed peer's answers are otherwise dropped at their next slice).
+        this.#answers.forget(effect.peer);
         return this.store.forgetPeer(effect.peer);
       case "savePeer":
         return this.transport.savePeer(effect.peer.id, effect.peer);
@@ -337,12 +341,13 @@ export class Relay {
    */
   #send(peer: PeerId, message: ServerMessage): void {
     if (message.type === "content" && this.#answers.coversLater(peer, message.doc)) return;
+    // Not counted against the peer's answer window: live content is paced by its writers.
     this.#post(peer, message);
   }
 
-  /** Puts a message in the peer's outbox. */
-  #post(peer: PeerId, message: ServerMessage): void {
-    if (this.#failed.has(peer)) return;
+  /** Puts a message in the peer's outbox; returns its size in bytes (0 if the peer's socket failed). */
+  #post(peer: PeerId, message: ServerMessage): number {
+    if (this.#failed.has(peer)) return 0;
     let frame = this.#encoded.get(message);
     if (frame === undefined) {
       frame = encodeForBatch(message);
@@ -350,10 +355,12 @@ export class Relay {
     }
     let box = this.#outbox.get(peer);
     if (!box) this.#outbox.set(peer, (box = { frames: [], size: 0 }));
+    const size = encodedLength(frame) + 1;
     box.frames.push(frame);
-    box.size += encodedLength(frame) + 1;
+    box.size += size;
     // Half full is full enough: the peer starts on it while the rest of a long answer is packed.
     if (box.size >= RELAY_FRAME_TARGET_BYTES / 2) this.#deliver(peer);
+    return size;
   }
 
   #deliverAll(): void {
@@ -405,6 +412,7 @@ export class Relay {
     const closed = step(this.#state, { type: "closed", peer }, this.store);
     this.#state = closed.state;
     for (const effect of closed.effects) if (effect.type === "send") this.#post(effect.peer, effect.message);
+    this.#answers.forget(peer);
     this.store.forgetPeer(peer);
   }
 

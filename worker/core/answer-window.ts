@@ -1,0 +1,69 @@
+// Flow control of the relay's long answers, per peer. workerd has no WebSocket.bufferedAmount
+// (cloudflare/workerd#988), so the relay cannot see a peer that does not read, and what it sends such a peer
+// piles up in the object's memory. So the peer says what it has read: the relay puts a `mark` with a random
+// id in its answers every ANSWER_MARK_BYTES, the peer echoes it (`marked`) as it reads it, and a peer's
+// answers wait while ANSWER_WINDOW_BYTES of them are unconfirmed. Ids are random so that only a peer that
+// read a mark can echo it. What it holds is in memory only: a relay evicted from memory forgets its
+// answers with it, and starts each peer with an empty window.
+import { ANSWER_MARK_BYTES, ANSWER_WINDOW_BYTES, randomBase64Url } from "../../protocol/index.ts";
+import type { PeerId } from "./store.ts";
+
+/** Bytes of answers to one peer, counted from its first: sent, confirmed (by an echo), and up to its last mark. */
+type Flow = { sent: number; confirmed: number; marked: number; marks: { id: string; upTo: number }[] };
+
+/** Random bytes of a mark's id: 16, as many as no peer guesses. */
+const MARK_ID_BYTES = 16;
+
+export class AnswerWindow {
+  readonly #flows = new Map<PeerId, Flow>();
+
+  /**
+   * Counts `bytes` of an answer just sent to `peer`; returns the id of a mark to send behind them when
+   * half a window went out since the last mark.
+   */
+  sent(peer: PeerId, bytes: number): string | undefined {
+    let flow = this.#flows.get(peer);
+    if (!flow) this.#flows.set(peer, (flow = { sent: 0, confirmed: 0, marked: 0, marks: [] }));
+    flow.sent += bytes;
+    return flow.sent - flow.marked >= ANSWER_MARK_BYTES ? this.#mark(flow) : undefined;
+  }
+
+  /** Whether the peer's answers must wait for an echo: a window of them is unconfirmed. */
+  full(peer: PeerId): boolean {
+    const flow = this.#flows.get(peer);
+    return flow !== undefined && flow.sent - flow.confirmed >= ANSWER_WINDOW_BYTES;
+  }
+
+  /**
+   * The id of a mark to send behind the last bytes sent, if any went out since the last mark: a peer whose
+   * answers wait must have something to echo when it has read everything.
+   */
+  markTail(peer: PeerId): string | undefined {
+    const flow = this.#flows.get(peer);
+    return flow && flow.sent > flow.marked ? this.#mark(flow) : undefined;
+  }
+
+  /**
+   * The peer echoed mark `id`: what went before it is read (and any earlier marks' share with it). An id
+   * not waiting for its echo confirms nothing: returns false.
+   */
+  confirm(peer: PeerId, id: string): boolean {
+    const flow = this.#flows.get(peer);
+    const index = flow?.marks.findIndex((mark) => mark.id === id) ?? -1;
+    if (!flow || index < 0) return false;
+    flow.confirmed = flow.marks[index]!.upTo;
+    flow.marks.splice(0, index + 1);
+    return true;
+  }
+
+  forget(peer: PeerId): void {
+    this.#flows.delete(peer);
+  }
+
+  #mark(flow: Flow): string {
+    const id = randomBase64Url(MARK_ID_BYTES);
+    flow.marked = flow.sent;
+    flow.marks.push({ id, upTo: flow.sent });
+    return id;
+  }
+}
