@@ -1,7 +1,7 @@
 // weft/yjs over the real SDK and the relay core in this process: Y.Docs that edit one document converge,
 // large updates sync whole, offline edits go up on reconnect, and destroy() lets go of everything.
 import { createRequire } from "node:module";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { Awareness } from "y-protocols/awareness";
 import type { Doc } from "../../../client/doc.ts";
@@ -10,7 +10,8 @@ import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { MAX_TRANSACTION_BYTES } from "../../../protocol/limits.ts";
 import type { DocId } from "../../../protocol/ids.ts";
 import { docIdOf, newHeader } from "../../../protocol/index.ts";
-import { WeftProvider } from "../../../yjs/index.ts";
+import { listenerErrors } from "../../../client/listeners.ts";
+import { MissingUpdatesError, UndecodableUpdateError, WeftProvider } from "../../../yjs/index.ts";
 import { payloadToData } from "../../../yjs/payload.ts";
 import { encodeUpdatePayloads } from "../../../yjs/update-frames.ts";
 import { until, untilEvent } from "../../support/wait.ts";
@@ -382,5 +383,129 @@ describe("a document that cannot be opened", () => {
     expect(early.status).toBe("disconnected");
     const again = new WeftProvider(groupA, docIdOf(header), new Y.Doc()); // no "already has a provider"
     await expect(again.loaded).rejects.toMatchObject({ code: "unknown_doc" });
+  });
+});
+
+describe("a payload Yjs cannot apply", () => {
+  /** Errors the SDK would throw uncaught (a listener that threw), collected instead. */
+  const uncaught: unknown[] = [];
+  const report = listenerErrors.report;
+  beforeEach(() => {
+    uncaught.length = 0;
+    listenerErrors.report = (error) => void uncaught.push(error);
+  });
+  afterEach(() => void (listenerErrors.report = report));
+
+  /** A valid update of a scratch Y.Doc that inserts `text` into "body". */
+  const updateOf = (text: string) => {
+    const scratch = new Y.Doc();
+    scratch.getText("body").insert(0, text);
+    return Y.encodeStateAsUpdate(scratch);
+  };
+  const whole = (update: Uint8Array) => Uint8Array.from([...encodeUpdatePayloads(update, MAX_TRANSACTION_BYTES)[0]!]);
+
+  it("is skipped and reported once by a live editor and by a new one, and the updates around it apply", async () => {
+    const h = setup();
+    const [alice, mallory, carol] = [await h.client({ name: "alice" }), await h.client({ name: "mallory" }), await h.client({ name: "carol" })];
+    const created = alice.group(GROUP).create({ kind: "yjs" });
+    await created.synced();
+    const live = new WeftProvider(alice.group(GROUP), created.id, new Y.Doc());
+    await live.loaded;
+    const errors: Error[] = [];
+    live.on("error", (error) => errors.push(error));
+    const raw = await mallory.group(GROUP).open(created.id);
+    const good = whole(updateOf("after the bad one"));
+    // A truncated update, then a valid one in the same tick: one change at alice's.
+    raw.append(good.subarray(0, good.length - 3));
+    raw.append(good);
+    await raw.synced();
+    await until(() => live.ydoc.getText("body").length > 0);
+    expect(live.ydoc.getText("body").toString()).toBe("after the bad one");
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(UndecodableUpdateError);
+    expect(errors[0]).toMatchObject({ doc: created.id, session: mallory.session, index: 0 });
+    expect(errors[0]!.message).toMatch(/transaction 0 of session .* is not a Yjs update this binding can apply/);
+
+    // A new editor loads the document past it, says so once, and syncs on.
+    const fresh = new WeftProvider(carol.group(GROUP), created.id, new Y.Doc(), { snapshots: false });
+    const freshErrors: Error[] = [];
+    fresh.on("error", (error) => freshErrors.push(error));
+    await fresh.loaded;
+    expect(fresh.ydoc.getText("body").toString()).toBe("after the bad one");
+    expect(freshErrors).toMatchObject([{ name: "UndecodableUpdateError", session: mallory.session, index: 0 }]);
+    live.ydoc.getText("body").insert(0, "still syncing: ");
+    await until(() => fresh.ydoc.getText("body").toString() === "still syncing: after the bad one");
+    expect(errors).toHaveLength(1);
+    expect(uncaught).toEqual([]);
+  });
+
+  it("a payload of no kind this binding writes is reported too, and skipped", async () => {
+    const { a, b, bob } = await twoEditors();
+    await Promise.all([a.provider.loaded, b.provider.loaded]);
+    const errors: Error[] = [];
+    a.provider.on("error", (error) => errors.push(error));
+    b.provider.doc!.append(Uint8Array.of(7, 1, 2, 3));
+    b.text.insert(0, "fine");
+    await until(() => a.text.toString() === "fine");
+    expect(errors).toMatchObject([{ name: "UndecodableUpdateError", session: bob.session, index: 0 }]);
+    expect(errors[0]!.message).toMatch(/unknown payload kind 7/);
+  });
+
+  it("an update that builds on content never sent is reported once the editor holds all the relay has, not while it loads", async () => {
+    const h = setup();
+    const [alice, mallory, carol] = [await h.client({ name: "alice" }), await h.client({ name: "mallory" }), await h.client({ name: "carol" })];
+    const created = alice.group(GROUP).create({ kind: "yjs" });
+    await created.synced();
+    // Honest writers whose updates build on each other, loaded by a new editor in whatever order they come.
+    const a = new WeftProvider(alice.group(GROUP), created.id, new Y.Doc());
+    await a.loaded;
+    for (const word of ["one ", "two ", "three "]) {
+      a.ydoc.getText("body").insert(a.ydoc.getText("body").length, word);
+      await settle(2);
+    }
+    const scratch = new Y.Doc();
+    scratch.getText("body").insert(0, "base never sent ");
+    const base = Y.encodeStateVector(scratch);
+    scratch.getText("body").insert(0, "built on it ");
+    const raw = await mallory.group(GROUP).open(created.id);
+    raw.append(whole(Y.encodeStateAsUpdate(scratch, base)));
+    await raw.synced();
+    await a.doc!.synced();
+
+    const fresh = new WeftProvider(carol.group(GROUP), created.id, new Y.Doc(), { snapshots: false });
+    const errors: Error[] = [];
+    fresh.on("error", (error) => errors.push(error));
+    await fresh.loaded;
+    await until(() => fresh.synced);
+    expect(fresh.ydoc.getText("body").toString()).toBe("one two three ");
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(MissingUpdatesError);
+    expect([...(errors[0] as MissingUpdatesError).missing.keys()]).toEqual([scratch.clientID]);
+    // More edits while it still waits: not reported again.
+    a.ydoc.getText("body").insert(0, "more ");
+    await until(() => fresh.ydoc.getText("body").toString().startsWith("more "));
+    expect(errors).toHaveLength(1);
+    expect(uncaught).toEqual([]);
+  });
+
+  it("a snapshot Yjs misreads (encoded with encodeStateAsUpdateV2) is reported by the editor that loads it", async () => {
+    const h = setup();
+    const [alice, carol] = [await h.client({ name: "alice" }), await h.client({ name: "carol" })];
+    const created = alice.group(GROUP).create({ kind: "yjs" });
+    await created.synced();
+    const writer = new WeftProvider(alice.group(GROUP), created.id, new Y.Doc(), { snapshots: false });
+    await writer.loaded;
+    writer.ydoc.getText("body").insert(0, "in the log");
+    await writer.doc!.synced();
+    await writer.doc!.snapshot(Y.encodeStateAsUpdateV2(writer.ydoc));
+
+    const fresh = new WeftProvider(carol.group(GROUP), created.id, new Y.Doc(), { snapshots: false });
+    const errors: Error[] = [];
+    fresh.on("error", (error) => errors.push(error));
+    await fresh.loaded;
+    await until(() => fresh.synced);
+    expect(errors).toMatchObject([{ name: "UndecodableUpdateError", session: alice.session, index: undefined }]);
+    expect(errors[0]!.message).toMatch(/the snapshot published by session .* a V2 update/);
+    expect(uncaught).toEqual([]);
   });
 });
