@@ -21,6 +21,7 @@ import { AwarenessOverPresence, type PresenceChannel, type PresencePeer } from "
 import { OFFERS_SNAPSHOTS, leadsSnapshots, mayOutgrow, outgrows, snapshotPolicyOf, type SnapshotOptions, type SnapshotPolicy } from "./snapshot-policy.ts";
 import { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "./payload.ts";
 import { UpdateAssembler, decodeUpdatePayload, encodeUpdatePayloads } from "./update-frames.ts";
+import { forgetSent, rememberSent, unsentUpdate } from "./rebinding.ts";
 import { MissingUpdatesError, UndecodableUpdateError, applyEach, missingOf, notAState, reasonOf, type ReceivedUpdate } from "./received-updates.ts";
 
 /** The connection as y-websocket reports it. */
@@ -116,6 +117,8 @@ export class WeftProvider {
   #waitingToWrite = false;
   /** This provider is appending its Y.Doc's edits: the changes they make come from this Y.Doc. */
   #appending = false;
+  /** An append failed (not for want of a role): those edits were dropped, never sent. */
+  #appendFailed = false;
   #snapshotCheckQueued = false;
   /** The other peers present in the document, as its presence reports them. */
   #present: ReadonlyMap<string, PresencePeer> = new Map();
@@ -143,7 +146,9 @@ export class WeftProvider {
     this.awareness = options.awareness ?? new Awareness(ydoc);
     this.status = toProviderStatus(group.status);
     // Content the Y.Doc held before the provider (an app's own persistence) is sent once; Yjs drops duplicates.
-    if (ydoc.store.clients.size > 0) this.#pending.push(Y.encodeStateAsUpdate(ydoc));
+    // Bound to the document before, only what was added since (rebinding.ts).
+    const unsent = unsentUpdate(ydoc, group, docId);
+    if (unsent) this.#pending.push(unsent);
     const onUpdate = (update: Uint8Array, origin: unknown) => origin !== this && this.#queue(update);
     ydoc.on("update", onUpdate);
     const onDestroy = () => this.destroy();
@@ -217,6 +222,7 @@ export class WeftProvider {
   #stop(byApp: boolean): void {
     if (this.#destroyed) return;
     this.#flush();
+    this.#rememberWhatWasSent();
     this.#destroyed = true;
     if (byApp && !this.doc && this.#pending.length === 0) this.#opening.abort(this.#destroyedError());
     for (const cleanup of this.#cleanups.splice(0).reverse()) cleanup();
@@ -225,6 +231,13 @@ export class WeftProvider {
     // A stopped provider syncs nothing more: what it says must not read "connected".
     this.status = "disconnected";
     this.synced = false;
+  }
+
+  /** For the next provider of this Y.Doc and document: how far this one sent it, if nothing was dropped or left waiting. */
+  #rememberWhatWasSent(): void {
+    if (this.doc && !this.#diverged && !this.#appendFailed && this.#pending.length === 0) rememberSent(this.ydoc, this.group, this.docId);
+    // Not opened and nothing pending: the Y.Doc is as this provider found it, and what was remembered stands.
+    else if (this.doc || this.#pending.length > 0) forgetSent(this.ydoc, this.docId);
   }
 
   async #open(): Promise<void> {
@@ -406,6 +419,7 @@ export class WeftProvider {
         if (!waited) this.#emit("error", error);
         return;
       }
+      this.#appendFailed = true;
       this.#emit("error", error instanceof Error ? error : new Error(String(error)));
       return;
     } finally {

@@ -229,6 +229,49 @@ describe("destroy()", () => {
   });
 });
 
+describe("provider after provider on one long-lived Y.Doc", () => {
+  it("a rebinding sends nothing when nothing changed, only what changed when something did; a Y.Doc never bound sends all it holds", async () => {
+    const { groupA, alice, docId, a, b } = await twoEditors();
+    await Promise.all([a.provider.loaded, b.provider.loaded]);
+    a.text.insert(0, randomText(20_000));
+    await until(() => b.text.length === 20_000);
+    const ownTransactions = () => b.provider.doc!.transactions().filter((transaction) => transaction.session === alice.session);
+    await settle();
+    expect(ownTransactions()).toHaveLength(1);
+    let provider = a.provider;
+    for (let rebinding = 0; rebinding < 5; rebinding++) {
+      provider.destroy();
+      provider = new WeftProvider(groupA, docId, a.ydoc);
+      await provider.loaded;
+      await provider.doc!.synced();
+    }
+    await settle();
+    expect(ownTransactions()).toHaveLength(1);
+
+    // Edited while unbound: the next binding sends that edit (and the delete set), not the 20 KB again.
+    provider.destroy();
+    a.text.delete(0, 10);
+    a.text.insert(0, "edited while unbound ");
+    provider = new WeftProvider(groupA, docId, a.ydoc);
+    await provider.loaded;
+    await until(() => b.text.toString() === a.text.toString());
+    const sent = ownTransactions().slice(1);
+    expect(sent).toHaveLength(1);
+    expect((sent[0]!.data as Uint8Array).byteLength).toBeLessThan(200);
+
+    // Bound afresh (another Y.Doc holding the same content, as an app's own persistence gives it): all of it goes.
+    provider.destroy();
+    const restored = new Y.Doc();
+    Y.applyUpdate(restored, Y.encodeStateAsUpdate(a.ydoc));
+    const fresh = new WeftProvider(groupA, docId, restored);
+    await fresh.loaded;
+    await fresh.doc!.synced();
+    await until(() => ownTransactions().length === 3);
+    expect((ownTransactions()[2]!.data as Uint8Array).byteLength).toBeGreaterThan(20_000);
+    fresh.destroy();
+  });
+});
+
 describe("before the document opened", () => {
   /** alice holds a document; bob, who has never loaded it, gets a provider on it. */
   async function bobNotYetOpen() {
