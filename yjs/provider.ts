@@ -108,6 +108,8 @@ export class WeftProvider {
   #measured = { stateBytes: 0, atLogBytes: 0 };
   /** A snapshot of ours is on its way to the relay. */
   #snapshotting = false;
+  /** A snapshot was due and the state was too large for one (said once, until it fits again). */
+  #reportedTooLarge = false;
   /**
    * Refused edits the Y.Doc holds (this client's, or another tab's it took in) were discarded: Yjs cannot
    * take them out, so the Y.Doc no longer stands for the document (see DivergedError).
@@ -352,7 +354,15 @@ export class WeftProvider {
     if (!leadsSnapshots(this.group.session, this.#present.values())) return;
     const state = Y.encodeStateAsUpdate(this.ydoc);
     this.#measured = { stateBytes: state.byteLength, atLogBytes: this.#logBytes };
-    if (!outgrows(policy, this.#logBytes, state.byteLength) || state.byteLength > MAX_SNAPSHOT_BYTES) return;
+    const tooLarge = state.byteLength > MAX_SNAPSHOT_BYTES;
+    if (!tooLarge) this.#reportedTooLarge = false;
+    if (!outgrows(policy, this.#logBytes, state.byteLength)) return;
+    if (tooLarge) {
+      // The log now grows without a snapshot to compact it, however long: the app hears it, once.
+      if (!this.#reportedTooLarge) this.#emit("error", new LocalRefusalError("snapshot_too_large", `WeftProvider: the state of ${this.docId} is ${state.byteLength} bytes, over the ${MAX_SNAPSHOT_BYTES} a snapshot may hold: no snapshot is taken while it is, and every new editor loads the whole log`));
+      this.#reportedTooLarge = true;
+      return;
+    }
     let published: Promise<void>;
     try {
       published = doc.snapshot(state);

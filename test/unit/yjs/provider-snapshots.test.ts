@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { createIdentity } from "../../../client/identity.ts";
+import { MAX_SNAPSHOT_BYTES } from "../../../protocol/limits.ts";
 import { countOf, signSnapshot, transactionCount, type DocId, type SessionCounts } from "../../../protocol/index.ts";
 import type { Client } from "../../../client/index.ts";
 import { DivergedError, WeftProvider } from "../../../yjs/index.ts";
@@ -195,6 +196,39 @@ describe("a received snapshot in weft/yjs", () => {
     await editor.doc!.synced();
     await until(() => editor.doc!.lastSnapshotted !== undefined, 3_000);
     expect(Y.encodeStateAsUpdate(editor.ydoc).byteLength).toBeLessThan(10_000);
+  });
+
+  it("says once that the state has outgrown a snapshot (snapshot_too_large), and takes one again once it fits", async () => {
+    const h = setup();
+    const alice = await h.client({ name: "alice" });
+    const group = alice.group(GROUP);
+    const docId = group.create({ kind: "yjs" }).id;
+    await group.synced();
+    const editor = new WeftProvider(group, docId, new Y.Doc(), { snapshots: { factor: 0.5, minLogBytes: 1024 } });
+    await editor.loaded;
+    const errors: Error[] = [];
+    editor.on("error", (error) => errors.push(error));
+    const text = editor.ydoc.getText("body");
+    const random = (length: number) => Array.from({ length }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join("");
+    text.insert(0, random(MAX_SNAPSHOT_BYTES + 1_000));
+    await editor.doc!.synced();
+    await until(() => errors.length > 0, 5_000);
+    expect(errors).toMatchObject([{ name: "LocalRefusalError", code: "snapshot_too_large" }]);
+    expect(errors[0]!.message).toMatch(/over the 786432 a snapshot may hold/);
+    // More edits, each making a snapshot due again: not said again.
+    for (let i = 0; i < 3; i++) {
+      text.insert(0, random(70_000));
+      await editor.doc!.synced();
+      await settle();
+    }
+    expect(errors).toHaveLength(1);
+    expect(editor.doc!.lastSnapshotted).toBeUndefined();
+    // Taken out again: the state fits, and a snapshot follows.
+    text.delete(0, text.length);
+    text.insert(0, random(70_000));
+    await editor.doc!.synced();
+    await until(() => editor.doc!.lastSnapshotted !== undefined, 5_000);
+    expect(errors).toHaveLength(1);
   });
 
   it("never publishes edits the relay refused: the Y.Doc that holds them says so and takes no more snapshots", async () => {
