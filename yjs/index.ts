@@ -4,3 +4,4 @@ export { MissingUpdatesError, UndecodableUpdateError } from "./received-updates.
 export { AwarenessOverPresence, type AwarenessPresence, type PresenceChannel, type PresencePeer } from "./awareness-presence.ts";
 export { UpdateAssembler, decodeUpdatePayload, encodeUpdatePayloads, type DecodedPayload } from "./update-frames.ts";
 export { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "./payload.ts";
+export { TRANSACTION_OVERHEAD_BYTES } from "./snapshot-policy.ts";

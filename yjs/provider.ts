@@ -18,7 +18,7 @@ import { MAX_SNAPSHOT_BYTES } from "../protocol/limits.ts";
 import type { Snapshot } from "../protocol/snapshot.ts";
 import type { Role } from "../protocol/roles.ts";
 import { AwarenessOverPresence, type PresenceChannel, type PresencePeer } from "./awareness-presence.ts";
-import { OFFERS_SNAPSHOTS, leadsSnapshots, mayOutgrow, outgrows, snapshotPolicyOf, type SnapshotOptions, type SnapshotPolicy } from "./snapshot-policy.ts";
+import { OFFERS_SNAPSHOTS, leadsSnapshots, logSize, mayOutgrow, outgrows, snapshotPolicyOf, type SnapshotOptions, type SnapshotPolicy } from "./snapshot-policy.ts";
 import { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "./payload.ts";
 import { UpdateAssembler, decodeUpdatePayload, encodeUpdatePayloads } from "./update-frames.ts";
 import { forgetSent, rememberSent, unsentUpdate } from "./rebinding.ts";
@@ -31,8 +31,9 @@ export type WeftProviderOptions = {
   /** Shared with editor bindings for cursors; one is made (and destroyed with the provider) if not given. */
   awareness?: Awareness;
   /**
-   * Snapshots taken by this provider: when the log held since the document's last snapshot is more than
-   * `factor` times the state and at least `minLogBytes`, the editor that leads (see docs/bindings.md)
+   * Snapshots taken by this provider: when the log held since the document's last snapshot (its data, and
+   * TRANSACTION_OVERHEAD_BYTES per transaction) is more than `factor` times the state and at least
+   * `minLogBytes`, the editor that leads (see docs/bindings.md)
    * publishes the merged state. Default `{ factor: 4, minLogBytes: 65536 }`; `false` never takes one
    * (received snapshots are applied either way).
    */
@@ -103,7 +104,7 @@ export class WeftProvider {
   /** Ends the document's open when the provider is destroyed before it with nothing pending. */
   readonly #opening = new AbortController();
   readonly #policy: SnapshotPolicy | undefined;
-  /** Bytes of transaction data held since the document's last snapshot, and the state's size last measured (at what log size). */
+  /** The size of the log held since the document's last snapshot (logSize), and the state's size last measured (at what log size). */
   #logBytes = 0;
   #measured = { stateBytes: 0, atLogBytes: 0 };
   /** A snapshot of ours is on its way to the relay. */
@@ -495,14 +496,16 @@ function checkProviderArguments(group: unknown, docId: unknown, ydoc: unknown, o
   }
 }
 
-/** Bytes of data of `transactions`, of each session only from `from[session]` on when given. */
+/** The log size (snapshot-policy.ts: logSize) of `transactions`, of each session only from `from[session]` on when given. */
 function logBytesOf(transactions: readonly DocTransaction[], from: Readonly<Record<string, number>> = {}): number {
-  let bytes = 0;
+  let count = 0;
+  let dataBytes = 0;
   for (const transaction of transactions) {
     if (transaction.index < (from[transaction.session] ?? 0)) continue;
-    bytes += typeof transaction.data === "string" ? transaction.data.length : transaction.data.byteLength;
+    count++;
+    dataBytes += typeof transaction.data === "string" ? transaction.data.length : transaction.data.byteLength;
   }
-  return bytes;
+  return logSize(count, dataBytes);
 }
 
 function toProviderStatus(status: Status): ProviderStatus {

@@ -172,6 +172,25 @@ describe("a received snapshot in weft/yjs", () => {
     expect(solo.doc!.lastSnapshotted).toBeUndefined();
   });
 
+  it("counts each transaction's overhead, so with the defaults a log of a few hundred keystrokes is snapshotted", async () => {
+    const h = setup();
+    const alice = await h.client({ name: "alice" });
+    const group = alice.group(GROUP);
+    const docId = group.create({ kind: "yjs" }).id;
+    await group.synced();
+    const editor = new WeftProvider(group, docId, new Y.Doc());
+    await editor.loaded;
+    const text = editor.ydoc.getText("body");
+    // 300 keystrokes of about 25 bytes each: 7.5 KB of data, short of the 64 KiB floor by data alone.
+    for (let i = 0; i < 300; i++) {
+      text.insert(text.length, "k");
+      await settle(1);
+    }
+    await editor.doc!.synced();
+    expect(countOf(editor.doc!.known, alice.session)).toBeGreaterThan(250); // one transaction each, or nearly
+    await until(() => editor.doc!.lastSnapshotted !== undefined, 5_000);
+  });
+
   it("after a large paste taken out again, measures the state again as the log grows: a snapshot follows once the log outgrows the smaller state", async () => {
     const h = setup();
     const alice = await h.client({ name: "alice" });
