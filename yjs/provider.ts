@@ -22,7 +22,7 @@ import { OFFERS_SNAPSHOTS, leadsSnapshots, logSize, mayOutgrow, outgrows, snapsh
 import { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "./payload.ts";
 import { UpdateAssembler, decodeUpdatePayload, encodeUpdatePayloads } from "./update-frames.ts";
 import { forgetSent, rememberSent, unsentUpdate } from "./rebinding.ts";
-import { MissingUpdatesError, UndecodableUpdateError, applyEach, missingOf, notAState, reasonOf, type ReceivedUpdate } from "./received-updates.ts";
+import { MissingUpdatesError, UndecodableUpdateError, applyEach, missingOf, missingUpdates, notAState, reasonOf, type ReceivedUpdate } from "./received-updates.ts";
 
 /** The connection as y-websocket reports it. */
 export type ProviderStatus = "connecting" | "connected" | "disconnected";
@@ -127,6 +127,8 @@ export class WeftProvider {
   #present: ReadonlyMap<string, PresencePeer> = new Map();
   /** A MissingUpdatesError was reported and the Y.Doc still waits: it is not reported again until it stops. */
   #reportedMissing = false;
+  /** The Y.Doc was seen waiting while in sync: reported if it still does when this fires. */
+  #missingCheck: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * Throws a TypeError if this group already has a live provider of the document: its client shows one
@@ -227,6 +229,7 @@ export class WeftProvider {
     this.#flush();
     this.#rememberWhatWasSent();
     this.#destroyed = true;
+    clearTimeout(this.#missingCheck);
     if (byApp && !this.doc && this.#pending.length === 0) this.#opening.abort(this.#destroyedError());
     for (const cleanup of this.#cleanups.splice(0).reverse()) cleanup();
     if (this.#ownsAwareness) this.awareness.destroy();
@@ -317,15 +320,29 @@ export class WeftProvider {
   }
 
   /**
-   * Reports what the Y.Doc waits for (MissingUpdatesError), once, and only once the provider holds all the
-   * relay has and no split update is half received: while a load is answered (the group not live) an update
-   * may arrive before the one it builds on, and Yjs then holds it aside for a moment, as it should.
+   * Reports what the Y.Doc waits for (MissingUpdatesError), once, if it still waits missingUpdates.reportAfterMs
+   * after it was seen waiting while in sync. Yjs holds an update aside, as it should, while what it builds on
+   * has not arrived yet: during a load (sessions come in any order), and even live, when that base reaches
+   * the relay after it (another tab's writes pushed from the shared store, say). Only a wait that lasts
+   * means the base was never sent.
    */
   #reportMissing(): void {
-    if (!this.synced || this.#assembler.incomplete > 0) return;
-    const missing = missingOf(this.ydoc);
-    if (missing && !this.#reportedMissing) this.#emit("error", new MissingUpdatesError(this.docId, missing));
-    this.#reportedMissing = missing !== undefined;
+    if (!this.synced || this.#destroyed || this.#assembler.incomplete > 0) return;
+    if (!missingOf(this.ydoc)) {
+      this.#reportedMissing = false;
+      clearTimeout(this.#missingCheck);
+      this.#missingCheck = undefined;
+      return;
+    }
+    if (this.#reportedMissing || this.#missingCheck) return;
+    this.#missingCheck = setTimeout(() => {
+      this.#missingCheck = undefined;
+      const missing = missingOf(this.ydoc);
+      // Out of sync meanwhile: looked at again once in sync.
+      if (!missing || !this.synced || this.#destroyed) return;
+      this.#reportedMissing = true;
+      this.#emit("error", new MissingUpdatesError(this.docId, missing));
+    }, missingUpdates.reportAfterMs);
   }
 
   /**

@@ -32,9 +32,8 @@ export class UndecodableUpdateError extends Error {
 
 /**
  * The Y.Doc holds updates that build on content the document never delivered (Yjs keeps them aside and
- * shows nothing of them): a writer sent an update whose base it never sent, or a snapshot was encoded so
- * that Yjs misreads it (`Y.encodeStateAsUpdateV2` where an update is expected). Reported once the
- * provider holds all the relay has, and again only after the Y.Doc stopped waiting.
+ * shows nothing of them): a writer sent an update whose base it never sent. Reported once the Y.Doc has
+ * waited, in sync with the relay, for missingUpdates.reportAfterMs (10 s), and again only after it stopped.
  */
 export class MissingUpdatesError extends Error {
   override readonly name = "MissingUpdatesError";
@@ -78,6 +77,12 @@ export function applyEach(ydoc: Y.Doc, received: readonly ReceivedUpdate[], orig
  */
 export const notAState = (update: Uint8Array): string | undefined =>
   update[0] === 0 && update.length > 2 ? "a state with no content but deletions: a V2 update (Y.encodeStateAsUpdateV2) where Y.encodeStateAsUpdate was meant?" : undefined;
+
+/**
+ * How long the Y.Doc must wait, in sync, before the wait is reported: honest waits (an update arriving
+ * before its base, which another tab pushes a moment later) end within a second or two. Tests shorten it.
+ */
+export const missingUpdates = { reportAfterMs: 10_000 };
 
 /** What the Y.Doc waits for (see MissingUpdatesError), or undefined when it waits for nothing. */
 export function missingOf(ydoc: Y.Doc): Map<number, number> | undefined {

@@ -1,7 +1,7 @@
 // weft/yjs over the real SDK and the relay core in this process: Y.Docs that edit one document converge,
 // large updates sync whole, offline edits go up on reconnect, and destroy() lets go of everything.
 import { createRequire } from "node:module";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import * as Y from "yjs";
 import { Awareness } from "y-protocols/awareness";
 import type { Doc } from "../../../client/doc.ts";
@@ -12,9 +12,10 @@ import type { DocId } from "../../../protocol/ids.ts";
 import { docIdOf, newHeader } from "../../../protocol/index.ts";
 import { listenerErrors } from "../../../client/listeners.ts";
 import { MissingUpdatesError, UndecodableUpdateError, WeftProvider } from "../../../yjs/index.ts";
+import { missingUpdates } from "../../../yjs/received-updates.ts";
 import { payloadToData } from "../../../yjs/payload.ts";
 import { encodeUpdatePayloads } from "../../../yjs/update-frames.ts";
-import { until, untilEvent } from "../../support/wait.ts";
+import { sleep, until, untilEvent } from "../../support/wait.ts";
 import { GROUP, harnessPerTest, settle, statusOf } from "../client/group-harness.ts";
 
 const setup = harnessPerTest();
@@ -494,8 +495,11 @@ describe("a payload Yjs cannot apply", () => {
     expect(errors[0]!.message).toMatch(/unknown payload kind 7/);
   });
 
-  it("an update that builds on content never sent is reported once the editor holds all the relay has, not while it loads", async () => {
+  it("an update that builds on content never sent is reported once the editor has waited for it in sync with the relay", async () => {
     const h = setup();
+    const waited = missingUpdates.reportAfterMs;
+    missingUpdates.reportAfterMs = 50;
+    onTestFinished(() => void (missingUpdates.reportAfterMs = waited));
     const [alice, mallory, carol] = [await h.client({ name: "alice" }), await h.client({ name: "mallory" }), await h.client({ name: "carol" })];
     const created = alice.group(GROUP).create({ kind: "yjs" });
     await created.synced();
@@ -519,14 +523,15 @@ describe("a payload Yjs cannot apply", () => {
     const errors: Error[] = [];
     fresh.on("error", (error) => errors.push(error));
     await fresh.loaded;
-    await until(() => fresh.synced);
     expect(fresh.ydoc.getText("body").toString()).toBe("one two three ");
+    await until(() => errors.length > 0, 5_000);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(MissingUpdatesError);
     expect([...(errors[0] as MissingUpdatesError).missing.keys()]).toEqual([scratch.clientID]);
     // More edits while it still waits: not reported again.
     a.ydoc.getText("body").insert(0, "more ");
     await until(() => fresh.ydoc.getText("body").toString().startsWith("more "));
+    await sleep(4 * missingUpdates.reportAfterMs);
     expect(errors).toHaveLength(1);
     expect(uncaught).toEqual([]);
   });
