@@ -14,9 +14,9 @@ describe("handshake", () => {
     await send("alice", helloFrame(alice, GROUP, "nonce-alice"));
     await send("alice", { type: "ping" });
     expect(transcript()).toMatchInlineSnapshot(`
-      "relay -> alice | challenge v=3 nonce=nonce-alice
-      alice -> relay | hello v=3 alice g1
-      relay -> alice | welcome v=3 role=writer
+      "relay -> alice | challenge v=4 nonce=nonce-alice
+      alice -> relay | hello v=4 alice g1
+      relay -> alice | welcome v=4 role=writer
       alice -> relay | ping
       relay -> alice | pong"
     `);
@@ -27,9 +27,9 @@ describe("handshake", () => {
     await open("alice");
     await send("alice", { ...helloFrame(alice, GROUP, "nonce-alice"), v: 3 });
     expect(transcript()).toMatchInlineSnapshot(`
-      "relay -> alice | challenge v=3 nonce=nonce-alice
-      alice -> relay | hello v=2 alice g1
-      relay -> alice | error unsupported_version "this relay speaks protocol v3, not v2"
+      "relay -> alice | challenge v=4 nonce=nonce-alice
+      alice -> relay | hello v=3 alice g1
+      relay -> alice | error unsupported_version "this relay speaks protocol v4, not v3"
       relay -x alice | close 1002 unsupported_version"
     `);
   });
@@ -39,8 +39,8 @@ describe("handshake", () => {
     await open("alice");
     await send("alice", helloFrame(alice, GROUP, "nonce-replayed"));
     expect(transcript()).toMatchInlineSnapshot(`
-      "relay -> alice | challenge v=3 nonce=nonce-alice
-      alice -> relay | hello v=3 alice g1
+      "relay -> alice | challenge v=4 nonce=nonce-alice
+      alice -> relay | hello v=4 alice g1
       relay -> alice | error unauthorized "the hello signature does not verify for this agent"
       relay -x alice | close 1008 unauthorized"
     `);
@@ -52,7 +52,7 @@ describe("handshake", () => {
     await send("alice", { type: "ping" });
     await send("alice", { type: "load", doc: doc1.id, known: nothingKnown });
     expect(transcript()).toMatchInlineSnapshot(`
-      "relay -> alice | challenge v=3 nonce=nonce-alice
+      "relay -> alice | challenge v=4 nonce=nonce-alice
       alice -> relay | ping
       relay -> alice | pong
       alice -> relay | load doc1 (no header) {}
@@ -71,8 +71,8 @@ describe("handshake", () => {
     expect(transcript()).toMatchInlineSnapshot(`
       "relay -> silent0 | error not_ready "too many connections are waiting in the handshake"
       relay -x silent0 | close 1008 not_ready
-      relay -> bob | challenge v=3 nonce=nonce-bob
-      bob -> relay | hello v=3 bob g1
+      relay -> bob | challenge v=4 nonce=nonce-bob
+      bob -> relay | hello v=4 bob g1
       relay -> bob | error too_many_peers retryAfter=5 "this group has 32512 peers connected"
       relay -x bob | close 1013 too_many_peers"
     `);
@@ -87,7 +87,7 @@ describe("handshake", () => {
     expect(transcript().split("\n").slice(0, 3).join("\n")).toMatchInlineSnapshot(`
       "relay -> early | error not_ready "too many connections are waiting in the handshake"
       relay -x early | close 1008 not_ready
-      relay -> alice | challenge v=3 nonce=nonce-alice"
+      relay -> alice | challenge v=4 nonce=nonce-alice"
     `);
     await relay.dispatch({ type: "alarm", now: NOW + HANDSHAKE_DEADLINE_MS + 1 });
     const lines = transcript().split("\n");

@@ -95,7 +95,7 @@ describe("tokens under a membership log", () => {
     // The same, still valid, token: refused like any non-member.
     await connect("bob2", bob, tokenFor(bob, "writer"));
     expect(heard("bob2")).toEqual([
-      "relay -> bob2 | challenge v=3 nonce=nonce-bob2",
+      "relay -> bob2 | challenge v=4 nonce=nonce-bob2",
       `relay -> bob2 | error unauthorized "this agent is not a member of the group"`,
       "relay -x bob2 | close 1008 unauthorized",
     ]);
@@ -103,7 +103,7 @@ describe("tokens under a membership log", () => {
     // Until an admin sets a role for it again: then the lower of the two.
     await members(set(bob, "reader"));
     await connect("bob3", bob, tokenFor(bob, "writer"));
-    expect(heard("bob3")).toContain("relay -> bob3 | welcome v=3 role=reader members=members");
+    expect(heard("bob3")).toContain("relay -> bob3 | welcome v=4 role=reader members=members");
   });
 
   it("a demoted token holder is a reader from its next message on: its write is refused and reaches no one", async () => {
@@ -112,7 +112,7 @@ describe("tokens under a membership log", () => {
     await members(set(bob, "writer"));
     await send("alice", { ...doc(transactions(1, "hello"), { header: true }) });
     await connect("bob", bob, tokenFor(bob, "writer"));
-    expect(heard("bob")).toContain("relay -> bob | welcome v=3 role=writer members=members");
+    expect(heard("bob")).toContain("relay -> bob | welcome v=4 role=writer members=members");
     await send("bob", { type: "load", doc: doc1.id, known: { header: false, sessions: {} } });
 
     await members(set(bob, "reader"));
@@ -147,7 +147,7 @@ describe("tokens under a membership log", () => {
     await connect("carol", carol, tokenFor(carol, "admin"));
     expect(heard("carol")).toContain(`relay -> carol | error unauthorized "this agent is not a member of the group"`);
     await connect("tess", tess, tokenFor(tess, "writer"));
-    expect(heard("tess")).toContain("relay -> tess | welcome v=3 role=writer members=members");
+    expect(heard("tess")).toContain("relay -> tess | welcome v=4 role=writer members=members");
   });
 
   it("the log lowers a token's role: an admin token for a writer member is a writer, and may not delete", async () => {
@@ -156,7 +156,7 @@ describe("tokens under a membership log", () => {
     await members(set(bob, "writer"));
     await send("alice", doc(transactions(1, "hello"), { header: true }));
     await connect("bob", bob, tokenFor(bob, "admin"));
-    expect(heard("bob")).toContain("relay -> bob | welcome v=3 role=writer members=members");
+    expect(heard("bob")).toContain("relay -> bob | welcome v=4 role=writer members=members");
     await send("bob", { type: "delete", doc: doc1.id });
     expect(heard("bob")).toEqual([`relay -> bob | error forbidden doc1 "only an admin may delete documents"`]);
     expect(store.deleted(doc1.id)).toBe(false);
