@@ -2,11 +2,12 @@
 // (no WebSocket.bufferedAmount), so a peer that never echoes the relay's marks is sent about one window of
 // a load, a listing or an open and nothing more, while the other peers' writes are acked and their own
 // answers complete; once it echoes, the rest comes, the same as a peer reading at once gets.
+import { evictDurableObject } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANSWER_WINDOW_BYTES, RELAY_FRAME_TARGET_BYTES, docIdOf, type ClientMessage, type DocHeader, type DocId, type ServerMessage } from "../../protocol/index.ts";
 import { testAgent, transactions, type TestAgent } from "../support/identity.ts";
 import { docHeader } from "./groups-helpers.ts";
-import { SessionWriter, closeAll, connect, emptyKnown, uniqueGroup, type Peer } from "./socket.ts";
+import { SessionWriter, closeAll, connect, emptyKnown, groupStub, uniqueGroup, type Peer } from "./socket.ts";
 
 const creator = testAgent(61);
 const slowReader = testAgent(62);
@@ -123,5 +124,22 @@ describe("a peer that never echoes the relay's marks", () => {
     expect(linesOf(rest)).toEqual(linesOf(whole));
     if (kind === "load") expect(linesOf(rest).filter((line) => !line.includes(" known ") && !line.endsWith(" header"))).toHaveLength(LONG_TRANSACTIONS);
     await slow.close();
+  });
+
+  it("whose answers waited while the object was evicted from memory is told to connect again when it echoes, not left waiting", async () => {
+    const slow = await connect(group, slowReader, { echoMarks: false });
+    slow.send(requestOf("load"));
+    const mark = await slow.next("mark", undefined, 30_000);
+    await slow.sync();
+    await evictDurableObject(groupStub(group)); // the answers waiting in memory go with it
+    slow.send({ type: "marked", id: mark.id });
+    expect(await slow.next("error", undefined, 30_000)).toMatchObject({ code: "internal" });
+    expect((await slow.closed).code).toBe(1011);
+    // Connected again, its load is answered to the end.
+    const again = await connect(group, slowReader);
+    again.send(requestOf("load"));
+    const read = await readToEnd(again, endOf("load"));
+    expect(linesOf(read).filter((line) => !line.includes(" known ") && !line.endsWith(" header")).length).toBeGreaterThanOrEqual(LONG_TRANSACTIONS);
+    await again.close();
   });
 });

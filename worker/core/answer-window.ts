@@ -56,6 +56,11 @@ export class AnswerWindow {
     return true;
   }
 
+  /** Whether this instance sent the peer any answer: one evicted from memory since knows nothing of it. */
+  knows(peer: PeerId): boolean {
+    return this.#flows.has(peer);
+  }
+
   forget(peer: PeerId): void {
     this.#flows.delete(peer);
   }
