@@ -194,7 +194,9 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
         } else if (r < 0.76) {
           track(`${agent.name} openAll()`, group.openAll());
         } else if (r < 0.79 && held.length > 0) {
-          const doc = pick(held);
+          // Mostly documents it may snapshot (its own, or any as an admin); now and then another, refused locally.
+          const mine = held.filter((doc) => group.role === "admin" || doc.header?.creator === agent.identity.agent);
+          const doc = pick(mine.length > 0 && rnd() < 0.9 ? mine : held);
           track(`${agent.name} snapshot()`, doc.snapshot(JSON.stringify(viewOf(doc).data)));
         } else if (r < 0.84) {
           const down = rnd() < 0.5;
