@@ -154,10 +154,14 @@ export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreE
       if (relayLost(doc!)) out.push({ type: "flush", doc: id! });
       if (baseOf(doc!, state.writer.session) === 0) return;
       break;
-    case "deleted":
+    case "deleted": {
+      // Answering an open() with nothing of this client's in it: the open's rejection says it, once.
+      const onlyOpened = state.opening.has(id!) && !(doc && hasUnsynced(doc, state.writer.session));
       if (doc) refuse(state, doc, error, out);
       onDeleted(state, id!, out);
+      if (onlyOpened) return;
       break;
+    }
     case "loadRefused":
       out.push({ type: "settle", waiter: `loaded:${id!}`, error });
       if (state.opening.delete(id!)) out.push({ type: "settle", waiter: `open:${id!}`, error });

@@ -40,7 +40,6 @@ describe("item 3: every promise settles", () => {
         "c | changed doc2 +0",
         "c | status live",
         "c | remove doc2 locally",
-        "c | report doc_deleted doc2",
       ]
     `);
     core.feed({ type: "open", doc: doc1.id });

@@ -47,6 +47,26 @@ describe("refused locally, synchronously, with the relay's code", () => {
   });
 });
 
+describe("open() of a document that was deleted", () => {
+  it("rejects with doc_deleted, said once: onError is not told it again", async () => {
+    const { client } = setup();
+    const identity = createIdentity();
+    const alice = await client({ identity });
+    const group = alice.group("g1");
+    group.createMembers();
+    const doc = group.create();
+    doc.append("soon gone");
+    await group.synced();
+    await group.delete(doc.id);
+    const other = await client({ identity });
+    const errors: string[] = [];
+    other.group("g1").onError((error) => errors.push(error.message));
+    await expect(other.group("g1").open(doc.id)).rejects.toMatchObject({ code: "doc_deleted" });
+    await other.group("g1").synced();
+    expect(errors).toEqual([]);
+  });
+});
+
 describe("a new session where the relay would take no more of the agent's", () => {
   it("is refused at its first append with too_many_sessions, while the agent's existing sessions and other agents write on", async () => {
     const { relay, client } = setup();
