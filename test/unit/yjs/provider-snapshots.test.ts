@@ -19,6 +19,20 @@ import { CUT_OFF_URL, GROUP, harnessPerTest, settle, statusOf } from "../client/
 const setup = harnessPerTest();
 const SNAPSHOT_OFTEN = { snapshots: { factor: 1, minLogBytes: 600 } };
 
+/** Text of `length` random lower-case letters, so a Yjs state holding it is about that large. */
+const random = (length: number) => Array.from({ length }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join("");
+
+/** Alice alone editing a new Yjs document with this snapshot policy, loaded. */
+async function soleEditor(snapshots: { factor: number; minLogBytes: number }): Promise<WeftProvider> {
+  const alice = await setup().client({ name: "alice" });
+  const group = alice.group(GROUP);
+  const docId = group.create({ kind: "yjs" }).id;
+  await group.synced();
+  const editor = new WeftProvider(group, docId, new Y.Doc(), { snapshots });
+  await editor.loaded;
+  return editor;
+}
+
 describe("a received snapshot in weft/yjs", () => {
   it("is applied idempotently, the updates after it still arrive, and a reload starts from it", async () => {
     const h = setup();
@@ -192,15 +206,8 @@ describe("a received snapshot in weft/yjs", () => {
   });
 
   it("after a large paste taken out again, measures the state again as the log grows: a snapshot follows once the log outgrows the smaller state", async () => {
-    const h = setup();
-    const alice = await h.client({ name: "alice" });
-    const group = alice.group(GROUP);
-    const docId = group.create({ kind: "yjs" }).id;
-    await group.synced();
-    const editor = new WeftProvider(group, docId, new Y.Doc(), { snapshots: { factor: 2, minLogBytes: 1024 } });
-    await editor.loaded;
+    const editor = await soleEditor({ factor: 2, minLogBytes: 1024 });
     const text = editor.ydoc.getText("body");
-    const random = (length: number) => Array.from({ length }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join("");
     text.insert(0, random(150_000)); // the state measured now is as large as the log
     await editor.doc!.synced();
     await settle();
@@ -218,17 +225,10 @@ describe("a received snapshot in weft/yjs", () => {
   });
 
   it("says once that the state has outgrown a snapshot (snapshot_too_large), and takes one again once it fits", async () => {
-    const h = setup();
-    const alice = await h.client({ name: "alice" });
-    const group = alice.group(GROUP);
-    const docId = group.create({ kind: "yjs" }).id;
-    await group.synced();
-    const editor = new WeftProvider(group, docId, new Y.Doc(), { snapshots: { factor: 0.5, minLogBytes: 1024 } });
-    await editor.loaded;
+    const editor = await soleEditor({ factor: 0.5, minLogBytes: 1024 });
     const errors: Error[] = [];
     editor.on("error", (error) => errors.push(error));
     const text = editor.ydoc.getText("body");
-    const random = (length: number) => Array.from({ length }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join("");
     text.insert(0, random(MAX_SNAPSHOT_BYTES + 1_000));
     await editor.doc!.synced();
     await until(() => errors.length > 0, 5_000);
