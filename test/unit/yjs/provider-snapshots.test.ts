@@ -22,6 +22,18 @@ const SNAPSHOT_OFTEN = { snapshots: { factor: 1, minLogBytes: 600 } };
 /** Text of `length` random lower-case letters, so a Yjs state holding it is about that large. */
 const random = (length: number) => Array.from({ length }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join("");
 
+/** `a` and `b` each type 60 characters, in turns; returns whose snapshots `b` heard the relay store. */
+async function bothTyping(a: WeftProvider, b: WeftProvider): Promise<string[]> {
+  const heard: string[] = [];
+  b.doc!.subscribe((change) => change.snapshotted && heard.push(change.snapshotted.session));
+  for (let i = 0; i < 60; i++) {
+    a.ydoc.getText("body").insert(0, "a");
+    b.ydoc.getText("body").insert(0, "b");
+    await settle(2);
+  }
+  return heard;
+}
+
 /** Alice alone editing a new Yjs document with this snapshot policy, loaded. */
 async function soleEditor(snapshots: { factor: number; minLogBytes: number }): Promise<WeftProvider> {
   const alice = await setup().client({ name: "alice" });
@@ -130,13 +142,7 @@ describe("a received snapshot in weft/yjs", () => {
     b.on("error", (error) => errors.push(error));
     await Promise.all([a.loaded, b.loaded]);
     await settle();
-    const heard: string[] = [];
-    b.doc!.subscribe((change) => change.snapshotted && heard.push(change.snapshotted.session));
-    for (let i = 0; i < 60; i++) {
-      a.ydoc.getText("body").insert(0, "a");
-      b.ydoc.getText("body").insert(0, "b");
-      await settle(2);
-    }
+    const heard = await bothTyping(a, b);
     await b.doc!.synced();
     await until(() => heard.length > 0, 2_000);
     expect(new Set(heard)).toEqual(new Set([alice.session]));
@@ -159,13 +165,7 @@ describe("a received snapshot in weft/yjs", () => {
     await Promise.all([a.loaded, b.loaded]);
     await settle();
     const leader = alice.session < bob.session ? alice.session : bob.session;
-    const heard: string[] = [];
-    b.doc!.subscribe((change) => change.snapshotted && heard.push(change.snapshotted.session));
-    for (let i = 0; i < 60; i++) {
-      a.ydoc.getText("body").insert(0, "a");
-      b.ydoc.getText("body").insert(0, "b");
-      await settle(2);
-    }
+    const heard = await bothTyping(a, b);
     await settle();
     expect(heard.length).toBeGreaterThan(0);
     expect(new Set(heard)).toEqual(new Set([leader]));
