@@ -82,7 +82,10 @@ export function checkOwnCount(doc: DocState, own: SessionId, relay: KnownState, 
     if (count > reused.from) doc.reused = undefined;
     return relay;
   }
-  if (reason === "load" && reused.asked) {
+  // The answer to the load asked from the cut: the relay sent its copy from there first, which took it in
+  // (ownMatched). Another load's or an open's answer, sent before it was asked, names what that request
+  // got, which was not compared: it waits, as any count past the cut does.
+  if (reason === "load" && reused.asked && count <= Math.max(reused.from, doc.ownMatched)) {
     reused.asked = false;
     reused.checking = false;
     reused.from = Math.max(reused.from, count);

@@ -1,0 +1,60 @@
+// A local store that lost its last saves while the relay kept them (`fsync: false` and a power cut, or a
+// folder restored from an older backup): the client takes the relay's copy of its session in, and a write
+// made after the restart counts as synced only once the relay holds it. Real relay (startRelay) and
+// FileLocalStore; the store's lines are cut by hand as the lost saves would leave them.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient, createIdentity, exportIdentity, importIdentity } from "../../../client/index.ts";
+import { FileLocalStore } from "../../../client/node.ts";
+import { startRelay, type LocalRelay } from "../../../dev/start-relay.ts";
+
+let relay: LocalRelay;
+beforeAll(async () => {
+  relay = await startRelay();
+});
+afterAll(() => relay?.stop());
+
+/** Writes 10 transactions one save each, then cuts the store's copy of the document to its first 7. */
+async function storeBehindRelay(folder: string, secret: string, group: string): Promise<void> {
+  const writer = await createClient({ url: relay.url, identity: importIdentity(secret), store: new FileLocalStore(folder) });
+  const doc = writer.group(group).create();
+  for (let i = 0; i < 10; i++) {
+    doc.append(`first-${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 15));
+  }
+  await doc.synced();
+  await writer.close();
+  const file = join(folder, group, readdirSync(join(folder, group)).find((name) => name.endsWith(".jsonl"))!);
+  const lines = readFileSync(file, "utf8").split("\n").filter(Boolean);
+  expect(lines).toHaveLength(10); // the header's line with the first write, then one line per save
+  writeFileSync(file, lines.slice(0, -3).map((line) => `\n${line}\n`).join(""));
+}
+
+describe("a store that lost saves the relay kept", () => {
+  // The relay's answers arrive in orders that vary with timing; each round is a fresh document.
+  it.each([1, 2, 3, 4, 5])("round %i: a write after the restart is synced only once the relay holds it, after its copy", async (round) => {
+    const folder = mkdtempSync(join(tmpdir(), "weft-behind-"));
+    const secret = exportIdentity(createIdentity());
+    const group = `behind-${round}`;
+    try {
+      await storeBehindRelay(folder, secret, group);
+      const restarted = await createClient({ url: relay.url, identity: importIdentity(secret), store: new FileLocalStore(folder) });
+      const [doc] = await restarted.group(group).openAll();
+      doc!.append("after-restart");
+      await doc!.synced();
+      await restarted.close();
+      const reader = await createClient({ url: relay.url, identity: createIdentity() });
+      try {
+        const held = await reader.group(group).open(doc!.id);
+        const expected = [...Array.from({ length: 10 }, (_, i) => `first-${i}`), "after-restart"];
+        expect(held.sessionTransactions(restarted.session).map((transaction) => transaction.data)).toEqual(expected);
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
