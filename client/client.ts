@@ -5,6 +5,7 @@ import { newSession, type Identity } from "./identity.ts";
 import { checkClientOptions } from "./client-options.ts";
 import { ClosedError } from "./errors.ts";
 import { checkSignalOptions } from "./local-checks.ts";
+import { RelayClock } from "./relay-clock.ts";
 import { settling, unlessAborted } from "./store-load.ts";
 import type { AgentId, DocId, Role, SessionId } from "../protocol/index.ts";
 import { cutStoredSession, type DocChanges, type LocalStore, type SessionCut, type StoredDoc, type UnsentListener } from "./storage/local-store.ts";
@@ -31,6 +32,8 @@ export class Client {
   readonly #options: GroupOptions;
   /** The groups the app may still use: open ones, and those the relay closed for good (given back as they are). */
   readonly #groups = new Map<string, Group>();
+  /** The relay's time as its last challenge to any of these groups said it (relay-clock.ts). */
+  readonly #clock = new RelayClock();
   /**
    * Documents with writes the relay had not confirmed, of groups the app closed, by group: told to the
    * clients sharing the store when this client goes, as an open group's are. Only these ids stay behind
@@ -74,7 +77,7 @@ export class Client {
     if (this.#closed) throw new ClosedError(String(id), `client.group(${JSON.stringify(id)}): the client is closed`);
     const held = this.#groups.get(id);
     if (held) return held;
-    const group = new Group(id, this.identity, this.session, this.#writes, this.#options);
+    const group = new Group(id, this.identity, this.session, this.#writes, this.#options, this.#clock);
     this.#groups.set(id, group);
     let before = group.status;
     group.onStatus((status) => {

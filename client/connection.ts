@@ -31,6 +31,7 @@ import { closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErr
 import { ConnectionError, RelayError, describeFailure, type ConnectionFailure } from "./errors.ts";
 import type { Identity } from "./identity.ts";
 import { checkRelayUrl, tokenProblem } from "./local-checks.ts";
+import { RelayClock } from "./relay-clock.ts";
 import { StatusError, canTransition, type Status } from "./status.ts";
 import { TokenSource, type GetToken } from "./token-source.ts";
 
@@ -144,12 +145,13 @@ export class Connection {
   bytesReceived = 0;
   /** Frames received, for the same reason. */
   framesReceived = 0;
-  /** The relay's clock less this device's, as of the last challenge that told it (0 until one did). */
-  #clockOffset = 0;
+  /** The relay's clock, as the last challenge (of any of the client's groups) told it. */
+  readonly #clock: RelayClock;
 
-  constructor(options: ConnectionOptions, handler: ConnectionHandler) {
+  constructor(options: ConnectionOptions, handler: ConnectionHandler, clock = new RelayClock()) {
     this.options = options;
     this.#handler = handler;
+    this.#clock = clock;
     const url = checkRelayUrl(options.url);
     url.protocol = url.protocol.replace(/^http/, "ws");
     // The group's path goes after the relay's own path; a query the app gave stays a query.
@@ -173,7 +175,7 @@ export class Connection {
    * its writes ahead of, or behind, everyone else's.
    */
   relayNow(): number {
-    return Date.now() + this.#clockOffset;
+    return this.#clock.now();
   }
 
   start(): void {
@@ -371,7 +373,7 @@ export class Connection {
   #handle(message: ServerMessage): void {
     switch (message.type) {
       case "challenge":
-        if (message.now !== undefined) this.#clockOffset = message.now - Date.now();
+        if (message.now !== undefined) this.#clock.heard(message.now);
         return void this.#hello(message.nonce);
       case "welcome":
         // The first welcome ends the handshake; a later one tells a role changed while connected.

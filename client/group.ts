@@ -16,6 +16,7 @@ import { changeMembers, verifiedMembers, type MembershipHost } from "./membershi
 import { PresenceChannel } from "./presence.ts";
 import { loadUntilClosed, unlessAborted, untilClosed } from "./store-load.ts";
 import { PushPump } from "./push-pump.ts";
+import { RelayClock } from "./relay-clock.ts";
 import { LeftBehind } from "./left-behind.ts";
 import { DEFAULT_PUSH_INTERVAL_MS } from "./core/push.ts";
 import type { Status } from "./status.ts";
@@ -77,7 +78,8 @@ export class Group {
   /** Stops hearing of writes other clients sharing the store left unsent (LocalStore.onUnsent). */
   readonly #stopHearingUnsent: () => void;
 
-  constructor(id: string, identity: Identity, session: SessionId, store: LocalStore, options: GroupOptions) {
+  /** `clock`: the relay's time as the client last heard it, shared by its groups (relay-clock.ts). */
+  constructor(id: string, identity: Identity, session: SessionId, store: LocalStore, options: GroupOptions, clock = new RelayClock()) {
     checkGroupId(id);
     this.id = id;
     this.identity = identity;
@@ -176,6 +178,7 @@ export class Group {
           }
         },
       },
+      clock,
     );
     // The socket opens while the store loads, so a resume pays for the slower of the two, not both. A
     // microtask later, so that status listeners added right after client.group() hear "connecting".

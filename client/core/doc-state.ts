@@ -7,6 +7,7 @@
 // sessions send in received.ts, and the relay's copy of the own session is checked in own-content.ts.
 import {
   GENESIS_HASH,
+  MAX_CLOCK_AHEAD_MS,
   MEMBERS_KIND,
   agentOfSession,
   chainHash,
@@ -228,10 +229,22 @@ export const isInFlight = (doc: DocState, own: SessionId): boolean => doc.header
  * session seen (ties go by session, so an equal time could sort it first), so the order all replicas agree
  * on puts a write after everything its writer had seen, whatever the clocks say. Own transactions of one
  * millisecond share it (their index orders them), except in the membership log, where each is strictly later.
- * Never past the largest time the relay takes: a writer that stamped that much would otherwise wedge the rest.
+ * Never past what the relay takes (MAX_CLOCK_AHEAD_MS ahead of its clock, less a minute for the estimate of
+ * it): a document holding a time far ahead (stored before the relay refused such times) is still written,
+ * its new writes sorting before that one rather than all refused.
  */
 export const nextAt = (doc: DocState, now: number): number =>
-  Math.min(Number.MAX_SAFE_INTEGER, Math.max(now, doc.header?.kind === MEMBERS_KIND ? doc.lastAt + 1 : doc.lastAt, doc.othersLastAt + 1));
+  Math.min(now + MAX_CLOCK_AHEAD_MS - 60_000, Math.max(now, doc.header?.kind === MEMBERS_KIND ? doc.lastAt + 1 : doc.lastAt, doc.othersLastAt + 1));
+
+/**
+ * The newest time held, counted again after own writes were cut (refused ones discarded): a write the relay
+ * refused, stamped too far ahead by a device's clock (bad_time), no longer pushes every later one past it.
+ */
+export function recountLastAt(doc: DocState): void {
+  let last = doc.snapshot?.at ?? 0;
+  for (const log of doc.sessions.values()) for (const transaction of log) if (transaction.at > last) last = transaction.at;
+  doc.lastAt = last;
+}
 
 /** Notes the time of a transaction held from `session`. */
 export function seenAt(doc: DocState, own: SessionId, session: SessionId, at: number): void {

@@ -3,7 +3,7 @@
 // and what discarding them forgets. Pure functions of the document's state (doc-state.ts).
 import { countOf, type SessionId } from "../../protocol/index.ts";
 import type { RelayError } from "../errors.ts";
-import { baseOf, cutOwnLog, hasUnsynced, heldCount, heldSlice, isOrphanSession, type DocState, type DocTransaction, type Holder, type Refusal } from "./doc-state.ts";
+import { baseOf, cutOwnLog, hasUnsynced, heldCount, heldSlice, isOrphanSession, recountLastAt, type DocState, type DocTransaction, type Holder, type Refusal } from "./doc-state.ts";
 
 /** Where a session's orphan tail starts: past what the relay holds of it, and never before what a snapshot stands for. */
 const orphanTailFrom = (doc: DocState, session: SessionId): number => Math.max(countOf(doc.relay, session), baseOf(doc, session));
@@ -94,5 +94,6 @@ export function discardRefused(doc: DocState, own: SessionId): number | undefine
   if (held > from) doc.reused = { from: Math.min(doc.reused?.from ?? from, from), until: Math.max(doc.reused?.until ?? held, held), checking: false, asked: false };
   doc.ownMatched = Math.min(doc.ownMatched, from);
   cutOwnLog(doc, own, from);
+  recountLastAt(doc);
   return from;
 }

@@ -3,15 +3,28 @@
 // writes are taken and sort where they were made. Against the real relay (startRelay: workerd, its own clock).
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createClient, createIdentity } from "../../../client/index.ts";
+import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { MAX_CLOCK_AHEAD_MS } from "../../../protocol/index.ts";
 import { startRelay, type LocalRelay } from "../../../dev/start-relay.ts";
 import { until } from "../../support/wait.ts";
+import { harness } from "./group-harness.ts";
 
 let relay: LocalRelay;
 beforeAll(async () => {
   relay = await startRelay();
 });
 afterAll(() => relay?.stop());
+
+/** Date.now as a device two days fast reads it, while `run` runs. */
+async function twoDaysFast<T>(run: (realNow: () => number) => Promise<T>): Promise<T> {
+  const realNow = Date.now.bind(Date);
+  const clock = vi.spyOn(Date, "now").mockImplementation(() => realNow() + MAX_CLOCK_AHEAD_MS * 2);
+  try {
+    return await run(realNow);
+  } finally {
+    clock.mockRestore();
+  }
+}
 
 describe("a device whose clock runs two days ahead", () => {
   it("writes by the relay's clock once connected: acked, and stamped within a minute of the relay's time", async () => {
@@ -41,6 +54,99 @@ describe("a device whose clock runs two days ahead", () => {
       }
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe("a device two days fast, its relay's time heard by one group", () => {
+  it("stamps a group opened later by it from that group's first write, before its own socket is welcomed", async () => {
+    const client = await createClient({ url: relay.url, identity: createIdentity() });
+    try {
+      await twoDaysFast(async (realNow) => {
+        const first = client.group("clock-first");
+        await until(() => first.status === "live", 10_000);
+        const later = client.group("clock-later");
+        const doc = later.create();
+        doc.append("before its welcome");
+        await doc.synced();
+        expect(Math.abs(doc.transactions()[0]!.at - realNow())).toBeLessThan(60_000);
+      });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("writes on, at the relay's time, after discarding a write stamped by the device's clock before any relay was heard (bad_time)", async () => {
+    const identity = createIdentity();
+    const store = new MemoryLocalStore();
+    const before = await createClient({ url: relay.url, identity, store });
+    const doc = before.group("clock-discard").create();
+    doc.append("written with the right time");
+    await doc.synced();
+    await before.close();
+    const restarted = await createClient({ url: relay.url, identity, store });
+    try {
+      await twoDaysFast(async (realNow) => {
+        const group = restarted.group("clock-discard");
+        const held = await group.open(doc.id); // from the store, before the socket's welcome
+        held.append("stamped two days ahead");
+        await expect(held.synced()).rejects.toMatchObject({ code: "bad_time" });
+        await group.discardRefused(held);
+        held.append("after the discard");
+        await held.synced();
+        expect(held.transactions().map((transaction) => transaction.data)).toEqual(["written with the right time", "after the discard"]);
+        // Stamped by the relay's time: the discarded write no longer pushes it a day ahead.
+        expect(Math.abs(held.transactions()[1]!.at - realNow())).toBeLessThan(60_000);
+      });
+    } finally {
+      await restarted.close();
+    }
+  });
+});
+
+describe("a device whose clock is put right after it connected", () => {
+  it("keeps stamping by the relay's time as heard (the monotonic clock since), not the old offset", async () => {
+    const realNow = Date.now.bind(Date);
+    const behind = vi.spyOn(Date, "now").mockImplementation(() => realNow() - MAX_CLOCK_AHEAD_MS * 3);
+    const client = await createClient({ url: relay.url, identity: createIdentity() });
+    try {
+      const group = client.group("clock-set-right");
+      await until(() => group.status === "live", 10_000);
+      behind.mockRestore(); // the device's clock is set right
+      const doc = group.create();
+      doc.append("after the clock was set");
+      await doc.synced();
+      expect(Math.abs(doc.transactions()[0]!.at - realNow())).toBeLessThan(60_000);
+    } finally {
+      behind.mockRestore();
+      await client.close();
+    }
+  });
+});
+
+describe("a document holding a time far past what the relay takes (stored before it refused such times)", () => {
+  it("is still written: new writes are stamped as far ahead as the relay takes, not after that time, and acked", async () => {
+    const { client, closeAll } = harness(); // a relay in this process: its clock is Date.now too
+    try {
+      const realNow = Date.now.bind(Date);
+      const early = await client();
+      const group = early.group("g1");
+      const doc = group.create();
+      const ahead = vi.spyOn(Date, "now").mockImplementation(() => realNow() + MAX_CLOCK_AHEAD_MS * 3);
+      try {
+        doc.append("from three days ahead"); // the relay's clock is ahead too: taken
+        await doc.synced();
+      } finally {
+        ahead.mockRestore();
+      }
+      const later = await client();
+      const held = await later.group("g1").open(doc.id);
+      held.append("written today");
+      await held.synced();
+      expect(later.group("g1").refused()).toEqual([]);
+      expect(held.transactions().map((transaction) => transaction.data)).toEqual(["written today", "from three days ahead"]);
+    } finally {
+      closeAll();
     }
   });
 });
