@@ -109,11 +109,11 @@ describe("a peer that never echoes the relay's marks", () => {
   ])("is sent about one window of %s and nothing more; once it echoes, the rest", async (_, kind) => {
     const slow = await connect(group, slowReader, { echoMarks: false });
     slow.send(requestOf(kind));
-    await slow.next("mark", undefined, 30_000);
+    const mark = await slow.next("mark", undefined, 30_000);
     // Meanwhile another member writes, is acked, and its own request is answered to the end.
     const whole = await writeAndRead(member, kind);
-    // A made-up echo confirms nothing.
-    slow.send({ type: "marked", id: "AAAAAAAAAAAAAAAAAAAAAA" });
+    // A made-up echo (of this instance's, as its id begins) confirms nothing.
+    slow.send({ type: "marked", id: `${mark.id.slice(0, 8)}AAAAAAAAAAAAAAAAAAAAAA` });
     await slow.sync(); // everything the relay sent it so far has arrived
     expect(slow.inbox.some(endOf(kind))).toBe(false);
     expect(slow.bytes).toBeGreaterThan(ANSWER_WINDOW_BYTES / 2);
@@ -126,12 +126,17 @@ describe("a peer that never echoes the relay's marks", () => {
     await slow.close();
   });
 
-  it("whose answers waited while the object was evicted from memory is told to connect again when it echoes, not left waiting", async () => {
+  it.each([false, true])("whose answers waited while the object was evicted from memory is told to connect again when it echoes, not left waiting (another request since: %s)", async (askedSince) => {
     const slow = await connect(group, slowReader, { echoMarks: false });
     slow.send(requestOf("load"));
     const mark = await slow.next("mark", undefined, 30_000);
     await slow.sync();
     await evictDurableObject(groupStub(group)); // the answers waiting in memory go with it
+    if (askedSince) {
+      // A small answer since, from the new instance, before the echo of the old one's mark.
+      slow.send({ type: "dir", since: Number.MAX_SAFE_INTEGER });
+      await slow.next("dir", undefined, 30_000);
+    }
     slow.send({ type: "marked", id: mark.id });
     expect(await slow.next("error", undefined, 30_000)).toMatchObject({ code: "internal" });
     expect((await slow.closed).code).toBe(1011);

@@ -4,6 +4,7 @@ import { batchFrame, digestOf, docIdOf, encodeForBatch, sha256, toBase64Url, utf
 import { testAgent, transactions } from "../support/identity.ts";
 import { closedGroup, docHeader } from "./groups-helpers.ts";
 import { SessionWriter, closeAll, connect, emptyKnown, sqlRows, storedTransactionCount, uniqueGroup, type Peer } from "./socket.ts";
+import { snapshotOf } from "./snapshot-helpers.ts";
 import { countSql } from "./sql-count.ts";
 
 afterEach(closeAll);
@@ -280,11 +281,12 @@ describe("delete", () => {
   });
 
   it("deleting a private document does not reveal it to openers who may not read it", async () => {
-    const { group, adminPeer: a } = await closedGroup("del-private", alice, [[bob, "writer"], [carol, "reader"], [dave, "reader"]]);
+    const { group, adminPeer: a } = await closedGroup("del-private", alice, [[bob, "writer"], [carol, "reader"], [dave, "writer"]]);
     const [b, d] = [await connect(group, bob), await connect(group, dave)];
     d.send({ type: "open", known: {} });
     await d.next("opened");
     const secret = await create(b, bob, group, "secret", 1, [carol]);
+    const kept = await create(b, bob, group, "kept-secret", 1, [carol]);
     a.send({ type: "delete", doc: secret.id });
     await a.next("deleted");
     await d.sync();
@@ -297,6 +299,14 @@ describe("delete", () => {
     d.send({ type: "open", known: { [secret.id]: emptyKnown } });
     await d.next("opened");
     expect(d.drain("deleted")).toEqual([]);
+    // A snapshot naming it is refused in the words one naming a live document he may not read is.
+    const refusalOf = async (doc: DocId) => {
+      d.send(snapshotOf(dave, doc, { [bob.session]: 1 }, "x"));
+      return d.next("error", (error) => error.doc === doc);
+    };
+    const [gone, live] = [await refusalOf(secret.id), await refusalOf(kept.id)];
+    expect(gone).toMatchObject({ code: "forbidden" });
+    expect(gone.message).toBe(live.message);
     // Carol may read it: she is told.
     const c = await connect(group, carol);
     c.send({ type: "load", doc: secret.id, known: emptyKnown });

@@ -107,13 +107,13 @@ export class AnswerStreams {
 
   /**
    * The peer echoed mark `id` (ignored unless its answers wait for it): if that frees its window, its
-   * answers take a slice at once, as a new answer's first does, and the rest their turns. An echo to an
-   * instance that sent the peer nothing comes after the object was evicted from memory with the peer's
-   * answers waiting for it (an echo goes out as its mark is read, so one that late is a reader that was
-   * paused): those answers are gone, so the peer is told to connect again, and asks again.
+   * answers take a slice at once, as a new answer's first does, and the rest their turns. An echo of a mark
+   * another instance sent comes after the object was evicted from memory with the peer's answers waiting
+   * for it (an echo goes out as its mark is read, so one that late is a reader that was paused): those
+   * answers are gone, whatever the peer asked since, so it is told to connect again, and asks again.
    */
   confirm(peer: PeerId, id: string, now: number): void {
-    if (!this.#window.knows(peer)) {
+    if (!this.#window.sentHere(id)) {
       return this.#host.cutOff(peer, { type: "error", code: "internal", message: "the relay restarted while its answers waited for this connection to read them; connect again to be answered" });
     }
     if (!this.#window.confirm(peer, id) || this.#window.full(peer)) return;

@@ -16,6 +16,8 @@ const MARK_ID_BYTES = 16;
 
 export class AnswerWindow {
   readonly #flows = new Map<PeerId, Flow>();
+  /** Begins every mark id of this instance: an echo without it answers an instance evicted since. */
+  readonly #instance = randomBase64Url(6);
 
   /**
    * Counts `bytes` of an answer just sent to `peer`; returns the id of a mark to send behind them when
@@ -56,9 +58,9 @@ export class AnswerWindow {
     return true;
   }
 
-  /** Whether this instance sent the peer any answer: one evicted from memory since knows nothing of it. */
-  knows(peer: PeerId): boolean {
-    return this.#flows.has(peer);
+  /** Whether mark `id` was sent by this instance (not by one evicted from memory since). */
+  sentHere(id: string): boolean {
+    return id.startsWith(this.#instance);
   }
 
   forget(peer: PeerId): void {
@@ -66,7 +68,7 @@ export class AnswerWindow {
   }
 
   #mark(flow: Flow): string {
-    const id = randomBase64Url(MARK_ID_BYTES);
+    const id = this.#instance + randomBase64Url(MARK_ID_BYTES);
     flow.marked = flow.sent;
     flow.marks.push({ id, upTo: flow.sent });
     return id;

@@ -41,7 +41,8 @@ export function takeSnapshot(peer: ReadyPeer, snapshot: SnapshotMessage, now: nu
   const { doc, session, covers } = snapshot;
   if (agentOfSession(session) !== peer.agent) return { code: "forbidden", reason: "a snapshot's session must be the sending agent's" };
   const gone = deletionRefusal(role, peer.agent, doc, store);
-  if (gone) return gone;
+  // To an agent that may not read it, refused in the very words a live one it may not read would be.
+  if (gone) return gone.code === "forbidden" ? { code: "forbidden", reason: snapshotForbidden(role) } : gone;
   const header = store.header(doc);
   if (!header) return { code: "unknown_doc", reason: "no such document" };
   if (doc === store.info().membersDoc) return { code: "snapshot_refused", reason: "the membership log cannot be snapshotted" };
