@@ -59,6 +59,11 @@ export function applyEach(ydoc: Y.Doc, received: readonly ReceivedUpdate[], orig
   if (received.length === 0) return failed;
   ydoc.transact(() => {
     for (const update of received) {
+      const nothing = appliesNothing(update.update);
+      if (nothing) {
+        failed.push({ update, reason: nothing });
+        continue;
+      }
       try {
         Y.applyUpdate(ydoc, update.update, origin);
       } catch (error) {
@@ -67,6 +72,25 @@ export function applyEach(ydoc: Y.Doc, received: readonly ReceivedUpdate[], orig
     }
   }, origin);
   return failed;
+}
+
+/**
+ * Why an update would apply nothing though it holds bytes, or undefined. An update with no new content
+ * starts with 0 (its number of Yjs clients); an honest one then holds deletions, or is the 2 bytes of
+ * nothing at all. A V2 update (Y.encodeStateAsUpdateV2 or an `updateV2` event's) starts with 0 too, and
+ * Yjs reads it as neither content nor deletions, without a word: it would vanish. Only updates that start
+ * with 0 (deletions, a small share of typing) are decoded for it.
+ */
+function appliesNothing(update: Uint8Array): string | undefined {
+  if (update[0] !== 0 || update.length <= 2) return undefined;
+  let decoded: ReturnType<typeof Y.decodeUpdate>;
+  try {
+    decoded = Y.decodeUpdate(update);
+  } catch {
+    return undefined; // applying it throws, and says why
+  }
+  if (decoded.structs.length > 0 || decoded.ds.clients.size > 0) return undefined;
+  return "it holds neither content nor deletions that Yjs can read: a V2 update (encodeStateAsUpdateV2, updateV2) where a V1 one was meant?";
 }
 
 /**

@@ -232,7 +232,8 @@ describe("destroy()", () => {
 
 describe("provider after provider on one long-lived Y.Doc", () => {
   it("a rebinding sends nothing when nothing changed, only what changed when something did; a Y.Doc never bound sends all it holds", async () => {
-    const { groupA, alice, docId, a, b } = await twoEditors();
+    const { alice, docId, a, b } = await twoEditors();
+    let groupA = alice.group(GROUP);
     await Promise.all([a.provider.loaded, b.provider.loaded]);
     a.text.insert(0, randomText(20_000));
     await until(() => b.text.length === 20_000);
@@ -246,6 +247,18 @@ describe("provider after provider on one long-lived Y.Doc", () => {
       await provider.loaded;
       await provider.doc!.synced();
     }
+    await settle();
+    expect(ownTransactions()).toHaveLength(1);
+    // Through the same group closed and opened again (a new Group object of the same client), as an app
+    // that closes the groups it no longer shows: nothing again.
+    provider.destroy();
+    groupA.close();
+    const reopened = alice.group(GROUP);
+    expect(reopened).not.toBe(groupA);
+    groupA = reopened;
+    provider = new WeftProvider(groupA, docId, a.ydoc);
+    await provider.loaded;
+    await provider.doc!.synced();
     await settle();
     expect(ownTransactions()).toHaveLength(1);
 
@@ -493,6 +506,22 @@ describe("a payload Yjs cannot apply", () => {
     await until(() => a.text.toString() === "fine");
     expect(errors).toMatchObject([{ name: "UndecodableUpdateError", session: bob.session, index: 0 }]);
     expect(errors[0]!.message).toMatch(/unknown payload kind 7/);
+  });
+
+  it("a V2-encoded update (which Yjs reads as nothing, without a word) is reported and skipped, and a deletion is not taken for one", async () => {
+    const { a, b, bob } = await twoEditors();
+    await Promise.all([a.provider.loaded, b.provider.loaded]);
+    const errors: Error[] = [];
+    a.provider.on("error", (error) => errors.push(error));
+    const scratch = new Y.Doc();
+    scratch.getText("body").insert(0, "sent as V2");
+    b.provider.doc!.append(whole(Y.encodeStateAsUpdateV2(scratch)));
+    b.text.insert(0, "fine, and then some");
+    await until(() => a.text.toString() === "fine, and then some");
+    b.text.delete(4, 15); // an update of deletions only: it starts with 0 too
+    await until(() => a.text.toString() === "fine");
+    expect(errors).toMatchObject([{ name: "UndecodableUpdateError", session: bob.session, index: 0 }]);
+    expect(errors[0]!.message).toMatch(/a V2 update/);
   });
 
   it("an update that builds on content never sent is reported once the editor has waited for it in sync with the relay", async () => {
