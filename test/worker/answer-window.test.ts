@@ -129,15 +129,16 @@ describe("a peer that never echoes the relay's marks", () => {
   it.each([false, true])("whose answers waited while the object was evicted from memory is told to connect again when it echoes, not left waiting (another request since: %s)", async (askedSince) => {
     const slow = await connect(group, slowReader, { echoMarks: false });
     slow.send(requestOf("load"));
-    const mark = await slow.next("mark", undefined, 30_000);
+    const marks = [await slow.next("mark", undefined, 30_000)];
     await slow.sync();
+    marks.push(...slow.drain("mark")); // along the answer, then where it paused
     await evictDurableObject(groupStub(group)); // the answers waiting in memory go with it
     if (askedSince) {
       // A small answer since, from the new instance, before the echo of the old one's mark.
       slow.send({ type: "dir", since: Number.MAX_SAFE_INTEGER });
       await slow.next("dir", undefined, 30_000);
     }
-    slow.send({ type: "marked", id: mark.id });
+    for (const mark of marks) slow.send({ type: "marked", id: mark.id }); // read at last, echoed as an SDK does
     expect(await slow.next("error", undefined, 30_000)).toMatchObject({ code: "internal" });
     expect((await slow.closed).code).toBe(1011);
     // Connected again, its load is answered to the end.
@@ -146,5 +147,20 @@ describe("a peer that never echoes the relay's marks", () => {
     const read = await readToEnd(again, endOf("load"));
     expect(linesOf(read).filter((line) => !line.includes(" known ") && !line.endsWith(" header")).length).toBeGreaterThanOrEqual(LONG_TRANSACTIONS);
     await again.close();
+  });
+
+  it("whose answer was sent whole, its marks echoed only after the object was evicted, is not cut off: nothing waited", async () => {
+    const slow = await connect(group, slowReader, { echoMarks: false });
+    // The last 600 transactions (about 600 KB): marked along the way at half a window, never paused.
+    slow.send({ type: "load", doc: long, known: { header: true, sessions: { [creator.session]: LONG_TRANSACTIONS - 600 } } });
+    await slow.next("known", (k) => k.doc === long && k.reason === "load", 30_000);
+    const marks = slow.drain("mark");
+    expect(marks.length).toBeGreaterThan(0);
+    await evictDurableObject(groupStub(group));
+    for (const mark of marks) slow.send({ type: "marked", id: mark.id });
+    slow.send({ type: "load", doc: long, known: { header: true, sessions: { [creator.session]: LONG_TRANSACTIONS - 1 } } });
+    await slow.next("known", (k) => k.doc === long && k.reason === "load", 30_000); // still answered, still connected
+    expect(slow.drain("error")).toEqual([]);
+    await slow.close();
   });
 });

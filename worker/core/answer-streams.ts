@@ -113,7 +113,9 @@ export class AnswerStreams {
    * answers are gone, whatever the peer asked since, so it is told to connect again, and asks again.
    */
   confirm(peer: PeerId, id: string, now: number): void {
+    // One sent along answers that never paused tells of nothing lost (a slow reader's, late): ignored.
     if (!this.#window.sentHere(id)) {
+      if (!AnswerWindow.pausedAt(id)) return;
       return this.#host.cutOff(peer, { type: "error", code: "internal", message: "the relay restarted while its answers waited for this connection to read them; connect again to be answered" });
     }
     if (!this.#window.confirm(peer, id) || this.#window.full(peer)) return;
@@ -132,7 +134,7 @@ export class AnswerStreams {
     if (!queue || !this.#window.full(peer)) return;
     this.#queues.delete(peer);
     this.#paused.set(peer, queue);
-    const tail = this.#window.markTail(peer);
+    const tail = this.#window.markPause(peer);
     if (tail) this.#host.post(peer, { type: "mark", id: tail });
   }
 

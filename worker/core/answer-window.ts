@@ -13,11 +13,19 @@ type Flow = { sent: number; confirmed: number; marked: number; marks: { id: stri
 
 /** Random bytes of a mark's id: 16, as many as no peer guesses. */
 const MARK_ID_BYTES = 16;
+/** An instance's tag: 6 random bytes, 8 characters of base64url. */
+const INSTANCE_TAG_BYTES = 6;
+const INSTANCE_TAG_CHARS = 8;
+const PAUSE_TAG = "p";
+const MIDWAY_TAG = "m";
 
 export class AnswerWindow {
   readonly #flows = new Map<PeerId, Flow>();
-  /** Begins every mark id of this instance: an echo without it answers an instance evicted since. */
-  readonly #instance = randomBase64Url(6);
+  /**
+   * Begins every mark id of this instance (an echo without it answers an instance evicted since), followed
+   * by PAUSE_TAG for a mark sent where the peer's answers paused, or MIDWAY_TAG for one sent along them.
+   */
+  readonly #instance = randomBase64Url(INSTANCE_TAG_BYTES);
 
   /**
    * Counts `bytes` of an answer just sent to `peer`; returns the id of a mark to send behind them when
@@ -27,7 +35,7 @@ export class AnswerWindow {
     let flow = this.#flows.get(peer);
     if (!flow) this.#flows.set(peer, (flow = { sent: 0, confirmed: 0, marked: 0, marks: [] }));
     flow.sent += bytes;
-    return flow.sent - flow.marked >= ANSWER_MARK_BYTES ? this.#mark(flow) : undefined;
+    return flow.sent - flow.marked >= ANSWER_MARK_BYTES ? this.#mark(flow, MIDWAY_TAG) : undefined;
   }
 
   /** Whether the peer's answers must wait for an echo: a window of them is unconfirmed. */
@@ -37,12 +45,12 @@ export class AnswerWindow {
   }
 
   /**
-   * The id of a mark to send behind the last bytes sent, if any went out since the last mark: a peer whose
-   * answers wait must have something to echo when it has read everything.
+   * The id of a mark to send behind the last bytes sent, where the peer's answers pause: it must have
+   * something to echo when it has read everything, and its echo says answers waited for it.
    */
-  markTail(peer: PeerId): string | undefined {
+  markPause(peer: PeerId): string | undefined {
     const flow = this.#flows.get(peer);
-    return flow && flow.sent > flow.marked ? this.#mark(flow) : undefined;
+    return flow && this.#mark(flow, PAUSE_TAG);
   }
 
   /**
@@ -63,12 +71,17 @@ export class AnswerWindow {
     return id.startsWith(this.#instance);
   }
 
+  /** Whether mark `id` (of whichever instance) was sent where the peer's answers paused for its echo. */
+  static pausedAt(id: string): boolean {
+    return id[INSTANCE_TAG_CHARS] === PAUSE_TAG;
+  }
+
   forget(peer: PeerId): void {
     this.#flows.delete(peer);
   }
 
-  #mark(flow: Flow): string {
-    const id = this.#instance + randomBase64Url(MARK_ID_BYTES);
+  #mark(flow: Flow, tag: string): string {
+    const id = this.#instance + tag + randomBase64Url(MARK_ID_BYTES);
     flow.marked = flow.sent;
     flow.marks.push({ id, upTo: flow.sent });
     return id;
