@@ -231,10 +231,13 @@ export const isInFlight = (doc: DocState, own: SessionId): boolean => doc.header
  * millisecond share it (their index orders them), except in the membership log, where each is strictly later.
  * Never past what the relay takes (MAX_CLOCK_AHEAD_MS ahead of its clock, less a minute for the estimate of
  * it): a document holding a time far ahead (stored before the relay refused such times) is still written,
- * its new writes sorting before that one rather than all refused.
+ * its new writes sorting before that one rather than all refused. The membership log, whose operations
+ * must go forward, goes on right after it (the relay takes that), up to the largest time it takes.
  */
-export const nextAt = (doc: DocState, now: number): number =>
-  Math.min(now + MAX_CLOCK_AHEAD_MS - 60_000, Math.max(now, doc.header?.kind === MEMBERS_KIND ? doc.lastAt + 1 : doc.lastAt, doc.othersLastAt + 1));
+export function nextAt(doc: DocState, now: number): number {
+  const after = Math.max(now, doc.header?.kind === MEMBERS_KIND ? doc.lastAt + 1 : doc.lastAt, doc.othersLastAt + 1);
+  return Math.min(doc.header?.kind === MEMBERS_KIND ? Number.MAX_SAFE_INTEGER : now + MAX_CLOCK_AHEAD_MS - 60_000, after);
+}
 
 /**
  * The newest time held, counted again after own writes were cut (refused ones discarded): a write the relay

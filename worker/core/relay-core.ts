@@ -267,7 +267,12 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
   const chunks = Object.entries(content.sessions) as [SessionId, (typeof content.sessions)[SessionId]][];
   const foreign = chunks.find(([session]) => agentOfSession(session) !== agent);
   if (foreign) return refuse(state, id, "forbidden", "only the session's own agent may write it", { doc, session: foreign[0] });
-  const ahead = chunks.find(([, chunk]) => chunk.transactions.some((transaction) => transaction.at > now + MAX_CLOCK_AHEAD_MS));
+  // The membership log's operations go strictly forward in time: one holding a time past the bound (stored
+  // before the relay refused such times) takes operations right after it, a millisecond apiece, or no admin
+  // could change membership again.
+  const opsAfter = doc === info.membersDoc ? info.membersLast.at + chunks.reduce((sum, [, chunk]) => sum + chunk.transactions.length, 0) : 0;
+  const latest = Math.max(now + MAX_CLOCK_AHEAD_MS, opsAfter);
+  const ahead = chunks.find(([, chunk]) => chunk.transactions.some((transaction) => transaction.at > latest));
   if (ahead) return refuse(state, id, "bad_time", `a transaction's time is more than ${MAX_CLOCK_AHEAD_MS} ms ahead of the relay's clock`, { doc, session: ahead[0] });
 
   const pending: SessionAppend[] = [];

@@ -104,21 +104,69 @@ describe("a device two days fast, its relay's time heard by one group", () => {
   });
 });
 
-describe("a device whose clock is put right after it connected", () => {
-  it("keeps stamping by the relay's time as heard (the monotonic clock since), not the old offset", async () => {
+describe("a device whose clock changes after the relay's was heard", () => {
+  /** A client live in a group, its device's clock reading `offset` ms off while it connected. */
+  async function connectedWithClockOff(offset: number, group: string) {
     const realNow = Date.now.bind(Date);
-    const behind = vi.spyOn(Date, "now").mockImplementation(() => realNow() - MAX_CLOCK_AHEAD_MS * 3);
+    const off = vi.spyOn(Date, "now").mockImplementation(() => realNow() + offset);
     const client = await createClient({ url: relay.url, identity: createIdentity() });
+    await until(() => client.group(group).status === "live", 10_000);
+    return { client, realNow, clockSetRight: () => off.mockRestore() };
+  }
+
+  it("set back (a clock that ran fast put right): writes are stamped by the relay's time as heard", async () => {
+    const { client, realNow, clockSetRight } = await connectedWithClockOff(MAX_CLOCK_AHEAD_MS * 3, "clock-set-back");
     try {
-      const group = client.group("clock-set-right");
-      await until(() => group.status === "live", 10_000);
-      behind.mockRestore(); // the device's clock is set right
-      const doc = group.create();
-      doc.append("after the clock was set");
+      clockSetRight();
+      const doc = client.group("clock-set-back").create();
+      doc.append("after the clock was set back");
       await doc.synced();
       expect(Math.abs(doc.transactions()[0]!.at - realNow())).toBeLessThan(60_000);
     } finally {
-      behind.mockRestore();
+      clockSetRight();
+      await client.close();
+    }
+  });
+
+  it("set forward (a clock that ran slow put right): the write is refused (bad_time), the client hears the relay again, and writes at its time after the discard", async () => {
+    const { client, realNow, clockSetRight } = await connectedWithClockOff(-MAX_CLOCK_AHEAD_MS * 3, "clock-set-forward");
+    try {
+      const group = client.group("clock-set-forward");
+      const doc = group.create();
+      await doc.synced();
+      let reconnected = false;
+      group.onStatus((status) => void (status === "connecting" && (reconnected = true)));
+      clockSetRight(); // taken for a sleep of three days: stamped three days ahead of the relay
+      doc.append("three days ahead");
+      await expect(doc.synced()).rejects.toMatchObject({ code: "bad_time" });
+      await until(() => reconnected && group.status === "live", 10_000);
+      await group.discardRefused(doc);
+      doc.append("at the relay's time");
+      await doc.synced();
+      expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["at the relay's time"]);
+      expect(Math.abs(doc.transactions()[0]!.at - realNow())).toBeLessThan(60_000);
+    } finally {
+      clockSetRight();
+      await client.close();
+    }
+  });
+
+  it("after the device slept (its wall clock went on, the monotonic clock did not): stamped by how far the wall clock went", async () => {
+    const client = await createClient({ url: relay.url, identity: createIdentity() });
+    try {
+      const group = client.group("clock-slept");
+      const doc = group.create();
+      await doc.synced();
+      const realNow = Date.now.bind(Date);
+      const sleep = 10 * 60 * 60 * 1000;
+      const woken = vi.spyOn(Date, "now").mockImplementation(() => realNow() + sleep);
+      try {
+        doc.append("after waking");
+        expect(Math.abs(doc.transactions()[0]!.at - (realNow() + sleep))).toBeLessThan(60_000);
+      } finally {
+        woken.mockRestore();
+      }
+    } finally {
       await client.close();
     }
   });
@@ -145,6 +193,33 @@ describe("a document holding a time far past what the relay takes (stored before
       await held.synced();
       expect(later.group("g1").refused()).toEqual([]);
       expect(held.transactions().map((transaction) => transaction.data)).toEqual(["written today", "from three days ahead"]);
+    } finally {
+      closeAll();
+    }
+  });
+});
+
+describe("a membership log holding a time far past what the relay takes (stored before it refused such times)", () => {
+  it("still takes an admin's changes, right after that time", async () => {
+    const { client, closeAll } = harness(); // a relay in this process: its clock is Date.now too
+    try {
+      const realNow = Date.now.bind(Date);
+      const identity = createIdentity();
+      const alice = await client({ identity });
+      const group = alice.group("g1");
+      const ahead = vi.spyOn(Date, "now").mockImplementation(() => realNow() + MAX_CLOCK_AHEAD_MS * 3);
+      try {
+        const log = group.createMembers();
+        await group.setRole(createIdentity().agent, "writer");
+        await log.synced();
+      } finally {
+        ahead.mockRestore();
+      }
+      const again = (await client({ identity })).group("g1");
+      const bob = createIdentity().agent;
+      await again.setRole(bob, "reader");
+      expect((await again.members()).get(bob)).toBe("reader");
+      expect(again.refused()).toEqual([]);
     } finally {
       closeAll();
     }
