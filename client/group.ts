@@ -603,6 +603,10 @@ export class Group {
       case "drop":
         this.connection.drop(effect.reason);
         return;
+      case "timeRefused":
+        // A minute of slack: what was stamped a moment ago by the same idea of the relay's clock.
+        if (this.connection.relayNow() >= effect.at - 60_000) this.connection.drop("the relay refused a write's time: connecting again to hear its clock");
+        return;
       case "flush":
         this.#pump.markDirty(effect.doc);
         return;

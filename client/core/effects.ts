@@ -102,6 +102,13 @@ export type CoreEffect =
   | { type: "status"; to: "syncing" | "live" }
   /** Drop the socket and start over on a fresh one. */
   | { type: "drop"; reason: string }
+  /**
+   * The relay refused a write's time as too far ahead (bad_time); the newest time the document holds is `at`.
+   * If this client's idea of the relay's clock would still stamp that (a device clock set forward since it
+   * was heard: relay-clock.ts), the socket is dropped so the next challenge says it again; once it was
+   * heard again, later refusals of what was stamped before drop nothing.
+   */
+  | { type: "timeRefused"; at: number }
   /** Save what the local store lacks of `doc`, then push (the shell gathers a tick's documents into one flush). */
   | { type: "flush"; doc: DocId }
   /** Push `doc` again at `at` (the push event's clock): a partial frame waits for the pace (push.ts), with nothing else to wake it. */

@@ -181,9 +181,8 @@ export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreE
       // Signed over another chain than the relay's: its copy of the session settles it, once (own-content.ts).
       if (message.code === "bad_signature" && message.session && recheckChain(doc!, state.writer, message.session)) return void sendLoad(state, doc!, out);
       refuse(state, doc!, error, out);
-      // Stamped ahead of the relay's clock by this client's idea of it (a device clock set forward since it was
-      // heard: relay-clock.ts): a new socket's challenge says it again, for the writes after a discard.
-      if (message.code === "bad_time") out.push({ type: "drop", reason: "the relay refused a write's time: connecting again to hear its clock" });
+      // Stamped ahead of the relay's clock by this client's idea of it: heard again, if still wrong (effects.ts).
+      if (message.code === "bad_time") out.push({ type: "timeRefused", at: doc!.lastAt });
       break;
     case "frameRefused": {
       const inFlight = [...state.docs.values()].filter((held) => isInFlight(held, state.writer.session)).map((held) => held.id);

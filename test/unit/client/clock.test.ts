@@ -151,6 +151,26 @@ describe("a device whose clock changes after the relay's was heard", () => {
     }
   });
 
+  it("set forward with edits to several documents: one reconnect hears the relay's time, and every refused write is said, not one reconnect each", async () => {
+    const { client, clockSetRight } = await connectedWithClockOff(-MAX_CLOCK_AHEAD_MS * 3, "clock-many");
+    try {
+      const group = client.group("clock-many");
+      const docs = Array.from({ length: 6 }, () => group.create());
+      await Promise.all(docs.map((doc) => doc.synced()));
+      let reconnects = 0;
+      group.onStatus((status) => void (status === "connecting" && reconnects++));
+      clockSetRight();
+      for (const doc of docs) doc.append("three days ahead");
+      const settled = await Promise.allSettled(docs.map((doc) => doc.synced()));
+      expect(settled.map((result) => result.status === "rejected" && (result.reason as { code?: string }).code)).toEqual(docs.map(() => "bad_time"));
+      await until(() => group.status === "live", 10_000);
+      expect(reconnects).toBe(1);
+    } finally {
+      clockSetRight();
+      await client.close();
+    }
+  });
+
   it("after the device slept (its wall clock went on, the monotonic clock did not): stamped by how far the wall clock went", async () => {
     const client = await createClient({ url: relay.url, identity: createIdentity() });
     try {

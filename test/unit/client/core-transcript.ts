@@ -66,6 +66,8 @@ function renderEffect(effect: CoreEffect): string {
       return `c | status ${effect.to}`;
     case "drop":
       return `c | drop: ${effect.reason}`;
+    case "timeRefused":
+      return `c | time refused, newest held ${effect.at}`;
     case "flush":
       return `c | flush ${effect.doc}`;
     case "pushAt":
