@@ -241,24 +241,25 @@ describe("provider after provider on one long-lived Y.Doc", () => {
     await settle();
     expect(ownTransactions()).toHaveLength(1);
     let provider = a.provider;
-    for (let rebinding = 0; rebinding < 5; rebinding++) {
+    /** A new provider on the same Y.Doc through `groupA`, once the last one is destroyed (and `before` done). */
+    const rebind = async (before = () => {}) => {
       provider.destroy();
+      before();
       provider = new WeftProvider(groupA, docId, a.ydoc);
       await provider.loaded;
       await provider.doc!.synced();
-    }
+    };
+    for (let rebinding = 0; rebinding < 5; rebinding++) await rebind();
     await settle();
     expect(ownTransactions()).toHaveLength(1);
     // Through the same group closed and opened again (a new Group object of the same client), as an app
     // that closes the groups it no longer shows: nothing again.
-    provider.destroy();
-    groupA.close();
-    const reopened = alice.group(GROUP);
-    expect(reopened).not.toBe(groupA);
-    groupA = reopened;
-    provider = new WeftProvider(groupA, docId, a.ydoc);
-    await provider.loaded;
-    await provider.doc!.synced();
+    await rebind(() => {
+      groupA.close();
+      const reopened = alice.group(GROUP);
+      expect(reopened).not.toBe(groupA);
+      groupA = reopened;
+    });
     await settle();
     expect(ownTransactions()).toHaveLength(1);
 
