@@ -3,7 +3,7 @@
 // carried out here in one switch: frames to the connection, saves to the local store, settlements to the
 // promises waiting, changes to listeners.
 import { notifyAll } from "./listeners.ts";
-import { MEMBERS_KIND, mayRead, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
+import { MEMBERS_KIND, RELAY_CLOCK_SLACK_MS, mayRead, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { digestOfState, initialState, step } from "./core/client-core.ts";
 import { hasUnsynced, unsavedOf, type DocState } from "./core/doc-state.ts";
@@ -604,8 +604,7 @@ export class Group {
         this.connection.drop(effect.reason);
         return;
       case "timeRefused":
-        // A minute of slack: what was stamped a moment ago by the same idea of the relay's clock.
-        if (this.connection.relayNow() >= effect.at - 60_000) this.connection.drop("the relay refused a write's time: connecting again to hear its clock");
+        if (this.connection.relayNow() >= effect.at - RELAY_CLOCK_SLACK_MS) this.connection.drop("the relay refused a write's time: connecting again to hear its clock");
         return;
       case "flush":
         this.#pump.markDirty(effect.doc);

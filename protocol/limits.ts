@@ -74,6 +74,12 @@ export const MAX_SESSIONS_PER_DOCUMENT = 10_000;
  */
 export const MAX_CLOCK_AHEAD_MS = 24 * 60 * 60 * 1000;
 /**
+ * How far a client's idea of the relay's time may be off (heard as the relay sent it, a trip ago; the
+ * clocks drift since): the SDK stamps this much short of MAX_CLOCK_AHEAD_MS, and takes a refused time this
+ * close to its idea of the relay's clock for one that idea stamped (client/relay-clock.ts).
+ */
+export const RELAY_CLOCK_SLACK_MS = 60_000;
+/**
  * Most sessions one agent may write in one document: a tenth of MAX_SESSIONS_PER_DOCUMENT, so one member
  * cannot use up a shared document's sessions and leave every new writer refused. An agent's devices and
  * tabs reuse their sessions (the local stores lease them); a client on a MemoryLocalStore starts one per run.

@@ -9,6 +9,7 @@ import {
   GENESIS_HASH,
   MAX_CLOCK_AHEAD_MS,
   MEMBERS_KIND,
+  RELAY_CLOCK_SLACK_MS,
   agentOfSession,
   chainHash,
   countOf,
@@ -236,7 +237,7 @@ export const isInFlight = (doc: DocState, own: SessionId): boolean => doc.header
  */
 export function nextAt(doc: DocState, now: number): number {
   const after = Math.max(now, doc.header?.kind === MEMBERS_KIND ? doc.lastAt + 1 : doc.lastAt, doc.othersLastAt + 1);
-  return Math.min(doc.header?.kind === MEMBERS_KIND ? Number.MAX_SAFE_INTEGER : now + MAX_CLOCK_AHEAD_MS - 60_000, after);
+  return Math.min(doc.header?.kind === MEMBERS_KIND ? Number.MAX_SAFE_INTEGER : now + MAX_CLOCK_AHEAD_MS - RELAY_CLOCK_SLACK_MS, after);
 }
 
 /**
