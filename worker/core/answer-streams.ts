@@ -347,6 +347,7 @@ export class AnswerStreams {
    */
   #answerUnlisted(peer: PeerId, unlisted: DocId[], reached: DocId | undefined, budget: number): { answered: number; done: boolean } {
     let answered = 0;
+    const reader = this.#host.readerNow(peer);
     while (unlisted.length > 0 && (reached === undefined || unlisted.at(-1)! <= reached)) {
       if (unlisted.at(-1) === reached) {
         unlisted.pop();
@@ -356,7 +357,6 @@ export class AnswerStreams {
       const doc = unlisted.pop()!;
       // Deleted while the open streamed (the listing passes live documents only): said so, not "none here",
       // to a peer that may read it; to another, nothing, as for a live document it may not read.
-      const reader = this.#host.readerNow(peer);
       const gone = reader && deletionRefusal(reader.role, reader.agent, doc, this.#host.store);
       if (gone?.code === "doc_deleted") this.#emit(peer, { type: "deleted", doc });
       else if (!gone) this.#emit(peer, { type: "known", doc, header: false, sessions: {}, reason: "load" });
