@@ -98,7 +98,7 @@ export class Client {
   #forget(group: Group): void {
     if (this.#groups.get(group.id) === group) this.#groups.delete(group.id);
     const unsent = group.unsentDocs();
-    if (unsent.length > 0) this.#closedUnsent.set(group.id, [...new Set([...(this.#closedUnsent.get(group.id) ?? []), ...unsent])]);
+    if (unsent.length > 0) addUnsent(this.#closedUnsent, group.id, unsent);
   }
 
   /**
@@ -146,7 +146,7 @@ export class Client {
    */
   async #announceUnsent(groups: Group[]): Promise<void> {
     const unsent = new Map(this.#closedUnsent);
-    for (const group of groups) unsent.set(group.id, [...new Set([...(unsent.get(group.id) ?? []), ...group.unsentDocs()])]);
+    for (const group of groups) addUnsent(unsent, group.id, group.unsentDocs());
     const announced = [...unsent].flatMap(([group, docs]) => (docs.length > 0 ? [this.store.announceUnsent?.(group, docs).catch(() => {})] : []));
     await Promise.all(announced);
   }
@@ -274,4 +274,9 @@ class LeaseholderStore implements LocalStore {
     }
     this.#stopped = true;
   }
+}
+
+/** Adds `docs` to what `unsent` holds for `group`, each once. */
+function addUnsent(unsent: Map<string, DocId[]>, group: string, docs: readonly DocId[]): void {
+  unsent.set(group, [...new Set([...(unsent.get(group) ?? []), ...docs])]);
 }

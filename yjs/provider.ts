@@ -24,6 +24,9 @@ import { UpdateAssembler, decodeUpdatePayload, encodeUpdatePayloads } from "./up
 import { forgetSent, rememberSent, unsentUpdate } from "./rebinding.ts";
 import { MissingUpdatesError, UndecodableUpdateError, applyEach, missingOf, missingUpdates, notAState, reasonOf, type ReceivedUpdate } from "./received-updates.ts";
 
+/** Why a transaction's or snapshot's text is no update: this binding writes updates as base64url. */
+const NOT_BASE64 = "text that is not base64";
+
 /** The connection as y-websocket reports it. */
 export type ProviderStatus = "connecting" | "connected" | "disconnected";
 
@@ -310,7 +313,7 @@ export class WeftProvider {
   /** A snapshot's data is the merged state as one Yjs update; applying it again (or an older one) changes nothing. */
   #applySnapshot(snapshot: Snapshot): void {
     const update = typeof snapshot.data === "string" ? dataToPayload(snapshot.data) : snapshot.data;
-    const unreadable = update ? notAState(update) : "text that is not base64";
+    const unreadable = update ? notAState(update) : NOT_BASE64;
     if (!update || unreadable) return this.#emit("error", new UndecodableUpdateError(this.docId, snapshot.session, undefined, unreadable!));
     try {
       Y.applyUpdate(this.ydoc, update, this);
@@ -407,7 +410,7 @@ export class WeftProvider {
     const payload = dataToPayload(transaction.data);
     const decoded = payload && decodeUpdatePayload(payload);
     if (!payload || decoded?.kind === "invalid") {
-      this.#emit("error", new UndecodableUpdateError(this.docId, session, index, decoded?.kind === "invalid" ? decoded.reason : "text that is not base64"));
+      this.#emit("error", new UndecodableUpdateError(this.docId, session, index, decoded?.kind === "invalid" ? decoded.reason : NOT_BASE64));
       return [];
     }
     const update = this.#assembler.push(session, payload);
