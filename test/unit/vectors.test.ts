@@ -6,6 +6,7 @@
 // Inputs: Ed25519 secret key (seed) = 32 bytes of 0x01; session "<agent>~session-one"; group "g1";
 // header = testHeader(agent, "g1"); the three transactions below; hello nonce "nonce-1".
 import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
+import * as ed from "@noble/ed25519";
 import { describe, expect, it } from "vitest";
 import {
   GENESIS_HASH,
@@ -14,6 +15,7 @@ import {
   chainHash,
   checkpointMessage,
   fromBase64Url,
+  generateSecretKey,
   helloMessage,
   sign,
   signCheckpoint,
@@ -79,6 +81,16 @@ describe("identity vectors", () => {
     expect(alice.agent).toBe(AGENT);
     expect(publicJwk.x).toBe(AGENT.slice(3));
     expect(alice.session).toBe(SESSION);
+  });
+
+  it("publicKeyOf gives @noble's public key for any secret key, and a copy the caller may change", () => {
+    for (let i = 0; i < 40; i++) {
+      const secretKey = generateSecretKey();
+      const derived = publicKeyOf(secretKey);
+      expect(b64u(Buffer.from(derived))).toBe(b64u(Buffer.from(ed.getPublicKey(secretKey))));
+      derived.fill(0);
+      expect(b64u(Buffer.from(publicKeyOf(secretKey)))).toBe(b64u(Buffer.from(ed.getPublicKey(secretKey))));
+    }
   });
 
   it("the document id is doc_ + base64url(SHA-256(canonical header JSON))", () => {
