@@ -3,6 +3,7 @@
 import {
   CHUNK_TARGET_BYTES,
   MAX_FRAME_BYTES,
+  PRESENCE_PING_MS,
   MAX_LISTINGS_PER_FRAME,
   MAX_TRANSACTIONS_PER_FRAME,
   PROTOCOL_VERSION,
@@ -50,7 +51,7 @@ export type ConnectionOptions = {
   identity: Identity;
   session: SessionId;
   backoff?: Partial<BackoffOptions>;
-  /** Send a ping after this long without traffic, in ms. */
+  /** Send a ping after this long without traffic, in ms (and at least every PRESENCE_PING_MS whatever is heard). */
   pingIntervalMs?: number;
   /** Give up on a connection that answers nothing for this long after a ping, in ms. */
   pingTimeoutMs?: number;
@@ -133,6 +134,8 @@ export class Connection {
   #awaitingPong = false;
   /** When the socket last showed life (opened, or a frame arrived): the ping waits for that much silence. */
   #lastHeard = 0;
+  /** When the last ping went out on this socket (or it opened): the relay hears one at least every PRESENCE_PING_MS. */
+  #lastPinged = 0;
   #removeNetworkListeners: (() => void) | undefined;
   /** Why the connection closed for good, if it did. */
   closeReason: string | undefined;
@@ -302,7 +305,7 @@ export class Connection {
       if (this.#socket === socket) {
         opened = true;
         this.#setStatus("authenticating");
-        this.#lastHeard = Date.now();
+        this.#lastHeard = this.#lastPinged = Date.now();
         this.#schedulePing();
       }
     });
@@ -422,7 +425,8 @@ export class Connection {
     // event at the relay.
     this.#helloSent = true;
     const inflate = this.options.compression !== false && canInflate() ? { inflate: ["deflate-raw"] } : {};
-    this.#enqueue(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: identity.agent, session, group, signature, ...(token ? { token } : {}), ...inflate }));
+    // `pings`: this client keeps the promise #schedulePing makes, so the relay may take its silence for death.
+    this.#enqueue(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: identity.agent, session, group, signature, ...(token ? { token } : {}), ...inflate, pings: true }));
     try {
       this.#handler.onHello();
     } finally {
@@ -467,17 +471,25 @@ export class Connection {
     this.#reconnectTimer = setTimeout(() => this.#open(), delay);
   }
 
+  /**
+   * Pings after pingIntervalMs of silence (is the relay still there?), and at least every PRESENCE_PING_MS
+   * however busy the socket is (the relay's sign that this client is still there: without one for
+   * PRESENCE_SILENT_MS it closes the socket, and the others stop seeing this client's presence). The runtime
+   * answers these pings without waking the relay's object, so they cost it nothing.
+   */
   #schedulePing(delay?: number): void {
     clearTimeout(this.#pingTimer);
     const interval = this.#awaitingPong ? (this.options.pingTimeoutMs ?? 10_000) : (this.options.pingIntervalMs ?? 20_000);
     this.#pingTimer = setTimeout(() => {
       if (this.#awaitingPong) return this.drop(); // silence after a ping: the connection is dead
-      const quiet = Date.now() - this.#lastHeard;
-      if (quiet < interval) return this.#schedulePing(interval - quiet); // heard from since: wait out the rest
+      const now = Date.now();
+      const due = Math.min(this.#lastHeard + interval, this.#lastPinged + PRESENCE_PING_MS);
+      if (now < due) return this.#schedulePing(due - now); // heard from, and pinged, lately: wait out the rest
       this.#awaitingPong = true;
+      this.#lastPinged = now;
       this.#socket?.send(PING);
       this.#schedulePing();
-    }, delay ?? interval);
+    }, delay ?? (this.#awaitingPong ? interval : Math.min(interval, PRESENCE_PING_MS)));
   }
 
   #clearTimers(): void {

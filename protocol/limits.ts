@@ -217,3 +217,16 @@ export const PRESENCE_UPDATES_PER_SECOND = 20;
 export const PRESENCE_BURST = 40;
 /** Most peers' states one relay `presence` message carries (a snapshot of more comes as several). */
 export const MAX_PRESENCE_PEERS_PER_FRAME = 64;
+/**
+ * The SDK pings at least this often (ms) whatever it hears, so the relay can tell a peer that vanished without
+ * a close (a laptop asleep, Wi-Fi gone: a half-open socket the runtime may not notice for minutes) from one
+ * that merely has nothing to say. The runtime answers these pings without waking the object.
+ */
+export const PRESENCE_PING_MS = 15_000;
+/**
+ * A peer that pings (its hello says so) and shows presence is taken for gone after this long (ms) with
+ * neither a frame nor a ping: three pings missed, where y-protocols' awareness drops a peer after 30 s of
+ * silence. Its socket is closed (1001), so its readers hear it left, and a client that was only slow
+ * connects again and shows its presence anew.
+ */
+export const PRESENCE_SILENT_MS = 3 * PRESENCE_PING_MS;

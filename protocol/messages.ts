@@ -159,6 +159,13 @@ export const helloSchema = v.object({
    * list passes an older relay; without it every frame goes as it is.
    */
   inflate: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(32))), v.maxLength(8))),
+  /**
+   * The client pings at least every PRESENCE_PING_MS, whatever it hears: the relay may take its silence for
+   * PRESENCE_SILENT_MS as a dead connection and close it, clearing its presence. Clients of earlier releases
+   * ping only after silence, so without it the relay never judges a peer by its silence. An older relay
+   * ignores the field.
+   */
+  pings: v.optional(v.literal(true)),
 });
 export const dirRequestSchema = v.object({
   type: v.literal("dir"),

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   GET_TOKEN_CALL_MAX_MS,
   GET_TOKEN_WAIT_MS,
+  PRESENCE_PING_MS,
   PROTOCOL_VERSION,
   batchFrame,
   closeCodeOf,
@@ -237,7 +238,8 @@ describe("reconnect", () => {
   });
 
   it("resets the delay for a long-lived connection that is syncing a newly opened document", () => {
-    const { connection } = connect();
+    // The fake relay answers no ping: the one sent every PRESENCE_PING_MS waits for its pong past the minute.
+    const { connection } = connect({ pingTimeoutMs: HOUR });
     connection.start();
     failConnections([500, 1_000, 2_000]);
     handshake();
@@ -304,6 +306,23 @@ describe("keep-alive", () => {
     expect(connection.status).toBe("syncing");
     vi.advanceTimersByTime(1);
     expect(pings()).toBe(2);
+  });
+
+  it("pings every PRESENCE_PING_MS while frames keep arriving, and says so in its hello", () => {
+    const { connection } = connect({ pingIntervalMs: HOUR });
+    connection.start();
+    const hello = handshake();
+    // The relay may take this client's silence for a vanished peer (PRESENCE_SILENT_MS) only if it promised.
+    expect(hello.pings).toBe(true);
+    const socket = FakeSocket.latest;
+    const pings = () => socket.sent.filter((frame) => frame === '{"type":"ping"}').length;
+    // A frame every second: the connection is never silent, and still the relay hears a ping.
+    for (let second = 1; second <= (3 * PRESENCE_PING_MS) / 1000; second++) {
+      vi.advanceTimersByTime(1_000);
+      socket.serverSend({ type: "deleted", doc: DOC_A });
+      expect(pings(), `pings after ${second} s`).toBe(Math.floor((second * 1000) / PRESENCE_PING_MS));
+    }
+    expect(connection.status).toBe("syncing");
   });
 
   it("handles the messages of a batch in order, and none after one that closes the connection", () => {
