@@ -120,8 +120,8 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
   }
 
   /**
-   * Set by `wakeAt`: closes sockets whose handshake is overdue and sends the next slices of long answers
-   * (a timer would keep the object awake). It does not throw: the platform would retry it, with backoff,
+   * Set by `wakeAt`: closes sockets whose handshake is overdue or whose peer went silent with presence shown
+   * (silent-peers.ts), and sends the next slices of long answers (a timer would keep the object awake). It does not throw: the platform would retry it, with backoff,
    * while a failed slice is better reported once; whatever is still due has asked for the next alarm.
    */
   override async alarm(): Promise<void> {
@@ -226,6 +226,10 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
     },
     savePeer: (peer, record) => this.#attach(peer, (current) => ({ ...(record as PeerRecord), ...(current?.presence ? { presence: current.presence } : {}) })),
     savePresence: (peer, presence) => this.#attach(peer, (current) => (current ? { ...current, presence } : null)),
+    pingedAt: (peer) => {
+      const ws = this.#sockets.get(peer);
+      return ws ? this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() : undefined;
+    },
     wakeAt: (at) => this.#alarm.wakeAt(at),
   };
 }

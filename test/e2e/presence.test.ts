@@ -1,5 +1,6 @@
 // End to end: presence between the SDK in this process and the SDK in a separate Node process, through
-// the real relay under `wrangler dev`; the other process is killed, and its state goes away.
+// the real relay under `wrangler dev`; the other process is killed, and its state goes away; or frozen, its
+// socket left open, and its state goes away all the same once it has been silent too long.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, type PresenceMap } from "../../client/index.ts";
+import { PRESENCE_SILENT_MS } from "../../protocol/index.ts";
 import { startRelay, type RelayProcess } from "../support/relay-process.ts";
 import { until } from "../support/wait.ts";
 
@@ -57,4 +59,27 @@ describe("presence between two SDK processes through wrangler dev", () => {
     expect(names(seen)).toEqual([]);
     client.close();
   });
+
+  it("a frozen process (SIGSTOP: its socket stays open, nothing is sent) stops being shown after PRESENCE_SILENT_MS, and is shown again once it runs on", async () => {
+    const group = "e2e-presence-frozen";
+    const client = await createClient({ url: relay.url, identity: createIdentity() });
+    const doc = client.group(group).create();
+    await doc.synced();
+    let seen: PresenceMap = new Map();
+    doc.presence.subscribe((peers) => (seen = peers));
+
+    child = spawn(process.execPath, [PEER, relay.url, group, doc.id, "frozen"], { stdio: ["ignore", "ignore", "inherit"] });
+    await until(() => names(seen).includes("frozen"), 30_000);
+
+    // A laptop closed mid-edit: no close ever reaches the relay, and no TCP error either (the kernel still
+    // answers for the process). The relay's alarm finds it silent and closes its socket.
+    child.kill("SIGSTOP");
+    await until(() => !names(seen).includes("frozen"), PRESENCE_SILENT_MS + 30_000);
+
+    // Awake again: it hears the close, connects again and shows its presence anew.
+    child.kill("SIGCONT");
+    await until(() => names(seen).includes("frozen"), 30_000);
+    child.kill("SIGKILL");
+    client.close();
+  }, 180_000);
 });

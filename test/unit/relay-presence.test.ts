@@ -1,9 +1,9 @@
 // Transcript tests of presence in the relay core and its driver (worker/core/presence.ts): the rate budget
 // over time, and presence cleared whichever way a peer goes (cut off by the relay, a dead socket).
 import { describe, expect, it } from "vitest";
-import { PRESENCE_BURST, PRESENCE_UPDATES_PER_SECOND, encodeMessage, type ClientMessage } from "../../protocol/index.ts";
+import { PRESENCE_BURST, PRESENCE_SILENT_MS, PRESENCE_UPDATES_PER_SECOND, encodeMessage, type ClientMessage } from "../../protocol/index.ts";
 import { transactions } from "../support/identity.ts";
-import { NOW, alice, bob, carol, doc1, nothingKnown, scenario, writer } from "./relay-transcript.ts";
+import { NOW, alice, aliceTwo, bob, carol, doc1, nothingKnown, scenario, writer } from "./relay-transcript.ts";
 
 /** Alice wrote doc1; Bob and Carol loaded it. */
 async function threeReaders() {
@@ -60,5 +60,53 @@ describe("presence in the relay core", () => {
       relay -x bob | close 1011 send failed
       relay -> carol | presence doc1 [bob gone]"
     `);
+  });
+
+  it("closes a peer that promised pings and went PRESENCE_SILENT_MS without a frame or a ping; one that pings, talks or never promised stays", async () => {
+    const { relay, send, connect, transcript, transport, fireDueAlarms } = scenario();
+    const frameAt = (peer: string, message: ClientMessage, now: number) => relay.dispatch({ type: "frame", peer, frame: encodeMessage(message), now });
+    await connect("alice", alice, { pings: true });
+    await connect("bob", bob, { pings: true });
+    await connect("carol", carol, { pings: true });
+    await connect("old", aliceTwo); // a client of an earlier release: pings only after silence
+    await send("alice", writer(alice, doc1)(transactions(1), { header: true }));
+    for (const peer of ["bob", "carol", "old"]) await send(peer, { type: "load", doc: doc1.id, known: nothingKnown });
+    transcript();
+    transport.alarms.splice(0); // the handshakes' deadlines: all four said hello
+
+    for (const peer of ["alice", "bob", "carol", "old"]) await send(peer, { type: "presence", doc: doc1.id, state: peer });
+    transcript();
+    // Watched from its first presence on: one alarm asked for each peer that promised pings.
+    expect(transport.alarms).toEqual([NOW + PRESENCE_SILENT_MS, NOW + PRESENCE_SILENT_MS, NOW + PRESENCE_SILENT_MS]);
+
+    // Bob sends a frame 20 s later; the runtime answered Carol's ping 30 s later (the object never saw it).
+    await frameAt("bob", { type: "dir" }, NOW + 20_000);
+    transport.pings.set("carol", NOW + 30_000);
+    transcript();
+    expect(await fireDueAlarms(NOW + PRESENCE_SILENT_MS - 1)).toBe(0);
+    expect(await fireDueAlarms(NOW + PRESENCE_SILENT_MS)).toBe(1);
+    expect(transcript()).toMatchInlineSnapshot(`
+      "relay -x alice | close 1001 no frame or ping in 45 s
+      relay -> bob | presence doc1 [alice gone]
+      relay -> carol | presence doc1 [alice gone]
+      relay -> old | presence doc1 [alice gone]"
+    `);
+    // The next alarm: when Bob would have been silent that long.
+    expect(transport.alarms).toEqual([NOW + 20_000 + PRESENCE_SILENT_MS]);
+
+    await fireDueAlarms(NOW + 20_000 + PRESENCE_SILENT_MS);
+    expect(transcript()).toMatchInlineSnapshot(`
+      "relay -x bob | close 1001 no frame or ping in 45 s
+      relay -> carol | presence doc1 [bob gone]
+      relay -> old | presence doc1 [bob gone]"
+    `);
+    expect(transport.alarms).toEqual([NOW + 30_000 + PRESENCE_SILENT_MS]);
+
+    // Carol stops showing presence: nobody is watched, and the alarm is not asked for again.
+    await frameAt("carol", { type: "presence", doc: doc1.id }, NOW + 60_000);
+    transcript();
+    await fireDueAlarms(NOW + 30_000 + PRESENCE_SILENT_MS);
+    expect(transcript()).toBe("");
+    expect(transport.alarms).toEqual([]);
   });
 });

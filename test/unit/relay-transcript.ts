@@ -133,6 +133,12 @@ export class RecordingTransport implements Transport {
 
   savePeer(): void {}
 
+  /** When the runtime answered each peer's ping by itself (the Durable Object's auto-response), as a test sets it. */
+  readonly pings = new Map<PeerId, number>();
+  pingedAt(peer: PeerId): number | undefined {
+    return this.pings.get(peer);
+  }
+
   /** Every time the relay asked to be woken. */
   readonly alarms: number[] = [];
   wakeAt(at: number): void {
@@ -166,10 +172,10 @@ export function scenario(peers: readonly PeerRecord[] = [], options: RelayOption
     await relay.dispatch({ type: "opened", peer, nonce: `nonce-${peer}`, now });
   }
 
-  /** Opens a connection and completes the handshake as `who`. */
-  async function connect(peer: PeerId, who: TestAgent): Promise<void> {
+  /** Opens a connection and completes the handshake as `who`; `pings`: its hello promises pings, as the SDK's does. */
+  async function connect(peer: PeerId, who: TestAgent, { pings = false } = {}): Promise<void> {
     await open(peer);
-    await send(peer, helloFrame(who, GROUP, `nonce-${peer}`));
+    await send(peer, { ...helloFrame(who, GROUP, `nonce-${peer}`), ...(pings ? { pings: true } : {}) });
   }
 
   async function close(peer: PeerId): Promise<void> {

@@ -1,11 +1,11 @@
 // Presence inside workerd, with the real object: fanned out to a document's readers, a snapshot for
 // newcomers, cleared on close and on unsub, kept across eviction (socket attachments), rate limited,
 // never written to SQLite, and only for those who may read the document.
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
-import { PRESENCE_BURST, PRESENCE_MAX_BYTES, PRESENCE_MAX_DOCS_PER_PEER, docIdOf, type DocHeader, type DocId, type Json } from "../../protocol/index.ts";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { PRESENCE_BURST, PRESENCE_MAX_BYTES, PRESENCE_MAX_DOCS_PER_PEER, PRESENCE_SILENT_MS, docIdOf, type DocHeader, type DocId, type Json } from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions, type TestAgent } from "../support/identity.ts";
-import { SessionWriter, closeAll, connect, emptyKnown, groupStub, sqlRows, uniqueGroup, type Peer } from "./socket.ts";
+import { AUTO_PING, SessionWriter, closeAll, connect, emptyKnown, groupStub, sqlRows, uniqueGroup, type Peer } from "./socket.ts";
 import { changeMembers, closedGroup, setRole } from "./groups-helpers.ts";
 import { countSql } from "./sql-count.ts";
 
@@ -268,5 +268,73 @@ describe("presence", () => {
     b.send({ type: "presence", doc: secret, state: "back?" });
     expect(await b.next("error")).toMatchObject({ code: "presence_refused", doc: secret });
     await Promise.all([a.close(), b.close(), c.close(), c2.close()]);
+  });
+});
+
+/** The object's alarm, as its storage holds it (null: none set). */
+const alarmOf = (group: string): Promise<number | null> => runInDurableObject(groupStub(group), (_instance, state) => state.storage.getAlarm());
+
+describe("peers gone without a close", () => {
+  it("one that shows presence and goes PRESENCE_SILENT_MS without a frame or a ping is closed at the alarm, and its readers hear it left; one that pings or talks stays", async () => {
+    const group = uniqueGroup("presence-silent");
+    const silent = await connect(group, alice, { pings: true });
+    const pinging = await connect(group, bob, { pings: true });
+    const talking = await connect(group, carol, { pings: true });
+    const reader = await connect(group, dave);
+    const doc = await created(silent, alice, group);
+    for (const peer of [pinging, talking, reader]) await loaded(peer, doc);
+    silent.send({ type: "presence", doc, state: "a" });
+    pinging.send({ type: "presence", doc, state: "b" });
+    talking.send({ type: "presence", doc, state: "c" });
+    await Promise.all([silent.sync(), pinging.sync(), talking.sync(), reader.sync()]);
+    expect(heard(reader, doc)).toEqual({ [alice.session]: "a", [bob.session]: "b", [carol.session]: "c" });
+    const shownBy = Date.now();
+
+    // Later, one peer pings (the runtime answers, the object never sees it) and one sends a frame it sees.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    pinging.sendRaw(AUTO_PING);
+    await pinging.next("pong");
+    await talking.sync();
+
+    // The alarm PRESENCE_SILENT_MS after the presence was shown (the object's clock set forward to it): the
+    // silent peer is due, the other two not yet.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(shownBy + PRESENCE_SILENT_MS + 1_000);
+    try {
+      await runDurableObjectAlarm(groupStub(group));
+    } finally {
+      vi.useRealTimers();
+    }
+    expect((await reader.next("presence")).peers).toEqual([{ agent: alice.agent, session: alice.session }]);
+    expect(await silent.closed).toEqual({ code: 1001, reason: `no frame or ping in ${PRESENCE_SILENT_MS / 1000} s` });
+    // The others are still shown: a newcomer's snapshot has them.
+    const newcomer = await connect(group, dave);
+    await loaded(newcomer, doc);
+    expect(heard(newcomer, doc)).toEqual({ [bob.session]: "b", [carol.session]: "c" });
+    expect(pinging.ws.readyState).toBe(WebSocket.OPEN);
+    expect(talking.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it("sets no alarm while no peer shows presence: an idle group is never woken", async () => {
+    const group = uniqueGroup("presence-alarm");
+    const a = await connect(group, alice, { pings: true });
+    const b = await connect(group, bob, { pings: true });
+    const doc = await created(a, alice, group);
+    await loaded(b, doc);
+    await runDurableObjectAlarm(groupStub(group)); // the handshakes' deadlines: both said hello
+    expect(await alarmOf(group)).toBeNull();
+
+    // Shown: watched for silence.
+    a.send({ type: "presence", doc, state: "here" });
+    await b.next("presence");
+    await a.sync();
+    expect(await alarmOf(group)).not.toBeNull();
+
+    // Cleared: the alarm then due finds no one to watch, and asks for none.
+    a.send({ type: "presence", doc });
+    await b.next("presence");
+    expect(await runDurableObjectAlarm(groupStub(group))).toBe(true);
+    expect(await alarmOf(group)).toBeNull();
+    expect(a.ws.readyState).toBe(WebSocket.OPEN);
   });
 });

@@ -153,11 +153,11 @@ export async function openSocket(group: string, { echoMarks = true } = {}): Prom
   return peer;
 }
 
-/** Opens a socket and completes the handshake as `who`. */
-export async function connect(group: string, who: TestAgent, options: { echoMarks?: boolean } = {}): Promise<Peer> {
+/** Opens a socket and completes the handshake as `who`; `pings`: its hello promises pings, as the SDK's does. */
+export async function connect(group: string, who: TestAgent, options: { echoMarks?: boolean; pings?: boolean } = {}): Promise<Peer> {
   const peer = await openSocket(group, options);
   const challenge = await peer.next("challenge");
-  peer.send(helloFrame(who, group, challenge.nonce));
+  peer.send({ ...helloFrame(who, group, challenge.nonce), ...(options.pings ? { pings: true } : {}) });
   await peer.next("welcome");
   return peer;
 }

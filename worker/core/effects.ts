@@ -17,14 +17,17 @@ export type SignatureCheck = { publicKeyOf: AgentId; message: Uint8Array; signat
 
 /** What to do once the signatures are checked: the core's own continuation, as data. */
 export type Continuation =
-  | { kind: "hello"; agent: AgentId; session: SessionId; token?: string; compression?: CompressionFormat }
+  | { kind: "hello"; agent: AgentId; session: SessionId; token?: string; compression?: CompressionFormat; pings?: true }
   | { kind: "content"; write: Write; pending: SessionAppend[] }
   | { kind: "snapshot"; snapshot: StoredSnapshot };
 
 export type RelayEvent =
   | { type: "opened"; peer: PeerId; nonce: string; now: number }
-  /** The alarm the driver set for a `wakeAt` effect went off. */
-  | { type: "alarm"; now: number }
+  /**
+   * The alarm the driver set for a `wakeAt` effect went off. `pingedAt`: when the runtime last answered a
+   * ping of each peer watched for silence (silent-peers.ts), by itself, for those whose ping it answered.
+   */
+  | { type: "alarm"; now: number; pingedAt?: ReadonlyMap<PeerId, number> }
   | { type: "frame"; peer: PeerId; frame: string | ArrayBuffer | Uint8Array; now: number }
   /** One message of a batch frame. */
   | { type: "message"; peer: PeerId; message: ClientMessage; now: number }

@@ -80,6 +80,7 @@ export function onHello(state: RelayState, peer: PeerId, nonce: string, hello: H
     ...(hello.token ? { token: hello.token } : {}),
     // The one format the relay compresses in; other names a client lists are ignored.
     ...(hello.inflate?.includes("deflate-raw") ? { compression: "deflate-raw" as const } : {}),
+    ...(hello.pings ? { pings: true as const } : {}),
   };
   return unchanged(state, [{ type: "verify", peer, checks: [check], then }]);
 }
@@ -94,7 +95,14 @@ export function onHelloVerified(
 ): Step {
   if (!state.peers.has(id)) return unchanged(state);
   if (!signatureValid) return refuse(state, id, "unauthorized", "the hello signature does not verify for this agent");
-  const record: ReadyPeer = { id, phase: "ready", agent: then.agent, session: then.session, ...(then.compression ? { compression: then.compression } : {}) };
+  const record: ReadyPeer = {
+    id,
+    phase: "ready",
+    agent: then.agent,
+    session: then.session,
+    ...(then.compression ? { compression: then.compression } : {}),
+    ...(then.pings ? { pings: true as const } : {}),
+  };
   if (then.token) {
     if (!token) return refuse(state, id, "unauthorized", "the token was not checked");
     if (!token.ok) return refuse(state, id, token.code, token.reason);

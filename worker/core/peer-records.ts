@@ -20,6 +20,11 @@ export type ReadyPeer = {
   waitingLoads?: number;
   /** The peer inflates compressed frames (its hello's `inflate`): its large frames go compressed. */
   compression?: CompressionFormat;
+  /**
+   * It pings at least every PRESENCE_PING_MS (its hello's `pings`): while it shows presence, silence for
+   * PRESENCE_SILENT_MS means it is gone (silent-peers.ts).
+   */
+  pings?: true;
 };
 
 /** A socket that was sent its challenge at `openedAt` and has not completed its hello yet. */

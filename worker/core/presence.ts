@@ -7,6 +7,7 @@ import {
   PRESENCE_BURST,
   PRESENCE_MAX_BYTES,
   PRESENCE_MAX_DOCS_PER_PEER,
+  PRESENCE_SILENT_MS,
   PRESENCE_UPDATES_PER_SECOND,
   fromUtf8,
   mayRead,
@@ -39,6 +40,12 @@ type PeerPresence = {
   at: number;
   /** It was told it is over the rate, and nothing got through since: one `rate_limited` per run of drops. */
   limited: boolean;
+  /**
+   * When its latest frame arrived, as far as this instance knows: after a wake from hibernation, when its
+   * presence was last saved (`at`). Pings the runtime answers are not frames the object sees: the alarm
+   * hears of those from the driver (silent-peers.ts).
+   */
+  heardAt: number;
 };
 
 /**
@@ -86,9 +93,20 @@ export class PresenceTable {
     return this.#byPeer.has(peer);
   }
 
+  /** A frame arrived from `peer` at `now`: a sign of life, if it has presence to keep. */
+  heard(peer: PeerId, now: number): void {
+    const entry = this.#byPeer.get(peer);
+    if (entry && now > entry.heardAt) entry.heardAt = now;
+  }
+
+  /** Peers showing presence in some document, with when their latest frame arrived. */
+  *holders(): Iterable<[PeerId, number]> {
+    for (const [id, entry] of this.#byPeer) if (entry.docs.size > 0) yield [id, entry.heardAt];
+  }
+
   #entry(peer: ReadyPeer, now: number): PeerPresence {
     let entry = this.#byPeer.get(peer.id);
-    if (!entry) this.#byPeer.set(peer.id, (entry = { agent: peer.agent, session: peer.session, docs: new Map(), tokens: PRESENCE_BURST, at: now, limited: false }));
+    if (!entry) this.#byPeer.set(peer.id, (entry = { agent: peer.agent, session: peer.session, docs: new Map(), tokens: PRESENCE_BURST, at: now, limited: false, heardAt: now }));
     return entry;
   }
 
@@ -164,9 +182,12 @@ export class PresenceTable {
     const docCount = entry.docs.size + (entry.docs.has(doc) ? 0 : 1);
     if (bytes > PRESENCE_MAX_BYTES) return [save(), ...refused("presence_too_large", `${bytes} bytes of presence over this peer's documents; at most ${PRESENCE_MAX_BYTES}`)];
     if (docCount > PRESENCE_MAX_DOCS_PER_PEER) return [save(), ...refused("presence_too_large", `presence in ${docCount} documents; at most ${PRESENCE_MAX_DOCS_PER_PEER} at once`)];
+    const wasShowing = entry.docs.size > 0;
     this.#show(peer.id, entry, doc, { state, encoded });
     const shown: PresencePeer = { agent: peer.agent, session: peer.session, state };
-    return [save(), ...fanOut(doc, header, peer.id, shown, peers, store, now)];
+    // From now on the alarm watches it for silence (silent-peers.ts); each alarm asks for the next.
+    const watch: Effect[] = peer.pings && !wasShowing ? [{ type: "wakeAt", at: now + PRESENCE_SILENT_MS }] : [];
+    return [save(), ...watch, ...fanOut(doc, header, peer.id, shown, peers, store, now)];
   }
 
   /**

@@ -44,6 +44,7 @@ import type { RelayState } from "./relay-state.ts";
 import { assertNever } from "./effects.ts";
 import { knownChanged, type PeerId, type SessionAppend, type StoreReader, type Write } from "./store.ts";
 import { onAlarm, onHello, onHelloVerified, onOpened, welcomeOf } from "./handshake.ts";
+import { dropSilentPeers } from "./silent-peers.ts";
 import { errorEffect, refuse, unchanged, withPeer, withoutPeer, type Step } from "./step-result.ts";
 
 export const initialState = (
@@ -62,8 +63,11 @@ export function step(state: RelayState, event: RelayEvent, store: StoreReader): 
   switch (event.type) {
     case "opened":
       return onOpened(state, event.peer, event.nonce, event.now);
-    case "alarm":
-      return onAlarm(state, event.now);
+    case "alarm": {
+      const handshakes = onAlarm(state, event.now);
+      const silent = dropSilentPeers(handshakes.state, event.now, event.pingedAt ?? new Map());
+      return { state: silent.state, effects: [...handshakes.effects, ...silent.effects] };
+    }
     case "closed": {
       // Its presence is cleared for its readers, also when it was cut off earlier in this event (refuse).
       const left = state.presence.leave(event.peer, undefined, state.peers, store);
@@ -92,6 +96,7 @@ export function step(state: RelayState, event: RelayEvent, store: StoreReader): 
 
 function onFrame(state: RelayState, id: PeerId, frame: string | ArrayBuffer | Uint8Array, now: number, store: StoreReader): Step {
   if (!state.peers.has(id)) return unchanged(state); // a frame racing its socket's close
+  state.presence.heard(id, now);
   const decoded = decodeClientFrame(frame);
   if (!decoded.ok) return refuse(state, id, decoded.code, decoded.reason);
   // Each dir or open starts a listing of the whole group: a frame may start only a few.

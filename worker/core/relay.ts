@@ -30,6 +30,7 @@ import { AnswerStreams } from "./answer-streams.ts";
 import { assertNever, type Continuation, type Effect, type Reader, type RelayEvent, type SignatureCheck, type TokenResult } from "./effects.ts";
 import type { RelayState } from "./relay-state.ts";
 import { step } from "./relay-core.ts";
+import { watchedPeers } from "./silent-peers.ts";
 import type { SavedPresence } from "./peer-records.ts";
 import { StagedWrites } from "./staged-writes.ts";
 import type { GroupStore, PeerId, SessionAppend } from "./store.ts";
@@ -48,6 +49,11 @@ export interface Transport {
   savePeer(peer: PeerId, record: unknown): void;
   /** Remembers a peer's presence beside its record, out of storage (the Durable Object: in the socket attachment). */
   savePresence?(peer: PeerId, presence: SavedPresence): void;
+  /**
+   * When the runtime last answered a ping from this peer by itself, without handing the frame to the relay
+   * (the Durable Object's auto-response), if it did.
+   */
+  pingedAt?(peer: PeerId): number | undefined;
   /**
    * Makes sure the object wakes (an `alarm` event) at or before `at`; an `at` already past means as soon
    * as other events allow. Every alarm event asks again for whatever is still due, so the earliest wins.
@@ -149,7 +155,7 @@ export class Relay {
   dispatch(event: RelayEvent): Promise<void> {
     if (event.type !== "alarm") return this.#enqueue(() => this.#run(event));
     return this.#enqueue(async () => {
-      await this.#run(event);
+      await this.#run({ ...event, pingedAt: this.#pingTimes() });
       this.#depth++;
       try {
         this.#answers.continue(event.now);
@@ -457,6 +463,17 @@ export class Relay {
     if (!Number.isFinite(this.snapshotRetentionMs)) return;
     const slice = this.store.prune(now - this.snapshotRetentionMs, PRUNE_WORK_PER_EVENT);
     if (slice.next !== undefined) this.transport.wakeAt(Math.max(now, slice.next + this.snapshotRetentionMs));
+  }
+
+  /** When the runtime last answered each watched peer's ping itself, for the alarm to judge their silence. */
+  #pingTimes(): Map<PeerId, number> {
+    const times = new Map<PeerId, number>();
+    if (!this.transport.pingedAt) return times;
+    for (const [peer] of watchedPeers(this.#state)) {
+      const at = this.transport.pingedAt(peer);
+      if (at !== undefined) times.set(peer, at);
+    }
+    return times;
   }
 
   /** Who `peer` reads as now (its role as of this moment), or undefined if it is no longer a reader here. */
