@@ -225,8 +225,9 @@ export const MAX_PRESENCE_PEERS_PER_FRAME = 64;
 export const PRESENCE_PING_MS = 15_000;
 /**
  * A peer that pings (its hello says so) and shows presence is taken for gone after this long (ms) with
- * neither a frame nor a ping: three pings missed, where y-protocols' awareness drops a peer after 30 s of
- * silence. Its socket is closed (1001), so its readers hear it left, and a client that was only slow
- * connects again and shows its presence anew.
+ * neither a frame nor a ping. Not y-protocols' 30 s: a browser tab hidden for a while runs its timers at most
+ * once a minute (Chrome's intensive wake-up throttling), so its pings come a minute apart, and a limit under
+ * that would close every such tab's socket each minute. Its socket is closed (1001), so its readers hear it
+ * left, and a client that was only slow connects again and shows its presence anew.
  */
-export const PRESENCE_SILENT_MS = 3 * PRESENCE_PING_MS;
+export const PRESENCE_SILENT_MS = 90_000;

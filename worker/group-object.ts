@@ -120,9 +120,10 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
   }
 
   /**
-   * Set by `wakeAt`: closes sockets whose handshake is overdue or whose peer went silent with presence shown
-   * (silent-peers.ts), and sends the next slices of long answers (a timer would keep the object awake). It does not throw: the platform would retry it, with backoff,
-   * while a failed slice is better reported once; whatever is still due has asked for the next alarm.
+   * Set by `wakeAt`: closes sockets whose handshake is overdue or whose peer went silent with presence
+   * shown (silent-peers.ts), and sends the next slices of long answers (a timer would keep the object
+   * awake). It does not throw: the platform would retry it, with backoff, while a failed slice is better
+   * reported once; whatever is still due has asked for the next alarm.
    */
   override async alarm(): Promise<void> {
     this.#alarm.fired();

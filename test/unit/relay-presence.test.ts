@@ -86,7 +86,7 @@ describe("presence in the relay core", () => {
     expect(await fireDueAlarms(NOW + PRESENCE_SILENT_MS - 1)).toBe(0);
     expect(await fireDueAlarms(NOW + PRESENCE_SILENT_MS)).toBe(1);
     expect(transcript()).toMatchInlineSnapshot(`
-      "relay -x alice | close 1001 no frame or ping in 45 s
+      "relay -x alice | close 1001 no frame or ping in 90 s
       relay -> bob | presence doc1 [alice gone]
       relay -> carol | presence doc1 [alice gone]
       relay -> old | presence doc1 [alice gone]"
@@ -96,7 +96,7 @@ describe("presence in the relay core", () => {
 
     await fireDueAlarms(NOW + 20_000 + PRESENCE_SILENT_MS);
     expect(transcript()).toMatchInlineSnapshot(`
-      "relay -x bob | close 1001 no frame or ping in 45 s
+      "relay -x bob | close 1001 no frame or ping in 90 s
       relay -> carol | presence doc1 [bob gone]
       relay -> old | presence doc1 [bob gone]"
     `);
