@@ -18,6 +18,12 @@ export const ERROR_CLOSE_CODES = {
   too_many_peers: 1013,
   /** The peer queued more long answers than MAX_QUEUED_STREAM_ENTRIES_PER_PEER allows; retry after `retryAfter` seconds. */
   busy: 1013,
+  /**
+   * The peer left more than MAX_UNREAD_BYTES of what the relay sent it unconfirmed (it did not echo the
+   * relay's marks): it is cut off rather than held in memory; connect again after `retryAfter` seconds
+   * and resume, which sends only what it lacks.
+   */
+  too_slow: 1013,
   /** The relay failed on its side; retry with backoff. */
   internal: 1011,
   /** A checkpoint signature does not match the transactions (forged, or a broken hash chain). */

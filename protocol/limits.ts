@@ -186,6 +186,20 @@ export const ANSWER_WINDOW_BYTES = 1024 * 1024;
  * back while the next half is on its way and a peer that reads at once never waits.
  */
 export const ANSWER_MARK_BYTES = ANSWER_WINDOW_BYTES / 2;
+/**
+ * Most bytes of all frames to one peer (answers, live content, presence, notices, acks: as built, before
+ * compression) the relay lets go unconfirmed before it cuts the peer off with `too_slow`. Live frames
+ * cannot wait for an echo as answers do (holding them would be the same memory), and without a bound a
+ * peer that does not read made the object hold everything others wrote (60 paused sockets of one agent,
+ * 15 MB written: about 700 MiB of workerd; an object has 128 MB). Marks go out along live frames too, so
+ * a peer that reads confirms them as it goes. 4 MiB: a full answer window (ANSWER_WINDOW_BYTES) and 3 MiB
+ * of live frames on top, what a reader 500 ms away takes in at 6 MB/s; a peer that falls further behind
+ * than that does better to resume, which brings only what it lacks. A per-peer bound: N peers that do not
+ * read still hold up to N times it until each is cut off.
+ */
+export const MAX_UNREAD_BYTES = 4 * ANSWER_WINDOW_BYTES;
+/** Seconds a peer cut off with `too_slow` should wait before connecting again: it resumes, so soon. */
+export const RETRY_AFTER_TOO_SLOW_SECONDS = 1;
 /** Most `dir` and `open` messages one frame may carry together (each starts a listing of the group). */
 export const MAX_LISTINGS_PER_FRAME = 16;
 /** Most documents one `dir` frame lists; larger directories arrive in several frames. */

@@ -2,8 +2,9 @@
 // the first slice runs in the event that asked, the rest in alarm events, peers taking turns, so no answer
 // holds up the frames of other peers. Each peer's answers are queued in order, their size in memory bounded
 // (a peer over it is refused `busy`), and judged by the peer's role at each slice, not when it asked.
-// A peer's answers go at most a window ahead of what it has read (answer-window.ts): past it they pause,
-// the other peers' go on, and they resume when the peer echoes a mark.
+// A peer's answers go at most a window ahead of what it has read (answer-window.ts, which counts every frame
+// the peer is sent, live ones too): past it they pause, the other peers' go on, and they resume when the
+// peer echoes a mark.
 import {
   CHUNK_TARGET_BYTES,
   DIR_SLICE_DOCS,
@@ -32,8 +33,8 @@ import type { GroupStore, PeerId } from "./store.ts";
 /** What the streams need of the relay that runs them. */
 export type StreamHost = {
   readonly store: GroupStore;
-  /** Puts a message in the peer's outbox; returns its size in bytes (0 if the peer's socket failed). */
-  post(peer: PeerId, message: ServerMessage): number;
+  /** Puts a message in the peer's outbox, counted against its window (marks follow by themselves). */
+  post(peer: PeerId, message: ServerMessage): void;
   /** Whether the peer is still connected and authenticated, and its socket has not failed. */
   isLive(peer: PeerId): boolean;
   /** Who the peer reads as now (its role as of this moment), or undefined if it is no longer a reader here. */
@@ -71,14 +72,16 @@ export class AnswerStreams {
   readonly #queues = new Map<PeerId, Streamed[]>();
   /** The queues of the peers whose window is full: they take no turns until the peer echoes a mark. */
   readonly #paused = new Map<PeerId, Streamed[]>();
-  readonly #window = new AnswerWindow();
+  /** The window of each peer, shared with the relay that counts every frame sent into it. */
+  readonly #window: AnswerWindow;
   /** Documents an open has sent a peer so far, over all its parts, for `opened`. */
   readonly #openedCount = new Map<PeerId, number>();
   /** Entries of known state each peer's queued answers hold (weightOf), against MAX_QUEUED_STREAM_ENTRIES_PER_PEER. */
   readonly #queuedWeight = new Map<PeerId, number>();
 
-  constructor(host: StreamHost) {
+  constructor(host: StreamHost, window: AnswerWindow) {
     this.#host = host;
+    this.#window = window;
   }
 
   /**
@@ -138,10 +141,9 @@ export class AnswerStreams {
     if (tail) this.#host.post(peer, { type: "mark", id: tail });
   }
 
-  /** Sends a message of a long answer, counted against the peer's window; returns whether the window has room left. */
+  /** Sends a message of a long answer (the host counts it against the peer's window); returns whether the window has room left. */
   #emit(peer: PeerId, message: ServerMessage): boolean {
-    const mark = this.#window.sent(peer, this.#host.post(peer, message));
-    if (mark) this.#host.post(peer, { type: "mark", id: mark });
+    this.#host.post(peer, message);
     return !this.#window.full(peer);
   }
 
@@ -218,6 +220,7 @@ export class AnswerStreams {
     return !header || mayRead(reader.role, reader.agent, header);
   }
 
+  /** The peer is gone: its answers, and its window with them. */
   forget(peer: PeerId): void {
     this.#queues.delete(peer);
     this.#paused.delete(peer);

@@ -1,14 +1,15 @@
-// Flow control of the relay's long answers, per peer. workerd has no WebSocket.bufferedAmount
+// Flow control of what the relay sends each peer. workerd has no WebSocket.bufferedAmount
 // (cloudflare/workerd#988), so the relay cannot see a peer that does not read, and what it sends such a peer
-// piles up in the object's memory. So the peer says what it has read: the relay puts a `mark` with a random
-// id in its answers every ANSWER_MARK_BYTES, the peer echoes it (`marked`) as it reads it, and a peer's
-// answers wait while ANSWER_WINDOW_BYTES of them are unconfirmed. Ids are random so that only a peer that
-// read a mark can echo it. What it holds is in memory only: a relay evicted from memory forgets its
-// answers with it, and starts each peer with an empty window.
-import { ANSWER_MARK_BYTES, ANSWER_WINDOW_BYTES, randomBase64Url } from "../../protocol/index.ts";
+// piles up in the object's memory. So the peer says what it has read: the relay counts every frame it sends
+// the peer, puts a `mark` with a random id behind one every ANSWER_MARK_BYTES, and the peer echoes it
+// (`marked`) as it reads it. Long answers wait while ANSWER_WINDOW_BYTES are unconfirmed; live frames cannot
+// wait, so past MAX_UNREAD_BYTES the relay cuts the peer off. Ids are random so that only a peer that read a
+// mark can echo it. What it holds is in memory only (no storage write per frame, so the object can still
+// hibernate): a relay evicted from memory forgets its answers with it, and starts each peer at zero.
+import { ANSWER_MARK_BYTES, ANSWER_WINDOW_BYTES, MAX_UNREAD_BYTES, randomBase64Url } from "../../protocol/index.ts";
 import type { PeerId } from "./store.ts";
 
-/** Bytes of answers to one peer, counted from its first: sent, confirmed (by an echo), and up to its last mark. */
+/** Bytes of frames to one peer, counted from its first: sent, confirmed (by an echo), and up to its last mark. */
 type Flow = { sent: number; confirmed: number; marked: number; marks: { id: string; upTo: number }[] };
 
 /** Random bytes of a mark's id: 16, as many as no peer guesses. */
@@ -28,8 +29,8 @@ export class AnswerWindow {
   readonly #instance = randomBase64Url(INSTANCE_TAG_BYTES);
 
   /**
-   * Counts `bytes` of an answer just sent to `peer`; returns the id of a mark to send behind them when
-   * half a window went out since the last mark.
+   * Counts `bytes` of a frame just sent to `peer` (an answer or a live frame); returns the id of a mark to
+   * send behind them when half a window went out since the last mark.
    */
   sent(peer: PeerId, bytes: number): string | undefined {
     let flow = this.#flows.get(peer);
@@ -42,6 +43,12 @@ export class AnswerWindow {
   full(peer: PeerId): boolean {
     const flow = this.#flows.get(peer);
     return flow !== undefined && flow.sent - flow.confirmed >= ANSWER_WINDOW_BYTES;
+  }
+
+  /** Whether the peer left more than MAX_UNREAD_BYTES unconfirmed: it does not read, and must be cut off. */
+  overrun(peer: PeerId): boolean {
+    const flow = this.#flows.get(peer);
+    return flow !== undefined && flow.sent - flow.confirmed > MAX_UNREAD_BYTES;
   }
 
   /**

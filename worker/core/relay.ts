@@ -9,8 +9,10 @@ import {
   inflatedBytes,
   type Deflate,
   MAX_FRAME_BYTES,
+  MAX_UNREAD_BYTES,
   PRUNE_WORK_PER_EVENT,
   RELAY_FRAME_TARGET_BYTES,
+  RETRY_AFTER_TOO_SLOW_SECONDS,
   closeCodeOf,
   digestOfSum,
   encodeForBatch,
@@ -27,6 +29,7 @@ import {
 } from "../../protocol/index.ts";
 import { roleOf } from "./access.ts";
 import { AnswerStreams } from "./answer-streams.ts";
+import { AnswerWindow } from "./answer-window.ts";
 import { assertNever, type Continuation, type Effect, type Reader, type RelayEvent, type SignatureCheck, type TokenResult } from "./effects.ts";
 import type { RelayState } from "./relay-state.ts";
 import { step } from "./relay-core.ts";
@@ -104,6 +107,13 @@ export class Relay {
   readonly #readerDigests = new Map<string, { cursor: number; digest: string }>();
   /** Long answers (loads, directory listings, open parts) being streamed to each peer. */
   readonly #answers: AnswerStreams;
+  /** What each peer was sent and has confirmed reading, every frame counted: long answers pause on it. */
+  readonly #window = new AnswerWindow();
+  /**
+   * Peers that left more than MAX_UNREAD_BYTES unconfirmed during this event: sent nothing more, and cut
+   * off with `too_slow` once the event is done (not in the middle of a fan-out to the others).
+   */
+  readonly #overrun = new Set<PeerId>();
 
   /** Writes committed together by #storeStaged, by their appends: the core's commit effect for each is skipped. */
   readonly #committed = new WeakSet<SessionAppend[]>();
@@ -141,7 +151,7 @@ export class Relay {
       },
       cutOff: (peer, error) => this.#cutOff(peer, error),
       wakeAt: (at) => this.transport.wakeAt(at),
-    });
+    }, this.#window);
   }
 
   get state(): RelayState {
@@ -161,7 +171,7 @@ export class Relay {
         this.#answers.continue(event.now);
         this.#prune(event.now);
       } finally {
-        if (--this.#depth === 0) this.#deliverAll();
+        if (--this.#depth === 0) this.#endEvent();
       }
     });
   }
@@ -182,7 +192,7 @@ export class Relay {
       for (const effect of result.effects) await this.#carryOut(effect);
     } finally {
       // The outermost event sends what is left: a batch's answers travel together.
-      if (--this.#depth === 0) this.#deliverAll();
+      if (--this.#depth === 0) this.#endEvent();
     }
   }
 
@@ -347,13 +357,26 @@ export class Relay {
    */
   #send(peer: PeerId, message: ServerMessage): void {
     if (message.type === "content" && this.#answers.coversLater(peer, message.doc)) return;
-    // Not counted against the peer's answer window: live content is paced by its writers.
     this.#post(peer, message);
   }
 
-  /** Puts a message in the peer's outbox; returns its size in bytes (0 if the peer's socket failed). */
-  #post(peer: PeerId, message: ServerMessage): number {
-    if (this.#failed.has(peer)) return 0;
+  /**
+   * Puts a message in the peer's outbox, counted against its window, with a mark behind it when one is due
+   * (so a peer sent only live frames confirms them too). A peer that leaves more than MAX_UNREAD_BYTES
+   * unconfirmed is sent nothing more: live frames cannot wait, and what it does not read is held in memory.
+   */
+  #post(peer: PeerId, message: ServerMessage): void {
+    if (this.#failed.has(peer) || this.#overrun.has(peer)) return;
+    const mark = this.#window.sent(peer, this.#putInOutbox(peer, message));
+    if (mark) this.#putInOutbox(peer, { type: "mark", id: mark });
+    if (this.#window.overrun(peer)) this.#overrun.add(peer);
+    const box = this.#outbox.get(peer);
+    // Half full is full enough: the peer starts on it while the rest of a long answer is packed.
+    if (box && box.size >= RELAY_FRAME_TARGET_BYTES / 2) this.#deliver(peer);
+  }
+
+  /** Puts a message in the peer's outbox as it is, uncounted; returns its size in bytes. */
+  #putInOutbox(peer: PeerId, message: ServerMessage): number {
     let frame = this.#encoded.get(message);
     if (frame === undefined) {
       frame = encodeForBatch(message);
@@ -364,9 +387,24 @@ export class Relay {
     const size = encodedLength(frame) + 1;
     box.frames.push(frame);
     box.size += size;
-    // Half full is full enough: the peer starts on it while the rest of a long answer is packed.
-    if (box.size >= RELAY_FRAME_TARGET_BYTES / 2) this.#deliver(peer);
     return size;
+  }
+
+  /** The outermost event is done: peers that overran their window are cut off, and every outbox is sent. */
+  #endEvent(): void {
+    // Cutting one off tells the others its presence is gone, which may overrun another: it is cut off too.
+    for (const peer of this.#overrun) {
+      // Gone meanwhile (its socket failed, or it was refused): nothing left to cut off.
+      if (!this.#state.peers.has(peer)) continue;
+      this.#cutOff(peer, {
+        type: "error",
+        code: "too_slow",
+        message: `this connection left more than ${MAX_UNREAD_BYTES} bytes of what the relay sent unread; connect again to resume`,
+        retryAfter: RETRY_AFTER_TOO_SLOW_SECONDS,
+      });
+    }
+    this.#overrun.clear();
+    this.#deliverAll();
   }
 
   #deliverAll(): void {
@@ -447,7 +485,8 @@ export class Relay {
 
   /** Tells `peer` why, closes its socket with the code's close code, and forgets its queued answers and presence. */
   #cutOff(peer: PeerId, error: Extract<ServerMessage, { type: "error" }>): void {
-    this.#send(peer, error);
+    // Its last frame, uncounted: a peer that overran its window is told too.
+    this.#putInOutbox(peer, error);
     this.#deliver(peer);
     this.#failed.add(peer);
     this.#answers.forget(peer);
