@@ -1,0 +1,75 @@
+// A client that stops reading (a stalled tab) while others write is cut off by the relay with `too_slow`
+// once MAX_UNREAD_BYTES of what it was sent are unconfirmed; when it reads again it hears why, connects
+// again after the relay's retryAfter, resumes, and ends with everything written: nothing is lost. Against
+// the real relay (weft/dev's startRelay).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient, createIdentity, type RelayError } from "../../../client/index.ts";
+import { startRelay, type LocalRelay } from "../../../dev/start-relay.ts";
+import { MAX_UNREAD_BYTES } from "../../../protocol/index.ts";
+import { until } from "../../support/wait.ts";
+
+/** Transactions of 64 KB, unlike one another: twice the limit in all. */
+const TRANSACTION_CHARS = 64_000;
+const TRANSACTIONS = Math.ceil((2 * MAX_UNREAD_BYTES) / TRANSACTION_CHARS);
+const dataOf = (i: number) => `${i}:${Math.random().toString(36)}`.padEnd(TRANSACTION_CHARS, String(i % 10));
+
+/**
+ * The runtime's WebSocket, whose events wait while `stalled` is set (a tab whose main thread is blocked: its
+ * socket takes frames in, its code reads none), then come in order.
+ */
+class StallingWebSocket extends WebSocket {
+  static stalled = false;
+  static readonly held: { data?: unknown; deliver: () => void }[] = [];
+  static release(): void {
+    StallingWebSocket.stalled = false;
+    for (const event of StallingWebSocket.held.splice(0)) event.deliver();
+  }
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
+    const handle = (event: Event) => (typeof listener === "function" ? listener.call(this, event) : listener?.handleEvent(event));
+    super.addEventListener(
+      type,
+      (event: Event) => {
+        if (!StallingWebSocket.stalled && StallingWebSocket.held.length === 0) return handle(event);
+        StallingWebSocket.held.push({ data: (event as MessageEvent).data, deliver: () => handle(event) });
+      },
+      options,
+    );
+  }
+}
+
+describe("a client that stops reading while others write", () => {
+  let relay: LocalRelay;
+  beforeAll(async () => {
+    relay = await startRelay();
+  }, 60_000);
+  afterAll(() => relay?.stop());
+
+  it("is cut off with too_slow, then reconnects, resumes and holds everything written", { timeout: 120_000 }, async () => {
+    const writer = await createClient({ url: relay.url, identity: createIdentity() });
+    const written = writer.group("busy").create({ kind: "text" });
+    written.append("first");
+    await written.synced();
+
+    // Frames as text, so the test can see the relay's error among those held.
+    const reader = await createClient({ url: relay.url, identity: createIdentity(), WebSocket: StallingWebSocket, compression: false });
+    const group = reader.group("busy");
+    const errors: string[] = [];
+    group.onError((error) => errors.push((error as RelayError).code ?? error.message));
+    const doc = await group.open(written.id);
+
+    StallingWebSocket.stalled = true;
+    const data = Array.from({ length: TRANSACTIONS }, (_, i) => dataOf(i));
+    for (const item of data) written.append(item);
+    await written.synced();
+    // The relay gave up on it: its error waits behind what the client has not read.
+    await until(() => StallingWebSocket.held.some(({ data }) => typeof data === "string" && data.includes('"too_slow"')), 30_000);
+
+    StallingWebSocket.release();
+    await until(() => doc.transactions().length === TRANSACTIONS + 1, 60_000);
+    expect(doc.transactions().map((tx) => tx.data)).toEqual(["first", ...data]);
+    expect(errors).toContain("too_slow");
+    await until(() => group.status === "live", 30_000);
+    reader.close();
+    writer.close();
+  });
+});
