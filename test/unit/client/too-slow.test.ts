@@ -1,7 +1,7 @@
 // A client that stops reading (a stalled tab) while others write is cut off by the relay with `too_slow`
 // once MAX_UNREAD_BYTES of what it was sent are unconfirmed; when it reads again it hears why, connects
-// again after the relay's retryAfter, resumes, and ends with everything written: nothing is lost. Against
-// the real relay (weft/dev's startRelay).
+// again after the relay's retryAfter, resumes, and ends with everything written: nothing is lost. One that
+// reads echoes the marks behind live frames and stays. Against the real relay (weft/dev's startRelay).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, type RelayError } from "../../../client/index.ts";
 import { startRelay, type LocalRelay } from "../../../dev/start-relay.ts";
@@ -11,6 +11,8 @@ import { until } from "../../support/wait.ts";
 /** Transactions of 64 KB, unlike one another: twice the limit in all. */
 const TRANSACTION_CHARS = 64_000;
 const TRANSACTIONS = Math.ceil((2 * MAX_UNREAD_BYTES) / TRANSACTION_CHARS);
+/** Transactions a writer appends at once before it waits for the relay: about 1.3 MB. */
+const BURST = 20;
 const dataOf = (i: number) => `${i}:${Math.random().toString(36)}`.padEnd(TRANSACTION_CHARS, String(i % 10));
 
 /**
@@ -69,6 +71,32 @@ describe("a client that stops reading while others write", () => {
     expect(doc.transactions().map((tx) => tx.data)).toEqual(["first", ...data]);
     expect(errors).toContain("too_slow");
     await until(() => group.status === "live", 30_000);
+    reader.close();
+    writer.close();
+  });
+
+  it("that reads is never cut off: it echoes the marks behind live frames, over several times the limit", { timeout: 120_000 }, async () => {
+    const writer = await createClient({ url: relay.url, identity: createIdentity() });
+    const written = writer.group("read").create({ kind: "text" });
+    written.append("first");
+    await written.synced();
+    const reader = await createClient({ url: relay.url, identity: createIdentity() });
+    const group = reader.group("read");
+    const errors: string[] = [];
+    group.onError((error) => errors.push((error as RelayError).code ?? error.message));
+    const statuses: string[] = [];
+    group.onStatus((status) => statuses.push(status));
+    const doc = await group.open(written.id);
+
+    const data = Array.from({ length: 3 * TRANSACTIONS }, (_, i) => dataOf(i));
+    for (let i = 0; i < data.length; i++) {
+      written.append(data[i]!);
+      if (i % BURST === BURST - 1) await written.synced();
+    }
+    await written.synced();
+    await until(() => doc.transactions().length === data.length + 1, 60_000);
+    expect(errors).toEqual([]);
+    expect(statuses).not.toContain("offline");
     reader.close();
     writer.close();
   });
