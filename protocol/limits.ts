@@ -198,6 +198,16 @@ export const ANSWER_MARK_BYTES = ANSWER_WINDOW_BYTES / 2;
  * read still hold up to N times it until each is cut off.
  */
 export const MAX_UNREAD_BYTES = 4 * ANSWER_WINDOW_BYTES;
+/**
+ * Most bytes of its own writes (data, and WIRE_BYTES_PER_TRANSACTION each; string data counted by its
+ * length) one client has sent to a group and not yet had acked, over all its documents; past a little in
+ * flight, more waits until all is acked (client/core/push.ts: roomInFlight). A busy object is handed one
+ * socket's frames back to back, so the marks a reader echoes wait behind a writer that keeps it busy: a
+ * writer that sent 48 MB at once had a reader that read pass MAX_UNREAD_BYTES, unconfirmed, and cut off.
+ * Sent 1 MiB at a time, a burst leaves the object idle for a round trip between two, and it reads its
+ * other sockets; 1 MiB a round trip is still 10 MiB/s of writes 100 ms away.
+ */
+export const MAX_IN_FLIGHT_BYTES = MAX_UNREAD_BYTES / 4;
 /** Seconds a peer cut off with `too_slow` should wait before connecting again: it resumes, so soon. */
 export const RETRY_AFTER_TOO_SLOW_SECONDS = 1;
 /** Most `dir` and `open` messages one frame may carry together (each starts a listing of the group). */

@@ -23,7 +23,7 @@ import { askDirectory, directoryResend } from "./directory-queue.ts";
 import { appendOwn, hasUnsynced, knownOf, markSaved, resetInFlight, restoreDoc, type DocState } from "./doc-state.ts";
 import { adoptTails } from "./received.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
-import { pacedPushAt, takePush } from "./push.ts";
+import { pacedPushAt, roomInFlight, takePush, type Room } from "./push.ts";
 import { deletedError, discard, onMessage, refusedEffect } from "./relay-messages.ts";
 import { failSnapshots, onSnapshotReceived, publishSnapshot, resendSnapshots } from "./snapshots.ts";
 import { load, send, sendLoad, sendOpen, track } from "./tracking.ts";
@@ -281,7 +281,10 @@ function onDirectory(state: CoreState, request: DirRequest, out: CoreEffect[]): 
   send(state, out, request);
 }
 
-/** Pushes what the relay lacks of `docs`. While a refused frame's culprit is looked for, only the probe pushes. */
+/**
+ * Pushes what the relay lacks of `docs`, and of those that waited for room in flight (an ack of any
+ * document makes room for all). While a refused frame's culprit is looked for, only the probe pushes.
+ */
 function push(state: CoreState, ids: DocId[], now: number, out: CoreEffect[]): void {
   if (state.phase !== "ready") return;
   const own = state.writer.session;
@@ -290,20 +293,26 @@ function push(state: CoreState, ids: DocId[], now: number, out: CoreEffect[]): v
     return doc !== undefined && hasUnsynced(doc, own) && !doc.refusal && !doc.deleted;
   });
   state.quarantine = quarantine;
+  const room = roomInFlight(state.docs.values(), state.writer);
   if (probe !== undefined) {
-    for (const id of ids) if (id !== probe) state.held.add(id);
-    return pushDoc(state, probe, now, out);
+    for (const id of [...state.starved, ...ids]) if (id !== probe) state.held.add(id);
+    state.starved.clear();
+    return pushDoc(state, probe, now, room, out);
   }
-  const pushable = new Set([...state.held, ...ids]);
+  // Those that waited longest go first.
+  const pushable = new Set([...state.starved, ...state.held, ...ids]);
   state.held.clear();
-  for (const id of pushable) pushDoc(state, id, now, out);
+  state.starved.clear();
+  for (const id of pushable) pushDoc(state, id, now, room, out);
 }
 
-function pushDoc(state: CoreState, id: DocId, now: number, out: CoreEffect[]): void {
+function pushDoc(state: CoreState, id: DocId, now: number, room: Room, out: CoreEffect[]): void {
   const doc = state.docs.get(id);
   if (!doc) return;
   const pace = { now, intervalMs: state.pushIntervalMs };
-  for (const frame of takePush(doc, state.writer, pace)) out.push({ type: "send", message: frame });
+  room.starved = false;
+  for (const frame of takePush(doc, state.writer, pace, room)) out.push({ type: "send", message: frame });
+  if (room.starved) state.starved.add(id);
   const at = pacedPushAt(doc, state.writer, pace);
   if (at !== undefined) out.push({ type: "pushAt", doc: id, at });
 }

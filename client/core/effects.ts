@@ -55,6 +55,8 @@ export type CoreState = {
   quarantine: Quarantine<DocId>;
   /** Documents with something to push that wait for the quarantine to end. */
   readonly held: Set<DocId>;
+  /** Documents with more to push that wait for acks to make room in flight (MAX_IN_FLIGHT_BYTES over the group). */
+  readonly starved: Set<DocId>;
   /** The least time between a document's frames while only partial frames are to send, in ms (push.ts: Pace). */
   readonly pushIntervalMs: number;
 };

@@ -3,6 +3,7 @@
 import {
   CHUNK_TARGET_BYTES,
   GENESIS_HASH,
+  MAX_IN_FLIGHT_BYTES,
   MAX_TRANSACTIONS_PER_FRAME,
   MAX_TRANSACTION_WIRE_BYTES,
   WIRE_BYTES_PER_TRANSACTION,
@@ -56,9 +57,45 @@ export type Pace = { readonly now: number; readonly intervalMs: number };
 /** No pacing: a partial frame leaves as soon as nothing is in flight (tests of push order, mostly). */
 export const UNPACED: Pace = { now: 0, intervalMs: 0 };
 
-/** Frames to push now of `doc`: its own writes, then the orphan tails the relay would accept. */
-export function takePush(doc: DocState, writer: Writer, pace: Pace): Content[] {
-  return [...takeOwn(doc, writer, pace), ...takeOrphanTails(doc, writer).filter(relayWouldAccept)];
+/**
+ * Room left for own writes in flight over a group's documents (MAX_IN_FLIGHT_BYTES): taken from as frames
+ * are taken; a document that had more to send when it ran out is `starved`.
+ */
+export type Room = { bytes: number; starved: boolean };
+
+/**
+ * Room for a push now, given the group's documents: MAX_IN_FLIGHT_BYTES less what is sent and not acked,
+ * while that is little (a few documents typed into at once). Past FREE_IN_FLIGHT_BYTES, none until all of
+ * it is acked: a large burst goes a MAX_IN_FLIGHT_BYTES at a time, and the relay, idle for the round trip
+ * between two, reads its other sockets. A busy object is handed one socket's frames back to back, so the
+ * marks a reader echoes waited behind a writer that kept it busy (the whole of a 48 MB burst, in workerd)
+ * and the reader, which was reading, was cut off (`too_slow`).
+ */
+export function roomInFlight(docs: Iterable<DocState>, writer: Writer): Room {
+  let inFlight = 0;
+  for (const doc of docs) inFlight += inFlightBytes(doc, writer.session);
+  return { bytes: inFlight <= FREE_IN_FLIGHT_BYTES ? MAX_IN_FLIGHT_BYTES - inFlight : 0, starved: false };
+}
+
+/** Bytes in flight below which a push does not wait for the rest to be acked (see roomInFlight). */
+const FREE_IN_FLIGHT_BYTES = CHUNK_TARGET_BYTES / 4;
+
+/** Roughly, the wire bytes of a document's own writes sent and not acked (string data by its length: no UTF-8 pass). */
+function inFlightBytes(doc: DocState, own: SessionId): number {
+  const confirmed = countOf(doc.relay, own);
+  if (doc.sent <= confirmed) return 0;
+  const base = baseOf(doc, own);
+  const log = doc.sessions.get(own) ?? [];
+  let bytes = 0;
+  for (let i = Math.max(confirmed, base); i < doc.sent && i - base < log.length; i++) bytes += sizeOf(log[i - base]!.data);
+  return bytes;
+}
+
+const sizeOf = (data: string | Uint8Array): number => (typeof data === "string" ? data.length : data.byteLength) + WIRE_BYTES_PER_TRANSACTION;
+
+/** Frames to push now of `doc`: its own writes (within `room`), then the orphan tails the relay would accept. */
+export function takePush(doc: DocState, writer: Writer, pace: Pace, room?: Room): Content[] {
+  return [...takeOwn(doc, writer, pace, room), ...takeOrphanTails(doc, writer).filter(relayWouldAccept)];
 }
 
 /** What of the own session may leave now: saved locally, not refused, and held. */
@@ -78,8 +115,11 @@ function ownPushable(doc: DocState, writer: Writer): { base: number; log: readon
   return { base, log, sendable, confirmed: countOf(doc.relay, own) };
 }
 
-/** Own transactions the relay lacks, batched, signed, bounded in flight and paced; marks them sent. */
-export function takeOwn(doc: DocState, writer: Writer, pace: Pace = UNPACED): Content[] {
+/**
+ * Own transactions the relay lacks, batched, signed, bounded in flight (in transactions per document, and
+ * in bytes over the group when given its `room`) and paced; marks them sent.
+ */
+export function takeOwn(doc: DocState, writer: Writer, pace: Pace = UNPACED, room?: Room): Content[] {
   const own = writer.session;
   const pushable = ownPushable(doc, writer);
   if (!pushable) return [];
@@ -95,8 +135,13 @@ export function takeOwn(doc: DocState, writer: Writer, pace: Pace = UNPACED): Co
   // signature, one commit at the relay, one frame to every subscriber) per append.
   const partialWaits = doc.sent > confirmed || pace.now < doc.pacedUntil;
   while (doc.sent < sendable && doc.sent - confirmed < MAX_IN_FLIGHT && (!partialWaits || sendable - doc.sent >= PUSH_BATCH)) {
+    if (room && room.bytes <= 0) {
+      room.starved = true;
+      break;
+    }
     const after = doc.sent;
     const end = batchEnd(log, base, after, sendable);
+    if (room) for (let i = after; i < end; i++) room.bytes -= sizeOf(log[i - base]!.data);
     const signature = signCheckpoint(writer.secretKey, doc.id, own, end, ownHashAt(doc, own, end));
     frames.push({
       type: "content",

@@ -29,6 +29,7 @@ export function initialState(group: string, writer: Writer, pushIntervalMs = 0):
     nextRequest: 0,
     quarantine: noQuarantine(),
     held: new Set(),
+    starved: new Set(),
     pushIntervalMs,
   };
 }

@@ -3,15 +3,21 @@
 // agent's 60 paused sockets subscribed to a document that others wrote 15 MB into took workerd up about
 // 700 MiB (an object has 128 MB, and all its peers go when it is reset). Here the same, against the real
 // relay in workerd (weft/dev's startRelay): each paused socket is cut off past the limit, workerd's memory
-// stays far below that, and the writer is acked throughout.
+// stays far below that, and the writer is acked throughout. And a reader that reads is not cut off by a
+// writer in another process appending 48 MB at once (the SDK sends a burst MAX_IN_FLIGHT_BYTES at a time).
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, createIdentity } from "../../client/index.ts";
+import { createClient, createIdentity, type RelayError } from "../../client/index.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
-import { decodeServerFrame, encodeMessage, type DocId } from "../../protocol/index.ts";
+import { MAX_UNREAD_BYTES, decodeServerFrame, encodeMessage, type DocId } from "../../protocol/index.ts";
 import { helloFrame, testAgent } from "../support/identity.ts";
+import { spawnLineProcess } from "../support/line-process.ts";
 import { childProcesses } from "../support/processes.ts";
-import { sleep } from "../support/wait.ts";
+import { sleep, until } from "../support/wait.ts";
+
+const BURST_WRITER = fileURLToPath(new URL("./burst-writer.ts", import.meta.url));
 
 /** Sockets of the one agent that subscribes and stops reading. */
 const SOCKETS = 60;
@@ -105,6 +111,31 @@ describe("subscribers that never read what others write", () => {
     } finally {
       for (const ws of sockets) ws.terminate();
       writer.close();
+    }
+  });
+
+  it("a reader that reads is not cut off when a writer in another process appends twelve times the limit at once", { timeout: 180_000 }, async () => {
+    const children: ChildProcess[] = [];
+    const reader = await createClient({ url: relay.url, identity: createIdentity() });
+    try {
+      // 64 KB transactions over three documents, all appended in one go: 48 MiB.
+      const count = Math.ceil((12 * MAX_UNREAD_BYTES) / 64_000);
+      const writer = spawnLineProcess(BURST_WRITER, [relay.url, "burst", "3", String(count), "64000"], children);
+      const ids = JSON.parse(await writer.line(0)) as DocId[];
+      const group = reader.group("burst");
+      const errors: string[] = [];
+      group.onError((error) => errors.push((error as RelayError).code ?? error.message));
+      const statuses: string[] = [];
+      group.onStatus((status) => statuses.push(status));
+      const docs = await Promise.all(ids.map((id) => group.open(id)));
+      writer.child.stdin!.write("go\n");
+      expect(await writer.line(1)).toBe("acked");
+      await until(() => docs.reduce((sum, doc) => sum + doc.transactions().length, 0) === count + ids.length, 60_000);
+      expect(errors).toEqual([]);
+      expect(statuses).not.toContain("offline");
+    } finally {
+      reader.close();
+      for (const child of children) child.kill("SIGKILL");
     }
   });
 });
