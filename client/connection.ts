@@ -109,7 +109,10 @@ export interface ConnectionHandler {
   /** The socket went away; anything sent and not acknowledged may be lost. */
   onDown(): void;
   onStatus(status: Status, reason?: string): void;
-  /** A connection attempt failed, or the relay closed the group for good, and why (also the status's reason). */
+  /**
+   * A connection attempt failed, the relay closed the group for good, or (the first of a run of refusals) it
+   * speaks another protocol version, and why (also the status's reason).
+   */
   onFailure(error: ConnectionError | RelayError): void;
 }
 
@@ -170,6 +173,14 @@ export class Connection {
 
   get status(): Status {
     return this.#status;
+  }
+
+  /**
+   * Why the relay refuses this SDK (`unsupported_version: ...`, naming the relay's protocol version) while
+   * it does: the connection is offline, trying again every UNSUPPORTED_VERSION_RETRY_MS, until a welcome.
+   */
+  get versionRefusal(): string | undefined {
+    return this.#reconnect.versionRefusal;
   }
 
   /**
@@ -441,6 +452,10 @@ export class Connection {
         // Closed for good: the app hears why through onError too, not only through the status.
         this.#handler.onFailure(new RelayError(error));
         return this.close(decision.reason);
+      case "wait":
+        // Offline, not closed: writes are kept, and go once a relay of this version answers.
+        if (decision.report) this.#handler.onFailure(new RelayError(error));
+        return this.drop(decision.reason);
       case "refresh":
         // Routine: a fresh token and the next socket mend it, so the app is not told (it is if that fails).
         // Drop now rather than wait for the relay's close: this socket is no longer fanned out to.

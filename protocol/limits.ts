@@ -228,6 +228,14 @@ export const MAX_TOKEN_CHARS = 8192;
 export const MAX_ID_LENGTH = 128;
 /** Seconds a peer refused for load should wait before retrying. */
 export const RETRY_AFTER_BUSY_SECONDS = 5;
+/**
+ * How long (ms) the SDK waits before asking again a relay that refused its protocol version
+ * (`unsupported_version`). Meanwhile the group stays usable as offline: writes are saved locally and go once
+ * a relay of its version answers. The refusal lasts until one side changes (the app's bundle updates, the
+ * relay is rolled back), which takes minutes to days, so a long wait misses little; a short one would have
+ * every outdated client of a fleet knock at the relay's objects, and wake them, every 30 s for nothing.
+ */
+export const UNSUPPORTED_VERSION_RETRY_MS = 10 * 60 * 1000;
 
 // Presence (see worker/core/presence.ts): ephemeral, so bounded by what a WebSocket attachment holds
 // (2,048 bytes in production, with the peer's own record beside it).

@@ -1,8 +1,8 @@
 // The connection's decisions, as pure functions of a small state: when to reconnect and how soon, what an
-// error from the relay means for the socket (refresh an expired token, stop for good, or hand it to the
-// group), and what a failed attempt says. Connection (connection.ts) owns the socket and the timers and
+// error from the relay means for the socket (refresh an expired token, wait out a relay of another protocol
+// version, stop for good, or hand it to the group), and what a failed attempt says. Connection (connection.ts) owns the socket and the timers and
 // asks these; time and randomness come in as arguments.
-import type { ErrorMessage } from "../../protocol/index.ts";
+import { UNSUPPORTED_VERSION_RETRY_MS, type ErrorMessage } from "../../protocol/index.ts";
 import { backoffDelay, type BackoffOptions } from "../backoff.ts";
 import type { ConnectionFailure } from "../errors.ts";
 import type { Status } from "../status.ts";
@@ -22,9 +22,14 @@ export type ReconnectState = {
   tokenRetries: number;
   /** Of those, how many were already expired at the handshake (the close reason counts them). */
   expiredAtHandshake: number;
+  /**
+   * The relay's last refusal of this SDK's protocol version (`unsupported_version: ...`), from the first of a
+   * run of refusals until a welcome: the app hears the first one only.
+   */
+  versionRefusal: string | undefined;
 };
 
-export const initialReconnect = (): ReconnectState => ({ attempt: 0, upSince: 0, retryAfterMs: 0, retryNow: false, waitingOnHint: false, tokenRetries: 0, expiredAtHandshake: 0 });
+export const initialReconnect = (): ReconnectState => ({ attempt: 0, upSince: 0, retryAfterMs: 0, retryNow: false, waitingOnHint: false, tokenRetries: 0, expiredAtHandshake: 0, versionRefusal: undefined });
 
 /** What an error frame from the relay does to the connection. */
 export type ErrorDecision =
@@ -32,6 +37,8 @@ export type ErrorDecision =
   | { type: "close"; reason: string }
   /** Drop the socket and reconnect (at once the first time), asking getToken for a fresh token. */
   | { type: "refresh"; reason: string }
+  /** Drop the socket and try again after UNSUPPORTED_VERSION_RETRY_MS; `report`: the first refusal of a run. */
+  | { type: "wait"; reason: string; report: boolean }
   /** Not the connection's business: the group hears it. */
   | { type: "pass" };
 
@@ -39,6 +46,7 @@ export function welcomed(state: ReconnectState, now: number): void {
   state.upSince = now;
   state.tokenRetries = 0;
   state.expiredAtHandshake = 0;
+  state.versionRefusal = undefined;
 }
 
 export function relayErrorDecision(state: ReconnectState, error: ErrorMessage, facts: { status: Status; canRefresh: boolean }): ErrorDecision {
@@ -53,9 +61,18 @@ export function relayErrorDecision(state: ReconnectState, error: ErrorMessage, f
     state.retryNow = state.tokenRetries++ === 0;
     return { type: "refresh", reason: `token_expired: ${error.message}` };
   }
+  // A relay of another protocol version (deployed ahead of the app's bundle, or rolled back) refuses every
+  // attempt until one side changes. Closing the group would lose the writes made meanwhile: it stays usable
+  // as offline and asks again after a long wait; the app hears it once, to ask the user to reload.
+  if (error.code === "unsupported_version") {
+    const report = state.versionRefusal === undefined;
+    state.versionRefusal = `${error.code}: ${error.message}`;
+    state.retryAfterMs = UNSUPPORTED_VERSION_RETRY_MS;
+    return { type: "wait", reason: state.versionRefusal, report };
+  }
   // Errors that no retry can fix: the client stops and says why. `unauthorized` on a live socket is a
   // removal from the group: connecting again would only hear it once more.
-  if (error.code === "unsupported_version" || error.code === "unauthorized") return { type: "close", reason: `${error.code}: ${error.message}` };
+  if (error.code === "unauthorized") return { type: "close", reason: `${error.code}: ${error.message}` };
   return { type: "pass" };
 }
 
@@ -77,10 +94,11 @@ export function reconnectDelay(state: ReconnectState, facts: { from: Status; now
  * Another group of the same client, on the same relay, was just welcomed: the relay is back (a restart,
  * the network), so a connection waiting out its backoff tries now, its backoff started over, rather than
  * each of hundreds of groups finding out on its own over the next 30 s. Whether to; not while the wait is
- * the relay's own retry hint (it asked this group's object for patience).
+ * the relay's own retry hint (it asked this group's object for patience), unless the wait is for a relay of
+ * this version (the welcome says it speaks it now).
  */
 export function siblingWelcomed(state: ReconnectState): boolean {
-  if (state.waitingOnHint) return false;
+  if (state.waitingOnHint && state.versionRefusal === undefined) return false;
   state.attempt = 0;
   return true;
 }

@@ -6,6 +6,7 @@ import {
   GET_TOKEN_WAIT_MS,
   PRESENCE_PING_MS,
   PROTOCOL_VERSION,
+  UNSUPPORTED_VERSION_RETRY_MS,
   batchFrame,
   closeCodeOf,
   decodeClientFrame,
@@ -15,7 +16,6 @@ import {
   publicKeyOfAgent,
   utf8Length,
   verify,
-  type ErrorCode,
 } from "../../../protocol/index.ts";
 import { testAgent, testHeader } from "../../support/identity.ts";
 import { GROUP, HOUR, NONCE, connect, expectNextSocketAfter, failConnections, handshake, identity, session } from "./connection-harness.ts";
@@ -148,10 +148,11 @@ describe("handshake and status", () => {
   });
 
 
-  it.each<ErrorCode>(["unsupported_version", "unauthorized"])("closes for good on %s during the handshake", (code) => {
+  it("closes for good on unauthorized during the handshake", () => {
     const { connection, log } = connect();
     connection.start();
     const socket = FakeSocket.latest;
+    const code = "unauthorized";
     socket.serverOpen();
     socket.serverSend({ type: "challenge", v: PROTOCOL_VERSION, nonce: NONCE });
     socket.serverSend({ type: "error", code, message: "refused" });
@@ -164,6 +165,37 @@ describe("handshake and status", () => {
     vi.advanceTimersByTime(24 * HOUR);
     expect(FakeSocket.instances).toHaveLength(1);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("goes offline on unsupported_version, tries again every UNSUPPORTED_VERSION_RETRY_MS, and tells the app once per run of refusals", () => {
+    const { connection, log } = connect();
+    connection.start();
+    const refuse = () => {
+      const socket = FakeSocket.latest;
+      socket.serverOpen();
+      socket.serverSend({ type: "challenge", v: PROTOCOL_VERSION, nonce: NONCE });
+      socket.serverSend({ type: "error", code: "unsupported_version", message: "this relay speaks protocol v9, not v4" });
+      socket.serverClose(1002, "unsupported_version");
+    };
+    refuse();
+    expect(connection.status).toBe("offline");
+    expect(connection.closeReason).toBeUndefined();
+    expect(connection.versionRefusal).toBe("unsupported_version: this relay speaks protocol v9, not v4");
+    expect(log.reasons.at(-1)).toBe(connection.versionRefusal);
+    expectNextSocketAfter(UNSUPPORTED_VERSION_RETRY_MS);
+    refuse();
+    expectNextSocketAfter(UNSUPPORTED_VERSION_RETRY_MS);
+    refuse();
+    expect(log.failures).toEqual(["unsupported_version: this relay speaks protocol v9, not v4"]);
+    // reconnectNow tries at once, as offline; a relay of this version welcomes it, and a later refusal is a new run.
+    connection.reconnectNow();
+    handshake();
+    expect(connection.status).toBe("syncing");
+    expect(connection.versionRefusal).toBeUndefined();
+    FakeSocket.latest.serverSend({ type: "error", code: "unsupported_version", message: "rolled forward again" });
+    expect(connection.status).toBe("offline");
+    expect(log.failures).toHaveLength(2);
+    expect(log.statuses).not.toContain("closed");
   });
 
   it("stays up when `forbidden` refuses one write after the handshake", () => {
@@ -325,7 +357,7 @@ describe("keep-alive", () => {
     expect(connection.status).toBe("syncing");
   });
 
-  it("handles the messages of a batch in order, and none after one that closes the connection", () => {
+  it("handles the messages of a batch in order, and none after one that ends the socket", () => {
     const { connection, log } = connect();
     connection.start();
     handshake();
@@ -334,7 +366,7 @@ describe("keep-alive", () => {
     FakeSocket.latest.serverSend(batchFrame([deleted(DOC_A), deleted(DOC_B)]));
     expect(log.messages.map((message) => message.type === "deleted" && message.doc)).toEqual([DOC_A, DOC_B]);
     FakeSocket.latest.serverSend(batchFrame([unsupported, deleted(DOC_A)]));
-    expect(connection.status).toBe("closed");
+    expect(connection.status).toBe("offline");
     expect(log.messages).toHaveLength(2);
   });
 

@@ -2,7 +2,7 @@
 // leads to a refresh: drop and reconnect at once, asking getToken again, without looping) and item 9
 // (failures carry a reason; backoff, its reset after a stable connection, and the relay's retry hint).
 import { describe, expect, it } from "vitest";
-import type { ErrorMessage } from "../../../protocol/index.ts";
+import { UNSUPPORTED_VERSION_RETRY_MS, type ErrorMessage } from "../../../protocol/index.ts";
 import { DEFAULT_BACKOFF } from "../../../client/backoff.ts";
 import { describeFailure } from "../../../client/errors.ts";
 import { closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, siblingWelcomed, unopenedFailure, welcomed } from "../../../client/core/reconnect.ts";
@@ -23,7 +23,7 @@ function link(canRefresh = true) {
     },
     error(status: Status, error: Omit<ErrorMessage, "type">) {
       const decision = relayErrorDecision(state, { type: "error", ...error }, { status, canRefresh });
-      lines.push(`${status}: error ${error.code} -> ${decision.type}${"reason" in decision ? ` (${decision.reason})` : ""}`);
+      lines.push(`${status}: error ${error.code} -> ${decision.type}${"reason" in decision ? ` (${decision.reason})` : ""}${"report" in decision ? (decision.report ? ", reported" : ", not reported") : ""}`);
     },
     down(from: Status, at: number, random = 0.5) {
       now = at;
@@ -132,18 +132,45 @@ describe("item 9: failures say why, and retries back off", () => {
     `);
   });
 
-  it("unauthorized (at the handshake, or live: a removal) or an unsupported version stops for good; other errors go to the group", () => {
+  it("unauthorized (at the handshake, or live: a removal) stops for good; other errors go to the group", () => {
     const connection = link();
     connection.error("authenticating", { code: "unauthorized", message: "not a member" });
-    connection.error("authenticating", { code: "unsupported_version", message: "v1 only" });
     connection.error("live", { code: "unauthorized", message: "this agent is no longer a member of the group" });
     connection.error("live", { code: "forbidden", message: "not a reader", doc: "doc_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" });
     expect(connection.lines).toMatchInlineSnapshot(`
       [
         "authenticating: error unauthorized -> close (unauthorized: not a member)",
-        "authenticating: error unsupported_version -> close (unsupported_version: v1 only)",
         "live: error unauthorized -> close (unauthorized: this agent is no longer a member of the group)",
         "live: error forbidden -> pass",
+      ]
+    `);
+  });
+
+  it("unsupported_version waits UNSUPPORTED_VERSION_RETRY_MS between attempts, reported once per run of refusals; a sibling's welcome ends the wait", () => {
+    expect(UNSUPPORTED_VERSION_RETRY_MS).toBe(600_000);
+    const connection = link();
+    connection.error("authenticating", { code: "unsupported_version", message: "v5 only" });
+    connection.down("authenticating", 1_000);
+    connection.error("authenticating", { code: "unsupported_version", message: "v5 only" });
+    connection.down("authenticating", 601_000);
+    connection.sibling();
+    connection.error("authenticating", { code: "unsupported_version", message: "v5 only" });
+    connection.down("authenticating", 601_001, 0.99);
+    connection.welcome(700_000);
+    connection.error("live", { code: "unsupported_version", message: "v6 only" });
+    connection.down("live", 710_000);
+    expect(connection.lines).toMatchInlineSnapshot(`
+      [
+        "authenticating: error unsupported_version -> wait (unsupported_version: v5 only), reported",
+        "t=1000 down from authenticating -> reconnect in 600000 ms",
+        "authenticating: error unsupported_version -> wait (unsupported_version: v5 only), not reported",
+        "t=601000 down from authenticating -> reconnect in 600000 ms",
+        "a sibling welcomed -> retry now",
+        "authenticating: error unsupported_version -> wait (unsupported_version: v5 only), not reported",
+        "t=601001 down from authenticating -> reconnect in 600000 ms",
+        "t=700000 welcome",
+        "live: error unsupported_version -> wait (unsupported_version: v6 only), reported",
+        "t=710000 down from live -> reconnect in 600000 ms",
       ]
     `);
   });
