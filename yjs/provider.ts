@@ -10,7 +10,7 @@ import type { Doc, DocChange, DocTransaction } from "../client/doc.ts";
 import type { Group } from "../client/group.ts";
 import type { Status } from "../client/status.ts";
 import { notifyAll } from "../client/listeners.ts";
-import { ClosedError, LocalRefusalError } from "../client/errors.ts";
+import { ClosedError, LocalRefusalError, RelayError } from "../client/errors.ts";
 import { checkDocId, checkKnownOptions, checkListener, describe, snapshotRefusal } from "../client/local-checks.ts";
 import { agentOfSession, type DocId } from "../protocol/ids.ts";
 import { isSubset } from "../protocol/known-state.ts";
@@ -57,7 +57,9 @@ type Events = {
    * (after `group.discardRefused(doc)`, or `group.retryRefused(doc)` once the edits may go through). Once
    * they are discarded, a DivergedError says that this Y.Doc's later edits are no longer sent. Edits made
    * while the agent is known not to be allowed to write the document (a reader) are not sent to be refused:
-   * they wait (see `waitingToWrite`), and a LocalRefusalError (`forbidden`) says so once.
+   * they wait (see `waitingToWrite`), and a LocalRefusalError (`forbidden`) says so once. The relay speaks
+   * another protocol version (the group's RelayError `unsupported_version`, once per run of refusals): the
+   * binding stays, edits are saved locally and go once a relay of this version answers; ask for a reload.
    */
   error: (error: Error) => void;
 };
@@ -163,6 +165,8 @@ export class WeftProvider {
     ydoc.on("destroy", onDestroy);
     this.#cleanups.push(() => ydoc.off("update", onUpdate), () => ydoc.off("destroy", onDestroy));
     this.#cleanups.push(group.onStatus((status) => this.#onStatus(status)));
+    // The group stays open through it (offline, saving edits); the app is the one that can update the SDK.
+    this.#cleanups.push(group.onError((error) => error instanceof RelayError && error.code === "unsupported_version" && this.#emit("error", error)));
     this.#cleanups.push(
       group.onRefused((refused) => refused.doc.id === docId && this.#emit("error", refused.error)),
     );
