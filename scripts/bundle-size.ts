@@ -18,10 +18,12 @@ import { fileURLToPath } from "node:url";
  * getToken bounded, a lost founding race recovered and a new header held as the wire carries it; 46.5 KiB
  * with answers' marks echoed, writes stamped by the relay's clock, a new session refused where the relay
  * has no room for it, snapshots refused to writers that did not create the document, getToken aborted
- * and its late answer kept, and sibling groups reconnecting together). Less than a KiB of room beyond
- * that, so that the next fix is not blocked by its error message.
+ * and its late answer kept, and sibling groups reconnecting together; 47.2 KiB with pings the relay can
+ * count on, a burst of writes sent 1 MiB at a time, and a relay of another protocol version waited out
+ * rather than closing the group). Less than a KiB of room beyond that, so that the next fix is not
+ * blocked by its error message.
  */
-export const BROWSER_BUNDLE_BUDGET_GZIPPED = 47 * 1024;
+export const BROWSER_BUNDLE_BUDGET_GZIPPED = 48 * 1024;
 
 /**
  * Bundles `entry` for browsers as an app would; by default the SDK's own source. esbuild fails on any
