@@ -3,7 +3,6 @@
 // 9 MB document from one peer that paused its socket took workerd from 143 MB to 913 MB in a second (a
 // production object has 128 MB, and all its peers go when it is reset). Here the same attack, against the
 // real relay in workerd (weft/dev's startRelay), leaves workerd's resident memory about where it was.
-import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity } from "../../client/index.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
@@ -11,6 +10,7 @@ import { encodeMessage, type DocId } from "../../protocol/index.ts";
 import { helloFrame, testAgent } from "../support/identity.ts";
 import { childProcesses } from "../support/processes.ts";
 import { sleep } from "../support/wait.ts";
+import { rawWebSocket, rssKiB, type RawSocket, type RawSocketClass } from "../support/raw-socket.ts";
 
 const TRANSACTIONS = 10_000;
 const dataOf = (i: number) => `${i}:`.padEnd(900, "x");
@@ -18,22 +18,6 @@ const dataOf = (i: number) => `${i}:`.padEnd(900, "x");
 const LOADS = 40;
 /** How much workerd may grow under the attack: far below the 770 MB it grew unwindowed. */
 const MAX_GROWTH_KIB = 64 * 1024;
-
-/** The `ws` package's socket, as far as the attack uses it (a specifier it resolves at run time: the package has no types here). */
-type RawSocket = {
-  on(event: "message", listener: (data: Buffer) => void): void;
-  on(event: "open" | "close", listener: () => void): void;
-  send(data: string): void;
-  terminate(): void;
-  /** The TCP socket below: paused, the peer reads nothing more. */
-  _socket: { pause(): void };
-};
-type RawSocketClass = new (url: string) => RawSocket;
-
-function rssKiB(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match ? Number(match[1]) : 0;
-}
 
 /** A member that says hello, then stops reading its socket and asks for `loads` loads of `doc`, a frame each. */
 async function attack(WebSocket: RawSocketClass, url: string, group: string, doc: DocId): Promise<RawSocket> {
@@ -65,7 +49,7 @@ describe("a member that never reads its long answers", () => {
   afterAll(() => relay?.stop());
 
   it("asking 40 loads of a 9 MB document leaves workerd's memory about where it was", { timeout: 120_000 }, async () => {
-    const { WebSocket } = (await import("ws" as string)) as { WebSocket: RawSocketClass };
+    const WebSocket = await rawWebSocket();
     const writer = await createClient({ url: relay.url, identity: createIdentity() });
     const doc = writer.group("attacked").create({ kind: "text" });
     for (let i = 0; i < TRANSACTIONS; i++) doc.append(dataOf(i));

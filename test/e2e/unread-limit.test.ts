@@ -6,7 +6,6 @@
 // stays far below that, and the writer is acked throughout. And a reader that reads is not cut off by a
 // writer in another process appending 48 MB at once (the SDK sends a burst MAX_IN_FLIGHT_BYTES at a time).
 import type { ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, type RelayError } from "../../client/index.ts";
@@ -16,6 +15,7 @@ import { helloFrame, testAgent } from "../support/identity.ts";
 import { spawnLineProcess } from "../support/line-process.ts";
 import { childProcesses } from "../support/processes.ts";
 import { sleep, until } from "../support/wait.ts";
+import { rawWebSocket, rssKiB, type RawSocket, type RawSocketClass } from "../support/raw-socket.ts";
 
 const BURST_WRITER = fileURLToPath(new URL("./burst-writer.ts", import.meta.url));
 
@@ -29,22 +29,6 @@ const dataOf = (i: number) => `${i}:`.padEnd(64_000, "x");
  * with them counted; at most 4 MiB per socket is ever sent).
  */
 const MAX_GROWTH_KIB = 200 * 1024;
-
-/** The `ws` package's socket, as far as the test uses it (a specifier it resolves at run time: the package has no types here). */
-type RawSocket = {
-  on(event: "message", listener: (data: Buffer) => void): void;
-  on(event: "close", listener: (code: number) => void): void;
-  send(data: string): void;
-  terminate(): void;
-  /** The TCP socket below: paused, the peer reads nothing more. */
-  _socket: { pause(): void };
-};
-type RawSocketClass = new (url: string) => RawSocket;
-
-function rssKiB(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match ? Number(match[1]) : 0;
-}
 
 /** A member's socket that says hello, subscribes to `doc` with a load, reads its answer, then stops reading. */
 async function pausedSubscriber(WebSocket: RawSocketClass, url: string, group: string, doc: DocId): Promise<RawSocket> {
@@ -79,7 +63,7 @@ describe("subscribers that never read what others write", () => {
   afterAll(() => relay?.stop());
 
   it(`${SOCKETS} paused sockets of one agent, 15 MB written: workerd's memory stays bounded and the writer is acked`, { timeout: 180_000 }, async () => {
-    const { WebSocket } = (await import("ws" as string)) as { WebSocket: RawSocketClass };
+    const WebSocket = await rawWebSocket();
     const writer = await createClient({ url: relay.url, identity: createIdentity() });
     const doc = writer.group("busy").create({ kind: "text" });
     doc.append("first");
