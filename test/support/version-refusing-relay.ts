@@ -4,8 +4,14 @@
 // version comes back".
 import { createHash } from "node:crypto";
 import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient, createIdentity, type Client, type Identity } from "../../client/index.ts";
+import { FileLocalStore } from "../../client/node.ts";
+import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import { PROTOCOL_VERSION } from "../../protocol/index.ts";
 
 export type VersionRefusingRelay = {
@@ -67,4 +73,45 @@ export async function startVersionRefusingRelay(): Promise<VersionRefusingRelay>
     },
   };
   return relay;
+}
+
+/**
+ * What a test of a refused SDK needs: a refusing relay, clients on one FileLocalStore folder behind it
+ * (each closed at cleanup), then the real relay on its port. `cleanup` stops whatever runs.
+ */
+export function versionRefusalScene(prefix: string) {
+  const folder = mkdtempSync(join(tmpdir(), prefix));
+  const clients: Client[] = [];
+  let refusing: VersionRefusingRelay | undefined;
+  let relay: LocalRelay | undefined;
+  return {
+    async refuse(): Promise<VersionRefusingRelay> {
+      return (refusing = await startVersionRefusingRelay());
+    },
+    /** A client of `identity` on the folder, through the refusing relay. */
+    async client(identity: Identity): Promise<Client> {
+      const client = await createClient({ url: refusing!.url, identity, store: new FileLocalStore(folder, { fsync: false }) });
+      clients.push(client);
+      return client;
+    },
+    /** The refusing relay goes; the real one serves its port. */
+    async comeBack(): Promise<LocalRelay> {
+      await refusing!.stop();
+      relay = await startRelay({ port: refusing!.port });
+      refusing = undefined;
+      return relay;
+    },
+    /** A fresh client of another agent on the real relay. */
+    async reader(): Promise<Client> {
+      const reader = await createClient({ url: relay!.url, identity: createIdentity() });
+      clients.push(reader);
+      return reader;
+    },
+    async cleanup(): Promise<void> {
+      for (const client of clients) await client.close();
+      await refusing?.stop();
+      await relay?.stop();
+      rmSync(folder, { recursive: true, force: true });
+    },
+  };
 }
