@@ -58,7 +58,11 @@ describe("membership operations after an offline race", () => {
     const dave = createIdentity().agent;
     const erin = createIdentity().agent;
     const lost = bobGroup.setRole(carol, "writer");
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Alice's change comes after Bob's by the relay's clock as each of them has it, not only by the
+    // wall clock: each heard it at its own challenge, and a challenge read late (a loaded machine) sets
+    // that client's idea behind the other's by as much.
+    const bobStampedBy = bobGroup.connection.relayNow();
+    await until(() => aliceGroup.connection.relayNow() > bobStampedBy, 5_000);
     await aliceGroup.setRole(dave, "reader");
     relay.transcript();
 
