@@ -1,7 +1,8 @@
 // The SDK's push pacing against the relay core in this process, as transcripts: a stream of appends goes
-// out as one frame per interval, and a wall clock set back (NTP, a laptop waking) does not stall it.
+// out as one frame per interval, and a wall clock set back (NTP, a laptop waking) does not stall it; a
+// burst goes MAX_IN_FLIGHT_BYTES at a time over the group's documents.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { MAX_TRANSACTIONS_PER_FRAME } from "../../../protocol/index.ts";
+import { CHUNK_TARGET_BYTES, MAX_IN_FLIGHT_BYTES, MAX_TRANSACTIONS_PER_FRAME } from "../../../protocol/index.ts";
 import { harnessPerTest, settle, statusOf } from "./group-harness.ts";
 
 const setup = harnessPerTest();
@@ -69,5 +70,54 @@ describe("push pacing", () => {
     expect(relay.transcript().join("\n")).not.toMatch(/error/);
     const counts = relay.frames.filter((frame) => frame.from !== "relay").map((frame) => frame.types.filter((type) => type === "content").length);
     expect(counts.filter((count) => count > 0).length).toBeGreaterThan(1);
+  });
+});
+
+describe("bytes in flight over the group", () => {
+  it("a burst over three documents goes MAX_IN_FLIGHT_BYTES at a time, the next once it is all but acked, and every write arrives once", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    const docs = [group.create(), group.create(), group.create()];
+    docs.forEach((doc, i) => relay.name(doc.id, `d${i}`));
+    await group.synced();
+    relay.transcript();
+
+    const CHARS = 40_000;
+    const data = docs.map((_, d) => Array.from({ length: 40 }, (_, i) => `${d}.${i}:`.padEnd(CHARS, String(i % 10))));
+    for (let i = 0; i < 40; i++) docs.forEach((doc, d) => doc.append(data[d]![i]!));
+    await group.synced();
+
+    // Replays the frames as they crossed: what was sent and not yet acked, in data characters.
+    const pending = new Map<string, { end: number; chars: number }[]>(); // per document, its frames in flight
+    let inFlight = 0;
+    let most = 0;
+    let sentWhileBusy = 0;
+    let pushing = false; // the line before was a frame of the same push
+    for (const line of relay.transcript()) {
+      const sent = /^c1 -> relay \| content (d\d) alice after=(\d+) n=(\d+)/.exec(line);
+      const ack = /^relay -> c1 \| known (d\d) \{alice:(\d+)\} ack/.exec(line);
+      if (sent) {
+        // A push starts only with little in flight; within it, frames follow one another up to the room.
+        if (!pushing && inFlight > CHUNK_TARGET_BYTES / 4) sentWhileBusy++;
+        pushing = true;
+        const frame = { end: Number(sent[2]) + Number(sent[3]), chars: Number(sent[3]) * CHARS };
+        pending.set(sent[1]!, [...(pending.get(sent[1]!) ?? []), frame]);
+        inFlight += frame.chars;
+        most = Math.max(most, inFlight);
+        continue;
+      }
+      pushing = false;
+      if (ack) {
+        const frames = pending.get(ack[1]!) ?? [];
+        for (const frame of frames) if (frame.end <= Number(ack[2])) inFlight -= frame.chars;
+        pending.set(ack[1]!, frames.filter((frame) => frame.end > Number(ack[2])));
+      }
+    }
+    expect(sentWhileBusy).toBe(0);
+    expect(most).toBeGreaterThan(MAX_IN_FLIGHT_BYTES / 2); // the burst did fill the room
+    expect(most).toBeLessThanOrEqual(MAX_IN_FLIGHT_BYTES + CHUNK_TARGET_BYTES);
+    docs.forEach((doc, d) => expect(doc.transactions().map((transaction) => transaction.data)).toEqual(data[d]));
   });
 });
