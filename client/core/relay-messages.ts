@@ -215,6 +215,9 @@ export function refuse(state: CoreState, doc: DocState, error: RelayError, out: 
   }
   out.push({ type: "settle", waiter: `synced:${doc.id}`, error }, refusedEffect(state, doc));
   if (doc.id === state.membersDoc) discard(state, doc.id, true, out);
+  // Refused, its writes no longer take room in flight, as an ack would free it: what waited for room goes.
+  const waiting = state.starved.values().next();
+  if (!waiting.done) out.push({ type: "flush", doc: waiting.value });
 }
 
 /** What onRefused listeners hear of `doc`'s refusal, as it stands now (a membership op is discarded right after). */

@@ -3,7 +3,9 @@
 // burst goes MAX_IN_FLIGHT_BYTES at a time over the group's documents.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CHUNK_TARGET_BYTES, MAX_IN_FLIGHT_BYTES, MAX_TRANSACTIONS_PER_FRAME } from "../../../protocol/index.ts";
+import { createIdentity } from "../../../client/index.ts";
 import { harnessPerTest, settle, statusOf } from "./group-harness.ts";
+import { until } from "../../support/wait.ts";
 
 const setup = harnessPerTest();
 const INTERVAL_MS = 200;
@@ -119,5 +121,34 @@ describe("bytes in flight over the group", () => {
     expect(most).toBeGreaterThan(MAX_IN_FLIGHT_BYTES / 2); // the burst did fill the room
     expect(most).toBeLessThanOrEqual(MAX_IN_FLIGHT_BYTES + CHUNK_TARGET_BYTES);
     docs.forEach((doc, d) => expect(doc.transactions().map((transaction) => transaction.data)).toEqual(data[d]));
+  });
+});
+
+describe("writes waiting for room when the writes in flight are refused", () => {
+  it("are pushed (and refused in turn) rather than left waiting: every synced() settles", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const aliceGroup = alice.group("g1");
+    await aliceGroup.createMembers().synced();
+    const bobIdentity = createIdentity();
+    await aliceGroup.setRole(bobIdentity.agent, "writer");
+    const bob = await client({ identity: bobIdentity, name: "bob" });
+    const group = bob.group("g1");
+    await statusOf(group, "live");
+    relay.transcript();
+
+    // Bob writes about three times the room over twelve documents. Once the relay has acked some, Alice
+    // makes him a reader (his frames in flight are refused) and then a writer again.
+    const docs = Array.from({ length: 12 }, () => group.create());
+    for (const doc of docs) for (let i = 0; i < 4; i++) doc.append(`${i}:`.padEnd(60_000, "b"));
+    await until(() => relay.lines.some((line) => /^relay -> c2 \| known .* ack$/.test(line)), 5_000);
+    await aliceGroup.setRole(bobIdentity.agent, "reader");
+    await aliceGroup.setRole(bobIdentity.agent, "writer");
+
+    // None is left waiting for room that the refused writes no longer take: each is acked or refused.
+    const outcomes = await Promise.allSettled(docs.map((doc) => doc.synced({ signal: AbortSignal.timeout(5_000) })));
+    const codes = outcomes.map((outcome) => (outcome.status === "rejected" ? ((outcome.reason as { code?: string; name?: string }).code ?? (outcome.reason as Error).name) : "synced"));
+    expect(codes.filter((code) => code !== "synced" && code !== "forbidden")).toEqual([]);
+    expect(codes).toContain("synced");
   });
 });
