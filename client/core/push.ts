@@ -38,7 +38,7 @@ function batchEnd(log: readonly Transaction[], base: number, after: number, unti
   let end = after;
   let bytes = 0;
   while (end < until && end - after < PUSH_BATCH && bytes < CHUNK_TARGET_BYTES) {
-    const size = wireDataBytes(log[end - base]!.data) + WIRE_BYTES_PER_TRANSACTION;
+    const size = wireSizeOf(log[end - base]!);
     // A large transaction (up to MAX_TRANSACTION_WIRE_BYTES) goes in a frame of its own rather than overfill one.
     if (end > after && bytes + size > MAX_TRANSACTION_WIRE_BYTES) break;
     bytes += size;
@@ -80,18 +80,29 @@ export function roomInFlight(docs: Iterable<DocState>, writer: Writer): Room {
 /** Bytes in flight below which a push does not wait for the rest to be acked (see roomInFlight). */
 const FREE_IN_FLIGHT_BYTES = CHUNK_TARGET_BYTES / 4;
 
-/** Roughly, the wire bytes of a document's own writes sent and not acked (string data by its length: no UTF-8 pass). */
+/** The wire bytes of a document's own writes sent and not acked. */
 function inFlightBytes(doc: DocState, own: SessionId): number {
   const confirmed = countOf(doc.relay, own);
   if (doc.sent <= confirmed) return 0;
   const base = baseOf(doc, own);
   const log = doc.sessions.get(own) ?? [];
   let bytes = 0;
-  for (let i = Math.max(confirmed, base); i < doc.sent && i - base < log.length; i++) bytes += sizeOf(log[i - base]!.data);
+  for (let i = Math.max(confirmed, base); i < doc.sent && i - base < log.length; i++) bytes += wireSizeOf(log[i - base]!);
   return bytes;
 }
 
-const sizeOf = (data: string | Uint8Array): number => (typeof data === "string" ? data.length : data.byteLength) + WIRE_BYTES_PER_TRANSACTION;
+/** Each transaction's bytes on the wire, once worked out: a burst's are counted at each push while in flight. */
+const wireSizes = new WeakMap<Transaction, number>();
+
+/**
+ * A transaction's bytes on the wire: its data as the frame carries it (JSON-escaped text: a control
+ * character takes 6 bytes, what the relay counts) and WIRE_BYTES_PER_TRANSACTION.
+ */
+function wireSizeOf(transaction: Transaction): number {
+  let size = wireSizes.get(transaction);
+  if (size === undefined) wireSizes.set(transaction, (size = wireDataBytes(transaction.data) + WIRE_BYTES_PER_TRANSACTION));
+  return size;
+}
 
 /** Frames to push now of `doc`: its own writes (within `room`), then the orphan tails the relay would accept. */
 export function takePush(doc: DocState, writer: Writer, pace: Pace, room?: Room): Content[] {
@@ -141,7 +152,7 @@ export function takeOwn(doc: DocState, writer: Writer, pace: Pace = UNPACED, roo
     }
     const after = doc.sent;
     const end = batchEnd(log, base, after, sendable);
-    if (room) for (let i = after; i < end; i++) room.bytes -= sizeOf(log[i - base]!.data);
+    if (room) for (let i = after; i < end; i++) room.bytes -= wireSizeOf(log[i - base]!);
     const signature = signCheckpoint(writer.secretKey, doc.id, own, end, ownHashAt(doc, own, end));
     frames.push({
       type: "content",

@@ -122,4 +122,25 @@ describe("subscribers that never read what others write", () => {
       for (const child of children) child.kill("SIGKILL");
     }
   });
+
+  it("nor when the writer's text is control characters, which JSON escapes to 6 bytes each: the room counts the bytes on the wire", { timeout: 180_000 }, async () => {
+    const children: ChildProcess[] = [];
+    const reader = await createClient({ url: relay.url, identity: createIdentity() });
+    try {
+      // 40 transactions of 150,000 U+0001: 6 MB of text, 36 MB as the frames carry it.
+      const writer = spawnLineProcess(BURST_WRITER, [relay.url, "escaped", "1", "40", "150000", "1"], children);
+      const [id] = JSON.parse(await writer.line(0)) as DocId[];
+      const group = reader.group("escaped");
+      const errors: string[] = [];
+      group.onError((error) => errors.push((error as RelayError).code ?? error.message));
+      const doc = await group.open(id!);
+      writer.child.stdin!.write("go\n");
+      expect(await writer.line(1)).toBe("acked");
+      await until(() => doc.transactions().length === 41, 60_000);
+      expect(errors).toEqual([]);
+    } finally {
+      reader.close();
+      for (const child of children) child.kill("SIGKILL");
+    }
+  });
 });
