@@ -187,8 +187,8 @@ export const ANSWER_WINDOW_BYTES = 1024 * 1024;
  */
 export const ANSWER_MARK_BYTES = ANSWER_WINDOW_BYTES / 2;
 /**
- * Most bytes of all frames to one peer (answers, live content, presence, notices, acks: as built, before
- * compression) the relay lets go unconfirmed before it cuts the peer off with `too_slow`. Live frames
+ * Most bytes of all frames to one peer (answers, live content, presence, notices, acks: UTF-8 as built,
+ * before compression, as the runtime holds them) the relay lets go unconfirmed before it cuts the peer off with `too_slow`. Live frames
  * cannot wait for an echo as answers do (holding them would be the same memory), and without a bound a
  * peer that does not read made the object hold everything others wrote (60 paused sockets of one agent,
  * 15 MB written: about 700 MiB of workerd; an object has 128 MB). Marks go out along live frames too, so

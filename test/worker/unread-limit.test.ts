@@ -13,7 +13,7 @@ const writer = testAgent(81);
 const stalled = testAgent(82);
 const reader = testAgent(83);
 
-/** Transactions of 64 KiB, ten to a frame: a frame of live content is about 650 KB. */
+/** Transactions of 64 KiB (of UTF-8), ten to a frame: a frame of live content is about 650 KB. */
 const TRANSACTION_BYTES = 64 * 1024;
 const PER_FRAME = 10;
 /** Frames written: three times the limit in all. */
@@ -31,7 +31,12 @@ function transactionsHeard(peer: Peer, doc: string): number {
   return count;
 }
 
-describe("a subscriber that never echoes the relay's marks", () => {
+// What is counted is what the runtime holds: UTF-8, so text beyond ASCII (3 bytes a character here) is
+// counted at its size, not by its characters.
+describe.each([
+  { text: "ASCII", fill: "x", bytesPerChar: 1 },
+  { text: "CJK", fill: "漢", bytesPerChar: 3 },
+])("a subscriber that never echoes the relay's marks, $text text", ({ fill, bytesPerChar }) => {
   it("is cut off with too_slow past MAX_UNREAD_BYTES of live content, while the writer is acked and a subscriber that echoes gets it all", { timeout: 120_000 }, async () => {
     const group = uniqueGroup("unread");
     const w = await connect(group, writer);
@@ -49,7 +54,7 @@ describe("a subscriber that never echoes the relay's marks", () => {
 
     let heard = 0;
     for (let frame = 0; frame < FRAMES; frame++) {
-      const txs = Array.from({ length: PER_FRAME }, (_, i) => ({ at: 1_700_000_000_000 + frame * PER_FRAME + i, data: `${frame}:${i}:`.padEnd(TRANSACTION_BYTES, "x") }));
+      const txs = Array.from({ length: PER_FRAME }, (_, i) => ({ at: 1_700_000_000_000 + frame * PER_FRAME + i, data: `${frame}:${i}:`.padEnd(TRANSACTION_BYTES / bytesPerChar, fill) }));
       w.send(log.content(txs));
       // Every write is acked, before and after the subscriber that does not read is cut off.
       await w.next("known", (k) => k.doc === doc && k.reason === "ack" && k.sessions[writer.session] === log.count, 30_000);

@@ -20,6 +20,7 @@ import {
   fromBase64Url,
   packBatches,
   publicKeyOfAgent,
+  utf8Length,
   verify,
   type ClientMessage,
   type DocId,
@@ -93,6 +94,8 @@ export class Relay {
   readonly #failed = new Set<PeerId>();
   /** Frames already encoded: a fan-out sends one message object to every subscriber, encoded once. */
   readonly #encoded = new WeakMap<ServerMessage, EncodedMessage>();
+  /** The UTF-8 bytes of each message's encoding (#putInOutbox), once worked out. */
+  readonly #wireBytes = new WeakMap<ServerMessage, number>();
   /**
    * What each peer is to be sent, gathered until it is half of RELAY_FRAME_TARGET_BYTES, the event ends or a
    * storage write comes, then sent in as few frames as fit (packBatches: a batch stays far under
@@ -375,7 +378,11 @@ export class Relay {
     if (box && box.size >= RELAY_FRAME_TARGET_BYTES / 2) this.#deliver(peer);
   }
 
-  /** Puts a message in the peer's outbox as it is, uncounted; returns its size in bytes. */
+  /**
+   * Puts a message in the peer's outbox as it is, uncounted; returns its size as the runtime holds it: UTF-8
+   * (text beyond ASCII takes up to 3 bytes a character, and the window must count what is held), worked out
+   * once per message however many peers it goes to.
+   */
   #putInOutbox(peer: PeerId, message: ServerMessage): number {
     let frame = this.#encoded.get(message);
     if (frame === undefined) {
@@ -384,10 +391,11 @@ export class Relay {
     }
     let box = this.#outbox.get(peer);
     if (!box) this.#outbox.set(peer, (box = { frames: [], size: 0 }));
-    const size = encodedLength(frame) + 1;
     box.frames.push(frame);
-    box.size += size;
-    return size;
+    box.size += encodedLength(frame) + 1;
+    let bytes = this.#wireBytes.get(message);
+    if (bytes === undefined) this.#wireBytes.set(message, (bytes = (typeof frame === "string" ? utf8Length(frame) : utf8Length(frame.json) + frame.sectionBytes) + 1));
+    return bytes;
   }
 
   /** The outermost event is done: peers that overran their window are cut off, and every outbox is sent. */
