@@ -220,6 +220,9 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
       const ws = this.#sockets.get(peer);
       this.#sockets.delete(peer);
       try {
+        // The runtime lists the socket until its far end answers the close, which one asleep or stopped
+        // never does: without its attachment, an instance woken meanwhile does not take it for a peer.
+        ws?.serializeAttachment(null);
         ws?.close(code, reason);
       } catch {
         // already closed
