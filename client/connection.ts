@@ -38,6 +38,8 @@ import { TokenSource, type GetToken } from "./token-source.ts";
 
 // Exactly the frame the relay's runtime answers without waking the object.
 const PING = encodeMessage({ type: "ping" });
+/** WebSocket.OPEN, which an app's own WebSocket class (options.WebSocket) need not define as a static. */
+const SOCKET_OPEN = 1;
 
 /**
  * The close code of a socket the client gave up on because the relay broke the protocol (a bad frame).
@@ -231,7 +233,20 @@ export class Connection {
     const runs = this.#outgoing;
     this.#outgoing = undefined;
     if (!runs || !socket || socket !== this.#socket) return;
+    if (this.#dropIfClosing(socket)) return;
     for (const run of runs) for (const frame of packBatches(run.messages, CHUNK_TARGET_BYTES)) socket.send(frame);
+  }
+
+  /**
+   * A socket that is no longer open (its close frame read, its close event not yet come: `ws` waits 30 s for
+   * the TCP connection to end, which after a relay's close to a device that slept may not) drops what is
+   * sent into it without a word. Taken for down at once: the client connects again, and what it was to
+   * send goes on the next socket.
+   */
+  #dropIfClosing(socket: WebSocket): boolean {
+    if (socket.readyState === SOCKET_OPEN) return false;
+    this.drop("the socket is closing");
+    return true;
   }
 
   /** Every load is answered: the group is in sync with the relay. */
@@ -500,6 +515,7 @@ export class Connection {
       const now = Date.now();
       const due = Math.min(this.#lastHeard + interval, this.#lastPinged + PRESENCE_PING_MS);
       if (now < due) return this.#schedulePing(due - now); // heard from, and pinged, lately: wait out the rest
+      if (this.#socket && this.#dropIfClosing(this.#socket)) return;
       this.#awaitingPong = true;
       this.#lastPinged = now;
       this.#socket?.send(PING);

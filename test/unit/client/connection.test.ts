@@ -357,6 +357,24 @@ describe("keep-alive", () => {
     expect(connection.status).toBe("syncing");
   });
 
+  it.each(["sending", "pinging"])("takes a socket that is closing, its close event not come (a relay's close read after a sleep), for down at once when %s, and connects again", async (how) => {
+    const { connection, log } = connect({ pingIntervalMs: HOUR });
+    connection.start();
+    handshake();
+    const closing = FakeSocket.latest;
+    // Read the relay's close frame: CLOSING, and what is sent into it is dropped; `ws` waits 30 s for the end.
+    closing.readyState = FakeSocket.CLOSING;
+    if (how === "sending") {
+      expect(connection.send({ type: "dir" })).toBe(true);
+      await Promise.resolve(); // this tick's frames go at its end
+    } else vi.advanceTimersByTime(PRESENCE_PING_MS);
+    expect(log.down).toBe(1);
+    expect(connection.status).toBe("offline");
+    expect(log.reasons.at(-1)).toBe("the socket is closing");
+    vi.runOnlyPendingTimers(); // the backoff's first wait
+    expect(FakeSocket.latest).not.toBe(closing);
+  });
+
   it("handles the messages of a batch in order, and none after one that ends the socket", () => {
     const { connection, log } = connect();
     connection.start();
