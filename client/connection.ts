@@ -7,6 +7,7 @@ import {
   MAX_LISTINGS_PER_FRAME,
   MAX_TRANSACTIONS_PER_FRAME,
   PROTOCOL_VERSION,
+  closeCodeOf,
   canInflate,
   decodeServerFrame,
   transactionsIn,
@@ -476,7 +477,11 @@ export class Connection {
         // Drop now rather than wait for the relay's close: this socket is no longer fanned out to.
         return this.drop(decision.reason);
       case "pass":
-        return this.#handler.onMessage(error);
+        this.#handler.onMessage(error);
+        // One the relay closes the socket behind (busy, too_slow, internal): the group told the app, and the
+        // close would only tell it again. Down now, and the next attempt waits for the relay's retryAfter.
+        if (closeCodeOf(error.code) !== null) this.drop(`${error.code}: ${error.message}`);
+        return;
     }
   }
 

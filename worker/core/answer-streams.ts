@@ -119,7 +119,7 @@ export class AnswerStreams {
     // One sent along answers that never paused tells of nothing lost (a slow reader's, late): ignored.
     if (!this.#window.sentHere(id)) {
       if (!AnswerWindow.pausedAt(id)) return;
-      return this.#host.cutOff(peer, { type: "error", code: "internal", message: "the relay restarted while its answers waited for this connection to read them; connect again to be answered" });
+      return this.#host.cutOff(peer, { type: "error", code: "internal", message: "the relay restarted while its answers waited for this connection to read them, so it is closed; the client asks again on a new connection" });
     }
     if (!this.#window.confirm(peer, id) || this.#window.full(peer)) return;
     const queue = this.#paused.get(peer);

@@ -407,7 +407,7 @@ export class Relay {
       this.#cutOff(peer, {
         type: "error",
         code: "too_slow",
-        message: `this connection left more than ${MAX_UNREAD_BYTES} bytes of what the relay sent unread; connect again to resume`,
+        message: `this connection left more than ${MAX_UNREAD_BYTES} bytes of what the relay sent unread, so it is closed; the client resumes on a new connection`,
         retryAfter: RETRY_AFTER_TOO_SLOW_SECONDS,
       });
     }

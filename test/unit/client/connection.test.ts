@@ -375,6 +375,19 @@ describe("keep-alive", () => {
     expect(FakeSocket.latest).not.toBe(closing);
   });
 
+  it.each(["too_slow", "busy", "internal"] as const)("on %s, which the relay closes the socket behind, goes down at once and lets the app hear it once: the close adds nothing", (code) => {
+    const { connection, log } = connect();
+    connection.start();
+    handshake();
+    const socket = FakeSocket.latest;
+    socket.serverSend({ type: "error", code, message: "cut off", retryAfter: 1 });
+    expect(log.messages.map((message) => message.type === "error" && message.code)).toEqual([code]);
+    expect(connection.status).toBe("offline");
+    socket.serverClose(closeCodeOf(code)!, code);
+    expect(log.failures).toEqual([]);
+    expectNextSocketAfter(1_000); // the relay's retryAfter
+  });
+
   it("handles the messages of a batch in order, and none after one that ends the socket", () => {
     const { connection, log } = connect();
     connection.start();
