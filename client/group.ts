@@ -363,7 +363,8 @@ export class Group {
   async #synced(options: Signal): Promise<void> {
     this.#flushEdits();
     await unlessAborted(this.ready, options.signal);
-    await Promise.all([...this.#core.docs.keys()].map((id) => this.#doc(id)!.synced(options)));
+    // One listener on the app's signal, not one per document (Node warns past 10 on one signal).
+    await unlessAborted(Promise.all([...this.#core.docs.keys()].map((id) => this.#doc(id)!.synced())), options.signal);
   }
 
   /**

@@ -49,4 +49,24 @@ describe("a group against the relay core", () => {
     expect(relay.store.knownState(doc.id)).toEqual({ header: true, sessions: { [alice.session]: 2 } });
     expect(reopened.transactions().map((transaction) => transaction.data)).toEqual(["before the close", "in the new group"]);
   });
+
+  it("synced({ signal }) over many documents adds one listener to the app's signal, not one per document, and rejects with its reason", async () => {
+    const { relay, client } = setup();
+    relay.down = true; // nothing is acked: every document waits
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    for (let i = 0; i < 20; i++) group.create().append(`${i}`);
+    const controller = new AbortController();
+    let listeners = 0;
+    const add = controller.signal.addEventListener.bind(controller.signal);
+    controller.signal.addEventListener = ((type: string, ...rest: [EventListenerOrEventListenerObject, (boolean | AddEventListenerOptions)?]) => {
+      if (type === "abort") listeners++;
+      add(type, ...rest);
+    }) as typeof controller.signal.addEventListener;
+    const synced = group.synced({ signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(listeners).toBeLessThanOrEqual(2); // the start-up read, then the documents
+    controller.abort(new Error("gave up"));
+    await expect(synced).rejects.toThrow("gave up");
+  });
 });
