@@ -22,6 +22,7 @@ import { OFFERS_SNAPSHOTS, leadsSnapshots, logSize, mayOutgrow, outgrows, snapsh
 import { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "./payload.ts";
 import { UpdateAssembler, decodeUpdatePayload, encodeUpdatePayloads } from "./update-frames.ts";
 import { forgetSent, rememberSent, unsentUpdate } from "./rebinding.ts";
+import { LocalUpdates } from "./local-updates.ts";
 import { MissingUpdatesError, UndecodableUpdateError, applyEach, missingOf, missingUpdates, notAState, reasonOf, type ReceivedUpdate } from "./received-updates.ts";
 
 /** Why a transaction's or snapshot's text is no update: this binding writes updates as base64url. */
@@ -103,7 +104,7 @@ export class WeftProvider {
   readonly #listeners = new Map<keyof Events, Set<(...args: never) => void>>();
   readonly #cleanups: (() => void)[] = [];
   /** Local updates not yet appended, merged into one transaction (or a few parts) per flush. */
-  #pending: Uint8Array[] = [];
+  readonly #pending: LocalUpdates;
   #flushQueued = false;
   #destroyed = false;
   /** Ends the document's open when the provider is destroyed before it with nothing pending. */
@@ -158,12 +159,11 @@ export class WeftProvider {
     // Content the Y.Doc held before the provider (an app's own persistence) is sent once; Yjs drops duplicates.
     // Bound to the document before, only what was added since (rebinding.ts).
     const unsent = unsentUpdate(ydoc, group, docId);
+    this.#pending = new LocalUpdates(ydoc, this, () => this.#queueFlush());
     if (unsent) this.#pending.push(unsent);
-    const onUpdate = (update: Uint8Array, origin: unknown) => origin !== this && this.#queue(update);
-    ydoc.on("update", onUpdate);
     const onDestroy = () => this.destroy();
     ydoc.on("destroy", onDestroy);
-    this.#cleanups.push(() => ydoc.off("update", onUpdate), () => ydoc.off("destroy", onDestroy));
+    this.#cleanups.push(() => this.#pending.stop(), () => ydoc.off("destroy", onDestroy));
     this.#cleanups.push(group.onStatus((status) => this.#onStatus(status)));
     // The group stays open through it (offline, saving edits); the app is the one that can update the SDK.
     this.#cleanups.push(group.onError((error) => error instanceof RelayError && error.code === "unsupported_version" && this.#emit("error", error)));
@@ -237,7 +237,7 @@ export class WeftProvider {
     this.#rememberWhatWasSent();
     this.#destroyed = true;
     clearTimeout(this.#missingCheck);
-    if (byApp && !this.doc && this.#pending.length === 0) this.#opening.abort(this.#destroyedError());
+    if (byApp && !this.doc && this.#pending.empty) this.#opening.abort(this.#destroyedError());
     for (const cleanup of this.#cleanups.splice(0).reverse()) cleanup();
     if (this.#ownsAwareness) this.awareness.destroy();
     if (byApp) this.#listeners.clear();
@@ -248,9 +248,9 @@ export class WeftProvider {
 
   /** For the next provider of this Y.Doc and document: how far this one sent it, if nothing was dropped or left waiting. */
   #rememberWhatWasSent(): void {
-    if (this.doc && !this.#diverged && !this.#appendFailed && this.#pending.length === 0) rememberSent(this.ydoc, this.group, this.docId);
+    if (this.doc && !this.#diverged && !this.#appendFailed && this.#pending.empty) rememberSent(this.ydoc, this.group, this.docId);
     // Not opened and nothing pending: the Y.Doc is as this provider found it, and what was remembered stands.
-    else if (this.doc || this.#pending.length > 0) forgetSent(this.ydoc, this.docId);
+    else if (this.doc || !this.#pending.empty) forgetSent(this.ydoc, this.docId);
   }
 
   async #open(): Promise<void> {
@@ -291,7 +291,7 @@ export class WeftProvider {
     // Refused edits discarded: the Y.Doc applied them (they were typed into it, or held when it was bound).
     if (change.removed && !this.#diverged) {
       this.#diverged = true;
-      this.#pending = [];
+      this.#pending.clear();
       this.#emit("error", new DivergedError(this.docId));
     }
     if (change.snapshot) this.#applySnapshot(change.snapshot);
@@ -309,8 +309,12 @@ export class WeftProvider {
     this.#maybeSnapshot();
   }
 
-  /** Applies updates in one Yjs transaction; one Yjs cannot decode is skipped and reported, the others apply. */
+  /**
+   * Applies updates in one Yjs transaction; one Yjs cannot decode is skipped and reported, the others apply.
+   * Local edits gathered in bulk are sealed first, so that what this client sends holds none of them.
+   */
   #applyAll(updates: ReceivedUpdate[]): void {
+    if (updates.length > 0) this.#pending.seal();
     for (const { update, reason } of applyEach(this.ydoc, updates, this)) this.#emit("error", new UndecodableUpdateError(this.docId, update.session, update.index, reason));
   }
 
@@ -319,6 +323,7 @@ export class WeftProvider {
     const update = typeof snapshot.data === "string" ? dataToPayload(snapshot.data) : snapshot.data;
     const unreadable = update ? notAState(update) : NOT_BASE64;
     if (!update || unreadable) return this.#emit("error", new UndecodableUpdateError(this.docId, snapshot.session, undefined, unreadable!));
+    this.#pending.seal();
     try {
       Y.applyUpdate(this.ydoc, update, this);
     } catch (error) {
@@ -375,7 +380,7 @@ export class WeftProvider {
     if (!policy || !doc || this.#destroyed || this.#snapshotting || !mayOutgrow(policy, this.#logBytes, this.#measured)) return;
     if (this.group.status !== "live" || !this.#maySnapshot(doc, this.group.role) || this.#assembler.incomplete > 0) return;
     // Refused edits held back (their covers would leave them out) or discarded (the Y.Doc still has them).
-    if (this.#diverged || doc.refused || this.#pending.length > 0 || !isSubset(doc.known, doc.relayKnown)) return;
+    if (this.#diverged || doc.refused || !this.#pending.empty || !isSubset(doc.known, doc.relayKnown)) return;
     if (!leadsSnapshots(this.group.session, this.#present.values())) return;
     const state = Y.encodeStateAsUpdate(this.ydoc);
     this.#measured = { stateBytes: state.byteLength, atLogBytes: this.#logBytes };
@@ -421,10 +426,8 @@ export class WeftProvider {
     return update ? [{ update, session, index }] : [];
   }
 
-  #queue(update: Uint8Array): void {
-    if (this.#destroyed) return;
-    this.#pending.push(update);
-    if (this.#flushQueued) return;
+  #queueFlush(): void {
+    if (this.#destroyed || this.#flushQueued) return;
     this.#flushQueued = true;
     queueMicrotask(() => {
       this.#flushQueued = false;
@@ -434,13 +437,12 @@ export class WeftProvider {
 
   /** Appends the pending updates as one: a whole transaction, or parts that fit MAX_TRANSACTION_BYTES. */
   #flush(doc = this.doc): void {
-    if (!doc || this.#pending.length === 0) return;
+    if (!doc || this.#pending.empty) return;
     if (this.#diverged) {
-      this.#pending = [];
+      this.#pending.clear();
       return;
     }
-    const update = this.#pending.length === 1 ? this.#pending[0]! : Y.mergeUpdates(this.#pending);
-    this.#pending = [];
+    const update = this.#pending.take()!;
     const waited = this.#waitingToWrite;
     this.#waitingToWrite = false;
     try {
@@ -449,7 +451,7 @@ export class WeftProvider {
     } catch (error) {
       if (error instanceof LocalRefusalError && error.code === "forbidden") {
         // This agent may not write the document now: the edits wait for a role that may (said once).
-        this.#pending = [update];
+        this.#pending.putBack(update);
         this.#waitingToWrite = true;
         if (!waited) this.#emit("error", error);
         return;
