@@ -59,8 +59,8 @@ type Events = {
    * they are discarded, a DivergedError says that this Y.Doc's later edits are no longer sent. Edits made
    * while the agent is known not to be allowed to write the document (a reader) are not sent to be refused:
    * they wait (see `waitingToWrite`), and a LocalRefusalError (`forbidden`) says so once. The relay speaks
-   * another protocol version (the group's RelayError `unsupported_version`, once per run of refusals): the
-   * binding stays, edits are saved locally and go once a relay of this version answers; ask for a reload.
+   * another protocol version (the group's RelayError `unsupported_version`, once per run of refusals, and
+   * once at bind during one): the binding stays, edits are saved locally and go once a relay of this version answers; ask for a reload.
    */
   error: (error: Error) => void;
 };
@@ -167,6 +167,9 @@ export class WeftProvider {
     this.#cleanups.push(group.onStatus((status) => this.#onStatus(status)));
     // The group stays open through it (offline, saving edits); the app is the one that can update the SDK.
     this.#cleanups.push(group.onError((error) => error instanceof RelayError && error.code === "unsupported_version" && this.#emit("error", error)));
+    // Bound during a run of refusals the group told of before: this provider's listeners hear it too, once
+    // they are added (right after the constructor returns); the group tells again only of a later run.
+    if (group.connection.versionRefusal !== undefined) queueMicrotask(() => this.#reportVersionRefusal());
     this.#cleanups.push(
       group.onRefused((refused) => refused.doc.id === docId && this.#emit("error", refused.error)),
     );
@@ -464,6 +467,13 @@ export class WeftProvider {
     }
     // A snapshot waits for the relay to confirm our edits: look again once it has.
     if (this.#policy) doc.synced().then(() => this.#maybeSnapshot(), () => {});
+  }
+
+  #reportVersionRefusal(): void {
+    const refusal = this.group.connection.versionRefusal;
+    if (this.#destroyed || refusal === undefined) return;
+    // The connection keeps the refusal as the group reported it: `unsupported_version: <the relay's message>`.
+    this.#emit("error", new RelayError({ code: "unsupported_version", message: refusal.replace(/^unsupported_version: /, "") }));
   }
 
   #destroyedError(): Error {

@@ -1,7 +1,7 @@
 // weft/yjs through a relay of another protocol version (`unsupported_version`): the provider keeps its
 // binding, so what is typed meanwhile is saved locally and goes up once a relay of this version answers,
-// and it emits the RelayError once, for the app to ask for a reload. The refusing relay, then the real one
-// (weft/dev's startRelay) on its port.
+// and it emits the RelayError once, for the app to ask for a reload, bound before the refusal or after it
+// (an editor mounted later). The refusing relay, then the real one (weft/dev's startRelay) on its port.
 import { afterAll, describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { WeftProvider } from "../../../yjs/index.ts";
@@ -56,5 +56,33 @@ describe("a provider whose relay speaks another protocol version", () => {
     readProvider.destroy();
     provider.destroy();
     expect(errors).toHaveLength(1);
+  });
+});
+
+describe("a provider bound after its group's relay refused this SDK's protocol version", () => {
+  const scene = versionRefusalScene("weft-yjs-version-refused-later-");
+  afterAll(() => scene.cleanup());
+
+  it("emits the refusal once, to listeners added right after it is made", { timeout: 60_000 }, async () => {
+    const refusing = await scene.refuse();
+    const client = await scene.client(createIdentity());
+    const group = client.group("notes");
+    const groupErrors: Error[] = [];
+    group.onError((error) => groupErrors.push(error));
+    await until(() => group.connection.versionRefusal !== undefined, 10_000);
+
+    // An editor mounted later, for a document made meanwhile.
+    const docId = group.create({ kind: "yjs" }).id;
+    const provider = new WeftProvider(group, docId, new Y.Doc());
+    const errors: Error[] = [];
+    provider.on("error", (error) => errors.push(error));
+    await provider.loaded;
+    await until(() => errors.length > 0, 10_000);
+    // Refused again in the same run: neither the group nor the provider says it again.
+    group.reconnectNow();
+    await until(() => refusing.refusals === 2 && group.status === "offline", 10_000);
+    expect(errors.map(String)).toEqual([`RelayError: unsupported_version: ${refusing.message}`]);
+    expect(groupErrors).toHaveLength(1);
+    provider.destroy();
   });
 });
