@@ -6,7 +6,7 @@ import { createIdentity, type Identity } from "../../../client/identity.ts";
 import type { Status } from "../../../client/status.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import type { DocChanges } from "../../../client/storage/local-store.ts";
-import type { DocId } from "../../../protocol/index.ts";
+import type { DocId, Role } from "../../../protocol/index.ts";
 import type { TokenVerifier } from "../../../worker/core/relay.ts";
 import { InProcessRelay } from "./in-process-relay.ts";
 
@@ -96,6 +96,22 @@ export class SlowSaves extends MemoryLocalStore {
     await new Promise((resolve) => setTimeout(resolve, 30));
     return super.save(group, doc, changes);
   }
+}
+
+/**
+ * In `made`, alice's group g1 with a membership log (named "members" in the transcript) that gives a new
+ * agent, bob, `role`; bob's client is not started.
+ */
+export async function bobMadeBy(made: ReturnType<typeof harness>, role: Role) {
+  const { relay, client } = made;
+  const alice = await client({ name: "alice" });
+  const aliceGroup = alice.group(GROUP);
+  const log = aliceGroup.createMembers();
+  relay.name(log.id, "members");
+  await log.synced();
+  const bobIdentity = createIdentity();
+  await aliceGroup.setRole(bobIdentity.agent, role);
+  return { relay, client, alice, aliceGroup, log, bobIdentity };
 }
 
 /** A fresh harness per test, closed after it: call the returned function at the start of each test. */

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { RelayError, createIdentity, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { MAX_TRANSACTION_BYTES, type Role } from "../../../protocol/index.ts";
-import { CUT_OFF_URL, harness, statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
+import { CUT_OFF_URL, bobMadeBy as madeBy, harness, statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
 import { until } from "../../support/wait.ts";
 
 /** `promise`, or a failure after `ms` (what the test is about is a hang). */
@@ -13,18 +13,8 @@ const within = <T>(ms: number, promise: Promise<T>) =>
 
 const setup = harnessPerTest();
 
-/** Alice's group g1, with a membership log (named "members" in the transcript) that gives bob `role`; bob's client is not started. */
-async function bobMadeBy(role: Role) {
-  const { relay, client } = setup();
-  const alice = await client({ name: "alice" });
-  const aliceGroup = alice.group("g1");
-  const log = aliceGroup.createMembers();
-  relay.name(log.id, "members");
-  await log.synced();
-  const bobIdentity = createIdentity();
-  await aliceGroup.setRole(bobIdentity.agent, role);
-  return { relay, client, alice, aliceGroup, log, bobIdentity };
-}
+/** Alice's group g1, with a membership log that gives bob `role` (group-harness.ts); bob's client is not started. */
+const bobMadeBy = (role: Role) => madeBy(setup(), role);
 
 /** Bob, a reader, holds alice's document "doc" on a memory store, live. */
 async function readerHoldingDoc() {
@@ -458,12 +448,7 @@ describe("a founder", () => {
 
 describe("a role changed while the client is cut off", () => {
   it("is heard at the reconnect: group.role and onRole follow it", async () => {
-    const { relay, client } = setup();
-    const alice = await client({ name: "alice" });
-    const aliceGroup = alice.group("g1");
-    await aliceGroup.createMembers().synced();
-    const bobIdentity = createIdentity();
-    await aliceGroup.setRole(bobIdentity.agent, "writer");
+    const { relay, client, aliceGroup, bobIdentity } = await bobMadeBy("writer");
     const bob = await client({ identity: bobIdentity, name: "bob" });
     const group = bob.group("g1");
     await statusOf(group, "live");

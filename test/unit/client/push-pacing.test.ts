@@ -3,8 +3,7 @@
 // burst goes MAX_IN_FLIGHT_BYTES at a time over the group's documents.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CHUNK_TARGET_BYTES, MAX_IN_FLIGHT_BYTES, MAX_TRANSACTIONS_PER_FRAME } from "../../../protocol/index.ts";
-import { createIdentity } from "../../../client/index.ts";
-import { harnessPerTest, settle, statusOf } from "./group-harness.ts";
+import { bobMadeBy, harnessPerTest, settle, statusOf } from "./group-harness.ts";
 import { until } from "../../support/wait.ts";
 
 const setup = harnessPerTest();
@@ -126,12 +125,7 @@ describe("bytes in flight over the group", () => {
 
 describe("writes waiting for room when the writes in flight are refused", () => {
   it("are pushed (and refused in turn) rather than left waiting: every synced() settles", async () => {
-    const { relay, client } = setup();
-    const alice = await client({ name: "alice" });
-    const aliceGroup = alice.group("g1");
-    await aliceGroup.createMembers().synced();
-    const bobIdentity = createIdentity();
-    await aliceGroup.setRole(bobIdentity.agent, "writer");
+    const { relay, client, aliceGroup, bobIdentity } = await bobMadeBy(setup(), "writer");
     const bob = await client({ identity: bobIdentity, name: "bob" });
     const group = bob.group("g1");
     await statusOf(group, "live");
