@@ -200,8 +200,8 @@ export const ANSWER_MARK_BYTES = ANSWER_WINDOW_BYTES / 2;
 export const MAX_UNREAD_BYTES = 4 * ANSWER_WINDOW_BYTES;
 /**
  * Most bytes of its own writes (as the frames carry them: JSON-escaped data, and WIRE_BYTES_PER_TRANSACTION
- * each) one client has sent to a group and not yet had acked, over all its documents; past a little in
- * flight, more waits until all is acked (client/core/push.ts: roomInFlight). A busy object is handed one
+ * each) one client has sent to a group and not yet had acked, over all its documents; once a push used it
+ * all, more waits until nearly all is acked (client/core/push.ts: roomInFlight). A busy object is handed one
  * socket's frames back to back, so the marks a reader echoes wait behind a writer that keeps it busy: a
  * writer that sent 48 MB at once had a reader that read pass MAX_UNREAD_BYTES, unconfirmed, and cut off.
  * Sent 1 MiB at a time, a burst leaves the object idle for a round trip between two, and it reads its

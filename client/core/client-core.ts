@@ -293,17 +293,21 @@ function push(state: CoreState, ids: DocId[], now: number, out: CoreEffect[]): v
     return doc !== undefined && hasUnsynced(doc, own) && !doc.refusal && !doc.deleted;
   });
   state.quarantine = quarantine;
-  const room = roomInFlight(state.docs.values(), state.writer);
+  const room = roomInFlight(state.docs.values(), state.writer, state.draining);
+  if (room.bytes > 0) state.draining = false;
   if (probe !== undefined) {
     for (const id of [...state.starved, ...ids]) if (id !== probe) state.held.add(id);
     state.starved.clear();
-    return pushDoc(state, probe, now, room, out);
+    pushDoc(state, probe, now, room, out);
+  } else {
+    // Those that waited longest go first.
+    const pushable = new Set([...state.starved, ...state.held, ...ids]);
+    state.held.clear();
+    state.starved.clear();
+    for (const id of pushable) pushDoc(state, id, now, room, out);
   }
-  // Those that waited longest go first.
-  const pushable = new Set([...state.starved, ...state.held, ...ids]);
-  state.held.clear();
-  state.starved.clear();
-  for (const id of pushable) pushDoc(state, id, now, room, out);
+  // Used up: what comes next waits for most of it to be acked (push.ts, roomInFlight).
+  if (room.bytes <= 0) state.draining = true;
 }
 
 function pushDoc(state: CoreState, id: DocId, now: number, room: Room, out: CoreEffect[]): void {

@@ -57,6 +57,8 @@ export type CoreState = {
   readonly held: Set<DocId>;
   /** Documents with more to push that wait for acks to make room in flight (MAX_IN_FLIGHT_BYTES over the group). */
   readonly starved: Set<DocId>;
+  /** A push used up the room in flight: the next waits until most of it is acked (push.ts, roomInFlight). */
+  draining: boolean;
   /** The least time between a document's frames while only partial frames are to send, in ms (push.ts: Pace). */
   readonly pushIntervalMs: number;
 };

@@ -64,30 +64,42 @@ export const UNPACED: Pace = { now: 0, intervalMs: 0 };
 export type Room = { bytes: number; starved: boolean };
 
 /**
- * Room for a push now, given the group's documents: MAX_IN_FLIGHT_BYTES less what is sent and not acked,
- * while that is little (a few documents typed into at once). Past FREE_IN_FLIGHT_BYTES, none until all of
- * it is acked: a large burst goes a MAX_IN_FLIGHT_BYTES at a time, and the relay, idle for the round trip
- * between two, reads its other sockets. A busy object is handed one socket's frames back to back, so the
- * marks a reader echoes waited behind a writer that kept it busy (the whole of a 48 MB burst, in workerd)
- * and the reader, which was reading, was cut off (`too_slow`).
+ * Room for a push now, given the group's documents: MAX_IN_FLIGHT_BYTES less what is sent and not acked.
+ * Once a push used it all up (`draining`), none until all but FREE_IN_FLIGHT_BYTES of it is acked: a large
+ * burst goes a MAX_IN_FLIGHT_BYTES at a time, and the relay, idle for the round trip between two, reads
+ * its other sockets. A busy object is handed one socket's frames back to back, so the marks a reader
+ * echoes waited behind a writer that kept it busy (the whole of a 48 MB burst, in workerd) and the reader,
+ * which was reading, was cut off (`too_slow`). Writes that never fill the room (a thousand small documents
+ * created at once) go as acks make room, a round trip saved each time.
  */
-export function roomInFlight(docs: Iterable<DocState>, writer: Writer): Room {
+export function roomInFlight(docs: Iterable<DocState>, writer: Writer, draining: boolean): Room {
+  const most = draining ? FREE_IN_FLIGHT_BYTES : MAX_IN_FLIGHT_BYTES;
   let inFlight = 0;
-  for (const doc of docs) inFlight += inFlightBytes(doc, writer.session);
-  return { bytes: inFlight <= FREE_IN_FLIGHT_BYTES ? MAX_IN_FLIGHT_BYTES - inFlight : 0, starved: false };
+  for (const doc of docs) {
+    inFlight += inFlightBytes(doc, writer.session);
+    // Asked at every ack of a burst over many documents: the rest need not be counted.
+    if (inFlight >= most) return { bytes: 0, starved: false };
+  }
+  return { bytes: MAX_IN_FLIGHT_BYTES - inFlight, starved: false };
 }
 
-/** Bytes in flight below which a push does not wait for the rest to be acked (see roomInFlight). */
+/** Bytes in flight to which a burst that used up the room waits to drain before the next (see roomInFlight). */
 const FREE_IN_FLIGHT_BYTES = CHUNK_TARGET_BYTES / 4;
 
-/** The wire bytes of a document's own writes sent and not acked. */
+/** Each document's bytes in flight as last counted, with what they were counted from. */
+const inFlightCounts = new WeakMap<DocState, { sent: number; confirmed: number; base: number; rewrites: number; bytes: number }>();
+
+/** The wire bytes of a document's own writes sent and not acked (counted again only once that range moved). */
 function inFlightBytes(doc: DocState, own: SessionId): number {
   const confirmed = countOf(doc.relay, own);
   if (doc.sent <= confirmed) return 0;
   const base = baseOf(doc, own);
+  const counted = inFlightCounts.get(doc);
+  if (counted && counted.sent === doc.sent && counted.confirmed === confirmed && counted.base === base && counted.rewrites === doc.rewrites) return counted.bytes;
   const log = doc.sessions.get(own) ?? [];
   let bytes = 0;
   for (let i = Math.max(confirmed, base); i < doc.sent && i - base < log.length; i++) bytes += wireSizeOf(log[i - base]!);
+  inFlightCounts.set(doc, { sent: doc.sent, confirmed, base, rewrites: doc.rewrites, bytes });
   return bytes;
 }
 

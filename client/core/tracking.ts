@@ -30,6 +30,7 @@ export function initialState(group: string, writer: Writer, pushIntervalMs = 0):
     quarantine: noQuarantine(),
     held: new Set(),
     starved: new Set(),
+    draining: false,
     pushIntervalMs,
   };
 }
