@@ -86,20 +86,14 @@ export function roomInFlight(docs: Iterable<DocState>, writer: Writer, draining:
 /** Bytes in flight to which a burst that used up the room waits to drain before the next (see roomInFlight). */
 const FREE_IN_FLIGHT_BYTES = CHUNK_TARGET_BYTES / 4;
 
-/** Each document's bytes in flight as last counted, with what they were counted from. */
-const inFlightCounts = new WeakMap<DocState, { sent: number; confirmed: number; base: number; rewrites: number; bytes: number }>();
-
-/** The wire bytes of a document's own writes sent and not acked (counted again only once that range moved). */
+/** The wire bytes of a document's own writes sent and not acked. */
 function inFlightBytes(doc: DocState, own: SessionId): number {
   const confirmed = countOf(doc.relay, own);
   if (doc.sent <= confirmed) return 0;
   const base = baseOf(doc, own);
-  const counted = inFlightCounts.get(doc);
-  if (counted && counted.sent === doc.sent && counted.confirmed === confirmed && counted.base === base && counted.rewrites === doc.rewrites) return counted.bytes;
   const log = doc.sessions.get(own) ?? [];
   let bytes = 0;
   for (let i = Math.max(confirmed, base); i < doc.sent && i - base < log.length; i++) bytes += wireSizeOf(log[i - base]!);
-  inFlightCounts.set(doc, { sent: doc.sent, confirmed, base, rewrites: doc.rewrites, bytes });
   return bytes;
 }
 
