@@ -7,7 +7,6 @@ import {
   MAX_LISTINGS_PER_FRAME,
   MAX_TRANSACTIONS_PER_FRAME,
   PROTOCOL_VERSION,
-  closeCodeOf,
   canInflate,
   decodeServerFrame,
   transactionsIn,
@@ -478,9 +477,8 @@ export class Connection {
         return this.drop(decision.reason);
       case "pass":
         this.#handler.onMessage(error);
-        // One the relay closes the socket behind (busy, too_slow, internal): the group told the app, and the
-        // close would only tell it again. Down now, and the next attempt waits for the relay's retryAfter.
-        if (closeCodeOf(error.code) !== null) this.drop(`${error.code}: ${error.message}`);
+        // Down now (the next attempt waits for the relay's retryAfter): the group told the app.
+        if (decision.drop) this.drop(`${error.code}: ${error.message}`);
         return;
     }
   }

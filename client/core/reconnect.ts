@@ -2,7 +2,7 @@
 // error from the relay means for the socket (refresh an expired token, wait out a relay of another protocol
 // version, stop for good, or hand it to the group), and what a failed attempt says. Connection (connection.ts) owns the socket and the timers and
 // asks these; time and randomness come in as arguments.
-import { UNSUPPORTED_VERSION_RETRY_MS, type ErrorMessage } from "../../protocol/index.ts";
+import { UNSUPPORTED_VERSION_RETRY_MS, closeCodeOf, type ErrorMessage } from "../../protocol/index.ts";
 import { backoffDelay, type BackoffOptions } from "../backoff.ts";
 import type { ConnectionFailure } from "../errors.ts";
 import type { Status } from "../status.ts";
@@ -39,8 +39,11 @@ export type ErrorDecision =
   | { type: "refresh"; reason: string }
   /** Drop the socket and try again after UNSUPPORTED_VERSION_RETRY_MS; `report`: the first refusal of a run. */
   | { type: "wait"; reason: string; report: boolean }
-  /** Not the connection's business: the group hears it. */
-  | { type: "pass" };
+  /**
+   * The group hears it; `drop`: the relay closes the socket behind it (busy, too_slow, internal), so the
+   * connection goes down now, and its close, which would only tell the app again, goes unheard.
+   */
+  | { type: "pass"; drop: boolean };
 
 export function welcomed(state: ReconnectState, now: number): void {
   state.upSince = now;
@@ -73,7 +76,7 @@ export function relayErrorDecision(state: ReconnectState, error: ErrorMessage, f
   // Errors that no retry can fix: the client stops and says why. `unauthorized` on a live socket is a
   // removal from the group: connecting again would only hear it once more.
   if (error.code === "unauthorized") return { type: "close", reason: `${error.code}: ${error.message}` };
-  return { type: "pass" };
+  return { type: "pass", drop: closeCodeOf(error.code) !== null };
 }
 
 /**
