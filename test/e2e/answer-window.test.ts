@@ -5,12 +5,11 @@
 // real relay in workerd (weft/dev's startRelay), leaves workerd's resident memory about where it was.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity } from "../../client/index.ts";
-import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
+import type { LocalRelay } from "../../dev/start-relay.ts";
 import { encodeMessage, type DocId } from "../../protocol/index.ts";
 import { helloFrame, testAgent } from "../support/identity.ts";
-import { childProcesses } from "../support/processes.ts";
 import { sleep } from "../support/wait.ts";
-import { rawWebSocket, rssKiB, type RawSocket, type RawSocketClass } from "../support/raw-socket.ts";
+import { rawWebSocket, rssKiB, startRelayWithWorkerd, type RawSocket, type RawSocketClass } from "../support/raw-socket.ts";
 
 const TRANSACTIONS = 10_000;
 const dataOf = (i: number) => `${i}:`.padEnd(900, "x");
@@ -40,11 +39,7 @@ describe("a member that never reads its long answers", () => {
   let relay: LocalRelay;
   let workerd: number;
   beforeAll(async () => {
-    const before = new Set(childProcesses(process.pid).map(({ pid }) => pid));
-    relay = await startRelay();
-    const started = childProcesses(process.pid).filter(({ pid, command }) => !before.has(pid) && command.includes("workerd"));
-    expect(started).toHaveLength(1);
-    workerd = started[0]!.pid;
+    ({ relay, workerd } = await startRelayWithWorkerd());
   }, 60_000);
   afterAll(() => relay?.stop());
 

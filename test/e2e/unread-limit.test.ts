@@ -9,13 +9,12 @@ import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, type RelayError } from "../../client/index.ts";
-import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
+import type { LocalRelay } from "../../dev/start-relay.ts";
 import { MAX_UNREAD_BYTES, decodeServerFrame, encodeMessage, type DocId } from "../../protocol/index.ts";
 import { helloFrame, testAgent } from "../support/identity.ts";
 import { spawnLineProcess } from "../support/line-process.ts";
-import { childProcesses } from "../support/processes.ts";
 import { sleep, until } from "../support/wait.ts";
-import { rawWebSocket, rssKiB, type RawSocket, type RawSocketClass } from "../support/raw-socket.ts";
+import { rawWebSocket, rssKiB, startRelayWithWorkerd, type RawSocket, type RawSocketClass } from "../support/raw-socket.ts";
 
 const BURST_WRITER = fileURLToPath(new URL("./burst-writer.ts", import.meta.url));
 
@@ -54,11 +53,7 @@ describe("subscribers that never read what others write", () => {
   let relay: LocalRelay;
   let workerd: number;
   beforeAll(async () => {
-    const before = new Set(childProcesses(process.pid).map(({ pid }) => pid));
-    relay = await startRelay();
-    const started = childProcesses(process.pid).filter(({ pid, command }) => !before.has(pid) && command.includes("workerd"));
-    expect(started).toHaveLength(1);
-    workerd = started[0]!.pid;
+    ({ relay, workerd } = await startRelayWithWorkerd());
   }, 60_000);
   afterAll(() => relay?.stop());
 

@@ -1,6 +1,8 @@
 // A raw WebSocket from the `ws` package (Node's own cannot stop reading), for tests that play a peer which
-// stops reading its socket, and the resident memory of a process, to see what such a peer costs the relay.
+// stops reading its socket, and the resident memory of the relay's workerd, to see what such a peer costs.
 import { readFileSync } from "node:fs";
+import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
+import { childProcesses } from "./processes.ts";
 
 /** The `ws` package's socket, as far as tests use it (a specifier resolved at run time: the package has no types here). */
 export type RawSocket = {
@@ -23,4 +25,16 @@ export async function rawWebSocket(): Promise<RawSocketClass> {
 export function rssKiB(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return match ? Number(match[1]) : 0;
+}
+
+/** weft/dev's relay, with the pid of the one workerd process it started (whose memory rssKiB reads). */
+export async function startRelayWithWorkerd(): Promise<{ relay: LocalRelay; workerd: number }> {
+  const before = new Set(childProcesses(process.pid).map(({ pid }) => pid));
+  const relay = await startRelay();
+  const started = childProcesses(process.pid).filter(({ pid, command }) => !before.has(pid) && command.includes("workerd"));
+  if (started.length !== 1) {
+    await relay.stop();
+    throw new Error(`expected one workerd process, found ${started.length}`);
+  }
+  return { relay, workerd: started[0]!.pid };
 }
