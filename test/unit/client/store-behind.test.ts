@@ -2,13 +2,14 @@
 // folder restored from an older backup): the client takes the relay's copy of its session in, and a write
 // made after the restart counts as synced only once the relay holds it. Real relay (startRelay) and
 // FileLocalStore; the store's lines are cut by hand as the lost saves would leave them.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, exportIdentity, importIdentity } from "../../../client/index.ts";
 import { FileLocalStore } from "../../../client/node.ts";
 import { startRelay, type LocalRelay } from "../../../dev/start-relay.ts";
+import { until } from "../../support/wait.ts";
 
 let relay: LocalRelay;
 beforeAll(async () => {
@@ -20,16 +21,24 @@ afterAll(() => relay?.stop());
 async function storeBehindRelay(folder: string, secret: string, group: string): Promise<void> {
   const writer = await createClient({ url: relay.url, identity: importIdentity(secret), store: new FileLocalStore(folder) });
   const doc = writer.group(group).create();
+  const file = () => {
+    const name = existsSync(join(folder, group)) ? readdirSync(join(folder, group)).find((entry) => entry.endsWith(".jsonl")) : undefined;
+    return name === undefined ? undefined : join(folder, group, name);
+  };
+  const savedLines = () => {
+    const path = file();
+    return path === undefined ? [] : readFileSync(path, "utf8").split("\n").filter(Boolean);
+  };
   for (let i = 0; i < 10; i++) {
     doc.append(`first-${i}`);
-    await new Promise((resolve) => setTimeout(resolve, 15));
+    // Each its own save (writes of one tick, or made while a save is under way, are saved together).
+    await until(() => savedLines().length === i + 1, 10_000);
   }
   await doc.synced();
   await writer.close();
-  const file = join(folder, group, readdirSync(join(folder, group)).find((name) => name.endsWith(".jsonl"))!);
-  const lines = readFileSync(file, "utf8").split("\n").filter(Boolean);
+  const lines = savedLines();
   expect(lines).toHaveLength(10); // the header's line with the first write, then one line per save
-  writeFileSync(file, lines.slice(0, -3).map((line) => `\n${line}\n`).join(""));
+  writeFileSync(file()!, lines.slice(0, -3).map((line) => `\n${line}\n`).join(""));
 }
 
 describe("a store that lost saves the relay kept", () => {
