@@ -20,8 +20,9 @@ export const ERROR_CLOSE_CODES = {
   busy: 1013,
   /**
    * The peer left more than MAX_UNREAD_BYTES of what the relay sent it unconfirmed (it did not echo the
-   * relay's marks): it is cut off rather than held in memory; connect again after `retryAfter` seconds
-   * and resume, which sends only what it lacks.
+   * relay's marks; live content stops at LAGGING_UNREAD_BYTES, so the rest is acks, presence and notices: it
+   * does not read at all): it is cut off rather than held in memory; connect again after `retryAfter`
+   * seconds and resume, which sends only what it lacks.
    */
   too_slow: 1013,
   /** The relay failed on its side; retry with backoff. */

@@ -188,16 +188,23 @@ export const ANSWER_WINDOW_BYTES = 1024 * 1024;
 export const ANSWER_MARK_BYTES = ANSWER_WINDOW_BYTES / 2;
 /**
  * Most bytes of all frames to one peer (answers, live content, presence, notices, acks: UTF-8 as built,
- * before compression, as the runtime holds them) the relay lets go unconfirmed before it cuts the peer off with `too_slow`. Live frames
- * cannot wait for an echo as answers do (holding them would be the same memory), and without a bound a
- * peer that does not read made the object hold everything others wrote (60 paused sockets of one agent,
- * 15 MB written: about 700 MiB of workerd; an object has 128 MB). Marks go out along live frames too, so
- * a peer that reads confirms them as it goes. 4 MiB: a full answer window (ANSWER_WINDOW_BYTES) and 3 MiB
- * of live frames on top, what a reader 500 ms away takes in at 6 MB/s; a peer that falls further behind
- * than that does better to resume, which brings only what it lacks. A per-peer bound: N peers that do not
- * read still hold up to N times it until each is cut off.
+ * before compression, as the runtime holds them) the relay lets go unconfirmed before it cuts the peer off with `too_slow`. Without a
+ * bound a peer that does not read made the object hold everything others wrote (60 paused sockets of one
+ * agent, 15 MB written: about 700 MiB of workerd; an object has 128 MB). Marks go out along live frames too,
+ * so a peer that reads confirms them as it goes. Live content stops at LAGGING_UNREAD_BYTES (and one frame),
+ * so what reaches this is the small frames on top (acks, presence, notices): a peer cut off by it does not
+ * read at all. A per-peer bound: N peers that do not read still hold up to N times it until each is cut off.
  */
 export const MAX_UNREAD_BYTES = 4 * ANSWER_WINDOW_BYTES;
+/**
+ * Bytes a peer may leave unconfirmed before live content for it stops: what others write then waits in
+ * storage, and the peer is caught up from there once it reads (as a load, within its window), so a reader
+ * that falls behind a burst (a busy object hands it one socket's frames back to back, so a reader's echoes
+ * wait behind a writer's burst) is neither cut off nor held in memory. 2 MiB: a full window of answers and
+ * as much live content on top, what a reader 200 ms away takes in at 10 MB/s; a live frame (under
+ * MAX_FRAME_BYTES) past it still leaves room for acks and presence below MAX_UNREAD_BYTES.
+ */
+export const LAGGING_UNREAD_BYTES = 2 * ANSWER_WINDOW_BYTES;
 /**
  * Most bytes of its own writes (as the frames carry them: JSON-escaped data, and WIRE_BYTES_PER_TRANSACTION
  * each) one client has sent to a group and not yet had acked, over all its documents; once a push used it

@@ -56,8 +56,13 @@ type SendGroup = Extract<Effect, { type: "sendGroup" }>;
 type OpenPart = SendGroup & { kind: "open"; current?: { doc: DocId; have: KnownState }; unlisted?: DocId[] };
 /** A directory listing being streamed: `since` moves past each document listed. */
 type DirListing = { kind: "dir"; peer: PeerId; since: number; reader: Reader; readerDigest?: string };
-/** A load being streamed: `have` is what the peer holds so far, advanced as transactions are sent. */
-type LoadStream = { kind: "load"; peer: PeerId; doc: DocId; have: KnownState };
+/**
+ * A load being streamed: `have` is what the peer holds so far, advanced as transactions are sent. A
+ * `catchUp` stands in for live content the peer was too far behind to be sent (catchUp below): it ends
+ * without a `known`, as live content does, and quietly once the peer may no longer read the document or
+ * no longer subscribes to it.
+ */
+type LoadStream = { kind: "load"; peer: PeerId; doc: DocId; have: KnownState; catchUp?: true };
 /** An answer in a peer's queue; `weight` is what it holds in memory (weightOf), set when it is queued. */
 export type Streamed = (OpenPart | DirListing | LoadStream) & { weight?: number };
 /** What one slice of an answer did: whether the answer is complete, and the rows and documents it read. */
@@ -192,6 +197,7 @@ export class AnswerStreams {
       this.#host.cutOff(peer, { type: "error", code: "unauthorized", message: "this agent is not a member of the group" });
       return 1;
     }
+    if (answer.kind === "load" && answer.catchUp && !this.#stillFollows(peer, reader, answer.doc)) return this.#sliceDone(peer, queue, answer, { done: true, work: 1 });
     if (answer.kind === "load" && !this.#mayStillRead(reader, answer.doc)) {
       this.#emit(peer, { type: "error", code: "forbidden", message: "this agent may no longer read this document", doc: answer.doc });
       return this.#sliceDone(peer, queue, answer, { done: true, work: 1 });
@@ -213,6 +219,12 @@ export class AnswerStreams {
       this.#queuedWeight.delete(peer);
     }
     return slice.work;
+  }
+
+  /** Whether live content of `doc` would still reach the peer: it subscribes to it, may read it, and it is not deleted. */
+  #stillFollows(peer: PeerId, reader: Reader, doc: DocId): boolean {
+    const header = this.#host.store.header(doc);
+    return header !== undefined && mayRead(reader.role, reader.agent, header) && this.#host.store.subscribers(doc).includes(peer);
   }
 
   #mayStillRead(reader: Reader, doc: DocId): boolean {
@@ -268,9 +280,11 @@ export class AnswerStreams {
    * and no more once the peer's window is full), and once it has everything, the relay's `known` (or
    * `deleted`, if the document went meanwhile).
    */
-  #documentSlice(peer: PeerId, doc: DocId, have: KnownState, budget: number, relayKnown?: KnownState): { done: boolean; rows: number } {
+  #documentSlice(peer: PeerId, doc: DocId, have: KnownState, budget: number, relayKnown?: KnownState, catchUp?: true): { done: boolean; rows: number } {
     const step = sendMissing(this.#host.store, doc, have, budget, (message) => this.#emit(peer, message), relayKnown);
     if (!step.complete) return { done: false, rows: step.rows };
+    // Live content ends with nothing more, and a deletion is told to subscribers as it happens.
+    if (catchUp) return { done: true, rows: step.rows };
     if (!step.complete.header && this.#host.store.deleted(doc)) this.#emit(peer, { type: "deleted", doc });
     else this.#emit(peer, { type: "known", doc, ...step.complete, ...this.#ownHead(peer, doc, step.complete), reason: "load" });
     return { done: true, rows: step.rows };
@@ -287,7 +301,7 @@ export class AnswerStreams {
 
   /** One slice of a load (LOAD_SLICE_ROWS transactions). */
   #loadSlice(peer: PeerId, load: LoadStream): Slice {
-    const { done, rows } = this.#documentSlice(peer, load.doc, load.have, LOAD_SLICE_ROWS);
+    const { done, rows } = this.#documentSlice(peer, load.doc, load.have, LOAD_SLICE_ROWS, undefined, load.catchUp);
     return { done, work: rows };
   }
 
@@ -366,6 +380,22 @@ export class AnswerStreams {
       answered++;
     }
     return { answered, done: true };
+  }
+
+  /**
+   * Live content the peer is too far behind to be sent now (its window is past LAGGING_UNREAD_BYTES): it is
+   * dropped, and a load of the document from where the content starts is queued in its place (behind the
+   * peer's other answers, within its window like them), so the peer is caught up from storage once it reads,
+   * with this content and whatever follows it, instead of the object holding it all in memory or cutting the
+   * peer off. Later live content of the document is covered by it (coversLater). What the peer holds of the
+   * sessions the content does not carry is what the store holds: every earlier write of them was sent to it
+   * live or is covered by an answer still streaming, and one frame's writes are all of one session.
+   */
+  catchUp(peer: PeerId, content: Extract<ServerMessage, { type: "content" }>, now: number): void {
+    const { sessions } = this.#host.store.knownState(content.doc);
+    const have: KnownState = { header: content.header === undefined, sessions: { ...sessions } };
+    for (const [session, chunk] of Object.entries(content.sessions) as [SessionId, { after: number }][]) have.sessions[session] = chunk.after;
+    this.add({ kind: "load", peer, doc: content.doc, have, catchUp: true }, now);
   }
 
   /**

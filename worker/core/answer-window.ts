@@ -6,7 +6,7 @@
 // wait, so past MAX_UNREAD_BYTES the relay cuts the peer off. Ids are random so that only a peer that read a
 // mark can echo it. What it holds is in memory only (no storage write per frame, so the object can still
 // hibernate): a relay evicted from memory forgets its answers with it, and starts each peer at zero.
-import { ANSWER_MARK_BYTES, ANSWER_WINDOW_BYTES, MAX_UNREAD_BYTES, randomBase64Url } from "../../protocol/index.ts";
+import { ANSWER_MARK_BYTES, ANSWER_WINDOW_BYTES, LAGGING_UNREAD_BYTES, MAX_UNREAD_BYTES, randomBase64Url } from "../../protocol/index.ts";
 import type { PeerId } from "./store.ts";
 
 /** Bytes of frames to one peer, counted from its first: sent, confirmed (by an echo), and up to its last mark. */
@@ -43,6 +43,12 @@ export class AnswerWindow {
   full(peer: PeerId): boolean {
     const flow = this.#flows.get(peer);
     return flow !== undefined && flow.sent - flow.confirmed >= ANSWER_WINDOW_BYTES;
+  }
+
+  /** Whether the peer left LAGGING_UNREAD_BYTES or more unconfirmed: live content for it waits in storage. */
+  lagging(peer: PeerId): boolean {
+    const flow = this.#flows.get(peer);
+    return flow !== undefined && flow.sent - flow.confirmed >= LAGGING_UNREAD_BYTES;
   }
 
   /** Whether the peer left more than MAX_UNREAD_BYTES unconfirmed: it does not read, and must be cut off. */

@@ -360,6 +360,8 @@ export class Relay {
    */
   #send(peer: PeerId, message: ServerMessage): void {
     if (message.type === "content" && this.#answers.coversLater(peer, message.doc)) return;
+    // A peer this far behind is caught up from storage once it reads (AnswerStreams.catchUp), not cut off.
+    if (message.type === "content" && this.#window.lagging(peer)) return this.#answers.catchUp(peer, message, this.#now);
     this.#post(peer, message);
   }
 
