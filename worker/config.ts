@@ -60,28 +60,31 @@ export type RelayConfig = {
   snapshotRetentionSeconds?: number;
 };
 
-/** The Worker bindings `configFromEnv` reads; all optional, all strings (vars or secrets). */
+/**
+ * The Worker bindings `configFromEnv` reads; all optional, all strings (vars or secrets). A token key given
+ * as undefined (an app passing a binding of its own that does not exist) fails the relay closed.
+ */
 export type ConfigEnv = {
   /** Shared secret for HS256 tokens (`wrangler secret put WEFT_TOKEN_SECRET`). */
-  WEFT_TOKEN_SECRET?: string;
+  WEFT_TOKEN_SECRET?: string | undefined;
   /** Ed25519 public key (JWK JSON, kty OKP, crv Ed25519) for EdDSA tokens. Takes precedence over the secret. */
-  WEFT_TOKEN_PUBLIC_KEY?: string;
+  WEFT_TOKEN_PUBLIC_KEY?: string | undefined;
   /** During a key rotation, the secret the app's backend signed with until now: tokens signed with it still verify. */
-  WEFT_TOKEN_SECRET_PREVIOUS?: string;
+  WEFT_TOKEN_SECRET_PREVIOUS?: string | undefined;
   /** During a key rotation, the public key tokens were checked with until now: tokens signed with its private key still verify. */
-  WEFT_TOKEN_PUBLIC_KEY_PREVIOUS?: string;
+  WEFT_TOKEN_PUBLIC_KEY_PREVIOUS?: string | undefined;
   /** Required `aud` of every token. */
-  WEFT_TOKEN_AUDIENCE?: string;
+  WEFT_TOKEN_AUDIENCE?: string | undefined;
   /** Required `iss` of every token. */
-  WEFT_TOKEN_ISSUER?: string;
+  WEFT_TOKEN_ISSUER?: string | undefined;
   /** Longest token lifetime in seconds (default DEFAULT_MAX_TOKEN_LIFETIME_SECONDS). */
-  WEFT_TOKEN_MAX_LIFETIME_SECONDS?: string;
+  WEFT_TOKEN_MAX_LIFETIME_SECONDS?: string | undefined;
   /** "true" admits hellos without a token although a token key is configured; "false" refuses them. */
-  WEFT_OPEN_GROUPS?: string;
+  WEFT_OPEN_GROUPS?: string | undefined;
   /** "anyone" or "token-admins" (see Founders). */
-  WEFT_FOUNDERS?: string;
+  WEFT_FOUNDERS?: string | undefined;
   /** Seconds a snapshot is kept before what it covers is pruned: a whole number (0: at once) or "never" (default 7 days). */
-  WEFT_SNAPSHOT_RETENTION_SECONDS?: string;
+  WEFT_SNAPSHOT_RETENTION_SECONDS?: string | undefined;
 };
 
 /** Every `WEFT_*` binding the relay reads. Another (a misspelt one, say) fails the relay closed: no one gets in. */
@@ -113,12 +116,13 @@ export function configFromEnv(env: ConfigEnv): RelayConfig {
   const current = unknown.length > 0 ? undefined : tokenKeyOf(env, "", problems);
   // During a rotation, the key tokens were signed with until now. One that cannot be used, or one without a
   // current key, fails closed too: the rotation is not what its operator meant.
-  const previousSet = env.WEFT_TOKEN_SECRET_PREVIOUS !== undefined || env.WEFT_TOKEN_PUBLIC_KEY_PREVIOUS !== undefined;
-  const currentSet = env.WEFT_TOKEN_SECRET !== undefined || env.WEFT_TOKEN_PUBLIC_KEY !== undefined;
+  const previousSet = given(env, "WEFT_TOKEN_SECRET_PREVIOUS") || given(env, "WEFT_TOKEN_PUBLIC_KEY_PREVIOUS");
+  const currentSet = given(env, "WEFT_TOKEN_SECRET") || given(env, "WEFT_TOKEN_PUBLIC_KEY");
   if (previousSet && !currentSet) problems.push("a previous token key is set without a current one (WEFT_TOKEN_SECRET or WEFT_TOKEN_PUBLIC_KEY); tokens cannot be checked");
   const previous = previousSet && currentSet ? tokenKeyOf(env, "_PREVIOUS", problems) : undefined;
   const key = previousSet && !previous ? undefined : current;
-  // A key var that is there but empty (a secret that was never put, say) is a key that cannot be used: closed, not open.
+  // A key var that is there but empty or undefined (an app's `configFromEnv({ WEFT_TOKEN_SECRET: env.MY_SECRET })`
+  // whose secret was never put) is a key that cannot be used: closed, not open.
   const tokensConfigured = currentSet || previousSet || unknown.length > 0;
   const maxLifetimeSeconds = maxLifetimeOf(env.WEFT_TOKEN_MAX_LIFETIME_SECONDS, problems);
   // A lifetime the relay cannot read fails closed, like a key it cannot use: longer tokens are not let in instead.
@@ -174,9 +178,18 @@ function tokenKeyOf(env: ConfigEnv, suffix: "" | "_PREVIOUS", problems: string[]
   const secret = env[secretName];
   if (secret) return { alg: "HS256", secret };
   for (const name of [publicKeyName, secretName]) {
-    if (env[name] !== undefined) problems.push(`${name} is set but empty; tokens cannot be checked`);
+    if (given(env, name)) problems.push(`${name} is ${env[name] === undefined ? "given as undefined (a binding that does not exist, a secret never put?)" : "set but empty"}; tokens cannot be checked`);
   }
   return undefined;
+}
+
+/**
+ * Whether a setting is given at all: present in the object, even as undefined. An app passing its own
+ * binding (`{ WEFT_TOKEN_SECRET: env.MY_SECRET }`) whose secret was never put gives undefined: it meant
+ * tokens, so that fails closed rather than running open.
+ */
+function given(env: ConfigEnv, name: keyof ConfigEnv): boolean {
+  return name in env;
 }
 
 /**

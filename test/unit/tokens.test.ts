@@ -78,11 +78,14 @@ describe("app tokens", () => {
     expect(await verify(issuedLongAgo)).toMatchObject({ ok: false, code: "unauthorized" });
   });
 
-  it("a malformed public key, or an empty key var, is one clear problem, and every token then gets internal: the relay is closed, not open", async () => {
+  it("a malformed public key, or an empty or undefined key var, is one clear problem, and every token then gets internal: the relay is closed, not open", async () => {
     const envs = [
       ...["not json", '{"kty":"RSA","n":"x","e":"AQAB"}', '{"kty":"OKP","crv":"Ed25519","x":"short"}'].map((key) => ({ WEFT_TOKEN_PUBLIC_KEY: key })),
       { WEFT_TOKEN_PUBLIC_KEY: "" },
       { WEFT_TOKEN_SECRET: "" },
+      // An app's own binding passed on, whose secret was never put: undefined, given all the same.
+      { WEFT_TOKEN_SECRET: undefined },
+      { WEFT_TOKEN_PUBLIC_KEY: undefined },
     ];
     for (const env of envs) {
       const config = configFromEnv(env);
