@@ -231,6 +231,15 @@ export const MAX_HEADER_BYTES = 4 * 1024;
 export const MAX_JSON_DEPTH = 32;
 /** Longest token (from the app's backend, in a hello) in characters. */
 export const MAX_TOKEN_CHARS = 8192;
+/**
+ * How far ahead of the relay's clock the clock of the backend that minted a token may be, in seconds. Many
+ * JWT libraries mint `nbf = iat = now` by default, so a backend only 2 s ahead would otherwise mint tokens
+ * the relay takes for not valid yet, and the SDK closes the group on such a refusal. So a token is valid
+ * from this long before its `nbf`, its `iat` may be this far ahead, and a token without `iat`, whose
+ * lifetime is counted from the relay's now (`exp` − now), may live this much past the relay's maximum.
+ * `exp` gets none: an expired token is refused as `token_expired`, and the SDK asks for a fresh one.
+ */
+export const TOKEN_CLOCK_LEEWAY_SECONDS = 60;
 /** Longest identifier (group, document, session) in characters. */
 export const MAX_ID_LENGTH = 128;
 /** Seconds a peer refused for load should wait before retrying. */

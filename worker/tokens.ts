@@ -2,14 +2,16 @@
 // and a role, signed with a key the relay is configured with (worker/config.ts). The relay checks it in the
 // handshake. The signature is checked first: only a token that verifies can be told apart as expired, so a
 // forged token is `unauthorized`, and an honest expired one `token_expired` (the SDK then asks for a fresh one).
+// The times a token claims are judged with TOKEN_CLOCK_LEEWAY_SECONDS to spare for its backend's clock.
 import * as v from "valibot";
 import { verify } from "hono/jwt";
-import { ROLES, agentIdSchema, groupIdSchema } from "../protocol/index.ts";
+import { ROLES, TOKEN_CLOCK_LEEWAY_SECONDS, agentIdSchema, groupIdSchema } from "../protocol/index.ts";
 import type { RelayConfig, TokenKey, TokenPolicy } from "./config.ts";
 import type { TokenVerifier } from "./core/relay.ts";
 import type { TokenResult } from "./core/effects.ts";
 
-const seconds = v.pipe(v.number(), v.safeInteger());
+/** RFC 7519's NumericDate: seconds since 1970, which may have a fraction (some libraries mint `Date.now() / 1000`). */
+const seconds = v.pipe(v.number(), v.finite());
 
 const claimsSchema = v.object({
   sub: agentIdSchema,
@@ -60,16 +62,21 @@ async function checkToken(token: string, policy: TokenPolicy, nowMs: number): Pr
   const parsed = v.safeParse(claimsSchema, payload);
   if (!parsed.success) return refused("the token lacks sub (agent id), group, role or exp, or has a malformed claim");
   const claims = parsed.output;
-  const now = Math.floor(nowMs / 1000);
+  const now = nowMs / 1000;
   if (policy.issuer !== undefined && claims.iss !== policy.issuer) return refused(`the token's issuer must be ${policy.issuer}`);
   if (policy.audience !== undefined && ![claims.aud ?? []].flat().includes(policy.audience)) {
     return refused(`the token's audience must include ${policy.audience}`);
   }
-  if (claims.nbf !== undefined && claims.nbf > now) return refused("the token is not valid yet (nbf)");
-  if (claims.iat !== undefined && claims.iat > now + 60) return refused("the token was issued in the future (iat)");
-  const lifetime = claims.exp - (claims.iat ?? now);
-  if (lifetime > policy.maxLifetimeSeconds) {
-    return refused(`the token lives ${lifetime} s; this relay accepts at most ${policy.maxLifetimeSeconds} s`);
+  const ahead = now + TOKEN_CLOCK_LEEWAY_SECONDS;
+  if (claims.nbf !== undefined && claims.nbf > ahead) return refused("the token is not valid yet (nbf)");
+  if (claims.iat !== undefined && claims.iat > ahead) return refused("the token was issued in the future (iat)");
+  if (claims.iat !== undefined && claims.exp - claims.iat > policy.maxLifetimeSeconds) {
+    return refused(`the token lives ${claims.exp - claims.iat} s; this relay accepts at most ${policy.maxLifetimeSeconds} s`);
+  }
+  // Without iat, its lifetime is counted from the relay's now: a token minted at the longest lifetime by a
+  // clock a little ahead is not refused for it.
+  if (claims.iat === undefined && claims.exp - ahead > policy.maxLifetimeSeconds) {
+    return refused(`the token expires ${Math.round(claims.exp - now)} s from now; this relay accepts at most ${policy.maxLifetimeSeconds} s`);
   }
   if (claims.exp <= now) return { ok: false, code: "token_expired", reason: "the token has expired" };
   return { ok: true, agent: claims.sub, group: claims.group, role: claims.role, expiresAt: claims.exp * 1000 };

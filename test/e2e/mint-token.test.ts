@@ -1,6 +1,7 @@
 // mintToken against the real relay (weft/dev's startRelay): HS256 with the relay's secret, EdDSA with a key
 // pair whose public half the relay holds; a token the relay must refuse is refused.
 import { afterAll, describe, expect, it } from "vitest";
+import { sign as signJwt } from "hono/jwt";
 import { createClient, createIdentity, type Client } from "../../client/index.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import { generateTokenKeys, mintToken, type TokenSigningKey } from "../../tokens/index.ts";
@@ -51,6 +52,33 @@ describe("mintToken with the real relay", () => {
     const stranger = await connect(relay, other.privateKey);
     await until(() => stranger.connection.closeReason !== undefined, 10_000);
     expect(stranger.connection.closeReason).toMatch(/^unauthorized/);
+  });
+
+  it("a backend whose clock runs 2 s ahead of the relay's gets in: tokens with nbf = iat = now (many JWT libraries' default), or without iat at the longest lifetime and a fractional exp", async () => {
+    const relay = await startRelay({ vars: { WEFT_TOKEN_SECRET: "relay secret", WEFT_TOKEN_MAX_LIFETIME_SECONDS: "3600" } });
+    relays.push(relay);
+    const backendNow = () => Date.now() / 1000 + 2;
+    const claimsOf = [
+      () => ({ nbf: Math.floor(backendNow()), iat: Math.floor(backendNow()), exp: Math.floor(backendNow()) + 3600 }),
+      () => ({ exp: backendNow() + 3600 }),
+    ];
+    for (const claims of claimsOf) {
+      const identity = createIdentity();
+      let calls = 0;
+      const client = await createClient({
+        url: relay.url,
+        identity,
+        getToken: (group) => (calls++, signJwt({ sub: identity.agent, group, role: "writer", ...claims() }, "relay secret", "HS256")),
+      });
+      clients.push(client);
+      const team = client.group("team");
+      const doc = team.create({});
+      doc.append("from a backend 2 s ahead");
+      await doc.synced({ signal: AbortSignal.timeout(10_000) });
+      expect(team.role).toBe("writer");
+      expect(team.connection.closeReason).toBeUndefined();
+      expect(calls).toBe(1);
+    }
   });
 
   it("refuses, before signing, a claim the relay would refuse", async () => {

@@ -5,6 +5,7 @@ import { DEFAULT_SNAPSHOT_RETENTION_SECONDS, configFromEnv, type ConfigEnv } fro
 import { tokenVerifier as verifierOf } from "../../worker/tokens.ts";
 import { testAgent } from "../support/identity.ts";
 import { mintToken } from "../../tokens/mint-token.ts";
+import { TOKEN_CLOCK_LEEWAY_SECONDS } from "../../protocol/index.ts";
 
 const alice = testAgent(1);
 const tokenVerifier = (env: ConfigEnv) => verifierOf(configFromEnv(env));
@@ -76,6 +77,38 @@ describe("app tokens", () => {
     expect(await verify(tooLong)).toMatchObject({ ok: false, code: "unauthorized", reason: expect.stringContaining("3600") });
     const issuedLongAgo = await mint({ aud: "weft", iss: "my-app", iat: inSeconds(-7000) });
     expect(await verify(issuedLongAgo)).toMatchObject({ ok: false, code: "unauthorized" });
+  });
+
+  it("a backend's clock a little ahead: nbf and iat up to TOKEN_CLOCK_LEEWAY_SECONDS ahead get in, further ahead are refused", async () => {
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret" });
+    const mint = (ahead: number) => sign({ sub: alice.agent, group: "g1", role: "writer", nbf: inSeconds(ahead), iat: inSeconds(ahead), exp: inSeconds(ahead + 3600) }, "s3cret", "HS256");
+    // As many JWT libraries mint by default (nbf = iat = now), on a clock 2 s ahead of the relay's.
+    expect(await verify(await mint(2))).toMatchObject({ ok: true, agent: alice.agent });
+    expect(await verify(await mint(TOKEN_CLOCK_LEEWAY_SECONDS - 5))).toMatchObject({ ok: true });
+    const notYet = await sign({ sub: alice.agent, group: "g1", role: "writer", nbf: inSeconds(TOKEN_CLOCK_LEEWAY_SECONDS + 5), exp: inSeconds(3600) }, "s3cret", "HS256");
+    expect(await verify(notYet)).toEqual({ ok: false, code: "unauthorized", reason: "the token is not valid yet (nbf)" });
+    expect(await verify(await mint(TOKEN_CLOCK_LEEWAY_SECONDS + 5))).toMatchObject({ ok: false, code: "unauthorized" });
+  });
+
+  it("without iat, a token minted at the longest lifetime on a clock a little ahead gets in; one living longer does not", async () => {
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret", WEFT_TOKEN_MAX_LIFETIME_SECONDS: "3600" });
+    const expiringIn = (seconds: number) => sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(seconds) }, "s3cret", "HS256");
+    expect(await verify(await expiringIn(3600 + 2))).toMatchObject({ ok: true });
+    const tooLong = await verify(await expiringIn(3600 + TOKEN_CLOCK_LEEWAY_SECONDS + 10));
+    expect(tooLong).toMatchObject({ ok: false, code: "unauthorized", reason: expect.stringContaining("at most 3600 s") });
+  });
+
+  it("exp, nbf and iat may have a fraction of a second (RFC 7519's NumericDate)", async () => {
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret" });
+    const now = Date.now() / 1000;
+    const token = await sign({ sub: alice.agent, group: "g1", role: "writer", iat: now, nbf: now, exp: now + 600.5 }, "s3cret", "HS256");
+    expect(await verify(token)).toEqual({ ok: true, agent: alice.agent, group: "g1", role: "writer", expiresAt: (now + 600.5) * 1000 });
+    const expired = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: now - 0.5 }, "s3cret", "HS256");
+    expect(await verify(expired)).toMatchObject({ ok: false, code: "token_expired" });
+    for (const exp of ["600", null, true]) {
+      const malformed = await sign({ sub: alice.agent, group: "g1", role: "writer", exp } as never, "s3cret", "HS256");
+      expect(await verify(malformed)).toMatchObject({ ok: false, code: "unauthorized", reason: expect.stringContaining("malformed claim") });
+    }
   });
 
   it("a malformed public key, or an empty or undefined key var, is one clear problem, and every token then gets internal: the relay is closed, not open", async () => {

@@ -97,7 +97,7 @@ export async function nextOf(peer: Peer, match: (message: ServerMessage) => bool
 }
 
 /** Claims for an app token; `expiresIn` in seconds from now (negative: already expired). */
-export type TokenClaims = { sub: string; group: string; role: string; expiresIn?: number; exp?: number };
+export type TokenClaims = { sub: string; group: string; role: string; expiresIn?: number; exp?: number; nbf?: number; iat?: number };
 
 export function mintToken(claims: TokenClaims, secret = TOKEN_SECRET): Promise<string> {
   const { expiresIn = 600, exp, ...rest } = claims;

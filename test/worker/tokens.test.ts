@@ -63,6 +63,14 @@ describe("app tokens", () => {
     await adminPeer.close();
   });
 
+  it("a backend whose clock runs 2 s ahead, minting nbf = iat = now as many JWT libraries do, gets its agent in", async () => {
+    const { group, adminPeer } = await closedGroup("tok-skew", alice);
+    const backendNow = Math.floor(Date.now() / 1000) + 2;
+    const writer = await admit(group, tess, await mintToken({ sub: tess.agent, group, role: "writer", nbf: backendNow, iat: backendNow, exp: backendNow + 3600 }));
+    expect(writer.welcome.role).toBe("writer");
+    await Promise.all([adminPeer.close(), writer.peer.close()]);
+  });
+
   it("a token expiring while connected gets token_expired on the next frame", async () => {
     const { group, adminPeer } = await closedGroup("tok-midway", alice);
     const exp = Math.floor(Date.now() / 1000) + 2;
