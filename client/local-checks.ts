@@ -12,6 +12,7 @@ import {
   isGroupId,
   isWellFormedText,
   jsonProblem,
+  jwtShapeProblem,
   parseMemberOp,
   MAX_SESSIONS_PER_AGENT_PER_DOCUMENT,
   MAX_SESSIONS_PER_DOCUMENT,
@@ -250,7 +251,9 @@ export function tokenProblem(token: unknown): string | undefined {
   if (typeof token !== "string") return `the token must be a string (or undefined for none), not ${describe(token)}`;
   if (token.length > MAX_TOKEN_CHARS) return `the token has ${token.length} characters; at most ${MAX_TOKEN_CHARS}`;
   if (!isWellFormedText(token)) return "the token must be well-formed text (no lone surrogates)";
-  return undefined;
+  // "" sends no token, as undefined does. Anything else the relay would refuse as not a JWT, and closing the
+  // group here names the slip (a trailing newline, "Bearer ", JSON quotes) before a round trip.
+  return token === "" ? undefined : jwtShapeProblem(token);
 }
 
 // What plain JavaScript may pass where the types say otherwise: a TypeError at once, naming the call,

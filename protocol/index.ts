@@ -14,3 +14,4 @@ export * from "./binary-frame.ts";
 export * from "./roles.ts";
 export * from "./digest.ts";
 export * from "./open-parts.ts";
+export * from "./token-shape.ts";

@@ -5,7 +5,7 @@
 // The times a token claims are judged with TOKEN_CLOCK_LEEWAY_SECONDS to spare for its backend's clock.
 import * as v from "valibot";
 import { verify } from "hono/jwt";
-import { ROLES, TOKEN_CLOCK_LEEWAY_SECONDS, agentIdSchema, groupIdSchema } from "../protocol/index.ts";
+import { ROLES, TOKEN_CLOCK_LEEWAY_SECONDS, agentIdSchema, groupIdSchema, jwtShapeProblem } from "../protocol/index.ts";
 import type { RelayConfig, TokenKey, TokenPolicy } from "./config.ts";
 import type { TokenVerifier } from "./core/relay.ts";
 import type { TokenResult } from "./core/effects.ts";
@@ -51,13 +51,22 @@ async function verified(token: string, key: TokenKey): Promise<{ payload: unknow
   }
 }
 
+/** Why a token that has a JWT's shape still did not verify, in words for the app's developer. */
+function notVerifiedReason(error: Error): string {
+  // hono's name for parts that do not decode (once the shape held: a header or claims that are not JSON).
+  if (error.name === "JwtTokenInvalid") return "the token is not a JWT: its parts do not decode as a JSON header, JSON claims and a signature";
+  return `the token does not verify: ${error.name}`;
+}
+
 async function checkToken(token: string, policy: TokenPolicy, nowMs: number): Promise<TokenResult> {
+  const malformed = jwtShapeProblem(token);
+  if (malformed) return refused(malformed);
   // The current key first; during a rotation, the keys tokens were signed with until now. A refusal names
   // the current key's reason.
   const current = await verified(token, policy.key);
   let result = current;
   for (const key of policy.previousKeys ?? []) if ("error" in result) result = await verified(token, key);
-  if ("error" in result) return refused(`the token does not verify: ${"error" in current ? current.error.name : result.error.name}`);
+  if ("error" in result) return refused(notVerifiedReason("error" in current ? current.error : result.error));
   const { payload } = result;
   const parsed = v.safeParse(claimsSchema, payload);
   if (!parsed.success) return refused("the token lacks sub (agent id), group, role or exp, or has a malformed claim");

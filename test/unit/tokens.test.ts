@@ -111,6 +111,24 @@ describe("app tokens", () => {
     }
   });
 
+  it("a token that is not a JWT is refused with why, naming the slip: whitespace, a Bearer prefix, JSON quotes or a JSON body", async () => {
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret" });
+    const token = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(60) }, "s3cret", "HS256");
+    const notAJwt = "the token is not a JWT (three base64url parts separated by dots): ";
+    const slips: [string, string][] = [
+      [`${token}\n`, "it has whitespace at its start or end (a trailing newline?)"],
+      [`Bearer ${token}`, 'it starts with "Bearer "'],
+      [JSON.stringify(token), "it is in quotes, the JSON text of a string"],
+      [JSON.stringify({ token }), "it is JSON text; give the token it holds"],
+      [token.split(".").slice(0, 2).join("."), "it has 2 parts separated by dots"],
+    ];
+    for (const [given, slip] of slips) {
+      expect(await verify(given)).toMatchObject({ ok: false, code: "unauthorized", reason: expect.stringContaining(notAJwt + slip) });
+    }
+    // Three parts, but not a JWT's: named so, not JwtTokenInvalid.
+    expect(await verify("not.a.token")).toEqual({ ok: false, code: "unauthorized", reason: "the token is not a JWT: its parts do not decode as a JSON header, JSON claims and a signature" });
+  });
+
   it("a malformed public key, or an empty or undefined key var, is one clear problem, and every token then gets internal: the relay is closed, not open", async () => {
     const envs = [
       ...["not json", '{"kty":"RSA","n":"x","e":"AQAB"}', '{"kty":"OKP","crv":"Ed25519","x":"short"}'].map((key) => ({ WEFT_TOKEN_PUBLIC_KEY: key })),

@@ -71,6 +71,14 @@ describe("app tokens", () => {
     await Promise.all([adminPeer.close(), writer.peer.close()]);
   });
 
+  it("a token that is not a JWT (a getToken handing on a Bearer header) is refused saying so, not as JwtTokenInvalid", async () => {
+    const { group, adminPeer } = await closedGroup("tok-shape", alice);
+    const token = await mintToken({ sub: tess.agent, group, role: "writer" });
+    const error = await expectHelloRefused(group, tess, "unauthorized", `Bearer ${token}`);
+    expect(error.message).toMatch(/^the token is not a JWT \(three base64url parts separated by dots\): it starts with "Bearer "/);
+    await adminPeer.close();
+  });
+
   it("a token expiring while connected gets token_expired on the next frame", async () => {
     const { group, adminPeer } = await closedGroup("tok-midway", alice);
     const exp = Math.floor(Date.now() / 1000) + 2;

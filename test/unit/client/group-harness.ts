@@ -6,7 +6,7 @@ import { createIdentity, type Identity } from "../../../client/identity.ts";
 import type { Status } from "../../../client/status.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import type { DocChanges } from "../../../client/storage/local-store.ts";
-import type { DocId, Role } from "../../../protocol/index.ts";
+import { fromBase64Url, toBase64Url, type DocId, type Role } from "../../../protocol/index.ts";
 import type { TokenVerifier } from "../../../worker/core/relay.ts";
 import { InProcessRelay } from "./in-process-relay.ts";
 
@@ -22,6 +22,14 @@ export function refusalCode(call: () => unknown): string {
   }
   throw new Error("the call did not throw");
 }
+
+/**
+ * A token carrying `text` for a test's TokenVerifier (the in-process relay checks no signature), in a JWT's
+ * shape: the SDK refuses any other before sending it.
+ */
+export const fakeToken = (text: string): string => `fake.${toBase64Url(new TextEncoder().encode(text))}.fake`;
+/** The text a fakeToken carries. */
+export const fakeTokenText = (token: string): string => new TextDecoder().decode(fromBase64Url(token.split(".")[1] ?? "") ?? new Uint8Array());
 
 export function harness(verifyToken?: TokenVerifier) {
   const relay = new InProcessRelay(GROUP, verifyToken);

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { RelayError, createIdentity, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { MAX_TRANSACTION_BYTES, type Role } from "../../../protocol/index.ts";
-import { CUT_OFF_URL, bobMadeBy as madeBy, harness, statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
+import { CUT_OFF_URL, bobMadeBy as madeBy, fakeToken, fakeTokenText, harness, statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
 import { until } from "../../support/wait.ts";
 
 /** `promise`, or a failure after `ms` (what the test is about is a hang). */
@@ -487,10 +487,10 @@ describe("membership calls given what is not an agent or a role", () => {
 describe("two admins founding the group at once", () => {
   it("the one whose log is refused learns the group's log and its role under it, and its membership calls work", async () => {
     // Both are token admins, as with WEFT_FOUNDERS=token-admins.
-    const { client, closeAll } = harness(async (token) => ({ ok: true, agent: token as never, group: "g1", role: "admin", expiresAt: Date.now() + 60_000 }));
+    const { client, closeAll } = harness(async (token) => ({ ok: true, agent: fakeTokenText(token) as never, group: "g1", role: "admin", expiresAt: Date.now() + 60_000 }));
     try {
-      const first = await client({ name: "first", getToken: () => first.identity.agent });
-      const late = await client({ name: "late", getToken: () => late.identity.agent });
+      const first = await client({ name: "first", getToken: () => fakeToken(first.identity.agent) });
+      const late = await client({ name: "late", getToken: () => fakeToken(late.identity.agent) });
       const [firstGroup, lateGroup] = [first.group("g1"), late.group("g1")];
       await Promise.all([statusOf(firstGroup, "live"), statusOf(lateGroup, "live")]); // welcomed before any log
       const won = firstGroup.createMembers();

@@ -73,7 +73,7 @@ describe("closed for good", () => {
 
   it("a bad token: every call settles", async () => {
     const { client } = setup();
-    const holder = await client({ name: "holder", getToken: () => "not-a-token" });
+    const holder = await client({ name: "holder", getToken: () => "not.a.token" }); // a JWT's shape: the relay refuses it
     const group = holder.group("g1");
     await statusOf(group, "closed");
     for (const [name, call] of Object.entries(everyCall(group))) {
@@ -262,6 +262,30 @@ describe("a getToken that gives something the relay would refuse", () => {
       expect(result, name).not.toBe(PENDING);
       if (name !== "ready" && name !== "members") expect(result, name).toBeInstanceOf(ClosedError);
     }
+  });
+
+  // What an app hands on from its backend by mistake: each would be refused as not a JWT.
+  const token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZ18xIn0.c2lnbmF0dXJl";
+  const slips: [string, string, string][] = [
+    ["a trailing newline", `${token}\n`, "it has whitespace at its start or end (a trailing newline?); trim it"],
+    ['a "Bearer " prefix', `Bearer ${token}`, 'it starts with "Bearer "; give the token alone, without the Authorization scheme'],
+    ["a JSON-quoted token", JSON.stringify(token), "it is in quotes, the JSON text of a string; give the string itself (JSON.parse it)"],
+    ["a JSON body", JSON.stringify({ token }), "it is JSON text; give the token it holds, not the whole body"],
+  ];
+  it.each(slips)("%s: refused before it is sent, saying what is wrong, as a token of the wrong type is", async (_, given, slip) => {
+    const { relay, client } = setup();
+    let calls = 0;
+    const holder = await client({ name: "holder", getToken: () => (calls++, given) });
+    const group = holder.group("g1");
+    const heard: unknown[] = [];
+    group.onError((error) => heard.push(error));
+    await statusOf(group, "closed");
+    const detail = `the token is not a JWT (three base64url parts separated by dots): ${slip}`;
+    expect(group.connection.closeReason).toBe(`getToken: ${detail}`);
+    expect(heard).toEqual([expect.objectContaining({ name: "ConnectionError", failure: { kind: "token", detail }, message: `getToken failed: ${detail}` })]);
+    expect(relay.transcript().join("\n")).not.toMatch(/hello/);
+    expect(calls).toBe(1);
+    expect(() => group.create().append("after")).toThrow(ClosedError);
   });
 
   it("a getToken that throws (its backend out of reach for a moment): onError hears why, quoting it, and the next attempt asks again", async () => {

@@ -4,14 +4,14 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { AgentId } from "../../../protocol/index.ts";
 import type { TokenVerifier } from "../../../worker/core/relay.ts";
-import { harness, statusOf } from "./group-harness.ts";
+import { fakeToken, fakeTokenText, harness, statusOf } from "./group-harness.ts";
 
 let current: ReturnType<typeof harness> | undefined;
 afterEach(() => current?.closeAll());
 
-// A token is `<agent> <expiresAt>`: the relay core only needs what a checked token says.
+// A token carries `<agent> <expiresAt>`: the relay core only needs what a checked token says.
 const verifyToken: TokenVerifier = async (token) => {
-  const [agent, expiresAt] = token.split(" ");
+  const [agent, expiresAt] = fakeTokenText(token).split(" ");
   if (Date.now() >= Number(expiresAt)) return { ok: false, code: "token_expired", reason: "the token has expired" };
   return { ok: true, agent: agent as AgentId, group: "g1", role: "writer", expiresAt: Number(expiresAt) };
 };
@@ -20,7 +20,7 @@ describe("token_expired", () => {
   it("refreshes the token and reconnects once, then is live again; the app is not told of a refresh that worked", async () => {
     const { relay, client } = (current = harness(verifyToken));
     let issued = 0;
-    const alice = await client({ name: "alice", getToken: () => `${alice.identity.agent} ${Date.now() + 60_000 * ++issued}` });
+    const alice = await client({ name: "alice", getToken: () => fakeToken(`${alice.identity.agent} ${Date.now() + 60_000 * ++issued}`) });
     const group = alice.group("g1");
     const errors: string[] = [];
     group.onError((error) => errors.push(error.message));
@@ -42,7 +42,7 @@ describe("token_expired", () => {
   it("closes with a reason when every fresh token is already expired", async () => {
     const { client } = (current = harness(verifyToken));
     let issued = 0;
-    const alice = await client({ name: "alice", getToken: () => `${alice.identity.agent} ${issued++ === 0 ? Date.now() + 60_000 : 0}` });
+    const alice = await client({ name: "alice", getToken: () => fakeToken(`${alice.identity.agent} ${issued++ === 0 ? Date.now() + 60_000 : 0}`) });
     const group = alice.group("g1");
     await statusOf(group, "live");
     group.connection.drop();
