@@ -1,7 +1,7 @@
 // The Durable Object for one group: a thin shell that turns WebSocket events into relay-core events and
 // carries out the effects on SQLite and sockets. It keeps no timers, so it hibernates whenever it is idle;
 // all it must remember of a peer lives in the socket's attachment (its record and presence) and the
-// subscriptions table.
+// subscriptions table. An object left with no socket and nothing of a group stored deletes its storage.
 import { DurableObject } from "cloudflare:workers";
 import { COMPRESSION_LEVEL, encodeMessage, randomBase64Url } from "../protocol/index.ts";
 import type { PeerRecord, SavedPresence } from "./core/peer-records.ts";
@@ -23,6 +23,9 @@ export const SQL_STATS_PATH = "/sql-stats";
 /** Keep-alive answered by the runtime itself, without waking a hibernated object. */
 export const PING_FRAME = encodeMessage({ type: "ping" });
 export const PONG_FRAME = encodeMessage({ type: "pong" });
+
+/** The meta key of the group's name, written by the first visit (an object cannot read its own name). */
+const GROUP_KEY = "group";
 
 /** A socket's attachment: the peer's record, and its presence (never written to SQLite). At most 2,048 bytes. */
 type Attachment = PeerRecord & { presence?: SavedPresence };
@@ -55,7 +58,8 @@ const zlib = (globalThis as { process?: { getBuiltinModule?: (id: string) => unk
 const deflateRaw = zlib ? (bytes: Uint8Array) => zlib.deflateRawSync(bytes, { level: COMPRESSION_LEVEL }) : undefined;
 
 export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: string }> {
-  readonly #store: SqliteStore;
+  /** Opened by the first event that needs it (#openStore); dropped with the storage (#deleteStorageIfBare). */
+  #store: SqliteStore | undefined;
   /** Set when WEFT_SQL_STATS is "true": counts statements and rows for the bench. */
   readonly #meter: SqlMeter | undefined;
   /** Tells one in-memory instance from the next (the meter's counts start again in each). */
@@ -64,7 +68,7 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
   /** Each socket's peer, read from its attachment once per instance rather than at every frame. */
   readonly #peerIds = new WeakMap<WebSocket, PeerId>();
   #relay: Relay | undefined;
-  readonly #alarm: AlarmScheduler;
+  #alarm: AlarmScheduler;
   readonly #config: RelayConfig;
 
   constructor(ctx: DurableObjectState, env: ConfigEnv & { WEFT_SQL_STATS?: string }) {
@@ -72,7 +76,6 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
     this.#config = this.relayConfig();
     reportProblems(this.#config);
     this.#meter = env.WEFT_SQL_STATS === "true" ? new SqlMeter(ctx.storage.sql) : undefined;
-    this.#store = new SqliteStore(this.#meter?.sql ?? ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
     this.#alarm = new AlarmScheduler(ctx.storage);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
@@ -89,7 +92,8 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
     }
     const group = request.headers.get(GROUP_HEADER);
     if (!group) return new Response("missing group", { status: 400 });
-    if (this.#store.meta("group") === undefined) this.#store.setMeta("group", group);
+    const store = this.#openStore();
+    if (store.meta(GROUP_KEY) === undefined) store.setMeta(GROUP_KEY, group);
 
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     const peer = crypto.randomUUID();
@@ -117,6 +121,7 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
       }
       await this.#wake().dispatch({ type: "closed", peer });
     }
+    await this.#deleteStorageIfBare();
   }
 
   /**
@@ -133,6 +138,7 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
       console.error("weft: alarm failed", error);
     }
     await this.#alarm.settled();
+    await this.#deleteStorageIfBare();
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -159,11 +165,47 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
 
   async #dropped(ws: WebSocket): Promise<void> {
     const peer = this.#peerOf(ws);
-    if (!peer) return;
+    // A socket the relay closed lost its attachment then (the transport's close), and the relay forgot its
+    // peer: the far end's answer has nothing left to drop (the storage may be gone since, too).
+    if (!peer || ws.deserializeAttachment() === null) return;
     // Woken by this close, the object no longer lists the socket: its attachment still says what it showed.
     const relay = this.#wake(ws);
     this.#sockets.delete(peer);
     await relay.dispatch({ type: "closed", peer });
+    await this.#deleteStorageIfBare();
+  }
+
+  #openStore(): SqliteStore {
+    return (this.#store ??= new SqliteStore(this.#meter?.sql ?? this.ctx.storage.sql, (fn) => this.ctx.storage.transactionSync(fn)));
+  }
+
+  /**
+   * Deletes the object's storage, its alarm included, once no socket is left and nothing of a group is
+   * stored: only what opening the store and a visit wrote (the tables, the group's name, a handshake's
+   * alarm). The token travels in the hello, inside the socket, so anyone can open one to any group name; each
+   * visit that never said hello, was refused, or only waited for documents no one wrote would otherwise
+   * leave a database behind for good. Run after every event handled so far (a write still queued counts),
+   * and the instance stays in use: its next event opens a new store and relay.
+   */
+  async #deleteStorageIfBare(): Promise<void> {
+    const relay = this.#relay;
+    if (!relay || this.#sockets.size > 0) return;
+    await relay.afterQueued(async () => {
+      // An alarm still being set would outlive the deletion.
+      await this.#alarm.settled();
+      try {
+        if (this.#relay !== relay || this.#sockets.size > 0 || this.#store?.holdsGroupData([GROUP_KEY]) !== false) return;
+        this.#store = undefined;
+        this.#relay = undefined;
+        this.#alarm = new AlarmScheduler(this.ctx.storage); // the alarm it remembers is gone
+        // deleteAll deletes the alarm too only from compatibility date 2026-02-24: an app's Worker may be older.
+        await this.ctx.storage.deleteAlarm();
+        await this.ctx.storage.deleteAll();
+      } catch (error) {
+        // Kept, the storage is only what it was; the next event opens a store on whatever is left.
+        console.error("weft: storage not deleted", error);
+      }
+    });
   }
 
   #peerOf(ws: WebSocket): PeerId | undefined {
@@ -201,9 +243,10 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
     // After a restart (not a hibernation) the old sockets are gone without a close. With none left, every
     // subscription is a dead peer's and goes at once (a document never written again would keep them);
     // with some left, a dead peer's are forgotten when a write next finds them (relay-core's applyWrite).
-    if (peers.length === 0) this.#store.forgetAllPeers();
-    const group = this.#store.meta("group") ?? "";
-    this.#relay = new Relay(initialState(group, peers, this.#config.access, presence), this.#store, this.#transport, tokenVerifier(this.#config), {
+    const store = this.#openStore();
+    if (peers.length === 0) store.forgetAllPeers();
+    const group = store.meta(GROUP_KEY) ?? "";
+    this.#relay = new Relay(initialState(group, peers, this.#config.access, presence), store, this.#transport, tokenVerifier(this.#config), {
       snapshotRetentionSeconds: this.#config.snapshotRetentionSeconds ?? DEFAULT_SNAPSHOT_RETENTION_SECONDS,
     });
     return this.#relay;

@@ -126,6 +126,34 @@ export const BARE_TOMBSTONE_HEADER = "json_set(header, '$.meta', json('{}'))";
 /** Set once the tombstones stored before they were bare (BARE_TOMBSTONE_HEADER) were made so. */
 const TOMBSTONES_BARE = "tombstones_bare";
 
+/** Meta keys a new store writes as it opens: they say how the group is stored, nothing of the group. */
+const OPENING_META_KEYS = [READER_SUMS_KEPT, TOMBSTONES_BARE];
+
+/**
+ * Whether the storage holds anything of a group: a row in any of its tables (those of later versions too,
+ * read from sqlite_master, so a table added one day is kept by default), save `subscriptions` (the peers',
+ * who go with them) and the meta keys opening it writes and `visitKeys` (what a visit writes before any
+ * peer says who it is). Reads sqlite_master and a row of each table at most.
+ */
+export function storesGroupData(sql: SqlStorage, visitKeys: readonly string[]): boolean {
+  // Most groups that hold anything hold documents: found with one row read, before the tables are listed.
+  if (sql.exec("SELECT 1 FROM docs LIMIT 1").toArray().length > 0) return true;
+  // The platform's own tables (_cf_*) cannot be read, and SQLite's (sqlite_*) hold nothing of the group.
+  const tables = sql
+    .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '!_cf!_%' ESCAPE '!' AND name NOT LIKE 'sqlite!_%' ESCAPE '!'")
+    .toArray();
+  const bare = [...OPENING_META_KEYS, ...visitKeys];
+  for (const { name } of tables) {
+    if (name === "subscriptions") continue;
+    const row =
+      name === "meta"
+        ? sql.exec(`SELECT 1 FROM meta WHERE key NOT IN (${bare.map(() => "?").join(", ")}) LIMIT 1`, ...bare)
+        : sql.exec(`SELECT 1 FROM "${name.replaceAll('"', '""')}" LIMIT 1`);
+    if (row.toArray().length > 0) return true;
+  }
+  return false;
+}
+
 /** What is left for the store to do with reads of its own, on storage an earlier version wrote. */
 export type PendingUpgrades = {
   /** Rows stored before the digest was folded lazily are all in its sum: folding starts at the group's cursor. */

@@ -21,7 +21,7 @@ import {
 } from "../protocol/index.ts";
 import { foldDigest, type DigestChange } from "./digest-fold.ts";
 import { foldReaderSums, leaveReaderSums, readerSum, type ReaderSumsHost } from "./reader-sums.ts";
-import { BARE_TOMBSTONE_HEADER, openSchema, REMOVED_SCHEMA } from "./sqlite-schema.ts";
+import { BARE_TOMBSTONE_HEADER, openSchema, REMOVED_SCHEMA, storesGroupData } from "./sqlite-schema.ts";
 import { SnapshotRows } from "./sqlite-snapshots.ts";
 import { SubscriptionRows } from "./sqlite-subscriptions.ts";
 import { MemberRows } from "./sqlite-members.ts";
@@ -109,6 +109,8 @@ export class SqliteStore implements GroupStore {
    * undefined when not known (a fresh instance, a rolled-back write): then the next commit folds.
    */
   #unfolded: Set<string> | undefined;
+  /** Set once the storage was found to hold something of the group: nothing the relay does takes all of it away again. */
+  #holdsGroupData = false;
   readonly sql: SqlStorage;
   /** What the readers' sums read and write (reader-sums.ts). */
   readonly #readerSums: ReaderSumsHost;
@@ -184,6 +186,15 @@ export class SqliteStore implements GroupStore {
   setMeta(key: string, value: string): void {
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
     this.#meta.set(key, value);
+  }
+
+  /**
+   * Whether anything of the group is stored: a document, a member, a snapshot, usage, meta beyond what
+   * opening the store and `visitKeys` wrote (sqlite-schema.ts's storesGroupData). Subscriptions are not:
+   * they are the peers'. A deleted document leaves its tombstone, so once true it stays true.
+   */
+  holdsGroupData(visitKeys: readonly string[]): boolean {
+    return (this.#holdsGroupData ||= storesGroupData(this.sql, visitKeys));
   }
 
   info(): GroupInfo {

@@ -179,6 +179,11 @@ export class Relay {
     });
   }
 
+  /** Runs `work` once every event dispatched so far is handled, and before any dispatched after it. */
+  afterQueued(work: () => Promise<void>): Promise<void> {
+    return this.#enqueue(work);
+  }
+
   #enqueue(work: () => Promise<void>): Promise<void> {
     const run = this.#queue.then(work);
     this.#queue = run.catch(() => undefined);
