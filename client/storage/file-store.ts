@@ -1,8 +1,9 @@
 // A LocalStore for Node: one append-only JSON-lines file per document, one line per save, written and
 // fsynced (by default) before the save resolves, so a save has reached the disk before the SDK sends
-// anything. The write and its fsync run off the main thread (node:fs's promises), so an app's event loop
-// goes on meanwhile; saves of one file are written in the order they were made. Plain files keep it
-// dependency-free and easy to inspect.
+// anything (a line telling only what the relay holds is written without fsync: see save). The write and
+// its fsync run off the main thread (node:fs's promises), so an app's event loop goes on meanwhile; saves
+// of one file are written in the order they were made. Plain files keep it dependency-free and easy to
+// inspect.
 //
 // Torn writes: every save starts on a fresh line ("\n" + record + "\n"), so a record torn by a crash, a full
 // disk or a power cut can never glue onto the next one, and loading skips any line that does not parse. A
@@ -26,7 +27,7 @@ import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks }
  * One save. Files written before saves were one line hold `{header}` and `{session, after, transactions}`
  * lines. A snapshot's data of bytes is written like a transaction's: `bytes` in base64url instead of `data`.
  */
-type Record = { header?: StoredDoc["header"]; snapshot?: DocChanges["snapshot"]; cuts?: StoredChanges["cuts"]; appends?: DocChanges["appends"] };
+type Record = { header?: StoredDoc["header"]; snapshot?: DocChanges["snapshot"]; cuts?: StoredChanges["cuts"]; appends?: DocChanges["appends"]; relayHeld?: DocChanges["relayHeld"] };
 type OldAppendLine = DocChanges["appends"][number];
 
 /** The file in a group's folder that keeps an agent's role (saveRole): the agent's id, then this. */
@@ -124,9 +125,14 @@ export class FileLocalStore implements LocalStore {
   }
 
   async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
-    if (!changes.header && !changes.snapshot && changes.appends.length === 0) return;
+    const writes = changes.header !== undefined || changes.snapshot !== undefined || changes.appends.length > 0;
+    if (!writes && !changes.relayHeld) return;
     const appends = changes.appends.map((append) => ({ ...append, transactions: append.transactions.map(toLine) }));
-    return this.#appendRecord(group, doc, { ...(changes.header ? { header: changes.header } : {}), ...(changes.snapshot ? { snapshot: snapshotToLine(changes.snapshot) } : {}), appends });
+    const record = { ...(changes.header ? { header: changes.header } : {}), ...(changes.snapshot ? { snapshot: snapshotToLine(changes.snapshot) } : {}), ...(changes.relayHeld ? { relayHeld: changes.relayHeld } : {}), appends };
+    // Only what the relay holds (an ack heard): news of the relay, not a write. It is not fsynced (a crash of
+    // the app keeps it, a power cut may not, and the relay tells it again at the next load): a writer's every
+    // ack would otherwise cost a disk flush. Nor does it make a file: the document may have gone meanwhile.
+    return this.#appendRecord(group, doc, record, writes ? {} : { create: false, fsync: false });
   }
 
   async cutSession(group: string, doc: DocId, cut: SessionCut): Promise<void> {
@@ -135,14 +141,14 @@ export class FileLocalStore implements LocalStore {
   }
 
   /** Appends one record to a document's file, after what this store started on that file before. */
-  #appendRecord(group: string, doc: DocId, record: object, { create = true } = {}): Promise<void> {
+  #appendRecord(group: string, doc: DocId, record: object, { create = true, fsync = this.fsync } = {}): Promise<void> {
     const bytes = Buffer.from(`\n${JSON.stringify(record)}\n`);
     const path = this.#docPath(group, doc);
     return this.#inOrder(path, async () => {
       if (!create && !existsSync(path)) return;
       const created = (await this.#ensureFolder(dirname(path))) || !existsSync(path);
-      await appendWhole(path, bytes, this.fsync);
-      if (created && this.fsync) await fsyncPath(dirname(path)); // the new file's name is durable too
+      await appendWhole(path, bytes, fsync);
+      if (created && fsync) await fsyncPath(dirname(path)); // the new file's name is durable too
     });
   }
 
@@ -319,7 +325,7 @@ function readDoc(path: string, id: DocId, onDamage?: (problem: string) => void):
     const lines = Array.isArray(record.appends) ? record.appends : "session" in record ? [record as OldAppendLine] : [];
     const appends = lines.map((append) => (Array.isArray(append?.transactions) ? { ...append, transactions: append.transactions.map(fromLine) } : append));
     const snapshot = snapshotFromLine(record.snapshot);
-    applyChanges(stored, { appends, ...(snapshot ? { snapshot } : {}), cuts: record.cuts }, onDamage);
+    applyChanges(stored, { appends, ...(snapshot ? { snapshot } : {}), cuts: record.cuts, relayHeld: record.relayHeld }, onDamage);
   }
   // Saves with no header before them: the header's line was whole once (it is written first), and is lost.
   if (!stored && headless > 0) onDamage?.(`its header could not be read, so the document and its ${headless} later saves are left out`);

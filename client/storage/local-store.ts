@@ -1,6 +1,6 @@
 // Where the SDK keeps documents on the device, so an app reopens them without the network and an
 // offline write survives a restart. Small on purpose: three implementations share it.
-import { GENESIS_HASH, chainHash, coversMore, firstDifference, type AgentId, type DocHeader, type DocId, type Role, type SessionId, type Snapshot, type Transaction } from "../../protocol/index.ts";
+import { GENESIS_HASH, chainHash, coversMore, firstDifference, type AgentId, type DocHeader, type DocId, type KnownState, type Role, type SessionId, type Snapshot, type Transaction } from "../../protocol/index.ts";
 import type { LeaseRequest, SessionLease } from "./session-pool.ts";
 
 /**
@@ -11,20 +11,28 @@ import type { LeaseRequest, SessionLease } from "./session-pool.ts";
 export type StoredSnapshot = { snapshot: Snapshot; bases: Record<SessionId, number>; baseHashes: Record<SessionId, string> };
 
 /**
- * A document as stored locally: its header, the snapshot it starts from (if any), and every session's
- * transactions in order, from its base on (index 0 of `sessions[s]` is transaction `bases[s]`, 0 without one).
+ * A document as stored locally: its header, the snapshot it starts from (if any), every session's
+ * transactions in order, from its base on (index 0 of `sessions[s]` is transaction `bases[s]`, 0 without one),
+ * and what the relay was last heard to hold of it (`relayHeld`, see DocChanges).
  */
-export type StoredDoc = { id: DocId; header: DocHeader; sessions: Record<SessionId, Transaction[]>; snapshot?: StoredSnapshot };
+export type StoredDoc = { id: DocId; header: DocHeader; sessions: Record<SessionId, Transaction[]>; snapshot?: StoredSnapshot; relayHeld?: KnownState };
 
 /**
  * What changed in one document since the last save: a new header, a snapshot that replaces the
  * transactions before its bases, and/or transactions appended to sessions (`after` counts from the start of
- * the session, snapshot or not).
+ * the session, snapshot or not); and/or what the relay now holds, as the saving client heard it
+ * (`relayHeld`: whether the header, and how many of that client's own session's transactions). A store
+ * keeps the last one told per session (only a session's holder tells its count) and the last header flag:
+ * a client restarted on the store then knows which of its writes the relay acknowledged before it hears
+ * from the relay again, and never reports those among writes the relay refused (a document deleted while
+ * it was away). A store that drops it leaves a restarted client counting none of its writes as stored
+ * until the relay answers.
  */
 export type DocChanges = {
   header?: DocHeader;
   snapshot?: StoredSnapshot;
   appends: { session: SessionId; after: number; transactions: Transaction[] }[];
+  relayHeld?: KnownState;
 };
 
 /** A session's log cut short: its transactions from number `keep` on (counted from the session's start) are forgotten. */
@@ -98,13 +106,18 @@ export function unsentOf(message: unknown): { group: string; docs: DocId[] } | u
 
 /**
  * Applies changes to a stored document: a newer snapshot first (cutting each session's log at its base),
- * then the appends, ignoring transactions it already holds (or that a snapshot replaced) and appends that
- * are not whole. Saves of several clients may come in any order and all survive. An append that
- * contradicts what is held where they overlap is not taken: a session's log here is its own client's
- * (another client's copy may differ for a while when that client discarded writes), never two mixed.
+ * what the relay holds (each session's count replaced by the one told), then the appends, ignoring
+ * transactions it already holds (or that a snapshot replaced) and appends that are not whole. Saves of
+ * several clients may come in any order and all survive. An append that contradicts what is held where they
+ * overlap is not taken: a session's log here is its own client's (another client's copy may differ for a
+ * while when that client discarded writes), never two mixed.
  */
 export function applyChanges(stored: StoredDoc, changes: StoredChanges, onDamage?: (problem: string) => void): void {
   if (isStoredSnapshot(changes.snapshot)) applySnapshot(stored, changes.snapshot);
+  if (isKnownState(changes.relayHeld)) {
+    // A new object: a store may have handed the one it held to a reader (MemoryLocalStore's loadGroup).
+    stored.relayHeld = { header: changes.relayHeld.header, sessions: { ...stored.relayHeld?.sessions, ...changes.relayHeld.sessions } };
+  }
   for (const cut of Array.isArray(changes.cuts) ? changes.cuts : []) {
     const log = isCut(cut) ? stored.sessions[cut.session] : undefined;
     if (log) log.length = Math.min(log.length, Math.max(0, cut.keep - baseOf(stored, cut.session)));
@@ -129,7 +142,7 @@ const baseOf = (stored: StoredDoc, session: SessionId): number => stored.snapsho
 /** A stored document as one save that makes it again. */
 export function changesOf(stored: StoredDoc): DocChanges {
   const appends = Object.entries(stored.sessions).map(([session, transactions]) => ({ session: session as SessionId, after: baseOf(stored, session as SessionId), transactions }));
-  return { header: stored.header, ...(stored.snapshot ? { snapshot: stored.snapshot } : {}), appends };
+  return { header: stored.header, ...(stored.snapshot ? { snapshot: stored.snapshot } : {}), appends, ...(stored.relayHeld ? { relayHeld: stored.relayHeld } : {}) };
 }
 
 /**
@@ -180,6 +193,14 @@ function hashAfter(previous: string, transactions: readonly Transaction[]): stri
 function isStoredSnapshot(value: unknown): value is StoredSnapshot {
   const entry = value as Partial<StoredSnapshot> | null | undefined;
   return typeof entry === "object" && entry !== null && typeof entry.snapshot === "object" && entry.snapshot !== null && typeof entry.bases === "object" && entry.bases !== null && typeof entry.baseHashes === "object" && entry.baseHashes !== null;
+}
+
+/** What the relay holds as a store gave it back: a header flag and counts, or (another version, garbled) none. */
+export function isKnownState(value: unknown): value is KnownState {
+  const known = value as Partial<KnownState> | null | undefined;
+  if (typeof known !== "object" || known === null || typeof known.header !== "boolean") return false;
+  const { sessions } = known;
+  return typeof sessions === "object" && sessions !== null && Object.values(sessions).every((count) => Number.isInteger(count) && count >= 0);
 }
 
 function isCut(value: unknown): value is SessionCut {

@@ -368,6 +368,31 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     expect(after[0]?.sessions).toEqual({ [alice.session]: [], [bob.session]: many.slice(0, 5) });
   });
 
+  it("keeps what the relay was last heard to hold: each session's count as its last save told it, and the header's flag, across a snapshot and a restart where the store has one", async () => {
+    const other = open(); // another tab or process, writing its own session
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 3) }] });
+    await store.save(GROUP, first.id, { appends: [], relayHeld: { header: true, sessions: { [alice.session]: 2 } } });
+    await other.save(GROUP, first.id, { appends: [{ session: bob.session, after: 0, transactions: slice(3, 5) }], relayHeld: { header: true, sessions: { [bob.session]: 1 } } });
+    await store.save(GROUP, first.id, { appends: [], relayHeld: { header: true, sessions: { [alice.session]: 3 } } });
+    expect((await store.loadGroup(GROUP))[0]?.relayHeld).toEqual({ header: true, sessions: { [alice.session]: 3, [bob.session]: 1 } });
+    // A relay that lost what it held (restored from an older backup) is told so too: the last count stands.
+    await other.save(GROUP, first.id, { appends: [], relayHeld: { header: false, sessions: { [bob.session]: 0 } } });
+    const snapshot = { doc: first.id, session: alice.session, covers: { [alice.session]: 2 }, data: "state", signature: "A".repeat(86) };
+    await store.save(GROUP, first.id, { snapshot: { snapshot, bases: { [alice.session]: 2 }, baseHashes: { [alice.session]: "hash-at-2" } }, appends: [] });
+    const reader = survivesRestart ? open() : store;
+    const [doc] = await reader.loadGroup(GROUP);
+    expect(doc?.relayHeld).toEqual({ header: false, sessions: { [alice.session]: 3, [bob.session]: 0 } });
+    expect(doc?.sessions).toEqual({ [alice.session]: slice(2, 3), [bob.session]: slice(3, 5) });
+  });
+
+  it("makes no document of a save that tells only what the relay holds (the document removed meanwhile)", async () => {
+    const damage: string[] = [];
+    await store.save(GROUP, first.id, { appends: [], relayHeld: { header: true, sessions: { [alice.session]: 1 } } });
+    expect(await store.loadGroup(GROUP, (problem) => damage.push(problem))).toEqual([]);
+    if (survivesRestart) expect(await open().loadGroup(GROUP, (problem) => damage.push(problem))).toEqual([]);
+    expect(damage).toEqual([]);
+  });
+
   it("leases a different session to each live client, and a fresh one only when all are held", async () => {
     const fresh = sessionMaker(alice.agent);
     const tab1 = await store.leaseSession(alice.agent, { fresh });
@@ -448,9 +473,11 @@ describe("a store of the app's own without cutSession", () => {
     };
     const many = transactions(6, "own-store");
     await own.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: many.slice(0, 4) }, { session: bob.session, after: 0, transactions: many.slice(4, 6) }] });
+    const relayHeld = { header: true, sessions: { [alice.session]: 1, [bob.session]: 2 } };
+    await own.save(GROUP, first.id, { appends: [], relayHeld });
     await cutStoredSession(own, GROUP, first.id, { session: alice.session, keep: 1 });
     await cutStoredSession(own, GROUP, second.id, { session: alice.session, keep: 0 });
-    expect(await own.loadGroup(GROUP)).toEqual([stored(first.id, first.header, { [alice.session]: many.slice(0, 1), [bob.session]: many.slice(4, 6) })]);
+    expect(await own.loadGroup(GROUP)).toEqual([{ ...stored(first.id, first.header, { [alice.session]: many.slice(0, 1), [bob.session]: many.slice(4, 6) }), relayHeld }]);
   });
 });
 
