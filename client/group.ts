@@ -6,7 +6,7 @@ import { notifyAll } from "./listeners.ts";
 import { MEMBERS_KIND, RELAY_CLOCK_SLACK_MS, mayRead, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { digestOfState, initialState, step } from "./core/client-core.ts";
-import { hasUnsynced, unsavedOf, type DocState } from "./core/doc-state.ts";
+import { hasUnsynced, onlyRelayHeld, unsavedOf, type DocState } from "./core/doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Directory, type WaiterKey } from "./core/effects.ts";
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
 import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from "./errors.ts";
@@ -514,9 +514,12 @@ export class Group {
     return [...this.#core.docs.values()].filter((doc) => !doc.deleted && hasUnsynced(doc, this.session)).map((doc) => doc.id);
   }
 
-  /** Whether the local store holds everything this group holds: no save waits, or is under way. */
+  /** Whether the local store holds every write this group holds (what the relay holds aside): no save waits, or is under way. */
   allSaved(): boolean {
-    return [...this.#core.docs.values()].every((doc) => unsavedOf(doc, this.session) === undefined);
+    return [...this.#core.docs.values()].every((doc) => {
+      const unsaved = unsavedOf(doc, this.session);
+      return unsaved === undefined || onlyRelayHeld(unsaved);
+    });
   }
 
   /**

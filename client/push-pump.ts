@@ -3,9 +3,9 @@
 // One flush at a time. What to save and what to push is decided by the core (core/doc-state.ts, core/push.ts).
 import type { DocId, SessionId } from "../protocol/index.ts";
 import { verifiesChains } from "./chain-checks.ts";
-import { unsavedOf, type DocState } from "./core/doc-state.ts";
+import { onlyRelayHeld, unsavedOf, type DocState } from "./core/doc-state.ts";
 import type { CoreEvent } from "./core/effects.ts";
-import type { LocalStore } from "./storage/local-store.ts";
+import type { DocChanges, LocalStore } from "./storage/local-store.ts";
 
 /**
  * A save that failed (a full disk, a store closed under the client) is tried again after this wait,
@@ -35,6 +35,11 @@ export class PushPump {
   #pushing = false;
   /** Documents whose last save failed: the retry's timer, and the wait before the one after it. */
   readonly #retries = new Map<DocId, { timer: ReturnType<typeof setTimeout> | undefined; nextMs: number }>();
+  /**
+   * Documents whose save of only what the relay holds (an ack heard) is under way: the push does not wait for
+   * it, and one at a time per document is enough (what the relay holds by then is saved right after it).
+   */
+  readonly #keeping = new Set<DocId>();
   /** Documents whose partial frame waits for the pace (core effect pushAt), each with the timer that pushes it. */
   readonly #paced = new Map<DocId, ReturnType<typeof setTimeout>>();
   #stopped = false;
@@ -112,6 +117,21 @@ export class PushPump {
   #saveChanges(id: DocId, doc: DocState): Promise<void> | undefined {
     const changes = unsavedOf(doc, this.#host.session);
     if (!changes) return undefined;
+    if (onlyRelayHeld(changes)) {
+      // Nothing to push waits on it: the push goes now, and the save lands meanwhile.
+      if (this.#keeping.has(id)) return undefined;
+      this.#keeping.add(id);
+      void this.#store(id, doc, changes).then((saved) => {
+        this.#keeping.delete(id);
+        if (saved && unsavedOf(doc, this.#host.session)) this.markDirty(id);
+      });
+      return undefined;
+    }
+    return this.#store(id, doc, changes).then(() => undefined);
+  }
+
+  /** Saves `changes` of `id`; resolves with whether the save held (a failure is reported and retried). */
+  #store(id: DocId, doc: DocState, changes: DocChanges): Promise<boolean> {
     const ownCuts = doc.ownCuts;
     return this.#host.store.save(this.#host.group, id, changes).then(
       () => {
@@ -119,8 +139,12 @@ export class PushPump {
         clearTimeout(this.#retries.get(id)?.timer);
         this.#retries.delete(id);
         this.#host.dispatch({ type: "saved", doc: id, changes, ownCuts });
+        return true;
       },
-      (error: unknown) => this.#failed(id, error),
+      (error: unknown) => {
+        this.#failed(id, error);
+        return false;
+      },
     );
   }
 

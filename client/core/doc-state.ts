@@ -28,7 +28,7 @@ import {
 import { ChainChecks, verifiesChains } from "../chain-checks.ts";
 import { LocalRefusalError, type RelayError } from "../errors.ts";
 import { storedTransactionProblem } from "../local-checks.ts";
-import type { DocChanges, StoredDoc, StoredSnapshot } from "../storage/local-store.ts";
+import { isKnownState, type DocChanges, type StoredDoc, type StoredSnapshot } from "../storage/local-store.ts";
 
 export type DocTransaction = Transaction & { session: SessionId; index: number };
 
@@ -96,6 +96,8 @@ export type DocState = {
   /** How much of each session, and whether the header, is saved in the local store. */
   readonly saved: Map<SessionId, number>;
   headerSaved: boolean;
+  /** What the local store keeps of what the relay holds (StoredDoc.relayHeld), as far as this client knows. */
+  relayHeldSaved: KnownState | undefined;
   refusal: Refusal | undefined;
   /** Own indexes whose copy at the relay is to be compared before it counts (see Reused). */
   reused: Reused | undefined;
@@ -166,6 +168,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     headerInFlight: false,
     saved: new Map(),
     headerSaved: false,
+    relayHeldSaved: undefined,
     refusal: undefined,
     reused: undefined,
     ownCuts: 0,
@@ -309,6 +312,7 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
     // Only verified transactions of a verified chain are ever saved (unsavedOf holds the rest back).
     doc.chains.trust(session, heldCount(doc, session));
   }
+  restoreRelayHeld(doc, own, stored.relayHeld);
   const base = baseOf(doc, own);
   const ownTransactions = ownLog(doc, own);
   const bad = ownTransactions.findIndex((transaction) => storedTransactionProblem(transaction) !== undefined);
@@ -320,6 +324,24 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
   for (const transaction of ownTransactions.slice(doc.ownHashes.length, valid)) {
     doc.ownHashes.push(chainHash(ownHashAt(doc, own, base + doc.ownHashes.length), [transaction]));
   }
+}
+
+/**
+ * What the relay was last heard to hold, as the local store kept it, counts as what it holds until it answers
+ * a load, as it does for a client that stayed up through a lost connection: writes it acknowledged in an
+ * earlier run are not reported among those it refuses (the document deleted meanwhile), and synced() waits
+ * for no answer about them. A session counts only as far as the store holds it: a store behind the relay
+ * (saves lost to a power cut) holds writes past that which the relay's copy may not match (own-content.ts
+ * compares them once it answers).
+ */
+function restoreRelayHeld(doc: DocState, own: SessionId, relayHeld: unknown): void {
+  if (!isKnownState(relayHeld)) return;
+  doc.relayHeldSaved = relayHeld;
+  if (doc.loaded) return; // the relay answered already: what it said stands
+  const sessions: SessionCounts = {};
+  for (const [session, count] of Object.entries(relayHeld.sessions) as [SessionId, number][]) sessions[session] = Math.min(count, heldCount(doc, session));
+  doc.relay = mergeKnownStates(doc.relay, { header: relayHeld.header, sessions });
+  doc.sent = Math.max(doc.sent, countOf(doc.relay, own));
 }
 
 /**
@@ -350,6 +372,8 @@ export function unsavedOf(doc: DocState, own: SessionId): DocChanges | undefined
   const changes: DocChanges = { appends: [] };
   if (!doc.headerSaved) changes.header = doc.header;
   if (!doc.snapshotSaved && doc.snapshot) changes.snapshot = storedSnapshotOf(doc);
+  const relayHeld = relayHeldUnsaved(doc, own);
+  if (relayHeld) changes.relayHeld = relayHeld;
   const verifies = verifiesChains(doc.header);
   for (const session of doc.sessions.keys()) {
     if (doc.conflicted.has(session)) continue;
@@ -359,8 +383,25 @@ export function unsavedOf(doc: DocState, own: SessionId): DocChanges | undefined
     const savable = verifies && session !== own ? Math.min(held, doc.chains.verifiedCount(session)) : held;
     if (savable > saved) changes.appends.push({ session, after: saved, transactions: heldSlice(doc, session, saved, savable) });
   }
-  return changes.header || changes.snapshot || changes.appends.length > 0 ? changes : undefined;
+  return changes.header || changes.snapshot || changes.relayHeld || changes.appends.length > 0 ? changes : undefined;
 }
+
+/**
+ * What the local store is to keep of what the relay holds (DocChanges.relayHeld), when the store's copy is
+ * not that: the header, and the relay's count of the own session. Kept only once there is something of this
+ * client's to tell (an own write or a document it created acknowledged): a client reading a group saves nothing.
+ */
+function relayHeldUnsaved(doc: DocState, own: SessionId): KnownState | undefined {
+  const count = countOf(doc.relay, own);
+  const saved = doc.relayHeldSaved;
+  if (saved) {
+    if (saved.header === doc.relay.header && countOf(saved, own) === count) return undefined;
+  } else if (count === 0 && !(doc.relay.header && doc.header?.creator === agentOfSession(own))) return undefined;
+  return { header: doc.relay.header, sessions: { [own]: count } };
+}
+
+/** Changes that tell only what the relay holds: no write waits on them (push-pump.ts saves them aside). */
+export const onlyRelayHeld = (changes: DocChanges): boolean => !changes.header && !changes.snapshot && changes.appends.length === 0;
 
 /** The snapshot as the local store keeps it: with where each session's log starts, and the hashes there. */
 export function storedSnapshotOf(doc: DocState): StoredSnapshot | undefined {
@@ -370,6 +411,7 @@ export function storedSnapshotOf(doc: DocState): StoredSnapshot | undefined {
 
 export function markSaved(doc: DocState, changes: DocChanges): void {
   if (changes.header) doc.headerSaved = true;
+  if (changes.relayHeld) doc.relayHeldSaved = changes.relayHeld;
   if (changes.snapshot && changes.snapshot.snapshot === doc.snapshot) doc.snapshotSaved = true;
   for (const append of changes.appends) doc.saved.set(append.session, append.after + append.transactions.length);
 }

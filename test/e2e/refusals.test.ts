@@ -73,9 +73,9 @@ describe("refusals against the real relay", () => {
     const byDoc = new Map(refusals.map((refused) => [refused.doc.id, refused]));
     expect(refusals).toHaveLength(2);
     expect(byDoc.get(doomed.id)?.error).toMatchObject({ code: "doc_deleted" });
-    // After a restart the SDK cannot tell what the relay had acknowledged of a document deleted since: the
-    // refusal lists every own write of it, the unsent one included.
-    expect(byDoc.get(doomed.id)?.transactions.map((transaction) => transaction.data)).toContain("written before the delete");
+    // After a restart the SDK knows from the store what the relay had acknowledged of a document deleted
+    // since: the refusal lists only the write it never stored.
+    expect(byDoc.get(doomed.id)?.transactions.map((transaction) => transaction.data)).toEqual(["written before the delete"]);
     expect(byDoc.get(damaged.id)?.error).toMatchObject({ code: "bad_frame" });
     await again.discardRefused(byDoc.get(damaged.id)!.doc);
     await again.synced();

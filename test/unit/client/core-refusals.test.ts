@@ -110,6 +110,7 @@ describe("item 1: sessions", () => {
         expect(core.transcript().filter((line) => !line.startsWith("relay -> c"))).toEqual([
           ...(heard === "content" ? ["c | changed doc1 +0"] : []),
           "c | flush doc1",
+          "store | saved doc1: relay holds {alice:0}", // the header, for a restart to know
           "shell | push doc1", // nothing: "one" is still held back
           `app | ${then} doc1`,
           ...after,
@@ -137,12 +138,14 @@ describe("item 1: sessions", () => {
         "c | loaded:doc1 resolves",
         "c | status live",
         "c | flush doc1",
+        "store | saved doc1: relay holds {alice:0}",
         "shell | push doc1",
         "c -> relay | content doc1 alice after=0 n=1",
         "c -> relay | content doc1 alice~two after=1 n=2",
         "relay -> c | known doc1 {alice~two:3, alice:1} ack",
         "c | synced:doc1 resolves",
         "c | flush doc1",
+        "store | saved doc1: relay holds {alice:1}",
         "shell | push doc1",
       ]
     `);
@@ -213,6 +216,7 @@ describe("item 2: a refused message is surfaced once and never wedges", () => {
         "relay -> c | known doc1 {alice:1} ack",
         "c | synced:doc1 resolves",
         "c | flush doc1",
+        "store | saved doc1: relay holds {alice:1}",
         "shell | push doc1",
         "c -> relay | content doc2 alice after=0 n=1",
         "relay -> c | error bad_frame "unreadable"",

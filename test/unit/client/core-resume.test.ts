@@ -39,6 +39,7 @@ describe("item 4: offline-created documents after openAll()", () => {
         "relay -> c | opened docs=1 cursor=1",
         "c | flush doc2",
         "c | openAll resolves",
+        "store | saved doc1: relay holds {alice:0}",
         "store | saved doc2",
         "shell | push doc1, doc2",
         "c -> relay | content doc2 +header ",

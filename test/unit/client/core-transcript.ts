@@ -3,7 +3,7 @@
 // long ids replaced by names (alice, doc1, ...), the way test/unit/relay-transcript.ts renders the relay.
 import { type DocId, type KnownState, type ServerMessage, type Transaction } from "../../../protocol/index.ts";
 import { initialState, step } from "../../../client/core/client-core.ts";
-import { unsavedOf } from "../../../client/core/doc-state.ts";
+import { onlyRelayHeld, unsavedOf } from "../../../client/core/doc-state.ts";
 import type { CoreEffect, CoreEvent, CoreState } from "../../../client/core/effects.ts";
 import { ClosedError } from "../../../client/errors.ts";
 import type { StoredDoc } from "../../../client/storage/local-store.ts";
@@ -22,7 +22,8 @@ function renderEvent(event: CoreEvent): string {
     case "restored":
       return `store | restored ${event.docs.map((doc) => `${doc.id} ${counts(Object.fromEntries(Object.entries(doc.sessions).map(([session, log]) => [session, log.length])))}`).join(", ")}`;
     case "saved":
-      return `store | saved ${event.doc}`;
+      // A save of only what the relay holds (an ack heard) says so: it is no write.
+      return onlyRelayHeld(event.changes) && event.changes.relayHeld ? `store | saved ${event.doc}: relay holds ${event.changes.relayHeld.header ? "" : "(no header) "}${counts(event.changes.relayHeld.sessions)}` : `store | saved ${event.doc}`;
     case "storedTails":
       return `store | read again ${event.docs.map((doc) => `${doc.id} ${counts(Object.fromEntries(Object.entries(doc.sessions).map(([session, log]) => [session, log.length])))}`).join(", ")}`;
     case "unverified":

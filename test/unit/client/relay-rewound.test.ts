@@ -63,11 +63,13 @@ describe("a relay restored from an older backup", () => {
         "c -> relay | content doc1 alice after=3 n=1",
         "relay -> c | known doc1 {alice:1} correction",
         "c | flush doc1",
+        "store | saved doc1: relay holds {alice:1}",
         "shell | push doc1",
         "c -> relay | content doc1 alice after=1 n=3",
         "relay -> c | known doc1 {alice:4} ack",
         "c | synced:doc1 resolves",
         "c | flush doc1",
+        "store | saved doc1: relay holds {alice:4}",
         "shell | push doc1",
       ]
     `);
@@ -90,11 +92,13 @@ describe("a relay restored from an older backup", () => {
         "c | status live",
         "relay -> c | known doc1 {alice:1} load",
         "c | flush doc1",
+        "store | saved doc1: relay holds {alice:1}",
         "shell | push doc1",
         "c -> relay | content doc1 alice after=1 n=2",
         "relay -> c | known doc1 {alice:3} ack",
         "c | synced:doc1 resolves",
         "c | flush doc1",
+        "store | saved doc1: relay holds {alice:3}",
         "shell | push doc1",
       ]
     `);
@@ -164,6 +168,7 @@ describe("on a healthy relay", () => {
         "c | flush doc1",
         "relay -> c | known doc1 {alice:4} correction",
         "c | flush doc1",
+        "store | saved doc1: relay holds {alice:4}",
         "shell | push doc1",
       ]
     `);
@@ -211,6 +216,7 @@ describe("a relay that lost the document", () => {
         "relay -> c | known doc1 {alice:4} ack",
         "c | synced:doc1 resolves",
         "c | flush doc1",
+        "store | saved doc1: relay holds {alice:4}",
         "shell | push doc1",
       ]
     `);
@@ -233,11 +239,13 @@ describe("a relay that lost the document", () => {
         "c | status live",
         "relay -> c | known doc1 (no header) {} load",
         "c | flush doc1",
+        "store | saved doc1: relay holds (no header) {alice:0}",
         "shell | push doc1",
         "c -> relay | content doc1 +header alice after=0 n=2",
         "relay -> c | known doc1 {alice:2} ack",
         "c | synced:doc1 resolves",
         "c | flush doc1",
+        "store | saved doc1: relay holds {alice:2}",
         "shell | push doc1",
       ]
     `);
@@ -269,6 +277,7 @@ describe("a relay that lost the document", () => {
         "c | status live",
         "relay -> c | known bobdoc (no header) {} load",
         "c | flush bobdoc",
+        "store | saved bobdoc: relay holds (no header) {alice:0}",
         "shell | push bobdoc",
         "c -> relay | content bobdoc alice after=0 n=1",
         "relay -> c | error unknown_doc bobdoc "send the header with the first content of a document"",

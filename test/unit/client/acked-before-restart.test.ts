@@ -1,0 +1,179 @@
+// Writes the relay acknowledged in an earlier run of the app are never reported refused: a client restarted
+// on its FileLocalStore knows, from the store, what the relay held when it last heard from it, as a client
+// that stayed up through a lost connection knows it. Real relay (startRelay), real SDK, runs of a client on
+// one store folder; the network is cut by a proxy in front of the relay.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient, createIdentity, type Client, type Doc, type Group, type Identity, type RefusedWrites } from "../../../client/index.ts";
+import { FileLocalStore } from "../../../client/node.ts";
+import { startRelay, type LocalRelay } from "../../../dev/start-relay.ts";
+import type { DocId, Role } from "../../../protocol/index.ts";
+import { startProxy, type Proxy } from "../../support/proxy.ts";
+import { until } from "../../support/wait.ts";
+
+let relay: LocalRelay;
+let proxy: Proxy;
+let admin: Client;
+const folders: string[] = [];
+
+beforeAll(async () => {
+  relay = await startRelay();
+  proxy = await startProxy({ port: Number(new URL(relay.url).port) });
+  admin = await createClient({ url: relay.url, identity: createIdentity() });
+});
+
+afterAll(async () => {
+  await admin?.close();
+  await proxy?.close();
+  await relay?.stop();
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
+
+/** What onRefused heard, per refusal. */
+const heard = (refusals: RefusedWrites[]) => refusals.map((refused) => ({ code: refused.error.code, data: refused.transactions.map((transaction) => transaction.data), wholeDocument: refused.wholeDocument }));
+
+type Scenario = {
+  /** The writer's role in the group at first. */
+  role: Role;
+  /** Makes the document written, as the writer's first client (or the admin) does. */
+  make: (writer: Client, group: string) => Promise<DocId>;
+  /** What the writer writes while it is away. */
+  offline: string[];
+  /** What happens at the relay while it is away. */
+  meanwhile: (adminGroup: Group, writer: Identity, doc: DocId) => Promise<void>;
+};
+
+/**
+ * The writer's first run writes `x0` and waits for synced(); a second run, offline, writes `offline`;
+ * then `meanwhile` happens at the relay, and a third run starts online on the same store folder.
+ */
+async function restartedAfter(group: string, scenario: Scenario): Promise<{ client: Client; group: Group; doc: Doc; refusals: RefusedWrites[] }> {
+  const identity = createIdentity();
+  const folder = mkdtempSync(join(tmpdir(), "weft-acked-"));
+  folders.push(folder);
+  const adminGroup = admin.group(group);
+  await adminGroup.createMembers().synced();
+  await adminGroup.setRole(identity.agent, scenario.role);
+
+  const first = await createClient({ url: proxy.url, identity, store: new FileLocalStore(folder) });
+  const id = await scenario.make(first, group);
+  const written = await first.group(group).open(id);
+  written.append("x0");
+  await written.synced();
+  await first.close();
+
+  proxy.down();
+  try {
+    const second = await createClient({ url: proxy.url, identity, store: new FileLocalStore(folder) });
+    const away = await second.group(group).open(id); // from the store, without the network
+    for (const data of scenario.offline) away.append(data);
+    await second.close(); // once its writes are saved
+  } finally {
+    proxy.restore();
+  }
+  await scenario.meanwhile(adminGroup, identity, id);
+
+  const client = await createClient({ url: proxy.url, identity, store: new FileLocalStore(folder) });
+  const restarted = client.group(group);
+  const refusals: RefusedWrites[] = [];
+  restarted.onRefused((refused) => refusals.push(refused));
+  return { client, group: restarted, doc: await restarted.open(id), refusals };
+}
+
+/** A document the writer creates. */
+const created = async (writer: Client, group: string): Promise<DocId> => writer.group(group).create().id;
+
+const deleted: Scenario["meanwhile"] = (adminGroup, _writer, doc) => adminGroup.delete(doc);
+
+describe("a client restarted on its store, after the relay acknowledged its first write", () => {
+  it("the document deleted while it was away: onRefused names the writes made offline, not the one acknowledged before", async () => {
+    const { client, group, doc, refusals } = await restartedAfter("acked-deleted", { role: "writer", make: created, offline: ["x1", "x2"], meanwhile: deleted });
+    try {
+      await expect(group.synced()).rejects.toMatchObject({ code: "doc_deleted" });
+      expect(doc.deleted).toBe(true);
+      expect(heard(refusals)).toEqual([{ code: "doc_deleted", data: ["x1", "x2"], wholeDocument: false }]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("the document deleted while it was away, with nothing written since: nothing is reported refused", async () => {
+    const { client, group, doc, refusals } = await restartedAfter("acked-deleted-only", { role: "writer", make: created, offline: [], meanwhile: deleted });
+    try {
+      await until(() => doc.deleted, 10_000);
+      await group.synced();
+      expect(heard(refusals)).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("made a reader while it was away: onRefused names the write made offline, not the one acknowledged before", async () => {
+    const { client, group, refusals } = await restartedAfter("acked-reader", {
+      role: "writer",
+      make: created,
+      offline: ["x1"],
+      meanwhile: (adminGroup, writer) => adminGroup.setRole(writer.agent, "reader"),
+    });
+    try {
+      await expect(group.synced()).rejects.toMatchObject({ code: "forbidden" });
+      expect(heard(refusals)).toEqual([{ code: "forbidden", data: ["x1"], wholeDocument: false }]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("no longer let read the document while it was away (an admin made a writer, the document kept to its readers): only the write made offline is named", async () => {
+    const { client, group, refusals } = await restartedAfter("acked-unreadable", {
+      role: "admin",
+      // The admin's document, kept to the admin: the writer reads it only while it is an admin itself.
+      make: async (_writer, id) => {
+        const doc = admin.group(id).create({ readers: [admin.identity.agent] });
+        await doc.synced();
+        return doc.id;
+      },
+      offline: ["x1"],
+      meanwhile: (adminGroup, writer) => adminGroup.setRole(writer.agent, "writer"),
+    });
+    try {
+      await expect(group.synced()).rejects.toMatchObject({ code: "forbidden" });
+      expect(heard(refusals)).toEqual([{ code: "forbidden", data: ["x1"], wholeDocument: false }]);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("a client that stayed up while cut off (the same as restarted)", () => {
+  it("the document deleted meanwhile: onRefused names the writes made offline, not the one acknowledged before", async () => {
+    const identity = createIdentity();
+    const adminGroup = admin.group("acked-stayed-up");
+    await adminGroup.createMembers().synced();
+    await adminGroup.setRole(identity.agent, "writer");
+    const client = await createClient({ url: proxy.url, identity });
+    try {
+      const group = client.group("acked-stayed-up");
+      const refusals: RefusedWrites[] = [];
+      group.onRefused((refused) => refusals.push(refused));
+      const doc = group.create();
+      doc.append("x0");
+      await doc.synced();
+      proxy.down();
+      try {
+        await until(() => group.status !== "live", 10_000);
+        doc.append("x1");
+        doc.append("x2");
+        await adminGroup.delete(doc.id);
+      } finally {
+        proxy.restore();
+      }
+      client.reconnectNow();
+      await expect(group.synced()).rejects.toMatchObject({ code: "doc_deleted" });
+      expect(heard(refusals)).toEqual([{ code: "doc_deleted", data: ["x1", "x2"], wholeDocument: false }]);
+    } finally {
+      await client.close();
+    }
+  });
+});
