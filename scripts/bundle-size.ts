@@ -20,10 +20,11 @@ import { fileURLToPath } from "node:url";
  * has no room for it, snapshots refused to writers that did not create the document, getToken aborted
  * and its late answer kept, and sibling groups reconnecting together; 47.2 KiB with pings the relay can
  * count on, a burst of writes sent 1 MiB at a time, and a relay of another protocol version waited out
- * rather than closing the group). Less than a KiB of room beyond that, so that the next fix is not
- * blocked by its error message.
+ * rather than closing the group; 48.0 KiB with a token that is not a JWT refused naming the slip, and the
+ * writes the relay acknowledged known across a restart). Less than a KiB of room beyond that, so that the
+ * next fix is not blocked by its error message.
  */
-export const BROWSER_BUNDLE_BUDGET_GZIPPED = 48 * 1024;
+export const BROWSER_BUNDLE_BUDGET_GZIPPED = 49 * 1024;
 
 /**
  * Bundles `entry` for browsers as an app would; by default the SDK's own source. esbuild fails on any
