@@ -8,10 +8,14 @@ import { storeContract } from "../support/store-contract.ts";
 import { groupStub, uniqueGroup } from "./socket.ts";
 
 /** A fresh group object's SQLite, and a SqliteStore opened on it as the object opens one at its start. */
+/** Runs `run` on a new object's storage, its tables as this version makes them (a test may turn them into an earlier version's). */
 function onFreshStorage(name: string, run: (sql: SqlStorage, openStore: () => SqliteStore) => void): Promise<void> {
-  return runInDurableObject(groupStub(uniqueGroup(name)), (_instance, state) =>
-    run(state.storage.sql, () => new SqliteStore(state.storage.sql, (fn) => state.storage.transactionSync(fn))),
-  );
+  return runInDurableObject(groupStub(uniqueGroup(name)), (_instance, state) => {
+    const openStore = () => new SqliteStore(state.storage.sql, (fn) => state.storage.transactionSync(fn));
+    // The object opens its store at its first event, not before: opened here, as the first would.
+    openStore();
+    run(state.storage.sql, openStore);
+  });
 }
 
 describe("store contract: SqliteStore", () => {
