@@ -4,16 +4,15 @@
 // database never overwrite each other's records. A save with a snapshot compacts the document: in that
 // same transaction (which IndexedDB serializes with every other tab's), its records are replaced by one
 // holding the header, the snapshot and what follows it, so a load reads no more than that. Session leases are Web Locks, which the browser drops
-// when a tab closes or crashes; `navigator.locks` is shared by every tab and worker of the origin.
+// when a tab closes or crashes; `navigator.locks` is shared by every tab and worker of the origin. A database
+// that is not Weft's is refused in words that name it (indexeddb-open.ts).
 import type { AgentId, DocId, Role, SessionId } from "../../protocol/index.ts";
 import { applyChanges, changesOf, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
+import { CHANGES, SESSIONS, openWeftDatabase } from "./indexeddb-open.ts";
 import { holdAlive, tellLeased, tellLeaving, watchSessions, type SessionWatch } from "./session-watch.ts";
 
-const CHANGES = "changes";
-/** Each agent's pool of sessions, keyed by the agent; and, keyed by ["role", group, agent], the role kept (saveRole). */
-const SESSIONS = "sessions";
 const roleKey = (group: string, agent: AgentId): IDBValidKey => ["role", group, agent];
 
 type ChangeRecord = { group: string; doc: DocId; changes: StoredChanges };
@@ -58,17 +57,8 @@ export class IndexedDbLocalStore implements LocalStore {
    */
   constructor(name = "weft", factory: IDBFactory = globalThis.indexedDB, locks: LockManager | undefined = globalThis.navigator?.locks) {
     this.#channelName = `weft-unsent:${name}`;
-    const request = factory.open(name, 1);
-    request.onupgradeneeded = () => {
-      const db = request.result;
-      db.createObjectStore(SESSIONS);
-      db.createObjectStore(CHANGES, { autoIncrement: true }).createIndex("group", "group");
-    };
-    this.#db = done(request).then((db) => {
-      // Another tab opening a newer version of the database waits until every tab closes it: let it.
-      db.onversionchange = () => db.close();
-      return db;
-    });
+    this.#db = openWeftDatabase(factory, name);
+    this.#db.catch(() => {}); // a database refused rejects every call that uses it, createClient's lease first
     this.#locks = {
       pool: async (agent) => poolOf(await done((await this.#db).transaction(SESSIONS).objectStore(SESSIONS).get(agent))),
       addToPool: async (agent, session) => {
@@ -164,7 +154,8 @@ export class IndexedDbLocalStore implements LocalStore {
 
   async close(): Promise<void> {
     this.#unsent.clear();
-    (await this.#db).close();
+    // A database refused at the open was never open.
+    (await this.#db.catch(() => undefined))?.close();
   }
 
   async announceUnsent(group: string, docs: DocId[]): Promise<void> {

@@ -55,15 +55,17 @@ const heldHere = new Set<SessionId>();
 
 /** Leases the wanted session, else the oldest free one of the pool, else a fresh one (added to the pool). */
 export async function leaseSession(locks: SessionLocks, agent: AgentId, request: LeaseRequest): Promise<SessionLease> {
-  if (request.wanted !== undefined) {
+  const { wanted } = request;
+  if (wanted !== undefined) {
     // Refused here: the relay would refuse it at the handshake, and a store names files after it.
-    if (!isSessionId(request.wanted) || agentOfSession(request.wanted) !== agent) {
-      throw new TypeError(`session ${String(request.wanted)} is not a session id of agent ${agent}`);
+    if (!isSessionId(wanted) || agentOfSession(wanted) !== agent) {
+      throw new TypeError(`session ${String(wanted)} is not a session id of agent ${agent}`);
     }
-    const lease = await tryLease(locks, request.wanted);
-    if (!lease) throw new SessionInUseError(request.wanted);
-    if (!(await locks.pool(agent)).includes(request.wanted)) await locks.addToPool(agent, request.wanted);
-    return lease;
+    const lease = await tryLease(locks, wanted);
+    if (!lease) throw new SessionInUseError(wanted);
+    return joinedToPool(lease, async () => {
+      if (!(await locks.pool(agent)).includes(wanted)) await locks.addToPool(agent, wanted);
+    });
   }
   const pooled = locks.seesOtherRealms === false ? [] : await locks.pool(agent);
   for (const session of pooled) {
@@ -74,7 +76,21 @@ export async function leaseSession(locks: SessionLocks, agent: AgentId, request:
   const session = request.fresh();
   const lease = await tryLease(locks, session);
   if (!lease) throw new SessionInUseError(session); // a fresh random id: only if the platform lock is broken
-  await locks.addToPool(agent, session);
+  return joinedToPool(lease, () => locks.addToPool(agent, session));
+}
+
+/**
+ * `lease` once `addToPool` has put its session in the pool. If that fails (a store that cannot be used), the
+ * lease is given up before the failure is passed on: the app fixing its store and asking for the same session
+ * again must not find it held by a client that never started.
+ */
+async function joinedToPool(lease: SessionLease, addToPool: () => Promise<void>): Promise<SessionLease> {
+  try {
+    await addToPool();
+  } catch (error) {
+    await lease.release();
+    throw error;
+  }
   return lease;
 }
 

@@ -1,0 +1,48 @@
+// Opening IndexedDbLocalStore's database, and keeping what is not Weft's out of it. The store's name is an
+// IndexedDB database name, shared with every other program of the origin: an app that gives Weft the name
+// of one of its own databases would have Weft fail on the browser's bare VersionError or NotFoundError.
+// That is told in words that name the store.
+
+/** The version of the database this code writes: one of another version is not this code's to touch. */
+export const WEFT_DB_VERSION = 1;
+export const CHANGES = "changes";
+/** Each agent's pool of sessions, keyed by the agent; and, keyed by ["role", group, agent], the role kept (saveRole). */
+export const SESSIONS = "sessions";
+
+/** What to do with a database that is, or may be, another program's. */
+const OWN_NAME_ADVICE = "give IndexedDbLocalStore a database name of its own (new IndexedDbLocalStore(name))";
+
+/**
+ * Weft's database `name`, made at its first open. A database of another version, or of this version
+ * without Weft's object stores (the app's own), is refused with a TypeError that names it, as a store
+ * that cannot be used is.
+ */
+export function openWeftDatabase(factory: IDBFactory, name: string): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const request = factory.open(name, WEFT_DB_VERSION);
+    // Only a database that did not exist is upgraded to version 1: it is new, and Weft's.
+    request.onupgradeneeded = () => {
+      const db = request.result;
+      db.createObjectStore(SESSIONS);
+      db.createObjectStore(CHANGES, { autoIncrement: true }).createIndex("group", "group");
+    };
+    request.onerror = () => {
+      const error = request.error;
+      // A higher version: another program's database, or one a newer Weft upgraded.
+      if (error?.name !== "VersionError") return reject(error);
+      reject(new TypeError(`IndexedDbLocalStore: the IndexedDB database ${JSON.stringify(name)} is at a higher version than Weft's, ${WEFT_DB_VERSION} (${error.message.replace(/\.$/, "")}): it is another database of this origin, so ${OWN_NAME_ADVICE}; or a newer version of Weft upgraded it, and this page must be reloaded`));
+    };
+    request.onsuccess = () => {
+      const db = request.result;
+      const missing = [CHANGES, SESSIONS].filter((store) => !db.objectStoreNames.contains(store));
+      if (missing.length > 0) {
+        db.close();
+        const has = db.objectStoreNames.length === 0 ? "none" : [...db.objectStoreNames].join(", ");
+        return reject(new TypeError(`IndexedDbLocalStore: the IndexedDB database ${JSON.stringify(name)} is not Weft's: it lacks Weft's object stores (${missing.join(", ")}; it has ${has}), so it is another database of this origin: ${OWN_NAME_ADVICE}`));
+      }
+      // Another tab opening a newer version of the database waits until every tab closes it: let it.
+      db.onversionchange = () => db.close();
+      resolve(db);
+    };
+  });
+}

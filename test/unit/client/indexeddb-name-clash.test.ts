@@ -1,0 +1,62 @@
+// IndexedDbLocalStore's name is an IndexedDB database name, shared with the app's own databases. Given the
+// name of one of them, createClient used to reject with the browser's bare VersionError or NotFoundError.
+// Here on fake-indexeddb, with the real SDK against the relay core; test/browser/indexeddb-name-clash.test.ts
+// runs the same in Chromium against the real relay.
+import { IDBFactory } from "fake-indexeddb";
+import { describe, expect, it } from "vitest";
+import { createIdentity, IndexedDbLocalStore } from "../../../client/index.ts";
+import { fakeWebLocks } from "../../support/web-locks.ts";
+import { harnessPerTest } from "./group-harness.ts";
+
+const setup = harnessPerTest();
+
+/** What the app does with its own database `name`: opens it at `version`, with its object store "todos" holding one todo. */
+function appDatabase(factory: IDBFactory, name: string, version: number): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const request = factory.open(name, version);
+    request.onupgradeneeded = () => {
+      if (!request.result.objectStoreNames.contains("todos")) request.result.createObjectStore("todos").put("buy milk", 1);
+    };
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+    request.onblocked = () => reject(new Error(`opening ${name} at version ${version} is blocked by another connection`));
+  });
+}
+
+/** The app's todo, read back: what Weft must leave alone. */
+async function appTodo(factory: IDBFactory, name: string): Promise<{ version: number; todo: unknown }> {
+  const db = await new Promise<IDBDatabase>((resolve, reject) => {
+    const request = factory.open(name);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const todo = await new Promise((resolve) => (db.transaction("todos").objectStore("todos").get(1).onsuccess = (event) => resolve((event.target as IDBRequest).result)));
+  db.close();
+  return { version: db.version, todo };
+}
+
+describe("IndexedDbLocalStore given the name of a database the app already uses", () => {
+  it.each([3, 1])("makes createClient reject with a TypeError that names the store and says to give Weft a name of its own (the app's at version %i), and leaves the app's data alone", async (version) => {
+    const { client } = setup();
+    const factory = new IDBFactory();
+    (await appDatabase(factory, "appdb", version)).close();
+
+    const refused = client({ store: new IndexedDbLocalStore("appdb", factory, fakeWebLocks()) });
+    await expect(refused).rejects.toThrow(TypeError);
+    await expect(refused).rejects.toThrow(/^IndexedDbLocalStore: the IndexedDB database "appdb" .*give IndexedDbLocalStore a database name of its own/);
+    expect(await appTodo(factory, "appdb")).toEqual({ version, todo: "buy milk" });
+  });
+
+  it("keeps no lease on the session asked for: the app given its own name takes it at once", async () => {
+    const { client } = setup();
+    const factory = new IDBFactory();
+    const locks = fakeWebLocks();
+    (await appDatabase(factory, "appdb", 3)).close();
+    const identity = createIdentity();
+    const { session } = await client({ identity, store: new IndexedDbLocalStore("weft", factory, locks) }).then(async (first) => (await first.close(), first));
+
+    await expect(client({ identity, session, store: new IndexedDbLocalStore("appdb", factory, locks) })).rejects.toThrow(/IndexedDbLocalStore: the IndexedDB database "appdb"/);
+    const again = await client({ identity, session, store: new IndexedDbLocalStore("weft", factory, locks) });
+    expect(again.session).toBe(session);
+  });
+});
