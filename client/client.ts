@@ -239,6 +239,10 @@ class LeaseholderStore implements LocalStore {
     return this.#store.onUnsent?.(listener) ?? (() => {});
   }
 
+  onLost(listener: (error: Error) => void): () => void {
+    return this.#store.onLost?.(listener) ?? (() => {});
+  }
+
   async saveRole(group: string, agent: AgentId, role: Role): Promise<void> {
     await this.#store.saveRole?.(group, agent, role);
   }

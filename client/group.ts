@@ -77,6 +77,10 @@ export class Group {
   readonly #socketOrder = new SocketOrder();
   /** Stops hearing of writes other clients sharing the store left unsent (LocalStore.onUnsent). */
   readonly #stopHearingUnsent: () => void;
+  /** Stops hearing that the store can no longer be used (LocalStore.onLost). */
+  readonly #stopHearingLost: () => void;
+  /** Why the local store can no longer be used, once it told so: the group closed with it. */
+  #storeLost: Error | undefined;
 
   /** `clock`: the relay's time as the client last heard it, shared by its groups (relay-clock.ts). */
   constructor(id: string, identity: Identity, session: SessionId, store: LocalStore, options: GroupOptions, clock = new RelayClock()) {
@@ -147,7 +151,10 @@ export class Group {
       session,
       stateOf: (doc) => this.#core.docs.get(doc),
       dispatch: (event) => void this.#dispatch(event),
-      onLocalFailure: (doc, message) => this.#report(new RelayError({ code: "internal", message, doc })),
+      onLocalFailure: (doc, message) => {
+        // Once the store is lost, each save failing with it tells nothing the app has not heard.
+        if (!this.#storeLost) this.#report(new RelayError({ code: "internal", message, doc }));
+      },
     });
     this.connection = new Connection(
       { ...connectionOptions, group: id, identity, session },
@@ -172,6 +179,7 @@ export class Group {
             this.#inOrder(() => {
               this.#presence.close();
               this.#stopHearingUnsent();
+              this.#stopHearingLost();
               this.#pump.stop();
               this.#dispatch({ type: "closed", error: new ClosedError(id, reason ?? "closed") });
             });
@@ -187,6 +195,19 @@ export class Group {
     // It rejects only once the group is closed, as every call then does: not an error of its own to raise.
     this.ready.catch(() => {});
     this.#stopHearingUnsent = store.onUnsent?.((group, docs) => this.#leftBehind.heard(group, docs)) ?? (() => {});
+    this.#stopHearingLost = store.onLost?.((error) => this.#closeForLostStore(error)) ?? (() => {});
+  }
+
+  /**
+   * The store can no longer be used (another connection took its IndexedDB database): nothing written could
+   * be saved, and so none of it sent. The group closes for good with the store's reason, told once, so that
+   * no promise waits on saves that cannot hold: synced() of writes not yet acknowledged rejects with it.
+   */
+  #closeForLostStore(error: Error): void {
+    if (this.#storeLost || this.status === "closed") return;
+    this.#storeLost = error;
+    this.#report(new RelayError({ code: "internal", message: error.message }));
+    this.connection.close(error.message);
   }
 
   async #restore(): Promise<void> {

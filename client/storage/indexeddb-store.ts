@@ -5,7 +5,7 @@
 // same transaction (which IndexedDB serializes with every other tab's), its records are replaced by one
 // holding the header, the snapshot and what follows it, so a load reads no more than that. Session leases are Web Locks, which the browser drops
 // when a tab closes or crashes; `navigator.locks` is shared by every tab and worker of the origin. A database
-// that is not Weft's is refused in words that name it (indexeddb-open.ts).
+// that is not Weft's, or one closed under the store, is told in words that name it (indexeddb-open.ts).
 import type { AgentId, DocId, Role, SessionId } from "../../protocol/index.ts";
 import { applyChanges, changesOf, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
@@ -34,7 +34,10 @@ const committed = (transaction: IDBTransaction): Promise<void> =>
 const lockName = (session: SessionId) => `weft-session:${session}`;
 
 export class IndexedDbLocalStore implements LocalStore {
-  readonly #db: Promise<IDBDatabase>;
+  readonly #opened: Promise<IDBDatabase>;
+  /** Why the database can no longer be used, once its connection was closed under the store (onLost). */
+  #lost: Error | undefined;
+  readonly #lostListeners = new Set<(error: Error) => void>();
   readonly #locks: SessionLocks;
   /** Web Locks as watching other clients' sessions needs them; none where the page has no Web Locks. */
   readonly #watch: SessionWatch | undefined;
@@ -57,13 +60,16 @@ export class IndexedDbLocalStore implements LocalStore {
    */
   constructor(name = "weft", factory: IDBFactory = globalThis.indexedDB, locks: LockManager | undefined = globalThis.navigator?.locks) {
     this.#channelName = `weft-unsent:${name}`;
-    this.#db = openWeftDatabase(factory, name);
-    this.#db.catch(() => {}); // a database refused rejects every call that uses it, createClient's lease first
+    this.#opened = openWeftDatabase(factory, name, (error) => {
+      this.#lost = error;
+      for (const listener of [...this.#lostListeners]) listener(error);
+    });
+    this.#opened.catch(() => {}); // a database refused rejects every call that uses it, createClient's lease first
     this.#locks = {
-      pool: async (agent) => poolOf(await done((await this.#db).transaction(SESSIONS).objectStore(SESSIONS).get(agent))),
+      pool: async (agent) => poolOf(await done((await this.#db()).transaction(SESSIONS).objectStore(SESSIONS).get(agent))),
       addToPool: async (agent, session) => {
         // Read and write in one transaction: tabs adding sessions at once are serialized by IndexedDB.
-        const transaction = (await this.#db).transaction(SESSIONS, "readwrite");
+        const transaction = (await this.#db()).transaction(SESSIONS, "readwrite");
         const sessions = transaction.objectStore(SESSIONS);
         const read = sessions.get(agent);
         read.onsuccess = () => {
@@ -96,12 +102,34 @@ export class IndexedDbLocalStore implements LocalStore {
     };
   }
 
+  /** The open database; rejects with why it can no longer be used once its connection was closed under the store. */
+  async #db(): Promise<IDBDatabase> {
+    const db = await this.#opened;
+    if (this.#lost) throw this.#lost;
+    return db;
+  }
+
+  /**
+   * Calls `listener` once the database's connection was closed under the store for good (another connection
+   * upgraded or deleted the database, or the browser closed it), at once if it was already.
+   */
+  onLost(listener: (error: Error) => void): () => void {
+    const lost = this.#lost;
+    if (!lost) {
+      this.#lostListeners.add(listener);
+      return () => this.#lostListeners.delete(listener);
+    }
+    let listening = true;
+    queueMicrotask(() => listening && listener(lost));
+    return () => void (listening = false);
+  }
+
   onSessionGone(agent: AgentId, own: SessionId, listener: (session: SessionId) => void): () => void {
     return this.#watch ? watchSessions(this.#watch, agent, own, listener) : () => {};
   }
 
   async loadGroup(group: string): Promise<StoredDoc[]> {
-    const db = await this.#db;
+    const db = await this.#db();
     // Records come in key order, which is the order they were saved in.
     const records = (await done(db.transaction(CHANGES).objectStore(CHANGES).index("group").getAll(group))) as ChangeRecord[];
     const docs = new Map<DocId, StoredDoc>();
@@ -115,7 +143,7 @@ export class IndexedDbLocalStore implements LocalStore {
   }
 
   async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
-    const transaction = (await this.#db).transaction(CHANGES, "readwrite");
+    const transaction = (await this.#db()).transaction(CHANGES, "readwrite");
     const records = transaction.objectStore(CHANGES);
     if (!changes.snapshot) records.add({ group, doc, changes } satisfies ChangeRecord);
     else compact(records, group, doc, changes);
@@ -124,13 +152,13 @@ export class IndexedDbLocalStore implements LocalStore {
 
   async cutSession(group: string, doc: DocId, cut: SessionCut): Promise<void> {
     // One more record, replayed in its place: the records saved before it, of every tab, stay as they are.
-    const transaction = (await this.#db).transaction(CHANGES, "readwrite");
+    const transaction = (await this.#db()).transaction(CHANGES, "readwrite");
     transaction.objectStore(CHANGES).add({ group, doc, changes: { appends: [], cuts: [cut] } } satisfies ChangeRecord);
     await committed(transaction);
   }
 
   async remove(group: string, doc: DocId): Promise<void> {
-    const transaction = (await this.#db).transaction(CHANGES, "readwrite");
+    const transaction = (await this.#db()).transaction(CHANGES, "readwrite");
     const changes = transaction.objectStore(CHANGES);
     const request = changes.index("group").openCursor(group);
     request.onsuccess = () => {
@@ -143,19 +171,20 @@ export class IndexedDbLocalStore implements LocalStore {
   }
 
   async saveRole(group: string, agent: AgentId, role: Role): Promise<void> {
-    const transaction = (await this.#db).transaction(SESSIONS, "readwrite");
+    const transaction = (await this.#db()).transaction(SESSIONS, "readwrite");
     transaction.objectStore(SESSIONS).put(role, roleKey(group, agent));
     await committed(transaction);
   }
 
   async loadRole(group: string, agent: AgentId): Promise<Role | undefined> {
-    return storedRole(await done((await this.#db).transaction(SESSIONS).objectStore(SESSIONS).get(roleKey(group, agent))));
+    return storedRole(await done((await this.#db()).transaction(SESSIONS).objectStore(SESSIONS).get(roleKey(group, agent))));
   }
 
   async close(): Promise<void> {
     this.#unsent.clear();
-    // A database refused at the open was never open.
-    (await this.#db.catch(() => undefined))?.close();
+    this.#lostListeners.clear();
+    // A database refused at the open was never open, and one lost is closed already.
+    (await this.#opened.catch(() => undefined))?.close();
   }
 
   async announceUnsent(group: string, docs: DocId[]): Promise<void> {

@@ -83,6 +83,14 @@ export interface LocalStore {
    */
   onSessionGone?(agent: AgentId, own: SessionId, listener: (session: SessionId) => void): () => void;
   /**
+   * Calls `listener` once the store can no longer be used by this client, for good (IndexedDbLocalStore:
+   * another connection upgraded or deleted its database, or the browser closed it), and at once (in a
+   * microtask) if that happened already; returns what stops it. The client's groups then close with its
+   * message, since nothing they write could be saved (and nothing is sent before it is saved). Optional: a
+   * store without it has its failing saves reported and tried again, as a full disk's.
+   */
+  onLost?(listener: (error: Error) => void): () => void;
+  /**
    * Keeps the role the relay last told `agent` it has in `group`, so that a client started offline refuses
    * at once what that role does not allow, as it does once the relay has told it. Optional (with
    * `loadRole`): without it, a restarted client refuses nothing for the role until the relay welcomes it.
