@@ -113,6 +113,13 @@ export type DocState = {
    */
   ownMatched: number;
   /**
+   * How many own writes the relay had acknowledged when the document was read from the local store (its
+   * relayHeld, as far as the store holds the session), less any discarded since. The relay holds them as this
+   * client signed them: where the store's copy differs below this, it was damaged on the disk, and the
+   * relay's copy replaces it (own-content.ts). 0 for a store that keeps no relayHeld (an older SDK's).
+   */
+  ownAckedBefore: number;
+  /**
    * The relay refused a push of this agent's writes as signed over another chain than its own, and its copy
    * of the session was asked for to compare (own-content.ts: recheckChain); until an ack, a second such
    * refusal is not rechecked but surfaced.
@@ -173,6 +180,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     reused: undefined,
     ownCuts: 0,
     ownMatched: 0,
+    ownAckedBefore: 0,
     chainRechecked: false,
     chains: new ChainChecks(),
     askFrom: new Map(),
@@ -342,6 +350,7 @@ function restoreRelayHeld(doc: DocState, own: SessionId, relayHeld: unknown): vo
   for (const [session, count] of Object.entries(relayHeld.sessions) as [SessionId, number][]) sessions[session] = Math.min(count, heldCount(doc, session));
   doc.relay = mergeKnownStates(doc.relay, { header: relayHeld.header, sessions });
   doc.sent = Math.max(doc.sent, countOf(doc.relay, own));
+  doc.ownAckedBefore = countOf(doc.relay, own);
 }
 
 /**

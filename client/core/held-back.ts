@@ -93,6 +93,7 @@ export function discardRefused(doc: DocState, own: SessionId): number | undefine
   const held = heldCount(doc, own);
   if (held > from) doc.reused = { from: Math.min(doc.reused?.from ?? from, from), until: Math.max(doc.reused?.until ?? held, held), checking: false, asked: false };
   doc.ownMatched = Math.min(doc.ownMatched, from);
+  doc.ownAckedBefore = Math.min(doc.ownAckedBefore, from); // what is written there next is not the store's copy
   cutOwnLog(doc, own, from);
   recountLastAt(doc);
   return from;

@@ -4,32 +4,44 @@
 // discarded refused writes and written again at their indexes (held-back.ts: discardRefused), it may hold
 // the discarded ones there instead. The relay's log is the session's, as every other replica has it: what
 // matches the own log counts as stored, what goes past it is taken in, and where they differ this client's
-// writes move after the relay's, to be pushed again. Pure functions of the document's state (doc-state.ts).
+// writes move after the relay's, to be pushed again; except where the relay had acknowledged them before a
+// restart (DocState.ownAckedBefore): there the store's copy was damaged on the disk, and the relay's
+// replaces it. Pure functions of the document's state (doc-state.ts).
 import { agentOfSession, chainHash, countOf, firstDifference, type KnownState, type SessionChunk, type SessionId, type Transaction } from "../../protocol/index.ts";
 import { baseOf, cutOwnLog, heldCount, knownOf, logOf, ownHashAt, ownStoredUpTo, seenAt, type DocState, type DocTransaction, type Holder } from "./doc-state.ts";
 
 /**
  * Takes in content of the own session from the relay. Returns what is new to this client (`added`), and
- * `movedFrom` when own writes from that index on moved after the relay's: the local store's copy of the
- * session is then cut there, and saved again from it. `gap`: the content does not follow what is held.
+ * `cutFrom` when the own log differed from there on: the relay's copy replaced it, the own writes from
+ * `movedFrom` on moving after the relay's, and the local store's copy of the session is cut there and saved
+ * again from it. `damagedFrom`: the own log differed from there on where the relay had acknowledged it
+ * before a restart (the store's copy was damaged). `gap`: the content does not follow what is held.
  */
-export function takeOwnContent(doc: DocState, own: SessionId, chunk: SessionChunk): { added: DocTransaction[]; movedFrom: number | undefined; gap: boolean } {
+export function takeOwnContent(doc: DocState, own: SessionId, chunk: SessionChunk): { added: DocTransaction[]; cutFrom: number | undefined; damagedFrom: number | undefined; gap: boolean } {
   const base = baseOf(doc, own);
   const held = heldCount(doc, own);
   const end = chunk.after + chunk.transactions.length;
-  if (chunk.after > held) return { added: [], movedFrom: undefined, gap: true };
+  if (chunk.after > held) return { added: [], cutFrom: undefined, damagedFrom: undefined, gap: true };
   const added: DocTransaction[] = [];
-  if (end <= base) return { added, movedFrom: undefined, gap: false }; // a snapshot held stands for it
+  if (end <= base) return { added, cutFrom: undefined, damagedFrom: undefined, gap: false }; // a snapshot held stands for it
   // Below `after` the relay's copy may differ from the own log where nothing vouches for it: the relay is
   // asked for its copy from where something does, and this waits (a gap loads the document again).
   const vouched = Math.max(doc.ownMatched, base);
   if (chunk.after > vouched) {
     check(doc, vouched, end);
-    return { added, movedFrom: undefined, gap: true };
+    return { added, cutFrom: undefined, damagedFrom: undefined, gap: true };
   }
   const log = logOf(doc, own);
-  const movedFrom = firstDifference({ from: base, transactions: log }, { from: chunk.after, transactions: chunk.transactions });
-  const moved = movedFrom === undefined ? [] : cutOwnLog(doc, own, movedFrom);
+  const relayCopy = { from: chunk.after, transactions: chunk.transactions };
+  const cutFrom = firstDifference({ from: base, transactions: log }, relayCopy);
+  // Writes the relay acknowledged are stored as this client signed them: a copy here that differs was
+  // changed on the disk, not written again after a discard. Pushed again, it would reach every replica
+  // beside the relay's, which stays. The relay's copy replaces it; only own writes past the acknowledged ones
+  // that differ from the relay's (or past its copy) move after it.
+  const acked = doc.ownAckedBefore;
+  const damagedFrom = cutFrom !== undefined && cutFrom < acked ? cutFrom : undefined;
+  const movedFrom = damagedFrom === undefined ? cutFrom : (firstDifference({ from: acked, transactions: log.slice(acked - base) }, relayCopy) ?? Math.min(held, end));
+  const moved = cutFrom === undefined ? [] : cutOwnLog(doc, own, cutFrom).slice(movedFrom! - cutFrom);
   for (let index = heldCount(doc, own); index < end; index++) {
     const transaction = chunk.transactions[index - chunk.after]!;
     appendHeld(doc, own, transaction);
@@ -52,7 +64,7 @@ export function takeOwnContent(doc: DocState, own: SessionId, chunk: SessionChun
     if (reused.from >= reused.until) doc.reused = undefined;
   }
   if (added.length > 0) doc.version++;
-  return { added, movedFrom, gap: false };
+  return { added, cutFrom, damagedFrom, gap: false };
 }
 
 /** Appends a transaction to the own log, with its chain hash where the hashes reach that far. */

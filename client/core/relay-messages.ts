@@ -46,7 +46,8 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       // Own writes another tab of this agent got stored first count as stored, or are taken in (own-content.ts).
       const ownChunk = message.sessions[own];
       const ownTaken = ownChunk ? takeOwnContent(doc, own, ownChunk) : undefined;
-      if (ownTaken?.movedFrom !== undefined) out.push({ type: "cutLocal", doc: doc.id, session: own, keep: ownTaken.movedFrom, report: true });
+      if (ownTaken?.cutFrom !== undefined) out.push({ type: "cutLocal", doc: doc.id, session: own, keep: ownTaken.cutFrom, report: true });
+      if (ownTaken?.damagedFrom !== undefined) out.push({ type: "report", error: damagedCopyError(doc.id, ownTaken.damagedFrom) });
       const others = applyContent(doc, own, message);
       const added = ownTaken ? [...ownTaken.added, ...others.added] : others.added;
       const gap = others.gap || (ownTaken?.gap ?? false);
@@ -114,6 +115,10 @@ export function onDeleted(state: CoreState, id: DocId, out: CoreEffect[]): void 
   out.push({ type: "removeLocal", doc: id, report: true });
   if (state.deletes.delete(id)) out.push({ type: "settle", waiter: `delete:${id}` });
 }
+
+/** The local store's copy of own writes the relay had acknowledged differed from the relay's (own-content.ts). */
+const damagedCopyError = (doc: DocId, from: number) =>
+  new RelayError({ code: "internal", message: `the local store's copy of this client's writes to ${doc} differed from the relay's from write ${from} on, where the relay had acknowledged them (damaged on the disk): the relay's copy replaced it`, doc });
 
 export const deletedError = (doc: DocId) => new RelayError({ code: "doc_deleted", message: "this document was deleted", doc });
 

@@ -572,6 +572,42 @@ describe("content of the own session (another tab of this agent sent it)", () =>
     expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["op-0", "op-1", "another tab's"]);
   });
 
+  /** A client restarted on a store holding `stored` of its session, of which the relay had acknowledged `acked`. */
+  function restartedOn(stored: Transaction[], acked: number): CoreDoc {
+    const doc = new CoreDoc(undefined);
+    doc.restore({ id, header, sessions: { [session]: stored }, relayHeld: relayHolds(acked) });
+    return doc;
+  }
+
+  it("where a store's copy differs from writes the relay acknowledged before a restart, it was damaged: the relay's copy replaces it, and nothing moves or goes up again", () => {
+    const written = transactions(3, "written");
+    const doc = restartedOn([{ ...written[0]!, data: "damaged" }, written[1]!, written[2]!, { at: written[2]!.at, data: "offline" }], 3);
+    doc.onKnown(relayHolds(3), "load", chainHash(GENESIS_HASH, written));
+    expect(doc.hasUnsynced).toBe(true); // the relay's copy is asked for
+    doc.state.reused!.asked = true; // the load is sent (tracking.ts: sendLoad)
+    const taken = takeOwnContent(doc.state, session, { after: 0, transactions: written });
+    expect(taken).toMatchObject({ cutFrom: 0, damagedFrom: 0 });
+    doc.onKnown(relayHolds(3), "load", chainHash(GENESIS_HASH, written));
+    expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["written-0", "written-1", "written-2", "offline"]);
+    saveAll(doc);
+    const [frame, ...rest] = doc.takePush();
+    expect(rest).toEqual([]);
+    expect(chunkOf(frame!)).toMatchObject({ after: 3, transactions: [{ data: "offline" }] }); // only the write the relay never had
+  });
+
+  it("writes discarded below what the relay acknowledged before a restart (it had lost them) and written again there are no damage: another tab's copy moves them after it", () => {
+    const written = transactions(3, "written");
+    const doc = restartedOn(written, 3);
+    doc.onKnown(relayHolds(1), "load", chainHash(GENESIS_HASH, written.slice(0, 1))); // a relay restored from an older backup
+    doc.takePush();
+    refuseWrites(doc.state, session, forbidden);
+    expect(discardRefused(doc.state, session)).toBe(1);
+    doc.append("next");
+    saveAll(doc);
+    doc.onContent(own(1, written.slice(1))); // another tab got the discarded writes stored
+    expect(doc.sessionTransactions(session).map((transaction) => transaction.data)).toEqual(["written-0", "written-1", "written-2", "next"]);
+  });
+
   it("a discard of refused writes keeps what the relay holds of the session", () => {
     const doc = ackedDoc(3, 1);
     refuseWrites(doc.state, session, forbidden);
