@@ -1,9 +1,10 @@
 // A document as the app sees it: a view of the core's state of it (core/doc-state.ts), its change
 // listeners, and the calls that become core events. It holds no sync state of its own.
 import { notifyAll } from "./listeners.ts";
-import { MEMBERS_KIND, agentOfSession, type DocHeader, type DocId, type KnownState, type Role, type SessionId, type Snapshot, type Transaction, type TransactionData } from "../protocol/index.ts";
+import { MEMBERS_KIND, agentOfSession, type DocHeader, type DocId, type KnownState, type Role, type SessionCounts, type SessionId, type Snapshot, type Transaction, type TransactionData } from "../protocol/index.ts";
 import { verifiesChains } from "./chain-checks.ts";
 import {
+  baseOf,
   hasUnsynced,
   heldCount,
   isInFlight,
@@ -92,6 +93,8 @@ export class Doc {
   #ordered: OrderedView | undefined;
   /** What this document hands the app: frozen, its bytes the app's own copies. */
   readonly #handedOut = new HandedOut();
+  /** What bindings say their state holds of what a snapshot would cover (limitSnapshots). */
+  readonly #snapshotLimits = new Set<(last: DocTransaction) => number>();
 
   /** Who else is here, and what this client shows them (presence.ts): ephemeral, never stored. */
   readonly presence: DocPresence;
@@ -177,7 +180,8 @@ export class Doc {
   /**
    * Publishes a snapshot: `data` is the document's whole state as the app holds it now (for Yjs, the
    * merged update), text or bytes. It covers what the relay has confirmed of what this client holds (of
-   * its own writes: what the relay acknowledged), so the state includes everything it covers. Loaders then
+   * its own writes: what the relay acknowledged), and of that no more than a bound binding's state holds
+   * (limitSnapshots), so the state includes everything it covers. Loaders then
    * start from it instead of replaying those transactions, and the relay may prune them.
    *
    * Throws a LocalRefusalError, before anything is sent, for what the relay would refuse: data that is not
@@ -193,7 +197,7 @@ export class Doc {
     checkSignalOptions(options, "snapshot");
     const state = this.#state;
     if (!state.header) throw new Error(`snapshot: document ${this.id} is not loaded yet`);
-    const covers = coversOf(state);
+    const covers = this.#limitedCovers(coversOf(state));
     checkSnapshotData(this.id, this.#host.session, data, covers);
     if (data instanceof Uint8Array) data = new Uint8Array(data);
     const problem = snapshotProblem(state, this.#host.role, agentOfSession(this.#host.session), covers);
@@ -204,6 +208,34 @@ export class Doc {
     const settled = this.#host.wait(snapshotKey(this.id, covers), options.signal);
     this.#host.dispatch({ type: "snapshot", doc: this.id, data, covers });
     return settled;
+  }
+
+  /**
+   * For a binding whose state takes some transactions in only once later ones arrive (`weft/yjs` applies
+   * a change split into parts once its last part is in: docs/bindings.md). `holds` is given, for each
+   * session a snapshot published now would cover, the last transaction it would cover, and returns how
+   * many of the session's transactions the binding's state holds (at most that one's index + 1). Every
+   * `snapshot()` of the document, whoever calls it, then covers no more, so a loader that starts from it
+   * still gets what the state lacked. `holds` may throw (a LocalRefusalError, for a state that must not be
+   * published): `snapshot()` throws it. Returns a function that removes it.
+   */
+  limitSnapshots(holds: (last: DocTransaction) => number): () => void {
+    checkListener(holds, "limitSnapshots");
+    this.#snapshotLimits.add(holds);
+    return () => this.#snapshotLimits.delete(holds);
+  }
+
+  #limitedCovers(covers: SessionCounts): SessionCounts {
+    if (this.#snapshotLimits.size === 0) return covers;
+    const limited: SessionCounts = {};
+    for (const [session, count] of Object.entries(covers) as [SessionId, number][]) {
+      // Held here unless the held snapshot covers it (it then covers as much already).
+      const last = this.#state.sessions.get(session)?.[count - 1 - baseOf(this.#state, session)];
+      let held = count;
+      for (const holds of last ? this.#snapshotLimits : []) held = Math.min(held, holds(this.#handedOut.transaction({ ...last!, session, index: count - 1 })));
+      if (held > 0) limited[session] = held;
+    }
+    return limited;
   }
 
   /**

@@ -100,7 +100,8 @@ export class WeftProvider {
   status: ProviderStatus;
   synced = false;
   readonly #ownsAwareness: boolean;
-  readonly #assembler = new UpdateAssembler();
+  /** Parts it drops (they can never complete) are reported, once per update: every replica drops them alike. */
+  readonly #assembler = new UpdateAssembler(({ session, index, reason }) => this.#emit("error", new UndecodableUpdateError(this.docId, session, index, reason)));
   readonly #listeners = new Map<keyof Events, Set<(...args: never) => void>>();
   readonly #cleanups: (() => void)[] = [];
   /** Local updates not yet appended, merged into one transaction (or a few parts) per flush. */
@@ -270,6 +271,7 @@ export class WeftProvider {
     this.#applyAll(doc.transactions().flatMap((transaction) => this.#complete(transaction)));
     this.#logBytes = logBytesOf(doc.transactions(), doc.lastSnapshotted?.covers);
     this.#cleanups.push(doc.subscribe((change) => this.#onChange(change)));
+    this.#cleanups.push(doc.limitSnapshots((last) => this.#heldUpTo(last)));
     const presence = (doc as Doc & { presence?: PresenceChannel }).presence;
     if (presence) {
       // An editor that takes snapshots says so in its presence, so editors agree on who leads; one whose
@@ -323,6 +325,7 @@ export class WeftProvider {
 
   /** A snapshot's data is the merged state as one Yjs update; applying it again (or an older one) changes nothing. */
   #applySnapshot(snapshot: Snapshot): void {
+    for (const [session, count] of Object.entries(snapshot.covers)) this.#assembler.covered(session, count);
     const update = typeof snapshot.data === "string" ? dataToPayload(snapshot.data) : snapshot.data;
     const unreadable = update ? notAState(update) : NOT_BASE64;
     if (!update || unreadable) return this.#emit("error", new UndecodableUpdateError(this.docId, snapshot.session, undefined, unreadable!));
@@ -416,6 +419,20 @@ export class WeftProvider {
     return doc.header !== undefined && snapshotRefusal(role, agentOfSession(this.group.session), doc.header) === undefined;
   }
 
+  /**
+   * How many of a session's transactions, up to `last`, a snapshot of this Y.Doc may cover
+   * (Doc.limitSnapshots): any snapshot of the document, the app's own `doc.snapshot()` included. None of
+   * a change split into parts unless all of it: the Y.Doc applies one only once its last part is in, and a
+   * loader starting from a snapshot that covers its first parts would get the others without them, and
+   * drop them all. None at all from a Y.Doc holding edits the relay refused: its state would publish them.
+   */
+  #heldUpTo(last: DocTransaction): number {
+    if (this.#diverged || this.doc?.refused) throw new LocalRefusalError("snapshot_refused", `WeftProvider: this Y.Doc holds edits of ${this.docId} that the relay refused; a snapshot of it would publish them`);
+    const payload = dataToPayload(last.data);
+    const decoded = payload && decodeUpdatePayload(payload);
+    return decoded?.kind === "part" && decoded.index < decoded.count - 1 ? last.index - decoded.index : last.index + 1;
+  }
+
   /** The update a transaction completes (none while a split update still lacks parts, or if it is no payload of this binding's). */
   #complete(transaction: DocTransaction): ReceivedUpdate[] {
     const { session, index } = transaction;
@@ -425,7 +442,7 @@ export class WeftProvider {
       this.#emit("error", new UndecodableUpdateError(this.docId, session, index, decoded?.kind === "invalid" ? decoded.reason : NOT_BASE64));
       return [];
     }
-    const update = this.#assembler.push(session, payload);
+    const update = this.#assembler.push(session, payload, index);
     return update ? [{ update, session, index }] : [];
   }
 

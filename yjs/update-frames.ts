@@ -7,7 +7,8 @@
 // A session is one writer's ordered log, so the parts of one update are consecutive in it. A receiver keeps
 // the parts heard so far per session; the last part completes the update, which is then applied at once.
 // A whole update or a part 0 arriving while another update is incomplete abandons that one: only a writer
-// that crashed mid-save leaves one incomplete (see docs/bindings.md), and every replica drops it alike.
+// that crashed mid-save leaves one incomplete (see docs/bindings.md), and every replica drops it alike;
+// parts whose first part is not held are dropped too. Either is told (onDropped), never dropped unsaid.
 
 const WHOLE = 0x00;
 const PART = 0x01;
@@ -44,31 +45,68 @@ export function decodeUpdatePayload(payload: Uint8Array): DecodedPayload {
   return { kind: "part", index: index.value, count: count.value, bytes: payload.subarray(count.next) };
 }
 
+/** Parts an assembler dropped: `index` is the transaction of the first of them, when push() was told it. */
+export type DroppedParts = { session: string; index: number | undefined; reason: string };
+
 /**
  * Reassembles the parts of large updates, per writer session. `push` returns the update a payload
  * completes (a whole one at once, a split one at its last part), or undefined while parts are missing.
+ * Parts it can never complete are dropped and told to `onDropped`, once per update: an update whose writer
+ * went on before its last part, and parts whose first ones this replica does not hold.
  */
 export class UpdateAssembler {
-  readonly #pending = new Map<string, { count: number; parts: Uint8Array[] }>();
+  readonly #pending = new Map<string, { count: number; parts: Uint8Array[]; from: number | undefined }>();
+  /** Per session, an update whose dropping was told: its later parts are dropped without a word. */
+  readonly #dropping = new Map<string, { count: number; next: number }>();
+  readonly #onDropped: ((dropped: DroppedParts) => void) | undefined;
 
-  push(session: string, payload: Uint8Array): Uint8Array | undefined {
+  constructor(onDropped?: (dropped: DroppedParts) => void) {
+    this.#onDropped = onDropped;
+  }
+
+  /** `index`: the transaction's index in its session, to name it when parts are dropped. */
+  push(session: string, payload: Uint8Array, index?: number): Uint8Array | undefined {
     const decoded = decodeUpdatePayload(payload);
     if (decoded.kind === "invalid") return undefined;
-    if (decoded.kind === "whole") {
-      this.#pending.delete(session);
-      return decoded.update;
-    }
-    if (decoded.index === 0) this.#pending.set(session, { count: decoded.count, parts: [] });
-    const pending = this.#pending.get(session);
-    // A part that does not continue the update under way (one lost to a writer's crash): drop it all.
-    if (!pending || pending.count !== decoded.count || pending.parts.length !== decoded.index) {
-      this.#pending.delete(session);
+    const continues = (under: { count: number } | undefined, next: number | undefined) => decoded.kind === "part" && decoded.index > 0 && under?.count === decoded.count && next === decoded.index;
+    const dropping = this.#dropping.get(session);
+    if (continues(dropping, dropping?.next)) {
+      if (++dropping!.next === dropping!.count) this.#dropping.delete(session);
       return undefined;
     }
-    pending.parts.push(decoded.bytes);
-    if (pending.parts.length < pending.count) return undefined;
-    this.#pending.delete(session);
-    return concat(pending.parts);
+    this.#dropping.delete(session);
+    const pending = this.#pending.get(session);
+    if (decoded.kind === "part" && continues(pending, pending?.parts.length)) {
+      pending!.parts.push(decoded.bytes);
+      if (pending!.parts.length < pending!.count) return undefined;
+      this.#pending.delete(session);
+      return concat(pending!.parts);
+    }
+    // Anything else ends the update under way unfinished: its writer went on without the rest (a writer
+    // that crashed mid-save, see docs/bindings.md), and every replica drops it alike.
+    if (pending) {
+      this.#pending.delete(session);
+      this.#onDropped?.({ session, index: pending.from, reason: `only ${pending.parts.length} of its ${pending.count} parts came before its writer's next change; the rest never will` });
+    }
+    if (decoded.kind === "whole") return decoded.update;
+    if (decoded.index === 0) {
+      this.#pending.set(session, { count: decoded.count, parts: [decoded.bytes], from: index });
+      return undefined;
+    }
+    this.#dropping.set(session, { count: decoded.count, next: decoded.index + 1 });
+    this.#onDropped?.({ session, index, reason: `part ${decoded.index + 1} of ${decoded.count} of an update whose first part this replica never received (a snapshot that covers parts of an update without holding it?)` });
+    return undefined;
+  }
+
+  /**
+   * A snapshot covering the session's first `count` transactions was applied: an update under way whose
+   * first part is among them is in the snapshot (its other parts, covered too, will not come), and is
+   * forgotten without a word. A snapshot that covers only some of its parts leaves the others to come
+   * without their first: those are dropped, and said.
+   */
+  covered(session: string, count: number): void {
+    const from = this.#pending.get(session)?.from;
+    if (from !== undefined && from < count) this.#pending.delete(session);
   }
 
   /** Sessions with an update still incomplete (parts held in memory). */

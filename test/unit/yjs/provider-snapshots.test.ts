@@ -13,6 +13,8 @@ import { countOf, signSnapshot, transactionCount, type DocId, type SessionCounts
 import type { Client } from "../../../client/index.ts";
 import { DivergedError, WeftProvider } from "../../../yjs/index.ts";
 import { OFFERS_SNAPSHOTS } from "../../../yjs/snapshot-policy.ts";
+import { payloadToData } from "../../../yjs/payload.ts";
+import { encodeUpdatePayloads } from "../../../yjs/update-frames.ts";
 import { until, untilEvent } from "../../support/wait.ts";
 import { CUT_OFF_URL, GROUP, harnessPerTest, settle, statusOf } from "../client/group-harness.ts";
 
@@ -97,6 +99,44 @@ describe("a received snapshot in weft/yjs", () => {
     expect(reloaded.doc!.heldSnapshot?.covers).toEqual(covers);
     expect(reloaded.doc!.transactions()).toHaveLength(1);
     expect(reloaded.ydoc.getText("body").toString()).toBe("one two three four");
+  });
+
+  it("that holds an update this editor had only begun to receive takes its place in silence: the writer's next update is no sign of a lost one", async () => {
+    const h = setup();
+    const [alice, mallory, bob] = [await h.client({ name: "alice" }), await h.client({ name: "mallory" }), await h.client({ name: "bob" })];
+    const groupA = alice.group(GROUP);
+    const docId = groupA.create({ kind: "yjs" }).id;
+    await groupA.synced();
+    const reader = new WeftProvider(bob.group(GROUP), docId, new Y.Doc(), { snapshots: false });
+    await reader.loaded;
+    await statusOf(bob.group(GROUP), "live");
+    const bobPeer = h.relay.peers[h.relay.peers.length - 1]!;
+    const errors: unknown[] = [];
+    reader.on("error", (error) => errors.push(error));
+
+    // Mallory's paste in 3 parts, of which bob has the first (then he lost the connection, say, and the
+    // others were pruned meanwhile): the relay sends him a snapshot that holds all of it.
+    const scratch = new Y.Doc();
+    scratch.getText("body").insert(0, random(250_000));
+    const paste = Y.encodeStateAsUpdate(scratch);
+    const parts = encodeUpdatePayloads(paste, 100_000);
+    const raw = await mallory.group(GROUP).open(docId);
+    raw.append(payloadToData(parts[0]!));
+    await until(() => countOf(reader.doc!.known, mallory.session) === 1, 5_000);
+    const covers: SessionCounts = { [mallory.session]: 3 };
+    const signature = signSnapshot(alice.identity.secretKey, docId, alice.session, covers, paste);
+    h.relay.inject(bobPeer, { type: "snapshot", doc: docId, session: alice.session, covers, data: paste as Uint8Array<ArrayBuffer>, signature });
+    await until(() => reader.ydoc.getText("body").length === 250_000, 5_000);
+
+    // Mallory goes on; bob applies it, and says nothing of the parts the snapshot stood for.
+    for (const part of parts.slice(1)) raw.append(payloadToData(part));
+    const after = new Y.Doc();
+    Y.applyUpdate(after, paste);
+    after.getText("body").insert(0, "after ");
+    raw.append(payloadToData(encodeUpdatePayloads(Y.encodeStateAsUpdate(after, Y.encodeStateVector(scratch)), 100_000)[0]!));
+    await until(() => reader.ydoc.getText("body").toString().startsWith("after "), 5_000);
+    expect(reader.ydoc.getText("body").length).toBe(6 + 250_000);
+    expect(errors).toEqual([]);
   });
 
   it("offers to take snapshots in its presence unless snapshots: false", async () => {
@@ -266,6 +306,54 @@ describe("a received snapshot in weft/yjs", () => {
     expect(again.ydoc.getText("body").toString()).toContain("[refused]");
     await bob.group(GROUP).discardRefused(again.doc!);
     await aliceTypesAndAFreshReaderHoldsOnlyHers(h, alice, a, docId);
+  });
+});
+
+describe("a snapshot the app takes by hand (README: doc.snapshot(Y.encodeStateAsUpdate(ydoc)))", () => {
+  it("while another writer's large paste is half received covers none of it: an editor that loads the snapshot gets all of the paste", async () => {
+    const h = setup();
+    const [alice, bob, carol] = [await h.client({ name: "alice" }), await h.client({ name: "bob" }), await h.client({ name: "carol" })];
+    const groupA = alice.group(GROUP);
+    const docId = groupA.create({ kind: "yjs" }).id;
+    await groupA.synced();
+    const a = new WeftProvider(groupA, docId, new Y.Doc(), { snapshots: false });
+    await a.loaded;
+    const errors: unknown[] = [];
+    a.on("error", (error) => errors.push(error));
+    a.ydoc.getText("body").insert(0, "hello ");
+    await a.doc!.synced();
+
+    // Bob's paste travels in 3 parts; alice takes her snapshot once the first 2 have reached her.
+    const scratch = new Y.Doc();
+    scratch.getText("body").insert(0, random(250_000));
+    const parts = encodeUpdatePayloads(Y.encodeStateAsUpdate(scratch), 100_000);
+    expect(parts).toHaveLength(3);
+    const bobDoc = await bob.group(GROUP).open(docId);
+    for (const part of parts.slice(0, 2)) bobDoc.append(payloadToData(part));
+    await until(() => countOf(a.doc!.relayKnown, bob.session) === 2 && countOf(a.doc!.known, bob.session) === 2, 5_000);
+    await a.doc!.snapshot(Y.encodeStateAsUpdate(a.ydoc));
+    bobDoc.append(payloadToData(parts[2]!));
+    await until(() => a.ydoc.getText("body").length === 6 + 250_000, 5_000);
+
+    const c = new WeftProvider(carol.group(GROUP), docId, new Y.Doc(), { snapshots: false });
+    c.on("error", (error) => errors.push(error));
+    await c.loaded;
+    expect(c.doc!.heldSnapshot?.session).toBe(alice.session);
+    expect(c.ydoc.getText("body").toString()).toBe(a.ydoc.getText("body").toString());
+    expect(errors).toEqual([]);
+    // It covered alice's "hello " alone: bob's parts stay in the log, after it.
+    expect(a.doc!.lastSnapshotted?.covers).toEqual({ [alice.session]: 1 });
+  });
+
+  it("is refused from a Y.Doc that holds edits the relay refused, which it would publish", async () => {
+    const { bob, b, a } = await bobTypedAsReader();
+    // Alice's edit, which the relay confirmed and bob's Y.Doc holds: a snapshot would cover something.
+    a.ydoc.getText("body").insert(0, "alice ");
+    await until(() => b.ydoc.getText("body").toString().includes("alice"), 2_000);
+    expect(() => b.doc!.snapshot(Y.encodeStateAsUpdate(b.ydoc))).toThrow(expect.objectContaining({ code: "snapshot_refused" }));
+    await bob.group(GROUP).discardRefused(b.doc!);
+    expect(b.diverged).toBe(true);
+    expect(() => b.doc!.snapshot(Y.encodeStateAsUpdate(b.ydoc))).toThrow(expect.objectContaining({ code: "snapshot_refused" }));
   });
 });
 

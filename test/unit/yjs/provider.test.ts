@@ -497,6 +497,41 @@ describe("a payload Yjs cannot apply", () => {
     expect(uncaught).toEqual([]);
   });
 
+  it("parts that can never complete are reported once per update, by a live editor and by a new one, and the updates after them apply", async () => {
+    const h = setup();
+    const [alice, mallory, carol] = [await h.client({ name: "alice" }), await h.client({ name: "mallory" }), await h.client({ name: "carol" })];
+    const created = alice.group(GROUP).create({ kind: "yjs" });
+    await created.synced();
+    const live = new WeftProvider(alice.group(GROUP), created.id, new Y.Doc());
+    await live.loaded;
+    const errors: Error[] = [];
+    live.on("error", (error) => errors.push(error));
+    const raw = await mallory.group(GROUP).open(created.id);
+    const parts = encodeUpdatePayloads(updateOf(randomText(3_000)), 1_000);
+    expect(parts).toHaveLength(4);
+    // Parts 2 to 4 of an update without its first (a snapshot covering part of an update would leave
+    // these), then an update whose writer went on after 2 of its 4 parts, then a whole one.
+    for (const part of parts.slice(1)) raw.append(payloadToData(part));
+    for (const part of parts.slice(0, 2)) raw.append(payloadToData(part));
+    raw.append(whole(updateOf("after")));
+    await raw.synced();
+    await until(() => live.ydoc.getText("body").length > 0);
+    expect(live.ydoc.getText("body").toString()).toBe("after");
+    const expected = [
+      { name: "UndecodableUpdateError", session: mallory.session, index: 0, message: expect.stringMatching(/part 2 of 4 of an update whose first part this replica never received/) },
+      { name: "UndecodableUpdateError", session: mallory.session, index: 3, message: expect.stringMatching(/only 2 of its 4 parts came before its writer's next change/) },
+    ];
+    expect(errors).toMatchObject(expected);
+
+    const fresh = new WeftProvider(carol.group(GROUP), created.id, new Y.Doc(), { snapshots: false });
+    const freshErrors: Error[] = [];
+    fresh.on("error", (error) => freshErrors.push(error));
+    await fresh.loaded;
+    expect(fresh.ydoc.getText("body").toString()).toBe("after");
+    expect(freshErrors).toMatchObject(expected);
+    expect(uncaught).toEqual([]);
+  });
+
   it("a payload of no kind this binding writes is reported too, and skipped", async () => {
     const { a, b, bob } = await twoEditors();
     await Promise.all([a.provider.loaded, b.provider.loaded]);

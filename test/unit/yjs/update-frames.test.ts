@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { MAX_TRANSACTION_BYTES } from "../../../protocol/limits.ts";
 import { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "../../../yjs/payload.ts";
-import { UpdateAssembler, decodeUpdatePayload, encodeUpdatePayloads } from "../../../yjs/update-frames.ts";
+import { UpdateAssembler, decodeUpdatePayload, encodeUpdatePayloads, type DroppedParts } from "../../../yjs/update-frames.ts";
 
 const bytes = (length: number, seed = 1) => Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff);
 
@@ -50,15 +50,23 @@ describe("reassembling parts", () => {
     expect(done).toEqual([one, two]);
   });
 
-  it("drops an update left incomplete (a writer that crashed mid-save) when the writer's next update starts", () => {
+  it("drops an update left incomplete (a writer that crashed mid-save) when the writer's next update starts, and says so once per update", () => {
     const torn = encodeUpdatePayloads(bytes(1_000, 7), 100);
     const next = bytes(50, 9);
-    const assembler = new UpdateAssembler();
-    for (const part of torn.slice(0, 4)) expect(assembler.push("s1", part)).toBeUndefined();
-    expect(assembler.push("s1", encodeUpdatePayloads(next, 100)[0]!)).toEqual(next);
-    // The rest of the torn update, should it come after all, is never applied half.
-    for (const part of torn.slice(4)) expect(assembler.push("s1", part)).toBeUndefined();
+    const dropped: DroppedParts[] = [];
+    const assembler = new UpdateAssembler((parts) => dropped.push(parts));
+    torn.slice(0, 4).forEach((part, index) => expect(assembler.push("s1", part, 10 + index)).toBeUndefined());
+    expect(dropped).toEqual([]);
+    expect(assembler.push("s1", encodeUpdatePayloads(next, 100)[0]!, 14)).toEqual(next);
+    expect(dropped).toMatchObject([{ session: "s1", index: 10, reason: expect.stringMatching(/only 4 of its 12 parts/) }]);
+    // The rest of the torn update, should it come after all, is never applied half, and said once.
+    torn.slice(4).forEach((part, index) => expect(assembler.push("s1", part, 15 + index)).toBeUndefined());
+    expect(dropped).toMatchObject([{ index: 10 }, { session: "s1", index: 15, reason: expect.stringMatching(/part 5 of 12 of an update whose first part/) }]);
     expect(assembler.incomplete).toBe(0);
+    // Once that update is over, the session's next update is assembled as usual.
+    const after = encodeUpdatePayloads(bytes(300, 3), 100);
+    expect(after.map((part) => assembler.push("s1", part)).at(-1)).toEqual(bytes(300, 3));
+    expect(dropped).toHaveLength(2);
   });
 
   it("ignores payloads it did not write: empty, an unknown kind, a broken part header, text that is not base64", () => {
