@@ -61,6 +61,7 @@ type Events = {
    * they wait (see `waitingToWrite`), and a LocalRefusalError (`forbidden`) says so once. The relay speaks
    * another protocol version (the group's RelayError `unsupported_version`, once per run of refusals, and
    * once at bind during one): the binding stays, edits are saved locally and go once a relay of this version answers; ask for a reload.
+   * The document was deleted (a RelayError `doc_deleted`, once): the provider stops, and later edits go nowhere.
    */
   error: (error: Error) => void;
 };
@@ -172,7 +173,12 @@ export class WeftProvider {
     // they are added (right after the constructor returns); the group tells again only of a later run.
     if (group.connection.versionRefusal !== undefined) queueMicrotask(() => this.#reportVersionRefusal());
     this.#cleanups.push(
-      group.onRefused((refused) => refused.doc.id === docId && this.#emit("error", refused.error)),
+      group.onRefused((refused) => {
+        if (refused.doc.id !== docId) return;
+        // Writes lost with the document: its deletion, said once (before it opened, by `loaded`).
+        if (!isDeletion(refused.error)) this.#emit("error", refused.error);
+        else if (this.doc) this.#onDeleted(refused.error);
+      }),
     );
     // A role that may write: the edits that waited go.
     this.#cleanups.push(group.onRole(() => this.#waitingToWrite && this.#flush()));
@@ -245,9 +251,8 @@ export class WeftProvider {
     for (const cleanup of this.#cleanups.splice(0).reverse()) cleanup();
     if (this.#ownsAwareness) this.awareness.destroy();
     if (byApp) this.#listeners.clear();
-    // A stopped provider syncs nothing more: what it says must not read "connected".
-    this.status = "disconnected";
-    this.synced = false;
+    // A stopped provider syncs nothing more: what it says must not read "connected", and the app hears so.
+    this.#show("disconnected", false, this.group.status);
   }
 
   /** For the next provider of this Y.Doc and document: how far this one sent it, if nothing was dropped or left waiting. */
@@ -293,6 +298,7 @@ export class WeftProvider {
   }
 
   #onChange(change: DocChange): void {
+    if (change.doc.deleted) return this.#onDeleted();
     // Refused edits discarded: the Y.Doc applied them (they were typed into it, or held when it was bound).
     if (change.removed && !this.#diverged) {
       this.#diverged = true;
@@ -458,6 +464,7 @@ export class WeftProvider {
   /** Appends the pending updates as one: a whole transaction, or parts that fit MAX_TRANSACTION_BYTES. */
   #flush(doc = this.doc): void {
     if (!doc || this.#pending.empty) return;
+    if (doc.deleted) return this.#onDeleted();
     if (this.#diverged) {
       this.#pending.clear();
       return;
@@ -486,6 +493,18 @@ export class WeftProvider {
     if (this.#policy) doc.synced().then(() => this.#maybeSnapshot(), () => {});
   }
 
+  /**
+   * The document was deleted: said once (by the refusal of the writes it lost, or a RelayError
+   * `doc_deleted` of its own), and the provider stops as a destroyed one does, disconnected and out of sync
+   * (`doc.deleted` says why). What the Y.Doc held unsent, or is typed into it later, goes nowhere.
+   */
+  #onDeleted(error: Error = new RelayError({ code: "doc_deleted", message: "this document was deleted", doc: this.docId })): void {
+    if (this.#destroyed) return;
+    this.#pending.clear();
+    this.#emit("error", error);
+    this.#stop(false);
+  }
+
   #reportVersionRefusal(): void {
     const refusal = this.group.connection.versionRefusal;
     if (this.#destroyed || refusal === undefined) return;
@@ -499,17 +518,8 @@ export class WeftProvider {
 
   #onStatus(relay: Status): void {
     if (this.#destroyed) return;
-    const status = toProviderStatus(relay);
-    if (status !== this.status) {
-      this.status = status;
-      this.#emit("status", { status, relay });
-    }
     const synced = relay === "live" && this.doc !== undefined;
-    if (synced !== this.synced) {
-      this.synced = synced;
-      this.#emit("sync", synced);
-      this.#emit("synced", synced);
-    }
+    this.#show(toProviderStatus(relay), synced, relay);
     if (synced) {
       this.#reportMissing();
       this.#maybeSnapshot();
@@ -517,6 +527,19 @@ export class WeftProvider {
     // Closed for good (client.close(), a refused token): nothing will come, and what the provider owns (the
     // awareness and its timer) must not keep a Node process alive.
     if (relay === "closed") this.#stop(false);
+  }
+
+  /** Says `status` and `synced`, each to its listeners when it changed. */
+  #show(status: ProviderStatus, synced: boolean, relay: Status): void {
+    if (status !== this.status) {
+      this.status = status;
+      this.#emit("status", { status, relay });
+    }
+    if (synced !== this.synced) {
+      this.synced = synced;
+      this.#emit("sync", synced);
+      this.#emit("synced", synced);
+    }
   }
 
   #emit<E extends keyof Events>(event: E, ...args: Parameters<Events[E]>): void {
@@ -560,6 +583,8 @@ function logBytesOf(transactions: readonly DocTransaction[], from: Readonly<Reco
   }
   return logSize(count, dataBytes);
 }
+
+const isDeletion = (error: Error): boolean => (error as RelayError | LocalRefusalError).code === "doc_deleted";
 
 function toProviderStatus(status: Status): ProviderStatus {
   if (status === "live" || status === "syncing") return "connected";

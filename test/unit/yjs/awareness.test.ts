@@ -97,7 +97,7 @@ describe("awareness over presence", () => {
     expect(errors.map((error) => (error as { code?: string }).code)).toEqual(["presence_too_large", "presence_too_large"]);
   });
 
-  it("in a document deleted under the editor, a cursor move is refused at once, reported once, and sends nothing", async () => {
+  it("in a document deleted under the editor, the deletion is reported once, and a cursor move says nothing more and sends nothing", async () => {
     const { a, groupA, relay } = await twoEditors();
     const errors: Error[] = [];
     a.provider.on("error", (error) => errors.push(error));
@@ -108,7 +108,7 @@ describe("awareness over presence", () => {
     a.awareness.setLocalStateField("cursor", 1);
     a.awareness.setLocalStateField("cursor", 2);
     await settle();
-    expect(errors.map((error) => (error as { code?: string }).code)).toEqual(["presence_refused"]);
+    expect(errors.map((error) => (error as { code?: string }).code)).toEqual(["doc_deleted"]);
     expect(relay.transcript().filter((line) => line.includes("presence"))).toEqual([]);
   });
 });

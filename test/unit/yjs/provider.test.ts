@@ -16,7 +16,8 @@ import { missingUpdates } from "../../../yjs/received-updates.ts";
 import { payloadToData } from "../../../yjs/payload.ts";
 import { encodeUpdatePayloads } from "../../../yjs/update-frames.ts";
 import { sleep, until, untilEvent } from "../../support/wait.ts";
-import { GROUP, harnessPerTest, settle, statusOf } from "../client/group-harness.ts";
+import { CUT_OFF_URL, GROUP, harnessPerTest, settle, statusOf } from "../client/group-harness.ts";
+import { createIdentity } from "../../../client/identity.ts";
 
 const setup = harnessPerTest();
 
@@ -441,6 +442,50 @@ describe("a document that cannot be opened", () => {
     expect(early.status).toBe("disconnected");
     const again = new WeftProvider(groupA, docIdOf(header), new Y.Doc()); // no "already has a provider"
     await expect(again.loaded).rejects.toMatchObject({ code: "unknown_doc" });
+  });
+});
+
+describe("a document deleted under its editors", () => {
+  it("is said once to each, the deleter's and one that typed cut off meanwhile: both stop, disconnected and out of sync, and nothing typed after says more", async () => {
+    const h = setup();
+    const alice = await h.client({ name: "alice" });
+    const groupA = alice.group(GROUP);
+    await groupA.createMembers().synced();
+    const bobIdentity = createIdentity();
+    await groupA.setRole(bobIdentity.agent, "writer");
+    const docId = groupA.create({ kind: "yjs" }).id;
+    await groupA.synced();
+    const bob = await h.client({ name: "bob", identity: bobIdentity, url: CUT_OFF_URL });
+    const a = new WeftProvider(groupA, docId, new Y.Doc());
+    const b = new WeftProvider(bob.group(GROUP), docId, new Y.Doc());
+    await Promise.all([a.loaded, b.loaded]);
+    await statusOf(bob.group(GROUP), "live");
+    const heard = { a: [] as string[], b: [] as string[] };
+    for (const [name, provider] of [["a", a], ["b", b]] as const) {
+      provider.on("error", (error) => heard[name].push(`${error.name} ${(error as { code?: string }).code}`));
+      provider.on("status", ({ status }) => heard[name].push(status));
+      provider.on("sync", (synced) => heard[name].push(`sync ${synced}`));
+    }
+    const reconnect = h.cutOff(bob);
+    b.ydoc.getText("body").insert(0, "typed cut off");
+    await settle();
+    await groupA.delete(docId);
+    reconnect();
+    await until(() => b.doc!.deleted, 2_000);
+    for (const provider of [a, b]) {
+      for (const key of "typed after") {
+        provider.ydoc.getText("body").insert(0, key);
+        provider.awareness.setLocalStateField("cursor", provider.ydoc.getText("body").length);
+        await settle(2);
+      }
+    }
+    await settle();
+    expect(heard.a).toEqual(["RelayError doc_deleted", "disconnected", "sync false"]);
+    expect(heard.b.filter((line) => line.includes("Error"))).toEqual(["RelayError doc_deleted"]);
+    expect(heard.b.slice(-2)).toEqual(["disconnected", "sync false"]);
+    for (const provider of [a, b]) {
+      expect([provider.status, provider.synced, provider.doc!.deleted]).toEqual(["disconnected", false, true]);
+    }
   });
 });
 
