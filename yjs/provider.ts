@@ -62,6 +62,7 @@ type Events = {
    * another protocol version (the group's RelayError `unsupported_version`, once per run of refusals, and
    * once at bind during one): the binding stays, edits are saved locally and go once a relay of this version answers; ask for a reload.
    * The document was deleted (a RelayError `doc_deleted`, once): the provider stops, and later edits go nowhere.
+   * The group closed for good: the first edit made in the Y.Doc afterwards (neither saved nor sent) gives its ClosedError, once.
    */
   error: (error: Error) => void;
 };
@@ -131,6 +132,8 @@ export class WeftProvider {
   /** An append failed (not for want of a role): those edits were dropped, never sent. */
   #appendFailed = false;
   #snapshotCheckQueued = false;
+  /** Stops listening for edits made after the group closed (#sayEditsAfterClose). */
+  #stopSaying = (): void => {};
   /** The other peers present in the document, as its presence reports them. */
   #present: ReadonlyMap<string, PresencePeer> = new Map();
   /** A MissingUpdatesError was reported and the Y.Doc still waits: it is not reported again until it stops. */
@@ -242,7 +245,14 @@ export class WeftProvider {
    * ClosedError and the app's listeners to hear it.
    */
   #stop(byApp: boolean): void {
-    if (this.#destroyed) return;
+    if (this.#destroyed) {
+      // Stopped by itself before (its group closed, its document deleted): destroy() lets go of the rest.
+      if (byApp) {
+        this.#stopSaying();
+        this.#listeners.clear();
+      }
+      return;
+    }
     this.#flush();
     this.#rememberWhatWasSent();
     this.#destroyed = true;
@@ -526,7 +536,24 @@ export class WeftProvider {
     }
     // Closed for good (client.close(), a refused token): nothing will come, and what the provider owns (the
     // awareness and its timer) must not keep a Node process alive.
-    if (relay === "closed") this.#stop(false);
+    if (relay !== "closed") return;
+    const opened = this.doc !== undefined;
+    this.#stop(false);
+    // Not opened: `loaded` rejects with the ClosedError, which says it.
+    if (opened) this.#sayEditsAfterClose();
+  }
+
+  /**
+   * Edits made in the Y.Doc once the group closed go nowhere (an append would throw the ClosedError): the
+   * first says so, once, rather than the editor losing them unsaid. destroy() stops listening.
+   */
+  #sayEditsAfterClose(): void {
+    const onUpdate = () => {
+      this.#stopSaying();
+      this.#emit("error", new ClosedError(this.group.id, this.group.connection.closeReason ?? "closed"));
+    };
+    this.#stopSaying = () => this.ydoc.off("update", onUpdate);
+    this.ydoc.on("update", onUpdate);
   }
 
   /** Says `status` and `synced`, each to its listeners when it changed. */

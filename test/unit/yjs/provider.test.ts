@@ -432,6 +432,30 @@ describe("when the group closes for good", () => {
   });
 });
 
+describe("after the group closed for good", () => {
+  it("an edit made in the still-bound Y.Doc is said once (ClosedError), not dropped unsaid, and the status event says the group closed", async () => {
+    const { alice, a } = await twoEditors();
+    await a.provider.loaded;
+    const heard: string[] = [];
+    a.provider.on("error", (error) => heard.push(`${error.name}: ${error.message}`));
+    a.provider.on("status", ({ status, relay }) => heard.push(`${status} (${relay})`));
+    await alice.close();
+    a.text.insert(0, "typed after close");
+    a.text.insert(0, "and more");
+    await settle();
+    expect(heard).toEqual(["disconnected (closed)", "ClosedError: group g1 is closed: closed by the app"]);
+    expect(a.provider.group.status).toBe("closed");
+  });
+
+  it("destroy() lets go of the Y.Doc for good, though the group closed first and nothing was typed since", async () => {
+    const { alice, a } = await twoEditors();
+    await a.provider.loaded;
+    await alice.close();
+    a.provider.destroy();
+    expect((a.ydoc as unknown as { _observers: Map<string, Set<unknown>> })._observers.get("update")?.size ?? 0).toBe(0);
+  });
+});
+
 describe("a document that cannot be opened", () => {
   it("rejects loaded, stops the provider and gives its place up: another may be bound to the id", async () => {
     const { groupA, alice } = await twoEditors();
