@@ -147,6 +147,7 @@ export class WeftProvider {
    */
   constructor(group: Group, docId: DocId, ydoc: Y.Doc, options: WeftProviderOptions = {}) {
     checkProviderArguments(group, docId, ydoc, options);
+    const policy = snapshotPolicyOf(options.snapshots);
     // Nothing would stop it (no status change is coming), and it would hold the document's place.
     if (group.status === "closed") throw new ClosedError(group.id, group.connection.closeReason ?? "closed");
     let live = providers.get(group);
@@ -157,7 +158,7 @@ export class WeftProvider {
     this.group = group;
     this.docId = docId;
     this.ydoc = ydoc;
-    this.#policy = snapshotPolicyOf(options.snapshots);
+    this.#policy = policy;
     this.#ownsAwareness = options.awareness === undefined;
     this.awareness = options.awareness ?? new Awareness(ydoc);
     this.status = toProviderStatus(group.status);

@@ -397,6 +397,9 @@ describe("plain JavaScript passing the wrong thing", () => {
       [made(groupA, docId, new (createRequire(import.meta.url)("yjs") as typeof Y).Doc()), /comes from another copy of yjs than weft\/yjs uses/],
       [made(groupA, docId, ydoc, null), /options must be an object, not null/],
       [made(groupA, docId, ydoc, { snapshot: false }), /there is no option "snapshot"; the options are awareness, snapshots/],
+      [made(groupA, docId, ydoc, { snapshots: { factr: 1, minLogBytes: 0 } }), /WeftProvider: snapshots: there is no option "factr"; the options are factor, minLogBytes/],
+      [made(groupA, docId, ydoc, { snapshots: { minlogbytes: 0 } }), /there is no option "minlogbytes"/],
+      [made(groupA, docId, ydoc, { snapshots: [] }), /snapshots must be false or \{ factor, minLogBytes \}, not Array/],
       [made(groupA, docId, ydoc, { awareness: {} }), /awareness must be a y-protocols Awareness, not Object/],
       [made(groupA, docId, ydoc, { awareness: new Awareness(new Y.Doc()) }), /awareness belongs to another Y.Doc/],
     ] as const) {
@@ -404,6 +407,8 @@ describe("plain JavaScript passing the wrong thing", () => {
       expect(call).toThrow(message);
     }
     const provider = new WeftProvider(groupA, docId, ydoc);
+    // Options are checked before the document's place is: the slip is named, not the live provider.
+    expect(made(groupA, docId, new Y.Doc(), { snapshots: { factr: 1 } })).toThrow(/there is no option "factr"/);
     await provider.loaded;
     provider.destroy();
   });

@@ -32,6 +32,9 @@ describe("snapshot policy", () => {
     expect(() => snapshotPolicyOf({ factor: "4" as never })).toThrow(TypeError);
     expect(() => snapshotPolicyOf({ minLogBytes: -1 })).toThrow(TypeError);
     expect(() => snapshotPolicyOf(true as never)).toThrow(TypeError);
+    // A misspelt name would leave the default in place without a word, as a misspelt top-level option would.
+    expect(() => snapshotPolicyOf({ factr: 1 } as never)).toThrow(/there is no option "factr"; the options are factor, minLogBytes/);
+    expect(() => snapshotPolicyOf([] as never)).toThrow(TypeError);
   });
 
   it("makes exactly one of the editors present the leader: the first session among those that offer", () => {
