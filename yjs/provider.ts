@@ -20,7 +20,7 @@ import type { Role } from "../protocol/roles.ts";
 import { AwarenessOverPresence, type PresenceChannel, type PresencePeer } from "./awareness-presence.ts";
 import { OFFERS_SNAPSHOTS, leadsSnapshots, logSize, mayOutgrow, outgrows, snapshotPolicyOf, type SnapshotOptions, type SnapshotPolicy } from "./snapshot-policy.ts";
 import { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "./payload.ts";
-import { UpdateAssembler, decodeUpdatePayload, encodeUpdatePayloads } from "./update-frames.ts";
+import { UpdateAssembler, appliedThrough, decodeUpdatePayload, encodeUpdatePayloads } from "./update-frames.ts";
 import { forgetSent, rememberSent, unsentUpdate } from "./rebinding.ts";
 import { LocalUpdates } from "./local-updates.ts";
 import { MissingUpdatesError, UndecodableUpdateError, applyEach, missingOf, missingUpdates, notAState, reasonOf, type ReceivedUpdate } from "./received-updates.ts";
@@ -445,9 +445,7 @@ export class WeftProvider {
    */
   #heldUpTo(last: DocTransaction): number {
     if (this.#diverged || this.doc?.refused) throw new LocalRefusalError("snapshot_refused", `WeftProvider: this Y.Doc holds edits of ${this.docId} that the relay refused; a snapshot of it would publish them`);
-    const payload = dataToPayload(last.data);
-    const decoded = payload && decodeUpdatePayload(payload);
-    return decoded?.kind === "part" && decoded.index < decoded.count - 1 ? last.index - decoded.index : last.index + 1;
+    return appliedThrough(dataToPayload(last.data), last.index);
   }
 
   /** The update a transaction completes (none while a split update still lacks parts, or if it is no payload of this binding's). */

@@ -45,6 +45,16 @@ export function decodeUpdatePayload(payload: Uint8Array): DecodedPayload {
   return { kind: "part", index: index.value, count: count.value, bytes: payload.subarray(count.next) };
 }
 
+/**
+ * How many of a session's transactions, through the one at `index` holding `payload`, a replica holds
+ * applied: all of them, unless that one is a part of an update other than its last, which is applied only
+ * with its last part: then those before the update's first part.
+ */
+export function appliedThrough(payload: Uint8Array | undefined, index: number): number {
+  const decoded = payload && decodeUpdatePayload(payload);
+  return decoded?.kind === "part" && decoded.index < decoded.count - 1 ? index - decoded.index : index + 1;
+}
+
 /** Parts an assembler dropped: `index` is the transaction of the first of them, when push() was told it. */
 export type DroppedParts = { session: string; index: number | undefined; reason: string };
 

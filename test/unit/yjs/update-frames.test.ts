@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { MAX_TRANSACTION_BYTES } from "../../../protocol/limits.ts";
 import { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "../../../yjs/payload.ts";
-import { UpdateAssembler, decodeUpdatePayload, encodeUpdatePayloads, type DroppedParts } from "../../../yjs/update-frames.ts";
+import { UpdateAssembler, appliedThrough, decodeUpdatePayload, encodeUpdatePayloads, type DroppedParts } from "../../../yjs/update-frames.ts";
 
 const bytes = (length: number, seed = 1) => Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff);
 
@@ -67,6 +67,14 @@ describe("reassembling parts", () => {
     const after = encodeUpdatePayloads(bytes(300, 3), 100);
     expect(after.map((part) => assembler.push("s1", part)).at(-1)).toEqual(bytes(300, 3));
     expect(dropped).toHaveLength(2);
+  });
+
+  it("says how far a session is applied through a transaction: never into an update whose last part is not in", () => {
+    const parts = encodeUpdatePayloads(bytes(300, 4), 100); // 4 parts, at indexes 5 to 8 of their session
+    expect(parts.map((part, i) => appliedThrough(part, 5 + i))).toEqual([5, 5, 5, 9]);
+    expect(appliedThrough(encodeUpdatePayloads(bytes(10), 100)[0], 3)).toBe(4);
+    expect(appliedThrough(Uint8Array.of(9, 1), 3)).toBe(4); // no payload of this binding's: skipped, so applied
+    expect(appliedThrough(undefined, 3)).toBe(4);
   });
 
   it("ignores payloads it did not write: empty, an unknown kind, a broken part header, text that is not base64", () => {
