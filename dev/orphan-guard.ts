@@ -6,13 +6,15 @@
 // on its stdin and, once that pipe closes (its parent is gone, however it went), kills those still running.
 // A relay stopped normally is taken off its list first, and the watchdog ends with the last relay's stop.
 // It is unref'd: it never keeps the app's process alive. Linux and macOS; elsewhere nothing is guarded.
+// `npm run dev` guards wrangler the same way, by its process group (wrangler and the workerd it starts).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 
 /**
  * Kills each listed PID still running the guarded program once stdin closes; the check of the program's
  * name guards against a reused PID. The name comes in the environment, so `ps | grep workerd` does not
- * find the watchdog.
+ * find the watchdog. A negative PID is a process group, killed whole as kill(2) does: a group's number is
+ * not reused while any of its processes runs, and its guard takes it off the list once it has ended.
  */
 const WATCHDOG = `
 const { readFileSync } = require("node:fs");
@@ -36,7 +38,7 @@ process.stdin.on("data", (chunk) => {
   }
 });
 process.stdin.on("close", () => {
-  for (const pid of pids.keys()) if (runsProgram(pid)) try { process.kill(Number(pid), "SIGKILL"); } catch {}
+  for (const pid of pids.keys()) if (Number(pid) < 0 || runsProgram(pid)) try { process.kill(Number(pid), "SIGKILL"); } catch {}
   process.exit(0);
 });
 `;
@@ -79,7 +81,20 @@ export function workerdChildren(): Set<number> {
  * list once they are stopped; after the last relay's, it resolves when the watchdog has ended too.
  */
 export function guard(pids: Iterable<number>): () => Promise<void> {
-  const list = [...pids];
+  return watch([...pids]);
+}
+
+/**
+ * Has the watchdog kill the process group `groupId` whole (a child spawned `detached`, with all it started)
+ * if this process goes without stopping it. Returns what takes it off the list, as `guard` does; call it
+ * once the group has ended.
+ */
+export function guardGroup(groupId: number): () => Promise<void> {
+  return watch([-groupId]);
+}
+
+/** PIDs for the watchdog to kill, or (negative) process groups. */
+function watch(list: number[]): () => Promise<void> {
   if (list.length === 0) return async () => {};
   const dog = (watchdog ??= startWatchdog());
   guarded++;
@@ -100,7 +115,9 @@ export function guard(pids: Iterable<number>): () => Promise<void> {
 
 function startWatchdog(): ChildProcess {
   const env = { ...process.env, WEFT_GUARDED_PROGRAM: "workerd" };
-  const dog = spawn(process.execPath, ["-e", WATCHDOG], { stdio: ["pipe", "ignore", "ignore"], env, windowsHide: true });
+  // In a process group of its own (detached): a kill of this process's whole group (`timeout -s KILL`, a
+  // terminal's) must not take the watchdog with it, or a guarded group outside it (wrangler's) would live on.
+  const dog = spawn(process.execPath, ["-e", WATCHDOG], { stdio: ["pipe", "ignore", "ignore"], env, detached: true, windowsHide: true });
   dog.on("error", () => {}); // without it, no guard; the relay still runs
   dog.stdin!.on("error", () => {});
   dog.unref();

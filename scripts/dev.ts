@@ -3,8 +3,11 @@
 // SIGINT, SIGTERM or SIGHUP stop wrangler and everything it started (workerd) before this process exits:
 // wrangler runs in a process group of its own, which is signalled whole. The npm script `exec`s this file,
 // because npm passes a signal to the shell it runs scripts in, and the shell would not pass it on.
+// Killed with SIGKILL (`timeout -s KILL`, an IDE's stop button, a terminal killing its group, none of which
+// reach wrangler's group), this process cannot stop it: weft/dev's watchdog kills that group instead.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { guardGroup } from "../dev/orphan-guard.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const wrangler = fileURLToPath(new URL("../node_modules/wrangler/bin/wrangler.js", import.meta.url));
@@ -30,6 +33,7 @@ const child = spawn(
   // Its own group (detached); no stdin, since a background group reading the terminal would be stopped.
   { cwd: root, env: { ...process.env, ...QUIET }, detached: true, stdio: ["ignore", "inherit", "inherit"] },
 );
+const unguard = child.pid === undefined ? async () => {} : guardGroup(child.pid);
 
 const signalGroup = (signal: NodeJS.Signals) => {
   try {
@@ -51,5 +55,5 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 
 child.on("exit", (code) => {
   signalGroup("SIGKILL"); // whatever wrangler left running in its group
-  process.exit(stopping ? 0 : (code ?? 1));
+  void unguard().finally(() => process.exit(stopping ? 0 : (code ?? 1)));
 });

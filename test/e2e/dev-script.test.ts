@@ -1,5 +1,7 @@
 // `npm run dev` (wrangler dev) and `npm run dev:local` (Miniflare) as a developer uses them: each serves the
 // relay, and SIGTERM or SIGINT to npm's PID stops it cleanly, leaving no workerd behind and the port free.
+// SIGKILL to npm's process group (`timeout -s KILL`, an IDE's stop button, a terminal's group kill) leaves
+// none either, though wrangler runs in a group of its own that such a kill does not reach.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,19 +25,23 @@ describe("npm run dev and dev:local", () => {
   });
 
   const cases = [
-    ["dev", "SIGTERM"],
-    ["dev", "SIGINT"],
-    ["dev:local", "SIGTERM"],
+    ["dev", "SIGTERM", "npm's PID"],
+    ["dev", "SIGINT", "npm's PID"],
+    ["dev:local", "SIGTERM", "npm's PID"],
+    ["dev", "SIGKILL", "npm's process group"],
+    ["dev:local", "SIGKILL", "npm's process group"],
   ] as const;
-  it.each(cases)("npm run %s stops on %s to npm's PID: no workerd left, the port free", async (script, signal) => {
+  it.each(cases)("npm run %s stops on %s to %s: no workerd left, the port free", async (script, signal, target) => {
     const port = await freePort();
     // wrangler's inspector would take port 9229 by default, which a second relay on the machine may hold.
     const extra = script === "dev" ? ["--inspector-port", String(await freePort())] : [];
     // `--port=N`, as many tools write it (the .dev.vars case below passes `--port N`).
+    const toGroup = target === "npm's process group";
     const npm = spawn("npm", ["run", script, "--", `--port=${port}`, "--persist-to", persistTo, ...extra], {
       cwd: ROOT,
       env: ENV,
       stdio: ["ignore", "pipe", "pipe"],
+      detached: toGroup, // npm leads a group of its own, as under a terminal or `timeout`
     });
     let output = "";
     npm.stdout.on("data", (chunk: Buffer) => (output += chunk));
@@ -58,7 +64,7 @@ describe("npm run dev and dev:local", () => {
     started.push(...below);
     expect(below.some((info) => info.command.includes("workerd"))).toBe(true);
 
-    process.kill(npm.pid!, signal);
+    process.kill(toGroup ? -npm.pid! : npm.pid!, signal);
     await exited;
     await until(() => below.every((info) => !alive(info.pid)), 10_000).catch(() => {});
     expect(below.filter((info) => alive(info.pid)).map((info) => info.command)).toEqual([]);
