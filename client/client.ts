@@ -7,6 +7,7 @@ import { ClosedError } from "./errors.ts";
 import { checkSignalOptions } from "./local-checks.ts";
 import { RelayClock } from "./relay-clock.ts";
 import { settling, unlessAborted } from "./store-load.ts";
+import { soundStoredDocs } from "./stored-checks.ts";
 import type { AgentId, DocId, Role, SessionId } from "../protocol/index.ts";
 import { cutStoredSession, type DocChanges, type LocalStore, type SessionCut, type StoredDoc, type UnsentListener } from "./storage/local-store.ts";
 import { MemoryLocalStore } from "./storage/memory-store.ts";
@@ -54,7 +55,7 @@ export class Client {
     this.session = lease.session;
     this.store = store;
     this.#lease = lease;
-    this.#writes = new LeaseholderStore(store);
+    this.#writes = new LeaseholderStore(store, identity.agent);
     this.#options = options;
     this.#stopWatchingPage = onPageHide(() => {
       const groups = [...this.#groups.values()];
@@ -195,11 +196,14 @@ function storedDocsProblem(stored: unknown): string | undefined {
  */
 class LeaseholderStore implements LocalStore {
   readonly #store: LocalStore;
+  /** The client's agent: what its own sessions hold is checked as its writes, not as the relay's (stored-checks.ts). */
+  readonly #agent: AgentId;
   readonly #saving = new Set<Promise<void>>();
   #stopped = false;
 
-  constructor(store: LocalStore) {
+  constructor(store: LocalStore, agent: AgentId) {
     this.#store = store;
+    this.#agent = agent;
   }
 
   leaseSession(...args: Parameters<LocalStore["leaseSession"]>): Promise<SessionLease> {
@@ -208,14 +212,15 @@ class LeaseholderStore implements LocalStore {
 
   /**
    * Read once the saves under way have finished: a group replacing a closed one starts from its last writes.
-   * What is not a list of stored documents (a store of the app's own with a bug) fails like a failed read.
+   * What is not a list of stored documents (a store of the app's own with a bug) fails like a failed read;
+   * what is damaged within a document is left out and told to `onDamage` (stored-checks.ts).
    */
   async loadGroup(group: string, onDamage?: (problem: string) => void): Promise<StoredDoc[]> {
     await Promise.allSettled([...this.#saving]);
     const stored: unknown = await this.#store.loadGroup(group, onDamage);
     const problem = storedDocsProblem(stored);
     if (problem) throw new TypeError(`the local store's loadGroup must resolve with a list of stored documents ({ id, header, sessions }): ${problem}`);
-    return stored as StoredDoc[];
+    return soundStoredDocs(stored as StoredDoc[], this.#agent, onDamage);
   }
 
   save(group: string, doc: DocId, changes: DocChanges): Promise<void> {

@@ -1,0 +1,194 @@
+// A FileLocalStore file changed on the disk after it was saved (a flipped bit, a stray null) that still
+// parses: what the damaged line held is left out and told once through onError, and nothing of it reaches
+// the relay, throws out of open() or append(), or keeps the group's other documents from syncing. Real relay (startRelay), real SDK;
+// the network is cut by a proxy in front of the relay.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient, createIdentity, type Client, type Group, type Identity } from "../../../client/index.ts";
+import { FileLocalStore } from "../../../client/node.ts";
+import { startRelay, type LocalRelay } from "../../../dev/start-relay.ts";
+import type { DocId } from "../../../protocol/index.ts";
+import { startProxy, type Proxy } from "../../support/proxy.ts";
+
+let relay: LocalRelay;
+let proxy: Proxy;
+const folders: string[] = [];
+
+beforeAll(async () => {
+  relay = await startRelay();
+  proxy = await startProxy({ port: Number(new URL(relay.url).port) });
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await relay?.stop();
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
+
+const newFolder = (): string => {
+  const folder = mkdtempSync(join(tmpdir(), "weft-damaged-"));
+  folders.push(folder);
+  return folder;
+};
+
+/** A client of `identity` on the store in `folder`, through the proxy. */
+const clientOn = (folder: string, identity: Identity): Promise<Client> =>
+  createClient({ url: proxy.url, identity, store: new FileLocalStore(folder, { fsync: false }), backoff: { baseMs: 20, capMs: 100 } });
+
+/** A run of `identity`'s client on `folder` with the network down: what `write` writes is saved, not sent. */
+async function offline(folder: string, identity: Identity, write: (client: Client) => Promise<void> | void): Promise<void> {
+  proxy.down();
+  try {
+    const client = await clientOn(folder, identity);
+    await write(client);
+    await client.close(); // once its writes are saved
+  } finally {
+    proxy.restore();
+  }
+}
+
+/** Changes a document's file as `damage` says, which must change it. */
+function damageFile(folder: string, group: string, doc: DocId, damage: (text: string) => string): void {
+  const path = join(folder, group, `${doc}.jsonl`);
+  const text = readFileSync(path, "utf8");
+  const damaged = damage(text);
+  expect(damaged).not.toBe(text);
+  writeFileSync(path, damaged);
+}
+
+/** A restarted client's group, and what its onError heard. */
+async function restarted(folder: string, identity: Identity, group: string): Promise<{ client: Client; group: Group; errors: string[] }> {
+  const client = await clientOn(folder, identity);
+  const restartedGroup = client.group(group);
+  const errors: string[] = [];
+  restartedGroup.onError((error) => error.name !== "ConnectionError" && errors.push(error.message));
+  return { client, group: restartedGroup, errors };
+}
+
+/** What the relay holds of a document, as a fresh reader gets it. */
+async function relayCopy(group: string, id: DocId): Promise<unknown[]> {
+  const reader = await createClient({ url: relay.url, identity: createIdentity() });
+  try {
+    const doc = await reader.group(group).open(id);
+    await reader.group(group).synced();
+    return doc.transactions().map((transaction) => transaction.data);
+  } finally {
+    await reader.close();
+  }
+}
+
+/** A bounded wait: the test fails instead of hanging. */
+const soon = () => ({ signal: AbortSignal.timeout(15_000) });
+
+describe("a FileLocalStore file damaged on the disk that still parses", () => {
+  it("a session id with a flipped bit costs only what was stored under it: the group resumes and syncs, onError hears it once", async () => {
+    const folder = newFolder();
+    const identity = createIdentity();
+    const first = await clientOn(folder, identity);
+    const a = first.group("garbled-session").create();
+    a.append("a1");
+    const b = first.group("garbled-session").create();
+    b.append("b1");
+    await first.group("garbled-session").synced();
+    await first.close();
+    // The high bit of one byte of the session id: the line still parses, the byte reads back as U+FFFD.
+    const path = join(folder, "garbled-session", `${a.id}.jsonl`);
+    const bytes = readFileSync(path);
+    bytes[bytes.indexOf(Buffer.from(first.session)) + 10]! ^= 0x80;
+    writeFileSync(path, bytes);
+
+    const { client, group, errors } = await restarted(folder, identity, "garbled-session");
+    try {
+      const again = await group.open(b.id);
+      again.append("b2");
+      await again.synced(soon());
+      await group.synced(soon());
+      expect(errors).toEqual([expect.stringMatching(new RegExp(`^internal: the local store could not read all of group garbled-session: ${a.id}: session ".*\uFFFD.*": its transactions from 0 on are damaged, and left out$`))]);
+      expect(await relayCopy("garbled-session", b.id)).toEqual(["b1", "b2"]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a session id with a flipped bit in a snapshot's line leaves that document out, told once; the group resumes and syncs", async () => {
+    const folder = newFolder();
+    const identity = createIdentity();
+    const first = await clientOn(folder, identity);
+    const a = first.group("garbled-snapshot").create();
+    a.append("a1");
+    await a.synced();
+    await a.snapshot("a at 1");
+    const b = first.group("garbled-snapshot").create();
+    b.append("b1");
+    await first.group("garbled-snapshot").synced();
+    await first.close();
+    const path = join(folder, "garbled-snapshot", `${a.id}.jsonl`);
+    const bytes = readFileSync(path);
+    const line = bytes.indexOf(Buffer.from('{"snapshot":'));
+    expect(line).toBeGreaterThan(0);
+    bytes[bytes.indexOf(Buffer.from(first.session), line) + 10]! ^= 0x80;
+    writeFileSync(path, bytes);
+
+    const { client, group, errors } = await restarted(folder, identity, "garbled-snapshot");
+    try {
+      const again = await group.open(b.id);
+      again.append("b2");
+      await group.synced(soon());
+      expect(errors).toEqual([expect.stringMatching(new RegExp(`^internal: the local store could not read all of group garbled-snapshot: ${a.id}: its snapshot is damaged, so the document is left out$`))]);
+      expect(await relayCopy("garbled-snapshot", b.id)).toEqual(["b1", "b2"]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  describe.each([
+    ["another session's transaction is null", "peer", (text: string) => text.replace(/\{"at":\d+,"data":"peer-1"\}/, "null"), /: its transactions from 0 on are damaged, and left out$/],
+    ["an own unsent transaction is null", "own", (text: string) => text.replace(/\{"at":\d+,"data":"mine-unsent"\}/, "null"), /: its transactions from 1 on are damaged, and left out$/],
+    ["another session's transaction has a time that is text", "peer", (text: string) => text.replace(/"at":\d+,"data":"peer-1"/, '"at":"x","data":"peer-1"'), /: its transactions from 0 on are damaged, and left out$/],
+    ["another session's transaction has data of a number", "peer", (text: string) => text.replace('"data":"peer-1"', '"data":7'), /: its transactions from 0 on are damaged, and left out$/],
+  ] as const)("where %s", (_name, whose, damage, told) => {
+    it("every document of the group opens, is written and syncs; the damaged transaction and its session's later ones are left out, told once", async () => {
+      const group = `shapes-${Math.random().toString(36).slice(2)}`;
+      const peer = await createClient({ url: relay.url, identity: createIdentity() });
+      const damagedDoc = peer.group(group).create();
+      damagedDoc.append("peer-1");
+      const other = peer.group(group).create();
+      other.append("peer-b");
+      await peer.group(group).synced();
+      await peer.close();
+
+      const folder = newFolder();
+      const identity = createIdentity();
+      const first = await clientOn(folder, identity);
+      const written = await first.group(group).open(damagedDoc.id);
+      await first.group(group).open(other.id);
+      written.append("mine-1");
+      await written.synced();
+      await first.close();
+      await offline(folder, identity, async (client) => {
+        (await client.group(group).open(damagedDoc.id)).append("mine-unsent");
+      });
+      damageFile(folder, group, damagedDoc.id, damage);
+
+      const { client, group: restartedGroup, errors } = await restarted(folder, identity, group);
+      try {
+        for (const id of [damagedDoc.id, other.id]) {
+          const doc = await restartedGroup.open(id, soon());
+          doc.append(`new in ${id}`);
+          await doc.synced(soon());
+        }
+        expect(errors).toEqual([expect.stringMatching(told)]);
+        expect(errors[0]).toContain(`${damagedDoc.id}: session "${whose === "own" ? client.session : peer.session}": `);
+        // What the relay held is its own again: the peer's write comes back from it.
+        console.log(_name, await relayCopy(group, damagedDoc.id));
+        expect(await relayCopy(group, damagedDoc.id)).toContain("peer-1");
+        expect(await relayCopy(group, other.id)).toEqual(["peer-b", `new in ${other.id}`]);
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
+});
