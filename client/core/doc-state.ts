@@ -27,7 +27,7 @@ import {
 } from "../../protocol/index.ts";
 import { ChainChecks, verifiesChains } from "../chain-checks.ts";
 import { LocalRefusalError, type RelayError } from "../errors.ts";
-import { storedTransactionProblem } from "../local-checks.ts";
+import { isTransactionData, storedTransactionProblem } from "../local-checks.ts";
 import { isKnownState, type DocChanges, type StoredDoc, type StoredSnapshot } from "../storage/local-store.ts";
 
 export type DocTransaction = Transaction & { session: SessionId; index: number };
@@ -296,7 +296,10 @@ export function appendOwn(doc: DocState, own: SessionId, data: TransactionData, 
   return { ...transaction, session: own, index };
 }
 
-/** Takes in what the local store holds. Own transactions the relay would refuse (an older SDK's) are held back. */
+/**
+ * Takes in what the local store holds, as stored-checks.ts let it through. Own transactions the relay would
+ * refuse (an older SDK's) are held back.
+ */
 export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): void {
   doc.header ??= stored.header;
   doc.headerSaved = true;
@@ -328,9 +331,12 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
     const [code, reason] = storedTransactionProblem(ownTransactions[bad]!)!;
     doc.refusal = { error: new LocalRefusalError(code, `own transaction ${base + bad} in the local store: ${reason}`), from: base + bad, wholeDocument: false };
   }
-  const valid = bad >= 0 ? bad : ownTransactions.length;
-  for (const transaction of ownTransactions.slice(doc.ownHashes.length, valid)) {
-    doc.ownHashes.push(chainHash(ownHashAt(doc, own, base + doc.ownHashes.length), [transaction]));
+  // Those held back get a hash too, so writes appended after them go on from the chain's end (held back with
+  // them until retried or discarded). Data of no transaction's type cannot be hashed: the chain goes on from
+  // the hash before it, as good as any there, since the relay takes nothing past a transaction it refuses.
+  for (const transaction of ownTransactions.slice(doc.ownHashes.length)) {
+    const previous = ownHashAt(doc, own, base + doc.ownHashes.length);
+    doc.ownHashes.push(isTransactionData(transaction.data) ? chainHash(previous, [transaction]) : previous);
   }
 }
 

@@ -1,12 +1,13 @@
 // A FileLocalStore file changed on the disk after it was saved (a flipped bit, a stray null) that still
 // parses: what the damaged line held is left out and told once through onError, and nothing of it reaches
-// the relay, throws out of open() or append(), or keeps the group's other documents from syncing. Real relay (startRelay), real SDK;
+// the relay, throws out of open() or append(), or keeps the group's other documents from syncing. Own
+// writes the relay would refuse (an older SDK's) are held back, and the document is still written. Real relay (startRelay), real SDK;
 // the network is cut by a proxy in front of the relay.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, createIdentity, type Client, type Group, type Identity } from "../../../client/index.ts";
+import { createClient, createIdentity, type Client, type Group, type Identity, type RefusedWrites } from "../../../client/index.ts";
 import { FileLocalStore } from "../../../client/node.ts";
 import { startRelay, type LocalRelay } from "../../../dev/start-relay.ts";
 import type { DocId } from "../../../protocol/index.ts";
@@ -58,13 +59,15 @@ function damageFile(folder: string, group: string, doc: DocId, damage: (text: st
   writeFileSync(path, damaged);
 }
 
-/** A restarted client's group, and what its onError heard. */
-async function restarted(folder: string, identity: Identity, group: string): Promise<{ client: Client; group: Group; errors: string[] }> {
+/** A restarted client's group, and what its onError and onRefused heard. */
+async function restarted(folder: string, identity: Identity, group: string): Promise<{ client: Client; group: Group; errors: string[]; refusals: RefusedWrites[] }> {
   const client = await clientOn(folder, identity);
   const restartedGroup = client.group(group);
   const errors: string[] = [];
+  const refusals: RefusedWrites[] = [];
   restartedGroup.onError((error) => error.name !== "ConnectionError" && errors.push(error.message));
-  return { client, group: restartedGroup, errors };
+  restartedGroup.onRefused((refused) => refusals.push(refused));
+  return { client, group: restartedGroup, errors, refusals };
 }
 
 /** What the relay holds of a document, as a fresh reader gets it. */
@@ -191,4 +194,36 @@ describe("a FileLocalStore file damaged on the disk that still parses", () => {
     });
   });
 
+  it.each([
+    ["a lone surrogate", '"older-sdk-write\\ud800"', "older-sdk-write\ud800"],
+    ["data that is not text or bytes", '{"op":"add"}', { op: "add" }],
+  ])("an own write the relay would refuse (an older SDK's, %s) is held back, and the document is still written: append holds the new write back behind it until discardRefused", async (_name, stored, data) => {
+    const folder = newFolder();
+    const identity = createIdentity();
+    const group = `held-back-${Math.random().toString(36).slice(2)}`;
+    let id: DocId | undefined;
+    await offline(folder, identity, (client) => {
+      const doc = client.group(group).create();
+      doc.append("fine");
+      doc.append("older-sdk-write");
+      id = doc.id;
+    });
+    damageFile(folder, group, id!, (text) => text.replace('"older-sdk-write"', stored));
+
+    const restart = await restarted(folder, identity, group);
+    try {
+      const doc = await restart.group.open(id!);
+      await expect(doc.synced(soon())).rejects.toMatchObject({ code: "bad_frame" });
+      expect(restart.refusals.map((refused) => [refused.error.code, refused.transactions.map((transaction) => transaction.data)])).toEqual([["bad_frame", [data]]]);
+      doc.append("behind it");
+      expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["fine", data, "behind it"]);
+      await restart.group.discardRefused(doc);
+      doc.append("after the discard");
+      await doc.synced(soon());
+      expect(await relayCopy(group, id!)).toEqual(["fine", "after the discard"]);
+      expect(restart.errors).toEqual([]);
+    } finally {
+      await restart.client.close();
+    }
+  });
 });
