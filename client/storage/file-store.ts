@@ -9,7 +9,9 @@
 // disk or a power cut can never glue onto the next one, and loading skips any line that does not parse. A
 // torn save was never confirmed, and the saves after it (the next process's) follow what was readable, so it
 // costs only itself. A line damaged later on the disk loses what it held, and the saves of its session after
-// it (a log keeps no holes), or, the header's line, the whole document: loading tells onDamage so.
+// it (a log keeps no holes), or, the header's line, the whole document until a header that is the
+// document's own is saved again (applyChanges): loading tells onDamage so. A damaged line that still
+// parses is left out by the client's checks of what it reads back (client/stored-checks.ts).
 // Several processes may share one directory: appends go to files opened with O_APPEND (each save one
 // write), nothing is ever truncated or rewritten in place, and session leases are lock files
 // (file-session-locks.ts).
@@ -316,7 +318,8 @@ function readDoc(path: string, id: DocId, onDamage?: (problem: string) => void):
       continue;
     }
     if (typeof record !== "object" || record === null) continue;
-    if (typeof record.header === "object" && record.header !== null) stored ??= { id, header: record.header, sessions: {} };
+    const header = typeof record.header === "object" && record.header !== null ? record.header : undefined;
+    if (header) stored ??= { id, header, sessions: {} };
     if (!stored) {
       headless++; // transactions need their header first
       continue;
@@ -325,7 +328,7 @@ function readDoc(path: string, id: DocId, onDamage?: (problem: string) => void):
     const lines = Array.isArray(record.appends) ? record.appends : "session" in record ? [record as OldAppendLine] : [];
     const appends = lines.map((append) => (Array.isArray(append?.transactions) ? { ...append, transactions: append.transactions.map(fromLine) } : append));
     const snapshot = snapshotFromLine(record.snapshot);
-    applyChanges(stored, { appends, ...(snapshot ? { snapshot } : {}), cuts: record.cuts, relayHeld: record.relayHeld }, onDamage);
+    applyChanges(stored, { ...(header ? { header } : {}), appends, ...(snapshot ? { snapshot } : {}), cuts: record.cuts, relayHeld: record.relayHeld }, onDamage);
   }
   // Saves with no header before them: the header's line was whole once (it is written first), and is lost.
   if (!stored && headless > 0) onDamage?.(`its header could not be read, so the document and its ${headless} later saves are left out`);

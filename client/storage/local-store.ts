@@ -1,6 +1,7 @@
 // Where the SDK keeps documents on the device, so an app reopens them without the network and an
 // offline write survives a restart. Small on purpose: three implementations share it.
 import { GENESIS_HASH, chainHash, coversMore, firstDifference, type AgentId, type DocHeader, type DocId, type KnownState, type Role, type SessionId, type Snapshot, type Transaction } from "../../protocol/index.ts";
+import { headerIsFor } from "../local-checks.ts";
 import type { LeaseRequest, SessionLease } from "./session-pool.ts";
 
 /**
@@ -121,6 +122,11 @@ export function unsentOf(message: unknown): { group: string; docs: DocId[] } | u
  * while when that client discarded writes), never two mixed.
  */
 export function applyChanges(stored: StoredDoc, changes: StoredChanges, onDamage?: (problem: string) => void): void {
+  // A header that is not the document's own (changed on the disk after it was saved: the client leaves the
+  // document out) gives way to a later one that is: a client that then got the document from the relay saved
+  // its header again, and what it saved since is read back with it instead of skipped with the damaged one.
+  const { header } = changes;
+  if (header && header !== stored.header && !headerIsFor(stored.header, stored.id, stored.header.group) && headerIsFor(header, stored.id, header.group)) stored.header = header;
   if (isStoredSnapshot(changes.snapshot)) applySnapshot(stored, changes.snapshot);
   if (isKnownState(changes.relayHeld)) {
     // A new object: a store may have handed the one it held to a reader (MemoryLocalStore's loadGroup).

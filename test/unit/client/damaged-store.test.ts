@@ -1,9 +1,10 @@
-// A FileLocalStore file changed on the disk after it was saved (a flipped bit, a stray null) that still
-// parses: what the damaged line held is left out and told once through onError, and nothing of it reaches
-// the relay, throws out of open() or append(), or keeps the group's other documents from syncing. Own
-// writes the relay would refuse (an older SDK's) are held back, and the document is still written. Real relay (startRelay), real SDK;
+// A FileLocalStore file changed on the disk after it was saved (a flipped bit, a stray null, an edited
+// header) that still parses: what the damaged line held is left out and told once through onError, and
+// nothing of it reaches the relay, throws out of open() or append(), or keeps the group's other documents
+// from syncing; a write made into such a document afterwards is not lost. Own writes the relay would refuse
+// (an older SDK's) are held back, and the document is still written. Real relay (startRelay), real SDK;
 // the network is cut by a proxy in front of the relay.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -225,5 +226,40 @@ describe("a FileLocalStore file damaged on the disk that still parses", () => {
     } finally {
       await restart.client.close();
     }
+  });
+
+  it("a header changed on the disk leaves the document out, told; a write made into it once it came from the relay again is kept and pushed at the next start", async () => {
+    const folder = newFolder();
+    const identity = createIdentity();
+    const first = await clientOn(folder, identity);
+    const created = first.group("header").create({ meta: { title: "list" } });
+    created.append("one");
+    await created.synced();
+    await first.close();
+    damageFile(folder, "header", created.id, (text) => text.replace('"list"', '"lisT"'));
+
+    // Online at first: the document comes from the relay; then the network goes, and a write is made.
+    const second = await restarted(folder, identity, "header");
+    try {
+      const doc = await second.group.open(created.id);
+      expect(second.errors).toEqual([`bad_header: the local store holds ${created.id} with a header that is not its own: skipped`]);
+      proxy.down();
+      doc.append("two (offline)");
+      await second.client.close(); // once the write is saved
+    } finally {
+      proxy.restore();
+    }
+
+    const third = await restarted(folder, identity, "header");
+    try {
+      const doc = await third.group.open(created.id);
+      await third.group.synced(soon());
+      expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["one", "two (offline)"]);
+      expect(third.errors).toEqual([]);
+      expect(await relayCopy("header", created.id)).toEqual(["one", "two (offline)"]);
+    } finally {
+      await third.client.close();
+    }
+    expect(readdirSync(join(folder, "header")).filter((name) => name.endsWith(".jsonl"))).toEqual([`${created.id}.jsonl`]);
   });
 });

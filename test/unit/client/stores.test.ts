@@ -146,6 +146,15 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     expect(await store.loadGroup(GROUP)).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 5), [bob.session]: slice(5, 8) })]);
   });
 
+  it("takes a header saved later in place of one that is not the document's own (changed on the disk), with every save before and after it; never the other way round", async () => {
+    const changed = { ...first.header, meta: { title: "changed on the disk" } };
+    await store.save(GROUP, first.id, { header: changed, appends: [{ session: alice.session, after: 0, transactions: slice(0, 2) }] });
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 2, transactions: slice(2, 4) }] });
+    await store.save(GROUP, first.id, { header: changed, appends: [] });
+    expect(await store.loadGroup(GROUP)).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 4) })]);
+    if (survivesRestart) expect(await open().loadGroup(GROUP)).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 4) })]);
+  });
+
   it("keeps data of bytes as exactly those bytes and text as text, across a restart where the store has one", async () => {
     const large = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 13) & 0xff);
     const mixed = [
