@@ -23,10 +23,11 @@ import { fileURLToPath } from "node:url";
  * rather than closing the group; 48.0 KiB with a token that is not a JWT refused naming the slip, and the
  * writes the relay acknowledged known across a restart; 48.4 KiB with a database not Weft's refused by
  * IndexedDbLocalStore in words that name it; 48.7 KiB with one taken from under a client closing its groups
- * with one clear error). Less than a KiB of room beyond that, so that the
+ * with one clear error; 49.1 KiB with what any local store gives back checked before it is taken in, so that
+ * damage on the disk costs only itself). Less than a KiB of room beyond that, so that the
  * next fix is not blocked by its error message.
  */
-export const BROWSER_BUNDLE_BUDGET_GZIPPED = 49 * 1024;
+export const BROWSER_BUNDLE_BUDGET_GZIPPED = 50 * 1024;
 
 /**
  * Bundles `entry` for browsers as an app would; by default the SDK's own source. esbuild fails on any
