@@ -2,33 +2,22 @@
 // on its FileLocalStore knows, from the store, what the relay held when it last heard from it, as a client
 // that stayed up through a lost connection knows it. Real relay (startRelay), real SDK, runs of a client on
 // one store folder; the network is cut by a proxy in front of the relay.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, type Client, type Doc, type Group, type Identity, type RefusedWrites } from "../../../client/index.ts";
 import { FileLocalStore } from "../../../client/node.ts";
-import { startRelay, type LocalRelay } from "../../../dev/start-relay.ts";
 import type { DocId, Role } from "../../../protocol/index.ts";
-import { startProxy, type Proxy } from "../../support/proxy.ts";
+import { relayBehindProxy } from "../../support/relay-behind-proxy.ts";
 import { until } from "../../support/wait.ts";
 
-let relay: LocalRelay;
-let proxy: Proxy;
+const scene = relayBehindProxy("weft-acked-");
 let admin: Client;
-const folders: string[] = [];
 
 beforeAll(async () => {
-  relay = await startRelay();
-  proxy = await startProxy({ port: Number(new URL(relay.url).port) });
-  admin = await createClient({ url: relay.url, identity: createIdentity() });
+  admin = await createClient({ url: scene.relay.url, identity: createIdentity() });
 });
 
 afterAll(async () => {
   await admin?.close();
-  await proxy?.close();
-  await relay?.stop();
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
 });
 
 /** What onRefused heard, per refusal. */
@@ -51,31 +40,30 @@ type Scenario = {
  */
 async function restartedAfter(group: string, scenario: Scenario): Promise<{ client: Client; group: Group; doc: Doc; refusals: RefusedWrites[] }> {
   const identity = createIdentity();
-  const folder = mkdtempSync(join(tmpdir(), "weft-acked-"));
-  folders.push(folder);
+  const folder = scene.newFolder();
   const adminGroup = admin.group(group);
   await adminGroup.createMembers().synced();
   await adminGroup.setRole(identity.agent, scenario.role);
 
-  const first = await createClient({ url: proxy.url, identity, store: new FileLocalStore(folder) });
+  const first = await createClient({ url: scene.proxy.url, identity, store: new FileLocalStore(folder) });
   const id = await scenario.make(first, group);
   const written = await first.group(group).open(id);
   written.append("x0");
   await written.synced();
   await first.close();
 
-  proxy.down();
+  scene.proxy.down();
   try {
-    const second = await createClient({ url: proxy.url, identity, store: new FileLocalStore(folder) });
+    const second = await createClient({ url: scene.proxy.url, identity, store: new FileLocalStore(folder) });
     const away = await second.group(group).open(id); // from the store, without the network
     for (const data of scenario.offline) away.append(data);
     await second.close(); // once its writes are saved
   } finally {
-    proxy.restore();
+    scene.proxy.restore();
   }
   await scenario.meanwhile(adminGroup, identity, id);
 
-  const client = await createClient({ url: proxy.url, identity, store: new FileLocalStore(folder) });
+  const client = await createClient({ url: scene.proxy.url, identity, store: new FileLocalStore(folder) });
   const restarted = client.group(group);
   const refusals: RefusedWrites[] = [];
   restarted.onRefused((refused) => refusals.push(refused));
@@ -152,7 +140,7 @@ describe("a client that stayed up while cut off (the same as restarted)", () => 
     const adminGroup = admin.group("acked-stayed-up");
     await adminGroup.createMembers().synced();
     await adminGroup.setRole(identity.agent, "writer");
-    const client = await createClient({ url: proxy.url, identity });
+    const client = await createClient({ url: scene.proxy.url, identity });
     try {
       const group = client.group("acked-stayed-up");
       const refusals: RefusedWrites[] = [];
@@ -160,14 +148,14 @@ describe("a client that stayed up while cut off (the same as restarted)", () => 
       const doc = group.create();
       doc.append("x0");
       await doc.synced();
-      proxy.down();
+      scene.proxy.down();
       try {
         await until(() => group.status !== "live", 10_000);
         doc.append("x1");
         doc.append("x2");
         await adminGroup.delete(doc.id);
       } finally {
-        proxy.restore();
+        scene.proxy.restore();
       }
       client.reconnectNow();
       await expect(group.synced()).rejects.toMatchObject({ code: "doc_deleted" });

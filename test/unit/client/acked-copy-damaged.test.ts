@@ -3,31 +3,17 @@
 // pushes nothing of the damaged copy, so every reader keeps what the relay held. Real relay (startRelay), real
 // SDK, runs of a client on one FileLocalStore folder, the store's file edited by hand between them; the
 // network is cut by a proxy in front of the relay for the runs that are offline.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createClient, createIdentity, type ConnectionError, type RelayError, type RefusedWrites } from "../../../client/index.ts";
 import { FileLocalStore } from "../../../client/node.ts";
-import { startRelay, type LocalRelay } from "../../../dev/start-relay.ts";
 import type { DocId } from "../../../protocol/index.ts";
-import { startProxy, type Proxy } from "../../support/proxy.ts";
+import { relayBehindProxy } from "../../support/relay-behind-proxy.ts";
 import { until } from "../../support/wait.ts";
 
-let relay: LocalRelay;
-let proxy: Proxy;
-const folders: string[] = [];
 
-beforeAll(async () => {
-  relay = await startRelay();
-  proxy = await startProxy({ port: Number(new URL(relay.url).port) });
-});
-
-afterAll(async () => {
-  await proxy?.close();
-  await relay?.stop();
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
-});
+const scene = relayBehindProxy("weft-damaged-");
 
 const dataOf = (transactions: readonly { data: unknown }[]) => transactions.map((transaction) => transaction.data);
 
@@ -50,19 +36,18 @@ const timeChanged = (text: string) => text.replace(/"at":(\d+),"data":"eggs"/, (
  */
 async function restartedOnDamagedStore(group: string, damage: (text: string) => string, offline: string[] = [], written: string[] = ["milk", "eggs", "bread"]) {
   const identity = createIdentity();
-  const folder = mkdtempSync(join(tmpdir(), "weft-damaged-"));
-  folders.push(folder);
-  const first = await createClient({ url: proxy.url, identity, store: new FileLocalStore(folder) });
+  const folder = scene.newFolder();
+  const first = await createClient({ url: scene.proxy.url, identity, store: new FileLocalStore(folder) });
   const doc = first.group(group).create();
   for (const item of written) doc.append(item);
   await doc.synced();
   if (offline.length > 0) {
-    proxy.down();
+    scene.proxy.down();
     try {
       for (const item of offline) doc.append(item);
       await first.close(); // once its writes are saved
     } finally {
-      proxy.restore();
+      scene.proxy.restore();
     }
   } else await first.close();
   const file = storeFile(folder, group);
@@ -70,7 +55,7 @@ async function restartedOnDamagedStore(group: string, damage: (text: string) => 
   writeFileSync(file, damage(before));
   expect(readFileSync(file, "utf8")).not.toBe(before);
 
-  const client = await createClient({ url: proxy.url, identity, store: new FileLocalStore(folder) });
+  const client = await createClient({ url: scene.proxy.url, identity, store: new FileLocalStore(folder) });
   const opened = client.group(group);
   const errors: (RelayError | ConnectionError)[] = [];
   const refusals: RefusedWrites[] = [];
@@ -84,7 +69,7 @@ async function restartedOnDamagedStore(group: string, damage: (text: string) => 
 
 /** What a fresh reader of the group gets of the document. */
 async function readerSees(group: string, id: DocId): Promise<unknown[]> {
-  const reader = await createClient({ url: relay.url, identity: createIdentity() });
+  const reader = await createClient({ url: scene.relay.url, identity: createIdentity() });
   try {
     const doc = await reader.group(group).open(id);
     return dataOf(doc.transactions());
@@ -114,9 +99,9 @@ describe("a store whose copy of acknowledged writes was changed on the disk", ()
     expect(await readerSees(group, doc.id)).toEqual(["milk", "eggs", "bread", "after the restart"]);
 
     // The store holds the relay's copy now: a third run, offline, reads it back.
-    proxy.down();
+    scene.proxy.down();
     try {
-      const offline = await createClient({ url: proxy.url, identity, store: new FileLocalStore(folder) });
+      const offline = await createClient({ url: scene.proxy.url, identity, store: new FileLocalStore(folder) });
       try {
         const again = await offline.group(group).open(doc.id);
         expect(dataOf(again.transactions())).toEqual(["milk", "eggs", "bread", "after the restart"]);
@@ -124,7 +109,7 @@ describe("a store whose copy of acknowledged writes was changed on the disk", ()
         await offline.close();
       }
     } finally {
-      proxy.restore();
+      scene.proxy.restore();
     }
   });
 

@@ -4,50 +4,31 @@
 // from syncing; a write made into such a document afterwards is not lost. Own writes the relay would refuse
 // (an older SDK's) are held back, and the document is still written. Real relay (startRelay), real SDK;
 // the network is cut by a proxy in front of the relay.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createClient, createIdentity, type Client, type Group, type Identity, type RefusedWrites } from "../../../client/index.ts";
 import { FileLocalStore } from "../../../client/node.ts";
-import { startRelay, type LocalRelay } from "../../../dev/start-relay.ts";
 import type { DocId } from "../../../protocol/index.ts";
-import { startProxy, type Proxy } from "../../support/proxy.ts";
+import { relayBehindProxy } from "../../support/relay-behind-proxy.ts";
 
-let relay: LocalRelay;
-let proxy: Proxy;
-const folders: string[] = [];
 
-beforeAll(async () => {
-  relay = await startRelay();
-  proxy = await startProxy({ port: Number(new URL(relay.url).port) });
-});
-
-afterAll(async () => {
-  await proxy?.close();
-  await relay?.stop();
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
-});
-
-const newFolder = (): string => {
-  const folder = mkdtempSync(join(tmpdir(), "weft-damaged-"));
-  folders.push(folder);
-  return folder;
-};
+const scene = relayBehindProxy("weft-damaged-");
+const newFolder = () => scene.newFolder();
 
 /** A client of `identity` on the store in `folder`, through the proxy. */
 const clientOn = (folder: string, identity: Identity): Promise<Client> =>
-  createClient({ url: proxy.url, identity, store: new FileLocalStore(folder, { fsync: false }), backoff: { baseMs: 20, capMs: 100 } });
+  createClient({ url: scene.proxy.url, identity, store: new FileLocalStore(folder, { fsync: false }), backoff: { baseMs: 20, capMs: 100 } });
 
 /** A run of `identity`'s client on `folder` with the network down: what `write` writes is saved, not sent. */
 async function offline(folder: string, identity: Identity, write: (client: Client) => Promise<void> | void): Promise<void> {
-  proxy.down();
+  scene.proxy.down();
   try {
     const client = await clientOn(folder, identity);
     await write(client);
     await client.close(); // once its writes are saved
   } finally {
-    proxy.restore();
+    scene.proxy.restore();
   }
 }
 
@@ -73,7 +54,7 @@ async function restarted(folder: string, identity: Identity, group: string): Pro
 
 /** What the relay holds of a document, as a fresh reader gets it. */
 async function relayCopy(group: string, id: DocId): Promise<unknown[]> {
-  const reader = await createClient({ url: relay.url, identity: createIdentity() });
+  const reader = await createClient({ url: scene.relay.url, identity: createIdentity() });
   try {
     const doc = await reader.group(group).open(id);
     await reader.group(group).synced();
@@ -155,7 +136,7 @@ describe("a FileLocalStore file damaged on the disk that still parses", () => {
   ] as const)("where %s", (_name, whose, damage, told) => {
     it("every document of the group opens, is written and syncs; the damaged transaction and its session's later ones are left out, told once", async () => {
       const group = `shapes-${Math.random().toString(36).slice(2)}`;
-      const peer = await createClient({ url: relay.url, identity: createIdentity() });
+      const peer = await createClient({ url: scene.relay.url, identity: createIdentity() });
       const damagedDoc = peer.group(group).create();
       damagedDoc.append("peer-1");
       const other = peer.group(group).create();
@@ -243,11 +224,11 @@ describe("a FileLocalStore file damaged on the disk that still parses", () => {
     try {
       const doc = await second.group.open(created.id);
       expect(second.errors).toEqual([`bad_header: the local store holds ${created.id} with a header that is not its own: skipped`]);
-      proxy.down();
+      scene.proxy.down();
       doc.append("two (offline)");
       await second.client.close(); // once the write is saved
     } finally {
-      proxy.restore();
+      scene.proxy.restore();
     }
 
     const third = await restarted(folder, identity, "header");
