@@ -77,6 +77,8 @@ export interface DocHost {
   wait(key: WaiterKey, signal?: AbortSignal): Promise<void>;
   /** Lets the bindings that gather a tick's edits append them now (Group.onFlush). */
   flushEdits?(): void;
+  /** Settles once the store knows what the relay was last heard to hold of `id` (PushPump.relayHeldSaved), when it is being saved. */
+  relayHeldSaved?(id: DocId): Promise<void> | undefined;
   /** The time to stamp a write with: the relay's clock as last heard (Connection.relayNow). */
   now?(): number;
 }
@@ -280,7 +282,7 @@ export class Doc {
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
     this.#host.flushEdits?.();
     if (this.#state.refusal) return Promise.reject(this.#state.refusal.error);
-    if (!this.hasUnsynced) return Promise.resolve();
+    if (!this.hasUnsynced) return this.#host.relayHeldSaved?.(this.id) ?? Promise.resolve();
     if (this.#host.closedError) return Promise.reject(this.#host.closedError);
     return this.#host.wait(`synced:${this.id}`, options.signal);
   }

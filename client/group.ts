@@ -121,6 +121,7 @@ export class Group {
       wait: (key, signal) => this.#waiters.wait(key, signal) as Promise<void>,
       presenceOf: (doc) => this.#presence.forDoc(doc),
       flushEdits: () => this.#flushEdits(),
+      relayHeldSaved: (doc) => this.#pump.relayHeldSaved(doc),
       now: () => this.connection.relayNow(),
     };
     this.#closing = { closed: () => this.#closedError(), onStatus: (listener) => this.onStatus(listener) };
@@ -646,9 +647,18 @@ export class Group {
           // Another tab may have taken the writes cut in: it forgets them (core: adoptTails).
           await this.#store.announceUnsent?.(this.id, [effect.doc]);
         });
-      case "settle":
-        this.#waiters.settle(effect.waiter, effect.error);
+      case "settle": {
+        // The store learns that the relay holds the writes before synced() says so: an app that exits as
+        // soon as they are synced restarts knowing they were acknowledged (relayHeld), and no refusal names them.
+        const kept = !effect.error && effect.waiter.startsWith("synced:") ? this.#pump.relayHeldSaved(effect.waiter.slice("synced:".length) as DocId) : undefined;
+        if (!kept) {
+          this.#waiters.settle(effect.waiter, effect.error);
+          return;
+        }
+        const waiting = this.#waiters.take(effect.waiter);
+        void kept.then(() => waiting?.resolveAll(undefined));
         return;
+      }
       case "answer":
         this.#waiters.settle(effect.waiter, undefined, effect.directory);
         return;

@@ -39,7 +39,7 @@ export class PushPump {
    * Documents whose save of only what the relay holds (an ack heard) is under way: the push does not wait for
    * it, and one at a time per document is enough (what the relay holds by then is saved right after it).
    */
-  readonly #keeping = new Set<DocId>();
+  readonly #keeping = new Map<DocId, Promise<void>>();
   /** Documents whose partial frame waits for the pace (core effect pushAt), each with the timer that pushes it. */
   readonly #paced = new Map<DocId, ReturnType<typeof setTimeout>>();
   #stopped = false;
@@ -119,15 +119,33 @@ export class PushPump {
     if (!changes) return undefined;
     if (onlyRelayHeld(changes)) {
       // Nothing to push waits on it: the push goes now, and the save lands meanwhile.
-      if (this.#keeping.has(id)) return undefined;
-      this.#keeping.add(id);
-      void this.#store(id, doc, changes).then((saved) => {
-        this.#keeping.delete(id);
-        if (saved && unsavedOf(doc, this.#host.session)) this.markDirty(id);
-      });
+      if (!this.#keeping.has(id)) this.#keep(id, doc, changes);
       return undefined;
     }
     return this.#store(id, doc, changes).then(() => undefined);
+  }
+
+  /** Saves what the relay holds of `id` (`changes`, nothing else), one such save at a time per document. */
+  #keep(id: DocId, doc: DocState, changes: DocChanges): Promise<void> {
+    const kept = this.#store(id, doc, changes).then((saved) => {
+      this.#keeping.delete(id);
+      if (saved && unsavedOf(doc, this.#host.session)) this.markDirty(id);
+    });
+    this.#keeping.set(id, kept);
+    return kept;
+  }
+
+  /**
+   * Settles once the store holds what the relay was last heard to hold of `id`, when only that is unsaved
+   * (saved now, not a microtask later) or its save is under way; undefined when nothing of it waits. A
+   * failed save settles it too (it is reported, and the next ack saves it again).
+   */
+  relayHeldSaved(id: DocId): Promise<void> | undefined {
+    const keeping = this.#keeping.get(id);
+    if (keeping) return keeping;
+    const doc = this.#host.stateOf(id);
+    const changes = doc && !this.#stopped ? unsavedOf(doc, this.#host.session) : undefined;
+    return doc && changes?.relayHeld && onlyRelayHeld(changes) ? this.#keep(id, doc, changes) : undefined;
   }
 
   /** Saves `changes` of `id`; resolves with whether the save held (a failure is reported and retried). */

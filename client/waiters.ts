@@ -59,6 +59,13 @@ export class WaiterTable<K> {
     return waiters.wait(signal);
   }
 
+  /** Takes everything waiting for `key` now out of the table, to be settled later: who waits from now on is not. */
+  take(key: K): Waiters<unknown> | undefined {
+    const waiters = this.#byKey.get(key);
+    this.#byKey.delete(key);
+    return waiters;
+  }
+
   /** Settles everything waiting for `key`: rejects it with `error`, or resolves it with `value`. */
   settle(key: K, error: Error | undefined, value?: unknown): void {
     const waiters = this.#byKey.get(key);

@@ -3,11 +3,16 @@
 // that stayed up through a lost connection knows it. Real relay (startRelay), real SDK, runs of a client on
 // one store folder; the network is cut by a proxy in front of the relay.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, createIdentity, type Client, type Doc, type Group, type Identity, type RefusedWrites } from "../../../client/index.ts";
+import type { ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { createClient, createIdentity, exportIdentity, type Client, type Doc, type Group, type Identity, type RefusedWrites } from "../../../client/index.ts";
 import { FileLocalStore } from "../../../client/node.ts";
 import type { DocId, Role } from "../../../protocol/index.ts";
 import { relayBehindProxy } from "../../support/relay-behind-proxy.ts";
+import { spawnLineProcess } from "../../support/line-process.ts";
 import { until } from "../../support/wait.ts";
+
+const SYNCED_THEN_EXIT = fileURLToPath(new URL("./synced-then-exit.ts", import.meta.url));
 
 const scene = relayBehindProxy("weft-acked-");
 let admin: Client;
@@ -74,6 +79,41 @@ async function restartedAfter(group: string, scenario: Scenario): Promise<{ clie
 const created = async (writer: Client, group: string): Promise<DocId> => writer.group(group).create().id;
 
 const deleted: Scenario["meanwhile"] = (adminGroup, _writer, doc) => adminGroup.delete(doc);
+
+describe("a process that exits as soon as its writes are synced", () => {
+  it("restarted after the document was deleted: onRefused names none of them", async () => {
+    const children: ChildProcess[] = [];
+    const identity = createIdentity();
+    const folder = scene.newFolder();
+    const adminGroup = admin.group("synced-then-exit");
+    await adminGroup.createMembers().synced();
+    await adminGroup.setRole(identity.agent, "writer");
+    const made = adminGroup.create();
+    await made.synced();
+    try {
+      const writer = spawnLineProcess(SYNCED_THEN_EXIT, [scene.relay.url, "synced-then-exit", made.id, folder, JSON.stringify(exportIdentity(identity)), "5"], children);
+      expect(await writer.line(0)).toBe("synced");
+      // It exits at once: perhaps already, before its line was read.
+      await new Promise((resolve) => (writer.child.exitCode !== null ? resolve(undefined) : writer.child.once("exit", resolve)));
+    } finally {
+      for (const child of children) child.kill("SIGKILL");
+    }
+    await adminGroup.delete(made.id);
+
+    const client = await createClient({ url: scene.relay.url, identity, store: new FileLocalStore(folder) });
+    try {
+      const restarted = client.group("synced-then-exit");
+      const refusals: RefusedWrites[] = [];
+      restarted.onRefused((refused) => refusals.push(refused));
+      const doc = await restarted.open(made.id);
+      await until(() => doc.deleted, 10_000);
+      await restarted.synced();
+      expect(heard(refusals)).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
+});
 
 describe("a client restarted on its store, after the relay acknowledged its first write", () => {
   it("the document deleted while it was away: onRefused names the writes made offline, not the one acknowledged before", async () => {
