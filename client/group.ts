@@ -6,7 +6,7 @@ import { notifyAll } from "./listeners.ts";
 import { MEMBERS_KIND, RELAY_CLOCK_SLACK_MS, mayRead, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { digestOfState, initialState, step } from "./core/client-core.ts";
-import { hasUnsynced, onlyRelayHeld, unsavedOf, type DocState } from "./core/doc-state.ts";
+import { hasUnsynced, unsavedOf, type DocState } from "./core/doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Directory, type WaiterKey } from "./core/effects.ts";
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
 import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from "./errors.ts";
@@ -20,7 +20,7 @@ import { RelayClock } from "./relay-clock.ts";
 import { LeftBehind } from "./left-behind.ts";
 import { DEFAULT_PUSH_INTERVAL_MS } from "./core/push.ts";
 import type { Status } from "./status.ts";
-import { cutStoredSession, storedRole, type LocalStore } from "./storage/local-store.ts";
+import { carriesWrites, cutStoredSession, storedRole, type LocalStore } from "./storage/local-store.ts";
 import { SocketOrder } from "./socket-order.ts";
 import { WaiterTable } from "./waiters.ts";
 
@@ -540,7 +540,7 @@ export class Group {
   allSaved(): boolean {
     return [...this.#core.docs.values()].every((doc) => {
       const unsaved = unsavedOf(doc, this.session);
-      return unsaved === undefined || onlyRelayHeld(unsaved);
+      return unsaved === undefined || !carriesWrites(unsaved);
     });
   }
 

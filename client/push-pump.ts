@@ -3,9 +3,9 @@
 // One flush at a time. What to save and what to push is decided by the core (core/doc-state.ts, core/push.ts).
 import type { DocId, SessionId } from "../protocol/index.ts";
 import { verifiesChains } from "./chain-checks.ts";
-import { onlyRelayHeld, unsavedOf, type DocState } from "./core/doc-state.ts";
+import { unsavedOf, type DocState } from "./core/doc-state.ts";
 import type { CoreEvent } from "./core/effects.ts";
-import type { DocChanges, LocalStore } from "./storage/local-store.ts";
+import { carriesWrites, type DocChanges, type LocalStore } from "./storage/local-store.ts";
 
 /**
  * A save that failed (a full disk, a store closed under the client) is tried again after this wait,
@@ -117,7 +117,7 @@ export class PushPump {
   #saveChanges(id: DocId, doc: DocState): Promise<void> | undefined {
     const changes = unsavedOf(doc, this.#host.session);
     if (!changes) return undefined;
-    if (onlyRelayHeld(changes)) {
+    if (!carriesWrites(changes)) {
       // Nothing to push waits on it: the push goes now, and the save lands meanwhile.
       if (!this.#keeping.has(id)) this.#keep(id, doc, changes);
       return undefined;
@@ -145,7 +145,7 @@ export class PushPump {
     if (keeping) return keeping;
     const doc = this.#host.stateOf(id);
     const changes = doc && !this.#stopped ? unsavedOf(doc, this.#host.session) : undefined;
-    return doc && changes?.relayHeld && onlyRelayHeld(changes) ? this.#keep(id, doc, changes) : undefined;
+    return doc && changes?.relayHeld && !carriesWrites(changes) ? this.#keep(id, doc, changes) : undefined;
   }
 
   /** Saves `changes` of `id`; resolves with whether the save held (a failure is reported and retried). */

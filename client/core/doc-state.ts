@@ -415,9 +415,6 @@ function relayHeldUnsaved(doc: DocState, own: SessionId): KnownState | undefined
   return { header: doc.relay.header, sessions: { [own]: count } };
 }
 
-/** Changes that tell only what the relay holds: no write waits on them (push-pump.ts saves them aside). */
-export const onlyRelayHeld = (changes: DocChanges): boolean => !changes.header && !changes.snapshot && changes.appends.length === 0;
-
 /** The snapshot as the local store keeps it: with where each session's log starts, and the hashes there. */
 export function storedSnapshotOf(doc: DocState): StoredSnapshot | undefined {
   if (!doc.snapshot) return undefined;

@@ -21,7 +21,7 @@ import { dirname, join } from "node:path";
 import { isDocId, type AgentId, type DocId, type Role, type Transaction } from "../../protocol/index.ts";
 import { checkKnownOptions, describe } from "../local-checks.ts";
 import { fileSessionLocks } from "./file-session-locks.ts";
-import { applyChanges, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type StoredSnapshot, type UnsentListener } from "./local-store.ts";
+import { applyChanges, carriesWrites, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type StoredSnapshot, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 
@@ -127,7 +127,7 @@ export class FileLocalStore implements LocalStore {
   }
 
   async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
-    const writes = changes.header !== undefined || changes.snapshot !== undefined || changes.appends.length > 0;
+    const writes = carriesWrites(changes);
     if (!writes && !changes.relayHeld) return;
     const appends = changes.appends.map((append) => ({ ...append, transactions: append.transactions.map(toLine) }));
     const record = { ...(changes.header ? { header: changes.header } : {}), ...(changes.snapshot ? { snapshot: snapshotToLine(changes.snapshot) } : {}), ...(changes.relayHeld ? { relayHeld: changes.relayHeld } : {}), appends };

@@ -209,6 +209,9 @@ function isStoredSnapshot(value: unknown): value is StoredSnapshot {
   return typeof entry === "object" && entry !== null && typeof entry.snapshot === "object" && entry.snapshot !== null && typeof entry.bases === "object" && entry.bases !== null && typeof entry.baseHashes === "object" && entry.baseHashes !== null;
 }
 
+/** Whether changes carry a write (a header, a snapshot, transactions), not only what the relay holds. */
+export const carriesWrites = (changes: DocChanges): boolean => changes.header !== undefined || changes.snapshot !== undefined || changes.appends.length > 0;
+
 /** What the relay holds as a store gave it back: a header flag and counts, or (another version, garbled) none. */
 export function isKnownState(value: unknown): value is KnownState {
   const known = value as Partial<KnownState> | null | undefined;

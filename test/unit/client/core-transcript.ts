@@ -3,10 +3,10 @@
 // long ids replaced by names (alice, doc1, ...), the way test/unit/relay-transcript.ts renders the relay.
 import { type DocId, type KnownState, type ServerMessage, type Transaction } from "../../../protocol/index.ts";
 import { initialState, step } from "../../../client/core/client-core.ts";
-import { onlyRelayHeld, unsavedOf } from "../../../client/core/doc-state.ts";
+import { unsavedOf } from "../../../client/core/doc-state.ts";
 import type { CoreEffect, CoreEvent, CoreState } from "../../../client/core/effects.ts";
 import { ClosedError } from "../../../client/errors.ts";
-import type { StoredDoc } from "../../../client/storage/local-store.ts";
+import { carriesWrites, type StoredDoc } from "../../../client/storage/local-store.ts";
 import { GROUP, alice, doc1, render, short } from "../relay-transcript.ts";
 import { signedChunk, type TestAgent } from "../../support/identity.ts";
 
@@ -23,7 +23,7 @@ function renderEvent(event: CoreEvent): string {
       return `store | restored ${event.docs.map((doc) => `${doc.id} ${counts(Object.fromEntries(Object.entries(doc.sessions).map(([session, log]) => [session, log.length])))}`).join(", ")}`;
     case "saved":
       // A save of only what the relay holds (an ack heard) says so: it is no write.
-      return onlyRelayHeld(event.changes) && event.changes.relayHeld ? `store | saved ${event.doc}: relay holds ${event.changes.relayHeld.header ? "" : "(no header) "}${counts(event.changes.relayHeld.sessions)}` : `store | saved ${event.doc}`;
+      return !carriesWrites(event.changes) && event.changes.relayHeld ? `store | saved ${event.doc}: relay holds ${event.changes.relayHeld.header ? "" : "(no header) "}${counts(event.changes.relayHeld.sessions)}` : `store | saved ${event.doc}`;
     case "storedTails":
       return `store | read again ${event.docs.map((doc) => `${doc.id} ${counts(Object.fromEntries(Object.entries(doc.sessions).map(([session, log]) => [session, log.length])))}`).join(", ")}`;
     case "unverified":
