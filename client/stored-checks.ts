@@ -8,7 +8,7 @@
 // large a transaction into the store) is not damage: it is held back and surfaced (restoreDoc).
 import { agentOfSession, fromBase64Url, isSessionId, type AgentId, type SessionId } from "../protocol/index.ts";
 import { isTransactionData } from "./local-checks.ts";
-import type { StoredDoc } from "./storage/local-store.ts";
+import { isKnownState, type StoredDoc } from "./storage/local-store.ts";
 
 /**
  * `docs`, as the client of `agent` reads them, less what is damaged in them, each part left out told to
@@ -35,7 +35,7 @@ export function soundStoredDocs(docs: StoredDoc[], agent: AgentId, onDamage?: (p
       if (bad > 0) sessions[session] = log.slice(0, bad) as StoredDoc["sessions"][SessionId];
       else delete sessions[session];
     }
-    sound.push({ ...doc, sessions, relayHeld: relayHeld && isRecordOf(relayHeld.sessions, isCount) ? relayHeld : undefined });
+    sound.push({ ...doc, sessions, relayHeld: isKnownState(relayHeld) && isRecordOf(relayHeld.sessions, isCount) ? relayHeld : undefined });
   }
   return sound;
 }

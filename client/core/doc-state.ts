@@ -28,7 +28,7 @@ import {
 import { ChainChecks, verifiesChains } from "../chain-checks.ts";
 import { LocalRefusalError, type RelayError } from "../errors.ts";
 import { isTransactionData, storedTransactionProblem } from "../local-checks.ts";
-import { isKnownState, type DocChanges, type StoredDoc, type StoredSnapshot } from "../storage/local-store.ts";
+import { type DocChanges, type StoredDoc, type StoredSnapshot } from "../storage/local-store.ts";
 
 export type DocTransaction = Transaction & { session: SessionId; index: number };
 
@@ -341,15 +341,15 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
 }
 
 /**
- * What the relay was last heard to hold, as the local store kept it, counts as what it holds until it answers
- * a load, as it does for a client that stayed up through a lost connection: writes it acknowledged in an
- * earlier run are not reported among those it refuses (the document deleted meanwhile), and synced() waits
- * for no answer about them. A session counts only as far as the store holds it: a store behind the relay
- * (saves lost to a power cut) holds writes past that which the relay's copy may not match (own-content.ts
- * compares them once it answers).
+ * What the relay was last heard to hold, as the local store kept it (checked with the rest of what it
+ * gives back, stored-checks.ts), counts as what it holds until it answers a load, as it does for a client
+ * that stayed up through a lost connection: writes it acknowledged in an earlier run are not reported among
+ * those it refuses (the document deleted meanwhile), and synced() waits for no answer about them. A session
+ * counts only as far as the store holds it: a store behind the relay (saves lost to a power cut) holds
+ * writes past that which the relay's copy may not match (own-content.ts compares them once it answers).
  */
-function restoreRelayHeld(doc: DocState, own: SessionId, relayHeld: unknown): void {
-  if (!isKnownState(relayHeld)) return;
+function restoreRelayHeld(doc: DocState, own: SessionId, relayHeld: KnownState | undefined): void {
+  if (!relayHeld) return;
   doc.relayHeldSaved = relayHeld;
   if (doc.loaded) return; // the relay answered already: what it said stands
   const sessions: SessionCounts = {};
