@@ -10,6 +10,7 @@ import type { Doc, DocChange, DocTransaction } from "../client/doc.ts";
 import type { Group } from "../client/group.ts";
 import type { Status } from "../client/status.ts";
 import { notifyAll } from "../client/listeners.ts";
+import { deletedError } from "../client/core/relay-messages.ts";
 import { ClosedError, LocalRefusalError, RelayError } from "../client/errors.ts";
 import { checkDocId, checkKnownOptions, checkListener, describe, snapshotRefusal } from "../client/local-checks.ts";
 import { agentOfSession, type DocId } from "../protocol/ids.ts";
@@ -507,7 +508,7 @@ export class WeftProvider {
    * `doc_deleted` of its own), and the provider stops as a destroyed one does, disconnected and out of sync
    * (`doc.deleted` says why). What the Y.Doc held unsent, or is typed into it later, goes nowhere.
    */
-  #onDeleted(error: Error = new RelayError({ code: "doc_deleted", message: "this document was deleted", doc: this.docId })): void {
+  #onDeleted(error: Error = deletedError(this.docId)): void {
     if (this.#destroyed) return;
     this.#pending.clear();
     this.#emit("error", error);
