@@ -9,7 +9,7 @@
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, createIdentity, type RelayError } from "../../client/index.ts";
+import { createClient, createIdentity, type Client, type Group, type RelayError } from "../../client/index.ts";
 import type { LocalRelay } from "../../dev/start-relay.ts";
 import { MAX_UNREAD_BYTES, decodeServerFrame, encodeMessage, type DocId } from "../../protocol/index.ts";
 import { helloFrame, testAgent } from "../support/identity.ts";
@@ -48,6 +48,16 @@ async function pausedSubscriber(WebSocket: RawSocketClass, url: string, group: s
   });
   ws._socket.pause();
   return ws;
+}
+
+/** A reader's group, with the codes of the errors it hears and the statuses it goes through. */
+function watched(reader: Client, name: string): { group: Group; errors: string[]; statuses: string[] } {
+  const group = reader.group(name);
+  const errors: string[] = [];
+  group.onError((error) => errors.push((error as RelayError).code ?? error.message));
+  const statuses: string[] = [];
+  group.onStatus((status) => statuses.push(status));
+  return { group, errors, statuses };
 }
 
 describe("subscribers that never read what others write", () => {
@@ -102,11 +112,7 @@ describe("subscribers that never read what others write", () => {
       const count = Math.ceil((12 * MAX_UNREAD_BYTES) / 64_000);
       const writer = spawnLineProcess(BURST_WRITER, [relay.url, "burst", "3", String(count), "64000"], children);
       const ids = JSON.parse(await writer.line(0)) as DocId[];
-      const group = reader.group("burst");
-      const errors: string[] = [];
-      group.onError((error) => errors.push((error as RelayError).code ?? error.message));
-      const statuses: string[] = [];
-      group.onStatus((status) => statuses.push(status));
+      const { group, errors, statuses } = watched(reader, "burst");
       const docs = await Promise.all(ids.map((id) => group.open(id)));
       writer.child.stdin!.write("go\n");
       expect(await writer.line(1)).toBe("acked");
@@ -127,11 +133,7 @@ describe("subscribers that never read what others write", () => {
       const count = Math.ceil((6 * MAX_UNREAD_BYTES) / 64_000);
       const writers = Array.from({ length: 4 }, () => spawnLineProcess(BURST_WRITER, [relay.url, "four", "1", String(count), "64000"], children));
       const ids = (await Promise.all(writers.map((writer) => writer.line(0)))).flatMap((line) => JSON.parse(line) as DocId[]);
-      const group = reader.group("four");
-      const errors: string[] = [];
-      group.onError((error) => errors.push((error as RelayError).code ?? error.message));
-      const statuses: string[] = [];
-      group.onStatus((status) => statuses.push(status));
+      const { group, errors, statuses } = watched(reader, "four");
       const docs = await Promise.all(ids.map((id) => group.open(id)));
       for (const writer of writers) writer.child.stdin!.write("go\n");
       for (const writer of writers) expect(await writer.line(1)).toBe("acked");
@@ -152,9 +154,7 @@ describe("subscribers that never read what others write", () => {
       // 40 transactions of 150,000 U+0001: 6 MB of text, 36 MB as the frames carry it.
       const writer = spawnLineProcess(BURST_WRITER, [relay.url, "escaped", "1", "40", "150000", "1"], children);
       const [id] = JSON.parse(await writer.line(0)) as DocId[];
-      const group = reader.group("escaped");
-      const errors: string[] = [];
-      group.onError((error) => errors.push((error as RelayError).code ?? error.message));
+      const { group, errors } = watched(reader, "escaped");
       const doc = await group.open(id!);
       writer.child.stdin!.write("go\n");
       expect(await writer.line(1)).toBe("acked");
