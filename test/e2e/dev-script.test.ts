@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity } from "../../client/index.ts";
 import { freePort } from "../support/relay-process.ts";
-import { childProcesses, isAlive as alive, portIsFree, type ProcessInfo } from "../support/processes.ts";
+import { childProcesses, isAlive as alive, somethingListensOn, type ProcessInfo } from "../support/processes.ts";
 import { until } from "../support/wait.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -68,7 +68,7 @@ describe("npm run dev and dev:local", () => {
     await exited;
     await until(() => below.every((info) => !alive(info.pid)), 10_000).catch(() => {});
     expect(below.filter((info) => alive(info.pid)).map((info) => info.command)).toEqual([]);
-    expect(await portIsFree(port)).toBe(true);
+    await until(() => !somethingListensOn(port), 10_000);
   });
 
   it("dev:local reads .dev.vars as wrangler dev does: with a token secret there, a hello without a token is refused", async () => {

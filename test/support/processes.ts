@@ -1,7 +1,6 @@
-// What a test checks after stopping a relay: which processes a process still has below it, and whether a
-// port on 127.0.0.1 is free again. Linux only (reads /proc).
+// What a test checks after stopping a relay: which processes a process still has below it, and whether
+// anything still listens on a port. Linux only (reads /proc).
 import { readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 
 export type ProcessInfo = { pid: number; parent: number; command: string };
 
@@ -48,10 +47,23 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-export function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+/**
+ * Whether any socket listens on `port` (any address), read from the kernel's socket tables. Binding the port to
+ * find out would also fail while some unrelated outgoing connection happens to use it as its local port, which
+ * a busy test run sees now and then.
+ */
+export function somethingListensOn(port: number): boolean {
+  const LISTEN = "0A";
+  return ["/proc/net/tcp", "/proc/net/tcp6"].some((table) => {
+    let lines: string[];
+    try {
+      lines = readFileSync(table, "utf8").trim().split("\n").slice(1);
+    } catch {
+      return false; // no such table (IPv6 off)
+    }
+    return lines.some((line) => {
+      const [, local, , state] = line.trim().split(/\s+/);
+      return state === LISTEN && parseInt(local!.slice(local!.lastIndexOf(":") + 1), 16) === port;
+    });
   });
 }
