@@ -12,7 +12,7 @@ import type { Status } from "../client/status.ts";
 import { notifyAll } from "../client/listeners.ts";
 import { deletedError } from "../client/core/relay-messages.ts";
 import { ClosedError, LocalRefusalError, RelayError } from "../client/errors.ts";
-import { checkDocId, checkKnownOptions, checkListener, describe, snapshotRefusal } from "../client/local-checks.ts";
+import { checkListener, snapshotRefusal } from "../client/local-checks.ts";
 import { agentOfSession, type DocId } from "../protocol/ids.ts";
 import { isSubset } from "../protocol/known-state.ts";
 import { MAX_SNAPSHOT_BYTES } from "../protocol/limits.ts";
@@ -24,7 +24,9 @@ import { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "./payload.ts";
 import { UpdateAssembler, appliedThrough, decodeUpdatePayload, encodeUpdatePayloads } from "./update-frames.ts";
 import { forgetSent, rememberSent, unsentUpdate } from "./rebinding.ts";
 import { LocalUpdates } from "./local-updates.ts";
-import { MissingUpdatesError, UndecodableUpdateError, applyEach, missingOf, missingUpdates, notAState, reasonOf, type ReceivedUpdate } from "./received-updates.ts";
+import { UndecodableUpdateError, applyEach, notAState, reasonOf, type ReceivedUpdate } from "./received-updates.ts";
+import { MissingUpdatesWatch } from "./missing-updates-watch.ts";
+import { checkProviderArguments } from "./provider-arguments.ts";
 
 /** Why a transaction's or snapshot's text is no update: this binding writes updates as base64url. */
 const NOT_BASE64 = "text that is not base64";
@@ -137,10 +139,8 @@ export class WeftProvider {
   #stopSaying = (): void => {};
   /** The other peers present in the document, as its presence reports them. */
   #present: ReadonlyMap<string, PresencePeer> = new Map();
-  /** A MissingUpdatesError was reported and the Y.Doc still waits: it is not reported again until it stops. */
-  #reportedMissing = false;
-  /** The Y.Doc was seen waiting while in sync: reported if it still does when this fires. */
-  #missingCheck: ReturnType<typeof setTimeout> | undefined;
+  /** Reports what the Y.Doc waits for, if it waits for long while in sync. */
+  readonly #missing: MissingUpdatesWatch;
 
   /**
    * Throws a TypeError if this group already has a live provider of the document: its client shows one
@@ -167,6 +167,7 @@ export class WeftProvider {
     // Bound to the document before, only what was added since (rebinding.ts).
     const unsent = unsentUpdate(ydoc, group, docId);
     this.#pending = new LocalUpdates(ydoc, this, () => this.#queueFlush());
+    this.#missing = new MissingUpdatesWatch(ydoc, docId, (error) => this.#emit("error", error), () => this.synced && !this.#destroyed);
     if (unsent) this.#pending.push(unsent);
     const onDestroy = () => this.destroy();
     ydoc.on("destroy", onDestroy);
@@ -258,7 +259,7 @@ export class WeftProvider {
     this.#flush();
     this.#rememberWhatWasSent();
     this.#destroyed = true;
-    clearTimeout(this.#missingCheck);
+    this.#missing.stop();
     if (byApp && !this.doc && this.#pending.empty) this.#opening.abort(this.#destroyedError());
     for (const cleanup of this.#cleanups.splice(0).reverse()) cleanup();
     if (this.#ownsAwareness) this.awareness.destroy();
@@ -328,7 +329,7 @@ export class WeftProvider {
     // session the relay held instead (another tab's copy, taken in after a discard) are applied like any.
     const updates = change.added.filter((transaction) => !(this.#appending && transaction.session === this.group.session)).flatMap((transaction) => this.#complete(transaction));
     this.#applyAll(updates);
-    this.#reportMissing();
+    this.#watchMissing();
     this.#maybeSnapshot();
   }
 
@@ -355,30 +356,9 @@ export class WeftProvider {
     }
   }
 
-  /**
-   * Reports what the Y.Doc waits for (MissingUpdatesError), once, if it still waits missingUpdates.reportAfterMs
-   * after it was seen waiting while in sync. Yjs holds an update aside, as it should, while what it builds on
-   * has not arrived yet: during a load (sessions come in any order), and even live, when that base reaches
-   * the relay after it (another tab's writes pushed from the shared store, say). Only a wait that lasts
-   * means the base was never sent.
-   */
-  #reportMissing(): void {
-    if (!this.synced || this.#destroyed || this.#assembler.incomplete > 0) return;
-    if (!missingOf(this.ydoc)) {
-      this.#reportedMissing = false;
-      clearTimeout(this.#missingCheck);
-      this.#missingCheck = undefined;
-      return;
-    }
-    if (this.#reportedMissing || this.#missingCheck) return;
-    this.#missingCheck = setTimeout(() => {
-      this.#missingCheck = undefined;
-      const missing = missingOf(this.ydoc);
-      // Out of sync meanwhile: looked at again once in sync.
-      if (!missing || !this.synced || this.#destroyed) return;
-      this.#reportedMissing = true;
-      this.#emit("error", new MissingUpdatesError(this.docId, missing));
-    }, missingUpdates.reportAfterMs);
+  /** Whether the Y.Doc still waits for updates never sent is worth watching now: in sync, nothing half received. */
+  #watchMissing(): void {
+    this.#missing.look(this.synced && !this.#destroyed && this.#assembler.incomplete === 0);
   }
 
   /**
@@ -531,7 +511,7 @@ export class WeftProvider {
     const synced = relay === "live" && this.doc !== undefined;
     this.#show(toProviderStatus(relay), synced, relay);
     if (synced) {
-      this.#reportMissing();
+      this.#watchMissing();
       this.#maybeSnapshot();
     }
     // Closed for good (client.close(), a refused token): nothing will come, and what the provider owns (the
@@ -571,31 +551,6 @@ export class WeftProvider {
 
   #emit<E extends keyof Events>(event: E, ...args: Parameters<Events[E]>): void {
     notifyAll((this.#listeners.get(event) ?? []) as Iterable<(...values: Parameters<Events[E]>) => void>, ...args);
-  }
-}
-
-/**
- * What plain JavaScript may pass, refused at the call with a TypeError that names it, before the provider
- * holds a place: shapes rather than classes, since an app may bundle its own copy of Yjs.
- */
-function checkProviderArguments(group: unknown, docId: unknown, ydoc: unknown, options: unknown): void {
-  const looksLike = (value: unknown, methods: string[]) => typeof value === "object" && value !== null && methods.every((method) => typeof (value as Record<string, unknown>)[method] === "function");
-  if (!looksLike(group, ["open", "onStatus", "onRole", "onRefused"])) throw new TypeError(`WeftProvider: the first argument must be a group (client.group(id)), not ${describe(group)}`);
-  if (looksLike(docId, ["append"])) throw new TypeError("WeftProvider: the second argument is a document's id: pass doc.id, not the Doc");
-  checkDocId(docId, "WeftProvider");
-  if (!looksLike(ydoc, ["on", "off", "transact"]) || typeof (ydoc as Y.Doc).clientID !== "number") throw new TypeError(`WeftProvider: the third argument must be a Y.Doc, not ${describe(ydoc)}`);
-  // Yjs cannot mix two copies of itself: another's Y.Doc takes updates but shows none of them.
-  if (!(ydoc instanceof Y.Doc)) {
-    throw new TypeError(
-      'WeftProvider: this Y.Doc comes from another copy of yjs than weft/yjs uses (a CommonJS app\'s require("yjs") loads its CommonJS build, weft/yjs its ES module one): load yjs as an ES module (import * as Y from "yjs", or await import("yjs") from CommonJS)',
-    );
-  }
-  if ((ydoc as Y.Doc).isDestroyed) throw new TypeError("WeftProvider: the Y.Doc was destroyed: bind a new one");
-  checkKnownOptions(options, ["awareness", "snapshots"], "WeftProvider");
-  const awareness = (options as WeftProviderOptions).awareness;
-  if (awareness !== undefined) {
-    if (!looksLike(awareness, ["on", "off", "getLocalState", "setLocalState"])) throw new TypeError(`WeftProvider: awareness must be a y-protocols Awareness, not ${describe(awareness)}`);
-    if (awareness.doc !== ydoc) throw new TypeError("WeftProvider: awareness belongs to another Y.Doc: make it with new Awareness(ydoc) of this one");
   }
 }
 
