@@ -120,11 +120,25 @@ export const MAX_DOCS_PER_AGENT = 25_000;
 /** Most sessions one agent may write in one group, over all its live documents. */
 export const MAX_SESSIONS_PER_AGENT = 100_000;
 /**
- * Most bytes of data (UTF-8) one agent may have stored in one group: its transactions' over all its sessions
- * of live documents, and the stored snapshots' it took (one per document, up to MAX_SNAPSHOT_BYTES each). A
- * tenth of the 10 GB a Durable Object's SQLite may hold.
+ * Most bytes one agent may have stored in one group: its transactions' over all its sessions of live
+ * documents (their data, UTF-8, and STORED_BYTES_PER_TRANSACTION each), and the stored snapshots' data it
+ * took (one per document, up to MAX_SNAPSHOT_BYTES each). A tenth of the 10 GB a Durable Object's SQLite may hold.
  */
 export const MAX_BYTES_PER_AGENT = 1024 * 1024 * 1024;
+/**
+ * What each stored transaction counts against MAX_BYTES_PER_AGENT beyond its data: what a transaction takes
+ * on the relay's disk with no data at all. Counted by its data alone, an empty transaction cost nothing, and
+ * one member could fill the group's object with them (400,000 in 3 s took 11 MiB, counted as 0 bytes), after
+ * which every member's writes fail. A transaction is stored as `[at,data]` in its session's chunks
+ * (worker/transaction-chunks.ts), and the last of each signed batch carries the batch's signature:
+ * `[1700000000000,"","<86 characters>"]`, about 108 bytes, with a comma and its share of the chunk's row.
+ * Measured with `ctx.storage.sql.databaseSize` in workerd, 10,000 empty (or one-byte) transactions sent one
+ * to a message grew the database by 114 bytes each; sent 2,000 to a message, by 20 each. The count takes the
+ * larger, which is also how the SDK sends while someone types (a frame every 10 ms at most, so a keystroke
+ * goes alone): no way of sending takes more than is counted, and batched transactions count high by about
+ * 90 bytes each. Pruning after a snapshot gives none of it back, as it gives back none of their data.
+ */
+export const STORED_BYTES_PER_TRANSACTION = 114;
 /** Most messages in one `batch` frame (whose size is bounded by MAX_FRAME_BYTES too); each is atomic on its own. */
 export const MAX_MESSAGES_PER_BATCH = 10_000;
 /** Most documents whose known state one `open` may carry. */

@@ -2,7 +2,7 @@
 // a store opens on it: the newer columns added, the counts it did not keep counted once, and transactions it
 // stored one per row packed into chunks. Runs at every object start; when nothing is old it reads a few
 // pragmas and runs the idempotent CREATE statements.
-import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS } from "../protocol/index.ts";
+import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, STORED_BYTES_PER_TRANSACTION } from "../protocol/index.ts";
 import { READER_SUMS_KEPT } from "./reader-sums.ts";
 
 const SCHEMA = `
@@ -75,23 +75,31 @@ CREATE TABLE IF NOT EXISTS reader_sums (agent TEXT PRIMARY KEY, sum TEXT NOT NUL
 export const REMOVED_SCHEMA = "CREATE TABLE IF NOT EXISTS removed_members (agent TEXT PRIMARY KEY) WITHOUT ROWID";
 
 /**
- * An agent's stored bytes follow its sessions' \`bytes\` by triggers: a commit's session upsert (or a
- * deletion) moves the agent's total in the same statement, so a write runs no statement more for it and
- * nothing ever sums a log. The agent is the part of the session id before its '~'.
+ * An agent's stored bytes follow its sessions' rows by triggers: a session's data \`bytes\` and
+ * STORED_BYTES_PER_TRANSACTION for each of its \`count\` transactions (core/store.ts's quotaBytes). A
+ * commit's session upsert (or a deletion) moves the agent's total in the same statement, so a write runs no
+ * statement more for it and nothing ever sums a log. The agent is the part of the session id before its '~'.
  */
 const BYTES_TRIGGERS = `
-CREATE TRIGGER IF NOT EXISTS agent_bytes_on_insert AFTER INSERT ON sessions WHEN new.bytes <> 0 BEGIN
-  INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes)
+CREATE TRIGGER IF NOT EXISTS agent_bytes_on_insert AFTER INSERT ON sessions WHEN new.bytes <> 0 OR new.count <> 0 BEGIN
+  INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes + ${STORED_BYTES_PER_TRANSACTION} * new.count)
   ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
 END;
-CREATE TRIGGER IF NOT EXISTS agent_bytes_on_update AFTER UPDATE OF bytes ON sessions WHEN new.bytes <> old.bytes BEGIN
-  INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes - old.bytes)
+CREATE TRIGGER IF NOT EXISTS agent_bytes_on_update AFTER UPDATE OF bytes, count ON sessions WHEN new.bytes <> old.bytes OR new.count <> old.count BEGIN
+  INSERT INTO agent_usage (agent, bytes)
+  VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes - old.bytes + ${STORED_BYTES_PER_TRANSACTION} * (new.count - old.count))
   ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
 END;
-CREATE TRIGGER IF NOT EXISTS agent_bytes_on_delete AFTER DELETE ON sessions WHEN old.bytes <> 0 BEGIN
-  UPDATE agent_usage SET bytes = bytes - old.bytes WHERE agent = substr(old.id, 1, instr(old.id, '~') - 1);
+CREATE TRIGGER IF NOT EXISTS agent_bytes_on_delete AFTER DELETE ON sessions WHEN old.bytes <> 0 OR old.count <> 0 BEGIN
+  UPDATE agent_usage SET bytes = bytes - (old.bytes + ${STORED_BYTES_PER_TRANSACTION} * old.count) WHERE agent = substr(old.id, 1, instr(old.id, '~') - 1);
 END;
 `;
+const BYTES_TRIGGER_NAMES = ["agent_bytes_on_insert", "agent_bytes_on_update", "agent_bytes_on_delete"];
+/**
+ * The STORED_BYTES_PER_TRANSACTION the bytes triggers count, once they count one: storage whose agents'
+ * bytes were counted without it (or with another) has the difference counted when its triggers are replaced.
+ */
+const TRANSACTION_BYTES_COUNTED = "transaction_bytes_counted";
 
 /**
  * A stored snapshot's data counts against its author's bytes the same way, by triggers on its row: stored,
@@ -127,7 +135,7 @@ export const BARE_TOMBSTONE_HEADER = "json_set(header, '$.meta', json('{}'))";
 const TOMBSTONES_BARE = "tombstones_bare";
 
 /** Meta keys a new store writes as it opens: they say how the group is stored, nothing of the group. */
-const OPENING_META_KEYS = [READER_SUMS_KEPT, TOMBSTONES_BARE];
+const OPENING_META_KEYS = [READER_SUMS_KEPT, TOMBSTONES_BARE, TRANSACTION_BYTES_COUNTED];
 
 /**
  * Whether the storage holds anything of a group: a row in any of its tables (those of later versions too,
@@ -198,7 +206,12 @@ export function openSchema(sql: SqlStorage, transactionSync: <T>(fn: () => T) =>
   if (snapshotColumns.length > 0 && !snapshotColumns.includes("at")) sql.exec("ALTER TABLE snapshots ADD COLUMN at INTEGER");
   sql.exec(SCHEMA);
   // A new group keeps its readers' sums from its first write; one stored before builds them at its next fold.
-  if (docColumns.length === 0) sql.exec(`INSERT INTO meta (key, value) VALUES ('${READER_SUMS_KEPT}', '1'), ('${TOMBSTONES_BARE}', '1') ON CONFLICT (key) DO NOTHING`);
+  if (docColumns.length === 0) {
+    sql.exec(
+      `INSERT INTO meta (key, value) VALUES ('${READER_SUMS_KEPT}', '1'), ('${TOMBSTONES_BARE}', '1'), ('${TRANSACTION_BYTES_COUNTED}', ?) ON CONFLICT (key) DO NOTHING`,
+      String(STORED_BYTES_PER_TRANSACTION),
+    );
+  }
   // Tombstones stored with their whole header: their meta goes, once.
   else if (sql.exec("SELECT 1 FROM meta WHERE key = ?", TOMBSTONES_BARE).toArray().length === 0) {
     transactionSync(() => {
@@ -214,7 +227,7 @@ export function openSchema(sql: SqlStorage, transactionSync: <T>(fn: () => T) =>
        ON CONFLICT (agent) DO UPDATE SET sessions = excluded.sessions`,
     );
   }
-  sql.exec(BYTES_TRIGGERS);
+  countTransactionBytes(sql, transactionSync);
   // Groups stored before bytes were counted: count each session's once (the triggers add them up per agent).
   if (!countsBytes && rowPerTransaction) sql.exec("UPDATE sessions SET bytes = (SELECT coalesce(sum(length(CAST(data AS BLOB))), 0) FROM transactions WHERE session_num = sessions.num)");
   // Then transactions stored one per row are packed into chunks (bytes counted first, from those rows).
@@ -230,6 +243,34 @@ export function openSchema(sql: SqlStorage, transactionSync: <T>(fn: () => T) =>
     });
   }
   return { foldFromCursor: !foldsLazily, rememberRemovals: !remembersRemovals };
+}
+
+/**
+ * Creates the bytes triggers, counting STORED_BYTES_PER_TRANSACTION per transaction. On storage whose
+ * triggers counted another (an earlier relay's: none, data bytes alone), the triggers are replaced and each
+ * agent's bytes get the difference for every transaction its sessions hold, in one transaction. So the
+ * transactions an earlier relay stored count as the ones stored after, and deleting a document gives back
+ * exactly what its sessions count: an agent's bytes never go below what it still holds, nor below zero. An
+ * agent that is past MAX_BYTES_PER_AGENT once its stored transactions are counted is refused further writes
+ * until it deletes documents, as one that reached it writing would be.
+ */
+function countTransactionBytes(sql: SqlStorage, transactionSync: <T>(fn: () => T) => T): void {
+  const counted = sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", TRANSACTION_BYTES_COUNTED).toArray()[0];
+  const perTransaction = counted ? Number.parseInt(counted.value, 10) || 0 : 0;
+  if (perTransaction === STORED_BYTES_PER_TRANSACTION) {
+    sql.exec(BYTES_TRIGGERS);
+    return;
+  }
+  transactionSync(() => {
+    for (const name of BYTES_TRIGGER_NAMES) sql.exec(`DROP TRIGGER IF EXISTS ${name}`);
+    // The difference is written into the statement: a bound number would be a REAL, and the total must stay an integer.
+    sql.exec(
+      `INSERT INTO agent_usage (agent, bytes) SELECT substr(id, 1, instr(id, '~') - 1), ${STORED_BYTES_PER_TRANSACTION - perTransaction} * sum(count) FROM sessions WHERE true GROUP BY 1
+       ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes`,
+    );
+    sql.exec(BYTES_TRIGGERS);
+    sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", TRANSACTION_BYTES_COUNTED, String(STORED_BYTES_PER_TRANSACTION));
+  });
 }
 
 /**

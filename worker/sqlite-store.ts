@@ -31,6 +31,7 @@ import { readChunk } from "./transaction-chunks.ts";
 import { LISTED_PAGE, listedColumns, listedSessions, sessionCounts, type DocListRow, type ListedSession } from "./listed-documents.ts";
 import {
   ALL_DOCS,
+  appendQuotaBytes,
   digestChangeOf,
   type AgentUsage,
   type ListedDoc,
@@ -680,7 +681,8 @@ export class SqliteStore implements GroupStore {
         }
         for (const append of write.appends) {
           const agent = agentOfSession(append.session);
-          bytes.set(agent, (bytes.get(agent) ?? 0) + append.bytes);
+          // As the session row's triggers count it (sqlite-schema.ts).
+          bytes.set(agent, (bytes.get(agent) ?? 0) + appendQuotaBytes(append));
         }
         if (write.header || newSessions > 0) {
           const agent = write.header?.creator ?? agentOfSession(write.appends[0]!.session);

@@ -2,7 +2,7 @@
 // (test/unit/store-contract.test.ts) and against SqliteStore on the Durable Object's real SQLite inside
 // workerd (test/worker/store-contract.test.ts). The same assertions on both, so the two agree exactly.
 import { expect } from "vitest";
-import { EMPTY_DIGEST, GENESIS_HASH, chainHash, dataBytes, digestOf, digestOfSum, docIdOf, type AgentId, type DocHeader, type DocId, type SessionId, type Transaction } from "../../protocol/index.ts";
+import { EMPTY_DIGEST, GENESIS_HASH, STORED_BYTES_PER_TRANSACTION, chainHash, dataBytes, digestOf, digestOfSum, docIdOf, type AgentId, type DocHeader, type DocId, type SessionId, type Transaction } from "../../protocol/index.ts";
 import { ALL_DOCS, type GroupStore, type SessionAppend, type StoredTransaction, type Write } from "../../worker/core/store.ts";
 import { seededRandom } from "../unit/seeded-random.ts";
 import { comparableAll } from "./bytes.ts";
@@ -18,6 +18,8 @@ const doc1 = testHeader(alice, GROUP, "contract-1");
 const doc2 = testHeader(alice, GROUP, "contract-2");
 const doc3 = testHeader(bob, GROUP, "contract-3");
 const NOW = 1_700_000_000_000;
+/** What each transaction counts against its agent's bytes beyond its data. */
+const PER_TRANSACTION = STORED_BYTES_PER_TRANSACTION;
 
 /** Appends to a session log, keeping its chain like a writer would (stores trust what they are given). */
 class Log {
@@ -187,7 +189,7 @@ export const storeContract: StoreCase[] = [
       expect([...store.readTransactions(doc1.id, alice.session, 0, 5)].map((tx) => tx.data)).toEqual(["a-0", "a-1", "a2-0", "a2-1", "a2-2"]);
       expect(store.sessionHead(doc1.id, alice.session)).toEqual({ count: 5, lastHash: a.lastHash });
       expect(store.sessionCount(doc1.id)).toBe(2);
-      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 3, bytes: 2 * 3 + 3 + 3 * 4 + 3 });
+      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 3, bytes: 2 * 3 + 3 + 3 * 4 + 3 + 7 * PER_TRANSACTION });
       // The group moved as far as three commits move it, and its digest is that of what it holds.
       expect(store.info().cursor).toBe(3);
       expect(store.info().digest).toBe(digestOf([[doc1.id, store.knownState(doc1.id)], [doc2.id, store.knownState(doc2.id)]]));
@@ -367,21 +369,24 @@ export const storeContract: StoreCase[] = [
     },
   },
   {
-    name: "an agent's usage counts its live documents, its sessions and their data's bytes; a deletion gives them back",
+    name: "an agent's usage counts its live documents, its sessions and their transactions (data's bytes, and STORED_BYTES_PER_TRANSACTION each, empty ones too); a deletion gives them back",
     run(store) {
       expect(store.usage(alice.agent)).toEqual({ docs: 0, sessions: 0, bytes: 0 });
       const a = new Log(alice.session);
       store.commit(write(doc1, [a.append([{ at: NOW, data: "abc" }, { at: NOW, data: "é€😀" }])], { header: true }));
       store.commit(write(doc1, [a.append([{ at: NOW, data: "x".repeat(100) }]), new Log(aliceTwo.session).append([{ at: NOW, data: "yz" }])]));
+      store.commit(write(doc1, [a.append([{ at: NOW, data: "" }, { at: NOW, data: new Uint8Array() }])]));
       store.commit(write(doc2, [new Log(alice.session).append([{ at: NOW, data: "on alice's second" }])], { header: true }));
       store.deleteDoc(doc2.id, NOW);
       store.commit(write(doc3, [new Log(bob.session).append([{ at: NOW, data: "b" }])], { header: true }));
       store.commit(write(doc3, [new Log(alice.session).append([{ at: NOW, data: "on bob's document" }])]));
-      expect(store.usage(alice.agent)).toEqual({ docs: 1, sessions: 3, bytes: 12 + 100 + 2 + 17 });
-      expect(store.usage(bob.agent)).toEqual({ docs: 1, sessions: 1, bytes: 1 });
+      expect(store.usage(alice.agent)).toEqual({ docs: 1, sessions: 3, bytes: 12 + 100 + 2 + 17 + 7 * PER_TRANSACTION });
+      expect(store.usage(bob.agent)).toEqual({ docs: 1, sessions: 1, bytes: 1 + PER_TRANSACTION });
       store.deleteDoc(doc1.id, NOW + 1);
-      expect(store.usage(alice.agent)).toEqual({ docs: 0, sessions: 1, bytes: 17 });
-      expect(store.usage(bob.agent)).toEqual({ docs: 1, sessions: 1, bytes: 1 });
+      expect(store.usage(alice.agent)).toEqual({ docs: 0, sessions: 1, bytes: 17 + PER_TRANSACTION });
+      expect(store.usage(bob.agent)).toEqual({ docs: 1, sessions: 1, bytes: 1 + PER_TRANSACTION });
+      store.deleteDoc(doc3.id, NOW + 2);
+      expect([store.usage(alice.agent), store.usage(bob.agent)]).toEqual([{ docs: 0, sessions: 0, bytes: 0 }, { docs: 0, sessions: 0, bytes: 0 }]);
     },
   },
   {
@@ -391,23 +396,25 @@ export const storeContract: StoreCase[] = [
       store.commit(write(doc1, [a.append([{ at: NOW, data: "abc" }])], { header: true }));
       store.commit(write(doc1, [new Log(bob.session).append([{ at: NOW, data: "b" }])]));
       store.commit(write(doc2, [new Log(alice.session).append([{ at: NOW, data: "de" }])], { header: true }));
-      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 });
-      expect(store.usage(bob.agent)).toEqual({ docs: 0, sessions: 1, bytes: 1 });
+      // Each agent's transactions, one a session, count their data's bytes and PER_TRANSACTION each throughout.
+      const [aliceOwn, bobOwn] = [2 * PER_TRANSACTION, PER_TRANSACTION];
+      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 + aliceOwn });
+      expect(store.usage(bob.agent)).toEqual({ docs: 0, sessions: 1, bytes: 1 + bobOwn });
       const snapshotOf = (session: SessionId, data: string | Uint8Array, takenAt: number, doc = doc1) => ({ doc: doc.id, session, covers: { [alice.session]: 1 }, data, signature: "sig", takenAt });
       store.putSnapshot(snapshotOf(alice.session, "état", NOW + 1)); // 5 bytes
-      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 + 5 });
+      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 + aliceOwn + 5 });
       store.putSnapshot(snapshotOf(alice.session, Uint8Array.of(1, 2, 3), NOW + 2));
-      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 + 3 });
+      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 + aliceOwn + 3 });
       store.putSnapshot(snapshotOf(bob.session, "x".repeat(40), NOW + 3));
-      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 });
-      expect(store.usage(bob.agent)).toEqual({ docs: 0, sessions: 1, bytes: 1 + 40 });
+      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 + aliceOwn });
+      expect(store.usage(bob.agent)).toEqual({ docs: 0, sessions: 1, bytes: 1 + bobOwn + 40 });
       store.putSnapshot(snapshotOf(aliceTwo.session, "yz", NOW + 4, doc2));
-      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 + 2 });
-      // Pruning deletes transactions, not the snapshot: nothing changes.
+      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 + aliceOwn + 2 });
+      // Pruning deletes stored transactions, not the snapshot nor what the pruned ones count (their document does not change size for its agents): nothing changes.
       while (store.prune(NOW + 10, 100).next !== undefined);
-      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 + 2 });
+      expect(store.usage(alice.agent)).toEqual({ docs: 2, sessions: 2, bytes: 5 + aliceOwn + 2 });
       store.deleteDoc(doc1.id, NOW + 5);
-      expect(store.usage(alice.agent)).toEqual({ docs: 1, sessions: 1, bytes: 2 + 2 });
+      expect(store.usage(alice.agent)).toEqual({ docs: 1, sessions: 1, bytes: 2 + PER_TRANSACTION + 2 });
       expect(store.usage(bob.agent)).toEqual({ docs: 0, sessions: 0, bytes: 0 });
     },
   },

@@ -154,9 +154,8 @@ export class RecordingTransport implements Transport {
   }
 }
 
-/** A relay over a MemoryStore; `peers` are already connected when it starts (as after a hibernation). */
-export function scenario(peers: readonly PeerRecord[] = [], options: RelayOptions = {}) {
-  const store = new MemoryStore();
+/** A relay over a MemoryStore (or `store`); `peers` are already connected when it starts (as after a hibernation). */
+export function scenario(peers: readonly PeerRecord[] = [], options: RelayOptions = {}, store: MemoryStore = new MemoryStore()) {
   const transport = new RecordingTransport();
   const relay = new Relay(initialState(GROUP, peers), store, transport, undefined, options);
 

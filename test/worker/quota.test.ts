@@ -1,8 +1,8 @@
 // Per-agent quota in a group (issue 10, item 9): one agent cannot fill a group's storage with documents,
-// sessions or bytes.
+// sessions or bytes (each transaction counts its data and STORED_BYTES_PER_TRANSACTION).
 import { evictDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_BYTES_PER_AGENT, MAX_DOCS_PER_AGENT } from "../../protocol/index.ts";
+import { MAX_BYTES_PER_AGENT, MAX_DOCS_PER_AGENT, STORED_BYTES_PER_TRANSACTION, type Transaction } from "../../protocol/index.ts";
 import { testAgent, transactions } from "../support/identity.ts";
 import { admit, closedGroup, docHeader, nextOf } from "./groups-helpers.ts";
 import { snapshotOf } from "./snapshot-helpers.ts";
@@ -12,6 +12,9 @@ afterEach(closeAll);
 
 const greedy = testAgent(31);
 const other = testAgent(32);
+/** What each transaction counts beyond its data. */
+const PER_TRANSACTION = STORED_BYTES_PER_TRANSACTION;
+const empties = (count: number): Transaction[] => Array.from({ length: count }, (_, i) => ({ at: 100 + i, data: "" }));
 
 describe("per-agent quota", () => {
   it(`an agent's document past ${MAX_DOCS_PER_AGENT.toLocaleString("en")} is refused with quota_exceeded; the connection and other agents go on`, async () => {
@@ -54,7 +57,7 @@ describe("per-agent quota", () => {
     await adminPeer.close();
   });
 
-  it("each write adds its data's UTF-8 bytes to its agent's stored bytes; deleting the document gives them back", async () => {
+  it("each write adds its data's UTF-8 bytes, and STORED_BYTES_PER_TRANSACTION a transaction, to its agent's stored bytes; deleting the document gives them back", async () => {
     const { group, adminPeer } = await closedGroup("quota-bytes", other);
     const bytes = async () => (await sqlRows<{ bytes: number }>(group, "SELECT bytes FROM agent_usage WHERE agent = ?", other.agent))[0]?.bytes ?? 0;
     const before = await bytes();
@@ -64,7 +67,7 @@ describe("per-agent quota", () => {
     await adminPeer.next("known", (k) => k.doc === doc.id && k.reason === "ack");
     adminPeer.send(log.content([{ at: 3, data: "x".repeat(1_000) }]));
     await adminPeer.next("known", (k) => k.doc === doc.id && k.reason === "ack");
-    expect(await bytes()).toBe(before + 1_012);
+    expect(await bytes()).toBe(before + 1_012 + 3 * PER_TRANSACTION);
     adminPeer.send({ type: "delete", doc: doc.id });
     await adminPeer.next("deleted");
     expect(await bytes()).toBe(before);
@@ -79,13 +82,13 @@ describe("per-agent quota", () => {
     const second = new SessionWriter(testAgent(31, "session-two"), doc.id);
     peer.send(first.content([{ at: 1, data: "seed" }], doc.header));
     await peer.next("known", (k) => k.doc === doc.id && k.reason === "ack");
-    // A gigabyte takes minutes to write: the agent's count, as the relay keeps it, is set 10 bytes short of
-    // the limit instead. The object is evicted first (its sockets stay) so it reads the count afresh.
+    // A gigabyte takes minutes to write: the agent's count, as the relay keeps it, is set one transaction of
+    // 10 bytes short of the limit instead. The object is evicted first (its sockets stay) so it reads the count afresh.
     await evictDurableObject(groupStub(group));
-    await sqlRows(group, "UPDATE agent_usage SET bytes = ? WHERE agent = ?", MAX_BYTES_PER_AGENT - 10, greedy.agent);
+    await sqlRows(group, "UPDATE agent_usage SET bytes = ? WHERE agent = ?", MAX_BYTES_PER_AGENT - 10 - PER_TRANSACTION, greedy.agent);
     const stored = await allRows(group);
 
-    // Two sessions of 6 bytes each: 12 bytes do not fit in 10, so neither is stored.
+    // Two sessions of a transaction of 6 bytes each do not fit in one of 10, so neither is stored.
     peer.send({ type: "content", doc: doc.id, sessions: { [first.session]: first.fork().append([{ at: 2, data: "abcdef" }]), [second.session]: second.fork().append([{ at: 2, data: "ghijkl" }]) } });
     expect(await nextOf(peer, (m) => m.type === "error" || m.type === "known")).toMatchObject({ type: "error", code: "quota_exceeded", doc: doc.id });
     expect(await allRows(group)).toEqual(stored);
@@ -103,6 +106,53 @@ describe("per-agent quota", () => {
     expect(await theirs.next("known", (k) => k.doc === own.id)).toMatchObject({ reason: "ack" });
     await Promise.all([peer.close(), theirs.close()]);
   });
+  it(`empty transactions count ${STORED_BYTES_PER_TRANSACTION} bytes each: past the room left they are refused with quota_exceeded, nothing of the message stored, and deleting the document gives back exactly what they took`, async () => {
+    const { group, adminPeer } = await closedGroup("quota-empty", other);
+    const usage = async () => (await sqlRows<{ docs: number; sessions: number; bytes: number }>(group, "SELECT docs, sessions, bytes FROM agent_usage WHERE agent = ?", other.agent))[0];
+    const answer = () => nextOf(adminPeer, (m) => m.type === "error" || (m.type === "known" && m.reason === "ack"));
+    const doc = docHeader(other, group, "empties");
+    adminPeer.send({ type: "content", doc: doc.id, header: doc.header, sessions: {} });
+    await adminPeer.next("known", (k) => k.doc === doc.id);
+    // Room for five empty transactions and 3 bytes, set as in the test above (a gigabyte of them takes long to write).
+    const room = 5 * PER_TRANSACTION + 3;
+    await evictDurableObject(groupStub(group));
+    await sqlRows(group, "UPDATE agent_usage SET bytes = ? WHERE agent = ?", MAX_BYTES_PER_AGENT - room, other.agent);
+    const before = await usage();
+
+    const log = new SessionWriter(other, doc.id);
+    for (let i = 0; i < 5; i++) {
+      adminPeer.send(log.content(empties(1)));
+      expect(await answer()).toMatchObject({ type: "known", doc: doc.id, sessions: { [other.session]: i + 1 } });
+    }
+    const stored = await allRows(group);
+    adminPeer.send(log.fork().content(empties(1)));
+    expect(await answer()).toMatchObject({
+      type: "error",
+      code: "quota_exceeded",
+      doc: doc.id,
+      message: `an agent may store at most ${MAX_BYTES_PER_AGENT} bytes in a group (each transaction counts its data and ${PER_TRANSACTION} bytes); it holds ${MAX_BYTES_PER_AGENT - 3}, and this message adds ${PER_TRANSACTION}`,
+    });
+    expect(await allRows(group)).toEqual(stored);
+    expect(await sqlRows(group, "SELECT count, bytes FROM sessions WHERE id = ?", other.session)).toEqual([{ count: 5, bytes: 0 }]);
+
+    adminPeer.send({ type: "delete", doc: doc.id });
+    await adminPeer.next("deleted");
+    expect(await usage()).toEqual({ ...before, docs: before!.docs - 1 });
+
+    // The room is whole again, after a restart too: six at once are refused whole, five are stored.
+    await evictDurableObject(groupStub(group));
+    const again = docHeader(other, group, "empties-again");
+    adminPeer.send({ type: "content", doc: again.id, header: again.header, sessions: {} });
+    await adminPeer.next("known", (k) => k.doc === again.id);
+    adminPeer.send(new SessionWriter(other, again.id).content(empties(6)));
+    expect(await answer()).toMatchObject({ type: "error", code: "quota_exceeded", message: expect.stringMatching(new RegExp(`, and this message adds ${6 * PER_TRANSACTION}$`)) });
+    expect(await sqlRows(group, "SELECT count(*) AS sessions FROM sessions WHERE id = ?", other.session)).toEqual([{ sessions: 0 }]);
+    adminPeer.send(new SessionWriter(other, again.id).content(empties(5)));
+    expect(await answer()).toMatchObject({ type: "known", doc: again.id, sessions: { [other.session]: 5 } });
+    expect((await usage())!.bytes).toBe(MAX_BYTES_PER_AGENT - 3);
+    await adminPeer.close();
+  });
+
   it("a stored snapshot's data counts against its author's stored bytes: moved to the author of the one replacing it, given back when the document is deleted", async () => {
     // Greedy is an admin: a writer may snapshot only the documents it created.
     const { group, adminPeer } = await closedGroup("quota-snapshot-bytes", other, [[greedy, "admin"]]);
@@ -121,7 +171,7 @@ describe("per-agent quota", () => {
     await adminPeer.next("known", (k) => k.doc === doc.id && k.reason === "ack");
     adminPeer.send(snapshotOf(other, doc.id, { [other.session]: 2 }, "é".repeat(300))); // 600 bytes
     await adminPeer.next("snapshotted", (m) => m.doc === doc.id && m.covers[other.session] === 2);
-    expect(await bytesOf(other)).toBe(otherBefore + 1 + 600);
+    expect(await bytesOf(other)).toBe(otherBefore + 1 + PER_TRANSACTION + 600);
     // Another author's newer one (an admin's): its bytes leave the first author and count against the second.
     const { peer } = await admit(group, greedy);
     const theirs = new SessionWriter(greedy, doc.id);
@@ -129,11 +179,11 @@ describe("per-agent quota", () => {
     await peer.next("known", (k) => k.doc === doc.id && k.reason === "ack");
     peer.send(snapshotOf(greedy, doc.id, { [other.session]: 2, [greedy.session]: 1 }, Uint8Array.from({ length: 200 }, (_, i) => i)));
     expect(await nextOf(peer, (m) => m.type === "snapshotted" || m.type === "error")).toMatchObject({ type: "snapshotted", session: greedy.session });
-    expect(await bytesOf(other)).toBe(otherBefore + 1);
-    expect(await bytesOf(greedy)).toBe(greedyBefore + 1 + 200);
+    expect(await bytesOf(other)).toBe(otherBefore + 1 + PER_TRANSACTION);
+    expect(await bytesOf(greedy)).toBe(greedyBefore + 1 + PER_TRANSACTION + 200);
     adminPeer.send({ type: "delete", doc: doc.id });
     await adminPeer.next("deleted");
-    expect(await bytesOf(other)).toBe(otherBefore - 3);
+    expect(await bytesOf(other)).toBe(otherBefore - 3 - PER_TRANSACTION);
     expect(await bytesOf(greedy)).toBe(greedyBefore);
     await Promise.all([adminPeer.close(), peer.close()]);
   });
@@ -144,6 +194,9 @@ describe("per-agent quota", () => {
     const doc = docHeader(greedy, group, "big-snapshots");
     const log = new SessionWriter(greedy, doc.id);
     peer.send(log.content([{ at: 1, data: "seed" }], doc.header));
+    await peer.next("known", (k) => k.doc === doc.id && k.reason === "ack");
+    // A second transaction, for the newer snapshot below to cover, written before the quota is nearly used up.
+    peer.send(log.content([{ at: 2, data: "" }]));
     await peer.next("known", (k) => k.doc === doc.id && k.reason === "ack");
     // As above: the agent's count set 10 bytes short of the limit, read afresh after an eviction.
     await evictDurableObject(groupStub(group));
@@ -157,8 +210,6 @@ describe("per-agent quota", () => {
     // Exactly up to the limit is stored; a newer one of the same size replaces it (its bytes are freed first).
     peer.send(snapshotOf(greedy, doc.id, { [greedy.session]: 1 }, "0123456789"));
     expect(await answer()).toMatchObject({ type: "snapshotted" });
-    peer.send(log.content([{ at: 2, data: "" }]));
-    await peer.next("known", (k) => k.doc === doc.id && k.reason === "ack");
     peer.send(snapshotOf(greedy, doc.id, { [greedy.session]: 2 }, "abcdefghij"));
     expect(await answer()).toMatchObject({ type: "snapshotted", covers: { [greedy.session]: 2 } });
     expect(await sqlRows(group, "SELECT bytes FROM agent_usage WHERE agent = ?", greedy.agent)).toEqual([{ bytes: MAX_BYTES_PER_AGENT }]);

@@ -2,7 +2,7 @@
 // SQLite: the same cases as MemoryStore's in test/unit, so the two stores agree exactly.
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { CHUNK_ROW_CHARS, digestOf, digestOfSum, digestSumOf } from "../../protocol/index.ts";
+import { CHUNK_ROW_CHARS, STORED_BYTES_PER_TRANSACTION, digestOf, digestOfSum, digestSumOf } from "../../protocol/index.ts";
 import { SqliteStore } from "../../worker/sqlite-store.ts";
 import { storeContract } from "../support/store-contract.ts";
 import { groupStub, uniqueGroup } from "./socket.ts";
@@ -148,6 +148,7 @@ describe("SqliteStore on storage written by an earlier version", () => {
     onFreshStorage("store-upgrade-bytes", (sql, openStore) => {
       // The tables as the version before bytes were counted (sessions and agent_usage without `bytes`).
       for (const trigger of ["agent_bytes_on_insert", "agent_bytes_on_update", "agent_bytes_on_delete"]) sql.exec(`DROP TRIGGER IF EXISTS ${trigger}`);
+      sql.exec("DELETE FROM meta WHERE key = 'transaction_bytes_counted'");
       for (const table of ["sessions", "agent_usage", "transactions"]) sql.exec(`DROP TABLE IF EXISTS ${table}`);
       sql.exec("CREATE TABLE sessions (num INTEGER PRIMARY KEY, doc_num INTEGER NOT NULL, id TEXT NOT NULL, count INTEGER NOT NULL, last_hash TEXT NOT NULL, signature TEXT NOT NULL, UNIQUE (doc_num, id))");
       sql.exec("CREATE TABLE agent_usage (agent TEXT PRIMARY KEY, docs INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0)");
@@ -156,28 +157,78 @@ describe("SqliteStore on storage written by an earlier version", () => {
       sql.exec("INSERT INTO sessions (num, doc_num, id, count, last_hash, signature) VALUES (1, 1, 'ag_a~s1', 2, 'h', 'x'), (2, 1, 'ag_a~s2', 1, 'h', 'x')");
       sql.exec("INSERT INTO transactions (session_num, idx, at, data) VALUES (1, 0, 1, 'abc'), (1, 1, 1, 'é€'), (2, 0, 1, '😀')");
       const store = openStore();
-      expect(store.usage("ag_a")).toEqual({ docs: 1, sessions: 2, bytes: 3 + 5 + 4 });
+      expect(store.usage("ag_a")).toEqual({ docs: 1, sessions: 2, bytes: 3 + 5 + 4 + 3 * STORED_BYTES_PER_TRANSACTION });
     }),
   );
   it("counts the snapshots stored before their bytes were counted once against their authors, then moves them as they are replaced", () =>
     onFreshStorage("store-upgrade-snapshot-bytes", (sql, openStore) => {
-      // The storage as the version before snapshots were counted kept it: no triggers on snapshots.
+      // The storage as the version before snapshots were counted kept it: no triggers on snapshots. (Its
+      // sessions' rows count as this version's triggers count them: their data's 37 bytes and 6 transactions.)
       for (const trigger of ["insert", "update", "move", "delete"]) sql.exec(`DROP TRIGGER IF EXISTS agent_snapshot_bytes_on_${trigger}`);
       sql.exec("INSERT INTO docs (num, id, header, updated_at, cursor, sessions) VALUES (1, 'doc_a', '{}', 1, 1, 1), (2, 'doc_b', '{}', 1, 2, 1)");
       sql.exec("INSERT INTO sessions (num, doc_num, id, count, last_hash, signature, bytes) VALUES (1, 1, 'ag_a~s1', 3, 'h', 'x', 30), (2, 2, 'ag_a~s1', 3, 'h', 'x', 7)");
       sql.exec("INSERT INTO snapshots (doc_num, session, covers, bytes, signature, taken_at, data) VALUES (1, 'ag_a~s1', '{\"ag_a~s1\":3}', 5, 's', 7, 'state'), (2, 'ag_b~s1', '{\"ag_a~s1\":3}', 3, 's', 7, 'abc')");
-      expect(sql.exec("SELECT agent, bytes FROM agent_usage ORDER BY agent").toArray()).toEqual([{ agent: "ag_a", bytes: 37 }]);
+      const sessions = 37 + 6 * STORED_BYTES_PER_TRANSACTION;
+      expect(sql.exec("SELECT agent, bytes FROM agent_usage ORDER BY agent").toArray()).toEqual([{ agent: "ag_a", bytes: sessions }]);
       const store = openStore();
-      expect(store.usage("ag_a" as never).bytes).toBe(37 + 5);
+      expect(store.usage("ag_a" as never).bytes).toBe(sessions + 5);
       expect(store.usage("ag_b" as never).bytes).toBe(3);
       // A restart on the same storage counts them no more.
-      expect(openStore().usage("ag_a" as never).bytes).toBe(37 + 5);
+      expect(openStore().usage("ag_a" as never).bytes).toBe(sessions + 5);
       store.putSnapshot({ doc: "doc_a", session: "ag_b~s1", covers: { "ag_a~s1": 3 }, data: "newer", signature: "s", takenAt: 8 } as never);
-      expect(store.usage("ag_a" as never).bytes).toBe(37);
+      expect(store.usage("ag_a" as never).bytes).toBe(sessions);
       expect(store.usage("ag_b" as never).bytes).toBe(3 + 5);
       expect(openStore().usage("ag_b" as never).bytes).toBe(3 + 5);
     }),
   );
+  it("counts the transactions an earlier relay counted by their data alone once, STORED_BYTES_PER_TRANSACTION each: deleting their documents gives back exactly what is counted, down to zero", () =>
+    onFreshStorage("store-upgrade-transaction-bytes", (sql, openStore) => {
+      // The storage as the version that counted data alone kept it: its triggers, and no record of what a transaction counts.
+      for (const trigger of ["agent_bytes_on_insert", "agent_bytes_on_update", "agent_bytes_on_delete"]) sql.exec(`DROP TRIGGER IF EXISTS ${trigger}`);
+      sql.exec("DELETE FROM meta WHERE key = 'transaction_bytes_counted'");
+      sql.exec(`
+        CREATE TRIGGER agent_bytes_on_insert AFTER INSERT ON sessions WHEN new.bytes <> 0 BEGIN
+          INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes)
+          ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
+        END;
+        CREATE TRIGGER agent_bytes_on_update AFTER UPDATE OF bytes ON sessions WHEN new.bytes <> old.bytes BEGIN
+          INSERT INTO agent_usage (agent, bytes) VALUES (substr(new.id, 1, instr(new.id, '~') - 1), new.bytes - old.bytes)
+          ON CONFLICT (agent) DO UPDATE SET bytes = bytes + excluded.bytes;
+        END;
+        CREATE TRIGGER agent_bytes_on_delete AFTER DELETE ON sessions WHEN old.bytes <> 0 BEGIN
+          UPDATE agent_usage SET bytes = bytes - old.bytes WHERE agent = substr(old.id, 1, instr(old.id, '~') - 1);
+        END;`);
+      const header = JSON.stringify({ creator: "ag_a" });
+      sql.exec("INSERT INTO docs (num, id, header, updated_at, cursor, sessions) VALUES (1, 'doc_a', ?1, 1, 1, 2), (2, 'doc_b', ?1, 1, 2, 1)", header);
+      sql.exec("INSERT INTO agent_usage (agent, docs, sessions) VALUES ('ag_a', 2, 2), ('ag_b', 0, 1)");
+      // ag_b's session holds two empty transactions: the earlier relay counted them as nothing.
+      sql.exec(
+        "INSERT INTO sessions (num, doc_num, id, count, last_hash, signature, bytes) VALUES (1, 1, 'ag_a~s1', 3, 'h', 'x', 30), (2, 1, 'ag_b~s1', 2, 'h', 'x', 0), (3, 2, 'ag_a~s1', 1, 'h', 'x', 7)",
+      );
+      expect(sql.exec("SELECT agent, bytes FROM agent_usage ORDER BY agent").toArray()).toEqual([{ agent: "ag_a", bytes: 37 }, { agent: "ag_b", bytes: 0 }]);
+      const perTransaction = STORED_BYTES_PER_TRANSACTION;
+      const store = openStore();
+      expect([store.usage("ag_a" as never), store.usage("ag_b" as never)]).toEqual([
+        { docs: 2, sessions: 2, bytes: 37 + 4 * perTransaction },
+        { docs: 0, sessions: 1, bytes: 2 * perTransaction },
+      ]);
+      // Once: a restart on the same storage counts them no more; a write after counts as any.
+      expect(openStore().usage("ag_a" as never).bytes).toBe(37 + 4 * perTransaction);
+      store.commit({ doc: "doc_a", appends: [{ session: "ag_a~s1", after: 3, transactions: [{ at: 9, data: "next" }], signature: "sig", lastHash: "h2", bytes: 4 }], now: 2 });
+      expect(openStore().usage("ag_a" as never).bytes).toBe(41 + 5 * perTransaction);
+      store.deleteDoc("doc_a" as never, 3);
+      expect([store.usage("ag_a" as never), store.usage("ag_b" as never)]).toEqual([
+        { docs: 1, sessions: 1, bytes: 7 + perTransaction },
+        { docs: 0, sessions: 0, bytes: 0 },
+      ]);
+      store.deleteDoc("doc_b" as never, 4);
+      expect(sql.exec("SELECT agent, docs, sessions, bytes FROM agent_usage ORDER BY agent").toArray()).toEqual([
+        { agent: "ag_a", docs: 0, sessions: 0, bytes: 0 },
+        { agent: "ag_b", docs: 0, sessions: 0, bytes: 0 },
+      ]);
+    }),
+  );
+
   it("keeps the snapshots stored before they carried their author's time, and stores the time of the next", () =>
     onFreshStorage("store-upgrade-snapshot-time", (sql, openStore) => {
       // The table as protocol v2's relay kept it: no `at`.

@@ -5,6 +5,7 @@ import { dataBytes, encodedDataBytes, toWireData } from "../../protocol/index.ts
 import {
   ALL_DOCS,
   digestAfter,
+  quotaBytes,
   type AgentUsage,
   type ListedDoc,
   type GroupInfo,
@@ -94,7 +95,7 @@ export class MemoryStore implements GroupStore {
       for (const [session, bytes] of stored.bytes) {
         if (agentOfSession(session) !== agent) continue;
         usage.sessions++;
-        usage.bytes += bytes;
+        usage.bytes += quotaBytes(bytes, stored.heads.get(session)!.count);
       }
       // Its snapshot's data counts against its author, as long as it is stored.
       if (stored.snapshot && agentOfSession(stored.snapshot.session) === agent) usage.bytes += dataBytes(stored.snapshot.data);

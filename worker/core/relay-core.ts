@@ -13,6 +13,7 @@ import {
   MAX_CLOCK_AHEAD_MS,
   MAX_SESSIONS_PER_AGENT_PER_DOCUMENT,
   MAX_SESSIONS_PER_DOCUMENT,
+  STORED_BYTES_PER_TRANSACTION,
   agentOfSession,
   can,
   chainHash,
@@ -42,7 +43,7 @@ import type { Effect, RelayEvent, SignatureCheck } from "./effects.ts";
 import type { PeerRecord, ReadyPeer, SavedPresence } from "./peer-records.ts";
 import type { RelayState } from "./relay-state.ts";
 import { assertNever } from "./effects.ts";
-import { knownChanged, type PeerId, type SessionAppend, type StoreReader, type Write } from "./store.ts";
+import { appendQuotaBytes, knownChanged, type PeerId, type SessionAppend, type StoreReader, type Write } from "./store.ts";
 import { onAlarm, onHello, onHelloVerified, onOpened, welcomeOf } from "./handshake.ts";
 import { dropSilentPeers } from "./silent-peers.ts";
 import { errorEffect, refuse, unchanged, withPeer, withoutPeer, type Step } from "./step-result.ts";
@@ -298,8 +299,10 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
     const lastHash = chainHash(previous, chunk.transactions);
     const after = count + chunk.transactions.length;
     const bytes = chunk.transactions.reduce((sum, transaction) => sum + dataBytes(transaction.data), 0);
-    writeBytes += bytes;
-    pending.push({ session, after: chunk.after, transactions: chunk.transactions, signature: chunk.signature, lastHash, bytes });
+    const append = { session, after: chunk.after, transactions: chunk.transactions, signature: chunk.signature, lastHash, bytes };
+    // Empty transactions count too: each takes room stored whatever its data.
+    writeBytes += appendQuotaBytes(append);
+    pending.push(append);
     checks.push({ publicKeyOf: agent, message: checkpointMessage(doc, session, after, lastHash), signature: chunk.signature });
   }
   // The relay's count of every session the message named, so the writer resends from there.
@@ -321,7 +324,13 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
     return refuse(state, id, "quota_exceeded", `an agent may write at most ${MAX_SESSIONS_PER_AGENT} sessions in a group`, { doc });
   }
   if (usage.bytes + writeBytes > MAX_BYTES_PER_AGENT) {
-    return refuse(state, id, "quota_exceeded", `an agent may store at most ${MAX_BYTES_PER_AGENT} bytes of data in a group; it holds ${usage.bytes}, and this message adds ${writeBytes}`, { doc });
+    return refuse(
+      state,
+      id,
+      "quota_exceeded",
+      `an agent may store at most ${MAX_BYTES_PER_AGENT} bytes in a group (each transaction counts its data and ${STORED_BYTES_PER_TRANSACTION} bytes); it holds ${usage.bytes}, and this message adds ${writeBytes}`,
+      { doc },
+    );
   }
 
   if (genesis || doc === info.membersDoc) {

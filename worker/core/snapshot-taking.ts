@@ -75,7 +75,7 @@ export function takeSnapshot(peer: ReadyPeer, snapshot: SnapshotMessage, now: nu
   const freed = stored && agentOfSession(stored.session) === peer.agent ? stored.bytes : 0;
   const adds = dataBytes(snapshot.data) - freed;
   if (usage.bytes + adds > MAX_BYTES_PER_AGENT) {
-    return { code: "quota_exceeded", reason: `an agent may store at most ${MAX_BYTES_PER_AGENT} bytes of data in a group; it holds ${usage.bytes}, and this snapshot adds ${adds}` };
+    return { code: "quota_exceeded", reason: `an agent may store at most ${MAX_BYTES_PER_AGENT} bytes in a group; it holds ${usage.bytes}, and this snapshot adds ${adds}` };
   }
   const message = snapshotMessage(doc, session, covers, snapshotDataHash(snapshot.data), snapshot.at);
   const { type: _type, ...taken } = snapshot;

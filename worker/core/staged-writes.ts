@@ -5,7 +5,7 @@
 // never staged (they change roles, which this view does not follow): they are committed on their own.
 import type { AgentId, DocHeader, DocId, KnownState, Role, SessionId } from "../../protocol/index.ts";
 import { agentOfSession } from "../../protocol/index.ts";
-import type { AgentUsage, GroupInfo, PeerId, SessionHead, SnapshotHead, StoreReader, Write } from "./store.ts";
+import { appendQuotaBytes, type AgentUsage, type GroupInfo, type PeerId, type SessionHead, type SnapshotHead, type StoreReader, type Write } from "./store.ts";
 
 export class StagedWrites implements StoreReader {
   readonly #base: StoreReader;
@@ -34,7 +34,7 @@ export class StagedWrites implements StoreReader {
         this.#newAgentSessions.set(key, (this.#newAgentSessions.get(key) ?? 0) + 1);
       }
       this.#heads.set(`${write.doc} ${append.session}`, { count: append.after + append.transactions.length, lastHash: append.lastHash });
-      this.#added(agentOfSession(append.session)).bytes += append.bytes;
+      this.#added(agentOfSession(append.session)).bytes += appendQuotaBytes(append);
     }
     this.#newSessions.set(write.doc, (this.#newSessions.get(write.doc) ?? 0) + newSessions);
     if (write.header || newSessions > 0) {

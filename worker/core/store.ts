@@ -1,6 +1,6 @@
 // The storage the relay core reads and its driver writes, kept small so the core never sees SQL.
 // Implemented on Durable Object SQLite (../sqlite-store.ts) and in memory (memory-store.ts) for tests.
-import { updateDigestSumAll } from "../../protocol/index.ts";
+import { STORED_BYTES_PER_TRANSACTION, updateDigestSumAll } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionCounts, SessionId, Snapshot, Transaction, WireData } from "../../protocol/index.ts";
 
 export type PeerId = string;
@@ -24,9 +24,20 @@ export type SessionAppend = {
   transactions: Transaction[];
   signature: string;
   lastHash: string;
-  /** UTF-8 bytes of the transactions' data, counted against MAX_BYTES_PER_AGENT. */
+  /** UTF-8 bytes of the transactions' data (counted against MAX_BYTES_PER_AGENT with their overhead: quotaBytes). */
   bytes: number;
 };
+
+/**
+ * What transactions count against their agent's MAX_BYTES_PER_AGENT: their data's bytes, and
+ * STORED_BYTES_PER_TRANSACTION each for what one takes stored beyond its data. Every store counts a
+ * session this way, from its data's bytes and its count (the SQLite store in its triggers, ../sqlite-schema.ts),
+ * so deleting a document gives back exactly what its writes took.
+ */
+export const quotaBytes = (dataBytes: number, transactions: number): number => dataBytes + transactions * STORED_BYTES_PER_TRANSACTION;
+
+/** What an append counts against its agent's MAX_BYTES_PER_AGENT. */
+export const appendQuotaBytes = (append: SessionAppend): number => quotaBytes(append.bytes, append.transactions.length);
 
 /**
  * A change of one agent's role from the membership log; `null`: removed, which the store remembers (see
@@ -150,7 +161,7 @@ export interface StoreReader {
   agentSessionCount(doc: DocId, agent: AgentId): number;
   /**
    * What an agent holds in the group: live documents it created, its sessions in live documents, and the
-   * bytes of their data and of the stored snapshots it took (of live documents).
+   * bytes their transactions count (quotaBytes) with the data of the stored snapshots it took (of live documents).
    */
   usage(agent: AgentId): AgentUsage;
   /** Peers subscribed to this document, or to the whole group (`ALL_DOCS`). */
