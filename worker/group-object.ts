@@ -1,7 +1,7 @@
 // The Durable Object for one group: a thin shell that turns WebSocket events into relay-core events and
 // carries out the effects on SQLite and sockets. It keeps no timers, so it hibernates whenever it is idle;
-// all it must remember of a peer lives in the socket's attachment (its record and presence) and the
-// subscriptions table. An object left with no socket and nothing of a group stored deletes its storage.
+// all it must remember of a peer lives in the socket's attachment (its record, its presence and where its
+// answers last paused) and the subscriptions table. An object left with no socket and nothing of a group stored deletes its storage.
 import { DurableObject } from "cloudflare:workers";
 import { COMPRESSION_LEVEL, encodeMessage, randomBase64Url } from "../protocol/index.ts";
 import type { PeerRecord, SavedPresence } from "./core/peer-records.ts";
@@ -27,8 +27,13 @@ export const PONG_FRAME = encodeMessage({ type: "pong" });
 /** The meta key of the group's name, written by the first visit (an object cannot read its own name). */
 const GROUP_KEY = "group";
 
-/** A socket's attachment: the peer's record, and its presence (never written to SQLite). At most 2,048 bytes. */
-type Attachment = PeerRecord & { presence?: SavedPresence };
+/**
+ * What a socket's attachment keeps beside the peer's record, never written to SQLite: its presence, and the
+ * mark where its answers last paused (for the instance woken after an eviction: answer-window.ts).
+ */
+type Beside = { presence?: SavedPresence; pausedAt?: string };
+/** A socket's attachment: the peer's record and what is kept beside it. At most 2,048 bytes. */
+type Attachment = PeerRecord & Beside;
 
 // Close codes the runtime reports for closes that carried no Close frame; there is nothing to echo. (1005 is
 // a Close frame without a code: it is answered with one without a code, or the client waits out its timeout.)
@@ -217,7 +222,7 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
     return peer;
   }
 
-  /** Rewrites a socket's attachment: the record and the presence are saved apart, each keeping the other. */
+  /** Rewrites a socket's attachment: the record, the presence and the pause mark are saved apart, each keeping the others. */
   #attach(peer: PeerId, next: (current: Attachment | null) => Attachment | null): void {
     const ws = this.#sockets.get(peer);
     if (!ws) return;
@@ -230,14 +235,16 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
     if (this.#relay) return this.#relay;
     const peers: PeerRecord[] = [];
     const presence = new Map<PeerId, SavedPresence>();
+    const lostPauses = new Map<PeerId, string>();
     const sockets = new Set(this.ctx.getWebSockets());
     if (closing) sockets.add(closing);
     for (const ws of sockets) {
       const attachment = ws.deserializeAttachment() as Attachment | null;
       if (!attachment) continue;
-      const { presence: saved, ...record } = attachment;
+      const { presence: saved, pausedAt, ...record } = attachment;
       peers.push(record);
       if (saved) presence.set(record.id, saved);
+      if (pausedAt) lostPauses.set(record.id, pausedAt);
       this.#sockets.set(record.id, ws);
     }
     // After a restart (not a hibernation) the old sockets are gone without a close. With none left, every
@@ -248,6 +255,7 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
     const group = store.meta(GROUP_KEY) ?? "";
     this.#relay = new Relay(initialState(group, peers, this.#config.access, presence), store, this.#transport, tokenVerifier(this.#config), {
       snapshotRetentionSeconds: this.#config.snapshotRetentionSeconds ?? DEFAULT_SNAPSHOT_RETENTION_SECONDS,
+      lostPauses,
     });
     return this.#relay;
   }
@@ -271,12 +279,19 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
         // already closed
       }
     },
-    savePeer: (peer, record) => this.#attach(peer, (current) => ({ ...(record as PeerRecord), ...(current?.presence ? { presence: current.presence } : {}) })),
+    savePeer: (peer, record) => this.#attach(peer, (current) => ({ ...(record as PeerRecord), ...besideOf(current) })),
     savePresence: (peer, presence) => this.#attach(peer, (current) => (current ? { ...current, presence } : null)),
+    // One attachment write where a slow reader's answers pause (about once per half a window sent it): no storage.
+    savePause: (peer, mark) => this.#attach(peer, (current) => (current ? { ...current, pausedAt: mark } : null)),
     pingedAt: (peer) => {
       const ws = this.#sockets.get(peer);
       return ws ? this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() : undefined;
     },
     wakeAt: (at) => this.#alarm.wakeAt(at),
   };
+}
+
+/** What an attachment keeps beside the peer's record, for a new record to keep too. */
+function besideOf(current: Attachment | null): Beside {
+  return { ...(current?.presence ? { presence: current.presence } : {}), ...(current?.pausedAt ? { pausedAt: current.pausedAt } : {}) };
 }

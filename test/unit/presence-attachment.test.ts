@@ -1,8 +1,9 @@
-// A peer's presence lives in its socket's attachment, which production caps at 2,048 bytes serialized
-// (V8's structured serialization, the format `serializeAttachment` uses; Node's `v8.serialize` is the same).
+// A peer's presence, and the mark where its answers last paused, live in its socket's attachment, which
+// production caps at 2,048 bytes serialized (V8's structured serialization, the format `serializeAttachment`
+// uses; Node's `v8.serialize` is the same).
 import { serialize } from "node:v8";
 import { describe, expect, it } from "vitest";
-import { PRESENCE_MAX_BYTES, PRESENCE_MAX_DOCS_PER_PEER, MAX_WAITING_LOADS_PER_PEER, docIdOf, type DocId } from "../../protocol/index.ts";
+import { PRESENCE_MAX_BYTES, PRESENCE_MAX_DOCS_PER_PEER, MAX_WAITING_LOADS_PER_PEER, docIdOf, randomBase64Url, type DocId } from "../../protocol/index.ts";
 import { initialState } from "../../worker/core/relay-core.ts";
 import type { ReadyPeer, SavedPresence } from "../../worker/core/peer-records.ts";
 import { testAgent, testHeader } from "../support/identity.ts";
@@ -27,7 +28,8 @@ describe("presence in a socket attachment", () => {
     const per = Math.floor(PRESENCE_MAX_BYTES / docs.length);
     const states = Object.fromEntries(docs.map((doc) => [doc, new TextEncoder().encode(JSON.stringify("中".repeat(Math.floor((per - 2) / 3))))]));
     const presence: SavedPresence = { states, tokens: 39.123456789, at: Date.now() };
-    const attachment = { ...record, presence };
+    // Beside them, the mark where its answers last paused (answer-window.ts): 16 random bytes in base64url.
+    const attachment = { ...record, presence, pausedAt: randomBase64Url(16) };
     const size = serialize(attachment).length;
     expect(size).toBeLessThanOrEqual(ATTACHMENT_LIMIT);
     // And the relay rebuilds the same states from it.

@@ -112,7 +112,7 @@ describe("a peer that never echoes the relay's marks", () => {
     const mark = await slow.next("mark", undefined, 30_000);
     // Meanwhile another member writes, is acked, and its own request is answered to the end.
     const whole = await writeAndRead(member, kind);
-    // A made-up echo (of this instance's, as its id begins) confirms nothing.
+    // A made-up echo (beginning as the real one does) confirms nothing.
     slow.send({ type: "marked", id: `${mark.id.slice(0, 8)}AAAAAAAAAAAAAAAAAAAAAA` });
     await slow.sync(); // everything the relay sent it so far has arrived
     expect(slow.inbox.some(endOf(kind))).toBe(false);
@@ -126,14 +126,18 @@ describe("a peer that never echoes the relay's marks", () => {
     await slow.close();
   });
 
-  it.each([false, true])("whose answers waited while the object was evicted from memory is told to connect again when it echoes, not left waiting (another request since: %s)", async (askedSince) => {
+  it.each(["nothing", "a listing, of the new instance", "a load of a document not written yet, which saves its record again, before the eviction"])("whose answers waited while the object was evicted from memory is told to connect again when it echoes, not left waiting (asked since: %s)", async (since) => {
     const slow = await connect(group, slowReader, { echoMarks: false });
     slow.send(requestOf("load"));
     const marks = [await slow.next("mark", undefined, 30_000)];
     await slow.sync();
     marks.push(...slow.drain("mark")); // along the answer, then where it paused
+    if (since.startsWith("a load")) {
+      slow.send({ type: "load", doc: docHeader(slowReader, group, "not-written-yet").id, known: emptyKnown });
+      await slow.sync();
+    }
     await evictDurableObject(groupStub(group)); // the answers waiting in memory go with it
-    if (askedSince) {
+    if (since.startsWith("a listing")) {
       // A small answer since, from the new instance, before the echo of the old one's mark.
       slow.send({ type: "dir", since: Number.MAX_SAFE_INTEGER });
       await slow.next("dir", undefined, 30_000);
@@ -147,6 +151,32 @@ describe("a peer that never echoes the relay's marks", () => {
     const read = await readToEnd(again, endOf("load"));
     expect(linesOf(read).filter((line) => !line.includes(" known ") && !line.endsWith(" header")).length).toBeGreaterThanOrEqual(LONG_TRANSACTIONS);
     await again.close();
+  });
+
+  it("is not cut off for echoing made-up ids, before and after an eviction, while its answers wait or not", async () => {
+    const made = ["AAAAAAAApBBBBBBBBBBBBBBBBBBBBBB", "AAAAAAAAmBBBBBBBBBBBBBBBBBBBBBB", "made-up-pppppppppppp", "p".repeat(43)];
+    /** Echoes every made-up id; a ping sent after them is answered by the object, with no error, on the same socket. */
+    const stillAnswered = async (peer: Peer) => {
+      for (const id of made) peer.send({ type: "marked", id });
+      await peer.sync();
+      expect(peer.drain("error")).toEqual([]);
+    };
+    const idle = await connect(group, member);
+    await stillAnswered(idle);
+    const slow = await connect(group, slowReader, { echoMarks: false });
+    slow.send(requestOf("load"));
+    await slow.next("mark", undefined, 30_000);
+    await slow.sync();
+    const marks = [...slow.drain("mark")];
+    await stillAnswered(slow);
+    await evictDurableObject(groupStub(group)); // the paused answers go with it; the made-up ids still name nothing
+    await stillAnswered(idle);
+    await stillAnswered(slow);
+    // Its real marks, echoed at last: the one where its answers paused still says they are gone.
+    for (const mark of marks) slow.send({ type: "marked", id: mark.id });
+    expect(await slow.next("error", undefined, 30_000)).toMatchObject({ code: "internal" });
+    expect((await slow.closed).code).toBe(1011);
+    await idle.close();
   });
 
   it("whose answer was sent whole, its marks echoed only after the object was evicted, is not cut off: nothing waited", async () => {

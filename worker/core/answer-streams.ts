@@ -25,7 +25,7 @@ import {
   type SessionId,
 } from "../../protocol/index.ts";
 import { deletionRefusal } from "./access.ts";
-import { AnswerWindow } from "./answer-window.ts";
+import type { AnswerWindow } from "./answer-window.ts";
 import { sendMissing } from "./delta-stream.ts";
 import type { Effect, Reader } from "./effects.ts";
 import type { GroupStore, PeerId } from "./store.ts";
@@ -45,6 +45,11 @@ export type StreamHost = {
   cutOff(peer: PeerId, error: ErrorMessage): void;
   /** Makes sure an alarm event comes at or before `at`. */
   wakeAt(at: number): void;
+  /**
+   * Keeps `mark`, where the peer's answers just paused, beyond this instance (the Durable Object: in the
+   * socket attachment), so the instance woken after an eviction knows its echo (AnswerWindow's lostPauses).
+   */
+  keepPause(peer: PeerId, mark: string): void;
 };
 
 type SendGroup = Extract<Effect, { type: "sendGroup" }>;
@@ -114,16 +119,14 @@ export class AnswerStreams {
   }
 
   /**
-   * The peer echoed mark `id` (ignored unless its answers wait for it): if that frees its window, its
-   * answers take a slice at once, as a new answer's first does, and the rest their turns. An echo of a mark
-   * another instance sent comes after the object was evicted from memory with the peer's answers waiting
-   * for it (an echo goes out as its mark is read, so one that late is a reader that was paused): those
-   * answers are gone, whatever the peer asked since, so it is told to connect again, and asks again.
+   * The peer echoed mark `id` (ignored unless its answers wait for it: a made-up id, or a mark along answers
+   * of an instance evicted since, confirms nothing): if that frees its window, its answers take a slice at
+   * once, as a new answer's first does, and the rest their turns. An echo of the mark where its answers
+   * paused in an instance evicted from memory since (the peer read so slowly that the object went idle):
+   * those answers are gone, whatever the peer asked since, so it is told to connect again, and asks again.
    */
   confirm(peer: PeerId, id: string, now: number): void {
-    // One sent along answers that never paused tells of nothing lost (a slow reader's, late): ignored.
-    if (!this.#window.sentHere(id)) {
-      if (!AnswerWindow.pausedAt(id)) return;
+    if (this.#window.lostAt(peer, id)) {
       return this.#host.cutOff(peer, { type: "error", code: "internal", message: "the relay restarted while its answers waited for this connection to read them, so it is closed; the client asks again on a new connection" });
     }
     if (!this.#window.confirm(peer, id) || this.#window.full(peer)) return;
@@ -143,7 +146,9 @@ export class AnswerStreams {
     this.#queues.delete(peer);
     this.#paused.set(peer, queue);
     const tail = this.#window.markPause(peer);
-    if (tail) this.#host.post(peer, { type: "mark", id: tail });
+    if (!tail) return;
+    this.#host.keepPause(peer, tail);
+    this.#host.post(peer, { type: "mark", id: tail });
   }
 
   /** Sends a message of a long answer (the host counts it against the peer's window); returns whether the window has room left. */

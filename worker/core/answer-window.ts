@@ -5,7 +5,9 @@
 // (`marked`) as it reads it. Long answers wait while ANSWER_WINDOW_BYTES are unconfirmed; live frames cannot
 // wait, so past MAX_UNREAD_BYTES the relay cuts the peer off. Ids are random so that only a peer that read a
 // mark can echo it. What it holds is in memory only (no storage write per frame, so the object can still
-// hibernate): a relay evicted from memory forgets its answers with it, and starts each peer at zero.
+// hibernate): a relay evicted from memory forgets its answers with it, and starts each peer at zero. Only
+// the mark where a peer's answers last paused outlives it, kept beside the peer's record (the Durable
+// Object: in the socket attachment), so the instance woken next can tell that peer its answers are gone.
 import { ANSWER_MARK_BYTES, ANSWER_WINDOW_BYTES, LAGGING_UNREAD_BYTES, MAX_UNREAD_BYTES, randomBase64Url } from "../../protocol/index.ts";
 import type { PeerId } from "./store.ts";
 
@@ -14,19 +16,19 @@ type Flow = { sent: number; confirmed: number; marked: number; marks: { id: stri
 
 /** Random bytes of a mark's id: 16, as many as no peer guesses. */
 const MARK_ID_BYTES = 16;
-/** An instance's tag: 6 random bytes, 8 characters of base64url. */
-const INSTANCE_TAG_BYTES = 6;
-const INSTANCE_TAG_CHARS = 8;
-const PAUSE_TAG = "p";
-const MIDWAY_TAG = "m";
 
 export class AnswerWindow {
   readonly #flows = new Map<PeerId, Flow>();
   /**
-   * Begins every mark id of this instance (an echo without it answers an instance evicted since), followed
-   * by PAUSE_TAG for a mark sent where the peer's answers paused, or MIDWAY_TAG for one sent along them.
+   * For each peer whose answers waited for an echo when an instance before this one was evicted from
+   * memory: the mark they paused at. Those answers went with that instance, so its echo must not go unheard.
    */
-  readonly #instance = randomBase64Url(INSTANCE_TAG_BYTES);
+  readonly #lostPauses: Map<PeerId, string>;
+
+  /** `lostPauses`: the marks where peers' answers last paused, as an instance evicted before this one kept them. */
+  constructor(lostPauses: ReadonlyMap<PeerId, string> = new Map()) {
+    this.#lostPauses = new Map(lostPauses);
+  }
 
   /**
    * Counts `bytes` of a frame just sent to `peer` (an answer or a live frame); returns the id of a mark to
@@ -36,7 +38,7 @@ export class AnswerWindow {
     let flow = this.#flows.get(peer);
     if (!flow) this.#flows.set(peer, (flow = { sent: 0, confirmed: 0, marked: 0, marks: [] }));
     flow.sent += bytes;
-    return flow.sent - flow.marked >= ANSWER_MARK_BYTES ? this.#mark(flow, MIDWAY_TAG) : undefined;
+    return flow.sent - flow.marked >= ANSWER_MARK_BYTES ? this.#mark(flow) : undefined;
   }
 
   /** Whether the peer's answers must wait for an echo: a window of them is unconfirmed. */
@@ -59,11 +61,11 @@ export class AnswerWindow {
 
   /**
    * The id of a mark to send behind the last bytes sent, where the peer's answers pause: it must have
-   * something to echo when it has read everything, and its echo says answers waited for it.
+   * something to echo when it has read everything. The caller keeps it beside the peer's record (lostPauses).
    */
   markPause(peer: PeerId): string | undefined {
     const flow = this.#flows.get(peer);
-    return flow && this.#mark(flow, PAUSE_TAG);
+    return flow && this.#mark(flow);
   }
 
   /**
@@ -79,22 +81,21 @@ export class AnswerWindow {
     return true;
   }
 
-  /** Whether mark `id` was sent by this instance (not by one evicted from memory since). */
-  sentHere(id: string): boolean {
-    return id.startsWith(this.#instance);
-  }
-
-  /** Whether mark `id` (of whichever instance) was sent where the peer's answers paused for its echo. */
-  static pausedAt(id: string): boolean {
-    return id[INSTANCE_TAG_CHARS] === PAUSE_TAG;
+  /**
+   * Whether `id` is the mark where the peer's answers paused in an instance evicted from memory since: its
+   * echo says the peer read up to where answers this instance never had were waiting.
+   */
+  lostAt(peer: PeerId, id: string): boolean {
+    return this.#lostPauses.get(peer) === id;
   }
 
   forget(peer: PeerId): void {
     this.#flows.delete(peer);
+    this.#lostPauses.delete(peer);
   }
 
-  #mark(flow: Flow, tag: string): string {
-    const id = this.#instance + tag + randomBase64Url(MARK_ID_BYTES);
+  #mark(flow: Flow): string {
+    const id = randomBase64Url(MARK_ID_BYTES);
     flow.marked = flow.sent;
     flow.marks.push({ id, upTo: flow.sent });
     return id;

@@ -54,6 +54,11 @@ export interface Transport {
   /** Remembers a peer's presence beside its record, out of storage (the Durable Object: in the socket attachment). */
   savePresence?(peer: PeerId, presence: SavedPresence): void;
   /**
+   * Remembers the mark where a peer's answers last paused beside its record, out of storage (the Durable
+   * Object: in the socket attachment), for the relay woken after an eviction (RelayOptions' lostPauses).
+   */
+  savePause?(peer: PeerId, mark: string): void;
+  /**
    * When the runtime last answered a ping from this peer by itself, without handing the frame to the relay
    * (the Durable Object's auto-response), if it did.
    */
@@ -71,6 +76,11 @@ export type RelayOptions = {
    * unset or Infinity: never pruned.
    */
   snapshotRetentionSeconds?: number;
+  /**
+   * The mark where each peer's answers last paused, as the Transport's savePause kept it for an instance
+   * evicted from memory since: an echo of it is answered with `internal` (answer-window.ts).
+   */
+  lostPauses?: ReadonlyMap<PeerId, string>;
 };
 
 /** Checks an app-issued token (worker/tokens.ts); without one, the relay refuses every token. */
@@ -111,7 +121,7 @@ export class Relay {
   /** Long answers (loads, directory listings, open parts) being streamed to each peer. */
   readonly #answers: AnswerStreams;
   /** What each peer was sent and has confirmed reading, every frame counted: long answers pause on it. */
-  readonly #window = new AnswerWindow();
+  readonly #window: AnswerWindow;
   /**
    * Peers that left more than MAX_UNREAD_BYTES unconfirmed during this event: sent nothing more, and cut
    * off with `too_slow` once the event is done (not in the middle of a fan-out to the others).
@@ -143,6 +153,7 @@ export class Relay {
     this.transport = transport;
     this.verifyToken = verifyToken;
     this.snapshotRetentionMs = (options.snapshotRetentionSeconds ?? Infinity) * 1000;
+    this.#window = new AnswerWindow(options.lostPauses);
     this.#answers = new AnswerStreams({
       store,
       post: (peer, message) => this.#post(peer, message),
@@ -154,6 +165,7 @@ export class Relay {
       },
       cutOff: (peer, error) => this.#cutOff(peer, error),
       wakeAt: (at) => this.transport.wakeAt(at),
+      keepPause: (peer, mark) => this.transport.savePause?.(peer, mark),
     }, this.#window);
   }
 
