@@ -2,6 +2,7 @@
 // a session id embeds its agent id, a document id is the hash of its header.
 import { canonicalJson, fromBase64Url, randomBase64Url, toBase64Url, utf8, type Json } from "./encoding.ts";
 import { sha256 } from "./crypto.ts";
+import { isSignerKey } from "./public-key.ts";
 
 export type AgentId = `ag_${string}`;
 export type SessionId = `${AgentId}~${string}`;
@@ -22,11 +23,14 @@ export const isGroupId = (value: unknown): value is GroupId => typeof value === 
 
 export const agentIdOf = (publicKey: Uint8Array): AgentId => `ag_${toBase64Url(publicKey)}`;
 
-/** The public key an agent id stands for, or undefined if the id is malformed. */
+/**
+ * The public key an agent id stands for, or undefined if the id is malformed or names a key that needs no
+ * secret to sign for (public-key.ts: a point of small order, or one encoded non-canonically).
+ */
 export function publicKeyOfAgent(agentId: string): Uint8Array | undefined {
   if (!isAgentId(agentId)) return undefined;
   const key = fromBase64Url(agentId.slice(3));
-  return key?.length === 32 ? key : undefined;
+  return key && isSignerKey(key) ? key : undefined;
 }
 
 export const newSessionId = (agentId: AgentId): SessionId => `${agentId}~${randomBase64Url(12)}`;

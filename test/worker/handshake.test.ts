@@ -1,6 +1,6 @@
 // The handshake over a real socket: challenge, signed hello, welcome, and every way a hello is refused.
 import { afterEach, describe, expect, it } from "vitest";
-import { PROTOCOL_VERSION, batchFrame, encodeForBatch, helloMessage, isSessionId, sign, toBase64Url, type ClientMessage } from "../../protocol/index.ts";
+import { PROTOCOL_VERSION, agentIdOf, batchFrame, encodeForBatch, helloMessage, isSessionId, sign, toBase64Url, verify, type ClientMessage } from "../../protocol/index.ts";
 import { helloFrame, testAgent, testHeader, transactions } from "../support/identity.ts";
 import { AUTO_PING, SessionWriter, closeAll, connect, emptyKnown, openSocket, uniqueGroup, type Peer } from "./socket.ts";
 
@@ -123,6 +123,21 @@ describe("handshake", () => {
     // Mallory signs exactly what Alice would sign, with her own key.
     const signature = toBase64Url(sign(helloMessage(group, alice.session, nonce), mallory.secretKey));
     peer.send({ ...helloFrame(alice, group, nonce), signature });
+    await expectRefused(peer, "unauthorized", 1008);
+  });
+
+  it("a hello as the agent whose key is the identity point, signed without any secret, is unauthorized", async () => {
+    const group = uniqueGroup("hs-keyless");
+    const peer = await openSocket(group);
+    const { nonce } = await peer.next("challenge");
+    // R = identity, S = 0 verifies for every message under a key of small order (protocol/public-key.ts).
+    const identityPoint = new Uint8Array(32);
+    identityPoint[0] = 1;
+    const agent = agentIdOf(identityPoint);
+    const signature = new Uint8Array(64);
+    signature[0] = 1;
+    expect(await verify(signature, helloMessage(group, `${agent}~anyoneanyone`, nonce), identityPoint)).toBe(true); // what the runtime's verify takes
+    peer.send({ type: "hello", v: PROTOCOL_VERSION, agent, session: `${agent}~anyoneanyone`, group, signature: toBase64Url(signature) });
     await expectRefused(peer, "unauthorized", 1008);
   });
 

@@ -8,6 +8,7 @@ import {
   RETRY_AFTER_BUSY_SECONDS,
   agentOfSession,
   helloMessage,
+  publicKeyOfAgent,
   type DocId,
   type Hello,
   type Role,
@@ -64,6 +65,10 @@ export function onHello(state: RelayState, peer: PeerId, nonce: string, hello: H
   }
   if (agentOfSession(hello.session) !== hello.agent) {
     return refuse(state, peer, "unauthorized", "the session does not belong to the agent");
+  }
+  // A key of small order takes a signature made without any secret (protocol/public-key.ts).
+  if (!publicKeyOfAgent(hello.agent)) {
+    return refuse(state, peer, "unauthorized", "the agent id is not a public key only a secret key's holder can sign for (a point of small order, or one not encoded canonically)");
   }
   if (!hello.token && !state.access.openGroups) {
     return refuse(state, peer, "unauthorized", "this relay admits only peers with an app token");
