@@ -1,7 +1,7 @@
 // A document as the app sees it: a view of the core's state of it (core/doc-state.ts), its change
 // listeners, and the calls that become core events. It holds no sync state of its own.
 import { notifyAll } from "./listeners.ts";
-import { MEMBERS_KIND, agentOfSession, type DocHeader, type DocId, type KnownState, type Role, type SessionCounts, type SessionId, type Snapshot, type Transaction, type TransactionData } from "../protocol/index.ts";
+import { MEMBERS_KIND, agentOfSession, transactionSizeProblem, type DocHeader, type DocId, type KnownState, type Role, type SessionCounts, type SessionId, type Snapshot, type Transaction, type TransactionData } from "../protocol/index.ts";
 import { verifiesChains } from "./chain-checks.ts";
 import {
   baseOf,
@@ -21,7 +21,7 @@ import { orderedView, type OrderedView } from "./core/ordered-view.ts";
 import { coversOf, snapshotKey, snapshotProblem } from "./core/snapshots.ts";
 import type { CoreEvent, WaiterKey } from "./core/effects.ts";
 import { LocalRefusalError, abortReason, type ClosedError, type RelayError } from "./errors.ts";
-import { checkListener, checkMayWrite, checkMemberOp, checkSessionRoom, checkSignalOptions, checkSnapshotData, checkTransactionData, isTransactionData, sizeProblem } from "./local-checks.ts";
+import { checkListener, checkMayWrite, checkMemberOp, checkSessionRoom, checkSignalOptions, checkSnapshotData, checkTransactionData, isTransactionData } from "./local-checks.ts";
 import { detachedPresence, type DocPresence } from "./presence.ts";
 
 export type { DocTransaction, Snapshotted } from "./core/doc-state.ts";
@@ -165,8 +165,8 @@ export class Doc {
     if (this.#host.stateOf(this.id) !== state) throw new Error(`append: document ${this.id} is no longer held by its group`);
     const now = this.#host.now?.() ?? Date.now();
     // Refused here, not by the relay, whatever plain JavaScript passes in: nothing bad enters the session.
-    const tooLarge = isTransactionData(data) ? sizeProblem(data) : undefined;
-    if (tooLarge) throw new LocalRefusalError("transaction_too_large", `append: data of ${tooLarge}`);
+    const tooLarge = isTransactionData(data) ? transactionSizeProblem(data) : undefined;
+    if (tooLarge) throw new LocalRefusalError("transaction_too_large", `append: ${tooLarge}`);
     // Bytes are copied: what the app changes in its array afterwards is not what was hashed and stored.
     if (data instanceof Uint8Array) data = new Uint8Array(data);
     checkTransactionData(this.id, this.#host.session, nextAt(state, now), data);

@@ -19,10 +19,8 @@ import {
   MAX_SNAPSHOT_BYTES,
   MAX_TOKEN_CHARS,
   agentOfSession,
-  MAX_TRANSACTION_BYTES,
-  MAX_TRANSACTION_WIRE_BYTES,
   dataBytes,
-  jsonStringBytes,
+  transactionSizeProblem,
   type ClientMessage,
   type TransactionData,
   type Content,
@@ -80,22 +78,8 @@ export function storedTransactionProblem(transaction: Transaction): [ErrorCode, 
   if (!isTransactionData(data)) return ["bad_frame", `its data is ${describe(data)}, not a string or a Uint8Array`];
   if (typeof at !== "number" || !Number.isSafeInteger(at) || at < 0) return ["bad_frame", "its time is not a non-negative integer"];
   if (typeof data === "string" && !isWellFormedText(data)) return ["bad_frame", "its data is not well-formed UTF-16 (a lone surrogate)"];
-  const tooLarge = sizeProblem(data);
-  if (tooLarge) return ["transaction_too_large", `its data has ${tooLarge}`];
-  return undefined;
-}
-
-/**
- * Why a transaction's data is too large to send, if it is: over MAX_TRANSACTION_BYTES as the relay counts
- * it (UTF-8 bytes of text, the length of bytes), or text whose JSON form, escapes included, would not fit
- * a frame (MAX_TRANSACTION_WIRE_BYTES).
- */
-export function sizeProblem(data: TransactionData): string | undefined {
-  const size = dataBytes(data);
-  if (size > MAX_TRANSACTION_BYTES) return `${size} bytes; at most ${MAX_TRANSACTION_BYTES}`;
-  // Escapes at most sextuple a character: only text past a sixth of the limit can take too much room.
-  const wire = typeof data === "string" && data.length * 6 > MAX_TRANSACTION_WIRE_BYTES ? jsonStringBytes(data) : 0;
-  if (wire > MAX_TRANSACTION_WIRE_BYTES) return `${size} bytes, but as JSON (escapes included) ${wire}; a frame carries at most ${MAX_TRANSACTION_WIRE_BYTES} of one transaction`;
+  const tooLarge = transactionSizeProblem(data);
+  if (tooLarge) return ["transaction_too_large", tooLarge];
   return undefined;
 }
 

@@ -4,10 +4,11 @@ import { clientFrameSchema, clientMessageSchema, serverFrameSchema, serverMessag
 import { frameCheck, messageCheck, type Checked } from "./frame-check.ts";
 import { encodedChunkJson, encodedColumnsOf, toColumns } from "./transaction-columns.ts";
 import { attachSections, batchFrame, splitBinaryFrame, type EncodedMessage, type WireFrame } from "./binary-frame.ts";
-import { canonicalJson, dataBytes, utf8Length, type Json } from "./encoding.ts";
+import { canonicalJson, dataBytes, jsonStringBytes, utf8Length, type Json } from "./encoding.ts";
 import type { ErrorCode } from "./errors.ts";
 import type { SessionId } from "./ids.ts";
-import { MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_SNAPSHOT_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTIONS_PER_FRAME } from "./limits.ts";
+import { MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_SNAPSHOT_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_WIRE_BYTES, MAX_TRANSACTIONS_PER_FRAME } from "./limits.ts";
+import type { TransactionData } from "./session-log.ts";
 
 export type Decoded<T> = { ok: true; message: T } | { ok: false; code: ErrorCode; reason: string };
 
@@ -94,10 +95,8 @@ export function clientMessageProblem(message: ClientMessage): MessageProblem | u
   for (const chunk of Object.values(message.sessions)) {
     if (!chunk) continue;
     for (const { data } of chunk.transactions) {
-      // Text's UTF-8 length is counted only where it may exceed the limit (at most 3 bytes a UTF-16 unit).
-      if ((typeof data !== "string" || data.length * 3 > MAX_TRANSACTION_BYTES) && dataBytes(data) > MAX_TRANSACTION_BYTES) {
-        return { code: "transaction_too_large", reason: `a transaction's data exceeds ${MAX_TRANSACTION_BYTES} bytes` };
-      }
+      const tooLarge = transactionSizeProblem(data);
+      if (tooLarge) return { code: "transaction_too_large", reason: tooLarge };
     }
   }
   if (message.header) {
@@ -109,6 +108,26 @@ export function clientMessageProblem(message: ClientMessage): MessageProblem | u
       return { code: "bad_header", reason: "header meta must hold only finite numbers" };
     }
     if (utf8Length(encoded) > MAX_HEADER_BYTES) return { code: "bad_header", reason: `header exceeds ${MAX_HEADER_BYTES} bytes` };
+  }
+  return undefined;
+}
+
+/**
+ * Why a transaction's data is too large, if it is: over MAX_TRANSACTION_BYTES as both ends count it (UTF-8
+ * bytes of text, the length of bytes), or text whose JSON form, escapes included, would not fit a frame
+ * beside the largest header (MAX_TRANSACTION_WIRE_BYTES). One judgement for both ends: the relay refuses
+ * with these words (`transaction_too_large`), and the SDK refuses an append with them before it is stored.
+ * A relay that took such text would have to send it to every reader in a frame over MAX_FRAME_BYTES.
+ */
+export function transactionSizeProblem(data: TransactionData): string | undefined {
+  // Short text is not measured: UTF-8 takes at most 3 bytes a UTF-16 unit, and JSON at most 6 (a NUL is
+  // \u0000), so text of up to a third of MAX_TRANSACTION_BYTES in units is within both limits.
+  if (typeof data === "string" && data.length * 3 <= MAX_TRANSACTION_BYTES) return undefined;
+  const size = dataBytes(data);
+  if (size > MAX_TRANSACTION_BYTES) return `a transaction's data has ${size} bytes; at most ${MAX_TRANSACTION_BYTES}`;
+  const wire = typeof data === "string" && data.length * 6 > MAX_TRANSACTION_WIRE_BYTES ? jsonStringBytes(data) : 0;
+  if (wire > MAX_TRANSACTION_WIRE_BYTES) {
+    return `a transaction's data has ${size} bytes, but as JSON (escapes included) ${wire}; a frame carries at most ${MAX_TRANSACTION_WIRE_BYTES} of one transaction`;
   }
   return undefined;
 }

@@ -49,7 +49,8 @@ export const MAX_TRANSACTION_BYTES = 256 * 1024;
 /**
  * Most bytes one transaction's data may take in a frame: text as a JSON string, escapes included (a NUL is
  * six bytes, a quote two), so the largest still travels alone in a frame beside the largest header. Only
- * text with many characters JSON escapes can be within MAX_TRANSACTION_BYTES and past this.
+ * text with many characters JSON escapes can be within MAX_TRANSACTION_BYTES and past this. The relay and
+ * the SDK judge it by one function (codec.ts: transactionSizeProblem), refusing `transaction_too_large`.
  */
 export const MAX_TRANSACTION_WIRE_BYTES = MAX_FRAME_BYTES - 8 * 1024;
 /**

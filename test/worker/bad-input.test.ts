@@ -1,7 +1,22 @@
 // Bad input from one peer: it hears a stable error code (and a close where the protocol says so), storage is
 // unchanged, and nobody else notices anything.
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_FRAME_BYTES, MAX_JSON_DEPTH, MAX_TRANSACTION_BYTES, MAX_TRANSACTIONS_PER_FRAME, batchFrame, chainHash, docIdOf, encodeForBatch, signCheckpoint, utf8Length, type ClientMessage } from "../../protocol/index.ts";
+import {
+  MAX_FRAME_BYTES,
+  MAX_JSON_DEPTH,
+  MAX_TRANSACTION_BYTES,
+  MAX_TRANSACTION_WIRE_BYTES,
+  MAX_TRANSACTIONS_PER_FRAME,
+  batchFrame,
+  chainHash,
+  docIdOf,
+  encodeForBatch,
+  encodeMessage,
+  signCheckpoint,
+  transactionSizeProblem,
+  utf8Length,
+  type ClientMessage,
+} from "../../protocol/index.ts";
 import { testAgent, testHeader, transactions } from "../support/identity.ts";
 import { SessionWriter, allRows, closeAll, connect, documentWithBystander, sqlRows, type Peer } from "./socket.ts";
 
@@ -202,6 +217,25 @@ describe("bad input", () => {
     a.send(log.fork().content([{ at: 1, data: "é".repeat(MAX_TRANSACTION_BYTES / 2 + 1) }]));
     await expectError(a, "transaction_too_large");
     await unchanged();
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("a transaction within MAX_TRANSACTION_BYTES but over MAX_TRANSACTION_WIRE_BYTES as JSON (NULs) is transaction_too_large, naming its document; nothing is stored and the next frame is", async () => {
+    const { log, id, a, b, unchanged } = await setup("bad-tx-escapes");
+    // 166,000 UTF-8 bytes, but 996,002 as JSON (each NUL is \u0000): a frame a client may send, whose
+    // transaction the relay could not send on beside a header.
+    const data = "\u0000".repeat(166_000);
+    expect(utf8Length(data)).toBeLessThan(MAX_TRANSACTION_BYTES);
+    const frame = encodeMessage(log.fork().content([{ at: 1, data }]) as ClientMessage);
+    expect(utf8Length(frame as string)).toBeLessThan(MAX_FRAME_BYTES);
+    a.sendRaw(frame);
+    const error = await expectError(a, "transaction_too_large");
+    // The SDK's own words for the same data (it refuses such an append before storing it).
+    expect(error).toMatchObject({ doc: id, message: transactionSizeProblem(data) });
+    expect(error.message).toContain(`as JSON (escapes included) 996002; a frame carries at most ${MAX_TRANSACTION_WIRE_BYTES}`);
+    await unchanged();
+    a.send(log.content(transactions(1, "next")));
+    expect(await a.next("known", (k) => k.reason === "ack")).toMatchObject({ doc: id, sessions: { [alice.session]: 4 } });
     await Promise.all([a.close(), b.close()]);
   });
 
