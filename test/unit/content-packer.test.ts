@@ -3,10 +3,15 @@
 import { describe, expect, it } from "vitest";
 import {
   MAX_FRAME_BYTES,
+  MAX_HEADER_BYTES,
   MAX_TRANSACTION_BYTES,
   MAX_TRANSACTIONS_PER_FRAME,
+  canonicalJson,
   decodeServerMessage,
+  docIdOf,
   encodeMessage,
+  utf8Length,
+  type Json,
   type ServerContent,
   type SessionId,
   type Transaction,
@@ -129,10 +134,29 @@ describe("ContentPacker", () => {
   });
 
   it("sends a single transaction of MAX_TRANSACTION_BYTES in one frame", () => {
-    const huge = pack([log(sessions[0]!, ["h".repeat(MAX_TRANSACTION_BYTES)], 1)], true);
+    const huge = pack([log(sessions[0]!, ["h".repeat(MAX_TRANSACTION_BYTES)], 1)]);
     expect(huge).toHaveLength(1);
     expectWithinLimits(huge);
     expect(huge[0]!.sessions[sessions[0]!]?.signature).toBe("sig-0");
+  });
+
+  it("sends a header and a transaction that would take the frame past its target in two frames, the header first", () => {
+    const huge = pack([log(sessions[0]!, ["h".repeat(MAX_TRANSACTION_BYTES)], 1)], true);
+    expect(huge.map((frame) => [frame.header !== undefined, countOf(frame)])).toEqual([[true, 0], [false, 1]]);
+    expectWithinLimits(huge);
+  });
+
+  it("sends a header near MAX_HEADER_BYTES and a transaction near MAX_FRAME_BYTES as JSON (stored before the relay refused such) in two frames a client accepts", () => {
+    // What a relay that did not yet refuse text over MAX_TRANSACTION_WIRE_BYTES stored: 166,000 NULs, 996,002
+    // bytes as JSON. With the header beside it, one frame of 1,000,167 bytes, which every reader refused.
+    const near = { ...header, meta: { pad: "x".repeat(3_700) } };
+    expect(utf8Length(canonicalJson(near as unknown as Json))).toBeLessThanOrEqual(MAX_HEADER_BYTES);
+    const packer = new ContentPacker(docIdOf(near), near);
+    packer.add(sessions[0]!, { at: 1_700_000_000_000, data: "\u0000".repeat(166_000), index: 0, signature: "A".repeat(86) });
+    packer.flush();
+    const frames = packer.take();
+    expect(frames.map((frame) => [frame.header !== undefined, countOf(frame)])).toEqual([[true, 0], [false, 1]]);
+    expectWithinLimits(frames);
   });
 
   it("puts each of several MAX_TRANSACTION_BYTES transactions in its own frame", () => {

@@ -1,8 +1,11 @@
 // Frames the relay sends stay inside the protocol's own limits, whatever was stored: size and session count.
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_FRAME_BYTES, MAX_SESSIONS_PER_AGENT_PER_DOCUMENT, MAX_SESSIONS_PER_FRAME, batchFrame, encodeForBatch, type ClientMessage, MAX_TRANSACTION_BYTES, utf8Length } from "../../protocol/index.ts";
+import { MAX_FRAME_BYTES, MAX_SESSIONS_PER_AGENT_PER_DOCUMENT, MAX_SESSIONS_PER_FRAME, batchFrame, docIdOf, encodeForBatch, type ClientMessage, MAX_TRANSACTION_BYTES, utf8Length } from "../../protocol/index.ts";
+import { SqliteStore } from "../../worker/sqlite-store.ts";
 import { testAgent, testHeader } from "../support/identity.ts";
-import { SessionWriter, closeAll, connect, emptyKnown, sqlRows, uniqueGroup } from "./socket.ts";
+import { sdkClient } from "./sdk-socket.ts";
+import { SessionWriter, closeAll, connect, emptyKnown, groupStub, sqlRows, uniqueGroup } from "./socket.ts";
 
 afterEach(closeAll);
 
@@ -31,6 +34,43 @@ describe("frame limits on what the relay sends", () => {
     await Promise.all([a.close(), b.close()]);
     expect(b.undecodable).toEqual([]);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+  });
+
+  it("a header near its limit and a transaction near the frame's as JSON, stored by a relay that did not refuse it, reach a reader in two frames, and the SDK loads the document", async () => {
+    const group = uniqueGroup("limits-stored-escapes");
+    const header = { ...testHeader(alice, group).header, meta: { pad: "x".repeat(3_700) } };
+    const id = docIdOf(header);
+    // 166,000 NULs: 996,002 bytes as JSON, over MAX_TRANSACTION_WIRE_BYTES, which the relay now refuses.
+    // Stored as a relay that took it stored it, so the test is of what the relay sends, whatever it holds.
+    const data = "\u0000".repeat(166_000);
+    const log = new SessionWriter(alice, id);
+    const { signature, transactions } = log.append([{ at: Date.now(), data }]);
+    await runInDurableObject(groupStub(group), (_instance, state) => {
+      const store = new SqliteStore(state.storage.sql, (fn) => state.storage.transactionSync(fn));
+      store.commit({ doc: id, header, appends: [{ session: alice.session, after: 0, transactions, signature, lastHash: log.lastHash, bytes: utf8Length(data) }], now: Date.now() });
+    });
+    await evictDurableObject(groupStub(group)); // a fresh instance reads what was stored
+
+    const b = await connect(group, bob);
+    b.send({ type: "load", doc: id, known: emptyKnown });
+    await b.next("known", (k) => k.reason === "load");
+    expect(b.undecodable).toEqual([]);
+    const contents = b.drain("content").filter((content) => content.doc === id);
+    expect(contents.map((content) => [content.header !== undefined, Object.keys(content.sessions).length])).toEqual([[true, 0], [false, 1]]);
+    expect(Math.max(...b.received.map((frame) => frame.bytes))).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+    await b.close();
+
+    // The SDK, a reader without the header: the document opens, nothing is reported.
+    const client = await sdkClient();
+    try {
+      const errors: Error[] = [];
+      client.group(group).onError((error) => errors.push(error));
+      const doc = await client.group(group).open(id, { signal: AbortSignal.timeout(15_000) });
+      expect(doc.transactions().map((transaction) => transaction.data)).toEqual([data]);
+      expect(errors).toEqual([]);
+    } finally {
+      await client.close();
+    }
   });
 
   it("a document with more than MAX_SESSIONS_PER_FRAME sessions can still be acked, loaded and listed", async () => {

@@ -224,7 +224,7 @@ describe("open the whole group", () => {
     const sizes = b.received.filter((frame) => frame.type === "content").map((frame) => frame.bytes);
     expect(sizes.length).toBeGreaterThan(2);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(MAX_FRAME_BYTES);
-    const chunks = b.drain("content").map((frame) => frame.sessions[alice.session]!);
+    const chunks = b.drain("content").flatMap((frame) => frame.sessions[alice.session] ?? []); // the header goes first, alone
     expect(chunks.flatMap((chunk) => chunk.transactions)).toEqual(big);
     await Promise.all([a.close(), b.close()]);
   }, 60_000);

@@ -60,7 +60,12 @@ export class ContentPacker {
     const size = dataBytes + WIRE_BYTES_PER_TRANSACTION;
     let pending: Pending | undefined = this.#sessions[session];
     const extra = size + (pending ? 0 : SESSION_OVERHEAD + session.length);
-    if (this.#count > 0 && (this.#bytes + extra > this.targetBytes || this.#count >= MAX_TRANSACTIONS_PER_FRAME)) {
+    // A header still unsent is what the frame holds as much as a transaction is: it goes alone rather than
+    // with a transaction that takes the frame past the target. Together, a header of 4 KiB and a
+    // transaction of 996,000 bytes as JSON (stored by a relay that did not refuse it) made a frame over
+    // MAX_FRAME_BYTES, which every reader refused.
+    const holds = this.#count > 0 || this.#header !== undefined;
+    if (holds && (this.#bytes + extra > this.targetBytes || this.#count >= MAX_TRANSACTIONS_PER_FRAME)) {
       this.flush();
       pending = undefined;
     }
