@@ -28,7 +28,7 @@ import {
   type Welcome,
 } from "../protocol/index.ts";
 import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
-import { closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, siblingWelcomed, unopenedFailure, welcomed } from "./core/reconnect.ts";
+import { badFrameDecision, closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, siblingWelcomed, unopenedFailure, welcomed, wentLive } from "./core/reconnect.ts";
 import { ConnectionError, RelayError, describeFailure, type ConnectionFailure } from "./errors.ts";
 import type { Identity } from "./identity.ts";
 import { checkRelayUrl, tokenProblem } from "./local-checks.ts";
@@ -112,8 +112,8 @@ export interface ConnectionHandler {
   onDown(): void;
   onStatus(status: Status, reason?: string): void;
   /**
-   * A connection attempt failed, the relay closed the group for good, or (the first of a run of refusals) it
-   * speaks another protocol version, and why (also the status's reason).
+   * A connection attempt failed, the relay closed the group for good, or (the first of a run of each) it
+   * speaks another protocol version or sent a frame this client cannot take, and why (also the status's reason).
    */
   onFailure(error: ConnectionError | RelayError): void;
 }
@@ -251,7 +251,9 @@ export class Connection {
 
   /** Every load is answered: the group is in sync with the relay. */
   markLive(): void {
-    if (this.#status === "syncing") this.#setStatus("live");
+    if (this.#status !== "syncing") return;
+    wentLive(this.#reconnect, Date.now());
+    this.#setStatus("live");
   }
 
   /** Back to syncing (new documents opened while live). */
@@ -371,7 +373,7 @@ export class Connection {
     if (!compressed && !line) return this.#decode(socket, frame);
     // Nothing ahead of a compressed frame either, and a runtime that inflates at once (Node): the same.
     const now = compressed && !line ? inflateFrameNow(bytes, MAX_FRAME_BYTES) : undefined;
-    if (now) return "error" in now ? this.#fail(`the relay sent a bad frame: ${now.error}`) : this.#decode(socket, now.frame);
+    if (now) return "error" in now ? this.#fail(now.error) : this.#decode(socket, now.frame);
     const inflated = compressed ? inflateFrame(bytes, MAX_FRAME_BYTES) : undefined;
     const queue = line ?? (this.#inflating = { socket, waiting: 0, done: Promise.resolve() });
     queue.waiting++;
@@ -380,7 +382,7 @@ export class Connection {
       if (--queue.waiting === 0 && this.#inflating === queue) this.#inflating = undefined;
       // A socket closed or replaced meanwhile: what it carried is stale.
       if (this.#socket !== socket) return;
-      if ("error" in result) return this.#fail(`the relay sent a bad frame: ${result.error}`);
+      if ("error" in result) return this.#fail(result.error);
       this.#decode(socket, result.frame);
     });
     // A listener that throws must not stop the frames behind it: its error surfaces as it would have
@@ -392,7 +394,7 @@ export class Connection {
 
   #decode(socket: WebSocket, frame: string | ArrayBuffer | ArrayBufferView): void {
     const decoded = decodeServerFrame(frame);
-    if (!decoded.ok) return this.#fail(`the relay sent a bad frame: ${decoded.reason}`);
+    if (!decoded.ok) return this.#fail(decoded.reason);
     for (const message of decoded.message) {
       if (this.#socket !== socket) return; // a message of the batch closed or dropped the connection
       this.#handle(message);
@@ -483,9 +485,15 @@ export class Connection {
     }
   }
 
-  #fail(reason: string): void {
+  /**
+   * The relay sent a frame this client cannot take (`detail` says how): the socket is given up and the
+   * next tried after the backoff. The app hears it through onError, once a run (core/reconnect.ts).
+   */
+  #fail(detail: string): void {
+    const failure: ConnectionFailure = { kind: "bad_frame", detail };
     this.#socket?.close(PROTOCOL_ERROR_CLOSE, "protocol error");
-    this.#down(reason);
+    if (badFrameDecision(this.#reconnect, { now: Date.now(), minUptimeMs: this.#backoff.minUptimeMs }).report) this.#handler.onFailure(new ConnectionError(failure));
+    this.#down(describeFailure(failure));
   }
 
   /** The socket is gone; `reason` (the relay's close reason, or what went wrong) reaches status listeners. */

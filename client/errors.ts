@@ -52,7 +52,12 @@ export type ConnectionFailure =
    * The app's getToken threw or rejected (its backend out of reach, say): tried again at the next attempt.
    * Or it gave what the relay would refuse (not a string, too long): the group closes for good.
    */
-  | { kind: "token"; detail: string };
+  | { kind: "token"; detail: string }
+  /**
+   * The relay sent a frame this SDK cannot take (over MAX_FRAME_BYTES, not JSON, not a message of the
+   * protocol): the connection is dropped and tried again with backoff, and the app hears the first of a run.
+   */
+  | { kind: "bad_frame"; detail: string };
 
 /** A connection attempt failed; the connection retries with backoff unless the failure is permanent. */
 export class ConnectionError extends Error {
@@ -77,6 +82,8 @@ export function describeFailure(failure: ConnectionFailure): string {
       return `unreachable: ${failure.detail}`;
     case "token":
       return `getToken failed: ${failure.detail}`;
+    case "bad_frame":
+      return `the relay sent a bad frame: ${failure.detail}`;
   }
 }
 

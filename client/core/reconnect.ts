@@ -1,6 +1,7 @@
 // The connection's decisions, as pure functions of a small state: when to reconnect and how soon, what an
 // error from the relay means for the socket (refresh an expired token, wait out a relay of another protocol
-// version, stop for good, or hand it to the group), and what a failed attempt says. Connection (connection.ts) owns the socket and the timers and
+// version, stop for good, or hand it to the group), whether a bad frame from the relay is told to the app,
+// and what a failed attempt says. Connection (connection.ts) owns the socket and the timers and
 // asks these; time and randomness come in as arguments.
 import { UNSUPPORTED_VERSION_RETRY_MS, closeCodeOf, type ErrorMessage } from "../../protocol/index.ts";
 import { backoffDelay, type BackoffOptions } from "../backoff.ts";
@@ -27,9 +28,28 @@ export type ReconnectState = {
    * run of refusals until a welcome: the app hears the first one only.
    */
   versionRefusal: string | undefined;
+  /**
+   * The relay sent a frame this client could not take (over MAX_FRAME_BYTES, not JSON, not a message of
+   * the protocol), from the first of a run of such frames until a connection stays live for minUptimeMs:
+   * the app hears the first one only.
+   */
+  badFrame: boolean;
+  /** When the socket now up went live (every load answered); unset until it does. */
+  liveSince: number | undefined;
 };
 
-export const initialReconnect = (): ReconnectState => ({ attempt: 0, upSince: 0, retryAfterMs: 0, retryNow: false, waitingOnHint: false, tokenRetries: 0, expiredAtHandshake: 0, versionRefusal: undefined });
+export const initialReconnect = (): ReconnectState => ({
+  attempt: 0,
+  upSince: 0,
+  retryAfterMs: 0,
+  retryNow: false,
+  waitingOnHint: false,
+  tokenRetries: 0,
+  expiredAtHandshake: 0,
+  versionRefusal: undefined,
+  badFrame: false,
+  liveSince: undefined,
+});
 
 /** What an error frame from the relay does to the connection. */
 export type ErrorDecision =
@@ -50,6 +70,31 @@ export function welcomed(state: ReconnectState, now: number): void {
   state.tokenRetries = 0;
   state.expiredAtHandshake = 0;
   state.versionRefusal = undefined;
+  state.liveSince = undefined;
+}
+
+/** Every load of the socket now up is answered: the group is in sync with the relay. */
+export function wentLive(state: ReconnectState, now: number): void {
+  state.liveSince ??= now;
+}
+
+/**
+ * The relay sent a frame this client cannot take, and the socket is given up: whether the app hears it.
+ * Such a frame is the relay's fault (a bug, a bad deploy) or what it stored (one relay let a transaction
+ * in that it then could not send), so the next socket most likely gets it again, at the same point of
+ * the catch-up: the client keeps trying with backoff, since a relay deploy may mend it, but the app hears
+ * the first of the run only, not every retry. The run ends once a socket stayed live for minUptimeMs (a
+ * welcome alone does not end it: the bad frame comes after the welcome, in the answers).
+ */
+export function badFrameDecision(state: ReconnectState, facts: { now: number; minUptimeMs: number }): { report: boolean } {
+  const stayed = state.liveSince !== undefined && facts.now - state.liveSince >= facts.minUptimeMs;
+  const report = !state.badFrame || stayed;
+  state.badFrame = true;
+  state.liveSince = undefined;
+  // Within a run, a socket that took longer than minUptimeMs to reach the bad frame (a long catch-up) did
+  // not stay up: the backoff goes on growing (reconnectDelay), rather than starting over at every retry.
+  if (!report) state.upSince = facts.now;
+  return { report };
 }
 
 export function relayErrorDecision(state: ReconnectState, error: ErrorMessage, facts: { status: Status; canRefresh: boolean }): ErrorDecision {

@@ -2,7 +2,6 @@
 // challenges every socket, answers the hello with `unsupported_version` and closes 1002, as the real one
 // does (worker/core/handshake.ts). Stop it and start the real relay on its port for "a relay of this
 // version comes back".
-import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -13,6 +12,7 @@ import { createClient, createIdentity, type Client, type Identity } from "../../
 import { FileLocalStore } from "../../client/node.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import { PROTOCOL_VERSION } from "../../protocol/index.ts";
+import { acceptUpgrade, closeFrame, textFrame } from "./websocket-server.ts";
 
 export type VersionRefusingRelay = {
   /** `http://127.0.0.1:<port>`, the `url` to give `createClient`. */
@@ -25,22 +25,7 @@ export type VersionRefusingRelay = {
   stop(): Promise<void>;
 };
 
-/** One unmasked server frame (RFC 6455 5.2): text (opcode 1) or close (8), under 64 KiB. */
-function frame(opcode: number, payload: Buffer): Buffer {
-  const head = payload.length < 126 ? Buffer.from([0x80 | opcode, payload.length]) : Buffer.from([0x80 | opcode, 126, payload.length >> 8, payload.length & 0xff]);
-  return Buffer.concat([head, payload]);
-}
-
-const text = (message: object) => frame(1, Buffer.from(JSON.stringify(message)));
-
-function closeFrame(code: number, reason: string): Buffer {
-  const payload = Buffer.alloc(2 + Buffer.byteLength(reason));
-  payload.writeUInt16BE(code, 0);
-  payload.write(reason, 2);
-  return frame(8, payload);
-}
-
-/** A WebSocket server in a few lines of node:http (the repository has no WebSocket server package of its own). */
+/** A relay that refuses every hello as one of the next protocol version would. */
 export async function startVersionRefusingRelay(): Promise<VersionRefusingRelay> {
   const server: Server = createServer((_request, response) => response.writeHead(426).end());
   const sockets = new Set<Socket>();
@@ -49,13 +34,12 @@ export async function startVersionRefusingRelay(): Promise<VersionRefusingRelay>
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => {});
-    const accept = createHash("sha1").update(`${request.headers["sec-websocket-key"]}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
-    socket.write(text({ type: "challenge", v: version, nonce: "bm9uY2Utb2YtdGhlLW5leHQtcmVsYXk", now: Date.now() }));
+    acceptUpgrade(request, socket);
+    socket.write(textFrame({ type: "challenge", v: version, nonce: "bm9uY2Utb2YtdGhlLW5leHQtcmVsYXk", now: Date.now() }));
     // The client's first frame carries its hello (and the loads behind it): refused whole.
     socket.once("data", () => {
       relay.refusals++;
-      socket.write(text({ type: "error", code: "unsupported_version", message: relay.message }));
+      socket.write(textFrame({ type: "error", code: "unsupported_version", message: relay.message }));
       socket.end(closeFrame(1002, "unsupported_version"));
     });
   });

@@ -5,7 +5,18 @@ import { describe, expect, it } from "vitest";
 import { UNSUPPORTED_VERSION_RETRY_MS, type ErrorMessage } from "../../../protocol/index.ts";
 import { DEFAULT_BACKOFF } from "../../../client/backoff.ts";
 import { describeFailure } from "../../../client/errors.ts";
-import { closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, siblingWelcomed, unopenedFailure, welcomed } from "../../../client/core/reconnect.ts";
+import {
+  badFrameDecision,
+  closedFailure,
+  initialReconnect,
+  probeFailure,
+  reconnectDelay,
+  relayErrorDecision,
+  siblingWelcomed,
+  unopenedFailure,
+  welcomed,
+  wentLive,
+} from "../../../client/core/reconnect.ts";
 import type { Status } from "../../../client/status.ts";
 
 const backoff = { ...DEFAULT_BACKOFF, baseMs: 1_000, capMs: 8_000, minUptimeMs: 5_000 };
@@ -31,6 +42,15 @@ function link(canRefresh = true) {
     },
     sibling() {
       lines.push(`a sibling welcomed -> ${siblingWelcomed(state) ? "retry now" : "keep waiting"}`);
+    },
+    live(at: number) {
+      now = at;
+      wentLive(state, now);
+      lines.push(`t=${now} live`);
+    },
+    badFrame(at: number) {
+      now = at;
+      lines.push(`t=${now} bad frame -> ${badFrameDecision(state, { now, minUptimeMs: backoff.minUptimeMs }).report ? "reported" : "not reported"}`);
     },
     lines,
   };
@@ -171,6 +191,48 @@ describe("item 9: failures say why, and retries back off", () => {
         "t=700000 welcome",
         "live: error unsupported_version -> wait (unsupported_version: v6 only), reported",
         "t=710000 down from live -> reconnect in 600000 ms",
+      ]
+    `);
+  });
+
+  it("a bad frame from the relay is reported once per run, the backoff growing through it, however long each socket took to get it; a socket live for minUptimeMs ends the run", () => {
+    const connection = link();
+    connection.welcome(0);
+    connection.badFrame(10); // in the catch-up: never live
+    connection.down("syncing", 10, 0.999);
+    connection.welcome(1_000);
+    connection.live(1_010);
+    connection.badFrame(1_020); // live a moment: the same run
+    connection.down("live", 1_020, 0.999);
+    connection.welcome(3_000);
+    connection.badFrame(9_000); // a catch-up longer than minUptimeMs: still the same run, the backoff goes on
+    connection.down("syncing", 9_000, 0.999);
+    connection.welcome(20_000);
+    connection.live(20_010);
+    connection.badFrame(30_000); // live for 10 s: a new run
+    connection.down("live", 30_000, 0.999);
+    connection.welcome(31_000);
+    connection.badFrame(31_010);
+    connection.down("syncing", 31_010, 0.999);
+    expect(connection.lines).toMatchInlineSnapshot(`
+      [
+        "t=0 welcome",
+        "t=10 bad frame -> reported",
+        "t=10 down from syncing -> reconnect in 999 ms",
+        "t=1000 welcome",
+        "t=1010 live",
+        "t=1020 bad frame -> not reported",
+        "t=1020 down from live -> reconnect in 1998 ms",
+        "t=3000 welcome",
+        "t=9000 bad frame -> not reported",
+        "t=9000 down from syncing -> reconnect in 3996 ms",
+        "t=20000 welcome",
+        "t=20010 live",
+        "t=30000 bad frame -> reported",
+        "t=30000 down from live -> reconnect in 999 ms",
+        "t=31000 welcome",
+        "t=31010 bad frame -> not reported",
+        "t=31010 down from syncing -> reconnect in 1998 ms",
       ]
     `);
   });
