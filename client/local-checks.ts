@@ -4,6 +4,7 @@
 import {
   agentIdOf,
   decodeClientMessage,
+  describe,
   publicKeyOf,
   docIdOf,
   encodeMessage,
@@ -85,9 +86,7 @@ export function storedTransactionProblem(transaction: Transaction): [ErrorCode, 
 
 export const isTransactionData = (data: unknown): data is TransactionData => typeof data === "string" || data instanceof Uint8Array;
 
-/** What a value is, for an error message: its class for an object, else its type. */
-export const describe = (value: unknown): string =>
-  value === null ? "null" : typeof value === "object" ? (value.constructor?.name ?? "an object") : typeof value;
+export { describe };
 
 /** A transaction's data as the relay will check it: a string (well-formed) or bytes, within MAX_TRANSACTION_BYTES. */
 export function checkTransactionData(doc: DocId, session: SessionId, at: number, data: unknown): asserts data is TransactionData {

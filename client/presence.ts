@@ -8,6 +8,7 @@ import {
   PRESENCE_MAX_BYTES,
   PRESENCE_MAX_DOCS_PER_PEER,
   PRESENCE_UPDATES_PER_SECOND,
+  jsonProblem,
   utf8Length,
   type AgentId,
   type DocId,
@@ -160,6 +161,9 @@ export class PresenceChannel {
   set(doc: DocId, state: Json): void {
     const closed = this.#hooks.closedError?.();
     if (closed) throw closed;
+    // JSON.stringify would make a Map {} and a Date its text, unsaid: refused as for meta.
+    const problem = jsonProblem(state);
+    if (problem) throw new LocalRefusalError("bad_frame", `presence.set: the state ${problem}`);
     let json: string | undefined;
     try {
       json = JSON.stringify(state);

@@ -43,27 +43,37 @@ const recordShape = v.custom<Record<string, unknown>>(
   "must be an object keyed by id, not a list",
 );
 
+/** What a value is, for an error message: its class for an object, else its type. */
+export const describe = (value: unknown): string =>
+  value === null ? "null" : typeof value === "object" ? (value.constructor?.name ?? "an object") : typeof value;
+
 /**
  * What is wrong with a JSON value a client shapes (`meta` is hashed into the document id, a presence state is
- * measured and passed on): arrays and objects nested past MAX_JSON_DEPTH, or a string (keys included)
- * that is not well-formed text. Walked with a stack of its own, depth first, so no input makes it throw and
- * a cycle (an app's object, in the SDK) is refused as too deep after at most MAX_JSON_DEPTH steps down.
+ * measured and passed on): a value JSON would change or drop (a Map or a class instance becomes `{}`, a
+ * Uint8Array an object of indexes; a bigint, symbol or function has no JSON), named with where it is;
+ * arrays and objects nested past MAX_JSON_DEPTH; or a string (keys included) that is not well-formed text.
+ * Walked with a stack of its own, depth first, so no input makes it throw and a cycle (an app's object, in
+ * the SDK) is refused as too deep after at most MAX_JSON_DEPTH steps down.
  */
 export function jsonProblem(value: unknown, maxDepth = MAX_JSON_DEPTH): string | undefined {
-  const stack: [unknown, number][] = [[value, 1]];
+  const stack: [unknown, number, string][] = [[value, 1, ""]];
   for (let next = stack.pop(); next; next = stack.pop()) {
-    const [item, depth] = next;
+    const [item, depth, path] = next;
     if (typeof item === "string") {
       if (!isWellFormedText(item)) return "text must be well-formed UTF-16 (no lone surrogates)";
       continue;
     }
+    const type = typeof item;
+    // A plain object's prototype is null or a realm's Object.prototype (an iframe's too), whose own is null.
+    const unplain = type === "object" && item !== null && !Array.isArray(item) && Object.getPrototypeOf(Object.getPrototypeOf(item) ?? Object.prototype) !== null;
+    if (unplain || type === "bigint" || type === "symbol" || type === "function") return `must be plain JSON (found ${describe(item)}${path && ` at ${path}`})`;
     if (typeof item !== "object" || item === null) continue;
     if (depth > maxDepth) return `must nest at most ${maxDepth} arrays and objects deep`;
-    if (Array.isArray(item)) for (const child of item) stack.push([child, depth + 1]);
+    if (Array.isArray(item)) for (let index = 0; index < item.length; index++) stack.push([item[index], depth + 1, `${path}[${index}]`]);
     else {
       for (const [key, child] of Object.entries(item)) {
         if (!isWellFormedText(key)) return "text must be well-formed UTF-16 (no lone surrogates)";
-        stack.push([child, depth + 1]);
+        stack.push([child, depth + 1, /^[A-Za-z_$][\w$]*$/.test(key) ? `${path && `${path}.`}${key}` : `${path}[${JSON.stringify(key)}]`]);
       }
     }
   }

@@ -76,9 +76,11 @@ export class AwarenessOverPresence {
     const state = awareness.getLocalState();
     if (state === null) return this.#presence.clear();
     const clock = awareness.meta.get(awareness.clientID)?.clock ?? 0;
-    const presence: AwarenessPresence = { ...this.#extra, awareness: { client: awareness.clientID, clock, state } };
     // Called from inside the awareness's own event: a throw here would reach the app's setLocalState call.
     try {
+      // The state as y-protocols sends it, through JSON: editor bindings put class instances in it
+      // (y-codemirror.next a cursor's Y.RelativePosition), which presence refuses as it is.
+      const presence: AwarenessPresence = { ...this.#extra, awareness: { client: awareness.clientID, clock, state: JSON.parse(JSON.stringify(state)) } };
       this.#presence.set(presence);
       this.#refused = undefined;
     } catch (error) {

@@ -1,4 +1,5 @@
 // doc.presence over the real relay core in this process: what other peers see, when, and what the SDK refuses.
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { PRESENCE_MAX_BYTES, PRESENCE_MAX_DOCS_PER_PEER, type Json } from "../../../protocol/index.ts";
 import { LocalRefusalError } from "../../../client/errors.ts";
@@ -203,6 +204,16 @@ describe("doc.presence", () => {
     cyclic.self = cyclic;
     expect(refusal(() => aliceDoc.presence.set(cyclic as never))).toBe("bad_frame");
     expect(() => aliceDoc.presence.subscribe("not a function" as never)).toThrow(/presence.subscribe: the listener must be a function/);
+    // What JSON would change in silence (a Map sent as {}, bytes as an object of indexes) names where and what.
+    expect(refusal(() => aliceDoc.presence.set({ cursors: new Map([[1, 2]]) } as never))).toBe("bad_frame");
+    expect(() => aliceDoc.presence.set({ cursors: new Map() } as never)).toThrow("presence.set: the state must be plain JSON (found Map at cursors)");
+    expect(() => aliceDoc.presence.set([new Uint8Array(1)] as never)).toThrow("presence.set: the state must be plain JSON (found Uint8Array at [0])");
+    expect(aliceDoc.presence.state).toBeUndefined();
+    // Plain objects of another realm, or without a prototype, are JSON.
+    aliceDoc.presence.set(runInNewContext("({ cursor: { at: 3 } })") as Json);
+    aliceDoc.presence.set(Object.assign(Object.create(null) as Record<string, Json>, { cursor: 4 }));
+    expect(aliceDoc.presence.state).toEqual({ cursor: 4 });
+    aliceDoc.presence.clear();
     // The budget covers this client's documents in the group together.
     aliceDoc.presence.set("a".repeat(PRESENCE_MAX_BYTES - 2 - 100));
     const others = Array.from({ length: PRESENCE_MAX_DOCS_PER_PEER }, () => aliceGroup.create());

@@ -274,6 +274,35 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
     // One level less deep is fine.
     expect(group.create({ meta: { deep: (deep as unknown[])[0] } as never }).header?.meta).toEqual({ deep: (deep as unknown[])[0] });
   });
+
+  it("refuses a meta holding what JSON would change in silence (a Map, bytes, a class instance), naming where and what; plain objects of any realm pass", async () => {
+    const { client } = setup();
+    const alice = await client();
+    const group = alice.group("g1");
+    class Point {
+      x = 1;
+    }
+    for (const [meta, message] of [
+      [{ m: new Map([[1, 2]]) }, "create: meta must be plain JSON (found Map at m)"],
+      [{ tags: new Set(["a"]) }, "create: meta must be plain JSON (found Set at tags)"],
+      [{ bytes: new Uint8Array([1]) }, "create: meta must be plain JSON (found Uint8Array at bytes)"],
+      [{ list: [1, { buffer: new ArrayBuffer(1) }] }, "create: meta must be plain JSON (found ArrayBuffer at list[1].buffer)"],
+      [{ "a key": new Point() }, 'create: meta must be plain JSON (found Point at ["a key"])'],
+      [{ count: new Number(1) }, "create: meta must be plain JSON (found Number at count)"],
+      [{ at: new Date(0) }, "create: meta must be plain JSON (found Date at at)"],
+      [{ n: 10n }, "create: meta must be plain JSON (found bigint at n)"],
+      [{ f: () => 1 }, "create: meta must be plain JSON (found function at f)"],
+    ] as const) {
+      expect(refusalCode(() => group.create({ meta: meta as never })), message).toBe("bad_header");
+      expect(() => group.create({ meta: meta as never })).toThrow(message);
+    }
+    expect(group.docs).toEqual([]);
+    // What is plain JSON passes, whatever its realm or prototype-less.
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { title: "bare" });
+    const foreign = runInNewContext("({ title: 'foreign', nested: { list: [1, { deep: true }] } })") as Record<string, unknown>;
+    expect(group.create({ meta: { bare } as never }).header?.meta).toEqual({ bare: { title: "bare" } });
+    expect(group.create({ meta: foreign as never }).header?.meta).toEqual({ title: "foreign", nested: { list: [1, { deep: true }] } });
+  });
 });
 
 describe("refused by the relay", () => {

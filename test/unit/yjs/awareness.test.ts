@@ -58,6 +58,21 @@ describe("awareness over presence", () => {
     expect(b.awareness.getStates().get(a.ydoc.clientID)).toEqual({ user: { name: "alice" }, cursor: { anchor: 3, head: 5 } });
   });
 
+  it("carries a cursor as y-codemirror.next sets it, Y.RelativePosition instances, as JSON: the other editor reads it back", async () => {
+    const { a, b } = await twoEditors();
+    const errors: Error[] = [];
+    a.provider.on("error", (error: Error) => errors.push(error));
+    a.ydoc.getText("body").insert(0, "hello");
+    const at = (index: number) => Y.createRelativePositionFromTypeIndex(a.ydoc.getText("body"), index);
+    a.awareness.setLocalStateField("cursor", { anchor: at(1), head: at(3) });
+    expect(errors).toEqual([]); // a refusal is told at once
+    await untilEvent(b.awareness, "change", () => b.awareness.getStates().get(a.ydoc.clientID)?.cursor !== undefined);
+    const cursor = b.awareness.getStates().get(a.ydoc.clientID)!.cursor as { anchor: unknown; head: unknown };
+    await untilEvent(b.ydoc, "update", () => b.ydoc.getText("body").toString() === "hello");
+    const index = (json: unknown) => Y.createAbsolutePositionFromRelativePosition(Y.createRelativePositionFromJSON(json), b.ydoc)?.index;
+    expect([index(cursor.anchor), index(cursor.head)]).toEqual([1, 3]);
+  });
+
   it("removes an editor's state from the others when it destroys its provider, or its connection drops", async () => {
     const { a, b, groupB } = await twoEditors();
     await untilEvent(a.awareness, "change", () => names(a.awareness).includes("bob"));
