@@ -2,7 +2,7 @@
 // name, NaN, a string where a function goes) fails there with a TypeError that names it, not later inside
 // a reconnect, where it would throw uncaught, loop without a pause, or be ignored.
 import { agentOfSession, isSessionId } from "../protocol/index.ts";
-import { checkIdentity, checkKnownOptions, checkPushInterval, checkRelayUrl, describe } from "./local-checks.ts";
+import { checkIdentity, checkKnownOptions, checkRelayUrl, describe, shown } from "./local-checks.ts";
 
 /** Every option createClient takes. */
 const OPTIONS = ["url", "identity", "store", "session", "backoff", "pingIntervalMs", "pingTimeoutMs", "WebSocket", "random", "getToken", "compression", "fetch", "pushIntervalMs"];
@@ -18,14 +18,16 @@ export function checkClientOptions(options: unknown): void {
   const given = options as Record<string, unknown>;
   checkIdentity(given.identity);
   checkRelayUrl(given.url);
-  if (given.pushIntervalMs !== undefined) checkPushInterval(given.pushIntervalMs);
+  // The pace of partial frames (GroupOptions.pushIntervalMs): any number of ms up to a minute, fractions too.
+  const pace = given.pushIntervalMs;
+  if (pace !== undefined && !(typeof pace === "number" && pace >= 0 && pace <= 60_000)) throw new TypeError(`createClient: pushIntervalMs must be a number of milliseconds from 0 to 60000, not ${shown(pace)}`);
   const store = given.store as Record<string, unknown> | undefined;
   if (store !== undefined && (typeof store !== "object" || store === null || STORE_METHODS.some((method) => typeof store[method] !== "function"))) {
     throw new TypeError(`createClient: store must be a LocalStore (with ${STORE_METHODS.join(", ")}), not ${describe(store)}`);
   }
   const agent = (given.identity as { agent: string }).agent;
   if (given.session !== undefined && !(typeof given.session === "string" && isSessionId(given.session) && agentOfSession(given.session) === agent)) {
-    throw new TypeError(`createClient: session must be a session id of the identity's agent (${agent}~...), not ${JSON.stringify(given.session) ?? describe(given.session)}`);
+    throw new TypeError(`createClient: session must be a session id of the identity's agent (${agent}~...), not ${shown(given.session)}`);
   }
   if (given.backoff !== undefined) {
     checkKnownOptions(given.backoff ?? null, BACKOFF, "createClient: backoff");
@@ -52,6 +54,6 @@ export function checkClientOptions(options: unknown): void {
 function checkMs(value: unknown, name: string, least: number): void {
   if (value === undefined) return;
   if (!(typeof value === "number" && Number.isInteger(value) && value >= least && value <= MAX_MS)) {
-    throw new TypeError(`createClient: ${name} must be a whole number of milliseconds from ${least} to ${MAX_MS}, not ${typeof value === "number" ? String(value) : describe(value)}`);
+    throw new TypeError(`createClient: ${name} must be a whole number of milliseconds from ${least} to ${MAX_MS}, not ${shown(value)}`);
   }
 }

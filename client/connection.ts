@@ -31,7 +31,7 @@ import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
 import { badFrameDecision, closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, siblingWelcomed, unopenedFailure, welcomed, wentLive } from "./core/reconnect.ts";
 import { ConnectionError, RelayError, describeFailure, type ConnectionFailure } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import { checkRelayUrl, tokenProblem } from "./local-checks.ts";
+import { checkRelayUrl, describe, tokenProblem } from "./local-checks.ts";
 import { RelayClock } from "./relay-clock.ts";
 import { StatusError, canTransition, type Status } from "./status.ts";
 import { TokenSource, type GetToken } from "./token-source.ts";
@@ -350,6 +350,8 @@ export class Connection {
     const host = new URL(url).host;
     try {
       const response = await fetchUrl(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      // The app's own fetch (createClient's option) may answer anything.
+      if (typeof response?.status !== "number" || typeof response.text !== "function") return { kind: "unreachable", detail: `createClient's fetch gave ${describe(response)}, not a Response` };
       return probeFailure({ status: response.status, body: await response.text() }, host);
     } catch (error) {
       return probeFailure({ error: error as Error & { cause?: { code?: string; message?: string } } }, host);

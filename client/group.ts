@@ -11,7 +11,7 @@ import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Dire
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
 import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import { checkDocId, checkGroupId, checkHeader, checkKnownOptions, checkListener, checkRoleMay, checkSignalOptions, checkSince, describe } from "./local-checks.ts";
+import { checkDocId, checkGroupId, checkHeader, checkKnownOptions, checkListener, checkRoleMay, checkSignalOptions, checkSince, describe, shown } from "./local-checks.ts";
 import { changeMembers, verifiedMembers, type MembershipHost } from "./membership.ts";
 import { PresenceChannel } from "./presence.ts";
 import { loadUntilClosed, unlessAborted, untilClosed } from "./store-load.ts";
@@ -274,6 +274,7 @@ export class Group {
     // A misspelt or null `readers` would make the document readable by the whole group.
     checkKnownOptions(options, ["kind", "meta", "readers"], "create");
     if (options.readers !== undefined && !Array.isArray(options.readers)) throw new TypeError(`create: readers must be an array of agent ids, not ${describe(options.readers)}`);
+    if (options.kind !== undefined && typeof options.kind !== "string") throw new TypeError(`create: kind must be a string, not ${shown(options.kind)}`);
     if (options.meta !== undefined && (typeof options.meta !== "object" || options.meta === null || Array.isArray(options.meta))) {
       throw new TypeError(`create: meta must be an object, not ${describe(options.meta)}`);
     }

@@ -9,6 +9,7 @@ import {
   type AgentId,
   type SessionId,
 } from "../protocol/index.ts";
+import { checkIdentity, describe } from "./local-checks.ts";
 
 export type Identity = { readonly agent: AgentId; readonly secretKey: Uint8Array };
 
@@ -20,11 +21,15 @@ export function createIdentity(): Identity {
 
 /** The identity whose secret key is this base64url string (from `exportIdentity`). */
 export function importIdentity(secret: string): Identity {
+  if (typeof secret !== "string") throw new TypeError(`importIdentity: expected the string exportIdentity gave, not ${describe(secret)}`);
   const secretKey = fromBase64Url(secret);
   if (!secretKey || secretKey.length !== 32) throw new TypeError("importIdentity: expected 32 bytes of base64url");
   return { agent: agentIdOf(publicKeyOf(secretKey)), secretKey };
 }
 
-export const exportIdentity = (identity: Identity): string => toBase64Url(identity.secretKey);
+export function exportIdentity(identity: Identity): string {
+  checkIdentity(identity, "exportIdentity: identity");
+  return toBase64Url(identity.secretKey);
+}
 
 export const newSession = (identity: Identity): SessionId => newSessionId(identity.agent);

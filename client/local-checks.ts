@@ -88,6 +88,12 @@ export const isTransactionData = (data: unknown): data is TransactionData => typ
 
 export { describe };
 
+/** A value as an error message shows it: text quoted (its start), a number or bigint as written, else describe(). */
+export const shown = (value: unknown): string =>
+  typeof value === "string"
+    ? JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value)
+    : typeof value === "bigint" ? `${value}n` : typeof value === "object" || typeof value === "function" ? describe(value) : String(value);
+
 /** A transaction's data as the relay will check it: a string (well-formed) or bytes, within MAX_TRANSACTION_BYTES. */
 export function checkTransactionData(doc: DocId, session: SessionId, at: number, data: unknown): asserts data is TransactionData {
   if (!isTransactionData(data)) throw new LocalRefusalError("bad_frame", `append: data must be a string or a Uint8Array, not ${describe(data)}`);
@@ -192,23 +198,16 @@ export function headerIsFor(header: DocHeader, id: DocId, group: string): boolea
 }
 
 export function checkDocId(id: unknown, what: string): asserts id is DocId {
-  if (typeof id !== "string" || !isDocId(id)) throw new LocalRefusalError("bad_frame", `${what}: ${JSON.stringify(id) ?? String(id)} is not a document id (doc_ followed by 43 base64url characters)`);
+  if (typeof id !== "string" || !isDocId(id)) throw new LocalRefusalError("bad_frame", `${what}: ${shown(id)} is not a document id (doc_ followed by 43 base64url characters)`);
 }
 
 export function checkGroupId(id: unknown): asserts id is string {
-  if (typeof id !== "string" || !isGroupId(id)) throw new LocalRefusalError("bad_frame", `group: ${JSON.stringify(id) ?? String(id)} is not a group id (1 to 128 of A-Z a-z 0-9 . _ ~ -)`);
+  if (typeof id !== "string" || !isGroupId(id)) throw new LocalRefusalError("bad_frame", `group: ${shown(id)} is not a group id (1 to 128 of A-Z a-z 0-9 . _ ~ -)`);
 }
 
 export function checkSince(since: unknown): void {
   if (since !== undefined && !(typeof since === "number" && Number.isSafeInteger(since) && since >= 0)) {
     throw new LocalRefusalError("bad_frame", `directory: since must be a cursor from an earlier answer, not ${String(since)}`);
-  }
-}
-
-/** The pace of partial frames (GroupOptions.pushIntervalMs): a number of ms from 0 to a minute. */
-export function checkPushInterval(ms: unknown): asserts ms is number {
-  if (!(typeof ms === "number" && ms >= 0 && ms <= 60_000)) {
-    throw new LocalRefusalError("bad_frame", `pushIntervalMs: ${typeof ms === "number" ? String(ms) : (JSON.stringify(ms) ?? String(ms))} is not a number of milliseconds from 0 to 60000`);
   }
 }
 
@@ -218,7 +217,7 @@ export function checkRelayUrl(url: unknown): URL {
   try {
     parsed = new URL(String(url));
   } catch {
-    throw new LocalRefusalError("bad_frame", `url: ${JSON.stringify(url) ?? String(url)} is not a URL; write it with its scheme, like https://relay.example.com`);
+    throw new LocalRefusalError("bad_frame", `url: ${shown(url)} is not a URL; write it with its scheme, like https://relay.example.com`);
   }
   if (!["http:", "https:", "ws:", "wss:"].includes(parsed.protocol)) {
     throw new LocalRefusalError("bad_frame", `url: the scheme ${parsed.protocol} is not one of http:, https:, ws:, wss:`);
@@ -273,17 +272,17 @@ const isBytes = (value: unknown, length: number): boolean =>
   ArrayBuffer.isView(value) && !(value instanceof DataView) && (value as Uint8Array).BYTES_PER_ELEMENT === 1 && value.byteLength === length;
 
 /** An identity as createIdentity() and importIdentity() make it: an agent id and its 32-byte secret key. */
-export function checkIdentity(identity: unknown): void {
+export function checkIdentity(identity: unknown, what = "createClient: identity"): void {
   const given = identity as { agent?: unknown; secretKey?: unknown } | null | undefined;
   const valid =
     typeof given === "object" && given !== null && isBytes(given.secretKey, 32) && typeof given.agent === "string" && isAgentId(given.agent);
   if (!valid) {
     throw new TypeError(
-      `createClient: identity must be what createIdentity() or importIdentity(saved) returns, not ${typeof identity === "string" ? "a string (pass it to importIdentity first)" : describe(identity)}`,
+      `${what} must be what createIdentity() or importIdentity(saved) returns, not ${typeof identity === "string" ? "a string (pass it to importIdentity first)" : describe(identity)}`,
     );
   }
   // The relay would refuse every handshake of an agent id that is not the key's.
   if (agentIdOf(publicKeyOf(new Uint8Array(given.secretKey as Uint8Array))) !== given.agent) {
-    throw new TypeError("createClient: identity's agent is not the agent of its secret key (pass what createIdentity() or importIdentity(saved) returns, unchanged)");
+    throw new TypeError(`${what}'s agent is not the agent of its secret key (pass what createIdentity() or importIdentity(saved) returns, unchanged)`);
   }
 }

@@ -5,7 +5,7 @@
 import { ROLES, agentOfSession, isAgentId, parseMemberOp, replayMembers, type AgentId, type DocId, type MemberOp, type Role, type SessionId } from "../protocol/index.ts";
 import type { Doc } from "./doc.ts";
 import { LocalRefusalError, abortReason } from "./errors.ts";
-import { checkMemberOp, checkRoleMay, describe } from "./local-checks.ts";
+import { checkMemberOp, checkRoleMay, shown } from "./local-checks.ts";
 import { unlessAborted } from "./store-load.ts";
 
 /** What the membership operations need of their group. */
@@ -20,9 +20,6 @@ export type MembershipHost = WelcomeWatch & {
   /** Received operations whose signatures did not verify. */
   unverified(doc: DocId, sessions: SessionId[]): void;
 };
-
-/** A value the app passed, as a message shows it: a string as it is (cut short), anything else by its kind. */
-const shown = (value: unknown): string => (typeof value === "string" ? JSON.stringify(value.slice(0, 64)) : describe(value));
 
 /**
  * Changes the membership log: refuses what the relay would before waiting for anything (a bad agent id or

@@ -13,8 +13,8 @@ afterEach(async () => {
 });
 
 /** The first offline status (with its reason) and the first error a fresh client hears at `url`. */
-async function firstFailure(url: string): Promise<{ reason: string | undefined; error: unknown }> {
-  const client = await createClient({ url, identity: createIdentity(), backoff: { baseMs: 60_000, capMs: 60_000, minUptimeMs: 0 } });
+async function firstFailure(url: string, fetch?: typeof globalThis.fetch): Promise<{ reason: string | undefined; error: unknown }> {
+  const client = await createClient({ url, identity: createIdentity(), backoff: { baseMs: 60_000, capMs: 60_000, minUptimeMs: 0 }, ...(fetch && { fetch }) });
   clients.push(client);
   const group = client.group("g1");
   const errors: unknown[] = [];
@@ -43,6 +43,13 @@ describe("connection failures carry a reason", () => {
     const { reason, error } = await firstFailure(`http://127.0.0.1:${port}/wrong/path`);
     expect(reason).toBe("HTTP 404: no such route");
     expect((error as ConnectionError).failure).toEqual({ kind: "http", status: 404, body: "no such route" });
+  });
+
+  it("an app's fetch that answers no Response: the option named, and what it gave", async () => {
+    const port = await freePort();
+    const { reason, error } = await firstFailure(`http://127.0.0.1:${port}`, (async () => undefined) as unknown as typeof fetch);
+    expect(reason).toBe("unreachable: createClient's fetch gave undefined, not a Response");
+    expect((error as ConnectionError).failure).toEqual({ kind: "unreachable", detail: "createClient's fetch gave undefined, not a Response" });
   });
 
   it("a url without a scheme throws at once, where the app can catch it", () => {

@@ -4,7 +4,7 @@ import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { GENESIS_HASH, MAX_JSON_DEPTH, MAX_SESSIONS_PER_AGENT_PER_DOCUMENT, MAX_TRANSACTION_BYTES, MEMBERS_KIND, chainHash, signCheckpoint, type DocId, type SessionId } from "../../../protocol/index.ts";
 import { testAgent } from "../../support/identity.ts";
-import { ClosedError, RelayError, createClient, createIdentity, exportIdentity, type DocChange, type RefusedWrites } from "../../../client/index.ts";
+import { ClosedError, LocalRefusalError, RelayError, createClient, createIdentity, exportIdentity, importIdentity, type Client, type DocChange, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { CUT_OFF_URL, statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
 import { until } from "../../support/wait.ts";
@@ -157,10 +157,53 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
       [{ session: "not-a-session" }, /session must be a session id of the identity's agent/],
       [{ session: `${createIdentity().agent}~AAAAAAAA` }, /session must be a session id of the identity's agent/],
       [{ token: "eyJ.token" }, /there is no option "token"; the options are url, identity, store, session, backoff/],
-      [{ pushIntervalMs: Number.NaN }, /pushIntervalMs: NaN is not a number of milliseconds/],
+      [{ pushIntervalMs: Number.NaN }, /pushIntervalMs must be a number of milliseconds from 0 to 60000, not NaN/],
     ] as const) {
       expect(() => create({ ...base, ...options }), JSON.stringify(options)).toThrow(message);
     }
+  });
+
+  it("names the argument or option and what it got: undefined for an identity, a bigint, a symbol, a function", async () => {
+    const loose = createClient as (options?: unknown) => Promise<Client>;
+    const base = { url: "http://relay.test", identity: createIdentity() };
+    const importLoose = importIdentity as (secret?: unknown) => unknown;
+    const exportLoose = exportIdentity as (identity?: unknown) => unknown;
+    for (const [call, error, message] of [
+      [() => importLoose(undefined), TypeError, "importIdentity: expected the string exportIdentity gave, not undefined"],
+      [() => importLoose(new Uint8Array(32)), TypeError, "importIdentity: expected the string exportIdentity gave, not Uint8Array"],
+      [() => exportLoose(undefined), TypeError, "exportIdentity: identity must be what createIdentity() or importIdentity(saved) returns, not undefined"],
+      [() => exportLoose("abc"), TypeError, "exportIdentity: identity must be what createIdentity() or importIdentity(saved) returns, not a string"],
+      [() => loose({ ...base, url: 10n }), LocalRefusalError, "url: 10n is not a URL"],
+      [() => loose({ ...base, session: 10n }), TypeError, "createClient: session must be a session id of the identity's agent"],
+      [() => loose({ ...base, session: Symbol("s") }), TypeError, "not Symbol(s)"],
+      [() => loose({ ...base, pushIntervalMs: -1 }), TypeError, "createClient: pushIntervalMs must be a number of milliseconds from 0 to 60000, not -1"],
+      [() => loose({ ...base, pushIntervalMs: 10n }), TypeError, "createClient: pushIntervalMs must be a number of milliseconds from 0 to 60000, not 10n"],
+      [() => loose({ ...base, pingIntervalMs: 10n }), TypeError, "createClient: pingIntervalMs must be a whole number of milliseconds from 1 to 2147483647, not 10n"],
+    ] as const) {
+      expect(call, message).toThrow(error);
+      expect(call, message).toThrow(message);
+    }
+    expect(exportIdentity(importIdentity(exportIdentity(base.identity)))).toBe(exportIdentity(base.identity));
+
+    const { client } = setup();
+    const alice = await client();
+    const group = alice.group("g1");
+    const groupLoose = alice.group.bind(alice) as (id: unknown) => unknown;
+    const open = group.open.bind(group) as (id: unknown) => unknown;
+    const remove = group.delete.bind(group) as (id: unknown) => unknown;
+    const create = group.create.bind(group) as (options?: unknown) => unknown;
+    for (const [call, error, message] of [
+      [() => groupLoose(10n), LocalRefusalError, "group: 10n is not a group id"],
+      [() => open(10n), LocalRefusalError, "open: 10n is not a document id"],
+      [() => remove(Symbol("d")), LocalRefusalError, "delete: Symbol(d) is not a document id"],
+      [() => create({ kind: 10n }), TypeError, "create: kind must be a string, not 10n"],
+      [() => create({ kind: Symbol("k") }), TypeError, "create: kind must be a string, not Symbol(k)"],
+      [() => create({ kind: () => "json" }), TypeError, "create: kind must be a string, not function"],
+    ] as const) {
+      expect(call, message).toThrow(error);
+      expect(call, message).toThrow(message);
+    }
+    expect(group.docs).toEqual([]);
   });
 
   it("createClient takes an identity whose key is a byte array of another realm (an iframe's, a vm context's)", async () => {
