@@ -1,6 +1,7 @@
-// weft/dev with Miniflare 4, what `npm install --save-dev miniflare` gives an app (npm's `latest`): it has no
-// convertV4MiniflareOptions and keeps storage under `defaultPersistRoot`, so startRelay passes it the classic
-// options as they are. (Miniflare 5, the repo's own, is driven for real by test/e2e/start-relay.test.ts.)
+// weft/dev with Miniflare 4 (`npm install --save-dev miniflare@^4.20260730.0`: a bare `miniflare` takes the
+// newest 5.x beta weft's range names): it has no convertV4MiniflareOptions and keeps storage under
+// `defaultPersistRoot`, so startRelay passes it the classic options as they are. (Miniflare 5, the repo's
+// own, is driven for real by test/e2e/start-relay.test.ts.)
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 
