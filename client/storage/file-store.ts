@@ -16,6 +16,7 @@
 // write), nothing is ever truncated or rewritten in place, and session leases are lock files
 // (file-session-locks.ts).
 import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs";
+import { randomUUID } from "node:crypto";
 import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { isDocId, type AgentId, type DocId, type Role, type Transaction } from "../../protocol/index.ts";
@@ -82,8 +83,6 @@ export class FileLocalStore implements LocalStore {
   readonly #writing = new Map<string, Promise<void>>();
   /** Listening is a watch of the announcements file, open while anyone listens. */
   readonly #unsent = new UnsentListeners((hear) => watchAnnouncements(join(this.directory, UNSENT_FILE), hear));
-  /** Role files written aside so far (saveRole): each one's name is its own. */
-  #asides = 0;
 
   constructor(directory: string, options: { fsync?: boolean } = {}) {
     if (typeof directory !== "string" || directory === "") throw new TypeError(`FileLocalStore: the directory must be a path, not ${describe(directory)}`);
@@ -164,7 +163,9 @@ export class FileLocalStore implements LocalStore {
     const folder = this.#groupPath(group);
     await this.#ensureFolder(folder);
     const path = join(folder, `${encodeURIComponent(agent)}${ROLE_SUFFIX}`);
-    const aside = `${path}.${process.pid}.${++this.#asides}`;
+    // The name aside is random: a pid and a count of this store's own would be the same for two stores on
+    // one folder in one process (two clients, or worker threads), which then renamed each other's file away.
+    const aside = `${path}.${randomUUID()}`;
     return this.#inOrder(path, async () => {
       await writeFile(aside, role);
       await rename(aside, path);

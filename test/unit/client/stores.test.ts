@@ -598,6 +598,16 @@ describe("FileLocalStore on disk", () => {
     expect(doc?.sessions[bob.session]).toEqual(slice(0, 3));
   });
 
+  it("keeps roles saved at once by two stores on one folder in one process (two clients), each save resolving, the last one kept", async () => {
+    const [one, two] = [new FileLocalStore(directory, { fsync: false }), new FileLocalStore(directory, { fsync: false })];
+    for (let round = 0; round < 50; round++) {
+      await Promise.all([one.saveRole(GROUP, alice.agent, "writer"), two.saveRole(GROUP, alice.agent, "reader")]);
+    }
+    await two.saveRole(GROUP, alice.agent, "admin");
+    expect(await one.loadRole(GROUP, alice.agent)).toBe("admin");
+    expect(readdirSync(join(directory, encodeURIComponent(GROUP))).filter((name) => name.includes(".role."))).toEqual([]); // nothing left aside
+  });
+
   it("keeps every save when two processes save into one document at the same time", { timeout: 30_000 }, async () => {
     const store = new FileLocalStore(directory);
     await store.save(GROUP, first.id, { header: first.header, appends: [] });
