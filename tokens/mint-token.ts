@@ -17,8 +17,18 @@ export type TokenClaims = {
   issuer?: string;
 };
 
+/**
+ * An Ed25519 key as a JWK (RFC 8037): the fields mintToken reads or hands to WebCrypto. It and TokenCryptoKey
+ * are declared here rather than as the DOM's JsonWebKey and CryptoKey, so that an app's types need no "dom"
+ * lib; WebCrypto's own keys, the DOM's or Node's, fit them.
+ */
+export type TokenJwk = { kty?: string; crv?: string; x?: string; d?: string; alg?: string; key_ops?: string[]; ext?: boolean };
+
+/** A WebCrypto key (CryptoKey): what mintToken checks of one before it signs with it. */
+export type TokenCryptoKey = { readonly type: string; readonly algorithm: { readonly name: string } };
+
 /** An HS256 secret (the relay's WEFT_TOKEN_SECRET), or an Ed25519 private key (JWK or CryptoKey) for EdDSA. */
-export type TokenSigningKey = string | JsonWebKey | CryptoKey;
+export type TokenSigningKey = string | TokenJwk | TokenCryptoKey;
 
 /** Signs a token for `claims`. Rejects with a TypeError or RangeError when a claim is one the relay would refuse. */
 export async function mintToken(claims: TokenClaims, secretOrKey: TokenSigningKey, now: number = Date.now()): Promise<string> {
@@ -47,13 +57,15 @@ export async function mintToken(claims: TokenClaims, secretOrKey: TokenSigningKe
     ...(claims.issuer === undefined ? {} : { iss: claims.issuer }),
   };
   if (typeof secretOrKey === "string") return sign(payload, secretOrKey, "HS256");
-  return sign(payload, secretOrKey instanceof CryptoKey ? secretOrKey : await importSigningJwk(secretOrKey), "EdDSA");
+  // Not a CryptoKey, it is a JWK: checkSigningKey refused anything else.
+  return sign(payload, secretOrKey instanceof CryptoKey ? secretOrKey : await importSigningJwk(secretOrKey as TokenJwk), "EdDSA");
 }
 
 /** The private key of an Ed25519 JWK; one WebCrypto cannot import (a `d` or `x` that is not its key) is a TypeError naming that. */
-async function importSigningJwk(jwk: JsonWebKey): Promise<CryptoKey> {
+async function importSigningJwk(jwk: TokenJwk): Promise<CryptoKey> {
   try {
-    return await crypto.subtle.importKey("jwk", withoutAlg(jwk), { name: "Ed25519" }, false, ["sign"]);
+    // checkSigningKey saw its kty (which Workers' JsonWebKey requires): OKP.
+    return await crypto.subtle.importKey("jwk", withoutAlg(jwk) as JsonWebKey, { name: "Ed25519" }, false, ["sign"]);
   } catch (error) {
     throw new TypeError(`the signing JWK is not a usable Ed25519 private key (${error instanceof Error ? error.message : String(error)})`);
   }
@@ -61,9 +73,9 @@ async function importSigningJwk(jwk: JsonWebKey): Promise<CryptoKey> {
 
 export type TokenKeyPair = {
   /** Keep on the app's backend (a secret); pass to `mintToken`. */
-  privateKey: JsonWebKey;
+  privateKey: TokenJwk;
   /** Give the relay: `WEFT_TOKEN_PUBLIC_KEY` is `JSON.stringify(publicKey)`. */
-  publicKey: JsonWebKey;
+  publicKey: TokenJwk;
 };
 
 /** A new Ed25519 key pair for EdDSA tokens, as JWKs. */
@@ -86,13 +98,13 @@ function checkSigningKey(key: unknown): void {
     return;
   }
   if (key === null || typeof key !== "object" || Array.isArray(key) || ArrayBuffer.isView(key)) throw new TypeError(`the signing key must be an HS256 secret, an Ed25519 private JWK or a CryptoKey, not ${kindOf(key)}`);
-  const jwk = key as JsonWebKey;
+  const jwk = key as TokenJwk;
   if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519") throw new TypeError("the signing JWK must be an Ed25519 key (kty OKP, crv Ed25519)");
   if (typeof jwk.d !== "string") throw new TypeError("the signing JWK is a public key: mintToken needs the private key (generateTokenKeys().privateKey)");
 }
 
 /** WebCrypto labels Ed25519 JWKs `alg: "Ed25519"`, which hono's JWT helpers do not know (they say "EdDSA"). */
-function withoutAlg({ alg: _alg, key_ops: _keyOps, ...jwk }: JsonWebKey): JsonWebKey {
+function withoutAlg({ alg: _alg, key_ops: _keyOps, ...jwk }: TokenJwk): TokenJwk {
   return jwk;
 }
 

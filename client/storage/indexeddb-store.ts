@@ -12,6 +12,7 @@ import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 import { CHANGES, SESSIONS, openWeftDatabase } from "./indexeddb-open.ts";
 import { holdAlive, tellLeased, tellLeaving, watchSessions, type SessionWatch } from "./session-watch.ts";
+import type { IndexedDbFactory, WebLocks } from "./web-apis.ts";
 
 const roleKey = (group: string, agent: AgentId): IDBValidKey => ["role", group, agent];
 
@@ -58,9 +59,10 @@ export class IndexedDbLocalStore implements LocalStore {
    * cannot tell whether another tab holds a pooled session, so every client takes a fresh session: two
    * tabs never write into one, at the cost of a new session per page load.
    */
-  constructor(name = "weft", factory: IDBFactory = globalThis.indexedDB, locks: LockManager | undefined = globalThis.navigator?.locks) {
+  constructor(name = "weft", factory: IndexedDbFactory = globalThis.indexedDB, locks: WebLocks | undefined = globalThis.navigator?.locks) {
     this.#channelName = `weft-unsent:${name}`;
-    this.#opened = openWeftDatabase(factory, name, (error) => {
+    // The app's factory is an IndexedDB factory (its type names only what an app hands in: web-apis.ts).
+    this.#opened = openWeftDatabase(factory as IDBFactory, name, (error) => {
       this.#lost = error;
       for (const listener of [...this.#lostListeners]) listener(error);
     });
@@ -232,7 +234,7 @@ function poolOf(value: unknown): SessionId[] {
 }
 
 /** Takes the Web Lock `name` if free, holding it until the returned unlock is called. */
-function webLock(locks: LockManager, name: string): Promise<(() => Promise<void>) | undefined> {
+function webLock(locks: WebLocks, name: string): Promise<(() => Promise<void>) | undefined> {
   return new Promise((resolve, reject) => {
     let unlock!: () => void;
     const held = new Promise<void>((release) => (unlock = release));

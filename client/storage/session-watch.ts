@@ -10,9 +10,10 @@
 // saved and the unsent ones announced) says so on the same channel first, and is not read for: a tab
 // closed or reloaded costs the other tabs no read of the whole store.
 import { isSessionId, type AgentId, type SessionId } from "../../protocol/index.ts";
+import type { WebLocks } from "./web-apis.ts";
 
 export type SessionWatch = {
-  locks: LockManager;
+  locks: WebLocks;
   /** The name of a session's alive lock, which its leaseholder holds and watchers wait for. */
   aliveName: (session: SessionId) => string;
   /** The sessions of an agent the store has handed out. */

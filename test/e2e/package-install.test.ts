@@ -1,8 +1,8 @@
 // The package as an app gets it: `npm pack`, then `npm install <tarball>` (offline, from the npm cache) into a
 // scratch app outside the repo, which imports it from Node 22 (ESM and require) and from the machine's Node 20
 // (passing `ws`; npm installs it there with --engine-strict), typechecks against its declarations under three
-// module resolutions and under `module: commonjs` (no @types/node: a browser app has none), and bundles it for
-// browsers.
+// module resolutions and under `module: commonjs` (no @types/node: a browser app has none), and as a Node app
+// whose lib has no DOM, and bundles it for browsers.
 import { execFile, execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,8 +35,8 @@ describe("the packed package, installed by an app", () => {
   beforeAll(async () => {
     const packed = await packWeft(scratch);
     files = packed.files;
-    // The types a Worker app has, the peer dependencies of weft/yjs, and the WebSocket a Node 20 app passes in.
-    await installScratchApp(app, packed.tarball, ["@cloudflare/workers-types", "yjs", "y-protocols", "ws"]);
+    // The types a Worker app and a Node app have, the peer dependencies of weft/yjs, and the WebSocket a Node 20 app passes in.
+    await installScratchApp(app, packed.tarball, ["@cloudflare/workers-types", "@types/node", "yjs", "y-protocols", "ws"]);
   }, 120_000);
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -446,6 +446,45 @@ describe("the packed package, installed by an app", () => {
     );
     const result = await run(process.execPath, [TSC, "-p", `tsconfig.${resolution}.json`], { cwd: app, timeout: 60_000 }).catch((error: { stdout: string }) => error);
     expect(result.stdout).toBe("");
+  });
+
+  it("typechecks a strict Node TypeScript app whose lib has no DOM (lib es2023, types node, as @tsconfig/node22) against every declaration but weft/worker's", async () => {
+    writeFileSync(
+      join(app, "app-node.ts"),
+      `import { createClient, createIdentity, IndexedDbLocalStore, type Doc } from "weft/client";
+       import { FileLocalStore } from "weft/client/node";
+       import { PROTOCOL_VERSION } from "weft/protocol";
+       import { startRelay } from "weft/dev";
+       import { generateTokenKeys, mintToken } from "weft/tokens";
+       import { WeftProvider } from "weft/yjs";
+       const relay = await startRelay();
+       const client = await createClient({ url: relay.url, identity: createIdentity(), store: new FileLocalStore("./store") });
+       const doc: Doc = client.group("team").create({});
+       // Node's WebCrypto keys fit mintToken: a CryptoKey, and a JWK as Node exports it.
+       const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
+       const privateKey = "privateKey" in pair ? pair.privateKey : pair;
+       const claims = { agent: client.identity.agent, group: "team", role: "reader" as const, expiresIn: 60 };
+       const tokens = [await mintToken(claims, privateKey), await mintToken(claims, await crypto.subtle.exportKey("jwk", privateKey)), await mintToken(claims, (await generateTokenKeys()).privateKey)];
+       console.log(PROTOCOL_VERSION, doc.id, tokens, IndexedDbLocalStore.name, WeftProvider.name);
+       // @ts-expect-error a signing key is a secret, a JWK or a CryptoKey (the declarations resolved: not any)
+       void mintToken(claims, 42);
+       await client.close();
+       await relay.stop();`,
+    );
+    writeFileSync(
+      join(app, "tsconfig.node.json"),
+      JSON.stringify({
+        compilerOptions: {
+          target: "es2022", module: "nodenext", moduleResolution: "nodenext", lib: ["es2023"], types: ["node"],
+          strict: true, exactOptionalPropertyTypes: true, skipLibCheck: false, noEmit: true,
+        },
+        files: ["app-node.ts"],
+      }),
+    );
+    const result = await run(process.execPath, [TSC, "-p", "tsconfig.node.json"], { cwd: app, timeout: 60_000 }).catch((error: { stdout: string }) => error);
+    // Yjs's own declarations name DOM types (Document, Node in its XML types): a Yjs app needs "dom" for
+    // them, with or without Weft. Every other line would be one of Weft's declarations needing it.
+    expect(result.stdout.split("\n").filter((line) => line !== "" && !line.startsWith("node_modules/yjs/"))).toEqual([]);
   });
 
   it("typechecks a CommonJS TypeScript app (module commonjs, which resolves as node10 and reads no exports map) through typesVersions", async () => {

@@ -266,7 +266,7 @@ describe("mintToken from plain JavaScript", () => {
     await expect(mintToken(claims, new TextEncoder().encode("s3cret") as never)).rejects.toThrow("the signing key must be an HS256 secret, an Ed25519 private JWK or a CryptoKey, not an object");
     await expect(mintToken(claims, JSON.stringify(privateJwk))).rejects.toThrow("the key is a JWK's JSON text");
     await expect(mintToken(claims, publicJwk)).rejects.toThrow("the signing JWK is a public key");
-    await expect(mintToken(claims, { kty: "oct", k: "c2VjcmV0" })).rejects.toThrow("the signing JWK must be an Ed25519 key");
+    await expect(mintToken(claims, { kty: "oct", k: "c2VjcmV0" } as JsonWebKey)).rejects.toThrow("the signing JWK must be an Ed25519 key");
     for (const broken of [{ ...privateJwk, d: "not-a-key" }, { ...privateJwk, d: 42 as never }, { ...privateJwk, x: undefined }]) {
       const refusal = await mintToken(claims, broken).then(() => undefined, (error: unknown) => error);
       expect(refusal).toBeInstanceOf(TypeError);
