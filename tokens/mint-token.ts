@@ -2,7 +2,7 @@
 // relay checks in the handshake (worker/tokens.ts): HS256 with the relay's shared secret, or EdDSA with an
 // Ed25519 private key whose public half the relay holds. WebCrypto only, so it runs on Node 22 and in Workers.
 import { sign } from "hono/jwt";
-import { ROLES, isAgentId, isGroupId, type AgentId, type Role } from "../protocol/index.ts";
+import { MAX_TOKEN_CHARS, ROLES, isAgentId, isGroupId, type AgentId, type Role } from "../protocol/index.ts";
 
 export type TokenClaims = {
   /** The agent the token admits (`identity.agent` of the user's client). */
@@ -30,7 +30,10 @@ export type TokenCryptoKey = { readonly type: string; readonly algorithm: { read
 /** An HS256 secret (the relay's WEFT_TOKEN_SECRET), or an Ed25519 private key (JWK or CryptoKey) for EdDSA. */
 export type TokenSigningKey = string | TokenJwk | TokenCryptoKey;
 
-/** Signs a token for `claims`. Rejects with a TypeError or RangeError when a claim is one the relay would refuse. */
+/**
+ * Signs a token for `claims`. Rejects with a TypeError or RangeError when a claim is one the relay would
+ * refuse, or when the token would be longer than MAX_TOKEN_CHARS (a long audience or issuer).
+ */
 export async function mintToken(claims: TokenClaims, secretOrKey: TokenSigningKey, now: number = Date.now()): Promise<string> {
   // What was given is named by its kind, never printed: a whole identity passed by mistake holds its secret key.
   if (claims === null || typeof claims !== "object") throw new TypeError(`mintToken: claims must be an object ({ agent, group, role, expiresIn }), not ${kindOf(claims)}`);
@@ -56,9 +59,18 @@ export async function mintToken(claims: TokenClaims, secretOrKey: TokenSigningKe
     ...(claims.audience === undefined ? {} : { aud: claims.audience }),
     ...(claims.issuer === undefined ? {} : { iss: claims.issuer }),
   };
-  if (typeof secretOrKey === "string") return sign(payload, secretOrKey, "HS256");
-  // Not a CryptoKey, it is a JWK: checkSigningKey refused anything else.
-  return sign(payload, secretOrKey instanceof CryptoKey ? secretOrKey : await importSigningJwk(secretOrKey as TokenJwk), "EdDSA");
+  const token =
+    typeof secretOrKey === "string"
+      ? await sign(payload, secretOrKey, "HS256")
+      : // Not a CryptoKey, it is a JWK: checkSigningKey refused anything else.
+        await sign(payload, secretOrKey instanceof CryptoKey ? secretOrKey : await importSigningJwk(secretOrKey as TokenJwk), "EdDSA");
+  // Its length is known once signed (the header and signature depend on the key, a JWK's kid included): a
+  // token longer than any relay and the SDK take is measured here, and never handed out.
+  if (token.length > MAX_TOKEN_CHARS) {
+    const given = (["audience", "issuer"] as const).flatMap((name) => (claims[name] === undefined ? [] : [`its ${name} has ${claims[name].length} characters`]));
+    throw new RangeError(`the token would have ${token.length} characters, over the ${MAX_TOKEN_CHARS} a relay takes (MAX_TOKEN_CHARS)${given.length > 0 ? `: ${given.join(", ")}` : ""}`);
+  }
+  return token;
 }
 
 /** The private key of an Ed25519 JWK; one WebCrypto cannot import (a `d` or `x` that is not its key) is a TypeError naming that. */

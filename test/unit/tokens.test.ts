@@ -5,7 +5,8 @@ import { DEFAULT_SNAPSHOT_RETENTION_SECONDS, configFromEnv, type ConfigEnv } fro
 import { tokenVerifier as verifierOf } from "../../worker/tokens.ts";
 import { testAgent } from "../support/identity.ts";
 import { mintToken } from "../../tokens/mint-token.ts";
-import { TOKEN_CLOCK_LEEWAY_SECONDS } from "../../protocol/index.ts";
+import { MAX_TOKEN_CHARS, TOKEN_CLOCK_LEEWAY_SECONDS } from "../../protocol/index.ts";
+import { tokenProblem } from "../../client/local-checks.ts";
 
 const alice = testAgent(1);
 const tokenVerifier = (env: ConfigEnv) => verifierOf(configFromEnv(env));
@@ -249,6 +250,31 @@ describe("mintToken from plain JavaScript", () => {
     const message = await minting.catch((error: Error) => error.message);
     expect(message).not.toMatch(/secretKey|97/);
     await expect(mintToken({ agent: alice.agent, group: { name: "g1" } as never, role: "writer", expiresIn: 60 }, "s3cret")).rejects.toThrow(/not an object$/);
+  });
+
+  it("refuses a token longer than any relay takes (MAX_TOKEN_CHARS), naming its length and the limit; the longest it mints the SDK sends and the relay admits", async () => {
+    const claims = { agent: alice.agent, group: "g1", role: "writer" as const, expiresIn: 60 };
+    const { privateJwk, publicJwk } = await ed25519Jwks();
+    for (const key of ["s3cret", privateJwk]) {
+      const audience = `https://app.example/${"a".repeat(9000)}`;
+      const refusal = await mintToken({ ...claims, audience, issuer: "backend" }, key).then(() => undefined, (error: unknown) => error);
+      expect(refusal).toBeInstanceOf(RangeError);
+      const [, length] = /^the token would have (\d+) characters, over the 8192 a relay takes \(MAX_TOKEN_CHARS\): its audience has 9020 characters, its issuer has 7 characters$/.exec((refusal as Error).message) ?? [];
+      expect(Number(length)).toBeGreaterThan(12_000); // about 4/3 of the audience, in base64url
+      // The longest audience it mints a token for: that token is within the limit, by less than a base64 group.
+      let [fits, over] = [0, 9000];
+      while (over - fits > 1) {
+        const middle = Math.floor((fits + over) / 2);
+        const minted = await mintToken({ ...claims, audience: "a".repeat(middle) }, key).then(() => true, () => false);
+        [fits, over] = minted ? [middle, over] : [fits, middle];
+      }
+      const longest = await mintToken({ ...claims, audience: "a".repeat(fits) }, key);
+      expect(longest.length).toBeLessThanOrEqual(MAX_TOKEN_CHARS);
+      expect(longest.length).toBeGreaterThan(MAX_TOKEN_CHARS - 4);
+      expect(tokenProblem(longest)).toBeUndefined();
+      const verify = tokenVerifier(typeof key === "string" ? { WEFT_TOKEN_SECRET: key, WEFT_TOKEN_AUDIENCE: "a".repeat(fits) } : { WEFT_TOKEN_PUBLIC_KEY: JSON.stringify(publicJwk), WEFT_TOKEN_AUDIENCE: "a".repeat(fits) });
+      expect(await verify(longest)).toMatchObject({ ok: true, agent: alice.agent });
+    }
   });
 
   it("refuses claims and keys the relay could never accept, at once and naming what is wrong", async () => {
