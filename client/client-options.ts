@@ -5,7 +5,7 @@ import { agentOfSession, isSessionId } from "../protocol/index.ts";
 import { checkIdentity, checkKnownOptions, checkRelayUrl, describe, shown } from "./local-checks.ts";
 
 /** Every option createClient takes. */
-const OPTIONS = ["url", "identity", "store", "session", "backoff", "pingIntervalMs", "pingTimeoutMs", "WebSocket", "random", "getToken", "compression", "fetch", "pushIntervalMs"];
+const OPTIONS = ["url", "identity", "store", "session", "backoff", "pingIntervalMs", "pingTimeoutMs", "connectTimeoutMs", "WebSocket", "random", "getToken", "compression", "fetch", "pushIntervalMs"];
 const BACKOFF = ["baseMs", "capMs", "minUptimeMs"];
 /** The methods a LocalStore must have (the others are optional). */
 const STORE_METHODS = ["leaseSession", "loadGroup", "save", "remove", "close"];
@@ -39,6 +39,7 @@ export function checkClientOptions(options: unknown): void {
   }
   checkMs(given.pingIntervalMs, "pingIntervalMs", 1);
   checkMs(given.pingTimeoutMs, "pingTimeoutMs", 1);
+  checkMs(given.connectTimeoutMs, "connectTimeoutMs", 1);
   for (const name of ["WebSocket", "random", "getToken"]) {
     if (given[name] !== undefined && typeof given[name] !== "function") throw new TypeError(`createClient: ${name} must be a function, not ${describe(given[name])}`);
   }

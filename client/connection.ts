@@ -2,6 +2,7 @@
 // It knows nothing of documents; the group above it decides what to send once the socket is ready.
 import {
   CHUNK_TARGET_BYTES,
+  CONNECT_TIMEOUT_MS,
   MAX_FRAME_BYTES,
   PRESENCE_PING_MS,
   MAX_LISTINGS_PER_FRAME,
@@ -57,6 +58,8 @@ export type ConnectionOptions = {
   pingIntervalMs?: number;
   /** Give up on a connection that answers nothing for this long after a ping, in ms. */
   pingTimeoutMs?: number;
+  /** Give up on a socket that has not opened this long after it was made, in ms (CONNECT_TIMEOUT_MS by default). */
+  connectTimeoutMs?: number;
   /** The WebSocket class to use: the runtime's by default; on Node 20, the `ws` package's (`import { WebSocket } from "ws"`). */
   WebSocket?: WebSocketClass;
   random?: () => number;
@@ -135,6 +138,7 @@ export class Connection {
   /** The app's getToken, asked once per attempt at most, if it gave one. */
   readonly #tokens: TokenSource | undefined;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The socket's deadline to open until it opens (connectTimeoutMs), then its keep-alive pings. */
   #pingTimer: ReturnType<typeof setTimeout> | undefined;
   #awaitingPong = false;
   /** When the socket last showed life (opened, or a frame arrived): the ping waits for that much silence. */
@@ -282,8 +286,12 @@ export class Connection {
     this.#down(reason);
   }
 
-  /** Connects again now instead of waiting out the backoff (after a relay restart, say). */
+  /**
+   * Connects again now instead of waiting out the backoff (after a relay restart, say). An attempt not yet
+   * welcomed is given up for a fresh one: it may be stuck with a relay or proxy that is gone.
+   */
   reconnectNow(): void {
+    if (this.#status === "connecting" || this.#status === "authenticating") this.drop("reconnectNow()");
     if (this.#status !== "offline") return;
     clearTimeout(this.#reconnectTimer);
     this.#open();
@@ -316,6 +324,7 @@ export class Connection {
     const fail = (code: number, reason: string) => {
       if (this.#socket !== socket || failed) return;
       failed = true;
+      clearTimeout(this.#pingTimer); // the probe says why, within its own bound
       const fetchUrl = this.options.fetch === undefined ? globalThis.fetch : this.options.fetch;
       if (opened || !fetchUrl) {
         const failure = opened ? closedFailure(code, reason) : unopenedFailure(reason);
@@ -342,6 +351,17 @@ export class Connection {
     });
     socket.addEventListener("close", (event) => fail(event.code, event.reason));
     socket.addEventListener("error", () => fail(1006, ""));
+    // Nothing bounds the opening otherwise: a proxy that takes the connection and never answers would
+    // keep the group connecting for good. Opened, the socket's pings take over this timer.
+    const timeout = this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    this.#pingTimer = setTimeout(() => this.#unanswered(`the WebSocket did not open within ${timeout} ms`), timeout);
+  }
+
+  /** The relay (or what stands before it) answered nothing in time: a failed attempt, told like the others. */
+  #unanswered(detail: string): void {
+    const failure: ConnectionFailure = { kind: "unreachable", detail };
+    this.#handler.onFailure(new ConnectionError(failure));
+    this.drop(describeFailure(failure));
   }
 
   /** Why a connection failed before it opened: one GET of the same URL, bounded in time. */

@@ -106,6 +106,14 @@ export const HANDSHAKE_DEADLINE_MS = 10_000;
  */
 export const GET_TOKEN_WAIT_MS = HANDSHAKE_DEADLINE_MS - 2_000;
 /**
+ * How long the SDK waits for a new socket to open (the WebSocket upgrade answered) before it gives up on
+ * that attempt (told to onError, then tried again after the backoff). A proxy or load balancer that takes
+ * the connection and never answers would otherwise keep the group connecting for good, since the runtimes
+ * set no bound of their own. As long as the relay gives the hello that follows: a relay within reach opens
+ * the socket in a few round trips, even over a slow mobile link; createClient's connectTimeoutMs changes it.
+ */
+export const CONNECT_TIMEOUT_MS = HANDSHAKE_DEADLINE_MS;
+/**
  * How long the SDK keeps waiting for one getToken call across attempts: an attempt that gives up aborts
  * the call's signal, but the next attempt waits for the same call rather than queue another at a backend
  * that is slow already. Unanswered this long, the call is taken for hung and the next attempt calls again.

@@ -12,7 +12,12 @@ export type Proxy = {
   stall(): void;
   /** Holds what the relay sends while what clients send goes through (answers lost on the way, once cut). */
   holdReplies(): void;
-  /** Back to normal: accepts connections and releases held traffic. */
+  /**
+   * Takes new connections and never answers nor closes them, even after `restore()` (a stalled load
+   * balancer, a handshake lost on the way): a client gives up on them itself, or they last until `close()`.
+   */
+  blackhole(): void;
+  /** Back to normal: accepts connections and releases held traffic (not what went into the black hole). */
   restore(): void;
   /** Bytes forwarded from the relay to clients since the proxy started. */
   readonly bytesToClients: number;
@@ -25,12 +30,18 @@ export async function startProxy(target: { host?: string; port: number }): Promi
   let refusing = false;
   let stalled = false;
   let holdingReplies = false;
+  let blackholing = false;
+  const swallowed = new Set<Socket>();
   let bytesToClients = 0;
   let connections = 0;
 
   const server: Server = createServer((client) => {
     if (refusing) return client.destroy();
     connections++;
+    if (blackholing) {
+      swallowed.add(client.on("error", () => {}).on("close", () => swallowed.delete(client)));
+      return;
+    }
     const upstream = connect(target.port, target.host ?? "127.0.0.1");
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
@@ -81,8 +92,12 @@ export async function startProxy(target: { host?: string; port: number }): Promi
       holdingReplies = true;
       for (const [, upstream] of pairs) upstream.pause();
     },
+    blackhole() {
+      blackholing = true;
+    },
     restore() {
       refusing = false;
+      blackholing = false;
       stalled = false;
       holdingReplies = false;
       for (const [client, upstream] of pairs) {
@@ -99,6 +114,7 @@ export async function startProxy(target: { host?: string; port: number }): Promi
     close: () =>
       new Promise<void>((resolve) => {
         cut();
+        for (const client of swallowed) client.destroy();
         server.close(() => resolve());
       }),
   };

@@ -1,9 +1,12 @@
 // Issue 9, item 9: a connection that fails says why, to status listeners and onError, with Node's real
-// WebSocket against real sockets on 127.0.0.1: nothing listening, and a server answering 404.
-import { createServer, type Server } from "node:http";
+// WebSocket against real sockets on 127.0.0.1: nothing listening, a server answering 404, and one that
+// takes the connection and never answers.
+import { createServer } from "node:http";
+import { createServer as createTcpServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConnectionError, createClient, createIdentity, type Client, type Status } from "../../../client/index.ts";
+import { ClosedError, ConnectionError, createClient, createIdentity, type Client, type ClientOptions, type Status } from "../../../client/index.ts";
 import { freePort } from "../../support/relay-process.ts";
+import { until } from "../../support/wait.ts";
 
 const clients: Client[] = [];
 const servers: Server[] = [];
@@ -13,8 +16,8 @@ afterEach(async () => {
 });
 
 /** The first offline status (with its reason) and the first error a fresh client hears at `url`. */
-async function firstFailure(url: string, fetch?: typeof globalThis.fetch): Promise<{ reason: string | undefined; error: unknown }> {
-  const client = await createClient({ url, identity: createIdentity(), backoff: { baseMs: 60_000, capMs: 60_000, minUptimeMs: 0 }, ...(fetch && { fetch }) });
+async function firstFailure(url: string, options: Partial<ClientOptions> = {}): Promise<{ reason: string | undefined; error: unknown }> {
+  const client = await createClient({ url, identity: createIdentity(), backoff: { baseMs: 60_000, capMs: 60_000, minUptimeMs: 0 }, ...options });
   clients.push(client);
   const group = client.group("g1");
   const errors: unknown[] = [];
@@ -47,9 +50,34 @@ describe("connection failures carry a reason", () => {
 
   it("an app's fetch that answers no Response: the option named, and what it gave", async () => {
     const port = await freePort();
-    const { reason, error } = await firstFailure(`http://127.0.0.1:${port}`, (async () => undefined) as unknown as typeof fetch);
+    const { reason, error } = await firstFailure(`http://127.0.0.1:${port}`, { fetch: (async () => undefined) as unknown as typeof fetch });
     expect(reason).toBe("unreachable: createClient's fetch gave undefined, not a Response");
     expect((error as ConnectionError).failure).toEqual({ kind: "unreachable", detail: "createClient's fetch gave undefined, not a Response" });
+  });
+
+  it("a server that takes the connection and never answers: given up after connectTimeoutMs, told, tried again, and synced() settles when the client closes", async () => {
+    const accepted: Socket[] = [];
+    const silent = createTcpServer((socket) => accepted.push(socket.on("error", () => {})));
+    servers.push(silent);
+    const port = await freePort();
+    await new Promise<void>((resolve) => silent.listen(port, "127.0.0.1", resolve));
+    try {
+      const client = await createClient({ url: `http://127.0.0.1:${port}`, identity: createIdentity(), connectTimeoutMs: 200, backoff: { baseMs: 50, capMs: 100, minUptimeMs: 0 } });
+      const group = client.group("g1");
+      const reasons: (string | undefined)[] = [];
+      const errors: unknown[] = [];
+      group.onStatus((status, reason) => status === "offline" && reasons.push(reason));
+      group.onError((error) => errors.push(error));
+      const settled = group.create().synced().then(() => "synced", (error: unknown) => error);
+      await until(() => accepted.length >= 3 && errors.length >= 2, 10_000);
+      expect(reasons[0]).toBe("unreachable: the WebSocket did not open within 200 ms");
+      expect(errors[0]).toBeInstanceOf(ConnectionError);
+      expect((errors[0] as ConnectionError).failure).toEqual({ kind: "unreachable", detail: "the WebSocket did not open within 200 ms" });
+      await client.close();
+      expect(await settled).toBeInstanceOf(ClosedError);
+    } finally {
+      for (const socket of accepted) socket.destroy();
+    }
   });
 
   it("a url without a scheme throws at once, where the app can catch it", () => {

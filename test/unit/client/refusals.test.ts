@@ -150,6 +150,7 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
       [{ pingTimeoutMs: 0 }, /pingTimeoutMs must be a whole number/],
       [{ getToken: "eyJ.token" }, /getToken must be a function, not string/],
       [{ WebSocket: 42 }, /WebSocket must be a function, not number/],
+      [{ connectTimeoutMs: Number.NaN }, /connectTimeoutMs must be a whole number/],
       [{ fetch: "x" }, /fetch must be a function, or false for none/],
       [{ compression: "no" }, /compression must be true or false/],
       [{ store: {} }, /store must be a LocalStore/],

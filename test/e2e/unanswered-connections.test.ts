@@ -1,0 +1,77 @@
+// A relay's address that stops answering, through a proxy the test controls in front of a real relay: a
+// socket whose opening nothing answers (a stalled load balancer, a handshake lost on the way) is a failed
+// attempt the app hears of, and the group comes back once the relay answers again; none stays connecting
+// for good.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ConnectionError, createClient, createIdentity, type Client, type ClientOptions, type Group, type Status } from "../../client/index.ts";
+import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
+import { startProxy, type Proxy } from "../support/proxy.ts";
+import { until } from "../support/wait.ts";
+
+const FAST_RETRY = { baseMs: 50, capMs: 200, minUptimeMs: 0 };
+
+describe("a relay's address that stops answering", () => {
+  let relay: LocalRelay;
+  let proxy: Proxy;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    relay = await startRelay();
+    proxy = await startProxy({ port: Number(new URL(relay.url).port) });
+  });
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.close();
+    proxy.restore();
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await relay?.stop();
+  });
+
+  /** A group through the proxy, with what its status listeners and onError hear. */
+  async function watchedGroup(options: Partial<ClientOptions>): Promise<{ group: Group; statuses: [Status, string | undefined][]; errors: Error[] }> {
+    const client = await createClient({ url: proxy.url, identity: createIdentity(), backoff: FAST_RETRY, ...options });
+    clients.push(client);
+    const group = client.group(`unanswered-${clients.length}-${Date.now()}`);
+    const statuses: [Status, string | undefined][] = [];
+    const errors: Error[] = [];
+    group.onStatus((status, reason) => statuses.push([status, reason]));
+    group.onError((error) => errors.push(error));
+    return { group, statuses, errors };
+  }
+
+  it("gives up on a socket whose opening nothing answers after connectTimeoutMs, tells onError, and syncs once the relay answers", async () => {
+    proxy.blackhole();
+    const connectionsBefore = proxy.connections;
+    const { group, statuses, errors } = await watchedGroup({ connectTimeoutMs: 300 });
+    let synced = false;
+    void group.create().synced().then(() => (synced = true), () => {});
+    const expected = "unreachable: the WebSocket did not open within 300 ms";
+    await until(() => statuses.some(([status, reason]) => status === "offline" && reason === expected), 10_000);
+    expect(errors[0]).toBeInstanceOf(ConnectionError);
+    expect(errors[0]!.message).toBe(expected);
+    // Tried again after the backoff, and given up on again: each attempt is one more connection taken.
+    await until(() => proxy.connections >= connectionsBefore + 3, 10_000);
+    expect(synced).toBe(false);
+
+    proxy.restore();
+    await until(() => synced, 20_000);
+    expect(group.status).toBe("live");
+  });
+
+  it("reconnectNow() gives up an attempt stuck connecting for a fresh one", async () => {
+    proxy.blackhole();
+    // A bound far past the test's waits: only reconnectNow() can bring the group back in time.
+    const { group, statuses } = await watchedGroup({ connectTimeoutMs: 600_000 });
+    let synced = false;
+    void group.create().synced().then(() => (synced = true), () => {});
+    const connectionsBefore = proxy.connections;
+    await until(() => proxy.connections > connectionsBefore, 10_000);
+    expect(group.status).toBe("connecting");
+
+    proxy.restore();
+    group.reconnectNow();
+    await until(() => synced, 20_000);
+    expect(statuses).toContainEqual(["offline", "reconnectNow()"]);
+  });
+});
