@@ -544,7 +544,7 @@ export class Connection {
     clearTimeout(this.#pingTimer);
     const interval = this.#awaitingPong ? (this.options.pingTimeoutMs ?? 10_000) : (this.options.pingIntervalMs ?? 20_000);
     this.#pingTimer = setTimeout(() => {
-      if (this.#awaitingPong) return this.drop(); // silence after a ping: the connection is dead
+      if (this.#awaitingPong) return this.#unanswered(`no answer to a ping within ${interval} ms`); // the connection is dead
       const now = Date.now();
       const due = Math.min(this.#lastHeard + interval, this.#lastPinged + PRESENCE_PING_MS);
       if (now < due) return this.#schedulePing(due - now); // heard from, and pinged, lately: wait out the rest

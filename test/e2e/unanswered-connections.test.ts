@@ -1,7 +1,7 @@
 // A relay's address that stops answering, through a proxy the test controls in front of a real relay: a
-// socket whose opening nothing answers (a stalled load balancer, a handshake lost on the way) is a failed
-// attempt the app hears of, and the group comes back once the relay answers again; none stays connecting
-// for good.
+// socket whose opening nothing answers (a stalled load balancer, a handshake lost on the way) and an open
+// one gone silent. Each is a failed attempt the app hears of, and the group comes back once the relay
+// answers again; none stays connecting for good.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConnectionError, createClient, createIdentity, type Client, type ClientOptions, type Group, type Status } from "../../client/index.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
@@ -73,5 +73,20 @@ describe("a relay's address that stops answering", () => {
     group.reconnectNow();
     await until(() => synced, 20_000);
     expect(statuses).toContainEqual(["offline", "reconnectNow()"]);
+  });
+
+  it("drops an open connection that answers no ping, with a reason, and tells onError as any dropped connection", async () => {
+    const { group, statuses, errors } = await watchedGroup({ pingIntervalMs: 200, pingTimeoutMs: 400 });
+    await group.create().synced();
+    await until(() => group.status === "live", 10_000);
+
+    proxy.stall();
+    const expected = "unreachable: no answer to a ping within 400 ms";
+    await until(() => statuses.some(([status]) => status === "offline"), 10_000);
+    expect(statuses.find(([status]) => status === "offline")).toEqual(["offline", expected]);
+    expect(errors.map((error) => error.message)).toEqual([expected]);
+
+    proxy.restore();
+    await until(() => group.status === "live", 20_000);
   });
 });
