@@ -9,6 +9,8 @@ const OPTIONS = ["url", "identity", "store", "session", "backoff", "pingInterval
 const BACKOFF = ["baseMs", "capMs", "minUptimeMs"];
 /** The methods a LocalStore must have (the others are optional). */
 const STORE_METHODS = ["leaseSession", "loadGroup", "save", "remove", "close"];
+/** What the client calls on a socket: a WebSocket class's prototype has them, as do the sockets it makes. */
+const SOCKET_METHODS = ["addEventListener", "send", "close"];
 /** The longest wait a timer takes (setTimeout's limit). */
 const MAX_MS = 2 ** 31 - 1;
 
@@ -43,6 +45,9 @@ export function checkClientOptions(options: unknown): void {
   for (const name of ["WebSocket", "random", "getToken"]) {
     if (given[name] !== undefined && typeof given[name] !== "function") throw new TypeError(`createClient: ${name} must be a function, not ${describe(given[name])}`);
   }
+  // A function that is no WebSocket class (a server class, Object) would fail at every attempt.
+  const missing = given.WebSocket && missingSocketMethod((given.WebSocket as { prototype?: unknown }).prototype);
+  if (missing) throw new TypeError(`createClient: WebSocket must be a WebSocket class (the runtime's, or ws's): the sockets of this one would have no ${missing}`);
   if (given.fetch !== undefined && given.fetch !== false && typeof given.fetch !== "function") {
     throw new TypeError(`createClient: fetch must be a function, or false for none, not ${describe(given.fetch)}`);
   }
@@ -57,4 +62,9 @@ function checkMs(value: unknown, name: string, least: number): void {
   if (!(typeof value === "number" && Number.isInteger(value) && value >= least && value <= MAX_MS)) {
     throw new TypeError(`createClient: ${name} must be a whole number of milliseconds from ${least} to ${MAX_MS}, not ${shown(value)}`);
   }
+}
+
+/** The first method of a socket that `value` (a socket, or a WebSocket class's prototype) lacks, if any. */
+export function missingSocketMethod(value: unknown): string | undefined {
+  return SOCKET_METHODS.find((method) => typeof (value as Record<string, unknown> | undefined)?.[method] !== "function");
 }

@@ -29,6 +29,7 @@ import {
   type Welcome,
 } from "../protocol/index.ts";
 import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
+import { missingSocketMethod } from "./client-options.ts";
 import { badFrameDecision, closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, siblingWelcomed, unopenedFailure, welcomed, wentLive } from "./core/reconnect.ts";
 import { ConnectionError, RelayError, describeFailure, type ConnectionFailure } from "./errors.ts";
 import type { Identity } from "./identity.ts";
@@ -309,6 +310,10 @@ export class Connection {
     let socket: WebSocket;
     try {
       socket = new this.#WebSocket(this.#url) as WebSocket;
+      // What the app's class made may be no socket (its constructor returned another object): a failed
+      // attempt, told like the others, rather than a throw from the listeners below or a later timer.
+      const missing = missingSocketMethod(socket);
+      if (missing) throw new TypeError(`the WebSocket option made an object without ${missing}`);
     } catch (error) {
       // Some runtimes throw at once (a URL they refuse, too many sockets): a failed attempt like any other.
       const failure: ConnectionFailure = { kind: "unreachable", detail: (error as Error).message };

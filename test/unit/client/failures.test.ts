@@ -80,6 +80,21 @@ describe("connection failures carry a reason", () => {
     }
   });
 
+  it("a WebSocket class whose constructor gives back something else: each attempt fails and is told, nothing is thrown", async () => {
+    // Shaped like a WebSocket class, so createClient takes it; what it makes is a plain object.
+    class Impostor extends EventTarget {
+      constructor() {
+        super();
+        return {} as Impostor;
+      }
+      send(): void {}
+      close(): void {}
+    }
+    const { reason, error } = await firstFailure("http://127.0.0.1:9", { WebSocket: Impostor as unknown as typeof WebSocket });
+    expect(reason).toBe("unreachable: the WebSocket option made an object without addEventListener");
+    expect(error).toBeInstanceOf(ConnectionError);
+  });
+
   it("a url without a scheme throws at once, where the app can catch it", () => {
     expect(() => createClient({ url: "127.0.0.1:8787", identity: createIdentity() })).toThrow(/not a URL|scheme/);
   });

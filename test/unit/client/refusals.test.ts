@@ -151,6 +151,10 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
       [{ getToken: "eyJ.token" }, /getToken must be a function, not string/],
       [{ WebSocket: 42 }, /WebSocket must be a function, not number/],
       [{ connectTimeoutMs: Number.NaN }, /connectTimeoutMs must be a whole number/],
+      // Functions whose sockets would have nothing to listen on, send or close with: every attempt would fail.
+      [{ WebSocket: Object }, /WebSocket must be a WebSocket class \(the runtime's, or ws's\): the sockets of this one would have no addEventListener/],
+      [{ WebSocket: class {} }, /the sockets of this one would have no addEventListener/],
+      [{ WebSocket: class Server extends EventTarget {} }, /the sockets of this one would have no send/],
       [{ fetch: "x" }, /fetch must be a function, or false for none/],
       [{ compression: "no" }, /compression must be true or false/],
       [{ store: {} }, /store must be a LocalStore/],
@@ -205,6 +209,12 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
       expect(call, message).toThrow(message);
     }
     expect(group.docs).toEqual([]);
+  });
+
+  it("createClient takes the runtime's WebSocket class, and a class of the app's built on it", async () => {
+    const base = { url: "http://relay.test", identity: createIdentity() };
+    class Counting extends WebSocket {}
+    for (const WebSocketClass of [WebSocket, Counting]) await (await createClient({ ...base, WebSocket: WebSocketClass })).close();
   });
 
   it("createClient takes an identity whose key is a byte array of another realm (an iframe's, a vm context's)", async () => {
