@@ -298,8 +298,13 @@ export class Connection {
     this.#open();
   }
 
-  /** Another group of this client was welcomed by the relay: if waiting to reconnect, try now, backoff reset (core/reconnect.ts). */
+  /**
+   * Another group of this client was welcomed by the relay: if waiting to reconnect, try now, backoff reset
+   * (core/reconnect.ts). A socket still opening gets its deadline again: the relay answers, and browsers
+   * open one socket to a host at a time, so a page opening hundreds of groups has sockets waiting their turn.
+   */
   siblingWelcomed(): void {
+    if (this.#status === "connecting" && this.#socket) return this.#armOpenDeadline();
     if (this.#status !== "offline" || !siblingWelcomed(this.#reconnect)) return;
     clearTimeout(this.#reconnectTimer);
     this.#open();
@@ -356,9 +361,16 @@ export class Connection {
     });
     socket.addEventListener("close", (event) => fail(event.code, event.reason));
     socket.addEventListener("error", () => fail(1006, ""));
-    // Nothing bounds the opening otherwise: a proxy that takes the connection and never answers would
-    // keep the group connecting for good. Opened, the socket's pings take over this timer.
+    this.#armOpenDeadline();
+  }
+
+  /**
+   * Nothing bounds the opening otherwise: a proxy that takes the connection and never answers would keep
+   * the group connecting for good. Opened, the socket's pings take over this timer.
+   */
+  #armOpenDeadline(): void {
     const timeout = this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    clearTimeout(this.#pingTimer);
     this.#pingTimer = setTimeout(() => this.#unanswered(`the WebSocket did not open within ${timeout} ms`), timeout);
   }
 

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConnectionError, createClient, createIdentity, type Client, type ClientOptions, type Group, type Status } from "../../client/index.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import { startProxy, type Proxy } from "../support/proxy.ts";
-import { until } from "../support/wait.ts";
+import { sleep, until } from "../support/wait.ts";
 
 const FAST_RETRY = { baseMs: 50, capMs: 200, minUptimeMs: 0 };
 
@@ -88,5 +88,40 @@ describe("a relay's address that stops answering", () => {
 
     proxy.restore();
     await until(() => group.status === "live", 20_000);
+  });
+
+  it("a socket still opening gets its deadline again when a sibling group is welcomed: the relay answers, and a browser opens one socket to a host at a time", async () => {
+    // The "waiting" group's socket goes to a second proxy that never answers, as a socket queued behind
+    // others in a browser would wait; the other group's goes to the relay.
+    const queue = await startProxy({ port: Number(new URL(relay.url).port) });
+    queue.blackhole();
+    const waitingUrl = queue.url.replace(/^http/, "ws");
+    class Routed extends WebSocket {
+      constructor(url: string | URL) {
+        const href = String(url);
+        super(href.includes("/groups/waiting/") ? href.replace(/^ws:\/\/[^/]+/, waitingUrl) : href);
+      }
+    }
+    const timeoutMs = 4_000;
+    const client = await createClient({ url: relay.url, identity: createIdentity(), backoff: FAST_RETRY, connectTimeoutMs: timeoutMs, WebSocket: Routed });
+    clients.push(client);
+    try {
+      const waiting = client.group("waiting");
+      let gaveUpAt = 0;
+      waiting.onStatus((status) => void (status === "offline" && (gaveUpAt ||= performance.now())));
+      await until(() => queue.connections > 0, 10_000);
+      await sleep(1_000); // a quarter of its deadline spent waiting
+      const other = client.group("answered");
+      await other.create().synced();
+      const welcomedAt = performance.now();
+      expect(waiting.status).toBe("connecting");
+      await until(() => gaveUpAt > 0, 3 * timeoutMs);
+      // Timers never fire early: given up no sooner than a whole deadline after the sibling's welcome
+      // (without it, at the first deadline: about a second sooner).
+      expect(gaveUpAt - welcomedAt).toBeGreaterThanOrEqual(timeoutMs - 5);
+    } finally {
+      await client.close();
+      await queue.close();
+    }
   });
 });
