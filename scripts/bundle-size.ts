@@ -25,10 +25,12 @@ import { fileURLToPath } from "node:url";
  * IndexedDbLocalStore in words that name it; 48.7 KiB with one taken from under a client closing its groups
  * with one clear error; 49.1 KiB with what any local store gives back checked before it is taken in, so that
  * damage on the disk costs only itself; 49.7 KiB with a meta or presence state JSON would change refused,
- * naming where, and wrong arguments named with what they got). Less than a KiB of room beyond 49.1 KiB,
+ * naming where, and wrong arguments named with what they got; 50.2 KiB with a relay's frame the SDK
+ * cannot take told to onError, a socket whose opening nothing answers given up, a WebSocket option that is
+ * no WebSocket class refused, and agent keys of small order refused). Less than a KiB of room beyond that,
  * so that the next fix is not blocked by its error message.
  */
-export const BROWSER_BUNDLE_BUDGET_GZIPPED = 50 * 1024;
+export const BROWSER_BUNDLE_BUDGET_GZIPPED = 51 * 1024;
 
 /**
  * Bundles `entry` for browsers as an app would; by default the SDK's own source. esbuild fails on any
