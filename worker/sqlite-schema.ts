@@ -252,7 +252,9 @@ export function openSchema(sql: SqlStorage, transactionSync: <T>(fn: () => T) =>
  * transactions an earlier relay stored count as the ones stored after, and deleting a document gives back
  * exactly what its sessions count: an agent's bytes never go below what it still holds, nor below zero. An
  * agent that is past MAX_BYTES_PER_AGENT once its stored transactions are counted is refused further writes
- * until it deletes documents, as one that reached it writing would be.
+ * until an admin deletes documents of its, as one that reached it writing would be (in a group without a
+ * membership log no one may delete). A relay rolled back to before this keeps these triggers (it creates its
+ * own only if missing), so its storage goes on counting the overhead.
  */
 function countTransactionBytes(sql: SqlStorage, transactionSync: <T>(fn: () => T) => T): void {
   const counted = sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", TRANSACTION_BYTES_COUNTED).toArray()[0];
