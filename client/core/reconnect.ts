@@ -131,6 +131,9 @@ export function relayErrorDecision(state: ReconnectState, error: ErrorMessage, f
 export function reconnectDelay(state: ReconnectState, facts: { from: Status; now: number; random: number; backoff: BackoffOptions }): number {
   const wasUp = (facts.from === "live" || facts.from === "syncing") && facts.now - state.upSince >= facts.backoff.minUptimeMs;
   if (wasUp) state.attempt = 0;
+  // A socket that stayed live for minUptimeMs ends a run of bad frames: the next one is told, though it
+  // comes before its socket is live (badFrameDecision).
+  if (facts.from === "live" && state.liveSince !== undefined && facts.now - state.liveSince >= facts.backoff.minUptimeMs) state.badFrame = false;
   const delay = state.retryNow ? 0 : backoffDelay(facts.backoff, state.attempt++, facts.random, state.retryAfterMs);
   state.waitingOnHint = !state.retryNow && state.retryAfterMs > 0;
   state.retryAfterMs = 0;

@@ -237,6 +237,30 @@ describe("item 9: failures say why, and retries back off", () => {
     `);
   });
 
+  it("a run of bad frames ends when a socket that stayed live for minUptimeMs goes down, though the next one's bad frame comes before it is live", () => {
+    const connection = link();
+    connection.welcome(0);
+    connection.badFrame(10);
+    connection.down("syncing", 10, 0.999);
+    connection.welcome(1_000);
+    connection.live(1_010); // mended: live for 8 s
+    connection.down("live", 9_000, 0.999); // the network drops
+    connection.welcome(10_000);
+    connection.badFrame(10_010); // in the catch-up again: a new run, told
+    expect(connection.lines).toMatchInlineSnapshot(`
+      [
+        "t=0 welcome",
+        "t=10 bad frame -> reported",
+        "t=10 down from syncing -> reconnect in 999 ms",
+        "t=1000 welcome",
+        "t=1010 live",
+        "t=9000 down from live -> reconnect in 999 ms",
+        "t=10000 welcome",
+        "t=10010 bad frame -> reported",
+      ]
+    `);
+  });
+
   it("a failed attempt says why: connection refused, the HTTP status and body, a close code", () => {
     const refused = probeFailure({ error: Object.assign(new Error("fetch failed"), { cause: { code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:9" } }) }, "127.0.0.1:9");
     const notFound = probeFailure({ status: 404, body: "no such route" }, "127.0.0.1:8787");
