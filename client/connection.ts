@@ -288,11 +288,11 @@ export class Connection {
   }
 
   /**
-   * Connects again now instead of waiting out the backoff (after a relay restart, say). An attempt not yet
-   * welcomed is given up for a fresh one: it may be stuck with a relay or proxy that is gone.
+   * Connects again now instead of waiting out the backoff (after a relay restart, say). An attempt under
+   * way is left to finish or to fail (CONNECT_TIMEOUT_MS bounds one stuck opening): giving it up here had a
+   * status listener that calls this at every status but live restart it for ever, within one task.
    */
   reconnectNow(): void {
-    if (this.#status === "connecting" || this.#status === "authenticating") this.drop("reconnectNow()");
     if (this.#status !== "offline") return;
     clearTimeout(this.#reconnectTimer);
     this.#open();
