@@ -7,6 +7,7 @@ import { fromColumns } from "./transaction-columns.ts";
 import {
   MAX_DOCS_PER_DIR_FRAME,
   MAX_DOCS_PER_OPEN,
+  MAX_FRAME_BYTES,
   MAX_JSON_DEPTH,
   MAX_MESSAGES_PER_BATCH,
   MAX_PRESENCE_PEERS_PER_FRAME,
@@ -53,12 +54,16 @@ export const describe = (value: unknown): string =>
  * Uint8Array an object of indexes; a bigint, symbol or function has no JSON), named with where it is;
  * arrays and objects nested past MAX_JSON_DEPTH; or a string (keys included) that is not well-formed text.
  * Walked with a stack of its own, depth first, so no input makes it throw and a cycle (an app's object, in
- * the SDK) is refused as too deep after at most MAX_JSON_DEPTH steps down.
+ * the SDK) is refused as too deep after at most MAX_JSON_DEPTH steps down. A value of more than
+ * MAX_FRAME_BYTES items (each takes a byte of JSON at least) is refused as too large without walking on,
+ * and a path is only spelt out for the message, so a sparse array of millions of slots costs no memory.
  */
 export function jsonProblem(value: unknown, maxDepth = MAX_JSON_DEPTH): string | undefined {
-  const stack: [unknown, number, string][] = [[value, 1, ""]];
+  const stack: JsonStep[] = [{ item: value, depth: 1 }];
+  let items = 0;
   for (let next = stack.pop(); next; next = stack.pop()) {
-    const [item, depth, path] = next;
+    const { item, depth } = next;
+    if (++items > MAX_FRAME_BYTES) return `is too large: more than ${MAX_FRAME_BYTES} values`;
     if (typeof item === "string") {
       if (!isWellFormedText(item)) return "text must be well-formed UTF-16 (no lone surrogates)";
       continue;
@@ -66,18 +71,37 @@ export function jsonProblem(value: unknown, maxDepth = MAX_JSON_DEPTH): string |
     const type = typeof item;
     // A plain object's prototype is null or a realm's Object.prototype (an iframe's too), whose own is null.
     const unplain = type === "object" && item !== null && !Array.isArray(item) && Object.getPrototypeOf(Object.getPrototypeOf(item) ?? Object.prototype) !== null;
-    if (unplain || type === "bigint" || type === "symbol" || type === "function") return `must be plain JSON (found ${describe(item)}${path && ` at ${path}`})`;
+    if (unplain || type === "bigint" || type === "symbol" || type === "function") return `must be plain JSON (found ${describe(item)}${atPath(next)})`;
     if (typeof item !== "object" || item === null) continue;
     if (depth > maxDepth) return `must nest at most ${maxDepth} arrays and objects deep`;
-    if (Array.isArray(item)) for (let index = 0; index < item.length; index++) stack.push([item[index], depth + 1, `${path}[${index}]`]);
-    else {
+    if (Array.isArray(item)) {
+      if (item.length > MAX_FRAME_BYTES) return `is too large: an array of ${item.length} items`;
+      for (let index = 0; index < item.length; index++) {
+        // JSON turns an empty slot into null: said, not changed.
+        if (!(index in item)) return `must be plain JSON (found an empty array slot${atPath({ item: undefined, depth, parent: next, key: index })})`;
+        stack.push({ item: item[index], depth: depth + 1, parent: next, key: index });
+      }
+    } else {
       for (const [key, child] of Object.entries(item)) {
         if (!isWellFormedText(key)) return "text must be well-formed UTF-16 (no lone surrogates)";
-        stack.push([child, depth + 1, /^[A-Za-z_$][\w$]*$/.test(key) ? `${path && `${path}.`}${key}` : `${path}[${JSON.stringify(key)}]`]);
+        stack.push({ item: child, depth: depth + 1, parent: next, key });
       }
     }
   }
   return undefined;
+}
+
+/** A value met walking a JSON value, with how it was reached. */
+type JsonStep = { item: unknown; depth: number; parent?: JsonStep; key?: string | number };
+
+/** Where a step is, for a message: ` at a.b[2]`, or nothing at the top. */
+function atPath(step: JsonStep): string {
+  let path = "";
+  for (let at: JsonStep | undefined = step; at?.parent; at = at.parent) {
+    const key = at.key!;
+    path = typeof key === "number" ? `[${key}]${path}` : /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}${path}` : `[${JSON.stringify(key)}]${path}`;
+  }
+  return path && ` at ${path.replace(/^\./, "")}`;
 }
 
 /** A check that a JSON value has no jsonProblem, refusing it as `what` and the problem. */

@@ -346,6 +346,8 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
       [{ at: new Date(0) }, "create: meta must be plain JSON (found Date at at)"],
       [{ n: 10n }, "create: meta must be plain JSON (found bigint at n)"],
       [{ f: () => 1 }, "create: meta must be plain JSON (found function at f)"],
+      // An empty slot: JSON would make it null.
+      [{ list: [1, , 3] }, "create: meta must be plain JSON (found an empty array slot at list[1])"],
     ] as const) {
       expect(refusalCode(() => group.create({ meta: meta as never })), message).toBe("bad_header");
       expect(() => group.create({ meta: meta as never })).toThrow(message);
@@ -356,6 +358,21 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
     const foreign = runInNewContext("({ title: 'foreign', nested: { list: [1, { deep: true }] } })") as Record<string, unknown>;
     expect(group.create({ meta: { bare } as never }).header?.meta).toEqual({ bare: { title: "bare" } });
     expect(group.create({ meta: foreign as never }).header?.meta).toEqual({ title: "foreign", nested: { list: [1, { deep: true }] } });
+  });
+
+  it("refuses a sparse array of millions of slots in meta or a presence state at once, without walking each slot", async () => {
+    const { client } = setup();
+    const alice = await client();
+    const group = alice.group("g1");
+    const sparse: number[] = [];
+    sparse[20_000_000] = 1;
+    expect(() => group.create({ meta: { sparse } as never })).toThrow("create: meta is too large: an array of 20000001 items");
+    const doc = group.create({});
+    expect(() => doc.presence.set({ sparse } as never)).toThrow("an array of 20000001 items");
+    const holes: number[] = [];
+    holes[5] = 1;
+    expect(() => doc.presence.set({ holes } as never)).toThrow("found an empty array slot at holes[0]");
+    expect(group.docs.map((d) => d.id)).toEqual([doc.id]);
   });
 });
 
