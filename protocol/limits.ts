@@ -130,7 +130,8 @@ export const MAX_DOCS_PER_AGENT = 25_000;
 export const MAX_SESSIONS_PER_AGENT = 100_000;
 /**
  * Most bytes one agent may have stored in one group: its transactions' over all its sessions of live
- * documents (their data, UTF-8, and STORED_BYTES_PER_TRANSACTION each), and the stored snapshots' data it
+ * documents (their data as the relay stores it: text as its JSON literal, escapes included, bytes as
+ * base64; and STORED_BYTES_PER_TRANSACTION each), and the stored snapshots' data it
  * took (one per document, up to MAX_SNAPSHOT_BYTES each). A tenth of the 10 GB a Durable Object's SQLite may hold.
  */
 export const MAX_BYTES_PER_AGENT = 1024 * 1024 * 1024;
@@ -144,7 +145,8 @@ export const MAX_BYTES_PER_AGENT = 1024 * 1024 * 1024;
  * Measured with `ctx.storage.sql.databaseSize` in workerd, 10,000 empty (or one-byte) transactions sent one
  * to a message grew the database by 114 bytes each; sent 2,000 to a message, by 20 each. The count takes the
  * larger, which is also how the SDK sends while someone types (a frame every 10 ms at most, so a keystroke
- * goes alone): no way of sending takes more than is counted, and batched transactions count high by about
+ * goes alone): no way of sending takes more room beside its data than is counted (the data is counted as
+ * stored: core/store.ts's storedDataBytes), and batched transactions count high by about
  * 90 bytes each. Pruning after a snapshot gives none of it back, as it gives back none of their data.
  */
 export const STORED_BYTES_PER_TRANSACTION = 114;

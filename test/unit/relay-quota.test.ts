@@ -78,4 +78,19 @@ describe("per-agent bytes quota", () => {
     expect(store.knownState(doc1.id).sessions).toEqual({ [alice.session]: 5 });
     expect(store.usage(alice.agent).bytes).toBe(MAX_BYTES_PER_AGENT - 3);
   });
+
+  it("text counts as the relay stores it, its JSON escapes included: a NUL counts six bytes, not one; bytes count as their base64", async () => {
+    const store = new MemoryStore();
+    const { connect, send } = scenario([], {}, store);
+    await connect("alice", alice);
+    const byAlice = writer(alice, doc1);
+    await send("alice", byAlice([], { header: true }));
+    await send("alice", byAlice([{ at: NOW, data: "\u0000".repeat(1000) }]));
+    expect(store.usage(alice.agent).bytes).toBe(6 * 1000 + STORED_BYTES_PER_TRANSACTION);
+    await send("alice", byAlice([{ at: NOW + 1, data: "é" }]));
+    expect(store.usage(alice.agent).bytes).toBe(6 * 1000 + 2 + 2 * STORED_BYTES_PER_TRANSACTION);
+    await send("alice", byAlice([{ at: NOW + 2, data: new Uint8Array(300) }]));
+    expect(store.usage(alice.agent).bytes).toBe(6 * 1000 + 2 + 402 + 3 * STORED_BYTES_PER_TRANSACTION);
+  });
 });
+

@@ -22,7 +22,6 @@ import {
   decodeClientFrame,
   docIdOf,
   mayRead,
-  dataBytes,
   type AgentId,
   type ClientMessage,
   type Content,
@@ -43,7 +42,7 @@ import type { Effect, RelayEvent, SignatureCheck } from "./effects.ts";
 import type { PeerRecord, ReadyPeer, SavedPresence } from "./peer-records.ts";
 import type { RelayState } from "./relay-state.ts";
 import { assertNever } from "./effects.ts";
-import { appendQuotaBytes, knownChanged, type PeerId, type SessionAppend, type StoreReader, type Write } from "./store.ts";
+import { appendQuotaBytes, knownChanged, storedDataBytes, type PeerId, type SessionAppend, type StoreReader, type Write } from "./store.ts";
 import { onAlarm, onHello, onHelloVerified, onOpened, welcomeOf } from "./handshake.ts";
 import { dropSilentPeers } from "./silent-peers.ts";
 import { errorEffect, refuse, unchanged, withPeer, withoutPeer, type Step } from "./step-result.ts";
@@ -298,7 +297,7 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
     if (!head) newSessions++;
     const lastHash = chainHash(previous, chunk.transactions);
     const after = count + chunk.transactions.length;
-    const bytes = chunk.transactions.reduce((sum, transaction) => sum + dataBytes(transaction.data), 0);
+    const bytes = chunk.transactions.reduce((sum, transaction) => sum + storedDataBytes(transaction.data), 0);
     const append = { session, after: chunk.after, transactions: chunk.transactions, signature: chunk.signature, lastHash, bytes };
     // Empty transactions count too: each takes room stored whatever its data.
     writeBytes += appendQuotaBytes(append);

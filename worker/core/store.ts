@@ -1,6 +1,6 @@
 // The storage the relay core reads and its driver writes, kept small so the core never sees SQL.
 // Implemented on Durable Object SQLite (../sqlite-store.ts) and in memory (memory-store.ts) for tests.
-import { STORED_BYTES_PER_TRANSACTION, updateDigestSumAll } from "../../protocol/index.ts";
+import { STORED_BYTES_PER_TRANSACTION, jsonStringBytes, updateDigestSumAll, type TransactionData } from "../../protocol/index.ts";
 import type { AgentId, DirEntry, DocHeader, DocId, KnownState, Role, SessionCounts, SessionId, Snapshot, Transaction, WireData } from "../../protocol/index.ts";
 
 export type PeerId = string;
@@ -24,9 +24,17 @@ export type SessionAppend = {
   transactions: Transaction[];
   signature: string;
   lastHash: string;
-  /** UTF-8 bytes of the transactions' data (counted against MAX_BYTES_PER_AGENT with their overhead: quotaBytes). */
+  /** Bytes of the transactions' data as stored (storedDataBytes; counted against MAX_BYTES_PER_AGENT with their overhead: quotaBytes). */
   bytes: number;
 };
+
+/**
+ * Bytes a transaction's data takes as the relay stores it (../transaction-chunks.ts), beside what
+ * STORED_BYTES_PER_TRANSACTION counts (an empty text's quotes among it): text as its JSON literal, escapes
+ * included (a NUL takes 6 bytes, so text of control characters counts up to 6 times its UTF-8 size), and
+ * bytes as base64 in a list. Counted by UTF-8 alone, text of NULs stored six times what its agent was counted.
+ */
+export const storedDataBytes = (data: TransactionData): number => (typeof data === "string" ? jsonStringBytes(data) - 2 : Math.ceil((data.byteLength * 4) / 3) + 2);
 
 /**
  * What transactions count against their agent's MAX_BYTES_PER_AGENT: their data's bytes, and
