@@ -76,6 +76,9 @@ export function jsonProblem(value: unknown, maxDepth = MAX_JSON_DEPTH): string |
     if (depth > maxDepth) return `must nest at most ${maxDepth} arrays and objects deep`;
     if (Array.isArray(item)) {
       if (item.length > MAX_FRAME_BYTES) return `is too large: an array of ${item.length} items`;
+      // JSON keeps an array's items only: a property of another name would vanish.
+      const named = Object.keys(item).find((key) => !/^(?:0|[1-9]\d*)$/.test(key));
+      if (named !== undefined) return `must be plain JSON (found an array with a property ${JSON.stringify(named)}${atPath(next)})`;
       for (let index = 0; index < item.length; index++) {
         // JSON turns an empty slot into null: said, not changed.
         if (!(index in item)) return `must be plain JSON (found an empty array slot${atPath({ item: undefined, depth, parent: next, key: index })})`;

@@ -348,6 +348,7 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
       [{ f: () => 1 }, "create: meta must be plain JSON (found function at f)"],
       // An empty slot: JSON would make it null.
       [{ list: [1, , 3] }, "create: meta must be plain JSON (found an empty array slot at list[1])"],
+      [{ list: Object.assign([1, 2], { note: "kept?" }) }, 'create: meta must be plain JSON (found an array with a property "note" at list)'],
     ] as const) {
       expect(refusalCode(() => group.create({ meta: meta as never })), message).toBe("bad_header");
       expect(() => group.create({ meta: meta as never })).toThrow(message);
