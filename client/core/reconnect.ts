@@ -78,6 +78,9 @@ export function wentLive(state: ReconnectState, now: number): void {
   state.liveSince ??= now;
 }
 
+/** Whether the socket now up has been live for minUptimeMs: what ends a run of bad frames. */
+const stayedLive = (state: ReconnectState, now: number, minUptimeMs: number): boolean => state.liveSince !== undefined && now - state.liveSince >= minUptimeMs;
+
 /**
  * The relay sent a frame this client cannot take, and the socket is given up: whether the app hears it.
  * Such a frame is the relay's fault (a bug, a bad deploy) or what it stored (one relay let a transaction
@@ -87,8 +90,7 @@ export function wentLive(state: ReconnectState, now: number): void {
  * welcome alone does not end it: the bad frame comes after the welcome, in the answers).
  */
 export function badFrameDecision(state: ReconnectState, facts: { now: number; minUptimeMs: number }): { report: boolean } {
-  const stayed = state.liveSince !== undefined && facts.now - state.liveSince >= facts.minUptimeMs;
-  const report = !state.badFrame || stayed;
+  const report = !state.badFrame || stayedLive(state, facts.now, facts.minUptimeMs);
   state.badFrame = true;
   state.liveSince = undefined;
   // Within a run, a socket that took longer than minUptimeMs to reach the bad frame (a long catch-up) did
@@ -133,7 +135,7 @@ export function reconnectDelay(state: ReconnectState, facts: { from: Status; now
   if (wasUp) state.attempt = 0;
   // A socket that stayed live for minUptimeMs ends a run of bad frames: the next one is told, though it
   // comes before its socket is live (badFrameDecision).
-  if (facts.from === "live" && state.liveSince !== undefined && facts.now - state.liveSince >= facts.backoff.minUptimeMs) state.badFrame = false;
+  if (facts.from === "live" && stayedLive(state, facts.now, facts.backoff.minUptimeMs)) state.badFrame = false;
   const delay = state.retryNow ? 0 : backoffDelay(facts.backoff, state.attempt++, facts.random, state.retryAfterMs);
   state.waitingOnHint = !state.retryNow && state.retryAfterMs > 0;
   state.retryAfterMs = 0;
