@@ -536,7 +536,11 @@ describe("a payload Yjs cannot apply", () => {
   };
   const whole = (update: Uint8Array) => Uint8Array.from([...encodeUpdatePayloads(update, MAX_TRANSACTION_BYTES)[0]!]);
 
-  it("is skipped and reported once by a live editor and by a new one, and the updates around it apply", async () => {
+  /**
+   * Alice's live editor of a new Yjs document, with the errors it hears; Mallory's raw Doc of it, to write
+   * what no binding would; and Carol, to load it fresh.
+   */
+  async function liveEditorAndRawWriter() {
     const h = setup();
     const [alice, mallory, carol] = [await h.client({ name: "alice" }), await h.client({ name: "mallory" }), await h.client({ name: "carol" })];
     const created = alice.group(GROUP).create({ kind: "yjs" });
@@ -546,6 +550,11 @@ describe("a payload Yjs cannot apply", () => {
     const errors: Error[] = [];
     live.on("error", (error) => errors.push(error));
     const raw = await mallory.group(GROUP).open(created.id);
+    return { mallory, carol, created, live, errors, raw };
+  }
+
+  it("is skipped and reported once by a live editor and by a new one, and the updates around it apply", async () => {
+    const { mallory, carol, created, live, errors, raw } = await liveEditorAndRawWriter();
     const good = whole(updateOf("after the bad one"));
     // A truncated update, then a valid one in the same tick: one change at alice's.
     raw.append(good.subarray(0, good.length - 3));
@@ -572,15 +581,7 @@ describe("a payload Yjs cannot apply", () => {
   });
 
   it("parts that can never complete are reported once per update, by a live editor and by a new one, and the updates after them apply", async () => {
-    const h = setup();
-    const [alice, mallory, carol] = [await h.client({ name: "alice" }), await h.client({ name: "mallory" }), await h.client({ name: "carol" })];
-    const created = alice.group(GROUP).create({ kind: "yjs" });
-    await created.synced();
-    const live = new WeftProvider(alice.group(GROUP), created.id, new Y.Doc());
-    await live.loaded;
-    const errors: Error[] = [];
-    live.on("error", (error) => errors.push(error));
-    const raw = await mallory.group(GROUP).open(created.id);
+    const { mallory, carol, created, live, errors, raw } = await liveEditorAndRawWriter();
     const parts = encodeUpdatePayloads(updateOf(randomText(3_000)), 1_000);
     expect(parts).toHaveLength(4);
     // Parts 2 to 4 of an update without its first (a snapshot covering part of an update would leave
