@@ -1,7 +1,7 @@
 // What createClient's options may be, checked at the call: a wrong value from plain JavaScript (a typo'd
 // name, NaN, a string where a function goes) fails there with a TypeError that names it, not later inside
 // a reconnect, where it would throw uncaught, loop without a pause, or be ignored.
-import { agentOfSession, isSessionId } from "../protocol/index.ts";
+import { MAX_PUSH_INTERVAL_MS, agentOfSession, isSessionId } from "../protocol/index.ts";
 import { checkIdentity, checkKnownOptions, checkRelayUrl, describe, shown } from "./local-checks.ts";
 
 /** Every option createClient takes. */
@@ -22,7 +22,7 @@ export function checkClientOptions(options: unknown): void {
   checkRelayUrl(given.url);
   // The pace of partial frames (GroupOptions.pushIntervalMs): any number of ms up to a minute, fractions too.
   const pace = given.pushIntervalMs;
-  if (pace !== undefined && !(typeof pace === "number" && pace >= 0 && pace <= 60_000)) throw new TypeError(`createClient: pushIntervalMs must be a number of milliseconds from 0 to 60000, not ${shown(pace)}`);
+  if (pace !== undefined && !(typeof pace === "number" && pace >= 0 && pace <= MAX_PUSH_INTERVAL_MS)) throw new TypeError(`createClient: pushIntervalMs must be a number of milliseconds from 0 to ${MAX_PUSH_INTERVAL_MS}, not ${shown(pace)}`);
   const store = given.store as Record<string, unknown> | undefined;
   if (store !== undefined && (typeof store !== "object" || store === null || STORE_METHODS.some((method) => typeof store[method] !== "function"))) {
     throw new TypeError(`createClient: store must be a LocalStore (with ${STORE_METHODS.join(", ")}), not ${describe(store)}`);

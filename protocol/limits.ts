@@ -114,6 +114,11 @@ export const GET_TOKEN_WAIT_MS = HANDSHAKE_DEADLINE_MS - 2_000;
  */
 export const CONNECT_TIMEOUT_MS = HANDSHAKE_DEADLINE_MS;
 /**
+ * The longest pace of partial frames an app may set (createClient's pushIntervalMs): a write waits at most
+ * this long for others to fill its frame. A minute, beyond which an app is holding writes, not pacing them.
+ */
+export const MAX_PUSH_INTERVAL_MS = 60_000;
+/**
  * How long the SDK keeps waiting for one getToken call across attempts: an attempt that gives up aborts
  * the call's signal, but the next attempt waits for the same call rather than queue another at a backend
  * that is slow already. Unanswered this long, the call is taken for hung and the next attempt calls again.
