@@ -274,6 +274,9 @@ export class Group {
     // A misspelt or null `readers` would make the document readable by the whole group.
     checkKnownOptions(options, ["kind", "meta", "readers"], "create");
     if (options.readers !== undefined && !Array.isArray(options.readers)) throw new TypeError(`create: readers must be an array of agent ids, not ${describe(options.readers)}`);
+    // Checked before the header is hashed, which would blame meta for a reader that is no string.
+    const notText = options.readers?.findIndex((reader) => typeof reader !== "string") ?? -1;
+    if (notText >= 0) throw new TypeError(`create: readers[${notText}] must be an agent id (a string), not ${shown(options.readers![notText])}`);
     if (options.kind !== undefined && typeof options.kind !== "string") throw new TypeError(`create: kind must be a string, not ${shown(options.kind)}`);
     if (options.meta !== undefined && (typeof options.meta !== "object" || options.meta === null || Array.isArray(options.meta))) {
       throw new TypeError(`create: meta must be an object, not ${describe(options.meta)}`);

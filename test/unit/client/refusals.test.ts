@@ -204,6 +204,8 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
       [() => create({ kind: 10n }), TypeError, "create: kind must be a string, not 10n"],
       [() => create({ kind: Symbol("k") }), TypeError, "create: kind must be a string, not Symbol(k)"],
       [() => create({ kind: () => "json" }), TypeError, "create: kind must be a string, not function"],
+      [() => create({ readers: [alice.identity.agent, 10n] }), TypeError, "create: readers[1] must be an agent id (a string), not 10n"],
+      [() => create({ readers: [{}] }), TypeError, "create: readers[0] must be an agent id (a string), not"],
     ] as const) {
       expect(call, message).toThrow(error);
       expect(call, message).toThrow(message);
