@@ -1,6 +1,7 @@
 // The docs name files (`worker/sqlite-store.ts`, `core/effects.ts`, `bench/measure/read-path.ts`): each name
 // must be a file of the repository, so a rename that leaves the docs behind fails here. History (CHANGELOG,
-// bench/HISTORY.md) keeps the names of its time and is not checked.
+// bench/HISTORY.md) keeps the names of its time and is not checked. The README also names every kind of
+// connection failure an app's onError may hear.
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,4 +33,13 @@ it("every file the docs name exists, under the folders they give", () => {
     }
   }
   expect(missing).toEqual([]);
+});
+
+it("the README's table of connection failures has a row for every kind a ConnectionError can carry", () => {
+  const source = readFileSync(join(ROOT, "client/errors.ts"), "utf8");
+  const union = source.slice(source.indexOf("export type ConnectionFailure"), source.indexOf("export class ConnectionError"));
+  const kinds = [...union.matchAll(/kind: "(\w+)"/g)].map(([, kind]) => kind!);
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  expect(kinds.length).toBeGreaterThan(5);
+  expect(kinds.filter((kind) => !readme.includes(`\n  | \`${kind}\` |`))).toEqual([]);
 });
