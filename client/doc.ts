@@ -162,7 +162,8 @@ export class Doc {
     if (this.#host.closedError) throw this.#host.closedError;
     if (!state.header) throw new Error(`append: document ${this.id} is not loaded yet`);
     if (state.deleted) throw new LocalRefusalError("doc_deleted", `append: document ${this.id} was deleted`);
-    if (this.#host.stateOf(this.id) !== state) throw new Error(`append: document ${this.id} is no longer held by its group`);
+    const gone = this.#goneError("append");
+    if (gone) throw gone;
     const now = this.#host.now?.() ?? Date.now();
     // Refused here, not by the relay, whatever plain JavaScript passes in: nothing bad enters the session.
     const tooLarge = isTransactionData(data) ? transactionSizeProblem(data) : undefined;
@@ -199,13 +200,14 @@ export class Doc {
     checkSignalOptions(options, "snapshot");
     const state = this.#state;
     if (!state.header) throw new Error(`snapshot: document ${this.id} is not loaded yet`);
+    const gone = this.#goneError("snapshot");
+    if (gone) throw gone;
     const covers = this.#limitedCovers(coversOf(state));
     checkSnapshotData(this.id, this.#host.session, data, covers);
     if (data instanceof Uint8Array) data = new Uint8Array(data);
     const problem = snapshotProblem(state, this.#host.role, agentOfSession(this.#host.session), covers);
     if (problem) throw new LocalRefusalError(problem[0], problem[1]);
     if (this.#host.closedError) return Promise.reject(this.#host.closedError);
-    if (this.#host.stateOf(this.id) !== state) throw new Error(`snapshot: document ${this.id} is no longer held by its group`);
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
     const settled = this.#host.wait(snapshotKey(this.id, covers), options.signal);
     this.#host.dispatch({ type: "snapshot", doc: this.id, data, covers });
@@ -273,14 +275,17 @@ export class Doc {
 
   /**
    * Resolves when the relay has acknowledged everything appended so far. Rejects with the RelayError if
-   * the relay refused some of it (see refusedWrites()), with a ClosedError once the group is closed for
-   * good, or with the signal's reason.
+   * the relay refused some of it (see refusedWrites()), with a LocalRefusalError (unknown_doc) once the
+   * group no longer holds the document (its refused creation was discarded), with a ClosedError once the
+   * group is closed for good, or with the signal's reason.
    */
   synced(options: { signal?: AbortSignal } = {}): Promise<void> {
     checkSignalOptions(options, "synced");
     // An aborted signal rejects whatever is pending, as it does for every call that takes one.
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
     this.#host.flushEdits?.();
+    const gone = this.#goneError("synced");
+    if (gone) return Promise.reject(gone);
     if (this.#state.refusal) return Promise.reject(this.#state.refusal.error);
     if (!this.hasUnsynced) return this.#host.relayHeldSaved?.(this.id) ?? Promise.resolve();
     if (this.#host.closedError) return Promise.reject(this.#host.closedError);
@@ -292,7 +297,19 @@ export class Doc {
     checkSignalOptions({ signal }, "loaded");
     if (this.#state.loaded) return Promise.resolve();
     if (this.#host.closedError) return Promise.reject(this.#host.closedError);
+    const gone = this.#goneError("loaded");
+    if (gone) return Promise.reject(gone);
     return this.#host.wait(`loaded:${this.id}`, signal);
+  }
+
+  /**
+   * Why `what` is refused once the group no longer holds this document (its creation was refused and
+   * discarded), as the relay, which never stored it, would refuse it: nothing would settle a wait for it.
+   * None while the group is closed: its ClosedError says more.
+   */
+  #goneError(what: string): LocalRefusalError | undefined {
+    if (this.#host.closedError || this.#host.stateOf(this.id) === this.#state) return undefined;
+    return new LocalRefusalError("unknown_doc", `${what}: document ${this.id} is no longer held by its group: its creation was refused, and discarded`);
   }
 
   /** The refused writes the relay or this SDK just held back, as onRefused tells them. */

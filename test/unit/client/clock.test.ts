@@ -104,6 +104,30 @@ describe("a device two days fast, its relay's time heard by one group", () => {
   });
 });
 
+describe("a document created two days fast before any relay was heard", () => {
+  it("is refused whole (bad_time); once discarded, its Doc's calls settle at once with unknown_doc, and the group writes on", async () => {
+    const client = await createClient({ url: relay.url, identity: createIdentity() });
+    try {
+      await twoDaysFast(async () => {
+        const group = client.group("clock-discard-whole");
+        const doc = group.create();
+        doc.append("stamped two days ahead");
+        await expect(doc.synced()).rejects.toMatchObject({ code: "bad_time" });
+        expect(group.refused().map((refused) => refused.wholeDocument)).toEqual([true]);
+        await group.discardRefused(doc);
+        await expect(doc.synced()).rejects.toMatchObject({ name: "LocalRefusalError", code: "unknown_doc" });
+        expect(() => doc.append("again")).toThrow(expect.objectContaining({ code: "unknown_doc" }));
+        const next = group.create();
+        next.append("at the relay's time");
+        await next.synced();
+        await group.synced();
+      });
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe("a device whose clock changes after the relay's was heard", () => {
   /** A client live in a group, its device's clock reading `offset` ms off while it connected. */
   async function connectedWithClockOff(offset: number, group: string) {

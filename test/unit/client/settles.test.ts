@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { MAX_TOKEN_CHARS, docIdOf, newHeader, type DocId } from "../../../protocol/index.ts";
 import { ClosedError, RelayError, createIdentity, type Group } from "../../../client/index.ts";
-import { SlowSaves, statusOf, harnessPerTest } from "./group-harness.ts";
+import { GROUP, SlowSaves, bobMadeBy, harnessPerTest, refusalCode, statusOf } from "./group-harness.ts";
 
 const setup = harnessPerTest();
 
@@ -131,6 +131,37 @@ describe("a document deleted under a write", () => {
     // Surfaced once, as a refusal of the write; a deleted document then holds nothing to retry or discard.
     expect(refused).toEqual([["never stored"]]);
     expect(group.refused()).toEqual([]);
+    // The Doc stays the group's, a tombstone: writes are refused with doc_deleted, and nothing waits.
+    expect(refusalCode(() => doc.append("after"))).toBe("doc_deleted");
+    expect(refusalCode(() => doc.snapshot("state"))).toBe("doc_deleted");
+    await group.discardRefused(doc);
+    expect(await outcome(doc.synced())).toEqual({ resolved: undefined });
+    expect(await outcome(doc.loaded())).toEqual({ resolved: undefined });
+  });
+});
+
+describe("a Doc whose document its group no longer holds", () => {
+  it("created by a reader before the first welcome, refused whole and discarded: each call settles at once with unknown_doc, and with the ClosedError once closed", async () => {
+    const { client, bobIdentity } = await bobMadeBy(setup(), "reader");
+    const bob = await client({ name: "bob", identity: bobIdentity });
+    const group = bob.group(GROUP);
+    const doc = group.create(); // before the first welcome: not yet known to be a reader
+    doc.append("refused");
+    await expect(doc.synced()).rejects.toMatchObject({ name: "RelayError", code: "forbidden" });
+    await group.discardRefused(doc);
+    expect(group.refused()).toEqual([]);
+
+    const gone = { name: "LocalRefusalError", code: "unknown_doc", message: expect.stringContaining(`document ${doc.id} is no longer held by its group`) };
+    expect(await outcome(doc.synced())).toMatchObject(gone);
+    expect(await outcome(doc.loaded())).not.toBe(PENDING);
+    expect(refusalCode(() => doc.append("again"))).toBe("unknown_doc");
+    expect(refusalCode(() => doc.snapshot("state"))).toBe("unknown_doc");
+    expect(refusalCode(() => doc.presence.set({ here: true }))).toBe("presence_refused");
+    expect(await outcome(group.synced())).toEqual({ resolved: undefined });
+
+    await bob.close();
+    expect(await outcome(doc.synced())).toBeInstanceOf(ClosedError);
+    expect(() => doc.append("after close")).toThrow(ClosedError);
   });
 });
 
