@@ -215,10 +215,13 @@ function resume(state: CoreState, out: CoreEffect[]): void {
   }
 }
 
-/** Says what this client holds (the whole group, if it asked for it): the relay answers with what it lacks. */
+/**
+ * Says what this client holds (the whole group, if it asked for it): the relay answers with what it lacks.
+ * Not a document it knows is deleted: the relay would answer doc_deleted at every reconnect.
+ */
 function loadHeld(state: CoreState, out: CoreEffect[]): void {
   if (state.whole.requested) sendOpen(state, out);
-  for (const doc of state.docs.values()) if (!state.whole.requested || !doc.header) sendLoad(state, doc, out);
+  for (const doc of state.docs.values()) if (!doc.deleted && (!state.whole.requested || !doc.header)) sendLoad(state, doc, out);
 }
 
 /**

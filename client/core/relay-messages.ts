@@ -104,7 +104,9 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
 
 export function onDeleted(state: CoreState, id: DocId, out: CoreEffect[]): void {
   const doc = state.docs.get(id);
-  if (doc) {
+  // A tombstone was told when it was marked: a push or delete that crossed the deletion tells nothing new.
+  const told = doc?.deleted ?? false;
+  if (doc && !told) {
     markDeleted(doc);
     failSnapshots(doc, deletedError(id), out);
     out.push({ type: "settle", waiter: `synced:${id}` });
@@ -112,7 +114,7 @@ export function onDeleted(state: CoreState, id: DocId, out: CoreEffect[]): void 
     out.push({ type: "changed", doc: id, added: [] });
     answered(state, id, out);
   }
-  out.push({ type: "removeLocal", doc: id, report: true });
+  if (!told) out.push({ type: "removeLocal", doc: id, report: true });
   if (state.deletes.delete(id)) out.push({ type: "settle", waiter: `delete:${id}` });
 }
 
@@ -160,11 +162,12 @@ export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreE
       if (baseOf(doc!, state.writer.session) === 0) return;
       break;
     case "deleted": {
-      // Answering an open() with nothing of this client's in it: the open's rejection says it, once.
-      const onlyOpened = state.opening.has(id!) && !(doc && hasUnsynced(doc, state.writer.session));
+      // Told as a deletion heard live is, never to onError: by the listeners of the document held, onRefused
+      // for own writes it lost, the rejection of an open() or the answer to this client's delete().
+      const told = doc !== undefined || state.opening.has(id!) || state.deletes.has(id!);
       if (doc) refuse(state, doc, error, out);
       onDeleted(state, id!, out);
-      if (onlyOpened) return;
+      if (told) return;
       break;
     }
     case "loadRefused":
