@@ -1,5 +1,5 @@
 // Reconnect delays: exponential backoff with full jitter and a cap, so a relay restart is not met by
-// every client at the same instant. Pure: randomness comes in as an argument.
+// every client at the same instant. Pure but for jitterDraw: randomness comes in as an argument.
 
 export type BackoffOptions = {
   /** First delay's upper bound, in ms. */
@@ -19,4 +19,19 @@ export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 250, capMs: 30_000, min
 export function backoffDelay(options: BackoffOptions, attempt: number, random: number, retryAfterMs = 0): number {
   const ceiling = Math.min(options.capMs, options.baseMs * 2 ** Math.min(attempt, 30));
   return Math.max(retryAfterMs, Math.floor(random * ceiling));
+}
+
+/**
+ * The draw for backoffDelay from the app's `random` (ConnectionOptions.random), or Math.random()'s where it
+ * gives no number from 0 to 1 or throws: NaN or -1 made every delay 0, a reconnect loop without a pause,
+ * and a throw escaped uncaught from the timer that reconnects.
+ */
+export function jitterDraw(random: (() => number) | undefined): number {
+  try {
+    const draw = random?.();
+    if (typeof draw === "number" && draw >= 0 && draw <= 1) return draw;
+  } catch {
+    // An app's test hook with a bug: the backoff still jitters.
+  }
+  return Math.random();
 }

@@ -28,7 +28,7 @@ import {
   type SessionId,
   type Welcome,
 } from "../protocol/index.ts";
-import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
+import { DEFAULT_BACKOFF, jitterDraw, type BackoffOptions } from "./backoff.ts";
 import { missingSocketMethod } from "./client-options.ts";
 import { badFrameDecision, closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, siblingWelcomed, unopenedFailure, welcomed, wentLive } from "./core/reconnect.ts";
 import { ConnectionError, RelayError, describeFailure, type ConnectionFailure } from "./errors.ts";
@@ -63,6 +63,10 @@ export type ConnectionOptions = {
   connectTimeoutMs?: number;
   /** The WebSocket class to use: the runtime's by default; on Node 20, the `ws` package's (`import { WebSocket } from "ws"`). */
   WebSocket?: WebSocketClass;
+  /**
+   * The draw from 0 to 1 that jitters each reconnect delay (Math.random by default; a constant makes tests
+   * exact, and 0 retries at once). A draw that is no number from 0 to 1, or a throw, is Math.random()'s instead.
+   */
   random?: () => number;
   /**
    * A token from the app's backend for this group (a JWT the relay is configured to check); undefined for
@@ -547,7 +551,7 @@ export class Connection {
     if ((this.#status as Status) !== "offline") return; // a listener closed the client meanwhile
     // A browser that knows it is offline waits for its `online` event instead of dialling into nothing.
     if ((globalThis as { navigator?: Navigator }).navigator?.onLine === false && this.#removeNetworkListeners) return;
-    const delay = reconnectDelay(this.#reconnect, { from, now: Date.now(), random: (this.options.random ?? Math.random)(), backoff: this.#backoff });
+    const delay = reconnectDelay(this.#reconnect, { from, now: Date.now(), random: jitterDraw(this.options.random), backoff: this.#backoff });
     this.#reconnectTimer = setTimeout(() => this.#open(), delay);
   }
 

@@ -237,6 +237,33 @@ describe("reconnect", () => {
     expect(FakeSocket.instances).toHaveLength(4);
   });
 
+  it("takes Math.random()'s draw where the app's random gives no number from 0 to 1, or throws: never a reconnect loop without a pause", () => {
+    const draws: [string, () => unknown][] = [
+      ["NaN", () => NaN],
+      ["-1", () => -1],
+      ["2", () => 2],
+      ["Infinity", () => Infinity],
+      ["a string", () => "0.25"],
+      ["a bigint", () => 0n],
+      ["a throw", () => {
+        throw new Error("no entropy");
+      }],
+    ];
+    const mathRandom = vi.spyOn(Math, "random").mockReturnValue(0.5);
+    try {
+      for (const [what, random] of draws) {
+        FakeSocket.instances = [];
+        const { connection } = connect({ random: random as () => number });
+        connection.start();
+        // 0.5 of 1 s, then 0.5 of 2 s: the backoff grows as with any draw.
+        expect(() => failConnections([500, 1_000]), what).not.toThrow();
+        connection.close();
+      }
+    } finally {
+      mathRandom.mockRestore();
+    }
+  });
+
   it("doubles the delay while connections keep failing, up to the cap", () => {
     const { connection, log } = connect();
     connection.start();
