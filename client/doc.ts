@@ -198,6 +198,8 @@ export class Doc {
    */
   snapshot(data: TransactionData, options: { signal?: AbortSignal } = {}): Promise<void> {
     checkSignalOptions(options, "snapshot");
+    // Closed says more than any refusal of the snapshot itself: nothing would send it.
+    if (this.#host.closedError) return Promise.reject(this.#host.closedError);
     const state = this.#state;
     if (!state.header) throw new Error(`snapshot: document ${this.id} is not loaded yet`);
     const gone = this.#goneError("snapshot");
@@ -207,7 +209,6 @@ export class Doc {
     if (data instanceof Uint8Array) data = new Uint8Array(data);
     const problem = snapshotProblem(state, this.#host.role, agentOfSession(this.#host.session), covers);
     if (problem) throw new LocalRefusalError(problem[0], problem[1]);
-    if (this.#host.closedError) return Promise.reject(this.#host.closedError);
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
     const settled = this.#host.wait(snapshotKey(this.id, covers), options.signal);
     this.#host.dispatch({ type: "snapshot", doc: this.id, data, covers });
@@ -286,7 +287,8 @@ export class Doc {
     this.#host.flushEdits?.();
     const gone = this.#goneError("synced");
     if (gone) return Promise.reject(gone);
-    if (this.#state.refusal) return Promise.reject(this.#state.refusal.error);
+    // Once closed, no retry can send refused writes either.
+    if (this.#state.refusal) return Promise.reject(this.#host.closedError ?? this.#state.refusal.error);
     if (!this.hasUnsynced) return this.#host.relayHeldSaved?.(this.id) ?? Promise.resolve();
     if (this.#host.closedError) return Promise.reject(this.#host.closedError);
     return this.#host.wait(`synced:${this.id}`, options.signal);

@@ -358,12 +358,14 @@ export class Group {
   /**
    * Deletes a document for everyone (admins only); resolves when the relay has done it. Rejects at once
    * with a LocalRefusalError (`forbidden`) when this agent's role, as the relay last told it, is not admin,
-   * as setRole and removeMember do; an id that is not one throws, as for open().
+   * as setRole and removeMember do, and with the ClosedError once the group is closed; an id that is not
+   * one throws, as for open().
    */
   delete(id: DocId, options: Signal = {}): Promise<void> {
     checkDocId(id, "delete");
     checkSignalOptions(options, "delete");
     try {
+      this.#throwIfClosed();
       checkRoleMay(this.#core.role, "delete", "delete");
     } catch (refusal) {
       return Promise.reject(refusal);
@@ -436,9 +438,11 @@ export class Group {
     return untilClosed(stored, this.#closing);
   }
 
-  /** Sends a document's refused writes again (after a role change, say). */
+  /** Sends a document's refused writes again (after a role change, say); throws the ClosedError once the group is closed. */
   retryRefused(doc: Doc): void {
     this.#checkDoc(doc, "retryRefused");
+    // Nothing would send them: the refusal stays, and what the app shows of it stays true.
+    this.#throwIfClosed();
     this.#dispatch({ type: "retryRefused", doc: doc.id });
   }
 
@@ -476,7 +480,10 @@ export class Group {
     await changeMembers(this.#membership, { op: "remove", agent }, "removeMember", options.signal);
   }
 
-  /** Every member and role, replayed from the membership operations whose signatures this client verified. */
+  /**
+   * Every member and role, replayed from the membership operations whose signatures this client verified.
+   * Rejects with the ClosedError once the group is closed, though the log is held here.
+   */
   members(options: Signal = {}): Promise<Map<AgentId, Role>> {
     checkSignalOptions(options, "members");
     return verifiedMembers(this.#membership, options.signal);

@@ -43,6 +43,9 @@ export async function changeMembers(host: MembershipHost, op: MemberOp, what: "s
 
 /** Every member and role, replayed from the membership operations whose signatures this client verified. */
 export async function verifiedMembers(host: MembershipHost, signal: AbortSignal | undefined): Promise<Map<AgentId, Role>> {
+  // Closed first, as every other call: though the log is held here, and before "no membership log".
+  const closed = host.closed();
+  if (closed) throw closed;
   const log = await membersLog(host, signal);
   const failed = await log.verifyReceived();
   if (failed.length > 0) host.unverified(log.id, failed);
