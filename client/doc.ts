@@ -21,7 +21,7 @@ import { orderedView, type OrderedView } from "./core/ordered-view.ts";
 import { coversOf, snapshotKey, snapshotProblem } from "./core/snapshots.ts";
 import type { CoreEvent, WaiterKey } from "./core/effects.ts";
 import { LocalRefusalError, abortReason, type ClosedError, type RelayError } from "./errors.ts";
-import { checkListener, checkMayWrite, checkMemberOp, checkSessionRoom, checkSignalOptions, checkSnapshotData, checkTransactionData, isTransactionData } from "./local-checks.ts";
+import { checkData, checkListener, checkMayWrite, checkMemberOp, checkSessionRoom, checkSignalOptions, checkSnapshotData, checkTransactionData } from "./local-checks.ts";
 import { detachedPresence, type DocPresence } from "./presence.ts";
 
 export type { DocTransaction, Snapshotted } from "./core/doc-state.ts";
@@ -166,7 +166,8 @@ export class Doc {
     if (gone) throw gone;
     const now = this.#host.now?.() ?? Date.now();
     // Refused here, not by the relay, whatever plain JavaScript passes in: nothing bad enters the session.
-    const tooLarge = isTransactionData(data) ? transactionSizeProblem(data) : undefined;
+    checkData(data, "append");
+    const tooLarge = transactionSizeProblem(data);
     if (tooLarge) throw new LocalRefusalError("transaction_too_large", `append: ${tooLarge}`);
     // Bytes are copied: what the app changes in its array afterwards is not what was hashed and stored.
     if (data instanceof Uint8Array) data = new Uint8Array(data);

@@ -94,9 +94,25 @@ export const shown = (value: unknown): string =>
     ? JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value)
     : typeof value === "bigint" ? `${value}n` : typeof value === "object" || typeof value === "function" ? describe(value) : String(value);
 
+/**
+ * The data the app gives append or snapshot (`what`): text, or a Uint8Array whose bytes can be read. A Proxy
+ * of one has no typed array's slots, and one whose buffer was transferred (to a worker) or shrunk has no bytes
+ * left: reading them threw V8's own error from inside the SDK, naming nothing of the call.
+ */
+export function checkData(data: unknown, what: string): asserts data is TransactionData {
+  if (typeof data === "string") return;
+  if (!(data instanceof Uint8Array)) throw new LocalRefusalError("bad_frame", `${what}: data must be a string or a Uint8Array, not ${describe(data)}`);
+  try {
+    // A copy of nothing checks what a copy of it all needs, at no cost.
+    if (ArrayBuffer.isView(data)) return void Uint8Array.prototype.slice.call(data, 0, 0);
+  } catch {
+    // Refused below.
+  }
+  throw new LocalRefusalError("bad_frame", `${what}: data is a Uint8Array whose bytes cannot be read (a Proxy of one, or its buffer transferred)`);
+}
+
 /** A transaction's data as the relay will check it: a string (well-formed) or bytes, within MAX_TRANSACTION_BYTES. */
-export function checkTransactionData(doc: DocId, session: SessionId, at: number, data: unknown): asserts data is TransactionData {
-  if (!isTransactionData(data)) throw new LocalRefusalError("bad_frame", `append: data must be a string or a Uint8Array, not ${describe(data)}`);
+export function checkTransactionData(doc: DocId, session: SessionId, at: number, data: TransactionData): void {
   refuseAsRelayWould(
     { type: "content", doc, sessions: { [session]: { after: 0, transactions: [{ at, data }], signature: PLACEHOLDER_SIGNATURE } } },
     "append",
@@ -108,7 +124,7 @@ export function checkTransactionData(doc: DocId, session: SessionId, at: number,
  * in a frame within MAX_FRAME_BYTES with the covers it will carry.
  */
 export function checkSnapshotData(doc: DocId, session: SessionId, data: unknown, covers: SessionCounts): asserts data is TransactionData {
-  if (!isTransactionData(data)) throw new LocalRefusalError("bad_frame", `snapshot: data must be a string or a Uint8Array, not ${describe(data)}`);
+  checkData(data, "snapshot");
   // The relay counts text in UTF-8 bytes (codec.ts), so the same count here, not the stricter JSON one.
   const size = dataBytes(data);
   if (size > MAX_SNAPSHOT_BYTES) throw new LocalRefusalError("snapshot_too_large", `snapshot: ${size} bytes of data; at most ${MAX_SNAPSHOT_BYTES}`);

@@ -27,6 +27,19 @@ describe("refused locally, synchronously, with the relay's code", () => {
     expect(refusalCode(() => append(42))).toBe("bad_frame");
     expect(refusalCode(() => doc.append("x\ud800y"))).toBe("bad_frame"); // a lone surrogate: not well-formed UTF-16
     expect(refusalCode(() => doc.append("x".repeat(MAX_TRANSACTION_BYTES + 1)))).toBe("transaction_too_large");
+    // Bytes that cannot be read: refused naming the call and its data, not with V8's own error from inside the SDK.
+    const snapshot = doc.snapshot.bind(doc) as (data: unknown) => unknown;
+    const transferred = new Uint8Array(2);
+    structuredClone(transferred.buffer, { transfer: [transferred.buffer] });
+    const resizable = new (ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer & { resize(length: number): void })(8, { maxByteLength: 8 });
+    const shrunk = new Uint8Array(resizable, 4, 4);
+    resizable.resize(2);
+    for (const data of [new Proxy(new Uint8Array(2), {}), Object.create(Uint8Array.prototype) as unknown, transferred, shrunk]) {
+      expect(refusalCode(() => append(data))).toBe("bad_frame");
+      expect(() => append(data)).toThrow(/^bad_frame: append: data /);
+      expect(refusalCode(() => snapshot(data))).toBe("bad_frame");
+      expect(() => snapshot(data)).toThrow(/^bad_frame: snapshot: data /);
+    }
     expect(refusalCode(() => group.create({ kind: "k".repeat(65) }))).toBe("bad_frame");
     const readers = Array.from({ length: 65 }, () => createIdentity().agent);
     expect(refusalCode(() => group.create({ readers }))).toBe("bad_frame");
