@@ -82,13 +82,17 @@ export const MAX_CLOCK_AHEAD_MS = 24 * 60 * 60 * 1000;
 export const RELAY_CLOCK_SLACK_MS = 60_000;
 /**
  * Most sessions one agent may write in one document: a tenth of MAX_SESSIONS_PER_DOCUMENT, so one member
- * cannot use up a shared document's sessions and leave every new writer refused. An agent's devices and
+ * cannot use up a shared document's sessions and leave every new writer refused. Agents cost nothing to
+ * make, so this holds where the group admits only its members (tokens, a membership log): in an open group
+ * ten throwaway agents fill a document's sessions in seconds. An agent's devices and
  * tabs reuse their sessions (the local stores lease them); a client on a MemoryLocalStore starts one per run.
  */
 export const MAX_SESSIONS_PER_AGENT_PER_DOCUMENT = 1_000;
 /**
  * Most sockets one group object lets wait in the handshake. A newcomer beyond it pushes out the one that
- * has waited longest, so sockets that never say hello cannot keep members out.
+ * has waited longest, so sockets that never say hello cannot hold every place for good. They can still
+ * push out a member whose hello takes longer to come than 256 of them take to open (1,000 a second against
+ * a 400 ms round trip): such a flood needs a limit in front of the relay (a rate limiting rule on its route).
  */
 export const MAX_PENDING_HANDSHAKES = 256;
 /** Hibernatable WebSockets the platform lets one Durable Object hold. */
