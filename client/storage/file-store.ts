@@ -7,11 +7,13 @@
 //
 // Torn writes: every save starts on a fresh line ("\n" + record + "\n"), so a record torn by a crash, a full
 // disk or a power cut can never glue onto the next one, and loading skips any line that does not parse. A
-// torn save was never confirmed, and the saves after it (the next process's) follow what was readable, so it
-// costs only itself. A line damaged later on the disk loses what it held, and the saves of its session after
-// it (a log keeps no holes), or, the header's line, the whole document until a header that is the
-// document's own is saved again (applyChanges): loading tells onDamage so. A damaged line that still
-// parses is left out by the client's checks of what it reads back (client/stored-checks.ts).
+// torn save followed by the next record was never confirmed, and the saves after it follow what was
+// readable, so it costs only itself and goes unsaid. Anything else skipped is told to onDamage, once per
+// document (readDoc): a torn last line (a whole save cut short on the disk looks the same, and may hold
+// unsent writes), an empty file, and a line damaged later on the disk, with what it costs beyond itself:
+// the saves of its session after it (a log keeps no holes), or, the header's line, the whole document until
+// a header that is the document's own is saved again (applyChanges). A damaged line that still parses is
+// left out by the client's checks of what it reads back (client/stored-checks.ts).
 // Several processes may share one directory: appends go to files opened with O_APPEND (each save one
 // write), nothing is ever truncated or rewritten in place, and session leases are lock files
 // (file-session-locks.ts).
@@ -19,7 +21,7 @@ import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, 
 import { randomUUID } from "node:crypto";
 import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { isDocId, type AgentId, type DocId, type Role, type Transaction } from "../../protocol/index.ts";
+import { isDocId, type AgentId, type DocId, type Role, type SessionId, type Transaction } from "../../protocol/index.ts";
 import { checkKnownOptions, describe } from "../local-checks.ts";
 import { fileSessionLocks } from "./file-session-locks.ts";
 import { applyChanges, carriesWrites, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type StoredSnapshot, type UnsentListener } from "./local-store.ts";
@@ -303,35 +305,60 @@ async function fsyncPath(path: string): Promise<void> {
 }
 
 /**
- * Replays a document's records; a line that does not parse (a torn or garbled write) is skipped. What that
- * loses beyond the line itself (later saves of its session, or the document, its header's line lost) is
- * told to `onDamage`.
+ * Replays a document's records; a line that does not parse is skipped. What was lost is told to `onDamage`
+ * once for the document: lines damaged on the disk, a last save cut short, an empty file, and what that
+ * loses beyond the lines themselves (later saves of a session, each session's range merged into one, or the
+ * document, its header's line lost). A line torn by a save that failed part-way (a full disk, a crash) is
+ * followed straight by the next record, with no newline of its own: that save never resolved, so it
+ * costs only itself and goes unsaid. A torn LAST line cannot be told from a whole, fsynced save cut short
+ * on the disk (what it held may be unsent), so it is told.
  */
 function readDoc(path: string, id: DocId, onDamage?: (problem: string) => void): StoredDoc | undefined {
   let stored: StoredDoc | undefined;
   let headless = 0;
-  for (const text of readFileSync(path, "utf8").split("\n")) {
-    if (!text) continue;
+  let unreadable = 0;
+  let cutShort = false;
+  const gaps = new Map<SessionId, { first: number; last: number }>();
+  const onGap = (session: SessionId, first: number, last: number) => {
+    const gap = gaps.get(session);
+    gaps.set(session, gap ? { first: Math.min(gap.first, first), last: Math.max(gap.last, last) } : { first, last });
+  };
+  const text = readFileSync(path, "utf8");
+  const lines = text.split("\n");
+  lines.forEach((line, index) => {
+    if (!line) return;
     let record: Record & Partial<OldAppendLine>;
     try {
-      record = JSON.parse(text) as typeof record;
+      record = JSON.parse(line) as typeof record;
     } catch {
-      continue;
+      // Every save is "\n" + record + "\n": a record's line is followed by an empty one, or ends the file
+      // with its newline. A torn one starts as a record does and has no newline of its own.
+      if (index === lines.length - 1) cutShort = true;
+      else if (!line.startsWith("{") || lines[index + 1] === "") unreadable++;
+      return;
     }
-    if (typeof record !== "object" || record === null) continue;
+    if (typeof record !== "object" || record === null) {
+      unreadable++;
+      return;
+    }
     const header = typeof record.header === "object" && record.header !== null ? record.header : undefined;
     if (header) stored ??= { id, header, sessions: {} };
     if (!stored) {
       headless++; // transactions need their header first
-      continue;
+      return;
     }
     // A line of the older format is one append of its own.
-    const lines = Array.isArray(record.appends) ? record.appends : "session" in record ? [record as OldAppendLine] : [];
-    const appends = lines.map((append) => (Array.isArray(append?.transactions) ? { ...append, transactions: append.transactions.map(fromLine) } : append));
+    const appends = (Array.isArray(record.appends) ? record.appends : "session" in record ? [record as OldAppendLine] : []).map((append) => (Array.isArray(append?.transactions) ? { ...append, transactions: append.transactions.map(fromLine) } : append));
     const snapshot = snapshotFromLine(record.snapshot);
-    applyChanges(stored, { ...(header ? { header } : {}), appends, ...(snapshot ? { snapshot } : {}), cuts: record.cuts, relayHeld: record.relayHeld }, onDamage);
-  }
+    applyChanges(stored, { ...(header ? { header } : {}), appends, ...(snapshot ? { snapshot } : {}), cuts: record.cuts, relayHeld: record.relayHeld }, onGap);
+  });
+  const problems: string[] = [];
+  if (text === "") problems.push("its file is empty (cut on the disk, or a crash as it was made), so the document is left out");
+  if (unreadable > 0) problems.push(`${unreadable === 1 ? "a save" : `${unreadable} saves`} could not be read (damaged on the disk), and ${unreadable === 1 ? "is" : "are"} left out`);
+  if (cutShort) problems.push("its last save was cut short (on the disk, or by a crash as it was written), and is left out");
   // Saves with no header before them: the header's line was whole once (it is written first), and is lost.
-  if (!stored && headless > 0) onDamage?.(`its header could not be read, so the document and its ${headless} later saves are left out`);
+  if (!stored && headless > 0) problems.push(`its header could not be read, so the document and its ${headless} later saves are left out`);
+  for (const [session, { first, last }] of gaps) problems.push(`session ${session}: transactions ${first}-${last} follow transactions that could not be read, and are left out`);
+  if (problems.length > 0) onDamage?.(problems.join("; "));
   return stored;
 }

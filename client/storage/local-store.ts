@@ -119,9 +119,10 @@ export function unsentOf(message: unknown): { group: string; docs: DocId[] } | u
  * transactions it already holds (or that a snapshot replaced) and appends that are not whole. Saves of
  * several clients may come in any order and all survive. An append that contradicts what is held where they
  * overlap is not taken: a session's log here is its own client's (another client's copy may differ for a
- * while when that client discarded writes), never two mixed.
+ * while when that client discarded writes), never two mixed. An append that starts past the end of its
+ * session's log (an earlier save was lost) is not taken either, and is told to `onGap`.
  */
-export function applyChanges(stored: StoredDoc, changes: StoredChanges, onDamage?: (problem: string) => void): void {
+export function applyChanges(stored: StoredDoc, changes: StoredChanges, onGap?: (session: SessionId, first: number, last: number) => void): void {
   // A header that is not the document's own (changed on the disk after it was saved: the client leaves the
   // document out) gives way to a later one that is: a client that then got the document from the relay saved
   // its header again, and what it saved since is read back with it instead of skipped with the damaged one.
@@ -142,7 +143,7 @@ export function applyChanges(stored: StoredDoc, changes: StoredChanges, onDamage
     const held = baseOf(stored, append.session) + log.length;
     if (append.after > held) {
       // A gap: an earlier save of the session was lost (a damaged line). Never keep a log with holes.
-      onDamage?.(`session ${append.session}: transactions ${append.after}-${append.after + append.transactions.length - 1} follow transactions that could not be read, and are left out`);
+      onGap?.(append.session, append.after, append.after + append.transactions.length - 1);
       continue;
     }
     if (firstDifference({ from: baseOf(stored, append.session), transactions: log }, { from: append.after, transactions: append.transactions }) !== undefined) continue;

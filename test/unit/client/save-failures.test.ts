@@ -281,7 +281,7 @@ describe("a local store damaged on the disk", () => {
         writeFileSync(path, [lines[0], "\u0000garbage", lines[2]].join("\n"));
       },
     );
-    expect(errors).toEqual([expect.stringMatching(/^internal: the local store could not read all of group g1: doc_\S+: session \S+: transactions 2-2 follow transactions that could not be read, and are left out$/)]);
+    expect(errors).toEqual([expect.stringMatching(/^internal: the local store could not read all of group g1: doc_\S+: a save could not be read \(damaged on the disk\), and is left out; session \S+: transactions 2-2 follow transactions that could not be read, and are left out$/)]);
     expect(relay.store.knownState(doc.id).sessions[earlier.session]).toBe(1);
   });
 

@@ -1,7 +1,7 @@
 // One contract, three local stores: what the SDK saves on a device comes back the same, in order, without
 // duplicates or holes, per group, and (for the durable stores) after a restart of the app.
 import { execFile, spawn } from "node:child_process";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -519,12 +519,38 @@ describe("FileLocalStore on disk", () => {
     expect(size).toBeLessThan(41_500);
   });
 
-  it("ignores a torn last line and loads everything before it, as no damage", async () => {
+  it("tells a last line cut short, since it cannot be told from a whole save cut on the disk, and loads everything before it", async () => {
     await saveThree();
     tear();
     const damage: string[] = [];
     expect(await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem))).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 3) })]);
+    expect(damage).toEqual([`${first.id}: its last save was cut short (on the disk, or by a crash as it was written), and is left out`]);
+  });
+
+  it("a whole, fsynced last save truncated on the disk is told, not skipped unsaid", async () => {
+    await saveThree();
+    const path = docFile(GROUP, first.id);
+    truncateSync(path, statSync(path).size - 10);
+    const damage: string[] = [];
+    expect(await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem))).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 2) })]);
+    expect(damage).toEqual([`${first.id}: its last save was cut short (on the disk, or by a crash as it was written), and is left out`]);
+  });
+
+  it("a save torn part-way and followed by the next one (a full disk, a crash) costs only itself, unsaid", async () => {
+    await saveThree();
+    tear();
+    await new FileLocalStore(directory).save(GROUP, first.id, { appends: [{ session: alice.session, after: 3, transactions: slice(3, 4) }] });
+    const damage: string[] = [];
+    expect(await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem))).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 4) })]);
     expect(damage).toEqual([]);
+  });
+
+  it("a file emptied on the disk is told", async () => {
+    await saveThree();
+    truncateSync(docFile(GROUP, first.id), 0);
+    const damage: string[] = [];
+    expect(await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem))).toEqual([]);
+    expect(damage).toEqual([`${first.id}: its file is empty (cut on the disk, or a crash as it was made), so the document is left out`]);
   });
 
   /** Overwrites part of the file's `index`th line (counted from 0, empty lines skipped), as a disk fault would. */
@@ -543,7 +569,26 @@ describe("FileLocalStore on disk", () => {
     const damage: string[] = [];
     const [doc] = await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem));
     expect(doc?.sessions).toEqual({ [alice.session]: slice(0, 2), [bob.session]: slice(0, 1) });
-    expect(damage).toEqual([`${first.id}: session ${alice.session}: transactions 3-4 follow transactions that could not be read, and are left out`]);
+    expect(damage).toEqual([`${first.id}: a save could not be read (damaged on the disk), and is left out; session ${alice.session}: transactions 3-4 follow transactions that could not be read, and are left out`]);
+  });
+
+  it("a damaged line is told once for its document, however many later saves it costs: their ranges merged", async () => {
+    await saveThree();
+    const store = new FileLocalStore(directory);
+    for (let after = 3; after < 6; after++) await store.save(GROUP, first.id, { appends: [{ session: alice.session, after, transactions: slice(after, after + 1) }] });
+    damageLine(1);
+    const damage: string[] = [];
+    await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem));
+    expect(damage).toEqual([`${first.id}: a save could not be read (damaged on the disk), and is left out; session ${alice.session}: transactions 3-5 follow transactions that could not be read, and are left out`]);
+  });
+
+  it("a line replaced whole by something that is not a save is told, though nothing later is lost", async () => {
+    await saveThree();
+    const path = docFile(GROUP, first.id);
+    writeFileSync(path, readFileSync(path, "utf8").replace(/\n([^\n]+)\n$/, "\n#damaged#\n"));
+    const damage: string[] = [];
+    expect(await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem))).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 2) })]);
+    expect(damage).toEqual([`${first.id}: a save could not be read (damaged on the disk), and is left out`]);
   });
 
   it("a document whose header line was damaged is left out, and loading tells onDamage so", async () => {
@@ -551,7 +596,7 @@ describe("FileLocalStore on disk", () => {
     damageLine(0);
     const damage: string[] = [];
     expect(await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem))).toEqual([]);
-    expect(damage).toEqual([`${first.id}: its header could not be read, so the document and its 1 later saves are left out`]);
+    expect(damage).toEqual([`${first.id}: a save could not be read (damaged on the disk), and is left out; its header could not be read, so the document and its 1 later saves are left out`]);
   });
 
   it("fsyncs every save unless told not to", async () => {
