@@ -332,9 +332,10 @@ function readDoc(path: string, id: DocId, onDamage?: (problem: string) => void):
       record = JSON.parse(line) as typeof record;
     } catch {
       // Every save is "\n" + record + "\n": a record's line is followed by an empty one, or ends the file
-      // with its newline. A torn one starts as a record does and has no newline of its own.
+      // with its newline. A torn one starts as a record does and has no newline of its own; zeros (a block
+      // the disk lost) are no part of any record, torn or not.
       if (index === lines.length - 1) cutShort = true;
-      else if (!line.startsWith("{") || lines[index + 1] === "") unreadable++;
+      else if (!line.startsWith("{") || line.includes("\u0000") || lines[index + 1] === "") unreadable++;
       return;
     }
     if (typeof record !== "object" || record === null) {

@@ -545,6 +545,19 @@ describe("FileLocalStore on disk", () => {
     expect(damage).toEqual([]);
   });
 
+  it("a line zeroed on the disk up to the next save's newline is told, not taken for a torn save", async () => {
+    await saveThree();
+    const path = docFile(GROUP, first.id);
+    const text = readFileSync(path, "utf8");
+    // A block of zeros from the middle of the first save through its newline, up to the second save's own.
+    const second = text.indexOf('\n{"appends"');
+    const from = text.indexOf('"appends"');
+    writeFileSync(path, text.slice(0, from) + "\u0000".repeat(second - 1 - from) + text.slice(second - 1).replace(/^\n\n/, "\u0000\n"));
+    const damage: string[] = [];
+    expect(await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem))).toEqual([]);
+    expect(damage).toEqual([`${first.id}: a save could not be read (damaged on the disk), and is left out; its header could not be read, so the document and its 1 later saves are left out`]);
+  });
+
   it("a file emptied on the disk is told", async () => {
     await saveThree();
     truncateSync(docFile(GROUP, first.id), 0);
