@@ -114,7 +114,11 @@ export class AwarenessOverPresence {
       changed.push(entry);
     }
     this.#forget(gone);
-    if (changed.length > 0) applyAwarenessUpdate(this.#awareness, encodeAwarenessUpdate(changed), this.#origin);
+    if (changed.length === 0) return;
+    applyAwarenessUpdate(this.#awareness, encodeAwarenessUpdate(changed), this.#origin);
+    for (const entry of changed) {
+      if (this.#awareness.meta.get(entry.client)?.clock === entry.clock) this.#awareness.meta.set(entry.client, heldMeta(entry.clock));
+    }
   }
 
   #forget(keys: string[]): void {
@@ -131,6 +135,19 @@ export class AwarenessOverPresence {
     for (const client of clients) this.#awareness.meta.delete(client);
   }
 }
+
+/**
+ * The meta of a remote state the presence holds: updated now, for as long as it holds it. y-protocols removes
+ * a remote state whose `lastUpdated` is 30 s old (its `outdatedTimeout`), but the presence keeps a silent
+ * peer up to 90 s (PRESENCE_SILENT_MS: a hidden tab pings once a minute) and says when it left; a timer of
+ * ours to renew it would be throttled in a hidden tab as y-protocols' own check is, and could run after it.
+ */
+const heldMeta = (clock: number) => ({
+  clock,
+  get lastUpdated(): number {
+    return Date.now();
+  },
+});
 
 function awarenessOf(state: unknown): AwarenessPresence["awareness"] | undefined {
   if (typeof state !== "object" || state === null || !("awareness" in state)) return undefined;
