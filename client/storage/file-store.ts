@@ -26,7 +26,7 @@ import { checkKnownOptions, describe } from "../local-checks.ts";
 import { fileSessionLocks } from "./file-session-locks.ts";
 import { applyChanges, carriesWrites, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type StoredSnapshot, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
-import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
+import { leaseSession, SessionInUseError, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 
 /**
  * One save. Files written before saves were one line hold `{header}` and `{session, after, transactions}`
@@ -96,8 +96,18 @@ export class FileLocalStore implements LocalStore {
     this.#locks = fileSessionLocks(directory);
   }
 
-  leaseSession(agent: AgentId, request: LeaseRequest): Promise<SessionLease> {
-    return leaseSession(this.#locks, agent, request);
+  /**
+   * A failure of the disk (a read-only folder, a file where the sessions folder goes) is said of the store
+   * folder, the path the app gave: fs's own error names a lock file the app never heard of. It stays the cause.
+   */
+  async leaseSession(agent: AgentId, request: LeaseRequest): Promise<SessionLease> {
+    try {
+      return await leaseSession(this.#locks, agent, request);
+    } catch (error) {
+      if (error instanceof SessionInUseError || error instanceof TypeError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new Error(`FileLocalStore: the store folder ${this.directory} cannot be written${code ? ` (${code})` : ""}, so no session can be leased in it`, { cause: error });
+    }
   }
 
   async loadGroup(group: string, onDamage?: (problem: string) => void): Promise<StoredDoc[]> {

@@ -1,7 +1,7 @@
 // Session ownership (issue 9, item 1): two clients sharing one local store used to load the same session id
 // from it and write into one session log, so the relay kept one branch and the other's writes were lost.
 // Each live client now leases a session no other live client holds; a closed client's session is reused.
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { IDBFactory } from "fake-indexeddb";
@@ -84,5 +84,51 @@ describe.each(setups)("two clients of one identity on one $name", ({ store: make
     await first.close();
     const named = await start({ ...OFFLINE, identity, store, session: first.session });
     expect(named.session).toBe(first.session);
+  });
+});
+
+describe("a FileLocalStore whose folder cannot be written", () => {
+  const folder = (): string => {
+    const directory = mkdtempSync(join(tmpdir(), "weft-unwritable-"));
+    directories.push(directory);
+    return directory;
+  };
+
+  async function leaseFailure(directory: string): Promise<Error> {
+    const failure = await createClient({ ...OFFLINE, identity: createIdentity(), store: new FileLocalStore(directory, { fsync: false }) }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    if (!(failure instanceof Error)) throw new Error("createClient did not reject");
+    return failure;
+  }
+
+  const expectUnwritable = (failure: Error, directory: string, code: string) => {
+    expect(failure.message).toBe(`FileLocalStore: the store folder ${directory} cannot be written (${code}), so no session can be leased in it`);
+    expect((failure.cause as NodeJS.ErrnoException).code).toBe(code);
+  };
+
+  // A file where the sessions folder goes: this fails for root too, which a folder's permissions do not.
+  it("rejects createClient with an error that names the store folder, not a lock file, and keeps the cause", async () => {
+    const directory = folder();
+    writeFileSync(join(directory, "sessions"), "");
+    expectUnwritable(await leaseFailure(directory), directory, "ENOTDIR");
+  });
+
+  it("says the same of a folder without write permission", async ({ skip }) => {
+    const directory = folder();
+    chmodSync(directory, 0o555);
+    let writable = true;
+    try {
+      writeFileSync(join(directory, "probe"), "");
+    } catch {
+      writable = false;
+    }
+    if (writable) skip("this user writes where permissions say no (root)");
+    try {
+      expectUnwritable(await leaseFailure(directory), directory, "EACCES");
+    } finally {
+      chmodSync(directory, 0o755);
+    }
   });
 });
