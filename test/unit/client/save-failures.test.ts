@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { SAVE_RETRY } from "../../../client/push-pump.ts";
 import type { DocChanges, StoredDoc } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
@@ -242,13 +242,13 @@ describe("a local store damaged on the disk", () => {
    * folder, a client of the same identity starts on it with the relay back, and the group syncs. What
    * its onError heard, its group, and the first client.
    */
-  async function damagedThenRestarted<T>(write: (group: Group) => Promise<T> | T, damage: (folder: string, written: T) => void) {
+  async function damagedThenRestarted<T>(write: (group: Group, folder: string) => Promise<T> | T, damage: (folder: string, written: T) => void) {
     const { relay, client } = setup();
     const directory = mkdtempSync(join(tmpdir(), "weft-damaged-"));
     try {
       relay.down = true;
       const earlier = await client({ store: new FileLocalStore(directory, { fsync: false }) });
-      const written = await write(earlier.group("g1"));
+      const written = await write(earlier.group("g1"), join(directory, "g1"));
       await earlier.close();
       damage(join(directory, "g1"), written);
       relay.down = false;
@@ -265,11 +265,13 @@ describe("a local store damaged on the disk", () => {
 
   it("what it could not read is told once through onError, and the rest loads and syncs", async () => {
     const { relay, earlier, errors, written: doc } = await damagedThenRestarted(
-      async (group) => {
+      async (group, folder) => {
         const doc = group.create();
-        for (const data of ["one", "two", "three"]) {
+        const saves = () => readdirSync(folder).flatMap((name) => (name.endsWith(".jsonl") ? readFileSync(join(folder, name), "utf8").split("\n").filter(Boolean) : [])).length;
+        for (const [index, data] of ["one", "two", "three"].entries()) {
           doc.append(data);
-          await new Promise((resolve) => setTimeout(resolve, 20)); // a save each
+          // A save each, however busy the machine: the next append waits for this one's line.
+          await vi.waitFor(() => expect(saves()).toBe(index + 1), { timeout: 10_000, interval: 5 });
         }
         return doc;
       },
