@@ -108,6 +108,16 @@ export async function relayHeapUsed(persistTo: string): Promise<number> {
   }
 }
 
+/** The V8 heap of the relay's isolate behind `port` (a Miniflare's `inspectorPort`): used and committed bytes. */
+export async function relayHeapAt(port: number): Promise<{ usedSize: number; totalSize: number }> {
+  const inspector = await connectInspectorAt(port);
+  try {
+    return await inspector.command<{ usedSize: number; totalSize: number }>("Runtime.getHeapUsage");
+  } finally {
+    inspector.close();
+  }
+}
+
 /** Self time per function (name and file:line), largest first, as percentages of the sampled time. */
 export function topFunctions(profile: CpuProfile, limit = 15): { fn: string; selfMs: number; percent: number }[] {
   const byNode = new Map<number, number>();
