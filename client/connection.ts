@@ -32,6 +32,7 @@ import { DEFAULT_BACKOFF, jitterDraw, type BackoffOptions } from "./backoff.ts";
 import { missingSocketMethod } from "./client-options.ts";
 import { badFrameDecision, closedFailure, initialReconnect, probeFailure, reconnectDelay, relayErrorDecision, siblingWelcomed, unopenedFailure, welcomed, wentLive } from "./core/reconnect.ts";
 import { ConnectionError, RelayError, describeFailure, type ConnectionFailure } from "./errors.ts";
+import { FramePace } from "./frame-pace.ts";
 import type { Identity } from "./identity.ts";
 import { checkRelayUrl, describe, tokenProblem } from "./local-checks.ts";
 import { RelayClock } from "./relay-clock.ts";
@@ -137,6 +138,8 @@ export class Connection {
   #helloSent = false;
   /** Messages sent in the current tick: they leave together, in as few frames as fit, when it ends. */
   #outgoing: Outgoing[] | undefined;
+  /** The pace of the current socket's frames (frame-pace.ts): the relay closes a socket that floods it. */
+  #pace = new FramePace();
   /** Backoff and token-refresh bookkeeping (core/reconnect.ts decides with it). */
   readonly #reconnect = initialReconnect();
   readonly #url: string;
@@ -225,9 +228,13 @@ export class Connection {
    */
   #enqueue(frame: EncodedMessage, listing = false, transactions = 0): void {
     if (!this.#outgoing) {
-      this.#outgoing = [{ messages: [], listings: 0, transactions: 0 }];
+      const runs: Outgoing[] = (this.#outgoing = [{ messages: [], listings: 0, transactions: 0 }]);
       const socket = this.#socket;
-      queueMicrotask(() => this.#flushOutgoing(socket));
+      // Sent already (the hello flushes at once), or given up with its socket: the flush is not this one's.
+      const flush = () => this.#outgoing === runs && this.#flushOutgoing(socket);
+      const waitMs = this.#pace.waitMs(performance.now());
+      if (waitMs > 0) setTimeout(flush, waitMs);
+      else queueMicrotask(flush);
     }
     let run = this.#outgoing[this.#outgoing.length - 1]!;
     const full = (listing && run.listings === MAX_LISTINGS_PER_FRAME) || (run.transactions > 0 && run.transactions + transactions > MAX_TRANSACTIONS_PER_FRAME);
@@ -243,7 +250,14 @@ export class Connection {
     this.#outgoing = undefined;
     if (!runs || !socket || socket !== this.#socket) return;
     if (this.#dropIfClosing(socket)) return;
-    for (const run of runs) for (const frame of packBatches(run.messages, CHUNK_TARGET_BYTES)) socket.send(frame);
+    let frames = 0;
+    for (const run of runs) {
+      for (const frame of packBatches(run.messages, CHUNK_TARGET_BYTES)) {
+        socket.send(frame);
+        frames++;
+      }
+    }
+    this.#pace.sent(frames, performance.now());
   }
 
   /**
@@ -333,6 +347,9 @@ export class Connection {
     socket.binaryType = "arraybuffer";
     this.#socket = socket;
     this.#helloSent = false;
+    // The relay counts each socket's frames afresh; what the last one queued is not sent on this one.
+    this.#outgoing = undefined;
+    this.#pace = new FramePace();
     let opened = false;
     let failed = false;
     const fail = (code: number, reason: string) => {

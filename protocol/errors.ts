@@ -25,6 +25,12 @@ export const ERROR_CLOSE_CODES = {
    * seconds and resume, which sends only what it lacks.
    */
   too_slow: 1013,
+  /**
+   * The socket sent more frames than FRAMES_PER_SECOND_PER_PEER (after a burst of FRAME_BURST_PER_PEER): each
+   * wakes the group's object, so a flood holds up every other peer. Closed, not told frame by frame; connect
+   * again after `retryAfter` seconds and resume. The SDK paces itself under it (SDK_FRAMES_PER_SECOND).
+   */
+  too_many_frames: 1013,
   /** The relay failed on its side; retry with backoff. */
   internal: 1011,
   /** A checkpoint signature does not match the transactions (forged, or a broken hash chain). */

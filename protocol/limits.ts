@@ -251,6 +251,34 @@ export const LAGGING_UNREAD_BYTES = 2 * ANSWER_WINDOW_BYTES;
 export const MAX_IN_FLIGHT_BYTES = MAX_UNREAD_BYTES / 4;
 /** Seconds a peer cut off with `too_slow` should wait before connecting again: it resumes, so soon. */
 export const RETRY_AFTER_TOO_SLOW_SECONDS = 1;
+/**
+ * Frames a second one socket may send the relay, over any second (a token bucket refilled at this rate, of
+ * FRAME_BURST_PER_PEER tokens), before it is closed with `too_many_frames`. Every frame the runtime does not
+ * answer itself wakes the group's object, which handles its sockets one frame at a time: one peer sending
+ * 208,000 tiny frames a second held every other peer's acks for seconds (append to ack from 4 ms to 6 s);
+ * a ping costs the object some 30 µs, so 200 a second are well under 1% of it.
+ * An honest SDK client never comes near it: whatever one tick queues leaves as one frame (a few past
+ * CHUNK_TARGET_BYTES), a document has one partial frame in flight at a time, presence is rate limited, and
+ * the SDK paces its frames to half of this (SDK_FRAMES_PER_SECOND) whatever the app does. The check is
+ * counted in memory before a frame is parsed, so a socket over it costs the object almost nothing.
+ */
+export const FRAMES_PER_SECOND_PER_PEER = 200;
+/** Frames one socket may send the relay at once, on top of FRAMES_PER_SECOND_PER_PEER (a connection's resume, its catch-up's echoes). */
+export const FRAME_BURST_PER_PEER = 400;
+/**
+ * The SDK's own bound on the frames it sends one group's socket (client/frame-pace.ts): half the relay's rate
+ * and a quarter of its burst, so neither a network that bunches frames on the way nor a flush of several
+ * large frames at once reaches the relay's bound. Past it a flush waits for the pace, and what the app does
+ * meanwhile travels in the same frame: an app appending to many documents in separate ticks loses nothing
+ * but a few milliseconds.
+ */
+export const SDK_FRAMES_PER_SECOND = FRAMES_PER_SECOND_PER_PEER / 2;
+export const SDK_FRAME_BURST = FRAME_BURST_PER_PEER / 4;
+/**
+ * Seconds a socket closed with `too_many_frames` should wait before connecting again: an honest client never
+ * is, so the wait is for a peer flooding the relay, long enough that reconnecting to flood again costs it.
+ */
+export const RETRY_AFTER_TOO_MANY_FRAMES_SECONDS = 5;
 /** Most `dir` and `open` messages one frame may carry together (each starts a listing of the group). */
 export const MAX_LISTINGS_PER_FRAME = 16;
 /** Most documents one `dir` frame lists; larger directories arrive in several frames. */

@@ -12,6 +12,7 @@ import {
   type ServerMessage,
   type Transaction,
 } from "../../protocol/index.ts";
+import { FrameBudgets } from "../../worker/core/frame-budget.ts";
 import { MemoryStore } from "../../worker/core/memory-store.ts";
 import { initialState } from "../../worker/core/relay-core.ts";
 import type { PeerRecord } from "../../worker/core/peer-records.ts";
@@ -157,7 +158,10 @@ export class RecordingTransport implements Transport {
 /** A relay over a MemoryStore (or `store`); `peers` are already connected when it starts (as after a hibernation). */
 export function scenario(peers: readonly PeerRecord[] = [], options: RelayOptions = {}, store: MemoryStore = new MemoryStore()) {
   const transport = new RecordingTransport();
-  const relay = new Relay(initialState(GROUP, peers), store, transport, undefined, options);
+  // Every frame of a scenario comes at one instant (NOW), so a long one would overrun the frame budget,
+  // which has tests of its own (frame-budget.test.ts): here it is unbounded.
+  const frames = new FrameBudgets({ perSecond: 0, burst: Infinity });
+  const relay = new Relay(initialState(GROUP, peers, undefined, undefined, frames), store, transport, undefined, options);
 
   /** Sends a client frame from `peer`, logging it first. */
   async function send(peer: PeerId, message: ClientMessage | Record<string, unknown>): Promise<void> {

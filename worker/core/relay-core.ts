@@ -3,6 +3,8 @@
 // and everything the relay does (send, store, verify a signature) leaves as an effect for the driver. A
 // socket's handshake is handshake.ts; this file takes what a ready peer sends, and what it writes.
 import {
+  FRAMES_PER_SECOND_PER_PEER,
+  FRAME_BURST_PER_PEER,
   GENESIS_HASH,
   MEMBERS_KIND,
   MAX_BYTES_PER_AGENT,
@@ -13,6 +15,7 @@ import {
   MAX_CLOCK_AHEAD_MS,
   MAX_SESSIONS_PER_AGENT_PER_DOCUMENT,
   MAX_SESSIONS_PER_DOCUMENT,
+  RETRY_AFTER_TOO_MANY_FRAMES_SECONDS,
   STORED_BYTES_PER_TRANSACTION,
   agentOfSession,
   can,
@@ -37,6 +40,7 @@ import { deletionRefusal, membershipChanges, roleOf, roleUnderLog } from "./acce
 import { PresenceTable } from "./presence.ts";
 import { ContentPacker } from "./content-packer.ts";
 import { PeerTable } from "./peer-table.ts";
+import { FrameBudgets } from "./frame-budget.ts";
 import { snapshotVerified, takeSnapshot } from "./snapshot-taking.ts";
 import type { Effect, RelayEvent, SignatureCheck } from "./effects.ts";
 import type { PeerRecord, ReadyPeer, SavedPresence } from "./peer-records.ts";
@@ -52,11 +56,13 @@ export const initialState = (
   peers: readonly PeerRecord[] = [],
   access: AccessPolicy = OPEN_ACCESS,
   presence: ReadonlyMap<PeerId, SavedPresence> = new Map(),
+  frames: FrameBudgets = new FrameBudgets(),
 ): RelayState => ({
   group,
   access,
   peers: new PeerTable(peers),
   presence: PresenceTable.restore(peers, presence),
+  frames,
 });
 
 export function step(state: RelayState, event: RelayEvent, store: StoreReader): Step {
@@ -96,6 +102,12 @@ export function step(state: RelayState, event: RelayEvent, store: StoreReader): 
 
 function onFrame(state: RelayState, id: PeerId, frame: string | ArrayBuffer | Uint8Array, now: number, store: StoreReader): Step {
   if (!state.peers.has(id)) return unchanged(state); // a frame racing its socket's close
+  // Before anything else is spent on it: a flood of frames costs the object a count each, then nothing.
+  if (!state.frames.take(id, now)) {
+    return refuse(state, id, "too_many_frames", `this connection sent more than ${FRAMES_PER_SECOND_PER_PEER} frames a second (after a burst of ${FRAME_BURST_PER_PEER}), so it is closed`, {
+      retryAfter: RETRY_AFTER_TOO_MANY_FRAMES_SECONDS,
+    });
+  }
   state.presence.heard(id, now);
   const decoded = decodeClientFrame(frame);
   if (!decoded.ok) return refuse(state, id, decoded.code, decoded.reason);

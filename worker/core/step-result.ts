@@ -18,6 +18,7 @@ export function withPeer(state: RelayState, peer: PeerRecord): RelayState {
 
 export function withoutPeer(state: RelayState, id: PeerId): RelayState {
   state.peers.delete(id);
+  state.frames.forget(id);
   return state;
 }
 

@@ -402,7 +402,7 @@ describe("keep-alive", () => {
     expect(FakeSocket.latest).not.toBe(closing);
   });
 
-  it.each(["too_slow", "busy", "internal"] as const)("on %s, which the relay closes the socket behind, goes down at once and lets the app hear it once: the close adds nothing", (code) => {
+  it.each(["too_slow", "too_many_frames", "busy", "internal"] as const)("on %s, which the relay closes the socket behind, goes down at once and lets the app hear it once: the close adds nothing", (code) => {
     const { connection, log } = connect();
     connection.start();
     handshake();

@@ -312,7 +312,7 @@ describe("a sibling group of the same client welcomed by the relay", () => {
 describe("errors the group hears", () => {
   it("are passed on; the connection drops at once for those the relay closes the socket behind, not for a refusal of one write", () => {
     const decide = (code: ErrorMessage["code"]) => relayErrorDecision(initialReconnect(), { type: "error", code, message: "m" }, { status: "live", canRefresh: false });
-    for (const code of ["too_slow", "busy", "internal", "too_many_peers", "bad_frame"] as const) expect(decide(code), code).toEqual({ type: "pass", drop: true });
+    for (const code of ["too_slow", "too_many_frames", "busy", "internal", "too_many_peers", "bad_frame"] as const) expect(decide(code), code).toEqual({ type: "pass", drop: true });
     for (const code of ["forbidden", "quota_exceeded", "doc_deleted", "rate_limited"] as const) expect(decide(code), code).toEqual({ type: "pass", drop: false });
   });
 });
