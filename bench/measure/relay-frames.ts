@@ -6,6 +6,7 @@
 //   npx node bench/measure/relay-frames.ts [frames=2000] [subscribers=10] [perFrame=10]
 import { cpuUsage } from "node:process";
 import { GENESIS_HASH, chainHash, encodeMessage, signCheckpoint, type Transaction } from "../../protocol/index.ts";
+import { FrameBudgets } from "../../worker/core/frame-budget.ts";
 import { MemoryStore } from "../../worker/core/memory-store.ts";
 import { initialState } from "../../worker/core/relay-core.ts";
 import { Relay, type Transport } from "../../worker/core/relay.ts";
@@ -30,7 +31,9 @@ const transport: Transport = {
   wakeAt: (at) => alarm.wakeAt(at),
 };
 const alarm = new NodeAlarm((now) => void relay.dispatch({ type: "alarm", now }));
-const relay = new Relay(initialState(GROUP), new MemoryStore(), transport);
+// Every frame here comes as fast as the core takes it, far past a socket's frame budget (a flood to the
+// relay): unbounded, as the frames measured are what a paced writer sends.
+const relay = new Relay(initialState(GROUP, [], undefined, undefined, new FrameBudgets({ perSecond: 0, burst: Infinity })), new MemoryStore(), transport);
 const frame = (peer: string, message: unknown) => relay.dispatch({ type: "frame", peer, frame: encodeMessage(message as never), now: NOW });
 
 async function connect(peer: string, seed: number): Promise<void> {

@@ -5,7 +5,8 @@
 // SQL statements and rows per frame (WEFT_SQL_STATS), and the delay from sending a frame to each
 // subscriber holding it (p50 / p99). `--relay-prof` writes a V8 profile of the relay's isolate over the
 // timed window to write-path-relay.cpuprofile.
-//   npx node bench/measure/write-path.ts [frames=2000] [subscribers=10] [rate=200] [--relay-prof]
+//   npx node bench/measure/write-path.ts [frames=2000] [subscribers=10] [rate=100] [--relay-prof]
+// A rate past FRAMES_PER_SECOND_PER_PEER (200) gets the writer closed with too_many_frames once its burst is spent.
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { GENESIS_HASH, chainHash, decodeServerFrame, encodeMessage, signCheckpoint, type Transaction } from "../../protocol/index.ts";
 import { bundleWorker } from "../../scripts/bundle-worker.ts";
@@ -17,7 +18,7 @@ import { sleep, wallClock } from "../workload.ts";
 
 const args = process.argv.slice(2);
 const relayProf = args.includes("--relay-prof");
-const [frames = 2_000, subscribers = 10, rate = 200] = args.filter((arg) => !arg.startsWith("--")).map(Number);
+const [frames = 2_000, subscribers = 10, rate = 100] = args.filter((arg) => !arg.startsWith("--")).map(Number);
 const GROUP = "write-path";
 const INSPECTOR_PORT = 9300 + Math.floor(Math.random() * 500);
 

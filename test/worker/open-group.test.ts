@@ -17,11 +17,16 @@ describe("open the whole group", () => {
     const group = uniqueGroup("open-1000");
     const a = await connect(group, alice);
     const ids: DocId[] = [];
-    // Sent without waiting: the relay handles them in order, so the last ack means all are stored.
-    for (let i = 0; i < 1_000; i++) {
-      const { id, header } = docHeader(alice, group, `doc-${String(i).padStart(4, "0")}`);
-      ids.push(id);
-      a.send(new SessionWriter(alice, id).content([{ at: 1_700_000_000_000 + i, data: `payload-${i}` }], header));
+    // In batches of 100 (a frame each, as the SDK packs them: 1,000 frames at once would be closed with
+    // too_many_frames), sent without waiting: the relay handles them in order, so the last ack means all are stored.
+    for (let from = 0; from < 1_000; from += 100) {
+      const part: ClientMessage[] = [];
+      for (let i = from; i < from + 100; i++) {
+        const { id, header } = docHeader(alice, group, `doc-${String(i).padStart(4, "0")}`);
+        ids.push(id);
+        part.push(new SessionWriter(alice, id).content([{ at: 1_700_000_000_000 + i, data: `payload-${i}` }], header) as ClientMessage);
+      }
+      a.sendRaw(batchFrame(part.map((message) => encodeForBatch(message))));
     }
     await a.next("known", (k) => k.doc === ids.at(-1), 60_000);
     expect(a.drain("error")).toEqual([]);
