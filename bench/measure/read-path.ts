@@ -8,14 +8,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { createClient, createIdentity, exportIdentity, importIdentity, type Doc, type Group } from "../../client/index.ts";
 import { FileLocalStore } from "../../client/node.ts";
 import { transactionCount, type DocId } from "../../protocol/index.ts";
-import { bundleWorker } from "../../scripts/bundle-worker.ts";
 import { childrenCpu } from "../proc-stats.ts";
 import { startRelayProfile } from "../relay-inspector.ts";
-import { RELAY_COMPATIBILITY_DATE, RELAY_COMPATIBILITY_FLAGS } from "../../dev/start-relay.ts";
+import { measuredRelay } from "./miniflare-relay.ts";
 import { ownCpuMs, payload, sleep, wallClock } from "../workload.ts";
 
 const args = process.argv.slice(2);
@@ -74,22 +72,12 @@ function whenHolds(group: Group, doc: Doc, condition: () => boolean): Promise<vo
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-const miniflare = new Miniflare(
-  convertV4MiniflareOptions({
-    name: "weft",
-    modules: true,
-    script: await bundleWorker(),
-    compatibilityDate: RELAY_COMPATIBILITY_DATE,
-    compatibilityFlags: [...RELAY_COMPATIBILITY_FLAGS],
-    durableObjects: { GROUPS: { className: "GroupObject", useSQLite: true } },
-    host: "127.0.0.1",
-    port: 0,
-    ...(relayProf ? { inspectorPort: INSPECTOR_PORT } : {}),
-    ...(args.includes("--persist") ? { resourcePersistencePath: mkdtempSync(join(tmpdir(), "weft-read-path-state-")) } : {}),
-  }),
-);
+const miniflare = await measuredRelay({
+  ...(relayProf ? { inspectorPort: INSPECTOR_PORT } : {}),
+  // With --persist, the groups' SQLite lives in a folder (as under wrangler dev --persist-to), not in memory.
+  ...(args.includes("--persist") ? { persistTo: mkdtempSync(join(tmpdir(), "weft-read-path-state-")) } : {}),
+});
 const url = (await miniflare.ready).origin;
-// With --persist, the groups' SQLite lives in a folder (as under wrangler dev --persist-to), not in memory.
 const stores = mkdtempSync(join(tmpdir(), "weft-read-path-"));
 try {
   const writer = await createClient({ url, identity: createIdentity() });

@@ -9,11 +9,9 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { createClient, createIdentity } from "../../client/index.ts";
-import { bundleWorker } from "../../scripts/bundle-worker.ts";
-import { RELAY_COMPATIBILITY_DATE, RELAY_COMPATIBILITY_FLAGS } from "../../dev/start-relay.ts";
 import { relayHeapAt } from "../relay-inspector.ts";
+import { measuredRelay } from "./miniflare-relay.ts";
 import { payload, sleep } from "../workload.ts";
 
 const [mode = "new", rounds = "4"] = process.argv.slice(2);
@@ -25,20 +23,7 @@ const INSPECTOR_PORT = 9300 + Math.floor(Math.random() * 500);
 const MiB = 2 ** 20;
 
 const state = mkdtempSync(join(tmpdir(), "weft-relay-memory-"));
-const miniflare = new Miniflare(
-  convertV4MiniflareOptions({
-    name: "weft",
-    modules: true,
-    script: await bundleWorker(),
-    compatibilityDate: RELAY_COMPATIBILITY_DATE,
-    compatibilityFlags: [...RELAY_COMPATIBILITY_FLAGS],
-    durableObjects: { GROUPS: { className: "GroupObject", useSQLite: true } },
-    host: "127.0.0.1",
-    port: 0,
-    inspectorPort: INSPECTOR_PORT,
-    resourcePersistencePath: state,
-  }),
-);
+const miniflare = await measuredRelay({ inspectorPort: INSPECTOR_PORT, persistTo: state });
 try {
   const url = (await miniflare.ready).origin;
   const workerd = Number(execFileSync("pgrep", ["-n", "-x", "workerd"]).toString().trim());

@@ -7,12 +7,10 @@
 // timed window to write-path-relay.cpuprofile.
 //   npx node bench/measure/write-path.ts [frames=2000] [subscribers=10] [rate=100] [--relay-prof]
 // A rate past FRAMES_PER_SECOND_PER_PEER (200) gets the writer closed with too_many_frames once its burst is spent.
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { GENESIS_HASH, chainHash, decodeServerFrame, encodeMessage, signCheckpoint, type Transaction } from "../../protocol/index.ts";
-import { bundleWorker } from "../../scripts/bundle-worker.ts";
 import { childrenCpu } from "../proc-stats.ts";
 import { startRelayProfile } from "../relay-inspector.ts";
-import { RELAY_COMPATIBILITY_DATE, RELAY_COMPATIBILITY_FLAGS } from "../../dev/start-relay.ts";
+import { measuredRelay } from "./miniflare-relay.ts";
 import { helloFrame, testAgent, testHeader, type TestAgent } from "../../test/support/identity.ts";
 import { sleep, wallClock } from "../workload.ts";
 
@@ -47,20 +45,7 @@ async function connect(url: string, who: TestAgent, onContent?: (message: Record
   return socket;
 }
 
-const miniflare = new Miniflare(
-  convertV4MiniflareOptions({
-    name: "weft",
-    modules: true,
-    script: await bundleWorker(),
-    compatibilityDate: RELAY_COMPATIBILITY_DATE,
-    compatibilityFlags: [...RELAY_COMPATIBILITY_FLAGS],
-    durableObjects: { GROUPS: { className: "GroupObject", useSQLite: true } },
-    bindings: { WEFT_SQL_STATS: "true" },
-    host: "127.0.0.1",
-    port: 0,
-    ...(relayProf ? { inspectorPort: INSPECTOR_PORT } : {}),
-  }),
-);
+const miniflare = await measuredRelay({ bindings: { WEFT_SQL_STATS: "true" }, ...(relayProf ? { inspectorPort: INSPECTOR_PORT } : {}) });
 const url = (await miniflare.ready).origin;
 try {
   const who = testAgent(1);
