@@ -15,3 +15,4 @@ export * from "./roles.ts";
 export * from "./digest.ts";
 export * from "./open-parts.ts";
 export * from "./token-shape.ts";
+export * from "./frame-rate.ts";
