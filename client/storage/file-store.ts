@@ -359,7 +359,8 @@ function readDoc(path: string, id: DocId, onDamage?: (problem: string) => void):
       return;
     }
     // A line of the older format is one append of its own.
-    const appends = (Array.isArray(record.appends) ? record.appends : "session" in record ? [record as OldAppendLine] : []).map((append) => (Array.isArray(append?.transactions) ? { ...append, transactions: append.transactions.map(fromLine) } : append));
+    const saved = Array.isArray(record.appends) ? record.appends : "session" in record ? [record as OldAppendLine] : [];
+    const appends = saved.map((append) => (Array.isArray(append?.transactions) ? { ...append, transactions: append.transactions.map(fromLine) } : append));
     const snapshot = snapshotFromLine(record.snapshot);
     applyChanges(stored, { ...(header ? { header } : {}), appends, ...(snapshot ? { snapshot } : {}), cuts: record.cuts, relayHeld: record.relayHeld }, onGap);
   });
