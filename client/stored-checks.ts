@@ -8,15 +8,16 @@
 // large a transaction into the store) is not damage: it is held back and surfaced (restoreDoc).
 import { agentOfSession, fromBase64Url, isSessionId, type AgentId, type SessionId } from "../protocol/index.ts";
 import { isTransactionData } from "./local-checks.ts";
-import { isKnownState, type StoredDoc } from "./storage/local-store.ts";
+import { isKnownState, type StoredDoc, type StrandedRun } from "./storage/local-store.ts";
 
 /**
  * `docs`, as the client of `agent` reads them, less what is damaged in them, each part left out told to
  * `onDamage`: a document whose snapshot is damaged (its sessions' logs start where the snapshot says), and a
  * session's log from its first entry that is not a transaction on (a log keeps no holes), or whole under a
  * key that is not a session id. What the relay was last heard to hold is no write, only a head start on its
- * answer: one that names no session ids goes unsaid. The store's own objects are never changed (a
- * MemoryLocalStore hands out what it holds).
+ * answer: one that names no session ids goes unsaid. Runs kept aside past a hole (StoredDoc.stranded) are
+ * checked as logs are, a session's whole. The store's own objects are never changed (a MemoryLocalStore hands
+ * out what it holds).
  */
 export function soundStoredDocs(docs: StoredDoc[], agent: AgentId, onDamage?: (problem: string) => void): StoredDoc[] {
   const sound: StoredDoc[] = [];
@@ -35,7 +36,14 @@ export function soundStoredDocs(docs: StoredDoc[], agent: AgentId, onDamage?: (p
       if (bad > 0) sessions[session] = log.slice(0, bad) as StoredDoc["sessions"][SessionId];
       else delete sessions[session];
     }
-    sound.push({ ...doc, sessions, relayHeld: isKnownState(relayHeld) && isRecordOf(relayHeld.sessions, isCount) ? relayHeld : undefined });
+    const stranded: Record<SessionId, StrandedRun[]> = {};
+    for (const [session, runs] of Object.entries(doc.stranded ?? {}) as [SessionId, unknown][]) {
+      const own = agentOfSession(session) === agent;
+      const sound = isSessionId(session) && Array.isArray(runs) && runs.every((run: Partial<StrandedRun>) => isCount(run?.after) && Array.isArray(run.transactions) && run.transactions.every((transaction) => isTransaction(transaction, own)));
+      if (sound) stranded[session] = runs.map((run: StrandedRun) => ({ after: run.after, transactions: [...run.transactions] }));
+      else onDamage?.(`${doc.id}: session ${JSON.stringify(session)}: its transactions kept aside past a hole are damaged, and left out`);
+    }
+    sound.push({ ...doc, sessions, relayHeld: isKnownState(relayHeld) && isRecordOf(relayHeld.sessions, isCount) ? relayHeld : undefined, ...(Object.keys(stranded).length > 0 ? { stranded } : {}) });
   }
   return sound;
 }

@@ -27,10 +27,12 @@ import { fileURLToPath } from "node:url";
  * damage on the disk costs only itself; 49.7 KiB with a meta or presence state JSON would change refused,
  * naming where, and wrong arguments named with what they got; 50.2 KiB with a relay's frame the SDK
  * cannot take told to onError, a socket whose opening nothing answers given up, a WebSocket option that is
- * no WebSocket class refused, and agent keys of small order refused). Less than a KiB of room beyond that,
+ * no WebSocket class refused, and agent keys of small order refused; 50.8 KiB with the SDK pacing its
+ * frames under the relay's budget; 51.7 KiB with writes saved past a save damaged on the disk kept aside
+ * and joined once the relay's copy fills the hole, instead of lost). Less than a KiB of room beyond that,
  * so that the next fix is not blocked by its error message.
  */
-export const BROWSER_BUNDLE_BUDGET_GZIPPED = 51 * 1024;
+export const BROWSER_BUNDLE_BUDGET_GZIPPED = 52 * 1024;
 
 /**
  * Bundles `entry` for browsers as an app would; by default the SDK's own source. esbuild fails on any

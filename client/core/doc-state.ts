@@ -28,7 +28,7 @@ import {
 import { ChainChecks, verifiesChains } from "../chain-checks.ts";
 import { LocalRefusalError, type RelayError } from "../errors.ts";
 import { isTransactionData, storedTransactionProblem } from "../local-checks.ts";
-import { type DocChanges, type StoredDoc, type StoredSnapshot } from "../storage/local-store.ts";
+import { type DocChanges, type StoredDoc, type StoredSnapshot, type StrandedRun } from "../storage/local-store.ts";
 
 export type DocTransaction = Transaction & { session: SessionId; index: number };
 
@@ -138,6 +138,11 @@ export type DocState = {
    * store's copy is their own client's to keep, so this client saves none of them from then on.
    */
   readonly conflicted: Set<SessionId>;
+  /**
+   * Runs of this agent's sessions the local store kept past a hole in their log (a save damaged on the disk):
+   * they join the log once the relay's copy fills the hole (stranded.ts), and the unsent writes among them go up.
+   */
+  readonly stranded: Map<SessionId, StrandedRun[]>;
   /** Per other session of this agent, how far a push of its orphan tail went on this socket (push.ts). */
   readonly orphansSent: Map<SessionId, number>;
   /** The relay refused an orphan tail for good: this client pushes none of this document's until retried or discarded. */
@@ -185,6 +190,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     chains: new ChainChecks(),
     askFrom: new Map(),
     conflicted: new Set(),
+    stranded: new Map(),
     orphansSent: new Map(),
     orphanRefusal: undefined,
     version: 0,
@@ -230,7 +236,8 @@ export function hasUnsynced(doc: DocState, own: SessionId): boolean {
   // Only this agent may send a header it created (the relay refuses another creator's): a document another
   // agent created and left unsent in a shared store is not this client's to sync.
   const ownHeaderUnsent = doc.header !== undefined && !doc.relay.header && doc.header.creator === agentOfSession(own);
-  return heldCount(doc, own) > countOf(doc.relay, own) || ownHeaderUnsent;
+  // Own writes the store kept past a hole wait for the relay's copy to join, then go up (stranded.ts).
+  return heldCount(doc, own) > countOf(doc.relay, own) || ownHeaderUnsent || doc.stranded.has(own);
 }
 
 /** Own content (or the header) was pushed on the current socket and not acknowledged yet. */
@@ -283,6 +290,14 @@ export function logOf(doc: DocState, session: SessionId): Transaction[] {
   return log;
 }
 
+/** Appends a transaction held elsewhere (the relay's copy, the store's) to the own log, with its chain hash where the hashes reach that far. */
+export function appendHeld(doc: DocState, own: SessionId, transaction: Transaction): void {
+  const log = logOf(doc, own);
+  if (doc.ownHashes.length === log.length) doc.ownHashes.push(chainHash(ownHashAt(doc, own, heldCount(doc, own)), [transaction]));
+  log.push(transaction);
+  seenAt(doc, own, own, transaction.at);
+}
+
 /** Appends an own transaction (already checked by the caller) at `nextAt(doc, now)`. */
 export function appendOwn(doc: DocState, own: SessionId, data: TransactionData, now: number): DocTransaction {
   const at = nextAt(doc, now);
@@ -322,6 +337,9 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
     doc.saved.set(session, heldCount(doc, session));
     // Only verified transactions of a verified chain are ever saved (unsavedOf holds the rest back).
     doc.chains.trust(session, heldCount(doc, session));
+  }
+  for (const [session, runs] of Object.entries(stored.stranded ?? {}) as [SessionId, StrandedRun[]][]) {
+    if (agentOfSession(session) === agentOfSession(own) && !doc.stranded.has(session)) doc.stranded.set(session, runs.map((run) => ({ ...run })));
   }
   restoreRelayHeld(doc, own, stored.relayHeld);
   const base = baseOf(doc, own);
@@ -510,6 +528,7 @@ export function markDeleted(doc: DocState): void {
   doc.bases.clear();
   doc.baseHashes.clear();
   doc.saved.clear();
+  doc.stranded.clear();
   doc.rewrites++;
   doc.version++;
 }

@@ -95,6 +95,7 @@ export function discardRefused(doc: DocState, own: SessionId): number | undefine
   doc.ownMatched = Math.min(doc.ownMatched, from);
   doc.ownAckedBefore = Math.min(doc.ownAckedBefore, from); // what is written there next is not the store's copy
   cutOwnLog(doc, own, from);
+  doc.stranded.delete(own); // what the store kept past a hole followed the writes discarded, as the store's cut says
   recountLastAt(doc);
   return from;
 }

@@ -7,8 +7,9 @@
 // writes move after the relay's, to be pushed again; except where the relay had acknowledged them before a
 // restart (DocState.ownAckedBefore): there the store's copy was damaged on the disk, and the relay's
 // replaces it. Pure functions of the document's state (doc-state.ts).
-import { agentOfSession, chainHash, countOf, firstDifference, type KnownState, type SessionChunk, type SessionId, type Transaction } from "../../protocol/index.ts";
-import { baseOf, cutOwnLog, heldCount, knownOf, logOf, ownHashAt, ownStoredUpTo, seenAt, type DocState, type DocTransaction, type Holder } from "./doc-state.ts";
+import { agentOfSession, countOf, firstDifference, type KnownState, type SessionChunk, type SessionId } from "../../protocol/index.ts";
+import { appendHeld, baseOf, cutOwnLog, heldCount, knownOf, logOf, ownHashAt, ownStoredUpTo, type DocState, type DocTransaction, type Holder } from "./doc-state.ts";
+import { joinStranded, type LostRun } from "./stranded.ts";
 
 /**
  * Takes in content of the own session from the relay. Returns what is new to this client (`added`), and
@@ -17,19 +18,19 @@ import { baseOf, cutOwnLog, heldCount, knownOf, logOf, ownHashAt, ownStoredUpTo,
  * again from it. `damagedFrom`: the own log differed from there on where the relay had acknowledged it
  * before a restart (the store's copy was damaged). `gap`: the content does not follow what is held.
  */
-export function takeOwnContent(doc: DocState, own: SessionId, chunk: SessionChunk): { added: DocTransaction[]; cutFrom: number | undefined; damagedFrom: number | undefined; gap: boolean } {
+export function takeOwnContent(doc: DocState, own: SessionId, chunk: SessionChunk): { added: DocTransaction[]; cutFrom: number | undefined; damagedFrom: number | undefined; gap: boolean; lost: LostRun[] } {
   const base = baseOf(doc, own);
   const held = heldCount(doc, own);
   const end = chunk.after + chunk.transactions.length;
-  if (chunk.after > held) return { added: [], cutFrom: undefined, damagedFrom: undefined, gap: true };
+  if (chunk.after > held) return { added: [], cutFrom: undefined, damagedFrom: undefined, gap: true, lost: [] };
   const added: DocTransaction[] = [];
-  if (end <= base) return { added, cutFrom: undefined, damagedFrom: undefined, gap: false }; // a snapshot held stands for it
+  if (end <= base) return { added, cutFrom: undefined, damagedFrom: undefined, gap: false, lost: [] }; // a snapshot held stands for it
   // Below `after` the relay's copy may differ from the own log where nothing vouches for it: the relay is
   // asked for its copy from where something does, and this waits (a gap loads the document again).
   const vouched = Math.max(doc.ownMatched, base);
   if (chunk.after > vouched) {
     check(doc, vouched, end);
-    return { added, cutFrom: undefined, damagedFrom: undefined, gap: true };
+    return { added, cutFrom: undefined, damagedFrom: undefined, gap: true, lost: [] };
   }
   const log = logOf(doc, own);
   const relayCopy = { from: chunk.after, transactions: chunk.transactions };
@@ -47,6 +48,9 @@ export function takeOwnContent(doc: DocState, own: SessionId, chunk: SessionChun
     appendHeld(doc, own, transaction);
     added.push({ ...transaction, session: own, index });
   }
+  // Writes the store kept past a hole the relay's copy just filled are older than the moved ones: they go first.
+  const joined = joinStranded(doc, own, own);
+  added.push(...joined.added);
   // Moved writes keep their times, never behind the relay's before them (a session's times do not go back).
   const floor = log.at(-1)?.at ?? 0;
   for (const transaction of moved) appendHeld(doc, own, transaction.at >= floor ? transaction : { ...transaction, at: floor });
@@ -64,15 +68,7 @@ export function takeOwnContent(doc: DocState, own: SessionId, chunk: SessionChun
     if (reused.from >= reused.until) doc.reused = undefined;
   }
   if (added.length > 0) doc.version++;
-  return { added, cutFrom, damagedFrom, gap: false };
-}
-
-/** Appends a transaction to the own log, with its chain hash where the hashes reach that far. */
-function appendHeld(doc: DocState, own: SessionId, transaction: Transaction): void {
-  const log = logOf(doc, own);
-  if (doc.ownHashes.length === log.length) doc.ownHashes.push(chainHash(ownHashAt(doc, own, heldCount(doc, own)), [transaction]));
-  log.push(transaction);
-  seenAt(doc, own, own, transaction.at);
+  return { added, cutFrom, damagedFrom, gap: false, lost: joined.lost };
 }
 
 /**

@@ -1,7 +1,7 @@
 // What the relay says, as the client core takes it: known states and content of documents, `opened`,
 // deletions, directory frames, and errors, routed to what they answer (error-routing.ts), with refusals
 // held back and surfaced once. Part of the pure core (client-core.ts).
-import type { DocId, ErrorMessage } from "../../protocol/index.ts";
+import type { DocId, ErrorMessage, SessionId } from "../../protocol/index.ts";
 import { answersSnapshot, routeError } from "../error-routing.ts";
 import { RelayError } from "../errors.ts";
 import { headerIsFor, writeRefusal } from "../local-checks.ts";
@@ -12,6 +12,7 @@ import { discardOrphanTails, discardRefused, heldBack, orphanTailTransactions, r
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
 import { checkOwnCount, checkOwnHead, recheckChain, takeOwnContent } from "./own-content.ts";
 import { applyContent } from "./received.ts";
+import { joinStranded, unjoinable, type LostRun } from "./stranded.ts";
 import { failSnapshots, onSnapshotted, takeAnswered } from "./snapshots.ts";
 import { answered, forget, heardOf, send, sendLoad } from "./tracking.ts";
 
@@ -25,6 +26,8 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       if (message.head !== undefined && message.reason === "load") checkOwnHead(doc, state.writer, message.sessions[own] ?? 0, message.head);
       const relay = checkOwnCount(doc, own, { header: message.header, sessions: message.sessions }, message.reason);
       const { firstLoad } = applyKnown(doc, own, relay, message.reason);
+      // The relay sent what it holds before answering a load: what the store kept past more than that is lost.
+      if (message.reason === "load" && doc.stranded.size > 0) reportLost(doc.id, unjoinable(doc, message), out);
       if (wasUnsynced && !hasUnsynced(doc, own)) out.push({ type: "settle", waiter: `synced:${doc.id}` });
       if (doc.reused?.checking && !doc.reused.asked) sendLoad(state, doc, out);
       if (firstLoad) {
@@ -50,6 +53,13 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       if (ownTaken?.damagedFrom !== undefined) out.push({ type: "report", error: damagedCopyError(doc.id, ownTaken.damagedFrom) });
       const others = applyContent(doc, own, message);
       const added = ownTaken ? [...ownTaken.added, ...others.added] : others.added;
+      reportLost(doc.id, ownTaken?.lost ?? [], out);
+      for (const session of Object.keys(message.sessions) as SessionId[]) {
+        if (session === own || !doc.stranded.has(session)) continue;
+        const joined = joinStranded(doc, own, session);
+        added.push(...joined.added);
+        reportLost(doc.id, joined.lost, out);
+      }
       const gap = others.gap || (ownTaken?.gap ?? false);
       if (wasUnsynced && !hasUnsynced(doc, own)) out.push({ type: "settle", waiter: `synced:${doc.id}` });
       if (heardFirst) {
@@ -116,6 +126,15 @@ export function onDeleted(state: CoreState, id: DocId, out: CoreEffect[]): void 
   }
   if (!told) out.push({ type: "removeLocal", doc: id, report: true });
   if (state.deletes.delete(id)) out.push({ type: "settle", waiter: `delete:${id}` });
+}
+
+/** Writes the local store kept past a save damaged on the disk that cannot join their session (stranded.ts): one report a session. */
+function reportLost(doc: DocId, lost: LostRun[], out: CoreEffect[]): void {
+  for (const session of new Set(lost.map((run) => run.session))) {
+    const runs = lost.filter((run) => run.session === session);
+    const message = `the local store kept writes ${Math.min(...runs.map((run) => run.first))}-${Math.max(...runs.map((run) => run.last))} of session ${session} of ${doc} past a save damaged on the disk, and the relay does not hold what that save held: they are lost`;
+    out.push({ type: "report", error: new RelayError({ code: "internal", message, doc, session }) });
+  }
 }
 
 /** The local store's copy of own writes the relay had acknowledged differed from the relay's (own-content.ts). */

@@ -11,8 +11,9 @@
 // readable, so it costs only itself and goes unsaid. Anything else skipped is told to onDamage, once per
 // document (readDoc): a torn last line (a whole save cut short on the disk looks the same, and may hold
 // unsent writes), an empty file, and a line damaged later on the disk, with what it costs beyond itself:
-// the saves of its session after it (a log keeps no holes), or, the header's line, the whole document until
-// a header that is the document's own is saved again (applyChanges). A damaged line that still parses is
+// the saves of its session after it wait aside until the relay's copy fills the hole (a log keeps no holes;
+// the client then joins them, and pushes the unsent writes among them), or, the header's line, the whole
+// document until a header that is the document's own is saved again (applyChanges). A damaged line that still parses is
 // left out by the client's checks of what it reads back (client/stored-checks.ts).
 // Several processes may share one directory: appends go to files opened with O_APPEND (each save one
 // write), nothing is ever truncated or rewritten in place, and session leases are lock files
@@ -21,7 +22,7 @@ import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, 
 import { randomUUID } from "node:crypto";
 import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { isDocId, type AgentId, type DocId, type Role, type SessionId, type Transaction } from "../../protocol/index.ts";
+import { isDocId, type AgentId, type DocId, type Role, type Transaction } from "../../protocol/index.ts";
 import { checkKnownOptions, describe } from "../local-checks.ts";
 import { fileSessionLocks } from "./file-session-locks.ts";
 import { applyChanges, carriesWrites, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type StoredSnapshot, type UnsentListener } from "./local-store.ts";
@@ -317,7 +318,7 @@ async function fsyncPath(path: string): Promise<void> {
 /**
  * Replays a document's records; a line that does not parse is skipped. What was lost is told to `onDamage`
  * once for the document: lines damaged on the disk, a last save cut short, an empty file, and what that
- * loses beyond the lines themselves (later saves of a session, each session's range merged into one, or the
+ * costs beyond the lines themselves (later saves of a session kept aside, each session's range in one, or the
  * document, its header's line lost). A line torn by a save that failed part-way (a full disk, a crash) is
  * followed straight by the next record, with no newline of its own: that save never resolved, so it
  * costs only itself and goes unsaid. A torn LAST line cannot be told from a whole, fsynced save cut short
@@ -328,11 +329,6 @@ function readDoc(path: string, id: DocId, onDamage?: (problem: string) => void):
   let headless = 0;
   let unreadable = 0;
   let cutShort = false;
-  const gaps = new Map<SessionId, { first: number; last: number }>();
-  const onGap = (session: SessionId, first: number, last: number) => {
-    const gap = gaps.get(session);
-    gaps.set(session, gap ? { first: Math.min(gap.first, first), last: Math.max(gap.last, last) } : { first, last });
-  };
   const text = readFileSync(path, "utf8");
   const lines = text.split("\n");
   lines.forEach((line, index) => {
@@ -362,7 +358,7 @@ function readDoc(path: string, id: DocId, onDamage?: (problem: string) => void):
     const saved = Array.isArray(record.appends) ? record.appends : "session" in record ? [record as OldAppendLine] : [];
     const appends = saved.map((append) => (Array.isArray(append?.transactions) ? { ...append, transactions: append.transactions.map(fromLine) } : append));
     const snapshot = snapshotFromLine(record.snapshot);
-    applyChanges(stored, { ...(header ? { header } : {}), appends, ...(snapshot ? { snapshot } : {}), cuts: record.cuts, relayHeld: record.relayHeld }, onGap);
+    applyChanges(stored, { ...(header ? { header } : {}), appends, ...(snapshot ? { snapshot } : {}), cuts: record.cuts, relayHeld: record.relayHeld });
   });
   const problems: string[] = [];
   if (text === "") problems.push("its file is empty (cut on the disk, or a crash as it was made), so the document is left out");
@@ -370,7 +366,10 @@ function readDoc(path: string, id: DocId, onDamage?: (problem: string) => void):
   if (cutShort) problems.push("its last save was cut short (on the disk, or by a crash as it was written), and is left out");
   // Saves with no header before them: the header's line was whole once (it is written first), and is lost.
   if (!stored && headless > 0) problems.push(`its header could not be read, so the document and its ${headless} later saves are left out`);
-  for (const [session, { first, last }] of gaps) problems.push(`session ${session}: transactions ${first}-${last} follow transactions that could not be read, and are left out`);
+  for (const [session, runs] of Object.entries(stored?.stranded ?? {})) {
+    const last = runs.at(-1)!;
+    problems.push(`session ${session}: transactions ${runs[0]!.after}-${last.after + last.transactions.length - 1} follow transactions that could not be read, and are kept aside until the relay's copy of those fills the gap`);
+  }
   if (problems.length > 0) onDamage?.(problems.join("; "));
   return stored;
 }

@@ -12,11 +12,19 @@ import type { LeaseRequest, SessionLease } from "./session-pool.ts";
 export type StoredSnapshot = { snapshot: Snapshot; bases: Record<SessionId, number>; baseHashes: Record<SessionId, string> };
 
 /**
+ * Transactions of a session saved past a hole in its log (a save between them lost, damaged on the disk):
+ * `after` counts from the session's start, as in an append. They are kept aside, not dropped: where the relay
+ * holds what the hole held, its copy fills the hole, and these join the log (unsent writes among them go up).
+ */
+export type StrandedRun = { after: number; transactions: Transaction[] };
+
+/**
  * A document as stored locally: its header, the snapshot it starts from (if any), every session's
  * transactions in order, from its base on (index 0 of `sessions[s]` is transaction `bases[s]`, 0 without one),
- * and what the relay was last heard to hold of it (`relayHeld`, see DocChanges).
+ * what the relay was last heard to hold of it (`relayHeld`, see DocChanges), and runs of transactions saved
+ * past a hole in their session's log (`stranded`, oldest first; see StrandedRun).
  */
-export type StoredDoc = { id: DocId; header: DocHeader; sessions: Record<SessionId, Transaction[]>; snapshot?: StoredSnapshot; relayHeld?: KnownState };
+export type StoredDoc = { id: DocId; header: DocHeader; sessions: Record<SessionId, Transaction[]>; snapshot?: StoredSnapshot; relayHeld?: KnownState; stranded?: Record<SessionId, StrandedRun[]> };
 
 /**
  * What changed in one document since the last save: a new header, a snapshot that replaces the
@@ -120,15 +128,18 @@ export function unsentOf(message: unknown): { group: string; docs: DocId[] } | u
  * several clients may come in any order and all survive. An append that contradicts what is held where they
  * overlap is not taken: a session's log here is its own client's (another client's copy may differ for a
  * while when that client discarded writes), never two mixed. An append that starts past the end of its
- * session's log (an earlier save was lost) is not taken either, and is told to `onGap`.
+ * session's log (an earlier save was lost) is kept aside (StoredDoc.stranded) until the log reaches it.
  */
-export function applyChanges(stored: StoredDoc, changes: StoredChanges, onGap?: (session: SessionId, first: number, last: number) => void): void {
+export function applyChanges(stored: StoredDoc, changes: StoredChanges): void {
   // A header that is not the document's own (changed on the disk after it was saved: the client leaves the
   // document out) gives way to a later one that is: a client that then got the document from the relay saved
   // its header again, and what it saved since is read back with it instead of skipped with the damaged one.
   const { header } = changes;
   if (header && header !== stored.header && !headerIsFor(stored.header, stored.id, stored.header.group) && headerIsFor(header, stored.id, header.group)) stored.header = header;
-  if (isStoredSnapshot(changes.snapshot)) applySnapshot(stored, changes.snapshot);
+  if (isStoredSnapshot(changes.snapshot)) {
+    applySnapshot(stored, changes.snapshot);
+    for (const session of Object.keys(stored.stranded ?? {}) as SessionId[]) joinStranded(stored, session);
+  }
   if (isKnownState(changes.relayHeld)) {
     // A new object: a store may have handed the one it held to a reader (MemoryLocalStore's loadGroup).
     stored.relayHeld = { header: changes.relayHeld.header, sessions: { ...stored.relayHeld?.sessions, ...changes.relayHeld.sessions } };
@@ -136,6 +147,8 @@ export function applyChanges(stored: StoredDoc, changes: StoredChanges, onGap?: 
   for (const cut of Array.isArray(changes.cuts) ? changes.cuts : []) {
     const log = isCut(cut) ? stored.sessions[cut.session] : undefined;
     if (log) log.length = Math.min(log.length, Math.max(0, cut.keep - baseOf(stored, cut.session)));
+    // What was kept aside past the cut followed the writes cut: it goes with them.
+    if (isCut(cut) && stored.stranded?.[cut.session]) strandedRuns(stored, cut.session, (runs) => runs.filter((run) => run.after < cut.keep).map((run) => ({ after: run.after, transactions: run.transactions.slice(0, cut.keep - run.after) })));
   }
   for (const append of changes.appends) {
     if (!isAppend(append)) continue; // a garbled record read back from disk costs only itself
@@ -143,12 +156,54 @@ export function applyChanges(stored: StoredDoc, changes: StoredChanges, onGap?: 
     const held = baseOf(stored, append.session) + log.length;
     if (append.after > held) {
       // A gap: an earlier save of the session was lost (a damaged line). Never keep a log with holes.
-      onGap?.(append.session, append.after, append.after + append.transactions.length - 1);
+      strand(stored, append);
       continue;
     }
     if (firstDifference({ from: baseOf(stored, append.session), transactions: log }, { from: append.after, transactions: append.transactions }) !== undefined) continue;
     // A loop, not push(...list): a long list would overflow the argument limit.
     for (const transaction of append.transactions.slice(held - append.after)) log.push(transaction);
+    joinStranded(stored, append.session);
+  }
+}
+
+/** Keeps an append past the end of its session's log aside: it extends the run it follows on from, or starts one. */
+function strand(stored: StoredDoc, append: DocChanges["appends"][number]): void {
+  strandedRuns(stored, append.session, (runs) => {
+    const extended = runs.find((run) => run.after <= append.after && append.after <= run.after + run.transactions.length);
+    if (!extended) return [...runs, { after: append.after, transactions: [...append.transactions] }].sort((a, b) => a.after - b.after);
+    const end = extended.after + extended.transactions.length;
+    if (firstDifference({ from: extended.after, transactions: extended.transactions }, { from: append.after, transactions: append.transactions }) === undefined) {
+      for (const transaction of append.transactions.slice(end - append.after)) extended.transactions.push(transaction);
+    }
+    return runs;
+  });
+}
+
+/**
+ * Joins to a session's log the runs kept aside that it now reaches (a save filled the hole before them): each
+ * goes on from where the log ends; one that contradicts the log where they overlap is dropped (the log is the
+ * session's copy, as when two appends contradict).
+ */
+function joinStranded(stored: StoredDoc, session: SessionId): void {
+  strandedRuns(stored, session, (runs) => {
+    const log = (stored.sessions[session] ??= []);
+    const base = baseOf(stored, session);
+    while (runs.length > 0 && runs[0]!.after <= base + log.length) {
+      const run = runs.shift()!;
+      if (firstDifference({ from: base, transactions: log }, { from: run.after, transactions: run.transactions }) !== undefined) continue;
+      for (const transaction of run.transactions.slice(Math.max(0, base + log.length - run.after))) log.push(transaction);
+    }
+    return runs;
+  });
+}
+
+/** Replaces a session's runs kept aside by what `change` makes of them; none left, none kept. */
+function strandedRuns(stored: StoredDoc, session: SessionId, change: (runs: StrandedRun[]) => StrandedRun[]): void {
+  const runs = change(stored.stranded?.[session] ?? []);
+  if (runs.length > 0) (stored.stranded ??= {})[session] = runs;
+  else if (stored.stranded) {
+    delete stored.stranded[session];
+    if (Object.keys(stored.stranded).length === 0) delete stored.stranded;
   }
 }
 
@@ -157,6 +212,8 @@ const baseOf = (stored: StoredDoc, session: SessionId): number => stored.snapsho
 /** A stored document as one save that makes it again. */
 export function changesOf(stored: StoredDoc): DocChanges {
   const appends = Object.entries(stored.sessions).map(([session, transactions]) => ({ session: session as SessionId, after: baseOf(stored, session as SessionId), transactions }));
+  // Runs kept aside go after the logs, and are kept aside again.
+  for (const [session, runs] of Object.entries(stored.stranded ?? {})) for (const run of runs) appends.push({ session: session as SessionId, ...run });
   return { header: stored.header, ...(stored.snapshot ? { snapshot: stored.snapshot } : {}), appends, ...(stored.relayHeld ? { relayHeld: stored.relayHeld } : {}) };
 }
 

@@ -167,13 +167,92 @@ describe("a FileLocalStore file damaged on the disk that still parses", () => {
         expect(errors).toEqual([expect.stringMatching(told)]);
         expect(errors[0]).toContain(`${damagedDoc.id}: session "${whose === "own" ? client.session : peer.session}": `);
         // What the relay held is its own again: the peer's write comes back from it.
-        console.log(_name, await relayCopy(group, damagedDoc.id));
         expect(await relayCopy(group, damagedDoc.id)).toContain("peer-1");
         expect(await relayCopy(group, other.id)).toEqual(["peer-b", `new in ${other.id}`]);
       } finally {
         await client.close();
       }
     });
+  });
+
+  it("a damaged line of acknowledged writes costs none of the writes saved after it: they wait for the relay's copy of that line, then go up, each once", async () => {
+    const folder = newFolder();
+    const identity = createIdentity();
+    const group = `acked-hole-${Math.random().toString(36).slice(2)}`;
+    const first = await clientOn(folder, identity);
+    const created = first.group(group).create();
+    for (const data of ["acked-1", "acked-2", "acked-3"]) {
+      created.append(data);
+      await created.synced(); // one save, and one acknowledgement, each
+    }
+    await first.close();
+    await offline(folder, identity, async (client) => {
+      const doc = await client.group(group).open(created.id);
+      for (let i = 1; i <= 30; i++) {
+        doc.append(`offline-${i}`);
+        if (i % 10 === 0) await doc.synced({ signal: AbortSignal.timeout(50) }).catch(() => {}); // saved in several lines
+      }
+    });
+    damageFile(folder, group, created.id, (text) => text.replace(/"data":"acked-2"/, '"data":"acked\u0000'));
+
+    const restart = await restarted(folder, identity, group);
+    try {
+      const doc = await restart.group.open(created.id);
+      await restart.group.synced(soon());
+      const expected = ["acked-1", "acked-2", "acked-3", ...Array.from({ length: 30 }, (_, i) => `offline-${i + 1}`)];
+      expect(doc.transactions().map((transaction) => transaction.data)).toEqual(expected);
+      expect(await relayCopy(group, created.id)).toEqual(expected);
+      expect(restart.errors).toEqual([expect.stringContaining("could not be read (damaged on the disk)")]);
+      expect(restart.refusals).toEqual([]);
+    } finally {
+      await restart.client.close();
+    }
+    // Started again, the store holds the session whole: nothing is told, nothing goes up twice.
+    const again = await restarted(folder, identity, group);
+    try {
+      const doc = await again.group.open(created.id);
+      await again.group.synced(soon());
+      expect(doc.transactions()).toHaveLength(33);
+      expect(await relayCopy(group, created.id)).toHaveLength(33);
+      expect(again.errors).toEqual([expect.stringContaining("could not be read (damaged on the disk)")]);
+    } finally {
+      await again.client.close();
+    }
+  });
+
+  it("a damaged line of writes the relay never got loses the writes saved after it, told once; synced() settles, and the document is written on", async () => {
+    const folder = newFolder();
+    const identity = createIdentity();
+    const group = `unsent-hole-${Math.random().toString(36).slice(2)}`;
+    const first = await clientOn(folder, identity);
+    const created = first.group(group).create();
+    created.append("acked");
+    await created.synced();
+    await first.close();
+    await offline(folder, identity, async (client) => {
+      const doc = await client.group(group).open(created.id);
+      for (const data of ["offline-1", "offline-2", "offline-3"]) {
+        doc.append(data);
+        await doc.synced({ signal: AbortSignal.timeout(50) }).catch(() => {}); // a save each
+      }
+    });
+    damageFile(folder, group, created.id, (text) => text.replace(/"data":"offline-2"/, '"data":"offline\u0000'));
+
+    const restart = await restarted(folder, identity, group);
+    try {
+      const doc = await restart.group.open(created.id);
+      await restart.group.synced(soon());
+      doc.append("after the restart");
+      await doc.synced(soon());
+      expect(await relayCopy(group, created.id)).toEqual(["acked", "offline-1", "after the restart"]);
+      expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["acked", "offline-1", "after the restart"]);
+      expect(restart.errors).toEqual([
+        expect.stringContaining("are kept aside until the relay's copy of those fills the gap"),
+        `internal: the local store kept writes 3-3 of session ${restart.client.session} of ${created.id} past a save damaged on the disk, and the relay does not hold what that save held: they are lost`,
+      ]);
+    } finally {
+      await restart.client.close();
+    }
   });
 
   it.each([

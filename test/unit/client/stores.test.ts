@@ -192,12 +192,28 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     expect(doc?.sessions[alice.session]).toEqual(slice(0, 5));
   });
 
-  it("never stores an append that would leave a gap", async () => {
+  it("never stores an append that would leave a gap in the log: it is kept aside, and joins the log once a save fills the gap", async () => {
     await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 2) }] });
     await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 5, transactions: slice(5, 7) }] });
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 6, transactions: slice(6, 8) }] });
     expect((await store.loadGroup(GROUP))[0]?.sessions[alice.session]).toEqual(slice(0, 2));
+    expect((await store.loadGroup(GROUP))[0]?.stranded).toEqual({ [alice.session]: [{ after: 5, transactions: slice(5, 8) }] });
     await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 2, transactions: slice(2, 3) }] });
     expect((await store.loadGroup(GROUP))[0]?.sessions[alice.session]).toEqual(slice(0, 3));
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 3, transactions: slice(3, 6) }] });
+    const reader = survivesRestart ? open() : store;
+    const [doc] = await reader.loadGroup(GROUP);
+    expect(doc?.sessions[alice.session]).toEqual(slice(0, 8));
+    expect(doc?.stranded).toBeUndefined();
+  });
+
+  it("forgets what was kept aside past a cut of its session: it followed the writes cut", async () => {
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 2) }] });
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 4, transactions: slice(4, 6) }] });
+    await cutStoredSession(store, GROUP, first.id, { session: alice.session, keep: 1 });
+    const [doc] = await store.loadGroup(GROUP);
+    expect(doc?.sessions[alice.session]).toEqual(slice(0, 1));
+    expect(doc?.stranded).toBeUndefined();
   });
 
   it("never mixes a session's log with an append that contradicts it where they overlap (another tab's copy of writes since discarded)", async () => {
@@ -575,14 +591,28 @@ describe("FileLocalStore on disk", () => {
     writeFileSync(path, lines.join("\n"));
   };
 
-  it("a line damaged on the disk loses what it held and the later saves of its session, and loading tells onDamage which", async () => {
+  it("a line damaged on the disk loses what it held; the later saves of its session are kept aside, and loading tells onDamage which", async () => {
     await saveThree();
     await new FileLocalStore(directory).save(GROUP, first.id, { appends: [{ session: alice.session, after: 3, transactions: slice(3, 5) }, { session: bob.session, after: 0, transactions: slice(0, 1) }] });
     damageLine(1); // the save of transaction 2
     const damage: string[] = [];
     const [doc] = await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem));
     expect(doc?.sessions).toEqual({ [alice.session]: slice(0, 2), [bob.session]: slice(0, 1) });
-    expect(damage).toEqual([`${first.id}: a save could not be read (damaged on the disk), and is left out; session ${alice.session}: transactions 3-4 follow transactions that could not be read, and are left out`]);
+    expect(doc?.stranded).toEqual({ [alice.session]: [{ after: 3, transactions: slice(3, 5) }] });
+    expect(damage).toEqual([`${first.id}: a save could not be read (damaged on the disk), and is left out; session ${alice.session}: transactions 3-4 follow transactions that could not be read, and are kept aside until the relay's copy of those fills the gap`]);
+  });
+
+  it("a save that fills the hole a damaged line left joins what was kept aside: loading tells nothing more of them", async () => {
+    await saveThree();
+    const store = new FileLocalStore(directory);
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 3, transactions: slice(3, 5) }] });
+    damageLine(1); // the save of transaction 2
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 2, transactions: slice(2, 3) }] }); // the relay's copy of it
+    const damage: string[] = [];
+    const [doc] = await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem));
+    expect(doc?.sessions).toEqual({ [alice.session]: slice(0, 5) });
+    expect(doc?.stranded).toBeUndefined();
+    expect(damage).toEqual([`${first.id}: a save could not be read (damaged on the disk), and is left out`]);
   });
 
   it("a damaged line is told once for its document, however many later saves it costs: their ranges merged", async () => {
@@ -592,7 +622,7 @@ describe("FileLocalStore on disk", () => {
     damageLine(1);
     const damage: string[] = [];
     await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem));
-    expect(damage).toEqual([`${first.id}: a save could not be read (damaged on the disk), and is left out; session ${alice.session}: transactions 3-5 follow transactions that could not be read, and are left out`]);
+    expect(damage).toEqual([`${first.id}: a save could not be read (damaged on the disk), and is left out; session ${alice.session}: transactions 3-5 follow transactions that could not be read, and are kept aside until the relay's copy of those fills the gap`]);
   });
 
   it("a line replaced whole by something that is not a save is told, though nothing later is lost", async () => {
