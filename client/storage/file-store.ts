@@ -12,8 +12,9 @@
 // document (readDoc): a torn last line (a whole save cut short on the disk looks the same, and may hold
 // unsent writes), an empty file, and a line damaged later on the disk, with what it costs beyond itself:
 // the saves of its session after it wait aside until the relay's copy fills the hole (a log keeps no holes;
-// the client then joins them, and pushes the unsent writes among them), or, the header's line, the whole
-// document until a header that is the document's own is saved again (applyChanges). A damaged line that still parses is
+// the client then joins them, and pushes the unsent writes among them), or, both lines holding the header
+// (a new file has it twice: #appendRecord), the whole document until a header that is the document's own is
+// saved again (applyChanges). A damaged line that still parses is
 // left out by the client's checks of what it reads back (client/stored-checks.ts).
 // Several processes may share one directory: appends go to files opened with O_APPEND (each save one
 // write), nothing is ever truncated or rewritten in place, and session leases are lock files
@@ -154,14 +155,19 @@ export class FileLocalStore implements LocalStore {
     return this.#appendRecord(group, doc, { cuts: [cut], appends: [] }, { create: false });
   }
 
-  /** Appends one record to a document's file, after what this store started on that file before. */
+  /**
+   * Appends one record to a document's file, after what this store started on that file before. A file made
+   * by a record with the header holds the header twice, the copy on a line of its own: one line damaged on
+   * the disk then never costs the document (what follows a lost line waits aside: applyChanges).
+   */
   #appendRecord(group: string, doc: DocId, record: object, { create = true, fsync = this.fsync } = {}): Promise<void> {
-    const bytes = Buffer.from(`\n${JSON.stringify(record)}\n`);
+    const line = `\n${JSON.stringify(record)}\n`;
     const path = this.#docPath(group, doc);
     return this.#inOrder(path, async () => {
       if (!create && !existsSync(path)) return;
       const created = (await this.#ensureFolder(dirname(path))) || !existsSync(path);
-      await appendWhole(path, bytes, fsync);
+      const { header } = record as { header?: unknown };
+      await appendWhole(path, Buffer.from(created && header ? `${line}\n${JSON.stringify({ header })}\n` : line), fsync);
       if (created && fsync) await fsyncPath(dirname(path)); // the new file's name is durable too
     });
   }

@@ -220,6 +220,34 @@ describe("a FileLocalStore file damaged on the disk that still parses", () => {
     }
   });
 
+  it("a damaged first line, the header's, costs neither the document nor the offline writes saved after it", async () => {
+    const folder = newFolder();
+    const identity = createIdentity();
+    const group = `header-hole-${Math.random().toString(36).slice(2)}`;
+    const first = await clientOn(folder, identity);
+    const created = first.group(group).create();
+    created.append("acked-1");
+    await created.synced();
+    await first.close();
+    await offline(folder, identity, async (client) => {
+      const doc = await client.group(group).open(created.id);
+      doc.append("offline-1");
+      doc.append("offline-2");
+    });
+    damageFile(folder, group, created.id, (text) => text.replace(/^\n\{[^\n]*/, "\n{\"header\u0000garbled"));
+
+    const restart = await restarted(folder, identity, group);
+    try {
+      const doc = await restart.group.open(created.id);
+      await restart.group.synced(soon());
+      expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["acked-1", "offline-1", "offline-2"]);
+      expect(await relayCopy(group, created.id)).toEqual(["acked-1", "offline-1", "offline-2"]);
+      expect(restart.errors).toEqual([expect.stringContaining("a save could not be read (damaged on the disk)")]);
+    } finally {
+      await restart.client.close();
+    }
+  });
+
   it("a damaged line of writes the relay never got loses the writes saved after it, told once; synced() settles, and the document is written on", async () => {
     const folder = newFolder();
     const identity = createIdentity();
@@ -296,7 +324,7 @@ describe("a FileLocalStore file damaged on the disk that still parses", () => {
     created.append("one");
     await created.synced();
     await first.close();
-    damageFile(folder, "header", created.id, (text) => text.replace('"list"', '"lisT"'));
+    damageFile(folder, "header", created.id, (text) => text.replaceAll('"list"', '"lisT"')); // the header and its copy
 
     // Online at first: the document comes from the relay; then the network goes, and a write is made.
     const second = await restarted(folder, identity, "header");

@@ -271,7 +271,7 @@ describe("a local store damaged on the disk", () => {
         for (const [index, data] of ["one", "two", "three"].entries()) {
           doc.append(data);
           // A save each, however busy the machine: the next append waits for this one's line.
-          await vi.waitFor(() => expect(saves()).toBe(index + 1), { timeout: 10_000, interval: 5 });
+          await vi.waitFor(() => expect(saves()).toBe(index + 2), { timeout: 10_000, interval: 5 });
         }
         return doc;
       },
@@ -279,8 +279,8 @@ describe("a local store damaged on the disk", () => {
         const [file] = readdirSync(folder).filter((name) => name.endsWith(".jsonl"));
         const path = join(folder, file!);
         const lines = readFileSync(path, "utf8").split("\n").filter(Boolean);
-        expect(lines).toHaveLength(3);
-        writeFileSync(path, [lines[0], "\u0000garbage", lines[2]].join("\n"));
+        expect(lines).toHaveLength(4); // the first save's header has a line of its own after it
+        writeFileSync(path, [lines[0], lines[1], "\u0000garbage", lines[3]].join("\n"));
       },
     );
     // The write after the damaged one waits aside for the relay's copy of it, which never reached the relay.

@@ -17,8 +17,8 @@ beforeAll(async () => {
 });
 afterAll(() => relay?.stop());
 
-/** A line of the store that holds writes (the others tell only what the relay holds: an ack heard). */
-const holdsWrites = (line: string): boolean => (JSON.parse(line) as { appends?: unknown[] }).appends?.length !== 0;
+/** A line of the store that holds writes (the others tell only what the relay holds, an ack heard, or copy the header). */
+const holdsWrites = (line: string): boolean => ((JSON.parse(line) as { appends?: unknown[] }).appends?.length ?? 0) > 0;
 
 /**
  * Writes 10 transactions one save each, then cuts the store's copy of the document to its first 7: the

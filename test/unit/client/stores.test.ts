@@ -594,7 +594,7 @@ describe("FileLocalStore on disk", () => {
   it("a line damaged on the disk loses what it held; the later saves of its session are kept aside, and loading tells onDamage which", async () => {
     await saveThree();
     await new FileLocalStore(directory).save(GROUP, first.id, { appends: [{ session: alice.session, after: 3, transactions: slice(3, 5) }, { session: bob.session, after: 0, transactions: slice(0, 1) }] });
-    damageLine(1); // the save of transaction 2
+    damageLine(2); // the save of transaction 2 (the first save's header has a line of its own after it)
     const damage: string[] = [];
     const [doc] = await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem));
     expect(doc?.sessions).toEqual({ [alice.session]: slice(0, 2), [bob.session]: slice(0, 1) });
@@ -606,7 +606,7 @@ describe("FileLocalStore on disk", () => {
     await saveThree();
     const store = new FileLocalStore(directory);
     await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 3, transactions: slice(3, 5) }] });
-    damageLine(1); // the save of transaction 2
+    damageLine(2); // the save of transaction 2 (the first save's header has a line of its own after it)
     await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 2, transactions: slice(2, 3) }] }); // the relay's copy of it
     const damage: string[] = [];
     const [doc] = await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem));
@@ -619,7 +619,7 @@ describe("FileLocalStore on disk", () => {
     await saveThree();
     const store = new FileLocalStore(directory);
     for (let after = 3; after < 6; after++) await store.save(GROUP, first.id, { appends: [{ session: alice.session, after, transactions: slice(after, after + 1) }] });
-    damageLine(1);
+    damageLine(2);
     const damage: string[] = [];
     await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem));
     expect(damage).toEqual([`${first.id}: a save could not be read (damaged on the disk), and is left out; session ${alice.session}: transactions 3-5 follow transactions that could not be read, and are kept aside until the relay's copy of those fills the gap`]);
@@ -634,12 +634,23 @@ describe("FileLocalStore on disk", () => {
     expect(damage).toEqual([`${first.id}: a save could not be read (damaged on the disk), and is left out`]);
   });
 
-  it("a document whose header line was damaged is left out, and loading tells onDamage so", async () => {
+  it("a damaged first line costs what it held, not the document: the header's copy on the line after it stands, and the saves after it wait aside", async () => {
     await saveThree();
     damageLine(0);
     const damage: string[] = [];
+    const [doc] = await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem));
+    expect(doc?.header).toEqual(first.header);
+    expect(doc?.stranded).toEqual({ [alice.session]: [{ after: 2, transactions: slice(2, 3) }] });
+    expect(damage).toEqual([`${first.id}: a save could not be read (damaged on the disk), and is left out; session ${alice.session}: transactions 2-2 follow transactions that could not be read, and are kept aside until the relay's copy of those fills the gap`]);
+  });
+
+  it("a document whose header lines were both damaged is left out, and loading tells onDamage so", async () => {
+    await saveThree();
+    damageLine(0);
+    damageLine(1);
+    const damage: string[] = [];
     expect(await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem))).toEqual([]);
-    expect(damage).toEqual([`${first.id}: a save could not be read (damaged on the disk), and is left out; its header could not be read, so the document and its 1 later saves are left out`]);
+    expect(damage).toEqual([`${first.id}: 2 saves could not be read (damaged on the disk), and are left out; its header could not be read, so the document and its 1 later saves are left out`]);
   });
 
   it("fsyncs every save unless told not to", async () => {
