@@ -1,18 +1,12 @@
 // What a client pushes of sessions it does not hold: only its own agent's, only what the relay lacks, signed
 // exactly as the session's holder would sign it, one frame in flight per session.
 import { describe, expect, it } from "vitest";
-import { GENESIS_HASH, chainHash, docIdOf, newHeader, verifyCheckpoint, type SessionId } from "../../../protocol/index.ts";
+import { GENESIS_HASH, chainHash, verifyCheckpoint, type SessionId } from "../../../protocol/index.ts";
 import { applyKnown, newDocState, resetInFlight, restoreDoc, type DocState } from "../../../client/core/doc-state.ts";
 import { takeOrphanTails } from "../../../client/core/push.ts";
-import { createIdentity, newSession } from "../../../client/identity.ts";
-import { testAgent, transactions } from "../../support/identity.ts";
+import { transactions } from "../../support/identity.ts";
+import { header, id, orphan, own, stranger, writer } from "./agent-sessions.ts";
 
-const identity = createIdentity();
-const own = newSession(identity);
-const orphan = newSession(identity);
-const stranger = testAgent(5, "stranger-1").session;
-const header = newHeader({ group: "team", kind: "json", creator: identity.agent, createdAt: 1_700_000_000_000 });
-const id = docIdOf(header);
 const stored = transactions(5, "orphan");
 
 /** A document restored from a store holding 5 transactions of the orphan session, 2 of a stranger's and 1 own. */
@@ -23,7 +17,6 @@ function restored(relayHolds: Record<SessionId, number>): DocState {
   return doc;
 }
 
-const writer = { agent: identity.agent, secretKey: identity.secretKey, session: own };
 const take = (doc: DocState) => takeOrphanTails(doc, writer);
 
 describe("takeOrphanTails", () => {

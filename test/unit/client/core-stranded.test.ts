@@ -2,20 +2,13 @@
 // of this agent's sessions only, they join the log once the relay's copy fills the hole, and what the relay
 // lacks of them is pushed; past what the relay holds, they are lost, and said so.
 import { describe, expect, it } from "vitest";
-import { docIdOf, newHeader } from "../../../protocol/index.ts";
 import { applyKnown, heldCount, newDocState, restoreDoc, type DocState } from "../../../client/core/doc-state.ts";
 import { applyContent } from "../../../client/core/received.ts";
 import { takeOrphanTails } from "../../../client/core/push.ts";
 import { joinStranded, unjoinable } from "../../../client/core/stranded.ts";
-import { createIdentity, newSession } from "../../../client/identity.ts";
-import { testAgent, transactions } from "../../support/identity.ts";
+import { transactions } from "../../support/identity.ts";
+import { header, id, orphan, own, stranger, writer } from "./agent-sessions.ts";
 
-const identity = createIdentity();
-const own = newSession(identity);
-const orphan = newSession(identity);
-const stranger = testAgent(5, "stranger-1").session;
-const header = newHeader({ group: "team", kind: "json", creator: identity.agent, createdAt: 1_700_000_000_000 });
-const id = docIdOf(header);
 const orphanWrites = transactions(6, "orphan");
 
 /** Restored from a store that lost the orphan session's save of transaction 2: 0-1 held, 3-5 kept aside. */
@@ -30,7 +23,6 @@ function restored(): DocState {
   return doc;
 }
 
-const writer = { agent: identity.agent, secretKey: identity.secretKey, session: own };
 
 describe("writes kept aside past a hole", () => {
   it("are held for this agent's sessions only, and join once the relay's copy fills the hole; what the relay lacks of them is pushed", () => {

@@ -52,6 +52,28 @@ async function restarted(folder: string, identity: Identity, group: string): Pro
   return { client, group: restartedGroup, errors, refusals };
 }
 
+/**
+ * A document `identity` writes on `folder`: `acked` online, a save and an acknowledgement each, then `unsent`
+ * with the network down, `perSave` writes to a save. Returns its id.
+ */
+async function ackedThenUnsent(folder: string, identity: Identity, group: string, acked: string[], unsent: string[], perSave = 1): Promise<DocId> {
+  const first = await clientOn(folder, identity);
+  const created = first.group(group).create();
+  for (const data of acked) {
+    created.append(data);
+    await created.synced();
+  }
+  await first.close();
+  await offline(folder, identity, async (client) => {
+    const doc = await client.group(group).open(created.id);
+    for (const [index, data] of unsent.entries()) {
+      doc.append(data);
+      if ((index + 1) % perSave === 0) await doc.synced({ signal: AbortSignal.timeout(50) }).catch(() => {}); // saved meanwhile
+    }
+  });
+  return created.id;
+}
+
 /** What the relay holds of a document, as a fresh reader gets it. */
 async function relayCopy(group: string, id: DocId): Promise<unknown[]> {
   const reader = await createClient({ url: scene.relay.url, identity: createIdentity() });
@@ -179,41 +201,29 @@ describe("a FileLocalStore file damaged on the disk that still parses", () => {
     const folder = newFolder();
     const identity = createIdentity();
     const group = `acked-hole-${Math.random().toString(36).slice(2)}`;
-    const first = await clientOn(folder, identity);
-    const created = first.group(group).create();
-    for (const data of ["acked-1", "acked-2", "acked-3"]) {
-      created.append(data);
-      await created.synced(); // one save, and one acknowledgement, each
-    }
-    await first.close();
-    await offline(folder, identity, async (client) => {
-      const doc = await client.group(group).open(created.id);
-      for (let i = 1; i <= 30; i++) {
-        doc.append(`offline-${i}`);
-        if (i % 10 === 0) await doc.synced({ signal: AbortSignal.timeout(50) }).catch(() => {}); // saved in several lines
-      }
-    });
-    damageFile(folder, group, created.id, (text) => text.replace(/"data":"acked-2"/, '"data":"acked\u0000'));
+    const unsent = Array.from({ length: 30 }, (_, i) => `offline-${i + 1}`);
+    const id = await ackedThenUnsent(folder, identity, group, ["acked-1", "acked-2", "acked-3"], unsent, 10);
+    damageFile(folder, group, id, (text) => text.replace(/"data":"acked-2"/, '"data":"acked\u0000'));
 
     const restart = await restarted(folder, identity, group);
     try {
-      const doc = await restart.group.open(created.id);
+      const doc = await restart.group.open(id);
       await restart.group.synced(soon());
       const expected = ["acked-1", "acked-2", "acked-3", ...Array.from({ length: 30 }, (_, i) => `offline-${i + 1}`)];
       expect(doc.transactions().map((transaction) => transaction.data)).toEqual(expected);
-      expect(await relayCopy(group, created.id)).toEqual(expected);
+      expect(await relayCopy(group, id)).toEqual(expected);
       expect(restart.errors).toEqual([expect.stringContaining("could not be read (damaged on the disk)")]);
       expect(restart.refusals).toEqual([]);
     } finally {
       await restart.client.close();
     }
-    // Started again, the store holds the session whole: nothing is told, nothing goes up twice.
+    // Started again, the store holds the session whole: nothing more is told, nothing goes up twice.
     const again = await restarted(folder, identity, group);
     try {
-      const doc = await again.group.open(created.id);
+      const doc = await again.group.open(id);
       await again.group.synced(soon());
       expect(doc.transactions()).toHaveLength(33);
-      expect(await relayCopy(group, created.id)).toHaveLength(33);
+      expect(await relayCopy(group, id)).toHaveLength(33);
       expect(again.errors).toEqual([expect.stringContaining("could not be read (damaged on the disk)")]);
     } finally {
       await again.client.close();
@@ -224,24 +234,15 @@ describe("a FileLocalStore file damaged on the disk that still parses", () => {
     const folder = newFolder();
     const identity = createIdentity();
     const group = `header-hole-${Math.random().toString(36).slice(2)}`;
-    const first = await clientOn(folder, identity);
-    const created = first.group(group).create();
-    created.append("acked-1");
-    await created.synced();
-    await first.close();
-    await offline(folder, identity, async (client) => {
-      const doc = await client.group(group).open(created.id);
-      doc.append("offline-1");
-      doc.append("offline-2");
-    });
-    damageFile(folder, group, created.id, (text) => text.replace(/^\n\{[^\n]*/, "\n{\"header\u0000garbled"));
+    const id = await ackedThenUnsent(folder, identity, group, ["acked-1"], ["offline-1", "offline-2"], 2);
+    damageFile(folder, group, id, (text) => text.replace(/^\n\{[^\n]*/, "\n{\"header\u0000garbled"));
 
     const restart = await restarted(folder, identity, group);
     try {
-      const doc = await restart.group.open(created.id);
+      const doc = await restart.group.open(id);
       await restart.group.synced(soon());
       expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["acked-1", "offline-1", "offline-2"]);
-      expect(await relayCopy(group, created.id)).toEqual(["acked-1", "offline-1", "offline-2"]);
+      expect(await relayCopy(group, id)).toEqual(["acked-1", "offline-1", "offline-2"]);
       expect(restart.errors).toEqual([expect.stringContaining("a save could not be read (damaged on the disk)")]);
     } finally {
       await restart.client.close();
@@ -252,31 +253,20 @@ describe("a FileLocalStore file damaged on the disk that still parses", () => {
     const folder = newFolder();
     const identity = createIdentity();
     const group = `unsent-hole-${Math.random().toString(36).slice(2)}`;
-    const first = await clientOn(folder, identity);
-    const created = first.group(group).create();
-    created.append("acked");
-    await created.synced();
-    await first.close();
-    await offline(folder, identity, async (client) => {
-      const doc = await client.group(group).open(created.id);
-      for (const data of ["offline-1", "offline-2", "offline-3"]) {
-        doc.append(data);
-        await doc.synced({ signal: AbortSignal.timeout(50) }).catch(() => {}); // a save each
-      }
-    });
-    damageFile(folder, group, created.id, (text) => text.replace(/"data":"offline-2"/, '"data":"offline\u0000'));
+    const id = await ackedThenUnsent(folder, identity, group, ["acked"], ["offline-1", "offline-2", "offline-3"]);
+    damageFile(folder, group, id, (text) => text.replace(/"data":"offline-2"/, '"data":"offline\u0000'));
 
     const restart = await restarted(folder, identity, group);
     try {
-      const doc = await restart.group.open(created.id);
+      const doc = await restart.group.open(id);
       await restart.group.synced(soon());
       doc.append("after the restart");
       await doc.synced(soon());
-      expect(await relayCopy(group, created.id)).toEqual(["acked", "offline-1", "after the restart"]);
+      expect(await relayCopy(group, id)).toEqual(["acked", "offline-1", "after the restart"]);
       expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["acked", "offline-1", "after the restart"]);
       expect(restart.errors).toEqual([
         expect.stringContaining("are kept aside until the relay's copy of those fills the gap"),
-        `internal: the local store kept writes 3-3 of session ${restart.client.session} of ${created.id} past a save damaged on the disk, and the relay does not hold what that save held: they are lost`,
+        `internal: the local store kept writes 3-3 of session ${restart.client.session} of ${id} past a save damaged on the disk, and the relay does not hold what that save held: they are lost`,
       ]);
     } finally {
       await restart.client.close();
