@@ -132,7 +132,7 @@ export function onDeleted(state: CoreState, id: DocId, out: CoreEffect[]): void 
 function reportLost(doc: DocId, lost: LostRun[], out: CoreEffect[]): void {
   for (const session of new Set(lost.map((run) => run.session))) {
     const runs = lost.filter((run) => run.session === session);
-    const message = `the local store kept writes ${Math.min(...runs.map((run) => run.first))}-${Math.max(...runs.map((run) => run.last))} of session ${session} of ${doc} past a save damaged on the disk, and the relay does not hold what that save held: they are lost`;
+    const message = `the local store kept writes ${Math.min(...runs.map((run) => run.first))}-${Math.max(...runs.map((run) => run.last))} of session ${session} of ${doc} past a save damaged on the disk, and the relay's copy of the session does not lead up to them: they are lost`;
     out.push({ type: "report", error: new RelayError({ code: "internal", message, doc, session }) });
   }
 }

@@ -266,7 +266,7 @@ describe("a FileLocalStore file damaged on the disk that still parses", () => {
       expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["acked", "offline-1", "after the restart"]);
       expect(restart.errors).toEqual([
         expect.stringContaining("are kept aside until the relay's copy of those fills the gap"),
-        `internal: the local store kept writes 3-3 of session ${restart.client.session} of ${id} past a save damaged on the disk, and the relay does not hold what that save held: they are lost`,
+        `internal: the local store kept writes 3-3 of session ${restart.client.session} of ${id} past a save damaged on the disk, and the relay's copy of the session does not lead up to them: they are lost`,
       ]);
     } finally {
       await restart.client.close();

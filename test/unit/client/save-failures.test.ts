@@ -286,7 +286,7 @@ describe("a local store damaged on the disk", () => {
     // The write after the damaged one waits aside for the relay's copy of it, which never reached the relay.
     expect(errors).toEqual([
       expect.stringMatching(/^internal: the local store could not read all of group g1: doc_\S+: a save could not be read \(damaged on the disk\), and is left out; session \S+: transactions 2-2 follow transactions that could not be read, and are kept aside until the relay's copy of those fills the gap$/),
-      expect.stringMatching(/^internal: the local store kept writes 2-2 of session \S+ of doc_\S+ past a save damaged on the disk, and the relay does not hold what that save held: they are lost$/),
+      expect.stringMatching(/^internal: the local store kept writes 2-2 of session \S+ of doc_\S+ past a save damaged on the disk, and the relay's copy of the session does not lead up to them: they are lost$/),
     ]);
     expect(relay.store.knownState(doc.id).sessions[earlier.session]).toBe(1);
   });
