@@ -102,6 +102,15 @@ export const PLATFORM_SOCKETS_PER_OBJECT = 32_768;
  * all the platform allows, less room for the sockets in the handshake.
  */
 export const MAX_PEERS_PER_GROUP = PLATFORM_SOCKETS_PER_OBJECT - MAX_PENDING_HANDSHAKES;
+/**
+ * Most authenticated sockets one agent holds in one group at once. A client holds one socket per group, so
+ * this is that many tabs or processes of one identity with the group open. Each socket costs the object what
+ * any peer does (its presence shown to every reader, up to LAGGING_UNREAD_BYTES held while it does not
+ * read): 2,000 sockets of one member sent every new reader 2.3 MB of presence. Past it the hello gets
+ * `too_many_peers` (`retryAfter`). Like the session caps, it protects a group that admits only its members:
+ * in an open group agents cost nothing to make.
+ */
+export const MAX_SOCKETS_PER_AGENT = 64;
 /** A socket that has not completed its hello this long after the challenge is closed (`not_ready`). */
 export const HANDSHAKE_DEADLINE_MS = 10_000;
 /**

@@ -1,7 +1,7 @@
 // Transcript tests of the relay core and its driver: each scenario drives the real Relay over a MemoryStore
 // and reads back what every peer received, line by line, as the protocol spec would write it.
 import { describe, expect, it } from "vitest";
-import { HANDSHAKE_DEADLINE_MS, MAX_PEERS_PER_GROUP, MAX_PENDING_HANDSHAKES } from "../../protocol/index.ts";
+import { HANDSHAKE_DEADLINE_MS, MAX_PEERS_PER_GROUP, MAX_PENDING_HANDSHAKES, MAX_SOCKETS_PER_AGENT } from "../../protocol/index.ts";
 import { helloFrame, signedChunk, transactions } from "../support/identity.ts";
 import type { PeerRecord } from "../../worker/core/peer-records.ts";
 import { GROUP, NOW, alice, bob, carol, doc1, doc2, nothingKnown, scenario, writer } from "./relay-transcript.ts";
@@ -75,6 +75,22 @@ describe("handshake", () => {
       bob -> relay | hello v=4 bob g1
       relay -> bob | error too_many_peers retryAfter=5 "this group has 32512 peers connected"
       relay -x bob | close 1013 too_many_peers"
+    `);
+  });
+
+  it("counts an agent's sockets, those rebuilt after a wake included, against MAX_SOCKETS_PER_AGENT; other agents connect", async () => {
+    const tabs = Array.from({ length: MAX_SOCKETS_PER_AGENT }, (_, i): PeerRecord => ({ id: `tab${i}`, phase: "ready", agent: alice.agent, session: alice.session }));
+    const { connect, transcript } = scenario(tabs);
+    await connect("alice", alice);
+    await connect("bob", bob);
+    expect(transcript()).toMatchInlineSnapshot(`
+      "relay -> alice | challenge v=4 nonce=nonce-alice
+      alice -> relay | hello v=4 alice g1
+      relay -> alice | error too_many_peers retryAfter=5 "this agent has 64 sockets connected to this group"
+      relay -x alice | close 1013 too_many_peers
+      relay -> bob | challenge v=4 nonce=nonce-bob
+      bob -> relay | hello v=4 bob g1
+      relay -> bob | welcome v=4 role=writer"
     `);
   });
 

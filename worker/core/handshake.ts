@@ -4,6 +4,7 @@
 import {
   HANDSHAKE_DEADLINE_MS,
   MAX_PEERS_PER_GROUP,
+  MAX_SOCKETS_PER_AGENT,
   PROTOCOL_VERSION,
   RETRY_AFTER_BUSY_SECONDS,
   agentOfSession,
@@ -120,6 +121,9 @@ export function onHelloVerified(
   // Only authenticated peers count, so sockets that never say hello cannot fill the group.
   if (state.peers.readyCount >= MAX_PEERS_PER_GROUP) {
     return refuse(state, id, "too_many_peers", `this group has ${MAX_PEERS_PER_GROUP} peers connected`, { retryAfter: RETRY_AFTER_BUSY_SECONDS });
+  }
+  if (state.peers.readyOf(record.agent) >= MAX_SOCKETS_PER_AGENT) {
+    return refuse(state, id, "too_many_peers", `this agent has ${MAX_SOCKETS_PER_AGENT} sockets connected to this group`, { retryAfter: RETRY_AFTER_BUSY_SECONDS });
   }
   const members = store.info().membersDoc;
   return {

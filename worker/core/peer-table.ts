@@ -2,6 +2,7 @@
 // of authenticated peers kept alongside, so admission never scans the whole table. It is updated in place:
 // a group may hold tens of thousands of sockets, and copying the table at every connection (as a fresh
 // Map per step did) cost more than everything else a connection does (15 ms per copy at 10,000 peers).
+import type { AgentId } from "../../protocol/index.ts";
 import type { ChallengedPeer, PeerRecord } from "./peer-records.ts";
 import type { PeerId } from "./store.ts";
 
@@ -10,6 +11,8 @@ export class PeerTable {
   /** Sockets in the handshake, in the order they opened. */
   readonly #waiting = new Map<PeerId, ChallengedPeer>();
   #ready = 0;
+  /** Authenticated peers of each agent that has any. */
+  readonly #readyByAgent = new Map<AgentId, number>();
 
   constructor(peers: Iterable<PeerRecord> = []) {
     for (const peer of peers) this.set(peer);
@@ -22,6 +25,11 @@ export class PeerTable {
   /** Authenticated peers. */
   get readyCount(): number {
     return this.#ready;
+  }
+
+  /** Authenticated peers of `agent`. */
+  readyOf(agent: AgentId): number {
+    return this.#readyByAgent.get(agent) ?? 0;
   }
 
   get(id: PeerId): PeerRecord | undefined {
@@ -48,15 +56,21 @@ export class PeerTable {
   set(peer: PeerRecord): void {
     this.delete(peer.id);
     this.#all.set(peer.id, peer);
-    if (peer.phase === "ready") this.#ready++;
-    else this.#waiting.set(peer.id, peer);
+    if (peer.phase === "ready") {
+      this.#ready++;
+      this.#readyByAgent.set(peer.agent, this.readyOf(peer.agent) + 1);
+    } else this.#waiting.set(peer.id, peer);
   }
 
   delete(id: PeerId): void {
     const old = this.#all.get(id);
     if (!old) return;
     this.#all.delete(id);
-    if (old.phase === "ready") this.#ready--;
-    else this.#waiting.delete(id);
+    if (old.phase === "ready") {
+      this.#ready--;
+      const left = this.readyOf(old.agent) - 1;
+      if (left > 0) this.#readyByAgent.set(old.agent, left);
+      else this.#readyByAgent.delete(old.agent);
+    } else this.#waiting.delete(id);
   }
 }
