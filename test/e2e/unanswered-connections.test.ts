@@ -114,9 +114,10 @@ describe("a relay's address that stops answering", () => {
       const welcomedAt = performance.now();
       expect(waiting.status).toBe("connecting");
       await until(() => gaveUpAt > 0, 3 * timeoutMs);
-      // Timers never fire early: given up no sooner than a whole deadline after the sibling's welcome
-      // (without it, at the first deadline: about a second sooner).
-      expect(gaveUpAt - welcomedAt).toBeGreaterThanOrEqual(timeoutMs - 5);
+      // Given up a whole deadline after the sibling's welcome (without it, at the first deadline: a second
+      // sooner). welcomedAt is taken once the sibling's write is acked, a round trip after the welcome that
+      // restarted the deadline: a loaded machine made that 5 ms, so the margin is well inside the second.
+      expect(gaveUpAt - welcomedAt).toBeGreaterThanOrEqual(timeoutMs - 250);
     } finally {
       await client.close();
       await queue.close();
