@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { lockFolder } from "./folder-lock.ts";
 import { guard, workerdChildren } from "./orphan-guard.ts";
 import { RELAY_VARS } from "../worker/config.ts";
 
@@ -48,15 +49,17 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Local
     port: options.port ?? 0,
     ...(options.persistTo === undefined ? {} : { resourcePersistencePath: join(options.persistTo, "v3") }),
   };
+  // One relay per folder (folder-lock.ts): a second one on it would fail the first one's writes.
+  const unlock = options.persistTo === undefined ? () => {} : lockFolder(options.persistTo);
   const before = workerdChildren();
-  const miniflare = new Miniflare(
-    typeof convertV4MiniflareOptions === "function" ? convertV4MiniflareOptions(options4) : miniflare4Options(options4),
-  );
+  let miniflare: InstanceType<typeof Miniflare> | undefined;
   let url: URL;
   try {
+    miniflare = new Miniflare(typeof convertV4MiniflareOptions === "function" ? convertV4MiniflareOptions(options4) : miniflare4Options(options4));
     url = await miniflare.ready;
   } catch (error) {
-    await miniflare.dispose().catch(() => {});
+    await miniflare?.dispose().catch(() => {});
+    unlock();
     // Miniflare's own words are for wrangler's command line ("specify a different port with --port").
     const message = error instanceof Error ? error.message : String(error);
     if (options.port && /address already in use|EADDRINUSE|--port/i.test(message)) {
@@ -69,7 +72,11 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Local
   let stopped: Promise<void> | undefined;
   return {
     url: url.origin,
-    stop: () => (stopped ??= miniflare.dispose().finally(release)),
+    stop: () =>
+      (stopped ??= miniflare.dispose().finally(() => {
+        release();
+        unlock();
+      })),
   };
 }
 
