@@ -27,6 +27,7 @@ import { LocalUpdates } from "./local-updates.ts";
 import { UndecodableUpdateError, applyEach, notAState, reasonOf, type ReceivedUpdate } from "./received-updates.ts";
 import { MissingUpdatesWatch } from "./missing-updates-watch.ts";
 import { checkProviderArguments } from "./provider-arguments.ts";
+import { checkStandsFor, claimFor } from "./standing-for.ts";
 
 /** Why a transaction's or snapshot's text is no update: this binding writes updates as base64url. */
 const NOT_BASE64 = "text that is not base64";
@@ -145,6 +146,8 @@ export class WeftProvider {
   /**
    * Throws a TypeError if this group already has a live provider of the document: its client shows one
    * presence per document, which two would overwrite. Editor panes of one document share a Y.Doc and its provider.
+   * Also if the Y.Doc was ever bound to another document: it holds that one's content, which this document
+   * would take in (and the other this one's), so each document needs a Y.Doc of its own.
    */
   constructor(group: Group, docId: DocId, ydoc: Y.Doc, options: WeftProviderOptions = {}) {
     checkProviderArguments(group, docId, ydoc, options);
@@ -156,6 +159,7 @@ export class WeftProvider {
     if (live.has(docId)) {
       throw new TypeError(`WeftProvider: group ${group.id} already has a provider of ${docId}; bind every editor of the document to its Y.Doc, or destroy() it first`);
     }
+    checkStandsFor(ydoc, group.id, docId);
     this.group = group;
     this.docId = docId;
     this.ydoc = ydoc;
@@ -192,6 +196,7 @@ export class WeftProvider {
     this.#cleanups.push(group.onFlush(() => this.#flush()));
     // Registered once nothing above can throw: a constructor that threw holds no place.
     live.set(docId, this);
+    claimFor(ydoc, group.id, docId);
     this.#cleanups.push(() => void (live.get(docId) === this && live.delete(docId)));
     this.loaded = this.#open();
     this.loaded.catch((error: unknown) => {

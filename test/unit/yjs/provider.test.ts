@@ -376,6 +376,31 @@ describe("one provider per document in a client", () => {
     expect(ydoc.getText("body").toString()).toBe("still synced");
     again.destroy();
   });
+
+  it("refuses a Y.Doc that stands for another document, bound or not: neither document takes the other's content", async () => {
+    const { alice, groupA, docId, a, b } = await twoEditors();
+    await a.provider.loaded;
+    a.text.insert(0, "first document");
+    const second = groupA.create({ kind: "yjs" });
+    await second.synced();
+    expect(() => new WeftProvider(groupA, second.id, a.ydoc)).toThrow(TypeError);
+    expect(() => new WeftProvider(groupA, second.id, a.ydoc)).toThrow(/already stands for/);
+    // Nor once its provider is gone (an editor switching notes on one Y.Doc), nor the same id in another group.
+    a.provider.destroy();
+    expect(() => new WeftProvider(groupA, second.id, a.ydoc)).toThrow(/already stands for/);
+    expect(() => new WeftProvider(alice.group("another-group"), docId, a.ydoc)).toThrow(/already stands for/);
+    await groupA.synced();
+    expect(second.transactions()).toEqual([]);
+    // The refused bindings held no place: the second document takes a Y.Doc of its own, and the first its own again.
+    const fresh = new WeftProvider(groupA, second.id, new Y.Doc());
+    const back = new WeftProvider(groupA, docId, a.ydoc);
+    await Promise.all([fresh.loaded, back.loaded]);
+    expect(fresh.ydoc.getText("body").toString()).toBe("");
+    a.text.insert(a.text.length, ", edited again");
+    await until(() => b.text.toString() === "first document, edited again");
+    fresh.destroy();
+    back.destroy();
+  });
 });
 
 describe("plain JavaScript passing the wrong thing", () => {
