@@ -73,6 +73,7 @@ export class Client {
    * The group with this id, connected on first use. One the app closed (`group.close()`) is let go of, and
    * replaced by a new one, which starts from what the closed one saved. One the relay closed for good (not a member, a
    * bad token) is given back as it is: asking again, a render at a time, would connect again each time.
+   * Throws a ClosedError once the client is closed.
    */
   group(id: string): Group {
     if (this.#closed) throw new ClosedError(String(id), `client.group(${JSON.stringify(id)}): the client is closed`);

@@ -47,7 +47,8 @@ describe("the packed package, installed by an app", () => {
   };
 
   it("ships dist/ (JavaScript, declarations, source maps) and the docs, nothing else", () => {
-    expect(files.filter((path) => !path.startsWith("dist/"))).toEqual(["CHANGELOG.md", "LICENSE", "README.md", "package.json"]);
+    // The README's links into docs/ (and its picture) resolve in the installed package too.
+    expect(files.filter((path) => !path.startsWith("dist/"))).toEqual(["CHANGELOG.md", "LICENSE", "README.md", "docs/bindings.md", "docs/deploy.md", "docs/yjs-editor.png", "package.json"]);
     expect(files).toContain("dist/relay/worker.js");
     for (const entry of ["client/index", "client/node", "protocol/index", "dev/index", "tokens/index", "worker/library", "yjs/index"]) {
       expect(files).toEqual(expect.arrayContaining([`dist/${entry}.js`, `dist/${entry}.d.ts`, `dist/${entry}.js.map`]));

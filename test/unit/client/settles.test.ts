@@ -107,6 +107,28 @@ describe("closed for good", () => {
   });
 });
 
+describe("synced() of a group closed for good answers whether everything written reached the relay", () => {
+  it("resolves when it all was acknowledged before the close, and rejects with the ClosedError while a write is unsent", async () => {
+    const { relay, client } = setup();
+    const alice = await client({ name: "alice" });
+    const acknowledged = alice.group("g1");
+    const doc = acknowledged.create();
+    doc.append("acknowledged");
+    await acknowledged.synced();
+    acknowledged.close();
+    expect(await outcome(acknowledged.synced())).toEqual({ resolved: undefined });
+    expect(await outcome(doc.synced())).toEqual({ resolved: undefined });
+
+    relay.down = true;
+    const unsent = alice.group("g2");
+    const other = unsent.create();
+    other.append("never sent");
+    unsent.close();
+    expect(await outcome(unsent.synced())).toBeInstanceOf(ClosedError);
+    expect(await outcome(other.synced())).toBeInstanceOf(ClosedError);
+  });
+});
+
 describe("a document deleted under a write", () => {
   it("a write not yet pushed when the deletion arrives live is refused with doc_deleted: synced() rejects, it never resolves as if stored", async () => {
     const { client } = setup();
