@@ -11,6 +11,10 @@ app.get(`/v1/groups/:group${SQL_STATS_PATH}`, (c) =>
   c.env.WEFT_SQL_STATS === "true" ? c.env.GROUPS.getByName(c.req.param("group")).fetch(c.req.raw) : c.json({ error: "not_found" }, 404),
 );
 
-app.notFound((c) => c.json({ error: "not_found" }, 404));
+// Every path is the relay's here, so a wrong one is readable from any origin too (routes.ts covers /v1/).
+app.notFound((c) => {
+  c.header("Access-Control-Allow-Origin", "*");
+  return c.json({ error: "not_found" }, 404);
+});
 
 export default app;

@@ -11,13 +11,17 @@ export type RelayRoutesOptions<Bindings> = {
   groups: (env: Bindings) => DurableObjectNamespace<GroupObject>;
 };
 
+/** The relay cannot serve any request as configured: said in the answer, so the SDK's client hears it. */
+class Misconfigured extends Error {}
+
 export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions<Bindings>): Hono<{ Bindings: Bindings }> {
   const app = new Hono<{ Bindings: Bindings }>();
 
   // The SDK reads why a socket failed to open from a plain GET of its URL (426, 400, 404 and their bodies).
   // In a browser that GET is cross-origin: without this header it fails as "Failed to fetch", whatever the
-  // relay said. Nothing here is private to an origin; the upgrade's 101 is left as it is.
-  app.use("*", async (c, next) => {
+  // relay said. Nothing here is private to an origin; the upgrade's 101 is left as it is. Only the relay's
+  // own paths: an app that mounts these routes at its root keeps its other routes to itself.
+  app.use("/v1/*", async (c, next) => {
     await next();
     if (c.res.status === 101) return;
     // A response from an object's fetch has immutable headers: copied into one of ours first.
@@ -25,11 +29,17 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
     c.res.headers.set("Access-Control-Allow-Origin", "*");
   });
 
-  app.get("/v1/health", (c) => c.json({ ok: true, protocol: PROTOCOL_VERSION }));
+  // A health check that says so when the relay cannot serve a group at all.
+  app.get("/v1/health", (c) => {
+    groupsOf(c.env);
+    return c.json({ ok: true, protocol: PROTOCOL_VERSION });
+  });
 
   app.get("/v1/groups/:group/ws", (c) => {
     const group = c.req.param("group");
     if (!isGroupId(group)) throw new HTTPException(400, { message: "group ids are 1-128 characters of A-Z a-z 0-9 . _ ~ -" });
+    // Before the upgrade check: the SDK's GET after a failed socket hears what is wrong, not "426".
+    const groups = groupsOf(c.env);
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       throw new HTTPException(426, {
         res: new Response("this endpoint speaks WebSocket only", { status: 426, headers: { Upgrade: "websocket" } }),
@@ -37,11 +47,32 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
     }
     const headers = new Headers(c.req.raw.headers);
     headers.set(GROUP_HEADER, group);
-    return options.groups(c.env).getByName(group).fetch(new Request(c.req.raw, { headers }));
+    return groups.getByName(group).fetch(new Request(c.req.raw, { headers }));
   });
+
+  /** The namespace `options.groups` gives; a Misconfigured error if it gives none (a binding named otherwise). */
+  function groupsOf(env: Bindings): DurableObjectNamespace<GroupObject> {
+    let groups: DurableObjectNamespace<GroupObject> | undefined;
+    try {
+      groups = options.groups(env);
+    } catch (error) {
+      throw new Misconfigured(`relayRoutes: groups(env) threw: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (typeof groups?.getByName !== "function") {
+      throw new Misconfigured(
+        `relayRoutes: groups(env) gave ${groups === undefined ? "undefined" : "something else"}, not a Durable Object namespace: name the binding in the Worker's wrangler config as groups reads it`,
+      );
+    }
+    return groups;
+  }
 
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
+    if (error instanceof Misconfigured) {
+      // Said to whoever asks: it names no secret, and the app's developer is the one who reads it first.
+      console.error(`weft: ${error.message}`);
+      return c.json({ error: "misconfigured", message: error.message }, 500);
+    }
     console.error("weft: request failed", error);
     return c.json({ error: "internal" }, 500);
   });

@@ -12,10 +12,13 @@ import { until } from "../support/wait.ts";
 
 const SECRET = "the app's own secret";
 
-/** The app's Worker, bundled as an app would and run in workerd with the given compatibility flags. */
-async function startAppWorker(compatibilityFlags: readonly string[]): Promise<Miniflare> {
+/**
+ * An app's Worker (a file of test/worker/fixtures), bundled as an app would and run in workerd with the given
+ * compatibility flags, its object class bound as `binding`.
+ */
+async function startAppWorker(compatibilityFlags: readonly string[], fixture = "app-worker.ts", binding = "SYNC"): Promise<Miniflare> {
   const bundled = await build({
-    entryPoints: [fileURLToPath(new URL("../worker/fixtures/app-worker.ts", import.meta.url))],
+    entryPoints: [fileURLToPath(new URL(`../worker/fixtures/${fixture}`, import.meta.url))],
     bundle: true, format: "esm", platform: "neutral", target: "es2022", external: ["cloudflare:*", "node:*"], write: false, logLevel: "warning",
   });
   return new Miniflare(
@@ -25,7 +28,7 @@ async function startAppWorker(compatibilityFlags: readonly string[]): Promise<Mi
       script: bundled.outputFiles[0]!.text,
       compatibilityDate: RELAY_COMPATIBILITY_DATE,
       compatibilityFlags: [...compatibilityFlags],
-      durableObjects: { SYNC: { className: "SyncGroups", useSQLite: true } },
+      durableObjects: { [binding]: { className: "SyncGroups", useSQLite: true } },
       bindings: { MY_APP_SECRET: SECRET },
       host: "127.0.0.1",
       port: 0,
@@ -114,5 +117,70 @@ describe("an app's Worker that mounts Weft without the nodejs_compat flag", () =
     const bytes = written.reduce((sum, data) => sum + data.length, 0);
     expect(bytes).toBeGreaterThan(30 * COMPRESS_MIN_BYTES);
     expect(reader.group("big").connection.bytesReceived).toBeGreaterThan(bytes);
+  });
+});
+
+describe("an app's Worker that mounts Weft at its root", () => {
+  let miniflare: Miniflare;
+  let origin: string;
+  let client: Client | undefined;
+
+  beforeAll(async () => {
+    miniflare = await startAppWorker(RELAY_COMPATIBILITY_FLAGS, "app-worker-at-root.ts");
+    origin = (await miniflare.ready).origin;
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await miniflare?.dispose();
+  });
+
+  it("keeps the app's own answers to itself: only the relay's are readable from any origin", async () => {
+    const headerOf = async (path: string) => {
+      const res = await fetch(`${origin}${path}`, { headers: { Origin: "https://elsewhere.example" } });
+      await res.body?.cancel();
+      return [path, res.status, res.headers.get("access-control-allow-origin")];
+    };
+    expect(await Promise.all(["/api/private", "/api/fails", "/no-such-page", "/v1/health", "/v1/groups/g/ws"].map(headerOf))).toEqual([
+      ["/api/private", 200, null],
+      ["/api/fails", 500, null],
+      ["/no-such-page", 404, null],
+      ["/v1/health", 200, "*"],
+      ["/v1/groups/g/ws", 426, "*"],
+    ]);
+    const identity = createIdentity();
+    client = await createClient({ url: origin, identity });
+    const doc = client.group("root").create({});
+    doc.append("through the root mount");
+    await doc.synced();
+  });
+});
+
+describe("an app's Worker whose config names the group objects' binding otherwise than its code reads it", () => {
+  let miniflare: Miniflare;
+  let origin: string;
+  let client: Client | undefined;
+
+  beforeAll(async () => {
+    miniflare = await startAppWorker(RELAY_COMPATIBILITY_FLAGS, "app-worker-at-root.ts", "GROUPS");
+    origin = (await miniflare.ready).origin;
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await miniflare?.dispose();
+  });
+
+  it("answers its health check and every socket with a 500 that names the binding, which the SDK's client hears", async () => {
+    const health = await fetch(`${origin}/v1/health`);
+    expect(health.status).toBe(500);
+    expect(await health.json()).toEqual({ error: "misconfigured", message: expect.stringMatching(/groups\(env\) gave undefined, not a Durable Object namespace/) });
+
+    client = await createClient({ url: origin, identity: createIdentity() });
+    const group = client.group("team");
+    const heard: string[] = [];
+    group.onError((error) => heard.push(error.message));
+    await until(() => heard.length > 0, 10_000);
+    expect(heard[0]).toMatch(/HTTP 500: .*misconfigured.*name the binding in the Worker's wrangler config/);
   });
 });

@@ -89,12 +89,14 @@ describe("HTTP routes", () => {
       await get("/v1/groups/bad%20id/ws", { Origin: "https://app.example" }), // 400
       await get("/v1/nothing-here", { Origin: "https://app.example" }), // 404
       await get("/v1/health", { Origin: "https://app.example" }),
+      await get("/sync/v1/groups/g/ws", { Origin: "https://app.example" }), // a URL with a path the relay does not serve: 404
     ];
     expect(answers.map((res) => [res.status, res.headers.get("access-control-allow-origin")])).toEqual([
       [426, "*"],
       [400, "*"],
       [404, "*"],
       [200, "*"],
+      [404, "*"],
     ]);
     for (const res of answers) await res.body?.cancel();
     expect(answers[0]!.headers.get("upgrade")).toBe("websocket");
