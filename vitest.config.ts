@@ -17,7 +17,7 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { WEFT_TOKEN_SECRET: "test-token-secret", WEFT_OPEN_GROUPS: "true", WEFT_FOUNDERS: "anyone", WEFT_SNAPSHOT_RETENTION_SECONDS: "0" },
+              bindings: { WEFT_TOKEN_SECRET: "test-token-secret-long-enough-for-hs256", WEFT_OPEN_GROUPS: "true", WEFT_FOUNDERS: "anyone", WEFT_SNAPSHOT_RETENTION_SECONDS: "0" },
             },
           }),
         ],
@@ -25,7 +25,7 @@ export default defineConfig({
       },
       {
         // The relay as deployed with a token key and nothing else set: the secure defaults of worker/config.ts.
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { WEFT_TOKEN_SECRET: "test-token-secret" } } })],
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { WEFT_TOKEN_SECRET: "test-token-secret-long-enough-for-hs256" } } })],
         test: { name: "worker-locked", include: ["test/worker-locked/**/*.test.ts"] },
       },
       {

@@ -303,6 +303,12 @@ export const MAX_JSON_DEPTH = 32;
 /** Longest token (from the app's backend, in a hello) in characters. */
 export const MAX_TOKEN_CHARS = 8192;
 /**
+ * Shortest HS256 secret (WEFT_TOKEN_SECRET, the one mintToken signs with), in UTF-8 bytes. RFC 7518 §3.2
+ * asks for a key of at least the hash's size, 256 bits: a short secret is found by trying keys against one
+ * token, and whoever finds it mints admin tokens for any group. `openssl rand -base64 32` makes one.
+ */
+export const MIN_TOKEN_SECRET_BYTES = 32;
+/**
  * How far ahead of the relay's clock the clock of the backend that minted a token may be, in seconds. Many
  * JWT libraries mint `nbf = iat = now` by default, so a backend only 2 s ahead would otherwise mint tokens
  * the relay takes for not valid yet, and the SDK closes the group on such a refusal. So a token is valid

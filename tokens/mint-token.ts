@@ -2,7 +2,7 @@
 // relay checks in the handshake (worker/tokens.ts): HS256 with the relay's shared secret, or EdDSA with an
 // Ed25519 private key whose public half the relay holds. WebCrypto only, so it runs on Node 22 and in Workers.
 import { sign } from "hono/jwt";
-import { MAX_TOKEN_CHARS, ROLES, isAgentId, isGroupId, type AgentId, type Role } from "../protocol/index.ts";
+import { MAX_TOKEN_CHARS, MIN_TOKEN_SECRET_BYTES, ROLES, isAgentId, isGroupId, type AgentId, type Role } from "../protocol/index.ts";
 
 export type TokenClaims = {
   /** The agent the token admits (`identity.agent` of the user's client). */
@@ -27,12 +27,13 @@ export type TokenJwk = { kty?: string; crv?: string; x?: string; d?: string; alg
 /** A WebCrypto key (CryptoKey): what mintToken checks of one before it signs with it. */
 export type TokenCryptoKey = { readonly type: string; readonly algorithm: { readonly name: string } };
 
-/** An HS256 secret (the relay's WEFT_TOKEN_SECRET), or an Ed25519 private key (JWK or CryptoKey) for EdDSA. */
+/** An HS256 secret (the relay's WEFT_TOKEN_SECRET, MIN_TOKEN_SECRET_BYTES or more), or an Ed25519 private key (JWK or CryptoKey) for EdDSA. */
 export type TokenSigningKey = string | TokenJwk | TokenCryptoKey;
 
 /**
- * Signs a token for `claims`. Rejects with a TypeError or RangeError when a claim is one the relay would
- * refuse, or when the token would be longer than MAX_TOKEN_CHARS (a long audience or issuer).
+ * Signs a token for `claims`. Rejects with a TypeError or RangeError when a claim or the key is one the relay
+ * would refuse (an HS256 secret under MIN_TOKEN_SECRET_BYTES), or when the token would be longer than
+ * MAX_TOKEN_CHARS (a long audience or issuer).
  */
 export async function mintToken(claims: TokenClaims, secretOrKey: TokenSigningKey, now: number = Date.now()): Promise<string> {
   // What was given is named by its kind, never printed: a whole identity passed by mistake holds its secret key.
@@ -97,12 +98,20 @@ export async function generateTokenKeys(): Promise<TokenKeyPair> {
   return { privateKey: withoutAlg(privateKey as JsonWebKey), publicKey: withoutAlg(publicKey as JsonWebKey) };
 }
 
-/** A key the relay could never check: an empty secret, a JWK's JSON text taken for a secret, or not a key at all. */
+/** A key the relay could never check: an empty or short secret, a JWK's JSON text taken for a secret, or not a key at all. */
 function checkSigningKey(key: unknown): void {
   if (typeof key === "string") {
     if (key.length === 0) throw new TypeError("the HS256 secret is empty");
     // A JWK's JSON text would be taken for an HS256 secret, and every token refused as forged.
     if (/^\s*\{[\s\S]*"kty"/.test(key)) throw new TypeError("the key is a JWK's JSON text: pass the JWK object (JSON.parse it), or the HS256 secret itself");
+    // The relay refuses such a secret too (worker/config.ts): a token signed with it gives it away to anyone who tries keys.
+    const bytes = new TextEncoder().encode(key).byteLength;
+    if (bytes < MIN_TOKEN_SECRET_BYTES) {
+      throw new TypeError(
+        `the HS256 secret has ${bytes} byte${bytes === 1 ? "" : "s"}, under the ${MIN_TOKEN_SECRET_BYTES} it needs (MIN_TOKEN_SECRET_BYTES, RFC 7518 §3.2): ` +
+          "anyone holding one token could find it by trying keys, and mint admin tokens; make one with `openssl rand -base64 32`",
+      );
+    }
     return;
   }
   if (key instanceof CryptoKey) {

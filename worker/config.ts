@@ -2,6 +2,7 @@
 // here. `configFromEnv` reads the Worker's bindings (the default); a library user may build a RelayConfig
 // in code instead. Reading never throws: a value that cannot be used is named in `problems`, and the relay
 // then fails closed (tokens cannot be checked, so no one gets in by token or without one).
+import { MIN_TOKEN_SECRET_BYTES } from "../protocol/index.ts";
 
 /** Longest lifetime (exp − iat, or exp − now without iat) a token may claim, unless configured otherwise. */
 export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 24 * 60 * 60;
@@ -65,7 +66,7 @@ export type RelayConfig = {
  * as undefined (an app passing a binding of its own that does not exist) fails the relay closed.
  */
 export type ConfigEnv = {
-  /** Shared secret for HS256 tokens (`wrangler secret put WEFT_TOKEN_SECRET`). */
+  /** Shared secret for HS256 tokens (`wrangler secret put WEFT_TOKEN_SECRET`), of MIN_TOKEN_SECRET_BYTES or more. */
   WEFT_TOKEN_SECRET?: string | undefined;
   /** Ed25519 public key (JWK JSON, kty OKP, crv Ed25519) for EdDSA tokens. Takes precedence over the secret. */
   WEFT_TOKEN_PUBLIC_KEY?: string | undefined;
@@ -176,7 +177,16 @@ function tokenKeyOf(env: ConfigEnv, suffix: "" | "_PREVIOUS", problems: string[]
     return { alg: "EdDSA", publicKey };
   }
   const secret = env[secretName];
-  if (secret) return { alg: "HS256", secret };
+  if (secret) {
+    // Named by its length alone: the log must not hold the secret, weak or not.
+    const bytes = new TextEncoder().encode(secret).byteLength;
+    if (bytes >= MIN_TOKEN_SECRET_BYTES) return { alg: "HS256", secret };
+    problems.push(
+      `${secretName} has ${bytes} byte${bytes === 1 ? "" : "s"}, under the ${MIN_TOKEN_SECRET_BYTES} an HS256 secret needs (MIN_TOKEN_SECRET_BYTES, RFC 7518 §3.2): ` +
+        "anyone holding one token could find it by trying keys, and mint admin tokens; make one with `openssl rand -base64 32`; tokens cannot be checked",
+    );
+    return undefined;
+  }
   for (const name of [publicKeyName, secretName]) {
     if (given(env, name)) problems.push(`${name} is ${env[name] === undefined ? "given as undefined (a binding that does not exist, a secret never put?)" : "set but empty"}; tokens cannot be checked`);
   }

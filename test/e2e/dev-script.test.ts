@@ -73,7 +73,7 @@ describe("npm run dev and dev:local", () => {
 
   it("dev:local reads .dev.vars as wrangler dev does: with a token secret there, a hello without a token is refused", async () => {
     const app = mkdtempSync(join(tmpdir(), "weft-dev-vars-"));
-    writeFileSync(join(app, ".dev.vars"), '# local settings\nWEFT_TOKEN_SECRET="a-long-random-local-secret"\n');
+    writeFileSync(join(app, ".dev.vars"), '# local settings\nWEFT_TOKEN_SECRET="a-long-random-local-secret-of-32-bytes-or-more"\n');
     const port = await freePort();
     const relay = spawn(process.execPath, [join(ROOT, "scripts/local-relay.ts"), "--port", String(port), "--persist-to", join(app, "state")], { cwd: app, env: ENV, stdio: "ignore" });
     try {

@@ -11,7 +11,7 @@ import { startProxy, type Proxy } from "../support/proxy.ts";
 import { startRelay, type RelayProcess } from "../support/relay-process.ts";
 import { sleep, until } from "../support/wait.ts";
 
-const SECRET = "e2e-token-secret";
+const SECRET = "e2e-token-secret-long-enough-for-hs256";
 const FAST_RETRY = { baseMs: 50, capMs: 500, minUptimeMs: 1_000 };
 
 /** What an app's backend does: mint a short-lived token naming the agent, the group and a role. */

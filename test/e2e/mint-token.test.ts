@@ -7,6 +7,8 @@ import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import { generateTokenKeys, mintToken, type TokenSigningKey } from "../../tokens/index.ts";
 import { until } from "../support/wait.ts";
 
+const SECRET = "the relay's secret, long enough for HS256";
+
 describe("mintToken with the real relay", () => {
   const relays: LocalRelay[] = [];
   const clients: Client[] = [];
@@ -27,15 +29,15 @@ describe("mintToken with the real relay", () => {
   };
 
   it("HS256: a token signed with the relay's secret gets in with its role; one signed with another secret does not", async () => {
-    const relay = await startRelay({ vars: { WEFT_TOKEN_SECRET: "relay secret" } });
+    const relay = await startRelay({ vars: { WEFT_TOKEN_SECRET: SECRET } });
     relays.push(relay);
-    const team = await connect(relay, "relay secret");
+    const team = await connect(relay, SECRET);
     const doc = team.create({});
     doc.append("signed in");
     await doc.synced();
     expect(team.role).toBe("writer");
 
-    const forged = await connect(relay, "another secret");
+    const forged = await connect(relay, "another secret, long enough for HS256");
     await until(() => forged.connection.closeReason !== undefined, 10_000);
     expect(forged.connection.closeReason).toMatch(/^unauthorized/);
   });
@@ -55,7 +57,7 @@ describe("mintToken with the real relay", () => {
   });
 
   it("a backend whose clock runs 2 s ahead of the relay's gets in: tokens with nbf = iat = now (many JWT libraries' default), or without iat at the longest lifetime and a fractional exp", async () => {
-    const relay = await startRelay({ vars: { WEFT_TOKEN_SECRET: "relay secret", WEFT_TOKEN_MAX_LIFETIME_SECONDS: "3600" } });
+    const relay = await startRelay({ vars: { WEFT_TOKEN_SECRET: SECRET, WEFT_TOKEN_MAX_LIFETIME_SECONDS: "3600" } });
     relays.push(relay);
     const backendNow = () => Date.now() / 1000 + 2;
     const claimsOf = [
@@ -68,7 +70,7 @@ describe("mintToken with the real relay", () => {
       const client = await createClient({
         url: relay.url,
         identity,
-        getToken: (group) => (calls++, signJwt({ sub: identity.agent, group, role: "writer", ...claims() }, "relay secret", "HS256")),
+        getToken: (group) => (calls++, signJwt({ sub: identity.agent, group, role: "writer", ...claims() }, SECRET, "HS256")),
       });
       clients.push(client);
       const team = client.group("team");
@@ -82,8 +84,8 @@ describe("mintToken with the real relay", () => {
   });
 
   it("refuses, before signing, a claim the relay would refuse", async () => {
-    await expect(mintToken({ agent: "bob", group: "team", role: "writer", expiresIn: 60 }, "secret")).rejects.toThrow(TypeError);
-    await expect(mintToken({ agent: createIdentity().agent, group: "no spaces", role: "writer", expiresIn: 60 }, "secret")).rejects.toThrow(TypeError);
-    await expect(mintToken({ agent: createIdentity().agent, group: "team", role: "writer", expiresIn: 0 }, "secret")).rejects.toThrow(RangeError);
+    await expect(mintToken({ agent: "bob", group: "team", role: "writer", expiresIn: 60 }, SECRET)).rejects.toThrow(TypeError);
+    await expect(mintToken({ agent: createIdentity().agent, group: "no spaces", role: "writer", expiresIn: 60 }, SECRET)).rejects.toThrow(TypeError);
+    await expect(mintToken({ agent: createIdentity().agent, group: "team", role: "writer", expiresIn: 0 }, SECRET)).rejects.toThrow(RangeError);
   });
 });

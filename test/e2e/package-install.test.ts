@@ -329,11 +329,11 @@ describe("the packed package, installed by an app", () => {
        import { mintToken } from "weft/tokens";
        const miniflare = new Miniflare(convertV4MiniflareOptions({
          modules: true, script: readFileSync("worker.bundle.js", "utf8"), compatibilityDate: "2026-08-01", compatibilityFlags: ["nodejs_compat"],
-         durableObjects: { GROUPS: { className: "Groups", useSQLite: true } }, bindings: { APP_SECRET: "s3cret" }, host: "127.0.0.1", port: 0,
+         durableObjects: { GROUPS: { className: "Groups", useSQLite: true } }, bindings: { APP_SECRET: "an app secret, long enough for HS256" }, host: "127.0.0.1", port: 0,
        }));
        const url = new URL("sync", await miniflare.ready).href;
        const identity = createIdentity();
-       const client = await createClient({ url, identity, getToken: (group) => mintToken({ agent: identity.agent, group, role: "writer", expiresIn: 60 }, "s3cret") });
+       const client = await createClient({ url, identity, getToken: (group) => mintToken({ agent: identity.agent, group, role: "writer", expiresIn: 60 }, "an app secret, long enough for HS256") });
        const doc = client.group("team").create({});
        doc.append("via the app's Worker");
        await doc.synced();
@@ -399,7 +399,7 @@ describe("the packed package, installed by an app", () => {
        import { startRelay, type LocalRelay } from "weft/dev";
        import { WeftProvider, type ProviderStatus } from "weft/yjs";
        import * as Y from "yjs";
-       const relay: LocalRelay = await startRelay({ persistTo: "./relay", vars: { WEFT_TOKEN_SECRET: "local" } });
+       const relay: LocalRelay = await startRelay({ persistTo: "./relay", vars: { WEFT_TOKEN_SECRET: "a local secret, long enough for HS256" } });
        await relay.stop();
        const options: ClientOptions = { url: "http://127.0.0.1:8787", identity: createIdentity(), store: new FileLocalStore("./store") };
        const client = await createClient(options);
@@ -506,7 +506,7 @@ describe("the packed package, installed by an app", () => {
          // @ts-expect-error an append takes a string or bytes (the declarations resolved: not any)
          doc.append(42);
          new WeftProvider(client.group("team"), doc.id, new Y.Doc()).destroy();
-         console.log(PROTOCOL_VERSION, await mintToken({ agent: client.identity.agent, group: "team", role: "reader", expiresIn: 60 }, "secret"));
+         console.log(PROTOCOL_VERSION, await mintToken({ agent: client.identity.agent, group: "team", role: "reader", expiresIn: 60 }, "an app secret, long enough for HS256"));
          client.close();
          await relay.stop();
        }

@@ -10,7 +10,7 @@ import { COMPRESS_MIN_BYTES } from "../../protocol/index.ts";
 import { mintToken } from "../../tokens/index.ts";
 import { until } from "../support/wait.ts";
 
-const SECRET = "the app's own secret";
+const SECRET = "the app's own secret, long enough for HS256";
 
 /**
  * An app's Worker (a file of test/worker/fixtures), bundled as an app would and run in workerd with the given

@@ -8,7 +8,7 @@ import { GET_TOKEN_WAIT_MS } from "../../protocol/index.ts";
 import { mintToken } from "../../tokens/index.ts";
 import { sleep, until } from "../support/wait.ts";
 
-const SECRET = "slow-token-secret";
+const SECRET = "slow-token-secret-long-enough-for-hs256";
 
 describe("a getToken slower than the SDK waits", () => {
   let relay: LocalRelay;

@@ -1,14 +1,17 @@
 // App tokens checked by worker/tokens.ts, for both key kinds a deployment can configure.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { sign } from "hono/jwt";
-import { DEFAULT_SNAPSHOT_RETENTION_SECONDS, configFromEnv, type ConfigEnv } from "../../worker/config.ts";
+import { DEFAULT_SNAPSHOT_RETENTION_SECONDS, configFromEnv, reportProblems, type ConfigEnv } from "../../worker/config.ts";
 import { tokenVerifier as verifierOf } from "../../worker/tokens.ts";
 import { testAgent } from "../support/identity.ts";
 import { mintToken } from "../../tokens/mint-token.ts";
-import { MAX_TOKEN_CHARS, TOKEN_CLOCK_LEEWAY_SECONDS } from "../../protocol/index.ts";
+import { MAX_TOKEN_CHARS, MIN_TOKEN_SECRET_BYTES, TOKEN_CLOCK_LEEWAY_SECONDS } from "../../protocol/index.ts";
 import { tokenProblem } from "../../client/local-checks.ts";
 
 const alice = testAgent(1);
+/** The relay's HS256 secret, and one a forger guessed: both as long as the relay takes (MIN_TOKEN_SECRET_BYTES). */
+const SECRET = "the relay's secret, long enough for HS256";
+const GUESSED = "a guessed secret, long enough for HS256";
 const tokenVerifier = (env: ConfigEnv) => verifierOf(configFromEnv(env));
 const inSeconds = (seconds: number) => Math.floor(Date.now() / 1000) + seconds;
 
@@ -21,16 +24,16 @@ async function ed25519Jwks(): Promise<{ privateJwk: JsonWebKey; publicJwk: JsonW
 
 describe("app tokens", () => {
   it("accepts no tokens when no key is configured", async () => {
-    const token = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(60) }, "s3cret", "HS256");
+    const token = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(60) }, SECRET, "HS256");
     expect(await tokenVerifier({})(token)).toMatchObject({ ok: false, code: "unauthorized" });
   });
 
   it("HS256: a valid token names the agent, group, role and expiry; a wrong secret is refused", async () => {
-    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret" });
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: SECRET });
     const exp = inSeconds(60);
-    const token = await sign({ sub: alice.agent, group: "g1", role: "writer", exp }, "s3cret", "HS256");
+    const token = await sign({ sub: alice.agent, group: "g1", role: "writer", exp }, SECRET, "HS256");
     expect(await verify(token)).toEqual({ ok: true, agent: alice.agent, group: "g1", role: "writer", expiresAt: exp * 1000 });
-    const forged = await sign({ sub: alice.agent, group: "g1", role: "admin", exp }, "guessed", "HS256");
+    const forged = await sign({ sub: alice.agent, group: "g1", role: "admin", exp }, GUESSED, "HS256");
     expect(await verify(forged)).toMatchObject({ ok: false, code: "unauthorized" });
   });
 
@@ -44,8 +47,8 @@ describe("app tokens", () => {
   });
 
   it("tells an expired token apart, and refuses claims that are missing or malformed", async () => {
-    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret" });
-    const expired = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(-10) }, "s3cret", "HS256");
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: SECRET });
+    const expired = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(-10) }, SECRET, "HS256");
     expect(await verify(expired)).toEqual({ ok: false, code: "token_expired", reason: "the token has expired" });
     for (const claims of [
       { group: "g1", role: "writer", exp: inSeconds(60) },
@@ -53,21 +56,21 @@ describe("app tokens", () => {
       { sub: alice.agent, group: "g1", role: "owner", exp: inSeconds(60) },
       { sub: alice.agent, role: "writer", exp: inSeconds(60) },
     ]) {
-      expect(await verify(await sign(claims, "s3cret", "HS256"))).toMatchObject({ ok: false, code: "unauthorized" });
+      expect(await verify(await sign(claims, SECRET, "HS256"))).toMatchObject({ ok: false, code: "unauthorized" });
     }
     expect(await verify("not.a.token")).toMatchObject({ ok: false, code: "unauthorized" });
   });
 
   it("a forged token is unauthorized even when it claims to have expired", async () => {
-    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret" });
-    const forged = await sign({ sub: alice.agent, group: "g1", role: "admin", exp: inSeconds(-10) }, "guessed", "HS256");
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: SECRET });
+    const forged = await sign({ sub: alice.agent, group: "g1", role: "admin", exp: inSeconds(-10) }, GUESSED, "HS256");
     expect(await verify(forged)).toMatchObject({ ok: false, code: "unauthorized" });
   });
 
   it("checks aud and iss when configured, and caps the lifetime", async () => {
-    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret", WEFT_TOKEN_AUDIENCE: "weft", WEFT_TOKEN_ISSUER: "my-app", WEFT_TOKEN_MAX_LIFETIME_SECONDS: "3600" });
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: SECRET, WEFT_TOKEN_AUDIENCE: "weft", WEFT_TOKEN_ISSUER: "my-app", WEFT_TOKEN_MAX_LIFETIME_SECONDS: "3600" });
     const base = { sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(600) };
-    const mint = (claims: object) => sign({ ...base, ...claims }, "s3cret", "HS256");
+    const mint = (claims: object) => sign({ ...base, ...claims }, SECRET, "HS256");
     expect(await verify(await mint({ aud: "weft", iss: "my-app" }))).toMatchObject({ ok: true });
     expect(await verify(await mint({ aud: ["other", "weft"], iss: "my-app" }))).toMatchObject({ ok: true });
     expect(await verify(await mint({ iss: "my-app" }))).toMatchObject({ ok: false, code: "unauthorized" });
@@ -81,40 +84,40 @@ describe("app tokens", () => {
   });
 
   it("a backend's clock a little ahead: nbf and iat up to TOKEN_CLOCK_LEEWAY_SECONDS ahead get in, further ahead are refused", async () => {
-    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret" });
-    const mint = (ahead: number) => sign({ sub: alice.agent, group: "g1", role: "writer", nbf: inSeconds(ahead), iat: inSeconds(ahead), exp: inSeconds(ahead + 3600) }, "s3cret", "HS256");
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: SECRET });
+    const mint = (ahead: number) => sign({ sub: alice.agent, group: "g1", role: "writer", nbf: inSeconds(ahead), iat: inSeconds(ahead), exp: inSeconds(ahead + 3600) }, SECRET, "HS256");
     // As many JWT libraries mint by default (nbf = iat = now), on a clock 2 s ahead of the relay's.
     expect(await verify(await mint(2))).toMatchObject({ ok: true, agent: alice.agent });
     expect(await verify(await mint(TOKEN_CLOCK_LEEWAY_SECONDS - 5))).toMatchObject({ ok: true });
-    const notYet = await sign({ sub: alice.agent, group: "g1", role: "writer", nbf: inSeconds(TOKEN_CLOCK_LEEWAY_SECONDS + 5), exp: inSeconds(3600) }, "s3cret", "HS256");
+    const notYet = await sign({ sub: alice.agent, group: "g1", role: "writer", nbf: inSeconds(TOKEN_CLOCK_LEEWAY_SECONDS + 5), exp: inSeconds(3600) }, SECRET, "HS256");
     expect(await verify(notYet)).toEqual({ ok: false, code: "unauthorized", reason: "the token is not valid yet (nbf)" });
     expect(await verify(await mint(TOKEN_CLOCK_LEEWAY_SECONDS + 5))).toMatchObject({ ok: false, code: "unauthorized" });
   });
 
   it("without iat, a token minted at the longest lifetime on a clock a little ahead gets in; one living longer does not", async () => {
-    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret", WEFT_TOKEN_MAX_LIFETIME_SECONDS: "3600" });
-    const expiringIn = (seconds: number) => sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(seconds) }, "s3cret", "HS256");
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: SECRET, WEFT_TOKEN_MAX_LIFETIME_SECONDS: "3600" });
+    const expiringIn = (seconds: number) => sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(seconds) }, SECRET, "HS256");
     expect(await verify(await expiringIn(3600 + 2))).toMatchObject({ ok: true });
     const tooLong = await verify(await expiringIn(3600 + TOKEN_CLOCK_LEEWAY_SECONDS + 10));
     expect(tooLong).toMatchObject({ ok: false, code: "unauthorized", reason: expect.stringContaining("at most 3600 s") });
   });
 
   it("exp, nbf and iat may have a fraction of a second (RFC 7519's NumericDate)", async () => {
-    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret" });
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: SECRET });
     const now = Date.now() / 1000;
-    const token = await sign({ sub: alice.agent, group: "g1", role: "writer", iat: now, nbf: now, exp: now + 600.5 }, "s3cret", "HS256");
+    const token = await sign({ sub: alice.agent, group: "g1", role: "writer", iat: now, nbf: now, exp: now + 600.5 }, SECRET, "HS256");
     expect(await verify(token)).toEqual({ ok: true, agent: alice.agent, group: "g1", role: "writer", expiresAt: (now + 600.5) * 1000 });
-    const expired = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: now - 0.5 }, "s3cret", "HS256");
+    const expired = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: now - 0.5 }, SECRET, "HS256");
     expect(await verify(expired)).toMatchObject({ ok: false, code: "token_expired" });
     for (const exp of ["600", null, true]) {
-      const malformed = await sign({ sub: alice.agent, group: "g1", role: "writer", exp } as never, "s3cret", "HS256");
+      const malformed = await sign({ sub: alice.agent, group: "g1", role: "writer", exp } as never, SECRET, "HS256");
       expect(await verify(malformed)).toMatchObject({ ok: false, code: "unauthorized", reason: expect.stringContaining("malformed claim") });
     }
   });
 
   it("a token that is not a JWT is refused with why, naming the slip: whitespace, a Bearer prefix, JSON quotes or a JSON body", async () => {
-    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: "s3cret" });
-    const token = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(60) }, "s3cret", "HS256");
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: SECRET });
+    const token = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(60) }, SECRET, "HS256");
     const notAJwt = "the token is not a JWT (three base64url parts separated by dots): ";
     const slips: [string, string][] = [
       [`${token}\n`, "it has whitespace at its start or end (a trailing newline?)"],
@@ -146,9 +149,53 @@ describe("app tokens", () => {
       expect(config.tokens).toBeUndefined();
       expect(config.access).toMatchObject({ openGroups: false, tokensConfigured: true });
       const verify = verifierOf(config);
-      const token = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(60) }, "s3cret", "HS256");
+      const token = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(60) }, SECRET, "HS256");
       expect(await verify(token)).toMatchObject({ ok: false, code: "internal" });
       expect(await verify("not.a.token")).toMatchObject({ ok: false, code: "internal" });
+    }
+  });
+
+  it("an HS256 secret under MIN_TOKEN_SECRET_BYTES, current or previous, is one problem naming its length, logged once, and every token gets internal: the relay is closed", async () => {
+    // Bytes, not characters: "é" is two in UTF-8, the bytes hono signs with.
+    const shortSecrets: [string, number][] = [["hunter2", 7], ["x".repeat(MIN_TOKEN_SECRET_BYTES - 1), 31], ["é".repeat(15), 30]];
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      for (const [short, bytes] of shortSecrets) {
+        for (const env of [{ WEFT_TOKEN_SECRET: short }, { WEFT_TOKEN_SECRET: SECRET, WEFT_TOKEN_SECRET_PREVIOUS: short }]) {
+          const name = Object.keys(env).at(-1)!;
+          const config = configFromEnv(env);
+          expect(config.problems).toEqual([
+            `${name} has ${bytes} bytes, under the 32 an HS256 secret needs (MIN_TOKEN_SECRET_BYTES, RFC 7518 §3.2): ` +
+              "anyone holding one token could find it by trying keys, and mint admin tokens; make one with `openssl rand -base64 32`; tokens cannot be checked",
+          ]);
+          expect(config.tokens).toBeUndefined();
+          expect(config.access).toMatchObject({ openGroups: false, tokensConfigured: true });
+          const verify = verifierOf(config);
+          for (const key of [short, SECRET]) {
+            const token = await sign({ sub: alice.agent, group: "g1", role: "admin", exp: inSeconds(60) }, key, "HS256");
+            expect(await verify(token)).toMatchObject({ ok: false, code: "internal" });
+          }
+          errors.mockClear();
+          reportProblems(config);
+          reportProblems(config);
+          expect(errors.mock.calls).toEqual([[`weft: configuration: ${config.problems[0]}`]]);
+          expect(String(errors.mock.calls)).not.toContain(short);
+        }
+      }
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
+  it("an HS256 secret of exactly MIN_TOKEN_SECRET_BYTES is taken, as current or previous key", async () => {
+    expect(MIN_TOKEN_SECRET_BYTES).toBe(32);
+    for (const secret of ["x".repeat(MIN_TOKEN_SECRET_BYTES), "é".repeat(MIN_TOKEN_SECRET_BYTES / 2)]) {
+      const token = await sign({ sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(60) }, secret, "HS256");
+      for (const env of [{ WEFT_TOKEN_SECRET: secret }, { WEFT_TOKEN_SECRET: SECRET, WEFT_TOKEN_SECRET_PREVIOUS: secret }]) {
+        const config = configFromEnv(env);
+        expect(config.problems).toEqual([]);
+        expect(await verifierOf(config)(token)).toMatchObject({ ok: true, agent: alice.agent });
+      }
     }
   });
 });
@@ -161,12 +208,12 @@ describe("relay config from the environment", () => {
       problems: [],
       snapshotRetentionSeconds: DEFAULT_SNAPSHOT_RETENTION_SECONDS,
     });
-    expect(configFromEnv({ WEFT_TOKEN_SECRET: "s" })).toMatchObject({
-      tokens: { key: { alg: "HS256", secret: "s" }, maxLifetimeSeconds: 86_400 },
+    expect(configFromEnv({ WEFT_TOKEN_SECRET: SECRET })).toMatchObject({
+      tokens: { key: { alg: "HS256", secret: SECRET }, maxLifetimeSeconds: 86_400 },
       access: { openGroups: false, founders: "token-admins", tokensConfigured: true },
       problems: [],
     });
-    expect(configFromEnv({ WEFT_TOKEN_SECRET: "s", WEFT_OPEN_GROUPS: "true", WEFT_FOUNDERS: "anyone" }).access).toEqual({
+    expect(configFromEnv({ WEFT_TOKEN_SECRET: SECRET, WEFT_OPEN_GROUPS: "true", WEFT_FOUNDERS: "anyone" }).access).toEqual({
       openGroups: true,
       founders: "anyone",
       tokensConfigured: true,
@@ -174,13 +221,13 @@ describe("relay config from the environment", () => {
   });
 
   it("a WEFT_ setting it does not read (a misspelt key, say) fails the relay closed: no token and no hello without one gets in", async () => {
-    for (const env of [{ WEFT_TOKEN_SECRETS: "s3cret" }, { WEFT_TOKEN_SECRET: "s3cret", WEFT_OPEN_GROUP: "true" }, { weft_token_secret: "s3cret" }]) {
+    for (const env of [{ WEFT_TOKEN_SECRETS: SECRET }, { WEFT_TOKEN_SECRET: SECRET, WEFT_OPEN_GROUP: "true" }, { weft_token_secret: SECRET }]) {
       const config = configFromEnv(env as ConfigEnv);
       expect(config.problems).toEqual([expect.stringMatching(/^(WEFT_TOKEN_SECRETS|WEFT_OPEN_GROUP|weft_token_secret) /)]);
       expect(config.problems[0]).toMatch(/is not a setting the relay reads .*; no one gets in until it is removed or corrected$/);
       expect(config.tokens).toBeUndefined();
       expect(config.access).toMatchObject({ openGroups: false, tokensConfigured: true });
-      const token = await sign({ sub: alice.agent, group: "g1", role: "admin", exp: inSeconds(60) }, "s3cret", "HS256");
+      const token = await sign({ sub: alice.agent, group: "g1", role: "admin", exp: inSeconds(60) }, SECRET, "HS256");
       expect(await verifierOf(config)(token)).toMatchObject({ ok: false, code: "internal" });
     }
     // Bindings that are not the relay's settings are not its business.
@@ -189,21 +236,22 @@ describe("relay config from the environment", () => {
 
   it("a key rotation: tokens signed with the previous key still verify beside the current one's; a broken or lone previous key fails closed", async () => {
     const claims = { sub: alice.agent, group: "g1", role: "writer", exp: inSeconds(60) };
-    const rotating = tokenVerifier({ WEFT_TOKEN_SECRET: "new", WEFT_TOKEN_SECRET_PREVIOUS: "old" });
-    expect(await rotating(await sign(claims, "new", "HS256"))).toMatchObject({ ok: true, agent: alice.agent });
-    expect(await rotating(await sign(claims, "old", "HS256"))).toMatchObject({ ok: true, agent: alice.agent });
-    expect(await rotating(await sign(claims, "other", "HS256"))).toMatchObject({ ok: false, code: "unauthorized" });
+    const [current, old] = ["the current secret, long enough for HS256", "the previous secret, long enough for HS256"];
+    const rotating = tokenVerifier({ WEFT_TOKEN_SECRET: current, WEFT_TOKEN_SECRET_PREVIOUS: old });
+    expect(await rotating(await sign(claims, current, "HS256"))).toMatchObject({ ok: true, agent: alice.agent });
+    expect(await rotating(await sign(claims, old, "HS256"))).toMatchObject({ ok: true, agent: alice.agent });
+    expect(await rotating(await sign(claims, "another secret, long enough for HS256", "HS256"))).toMatchObject({ ok: false, code: "unauthorized" });
     // A refusal names the current key's reason, not the previous key's.
-    const toKeys = tokenVerifier({ WEFT_TOKEN_SECRET: "new", WEFT_TOKEN_PUBLIC_KEY_PREVIOUS: JSON.stringify((await ed25519Jwks()).publicJwk) });
-    expect(await toKeys(await sign(claims, "forged", "HS256"))).toMatchObject({ ok: false, reason: "the token does not verify: JwtTokenSignatureMismatched" });
+    const toKeys = tokenVerifier({ WEFT_TOKEN_SECRET: current, WEFT_TOKEN_PUBLIC_KEY_PREVIOUS: JSON.stringify((await ed25519Jwks()).publicJwk) });
+    expect(await toKeys(await sign(claims, GUESSED, "HS256"))).toMatchObject({ ok: false, reason: "the token does not verify: JwtTokenSignatureMismatched" });
     // From a shared secret to a key pair.
     const keys = await ed25519Jwks();
-    const toKeyPair = tokenVerifier({ WEFT_TOKEN_PUBLIC_KEY: JSON.stringify(keys.publicJwk), WEFT_TOKEN_SECRET_PREVIOUS: "old" });
+    const toKeyPair = tokenVerifier({ WEFT_TOKEN_PUBLIC_KEY: JSON.stringify(keys.publicJwk), WEFT_TOKEN_SECRET_PREVIOUS: old });
     expect(await toKeyPair(await sign(claims, keys.privateJwk, "EdDSA"))).toMatchObject({ ok: true });
-    expect(await toKeyPair(await sign(claims, "old", "HS256"))).toMatchObject({ ok: true });
+    expect(await toKeyPair(await sign(claims, old, "HS256"))).toMatchObject({ ok: true });
     // Once the previous key is gone, its tokens are refused.
-    expect(await tokenVerifier({ WEFT_TOKEN_SECRET: "new" })(await sign(claims, "old", "HS256"))).toMatchObject({ ok: false, code: "unauthorized" });
-    for (const env of [{ WEFT_TOKEN_SECRET_PREVIOUS: "old" }, { WEFT_TOKEN_SECRET: "new", WEFT_TOKEN_SECRET_PREVIOUS: "" }, { WEFT_TOKEN_SECRET: "new", WEFT_TOKEN_PUBLIC_KEY_PREVIOUS: "{}" }]) {
+    expect(await tokenVerifier({ WEFT_TOKEN_SECRET: current })(await sign(claims, old, "HS256"))).toMatchObject({ ok: false, code: "unauthorized" });
+    for (const env of [{ WEFT_TOKEN_SECRET_PREVIOUS: old }, { WEFT_TOKEN_SECRET: current, WEFT_TOKEN_SECRET_PREVIOUS: "" }, { WEFT_TOKEN_SECRET: current, WEFT_TOKEN_PUBLIC_KEY_PREVIOUS: "{}" }]) {
       const config = configFromEnv(env);
       expect(config.problems).toHaveLength(1);
       expect(config.tokens).toBeUndefined();
@@ -212,21 +260,21 @@ describe("relay config from the environment", () => {
   });
 
   it("a value it cannot read is a problem, and the secure choice stands", () => {
-    const config = configFromEnv({ WEFT_TOKEN_SECRET: "s", WEFT_OPEN_GROUPS: "yes", WEFT_FOUNDERS: "everyone" });
+    const config = configFromEnv({ WEFT_TOKEN_SECRET: SECRET, WEFT_OPEN_GROUPS: "yes", WEFT_FOUNDERS: "everyone" });
     expect(config.access).toMatchObject({ openGroups: false, founders: "token-admins" });
     expect(config.problems).toHaveLength(2);
   });
 
   it("a token lifetime it cannot read fails closed: no token gets in, however short it lives", async () => {
     for (const lifetime of ["-5", "0", "1h", "3600s", "1e3", "1.5"]) {
-      const config = configFromEnv({ WEFT_TOKEN_SECRET: "s3cret", WEFT_TOKEN_MAX_LIFETIME_SECONDS: lifetime });
+      const config = configFromEnv({ WEFT_TOKEN_SECRET: SECRET, WEFT_TOKEN_MAX_LIFETIME_SECONDS: lifetime });
       expect(config.problems).toEqual([expect.stringMatching(/^WEFT_TOKEN_MAX_LIFETIME_SECONDS is .*; tokens cannot be checked$/)]);
       expect(config.tokens).toBeUndefined();
       expect(config.access).toMatchObject({ openGroups: false, tokensConfigured: true });
-      const token = await sign({ sub: alice.agent, group: "g1", role: "admin", exp: inSeconds(60) }, "s3cret", "HS256");
+      const token = await sign({ sub: alice.agent, group: "g1", role: "admin", exp: inSeconds(60) }, SECRET, "HS256");
       expect(await verifierOf(config)(token)).toMatchObject({ ok: false, code: "internal" });
     }
-    expect(configFromEnv({ WEFT_TOKEN_SECRET: "s3cret", WEFT_TOKEN_MAX_LIFETIME_SECONDS: "3600" }).tokens?.maxLifetimeSeconds).toBe(3600);
+    expect(configFromEnv({ WEFT_TOKEN_SECRET: SECRET, WEFT_TOKEN_MAX_LIFETIME_SECONDS: "3600" }).tokens?.maxLifetimeSeconds).toBe(3600);
   });
 
   it("WEFT_SNAPSHOT_RETENTION_SECONDS: 7 days unset, whole seconds (0: at once), never; any other value prunes nothing and is a problem", () => {
@@ -245,17 +293,32 @@ describe("relay config from the environment", () => {
 describe("mintToken from plain JavaScript", () => {
   it("refuses a whole identity given as the agent without printing its secret key", async () => {
     const identity = { agent: alice.agent, secretKey: new Uint8Array(32).fill(97) };
-    const minting = mintToken({ agent: identity as never, group: "g1", role: "writer", expiresIn: 60 }, "s3cret");
+    const minting = mintToken({ agent: identity as never, group: "g1", role: "writer", expiresIn: 60 }, SECRET);
     await expect(minting).rejects.toThrow("agent must be an agent id (ag_...), not an object");
     const message = await minting.catch((error: Error) => error.message);
     expect(message).not.toMatch(/secretKey|97/);
-    await expect(mintToken({ agent: alice.agent, group: { name: "g1" } as never, role: "writer", expiresIn: 60 }, "s3cret")).rejects.toThrow(/not an object$/);
+    await expect(mintToken({ agent: alice.agent, group: { name: "g1" } as never, role: "writer", expiresIn: 60 }, SECRET)).rejects.toThrow(/not an object$/);
+  });
+
+  it("refuses an HS256 secret under MIN_TOKEN_SECRET_BYTES with a TypeError naming its length, not the secret; one of exactly that many bytes signs", async () => {
+    const claims = { agent: alice.agent, group: "g1", role: "writer" as const, expiresIn: 60 };
+    for (const [short, bytes] of [["x", "1 byte"], ["hunter2", "7 bytes"], ["x".repeat(MIN_TOKEN_SECRET_BYTES - 1), "31 bytes"], ["é".repeat(15), "30 bytes"]] as const) {
+      const refusal = await mintToken(claims, short).then(() => undefined, (error: unknown) => error);
+      expect(refusal).toBeInstanceOf(TypeError);
+      expect((refusal as Error).message).toBe(
+        `the HS256 secret has ${bytes}, under the 32 it needs (MIN_TOKEN_SECRET_BYTES, RFC 7518 §3.2): ` +
+          "anyone holding one token could find it by trying keys, and mint admin tokens; make one with `openssl rand -base64 32`",
+      );
+    }
+    await expect(mintToken(claims, "")).rejects.toThrow(new TypeError("the HS256 secret is empty"));
+    const secret = "x".repeat(MIN_TOKEN_SECRET_BYTES);
+    expect(await tokenVerifier({ WEFT_TOKEN_SECRET: secret })(await mintToken(claims, secret))).toMatchObject({ ok: true, agent: alice.agent });
   });
 
   it("refuses a token longer than any relay takes (MAX_TOKEN_CHARS), naming its length and the limit; the longest it mints the SDK sends and the relay admits", async () => {
     const claims = { agent: alice.agent, group: "g1", role: "writer" as const, expiresIn: 60 };
     const { privateJwk, publicJwk } = await ed25519Jwks();
-    for (const key of ["s3cret", privateJwk]) {
+    for (const key of [SECRET, privateJwk]) {
       const audience = `https://app.example/${"a".repeat(9000)}`;
       const refusal = await mintToken({ ...claims, audience, issuer: "backend" }, key).then(() => undefined, (error: unknown) => error);
       expect(refusal).toBeInstanceOf(RangeError);
@@ -280,16 +343,16 @@ describe("mintToken from plain JavaScript", () => {
   it("refuses claims and keys the relay could never accept, at once and naming what is wrong", async () => {
     const claims = { agent: alice.agent, group: "g1", role: "writer" as const, expiresIn: 60 };
     const { privateJwk, publicJwk } = await ed25519Jwks();
-    await expect(mintToken({ ...claims, audience: 42 as never }, "s3cret")).rejects.toThrow("audience must be a non-empty string, not 42");
-    await expect(mintToken({ ...claims, issuer: "" }, "s3cret")).rejects.toThrow("issuer must be a non-empty string");
-    await expect(mintToken(claims, "s3cret", Number.NaN)).rejects.toThrow("now must be a time in milliseconds (Date.now()), not NaN");
-    await expect(mintToken(claims, "s3cret", "1700000000000" as never)).rejects.toThrow(/^now must be/);
-    await expect(mintToken(claims, "s3cret", 1_700_000_000)).rejects.toThrow("now must be a time in milliseconds (Date.now()), not 1700000000: that is in seconds");
+    await expect(mintToken({ ...claims, audience: 42 as never }, SECRET)).rejects.toThrow("audience must be a non-empty string, not 42");
+    await expect(mintToken({ ...claims, issuer: "" }, SECRET)).rejects.toThrow("issuer must be a non-empty string");
+    await expect(mintToken(claims, SECRET, Number.NaN)).rejects.toThrow("now must be a time in milliseconds (Date.now()), not NaN");
+    await expect(mintToken(claims, SECRET, "1700000000000" as never)).rejects.toThrow(/^now must be/);
+    await expect(mintToken(claims, SECRET, 1_700_000_000)).rejects.toThrow("now must be a time in milliseconds (Date.now()), not 1700000000: that is in seconds");
     await expect((mintToken as (...args: unknown[]) => Promise<string>)()).rejects.toThrow("mintToken: claims must be an object ({ agent, group, role, expiresIn }), not undefined");
     // An array holding an id is not the id: a pattern's test() would read it as its text.
-    await expect(mintToken({ ...claims, agent: [alice.agent] as never }, "s3cret")).rejects.toThrow("agent must be an agent id (ag_...), not an array");
-    await expect(mintToken({ ...claims, group: ["g1"] as never }, "s3cret")).rejects.toThrow("group must be 1-128 characters of A-Z a-z 0-9 . _ ~ -, not an array");
-    await expect(mintToken(claims, new TextEncoder().encode("s3cret") as never)).rejects.toThrow("the signing key must be an HS256 secret, an Ed25519 private JWK or a CryptoKey, not an object");
+    await expect(mintToken({ ...claims, agent: [alice.agent] as never }, SECRET)).rejects.toThrow("agent must be an agent id (ag_...), not an array");
+    await expect(mintToken({ ...claims, group: ["g1"] as never }, SECRET)).rejects.toThrow("group must be 1-128 characters of A-Z a-z 0-9 . _ ~ -, not an array");
+    await expect(mintToken(claims, new TextEncoder().encode(SECRET) as never)).rejects.toThrow("the signing key must be an HS256 secret, an Ed25519 private JWK or a CryptoKey, not an object");
     await expect(mintToken(claims, JSON.stringify(privateJwk))).rejects.toThrow("the key is a JWK's JSON text");
     await expect(mintToken(claims, publicJwk)).rejects.toThrow("the signing JWK is a public key");
     await expect(mintToken(claims, { kty: "oct", k: "c2VjcmV0" } as JsonWebKey)).rejects.toThrow("the signing JWK must be an Ed25519 key");

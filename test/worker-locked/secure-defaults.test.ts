@@ -49,7 +49,7 @@ describe("secure defaults once a token key is configured", () => {
 
   it("a forged token is unauthorized even when it claims to have expired", async () => {
     const group = uniqueGroup("locked-forged");
-    await expectHelloRefused(group, stranger, "unauthorized", await mintToken({ sub: stranger.agent, group, role: "admin", expiresIn: -60 }, "guessed-secret"));
+    await expectHelloRefused(group, stranger, "unauthorized", await mintToken({ sub: stranger.agent, group, role: "admin", expiresIn: -60 }, "guessed-secret-long-enough-for-hs256"));
     await expectHelloRefused(group, stranger, "token_expired", await mintToken({ sub: stranger.agent, group, role: "admin", expiresIn: -60 }));
   });
 

@@ -7,7 +7,7 @@ import { helloFrame, type TestAgent } from "../support/identity.ts";
 import { SessionWriter, connect, openSocket, uniqueGroup, type Peer } from "./socket.ts";
 
 /** The secret vitest.config.ts binds as WEFT_TOKEN_SECRET for the worker project. */
-export const TOKEN_SECRET = "test-token-secret";
+export const TOKEN_SECRET = "test-token-secret-long-enough-for-hs256";
 
 /** `at` of the first membership operation; later ones count up from here. */
 export const MEMBERS_EPOCH = 1_700_000_000_000;

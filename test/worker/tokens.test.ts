@@ -52,7 +52,7 @@ describe("app tokens", () => {
     const cases = [
       await mintToken({ sub: tess.agent, group: uniqueGroup("tok-elsewhere"), role: "admin" }),
       await mintToken({ sub: bob.agent, group, role: "admin" }),
-      await mintToken({ sub: tess.agent, group, role: "admin" }, "another-secret"),
+      await mintToken({ sub: tess.agent, group, role: "admin" }, "another-secret-long-enough-for-hs256"),
       await mintToken({ sub: tess.agent, group, role: "owner" }),
       "not.a.token",
     ];
