@@ -152,6 +152,30 @@ function retentionOf(value: string | undefined, problems: string[]): number {
   return Infinity;
 }
 
+/** Why an HS256 secret is too short to use, named by its length alone (a log must not hold it); undefined if it is not. */
+function shortSecretProblem(name: string, secret: string): string | undefined {
+  const bytes = new TextEncoder().encode(secret).byteLength;
+  if (bytes >= MIN_TOKEN_SECRET_BYTES) return undefined;
+  return (
+    `${name} has ${bytes} byte${bytes === 1 ? "" : "s"}, under the ${MIN_TOKEN_SECRET_BYTES} an HS256 secret needs (MIN_TOKEN_SECRET_BYTES, RFC 7518 §3.2): ` +
+    "anyone holding one token could find it by trying keys, and mint admin tokens; make one with `openssl rand -base64 32`; tokens cannot be checked"
+  );
+}
+
+/**
+ * The config as the relay uses it: one an app built in code with a short HS256 secret (current or previous)
+ * checks no token, as configFromEnv's would not, and says why in `problems`.
+ */
+export function withKeysChecked(config: RelayConfig): RelayConfig {
+  const keys = config.tokens ? [config.tokens.key, ...(config.tokens.previousKeys ?? [])] : [];
+  const short = keys.flatMap((key, index) => {
+    const problem = key.alg === "HS256" ? shortSecretProblem(index === 0 ? "the HS256 secret of RelayConfig.tokens" : "a previous HS256 secret of RelayConfig.tokens", String(key.secret)) : undefined;
+    return problem ? [problem] : [];
+  });
+  if (short.length === 0) return config;
+  return { ...config, tokens: undefined, access: { ...config.access, tokensConfigured: true }, problems: [...config.problems, ...short] };
+}
+
 const loggedProblems = new Set<string>();
 
 /** Logs each configuration problem once per isolate, not on every event. */
@@ -178,13 +202,9 @@ function tokenKeyOf(env: ConfigEnv, suffix: "" | "_PREVIOUS", problems: string[]
   }
   const secret = env[secretName];
   if (secret) {
-    // Named by its length alone: the log must not hold the secret, weak or not.
-    const bytes = new TextEncoder().encode(secret).byteLength;
-    if (bytes >= MIN_TOKEN_SECRET_BYTES) return { alg: "HS256", secret };
-    problems.push(
-      `${secretName} has ${bytes} byte${bytes === 1 ? "" : "s"}, under the ${MIN_TOKEN_SECRET_BYTES} an HS256 secret needs (MIN_TOKEN_SECRET_BYTES, RFC 7518 §3.2): ` +
-        "anyone holding one token could find it by trying keys, and mint admin tokens; make one with `openssl rand -base64 32`; tokens cannot be checked",
-    );
+    const short = shortSecretProblem(secretName, secret);
+    if (!short) return { alg: "HS256", secret };
+    problems.push(short);
     return undefined;
   }
   for (const name of [publicKeyName, secretName]) {

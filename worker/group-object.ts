@@ -11,7 +11,7 @@ import type { PeerId } from "./core/store.ts";
 import { SqlMeter } from "./sql-meter.ts";
 import { SqliteStore } from "./sqlite-store.ts";
 import { AlarmScheduler } from "./alarm-scheduler.ts";
-import { DEFAULT_SNAPSHOT_RETENTION_SECONDS, configFromEnv, reportProblems, type ConfigEnv, type RelayConfig } from "./config.ts";
+import { DEFAULT_SNAPSHOT_RETENTION_SECONDS, configFromEnv, reportProblems, withKeysChecked, type ConfigEnv, type RelayConfig } from "./config.ts";
 import { tokenVerifier } from "./tokens.ts";
 
 /** Header the Worker uses to tell the object which group it is (an object cannot read its own name). */
@@ -78,7 +78,7 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
 
   constructor(ctx: DurableObjectState, env: ConfigEnv & { WEFT_SQL_STATS?: string }) {
     super(ctx, env);
-    this.#config = this.relayConfig();
+    this.#config = withKeysChecked(this.relayConfig());
     reportProblems(this.#config);
     this.#meter = env.WEFT_SQL_STATS === "true" ? new SqlMeter(ctx.storage.sql) : undefined;
     this.#alarm = new AlarmScheduler(ctx.storage);

@@ -21,6 +21,8 @@ describe("startRelay's options from plain JavaScript", () => {
     ["a key object as a var", { vars: { WEFT_TOKEN_PUBLIC_KEY: { kty: "OKP" } } }],
     ["a misspelt setting", { vars: { WEFT_TOKEN_SECRETS: "s" } }],
     ["an empty token secret", { vars: { WEFT_TOKEN_SECRET: "" } }],
+    ["a token secret too short to keep tokens from being forged", { vars: { WEFT_TOKEN_SECRET: "hunter2" } }],
+    ["a previous token secret too short", { vars: { WEFT_TOKEN_SECRET: "x".repeat(32), WEFT_TOKEN_SECRET_PREVIOUS: "x".repeat(31) } }],
     ["a port as a string", { port: "8799" }],
     ["a port out of range", { port: 70_000 }],
     ["a folder as a number", { persistTo: 42 }],

@@ -1,7 +1,7 @@
 // App tokens checked by worker/tokens.ts, for both key kinds a deployment can configure.
 import { describe, expect, it, vi } from "vitest";
 import { sign } from "hono/jwt";
-import { DEFAULT_SNAPSHOT_RETENTION_SECONDS, configFromEnv, reportProblems, type ConfigEnv } from "../../worker/config.ts";
+import { DEFAULT_SNAPSHOT_RETENTION_SECONDS, configFromEnv, reportProblems, withKeysChecked, type ConfigEnv, type RelayConfig } from "../../worker/config.ts";
 import { tokenVerifier as verifierOf } from "../../worker/tokens.ts";
 import { testAgent } from "../support/identity.ts";
 import { mintToken } from "../../tokens/mint-token.ts";
@@ -197,6 +197,26 @@ describe("app tokens", () => {
         expect(await verifierOf(config)(token)).toMatchObject({ ok: true, agent: alice.agent });
       }
     }
+  });
+
+  it("a RelayConfig an app builds in code with a short HS256 secret, current or previous, checks no token either, and says why", async () => {
+    const built = (key: string, previous?: string): RelayConfig => ({
+      tokens: { key: { alg: "HS256", secret: key }, ...(previous ? { previousKeys: [{ alg: "HS256" as const, secret: previous }] } : {}), maxLifetimeSeconds: 3600 },
+      access: { openGroups: false, founders: "token-admins", tokensConfigured: true },
+      problems: [],
+    });
+    for (const [config, short] of [[built("hunter2"), "hunter2"], [built(SECRET, "hunter2"), "hunter2"]] as const) {
+      const used = withKeysChecked(config);
+      expect(used.problems).toEqual([expect.stringMatching(/HS256 secret of RelayConfig\.tokens has 7 bytes, under the 32/)]);
+      expect(used.problems.join()).not.toContain(short);
+      for (const key of [short, SECRET]) {
+        const token = await sign({ sub: alice.agent, group: "g1", role: "admin", exp: inSeconds(60) }, key, "HS256");
+        expect(await verifierOf(used)(token)).toMatchObject({ ok: false, code: "internal" });
+      }
+    }
+    // A long one is used as the app built it.
+    const long = built(SECRET, GUESSED);
+    expect(withKeysChecked(long)).toBe(long);
   });
 });
 
