@@ -26,6 +26,11 @@ export type ClientOptions = GroupOptions & {
 };
 
 export class Client {
+
+  /** What error messages call it (describe, protocol/messages.ts): a bundler's minifier renames the class, not this. */
+  get [Symbol.toStringTag](): string {
+    return "Client";
+  }
   readonly identity: Identity;
   /** The session this client writes as; no other live client on the same store writes into it. */
   readonly session: SessionId;

@@ -41,6 +41,11 @@ export type GroupOptions = Omit<ConnectionOptions, "group" | "identity" | "sessi
 type Signal = { signal?: AbortSignal };
 
 export class Group {
+
+  /** What error messages call it (describe, protocol/messages.ts): a bundler's minifier renames the class, not this. */
+  get [Symbol.toStringTag](): string {
+    return "Group";
+  }
   readonly id: string;
   readonly identity: Identity;
   readonly session: SessionId;

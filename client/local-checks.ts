@@ -214,6 +214,7 @@ export function headerIsFor(header: DocHeader, id: DocId, group: string): boolea
 }
 
 export function checkDocId(id: unknown, what: string): asserts id is DocId {
+  if (typeof id === "object" && id !== null && isDocId((id as { id?: unknown }).id)) throw new LocalRefusalError("bad_frame", `${what}: the Doc itself, not its id: pass doc.id`);
   if (typeof id !== "string" || !isDocId(id)) throw new LocalRefusalError("bad_frame", `${what}: ${shown(id)} is not a document id (doc_ followed by 43 base64url characters)`);
 }
 

@@ -44,9 +44,16 @@ const recordShape = v.custom<Record<string, unknown>>(
   "must be an object keyed by id, not a list",
 );
 
-/** What a value is, for an error message: its class for an object, else its type. */
-export const describe = (value: unknown): string =>
-  value === null ? "null" : typeof value === "object" ? (value.constructor?.name ?? "an object") : typeof value;
+/**
+ * What a value is, for an error message: for an object its `Symbol.toStringTag` (which the SDK's classes and
+ * the runtime's own give, and a minifier leaves alone) or else its class, and its type for anything else.
+ */
+export const describe = (value: unknown): string => {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  const tag = (value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
+  return typeof tag === "string" ? tag : (value.constructor?.name ?? "an object");
+};
 
 /**
  * What is wrong with a JSON value a client shapes (`meta` is hashed into the document id, a presence state is

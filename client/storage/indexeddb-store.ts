@@ -7,6 +7,7 @@
 // when a tab closes or crashes; `navigator.locks` is shared by every tab and worker of the origin. A database
 // that is not Weft's, or one closed under the store, is told in words that name it (indexeddb-open.ts).
 import type { AgentId, DocId, Role, SessionId } from "../../protocol/index.ts";
+import { describe } from "../local-checks.ts";
 import { applyChanges, changesOf, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
@@ -35,6 +36,11 @@ const committed = (transaction: IDBTransaction): Promise<void> =>
 const lockName = (session: SessionId) => `weft-session:${session}`;
 
 export class IndexedDbLocalStore implements LocalStore {
+
+  /** What error messages call it (describe, protocol/messages.ts): a bundler's minifier renames the class, not this. */
+  get [Symbol.toStringTag](): string {
+    return "IndexedDbLocalStore";
+  }
   readonly #opened: Promise<IDBDatabase>;
   /** Why the database can no longer be used, once its connection was closed under the store (onLost). */
   #lost: Error | undefined;
@@ -60,6 +66,8 @@ export class IndexedDbLocalStore implements LocalStore {
    * tabs never write into one, at the cost of a new session per page load.
    */
   constructor(name = "weft", factory: IndexedDbFactory = globalThis.indexedDB, locks: WebLocks | undefined = globalThis.navigator?.locks) {
+    // Opened under whatever it turned into ("42", "[object Object]"), a store of the app's would be another database.
+    if (typeof name !== "string" || name === "") throw new TypeError(`IndexedDbLocalStore: the database name must be a non-empty string, not ${describe(name)}`);
     this.#channelName = `weft-unsent:${name}`;
     // The app's factory is an IndexedDB factory (its type names only what an app hands in: web-apis.ts).
     this.#opened = openWeftDatabase(factory as IDBFactory, name, (error) => {
