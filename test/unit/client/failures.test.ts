@@ -35,6 +35,20 @@ describe("connection failures carry a reason", () => {
     expect((error as ConnectionError).failure).toEqual({ kind: "refused", detail: `nothing listens at 127.0.0.1:${port}` });
   });
 
+  it("a page server at the relay's address (a wrong port): told it is not a relay, with the start of its page", async () => {
+    const server = createServer((_request, response) => {
+      response.writeHead(200, { "content-type": "text/html" });
+      response.end(`<!doctype html><html><head><title>my app</title></head><body>${"<p>page</p>".repeat(100)}</body></html>`);
+    });
+    servers.push(server);
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    const { reason, error } = await firstFailure(`http://127.0.0.1:${port}`);
+    expect(reason).toMatch(/^HTTP 200: not a Weft relay \(a page server's port\?\): <!doctype html><html><head><title>my app/);
+    expect((error as ConnectionError).failure).toMatchObject({ kind: "http", status: 200 });
+    expect(((error as ConnectionError).failure as { body: string }).body.length).toBe(300);
+  });
+
   it("a server that answers 404: the status and the body", async () => {
     const server = createServer((_request, response) => {
       response.writeHead(404, { "content-type": "text/plain" });
