@@ -1,6 +1,6 @@
 // The entry point apps use: createClient({ url, identity }) and then client.group(id).
 import { CLOSED_BY_APP } from "./connection.ts";
-import { Group, type GroupOptions } from "./group.ts";
+import { Group, wasClosedByApp, type GroupOptions } from "./group.ts";
 import { newSession, type Identity } from "./identity.ts";
 import { checkClientOptions } from "./client-options.ts";
 import { ClosedError } from "./errors.ts";
@@ -77,13 +77,16 @@ export class Client {
   /**
    * The group with this id, connected on first use. One the app closed (`group.close()`) is let go of, and
    * replaced by a new one, which starts from what the closed one saved. One the relay closed for good (not a member, a
-   * bad token) is given back as it is: asking again, a render at a time, would connect again each time.
+   * bad token) is given back as it is: asking again, a render at a time, would connect again each time;
+   * once the app closes it too, a new one asks the relay again (an agent given a role since, a new token).
    * Throws a ClosedError once the client is closed.
    */
   group(id: string): Group {
     if (this.#closed) throw new ClosedError(String(id), `client.group(${JSON.stringify(id)}): the client is closed`);
     const held = this.#groups.get(id);
-    if (held) return held;
+    if (held && !wasClosedByApp(held)) return held;
+    // Closed by the relay, then by the app: let go of now (how an agent the relay refused asks again).
+    if (held) this.#forget(held);
     const group = new Group(id, this.identity, this.session, this.#writes, this.#options, this.#clock);
     this.#groups.set(id, group);
     let before = group.status;

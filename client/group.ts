@@ -40,6 +40,10 @@ export type GroupOptions = Omit<ConnectionOptions, "group" | "identity" | "sessi
 
 type Signal = { signal?: AbortSignal };
 
+/** Groups the app closed (`close()`), the relay having closed them first or not: the client lets go of them. */
+const closedByApp = new WeakSet<Group>();
+export const wasClosedByApp = (group: Group): boolean => closedByApp.has(group);
+
 export class Group {
 
   /** What error messages call it (describe, protocol/messages.ts): a bundler's minifier renames the class, not this. */
@@ -543,6 +547,7 @@ export class Group {
    * write throw it. `client.group(id)` then gives a new Group, which starts from what this one saved.
    */
   close(): void {
+    closedByApp.add(this);
     this.#flushEdits();
     this.connection.close();
   }

@@ -552,4 +552,27 @@ describe("a member removed while connected", () => {
     expect(relay.transcript().filter((line) => line.startsWith("bob -> relay | hello"))).toEqual([]);
     expect(errors.filter((message) => message.startsWith("unauthorized"))).toHaveLength(1);
   });
+
+  it("given a role again, gets back in through the same client: the app closes the refused group and asks for it anew", async () => {
+    const { aliceGroup, bobIdentity, client } = await bobMadeBy("writer");
+    const bob = await client({ identity: bobIdentity, name: "bob" });
+    const refused = bob.group("g1");
+    const written = refused.create();
+    written.append("before the removal");
+    await written.synced();
+    await aliceGroup.removeMember(bobIdentity.agent);
+    await statusOf(refused, "closed");
+    // Asked again while the app has not closed it: the same closed group, not a new connection per render.
+    expect(bob.group("g1")).toBe(refused);
+
+    await aliceGroup.setRole(bobIdentity.agent, "writer");
+    refused.close();
+    const again = bob.group("g1");
+    expect(again).not.toBe(refused);
+    await statusOf(again, "live");
+    const doc = await again.open(written.id);
+    doc.append("after coming back");
+    await doc.synced();
+    expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["before the removal", "after coming back"]);
+  });
 });
