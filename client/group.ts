@@ -142,6 +142,8 @@ export class Group {
       },
       membersDoc: () => this.membersDoc,
       role: () => this.#core.role,
+      now: () => this.connection.relayNow(),
+      session,
       welcomed: () => this.#core.welcomed,
       open: (doc, options) => this.open(doc, options),
       unverified: (doc, sessions) => void this.#dispatch({ type: "unverified", doc, sessions }),

@@ -16,6 +16,10 @@ export type MembershipHost = WelcomeWatch & {
   membersDoc(): DocId | undefined;
   /** This agent's role as the relay last said it (or the store kept it). */
   role(): Role | undefined;
+  /** The relay's time as this client has it: what a write is stamped with. */
+  now(): number;
+  /** The session this client writes as. */
+  readonly session: SessionId;
   open(id: DocId, options: { signal?: AbortSignal }): Promise<Doc>;
   /** Received operations whose signatures did not verify. */
   unverified(doc: DocId, sessions: SessionId[]): void;
@@ -34,9 +38,15 @@ export async function changeMembers(host: MembershipHost, op: MemberOp, what: "s
   const data = JSON.stringify(op);
   checkMemberOp(data, what);
   checkRoleMay(host.role(), "manage", what);
+  const madeAt = host.now();
   const log = await membersLog(host, signal);
   checkRoleMay(host.role(), "manage", what);
   if (signal?.aborted) throw abortReason(signal);
+  // Made before the log was at hand (offline, say), it would be stamped after what the log brought: another
+  // admin's change made since would be overwritten by an older one. Refused, as the relay refuses an
+  // operation made offline that another admin's newer one overtook.
+  const overtaken = log.transactions().some((transaction) => transaction.at > madeAt && transaction.session !== host.session);
+  if (overtaken) throw new LocalRefusalError("forbidden", `${what}: another admin changed membership after this operation was made (offline?): not applied, so as not to undo that newer change`);
   log.append(data);
   await log.synced(signal ? { signal } : {});
 }
