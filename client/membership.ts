@@ -2,7 +2,7 @@
 // others' up to a checkpoint signature that verifies against the chain held (doc.ts: verifiedTransactions),
 // so a relay cannot make members() report a role no admin signed. A change is refused here, at once, for
 // what the relay would refuse, and appended once the log is known.
-import { ROLES, agentOfSession, isAgentId, parseMemberOp, replayMembers, type AgentId, type DocId, type MemberOp, type Role, type SessionId } from "../protocol/index.ts";
+import { MAX_CLOCK_AHEAD_MS, ROLES, agentOfSession, isAgentId, parseMemberOp, replayMembers, type AgentId, type DocId, type MemberOp, type Role, type SessionId } from "../protocol/index.ts";
 import type { Doc } from "./doc.ts";
 import { LocalRefusalError, abortReason } from "./errors.ts";
 import { checkMemberOp, checkRoleMay, shown } from "./local-checks.ts";
@@ -44,8 +44,9 @@ export async function changeMembers(host: MembershipHost, op: MemberOp, what: "s
   if (signal?.aborted) throw abortReason(signal);
   // Made before the log was at hand (offline, say), it would be stamped after what the log brought: another
   // admin's change made since would be overwritten by an older one. Refused, as the relay refuses an
-  // operation made offline that another admin's newer one overtook.
-  const overtaken = log.transactions().some((transaction) => transaction.at > madeAt && transaction.session !== host.session);
+  // operation made offline that another admin's newer one overtook. A time past what the relay takes (stored
+  // before it refused such times) was made at no time: the log goes on right after it (nextAt).
+  const overtaken = log.transactions().some((transaction) => transaction.session !== host.session && transaction.at > madeAt && transaction.at <= madeAt + MAX_CLOCK_AHEAD_MS);
   if (overtaken) throw new LocalRefusalError("forbidden", `${what}: another admin changed membership after this operation was made (offline?): not applied, so as not to undo that newer change`);
   log.append(data);
   await log.synced(signal ? { signal } : {});

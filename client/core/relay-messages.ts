@@ -204,13 +204,17 @@ export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreE
       state.deletes.delete(id!);
       out.push({ type: "settle", waiter: `delete:${id!}`, error });
       break;
-    case "writesRefused":
+    case "writesRefused": {
       // Signed over another chain than the relay's: its copy of the session settles it, once (own-content.ts).
       if (message.code === "bad_signature" && message.session && recheckChain(doc!, state.writer, message.session)) return void sendLoad(state, doc!, out);
+      // Every frame of the document's writes in flight is refused in turn: the first one tells the app.
+      const told = doc!.refusal?.error.code === message.code;
       refuse(state, doc!, error, out);
       // Stamped ahead of the relay's clock by this client's idea of it: heard again, if still wrong (effects.ts).
       if (message.code === "bad_time") out.push({ type: "timeRefused", at: doc!.lastAt });
+      if (told) return;
       break;
+    }
     case "frameRefused": {
       const inFlight = [...state.docs.values()].filter((held) => isInFlight(held, state.writer.session)).map((held) => held.id);
       const { state: quarantine, culprit } = frameRefused(state.quarantine, inFlight);
