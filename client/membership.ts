@@ -37,6 +37,10 @@ export async function changeMembers(host: MembershipHost, op: MemberOp, what: "s
   if (op.op === "set" && !(ROLES as readonly unknown[]).includes(op.role)) throw new TypeError(`${what}: the role must be one of ${ROLES.map((role) => `"${role}"`).join(", ")}, not ${shown(op.role)}`);
   const data = JSON.stringify(op);
   checkMemberOp(data, what);
+  // Refused for the role every member has in an open group: the cause to tell is the missing log.
+  if (host.welcomed() && !host.membersDoc()) {
+    throw new LocalRefusalError("forbidden", `${what}: group ${host.id} has no membership log, so every member is a writer, and a writer may not change membership: call createMembers() first (its caller becomes the first admin)`);
+  }
   checkRoleMay(host.role(), "manage", what);
   const madeAt = host.now();
   const log = await membersLog(host, signal);

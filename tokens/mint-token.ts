@@ -4,6 +4,8 @@
 import { sign } from "hono/jwt";
 import { MAX_TOKEN_CHARS, MIN_TOKEN_SECRET_BYTES, ROLES, isAgentId, isGroupId, type AgentId, type Role } from "../protocol/index.ts";
 
+const CLAIMS = ["agent", "group", "role", "expiresIn", "audience", "issuer"] as const;
+
 export type TokenClaims = {
   /** The agent the token admits (`identity.agent` of the user's client). */
   agent: AgentId | string;
@@ -38,6 +40,9 @@ export type TokenSigningKey = string | TokenJwk | TokenCryptoKey;
 export async function mintToken(claims: TokenClaims, secretOrKey: TokenSigningKey, now: number = Date.now()): Promise<string> {
   // What was given is named by its kind, never printed: a whole identity passed by mistake holds its secret key.
   if (claims === null || typeof claims !== "object") throw new TypeError(`mintToken: claims must be an object ({ agent, group, role, expiresIn }), not ${kindOf(claims)}`);
+  // A misspelt claim (`rol`, `audiance`) would be left out of the token, and the relay's refusal come much later.
+  const unknown = Object.keys(claims).filter((name) => !(CLAIMS as readonly string[]).includes(name));
+  if (unknown.length > 0) throw new TypeError(`mintToken: unknown claim ${unknown.join(", ")} (it takes ${CLAIMS.join(", ")})`);
   if (!isAgentId(claims.agent)) throw new TypeError(`agent must be an agent id (ag_...), not ${kindOf(claims.agent)}`);
   if (!isGroupId(claims.group)) throw new TypeError(`group must be 1-128 characters of A-Z a-z 0-9 . _ ~ -, not ${kindOf(claims.group)}`);
   if (!ROLES.includes(claims.role)) throw new TypeError(`role must be one of ${ROLES.join(", ")}`);

@@ -322,6 +322,11 @@ describe("mintToken from plain JavaScript", () => {
     await expect(mintToken({ agent: alice.agent, group: { name: "g1" } as never, role: "writer", expiresIn: 60 }, SECRET)).rejects.toThrow(/not an object$/);
   });
 
+  it("refuses a claim it does not know (a misspelt one would be left out of the token), naming those it takes", async () => {
+    const misspelt = { agent: alice.agent, group: "g1", role: "writer", rol: "admin", audiance: "app", expiresIn: 60 } as never;
+    await expect(mintToken(misspelt, SECRET)).rejects.toThrow(new TypeError("mintToken: unknown claim rol, audiance (it takes agent, group, role, expiresIn, audience, issuer)"));
+  });
+
   it("refuses an HS256 secret under MIN_TOKEN_SECRET_BYTES with a TypeError naming its length, not the secret; one of exactly that many bytes signs", async () => {
     const claims = { agent: alice.agent, group: "g1", role: "writer" as const, expiresIn: 60 };
     for (const [short, bytes] of [["x", "1 byte"], ["hunter2", "7 bytes"], ["x".repeat(MIN_TOKEN_SECRET_BYTES - 1), "31 bytes"], ["é".repeat(15), "30 bytes"]] as const) {

@@ -103,6 +103,7 @@ describe("membership calls on a client that does not hold the log yet", () => {
     await expect(group.members()).rejects.toMatchObject({ name: "LocalRefusalError", code: "unknown_doc" });
     // In a group without a log every member is a writer, which may not manage members.
     await expect(group.setRole(createIdentity().agent, "writer")).rejects.toMatchObject({ name: "LocalRefusalError", code: "forbidden" });
+    await expect(group.removeMember(createIdentity().agent)).rejects.toThrow(/has no membership log, so every member is a writer, .*call createMembers\(\) first/);
     relay.down = true;
     const offline = await client({ name: "offline" });
     await expect(offline.group("g1").members({ signal: AbortSignal.timeout(50) })).rejects.toMatchObject({ name: "TimeoutError" });
