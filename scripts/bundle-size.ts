@@ -32,7 +32,7 @@ import { fileURLToPath } from "node:url";
  * and joined once the relay's copy fills the hole, instead of lost). Less than a KiB of room beyond that,
  * so that the next fix is not blocked by its error message.
  */
-export const BROWSER_BUNDLE_BUDGET_GZIPPED = 52 * 1024;
+export const BROWSER_BUNDLE_BUDGET_GZIPPED = 53 * 1024;
 
 /**
  * Bundles `entry` for browsers as an app would; by default the SDK's own source. esbuild fails on any
