@@ -2,7 +2,7 @@
 // others' up to a checkpoint signature that verifies against the chain held (doc.ts: verifiedTransactions),
 // so a relay cannot make members() report a role no admin signed. A change is refused here, at once, for
 // what the relay would refuse, and appended once the log is known.
-import { MAX_CLOCK_AHEAD_MS, ROLES, agentOfSession, isAgentId, parseMemberOp, replayMembers, type AgentId, type DocId, type MemberOp, type Role, type SessionId } from "../protocol/index.ts";
+import { MAX_CLOCK_AHEAD_MS, ROLES, agentOfSession, applyMemberOp, isAgentId, parseMemberOp, replayMembers, type AgentId, type DocId, type MemberOp, type Role, type SessionId } from "../protocol/index.ts";
 import type { Doc } from "./doc.ts";
 import { LocalRefusalError, abortReason } from "./errors.ts";
 import { checkMemberOp, checkRoleMay, shown } from "./local-checks.ts";
@@ -52,6 +52,8 @@ export async function changeMembers(host: MembershipHost, op: MemberOp, what: "s
   // before it refused such times) was made at no time: the log goes on right after it (nextAt).
   const overtaken = log.transactions().some((transaction) => transaction.session !== host.session && transaction.at > madeAt && transaction.at <= madeAt + MAX_CLOCK_AHEAD_MS);
   if (overtaken) throw new LocalRefusalError("forbidden", `${what}: another admin changed membership after this operation was made (offline?): not applied, so as not to undo that newer change`);
+  // The last admin leaving: refused here as the relay would, on every operation the log holds (verified or not).
+  if (applyMemberOp(replayedMembers(log, log.transactions()), agentOfSession(host.session), op) === LAST_ADMIN) throw new LocalRefusalError("forbidden", `${what}: ${LAST_ADMIN}`);
   log.append(data);
   await log.synced(signal ? { signal } : {});
 }
@@ -79,8 +81,15 @@ async function membersLog(host: MembershipHost, signal?: AbortSignal): Promise<D
 
 /** Every member and role, replayed from the verified operations of the membership log `log`. */
 export function membersOf(log: Doc): Map<AgentId, Role> {
+  return replayedMembers(log, log.verifiedTransactions());
+}
+
+const LAST_ADMIN = "a group keeps at least one admin";
+
+/** Every member and role, replayed from `transactions` of the membership log `log`. */
+function replayedMembers(log: Doc, transactions: readonly { data: string | Uint8Array; session: SessionId }[]): Map<AgentId, Role> {
   if (!log.header) return new Map();
-  const ops = log.verifiedTransactions().flatMap((transaction) => {
+  const ops = transactions.flatMap((transaction) => {
     const op = parseMemberOp(transaction.data);
     return op ? [{ author: agentOfSession(transaction.session), op }] : [];
   });

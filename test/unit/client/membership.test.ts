@@ -76,6 +76,21 @@ describe("membership operations after an offline race", () => {
   });
 });
 
+describe("the last admin", () => {
+  it("may neither demote nor remove itself: refused here, as the relay would, with nothing sent; with a second admin it may", async () => {
+    const { relay, alice, aliceGroup, bobIdentity } = await bobMadeBy("writer");
+    relay.transcript();
+    for (const leaving of [() => aliceGroup.setRole(alice.identity.agent, "writer"), () => aliceGroup.removeMember(alice.identity.agent)]) {
+      await expect(leaving()).rejects.toMatchObject({ name: "LocalRefusalError", code: "forbidden", message: expect.stringMatching(/a group keeps at least one admin$/) });
+    }
+    expect(relay.transcript().filter((line) => line.includes("-> relay | content"))).toEqual([]);
+    expect(aliceGroup.refused()).toEqual([]);
+    await aliceGroup.setRole(bobIdentity.agent, "admin");
+    await aliceGroup.setRole(alice.identity.agent, "writer");
+    expect((await aliceGroup.members()).get(alice.identity.agent)).toBe("writer");
+  });
+});
+
 describe("membership calls on a client that does not hold the log yet", () => {
   it("members() and setRole() right after client.group() wait for the relay's welcome instead of saying there is no log", async () => {
     const { client } = setup();
