@@ -1,5 +1,4 @@
 // The entry point apps use: createClient({ url, identity }) and then client.group(id).
-import { CLOSED_BY_APP } from "./connection.ts";
 import { Group, wasClosedByApp, type GroupOptions } from "./group.ts";
 import { newSession, type Identity } from "./identity.ts";
 import { checkClientOptions } from "./client-options.ts";
@@ -26,11 +25,11 @@ export type ClientOptions = GroupOptions & {
 };
 
 export class Client {
-
   /** What error messages call it (describe, protocol/messages.ts): a bundler's minifier renames the class, not this. */
   get [Symbol.toStringTag](): string {
     return "Client";
   }
+
   readonly identity: Identity;
   /** The session this client writes as; no other live client on the same store writes into it. */
   readonly session: SessionId;
@@ -94,7 +93,7 @@ export class Client {
       const from = before;
       before = status;
       if (from === "authenticating" && status === "syncing") this.#welcomed(group);
-      if (status === "closed" && group.connection.closeReason === CLOSED_BY_APP) this.#forget(group);
+      if (status === "closed" && wasClosedByApp(group)) this.#forget(group);
     });
     // Restored, it holds what its closed forerunner left unsent, and tells it itself.
     if (this.#closedUnsent.has(id)) group.ready.then(() => this.#closedUnsent.delete(id), () => {});

@@ -87,11 +87,11 @@ export interface DocHost {
 const NO_TRANSACTIONS: readonly Transaction[] = Object.freeze([]);
 
 export class Doc {
-
   /** What error messages call it (describe, protocol/messages.ts): a bundler's minifier renames the class, not this. */
   get [Symbol.toStringTag](): string {
     return "Doc";
   }
+
   readonly id: DocId;
   readonly #state: DocState;
   readonly #host: DocHost;

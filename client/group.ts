@@ -45,11 +45,11 @@ const closedByApp = new WeakSet<Group>();
 export const wasClosedByApp = (group: Group): boolean => closedByApp.has(group);
 
 export class Group {
-
   /** What error messages call it (describe, protocol/messages.ts): a bundler's minifier renames the class, not this. */
   get [Symbol.toStringTag](): string {
     return "Group";
   }
+
   readonly id: string;
   readonly identity: Identity;
   readonly session: SessionId;

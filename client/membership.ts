@@ -50,10 +50,11 @@ export async function changeMembers(host: MembershipHost, op: MemberOp, what: "s
   // admin's change made since would be overwritten by an older one. Refused, as the relay refuses an
   // operation made offline that another admin's newer one overtook. A time past what the relay takes (stored
   // before it refused such times) was made at no time: the log goes on right after it (nextAt).
-  const overtaken = log.transactions().some((transaction) => transaction.session !== host.session && transaction.at > madeAt && transaction.at <= madeAt + MAX_CLOCK_AHEAD_MS);
+  const held = log.transactions();
+  const overtaken = held.some((transaction) => transaction.session !== host.session && transaction.at > madeAt && transaction.at <= madeAt + MAX_CLOCK_AHEAD_MS);
   if (overtaken) throw new LocalRefusalError("forbidden", `${what}: another admin changed membership after this operation was made (offline?): not applied, so as not to undo that newer change`);
   // The last admin leaving: refused here as the relay would, on every operation the log holds (verified or not).
-  if (applyMemberOp(replayedMembers(log, log.transactions()), agentOfSession(host.session), op) === LAST_ADMIN) throw new LocalRefusalError("forbidden", `${what}: ${LAST_ADMIN}`);
+  if (applyMemberOp(replayedMembers(log, held), agentOfSession(host.session), op) === LAST_ADMIN) throw new LocalRefusalError("forbidden", `${what}: ${LAST_ADMIN}`);
   log.append(data);
   await log.synced(signal ? { signal } : {});
 }

@@ -90,11 +90,11 @@ export class DivergedError extends Error {
 const providers = new WeakMap<Group, Map<DocId, WeftProvider>>();
 
 export class WeftProvider {
-
   /** What error messages call it (describe, protocol/messages.ts): a bundler's minifier renames the class, not this. */
   get [Symbol.toStringTag](): string {
     return "WeftProvider";
   }
+
   readonly group: Group;
   readonly docId: DocId;
   readonly ydoc: Y.Doc;

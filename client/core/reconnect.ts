@@ -172,9 +172,6 @@ export function probeFailure(probe: { status: number; body: string } | { error: 
   // 426 is the relay's answer to a GET without Upgrade: the URL is right, the WebSocket itself failed.
   if (probe.status === 426) return { kind: "unreachable", detail: "the WebSocket handshake failed, though the relay answers at this URL" };
   // A relay answers no GET of a socket's URL with success: something else serves this address (a page server).
-  if (probe.status < 400) {
-    const body = `not a Weft relay (a page server's port?): ${probe.body}`;
-    return { kind: "http", status: probe.status, body: body.slice(0, 300) };
-  }
-  return { kind: "http", status: probe.status, body: probe.body.slice(0, 300) };
+  const body = probe.status < 400 ? `not a Weft relay (a page server's port?): ${probe.body}` : probe.body;
+  return { kind: "http", status: probe.status, body: body.slice(0, 300) };
 }

@@ -79,11 +79,11 @@ function snapshotFromLine(value: unknown): StoredSnapshot | undefined {
 }
 
 export class FileLocalStore implements LocalStore {
-
   /** What error messages call it (describe, protocol/messages.ts): a bundler's minifier renames the class, not this. */
   get [Symbol.toStringTag](): string {
     return "FileLocalStore";
   }
+
   readonly directory: string;
   /** fsync every save (and each new file's folder): a save then survives a power cut, not only a crash of the app. */
   readonly fsync: boolean;

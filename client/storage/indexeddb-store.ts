@@ -36,11 +36,11 @@ const committed = (transaction: IDBTransaction): Promise<void> =>
 const lockName = (session: SessionId) => `weft-session:${session}`;
 
 export class IndexedDbLocalStore implements LocalStore {
-
   /** What error messages call it (describe, protocol/messages.ts): a bundler's minifier renames the class, not this. */
   get [Symbol.toStringTag](): string {
     return "IndexedDbLocalStore";
   }
+
   readonly #opened: Promise<IDBDatabase>;
   /** Why the database can no longer be used, once its connection was closed under the store (onLost). */
   #lost: Error | undefined;

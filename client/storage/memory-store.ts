@@ -5,11 +5,11 @@ import { UnsentListeners } from "./unsent-listeners.ts";
 import { inRealmLocks, leaseSession, type LeaseRequest, type SessionLease } from "./session-pool.ts";
 
 export class MemoryLocalStore implements LocalStore {
-
   /** What error messages call it (describe, protocol/messages.ts): a bundler's minifier renames the class, not this. */
   get [Symbol.toStringTag](): string {
     return "MemoryLocalStore";
   }
+
   readonly #locks = inRealmLocks(new Map<AgentId, SessionId[]>());
   readonly #groups = new Map<string, Map<DocId, StoredDoc>>();
   readonly #unsent = new UnsentListeners();
