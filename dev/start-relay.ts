@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { lockFolder } from "./folder-lock.ts";
 import { guard, workerdChildren } from "./orphan-guard.ts";
-import { MIN_TOKEN_SECRET_BYTES } from "../protocol/limits.ts";
+import { shortSecretProblem } from "../protocol/token-secret.ts";
 import { RELAY_VARS } from "../worker/config.ts";
 
 /** The Worker's compatibility settings, the same as wrangler.toml's (a unit test holds them equal). */
@@ -106,9 +106,8 @@ function checkOptions(options: unknown): asserts options is StartRelayOptions {
     if (name.toUpperCase().startsWith("WEFT_") && !KNOWN_VARS.has(name)) throw new TypeError(`startRelay: vars.${name} is not a setting the relay reads (${[...KNOWN_VARS].join(", ")})`);
     if (name.startsWith("WEFT_TOKEN_") && value === "") throw new TypeError(`startRelay: vars.${name} is empty (leave it out for a relay without tokens)`);
     // The relay would start and check no token (worker/config.ts): said here, before anything starts.
-    if (name.startsWith("WEFT_TOKEN_SECRET") && new TextEncoder().encode(value).byteLength < MIN_TOKEN_SECRET_BYTES) {
-      throw new TypeError(`startRelay: vars.${name} is shorter than the ${MIN_TOKEN_SECRET_BYTES} bytes an HS256 secret needs (MIN_TOKEN_SECRET_BYTES; \`openssl rand -base64 32\` makes one)`);
-    }
+    const short = name.startsWith("WEFT_TOKEN_SECRET") ? shortSecretProblem(`startRelay: vars.${name}`, value) : undefined;
+    if (short) throw new TypeError(short);
   }
 }
 

@@ -14,5 +14,6 @@ export * from "./binary-frame.ts";
 export * from "./roles.ts";
 export * from "./digest.ts";
 export * from "./open-parts.ts";
+export * from "./token-secret.ts";
 export * from "./token-shape.ts";
 export * from "./frame-rate.ts";

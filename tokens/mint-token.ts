@@ -2,7 +2,7 @@
 // relay checks in the handshake (worker/tokens.ts): HS256 with the relay's shared secret, or EdDSA with an
 // Ed25519 private key whose public half the relay holds. WebCrypto only, so it runs on Node 22 and in Workers.
 import { sign } from "hono/jwt";
-import { MAX_TOKEN_CHARS, MIN_TOKEN_SECRET_BYTES, ROLES, isAgentId, isGroupId, type AgentId, type Role } from "../protocol/index.ts";
+import { MAX_TOKEN_CHARS, ROLES, isAgentId, isGroupId, shortSecretProblem, type AgentId, type Role } from "../protocol/index.ts";
 
 const CLAIMS = ["agent", "group", "role", "expiresIn", "audience", "issuer"] as const;
 
@@ -110,13 +110,8 @@ function checkSigningKey(key: unknown): void {
     // A JWK's JSON text would be taken for an HS256 secret, and every token refused as forged.
     if (/^\s*\{[\s\S]*"kty"/.test(key)) throw new TypeError("the key is a JWK's JSON text: pass the JWK object (JSON.parse it), or the HS256 secret itself");
     // The relay refuses such a secret too (worker/config.ts): a token signed with it gives it away to anyone who tries keys.
-    const bytes = new TextEncoder().encode(key).byteLength;
-    if (bytes < MIN_TOKEN_SECRET_BYTES) {
-      throw new TypeError(
-        `the HS256 secret has ${bytes} byte${bytes === 1 ? "" : "s"}, under the ${MIN_TOKEN_SECRET_BYTES} it needs (MIN_TOKEN_SECRET_BYTES, RFC 7518 §3.2): ` +
-          "anyone holding one token could find it by trying keys, and mint admin tokens; make one with `openssl rand -base64 32`",
-      );
-    }
+    const short = shortSecretProblem("the HS256 secret", key);
+    if (short) throw new TypeError(short);
     return;
   }
   if (key instanceof CryptoKey) {

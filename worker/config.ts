@@ -2,7 +2,7 @@
 // here. `configFromEnv` reads the Worker's bindings (the default); a library user may build a RelayConfig
 // in code instead. Reading never throws: a value that cannot be used is named in `problems`, and the relay
 // then fails closed (tokens cannot be checked, so no one gets in by token or without one).
-import { MIN_TOKEN_SECRET_BYTES } from "../protocol/index.ts";
+import { shortSecretProblem } from "../protocol/index.ts";
 
 /** Longest lifetime (exp − iat, or exp − now without iat) a token may claim, unless configured otherwise. */
 export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 24 * 60 * 60;
@@ -152,14 +152,10 @@ function retentionOf(value: string | undefined, problems: string[]): number {
   return Infinity;
 }
 
-/** Why an HS256 secret is too short to use, named by its length alone (a log must not hold it); undefined if it is not. */
-function shortSecretProblem(name: string, secret: string): string | undefined {
-  const bytes = new TextEncoder().encode(secret).byteLength;
-  if (bytes >= MIN_TOKEN_SECRET_BYTES) return undefined;
-  return (
-    `${name} has ${bytes} byte${bytes === 1 ? "" : "s"}, under the ${MIN_TOKEN_SECRET_BYTES} an HS256 secret needs (MIN_TOKEN_SECRET_BYTES, RFC 7518 §3.2): ` +
-    "anyone holding one token could find it by trying keys, and mint admin tokens; make one with `openssl rand -base64 32`; tokens cannot be checked"
-  );
+/** Why an HS256 secret is too short to use, and what that costs the relay; undefined if it is not. */
+function shortSecretProblemOfRelay(name: string, secret: string): string | undefined {
+  const problem = shortSecretProblem(name, secret);
+  return problem && `${problem}; tokens cannot be checked`;
 }
 
 /**
@@ -169,7 +165,7 @@ function shortSecretProblem(name: string, secret: string): string | undefined {
 export function withKeysChecked(config: RelayConfig): RelayConfig {
   const keys = config.tokens ? [config.tokens.key, ...(config.tokens.previousKeys ?? [])] : [];
   const short = keys.flatMap((key, index) => {
-    const problem = key.alg === "HS256" ? shortSecretProblem(index === 0 ? "the HS256 secret of RelayConfig.tokens" : "a previous HS256 secret of RelayConfig.tokens", String(key.secret)) : undefined;
+    const problem = key.alg === "HS256" ? shortSecretProblemOfRelay(index === 0 ? "the HS256 secret of RelayConfig.tokens" : "a previous HS256 secret of RelayConfig.tokens", String(key.secret)) : undefined;
     return problem ? [problem] : [];
   });
   if (short.length === 0) return config;
@@ -202,7 +198,7 @@ function tokenKeyOf(env: ConfigEnv, suffix: "" | "_PREVIOUS", problems: string[]
   }
   const secret = env[secretName];
   if (secret) {
-    const short = shortSecretProblem(secretName, secret);
+    const short = shortSecretProblemOfRelay(secretName, secret);
     if (!short) return { alg: "HS256", secret };
     problems.push(short);
     return undefined;

@@ -35,3 +35,16 @@ describe("startRelay's options from plain JavaScript", () => {
     await expect(startRelay(options as StartRelayOptions)).rejects.toBeInstanceOf(TypeError);
   });
 });
+
+describe("startRelay with a short HS256 secret", () => {
+  it("names the var and its length, in the words mintToken and the relay use, and never the secret", async () => {
+    const refusal = await startRelay({ vars: { WEFT_TOKEN_SECRET: "x".repeat(32), WEFT_TOKEN_SECRET_PREVIOUS: "hunter2" } }).then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    expect(refusal?.message).toBe(
+      "startRelay: vars.WEFT_TOKEN_SECRET_PREVIOUS has 7 bytes, under the 32 an HS256 secret needs (MIN_TOKEN_SECRET_BYTES, RFC 7518 §3.2): " +
+        "anyone holding one token could find it by trying keys, and mint admin tokens; make one with `openssl rand -base64 32`",
+    );
+  });
+});

@@ -333,7 +333,7 @@ describe("mintToken from plain JavaScript", () => {
       const refusal = await mintToken(claims, short).then(() => undefined, (error: unknown) => error);
       expect(refusal).toBeInstanceOf(TypeError);
       expect((refusal as Error).message).toBe(
-        `the HS256 secret has ${bytes}, under the 32 it needs (MIN_TOKEN_SECRET_BYTES, RFC 7518 §3.2): ` +
+        `the HS256 secret has ${bytes}, under the 32 an HS256 secret needs (MIN_TOKEN_SECRET_BYTES, RFC 7518 §3.2): ` +
           "anyone holding one token could find it by trying keys, and mint admin tokens; make one with `openssl rand -base64 32`",
       );
     }
