@@ -369,8 +369,8 @@ export class Group {
   /**
    * Deletes a document for everyone (admins only); resolves when the relay has done it. Rejects at once
    * with a LocalRefusalError (`forbidden`) when this agent's role, as the relay last told it, is not admin,
-   * as setRole and removeMember do, and with the ClosedError once the group is closed; an id that is not
-   * one throws, as for open().
+   * as setRole and removeMember do, or when `id` is the group's membership log (it cannot be deleted), and
+   * with the ClosedError once the group is closed; an id that is not one throws, as for open().
    */
   delete(id: DocId, options: Signal = {}): Promise<void> {
     checkDocId(id, "delete");
@@ -378,6 +378,7 @@ export class Group {
     try {
       this.#throwIfClosed();
       checkRoleMay(this.#core.role, "delete", "delete");
+      if (id === this.membersDoc) throw new LocalRefusalError("forbidden", "delete: the membership log cannot be deleted (removeMember() takes an agent out)");
     } catch (refusal) {
       return Promise.reject(refusal);
     }

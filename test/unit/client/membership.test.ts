@@ -311,6 +311,19 @@ describe("what only admins may do", () => {
     await until(() => group.role === "admin", 2_000);
     await within(2_000, group.delete(doc.id));
   });
+
+  it("deleting the membership log is refused at once for an admin, with nothing sent, as the relay would; the log and the admin's next write are untouched", async () => {
+    const { relay, aliceGroup, log } = await bobMadeBy("writer");
+    relay.transcript();
+    const refusal = await aliceGroup.delete(log.id).then(() => undefined, (error: unknown) => error);
+    expect(refusal).toBeInstanceOf(LocalRefusalError);
+    expect(refusal).toMatchObject({ code: "forbidden", message: "forbidden: delete: the membership log cannot be deleted (removeMember() takes an agent out)" });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(relay.transcript().filter((line) => / -> relay \| delete/.test(line))).toEqual([]);
+    expect(aliceGroup.membersDoc).toBe(log.id);
+    await within(2_000, aliceGroup.setRole(createIdentity().agent, "reader"));
+    expect(aliceGroup.refused()).toEqual([]);
+  });
 });
 
 describe("what a reader may not do", () => {
