@@ -450,7 +450,10 @@ export class Group {
     return untilClosed(stored, this.#closing);
   }
 
-  /** Sends a document's refused writes again (after a role change, say); throws the ClosedError once the group is closed. */
+  /**
+   * Sends a document's refused writes again; throws the ClosedError once the group is closed. Writes refused
+   * as `forbidden` go again by themselves when the relay gives this agent a role that may write.
+   */
   retryRefused(doc: Doc): void {
     this.#checkDoc(doc, "retryRefused");
     // Nothing would send them: the refusal stays, and what the app shows of it stays true.

@@ -59,7 +59,8 @@ type Events = {
    * The document could not be opened, a local update could not be appended, or the relay refused edits
    * this Y.Doc holds (the group's RelayError: `forbidden` for edits made cut off by an agent made a reader
    * meanwhile, say). Yjs cannot take an edit out again: to show the document as it is, bind a fresh Y.Doc
-   * (after `group.discardRefused(doc)`, or `group.retryRefused(doc)` once the edits may go through). Once
+   * (after `group.discardRefused(doc)`, or `group.retryRefused(doc)` once the edits may go through; edits
+   * refused as `forbidden` go by themselves once a role change lets the agent write). Once
    * they are discarded, a DivergedError says that this Y.Doc's later edits are no longer sent. Edits made
    * while the agent is known not to be allowed to write the document (a reader) are not sent to be refused:
    * they wait (see `waitingToWrite`), and a LocalRefusalError (`forbidden`) says so once. The relay speaks

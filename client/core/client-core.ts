@@ -14,7 +14,7 @@
 // The state is updated in place rather than copied: transaction logs only grow, and copying them (or a
 // map of 20,000 documents) per event would cost what the relay core's small peer maps do not. It belongs to
 // the core alone; the shell only reads it.
-import { MEMBERS_KIND, digestOf, isDocId, type DirRequest, type DocId, type Role, type Welcome } from "../../protocol/index.ts";
+import { MEMBERS_KIND, can, digestOf, isDocId, type DirRequest, type DocId, type Role, type Welcome } from "../../protocol/index.ts";
 import { RelayError, type ClosedError } from "../errors.ts";
 import { headerIsFor } from "../local-checks.ts";
 import { nextProbe } from "../quarantine.ts";
@@ -201,6 +201,25 @@ function setRole(state: CoreState, role: Role, out: CoreEffect[]): void {
   state.role = role;
 }
 
+/**
+ * A new role that may write sends again the writes the relay refused as `forbidden` (refused under the
+ * role before: a writer demoted while its edits were in flight, then promoted back), as retryRefused would:
+ * they were held back, and everything the session wrote after them with them, for as long as the client
+ * lived. Not the membership log's: an admin's refused operation rejected its promise, and going later it
+ * would overwrite newer changes. A refusal the new role does not lift is refused again, and told again.
+ */
+function retryForbidden(state: CoreState, out: CoreEffect[]): void {
+  if (!can(state.role, "write")) return;
+  for (const doc of state.docs.values()) {
+    if (doc.id === state.membersDoc) continue;
+    const forbidden = doc.refusal?.error.code === "forbidden" || doc.orphanRefusal?.code === "forbidden";
+    if (!forbidden) continue;
+    doc.refusal = undefined;
+    doc.orphanRefusal = undefined;
+    out.push({ type: "flush", doc: doc.id });
+  }
+}
+
 /** Right behind the hello: say what this client holds; the relay answers with exactly what it lacks. */
 function resume(state: CoreState, out: CoreEffect[]): void {
   state.requested.clear();
@@ -252,6 +271,7 @@ function onWelcome(state: CoreState, welcome: Welcome, out: CoreEffect[]): void 
   state.welcomed = true;
   setRole(state, role, out);
   state.membersDoc = welcome.members ?? state.membersDoc;
+  if (changed) retryForbidden(state, out);
   if (again) {
     // Made an admin, it may read more (documents with `readers`): what it holds, or asked for whole, is
     // loaded again, so what was written while it could not read comes now, not at the next write.

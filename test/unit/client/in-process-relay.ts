@@ -6,6 +6,8 @@ import {
   decodeServerFrame,
   encodeMessage,
   type ClientMessage,
+  type DocId,
+  type ErrorCode,
   type KnownState,
   type ServerMessage,
   type WireFrame,
@@ -76,6 +78,12 @@ export class InProcessRelay {
   #peers = 0;
   /** Frames a stricter relay (another version, say) would refuse with bad_frame and close 1007. */
   refuseFrame: ((frame: WireFrame) => boolean) | undefined;
+  /**
+   * Writes the relay refuses with this code, as one refusing them for a reason no role lifts would (a
+   * quota, say): each `content` message it names is answered with an error for its document instead of
+   * reaching the relay; the rest of its frame does.
+   */
+  refuseContent: ((message: Extract<ClientMessage, { type: "content" }>) => ErrorCode | undefined) | undefined;
   /** Connections are refused before they open while this is set (the relay is down). */
   down = false;
   /** Connections to these hosts are refused before they open (a client cut off while others reach the relay). */
@@ -179,7 +187,21 @@ export class InProcessRelay {
           queueMicrotask(() => this.closeFromRelay(1007, "bad_frame"));
           return;
         }
-        void relay.relay.dispatch({ type: "frame", peer: this.peer, frame, now: Date.now() });
+        const decoded = relay.refuseContent ? decodeClientFrame(frame) : undefined;
+        const judged = decoded?.ok ? decoded.message.map((message) => [message, message.type === "content" ? relay.refuseContent?.(message) : undefined] as const) : [];
+        if (!judged.some(([, code]) => code)) {
+          void relay.relay.dispatch({ type: "frame", peer: this.peer, frame, now: Date.now() });
+          return;
+        }
+        for (const [message, code] of judged) {
+          if (code) {
+            const refusal: ServerMessage = { type: "error", code, message: "refused by the test's relay", doc: (message as { doc: DocId }).doc };
+            relay.#record(`relay -> ${this.peer}`, encodeMessage(refusal));
+            queueMicrotask(() => this.deliver(encodeMessage(refusal)));
+          } else {
+            void relay.relay.dispatch({ type: "frame", peer: this.peer, frame: encodeMessage(message), now: Date.now() });
+          }
+        }
       }
       close(code = 1000, reason = ""): void {
         if (this.readyState >= 2) return;

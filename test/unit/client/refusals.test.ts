@@ -449,6 +449,50 @@ describe("refused by the relay", () => {
     await group.synced();
   });
 
+  it("writes refused as a reader's go, with what was written after them, once the agent may write again: no retryRefused needed; a refused membership operation does not go later", async () => {
+    const { relay, client, cutOff } = setup();
+    const admin = await client({ name: "admin" });
+    const adminGroup = admin.group("g1");
+    await statusOf(adminGroup, "live");
+    const shared = adminGroup.create();
+    relay.name(shared.id, "shared");
+    await adminGroup.createMembers().synced();
+    const writerIdentity = createIdentity();
+    await adminGroup.setRole(writerIdentity.agent, "admin");
+
+    const writer = await client({ identity: writerIdentity, name: "writer", url: CUT_OFF_URL });
+    const group = writer.group("g1");
+    const refusals: RefusedWrites[] = [];
+    group.onRefused((refused) => refusals.push(refused));
+    const held = await group.open(shared.id);
+    await group.open(adminGroup.membersDoc!);
+    // Made a reader while cut off: it writes, and changes membership, as the admin it last heard it was.
+    const reconnect = cutOff(writer);
+    await adminGroup.setRole(writerIdentity.agent, "reader");
+    held.append("typed while a reader");
+    const outsider = createIdentity().agent;
+    const opRefused = group.setRole(outsider, "reader").then(() => undefined, (error: unknown) => error);
+    reconnect();
+    await expect(held.synced()).rejects.toMatchObject({ name: "RelayError", code: "forbidden" });
+    expect(await opRefused).toMatchObject({ code: "forbidden" });
+    expect(group.role).toBe("reader");
+    expect(refusals.map((refused) => refused.doc.id).sort()).toEqual([adminGroup.membersDoc, shared.id].sort());
+
+    // Made a writer again: what was held back goes, and what is written next behind it.
+    await adminGroup.setRole(writerIdentity.agent, "writer");
+    await until(() => group.role === "writer", 2_000);
+    held.append("typed once a writer again");
+    await held.synced();
+    await shared.synced();
+    await until(() => shared.transactions().length === 2, 2_000);
+    expect(shared.transactions().map((transaction) => transaction.data)).toEqual(["typed while a reader", "typed once a writer again"]);
+    expect(group.refused()).toEqual([]);
+    expect(refusals).toHaveLength(2);
+    // The operation refused went no later: its promise had told the app.
+    await group.synced();
+    expect((await adminGroup.members()).has(outsider)).toBe(false);
+  });
+
   it("finds a frame a stricter relay refuses by quarantine, refuses only it, and the rest goes through", async () => {
     const { relay, client } = setup();
     const alice = await client({ name: "alice" });

@@ -157,7 +157,7 @@ describe("a received snapshot in weft/yjs", () => {
   });
 
   it("withdraws its offer while its agent may not take one (a reader, a writer of a document it did not create), and offers again once it may", async () => {
-    const { alice, bob, b } = await bobTypedAsReader();
+    const { alice, bob, b } = await bobTypedAndRefused();
     const offers = () => [...alice.group(GROUP).docs.find((doc) => doc.id === b.docId)!.presence.peers.values()].filter((peer) => peer.session === bob.session).map((peer) => (peer.state as Record<string, unknown>)[OFFERS_SNAPSHOTS]);
     await until(() => offers()[0] === true, 2_000);
     await alice.group(GROUP).setRole(bob.identity.agent, "reader");
@@ -291,15 +291,15 @@ describe("a received snapshot in weft/yjs", () => {
   });
 
   it("never publishes edits the relay refused: the Y.Doc that holds them says so and takes no more snapshots", async () => {
-    const { h, alice, a, bob, b, docId, errors } = await bobTypedAsReader();
-    expect(errors).toMatchObject([{ name: "RelayError", code: "forbidden" }]);
+    const { h, alice, a, bob, b, docId, errors } = await bobTypedAndRefused();
+    expect(errors).toMatchObject([{ name: "RelayError", code: "quota_exceeded" }]);
     await bob.group(GROUP).discardRefused(b.doc!);
     await aliceTypesAndAFreshReaderHoldsOnlyHers(h, alice, a, docId);
     expect(b.ydoc.getText("body").toString()).toContain("[refused]");
   });
 
   it("nor does a provider bound to the document while its refused edits were held back, once they are discarded", async () => {
-    const { h, alice, a, bob, b, docId } = await bobTypedAsReader();
+    const { h, alice, a, bob, b, docId } = await bobTypedAndRefused();
     b.destroy();
     const again = new WeftProvider(bob.group(GROUP), docId, new Y.Doc(), SNAPSHOT_OFTEN);
     await again.loaded;
@@ -346,7 +346,7 @@ describe("a snapshot the app takes by hand (README: doc.snapshot(Y.encodeStateAs
   });
 
   it("is refused from a Y.Doc that holds edits the relay refused, which it would publish", async () => {
-    const { bob, b, a } = await bobTypedAsReader();
+    const { bob, b, a } = await bobTypedAndRefused();
     // Alice's edit, which the relay confirmed and bob's Y.Doc holds: a snapshot would cover something.
     a.ydoc.getText("body").insert(0, "alice ");
     await until(() => b.ydoc.getText("body").toString().includes("alice"), 2_000);
@@ -359,7 +359,7 @@ describe("a snapshot the app takes by hand (README: doc.snapshot(Y.encodeStateAs
 
 describe("a Y.Doc whose refused edits were discarded", () => {
   it("is replaced by a fresh one, which takes in the discarded edits another tab of the agent got stored meanwhile, as any replica does", async () => {
-    const { h, alice, bob, b, docId } = await bobTypedAsReader();
+    const { h, alice, bob, b, docId } = await bobTypedAndRefused();
     // Cut off, bob's tab does not hear another tab of his, on the same store, get the refused edits stored.
     const reconnect = h.cutOff(bob);
     const other = await h.client({ name: "bob-other", identity: bob.identity, store: bob.store });
@@ -379,7 +379,7 @@ describe("a Y.Doc whose refused edits were discarded", () => {
   });
 
   it("sends none of its later edits, which would build on the discarded ones and no replica could apply, and says so once", async () => {
-    const { h, alice, a, bob, b, docId, errors } = await bobTypedAsReader();
+    const { h, alice, a, bob, b, docId, errors } = await bobTypedAndRefused();
     const held = transactionCount(b.doc!.known);
     expect(b.diverged).toBe(false);
     await bob.group(GROUP).discardRefused(b.doc!);
@@ -409,7 +409,7 @@ describe("a Y.Doc whose refused edits were discarded", () => {
   });
 
   it("sent again instead (retryRefused), its edits count, and it takes snapshots again", async () => {
-    const { bob, b, a, errors } = await bobTypedAsReader();
+    const { bob, b, a, errors } = await bobTypedAndRefused();
     bob.group(GROUP).retryRefused(b.doc!);
     await b.doc!.synced();
     await untilEvent(a.ydoc, "update", () => a.ydoc.getText("body").toString() === "[refused] ");
@@ -446,6 +446,33 @@ describe("edits typed while the agent may not write the document", () => {
     expect(errors).toHaveLength(1);
     expect(bob.group(GROUP).refused()).toEqual([]);
     await b.doc!.synced();
+  });
+});
+
+describe("edits in flight when the agent is made a reader", () => {
+  it("are refused, and go with everything typed after them once it may write again: every Y.Doc converges without retryRefused", async () => {
+    const { h, alice, a, bob, b, docId } = await bobWrites();
+    const refusedDocs: string[] = [];
+    bob.group(GROUP).onRefused((refused) => refusedDocs.push(refused.doc.id));
+    // Bob's edit is on its way when the relay hears he is a reader: it is refused, as the relay must.
+    h.relay.refuseContent = (message) => {
+      if (message.doc !== docId || !(bob.session in message.sessions)) return undefined;
+      h.relay.refuseContent = undefined;
+      void alice.group(GROUP).setRole(bob.identity.agent, "reader");
+      return "forbidden";
+    };
+    b.ydoc.getText("body").insert(0, "[in flight] ");
+    await until(() => refusedDocs.length === 1 && bob.group(GROUP).role === "reader", 2_000);
+    expect(b.doc!.refused).toBe(true);
+
+    await alice.group(GROUP).setRole(bob.identity.agent, "writer");
+    await until(() => bob.group(GROUP).role === "writer", 2_000);
+    b.ydoc.getText("body").insert(b.ydoc.getText("body").length, "[after]");
+    await untilEvent(a.ydoc, "update", () => a.ydoc.getText("body").toString() === "[in flight] [after]");
+    await b.doc!.synced();
+    expect(b.doc!.refused).toBe(false);
+    expect(bob.group(GROUP).refused()).toEqual([]);
+    expect(Y.encodeStateVector(a.ydoc)).toEqual(Y.encodeStateVector(b.ydoc));
   });
 });
 
@@ -487,20 +514,18 @@ async function bobWrites() {
 }
 
 /**
- * Alice's group, where bob's provider typed cut off while he was made a reader (the relay refused it once
- * he was back); bob is back as an admin (a writer could not snapshot alice's document), and leads snapshots.
+ * Alice's group, where bob is an admin (a writer could not snapshot alice's document) whose provider leads
+ * snapshots, and typed an edit the relay refused for a reason no role lifts (a quota): it is held back.
  */
-async function bobTypedAsReader() {
+async function bobTypedAndRefused() {
   const written = await bobWrites();
-  const { h, alice, bob, b } = written;
-  const reconnect = h.cutOff(bob);
-  await alice.group(GROUP).setRole(bob.identity.agent, "reader");
-  b.ydoc.getText("body").insert(0, "[refused] ");
-  reconnect();
-  await until(() => b.doc!.refused, 2_000);
-  expect(bob.group(GROUP).role).toBe("reader");
+  const { h, alice, bob, b, docId } = written;
   await alice.group(GROUP).setRole(bob.identity.agent, "admin");
   await until(() => bob.group(GROUP).role === "admin", 2_000);
+  h.relay.refuseContent = (message) => (message.doc === docId && bob.session in message.sessions ? "quota_exceeded" : undefined);
+  b.ydoc.getText("body").insert(0, "[refused] ");
+  await until(() => b.doc!.refused, 2_000);
+  h.relay.refuseContent = undefined;
   return written;
 }
 
