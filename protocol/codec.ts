@@ -7,7 +7,7 @@ import { attachSections, batchFrame, splitBinaryFrame, type EncodedMessage, type
 import { canonicalJson, dataBytes, jsonStringBytes, utf8Length, type Json } from "./encoding.ts";
 import type { ErrorCode } from "./errors.ts";
 import type { SessionId } from "./ids.ts";
-import { MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_SNAPSHOT_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_WIRE_BYTES, MAX_TRANSACTIONS_PER_FRAME } from "./limits.ts";
+import { MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_SESSIONS_PER_FRAME, MAX_SNAPSHOT_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_WIRE_BYTES, MAX_TRANSACTIONS_PER_FRAME } from "./limits.ts";
 import type { TransactionData } from "./session-log.ts";
 
 export type Decoded<T> = { ok: true; message: T } | { ok: false; code: ErrorCode; reason: string };
@@ -92,6 +92,8 @@ export function clientMessageProblem(message: ClientMessage): MessageProblem | u
     return undefined;
   }
   if (message.type !== "content") return undefined;
+  const sessions = Object.keys(message.sessions).length;
+  if (sessions > MAX_SESSIONS_PER_FRAME) return { code: "too_many_sessions", reason: `a content message carries at most ${MAX_SESSIONS_PER_FRAME} sessions, this one ${sessions}` };
   for (const chunk of Object.values(message.sessions)) {
     if (!chunk) continue;
     for (const { data } of chunk.transactions) {

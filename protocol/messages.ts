@@ -225,7 +225,9 @@ export const contentSchema = v.pipe(
     type: v.literal("content"),
     doc: docIdSchema,
     header: v.optional(headerSchema),
-    sessions: bySession(signedChunkSchema),
+    // Over MAX_SESSIONS_PER_FRAME it is refused alone, naming its document (codec.ts: clientMessageProblem),
+    // not with its frame; the frame's bytes and transactions bound the entries decoded.
+    sessions: bySession(signedChunkSchema, Infinity),
   }),
   v.check((content) => content.header !== undefined || Object.keys(content.sessions).length > 0, "content must carry a header or at least one session"),
 );

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   MAX_FRAME_BYTES,
   MAX_JSON_DEPTH,
+  MAX_SESSIONS_PER_FRAME,
   MAX_TRANSACTION_BYTES,
   MAX_TRANSACTION_WIRE_BYTES,
   MAX_TRANSACTIONS_PER_FRAME,
@@ -249,6 +250,28 @@ describe("bad input", () => {
     expect(await a.next("known", (k) => k.doc === id && k.reason === "ack")).toMatchObject({ sessions: { [alice.session]: 5 } });
     expect(await sqlRows(group, "SELECT count(*) AS n FROM docs")).toEqual([{ n: 2 }]);
     expect((await b.next("content", (c) => c.doc === id)).sessions[alice.session]?.transactions).toHaveLength(2);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("in a batch, a content with more than MAX_SESSIONS_PER_FRAME sessions is refused alone with too_many_sessions, naming its document; the messages around it are stored", async () => {
+    const { group, a, b } = await setup("many-sessions-in-batch");
+    const [first, crowded, last] = ["first", "crowded", "last"].map((nonce) => testHeader(alice, group, `nonce-${nonce}`));
+    const sessions = Object.fromEntries(
+      Array.from({ length: MAX_SESSIONS_PER_FRAME + 1 }, (_, i) => {
+        const writer = new SessionWriter(testAgent(41, `s-${String(i).padStart(6, "0")}`), crowded!.id);
+        return [writer.session, writer.append(transactions(1))];
+      }),
+    );
+    const firstLog = new SessionWriter(alice, first!.id);
+    a.sendRaw(batchOf([firstLog.content(transactions(1), first!.header), { type: "content", doc: crowded!.id, header: crowded!.header, sessions }, new SessionWriter(alice, last!.id).content(transactions(1), last!.header)]));
+    const error = await expectError(a, "too_many_sessions");
+    expect(error).toMatchObject({ doc: crowded!.id, message: `a content message carries at most ${MAX_SESSIONS_PER_FRAME} sessions, this one ${MAX_SESSIONS_PER_FRAME + 1}` });
+    for (const doc of [first!, last!]) expect(await a.next("known", (k) => k.doc === doc.id && k.reason === "ack")).toMatchObject({ sessions: { [alice.session]: 1 } });
+    expect(await sqlRows(group, "SELECT count(*) AS n FROM docs")).toEqual([{ n: 3 }]);
+    expect(await sqlRows(group, `SELECT count(*) AS n FROM docs WHERE id = '${crowded!.id}'`)).toEqual([{ n: 0 }]);
+    // The connection stays open: the next write is stored.
+    a.send(firstLog.content(transactions(1, "next")));
+    expect(await a.next("known", (k) => k.doc === first!.id && k.reason === "ack")).toMatchObject({ sessions: { [alice.session]: 2 } });
     await Promise.all([a.close(), b.close()]);
   });
 
