@@ -63,6 +63,7 @@ export class Client {
     this.#options = options;
     this.#stopWatchingPage = onPageHide(() => {
       const groups = [...this.#groups.values()];
+      for (const group of groups) group.saveBeforeLeaving();
       void this.#announceUnsent(groups);
       // Nothing of this session's is left to read but what was just announced: the other tabs need not read the store.
       if (this.#writes.idle() && groups.every((group) => group.allSaved())) lease.leaving?.();
@@ -233,6 +234,14 @@ class LeaseholderStore implements LocalStore {
 
   save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
     return this.#track(() => this.#store.save(group, doc, changes));
+  }
+
+  keepAtOnce(group: string, doc: DocId, changes: DocChanges, own: SessionId): void {
+    try {
+      this.#store.keepAtOnce?.(group, doc, changes, own);
+    } catch {
+      // The page is going: the save under way may still hold, and there is no one left to tell.
+    }
   }
 
   /** Cut in one step where the store can (no reader sees the document missing meanwhile), else rewritten. */

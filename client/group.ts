@@ -558,6 +558,16 @@ export class Group {
     this.connection.close();
   }
 
+  /**
+   * The page is going away (`pagehide`, the client calls it): the edits bindings hold are appended, and what
+   * the local store lacks is kept at once, not behind the saves under way. An app need not call it.
+   */
+  saveBeforeLeaving(): void {
+    if (this.#core.closed) return;
+    this.#flushEdits();
+    this.#pump.keepNow(this.#core.docs.keys());
+  }
+
   /** Documents holding own writes the relay has not confirmed (client.close() tells the clients sharing the store). */
   unsentDocs(): DocId[] {
     return [...this.#core.docs.values()].filter((doc) => !doc.deleted && hasUnsynced(doc, this.session)).map((doc) => doc.id);

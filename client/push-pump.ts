@@ -99,6 +99,23 @@ export class PushPump {
     if (this.#dirty.size > 0) this.markDirty(this.#dirty.values().next().value!);
   }
 
+  /**
+   * The page is going away (`pagehide`): what the store lacks of `ids` is kept at once where the store can
+   * (LocalStore.keepAtOnce). Saves wait behind the one under way, and that one, behind another tab's writes
+   * to IndexedDB, can wait past the page's end: the writes waiting with it would never be saved. Nothing is
+   * marked saved by it: a page that comes back (the back-forward cache) saves the same again, which the
+   * store takes as what it holds.
+   */
+  keepNow(ids: Iterable<DocId>): void {
+    const { store } = this.#host;
+    if (this.#stopped || !store.keepAtOnce) return;
+    for (const id of ids) {
+      const doc = this.#host.stateOf(id);
+      const changes = doc && unsavedOf(doc, this.#host.session);
+      if (changes && carriesWrites(changes)) store.keepAtOnce(this.#host.group, id, changes, this.#host.session);
+    }
+  }
+
   /** Saves what the store lacks of `id`; undefined (no await, so the push follows in the same tick) when nothing is to do. */
   #save(id: DocId): Promise<void> | undefined {
     const doc = this.#host.stateOf(id);

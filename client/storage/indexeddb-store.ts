@@ -12,6 +12,7 @@ import { applyChanges, changesOf, storedRole, type DocChanges, type LocalStore, 
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 import { CHANGES, SESSIONS, openWeftDatabase } from "./indexeddb-open.ts";
+import { journalOf, keepInJournal, pageStorage } from "./page-exit-journal.ts";
 import { holdAlive, tellLeased, tellLeaving, watchSessions, type SessionWatch } from "./session-watch.ts";
 import type { IndexedDbFactory, WebLocks } from "./web-apis.ts";
 
@@ -41,6 +42,8 @@ export class IndexedDbLocalStore implements LocalStore {
     return "IndexedDbLocalStore";
   }
 
+  /** The database's name: what the page-exit journal's keys start with. */
+  readonly #name: string;
   readonly #opened: Promise<IDBDatabase>;
   /** Why the database can no longer be used, once its connection was closed under the store (onLost). */
   #lost: Error | undefined;
@@ -68,6 +71,7 @@ export class IndexedDbLocalStore implements LocalStore {
   constructor(name = "weft", factory: IndexedDbFactory = globalThis.indexedDB, locks: WebLocks | undefined = globalThis.navigator?.locks) {
     // Opened under whatever it turned into ("42", "[object Object]"), a store of the app's would be another database.
     if (typeof name !== "string" || name === "") throw new TypeError(`IndexedDbLocalStore: the database name must be a non-empty string, not ${describe(name)}`);
+    this.#name = name;
     this.#channelName = `weft-unsent:${name}`;
     // The app's factory is an IndexedDB factory (its type names only what an app hands in: web-apis.ts).
     this.#opened = openWeftDatabase(factory as IDBFactory, name, (error) => {
@@ -140,6 +144,12 @@ export class IndexedDbLocalStore implements LocalStore {
 
   async loadGroup(group: string): Promise<StoredDoc[]> {
     const db = await this.#db();
+    // What a page kept at its end (keepAtOnce) goes into the database first, so the records below hold it.
+    const storage = pageStorage();
+    for (const { key, doc, changes } of storage ? journalOf(storage, this.#name, group) : []) {
+      await this.save(group, doc, changes);
+      storage!.removeItem(key);
+    }
     // Records come in key order, which is the order they were saved in.
     const records = (await done(db.transaction(CHANGES).objectStore(CHANGES).index("group").getAll(group))) as ChangeRecord[];
     const docs = new Map<DocId, StoredDoc>();
@@ -152,11 +162,22 @@ export class IndexedDbLocalStore implements LocalStore {
     return [...docs.values()];
   }
 
+  /**
+   * Keeps a page's own writes at its end in localStorage, synchronously (page-exit-journal.ts): a save to
+   * the database that had not started by then would be lost with the page. The next loadGroup moves them in.
+   */
+  keepAtOnce(group: string, doc: DocId, changes: DocChanges, own: SessionId): void {
+    const storage = pageStorage();
+    if (storage) keepInJournal(storage, this.#name, group, doc, changes, own);
+  }
+
   async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
     const transaction = (await this.#db()).transaction(CHANGES, "readwrite");
     const records = transaction.objectStore(CHANGES);
     if (!changes.snapshot) records.add({ group, doc, changes } satisfies ChangeRecord);
     else compact(records, group, doc, changes);
+    // Asked to commit now, with its requests: a page going away does not wait for it to go idle first.
+    if (!changes.snapshot) transaction.commit?.();
     await committed(transaction);
   }
 

@@ -66,6 +66,13 @@ export interface LocalStore {
    * clients may save into one document at once (each its own session); every save must survive.
    */
   save(group: string, doc: DocId, changes: DocChanges): Promise<void>;
+  /**
+   * The page is going away (`pagehide`): keeps `own` session's writes and the header of `changes`, which a
+   * `save` under way holds too, at once, where a save that has not started by the page's end would be lost
+   * (IndexedDbLocalStore: in localStorage, moved into the database by the next `loadGroup`). Optional: a
+   * store whose saves start at once (a file's) needs none.
+   */
+  keepAtOnce?(group: string, doc: DocId, changes: DocChanges, own: SessionId): void;
   /** Forgets a document (the relay deleted it), so it does not come back at the next start. */
   remove(group: string, doc: DocId): Promise<void>;
   /**
