@@ -68,7 +68,7 @@ export type RelayConfig = {
 export type ConfigEnv = {
   /** Shared secret for HS256 tokens (`wrangler secret put WEFT_TOKEN_SECRET`), of MIN_TOKEN_SECRET_BYTES or more. */
   WEFT_TOKEN_SECRET?: string | undefined;
-  /** Ed25519 public key (JWK JSON, kty OKP, crv Ed25519) for EdDSA tokens. Takes precedence over the secret. */
+  /** Ed25519 public key (JWK JSON, kty OKP, crv Ed25519) for EdDSA tokens; set it or the secret, not both. */
   WEFT_TOKEN_PUBLIC_KEY?: string | undefined;
   /** During a key rotation, the secret the app's backend signed with until now: tokens signed with it still verify. */
   WEFT_TOKEN_SECRET_PREVIOUS?: string | undefined;
@@ -108,7 +108,8 @@ export const RELAY_VARS: readonly (keyof ConfigEnv | "WEFT_SQL_STATS")[] = [
  * a key pair gets in, and groups close themselves with a membership log. Once a key is configured the
  * secure choice is the default: every hello needs a valid token, and only a token admin founds a group.
  */
-export function configFromEnv(env: ConfigEnv): RelayConfig {
+export function configFromEnv(bindings: ConfigEnv): RelayConfig {
+  const env = asText(bindings);
   const problems: string[] = [];
   // A setting the relay does not read is likely one it should (WEFT_TOKEN_SECRETS for WEFT_TOKEN_SECRET): the
   // relay would run open where its operator meant it locked. It fails closed instead, and says why.
@@ -140,6 +141,21 @@ export function configFromEnv(env: ConfigEnv): RelayConfig {
   const founders = foundersOf(env.WEFT_FOUNDERS, tokensConfigured ? "token-admins" : "anyone", problems);
   const snapshotRetentionSeconds = retentionOf(env.WEFT_SNAPSHOT_RETENTION_SECONDS, problems);
   return { tokens, access: { openGroups, founders, tokensConfigured }, problems, snapshotRetentionSeconds };
+}
+
+/**
+ * The `WEFT_*` vars as text. wrangler hands a var over as its config wrote it: `WEFT_OPEN_GROUPS = true` in
+ * wrangler.toml arrives as a boolean, a JWK written as an object in wrangler.jsonc as an object. Each is read
+ * as the text it stands for ("true", the JWK's JSON), as a var written in quotes would be.
+ */
+function asText(bindings: ConfigEnv): ConfigEnv {
+  const env: Record<string, unknown> = { ...bindings };
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.toUpperCase().startsWith("WEFT_")) continue;
+    if (typeof value === "boolean" || typeof value === "number") env[name] = String(value);
+    else if (typeof value === "object" && value !== null) env[name] = JSON.stringify(value);
+  }
+  return env as ConfigEnv;
 }
 
 /** The snapshot retention: a value that cannot be used prunes nothing (history is kept, the safe side). */
@@ -188,6 +204,13 @@ function tokenKeyOf(env: ConfigEnv, suffix: "" | "_PREVIOUS", problems: string[]
   const publicKeyName = `WEFT_TOKEN_PUBLIC_KEY${suffix}` as const;
   const secretName = `WEFT_TOKEN_SECRET${suffix}` as const;
   const publicKeyJson = env[publicKeyName];
+  // Both kinds of key in one slot: the relay would check with the public key alone, and tokens signed with
+  // the secret would be refused as forged, the operator told nothing (a rotation across kinds, meant with
+  // the old key in its _PREVIOUS var, say). Closed, and said.
+  if (publicKeyJson && env[secretName]) {
+    problems.push(`both ${publicKeyName} and ${secretName} are set, and a relay checks tokens with one key: unset one (during a rotation the old key goes in its _PREVIOUS var); tokens cannot be checked`);
+    return undefined;
+  }
   if (publicKeyJson) {
     const publicKey = ed25519PublicJwk(publicKeyJson);
     if (typeof publicKey === "string") {

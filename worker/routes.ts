@@ -4,11 +4,19 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { PROTOCOL_VERSION, isGroupId } from "../protocol/index.ts";
+import { configFromEnv, type ConfigEnv, type RelayConfig } from "./config.ts";
 import { GROUP_HEADER, type GroupObject } from "./group-object.ts";
 
 export type RelayRoutesOptions<Bindings> = {
   /** The Durable Object namespace bound to `GroupObject` (or a class made by `groupObjectWith`). */
   groups: (env: Bindings) => DurableObjectNamespace<GroupObject>;
+  /**
+   * The configuration the group objects run with, for the health check: while it has problems (a key that
+   * cannot be used, a misspelt `WEFT_*` var), no one gets in, and `/v1/health` answers 500 `misconfigured`
+   * naming them. By default `configFromEnv(env)`, what `GroupObject` reads; pass the one given to
+   * `groupObjectWith`.
+   */
+  config?: (env: Bindings) => RelayConfig;
 };
 
 /** The relay cannot serve any request as configured: said in the answer, so the SDK's client hears it. */
@@ -32,6 +40,8 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
   // A health check that says so when the relay cannot serve a group at all.
   app.get("/v1/health", (c) => {
     groupsOf(c.env);
+    const { problems } = (options.config ?? configFromEnv)(c.env as ConfigEnv & Bindings);
+    if (problems.length > 0) throw new Misconfigured(`the relay's configuration has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}, and no one gets in: ${problems.join("; ")}`);
     return c.json({ ok: true, protocol: PROTOCOL_VERSION });
   });
 

@@ -94,6 +94,26 @@ describe("startRelay", () => {
     }
   });
 
+  it("with a setting it cannot use, answers its health check with a 500 that names it, not ok: no one gets in", async () => {
+    const relay = await startRelay({ vars: { WEFT_TOKEN_SECRET: "a secret long enough for HS256 tokens", WEFT_OPEN_GROUPS: "yes" } });
+    try {
+      const health = await fetch(`${relay.url}/v1/health`);
+      expect(health.status).toBe(500);
+      expect(await health.json()).toEqual({
+        error: "misconfigured",
+        message: `the relay's configuration has a problem, and no one gets in: WEFT_OPEN_GROUPS is "yes", expected "true" or "false"; using the secure choice`,
+      });
+    } finally {
+      await relay.stop();
+    }
+    const fine = await startRelay({ vars: { WEFT_TOKEN_SECRET: "a secret long enough for HS256 tokens", WEFT_OPEN_GROUPS: "true" } });
+    try {
+      expect(await (await fetch(`${fine.url}/v1/health`)).json()).toMatchObject({ ok: true });
+    } finally {
+      await fine.stop();
+    }
+  });
+
   it("runs several relays at once, each on its own port, in memory unless given a folder", async () => {
     const [first, second] = await Promise.all([startRelay(), startRelay()]);
     try {

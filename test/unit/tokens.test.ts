@@ -242,6 +242,33 @@ describe("relay config from the environment", () => {
     });
   });
 
+  it("takes vars as wrangler hands them over from wrangler.toml or wrangler.jsonc: a boolean, a number, a JWK object", async () => {
+    const keys = await ed25519Jwks();
+    const typed = { WEFT_TOKEN_PUBLIC_KEY: keys.publicJwk, WEFT_OPEN_GROUPS: true, WEFT_TOKEN_MAX_LIFETIME_SECONDS: 3600 } as unknown as ConfigEnv;
+    const config = configFromEnv(typed);
+    expect(config.problems).toEqual([]);
+    expect(config.access.openGroups).toBe(true);
+    expect(config.tokens?.maxLifetimeSeconds).toBe(3600);
+    const token = await mintToken({ agent: alice.agent, group: "g1", role: "writer", expiresIn: 60 }, keys.privateJwk);
+    expect(await verifierOf(config)(token)).toMatchObject({ ok: true, agent: alice.agent });
+    expect(configFromEnv({ WEFT_TOKEN_SECRET: SECRET, WEFT_OPEN_GROUPS: false } as unknown as ConfigEnv).access.openGroups).toBe(false);
+  });
+
+  it("both a secret and a public key in one slot (current or previous) fail the relay closed, naming both: tokens of either kind would not all verify", async () => {
+    const keys = await ed25519Jwks();
+    const publicKey = JSON.stringify(keys.publicJwk);
+    for (const [env, names] of [
+      [{ WEFT_TOKEN_SECRET: SECRET, WEFT_TOKEN_PUBLIC_KEY: publicKey }, "WEFT_TOKEN_PUBLIC_KEY and WEFT_TOKEN_SECRET"],
+      [{ WEFT_TOKEN_SECRET: SECRET, WEFT_TOKEN_SECRET_PREVIOUS: GUESSED, WEFT_TOKEN_PUBLIC_KEY_PREVIOUS: publicKey }, "WEFT_TOKEN_PUBLIC_KEY_PREVIOUS and WEFT_TOKEN_SECRET_PREVIOUS"],
+    ] as const) {
+      const config = configFromEnv(env);
+      expect(config.problems).toEqual([`both ${names} are set, and a relay checks tokens with one key: unset one (during a rotation the old key goes in its _PREVIOUS var); tokens cannot be checked`]);
+      expect(config.tokens).toBeUndefined();
+      const token = await mintToken({ agent: alice.agent, group: "g1", role: "writer", expiresIn: 60 }, SECRET);
+      expect(await verifierOf(config)(token)).toMatchObject({ ok: false, code: "internal" });
+    }
+  });
+
   it("a WEFT_ setting it does not read (a misspelt key, say) fails the relay closed: no token and no hello without one gets in", async () => {
     for (const env of [{ WEFT_TOKEN_SECRETS: SECRET }, { WEFT_TOKEN_SECRET: SECRET, WEFT_OPEN_GROUP: "true" }, { weft_token_secret: SECRET }]) {
       const config = configFromEnv(env as ConfigEnv);
