@@ -107,7 +107,7 @@ export function relayErrorDecision(state: ReconnectState, error: ErrorMessage, f
   if (error.code === "token_expired") {
     if (!facts.canRefresh) return { type: "close", reason: `token_expired: ${error.message} (pass getToken to refresh it)` };
     if (facts.status === "authenticating") state.expiredAtHandshake++;
-    if (facts.status === "authenticating" && state.tokenRetries >= 2) return { type: "close", reason: `token_expired: getToken returned an expired token ${state.expiredAtHandshake} times in a row` };
+    if (facts.status === "authenticating" && state.tokenRetries >= 2) return { type: "close", reason: `token_expired: getToken returned a token already expired at the handshake ${state.expiredAtHandshake} times in a row (is the clock of the backend that mints them behind?)` };
     state.retryNow = state.tokenRetries++ === 0;
     return { type: "refresh", reason: `token_expired: ${error.message}` };
   }
