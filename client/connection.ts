@@ -536,6 +536,7 @@ export class Connection {
       case "refresh":
         // Routine: a fresh token and the next socket mend it, so the app is not told (it is if that fails).
         // Drop now rather than wait for the relay's close: this socket is no longer fanned out to.
+        if (error.code === "unauthorized") this.#tokens?.refusedWith(`${error.code}: ${error.message}`);
         return this.drop(decision.reason);
       case "pass":
         this.#handler.onMessage(error);

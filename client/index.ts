@@ -10,6 +10,7 @@ export type { TransactionData, Snapshot } from "../protocol/index.ts";
 export { createIdentity, importIdentity, exportIdentity, type Identity } from "./identity.ts";
 export type { Status } from "./status.ts";
 export type { BackoffOptions } from "./backoff.ts";
+export type { GetToken, GetTokenOptions } from "./token-source.ts";
 export { MemoryLocalStore } from "./storage/memory-store.ts";
 export { IndexedDbLocalStore } from "./storage/indexeddb-store.ts";
 export type { LocalStore, StoredDoc, StoredSnapshot, DocChanges } from "./storage/local-store.ts";

@@ -10,7 +10,17 @@ import { settling } from "./store-load.ts";
  * The app's source of tokens for a group. `signal` aborts when the attempt that asked gives up (after
  * GET_TOKEN_WAIT_MS, or its socket went away) or the group closes. A getToken of one argument still fits.
  */
-export type GetToken = (group: string, options: { signal: AbortSignal }) => Promise<string | undefined> | string | undefined;
+export type GetToken = (group: string, options: GetTokenOptions) => Promise<string | undefined> | string | undefined;
+
+export type GetTokenOptions = {
+  signal: AbortSignal;
+  /**
+   * Why the relay refused the token this group sent last (`unauthorized`: "the token does not verify: ...",
+   * after a key rotation, say): a token the app cached is not to be given again. Set on the one call made
+   * after such a refusal; the group closes if the next token is refused too.
+   */
+  refused?: string;
+};
 
 type Outcome = { token: string | undefined } | { error: unknown };
 
@@ -29,6 +39,8 @@ export class TokenSource {
   /** A token that came after the attempt that asked for it gave up: the next attempt takes it. */
   #kept: { token: string | undefined } | undefined;
   #closed = false;
+  /** Why the relay refused the last token, for the next call to tell getToken. */
+  #refused: string | undefined;
 
   constructor(getToken: GetToken, group: string) {
     this.#getToken = getToken;
@@ -75,6 +87,16 @@ export class TokenSource {
     waiter({ error: new Error("the connection attempt gave up") });
   }
 
+  /**
+   * The relay refused the last token (`reason`): the next attempt asks getToken anew, telling it why, rather
+   * than take a kept token or the answer of a call made before the refusal.
+   */
+  refusedWith(reason: string): void {
+    this.#kept = undefined;
+    this.#call = undefined;
+    this.#refused = reason;
+  }
+
   /** The group closed: the call under way is aborted, and nothing more is kept. */
   close(): void {
     this.giveUp();
@@ -86,7 +108,9 @@ export class TokenSource {
   #ask(): Call {
     const call: Call = { started: Date.now(), controller: new AbortController(), waiter: undefined };
     this.#call = call;
-    settling(() => this.#getToken(this.#group, { signal: call.controller.signal })).then(
+    const refused = this.#refused;
+    this.#refused = undefined;
+    settling(() => this.#getToken(this.#group, { signal: call.controller.signal, ...(refused ? { refused } : {}) })).then(
       (token) => this.#answered(call, { token }),
       (error: unknown) => this.#answered(call, { error }),
     );

@@ -24,3 +24,10 @@ function likelySlip(token: string): string {
   if (parts.some((part) => part === "")) return "one of its parts is empty";
   return "a part holds characters other than A-Z a-z 0-9 - _";
 }
+
+/**
+ * Whether an `unauthorized` refusal is of the token itself (its signature, claims or shape), not of the
+ * agent (not a member): the relay words every such refusal "the token ...", and the SDK asks getToken for
+ * another once on one (a key rotated under a token the app cached).
+ */
+export const isTokenRefusal = (message: string): boolean => message.startsWith("the token");

@@ -3,7 +3,7 @@
 // version, stop for good, or hand it to the group), whether a bad frame from the relay is told to the app,
 // and what a failed attempt says. Connection (connection.ts) owns the socket and the timers and
 // asks these; time and randomness come in as arguments.
-import { UNSUPPORTED_VERSION_RETRY_MS, closeCodeOf, type ErrorMessage } from "../../protocol/index.ts";
+import { UNSUPPORTED_VERSION_RETRY_MS, closeCodeOf, isTokenRefusal, type ErrorMessage } from "../../protocol/index.ts";
 import { backoffDelay, type BackoffOptions } from "../backoff.ts";
 import type { ConnectionFailure } from "../errors.ts";
 import type { Status } from "../status.ts";
@@ -23,6 +23,8 @@ export type ReconnectState = {
   tokenRetries: number;
   /** Of those, how many were already expired at the handshake (the close reason counts them). */
   expiredAtHandshake: number;
+  /** The relay refused a token at the handshake since the last welcome (its key rotated, say): getToken was asked for another once. */
+  tokenRefused: boolean;
   /**
    * The relay's last refusal of this SDK's protocol version (`unsupported_version: ...`), from the first of a
    * run of refusals until a welcome: the app hears the first one only.
@@ -46,6 +48,7 @@ export const initialReconnect = (): ReconnectState => ({
   waitingOnHint: false,
   tokenRetries: 0,
   expiredAtHandshake: 0,
+  tokenRefused: false,
   versionRefusal: undefined,
   badFrame: false,
   liveSince: undefined,
@@ -69,6 +72,7 @@ export function welcomed(state: ReconnectState, now: number): void {
   state.upSince = now;
   state.tokenRetries = 0;
   state.expiredAtHandshake = 0;
+  state.tokenRefused = false;
   state.versionRefusal = undefined;
   state.liveSince = undefined;
 }
@@ -119,6 +123,14 @@ export function relayErrorDecision(state: ReconnectState, error: ErrorMessage, f
     state.versionRefusal = `${error.code}: ${error.message}`;
     state.retryAfterMs = UNSUPPORTED_VERSION_RETRY_MS;
     return { type: "wait", reason: state.versionRefusal, report };
+  }
+  // A token the relay refused at the handshake (signed with a key it no longer takes, after a rotation) may
+  // be one the app cached: getToken is asked for another once, told why (GetToken's `refused`), before
+  // the group closes. The same refusal again closes it.
+  if (error.code === "unauthorized" && facts.status === "authenticating" && facts.canRefresh && isTokenRefusal(error.message) && !state.tokenRefused) {
+    state.tokenRefused = true;
+    state.retryNow = true;
+    return { type: "refresh", reason: `${error.code}: ${error.message}` };
   }
   // Errors that no retry can fix: the client stops and says why. `unauthorized` on a live socket is a
   // removal from the group: connecting again would only hear it once more.

@@ -5,7 +5,7 @@ import { DEFAULT_SNAPSHOT_RETENTION_SECONDS, configFromEnv, reportProblems, with
 import { tokenVerifier as verifierOf } from "../../worker/tokens.ts";
 import { testAgent } from "../support/identity.ts";
 import { mintToken } from "../../tokens/mint-token.ts";
-import { MAX_TOKEN_CHARS, MIN_TOKEN_SECRET_BYTES, TOKEN_CLOCK_LEEWAY_SECONDS } from "../../protocol/index.ts";
+import { MAX_TOKEN_CHARS, MIN_TOKEN_SECRET_BYTES, TOKEN_CLOCK_LEEWAY_SECONDS, isTokenRefusal } from "../../protocol/index.ts";
 import { tokenProblem } from "../../client/local-checks.ts";
 
 const alice = testAgent(1);
@@ -219,6 +219,27 @@ describe("app tokens", () => {
     // A long one is used as the app built it.
     const long = built(SECRET, GUESSED);
     expect(withKeysChecked(long)).toBe(long);
+  });
+});
+
+describe("the relay's refusals of a token", () => {
+  it("are worded \"the token ...\", so the SDK tells them from refusals of the agent (isTokenRefusal) and asks getToken for another once", async () => {
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: SECRET, WEFT_TOKEN_AUDIENCE: "app" });
+    const claims = { sub: alice.agent, group: "g1", role: "writer", aud: "app", exp: inSeconds(60) };
+    const bad = [
+      await sign(claims, GUESSED, "HS256"),
+      await sign({ ...claims, aud: "another" }, SECRET, "HS256"),
+      await sign({ ...claims, role: "owner" }, SECRET, "HS256"),
+      await sign({ ...claims, nbf: inSeconds(3_600) }, SECRET, "HS256"),
+      await sign({ ...claims, exp: inSeconds(10 * 86_400) }, SECRET, "HS256"),
+      "not.a-jwt",
+    ];
+    for (const token of bad) {
+      const result = await verify(token);
+      expect(result).toMatchObject({ ok: false, code: "unauthorized" });
+      expect(isTokenRefusal((result as { reason: string }).reason), (result as { reason: string }).reason).toBe(true);
+    }
+    expect(isTokenRefusal("this agent is not a member of the group")).toBe(false);
   });
 });
 

@@ -47,7 +47,7 @@ describe("token_expired", () => {
     await statusOf(group, "live");
     group.connection.drop();
     await statusOf(group, "closed");
-    expect(group.connection.closeReason).toMatch(/token_expired: getToken returned an expired token/);
+    expect(group.connection.closeReason).toMatch(/token_expired: getToken returned a token already expired at the handshake/);
     expect(issued).toBeLessThanOrEqual(4);
   });
 
@@ -59,5 +59,57 @@ describe("token_expired", () => {
     current.relay.inject(current.relay.peers[0]!, { type: "error", code: "token_expired", message: "expired" });
     await statusOf(group, "closed");
     expect(group.connection.closeReason).toMatch(/pass getToken/);
+  });
+});
+
+describe("a token the relay refuses at the handshake (its key rotated under a token the app cached)", () => {
+  // Tokens name `<agent> <key>`: the relay takes those of the "new" key only.
+  const rotated: TokenVerifier = async (token) => {
+    const [agent, key] = fakeTokenText(token).split(" ");
+    if (key !== "new") return { ok: false, code: "unauthorized", reason: "the token does not verify: it was signed with another secret or key than the relay's" };
+    return { ok: true, agent: agent as AgentId, group: "g1", role: "writer", expiresAt: Date.now() + 60_000 };
+  };
+
+  it("asks getToken for another once, saying why; a token of the new key gets in, and the app is not told", async () => {
+    const { client } = (current = harness(rotated));
+    const asked: (string | undefined)[] = [];
+    const alice = await client({
+      name: "alice",
+      getToken: (_group, { refused }) => {
+        asked.push(refused);
+        return fakeToken(`${alice.identity.agent} ${refused ? "new" : "old"}`);
+      },
+    });
+    const group = alice.group("g1");
+    const errors: string[] = [];
+    group.onError((error) => errors.push(error.message));
+    await statusOf(group, "live");
+    expect(asked).toEqual([undefined, "unauthorized: the token does not verify: it was signed with another secret or key than the relay's"]);
+    expect(errors).toEqual([]);
+    const doc = group.create();
+    doc.append("after the rotation");
+    await doc.synced();
+  });
+
+  it("closes the group, once, when the next token is refused too: no loop", async () => {
+    const { client } = (current = harness(rotated));
+    let asked = 0;
+    const alice = await client({ name: "alice", getToken: () => (asked++, fakeToken(`${alice.identity.agent} old`)) });
+    const group = alice.group("g1");
+    const errors: string[] = [];
+    group.onError((error) => errors.push(error.message));
+    await statusOf(group, "closed");
+    expect(group.connection.closeReason).toBe("unauthorized: the token does not verify: it was signed with another secret or key than the relay's");
+    expect(asked).toBe(2);
+    expect(errors).toHaveLength(1);
+  });
+
+  it("a refusal of the agent (not a member) is not the token's: the group closes at once, getToken asked once", async () => {
+    const { client } = (current = harness(async () => ({ ok: false, code: "unauthorized", reason: "this agent is not a member of the group" })));
+    let asked = 0;
+    const alice = await client({ name: "alice", getToken: () => (asked++, fakeToken("any")) });
+    const group = alice.group("g1");
+    await statusOf(group, "closed");
+    expect(asked).toBe(1);
   });
 });
