@@ -227,7 +227,11 @@ function tokenKeyOf(env: ConfigEnv, suffix: "" | "_PREVIOUS", problems: string[]
     return undefined;
   }
   for (const name of [publicKeyName, secretName]) {
-    if (given(env, name)) problems.push(`${name} is ${env[name] === undefined ? "given as undefined (a binding that does not exist, a secret never put?)" : "set but empty"}; tokens cannot be checked`);
+    if (!given(env, name)) continue;
+    const what = env[name] === undefined
+      ? `given as undefined: the binding passed for it (configFromEnv({ ${name}: env.YOUR_SECRET }) in an app's Worker, say) does not exist, or its secret was never put`
+      : "set but empty";
+    problems.push(`${name} is ${what}; tokens cannot be checked`);
   }
   return undefined;
 }

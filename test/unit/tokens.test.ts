@@ -263,6 +263,15 @@ describe("relay config from the environment", () => {
     });
   });
 
+  it("a key passed as undefined (an app's own binding that does not exist) fails closed, saying the binding passed for it is missing", () => {
+    const config = configFromEnv({ WEFT_TOKEN_SECRET: undefined });
+    expect(config.problems).toEqual([
+      "WEFT_TOKEN_SECRET is given as undefined: the binding passed for it (configFromEnv({ WEFT_TOKEN_SECRET: env.YOUR_SECRET }) in an app's Worker, say) does not exist, or its secret was never put; tokens cannot be checked",
+    ]);
+    expect(config.tokens).toBeUndefined();
+    expect(config.access).toMatchObject({ openGroups: false, tokensConfigured: true });
+  });
+
   it("takes vars as wrangler hands them over from wrangler.toml or wrangler.jsonc: a boolean, a number, a JWK object", async () => {
     const keys = await ed25519Jwks();
     const typed = { WEFT_TOKEN_PUBLIC_KEY: keys.publicJwk, WEFT_OPEN_GROUPS: true, WEFT_TOKEN_MAX_LIFETIME_SECONDS: 3600 } as unknown as ConfigEnv;
