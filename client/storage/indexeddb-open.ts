@@ -22,7 +22,14 @@ const OWN_NAME_ADVICE = "give IndexedDbLocalStore a database name of its own (ne
  */
 export function openWeftDatabase(factory: IDBFactory, name: string, onLost: (error: Error) => void): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
-    const request = factory.open(name, WEFT_DB_VERSION);
+    let request: IDBOpenDBRequest;
+    try {
+      request = factory.open(name, WEFT_DB_VERSION);
+    } catch (error) {
+      // A page whose origin may keep nothing (a sandboxed frame, a data: URL): the browser's own words name no store.
+      const { name: kind, message } = error as Error;
+      return reject(new Error(`IndexedDbLocalStore: this page may not use IndexedDB (${kind}: ${message}), so nothing can be kept on the device; where a page cannot (a sandboxed frame, an opaque origin), pass new MemoryLocalStore(), which keeps nothing across reloads`, { cause: error }));
+    }
     // Only a database that did not exist is upgraded to version 1: it is new, and Weft's.
     request.onupgradeneeded = () => {
       const db = request.result;

@@ -122,3 +122,17 @@ describe("IndexedDbLocalStore whose database another connection upgrades or dele
     await alice.close({ signal: AbortSignal.timeout(5_000) });
   });
 });
+
+describe("IndexedDbLocalStore on a page that may not use IndexedDB (a sandboxed frame: open throws SecurityError)", () => {
+  it("rejects createClient with an error that names the store and says what to use instead, the browser's error as its cause", async () => {
+    const denied = new DOMException("Failed to execute 'open' on 'IDBFactory': access to the Indexed Database API is denied in this context.", "SecurityError");
+    const factory = { open: () => { throw denied; } } as unknown as IDBFactory;
+    const { client } = setup();
+    const refusal = await client({ store: new IndexedDbLocalStore("weft", factory, fakeWebLocks()) }).then(() => undefined, (error: unknown) => error as Error);
+    expect(refusal?.message).toBe(
+      "IndexedDbLocalStore: this page may not use IndexedDB (SecurityError: Failed to execute 'open' on 'IDBFactory': access to the Indexed Database API is denied in this context.), " +
+        "so nothing can be kept on the device; where a page cannot (a sandboxed frame, an opaque origin), pass new MemoryLocalStore(), which keeps nothing across reloads",
+    );
+    expect(refusal?.cause).toBe(denied);
+  });
+});
