@@ -16,7 +16,7 @@ const SECRET = "the app's own secret, long enough for HS256";
  * An app's Worker (a file of test/worker/fixtures), bundled as an app would and run in workerd with the given
  * compatibility flags, its object class bound as `binding`.
  */
-async function startAppWorker(compatibilityFlags: readonly string[], fixture = "app-worker.ts", binding = "SYNC"): Promise<Miniflare> {
+async function startAppWorker(compatibilityFlags: readonly string[], fixture = "app-worker.ts", binding = "SYNC", bindings: Record<string, string> = { MY_APP_SECRET: SECRET }): Promise<Miniflare> {
   const bundled = await build({
     entryPoints: [fileURLToPath(new URL(`../worker/fixtures/${fixture}`, import.meta.url))],
     bundle: true, format: "esm", platform: "neutral", target: "es2022", external: ["cloudflare:*", "node:*"], write: false, logLevel: "warning",
@@ -29,7 +29,7 @@ async function startAppWorker(compatibilityFlags: readonly string[], fixture = "
       compatibilityDate: RELAY_COMPATIBILITY_DATE,
       compatibilityFlags: [...compatibilityFlags],
       durableObjects: { [binding]: { className: "SyncGroups", useSQLite: true } },
-      bindings: { MY_APP_SECRET: SECRET },
+      bindings,
       host: "127.0.0.1",
       port: 0,
     }),
@@ -182,5 +182,33 @@ describe("an app's Worker whose config names the group objects' binding otherwis
     group.onError((error) => heard.push(error.message));
     await until(() => heard.length > 0, 10_000);
     expect(heard[0]).toMatch(/HTTP 500: .*misconfigured.*name the binding in the Worker's wrangler config/);
+  });
+});
+
+describe("an app's Worker whose secret was never put (its binding missing)", () => {
+  let miniflare: Miniflare;
+  let origin: string;
+
+  beforeAll(async () => {
+    miniflare = await startAppWorker(RELAY_COMPATIBILITY_FLAGS, "app-worker.ts", "SYNC", {});
+    origin = (await miniflare.ready).origin;
+  });
+
+  afterAll(async () => {
+    await miniflare?.dispose();
+  });
+
+  it("answers the health check of the config passed to relayRoutes with a 500 that names the key, and lets no one in", async () => {
+    const health = await fetch(`${origin}/sync/v1/health`);
+    expect(health.status).toBe(500);
+    expect(await health.json()).toEqual({ error: "misconfigured", message: expect.stringMatching(/^the relay's configuration has a problem, and no one gets in: WEFT_TOKEN_SECRET is given as undefined: the binding passed for it/) });
+    const client = await createClient({ url: `${origin}/sync`, identity: createIdentity(), getToken: () => undefined });
+    try {
+      const group = client.group("team");
+      await until(() => group.status === "closed", 10_000);
+      expect(group.connection.closeReason).toMatch(/^unauthorized/);
+    } finally {
+      client.close();
+    }
   });
 });
