@@ -153,16 +153,17 @@ export class PushPump {
   }
 
   /**
-   * Settles once the store holds what the relay was last heard to hold of `id`, when only that is unsaved
-   * (saved now, not a microtask later) or its save is under way; undefined when nothing of it waits. A
-   * failed save settles it too (it is reported, and the next ack saves it again).
+   * Settles once the store holds what the relay was last heard to hold of `id` (and forgot the runs kept
+   * aside that were told lost), when only that is unsaved (saved now, not a microtask later) or its save is
+   * under way; undefined when nothing of it waits. A failed save settles it too (it is reported, and the
+   * next ack saves it again).
    */
   relayHeldSaved(id: DocId): Promise<void> | undefined {
     const keeping = this.#keeping.get(id);
     if (keeping) return keeping;
     const doc = this.#host.stateOf(id);
     const changes = doc && !this.#stopped ? unsavedOf(doc, this.#host.session) : undefined;
-    return doc && changes?.relayHeld && !carriesWrites(changes) ? this.#keep(id, doc, changes) : undefined;
+    return doc && (changes?.relayHeld || changes?.dropStranded) && !carriesWrites(changes) ? this.#keep(id, doc, changes) : undefined;
   }
 
   /** Saves `changes` of `id`; resolves with whether the save held (a failure is reported and retried). */

@@ -143,6 +143,8 @@ export type DocState = {
    * they join the log once the relay's copy fills the hole (stranded.ts), and the unsent writes among them go up.
    */
   readonly stranded: Map<SessionId, StrandedRun[]>;
+  /** Runs kept aside that were told lost, which the local store is yet to forget (DocChanges.dropStranded). */
+  strandedDropped: { session: SessionId; after: number }[];
   /** Per other session of this agent, how far a push of its orphan tail went on this socket (push.ts). */
   readonly orphansSent: Map<SessionId, number>;
   /** The relay refused an orphan tail for good: this client pushes none of this document's until retried or discarded. */
@@ -191,6 +193,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     askFrom: new Map(),
     conflicted: new Set(),
     stranded: new Map(),
+    strandedDropped: [],
     orphansSent: new Map(),
     orphanRefusal: undefined,
     version: 0,
@@ -407,6 +410,7 @@ export function unsavedOf(doc: DocState, own: SessionId): DocChanges | undefined
   if (!doc.snapshotSaved && doc.snapshot) changes.snapshot = storedSnapshotOf(doc);
   const relayHeld = relayHeldUnsaved(doc, own);
   if (relayHeld) changes.relayHeld = relayHeld;
+  if (doc.strandedDropped.length > 0) changes.dropStranded = [...doc.strandedDropped];
   const verifies = verifiesChains(doc.header);
   for (const session of doc.sessions.keys()) {
     if (doc.conflicted.has(session)) continue;
@@ -416,7 +420,7 @@ export function unsavedOf(doc: DocState, own: SessionId): DocChanges | undefined
     const savable = verifies && session !== own ? Math.min(held, doc.chains.verifiedCount(session)) : held;
     if (savable > saved) changes.appends.push({ session, after: saved, transactions: heldSlice(doc, session, saved, savable) });
   }
-  return changes.header || changes.snapshot || changes.relayHeld || changes.appends.length > 0 ? changes : undefined;
+  return changes.header || changes.snapshot || changes.relayHeld || changes.dropStranded || changes.appends.length > 0 ? changes : undefined;
 }
 
 /**
@@ -442,6 +446,7 @@ export function storedSnapshotOf(doc: DocState): StoredSnapshot | undefined {
 export function markSaved(doc: DocState, changes: DocChanges): void {
   if (changes.header) doc.headerSaved = true;
   if (changes.relayHeld) doc.relayHeldSaved = changes.relayHeld;
+  if (changes.dropStranded) doc.strandedDropped = doc.strandedDropped.filter((drop) => !changes.dropStranded!.includes(drop));
   if (changes.snapshot && changes.snapshot.snapshot === doc.snapshot) doc.snapshotSaved = true;
   for (const append of changes.appends) doc.saved.set(append.session, append.after + append.transactions.length);
 }

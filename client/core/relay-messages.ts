@@ -27,7 +27,7 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       const relay = checkOwnCount(doc, own, { header: message.header, sessions: message.sessions }, message.reason);
       const { firstLoad } = applyKnown(doc, own, relay, message.reason);
       // The relay sent what it holds before answering a load: what the store kept past more than that is lost.
-      if (message.reason === "load" && doc.stranded.size > 0) reportLost(doc.id, unjoinable(doc, message), out);
+      if (message.reason === "load" && doc.stranded.size > 0) reportLost(doc, unjoinable(doc, message), out);
       if (wasUnsynced && !hasUnsynced(doc, own)) out.push({ type: "settle", waiter: `synced:${doc.id}` });
       if (doc.reused?.checking && !doc.reused.asked) sendLoad(state, doc, out);
       if (firstLoad) {
@@ -53,12 +53,12 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       if (ownTaken?.damagedFrom !== undefined) out.push({ type: "report", error: damagedCopyError(doc.id, ownTaken.damagedFrom) });
       const others = applyContent(doc, own, message);
       const added = ownTaken ? [...ownTaken.added, ...others.added] : others.added;
-      reportLost(doc.id, ownTaken?.lost ?? [], out);
+      reportLost(doc, ownTaken?.lost ?? [], out);
       for (const session of Object.keys(message.sessions) as SessionId[]) {
         if (session === own || !doc.stranded.has(session)) continue;
         const joined = joinStranded(doc, own, session);
         added.push(...joined.added);
-        reportLost(doc.id, joined.lost, out);
+        reportLost(doc, joined.lost, out);
       }
       const gap = others.gap || (ownTaken?.gap ?? false);
       if (wasUnsynced && !hasUnsynced(doc, own)) out.push({ type: "settle", waiter: `synced:${doc.id}` });
@@ -128,13 +128,20 @@ export function onDeleted(state: CoreState, id: DocId, out: CoreEffect[]): void 
   if (state.deletes.delete(id)) out.push({ type: "settle", waiter: `delete:${id}` });
 }
 
-/** Writes the local store kept past a save damaged on the disk that cannot join their session (stranded.ts): one report a session. */
-function reportLost(doc: DocId, lost: LostRun[], out: CoreEffect[]): void {
+/**
+ * Writes the local store kept past a save damaged on the disk that cannot join their session (stranded.ts):
+ * one report a session, and the store forgets them (the next save), so that they neither join the log once
+ * it goes on without them nor are told lost again at the next start.
+ */
+function reportLost(doc: DocState, lost: LostRun[], out: CoreEffect[]): void {
   for (const session of new Set(lost.map((run) => run.session))) {
     const runs = lost.filter((run) => run.session === session);
-    const message = `the local store kept writes ${Math.min(...runs.map((run) => run.first))}-${Math.max(...runs.map((run) => run.last))} of session ${session} of ${doc} past a save damaged on the disk, and the relay's copy of the session does not lead up to them: they are lost`;
-    out.push({ type: "report", error: new RelayError({ code: "internal", message, doc, session }) });
+    const message = `the local store kept writes ${Math.min(...runs.map((run) => run.first))}-${Math.max(...runs.map((run) => run.last))} of session ${session} of ${doc.id} past a save damaged on the disk, and the relay's copy of the session does not lead up to them: they are lost`;
+    out.push({ type: "report", error: new RelayError({ code: "internal", message, doc: doc.id, session }) });
   }
+  if (lost.length === 0) return;
+  doc.strandedDropped.push(...lost.map((run) => ({ session: run.session, after: run.first })));
+  out.push({ type: "flush", doc: doc.id });
 }
 
 /** The local store's copy of own writes the relay had acknowledged differed from the relay's (own-content.ts). */

@@ -34,7 +34,7 @@ import { leaseSession, SessionInUseError, type LeaseRequest, type SessionLease, 
  * One save. Files written before saves were one line hold `{header}` and `{session, after, transactions}`
  * lines. A snapshot's data of bytes is written like a transaction's: `bytes` in base64url instead of `data`.
  */
-type Record = { header?: StoredDoc["header"]; snapshot?: DocChanges["snapshot"]; cuts?: StoredChanges["cuts"]; appends?: DocChanges["appends"]; relayHeld?: DocChanges["relayHeld"] };
+type Record = { header?: StoredDoc["header"]; snapshot?: DocChanges["snapshot"]; cuts?: StoredChanges["cuts"]; appends?: DocChanges["appends"]; relayHeld?: DocChanges["relayHeld"]; dropStranded?: DocChanges["dropStranded"] };
 type OldAppendLine = DocChanges["appends"][number];
 
 /** The file in a group's folder that keeps an agent's role (saveRole): the agent's id, then this. */
@@ -146,9 +146,15 @@ export class FileLocalStore implements LocalStore {
 
   async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
     const writes = carriesWrites(changes);
-    if (!writes && !changes.relayHeld) return;
+    if (!writes && !changes.relayHeld && !changes.dropStranded) return;
     const appends = changes.appends.map((append) => ({ ...append, transactions: append.transactions.map(toLine) }));
-    const record = { ...(changes.header ? { header: changes.header } : {}), ...(changes.snapshot ? { snapshot: snapshotToLine(changes.snapshot) } : {}), ...(changes.relayHeld ? { relayHeld: changes.relayHeld } : {}), appends };
+    const record = {
+      ...(changes.header ? { header: changes.header } : {}),
+      ...(changes.snapshot ? { snapshot: snapshotToLine(changes.snapshot) } : {}),
+      ...(changes.relayHeld ? { relayHeld: changes.relayHeld } : {}),
+      ...(changes.dropStranded ? { dropStranded: changes.dropStranded } : {}),
+      appends,
+    };
     // Only what the relay holds (an ack heard): news of the relay, not a write. It is not fsynced (a crash of
     // the app keeps it, a power cut may not, and the relay tells it again at the next load): a writer's every
     // ack would otherwise cost a disk flush. Nor does it make a file: the document may have gone meanwhile.
@@ -369,7 +375,7 @@ function readDoc(path: string, id: DocId, onDamage?: (problem: string) => void):
     const saved = Array.isArray(record.appends) ? record.appends : "session" in record ? [record as OldAppendLine] : [];
     const appends = saved.map((append) => (Array.isArray(append?.transactions) ? { ...append, transactions: append.transactions.map(fromLine) } : append));
     const snapshot = snapshotFromLine(record.snapshot);
-    applyChanges(stored, { ...(header ? { header } : {}), appends, ...(snapshot ? { snapshot } : {}), cuts: record.cuts, relayHeld: record.relayHeld });
+    applyChanges(stored, { ...(header ? { header } : {}), appends, ...(snapshot ? { snapshot } : {}), cuts: record.cuts, relayHeld: record.relayHeld, dropStranded: record.dropStranded });
   });
   const problems: string[] = [];
   if (text === "") problems.push("its file is empty (cut on the disk, or a crash as it was made), so the document is left out");

@@ -42,6 +42,12 @@ export type DocChanges = {
   snapshot?: StoredSnapshot;
   appends: { session: SessionId; after: number; transactions: Transaction[] }[];
   relayHeld?: KnownState;
+  /**
+   * Runs kept aside past a hole (StoredDoc.stranded) that can never join their session, told lost: the run
+   * of `session` starting at `after` is forgotten, so it neither joins a log that went on without it nor is
+   * told lost again at every start. Applied before the appends.
+   */
+  dropStranded?: { session: SessionId; after: number }[];
 };
 
 /** A session's log cut short: its transactions from number `keep` on (counted from the session's start) are forgotten. */
@@ -156,6 +162,10 @@ export function applyChanges(stored: StoredDoc, changes: StoredChanges): void {
     if (log) log.length = Math.min(log.length, Math.max(0, cut.keep - baseOf(stored, cut.session)));
     // What was kept aside past the cut followed the writes cut: it goes with them.
     if (isCut(cut) && stored.stranded?.[cut.session]) strandedRuns(stored, cut.session, (runs) => runs.filter((run) => run.after < cut.keep).map((run) => ({ after: run.after, transactions: run.transactions.slice(0, cut.keep - run.after) })));
+  }
+  // Before the appends: one in the same save may reach the run, which must not join it.
+  for (const drop of Array.isArray(changes.dropStranded) ? changes.dropStranded : []) {
+    if (typeof drop?.session === "string" && typeof drop.after === "number") strandedRuns(stored, drop.session, (runs) => runs.filter((run) => run.after !== drop.after));
   }
   for (const append of changes.appends) {
     if (!isAppend(append)) continue; // a garbled record read back from disk costs only itself

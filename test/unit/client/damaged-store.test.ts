@@ -271,6 +271,19 @@ describe("a FileLocalStore file damaged on the disk that still parses", () => {
     } finally {
       await restart.client.close();
     }
+
+    // Told lost, they are gone from the store too: the next start neither joins them behind the write that
+    // took their place (the relay would then hold offline-3 after it) nor tells them lost again.
+    const again = await restarted(folder, identity, group);
+    try {
+      const doc = await again.group.open(id);
+      await again.group.synced(soon());
+      expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["acked", "offline-1", "after the restart"]);
+      expect(await relayCopy(group, id)).toEqual(["acked", "offline-1", "after the restart"]);
+      expect(again.errors.filter((error) => error.includes("they are lost"))).toEqual([]);
+    } finally {
+      await again.client.close();
+    }
   });
 
   it.each([

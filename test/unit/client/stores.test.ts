@@ -207,6 +207,20 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     expect(doc?.stranded).toBeUndefined();
   });
 
+  it("forgets a run kept aside that was told lost (dropStranded): a write that then takes its place does not join it, even in the same save", async () => {
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 2) }] });
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 3, transactions: slice(3, 5) }] });
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 6, transactions: slice(6, 7) }] });
+    const instead = { at: slice(2, 3)[0]!.at, data: "written instead" };
+    await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 2, transactions: [instead] }], dropStranded: [{ session: alice.session, after: 3 }] });
+    const reader = survivesRestart ? open() : store;
+    const [doc] = await reader.loadGroup(GROUP);
+    expect(doc?.sessions[alice.session]).toEqual([...slice(0, 2), instead]);
+    expect(doc?.stranded).toEqual({ [alice.session]: [{ after: 6, transactions: slice(6, 7) }] });
+    await store.save(GROUP, first.id, { appends: [], dropStranded: [{ session: alice.session, after: 6 }] });
+    expect((await (survivesRestart ? open() : store).loadGroup(GROUP))[0]?.stranded).toBeUndefined();
+  });
+
   it("forgets what was kept aside past a cut of its session: it followed the writes cut", async () => {
     await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 2) }] });
     await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 4, transactions: slice(4, 6) }] });
