@@ -21,7 +21,7 @@
 // (file-session-locks.ts).
 import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { link, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { isDocId, type AgentId, type DocId, type Role, type Transaction } from "../../protocol/index.ts";
 import { checkKnownOptions, describe } from "../local-checks.ts";
@@ -178,8 +178,12 @@ export class FileLocalStore implements LocalStore {
       if (!create && !existsSync(path)) return;
       const created = (await this.#ensureFolder(dirname(path))) || !existsSync(path);
       const { header } = record as { header?: unknown };
-      await appendWhole(path, Buffer.from(created && header ? `${line}\n${JSON.stringify({ header })}\n` : line), fsync);
-      if (created && fsync) await fsyncPath(dirname(path)); // the new file's name is durable too
+      // A new file appears whole: another store reading the folder meanwhile never finds it empty.
+      if (created && (await createWhole(path, Buffer.from(header ? `${line}\n${JSON.stringify({ header })}\n` : line), fsync))) {
+        if (fsync) await fsyncPath(dirname(path)); // the new file's name is durable too
+        return;
+      }
+      await appendWhole(path, Buffer.from(line), fsync);
     });
   }
 
@@ -308,6 +312,25 @@ function readFrom(path: string, from: number): string {
     return bytes.subarray(0, read).toString("utf8");
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Makes the file at `path` holding `bytes`, written aside first and linked into place whole (a link never
+ * replaces a file). False, nothing changed, when a file is there already (another store made it meanwhile)
+ * or the file system has no hard links (FAT): the caller appends instead.
+ */
+async function createWhole(path: string, bytes: Buffer, fsync: boolean): Promise<boolean> {
+  const aside = `${path}.${randomUUID()}.new`;
+  try {
+    await writeFile(aside, bytes);
+    if (fsync) await fsyncPath(aside);
+    return await link(aside, path).then(
+      () => true,
+      () => false,
+    );
+  } finally {
+    await rm(aside, { force: true });
   }
 }
 

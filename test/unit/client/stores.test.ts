@@ -549,6 +549,26 @@ describe("FileLocalStore on disk", () => {
     expect(size).toBeLessThan(41_500);
   });
 
+  it("never shows another store on the folder a document's file half made: new files appear whole, so reads meanwhile tell no damage", async () => {
+    const writer = new FileLocalStore(directory, { fsync: false });
+    const reader = new FileLocalStore(directory, { fsync: false });
+    const damage: string[] = [];
+    const docs = Array.from({ length: 150 }, (_, i) => testHeader(alice, GROUP, `nonce-new-${i}`));
+    let saving = true;
+    const saves = Promise.all(docs.map((doc) => writer.save(GROUP, doc.id, { header: doc.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 1) }] }))).finally(() => (saving = false));
+    let reads = 0;
+    while (saving) {
+      await reader.loadGroup(GROUP, (problem) => damage.push(problem));
+      reads++;
+      await new Promise((resolve) => setImmediate(resolve)); // the writer's file work completes between reads
+    }
+    await saves;
+    expect(reads).toBeGreaterThan(1);
+    expect(damage).toEqual([]);
+    expect(await reader.loadGroup(GROUP)).toHaveLength(docs.length);
+    expect(readdirSync(join(directory, encodeURIComponent(GROUP))).filter((name) => !name.endsWith(".jsonl"))).toEqual([]);
+  });
+
   it("tells a last line cut short, since it cannot be told from a whole save cut on the disk, and loads everything before it", async () => {
     await saveThree();
     tear();
