@@ -37,6 +37,9 @@ import { leaseSession, SessionInUseError, type LeaseRequest, type SessionLease, 
 type Record = { header?: StoredDoc["header"]; snapshot?: DocChanges["snapshot"]; cuts?: StoredChanges["cuts"]; appends?: DocChanges["appends"]; relayHeld?: DocChanges["relayHeld"]; dropStranded?: DocChanges["dropStranded"] };
 type OldAppendLine = DocChanges["appends"][number];
 
+/** Every key a line of this store holds: its records', and the older format's appends. */
+const RECORD_KEYS = new Set(["header", "snapshot", "cuts", "appends", "relayHeld", "dropStranded", "session", "after", "transactions"]);
+
 /** The file in a group's folder that keeps an agent's role (saveRole): the agent's id, then this. */
 const ROLE_SUFFIX = ".role";
 
@@ -384,7 +387,8 @@ function readDoc(path: string, id: DocId, onDamage?: (problem: string) => void):
       else if (!line.startsWith("{") || line.includes("\u0000") || lines[index + 1] === "") unreadable++;
       return;
     }
-    if (typeof record !== "object" || record === null) {
+    // A line that parses but is no record this code writes (a flipped bit in a key: "appendr") lost what it held.
+    if (typeof record !== "object" || record === null || Array.isArray(record) || Object.keys(record).some((key) => !RECORD_KEYS.has(key))) {
       unreadable++;
       return;
     }

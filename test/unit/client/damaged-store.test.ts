@@ -249,6 +249,28 @@ describe("a FileLocalStore file damaged on the disk that still parses", () => {
     }
   });
 
+  it("a line that still parses but names what it held by another key (a flipped bit: \"appendr\") is told, not taken as a save of nothing", async () => {
+    const folder = newFolder();
+    const identity = createIdentity();
+    const group = `flipped-key-${Math.random().toString(36).slice(2)}`;
+    const id = await ackedThenUnsent(folder, identity, group, ["acked"], ["unsent-1", "unsent-2"]);
+    damageFile(folder, group, id, (text) => {
+      const at = text.lastIndexOf('"appends"');
+      return `${text.slice(0, at)}"appendr"${text.slice(at + '"appends"'.length)}`;
+    });
+
+    const restart = await restarted(folder, identity, group);
+    try {
+      const doc = await restart.group.open(id);
+      await restart.group.synced(soon());
+      expect(await relayCopy(group, id)).toEqual(["acked", "unsent-1"]);
+      expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["acked", "unsent-1"]);
+      expect(restart.errors).toEqual([expect.stringMatching(/: a save could not be read \(damaged on the disk\), and is left out$/)]);
+    } finally {
+      await restart.client.close();
+    }
+  });
+
   it("a damaged line of writes the relay never got loses the writes saved after it, told once; synced() settles, and the document is written on", async () => {
     const folder = newFolder();
     const identity = createIdentity();
