@@ -71,6 +71,9 @@ export function routeError(error: Pick<ErrorMessage, "code" | "doc">, facts: Err
   // The relay answers `unknown_doc` to a push only of a document it does not hold (a load it answers with no
   // header): for one this client created, and so pushed before, that means the relay lost it.
   if (error.code === "unknown_doc" && facts.creates) return { kind: "relayLost" };
+  // Of one another agent created (its store shared, or the app's identity changed since), only that agent
+  // can give the relay the header: the writes wait for it, refused, rather than hang unsynced.
+  if (error.code === "unknown_doc" && !facts.awaitingLoad) return { kind: "writesRefused" };
   if (PERMANENT_REFUSALS.includes(error.code)) return { kind: "writesRefused" };
   return { kind: "report" };
 }

@@ -1,7 +1,7 @@
 // What a refusal holds back of a document: the own writes the relay refused and those after them, and the
 // tails of this agent's other sessions (orphan tails, pushed from here: push.ts) when their push was refused;
 // and what discarding them forgets. Pure functions of the document's state (doc-state.ts).
-import { countOf, type SessionId } from "../../protocol/index.ts";
+import { agentOfSession, countOf, type SessionId } from "../../protocol/index.ts";
 import type { RelayError } from "../errors.ts";
 import { baseOf, cutOwnLog, hasUnsynced, heldCount, heldSlice, isOrphanSession, recountLastAt, type DocState, type DocTransaction, type Holder, type Refusal } from "./doc-state.ts";
 
@@ -14,7 +14,10 @@ export function refuseWrites(doc: DocState, own: SessionId, error: RelayError): 
   // read is refused whole, and the tails of its other sessions are listed with it.
   const headerUnconfirmed = doc.header !== undefined && !doc.relay.header;
   if (doc.refusal || doc.deleted || !(hasUnsynced(doc, own) || headerUnconfirmed)) return false;
-  doc.refusal = { error, from: countOf(doc.relay, own), wholeDocument: !doc.relay.header };
+  // Not whole where the relay does not know a document another agent made (unknown_doc): the store's copy
+  // may be the only one of it, its creator's to push, and discarding these writes must not take it away.
+  const othersUnknown = error.code === "unknown_doc" && doc.header?.creator !== agentOfSession(own);
+  doc.refusal = { error, from: countOf(doc.relay, own), wholeDocument: !doc.relay.header && !othersUnknown };
   doc.sent = doc.refusal.from;
   doc.headerInFlight = false;
   return true;

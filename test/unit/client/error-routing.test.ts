@@ -23,11 +23,13 @@ describe("routeError", () => {
     expect(routeError({ code: "too_many_sessions", doc }, { ...loaded, deleting: true })).toEqual({ kind: "writesRefused" });
   });
 
-  it("a frame refused without a document is a frame refusal; anything else is only reported", () => {
+  it("a frame refused without a document is a frame refusal; anything else is only reported, but unknown_doc of a loaded document", () => {
     expect(routeError({ code: "bad_frame" }, loaded)).toEqual({ kind: "frameRefused" });
     expect(routeError({ code: "transaction_too_large" }, loaded)).toEqual({ kind: "frameRefused" });
     expect(routeError({ code: "internal" }, loaded)).toEqual({ kind: "report" });
-    expect(routeError({ code: "unknown_doc", doc }, loaded)).toEqual({ kind: "report" });
+    // Writes into a document another agent created that the relay does not hold: only that agent could give it the header.
+    expect(routeError({ code: "unknown_doc", doc }, loaded)).toEqual({ kind: "writesRefused" });
+    expect(routeError({ code: "unknown_doc", doc }, { ...loaded, creates: true })).toEqual({ kind: "relayLost" });
     expect(routeError({ code: "forbidden", doc }, { held: false, awaitingLoad: false, deleting: false })).toEqual({ kind: "report" });
   });
 });

@@ -493,6 +493,33 @@ describe("refused by the relay", () => {
     expect((await adminGroup.members()).has(outsider)).toBe(false);
   });
 
+  it("writes into a document another agent created offline, which the relay never got, are refused (unknown_doc), told once: synced() settles, nothing hangs", async () => {
+    const { client, cutOff } = setup();
+    const store = new MemoryLocalStore();
+    // Created offline by an identity the app has since lost: the store holds it, the relay does not.
+    const before = await client({ name: "before", store, url: CUT_OFF_URL });
+    cutOff(before);
+    const created = before.group("g1").create();
+    created.append("written before the identity changed");
+    await new Promise((resolve) => setTimeout(resolve, 20)); // saved locally
+    await before.close();
+
+    const after = await client({ name: "after", store });
+    const group = after.group("g1");
+    const refusals: RefusedWrites[] = [];
+    group.onRefused((refused) => refusals.push(refused));
+    const [doc] = await group.openAll();
+    expect(doc?.id).toBe(created.id);
+    doc!.append("written after");
+    await expect(doc!.synced()).rejects.toMatchObject({ name: "RelayError", code: "unknown_doc" });
+    await expect(group.synced()).rejects.toMatchObject({ code: "unknown_doc" });
+    expect(refusals.map((refused) => [refused.error.code, refused.transactions.map((transaction) => transaction.data), refused.wholeDocument])).toEqual([["unknown_doc", ["written after"], false]]);
+    // Discarding them leaves the document the other agent made in the store, its writes for it to push.
+    await group.discardRefused(doc!);
+    const [kept] = await store.loadGroup("g1");
+    expect(Object.values(kept?.sessions ?? {}).flat().map((transaction) => transaction.data)).toEqual(["written before the identity changed"]);
+  });
+
   it("finds a frame a stricter relay refuses by quarantine, refuses only it, and the rest goes through", async () => {
     const { relay, client } = setup();
     const alice = await client({ name: "alice" });

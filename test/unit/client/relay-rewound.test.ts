@@ -251,7 +251,7 @@ describe("a relay that lost the document", () => {
     `);
   });
 
-  it("unknown_doc for a document another agent created: reported, its header never sent, nothing loops", () => {
+  it("unknown_doc for a document another agent created: its writes are refused, held back and told once, its header never sent, nothing loops", () => {
     const theirs = testHeader(bob, "g1", "nonce-bob");
     const core = coreScenario();
     core.name(theirs.id, "bobdoc");
@@ -267,7 +267,7 @@ describe("a relay that lost the document", () => {
     core.relay(unknownDoc(theirs.id));
     expect(contents(core.pump())).toEqual([]);
     core.append(theirs.id, "two");
-    expect(contents(core.pump())).toEqual([]); // the refused frame still counts as in flight: nothing more goes before a reconnect
+    expect(contents(core.pump())).toEqual([]); // held back behind the refused write: nothing more goes
     expect(core.transcript()).toMatchInlineSnapshot(`
       [
         "socket | down",
@@ -281,6 +281,8 @@ describe("a relay that lost the document", () => {
         "shell | push bobdoc",
         "c -> relay | content bobdoc alice after=0 n=1",
         "relay -> c | error unknown_doc bobdoc "send the header with the first content of a document"",
+        "c | synced:bobdoc rejects unknown_doc",
+        "c | refused bobdoc n=1 unknown_doc",
         "c | report unknown_doc bobdoc",
         "shell | push ",
         "app | append bobdoc "two"",
