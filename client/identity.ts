@@ -22,6 +22,7 @@ export function createIdentity(): Identity {
 /** The identity whose secret key is this base64url string (from `exportIdentity`). */
 export function importIdentity(secret: string): Identity {
   if (typeof secret !== "string") throw new TypeError(`importIdentity: expected the string exportIdentity gave, not ${describe(secret)}`);
+  if (secret.trim() !== secret) throw new TypeError("importIdentity: the string has whitespace at its start or end (a trailing newline, from a file written with echo?); trim it");
   const secretKey = fromBase64Url(secret);
   if (!secretKey || secretKey.length !== 32) throw new TypeError("importIdentity: expected 32 bytes of base64url");
   return { agent: agentIdOf(publicKeyOf(secretKey)), secretKey };

@@ -102,7 +102,13 @@ export class FileLocalStore implements LocalStore {
     if (options.fsync !== undefined && typeof options.fsync !== "boolean") throw new TypeError(`FileLocalStore: fsync must be true or false, not ${describe(options.fsync)}`);
     this.directory = directory;
     this.fsync = options.fsync ?? true;
-    mkdirSync(directory, { recursive: true });
+    try {
+      mkdirSync(directory, { recursive: true });
+    } catch (error) {
+      // fs's own words name a mkdir; the app gave a folder (a file's path, say, or one it may not make).
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new Error(`FileLocalStore: the store folder ${directory} cannot be made${code === "EEXIST" || code === "ENOTDIR" ? " (a file is in its place, or in its path)" : ""}${code ? ` (${code})` : ""}`, { cause: error });
+    }
     this.#locks = fileSessionLocks(directory);
   }
 

@@ -143,6 +143,9 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
     expect(() => create(null)).toThrow(TypeError);
     expect(() => create({ url })).toThrow(/identity must be what createIdentity\(\)/);
     expect(() => create({ url, identity: exportIdentity(createIdentity()) })).toThrow(/a string \(pass it to importIdentity first\)/);
+    // Read back from a file written with echo: the newline is named, not taken for bad base64url.
+    expect(() => importIdentity(`${exportIdentity(createIdentity())}\n`)).toThrow(new TypeError("importIdentity: the string has whitespace at its start or end (a trailing newline, from a file written with echo?); trim it"));
+    expect(importIdentity(exportIdentity(createIdentity())).agent).toMatch(/^ag_/);
     expect(() => create({ url, identity: {} })).toThrow(TypeError);
     expect(() => create({ url, identity: { ...createIdentity(), secretKey: new Uint8Array(31) } })).toThrow(TypeError);
     expect(() => createClient({ url: "http://relay.test/#section", identity: createIdentity() })).toThrow(/has a #fragment/);

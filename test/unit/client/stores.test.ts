@@ -700,6 +700,11 @@ describe("FileLocalStore on disk", () => {
     expect(() => new FileLocalStore(directory, { fsync: "no" } as never)).toThrow("FileLocalStore: fsync must be true or false");
     expect(() => new FileLocalStore(directory, null as never)).toThrow(TypeError);
     expect(() => new FileLocalStore(undefined as never)).toThrow("FileLocalStore: the directory must be a path");
+    // A file where the folder goes: said of the folder, fs's error as its cause.
+    const file = join(directory, "a-file");
+    writeFileSync(file, "not a folder");
+    expect(() => new FileLocalStore(file)).toThrow(`FileLocalStore: the store folder ${file} cannot be made (a file is in its place, or in its path) (EEXIST)`);
+    expect(() => new FileLocalStore(join(file, "inside"))).toThrow(`FileLocalStore: the store folder ${join(file, "inside")} cannot be made (a file is in its place, or in its path) (ENOTDIR)`);
     const store = new FileLocalStore(directory);
     const escaping = "../../escaped" as DocId;
     await expect(store.save(GROUP, escaping, { header: first.header, appends: [] })).rejects.toThrow(/is not a document id/);
