@@ -200,7 +200,9 @@ export class Doc {
    * Resolves when the relay stored it (`snapshotted`), or stores one covering at least as much (another
    * device's or an admin's, perhaps stored while the answer to this one was lost: `lastSnapshotted` says
    * whose); rejects with the relay's RelayError if it refuses it, or a ClosedError once the group is
-   * closed for good. Offline, it is sent on reconnect. `signal` bounds the wait (the snapshot still goes).
+   * closed for good. Offline, it is sent on reconnect. `signal` bounds the wait: aborted after the call,
+   * the snapshot still goes; already aborted at the call, it rejects with the signal's reason and nothing
+   * is sent. Text that fits MAX_SNAPSHOT_BYTES but not a frame once JSON escapes it throws frame_too_large.
    */
   snapshot(data: TransactionData, options: { signal?: AbortSignal } = {}): Promise<void> {
     checkSignalOptions(options, "snapshot");
