@@ -13,6 +13,7 @@ import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import type { DocId } from "../../../protocol/index.ts";
 import { ClosedError } from "../../../client/errors.ts";
 import type { Group } from "../../../client/group.ts";
+import type { Client } from "../../../client/client.ts";
 import { until } from "../../support/wait.ts";
 import { CUT_OFF_URL, harnessPerTest, statusOf } from "./group-harness.ts";
 
@@ -245,6 +246,7 @@ describe("a local store damaged on the disk", () => {
   async function damagedThenRestarted<T>(write: (group: Group, folder: string) => Promise<T> | T, damage: (folder: string, written: T) => void) {
     const { relay, client } = setup();
     const directory = mkdtempSync(join(tmpdir(), "weft-damaged-"));
+    let again: Client | undefined;
     try {
       relay.down = true;
       const earlier = await client({ store: new FileLocalStore(directory, { fsync: false }) });
@@ -252,13 +254,15 @@ describe("a local store damaged on the disk", () => {
       await earlier.close();
       damage(join(directory, "g1"), written);
       relay.down = false;
-      const again = await client({ store: new FileLocalStore(directory, { fsync: false }), identity: earlier.identity });
+      again = await client({ store: new FileLocalStore(directory, { fsync: false }), identity: earlier.identity });
       const group = again.group("g1");
       const errors: string[] = [];
       group.onError((error) => errors.push(error.message));
       await group.synced();
       return { relay, earlier, group, errors, written };
     } finally {
+      // Closed first: saves it still makes (what the relay holds, the role it was told) land before the folder goes.
+      await again?.close();
       rmSync(directory, { recursive: true, force: true });
     }
   }
