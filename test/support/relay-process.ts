@@ -35,7 +35,7 @@ export type RelayProcess = {
   output(): string;
 };
 
-export async function startRelay(options: {
+type RelayOptions = {
   persistTo: string;
   port?: number;
   timeoutMs?: number;
@@ -51,7 +51,25 @@ export async function startRelay(options: {
   runner?: "wrangler" | "miniflare";
   /** With the miniflare runner, the script that serves another Worker (taking --port and --persist-to): the bench's floor. */
   miniflareScript?: string;
-}): Promise<RelayProcess> {
+};
+
+/**
+ * Starts the relay on `options.port`, or on free ports. A free port is only free when it is picked: another
+ * test process may bind it before the relay does, which the relay then reports as an address in use; with
+ * ports it picked itself, it is started again on others (three tries).
+ */
+export async function startRelay(options: RelayOptions): Promise<RelayProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRelayOnce(options);
+    } catch (error) {
+      const taken = /address already in use|EADDRINUSE/i.test((error as Error).message);
+      if (!taken || options.port !== undefined || attempt >= 3) throw error;
+    }
+  }
+}
+
+async function startRelayOnce(options: RelayOptions): Promise<RelayProcess> {
   const port = options.port ?? (await freePort());
   const inspectorPort = await freePort();
   if (options.runner === "miniflare" && options.config) throw new Error("the miniflare runner takes a miniflareScript, not a wrangler config");
