@@ -1,7 +1,7 @@
 // A shared todo list in Node: two devices edit one list through a Weft relay and end up with the same list.
 // Run: node todo.mjs (starts a local relay with weft/dev), or WEFT_URL=http://127.0.0.1:8787 node todo.mjs.
 // Node 22 has a WebSocket of its own; on Node 20 install the ws package too (npm install ws): it is passed in.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, createIdentity } from "weft/client";
@@ -36,7 +36,8 @@ const until = (doc, check) =>
   });
 
 // The laptop keeps its copy on disk, so the list opens offline next time.
-const laptop = await createClient({ url: relay.url, identity: createIdentity(), store: new FileLocalStore(mkdtempSync(join(tmpdir(), "todo-"))), WebSocket });
+const laptopFolder = mkdtempSync(join(tmpdir(), "todo-"));
+const laptop = await createClient({ url: relay.url, identity: createIdentity(), store: new FileLocalStore(laptopFolder), WebSocket });
 const list = laptop.group("home").create({ kind: "json", meta: { title: "Groceries" } });
 list.append(JSON.stringify({ add: "milk" }));
 list.append(JSON.stringify({ add: "eggs" }));
@@ -54,6 +55,7 @@ await until(onPhone, () => itemsOf(onPhone).length === 2);
 
 console.log(`laptop: ${itemsOf(list).join(", ")}`);
 console.log(`phone:  ${itemsOf(onPhone).join(", ")}`);
-laptop.close();
+await laptop.close();
 phone.close();
 await relay.stop();
+rmSync(laptopFolder, { recursive: true, force: true }); // a demo: the laptop's copy goes with it

@@ -2,6 +2,8 @@
 // newest 5.x beta weft's range names): it has no convertV4MiniflareOptions and keeps storage under
 // `defaultPersistRoot`, so startRelay passes it the classic options as they are. (Miniflare 5, the repo's
 // own, is driven for real by test/e2e/start-relay.test.ts.)
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 
@@ -22,9 +24,11 @@ const { startRelay } = await import("../../dev/start-relay.ts");
 
 describe("startRelay on Miniflare 4", () => {
   it("passes the classic options, with the folder as defaultPersistRoot (the layout wrangler dev uses)", async () => {
-    const relay = await startRelay({ persistTo: "/tmp/relay-folder", vars: { WEFT_OPEN_GROUPS: "true" } });
+    const folder = mkdtempSync(join(tmpdir(), "weft-relay-folder-"));
+    const relay = await startRelay({ persistTo: folder, vars: { WEFT_OPEN_GROUPS: "true" } });
     expect(relay.url).toBe("http://127.0.0.1:4321");
     await relay.stop();
+    rmSync(folder, { recursive: true, force: true });
     const [options] = started;
     expect(options).toMatchObject({
       name: "weft",
@@ -33,7 +37,7 @@ describe("startRelay on Miniflare 4", () => {
       bindings: { WEFT_OPEN_GROUPS: "true" },
       host: "127.0.0.1",
       port: 0,
-      defaultPersistRoot: join("/tmp/relay-folder", "v3"),
+      defaultPersistRoot: join(folder, "v3"),
     });
     expect(options).not.toHaveProperty("resourcePersistencePath");
     expect(typeof options!.script).toBe("string");
