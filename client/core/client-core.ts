@@ -126,10 +126,7 @@ export function step(state: CoreState, event: CoreEvent): CoreEffect[] {
       break;
     case "retryRefused": {
       const doc = state.docs.get(event.doc);
-      if (!doc?.refusal && !doc?.orphanRefusal) break;
-      doc.refusal = undefined;
-      doc.orphanRefusal = undefined;
-      out.push({ type: "flush", doc: doc.id });
+      if (doc?.refusal || doc?.orphanRefusal) retry(doc, out);
       break;
     }
     case "push":
@@ -212,12 +209,15 @@ function retryForbidden(state: CoreState, out: CoreEffect[]): void {
   if (!can(state.role, "write")) return;
   for (const doc of state.docs.values()) {
     if (doc.id === state.membersDoc) continue;
-    const forbidden = doc.refusal?.error.code === "forbidden" || doc.orphanRefusal?.code === "forbidden";
-    if (!forbidden) continue;
-    doc.refusal = undefined;
-    doc.orphanRefusal = undefined;
-    out.push({ type: "flush", doc: doc.id });
+    if (doc.refusal?.error.code === "forbidden" || doc.orphanRefusal?.code === "forbidden") retry(doc, out);
   }
+}
+
+/** The writes a refusal held back of `doc` (its own, and other sessions' tails) go on the push path again. */
+function retry(doc: DocState, out: CoreEffect[]): void {
+  doc.refusal = undefined;
+  doc.orphanRefusal = undefined;
+  out.push({ type: "flush", doc: doc.id });
 }
 
 /** Right behind the hello: say what this client holds; the relay answers with exactly what it lacks. */
