@@ -1,21 +1,18 @@
 // The SDK in a real browser (Debian's Chromium, headless, through playwright-core) against the real relay
 // (`wrangler dev`): the browser bundle of weft/client loads as an ES module, keeps documents in IndexedDB,
 // follows the browser's offline/online events, and syncs with a Node client of the same SDK.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, exportIdentity, type Client, type Doc, type Status } from "../../client/index.ts";
 import type { DocId, SessionId } from "../../protocol/index.ts";
 import { browserBundle } from "../../scripts/bundle-size.ts";
 import { startProxy, type Proxy } from "../support/proxy.ts";
 import { startRelay, type RelayProcess } from "../support/relay-process.ts";
-import { startPageServer, within, type PageServer } from "./page-server.ts";
+import { CHROMIUM, HAS_CHROMIUM, launchChromium, startPageServer, within, type PageServer } from "./page-server.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-// Without the background-networking flags Chromium tries outside hosts at start; this machine has no route to them.
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 const GROUP = "browser";
 const DB_NAME = "weft-test";
 const ONLINE = 200;
@@ -91,7 +88,7 @@ function pageView(page: Page) {
 
 const expected = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
 
-describe.skipIf(!existsSync(CHROMIUM))(`the SDK in headless Chromium (${CHROMIUM}) against wrangler dev`, () => {
+describe.skipIf(!HAS_CHROMIUM)(`the SDK in headless Chromium (${CHROMIUM}) against wrangler dev`, () => {
   const persistTo = mkdtempSync(join(tmpdir(), "weft-browser-"));
   const identity = createIdentity();
   let relay: RelayProcess;
@@ -112,7 +109,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`the SDK in headless Chromium (${CHROMIUM
     // The page reaches the relay through this proxy, which the offline test takes down (see there why).
     proxy = await startProxy({ port: relay.port });
     pages = await startPageServer(await browserBundle());
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
     context = await browser.newContext();
     page = await context.newPage();
     page.setDefaultTimeout(15_000);

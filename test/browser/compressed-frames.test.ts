@@ -1,18 +1,14 @@
 // Compressed frames in a real browser (Debian's Chromium, headless, through playwright-core) against the real
 // relay (workerd via weft/dev's startRelay): the browser bundle offers deflate-raw, inflates the relay's
 // compressed answer with the browser's DecompressionStream, and loads exactly what a Node client wrote.
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, type Client } from "../../client/index.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import type { DocId } from "../../protocol/index.ts";
 import { browserBundle } from "../../scripts/bundle-size.ts";
-import { openPage, startPageServer, within, type PageServer } from "./page-server.ts";
+import { CHROMIUM, HAS_CHROMIUM, launchChromium, openPage, startPageServer, within, type PageServer } from "./page-server.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-// Without the background-networking flags Chromium tries outside hosts at start; this machine has no route to them.
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 const GROUP = "compressed";
 
 type PageGlobals = { weft: typeof import("../../client/index.ts") };
@@ -31,7 +27,7 @@ function loadInPage(page: Page, url: string, doc: DocId, compression: boolean) {
   }, { url, doc, group: GROUP, compression });
 }
 
-describe.skipIf(!existsSync(CHROMIUM))(`compressed frames in headless Chromium (${CHROMIUM})`, () => {
+describe.skipIf(!HAS_CHROMIUM)(`compressed frames in headless Chromium (${CHROMIUM})`, () => {
   let relay: LocalRelay;
   let pages: PageServer;
   let browser: Browser;
@@ -42,7 +38,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`compressed frames in headless Chromium (
   beforeAll(async () => {
     relay = await startRelay();
     pages = await startPageServer(await browserBundle());
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
     page = await openPage(await browser.newContext(), pages.url, pageErrors);
     page.setDefaultTimeout(15_000);
     writer = await createClient({ url: relay.url, identity: createIdentity() });

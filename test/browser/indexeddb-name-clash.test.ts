@@ -2,16 +2,12 @@
 // relay (workerd via weft/dev's startRelay), when its database name is one the app already uses: the app's
 // database is refused with words that name the store, and a database upgraded, deleted or cleared under a
 // live client closes its group with one clear error, leaving no promise waiting.
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import { browserBundle } from "../../scripts/bundle-size.ts";
-import { openPage, startPageServer, within, type PageServer } from "./page-server.ts";
+import { CHROMIUM, HAS_CHROMIUM, launchChromium, openPage, startPageServer, within, type PageServer } from "./page-server.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-// Without the background-networking flags Chromium tries outside hosts at start; this machine has no route to them.
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 
 type PageGlobals = {
   weft: typeof import("../../client/index.ts");
@@ -99,7 +95,7 @@ function liveClientNow(page: Page) {
   });
 }
 
-describe.skipIf(!existsSync(CHROMIUM))(`IndexedDbLocalStore on a database the app uses, in headless Chromium (${CHROMIUM})`, () => {
+describe.skipIf(!HAS_CHROMIUM)(`IndexedDbLocalStore on a database the app uses, in headless Chromium (${CHROMIUM})`, () => {
   let relay: LocalRelay;
   let pages: PageServer;
   let browser: Browser;
@@ -110,7 +106,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`IndexedDbLocalStore on a database the ap
   beforeAll(async () => {
     relay = await startRelay();
     pages = await startPageServer(await browserBundle());
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
   }, 60_000);
 
   beforeEach(async () => {

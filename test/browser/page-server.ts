@@ -1,9 +1,22 @@
-// Serves the browser test's page on 127.0.0.1: an HTML page that imports the SDK's browser bundle as an ES
-// module, and a service worker that caches both, so the page loads again with the network off, as an
-// offline-first app's page would. It counts the requests that reach it, to tell a cached load from a fetch.
+// What the browser tests share: headless Chromium started as each of them starts it, and their page served on
+// 127.0.0.1: an HTML page that imports the SDK's browser bundle as an ES module, and a service worker that
+// caches both, so the page loads again with the network off, as an offline-first app's page would. It counts
+// the requests that reach it, to tell a cached load from a fetch.
+import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { BrowserContext, Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+
+/** Debian's Chromium (playwright-core downloads none); the browser tests are skipped where it is missing. */
+export const CHROMIUM = "/usr/bin/chromium";
+export const HAS_CHROMIUM = existsSync(CHROMIUM);
+// Without the background-networking flags Chromium tries outside hosts at start; this machine has no route to them.
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
+
+/** Headless Chromium as every browser test starts it. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+}
 
 export const BUNDLE_PATH = "/weft.js";
 

@@ -2,16 +2,13 @@
 // profile is writing (its saves keep IndexedDB busy): each is saved before the page goes, and reaches the
 // relay once the reloaded page (or the other tab) pushes it. A page that goes saves what it holds unsaved
 // at `pagehide`, not behind the saves already under way.
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, exportIdentity, type Client, type Doc } from "../../client/index.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import { browserBundle } from "../../scripts/bundle-size.ts";
-import { openPage, startPageServer, within, type PageServer } from "./page-server.ts";
+import { CHROMIUM, HAS_CHROMIUM, launchChromium, openPage, startPageServer, within, type PageServer } from "./page-server.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 const GROUP = "reload-beside-busy-tab";
 const DB_NAME = "weft-reload-beside-busy-tab";
 const RELOADS = 20;
@@ -29,7 +26,7 @@ function startTab(page: Page, setup: TabSetup): Promise<void> {
   }, { ...setup, group: GROUP, dbName: DB_NAME });
 }
 
-describe.skipIf(!existsSync(CHROMIUM))(`a page reloaded right after appending, beside a busy tab (${CHROMIUM})`, () => {
+describe.skipIf(!HAS_CHROMIUM)(`a page reloaded right after appending, beside a busy tab (${CHROMIUM})`, () => {
   let relay: LocalRelay;
   let pages: PageServer;
   let browser: Browser;
@@ -38,7 +35,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`a page reloaded right after appending, b
   beforeAll(async () => {
     relay = await startRelay();
     pages = await startPageServer(await browserBundle());
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -2,17 +2,14 @@
 // of a list app through the real relay (weft/dev's startRelay), saving into the same IndexedDB; one tab
 // snapshots the list halfway and keeps adding while the snapshot is on its way. After both tabs reload,
 // a tab started again without the relay holds every item once, from the snapshot on.
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, exportIdentity, type Client } from "../../client/index.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import type { DocId, SessionId } from "../../protocol/index.ts";
 import { browserBundle } from "../../scripts/bundle-size.ts";
-import { openPage, startPageServer, within, type PageServer } from "./page-server.ts";
+import { CHROMIUM, HAS_CHROMIUM, launchChromium, openPage, startPageServer, within, type PageServer } from "./page-server.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 const GROUP = "shared-profile-snapshots";
 const DB_NAME = "weft-shared-profile-snapshots";
 const PER_TAB = 200;
@@ -77,7 +74,7 @@ function heldInTab(page: Page, setup: TabSetup) {
 
 const items = (name: string) => Array.from({ length: PER_TAB }, (_, i) => `${name}-${i}`);
 
-describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROMIUM}), one snapshotting while both write`, () => {
+describe.skipIf(!HAS_CHROMIUM)(`two tabs on one browser profile (${CHROMIUM}), one snapshotting while both write`, () => {
   let relay: LocalRelay;
   let pages: PageServer;
   let browser: Browser;
@@ -86,7 +83,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROM
   beforeAll(async () => {
     relay = await startRelay();
     pages = await startPageServer(await browserBundle());
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

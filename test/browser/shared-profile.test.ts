@@ -1,19 +1,17 @@
 // End to end (issue 9, item 1) in a real browser: two tabs of one app on one browser profile (two pages of
 // one Chromium context share IndexedDB and Web Locks) write into one document at the same time through the
 // real relay (`wrangler dev`). Each tab leases its own session, so the relay keeps both tabs' writes.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, exportIdentity, type Client } from "../../client/index.ts";
 import type { DocId, SessionId } from "../../protocol/index.ts";
 import { browserBundle } from "../../scripts/bundle-size.ts";
 import { startRelay, type RelayProcess } from "../support/relay-process.ts";
-import { openPage, startPageServer, within, type PageServer } from "./page-server.ts";
+import { CHROMIUM, HAS_CHROMIUM, launchChromium, openPage, startPageServer, within, type PageServer } from "./page-server.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 const GROUP = "shared-profile";
 const DB_NAME = "weft-shared-profile";
 const PER_TAB = 500;
@@ -94,7 +92,7 @@ function pushedByLiveTab(live: Page, doc: DocId, session: SessionId, what: strin
 
 const expected = (name: string) => Array.from({ length: PER_TAB }, (_, i) => `${name}-${i}`);
 
-describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROMIUM}) against wrangler dev`, () => {
+describe.skipIf(!HAS_CHROMIUM)(`two tabs on one browser profile (${CHROMIUM}) against wrangler dev`, () => {
   const persistTo = mkdtempSync(join(tmpdir(), "weft-browser-shared-"));
   let relay: RelayProcess;
   let pages: PageServer;
@@ -104,7 +102,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`two tabs on one browser profile (${CHROM
   beforeAll(async () => {
     relay = await startRelay({ persistTo });
     pages = await startPageServer(await browserBundle());
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -2,19 +2,18 @@
 // workerd (startRelay): two people type into one text at once and converge, one goes offline and comes
 // back, a reload restores from IndexedDB without the network, and the other one's cursor comes and goes.
 // Each person is a browser context of their own (own IndexedDB, own identity), as two devices are.
-import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import { startProxy, type Proxy } from "../support/proxy.ts";
 import { REPO_ROOT } from "../support/scratch-app.ts";
 import { serveFolder } from "../support/static-server.ts";
+import { HAS_CHROMIUM, launchChromium } from "./page-server.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 /** Set to a path (docs/yjs-editor.png) to save the screenshot the README shows. */
 const SCREENSHOT = process.env.WEFT_SCREENSHOT;
 
@@ -39,7 +38,7 @@ const textOf = (page: Page) => page.evaluate(() => (window as unknown as EditorG
 /** What the editor shows: CodeMirror's document (the DOM's innerText drops spaces where a line wraps). */
 const shownOf = (page: Page) => page.evaluate(() => (window as unknown as EditorGlobals).weftEditor.view.state.doc.toString());
 
-describe.skipIf(!existsSync(CHROMIUM))("examples/yjs-editor in Chromium", () => {
+describe.skipIf(!HAS_CHROMIUM)("examples/yjs-editor in Chromium", () => {
   const site = mkdtempSync(join(tmpdir(), "weft-editor-"));
   let relay: LocalRelay;
   let proxy: Proxy;
@@ -65,7 +64,7 @@ describe.skipIf(!existsSync(CHROMIUM))("examples/yjs-editor in Chromium", () => 
     // emulation leaves an open WebSocket open (see test/browser/browser.test.ts).
     proxy = await startProxy({ port: Number(new URL(relay.url).port) });
     server = await serveFolder(site);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
   }, 60_000);
 
   afterEach(async () => {
