@@ -4,7 +4,7 @@ import type { DocId, ErrorCode, ErrorMessage, SessionId } from "../protocol/inde
 
 /** An error the relay reported about one document, one session or the connection. */
 export class RelayError extends Error {
-  override readonly name = "RelayError";
+  override readonly name: string = "RelayError";
   readonly code: ErrorCode;
   readonly doc: DocId | undefined;
   readonly session: SessionId | undefined;
@@ -14,6 +14,19 @@ export class RelayError extends Error {
     this.code = error.code;
     this.doc = error.doc;
     this.session = error.session;
+  }
+}
+
+/**
+ * This device's local store failed: a save or a read did not succeed, or what it read was damaged on the
+ * disk. Its `code` is `internal`, and it is a RelayError, so an app that branches on those hears it there
+ * as before; the class tells it apart from the relay's own failures.
+ */
+export class LocalStoreError extends RelayError {
+  override readonly name: string = "LocalStoreError";
+
+  constructor(message: string, about: { doc?: DocId | undefined; session?: SessionId | undefined } = {}) {
+    super({ code: "internal", message, ...about });
   }
 }
 

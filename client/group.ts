@@ -9,7 +9,7 @@ import { digestOfState, initialState, step } from "./core/client-core.ts";
 import { hasUnsynced, unsavedOf, type DocState } from "./core/doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Directory, type WaiterKey } from "./core/effects.ts";
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
-import { ClosedError, LocalRefusalError, RelayError, type ConnectionError } from "./errors.ts";
+import { ClosedError, LocalRefusalError, LocalStoreError, RelayError, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
 import { checkDocId, checkGroupId, checkHeader, checkKnownOptions, checkListener, checkRoleMay, checkSignalOptions, checkSince, describe, shown } from "./local-checks.ts";
 import { changeMembers, verifiedMembers, type MembershipHost } from "./membership.ts";
@@ -165,7 +165,7 @@ export class Group {
       dispatch: (event) => void this.#dispatch(event),
       onLocalFailure: (doc, message) => {
         // Once the store is lost, each save failing with it tells nothing the app has not heard.
-        if (!this.#storeLost) this.#report(new RelayError({ code: "internal", message, doc }));
+        if (!this.#storeLost) this.#report(new LocalStoreError(message, { doc }));
       },
     });
     this.connection = new Connection(
@@ -218,7 +218,7 @@ export class Group {
   #closeForLostStore(error: Error): void {
     if (this.#storeLost || this.status === "closed") return;
     this.#storeLost = error;
-    this.#report(new RelayError({ code: "internal", message: error.message }));
+    this.#report(new LocalStoreError(error.message));
     this.connection.close(error.message);
   }
 
@@ -234,10 +234,10 @@ export class Group {
       ...this.#closing,
       onFailure: (error) => {
         const message = `loading group ${this.id} from the local store failed: ${error instanceof Error ? error.message : String(error)}; trying again`;
-        this.#report(new RelayError({ code: "internal", message }));
+        this.#report(new LocalStoreError(message));
       },
     });
-    for (const problem of damage) this.#report(new RelayError({ code: "internal", message: `the local store could not read all of group ${this.id}: ${problem}` }));
+    for (const problem of damage) this.#report(new LocalStoreError(`the local store could not read all of group ${this.id}: ${problem}`));
     this.#dispatch({ type: "restored", docs, ...(role ? { role } : {}) });
   }
 
@@ -715,7 +715,7 @@ export class Group {
         return;
       case "keepRole":
         return this.#store.saveRole?.(this.id, this.identity.agent, effect.role).catch((error: Error) => {
-          this.#report(new RelayError({ code: "internal", message: `keeping this agent's role in the local store failed: ${error.message}` }));
+          this.#report(new LocalStoreError(`keeping this agent's role in the local store failed: ${error.message}`));
         });
       case "forget":
         this.#docs.delete(effect.doc);
@@ -733,7 +733,7 @@ export class Group {
   #storeWork(doc: DocId, report: boolean, what: string, work: () => Promise<void>): Promise<void> {
     const done = work();
     if (!report) return done;
-    return done.catch((error: Error) => this.#report(new RelayError({ code: "internal", message: `${what}: ${error.message}`, doc })));
+    return done.catch((error: Error) => this.#report(new LocalStoreError(`${what}: ${error.message}`, { doc })));
   }
 
   #report(error: RelayError | ConnectionError): void {

@@ -3,7 +3,7 @@
 // held back and surfaced once. Part of the pure core (client-core.ts).
 import type { DocId, ErrorMessage, SessionId } from "../../protocol/index.ts";
 import { answersSnapshot, routeError } from "../error-routing.ts";
-import { RelayError } from "../errors.ts";
+import { LocalStoreError, RelayError } from "../errors.ts";
 import { headerIsFor, writeRefusal } from "../local-checks.ts";
 import { frameRefused } from "../quarantine.ts";
 import { directoryFrame } from "./directory-queue.ts";
@@ -137,7 +137,7 @@ function reportLost(doc: DocState, lost: LostRun[], out: CoreEffect[]): void {
   for (const session of new Set(lost.map((run) => run.session))) {
     const runs = lost.filter((run) => run.session === session);
     const message = `the local store kept writes ${Math.min(...runs.map((run) => run.first))}-${Math.max(...runs.map((run) => run.last))} of session ${session} of ${doc.id} past a save damaged on the disk, and the relay's copy of the session does not lead up to them: they are lost`;
-    out.push({ type: "report", error: new RelayError({ code: "internal", message, doc: doc.id, session }) });
+    out.push({ type: "report", error: new LocalStoreError(message, { doc: doc.id, session }) });
   }
   if (lost.length === 0) return;
   doc.strandedDropped.push(...lost.map((run) => ({ session: run.session, after: run.first })));
@@ -146,7 +146,7 @@ function reportLost(doc: DocState, lost: LostRun[], out: CoreEffect[]): void {
 
 /** The local store's copy of own writes the relay had acknowledged differed from the relay's (own-content.ts). */
 const damagedCopyError = (doc: DocId, from: number) =>
-  new RelayError({ code: "internal", message: `the local store's copy of this client's writes to ${doc} differed from the relay's from write ${from} on, where the relay had acknowledged them (damaged on the disk): the relay's copy replaced it`, doc });
+  new LocalStoreError(`the local store's copy of this client's writes to ${doc} differed from the relay's from write ${from} on, where the relay had acknowledged them (damaged on the disk): the relay's copy replaced it`, { doc });
 
 export const deletedError = (doc: DocId) => new RelayError({ code: "doc_deleted", message: "this document was deleted", doc });
 

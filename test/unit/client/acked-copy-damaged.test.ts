@@ -90,7 +90,7 @@ describe("a store whose copy of acknowledged writes was changed on the disk", ()
       doc.append("after the restart");
       await doc.synced();
       expect(dataOf(doc.transactions())).toEqual(["milk", "eggs", "bread", "after the restart"]);
-      expect(errors.map((error) => [error.name, "code" in error ? error.code : undefined])).toEqual([["RelayError", "internal"]]);
+      expect(errors.map((error) => [error.name, "code" in error ? error.code : undefined])).toEqual([["LocalStoreError", "internal"]]);
       expect(errors[0]!.message).toMatch(/damaged on the disk/);
       expect(refusals).toEqual([]);
     } finally {

@@ -11,7 +11,7 @@ import type { DocChanges, StoredDoc } from "../../../client/storage/local-store.
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import type { DocId } from "../../../protocol/index.ts";
-import { ClosedError } from "../../../client/errors.ts";
+import { ClosedError, LocalStoreError, RelayError } from "../../../client/errors.ts";
 import type { Group } from "../../../client/group.ts";
 import type { Client } from "../../../client/client.ts";
 import { until } from "../../support/wait.ts";
@@ -35,21 +35,25 @@ class FlakyStore extends MemoryLocalStore {
   }
 }
 
-/** A client of the harness on `store`, its group live, and the messages its onError hears. */
+/** A client of the harness on `store`, its group live, and what its onError hears (the messages in `errors`). */
 async function liveOn(client: ReturnType<typeof setup>["client"], store: FlakyStore) {
   const created = await client({ store });
   const group = created.group("g1");
+  const heard: Error[] = [];
   const errors: string[] = [];
-  group.onError((error) => errors.push(error.message));
+  group.onError((error) => {
+    heard.push(error);
+    errors.push(error.message);
+  });
   await statusOf(group, "live");
-  return { client: created, group, errors };
+  return { client: created, group, errors, heard };
 }
 
 describe("a local save that fails", () => {
   it("is tried again until it succeeds: the writes reach the relay and synced() settles, the app told once", async () => {
     const { client } = setup();
     const store = new FlakyStore();
-    const { client: alice, group, errors } = await liveOn(client, store);
+    const { client: alice, group, errors, heard } = await liveOn(client, store);
     const doc = group.create();
     doc.append("first");
     await doc.synced();
@@ -64,6 +68,10 @@ describe("a local save that fails", () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(SAVE_RETRY.firstMs * 7 - 20);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^internal: saving doc_\S+ locally failed: ENOSPC: no space left on device, write; trying again$/);
+    // Told apart from the relay's own failures by its class; still a RelayError with code internal.
+    expect(heard[0]).toBeInstanceOf(LocalStoreError);
+    expect(heard[0]).toBeInstanceOf(RelayError);
+    expect(heard[0]).toMatchObject({ name: "LocalStoreError", code: "internal", doc: doc.id });
     expect(doc.relayKnown.sessions[alice.session]).toBe(2);
     const stored = (await store.loadGroup("g1"))[0]?.sessions[alice.session]?.map((transaction) => transaction.data);
     expect(stored).toEqual(["first", "second"]);
