@@ -91,22 +91,19 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
   };
 
   try {
-    for (const name of ["A", "B", "C"]) {
-      const agent = { name, identity: createIdentity(), proxy: await startProxy({ port }), storeDir: join(dir, `store-${name}`) };
-      agents.push({ ...agent, client: await start(agent), editors: new Map() });
-    }
-    const [founder, ...others] = agents as [Agent, Agent, Agent];
-    if (options.tabs) {
-      // D is a second tab of B: the same agent and local store, both live at once, each with its own session.
-      const tab = { name: "D", identity: others[0]!.identity, proxy: await startProxy({ port }), storeDir: others[0]!.storeDir };
-      agents.push({ ...tab, client: await start(tab), editors: new Map() });
-    }
-    const reader = createIdentity();
+    const enter = async (name: string, identity: Identity, storeDir: string): Promise<Agent> => {
+      const agent = { name, identity, proxy: await startProxy({ port }), storeDir };
+      const joined = { ...agent, client: await start(agent), editors: new Map() };
+      agents.push(joined);
+      return joined;
+    };
+    const founder = await enter("A", createIdentity(), join(dir, "store-A"));
+    const [admin, writer, reader] = [createIdentity(), createIdentity(), createIdentity()];
     for (const group of GROUPS) {
       const founded = founder.client.group(group);
       await founded.createMembers().synced();
-      await founded.setRole(others[0]!.identity.agent, "admin");
-      await founded.setRole(others[1]!.identity.agent, "writer");
+      await founded.setRole(admin.agent, "admin");
+      await founded.setRole(writer.agent, "writer");
       await founded.setRole(reader.agent, "admin");
       if (options.yjs) {
         const shared = founded.create({ kind: "yjs" });
@@ -114,6 +111,11 @@ export async function runSeed(seed: number, options: FuzzOptions): Promise<numbe
         yjsDocs.set(group, shared.id);
       }
     }
+    // The others connect once they are members: one that connects before is refused for good (as the
+    // README's "Joining after an invite" says), which is the app's to handle, not what this explores.
+    const others = [await enter("B", admin, join(dir, "store-B")), await enter("C", writer, join(dir, "store-C"))];
+    // D is a second tab of B: the same agent and local store, both live at once, each with its own session.
+    if (options.tabs) await enter("D", admin, others[0]!.storeDir);
     for (const agent of agents) agent.editors = edit(agent.client);
     let yjsEdits = 0;
     /** Each word typed, and the editor it was typed into. */
