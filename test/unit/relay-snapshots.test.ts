@@ -59,6 +59,8 @@ describe("taking a snapshot", () => {
       carol -> relay | hello v=4 carol g1
       relay -> carol | welcome v=4 role=writer
       carol -> relay | content doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0 +header carol after=0 n=1
+      relay -> bob | error unauthorized "this agent is not a member of the group: its membership log was just created"
+      relay -x bob | close 1008 unauthorized
       relay -> carol | known doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0 {carol:1} ack
       relay -> carol | welcome v=4 role=admin members=doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0
       carol -> relay | snapshot doc__JujpykuQ1d2BvEZKsw2RS3hsatCZ09Mwd4yULtIfn0 by carol covers {carol:1} text 1

@@ -100,10 +100,11 @@ describe("a role lowered while an answer streams", () => {
     const total = LOAD_FIRST_EVENT_ROWS + 2_000;
     for (let sent = 0; sent < total; sent += MAX_TRANSACTIONS_PER_FRAME) await send("alice", write(transactions(MAX_TRANSACTIONS_PER_FRAME, `t${sent}`), { header: sent === 0 }));
     await send("bob", { type: "load", doc: doc.id, known: { header: false, sessions: {} } });
-    // Alice founds the membership log: from now on only members get in, and bob is not one.
+    // Alice founds the membership log: from now on only members get in, and bob is not one. He is cut off
+    // then, and the rest of his load is not sent.
     const log = { group: GROUP, kind: MEMBERS_KIND, creator: alice.agent, createdAt: NOW, nonce: "members", meta: {} } as DocHeader;
-    await send("alice", writer(alice, { id: docIdOf(log), header: log })([{ at: NOW + 1, data: JSON.stringify({ op: "set", agent: carol.agent, role: "writer" }) }], { header: true }));
     transport.lines.length = 0;
+    await send("alice", writer(alice, { id: docIdOf(log), header: log })([{ at: NOW + 1, data: JSON.stringify({ op: "set", agent: carol.agent, role: "writer" }) }], { header: true }));
     await fireDueAlarms();
     const toBob = transport.lines.filter((line) => line.includes("bob"));
     expect(toBob.filter((line) => line.includes("content"))).toEqual([]);

@@ -2,8 +2,8 @@
 // is cut off at once, a demoted one loses its write, and a `readers` list hides a document from the rest.
 import { afterEach, describe, expect, it } from "vitest";
 import { testAgent, transactions } from "../support/identity.ts";
-import { changeMembers, closedGroup, docHeader, expectCutOff, expectHelloRefused, remove, setRole } from "./groups-helpers.ts";
-import { SessionWriter, allRows, closeAll, connect, emptyKnown, sqlRows, takeContent, type Peer } from "./socket.ts";
+import { MemberLog, changeMembers, closedGroup, docHeader, expectCutOff, expectHelloRefused, membersHeader, remove, setRole } from "./groups-helpers.ts";
+import { SessionWriter, allRows, closeAll, connect, emptyKnown, sqlRows, takeContent, uniqueGroup, type Peer } from "./socket.ts";
 
 afterEach(closeAll);
 
@@ -86,6 +86,28 @@ describe("roles", () => {
     adminPeer.send(aliceLog.content(transactions(1, "after")));
     expect((await c.next("content", (m) => m.doc === doc.id)).sessions[alice.session]?.transactions).toEqual(transactions(1, "after"));
     await Promise.all([adminPeer.close(), c.close()]);
+  });
+
+  it("the peers of an open group that its new membership log does not name are cut off at its creation; those it names carry on", async () => {
+    const group = uniqueGroup("roles-genesis");
+    const [a, b, c] = [await connect(group, alice), await connect(group, bob), await connect(group, carol)];
+    const doc = await bobCreates(b, group, "before-the-log");
+    c.send({ type: "load", doc: doc.id, known: emptyKnown });
+    await c.next("known", (k) => k.doc === doc.id && k.reason === "load");
+    const loaded = c.received.filter((frame) => frame.type === "content").length;
+    const { id, header } = membersHeader(alice, group);
+    const log = new MemberLog(alice, id, header);
+    a.send(log.ops([setRole(bob, "writer")], { withHeader: true }));
+    expect(await a.next("known", (k) => k.doc === id)).toMatchObject({ reason: "ack" });
+    expect(await c.next("error")).toMatchObject({ code: "unauthorized", message: expect.stringMatching(/not a member .*membership log was just created/) });
+    expect((await c.closed).code).toBe(1008);
+    // Bob, named by the log, writes on, and Carol's socket heard none of it.
+    b.send(doc.log.content(transactions(1, "after the log")));
+    expect(await b.next("known", (k) => k.doc === doc.id)).toMatchObject({ reason: "ack", sessions: { [bob.session]: 3 } });
+    await b.sync();
+    expect(c.received.filter((frame) => frame.type === "content")).toHaveLength(loaded);
+    await expectHelloRefused(group, carol, "unauthorized");
+    await Promise.all([a.close(), b.close()]);
   });
 
   it("a writer demoted to reader has its next write forbidden, and still reads", async () => {

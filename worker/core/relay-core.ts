@@ -441,10 +441,16 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
     next = cut.state;
     effects.push(...cut.effects);
   }
+  const founding = write.members?.genesis === true;
   for (const peer of changed.size > 0 ? next.peers.values() : []) {
-    // A token does not keep a removed agent in: it is cut off like any removed member.
-    if (peer.phase !== "ready" || !changed.has(peer.agent) || changed.get(peer.agent) !== null) continue;
-    const cut = refuse(next, peer.id, "unauthorized", "this agent was removed from the group");
+    if (peer.phase !== "ready" || expired.includes(peer.id)) continue;
+    // A token does not keep a removed agent in: it is cut off like any removed member. Nor one the new log
+    // does not name: the peers of the open group it closes that are not members get in no more than at a
+    // handshake, rather than stay connected with a role the relay no longer gives them.
+    const removed = changed.has(peer.agent) ? changed.get(peer.agent) === null : founding && roleAfter(peer) === undefined;
+    if (!removed) continue;
+    const reason = founding ? "this agent is not a member of the group: its membership log was just created" : "this agent was removed from the group";
+    const cut = refuse(next, peer.id, "unauthorized", reason);
     next = cut.state;
     effects.push(...cut.effects);
   }

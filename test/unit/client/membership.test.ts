@@ -567,6 +567,36 @@ describe("a deleted document", () => {
   });
 });
 
+describe("an agent connected to the open group when an admin creates its membership log", () => {
+  it("is told once and its group closes where the log does not name it; given a role, the app asks for the group anew and gets in", async () => {
+    const { client } = setup();
+    const alice = await client({ name: "alice" });
+    const bob = await client({ name: "bob" });
+    const [aliceGroup, early] = [alice.group("g1"), bob.group("g1")];
+    await Promise.all([statusOf(aliceGroup, "live"), statusOf(early, "live")]);
+    const errors: string[] = [];
+    early.onError((error) => errors.push(error.message));
+    const written = early.create();
+    written.append("while the group was open");
+    await written.synced();
+
+    await aliceGroup.createMembers().synced();
+    // Not left live with the open group's role, hearing nothing more of the group until it writes.
+    await within(5_000, statusOf(early, "closed"));
+    expect(early.connection.closeReason).toMatch(/^unauthorized: this agent is not a member of the group: its membership log was just created/);
+    expect(errors.filter((message) => message.startsWith("unauthorized"))).toHaveLength(1);
+
+    await aliceGroup.setRole(bob.identity.agent, "writer");
+    early.close();
+    const again = bob.group("g1");
+    await statusOf(again, "live");
+    const doc = await again.open(written.id);
+    doc.append("once a member");
+    await doc.synced();
+    expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["while the group was open", "once a member"]);
+  });
+});
+
 describe("a member removed while connected", () => {
   it("is told once and its group closes, without connecting again to hear it a second time", async () => {
     const { relay, aliceGroup, bobIdentity, client } = await bobMadeBy("writer");
