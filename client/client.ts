@@ -1,5 +1,5 @@
 // The entry point apps use: createClient({ url, identity }) and then client.group(id).
-import { Group, wasClosedByApp, type GroupOptions } from "./group.ts";
+import { Group, untilSaved, wasClosedByApp, type GroupOptions } from "./group.ts";
 import { newSession, type Identity } from "./identity.ts";
 import { checkClientOptions } from "./client-options.ts";
 import { ClosedError } from "./errors.ts";
@@ -107,6 +107,9 @@ export class Client {
    */
   #forget(group: Group): void {
     if (this.#groups.get(group.id) === group) this.#groups.delete(group.id);
+    // A write made just before the close may not be saving yet (received writes are checked first): the
+    // group replacing this one reads the store once it is.
+    this.#writes.awaitBeforeReading(untilSaved(group));
     const unsent = group.unsentDocs();
     if (unsent.length > 0) addUnsent(this.#closedUnsent, group.id, unsent);
   }
@@ -273,12 +276,17 @@ class LeaseholderStore implements LocalStore {
     return this.#store.loadRole?.(group, agent);
   }
 
+  /** Reads of the store (and the client's stop) wait for `work` too: saves a closed group has yet to make. */
+  awaitBeforeReading(work: Promise<void>): void {
+    this.#saving.add(work);
+    const forget = () => void this.#saving.delete(work);
+    work.then(forget, forget);
+  }
+
   #track(write: () => Promise<void>): Promise<void> {
     if (this.#stopped) return Promise.reject(new Error("the client is closed"));
     const saving = settling(write);
-    this.#saving.add(saving);
-    const forget = () => void this.#saving.delete(saving);
-    saving.then(forget, forget);
+    this.awaitBeforeReading(saving);
     return saving;
   }
 

@@ -43,6 +43,12 @@ type Signal = { signal?: AbortSignal };
 /** Groups the app closed (`close()`), the relay having closed them first or not: the client lets go of them. */
 const closedByApp = new WeakSet<Group>();
 export const wasClosedByApp = (group: Group): boolean => closedByApp.has(group);
+const pumps = new WeakMap<Group, PushPump>();
+/**
+ * Settles once nothing `group` was given waits to be saved: the saves of its writes have finished (or
+ * failed, and were reported). The client reads the store for a group replacing a closed one after it.
+ */
+export const untilSaved = (group: Group): Promise<void> => pumps.get(group)?.settled() ?? Promise.resolve();
 
 export class Group {
   /** What error messages call it (describe, protocol/messages.ts): a bundler's minifier renames the class, not this. */
@@ -168,6 +174,7 @@ export class Group {
         if (!this.#storeLost) this.#report(new LocalStoreError(message, { doc }));
       },
     });
+    pumps.set(this, this.#pump);
     this.connection = new Connection(
       { ...connectionOptions, group: id, identity, session },
       {

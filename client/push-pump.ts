@@ -100,6 +100,15 @@ export class PushPump {
   }
 
   /**
+   * Settles once no flush is scheduled or under way: what was written before it is in the store (or its
+   * save failed and was reported). A signature check of received writes runs before their save, so a save
+   * can start well after the flush that makes it; a group replacing a closed one reads the store after this.
+   */
+  async settled(): Promise<void> {
+    while (this.#scheduled || this.#flushing) await (this.#flushing ?? Promise.resolve());
+  }
+
+  /**
    * The page is going away (`pagehide`): what the store lacks of `ids` is kept at once where the store can
    * (LocalStore.keepAtOnce). Saves wait behind the one under way, and that one, behind another tab's writes
    * to IndexedDB, can wait past the page's end: the writes waiting with it would never be saved. Nothing is

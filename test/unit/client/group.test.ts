@@ -50,6 +50,26 @@ describe("a group against the relay core", () => {
     expect(reopened.transactions().map((transaction) => transaction.data)).toEqual(["before the close", "in the new group"]);
   });
 
+  it("closed in the task of a first write into another agent's document: the new group client.group() gives holds the write and sends it", async () => {
+    const { relay, client } = setup();
+    const bob = await client({ name: "bob" });
+    const theirs = bob.group("g1").create();
+    relay.name(theirs.id, "doc1");
+    theirs.append("bob's");
+    await theirs.synced();
+    const alice = await client({ name: "alice" }); // the default store, in memory: the write's only copy
+    const closed = alice.group("g1");
+    const doc = await closed.open(theirs.id);
+    // Its save waits for the check of bob's signatures, which is asynchronous: it starts after the close.
+    doc.append("alice's first");
+    closed.close();
+    const again = alice.group("g1");
+    const reopened = await again.open(theirs.id);
+    expect(reopened.transactions().map((transaction) => transaction.data)).toEqual(["bob's", "alice's first"]);
+    await again.synced();
+    expect(relay.store.knownState(theirs.id).sessions[alice.session]).toBe(1);
+  });
+
   it("synced({ signal }) over many documents adds one listener to the app's signal, not one per document, and rejects with its reason", async () => {
     const { relay, client } = setup();
     relay.down = true; // nothing is acked: every document waits
