@@ -45,6 +45,11 @@ export class Client {
    * (a few bytes each), not the closed Group.
    */
   readonly #closedUnsent = new Map<string, DocId[]>();
+  /**
+   * Groups the app closed, by id, until their saves are done: the group replacing one reads the store after
+   * that (a write made just before the close may not be saving yet: received writes are checked first).
+   */
+  readonly #closedSaving = new Map<string, Promise<void>>();
   readonly #lease: SessionLease;
   readonly #writes: LeaseholderStore;
   #closed: Promise<void> | undefined;
@@ -87,7 +92,7 @@ export class Client {
     if (held && !wasClosedByApp(held)) return held;
     // Closed by the relay, then by the app: let go of now (how an agent the relay refused asks again).
     if (held) this.#forget(held);
-    const group = new Group(id, this.identity, this.session, this.#writes, this.#options, this.#clock);
+    const group = new Group(id, this.identity, this.session, this.#writes, this.#options, this.#clock, this.#closedSaving.get(id));
     this.#groups.set(id, group);
     let before = group.status;
     group.onStatus((status) => {
@@ -107,9 +112,10 @@ export class Client {
    */
   #forget(group: Group): void {
     if (this.#groups.get(group.id) === group) this.#groups.delete(group.id);
-    // A write made just before the close may not be saving yet (received writes are checked first): the
-    // group replacing this one reads the store once it is.
-    this.#writes.awaitBeforeReading(untilSaved(group));
+    const saving = untilSaved(group);
+    this.#closedSaving.set(group.id, saving);
+    void saving.then(() => this.#closedSaving.get(group.id) === saving && this.#closedSaving.delete(group.id));
+    this.#writes.awaitBeforeStop(saving);
     const unsent = group.unsentDocs();
     if (unsent.length > 0) addUnsent(this.#closedUnsent, group.id, unsent);
   }
@@ -141,7 +147,11 @@ export class Client {
       const groups = [...this.#groups.values()];
       this.#stopWatchingPage();
       this.#stopWatchingSessions();
-      for (const group of groups) group.close();
+      for (const group of groups) {
+        group.close();
+        // Its close may be put off while it reads the store (group.ts): the session is given up after it.
+        this.#writes.awaitBeforeStop(untilSaved(group));
+      }
       this.#groups.clear();
       this.#closed = this.#writes
         .stop()
@@ -211,6 +221,8 @@ class LeaseholderStore implements LocalStore {
   /** The client's agent: what its own sessions hold is checked as its writes, not as the relay's (stored-checks.ts). */
   readonly #agent: AgentId;
   readonly #saving = new Set<Promise<void>>();
+  /** What else stop() waits for: closed groups' saves yet to start (awaitBeforeStop). */
+  readonly #closing = new Set<Promise<void>>();
   #stopped = false;
 
   constructor(store: LocalStore, agent: AgentId) {
@@ -276,23 +288,21 @@ class LeaseholderStore implements LocalStore {
     return this.#store.loadRole?.(group, agent);
   }
 
-  /** Reads of the store (and the client's stop) wait for `work` too: saves a closed group has yet to make. */
-  awaitBeforeReading(work: Promise<void>): void {
-    this.#saving.add(work);
-    const forget = () => void this.#saving.delete(work);
-    work.then(forget, forget);
+  /** The client's stop waits for `work` too: saves a closed group has yet to make. */
+  awaitBeforeStop(work: Promise<void>): void {
+    held(this.#closing, work);
   }
 
   #track(write: () => Promise<void>): Promise<void> {
     if (this.#stopped) return Promise.reject(new Error("the client is closed"));
     const saving = settling(write);
-    this.awaitBeforeReading(saving);
+    held(this.#saving, saving);
     return saving;
   }
 
   /** No save is under way. */
   idle(): boolean {
-    return this.#saving.size === 0;
+    return this.#saving.size === 0 && this.#closing.size === 0;
   }
 
   /** The store belongs to the app, which may share it with other clients: closing a client leaves it open. */
@@ -303,11 +313,18 @@ class LeaseholderStore implements LocalStore {
     for (;;) {
       // A macrotask: every flush queued as a microtask before this has called save() by then.
       await new Promise((resolve) => setTimeout(resolve, 0));
-      if (this.#saving.size === 0) break;
-      await Promise.allSettled([...this.#saving]);
+      if (this.#saving.size === 0 && this.#closing.size === 0) break;
+      await Promise.allSettled([...this.#saving, ...this.#closing]);
     }
     this.#stopped = true;
   }
+}
+
+/** Keeps `work` in `set` until it settles. */
+function held(set: Set<Promise<void>>, work: Promise<void>): void {
+  set.add(work);
+  const forget = () => void set.delete(work);
+  work.then(forget, forget);
 }
 
 /** Adds `docs` to what `unsent` holds for `group`, each once. */

@@ -3,7 +3,7 @@
 // carried out here in one switch: frames to the connection, saves to the local store, settlements to the
 // promises waiting, changes to listeners.
 import { notifyAll } from "./listeners.ts";
-import { MEMBERS_KIND, RELAY_CLOCK_SLACK_MS, mayRead, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
+import { CLOSE_WAITS_FOR_STORE_MS, MEMBERS_KIND, RELAY_CLOCK_SLACK_MS, mayRead, newHeader, verifySnapshot, type AgentId, type DocHeader, type DocId, type DocMeta, type Role, type ServerMessage, type SessionId } from "../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { digestOfState, initialState, step } from "./core/client-core.ts";
 import { hasUnsynced, unsavedOf, type DocState } from "./core/doc-state.ts";
@@ -43,12 +43,13 @@ type Signal = { signal?: AbortSignal };
 /** Groups the app closed (`close()`), the relay having closed them first or not: the client lets go of them. */
 const closedByApp = new WeakSet<Group>();
 export const wasClosedByApp = (group: Group): boolean => closedByApp.has(group);
-const pumps = new WeakMap<Group, PushPump>();
+const saved = new WeakMap<Group, () => Promise<void>>();
 /**
- * Settles once nothing `group` was given waits to be saved: the saves of its writes have finished (or
- * failed, and were reported). The client reads the store for a group replacing a closed one after it.
+ * Settles once nothing `group` was given waits to be saved: a close it put off has happened, and the saves
+ * of its writes have finished (or failed, and were reported). The client reads the store for a group
+ * replacing a closed one after it, and gives its session up after it.
  */
-export const untilSaved = (group: Group): Promise<void> => pumps.get(group)?.settled() ?? Promise.resolve();
+export const untilSaved = (group: Group): Promise<void> => saved.get(group)?.() ?? Promise.resolve();
 
 export class Group {
   /** What error messages call it (describe, protocol/messages.ts): a bundler's minifier renames the class, not this. */
@@ -85,7 +86,7 @@ export class Group {
   /** What other clients of this device left unsent in the store (left-behind.ts). */
   readonly #leftBehind: LeftBehind;
   /** Bindings' flushes of the edits they gather for a tick (onFlush). */
-  readonly #flushers = new Set<() => void>();
+  readonly #flushers = new Set<() => boolean | void>();
   /** Presence, beside the core: ephemeral, nothing of it is stored or acknowledged. */
   readonly #presence: PresenceChannel;
   /** What the socket reports, in order (behind a received snapshot while its signature is checked). */
@@ -96,9 +97,16 @@ export class Group {
   readonly #stopHearingLost: () => void;
   /** Why the local store can no longer be used, once it told so: the group closed with it. */
   #storeLost: Error | undefined;
+  /** The group still reads what the local store holds of it (`ready` has not settled). */
+  #reading = true;
+  /** A close put off until the store is read: bindings hold edits for documents being read (close()). */
+  #closeOnceRead: Promise<void> | undefined;
 
-  /** `clock`: the relay's time as the client last heard it, shared by its groups (relay-clock.ts). */
-  constructor(id: string, identity: Identity, session: SessionId, store: LocalStore, options: GroupOptions, clock = new RelayClock()) {
+  /**
+   * `clock`: the relay's time as the client last heard it, shared by its groups (relay-clock.ts). `after`:
+   * what to wait for before reading the store, the saves of a closed group this one replaces.
+   */
+  constructor(id: string, identity: Identity, session: SessionId, store: LocalStore, options: GroupOptions, clock = new RelayClock(), after?: Promise<void>) {
     checkGroupId(id);
     this.id = id;
     this.identity = identity;
@@ -174,7 +182,10 @@ export class Group {
         if (!this.#storeLost) this.#report(new LocalStoreError(message, { doc }));
       },
     });
-    pumps.set(this, this.#pump);
+    saved.set(this, async () => {
+      await this.#closeOnceRead;
+      await this.#pump.settled();
+    });
     this.connection = new Connection(
       { ...connectionOptions, group: id, identity, session },
       {
@@ -210,9 +221,10 @@ export class Group {
     // The socket opens while the store loads, so a resume pays for the slower of the two, not both. A
     // microtask later, so that status listeners added right after client.group() hear "connecting".
     queueMicrotask(() => this.connection.start());
-    this.ready = this.#restore();
+    this.ready = this.#restore(after);
     // It rejects only once the group is closed, as every call then does: not an error of its own to raise.
-    this.ready.catch(() => {});
+    const read = () => void (this.#reading = false);
+    this.ready.then(read, read);
     this.#stopHearingUnsent = store.onUnsent?.((group, docs) => this.#leftBehind.heard(group, docs)) ?? (() => {});
     this.#stopHearingLost = store.onLost?.((error) => this.#closeForLostStore(error)) ?? (() => {});
   }
@@ -229,8 +241,10 @@ export class Group {
     this.connection.close(error.message);
   }
 
-  async #restore(): Promise<void> {
-    await Promise.resolve(); // after the socket starts: a store that reads synchronously must not delay it
+  async #restore(after: Promise<void> | undefined): Promise<void> {
+    // After the socket starts (a store that reads synchronously must not delay it), and after the saves of
+    // the closed group this one replaces, so it reads what that one wrote.
+    await (after ? after.catch(() => {}) : Promise.resolve());
     // What the store found damaged is told once, from the read that succeeds.
     let damage: string[] = [];
     const load = () => {
@@ -524,17 +538,26 @@ export class Group {
   /**
    * For bindings that gather a tick's edits before appending them (`weft/yjs` does): `flush` appends what
    * waits, and is called before the group closes and before `synced()` looks at what is unsynced, so an
-   * edit made just before either is not left behind. Returns a function that stops it.
+   * edit made just before either is not left behind. It returns true when it holds edits for a document
+   * that has not opened yet: a group closed while it still reads the local store then lets the document
+   * open from it first (at most CLOSE_WAITS_FOR_STORE_MS), so they are appended. Returns a function that
+   * stops it.
    */
-  onFlush(flush: () => void): () => void {
+  onFlush(flush: () => boolean | void): () => void {
     checkListener(flush, "onFlush");
     this.#flushers.add(flush);
     return () => this.#flushers.delete(flush);
   }
 
-  /** Lets the bindings append the edits they gather; one that throws is reported, the others still run. */
-  #flushEdits(): void {
-    if (this.#flushers.size > 0 && !this.#core.closed) notifyAll(this.#flushers);
+  /**
+   * Lets the bindings append the edits they gather; one that throws is reported, the others still run.
+   * True when one holds edits for a document that has not opened yet.
+   */
+  #flushEdits(): boolean {
+    if (this.#flushers.size === 0 || this.#core.closed) return false;
+    let waiting = false;
+    notifyAll([...this.#flushers].map((flush) => () => void (flush() === true && (waiting = true))));
+    return waiting;
   }
 
   onStatus(listener: (status: Status, reason?: string) => void): () => void {
@@ -561,6 +584,21 @@ export class Group {
    */
   close(): void {
     closedByApp.add(this);
+    if (this.#closeOnceRead) return;
+    // Edits a binding made before its document opened, while the store is still being read: the document
+    // opens from the store first (that read bounded), and takes them, rather than lose them with the close.
+    const editsWaitForStore = this.#flushEdits() && this.#reading;
+    if (editsWaitForStore) this.#closeOnceRead = this.#closeAfterReading();
+    else this.connection.close();
+  }
+
+  async #closeAfterReading(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAITS_FOR_STORE_MS)));
+    await Promise.race([this.ready.catch(() => {}), bound]);
+    clearTimeout(timer);
+    // A macrotask: the bindings' opens that the read answered have gone on by then, and appended.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     this.#flushEdits();
     this.connection.close();
   }

@@ -132,6 +132,12 @@ export const CONNECT_TIMEOUT_MS = HANDSHAKE_DEADLINE_MS;
  */
 export const MAX_PUSH_INTERVAL_MS = 60_000;
 /**
+ * How long closing a group (client.close(), group.close()) waits for it to finish reading the local store
+ * when a binding holds edits for a document still being read: it opens first and takes them. A store
+ * that reads slower than this, or keeps failing, loses those edits (the binding's `loaded` says so).
+ */
+export const CLOSE_WAITS_FOR_STORE_MS = 2_000;
+/**
  * How long the SDK keeps waiting for one getToken call across attempts: an attempt that gives up aborts
  * the call's signal, but the next attempt waits for the same call rather than queue another at a backend
  * that is slow already. Unanswered this long, the call is taken for hung and the next attempt calls again.

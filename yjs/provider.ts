@@ -198,8 +198,17 @@ export class WeftProvider {
     );
     // A role that may write: the edits that waited go.
     this.#cleanups.push(group.onRole(() => this.#waitingToWrite && this.#flush()));
-    // The edits of this tick go before the group closes or looks at what is unsynced (synced()).
-    this.#cleanups.push(group.onFlush(() => this.#flush()));
+    // The edits of this tick go before the group closes or looks at what is unsynced (synced()). Edits
+    // made before the document opened say so: a group closing while it reads the store lets it open first.
+    const stopFlushing = group.onFlush(() => {
+      this.#flush();
+      return !this.doc && !this.#pending.empty;
+    });
+    this.#cleanups.push(() => {
+      // Destroyed before it opened, with edits that wait for it: they still go once it opens (#open).
+      if (this.doc || this.#pending.empty) stopFlushing();
+      else void this.loaded.then(stopFlushing, stopFlushing);
+    });
     // Registered once nothing above can throw: a constructor that threw holds no place.
     live.set(docId, this);
     claimFor(ydoc, group.id, docId);

@@ -176,6 +176,51 @@ describe("an edit made just before the app closes or waits for synced()", () => 
     }
   });
 
+  it("an edit typed before a document held on the device opened, then a close in the same tick: saved, and sent by the next client", async () => {
+    for (const close of ["client", "destroy, then client", "group, asked for again at once"] as const) {
+      const h = setup();
+      const store = new MemoryLocalStore();
+      const first = await h.client({ name: "first", store });
+      const created = first.group(GROUP).create({ kind: "yjs" });
+      await created.synced();
+      await first.close();
+      // A remount: a new client on the store binds, types at once, and goes before the store was read.
+      const alice = await h.client({ name: "alice", identity: first.identity, store });
+      const group = alice.group(GROUP);
+      const provider = new WeftProvider(group, created.id, new Y.Doc());
+      const loaded = provider.loaded.then(() => "opened", (error: Error) => error.message);
+      provider.ydoc.getText("body").insert(0, "typed before it opened");
+      let again = alice;
+      if (close === "client") await alice.close();
+      if (close === "destroy, then client") {
+        provider.destroy();
+        await alice.close();
+      }
+      if (close === "group, asked for again at once") {
+        provider.destroy();
+        group.close();
+        const ydoc = new Y.Doc();
+        const remounted = new WeftProvider(alice.group(GROUP), created.id, ydoc);
+        await remounted.loaded;
+        expect(ydoc.getText("body").toString(), close).toBe("typed before it opened");
+        remounted.destroy();
+      } else {
+        again = await h.client({ name: "alice again", identity: alice.identity, store });
+        const ydoc = new Y.Doc();
+        const reloaded = new WeftProvider(again.group(GROUP), created.id, ydoc);
+        await reloaded.loaded;
+        expect(ydoc.getText("body").toString(), close).toBe("typed before it opened");
+        reloaded.destroy();
+      }
+      expect(await loaded, close).toMatch(close === "client" ? /opened/ : /destroyed before document .* opened/);
+      await again.group(GROUP).synced();
+      const reader = await h.client({ name: "reader" });
+      const fresh = new Y.Doc();
+      await new WeftProvider(reader.group(GROUP), created.id, fresh).loaded;
+      await until(() => fresh.getText("body").toString() === "typed before it opened", 5_000);
+    }
+  });
+
   it("doc.synced() and group.synced() called in the tick of an edit wait for that edit", async () => {
     const { a, alice, relay, docId } = await twoEditors();
     await a.provider.loaded;
