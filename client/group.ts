@@ -97,6 +97,8 @@ export class Group {
   readonly #stopHearingLost: () => void;
   /** Why the local store can no longer be used, once it told so: the group closed with it. */
   #storeLost: Error | undefined;
+  /** What `docs` gave last: given again while the same documents are held. */
+  #docsShown: Doc[] | undefined;
   /** The group still reads what the local store holds of it (`ready` has not settled). */
   #reading = true;
   /** A close put off until the store is read: bindings hold edits for documents being read (close()). */
@@ -291,9 +293,15 @@ export class Group {
     return this.#core.membersDoc;
   }
 
-  /** Documents this client holds in the group (the membership log is not among them: see members()). */
+  /**
+   * Documents this client holds in the group (the membership log is not among them: see members()). The
+   * same array comes back until one comes or goes, so it can be a React `useSyncExternalStore` snapshot.
+   */
   get docs(): Doc[] {
-    return [...this.#core.docs.values()].filter((doc) => doc.header && !doc.deleted && doc.id !== this.membersDoc).map((doc) => this.#doc(doc.id)!);
+    const docs = [...this.#core.docs.values()].filter((doc) => doc.header && !doc.deleted && doc.id !== this.membersDoc).map((doc) => this.#doc(doc.id)!);
+    const last = this.#docsShown;
+    if (last?.length === docs.length && last.every((doc, index) => doc === docs[index])) return last;
+    return (this.#docsShown = docs);
   }
 
   /**

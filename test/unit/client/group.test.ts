@@ -70,6 +70,25 @@ describe("a group against the relay core", () => {
     expect(relay.store.knownState(theirs.id).sessions[alice.session]).toBe(1);
   });
 
+  it("docs is the same array until a document comes or goes, so it can be a useSyncExternalStore snapshot", async () => {
+    const { client } = setup();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    const first = group.create();
+    const held = group.docs;
+    first.append("a write changes no document's place");
+    expect(group.docs).toBe(held);
+    const second = group.create();
+    const more = group.docs;
+    expect(more).not.toBe(held);
+    expect(more).toEqual([first, second]);
+    expect(held).toEqual([first]);
+    await group.createMembers().synced(); // the membership log is not among them
+    expect(group.docs).toBe(more);
+    await group.delete(first.id);
+    expect(group.docs).toEqual([second]);
+  });
+
   it("synced({ signal }) over many documents adds one listener to the app's signal, not one per document, and rejects with its reason", async () => {
     const { relay, client } = setup();
     relay.down = true; // nothing is acked: every document waits
