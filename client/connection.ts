@@ -206,6 +206,11 @@ export class Connection {
     return this.#clock.now();
   }
 
+  /** The relay refused a time relayNow() gave as too far ahead: the device's clock was set forward (relay-clock.ts). */
+  timeRefused(): void {
+    this.#clock.distrustWall();
+  }
+
   start(): void {
     if (this.#status === "idle") this.#open();
   }

@@ -720,7 +720,9 @@ export class Group {
         this.connection.drop(effect.reason);
         return;
       case "timeRefused":
-        if (this.connection.relayNow() >= effect.at - RELAY_CLOCK_SLACK_MS) this.connection.drop("the relay refused a write's time: connecting again to hear its clock");
+        if (this.connection.relayNow() < effect.at - RELAY_CLOCK_SLACK_MS) return;
+        this.connection.timeRefused();
+        this.connection.drop("the relay refused a write's time: connecting again to hear its clock");
         return;
       case "flush":
         this.#pump.markDirty(effect.doc);

@@ -8,21 +8,31 @@
 // while the device sleeps (everywhere but Windows), and a laptop opened after a night must not stamp its
 // writes hours in the past. A wall clock set forward after it was heard (a clock put right while the
 // client was connected) is taken for a sleep: the relay refuses the times (bad_time), and the client
-// connects again to hear its clock anew (relay-messages.ts).
+// connects again to hear its clock anew (relay-messages.ts). Until it has, the wall clock's advance is not
+// taken (distrustWall): a write made meanwhile (its refused ones discarded at once) is not refused again.
 const monotonic = (): number => globalThis.performance?.now() ?? Date.now();
 
 export class RelayClock {
   /** The relay's time when last heard, with the wall and monotonic clocks' then; none heard yet: the wall clock. */
   #heard: { relay: number; wall: number; monotonic: number } | undefined;
+  /** The relay refused a time this clock gave since it was last heard: the wall clock was set forward, not slept through. */
+  #wallSetForward = false;
 
   /** The relay said its time was `relayNow` (ms since the epoch) as it sent what just arrived. */
   heard(relayNow: number): void {
     this.#heard = { relay: relayNow, wall: Date.now(), monotonic: monotonic() };
+    this.#wallSetForward = false;
+  }
+
+  /** The relay refused a time as too far ahead (bad_time): until it is heard again, only the monotonic clock runs this one on. */
+  distrustWall(): void {
+    this.#wallSetForward = this.#heard !== undefined;
   }
 
   now(): number {
     const heard = this.#heard;
     if (!heard) return Date.now();
-    return Math.round(heard.relay + Math.max(Date.now() - heard.wall, monotonic() - heard.monotonic));
+    const sinceHeard = monotonic() - heard.monotonic;
+    return Math.round(heard.relay + (this.#wallSetForward ? sinceHeard : Math.max(Date.now() - heard.wall, sinceHeard)));
   }
 }

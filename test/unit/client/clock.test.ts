@@ -175,6 +175,26 @@ describe("a device whose clock changes after the relay's was heard", () => {
     }
   });
 
+  it("set forward, the refused write discarded at once, before the client heard the relay again: the next write is stamped by the relay's time, not refused too", async () => {
+    const { client, realNow, clockSetRight } = await connectedWithClockOff(-MAX_CLOCK_AHEAD_MS * 3, "clock-discard-at-once");
+    try {
+      const group = client.group("clock-discard-at-once");
+      const doc = group.create();
+      await doc.synced();
+      clockSetRight();
+      doc.append("three days ahead");
+      await expect(doc.synced()).rejects.toMatchObject({ code: "bad_time" });
+      await group.discardRefused(doc);
+      doc.append("right after the discard");
+      await doc.synced();
+      expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["right after the discard"]);
+      expect(Math.abs(doc.transactions()[0]!.at - realNow())).toBeLessThan(60_000);
+    } finally {
+      clockSetRight();
+      await client.close();
+    }
+  });
+
   it("set forward with edits to several documents: one reconnect hears the relay's time, and every refused write is said, not one reconnect each", async () => {
     const { client, clockSetRight } = await connectedWithClockOff(-MAX_CLOCK_AHEAD_MS * 3, "clock-many");
     try {
