@@ -134,6 +134,8 @@ export class Connection {
   readonly #WebSocket: WebSocketClass;
   #status: Status = "idle";
   #socket: WebSocket | undefined;
+  /** The socket's bytes not yet handed to the network when the last ping went out, or at its last check. */
+  #unsentAtPing = 0;
   /** The hello went out on the current socket: frames may follow it. */
   #helloSent = false;
   /** Messages sent in the current tick: they leave together, in as few frames as fit, when it ends. */
@@ -588,7 +590,16 @@ export class Connection {
     clearTimeout(this.#pingTimer);
     const interval = this.#awaitingPong ? (this.options.pingTimeoutMs ?? 10_000) : (this.options.pingIntervalMs ?? 20_000);
     this.#pingTimer = setTimeout(() => {
-      if (this.#awaitingPong) return this.#unanswered(`no answer to a ping within ${interval} ms`); // the connection is dead
+      if (this.#awaitingPong) {
+        // A slow link still sending what went before the ping (a large write): the ping has not left yet,
+        // and the link moves. Only a link that stopped moving, or a ping that left unanswered, is dead.
+        const unsent = this.#socket?.bufferedAmount ?? 0;
+        if (unsent > 0 && unsent < this.#unsentAtPing) {
+          this.#unsentAtPing = unsent;
+          return this.#schedulePing();
+        }
+        return this.#unanswered(`no answer to a ping within ${interval} ms`); // the connection is dead
+      }
       const now = Date.now();
       const due = Math.min(this.#lastHeard + interval, this.#lastPinged + PRESENCE_PING_MS);
       if (now < due) return this.#schedulePing(due - now); // heard from, and pinged, lately: wait out the rest
@@ -596,6 +607,7 @@ export class Connection {
       this.#awaitingPong = true;
       this.#lastPinged = now;
       this.#socket?.send(PING);
+      this.#unsentAtPing = this.#socket?.bufferedAmount ?? 0;
       this.#schedulePing();
     }, delay ?? (this.#awaitingPong ? interval : Math.min(interval, PRESENCE_PING_MS)));
   }

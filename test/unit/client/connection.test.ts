@@ -352,6 +352,24 @@ describe("keep-alive", () => {
     expectNextSocketAfter(500);
   });
 
+  it("waits on a slow link still sending what went before its ping, while that moves; drops it once it stops moving", () => {
+    const { connection } = connect({ pingIntervalMs: 1_000, pingTimeoutMs: 500 });
+    connection.start();
+    handshake();
+    const socket = FakeSocket.latest;
+    socket.bufferedAmount = 300_000; // a large write, leaving at a few KB a second
+    vi.advanceTimersByTime(1_000); // the ping goes out behind it
+    for (const left of [298_000, 296_000, 294_000]) {
+      socket.bufferedAmount = left;
+      vi.advanceTimersByTime(500);
+      expect(socket.closedByClient, `${left} bytes left`).toBeUndefined();
+    }
+    // The link stalls: nothing more leaves.
+    vi.advanceTimersByTime(500);
+    expect(socket.closedByClient).toBeDefined();
+    expect(connection.status).toBe("offline");
+  });
+
   it("keeps a connection that answers, and counts silence from the last frame", () => {
     const { connection } = connect({ pingIntervalMs: 1_000, pingTimeoutMs: 500 });
     connection.start();

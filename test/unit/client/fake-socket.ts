@@ -16,6 +16,8 @@ export class FakeSocket extends EventTarget {
   readyState = FakeSocket.CONNECTING;
   /** Frames the client sent, in order. */
   readonly sent: string[] = [];
+  /** Bytes sent and not yet handed to the network, as a slow link leaves them (the test sets it). */
+  bufferedAmount = 0;
   /** How the client closed this socket, if it did. */
   closedByClient: { code: number | undefined; reason: string | undefined } | undefined;
 
