@@ -114,7 +114,8 @@ export class Client {
     if (this.#groups.get(group.id) === group) this.#groups.delete(group.id);
     const saving = untilSaved(group);
     this.#closedSaving.set(group.id, saving);
-    void saving.then(() => this.#closedSaving.get(group.id) === saving && this.#closedSaving.delete(group.id));
+    const done = () => void (this.#closedSaving.get(group.id) === saving && this.#closedSaving.delete(group.id));
+    saving.then(done, done);
     this.#writes.awaitBeforeStop(saving);
     const unsent = group.unsentDocs();
     if (unsent.length > 0) addUnsent(this.#closedUnsent, group.id, unsent);

@@ -443,7 +443,7 @@ function applyWrite(state: RelayState, writer: PeerId | undefined, write: Write,
   }
   const founding = write.members?.genesis === true;
   for (const peer of changed.size > 0 ? next.peers.values() : []) {
-    if (peer.phase !== "ready" || expired.includes(peer.id)) continue;
+    if (peer.phase !== "ready") continue; // those cut off for an expired token are gone from next.peers
     // A token does not keep a removed agent in: it is cut off like any removed member. Nor one the new log
     // does not name: the peers of the open group it closes that are not members get in no more than at a
     // handshake, rather than stay connected with a role the relay no longer gives them.
