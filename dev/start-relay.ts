@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { lockFolder } from "./folder-lock.ts";
 import { guard, workerdChildren } from "./orphan-guard.ts";
 import { shortSecretProblem } from "../protocol/token-secret.ts";
-import { RELAY_VARS } from "../worker/config.ts";
+import { configFromEnv, RELAY_VARS, type ConfigEnv } from "../worker/config.ts";
 
 /** The Worker's compatibility settings, the same as wrangler.toml's (a unit test holds them equal). */
 export const RELAY_COMPATIBILITY_DATE = "2026-08-01";
@@ -109,6 +109,10 @@ function checkOptions(options: unknown): asserts options is StartRelayOptions {
     const short = name.startsWith("WEFT_TOKEN_SECRET") ? shortSecretProblem(`startRelay: vars.${name}`, value) : undefined;
     if (short) throw new TypeError(short);
   }
+  // Any other value the relay could not use (a public key that is not a JWK, WEFT_OPEN_GROUPS "yes") would
+  // start a relay that lets no one in: refused here too, in the relay's own words.
+  const { problems } = configFromEnv(vars as ConfigEnv);
+  if (problems.length > 0) throw new TypeError(`startRelay: vars the relay cannot use: ${problems.join("; ")}`);
 }
 
 /** Every WEFT_* var the relay reads (worker/config.ts), the bench's included. */

@@ -1,7 +1,7 @@
 // The relay's keys and policies, in one place: the Worker and every group's Durable Object read them from
 // here. `configFromEnv` reads the Worker's bindings (the default); a library user may build a RelayConfig
 // in code instead. Reading never throws: a value that cannot be used is named in `problems`, and the relay
-// then fails closed (tokens cannot be checked, so no one gets in by token or without one).
+// then fails closed (no token is checked, so no one gets in by token or without one).
 import { shortSecretProblem } from "../protocol/index.ts";
 
 /** Longest lifetime (exp − iat, or exp − now without iat) a token may claim, unless configured otherwise. */
@@ -140,6 +140,9 @@ export function configFromEnv(bindings: ConfigEnv): RelayConfig {
   const openGroups = unknown.length === 0 && flag(env.WEFT_OPEN_GROUPS, !tokensConfigured, "WEFT_OPEN_GROUPS", problems);
   const founders = foundersOf(env.WEFT_FOUNDERS, tokensConfigured ? "token-admins" : "anyone", problems);
   const snapshotRetentionSeconds = retentionOf(env.WEFT_SNAPSHOT_RETENTION_SECONDS, problems);
+  // Any problem fails the relay closed, as its health check says: a relay running on a guess at what its
+  // operator meant (open groups for "yes", say) would look like a working one.
+  if (problems.length > 0) return { tokens: undefined, access: { openGroups: false, founders: "token-admins", tokensConfigured: true }, problems, snapshotRetentionSeconds };
   return { tokens, access: { openGroups, founders, tokensConfigured }, problems, snapshotRetentionSeconds };
 }
 
@@ -164,7 +167,7 @@ function retentionOf(value: string | undefined, problems: string[]): number {
   if (value === "never") return Infinity;
   const seconds = Number(value);
   if (/^\d+$/.test(value) && Number.isSafeInteger(seconds)) return seconds;
-  problems.push(`WEFT_SNAPSHOT_RETENTION_SECONDS is "${value}", expected a whole number of seconds or "never"; nothing is pruned`);
+  problems.push(`WEFT_SNAPSHOT_RETENTION_SECONDS is "${value}", expected a whole number of seconds or "never"; no one gets in until it is corrected, and nothing is pruned`);
   return Infinity;
 }
 
@@ -268,14 +271,14 @@ function ed25519PublicJwk(json: string): JsonWebKey | string {
 function flag(value: string | undefined, fallback: boolean, name: string, problems: string[]): boolean {
   if (value === undefined || value === "") return fallback;
   if (value === "true" || value === "false") return value === "true";
-  problems.push(`${name} is "${value}", expected "true" or "false"; using the secure choice`);
+  problems.push(`${name} is "${value}", expected "true" or "false"; no one gets in until it is corrected`);
   return false;
 }
 
 function foundersOf(value: string | undefined, fallback: Founders, problems: string[]): Founders {
   if (value === undefined || value === "") return fallback;
   if (value === "anyone" || value === "token-admins") return value;
-  problems.push(`WEFT_FOUNDERS is "${value}", expected "anyone" or "token-admins"; using "token-admins"`);
+  problems.push(`WEFT_FOUNDERS is "${value}", expected "anyone" or "token-admins"; no one gets in until it is corrected`);
   return "token-admins";
 }
 

@@ -28,13 +28,14 @@ const refused = (reason: string): TokenResult => ({ ok: false, code: "unauthoriz
 
 /**
  * The verifier for the configured key. Without a key every token is refused; with a key that cannot be
- * used (config.problems says why) every token gets `internal`, the same answer each time.
+ * used, or any other setting it cannot use (config.problems says which), every token gets `internal`, the same
+ * answer each time.
  */
 export function tokenVerifier(config: RelayConfig, clock: () => number = Date.now): TokenVerifier {
   const policy = config.tokens;
   if (!policy) {
     const answer: TokenResult = config.access.tokensConfigured
-      ? { ok: false, code: "internal", reason: "the relay's token key is misconfigured; its operator has been told" }
+      ? { ok: false, code: "internal", reason: "the relay's configuration has a problem, so no token is checked; its operator has been told" }
       : refused("this relay is not configured to accept tokens");
     return async () => answer;
   }

@@ -23,6 +23,12 @@ describe("startRelay's options from plain JavaScript", () => {
     ["an empty token secret", { vars: { WEFT_TOKEN_SECRET: "" } }],
     ["a token secret too short to keep tokens from being forged", { vars: { WEFT_TOKEN_SECRET: "hunter2" } }],
     ["a previous token secret too short", { vars: { WEFT_TOKEN_SECRET: "x".repeat(32), WEFT_TOKEN_SECRET_PREVIOUS: "x".repeat(31) } }],
+    ["a public key that is not JSON", { vars: { WEFT_TOKEN_PUBLIC_KEY: "{" } }],
+    ["a public key that is not an Ed25519 JWK", { vars: { WEFT_TOKEN_PUBLIC_KEY: "{}" } }],
+    ["open groups as neither true nor false", { vars: { WEFT_TOKEN_SECRET: "x".repeat(32), WEFT_OPEN_GROUPS: "yes" } }],
+    ["founders as neither anyone nor token-admins", { vars: { WEFT_FOUNDERS: "everyone" } }],
+    ["a token lifetime that is not whole seconds", { vars: { WEFT_TOKEN_SECRET: "x".repeat(32), WEFT_TOKEN_MAX_LIFETIME_SECONDS: "1h" } }],
+    ["a snapshot retention that is not whole seconds or never", { vars: { WEFT_SNAPSHOT_RETENTION_SECONDS: "soon" } }],
     ["a port as a string", { port: "8799" }],
     ["a port out of range", { port: 70_000 }],
     ["a folder as a number", { persistTo: 42 }],
@@ -45,6 +51,17 @@ describe("startRelay with a short HS256 secret", () => {
     expect(refusal?.message).toBe(
       "startRelay: vars.WEFT_TOKEN_SECRET_PREVIOUS has 7 bytes, under the 32 an HS256 secret needs (MIN_TOKEN_SECRET_BYTES, RFC 7518 §3.2): " +
         "anyone holding one token could find it by trying keys, and mint admin tokens; make one with `openssl rand -base64 32`",
+    );
+  });
+});
+
+describe("startRelay with a var the relay could not use", () => {
+  it("says which, in the relay's own words, rather than start a relay that lets no one in", async () => {
+    await expect(startRelay({ vars: { WEFT_TOKEN_PUBLIC_KEY: "{" } })).rejects.toThrow(
+      "startRelay: vars the relay cannot use: WEFT_TOKEN_PUBLIC_KEY is not JSON (expected a JWK); tokens cannot be checked",
+    );
+    await expect(startRelay({ vars: { WEFT_TOKEN_SECRET: "x".repeat(32), WEFT_OPEN_GROUPS: "yes" } })).rejects.toThrow(
+      'startRelay: vars the relay cannot use: WEFT_OPEN_GROUPS is "yes", expected "true" or "false"; no one gets in until it is corrected',
     );
   });
 });

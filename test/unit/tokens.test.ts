@@ -338,10 +338,18 @@ describe("relay config from the environment", () => {
     }
   });
 
-  it("a value it cannot read is a problem, and the secure choice stands", () => {
-    const config = configFromEnv({ WEFT_TOKEN_SECRET: SECRET, WEFT_OPEN_GROUPS: "yes", WEFT_FOUNDERS: "everyone" });
-    expect(config.access).toMatchObject({ openGroups: false, founders: "token-admins" });
-    expect(config.problems).toHaveLength(2);
+  it("a policy value it cannot read fails closed, as its health check says: a valid token gets internal", async () => {
+    const token = await sign({ sub: alice.agent, group: "g1", role: "admin", exp: inSeconds(60) }, SECRET, "HS256");
+    for (const env of [{ WEFT_OPEN_GROUPS: "yes" }, { WEFT_FOUNDERS: "everyone" }, { WEFT_SNAPSHOT_RETENTION_SECONDS: "soon" }]) {
+      for (const keyed of [{ WEFT_TOKEN_SECRET: SECRET, ...env }, env]) {
+        const config = configFromEnv(keyed);
+        expect(config.problems).toEqual([expect.stringMatching(/; no one gets in until it is corrected/)]);
+        expect(config.tokens).toBeUndefined();
+        expect(config.access).toMatchObject({ openGroups: false, founders: "token-admins", tokensConfigured: true });
+        expect(await verifierOf(config)(token)).toMatchObject({ ok: false, code: "internal" });
+      }
+    }
+    expect(configFromEnv({ WEFT_TOKEN_SECRET: SECRET, WEFT_OPEN_GROUPS: "yes", WEFT_FOUNDERS: "everyone" }).problems).toHaveLength(2);
   });
 
   it("a token lifetime it cannot read fails closed: no token gets in, however short it lives", async () => {
