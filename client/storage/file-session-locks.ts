@@ -11,9 +11,10 @@
 // seen the earlier's: at most one ever holds a session; and of clients racing for a free one, one gets it.
 // A lock is stale when its process is gone: `kill(pid, 0)` says so, and on Linux the process's start time
 // (from /proc) tells a reused pid from the holder (in containers every run may be pid 1).
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentId, SessionId } from "../../protocol/index.ts";
+import { makeFolder } from "./make-folder.ts";
 import type { SessionLocks } from "./session-pool.ts";
 
 /** How long a claim waits for racers that sort after it to give up or win, before giving up itself. */
@@ -53,7 +54,7 @@ export function fileSessionLocks(directory: string): SessionLocks {
     },
 
     async addToPool(_agent: AgentId, session: SessionId): Promise<void> {
-      mkdirSync(folder, { recursive: true });
+      makeFolder(folder);
       try {
         writeFileSync(join(folder, `${session}.session`), String(Date.now()), { flag: "wx" });
       } catch (error) {
@@ -62,7 +63,7 @@ export function fileSessionLocks(directory: string): SessionLocks {
     },
 
     async tryLock(session: SessionId): Promise<(() => Promise<void>) | undefined> {
-      mkdirSync(folder, { recursive: true });
+      makeFolder(folder);
       const prefix = `${session}.lock.`;
       const owner = `${process.pid}.${OWN_START}.${REALM}.${++lockCounter}`;
       const claim = join(folder, `${prefix}${owner}`);

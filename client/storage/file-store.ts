@@ -19,13 +19,14 @@
 // Several processes may share one directory: appends go to files opened with O_APPEND (each save one
 // write), nothing is ever truncated or rewritten in place, and session leases are lock files
 // (file-session-locks.ts).
-import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs";
+import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { link, open, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { isDocId, type AgentId, type DocId, type Role, type Transaction } from "../../protocol/index.ts";
 import { checkKnownOptions, describe } from "../local-checks.ts";
 import { fileSessionLocks } from "./file-session-locks.ts";
+import { makeFolder } from "./make-folder.ts";
 import { applyChanges, carriesWrites, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type StoredSnapshot, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, SessionInUseError, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
@@ -87,6 +88,7 @@ export class FileLocalStore implements LocalStore {
     return "FileLocalStore";
   }
 
+  /** The store's folder, absolute: a relative path is resolved once, when the store is made. */
   readonly directory: string;
   /** fsync every save (and each new file's folder): a save then survives a power cut, not only a crash of the app. */
   readonly fsync: boolean;
@@ -100,16 +102,17 @@ export class FileLocalStore implements LocalStore {
     if (typeof directory !== "string" || directory === "") throw new TypeError(`FileLocalStore: the directory must be a path, not ${describe(directory)}`);
     checkKnownOptions(options, ["fsync"], "FileLocalStore");
     if (options.fsync !== undefined && typeof options.fsync !== "boolean") throw new TypeError(`FileLocalStore: fsync must be true or false, not ${describe(options.fsync)}`);
-    this.directory = directory;
+    // Resolved once: an app that changes its working directory later keeps one store, not two halves.
+    this.directory = resolve(directory);
     this.fsync = options.fsync ?? true;
     try {
-      mkdirSync(directory, { recursive: true });
+      makeFolder(this.directory);
     } catch (error) {
       // fs's own words name a mkdir; the app gave a folder (a file's path, say, or one it may not make).
       const code = (error as NodeJS.ErrnoException).code;
       throw new Error(`FileLocalStore: the store folder ${directory} cannot be made${code === "EEXIST" || code === "ENOTDIR" ? " (a file is in its place, or in its path)" : ""}${code ? ` (${code})` : ""}`, { cause: error });
     }
-    this.#locks = fileSessionLocks(directory);
+    this.#locks = fileSessionLocks(this.directory);
   }
 
   /**
@@ -238,7 +241,7 @@ export class FileLocalStore implements LocalStore {
   /** Creates a group's folder if missing; true when it did. */
   async #ensureFolder(folder: string): Promise<boolean> {
     if (existsSync(folder)) return false;
-    mkdirSync(folder, { recursive: true });
+    makeFolder(folder);
     if (this.fsync) await fsyncPath(this.directory);
     return true;
   }

@@ -1,7 +1,8 @@
 // Session ownership (issue 9, item 1): two clients sharing one local store used to load the same session id
 // from it and write into one session log, so the relay kept one branch and the other's writes were lost.
 // Each live client now leases a session no other live client holds; a closed client's session is reused.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { IDBFactory } from "fake-indexeddb";
@@ -130,5 +131,54 @@ describe("a FileLocalStore whose folder cannot be written", () => {
     } finally {
       chmodSync(directory, 0o755);
     }
+  });
+});
+
+/** Runs `body` as an ES module in a Node process of its own (for what a test process must not do, or may never return from); its stdout. */
+function inOwnProcess(body: string): { stdout: string; status: number | null; signal: NodeJS.Signals | null } {
+  const client = new URL("../../../client/index.ts", import.meta.url).href;
+  const node = new URL("../../../client/node.ts", import.meta.url).href;
+  const script = `import { createClient, createIdentity } from ${JSON.stringify(client)};\nimport { FileLocalStore } from ${JSON.stringify(node)};\n${body}`;
+  const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 15_000, killSignal: "SIGKILL" });
+  return { stdout: run.stdout, status: run.status, signal: run.signal };
+}
+
+describe("a FileLocalStore given an odd folder", () => {
+  // Node's recursive mkdir loops for ever where the parent refuses children with ENOENT: the app's event
+  // loop never ran again, so no timer, promise or signal handler could stop it.
+  it("in /proc (no folder can be made in it), rejects createClient naming the folder instead of spinning for ever", ({ skip }) => {
+    if (!existsSync("/proc/self")) skip("no /proc here");
+    const run = inOwnProcess(`
+      const store = new FileLocalStore("/proc", { fsync: false });
+      await createClient({ url: "${NOWHERE}", identity: createIdentity(), store }).then(
+        () => console.log("created"),
+        (error) => console.log(error.message),
+      );
+    `);
+    expect(run.signal).toBeNull();
+    expect(run.stdout.trim()).toMatch(/^FileLocalStore: the store folder \/proc cannot be written \(ENOENT\), so no session can be leased in it$/);
+  });
+
+  it("as a relative path, keeps one store after the app changes its working directory", () => {
+    const base = mkdtempSync(join(tmpdir(), "weft-relative-"));
+    directories.push(base);
+    mkdirSync(join(base, "first"));
+    mkdirSync(join(base, "second"));
+    const run = inOwnProcess(`
+      process.chdir(${JSON.stringify(join(base, "first"))});
+      const store = new FileLocalStore("./store", { fsync: false });
+      const client = await createClient({ url: "${NOWHERE}", identity: createIdentity(), store, backoff: { baseMs: 60000 } });
+      process.chdir(${JSON.stringify(join(base, "second"))});
+      const doc = client.group("g").create();
+      doc.append("saved while offline");
+      await client.close();
+      console.log(store.directory);
+    `);
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim()).toBe(join(base, "first", "store"));
+    expect(existsSync(join(base, "second", "store"))).toBe(false);
+    // The document and the session lease are both in the first folder, the lease let go at close.
+    expect(readdirSync(join(base, "first", "store", "g")).filter((name) => name.endsWith(".jsonl"))).toHaveLength(1);
+    expect(readdirSync(join(base, "first", "store", "sessions")).filter((name) => name.endsWith(".held"))).toEqual([]);
   });
 });
