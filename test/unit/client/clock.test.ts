@@ -1,10 +1,14 @@
 // A device whose clock is off: the relay refuses times more than MAX_CLOCK_AHEAD_MS ahead of its own
 // (bad_time), and the SDK stamps its writes by the relay's clock once it has heard it, so such a device's
 // writes are taken and sort where they were made. Against the real relay (startRelay: workerd, its own clock).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createClient, createIdentity } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
-import { MAX_CLOCK_AHEAD_MS } from "../../../protocol/index.ts";
+import { MAX_CLOCK_AHEAD_MS, RELAY_CLOCK_SLACK_MS } from "../../../protocol/index.ts";
+import { RelayClock } from "../../../client/relay-clock.ts";
 import { startRelay, type LocalRelay } from "../../../dev/start-relay.ts";
 import { until } from "../../support/wait.ts";
 import { harness } from "./group-harness.ts";
@@ -152,66 +156,61 @@ describe("a device whose clock changes after the relay's was heard", () => {
     }
   });
 
-  it("set forward (a clock that ran slow put right): the write is refused (bad_time), the client hears the relay again, and writes at its time after the discard", async () => {
+  it("set forward three days (a clock set wrong, or put right): stamped at most a day, less the slack, past the relay's time, and taken", async () => {
     const { client, realNow, clockSetRight } = await connectedWithClockOff(-MAX_CLOCK_AHEAD_MS * 3, "clock-set-forward");
     try {
       const group = client.group("clock-set-forward");
       const doc = group.create();
       await doc.synced();
-      let reconnected = false;
-      group.onStatus((status) => void (status === "connecting" && (reconnected = true)));
-      clockSetRight(); // taken for a sleep of three days: stamped three days ahead of the relay
-      doc.append("three days ahead");
-      await expect(doc.synced()).rejects.toMatchObject({ code: "bad_time" });
-      await until(() => reconnected && group.status === "live", 10_000);
-      await group.discardRefused(doc);
-      doc.append("at the relay's time");
-      await doc.synced();
-      expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["at the relay's time"]);
-      expect(Math.abs(doc.transactions()[0]!.at - realNow())).toBeLessThan(60_000);
-    } finally {
-      clockSetRight();
-      await client.close();
-    }
-  });
-
-  it("set forward, the refused write discarded at once, before the client heard the relay again: the next write is stamped by the relay's time, not refused too", async () => {
-    const { client, realNow, clockSetRight } = await connectedWithClockOff(-MAX_CLOCK_AHEAD_MS * 3, "clock-discard-at-once");
-    try {
-      const group = client.group("clock-discard-at-once");
-      const doc = group.create();
-      await doc.synced();
-      clockSetRight();
-      doc.append("three days ahead");
-      await expect(doc.synced()).rejects.toMatchObject({ code: "bad_time" });
-      await group.discardRefused(doc);
-      doc.append("right after the discard");
-      await doc.synced();
-      expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["right after the discard"]);
-      expect(Math.abs(doc.transactions()[0]!.at - realNow())).toBeLessThan(60_000);
-    } finally {
-      clockSetRight();
-      await client.close();
-    }
-  });
-
-  it("set forward with edits to several documents: one reconnect hears the relay's time, and every refused write is said, not one reconnect each", async () => {
-    const { client, clockSetRight } = await connectedWithClockOff(-MAX_CLOCK_AHEAD_MS * 3, "clock-many");
-    try {
-      const group = client.group("clock-many");
-      const docs = Array.from({ length: 6 }, () => group.create());
-      await Promise.all(docs.map((doc) => doc.synced()));
       let reconnects = 0;
       group.onStatus((status) => void (status === "connecting" && reconnects++));
-      clockSetRight();
-      for (const doc of docs) doc.append("three days ahead");
-      const settled = await Promise.allSettled(docs.map((doc) => doc.synced()));
-      expect(settled.map((result) => result.status === "rejected" && (result.reason as { code?: string }).code)).toEqual(docs.map(() => "bad_time"));
-      await until(() => group.status === "live", 10_000);
-      expect(reconnects).toBe(1);
+      clockSetRight(); // taken for a sleep, but only so far as the relay takes
+      doc.append("three days ahead by the wall clock");
+      await doc.synced();
+      const at = doc.transactions()[0]!.at;
+      expect(at).toBeGreaterThan(realNow() + MAX_CLOCK_AHEAD_MS - RELAY_CLOCK_SLACK_MS - 60_000);
+      expect(at).toBeLessThanOrEqual(realNow() + MAX_CLOCK_AHEAD_MS - RELAY_CLOCK_SLACK_MS);
+      expect(reconnects).toBe(0);
+      expect(group.refused()).toEqual([]);
     } finally {
       clockSetRight();
       await client.close();
+    }
+  });
+
+  it("set forward three days while the relay was down: the writes made offline reach the relay once it is back, with those made after", async () => {
+    const persistTo = mkdtempSync(join(tmpdir(), "weft-clock-"));
+    let own = await startRelay({ persistTo });
+    const port = Number(new URL(own.url).port);
+    const client = await createClient({ url: own.url, identity: createIdentity(), backoff: { baseMs: 50, capMs: 200 } });
+    const realNow = Date.now.bind(Date);
+    const forward = vi.spyOn(Date, "now").mockImplementation(realNow);
+    try {
+      const group = client.group("clock-offline");
+      const doc = group.create();
+      doc.append("online");
+      await doc.synced();
+      await own.stop();
+      await until(() => group.status !== "live", 10_000);
+      forward.mockImplementation(() => realNow() + MAX_CLOCK_AHEAD_MS * 3);
+      doc.append("typed offline");
+      own = await startRelay({ persistTo, port });
+      await doc.synced();
+      doc.append("typed after reconnecting");
+      await doc.synced();
+      expect(group.refused()).toEqual([]);
+      const reader = await createClient({ url: own.url, identity: createIdentity() });
+      try {
+        const copy = await reader.group("clock-offline").open(doc.id);
+        expect(copy.transactions().map((transaction) => transaction.data)).toEqual(["online", "typed offline", "typed after reconnecting"]);
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      forward.mockRestore();
+      await client.close();
+      await own.stop();
+      rmSync(persistTo, { recursive: true, force: true });
     }
   });
 
@@ -286,6 +285,41 @@ describe("a membership log holding a time far past what the relay takes (stored 
       expect(again.refused()).toEqual([]);
     } finally {
       closeAll();
+    }
+  });
+});
+
+describe("the relay's clock as a client runs it on", () => {
+  /** Date.now and performance.now moved by `wall` and `monotonic` ms from here on. */
+  function clocksMoved(wall: number, monotonic: number) {
+    const realNow = Date.now.bind(Date);
+    const realMonotonic = performance.now.bind(performance);
+    const spies = [vi.spyOn(Date, "now").mockImplementation(() => realNow() + wall), vi.spyOn(performance, "now").mockImplementation(() => realMonotonic() + monotonic)];
+    return { restore: () => spies.forEach((spy) => spy.mockRestore()) };
+  }
+
+  it("takes the wall clock's advance past the monotonic one for a sleep, up to a day less the slack; after a refused time, only the monotonic clock's until heard again", () => {
+    const clock = new RelayClock();
+    const relayNow = Date.now() - 5_000;
+    clock.heard(relayNow);
+    const slept = clocksMoved(10 * 60 * 60 * 1000, 0);
+    try {
+      expect(clock.now() - relayNow).toBeGreaterThanOrEqual(10 * 60 * 60 * 1000);
+      expect(clock.now() - relayNow).toBeLessThan(10 * 60 * 60 * 1000 + 1_000);
+    } finally {
+      slept.restore();
+    }
+    const setForward = clocksMoved(MAX_CLOCK_AHEAD_MS * 3, 0);
+    try {
+      expect(clock.now() - relayNow).toBeGreaterThanOrEqual(MAX_CLOCK_AHEAD_MS - RELAY_CLOCK_SLACK_MS);
+      expect(clock.now() - relayNow).toBeLessThan(MAX_CLOCK_AHEAD_MS - RELAY_CLOCK_SLACK_MS + 1_000);
+      clock.distrustWall();
+      expect(clock.now() - relayNow).toBeLessThan(1_000);
+      clock.heard(relayNow + 2_000);
+      expect(clock.now() - relayNow - 2_000).toBeGreaterThanOrEqual(0);
+      expect(clock.now() - relayNow - 2_000).toBeLessThan(1_000);
+    } finally {
+      setForward.restore();
     }
   });
 });
