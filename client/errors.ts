@@ -31,6 +31,17 @@ export class LocalStoreError extends RelayError {
 }
 
 /**
+ * A local store's failure in words: its message, or its name where it has none. Chromium's IndexedDB fails a
+ * write over the quota with a QuotaExceededError whose message is empty: said as what it means, name and all.
+ */
+export function storeFailureText(error: unknown): string {
+  if (typeof error !== "object" || error === null || typeof (error as Error).message !== "string") return String(error);
+  const { name, message } = error as Error;
+  if (name === "QuotaExceededError") return `the device's storage is full (${message || name})`;
+  return message || String(name);
+}
+
+/**
  * The SDK refused a call before anything left the device, because the relay would refuse it: `code` is
  * the code the relay would have answered with. Thrown synchronously; nothing was stored or sent.
  */

@@ -9,7 +9,7 @@ import { digestOfState, initialState, step } from "./core/client-core.ts";
 import { hasUnsynced, unsavedOf, type DocState } from "./core/doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Directory, type WaiterKey } from "./core/effects.ts";
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
-import { ClosedError, LocalRefusalError, LocalStoreError, RelayError, type ConnectionError } from "./errors.ts";
+import { ClosedError, LocalRefusalError, LocalStoreError, RelayError, storeFailureText, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
 import { checkDocId, checkGroupId, checkHeader, checkKnownOptions, checkListener, checkRoleMay, checkSignalOptions, checkSince, describe, shown } from "./local-checks.ts";
 import { changeMembers, verifiedMembers, type MembershipHost } from "./membership.ts";
@@ -256,7 +256,7 @@ export class Group {
     const [docs, role] = await loadUntilClosed(() => Promise.all([load(), this.#keptRole()]), {
       ...this.#closing,
       onFailure: (error) => {
-        const message = `loading group ${this.id} from the local store failed: ${error instanceof Error ? error.message : String(error)}; trying again`;
+        const message = `loading group ${this.id} from the local store failed: ${storeFailureText(error)}; trying again`;
         this.#report(new LocalStoreError(message));
       },
     });
@@ -770,7 +770,7 @@ export class Group {
         return;
       case "keepRole":
         return this.#store.saveRole?.(this.id, this.identity.agent, effect.role).catch((error: Error) => {
-          this.#report(new LocalStoreError(`keeping this agent's role in the local store failed: ${error.message}`));
+          this.#report(new LocalStoreError(`keeping this agent's role in the local store failed: ${storeFailureText(error)}`));
         });
       case "forget":
         this.#docs.delete(effect.doc);
@@ -788,7 +788,7 @@ export class Group {
   #storeWork(doc: DocId, report: boolean, what: string, work: () => Promise<void>): Promise<void> {
     const done = work();
     if (!report) return done;
-    return done.catch((error: Error) => this.#report(new LocalStoreError(`${what}: ${error.message}`, { doc })));
+    return done.catch((error: unknown) => this.#report(new LocalStoreError(`${what}: ${storeFailureText(error)}`, { doc })));
   }
 
   #report(error: RelayError | ConnectionError): void {

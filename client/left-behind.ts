@@ -6,7 +6,7 @@
 // (or, offline, when it was announced). One read of the store serves the callers that ask at the same time.
 import type { AgentId, DocId } from "../protocol/index.ts";
 import type { CoreEvent, CoreState } from "./core/effects.ts";
-import { ClosedError, LocalStoreError, RelayError } from "./errors.ts";
+import { ClosedError, LocalStoreError, RelayError, storeFailureText } from "./errors.ts";
 import type { LocalStore, StoredDoc } from "./storage/local-store.ts";
 import { unlessAborted, untilClosed, type LoadWatch } from "./store-load.ts";
 
@@ -90,7 +90,7 @@ export class LeftBehind {
   }
 
   #readFailed(error: unknown): void {
-    this.#host.report(new LocalStoreError(`reading the local store again failed: ${error instanceof Error ? error.message : String(error)}`));
+    this.#host.report(new LocalStoreError(`reading the local store again failed: ${storeFailureText(error)}`));
   }
 
   /** The store as it is now, read once for the callers that ask at the same time. */

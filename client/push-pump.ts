@@ -6,6 +6,7 @@ import { verifiesChains } from "./chain-checks.ts";
 import { unsavedOf, type DocState } from "./core/doc-state.ts";
 import type { CoreEvent } from "./core/effects.ts";
 import { carriesWrites, type DocChanges, type LocalStore } from "./storage/local-store.ts";
+import { storeFailureText } from "./errors.ts";
 
 /**
  * A save that failed (a full disk, a store closed under the client) is tried again after this wait,
@@ -196,7 +197,7 @@ export class PushPump {
   /** A save failed: the app hears of it once per run of failures, and it is tried again after a wait. */
   #failed(id: DocId, error: unknown): void {
     const retry = this.#retries.get(id);
-    const message = `saving ${id} locally failed: ${error instanceof Error ? error.message : String(error)}`;
+    const message = `saving ${id} locally failed: ${storeFailureText(error)}`;
     if (!retry) this.#host.onLocalFailure(id, this.#stopped ? message : `${message}; trying again`);
     if (this.#stopped || retry?.timer !== undefined) return;
     const waitMs = retry?.nextMs ?? SAVE_RETRY.firstMs;

@@ -145,15 +145,22 @@ export class IndexedDbLocalStore implements LocalStore {
   async loadGroup(group: string): Promise<StoredDoc[]> {
     const db = await this.#db();
     // What a page kept at its end (keepAtOnce) goes into the database first, so the records below hold it.
+    // What the database will not take (its quota reached) stays in localStorage, read on top of the records,
+    // and moved at a later load: the group opens from what the device holds rather than wait for space.
     const storage = pageStorage();
+    const unmoved: { doc: DocId; changes: DocChanges }[] = [];
     for (const { key, doc, changes } of storage ? journalOf(storage, this.#name, group) : []) {
-      await this.save(group, doc, changes);
-      storage!.removeItem(key);
+      try {
+        await this.save(group, doc, changes);
+        storage!.removeItem(key);
+      } catch {
+        unmoved.push({ doc, changes });
+      }
     }
     // Records come in key order, which is the order they were saved in.
     const records = (await done(db.transaction(CHANGES).objectStore(CHANGES).index("group").getAll(group))) as ChangeRecord[];
     const docs = new Map<DocId, StoredDoc>();
-    for (const record of records) {
+    for (const record of [...records, ...unmoved]) {
       if (!record?.changes || !Array.isArray(record.changes.appends)) continue; // not a record this code wrote
       let stored = docs.get(record.doc);
       if (!stored && record.changes.header) docs.set(record.doc, (stored = { id: record.doc, header: record.changes.header, sessions: {} }));
