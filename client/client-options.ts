@@ -3,6 +3,7 @@
 // a reconnect, where it would throw uncaught, loop without a pause, or be ignored.
 import { MAX_PUSH_INTERVAL_MS, agentOfSession, isSessionId } from "../protocol/index.ts";
 import { checkIdentity, checkKnownOptions, checkRelayUrl, describe, shown } from "./local-checks.ts";
+import { ArgumentError } from "../protocol/argument-error.ts";
 
 /** Every option createClient takes. */
 const OPTIONS = ["url", "identity", "store", "session", "backoff", "pingIntervalMs", "pingTimeoutMs", "connectTimeoutMs", "WebSocket", "random", "getToken", "compression", "fetch", "pushIntervalMs"];
@@ -15,21 +16,21 @@ const SOCKET_METHODS = ["addEventListener", "send", "close"];
 const MAX_MS = 2 ** 31 - 1;
 
 export function checkClientOptions(options: unknown): void {
-  if (options === undefined) throw new TypeError("createClient: options must be an object ({ url, identity, ... }), not undefined");
+  if (options === undefined) throw new ArgumentError("createClient: options must be an object ({ url, identity, ... }), not undefined");
   checkKnownOptions(options, OPTIONS, "createClient");
   const given = options as Record<string, unknown>;
   checkIdentity(given.identity);
   checkRelayUrl(given.url);
   // The pace of partial frames (GroupOptions.pushIntervalMs): any number of ms up to a minute, fractions too.
   const pace = given.pushIntervalMs;
-  if (pace !== undefined && !(typeof pace === "number" && pace >= 0 && pace <= MAX_PUSH_INTERVAL_MS)) throw new TypeError(`createClient: pushIntervalMs must be a number of milliseconds from 0 to ${MAX_PUSH_INTERVAL_MS}, not ${shown(pace)}`);
+  if (pace !== undefined && !(typeof pace === "number" && pace >= 0 && pace <= MAX_PUSH_INTERVAL_MS)) throw new ArgumentError(`createClient: pushIntervalMs must be a number of milliseconds from 0 to ${MAX_PUSH_INTERVAL_MS}, not ${shown(pace)}`);
   const store = given.store as Record<string, unknown> | undefined;
   if (store !== undefined && (typeof store !== "object" || store === null || STORE_METHODS.some((method) => typeof store[method] !== "function"))) {
-    throw new TypeError(`createClient: store must be a LocalStore (with ${STORE_METHODS.join(", ")}), not ${describe(store)}`);
+    throw new ArgumentError(`createClient: store must be a LocalStore (with ${STORE_METHODS.join(", ")}), not ${describe(store)}`);
   }
   const agent = (given.identity as { agent: string }).agent;
   if (given.session !== undefined && !(typeof given.session === "string" && isSessionId(given.session) && agentOfSession(given.session) === agent)) {
-    throw new TypeError(`createClient: session must be a session id of the identity's agent (${agent}~...), not ${shown(given.session)}`);
+    throw new ArgumentError(`createClient: session must be a session id of the identity's agent (${agent}~...), not ${shown(given.session)}`);
   }
   if (given.backoff !== undefined) {
     checkKnownOptions(given.backoff ?? null, BACKOFF, "createClient: backoff");
@@ -43,16 +44,16 @@ export function checkClientOptions(options: unknown): void {
   checkMs(given.pingTimeoutMs, "pingTimeoutMs", 1);
   checkMs(given.connectTimeoutMs, "connectTimeoutMs", 1);
   for (const name of ["WebSocket", "random", "getToken"]) {
-    if (given[name] !== undefined && typeof given[name] !== "function") throw new TypeError(`createClient: ${name} must be a function, not ${describe(given[name])}`);
+    if (given[name] !== undefined && typeof given[name] !== "function") throw new ArgumentError(`createClient: ${name} must be a function, not ${describe(given[name])}`);
   }
   // A function that is no WebSocket class (a server class, Object) would fail at every attempt.
   const missing = given.WebSocket && missingSocketMethod((given.WebSocket as { prototype?: unknown }).prototype);
-  if (missing) throw new TypeError(`createClient: WebSocket must be a WebSocket class (the runtime's, or ws's): the sockets of this one would have no ${missing}`);
+  if (missing) throw new ArgumentError(`createClient: WebSocket must be a WebSocket class (the runtime's, or ws's): the sockets of this one would have no ${missing}`);
   if (given.fetch !== undefined && given.fetch !== false && typeof given.fetch !== "function") {
-    throw new TypeError(`createClient: fetch must be a function, or false for none, not ${describe(given.fetch)}`);
+    throw new ArgumentError(`createClient: fetch must be a function, or false for none, not ${describe(given.fetch)}`);
   }
   if (given.compression !== undefined && typeof given.compression !== "boolean") {
-    throw new TypeError(`createClient: compression must be true or false, not ${describe(given.compression)}`);
+    throw new ArgumentError(`createClient: compression must be true or false, not ${describe(given.compression)}`);
   }
 }
 
@@ -60,7 +61,7 @@ export function checkClientOptions(options: unknown): void {
 function checkMs(value: unknown, name: string, least: number): void {
   if (value === undefined) return;
   if (!(typeof value === "number" && Number.isInteger(value) && value >= least && value <= MAX_MS)) {
-    throw new TypeError(`createClient: ${name} must be a whole number of milliseconds from ${least} to ${MAX_MS}, not ${shown(value)}`);
+    throw new ArgumentError(`createClient: ${name} must be a whole number of milliseconds from ${least} to ${MAX_MS}, not ${shown(value)}`);
   }
 }
 

@@ -38,6 +38,7 @@ import { checkRelayUrl, describe, tokenProblem } from "./local-checks.ts";
 import { RelayClock } from "./relay-clock.ts";
 import { StatusError, canTransition, type Status } from "./status.ts";
 import { TokenSource, type GetToken } from "./token-source.ts";
+import { ArgumentError } from "../protocol/argument-error.ts";
 
 // Exactly the frame the relay's runtime answers without waking the object.
 const PING = encodeMessage({ type: "ping" });
@@ -181,7 +182,7 @@ export class Connection {
     this.#url = url.href;
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     const Socket = options.WebSocket ?? globalThis.WebSocket;
-    if (!Socket) throw new TypeError("no WebSocket in this runtime (Node 20): pass one as createClient's WebSocket option, the ws package's (import { WebSocket } from \"ws\"); Node 22+ and browsers have it");
+    if (!Socket) throw new ArgumentError("no WebSocket in this runtime (Node 20): pass one as createClient's WebSocket option, the ws package's (import { WebSocket } from \"ws\"); Node 22+ and browsers have it");
     this.#WebSocket = Socket;
     this.#tokens = options.getToken ? new TokenSource(options.getToken, options.group) : undefined;
     this.#watchNetwork();

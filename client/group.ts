@@ -23,6 +23,7 @@ import type { Status } from "./status.ts";
 import { carriesWrites, cutStoredSession, storedRole, type LocalStore } from "./storage/local-store.ts";
 import { SocketOrder } from "./socket-order.ts";
 import { WaiterTable } from "./waiters.ts";
+import { ArgumentError } from "../protocol/argument-error.ts";
 
 export { RelayError } from "./errors.ts";
 export type { Directory } from "./core/effects.ts";
@@ -313,13 +314,13 @@ export class Group {
   create(options: { kind?: string; meta?: DocMeta; readers?: AgentId[] } = {}): Doc {
     // A misspelt or null `readers` would make the document readable by the whole group.
     checkKnownOptions(options, ["kind", "meta", "readers"], "create");
-    if (options.readers !== undefined && !Array.isArray(options.readers)) throw new TypeError(`create: readers must be an array of agent ids, not ${describe(options.readers)}`);
+    if (options.readers !== undefined && !Array.isArray(options.readers)) throw new ArgumentError(`create: readers must be an array of agent ids, not ${describe(options.readers)}`);
     // Checked before the header is hashed, which would blame meta for a reader that is no string.
     const notText = options.readers?.findIndex((reader) => typeof reader !== "string") ?? -1;
-    if (notText >= 0) throw new TypeError(`create: readers[${notText}] must be an agent id (a string), not ${shown(options.readers![notText])}`);
-    if (options.kind !== undefined && typeof options.kind !== "string") throw new TypeError(`create: kind must be a string, not ${shown(options.kind)}`);
+    if (notText >= 0) throw new ArgumentError(`create: readers[${notText}] must be an agent id (a string), not ${shown(options.readers![notText])}`);
+    if (options.kind !== undefined && typeof options.kind !== "string") throw new ArgumentError(`create: kind must be a string, not ${shown(options.kind)}`);
     if (options.meta !== undefined && (typeof options.meta !== "object" || options.meta === null || Array.isArray(options.meta))) {
-      throw new TypeError(`create: meta must be an object, not ${describe(options.meta)}`);
+      throw new ArgumentError(`create: meta must be an object, not ${describe(options.meta)}`);
     }
     return this.#createWith(this.#header(options.kind ?? "json", options), false);
   }
@@ -650,8 +651,8 @@ export class Group {
 
   /** A Doc of this group, as refused() and open() give them. */
   #checkDoc(doc: unknown, what: string): asserts doc is Doc {
-    if (!(doc instanceof Doc)) throw new TypeError(`${what}: expected a Doc, as open() and refused() give them, not ${doc === null ? "null" : typeof doc}`);
-    if (!this.#made.has(doc)) throw new TypeError(`${what}: ${doc.id} is a Doc of another group or client, not of group ${this.id} of this client`);
+    if (!(doc instanceof Doc)) throw new ArgumentError(`${what}: expected a Doc, as open() and refused() give them, not ${doc === null ? "null" : typeof doc}`);
+    if (!this.#made.has(doc)) throw new ArgumentError(`${what}: ${doc.id} is a Doc of another group or client, not of group ${this.id} of this client`);
   }
 
   #throwIfClosed(): void {

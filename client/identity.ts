@@ -10,6 +10,7 @@ import {
   type SessionId,
 } from "../protocol/index.ts";
 import { checkIdentity, describe } from "./local-checks.ts";
+import { ArgumentError } from "../protocol/argument-error.ts";
 
 export type Identity = { readonly agent: AgentId; readonly secretKey: Uint8Array };
 
@@ -21,10 +22,10 @@ export function createIdentity(): Identity {
 
 /** The identity whose secret key is this base64url string (from `exportIdentity`). */
 export function importIdentity(secret: string): Identity {
-  if (typeof secret !== "string") throw new TypeError(`importIdentity: expected the string exportIdentity gave, not ${describe(secret)}`);
-  if (secret.trim() !== secret) throw new TypeError("importIdentity: the string has whitespace at its start or end (a trailing newline, from a file written with echo?); trim it");
+  if (typeof secret !== "string") throw new ArgumentError(`importIdentity: expected the string exportIdentity gave, not ${describe(secret)}`);
+  if (secret.trim() !== secret) throw new ArgumentError("importIdentity: the string has whitespace at its start or end (a trailing newline, from a file written with echo?); trim it");
   const secretKey = fromBase64Url(secret);
-  if (!secretKey || secretKey.length !== 32) throw new TypeError("importIdentity: expected 32 bytes of base64url");
+  if (!secretKey || secretKey.length !== 32) throw new ArgumentError("importIdentity: expected 32 bytes of base64url");
   return { agent: agentIdOf(publicKeyOf(secretKey)), secretKey };
 }
 

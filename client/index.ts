@@ -2,6 +2,7 @@
 export { createClient, Client, type ClientOptions } from "./client.ts";
 export { Group, type GroupOptions } from "./group.ts";
 export { RelayError, LocalStoreError, LocalRefusalError, ClosedError, ConnectionError, type ConnectionFailure } from "./errors.ts";
+export { ArgumentError } from "../protocol/argument-error.ts";
 export type { Directory } from "./core/effects.ts";
 export { Doc, type DocChange, type DocTransaction, type RefusedWrites, type Snapshotted } from "./doc.ts";
 export type { DocPresence, PresenceKey, PresenceListener, PresenceMap, PresencePeerState } from "./presence.ts";

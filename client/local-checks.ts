@@ -41,6 +41,7 @@ import {
   maySnapshot,
 } from "../protocol/index.ts";
 import { LocalRefusalError } from "./errors.ts";
+import { ArgumentError } from "../protocol/argument-error.ts";
 
 // Any well-formed signature: the shape is checked, not the value (the real one is made when pushing).
 const PLACEHOLDER_SIGNATURE = "A".repeat(86);
@@ -113,6 +114,8 @@ export function checkData(data: unknown, what: string): asserts data is Transact
 
 /** A transaction's data as the relay will check it: a string (well-formed) or bytes, within MAX_TRANSACTION_BYTES. */
 export function checkTransactionData(doc: DocId, session: SessionId, at: number, data: TransactionData): void {
+  // Said of the argument: the relay's words name the message's path, a session id the app never gave.
+  if (typeof data === "string" && !isWellFormedText(data)) throw new LocalRefusalError("bad_frame", "append: data must be well-formed UTF-16 text (no lone surrogates)");
   refuseAsRelayWould(
     { type: "content", doc, sessions: { [session]: { after: 0, transactions: [{ at, data }], signature: PLACEHOLDER_SIGNATURE } } },
     "append",
@@ -219,7 +222,7 @@ export function checkDocId(id: unknown, what: string): asserts id is DocId {
 }
 
 export function checkGroupId(id: unknown): asserts id is string {
-  if (typeof id !== "string" || !isGroupId(id)) throw new LocalRefusalError("bad_frame", `group: ${shown(id)} is not a group id (1 to 128 of A-Z a-z 0-9 . _ ~ -)`);
+  if (typeof id !== "string" || !isGroupId(id)) throw new ArgumentError(`group: ${shown(id)} is not a group id (1 to 128 of A-Z a-z 0-9 . _ ~ -, not dots alone)`);
 }
 
 export function checkSince(since: unknown): void {
@@ -234,13 +237,13 @@ export function checkRelayUrl(url: unknown): URL {
   try {
     parsed = new URL(String(url));
   } catch {
-    throw new LocalRefusalError("bad_frame", `url: ${shown(url)} is not a URL; write it with its scheme, like https://relay.example.com`);
+    throw new ArgumentError(`url: ${shown(url)} is not a URL; write it with its scheme, like https://relay.example.com`);
   }
   if (!["http:", "https:", "ws:", "wss:"].includes(parsed.protocol)) {
-    throw new LocalRefusalError("bad_frame", `url: the scheme ${parsed.protocol} is not one of http:, https:, ws:, wss:`);
+    throw new ArgumentError(`url: the scheme ${parsed.protocol} is not one of http:, https:, ws:, wss:`);
   }
   // A WebSocket URL may not have one (the constructor throws), and a relay has no use for it.
-  if (parsed.hash !== "" || String(url).includes("#")) throw new LocalRefusalError("bad_frame", `url: ${String(url)} has a #fragment; a relay URL has none`);
+  if (parsed.hash !== "" || String(url).includes("#")) throw new ArgumentError(`url: ${String(url)} has a #fragment; a relay URL has none`);
   return parsed;
 }
 
@@ -260,14 +263,14 @@ export function tokenProblem(token: unknown): string | undefined {
 
 /** An options argument: an object, or left out. */
 export function checkOptions(options: unknown, what: string): void {
-  if (options !== undefined && (typeof options !== "object" || options === null)) throw new TypeError(`${what}: options must be an object, not ${describe(options)}`);
+  if (options !== undefined && (typeof options !== "object" || options === null)) throw new ArgumentError(`${what}: options must be an object, not ${describe(options)}`);
 }
 
 /** Options that name nothing but `known`: a misspelt option would otherwise be dropped in silence. */
 export function checkKnownOptions(options: unknown, known: readonly string[], what: string): void {
   checkOptions(options, what);
   const unknown = Object.keys(options ?? {}).filter((name) => !known.includes(name));
-  if (unknown.length > 0) throw new TypeError(`${what}: there is no option ${unknown.map((name) => JSON.stringify(name)).join(", ")}; the options are ${known.join(", ")}`);
+  if (unknown.length > 0) throw new ArgumentError(`${what}: there is no option ${unknown.map((name) => JSON.stringify(name)).join(", ")}; the options are ${known.join(", ")}`);
 }
 
 /** Options that may carry an AbortSignal: an object, and its `signal` one (or left out); `also` names the others it takes. */
@@ -276,12 +279,12 @@ export function checkSignalOptions(options: unknown, what: string, also: readonl
   checkKnownOptions(options, ["signal", ...also], what);
   const signal = (options as { signal?: unknown } | undefined)?.signal;
   if (signal !== undefined && !(typeof signal === "object" && signal !== null && typeof (signal as AbortSignal).addEventListener === "function" && typeof (signal as AbortSignal).aborted === "boolean")) {
-    throw new TypeError(`${what}: signal must be an AbortSignal, not ${describe(signal)}`);
+    throw new ArgumentError(`${what}: signal must be an AbortSignal, not ${describe(signal)}`);
   }
 }
 
 export function checkListener(listener: unknown, what: string): void {
-  if (typeof listener !== "function") throw new TypeError(`${what}: the listener must be a function, not ${describe(listener)}`);
+  if (typeof listener !== "function") throw new ArgumentError(`${what}: the listener must be a function, not ${describe(listener)}`);
 }
 
 /** `length` bytes in a byte array of any realm (an iframe's, a vm context's): `instanceof` would refuse it. */
@@ -294,12 +297,12 @@ export function checkIdentity(identity: unknown, what = "createClient: identity"
   const valid =
     typeof given === "object" && given !== null && isBytes(given.secretKey, 32) && typeof given.agent === "string" && isAgentId(given.agent);
   if (!valid) {
-    throw new TypeError(
+    throw new ArgumentError(
       `${what} must be what createIdentity() or importIdentity(saved) returns, not ${typeof identity === "string" ? "a string (pass it to importIdentity first)" : describe(identity)}`,
     );
   }
   // The relay would refuse every handshake of an agent id that is not the key's.
   if (agentIdOf(publicKeyOf(new Uint8Array(given.secretKey as Uint8Array))) !== given.agent) {
-    throw new TypeError(`${what}'s agent is not the agent of its secret key (pass what createIdentity() or importIdentity(saved) returns, unchanged)`);
+    throw new ArgumentError(`${what}'s agent is not the agent of its secret key (pass what createIdentity() or importIdentity(saved) returns, unchanged)`);
   }
 }

@@ -7,6 +7,7 @@ import type { Doc } from "./doc.ts";
 import { LocalRefusalError, abortReason } from "./errors.ts";
 import { checkMemberOp, checkRoleMay, shown } from "./local-checks.ts";
 import { unlessAborted } from "./store-load.ts";
+import { ArgumentError } from "../protocol/argument-error.ts";
 
 /** What the membership operations need of their group. */
 export type MembershipHost = WelcomeWatch & {
@@ -33,8 +34,8 @@ export async function changeMembers(host: MembershipHost, op: MemberOp, what: "s
   const closed = host.closed();
   if (closed) throw closed;
   // The app's arguments, told as such: a misspelt role is not a permission the relay withholds.
-  if (!isAgentId(op.agent)) throw new TypeError(`${what}: the agent must be an agent id (an identity's agent), not ${shown(op.agent)}`);
-  if (op.op === "set" && !(ROLES as readonly unknown[]).includes(op.role)) throw new TypeError(`${what}: the role must be one of ${ROLES.map((role) => `"${role}"`).join(", ")}, not ${shown(op.role)}`);
+  if (!isAgentId(op.agent)) throw new ArgumentError(`${what}: the agent must be an agent id (an identity's agent), not ${shown(op.agent)}`);
+  if (op.op === "set" && !(ROLES as readonly unknown[]).includes(op.role)) throw new ArgumentError(`${what}: the role must be one of ${ROLES.map((role) => `"${role}"`).join(", ")}, not ${shown(op.role)}`);
   const data = JSON.stringify(op);
   checkMemberOp(data, what);
   // Refused for the role every member has in an open group: the cause to tell is the missing log.

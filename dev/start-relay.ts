@@ -9,6 +9,7 @@ import { lockFolder } from "./folder-lock.ts";
 import { guard, workerdChildren } from "./orphan-guard.ts";
 import { shortSecretProblem } from "../protocol/token-secret.ts";
 import { configFromEnv, RELAY_VARS, type ConfigEnv } from "../worker/config.ts";
+import { ArgumentError } from "../protocol/argument-error.ts";
 
 /** The Worker's compatibility settings, the same as wrangler.toml's (a unit test holds them equal). */
 export const RELAY_COMPATIBILITY_DATE = "2026-08-01";
@@ -93,26 +94,26 @@ function miniflare4Options({ resourcePersistencePath, ...options }: ClassicOptio
  * was meant to have (a token key in a misspelt var, say) would be an open relay, and look like a working one.
  */
 function checkOptions(options: unknown): asserts options is StartRelayOptions {
-  if (typeof options !== "object" || options === null || Array.isArray(options)) throw new TypeError("startRelay: options must be an object ({ port, persistTo, vars })");
+  if (typeof options !== "object" || options === null || Array.isArray(options)) throw new ArgumentError("startRelay: options must be an object ({ port, persistTo, vars })");
   const { port, persistTo, vars, ...unknown } = options as Record<string, unknown>;
   const extra = Object.keys(unknown);
-  if (extra.length > 0) throw new TypeError(`startRelay: unknown option ${extra.join(", ")} (it takes port, persistTo, vars)`);
-  if (port !== undefined && !(Number.isInteger(port) && (port as number) >= 0 && (port as number) <= 65535)) throw new TypeError("startRelay: port must be a whole number from 0 to 65535");
-  if (persistTo !== undefined && (typeof persistTo !== "string" || persistTo === "")) throw new TypeError("startRelay: persistTo must be a folder's path");
+  if (extra.length > 0) throw new ArgumentError(`startRelay: unknown option ${extra.join(", ")} (it takes port, persistTo, vars)`);
+  if (port !== undefined && !(Number.isInteger(port) && (port as number) >= 0 && (port as number) <= 65535)) throw new ArgumentError("startRelay: port must be a whole number from 0 to 65535");
+  if (persistTo !== undefined && (typeof persistTo !== "string" || persistTo === "")) throw new ArgumentError("startRelay: persistTo must be a folder's path");
   if (vars === undefined) return;
-  if (typeof vars !== "object" || vars === null || Array.isArray(vars)) throw new TypeError("startRelay: vars must be an object of strings, like { WEFT_TOKEN_SECRET: \"...\" }");
+  if (typeof vars !== "object" || vars === null || Array.isArray(vars)) throw new ArgumentError("startRelay: vars must be an object of strings, like { WEFT_TOKEN_SECRET: \"...\" }");
   for (const [name, value] of Object.entries(vars)) {
-    if (typeof value !== "string") throw new TypeError(`startRelay: vars.${name} must be a string (a Worker var is text: JSON.stringify a key, "true" for true)`);
-    if (name.toUpperCase().startsWith("WEFT_") && !KNOWN_VARS.has(name)) throw new TypeError(`startRelay: vars.${name} is not a setting the relay reads (${[...KNOWN_VARS].join(", ")})`);
-    if (name.startsWith("WEFT_TOKEN_") && value === "") throw new TypeError(`startRelay: vars.${name} is empty (leave it out for a relay without tokens)`);
+    if (typeof value !== "string") throw new ArgumentError(`startRelay: vars.${name} must be a string (a Worker var is text: JSON.stringify a key, "true" for true)`);
+    if (name.toUpperCase().startsWith("WEFT_") && !KNOWN_VARS.has(name)) throw new ArgumentError(`startRelay: vars.${name} is not a setting the relay reads (${[...KNOWN_VARS].join(", ")})`);
+    if (name.startsWith("WEFT_TOKEN_") && value === "") throw new ArgumentError(`startRelay: vars.${name} is empty (leave it out for a relay without tokens)`);
     // The relay would start and check no token (worker/config.ts): said here, before anything starts.
     const short = name.startsWith("WEFT_TOKEN_SECRET") ? shortSecretProblem(`startRelay: vars.${name}`, value) : undefined;
-    if (short) throw new TypeError(short);
+    if (short) throw new ArgumentError(short);
   }
   // Any other value the relay could not use (a public key that is not a JWK, WEFT_OPEN_GROUPS "yes") would
   // start a relay that lets no one in: refused here too, in the relay's own words.
   const { problems } = configFromEnv(vars as ConfigEnv);
-  if (problems.length > 0) throw new TypeError(`startRelay: vars the relay cannot use: ${problems.join("; ")}`);
+  if (problems.length > 0) throw new ArgumentError(`startRelay: vars the relay cannot use: ${problems.join("; ")}`);
 }
 
 /** Every WEFT_* var the relay reads (worker/config.ts), the bench's included. */

@@ -7,6 +7,7 @@ export * from "./known-state.ts";
 export * from "./session-log.ts";
 export * from "./snapshot.ts";
 export * from "./errors.ts";
+export * from "./argument-error.ts";
 export * from "./messages.ts";
 export * from "./codec.ts";
 export * from "./transaction-columns.ts";

@@ -50,6 +50,7 @@ const recordShape = v.custom<Record<string, unknown>>(
  */
 export const describe = (value: unknown): string => {
   if (value === null) return "null";
+  if (value === "") return "an empty string";
   if (typeof value !== "object") return typeof value;
   const tag = (value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
   return typeof tag === "string" ? tag : (value.constructor?.name ?? "an object");

@@ -3,6 +3,7 @@
 // Ed25519 private key whose public half the relay holds. WebCrypto only, so it runs on Node 22 and in Workers.
 import { sign } from "hono/jwt";
 import { MAX_TOKEN_CHARS, ROLES, isAgentId, isGroupId, shortSecretProblem, type AgentId, type Role } from "../protocol/index.ts";
+import { ArgumentError } from "../protocol/argument-error.ts";
 
 const CLAIMS = ["agent", "group", "role", "expiresIn", "audience", "issuer"] as const;
 
@@ -39,19 +40,19 @@ export type TokenSigningKey = string | TokenJwk | TokenCryptoKey;
  */
 export async function mintToken(claims: TokenClaims, secretOrKey: TokenSigningKey, now: number = Date.now()): Promise<string> {
   // What was given is named by its kind, never printed: a whole identity passed by mistake holds its secret key.
-  if (claims === null || typeof claims !== "object") throw new TypeError(`mintToken: claims must be an object ({ agent, group, role, expiresIn }), not ${kindOf(claims)}`);
+  if (claims === null || typeof claims !== "object") throw new ArgumentError(`mintToken: claims must be an object ({ agent, group, role, expiresIn }), not ${kindOf(claims)}`);
   // A misspelt claim (`rol`, `audiance`) would be left out of the token, and the relay's refusal come much later.
   const unknown = Object.keys(claims).filter((name) => !(CLAIMS as readonly string[]).includes(name));
-  if (unknown.length > 0) throw new TypeError(`mintToken: unknown claim ${unknown.join(", ")} (it takes ${CLAIMS.join(", ")})`);
-  if (!isAgentId(claims.agent)) throw new TypeError(`agent must be an agent id (ag_...), not ${kindOf(claims.agent)}`);
-  if (!isGroupId(claims.group)) throw new TypeError(`group must be 1-128 characters of A-Z a-z 0-9 . _ ~ -, not ${kindOf(claims.group)}`);
-  if (!ROLES.includes(claims.role)) throw new TypeError(`role must be one of ${ROLES.join(", ")}`);
+  if (unknown.length > 0) throw new ArgumentError(`mintToken: unknown claim ${unknown.join(", ")} (it takes ${CLAIMS.join(", ")})`);
+  if (!isAgentId(claims.agent)) throw new ArgumentError(`agent must be an agent id (ag_...), not ${kindOf(claims.agent)}`);
+  if (!isGroupId(claims.group)) throw new ArgumentError(`group must be 1-128 characters of A-Z a-z 0-9 . _ ~ -, not ${kindOf(claims.group)}`);
+  if (!ROLES.includes(claims.role)) throw new ArgumentError(`role must be one of ${ROLES.join(", ")}`);
   if (!Number.isSafeInteger(claims.expiresIn) || claims.expiresIn <= 0) throw new RangeError("expiresIn must be a positive whole number of seconds");
   for (const name of ["audience", "issuer"] as const) {
     const value = claims[name];
-    if (value !== undefined && (typeof value !== "string" || value.length === 0)) throw new TypeError(`${name} must be a non-empty string, not ${kindOf(value)}`);
+    if (value !== undefined && (typeof value !== "string" || value.length === 0)) throw new ArgumentError(`${name} must be a non-empty string, not ${kindOf(value)}`);
   }
-  if (!Number.isFinite(now)) throw new TypeError(`now must be a time in milliseconds (Date.now()), not ${kindOf(now)}`);
+  if (!Number.isFinite(now)) throw new ArgumentError(`now must be a time in milliseconds (Date.now()), not ${kindOf(now)}`);
   // Milliseconds since 1970 have been over 10^12 since 2001: a smaller `now` is seconds, and would mint a token long expired.
   if (now < 1e12) throw new RangeError(`now must be a time in milliseconds (Date.now()), not ${now}: that is in seconds, or before 2001`);
   checkSigningKey(secretOrKey);
@@ -85,7 +86,7 @@ async function importSigningJwk(jwk: TokenJwk): Promise<CryptoKey> {
     // checkSigningKey saw its kty (which Workers' JsonWebKey requires): OKP.
     return await crypto.subtle.importKey("jwk", withoutAlg(jwk) as JsonWebKey, { name: "Ed25519" }, false, ["sign"]);
   } catch (error) {
-    throw new TypeError(`the signing JWK is not a usable Ed25519 private key (${error instanceof Error ? error.message : String(error)})`);
+    throw new ArgumentError(`the signing JWK is not a usable Ed25519 private key (${error instanceof Error ? error.message : String(error)})`);
   }
 }
 
@@ -106,22 +107,22 @@ export async function generateTokenKeys(): Promise<TokenKeyPair> {
 /** A key the relay could never check: an empty or short secret, a JWK's JSON text taken for a secret, or not a key at all. */
 function checkSigningKey(key: unknown): void {
   if (typeof key === "string") {
-    if (key.length === 0) throw new TypeError("the HS256 secret is empty");
+    if (key.length === 0) throw new ArgumentError("the HS256 secret is empty");
     // A JWK's JSON text would be taken for an HS256 secret, and every token refused as forged.
-    if (/^\s*\{[\s\S]*"kty"/.test(key)) throw new TypeError("the key is a JWK's JSON text: pass the JWK object (JSON.parse it), or the HS256 secret itself");
+    if (/^\s*\{[\s\S]*"kty"/.test(key)) throw new ArgumentError("the key is a JWK's JSON text: pass the JWK object (JSON.parse it), or the HS256 secret itself");
     // The relay refuses such a secret too (worker/config.ts): a token signed with it gives it away to anyone who tries keys.
     const short = shortSecretProblem("the HS256 secret", key);
-    if (short) throw new TypeError(short);
+    if (short) throw new ArgumentError(short);
     return;
   }
   if (key instanceof CryptoKey) {
-    if (key.type !== "private" || key.algorithm.name !== "Ed25519") throw new TypeError(`the signing key must be an Ed25519 private key, not a ${key.type} ${key.algorithm.name} key`);
+    if (key.type !== "private" || key.algorithm.name !== "Ed25519") throw new ArgumentError(`the signing key must be an Ed25519 private key, not a ${key.type} ${key.algorithm.name} key`);
     return;
   }
-  if (key === null || typeof key !== "object" || Array.isArray(key) || ArrayBuffer.isView(key)) throw new TypeError(`the signing key must be an HS256 secret, an Ed25519 private JWK or a CryptoKey, not ${kindOf(key)}`);
+  if (key === null || typeof key !== "object" || Array.isArray(key) || ArrayBuffer.isView(key)) throw new ArgumentError(`the signing key must be an HS256 secret, an Ed25519 private JWK or a CryptoKey, not ${kindOf(key)}`);
   const jwk = key as TokenJwk;
-  if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519") throw new TypeError("the signing JWK must be an Ed25519 key (kty OKP, crv Ed25519)");
-  if (typeof jwk.d !== "string") throw new TypeError("the signing JWK is a public key: mintToken needs the private key (generateTokenKeys().privateKey)");
+  if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519") throw new ArgumentError("the signing JWK must be an Ed25519 key (kty OKP, crv Ed25519)");
+  if (typeof jwk.d !== "string") throw new ArgumentError("the signing JWK is a public key: mintToken needs the private key (generateTokenKeys().privateKey)");
 }
 
 /** WebCrypto labels Ed25519 JWKs `alg: "Ed25519"`, which hono's JWT helpers do not know (they say "EdDSA"). */

@@ -28,6 +28,7 @@ import { UndecodableUpdateError, applyEach, notAState, reasonOf, type ReceivedUp
 import { MissingUpdatesWatch } from "./missing-updates-watch.ts";
 import { checkProviderArguments } from "./provider-arguments.ts";
 import { checkStandsFor, claimFor } from "./standing-for.ts";
+import { ArgumentError } from "../protocol/argument-error.ts";
 
 /** Why a transaction's or snapshot's text is no update: this binding writes updates as base64url. */
 const NOT_BASE64 = "text that is not base64";
@@ -163,7 +164,7 @@ export class WeftProvider {
     let live = providers.get(group);
     if (!live) providers.set(group, (live = new Map()));
     if (live.has(docId)) {
-      throw new TypeError(`WeftProvider: group ${group.id} already has a provider of ${docId}; bind every editor of the document to its Y.Doc, or destroy() it first`);
+      throw new ArgumentError(`WeftProvider: group ${group.id} already has a provider of ${docId}; bind every editor of the document to its Y.Doc, or destroy() it first`);
     }
     checkStandsFor(ydoc, group.id, docId);
     this.group = group;
@@ -242,7 +243,7 @@ export class WeftProvider {
 
   /** Listens to `event` (status, sync, synced, error); throws a TypeError for another name or a listener that is not a function. */
   on<E extends keyof Events>(event: E, listener: Events[E]): void {
-    if (!EVENTS.includes(event)) throw new TypeError(`WeftProvider.on: there is no event ${JSON.stringify(event)}; the events are ${EVENTS.join(", ")}`);
+    if (!EVENTS.includes(event)) throw new ArgumentError(`WeftProvider.on: there is no event ${JSON.stringify(event)}; the events are ${EVENTS.join(", ")}`);
     checkListener(listener, `WeftProvider.on(${JSON.stringify(event)})`);
     let set = this.#listeners.get(event);
     if (!set) this.#listeners.set(event, (set = new Set()));

@@ -3,6 +3,7 @@
 // one editor of those present does it: the one whose session sorts first among the editors that offer to
 // (their presence says `snapshots: true`). A `snapshotted` from the relay resets everyone's count.
 import { checkKnownOptions, describe } from "../client/local-checks.ts";
+import { ArgumentError } from "../protocol/argument-error.ts";
 
 /** The provider's option: `false` never snapshots. */
 export type SnapshotOptions = false | { factor?: number; minLogBytes?: number };
@@ -26,11 +27,11 @@ export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = { factor: 4, minLogBytes:
 /** The policy an option means, or undefined when snapshots are off. Wrong input throws at once, a misspelt name too. */
 export function snapshotPolicyOf(options: SnapshotOptions | undefined): SnapshotPolicy | undefined {
   if (options === false) return undefined;
-  if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) throw new TypeError(`WeftProvider: snapshots must be false or { factor, minLogBytes }, not ${typeof options === "object" ? describe(options) : String(options)}`);
+  if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) throw new ArgumentError(`WeftProvider: snapshots must be false or { factor, minLogBytes }, not ${typeof options === "object" ? describe(options) : String(options)}`);
   checkKnownOptions(options, ["factor", "minLogBytes"], "WeftProvider: snapshots");
   const policy = { ...DEFAULT_SNAPSHOT_POLICY, ...options };
   if (!(typeof policy.factor === "number" && policy.factor > 0) || !(Number.isSafeInteger(policy.minLogBytes) && policy.minLogBytes >= 0)) {
-    throw new TypeError(`WeftProvider: snapshots must be false or { factor > 0, minLogBytes >= 0 }, not ${JSON.stringify(options)}`);
+    throw new ArgumentError(`WeftProvider: snapshots must be false or { factor > 0, minLogBytes >= 0 }, not ${JSON.stringify(options)}`);
   }
   return policy;
 }

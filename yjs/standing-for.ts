@@ -4,6 +4,7 @@
 // both for every peer. So the first binding claims the Y.Doc for good, for its group and document.
 import type * as Y from "yjs";
 import type { DocId } from "../protocol/ids.ts";
+import { ArgumentError } from "../protocol/argument-error.ts";
 
 const documentOf = new WeakMap<Y.Doc, { group: string; doc: DocId }>();
 
@@ -11,7 +12,7 @@ const documentOf = new WeakMap<Y.Doc, { group: string; doc: DocId }>();
 export function checkStandsFor(ydoc: Y.Doc, group: string, doc: DocId): void {
   const claimed = documentOf.get(ydoc);
   if (claimed && (claimed.group !== group || claimed.doc !== doc)) {
-    throw new TypeError(
+    throw new ArgumentError(
       `WeftProvider: this Y.Doc already stands for ${claimed.doc} of group ${claimed.group}; bound to ${doc} of group ${group} too, it would merge the two documents: give each document a new Y.Doc`,
     );
   }

@@ -30,6 +30,7 @@ import { makeFolder } from "./make-folder.ts";
 import { applyChanges, carriesWrites, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type StoredSnapshot, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, SessionInUseError, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
+import { ArgumentError } from "../../protocol/argument-error.ts";
 
 /**
  * One save. Files written before saves were one line hold `{header}` and `{session, after, transactions}`
@@ -99,9 +100,9 @@ export class FileLocalStore implements LocalStore {
   readonly #unsent = new UnsentListeners((hear) => watchAnnouncements(join(this.directory, UNSENT_FILE), hear));
 
   constructor(directory: string, options: { fsync?: boolean } = {}) {
-    if (typeof directory !== "string" || directory === "") throw new TypeError(`FileLocalStore: the directory must be a path, not ${describe(directory)}`);
+    if (typeof directory !== "string" || directory === "") throw new ArgumentError(`FileLocalStore: the directory must be a path, not ${describe(directory)}`);
     checkKnownOptions(options, ["fsync"], "FileLocalStore");
-    if (options.fsync !== undefined && typeof options.fsync !== "boolean") throw new TypeError(`FileLocalStore: fsync must be true or false, not ${describe(options.fsync)}`);
+    if (options.fsync !== undefined && typeof options.fsync !== "boolean") throw new ArgumentError(`FileLocalStore: fsync must be true or false, not ${describe(options.fsync)}`);
     // Resolved once: an app that changes its working directory later keeps one store, not two halves.
     this.directory = resolve(directory);
     this.fsync = options.fsync ?? true;

@@ -15,6 +15,7 @@ import { CHANGES, SESSIONS, openWeftDatabase } from "./indexeddb-open.ts";
 import { journalOf, keepInJournal, pageStorage } from "./page-exit-journal.ts";
 import { holdAlive, tellLeased, tellLeaving, watchSessions, type SessionWatch } from "./session-watch.ts";
 import type { IndexedDbFactory, WebLocks } from "./web-apis.ts";
+import { ArgumentError } from "../../protocol/argument-error.ts";
 
 const roleKey = (group: string, agent: AgentId): IDBValidKey => ["role", group, agent];
 
@@ -70,7 +71,7 @@ export class IndexedDbLocalStore implements LocalStore {
    */
   constructor(name = "weft", factory: IndexedDbFactory = globalThis.indexedDB, locks: WebLocks | undefined = globalThis.navigator?.locks) {
     // Opened under whatever it turned into ("42", "[object Object]"), a store of the app's would be another database.
-    if (typeof name !== "string" || name === "") throw new TypeError(`IndexedDbLocalStore: the database name must be a non-empty string, not ${describe(name)}`);
+    if (typeof name !== "string" || name === "") throw new ArgumentError(`IndexedDbLocalStore: the database name must be a non-empty string, not ${describe(name)}`);
     this.#name = name;
     this.#channelName = `weft-unsent:${name}`;
     // The app's factory is an IndexedDB factory (its type names only what an app hands in: web-apis.ts).

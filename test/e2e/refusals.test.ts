@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { LocalRefusalError, createClient, createIdentity, type Client, type RefusedWrites } from "../../client/index.ts";
+import { ArgumentError, LocalRefusalError, createClient, createIdentity, type Client, type RefusedWrites } from "../../client/index.ts";
 import { FileLocalStore } from "../../client/node.ts";
 import { MAX_TRANSACTION_BYTES, type DocId } from "../../protocol/index.ts";
 import { startRelay, type RelayProcess } from "../support/relay-process.ts";
@@ -46,7 +46,7 @@ describe("refusals against the real relay", () => {
     expect(() => group.create({ kind: "k".repeat(65) })).toThrow(LocalRefusalError);
     expect(() => group.create({ readers: Array.from({ length: 65 }, () => createIdentity().agent) })).toThrow(LocalRefusalError);
     expect(() => group.open("todo-1" as DocId)).toThrow(LocalRefusalError);
-    expect(() => createClient({ url: "127.0.0.1:8787", identity: writerIdentity })).toThrow(LocalRefusalError);
+    expect(() => createClient({ url: "127.0.0.1:8787", identity: writerIdentity })).toThrow(ArgumentError);
     await group.synced();
     const session = firstRun.session;
     await firstRun.close();

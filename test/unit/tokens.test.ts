@@ -1,4 +1,5 @@
 // App tokens checked by worker/tokens.ts, for both key kinds a deployment can configure.
+import { ArgumentError } from "../../protocol/argument-error.ts";
 import { describe, expect, it, vi } from "vitest";
 import { sign } from "hono/jwt";
 import { DEFAULT_SNAPSHOT_RETENTION_SECONDS, configFromEnv, reportProblems, withKeysChecked, type ConfigEnv, type RelayConfig } from "../../worker/config.ts";
@@ -389,7 +390,7 @@ describe("mintToken from plain JavaScript", () => {
 
   it("refuses a claim it does not know (a misspelt one would be left out of the token), naming those it takes", async () => {
     const misspelt = { agent: alice.agent, group: "g1", role: "writer", rol: "admin", audiance: "app", expiresIn: 60 } as never;
-    await expect(mintToken(misspelt, SECRET)).rejects.toThrow(new TypeError("mintToken: unknown claim rol, audiance (it takes agent, group, role, expiresIn, audience, issuer)"));
+    await expect(mintToken(misspelt, SECRET)).rejects.toThrow(new ArgumentError("mintToken: unknown claim rol, audiance (it takes agent, group, role, expiresIn, audience, issuer)"));
   });
 
   it("refuses an HS256 secret under MIN_TOKEN_SECRET_BYTES with a TypeError naming its length, not the secret; one of exactly that many bytes signs", async () => {
@@ -402,7 +403,7 @@ describe("mintToken from plain JavaScript", () => {
           "anyone holding one token could find it by trying keys, and mint admin tokens; make one with `openssl rand -base64 32`",
       );
     }
-    await expect(mintToken(claims, "")).rejects.toThrow(new TypeError("the HS256 secret is empty"));
+    await expect(mintToken(claims, "")).rejects.toThrow(new ArgumentError("the HS256 secret is empty"));
     const secret = "x".repeat(MIN_TOKEN_SECRET_BYTES);
     expect(await tokenVerifier({ WEFT_TOKEN_SECRET: secret })(await mintToken(claims, secret))).toMatchObject({ ok: true, agent: alice.agent });
   });

@@ -1,5 +1,6 @@
 // Issue 9, item 6: an admin's membership operation that loses an offline race is refused by the relay
 // (it sorts before the newest), surfaced once through its promise, and dropped: the next one goes through.
+import { ArgumentError } from "../../../protocol/argument-error.ts";
 import { describe, expect, it } from "vitest";
 import { LocalRefusalError, RelayError, createIdentity, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
@@ -506,8 +507,8 @@ describe("membership calls given what is not an agent or a role", () => {
     group.createMembers();
     await group.synced();
     const bob = createIdentity().agent;
-    await expect(group.setRole("nope" as never, "writer")).rejects.toThrow(new TypeError('setRole: the agent must be an agent id (an identity\'s agent), not "nope"'));
-    await expect(group.setRole(bob, "owner" as never)).rejects.toThrow(new TypeError('setRole: the role must be one of "admin", "writer", "reader", not "owner"'));
+    await expect(group.setRole("nope" as never, "writer")).rejects.toThrow(new ArgumentError('setRole: the agent must be an agent id (an identity\'s agent), not "nope"'));
+    await expect(group.setRole(bob, "owner" as never)).rejects.toThrow(new ArgumentError('setRole: the role must be one of "admin", "writer", "reader", not "owner"'));
     await expect(group.removeMember(42 as never)).rejects.toThrow(TypeError);
     expect([...(await group.members()).keys()]).toEqual([alice.identity.agent]);
     await group.setRole(bob, "writer"); // nothing held back

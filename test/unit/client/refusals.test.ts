@@ -4,8 +4,9 @@ import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { GENESIS_HASH, MAX_JSON_DEPTH, MAX_SESSIONS_PER_AGENT_PER_DOCUMENT, MAX_TRANSACTION_BYTES, MEMBERS_KIND, chainHash, signCheckpoint, type DocId, type SessionId } from "../../../protocol/index.ts";
 import { testAgent } from "../../support/identity.ts";
-import { ClosedError, LocalRefusalError, RelayError, createClient, createIdentity, exportIdentity, importIdentity, type Client, type DocChange, type RefusedWrites } from "../../../client/index.ts";
+import { ArgumentError, ClosedError, LocalRefusalError, RelayError, createClient, createIdentity, exportIdentity, importIdentity, type Client, type DocChange, type RefusedWrites } from "../../../client/index.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import { FileLocalStore } from "../../../client/node.ts";
 import { CUT_OFF_URL, statusOf, harnessPerTest, refusalCode } from "./group-harness.ts";
 import { until } from "../../support/wait.ts";
 
@@ -47,9 +48,11 @@ describe("refused locally, synchronously, with the relay's code", () => {
     expect(refusalCode(() => group.open("todo-1" as DocId))).toBe("bad_frame");
     expect(refusalCode(() => group.delete("todo-1" as DocId))).toBe("bad_frame");
     expect(refusalCode(() => group.directory({ since: -1 }))).toBe("bad_frame");
-    expect(refusalCode(() => alice.group("not a group id"))).toBe("bad_frame");
-    expect(refusalCode(() => createClient({ url: "127.0.0.1:8787", identity: createIdentity() }))).toBe("bad_frame");
-    expect(refusalCode(() => createClient({ url: "ftp://relay.test", identity: createIdentity() }))).toBe("bad_frame");
+    // Arguments the relay never sees: the code says so.
+    expect(thrownBy(() => alice.group("not a group id"))).toMatchObject({ code: "bad_argument" });
+    expect(thrownBy(() => createClient({ url: "127.0.0.1:8787", identity: createIdentity() }))).toMatchObject({ code: "bad_argument" });
+    expect(thrownBy(() => createClient({ url: "ftp://relay.test", identity: createIdentity() }))).toMatchObject({ code: "bad_argument" });
+    expect(thrownBy(() => createClient({ identity: createIdentity() } as never))).toMatchObject({ code: "bad_argument" });
 
     // Nothing reached the relay, nothing entered the document, and the group is still live and syncing.
     doc.append("fine");
@@ -144,7 +147,7 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
     expect(() => create({ url })).toThrow(/identity must be what createIdentity\(\)/);
     expect(() => create({ url, identity: exportIdentity(createIdentity()) })).toThrow(/a string \(pass it to importIdentity first\)/);
     // Read back from a file written with echo: the newline is named, not taken for bad base64url.
-    expect(() => importIdentity(`${exportIdentity(createIdentity())}\n`)).toThrow(new TypeError("importIdentity: the string has whitespace at its start or end (a trailing newline, from a file written with echo?); trim it"));
+    expect(() => importIdentity(`${exportIdentity(createIdentity())}\n`)).toThrow(new ArgumentError("importIdentity: the string has whitespace at its start or end (a trailing newline, from a file written with echo?); trim it"));
     expect(importIdentity(exportIdentity(createIdentity())).agent).toMatch(/^ag_/);
     expect(() => create({ url, identity: {} })).toThrow(TypeError);
     expect(() => create({ url, identity: { ...createIdentity(), secretKey: new Uint8Array(31) } })).toThrow(TypeError);
@@ -184,25 +187,26 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
     }
   });
 
-  it("names the argument or option and what it got: undefined for an identity, a bigint, a symbol, a function", async () => {
+  it("names the argument or option and what it got (undefined for an identity, a bigint, a symbol, a function), with the code bad_argument", async () => {
     const loose = createClient as (options?: unknown) => Promise<Client>;
     const base = { url: "http://relay.test", identity: createIdentity() };
     const importLoose = importIdentity as (secret?: unknown) => unknown;
     const exportLoose = exportIdentity as (identity?: unknown) => unknown;
     for (const [call, error, message] of [
-      [() => importLoose(undefined), TypeError, "importIdentity: expected the string exportIdentity gave, not undefined"],
-      [() => importLoose(new Uint8Array(32)), TypeError, "importIdentity: expected the string exportIdentity gave, not Uint8Array"],
-      [() => exportLoose(undefined), TypeError, "exportIdentity: identity must be what createIdentity() or importIdentity(saved) returns, not undefined"],
-      [() => exportLoose("abc"), TypeError, "exportIdentity: identity must be what createIdentity() or importIdentity(saved) returns, not a string"],
-      [() => loose({ ...base, url: 10n }), LocalRefusalError, "url: 10n is not a URL"],
-      [() => loose({ ...base, session: 10n }), TypeError, "createClient: session must be a session id of the identity's agent"],
-      [() => loose({ ...base, session: Symbol("s") }), TypeError, "not Symbol(s)"],
-      [() => loose({ ...base, pushIntervalMs: -1 }), TypeError, "createClient: pushIntervalMs must be a number of milliseconds from 0 to 60000, not -1"],
-      [() => loose({ ...base, pushIntervalMs: 10n }), TypeError, "createClient: pushIntervalMs must be a number of milliseconds from 0 to 60000, not 10n"],
-      [() => loose({ ...base, pingIntervalMs: 10n }), TypeError, "createClient: pingIntervalMs must be a whole number of milliseconds from 1 to 2147483647, not 10n"],
+      [() => importLoose(undefined), ArgumentError, "importIdentity: expected the string exportIdentity gave, not undefined"],
+      [() => importLoose(new Uint8Array(32)), ArgumentError, "importIdentity: expected the string exportIdentity gave, not Uint8Array"],
+      [() => exportLoose(undefined), ArgumentError, "exportIdentity: identity must be what createIdentity() or importIdentity(saved) returns, not undefined"],
+      [() => exportLoose("abc"), ArgumentError, "exportIdentity: identity must be what createIdentity() or importIdentity(saved) returns, not a string"],
+      [() => loose({ ...base, url: 10n }), ArgumentError, "url: 10n is not a URL"],
+      [() => loose({ ...base, session: 10n }), ArgumentError, "createClient: session must be a session id of the identity's agent"],
+      [() => loose({ ...base, session: Symbol("s") }), ArgumentError, "not Symbol(s)"],
+      [() => loose({ ...base, pushIntervalMs: -1 }), ArgumentError, "createClient: pushIntervalMs must be a number of milliseconds from 0 to 60000, not -1"],
+      [() => loose({ ...base, pushIntervalMs: 10n }), ArgumentError, "createClient: pushIntervalMs must be a number of milliseconds from 0 to 60000, not 10n"],
+      [() => loose({ ...base, pingIntervalMs: 10n }), ArgumentError, "createClient: pingIntervalMs must be a whole number of milliseconds from 1 to 2147483647, not 10n"],
     ] as const) {
       expect(call, message).toThrow(error);
       expect(call, message).toThrow(message);
+      if (error === ArgumentError) expect(thrownBy(call), message).toMatchObject({ name: "TypeError", code: "bad_argument" });
     }
     expect(exportIdentity(importIdentity(exportIdentity(base.identity)))).toBe(exportIdentity(base.identity));
 
@@ -214,19 +218,32 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
     const remove = group.delete.bind(group) as (id: unknown) => unknown;
     const create = group.create.bind(group) as (options?: unknown) => unknown;
     for (const [call, error, message] of [
-      [() => groupLoose(10n), LocalRefusalError, "group: 10n is not a group id"],
+      [() => groupLoose(10n), ArgumentError, "group: 10n is not a group id"],
       [() => open(10n), LocalRefusalError, "open: 10n is not a document id"],
       [() => remove(Symbol("d")), LocalRefusalError, "delete: Symbol(d) is not a document id"],
-      [() => create({ kind: 10n }), TypeError, "create: kind must be a string, not 10n"],
-      [() => create({ kind: Symbol("k") }), TypeError, "create: kind must be a string, not Symbol(k)"],
-      [() => create({ kind: () => "json" }), TypeError, "create: kind must be a string, not function"],
-      [() => create({ readers: [alice.identity.agent, 10n] }), TypeError, "create: readers[1] must be an agent id (a string), not 10n"],
-      [() => create({ readers: [{}] }), TypeError, "create: readers[0] must be an agent id (a string), not"],
+      [() => create({ kind: 10n }), ArgumentError, "create: kind must be a string, not 10n"],
+      [() => create({ kind: Symbol("k") }), ArgumentError, "create: kind must be a string, not Symbol(k)"],
+      [() => create({ kind: () => "json" }), ArgumentError, "create: kind must be a string, not function"],
+      [() => create({ readers: [alice.identity.agent, 10n] }), ArgumentError, "create: readers[1] must be an agent id (a string), not 10n"],
+      [() => create({ readers: [{}] }), ArgumentError, "create: readers[0] must be an agent id (a string), not"],
     ] as const) {
       expect(call, message).toThrow(error);
       expect(call, message).toThrow(message);
+      if (error === ArgumentError) expect(thrownBy(call), message).toMatchObject({ name: "TypeError", code: "bad_argument" });
     }
     expect(group.docs).toEqual([]);
+  });
+
+  it("says what is wrong in the terms of the call: a lone surrogate in append's data, a group id of dots, an empty store folder", async () => {
+    const { client } = setup();
+    const alice = await client();
+    const doc = alice.group("g1").create();
+    expect(() => doc.append("a\uD800b")).toThrow(new LocalRefusalError("bad_frame", "append: data must be well-formed UTF-16 text (no lone surrogates)"));
+    expect(() => alice.group("...")).toThrow('group: "..." is not a group id (1 to 128 of A-Z a-z 0-9 . _ ~ -, not dots alone)');
+    expect(() => new FileLocalStore("")).toThrow("FileLocalStore: the directory must be a path, not an empty string");
+    expect(thrownBy(() => new FileLocalStore(""))).toMatchObject({ code: "bad_argument" });
+    doc.append("after the refusals");
+    expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["after the refusals"]);
   });
 
   it("createClient takes the runtime's WebSocket class, and a class of the app's built on it", async () => {
@@ -624,3 +641,13 @@ describe("a new document's header", () => {
     expect(Object.is(read.header!.meta.n, 0)).toBe(true);
   });
 });
+
+/** What `call` throws. */
+function thrownBy(call: () => unknown): unknown {
+  try {
+    call();
+  } catch (error) {
+    return error;
+  }
+  throw new Error("nothing thrown");
+}
