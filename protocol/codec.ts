@@ -32,6 +32,8 @@ const bytesOf = (frame: ArrayBuffer | ArrayBufferView): Uint8Array =>
   frame instanceof ArrayBuffer ? new Uint8Array(frame) : new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
 
 function parseFrame<T>(frame: string | ArrayBuffer | ArrayBufferView, check: (json: unknown) => Checked<T>): Decoded<T> {
+  // Bytes of another realm (an iframe's socket) are bytes too: their tag, not instanceof.
+  if (typeof frame !== "string" && !ArrayBuffer.isView(frame) && Object.prototype.toString.call(frame) !== "[object ArrayBuffer]") return fail("bad_frame", `a frame is text or bytes, not ${frame === null ? "null" : typeof frame}`);
   const size = frameBytes(frame);
   if (size > MAX_FRAME_BYTES) return fail("frame_too_large", `frame of ${size} bytes exceeds ${MAX_FRAME_BYTES}`);
   let text: string;

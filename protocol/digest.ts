@@ -12,6 +12,7 @@ import { canonicalJson, fromBase64Url, toBase64Url, utf8 } from "./encoding.ts";
 import { sha256, shake128 } from "./crypto.ts";
 import type { DocId, SessionId } from "./ids.ts";
 import type { KnownState } from "./known-state.ts";
+import { ArgumentError } from "./argument-error.ts";
 
 /** Bytes of a sum and of one element's vector: 1,024 little-endian 16-bit lanes. */
 const SUM_BYTES = 2_048;
@@ -125,5 +126,16 @@ export function digestSumOf(docs: Iterable<readonly [DocId, KnownState]>): strin
   return encodeSum(sum);
 }
 
-/** The digest of a set of documents, as a client computes it from what it holds. */
-export const digestOf = (docs: Iterable<readonly [DocId, KnownState]>): string => digestOfSum(digestSumOf(docs));
+/**
+ * The digest of a set of documents, as a client computes it from what it holds. An app's plain JavaScript
+ * passing anything but [id, known state] pairs hears what it passed, not the engine's words from inside.
+ */
+export function digestOf(docs: Iterable<readonly [DocId, KnownState]>): string {
+  if (typeof (docs as { [Symbol.iterator]?: unknown } | null)?.[Symbol.iterator] !== "function" || typeof docs === "string") {
+    throw new ArgumentError(`digestOf: docs must be an iterable of [document id, known state] pairs (a Map, say), not ${docs === null ? "null" : typeof docs}`);
+  }
+  const pairs = [...docs];
+  const bad = pairs.findIndex((pair) => !Array.isArray(pair) || typeof pair[0] !== "string" || typeof pair[1] !== "object" || pair[1] === null || typeof pair[1].sessions !== "object" || pair[1].sessions === null);
+  if (bad >= 0) throw new ArgumentError(`digestOf: docs[${bad}] is not a [document id, known state] pair ({ header, sessions })`);
+  return digestOfSum(digestSumOf(pairs));
+}

@@ -93,7 +93,7 @@ export function toBase64Url(bytes: Uint8Array): string {
 
 /** Decodes base64url without padding; returns undefined for anything else. */
 export function fromBase64Url(text: string): Uint8Array | undefined {
-  if (text.length % 4 === 1) return undefined;
+  if (typeof text !== "string" || text.length % 4 === 1) return undefined;
   const out = new Uint8Array(Math.floor((text.length * 3) / 4));
   let bits = 0;
   let value = 0;

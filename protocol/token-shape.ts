@@ -30,4 +30,4 @@ function likelySlip(token: string): string {
  * agent (not a member): the relay words every such refusal "the token ...", and the SDK asks getToken for
  * another once on one (a key rotated under a token the app cached).
  */
-export const isTokenRefusal = (message: string): boolean => message.startsWith("the token");
+export const isTokenRefusal = (message: string): boolean => typeof message === "string" && message.startsWith("the token");

@@ -403,3 +403,25 @@ describe("JSON a client shapes (meta, presence states) nests at most MAX_JSON_DE
     expect(decodeClientFrame(withMeta(`{"k":${nested(MAX_JSON_DEPTH)}}`))).toMatchObject({ ok: false, code: "bad_frame" });
   });
 });
+
+describe("weft/protocol from plain JavaScript", () => {
+  it("digestOf, the decoders and the predicates say what they were given, in their own words, rather than throw the engine's", async () => {
+    const { ArgumentError, digestOf, decodeServerMessage, decodeClientMessage, fromBase64Url, isTokenRefusal, EMPTY_DIGEST } = await import("../../protocol/index.ts");
+    for (const [docs, words] of [
+      ["x", "digestOf: docs must be an iterable of [document id, known state] pairs (a Map, say), not string"],
+      [{}, "digestOf: docs must be an iterable of [document id, known state] pairs (a Map, say), not object"],
+      [undefined, "digestOf: docs must be an iterable of [document id, known state] pairs (a Map, say), not undefined"],
+      [[null], "digestOf: docs[0] is not a [document id, known state] pair ({ header, sessions })"],
+      [new Map([["doc_x", null]]), "digestOf: docs[0] is not a [document id, known state] pair ({ header, sessions })"],
+    ] as const) {
+      expect(() => digestOf(docs as never)).toThrow(new ArgumentError(words));
+    }
+    expect(digestOf(new Map())).toBe(EMPTY_DIGEST);
+    for (const frame of [null, undefined, 5, {}]) {
+      expect(decodeServerMessage(frame as never)).toMatchObject({ ok: false, code: "bad_frame" });
+      expect(decodeClientMessage(frame as never)).toMatchObject({ ok: false, code: "bad_frame" });
+    }
+    expect(fromBase64Url(undefined as never)).toBeUndefined();
+    expect(isTokenRefusal(undefined as never)).toBe(false);
+  });
+});
