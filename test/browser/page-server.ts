@@ -6,6 +6,8 @@ import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
+import { browserBundle } from "../../scripts/bundle-size.ts";
 
 /** Debian's Chromium (playwright-core downloads none); the browser tests are skipped where it is missing. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -100,4 +102,28 @@ export async function openPage(context: BrowserContext, url: string, pageErrors:
   await page.goto(url);
   await page.waitForFunction(() => "weft" in window);
   return page;
+}
+
+/** What most browser tests run against: a relay in memory, the page server with the SDK's bundle, and Chromium. */
+export type BrowserRig = { relay: LocalRelay; pages: PageServer; browser: Browser };
+
+/** Starts the three; what started is stopped again if a later one fails. */
+export async function startBrowserRig(): Promise<BrowserRig> {
+  const relay = await startRelay();
+  let pages: PageServer | undefined;
+  try {
+    pages = await startPageServer(await browserBundle());
+    return { relay, pages, browser: await launchChromium() };
+  } catch (error) {
+    await pages?.close();
+    await relay.stop();
+    throw error;
+  }
+}
+
+/** Stops what of a rig started, the browser first. */
+export async function stopBrowserRig(rig: Partial<BrowserRig>): Promise<void> {
+  await rig.browser?.close();
+  await rig.pages?.close();
+  await rig.relay?.stop();
 }

@@ -5,9 +5,8 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, exportIdentity, type Client, type Doc } from "../../client/index.ts";
-import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
-import { browserBundle } from "../../scripts/bundle-size.ts";
-import { CHROMIUM, HAS_CHROMIUM, launchChromium, openPage, startPageServer, within, type PageServer } from "./page-server.ts";
+import type { LocalRelay } from "../../dev/start-relay.ts";
+import { CHROMIUM, HAS_CHROMIUM, startBrowserRig, stopBrowserRig, openPage, within, type PageServer } from "./page-server.ts";
 
 const GROUP = "reload-beside-busy-tab";
 const DB_NAME = "weft-reload-beside-busy-tab";
@@ -33,16 +32,10 @@ describe.skipIf(!HAS_CHROMIUM)(`a page reloaded right after appending, beside a 
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    relay = await startRelay();
-    pages = await startPageServer(await browserBundle());
-    browser = await launchChromium();
+    ({ relay, pages, browser } = await startBrowserRig());
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await pages?.close();
-    await relay?.stop();
-  });
+  afterAll(() => stopBrowserRig({ relay, pages, browser }));
 
   it(`keeps every write appended in the task that reloads it (${RELOADS} reloads): the relay gets each once`, { timeout: 120_000 }, async () => {
     const identity = createIdentity();

@@ -5,10 +5,9 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, exportIdentity, type Client } from "../../client/index.ts";
-import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
+import type { LocalRelay } from "../../dev/start-relay.ts";
 import type { DocId, SessionId } from "../../protocol/index.ts";
-import { browserBundle } from "../../scripts/bundle-size.ts";
-import { CHROMIUM, HAS_CHROMIUM, launchChromium, openPage, startPageServer, within, type PageServer } from "./page-server.ts";
+import { CHROMIUM, HAS_CHROMIUM, startBrowserRig, stopBrowserRig, openPage, within, type PageServer } from "./page-server.ts";
 
 const GROUP = "shared-profile-snapshots";
 const DB_NAME = "weft-shared-profile-snapshots";
@@ -81,16 +80,10 @@ describe.skipIf(!HAS_CHROMIUM)(`two tabs on one browser profile (${CHROMIUM}), o
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    relay = await startRelay();
-    pages = await startPageServer(await browserBundle());
-    browser = await launchChromium();
+    ({ relay, pages, browser } = await startBrowserRig());
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await pages?.close();
-    await relay?.stop();
-  });
+  afterAll(() => stopBrowserRig({ relay, pages, browser }));
 
   it(`each tab adds ${PER_TAB} items, one snapshots halfway; after a reload, a tab without the relay holds every item once from the snapshot on`, { timeout: 90_000 }, async () => {
     const identity = createIdentity();

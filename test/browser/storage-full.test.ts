@@ -4,9 +4,8 @@
 import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity, exportIdentity, type Client, type Doc } from "../../client/index.ts";
-import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
-import { browserBundle } from "../../scripts/bundle-size.ts";
-import { CHROMIUM, HAS_CHROMIUM, launchChromium, openPage, startPageServer, within, type PageServer } from "./page-server.ts";
+import type { LocalRelay } from "../../dev/start-relay.ts";
+import { CHROMIUM, HAS_CHROMIUM, startBrowserRig, stopBrowserRig, openPage, within, type PageServer } from "./page-server.ts";
 
 const GROUP = "storage-full";
 const DB_NAME = "weft-storage-full";
@@ -34,16 +33,12 @@ describe.skipIf(!HAS_CHROMIUM)(`a page whose storage is full (${CHROMIUM})`, () 
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    relay = await startRelay();
-    pages = await startPageServer(await browserBundle());
-    browser = await launchChromium();
+    ({ relay, pages, browser } = await startBrowserRig());
   });
 
   afterAll(async () => {
     await context?.close();
-    await browser?.close();
-    await pages?.close();
-    await relay?.stop();
+    await stopBrowserRig({ relay, pages, browser });
   });
 
   it("says the storage is full, opens again after a reload from what it holds, and sends everything once there is space", { timeout: 90_000 }, async () => {
