@@ -140,10 +140,15 @@ export function configFromEnv(bindings: ConfigEnv): RelayConfig {
   const openGroups = unknown.length === 0 && flag(env.WEFT_OPEN_GROUPS, !tokensConfigured, "WEFT_OPEN_GROUPS", problems);
   const founders = foundersOf(env.WEFT_FOUNDERS, tokensConfigured ? "token-admins" : "anyone", problems);
   const snapshotRetentionSeconds = retentionOf(env.WEFT_SNAPSHOT_RETENTION_SECONDS, problems);
+  const config: RelayConfig = { tokens, access: { openGroups, founders, tokensConfigured }, problems, snapshotRetentionSeconds };
   // Any problem fails the relay closed, as its health check says: a relay running on a guess at what its
   // operator meant (open groups for "yes", say) would look like a working one.
-  if (problems.length > 0) return { tokens: undefined, access: { openGroups: false, founders: "token-admins", tokensConfigured: true }, problems, snapshotRetentionSeconds };
-  return { tokens, access: { openGroups, founders, tokensConfigured }, problems, snapshotRetentionSeconds };
+  return problems.length > 0 ? failedClosed(config, problems) : config;
+}
+
+/** `config` with `problems`, closed: no token is checked, and no hello gets in without one. */
+function failedClosed(config: RelayConfig, problems: string[]): RelayConfig {
+  return { ...config, tokens: undefined, access: { openGroups: false, founders: "token-admins", tokensConfigured: true }, problems };
 }
 
 /**
@@ -179,7 +184,8 @@ function shortSecretProblemOfRelay(name: string, secret: string): string | undef
 
 /**
  * The config as the relay uses it: one an app built in code with a short HS256 secret (current or previous)
- * checks no token, as configFromEnv's would not, and says why in `problems`.
+ * fails closed as configFromEnv's would (no token checked, no hello let in without one, open groups
+ * included), and says why in `problems`.
  */
 export function withKeysChecked(config: RelayConfig): RelayConfig {
   const keys = config.tokens ? [config.tokens.key, ...(config.tokens.previousKeys ?? [])] : [];
@@ -188,7 +194,7 @@ export function withKeysChecked(config: RelayConfig): RelayConfig {
     return problem ? [problem] : [];
   });
   if (short.length === 0) return config;
-  return { ...config, tokens: undefined, access: { ...config.access, tokensConfigured: true }, problems: [...config.problems, ...short] };
+  return failedClosed(config, [...config.problems, ...short]);
 }
 
 const loggedProblems = new Set<string>();

@@ -217,6 +217,8 @@ describe("app tokens", () => {
         expect(await verifierOf(used)(token)).toMatchObject({ ok: false, code: "internal" });
       }
     }
+    // Closed as configFromEnv's would be: open groups let no hello in without a token either.
+    expect(withKeysChecked({ ...built("hunter2"), access: { openGroups: true, founders: "anyone", tokensConfigured: true } }).access).toEqual({ openGroups: false, founders: "token-admins", tokensConfigured: true });
     // A long one is used as the app built it.
     const long = built(SECRET, GUESSED);
     expect(withKeysChecked(long)).toBe(long);
