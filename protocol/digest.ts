@@ -134,7 +134,8 @@ export function digestOf(docs: Iterable<readonly [DocId, KnownState]>): string {
   if (typeof (docs as { [Symbol.iterator]?: unknown } | null)?.[Symbol.iterator] !== "function" || typeof docs === "string") {
     throw new ArgumentError(`digestOf: docs must be an iterable of [document id, known state] pairs (a Map, say), not ${docs === null ? "null" : typeof docs}`);
   }
-  const pairs = [...docs];
+  // A list (what the client passes) is read as it is; any other iterable once, into one.
+  const pairs: readonly (readonly [DocId, KnownState])[] = Array.isArray(docs) ? docs : [...docs];
   const bad = pairs.findIndex((pair) => !Array.isArray(pair) || typeof pair[0] !== "string" || typeof pair[1] !== "object" || pair[1] === null || typeof pair[1].sessions !== "object" || pair[1].sessions === null);
   if (bad >= 0) throw new ArgumentError(`digestOf: docs[${bad}] is not a [document id, known state] pair ({ header, sessions })`);
   return digestOfSum(digestSumOf(pairs));
