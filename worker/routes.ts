@@ -4,7 +4,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { PROTOCOL_VERSION, isGroupId } from "../protocol/index.ts";
-import { configFromEnv, type ConfigEnv, type RelayConfig } from "./config.ts";
+import { configFromEnv, withKeysChecked, type ConfigEnv, type RelayConfig } from "./config.ts";
 import { GROUP_HEADER, type GroupObject } from "./group-object.ts";
 
 export type RelayRoutesOptions<Bindings> = {
@@ -40,7 +40,8 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
   // A health check that says so when the relay cannot serve a group at all.
   app.get("/v1/health", (c) => {
     groupsOf(c.env);
-    const { problems } = (options.config ?? configFromEnv)(c.env as ConfigEnv & Bindings);
+    // Checked as the group objects check it: a config built in code with a short secret lets no one in either.
+    const { problems } = withKeysChecked((options.config ?? configFromEnv)(c.env as ConfigEnv & Bindings));
     if (problems.length > 0) throw new Misconfigured(`the relay's configuration has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}, and no one gets in: ${problems.join("; ")}`);
     return c.json({ ok: true, protocol: PROTOCOL_VERSION });
   });

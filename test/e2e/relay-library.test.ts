@@ -36,6 +36,21 @@ async function startAppWorker(compatibilityFlags: readonly string[], fixture = "
   );
 }
 
+/** The relay at `url` answers its health check 500 `misconfigured` with `problem`, and lets a client without a token no further than `unauthorized`. */
+async function expectLockedOut(url: string, problem: RegExp): Promise<void> {
+  const health = await fetch(`${url}/v1/health`);
+  expect(health.status).toBe(500);
+  expect(await health.json()).toEqual({ error: "misconfigured", message: expect.stringMatching(problem) });
+  const client = await createClient({ url, identity: createIdentity(), getToken: () => undefined });
+  try {
+    const group = client.group("team");
+    await until(() => group.status === "closed", 10_000);
+    expect(group.connection.closeReason).toMatch(/^unauthorized/);
+  } finally {
+    client.close();
+  }
+}
+
 describe("an app's Worker that mounts Weft", () => {
   let miniflare: Miniflare;
   let origin: string;
@@ -199,16 +214,25 @@ describe("an app's Worker whose secret was never put (its binding missing)", () 
   });
 
   it("answers the health check of the config passed to relayRoutes with a 500 that names the key, and lets no one in", async () => {
-    const health = await fetch(`${origin}/sync/v1/health`);
-    expect(health.status).toBe(500);
-    expect(await health.json()).toEqual({ error: "misconfigured", message: expect.stringMatching(/^the relay's configuration has a problem, and no one gets in: WEFT_TOKEN_SECRET is given as undefined: the binding passed for it/) });
-    const client = await createClient({ url: `${origin}/sync`, identity: createIdentity(), getToken: () => undefined });
-    try {
-      const group = client.group("team");
-      await until(() => group.status === "closed", 10_000);
-      expect(group.connection.closeReason).toMatch(/^unauthorized/);
-    } finally {
-      client.close();
-    }
+    await expectLockedOut(`${origin}/sync`, /^the relay's configuration has a problem, and no one gets in: WEFT_TOKEN_SECRET is given as undefined: the binding passed for it/);
+  });
+});
+
+describe("an app's Worker that builds its config in code with an HS256 secret too short", () => {
+  let miniflare: Miniflare;
+  let origin: string;
+
+  beforeAll(async () => {
+    miniflare = await startAppWorker(RELAY_COMPATIBILITY_FLAGS, "app-worker-code-config.ts", "SYNC", { MY_APP_SECRET: "hunter2" });
+    origin = (await miniflare.ready).origin;
+  });
+
+  afterAll(async () => {
+    await miniflare?.dispose();
+  });
+
+  it("answers its health check with a 500 that names the secret, as the group objects, which let no one in", async () => {
+    // Its open groups would have let a hello without a token in.
+    await expectLockedOut(`${origin}/sync`, /^the relay's configuration has a problem, and no one gets in: the HS256 secret of RelayConfig\.tokens .*tokens cannot be checked/);
   });
 });
