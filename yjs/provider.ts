@@ -105,9 +105,9 @@ export class WeftProvider {
    * Resolves once the Y.Doc holds the document as saved on this device or, if it is not, as the relay has it.
    * Rejects with why it cannot: the relay's refusal (a RelayError: `forbidden`, `unknown_doc`, ...), a
    * ClosedError once the group is closed, or an Error when the provider was destroyed before the document
-   * opened (see destroy()).
+   * opened (see destroy()). Resolves with the Weft document (`doc`), for `snapshot()` and `synced()`.
    */
-  readonly loaded: Promise<void>;
+  readonly loaded: Promise<Doc>;
   /** The Weft document, once opened. */
   doc: Doc | undefined;
   status: ProviderStatus;
@@ -296,7 +296,7 @@ export class WeftProvider {
     else if (this.doc || !this.#pending.empty) forgetSent(this.ydoc, this.docId);
   }
 
-  async #open(): Promise<void> {
+  async #open(): Promise<Doc> {
     const doc = await this.group.open(this.docId, { signal: this.#opening.signal });
     if (this.#destroyed) {
       // Destroyed while opening: what was typed meanwhile still goes into this session, nothing else happens.
@@ -329,6 +329,7 @@ export class WeftProvider {
     }
     this.#flush();
     this.#onStatus(this.group.status);
+    return doc;
   }
 
   #onChange(change: DocChange): void {

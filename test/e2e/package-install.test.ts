@@ -422,6 +422,10 @@ describe("the packed package, installed by an app", () => {
        void doc.snapshot({ state: 1 });
        const provider = new WeftProvider(group, doc.id, new Y.Doc());
        provider.on("status", ({ status }: { status: ProviderStatus }) => console.log(status));
+       // A snapshot taken by hand, as the README's Yjs section shows it.
+       const loaded: Doc = await provider.loaded;
+       await loaded.synced();
+       await loaded.snapshot(Y.encodeStateAsUpdate(provider.ydoc));
        group.onStatus((status: Status) => console.log(status));
        // The declarations are real types, not any: a wrong call is refused.
        // @ts-expect-error an append takes a string

@@ -101,6 +101,24 @@ describe("a received snapshot in weft/yjs", () => {
     expect(reloaded.ydoc.getText("body").toString()).toBe("one two three four");
   });
 
+  it("taken by hand as the README shows, from the document loaded gives: a new editor loads the text from it", async () => {
+    const h = setup();
+    const alice = await h.client({ name: "alice" });
+    const groupA = alice.group(GROUP);
+    const docId = groupA.create({ kind: "yjs" }).id;
+    const ydoc = new Y.Doc();
+    const provider = new WeftProvider(groupA, docId, ydoc, { snapshots: false });
+    const doc = await provider.loaded;
+    expect(doc).toBe(provider.doc);
+    ydoc.getText("body").insert(0, "kept in the snapshot");
+    await doc.synced();
+    await doc.snapshot(Y.encodeStateAsUpdate(ydoc));
+    const reader = new WeftProvider((await h.client({ name: "alice-2", identity: alice.identity })).group(GROUP), docId, new Y.Doc(), { snapshots: false });
+    const loaded = await reader.loaded;
+    expect(loaded.heldSnapshot?.session).toBe(alice.session);
+    expect(reader.ydoc.getText("body").toString()).toBe("kept in the snapshot");
+  });
+
   it("that holds an update this editor had only begun to receive takes its place in silence: the writer's next update is no sign of a lost one", async () => {
     const h = setup();
     const [alice, mallory, bob] = [await h.client({ name: "alice" }), await h.client({ name: "mallory" }), await h.client({ name: "bob" })];
