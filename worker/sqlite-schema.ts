@@ -284,6 +284,11 @@ function countTransactionBytes(sql: SqlStorage, transactionSync: <T>(fn: () => T
  * divisions must be integer divisions.)
  */
 function chunkTransactionRows(sql: SqlStorage): void {
+  // A relay rolled back to before chunks creates the table again, empty, each time an object wakes, and
+  // writes its rows after what this version stored: only the sessions it wrote to are touched, each open
+  // chunk sealed before the rows that follow it.
+  const rowSessions = "SELECT DISTINCT session_num FROM transactions";
+  sql.exec(`INSERT INTO chunks (session_num, first, body) SELECT num, tail_first, tail FROM sessions WHERE tail <> '' AND num IN (${rowSessions})`);
   sql.exec(
     `INSERT INTO chunks (session_num, first, body)
      SELECT session_num, min(idx), group_concat(item, ',' ORDER BY idx) FROM (
@@ -301,6 +306,6 @@ function chunkTransactionRows(sql: SqlStorage): void {
        )
      ) GROUP BY session_num, chunk`,
   );
-  sql.exec("UPDATE sessions SET tail_first = count, tail = ''");
+  sql.exec(`UPDATE sessions SET tail_first = count, tail = '' WHERE num IN (${rowSessions})`);
   sql.exec("DROP TABLE transactions");
 }

@@ -2,7 +2,7 @@
 // SQLite: the same cases as MemoryStore's in test/unit, so the two stores agree exactly.
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { CHUNK_ROW_CHARS, STORED_BYTES_PER_TRANSACTION, digestOf, digestOfSum, digestSumOf } from "../../protocol/index.ts";
+import { CHUNK_ROW_CHARS, STORED_BYTES_PER_TRANSACTION, digestOf, digestOfSum, digestSumOf, type SessionId } from "../../protocol/index.ts";
 import { SqliteStore } from "../../worker/sqlite-store.ts";
 import { storeContract } from "../support/store-contract.ts";
 import { groupStub, uniqueGroup } from "./socket.ts";
@@ -83,6 +83,31 @@ describe("SqliteStore on storage written by an earlier version", () => {
         { index: 999, at: 1999, data: 'tx "999"', signature: "sig-1000" },
         { index: 1000, at: 9, data: "next", signature: "sig-1001" },
       ]);
+    }),
+  );
+
+  it("keeps every session's open chunk through a relay rolled back to before chunks and forward again, and takes in the rows it wrote", () =>
+    onFreshStorage("store-chunks-rollback", (sql, openStore) => {
+      sql.exec("INSERT INTO docs (num, id, header, updated_at, sessions) VALUES (1, 'doc_a', '{}', 1, 0)");
+      const appendTo = (session: SessionId, after: number, data: string[]) =>
+        openStore().commit({ doc: "doc_a", appends: [{ session, after, transactions: data.map((text, i) => ({ at: after + i, data: text })), signature: `sig-${after + data.length}`, lastHash: "h", bytes: 0 }], now: 2 });
+      appendTo("ag_a~s1", 0, ["one", "two"]);
+      appendTo("ag_a~s2", 0, ["three"]);
+      // The relay before chunks, woken on this storage, creates its table of one row per transaction.
+      const rowTable = "CREATE TABLE IF NOT EXISTS transactions (session_num INTEGER NOT NULL, idx INTEGER NOT NULL, at INTEGER NOT NULL, data TEXT NOT NULL, signature TEXT, PRIMARY KEY (session_num, idx)) WITHOUT ROWID";
+      sql.exec(rowTable);
+      const read = (session: SessionId) => [...openStore().readTransactions("doc_a", session, 0, 10)].map((tx) => tx.data);
+      expect(read("ag_a~s1")).toEqual(["one", "two"]);
+      expect(read("ag_a~s2")).toEqual(["three"]);
+      // And again, writing after what this version stored: those rows follow the open chunk.
+      sql.exec(rowTable);
+      const s1 = sql.exec<{ num: number }>("SELECT num FROM sessions WHERE id = 'ag_a~s1'").one().num;
+      sql.exec("INSERT INTO transactions VALUES (?, 2, 5, 'four', 'sig-3')", s1);
+      sql.exec("UPDATE sessions SET count = 3 WHERE num = ?", s1);
+      expect(read("ag_a~s1")).toEqual(["one", "two", "four"]);
+      expect(read("ag_a~s2")).toEqual(["three"]);
+      appendTo("ag_a~s1", 3, ["five"]);
+      expect(read("ag_a~s1")).toEqual(["one", "two", "four", "five"]);
     }),
   );
 
