@@ -99,6 +99,12 @@ export type DocState = {
   /** What the local store keeps of what the relay holds (StoredDoc.relayHeld), as far as this client knows. */
   relayHeldSaved: KnownState | undefined;
   refusal: Refusal | undefined;
+  /**
+   * The relay holds less of the own session than the snapshot this client holds the document from (it lost
+   * it, or was restored from a backup older than the snapshot): the own writes after the snapshot cannot go
+   * up, as the relay lacks what they follow. Told once; synced() rejects with it until the relay holds more.
+   */
+  behindSnapshot: RelayError | undefined;
   /** Own indexes whose copy at the relay is to be compared before it counts (see Reused). */
   reused: Reused | undefined;
   /**
@@ -184,6 +190,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     headerSaved: false,
     relayHeldSaved: undefined,
     refusal: undefined,
+    behindSnapshot: undefined,
     reused: undefined,
     ownCuts: 0,
     ownMatched: 0,

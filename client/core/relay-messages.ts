@@ -1,13 +1,13 @@
 // What the relay says, as the client core takes it: known states and content of documents, `opened`,
 // deletions, directory frames, and errors, routed to what they answer (error-routing.ts), with refusals
 // held back and surfaced once. Part of the pure core (client-core.ts).
-import type { DocId, ErrorMessage, SessionId } from "../../protocol/index.ts";
+import { countOf, type DocId, type ErrorMessage, type SessionId } from "../../protocol/index.ts";
 import { answersSnapshot, routeError } from "../error-routing.ts";
 import { LocalStoreError, RelayError } from "../errors.ts";
 import { headerIsFor, writeRefusal } from "../local-checks.ts";
 import { frameRefused } from "../quarantine.ts";
 import { directoryFrame } from "./directory-queue.ts";
-import { applyKnown, baseOf, hasUnsynced, isInFlight, markDeleted, relayLost, type DocState } from "./doc-state.ts";
+import { applyKnown, baseOf, hasUnsynced, heldCount, isInFlight, markDeleted, relayLost, type DocState } from "./doc-state.ts";
 import { discardOrphanTails, discardRefused, heldBack, orphanTailTransactions, refuseOrphanTails, refuseWrites } from "./held-back.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
 import { checkOwnCount, checkOwnHead, recheckChain, takeOwnContent } from "./own-content.ts";
@@ -28,6 +28,7 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       const { firstLoad } = applyKnown(doc, own, relay, message.reason);
       // The relay sent what it holds before answering a load: what the store kept past more than that is lost.
       if (message.reason === "load" && doc.stranded.size > 0) reportLost(doc, unjoinable(doc, message), out);
+      checkBehindSnapshot(doc, own, out);
       if (wasUnsynced && !hasUnsynced(doc, own)) out.push({ type: "settle", waiter: `synced:${doc.id}` });
       if (doc.reused?.checking && !doc.reused.asked) sendLoad(state, doc, out);
       if (firstLoad) {
@@ -142,6 +143,27 @@ function reportLost(doc: DocState, lost: LostRun[], out: CoreEffect[]): void {
   if (lost.length === 0) return;
   doc.strandedDropped.push(...lost.map((run) => ({ session: run.session, after: run.first })));
   out.push({ type: "flush", doc: doc.id });
+}
+
+/**
+ * Own writes that cannot go up because the relay holds less of the session than the snapshot this client
+ * holds the document from (push.ts: ownPushable): told once, and synced() rejects with it, until the relay
+ * holds that much again (another device of the agent pushed it, say).
+ */
+function checkBehindSnapshot(doc: DocState, own: SessionId, out: CoreEffect[]): void {
+  const base = baseOf(doc, own);
+  const relayHolds = countOf(doc.relay, own);
+  if (relayHolds >= base || !hasUnsynced(doc, own)) return void (doc.behindSnapshot = undefined);
+  if (doc.behindSnapshot) return;
+  const unsent = heldCount(doc, own) - base;
+  const error = new RelayError({
+    code: "internal",
+    message: `the relay holds ${relayHolds} of this client's writes to ${doc.id}, fewer than the ${base} of the snapshot this device holds the document from (the relay lost them, or was restored from a backup older than the snapshot): the ${unsent} ${unsent === 1 ? "write" : "writes"} made after the snapshot cannot go up without what they follow; copy the document's content into a new document to keep ${unsent === 1 ? "it" : "them"}`,
+    doc: doc.id,
+  });
+  doc.behindSnapshot = error;
+  out.push({ type: "report", error });
+  out.push({ type: "settle", waiter: `synced:${doc.id}`, error });
 }
 
 /** The local store's copy of own writes the relay had acknowledged differed from the relay's (own-content.ts). */

@@ -3,12 +3,14 @@
 // backup), written past, then restored (docs/deploy.md: clients "will resend what they hold"); or it keeps
 // everything in memory and is restarted empty. The writer resends, `synced()` settles, nothing loops, and a
 // fresh client reads every transaction. A document created by another agent cannot be given back by this
-// client: the relay's `unknown_doc` is reported, once per connection, not pushed into again and again.
+// client: the relay's `unknown_doc` is reported, once per connection, not pushed into again and again. Nor
+// can a document this device holds from a snapshot of its own writes: that is told once, and synced() rejects.
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { RelayError, createClient, createIdentity, type Client, type Doc, type Group } from "../../client/index.ts";
+import { FileLocalStore } from "../../client/node.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import { sleep, until } from "../support/wait.ts";
 
@@ -147,6 +149,38 @@ describe("an in-memory relay restarted empty", () => {
     expect(dataOf(await readerGroup.open(doc.id))).toEqual(["one"]);
     expect(doc.relayKnown).toEqual({ header: true, sessions: { [writer.session]: 1 } });
     expect(await framesOver(group)).toBeLessThan(10);
+  });
+
+  it("a document this device holds from a snapshot of its own writes cannot be given back: synced() rejects, onError hears why once, nothing loops", { timeout: 60_000 }, async () => {
+    const folder = mkdtempSync(join(tmpdir(), "weft-e2e-rewound-store-"));
+    cleanups.push(() => rmSync(folder, { recursive: true, force: true }));
+    const identity = createIdentity();
+    const first = await relayAt({});
+    const port = portOf(first);
+    const before = await createClient({ url: first.url, identity, store: new FileLocalStore(folder), backoff: FAST_RETRY });
+    const created = before.group("mem-snapshot").create({});
+    created.append("a");
+    created.append("b");
+    await syncedWithin(created);
+    await created.snapshot("state: a, b");
+    created.append("c");
+    await syncedWithin(created);
+    await before.close();
+    await first.stop();
+
+    await relayAt({ port });
+    const after = await createClient({ url: first.url, identity, store: new FileLocalStore(folder), backoff: FAST_RETRY });
+    cleanups.push(() => after.close());
+    const group = after.group("mem-snapshot");
+    const errors: RelayError[] = [];
+    group.onError((error) => void (error instanceof RelayError && errors.push(error)));
+    const doc = await group.open(created.id);
+    expect(doc.heldSnapshot?.data).toBe("state: a, b");
+    await doc.loaded(); // the relay's answer: it holds nothing of it
+    await expect(syncedWithin(doc)).rejects.toMatchObject({ code: "internal", message: expect.stringMatching(/fewer than the 2 of the snapshot this device holds the document from .*: the 1 write made after the snapshot cannot go up/) });
+    expect(await framesOver(group)).toBeLessThan(10);
+    expect(errors.map((error) => error.code)).toEqual(["internal"]);
+    expect(dataOf(doc)).toEqual(["c"]); // nothing it holds is lost
   });
 
   it("a writer on another agent's document hears unknown_doc and does not loop", { timeout: 60_000 }, async () => {

@@ -131,6 +131,29 @@ describe("a relay restored from an older backup", () => {
     core.append(doc1.id, "more");
     expect(exchange(core, 1, sentContents(core.pump())).pushed).toBe(0);
   });
+
+  it("a relay that lost what the own session's snapshot stands for: the writes after it are told lost once, and synced() rejects until it holds them", () => {
+    const core = coreScenario();
+    const covers = { [alice.session]: 2 };
+    const snapshot = { doc: doc1.id, session: alice.session, covers, data: "{}", signature: "A".repeat(86) };
+    core.start([{ id: doc1.id, header: doc1.header, sessions: { [alice.session]: transactions(1, "after") }, snapshot: { snapshot, bases: covers, baseHashes: {} } }]);
+    core.connect();
+    core.pump();
+    core.transcript();
+    core.relay(knownLoad(doc1.id, true, { [alice.session]: 1 }));
+    core.pump();
+    core.append(doc1.id, "more");
+    core.pump();
+    core.relay(knownLoad(doc1.id, true, { [alice.session]: 1 }));
+    core.pump();
+    const told = core.transcript().filter((line) => /report|synced/.test(line));
+    expect(told).toEqual(["c | report internal doc1", "c | synced:doc1 rejects internal"]);
+    expect(core.state.docs.get(doc1.id)!.behindSnapshot?.message).toMatch(/^internal: the relay holds 1 of this client's writes to .*, fewer than the 2 of the snapshot .*: the 1 write made after the snapshot cannot go up/);
+    // Another device of the agent gave the relay the rest: what follows goes up, and the error is gone.
+    core.relay(knownLoad(doc1.id, true, { [alice.session]: 2 }));
+    expect(sentContents(core.pump()).map((content) => content.sessions[alice.session]?.after)).toEqual([2]);
+    expect(core.state.docs.get(doc1.id)!.behindSnapshot).toBeUndefined();
+  });
 });
 
 describe("on a healthy relay", () => {
