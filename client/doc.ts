@@ -213,7 +213,7 @@ export class Doc {
     const gone = this.#goneError("snapshot");
     if (gone) throw gone;
     const covers = this.#limitedCovers(coversOf(state));
-    checkSnapshotData(this.id, this.#host.session, data, covers);
+    checkSnapshotData(this.id, this.#host.session, data, covers, state.lastAt);
     if (data instanceof Uint8Array) data = new Uint8Array(data);
     const problem = snapshotProblem(state, this.#host.role, agentOfSession(this.#host.session), covers);
     if (problem) throw new LocalRefusalError(problem[0], problem[1]);

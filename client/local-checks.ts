@@ -124,14 +124,15 @@ export function checkTransactionData(doc: DocId, session: SessionId, at: number,
 
 /**
  * A snapshot's data as the relay will check it: a string (well-formed) or bytes, within MAX_SNAPSHOT_BYTES,
- * in a frame within MAX_FRAME_BYTES with the covers it will carry.
+ * in a frame within MAX_FRAME_BYTES with the covers and time (`at`) it will carry.
  */
-export function checkSnapshotData(doc: DocId, session: SessionId, data: unknown, covers: SessionCounts): asserts data is TransactionData {
+export function checkSnapshotData(doc: DocId, session: SessionId, data: unknown, covers: SessionCounts, at: number): asserts data is TransactionData {
   checkData(data, "snapshot");
   // The relay counts text in UTF-8 bytes (codec.ts), so the same count here, not the stricter JSON one.
   const size = dataBytes(data);
   if (size > MAX_SNAPSHOT_BYTES) throw new LocalRefusalError("snapshot_too_large", `snapshot: ${size} bytes of data; at most ${MAX_SNAPSHOT_BYTES}`);
-  refuseAsRelayWould({ type: "snapshot", doc, session, covers, data: data as Uint8Array<ArrayBuffer>, signature: PLACEHOLDER_SIGNATURE }, "snapshot");
+  // With every field it is sent with (`at`, its author's newest time: snapshots.ts), or a frame up to 19 bytes over passes.
+  refuseAsRelayWould({ type: "snapshot", doc, session, covers, data: data as Uint8Array<ArrayBuffer>, at, signature: PLACEHOLDER_SIGNATURE }, "snapshot");
 }
 
 /**

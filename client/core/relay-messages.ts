@@ -250,6 +250,9 @@ export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreE
       state.quarantine = quarantine;
       const guilty = culprit === undefined ? undefined : state.docs.get(culprit);
       if (guilty) refuse(state, guilty, error, out);
+      // No write on the wire: what carried data was a snapshot. Sent again at every connection, it would be
+      // refused again and again; refused instead (a snapshot only saves loads: the log still holds it all).
+      if (culprit === undefined && inFlight.length === 0) for (const held of state.docs.values()) failSnapshots(held, error, out);
       // What else the refused frame held is lost with it: start over on a fresh socket.
       out.push({ type: "drop", reason: `the relay refused a frame: ${error.message}` });
       break;

@@ -156,6 +156,20 @@ describe("publishing a snapshot", () => {
     expect(other.transcript()).toContain('c | snapshot:doc1:{"bob":4,"alice":3} rejects doc_deleted');
   });
 
+  it("a frame refused without a document named while no write is in flight refuses the snapshots sent, so they are not sent again at every connection", () => {
+    const core = aliceWithHistory();
+    core.feed({ type: "snapshot", doc: doc1.id, data: "s1", covers: coversOf(core.state.docs.get(doc1.id)!) });
+    core.relay({ type: "error", code: "frame_too_large", message: "frame exceeds 1000000 bytes" });
+    core.feed({ type: "down" });
+    core.connect();
+    expect(core.transcript().filter((line) => /snapshot|drop/.test(line))).toEqual([
+      "app | snapshot doc1 covers {alice:3, bob:4}",
+      "c -> relay | snapshot doc1 by alice covers {alice:3, bob:4} text 2",
+      'c | snapshot:doc1:{"bob":4,"alice":3} rejects frame_too_large',
+      "c | drop: the relay refused a frame: frame_too_large: frame exceeds 1000000 bytes",
+    ]);
+  });
+
   it("a quota_exceeded while no write is in flight answers the snapshot (the relay counts its data against the quota), not the writes", () => {
     const core = aliceWithHistory();
     const doc = core.state.docs.get(doc1.id)!;

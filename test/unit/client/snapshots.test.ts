@@ -219,15 +219,20 @@ describe("two agents on one local store", () => {
 });
 
 describe("a snapshot at the frame's limit", () => {
-  it("is refused at once when the frame with its covers would be too large, and the group goes on syncing", async () => {
+  // Quotes take one byte of the snapshot's limit and two in the frame: data that fits a frame only without
+  // its covers, or with them but without the time it carries (`at`).
+  it.each([
+    ["the covers", false],
+    ["the time it carries", true],
+  ])("is refused at once when the frame with %s would be too large, and the group goes on syncing", async (_, withCovers) => {
     const { relay, client } = setup();
     const alice = await client({ name: "alice" });
     const group = alice.group("g1");
     const doc = group.create();
     doc.append("first");
     await doc.synced();
-    // Quotes take one byte of the snapshot's limit and two in the frame: data that fits a frame only without covers.
-    const envelope = encodeMessage({ type: "snapshot", doc: doc.id, session: alice.session, covers: {}, data: "", signature: "A".repeat(86) }).length;
+    const covers = withCovers ? { [alice.session]: 1 } : {};
+    const envelope = encodeMessage({ type: "snapshot", doc: doc.id, session: alice.session, covers, data: "", signature: "A".repeat(86) }).length;
     const data = '"'.repeat(Math.floor((MAX_FRAME_BYTES - envelope) / 2));
     expect(utf8Length(data)).toBeLessThan(MAX_SNAPSHOT_BYTES);
     expect(refusalCode(() => doc.snapshot(data))).toBe("frame_too_large");
