@@ -473,6 +473,11 @@ export class Connection {
     switch (message.type) {
       case "challenge":
         if (message.now !== undefined) this.#clock.heard(message.now);
+        // A relay older than this SDK (rolled back) may not read its frames at all (v1 read no batch): met
+        // as the refusal of this version it would be, before anything is sent. A newer one says for itself.
+        if (message.v < PROTOCOL_VERSION) {
+          return this.#onError({ type: "error", code: "unsupported_version", message: `this relay speaks protocol v${message.v}, not v${PROTOCOL_VERSION}` });
+        }
         return void this.#hello(message.nonce);
       case "welcome":
         // The first welcome ends the handshake; a later one tells a role changed while connected.

@@ -18,27 +18,41 @@ export type VersionRefusingRelay = {
   /** `http://127.0.0.1:<port>`, the `url` to give `createClient`. */
   url: string;
   port: number;
-  /** Hellos refused so far. */
+  /** Hellos refused so far (frames, for a relay of an older version). */
   refusals: number;
+  /** Sockets challenged so far. */
+  challenges: number;
   /** The message its errors carry. */
   message: string;
   stop(): Promise<void>;
 };
 
-/** A relay that refuses every hello as one of the next protocol version would. */
-export async function startVersionRefusingRelay(): Promise<VersionRefusingRelay> {
+/**
+ * A relay that refuses every hello as one of the next protocol version would; or, given an older
+ * `version`, one from before this SDK's frames (protocol v1 read no batch frame), which refuses the first
+ * frame as `bad_frame` and closes 1007.
+ */
+export async function startVersionRefusingRelay(version = PROTOCOL_VERSION + 1): Promise<VersionRefusingRelay> {
   const server: Server = createServer((_request, response) => response.writeHead(426).end());
   const sockets = new Set<Socket>();
-  const version = PROTOCOL_VERSION + 1;
+  const older = version < PROTOCOL_VERSION;
   server.on("upgrade", (request, socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => {});
     acceptUpgrade(request, socket);
+    relay.challenges++;
     socket.write(textFrame({ type: "challenge", v: version, nonce: "bm9uY2Utb2YtdGhlLW5leHQtcmVsYXk", now: Date.now() }));
     // The client's first frame carries its hello (and the loads behind it): refused whole.
-    socket.once("data", () => {
+    socket.on("data", function refuse(data: Buffer) {
+      // A close frame (opcode 8) is the client leaving, not a frame it sent to be read.
+      if ((data[0]! & 0x0f) === 8) return;
+      socket.off("data", refuse);
       relay.refusals++;
+      if (older) {
+        socket.write(textFrame({ type: "error", code: "bad_frame", message: "unreadable frame" }));
+        return void socket.end(closeFrame(1007, "bad_frame"));
+      }
       socket.write(textFrame({ type: "error", code: "unsupported_version", message: relay.message }));
       socket.end(closeFrame(1002, "unsupported_version"));
     });
@@ -50,6 +64,7 @@ export async function startVersionRefusingRelay(): Promise<VersionRefusingRelay>
     url: `http://127.0.0.1:${port}`,
     port,
     refusals: 0,
+    challenges: 0,
     message: `this relay speaks protocol v${version}, not v${PROTOCOL_VERSION}`,
     stop: async () => {
       for (const socket of sockets) socket.destroy();

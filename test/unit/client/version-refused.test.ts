@@ -3,9 +3,10 @@
 // store, tells the app once, and pushes everything, once each, when a relay of its version serves the URL
 // again (the real relay, weft/dev's startRelay, on the refusing relay's port).
 import { afterAll, describe, expect, it } from "vitest";
-import { createIdentity } from "../../../client/index.ts";
+import { createClient, createIdentity } from "../../../client/index.ts";
+import { PROTOCOL_VERSION } from "../../../protocol/index.ts";
 import { until } from "../../support/wait.ts";
-import { versionRefusalScene } from "../../support/version-refusing-relay.ts";
+import { startVersionRefusingRelay, versionRefusalScene } from "../../support/version-refusing-relay.ts";
 
 describe("a relay of another protocol version", () => {
   const scene = versionRefusalScene("weft-version-refused-");
@@ -52,5 +53,27 @@ describe("a relay of another protocol version", () => {
     expect(await read(first.id)).toEqual(["before the refusal", "after the refusal"]);
     expect(await read(second.id)).toEqual(["created after the refusal"]);
     expect(errors).toHaveLength(1);
+  });
+});
+
+describe("a relay of an older protocol version (a rollback)", () => {
+  it("is met as one that refuses this SDK's version, from its challenge: nothing is sent that it cannot read, and the app is told once", { timeout: 30_000 }, async () => {
+    const old = await startVersionRefusingRelay(PROTOCOL_VERSION - 1);
+    const client = await createClient({ url: old.url, identity: createIdentity() });
+    try {
+      const group = client.group("notes");
+      const errors: Error[] = [];
+      group.onError((error) => errors.push(error));
+      group.create({ kind: "text" }).append("kept");
+      await until(() => group.connection.versionRefusal !== undefined, 10_000);
+      expect(group.connection.versionRefusal).toBe(`unsupported_version: this relay speaks protocol v${PROTOCOL_VERSION - 1}, not v${PROTOCOL_VERSION}`);
+      group.reconnectNow();
+      await until(() => old.challenges === 2 && group.status === "offline", 10_000);
+      expect(old.refusals).toBe(0);
+      expect(errors.map(String)).toEqual([`RelayError: ${group.connection.versionRefusal}`]);
+    } finally {
+      await client.close();
+      await old.stop();
+    }
   });
 });
