@@ -106,10 +106,12 @@ function watch(list: number[]): () => Promise<void> {
       if (--guarded > 0) return;
       if (watchdog === dog) watchdog = undefined;
       if (dog.exitCode !== null || dog.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => dog.once("exit", () => resolve()));
+      const exited = new Promise<void>((resolve) => dog.once("close", () => resolve()));
       dog.ref(); // awaited now: the process stays up until it has ended
       dog.stdin?.end();
       await exited;
+      // Its handle is let go in the turn after: a check for open handles right after finds none.
+      await new Promise((resolve) => setTimeout(resolve, 0));
     })());
 }
 

@@ -75,9 +75,11 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Local
   return {
     url: url.origin,
     stop: () =>
-      (stopped ??= miniflare.dispose().finally(() => {
-        release();
+      // Resolves once the watchdog, if this was the last relay, has ended too: a test runner's check for
+      // handles left open finds none.
+      (stopped ??= miniflare.dispose().finally(async () => {
         unlock();
+        await release();
       })),
   };
 }
@@ -123,7 +125,13 @@ async function loadMiniflare(): Promise<typeof import("miniflare")> {
   try {
     return await import("miniflare");
   } catch (error) {
-    throw new Error("weft/dev runs the relay with Miniflare: add it to the app's dev dependencies (npm install --save-dev miniflare)", { cause: error });
+    // Missing is one thing; installed but failing to load (a test runner's VM pool, a broken install) another.
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") {
+      throw new Error("weft/dev runs the relay with Miniflare: add it to the app's dev dependencies (npm install --save-dev miniflare)", { cause: error });
+    }
+    const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new Error(`weft/dev runs the relay with Miniflare, which is installed but failed to load (${why}); under vitest, run the relay's tests in the forks or threads pool, not a vm pool`, { cause: error });
   }
 }
 
