@@ -188,8 +188,8 @@ function onPageHide(announce: () => void): () => void {
 }
 
 /**
- * A client for one identity on one device; it writes as a session it leases from the store. A bad `url`
- * (one without a scheme, say) throws a LocalRefusalError here, synchronously.
+ * A client for one identity on one device; it writes as a session it leases from the store. An option it
+ * cannot take (a `url` without a scheme, say) throws an ArgumentError here, synchronously.
  */
 export function createClient(options: ClientOptions): Promise<Client> {
   checkClientOptions(options);
