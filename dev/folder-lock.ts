@@ -1,20 +1,33 @@
 // One relay per storage folder: two workerd processes on one folder's SQLite files fail each other's writes
 // (SQLITE_BUSY) and their clients part ways without a word, each relay fanning out only what reached it. A
-// relay started on a folder holds `<folder>/weft-relay.lock` (its process's id and start time) until it stops;
-// one whose process is gone (killed, crashed) holds nothing, and the next relay takes the folder over.
+// relay started on a folder holds `<folder>/weft-relay.lock` (its process's id and start time, the thread that
+// started it, and once running its workerd's id) until it stops; one whose process is gone (killed, crashed),
+// or whose workerd is, holds nothing, and the next relay takes the folder over. Threads of one process
+// (vitest's threads pool) each load this module, so the thread is in the lock, and its workerd tells
+// another thread whether it still runs.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { threadId } from "node:worker_threads";
+import { runsWorkerd } from "./orphan-guard.ts";
 import { startTimeOf } from "../client/storage/file-session-locks.ts";
 
 const LOCK_FILE = "weft-relay.lock";
 /** Folders this process's relays hold. */
 const held = new Set<string>();
 
-/** Takes `folder` for a relay of this process; returns what lets it go. Throws when a live relay holds it. */
-export function lockFolder(folder: string): () => void {
+export type FolderLock = {
+  /** The relay runs as this workerd process: a thread of this process that finds the lock checks it. */
+  servedBy(workerd: number | undefined): void;
+  /** Lets the folder go. */
+  release(): void;
+};
+
+/** Takes `folder` for a relay of this thread; throws when a live relay holds it. */
+export function lockFolder(folder: string): FolderLock {
   mkdirSync(folder, { recursive: true });
   const path = join(folder, LOCK_FILE);
-  const mine = `${process.pid} ${startTimeOf(process.pid)}`;
+  const ourProcess = `${process.pid} ${startTimeOf(process.pid)}`;
+  const mine = `${ourProcess} ${threadId}`;
   for (;;) {
     try {
       writeFileSync(path, mine, { flag: "wx" });
@@ -23,15 +36,27 @@ export function lockFolder(folder: string): () => void {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
     const holder = readHolder(path);
-    if (holder === mine ? held.has(path) : holderLives(holder)) {
-      throw new Error(`startRelay: the folder ${folder} is in use by another relay (process ${holder.split(" ")[0]}); stop it first, or pass another persistTo`);
+    const [pid, start, thread, workerd] = holder.split(" ");
+    const lives =
+      `${pid} ${start} ${thread}` === mine ? held.has(path)
+      : `${pid} ${start}` === ourProcess ? workerd === undefined || runsWorkerd(Number(workerd)) // another thread's: starting, or running
+      : holderLives(holder);
+    if (lives) {
+      throw new Error(`startRelay: the folder ${folder} is in use by another relay (process ${pid}${`${pid} ${start}` === ourProcess && thread !== String(threadId) ? `, thread ${thread}` : ""}); stop it first, or pass another persistTo`);
     }
     rmSync(path, { force: true }); // its relay is gone
   }
   held.add(path);
-  return () => {
-    held.delete(path);
-    if (readHolder(path) === mine) rmSync(path, { force: true });
+  let written = mine;
+  return {
+    servedBy(workerd) {
+      if (workerd === undefined || readHolder(path) !== written) return;
+      writeFileSync(path, (written = `${mine} ${workerd}`));
+    },
+    release() {
+      held.delete(path);
+      if (readHolder(path) === written) rmSync(path, { force: true });
+    },
   };
 }
 

@@ -8,7 +8,7 @@
 // It is unref'd: it never keeps the app's process alive. Linux and macOS; elsewhere nothing is guarded.
 // `npm run dev` guards wrangler the same way, by its process group (wrangler and the workerd it starts).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 
 /**
  * Kills each listed PID still running the guarded program once stdin closes; the check of the program's
@@ -74,6 +74,73 @@ export function workerdChildren(): Set<number> {
     // no ps: nothing to guard
   }
   return found;
+}
+
+/**
+ * The workerd child of this process serving `port` (workerd listens on it itself), found by its socket: a
+ * relay another thread of this process started meanwhile (vitest's threads pool) is not taken for this one,
+ * as a list of the children before and after the start would take it. Where that cannot be read (no /proc:
+ * macOS), the workerd children not among `before`.
+ */
+export function workerdServing(port: number, before: ReadonlySet<number>): number[] {
+  const children = workerdChildren();
+  const inodes = listeningSockets(port);
+  if (inodes.size > 0) {
+    const serving = [...children].filter((pid) => ownsSocket(pid, inodes));
+    if (serving.length > 0) return serving;
+  }
+  return [...children].filter((pid) => !before.has(pid));
+}
+
+/** The inodes of the TCP sockets listening on `port`, from /proc/net (none where it is not there). */
+function listeningSockets(port: number): Set<string> {
+  const found = new Set<string>();
+  const local = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      // sl local_address rem_address st ... inode: the state 0A is LISTEN.
+      const fields = line.trim().split(/\s+/);
+      if (fields.length > 9 && fields[1]!.endsWith(local) && fields[3] === "0A") found.add(fields[9]!);
+    }
+  }
+  return found;
+}
+
+function ownsSocket(pid: number, inodes: Set<string>): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        return target.startsWith("socket:[") && inodes.has(target.slice(8, -1));
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `pid` is a workerd process that runs (a PID reused by another program is not, nor one that ended unreaped). */
+export function runsWorkerd(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).includes("workerd") && state !== "Z" && state !== "X";
+  } catch {
+    if (existsSync("/proc/self/stat")) return false;
+    try {
+      return execFileSync("ps", ["-o", "comm=", "-p", String(pid)], { encoding: "utf8" }).includes("workerd");
+    } catch {
+      return false;
+    }
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { lockFolder } from "./folder-lock.ts";
-import { guard, workerdChildren } from "./orphan-guard.ts";
+import { guard, workerdChildren, workerdServing } from "./orphan-guard.ts";
 import { shortSecretProblem } from "../protocol/token-secret.ts";
 import { configFromEnv, RELAY_VARS, type ConfigEnv } from "../worker/config.ts";
 import { ArgumentError } from "../protocol/argument-error.ts";
@@ -52,7 +52,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Local
     ...(options.persistTo === undefined ? {} : { resourcePersistencePath: join(options.persistTo, "v3") }),
   };
   // One relay per folder (folder-lock.ts): a second one on it would fail the first one's writes.
-  const unlock = options.persistTo === undefined ? () => {} : lockFolder(options.persistTo);
+  const lock = options.persistTo === undefined ? undefined : lockFolder(options.persistTo);
   const before = workerdChildren();
   let miniflare: InstanceType<typeof Miniflare> | undefined;
   let url: URL;
@@ -61,7 +61,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Local
     url = await miniflare.ready;
   } catch (error) {
     await miniflare?.dispose().catch(() => {});
-    unlock();
+    lock?.release();
     // Miniflare's own words are for wrangler's command line ("specify a different port with --port").
     const message = error instanceof Error ? error.message : String(error);
     if (options.port && /address already in use|EADDRINUSE|--port/i.test(message)) {
@@ -70,7 +70,9 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Local
     throw error;
   }
   // Its workerd goes with this process, however this process ends (orphan-guard.ts).
-  const release = guard([...workerdChildren()].filter((pid) => !before.has(pid)));
+  const workerd = workerdServing(Number(url.port), before);
+  const release = guard(workerd);
+  lock?.servedBy(workerd.length === 1 ? workerd[0] : undefined);
   let stopped: Promise<void> | undefined;
   return {
     url: url.origin,
@@ -78,7 +80,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Local
       // Resolves once the watchdog, if this was the last relay, has ended too: a test runner's check for
       // handles left open finds none.
       (stopped ??= miniflare.dispose().finally(async () => {
-        unlock();
+        lock?.release();
         await release();
       })),
   };

@@ -5,13 +5,18 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { once } from "node:events";
+import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { createClient, createIdentity } from "../../client/index.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
+import { sleep } from "../support/wait.ts";
 
 const relays: LocalRelay[] = [];
 const folders: string[] = [];
+const threads: Worker[] = [];
 afterEach(async () => {
+  await Promise.all(threads.splice(0).map((thread) => thread.terminate()));
   await Promise.all(relays.splice(0).map((relay) => relay.stop()));
   for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
 });
@@ -25,6 +30,14 @@ const started = async (persistTo: string) => {
   relays.push(relay);
   return relay;
 };
+
+/** A relay on `persistTo` in a worker thread of this process (vitest's threads pool), and its url. */
+async function relayInThread(persistTo: string): Promise<{ thread: Worker; url: string }> {
+  const thread = new Worker(new URL("../support/relay-thread.ts", import.meta.url), { workerData: { persistTo } });
+  threads.push(thread);
+  const [url] = (await once(thread, "message")) as [string];
+  return { thread, url };
+}
 
 describe("a relay's storage folder", () => {
   it("is refused to a second relay while the first runs, and is free once it stops, with what it stored", async () => {
@@ -54,5 +67,28 @@ describe("a relay's storage folder", () => {
     writeFileSync(join(persistTo, "weft-relay.lock"), "2147483646 12345"); // no such process
     const relay = await started(persistTo);
     expect(relay.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it("is refused to a relay of another thread of the process while the first runs, and is free once it stops", { timeout: 60_000 }, async () => {
+    const persistTo = newFolder();
+    const { thread } = await relayInThread(persistTo);
+    await expect(startRelay({ persistTo })).rejects.toThrow(new RegExp(`^startRelay: the folder ${persistTo} is in use by another relay \\(process ${process.pid}, thread \\d+\\)`));
+    thread.postMessage("stop");
+    await once(thread, "message");
+    await started(persistTo);
+  });
+
+  it("is taken over from a thread of the process that ended without stop(), once its relay is gone", { timeout: 60_000 }, async () => {
+    const persistTo = newFolder();
+    const { thread, url } = await relayInThread(persistTo);
+    thread.postMessage("leave");
+    await once(thread, "exit");
+    // Its watchdog ends its workerd once the thread's end closes the pipe to it (orphan-guard.ts).
+    const deadline = Date.now() + 15_000;
+    while (await fetch(`${url}/v1/health`).then(() => true, () => false)) {
+      if (Date.now() > deadline) throw new Error("the relay of the thread that ended still serves");
+      await sleep(100);
+    }
+    await started(persistTo);
   });
 });

@@ -7,6 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { createClient, createIdentity } from "../../client/index.ts";
 import { startRelay } from "../../dev/start-relay.ts";
+import { workerdServing } from "../../dev/orphan-guard.ts";
 import { childProcesses, isAlive, somethingListensOn } from "../support/processes.ts";
 import { startRelay as startRelayProcess } from "../support/relay-process.ts";
 import { until } from "../support/wait.ts";
@@ -105,6 +106,22 @@ describe("startRelay", () => {
       expect(await (await fetch(`${fine.url}/v1/health`)).json()).toMatchObject({ ok: true });
     } finally {
       await fine.stop();
+    }
+  });
+
+  it("guards only the workerd serving its own port, not another relay's started at the same moment (another thread's, in vitest's threads pool)", async () => {
+    const [first, second] = await Promise.all([startRelay(), startRelay()]);
+    try {
+      // Asked as a start from before both would ask it: the workerd children then were none.
+      const none = new Set<number>();
+      const servingFirst = workerdServing(Number(new URL(first.url).port), none);
+      const servingSecond = workerdServing(Number(new URL(second.url).port), none);
+      expect(servingFirst).toHaveLength(1);
+      expect(servingSecond).toHaveLength(1);
+      expect(servingFirst[0]).not.toBe(servingSecond[0]);
+      expect(workerdChildren().map((child) => child.pid).sort()).toEqual([...servingFirst, ...servingSecond].sort());
+    } finally {
+      await Promise.all([first.stop(), second.stop()]);
     }
   });
 
