@@ -19,7 +19,7 @@ import { MAX_SNAPSHOT_BYTES } from "../protocol/limits.ts";
 import type { Snapshot } from "../protocol/snapshot.ts";
 import type { Role } from "../protocol/roles.ts";
 import { AwarenessOverPresence, type PresenceChannel, type PresencePeer } from "./awareness-presence.ts";
-import { OFFERS_SNAPSHOTS, leadsSnapshots, logSize, mayOutgrow, outgrows, snapshotPolicyOf, type SnapshotOptions, type SnapshotPolicy } from "./snapshot-policy.ts";
+import { OFFERS_SNAPSHOTS, leadsSnapshots, logSize, mayOutgrow, outgrows, overdue, snapshotPolicyOf, type SnapshotOptions, type SnapshotPolicy } from "./snapshot-policy.ts";
 import { MAX_PAYLOAD_BYTES, dataToPayload, payloadToData } from "./payload.ts";
 import { UpdateAssembler, appliedThrough, decodeUpdatePayload, encodeUpdatePayloads } from "./update-frames.ts";
 import { forgetSent, rememberSent, unsentUpdate } from "./rebinding.ts";
@@ -404,15 +404,18 @@ export class WeftProvider {
     const { doc } = this;
     const policy = this.#policy;
     if (!policy || !doc || this.#destroyed || this.#snapshotting || !mayOutgrow(policy, this.#logBytes, this.#measured)) return;
-    if (this.group.status !== "live" || !this.#maySnapshot(doc, this.group.role) || this.#assembler.incomplete > 0) return;
+    if (this.group.status !== "live" || !this.#maySnapshot(doc, this.group.role)) return;
     // Refused edits held back (their covers would leave them out) or discarded (the Y.Doc still has them).
     if (this.#diverged || doc.refused || !this.#pending.empty || !isSubset(doc.known, doc.relayKnown)) return;
-    if (!leadsSnapshots(this.group.session, this.#present.values())) return;
+    // Another editor leads, or another writer's update is half received (a snapshot would cover none of it):
+    // waited for, until the log is overdue (snapshot-policy.ts).
+    const waits = this.#assembler.incomplete > 0 || !leadsSnapshots(this.group.session, this.#present.values());
+    if (waits && !overdue(policy, this.#logBytes, this.#measured.stateBytes)) return;
     const state = Y.encodeStateAsUpdate(this.ydoc);
     this.#measured = { stateBytes: state.byteLength, atLogBytes: this.#logBytes };
     const tooLarge = state.byteLength > MAX_SNAPSHOT_BYTES;
     if (!tooLarge) this.#reportedTooLarge = false;
-    if (!outgrows(policy, this.#logBytes, state.byteLength)) return;
+    if (!outgrows(policy, this.#logBytes, state.byteLength) || (waits && !overdue(policy, this.#logBytes, state.byteLength))) return;
     if (tooLarge) {
       // The log now grows without a snapshot to compact it, however long: the app hears it, once.
       if (!this.#reportedTooLarge) this.#emit("error", new LocalRefusalError("snapshot_too_large", `WeftProvider: the state of ${this.docId} is ${state.byteLength} bytes, over the ${MAX_SNAPSHOT_BYTES} a snapshot may hold: no snapshot is taken while it is, and every new editor loads the whole log`));

@@ -48,6 +48,20 @@ export const outgrows = (policy: SnapshotPolicy, logBytes: number, stateBytes: n
   logBytes >= policy.minLogBytes && logBytes > policy.factor * stateBytes;
 
 /**
+ * How far past the policy's bound a log may grow while this editor waits for another to snapshot (the one
+ * that leads) or for another writer's update to arrive whole. Past it, any editor that may snapshot takes
+ * one: a leader that never does (gone quiet, or a member offering what it may not) and an update whose last
+ * part never comes hold snapshots back only this far. Its floor is never below the default's (256 KiB of
+ * log), so a leader kept busy by its own typing is not overtaken at once under a small `minLogBytes`. Two
+ * may then take one at once; the relay stores the first and answers the other with it.
+ */
+export const OVERDUE_FACTOR = 4;
+
+/** Whether the log has outgrown the state OVERDUE_FACTOR times past the policy's bound. */
+export const overdue = (policy: SnapshotPolicy, logBytes: number, stateBytes: number): boolean =>
+  outgrows({ factor: policy.factor * OVERDUE_FACTOR, minLogBytes: Math.max(policy.minLogBytes, DEFAULT_SNAPSHOT_POLICY.minLogBytes) * OVERDUE_FACTOR }, logBytes, stateBytes);
+
+/**
  * The state's size measured last stands until the log has grown this much past that measurement: a delete
  * shrinks the state (a large paste taken out again), and a size measured before it would hold every
  * snapshot back until the log outgrew the old size.

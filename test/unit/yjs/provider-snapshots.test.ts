@@ -327,6 +327,58 @@ describe("a received snapshot in weft/yjs", () => {
   });
 });
 
+/** Alice (the creator) and bob (a writer whose session sorts first) on a new Yjs document of alice's; her provider snapshots often. */
+async function aliceAndAnEarlierWriter() {
+  const h = setup();
+  const [first, second] = [createIdentity(), createIdentity()].sort((x, y) => (x.agent < y.agent ? -1 : 1));
+  const [bob, alice] = [await h.client({ name: "bob", identity: first! }), await h.client({ name: "alice", identity: second! })];
+  const docId = alice.group(GROUP).create({ kind: "yjs" }).id;
+  await alice.group(GROUP).synced();
+  const a = new WeftProvider(alice.group(GROUP), docId, new Y.Doc(), SNAPSHOT_OFTEN);
+  await a.loaded;
+  const bobDoc = await bob.group(GROUP).open(docId);
+  return { alice, bob, a, bobDoc };
+}
+
+/** Pastes 10,000 characters and takes them out again, `rounds` times: the log grows by about 10 KB a round, the state hardly. */
+async function churn(provider: WeftProvider, rounds: number): Promise<void> {
+  const text = provider.ydoc.getText("body");
+  for (let round = 0; round < rounds; round++) {
+    text.insert(0, random(10_000));
+    await settle();
+    text.delete(0, 10_000);
+    await settle();
+  }
+  await provider.doc!.synced();
+  await settle();
+}
+
+describe("automatic snapshots held back by another member", () => {
+  it("a writer offering to take them, which it may not, whose session sorts first, holds them back only until the log is overdue; then the creator takes one", async () => {
+    const { alice, bob, a, bobDoc } = await aliceAndAnEarlierWriter();
+    expect(bob.session < alice.session).toBe(true);
+    bobDoc.presence.set({ [OFFERS_SNAPSHOTS]: true });
+    await until(() => [...a.doc!.presence.peers.values()].some((peer) => peer.session === bob.session), 2_000);
+    await churn(a, 5);
+    expect(a.doc!.lastSnapshotted).toBeUndefined(); // due, and waiting on bob
+    await churn(a, 25);
+    await until(() => a.doc!.lastSnapshotted?.session === alice.session, 2_000);
+  });
+
+  it("an update of another writer whose last part never comes holds them back only until the log is overdue; the snapshot covers none of it", async () => {
+    const { alice, bob, a, bobDoc } = await aliceAndAnEarlierWriter();
+    const scratch = new Y.Doc();
+    scratch.getText("body").insert(0, random(150_000));
+    bobDoc.append(payloadToData(encodeUpdatePayloads(Y.encodeStateAsUpdate(scratch), 100_000)[0]!));
+    await until(() => a.doc!.transactions().some((transaction) => transaction.session === bob.session), 2_000);
+    await churn(a, 5);
+    expect(a.doc!.lastSnapshotted).toBeUndefined(); // due, and waiting on bob's last part
+    await churn(a, 25);
+    await until(() => a.doc!.lastSnapshotted?.session === alice.session, 2_000);
+    expect(a.doc!.lastSnapshotted!.covers[bob.session]).toBeUndefined();
+  });
+});
+
 describe("a snapshot the app takes by hand (README: doc.snapshot(Y.encodeStateAsUpdate(ydoc)))", () => {
   it("while another writer's large paste is half received covers none of it: an editor that loads the snapshot gets all of the paste", async () => {
     const h = setup();
