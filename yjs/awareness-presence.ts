@@ -32,6 +32,12 @@ export class AwarenessOverPresence {
    * change costs the work of the peers it changed, not of everyone here.
    */
   readonly #remote = new Map<string, { client: number; clock: number; from: unknown }>();
+  /**
+   * The presence key each remote awareness client stands under: the first that claimed it, while present.
+   * Presence keys are the relay's (a session's, checked at its hello); awareness client ids are whatever a
+   * peer says, so another member naming someone's id neither takes over their state nor, leaving, removes it.
+   */
+  readonly #claims = new Map<number, string>();
   /** The code of the refusal last reported: the same refusal again (every cursor move) is not reported again. */
   #refused: string | undefined;
   readonly #unsubscribe: () => void;
@@ -105,12 +111,18 @@ export class AwarenessOverPresence {
         if (known) gone.push(key);
         continue;
       }
+      const claimant = this.#claims.get(entry.client);
+      if (claimant !== undefined && claimant !== key) {
+        if (known) gone.push(key);
+        continue;
+      }
       if (known && known.client !== entry.client) this.#forget([key]); // the peer started a new Y.Doc
       if (known && known.client === entry.client && known.clock === entry.clock) {
         known.from = peer.state;
         continue;
       }
       this.#remote.set(key, { client: entry.client, clock: entry.clock, from: peer.state });
+      this.#claims.set(entry.client, key);
       changed.push(entry);
     }
     this.#forget(gone);
@@ -127,6 +139,7 @@ export class AwarenessOverPresence {
       const known = this.#remote.get(key);
       if (!known) continue;
       this.#remote.delete(key);
+      this.#claims.delete(known.client);
       clients.push(known.client);
     }
     if (clients.length === 0) return;

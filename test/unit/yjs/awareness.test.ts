@@ -48,6 +48,21 @@ describe("awareness over presence", () => {
     expect(received.map((frame) => frame.types)).toEqual([["content", "presence"]]);
   });
 
+  it("keeps an editor's state its own: another member naming its client id takes nothing over, and leaving removes nothing of it", async () => {
+    const { client, a, b } = await twoEditors();
+    await untilEvent(b.awareness, "change", () => names(b.awareness).includes("alice"));
+    const mallory = (await client({ name: "mallory" })).group(GROUP);
+    const doc = await mallory.open(b.provider.docId);
+    doc.presence.set({ awareness: { client: a.ydoc.clientID, clock: 2 ** 32 - 1, state: { user: { name: "mallory as alice" } } } });
+    await settle(5);
+    expect(b.awareness.getStates().get(a.ydoc.clientID)).toEqual({ user: { name: "alice" } });
+    a.awareness.setLocalStateField("cursor", { anchor: 1, head: 1 });
+    await untilEvent(b.awareness, "change", () => b.awareness.getStates().get(a.ydoc.clientID)?.cursor !== undefined);
+    await mallory.close();
+    await settle(5);
+    expect(b.awareness.getStates().get(a.ydoc.clientID)).toEqual({ user: { name: "alice" }, cursor: { anchor: 1, head: 1 } });
+  });
+
   it("shows each editor's awareness state to the other, and follows changes to it", async () => {
     const { a, b } = await twoEditors();
     await untilEvent(b.awareness, "change", () => names(b.awareness).includes("alice"));
