@@ -340,6 +340,11 @@ export class Group {
     this.#throwIfClosed();
     const id = checkHeader(header, this.id);
     checkRoleMay(this.#core.role, "create", members ? "createMembers" : "create");
+    // The relay's rule (relay-core.ts): a token caps its holder's role under the log it would found.
+    const role = this.#core.role;
+    if (members && this.connection.options.getToken && role !== undefined && role !== "admin") {
+      throw new LocalRefusalError("forbidden", `createMembers: a peer whose token makes it a ${role} may not found a group: the token would cap it at ${role} there, and no one could manage the group; found it with an admin token`);
+    }
     if (header.kind === MEMBERS_KIND && this.membersDoc) throw new LocalRefusalError("bad_header", "create: this group already has a membership log");
     // The relay takes the first document of this kind as the membership log: only createMembers() makes one.
     if (header.kind === MEMBERS_KIND && !members) throw new LocalRefusalError("bad_header", `create: the kind ${MEMBERS_KIND} is the membership log's; call createMembers()`);

@@ -74,6 +74,35 @@ function bobWrites() {
   return () => next(transactions(1, `bob-${n++}`));
 }
 
+/** `who`'s membership log for GROUP, founding it with `who` as admin. */
+function foundingLog(who: TestAgent) {
+  const header: DocHeader = { group: GROUP, kind: MEMBERS_KIND, creator: who.agent, createdAt: NOW, nonce: `members-${who.agent}`, meta: {} };
+  const next = writer(who, { id: docIdOf(header), header });
+  return () => next([{ at: NOW, data: JSON.stringify({ op: "set", agent: who.agent, role: "admin" }) }], { header: true });
+}
+
+describe("founding a group where anyone may (WEFT_FOUNDERS=anyone) on a relay with tokens", () => {
+  it("is refused to a peer whose token makes it less than admin: the token would cap it there, and no one could manage the group", async () => {
+    const { connect, send, heard } = relayWithTokens();
+    await connect("bob", bob, tokenFor(bob, "writer"));
+    await send("bob", foundingLog(bob)());
+    expect(heard("bob").filter((line) => line.includes("error"))).toEqual([
+      expect.stringMatching(/^relay -> bob \| error forbidden doc_\S+ "a peer whose token makes it a writer may not found a group: the token would cap it at writer there, and no one could manage the group; found it with an admin token"$/),
+    ]);
+  });
+
+  it("is taken from a peer with an admin token, or without a token, which is then the group's admin", async () => {
+    const { connect, send, heard } = relayWithTokens();
+    await connect("tess", tess, tokenFor(tess, "admin"));
+    await send("tess", foundingLog(tess)());
+    expect(heard("tess").filter((line) => line.includes("error"))).toEqual([]);
+    const other = relayWithTokens();
+    await other.connect("alice", alice);
+    await other.send("alice", foundingLog(alice)());
+    expect(other.heard("alice").filter((line) => line.includes("error"))).toEqual([]);
+  });
+});
+
 describe("tokens under a membership log", () => {
   it("a removed token holder is cut off at once, its writes are not stored or fanned out, and its token no longer admits it", async () => {
     const { store, send, connect, members, heard, doc } = relayWithTokens();

@@ -270,6 +270,12 @@ function onContent(state: RelayState, peer: ReadyPeer, role: Role, content: Cont
       if (state.access.founders === "token-admins" && peer.token?.role !== "admin") {
         return refuse(state, id, "forbidden", "on this relay only a peer whose token makes it admin may found a group", { doc });
       }
+      // Anyone may found one, but a token caps its holder's role under the log (access.ts): a founder its
+      // token makes a writer would be no admin of its own group, and no one could manage it.
+      if (peer.token && peer.token.role !== "admin") {
+        const capped = peer.token.role;
+        return refuse(state, id, "forbidden", `a peer whose token makes it a ${capped} may not found a group: the token would cap it at ${capped} there, and no one could manage the group; found it with an admin token`, { doc });
+      }
       genesis = true;
     }
     write.header = header;

@@ -113,3 +113,21 @@ describe("a token the relay refuses at the handshake (its key rotated under a to
     expect(asked).toBe(1);
   });
 });
+
+describe("createMembers() with a token that makes the agent a writer", () => {
+  it("is refused at once, as the relay would: the token would cap the founder at writer, and no one could manage the group", async () => {
+    const { relay, client } = (current = harness(verifyToken));
+    const alice = await client({ name: "alice", getToken: () => fakeToken(`${alice.identity.agent} ${Date.now() + 60_000}`) });
+    const group = alice.group("g1");
+    await statusOf(group, "live");
+    expect(group.role).toBe("writer");
+    relay.transcript();
+    expect(() => group.createMembers()).toThrow(expect.objectContaining({ name: "LocalRefusalError", code: "forbidden", message: expect.stringMatching(/^forbidden: createMembers: a peer whose token makes it a writer may not found a group/) }));
+    expect(group.membersDoc).toBeUndefined();
+    expect(group.role).toBe("writer");
+    const doc = group.create();
+    doc.append("still writing");
+    await doc.synced();
+    expect(relay.transcript().filter((line) => line.includes("error"))).toEqual([]);
+  });
+});
