@@ -298,6 +298,7 @@ export class Doc {
     // Once closed, no retry can send refused writes either.
     if (this.#state.refusal) return Promise.reject(this.#host.closedError ?? this.#state.refusal.error);
     if (this.#state.behindSnapshot && this.hasUnsynced) return Promise.reject(this.#host.closedError ?? this.#state.behindSnapshot);
+    if (this.#state.storeBehind && this.hasUnsynced) return Promise.reject(this.#host.closedError ?? this.#state.storeBehind);
     if (!this.hasUnsynced) return this.#host.relayHeldSaved?.(this.id) ?? Promise.resolve();
     if (this.#host.closedError) return Promise.reject(this.#host.closedError);
     return this.#host.wait(`synced:${this.id}`, options.signal);

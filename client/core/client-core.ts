@@ -25,7 +25,7 @@ import { adoptTails } from "./received.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
 import { pacedPushAt, roomInFlight, takePush, type Room } from "./push.ts";
 import { deletedError, discard, onMessage, refusedEffect } from "./relay-messages.ts";
-import { failSnapshots, onSnapshotReceived, publishSnapshot, resendSnapshots } from "./snapshots.ts";
+import { checkStoreBehind, failSnapshots, onSnapshotReceived, publishSnapshot, resendSnapshots } from "./snapshots.ts";
 import { load, send, sendLoad, sendOpen, track } from "./tracking.ts";
 
 export { initialState } from "./tracking.ts";
@@ -159,6 +159,7 @@ const isOwnStored = (state: CoreState, entry: StoredDoc): boolean => isDocId(ent
 function takeInStored(state: CoreState, entry: StoredDoc, out: CoreEffect[]): DocState {
   const doc = state.docs.get(entry.id) ?? track(state, entry.id, entry.header);
   restoreDoc(doc, state.writer.session, entry);
+  if (doc.snapshot) checkStoreBehind(state, doc, doc.snapshot.covers, out);
   // Writes an older SDK let into the store that the relay would refuse never leave the device.
   if (doc.refusal) out.push(refusedEffect(state, doc));
   if (doc.header?.kind === MEMBERS_KIND) state.membersDoc ??= doc.id;

@@ -26,7 +26,7 @@ import {
   type TransactionData,
 } from "../../protocol/index.ts";
 import { ChainChecks, verifiesChains } from "../chain-checks.ts";
-import { LocalRefusalError, type RelayError } from "../errors.ts";
+import { LocalRefusalError, type LocalStoreError, type RelayError } from "../errors.ts";
 import { isTransactionData, storedTransactionProblem } from "../local-checks.ts";
 import { type DocChanges, type StoredDoc, type StoredSnapshot, type StrandedRun } from "../storage/local-store.ts";
 
@@ -105,6 +105,14 @@ export type DocState = {
    * up, as the relay lacks what they follow. Told once; synced() rejects with it until the relay holds more.
    */
   behindSnapshot: RelayError | undefined;
+  /**
+   * A snapshot from the relay covers more of the own session than this client holds: the local store is
+   * behind the relay's copy (restored from a backup, saves lost in a crash, a save damaged on the disk), and
+   * the snapshot now stands for what is missing, so the own log can neither be compared with the relay's nor
+   * continued. Own writes past what the relay confirmed cannot go up. Told once a run; synced() rejects with
+   * it while there are such writes (ownUnconfirmed).
+   */
+  storeBehind: LocalStoreError | undefined;
   /** Own indexes whose copy at the relay is to be compared before it counts (see Reused). */
   reused: Reused | undefined;
   /**
@@ -191,6 +199,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     relayHeldSaved: undefined,
     refusal: undefined,
     behindSnapshot: undefined,
+    storeBehind: undefined,
     reused: undefined,
     ownCuts: 0,
     ownMatched: 0,
@@ -213,6 +222,12 @@ export const baseOf = (doc: DocState, session: SessionId): number => doc.bases.g
 
 /** How many transactions of a session this client has: the snapshot's and the ones held after it. */
 export const heldCount = (doc: DocState, session: SessionId): number => baseOf(doc, session) + (doc.sessions.get(session)?.length ?? 0);
+
+/** How far the relay is known to hold the own session as this client wrote it: acked, compared, or a snapshot's base. */
+const ownConfirmed = (doc: DocState, own: SessionId): number => Math.max(doc.ownMatched, doc.ownAckedBefore, baseOf(doc, own));
+
+/** Own writes held past what the relay is known to hold as this client wrote them (ownConfirmed). */
+export const ownUnconfirmed = (doc: DocState, own: SessionId): number => heldCount(doc, own) - ownConfirmed(doc, own);
 
 /** What this client holds: per session, how many transactions (a snapshot's included). */
 export function knownOf(doc: DocState): KnownState {
@@ -247,7 +262,8 @@ export function hasUnsynced(doc: DocState, own: SessionId): boolean {
   // agent created and left unsent in a shared store is not this client's to sync.
   const ownHeaderUnsent = doc.header !== undefined && !doc.relay.header && doc.header.creator === agentOfSession(own);
   // Own writes the store kept past a hole wait for the relay's copy to join, then go up (stranded.ts).
-  return heldCount(doc, own) > countOf(doc.relay, own) || ownHeaderUnsent || doc.stranded.has(own);
+  // Those of a store behind the relay's copy never do (storeBehind), whatever the relay's count says.
+  return heldCount(doc, own) > countOf(doc.relay, own) || ownHeaderUnsent || doc.stranded.has(own) || (doc.storeBehind !== undefined && ownUnconfirmed(doc, own) > 0);
 }
 
 /** Own content (or the header) was pushed on the current socket and not acknowledged yet. */
@@ -384,7 +400,9 @@ function restoreRelayHeld(doc: DocState, own: SessionId, relayHeld: KnownState |
   for (const [session, count] of Object.entries(relayHeld.sessions) as [SessionId, number][]) sessions[session] = Math.min(count, heldCount(doc, session));
   doc.relay = mergeKnownStates(doc.relay, { header: relayHeld.header, sessions });
   doc.sent = Math.max(doc.sent, countOf(doc.relay, own));
-  doc.ownAckedBefore = countOf(doc.relay, own);
+  // A kept snapshot covering more of the own session than the store holds vouches for none of it (storeBehind).
+  const storeBehind = (doc.snapshot?.covers[own] ?? 0) > heldCount(doc, own);
+  doc.ownAckedBefore = storeBehind ? (sessions[own] ?? 0) : countOf(doc.relay, own);
 }
 
 /**
@@ -436,7 +454,9 @@ export function unsavedOf(doc: DocState, own: SessionId): DocChanges | undefined
  * client's to tell (an own write or a document it created acknowledged): a client reading a group saves nothing.
  */
 function relayHeldUnsaved(doc: DocState, own: SessionId): KnownState | undefined {
-  const count = countOf(doc.relay, own);
+  // A store behind the relay's copy (storeBehind) keeps only what is confirmed as this client's: a restart
+  // must not take the own writes past it for acknowledged.
+  const count = doc.storeBehind ? Math.min(countOf(doc.relay, own), ownConfirmed(doc, own)) : countOf(doc.relay, own);
   const saved = doc.relayHeldSaved;
   if (saved) {
     if (saved.header === doc.relay.header && countOf(saved, own) === count) return undefined;

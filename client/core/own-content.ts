@@ -84,6 +84,11 @@ export function checkOwnCount(doc: DocState, own: SessionId, relay: KnownState, 
   // tab of its agent may have got other writes stored at those indexes (its tab discarded them). Compared first.
   const vouched = Math.max(doc.ownMatched, baseOf(doc, own));
   if (reason === "correction" && count > Math.max(vouched, countOf(doc.relay, own))) check(doc, vouched, count);
+  // A load's answer naming more of the session than this client holds, when no content of it came before
+  // (a snapshot stands for it, and may be verified after this answer): own writes nothing vouches for are not
+  // taken for stored, but compared first (a store behind the relay's copy: snapshots.ts, storeBehind).
+  const held = heldCount(doc, own);
+  if (reason === "load" && !doc.reused && count > held && held > Math.max(vouched, doc.ownAckedBefore)) check(doc, Math.max(vouched, doc.ownAckedBefore), count);
   const reused = doc.reused;
   if (!reused) return relay;
   if (reason === "ack") {

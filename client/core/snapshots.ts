@@ -18,9 +18,9 @@ import {
   type Snapshotted as SnapshottedMessage,
   type TransactionData,
 } from "../../protocol/index.ts";
-import { RelayError, type ClosedError } from "../errors.ts";
+import { LocalStoreError, RelayError, type ClosedError } from "../errors.ts";
 import { snapshotRefusal } from "../local-checks.ts";
-import { applySnapshot, heldCount, type DocState, type PendingSnapshot } from "./doc-state.ts";
+import { applySnapshot, hasUnsynced, heldCount, ownUnconfirmed, type DocState, type PendingSnapshot } from "./doc-state.ts";
 import type { CoreEffect, CoreState } from "./effects.ts";
 import { send } from "./tracking.ts";
 
@@ -110,8 +110,28 @@ export function onSnapshotReceived(state: CoreState, message: SnapshotMessage, v
   }
   doc.distrustsSnapshot = false;
   const { type: _, ...snapshot } = message;
+  checkStoreBehind(state, doc, snapshot.covers, out);
   if (!applySnapshot(doc, state.writer, snapshot)) return;
   out.push({ type: "changed", doc: doc.id, added: [], snapshot, snapshotted: doc.snapshotted! }, { type: "flush", doc: doc.id });
+}
+
+/**
+ * A snapshot covering more of the own session than this client holds (DocState.storeBehind), received or
+ * kept in the store: told once a run, with what it costs; synced() rejects with it while own writes are unsynced.
+ */
+export function checkStoreBehind(state: CoreState, doc: DocState, covers: SessionCounts, out: CoreEffect[]): void {
+  const own = state.writer.session;
+  const held = heldCount(doc, own);
+  const covered = covers[own] ?? 0;
+  if (covered <= held || doc.storeBehind) return;
+  const unconfirmed = ownUnconfirmed(doc, own);
+  const cost = unconfirmed > 0 ? `the ${unconfirmed} ${unconfirmed === 1 ? "write" : "writes"} it holds past what the relay confirmed, and any made here from now on, cannot go up` : "writes made here from now on cannot go up";
+  doc.storeBehind = new LocalStoreError(
+    `the local store holds ${held} of this client's writes to ${doc.id}, fewer than the relay's snapshot covers (${covered}): the store is behind the relay's copy (restored from a backup, or saves lost in a crash or damaged on the disk), and the snapshot stands for what is missing, so ${cost}; copy what is needed into a new document`,
+    { doc: doc.id, session: own },
+  );
+  out.push({ type: "report", error: doc.storeBehind });
+  if (hasUnsynced(doc, own)) out.push({ type: "settle", waiter: `synced:${doc.id}`, error: doc.storeBehind });
 }
 
 /** The oldest snapshot waiting is answered: it leaves the queue, and a delete sent behind it is one answer nearer. */

@@ -552,11 +552,13 @@ describe("content of the own session (another tab of this agent sent it)", () =>
     expect(await verifyCheckpoint(chunkOf(frame!).signature, id, session, 2, chainHash(GENESIS_HASH, doc.sessionTransactions(session)))).toBe(true);
   });
 
-  it("a load's head at a count past what this client holds changes nothing (its content is compared as it comes)", () => {
+  it("a load's head at a count past what this client holds vouches for nothing; with no content of it before the answer (a snapshot stood for it), the own writes are compared before they count", () => {
     const doc = loadedDoc(1, relayHolds(0));
     doc.onKnown(relayHolds(3), "load", chainHash(GENESIS_HASH, transactions(3, "elsewhere")));
     expect(doc.state.ownMatched).toBe(0);
-    expect(doc.state.reused).toBeUndefined();
+    expect(doc.state.reused).toMatchObject({ from: 0, until: 3, checking: true });
+    expect(doc.hasUnsynced).toBe(true);
+    expect(doc.loadKnown.sessions[session]).toBe(0);
   });
 
   it("a correction naming more than was pushed from and than was acked is compared before it counts", () => {

@@ -154,6 +154,38 @@ describe("a relay restored from an older backup", () => {
     expect(sentContents(core.pump()).map((content) => content.sessions[alice.session]?.after)).toEqual([2]);
     expect(core.state.docs.get(doc1.id)!.behindSnapshot).toBeUndefined();
   });
+
+  it("a snapshot covering more of the own session than the store holds (the store behind the relay's copy): told once, synced() rejects, nothing counted as stored", () => {
+    const core = coreScenario();
+    core.start([{ id: doc1.id, header: doc1.header, sessions: { [alice.session]: transactions(2, "kept") } }]);
+    core.connect();
+    core.pump();
+    core.append(doc1.id, "written since");
+    core.pump();
+    core.transcript();
+    // The relay answers the load as relay-core does: the snapshot (it stands for alice's 5), then what it holds.
+    const snapshot = { type: "snapshot" as const, doc: doc1.id, session: bob.session, covers: { [alice.session]: 5 }, data: "{}", signature: "A".repeat(86) };
+    for (let answer = 0; answer < 2; answer++) {
+      core.feed({ type: "snapshotReceived", snapshot, verified: true });
+      core.relay(knownLoad(doc1.id, true, { [alice.session]: 5 }));
+      core.pump();
+    }
+    expect(core.transcript().filter((line) => /report|synced/.test(line))).toEqual(["c | report internal doc1", "c | synced:doc1 rejects internal"]);
+    const doc = core.state.docs.get(doc1.id)!;
+    expect(doc.storeBehind?.message).toMatch(/^internal: the local store holds 3 of this client's writes to .*, fewer than the relay's snapshot covers \(5\): .*the 3 writes it holds past what the relay confirmed, and any made here from now on, cannot go up/);
+    expect(doc.storeBehind?.name).toBe("LocalStoreError");
+    expect(hasUnsynced(doc, alice.session)).toBe(true);
+  });
+
+  it("a store that kept such a snapshot says so at the next start, before the relay answers, and counts only what it had confirmed", () => {
+    const core = coreScenario();
+    const snapshot = { doc: doc1.id, session: bob.session, covers: { [alice.session]: 5 }, data: "{}", signature: "A".repeat(86) };
+    core.start([{ id: doc1.id, header: doc1.header, sessions: { [alice.session]: transactions(3, "kept") }, snapshot: { snapshot, bases: {}, baseHashes: {} }, relayHeld: { header: true, sessions: { [alice.session]: 2 } } }]);
+    expect(core.transcript().filter((line) => /report|synced/.test(line))).toEqual(["c | report internal doc1", "c | synced:doc1 rejects internal"]);
+    const doc = core.state.docs.get(doc1.id)!;
+    expect(doc.storeBehind?.message).toMatch(/the local store holds 3 of this client's writes to .*, fewer than the relay's snapshot covers \(5\): .*the 1 write it holds past what the relay confirmed/);
+    expect(hasUnsynced(doc, alice.session)).toBe(true);
+  });
 });
 
 describe("on a healthy relay", () => {
