@@ -4,7 +4,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { PROTOCOL_VERSION, isGroupId } from "../protocol/index.ts";
-import { configFromEnv, withKeysChecked, type ConfigEnv, type RelayConfig } from "./config.ts";
+import { configFromEnv, reportProblems, withKeysChecked, type ConfigEnv, type RelayConfig } from "./config.ts";
 import { GROUP_HEADER, type GroupObject } from "./group-object.ts";
 
 export type RelayRoutesOptions<Bindings> = {
@@ -21,6 +21,8 @@ export type RelayRoutesOptions<Bindings> = {
 
 /** The relay cannot serve any request as configured: said in the answer, so the SDK's client hears it. */
 class Misconfigured extends Error {}
+
+const loggedMisconfigurations = new Set<string>();
 
 export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions<Bindings>): Hono<{ Bindings: Bindings }> {
   const app = new Hono<{ Bindings: Bindings }>();
@@ -41,8 +43,13 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
   app.get("/v1/health", (c) => {
     groupsOf(c.env);
     // Checked as the group objects check it: a config built in code with a short secret lets no one in either.
-    const { problems } = withKeysChecked((options.config ?? configFromEnv)(c.env as ConfigEnv & Bindings));
-    if (problems.length > 0) throw new Misconfigured(`the relay's configuration has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}, and no one gets in: ${problems.join("; ")}`);
+    const config = withKeysChecked((options.config ?? configFromEnv)(c.env as ConfigEnv & Bindings));
+    const { problems } = config;
+    if (problems.length > 0) {
+      // Logged once, as the group objects log them: an uptime probe asking every minute floods no log.
+      reportProblems(config);
+      return c.json({ error: "misconfigured", message: `the relay's configuration has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}, and no one gets in: ${problems.join("; ")}` }, 500);
+    }
     return c.json({ ok: true, protocol: PROTOCOL_VERSION });
   });
 
@@ -81,7 +88,11 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
     if (error instanceof HTTPException) return error.getResponse();
     if (error instanceof Misconfigured) {
       // Said to whoever asks: it names no secret, and the app's developer is the one who reads it first.
-      console.error(`weft: ${error.message}`);
+      // Logged once per isolate, as a configuration problem is.
+      if (!loggedMisconfigurations.has(error.message)) {
+        loggedMisconfigurations.add(error.message);
+        console.error(`weft: ${error.message}`);
+      }
       return c.json({ error: "misconfigured", message: error.message }, 500);
     }
     console.error("weft: request failed", error);

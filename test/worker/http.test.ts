@@ -1,7 +1,7 @@
 // The Worker's HTTP surface: health, the upgrade check, group id validation and unknown paths.
 import { listDurableObjectIds } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { PROTOCOL_VERSION } from "../../protocol/index.ts";
 import { closeAll, groupStub, openSocket, uniqueGroup, wsUrl } from "./socket.ts";
 
@@ -106,5 +106,25 @@ describe("HTTP routes", () => {
     const res = await exports.default.fetch(wsUrl("g"), { method: "POST", body: "x" });
     expect(res.status).toBe(404);
     await res.body?.cancel();
+  });
+});
+
+describe("the health check of a relay that cannot use its configuration", () => {
+  it("answers 500 misconfigured each time, and logs each problem once, not at every request (an uptime probe's)", async () => {
+    const { relayRoutes } = await import("../../worker/routes.ts");
+    const { configFromEnv } = await import("../../worker/config.ts");
+    const app = relayRoutes<typeof env>({ groups: (bindings) => bindings.GROUPS, config: () => configFromEnv({ WEFT_OPEN_GROUPS: "yes-once" }) });
+    const logged: string[] = [];
+    const spy = vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void logged.push(args.join(" ")));
+    try {
+      for (let request = 0; request < 3; request++) {
+        const res = await app.request("/v1/health", {}, env);
+        expect(res.status).toBe(500);
+        expect(await res.json()).toMatchObject({ error: "misconfigured", message: expect.stringContaining('WEFT_OPEN_GROUPS is "yes-once"') });
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    expect(logged).toEqual([expect.stringMatching(/^weft: configuration: WEFT_OPEN_GROUPS is "yes-once"/)]);
   });
 });
