@@ -65,12 +65,19 @@ async function checkToken(token: string, policy: TokenPolicy, nowMs: number): Pr
   const malformed = jwtShapeProblem(token);
   if (malformed) return refused(malformed);
   // The current key first; during a rotation, the keys tokens were signed with until now. A refusal names
-  // the current key's reason.
-  const current = await verified(token, policy.key);
-  let result = current;
-  for (const key of policy.previousKeys ?? []) if ("error" in result) result = await verified(token, key);
-  if ("error" in result) return refused(notVerifiedReason("error" in current ? current.error : result.error));
-  const { payload } = result;
+  // the current key's reason, unless only another key takes the token's algorithm: then that key's (a token
+  // of the previous key's kind whose signature does not verify is refused for that, not for its algorithm).
+  const errors: Error[] = [];
+  let payload: unknown;
+  for (const key of [policy.key, ...(policy.previousKeys ?? [])]) {
+    const result = await verified(token, key);
+    if (!("error" in result)) {
+      payload = result.payload;
+      break;
+    }
+    errors.push(result.error);
+  }
+  if (payload === undefined) return refused(notVerifiedReason(errors.find((error) => !error.name.startsWith("JwtAlgorithm")) ?? errors[0]!));
   const parsed = v.safeParse(claimsSchema, payload);
   if (!parsed.success) return refused("the token lacks sub (agent id), group, role or exp, or has a malformed claim");
   const claims = parsed.output;

@@ -331,6 +331,8 @@ describe("relay config from the environment", () => {
     const toKeyPair = tokenVerifier({ WEFT_TOKEN_PUBLIC_KEY: JSON.stringify(keys.publicJwk), WEFT_TOKEN_SECRET_PREVIOUS: old });
     expect(await toKeyPair(await sign(claims, keys.privateJwk, "EdDSA"))).toMatchObject({ ok: true });
     expect(await toKeyPair(await sign(claims, old, "HS256"))).toMatchObject({ ok: true });
+    // A token of the previous key's kind signed with another secret: refused for its signature, not its algorithm.
+    expect(await toKeyPair(await sign(claims, GUESSED, "HS256"))).toMatchObject({ ok: false, reason: "the token does not verify: it was signed with another secret or key than the relay's" });
     // Once the previous key is gone, its tokens are refused.
     expect(await tokenVerifier({ WEFT_TOKEN_SECRET: current })(await sign(claims, old, "HS256"))).toMatchObject({ ok: false, code: "unauthorized" });
     for (const env of [{ WEFT_TOKEN_SECRET_PREVIOUS: old }, { WEFT_TOKEN_SECRET: current, WEFT_TOKEN_SECRET_PREVIOUS: "" }, { WEFT_TOKEN_SECRET: current, WEFT_TOKEN_PUBLIC_KEY_PREVIOUS: "{}" }]) {
