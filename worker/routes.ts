@@ -50,7 +50,9 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
       reportProblems(config);
       return c.json({ error: "misconfigured", message: `the relay's configuration has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}, and no one gets in: ${problems.join("; ")}` }, 500);
     }
-    return c.json({ ok: true, protocol: PROTOCOL_VERSION });
+    // Whether a hello needs a token, so an operator sees a relay left open (a secret never put) from outside.
+    const tokens = !config.tokens ? "off" : config.access.openGroups ? "optional" : "required";
+    return c.json({ ok: true, protocol: PROTOCOL_VERSION, tokens });
   });
 
   app.get("/v1/groups/:group/ws", (c) => {

@@ -1,7 +1,7 @@
 // A relay with a token key and no other policy set (the `worker-locked` project of vitest.config.ts binds only
 // WEFT_TOKEN_SECRET): the secure defaults. Every hello needs a valid token, only a token admin founds a group,
 // a forged token is unauthorized whatever it claims, and a token may not outlive the relay's cap.
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { testAgent, transactions } from "../support/identity.ts";
 import { admit, docHeader, expectHelloRefused, membersHeader, mintToken, MemberLog, nextOf } from "../worker/groups-helpers.ts";
@@ -13,10 +13,12 @@ const alice = testAgent(91);
 const stranger = testAgent(92);
 
 describe("secure defaults once a token key is configured", () => {
-  it("runs with a token key and no open-groups or founders setting", () => {
+  it("runs with a token key and no open-groups or founders setting, and its health check says a token is required", async () => {
     expect(env.WEFT_TOKEN_SECRET).toBeTruthy();
     expect(env.WEFT_OPEN_GROUPS).toBeUndefined();
     expect(env.WEFT_FOUNDERS).toBeUndefined();
+    const health = await exports.default.fetch("http://relay/v1/health");
+    expect(await health.json()).toMatchObject({ ok: true, tokens: "required" });
   });
 
   it("a hello without a token is refused, so a stranger gets nothing of a group", async () => {

@@ -20,7 +20,8 @@ describe("HTTP routes", () => {
     const res = await get("/v1/health");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
-    expect(await res.json()).toEqual({ ok: true, protocol: PROTOCOL_VERSION });
+    // This project's relay has a token key and open groups: hellos without a token get in beside token holders.
+    expect(await res.json()).toEqual({ ok: true, protocol: PROTOCOL_VERSION, tokens: "optional" });
   });
 
   it("the socket endpoint without Upgrade is 426 with Upgrade: websocket, and creates no object", async () => {
@@ -126,5 +127,14 @@ describe("the health check of a relay that cannot use its configuration", () => 
       spy.mockRestore();
     }
     expect(logged).toEqual([expect.stringMatching(/^weft: configuration: WEFT_OPEN_GROUPS is "yes-once"/)]);
+  });
+});
+
+describe("the health check says whether a hello needs a token", () => {
+  it("off for a relay without a token key, open to every agent with a key pair (a secret never put)", async () => {
+    const { relayRoutes } = await import("../../worker/routes.ts");
+    const { configFromEnv } = await import("../../worker/config.ts");
+    const res = await relayRoutes<typeof env>({ groups: (bindings) => bindings.GROUPS, config: () => configFromEnv({}) }).request("/v1/health", {}, env);
+    expect(await res.json()).toEqual({ ok: true, protocol: PROTOCOL_VERSION, tokens: "off" });
   });
 });
