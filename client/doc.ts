@@ -297,8 +297,9 @@ export class Doc {
     if (gone) return Promise.reject(gone);
     // Once closed, no retry can send refused writes either.
     if (this.#state.refusal) return Promise.reject(this.#host.closedError ?? this.#state.refusal.error);
-    if (this.#state.behindSnapshot && this.hasUnsynced) return Promise.reject(this.#host.closedError ?? this.#state.behindSnapshot);
-    if (this.#state.storeBehind && this.hasUnsynced) return Promise.reject(this.#host.closedError ?? this.#state.storeBehind);
+    // Own writes that cannot go up: the relay, or this device's store, is behind the snapshot they follow.
+    const cannotSend = this.#state.behindSnapshot ?? this.#state.storeBehind;
+    if (cannotSend && this.hasUnsynced) return Promise.reject(this.#host.closedError ?? cannotSend);
     if (!this.hasUnsynced) return this.#host.relayHeldSaved?.(this.id) ?? Promise.resolve();
     if (this.#host.closedError) return Promise.reject(this.#host.closedError);
     return this.#host.wait(`synced:${this.id}`, options.signal);

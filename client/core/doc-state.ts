@@ -224,10 +224,13 @@ export const baseOf = (doc: DocState, session: SessionId): number => doc.bases.g
 export const heldCount = (doc: DocState, session: SessionId): number => baseOf(doc, session) + (doc.sessions.get(session)?.length ?? 0);
 
 /** How far the relay is known to hold the own session as this client wrote it: acked, compared, or a snapshot's base. */
-const ownConfirmed = (doc: DocState, own: SessionId): number => Math.max(doc.ownMatched, doc.ownAckedBefore, baseOf(doc, own));
+export const ownConfirmed = (doc: DocState, own: SessionId): number => Math.max(doc.ownMatched, doc.ownAckedBefore, baseOf(doc, own));
 
 /** Own writes held past what the relay is known to hold as this client wrote them (ownConfirmed). */
 export const ownUnconfirmed = (doc: DocState, own: SessionId): number => heldCount(doc, own) - ownConfirmed(doc, own);
+
+/** Whether `covers` (a snapshot's) covers more of the own session than this client holds (DocState.storeBehind). */
+export const coversPastHeld = (doc: DocState, own: SessionId, covers: SessionCounts | undefined): boolean => (covers?.[own] ?? 0) > heldCount(doc, own);
 
 /** What this client holds: per session, how many transactions (a snapshot's included). */
 export function knownOf(doc: DocState): KnownState {
@@ -401,8 +404,7 @@ function restoreRelayHeld(doc: DocState, own: SessionId, relayHeld: KnownState |
   doc.relay = mergeKnownStates(doc.relay, { header: relayHeld.header, sessions });
   doc.sent = Math.max(doc.sent, countOf(doc.relay, own));
   // A kept snapshot covering more of the own session than the store holds vouches for none of it (storeBehind).
-  const storeBehind = (doc.snapshot?.covers[own] ?? 0) > heldCount(doc, own);
-  doc.ownAckedBefore = storeBehind ? (sessions[own] ?? 0) : countOf(doc.relay, own);
+  doc.ownAckedBefore = coversPastHeld(doc, own, doc.snapshot?.covers) ? (sessions[own] ?? 0) : countOf(doc.relay, own);
 }
 
 /**

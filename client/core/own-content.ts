@@ -8,7 +8,7 @@
 // restart (DocState.ownAckedBefore): there the store's copy was damaged on the disk, and the relay's
 // replaces it. Pure functions of the document's state (doc-state.ts).
 import { agentOfSession, countOf, firstDifference, type KnownState, type SessionChunk, type SessionId } from "../../protocol/index.ts";
-import { appendHeld, baseOf, cutOwnLog, heldCount, knownOf, logOf, ownHashAt, ownStoredUpTo, type DocState, type DocTransaction, type Holder } from "./doc-state.ts";
+import { appendHeld, baseOf, cutOwnLog, heldCount, knownOf, logOf, ownConfirmed, ownHashAt, ownStoredUpTo, type DocState, type DocTransaction, type Holder } from "./doc-state.ts";
 import { joinStranded, type LostRun } from "./stranded.ts";
 
 /**
@@ -88,7 +88,8 @@ export function checkOwnCount(doc: DocState, own: SessionId, relay: KnownState, 
   // (a snapshot stands for it, and may be verified after this answer): own writes nothing vouches for are not
   // taken for stored, but compared first (a store behind the relay's copy: snapshots.ts, storeBehind).
   const held = heldCount(doc, own);
-  if (reason === "load" && !doc.reused && count > held && held > Math.max(vouched, doc.ownAckedBefore)) check(doc, Math.max(vouched, doc.ownAckedBefore), count);
+  const confirmed = ownConfirmed(doc, own);
+  if (reason === "load" && !doc.reused && count > held && held > confirmed) check(doc, confirmed, count);
   const reused = doc.reused;
   if (!reused) return relay;
   if (reason === "ack") {

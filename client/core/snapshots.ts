@@ -20,7 +20,7 @@ import {
 } from "../../protocol/index.ts";
 import { LocalStoreError, RelayError, type ClosedError } from "../errors.ts";
 import { snapshotRefusal } from "../local-checks.ts";
-import { applySnapshot, hasUnsynced, heldCount, ownUnconfirmed, type DocState, type PendingSnapshot } from "./doc-state.ts";
+import { applySnapshot, coversPastHeld, hasUnsynced, heldCount, ownUnconfirmed, type DocState, type PendingSnapshot } from "./doc-state.ts";
 import type { CoreEffect, CoreState } from "./effects.ts";
 import { send } from "./tracking.ts";
 
@@ -121,9 +121,9 @@ export function onSnapshotReceived(state: CoreState, message: SnapshotMessage, v
  */
 export function checkStoreBehind(state: CoreState, doc: DocState, covers: SessionCounts, out: CoreEffect[]): void {
   const own = state.writer.session;
+  if (!coversPastHeld(doc, own, covers) || doc.storeBehind) return;
   const held = heldCount(doc, own);
-  const covered = covers[own] ?? 0;
-  if (covered <= held || doc.storeBehind) return;
+  const covered = covers[own]!;
   const unconfirmed = ownUnconfirmed(doc, own);
   const cost = unconfirmed > 0 ? `the ${unconfirmed} ${unconfirmed === 1 ? "write" : "writes"} it holds past what the relay confirmed, and any made here from now on, cannot go up` : "writes made here from now on cannot go up";
   doc.storeBehind = new LocalStoreError(
