@@ -197,15 +197,18 @@ export function withKeysChecked(config: RelayConfig): RelayConfig {
   return failedClosed(config, [...config.problems, ...short]);
 }
 
-const loggedProblems = new Set<string>();
+const logged = new Set<string>();
+
+/** Logs `line` once per isolate, not on every event (a health check asked every minute, say). */
+export function logOnce(line: string): void {
+  if (logged.has(line)) return;
+  logged.add(line);
+  console.error(line);
+}
 
 /** Logs each configuration problem once per isolate, not on every event. */
 export function reportProblems(config: RelayConfig): void {
-  for (const problem of config.problems) {
-    if (loggedProblems.has(problem)) continue;
-    loggedProblems.add(problem);
-    console.error(`weft: configuration: ${problem}`);
-  }
+  for (const problem of config.problems) logOnce(`weft: configuration: ${problem}`);
 }
 
 /** The key of WEFT_TOKEN_PUBLIC_KEY or WEFT_TOKEN_SECRET, or of their `_PREVIOUS` twins. */

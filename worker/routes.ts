@@ -4,7 +4,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { PROTOCOL_VERSION, isGroupId } from "../protocol/index.ts";
-import { configFromEnv, reportProblems, withKeysChecked, type ConfigEnv, type RelayConfig } from "./config.ts";
+import { configFromEnv, logOnce, reportProblems, withKeysChecked, type ConfigEnv, type RelayConfig } from "./config.ts";
 import { GROUP_HEADER, type GroupObject } from "./group-object.ts";
 
 export type RelayRoutesOptions<Bindings> = {
@@ -21,8 +21,6 @@ export type RelayRoutesOptions<Bindings> = {
 
 /** The relay cannot serve any request as configured: said in the answer, so the SDK's client hears it. */
 class Misconfigured extends Error {}
-
-const loggedMisconfigurations = new Set<string>();
 
 export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions<Bindings>): Hono<{ Bindings: Bindings }> {
   const app = new Hono<{ Bindings: Bindings }>();
@@ -91,10 +89,7 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
     if (error instanceof Misconfigured) {
       // Said to whoever asks: it names no secret, and the app's developer is the one who reads it first.
       // Logged once per isolate, as a configuration problem is.
-      if (!loggedMisconfigurations.has(error.message)) {
-        loggedMisconfigurations.add(error.message);
-        console.error(`weft: ${error.message}`);
-      }
+      logOnce(`weft: ${error.message}`);
       return c.json({ error: "misconfigured", message: error.message }, 500);
     }
     console.error("weft: request failed", error);
