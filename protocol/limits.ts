@@ -362,3 +362,16 @@ export const PRESENCE_PING_MS = 15_000;
  * left, and a client that was only slow connects again and shows its presence anew.
  */
 export const PRESENCE_SILENT_MS = 90_000;
+/**
+ * FileLocalStore rewrites a document's file whole (compaction) once what was appended to it since it was
+ * last written whole is more than it held then, and at least this much; and at a snapshot saved into a
+ * file this big. Below it a file's replayed lines cost less than rewriting them.
+ */
+export const FILE_COMPACT_MIN_BYTES = 64 * 1024;
+/** Transactions per line of a file written whole: a line damaged on the disk loses at most these. */
+export const FILE_LINE_TRANSACTIONS = 256;
+/**
+ * How long a FileLocalStore lease waits for another process's compaction of the store to end (it takes
+ * milliseconds) before going on: a compaction runs only while no other process holds a lease there.
+ */
+export const FILE_COMPACTION_WAIT_MS = 30_000;

@@ -11,15 +11,34 @@
 // seen the earlier's: at most one ever holds a session; and of clients racing for a free one, one gets it.
 // A lock is stale when its process is gone: `kill(pid, 0)` says so, and on Linux the process's start time
 // (from /proc) tells a reused pid from the holder (in containers every run may be pid 1).
+//
+// A store that writes a file whole (compaction) does so only while it is alone on the folder (whileAlone):
+// it creates a marker `compacting.<pid>.<start>.<realm>.<n>`, then looks for live claims other than its own
+// clients'; a claimant, once it holds a session, waits for live markers to go before its lease resolves. Each
+// makes its file before it looks for the other's, so of a compaction and a lease taken at the same moment,
+// at least one sees the other: the compaction is given up, or the lease waits for it.
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentId, SessionId } from "../../protocol/index.ts";
+import { FILE_COMPACTION_WAIT_MS } from "../../protocol/limits.ts";
 import { makeFolder } from "./make-folder.ts";
 import type { SessionLocks } from "./session-pool.ts";
 
 /** How long a claim waits for racers that sort after it to give up or win, before giving up itself. */
 const RACE_WAIT_MS = 1_000;
 const HELD = ".held";
+const LOCK = ".lock.";
+const COMPACTING = "compacting.";
+
+/** Session locks, and a way to do work while no other store holds a lease on the folder. */
+export type FileSessionLocks = SessionLocks & {
+  /**
+   * Runs `work` while no client of another store (process, thread, or FileLocalStore on the same folder)
+   * holds or claims a session here, and no lease is granted meanwhile; resolves undefined, without running
+   * it, where one does or another store is doing the same.
+   */
+  whileAlone<T>(work: () => Promise<T>): Promise<T | undefined>;
+};
 
 /** This realm's mark in its lock files, so a worker thread of the same process is told apart from us. */
 const REALM = Math.random().toString(36).slice(2, 10);
@@ -38,9 +57,31 @@ function removeAtExit(): void {
   });
 }
 
-export function fileSessionLocks(directory: string): SessionLocks {
+export function fileSessionLocks(directory: string): FileSessionLocks {
   const folder = join(directory, "sessions");
   const list = (): string[] => (existsSync(folder) ? readdirSync(folder) : []);
+  /** The lock files and markers this store made and holds: its own clients' are no other store's. */
+  const own = new Set<string>();
+  const make = (name: string): string => {
+    const path = join(folder, name);
+    writeFileSync(path, "", { flag: "wx" });
+    own.add(path);
+    heldFiles.add(path);
+    removeAtExit();
+    return path;
+  };
+  const drop = (path: string): void => {
+    rmSync(path, { force: true });
+    own.delete(path);
+    heldFiles.delete(path);
+  };
+  /** Whether a live lock file or marker of another store, of one of the kinds asked for, is in the folder. */
+  const othersLive = (kinds: { claims: boolean }): boolean =>
+    list().some((name) => {
+      const owner = ownerIn(name, kinds.claims);
+      const path = join(folder, name);
+      return owner !== undefined && !own.has(path) && isHeld(path, owner);
+    });
   return {
     async pool(agent: AgentId): Promise<SessionId[]> {
       const pooled = list()
@@ -64,15 +105,11 @@ export function fileSessionLocks(directory: string): SessionLocks {
 
     async tryLock(session: SessionId): Promise<(() => Promise<void>) | undefined> {
       makeFolder(folder);
-      const prefix = `${session}.lock.`;
-      const owner = `${process.pid}.${OWN_START}.${REALM}.${++lockCounter}`;
-      const claim = join(folder, `${prefix}${owner}`);
-      writeFileSync(claim, "", { flag: "wx" });
-      heldFiles.add(claim);
-      removeAtExit();
+      const prefix = `${session}${LOCK}`;
+      const owner = ownerName();
+      const claim = make(`${prefix}${owner}`);
       const giveUp = () => {
-        rmSync(claim, { force: true });
-        heldFiles.delete(claim);
+        drop(claim);
         return undefined;
       };
       for (const deadline = performance.now() + RACE_WAIT_MS; ; ) {
@@ -92,17 +129,41 @@ export function fileSessionLocks(directory: string): SessionLocks {
         if (performance.now() > deadline) return giveUp();
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
-      const held = `${claim}${HELD}`;
-      heldFiles.add(held);
-      writeFileSync(held, "");
+      const held = make(`${prefix}${owner}${HELD}`);
+      // Another store writing a file whole began before this claim was made: the lease waits for it.
+      for (const deadline = performance.now() + FILE_COMPACTION_WAIT_MS; othersLive({ claims: false }) && performance.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
       return async () => {
-        for (const path of [held, claim]) {
-          heldFiles.delete(path);
-          rmSync(path, { force: true });
-        }
+        drop(held);
+        drop(claim);
       };
     },
+
+    async whileAlone(work) {
+      makeFolder(folder);
+      const marker = make(`${COMPACTING}${ownerName()}`);
+      try {
+        return othersLive({ claims: true }) ? undefined : await work();
+      } finally {
+        drop(marker);
+      }
+    },
   };
+}
+
+const ownerName = (): string => `${process.pid}.${OWN_START}.${REALM}.${++lockCounter}`;
+
+/**
+ * The owner named by a compaction marker, or with `claims` also by a session's lock file (a claim, or one
+ * marked held); undefined for any other file.
+ */
+function ownerIn(name: string, claims: boolean): string | undefined {
+  if (name.startsWith(COMPACTING)) return name.slice(COMPACTING.length);
+  const at = claims ? name.indexOf(LOCK) : -1;
+  if (at < 0) return undefined;
+  const owner = name.slice(at + LOCK.length);
+  return owner.endsWith(HELD) ? owner.slice(0, -HELD.length) : owner;
 }
 
 /** Whether the lock file at `path` (named `<pid>.<start>.<realm>.<n>[.held]` after its prefix) has a live holder. */

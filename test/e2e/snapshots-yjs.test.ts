@@ -2,7 +2,7 @@
 // type, the document's creator snapshots by itself mid-session, and a third client loads the snapshot and the
 // little after it and converges; a client that was offline while the relay pruned what a snapshot covers
 // comes back, gets the snapshot and the rest, and converges with its own offline edits going up.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -159,5 +159,28 @@ describe("snapshots with weft/yjs", () => {
     await type(back.text, 1, "e");
     await untilConverged(back.ydoc, alice.ydoc);
     expect(alice.text.toString().endsWith("e")).toBe(true);
+  });
+
+  it("an editor on a FileLocalStore keeps a file that grows with the text, not with every keystroke, and a restart reads the text back", { timeout: 90_000 }, async () => {
+    const relay = await relayWith();
+    const storeDir = mkdtempSync(join(tmpdir(), "weft-typing-store-"));
+    cleanups.push(() => rmSync(storeDir, { recursive: true, force: true }));
+    const identity = createIdentity();
+    const alice = await editor(relay.url, undefined, { store: new FileLocalStore(storeDir), identity });
+    await type(alice.text, 1_500, "a");
+    await alice.provider.doc!.synced();
+    const typed = alice.text.toString();
+    alice.provider.destroy();
+    await alice.client.close();
+    // Every keystroke appends its write and the relay's ack of it, about 250 bytes between them: 375 KB
+    // for 1,500 were it never written whole. Snapshots and compaction keep it near the state and one more
+    // compaction's worth of saves.
+    const file = join(storeDir, GROUP, `${alice.id}.jsonl`);
+    expect(statSync(file).size).toBeLessThan(160 * 1024);
+
+    // Read from the disk alone: the relay is gone.
+    await relay.stop();
+    const again = await editor(relay.url, alice.id, { store: new FileLocalStore(storeDir), identity });
+    expect(again.text.toString()).toBe(typed);
   });
 });

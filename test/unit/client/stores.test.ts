@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GENESIS_HASH, chainHash, newSessionId, type AgentId, type DocHeader, type DocId, type SessionId, type Transaction } from "../../../protocol/index.ts";
 import { SessionInUseError } from "../../../client/storage/session-pool.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
+import { compactFile } from "../../../client/storage/file-compaction.ts";
 import { startTimeOf } from "../../../client/storage/file-session-locks.ts";
 import { fakeWebLocks } from "../../support/web-locks.ts";
 import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
@@ -39,6 +40,17 @@ type Backend = {
   dispose: () => void;
 };
 
+/** A store on a fresh folder of its own, opened by `open`. */
+function onDisk(open: (directory: string) => LocalStore): Backend {
+  const directory = mkdtempSync(join(tmpdir(), "weft-file-store-"));
+  return {
+    open: () => open(directory),
+    // Half a record and no newline: the process died inside write().
+    tear: async (group, doc) => appendFileSync(join(directory, encodeURIComponent(group), `${doc}.jsonl`), `\n{"appends":[{"session":"${alice.session}","after":0,"transactions":[{"at":1,"da`),
+    dispose: () => rmSync(directory, { recursive: true, force: true }),
+  };
+}
+
 const backends: { name: string; survivesRestart: boolean; create: () => Backend }[] = [
   {
     name: "MemoryLocalStore",
@@ -49,19 +61,10 @@ const backends: { name: string; survivesRestart: boolean; create: () => Backend 
       return { open: () => shared, dispose: () => {} };
     },
   },
-  {
-    name: "FileLocalStore",
-    survivesRestart: true,
-    create: () => {
-      const directory = mkdtempSync(join(tmpdir(), "weft-file-store-"));
-      return {
-        open: () => new FileLocalStore(directory),
-        // Half a record and no newline: the process died inside write().
-        tear: async (group, doc) => appendFileSync(join(directory, encodeURIComponent(group), `${doc}.jsonl`), `\n{"appends":[{"session":"${alice.session}","after":0,"transactions":[{"at":1,"da`),
-        dispose: () => rmSync(directory, { recursive: true, force: true }),
-      };
-    },
-  },
+  { name: "FileLocalStore", survivesRestart: true, create: () => onDisk((directory) => new FileLocalStore(directory)) },
+  // Every file written whole after every save and cut, whatever other stores on the folder are doing: what
+  // the store gives back must not change, nor any save another store makes meanwhile be lost.
+  { name: "FileLocalStore compacted after every save", survivesRestart: true, create: () => onDisk((directory) => new CompactingFileStore(directory)) },
   {
     name: "IndexedDbLocalStore",
     survivesRestart: true,
@@ -91,6 +94,40 @@ const backends: { name: string; survivesRestart: boolean; create: () => Backend 
 ];
 
 const stored = (id: DocId, header: DocHeader, sessions: StoredDoc["sessions"]): StoredDoc => ({ id, header, sessions });
+
+/**
+ * A FileLocalStore that writes every document file of its folder whole after each save and cut, one such
+ * compaction at a time across the stores (as the stores' markers keep it: file-session-locks.ts) while the
+ * other stores' saves go on (they hold no lease).
+ */
+class CompactingFileStore extends FileLocalStore {
+  static #compacting = Promise.resolve();
+
+  override async save(...args: Parameters<FileLocalStore["save"]>): Promise<void> {
+    await super.save(...args);
+    await this.#compactAll();
+  }
+
+  override async cutSession(...args: Parameters<FileLocalStore["cutSession"]>): Promise<void> {
+    await super.cutSession(...args);
+    await this.#compactAll();
+  }
+
+  #compactAll(): Promise<void> {
+    const done = CompactingFileStore.#compacting.then(() => this.#compactEach());
+    CompactingFileStore.#compacting = done.catch(() => undefined);
+    return done;
+  }
+
+  async #compactEach(): Promise<void> {
+    for (const group of readdirSync(this.directory, { withFileTypes: true })) {
+      if (!group.isDirectory() || group.name === "sessions") continue;
+      for (const name of readdirSync(join(this.directory, group.name)).filter((file) => file.endsWith(".jsonl"))) {
+        await compactFile(join(this.directory, group.name, name), name.slice(0, -".jsonl".length) as DocId, false);
+      }
+    }
+  }
+}
 
 describe.each(backends)("$name", ({ survivesRestart, create }) => {
   let backend: Backend;

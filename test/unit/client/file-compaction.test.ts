@@ -1,0 +1,200 @@
+// FileLocalStore writes a document's file whole again (compaction), so the file grows with the document and
+// not with every save ever made; and it never loses a save to it, with other processes on the folder.
+import { spawn, type ChildProcess } from "node:child_process";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { newSessionId, type SessionId } from "../../../protocol/index.ts";
+import { FILE_COMPACT_MIN_BYTES } from "../../../protocol/limits.ts";
+import { compactFile } from "../../../client/storage/file-compaction.ts";
+import { startTimeOf } from "../../../client/storage/file-session-locks.ts";
+import { FileLocalStore } from "../../../client/storage/file-store.ts";
+import { testAgent, testHeader, transactions } from "../../support/identity.ts";
+import { sleep } from "../../support/wait.ts";
+
+const CHILD = fileURLToPath(new URL("./file-store-process.ts", import.meta.url));
+const alice = testAgent(1, "alice-laptop");
+const bob = testAgent(2, "bob-phone");
+const GROUP = "team";
+const { id: DOC, header } = testHeader(alice, GROUP, "nonce-first");
+
+let directory: string;
+const docFile = () => join(directory, encodeURIComponent(GROUP), `${DOC}.jsonl`);
+const children: ChildProcess[] = [];
+
+beforeEach(() => {
+  directory = mkdtempSync(join(tmpdir(), "weft-compaction-"));
+});
+
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill("SIGKILL");
+  rmSync(directory, { recursive: true, force: true });
+});
+
+/** Types `count` one-transaction writes as the SDK saves them: the write, then the relay's ack of it. */
+async function type(store: FileLocalStore, from: number, count: number, text = "k"): Promise<void> {
+  const typed = transactions(from + count, text).slice(from);
+  for (const [i, transaction] of typed.entries()) {
+    await store.save(GROUP, DOC, { appends: [{ session: alice.session, after: from + i, transactions: [transaction] }] });
+    await store.save(GROUP, DOC, { appends: [], relayHeld: { header: true, sessions: { [alice.session]: from + i + 1 } } });
+  }
+}
+
+/** Another process on the folder that holds a lease until it is killed; resolves with its session once it does. */
+async function holdLease(): Promise<{ child: ChildProcess; session: string }> {
+  const child = spawn(process.execPath, [CHILD, "hold", directory, bob.agent], { stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  const session = await new Promise<string>((resolve, reject) => {
+    child.stdout!.once("data", (chunk: Buffer) => resolve(chunk.toString().trim()));
+    child.once("exit", () => reject(new Error("the holding process exited")));
+  });
+  return { child, session };
+}
+
+const killed = async (child: ChildProcess): Promise<void> => {
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGKILL");
+  await exited;
+};
+
+describe("FileLocalStore compaction", () => {
+  it("keeps the file of a document typed one character at a time, every write acknowledged, under 100 bytes a keystroke, and loads every write", async () => {
+    const store = new FileLocalStore(directory, { fsync: false });
+    await store.save(GROUP, DOC, { header, appends: [] });
+    await type(store, 0, 4_000);
+    await store.close();
+    // Each keystroke appends two lines (its write, then the ack) of about 250 bytes between them.
+    expect(statSync(docFile()).size / 4_000).toBeLessThan(100);
+    const [doc] = await new FileLocalStore(directory).loadGroup(GROUP);
+    expect(doc?.sessions[alice.session]).toEqual(transactions(4_000, "k"));
+    expect(doc?.relayHeld).toEqual({ header: true, sessions: { [alice.session]: 4_000 } });
+  });
+
+  it("drops from the disk what a snapshot replaced, once the file is big enough to be worth it; a restart loads the snapshot and what follows", async () => {
+    const store = new FileLocalStore(directory, { fsync: false });
+    const written = transactions(2_000, "x".repeat(60));
+    await store.save(GROUP, DOC, { header, appends: [{ session: alice.session, after: 0, transactions: written.slice(0, 1_990) }] });
+    const before = statSync(docFile()).size;
+    expect(before).toBeGreaterThan(FILE_COMPACT_MIN_BYTES);
+    const snapshot = { doc: DOC, session: alice.session, covers: { [alice.session]: 1_990 }, data: "the state", signature: "A".repeat(86) };
+    await store.save(GROUP, DOC, { snapshot: { snapshot, bases: { [alice.session]: 1_990 }, baseHashes: { [alice.session]: "hash-at-1990" } }, appends: [{ session: alice.session, after: 1_990, transactions: written.slice(1_990) }] });
+    await store.close();
+    expect(statSync(docFile()).size).toBeLessThan(4 * 1024);
+    const [doc] = await new FileLocalStore(directory).loadGroup(GROUP);
+    expect(doc?.snapshot?.snapshot.data).toBe("the state");
+    expect(doc?.snapshot?.bases).toEqual({ [alice.session]: 1_990 });
+    expect(doc?.sessions[alice.session]).toEqual(written.slice(1_990));
+  });
+
+  it("writes whole at a load a file that holds twice what its document needs (written by an earlier version, or while shared)", async () => {
+    // An earlier version never compacted: the saves of 1,500 keystrokes, as it wrote them.
+    const lines = [`\n${JSON.stringify({ header, appends: [] })}\n`];
+    for (const [i, transaction] of transactions(1_500, "k").entries()) {
+      lines.push(`\n${JSON.stringify({ appends: [{ session: alice.session, after: i, transactions: [transaction] }] })}\n`);
+      lines.push(`\n${JSON.stringify({ relayHeld: { header: true, sessions: { [alice.session]: i + 1 } }, appends: [] })}\n`);
+    }
+    const store = new FileLocalStore(directory, { fsync: false });
+    await store.save(GROUP, DOC, { header, appends: [] }); // makes the group's folder and the file
+    writeFileSync(docFile(), lines.join(""));
+    const before = statSync(docFile()).size;
+    const [loaded] = await store.loadGroup(GROUP);
+    await store.close(); // the compaction the load started has ended
+    expect(statSync(docFile()).size).toBeLessThan(before / 3);
+    const [again] = await new FileLocalStore(directory).loadGroup(GROUP);
+    expect(again).toEqual(loaded);
+    expect(again?.sessions[alice.session]).toHaveLength(1_500);
+  });
+
+  it("leaves a file as it is while another process holds a lease on the folder, and writes it whole once that process is gone", { timeout: 30_000 }, async () => {
+    const { child } = await holdLease();
+    const store = new FileLocalStore(directory, { fsync: false });
+    await store.save(GROUP, DOC, { header, appends: [] });
+    const inode = statSync(docFile()).ino;
+    await type(store, 0, 1_500);
+    await store.close();
+    const shared = statSync(docFile());
+    expect(shared.ino).toBe(inode); // never replaced: the other process could be appending to it
+    expect(shared.size / 1_500).toBeGreaterThan(200);
+
+    await killed(child);
+    const later = new FileLocalStore(directory, { fsync: false });
+    await type(later, 1_500, 1_500);
+    await later.close();
+    expect(statSync(docFile()).ino).not.toBe(inode);
+    expect(statSync(docFile()).size / 3_000).toBeLessThan(100);
+    const [doc] = await new FileLocalStore(directory).loadGroup(GROUP);
+    expect(doc?.sessions[alice.session]).toEqual(transactions(3_000, "k"));
+  });
+
+  it("keeps every save another store on the folder makes without a lease while the file is written whole again and again", { timeout: 60_000 }, async () => {
+    const store = new FileLocalStore(directory, { fsync: false });
+    await store.save(GROUP, DOC, { header, appends: [{ session: alice.session, after: 0, transactions: transactions(1_000, "y".repeat(80)) }] });
+    const count = 400;
+    const child = spawn(process.execPath, [CHILD, "save", directory, GROUP, DOC, bob.session, String(count)], { stdio: ["ignore", "pipe", "inherit"] });
+    children.push(child);
+    let saved = false;
+    child.stdout!.on("data", (chunk: Buffer) => (saved ||= chunk.toString().includes("saved")));
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    let compactions = 0;
+    while (!saved) {
+      if ((await compactFile(docFile(), DOC, false)) !== undefined) compactions++;
+    }
+    await exited;
+    expect(compactions).toBeGreaterThan(10);
+    const [doc] = await new FileLocalStore(directory).loadGroup(GROUP, (problem) => expect.fail(problem));
+    expect(doc?.sessions[bob.session]?.map((transaction) => transaction.data)).toEqual(Array.from({ length: count }, (_, i) => `${bob.session}-${i}`));
+    expect(doc?.sessions[alice.session]).toHaveLength(1_000);
+  });
+
+  it("leaves a damaged file as it is, so what it lost is told at every load", async () => {
+    const store = new FileLocalStore(directory, { fsync: false });
+    await store.save(GROUP, DOC, { header, appends: [] });
+    await type(store, 0, 10);
+    appendFileSync(docFile(), "\n{\"appends\":[garbled]}\n");
+    await type(store, 10, 1_500);
+    await store.close();
+    for (let load = 0; load < 2; load++) {
+      const damage: string[] = [];
+      const [doc] = await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem));
+      expect(damage).toEqual([`${DOC}: a save could not be read (damaged on the disk), and is left out`]);
+      expect(doc?.sessions[alice.session]).toEqual(transactions(1_510, "k"));
+    }
+    expect(readFileSync(docFile(), "utf8")).toContain("garbled");
+  });
+
+  describe("a lease taken while another process writes a file whole", () => {
+    /** A compaction marker as a store in another process leaves it while it works. */
+    const marker = (pid: number): string => join(directory, "sessions", `compacting.${pid}.${startTimeOf(pid)}.other.1`);
+
+    it("waits for it to end, then resolves", { timeout: 30_000 }, async () => {
+      const { child } = await holdLease();
+      const path = marker(child.pid!);
+      writeFileSync(path, "");
+      const store = new FileLocalStore(directory);
+      let leased: SessionId | undefined;
+      const lease = store.leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) }).then((held) => {
+        leased = held.session;
+        return held;
+      });
+      await sleep(300);
+      expect(leased).toBeUndefined();
+      rmSync(path);
+      expect((await lease).session).toMatch(new RegExp(`^${alice.agent}~`));
+      await (await lease).release();
+    });
+
+    it("does not wait for one whose process is gone", { timeout: 30_000 }, async () => {
+      const { child } = await holdLease();
+      const pid = child.pid!;
+      await killed(child);
+      writeFileSync(marker(pid), "");
+      const store = new FileLocalStore(directory);
+      const started = performance.now();
+      const lease = await store.leaseSession(alice.agent, { fresh: () => newSessionId(alice.agent) });
+      expect(performance.now() - started).toBeLessThan(1_000);
+      await lease.release();
+    });
+  });
+});
