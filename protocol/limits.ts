@@ -368,6 +368,11 @@ export const PRESENCE_SILENT_MS = 90_000;
  * file this big. Below it a file's replayed lines cost less than rewriting them.
  */
 export const FILE_COMPACT_MIN_BYTES = 64 * 1024;
+/**
+ * IndexedDbLocalStore replaces a document's records by one (compaction) at a snapshot saved, and after this
+ * many saves of it without one (each acknowledged keystroke is two: the write, then the relay's ack).
+ */
+export const INDEXEDDB_COMPACT_SAVES = 1_000;
 /** Transactions per line of a file written whole: a line damaged on the disk loses at most these. */
 export const FILE_LINE_TRANSACTIONS = 256;
 /**

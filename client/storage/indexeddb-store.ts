@@ -3,7 +3,9 @@
 // Each save is one IndexedDB transaction, so it is stored whole or not at all, and tabs sharing the
 // database never overwrite each other's records. A save with a snapshot compacts the document: in that
 // same transaction (which IndexedDB serializes with every other tab's), its records are replaced by one
-// holding the header, the snapshot and what follows it, so a load reads no more than that. Session leases are Web Locks, which the browser drops
+// holding the header, the snapshot and what follows it, so a load reads no more than that; and so does
+// every INDEXEDDB_COMPACT_SAVES-th save this store makes of a document, so a document that is never
+// snapshotted keeps one record per transaction's worth of data, not one per save ever made. Session leases are Web Locks, which the browser drops
 // when a tab closes or crashes; `navigator.locks` is shared by every tab and worker of the origin. A database
 // that is not Weft's, or one closed under the store, is told in words that name it (indexeddb-open.ts).
 import type { AgentId, DocId, Role, SessionId } from "../../protocol/index.ts";
@@ -16,6 +18,7 @@ import { journalOf, keepInJournal, pageStorage } from "./page-exit-journal.ts";
 import { holdAlive, tellLeased, tellLeaving, watchSessions, type SessionWatch } from "./session-watch.ts";
 import type { IndexedDbFactory, WebLocks } from "./web-apis.ts";
 import { ArgumentError } from "../../protocol/argument-error.ts";
+import { INDEXEDDB_COMPACT_SAVES } from "../../protocol/limits.ts";
 
 const roleKey = (group: string, agent: AgentId): IDBValidKey => ["role", group, agent];
 
@@ -45,6 +48,8 @@ export class IndexedDbLocalStore implements LocalStore {
 
   /** The database's name: what the page-exit journal's keys start with. */
   readonly #name: string;
+  /** Per document (`[group, doc]` as JSON), the saves this store made of it since it last compacted it. */
+  readonly #savesSinceCompacted = new Map<string, number>();
   readonly #opened: Promise<IDBDatabase>;
   /** Why the database can no longer be used, once its connection was closed under the store (onLost). */
   #lost: Error | undefined;
@@ -182,10 +187,14 @@ export class IndexedDbLocalStore implements LocalStore {
   async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
     const transaction = (await this.#db()).transaction(CHANGES, "readwrite");
     const records = transaction.objectStore(CHANGES);
-    if (!changes.snapshot) records.add({ group, doc, changes } satisfies ChangeRecord);
+    const key = JSON.stringify([group, doc]);
+    const saves = (this.#savesSinceCompacted.get(key) ?? 0) + 1;
+    const compacting = changes.snapshot !== undefined || saves >= INDEXEDDB_COMPACT_SAVES;
+    this.#savesSinceCompacted.set(key, compacting ? 0 : saves);
+    if (!compacting) records.add({ group, doc, changes } satisfies ChangeRecord);
     else compact(records, group, doc, changes);
     // Asked to commit now, with its requests: a page going away does not wait for it to go idle first.
-    if (!changes.snapshot) transaction.commit?.();
+    if (!compacting) transaction.commit?.();
     await committed(transaction);
   }
 

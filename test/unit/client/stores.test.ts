@@ -1004,4 +1004,30 @@ describe("IndexedDbLocalStore and snapshots", () => {
     expect(docs.find((doc) => doc.id === second.id)?.sessions[bob.session]).toEqual(many.slice(0, 2));
     await store.close();
   });
+
+  it("compacts a document never snapshotted every 1,000 saves: typed a keystroke at a time, each acknowledged, it keeps a few records, not two a keystroke", async () => {
+    const factory = new IDBFactory();
+    const store = new IndexedDbLocalStore("weft-typing", factory);
+    const typed = transactions(1_500, "k");
+    await store.save(GROUP, first.id, { header: first.header, appends: [] });
+    for (const [i, transaction] of typed.entries()) {
+      await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: i, transactions: [transaction] }] });
+      await store.save(GROUP, first.id, { appends: [], relayHeld: { header: true, sessions: { [alice.session]: i + 1 } } });
+    }
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = factory.open("weft-typing", 1);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const count = await new Promise<number>((resolve) => {
+      const request = db.transaction("changes").objectStore("changes").count();
+      request.onsuccess = () => resolve(request.result);
+    });
+    db.close();
+    expect(count).toBeLessThan(1_000); // 3,001 saves
+    const [doc] = await new IndexedDbLocalStore("weft-typing", factory).loadGroup(GROUP);
+    expect(doc?.sessions[alice.session]).toEqual(typed);
+    expect(doc?.relayHeld).toEqual({ header: true, sessions: { [alice.session]: 1_500 } });
+    await store.close();
+  });
 });
