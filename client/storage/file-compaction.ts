@@ -11,15 +11,16 @@
 // A file with anything unreadable is left as it is, so what it lost is told at every load.
 import { isDeepStrictEqual } from "node:util";
 import { randomUUID } from "node:crypto";
-import { open, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
-import { dirname } from "node:path";
+import { open, readdir, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import type { DocId } from "../../protocol/index.ts";
 import { replayLines, wholeLines } from "./file-lines.ts";
 import { appendWhole, fsyncPath } from "./file-writes.ts";
 
 /**
- * Writes the document file at `path` whole; resolves with its size then, or undefined where it was left as
- * it was (gone, anything in it unreadable, or written whole it would not replay into the same document).
+ * Writes the document file at `path` whole, while no other store is at it (whileAlone); resolves with its
+ * size then, or undefined where it was left as it was (gone, anything in it unreadable, or written whole it
+ * would not replay into the same document).
  */
 export async function compactFile(path: string, id: DocId, fsync: boolean): Promise<number | undefined> {
   let file: FileHandle;
@@ -36,6 +37,10 @@ export async function compactFile(path: string, id: DocId, fsync: boolean): Prom
     // A fault of this code must never cost a save: what is written must replay into what was read.
     const again = replayLines(whole, id);
     if (again.problems.length > 0 || !isDeepStrictEqual(again.doc, replayed.doc)) return undefined;
+    // What a compaction cut short by a crash left aside: no other store is at this file now (whileAlone).
+    for (const name of await readdir(dirname(path))) {
+      if (name.startsWith(`${basename(path)}.`) && name.endsWith(".compact")) await rm(join(dirname(path), name), { force: true });
+    }
     const aside = `${path}.${randomUUID()}.compact`;
     try {
       await writeFile(aside, whole);

@@ -1,7 +1,7 @@
 // FileLocalStore writes a document's file whole again (compaction), so the file grows with the document and
 // not with every save ever made; and it never loses a save to it, with other processes on the folder.
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -146,6 +146,18 @@ describe("FileLocalStore compaction", () => {
     const [doc] = await new FileLocalStore(directory).loadGroup(GROUP, (problem) => expect.fail(problem));
     expect(doc?.sessions[bob.session]?.map((transaction) => transaction.data)).toEqual(Array.from({ length: count }, (_, i) => `${bob.session}-${i}`));
     expect(doc?.sessions[alice.session]).toHaveLength(1_000);
+  });
+
+  it("removes what a compaction cut short by a crash left aside", async () => {
+    const store = new FileLocalStore(directory, { fsync: false });
+    await store.save(GROUP, DOC, { header, appends: [] });
+    const aside = `${docFile()}.0f8e2c1a-crashed.compact`;
+    writeFileSync(aside, "half a file");
+    await type(store, 0, 1_500);
+    await store.close();
+    expect(existsSync(aside)).toBe(false);
+    const [doc] = await new FileLocalStore(directory).loadGroup(GROUP);
+    expect(doc?.sessions[alice.session]).toHaveLength(1_500);
   });
 
   it("leaves a damaged file as it is, so what it lost is told at every load", async () => {
