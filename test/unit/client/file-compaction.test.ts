@@ -148,6 +148,25 @@ describe("FileLocalStore compaction", () => {
     expect(doc?.sessions[alice.session]).toHaveLength(1_000);
   });
 
+  it("a process killed while it writes the file whole leaves the document as it was, whenever it dies", { timeout: 60_000 }, async () => {
+    const store = new FileLocalStore(directory, { fsync: false });
+    await store.save(GROUP, DOC, { header, appends: [] });
+    for (let i = 0; i < 4; i++) await store.save(GROUP, DOC, { appends: [{ session: alice.session, after: i * 500, transactions: transactions(2_000, "z".repeat(40)).slice(i * 500, (i + 1) * 500) }] });
+    await store.close();
+    const [before] = await new FileLocalStore(directory).loadGroup(GROUP);
+    for (const lifetime of [15, 40, 80, 120, 200]) {
+      const child = spawn(process.execPath, [CHILD, "compact", directory, GROUP, DOC], { stdio: ["ignore", "pipe", "inherit"] });
+      children.push(child);
+      await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+      await sleep(lifetime * Math.random());
+      await killed(child);
+      const damage: string[] = [];
+      const [after] = await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem));
+      expect(damage).toEqual([]);
+      expect(after).toEqual(before);
+    }
+  });
+
   it("removes what a compaction cut short by a crash left aside", async () => {
     const store = new FileLocalStore(directory, { fsync: false });
     await store.save(GROUP, DOC, { header, appends: [] });

@@ -2,6 +2,9 @@
 //   node file-store-process.ts save <dir> <group> <docId> <session> <count>  -> saves <count> one-transaction records, prints "saved"
 //   node file-store-process.ts hold <dir> <agent>                           -> leases a session, prints it, then waits to be killed
 //   node file-store-process.ts exit <dir> <agent>                           -> leases a session, prints it, exits without releasing it
+//   node file-store-process.ts compact <dir> <group> <docId>                -> writes the document's file whole, again and again, until killed
+import { join } from "node:path";
+import { compactFile } from "../../../client/storage/file-compaction.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import { newSessionId, type AgentId, type DocId, type SessionId } from "../../../protocol/index.ts";
 
@@ -13,6 +16,10 @@ if (mode === "save") {
     await store.save(group, doc, { appends: [{ session, after: i, transactions: [{ at: 1_700_000_000_000 + i, data: `${session}-${i}` }] }] });
   }
   process.stdout.write("saved\n");
+} else if (mode === "compact") {
+  const [group, doc] = args as [string, DocId];
+  process.stdout.write("compacting\n");
+  for (;;) await compactFile(join(directory, encodeURIComponent(group), `${doc}.jsonl`), doc, true);
 } else {
   const agent = args[0] as AgentId;
   const lease = await store.leaseSession(agent, { fresh: () => newSessionId(agent) });
