@@ -60,6 +60,9 @@ export class FileLocalStore implements LocalStore {
   readonly #writing = new Map<string, Promise<void>>();
   /** Per document file: its size when this store last read or wrote it whole, and what it appended since. */
   readonly #grown = new Map<string, { whole: number; appended: number }>();
+  /** The last compaction queued (#compact), settled either way, and the files queued that have not begun. */
+  #compactions: Promise<void> = Promise.resolve();
+  readonly #compactionsQueued = new Set<string>();
   /** Listening is a watch of the announcements file, open while anyone listens. */
   readonly #unsent = new UnsentListeners((hear) => watchAnnouncements(join(this.directory, UNSENT_FILE), hear));
 
@@ -180,15 +183,22 @@ export class FileLocalStore implements LocalStore {
 
   /**
    * Writes a document's file whole after what this store started on it before, unless another store holds a
-   * lease on the folder; the saves after it wait for it. A compaction that fails leaves the file as it was.
+   * lease on the folder; the saves after it wait for it. The store's compactions run one at a time (each
+   * holds a whole file in memory, twice), and a file waiting for its turn is queued once. A compaction that
+   * fails leaves the file as it was.
    */
   #compact(path: string, doc: DocId): void {
-    this.#inOrder(path, async () => {
-      const size = await this.#locks.whileAlone(() => compactFile(path, doc, this.fsync)).catch(() => undefined);
-      // Left as it was (shared, damaged), it is tried again once it has grown as much again.
-      const grown = this.#grown.get(path);
-      this.#grown.set(path, { whole: size ?? (grown ? grown.whole + grown.appended : 0), appended: 0 });
-    }).catch(() => undefined);
+    if (this.#compactionsQueued.has(path)) return;
+    this.#compactionsQueued.add(path);
+    this.#compactions = this.#compactions.then(() => {
+      this.#compactionsQueued.delete(path);
+      return this.#inOrder(path, async () => {
+        const size = await this.#locks.whileAlone(() => compactFile(path, doc, this.fsync)).catch(() => undefined);
+        // Left as it was (shared, damaged), it is tried again once it has grown as much again.
+        const grown = this.#grown.get(path);
+        this.#grown.set(path, { whole: size ?? (grown ? grown.whole + grown.appended : 0), appended: 0 });
+      }).catch(() => undefined);
+    });
   }
 
   async remove(group: string, doc: DocId): Promise<void> {
@@ -221,9 +231,10 @@ export class FileLocalStore implements LocalStore {
     }
   }
 
-  /** Stops listening, and resolves once the compactions under way have ended (a file is never left half done). */
+  /** Stops listening, and resolves once the compactions queued have ended (a file is never left half done). */
   async close(): Promise<void> {
     this.#unsent.clear();
+    await this.#compactions;
     await Promise.all(this.#writing.values());
   }
 

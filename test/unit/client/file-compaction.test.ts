@@ -5,7 +5,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { newSessionId, type SessionId } from "../../../protocol/index.ts";
 import { FILE_COMPACT_MIN_BYTES } from "../../../protocol/limits.ts";
 import { compactFile } from "../../../client/storage/file-compaction.ts";
@@ -13,6 +13,23 @@ import { startTimeOf } from "../../../client/storage/file-session-locks.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import { testAgent, testHeader, transactions } from "../../support/identity.ts";
 import { sleep } from "../../support/wait.ts";
+
+/** How many compactions run at once in this process, and the most that did. */
+const compacting = vi.hoisted(() => ({ now: 0, most: 0 }));
+vi.mock("../../../client/storage/file-compaction.ts", async (importOriginal) => {
+  const original = await importOriginal<typeof import("../../../client/storage/file-compaction.ts")>();
+  return {
+    ...original,
+    compactFile: async (...args: Parameters<typeof original.compactFile>) => {
+      compacting.most = Math.max(compacting.most, ++compacting.now);
+      try {
+        return await original.compactFile(...args);
+      } finally {
+        compacting.now--;
+      }
+    },
+  };
+});
 
 const CHILD = fileURLToPath(new URL("./file-store-process.ts", import.meta.url));
 const alice = testAgent(1, "alice-laptop");
@@ -40,6 +57,16 @@ async function type(store: FileLocalStore, from: number, count: number, text = "
     await store.save(GROUP, DOC, { appends: [{ session: alice.session, after: from + i, transactions: [transaction] }] });
     await store.save(GROUP, DOC, { appends: [], relayHeld: { header: true, sessions: { [alice.session]: from + i + 1 } } });
   }
+}
+
+/** The file an earlier version, which never compacted, wrote for `count` keystrokes, each acknowledged. */
+function keystrokeSaves(docHeader: typeof header, count: number): string {
+  const lines = [`\n${JSON.stringify({ header: docHeader, appends: [] })}\n`];
+  for (const [i, transaction] of transactions(count, "k").entries()) {
+    lines.push(`\n${JSON.stringify({ appends: [{ session: alice.session, after: i, transactions: [transaction] }] })}\n`);
+    lines.push(`\n${JSON.stringify({ relayHeld: { header: true, sessions: { [alice.session]: i + 1 } }, appends: [] })}\n`);
+  }
+  return lines.join("");
 }
 
 /** Another process on the folder that holds a lease until it is killed; resolves with its session once it does. */
@@ -89,15 +116,9 @@ describe("FileLocalStore compaction", () => {
   });
 
   it("writes whole at a load a file that holds twice what its document needs (written by an earlier version, or while shared)", async () => {
-    // An earlier version never compacted: the saves of 1,500 keystrokes, as it wrote them.
-    const lines = [`\n${JSON.stringify({ header, appends: [] })}\n`];
-    for (const [i, transaction] of transactions(1_500, "k").entries()) {
-      lines.push(`\n${JSON.stringify({ appends: [{ session: alice.session, after: i, transactions: [transaction] }] })}\n`);
-      lines.push(`\n${JSON.stringify({ relayHeld: { header: true, sessions: { [alice.session]: i + 1 } }, appends: [] })}\n`);
-    }
     const store = new FileLocalStore(directory, { fsync: false });
     await store.save(GROUP, DOC, { header, appends: [] }); // makes the group's folder and the file
-    writeFileSync(docFile(), lines.join(""));
+    writeFileSync(docFile(), keystrokeSaves(header, 1_500));
     const before = statSync(docFile()).size;
     const [loaded] = await store.loadGroup(GROUP);
     await store.close(); // the compaction the load started has ended
@@ -105,6 +126,20 @@ describe("FileLocalStore compaction", () => {
     const [again] = await new FileLocalStore(directory).loadGroup(GROUP);
     expect(again).toEqual(loaded);
     expect(again?.sessions[alice.session]).toHaveLength(1_500);
+  });
+
+  it("writes the files of a group whole one at a time, each holding a whole file in memory", async () => {
+    const store = new FileLocalStore(directory, { fsync: false });
+    const docs = Array.from({ length: 20 }, (_, i) => testHeader(alice, GROUP, `nonce-${i}`));
+    for (const doc of docs) await store.save(GROUP, doc.id, { header: doc.header, appends: [] });
+    const path = (id: string) => join(directory, encodeURIComponent(GROUP), `${id}.jsonl`);
+    for (const doc of docs) writeFileSync(path(doc.id), keystrokeSaves(doc.header, 600));
+    const before = statSync(path(docs[0]!.id)).size;
+    compacting.most = 0;
+    await store.loadGroup(GROUP);
+    await store.close();
+    expect(compacting.most).toBe(1);
+    for (const doc of docs) expect(statSync(path(doc.id)).size).toBeLessThan(before / 3);
   });
 
   it("leaves a file as it is while another process holds a lease on the folder, and writes it whole once that process is gone", { timeout: 30_000 }, async () => {
