@@ -105,6 +105,8 @@ export type WebSocketClass = new (url: string) => object;
 
 /** Why a connection the app closed (close() without a reason) is closed. */
 export const CLOSED_BY_APP = "closed by the app";
+/** The reason status listeners hear while the app keeps a group offline (Group.disconnect). */
+export const DISCONNECTED_BY_APP = "disconnected by the app";
 
 /** How long the probe of a failed connection may take before the failure is reported without its detail. */
 const PROBE_TIMEOUT_MS = 5_000;
@@ -157,6 +159,10 @@ export class Connection {
   /** When the last ping went out on this socket (or it opened): the relay hears one at least every PRESENCE_PING_MS. */
   #lastPinged = 0;
   #removeNetworkListeners: (() => void) | undefined;
+  /** The app keeps the connection down (disconnect) until it says otherwise (connect): nothing opens a socket. */
+  #disconnected = false;
+  /** start() was called: the group's first attempt is due (or made). */
+  #started = false;
   /** Why the connection closed for good, if it did. */
   closeReason: string | undefined;
   /**
@@ -215,7 +221,27 @@ export class Connection {
   }
 
   start(): void {
+    this.#started = true;
     if (this.#status === "idle") this.#open();
+  }
+
+  /**
+   * Keeps the connection down until connect(): the socket closes (status offline, or idle before the first
+   * attempt) and no attempt is made, neither after the backoff nor at reconnectNow(), a sibling's welcome
+   * or the browser's `online`.
+   */
+  disconnect(): void {
+    if (this.#status === "closed" || this.#disconnected) return;
+    this.#disconnected = true;
+    clearTimeout(this.#reconnectTimer);
+    this.drop(DISCONNECTED_BY_APP);
+  }
+
+  /** Ends disconnect(): connects at once (after start, where the group has not started yet). */
+  connect(): void {
+    if (!this.#disconnected) return;
+    this.#disconnected = false;
+    if (this.#status === "offline" || (this.#status === "idle" && this.#started)) this.#open();
   }
 
   /** Whether `send` would send: the hello is out and the socket is still up. */
@@ -337,6 +363,7 @@ export class Connection {
   }
 
   #open(): void {
+    if (this.#disconnected) return;
     this.#setStatus("connecting");
     let socket: WebSocket;
     try {
@@ -579,7 +606,7 @@ export class Connection {
     this.#clearTimers();
     this.#setStatus("offline", reason || undefined);
     this.#handler.onDown();
-    if ((this.#status as Status) !== "offline") return; // a listener closed the client meanwhile
+    if ((this.#status as Status) !== "offline" || this.#disconnected) return; // a listener closed the client meanwhile, or the app keeps it down
     // A browser that knows it is offline waits for its `online` event instead of dialling into nothing.
     if ((globalThis as { navigator?: Navigator }).navigator?.onLine === false && this.#removeNetworkListeners) return;
     const delay = reconnectDelay(this.#reconnect, { from, now: Date.now(), random: jitterDraw(this.options.random), backoff: this.#backoff });

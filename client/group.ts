@@ -593,6 +593,22 @@ export class Group {
   }
 
   /**
+   * Takes the group offline until connect(), as y-websocket's `provider.disconnect()` does (an app's "work
+   * offline" switch): the socket closes, status `offline` with the reason "disconnected by the app" (or it
+   * stays `idle` before its first attempt), and no attempt is made meanwhile. Writes go on as offline ones
+   * do: saved locally and queued, sent at connect(); synced() waits for them. Presence shown here goes from
+   * the others' view. Nothing once the group is closed.
+   */
+  disconnect(): void {
+    this.connection.disconnect();
+  }
+
+  /** Connects again after disconnect(), at once; nothing otherwise. */
+  connect(): void {
+    this.connection.connect();
+  }
+
+  /**
    * Closes this group's connection for good: its promises settle with a ClosedError, and the calls that
    * write throw it. `client.group(id)` then gives a new Group, which starts from what this one saved.
    */
