@@ -37,6 +37,8 @@ export class Client {
   readonly #options: GroupOptions;
   /** The groups the app may still use: open ones, and those the relay closed for good (given back as they are). */
   readonly #groups = new Map<string, Group>();
+  /** disconnect() was called, and connect() not since: groups made meanwhile start disconnected. */
+  #disconnected = false;
   /** The relay's time as its last challenge to any of these groups said it (relay-clock.ts). */
   readonly #clock = new RelayClock();
   /**
@@ -94,6 +96,7 @@ export class Client {
     if (held) this.#forget(held);
     const group = new Group(id, this.identity, this.session, this.#writes, this.#options, this.#clock, this.#closedSaving.get(id));
     this.#groups.set(id, group);
+    if (this.#disconnected) group.disconnect(); // before its first attempt, which waits a microtask
     let before = group.status;
     group.onStatus((status) => {
       const from = before;
@@ -133,6 +136,21 @@ export class Client {
   /** Connects every group again now instead of waiting out the backoff (after a relay restart, say). */
   reconnectNow(): void {
     for (const group of this.#groups.values()) group.reconnectNow();
+  }
+
+  /**
+   * Takes every group offline until connect(), those made meanwhile too: group.disconnect() for the whole
+   * client (an app's "work offline" switch).
+   */
+  disconnect(): void {
+    this.#disconnected = true;
+    for (const group of this.#groups.values()) group.disconnect();
+  }
+
+  /** Connects every group again after disconnect() (or group.disconnect()), at once. */
+  connect(): void {
+    this.#disconnected = false;
+    for (const group of this.#groups.values()) group.connect();
   }
 
   /**

@@ -124,6 +124,25 @@ describe("group.disconnect() and connect()", () => {
     expect(group.status).toBe("live");
   });
 
+  it("client.disconnect() takes every group offline, and those made meanwhile, until client.connect()", { timeout: 30_000 }, async () => {
+    const app = await client();
+    const before = app.group("before");
+    const doc = before.create();
+    await doc.synced();
+    app.disconnect();
+    const after = app.group("after");
+    const draft = after.create();
+    draft.append("a draft");
+    doc.append("an edit");
+    const connections = proxy.connections;
+    await sleep(300);
+    expect([before.status, after.status]).toEqual(["offline", "idle"]);
+    expect(proxy.connections).toBe(connections);
+    app.connect();
+    await Promise.all([doc.synced(), draft.synced()]);
+    expect([before.status, after.status]).toEqual(["live", "live"]);
+  });
+
   it("stays down through a network that comes back, and does nothing once the group is closed", { timeout: 30_000 }, async () => {
     const group = (await client()).group("cut");
     await until(group, "live");

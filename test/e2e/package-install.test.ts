@@ -429,6 +429,8 @@ describe("the packed package, installed by an app", () => {
        group.onStatus((status: Status) => console.log(status));
        provider.group.disconnect(); // as the README maps y-websocket's provider.disconnect()
        provider.group.connect();
+       client.disconnect(); // every group
+       client.connect();
        // The declarations are real types, not any: a wrong call is refused.
        // @ts-expect-error an append takes a string
        doc.append(42);

@@ -171,7 +171,7 @@ describe("every public method once the group is closed for good", () => {
     Group: ["digest", "refused", "onRefused", "onRole", "onFlush", "onStatus", "onError", "reconnectNow", "disconnect", "connect", "close", "unsentDocs", "allSaved", "readUnsentAgain", "saveBeforeLeaving"],
     Doc: ["limitSnapshots", "transactions", "sessionTransactions", "subscribe", "loaded", "refusedOf", "refusedWrites", "verifyReceived", "verifiedTransactions", "emitChange"],
     DocPresence: ["clear", "subscribe", "apply", "forgetOthers"],
-    Client: ["reconnectNow", "close"],
+    Client: ["reconnectNow", "disconnect", "connect", "close"],
   };
 
   it.each(["client.close()", "group.close()"])("after %s, each call that asks for something throws or rejects with the ClosedError, not with a refusal for a role, a missing membership log or writes refused before", async (how) => {
