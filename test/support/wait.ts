@@ -1,4 +1,5 @@
 // Waiting in end-to-end tests: bounded, so a test that never gets there fails instead of hanging.
+import type { Status } from "../../client/status.ts";
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -27,5 +28,17 @@ export function untilEvent(emitter: Emitter, event: string, check: () => boolean
       resolve();
     };
     emitter.on(event, listener);
+  });
+}
+
+/** Resolves when the group's status is `status` (at once if it is). */
+export function statusOf(group: { status: Status; onStatus(listener: (status: Status) => void): () => void }, status: Status): Promise<void> {
+  if (group.status === status) return Promise.resolve();
+  return new Promise((resolve) => {
+    const off = group.onStatus((now) => {
+      if (now !== status) return;
+      off();
+      resolve();
+    });
   });
 }

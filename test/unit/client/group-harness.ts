@@ -3,7 +3,6 @@
 import { afterEach, expect } from "vitest";
 import { LocalRefusalError, createClient, type Client, type ClientOptions } from "../../../client/index.ts";
 import { createIdentity, type Identity } from "../../../client/identity.ts";
-import type { Status } from "../../../client/status.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import type { DocChanges } from "../../../client/storage/local-store.ts";
 import { fromBase64Url, toBase64Url, type DocId, type Role } from "../../../protocol/index.ts";
@@ -81,17 +80,7 @@ export function harness(verifyToken?: TokenVerifier) {
 /** The URL of clients that `cutOff()` can cut off while the others stay connected. */
 export const CUT_OFF_URL = "http://cut-off.relay.test";
 
-/** Resolves when the group's status is `status` (at once if it is). */
-export function statusOf(group: { status: Status; onStatus(listener: (status: Status) => void): () => void }, status: Status): Promise<void> {
-  if (group.status === status) return Promise.resolve();
-  return new Promise((resolve) => {
-    const off = group.onStatus((now) => {
-      if (now !== status) return;
-      off();
-      resolve();
-    });
-  });
-}
+export { statusOf } from "../../support/wait.ts";
 
 /** Lets every queued microtask and zero-delay timer run: the in-process relay answers within a few. */
 export async function settle(rounds = 20): Promise<void> {
