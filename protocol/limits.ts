@@ -369,8 +369,9 @@ export const PRESENCE_SILENT_MS = 90_000;
  */
 export const FILE_COMPACT_MIN_BYTES = 64 * 1024;
 /**
- * IndexedDbLocalStore replaces a document's records by one (compaction) at a snapshot saved, and after this
- * many saves of it without one (each acknowledged keystroke is two: the write, then the relay's ack).
+ * IndexedDbLocalStore replaces a document's records by one (compaction) at a snapshot saved, and once this
+ * many have gathered without one: the records a load found, and the saves since (each acknowledged
+ * keystroke is two: the write, then the relay's ack).
  */
 export const INDEXEDDB_COMPACT_SAVES = 1_000;
 /** Transactions per line of a file written whole: a line damaged on the disk loses at most these. */

@@ -4,10 +4,11 @@
 // database never overwrite each other's records. A save with a snapshot compacts the document: in that
 // same transaction (which IndexedDB serializes with every other tab's), its records are replaced by one
 // holding the header, the snapshot and what follows it, so a load reads no more than that; and so does
-// every INDEXEDDB_COMPACT_SAVES-th save this store makes of a document, so a document that is never
-// snapshotted keeps one record per transaction's worth of data, not one per save ever made. Session leases are Web Locks, which the browser drops
-// when a tab closes or crashes; `navigator.locks` is shared by every tab and worker of the origin. A database
-// that is not Weft's, or one closed under the store, is told in words that name it (indexeddb-open.ts).
+// the save that brings a document's records to INDEXEDDB_COMPACT_SAVES (counted from what the last load
+// found), so a document that is never snapshotted keeps a few records, not one per save ever made.
+// Session leases are Web Locks, which the browser drops when a tab closes or crashes; `navigator.locks` is
+// shared by every tab and worker of the origin. A database that is not Weft's, or one closed under the
+// store, is told in words that name it (indexeddb-open.ts).
 import type { AgentId, DocId, Role, SessionId } from "../../protocol/index.ts";
 import { describe } from "../local-checks.ts";
 import { applyChanges, changesOf, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type UnsentListener } from "./local-store.ts";
@@ -166,6 +167,14 @@ export class IndexedDbLocalStore implements LocalStore {
     // Records come in key order, which is the order they were saved in.
     const records = (await done(db.transaction(CHANGES).objectStore(CHANGES).index("group").getAll(group))) as ChangeRecord[];
     const docs = new Map<DocId, StoredDoc>();
+    // A document's records stand for its saves since it was last compacted (one record then): a page
+    // reloaded every few hundred saves still compacts once they pass INDEXEDDB_COMPACT_SAVES.
+    const counts = new Map<string, number>();
+    for (const record of records) {
+      const key = JSON.stringify([group, record?.doc]);
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    for (const [key, count] of counts) this.#savesSinceCompacted.set(key, count);
     for (const record of [...records, ...unmoved]) {
       if (!record?.changes || !Array.isArray(record.changes.appends)) continue; // not a record this code wrote
       let stored = docs.get(record.doc);

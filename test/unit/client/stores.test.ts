@@ -973,6 +973,21 @@ describe("IndexedDbLocalStore without Web Locks (a page on plain http from anoth
   });
 });
 
+/** How many change records the IndexedDB database `name` holds. */
+async function recordCount(factory: IDBFactory, name: string): Promise<number> {
+  const db = await new Promise<IDBDatabase>((resolve, reject) => {
+    const request = factory.open(name, 1);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const count = await new Promise<number>((resolve) => {
+    const request = db.transaction("changes").objectStore("changes").count();
+    request.onsuccess = () => resolve(request.result);
+  });
+  db.close();
+  return count;
+}
+
 describe("IndexedDbLocalStore and snapshots", () => {
   it("compacts a document when a snapshot is saved: one record holds the header, the snapshot and what follows", async () => {
     const factory = new IDBFactory();
@@ -1014,20 +1029,28 @@ describe("IndexedDbLocalStore and snapshots", () => {
       await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: i, transactions: [transaction] }] });
       await store.save(GROUP, first.id, { appends: [], relayHeld: { header: true, sessions: { [alice.session]: i + 1 } } });
     }
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const request = factory.open("weft-typing", 1);
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-    });
-    const count = await new Promise<number>((resolve) => {
-      const request = db.transaction("changes").objectStore("changes").count();
-      request.onsuccess = () => resolve(request.result);
-    });
-    db.close();
-    expect(count).toBeLessThan(1_000); // 3,001 saves
+    expect(await recordCount(factory, "weft-typing")).toBeLessThan(1_000); // 3,001 saves
     const [doc] = await new IndexedDbLocalStore("weft-typing", factory).loadGroup(GROUP);
     expect(doc?.sessions[alice.session]).toEqual(typed);
     expect(doc?.relayHeld).toEqual({ header: true, sessions: { [alice.session]: 1_500 } });
     await store.close();
+  });
+
+  it("compacts a document of a page reloaded every 300 saves, once its records pass 1,000", async () => {
+    const factory = new IDBFactory();
+    const typed = transactions(750, "k");
+    for (let reload = 0; reload < 5; reload++) {
+      const page = new IndexedDbLocalStore("weft-reloaded", factory);
+      await page.loadGroup(GROUP);
+      if (reload === 0) await page.save(GROUP, first.id, { header: first.header, appends: [] });
+      for (let i = reload * 150; i < (reload + 1) * 150; i++) {
+        await page.save(GROUP, first.id, { appends: [{ session: alice.session, after: i, transactions: [typed[i]!] }] });
+        await page.save(GROUP, first.id, { appends: [], relayHeld: { header: true, sessions: { [alice.session]: i + 1 } } });
+      }
+      await page.close();
+    }
+    expect(await recordCount(factory, "weft-reloaded")).toBeLessThan(1_000); // 1,501 saves
+    const [doc] = await new IndexedDbLocalStore("weft-reloaded", factory).loadGroup(GROUP);
+    expect(doc?.sessions[alice.session]).toEqual(typed);
   });
 });
