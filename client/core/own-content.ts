@@ -87,9 +87,11 @@ export function checkOwnCount(doc: DocState, own: SessionId, relay: KnownState, 
   // A load's answer naming more of the session than this client holds, when no content of it came before
   // (a snapshot stands for it, and may be verified after this answer): own writes nothing vouches for are not
   // taken for stored, but compared first (a store behind the relay's copy: snapshots.ts, storeBehind).
-  const held = heldCount(doc, own);
-  const confirmed = ownConfirmed(doc, own);
-  if (reason === "load" && !doc.reused && count > held && held > confirmed) check(doc, confirmed, count);
+  if (reason === "load" && !doc.reused) {
+    const held = heldCount(doc, own);
+    const confirmed = ownConfirmed(doc, own);
+    if (count > held && held > confirmed) check(doc, confirmed, count);
+  }
   const reused = doc.reused;
   if (!reused) return relay;
   if (reason === "ack") {

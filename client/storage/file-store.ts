@@ -111,13 +111,13 @@ export class FileLocalStore implements LocalStore {
       const path = join(folder, name);
       let doc: StoredDoc | undefined;
       try {
-        const text = readFileSync(path, "utf8");
-        const replayed = replayLines(text, id);
+        // Read as bytes: their count is the file's size, which the text would have to be measured again for.
+        const bytes = readFileSync(path);
+        const replayed = replayLines(bytes.toString("utf8"), id);
         if (replayed.problems.length > 0) damaged?.(replayed.problems.join("; "));
         doc = replayed.doc;
-        const bytes = Buffer.byteLength(text);
-        this.#grown.set(path, { whole: bytes, appended: 0 });
-        if (isWasteful(bytes, replayed)) this.#compact(path, id);
+        this.#grown.set(path, { whole: bytes.length, appended: 0 });
+        if (isWasteful(bytes.length, replayed)) this.#compact(path, id);
       } catch (error) {
         const { code } = error as NodeJS.ErrnoException;
         if (code === "ENOENT") continue; // deleted since it was listed
@@ -160,21 +160,21 @@ export class FileLocalStore implements LocalStore {
    * grown past what it held when last written whole, or given a snapshot, is compacted after it.
    */
   #appendRecord(group: string, doc: DocId, record: object, { create = true, fsync = this.fsync } = {}): Promise<void> {
-    const line = recordLine(record);
+    const line = Buffer.from(recordLine(record));
     const path = this.#docPath(group, doc);
     return this.#inOrder(path, async () => {
       if (!create && !existsSync(path)) return;
       const created = (await this.#ensureFolder(dirname(path))) || !existsSync(path);
       const { header } = record as { header?: unknown };
       // A new file appears whole: another store reading the folder meanwhile never finds it empty.
-      if (created && (await createWhole(path, Buffer.from(header ? `${line}${recordLine({ header })}` : line), fsync))) {
+      if (created && (await createWhole(path, header ? Buffer.concat([line, Buffer.from(recordLine({ header }))]) : line, fsync))) {
         if (fsync) await fsyncPath(dirname(path)); // the new file's name is durable too
-        this.#grown.set(path, { whole: 0, appended: Buffer.byteLength(line) });
+        this.#grown.set(path, { whole: 0, appended: line.length });
         return;
       }
-      await appendWhole(path, Buffer.from(line), fsync);
+      await appendWhole(path, line, fsync);
       const grown = this.#grown.get(path) ?? { whole: statSync(path, { throwIfNoEntry: false })?.size ?? 0, appended: 0 };
-      grown.appended += Buffer.byteLength(line);
+      grown.appended += line.length;
       this.#grown.set(path, grown);
       const snapshotted = "snapshot" in record && grown.whole + grown.appended >= FILE_COMPACT_MIN_BYTES;
       if (snapshotted || grown.appended > Math.max(FILE_COMPACT_MIN_BYTES, grown.whole)) this.#compact(path, doc);
