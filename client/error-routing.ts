@@ -20,6 +20,11 @@ export type ErrorFacts = {
   held: boolean;
   /** Its load was sent and not answered yet: the error answers the load (an `open()`). */
   awaitingLoad: boolean;
+  /**
+   * Loaded before, its load on this socket is not answered yet (a reconnect): a `forbidden` answers that
+   * load too (it refuses the writes either way), so the group can go live.
+   */
+  reloading?: boolean;
   /** A delete of it is waiting for the relay. */
   deleting: boolean;
   /** The client holds its header and could give it to the relay again: this agent created it. */
@@ -67,7 +72,7 @@ export function routeError(error: Pick<ErrorMessage, "code" | "doc">, facts: Err
   if (facts.deleting && DELETE_REFUSALS.includes(error.code)) return { kind: "deleteRefused" };
   if (error.code === "doc_deleted") return { kind: "deleted" };
   if (!facts.held) return { kind: "report" };
-  if (facts.awaitingLoad && error.code === "forbidden") return { kind: "loadRefused" };
+  if ((facts.awaitingLoad || facts.reloading) && error.code === "forbidden") return { kind: "loadRefused" };
   // The relay answers `unknown_doc` to a push only of a document it does not hold (a load it answers with no
   // header): for one this client created, and so pushed before, that means the relay lost it.
   if (error.code === "unknown_doc" && facts.creates) return { kind: "relayLost" };

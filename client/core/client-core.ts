@@ -224,6 +224,10 @@ function retry(doc: DocState, out: CoreEffect[]): void {
 /** Right behind the hello: say what this client holds; the relay answers with exactly what it lacks. */
 function resume(state: CoreState, out: CoreEffect[]): void {
   state.requested.clear();
+  // Each document asked for on this socket is unanswered until the relay answers it, at a reconnect or a
+  // late store read as at the first connect: the group is live (in sync with the relay) only then.
+  for (const doc of state.docs.values()) if (!doc.deleted) state.unanswered.add(doc.id);
+  if (state.phase === "ready" && state.unanswered.size > 0) out.push({ type: "status", to: "syncing" });
   loadHeld(state, out);
   const directory = directoryResend(state.directory);
   state.directory = directory.queue;

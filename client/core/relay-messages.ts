@@ -23,6 +23,7 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       const doc = heardOf(state, message.doc);
       if (!doc) return;
       const wasUnsynced = hasUnsynced(doc, own);
+      const answersLoad = message.reason === "load" && state.unanswered.has(doc.id);
       if (message.head !== undefined && message.reason === "load") checkOwnHead(doc, state.writer, message.sessions[own] ?? 0, message.head);
       const relay = checkOwnCount(doc, own, { header: message.header, sessions: message.sessions }, message.reason);
       const { firstLoad } = applyKnown(doc, own, relay, message.reason);
@@ -31,10 +32,8 @@ export function onMessage(state: CoreState, message: Extract<CoreEvent, { type: 
       checkBehindSnapshot(doc, own, out);
       if (wasUnsynced && !hasUnsynced(doc, own)) out.push({ type: "settle", waiter: `synced:${doc.id}` });
       if (doc.reused?.checking && !doc.reused.asked) sendLoad(state, doc, out);
-      if (firstLoad) {
-        settleOpen(state, doc, out);
-        answered(state, doc.id, out);
-      }
+      if (firstLoad) settleOpen(state, doc, out);
+      if (answersLoad) answered(state, doc.id, out);
       if (state.docs.get(doc.id) === doc) out.push({ type: "flush", doc: doc.id });
       return;
     }
@@ -199,6 +198,7 @@ export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreE
   const route = routeError(message, {
     held: doc !== undefined,
     awaitingLoad: doc !== undefined && !doc.loaded,
+    reloading: id !== undefined && state.requested.has(id) && state.unanswered.has(id),
     deleting: id !== undefined && state.deletes.has(id),
     creates: doc?.header?.creator === state.writer.agent,
   });

@@ -67,8 +67,8 @@ describe("item 4: offline-created documents after openAll()", () => {
         "socket | hello sent",
         "c -> relay | open 1 docs",
         "relay -> c | welcome v=1 role=writer",
-        "c | status live",
         "relay -> c | known doc2 (no header) {} load",
+        "c | status live",
         "c | flush doc2",
         "relay -> c | opened docs=0 cursor=0",
         "c | flush doc2",
@@ -165,6 +165,57 @@ describe("item 10: smaller things", () => {
         "c | dir:0 resolves 2 docs cursor=9",
         "relay -> c | dir [] more=false cursor=9",
         "c | dir:1 resolves 0 docs cursor=9",
+      ]
+    `);
+  });
+});
+
+describe("live means every load of this socket is answered", () => {
+  it("a store read that ends after the welcome takes the group back to syncing until the relay answers what it held", () => {
+    const core = coreScenario();
+    core.connect();
+    core.start([{ id: doc1.id, header: doc1.header, sessions: {} }]);
+    core.relay(knownLoad(doc1.id, true));
+    expect(core.transcript()).toMatchInlineSnapshot(`
+      [
+        "socket | hello sent",
+        "relay -> c | welcome v=1 role=writer",
+        "c | keep role writer",
+        "c | status live",
+        "store | restored doc1 {}",
+        "c | status syncing",
+        "c -> relay | load doc1 {}",
+        "relay -> c | known doc1 {} load",
+        "c | synced:doc1 resolves",
+        "c | loaded:doc1 resolves",
+        "c | status live",
+        "c | flush doc1",
+      ]
+    `);
+  });
+
+  it("a reconnect is live only once each document's load on the new socket is answered", () => {
+    const core = coreScenario();
+    core.start([{ id: doc1.id, header: doc1.header, sessions: {} }, { id: doc2.id, header: doc2.header, sessions: {} }]);
+    core.connect();
+    core.relay(knownLoad(doc1.id, true));
+    core.relay(knownLoad(doc2.id, true));
+    core.feed({ type: "down" });
+    core.transcript();
+    core.connect();
+    core.relay(knownLoad(doc1.id, true));
+    core.relay(knownLoad(doc2.id, true));
+    expect(core.transcript()).toMatchInlineSnapshot(`
+      [
+        "socket | hello sent",
+        "c -> relay | load doc1 {}",
+        "c -> relay | load doc2 {}",
+        "relay -> c | welcome v=1 role=writer",
+        "relay -> c | known doc1 {} load",
+        "c | flush doc1",
+        "relay -> c | known doc2 {} load",
+        "c | status live",
+        "c | flush doc2",
       ]
     `);
   });
