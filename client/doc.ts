@@ -306,13 +306,13 @@ export class Doc {
   }
 
   /** Resolves once the relay has answered this document's load (it may not exist there yet). */
-  loaded(signal?: AbortSignal): Promise<void> {
-    checkSignalOptions({ signal }, "loaded");
+  loaded(options: { signal?: AbortSignal } = {}): Promise<void> {
+    checkSignalOptions(options, "loaded");
     if (this.#state.loaded) return Promise.resolve();
     if (this.#host.closedError) return Promise.reject(this.#host.closedError);
     const gone = this.#goneError("loaded");
     if (gone) return Promise.reject(gone);
-    return this.#host.wait(`loaded:${this.id}`, signal);
+    return this.#host.wait(`loaded:${this.id}`, options.signal);
   }
 
   /**

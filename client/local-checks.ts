@@ -276,13 +276,17 @@ export function checkKnownOptions(options: unknown, known: readonly string[], wh
 
 /** Options that may carry an AbortSignal: an object, and its `signal` one (or left out); `also` names the others it takes. */
 export function checkSignalOptions(options: unknown, what: string, also: readonly string[] = []): void {
+  // The signal itself in place of the options names no option, and would leave the wait unbounded.
+  if (isAbortSignal(options)) throw new ArgumentError(`${what}: pass the signal as an option, { signal }, not the AbortSignal itself`);
   // A misspelt `signal` would leave the wait unbounded.
   checkKnownOptions(options, ["signal", ...also], what);
   const signal = (options as { signal?: unknown } | undefined)?.signal;
-  if (signal !== undefined && !(typeof signal === "object" && signal !== null && typeof (signal as AbortSignal).addEventListener === "function" && typeof (signal as AbortSignal).aborted === "boolean")) {
-    throw new ArgumentError(`${what}: signal must be an AbortSignal, not ${describe(signal)}`);
-  }
+  if (signal !== undefined && !isAbortSignal(signal)) throw new ArgumentError(`${what}: signal must be an AbortSignal, not ${describe(signal)}`);
 }
+
+/** An AbortSignal of any realm (an iframe's, a vm context's, a polyfill's): `instanceof` would refuse some. */
+const isAbortSignal = (value: unknown): value is AbortSignal =>
+  typeof value === "object" && value !== null && typeof (value as AbortSignal).addEventListener === "function" && typeof (value as AbortSignal).aborted === "boolean";
 
 export function checkListener(listener: unknown, what: string): void {
   if (typeof listener !== "function") throw new ArgumentError(`${what}: the listener must be a function, not ${describe(listener)}`);

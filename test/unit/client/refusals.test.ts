@@ -287,6 +287,11 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
       // A misspelt option: the wait it was to bound would be unbounded.
       ["open", () => loose.open!(doc.id, { singal: AbortSignal.timeout(1) })],
       ["synced", () => looseDoc.synced!({ singal: AbortSignal.timeout(1) })],
+      // The signal itself where its options go: the wait would be unbounded, as with none.
+      ["synced", () => looseDoc.synced!(AbortSignal.timeout(1))],
+      ["loaded", () => looseDoc.loaded!(AbortSignal.timeout(1))],
+      ["openAll", () => loose.openAll!(new AbortController().signal)],
+      ["loaded", () => looseDoc.loaded!({ signal: "soon" })],
       ["directory", () => loose.directory!({ sinse: 3 })],
     ] as const) {
       expect(call, what).toThrow(TypeError);
