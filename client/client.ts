@@ -60,9 +60,12 @@ export class Client {
   readonly #stopWatchingPage: () => void;
   /** Stops watching the sessions other clients of this agent hold on the store (a crashed one says nothing). */
   readonly #stopWatchingSessions: () => void;
+  /** The store was made for this client (none given: in memory), so nothing it holds outlives the client. */
+  readonly #storeLivesWithClient: boolean;
 
-  constructor(identity: Identity, lease: SessionLease, store: LocalStore, options: GroupOptions) {
+  constructor(identity: Identity, lease: SessionLease, store: LocalStore, options: GroupOptions, storeLivesWithClient = false) {
     this.identity = identity;
+    this.#storeLivesWithClient = storeLivesWithClient;
     this.session = lease.session;
     this.store = store;
     this.#lease = lease;
@@ -166,18 +169,24 @@ export class Client {
       const groups = [...this.#groups.values()];
       this.#stopWatchingPage();
       this.#stopWatchingSessions();
-      for (const group of groups) {
-        group.close();
-        // Its close may be put off while it reads the store (group.ts): the session is given up after it.
-        this.#writes.awaitBeforeStop(untilSaved(group));
-      }
-      this.#groups.clear();
-      this.#closed = this.#writes
-        .stop()
-        .then(() => this.#announceUnsent(groups))
-        .then(() => this.#lease.release());
+      // Nothing keeps what is unsent for a next run: it goes up first, while it can.
+      const sending = this.#storeLivesWithClient ? groups.flatMap((group) => group.sendBeforeClosing(options.signal) ?? []) : [];
+      this.#closed = sending.length === 0 ? this.#closeGroups(groups) : Promise.all(sending).then(() => this.#closeGroups(groups));
     }
     return unlessAborted(this.#closed, options.signal);
+  }
+
+  #closeGroups(groups: Group[]): Promise<void> {
+    for (const group of groups) {
+      group.close();
+      // Its close may be put off while it reads the store (group.ts): the session is given up after it.
+      this.#writes.awaitBeforeStop(untilSaved(group));
+    }
+    this.#groups.clear();
+    return this.#writes
+      .stop()
+      .then(() => this.#announceUnsent(groups))
+      .then(() => this.#lease.release());
   }
 
   /**
@@ -218,7 +227,7 @@ async function openClient(options: ClientOptions): Promise<Client> {
   const { identity, store = new MemoryLocalStore(), session: wanted, ...rest } = options;
   const request: LeaseRequest = { fresh: () => newSession(identity), ...(wanted !== undefined ? { wanted } : {}) };
   const lease = await store.leaseSession(identity.agent, request);
-  return new Client(identity, lease, store, rest);
+  return new Client(identity, lease, store, rest, options.store === undefined);
 }
 
 /** Why what a store's loadGroup gave is not a list of stored documents, if it is not. */

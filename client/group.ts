@@ -11,6 +11,7 @@ import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Dire
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
 import { ClosedError, LocalRefusalError, LocalStoreError, RelayError, storeFailureText, type ConnectionError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
+import { sentOrCutOff } from "./sent-before-close.ts";
 import { checkDocId, checkGroupId, checkHeader, checkKnownOptions, checkListener, checkRoleMay, checkSignalOptions, checkSince, describe, shown } from "./local-checks.ts";
 import { changeMembers, verifiedMembers, type MembershipHost } from "./membership.ts";
 import { PresenceChannel } from "./presence.ts";
@@ -641,6 +642,25 @@ export class Group {
     if (this.#core.closed) return;
     this.#flushEdits();
     this.#pump.keepNow(this.#core.docs.keys());
+  }
+
+  /**
+   * Before its client closes, where the local store lives no longer than the client (the default, in
+   * memory): once the relay confirmed every write, or the group cannot send them now, or `signal` aborts
+   * (sent-before-close.ts). Writes still unsent are told to onError then, lost with the store. Undefined
+   * when there is nothing to wait for.
+   */
+  sendBeforeClosing(signal: AbortSignal | undefined): Promise<void> | undefined {
+    if (this.#core.closed) return undefined;
+    this.#flushEdits();
+    if (this.unsentDocs().length === 0) return undefined;
+    return sentOrCutOff(this, signal).then(() => {
+      const unsent = this.unsentDocs();
+      if (unsent.length === 0) return;
+      const which = unsent.length === 1 ? `document ${unsent[0]}` : `${unsent.length} documents (${unsent.join(", ")})`;
+      const message = `client.close(): writes to ${which} had not reached the relay, and are lost with the in-memory store; pass a FileLocalStore (Node) or an IndexedDbLocalStore (browsers) to keep them for the next run, or await synced() before closing`;
+      this.#report(new LocalStoreError(message, { doc: unsent[0] }));
+    });
   }
 
   /** Documents holding own writes the relay has not confirmed (client.close() tells the clients sharing the store). */

@@ -168,7 +168,7 @@ describe("every public method once the group is closed for good", () => {
    * closed group throws (the calls that write) or rejects with its ClosedError.
    */
   const READS: Record<string, string[]> = {
-    Group: ["digest", "refused", "onRefused", "onRole", "onFlush", "onStatus", "onError", "reconnectNow", "disconnect", "connect", "close", "unsentDocs", "allSaved", "readUnsentAgain", "saveBeforeLeaving"],
+    Group: ["digest", "refused", "onRefused", "onRole", "onFlush", "onStatus", "onError", "reconnectNow", "disconnect", "connect", "close", "unsentDocs", "allSaved", "readUnsentAgain", "saveBeforeLeaving", "sendBeforeClosing"],
     Doc: ["limitSnapshots", "transactions", "sessionTransactions", "subscribe", "loaded", "refusedOf", "refusedWrites", "verifyReceived", "verifiedTransactions", "emitChange"],
     DocPresence: ["clear", "subscribe", "apply", "forgetOthers"],
     Client: ["reconnectNow", "disconnect", "connect", "close"],

@@ -195,6 +195,38 @@ describe("offline and restart", () => {
 });
 
 describe("an edit made just before the app closes or waits for synced()", () => {
+  it("with the default in-memory store, an edit in the same tick as destroy() and client.close() reaches the relay before the close resolves", async () => {
+    const h = setup();
+    const alice = await h.client({ name: "alice", store: undefined });
+    const created = alice.group(GROUP).create({ kind: "yjs" });
+    await created.synced();
+    const provider = new WeftProvider(alice.group(GROUP), created.id, new Y.Doc());
+    await provider.loaded;
+    provider.ydoc.getText("body").insert(0, "typed before close");
+    provider.destroy();
+    await alice.close();
+    const reader = await h.client({ name: "reader" });
+    const fresh = new Y.Doc();
+    await new WeftProvider(reader.group(GROUP), created.id, fresh).loaded;
+    expect(fresh.getText("body").toString()).toBe("typed before close");
+  });
+
+  it("with the default in-memory store, a client.close() while offline resolves at once and tells onError of the writes it loses", async () => {
+    const h = setup();
+    const alice = await h.client({ name: "alice", store: undefined, url: CUT_OFF_URL });
+    const group = alice.group(GROUP);
+    const created = group.create({ kind: "yjs" });
+    await created.synced();
+    const errors: Error[] = [];
+    group.onError((error) => errors.push(error));
+    h.cutOff(alice);
+    await statusOf(group, "offline");
+    created.append("written offline");
+    await alice.close();
+    expect(errors.map((error) => [error.name, (error as { doc?: string }).doc])).toEqual([["LocalStoreError", created.id]]);
+    expect(errors[0]!.message).toMatch(/had not reached the relay, and are lost with the in-memory store; pass a FileLocalStore/);
+  });
+
   it("an edit in the same tick as client.close() or group.close() is saved, and reaches the relay with the next client", async () => {
     for (const close of ["client", "group"] as const) {
       const h = setup();
