@@ -528,6 +528,10 @@ export function applyKnown(doc: DocState, own: SessionId, relay: KnownState, rea
  * refusal holds back only what follows them, if anything.
  */
 export function ownStoredUpTo(doc: DocState, own: SessionId, count: number): void {
+  // Refused for want of the document (unknown_doc: the relay lost it, and its creator had not given it
+  // back yet): nothing stands in the way once the relay holds its header.
+  if (doc.relay.header && doc.orphanRefusal?.code === "unknown_doc") doc.orphanRefusal = undefined;
+  if (doc.relay.header && doc.refusal?.error.code === "unknown_doc") doc.refusal = undefined;
   const refusal = doc.refusal;
   const headerStored = refusal?.wholeDocument === true && doc.relay.header;
   if (!refusal || (refusal.from >= count && !headerStored)) return;

@@ -9,7 +9,7 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { RelayError, createClient, createIdentity, type Client, type Doc, type Group } from "../../client/index.ts";
+import { MemoryLocalStore, RelayError, createClient, createIdentity, type Client, type Doc, type Group } from "../../client/index.ts";
 import { FileLocalStore } from "../../client/node.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import { sleep, until } from "../support/wait.ts";
@@ -208,5 +208,41 @@ describe("an in-memory relay restarted empty", () => {
     await until(() => errors.includes("unknown_doc"), 10_000);
     expect(await framesOver(group)).toBeLessThan(10);
     expect(dataOf(doc)).toEqual(["created", "theirs", "more"]); // nothing it holds is lost
+  });
+
+  it("a writer on another agent's document, refused with unknown_doc, sends its writes once the creator gives the relay the document again", { timeout: 60_000 }, async () => {
+    const first = await relayAt({});
+    const port = portOf(first);
+    const creatorIdentity = createIdentity();
+    const creatorStore = new MemoryLocalStore();
+    const creator = await createClient({ url: first.url, identity: creatorIdentity, store: creatorStore, backoff: FAST_RETRY });
+    const created = creator.group("mem-returns").create({});
+    created.append("created");
+    await syncedWithin(created);
+    await creator.close();
+
+    const writer = await client(first.url);
+    const group = writer.group("mem-returns");
+    const refused: unknown[] = [];
+    group.onRefused((writes) => refused.push(...writes.transactions.map((transaction) => transaction.data)));
+    const doc = await group.open(created.id);
+    doc.append("theirs");
+    await syncedWithin(doc);
+
+    await first.stop();
+    await until(() => group.status !== "live");
+    const second = await relayAt({ port });
+    doc.append("while it lacks the document");
+    await until(() => refused.length > 0, 15_000);
+    expect(group.refused().length).toBe(1);
+
+    const back = await createClient({ url: second.url, identity: creatorIdentity, store: creatorStore, backoff: FAST_RETRY });
+    cleanups.push(() => back.close());
+    await syncedWithin(await back.group("mem-returns").open(created.id));
+    // The refusal ends as the relay's copy of the document reaches the writer, and the writes go up.
+    await until(() => group.refused().length === 0, 10_000);
+    await syncedWithin(doc);
+    const reader = await client(second.url);
+    expect(dataOf(await reader.group("mem-returns").open(created.id))).toEqual(["created", "theirs", "while it lacks the document"]);
   });
 });
