@@ -159,7 +159,8 @@ export class Client {
   /**
    * Closes every connection and timer, so a Node process can exit, and gives up the session once the saves
    * under way have finished; another client on this store may then take it over. Writes after close are
-   * not saved (the group's onError hears of them). Resolves once the session is given up; a local store
+   * not saved (the group's onError hears of them). Resolves once the session is given up, and the store's
+   * own work under way has finished (LocalStore.finished: a file written whole again); a local store
    * that never finishes a save holds it, and `signal` bounds that wait: the session is then given up
    * whenever the save finishes (never before, or another client could take it with a write in flight).
    */
@@ -186,7 +187,8 @@ export class Client {
     return this.#writes
       .stop()
       .then(() => this.#announceUnsent(groups))
-      .then(() => this.#lease.release());
+      .then(() => this.#lease.release())
+      .then(() => this.store.finished?.().catch(() => {}));
   }
 
   /**

@@ -234,6 +234,11 @@ export class FileLocalStore implements LocalStore {
   /** Stops listening, and resolves once the compactions queued have ended (a file is never left half done). */
   async close(): Promise<void> {
     this.#unsent.clear();
+    await this.finished();
+  }
+
+  /** Resolves once the compactions queued, and the saves under way, have ended. */
+  async finished(): Promise<void> {
     await this.#compactions;
     await Promise.all(this.#writing.values());
   }

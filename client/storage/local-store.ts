@@ -90,6 +90,12 @@ export interface LocalStore {
   cutSession?(group: string, doc: DocId, cut: SessionCut): Promise<void>;
   close(): Promise<void>;
   /**
+   * Resolves once the work the store began on its own, after saves, has ended (FileLocalStore: writing a
+   * file whole again): `client.close()` waits for it, so an app that exits right after leaves nothing half
+   * done. Optional: a store without such work has nothing to wait for.
+   */
+  finished?(): Promise<void>;
+  /**
    * Tells every client sharing this store (other tabs, processes or clients, live now) that `docs` of
    * `group` hold writes saved here that the relay has not confirmed, which a closing client leaves behind,
    * or that a client cut its session's unconfirmed writes there (it discarded refused ones): the others

@@ -1,21 +1,22 @@
 // FileLocalStore writes a document's file whole again (compaction), so the file grows with the document and
 // not with every save ever made; and it never loses a save to it, with other processes on the folder.
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { newSessionId, type SessionId } from "../../../protocol/index.ts";
 import { FILE_COMPACT_MIN_BYTES } from "../../../protocol/limits.ts";
 import { compactFile } from "../../../client/storage/file-compaction.ts";
 import { startTimeOf } from "../../../client/storage/file-session-locks.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import { testAgent, testHeader, transactions } from "../../support/identity.ts";
-import { sleep } from "../../support/wait.ts";
+import { sleep, until } from "../../support/wait.ts";
+import { createClient, createIdentity } from "../../../client/index.ts";
 
 /** How many compactions run at once in this process, and the most that did. */
-const compacting = vi.hoisted(() => ({ now: 0, most: 0 }));
+const compacting = vi.hoisted(() => ({ now: 0, most: 0, delayMs: 0 }));
 vi.mock("../../../client/storage/file-compaction.ts", async (importOriginal) => {
   const original = await importOriginal<typeof import("../../../client/storage/file-compaction.ts")>();
   return {
@@ -23,6 +24,7 @@ vi.mock("../../../client/storage/file-compaction.ts", async (importOriginal) => 
     compactFile: async (...args: Parameters<typeof original.compactFile>) => {
       compacting.most = Math.max(compacting.most, ++compacting.now);
       try {
+        if (compacting.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, compacting.delayMs));
         return await original.compactFile(...args);
       } finally {
         compacting.now--;
@@ -200,6 +202,20 @@ describe("FileLocalStore compaction", () => {
       expect(damage).toEqual([]);
       expect(after).toEqual(before);
     }
+  });
+
+  it("client.close() resolves once the compaction its saves began has ended, so an app exiting then leaves nothing aside", async () => {
+    compacting.delayMs = 300;
+    onTestFinished(() => void (compacting.delayMs = 0));
+    const client = await createClient({ url: "http://127.0.0.1:9", identity: createIdentity(), store: new FileLocalStore(directory, { fsync: false }) });
+    const doc = client.group(GROUP).create();
+    doc.append("first");
+    await until(() => existsSync(join(directory, GROUP)) && readdirSync(join(directory, GROUP)).length > 0);
+    for (let i = 0; i < 100; i++) doc.append("x".repeat(1_000));
+    await until(() => compacting.now > 0, 10_000);
+    await client.close();
+    expect(compacting.now).toBe(0);
+    expect(readdirSync(join(directory, GROUP)).filter((name) => name.includes(".compact"))).toEqual([]);
   });
 
   it("removes what a compaction cut short by a crash left aside", async () => {
