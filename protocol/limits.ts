@@ -381,3 +381,8 @@ export const FILE_LINE_TRANSACTIONS = 256;
  * milliseconds) before going on: a compaction runs only while no other process holds a lease there.
  */
 export const FILE_COMPACTION_WAIT_MS = 30_000;
+/**
+ * A FileLocalStore compaction given up because another process held a lease on the folder is tried again at
+ * the first save this long after, so a file is written whole soon after the other process stops.
+ */
+export const FILE_COMPACTION_RETRY_MS = 2_000;

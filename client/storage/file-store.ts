@@ -27,7 +27,7 @@ import { randomUUID } from "node:crypto";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { isDocId, type AgentId, type DocId, type Role } from "../../protocol/index.ts";
-import { FILE_COMPACT_MIN_BYTES } from "../../protocol/limits.ts";
+import { FILE_COMPACTION_RETRY_MS, FILE_COMPACT_MIN_BYTES } from "../../protocol/limits.ts";
 import { checkKnownOptions, describe } from "../local-checks.ts";
 import { compactFile } from "./file-compaction.ts";
 import { isWasteful, recordLine, replayLines, snapshotToLine, toLine } from "./file-lines.ts";
@@ -58,8 +58,11 @@ export class FileLocalStore implements LocalStore {
   readonly #locks: FileSessionLocks;
   /** Each file's latest write or removal under way, settled either way: the next one starts after it. */
   readonly #writing = new Map<string, Promise<void>>();
-  /** Per document file: its size when this store last read or wrote it whole, and what it appended since. */
-  readonly #grown = new Map<string, { whole: number; appended: number }>();
+  /**
+   * Per document file: its size when this store last read or wrote it whole, what it appended since, and
+   * when a compaction given up while another process held a lease may be tried again.
+   */
+  readonly #grown = new Map<string, { whole: number; appended: number; retryAt?: number }>();
   /** The last compaction queued (#compact), settled either way, and the files queued that have not begun. */
   #compactions: Promise<void> = Promise.resolve();
   readonly #compactionsQueued = new Set<string>();
@@ -177,7 +180,8 @@ export class FileLocalStore implements LocalStore {
       grown.appended += line.length;
       this.#grown.set(path, grown);
       const snapshotted = "snapshot" in record && grown.whole + grown.appended >= FILE_COMPACT_MIN_BYTES;
-      if (snapshotted || grown.appended > Math.max(FILE_COMPACT_MIN_BYTES, grown.whole)) this.#compact(path, doc);
+      const due = snapshotted || grown.appended > Math.max(FILE_COMPACT_MIN_BYTES, grown.whole);
+      if (due && (grown.retryAt ?? 0) <= Date.now()) this.#compact(path, doc);
     });
   }
 
@@ -193,10 +197,18 @@ export class FileLocalStore implements LocalStore {
     this.#compactions = this.#compactions.then(() => {
       this.#compactionsQueued.delete(path);
       return this.#inOrder(path, async () => {
-        const size = await this.#locks.whileAlone(() => compactFile(path, doc, this.fsync)).catch(() => undefined);
-        // Left as it was (shared, damaged), it is tried again once it has grown as much again.
-        const grown = this.#grown.get(path);
-        this.#grown.set(path, { whole: size ?? (grown ? grown.whole + grown.appended : 0), appended: 0 });
+        let alone = false;
+        const size = await this.#locks
+          .whileAlone(() => {
+            alone = true;
+            return compactFile(path, doc, this.fsync);
+          })
+          .catch(() => undefined);
+        const grown = this.#grown.get(path) ?? { whole: 0, appended: 0 };
+        // Another process holds a lease: tried again at a save a while later, which may find it gone.
+        if (!alone) return void this.#grown.set(path, { ...grown, retryAt: Date.now() + FILE_COMPACTION_RETRY_MS });
+        // Left as it was (damaged), it is tried again once it has grown as much again.
+        this.#grown.set(path, { whole: size ?? grown.whole + grown.appended, appended: 0 });
       }).catch(() => undefined);
     });
   }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { newSessionId, type SessionId } from "../../../protocol/index.ts";
-import { FILE_COMPACT_MIN_BYTES } from "../../../protocol/limits.ts";
+import { FILE_COMPACTION_RETRY_MS, FILE_COMPACT_MIN_BYTES } from "../../../protocol/limits.ts";
 import { compactFile } from "../../../client/storage/file-compaction.ts";
 import { startTimeOf } from "../../../client/storage/file-session-locks.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
@@ -163,6 +163,24 @@ describe("FileLocalStore compaction", () => {
     expect(statSync(docFile()).size / 3_000).toBeLessThan(100);
     const [doc] = await new FileLocalStore(directory).loadGroup(GROUP);
     expect(doc?.sessions[alice.session]).toEqual(transactions(3_000, "k"));
+  });
+
+  it("the store that stayed writes the file whole at its first save a moment after the other process is gone", { timeout: 30_000 }, async () => {
+    const { child } = await holdLease();
+    const store = new FileLocalStore(directory, { fsync: false });
+    await store.save(GROUP, DOC, { header, appends: [] });
+    const inode = statSync(docFile()).ino;
+    await type(store, 0, 1_500);
+    expect(statSync(docFile()).ino).toBe(inode);
+
+    await killed(child);
+    await sleep(FILE_COMPACTION_RETRY_MS);
+    await type(store, 1_500, 5);
+    await store.close();
+    expect(statSync(docFile()).ino).not.toBe(inode);
+    expect(statSync(docFile()).size / 1_505).toBeLessThan(100);
+    const [doc] = await new FileLocalStore(directory).loadGroup(GROUP);
+    expect(doc?.sessions[alice.session]).toEqual(transactions(1_505, "k"));
   });
 
   it("keeps every save another store on the folder makes without a lease while the file is written whole again and again", { timeout: 60_000 }, async () => {
