@@ -365,9 +365,10 @@ export const PRESENCE_SILENT_MS = 90_000;
 /**
  * FileLocalStore rewrites a document's file whole (compaction) once what was appended to it since it was
  * last written whole is more than it held then, and at least this much; and at a snapshot saved into a
- * file this big. Below it a file's replayed lines cost less than rewriting them.
+ * file this big. Below it a file's replayed lines cost less than rewriting them. (At 64 KiB, a group of
+ * many small documents kept every save ever made: 255 bytes an acknowledged keystroke, against 117.)
  */
-export const FILE_COMPACT_MIN_BYTES = 64 * 1024;
+export const FILE_COMPACT_MIN_BYTES = 16 * 1024;
 /**
  * IndexedDbLocalStore replaces a document's records by one (compaction) at a snapshot saved, and once this
  * many have gathered without one: the records a load found, and the saves since (each acknowledged

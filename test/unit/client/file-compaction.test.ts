@@ -101,6 +101,16 @@ describe("FileLocalStore compaction", () => {
     expect(doc?.relayHeld).toEqual({ header: true, sessions: { [alice.session]: 4_000 } });
   });
 
+  it("writes a small document's file whole too: 100 keystrokes, each acknowledged, take under 150 bytes each, not 255", async () => {
+    const store = new FileLocalStore(directory, { fsync: false });
+    await store.save(GROUP, DOC, { header, appends: [] });
+    await type(store, 0, 100);
+    await store.close();
+    expect(statSync(docFile()).size / 100).toBeLessThan(150);
+    const [doc] = await new FileLocalStore(directory).loadGroup(GROUP);
+    expect(doc?.sessions[alice.session]).toEqual(transactions(100, "k"));
+  });
+
   it("drops from the disk what a snapshot replaced, once the file is big enough to be worth it; a restart loads the snapshot and what follows", async () => {
     const store = new FileLocalStore(directory, { fsync: false });
     const written = transactions(2_000, "x".repeat(60));
