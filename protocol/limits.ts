@@ -387,3 +387,9 @@ export const FILE_COMPACTION_WAIT_MS = 30_000;
  * the first save this long after, so a file is written whole soon after the other process stops.
  */
 export const FILE_COMPACTION_RETRY_MS = 2_000;
+/**
+ * FileLocalStore's `unsent.jsonl` (announcements of writes a closing client leaves unsent, for the clients
+ * live at that moment) starts again from the next announcement once it holds more than this, unless another
+ * process holds a lease on the folder: about 1,300 announcements of one document.
+ */
+export const UNSENT_FILE_MAX_BYTES = 64 * 1024;

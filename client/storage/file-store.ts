@@ -27,7 +27,7 @@ import { randomUUID } from "node:crypto";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { isDocId, type AgentId, type DocId, type Role } from "../../protocol/index.ts";
-import { FILE_COMPACTION_RETRY_MS, FILE_COMPACT_MIN_BYTES } from "../../protocol/limits.ts";
+import { FILE_COMPACTION_RETRY_MS, FILE_COMPACT_MIN_BYTES, UNSENT_FILE_MAX_BYTES } from "../../protocol/limits.ts";
 import { checkKnownOptions, describe } from "../local-checks.ts";
 import { compactFile } from "./file-compaction.ts";
 import { isWasteful, recordLine, replayLines, snapshotToLine, toLine } from "./file-lines.ts";
@@ -256,7 +256,13 @@ export class FileLocalStore implements LocalStore {
   }
 
   async announceUnsent(group: string, docs: DocId[]): Promise<void> {
-    await appendWhole(join(this.directory, UNSENT_FILE), Buffer.from(`\n${JSON.stringify({ group, docs })}\n`), false);
+    const path = join(this.directory, UNSENT_FILE);
+    const line = Buffer.from(`\n${JSON.stringify({ group, docs })}\n`);
+    // Only clients live now hear an announcement (one that starts later reads the store): past
+    // UNSENT_FILE_MAX_BYTES, with no other process on the folder to miss a line, the file starts again.
+    const full = (statSync(path, { throwIfNoEntry: false })?.size ?? 0) > UNSENT_FILE_MAX_BYTES;
+    if (full && (await this.#locks.whileAlone(() => writeFile(path, line).then(() => true)).catch(() => undefined))) return;
+    await appendWhole(path, line, false);
   }
 
   onUnsent(listener: UnsentListener): () => void {
@@ -308,6 +314,7 @@ function watchAnnouncements(path: string, hear: (message: unknown) => void): () 
     watcher = watch(path, () => {
       let text: string;
       try {
+        if (statSync(path).size < heard) heard = 0; // started again (announceUnsent)
         text = readFrom(path, heard);
       } catch {
         return;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { newSessionId, type SessionId } from "../../../protocol/index.ts";
-import { FILE_COMPACTION_RETRY_MS, FILE_COMPACT_MIN_BYTES } from "../../../protocol/limits.ts";
+import { FILE_COMPACTION_RETRY_MS, FILE_COMPACT_MIN_BYTES, UNSENT_FILE_MAX_BYTES } from "../../../protocol/limits.ts";
 import { compactFile } from "../../../client/storage/file-compaction.ts";
 import { startTimeOf } from "../../../client/storage/file-session-locks.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
@@ -244,6 +244,25 @@ describe("FileLocalStore compaction", () => {
     await client.close();
     expect(compacting.now).toBe(0);
     expect(readdirSync(join(directory, GROUP)).filter((name) => name.includes(".compact"))).toEqual([]);
+  });
+
+  it("starts unsent.jsonl again once it holds 64 KiB, and a client listening on the store hears every announcement across it", { timeout: 30_000 }, async () => {
+    const store = new FileLocalStore(directory, { fsync: false });
+    const heard: string[] = [];
+    const stop = store.onUnsent!((_group, docs) => heard.push(...docs));
+    for (let i = 0; i < 1_500; i++) await store.announceUnsent!(GROUP, [DOC]);
+    await until(() => heard.length === 1_500, 10_000);
+    stop();
+    await store.close();
+    expect(statSync(join(directory, "unsent.jsonl")).size).toBeLessThanOrEqual(UNSENT_FILE_MAX_BYTES + 200);
+  });
+
+  it("keeps unsent.jsonl growing while another process, which may be listening, holds a lease on the folder", { timeout: 30_000 }, async () => {
+    await holdLease();
+    const store = new FileLocalStore(directory, { fsync: false });
+    for (let i = 0; i < 1_500; i++) await store.announceUnsent!(GROUP, [DOC]);
+    await store.close();
+    expect(statSync(join(directory, "unsent.jsonl")).size).toBeGreaterThan(1_500 * 50);
   });
 
   it("removes what a compaction cut short by a crash left aside", async () => {
