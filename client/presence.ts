@@ -193,7 +193,10 @@ export class PresenceChannel {
 
   clear(doc: DocId): void {
     if (!this.#own.delete(doc)) return;
-    this.#changed(doc);
+    // Shown, the state may be at the relay though it counts as unsent (everything is sent again after a
+    // role change, and the relay keeps it where the agent still reads): the clear goes all the same.
+    this.#dirty.add(doc);
+    this.#queueFlush();
   }
 
   /** Presence changes from the relay (only for documents this client loaded or opened: it may not hold a Doc for one yet). */

@@ -7,7 +7,7 @@ import { PresenceChannel, type PresenceMap } from "../../../client/presence.ts";
 import type { Presence, SessionId } from "../../../protocol/index.ts";
 import { testAgent, testHeader } from "../../support/identity.ts";
 import { until } from "../../support/wait.ts";
-import { CUT_OFF_URL, harnessPerTest, refusalCode, settle, statusOf } from "./group-harness.ts";
+import { CUT_OFF_URL, bobMadeBy, harnessPerTest, refusalCode, settle, statusOf } from "./group-harness.ts";
 
 const setup = harnessPerTest();
 
@@ -30,6 +30,22 @@ async function twoPeers() {
 }
 
 describe("doc.presence", () => {
+  it("a clear as a role change that leaves reading is heard reaches the others: the relay kept the state", async () => {
+    const made = setup();
+    const { client, aliceGroup, bobIdentity } = await bobMadeBy(made, "writer");
+    const aliceDoc = aliceGroup.create();
+    await aliceDoc.synced();
+    const bob = await client({ name: "bob", identity: bobIdentity });
+    const bobDoc = await bob.group("g1").open(aliceDoc.id);
+    bobDoc.presence.set({ cursor: 1 });
+    await until(() => aliceDoc.presence.peers.size === 1);
+    // Cleared as the role changes (weft/yjs withdraws its offer to take snapshots then).
+    bob.group("g1").onRole(() => bobDoc.presence.clear());
+    await aliceGroup.setRole(bobIdentity.agent, "reader");
+    await until(() => bob.group("g1").role === "reader");
+    await until(() => aliceDoc.presence.peers.size === 0, 2_000);
+  });
+
   it("a state set by one peer reaches the other, keyed by agent/session, and a clear removes it", async () => {
     const { alice, bob, aliceDoc, bobDoc, relay } = await twoPeers();
     const seen: PresenceMap[] = [];
