@@ -80,7 +80,11 @@ export class AwarenessOverPresence {
   #publish(): void {
     const awareness = this.#awareness;
     const state = awareness.getLocalState();
-    if (state === null) return this.#presence.clear();
+    // One nothing was put in (y-protocols starts each at {}) shows only what the provider adds (its offer to
+    // take snapshots), if anything, and where presence has no room for that, nothing, unsaid: the app
+    // asked to show nothing in the few documents a session may show presence in (PRESENCE_MAX_DOCS_PER_PEER).
+    const untouched = state !== null && Object.keys(state).length === 0;
+    if (state === null || (untouched && Object.keys(this.#extra).length === 0)) return this.#presence.clear();
     const clock = awareness.meta.get(awareness.clientID)?.clock ?? 0;
     // Called from inside the awareness's own event: a throw here would reach the app's setLocalState call.
     try {
@@ -91,6 +95,7 @@ export class AwarenessOverPresence {
       this.#refused = undefined;
     } catch (error) {
       this.#presence.clear();
+      if (untouched) return;
       const failure = error instanceof Error ? error : new Error(String(error));
       const code = (failure as { code?: string }).code ?? failure.message;
       if (code === this.#refused) return;

@@ -5,6 +5,7 @@ import * as Y from "yjs";
 import { Awareness } from "y-protocols/awareness";
 import type { Group } from "../../../client/group.ts";
 import { WeftProvider } from "../../../yjs/index.ts";
+import { PRESENCE_MAX_DOCS_PER_PEER } from "../../../protocol/limits.ts";
 import { untilEvent } from "../../support/wait.ts";
 import { GROUP, harnessPerTest, settle, statusOf } from "../client/group-harness.ts";
 
@@ -61,6 +62,28 @@ describe("awareness over presence", () => {
     await mallory.close();
     await settle(5);
     expect(b.awareness.getStates().get(a.ydoc.clientID)).toEqual({ user: { name: "alice" }, cursor: { anchor: 1, head: 1 } });
+  });
+
+  it("an awareness nothing was put in shows no more than the provider's offer to take snapshots, where there is room: an app binds a provider to each of more documents than presence allows without an error, and one that sets a state shows it", async () => {
+    const h = setup();
+    const alice = await h.client({ name: "alice" });
+    const group = alice.group(GROUP);
+    const docs = Array.from({ length: PRESENCE_MAX_DOCS_PER_PEER + 2 }, () => group.create({ kind: "yjs" }));
+    await group.synced();
+    const errors: Error[] = [];
+    const providers = docs.map((doc) => new WeftProvider(group, doc.id, new Y.Doc()));
+    for (const provider of providers) provider.on("error", (error) => errors.push(error));
+    await Promise.all(providers.map((provider) => provider.loaded));
+    await settle();
+    expect(errors).toEqual([]);
+    const shown = docs.map((doc) => doc.presence.state as { awareness?: { state: unknown }; snapshots?: boolean } | undefined);
+    expect(shown.filter((state) => state !== undefined)).toHaveLength(PRESENCE_MAX_DOCS_PER_PEER);
+    for (const state of shown) if (state) expect([state.snapshots, state.awareness?.state]).toEqual([true, {}]);
+    const quiet = shown.findIndex((state) => state === undefined);
+    for (const [i, provider] of providers.entries()) if (i !== quiet && shown[i]) provider.destroy();
+    providers[quiet]!.awareness.setLocalStateField("user", { name: "alice" });
+    expect(docs[quiet]!.presence.state).toMatchObject({ awareness: { state: { user: { name: "alice" } } } });
+    expect(errors).toEqual([]);
   });
 
   it("shows each editor's awareness state to the other, and follows changes to it", async () => {
