@@ -147,6 +147,8 @@ export class WeftProvider {
   #stopSaying = (): void => {};
   /** The other peers present in the document, as its presence reports them. */
   #present: ReadonlyMap<string, PresencePeer> = new Map();
+  /** A status was emitted: the one it started with need not be. */
+  #statusSaid = false;
   /** Reports what the Y.Doc waits for, if it waits for long while in sync. */
   readonly #missing: MissingUpdatesWatch;
 
@@ -214,6 +216,11 @@ export class WeftProvider {
     live.set(docId, this);
     claimFor(ydoc, group.id, docId);
     this.#cleanups.push(() => void (live.get(docId) === this && live.delete(docId)));
+    // Its listeners are added right after the constructor returns: they hear the status it starts with (a
+    // group already live: "connected"), as y-websocket's hear its socket open.
+    queueMicrotask(() => {
+      if (!this.#statusSaid && !this.#destroyed) this.#emit("status", { status: this.status, relay: group.status });
+    });
     this.loaded = this.#open();
     this.loaded.catch((error: unknown) => {
       this.#emit("error", error instanceof Error ? error : new Error(String(error)));
@@ -252,6 +259,16 @@ export class WeftProvider {
 
   off<E extends keyof Events>(event: E, listener: Events[E]): void {
     this.#listeners.get(event)?.delete(listener);
+  }
+
+  /** Listens to the next `event` only, as y-websocket's `once`; throws as on() does. */
+  once<E extends keyof Events>(event: E, listener: Events[E]): void {
+    checkListener(listener, `WeftProvider.once(${JSON.stringify(event)})`);
+    const once = ((...args: Parameters<Events[E]>) => {
+      this.off(event, once);
+      (listener as (...values: Parameters<Events[E]>) => void)(...args);
+    }) as Events[E];
+    this.on(event, once);
   }
 
   /**
@@ -565,6 +582,7 @@ export class WeftProvider {
   #show(status: ProviderStatus, synced: boolean, relay: Status): void {
     if (status !== this.status) {
       this.status = status;
+      this.#statusSaid = true;
       this.#emit("status", { status, relay });
     }
     if (synced !== this.synced) {

@@ -569,6 +569,34 @@ describe("plain JavaScript passing the wrong thing", () => {
     expect(() => a.provider.on("connection-close" as "error", () => {})).toThrow(/no event "connection-close"; the events are status, sync, synced, error/);
     expect(() => a.provider.on("error", "log it" as never)).toThrow(TypeError);
     expect(() => a.provider.on("error", "log it" as never)).toThrow(/must be a function, not/);
+    expect(() => a.provider.once("connection-close" as "error", () => {})).toThrow(/no event "connection-close"/);
+    expect(() => a.provider.once("error", "log it" as never)).toThrow(/once\("error"\): the listener must be a function, not/);
+  });
+});
+
+describe("events as y-websocket apps listen to them", () => {
+  it("a provider bound to a group already live tells the listeners added right after it \"connected\", once, then sync", async () => {
+    const { groupA, docId, a } = await twoEditors();
+    await statusOf(groupA, "live");
+    a.provider.destroy();
+    const heard: string[] = [];
+    const provider = new WeftProvider(groupA, docId, new Y.Doc());
+    provider.on("status", ({ status }) => heard.push(status));
+    provider.on("sync", (synced) => heard.push(`sync ${synced}`));
+    await provider.loaded;
+    await settle();
+    expect(heard).toEqual(["connected", "sync true"]);
+  });
+
+  it("once() hears the next event only, and off() of what it was given is not needed", async () => {
+    const { a, groupA } = await twoEditors();
+    await a.provider.loaded;
+    const heard: string[] = [];
+    a.provider.once("status", ({ status }) => heard.push(status));
+    groupA.disconnect();
+    groupA.connect();
+    await statusOf(groupA, "live");
+    expect(heard).toEqual(["disconnected"]);
   });
 });
 
