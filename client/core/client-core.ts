@@ -16,12 +16,13 @@
 // the core alone; the shell only reads it.
 import { MEMBERS_KIND, can, digestOf, isDocId, type DirRequest, type DocId, type Role, type Welcome } from "../../protocol/index.ts";
 import { RelayError, type ClosedError } from "../errors.ts";
-import { headerIsFor } from "../local-checks.ts";
+import { headerIsFor, writeRefusal } from "../local-checks.ts";
 import { nextProbe } from "../quarantine.ts";
 import type { StoredDoc } from "../storage/local-store.ts";
 import { askDirectory, directoryResend } from "./directory-queue.ts";
 import { appendOwn, hasUnsynced, knownOf, markSaved, resetInFlight, restoreDoc, type DocState } from "./doc-state.ts";
 import { adoptTails } from "./received.ts";
+import { orphanTailTransactions } from "./held-back.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
 import { pacedPushAt, roomInFlight, takePush, type Room } from "./push.ts";
 import { deletedError, discard, onMessage, refusedEffect } from "./relay-messages.ts";
@@ -192,6 +193,22 @@ function onStoredTails(state: CoreState, stored: StoredDoc[], out: CoreEffect[],
   }
 }
 
+/**
+ * Tails of this agent's other sessions that the role the relay said may not write (a tab that wrote cut
+ * off, after the agent was made a reader, and closed): refused here as the relay would refuse them, and
+ * held back, told once (onRefused), rather than held in silence where this client cannot sign them (a
+ * session it holds from a snapshot: push.ts, takeOrphanTails). A role that may write sends them again
+ * (retryForbidden). True if it refused them now.
+ */
+function refuseUnwritableTails(state: CoreState, doc: DocState): boolean {
+  if (doc.orphanRefusal || doc.refusal || doc.deleted || !doc.header || state.role === undefined) return false;
+  const reason = writeRefusal(state.role, state.writer.agent, doc.header);
+  if (reason === undefined || orphanTailTransactions(doc, state.writer).length === 0) return false;
+  const message = `${reason}: the writes this agent's other sessions left unsent here are held back`;
+  doc.orphanRefusal = new RelayError({ code: "forbidden", message, doc: doc.id });
+  return true;
+}
+
 /** The role this agent has now; a change of a role known before is told (onRole), and each change kept. */
 function setRole(state: CoreState, role: Role, out: CoreEffect[]): void {
   if (state.role !== undefined && state.role !== role) out.push({ type: "role", role });
@@ -341,6 +358,8 @@ function push(state: CoreState, ids: DocId[], now: number, out: CoreEffect[]): v
 function pushDoc(state: CoreState, id: DocId, now: number, room: Room, out: CoreEffect[]): void {
   const doc = state.docs.get(id);
   if (!doc) return;
+  // Told as the relay's refusal of them would be: onRefused, and onError.
+  if (refuseUnwritableTails(state, doc)) out.push(refusedEffect(state, doc), { type: "report", error: doc.orphanRefusal! });
   const pace = { now, intervalMs: state.pushIntervalMs };
   room.starved = false;
   for (const frame of takePush(doc, state.writer, pace, room)) out.push({ type: "send", message: frame });

@@ -1,11 +1,12 @@
 // What a client pushes of sessions it does not hold: only its own agent's, only what the relay lacks, signed
 // exactly as the session's holder would sign it, one frame in flight per session.
 import { describe, expect, it } from "vitest";
-import { GENESIS_HASH, chainHash, verifyCheckpoint, type SessionId } from "../../../protocol/index.ts";
+import { GENESIS_HASH, chainHash, docIdOf, newHeader, verifyCheckpoint, type SessionId } from "../../../protocol/index.ts";
 import { applyKnown, newDocState, resetInFlight, restoreDoc, type DocState } from "../../../client/core/doc-state.ts";
 import { takeOrphanTails } from "../../../client/core/push.ts";
 import { transactions } from "../../support/identity.ts";
 import { header, id, orphan, own, stranger, writer } from "./agent-sessions.ts";
+import { GROUP, coreScenario, knownLoad } from "./core-transcript.ts";
 
 const stored = transactions(5, "orphan");
 
@@ -47,5 +48,26 @@ describe("takeOrphanTails", () => {
     expect(take(doc)).toEqual([]); // not loaded yet
     applyKnown(doc, own, { header: false, sessions: {} }, "load");
     expect(take(doc)).toEqual([]); // the relay lacks the header: the document's own push sends it first
+  });
+});
+
+describe("tails its role may not write", () => {
+  it("a reader holding its agent's unsent tails refuses them here, once, sends none, and sends them once it may write", () => {
+    const core = coreScenario(writer);
+    const inGroup = newHeader({ group: GROUP, kind: "json", creator: writer.agent, createdAt: 1_700_000_000_000 });
+    const doc = docIdOf(inGroup);
+    core.name(doc, "doc");
+    core.name(orphan, "orphan");
+    core.start([{ id: doc, header: inGroup, sessions: { [orphan]: stored } }]);
+    core.connect("reader");
+    core.relay(knownLoad(doc, true, { [orphan]: 2 }));
+    core.pump();
+    core.pump();
+    const asReader = core.transcript();
+    expect(asReader.filter((line) => line.includes("content"))).toEqual([]);
+    expect(asReader.filter((line) => line.includes("refused") || line.includes("report"))).toEqual(["c | refused doc n=3 forbidden", "c | report forbidden doc"]);
+    core.feed({ type: "welcome", welcome: { type: "welcome", v: 1, role: "writer" } });
+    core.pump();
+    expect(core.transcript().filter((line) => line.includes("content"))).toEqual(["c -> relay | content doc orphan after=2 n=3"]);
   });
 });
