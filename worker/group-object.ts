@@ -11,7 +11,7 @@ import type { PeerId } from "./core/store.ts";
 import { SqlMeter } from "./sql-meter.ts";
 import { SqliteStore } from "./sqlite-store.ts";
 import { AlarmScheduler } from "./alarm-scheduler.ts";
-import { DEFAULT_SNAPSHOT_RETENTION_SECONDS, configFromEnv, reportProblems, withKeysChecked, type ConfigEnv, type RelayConfig } from "./config.ts";
+import { DEFAULT_SNAPSHOT_RETENTION_SECONDS, configFromEnv, logOnce, reportProblems, withKeysChecked, type ConfigEnv, type RelayConfig } from "./config.ts";
 import { tokenVerifier } from "./tokens.ts";
 
 /** Header the Worker uses to tell the object which group it is (an object cannot read its own name). */
@@ -94,6 +94,11 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
     if (new URL(request.url).pathname.endsWith(SQL_STATS_PATH)) {
       if (!this.#meter) return new Response("not found", { status: 404 });
       return Response.json({ instance: this.#instance, ...this.#meter.settle() });
+    }
+    const problem = storageProblem(this.ctx.storage);
+    if (problem) {
+      logOnce(`weft: ${problem}`);
+      return Response.json({ error: "misconfigured", message: problem }, { status: 500 });
     }
     const group = request.headers.get(GROUP_HEADER);
     if (!group) return new Response("missing group", { status: 400 });
@@ -289,6 +294,19 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
     },
     wakeAt: (at) => this.#alarm.wakeAt(at),
   };
+}
+
+/**
+ * Why this object cannot keep a group, if it cannot: its class was bound without SQLite storage (under
+ * `new_classes` where `new_sqlite_classes` was meant). Read without running a statement.
+ */
+function storageProblem(storage: DurableObjectStorage): string | undefined {
+  try {
+    void storage.sql.databaseSize;
+    return undefined;
+  } catch {
+    return "the relay's Durable Object class has no SQLite storage: bind it under new_sqlite_classes, not new_classes, in the migrations of the Worker's wrangler config (a class already deployed without it cannot gain it: migrate to a class of another name)";
+  }
 }
 
 /** What an attachment keeps beside the peer's record, for a new record to keep too. */

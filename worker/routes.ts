@@ -24,6 +24,11 @@ class Misconfigured extends Error {}
 
 export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions<Bindings>): Hono<{ Bindings: Bindings }> {
   const app = new Hono<{ Bindings: Bindings }>();
+  /**
+   * What a group object answered it cannot serve with (its class has no SQLite storage), once one did in this
+   * isolate: the health check and the SDK's plain GET after a failed socket say it too, rather than "ok" and 426.
+   */
+  let objectProblem: string | undefined;
 
   // The SDK reads why a socket failed to open from a plain GET of its URL (426, 400, 404 and their bodies).
   // In a browser that GET is cross-origin: without this header it fails as "Failed to fetch", whatever the
@@ -48,16 +53,18 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
       reportProblems(config);
       return c.json({ error: "misconfigured", message: `the relay's configuration has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}, and no one gets in: ${problems.join("; ")}` }, 500);
     }
+    if (objectProblem) throw new Misconfigured(objectProblem);
     // Whether a hello needs a token, so an operator sees a relay left open (a secret never put) from outside.
     const tokens = !config.tokens ? "off" : config.access.openGroups ? "optional" : "required";
     return c.json({ ok: true, protocol: PROTOCOL_VERSION, tokens });
   });
 
-  app.get("/v1/groups/:group/ws", (c) => {
+  app.get("/v1/groups/:group/ws", async (c) => {
     const group = c.req.param("group");
     if (!isGroupId(group)) throw new HTTPException(400, { message: "group ids are 1-128 characters of A-Z a-z 0-9 . _ ~ -" });
     // Before the upgrade check: the SDK's GET after a failed socket hears what is wrong, not "426".
     const groups = groupsOf(c.env);
+    if (objectProblem) throw new Misconfigured(objectProblem);
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       throw new HTTPException(426, {
         res: new Response("this endpoint speaks WebSocket only", { status: 426, headers: { Upgrade: "websocket" } }),
@@ -65,7 +72,12 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
     }
     const headers = new Headers(c.req.raw.headers);
     headers.set(GROUP_HEADER, group);
-    return groups.getByName(group).fetch(new Request(c.req.raw, { headers }));
+    const answer = await groups.getByName(group).fetch(new Request(c.req.raw, { headers }));
+    if (answer.status === 500) {
+      const said = (await answer.clone().json().catch(() => undefined)) as { error?: unknown; message?: unknown } | undefined;
+      if (said?.error === "misconfigured" && typeof said.message === "string") throw new Misconfigured((objectProblem = said.message));
+    }
+    return answer;
   });
 
   /** The namespace `options.groups` gives; a Misconfigured error if it gives none (a binding named otherwise). */

@@ -16,7 +16,7 @@ const SECRET = "the app's own secret, long enough for HS256";
  * An app's Worker (a file of test/worker/fixtures), bundled as an app would and run in workerd with the given
  * compatibility flags, its object class bound as `binding`.
  */
-async function startAppWorker(compatibilityFlags: readonly string[], fixture = "app-worker.ts", binding = "SYNC", bindings: Record<string, string> = { MY_APP_SECRET: SECRET }): Promise<Miniflare> {
+async function startAppWorker(compatibilityFlags: readonly string[], fixture = "app-worker.ts", binding = "SYNC", bindings: Record<string, string> = { MY_APP_SECRET: SECRET }, useSQLite = true): Promise<Miniflare> {
   const bundled = await build({
     entryPoints: [fileURLToPath(new URL(`../worker/fixtures/${fixture}`, import.meta.url))],
     bundle: true, format: "esm", platform: "neutral", target: "es2022", external: ["cloudflare:*", "node:*"], write: false, logLevel: "warning",
@@ -28,7 +28,7 @@ async function startAppWorker(compatibilityFlags: readonly string[], fixture = "
       script: bundled.outputFiles[0]!.text,
       compatibilityDate: RELAY_COMPATIBILITY_DATE,
       compatibilityFlags: [...compatibilityFlags],
-      durableObjects: { [binding]: { className: "SyncGroups", useSQLite: true } },
+      durableObjects: { [binding]: { className: "SyncGroups", useSQLite } },
       bindings,
       host: "127.0.0.1",
       port: 0,
@@ -234,5 +234,37 @@ describe("an app's Worker that builds its config in code with an HS256 secret to
   it("answers its health check with a 500 that names the secret, as the group objects, which let no one in", async () => {
     // Its open groups would have let a hello without a token in.
     await expectLockedOut(`${origin}/sync`, /^the relay's configuration has a problem, and no one gets in: the HS256 secret of RelayConfig\.tokens .*tokens cannot be checked/);
+  });
+});
+
+describe("an app's Worker whose object class was bound without SQLite storage (new_classes)", () => {
+  let miniflare: Miniflare;
+  let origin: string;
+
+  beforeAll(async () => {
+    miniflare = await startAppWorker(RELAY_COMPATIBILITY_FLAGS, "app-worker.ts", "SYNC", { MY_APP_SECRET: SECRET }, false);
+    origin = (await miniflare.ready).origin;
+  });
+
+  afterAll(async () => {
+    await miniflare?.dispose();
+  });
+
+  it("answers a socket with a 500 that says how to bind the class, which the SDK's client hears, and then so does its health check", async () => {
+    const identity = createIdentity();
+    const client = await createClient({ url: `${origin}/sync`, identity, getToken: (group) => mintToken({ agent: identity.agent, group, role: "writer", expiresIn: 600 }, SECRET) });
+    try {
+      const group = client.group("team");
+      const heard: string[] = [];
+      group.onError((error) => heard.push(error.message));
+      await until(() => heard.length > 0, 10_000);
+      expect(heard[0]).toMatch(/HTTP 500: .*misconfigured.*no SQLite storage: bind it under new_sqlite_classes/);
+      expect(group.status).toBe("offline");
+    } finally {
+      client.close();
+    }
+    const health = await fetch(`${origin}/sync/v1/health`);
+    expect(health.status).toBe(500);
+    expect(await health.json()).toEqual({ error: "misconfigured", message: expect.stringMatching(/^the relay's Durable Object class has no SQLite storage/) });
   });
 });
