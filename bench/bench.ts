@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startRelay, type RelayProcess } from "../test/support/relay-process.ts";
+import { groupSqlStats } from "../test/support/sql-stats.ts";
 import { WorkerProcess } from "./ipc.ts";
 import { cpuBetween, processesChanged, relayProcessGroup, sampleProcessGroup, type TreeSample } from "./proc-stats.ts";
 import { wallClock } from "./workload.ts";
@@ -170,7 +171,7 @@ export class Bench {
    * object was rebuilt meanwhile (a relay restart, an eviction), the new instance counted from zero.
    */
   async sqlMeter(group: string): Promise<{ stop(): Promise<SqlCost> }> {
-    const read = () => this.#sqlStats(group);
+    const read = () => groupSqlStats(this.url, group);
     const before = await read();
     return {
       stop: async () => {
@@ -183,15 +184,10 @@ export class Bench {
 
   /** A group's SQL statements and rows since its object was last started in memory. */
   async sqlSinceStart(group: string): Promise<SqlCost> {
-    const { statements, rowsRead, rowsWritten } = await this.#sqlStats(group);
+    const { statements, rowsRead, rowsWritten } = await groupSqlStats(this.url, group);
     return { statements, rowsRead, rowsWritten };
   }
 
-  async #sqlStats(group: string): Promise<SqlCost & { instance: string }> {
-    const res = await fetch(`${this.url}/v1/groups/${encodeURIComponent(group)}/sql-stats`, { signal: AbortSignal.timeout(5_000) });
-    if (!res.ok) throw new Error(`sql-stats answered ${res.status}`);
-    return (await res.json()) as SqlCost & { instance: string };
-  }
 
   /**
    * Starts the floor (bench/floor/worker.ts) as the relay runs: under its own wrangler dev, or on Miniflare

@@ -21,6 +21,7 @@ import { RELAY_COMPATIBILITY_DATE, RELAY_COMPATIBILITY_FLAGS } from "../../dev/s
 import { bundleWorker } from "../../scripts/bundle-worker.ts";
 import { startRelay as startRelayProcess } from "../../test/support/relay-process.ts";
 import { helloFrame, signedChunk, testAgent, testHeader, transactions, type TestAgent } from "../../test/support/identity.ts";
+import { groupSqlStats } from "../../test/support/sql-stats.ts";
 import { descriptorsByProcess, raiseFileLimit } from "./file-limit.ts";
 import { subscribe } from "./group-subscriber.ts";
 
@@ -90,10 +91,6 @@ if (SUBSCRIBERS === "tcp") {
   if (SOCKETS > fits) console.log(`warning: ${SOCKETS} sockets need about ${2 * SOCKETS + 40} open files in workerd; about ${fits} fit under ${limit.soft}`);
 }
 
-/** The group object's instance id, from its SQL meter. */
-async function instanceOf(url: string): Promise<string> {
-  return ((await (await fetch(`${url}/v1/groups/${GROUP}/sql-stats`)).json()) as { instance: string }).instance;
-}
 
 /** The relay, started on its own storage; `stop()` ends it and removes what it made. */
 async function relayFor(runner: "miniflare" | "wrangler"): Promise<{ url: string; stop(): Promise<void> }> {
@@ -197,10 +194,10 @@ try {
     console.log(`${label}: one write to ${SOCKETS} subscribers: ack after ${ackMs.toFixed(1)} ms, last subscriber after ${allMs.toFixed(1)} ms`);
   };
 
-  const awake = await instanceOf(relay.url);
+  const awake = (await groupSqlStats(relay.url, GROUP)).instance;
   await new Promise((resolve) => setTimeout(resolve, IDLE_MS)); // idle: the object hibernates
   await measure("hibernated", "hello-everyone");
-  const evicted = (await instanceOf(relay.url)) !== awake;
+  const evicted = ((await groupSqlStats(relay.url, GROUP)).instance) !== awake;
   console.log(evicted ? `(the object was evicted while idle and woke for that write)` : `the object was NOT evicted in ${IDLE_MS / 1000} s idle: the write above found it awake`);
   target += SOCKETS;
   await measure("awake", "hello-again");

@@ -12,6 +12,7 @@ import { childrenCpu } from "../proc-stats.ts";
 import { startRelayProfile } from "../relay-inspector.ts";
 import { measuredRelay } from "./miniflare-relay.ts";
 import { helloFrame, testAgent, testHeader, type TestAgent } from "../../test/support/identity.ts";
+import { groupSqlStats } from "../../test/support/sql-stats.ts";
 import { sleep, wallClock } from "../workload.ts";
 
 const args = process.argv.slice(2);
@@ -83,7 +84,7 @@ try {
   }
   received = 0;
   await sleep(300);
-  const stats = async () => (await (await fetch(`${url}/v1/groups/${GROUP}/sql-stats`)).json()) as { statements: number; rowsRead: number; rowsWritten: number };
+  const stats = () => groupSqlStats(url, GROUP);
   const stopProfile = relayProf ? await startRelayProfile(INSPECTOR_PORT, "write-path-relay.cpuprofile") : undefined;
   const sqlBefore = await stats();
   const cpuBefore = workerdCpuMs();

@@ -9,6 +9,7 @@ import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 import { decodeServerFrame, encodeMessage, type DocId } from "../../protocol/index.ts";
 import { helloFrame, testAgent } from "../support/identity.ts";
 import { rawWebSocket, type RawSocket, type RawSocketClass } from "../support/raw-socket.ts";
+import { groupSqlStats } from "../support/sql-stats.ts";
 import { sleep, until } from "../support/wait.ts";
 
 /** A raw member's socket: says hello, loads `doc` (subscribing to it), and collects what it is sent. */
@@ -35,11 +36,6 @@ async function member(WebSocket: RawSocketClass, url: string, group: string, doc
   return { who, ws, heard, shows, closed: () => closed };
 }
 
-/** The instance id the relay's SQL meter reports for `group`: a new one once the object was evicted and woke. */
-async function instanceOf(url: string, group: string): Promise<string> {
-  return ((await (await fetch(`${url}/v1/groups/${group}/sql-stats`)).json()) as { instance: string }).instance;
-}
-
 describe("a socket the relay closed, whose far end never answered", () => {
   let relay: LocalRelay;
   beforeAll(async () => {
@@ -62,7 +58,7 @@ describe("a socket the relay closed, whose far end never answered", () => {
     // It stops reading (a process stopped: what the relay sends lands in its kernel's buffer, unread, and
     // no close is answered) after a frame the relay refuses and closes it for.
     (frozen.ws as RawSocket)._socket.pause();
-    const before = await instanceOf(relay.url, "closed");
+    const before = (await groupSqlStats(relay.url, "closed")).instance;
     frozen.ws.send("not json");
     await until(() => watcher.heard.some((message) => message.type === "presence" && message.peers?.some((peer) => peer.session === frozen.who.session && peer.state === undefined)), 30_000);
 
@@ -70,7 +66,7 @@ describe("a socket the relay closed, whose far end never answered", () => {
     let after = before;
     for (let waited = 0; after === before && waited < 60_000; waited += 15_000) {
       await sleep(15_000);
-      after = await instanceOf(relay.url, "closed");
+      after = (await groupSqlStats(relay.url, "closed")).instance;
     }
     expect(after).not.toBe(before);
 

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createClient, createIdentity, type Status } from "../../client/index.ts";
 import { startRelay } from "../../dev/start-relay.ts";
+import { groupSqlStats } from "../support/sql-stats.ts";
 import { sleep, until } from "../support/wait.ts";
 
 const GROUP = "idle";
@@ -21,7 +22,7 @@ describe("members idle with the SDK, showing presence", () => {
     const relay = await startRelay({ vars: { WEFT_SQL_STATS: "true" } });
     cleanups.push(() => relay.stop());
     /** The object's instance id, and the statements it ran: none in one that only this request woke. */
-    const meter = async () => (await (await fetch(`${relay.url}/v1/groups/${GROUP}/sql-stats`)).json()) as { instance: string; statements: number };
+    const meter = () => groupSqlStats(relay.url, GROUP);
     const [aliceId, bobId] = [createIdentity(), createIdentity()];
     const [alice, bob] = [await createClient({ url: relay.url, identity: aliceId }), await createClient({ url: relay.url, identity: bobId })];
     cleanups.push(() => alice.close(), () => bob.close());
