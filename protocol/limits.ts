@@ -378,15 +378,11 @@ export const INDEXEDDB_COMPACT_SAVES = 1_000;
 /** Transactions per line of a file written whole: a line damaged on the disk loses at most these. */
 export const FILE_LINE_TRANSACTIONS = 256;
 /**
- * How long a FileLocalStore lease waits for another process's compaction of the store to end (it takes
- * milliseconds) before going on: a compaction runs only while no other process holds a lease there.
+ * How long a FileLocalStore save waits for another store's compaction of its file to end (it takes
+ * milliseconds), and a lease for another process's work that needs the folder to itself (unsent.jsonl
+ * started again), before going on.
  */
 export const FILE_COMPACTION_WAIT_MS = 30_000;
-/**
- * A FileLocalStore compaction given up because another process held a lease on the folder is tried again at
- * the first save this long after, so a file is written whole soon after the other process stops.
- */
-export const FILE_COMPACTION_RETRY_MS = 2_000;
 /**
  * FileLocalStore's `unsent.jsonl` (announcements of writes a closing client leaves unsent, for the clients
  * live at that moment) starts again from the next announcement once it holds more than this, unless another

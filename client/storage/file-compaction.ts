@@ -3,24 +3,26 @@
 // it, the lines of older saves), in a new file renamed over the old one. Readers meanwhile read one file or
 // the other, each whole.
 //
-// Nothing saved may be lost to it. A compaction runs only while no other store holds a lease on the folder
-// (file-session-locks.ts, whileAlone), and this store's own saves of the file wait for it (FileLocalStore
-// runs a file's work in order), so no client appends to the file meanwhile. A save made without a lease
-// (the store called by hand) is still kept: lines the old file got after it was read are copied into the
-// new one, and an append that finds its file replaced once written is written again (appendWhole).
+// Nothing saved may be lost to it, while other stores (processes, threads, clients) append to the file. It
+// runs under a marker naming the file (file-session-locks.ts, whileRewriting): no other store writes the
+// same file whole meanwhile, and an append that lands while the marker is there waits for it to go
+// (appendWhole). Lines the old file got after it was read are copied into the new one before the marker
+// goes, and an append that finds its file replaced is written again. So a save resolves only once the file
+// by its name holds it, and a load never misses one that has resolved. This store's own saves of the file
+// wait for it (FileLocalStore runs a file's work in order). A file removed meanwhile stays removed.
 // A file with anything unreadable is left as it is, so what it lost is told at every load.
 import { isDeepStrictEqual } from "node:util";
 import { randomUUID } from "node:crypto";
-import { open, readdir, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
+import { open, readdir, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { DocId } from "../../protocol/index.ts";
 import { replayLines, wholeLines } from "./file-lines.ts";
 import { appendWhole, fsyncPath } from "./file-writes.ts";
 
 /**
- * Writes the document file at `path` whole, while no other store is at it (whileAlone); resolves with its
- * size then, or undefined where it was left as it was (gone, anything in it unreadable, or written whole it
- * would not replay into the same document).
+ * Writes the document file at `path` whole; call it under a marker naming the file (whileRewriting).
+ * Resolves with its size then, or undefined where it was left as it was (gone, anything in it unreadable,
+ * or written whole it would not replay into the same document).
  */
 export async function compactFile(path: string, id: DocId, fsync: boolean): Promise<number | undefined> {
   let file: FileHandle;
@@ -37,7 +39,7 @@ export async function compactFile(path: string, id: DocId, fsync: boolean): Prom
     // A fault of this code must never cost a save: what is written must replay into what was read.
     const again = replayLines(whole, id);
     if (again.problems.length > 0 || !isDeepStrictEqual(again.doc, replayed.doc)) return undefined;
-    // What a compaction cut short by a crash left aside: no other store is at this file now (whileAlone).
+    // What a compaction cut short by a crash left aside: no other store writes this file whole now.
     for (const name of await readdir(dirname(path))) {
       if (name.startsWith(`${basename(path)}.`) && name.endsWith(".compact")) await rm(join(dirname(path), name), { force: true });
     }
@@ -45,6 +47,9 @@ export async function compactFile(path: string, id: DocId, fsync: boolean): Prom
     try {
       await writeFile(aside, whole);
       if (fsync) await fsyncPath(aside);
+      // Removed (or replaced) since it was opened: written whole it would come back. A removal after this
+      // look waits for the marker, and removes it again (FileLocalStore.remove).
+      if (!(await sameFile(path, file))) return undefined;
       await rename(aside, path);
     } finally {
       await rm(aside, { force: true });
@@ -59,6 +64,12 @@ export async function compactFile(path: string, id: DocId, fsync: boolean): Prom
   } finally {
     await file.close();
   }
+}
+
+/** Whether the open `file` still has its name. */
+async function sameFile(path: string, file: FileHandle): Promise<boolean> {
+  const [opened, named] = await Promise.all([file.stat(), stat(path).catch(() => undefined)]);
+  return named !== undefined && named.ino === opened.ino && named.dev === opened.dev;
 }
 
 /** What an open file holds from byte `from` on. */

@@ -12,12 +12,18 @@
 // A lock is stale when its process is gone: `kill(pid, 0)` says so, and on Linux the process's start time
 // (from /proc) tells a reused pid from the holder (in containers every run may be pid 1).
 //
-// A store that writes a file whole (compaction) does so only while it is alone on the folder (whileAlone):
-// it creates a marker `compacting.<pid>.<start>.<realm>.<n>`, then looks for live claims other than its own
+// A store that starts unsent.jsonl again does so only while it is alone on the folder (whileAlone): it
+// creates a marker `compacting.<pid>.<start>.<realm>.<n>`, then looks for live claims other than its own
 // clients'; a claimant, once it holds a session, waits for live markers to go before its lease resolves. Each
-// makes its file before it looks for the other's, so of a compaction and a lease taken at the same moment,
-// at least one sees the other: the compaction is given up, or the lease waits for it.
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+// makes its file before it looks for the other's, so of the two at the same moment, at least one sees the
+// other: the work is given up, or the lease waits for it.
+//
+// A store that writes a document's file whole (compaction) says so with a marker `rewriting.<owner>` holding
+// the file's path (whileRewriting), made before it reads the file; another store writing the same file whole
+// gives up. An append to the file, once written, waits while a live marker names it (rewritten): the
+// compaction either read the append, or copies it into the new file before its marker goes
+// (file-compaction.ts, file-writes.ts). So a save resolves only once the file by its name holds it.
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentId, SessionId } from "../../protocol/index.ts";
 import { FILE_COMPACTION_WAIT_MS } from "../../protocol/limits.ts";
@@ -29,6 +35,7 @@ const RACE_WAIT_MS = 1_000;
 const HELD = ".held";
 const LOCK = ".lock.";
 const COMPACTING = "compacting.";
+const REWRITING = "rewriting.";
 
 /** Session locks, and a way to do work while no other store holds a lease on the folder. */
 export type FileSessionLocks = SessionLocks & {
@@ -38,6 +45,16 @@ export type FileSessionLocks = SessionLocks & {
    * it, where one does or another store is doing the same.
    */
   whileAlone<T>(work: () => Promise<T>): Promise<T | undefined>;
+  /**
+   * Runs `work`, which writes the file at `path` whole, with a marker naming the file; resolves undefined,
+   * without running it, where another store (or this one) is writing that file whole.
+   */
+  whileRewriting<T>(path: string, work: () => Promise<T>): Promise<T | undefined>;
+  /**
+   * Resolves once no live store on the folder, this one included, is writing the file at `path` whole, or
+   * FILE_COMPACTION_WAIT_MS later: true where one was.
+   */
+  rewritten(path: string): Promise<boolean>;
 };
 
 /** This realm's mark in its lock files, so a worker thread of the same process is told apart from us. */
@@ -62,9 +79,9 @@ export function fileSessionLocks(directory: string): FileSessionLocks {
   const list = (): string[] => (existsSync(folder) ? readdirSync(folder) : []);
   /** The lock files and markers this store made and holds: its own clients' are no other store's. */
   const own = new Set<string>();
-  const make = (name: string): string => {
+  const make = (name: string, content = ""): string => {
     const path = join(folder, name);
-    writeFileSync(path, "", { flag: "wx" });
+    writeFileSync(path, content, { flag: "wx" });
     own.add(path);
     heldFiles.add(path);
     removeAtExit();
@@ -81,6 +98,24 @@ export function fileSessionLocks(directory: string): FileSessionLocks {
       const owner = ownerIn(name, kinds.claims);
       const path = join(folder, name);
       return owner !== undefined && !own.has(path) && isHeld(path, owner);
+    });
+  /**
+   * The live markers of stores writing `file` whole, but for `except`. A marker still empty may name it. One
+   * older than FILE_COMPACTION_WAIT_MS is passed over: a compaction takes milliseconds, so its store is stuck
+   * or gone (a worker thread terminated mid-way leaves one that its process still seems to hold).
+   */
+  const rewritingMarkers = (file: string, except?: string): string[] =>
+    list().flatMap((name) => {
+      const path = join(folder, name);
+      if (!name.startsWith(REWRITING) || path === except) return [];
+      if (!isHeld(path, name.slice(REWRITING.length))) {
+        rmSync(path, { force: true }); // its process died mid-way
+        return [];
+      }
+      const marker = statSync(path, { throwIfNoEntry: false });
+      if (!marker || marker.mtimeMs < Date.now() - FILE_COMPACTION_WAIT_MS) return [];
+      const named = readOr(path, "");
+      return named === file || named === "" ? [path] : [];
     });
   return {
     async pool(agent: AgentId): Promise<SessionId[]> {
@@ -148,6 +183,24 @@ export function fileSessionLocks(directory: string): FileSessionLocks {
       } finally {
         drop(marker);
       }
+    },
+
+    async whileRewriting(path, work) {
+      makeFolder(folder);
+      const marker = make(`${REWRITING}${ownerName()}`, path);
+      try {
+        return rewritingMarkers(path, marker).length > 0 ? undefined : await work();
+      } finally {
+        drop(marker);
+      }
+    },
+
+    async rewritten(path) {
+      if (rewritingMarkers(path).length === 0) return false;
+      for (const deadline = performance.now() + FILE_COMPACTION_WAIT_MS; rewritingMarkers(path).length > 0 && performance.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      return true;
     },
   };
 }

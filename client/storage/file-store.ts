@@ -18,16 +18,17 @@
 // by the client's checks of what it reads back (client/stored-checks.ts).
 // Several processes may share one directory: appends go to files opened with O_APPEND (each save one
 // write), nothing is ever truncated or rewritten in place, and session leases are lock files
-// (file-session-locks.ts). A file is written whole again (file-compaction.ts) only while no other store
-// holds a lease there, once what was appended since it was last written whole is more than it held then
-// (and FILE_COMPACT_MIN_BYTES), at a snapshot saved into a file that big, and at a load that finds it holds
-// twice what it would written whole: a file grows with its document, not with every save ever made.
+// (file-session-locks.ts). A file is written whole again (file-compaction.ts), under a marker that the
+// other stores' appends to it wait for, once what was appended since it was last written whole is more than
+// it held then (and FILE_COMPACT_MIN_BYTES), at a snapshot saved into a file that big, and at a load that
+// finds it holds twice what it would written whole: a file grows with its document, not with every save
+// ever made, however many processes share the folder.
 import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { isDocId, type AgentId, type DocId, type Role } from "../../protocol/index.ts";
-import { FILE_COMPACTION_RETRY_MS, FILE_COMPACT_MIN_BYTES, UNSENT_FILE_MAX_BYTES } from "../../protocol/limits.ts";
+import { FILE_COMPACT_MIN_BYTES, UNSENT_FILE_MAX_BYTES } from "../../protocol/limits.ts";
 import { checkKnownOptions, describe } from "../local-checks.ts";
 import { compactFile } from "./file-compaction.ts";
 import { isWasteful, recordLine, replayLines, snapshotToLine, toLine } from "./file-lines.ts";
@@ -58,11 +59,8 @@ export class FileLocalStore implements LocalStore {
   readonly #locks: FileSessionLocks;
   /** Each file's latest write or removal under way, settled either way: the next one starts after it. */
   readonly #writing = new Map<string, Promise<void>>();
-  /**
-   * Per document file: its size when this store last read or wrote it whole, what it appended since, and
-   * when a compaction given up while another process held a lease may be tried again.
-   */
-  readonly #grown = new Map<string, { whole: number; appended: number; retryAt?: number }>();
+  /** Per document file: its size when this store last read or wrote it whole, and what it appended since. */
+  readonly #grown = new Map<string, { whole: number; appended: number }>();
   /** The last compaction queued (#compact), settled either way, and the files queued that have not begun. */
   #compactions: Promise<void> = Promise.resolve();
   readonly #compactionsQueued = new Set<string>();
@@ -175,19 +173,19 @@ export class FileLocalStore implements LocalStore {
         this.#grown.set(path, { whole: 0, appended: line.length });
         return;
       }
-      await appendWhole(path, line, fsync);
+      await appendWhole(path, line, fsync, this.#locks.rewritten);
       const grown = this.#grown.get(path) ?? { whole: statSync(path, { throwIfNoEntry: false })?.size ?? 0, appended: 0 };
       grown.appended += line.length;
       this.#grown.set(path, grown);
       const snapshotted = "snapshot" in record && grown.whole + grown.appended >= FILE_COMPACT_MIN_BYTES;
       const due = snapshotted || grown.appended > Math.max(FILE_COMPACT_MIN_BYTES, grown.whole);
-      if (due && (grown.retryAt ?? 0) <= Date.now()) this.#compact(path, doc);
+      if (due) this.#compact(path, doc);
     });
   }
 
   /**
-   * Writes a document's file whole after what this store started on it before, unless another store holds a
-   * lease on the folder; the saves after it wait for it. The store's compactions run one at a time (each
+   * Writes a document's file whole after what this store started on it before, unless another store is
+   * writing it whole; the saves after it wait for it. The store's compactions run one at a time (each
    * holds a whole file in memory, twice), and a file waiting for its turn is queued once. A compaction that
    * fails leaves the file as it was.
    */
@@ -197,16 +195,16 @@ export class FileLocalStore implements LocalStore {
     this.#compactions = this.#compactions.then(() => {
       this.#compactionsQueued.delete(path);
       return this.#inOrder(path, async () => {
-        let alone = false;
+        let ran = false;
         const size = await this.#locks
-          .whileAlone(() => {
-            alone = true;
+          .whileRewriting(path, () => {
+            ran = true;
             return compactFile(path, doc, this.fsync);
           })
           .catch(() => undefined);
         const grown = this.#grown.get(path) ?? { whole: 0, appended: 0 };
-        // Another process holds a lease: tried again at a save a while later, which may find it gone.
-        if (!alone) return void this.#grown.set(path, { ...grown, retryAt: Date.now() + FILE_COMPACTION_RETRY_MS });
+        // Another store is writing it whole now: counted as written whole, at the size this store knew.
+        if (!ran) return void this.#grown.set(path, { whole: grown.whole, appended: 0 });
         // Left as it was (damaged), it is tried again once it has grown as much again.
         this.#grown.set(path, { whole: size ?? grown.whole + grown.appended, appended: 0 });
       }).catch(() => undefined);
@@ -217,6 +215,8 @@ export class FileLocalStore implements LocalStore {
     const path = this.#docPath(group, doc);
     return this.#inOrder(path, async () => {
       await rm(path, { force: true });
+      // Another store writing it whole renames its new file into place: removed again once it is done.
+      if (await this.#locks.rewritten(path)) await rm(path, { force: true });
       this.#grown.delete(path);
     });
   }

@@ -1,7 +1,7 @@
 // Writes to files that several stores (processes, threads, clients) share: a new file appears whole, an
 // append is one write to the end, and either is flushed to the disk (fsync) before it counts as saved.
 import { randomUUID } from "node:crypto";
-import { link, open, rm, stat, writeFile } from "node:fs/promises";
+import { link, open, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 
 /**
  * Makes the file at `path` holding `bytes`, written aside first and linked into place whole (a link never
@@ -24,28 +24,33 @@ export async function createWhole(path: string, bytes: Buffer, fsync: boolean): 
 
 /**
  * One write of the whole buffer to the end of the file (O_APPEND), looping over short writes, then fsync.
- * A file written whole meanwhile (compacted: a new file renamed over the one this wrote to) may not hold
- * it. A store compacts only while no other store holds a lease on the folder, but a save made without one
- * (the store called by hand) can meet it: once written, it is written again to the file that now has the
- * name, until one that keeps the name holds it. An append replayed twice changes nothing (applyChanges),
- * and the compaction copies the whole lines the old file got after it was read (file-compaction.ts).
+ * Another store may be writing the file whole meanwhile (compaction: a new file renamed over the one this
+ * wrote to). With `rewritten` (file-session-locks.ts), a write that lands while one says so waits for it to
+ * end: the compaction read it, or copies it into the new file before it ends (file-compaction.ts). A file
+ * that then, or at once, has another file by its name is written again, until one that keeps the name holds
+ * it: a compaction that died after its rename, or one that said nothing (a store of an earlier version),
+ * may not have copied it. An append replayed twice changes nothing (applyChanges). Waiting is bounded
+ * (FILE_COMPACTION_WAIT_MS): a compaction stuck that long holds the save up no longer.
  */
-export async function appendWhole(path: string, bytes: Buffer, fsync: boolean): Promise<void> {
+export async function appendWhole(path: string, bytes: Buffer, fsync: boolean, rewritten?: (path: string) => Promise<boolean>): Promise<void> {
   for (;;) {
     const file = await open(path, "a");
-    let replaced: boolean;
     try {
       let written = 0;
       while (written < bytes.length) written += (await file.write(bytes, written, bytes.length - written)).bytesWritten;
       if (fsync) await file.sync();
-      const [writtenTo, named] = await Promise.all([file.stat(), stat(path).catch(() => undefined)]);
-      // No file by the name: the document was removed, and what was written goes with it.
-      replaced = named !== undefined && (named.ino !== writtenTo.ino || named.dev !== writtenTo.dev);
+      await rewritten?.(path);
+      if (!(await replaced(path, file))) return;
     } finally {
       await file.close();
     }
-    if (!replaced) return;
   }
+}
+
+/** Whether another file than the open `file` now has its name. None: the document was removed, and what was written goes with it. */
+async function replaced(path: string, file: FileHandle): Promise<boolean> {
+  const [writtenTo, named] = await Promise.all([file.stat(), stat(path).catch(() => undefined)]);
+  return named !== undefined && (named.ino !== writtenTo.ino || named.dev !== writtenTo.dev);
 }
 
 export async function fsyncPath(path: string): Promise<void> {

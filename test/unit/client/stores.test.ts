@@ -12,7 +12,7 @@ import { GENESIS_HASH, chainHash, newSessionId, type AgentId, type DocHeader, ty
 import { SessionInUseError } from "../../../client/storage/session-pool.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import { compactFile } from "../../../client/storage/file-compaction.ts";
-import { startTimeOf } from "../../../client/storage/file-session-locks.ts";
+import { fileSessionLocks, startTimeOf } from "../../../client/storage/file-session-locks.ts";
 import { fakeWebLocks } from "../../support/web-locks.ts";
 import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
 import { cutStoredSession, type LocalStore, type StoredDoc } from "../../../client/storage/local-store.ts";
@@ -96,12 +96,13 @@ const backends: { name: string; survivesRestart: boolean; create: () => Backend 
 const stored = (id: DocId, header: DocHeader, sessions: StoredDoc["sessions"]): StoredDoc => ({ id, header, sessions });
 
 /**
- * A FileLocalStore that writes every document file of its folder whole after each save and cut, one such
- * compaction at a time across the stores (as the stores' markers keep it: file-session-locks.ts) while the
- * other stores' saves go on (they hold no lease).
+ * A FileLocalStore that writes every document file of its folder whole after each save and cut, under the
+ * markers the real store's compactions take (file-session-locks.ts, whileRewriting), while this store's
+ * other saves and the other stores' go on: what a load gives back must not change, nor any save that has
+ * resolved be missing from it.
  */
 class CompactingFileStore extends FileLocalStore {
-  static #compacting = Promise.resolve();
+  readonly #rewrites = fileSessionLocks(this.directory);
 
   override async save(...args: Parameters<FileLocalStore["save"]>): Promise<void> {
     await super.save(...args);
@@ -113,17 +114,12 @@ class CompactingFileStore extends FileLocalStore {
     await this.#compactAll();
   }
 
-  #compactAll(): Promise<void> {
-    const done = CompactingFileStore.#compacting.then(() => this.#compactEach());
-    CompactingFileStore.#compacting = done.catch(() => undefined);
-    return done;
-  }
-
-  async #compactEach(): Promise<void> {
+  async #compactAll(): Promise<void> {
     for (const group of readdirSync(this.directory, { withFileTypes: true })) {
       if (!group.isDirectory() || group.name === "sessions") continue;
       for (const name of readdirSync(join(this.directory, group.name)).filter((file) => file.endsWith(".jsonl"))) {
-        await compactFile(join(this.directory, group.name, name), name.slice(0, -".jsonl".length) as DocId, false);
+        const path = join(this.directory, group.name, name);
+        await this.#rewrites.whileRewriting(path, () => compactFile(path, name.slice(0, -".jsonl".length) as DocId, false));
       }
     }
   }
