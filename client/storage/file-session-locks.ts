@@ -51,8 +51,9 @@ export type FileSessionLocks = SessionLocks & {
    */
   whileRewriting<T>(path: string, work: () => Promise<T>): Promise<T | undefined>;
   /**
-   * Resolves once no live store on the folder, this one included, is writing the file at `path` whole, or
-   * FILE_COMPACTION_WAIT_MS later: true where one was.
+   * Resolves once the stores on the folder (this one included) writing the file at `path` whole now are
+   * done, or FILE_COMPACTION_WAIT_MS later: true where one was. Rewrites that begin meanwhile are not
+   * waited for, so a stream of them never holds a save up.
    */
   rewritten(path: string): Promise<boolean>;
 };
@@ -196,11 +197,16 @@ export function fileSessionLocks(directory: string): FileSessionLocks {
     },
 
     async rewritten(path) {
-      if (rewritingMarkers(path).length === 0) return false;
-      for (const deadline = performance.now() + FILE_COMPACTION_WAIT_MS; rewritingMarkers(path).length > 0 && performance.now() < deadline; ) {
+      // Only the rewrites under way now: one that begins later reads the file as it is now.
+      const underway = rewritingMarkers(path);
+      const ongoing = () => {
+        const live = new Set(rewritingMarkers(path));
+        return underway.some((marker) => live.has(marker));
+      };
+      for (const deadline = performance.now() + FILE_COMPACTION_WAIT_MS; underway.length > 0 && ongoing() && performance.now() < deadline; ) {
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
-      return true;
+      return underway.length > 0;
     },
   };
 }

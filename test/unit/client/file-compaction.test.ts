@@ -268,6 +268,27 @@ describe("FileLocalStore compaction", () => {
     expect(doc?.sessions[alice.session]).toEqual(transactions(6, "k"));
   });
 
+  it("a save waits only for the rewrites under way as it lands, so a stream of them never holds it up", { timeout: 20_000 }, async () => {
+    const store = new FileLocalStore(directory, { fsync: false });
+    await store.save(GROUP, DOC, { header, appends: [] });
+    const [first, next] = [fileSessionLocks(directory), fileSessionLocks(directory)];
+    let saved = false;
+    let saving: Promise<void> | undefined;
+    await first.whileRewriting(docFile(), async () => {
+      saving = store.save(GROUP, DOC, { appends: [{ session: alice.session, after: 0, transactions: transactions(1, "k") }] }).then(() => void (saved = true));
+      await sleep(100);
+      expect(saved).toBe(false); // it waits for the rewrite under way
+    });
+    // The next rewrite begins at once, before the waiting save looks again; it ends only once the save has.
+    const ran = await next.whileRewriting(docFile(), async () => {
+      await saving;
+      return true;
+    });
+    expect(ran).toBe(true);
+    expect(saved).toBe(true);
+    await store.close();
+  });
+
   it("never has two stores write one file whole at once", async () => {
     const [one, other] = [fileSessionLocks(directory), fileSessionLocks(directory)];
     const ran: string[] = [];
