@@ -378,6 +378,12 @@ export const INDEXEDDB_COMPACT_SAVES = 1_000;
 /** Transactions per line of a file written whole: a line damaged on the disk loses at most these. */
 export const FILE_LINE_TRANSACTIONS = 256;
 /**
+ * A FileLocalStore load that finds a document file's last line not whole reads the file again this long
+ * after, before it tells the line lost: another process may be writing that save right now (one write of
+ * a few hundred bytes, microseconds).
+ */
+export const FILE_TORN_LINE_RECHECK_MS = 5;
+/**
  * How long a FileLocalStore save waits for another store's compaction of its file to end (it takes
  * milliseconds), and a lease for another process's work that needs the folder to itself (unsent.jsonl
  * started again), before going on.

@@ -59,6 +59,8 @@ export type Replayed = {
   records: number;
   /** Transactions those records held, counting those a later snapshot replaced or that were there twice. */
   transactionsRead: number;
+  /** The last line is not whole: a save cut short, or another store's being written right now. */
+  cutShort: boolean;
 };
 
 /**
@@ -120,7 +122,7 @@ export function replayLines(text: string, id: DocId): Replayed {
     const last = runs.at(-1)!;
     problems.push(`session ${session}: transactions ${runs[0]!.after}-${last.after + last.transactions.length - 1} follow transactions that could not be read, and are kept aside until the relay's copy of those fills the gap`);
   }
-  return { doc: stored, problems, records, transactionsRead };
+  return { doc: stored, problems, records, transactionsRead, cutShort };
 }
 
 /** A save as the line that holds it: on a fresh line of its own, so a torn one before it never glues onto it. */

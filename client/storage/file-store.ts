@@ -9,8 +9,9 @@
 // disk or a power cut can never glue onto the next one, and loading skips any line that does not parse. A
 // torn save followed by the next record was never confirmed, and the saves after it follow what was
 // readable, so it costs only itself and goes unsaid. Anything else skipped is told to onDamage, once per
-// document (replayLines, file-lines.ts): a torn last line (a whole save cut short on the disk looks the
-// same, and may hold unsent writes), an empty file, and a line damaged later on the disk, with what it
+// document (replayLines, file-lines.ts): a torn last line still torn when read again a moment later (it may
+// be another process's save being written; a whole save cut short on the disk looks the same, and may hold
+// unsent writes), an empty file, and a line damaged later on the disk, with what it
 // costs beyond itself: the saves of its session after it wait aside until the relay's copy fills the hole
 // (a log keeps no holes; the client then joins them, and pushes the unsent writes among them), or, both
 // lines holding the header (a new file has it twice: #appendRecord), the whole document until a header
@@ -28,7 +29,7 @@ import { randomUUID } from "node:crypto";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { isDocId, type AgentId, type DocId, type Role } from "../../protocol/index.ts";
-import { FILE_COMPACT_MIN_BYTES, UNSENT_FILE_MAX_BYTES } from "../../protocol/limits.ts";
+import { FILE_COMPACT_MIN_BYTES, FILE_TORN_LINE_RECHECK_MS, UNSENT_FILE_MAX_BYTES } from "../../protocol/limits.ts";
 import { checkKnownOptions, describe } from "../local-checks.ts";
 import { compactFile } from "./file-compaction.ts";
 import { isWasteful, recordLine, replayLines, snapshotToLine, toLine } from "./file-lines.ts";
@@ -113,8 +114,14 @@ export class FileLocalStore implements LocalStore {
       let doc: StoredDoc | undefined;
       try {
         // Read as bytes: their count is the file's size, which the text would have to be measured again for.
-        const bytes = readFileSync(path);
-        const replayed = replayLines(bytes.toString("utf8"), id);
+        let bytes = readFileSync(path);
+        let replayed = replayLines(bytes.toString("utf8"), id);
+        // A last line not whole may be another store's save as it is written: read again a moment later.
+        if (replayed.cutShort) {
+          await new Promise((resolve) => setTimeout(resolve, FILE_TORN_LINE_RECHECK_MS));
+          bytes = readFileSync(path);
+          replayed = replayLines(bytes.toString("utf8"), id);
+        }
         if (replayed.problems.length > 0) damaged?.(replayed.problems.join("; "));
         doc = replayed.doc;
         this.#grown.set(path, { whole: bytes.length, appended: 0 });

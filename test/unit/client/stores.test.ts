@@ -610,6 +610,21 @@ describe("FileLocalStore on disk", () => {
     expect(damage).toEqual([`${first.id}: its last save was cut short (on the disk, or by a crash as it was written), and is left out`]);
   });
 
+  it("does not tell a last line another process is writing as the load reads it: read again a moment later, it is whole, and loads", async () => {
+    await saveThree();
+    const path = docFile(GROUP, first.id);
+    const whole = readFileSync(path);
+    await new FileLocalStore(directory).save(GROUP, first.id, { appends: [{ session: alice.session, after: 3, transactions: slice(3, 4) }] });
+    const written = readFileSync(path).subarray(whole.length);
+    // Half the save is in the file as the load reads it; the rest lands a moment later.
+    truncateSync(path, whole.length + Math.floor(written.length / 2));
+    const damage: string[] = [];
+    const loading = new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem));
+    setTimeout(() => appendFileSync(path, written.subarray(Math.floor(written.length / 2))), 1);
+    expect(await loading).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 4) })]);
+    expect(damage).toEqual([]);
+  });
+
   it("a whole, fsynced last save truncated on the disk is told, not skipped unsaid", async () => {
     await saveThree();
     const path = docFile(GROUP, first.id);
