@@ -177,6 +177,47 @@ describe("FileLocalStore compaction", () => {
     expect(statSync(docFile()).size).toBeLessThan(3 * Buffer.byteLength(wholeLines(doc!)) + 2 * FILE_COMPACT_MIN_BYTES);
   });
 
+  it("a load beside three processes that save into one document and write its file whole never misses a save that has resolved, nor tells damage", { timeout: 60_000 }, async () => {
+    await new FileLocalStore(directory, { fsync: false }).save(GROUP, DOC, { header, appends: [] });
+    const count = 1_000;
+    const sessions = [1, 2, 3].map((n) => newSessionId(testAgent(10 + n, `writer-${n}`).agent));
+    const resolved = new Map<SessionId, number>();
+    const exits = sessions.map((session) => {
+      const child = spawn(process.execPath, [CHILD, "save", directory, GROUP, DOC, session, String(count)], { stdio: ["ignore", "pipe", "inherit"] });
+      children.push(child);
+      let rest = "";
+      child.stdout!.on("data", (chunk: Buffer) => {
+        const lines = (rest + chunk.toString()).split("\n");
+        rest = lines.pop()!;
+        const last = lines.filter((line) => /^\d+$/.test(line)).at(-1);
+        if (last) resolved.set(session, Number(last));
+      });
+      return new Promise((resolve) => child.once("exit", resolve));
+    });
+    let done = false;
+    void Promise.all(exits).then(() => (done = true));
+    const reader = new FileLocalStore(directory, { fsync: false });
+    const damage: string[] = [];
+    const missed: string[] = [];
+    let loads = 0;
+    while (!done) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const before = new Map(resolved);
+      const [doc] = await reader.loadGroup(GROUP, (problem) => damage.push(problem));
+      loads++;
+      for (const session of sessions) {
+        const held = doc?.sessions[session]?.length ?? 0;
+        if (held < (before.get(session) ?? 0)) missed.push(`${session}: ${held} of the ${before.get(session)} resolved`);
+      }
+    }
+    await reader.close();
+    expect(loads).toBeGreaterThan(10);
+    expect(missed).toEqual([]);
+    expect(damage).toEqual([]);
+    const [doc] = await new FileLocalStore(directory).loadGroup(GROUP);
+    for (const session of sessions) expect(doc?.sessions[session]?.map((transaction) => transaction.data)).toEqual(Array.from({ length: count }, (_, i) => `${session}-${i}`));
+  });
+
   describe("a save that lands while another store writes its file whole", () => {
     const typed = transactions(11, "k");
     const saveLast = (store: FileLocalStore) => store.save(GROUP, DOC, { appends: [{ session: alice.session, after: 10, transactions: typed.slice(10) }] });

@@ -1,5 +1,6 @@
 // Another process on the same FileLocalStore directory, for the store tests. Usage:
-//   node file-store-process.ts save <dir> <group> <docId> <session> <count>  -> saves <count> one-transaction records, prints "saved"
+//   node file-store-process.ts save <dir> <group> <docId> <session> <count>  -> saves <count> one-transaction records, printing
+//                                                                             how many have resolved after each, then "saved"
 //   node file-store-process.ts hold <dir> <agent>                           -> leases a session, prints it, then waits to be killed
 //   node file-store-process.ts exit <dir> <agent>                           -> leases a session, prints it, exits without releasing it
 //   node file-store-process.ts compact <dir> <group> <docId>                -> writes the document's file whole, again and again, until killed
@@ -14,6 +15,7 @@ if (mode === "save") {
   const [group, doc, session, count] = args as [string, DocId, SessionId, string];
   for (let i = 0; i < Number(count); i++) {
     await store.save(group, doc, { appends: [{ session, after: i, transactions: [{ at: 1_700_000_000_000 + i, data: `${session}-${i}` }] }] });
+    process.stdout.write(`${i + 1}\n`);
   }
   process.stdout.write("saved\n");
 } else if (mode === "compact") {
