@@ -24,7 +24,7 @@
 // compaction either read the append, or copies it into the new file before its marker goes
 // (file-compaction.ts, file-writes.ts). So a save resolves only once the file by its name holds it.
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join, relative } from "node:path";
 import type { AgentId, SessionId } from "../../protocol/index.ts";
 import { FILE_COMPACTION_WAIT_MS } from "../../protocol/limits.ts";
 import { makeFolder } from "./make-folder.ts";
@@ -61,8 +61,11 @@ export type FileSessionLocks = SessionLocks & {
 /** This realm's mark in its lock files, so a worker thread of the same process is told apart from us. */
 const REALM = Math.random().toString(36).slice(2, 10);
 const OWN_START = startTimeOf(process.pid);
-/** Lock files this realm holds right now, by path. */
-const heldFiles = new Set<string>();
+/**
+ * Lock files this realm holds right now: their paths, by name (unique to the realm, whichever path another
+ * store in it reaches the folder by: a link).
+ */
+const heldFiles = new Map<string, string>();
 let lockCounter = 0;
 let cleanupAtExit = false;
 
@@ -71,7 +74,7 @@ function removeAtExit(): void {
   if (cleanupAtExit) return;
   cleanupAtExit = true;
   process.once("exit", () => {
-    for (const path of heldFiles) rmSync(path, { force: true });
+    for (const path of heldFiles.values()) rmSync(path, { force: true });
   });
 }
 
@@ -84,14 +87,14 @@ export function fileSessionLocks(directory: string): FileSessionLocks {
     const path = join(folder, name);
     writeFileSync(path, content, { flag: "wx" });
     own.add(path);
-    heldFiles.add(path);
+    heldFiles.set(name, path);
     removeAtExit();
     return path;
   };
   const drop = (path: string): void => {
     rmSync(path, { force: true });
     own.delete(path);
-    heldFiles.delete(path);
+    heldFiles.delete(basename(path));
   };
   /** Whether a live lock file or marker of another store, of one of the kinds asked for, is in the folder. */
   const othersLive = (kinds: { claims: boolean }): boolean =>
@@ -101,23 +104,30 @@ export function fileSessionLocks(directory: string): FileSessionLocks {
       return owner !== undefined && !own.has(path) && isHeld(path, owner);
     });
   /**
-   * The live markers of stores writing `file` whole, but for `except`. A marker still empty may name it. One
-   * older than FILE_COMPACTION_WAIT_MS is passed over: a compaction takes milliseconds, so its store is stuck
-   * or gone (a worker thread terminated mid-way leaves one that its process still seems to hold).
+   * What a marker says of the file at `path`: its path in the store folder, the same whichever path a store
+   * reached the folder by (relative, or through a link).
    */
-  const rewritingMarkers = (file: string, except?: string): string[] =>
-    list().flatMap((name) => {
-      const path = join(folder, name);
-      if (!name.startsWith(REWRITING) || path === except) return [];
-      if (!isHeld(path, name.slice(REWRITING.length))) {
-        rmSync(path, { force: true }); // its process died mid-way
+  const named = (path: string): string => relative(directory, path);
+  /**
+   * The live markers of stores writing the file at `path` whole, but for `except`. A marker still empty may
+   * name it. One older than FILE_COMPACTION_WAIT_MS is passed over: a compaction takes milliseconds, so its
+   * store is stuck or gone (a worker thread terminated mid-way leaves one that its process still seems to hold).
+   */
+  const rewritingMarkers = (path: string, except?: string): string[] => {
+    const file = named(path);
+    return list().flatMap((name) => {
+      const marker = join(folder, name);
+      if (!name.startsWith(REWRITING) || marker === except) return [];
+      if (!isHeld(marker, name.slice(REWRITING.length))) {
+        rmSync(marker, { force: true }); // its process died mid-way
         return [];
       }
-      const marker = statSync(path, { throwIfNoEntry: false });
-      if (!marker || marker.mtimeMs < Date.now() - FILE_COMPACTION_WAIT_MS) return [];
-      const named = readOr(path, "");
-      return named === file || named === "" ? [path] : [];
+      const made = statSync(marker, { throwIfNoEntry: false });
+      if (!made || made.mtimeMs < Date.now() - FILE_COMPACTION_WAIT_MS) return [];
+      const says = readOr(marker, "");
+      return says === file || says === "" ? [marker] : [];
     });
+  };
   return {
     async pool(agent: AgentId): Promise<SessionId[]> {
       const pooled = list()
@@ -188,7 +198,7 @@ export function fileSessionLocks(directory: string): FileSessionLocks {
 
     async whileRewriting(path, work) {
       makeFolder(folder);
-      const marker = make(`${REWRITING}${ownerName()}`, path);
+      const marker = make(`${REWRITING}${ownerName()}`, named(path));
       try {
         return rewritingMarkers(path, marker).length > 0 ? undefined : await work();
       } finally {
@@ -230,7 +240,7 @@ function isHeld(path: string, owner: string): boolean {
   const [pidText, start, realm] = owner.split(".");
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 0) return false; // not a lock file this code wrote
-  if (pid === process.pid && start === OWN_START) return realm === REALM ? heldFiles.has(path) : true;
+  if (pid === process.pid && start === OWN_START) return realm === REALM ? heldFiles.has(basename(path)) : true;
   if (pid === process.pid) return false; // an earlier process that had our pid
   try {
     process.kill(pid, 0);

@@ -1,7 +1,7 @@
 // FileLocalStore writes a document's file whole again (compaction), so the file grows with the document and
 // not with every save ever made; and it never loses a save to it, with other processes on the folder.
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -293,7 +293,7 @@ describe("FileLocalStore compaction", () => {
     // Another realm of this process: held for as long as the process lives.
     const marker = join(directory, "sessions", `rewriting.${process.pid}.${startTimeOf(process.pid)}.thread.1`);
     mkdirSync(join(directory, "sessions"), { recursive: true });
-    writeFileSync(marker, docFile());
+    writeFileSync(marker, join(GROUP, `${DOC}.jsonl`)); // the file, named in the store folder
     let saved = false;
     const saving = type(store, 0, 1).then(() => void (saved = true));
     await sleep(200);
@@ -307,6 +307,23 @@ describe("FileLocalStore compaction", () => {
     await store.close();
     const [doc] = await new FileLocalStore(directory).loadGroup(GROUP);
     expect(doc?.sessions[alice.session]).toEqual(transactions(6, "k"));
+  });
+
+  it("a store that reaches the folder through a link waits for a rewrite by one that names it by its own path", async () => {
+    const link = `${directory}-link`;
+    symlinkSync(directory, link);
+    onTestFinished(() => rmSync(link, { force: true }));
+    const store = new FileLocalStore(link, { fsync: false });
+    await store.save(GROUP, DOC, { header, appends: [] });
+    let saved = false;
+    let saving: Promise<void> | undefined;
+    await fileSessionLocks(directory).whileRewriting(docFile(), async () => {
+      saving = store.save(GROUP, DOC, { appends: [{ session: alice.session, after: 0, transactions: transactions(1, "k") }] }).then(() => void (saved = true));
+      await sleep(100);
+      expect(saved).toBe(false);
+    });
+    await saving;
+    await store.close();
   });
 
   it("a save waits only for the rewrites under way as it lands, so a stream of them never holds it up", { timeout: 20_000 }, async () => {
