@@ -380,9 +380,11 @@ export const FILE_LINE_TRANSACTIONS = 256;
 /**
  * A FileLocalStore load that finds a document file's last line not whole reads the file again this long
  * after, before it tells the line lost: another process may be writing that save right now (one write of
- * a few hundred bytes, microseconds).
+ * a few hundred bytes, microseconds). It reads again while the file grows, up to FILE_TORN_LINE_WAIT_MS.
  */
 export const FILE_TORN_LINE_RECHECK_MS = 5;
+/** How long a load reads again a file whose last line is not whole while the file grows (a large save being written). */
+export const FILE_TORN_LINE_WAIT_MS = 200;
 /**
  * How long a FileLocalStore save waits for another store's compaction of its file to end (it takes
  * milliseconds), and a lease for another process's work that needs the folder to itself (unsent.jsonl

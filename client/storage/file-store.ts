@@ -29,7 +29,7 @@ import { randomUUID } from "node:crypto";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { isDocId, type AgentId, type DocId, type Role } from "../../protocol/index.ts";
-import { FILE_COMPACT_MIN_BYTES, FILE_TORN_LINE_RECHECK_MS, UNSENT_FILE_MAX_BYTES } from "../../protocol/limits.ts";
+import { FILE_COMPACT_MIN_BYTES, FILE_TORN_LINE_RECHECK_MS, FILE_TORN_LINE_WAIT_MS, UNSENT_FILE_MAX_BYTES } from "../../protocol/limits.ts";
 import { checkKnownOptions, describe } from "../local-checks.ts";
 import { compactFile } from "./file-compaction.ts";
 import { isWasteful, recordLine, replayLines, snapshotToLine, toLine } from "./file-lines.ts";
@@ -116,10 +116,13 @@ export class FileLocalStore implements LocalStore {
         // Read as bytes: their count is the file's size, which the text would have to be measured again for.
         let bytes = readFileSync(path);
         let replayed = replayLines(bytes.toString("utf8"), id);
-        // A last line not whole may be another store's save as it is written: read again a moment later.
-        if (replayed.cutShort) {
+        // A last line not whole may be another store's save as it is written: read again a moment later,
+        // and again while the file grows (a large save), up to FILE_TORN_LINE_WAIT_MS.
+        for (let waited = 0; replayed.cutShort && waited < FILE_TORN_LINE_WAIT_MS; waited += FILE_TORN_LINE_RECHECK_MS) {
           await new Promise((resolve) => setTimeout(resolve, FILE_TORN_LINE_RECHECK_MS));
-          bytes = readFileSync(path);
+          const again = readFileSync(path);
+          if (again.length === bytes.length) break; // nothing is being written: cut short indeed
+          bytes = again;
           replayed = replayLines(bytes.toString("utf8"), id);
         }
         if (replayed.problems.length > 0) damaged?.(replayed.problems.join("; "));

@@ -17,6 +17,7 @@ import { fakeWebLocks } from "../../support/web-locks.ts";
 import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
 import { cutStoredSession, type LocalStore, type StoredDoc } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import { FILE_TORN_LINE_RECHECK_MS } from "../../../protocol/limits.ts";
 import { testAgent, testHeader, transactions } from "../../support/identity.ts";
 import { comparableAll } from "../../support/bytes.ts";
 import { until } from "../../support/wait.ts";
@@ -610,18 +611,35 @@ describe("FileLocalStore on disk", () => {
     expect(damage).toEqual([`${first.id}: its last save was cut short (on the disk, or by a crash as it was written), and is left out`]);
   });
 
-  it("does not tell a last line another process is writing as the load reads it: read again a moment later, it is whole, and loads", async () => {
+  /**
+   * Loads the group while a fourth save is being written as another process writes it: `parts` of its
+   * bytes, the first in the file as the load begins, each next one landing at the time given beside it.
+   */
+  async function loadWhileWritten(parts: number, landsAt: number[]): Promise<{ docs: StoredDoc[]; damage: string[] }> {
     await saveThree();
     const path = docFile(GROUP, first.id);
-    const whole = readFileSync(path);
+    const before = readFileSync(path).length;
     await new FileLocalStore(directory).save(GROUP, first.id, { appends: [{ session: alice.session, after: 3, transactions: slice(3, 4) }] });
-    const written = readFileSync(path).subarray(whole.length);
-    // Half the save is in the file as the load reads it; the rest lands a moment later.
-    truncateSync(path, whole.length + Math.floor(written.length / 2));
+    const written = readFileSync(path).subarray(before);
+    const cuts = Array.from({ length: parts + 1 }, (_, k) => Math.floor((k * written.length) / parts));
+    truncateSync(path, before + cuts[1]!);
     const damage: string[] = [];
     const loading = new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem));
-    setTimeout(() => appendFileSync(path, written.subarray(Math.floor(written.length / 2))), 1);
-    expect(await loading).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 4) })]);
+    landsAt.forEach((at, k) => setTimeout(() => appendFileSync(path, written.subarray(cuts[k + 1], cuts[k + 2])), at));
+    return { docs: await loading, damage };
+  }
+
+  it("does not tell a last line another process is writing as the load reads it: read again a moment later, it is whole, and loads", async () => {
+    // Half the save is in the file as the load reads it; the rest lands a moment later.
+    const { docs, damage } = await loadWhileWritten(2, [1]);
+    expect(docs).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 4) })]);
+    expect(damage).toEqual([]);
+  });
+
+  it("waits for a last line another process is still writing while the file grows, and loads it whole", async () => {
+    // A third more lands before the load reads again, the rest before it reads a third time.
+    const { docs, damage } = await loadWhileWritten(3, [1, FILE_TORN_LINE_RECHECK_MS + 3]);
+    expect(docs).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 4) })]);
     expect(damage).toEqual([]);
   });
 
