@@ -13,11 +13,11 @@
 // A file with anything unreadable is left as it is, so what it lost is told at every load.
 import { isDeepStrictEqual } from "node:util";
 import { randomUUID } from "node:crypto";
-import { open, readdir, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { open, readdir, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { DocId } from "../../protocol/index.ts";
 import { replayLines, wholeLines } from "./file-lines.ts";
-import { appendWhole, fsyncPath } from "./file-writes.ts";
+import { appendWhole, fileByName, fsyncPath } from "./file-writes.ts";
 
 /**
  * Writes the document file at `path` whole; call it under a marker naming the file (whileRewriting).
@@ -49,7 +49,7 @@ export async function compactFile(path: string, id: DocId, fsync: boolean): Prom
       if (fsync) await fsyncPath(aside);
       // Removed (or replaced) since it was opened: written whole it would come back. A removal after this
       // look waits for the marker, and removes it again (FileLocalStore.remove).
-      if (!(await sameFile(path, file))) return undefined;
+      if ((await fileByName(path, file)) !== "this") return undefined;
       await rename(aside, path);
     } finally {
       await rm(aside, { force: true });
@@ -64,12 +64,6 @@ export async function compactFile(path: string, id: DocId, fsync: boolean): Prom
   } finally {
     await file.close();
   }
-}
-
-/** Whether the open `file` still has its name. */
-async function sameFile(path: string, file: FileHandle): Promise<boolean> {
-  const [opened, named] = await Promise.all([file.stat(), stat(path).catch(() => undefined)]);
-  return named !== undefined && named.ino === opened.ino && named.dev === opened.dev;
 }
 
 /** What an open file holds from byte `from` on. */

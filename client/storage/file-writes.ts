@@ -40,17 +40,19 @@ export async function appendWhole(path: string, bytes: Buffer, fsync: boolean, r
       while (written < bytes.length) written += (await file.write(bytes, written, bytes.length - written)).bytesWritten;
       if (fsync) await file.sync();
       await rewritten?.(path);
-      if (!(await replaced(path, file))) return;
+      // None by the name: the document was removed, and what was written goes with it.
+      if ((await fileByName(path, file)) !== "another") return;
     } finally {
       await file.close();
     }
   }
 }
 
-/** Whether another file than the open `file` now has its name. None: the document was removed, and what was written goes with it. */
-async function replaced(path: string, file: FileHandle): Promise<boolean> {
-  const [writtenTo, named] = await Promise.all([file.stat(), stat(path).catch(() => undefined)]);
-  return named !== undefined && (named.ino !== writtenTo.ino || named.dev !== writtenTo.dev);
+/** Which file has the name `path` now: the open `file`, another (one written whole, renamed over it), or none (removed). */
+export async function fileByName(path: string, file: FileHandle): Promise<"this" | "another" | "none"> {
+  const [opened, named] = await Promise.all([file.stat(), stat(path).catch(() => undefined)]);
+  if (!named) return "none";
+  return named.ino === opened.ino && named.dev === opened.dev ? "this" : "another";
 }
 
 export async function fsyncPath(path: string): Promise<void> {
