@@ -188,7 +188,6 @@ export class Bench {
     return { statements, rowsRead, rowsWritten };
   }
 
-
   /**
    * Starts the floor (bench/floor/worker.ts) as the relay runs: under its own wrangler dev, or on Miniflare
    * with `--relay miniflare`; `stopFloor` or `close` stops it.

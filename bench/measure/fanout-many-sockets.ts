@@ -91,7 +91,6 @@ if (SUBSCRIBERS === "tcp") {
   if (SOCKETS > fits) console.log(`warning: ${SOCKETS} sockets need about ${2 * SOCKETS + 40} open files in workerd; about ${fits} fit under ${limit.soft}`);
 }
 
-
 /** The relay, started on its own storage; `stop()` ends it and removes what it made. */
 async function relayFor(runner: "miniflare" | "wrangler"): Promise<{ url: string; stop(): Promise<void> }> {
   if (runner === "miniflare") return SUBSCRIBERS === "in-process" ? relayWithHolder() : startRelay({ vars: VARS });
@@ -197,7 +196,7 @@ try {
   const awake = (await groupSqlStats(relay.url, GROUP)).instance;
   await new Promise((resolve) => setTimeout(resolve, IDLE_MS)); // idle: the object hibernates
   await measure("hibernated", "hello-everyone");
-  const evicted = ((await groupSqlStats(relay.url, GROUP)).instance) !== awake;
+  const evicted = (await groupSqlStats(relay.url, GROUP)).instance !== awake;
   console.log(evicted ? `(the object was evicted while idle and woke for that write)` : `the object was NOT evicted in ${IDLE_MS / 1000} s idle: the write above found it awake`);
   target += SOCKETS;
   await measure("awake", "hello-again");
