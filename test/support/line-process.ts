@@ -3,7 +3,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { until } from "./wait.ts";
 
-export type LineProcess = { child: ChildProcess; line(index: number): Promise<string> };
+/** `line(index)` waits for a line; `lines()` is every whole line so far. */
+export type LineProcess = { child: ChildProcess; line(index: number): Promise<string>; lines(): string[] };
 
 /** Runs `script` with `args` under this Node, stdin piped; added to `children`, which the test kills in afterAll. */
 export function spawnLineProcess(script: string, args: readonly string[], children: ChildProcess[]): LineProcess {
@@ -12,5 +13,5 @@ export function spawnLineProcess(script: string, args: readonly string[], childr
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const line = (index: number) => until(() => output.split("\n").length > index + 1, 60_000).then(() => output.split("\n")[index]!);
-  return { child, line };
+  return { child, line, lines: () => output.split("\n").slice(0, -1) };
 }

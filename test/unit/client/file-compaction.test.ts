@@ -13,6 +13,7 @@ import { fileSessionLocks, startTimeOf } from "../../../client/storage/file-sess
 import { wholeLines } from "../../../client/storage/file-lines.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import { testAgent, testHeader, transactions } from "../../support/identity.ts";
+import { spawnLineProcess } from "../../support/line-process.ts";
 import { sleep, until } from "../../support/wait.ts";
 import { createClient, createIdentity } from "../../../client/index.ts";
 
@@ -181,34 +182,24 @@ describe("FileLocalStore compaction", () => {
     await new FileLocalStore(directory, { fsync: false }).save(GROUP, DOC, { header, appends: [] });
     const count = 1_000;
     const sessions = [1, 2, 3].map((n) => newSessionId(testAgent(10 + n, `writer-${n}`).agent));
-    const resolved = new Map<SessionId, number>();
-    const exits = sessions.map((session) => {
-      const child = spawn(process.execPath, [CHILD, "save", directory, GROUP, DOC, session, String(count)], { stdio: ["ignore", "pipe", "inherit"] });
-      children.push(child);
-      let rest = "";
-      child.stdout!.on("data", (chunk: Buffer) => {
-        const lines = (rest + chunk.toString()).split("\n");
-        rest = lines.pop()!;
-        const last = lines.filter((line) => /^\d+$/.test(line)).at(-1);
-        if (last) resolved.set(session, Number(last));
-      });
-      return new Promise((resolve) => child.once("exit", resolve));
-    });
+    const writers = sessions.map((session) => spawnLineProcess(CHILD, ["save", directory, GROUP, DOC, session, String(count)], children));
+    /** How many saves each writer has said resolved: its last line that is a count. */
+    const resolved = () => writers.map((writer) => Number(writer.lines().findLast((line) => /^\d+$/.test(line)) ?? 0));
     let done = false;
-    void Promise.all(exits).then(() => (done = true));
+    void Promise.all(writers.map(({ child }) => new Promise((resolve) => child.once("exit", resolve)))).then(() => (done = true));
     const reader = new FileLocalStore(directory, { fsync: false });
     const damage: string[] = [];
     const missed: string[] = [];
     let loads = 0;
     while (!done) {
       await new Promise((resolve) => setImmediate(resolve));
-      const before = new Map(resolved);
+      const before = resolved();
       const [doc] = await reader.loadGroup(GROUP, (problem) => damage.push(problem));
       loads++;
-      for (const session of sessions) {
+      sessions.forEach((session, i) => {
         const held = doc?.sessions[session]?.length ?? 0;
-        if (held < (before.get(session) ?? 0)) missed.push(`${session}: ${held} of the ${before.get(session)} resolved`);
-      }
+        if (held < before[i]!) missed.push(`${session}: ${held} of the ${before[i]} resolved`);
+      });
     }
     await reader.close();
     expect(loads).toBeGreaterThan(10);
