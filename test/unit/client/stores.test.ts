@@ -2,6 +2,7 @@
 // duplicates or holes, per group, and (for the durable stores) after a restart of the app.
 import { execFile, spawn } from "node:child_process";
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { createServer, connect, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -601,6 +602,29 @@ describe("FileLocalStore on disk", () => {
     expect(damage).toEqual([]);
     expect(await reader.loadGroup(GROUP)).toHaveLength(docs.length);
     expect(readdirSync(join(directory, encodeURIComponent(GROUP))).filter((name) => !name.endsWith(".jsonl"))).toEqual([]);
+  });
+
+  it("reads no file before a socket made in the same tick has connected, so the relay answers it while the (synchronous) reads run", async () => {
+    await saveThree();
+    const server = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const store = new FileLocalStore(directory);
+      // As a group does: its socket is made, and its load starts, in one tick.
+      const socket = connect((server.address() as AddressInfo).port, "127.0.0.1");
+      const loading = store.loadGroup(GROUP);
+      let connected = false;
+      socket.on("error", () => {});
+      socket.on("connect", () => {
+        connected = true;
+        rmSync(docFile(GROUP, first.id)); // what the load reads after this is told
+      });
+      expect(await loading).toEqual([]);
+      expect(connected).toBe(true);
+      socket.destroy();
+    } finally {
+      server.close();
+    }
   });
 
   it("tells a last line cut short, since it cannot be told from a whole save cut on the disk, and loads everything before it", async () => {
