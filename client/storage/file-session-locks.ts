@@ -18,11 +18,13 @@
 // makes its file before it looks for the other's, so of the two at the same moment, at least one sees the
 // other: the work is given up, or the lease waits for it.
 //
-// A store that writes a document's file whole (compaction) says so with a marker `rewriting.<owner>` holding
+// A store that writes a document's file whole (compaction) says so with a marker `rewriting/<owner>` holding
 // the file's path (whileRewriting), made before it reads the file; another store writing the same file whole
 // gives up. An append to the file, once written, waits while a live marker names it (rewritten): the
 // compaction either read the append, or copies it into the new file before its marker goes
-// (file-compaction.ts, file-writes.ts). So a save resolves only once the file by its name holds it.
+// (file-compaction.ts, file-writes.ts). So a save resolves only once the file by its name holds it. The
+// markers have a folder of their own, since every save looks at them: `sessions/` holds a file per session
+// any agent pooled (an app that makes a new identity at each start adds one a run).
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import type { AgentId, SessionId } from "../../protocol/index.ts";
@@ -35,7 +37,6 @@ const RACE_WAIT_MS = 1_000;
 const HELD = ".held";
 const LOCK = ".lock.";
 const COMPACTING = "compacting.";
-const REWRITING = "rewriting.";
 
 /** Session locks, and a way to do work while no other store holds a lease on the folder. */
 export type FileSessionLocks = SessionLocks & {
@@ -80,11 +81,12 @@ function removeAtExit(): void {
 
 export function fileSessionLocks(directory: string): FileSessionLocks {
   const folder = join(directory, "sessions");
-  const list = (): string[] => (existsSync(folder) ? readdirSync(folder) : []);
+  const rewritingFolder = join(folder, "rewriting");
+  const list = (where = folder): string[] => (existsSync(where) ? readdirSync(where) : []);
   /** The lock files and markers this store made and holds: its own clients' are no other store's. */
   const own = new Set<string>();
-  const make = (name: string, content = ""): string => {
-    const path = join(folder, name);
+  const make = (name: string, content = "", where = folder): string => {
+    const path = join(where, name);
     writeFileSync(path, content, { flag: "wx" });
     own.add(path);
     heldFiles.set(name, path);
@@ -115,10 +117,10 @@ export function fileSessionLocks(directory: string): FileSessionLocks {
    */
   const rewritingMarkers = (path: string, except?: string): string[] => {
     const file = named(path);
-    return list().flatMap((name) => {
-      const marker = join(folder, name);
-      if (!name.startsWith(REWRITING) || marker === except) return [];
-      if (!isHeld(marker, name.slice(REWRITING.length))) {
+    return list(rewritingFolder).flatMap((name) => {
+      const marker = join(rewritingFolder, name);
+      if (marker === except) return [];
+      if (!isHeld(marker, name)) {
         rmSync(marker, { force: true }); // its process died mid-way
         return [];
       }
@@ -197,8 +199,8 @@ export function fileSessionLocks(directory: string): FileSessionLocks {
     },
 
     async whileRewriting(path, work) {
-      makeFolder(folder);
-      const marker = make(`${REWRITING}${ownerName()}`, named(path));
+      makeFolder(rewritingFolder);
+      const marker = make(ownerName(), named(path), rewritingFolder);
       try {
         return rewritingMarkers(path, marker).length > 0 ? undefined : await work();
       } finally {

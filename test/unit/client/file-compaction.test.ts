@@ -282,8 +282,8 @@ describe("FileLocalStore compaction", () => {
     const store = new FileLocalStore(directory, { fsync: false });
     await store.save(GROUP, DOC, { header, appends: [] });
     // Another realm of this process: held for as long as the process lives.
-    const marker = join(directory, "sessions", `rewriting.${process.pid}.${startTimeOf(process.pid)}.thread.1`);
-    mkdirSync(join(directory, "sessions"), { recursive: true });
+    const marker = join(directory, "sessions", "rewriting", `${process.pid}.${startTimeOf(process.pid)}.thread.1`);
+    mkdirSync(join(directory, "sessions", "rewriting"), { recursive: true });
     writeFileSync(marker, join(GROUP, `${DOC}.jsonl`)); // the file, named in the store folder
     let saved = false;
     const saving = type(store, 0, 1).then(() => void (saved = true));
