@@ -10,6 +10,7 @@ import { hasUnsynced, unsavedOf, type DocState } from "./core/doc-state.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState, type Directory, type WaiterKey } from "./core/effects.ts";
 import { Doc, type DocHost, type RefusedWrites } from "./doc.ts";
 import { ClosedError, LocalRefusalError, LocalStoreError, RelayError, storeFailureText, type ConnectionError } from "./errors.ts";
+import { afterMs } from "./runtime-timers.ts";
 import type { Identity } from "./identity.ts";
 import { sentOrCutOff } from "./sent-before-close.ts";
 import { checkDocId, checkGroupId, checkHeader, checkKnownOptions, checkListener, checkRoleMay, checkSignalOptions, checkSince, describe, shown } from "./local-checks.ts";
@@ -629,7 +630,7 @@ export class Group {
     await Promise.race([this.ready.catch(() => {}), bound]);
     clearTimeout(timer);
     // A macrotask: the bindings' opens that the read answered have gone on by then, and appended.
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await afterMs(0);
     this.#flushEdits();
     this.connection.close();
   }

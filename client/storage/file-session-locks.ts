@@ -30,6 +30,7 @@ import { basename, join, relative } from "node:path";
 import type { AgentId, SessionId } from "../../protocol/index.ts";
 import { FILE_COMPACTION_WAIT_MS } from "../../protocol/limits.ts";
 import { makeFolder } from "./make-folder.ts";
+import { afterMs, runtimeNow } from "../runtime-timers.ts";
 import type { SessionLocks } from "./session-pool.ts";
 
 /** How long a claim waits for racers that sort after it to give up or win, before giving up itself. */
@@ -160,7 +161,7 @@ export function fileSessionLocks(directory: string): FileSessionLocks {
         drop(claim);
         return undefined;
       };
-      for (const deadline = performance.now() + RACE_WAIT_MS; ; ) {
+      for (const deadline = runtimeNow() + RACE_WAIT_MS; ; ) {
         let racers = 0;
         for (const name of list()) {
           if (!name.startsWith(prefix)) continue;
@@ -174,13 +175,13 @@ export function fileSessionLocks(directory: string): FileSessionLocks {
           else racers++;
         }
         if (racers === 0) break;
-        if (performance.now() > deadline) return giveUp();
-        await new Promise((resolve) => setTimeout(resolve, 2));
+        if (runtimeNow() > deadline) return giveUp();
+        await afterMs(2);
       }
       const held = make(`${prefix}${owner}${HELD}`);
       // Another store writing a file whole began before this claim was made: the lease waits for it.
-      for (const deadline = performance.now() + FILE_COMPACTION_WAIT_MS; othersLive({ claims: false }) && performance.now() < deadline; ) {
-        await new Promise((resolve) => setTimeout(resolve, 2));
+      for (const deadline = runtimeNow() + FILE_COMPACTION_WAIT_MS; othersLive({ claims: false }) && runtimeNow() < deadline; ) {
+        await afterMs(2);
       }
       return async () => {
         drop(held);
@@ -215,8 +216,8 @@ export function fileSessionLocks(directory: string): FileSessionLocks {
         const live = new Set(rewritingMarkers(path));
         return underway.some((marker) => live.has(marker));
       };
-      for (const deadline = performance.now() + FILE_COMPACTION_WAIT_MS; underway.length > 0 && ongoing() && performance.now() < deadline; ) {
-        await new Promise((resolve) => setTimeout(resolve, 2));
+      for (const deadline = runtimeNow() + FILE_COMPACTION_WAIT_MS; underway.length > 0 && ongoing() && runtimeNow() < deadline; ) {
+        await afterMs(2);
       }
       return underway.length > 0;
     },

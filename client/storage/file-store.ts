@@ -30,6 +30,7 @@ import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { isDocId, type AgentId, type DocId, type Role } from "../../protocol/index.ts";
 import { FILE_COMPACT_MIN_BYTES, FILE_TORN_LINE_RECHECK_MS, FILE_TORN_LINE_WAIT_MS, UNSENT_FILE_MAX_BYTES } from "../../protocol/limits.ts";
+import { afterMs, nextTurn } from "../runtime-timers.ts";
 import { checkKnownOptions, describe } from "../local-checks.ts";
 import { compactFile } from "./file-compaction.ts";
 import { isWasteful, recordLine, replayLines, snapshotToLine, toLine } from "./file-lines.ts";
@@ -124,7 +125,7 @@ export class FileLocalStore implements LocalStore {
         // A last line not whole may be another store's save as it is written: read again a moment later,
         // and again while the file grows (a large save), up to FILE_TORN_LINE_WAIT_MS.
         for (let waited = 0; replayed.cutShort && waited < FILE_TORN_LINE_WAIT_MS; waited += FILE_TORN_LINE_RECHECK_MS) {
-          await new Promise((resolve) => setTimeout(resolve, FILE_TORN_LINE_RECHECK_MS));
+          await afterMs(FILE_TORN_LINE_RECHECK_MS);
           const again = readFileSync(path);
           if (again.length === bytes.length) break; // nothing is being written: cut short indeed
           bytes = again;
@@ -373,6 +374,3 @@ function readFrom(path: string, from: number): string {
     closeSync(fd);
   }
 }
-
-/** Resolves once the event loop has turned: after what is queued for the next tick, and the I/O it polls for. */
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

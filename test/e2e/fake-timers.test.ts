@@ -1,8 +1,13 @@
 // An app's test that fakes timers (vitest's vi.useFakeTimers(), which also fakes Date and performance) while
 // it drives the SDK against startRelay: with pushIntervalMs: 0, as the README says, writes leave as they are
-// made instead of waiting on a faked timer, so synced() settles and another client reads them.
+// made instead of waiting on a faked timer, so synced() settles and another client reads them. The SDK's own
+// waits for a turn of the event loop (close(), a FileLocalStore's load) run on the runtime's timers.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createClient, createIdentity, type Client } from "../../client/index.ts";
+import { FileLocalStore } from "../../client/node.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 
 let relay: LocalRelay | undefined;
@@ -29,5 +34,26 @@ describe("the SDK under vitest's fake timers", () => {
     clients.push(reader);
     const read = await reader.group("g").open(doc.id, { signal: AbortSignal.timeout(5_000) });
     expect(read.transactions().map((transaction) => transaction.data)).toEqual(["first", "second", "third"]);
+  });
+
+  it("with a FileLocalStore: a client saves and closes, and one made again on the folder opens what it saved", { timeout: 30_000 }, async () => {
+    relay = await startRelay();
+    const folder = mkdtempSync(join(tmpdir(), "weft-fake-timers-"));
+    try {
+      vi.useFakeTimers();
+      const identity = createIdentity();
+      const writer = await createClient({ url: relay.url, identity, store: new FileLocalStore(folder), pushIntervalMs: 0 });
+      clients.push(writer);
+      const doc = writer.group("g").create({ kind: "note" });
+      doc.append("saved");
+      await doc.synced({ signal: AbortSignal.timeout(5_000) });
+      await writer.close();
+      const again = await createClient({ url: relay.url, identity, store: new FileLocalStore(folder), pushIntervalMs: 0 });
+      clients.push(again);
+      const reopened = await again.group("g").open(doc.id, { signal: AbortSignal.timeout(5_000) });
+      expect(reopened.transactions().map((transaction) => transaction.data)).toEqual(["saved"]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });

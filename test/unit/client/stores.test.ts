@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { IDBFactory } from "fake-indexeddb";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { GENESIS_HASH, chainHash, newSessionId, type AgentId, type DocHeader, type DocId, type SessionId, type Transaction } from "../../../protocol/index.ts";
 import { SessionInUseError } from "../../../client/storage/session-pool.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
@@ -632,6 +632,19 @@ describe("FileLocalStore on disk", () => {
     tear();
     const damage: string[] = [];
     expect(await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem))).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 3) })]);
+    expect(damage).toEqual([`${first.id}: its last save was cut short (on the disk, or by a crash as it was written), and is left out`]);
+  });
+
+  it("tells a last line cut short under a test's fake timers too (vi.useFakeTimers): reading it again waits on the runtime's own", async () => {
+    await saveThree();
+    tear();
+    const damage: string[] = [];
+    vi.useFakeTimers();
+    try {
+      expect(await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem))).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 3) })]);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(damage).toEqual([`${first.id}: its last save was cut short (on the disk, or by a crash as it was written), and is left out`]);
   });
 
