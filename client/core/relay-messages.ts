@@ -223,9 +223,12 @@ export function onRelayError(state: CoreState, message: ErrorMessage, out: CoreE
       if (state.opening.delete(id!)) out.push({ type: "settle", waiter: `open:${id!}`, error });
       if (doc!.header) {
         // Held from before (an earlier role): the refusal answered its load, so writes to it are pushed,
-        // and refused and surfaced, instead of waiting for a load that will not come.
+        // and refused and surfaced, instead of waiting for a load that will not come. Those of the agent's
+        // other sessions too (a client that closed before the relay answered them): only a push of them
+        // has them refused, and nothing else would push them.
         doc!.loaded = true;
         refuse(state, doc!, error, out);
+        out.push({ type: "flush", doc: id! });
       } else forget(state, id!, out);
       answered(state, id!, out);
       break;

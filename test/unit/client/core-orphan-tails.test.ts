@@ -70,4 +70,22 @@ describe("tails its role may not write", () => {
     core.pump();
     expect(core.transcript().filter((line) => line.includes("content"))).toEqual(["c -> relay | content doc orphan after=2 n=3"]);
   });
+
+  it("tails of a document this agent may no longer read are pushed once its load is refused, and refused and surfaced by the relay's answer", () => {
+    const core = coreScenario(writer);
+    const inGroup = newHeader({ group: GROUP, kind: "json", creator: writer.agent, createdAt: 1_700_000_000_000 });
+    const doc = docIdOf(inGroup);
+    core.name(doc, "doc");
+    core.name(orphan, "orphan");
+    // Written by the agent's previous client, which closed before the relay answered them: the store also
+    // kept what the relay was last heard to hold.
+    core.start([{ id: doc, header: inGroup, sessions: { [orphan]: stored }, relayHeld: { header: true, sessions: { [orphan]: 2 } } }]);
+    core.connect("writer");
+    core.relay({ type: "error", code: "forbidden", message: "forbidden: this agent may not read doc", doc });
+    core.pump();
+    expect(core.transcript().filter((line) => line.includes("content"))).toEqual(["c -> relay | content doc orphan after=2 n=3"]);
+    core.relay({ type: "error", code: "forbidden", message: "forbidden: this agent may not write doc", doc });
+    expect(core.transcript().filter((line) => line.includes("refused"))).toEqual(["c | refused doc n=3 forbidden"]);
+  });
 });
+
