@@ -9,7 +9,7 @@ import { RelayClock } from "./relay-clock.ts";
 import { settling, unlessAborted } from "./store-load.ts";
 import { soundStoredDocs } from "./stored-checks.ts";
 import type { AgentId, DocId, Role, SessionId } from "../protocol/index.ts";
-import { cutStoredSession, type DocChanges, type LocalStore, type SessionCut, type StoredDoc, type UnsentListener } from "./storage/local-store.ts";
+import { cutStoredSession, type DocChanges, type LocalStore, type SaveResult, type SessionCut, type StoredDoc, type UnsentListener } from "./storage/local-store.ts";
 import { MemoryLocalStore } from "./storage/memory-store.ts";
 import type { LeaseRequest, SessionLease } from "./storage/session-pool.ts";
 
@@ -251,7 +251,7 @@ class LeaseholderStore implements LocalStore {
   readonly #store: LocalStore;
   /** The client's agent: what its own sessions hold is checked as its writes, not as the relay's (stored-checks.ts). */
   readonly #agent: AgentId;
-  readonly #saving = new Set<Promise<void>>();
+  readonly #saving = new Set<Promise<unknown>>();
   /** What else stop() waits for: closed groups' saves yet to start (awaitBeforeStop). */
   readonly #closing = new Set<Promise<void>>();
   #stopped = false;
@@ -278,7 +278,7 @@ class LeaseholderStore implements LocalStore {
     return soundStoredDocs(stored as StoredDoc[], this.#agent, onDamage);
   }
 
-  save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
+  save(group: string, doc: DocId, changes: DocChanges): Promise<SaveResult> {
     return this.#track(() => this.#store.save(group, doc, changes));
   }
 
@@ -324,7 +324,7 @@ class LeaseholderStore implements LocalStore {
     held(this.#closing, work);
   }
 
-  #track(write: () => Promise<void>): Promise<void> {
+  #track<T>(write: () => Promise<T>): Promise<T> {
     if (this.#stopped) return Promise.reject(new Error("the client is closed"));
     const saving = settling(write);
     held(this.#saving, saving);
@@ -356,7 +356,7 @@ class LeaseholderStore implements LocalStore {
 }
 
 /** Keeps `work` in `set` until it settles. */
-function held(set: Set<Promise<void>>, work: Promise<void>): void {
+function held(set: Set<Promise<unknown>>, work: Promise<unknown>): void {
   set.add(work);
   const forget = () => void set.delete(work);
   work.then(forget, forget);

@@ -180,7 +180,13 @@ export class PushPump {
   #store(id: DocId, doc: DocState, changes: DocChanges): Promise<boolean> {
     const ownCuts = doc.ownCuts;
     return this.#host.store.save(this.#host.group, id, changes).then(
-      () => {
+      (result) => {
+        // Another client sharing the store removed the document: all of it is saved again, header first
+        // (a store that says so of a save with the header is taken at its word no more than once).
+        if (result === "missing" && !changes.header) {
+          this.#host.dispatch({ type: "storeMissing", doc: id });
+          return false;
+        }
         // A save that held (a later write's, say) makes a retry still armed pointless.
         clearTimeout(this.#retries.get(id)?.timer);
         this.#retries.delete(id);

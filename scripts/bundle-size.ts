@@ -31,10 +31,11 @@ import { fileURLToPath } from "node:url";
  * frames under the relay's budget; 51.7 KiB with writes saved past a save damaged on the disk kept aside
  * and joined once the relay's copy fills the hole, instead of lost; 53.0 KiB with a page's last writes kept
  * in localStorage at its end, where IndexedDB would drop their save; 54.0 KiB with a closed group's saves
- * awaited by its successor, a page opening with its storage full, and local failures named). Two KiB of
- * room beyond that, for the argument errors' code and the next fixes' words.
+ * awaited by its successor, a page opening with its storage full, and local failures named; 56.0 KiB with
+ * the fake-timer-proof waits, and a save into a document another tab removed from the store making it again
+ * whole instead of losing it). One KiB of room beyond that, for the next fixes' words.
  */
-export const BROWSER_BUNDLE_BUDGET_GZIPPED = 56 * 1024;
+export const BROWSER_BUNDLE_BUDGET_GZIPPED = 57 * 1024;
 
 /**
  * Bundles `entry` for browsers as an app would; by default the SDK's own source. esbuild fails on any

@@ -20,7 +20,7 @@ import { headerIsFor, writeRefusal } from "../local-checks.ts";
 import { nextProbe } from "../quarantine.ts";
 import type { StoredDoc } from "../storage/local-store.ts";
 import { askDirectory, directoryResend } from "./directory-queue.ts";
-import { appendOwn, hasUnsynced, knownOf, markSaved, resetInFlight, restoreDoc, type DocState } from "./doc-state.ts";
+import { appendOwn, hasUnsynced, knownOf, markSaved, markUnsaved, resetInFlight, restoreDoc, type DocState } from "./doc-state.ts";
 import { adoptTails } from "./received.ts";
 import { orphanTailTransactions } from "./held-back.ts";
 import { assertNever, type CoreEffect, type CoreEvent, type CoreState } from "./effects.ts";
@@ -47,6 +47,13 @@ export function step(state: CoreState, event: CoreEvent): CoreEffect[] {
       const own = state.writer.session;
       const cut = doc.ownCuts !== event.ownCuts;
       markSaved(doc, cut ? { ...event.changes, appends: event.changes.appends.filter((append) => append.session !== own) } : event.changes);
+      break;
+    }
+    case "storeMissing": {
+      const doc = state.docs.get(event.doc);
+      if (!doc || doc.deleted) break;
+      markUnsaved(doc);
+      out.push({ type: "flush", doc: doc.id });
       break;
     }
     case "storedTails":

@@ -480,6 +480,18 @@ export function markSaved(doc: DocState, changes: DocChanges): void {
   for (const append of changes.appends) doc.saved.set(append.session, append.after + append.transactions.length);
 }
 
+/**
+ * The local store no longer holds the document (another client sharing it removed it: it discarded the
+ * document, or heard of its deletion first): nothing of it counts as saved, so the next save is all of it,
+ * header first, and what the relay lacks leaves the device only once saved again.
+ */
+export function markUnsaved(doc: DocState): void {
+  doc.headerSaved = false;
+  doc.snapshotSaved = false;
+  doc.relayHeldSaved = undefined;
+  doc.saved.clear();
+}
+
 /** The socket dropped: forget what was in flight, keep what the relay confirmed. */
 export function resetInFlight(doc: DocState, own: SessionId): void {
   doc.sent = countOf(doc.relay, own);

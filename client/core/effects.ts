@@ -71,6 +71,8 @@ export type CoreEvent =
   | { type: "restored"; docs: StoredDoc[]; role?: Role }
   // `ownCuts`: the document's DocState.ownCuts when the changes were taken.
   | { type: "saved"; doc: DocId; changes: DocChanges; ownCuts: number }
+  // A save found the document gone from the local store (LocalStore.save resolved "missing").
+  | { type: "storeMissing"; doc: DocId }
   // Documents as stored now, read again because a client sharing the store closed with their writes unsent.
   /** Documents as the store holds them now; `opening`, one that open() asked for, is taken in even if not held. */
   | { type: "storedTails"; docs: StoredDoc[]; opening?: DocId }

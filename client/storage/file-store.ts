@@ -37,7 +37,7 @@ import { isWasteful, recordLine, replayLines, snapshotToLine, toLine } from "./f
 import { fileSessionLocks, type FileSessionLocks } from "./file-session-locks.ts";
 import { appendWhole, createWhole, fsyncPath } from "./file-writes.ts";
 import { makeFolder } from "./make-folder.ts";
-import { carriesWrites, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredDoc, type UnsentListener } from "./local-store.ts";
+import { carriesWrites, storedRole, type DocChanges, type LocalStore, type SaveResult, type SessionCut, type StoredDoc, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, SessionInUseError, type LeaseRequest, type SessionLease } from "./session-pool.ts";
 import { ArgumentError } from "../../protocol/argument-error.ts";
@@ -148,7 +148,7 @@ export class FileLocalStore implements LocalStore {
     return docs;
   }
 
-  async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
+  async save(group: string, doc: DocId, changes: DocChanges): Promise<SaveResult> {
     const writes = carriesWrites(changes);
     if (!writes && !changes.relayHeld && !changes.dropStranded) return;
     const appends = changes.appends.map((append) => ({ ...append, transactions: append.transactions.map(toLine) }));
@@ -167,29 +167,32 @@ export class FileLocalStore implements LocalStore {
 
   async cutSession(group: string, doc: DocId, cut: SessionCut): Promise<void> {
     // One more line, replayed in its place: the lines before it, of every process, stay as they are.
-    return this.#appendRecord(group, doc, { cuts: [cut], appends: [] }, { create: false });
+    await this.#appendRecord(group, doc, { cuts: [cut], appends: [] }, { create: false });
   }
 
   /**
    * Appends one record to a document's file, after what this store started on that file before. A file made
    * by a record with the header holds the header twice, the copy on a line of its own: one line damaged on
-   * the disk then never costs the document (what follows a lost line waits aside: applyChanges). A file
-   * grown past what it held when last written whole, or given a snapshot, is compacted after it.
+   * the disk then never costs the document (what follows a lost line waits aside: applyChanges). Only a
+   * record with the header makes a file (and only with `create`): one without it, into a file removed (by
+   * another store on the folder, before or while it is written), is not kept, and it resolves `"missing"`.
+   * A file grown past what it held when last written whole, or given a snapshot, is compacted after it.
    */
-  #appendRecord(group: string, doc: DocId, record: object, { create = true, fsync = this.fsync } = {}): Promise<void> {
+  #appendRecord(group: string, doc: DocId, record: object, { create = true, fsync = this.fsync } = {}): Promise<SaveResult> {
     const line = Buffer.from(recordLine(record));
     const path = this.#docPath(group, doc);
     return this.#inOrder(path, async () => {
-      if (!create && !existsSync(path)) return;
-      const created = (await this.#ensureFolder(dirname(path))) || !existsSync(path);
       const { header } = record as { header?: unknown };
+      const makes = create && header !== undefined;
+      if (!makes && !existsSync(path)) return "missing";
+      const created = (await this.#ensureFolder(dirname(path))) || !existsSync(path);
       // A new file appears whole: another store reading the folder meanwhile never finds it empty.
-      if (created && (await createWhole(path, header ? Buffer.concat([line, Buffer.from(recordLine({ header }))]) : line, fsync))) {
+      if (created && makes && (await createWhole(path, Buffer.concat([line, Buffer.from(recordLine({ header }))]), fsync))) {
         if (fsync) await fsyncPath(dirname(path)); // the new file's name is durable too
         this.#grown.set(path, { whole: 0, appended: line.length });
-        return;
+        return undefined;
       }
-      await appendWhole(path, line, fsync, this.#locks.rewritten);
+      if ((await appendWhole(path, line, fsync, this.#locks.rewritten, { create: makes })) === "missing") return "missing";
       const grown = this.#grown.get(path) ?? { whole: statSync(path, { throwIfNoEntry: false })?.size ?? 0, appended: 0 };
       grown.appended += line.length;
       this.#grown.set(path, grown);
@@ -278,7 +281,7 @@ export class FileLocalStore implements LocalStore {
     // UNSENT_FILE_MAX_BYTES, with no other process on the folder to miss a line, the file starts again.
     const full = (statSync(path, { throwIfNoEntry: false })?.size ?? 0) > UNSENT_FILE_MAX_BYTES;
     if (full && (await this.#locks.whileAlone(() => writeFile(path, line).then(() => true)).catch(() => undefined))) return;
-    await appendWhole(path, line, false);
+    await appendWhole(path, line, false, undefined, { create: true });
   }
 
   onUnsent(listener: UnsentListener): () => void {
@@ -294,7 +297,7 @@ export class FileLocalStore implements LocalStore {
   }
 
   /** Runs `work` on a file after what this store started on it before: one file's saves land in order. */
-  #inOrder(path: string, work: () => Promise<void>): Promise<void> {
+  #inOrder<T>(path: string, work: () => Promise<T>): Promise<T> {
     const done = (this.#writing.get(path) ?? Promise.resolve()).then(work);
     const settled = done.catch(() => undefined).then(() => {
       if (this.#writing.get(path) === settled) this.#writing.delete(path);

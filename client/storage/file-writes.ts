@@ -1,6 +1,7 @@
 // Writes to files that several stores (processes, threads, clients) share: a new file appears whole, an
 // append is one write to the end, and either is flushed to the disk (fsync) before it counts as saved.
 import { randomUUID } from "node:crypto";
+import { constants } from "node:fs";
 import { link, open, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 
 /**
@@ -31,17 +32,24 @@ export async function createWhole(path: string, bytes: Buffer, fsync: boolean): 
  * it: a compaction that died after its rename, or one that said nothing (a store of an earlier version),
  * may not have copied it. An append replayed twice changes nothing (applyChanges). Waiting is bounded
  * (FILE_COMPACTION_WAIT_MS): a compaction stuck that long holds the save up no longer.
+ * Only with `create` is a missing file made: otherwise a file removed before the write, or while it was
+ * written, holds nothing of it, and it resolves `"missing"`.
  */
-export async function appendWhole(path: string, bytes: Buffer, fsync: boolean, rewritten?: (path: string) => Promise<boolean>): Promise<void> {
+export async function appendWhole(path: string, bytes: Buffer, fsync: boolean, rewritten?: (path: string) => Promise<boolean>, { create = false } = {}): Promise<"written" | "missing"> {
   for (;;) {
-    const file = await open(path, "a");
+    const file = await open(path, create ? "a" : constants.O_WRONLY | constants.O_APPEND).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return undefined;
+      throw error;
+    });
+    if (!file) return "missing";
     try {
       let written = 0;
       while (written < bytes.length) written += (await file.write(bytes, written, bytes.length - written)).bytesWritten;
       if (fsync) await file.sync();
       await rewritten?.(path);
-      // None by the name: the document was removed, and what was written goes with it.
-      if ((await fileByName(path, file)) !== "another") return;
+      const named = await fileByName(path, file);
+      if (named === "this") return "written";
+      if (named === "none") return "missing"; // removed: what was written went with it
     } finally {
       await file.close();
     }

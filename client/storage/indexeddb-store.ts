@@ -11,7 +11,7 @@
 // store, is told in words that name it (indexeddb-open.ts).
 import type { AgentId, DocId, Role, SessionId } from "../../protocol/index.ts";
 import { describe } from "../local-checks.ts";
-import { applyChanges, changesOf, storedRole, type DocChanges, type LocalStore, type SessionCut, type StoredChanges, type StoredDoc, type UnsentListener } from "./local-store.ts";
+import { applyChanges, changesOf, storedRole, type DocChanges, type LocalStore, type SaveResult, type SessionCut, type StoredChanges, type StoredDoc, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 import { CHANGES, SESSIONS, openWeftDatabase } from "./indexeddb-open.ts";
@@ -22,6 +22,8 @@ import { ArgumentError } from "../../protocol/argument-error.ts";
 import { INDEXEDDB_COMPACT_SAVES } from "../../protocol/limits.ts";
 
 const roleKey = (group: string, agent: AgentId): IDBValidKey => ["role", group, agent];
+/** Where the database marks that it holds a document: set by a save with its header, gone with its records (remove). */
+const heldKey = (group: string, doc: DocId): IDBValidKey => ["doc", group, doc];
 
 type ChangeRecord = { group: string; doc: DocId; changes: StoredChanges };
 
@@ -193,18 +195,31 @@ export class IndexedDbLocalStore implements LocalStore {
     if (storage) keepInJournal(storage, this.#name, group, doc, changes, own);
   }
 
-  async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
-    const transaction = (await this.#db()).transaction(CHANGES, "readwrite");
+  async save(group: string, doc: DocId, changes: DocChanges): Promise<SaveResult> {
+    const transaction = (await this.#db()).transaction([CHANGES, SESSIONS], "readwrite");
     const records = transaction.objectStore(CHANGES);
-    const key = JSON.stringify([group, doc]);
-    const saves = (this.#savesSinceCompacted.get(key) ?? 0) + 1;
-    const compacting = changes.snapshot !== undefined || saves >= INDEXEDDB_COMPACT_SAVES;
-    this.#savesSinceCompacted.set(key, compacting ? 0 : saves);
-    if (!compacting) records.add({ group, doc, changes } satisfies ChangeRecord);
-    else compact(records, group, doc, changes);
-    // Asked to commit now, with its requests: a page going away does not wait for it to go idle first.
-    if (!compacting) transaction.commit?.();
+    const marks = transaction.objectStore(SESSIONS);
+    let missing = false;
+    const write = () => {
+      const key = JSON.stringify([group, doc]);
+      const saves = (this.#savesSinceCompacted.get(key) ?? 0) + 1;
+      const compacting = changes.snapshot !== undefined || saves >= INDEXEDDB_COMPACT_SAVES;
+      this.#savesSinceCompacted.set(key, compacting ? 0 : saves);
+      if (changes.header) marks.put(true, heldKey(group, doc));
+      if (!compacting) records.add({ group, doc, changes } satisfies ChangeRecord);
+      else compact(records, group, doc, changes);
+      // Asked to commit now, with its requests: a page going away does not wait for it to go idle first.
+      if (!compacting) transaction.commit?.();
+    };
+    // Changes without the header go into a document only while the database holds it (another tab may
+    // have removed it): its mark is read in the same transaction, so a removal comes wholly before or after.
+    if (changes.header) write();
+    else {
+      const held = marks.get(heldKey(group, doc));
+      held.onsuccess = () => (held.result === undefined ? (missing = true) : write());
+    }
     await committed(transaction);
+    return missing ? "missing" : undefined;
   }
 
   async cutSession(group: string, doc: DocId, cut: SessionCut): Promise<void> {
@@ -215,7 +230,8 @@ export class IndexedDbLocalStore implements LocalStore {
   }
 
   async remove(group: string, doc: DocId): Promise<void> {
-    const transaction = (await this.#db()).transaction(CHANGES, "readwrite");
+    const transaction = (await this.#db()).transaction([CHANGES, SESSIONS], "readwrite");
+    transaction.objectStore(SESSIONS).delete(heldKey(group, doc));
     const changes = transaction.objectStore(CHANGES);
     const request = changes.index("group").openCursor(group);
     request.onsuccess = () => {

@@ -53,6 +53,9 @@ export type DocChanges = {
 /** A session's log cut short: its transactions from number `keep` on (counted from the session's start) are forgotten. */
 export type SessionCut = { session: SessionId; keep: number };
 
+/** What a save resolves with (LocalStore.save): `"missing"` when the store no longer holds the document. */
+export type SaveResult = void | "missing";
+
 /** A save as this SDK's stores record it: changes, or cuts (cutSession) applied after any snapshot and before appends. */
 export type StoredChanges = DocChanges & { cuts?: SessionCut[] };
 
@@ -69,9 +72,13 @@ export interface LocalStore {
   loadGroup(group: string, onDamage?: (problem: string) => void): Promise<StoredDoc[]>;
   /**
    * Saves the changes of one document; resolves once they would survive a restart of the app. Several
-   * clients may save into one document at once (each its own session); every save must survive.
+   * clients may save into one document at once (each its own session); every save must survive. Changes
+   * without the header, into a document the store does not hold (another client sharing the store removed
+   * it: it discarded the document, or heard of its deletion), are not stored, and the save resolves with
+   * `"missing"`: the client then saves all it holds of the document, header first. (A store of the app's own
+   * that resolves with nothing counts as having stored them.)
    */
-  save(group: string, doc: DocId, changes: DocChanges): Promise<void>;
+  save(group: string, doc: DocId, changes: DocChanges): Promise<SaveResult>;
   /**
    * The page is going away (`pagehide`): keeps `own` session's writes and the header of `changes`, which a
    * `save` under way holds too, at once, where a save that has not started by the page's end would be lost

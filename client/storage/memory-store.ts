@@ -1,6 +1,6 @@
 // The default LocalStore: keeps documents in memory for the life of the client.
 import type { AgentId, DocId, Role, SessionId } from "../../protocol/index.ts";
-import { applyChanges, type DocChanges, type LocalStore, type SessionCut, type StoredDoc, type UnsentListener } from "./local-store.ts";
+import { applyChanges, type DocChanges, type LocalStore, type SaveResult, type SessionCut, type StoredDoc, type UnsentListener } from "./local-store.ts";
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { inRealmLocks, leaseSession, type LeaseRequest, type SessionLease } from "./session-pool.ts";
 
@@ -28,12 +28,12 @@ export class MemoryLocalStore implements LocalStore {
     }));
   }
 
-  async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
+  async save(group: string, doc: DocId, changes: DocChanges): Promise<SaveResult> {
     let docs = this.#groups.get(group);
     if (!docs) this.#groups.set(group, (docs = new Map()));
     let stored = docs.get(doc);
     if (!stored) {
-      if (!changes.header) return; // nothing to anchor transactions to yet
+      if (!changes.header) return "missing"; // removed by a client sharing the instance: nothing to anchor them to
       docs.set(doc, (stored = { id: doc, header: changes.header, sessions: {} }));
     }
     // Transactions are never mutated once made, so the store may share them with the document.

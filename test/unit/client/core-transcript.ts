@@ -24,6 +24,8 @@ function renderEvent(event: CoreEvent): string {
     case "saved":
       // A save of only what the relay holds (an ack heard) says so: it is no write.
       return !carriesWrites(event.changes) && event.changes.relayHeld ? `store | saved ${event.doc}: relay holds ${event.changes.relayHeld.header ? "" : "(no header) "}${counts(event.changes.relayHeld.sessions)}` : `store | saved ${event.doc}`;
+    case "storeMissing":
+      return `store | missing ${event.doc}: saved again whole`;
     case "storedTails":
       return `store | read again ${event.docs.map((doc) => `${doc.id} ${counts(Object.fromEntries(Object.entries(doc.sessions).map(([session, log]) => [session, log.length])))}`).join(", ")}`;
     case "unverified":

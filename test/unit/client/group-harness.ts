@@ -4,7 +4,7 @@ import { afterEach, expect } from "vitest";
 import { LocalRefusalError, createClient, type Client, type ClientOptions } from "../../../client/index.ts";
 import { createIdentity, type Identity } from "../../../client/identity.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
-import type { DocChanges } from "../../../client/storage/local-store.ts";
+import type { DocChanges, SaveResult } from "../../../client/storage/local-store.ts";
 import { fromBase64Url, toBase64Url, type DocId, type Role } from "../../../protocol/index.ts";
 import type { TokenVerifier } from "../../../worker/core/relay.ts";
 import { InProcessRelay } from "./in-process-relay.ts";
@@ -89,7 +89,7 @@ export async function settle(rounds = 20): Promise<void> {
 
 /** A store whose saves take a while, as a disk's or IndexedDB's may. */
 export class SlowSaves extends MemoryLocalStore {
-  override async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
+  override async save(group: string, doc: DocId, changes: DocChanges): Promise<SaveResult> {
     await new Promise((resolve) => setTimeout(resolve, 30));
     return super.save(group, doc, changes);
   }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it, vi } from "vitest";
 import { SAVE_RETRY } from "../../../client/push-pump.ts";
-import type { DocChanges, StoredDoc } from "../../../client/storage/local-store.ts";
+import type { DocChanges, SaveResult, StoredDoc } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { FileLocalStore } from "../../../client/storage/file-store.ts";
 import type { DocId } from "../../../protocol/index.ts";
@@ -25,7 +25,7 @@ class FlakyStore extends MemoryLocalStore {
   failures = 0;
   /** Saves tried that carry writes (not those telling only what the relay holds, saved as acks come). */
   attempts = 0;
-  override async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
+  override async save(group: string, doc: DocId, changes: DocChanges): Promise<SaveResult> {
     if (changes.header || changes.snapshot || changes.appends.length > 0) this.attempts++;
     if (this.failures > 0) {
       this.failures--;
@@ -137,7 +137,7 @@ describe("the documents of one tick are saved side by side", () => {
     let open = 0;
     let most = 0;
     const store = new (class extends MemoryLocalStore {
-      override async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
+      override async save(group: string, doc: DocId, changes: DocChanges): Promise<SaveResult> {
         most = Math.max(most, ++open);
         await new Promise((resolve) => setTimeout(resolve, 20)); // a disk's write and fsync
         await super.save(group, doc, changes);
@@ -163,7 +163,7 @@ describe("client.close() with a save that never finishes", () => {
     let release: (() => void) | undefined;
     const store = new (class extends MemoryLocalStore {
       stuck = false;
-      override async save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
+      override async save(group: string, doc: DocId, changes: DocChanges): Promise<SaveResult> {
         if (this.stuck) await new Promise<void>((resolve) => (release = resolve));
         return super.save(group, doc, changes);
       }
@@ -194,7 +194,7 @@ describe("a store of the app's own that throws instead of rejecting", () => {
   class BuggyStore extends MemoryLocalStore {
     throws = 0;
     garbage: unknown[] = [];
-    override save(group: string, doc: DocId, changes: DocChanges): Promise<void> {
+    override save(group: string, doc: DocId, changes: DocChanges): Promise<SaveResult> {
       if (this.throws > 0) {
         this.throws--;
         throw new Error("a bug in save");

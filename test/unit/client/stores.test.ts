@@ -16,7 +16,7 @@ import { compactFile } from "../../../client/storage/file-compaction.ts";
 import { fileSessionLocks, startTimeOf } from "../../../client/storage/file-session-locks.ts";
 import { fakeWebLocks } from "../../support/web-locks.ts";
 import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
-import { cutStoredSession, type LocalStore, type StoredDoc } from "../../../client/storage/local-store.ts";
+import { cutStoredSession, type LocalStore, type SaveResult, type StoredDoc } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
 import { FILE_TORN_LINE_RECHECK_MS } from "../../../protocol/limits.ts";
 import { testAgent, testHeader, transactions } from "../../support/identity.ts";
@@ -106,9 +106,10 @@ const stored = (id: DocId, header: DocHeader, sessions: StoredDoc["sessions"]): 
 class CompactingFileStore extends FileLocalStore {
   readonly #rewrites = fileSessionLocks(this.directory);
 
-  override async save(...args: Parameters<FileLocalStore["save"]>): Promise<void> {
-    await super.save(...args);
+  override async save(...args: Parameters<FileLocalStore["save"]>): Promise<SaveResult> {
+    const saved = await super.save(...args);
     await this.#compactAll();
+    return saved;
   }
 
   override async cutSession(...args: Parameters<FileLocalStore["cutSession"]>): Promise<void> {
@@ -179,6 +180,21 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     });
     await store.save(GROUP, first.id, { appends: [{ session: bob.session, after: 1, transactions: slice(6, 8) }] });
     expect(await store.loadGroup(GROUP)).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 5), [bob.session]: slice(5, 8) })]);
+  });
+
+  it("keeps nothing saved without the header into a document another client sharing the store removed, and says so; a save with the header makes it again", async () => {
+    const other = open();
+    await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 2) }] });
+    expect(await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 2, transactions: slice(2, 3) }] })).toBeUndefined();
+    await other.remove(GROUP, first.id);
+    // Saved as it was, it would come back as a document without its header, or its first writes.
+    expect(await store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 3, transactions: slice(3, 4) }] })).toBe("missing");
+    expect(await store.save(GROUP, first.id, { relayHeld: { header: true, sessions: { [alice.session]: 3 } }, appends: [] })).toBe("missing");
+    for (const reader of survivesRestart ? [store, other, open()] : [store]) expect(await reader.loadGroup(GROUP)).toEqual([]);
+    expect(await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: slice(0, 4) }] })).toBeUndefined();
+    expect(await other.save(GROUP, first.id, { appends: [{ session: bob.session, after: 0, transactions: slice(4, 5) }] })).toBeUndefined();
+    const expected = [stored(first.id, first.header, { [alice.session]: slice(0, 4), [bob.session]: slice(4, 5) })];
+    for (const reader of survivesRestart ? [store, other, open()] : [store]) expect(await reader.loadGroup(GROUP)).toEqual(expected);
   });
 
   it("takes a header saved later in place of one that is not the document's own (changed on the disk), with every save before and after it; never the other way round", async () => {
@@ -341,7 +357,7 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     const other = open();
     await store.save(GROUP, first.id, { header: first.header, appends: [] });
     const many = transactions(60, "many");
-    const saves: Promise<void>[] = [];
+    const saves: Promise<SaveResult>[] = [];
     for (let i = 0; i < 60; i += 3) {
       saves.push(store.save(GROUP, first.id, { appends: [{ session: alice.session, after: i, transactions: many.slice(i, i + 3) }] }));
       saves.push(other.save(GROUP, first.id, { appends: [{ session: bob.session, after: i, transactions: many.slice(i, i + 3) }] }));
@@ -405,7 +421,7 @@ describe.each(backends)("$name", ({ survivesRestart, create }) => {
     const many = transactions(40, "both");
     await store.save(GROUP, first.id, { header: first.header, appends: [{ session: alice.session, after: 0, transactions: many.slice(0, 20) }] });
     const snapshot = { doc: first.id, session: alice.session, covers: { [alice.session]: 10 }, data: "state", signature: "A".repeat(86) };
-    const saves: Promise<void>[] = [store.save(GROUP, first.id, { snapshot: { snapshot, bases: { [alice.session]: 10 }, baseHashes: {} }, appends: [] })];
+    const saves: Promise<SaveResult>[] = [store.save(GROUP, first.id, { snapshot: { snapshot, bases: { [alice.session]: 10 }, baseHashes: {} }, appends: [] })];
     for (let i = 0; i < 40; i += 4) saves.push(other.save(GROUP, first.id, { appends: [{ session: bob.session, after: i, transactions: many.slice(i, i + 4) }] }));
     saves.push(store.save(GROUP, first.id, { appends: [{ session: alice.session, after: 20, transactions: many.slice(20, 25) }] }));
     await Promise.all(saves);

@@ -216,7 +216,7 @@ describe("a tab that leaves in good order costs the other tabs no read of the wh
       this.reads++;
       return super.loadGroup(group);
     }
-    override save(...args: Parameters<IndexedDbLocalStore["save"]>): Promise<void> {
+    override save(...args: Parameters<IndexedDbLocalStore["save"]>): ReturnType<IndexedDbLocalStore["save"]> {
       return this.holdSaves ? new Promise(() => {}) : super.save(...args);
     }
   }

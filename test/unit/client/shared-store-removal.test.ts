@@ -1,0 +1,103 @@
+// Two tabs of one agent on one local store, and a document one of them removes from it while the other
+// still holds it and writes into it: tab A created the document cut off after its agent was made a reader,
+// the relay refused it whole, and A discarded it (the store forgets it); tab B, which took it in from the
+// store, wrote into it meanwhile. B's writes must survive B's restart, and reach the relay once its agent may
+// write again. The real SDK against the relay core in this process, on each kind of store two tabs share.
+import { IDBFactory } from "fake-indexeddb";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Doc } from "../../../client/index.ts";
+import { FileLocalStore } from "../../../client/storage/file-store.ts";
+import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
+import type { LocalStore } from "../../../client/storage/local-store.ts";
+import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import { fakeWebLocks } from "../../support/web-locks.ts";
+import { until } from "../../support/wait.ts";
+import { CUT_OFF_URL, GROUP, bobMadeBy, harnessPerTest } from "./group-harness.ts";
+
+const setup = harnessPerTest();
+const TAB_B_URL = "http://cut-off-b.relay.test";
+const folders: string[] = [];
+afterEach(() => {
+  for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true, maxRetries: 5 });
+});
+
+/** Each gives the stores of one device's tabs: the shared memory store, or an IndexedDB or file store per tab. */
+const devices: { name: string; tabs: () => () => LocalStore }[] = [
+  { name: "MemoryLocalStore", tabs: () => ((shared) => () => shared)(new MemoryLocalStore()) },
+  {
+    name: "IndexedDbLocalStore",
+    tabs: () => {
+      const factory = new IDBFactory();
+      const locks = fakeWebLocks();
+      return () => new IndexedDbLocalStore("weft-removal", factory, locks);
+    },
+  },
+  {
+    name: "FileLocalStore",
+    tabs: () => {
+      const directory = mkdtempSync(join(tmpdir(), "weft-removal-"));
+      folders.push(directory);
+      return () => new FileLocalStore(directory, { fsync: false });
+    },
+  },
+];
+
+const data = (doc: Doc | undefined) => doc?.transactions().map((transaction) => String(transaction.data)) ?? [];
+
+describe.each(devices)("a document one tab removes from the store while another writes into it ($name)", ({ tabs }) => {
+  it("keeps the other tab's writes across its restart, and sends them once its agent may write", async () => {
+    const made = bobMadeBy(setup(), "writer");
+    const { relay, client, aliceGroup, bobIdentity } = await made;
+    const storeOf = tabs();
+    const hostA = new URL(CUT_OFF_URL).host;
+    const hostB = new URL(TAB_B_URL).host;
+
+    // Tab A hears it is a writer, is cut off, and creates a document after its agent was made a reader.
+    const a = await client({ name: "bob-a", identity: bobIdentity, store: storeOf(), url: CUT_OFF_URL });
+    await until(() => a.group(GROUP).role === "writer", 5_000);
+    relay.unreachable.add(hostA);
+    a.group(GROUP).connection.drop();
+    await aliceGroup.setRole(bobIdentity.agent, "reader");
+    const created = a.group(GROUP).create({});
+    created.append("a-1");
+    await until(() => a.group(GROUP).allSaved(), 5_000);
+
+    // Tab B starts cut off on the store, taking the document in; tab A is refused and discards it.
+    relay.unreachable.add(hostB);
+    const b = await client({ name: "bob-b", identity: bobIdentity, store: storeOf(), url: TAB_B_URL });
+    const groupB = b.group(GROUP);
+    void groupB.openAll().catch(() => {}); // answered once it is back
+    await until(() => groupB.docs.some((doc) => doc.id === created.id), 5_000);
+    relay.unreachable.delete(hostA);
+    a.reconnectNow();
+    await expect(created.synced()).rejects.toMatchObject({ code: "forbidden" });
+    expect(created.refusedWrites()?.wholeDocument).toBe(true);
+    await a.group(GROUP).discardRefused(created);
+
+    // B, still cut off and writing as a writer, writes into the document the store no longer holds.
+    const docB = groupB.docs.find((doc) => doc.id === created.id)!;
+    docB.append("b-1");
+    await until(() => groupB.allSaved(), 5_000);
+    await b.close();
+
+    // Started again on the store, B holds its write.
+    const again = await client({ name: "bob-b-again", identity: bobIdentity, store: storeOf(), url: TAB_B_URL });
+    const groupAgain = again.group(GROUP);
+    void groupAgain.openAll().catch(() => {});
+    await until(() => groupAgain.docs.some((doc) => doc.id === created.id), 5_000);
+    expect(data(groupAgain.docs.find((doc) => doc.id === created.id))).toContain("b-1");
+
+    // Once bob may write, it reaches the relay.
+    await aliceGroup.setRole(bobIdentity.agent, "writer");
+    relay.unreachable.delete(hostB);
+    again.reconnectNow();
+    const docAgain = groupAgain.docs.find((doc) => doc.id === created.id)!;
+    await until(() => docAgain.relayKnown.header && !docAgain.inFlight && !docAgain.hasUnsynced, 5_000);
+    const atAlice = await aliceGroup.open(created.id);
+    await until(() => data(atAlice).includes("b-1"), 5_000);
+    expect(data(atAlice)).toContain("b-1");
+  });
+});
