@@ -774,7 +774,10 @@ export class Group {
         this.#pump.pushAt(effect.doc, effect.at);
         return;
       case "removeLocal":
-        return this.#storeWork(effect.doc, effect.report, `removing ${effect.doc} locally failed`, () => this.#store.remove(this.id, effect.doc));
+        return this.#storeWork(effect.doc, effect.report, `removing ${effect.doc} locally failed`, async () => {
+          await this.#store.remove(this.id, effect.doc);
+          if (effect.announce) await this.#store.announceUnsent?.(this.id, [effect.doc]);
+        });
       case "cutLocal":
         return this.#storeWork(effect.doc, effect.report, `cutting this client's writes to ${effect.doc} in the local store failed`, async () => {
           await cutStoredSession(this.#store, this.id, effect.doc, { session: effect.session, keep: effect.keep });

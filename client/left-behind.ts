@@ -86,6 +86,8 @@ export class LeftBehind {
       const named = docs ? stored.filter((doc) => docs.has(doc.id)) : stored;
       const wanted = core.whole.requested ? named : named.filter((doc) => core.docs.has(doc.id));
       if (wanted.length > 0) this.#host.dispatchInOrder({ type: "storedTails", docs: wanted });
+      // Named but gone from the store (another client removed it, having discarded it): held here, it is saved again.
+      for (const id of docs ?? []) if (core.docs.get(id)?.headerSaved && !named.some((doc) => doc.id === id)) this.#host.dispatchInOrder({ type: "storeMissing", doc: id });
     }, (error: unknown) => this.#readFailed(error));
   }
 

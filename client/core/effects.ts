@@ -120,7 +120,8 @@ export type CoreEffect =
   /** Push `doc` again at `at` (the push event's clock): a partial frame waits for the pace (push.ts), with nothing else to wake it. */
   | { type: "pushAt"; doc: DocId; at: number }
   /** Forget `doc` in the local store; `report` says whether a failure goes to onError. */
-  | { type: "removeLocal"; doc: DocId; report: boolean }
+  // `announce`: the clients sharing the store are told (LocalStore.announceUnsent), so one that still holds it saves it again.
+  | { type: "removeLocal"; doc: DocId; report: boolean; announce?: boolean }
   /** Cut `session` of `doc` short in the local store, at `keep` transactions (refused writes discarded, or own writes moved after the relay's), then flush it. */
   | { type: "cutLocal"; doc: DocId; session: SessionId; keep: number; report: boolean }
   | { type: "settle"; waiter: WaiterKey; error?: RelayError | ClosedError }

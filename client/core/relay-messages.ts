@@ -303,7 +303,8 @@ export function discard(state: CoreState, id: DocId, report: boolean, out: CoreE
   out.push({ type: "changed", doc: id, added: [], ...(removed.length > 0 ? { removed } : {}) });
   if (whole) {
     forget(state, id, out);
-    out.push({ type: "removeLocal", doc: id, report });
+    // Another tab may hold it still, with writes of its own saved there: it is told, and saves it again.
+    out.push({ type: "removeLocal", doc: id, report, announce: true });
   } else if (kept !== undefined) {
     // Only the own session is cut: what other clients sharing the store saved into the document stays.
     out.push({ type: "cutLocal", doc: id, session: state.writer.session, keep: kept, report });
