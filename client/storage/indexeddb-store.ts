@@ -160,8 +160,10 @@ export class IndexedDbLocalStore implements LocalStore {
     const unmoved: { doc: DocId; changes: DocChanges }[] = [];
     for (const { key, doc, changes } of storage ? journalOf(storage, this.#name, group) : []) {
       try {
-        await this.save(group, doc, changes);
-        storage!.removeItem(key);
+        // A document the database does not mark as held (removed since, or saved before marks were kept)
+        // takes nothing without the header: the entry stays, read on top, as when the database is full.
+        if ((await this.save(group, doc, changes)) === "missing") unmoved.push({ doc, changes });
+        else storage!.removeItem(key);
       } catch {
         unmoved.push({ doc, changes });
       }

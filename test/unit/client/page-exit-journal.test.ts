@@ -76,6 +76,30 @@ describe("IndexedDbLocalStore's page-exit journal", () => {
     expect(loaded?.sessions[bob.session]).toBeUndefined();
   });
 
+  it("keeps an entry for a document the database holds without its mark (saved before marks were kept): read on top, and moved in once the document is saved whole", async () => {
+    const factory = new IDBFactory();
+    const own = transactions(5, "own");
+    await new IndexedDbLocalStore("weft", factory).loadGroup(GROUP); // makes the database
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = factory.open("weft", 1);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const written = db.transaction("changes", "readwrite");
+    written.objectStore("changes").add({ group: GROUP, doc: doc.id, changes: { header: doc.header, appends: [{ session: alice.session, after: 0, transactions: own.slice(0, 3) }] } });
+    await new Promise((resolve) => (written.oncomplete = resolve));
+    db.close();
+    new IndexedDbLocalStore("weft", factory).keepAtOnce(GROUP, doc.id, { appends: [{ session: alice.session, after: 3, transactions: own.slice(3) }] }, alice.session);
+
+    const store = new IndexedDbLocalStore("weft", factory);
+    expect((await store.loadGroup(GROUP))[0]?.sessions[alice.session]).toEqual(own);
+    expect(storage.keys()).toHaveLength(1);
+    // The client, told "missing" by its next save, saves the document whole: the entry then moves in.
+    await store.save(GROUP, doc.id, { header: doc.header, appends: [{ session: alice.session, after: 0, transactions: own }] });
+    expect((await new IndexedDbLocalStore("weft", factory).loadGroup(GROUP))[0]?.sessions[alice.session]).toEqual(own);
+    expect(storage.keys()).toEqual([]);
+  });
+
   it("drops an entry it cannot read, and loads the rest; other databases' and groups' entries stay", async () => {
     const factory = new IDBFactory();
     const store = new IndexedDbLocalStore("weft", factory);
