@@ -185,9 +185,9 @@ export class FileLocalStore implements LocalStore {
       const { header } = record as { header?: unknown };
       const makes = create && header !== undefined;
       if (!makes && !existsSync(path)) return "missing";
-      const created = (await this.#ensureFolder(dirname(path))) || !existsSync(path);
+      const created = makes && ((await this.#ensureFolder(dirname(path))) || !existsSync(path));
       // A new file appears whole: another store reading the folder meanwhile never finds it empty.
-      if (created && makes && (await createWhole(path, Buffer.concat([line, Buffer.from(recordLine({ header }))]), fsync))) {
+      if (created && (await createWhole(path, Buffer.concat([line, Buffer.from(recordLine({ header }))]), fsync))) {
         if (fsync) await fsyncPath(dirname(path)); // the new file's name is durable too
         this.#grown.set(path, { whole: 0, appended: line.length });
         return undefined;
