@@ -51,13 +51,19 @@ describe("takeOrphanTails", () => {
   });
 });
 
+/** The writer's core, with a document of its own in the group (named "doc" in the transcript). */
+function writerScenario() {
+  const core = coreScenario(writer);
+  const inGroup = newHeader({ group: GROUP, kind: "json", creator: writer.agent, createdAt: 1_700_000_000_000 });
+  const doc = docIdOf(inGroup);
+  core.name(doc, "doc");
+  core.name(orphan, "orphan");
+  return { core, inGroup, doc };
+}
+
 describe("tails its role may not write", () => {
   it("a reader holding its agent's unsent tails refuses them here, once, sends none, and sends them once it may write", () => {
-    const core = coreScenario(writer);
-    const inGroup = newHeader({ group: GROUP, kind: "json", creator: writer.agent, createdAt: 1_700_000_000_000 });
-    const doc = docIdOf(inGroup);
-    core.name(doc, "doc");
-    core.name(orphan, "orphan");
+    const { core, inGroup, doc } = writerScenario();
     core.start([{ id: doc, header: inGroup, sessions: { [orphan]: stored } }]);
     core.connect("reader");
     core.relay(knownLoad(doc, true, { [orphan]: 2 }));
@@ -72,11 +78,7 @@ describe("tails its role may not write", () => {
   });
 
   it("tails of a document this agent may no longer read are pushed once its load is refused, and refused and surfaced by the relay's answer", () => {
-    const core = coreScenario(writer);
-    const inGroup = newHeader({ group: GROUP, kind: "json", creator: writer.agent, createdAt: 1_700_000_000_000 });
-    const doc = docIdOf(inGroup);
-    core.name(doc, "doc");
-    core.name(orphan, "orphan");
+    const { core, inGroup, doc } = writerScenario();
     // Written by the agent's previous client, which closed before the relay answered them: the store also
     // kept what the relay was last heard to hold.
     core.start([{ id: doc, header: inGroup, sessions: { [orphan]: stored }, relayHeld: { header: true, sessions: { [orphan]: 2 } } }]);

@@ -8,19 +8,11 @@
 // SDK against the relay core in this process; each seed picks the store (one MemoryLocalStore, an
 // IndexedDbLocalStore per tab, or a FileLocalStore per tab on one folder). More seeds:
 //   WEFT_INTERLEAVINGS=3000 [WEFT_INTERLEAVINGS_FROM=6001] npx vitest run --project unit test/unit/client/discard-interleavings.test.ts
-import { IDBFactory } from "fake-indexeddb";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { LocalRefusalError, type Client, type Doc } from "../../../client/index.ts";
 import { createIdentity } from "../../../client/identity.ts";
-import { FileLocalStore } from "../../../client/storage/file-store.ts";
-import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
-import type { LocalStore } from "../../../client/storage/local-store.ts";
-import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
-import { fakeWebLocks } from "../../support/web-locks.ts";
 import { until } from "../../support/wait.ts";
+import { deviceStores } from "./device-stores.ts";
 import { CUT_OFF_URL, GROUP, harnessPerTest, settle, statusOf } from "./group-harness.ts";
 
 const setup = harnessPerTest();
@@ -35,25 +27,8 @@ const FIRST = Number(process.env.WEFT_INTERLEAVINGS_FROM ?? 1);
 const PINNED = [5219];
 const seeds = [...Array.from({ length: SEEDS }, (_, index) => FIRST + index), ...PINNED.filter((seed) => seed < FIRST || seed >= FIRST + SEEDS)];
 
-/** Each call gives the stores of one device's tabs: the shared memory store, or an IndexedDB store per tab. */
-const devices: (() => () => LocalStore)[] = [
-  () => ((shared) => () => shared)(new MemoryLocalStore()),
-  () => {
-    const factory = new IDBFactory();
-    const locks = fakeWebLocks();
-    return () => new IndexedDbLocalStore("weft-interleavings", factory, locks);
-  },
-  () => {
-    const directory = mkdtempSync(join(tmpdir(), "weft-interleavings-"));
-    folders.push(directory);
-    return () => new FileLocalStore(directory, { fsync: false });
-  },
-];
-const folders: string[] = [];
-afterEach(() => {
-  // A client of the test may still be saving into it (the harness closes them too): retried, not failed.
-  for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true, maxRetries: 5 });
-});
+const { devices, removeFolders } = deviceStores("weft-interleavings");
+afterEach(removeFolders);
 
 /** A small deterministic generator (a linear congruential one): the seed picks every choice. */
 function generator(seed: number): () => number {
@@ -100,7 +75,7 @@ describe("two tabs of one agent, a refusal and a discard, in random orders", () 
       await shared.synced();
 
       // Tab A writes cut off as a reader; the relay refuses it; bob may write again.
-      const storeOf = devices[seed % devices.length]!();
+      const storeOf = devices[seed % devices.length]!.tabs();
       let a = await client({ name: "bob-a", identity: bob, store: storeOf(), url: CUT_OFF_URL });
       let groupA = a.group(GROUP);
       let docA = await groupA.open(shared.id);

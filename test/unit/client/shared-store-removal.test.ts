@@ -3,47 +3,16 @@
 // the relay refused it whole, and A discarded it (the store forgets it); tab B, which took it in from the
 // store, wrote into it meanwhile. B's writes must survive B's restart, and reach the relay once its agent may
 // write again. The real SDK against the relay core in this process, on each kind of store two tabs share.
-import { IDBFactory } from "fake-indexeddb";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Doc } from "../../../client/index.ts";
-import { FileLocalStore } from "../../../client/storage/file-store.ts";
-import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
-import type { LocalStore } from "../../../client/storage/local-store.ts";
-import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
-import { fakeWebLocks } from "../../support/web-locks.ts";
 import { until } from "../../support/wait.ts";
+import { deviceStores } from "./device-stores.ts";
 import { CUT_OFF_URL, GROUP, bobMadeBy, harnessPerTest } from "./group-harness.ts";
 
 const setup = harnessPerTest();
 const TAB_B_URL = "http://cut-off-b.relay.test";
-const folders: string[] = [];
-afterEach(() => {
-  for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true, maxRetries: 5 });
-});
-
-/** Each gives the stores of one device's tabs: the shared memory store, or an IndexedDB or file store per tab. */
-const devices: { name: string; tabs: () => () => LocalStore }[] = [
-  { name: "MemoryLocalStore", tabs: () => ((shared) => () => shared)(new MemoryLocalStore()) },
-  {
-    name: "IndexedDbLocalStore",
-    tabs: () => {
-      const factory = new IDBFactory();
-      const locks = fakeWebLocks();
-      return () => new IndexedDbLocalStore("weft-removal", factory, locks);
-    },
-  },
-  {
-    name: "FileLocalStore",
-    tabs: () => {
-      const directory = mkdtempSync(join(tmpdir(), "weft-removal-"));
-      folders.push(directory);
-      return () => new FileLocalStore(directory, { fsync: false });
-    },
-  },
-];
+const { devices, removeFolders } = deviceStores("weft-removal");
+afterEach(removeFolders);
 
 const data = (doc: Doc | undefined) => doc?.transactions().map((transaction) => String(transaction.data)) ?? [];
 
