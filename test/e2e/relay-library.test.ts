@@ -256,10 +256,13 @@ describe("an app's Worker whose object class was bound without SQLite storage (n
     try {
       const group = client.group("team");
       const heard: string[] = [];
+      const statuses: string[] = [group.status];
       group.onError((error) => heard.push(error.message));
-      await until(() => heard.length > 0, 10_000);
+      group.onStatus((status) => statuses.push(status));
+      await until(() => heard.length > 0 && statuses.includes("offline"), 10_000);
       expect(heard[0]).toMatch(/HTTP 500: .*misconfigured.*no SQLite storage: bind it under new_sqlite_classes/);
-      expect(group.status).toBe("offline");
+      // Offline after the refusal, and never online (it tries again after its backoff, and is refused again).
+      expect(statuses).not.toContain("online");
     } finally {
       client.close();
     }
