@@ -20,6 +20,12 @@ export const GROUP_HEADER = "x-weft-group";
 /** Path suffix of the bench's request for the object's SQL counts (answered only with WEFT_SQL_STATS=true). */
 export const SQL_STATS_PATH = "/sql-stats";
 
+/**
+ * Path suffix of the health check's question to an object (routes.ts): 204 when the object can keep a
+ * group, else the 500 `misconfigured` every socket gets. It opens nothing and writes nothing.
+ */
+export const STORAGE_CHECK_PATH = "/storage-check";
+
 /** Keep-alive answered by the runtime itself, without waking a hibernated object. */
 export const PING_FRAME = encodeMessage({ type: "ping" });
 export const PONG_FRAME = encodeMessage({ type: "pong" });
@@ -91,7 +97,8 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
   }
 
   override async fetch(request: Request): Promise<Response> {
-    if (new URL(request.url).pathname.endsWith(SQL_STATS_PATH)) {
+    const path = new URL(request.url).pathname;
+    if (path.endsWith(SQL_STATS_PATH)) {
       if (!this.#meter) return new Response("not found", { status: 404 });
       return Response.json({ instance: this.#instance, ...this.#meter.settle() });
     }
@@ -100,6 +107,7 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
       logOnce(`weft: ${problem}`);
       return Response.json({ error: "misconfigured", message: problem }, { status: 500 });
     }
+    if (path.endsWith(STORAGE_CHECK_PATH)) return new Response(null, { status: 204 });
     const group = request.headers.get(GROUP_HEADER);
     if (!group) return new Response("missing group", { status: 400 });
     const store = this.#openStore();

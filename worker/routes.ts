@@ -5,7 +5,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { PROTOCOL_VERSION, isGroupId } from "../protocol/index.ts";
 import { configFromEnv, logOnce, reportProblems, withKeysChecked, type ConfigEnv, type RelayConfig } from "./config.ts";
-import { GROUP_HEADER, type GroupObject } from "./group-object.ts";
+import { GROUP_HEADER, STORAGE_CHECK_PATH, type GroupObject } from "./group-object.ts";
 
 export type RelayRoutesOptions<Bindings> = {
   /** The Durable Object namespace bound to `GroupObject` (or a class made by `groupObjectWith`). */
@@ -19,6 +19,9 @@ export type RelayRoutesOptions<Bindings> = {
   config?: (env: Bindings) => RelayConfig;
 };
 
+/** The object the health check asks: not a group id (isGroupId), so no group's object is woken or made. */
+const STORAGE_CHECK_OBJECT = "weft:storage-check";
+
 /** The relay cannot serve any request as configured: said in the answer, so the SDK's client hears it. */
 class Misconfigured extends Error {}
 
@@ -29,6 +32,8 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
    * isolate: the health check and the SDK's plain GET after a failed socket say it too, rather than "ok" and 426.
    */
   let objectProblem: string | undefined;
+  /** An object answered the health check's question that it can keep a group: not asked again in this isolate. */
+  let objectsChecked = false;
 
   // The SDK reads why a socket failed to open from a plain GET of its URL (426, 400, 404 and their bodies).
   // In a browser that GET is cross-origin: without this header it fails as "Failed to fetch", whatever the
@@ -43,8 +48,8 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
   });
 
   // A health check that says so when the relay cannot serve a group at all.
-  app.get("/v1/health", (c) => {
-    groupsOf(c.env);
+  app.get("/v1/health", async (c) => {
+    const groups = groupsOf(c.env);
     // Checked as the group objects check it: a config built in code with a short secret lets no one in either.
     const config = withKeysChecked((options.config ?? configFromEnv)(c.env as ConfigEnv & Bindings));
     const { problems } = config;
@@ -53,7 +58,7 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
       reportProblems(config);
       return c.json({ error: "misconfigured", message: `the relay's configuration has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}, and no one gets in: ${problems.join("; ")}` }, 500);
     }
-    if (objectProblem) throw new Misconfigured(objectProblem);
+    if (!objectsChecked) await checkObjects(groups);
     // Whether a hello needs a token, so an operator sees a relay left open (a secret never put) from outside.
     const tokens = !config.tokens ? "off" : config.access.openGroups ? "optional" : "required";
     return c.json({ ok: true, protocol: PROTOCOL_VERSION, tokens });
@@ -73,12 +78,27 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
     const headers = new Headers(c.req.raw.headers);
     headers.set(GROUP_HEADER, group);
     const answer = await groups.getByName(group).fetch(new Request(c.req.raw, { headers }));
-    if (answer.status === 500) {
-      const said = (await answer.clone().json().catch(() => undefined)) as { error?: unknown; message?: unknown } | undefined;
-      if (said?.error === "misconfigured" && typeof said.message === "string") throw new Misconfigured((objectProblem = said.message));
-    }
+    await throwIfMisconfigured(answer);
     return answer;
   });
+
+  /**
+   * The health check asks one object (of a name no group has) whether it can keep a group, once per isolate
+   * while it can: a class bound without SQLite storage is said at once, not only after a socket found it.
+   */
+  async function checkObjects(groups: DurableObjectNamespace<GroupObject>): Promise<void> {
+    if (objectProblem) throw new Misconfigured(objectProblem);
+    const answer = await groups.getByName(STORAGE_CHECK_OBJECT).fetch(`https://weft.invalid${STORAGE_CHECK_PATH}`);
+    await throwIfMisconfigured(answer);
+    objectsChecked = answer.status === 204;
+  }
+
+  /** An object's 500 `misconfigured` (its class has no SQLite storage), kept for this isolate and thrown. */
+  async function throwIfMisconfigured(answer: Response): Promise<void> {
+    if (answer.status !== 500) return;
+    const said = (await answer.clone().json().catch(() => undefined)) as { error?: unknown; message?: unknown } | undefined;
+    if (said?.error === "misconfigured" && typeof said.message === "string") throw new Misconfigured((objectProblem = said.message));
+  }
 
   /** The namespace `options.groups` gives; a Misconfigured error if it gives none (a binding named otherwise). */
   function groupsOf(env: Bindings): DurableObjectNamespace<GroupObject> {

@@ -250,7 +250,13 @@ describe("an app's Worker whose object class was bound without SQLite storage (n
     await miniflare?.dispose();
   });
 
-  it("answers a socket with a 500 that says how to bind the class, which the SDK's client hears, and then so does its health check", async () => {
+  it("says so in its health check before any socket came: the check asks an object", async () => {
+    const health = await fetch(`${origin}/sync/v1/health`);
+    expect(health.status).toBe(500);
+    expect(await health.json()).toEqual({ error: "misconfigured", message: expect.stringMatching(/^the relay's Durable Object class has no SQLite storage: bind it under new_sqlite_classes/) });
+  });
+
+  it("answers a socket with a 500 that says how to bind the class, which the SDK's client hears, and so does its health check", async () => {
     const identity = createIdentity();
     const client = await createClient({ url: `${origin}/sync`, identity, getToken: (group) => mintToken({ agent: identity.agent, group, role: "writer", expiresIn: 600 }, SECRET) });
     try {
