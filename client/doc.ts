@@ -164,7 +164,7 @@ export class Doc {
   append(data: TransactionData): DocTransaction {
     const state = this.#state;
     // Nothing would save or send it: the app hears so now, not in a write it believes made.
-    if (this.#host.closedError) throw this.#host.closedError;
+    if (this.#host.closedError) throw this.#host.closedError.again();
     if (!state.header) throw new Error(`append: document ${this.id} is not loaded yet`);
     if (state.deleted) throw new LocalRefusalError("doc_deleted", `append: document ${this.id} was deleted`);
     const gone = this.#goneError("append");

@@ -58,11 +58,18 @@ export class LocalRefusalError extends TypeError {
 /** The group's connection is closed for good (client.close(), not a member, a bad token): nothing more will happen. */
 export class ClosedError extends Error {
   override readonly name = "ClosedError";
+  readonly group: string;
   readonly reason: string;
 
   constructor(group: string, reason: string) {
     super(`group ${group} is closed: ${reason}`);
+    this.group = group;
     this.reason = reason;
+  }
+
+  /** The same error made where a call meets the closed group: its stack names that call, not the close. */
+  again(): ClosedError {
+    return new ClosedError(this.group, this.reason);
   }
 }
 

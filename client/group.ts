@@ -699,7 +699,7 @@ export class Group {
 
   #throwIfClosed(): void {
     const closed = this.#closedError();
-    if (closed) throw closed;
+    if (closed) throw closed.again();
   }
 
   /** The app's Doc for a document the core holds (the same object for as long as the core holds that document). */

@@ -17,7 +17,7 @@ import {
   type ServerPresence,
   type SessionId,
 } from "../protocol/index.ts";
-import { LocalRefusalError } from "./errors.ts";
+import { LocalRefusalError, type ClosedError } from "./errors.ts";
 import { checkListener, refuseTextAsRelayWould } from "./local-checks.ts";
 
 /** A peer's key in the presence map: its agent and session, since one agent may be here in several tabs. */
@@ -48,7 +48,7 @@ export type PresenceHooks = {
   /** Why presence can never be shown in the document (deleted, no longer held), if it cannot. */
   goneWhy?(doc: DocId): string | undefined;
   /** Why the group closed for good, once it did: set() throws it. */
-  closedError?(): Error | undefined;
+  closedError?(): ClosedError | undefined;
   /**
    * Runs `send` right behind the content about to be pushed, if some is (false otherwise), so a cursor
    * moved by a keystroke travels in the keystroke's frame: one frame to send, and one for each reader.
@@ -160,7 +160,7 @@ export class PresenceChannel {
 
   set(doc: DocId, state: Json): void {
     const closed = this.#hooks.closedError?.();
-    if (closed) throw closed;
+    if (closed) throw closed.again();
     // JSON.stringify would make a Map {} and a Date its text, unsaid: refused as for meta.
     const problem = jsonProblem(state);
     if (problem) throw new LocalRefusalError("bad_frame", `presence.set: the state ${problem}`);

@@ -50,6 +50,34 @@ describe("a group against the relay core", () => {
     expect(reopened.transactions().map((transaction) => transaction.data)).toEqual(["before the close", "in the new group"]);
   });
 
+  it("closed: each call that meets it throws a ClosedError of its own, whose stack names that call rather than the close", async () => {
+    const { client } = setup();
+    const alice = await client({ name: "alice" });
+    const group = alice.group("g1");
+    const doc = group.create();
+    group.close();
+    function appendAfterTheClose() {
+      doc.append("late");
+    }
+    function createAfterTheClose() {
+      group.create();
+    }
+    function setPresenceAfterTheClose() {
+      doc.presence.set("here");
+    }
+    for (const call of [appendAfterTheClose, createAfterTheClose, setPresenceAfterTheClose]) {
+      let thrown: unknown;
+      try {
+        call();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ClosedError);
+      expect(thrown).toMatchObject({ group: "g1", reason: "closed by the app", message: "group g1 is closed: closed by the app" });
+      expect((thrown as Error).stack).toContain(call.name);
+    }
+  });
+
   it("closed in the task of a first write into another agent's document: the new group client.group() gives holds the write and sends it", async () => {
     const { relay, client } = setup();
     const bob = await client({ name: "bob" });
