@@ -8,7 +8,7 @@ import { checkSignalOptions } from "./local-checks.ts";
 import { RelayClock } from "./relay-clock.ts";
 import { settling, unlessAborted } from "./store-load.ts";
 import { soundStoredDocs } from "./stored-checks.ts";
-import type { AgentId, DocId, Role, SessionId } from "../protocol/index.ts";
+import { describe, type AgentId, type DocId, type Role, type SessionId } from "../protocol/index.ts";
 import { cutStoredSession, type DocChanges, type LocalStore, type SaveResult, type SessionCut, type StoredDoc, type UnsentListener } from "./storage/local-store.ts";
 import { MemoryLocalStore } from "./storage/memory-store.ts";
 import type { LeaseRequest, SessionLease } from "./storage/session-pool.ts";
@@ -93,7 +93,11 @@ export class Client {
    * Throws a ClosedError once the client is closed.
    */
   group(id: string): Group {
-    if (this.#closed) throw new ClosedError(String(id), `client.group(${JSON.stringify(id)}): the client is closed`);
+    if (this.#closed) {
+      // Said before checking the id (as a closed group says it first), of whatever the app passed.
+      const named = typeof id === "string" ? id : describe(id);
+      throw new ClosedError(named, `client.group(${typeof id === "string" ? JSON.stringify(id) : named}): the client is closed`);
+    }
     const held = this.#groups.get(id);
     if (held && !wasClosedByApp(held)) return held;
     // Closed by the relay, then by the app: let go of now (how an agent the relay refused asks again).

@@ -78,6 +78,17 @@ describe("a group against the relay core", () => {
     }
   });
 
+  it("after client.close(), client.group() throws a ClosedError that names what it was given", async () => {
+    const { client } = setup();
+    const alice = await client({ name: "alice" });
+    alice.group("g1");
+    await alice.close();
+    expect(() => alice.group("g1")).toThrow(new ClosedError("g1", 'client.group("g1"): the client is closed'));
+    // Plain JavaScript passing the wrong thing: described, not "[object Object]" nor "undefined".
+    expect(() => alice.group({} as never)).toThrow(new ClosedError("Object", "client.group(Object): the client is closed"));
+    expect(() => alice.group(Symbol("g") as never)).toThrow("group symbol is closed: client.group(symbol): the client is closed");
+  });
+
   it("closed in the task of a first write into another agent's document: the new group client.group() gives holds the write and sends it", async () => {
     const { relay, client } = setup();
     const bob = await client({ name: "bob" });
