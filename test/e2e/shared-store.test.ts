@@ -1,6 +1,7 @@
 // End to end (issue 9, item 1): two processes of one app, one identity and one FileLocalStore directory,
 // write into one document at the same time through the real relay (`wrangler dev`). Each leases its own
-// session, so the relay keeps both; nothing is lost, nothing doubled.
+// session, so the relay keeps both; nothing is lost, nothing doubled: not when they close with writes
+// unsent, nor when they are killed mid-stream.
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +17,7 @@ import { until } from "../support/wait.ts";
 
 const SHARER = fileURLToPath(new URL("./store-sharer.ts", import.meta.url));
 const OFFLINE_WRITER = fileURLToPath(new URL("./offline-writer.ts", import.meta.url));
+const ENDLESS_WRITER = fileURLToPath(new URL("./endless-writer.ts", import.meta.url));
 const PER_PROCESS = 500;
 const GROUP = "e2e-shared-store";
 
@@ -76,6 +78,50 @@ describe("two Node processes on one FileLocalStore directory, through wrangler d
     const local = await restarted.group(GROUP).open(created.id as DocId);
     expect([...local.transactions().map((transaction) => transaction.data)].sort()).toEqual([...all].sort());
     await restarted.close();
+  });
+
+  it("two processes killed (SIGKILL) while writing: the next process on the store sends all they saved, each once, in order", async () => {
+    const identity = createIdentity();
+    const dir = mkdtempSync(join(tmpdir(), "weft-e2e-killed-"));
+    try {
+      const creator = await createClient({ url: relay.url, identity, store: new FileLocalStore(dir) });
+      const created = creator.group(GROUP).create({ meta: { title: "written until killed" } });
+      await created.synced();
+      await creator.close();
+
+      const writers = ["a", "b"].map((name) => spawnLineProcess(ENDLESS_WRITER, [relay.url, dir, exportIdentity(identity), GROUP, created.id, name], children));
+      const sessions = await Promise.all(writers.map(async (writer) => (JSON.parse(await writer.line(0)) as { session: SessionId }).session));
+      const ackedBy = (index: number) => Math.max(0, ...writers[index]!.lines().map((line) => (JSON.parse(line) as { acked?: number }).acked ?? 0));
+      // Killed mid-stream, one after the other, each with writes saved and not yet acknowledged.
+      await until(() => ackedBy(0) > 100 && ackedBy(1) > 100, 30_000);
+      for (const writer of writers) {
+        writer.child.kill("SIGKILL");
+        await until(() => writer.child.exitCode !== null || writer.child.signalCode !== null, 10_000);
+      }
+      const acked = [ackedBy(0), ackedBy(1)];
+
+      // What the store kept of each session, read as the next start reads it.
+      const stored = (await new FileLocalStore(dir).loadGroup(GROUP)).find((doc) => doc.id === created.id)!;
+      const savedBy = sessions.map((session) => (stored.sessions[session] ?? []).map((transaction) => transaction.data));
+
+      const next = await createClient({ url: relay.url, identity, store: new FileLocalStore(dir) });
+      const reopened = await next.group(GROUP).open(created.id);
+      await until(() => sessions.every((session, index) => countOf(reopened.relayKnown, session) === savedBy[index]!.length), 30_000);
+      await next.close();
+
+      const reader = await createClient({ url: relay.url, identity: createIdentity() });
+      const read = await reader.group(GROUP).open(created.id);
+      sessions.forEach((session, index) => {
+        const atRelay = read.sessionTransactions(session).map((transaction) => transaction.data);
+        // Every write the relay acknowledged is there, and every one the store saved, in the order written.
+        expect(atRelay.length).toBeGreaterThanOrEqual(acked[index]!);
+        expect(atRelay).toEqual(savedBy[index]);
+        expect(atRelay).toEqual(Array.from({ length: atRelay.length }, (_, i) => `${["a", "b"][index]}-${i}`));
+      });
+      await reader.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a process that closes with writes unsent hands them to a live process on the store, which pushes them at once", async () => {
