@@ -183,8 +183,8 @@ export class FileLocalStore implements LocalStore {
     const path = this.#docPath(group, doc);
     return this.#inOrder(path, async () => {
       const { header } = record as { header?: unknown };
+      // Without the header a missing file stays missing: appendWhole opens it without O_CREAT, and says so.
       const makes = create && header !== undefined;
-      if (!makes && !existsSync(path)) return "missing";
       const created = makes && ((await this.#ensureFolder(dirname(path))) || !existsSync(path));
       // A new file appears whole: another store reading the folder meanwhile never finds it empty.
       if (created && (await createWhole(path, Buffer.concat([line, Buffer.from(recordLine({ header }))]), fsync))) {
