@@ -18,10 +18,13 @@ const ENV = { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${p
 
 describe("npm run dev and dev:local", () => {
   const persistTo = mkdtempSync(join(tmpdir(), "weft-dev-"));
+  // The relays' temporary folder: Miniflare's own folder in it outlives a relay killed with SIGKILL.
+  const relayTmp = mkdtempSync(join(tmpdir(), "weft-dev-tmp-"));
   const started: ProcessInfo[] = [];
   afterAll(() => {
     for (const info of started) if (alive(info.pid)) process.kill(info.pid, "SIGKILL"); // only after a failure
     rmSync(persistTo, { recursive: true, force: true });
+    rmSync(relayTmp, { recursive: true, force: true });
   });
 
   const cases = [
@@ -39,7 +42,7 @@ describe("npm run dev and dev:local", () => {
     const toGroup = target === "npm's process group";
     const npm = spawn("npm", ["run", script, "--", `--port=${port}`, "--persist-to", persistTo, ...extra], {
       cwd: ROOT,
-      env: ENV,
+      env: { ...ENV, TMPDIR: relayTmp },
       stdio: ["ignore", "pipe", "pipe"],
       detached: toGroup, // npm leads a group of its own, as under a terminal or `timeout`
     });

@@ -60,10 +60,15 @@ describe("startRelay", () => {
 
   describe("in a process that ends without stop()", () => {
     const children: ChildProcess[] = [];
-    afterAll(() => children.forEach((child) => child.kill("SIGKILL")));
+    // The holders' temporary folder: Miniflare's own folder in it outlives a process that never called stop().
+    const holderTmp = mkdtempSync(join(tmpdir(), "weft-relay-holders-"));
+    afterAll(() => {
+      children.forEach((child) => child.kill("SIGKILL"));
+      rmSync(holderTmp, { recursive: true, force: true });
+    });
 
     it.each(["killed with SIGKILL", "exiting"])("%s, its workerd goes with it and frees the port", async (how) => {
-      const holder = spawnLineProcess(HOLDER, [], children);
+      const holder = spawnLineProcess(HOLDER, [], children, { TMPDIR: holderTmp });
       const port = Number(new URL(await holder.line(0)).port);
       const workerd = childProcesses(holder.child.pid!).filter((child) => child.command.includes("workerd"));
       expect(workerd.length).toBeGreaterThan(0);

@@ -6,9 +6,12 @@ import { until } from "./wait.ts";
 /** `line(index)` waits for a line; `lines()` is every whole line so far. */
 export type LineProcess = { child: ChildProcess; line(index: number): Promise<string>; lines(): string[] };
 
-/** Runs `script` with `args` under this Node, stdin piped; added to `children`, which the test kills in afterAll. */
-export function spawnLineProcess(script: string, args: readonly string[], children: ChildProcess[]): LineProcess {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ["pipe", "pipe", "inherit"] });
+/**
+ * Runs `script` with `args` under this Node, stdin piped, with `env` added to this process's environment;
+ * added to `children`, which the test kills in afterAll.
+ */
+export function spawnLineProcess(script: string, args: readonly string[], children: ChildProcess[], env: Record<string, string> = {}): LineProcess {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, ...env } });
   children.push(child);
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));

@@ -2,7 +2,10 @@
 // and stops or kills it. Used by the
 // end-to-end tests and the benchmarks; every process it starts is killed by `stop()` or `kill()`.
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -80,15 +83,23 @@ async function startRelayOnce(options: RelayOptions): Promise<RelayProcess> {
       : [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", options.persistTo, "--log-level", "warn",
           ...(options.config ? ["--config", options.config] : []),
           ...Object.entries(options.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}:${value}`])];
+  // A temporary folder of its own, removed once it exits: Miniflare's folders (miniflare-<hash>) in it would
+  // be left behind by a relay killed with SIGKILL, which cannot remove them.
+  const scratch = mkdtempSync(join(tmpdir(), "weft-relay-tmp-"));
   const child = spawn(
     process.execPath,
     args,
-    { cwd: ROOT, env: { ...process.env, ...QUIET_ENV, ...options.env }, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+    { cwd: ROOT, env: { ...process.env, ...QUIET_ENV, ...options.env, TMPDIR: scratch }, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      rmSync(scratch, { recursive: true, force: true });
+      resolve();
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
 
   const killGroup = async (signal: NodeJS.Signals) => {
