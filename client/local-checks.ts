@@ -264,7 +264,8 @@ export function tokenProblem(token: unknown): string | undefined {
 
 /** An options argument: an object, or left out. */
 export function checkOptions(options: unknown, what: string): void {
-  if (options !== undefined && (typeof options !== "object" || options === null)) throw new ArgumentError(`${what}: options must be an object, not ${describe(options)}`);
+  // An array names no option (an empty one would pass in silence, as a misplaced argument).
+  if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) throw new ArgumentError(`${what}: options must be an object, not ${describe(options)}`);
 }
 
 /** Options that name nothing but `known`: a misspelt option would otherwise be dropped in silence. */

@@ -164,6 +164,7 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
       [{ backoff: { baseMs: Number.NaN } }, /backoff.baseMs must be a whole number of milliseconds from 1 to 2147483647, not NaN/],
       [{ backoff: { baseMs: 0 } }, /backoff.baseMs must be/],
       [{ backoff: "fast" }, /backoff: options must be an object, not string/],
+      [{ backoff: [] }, /backoff: options must be an object, not Array/],
       [{ backoff: { base: 10 } }, /backoff: there is no option "base"; the options are baseMs, capMs, minUptimeMs/],
       [{ pingIntervalMs: Number.NaN }, /pingIntervalMs must be a whole number/],
       [{ pingTimeoutMs: 0 }, /pingTimeoutMs must be a whole number/],
@@ -282,6 +283,7 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
       ["open", () => loose.open!(doc.id, { signal: "soon" })],
       ["openAll", () => loose.openAll!({ signal: {} })],
       ["synced", () => looseDoc.synced!(42)],
+      ["synced", () => looseDoc.synced!([])],
       ["retryRefused", () => loose.retryRefused!(undefined)],
       ["discardRefused", () => loose.discardRefused!(doc.id)],
       // A misspelt option: the wait it was to bound would be unbounded.

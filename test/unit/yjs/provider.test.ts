@@ -546,6 +546,7 @@ describe("plain JavaScript passing the wrong thing", () => {
       // What a CommonJS app's require("yjs") gives: another copy of yjs, whose Y.Doc would show no edit of others.
       [made(groupA, docId, new (createRequire(import.meta.url)("yjs") as typeof Y).Doc()), /comes from another copy of yjs than weft\/yjs uses/],
       [made(groupA, docId, ydoc, null), /options must be an object, not null/],
+      [made(groupA, docId, ydoc, []), /options must be an object, not Array/],
       [made(groupA, docId, ydoc, { snapshot: false }), /there is no option "snapshot"; the options are awareness, snapshots/],
       [made(groupA, docId, ydoc, { snapshots: { factr: 1, minLogBytes: 0 } }), /WeftProvider: snapshots: there is no option "factr"; the options are factor, minLogBytes/],
       [made(groupA, docId, ydoc, { snapshots: { minlogbytes: 0 } }), /there is no option "minlogbytes"/],
