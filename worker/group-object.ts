@@ -79,6 +79,11 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
   /** Each socket's peer, read from its attachment once per instance rather than at every frame. */
   readonly #peerIds = new WeakMap<WebSocket, PeerId>();
   #relay: Relay | undefined;
+  /**
+   * Why the object cannot keep a group (storageProblem), once asked: its class's binding does not change while
+   * it runs, and the question costs a call into SQLite, at every socket's upgrade otherwise.
+   */
+  #storageProblem: { problem: string | undefined } | undefined;
   #alarm: AlarmScheduler;
   readonly #config: RelayConfig;
 
@@ -102,7 +107,7 @@ export class GroupObject extends DurableObject<ConfigEnv & { WEFT_SQL_STATS?: st
       if (!this.#meter) return new Response("not found", { status: 404 });
       return Response.json({ instance: this.#instance, ...this.#meter.settle() });
     }
-    const problem = storageProblem(this.ctx.storage);
+    const { problem } = (this.#storageProblem ??= { problem: storageProblem(this.ctx.storage) });
     if (problem) {
       logOnce(`weft: ${problem}`);
       return Response.json({ error: "misconfigured", message: problem }, { status: 500 });
