@@ -8,8 +8,6 @@ import { defineConfig } from "vitest/config";
 // after them (fileParallelism below): they start relays and measure against their timeouts.
 const TOGETHER = Math.max(2, availableParallelism() - 1);
 const WAITING_E2E = ["test/e2e/presence.test.ts"];
-/** Both end-to-end projects: in Node, with the bounds of tests that start relays and processes. */
-const E2E = { environment: "node", testTimeout: 120_000, hookTimeout: 120_000 } as const;
 
 export default defineConfig({
   test: {
@@ -39,14 +37,16 @@ export default defineConfig({
         test: { name: "worker-locked", include: ["test/worker-locked/**/*.test.ts"], maxWorkers: TOGETHER },
       },
       {
-        test: { name: "e2e-waiting", include: WAITING_E2E, ...E2E, maxWorkers: TOGETHER },
+        test: { name: "e2e-waiting", include: WAITING_E2E, environment: "node", testTimeout: 120_000, hookTimeout: 120_000, maxWorkers: TOGETHER },
       },
       {
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts", "test/browser/**/*.test.ts"],
           exclude: WAITING_E2E,
-          ...E2E,
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
           fileParallelism: false,
         },
       },
