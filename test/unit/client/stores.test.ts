@@ -18,10 +18,17 @@ import { fakeWebLocks } from "../../support/web-locks.ts";
 import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
 import { cutStoredSession, type LocalStore, type SaveResult, type StoredDoc } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
-import { FILE_TORN_LINE_RECHECK_MS } from "../../../protocol/limits.ts";
 import { testAgent, testHeader, transactions } from "../../support/identity.ts";
 import { comparableAll } from "../../support/bytes.ts";
 import { until } from "../../support/wait.ts";
+
+// Writes another process makes while a FileLocalStore load waits to read a torn last line again: one lands
+// as each of the runtime's waits (afterMs) begins, so these tests do not race the machine's load.
+const WRITES_WHILE_LOAD_WAITS = vi.hoisted((): (() => void)[] => []);
+vi.mock("../../../client/runtime-timers.ts", async (importOriginal) => {
+  const runtime = await importOriginal<typeof import("../../../client/runtime-timers.ts")>();
+  return { ...runtime, afterMs: (ms: number) => (WRITES_WHILE_LOAD_WAITS.shift()?.(), runtime.afterMs(ms)) };
+});
 
 const run = promisify(execFile);
 const CHILD = fileURLToPath(new URL("./file-store-process.ts", import.meta.url));
@@ -665,10 +672,11 @@ describe("FileLocalStore on disk", () => {
   });
 
   /**
-   * Loads the group while a fourth save is being written as another process writes it: `parts` of its
-   * bytes, the first in the file as the load begins, each next one landing at the time given beside it.
+   * Loads the group while another process writes a fourth save in `parts` pieces: the first is in the file
+   * as the load reads it; the next `lands` land one each time the load waits to read the file again (the
+   * runtime's afterMs, through WRITES_WHILE_LOAD_WAITS), whatever else the machine is busy with.
    */
-  async function loadWhileWritten(parts: number, landsAt: number[]): Promise<{ docs: StoredDoc[]; damage: string[] }> {
+  async function loadWhileWritten(parts: number, lands: number): Promise<{ docs: StoredDoc[]; damage: string[] }> {
     await saveThree();
     const path = docFile(GROUP, first.id);
     const before = readFileSync(path).length;
@@ -676,24 +684,34 @@ describe("FileLocalStore on disk", () => {
     const written = readFileSync(path).subarray(before);
     const cuts = Array.from({ length: parts + 1 }, (_, k) => Math.floor((k * written.length) / parts));
     truncateSync(path, before + cuts[1]!);
+    for (let k = 1; k <= lands; k++) WRITES_WHILE_LOAD_WAITS.push(() => appendFileSync(path, written.subarray(cuts[k], cuts[k + 1])));
     const damage: string[] = [];
-    const loading = new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem));
-    landsAt.forEach((at, k) => setTimeout(() => appendFileSync(path, written.subarray(cuts[k + 1], cuts[k + 2])), at));
-    return { docs: await loading, damage };
+    try {
+      return { docs: await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem)), damage };
+    } finally {
+      WRITES_WHILE_LOAD_WAITS.length = 0;
+    }
   }
 
   it("does not tell a last line another process is writing as the load reads it: read again a moment later, it is whole, and loads", async () => {
-    // Half the save is in the file as the load reads it; the rest lands a moment later.
-    const { docs, damage } = await loadWhileWritten(2, [1]);
+    // Half the save is in the file as the load reads it; the rest lands while it waits.
+    const { docs, damage } = await loadWhileWritten(2, 1);
     expect(docs).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 4) })]);
     expect(damage).toEqual([]);
   });
 
   it("waits for a last line another process is still writing while the file grows, and loads it whole", async () => {
     // A third more lands before the load reads again, the rest before it reads a third time.
-    const { docs, damage } = await loadWhileWritten(3, [1, FILE_TORN_LINE_RECHECK_MS + 3]);
+    const { docs, damage } = await loadWhileWritten(3, 2);
     expect(docs).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 4) })]);
     expect(damage).toEqual([]);
+  });
+
+  it("tells a last line that stops growing before it is whole, and loads everything before it", async () => {
+    // A third more lands while the load waits, then nothing: the writer died part-way.
+    const { docs, damage } = await loadWhileWritten(3, 1);
+    expect(docs).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 3) })]);
+    expect(damage).toEqual([`${first.id}: its last save was cut short (on the disk, or by a crash as it was written), and is left out`]);
   });
 
   it("a whole, fsynced last save truncated on the disk is told, not skipped unsaid", async () => {
