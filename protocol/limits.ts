@@ -378,11 +378,13 @@ export const INDEXEDDB_COMPACT_SAVES = 1_000;
 /** Transactions per line of a file written whole: a line damaged on the disk loses at most these. */
 export const FILE_LINE_TRANSACTIONS = 256;
 /**
- * A FileLocalStore load that finds a document file's last line not whole reads the file again this long
- * after, before it tells the line lost: another process may be writing that save right now (one write of
- * a few hundred bytes, microseconds). It reads again while the file grows, up to FILE_TORN_LINE_WAIT_MS.
+ * A FileLocalStore load that finds a document file's last line not whole reads the file again this often
+ * (ms), before it tells the line lost: another process may be writing that save right now (one write of
+ * a few hundred bytes, microseconds, unless a busy machine holds the writer back for a while).
  */
 export const FILE_TORN_LINE_RECHECK_MS = 5;
+/** How long (ms) such a last line must stay as it is, the file not growing, before the load tells it cut short. */
+export const FILE_TORN_LINE_STILL_MS = 25;
 /** How long a load reads again a file whose last line is not whole while the file grows (a large save being written). */
 export const FILE_TORN_LINE_WAIT_MS = 200;
 /**

@@ -9,8 +9,8 @@
 // disk or a power cut can never glue onto the next one, and loading skips any line that does not parse. A
 // torn save followed by the next record was never confirmed, and the saves after it follow what was
 // readable, so it costs only itself and goes unsaid. Anything else skipped is told to onDamage, once per
-// document (replayLines, file-lines.ts): a torn last line still torn when read again a moment later (it may
-// be another process's save being written; a whole save cut short on the disk looks the same, and may hold
+// document (replayLines, file-lines.ts): a torn last line still torn once the file has stood still a moment (it
+// may be another process's save being written; a whole save cut short on the disk looks the same, and may hold
 // unsent writes), an empty file, and a line damaged later on the disk, with what it
 // costs beyond itself: the saves of its session after it wait aside until the relay's copy fills the hole
 // (a log keeps no holes; the client then joins them, and pushes the unsent writes among them), or, both
@@ -29,7 +29,7 @@ import { randomUUID } from "node:crypto";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { isDocId, type AgentId, type DocId, type Role } from "../../protocol/index.ts";
-import { FILE_COMPACT_MIN_BYTES, FILE_TORN_LINE_RECHECK_MS, FILE_TORN_LINE_WAIT_MS, UNSENT_FILE_MAX_BYTES } from "../../protocol/limits.ts";
+import { FILE_COMPACT_MIN_BYTES, FILE_TORN_LINE_RECHECK_MS, FILE_TORN_LINE_STILL_MS, FILE_TORN_LINE_WAIT_MS, UNSENT_FILE_MAX_BYTES } from "../../protocol/limits.ts";
 import { afterMs, nextTurn } from "../runtime-timers.ts";
 import { checkKnownOptions, describe } from "../local-checks.ts";
 import { compactFile } from "./file-compaction.ts";
@@ -122,12 +122,17 @@ export class FileLocalStore implements LocalStore {
         // Read as bytes: their count is the file's size, which the text would have to be measured again for.
         let bytes = readFileSync(path);
         let replayed = replayLines(bytes.toString("utf8"), id);
-        // A last line not whole may be another store's save as it is written: read again a moment later,
-        // and again while the file grows (a large save), up to FILE_TORN_LINE_WAIT_MS.
-        for (let waited = 0; replayed.cutShort && waited < FILE_TORN_LINE_WAIT_MS; waited += FILE_TORN_LINE_RECHECK_MS) {
+        // A last line not whole may be another store's save as it is written: read again every few ms, until
+        // it is whole, or the file has stood still for FILE_TORN_LINE_STILL_MS (nothing is being written: cut
+        // short indeed), or FILE_TORN_LINE_WAIT_MS have passed (a large save).
+        for (let waited = 0, still = 0; replayed.cutShort && still < FILE_TORN_LINE_STILL_MS && waited < FILE_TORN_LINE_WAIT_MS; waited += FILE_TORN_LINE_RECHECK_MS) {
           await afterMs(FILE_TORN_LINE_RECHECK_MS);
           const again = readFileSync(path);
-          if (again.length === bytes.length) break; // nothing is being written: cut short indeed
+          if (again.length === bytes.length) {
+            still += FILE_TORN_LINE_RECHECK_MS;
+            continue;
+          }
+          still = 0;
           bytes = again;
           replayed = replayLines(bytes.toString("utf8"), id);
         }

@@ -18,6 +18,7 @@ import { fakeWebLocks } from "../../support/web-locks.ts";
 import { IndexedDbLocalStore } from "../../../client/storage/indexeddb-store.ts";
 import { cutStoredSession, type LocalStore, type SaveResult, type StoredDoc } from "../../../client/storage/local-store.ts";
 import { MemoryLocalStore } from "../../../client/storage/memory-store.ts";
+import { FILE_TORN_LINE_RECHECK_MS, FILE_TORN_LINE_STILL_MS } from "../../../protocol/limits.ts";
 import { testAgent, testHeader, transactions } from "../../support/identity.ts";
 import { comparableAll } from "../../support/bytes.ts";
 import { until } from "../../support/wait.ts";
@@ -673,10 +674,11 @@ describe("FileLocalStore on disk", () => {
 
   /**
    * Loads the group while another process writes a fourth save in `parts` pieces: the first is in the file
-   * as the load reads it; the next `lands` land one each time the load waits to read the file again (the
-   * runtime's afterMs, through WRITES_WHILE_LOAD_WAITS), whatever else the machine is busy with.
+   * as the load reads it; then, each time the load waits to read the file again (the runtime's afterMs,
+   * through WRITES_WHILE_LOAD_WAITS), the next piece "lands" or the writer stays "still", as `waits` says,
+   * whatever else the machine is busy with.
    */
-  async function loadWhileWritten(parts: number, lands: number): Promise<{ docs: StoredDoc[]; damage: string[] }> {
+  async function loadWhileWritten(parts: number, waits: ("lands" | "still")[]): Promise<{ docs: StoredDoc[]; damage: string[] }> {
     await saveThree();
     const path = docFile(GROUP, first.id);
     const before = readFileSync(path).length;
@@ -684,7 +686,8 @@ describe("FileLocalStore on disk", () => {
     const written = readFileSync(path).subarray(before);
     const cuts = Array.from({ length: parts + 1 }, (_, k) => Math.floor((k * written.length) / parts));
     truncateSync(path, before + cuts[1]!);
-    for (let k = 1; k <= lands; k++) WRITES_WHILE_LOAD_WAITS.push(() => appendFileSync(path, written.subarray(cuts[k], cuts[k + 1])));
+    let landed = 1;
+    for (const wait of waits) WRITES_WHILE_LOAD_WAITS.push(() => wait === "lands" && appendFileSync(path, written.subarray(cuts[landed], cuts[++landed])));
     const damage: string[] = [];
     try {
       return { docs: await new FileLocalStore(directory).loadGroup(GROUP, (problem) => damage.push(problem)), damage };
@@ -695,21 +698,30 @@ describe("FileLocalStore on disk", () => {
 
   it("does not tell a last line another process is writing as the load reads it: read again a moment later, it is whole, and loads", async () => {
     // Half the save is in the file as the load reads it; the rest lands while it waits.
-    const { docs, damage } = await loadWhileWritten(2, 1);
+    const { docs, damage } = await loadWhileWritten(2, ["lands"]);
     expect(docs).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 4) })]);
     expect(damage).toEqual([]);
   });
 
   it("waits for a last line another process is still writing while the file grows, and loads it whole", async () => {
     // A third more lands before the load reads again, the rest before it reads a third time.
-    const { docs, damage } = await loadWhileWritten(3, 2);
+    const { docs, damage } = await loadWhileWritten(3, ["lands", "lands"]);
     expect(docs).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 4) })]);
     expect(damage).toEqual([]);
   });
 
-  it("tells a last line that stops growing before it is whole, and loads everything before it", async () => {
-    // A third more lands while the load waits, then nothing: the writer died part-way.
-    const { docs, damage } = await loadWhileWritten(3, 1);
+  it("waits through a writer held back a moment (a busy machine) and loads the line whole", async () => {
+    // The writer stands still for all but the last wait the load allows it, then finishes.
+    const stills = FILE_TORN_LINE_STILL_MS / FILE_TORN_LINE_RECHECK_MS - 1;
+    const { docs, damage } = await loadWhileWritten(3, ["lands", ...Array<"still">(stills).fill("still"), "lands"]);
+    expect(docs).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 4) })]);
+    expect(damage).toEqual([]);
+  });
+
+  it("tells a last line that stops growing before it is whole, once it has stood still FILE_TORN_LINE_STILL_MS, and loads everything before it", async () => {
+    // A third more lands while the load waits, then nothing, for longer than the load waits: the writer died part-way.
+    const stills = FILE_TORN_LINE_STILL_MS / FILE_TORN_LINE_RECHECK_MS;
+    const { docs, damage } = await loadWhileWritten(3, ["lands", ...Array<"still">(stills).fill("still"), "lands"]);
     expect(docs).toEqual([stored(first.id, first.header, { [alice.session]: slice(0, 3) })]);
     expect(damage).toEqual([`${first.id}: its last save was cut short (on the disk, or by a crash as it was written), and is left out`]);
   });
