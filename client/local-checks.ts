@@ -264,8 +264,11 @@ export function tokenProblem(token: unknown): string | undefined {
 
 /** An options argument: an object, or left out. */
 export function checkOptions(options: unknown, what: string): void {
-  // An array names no option (an empty one would pass in silence, as a misplaced argument).
-  if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) throw new ArgumentError(`${what}: options must be an object, not ${describe(options)}`);
+  // An array, a Date, a Map, a store (any object the runtime or its class tags as other than a plain Object)
+  // names no option: an empty one would pass in silence, as a misplaced argument.
+  if (options !== undefined && (typeof options !== "object" || options === null || Object.prototype.toString.call(options) !== "[object Object]")) {
+    throw new ArgumentError(`${what}: options must be an object, not ${describe(options)}`);
+  }
 }
 
 /** Options that name nothing but `known`: a misspelt option would otherwise be dropped in silence. */

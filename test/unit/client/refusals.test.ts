@@ -165,6 +165,7 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
       [{ backoff: { baseMs: 0 } }, /backoff.baseMs must be/],
       [{ backoff: "fast" }, /backoff: options must be an object, not string/],
       [{ backoff: [] }, /backoff: options must be an object, not Array/],
+      [{ backoff: new Date(0) }, /backoff: options must be an object, not Date/],
       [{ backoff: { base: 10 } }, /backoff: there is no option "base"; the options are baseMs, capMs, minUptimeMs/],
       [{ pingIntervalMs: Number.NaN }, /pingIntervalMs must be a whole number/],
       [{ pingTimeoutMs: 0 }, /pingTimeoutMs must be a whole number/],
@@ -284,6 +285,10 @@ describe("plain JavaScript passing the wrong thing: an error at once that names 
       ["openAll", () => loose.openAll!({ signal: {} })],
       ["synced", () => looseDoc.synced!(42)],
       ["synced", () => looseDoc.synced!([])],
+      // Objects that are no options: a Date, a Map, a promise where the options go.
+      ["synced", () => looseDoc.synced!(new Date())],
+      ["open", () => loose.open!(doc.id, new Map([["signal", AbortSignal.timeout(1)]]))],
+      ["openAll", () => loose.openAll!(Promise.resolve())],
       ["retryRefused", () => loose.retryRefused!(undefined)],
       ["discardRefused", () => loose.discardRefused!(doc.id)],
       // A misspelt option: the wait it was to bound would be unbounded.
