@@ -108,6 +108,23 @@ export async function relayHeapUsed(persistTo: string): Promise<number> {
   }
 }
 
+/**
+ * A full garbage collection in the relay's isolate (V8's HeapProfiler.collectGarbage). workerd runs the
+ * command only once something enters the isolate, so a request to the relay at `url` (its health check)
+ * follows it.
+ */
+export async function collectRelayGarbage(persistTo: string, url: string): Promise<void> {
+  const inspector = await connectInspector(persistTo);
+  try {
+    await inspector.command("HeapProfiler.enable");
+    const collected = inspector.command("HeapProfiler.collectGarbage");
+    await fetch(new URL("/v1/health", url.replace(/^ws/, "http")));
+    await collected;
+  } finally {
+    inspector.close();
+  }
+}
+
 /** The V8 heap of the relay's isolate behind `port` (a Miniflare's `inspectorPort`): used and committed bytes. */
 export async function relayHeapAt(port: number): Promise<{ usedSize: number; totalSize: number }> {
   const inspector = await connectInspectorAt(port);
