@@ -15,7 +15,7 @@ import { applyChanges, changesOf, storedRole, type DocChanges, type LocalStore, 
 import { UnsentListeners } from "./unsent-listeners.ts";
 import { leaseSession, type LeaseRequest, type SessionLease, type SessionLocks } from "./session-pool.ts";
 import { CHANGES, SESSIONS, openWeftDatabase } from "./indexeddb-open.ts";
-import { journalOf, keepInJournal, pageStorage } from "./page-exit-journal.ts";
+import { forgetInJournal, journalOf, keepInJournal, pageStorage } from "./page-exit-journal.ts";
 import { holdAlive, tellLeased, tellLeaving, watchSessions, type SessionWatch } from "./session-watch.ts";
 import type { IndexedDbFactory, WebLocks } from "./web-apis.ts";
 import { ArgumentError } from "../../protocol/argument-error.ts";
@@ -243,6 +243,9 @@ export class IndexedDbLocalStore implements LocalStore {
       cursor.continue();
     };
     await committed(transaction);
+    // What a page kept of it at its end goes too: without its records it would be read at every load after.
+    const storage = pageStorage();
+    if (storage) forgetInJournal(storage, this.#name, group, doc);
   }
 
   async saveRole(group: string, agent: AgentId, role: Role): Promise<void> {

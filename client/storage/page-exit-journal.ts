@@ -62,6 +62,17 @@ export function journalOf(storage: Storage, database: string, group: string): { 
   });
 }
 
+/** Deletes what the journal keeps of `doc` (removed from the database): its writes would never join anything again. */
+export function forgetInJournal(storage: Storage, database: string, group: string, doc: DocId): void {
+  const prefix = `${prefixOf(database, group)}${doc}:`;
+  const keys: string[] = [];
+  for (let index = 0; index < storage.length; index++) {
+    const key = storage.key(index);
+    if (key?.startsWith(prefix)) keys.push(key);
+  }
+  for (const key of keys) storage.removeItem(key);
+}
+
 function parsed(text: string | null): JournalEntry | undefined {
   try {
     const entry = JSON.parse(text ?? "null") as JournalEntry | null;

@@ -100,6 +100,23 @@ describe("IndexedDbLocalStore's page-exit journal", () => {
     expect(storage.keys()).toEqual([]);
   });
 
+  it("forgets what a page kept of a document once the document is removed, and only that document's", async () => {
+    const factory = new IDBFactory();
+    const store = new IndexedDbLocalStore("weft", factory);
+    const other = testHeader(alice, GROUP, "nonce-other");
+    await store.save(GROUP, doc.id, { header: doc.header, appends: [] });
+    await store.save(GROUP, other.id, { header: other.header, appends: [] });
+    store.keepAtOnce(GROUP, doc.id, { appends: [{ session: alice.session, after: 0, transactions: transactions(2, "removed") }] }, alice.session);
+    store.keepAtOnce(GROUP, other.id, { appends: [{ session: alice.session, after: 0, transactions: transactions(1, "kept") }] }, alice.session);
+    expect(storage.keys()).toHaveLength(2);
+
+    await store.remove(GROUP, doc.id);
+    expect(storage.keys()).toHaveLength(1);
+    const loaded = await new IndexedDbLocalStore("weft", factory).loadGroup(GROUP);
+    expect(loaded.map((stored) => [stored.id, stored.sessions[alice.session]?.map((transaction) => transaction.data)])).toEqual([[other.id, ["kept-0"]]]);
+    expect(storage.keys()).toEqual([]);
+  });
+
   it("drops an entry it cannot read, and loads the rest; other databases' and groups' entries stay", async () => {
     const factory = new IDBFactory();
     const store = new IndexedDbLocalStore("weft", factory);
