@@ -34,6 +34,11 @@ export type BenchOptions = {
    * comes (collector on: `wrangler-defaults`), or Miniflare without wrangler's dev proxy.
    */
   relayRunner?: RelayRunner;
+  /**
+   * The relay's inspector is taken by a profile (`--relay-prof`): a second session's commands go unanswered
+   * until it ends, so scenarios leave out what they would ask it (heap sizes, collections).
+   */
+  relayProfiled?: boolean;
 };
 
 export type RelayRunner = "wrangler" | "wrangler-defaults" | "miniflare";

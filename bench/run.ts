@@ -102,7 +102,7 @@ async function main(): Promise<number> {
   console.log(`weft bench: ${options.only.join(", ")}; ${options.runs} run(s) each`);
   console.log(`machine: ${machine.cores} x ${machine.cpu}, ${machine.memoryGiB} GiB, load ${machine.loadAverageAtStart.join(" ")}, Node ${machine.node}, ${machine.revision}`);
 
-  const bench = new Bench({ runs: options.runs, totalBudgetMs: TOTAL_BUDGET_MS, relayRunner: options.relay, ...(options.cpuProf ? { cpuProfileDir: RESULTS } : {}) });
+  const bench = new Bench({ runs: options.runs, totalBudgetMs: TOTAL_BUDGET_MS, relayRunner: options.relay, relayProfiled: options.relayProf, ...(options.cpuProf ? { cpuProfileDir: RESULTS } : {}) });
   const onSignal = (signal: NodeJS.Signals) => {
     console.error(`\n${signal}: stopping the relay and every worker process`);
     bench.killEverythingNow();
