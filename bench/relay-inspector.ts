@@ -135,12 +135,24 @@ export async function relayHeapAt(port: number): Promise<{ usedSize: number; tot
   }
 }
 
+/** The most intervals one sample of a profile is charged (topFunctions). */
+const GAP_SAMPLES = 10;
+
 /** Self time per function (name and file:line), largest first, as percentages of the sampled time. */
 export function topFunctions(profile: CpuProfile, limit = 15): { fn: string; selfMs: number; percent: number }[] {
+  // workerd stops sampling an isolate while it waits, and the first sample after carries the whole wait: a
+  // sample is charged at most GAP_SAMPLES intervals (the median), the rest is told as a gap.
+  const interval = [...profile.timeDeltas].sort((a, b) => a - b)[Math.floor(profile.timeDeltas.length / 2)] ?? 0;
   const byNode = new Map<number, number>();
-  profile.samples.forEach((node, index) => byNode.set(node, (byNode.get(node) ?? 0) + (profile.timeDeltas[index] ?? 0)));
-  const byFunction = new Map<string, number>();
-  let total = 0;
+  let gaps = 0;
+  profile.samples.forEach((node, index) => {
+    const delta = profile.timeDeltas[index] ?? 0;
+    const charged = interval > 0 ? Math.min(delta, GAP_SAMPLES * interval) : delta;
+    gaps += delta - charged;
+    byNode.set(node, (byNode.get(node) ?? 0) + charged);
+  });
+  const byFunction = new Map<string, number>(gaps > 0 ? [["(not sampled: the isolate waiting)", gaps]] : []);
+  let total = gaps;
   for (const node of profile.nodes) {
     const micros = byNode.get(node.id) ?? 0;
     if (micros === 0) continue;
