@@ -4,7 +4,7 @@
 // which is many times faster than pure JS, and falls back to @noble where the runtime lacks it.
 import * as ed from "@noble/ed25519";
 import { sha256 as nobleSha256, sha512 } from "@noble/hashes/sha2.js";
-import { shake128 as nobleShake128 } from "@noble/hashes/sha3.js";
+import { shake128 as plainShake128 } from "./shake128.ts";
 import { fromBase64Url } from "./encoding.ts";
 
 // @noble/ed25519 3.x needs a synchronous SHA-512 for its synchronous API.
@@ -36,10 +36,10 @@ function hasNativeShake(crypto: NodeCrypto | undefined): crypto is NodeCrypto {
   }
 }
 
-/** SHAKE128 with `length` bytes of output: natively where the runtime has it (about 5 times faster). */
+/** SHAKE128 with `length` bytes of output: natively where the runtime has it, else in plain JavaScript (shake128.ts). */
 export const shake128: (bytes: Uint8Array, length: number) => Uint8Array = hasNativeShake(nodeCrypto)
   ? (bytes, length) => nodeCrypto.createHash("shake128", { outputLength: length }).update(bytes).digest()
-  : (bytes, length) => nobleShake128(bytes, { dkLen: length });
+  : plainShake128;
 
 export function generateSecretKey(): Uint8Array {
   return ed.utils.randomSecretKey();
