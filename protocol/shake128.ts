@@ -1,9 +1,9 @@
 // SHAKE128 (FIPS 202) in plain JavaScript, for the digest's element vectors (digest.ts) where the runtime
 // has no native SHAKE128: workerd, browsers. Each vector is 2,048 bytes of output, 13 Keccak permutations,
-// and the relay computes two for every document it stores (folded into the group's sum as its commits go). The permutation keeps its 25 lanes in local
-// variables, each as two 32-bit halves, one round at a time without loops or tables inside it: about three
-// times as fast as @noble/hashes' shake128 (68 against 189 µs a vector in Node 22), which it matches byte
-// for byte (test/unit/shake128.test.ts).
+// and the relay computes two for every document it stores (folded into the group's sum as its commits
+// go). The permutation keeps its 25 lanes in local variables, each as two 32-bit halves, one round at a
+// time without loops or tables inside it: about three times as fast as @noble/hashes' shake128 (68
+// against 189 µs a vector in Node 22), which it matches byte for byte (test/unit/shake128.test.ts).
 
 /** Bytes absorbed and squeezed per permutation: 1,600 bits of state less twice the 128-bit security level. */
 const RATE = 168;
