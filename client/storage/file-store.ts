@@ -9,9 +9,9 @@
 // disk or a power cut can never glue onto the next one, and loading skips any line that does not parse. A
 // torn save followed by the next record was never confirmed, and the saves after it follow what was
 // readable, so it costs only itself and goes unsaid. Anything else skipped is told to onDamage, once per
-// document (replayLines, file-lines.ts): a torn last line still torn once the file has stood still a moment (it
-// may be another process's save being written; a whole save cut short on the disk looks the same, and may hold
-// unsent writes), an empty file, and a line damaged later on the disk, with what it
+// document (replayLines, file-lines.ts): a torn last line still torn once the file has stood still a
+// moment (it may be another process's save being written; a whole save cut short on the disk looks the
+// same, and may hold unsent writes), an empty file, and a line damaged later on the disk, with what it
 // costs beyond itself: the saves of its session after it wait aside until the relay's copy fills the hole
 // (a log keeps no holes; the client then joins them, and pushes the unsent writes among them), or, both
 // lines holding the header (a new file has it twice: #appendRecord), the whole document until a header
