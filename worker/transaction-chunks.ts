@@ -80,9 +80,14 @@ export function readChunk(text: string, first: number, from: number, to: number,
       if (index >= from) data = text.slice(start, cursor);
     } else if (code === OPEN && text.charCodeAt(start + 1) === QUOTE) {
       const close = text.indexOf('"', start + 2);
-      const bytes = close < 0 ? undefined : fromBase64Url(text.slice(start + 2, close));
-      if (!bytes || text.charCodeAt(close + 1) !== CLOSE) return parsedChunk(text, first, from, end);
-      data = bytes;
+      if (close < 0 || text.charCodeAt(close + 1) !== CLOSE) return parsedChunk(text, first, from, end);
+      // Bytes are decoded only for what is returned: a read from the middle of a chunk of binary updates
+      // (a resume of a Yjs document) skips the rest as text.
+      if (index >= from) {
+        const bytes = fromBase64Url(text.slice(start + 2, close));
+        if (!bytes) return parsedChunk(text, first, from, end);
+        data = bytes;
+      }
       cursor = close + 2;
     } else return parsedChunk(text, first, from, end);
     let signature: string | undefined;

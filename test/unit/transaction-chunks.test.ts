@@ -104,6 +104,17 @@ describe("readChunk", () => {
     expect(parse).toHaveBeenCalledTimes(1);
   });
 
+  it("decodes the bytes only of the transactions it returns: those it skips are not read as base64", () => {
+    const parse = vi.spyOn(JSON, "parse");
+    // The first item's base64 is not base64: decoding it would fail, and the scan would fall back to JSON.parse.
+    const text = `[1,["not base64!"]],${encodeItem({ at: 2, data: Uint8Array.of(1, 2, 3) }, undefined)},${encodeItem({ at: 3, data: "text" }, "sig")}`;
+    const run = readChunk(text, 0, 1, 3);
+    expect(parse).not.toHaveBeenCalled();
+    expect(run.at).toEqual([2, 3]);
+    expect(run.data.map(fromWireData)).toEqual([Uint8Array.of(1, 2, 3), "text"]);
+    expect(run.signatures[1]).toBe("sig");
+  });
+
   it("reads an empty chunk as no transactions", () => {
     expect(readChunk("", 3, 0, 10).at).toEqual([]);
   });
