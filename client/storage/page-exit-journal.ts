@@ -45,13 +45,7 @@ export function keepInJournal(storage: Storage, database: string, group: string,
 
 /** What the journal keeps for `group`, each with the key that deletes it once the database holds it; a damaged entry is deleted. */
 export function journalOf(storage: Storage, database: string, group: string): { key: string; doc: DocId; changes: DocChanges }[] {
-  const prefix = prefixOf(database, group);
-  const keys: string[] = [];
-  for (let index = 0; index < storage.length; index++) {
-    const key = storage.key(index);
-    if (key?.startsWith(prefix)) keys.push(key);
-  }
-  return keys.flatMap((key) => {
+  return keysStarting(storage, prefixOf(database, group)).flatMap((key) => {
     const entry = parsed(storage.getItem(key));
     if (!entry || entry.group !== group) {
       storage.removeItem(key);
@@ -64,13 +58,17 @@ export function journalOf(storage: Storage, database: string, group: string): { 
 
 /** Deletes what the journal keeps of `doc` (removed from the database): its writes would never join anything again. */
 export function forgetInJournal(storage: Storage, database: string, group: string, doc: DocId): void {
-  const prefix = `${prefixOf(database, group)}${doc}:`;
+  for (const key of keysStarting(storage, `${prefixOf(database, group)}${doc}:`)) storage.removeItem(key);
+}
+
+/** The keys of `storage` that start with `prefix`, listed before any is removed (removing renumbers them). */
+function keysStarting(storage: Storage, prefix: string): string[] {
   const keys: string[] = [];
   for (let index = 0; index < storage.length; index++) {
     const key = storage.key(index);
     if (key?.startsWith(prefix)) keys.push(key);
   }
-  for (const key of keys) storage.removeItem(key);
+  return keys;
 }
 
 function parsed(text: string | null): JournalEntry | undefined {
