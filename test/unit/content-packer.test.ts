@@ -16,7 +16,7 @@ import {
   type SessionId,
   type Transaction,
 } from "../../protocol/index.ts";
-import { ContentPacker } from "../../worker/core/content-packer.ts";
+import { ContentPacker, isAsciiContent } from "../../worker/core/content-packer.ts";
 import { encodeItem, readChunk } from "../../worker/transaction-chunks.ts";
 import type { StoredTransaction } from "../../worker/core/store.ts";
 import { testAgent, testHeader } from "../support/identity.ts";
@@ -211,5 +211,36 @@ describe("ContentPacker", () => {
     expect(fromChunks.map((frame) => encodeMessage(plain(frame)))).toEqual(fromChunks.map(encodeMessage));
     expect(reassemble(fromChunks)).toEqual(reassemble(fromObjects));
     expectWithinLimits(fromChunks);
+  });
+
+  it("tells which frames read from stored chunks are all ASCII, whose UTF-8 size is then their length: exactly those", () => {
+    // Mostly ASCII text (escapes included), a character beyond ASCII now and then, bytes, and a header with
+    // or without one: the relay counts a frame the packer calls ASCII at its length, unscanned.
+    const encoder = new TextEncoder();
+    let ascii = 0;
+    for (const [rare, meta] of [[0, "plain"], [40, "plain"], [300, "plain"], [0, "café"], [0, undefined]] as const) {
+      const datas = Array.from({ length: 1_500 }, (_, i): string | Uint8Array => {
+        if (i % 9 === 0) return random.bytes(random.below(60));
+        const text = `${i}: "q" \\ \n ${"x".repeat(random.below(300))}`;
+        return rare > 0 && random.below(rare) === 0 ? `${text} ${["é", "一", "😀", "\u2028"][random.below(4)]}` : text;
+      });
+      const transactions = datas.map((data, index) => ({ at: 1_700_000_000_000 + index, data, index }));
+      const withMeta = meta === undefined ? undefined : { ...header, meta: { title: meta } };
+      const packer = new ContentPacker(doc, withMeta, 16 * 1024);
+      const run = readChunk(transactions.map((transaction) => encodeItem(transaction, undefined)).join(","), 0, 0, transactions.length);
+      for (let i = 0; i < run.at.length; i++) packer.addEncoded(sessions[0]!, run.first + i, run.at[i]!, run.data[i]!, run.bytes[i]!, run.signatures[i]);
+      packer.flush();
+      const frames = packer.take();
+      expect(frames.length).toBeGreaterThan(3);
+      for (const frame of frames) {
+        const encoded = encodeMessage(frame);
+        const json = typeof encoded === "string" ? encoded : new TextDecoder().decode(encoded.subarray(0, encoded.indexOf(0)));
+        expect(isAsciiContent(frame)).toBe(encoder.encode(json).length === json.length);
+        if (isAsciiContent(frame)) ascii++;
+      }
+    }
+    expect(ascii).toBeGreaterThan(10); // most frames of the plain runs are
+    // A frame of transactions given as objects (a live write's) is never called ASCII: its text is not encoded yet.
+    expect(pack([log(sessions[0]!, ["plain"])]).some(isAsciiContent)).toBe(false);
   });
 });

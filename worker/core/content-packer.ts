@@ -9,6 +9,15 @@ import type { StoredTransaction } from "./store.ts";
 // A chunk's envelope: session id, after, column names, and a signature's worst case.
 const SESSION_OVERHEAD = 200;
 
+/** Frames whose JSON is all ASCII, known while packing: their UTF-8 bytes are their length, with no scan. */
+const asciiFrames = new WeakSet<ServerContent>();
+
+/**
+ * Whether a frame this packer made is ASCII through and through (ids, numbers and signatures always are; its
+ * header and text data were): its UTF-8 size is its JSON's length, so the relay need not scan it to count it.
+ */
+export const isAsciiContent = (message: object): boolean => asciiFrames.has(message as ServerContent);
+
 /**
  * One session's part of the frame being packed: the transactions given as such (a live write's), or
  * columns of wire data (read from storage). A session given both ways is turned into columns.
@@ -21,6 +30,8 @@ export class ContentPacker {
   #header: DocHeader | undefined;
   #bytes = 0;
   #count = 0;
+  /** Whether the header and every text datum of the frame being packed are ASCII. */
+  #ascii = true;
 
   readonly doc: DocId;
   readonly targetBytes: number;
@@ -29,12 +40,18 @@ export class ContentPacker {
     this.doc = doc;
     this.targetBytes = targetBytes;
     this.#header = header;
-    if (header) this.#bytes += utf8Length(JSON.stringify(header));
+    if (header) {
+      const json = JSON.stringify(header);
+      const bytes = utf8Length(json);
+      this.#bytes += bytes;
+      this.#ascii = bytes === json.length;
+    }
   }
 
   /** Adds the next transaction of a session; transactions of one session must come in index order. */
   add(session: SessionId, transaction: StoredTransaction): void {
     const pending = this.#next(session, transaction.index, wireDataBytes(transaction.data), transaction.signature);
+    if (typeof transaction.data === "string") this.#ascii = false; // not known without encoding it
     if (pending.columns) {
       pending.columns.at.push(transaction.at);
       pending.columns.data.push(toWireData(transaction.data));
@@ -47,6 +64,8 @@ export class ContentPacker {
    */
   addEncoded(session: SessionId, index: number, at: number, data: WireData, bytes: number, signature: string | undefined): void {
     const pending = this.#next(session, index, bytes, signature);
+    // A literal's UTF-8 bytes equal its length only if it is ASCII: any other character takes two bytes or more per unit.
+    if (typeof data === "string" && bytes !== data.length) this.#ascii = false;
     pending.columns ??= {
       at: pending.transactions.map((transaction) => transaction.at),
       data: pending.transactions.map(({ data }) => toWireData(data)),
@@ -89,16 +108,19 @@ export class ContentPacker {
       if (columns) sessions[session] = encodedChunk(after, columns, signature || undefined);
       else sessions[session] = signature ? { after, transactions, signature } : { after, transactions };
     }
-    this.#frames.push({
+    const frame: ServerContent = {
       type: "content",
       doc: this.doc,
       ...(this.#header ? { header: this.#header } : {}),
       sessions,
-    });
+    };
+    if (this.#ascii) asciiFrames.add(frame);
+    this.#frames.push(frame);
     this.#header = undefined;
     this.#sessions = {};
     this.#bytes = 0;
     this.#count = 0;
+    this.#ascii = true;
   }
 
   /** Whether finished frames are waiting to be taken. */

@@ -31,6 +31,7 @@ import {
 import { roleOf } from "./access.ts";
 import { AnswerStreams } from "./answer-streams.ts";
 import { AnswerWindow } from "./answer-window.ts";
+import { isAsciiContent } from "./content-packer.ts";
 import { assertNever, type Continuation, type Effect, type Reader, type RelayEvent, type SignatureCheck, type TokenResult } from "./effects.ts";
 import type { RelayState } from "./relay-state.ts";
 import { step } from "./relay-core.ts";
@@ -413,7 +414,7 @@ export class Relay {
     box.frames.push(frame);
     box.size += encodedLength(frame) + 1;
     let bytes = this.#wireBytes.get(message);
-    if (bytes === undefined) this.#wireBytes.set(message, (bytes = (typeof frame === "string" ? utf8Length(frame) : utf8Length(frame.json) + frame.sectionBytes) + 1));
+    if (bytes === undefined) this.#wireBytes.set(message, (bytes = utf8Bytes(message, frame) + 1));
     return bytes;
   }
 
@@ -567,6 +568,12 @@ function lastChangeByPeer(changes: readonly SubscriptionChange[]): Map<PeerId, M
     last.set(doc, type);
   }
   return byPeer;
+}
+
+/** UTF-8 bytes of a message as encoded: its length if the packer knew it all ASCII (a load's frame of text), else counted. */
+function utf8Bytes(message: ServerMessage, frame: EncodedMessage): number {
+  if (isAsciiContent(message)) return encodedLength(frame);
+  return typeof frame === "string" ? utf8Length(frame) : utf8Length(frame.json) + frame.sectionBytes;
 }
 
 async function checkSignature(check: SignatureCheck): Promise<boolean> {
