@@ -4,8 +4,10 @@ import { evictDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  ANSWER_WINDOW_BYTES,
   COMPRESS_MIN_BYTES,
   MAX_FRAME_BYTES,
+  RELAY_FRAME_TARGET_BYTES,
   decodeServerFrame,
   inflateFrame,
   isCompressedFrame,
@@ -67,6 +69,9 @@ async function rawPeer(group: string, inflate: boolean) {
   return {
     frames,
     until,
+    send(message: object) {
+      ws.send(JSON.stringify(message));
+    },
     load(doc: DocId) {
       const from = frames.length;
       ws.send(JSON.stringify({ type: "load", doc, known: emptyKnown }));
@@ -83,15 +88,14 @@ async function rawPeer(group: string, inflate: boolean) {
   };
 }
 
-/** A group holding one document of `count` typing transactions, written by `writer`. */
-async function bigDocument(label: string, count: number) {
+/** A group holding one document of `count` typing transactions (or those given), written by `writer`, `perFrame` a frame. */
+async function bigDocument(label: string, count: number, written: Transaction[] = typing(count), perFrame = 1_000) {
   const group = uniqueGroup(label);
   const { id, header } = testHeader(writer, group);
   const log = new SessionWriter(writer, id);
   const w = await connect(group, writer);
-  const written = typing(count);
-  for (let from = 0; from < count; from += 1_000) {
-    w.send(log.content(written.slice(from, from + 1_000), from === 0 ? header : undefined));
+  for (let from = 0; from < count; from += perFrame) {
+    w.send(log.content(written.slice(from, from + perFrame), from === 0 ? header : undefined));
     await w.next("known", (known) => known.reason === "ack");
   }
   return { group, id, log, w, written };
@@ -116,6 +120,33 @@ describe("compressed frames", () => {
     expect(inflating.frames[0]!.compressed).toBe(false);
 
     await Promise.all([w.close(), inflating.close(), plain.close()]);
+  });
+
+  it("a peer that inflates is sent a load of three windows of text whole without echoing a mark: its window counts the bytes that go, compressed", async () => {
+    // About 1 KB a transaction: 3 MiB of text, under a tenth of it compressed.
+    const padded = typing(3_000).map((transaction) => ({ ...transaction, data: `${transaction.data}${"x".repeat(1_000)}` }));
+    const { group, id, w } = await bigDocument("compress-window", 3_000, padded, 500);
+    const inflating = await rawPeer(group, true); // it never echoes a mark
+    await inflating.load(id);
+    expect(inflating.transactionsOf(id)).toEqual(padded);
+    const wire = inflating.frames.reduce((sum, frame) => sum + frame.wireBytes, 0);
+    expect(wire).toBeLessThan(ANSWER_WINDOW_BYTES);
+    await Promise.all([w.close(), inflating.close()]);
+  });
+
+  it("a peer that inflates but never echoes is still sent about one window of what does not compress (random bytes), and nothing past it", async () => {
+    const random = Array.from({ length: 3_000 }, (_, i): Transaction => ({ at: 1_700_000_000_000 + i, data: crypto.getRandomValues(new Uint8Array(1_000)) }));
+    const { group, id, w } = await bigDocument("compress-random", 3_000, random, 500);
+    const inflating = await rawPeer(group, true);
+    inflating.send({ type: "load", doc: id, known: emptyKnown });
+    await inflating.until((message) => message.type === "mark"); // the mark behind one window, where the answer pauses
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await inflating.until(() => true);
+    const wire = inflating.frames.reduce((sum, frame) => sum + frame.wireBytes, 0);
+    expect(wire).toBeGreaterThan(ANSWER_WINDOW_BYTES / 2);
+    expect(wire).toBeLessThan(ANSWER_WINDOW_BYTES + 2 * RELAY_FRAME_TARGET_BYTES);
+    expect(inflating.frames.some((frame) => frame.messages.some((message) => message.type === "known" && message.reason === "load"))).toBe(false);
+    await Promise.all([w.close(), inflating.close()]);
   });
 
   it("a small live frame fanned out to a peer that inflates stays plain; the capability outlives hibernation", async () => {

@@ -4,6 +4,7 @@
 // Node tests, so both run the same code.
 import {
   COMPRESS_MIN_BYTES,
+  batchFrame,
   compressFrame,
   frameBytes,
   inflatedBytes,
@@ -401,7 +402,10 @@ export class Relay {
   /**
    * Puts a message in the peer's outbox as it is, uncounted; returns its size as the runtime holds it: UTF-8
    * (text beyond ASCII takes up to 3 bytes a character, and the window must count what is held), worked out
-   * once per message however many peers it goes to.
+   * once per message however many peers it goes to. A large message to a peer that inflates goes at once,
+   * alone and compressed, after what waited before it, and counts as its compressed bytes: a window then holds
+   * as much more of a long answer as compression saves (a tenth, for text), so a reader far away waits a
+   * round trip for the next window that much less often.
    */
   #putInOutbox(peer: PeerId, message: ServerMessage): number {
     let frame = this.#encoded.get(message);
@@ -409,13 +413,31 @@ export class Relay {
       frame = encodeForBatch(message);
       this.#encoded.set(message, frame);
     }
+    if (encodedLength(frame) >= COMPRESS_MIN_BYTES && this.#inflates(peer)) {
+      this.#deliver(peer);
+      const plain = batchFrame([frame]);
+      const wire = this.#compressed(plain);
+      this.#sendFrames(peer, [wire]);
+      return wire === plain ? this.#utf8Bytes(message, frame) : frameBytes(wire) + 1;
+    }
     let box = this.#outbox.get(peer);
     if (!box) this.#outbox.set(peer, (box = { frames: [], size: 0 }));
     box.frames.push(frame);
     box.size += encodedLength(frame) + 1;
+    return this.#utf8Bytes(message, frame);
+  }
+
+  /** UTF-8 bytes of a message as encoded, and one for the comma that joins it to a batch; worked out once. */
+  #utf8Bytes(message: ServerMessage, frame: EncodedMessage): number {
     let bytes = this.#wireBytes.get(message);
     if (bytes === undefined) this.#wireBytes.set(message, (bytes = utf8Bytes(message, frame) + 1));
     return bytes;
+  }
+
+  /** Whether the peer is sent large frames compressed: it is ready, its hello said it inflates, and a compressor was given. */
+  #inflates(peer: PeerId): boolean {
+    const record = this.#state.peers.get(peer);
+    return record?.phase === "ready" && record.compression !== undefined && this.transport.deflateRaw !== undefined;
   }
 
   /** The outermost event is done: peers that overran their window are cut off, and every outbox is sent. */
@@ -446,10 +468,15 @@ export class Relay {
     if (!box) return;
     this.#outbox.delete(peer);
     if (this.#failed.has(peer)) return;
-    const record = this.#state.peers.get(peer);
-    const compresses = record?.phase === "ready" && record.compression !== undefined;
+    const frames = packBatches(box.frames, RELAY_FRAME_TARGET_BYTES);
+    this.#sendFrames(peer, this.#inflates(peer) ? frames.map((frame) => this.#compressed(frame)) : frames);
+  }
+
+  /** Sends frames as they are, unless the peer's socket failed in this event; a send that fails closes it. */
+  #sendFrames(peer: PeerId, frames: readonly WireFrame[]): void {
+    if (this.#failed.has(peer)) return;
     try {
-      for (const frame of packBatches(box.frames, RELAY_FRAME_TARGET_BYTES)) this.transport.send(peer, compresses ? this.#compressed(frame) : frame);
+      for (const frame of frames) this.transport.send(peer, frame);
     } catch {
       // A dead socket must not take the others down: close it and forget its subscriptions.
       this.#failed.add(peer);
