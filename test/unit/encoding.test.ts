@@ -1,7 +1,7 @@
 // Byte and text encodings: base64url (checked against Node's own encoder), canonical JSON, and UTF-8 length
 // (checked against TextEncoder, which is what a WebSocket text frame costs on the wire).
 import { describe, expect, it } from "vitest";
-import { canonicalJson, encodeTransaction, fromBase64Url, jsonStringBytes, toBase64Url, utf8Length, type Json } from "../../protocol/index.ts";
+import { canonicalJson, encodeTransaction, fromBase64Url, hasNoLoneSurrogate, isWellFormedText, jsonStringBytes, toBase64Url, utf8Length, type Json } from "../../protocol/index.ts";
 import { seededRandom } from "./seeded-random.ts";
 
 const nodeBase64Url = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64url");
@@ -188,5 +188,23 @@ describe("jsonStringBytes", () => {
     ["a lone surrogate", "a\ud800b"],
   ])("counts %s exactly as it travels in a frame", (_name, text) => {
     expect(jsonStringBytes(text)).toBe(wireBytes(text));
+  });
+});
+
+describe("isWellFormedText", () => {
+  // The runtime's String.prototype.isWellFormed where it has one, a regular expression where it does not:
+  // both must refuse exactly the text with a lone surrogate, which has no UTF-8 form.
+  const random = seededRandom(0x5e11);
+  const pieces = ["a", "é", "一", "😀", "\ud83d", "\ude00", "\udfff\ud800", "\u0000", "x".repeat(40)];
+  const samples = Array.from({ length: 2_000 }, () => Array.from({ length: random.below(6) }, () => pieces[random.below(pieces.length)]!).join(""));
+  const lone = (text: string) => [...text].some((character) => character.length === 1 && character.charCodeAt(0) >= 0xd800 && character.charCodeAt(0) <= 0xdfff);
+
+  it("refuses exactly the text with a lone surrogate, the runtime's check and the fallback alike", () => {
+    expect(samples.filter(lone).length).toBeGreaterThan(500);
+    expect(samples.filter((text) => !lone(text)).length).toBeGreaterThan(200);
+    for (const text of samples) {
+      expect(isWellFormedText(text)).toBe(!lone(text));
+      expect(hasNoLoneSurrogate(text)).toBe(!lone(text));
+    }
   });
 });
