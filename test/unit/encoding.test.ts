@@ -174,6 +174,22 @@ describe("utf8Length", () => {
       expect(utf8Length(text)).toBe(encoded(text));
     }
   });
+
+  it("equals TextEncoder's length for long text counted in pieces, pairs and lone surrogates wherever a piece ends", () => {
+    // Longer text is counted by the encoder 16 KiB at a time: a pair (or a lone surrogate) lands on every
+    // side of those ends across these lengths.
+    const random = seededRandom(0x10f9);
+    const pieces = ["a", "é", "一", "😀", "\ud800", "\udc00", "x".repeat(100)];
+    for (let i = 0; i < 60; i++) {
+      const text = Array.from({ length: 20 + random.below(12_000) }, () => pieces[random.below(pieces.length)]!).join("");
+      expect(utf8Length(text)).toBe(encoded(text));
+    }
+    for (let shift = 0; shift < 8; shift++) {
+      // 3-byte characters up to the first piece's end, then pairs: one straddles it at some shift.
+      const text = `${"a".repeat(shift)}${"一".repeat(5_460)}${"😀".repeat(50)}\ud800`;
+      expect(utf8Length(text)).toBe(encoded(text));
+    }
+  });
 });
 
 describe("jsonStringBytes", () => {
