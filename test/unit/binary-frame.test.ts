@@ -50,6 +50,7 @@ describe("binary frames", () => {
     ["2-byte", "é".repeat(300)],
     ["3-byte", "一二三"],
     ["astral", "😀 and more"],
+    ["long, beyond ASCII now and then", `${"x".repeat(50)}é一😀`.repeat(2_000)],
   ])("a binary frame whose JSON text is %s decodes to exactly its text and bytes, and is as long as it must be", (_name, text) => {
     const message = content([...mixed, { at: 1_004, data: text }]);
     const frame = encodeMessage(message) as Uint8Array;
