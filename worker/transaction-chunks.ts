@@ -39,10 +39,14 @@ const NINE = 57;
 const ASCII_LITERAL = /"[^"\\\u0080-\uffff]*(?:\\[^][^"\\\u0080-\uffff]*)*"/y;
 const LITERAL = /"[^"\\]*(?:\\[^][^"\\]*)*"/y;
 
-/** The end (past the closing quote) of the literal at `start` and whether it is ASCII, or undefined. */
-function literalAt(text: string, start: number): { end: number; ascii: boolean } | undefined {
+/**
+ * The end (past the closing quote) of the literal at `start` and whether it is ASCII, or undefined. Once a
+ * chunk has text beyond ASCII (`mayBeAscii` false), its literals are read by the second expression alone:
+ * the first, failing on such text after a scan of it, cost five times the read itself.
+ */
+function literalAt(text: string, start: number, mayBeAscii: boolean): { end: number; ascii: boolean } | undefined {
   ASCII_LITERAL.lastIndex = start;
-  if (ASCII_LITERAL.test(text)) return { end: ASCII_LITERAL.lastIndex, ascii: true };
+  if (mayBeAscii && ASCII_LITERAL.test(text)) return { end: ASCII_LITERAL.lastIndex, ascii: true };
   LITERAL.lastIndex = start;
   return LITERAL.test(text) ? { end: LITERAL.lastIndex, ascii: false } : undefined;
 }
@@ -59,6 +63,7 @@ export function readChunk(text: string, first: number, from: number, to: number,
   if (text === "") return run;
   const end = Math.min(to, run.first + limit);
   let position = 0;
+  let mayBeAscii = true;
   for (let index = first; index < end && position < text.length; index++) {
     // An item: `[at,"text"]` or `[at,["base64url"]]`, then `,"signature"` if one ends on it, then `]`.
     if (text.charCodeAt(position) !== OPEN) return parsedChunk(text, first, from, end);
@@ -73,10 +78,11 @@ export function readChunk(text: string, first: number, from: number, to: number,
     code = text.charCodeAt(start);
     let ascii = false;
     if (code === QUOTE) {
-      const literal = literalAt(text, start);
+      const literal = literalAt(text, start, mayBeAscii);
       if (!literal) return parsedChunk(text, first, from, end);
       cursor = literal.end;
       ascii = literal.ascii;
+      mayBeAscii &&= ascii;
       if (index >= from) data = text.slice(start, cursor);
     } else if (code === OPEN && text.charCodeAt(start + 1) === QUOTE) {
       const close = text.indexOf('"', start + 2);
