@@ -221,15 +221,15 @@ export const LOAD_FIRST_EVENT_ROWS = 10_000;
 export const MAX_QUEUED_STREAM_ENTRIES_PER_PEER = 100_000;
 /**
  * Most bytes of long answers (loads, open parts, directory listings: their frames as they go, a large one
- * to a peer that inflates compressed) the relay sends one peer beyond what the peer has confirmed reading. workerd has no
- * WebSocket.bufferedAmount (cloudflare/workerd#988), so without it what a peer does not read piles up in
- * the object's memory (40 loads of a 9 MB document from one peer that never read took workerd from 143 MB
- * to 913 MB in a second; an object has 128 MB). A peer confirms by echoing the relay's `mark` messages
- * (`marked`); its answers pause at the window and go on at the echo. 1 MiB: a hundred peers that do not
- * read hold less than the object's memory, and at 100 ms of round trip a peer that reads still gets 10 MB
- * a second on the wire; one that inflates, as much more of the answer as compression saves (about ten
- * times, for text: a cold load of 10,000 transactions of 100 bytes, 1.1 MB as built, is 90 KB compressed
- * and goes without a pause).
+ * compressed if the peer inflates) the relay sends one peer beyond what the peer has confirmed reading.
+ * workerd has no WebSocket.bufferedAmount (cloudflare/workerd#988), so without it what a peer does not read
+ * piles up in the object's memory (40 loads of a 9 MB document from one peer that never read took workerd
+ * from 143 MB to 913 MB in a second; an object has 128 MB). A peer confirms by echoing the relay's `mark`
+ * messages (`marked`); its answers pause at the window and go on at the echo. 1 MiB: a hundred peers that do
+ * not read hold less than the object's memory, and at 100 ms of round trip a peer that reads still gets 10 MB
+ * a second on the wire; one that inflates, as much more of the answer as compression saves (about ten times,
+ * for text: a cold load of 10,000 transactions of 100 bytes, 1.1 MB as built, is 90 KB compressed and goes
+ * without a pause).
  */
 export const ANSWER_WINDOW_BYTES = 1024 * 1024;
 /**
@@ -240,12 +240,12 @@ export const ANSWER_MARK_BYTES = ANSWER_WINDOW_BYTES / 2;
 /**
  * Most bytes of all frames to one peer (answers, live content, presence, notices, acks: as the runtime holds
  * them, UTF-8 as built or, a large frame to a peer that inflates, compressed) the relay lets go unconfirmed
- * before it cuts the peer off with `too_slow`. Without a
- * bound a peer that does not read made the object hold everything others wrote (60 paused sockets of one
- * agent, 15 MB written: about 700 MiB of workerd; an object has 128 MB). Marks go out along live frames too,
- * so a peer that reads confirms them as it goes. Live content stops at LAGGING_UNREAD_BYTES (and one frame),
- * so what reaches this is the small frames on top (acks, presence, notices): a peer cut off by it does not
- * read at all. A per-peer bound: N peers that do not read still hold up to N times it until each is cut off.
+ * before it cuts the peer off with `too_slow`. Without a bound a peer that does not read made the object hold
+ * everything others wrote (60 paused sockets of one agent, 15 MB written: about 700 MiB of workerd; an object
+ * has 128 MB). Marks go out along live frames too, so a peer that reads confirms them as it goes. Live
+ * content stops at LAGGING_UNREAD_BYTES (and one frame), so what reaches this is the small frames on top
+ * (acks, presence, notices): a peer cut off by it does not read at all. A per-peer bound: N peers that do not
+ * read still hold up to N times it until each is cut off.
  */
 export const MAX_UNREAD_BYTES = 4 * ANSWER_WINDOW_BYTES;
 /**
