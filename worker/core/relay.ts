@@ -418,17 +418,17 @@ export class Relay {
       const plain = batchFrame([frame]);
       const wire = this.#compressed(plain);
       this.#sendFrames(peer, [wire]);
-      return wire === plain ? this.#utf8Bytes(message, frame) : frameBytes(wire) + 1;
+      return wire === plain ? this.#countedBytes(message, frame) : frameBytes(wire) + 1;
     }
     let box = this.#outbox.get(peer);
     if (!box) this.#outbox.set(peer, (box = { frames: [], size: 0 }));
     box.frames.push(frame);
     box.size += encodedLength(frame) + 1;
-    return this.#utf8Bytes(message, frame);
+    return this.#countedBytes(message, frame);
   }
 
-  /** UTF-8 bytes of a message as encoded, and one for the comma that joins it to a batch; worked out once. */
-  #utf8Bytes(message: ServerMessage, frame: EncodedMessage): number {
+  /** What a message counts against a window in a batch: its UTF-8 bytes as encoded and the comma that joins it; worked out once. */
+  #countedBytes(message: ServerMessage, frame: EncodedMessage): number {
     let bytes = this.#wireBytes.get(message);
     if (bytes === undefined) this.#wireBytes.set(message, (bytes = utf8Bytes(message, frame) + 1));
     return bytes;
