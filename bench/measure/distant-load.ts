@@ -3,9 +3,9 @@
 // what a load costs in round trips: the handshake's, and one for each window of answers the client must echo
 // before the rest comes (protocol/limits.ts, ANSWER_WINDOW_BYTES).
 //   npx node bench/measure/distant-load.ts [transactions=30000] [delay=20] [loads=3]
-import { connect, createServer, type Socket } from "node:net";
 import { createClient, createIdentity } from "../../client/index.ts";
 import { transactionCount, type DocId } from "../../protocol/index.ts";
+import { startProxy } from "../../test/support/proxy.ts";
 import { measuredRelay } from "./miniflare-relay.ts";
 import { payload, wallClock } from "../workload.ts";
 
@@ -14,23 +14,8 @@ const BYTES = 100;
 
 const miniflare = await measuredRelay();
 const url = (await miniflare.ready).origin;
-const relay = new URL(url);
-const sockets = new Set<Socket>();
-const proxy = createServer((near) => {
-  const far = connect(Number(relay.port), relay.hostname);
-  const end = () => {
-    near.destroy();
-    far.destroy();
-  };
-  for (const [from, to] of [[near, far], [far, near]] as const) {
-    sockets.add(from);
-    from.on("data", (chunk) => setTimeout(() => to.writable && to.write(chunk), delay));
-    from.on("close", end);
-    from.on("error", end);
-  }
-});
-await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-const distant = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+const proxy = await startProxy({ port: Number(new URL(url).port) }, { delayMs: delay });
+const distant = proxy.url;
 try {
   const writer = await createClient({ url, identity: createIdentity() });
   const doc = writer.group("distant-load").create({ kind: "json", meta: {} });
@@ -53,7 +38,6 @@ try {
   }
   console.log(`${count} transactions of ${BYTES} bytes, ${delay} ms each way: loaded in ${times.join(" / ")} ms`);
 } finally {
-  for (const socket of sockets) socket.destroy();
-  proxy.close();
+  await proxy.close();
   await miniflare.dispose();
 }

@@ -1,5 +1,6 @@
 // A TCP proxy on 127.0.0.1 that a test controls, to cut, stall and restore the network between
-// clients and the relay. It counts the bytes it forwards from the relay to the clients.
+// clients and the relay. It counts the bytes it forwards from the relay to the clients, and may hold every
+// chunk a while each way (`delayMs`), as a relay far away would.
 import { createServer, connect, type Server, type Socket } from "node:net";
 
 export type Proxy = {
@@ -25,7 +26,13 @@ export type Proxy = {
   close(): Promise<void>;
 };
 
-export async function startProxy(target: { host?: string; port: number }): Promise<Proxy> {
+/** Passes `chunk` on to `to`, after `delayMs` if any (chunks keep their order: timers of one delay fire in turn). */
+function forward(to: Socket, chunk: Buffer, delayMs: number): void {
+  if (delayMs <= 0) to.write(chunk);
+  else setTimeout(() => to.writable && to.write(chunk), delayMs);
+}
+
+export async function startProxy(target: { host?: string; port: number }, { delayMs = 0 }: { delayMs?: number } = {}): Promise<Proxy> {
   const pairs = new Set<[Socket, Socket]>();
   let refusing = false;
   let stalled = false;
@@ -50,10 +57,10 @@ export async function startProxy(target: { host?: string; port: number }): Promi
       upstream.pause();
     }
     if (holdingReplies) upstream.pause();
-    client.on("data", (chunk) => upstream.write(chunk));
-    upstream.on("data", (chunk) => {
+    client.on("data", (chunk: Buffer) => forward(upstream, chunk, delayMs));
+    upstream.on("data", (chunk: Buffer) => {
       bytesToClients += chunk.length;
-      client.write(chunk);
+      forward(client, chunk, delayMs);
     });
     const end = () => {
       pairs.delete(pair);
