@@ -182,8 +182,8 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
       return { state: withPeer(state, record), effects };
     }
     case "open":
+      // Subscribed last, as a load is: its first part and the presence go before the write.
       return unchanged(state, [
-        { type: "subscribe", peer: id, doc: "*" },
         {
           type: "sendGroup",
           peer: id,
@@ -193,6 +193,7 @@ function onRequest(state: RelayState, peer: ReadyPeer, role: Role, message: Excl
           ...(message.through === undefined ? {} : { through: message.through }),
         },
         ...state.presence.snapshotsForOpen(id, reader, message.after, message.through, store),
+        { type: "subscribe", peer: id, doc: "*" },
       ]);
     case "content":
       return onContent(state, peer, role, message, now, store);

@@ -227,10 +227,11 @@ export class Relay {
       return;
     }
     // Frames queued before a storage write do not depend on it: send them first, or the runtime holds
-    // them until the write is durable (the output gate). Frames queued after it wait, as acks must.
+    // them until the write is durable (the output gate). Frames queued after it wait, as acks must. The
+    // subscriptions a batch made so far are stored with it, after those frames (#storeSubscriptions).
     if (WRITES.has(effect.type)) {
-      this.#storeSubscriptions();
       this.#deliverAll();
+      this.#storeSubscriptions();
     }
     switch (effect.type) {
       case "send":
@@ -304,14 +305,18 @@ export class Relay {
       await this.#handleInOrder(peer, messages, now);
     } finally {
       this.store.forgetPrefetched?.();
+      this.#deliverAll();
       this.#storeSubscriptions();
       this.#subscriptions = undefined;
     }
   }
 
   /**
-   * Stores the subscriptions a batch frame made and ended so far (their answers are queued: they wait for
-   * it, as for any write). Each peer's document ends as the last change to it left it.
+   * Stores the subscriptions a batch frame made and ended so far, once the frames queued before them are
+   * sent: a subscription is not data, and an answer held until it is durable (the output gate) would wait
+   * a round of the storage's replication for nothing. No other event runs in between, so nothing live is
+   * missed; a write that fails closes the socket (the object's catch), so the peer never waits in vain for
+   * live content. Each peer's document ends as the last change to it left it.
    */
   #storeSubscriptions(): void {
     const changes = this.#subscriptions?.splice(0).filter((effect) => this.#state.peers.has(effect.peer)) ?? [];
@@ -360,9 +365,9 @@ export class Relay {
     staged.clear();
     const stored = contents.filter(({ valid }) => !valid.includes(false));
     if (stored.length > 0) {
-      // Frames queued before a storage write do not wait for it (and what they answer is stored first).
-      this.#storeSubscriptions();
+      // Frames queued before a storage write do not wait for it.
       this.#deliverAll();
+      this.#storeSubscriptions();
       try {
         this.store.commitAll(stored.map(({ then }) => ({ ...then.write, appends: then.pending })));
         for (const { then } of stored) this.#committed.add(then.pending);

@@ -1,0 +1,109 @@
+// A Durable Object holds every frame sent after a storage write until the write is durable (the output
+// gate). A subscription is not data: the answers queued before it are sent first, in a frame of one
+// message and in a batch alike, so a load or an open never waits for its own subscription's write. The
+// writes that are data still come first: an ack leaves after its commit. The real core and driver over a
+// MemoryStore whose writes are logged in the transcript, in order with the frames (relay-transcript.ts).
+import { describe, expect, it } from "vitest";
+import { batchFrame, encodeMessage, type ClientMessage, type DocId } from "../../protocol/index.ts";
+import { MemoryStore } from "../../worker/core/memory-store.ts";
+import type { ALL_DOCS, PeerId, Write } from "../../worker/core/store.ts";
+import { NOW, alice, bob, doc1, doc2, nothingKnown, scenario, short, writer } from "./relay-transcript.ts";
+
+/** A MemoryStore that writes a line into the transcript for each subscription and commit, as it happens. */
+class LoggedStore extends MemoryStore {
+  lines: string[] = [];
+
+  override subscribe(peer: PeerId, doc: DocId | typeof ALL_DOCS): void {
+    this.lines.push(short(`store | subscribe ${peer} ${doc}`));
+    super.subscribe(peer, doc);
+  }
+
+  override commit(write: Write): void {
+    this.lines.push(short(`store | commit ${write.doc}`));
+    super.commit(write);
+  }
+}
+
+async function twoDocuments() {
+  const store = new LoggedStore();
+  const relay = scenario([], {}, store);
+  store.lines = relay.transport.lines;
+  await relay.connect("p1", alice);
+  for (const doc of [doc1, doc2]) {
+    await relay.send("p1", writer(alice, doc)([{ at: NOW, data: `${doc.id}: one` }], { header: true }));
+  }
+  await relay.connect("p2", bob);
+  relay.transcript();
+  return relay;
+}
+
+const load = (doc: DocId): ClientMessage => ({ type: "load", doc, known: nothingKnown });
+
+/** `messages` from `peer` in one batch frame, as the SDK sends what it queued in one tick. */
+async function sendBatch(relay: Awaited<ReturnType<typeof twoDocuments>>, peer: PeerId, messages: ClientMessage[]): Promise<void> {
+  await relay.relay.dispatch({ type: "frame", peer, frame: batchFrame(messages.map((message) => encodeMessage(message) as string)), now: NOW });
+}
+
+const lines = (...all: string[]): string => all.join("\n");
+
+describe("answers and the subscriptions they make", () => {
+  it("a batch of loads is answered before the loads' subscriptions are written", async () => {
+    const relay = await twoDocuments();
+    await sendBatch(relay, "p2", [load(doc1.id), load(doc2.id)]);
+    expect(relay.transcript()).toBe(
+      lines(
+        "relay -> p2 | content doc1 +header alice after=0 n=1",
+        "relay -> p2 | known doc1 {alice:1} load",
+        "relay -> p2 | content doc2 +header alice after=0 n=1",
+        "relay -> p2 | known doc2 {alice:1} load",
+        "store | subscribe p2 doc1",
+        "store | subscribe p2 doc2",
+      ),
+    );
+  });
+
+  it("a load on its own is answered before its subscription is written", async () => {
+    const relay = await twoDocuments();
+    await relay.send("p2", load(doc1.id));
+    expect(relay.transcript()).toBe(
+      lines(
+        "p2 -> relay | load doc1 (no header) {}",
+        "relay -> p2 | content doc1 +header alice after=0 n=1",
+        "relay -> p2 | known doc1 {alice:1} load",
+        "store | subscribe p2 doc1",
+      ),
+    );
+  });
+
+  it("an open is answered before its subscription to the group is written", async () => {
+    const relay = await twoDocuments();
+    await relay.send("p2", { type: "open", known: {} });
+    expect(relay.transcript()).toBe(
+      lines(
+        "p2 -> relay | open 0 docs",
+        "relay -> p2 | content doc2 +header alice after=0 n=1",
+        "relay -> p2 | known doc2 {alice:1} load",
+        "relay -> p2 | content doc1 +header alice after=0 n=1",
+        "relay -> p2 | known doc1 {alice:1} load",
+        "relay -> p2 | opened docs=2 cursor=2",
+        "store | subscribe p2 *",
+      ),
+    );
+  });
+
+  it("a batch that loads and then writes: the load's answer first, then its subscription and the commit, then the ack", async () => {
+    const relay = await twoDocuments();
+    const write = writer(bob, doc2)([{ at: NOW, data: "bob: one" }]);
+    await sendBatch(relay, "p2", [load(doc1.id), write as ClientMessage]);
+    expect(relay.transcript()).toBe(
+      lines(
+        "relay -> p2 | content doc1 +header alice after=0 n=1",
+        "relay -> p2 | known doc1 {alice:1} load",
+        "store | subscribe p2 doc1",
+        "store | commit doc2",
+        "relay -> p2 | known doc2 {bob:1} ack",
+        "relay -> p1 | content doc2 bob after=0 n=1",
+      ),
+    );
+  });
+});
