@@ -29,12 +29,12 @@ async function twoDocuments() {
   const relay = scenario([], {}, store);
   store.lines = relay.transport.lines;
   await relay.connect("p1", alice);
-  for (const doc of [doc1, doc2]) {
-    await relay.send("p1", writer(alice, doc)([{ at: NOW, data: `${doc.id}: one` }], { header: true }));
-  }
+  /** Alice's writes to each document, her chain kept. */
+  const alicesWrites = new Map([doc1, doc2].map((doc) => [doc.id, writer(alice, doc)]));
+  for (const [doc, write] of alicesWrites) await relay.send("p1", write([{ at: NOW, data: `${doc}: one` }], { header: true }));
   await relay.connect("p2", bob);
   relay.transcript();
-  return relay;
+  return { ...relay, alicesWrites };
 }
 
 const load = (doc: DocId): ClientMessage => ({ type: "load", doc, known: nothingKnown });
@@ -47,7 +47,7 @@ async function sendBatch(relay: Awaited<ReturnType<typeof twoDocuments>>, peer: 
 const lines = (...all: string[]): string => all.join("\n");
 
 describe("answers and the subscriptions they make", () => {
-  it("a batch of loads is answered before the loads' subscriptions are written", async () => {
+  it("a batch of loads is answered before the loads' subscriptions are written, and what is written next reaches the loader", async () => {
     const relay = await twoDocuments();
     await sendBatch(relay, "p2", [load(doc1.id), load(doc2.id)]);
     expect(relay.transcript()).toBe(
@@ -60,6 +60,12 @@ describe("answers and the subscriptions they make", () => {
         "store | subscribe p2 doc2",
       ),
     );
+    // Subscribed all the same: what Alice writes next reaches the loader live.
+    for (const [doc, write] of relay.alicesWrites) await relay.send("p1", write([{ at: NOW, data: `${doc}: two` }]));
+    expect(relay.transcript().split("\n").filter((line) => line.startsWith("relay -> p2"))).toEqual([
+      "relay -> p2 | content doc1 alice after=1 n=1",
+      "relay -> p2 | content doc2 alice after=1 n=1",
+    ]);
   });
 
   it("a load on its own is answered before its subscription is written", async () => {
