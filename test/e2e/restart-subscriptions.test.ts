@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
-import { createClient, createIdentity, type Group } from "../../client/index.ts";
+import { createClient, createIdentity, type Doc, type Group } from "../../client/index.ts";
+import { transactionCount } from "../../protocol/index.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 
 /** The distinct peers with a subscription stored in the group objects' SQLite under `folder` (the relay stopped). */
@@ -33,6 +34,15 @@ const live = (group: Group) =>
     check();
   });
 
+/** Resolves once `doc` holds `count` transactions. */
+const holds = (doc: Doc, count: number) =>
+  new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the reader did not get transaction ${count} in time`)), 10_000);
+    const check = () => transactionCount(doc.known) >= count && (clearTimeout(timer), off(), resolve());
+    const off = doc.subscribe(check);
+    check();
+  });
+
 describe("a relay started again on its storage", () => {
   const persistTo = mkdtempSync(join(tmpdir(), "weft-restarts-"));
   let relay: LocalRelay | undefined;
@@ -50,7 +60,7 @@ describe("a relay started again on its storage", () => {
     await doc.synced();
     const reader = await createClient({ url: relay.url, identity: createIdentity() });
     const readerGroup = reader.group("restarts");
-    await readerGroup.open(doc.id);
+    const read = await readerGroup.open(doc.id);
     await live(readerGroup);
     for (let restart = 0; restart < 3; restart++) {
       await relay.stop();
@@ -58,6 +68,11 @@ describe("a relay started again on its storage", () => {
       for (const group of [writer.group("restarts"), readerGroup]) group.reconnectNow();
       await Promise.all([live(writer.group("restarts")), live(readerGroup)]);
     }
+    // A load is answered before its subscription is written (no frame waits on a write that is not data):
+    // a write acked after both reaches the reader live, and its commit follows the subscriptions'.
+    doc.append("written after the last restart");
+    await doc.synced();
+    await holds(read, 2);
     await relay.stop();
     relay = undefined;
     // The two clients' peers of the last run: the earlier runs' six are gone.
