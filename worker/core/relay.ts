@@ -228,11 +228,8 @@ export class Relay {
     }
     // Frames queued before a storage write do not depend on it: send them first, or the runtime holds
     // them until the write is durable (the output gate). Frames queued after it wait, as acks must. The
-    // subscriptions a batch made so far are stored with it, after those frames (#storeSubscriptions).
-    if (WRITES.has(effect.type)) {
-      this.#deliverAll();
-      this.#storeSubscriptions();
-    }
+    // subscriptions a batch made so far are stored with it, after those frames (#flushBeforeWrite).
+    if (WRITES.has(effect.type)) this.#flushBeforeWrite();
     switch (effect.type) {
       case "send":
         return this.#send(effect.peer, effect.message);
@@ -305,20 +302,21 @@ export class Relay {
       await this.#handleInOrder(peer, messages, now);
     } finally {
       this.store.forgetPrefetched?.();
-      this.#deliverAll();
-      this.#storeSubscriptions();
+      this.#flushBeforeWrite();
       this.#subscriptions = undefined;
     }
   }
 
   /**
-   * Stores the subscriptions a batch frame made and ended so far, once the frames queued before them are
-   * sent: a subscription is not data, and an answer held until it is durable (the output gate) would wait
-   * a round of the storage's replication for nothing. No other event runs in between, so nothing live is
-   * missed; a write that fails closes the socket (the object's catch), so the peer never waits in vain for
-   * live content. Each peer's document ends as the last change to it left it.
+   * Sends the frames queued so far, then stores the subscriptions a batch frame made and ended so far: run
+   * before every storage write, and at the end of a batch, whose subscriptions are its last write. A
+   * subscription is not data, and an answer held until it is durable (the output gate) would wait a round
+   * of the storage's replication for nothing. No other event runs in between, so nothing live is missed; a
+   * write that fails closes the socket (the object's catch), so the peer never waits in vain for live
+   * content. Each peer's document ends as the last change to it left it.
    */
-  #storeSubscriptions(): void {
+  #flushBeforeWrite(): void {
+    this.#deliverAll();
     const changes = this.#subscriptions?.splice(0).filter((effect) => this.#state.peers.has(effect.peer)) ?? [];
     for (const [peer, last] of lastChangeByPeer(changes)) {
       const docs = [...last.keys()];
@@ -366,8 +364,7 @@ export class Relay {
     const stored = contents.filter(({ valid }) => !valid.includes(false));
     if (stored.length > 0) {
       // Frames queued before a storage write do not wait for it.
-      this.#deliverAll();
-      this.#storeSubscriptions();
+      this.#flushBeforeWrite();
       try {
         this.store.commitAll(stored.map(({ then }) => ({ ...then.write, appends: then.pending })));
         for (const { then } of stored) this.#committed.add(then.pending);
