@@ -6,9 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
-import { createClient, createIdentity, type Doc, type Group } from "../../client/index.ts";
+import { createClient, createIdentity, type Group } from "../../client/index.ts";
 import { transactionCount } from "../../protocol/index.ts";
 import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
+import { until } from "../support/wait.ts";
 
 /** The distinct peers with a subscription stored in the group objects' SQLite under `folder` (the relay stopped). */
 function subscribedPeers(folder: string): number {
@@ -31,15 +32,6 @@ const live = (group: Group) =>
     const timer = setTimeout(() => reject(new Error(`group ${group.id} not live in time`)), 10_000);
     const check = () => group.status === "live" && (clearTimeout(timer), off(), resolve());
     const off = group.onStatus(check);
-    check();
-  });
-
-/** Resolves once `doc` holds `count` transactions. */
-const holds = (doc: Doc, count: number) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the reader did not get transaction ${count} in time`)), 10_000);
-    const check = () => transactionCount(doc.known) >= count && (clearTimeout(timer), off(), resolve());
-    const off = doc.subscribe(check);
     check();
   });
 
@@ -72,7 +64,7 @@ describe("a relay started again on its storage", () => {
     // a write acked after both reaches the reader live, and its commit follows the subscriptions'.
     doc.append("written after the last restart");
     await doc.synced();
-    await holds(read, 2);
+    await until(() => transactionCount(read.known) >= 2, 10_000);
     await relay.stop();
     relay = undefined;
     // The two clients' peers of the last run: the earlier runs' six are gone.
