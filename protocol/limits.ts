@@ -212,6 +212,14 @@ export const STREAM_WORK_PER_EVENT = 5_000;
  */
 export const LOAD_FIRST_EVENT_ROWS = 10_000;
 /**
+ * Memory a group's object spends keeping the answers it sent fresh clients, so the next fresh client of the
+ * same document is sent them again without reading, packing or compressing anything (worker/core/load-cache.ts):
+ * counted as twice the answers' data (the messages and their encoding), least recently used out first. A
+ * document of 10,000 transactions of 100 bytes weighs about 2.4 MB. A slice of an answer weighing over half
+ * of it is not kept.
+ */
+export const LOAD_CACHE_BYTES = 4 * 1024 * 1024;
+/**
  * Most long answers (loads, open parts, directory listings) one peer may have queued, counted in entries
  * of the known state they hold in memory: one per answer, plus one per document and per session count it
  * carries. An SDK opening 20,000 documents of two sessions each queues about 60,000. Counted once a second

@@ -170,6 +170,24 @@ describe("the relay compresses large frames", () => {
     expect(bytes(bobs)).toBeLessThan(bytes(carols) / 3);
   });
 
+  it("sends a second fresh loader the first one's compressed frames, deflating nothing again", async () => {
+    const { sent, deflated, send, connect } = relayWithCompression();
+    await connect("alice", alice);
+    await connect("bob", bob, ["deflate-raw"]);
+    await connect("carol", carol, ["deflate-raw"]);
+    const all = typing(1_500);
+    await send("alice", writer(alice, doc1)(all, { header: true }));
+    sent.length = 0;
+    await send("bob", { type: "load", doc: doc1.id, known: nothingKnown });
+    const compressions = deflated.length;
+    expect(compressions).toBeGreaterThan(0);
+    await send("carol", { type: "load", doc: doc1.id, known: nothingKnown });
+    expect(deflated).toHaveLength(compressions);
+    const frames = (peer: PeerId) => sent.filter((entry) => entry.peer === peer).map((entry) => entry.frame);
+    expect(frames("carol").filter(isCompressed)).toEqual(frames("bob").filter(isCompressed));
+    expect(await received(sent, "carol")).toEqual(all);
+  });
+
   it("sends a text frame of exactly MAX_FRAME_BYTES plain, since compressed it would inflate one byte past the limit", async () => {
     const { sent, send, connect } = relayWithCompression();
     await connect("alice", alice);

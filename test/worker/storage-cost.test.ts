@@ -76,6 +76,31 @@ describe("rows per transaction", () => {
     expect(received.map((tx) => tx.data).slice(999, 1_001)).toEqual(["b0-999", "b1-0"]);
   });
 
+  it("a second fresh load of the same 10,000 transactions reads none of them again, and gets every one in order", async () => {
+    const group = uniqueGroup("rows-load-again");
+    const a = await connect(group, alice);
+    const { id, header } = testHeader(alice, group, "load-again");
+    const log = new SessionWriter(alice, id);
+    for (let batch = 0; batch < 10; batch++) {
+      a.send(log.content(transactions(1_000, `b${batch}`, 1_000 * batch), batch === 0 ? header : undefined));
+      await a.next("known", (k) => k.reason === "ack");
+    }
+    const loads = [];
+    for (const who of [bob, testAgent(83)]) {
+      const b = await connect(group, who);
+      const cost = await countSql(group, async () => {
+        b.send({ type: "load", doc: id, known: emptyKnown });
+        await b.next("known", (k) => k.reason === "load");
+      });
+      loads.push({ cost, received: b.drain("content").flatMap((m) => m.sessions[alice.session]?.transactions ?? []) });
+    }
+    // 10,000 transactions are 40 rows of 256: the second load reads none of them, only a few rows of its own.
+    expect(loads[0]!.cost.rowsRead - loads[1]!.cost.rowsRead).toBeGreaterThanOrEqual(40);
+    expect(loads[1]!.cost.rowsRead).toBeLessThan(10);
+    expect(loads[1]!.received).toHaveLength(10_000);
+    expect(loads[1]!.received).toEqual(loads[0]!.received);
+  });
+
   it("a one-transaction write runs 2 statements; the one that finds its open chunk full runs one more, and nothing is lost", async () => {
     const group = uniqueGroup("rows-one");
     const a = await connect(group, alice);

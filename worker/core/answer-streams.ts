@@ -28,6 +28,7 @@ import { deletionRefusal } from "./access.ts";
 import type { AnswerWindow } from "./answer-window.ts";
 import { sendMissing } from "./delta-stream.ts";
 import type { Effect, Reader } from "./effects.ts";
+import { LoadCache } from "./load-cache.ts";
 import type { GroupStore, PeerId } from "./store.ts";
 
 /** What the streams need of the relay that runs them. */
@@ -88,6 +89,8 @@ export class AnswerStreams {
   readonly #openedCount = new Map<PeerId, number>();
   /** Entries of known state each peer's queued answers hold (weightOf), against MAX_QUEUED_STREAM_ENTRIES_PER_PEER. */
   readonly #queuedWeight = new Map<PeerId, number>();
+  /** What fresh clients were sent, to send the next ones again (load-cache.ts). */
+  readonly #kept = new LoadCache();
 
   constructor(host: StreamHost, window: AnswerWindow) {
     this.#host = host;
@@ -237,6 +240,11 @@ export class AnswerStreams {
     return !header || mayRead(reader.role, reader.agent, header);
   }
 
+  /** The document was deleted: what was kept of its answers goes. */
+  forgetDoc(doc: DocId): void {
+    this.#kept.forget(doc);
+  }
+
   /** The peer is gone: its answers, and its window with them. */
   forget(peer: PeerId): void {
     this.#queues.delete(peer);
@@ -286,7 +294,7 @@ export class AnswerStreams {
    * `deleted`, if the document went meanwhile).
    */
   #documentSlice(peer: PeerId, doc: DocId, have: KnownState, budget: number, relayKnown?: KnownState, catchUp?: true): { done: boolean; rows: number } {
-    const step = sendMissing(this.#host.store, doc, have, budget, (message) => this.#emit(peer, message), relayKnown);
+    const step = sendMissing(this.#host.store, doc, have, budget, (message) => this.#emit(peer, message), relayKnown, this.#kept);
     if (!step.complete) return { done: false, rows: step.rows };
     // Live content ends with nothing more, and a deletion is told to subscribers as it happens.
     if (catchUp) return { done: true, rows: step.rows };

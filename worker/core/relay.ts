@@ -116,6 +116,8 @@ export class Relay {
   readonly #outbox = new Map<PeerId, { frames: EncodedMessage[]; size: number }>();
   /** Compressed forms of binary frames sent (#compressed). */
   readonly #compressedFrames = new WeakMap<Uint8Array, WireFrame>();
+  /** Compressed forms of large messages sent alone, by message: one sent again (load-cache.ts) is not compressed again. */
+  readonly #compressedOf = new WeakMap<ServerMessage, WireFrame>();
   /** The latest text frame compressed, and what goes in its place. */
   #lastText: { frame: string; compressed: WireFrame } | undefined;
   /** Digests of what one reader may see, by role and agent, with the group cursor they were computed at. */
@@ -253,6 +255,7 @@ export class Relay {
         if (Number.isFinite(this.snapshotRetentionMs)) this.transport.wakeAt(effect.snapshot.takenAt + this.snapshotRetentionMs);
         return;
       case "deleteDoc":
+        this.#answers.forgetDoc(effect.doc);
         return this.store.deleteDoc(effect.doc, effect.now);
       case "subscribe":
         // Not for a peer cut off meanwhile (a refused stream): its subscriptions are already forgotten.
@@ -418,7 +421,8 @@ export class Relay {
     if (encodedLength(frame) >= COMPRESS_MIN_BYTES && this.#inflates(peer)) {
       this.#deliver(peer);
       const plain = batchFrame([frame]);
-      const wire = this.#compressed(plain);
+      let wire = this.#compressedOf.get(message);
+      if (!wire) this.#compressedOf.set(message, (wire = this.#compressed(plain)));
       this.#sendFrames(peer, [wire]);
       return wire === plain ? this.#countedBytes(message, frame) : frameBytes(wire) + 1;
     }

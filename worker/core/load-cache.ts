@@ -1,0 +1,96 @@
+// Answers to fresh clients, kept in memory: a client that holds nothing of a document and loads it (or
+// opens its group) is sent the very messages the last such client was sent. The relay keeps each message's
+// encoding and compressed form beside it (relay.ts), so nothing is read, packed, encoded or compressed
+// again. Kept per slice (delta-stream.ts): a slice from nothing, and the slice that follows a kept one,
+// keyed by the document and what the peer held when the slice began. A document's history only grows, so a
+// kept slice stays true; one that reached the end of the document is complete only while nothing was
+// written since. Bounded (LOAD_CACHE_BYTES), least recently used out first; gone with the object's memory.
+import { LOAD_CACHE_BYTES, type DocId, type KnownState, type ServerMessage, type SessionId } from "../../protocol/index.ts";
+
+/** A message of a slice, with what the peer holds once it has it. */
+export type KeptMessage = { readonly message: ServerMessage; readonly holds: KnownState };
+
+/** A slice of an answer as it was sent. */
+export type KeptSlice = {
+  readonly messages: readonly KeptMessage[];
+  /** Transactions it sent, counted against a slice's budget when sent again. */
+  readonly rows: number;
+  /** The document's known state (stateKey) when the slice reached its end; unset if more remained. */
+  readonly endedAt: string | undefined;
+  /** What it holds in memory, as LOAD_CACHE_BYTES counts it. */
+  readonly bytes: number;
+};
+
+type Entry = KeptSlice & { doc: DocId; next: string | undefined };
+
+/** A known state as a key: the same state gives the same key, in whatever order its sessions were set. */
+export function stateKey(known: KnownState): string {
+  const sessions = (Object.entries(known.sessions) as [SessionId, number][]).filter(([, count]) => count > 0);
+  sessions.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `${known.header ? 1 : 0}${sessions.map(([session, count]) => ` ${session}:${count}`).join("")}`;
+}
+
+const NOTHING = stateKey({ header: false, sessions: {} });
+
+export class LoadCache {
+  /** By `<doc> <stateKey of what the peer held>`, least recently used first. */
+  readonly #slices = new Map<string, Entry>();
+  /** Keys a slice is kept from besides nothing held: where a kept slice that did not reach the end left off. */
+  readonly #continued = new Set<string>();
+  readonly #maxBytes: number;
+  #bytes = 0;
+
+  constructor(maxBytes = LOAD_CACHE_BYTES) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** The slice kept for a peer holding `have` of `doc`, if any. */
+  find(doc: DocId, have: KnownState): KeptSlice | undefined {
+    const key = `${doc} ${stateKey(have)}`;
+    const entry = this.#slices.get(key);
+    if (!entry) return undefined;
+    this.#slices.delete(key);
+    this.#slices.set(key, entry);
+    return entry;
+  }
+
+  /** Whether a slice sent to a peer holding `have` of `doc` is kept: it holds nothing, or a kept slice left off there. */
+  keeps(doc: DocId, have: KnownState): boolean {
+    const state = stateKey(have);
+    return state === NOTHING || this.#continued.has(`${doc} ${state}`);
+  }
+
+  /** Keeps a slice sent to a peer that held `have`, in place of any kept from there; too large a one is not kept. */
+  keep(doc: DocId, have: KnownState, slice: KeptSlice): void {
+    const key = `${doc} ${stateKey(have)}`;
+    this.#drop(key);
+    if (slice.bytes > this.#maxBytes / 2 || slice.messages.length === 0) return;
+    const last = slice.messages.at(-1)!.holds;
+    const next = slice.endedAt === undefined ? `${doc} ${stateKey(last)}` : undefined;
+    this.#slices.set(key, { ...slice, doc, next });
+    if (next) this.#continued.add(next);
+    this.#bytes += slice.bytes;
+    for (const oldest of this.#slices.keys()) {
+      if (this.#bytes <= this.#maxBytes) break;
+      this.#drop(oldest);
+    }
+  }
+
+  /** Forgets what is kept of a document (it was deleted). */
+  forget(doc: DocId): void {
+    for (const [key, entry] of this.#slices) if (entry.doc === doc) this.#drop(key);
+  }
+
+  /** Bytes held, as LOAD_CACHE_BYTES counts them. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  #drop(key: string): void {
+    const entry = this.#slices.get(key);
+    if (!entry) return;
+    this.#slices.delete(key);
+    this.#bytes -= entry.bytes;
+    if (entry.next) this.#continued.delete(entry.next);
+  }
+}
