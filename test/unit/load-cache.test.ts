@@ -208,7 +208,7 @@ describe("LoadCache", () => {
     expect(cache.find(doc, { header: true, sessions: { [alice.session]: 100, [bob.session]: 0 } })).toBeDefined();
   });
 
-  it("holds at most its bound, the least recently used out first, and no slice over half of it", () => {
+  it("holds at most its bound, other documents' least recently used out first, and no slice over half of it", () => {
     const cache = new LoadCache(3_000);
     cache.keep(doc, nothingKnown, slice(10, 1_000));
     cache.keep(doc2.id, nothingKnown, slice(10, 1_000));
@@ -219,6 +219,22 @@ describe("LoadCache", () => {
     expect(cache.find(doc, nothingKnown)).toBeDefined();
     cache.keep(doc2.id, nothingKnown, slice(10, 1_501));
     expect(cache.find(doc2.id, nothingKnown)).toBeUndefined();
+  });
+
+  it("keeps the beginning of a document larger than its bound: its later slices do not push out its first", () => {
+    const cache = new LoadCache(3_000);
+    cache.keep(doc, nothingKnown, slice(10, 1_200));
+    cache.keep(doc, holding(10), slice(20, 1_200));
+    cache.keep(doc, holding(20), slice(30, 1_200));
+    expect(cache.find(doc, nothingKnown)).toBeDefined();
+    expect(cache.find(doc, holding(10))).toBeDefined();
+    expect(cache.find(doc, holding(20))).toBeUndefined();
+    expect(cache.bytes).toBe(2_400);
+    // Another document's slice still makes room by pushing out the least recently used.
+    cache.keep(doc2.id, nothingKnown, slice(10, 1_200));
+    expect(cache.find(doc2.id, nothingKnown)).toBeDefined();
+    expect(cache.find(doc, nothingKnown)).toBeUndefined();
+    expect(cache.find(doc, holding(10))).toBeDefined();
   });
 
   it("forgets a document's slices, and where they led", () => {

@@ -4,7 +4,8 @@
 // again. Kept per slice (delta-stream.ts): a slice from nothing, and the slice that follows a kept one,
 // keyed by the document and what the peer held when the slice began. A document's history only grows, so a
 // kept slice stays true; one that reached the end of the document is complete only while nothing was
-// written since. Bounded (LOAD_CACHE_BYTES), least recently used out first; gone with the object's memory.
+// written since. Bounded (LOAD_CACHE_BYTES), other documents' least recently used out first; gone with
+// the object's memory.
 import { LOAD_CACHE_BYTES, type DocId, type KnownState, type ServerMessage, type SessionId } from "../../protocol/index.ts";
 
 /** A message of a slice, with what the peer holds once it has it. */
@@ -60,20 +61,26 @@ export class LoadCache {
     return state === NOTHING || this.#continued.has(`${doc} ${state}`);
   }
 
-  /** Keeps a slice sent to a peer that held `have`, in place of any kept from there; too large a one is not kept. */
+  /**
+   * Keeps a slice sent to a peer that held `have`, in place of any kept from there, making room by
+   * forgetting other documents' slices, least recently used first. A document's earlier slices are not
+   * forgotten for its later ones: they are what the next fresh client is sent first, so of a document
+   * larger than the bound, the beginning is kept. Too large a slice, or one there is no room for, is not kept.
+   */
   keep(doc: DocId, have: KnownState, slice: KeptSlice): void {
     const key = `${doc} ${stateKey(have)}`;
     this.#drop(key);
     if (slice.bytes > this.#maxBytes / 2 || slice.messages.length === 0) return;
+    for (const [oldest, entry] of this.#slices) {
+      if (this.#bytes + slice.bytes <= this.#maxBytes) break;
+      if (entry.doc !== doc) this.#drop(oldest);
+    }
+    if (this.#bytes + slice.bytes > this.#maxBytes) return;
     const last = slice.messages.at(-1)!.holds;
     const next = slice.endedAt === undefined ? `${doc} ${stateKey(last)}` : undefined;
     this.#slices.set(key, { ...slice, doc, next });
     if (next) this.#continued.add(next);
     this.#bytes += slice.bytes;
-    for (const oldest of this.#slices.keys()) {
-      if (this.#bytes <= this.#maxBytes) break;
-      this.#drop(oldest);
-    }
   }
 
   /** Forgets what is kept of a document (it was deleted). */
