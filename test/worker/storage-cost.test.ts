@@ -35,6 +35,29 @@ async function storedThenFresh(label: string) {
   return { group, docs, b: await connect(group, bob) };
 }
 
+/** A document of Alice's with 10,000 transactions (`b<batch>-<i>`), written in batches of 1,000. */
+async function tenThousandStored(label: string) {
+  const group = uniqueGroup(label);
+  const a = await connect(group, alice);
+  const { id, header } = testHeader(alice, group, label);
+  const log = new SessionWriter(alice, id);
+  for (let batch = 0; batch < 10; batch++) {
+    a.send(log.content(transactions(1_000, `b${batch}`, 1_000 * batch), batch === 0 ? header : undefined));
+    await a.next("known", (k) => k.reason === "ack");
+  }
+  return { group, id };
+}
+
+/** A client holding nothing of `doc` loads it: the rows that cost, and the transactions it got. */
+async function freshLoad(group: string, who: ReturnType<typeof testAgent>, doc: DocId) {
+  const b = await connect(group, who);
+  const cost = await countSql(group, async () => {
+    b.send({ type: "load", doc, known: emptyKnown });
+    await b.next("known", (k) => k.reason === "load");
+  });
+  return { cost, received: b.drain("content").flatMap((m) => m.sessions[alice.session]?.transactions ?? []) };
+}
+
 describe("rows per transaction", () => {
   it("ingesting 1,000 transactions in batches of 100 writes at most 100 rows, and each is stored as sent", async () => {
     const group = uniqueGroup("rows-ingest");
@@ -57,48 +80,22 @@ describe("rows per transaction", () => {
   });
 
   it("a fresh load of 10,000 transactions reads at most 100 rows and gets every transaction in order", async () => {
-    const group = uniqueGroup("rows-load");
-    const a = await connect(group, alice);
-    const { id, header } = testHeader(alice, group, "load");
-    const log = new SessionWriter(alice, id);
-    for (let batch = 0; batch < 10; batch++) {
-      a.send(log.content(transactions(1_000, `b${batch}`, 1_000 * batch), batch === 0 ? header : undefined));
-      await a.next("known", (k) => k.reason === "ack");
-    }
-    const b = await connect(group, bob);
-    const cost = await countSql(group, async () => {
-      b.send({ type: "load", doc: id, known: emptyKnown });
-      await b.next("known", (k) => k.reason === "load");
-    });
+    const { group, id } = await tenThousandStored("rows-load");
+    const { cost, received } = await freshLoad(group, bob, id);
     expect(cost.rowsRead).toBeLessThanOrEqual(100);
-    const received = b.drain("content").flatMap((m) => m.sessions[alice.session]?.transactions ?? []);
     expect(received).toHaveLength(10_000);
     expect(received.map((tx) => tx.data).slice(999, 1_001)).toEqual(["b0-999", "b1-0"]);
   });
 
   it("a second fresh load of the same 10,000 transactions reads none of them again, and gets every one in order", async () => {
-    const group = uniqueGroup("rows-load-again");
-    const a = await connect(group, alice);
-    const { id, header } = testHeader(alice, group, "load-again");
-    const log = new SessionWriter(alice, id);
-    for (let batch = 0; batch < 10; batch++) {
-      a.send(log.content(transactions(1_000, `b${batch}`, 1_000 * batch), batch === 0 ? header : undefined));
-      await a.next("known", (k) => k.reason === "ack");
-    }
-    const loads = [];
-    for (const who of [bob, testAgent(83)]) {
-      const b = await connect(group, who);
-      const cost = await countSql(group, async () => {
-        b.send({ type: "load", doc: id, known: emptyKnown });
-        await b.next("known", (k) => k.reason === "load");
-      });
-      loads.push({ cost, received: b.drain("content").flatMap((m) => m.sessions[alice.session]?.transactions ?? []) });
-    }
+    const { group, id } = await tenThousandStored("rows-load-again");
+    const first = await freshLoad(group, bob, id);
+    const second = await freshLoad(group, testAgent(83), id);
     // 10,000 transactions are 40 rows of 256: the second load reads none of them, only a few rows of its own.
-    expect(loads[0]!.cost.rowsRead - loads[1]!.cost.rowsRead).toBeGreaterThanOrEqual(40);
-    expect(loads[1]!.cost.rowsRead).toBeLessThan(10);
-    expect(loads[1]!.received).toHaveLength(10_000);
-    expect(loads[1]!.received).toEqual(loads[0]!.received);
+    expect(first.cost.rowsRead - second.cost.rowsRead).toBeGreaterThanOrEqual(40);
+    expect(second.cost.rowsRead).toBeLessThan(10);
+    expect(second.received).toHaveLength(10_000);
+    expect(second.received).toEqual(first.received);
   });
 
   it("a one-transaction write runs 2 statements; the one that finds its open chunk full runs one more, and nothing is lost", async () => {
