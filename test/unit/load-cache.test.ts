@@ -9,6 +9,7 @@ import { LoadCache, stateKey, type KeptSlice } from "../../worker/core/load-cach
 import { MemoryStore } from "../../worker/core/memory-store.ts";
 import type { TransactionRun } from "../../worker/core/store.ts";
 import { testAgent, transactions } from "../support/identity.ts";
+import { seededRandom } from "./seeded-random.ts";
 import { NOW, alice, bob, carol, doc1, doc2, nothingKnown, scenario, writer } from "./relay-transcript.ts";
 
 /** A MemoryStore that counts the transactions it reads for answers. */
@@ -182,6 +183,45 @@ describe("answers kept for fresh clients", () => {
     expect(store.read).toBe(0);
     for (const doc of [doc1.id, doc2.id]) expect(dataTo(transport.frames, "carol", doc)).toEqual(dataTo(transport.frames, "bob", doc));
     expect(messagesTo(transport.frames, "carol").at(-1)).toMatchObject({ type: "opened", docs: 2 });
+  });
+});
+
+describe("answers kept for fresh clients, seeded", () => {
+  // Writes of every size to two documents, and between them fresh clients that load one or open the group,
+  // some reading at once, some only once their window is full: each ends with exactly what the relay holds.
+  it.each([1, 2, 3, 4, 5, 6])("seed %i: every fresh client gets each document exactly as stored, once and in order", { timeout: 30_000 }, async (seed) => {
+    const random = seededRandom(seed);
+    const setup = scenario();
+    const { connect, send, store, transport, fireDueAlarms } = setup;
+    await connect("alice", alice);
+    const docs = [doc1, doc2];
+    const writes = docs.map((doc) => writer(alice, doc));
+    const written = [0, 0];
+    let fresh = 0;
+    for (let step = 0; step < 40; step++) {
+      const which = random.below(2);
+      if (random.next() < 0.5) {
+        const count = 1 + random.below(random.next() < 0.2 ? MAX_TRANSACTIONS_PER_FRAME : 50);
+        const size = random.next() < 0.3 ? 400 : 10;
+        await send("alice", writes[which]!(transactions(count, `s${step}-${"y".repeat(size)}`), { header: written[which] === 0 }));
+        written[which]! += count;
+        continue;
+      }
+      const peer = `fresh-${++fresh}`;
+      await connect(peer, testAgent(100 + fresh));
+      const opens = random.next() < 0.3;
+      await send(peer, opens ? { type: "open", known: {} } : load(docs[which]!.id));
+      await fireDueAlarms();
+      for (const doc of opens ? docs : [docs[which]!]) {
+        const held = store.knownState(doc.id).sessions[alice.session] ?? 0;
+        const stored = [...store.readTransactions(doc.id, alice.session, 0, held)].map((transaction) => transaction.data);
+        expect(dataTo(transport.frames, peer, doc.id)).toEqual(stored);
+        const known = messagesTo(transport.frames, peer).filter((message) => message.type === "known" && message.doc === doc.id);
+        if (held > 0) expect(known).toEqual([expect.objectContaining({ sessions: { [alice.session]: held } })]);
+      }
+      await setup.close(peer);
+    }
+    expect(fresh).toBeGreaterThan(5);
   });
 });
 
