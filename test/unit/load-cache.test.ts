@@ -277,6 +277,18 @@ describe("LoadCache", () => {
     expect(cache.find(doc, holding(10))).toBeDefined();
   });
 
+  it("still keeps from where two kept slices left off once one of them is gone", () => {
+    const cache = new LoadCache(10_000);
+    // Two slices that left off at 150: one from nothing, one from 100 (cut short where a window filled).
+    cache.keep(doc, nothingKnown, slice(150, 1_000));
+    cache.keep(doc, holding(100), slice(150, 1_000));
+    // The one from 100 is kept again, reaching the end this time: the one from nothing still leads to 150.
+    cache.keep(doc, holding(100), slice(200, 1_000, 200));
+    expect(cache.keeps(doc, holding(150))).toBe(true);
+    cache.keep(doc, nothingKnown, slice(200, 1_000, 200));
+    expect(cache.keeps(doc, holding(150))).toBe(false);
+  });
+
   it("forgets a document's slices, and where they led", () => {
     const cache = new LoadCache(10_000);
     cache.keep(doc, nothingKnown, slice(100, 1_000));

@@ -36,8 +36,8 @@ const NOTHING = stateKey({ header: false, sessions: {} });
 export class LoadCache {
   /** By `<doc> <stateKey of what the peer held>`, least recently used first. */
   readonly #slices = new Map<string, Entry>();
-  /** Keys a slice is kept from besides nothing held: where a kept slice that did not reach the end left off. */
-  readonly #continued = new Set<string>();
+  /** Keys a slice is kept from besides nothing held: where kept slices that did not reach the end left off, and how many did. */
+  readonly #continued = new Map<string, number>();
   readonly #maxBytes: number;
   #bytes = 0;
 
@@ -79,7 +79,7 @@ export class LoadCache {
     const last = slice.messages.at(-1)!.holds;
     const next = slice.endedAt === undefined ? `${doc} ${stateKey(last)}` : undefined;
     this.#slices.set(key, { ...slice, doc, next });
-    if (next) this.#continued.add(next);
+    if (next) this.#continued.set(next, (this.#continued.get(next) ?? 0) + 1);
     this.#bytes += slice.bytes;
   }
 
@@ -98,6 +98,9 @@ export class LoadCache {
     if (!entry) return;
     this.#slices.delete(key);
     this.#bytes -= entry.bytes;
-    if (entry.next) this.#continued.delete(entry.next);
+    if (!entry.next) return;
+    const left = (this.#continued.get(entry.next) ?? 1) - 1;
+    if (left > 0) this.#continued.set(entry.next, left);
+    else this.#continued.delete(entry.next);
   }
 }
