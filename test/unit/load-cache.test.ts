@@ -5,7 +5,7 @@
 // The real core and driver over a MemoryStore that counts its reads.
 import { describe, expect, it } from "vitest";
 import { ANSWER_WINDOW_BYTES, MAX_TRANSACTIONS_PER_FRAME, RELAY_FRAME_TARGET_BYTES, decodeServerFrame, signSnapshot, type DocId, type KnownState, type ServerMessage, type SessionId, type Transaction } from "../../protocol/index.ts";
-import { LoadCache, stateKey, type KeptSlice } from "../../worker/core/load-cache.ts";
+import { LoadCache, keyOf, stateKey, type KeptSlice } from "../../worker/core/load-cache.ts";
 import { MemoryStore } from "../../worker/core/memory-store.ts";
 import type { TransactionRun } from "../../worker/core/store.ts";
 import { testAgent, transactions } from "../support/identity.ts";
@@ -237,66 +237,66 @@ describe("LoadCache", () => {
 
   it("keeps slices from nothing and those that follow a kept one, nothing else", () => {
     const cache = new LoadCache(10_000);
-    expect(cache.keeps(doc, nothingKnown)).toBe(true);
-    expect(cache.keeps(doc, holding(100))).toBe(false);
-    cache.keep(doc, nothingKnown, slice(100, 1_000));
-    expect(cache.keeps(doc, holding(100))).toBe(true);
-    expect(cache.keeps(doc2.id, holding(100))).toBe(false);
-    cache.keep(doc, holding(100), slice(150, 1_000, 150));
+    expect(cache.keeps(doc, keyOf(doc, nothingKnown))).toBe(true);
+    expect(cache.keeps(doc, keyOf(doc, holding(100)))).toBe(false);
+    cache.keep(doc, keyOf(doc, nothingKnown), slice(100, 1_000));
+    expect(cache.keeps(doc, keyOf(doc, holding(100)))).toBe(true);
+    expect(cache.keeps(doc2.id, keyOf(doc2.id, holding(100)))).toBe(false);
+    cache.keep(doc, keyOf(doc, holding(100)), slice(150, 1_000, 150));
     // The end of the document: nothing follows it.
-    expect(cache.keeps(doc, holding(150))).toBe(false);
-    expect(cache.find(doc, { header: true, sessions: { [alice.session]: 100, [bob.session]: 0 } })).toBeDefined();
+    expect(cache.keeps(doc, keyOf(doc, holding(150)))).toBe(false);
+    expect(cache.find(keyOf(doc, { header: true, sessions: { [alice.session]: 100, [bob.session]: 0 } }))).toBeDefined();
   });
 
   it("holds at most its bound, other documents' least recently used out first, and no slice over half of it", () => {
     const cache = new LoadCache(3_000);
-    cache.keep(doc, nothingKnown, slice(10, 1_000));
-    cache.keep(doc2.id, nothingKnown, slice(10, 1_000));
-    expect(cache.find(doc, nothingKnown)).toBeDefined();
-    cache.keep(doc, holding(10), slice(20, 1_400));
+    cache.keep(doc, keyOf(doc, nothingKnown), slice(10, 1_000));
+    cache.keep(doc2.id, keyOf(doc2.id, nothingKnown), slice(10, 1_000));
+    expect(cache.find(keyOf(doc, nothingKnown))).toBeDefined();
+    cache.keep(doc, keyOf(doc, holding(10)), slice(20, 1_400));
     expect(cache.bytes).toBeLessThanOrEqual(3_000);
-    expect(cache.find(doc2.id, nothingKnown)).toBeUndefined();
-    expect(cache.find(doc, nothingKnown)).toBeDefined();
-    cache.keep(doc2.id, nothingKnown, slice(10, 1_501));
-    expect(cache.find(doc2.id, nothingKnown)).toBeUndefined();
+    expect(cache.find(keyOf(doc2.id, nothingKnown))).toBeUndefined();
+    expect(cache.find(keyOf(doc, nothingKnown))).toBeDefined();
+    cache.keep(doc2.id, keyOf(doc2.id, nothingKnown), slice(10, 1_501));
+    expect(cache.find(keyOf(doc2.id, nothingKnown))).toBeUndefined();
   });
 
   it("keeps the beginning of a document larger than its bound: its later slices do not push out its first", () => {
     const cache = new LoadCache(3_000);
-    cache.keep(doc, nothingKnown, slice(10, 1_200));
-    cache.keep(doc, holding(10), slice(20, 1_200));
-    cache.keep(doc, holding(20), slice(30, 1_200));
-    expect(cache.find(doc, nothingKnown)).toBeDefined();
-    expect(cache.find(doc, holding(10))).toBeDefined();
-    expect(cache.find(doc, holding(20))).toBeUndefined();
+    cache.keep(doc, keyOf(doc, nothingKnown), slice(10, 1_200));
+    cache.keep(doc, keyOf(doc, holding(10)), slice(20, 1_200));
+    cache.keep(doc, keyOf(doc, holding(20)), slice(30, 1_200));
+    expect(cache.find(keyOf(doc, nothingKnown))).toBeDefined();
+    expect(cache.find(keyOf(doc, holding(10)))).toBeDefined();
+    expect(cache.find(keyOf(doc, holding(20)))).toBeUndefined();
     expect(cache.bytes).toBe(2_400);
     // Another document's slice still makes room by pushing out the least recently used.
-    cache.keep(doc2.id, nothingKnown, slice(10, 1_200));
-    expect(cache.find(doc2.id, nothingKnown)).toBeDefined();
-    expect(cache.find(doc, nothingKnown)).toBeUndefined();
-    expect(cache.find(doc, holding(10))).toBeDefined();
+    cache.keep(doc2.id, keyOf(doc2.id, nothingKnown), slice(10, 1_200));
+    expect(cache.find(keyOf(doc2.id, nothingKnown))).toBeDefined();
+    expect(cache.find(keyOf(doc, nothingKnown))).toBeUndefined();
+    expect(cache.find(keyOf(doc, holding(10)))).toBeDefined();
   });
 
   it("still keeps from where two kept slices left off once one of them is gone", () => {
     const cache = new LoadCache(10_000);
     // Two slices that left off at 150: one from nothing, one from 100 (cut short where a window filled).
-    cache.keep(doc, nothingKnown, slice(150, 1_000));
-    cache.keep(doc, holding(100), slice(150, 1_000));
+    cache.keep(doc, keyOf(doc, nothingKnown), slice(150, 1_000));
+    cache.keep(doc, keyOf(doc, holding(100)), slice(150, 1_000));
     // The one from 100 is kept again, reaching the end this time: the one from nothing still leads to 150.
-    cache.keep(doc, holding(100), slice(200, 1_000, 200));
-    expect(cache.keeps(doc, holding(150))).toBe(true);
-    cache.keep(doc, nothingKnown, slice(200, 1_000, 200));
-    expect(cache.keeps(doc, holding(150))).toBe(false);
+    cache.keep(doc, keyOf(doc, holding(100)), slice(200, 1_000, 200));
+    expect(cache.keeps(doc, keyOf(doc, holding(150)))).toBe(true);
+    cache.keep(doc, keyOf(doc, nothingKnown), slice(200, 1_000, 200));
+    expect(cache.keeps(doc, keyOf(doc, holding(150)))).toBe(false);
   });
 
   it("forgets a document's slices, and where they led", () => {
     const cache = new LoadCache(10_000);
-    cache.keep(doc, nothingKnown, slice(100, 1_000));
-    cache.keep(doc2.id, nothingKnown, slice(100, 1_000));
+    cache.keep(doc, keyOf(doc, nothingKnown), slice(100, 1_000));
+    cache.keep(doc2.id, keyOf(doc2.id, nothingKnown), slice(100, 1_000));
     cache.forget(doc);
-    expect(cache.find(doc, nothingKnown)).toBeUndefined();
-    expect(cache.keeps(doc, holding(100))).toBe(false);
-    expect(cache.find(doc2.id, nothingKnown)).toBeDefined();
+    expect(cache.find(keyOf(doc, nothingKnown))).toBeUndefined();
+    expect(cache.keeps(doc, keyOf(doc, holding(100)))).toBe(false);
+    expect(cache.find(keyOf(doc2.id, nothingKnown))).toBeDefined();
     expect(cache.bytes).toBe(1_000);
   });
 });

@@ -4,7 +4,7 @@
 // (`have`) so the next call goes on from there.
 import { RELAY_FRAME_TARGET_BYTES, WIRE_BYTES_PER_TRANSACTION, encodedColumnsOf, missing, type DocId, type KnownState, type ServerMessage, type SessionId } from "../../protocol/index.ts";
 import { ContentPacker } from "./content-packer.ts";
-import { stateKey, type KeptMessage, type KeptSlice, type LoadCache } from "./load-cache.ts";
+import { keyOf, stateKey, type KeptMessage, type KeptSlice, type LoadCache } from "./load-cache.ts";
 import { sendSnapshot, servesSnapshot } from "./snapshot-serving.ts";
 import type { GroupStore } from "./store.ts";
 
@@ -45,17 +45,18 @@ export function sendMissing(
     delta = missing(have, relayKnown);
   } else if (kept && (delta.header || delta.ranges.length > 0)) {
     // A kept slice that reached the end of the document is sent again only if nothing was written since.
-    const slice = kept.find(doc, have);
+    const key = keyOf(doc, have);
+    const slice = kept.find(key);
     const current = slice !== undefined && (slice.endedAt === undefined || slice.endedAt === stateKey(relayKnown));
     if (current && slice.rows <= budget) return sendKept(slice, have, relayKnown, emit);
-    if (!current && kept.keeps(doc, have)) keeping = { from: copyOf(have), holds: copyOf(have), messages: [], bytes: 0 };
+    if (!current && kept.keeps(doc, key)) keeping = { key, holds: copyOf(have), messages: [], bytes: 0 };
   }
   const packer = new ContentPacker(doc, delta.header ? store.header(doc) : undefined, RELAY_FRAME_TARGET_BYTES);
   have.header ||= delta.header;
   const done = (complete: KnownState | undefined): DeltaStep => {
     packer.flush();
     for (const message of packer.take()) send(message);
-    if (keeping) kept!.keep(doc, keeping.from, { messages: keeping.messages, rows, endedAt: complete && stateKey(complete), bytes: keeping.bytes });
+    if (keeping) kept!.keep(doc, keeping.key, { messages: keeping.messages, rows, endedAt: complete && stateKey(complete), bytes: keeping.bytes });
     return complete ? { rows, complete } : { rows };
   };
   for (const range of delta.ranges) {
@@ -74,8 +75,8 @@ export function sendMissing(
   return done(relayKnown);
 }
 
-/** A slice being kept as it is sent: from what the peer held, what it holds now, the messages so far. */
-type Keeping = { from: KnownState; holds: KnownState; messages: KeptMessage[]; bytes: number };
+/** A slice being kept as it is sent: its key (what the peer held), what the peer holds now, the messages so far. */
+type Keeping = { key: string; holds: KnownState; messages: KeptMessage[]; bytes: number };
 
 /**
  * What a kept slice weighs, as LOAD_CACHE_BYTES counts it: each transaction's data twice (in its message's

@@ -31,10 +31,13 @@ export function stateKey(known: KnownState): string {
   return `${known.header ? 1 : 0}${sessions.map(([session, count]) => ` ${session}:${count}`).join("")}`;
 }
 
-const NOTHING = stateKey({ header: false, sessions: {} });
+/** The key a slice of `doc` is kept under: what the peer held when it began. Worked out once per slice. */
+export const keyOf = (doc: DocId, have: KnownState): string => `${doc} ${stateKey(have)}`;
+
+const NOTHING: KnownState = { header: false, sessions: {} };
 
 export class LoadCache {
-  /** By `<doc> <stateKey of what the peer held>`, least recently used first. */
+  /** By keyOf, least recently used first. */
   readonly #slices = new Map<string, Entry>();
   /** Keys a slice is kept from besides nothing held: where kept slices that did not reach the end left off, and how many did. */
   readonly #continued = new Map<string, number>();
@@ -45,9 +48,8 @@ export class LoadCache {
     this.#maxBytes = maxBytes;
   }
 
-  /** The slice kept for a peer holding `have` of `doc`, if any. */
-  find(doc: DocId, have: KnownState): KeptSlice | undefined {
-    const key = `${doc} ${stateKey(have)}`;
+  /** The slice kept under `key` (keyOf), if any. */
+  find(key: string): KeptSlice | undefined {
     const entry = this.#slices.get(key);
     if (!entry) return undefined;
     this.#slices.delete(key);
@@ -55,20 +57,18 @@ export class LoadCache {
     return entry;
   }
 
-  /** Whether a slice sent to a peer holding `have` of `doc` is kept: it holds nothing, or a kept slice left off there. */
-  keeps(doc: DocId, have: KnownState): boolean {
-    const state = stateKey(have);
-    return state === NOTHING || this.#continued.has(`${doc} ${state}`);
+  /** Whether a slice of `doc` sent from `key` (keyOf) is kept: the peer held nothing, or a kept slice left off there. */
+  keeps(doc: DocId, key: string): boolean {
+    return key === keyOf(doc, NOTHING) || this.#continued.has(key);
   }
 
   /**
-   * Keeps a slice sent to a peer that held `have`, in place of any kept from there, making room by
+   * Keeps a slice of `doc` sent from `key` (keyOf), in place of any kept from there, making room by
    * forgetting other documents' slices, least recently used first. A document's earlier slices are not
    * forgotten for its later ones: they are what the next fresh client is sent first, so of a document
    * larger than the bound, the beginning is kept. Too large a slice, or one there is no room for, is not kept.
    */
-  keep(doc: DocId, have: KnownState, slice: KeptSlice): void {
-    const key = `${doc} ${stateKey(have)}`;
+  keep(doc: DocId, key: string, slice: KeptSlice): void {
     this.#drop(key);
     if (slice.bytes > this.#maxBytes / 2 || slice.messages.length === 0) return;
     for (const [oldest, entry] of this.#slices) {
@@ -77,7 +77,7 @@ export class LoadCache {
     }
     if (this.#bytes + slice.bytes > this.#maxBytes) return;
     const last = slice.messages.at(-1)!.holds;
-    const next = slice.endedAt === undefined ? `${doc} ${stateKey(last)}` : undefined;
+    const next = slice.endedAt === undefined ? keyOf(doc, last) : undefined;
     this.#slices.set(key, { ...slice, doc, next });
     if (next) this.#continued.set(next, (this.#continued.get(next) ?? 0) + 1);
     this.#bytes += slice.bytes;
