@@ -1,7 +1,8 @@
 // What the relay would refuse, refused here first: synchronously, with the code the relay would answer,
 // before anything is stored or sent. Each check runs the relay's own decoding (protocol/codec.ts: the
 // same schemas and limits) on the message that would carry the call, so both ends cannot drift apart;
-// an append's data, checked on every keystroke, runs it only when relayDecodes cannot tell at once.
+// an append's data (checked on every keystroke) goes through that decoding only when relayDecodes cannot
+// tell at once.
 import {
   agentIdOf,
   decodeClientMessage,
@@ -117,7 +118,7 @@ export function checkData(data: unknown, what: string): asserts data is Transact
  * Whether the relay's decoding takes a one-transaction content message of `data` at `at`, known without
  * running it: text (well-formed) or bytes, within transactionSizeProblem's limits (which leave room in a
  * frame for the message around it), at a time that is a non-negative safe integer. The unit test
- * "whatever relayDecodes takes, the relay's decoding takes" holds it to codec.ts.
+ * "relayDecodes takes exactly what the relay's decoding takes" holds it to codec.ts.
  */
 export function relayDecodes(at: number, data: TransactionData): boolean {
   if (!Number.isSafeInteger(at) || at < 0 || !isTransactionData(data)) return false;
@@ -129,7 +130,7 @@ export function relayDecodes(at: number, data: TransactionData): boolean {
 export function checkTransactionData(doc: DocId, session: SessionId, at: number, data: TransactionData): void {
   // Said of the argument: the relay's words name the message's path, a session id the app never gave.
   if (typeof data === "string" && !isWellFormedText(data)) throw new LocalRefusalError("bad_frame", "append: data must be well-formed UTF-16 text (no lone surrogates)");
-  // Encoding and decoding the message took 17 µs an append, most of a bulk write's time in the SDK.
+  // Encoding and decoding the message took about 17 µs an append, a third of a bulk write's time in the SDK.
   if (relayDecodes(at, data)) return;
   refuseAsRelayWould(
     { type: "content", doc, sessions: { [session]: { after: 0, transactions: [{ at, data }], signature: PLACEHOLDER_SIGNATURE } } },
