@@ -1,8 +1,8 @@
 // What the relay would refuse, refused here first: synchronously, with the code the relay would answer,
 // before anything is stored or sent. Each check runs the relay's own decoding (protocol/codec.ts: the
 // same schemas and limits) on the message that would carry the call, so both ends cannot drift apart;
-// an append's data (checked on every keystroke) goes through that decoding only when relayDecodes cannot
-// tell at once.
+// an append's data (checked on every keystroke) goes through that decoding only when transactionProblem
+// finds something to refuse, for the relay's own words.
 import {
   agentIdOf,
   decodeClientMessage,
@@ -71,13 +71,19 @@ export function refuseTextAsRelayWould(frame: string, what: string): ClientMessa
 /** Whether the relay would accept a content message this client built from stored data (cheap: no encoding). */
 export function relayWouldAccept(content: Content): boolean {
   for (const chunk of Object.values(content.sessions)) {
-    if (chunk && chunk.transactions.some((transaction) => storedTransactionProblem(transaction) !== undefined)) return false;
+    if (chunk && chunk.transactions.some((transaction) => transactionProblem(transaction) !== undefined)) return false;
   }
   return true;
 }
 
-/** Why the relay would refuse a transaction read back from the local store (code and reason), if it would. */
-export function storedTransactionProblem(transaction: Transaction): [ErrorCode, string] | undefined {
+/**
+ * Why the relay's decoding would refuse a transaction (code and reason), if it would, known without running
+ * it: one appended, or read back from the local store. Text or bytes within transactionSizeProblem's limits
+ * (which leave room in a frame for the message around it), at a time that is a non-negative safe integer,
+ * pass. The unit test "transactionProblem refuses exactly what the relay's decoding refuses" holds it to
+ * codec.ts.
+ */
+export function transactionProblem(transaction: Transaction): [ErrorCode, string] | undefined {
   const { at, data } = transaction as { at: unknown; data: unknown };
   if (!isTransactionData(data)) return ["bad_frame", `its data is ${describe(data)}, not a string or a Uint8Array`];
   if (typeof at !== "number" || !Number.isSafeInteger(at) || at < 0) return ["bad_frame", "its time is not a non-negative integer"];
@@ -114,24 +120,12 @@ export function checkData(data: unknown, what: string): asserts data is Transact
   throw new LocalRefusalError("bad_frame", `${what}: data is a Uint8Array whose bytes cannot be read (a Proxy of one, or its buffer transferred)`);
 }
 
-/**
- * Whether the relay's decoding takes a one-transaction content message of `data` at `at`, known without
- * running it: text (well-formed) or bytes, within transactionSizeProblem's limits (which leave room in a
- * frame for the message around it), at a time that is a non-negative safe integer. The unit test
- * "relayDecodes takes exactly what the relay's decoding takes" holds it to codec.ts.
- */
-export function relayDecodes(at: number, data: TransactionData): boolean {
-  if (!Number.isSafeInteger(at) || at < 0 || !isTransactionData(data)) return false;
-  if (typeof data === "string" && !isWellFormedText(data)) return false;
-  return transactionSizeProblem(data) === undefined;
-}
-
 /** A transaction's data as the relay will check it: a string (well-formed) or bytes, within MAX_TRANSACTION_BYTES. */
 export function checkTransactionData(doc: DocId, session: SessionId, at: number, data: TransactionData): void {
   // Said of the argument: the relay's words name the message's path, a session id the app never gave.
   if (typeof data === "string" && !isWellFormedText(data)) throw new LocalRefusalError("bad_frame", "append: data must be well-formed UTF-16 text (no lone surrogates)");
   // Encoding and decoding the message took about 17 µs an append, a third of a bulk write's time in the SDK.
-  if (relayDecodes(at, data)) return;
+  if (transactionProblem({ at, data }) === undefined) return;
   refuseAsRelayWould(
     { type: "content", doc, sessions: { [session]: { after: 0, transactions: [{ at, data }], signature: PLACEHOLDER_SIGNATURE } } },
     "append",

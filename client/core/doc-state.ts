@@ -27,7 +27,7 @@ import {
 } from "../../protocol/index.ts";
 import { ChainChecks, verifiesChains } from "../chain-checks.ts";
 import { LocalRefusalError, type LocalStoreError, type RelayError } from "../errors.ts";
-import { isTransactionData, storedTransactionProblem } from "../local-checks.ts";
+import { isTransactionData, transactionProblem } from "../local-checks.ts";
 import { type DocChanges, type StoredDoc, type StoredSnapshot, type StrandedRun } from "../storage/local-store.ts";
 
 export type DocTransaction = Transaction & { session: SessionId; index: number };
@@ -373,9 +373,9 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
   restoreRelayHeld(doc, own, stored.relayHeld);
   const base = baseOf(doc, own);
   const ownTransactions = ownLog(doc, own);
-  const bad = ownTransactions.findIndex((transaction) => storedTransactionProblem(transaction) !== undefined);
+  const bad = ownTransactions.findIndex((transaction) => transactionProblem(transaction) !== undefined);
   if (bad >= 0 && !doc.refusal) {
-    const [code, reason] = storedTransactionProblem(ownTransactions[bad]!)!;
+    const [code, reason] = transactionProblem(ownTransactions[bad]!)!;
     doc.refusal = { error: new LocalRefusalError(code, `own transaction ${base + bad} in the local store: ${reason}`), from: base + bad, wholeDocument: false };
   }
   // Those held back get a hash too, so writes appended after them go on from the chain's end (held back with

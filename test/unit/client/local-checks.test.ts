@@ -1,9 +1,12 @@
-// An append's data is judged without the relay's decoding when that can tell at once (relayDecodes): what
-// it takes must be exactly what the relay's decoding of the message takes, or the SDK would let through a
-// write the relay refuses, or refuse one it takes.
+// An append's data (and a transaction read back from the local store) is judged without the relay's
+// decoding (transactionProblem): what it refuses must be exactly what the relay's decoding of the message
+// refuses, or the SDK would let through a write the relay refuses, or refuse one it takes. (The codes can
+// differ: text past the frame's limit is frame_too_large to the decoding, transaction_too_large to both ends'
+// transactionSizeProblem, which append asks first.)
 import { describe, expect, it } from "vitest";
 import { MAX_TRANSACTION_BYTES, MAX_TRANSACTION_WIRE_BYTES, newSessionId, type DocId, type TransactionData } from "../../../protocol/index.ts";
-import { refuseAsRelayWould, relayDecodes } from "../../../client/local-checks.ts";
+import { refuseAsRelayWould, transactionProblem } from "../../../client/local-checks.ts";
+import { LocalRefusalError } from "../../../client/index.ts";
 import { seededRandom } from "../../support/random.ts";
 import { testAgent, testHeader } from "../../support/identity.ts";
 
@@ -11,15 +14,19 @@ const who = testAgent(7);
 const doc: DocId = testHeader(who, "g").id;
 const session = newSessionId(who.agent);
 
-/** Whether the relay's decoding takes the message an append of `data` at `at` travels in. */
-function relayTakes(at: number, data: TransactionData): boolean {
+/** The code the relay's decoding refuses the message an append of `data` at `at` travels in with, if it does. */
+function relayRefusal(at: number, data: TransactionData): string | undefined {
   try {
     refuseAsRelayWould({ type: "content", doc, sessions: { [session]: { after: 0, transactions: [{ at, data }], signature: "A".repeat(86) } } }, "append");
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof LocalRefusalError)) throw error;
+    return error.code;
   }
 }
+
+/** The code transactionProblem refuses `data` at `at` with, if it does. */
+const problemCode = (at: number, data: TransactionData): string | undefined => transactionProblem({ at, data })?.[0];
 
 /** Characters that cost JSON the most, or that UTF-16 can get wrong, beside plain ones. */
 const PIECES = ["a", "Z", " ", "é", "中", "😀", '"', "\\", "\n", "\u0000", "\u001f", "\u2028", "\ud800", "\udc00", "\ud83d"];
@@ -46,7 +53,7 @@ function time(random: () => number): number {
 }
 
 describe("an append's data judged without the relay's decoding", () => {
-  it("relayDecodes takes exactly what the relay's decoding takes, for text, bytes and times of every kind", () => {
+  it("transactionProblem refuses exactly what the relay's decoding refuses, for text, bytes and times of every kind", () => {
     let taken = 0;
     let refused = 0;
     for (let seed = 1; seed <= 4; seed++) {
@@ -57,9 +64,9 @@ describe("an append's data judged without the relay's decoding", () => {
         // Text of every character; text of the characters JSON escapes to six bytes, about the wire's limit; bytes.
         const data: TransactionData =
           kind < 0.6 ? text(random, length(random), PIECES) : kind < 0.8 ? text(random, length(random), ["\u0000", "\u001f", "a"]) : new Uint8Array(length(random));
-        const expected = relayTakes(at, data);
-        expect({ seed, i, at, kind: typeof data, length: data.length, decodes: relayDecodes(at, data) }).toEqual({ seed, i, at, kind: typeof data, length: data.length, decodes: expected });
-        if (expected) taken++;
+        const expected = relayRefusal(at, data);
+        expect({ seed, i, at, kind: typeof data, length: data.length, refused: problemCode(at, data) !== undefined }).toEqual({ seed, i, at, kind: typeof data, length: data.length, refused: expected !== undefined });
+        if (expected === undefined) taken++;
         else refused++;
       }
     }
@@ -71,9 +78,9 @@ describe("an append's data judged without the relay's decoding", () => {
   it("text at the limits, judged both ways", () => {
     const at = 1_700_000_000_000;
     for (const data of ["x".repeat(MAX_TRANSACTION_BYTES), "x".repeat(MAX_TRANSACTION_BYTES + 1), "é".repeat(MAX_TRANSACTION_BYTES / 2), "é".repeat(MAX_TRANSACTION_BYTES / 2 + 1), "\u0000".repeat(Math.floor(MAX_TRANSACTION_WIRE_BYTES / 6)), "\u0000".repeat(Math.floor(MAX_TRANSACTION_WIRE_BYTES / 6) + 1)]) {
-      expect(relayDecodes(at, data)).toBe(relayTakes(at, data));
+      expect(problemCode(at, data) !== undefined).toBe(relayRefusal(at, data) !== undefined);
     }
-    expect(relayDecodes(at, "x".repeat(MAX_TRANSACTION_BYTES))).toBe(true);
-    expect(relayDecodes(at, "x".repeat(MAX_TRANSACTION_BYTES + 1))).toBe(false);
+    expect(problemCode(at, "x".repeat(MAX_TRANSACTION_BYTES))).toBeUndefined();
+    expect(problemCode(at, "x".repeat(MAX_TRANSACTION_BYTES + 1))).toBe("transaction_too_large");
   });
 });
