@@ -12,9 +12,12 @@ import { startRelay, type LocalRelay } from "../../dev/start-relay.ts";
 
 let relay: LocalRelay | undefined;
 const clients: Client[] = [];
+/** Store folders, removed once the clients on them are closed: an open client may be saving into one. */
+const folders: string[] = [];
 afterEach(async () => {
   vi.useRealTimers(); // before stop(): Miniflare's dispose() waits on timers of its own
   for (const client of clients.splice(0)) await client.close();
+  for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
   await relay?.stop();
 });
 
@@ -39,21 +42,18 @@ describe("the SDK under vitest's fake timers", () => {
   it("with a FileLocalStore: a client saves and closes, and one made again on the folder opens what it saved", { timeout: 30_000 }, async () => {
     relay = await startRelay();
     const folder = mkdtempSync(join(tmpdir(), "weft-fake-timers-"));
-    try {
-      vi.useFakeTimers();
-      const identity = createIdentity();
-      const writer = await createClient({ url: relay.url, identity, store: new FileLocalStore(folder), pushIntervalMs: 0 });
-      clients.push(writer);
-      const doc = writer.group("g").create({ kind: "note" });
-      doc.append("saved");
-      await doc.synced({ signal: AbortSignal.timeout(5_000) });
-      await writer.close();
-      const again = await createClient({ url: relay.url, identity, store: new FileLocalStore(folder), pushIntervalMs: 0 });
-      clients.push(again);
-      const reopened = await again.group("g").open(doc.id, { signal: AbortSignal.timeout(5_000) });
-      expect(reopened.transactions().map((transaction) => transaction.data)).toEqual(["saved"]);
-    } finally {
-      rmSync(folder, { recursive: true, force: true });
-    }
+    folders.push(folder);
+    vi.useFakeTimers();
+    const identity = createIdentity();
+    const writer = await createClient({ url: relay.url, identity, store: new FileLocalStore(folder), pushIntervalMs: 0 });
+    clients.push(writer);
+    const doc = writer.group("g").create({ kind: "note" });
+    doc.append("saved");
+    await doc.synced({ signal: AbortSignal.timeout(5_000) });
+    await writer.close();
+    const again = await createClient({ url: relay.url, identity, store: new FileLocalStore(folder), pushIntervalMs: 0 });
+    clients.push(again);
+    const reopened = await again.group("g").open(doc.id, { signal: AbortSignal.timeout(5_000) });
+    expect(reopened.transactions().map((transaction) => transaction.data)).toEqual(["saved"]);
   });
 });
