@@ -1,6 +1,6 @@
 // fanout: one writer at a steady 500 transactions/s for 4 s, with 10 and then 50 subscribers on the same
 // document. Each transaction carries its send time; every subscriber records arrival minus send time.
-// Each subscriber count runs twice untimed first (WARMUP_RUNS).
+// Each subscriber count runs twice first, not counted (WARMUP_RUNS).
 import type { Bench } from "../bench.ts";
 import { figure, sqlFigures, type Figure, type Scenario } from "../scenario.ts";
 import type { SqlCost } from "../bench.ts";
@@ -19,7 +19,7 @@ const ACK_WAIT_MS = 8_000;
 const DELIVERY_WAIT_MS = 4_000;
 const RUNS_WHILE_UNDER_MS = 20_000;
 /**
- * Untimed runs first, in the same processes: new subscriber processes spend their first seconds with V8
+ * Runs first that are not counted, in the same processes: new subscriber processes spend their first seconds with V8
  * compiling the SDK's receive path (a process's CPU for the same 2,000 transactions to 10 clients fell from
  * about 800 ms in its first run to 450 in its second and 200-280 from its third on), which a client that
  * stays open pays once. The first one's p99 and CPU are reported apart.
@@ -105,7 +105,7 @@ export const fanout: Scenario = {
           figure(key("relay_cpu_ms_per_1000_tx"), `${label}: relay CPU per 1,000 tx`, "ms", runs.map((r) => r.relayCpuMs / (EXPECTED / 1_000))),
           figure(key("writer_cpu_pct"), `${label}: writer process CPU`, "% of 1 core", runs.map((r) => (100 * r.writerCpuMs) / r.windowMs)),
           figure(key("subscriber_cpu_pct"), `${label}: subscriber processes CPU`, "% of 1 core", runs.map((r) => (100 * r.subscriberCpuMs) / r.windowMs)),
-          figure(key("first_run_p99_ms"), `${label}: p99 in new processes' first run (untimed)`, "ms", warmups.slice(0, 1).map((r) => r.p99)),
+          figure(key("first_run_p99_ms"), `${label}: p99 in new processes' first run (not counted above)`, "ms", warmups.slice(0, 1).map((r) => r.p99)),
           figure(key("first_run_subscriber_cpu_pct"), `${label}: subscriber processes CPU in it`, "% of 1 core", warmups.slice(0, 1).map((r) => (100 * r.subscriberCpuMs) / r.windowMs)),
           ...sqlFigures(key("per_1000_tx"), `${label}: per 1,000 tx`, sql, { per: EXPECTED / 1_000 }),
         );
