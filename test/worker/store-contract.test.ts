@@ -3,6 +3,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CHUNK_ROW_CHARS, STORED_BYTES_PER_TRANSACTION, digestOf, digestOfSum, digestSumOf, type SessionId } from "../../protocol/index.ts";
+import { SqlMeter } from "../../worker/sql-meter.ts";
 import { SqliteStore } from "../../worker/sqlite-store.ts";
 import { storeContract } from "../support/store-contract.ts";
 import { groupStub, uniqueGroup } from "./socket.ts";
@@ -14,6 +15,8 @@ function onFreshStorage(name: string, run: (sql: SqlStorage, openStore: () => Sq
     const openStore = () => new SqliteStore(state.storage.sql, (fn) => state.storage.transactionSync(fn));
     // The object opens its store at its first event, not before: opened here, as the first would.
     openStore();
+    // Storage an earlier version wrote holds no schema mark, and a test may turn this into such storage.
+    state.storage.sql.exec("DELETE FROM meta WHERE key = 'schema_mark'");
     run(state.storage.sql, openStore);
   });
 }
@@ -26,6 +29,47 @@ describe("store contract: SqliteStore", () => {
       }),
     );
   }
+});
+
+describe("SqliteStore's schema mark", () => {
+  /** Opens a store on `sql` counting what opening it ran and read. */
+  const metered = (sql: SqlStorage, transactionSync: <T>(fn: () => T) => T) => {
+    const meter = new SqlMeter(sql);
+    const store = new SqliteStore(meter.sql, transactionSync);
+    return { store, cost: meter.settle() };
+  };
+
+  it("a wake on storage this code brought up to date reads its mark, not the schema, and finds what was stored", () =>
+    onFreshStorage("schema-mark", (sql, openStore) => {
+      sql.exec("INSERT INTO docs (num, id, header, updated_at, sessions) VALUES (1, 'doc_a', '{}', 1, 0)");
+      const { transactionSync } = openStore();
+      openStore().commit({ doc: "doc_a", appends: [{ session: "ag_a~s1", after: 0, transactions: [{ at: 1, data: "one" }], signature: "sig", lastHash: "h", bytes: 3 }], now: 2 });
+      // Those opens marked the storage: without the mark (as storage of an earlier version), a wake checks it in full.
+      sql.exec("DELETE FROM meta WHERE key = 'schema_mark'");
+      const unmarked = metered(sql, transactionSync);
+      const marked = metered(sql, transactionSync);
+      // The checks read sqlite_master (a row per table, index and trigger, each time) and four tables' columns.
+      expect(unmarked.cost.rowsRead).toBeGreaterThan(100);
+      expect(marked.cost.rowsRead).toBeLessThan(10);
+      expect(marked.cost.statements).toBeLessThan(unmarked.cost.statements / 2);
+      expect([...marked.store.readTransactions("doc_a", "ag_a~s1", 0, 1)]).toEqual([{ index: 0, at: 1, data: "one", signature: "sig" }]);
+    }));
+
+  it("storage whose mark another version wrote is checked in full, brought up to date and marked again", () =>
+    onFreshStorage("schema-mark-other", (sql, openStore) => {
+      const mark = () => sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_mark'").toArray()[0]?.value;
+      openStore();
+      const ours = mark();
+      expect(ours).toBeTruthy();
+      // Another version's mark on its layout (no `digested` column, no table of removals).
+      sql.exec("UPDATE meta SET value = 'another version' WHERE key = 'schema_mark'");
+      sql.exec("ALTER TABLE docs DROP COLUMN digested");
+      sql.exec("DROP TABLE removed_members");
+      openStore();
+      expect(sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('docs')").toArray().map((row) => row.name)).toContain("digested");
+      expect(sql.exec("SELECT name FROM sqlite_master WHERE name = 'removed_members'").toArray()).toHaveLength(1);
+      expect(mark()).toBe(ours);
+    }));
 });
 
 describe("SqliteStore on storage written by an earlier version", () => {
