@@ -179,7 +179,7 @@ export type PendingUpgrades = {
 /**
  * Creates the tables, or brings an earlier version's up to date. Storage that holds this code's schema mark
  * (markSchema, once the store has done what was left) skips the checks: 2 statements and 3 rows read at
- * a wake instead of about 15 statements and 140 rows (every check reads sqlite_master or a table's columns).
+ * a wake instead of about 12 statements and 140 rows (every check reads sqlite_master or a table's columns).
  */
 export function openSchema(sql: SqlStorage, transactionSync: <T>(fn: () => T) => T): PendingUpgrades {
   if (markedByThisCode(sql)) return { marked: true, foldFromCursor: false, rememberRemovals: false };
