@@ -1,8 +1,8 @@
 // The group object's SQLite tables, and what storage written by an earlier version of the relay needs before
 // a store opens on it: the newer columns added, the counts it did not keep counted once, and transactions it
 // stored one per row packed into chunks. Runs at every object start; when nothing is old it reads a few
-// pragmas and runs the idempotent CREATE statements, or, on storage this code already brought up to date
-// (its schema mark), reads one row.
+// pragmas and runs the idempotent CREATE statements; on storage this code already brought up to date, it
+// reads the schema mark instead (2 statements, 3 rows).
 import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, STORED_BYTES_PER_TRANSACTION, sha256, toBase64Url } from "../protocol/index.ts";
 import { READER_SUMS_KEPT } from "./reader-sums.ts";
 
