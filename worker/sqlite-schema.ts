@@ -135,8 +135,8 @@ export const BARE_TOMBSTONE_HEADER = "json_set(header, '$.meta', json('{}'))";
 /** Set once the tombstones stored before they were bare (BARE_TOMBSTONE_HEADER) were made so. */
 const TOMBSTONES_BARE = "tombstones_bare";
 
-/** Which code last brought the tables up to date (schemaMark). */
-const SCHEMA_MARK = "schema_mark";
+/** The meta key of which code last brought the tables up to date (schemaMark). */
+export const SCHEMA_MARK = "schema_mark";
 
 /** Meta keys a new store writes as it opens: they say how the group is stored, nothing of the group. */
 const OPENING_META_KEYS = [READER_SUMS_KEPT, TOMBSTONES_BARE, TRANSACTION_BYTES_COUNTED, SCHEMA_MARK];
@@ -178,7 +178,7 @@ export type PendingUpgrades = {
 
 /**
  * Creates the tables, or brings an earlier version's up to date. Storage that holds this code's schema mark
- * (markSchema, once the store has done what was left) skips the checks: 2 statements and 3 rows read at
+ * (the store writes it once it has done what was left) skips the checks: 2 statements and 3 rows read at
  * a wake instead of about 12 statements and 140 rows (every check reads sqlite_master or a table's columns).
  */
 export function openSchema(sql: SqlStorage, transactionSync: <T>(fn: () => T) => T): PendingUpgrades {
@@ -262,7 +262,7 @@ export function openSchema(sql: SqlStorage, transactionSync: <T>(fn: () => T) =>
  * the storage in full once, and so does a version rolled back to (its mark is not the one stored).
  */
 let thisCodesMark: string | undefined;
-function schemaMark(): string {
+export function schemaMark(): string {
   const parts = [SCHEMA, BYTES_TRIGGERS, BYTES_TRIGGER_NAMES, SNAPSHOT_BYTES_TRIGGERS, REMOVED_SCHEMA, BARE_TOMBSTONE_HEADER, TOMBSTONES_BARE, TRANSACTION_BYTES_COUNTED, READER_SUMS_KEPT];
   const numbers = [STORED_BYTES_PER_TRANSACTION, CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS];
   const code = [openSchema, countTransactionBytes, chunkTransactionRows, markedByThisCode];
@@ -280,10 +280,6 @@ function markedByThisCode(sql: SqlStorage): boolean {
   return sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", SCHEMA_MARK).toArray()[0]?.value === schemaMark();
 }
 
-/** Stores this code's mark: the tables are as it makes them, and what openSchema left to the store is done. */
-export function markSchema(sql: SqlStorage): void {
-  sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", SCHEMA_MARK, schemaMark());
-}
 
 /**
  * Creates the bytes triggers, counting STORED_BYTES_PER_TRANSACTION per transaction. On storage whose

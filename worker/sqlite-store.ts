@@ -21,7 +21,7 @@ import {
 } from "../protocol/index.ts";
 import { foldDigest, type DigestChange } from "./digest-fold.ts";
 import { foldReaderSums, leaveReaderSums, readerSum, type ReaderSumsHost } from "./reader-sums.ts";
-import { BARE_TOMBSTONE_HEADER, markSchema, openSchema, REMOVED_SCHEMA, storesGroupData } from "./sqlite-schema.ts";
+import { BARE_TOMBSTONE_HEADER, openSchema, REMOVED_SCHEMA, SCHEMA_MARK, schemaMark, storesGroupData } from "./sqlite-schema.ts";
 import { SnapshotRows } from "./sqlite-snapshots.ts";
 import { SubscriptionRows } from "./sqlite-subscriptions.ts";
 import { MemberRows } from "./sqlite-members.ts";
@@ -145,8 +145,9 @@ export class SqliteStore implements GroupStore {
         if (membersDoc !== undefined) this.#rememberPastRemovals(membersDoc);
       });
     }
-    // Only now: a wake that found the mark does none of the above.
-    if (!pending.marked) markSchema(sql);
+    // Only now, with the tables as this code makes them and what openSchema left done: a wake that finds
+    // the mark does none of the above.
+    if (!pending.marked) this.setMeta(SCHEMA_MARK, schemaMark());
   }
 
   /**
