@@ -53,6 +53,8 @@ class Recorder implements Transport {
 
   /** The fuzz group is small: every answer fits its first slice, so no continuation is ever due. */
   wakeAt(): void {}
+  /** As the Durable Object's, a wait before an event's first write once it has sent frames: here, a microtask. */
+  async flushOutput(): Promise<void> {}
   take(peer: PeerId): ServerMessage[] {
     const messages = this.received.get(peer) ?? [];
     this.received.delete(peer);

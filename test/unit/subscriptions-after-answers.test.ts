@@ -1,8 +1,11 @@
 // A Durable Object holds every frame sent after a storage write until the write is durable (the output
-// gate). A subscription is not data: the answers queued before it are sent first, in a frame of one
-// message and in a batch alike, so a load or an open never waits for its own subscription's write. The
-// writes that are data still come first: an ack leaves after its commit. The real core and driver over a
-// MemoryStore whose writes are logged in the transcript, in order with the frames (relay-transcript.ts).
+// gate), and every frame the runtime has not yet put on its socket when a write starts, even if it was
+// handed over before. A subscription is not data: the answers queued before it are sent first, in a frame
+// of one message and in a batch alike, and the runtime is given a turn to put them on their sockets
+// (Transport's flushOutput) before the event's first write, so a load or an open never waits for its own
+// subscription's write. The writes that are data still come first: an ack leaves after its commit. The
+// real core and driver over a MemoryStore whose writes are logged in the transcript, in order with the
+// frames and the turns given to the runtime (relay-transcript.ts).
 import { describe, expect, it } from "vitest";
 import { batchFrame, encodeMessage, type ClientMessage, type DocId } from "../../protocol/index.ts";
 import { MemoryStore } from "../../worker/core/memory-store.ts";
@@ -28,6 +31,8 @@ async function twoDocuments() {
   const store = new LoggedStore();
   const relay = scenario([], {}, store);
   store.lines = relay.transport.lines;
+  // As the Durable Object's transport does: a turn of the event loop, in which the runtime writes what it holds to the sockets.
+  Object.assign(relay.transport, { flushOutput: async () => void relay.transport.lines.push("runtime | frames put on their sockets") });
   await relay.connect("p1", alice);
   /** Alice's writes to each document, her chain kept. */
   const alicesWrites = new Map([doc1, doc2].map((doc) => [doc.id, writer(alice, doc)]));
@@ -56,6 +61,7 @@ describe("answers and the subscriptions they make", () => {
         "relay -> p2 | known doc1 {alice:1} load",
         "relay -> p2 | content doc2 +header alice after=0 n=1",
         "relay -> p2 | known doc2 {alice:1} load",
+        "runtime | frames put on their sockets",
         "store | subscribe p2 doc1",
         "store | subscribe p2 doc2",
       ),
@@ -76,6 +82,7 @@ describe("answers and the subscriptions they make", () => {
         "p2 -> relay | load doc1 (no header) {}",
         "relay -> p2 | content doc1 +header alice after=0 n=1",
         "relay -> p2 | known doc1 {alice:1} load",
+        "runtime | frames put on their sockets",
         "store | subscribe p2 doc1",
       ),
     );
@@ -92,6 +99,7 @@ describe("answers and the subscriptions they make", () => {
         "relay -> p2 | content doc1 +header alice after=0 n=1",
         "relay -> p2 | known doc1 {alice:1} load",
         "relay -> p2 | opened docs=2 cursor=2",
+        "runtime | frames put on their sockets",
         "store | subscribe p2 *",
       ),
     );
@@ -105,11 +113,37 @@ describe("answers and the subscriptions they make", () => {
       lines(
         "relay -> p2 | content doc1 +header alice after=0 n=1",
         "relay -> p2 | known doc1 {alice:1} load",
+        "runtime | frames put on their sockets",
         "store | subscribe p2 doc1",
         "store | commit doc2",
         "relay -> p2 | known doc2 {bob:1} ack",
         "relay -> p1 | content doc2 bob after=0 n=1",
       ),
     );
+  });
+
+  it("a write with nothing sent before it in its event does not wait for a turn of the runtime: an ack still leaves only after its commit", async () => {
+    const relay = await twoDocuments();
+    await relay.send("p1", relay.alicesWrites.get(doc1.id)!([{ at: NOW, data: "alice: two" }]));
+    expect(relay.transcript()).toBe(
+      lines(
+        "p1 -> relay | content doc1 alice after=1 n=1",
+        "store | commit doc1",
+        "relay -> p1 | known doc1 {alice:2} ack",
+      ),
+    );
+  });
+
+  it("only the event's first write lets what was sent go first: after it, frames wait for the event's writes anyway", async () => {
+    const relay = await twoDocuments();
+    const write = writer(bob, doc2);
+    await sendBatch(relay, "p2", [load(doc1.id), write([{ at: NOW, data: "bob: one" }]) as ClientMessage, load(doc2.id), write([{ at: NOW, data: "bob: two" }], { after: 1 }) as ClientMessage]);
+    expect(relay.transcript().split("\n").filter((line) => line.startsWith("runtime") || line.startsWith("store"))).toEqual([
+      "runtime | frames put on their sockets",
+      "store | subscribe p2 doc1",
+      "store | commit doc2",
+      "store | subscribe p2 doc2",
+      "store | commit doc2",
+    ]);
   });
 });

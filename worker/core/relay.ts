@@ -70,6 +70,13 @@ export interface Transport {
    * as other events allow. Every alarm event asks again for whatever is still due, so the earliest wins.
    */
   wakeAt(at: number): void;
+  /**
+   * Resolves once the runtime has had a turn to put the frames handed to `send` on their sockets. A
+   * Durable Object's runtime holds back every frame not yet on its socket once a storage write starts (the
+   * output gate), until the write is durable; the relay awaits this before the first write of an event
+   * that has sent frames, so that answers which do not depend on the write leave without waiting for it.
+   */
+  flushOutput?(): Promise<void>;
 }
 
 export type RelayOptions = {
@@ -142,6 +149,13 @@ export class Relay {
   #subscriptions: SubscriptionChange[] | undefined;
   /** Events being handled, nested ones included (a batch's messages, verified signatures). */
   #depth = 0;
+  /**
+   * Frames were sent in this event and no storage write has started since it began: the next write lets
+   * them leave first (Transport's flushOutput). After a write, frames wait for the event's writes anyway.
+   */
+  #unflushed = false;
+  /** A storage write has started in this event. */
+  #wrote = false;
   /** The time of the latest event that carried one: when a continuation is due (at once). */
   #now = 0;
 
@@ -207,6 +221,7 @@ export class Relay {
   }
 
   async #run(event: RelayEvent): Promise<void> {
+    if (this.#depth === 0) this.#unflushed = this.#wrote = false;
     this.#failed.clear();
     if ("now" in event) this.#now = event.now;
     const result = step(this.#state, event, this.store);
@@ -231,7 +246,7 @@ export class Relay {
     // Frames queued before a storage write do not depend on it: send them first, or the runtime holds
     // them until the write is durable (the output gate). Frames queued after it wait, as acks must. The
     // subscriptions a batch made so far are stored with it, after those frames (#flushBeforeWrite).
-    if (WRITES.has(effect.type)) this.#flushBeforeWrite();
+    if (WRITES.has(effect.type)) await this.#flushBeforeWrite();
     switch (effect.type) {
       case "send":
         return this.#send(effect.peer, effect.message);
@@ -305,7 +320,9 @@ export class Relay {
       await this.#handleInOrder(peer, messages, now);
     } finally {
       this.store.forgetPrefetched?.();
-      this.#flushBeforeWrite();
+      // Its subscriptions are its last write; without any, what it queued goes at the end of the event.
+      if (this.#subscriptions.length > 0) await this.#flushBeforeWrite();
+      else this.#deliverAll();
       this.#subscriptions = undefined;
     }
   }
@@ -318,8 +335,12 @@ export class Relay {
    * write that fails closes the socket (the object's catch), so the peer never waits in vain for live
    * content. Each peer's document ends as the last change to it left it.
    */
-  #flushBeforeWrite(): void {
+  async #flushBeforeWrite(): Promise<void> {
     this.#deliverAll();
+    // The first write of an event holds back whatever the runtime has not put on a socket yet.
+    if (this.#unflushed && !this.#wrote) await this.transport.flushOutput?.();
+    this.#unflushed = false;
+    this.#wrote = true;
     const changes = this.#subscriptions?.splice(0).filter((effect) => this.#state.peers.has(effect.peer)) ?? [];
     for (const [peer, last] of lastChangeByPeer(changes)) {
       const docs = [...last.keys()];
@@ -367,7 +388,7 @@ export class Relay {
     const stored = contents.filter(({ valid }) => !valid.includes(false));
     if (stored.length > 0) {
       // Frames queued before a storage write do not wait for it.
-      this.#flushBeforeWrite();
+      await this.#flushBeforeWrite();
       try {
         this.store.commitAll(stored.map(({ then }) => ({ ...then.write, appends: then.pending })));
         for (const { then } of stored) this.#committed.add(then.pending);
@@ -483,6 +504,7 @@ export class Relay {
     if (this.#failed.has(peer)) return;
     try {
       for (const frame of frames) this.transport.send(peer, frame);
+      if (frames.length > 0) this.#unflushed = true;
     } catch {
       // A dead socket must not take the others down: close it and forget its subscriptions.
       this.#failed.add(peer);
