@@ -243,9 +243,10 @@ export class Relay {
       if (this.#state.peers.has(effect.peer)) this.#subscriptions.push(effect);
       return;
     }
-    // Frames queued before a storage write do not depend on it: send them first, or the runtime holds
-    // them until the write is durable (the output gate). Frames queued after it wait, as acks must. The
-    // subscriptions a batch made so far are stored with it, after those frames (#flushBeforeWrite).
+    // Frames queued before a storage write do not depend on it: send them first, and let the runtime put
+    // them on their sockets, or it holds them until the write is durable (the output gate). Frames queued
+    // after it wait, as acks must. The subscriptions a batch made so far are stored with it, after those
+    // frames (#flushBeforeWrite).
     if (WRITES.has(effect.type)) await this.#flushBeforeWrite();
     switch (effect.type) {
       case "send":
@@ -328,10 +329,12 @@ export class Relay {
   }
 
   /**
-   * Sends the frames queued so far, then stores the subscriptions a batch frame made and ended so far: run
-   * before every storage write, and at the end of a batch, whose subscriptions are its last write. A
-   * subscription is not data, and an answer held until it is durable (the output gate) would wait a round
-   * of the storage's replication for nothing. No other event runs in between, so nothing live is missed; a
+   * Sends the frames queued so far (before the event's first write, awaiting the transport's flushOutput,
+   * so that they are on their sockets when the write starts), then stores the subscriptions a batch frame
+   * made and ended so far: run before every storage write, and at the end of a batch, whose subscriptions
+   * are its last write. A subscription is not data, and an answer held until it is durable (the output
+   * gate) would wait a round of the storage's replication for nothing. Other events wait in the relay's
+   * queue meanwhile (dispatch), so nothing live is missed; a
    * write that fails closes the socket (the object's catch), so the peer never waits in vain for live
    * content. Each peer's document ends as the last change to it left it.
    */
