@@ -150,8 +150,8 @@ export class Relay {
   /** Events being handled, nested ones included (a batch's messages, verified signatures). */
   #depth = 0;
   /**
-   * Frames were sent in this event and no storage write has started since it began: the next write lets
-   * them leave first (Transport's flushOutput). After a write, frames wait for the event's writes anyway.
+   * Frames were sent in this event since it began or since its last storage write. Before the event's
+   * first write they leave first (Transport's flushOutput); after it, frames wait for the event's writes.
    */
   #unflushed = false;
   /** A storage write has started in this event. */
@@ -334,9 +334,9 @@ export class Relay {
    * made and ended so far: run before every storage write, and at the end of a batch, whose subscriptions
    * are its last write. A subscription is not data, and an answer held until it is durable (the output
    * gate) would wait a round of the storage's replication for nothing. Other events wait in the relay's
-   * queue meanwhile (dispatch), so nothing live is missed; a
-   * write that fails closes the socket (the object's catch), so the peer never waits in vain for live
-   * content. Each peer's document ends as the last change to it left it.
+   * queue meanwhile (dispatch), so nothing live is missed; a write that fails closes the socket (the
+   * object's catch), so the peer never waits in vain for live content. Each peer's document ends as the
+   * last change to it left it.
    */
   async #flushBeforeWrite(): Promise<void> {
     this.#deliverAll();
