@@ -1,10 +1,6 @@
 // The floor (worker.ts) on Miniflare's Node API, as `npm run bench -- --relay miniflare` serves the relay:
 // no dev proxy, no trace collector. `--port N` (required), `--persist-to dir`. SIGINT or SIGTERM stop it.
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
-import { RELAY_COMPATIBILITY_DATE, RELAY_COMPATIBILITY_FLAGS } from "../../dev/start-relay.ts";
-import { bundleWorker } from "../../scripts/bundle-worker.ts";
+import { floorOnMiniflare } from "./miniflare-floor.ts";
 
 const option = (name: string) => {
   const at = process.argv.indexOf(name);
@@ -17,19 +13,7 @@ if (!Number.isInteger(port) || port <= 0) {
   process.exit(2);
 }
 
-const miniflare = new Miniflare(
-  convertV4MiniflareOptions({
-    name: "weft-floor",
-    modules: true,
-    script: await bundleWorker(fileURLToPath(new URL("./worker.ts", import.meta.url))),
-    compatibilityDate: RELAY_COMPATIBILITY_DATE,
-    compatibilityFlags: [...RELAY_COMPATIBILITY_FLAGS],
-    durableObjects: { FLOOR: { className: "FloorObject", useSQLite: true } },
-    host: "127.0.0.1",
-    port,
-    ...(persistTo ? { resourcePersistencePath: join(persistTo, "v3") } : {}),
-  }),
-);
+const miniflare = await floorOnMiniflare({ port, ...(persistTo ? { persistTo } : {}) });
 console.log(`weft floor on ${(await miniflare.ready).origin} (Miniflare)`);
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.once(signal, () => void miniflare.dispose().finally(() => process.exit(0)));

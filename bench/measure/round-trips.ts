@@ -5,12 +5,9 @@
 // the relay's own work adds to a resume shows apart from the sockets' cost and from the SDK's. `--idle MS`
 // waits between runs (20 by default; 0 runs them back to back, which makes every step faster here).
 //   npx node bench/measure/round-trips.ts [runs=60] [--idle MS]
-import { fileURLToPath } from "node:url";
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { createClient, createIdentity, type Identity } from "../../client/index.ts";
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, decodeServerFrame, helloMessage, inflateFrameNow, newSessionId, sign, toBase64Url, type ClientMessage, type DocId, type KnownState } from "../../protocol/index.ts";
-import { RELAY_COMPATIBILITY_DATE, RELAY_COMPATIBILITY_FLAGS } from "../../dev/start-relay.ts";
-import { bundleWorker } from "../../scripts/bundle-worker.ts";
+import { floorOnMiniflare } from "../floor/miniflare-floor.ts";
 import { measuredRelay } from "./miniflare-relay.ts";
 import { payload, sleep, wallClock } from "../workload.ts";
 
@@ -107,18 +104,7 @@ const FLOOR_SCRIPT: Script = {
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const relay = await measuredRelay();
-const floor = new Miniflare(
-  convertV4MiniflareOptions({
-    name: "weft-floor",
-    modules: true,
-    script: await bundleWorker(fileURLToPath(new URL("../floor/worker.ts", import.meta.url))),
-    compatibilityDate: RELAY_COMPATIBILITY_DATE,
-    compatibilityFlags: [...RELAY_COMPATIBILITY_FLAGS],
-    durableObjects: { FLOOR: { className: "FloorObject", useSQLite: true } },
-    host: "127.0.0.1",
-    port: 0,
-  }),
-);
+const floor = await floorOnMiniflare({ port: 0 });
 try {
   const relayUrl = (await relay.ready).origin;
   const floorUrl = (await floor.ready).origin;
