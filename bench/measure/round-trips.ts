@@ -28,6 +28,9 @@ type Steps = { open: number; challenge: number; helloSent: number; welcome: numb
 /** The messages a run sends: the relay's are signed for the challenge it gets, the floor's are canned. */
 type Script = { hello(nonce: string): string; load: string; answered(message: { type: string; reason?: string }): boolean };
 
+/** A run that takes longer than this failed: the script stops rather than wait. */
+const RUN_TIMEOUT_MS = 5_000;
+
 /** One run: open, challenge, hello, welcome, load, and the answer's end (the relay's `known` for the load). */
 function timedRun(url: string, script: Script): Promise<Steps> {
   const t0 = wallClock();
@@ -35,11 +38,19 @@ function timedRun(url: string, script: Script): Promise<Steps> {
   const steps: Partial<Steps> = {};
   const socket = new WebSocket(`${url.replace(/^http/, "ws")}/v1/groups/${GROUP}/ws`);
   socket.binaryType = "arraybuffer";
-  return new Promise<Steps>((resolve, reject) => {
+  const run = new Promise<Steps>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`round-trips: no answer within ${RUN_TIMEOUT_MS} ms`)), RUN_TIMEOUT_MS);
+    const fail = (error: Error) => (clearTimeout(timer), reject(error));
     socket.addEventListener("open", () => (steps.open = at()));
-    socket.addEventListener("error", () => reject(new Error("round-trips: the socket failed")));
+    socket.addEventListener("error", () => fail(new Error("round-trips: the socket failed")));
     socket.addEventListener("message", (event) => {
-      for (const message of messagesOf(event.data as string | ArrayBuffer)) {
+      let messages: Message[];
+      try {
+        messages = messagesOf(event.data as string | ArrayBuffer);
+      } catch (error) {
+        return fail(error as Error);
+      }
+      for (const message of messages) {
         if (message.type === "challenge") {
           steps.challenge = at();
           socket.send(script.hello(message.nonce!));
@@ -49,15 +60,17 @@ function timedRun(url: string, script: Script): Promise<Steps> {
           socket.send(script.load);
           steps.loadSent = at();
         } else if (message.type === "error") {
-          reject(new Error(`round-trips: the relay refused: ${JSON.stringify(message)}`));
+          fail(new Error(`round-trips: the relay refused: ${JSON.stringify(message)}`));
         } else if (script.answered(message)) {
           steps.answered = at();
-          socket.close(1000, "done");
+          clearTimeout(timer);
           resolve(steps as Steps);
         }
       }
     });
   });
+  // Closed however the run ended.
+  return run.finally(() => socket.close(1000, "done"));
 }
 
 type Message = { type: string; nonce?: string; reason?: string };
