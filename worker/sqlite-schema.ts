@@ -256,17 +256,20 @@ export function openSchema(sql: SqlStorage, transactionSync: <T>(fn: () => T) =>
   return { marked: false, foldFromCursor: !foldsLazily, rememberRemovals: !remembersRemovals };
 }
 
+/** schemaMark's hash, worked out at its first call. */
+let thisCodesMark: string | undefined;
+
 /**
  * A hash of everything openSchema runs and creates: the statements, the functions that run them, the
  * constants they read. Any change to them gives another mark, so the first wake of a new version checks
  * the storage in full once, and so does a version rolled back to (its mark is not the one stored).
  */
-let thisCodesMark: string | undefined;
 export function schemaMark(): string {
+  if (thisCodesMark !== undefined) return thisCodesMark;
   const parts = [SCHEMA, BYTES_TRIGGERS, BYTES_TRIGGER_NAMES, SNAPSHOT_BYTES_TRIGGERS, REMOVED_SCHEMA, BARE_TOMBSTONE_HEADER, TOMBSTONES_BARE, TRANSACTION_BYTES_COUNTED, READER_SUMS_KEPT];
   const numbers = [STORED_BYTES_PER_TRANSACTION, CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS];
   const code = [openSchema, countTransactionBytes, chunkTransactionRows, markedByThisCode];
-  return (thisCodesMark ??= toBase64Url(sha256(new TextEncoder().encode([...parts, ...numbers, ...code].map(String).join("\n")))));
+  return (thisCodesMark = toBase64Url(sha256(new TextEncoder().encode([...parts, ...numbers, ...code].map(String).join("\n")))));
 }
 
 /**
@@ -279,7 +282,6 @@ function markedByThisCode(sql: SqlStorage): boolean {
   if (tables.meta === 0 || tables.rows > 0) return false;
   return sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", SCHEMA_MARK).toArray()[0]?.value === schemaMark();
 }
-
 
 /**
  * Creates the bytes triggers, counting STORED_BYTES_PER_TRANSACTION per transaction. On storage whose
