@@ -34,6 +34,9 @@ export type LatencySeries = { label: string; runs: number; samples: number; max:
 
 type Steady = { sent: number; sendMs: number; syncedMs: number | null; cpuMs: number };
 
+/** A run's figures as the results keep them: to three decimals, a missing one as null. */
+const roundedRun = (run: Record<string, number | null>) => Object.fromEntries(Object.entries(run).map(([name, value]) => [name, value === null ? null : round(value, 3)]));
+
 export const fanout: Scenario = {
   name: "fanout",
   budgetMs: 150_000,
@@ -123,8 +126,8 @@ export const fanout: Scenario = {
         details[`subscribers_${subscribers}`] = {
           processes: pool.workers.length,
           relayCpuByProcess,
-          runs: runs.map((run) => Object.fromEntries(Object.entries(run).map(([name, value]) => [name, value === null ? null : round(value, 3)]))),
-          warmups: warmups.map((run) => Object.fromEntries(Object.entries(run).map(([name, value]) => [name, value === null ? null : round(value, 3)]))),
+          runs: runs.map(roundedRun),
+          warmups: warmups.map(roundedRun),
           meanLatencyByTenthOfStream: meanByTenth,
           pooled: Object.fromEntries(Object.entries(all).map(([name, value]) => [name, round(value, 3)])),
         };
