@@ -53,16 +53,33 @@ export function encodeTransaction(transaction: Transaction): Uint8Array {
 
 /** Extends a chain by some transactions; returns the hash after the last one (base64url). */
 export function chainHash(previousHash: string, transactions: readonly Transaction[]): string {
-  let hash = fromBase64Url(previousHash);
-  if (!hash || hash.length !== 32) throw new TypeError("chainHash: previous hash is not 32 bytes of base64url");
-  for (const transaction of transactions) {
-    const body = encodeTransaction(transaction);
-    const input = new Uint8Array(32 + body.length);
-    input.set(hash, 0);
-    input.set(body, 32);
-    hash = sha256(input);
-  }
+  let hash = hashBytes(previousHash, "chainHash");
+  for (const transaction of transactions) hash = extendChain(hash, transaction);
   return toBase64Url(hash);
+}
+
+/**
+ * Extends a chain by some transactions; returns the hash after each of them (base64url), in one pass: a
+ * client restoring its own session's log from its store hashes all of it, and a chainHash per transaction
+ * decoded and re-encoded the hash before it each time.
+ */
+export function chainHashes(previousHash: string, transactions: readonly Transaction[]): string[] {
+  let hash = hashBytes(previousHash, "chainHashes");
+  return transactions.map((transaction) => toBase64Url((hash = extendChain(hash, transaction))));
+}
+
+function hashBytes(hash: string, caller: string): Uint8Array {
+  const bytes = fromBase64Url(hash);
+  if (!bytes || bytes.length !== 32) throw new TypeError(`${caller}: previous hash is not 32 bytes of base64url`);
+  return bytes;
+}
+
+function extendChain(hash: Uint8Array, transaction: Transaction): Uint8Array {
+  const body = encodeTransaction(transaction);
+  const input = new Uint8Array(32 + body.length);
+  input.set(hash, 0);
+  input.set(body, 32);
+  return sha256(input);
 }
 
 /** The exact bytes an agent signs to vouch for the first `count` transactions of a session. */

@@ -12,6 +12,7 @@ import {
   RELAY_CLOCK_SLACK_MS,
   agentOfSession,
   chainHash,
+  chainHashes,
   countOf,
   coversMore,
   mergeKnownStates,
@@ -381,9 +382,14 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
   // Those held back get a hash too, so writes appended after them go on from the chain's end (held back with
   // them until retried or discarded). Data of no transaction's type cannot be hashed: the chain goes on from
   // the hash before it, as good as any there, since the relay takes nothing past a transaction it refuses.
-  for (const transaction of ownTransactions.slice(doc.ownHashes.length)) {
-    const previous = ownHashAt(doc, own, base + doc.ownHashes.length);
-    doc.ownHashes.push(isTransactionData(transaction.data) ? chainHash(previous, [transaction]) : previous);
+  const unhashed = ownTransactions.slice(doc.ownHashes.length);
+  let previous = ownHashAt(doc, own, base + doc.ownHashes.length);
+  for (let from = 0; from < unhashed.length; ) {
+    const unhashable = unhashed.findIndex((transaction, index) => index >= from && !isTransactionData(transaction.data));
+    const to = unhashable < 0 ? unhashed.length : unhashable;
+    for (const hash of chainHashes(previous, unhashed.slice(from, to))) doc.ownHashes.push((previous = hash));
+    if (to < unhashed.length) doc.ownHashes.push(previous);
+    from = to + 1;
   }
 }
 

@@ -13,6 +13,7 @@ import {
   VERIFIER_PROBE,
   publicKeyOf,
   chainHash,
+  chainHashes,
   checkpointMessage,
   fromBase64Url,
   generateSecretKey,
@@ -114,6 +115,14 @@ describe("hash chain vectors", () => {
     expect(chainHash(GENESIS_HASH, TRANSACTIONS)).toBe(CHAIN[3]);
     expect(chainHash(CHAIN[1]!, TRANSACTIONS.slice(1))).toBe(CHAIN[3]);
     expect(chainHash(CHAIN[3]!, [])).toBe(CHAIN[3]);
+  });
+
+  it("gives every hash along the way in one pass (chainHashes), and refuses a previous hash that is not 32 bytes", () => {
+    expect(chainHashes(GENESIS_HASH, TRANSACTIONS)).toEqual(CHAIN.slice(1, 4));
+    expect(chainHashes(CHAIN[1]!, TRANSACTIONS.slice(1))).toEqual(CHAIN.slice(2, 4));
+    expect(chainHashes(CHAIN[3]!, [...BINARY_TRANSACTIONS])).toEqual(BINARY_CHAIN.slice(0, BINARY_TRANSACTIONS.length));
+    expect(chainHashes(CHAIN[3]!, [])).toEqual([]);
+    expect(() => chainHashes(CHAIN[3]!.slice(0, 20), TRANSACTIONS)).toThrow(/not 32 bytes/);
   });
 
   it("matches hash[i] = SHA-256(hash[i-1] || UTF-8 of {\"at\":..,\"data\":..}) computed with node:crypto", () => {
