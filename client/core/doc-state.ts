@@ -382,15 +382,20 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
   // Those held back get a hash too, so writes appended after them go on from the chain's end (held back with
   // them until retried or discarded). Data of no transaction's type cannot be hashed: the chain goes on from
   // the hash before it, as good as any there, since the relay takes nothing past a transaction it refuses.
-  const unhashed = ownTransactions.slice(doc.ownHashes.length);
   let previous = ownHashAt(doc, own, base + doc.ownHashes.length);
-  for (let from = 0; from < unhashed.length; ) {
-    const unhashable = unhashed.findIndex((transaction, index) => index >= from && !isTransactionData(transaction.data));
-    const to = unhashable < 0 ? unhashed.length : unhashable;
-    for (const hash of chainHashes(previous, unhashed.slice(from, to))) doc.ownHashes.push((previous = hash));
-    if (to < unhashed.length) doc.ownHashes.push(previous);
-    from = to + 1;
+  let run: Transaction[] = [];
+  const hashRun = () => {
+    for (const hash of chainHashes(previous, run)) doc.ownHashes.push((previous = hash));
+    run = [];
+  };
+  for (const transaction of ownTransactions.slice(doc.ownHashes.length)) {
+    if (isTransactionData(transaction.data)) run.push(transaction);
+    else {
+      hashRun();
+      doc.ownHashes.push(previous);
+    }
   }
+  hashRun();
 }
 
 /**
