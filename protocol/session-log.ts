@@ -5,7 +5,7 @@
 // hashed as they are, never re-encoded.
 // After each batch the agent signs (document id, session id, transaction count, last hash).
 import { canonicalJson, fromBase64Url, toBase64Url, utf8 } from "./encoding.ts";
-import { sha256, sign, verify } from "./crypto.ts";
+import { sha256Parts, sign, verify } from "./crypto.ts";
 import { agentOfSession, publicKeyOfAgent, type DocId, type SessionId } from "./ids.ts";
 
 /**
@@ -39,16 +39,23 @@ export const GENESIS_HASH = toBase64Url(new Uint8Array(32));
 
 /** The bytes a transaction adds to its session's hash chain. */
 export function encodeTransaction(transaction: Transaction): Uint8Array {
+  const [text, bytes] = transactionParts(transaction);
+  const head = utf8(text);
+  if (!bytes) return head;
+  const body = new Uint8Array(head.length + bytes.byteLength);
+  body.set(head, 0);
+  body.set(bytes, head.length);
+  return body;
+}
+
+/** encodeTransaction's bytes in their parts: the canonical JSON text, then a bytes transaction's bytes. */
+function transactionParts(transaction: Transaction): [string] | [string, Uint8Array] {
   const { at, data } = transaction;
   // The canonical JSON written directly (keys in order, a finite number as JSON.stringify writes it): every
   // transaction sent or received is hashed, and the general canonicalJson builds lists to sort and join.
   const time = typeof at === "number" && Number.isFinite(at) ? String(at) : undefined;
-  if (typeof data === "string") return utf8(time === undefined ? canonicalJson({ at, data }) : `{"at":${time},"data":${JSON.stringify(data)}}`);
-  const head = utf8(time === undefined ? canonicalJson({ at, bytes: data.byteLength }) : `{"at":${time},"bytes":${data.byteLength}}`);
-  const body = new Uint8Array(head.length + data.byteLength);
-  body.set(head, 0);
-  body.set(data, head.length);
-  return body;
+  if (typeof data === "string") return [time === undefined ? canonicalJson({ at, data }) : `{"at":${time},"data":${JSON.stringify(data)}}`];
+  return [time === undefined ? canonicalJson({ at, bytes: data.byteLength }) : `{"at":${time},"bytes":${data.byteLength}}`, data];
 }
 
 /** Extends a chain by some transactions; returns the hash after the last one (base64url). */
@@ -74,13 +81,8 @@ function hashBytes(hash: string, caller: string): Uint8Array {
   return bytes;
 }
 
-function extendChain(hash: Uint8Array, transaction: Transaction): Uint8Array {
-  const body = encodeTransaction(transaction);
-  const input = new Uint8Array(32 + body.length);
-  input.set(hash, 0);
-  input.set(body, 32);
-  return sha256(input);
-}
+/** The hash after `transaction`: SHA-256 of the hash before it, then encodeTransaction's bytes. */
+const extendChain = (hash: Uint8Array, transaction: Transaction): Uint8Array => sha256Parts([hash, ...transactionParts(transaction)]);
 
 /** The exact bytes an agent signs to vouch for the first `count` transactions of a session. */
 export const checkpointMessage = (docId: DocId, sessionId: SessionId, count: number, lastHash: string): Uint8Array =>

@@ -14,6 +14,7 @@ import {
   publicKeyOf,
   chainHash,
   chainHashes,
+  sha256Parts,
   checkpointMessage,
   fromBase64Url,
   generateSecretKey,
@@ -98,6 +99,15 @@ describe("identity vectors", () => {
     const { id } = testHeader(alice, "g1");
     expect(id).toBe(DOC);
     expect(`doc_${b64u(sha256(Buffer.from(HEADER_JSON, "utf8")))}`).toBe(DOC);
+  });
+});
+
+describe("sha256Parts", () => {
+  it("hashes its parts as one joined input, text as its UTF-8", () => {
+    const bytes = new Uint8Array([0, 1, 2, 250, 255]);
+    const joined = Buffer.concat([Buffer.from(bytes), Buffer.from('{"at":1,"data":"é✓ \\ud83d"}', "utf8"), Buffer.from(bytes)]);
+    expect(b64u(Buffer.from(sha256Parts([bytes, '{"at":1,"data":"é✓ \\ud83d"}', bytes])))).toBe(b64u(sha256(joined)));
+    expect(b64u(Buffer.from(sha256Parts([])))).toBe(b64u(sha256(Buffer.alloc(0))));
   });
 });
 
