@@ -60,29 +60,18 @@ function transactionParts(transaction: Transaction): [string] | [string, Uint8Ar
 
 /** Extends a chain by some transactions; returns the hash after the last one (base64url). */
 export function chainHash(previousHash: string, transactions: readonly Transaction[]): string {
-  let hash = hashBytes(previousHash, "chainHash");
-  for (const transaction of transactions) hash = extendChain(hash, transaction);
+  let hash = fromBase64Url(previousHash);
+  if (!hash || hash.length !== 32) throw new TypeError("chainHash: previous hash is not 32 bytes of base64url");
+  for (const transaction of transactions) hash = nextChainHash(hash, transaction);
   return toBase64Url(hash);
 }
 
 /**
- * Extends a chain by some transactions; returns the hash after each of them (base64url), in one pass: a
- * client restoring its own session's log from its store hashes all of it, and a chainHash per transaction
- * decoded and re-encoded the hash before it each time.
+ * The hash after `transaction`, from the hash before it (32 bytes each): SHA-256 of that hash, then
+ * encodeTransaction's bytes, fed in their parts rather than joined first. A client restoring its own
+ * session from its store keeps the hash after each transaction, and goes on from the bytes of the last.
  */
-export function chainHashes(previousHash: string, transactions: readonly Transaction[]): string[] {
-  let hash = hashBytes(previousHash, "chainHashes");
-  return transactions.map((transaction) => toBase64Url((hash = extendChain(hash, transaction))));
-}
-
-function hashBytes(hash: string, caller: string): Uint8Array {
-  const bytes = fromBase64Url(hash);
-  if (!bytes || bytes.length !== 32) throw new TypeError(`${caller}: previous hash is not 32 bytes of base64url`);
-  return bytes;
-}
-
-/** The hash after `transaction`: SHA-256 of the hash before it, then encodeTransaction's bytes. */
-const extendChain = (hash: Uint8Array, transaction: Transaction): Uint8Array => sha256Parts([hash, ...transactionParts(transaction)]);
+export const nextChainHash = (previous: Uint8Array, transaction: Transaction): Uint8Array => sha256Parts([previous, ...transactionParts(transaction)]);
 
 /** The exact bytes an agent signs to vouch for the first `count` transactions of a session. */
 export const checkpointMessage = (docId: DocId, sessionId: SessionId, count: number, lastHash: string): Uint8Array =>

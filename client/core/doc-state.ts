@@ -12,7 +12,9 @@ import {
   RELAY_CLOCK_SLACK_MS,
   agentOfSession,
   chainHash,
-  chainHashes,
+  fromBase64Url,
+  nextChainHash,
+  toBase64Url,
   countOf,
   coversMore,
   mergeKnownStates,
@@ -382,20 +384,13 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
   // Those held back get a hash too, so writes appended after them go on from the chain's end (held back with
   // them until retried or discarded). Data of no transaction's type cannot be hashed: the chain goes on from
   // the hash before it, as good as any there, since the relay takes nothing past a transaction it refuses.
-  let previous = ownHashAt(doc, own, base + doc.ownHashes.length);
-  let run: Transaction[] = [];
-  const hashRun = () => {
-    for (const hash of chainHashes(previous, run)) doc.ownHashes.push((previous = hash));
-    run = [];
-  };
-  for (const transaction of ownTransactions.slice(doc.ownHashes.length)) {
-    if (isTransactionData(transaction.data)) run.push(transaction);
-    else {
-      hashRun();
-      doc.ownHashes.push(previous);
-    }
+  // The chain is extended from the bytes of each hash, not decoded again from the text kept of it.
+  const from = doc.ownHashes.length;
+  let previous = fromBase64Url(ownHashAt(doc, own, base + from))!;
+  for (const transaction of ownTransactions.slice(from)) {
+    if (isTransactionData(transaction.data)) previous = nextChainHash(previous, transaction);
+    doc.ownHashes.push(toBase64Url(previous));
   }
-  hashRun();
 }
 
 /**
