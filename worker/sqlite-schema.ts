@@ -3,7 +3,7 @@
 // stored one per row packed into chunks. Runs at every object start; when nothing is old it reads a few
 // pragmas and runs the idempotent CREATE statements; on storage this code already brought up to date, it
 // reads the schema mark instead (2 statements, 3 rows).
-import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, STORED_BYTES_PER_TRANSACTION, sha256, toBase64Url } from "../protocol/index.ts";
+import { CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS, STORED_BYTES_PER_TRANSACTION, sha256, toBase64Url, utf8 } from "../protocol/index.ts";
 import { READER_SUMS_KEPT } from "./reader-sums.ts";
 
 const SCHEMA = `
@@ -269,7 +269,7 @@ export function schemaMark(): string {
   const parts = [SCHEMA, BYTES_TRIGGERS, BYTES_TRIGGER_NAMES, SNAPSHOT_BYTES_TRIGGERS, REMOVED_SCHEMA, BARE_TOMBSTONE_HEADER, TOMBSTONES_BARE, TRANSACTION_BYTES_COUNTED, READER_SUMS_KEPT];
   const numbers = [STORED_BYTES_PER_TRANSACTION, CHUNK_ROW_CHARS, CHUNK_ROW_TRANSACTIONS];
   const code = [openSchema, countTransactionBytes, chunkTransactionRows, markedByThisCode];
-  return (thisCodesMark = toBase64Url(sha256(new TextEncoder().encode([...parts, ...numbers, ...code].map(String).join("\n")))));
+  return (thisCodesMark = toBase64Url(sha256(utf8([...parts, ...numbers, ...code].map(String).join("\n")))));
 }
 
 /**

@@ -33,6 +33,7 @@ import { encodeItem, packChunks, readChunk } from "../../worker/transaction-chun
 import { newDocState } from "../../client/core/doc-state.ts";
 import { applyContent } from "../../client/core/received.ts";
 import { payload } from "../workload.ts";
+import { median } from "../stats.ts";
 import { testAgent, testHeader } from "../../test/support/identity.ts";
 
 const args = process.argv.slice(2);
@@ -134,8 +135,7 @@ for (let i = 0; i < loads + 5; i++) {
     sdkMs.push(c - b);
   }
 }
-const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!.toFixed(1);
 const wire = frames.reduce((sum, frame) => sum + (typeof frame === "string" ? Buffer.byteLength(frame) : frame.byteLength), 0);
 console.log(`${transactions} tx of ${bytes} B in ${chunks.length} chunk rows, ${frames.length} frames, ${wire} bytes`);
-console.log(`relay serve: ${median(relayMs)} ms CPU per load (median of ${loads}); its first frame after ${median(firstFrameMs)} ms`);
-console.log(`sdk take:    ${median(sdkMs)} ms CPU per load`);
+console.log(`relay serve: ${median(relayMs).toFixed(1)} ms CPU per load (median of ${loads}); its first frame after ${median(firstFrameMs).toFixed(1)} ms`);
+console.log(`sdk take:    ${median(sdkMs).toFixed(1)} ms CPU per load`);

@@ -14,6 +14,7 @@ import { transactionCount, type DocId } from "../../protocol/index.ts";
 import { childrenCpu } from "../proc-stats.ts";
 import { startRelayProfile } from "../relay-inspector.ts";
 import { measuredRelay } from "./miniflare-relay.ts";
+import { median } from "../stats.ts";
 import { ownCpuMs, payload, sleep, wallClock } from "../workload.ts";
 
 const args = process.argv.slice(2);
@@ -70,7 +71,6 @@ function whenHolds(group: Group, doc: Doc, condition: () => boolean): Promise<vo
   });
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const miniflare = await measuredRelay({
   ...(relayProf ? { inspectorPort: INSPECTOR_PORT } : {}),

@@ -9,6 +9,7 @@ import { createClient, createIdentity, type Identity } from "../../client/index.
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, decodeServerFrame, helloMessage, inflateFrameNow, newSessionId, sign, toBase64Url, type ClientMessage, type DocId, type KnownState } from "../../protocol/index.ts";
 import { floorOnMiniflare } from "../floor/miniflare-floor.ts";
 import { measuredRelay } from "./miniflare-relay.ts";
+import { median } from "../stats.ts";
 import { payload, sleep, wallClock } from "../workload.ts";
 
 const args = process.argv.slice(2);
@@ -113,8 +114,6 @@ const FLOOR_SCRIPT: Script = {
   load: JSON.stringify({ type: "load" }),
   answered: (message) => message.type === "known",
 };
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const relay = await measuredRelay();
 const floor = await floorOnMiniflare({ port: 0 });
