@@ -6,6 +6,7 @@ import * as ed from "@noble/ed25519";
 import { sha256 as nobleSha256, sha512 } from "@noble/hashes/sha2.js";
 import { shake128 as plainShake128 } from "./shake128.ts";
 import { fromBase64Url, utf8 } from "./encoding.ts";
+import { nodeBuiltin } from "./node-builtin.ts";
 
 // @noble/ed25519 3.x needs a synchronous SHA-512 for its synchronous API.
 ed.hashes.sha512 = sha512;
@@ -20,9 +21,7 @@ type NodeCrypto = {
 
 // Where the runtime has node:crypto (Node, and workerd with nodejs_compat), hash natively: in workerd
 // pure-JS SHA-256 is several times slower, and a session log hashes every transaction. Browsers use @noble.
-const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.(
-  "node:crypto",
-) as NodeCrypto | undefined;
+const nodeCrypto = nodeBuiltin<NodeCrypto>("node:crypto");
 
 export const sha256: (bytes: Uint8Array) => Uint8Array = nodeCrypto
   ? (bytes) => nodeCrypto.createHash("sha256").update(bytes).digest()

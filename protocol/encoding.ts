@@ -1,5 +1,7 @@
 // Byte and text encodings shared by both ends: UTF-8, base64url, and the canonical JSON that
 // hashes and signatures are computed over.
+import { nodeBuiltin } from "./node-builtin.ts";
+import { plainFromBase64Url, plainToBase64Url } from "./plain-base64url.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -85,50 +87,33 @@ export const dataBytes = (data: string | Uint8Array): number => (typeof data ===
 export const wireDataBytes = (data: string | Uint8Array): number =>
   typeof data === "string" ? jsonStringBytes(data) : data.byteLength + String(data.byteLength).length;
 
-const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-const lookup = new Int16Array(128).fill(-1);
-for (let i = 0; i < alphabet.length; i++) lookup[alphabet.charCodeAt(i)] = i;
+type NodeBuffer = {
+  from(buffer: ArrayBufferLike, byteOffset: number, length: number): Uint8Array & { toString(encoding: "base64url"): string };
+  from(text: string, encoding: "base64url"): Uint8Array;
+};
+
+// Natively where the runtime has node:buffer (Node, and workerd with nodejs_compat): a relay encodes its
+// group's 2 KiB digest sum again at every write, 15 µs in JavaScript and 0.4 natively (Node 22); a
+// client's chain hash at every append and every own transaction it restores, 0.3 µs and 0.1.
+const nodeBuffer = nodeBuiltin<{ Buffer: NodeBuffer }>("node:buffer")?.Buffer;
+
+/** Texts shorter than this decode faster in JavaScript than natively with the check below (Node 22: even at 86 characters, a signature). */
+const NATIVE_DECODE_MIN_CHARS = 256;
 
 /** RFC 4648 base64url without padding. */
 export function toBase64Url(bytes: Uint8Array): string {
-  let out = "";
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += alphabet[n >> 18]! + alphabet[(n >> 12) & 63]! + alphabet[(n >> 6) & 63]! + alphabet[n & 63]!;
-  }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = bytes[i]! << 16;
-    out += alphabet[n >> 18]! + alphabet[(n >> 12) & 63]!;
-  } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    out += alphabet[n >> 18]! + alphabet[(n >> 12) & 63]! + alphabet[(n >> 6) & 63]!;
-  }
-  return out;
+  if (!nodeBuffer || !(bytes instanceof Uint8Array)) return plainToBase64Url(bytes);
+  return nodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url");
 }
 
 /** Decodes base64url without padding; returns undefined for anything else. */
 export function fromBase64Url(text: string): Uint8Array | undefined {
-  if (typeof text !== "string" || text.length % 4 === 1) return undefined;
-  const out = new Uint8Array(Math.floor((text.length * 3) / 4));
-  let bits = 0;
-  let value = 0;
-  let o = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    const digit = code < 128 ? lookup[code]! : -1;
-    if (digit < 0) return undefined;
-    value = (value << 6) | digit;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (value >> bits) & 0xff;
-    }
-  }
-  // Non-zero leftover bits mean a non-canonical encoding; refuse it so one byte string has one text.
-  if ((value & ((1 << bits) - 1)) !== 0) return undefined;
-  return out;
+  if (!nodeBuffer || typeof text !== "string" || text.length < NATIVE_DECODE_MIN_CHARS) return plainFromBase64Url(text);
+  const decoded = nodeBuffer.from(text, "base64url");
+  // Node's decoder skips what is not base64url, takes padding and ignores spare bits: the text is the one
+  // encoding of its bytes only if they encode back to it.
+  if (nodeBuffer.from(decoded.buffer, decoded.byteOffset, decoded.byteLength).toString("base64url") !== text) return undefined;
+  return new Uint8Array(decoded); // a copy of its own, not a view into Node's shared pool
 }
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

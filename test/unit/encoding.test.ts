@@ -2,6 +2,7 @@
 // (checked against TextEncoder, which is what a WebSocket text frame costs on the wire).
 import { describe, expect, it } from "vitest";
 import { canonicalJson, encodeTransaction, fromBase64Url, hasNoLoneSurrogate, isWellFormedText, jsonStringBytes, toBase64Url, utf8Length, type Json } from "../../protocol/index.ts";
+import { plainFromBase64Url, plainToBase64Url } from "../../protocol/plain-base64url.ts";
 import { seededRandom } from "./seeded-random.ts";
 
 const nodeBase64Url = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64url");
@@ -65,6 +66,52 @@ describe("base64url", () => {
         expect(bytes !== undefined).toBe(Buffer.from(Buffer.from(text, "base64url")).toString("base64url") === text);
       }
     }
+  });
+});
+
+describe("base64url natively (node:buffer) and in JavaScript (browsers)", () => {
+  const random = seededRandom(0x64b1);
+  // Up to 300 bytes (texts either side of where decoding turns native), and a digest sum's 2,048.
+  const samples = [...Array.from({ length: 301 }, (_, length) => random.bytes(length)), random.bytes(2_048)];
+
+  it("gives the same text and the same bytes both ways, at every length", () => {
+    for (const bytes of samples) {
+      const text = toBase64Url(bytes);
+      expect(text).toBe(plainToBase64Url(bytes));
+      const decoded = fromBase64Url(text);
+      expect(decoded).toEqual(bytes);
+      expect(decoded).toEqual(plainFromBase64Url(text));
+    }
+  });
+
+  it("encodes a view into a larger buffer as the view's bytes only", () => {
+    const whole = random.bytes(600);
+    const view = whole.subarray(7, 507);
+    expect(toBase64Url(view)).toBe(plainToBase64Url(view.slice()));
+  });
+
+  it("gives back bytes of their own, not a view into a shared pool", () => {
+    const bytes = fromBase64Url(toBase64Url(samples[300]!))!;
+    expect(bytes.constructor).toBe(Uint8Array);
+    expect(bytes.byteOffset).toBe(0);
+    expect(bytes.buffer.byteLength).toBe(300);
+  });
+
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const long = toBase64Url(samples[299]!); // 399 characters: the last one holds 2 spare bits, both 0
+  it.each([
+    ["padding", `${toBase64Url(samples[298]!)}==`],
+    ["standard base64 plus", `${long.slice(0, 200)}+${long.slice(201)}`],
+    ["standard base64 slash", `${long.slice(0, 200)}/${long.slice(201)}`],
+    ["a space", `${long.slice(0, 200)} ${long.slice(201)}`],
+    ["a newline at the end", `${long.slice(0, -3)}\n`],
+    ["a non-ASCII letter", `${long.slice(0, 200)}é${long.slice(201)}`],
+    ["a length of 4n + 1", `${toBase64Url(samples[300]!)}A`],
+    ["a spare bit set", `${long.slice(0, -1)}${alphabet[alphabet.indexOf(long.at(-1)!) + 1]}`],
+  ])("refuses a long text with %s, as the JavaScript decoder does", (_what, text) => {
+    expect(text.length).toBeGreaterThanOrEqual(256);
+    expect(plainFromBase64Url(text)).toBeUndefined();
+    expect(fromBase64Url(text)).toBeUndefined();
   });
 });
 
