@@ -56,7 +56,7 @@ async function verified(token: string, key: TokenKey): Promise<{ payload: unknow
 function notVerifiedReason(error: Error): string {
   // hono's name for parts that do not decode (once the shape held: a header or claims that are not JSON).
   if (error.name === "JwtTokenInvalid") return "the token is not a JWT: its parts do not decode as a JSON header, JSON claims and a signature";
-  if (error.name === "JwtTokenSignatureMismatched") return "the token does not verify: it was signed with another secret or key than the relay's";
+  if (error.name === "JwtTokenSignatureMismatched") return "the token does not verify: it was signed with another secret or key than the relay's, or changed after it was signed";
   if (error.name.startsWith("JwtAlgorithm")) return "the token does not verify: it names another algorithm than the relay's key takes (HS256 for a secret, EdDSA for an Ed25519 key)";
   return `the token does not verify: ${error.name}`;
 }

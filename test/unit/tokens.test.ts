@@ -38,13 +38,24 @@ describe("app tokens", () => {
     expect(await verify(forged)).toMatchObject({ ok: false, code: "unauthorized" });
   });
 
+  it("refuses a token whose claims were changed after it was signed, and says that this may be why", async () => {
+    const verify = tokenVerifier({ WEFT_TOKEN_SECRET: SECRET });
+    const [header, claims, signature] = (await sign({ sub: alice.agent, group: "g1", role: "reader", exp: inSeconds(60) }, SECRET, "HS256")).split(".");
+    const raised = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(claims!, "base64url").toString()), role: "admin" })).toString("base64url");
+    expect(await verify(`${header}.${raised}.${signature}`)).toEqual({
+      ok: false,
+      code: "unauthorized",
+      reason: "the token does not verify: it was signed with another secret or key than the relay's, or changed after it was signed",
+    });
+  });
+
   it("EdDSA: verified against the configured public key; another key's token is refused", async () => {
     const keys = await ed25519Jwks();
     const other = await ed25519Jwks();
     const verify = tokenVerifier({ WEFT_TOKEN_PUBLIC_KEY: JSON.stringify(keys.publicJwk) });
     const claims = { sub: alice.agent, group: "g1", role: "reader", exp: inSeconds(60) };
     expect(await verify(await sign(claims, keys.privateJwk, "EdDSA"))).toMatchObject({ ok: true, role: "reader", agent: alice.agent });
-    expect(await verify(await sign(claims, other.privateJwk, "EdDSA"))).toMatchObject({ ok: false, code: "unauthorized", reason: "the token does not verify: it was signed with another secret or key than the relay's" });
+    expect(await verify(await sign(claims, other.privateJwk, "EdDSA"))).toMatchObject({ ok: false, code: "unauthorized", reason: "the token does not verify: it was signed with another secret or key than the relay's, or changed after it was signed" });
     // A secret's token at a relay of a key pair (the backend still on HS256): told in words, not hono's error names.
     expect(await verify(await sign(claims, SECRET, "HS256"))).toMatchObject({ ok: false, code: "unauthorized", reason: expect.stringMatching(/names another algorithm than the relay's key takes/) });
   });
@@ -325,14 +336,14 @@ describe("relay config from the environment", () => {
     expect(await rotating(await sign(claims, "another secret, long enough for HS256", "HS256"))).toMatchObject({ ok: false, code: "unauthorized" });
     // A refusal names the current key's reason, not the previous key's.
     const toKeys = tokenVerifier({ WEFT_TOKEN_SECRET: current, WEFT_TOKEN_PUBLIC_KEY_PREVIOUS: JSON.stringify((await ed25519Jwks()).publicJwk) });
-    expect(await toKeys(await sign(claims, GUESSED, "HS256"))).toMatchObject({ ok: false, reason: "the token does not verify: it was signed with another secret or key than the relay's" });
+    expect(await toKeys(await sign(claims, GUESSED, "HS256"))).toMatchObject({ ok: false, reason: "the token does not verify: it was signed with another secret or key than the relay's, or changed after it was signed" });
     // From a shared secret to a key pair.
     const keys = await ed25519Jwks();
     const toKeyPair = tokenVerifier({ WEFT_TOKEN_PUBLIC_KEY: JSON.stringify(keys.publicJwk), WEFT_TOKEN_SECRET_PREVIOUS: old });
     expect(await toKeyPair(await sign(claims, keys.privateJwk, "EdDSA"))).toMatchObject({ ok: true });
     expect(await toKeyPair(await sign(claims, old, "HS256"))).toMatchObject({ ok: true });
     // A token of the previous key's kind signed with another secret: refused for its signature, not its algorithm.
-    expect(await toKeyPair(await sign(claims, GUESSED, "HS256"))).toMatchObject({ ok: false, reason: "the token does not verify: it was signed with another secret or key than the relay's" });
+    expect(await toKeyPair(await sign(claims, GUESSED, "HS256"))).toMatchObject({ ok: false, reason: "the token does not verify: it was signed with another secret or key than the relay's, or changed after it was signed" });
     // Once the previous key is gone, its tokens are refused.
     expect(await tokenVerifier({ WEFT_TOKEN_SECRET: current })(await sign(claims, old, "HS256"))).toMatchObject({ ok: false, code: "unauthorized" });
     for (const env of [{ WEFT_TOKEN_SECRET_PREVIOUS: old }, { WEFT_TOKEN_SECRET: current, WEFT_TOKEN_SECRET_PREVIOUS: "" }, { WEFT_TOKEN_SECRET: current, WEFT_TOKEN_PUBLIC_KEY_PREVIOUS: "{}" }]) {

@@ -66,7 +66,7 @@ describe("a token the relay refuses at the handshake (its key rotated under a to
   // Tokens name `<agent> <key>`: the relay takes those of the "new" key only.
   const rotated: TokenVerifier = async (token) => {
     const [agent, key] = fakeTokenText(token).split(" ");
-    if (key !== "new") return { ok: false, code: "unauthorized", reason: "the token does not verify: it was signed with another secret or key than the relay's" };
+    if (key !== "new") return { ok: false, code: "unauthorized", reason: "the token does not verify: it was signed with another secret or key than the relay's, or changed after it was signed" };
     return { ok: true, agent: agent as AgentId, group: "g1", role: "writer", expiresAt: Date.now() + 60_000 };
   };
 
@@ -84,7 +84,7 @@ describe("a token the relay refuses at the handshake (its key rotated under a to
     const errors: string[] = [];
     group.onError((error) => errors.push(error.message));
     await statusOf(group, "live");
-    expect(asked).toEqual([undefined, "unauthorized: the token does not verify: it was signed with another secret or key than the relay's"]);
+    expect(asked).toEqual([undefined, "unauthorized: the token does not verify: it was signed with another secret or key than the relay's, or changed after it was signed"]);
     expect(errors).toEqual([]);
     const doc = group.create();
     doc.append("after the rotation");
@@ -99,7 +99,7 @@ describe("a token the relay refuses at the handshake (its key rotated under a to
     const errors: string[] = [];
     group.onError((error) => errors.push(error.message));
     await statusOf(group, "closed");
-    expect(group.connection.closeReason).toBe("unauthorized: the token does not verify: it was signed with another secret or key than the relay's");
+    expect(group.connection.closeReason).toBe("unauthorized: the token does not verify: it was signed with another secret or key than the relay's, or changed after it was signed");
     expect(asked).toBe(2);
     expect(errors).toHaveLength(1);
   });
