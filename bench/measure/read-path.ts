@@ -71,7 +71,6 @@ function whenHolds(group: Group, doc: Doc, condition: () => boolean): Promise<vo
   });
 }
 
-
 const miniflare = await measuredRelay({
   ...(relayProf ? { inspectorPort: INSPECTOR_PORT } : {}),
   // With --persist, the groups' SQLite lives in a folder (as under wrangler dev --persist-to), not in memory.

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { canonicalJson, encodeTransaction, fromBase64Url, hasNoLoneSurrogate, isWellFormedText, jsonStringBytes, toBase64Url, utf8Length, type Json } from "../../protocol/index.ts";
 import { plainFromBase64Url, plainToBase64Url } from "../../protocol/plain-base64url.ts";
 import { seededRandom } from "./seeded-random.ts";
+import { base64urlSamples, longBase64urlRefusals } from "../support/base64url-cases.ts";
 
 const nodeBase64Url = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64url");
 
@@ -71,8 +72,7 @@ describe("base64url", () => {
 
 describe("base64url natively (node:buffer) and in JavaScript (browsers)", () => {
   const random = seededRandom(0x64b1);
-  // Up to 300 bytes (texts either side of where decoding turns native), and a digest sum's 2,048.
-  const samples = [...Array.from({ length: 301 }, (_, length) => random.bytes(length)), random.bytes(2_048)];
+  const samples = base64urlSamples(random);
 
   it("gives the same text and the same bytes both ways, at every length", () => {
     for (const bytes of samples) {
@@ -97,18 +97,7 @@ describe("base64url natively (node:buffer) and in JavaScript (browsers)", () => 
     expect(bytes.buffer.byteLength).toBe(300);
   });
 
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  const long = toBase64Url(samples[299]!); // 399 characters: the last one holds 2 spare bits, both 0
-  it.each([
-    ["padding", `${toBase64Url(samples[298]!)}==`],
-    ["standard base64 plus", `${long.slice(0, 200)}+${long.slice(201)}`],
-    ["standard base64 slash", `${long.slice(0, 200)}/${long.slice(201)}`],
-    ["a space", `${long.slice(0, 200)} ${long.slice(201)}`],
-    ["a newline at the end", `${long.slice(0, -3)}\n`],
-    ["a non-ASCII letter", `${long.slice(0, 200)}é${long.slice(201)}`],
-    ["a length of 4n + 1", `${toBase64Url(samples[300]!)}A`],
-    ["a spare bit set", `${long.slice(0, -1)}${alphabet[alphabet.indexOf(long.at(-1)!) + 1]}`],
-  ])("refuses a long text with %s, as the JavaScript decoder does", (_what, text) => {
+  it.each(longBase64urlRefusals(random))("refuses a long text with %s, as the JavaScript decoder does", (_what, text) => {
     expect(text.length).toBeGreaterThanOrEqual(256);
     expect(plainFromBase64Url(text)).toBeUndefined();
     expect(fromBase64Url(text)).toBeUndefined();
