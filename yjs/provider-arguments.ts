@@ -1,7 +1,7 @@
 // What plain JavaScript may pass to new WeftProvider(...): each mistake a TypeError that names it.
 import * as Y from "yjs";
 import { checkDocId, checkKnownOptions, describe } from "../client/local-checks.ts";
-import type { WeftProviderOptions } from "./provider.ts";
+import type { Awareness } from "y-protocols/awareness";
 import { ArgumentError } from "../protocol/argument-error.ts";
 
 /**
@@ -22,7 +22,7 @@ export function checkProviderArguments(group: unknown, docId: unknown, ydoc: unk
   }
   if ((ydoc as Y.Doc).isDestroyed) throw new ArgumentError("WeftProvider: the Y.Doc was destroyed: bind a new one");
   checkKnownOptions(options, ["awareness", "snapshots"], "WeftProvider");
-  const awareness = (options as WeftProviderOptions).awareness;
+  const awareness = (options as { awareness?: Awareness } | undefined)?.awareness;
   if (awareness !== undefined) {
     if (!looksLike(awareness, ["on", "off", "getLocalState", "setLocalState"])) throw new ArgumentError(`WeftProvider: awareness must be a y-protocols Awareness, not ${describe(awareness)}`);
     if (awareness.doc !== ydoc) throw new ArgumentError("WeftProvider: awareness belongs to another Y.Doc: make it with new Awareness(ydoc) of this one");
