@@ -2,7 +2,20 @@
 // long answer): each asks to be woken by some time and the earliest wins. A Durable Object has a single
 // alarm, and a timer would keep it from hibernating. Every alarm event asks again for whatever is still
 // due, so a request that a sooner alarm replaced is never lost.
-type AlarmStorage = Pick<DurableObjectStorage, "getAlarm" | "setAlarm">;
+//
+// The alarm is set without holding back what the object sends meanwhile (`allowUnconfirmed`). A storage
+// write otherwise holds every frame and response not yet on its way until the write is durable (the output
+// gate: in production, a round of the storage's replication), and a socket's opening sets the handshake's
+// alarm, so its challenge waited for that round. An alarm lost to a crash loses nothing: the sockets whose
+// handshake or silence it watches and the answers it paces go with the instance, and a snapshot's pruning
+// runs at every alarm, so the next one (each socket's handshake sets one) takes it up again.
+export type AlarmStorage = {
+  getAlarm(): Promise<number | null>;
+  setAlarm(at: number, options: { allowUnconfirmed: boolean }): Promise<void>;
+};
+
+/** How the alarm is set: see above. */
+const SET_ALARM_OPTIONS = { allowUnconfirmed: true };
 
 export class AlarmScheduler {
   readonly #storage: AlarmStorage;
@@ -20,7 +33,7 @@ export class AlarmScheduler {
       .then(async () => {
         this.#set ??= await this.#storage.getAlarm();
         if (this.#set !== null && this.#set <= at) return;
-        await this.#storage.setAlarm(at);
+        await this.#storage.setAlarm(at, SET_ALARM_OPTIONS);
         this.#set = at;
       })
       .catch((error: unknown) => {
