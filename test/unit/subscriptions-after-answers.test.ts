@@ -3,13 +3,15 @@
 // handed over before. A subscription is not data: the answers queued before it are sent first, in a frame
 // of one message and in a batch alike, and the runtime is given a turn to put them on their sockets
 // (Transport's flushOutput) before the event's first write, so a load or an open never waits for its own
-// subscription's write. The writes that are data still come first: an ack leaves after its commit. The
+// subscription's write. The writes that are data still come first: an ack leaves after its commit. An
+// alarm event's pruning is a write too, and the slices of long answers that the event sent go before it. The
 // real core and driver over a MemoryStore whose writes are logged in the transcript, in order with the
 // frames and the turns given to the runtime (relay-transcript.ts).
 import { describe, expect, it } from "vitest";
-import { batchFrame, encodeMessage, type ClientMessage, type DocId } from "../../protocol/index.ts";
+import { LOAD_FIRST_EVENT_ROWS, LOAD_SLICE_ROWS, MAX_TRANSACTIONS_PER_FRAME, batchFrame, encodeMessage, signSnapshot, type ClientMessage, type DocId, type SessionCounts, type SnapshotMessage } from "../../protocol/index.ts";
 import { MemoryStore } from "../../worker/core/memory-store.ts";
-import type { ALL_DOCS, PeerId, Write } from "../../worker/core/store.ts";
+import type { ALL_DOCS, PeerId, PruneSlice, Write } from "../../worker/core/store.ts";
+import { transactions, type TestAgent } from "../support/identity.ts";
 import { NOW, alice, bob, doc1, doc2, nothingKnown, scenario, short, writer } from "./relay-transcript.ts";
 
 /** A MemoryStore that writes a line into the transcript for each subscription and commit, as it happens. */
@@ -24,6 +26,12 @@ class LoggedStore extends MemoryStore {
   override commit(write: Write): void {
     this.lines.push(short(`store | commit ${write.doc}`));
     super.commit(write);
+  }
+
+  override prune(takenBy: number, budget: number): PruneSlice {
+    const slice = super.prune(takenBy, budget);
+    if (slice.work > 0) this.lines.push(`store | prune (work ${slice.work})`);
+    return slice;
   }
 }
 
@@ -145,5 +153,40 @@ describe("answers and the subscriptions they make", () => {
       "store | subscribe p2 doc2",
       "store | commit doc2",
     ]);
+  });
+});
+
+function snapshotOf(who: TestAgent, doc: DocId, covers: SessionCounts, data: string): SnapshotMessage {
+  return { type: "snapshot", doc, session: who.session, covers, data, signature: signSnapshot(who.secretKey, doc, who.session, covers, data) };
+}
+
+describe("an alarm event's frames and its pruning", () => {
+  it("the next slices of a long answer go before the alarm prunes what an old snapshot covers", async () => {
+    const store = new LoggedStore();
+    const relay = scenario([], { snapshotRetentionSeconds: 60 }, store);
+    store.lines = relay.transport.lines;
+    Object.assign(relay.transport, { flushOutput: async () => void relay.transport.lines.push("runtime | frames put on their sockets") });
+    await relay.connect("p1", alice);
+    await relay.connect("p2", bob);
+    // doc2 has a snapshot whose retention ends at NOW + 60 s; doc1 is longer than a load's first event.
+    const writeDoc2 = writer(alice, doc2);
+    await relay.send("p1", writeDoc2(transactions(20, "doc2-"), { header: true }));
+    await relay.send("p1", snapshotOf(alice, doc2.id, { [alice.session]: 20 }, "state"));
+    const writeDoc1 = writer(alice, doc1);
+    const total = LOAD_FIRST_EVENT_ROWS + LOAD_SLICE_ROWS;
+    for (let sent = 0; sent < total; sent += MAX_TRANSACTIONS_PER_FRAME) {
+      await relay.send("p1", writeDoc1(transactions(Math.min(MAX_TRANSACTIONS_PER_FRAME, total - sent), `t${sent}-`), { header: sent === 0 }));
+    }
+    await relay.send("p2", load(doc1.id));
+    relay.transcript();
+    // The alarm the load asked for goes off once the retention is over: it sends the load's rest and prunes.
+    expect(await relay.fireDueAlarms(NOW + 60_000)).toBeGreaterThan(0);
+    const after = relay.transcript().split("\n");
+    const pruned = after.findIndex((line) => line.startsWith("store | prune"));
+    expect(pruned).toBeGreaterThan(0);
+    const before = after.slice(0, pruned);
+    expect(before.filter((line) => line.startsWith("relay -> p2 | known doc1"))).toHaveLength(1);
+    expect(before.at(-1)).toBe("runtime | frames put on their sockets");
+    expect(after.slice(pruned).filter((line) => line.startsWith("relay -> p2"))).toEqual([]);
   });
 });

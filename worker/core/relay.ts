@@ -202,7 +202,7 @@ export class Relay {
       this.#depth++;
       try {
         this.#answers.continue(event.now);
-        this.#prune(event.now);
+        await this.#prune(event.now);
       } finally {
         if (--this.#depth === 0) this.#endEvent();
       }
@@ -583,9 +583,11 @@ export class Relay {
   /**
    * The alarm went off: one bounded slice (PRUNE_WORK_PER_EVENT) of pruning transactions covered by
    * snapshots older than the retention; if more is due, or a later snapshot will be, the alarm is set again.
+   * What the event sent first (the next slices of long answers) goes before it: a prune is a write.
    */
-  #prune(now: number): void {
+  async #prune(now: number): Promise<void> {
     if (!Number.isFinite(this.snapshotRetentionMs)) return;
+    await this.#flushBeforeWrite();
     const slice = this.store.prune(now - this.snapshotRetentionMs, PRUNE_WORK_PER_EVENT);
     if (slice.next !== undefined) this.transport.wakeAt(Math.max(now, slice.next + this.snapshotRetentionMs));
   }
