@@ -31,7 +31,7 @@ export class AlarmScheduler {
   wakeAt(at: number): void {
     this.#writes = this.#writes
       .then(async () => {
-        this.#set ??= await this.#storage.getAlarm();
+        if (this.#set === undefined) this.#set = await this.#storage.getAlarm();
         if (this.#set !== null && this.#set <= at) return;
         await this.#storage.setAlarm(at, SET_ALARM_OPTIONS);
         this.#set = at;
