@@ -6,10 +6,10 @@
 // The alarm is set without holding back what the object sends meanwhile (`allowUnconfirmed`). A storage
 // write otherwise holds every frame and response not yet on its way until the write is durable (the output
 // gate: in production, a round of the storage's replication), and a socket's opening sets the handshake's
-// alarm, so its challenge waited for that round. An alarm lost to a crash loses nothing: the sockets whose
+// alarm: its challenge must not wait for that round. An alarm lost to a crash loses nothing: the sockets whose
 // handshake or silence it watches and the answers it paces go with the instance, and a snapshot's pruning
 // runs at every alarm, so the next one (each socket's handshake sets one) takes it up again.
-export type AlarmStorage = {
+type AlarmStorage = {
   getAlarm(): Promise<number | null>;
   setAlarm(at: number, options: { allowUnconfirmed: boolean }): Promise<void>;
 };
