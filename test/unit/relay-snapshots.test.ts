@@ -1,13 +1,9 @@
 // Transcript tests of snapshots at the relay: taking one (every check, in order), serving it on load and
 // open (snapshot or stored delta, whichever is right), and pruning what it covers after the retention.
 import { describe, expect, it } from "vitest";
-import { MEMBERS_KIND, docIdOf, signSnapshot, type DocId, type SessionCounts, type SnapshotMessage } from "../../protocol/index.ts";
-import { testHeader, transactions, type TestAgent } from "../support/identity.ts";
-import { GROUP, NOW, alice, bob, carol, doc1, doc2, nothingKnown, scenario, writer } from "./relay-transcript.ts";
-
-function snapshotOf(who: TestAgent, doc: DocId, covers: SessionCounts, data: SnapshotMessage["data"], session = who.session): SnapshotMessage {
-  return { type: "snapshot", doc, session, covers, data, signature: signSnapshot(who.secretKey, doc, session, covers, data) };
-}
+import { MEMBERS_KIND, docIdOf } from "../../protocol/index.ts";
+import { testHeader, transactions } from "../support/identity.ts";
+import { GROUP, NOW, alice, bob, carol, doc1, doc2, nothingKnown, scenario, snapshotOf, writer } from "./relay-transcript.ts";
 
 /** Carol, connected with a token that makes her an admin: she may snapshot documents she did not create. */
 const carolAdmin = { id: "carol", phase: "ready" as const, agent: carol.agent, session: carol.session, token: { role: "admin" as const, expiresAt: NOW + 60_000 } };

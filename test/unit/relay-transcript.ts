@@ -5,11 +5,14 @@ import {
   decodeClientMessage,
   decodeServerFrame,
   encodeMessage,
+  signSnapshot,
   type ClientMessage,
   type KnownState,
   type DocHeader,
   type DocId,
   type ServerMessage,
+  type SessionCounts,
+  type SnapshotMessage,
   type Transaction,
 } from "../../protocol/index.ts";
 import { FrameBudgets } from "../../worker/core/frame-budget.ts";
@@ -209,6 +212,11 @@ export function scenario(peers: readonly PeerRecord[] = [], options: RelayOption
   }
 
   return { store, transport, relay, send, open, connect, close, transcript, fireDueAlarms };
+}
+
+/** A snapshot of `doc` covering `covers`, signed by `who` for `session` (its own by default). */
+export function snapshotOf(who: TestAgent, doc: DocId, covers: SessionCounts, data: SnapshotMessage["data"], session = who.session): SnapshotMessage {
+  return { type: "snapshot", doc, session, covers, data, signature: signSnapshot(who.secretKey, doc, session, covers, data) };
 }
 
 /** A writer that keeps its own chain head, like the SDK does. */

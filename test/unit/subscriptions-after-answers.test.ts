@@ -8,11 +8,11 @@
 // real core and driver over a MemoryStore whose writes are logged in the transcript, in order with the
 // frames and the turns given to the runtime (relay-transcript.ts).
 import { describe, expect, it } from "vitest";
-import { LOAD_FIRST_EVENT_ROWS, LOAD_SLICE_ROWS, MAX_TRANSACTIONS_PER_FRAME, batchFrame, encodeMessage, signSnapshot, type ClientMessage, type DocId, type SessionCounts, type SnapshotMessage } from "../../protocol/index.ts";
+import { LOAD_FIRST_EVENT_ROWS, LOAD_SLICE_ROWS, MAX_TRANSACTIONS_PER_FRAME, batchFrame, encodeMessage, type ClientMessage, type DocId } from "../../protocol/index.ts";
 import { MemoryStore } from "../../worker/core/memory-store.ts";
 import type { ALL_DOCS, PeerId, PruneSlice, Write } from "../../worker/core/store.ts";
-import { transactions, type TestAgent } from "../support/identity.ts";
-import { NOW, alice, bob, doc1, doc2, nothingKnown, scenario, short, writer } from "./relay-transcript.ts";
+import { transactions } from "../support/identity.ts";
+import { NOW, alice, bob, doc1, doc2, nothingKnown, scenario, short, snapshotOf, writer } from "./relay-transcript.ts";
 
 /** A MemoryStore that writes a line into the transcript for each subscription and commit, as it happens. */
 class LoggedStore extends MemoryStore {
@@ -155,10 +155,6 @@ describe("answers and the subscriptions they make", () => {
     ]);
   });
 });
-
-function snapshotOf(who: TestAgent, doc: DocId, covers: SessionCounts, data: string): SnapshotMessage {
-  return { type: "snapshot", doc, session: who.session, covers, data, signature: signSnapshot(who.secretKey, doc, who.session, covers, data) };
-}
 
 describe("an alarm event's frames and its pruning", () => {
   it("the next slices of a long answer go before the alarm prunes what an old snapshot covers", async () => {
