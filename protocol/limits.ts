@@ -337,8 +337,10 @@ export const MIN_TOKEN_SECRET_BYTES = 32;
 export const TOKEN_CLOCK_LEEWAY_SECONDS = 60;
 /** Longest identifier (group, document, session) in characters. */
 export const MAX_ID_LENGTH = 128;
-/** Seconds a peer refused for load should wait before retrying. */
+/** Seconds a peer refused for load should wait before retrying (also the Retry-After of a socket whose group's object the platform found overloaded). */
 export const RETRY_AFTER_BUSY_SECONDS = 5;
+/** Seconds a socket is asked to wait when the platform could not reach its group's object (restarting, moving), though not overloaded. */
+export const RETRY_AFTER_UNAVAILABLE_SECONDS = 1;
 /**
  * How long (ms) the SDK waits before asking again a relay that refused its protocol version
  * (`unsupported_version`). Meanwhile the group stays usable as offline: writes are saved locally and go once

@@ -3,7 +3,7 @@
 // them under a path of its own (`app.route("/sync", relayRoutes(...))`).
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { PROTOCOL_VERSION, isGroupId } from "../protocol/index.ts";
+import { PROTOCOL_VERSION, RETRY_AFTER_BUSY_SECONDS, RETRY_AFTER_UNAVAILABLE_SECONDS, isGroupId } from "../protocol/index.ts";
 import { configFromEnv, logOnce, reportProblems, withKeysChecked, type ConfigEnv, type RelayConfig } from "./config.ts";
 import { GROUP_HEADER, STORAGE_CHECK_PATH, type GroupObject } from "./group-object.ts";
 
@@ -24,6 +24,35 @@ const STORAGE_CHECK_OBJECT = "weft:storage-check";
 
 /** The relay cannot serve any request as configured: said in the answer, so the SDK's client hears it. */
 class Misconfigured extends Error {}
+
+/**
+ * The platform could not hand a socket to its group's object: the object is overloaded (requests queued
+ * past its limit; retrying at once makes it worse), or unreachable after the runtime's own retries (it was
+ * restarting or moving, a deploy). Not the relay's failure: a 503 with Retry-After, not a 500.
+ */
+class ObjectUnavailable extends Error {
+  readonly code: "busy" | "unavailable";
+  constructor(code: "busy" | "unavailable", message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/**
+ * The platform's error for a group object it could not reach, from the properties Durable Object errors
+ * carry: `overloaded`, or `retryable` and not thrown by the object's own code (`remote`). Anything else is
+ * left to be a 500, as the relay's own failure.
+ */
+function unreachableObject(error: unknown): ObjectUnavailable | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { overloaded, retryable, remote } = error as Error & { overloaded?: unknown; retryable?: unknown; remote?: unknown };
+  if (overloaded === true) return new ObjectUnavailable("busy", `the group's object is overloaded: ${error.message}`);
+  if (retryable === true && remote !== true) return new ObjectUnavailable("unavailable", `the group's object could not be reached: ${error.message}`);
+  return undefined;
+}
+
+/** At most one log line a minute per isolate for objects it could not reach: an overload would flood the log. */
+const UNAVAILABLE_LOG_INTERVAL_MS = 60_000;
 
 export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions<Bindings>): Hono<{ Bindings: Bindings }> {
   const app = new Hono<{ Bindings: Bindings }>();
@@ -77,7 +106,12 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
     }
     const headers = new Headers(c.req.raw.headers);
     headers.set(GROUP_HEADER, group);
-    const answer = await groups.getByName(group).fetch(new Request(c.req.raw, { headers }));
+    const answer = await groups
+      .getByName(group)
+      .fetch(new Request(c.req.raw, { headers }))
+      .catch((error: unknown) => {
+        throw unreachableObject(error) ?? error;
+      });
     await throwIfMisconfigured(answer);
     return answer;
   });
@@ -116,8 +150,22 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
     return groups;
   }
 
+  /** When this isolate last logged an object it could not reach, and how many it did not log since. */
+  let unavailableLoggedAt = -Infinity;
+  let unavailableUnlogged = 0;
+
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
+    if (error instanceof ObjectUnavailable) {
+      const now = Date.now();
+      if (now - unavailableLoggedAt >= UNAVAILABLE_LOG_INTERVAL_MS) {
+        console.warn(`weft: ${error.message}${unavailableUnlogged > 0 ? ` (and ${unavailableUnlogged} more since the last line)` : ""}`);
+        unavailableLoggedAt = now;
+        unavailableUnlogged = 0;
+      } else unavailableUnlogged++;
+      const retryAfter = error.code === "busy" ? RETRY_AFTER_BUSY_SECONDS : RETRY_AFTER_UNAVAILABLE_SECONDS;
+      return c.json({ error: error.code, message: error.message, retryAfter }, 503, { "Retry-After": String(retryAfter) });
+    }
     if (error instanceof Misconfigured) {
       // Said to whoever asks: it names no secret, and the app's developer is the one who reads it first.
       // Logged once per isolate, as a configuration problem is.

@@ -138,3 +138,74 @@ describe("the health check says whether a hello needs a token", () => {
     expect(await res.json()).toEqual({ ok: true, protocol: PROTOCOL_VERSION, tokens: "off" });
   });
 });
+
+describe("a socket whose group's object the platform cannot reach", () => {
+  // Overloads and restarts are the platform's errors, which no local object raises: the namespace here hands
+  // out stubs whose fetch fails as the platform's stubs do, with the properties Durable Object errors carry.
+  const failingWith = (properties: Record<string, boolean>) => {
+    const fail = () => Promise.reject(Object.assign(new Error("Durable Object is overloaded. Too many requests queued."), properties));
+    return { getByName: () => ({ fetch: fail }) } as unknown as DurableObjectNamespace<import("../../worker/group-object.ts").GroupObject>;
+  };
+  const upgrade = { headers: { Upgrade: "websocket" } };
+
+  async function answerTo(properties: Record<string, boolean>) {
+    const { relayRoutes } = await import("../../worker/routes.ts");
+    const res = await relayRoutes<typeof env>({ groups: () => failingWith(properties) }).request(`/v1/groups/${uniqueGroup("unreachable")}/ws`, upgrade, env);
+    return { status: res.status, retryAfter: res.headers.get("Retry-After"), cors: res.headers.get("Access-Control-Allow-Origin"), body: (await res.json()) as Record<string, unknown> };
+  }
+
+  it("answers 503 busy with Retry-After when the object is overloaded, not 500, and logs it as a warning", async () => {
+    const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const failed = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const answer = await answerTo({ overloaded: true, retryable: false });
+      expect(answer).toMatchObject({ status: 503, retryAfter: "5", cors: "*" });
+      expect(answer.body).toMatchObject({ error: "busy", retryAfter: 5, message: expect.stringContaining("overloaded") });
+      expect(warned).toHaveBeenCalledTimes(1);
+      expect(failed).not.toHaveBeenCalled();
+    } finally {
+      warned.mockRestore();
+      failed.mockRestore();
+    }
+  });
+
+  it("answers 503 unavailable with Retry-After 1 when the object could not be reached (restarting), retryable", async () => {
+    const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      const answer = await answerTo({ retryable: true });
+      expect(answer).toMatchObject({ status: 503, retryAfter: "1" });
+      expect(answer.body).toMatchObject({ error: "unavailable", retryAfter: 1 });
+    } finally {
+      warned.mockRestore();
+    }
+  });
+
+  it("answers 500 internal for an error the object's own code threw (remote), and logs it as a failure", async () => {
+    const failed = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const answer = await answerTo({ retryable: true, remote: true });
+      expect(answer).toMatchObject({ status: 500, retryAfter: null });
+      expect(answer.body).toEqual({ error: "internal" });
+      expect(failed).toHaveBeenCalledWith("weft: request failed", expect.any(Error));
+    } finally {
+      failed.mockRestore();
+    }
+  });
+
+  it("logs at most one line a minute, counting the ones it left out", async () => {
+    const { relayRoutes } = await import("../../worker/routes.ts");
+    const app = relayRoutes<typeof env>({ groups: () => failingWith({ overloaded: true }) });
+    const lines: string[] = [];
+    const warned = vi.spyOn(console, "warn").mockImplementation((...args: unknown[]) => void lines.push(args.join(" ")));
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      for (let request = 0; request < 3; request++) expect((await app.request(`/v1/groups/${uniqueGroup("overloaded")}/ws`, upgrade, env)).status).toBe(503);
+      vi.setSystemTime(Date.now() + 60_000);
+      expect((await app.request(`/v1/groups/${uniqueGroup("overloaded")}/ws`, upgrade, env)).status).toBe(503);
+    } finally {
+      vi.useRealTimers();
+      warned.mockRestore();
+    }
+    expect(lines).toEqual([expect.stringMatching(/^weft: the group's object is overloaded: /), expect.stringMatching(/\(and 2 more since the last line\)$/)]);
+  });
+});
