@@ -1,7 +1,7 @@
 // Transcript tests of the relay core and its driver: each scenario drives the real Relay over a MemoryStore
 // and reads back what every peer received, line by line, as the protocol spec would write it.
 import { describe, expect, it } from "vitest";
-import { HANDSHAKE_DEADLINE_MS, MAX_PEERS_PER_GROUP, MAX_PENDING_HANDSHAKES, MAX_SOCKETS_PER_AGENT } from "../../protocol/index.ts";
+import { HANDSHAKE_DEADLINE_MS, MAX_PEERS_PER_GROUP, MAX_PENDING_HANDSHAKES, MAX_SOCKETS_PER_AGENT, batchFrame, encodeForBatch, type ClientMessage } from "../../protocol/index.ts";
 import { helloFrame, signedChunk, transactions } from "../support/identity.ts";
 import type { PeerRecord } from "../../worker/core/peer-records.ts";
 import { GROUP, NOW, alice, bob, carol, doc1, doc2, nothingKnown, scenario, writer } from "./relay-transcript.ts";
@@ -318,6 +318,27 @@ describe("subscriptions", () => {
       relay -> alice | known doc1 {alice:4} ack
       relay -> carol | content doc1 alice after=3 n=1"
     `);
+  });
+
+  it("a peer whose socket fails in the middle of its own frame: what it wrote before reaches the others, the rest of the frame goes unhandled", async () => {
+    const { connect, send, transport, transcript, store, relay } = scenario();
+    await connect("alice", alice);
+    await connect("bob", bob);
+    const write = writer(alice, doc1);
+    await send("alice", write(transactions(1), { header: true }));
+    await send("alice", writer(alice, doc2)(transactions(1, "x".repeat(60_000)), { header: true }));
+    await send("bob", { type: "load", doc: doc1.id, known: { header: true, sessions: { [alice.session]: 1 } } });
+    transcript();
+    // Alice's frame: a write (stored before the load is judged), a load whose answer is large enough to go at
+    // once (her socket fails then), and a second write, never judged.
+    transport.failing.add("alice");
+    const messages = [write(transactions(1, "kept")), { type: "load", doc: doc2.id, known: nothingKnown }, write(transactions(1, "unhandled"))] as ClientMessage[];
+    await relay.dispatch({ type: "frame", peer: "alice", frame: batchFrame(messages.map((message) => encodeForBatch(message))), now: NOW });
+    const lines = transcript();
+    expect(lines).toContain("relay -x alice | close 1011 send failed");
+    expect(lines).toContain("relay -> bob | content doc1 alice after=1 n=1");
+    expect(lines).not.toContain("after=2");
+    expect(store.knownState(doc1.id).sessions[alice.session]).toBe(2);
   });
 });
 

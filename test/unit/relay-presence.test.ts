@@ -62,6 +62,34 @@ describe("presence in the relay core", () => {
     `);
   });
 
+  it("a reader told of a peer in the frame that finds the peer's socket dead hears it leave too", async () => {
+    // Bob shows presence in doc1, then his socket dies (the runtime has not said so yet). Carol connects and,
+    // in one frame, loads doc1 and shows her own presence: the load's snapshot tells her of Bob, and her
+    // presence goes to Bob's dead socket, which the relay finds as it sends the frame's answers. Carol
+    // is subscribed to doc1 only once the frame is done: Bob's leaving must reach her all the same.
+    const setup = scenario();
+    const { connect, send, transcript, transport } = setup;
+    await connect("alice", alice);
+    await connect("bob", bob);
+    await send("alice", writer(alice, doc1)(transactions(1), { header: true }));
+    await send("bob", { type: "load", doc: doc1.id, known: nothingKnown });
+    await send("bob", { type: "presence", doc: doc1.id, state: "b" });
+    await connect("carol", carol);
+    transcript();
+    transport.failing.add("bob");
+    await send("carol", {
+      type: "batch",
+      messages: [
+        { type: "load", doc: doc1.id, known: nothingKnown },
+        { type: "presence", doc: doc1.id, state: "c" },
+      ],
+    });
+    const lines = transcript().split("\n");
+    const toCarol = lines.filter((line) => line.startsWith("relay -> carol") && line.includes("presence"));
+    expect(lines).toContain("relay -x bob | close 1011 send failed");
+    expect(toCarol).toEqual(["relay -> carol | presence doc1 [bob=\"b\"]", "relay -> carol | presence doc1 [bob gone]"]);
+  });
+
   it("closes a peer that promised pings and went PRESENCE_SILENT_MS without a frame or a ping; one that pings, talks or never promised stays", async () => {
     const { relay, send, connect, transcript, transport, fireDueAlarms } = scenario();
     const frameAt = (peer: string, message: ClientMessage, now: number) => relay.dispatch({ type: "frame", peer, frame: encodeMessage(message), now });

@@ -109,8 +109,13 @@ const smaller = (compressed: Uint8Array, frame: WireFrame, size: number): WireFr
 export class Relay {
   #state: RelayState;
   #queue: Promise<void> = Promise.resolve();
-  /** Peers whose socket failed during the current event: later frames of the same event skip them. */
-  readonly #failed = new Set<PeerId>();
+  /**
+   * Peers the relay closed in the current event (a socket that failed, one cut off): later frames of the
+   * event skip them, and they are forgotten at its end (#forgetGone).
+   */
+  readonly #gone = new Set<PeerId>();
+  /** Of those, the ones not forgotten yet. */
+  #toForget: PeerId[] = [];
   /** Frames already encoded: a fan-out sends one message object to every subscriber, encoded once. */
   readonly #encoded = new WeakMap<ServerMessage, EncodedMessage>();
   /** The UTF-8 bytes of each message's encoding (#putInOutbox), once worked out. */
@@ -175,7 +180,7 @@ export class Relay {
     this.#answers = new AnswerStreams({
       store,
       post: (peer, message) => this.#post(peer, message),
-      isLive: (peer) => !this.#failed.has(peer) && this.#state.peers.get(peer)?.phase === "ready",
+      isLive: (peer) => !this.#gone.has(peer) && this.#state.peers.get(peer)?.phase === "ready",
       readerNow: (peer) => this.#readerNow(peer),
       sessionOf: (peer) => {
         const record = this.#state.peers.get(peer);
@@ -222,7 +227,6 @@ export class Relay {
 
   async #run(event: RelayEvent): Promise<void> {
     if (this.#depth === 0) this.#unflushed = this.#wrote = false;
-    this.#failed.clear();
     if ("now" in event) this.#now = event.now;
     const result = step(this.#state, event, this.store);
     this.#state = result.state;
@@ -356,6 +360,9 @@ export class Relay {
     const staged = new StagedWrites(this.store);
     const run: StagedContent[] = [];
     for (const message of messages) {
+      // Closed meanwhile (its socket failed, or it was cut off): the rest of its frame goes unhandled, as
+      // the rest of a refused peer's does.
+      if (this.#gone.has(peer)) break;
       if (message.type === "content") {
         const result = step(this.#state, { type: "message", peer, message, now }, staged);
         this.#state = result.state;
@@ -419,7 +426,7 @@ export class Relay {
    * unconfirmed is sent nothing more: live frames cannot wait, and what it does not read is held in memory.
    */
   #post(peer: PeerId, message: ServerMessage): void {
-    if (this.#failed.has(peer) || this.#overrun.has(peer)) return;
+    if (this.#gone.has(peer) || this.#overrun.has(peer)) return;
     const mark = this.#window.sent(peer, this.#putInOutbox(peer, message));
     if (mark) this.#putInOutbox(peer, { type: "mark", id: mark });
     if (this.#window.overrun(peer)) this.#overrun.add(peer);
@@ -473,18 +480,21 @@ export class Relay {
   /** The outermost event is done: peers that overran their window are cut off, and every outbox is sent. */
   #endEvent(): void {
     // Cutting one off tells the others its presence is gone, which may overrun another: it is cut off too.
-    for (const peer of this.#overrun) {
-      // Gone meanwhile (its socket failed, or it was refused): nothing left to cut off.
-      if (!this.#state.peers.has(peer)) continue;
-      this.#cutOff(peer, {
-        type: "error",
-        code: "too_slow",
-        message: `this connection left more than ${MAX_UNREAD_BYTES} bytes of what the relay sent unread, so it is closed; the client resumes on a new connection`,
-        retryAfter: RETRY_AFTER_TOO_SLOW_SECONDS,
-      });
-    }
-    this.#overrun.clear();
-    this.#deliverAll();
+    do {
+      for (const peer of this.#overrun) {
+        // Gone meanwhile (its socket failed, or it was refused): nothing left to cut off.
+        if (!this.#state.peers.has(peer) || this.#gone.has(peer)) continue;
+        this.#cutOff(peer, {
+          type: "error",
+          code: "too_slow",
+          message: `this connection left more than ${MAX_UNREAD_BYTES} bytes of what the relay sent unread, so it is closed; the client resumes on a new connection`,
+          retryAfter: RETRY_AFTER_TOO_SLOW_SECONDS,
+        });
+      }
+      this.#overrun.clear();
+      this.#deliverAll();
+      this.#forgetGone();
+    } while (this.#overrun.size > 0);
   }
 
   #deliverAll(): void {
@@ -497,22 +507,20 @@ export class Relay {
     const box = this.#outbox.get(peer);
     if (!box) return;
     this.#outbox.delete(peer);
-    if (this.#failed.has(peer)) return;
+    if (this.#gone.has(peer)) return;
     const frames = packBatches(box.frames, RELAY_FRAME_TARGET_BYTES);
     this.#sendFrames(peer, this.#inflates(peer) ? frames.map((frame) => this.#compressed(frame)) : frames);
   }
 
-  /** Sends frames as they are, unless the peer's socket failed in this event; a send that fails closes it. */
+  /** Sends frames as they are, unless the peer was closed in this event; a send that fails closes it. */
   #sendFrames(peer: PeerId, frames: readonly WireFrame[]): void {
-    if (this.#failed.has(peer)) return;
+    if (this.#gone.has(peer)) return;
     try {
       for (const frame of frames) this.transport.send(peer, frame);
       if (frames.length > 0) this.#unflushed = true;
     } catch {
-      // A dead socket must not take the others down: close it and forget its subscriptions.
-      this.#failed.add(peer);
-      this.transport.close(peer, 1011, "send failed");
-      this.#forgetClosed(peer);
+      // A dead socket must not take the others down: closed, and forgotten at the event's end.
+      this.#close(peer, 1011, "send failed");
     }
   }
 
@@ -537,13 +545,34 @@ export class Relay {
     return compressed;
   }
 
-  /** The relay closed `peer` itself: it is forgotten, and its readers hear its presence is gone (the only frames a close sends). */
-  #forgetClosed(peer: PeerId): void {
-    const closed = step(this.#state, { type: "closed", peer }, this.store);
-    this.#state = closed.state;
-    for (const effect of closed.effects) if (effect.type === "send") this.#post(effect.peer, effect.message);
+  /** Closes `peer`'s socket: nothing more goes to it, and it is forgotten at the event's end (#forgetGone). */
+  #close(peer: PeerId, code: number, reason: string): void {
+    this.#gone.add(peer);
+    this.#toForget.push(peer);
     this.#answers.forget(peer);
-    this.store.forgetPeer(peer);
+    this.transport.close(peer, code, reason);
+  }
+
+  /**
+   * Forgets the peers the relay closed in this event, and tells their readers their presence is gone (the
+   * only frames a close sends), then delivers that. At the event's end, not when each was closed: a frame
+   * that loads a document stores its subscription as its last write, and its peer, already told of the
+   * document's presence, would not hear that one of them left. Their subscriptions go last, after the frames.
+   */
+  #forgetGone(): void {
+    const forgotten: PeerId[] = [];
+    while (this.#toForget.length > 0) {
+      for (const peer of this.#toForget.splice(0)) {
+        const closed = step(this.#state, { type: "closed", peer }, this.store);
+        this.#state = closed.state;
+        for (const effect of closed.effects) if (effect.type === "send") this.#post(effect.peer, effect.message);
+        forgotten.push(peer);
+      }
+      // A socket that fails on what they are told is closed too, and forgotten in the next round.
+      this.#deliverAll();
+    }
+    for (const peer of forgotten) this.store.forgetPeer(peer);
+    this.#gone.clear();
   }
 
   /** The digest of the documents one member who is not an admin may see, in a group with private documents. */
@@ -574,10 +603,7 @@ export class Relay {
     // Its last frame, uncounted: a peer that overran its window is told too.
     this.#putInOutbox(peer, error);
     this.#deliver(peer);
-    this.#failed.add(peer);
-    this.#answers.forget(peer);
-    this.transport.close(peer, closeCodeOf(error.code) ?? 1008, error.code);
-    this.#forgetClosed(peer);
+    this.#close(peer, closeCodeOf(error.code) ?? 1008, error.code);
   }
 
   /**
