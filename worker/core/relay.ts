@@ -477,7 +477,7 @@ export class Relay {
     return record?.phase === "ready" && record.compression !== undefined && this.transport.deflateRaw !== undefined;
   }
 
-  /** The outermost event is done: peers that overran their window are cut off, and every outbox is sent. */
+  /** The outermost event is done: peers that overran their window are cut off, every outbox is sent, and the peers closed in it are forgotten. */
   #endEvent(): void {
     // Cutting one off tells the others its presence is gone, which may overrun another: it is cut off too.
     do {
@@ -598,7 +598,7 @@ export class Relay {
     this.#answers.add({ kind: "dir", peer, since, reader, ...(readerDigest === undefined ? {} : { readerDigest }) }, this.#now);
   }
 
-  /** Tells `peer` why, closes its socket with the code's close code, and forgets its queued answers and presence. */
+  /** Tells `peer` why and closes its socket with the code's close code; its answers go now, the peer and its presence at the event's end. */
   #cutOff(peer: PeerId, error: Extract<ServerMessage, { type: "error" }>): void {
     // Its last frame, uncounted: a peer that overran its window is told too.
     this.#putInOutbox(peer, error);
