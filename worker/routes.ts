@@ -51,6 +51,16 @@ function unreachableObject(error: unknown): ObjectUnavailable | undefined {
   return undefined;
 }
 
+/** The object's answer to `request`; an ObjectUnavailable where the platform could not reach it. */
+function fetchObject(groups: DurableObjectNamespace<GroupObject>, name: string, request: Request | string): Promise<Response> {
+  return groups
+    .getByName(name)
+    .fetch(request)
+    .catch((error: unknown) => {
+      throw unreachableObject(error) ?? error;
+    });
+}
+
 /** At most one log line a minute per isolate for objects it could not reach: an overload would flood the log. */
 const UNAVAILABLE_LOG_INTERVAL_MS = 60_000;
 
@@ -106,12 +116,7 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
     }
     const headers = new Headers(c.req.raw.headers);
     headers.set(GROUP_HEADER, group);
-    const answer = await groups
-      .getByName(group)
-      .fetch(new Request(c.req.raw, { headers }))
-      .catch((error: unknown) => {
-        throw unreachableObject(error) ?? error;
-      });
+    const answer = await fetchObject(groups, group, new Request(c.req.raw, { headers }));
     await throwIfMisconfigured(answer);
     return answer;
   });
@@ -122,7 +127,7 @@ export function relayRoutes<Bindings extends object>(options: RelayRoutesOptions
    */
   async function checkObjects(groups: DurableObjectNamespace<GroupObject>): Promise<void> {
     if (objectProblem) throw new Misconfigured(objectProblem);
-    const answer = await groups.getByName(STORAGE_CHECK_OBJECT).fetch(`https://weft.invalid${STORAGE_CHECK_PATH}`);
+    const answer = await fetchObject(groups, STORAGE_CHECK_OBJECT, `https://weft.invalid${STORAGE_CHECK_PATH}`);
     await throwIfMisconfigured(answer);
     objectsChecked = answer.status === 204;
   }

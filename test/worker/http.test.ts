@@ -192,6 +192,20 @@ describe("a socket whose group's object the platform cannot reach", () => {
     }
   });
 
+  it("the health check answers 503 too while the object it asks cannot be reached, not 500", async () => {
+    const { relayRoutes } = await import("../../worker/routes.ts");
+    const { configFromEnv } = await import("../../worker/config.ts");
+    const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      const res = await relayRoutes<typeof env>({ groups: () => failingWith({ retryable: true }), config: () => configFromEnv({}) }).request("/v1/health", {}, env);
+      expect(res.status).toBe(503);
+      expect(res.headers.get("Retry-After")).toBe("1");
+      expect(await res.json()).toMatchObject({ error: "unavailable" });
+    } finally {
+      warned.mockRestore();
+    }
+  });
+
   it("logs at most one line a minute, counting the ones it left out", async () => {
     const { relayRoutes } = await import("../../worker/routes.ts");
     const app = relayRoutes<typeof env>({ groups: () => failingWith({ overloaded: true }) });
