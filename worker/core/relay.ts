@@ -547,6 +547,7 @@ export class Relay {
 
   /** Closes `peer`'s socket: nothing more goes to it, and it is forgotten at the event's end (#forgetGone). */
   #close(peer: PeerId, code: number, reason: string): void {
+    if (this.#gone.has(peer)) return;
     this.#gone.add(peer);
     this.#toForget.push(peer);
     this.#answers.forget(peer);
