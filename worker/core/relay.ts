@@ -114,8 +114,6 @@ export class Relay {
    * event skip them, and they are forgotten at its end (#forgetGone).
    */
   readonly #gone = new Set<PeerId>();
-  /** Of those, the ones not forgotten yet. */
-  #toForget: PeerId[] = [];
   /** Frames already encoded: a fan-out sends one message object to every subscriber, encoded once. */
   readonly #encoded = new WeakMap<ServerMessage, EncodedMessage>();
   /** The UTF-8 bytes of each message's encoding (#putInOutbox), once worked out. */
@@ -549,7 +547,6 @@ export class Relay {
   #close(peer: PeerId, code: number, reason: string): void {
     if (this.#gone.has(peer)) return;
     this.#gone.add(peer);
-    this.#toForget.push(peer);
     this.#answers.forget(peer);
     this.transport.close(peer, code, reason);
   }
@@ -561,18 +558,19 @@ export class Relay {
    * document's presence, would not hear that one of them left. Their subscriptions go last, after the frames.
    */
   #forgetGone(): void {
-    const forgotten: PeerId[] = [];
-    while (this.#toForget.length > 0) {
-      for (const peer of this.#toForget.splice(0)) {
+    const forgotten = new Set<PeerId>();
+    while (forgotten.size < this.#gone.size) {
+      for (const peer of this.#gone) {
+        if (forgotten.has(peer)) continue;
         const closed = step(this.#state, { type: "closed", peer }, this.store);
         this.#state = closed.state;
         for (const effect of closed.effects) if (effect.type === "send") this.#post(effect.peer, effect.message);
-        forgotten.push(peer);
+        forgotten.add(peer);
       }
       // A socket that fails on what they are told is closed too, and forgotten in the next round.
       this.#deliverAll();
     }
-    for (const peer of forgotten) this.store.forgetPeer(peer);
+    for (const peer of this.#gone) this.store.forgetPeer(peer);
     this.#gone.clear();
   }
 
