@@ -32,7 +32,7 @@ export function orderedView(doc: DocState, previous?: OrderedView, handOut: (tra
   const added: DocTransaction[] = [];
   for (const [session, log] of doc.sessions) {
     const base = baseOf(doc, session);
-    for (let i = growing ? (previous.held.get(session) ?? 0) : 0; i < log.length; i++) added.push(handOut({ ...log[i]!, session, index: base + i }));
+    for (let i = growing ? (previous.held.get(session) ?? 0) : 0; i < log.length; i++) added.push(handOut({ at: log[i]!.at, data: log[i]!.data, session, index: base + i }));
     held.set(session, log.length);
   }
   added.sort(inOrder);
