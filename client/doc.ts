@@ -5,6 +5,7 @@ import { MEMBERS_KIND, agentOfSession, transactionSizeProblem, type DocHeader, t
 import { verifiesChains } from "./chain-checks.ts";
 import {
   baseOf,
+  docTransaction,
   hasUnsynced,
   heldCount,
   isInFlight,
@@ -183,7 +184,7 @@ export class Doc {
     if (state.header.kind === MEMBERS_KIND) checkMemberOp(data);
     this.#host.dispatch({ type: "append", doc: this.id, data, now });
     const own = ownLog(state, this.#host.session);
-    return this.#handedOut.transaction({ ...own[own.length - 1]!, session: this.#host.session, index: heldCount(state, this.#host.session) - 1 });
+    return this.#handedOut.transaction(docTransaction(own[own.length - 1]!, this.#host.session, heldCount(state, this.#host.session) - 1));
   }
 
   /**
@@ -245,7 +246,7 @@ export class Doc {
       // Held here unless the held snapshot covers it (it then covers as much already).
       const last = this.#state.sessions.get(session)?.[count - 1 - baseOf(this.#state, session)];
       let held = count;
-      for (const holds of last ? this.#snapshotLimits : []) held = Math.min(held, holds(this.#handedOut.transaction({ ...last!, session, index: count - 1 })));
+      for (const holds of last ? this.#snapshotLimits : []) held = Math.min(held, holds(this.#handedOut.transaction(docTransaction(last!, session, count - 1))));
       if (held > 0) limited[session] = held;
     }
     return limited;

@@ -3,7 +3,7 @@
 // and what discarding them forgets. Pure functions of the document's state (doc-state.ts).
 import { agentOfSession, countOf, type SessionId } from "../../protocol/index.ts";
 import type { RelayError } from "../errors.ts";
-import { baseOf, cutOwnLog, hasUnsynced, heldCount, heldSlice, isOrphanSession, recountLastAt, type DocState, type DocTransaction, type Holder, type Refusal } from "./doc-state.ts";
+import { baseOf, cutOwnLog, docTransaction, hasUnsynced, heldCount, heldSlice, isOrphanSession, recountLastAt, type DocState, type DocTransaction, type Holder, type Refusal } from "./doc-state.ts";
 
 /** Where a session's orphan tail starts: past what the relay holds of it, and never before what a snapshot stands for. */
 const orphanTailFrom = (doc: DocState, session: SessionId): number => Math.max(countOf(doc.relay, session), baseOf(doc, session));
@@ -41,7 +41,7 @@ export function orphanTailTransactions(doc: DocState, holder: Holder): DocTransa
   for (const session of doc.sessions.keys()) {
     if (!isOrphanSession(session, holder)) continue;
     const from = orphanTailFrom(doc, session);
-    heldSlice(doc, session, from, heldCount(doc, session)).forEach((transaction, offset) => tails.push({ ...transaction, session, index: from + offset }));
+    heldSlice(doc, session, from, heldCount(doc, session)).forEach((transaction, offset) => tails.push(docTransaction(transaction, session, from + offset)));
   }
   return tails;
 }
@@ -68,7 +68,7 @@ export function discardOrphanTails(doc: DocState, holder: Holder): void {
 function refusedTransactions(doc: DocState, own: SessionId): DocTransaction[] {
   const refusal = doc.refusal;
   if (!refusal) return [];
-  return heldSlice(doc, own, refusal.from, heldCount(doc, own)).map((transaction, offset) => ({ ...transaction, session: own, index: refusal.from + offset }));
+  return heldSlice(doc, own, refusal.from, heldCount(doc, own)).map((transaction, offset) => docTransaction(transaction, own, refusal.from + offset));
 }
 
 /**

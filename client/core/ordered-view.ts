@@ -1,6 +1,6 @@
 // The ordered view of a document that Doc.transactions() returns: every transaction held, by time, then
 // session, then index (the same order on every replica), kept from one version to the next.
-import { baseOf, type DocState, type DocTransaction } from "./doc-state.ts";
+import { baseOf, docTransaction, type DocState, type DocTransaction } from "./doc-state.ts";
 import type { SessionId } from "../../protocol/index.ts";
 
 /** The order every replica agrees on: by time, then session, then index. */
@@ -32,7 +32,7 @@ export function orderedView(doc: DocState, previous?: OrderedView, handOut: (tra
   const added: DocTransaction[] = [];
   for (const [session, log] of doc.sessions) {
     const base = baseOf(doc, session);
-    for (let i = growing ? (previous.held.get(session) ?? 0) : 0; i < log.length; i++) added.push(handOut({ at: log[i]!.at, data: log[i]!.data, session, index: base + i }));
+    for (let i = growing ? (previous.held.get(session) ?? 0) : 0; i < log.length; i++) added.push(handOut(docTransaction(log[i]!, session, base + i)));
     held.set(session, log.length);
   }
   added.sort(inOrder);

@@ -8,7 +8,7 @@
 // restart (DocState.ownAckedBefore): there the store's copy was damaged on the disk, and the relay's
 // replaces it. Pure functions of the document's state (doc-state.ts).
 import { agentOfSession, countOf, firstDifference, type KnownState, type SessionChunk, type SessionId } from "../../protocol/index.ts";
-import { appendHeld, baseOf, cutOwnLog, heldCount, knownOf, logOf, ownConfirmed, ownHashAt, ownStoredUpTo, type DocState, type DocTransaction, type Holder } from "./doc-state.ts";
+import { appendHeld, baseOf, cutOwnLog, docTransaction, heldCount, knownOf, logOf, ownConfirmed, ownHashAt, ownStoredUpTo, type DocState, type DocTransaction, type Holder } from "./doc-state.ts";
 import { joinStranded, type LostRun } from "./stranded.ts";
 
 /**
@@ -46,7 +46,7 @@ export function takeOwnContent(doc: DocState, own: SessionId, chunk: SessionChun
   for (let index = heldCount(doc, own); index < end; index++) {
     const transaction = chunk.transactions[index - chunk.after]!;
     appendHeld(doc, own, transaction);
-    added.push({ ...transaction, session: own, index });
+    added.push(docTransaction(transaction, own, index));
   }
   // Writes the store kept past a hole the relay's copy just filled are older than the moved ones: they go first.
   const joined = joinStranded(doc, own, own);

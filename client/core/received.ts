@@ -5,7 +5,7 @@
 // session's content is compared in own-content.ts. Pure functions of the document's state (doc-state.ts).
 import { agentOfSession, countOf, firstDifference, type ServerContent, type SessionId, type Transaction } from "../../protocol/index.ts";
 import type { StoredDoc } from "../storage/local-store.ts";
-import { baseOf, heldCount, isOrphanSession, logOf, ownStoredUpTo, seenAt, type DocState, type DocTransaction, type Holder } from "./doc-state.ts";
+import { baseOf, docTransaction, heldCount, isOrphanSession, logOf, ownStoredUpTo, seenAt, type DocState, type DocTransaction, type Holder } from "./doc-state.ts";
 
 /**
  * Applies transactions of other sessions from the relay (the own session's are compared with the own log:
@@ -35,7 +35,7 @@ export function applyContent(doc: DocState, own: SessionId, content: ServerConte
       const transaction = chunk.transactions[i]!;
       log.push(transaction);
       seenAt(doc, own, session, transaction.at);
-      added.push({ ...transaction, session, index: chunk.after + i });
+      added.push(docTransaction(transaction, session, chunk.after + i));
     }
     const count = chunk.after + chunk.transactions.length;
     doc.relay.sessions[session] = Math.max(countOf(doc.relay, session), count);
@@ -60,7 +60,7 @@ function dropFrom(doc: DocState, session: SessionId, index: number): DocTransact
   doc.conflicted.add(session);
   doc.version++;
   doc.rewrites++;
-  return dropped.map((transaction, offset) => ({ ...transaction, session, index: index + offset }));
+  return dropped.map((transaction, offset) => docTransaction(transaction, session, index + offset));
 }
 
 /**
@@ -98,7 +98,7 @@ export function adoptTails(doc: DocState, holder: Holder, stored: StoredDoc): { 
       const transaction = transactions[index - storedBase]!;
       log.push(transaction);
       seenAt(doc, holder.session, session, transaction.at);
-      added.push({ ...transaction, session, index });
+      added.push(docTransaction(transaction, session, index));
     }
     doc.saved.set(session, heldCount(doc, session));
     doc.chains.trust(session, heldCount(doc, session));

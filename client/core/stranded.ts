@@ -5,7 +5,7 @@
 // document's state (doc-state.ts).
 import { countOf, firstDifference, type KnownState, type SessionId } from "../../protocol/index.ts";
 import type { StrandedRun } from "../storage/local-store.ts";
-import { appendHeld, baseOf, heldCount, logOf, seenAt, type DocState, type DocTransaction } from "./doc-state.ts";
+import { appendHeld, baseOf, docTransaction, heldCount, logOf, seenAt, type DocState, type DocTransaction } from "./doc-state.ts";
 
 /** A session's writes that could not join its log: from `first` to `last`, counted from the session's start. */
 export type LostRun = { session: SessionId; first: number; last: number };
@@ -33,7 +33,7 @@ export function joinStranded(doc: DocState, own: SessionId, session: SessionId):
         logOf(doc, session).push(transaction);
         seenAt(doc, own, session, transaction.at);
       }
-      added.push({ ...transaction, session, index });
+      added.push(docTransaction(transaction, session, index));
     }
   }
   if (runs?.length === 0) doc.stranded.delete(session);
