@@ -5,7 +5,7 @@
 import * as ed from "@noble/ed25519";
 import { sha256 as nobleSha256, sha512 } from "@noble/hashes/sha2.js";
 import { shake128 as plainShake128 } from "./shake128.ts";
-import { fromBase64Url, utf8 } from "./encoding.ts";
+import { fromBase64Url, utf8, utf8Into } from "./encoding.ts";
 import { nodeBuiltin } from "./node-builtin.ts";
 
 // @noble/ed25519 3.x needs a synchronous SHA-512 for its synchronous API.
@@ -27,10 +27,41 @@ export const sha256: (bytes: Uint8Array) => Uint8Array = nodeCrypto
   ? (bytes) => nodeCrypto.createHash("sha256").update(bytes).digest()
   : (bytes) => nobleSha256(bytes);
 
+/** Parts up to this many bytes in all (text counted at 3 bytes a UTF-16 unit, its most) are joined before @noble hashes them. */
+const JOINED_PARTS_MAX_BYTES = 64 * 1024;
+/** Where plainSha256Parts joins them: kept for the next call, grown as needed up to JOINED_PARTS_MAX_BYTES. */
+let joined = new Uint8Array(1024);
+
 /**
- * SHA-256 of `parts` one after the other, text as its UTF-8, without joining them into one copy first: a
- * session log hashes every transaction it takes, and encoding each and joining it to the hash before it
- * cost more than the hashing.
+ * sha256Parts with @noble: the parts written one after the other into one buffer kept for the next call
+ * (text straight in as UTF-8), then hashed at once. A browser restoring a document hashes every own
+ * transaction again, and an encoded copy of each text and an incremental hash fed part by part cost it
+ * almost half as much again as the hashing (bench/HISTORY.md, "An own chain hashed again in a browser").
+ */
+export function plainSha256Parts(parts: readonly (Uint8Array | string)[]): Uint8Array {
+  let most = 0;
+  for (const part of parts) most += typeof part === "string" ? part.length * 3 : part.byteLength;
+  if (most > JOINED_PARTS_MAX_BYTES) {
+    const hash = nobleSha256.create();
+    for (const part of parts) hash.update(typeof part === "string" ? utf8(part) : part);
+    return hash.digest();
+  }
+  if (joined.length < most) joined = new Uint8Array(Math.max(most, joined.length * 2));
+  let length = 0;
+  for (const part of parts) {
+    if (typeof part === "string") length += utf8Into(part, joined.subarray(length));
+    else {
+      joined.set(part, length);
+      length += part.byteLength;
+    }
+  }
+  return nobleSha256(joined.subarray(0, length));
+}
+
+/**
+ * SHA-256 of `parts` one after the other, text as its UTF-8, without encoding and joining them into a copy
+ * of their own first: a session log hashes every transaction it takes, and encoding each and joining it to
+ * the hash before it cost more than the hashing. Natively where the runtime has node:crypto, fed part by part.
  */
 export const sha256Parts: (parts: readonly (Uint8Array | string)[]) => Uint8Array = nodeCrypto
   ? (parts) => {
@@ -38,11 +69,7 @@ export const sha256Parts: (parts: readonly (Uint8Array | string)[]) => Uint8Arra
       for (const part of parts) hash.update(part);
       return hash.digest();
     }
-  : (parts) => {
-      const hash = nobleSha256.create();
-      for (const part of parts) hash.update(typeof part === "string" ? utf8(part) : part);
-      return hash.digest();
-    };
+  : plainSha256Parts;
 
 /** Whether the runtime's node:crypto has SHAKE128 (Node does; other runtimes may not). */
 function hasNativeShake(crypto: NodeCrypto | undefined): crypto is NodeCrypto {

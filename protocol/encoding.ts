@@ -8,6 +8,8 @@ const decoder = new TextDecoder();
 
 export const utf8 = (text: string): Uint8Array => encoder.encode(text);
 export const fromUtf8 = (bytes: Uint8Array): string => decoder.decode(bytes);
+/** Writes a string's UTF-8 at the start of `into`, which has room for it (3 bytes a UTF-16 unit at most); returns the bytes written. */
+export const utf8Into = (text: string, into: Uint8Array): number => encoder.encodeInto(text, into).written;
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 

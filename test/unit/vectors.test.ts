@@ -15,6 +15,7 @@ import {
   chainHash,
   nextChainHash,
   sha256Parts,
+  plainSha256Parts,
   checkpointMessage,
   fromBase64Url,
   generateSecretKey,
@@ -108,6 +109,19 @@ describe("sha256Parts", () => {
     const joined = Buffer.concat([Buffer.from(bytes), Buffer.from('{"at":1,"data":"é✓ \\ud83d"}', "utf8"), Buffer.from(bytes)]);
     expect(b64u(Buffer.from(sha256Parts([bytes, '{"at":1,"data":"é✓ \\ud83d"}', bytes])))).toBe(b64u(sha256(joined)));
     expect(b64u(Buffer.from(sha256Parts([])))).toBe(b64u(sha256(Buffer.alloc(0))));
+  });
+
+  it("hashes the same without node:crypto (browsers), joined or, past 64 KiB, part by part", () => {
+    // A lone surrogate is encoded as U+FFFD, as TextEncoder does; a 4-byte character from a surrogate pair.
+    const texts = ["", "a", '{"at":1,"data":"é✓ \ud83d"}', "lone \ud800 surrogate", "pair 😀 and é", "x".repeat(30_000), "é".repeat(25_000)];
+    const bytes = [new Uint8Array(0), new Uint8Array([0, 1, 2, 250, 255]), new Uint8Array(70_000).fill(7)];
+    const cases = [[], ...texts.map((text) => [bytes[1]!, text]), ...texts.map((text) => [text, bytes[2]!, text]), [bytes[0]!, bytes[1]!, texts[4]!, bytes[1]!]];
+    for (const parts of cases) {
+      const joinedInput = Buffer.concat(parts.map((part) => (typeof part === "string" ? Buffer.from(new TextEncoder().encode(part)) : Buffer.from(part))));
+      expect(b64u(Buffer.from(plainSha256Parts(parts)))).toBe(b64u(sha256(joinedInput)));
+    }
+    // The buffer it keeps between calls leaves nothing of a longer input in a shorter one's hash.
+    expect(b64u(Buffer.from(plainSha256Parts(["short"])))).toBe(b64u(sha256(Buffer.from("short"))));
   });
 });
 
