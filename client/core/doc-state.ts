@@ -17,7 +17,6 @@ import {
   fromBase64Url,
   mergeKnownStates,
   nextChainHash,
-  toBase64Url,
   type AgentId,
   type DocHeader,
   type DocId,
@@ -32,6 +31,7 @@ import { ChainChecks, verifiesChains } from "../chain-checks.ts";
 import { LocalRefusalError, type LocalStoreError, type RelayError } from "../errors.ts";
 import { isTransactionData, transactionProblem } from "../local-checks.ts";
 import { type DocChanges, type StoredDoc, type StoredSnapshot, type StrandedRun } from "../storage/local-store.ts";
+import { OwnHashes } from "./own-hashes.ts";
 
 export type DocTransaction = Transaction & { session: SessionId; index: number };
 
@@ -68,7 +68,7 @@ export type DocState = {
   /** Every session's transactions held, in order, from the session's base on (see `bases`). */
   readonly sessions: Map<SessionId, Transaction[]>;
   /** Chain hash after each own transaction held (index 0: the one at the own session's base). */
-  ownHashes: string[];
+  readonly ownHashes: OwnHashes;
   /** The snapshot the held transactions follow, once one was received (or published and stored). */
   snapshot: Snapshot | undefined;
   /** Per session, how many of its first transactions are not held: the snapshot stands for them. */
@@ -186,7 +186,7 @@ export function newDocState(id: DocId, header: DocHeader | undefined): DocState 
     id,
     header,
     sessions: new Map(),
-    ownHashes: [],
+    ownHashes: new OwnHashes(),
     snapshot: undefined,
     bases: new Map(),
     baseHashes: new Map(),
@@ -264,7 +264,14 @@ export function heldSlice(doc: DocState, session: SessionId, from: number, to: n
 export function ownHashAt(doc: DocState, own: SessionId, count: number): string {
   const base = baseOf(doc, own);
   if (count === base) return doc.baseHashes.get(own) ?? GENESIS_HASH;
-  return doc.ownHashes[count - base - 1]!;
+  return doc.ownHashes.at(count - base - 1);
+}
+
+/** ownHashAt's bytes, to extend the chain from; read at once (a view into the hashes kept). */
+function ownHashBytesAt(doc: DocState, own: SessionId, count: number): Uint8Array {
+  const base = baseOf(doc, own);
+  if (count === base) return fromBase64Url(doc.baseHashes.get(own) ?? GENESIS_HASH)!;
+  return doc.ownHashes.bytesAt(count - base - 1);
 }
 
 /** Some own transactions (or the header) are not yet acknowledged by the relay. */
@@ -331,7 +338,7 @@ export function logOf(doc: DocState, session: SessionId): Transaction[] {
 /** Appends a transaction held elsewhere (the relay's copy, the store's) to the own log, with its chain hash where the hashes reach that far. */
 export function appendHeld(doc: DocState, own: SessionId, transaction: Transaction): void {
   const log = logOf(doc, own);
-  if (doc.ownHashes.length === log.length) doc.ownHashes.push(chainHash(ownHashAt(doc, own, heldCount(doc, own)), [transaction]));
+  if (doc.ownHashes.length === log.length) doc.ownHashes.push(nextChainHash(ownHashBytesAt(doc, own, heldCount(doc, own)), transaction));
   log.push(transaction);
   seenAt(doc, own, own, transaction.at);
 }
@@ -343,7 +350,7 @@ export function appendOwn(doc: DocState, own: SessionId, data: TransactionData, 
   doc.lastAt = at;
   const transaction = { at, data };
   const index = heldCount(doc, own);
-  doc.ownHashes.push(chainHash(ownHashAt(doc, own, index), [transaction]));
+  doc.ownHashes.push(nextChainHash(ownHashBytesAt(doc, own, index), transaction));
   log.push(transaction);
   doc.version++;
   return docTransaction(transaction, own, index);
@@ -390,12 +397,11 @@ export function restoreDoc(doc: DocState, own: SessionId, stored: StoredDoc): vo
   // Those held back get a hash too, so writes appended after them go on from the chain's end (held back with
   // them until retried or discarded). Data of no transaction's type cannot be hashed: the chain goes on from
   // the hash before it, as good as any there, since the relay takes nothing past a transaction it refuses.
-  // The chain is extended from the bytes of each hash, not decoded again from the text kept of it.
   const from = doc.ownHashes.length;
-  let previous = fromBase64Url(ownHashAt(doc, own, base + from))!;
+  let previous = ownHashBytesAt(doc, own, base + from);
   for (const transaction of ownTransactions.slice(from)) {
     if (isTransactionData(transaction.data)) previous = nextChainHash(previous, transaction);
-    doc.ownHashes.push(toBase64Url(previous));
+    doc.ownHashes.push(previous);
   }
 }
 
@@ -426,7 +432,7 @@ function restoreRelayHeld(doc: DocState, own: SessionId, relayHeld: KnownState |
 export function cutOwnLog(doc: DocState, own: SessionId, at: number): Transaction[] {
   const keep = Math.max(0, at - baseOf(doc, own));
   const cut = logOf(doc, own).splice(keep);
-  doc.ownHashes.length = Math.min(doc.ownHashes.length, keep);
+  doc.ownHashes.truncate(keep);
   doc.saved.set(own, Math.min(doc.saved.get(own) ?? 0, at));
   doc.ownCuts++;
   doc.version++;
@@ -585,7 +591,7 @@ export function markDeleted(doc: DocState): void {
   // A tombstone: what the document held goes, as it went from the relay and the local store; its id and
   // header stay (a long-lived client deleting documents would otherwise keep all they ever held).
   doc.sessions.clear();
-  doc.ownHashes = [];
+  doc.ownHashes.truncate(0);
   doc.snapshot = undefined;
   doc.bases.clear();
   doc.baseHashes.clear();
@@ -612,7 +618,7 @@ export function applySnapshot(doc: DocState, writer: Holder, snapshot: Snapshot)
       if (session === writer.session) {
         if (covered > held) continue; // the own log is authoritative: never cut past what this client holds
         doc.baseHashes.set(session, ownHashAt(doc, session, covered));
-        doc.ownHashes = doc.ownHashes.slice(covered - base);
+        doc.ownHashes.dropFirst(covered - base);
       } else {
         const from = doc.baseHashes.get(session) ?? (base === 0 ? GENESIS_HASH : undefined);
         if (from !== undefined && covered <= held) doc.baseHashes.set(session, chainHash(from, log.slice(0, covered - base)));
