@@ -591,7 +591,7 @@ export function markDeleted(doc: DocState): void {
   // A tombstone: what the document held goes, as it went from the relay and the local store; its id and
   // header stay (a long-lived client deleting documents would otherwise keep all they ever held).
   doc.sessions.clear();
-  doc.ownHashes.truncate(0);
+  doc.ownHashes.clear();
   doc.snapshot = undefined;
   doc.bases.clear();
   doc.baseHashes.clear();

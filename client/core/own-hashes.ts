@@ -42,6 +42,12 @@ export class OwnHashes {
     this.#length = Math.max(0, Math.min(this.#length, length));
   }
 
+  /** Drops every hash and lets go of the buffer that held them (a document deleted keeps none). */
+  clear(): void {
+    this.#bytes = new Uint8Array(HASH_BYTES * 16);
+    this.#length = 0;
+  }
+
   /** Drops the first `count` hashes: the log they follow now starts `count` transactions later. */
   dropFirst(count: number): void {
     const dropped = Math.max(0, Math.min(this.#length, count));

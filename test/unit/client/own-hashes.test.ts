@@ -47,6 +47,15 @@ describe("OwnHashes", () => {
     hashes.dropFirst(100);
     expect(hashes.length).toBe(0);
   });
+
+  it("cleared, holds none and takes new ones from the first", () => {
+    const hashes = new OwnHashes();
+    for (let i = 0; i < 100; i++) hashes.push(hashOf(i));
+    hashes.clear();
+    expect(hashes.length).toBe(0);
+    hashes.push(hashOf(900));
+    expect(hashes.at(0)).toBe(toBase64Url(hashOf(900)));
+  });
 });
 
 describe("a document's own chain", () => {
