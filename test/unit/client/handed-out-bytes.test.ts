@@ -1,6 +1,6 @@
 // Bytes the SDK hands an app (a Uint8Array cannot be frozen) are a copy: changing them in place, as an app
 // decoding in place would, changes nothing the SDK holds, saves or sends, nor what others read; nor do
-// changes to what else it hands out (a session's log, a header).
+// changes to what else it hands out (a session's log, a header). Text transactions, which can be frozen, are.
 import { describe, expect, it } from "vitest";
 import type { DocTransaction } from "../../../client/core/doc-state.ts";
 import type { Transaction } from "../../../protocol/index.ts";
@@ -35,6 +35,21 @@ describe("bytes handed to the app", () => {
     await writer.close();
     const again = await client({ store, identity: writer.identity });
     expect(bytesOf((await again.group(GROUP).open(doc.id)).transactions())).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
+  });
+
+  it("text transactions are frozen where the app gets them: assigning to one throws, and the write stays as written", async () => {
+    const { client } = setup();
+    const doc = (await client()).group(GROUP).create({ kind: "json" });
+    const heard: DocTransaction[] = [];
+    doc.subscribe((change) => heard.push(...change.added));
+    const appended = doc.append("as written");
+    await settle();
+    for (const handed of [appended, doc.transactions()[0]!, heard[0]!]) {
+      expect(Object.isFrozen(handed)).toBe(true);
+      expect(() => Object.assign(handed, { data: "changed" })).toThrow(TypeError);
+    }
+    await doc.synced();
+    expect(doc.transactions().map((transaction) => transaction.data)).toEqual(["as written"]);
   });
 
   it("are one copy while the app keeps it: transactions() hands out the same array each time until the document changes", async () => {
