@@ -27,8 +27,13 @@ export class OwnHashes {
     this.#length++;
   }
 
-  /** The hash at `index` as bytes: a view into the buffer, to be read at once (the next change may reuse it). */
+  /**
+   * The hash at `index` as bytes: a view into the buffer, to be read at once (the next change may reuse it).
+   * One not held throws, as an array's missing entry did when the chain went on from it: a chain must never
+   * go on from bytes left in the buffer.
+   */
   bytesAt(index: number): Uint8Array {
+    if (!Number.isInteger(index) || index < 0 || index >= this.#length) throw new RangeError(`OwnHashes: no hash at ${index} of ${this.#length}`);
     return this.#bytes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
   }
 

@@ -35,6 +35,16 @@ describe("OwnHashes", () => {
     expect(hashes.length).toBe(0);
   });
 
+  it("refuses a hash it does not hold, rather than hand out bytes left in its buffer", () => {
+    const hashes = new OwnHashes();
+    for (let i = 0; i < 5; i++) hashes.push(hashOf(i));
+    hashes.truncate(3);
+    expect(() => hashes.bytesAt(3)).toThrow(RangeError);
+    expect(() => hashes.at(4)).toThrow(RangeError);
+    expect(() => hashes.bytesAt(-1)).toThrow(RangeError);
+    expect(hashes.at(2)).toBe(toBase64Url(hashOf(2)));
+  });
+
   it("drops its first hashes, the rest moving to the front", () => {
     const hashes = new OwnHashes();
     for (let i = 0; i < 50; i++) hashes.push(hashOf(i));
